@@ -1,0 +1,33 @@
+# dacu — two commands on a fresh machine with Python 3.11, pip and make:
+#   make demo   simulate a Double 11 campaign, load it, plan it, monitor it, write its review
+#   make test   run every test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark,redis,postgres]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/dacu demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/dacu bench all
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache

@@ -1,0 +1,58 @@
+"""Shared by every benchmark: write one section of BENCHMARKS.md, measure peak memory.
+
+Each benchmark owns the section between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`; running
+it again replaces that section only, so benchmarks can run in any order.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import platform
+import resource
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+HEADER = """# Benchmarks
+
+Every figure is measured by `dacu bench NAME` (script `benchmarks/NAME.py`) and stated as a ratio
+against a peer or a physical floor measured **in the same run**: these machines are shared and noisy,
+so a single absolute time means little. Absolute times are given for orientation only.
+"""
+
+
+def machine_line() -> str:
+    now = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M %Z")
+    cores = len(__import__("os").sched_getaffinity(0))
+    return f"_Measured {now} on {platform.machine()}, {cores} cores, Python {platform.python_version()}._"
+
+
+def record(name: str, markdown: str) -> None:
+    """Replace (or append) the section of benchmark `name` in BENCHMARKS.md."""
+    begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    body = f"{begin}\n## {name}\n\n{machine_line()}\n\n{markdown.strip()}\n{end}"
+    with open(BENCHMARKS_MD.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else HEADER
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            text = head + body + tail
+        else:
+            text = text.rstrip() + "\n\n" + body + "\n"
+        BENCHMARKS_MD.write_text(text, encoding="utf-8")
+    print(body)
+
+
+def peak_rss_mib(children: bool = False) -> float:
+    """Peak resident memory of this process (or its finished children) in MiB."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""Shared fixtures: paths, and the rule for tests that need a server.
+
+A test that needs Redis, PostgreSQL, Spark or Chromium skips with a clear reason on a developer's
+machine without it, and fails in CI (CI=true), where `.ci/run` provides every server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (outside CI) or fail (in CI) when a server or tool a test needs is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must provide this: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def examples_dir() -> Path:
+    return ROOT / "examples"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"../shared/data not found at {SHARED_DATA}")
+    return SHARED_DATA
