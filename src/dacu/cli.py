@@ -19,19 +19,24 @@ from dacu.errors import DacuError
 
 HELP = """dacu (大促) — plan, run, monitor and review an e-commerce promotion campaign.
 
-A campaign is described by one YAML file (start with `dacu init double11.yaml`). Typical day:
+A campaign is described by one YAML file (start with `dacu init campaign.yaml`).
+A typical day, in order:
 
-  dacu sim --campaign examples/double11.yaml --out sim/     # or import real exports:
-  dacu import taobao UserBehavior.csv                       # → warehouse (DuckDB by default)
-  dacu kpi --by day,channel                                 # GMV = UV × CVR × ASP, per cell
-  dacu plan build --campaign examples/double11.yaml         # targets, budget, timeline, risks
-  dacu serve                                                # dashboard, APIs, collector
-  dacu report review --campaign examples/double11.yaml      # HTML + Excel + PowerPoint review
+```
+dacu check examples/double11.yaml          # validate the campaign file
+dacu sim --campaign examples/double11.yaml --out sim/   # a simulated world, or real exports:
+dacu import taobao UserBehavior.csv        # → the warehouse (DuckDB by default)
+dacu kpi --by day,channel                  # GMV = UV × CVR × ASP, per cell
+dacu plan build --campaign examples/double11.yaml   # targets, budget, timeline, risks
+dacu serve                                 # dashboard, APIs, collector
+dacu report review --campaign examples/double11.yaml  # HTML + Excel + PowerPoint
+```
 
-The warehouse is chosen by DACU_WAREHOUSE (default duckdb:///dacu.duckdb; pyspark://local[2]).
+The warehouse is chosen by DACU_WAREHOUSE (default `duckdb:///dacu.duckdb`, or
+`pyspark://local[2]`); money is shown as ¥ with 万/亿, times in Asia/Shanghai.
 """
 
-app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="rich",
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="markdown",
                   context_settings={"help_option_names": ["-h", "--help"]})
 console = Console(stderr=True)
 
@@ -146,7 +151,9 @@ def _register_stages() -> None:
 def main() -> None:
     _register_stages()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except DacuError as exc:
         if _state["debug"]:
             raise

@@ -352,6 +352,11 @@ def _localise_phase(phase: Any, zone: ZoneInfo) -> Any:
     phase = dict(phase)
     for key in ("start", "end"):
         value = phase.get(key)
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                continue  # pydantic reports it with the key path and line
         if isinstance(value, date) and not isinstance(value, datetime):
             value = datetime.combine(value, time.min)
         if isinstance(value, datetime) and value.tzinfo is None:
