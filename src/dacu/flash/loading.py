@@ -1,0 +1,99 @@
+"""Campaign sections → `FlashConfig`, with errors naming section, item id and field."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from dacu.config import Campaign
+from dacu.errors import ConfigError
+from dacu.flash.models import CouponTemplate, FlashConfig, FlashSale, Guards
+
+_TIME_KEYS = ("valid_from", "valid_to", "start", "end")
+
+
+def load_flash(campaign: Campaign) -> FlashConfig:
+    """Validate the `coupons:`, `flash_sales:` and `guards:` sections of a campaign."""
+    zone = campaign.tz
+    window = {"valid_from": campaign.start, "valid_to": campaign.end}
+    coupons = tuple(
+        _item(CouponTemplate, "coupons", i, {**window, **_localise(raw, zone)})
+        for i, raw in enumerate(campaign.coupons))
+    sales = tuple(_item(FlashSale, "flash_sales", i, _sale_data(raw, zone))
+                  for i, raw in enumerate(campaign.flash_sales))
+    _unique("coupons", [c.id for c in coupons])
+    _unique("flash_sales", [s.id for s in sales])
+    guards = _item(Guards, "guards", None, campaign.guards)
+    return FlashConfig(campaign_id=campaign.id, coupons=coupons, sales=sales, guards=guards)
+
+
+def _sale_data(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """A sale written with one window (start/end/stock) becomes one session named by its start."""
+    data = dict(raw)
+    if "sessions" not in data and {"start", "end"} <= data.keys():
+        start, end = _moment(data.pop("start"), zone), _moment(data.pop("end"), zone)
+        session_id = start.astimezone(zone).strftime("%H%M") if isinstance(start, datetime) else "1"
+        data["sessions"] = [{"id": session_id, "start": start, "end": end,
+                             "stock": data.pop("stock", None)}]
+    if isinstance(data.get("sessions"), list):
+        data["sessions"] = [_session(s, zone) for s in data["sessions"]]
+    return data
+
+
+def _session(raw: Any, zone: ZoneInfo) -> Any:
+    if not isinstance(raw, dict):
+        return raw
+    data = _localise(raw, zone)
+    if "id" not in data and isinstance(data.get("start"), datetime):
+        data["id"] = data["start"].astimezone(zone).strftime("%H%M")
+    return data
+
+
+def _localise(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    data = dict(raw) if isinstance(raw, dict) else raw
+    if not isinstance(data, dict):
+        return data
+    for key in _TIME_KEYS:
+        if key in data:
+            data[key] = _moment(data[key], zone)
+    return data
+
+
+def _moment(value: Any, zone: ZoneInfo) -> Any:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time.min)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value
+
+
+def _item(model: type[BaseModel], section: str, index: int | None, raw: Any) -> Any:
+    where = section if index is None else f"{section}[{index}]"
+    if isinstance(raw, dict) and raw.get("id") is not None:
+        where += f" (id {raw['id']})"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "(item)"
+            problems.append(f"{where}.{field}: {error['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("; ".join(problems)) from None
+
+
+def _unique(section: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for index, item in enumerate(ids):
+        if item in seen:
+            raise ConfigError(f"{section}[{index}].id: duplicate id {item!r}")
+        seen.add(item)

@@ -1,0 +1,254 @@
+"""One store interface for coupons and flash-sale stock; backends implement the state changes.
+
+`FlashStore` does what is the same for every backend — unknown ids, quantity checks, picking the
+open session of a sale — and delegates each check-and-change to the backend, which makes it atomic
+(one SQLite `BEGIN IMMEDIATE` transaction, or one Redis Lua script). Every write takes an
+idempotency `key`: a retry with the same key returns the stored answer (`replayed=True`) and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dacu.flash.guards import Who
+from dacu.flash.models import FlashConfig, FlashSale
+from dacu.flash.reasons import Outcome, Reason, refused
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class CouponCounts:
+    """Counts of one coupon template. Invariant: issued = held + redeemed + expired."""
+
+    template: str
+    quantity: int
+    issued: int
+    held: int
+    redeemed: int
+    expired: int
+
+    @property
+    def remaining(self) -> int:
+        return self.quantity - self.issued
+
+    @property
+    def consistent(self) -> bool:
+        return (self.issued == self.held + self.redeemed + self.expired
+                and 0 <= self.issued <= self.quantity)
+
+
+@dataclass(frozen=True)
+class StockCounts:
+    """Stock of one flash-sale session. Invariant: stock = sold + reserved + available."""
+
+    sale: str
+    session: str
+    stock: int
+    sold: int
+    reserved: int
+    available: int
+
+    @property
+    def consistent(self) -> bool:
+        return (self.stock == self.sold + self.reserved + self.available
+                and min(self.sold, self.reserved, self.available) >= 0)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit trail: who did what, when, from where, and how it ended."""
+
+    ts_ms: int
+    op: str
+    target: str
+    customer: str | None
+    device: str | None
+    ip: str | None
+    outcome: str
+    ref: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def split_ref(ref: str) -> tuple[str, str] | None:
+    """'store-coupon-20#17' → ('store-coupon-20', '17'); ids carry their template or sale."""
+    owner, sep, number = ref.rpartition("#")
+    return (owner, number) if sep and owner and number else None
+
+
+class FlashStore(ABC):
+    """Coupons (claim, redeem, release, expire) and flash sales (reserve, confirm, cancel)."""
+
+    def __init__(self, config: FlashConfig, *, clock: Clock = time.time) -> None:
+        self.config = config
+        self.clock = clock
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- coupons -----------------------------------------------------------------------------
+    def claim(self, template_id: str, who: Who, *, key: str, new_customer: bool = False) -> Outcome:
+        """领券: give `who` one coupon of the template, within quantity and per-customer limit."""
+        if self.config.template(template_id) is None:
+            return self._refuse("claim", template_id, who, Reason.UNKNOWN_TEMPLATE)
+        if self._listed(who):
+            return self._refuse("claim", template_id, who, Reason.RISK_BLOCKED)
+        return self._claim(template_id, who, key, new_customer)
+
+    def redeem(self, coupon_id: str, order_id: str, who: Who, *, key: str,
+               order_amount_fen: int | None = None) -> Outcome:
+        """核销: use the coupon on an order, exactly once (same order again → ok, no change)."""
+        parts = split_ref(coupon_id)
+        if self._listed(who):
+            return self._refuse("redeem", parts[0] if parts else coupon_id, who,
+                                Reason.RISK_BLOCKED)
+        if parts is None or self.config.template(parts[0]) is None:
+            return self._redeem_unknown(coupon_id, order_id, who, key)
+        return self._redeem(parts[0], coupon_id, order_id, who, key, order_amount_fen)
+
+    def release(self, coupon_id: str, order_id: str, *, key: str) -> Outcome:
+        """The order was cancelled: the coupon goes back to its owner (or expires if too late)."""
+        parts = split_ref(coupon_id)
+        if parts is None or self.config.template(parts[0]) is None:
+            return self._refuse("release", coupon_id, Who(""), Reason.UNKNOWN_COUPON)
+        return self._release(parts[0], coupon_id, order_id, key)
+
+    def expire_coupons(self) -> int:
+        """Move held coupons of templates past their valid_to to expired; returns how many."""
+        now = self.now_ms()
+        return sum(self._expire_coupons(t.id) for t in self.config.coupons
+                   if t.window_ms[1] <= now)
+
+    # -- flash sales -------------------------------------------------------------------------
+    def reserve(self, sale_id: str, who: Who, *, key: str, quantity: int = 1,
+                session: str | None = None) -> Outcome:
+        """秒杀下单: hold `quantity` units for `hold_minutes`, first come first served."""
+        sale = self.config.sale(sale_id)
+        if sale is None:
+            return self._refuse("reserve", sale_id, who, Reason.UNKNOWN_SALE)
+        if quantity < 1:
+            return self._refuse("reserve", sale_id, who, Reason.BAD_QUANTITY)
+        if self._listed(who):
+            return self._refuse("reserve", sale_id, who, Reason.RISK_BLOCKED)
+        chosen, reason = self._pick_session(sale, session)
+        if chosen is None:
+            return self._refuse("reserve", sale_id, who, reason)
+        return self._reserve(sale, chosen, who, key, quantity)
+
+    def confirm(self, reservation_id: str, order_id: str, *, key: str) -> Outcome:
+        """Payment arrived: the held units become sold (refused once the hold has expired)."""
+        parts = split_ref(reservation_id)
+        if parts is None or self.config.sale(parts[0]) is None:
+            return self._refuse("confirm", reservation_id, Who(""), Reason.UNKNOWN_RESERVATION)
+        return self._confirm(parts[0], reservation_id, order_id, key)
+
+    def cancel(self, reservation_id: str, *, key: str) -> Outcome:
+        """The buyer gave up: the held units go back to stock, exactly once."""
+        parts = split_ref(reservation_id)
+        if parts is None or self.config.sale(parts[0]) is None:
+            return self._refuse("cancel", reservation_id, Who(""), Reason.UNKNOWN_RESERVATION)
+        return self._cancel(parts[0], reservation_id, key)
+
+    def expire_holds(self) -> int:
+        """Return the stock of every unpaid hold past its time; returns how many holds."""
+        return sum(self._expire_holds(sale.id, None) for sale in self.config.sales)
+
+    def _listed(self, who: Who) -> bool:
+        """On the campaign file's blocklist (the store's own blocks are checked by the backend)."""
+        listed = self.config.guards.blocklist
+        return (who.customer in listed.customers or (who.device in listed.devices)
+                or (who.ip in listed.ips))
+
+    def _pick_session(self, sale: FlashSale, wanted: str | None) -> tuple[str | None, Reason]:
+        now = self.now_ms()
+        if wanted is not None:
+            session = sale.session(wanted)
+            if session is None:
+                return None, Reason.UNKNOWN_SALE
+            start, end = session.window_ms
+            if now < start:
+                return None, Reason.NOT_STARTED
+            return (wanted, Reason.OK) if now < end else (None, Reason.ENDED)
+        for session in sale.sessions:
+            start, end = session.window_ms
+            if start <= now < end:
+                return session.id, Reason.OK
+        upcoming = any(now < s.window_ms[0] for s in sale.sessions)
+        return None, Reason.NOT_STARTED if upcoming else Reason.ENDED
+
+    # -- reading -----------------------------------------------------------------------------
+    def all_counts(self) -> tuple[list[CouponCounts], list[StockCounts]]:
+        coupons = [c for t in self.config.coupons if (c := self.coupon_counts(t.id))]
+        stock = [c for sale in self.config.sales for s in sale.sessions
+                 if (c := self.stock_counts(sale.id, s.id))]
+        return coupons, stock
+
+    @abstractmethod
+    def setup(self) -> None:
+        """Create templates and sessions that are not in the store yet (never resets counts)."""
+
+    @abstractmethod
+    def coupon_counts(self, template_id: str) -> CouponCounts | None: ...
+
+    @abstractmethod
+    def stock_counts(self, sale_id: str, session_id: str) -> StockCounts | None: ...
+
+    @abstractmethod
+    def audit(self, *, customer: str | None = None, target: str | None = None,
+              since_ms: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """Audit entries, oldest first, filtered by customer and/or target (template or sale)."""
+
+    @abstractmethod
+    def block(self, kind: str, value: str, *, minutes: float | None = None) -> None:
+        """Put a customer/device/ip on the blocklist (for `minutes`, or until unblocked)."""
+
+    @abstractmethod
+    def unblock(self, kind: str, value: str) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for backends
+        """Release connections."""
+
+    # -- backend hooks -------------------------------------------------------------------------
+    @abstractmethod
+    def _claim(self, template_id: str, who: Who, key: str, new_customer: bool) -> Outcome: ...
+
+    @abstractmethod
+    def _redeem(self, template_id: str, coupon_id: str, order_id: str, who: Who, key: str,
+                order_amount_fen: int | None) -> Outcome: ...
+
+    @abstractmethod
+    def _redeem_unknown(self, coupon_id: str, order_id: str, who: Who, key: str) -> Outcome:
+        """An id that names no template: a failed redemption (counts towards blocking)."""
+
+    @abstractmethod
+    def _release(self, template_id: str, coupon_id: str, order_id: str, key: str) -> Outcome: ...
+
+    @abstractmethod
+    def _expire_coupons(self, template_id: str) -> int: ...
+
+    @abstractmethod
+    def _reserve(self, sale: FlashSale, session: str, who: Who, key: str, quantity: int
+                 ) -> Outcome: ...
+
+    @abstractmethod
+    def _confirm(self, sale_id: str, reservation_id: str, order_id: str, key: str) -> Outcome: ...
+
+    @abstractmethod
+    def _cancel(self, sale_id: str, reservation_id: str, key: str) -> Outcome: ...
+
+    @abstractmethod
+    def _expire_holds(self, sale_id: str, session: str | None) -> int: ...
+
+    @abstractmethod
+    def _record(self, entry: AuditEntry) -> None:
+        """Append one audit entry on its own (refusals decided before the backend is asked)."""
+
+    def _refuse(self, op: str, target: str, who: Who, reason: Reason) -> Outcome:
+        self._record(AuditEntry(self.now_ms(), op, target, who.customer or None, who.device,
+                                who.ip, reason.value))
+        return refused(reason)
