@@ -1,0 +1,161 @@
+"""Users (argon2id password hashes), API keys with scopes, and the shared session secret.
+
+Passwords are hashed with argon2id (argon2-cffi defaults, RFC 9106 low-memory profile). API keys
+are random 256-bit secrets, so a fast SHA-256 of the secret is enough to store them (a slow hash
+protects guessable passwords, not random keys); the key id in the token finds the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dacu.errors import DacuError
+from dacu.warehouse.metadata import audit
+from dacu.warehouse.metadata.models import ROLES, SCOPES, ApiKeyRow, SettingRow, UserRow, utcnow
+
+_HASHER = PasswordHasher()
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+_TOKEN = re.compile(r"^dacu_(?P<key_id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,})$")
+MIN_PASSWORD = 10
+# A hash to verify against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _HASHER.hash("not-a-real-password")
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A created API key: `token` is shown once and never stored."""
+
+    key_id: str
+    token: str
+    scopes: tuple[str, ...]
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise DacuError(f"password too short: {len(password)} characters, need {MIN_PASSWORD}+")
+    return _HASHER.hash(password)
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise DacuError(f"role {role!r} unknown: expected one of {', '.join(ROLES)}")
+    return role
+
+
+def add_user(session: Session, username: str, password: str, role: str, *,
+             display_name: str = "", actor: str = "cli") -> UserRow:
+    """Create a user; raises DacuError for a bad name, role, short password or existing user."""
+    if not _USERNAME.match(username):
+        raise DacuError(f"username {username!r}: expected 2-64 letters, digits or _.@-")
+    check_role(role)
+    if session.scalar(select(UserRow).where(UserRow.username == username)):
+        raise DacuError(f"user {username!r} exists already")
+    user = UserRow(username=username, display_name=display_name or username, role=role,
+                   password_hash=hash_password(password))
+    session.add(user)
+    audit.record(session, actor, "user.add", username, {"role": role})
+    return user
+
+
+def set_password(session: Session, username: str, password: str, *, actor: str) -> None:
+    user = get_user(session, username)
+    if user is None:
+        raise DacuError(f"no user {username!r}")
+    user.password_hash = hash_password(password)
+    audit.record(session, actor, "user.password", username)
+
+
+def get_user(session: Session, username: str) -> UserRow | None:
+    return session.scalar(select(UserRow).where(UserRow.username == username))
+
+
+def list_users(session: Session) -> list[UserRow]:
+    return list(session.scalars(select(UserRow).order_by(UserRow.username)))
+
+
+def count_admins(session: Session) -> int:
+    rows = session.scalars(select(UserRow).where(UserRow.role == "admin", UserRow.active))
+    return len(list(rows))
+
+
+def authenticate(session: Session, username: str, password: str) -> UserRow | None:
+    """The active user with this name and password, else None (same work either way)."""
+    user = get_user(session, username)
+    stored = user.password_hash if user and user.active else _DUMMY_HASH
+    try:
+        _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = _HASHER.hash(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise DacuError(f"scope {', '.join(unknown) or '(none)'}: expected one or more of "
+                        f"{', '.join(SCOPES)}")
+    return tuple(dict.fromkeys(scopes))
+
+
+def create_key(session: Session, name: str, scopes: list[str] | tuple[str, ...], *,
+               actor: str = "cli") -> NewKey:
+    """Create an API key; the returned token is the only time the secret is visible."""
+    chosen = check_scopes(scopes)
+    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    session.add(ApiKeyRow(key_id=key_id, name=name, scopes=" ".join(chosen),
+                          secret_sha256=_sha256(secret), created_by=actor))
+    audit.record(session, actor, "key.create", key_id, {"name": name, "scopes": list(chosen)})
+    return NewKey(key_id, f"dacu_{key_id}_{secret}", chosen)
+
+
+def verify_key(session: Session, token: str) -> ApiKeyRow | None:
+    """The live key row for a presented token, else None."""
+    match = _TOKEN.match(token.strip())
+    if not match:
+        return None
+    row = session.get(ApiKeyRow, match["key_id"])
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.secret_sha256, _sha256(match["secret"])):
+        return None
+    return row
+
+
+def revoke_key(session: Session, key_id: str, *, actor: str) -> None:
+    row = session.get(ApiKeyRow, key_id)
+    if row is None:
+        raise DacuError(f"no API key {key_id!r}")
+    row.revoked_at = utcnow()
+    audit.record(session, actor, "key.revoke", key_id)
+
+
+def list_keys(session: Session) -> list[ApiKeyRow]:
+    return list(session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)))
+
+
+def session_secret(session: Session) -> str:
+    """The cookie-signing secret, created once and shared by every worker and host."""
+    row = session.get(SettingRow, "session_secret")
+    if row is None:
+        row = SettingRow(key="session_secret", value=secrets.token_urlsafe(48))
+        session.add(row)
+        session.flush()
+    return row.value
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
