@@ -1,0 +1,239 @@
+"""Match rules to a cart: who is eligible, which lines, the price stage, and the effects to search.
+
+The price stage (限时折扣, 一口价, 秒杀, 会员价) is settled here, before any search: each line takes
+the lowest unit price among its price promotions (a 秒杀 only for the pieces within its stock and
+per-customer limit). These are platform rules, not the customer's choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dacu.money import format_fen
+from dacu.promo.cart import Cart, CartLine, Customer
+from dacu.promo.effects import Effect, pct, stage_index, value_fn
+from dacu.promo.load import PromoBook
+from dacu.promo.preset import COUPON_STAGE, TYPE_STAGE, slot_of
+from dacu.promo.rules import (
+    Coupon,
+    FixedPrice,
+    FlashSale,
+    FreeShipping,
+    Gift,
+    MemberPrice,
+    PercentDiscount,
+)
+
+PRICE_TYPES = (PercentDiscount, FixedPrice, FlashSale, MemberPrice)
+LOCAL_STAGES = ("price", "item", "store")  # rules without `stores` apply to the campaign's store
+
+
+@dataclass(frozen=True)
+class Reason:
+    zh: str
+    en: str
+    short_fen: int | None = None
+
+
+@dataclass
+class Compiled:
+    """Everything about one cart the search and the report need."""
+
+    lines: tuple[CartLine, ...]
+    list_amounts: tuple[int, ...]
+    price_amounts: tuple[int, ...]
+    price_savings: dict[str, list[int]]  # price promotion id → fen saved per line
+    price_rules: dict[str, Any]
+    effects: list[Effect]  # item → payment stages, auto and candidates
+    gifts: list[Effect]
+    shipping: list[Effect]  # FreeShipping per store
+    fees: dict[str, int]
+    ineligible: dict[tuple[str, str], tuple[Any, Reason]] = field(default_factory=dict)
+
+
+def rule_stage(rule: Any) -> str:
+    if rule.stage:
+        return rule.stage
+    if isinstance(rule, Coupon):
+        return COUPON_STAGE[rule.scope]
+    return TYPE_STAGE[rule.type]
+
+
+def global_reason(rule: Any, cart: Cart, customer: Customer) -> Reason | None:
+    """Why a rule cannot apply to this customer at this time and channel (None: it can)."""
+    if cart.at is not None and ((rule.start and cart.at < rule.start)
+                                or (rule.end and cart.at >= rule.end)):
+        return Reason("不在活动时间内", "outside its time window")
+    if rule.channels is not None and cart.channel not in rule.channels:
+        return Reason(f"仅限渠道 {'/'.join(rule.channels)}", f"only on {'/'.join(rule.channels)}")
+    if rule.new_customer_only and not customer.new_customer:
+        return Reason("仅限新客", "new customers only")
+    if rule.member_tiers is not None and customer.member_tier not in rule.member_tiers:
+        tiers = "/".join(rule.member_tiers)
+        return Reason(f"仅限会员等级 {tiers}", f"member tiers {tiers} only")
+    if isinstance(rule, MemberPrice) and customer.member_tier not in rule.percent_off:
+        return Reason("非会员，不享会员价", "not a member tier with a price")
+    if rule.per_customer is not None and not isinstance(rule, FlashSale) and \
+            customer.used.get(rule.id, 0) >= rule.per_customer:
+        return Reason(f"已达每人限用 {rule.per_customer} 次", f"used {rule.per_customer}× already")
+    return None
+
+
+def line_matches(rule: Any, line: CartLine, stores: Sequence[str] | None) -> bool:
+    if rule.skus is not None and line.sku_id not in rule.skus:
+        return False
+    if line.sku_id in rule.exclude_skus:
+        return False
+    if rule.categories is not None and line.category not in rule.categories:
+        return False
+    if rule.brands is not None and line.brand not in rule.brands:
+        return False
+    return stores is None or line.store in stores
+
+
+def rule_stores(rule: Any, stage: str, book: PromoBook) -> list[str] | None:
+    if rule.stores is not None:
+        return rule.stores
+    if stage in LOCAL_STAGES and not (isinstance(rule, Coupon) and rule.scope != "store"):
+        return [book.store]
+    return None
+
+
+def compile_cart(cart: Cart, customer: Customer, book: PromoBook,
+                 coupons: Sequence[Coupon] = ()) -> Compiled:
+    lines = cart.lines
+    list_amounts = tuple(line.list_fen for line in lines)
+    out = Compiled(lines, list_amounts, list_amounts, {}, {}, [], [], [], dict(cart.shipping))
+    price_rules = []
+    for rule in book.promotions:
+        kind_rules = price_rules if isinstance(rule, PRICE_TYPES) else None
+        _add_rule(out, rule, "promotion", cart, customer, book, kind_rules)
+    seen: set[str] = set()
+    for coupon in coupons:
+        if coupon.id in seen:
+            continue  # a second copy of the same coupon cannot be used on the same order
+        seen.add(coupon.id)
+        _add_rule(out, coupon, "coupon", cart, customer, book, None)
+    _price_stage(out, price_rules, customer)
+    return out
+
+
+def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Customer,
+              book: PromoBook, price_rules: list | None) -> None:
+    reason = global_reason(rule, cart, customer)
+    if reason is not None:
+        out.ineligible[(kind, rule.id)] = (rule, reason)
+        return
+    stage = rule_stage(rule)
+    stores = rule_stores(rule, stage, book)
+    matched = tuple(i for i, line in enumerate(out.lines) if line_matches(rule, line, stores))
+    if not matched:
+        out.ineligible[(kind, rule.id)] = (rule, Reason("购物车中没有参与商品", "no eligible items"))
+        return
+    if price_rules is not None:
+        price_rules.append((rule, matched))
+        return
+    per_store = stage == "store" or isinstance(rule, FreeShipping) or (
+        isinstance(rule, Coupon) and rule.scope == "store")
+    groups = _by_store(out.lines, matched) if per_store else {None: matched}
+    for store, idx in groups.items():
+        _add_effect(out, rule, kind, stage, book, store, idx, customer)
+
+
+def _by_store(lines: Sequence[CartLine], matched: tuple[int, ...]) -> dict[str | None, tuple[int, ...]]:
+    groups: dict[str | None, list[int]] = {}
+    for i in matched:
+        groups.setdefault(lines[i].store, []).append(i)
+    return {store: tuple(idx) for store, idx in groups.items()}
+
+
+def _add_effect(out: Compiled, rule: Any, kind: str, stage: str, book: PromoBook,
+                store: str | None, idx: tuple[int, ...], customer: Customer) -> None:
+    own = stage_index(stage)
+    snap = book.rules.snapshot(stage, rule.base)
+    key = f"{rule.id}@{store}" if store is not None else rule.id
+    if isinstance(rule, Gift | FreeShipping):
+        target = out.gifts if isinstance(rule, Gift) else out.shipping
+        target.append(Effect(rule, key, kind, own, snap, idx, _never, (), store))
+        return
+    tags: tuple[str, ...] = ()
+    if isinstance(rule, Coupon):
+        tags = (slot_of(rule.scope, store, rule.skus, rule.slot),)
+    if rule.group:
+        tags = (*tags, f"group:{rule.group}")
+    fn = value_fn(rule, idx, out.lines, customer)
+    out.effects.append(Effect(rule, key, kind, own, snap, idx, fn, tags, store))
+
+
+def _never(amounts: tuple[int, ...]) -> tuple[int, None]:  # pragma: no cover - never valued
+    return 0, None
+
+
+def _price_stage(out: Compiled, price_rules: list[tuple[Any, tuple[int, ...]]],
+                 customer: Customer) -> None:
+    """Each line takes its lowest unit price; 秒杀 pieces limited by stock and per-customer limit."""
+    offers: dict[int, list[tuple[int, Any]]] = {}
+    for rule, idx in price_rules:
+        out.price_rules[rule.id] = rule
+        for i in idx:
+            unit = out.lines[i].unit_fen
+            price = _unit_price(rule, unit, customer)
+            if price < unit:
+                offers.setdefault(i, []).append((price, rule))
+    stock = {r.id: r.stock for r, _ in price_rules if isinstance(r, FlashSale)}
+    amounts = list(out.list_amounts)
+    for i in sorted(offers):
+        amounts[i] = _price_line(out, i, sorted(offers[i], key=lambda o: o[0]), stock, customer)
+    out.price_amounts = tuple(amounts)
+
+
+def _unit_price(rule: Any, unit: int, customer: Customer) -> int:
+    if isinstance(rule, PercentDiscount):
+        return unit - pct(unit, rule.percent_off)
+    if isinstance(rule, FixedPrice | FlashSale):
+        return min(rule.price, unit)
+    return unit - pct(unit, rule.percent_off[customer.member_tier])
+
+
+def _price_line(out: Compiled, i: int, offers: list[tuple[int, Any]], stock: dict[str, int | None],
+                customer: Customer) -> int:
+    line = out.lines[i]
+    left, amount = line.quantity, 0
+    for price, rule in offers:
+        pieces = left
+        if isinstance(rule, FlashSale):
+            if rule.limit is not None:
+                pieces = min(pieces, max(0, rule.limit - customer.used.get(rule.id, 0)))
+            if stock.get(rule.id) is not None:
+                pieces = min(pieces, stock[rule.id])
+                stock[rule.id] -= pieces
+        if pieces <= 0:
+            continue
+        amount += pieces * price
+        saved = out.price_savings.setdefault(rule.id, [0] * len(out.lines))
+        saved[i] += pieces * (line.unit_fen - price)
+        left -= pieces
+        if not left:
+            break
+    return amount + left * line.unit_fen
+
+
+def short_reason(rule: Any, base_total: int) -> Reason | None:
+    """凑单 hint for a threshold not reached: 差¥23.00 满300减40."""
+    threshold = _lowest_threshold(rule)
+    if threshold is None or base_total >= threshold:
+        return None
+    short = threshold - base_total
+    label = rule.name or rule.id
+    return Reason(f"差{format_fen(short)} {label}", f"{format_fen(short, lang='en')} short of "
+                  f"{label}", short)
+
+
+def _lowest_threshold(rule: Any) -> int | None:
+    if hasattr(rule, "tiers") and rule.tiers and hasattr(rule.tiers[0], "threshold"):
+        return min(t.threshold for t in rule.tiers)
+    if isinstance(rule, Coupon | Gift | FreeShipping):
+        return rule.threshold or None
+    return getattr(rule, "every", None)

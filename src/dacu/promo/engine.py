@@ -1,0 +1,202 @@
+"""`quote()`: price a cart under the promotions in force with the best combination of coupons.
+
+Lines are priced in a canonical order (by store, SKU, price, quantity), so a quote does not depend
+on the order of the cart's lines; the result lists lines in the cart's own order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dacu.config import Campaign
+from dacu.money import format_fen
+from dacu.promo.cart import Cart, CartLine, Customer, parse_cart, parse_customer, parse_wallet
+from dacu.promo.compile import Compiled, Reason, compile_cart, short_reason
+from dacu.promo.effects import Effect
+from dacu.promo.load import PromoBook, load_promotions, parse_promotions
+from dacu.promo.optimiser import Record, Search
+from dacu.promo.quote import Applied, LineDiscount, NotApplied, Quote, QuoteLine
+from dacu.promo.rules import STAGES, Coupon, DepositPresale, Gift, Points, ThresholdDiscount
+
+
+def as_book(promotions: Any) -> PromoBook:
+    if isinstance(promotions, PromoBook):
+        return promotions
+    if isinstance(promotions, Campaign):
+        return load_promotions(promotions)
+    items = list(promotions or ())
+    if all(isinstance(p, dict) for p in items):
+        return parse_promotions(items)
+    return PromoBook(promotions=tuple(items))
+
+
+def quote(cart: Cart | dict, customer: Customer | dict | None, promotions: Any,
+          coupons: Iterable[Coupon | str | dict] = ()) -> Quote:
+    """Price `cart` for `customer` under `promotions` (a PromoBook, Campaign or list of rules),
+    choosing the cheapest valid combination of the held `coupons` and exclusive promotions."""
+    book = as_book(promotions)
+    if isinstance(cart, dict):
+        cart = parse_cart(cart, default_store=book.store)
+    if not isinstance(customer, Customer):
+        customer = parse_customer(customer)
+    held = parse_wallet(list(coupons), book)
+    order = sorted(range(len(cart.lines)), key=lambda i: _line_key(cart.lines[i]))
+    canonical = Cart(tuple(cart.lines[i] for i in order), cart.channel, cart.at, cart.shipping)
+    comp = compile_cart(canonical, customer, book, held)
+    search = Search(comp)
+    solution = search.run()
+    record: Record = []
+    total, snaps = search.evaluate(solution.chosen, record)
+    assert total == solution.total_fen, "search and evaluation disagree"
+    return _build(comp, search, solution.chosen, record, snaps, order, customer, solution.nodes)
+
+
+def _line_key(line: CartLine) -> tuple:
+    return (line.store, line.sku_id, line.unit_fen, line.quantity, line.category or "",
+            line.brand or "", line.name or "")
+
+
+def _build(comp: Compiled, search: Search, chosen: Sequence[Effect], record: Record,
+           snaps: tuple[tuple[int, ...], ...], order: list[int], customer: Customer,
+           nodes: int) -> Quote:
+    per_line: list[list[LineDiscount]] = [[] for _ in comp.lines]
+    applied: list[Applied] = []
+    for rule_id, saved in comp.price_savings.items():
+        rule = comp.price_rules[rule_id]
+        for i, fen in enumerate(saved):
+            if fen:
+                per_line[i].append(LineDiscount(rule_id, rule.name or rule_id, "price", fen))
+        if sum(saved):
+            applied.append(Applied(rule_id, rule.name or rule_id, "promotion", "price", sum(saved)))
+    for effect, shares in record:
+        stage = STAGES[effect.stage]
+        for i, fen in zip(effect.lines, shares, strict=True):
+            if fen:
+                per_line[i].append(LineDiscount(effect.rule.id, effect.rule.label, stage, fen))
+        if sum(shares):
+            hint = _next_tier(effect, snaps)
+            applied.append(Applied(effect.rule.id, effect.rule.label, effect.kind, stage,
+                                   sum(shares), effect.store, *(hint or (None, None))))
+    used = {id(e) for e, s in record if sum(s)}
+    not_applied = _not_applied(comp, search, chosen, used, snaps)
+    shipping = search.shipping(snaps)
+    applied += _free_shipping(comp, snaps)
+    goods = sum(snaps[-1])
+    lines = [_quote_line(comp.lines[i], per_line[i], snaps[-1][i]) for i in range(len(comp.lines))]
+    lines = [lines[order.index(k)] for k in range(len(order))]
+    gifts, gift_misses = _gifts(comp, snaps)
+    lines += gifts
+    deposit = _deposits(comp, record, customer)
+    list_fen = sum(comp.list_amounts)
+    return Quote(goods + shipping, goods, shipping, list_fen, list_fen - goods, deposit,
+                 goods + shipping - deposit, _points_used(record), tuple(lines), tuple(applied),
+                 tuple(not_applied + gift_misses),
+                 tuple(e.rule.id for e in chosen if e.kind == "coupon" and id(e) in used), nodes)
+
+
+def _quote_line(line: CartLine, discounts: list[LineDiscount], paid: int) -> QuoteLine:
+    return QuoteLine(line.sku_id, line.store, line.quantity, line.unit_fen, line.list_fen, paid,
+                     tuple(discounts), line.name)
+
+
+def _next_tier(effect: Effect, snaps: tuple[tuple[int, ...], ...]) -> tuple[str, str] | None:
+    """凑单 hint for tiered 满减: how much more to reach the next tier."""
+    rule = effect.rule
+    if not isinstance(rule, ThresholdDiscount):
+        return None
+    base = sum(snaps[effect.snap][i] for i in effect.lines)
+    higher = sorted(t for t in rule.tiers if t.threshold > base)
+    if not higher:
+        return None
+    tier, short = higher[0], higher[0].threshold - base
+    return (f"再买{format_fen(short)}可享满{_yuan(tier.threshold)}减{_yuan(tier.discount)}",
+            f"{format_fen(short, lang='en')} more for {format_fen(tier.discount, lang='en')} off")
+
+
+def _yuan(fen: int) -> str:
+    """300 for 30000 fen, 29.9 for 2990: how operators write thresholds."""
+    return str(fen // 100) if fen % 100 == 0 else f"{fen / 100:g}"
+
+
+def _not_applied(comp: Compiled, search: Search, chosen: Sequence[Effect], used: set[int],
+                 snaps: tuple[tuple[int, ...], ...]) -> list[NotApplied]:
+    out = [NotApplied(rule.id, rule.name or rule.id, kind, r.zh, r.en, r.short_fen)
+           for (kind, _), (rule, r) in comp.ineligible.items()]
+    for rule_id, rule in comp.price_rules.items():
+        if not sum(comp.price_savings.get(rule_id, [0])):
+            out.append(NotApplied(rule_id, rule.label, "promotion", "已有更低价或库存/限购已满",
+                                  "a lower price applies, or stock/limit is used up"))
+    winners = {tag: e for e in chosen if id(e) in used for tag in e.tags}
+    for effect in comp.effects:
+        if id(effect) in used:
+            continue
+        reason = _reason(effect, winners, snaps)
+        out.append(NotApplied(effect.rule.id, effect.rule.label, effect.kind, reason.zh, reason.en,
+                              reason.short_fen, effect.store))
+    return out
+
+
+def _reason(effect: Effect, winners: dict[str, Effect], snaps: tuple[tuple[int, ...], ...]) -> Reason:
+    base = sum(snaps[effect.snap][i] for i in effect.lines)
+    short = short_reason(effect.rule, base)
+    if short is not None:
+        return short
+    for tag in effect.tags:
+        if tag in winners and winners[tag] is not effect:
+            other = winners[tag].rule.label
+            if tag.startswith("group:"):
+                return Reason(f"与「{other}」互斥，已选更省的", f"exclusive with {winners[tag].rule.id}")
+            return Reason(f"同一券位已用「{other}」", f"slot taken by {winners[tag].rule.id}")
+    if effect.tags:
+        return Reason("使用后总价不更低", "does not lower the total")
+    return Reason("无可优惠金额", "nothing left to discount")
+
+
+def _free_shipping(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> list[Applied]:
+    out = []
+    for effect in comp.shipping:
+        fee = comp.fees.get(effect.store or "", 0)
+        if fee and sum(snaps[effect.snap][i] for i in effect.lines) >= effect.rule.threshold:
+            out.append(Applied(effect.rule.id, effect.rule.label, "promotion", "shipping", fee,
+                               effect.store))
+    return out
+
+
+def _gifts(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> tuple[list[QuoteLine], list[NotApplied]]:
+    lines, misses, stock = [], [], {}
+    for effect in comp.gifts:
+        rule: Gift = effect.rule
+        stock.setdefault(rule.id, rule.stock)
+        base = sum(snaps[effect.snap][i] for i in effect.lines)
+        short = short_reason(rule, base)
+        left = stock[rule.id]
+        if short is None and left is not None and left < rule.quantity:
+            short = Reason("赠品已送完", "gift out of stock")
+        if short is not None:
+            misses.append(NotApplied(rule.id, rule.label, "promotion", short.zh, short.en,
+                                     short.short_fen, effect.store))
+            continue
+        if left is not None:
+            stock[rule.id] = left - rule.quantity
+        lines.append(QuoteLine(rule.gift_sku, effect.store or comp.lines[effect.lines[0]].store,
+                               rule.quantity, 0, 0, 0, (), rule.gift_name, True,
+                               rule.gift_value * rule.quantity))
+    return lines, misses
+
+
+def _deposits(comp: Compiled, record: Record, customer: Customer) -> int:
+    paid = 0
+    for effect, _ in record:
+        if isinstance(effect.rule, DepositPresale):
+            for i in effect.lines:
+                pieces = min(comp.lines[i].quantity, customer.deposits.get(comp.lines[i].sku_id, 0))
+                paid += pieces * effect.rule.deposit
+    return paid
+
+
+def _points_used(record: Record) -> int:
+    for effect, shares in record:
+        if isinstance(effect.rule, Points):
+            return -(-sum(shares) * effect.rule.points_per_yuan // 100)
+    return 0

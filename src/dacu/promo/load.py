@@ -1,0 +1,156 @@
+"""Read the campaign's `promotions:`, `coupons:` and `flash_sales:` sections into a `PromoBook`.
+
+Errors name the section, the item and its id, and the field:
+``promotions[0] (id store-tiers).tiers[0].threshold: not an amount of money: 'abc'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter, ValidationError
+
+from dacu.config import DEFAULT_TZ, Campaign
+from dacu.errors import ConfigError
+from dacu.promo.preset import PRESETS, TMALL, StackingRules
+from dacu.promo.rules import PROMOTION_TYPES, Coupon, Promotion, StackingConfig
+
+_PROMOTION = TypeAdapter(Promotion)
+
+
+@dataclass(frozen=True)
+class PromoBook:
+    """Everything the engine needs from a campaign: promotions, the coupon catalogue, the rules."""
+
+    promotions: tuple[Any, ...] = ()
+    coupons: dict[str, Coupon] = field(default_factory=dict)
+    rules: StackingRules = TMALL
+    store: str = "store"
+    timezone: str = DEFAULT_TZ
+
+
+def load_promotions(campaign: Campaign) -> PromoBook:
+    """Validate a campaign's promotions, coupons and flash sales (as 秒杀 price promotions)."""
+    zone = ZoneInfo(campaign.timezone)
+    flash = [_flash_from_sale(sale) for sale in campaign.flash_sales if isinstance(sale, dict)]
+    return parse_promotions(campaign.promotions, campaign.coupons, platform=campaign.platform.value,
+                            store=campaign.store, zone=zone, flash_sales=flash)
+
+
+def parse_promotions(promotions: list[dict[str, Any]], coupons: list[dict[str, Any]] = (), *,
+                     platform: str = "tmall", store: str = "store", zone: ZoneInfo | None = None,
+                     flash_sales: list[dict[str, Any]] = ()) -> PromoBook:
+    """Validate loose dicts (as in the campaign file) into a `PromoBook`."""
+    zone = zone or ZoneInfo(DEFAULT_TZ)
+    rules = PRESETS.get(platform, TMALL)
+    parsed: list[Any] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(promotions):
+        where = _where("promotions", index, raw)
+        if isinstance(raw, dict) and raw.get("type") == "stacking":
+            config = _validate(StackingConfig, raw, where)
+            rules = PRESETS[config.preset] if config.preset else rules
+            rules = rules.with_base(config.base)
+            continue
+        item = parse_promotion(raw, where=where, zone=zone)
+        _unique(item.id, seen, where)
+        parsed.append(item)
+    for index, raw in enumerate(flash_sales):
+        item = parse_promotion(raw, where=_where("flash_sales", index, raw), zone=zone)
+        parsed.append(item)
+    book_coupons: dict[str, Coupon] = {}
+    for index, raw in enumerate(coupons):
+        where = _where("coupons", index, raw)
+        coupon = parse_coupon(raw, where=where, zone=zone)
+        _unique(coupon.id, set(book_coupons), where)
+        book_coupons[coupon.id] = coupon
+    return PromoBook(tuple(parsed), book_coupons, rules, store, getattr(zone, "key", DEFAULT_TZ))
+
+
+def parse_promotion(raw: Any, *, where: str = "promotion", zone: ZoneInfo | None = None) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with id and type")
+    kind = raw.get("type")
+    if kind not in PROMOTION_TYPES:
+        raise ConfigError(f"{where}.type: unknown promotion type {kind!r} "
+                          f"(one of {', '.join(PROMOTION_TYPES)}, or 'stacking')")
+    try:
+        return _PROMOTION.validate_python(_localise(raw, zone))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, where, skip_tag=kind)) from None
+
+
+def parse_coupon(raw: Any, *, where: str = "coupon", zone: ZoneInfo | None = None) -> Coupon:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with id, scope, threshold and discount")
+    return _validate(Coupon, _localise(raw, zone), where)
+
+
+def _validate(model: Any, raw: Any, where: str) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, where)) from None
+
+
+def _describe(exc: ValidationError, where: str, skip_tag: str | None = None) -> str:
+    messages = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        if skip_tag is not None and loc and loc[0] == skip_tag:
+            loc = loc[1:]
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc
+                       if not (isinstance(p, str) and p.startswith("function-")))
+        message = error["msg"].removeprefix("Value error, ")
+        if ": " in message and message.split(": ", 1)[0].isidentifier():
+            field_name, message = message.split(": ", 1)
+            path += f".{field_name}"
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (see docs/promo.md for the fields of this type)"
+        messages.append(f"{where}{path}: {message}")
+    return "; ".join(messages)
+
+
+def _where(section: str, index: int, raw: Any) -> str:
+    ident = raw.get("id") if isinstance(raw, dict) else None
+    return f"{section}[{index}] (id {ident})" if ident else f"{section}[{index}]"
+
+
+def _unique(ident: str, seen: set[str], where: str) -> None:
+    if ident in seen:
+        raise ConfigError(f"{where}.id: duplicate id {ident!r}")
+    seen.add(ident)
+
+
+def _localise(raw: dict[str, Any], zone: ZoneInfo | None) -> dict[str, Any]:
+    """Naive start/end are read in the campaign's time zone (Asia/Shanghai)."""
+    out = dict(raw)
+    for key in ("start", "end"):
+        value = out.get(key)
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime.combine(value, time.min)
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+        if isinstance(value, datetime) and value.tzinfo is None and zone is not None:
+            out[key] = value.replace(tzinfo=zone)
+    return out
+
+
+def _flash_from_sale(sale: dict[str, Any]) -> dict[str, Any]:
+    """A `flash_sales:` entry (owned by the flash stage) as a 秒杀 price promotion."""
+    out: dict[str, Any] = {"id": sale.get("id"), "type": "flash", "price": sale.get("price")}
+    if sale.get("name"):
+        out["name"] = sale["name"]
+    if sale.get("sku_id"):
+        out["skus"] = [sale["sku_id"]]
+    for key, target in (("stock", "stock"), ("per_customer", "limit"), ("start", "start"),
+                        ("end", "end")):
+        if sale.get(key) is not None:
+            out[target] = sale[key]
+    return out
