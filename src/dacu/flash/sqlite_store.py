@@ -15,7 +15,15 @@ from dacu.flash.guards import Who
 from dacu.flash.models import FlashConfig, FlashSale
 from dacu.flash.reasons import Outcome, Reason, refused
 from dacu.flash.sqlite_base import SQLiteBase
-from dacu.flash.store import AuditEntry, Clock, CouponCounts, StockCounts, split_ref
+from dacu.flash.store import (
+    AuditEntry,
+    Clock,
+    CouponCounts,
+    StockCounts,
+    coupon_tally,
+    split_ref,
+    stock_tally,
+)
 
 Body = Callable[[sqlite3.Connection, int], Outcome]
 
@@ -168,6 +176,14 @@ class SQLiteStore(SQLiteBase):
                                   "coupon_templates WHERE id=?", (template_id,)).fetchone()
         return CouponCounts(template_id, *row) if row else None
 
+    def recount_coupons(self, template_id: str) -> CouponCounts:
+        con = self._con()
+        (quantity,) = con.execute("SELECT quantity FROM coupon_templates WHERE id=?",
+                                  (template_id,)).fetchone()
+        by_state = dict(con.execute("SELECT state, COUNT(*) FROM coupons WHERE template=? "
+                                    "GROUP BY state", (template_id,)).fetchall())
+        return coupon_tally(template_id, quantity, by_state)
+
     # -- flash sales -------------------------------------------------------------------------
     def _reserve(self, sale: FlashSale, session: str, who: Who, key: str, quantity: int
                  ) -> Outcome:
@@ -273,6 +289,14 @@ class SQLiteStore(SQLiteBase):
     def _expire_holds(self, sale_id: str, session: str | None) -> int:
         with self._tx() as con:
             return self._expire_due(con, sale_id, session, self.now_ms())
+
+    def recount_stock(self, sale_id: str, session_id: str) -> StockCounts:
+        con = self._con()
+        (stock,) = con.execute("SELECT stock FROM flash_sessions WHERE sale=? AND session=?",
+                               (sale_id, session_id)).fetchone()
+        units = dict(con.execute("SELECT state, SUM(quantity) FROM reservations WHERE sale=? AND "
+                                 "session=? GROUP BY state", (sale_id, session_id)).fetchall())
+        return stock_tally(sale_id, session_id, stock, units)
 
     def stock_counts(self, sale_id: str, session_id: str) -> StockCounts | None:
         row = self._con().execute("SELECT stock, sold, reserved, available FROM flash_sessions "

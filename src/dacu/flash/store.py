@@ -75,6 +75,19 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def coupon_tally(template_id: str, quantity: int, by_state: dict[str, int]) -> CouponCounts:
+    """Counts from the number of coupons in each state."""
+    held, redeemed, expired = (by_state.get(k, 0) for k in ("held", "redeemed", "expired"))
+    return CouponCounts(template_id, quantity, held + redeemed + expired, held, redeemed, expired)
+
+
+def stock_tally(sale_id: str, session_id: str, stock: int, units: dict[str, int]
+                 ) -> StockCounts:
+    """Counts from units per reservation state: sold = confirmed, reserved = held."""
+    sold, reserved = units.get("confirmed", 0), units.get("held", 0)
+    return StockCounts(sale_id, session_id, stock, sold, reserved, stock - sold - reserved)
+
+
 def split_ref(ref: str) -> tuple[str, str] | None:
     """'store-coupon-20#17' → ('store-coupon-20', '17'); ids carry their template or sale."""
     owner, sep, number = ref.rpartition("#")
@@ -197,6 +210,30 @@ class FlashStore(ABC):
 
     @abstractmethod
     def stock_counts(self, sale_id: str, session_id: str) -> StockCounts | None: ...
+
+    @abstractmethod
+    def recount_coupons(self, template_id: str) -> CouponCounts:
+        """Counts rebuilt from the coupons themselves (to check the counters: `dacu flash check`)."""
+
+    @abstractmethod
+    def recount_stock(self, sale_id: str, session_id: str) -> StockCounts:
+        """Counts rebuilt from the reservations themselves (sold = confirmed, reserved = held)."""
+
+    def check(self) -> list[str]:
+        """Problems found: counters that break an invariant or disagree with the records."""
+        problems = []
+        for template in self.config.coupons:
+            counted, rebuilt = self.coupon_counts(template.id), self.recount_coupons(template.id)
+            if counted is None or not counted.consistent or counted != rebuilt:
+                problems.append(f"coupon {template.id}: counters {counted} vs records {rebuilt}")
+        for sale in self.config.sales:
+            for session in sale.sessions:
+                counted = self.stock_counts(sale.id, session.id)
+                rebuilt = self.recount_stock(sale.id, session.id)
+                if counted is None or not counted.consistent or counted != rebuilt:
+                    problems.append(f"flash {sale.id}/{session.id}: counters {counted} "
+                                    f"vs records {rebuilt}")
+        return problems
 
     @abstractmethod
     def audit(self, *, customer: str | None = None, target: str | None = None,
