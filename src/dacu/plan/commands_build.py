@@ -1,3 +1,116 @@
 """`dacu plan baseline` and `dacu plan build` (registered on the `plan` group)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from dacu.errors import InputError
+from dacu.money import format_fen, format_pct
+from dacu.plan.commands import _format, out, plan_app
+
+
+@plan_app.command("baseline")
+def baseline(
+    series: Path = typer.Argument(..., help="CSV with one row per day or week."),
+    date: str = typer.Option(..., "--date", help="Date column."),
+    target: str = typer.Option(..., "--target", help="Value column (GMV, sales, UV …)."),
+    horizon: int = typer.Option(14, help="Periods to forecast (and per backtest window)."),
+    backtest: bool = typer.Option(False, "--backtest", help="Report backtest MAPE and coverage."),
+    windows: int = typer.Option(3, help="Backtest windows (rolling origin)."),
+    fmt: str = typer.Option("table", "--format", help="json or table."),
+) -> None:
+    """基线预测 Forecast the baseline (statsforecast, outliers removed) with 80% intervals.
+
+    --backtest compares MAPE and interval coverage with a seasonal-naive forecast.
+
+    Example: dacu plan baseline case_study_data.csv --date wk_strt_dt --target sales
+    --horizon 8 --backtest
+    """
+    from dacu.plan.forecast import backtest as run_backtest
+    from dacu.plan.forecast import forecast_baseline
+
+    if not series.exists():
+        raise InputError("no such file", file=str(series))
+    frame = pd.read_csv(series, encoding="utf-8-sig")
+    for column in (date, target):
+        if column not in frame.columns:
+            raise InputError("no such column", file=str(series), column=column)
+    data = pd.DataFrame({"ds": frame[date], "y": frame[target]})
+    result = {"forecast": forecast_baseline(data, horizon).forecast.assign(
+        ds=lambda f: f["ds"].astype(str)).round(2).to_dict(orient="records")}
+    if backtest:
+        bt = run_backtest(data, horizon=horizon, windows=windows)
+        result["backtest"] = {"mape": bt.mape, "seasonal_naive_mape": bt.naive_mape,
+                              "ratio_to_naive": bt.ratio, "coverage": bt.coverage,
+                              "level": bt.level, "windows": bt.windows, "horizon": bt.horizon,
+                              "model": bt.model}
+    if _format(fmt) == "json":
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for row in result["forecast"]:
+        out.print(f"{row['ds'][:10]}  {row['y']:>16,.0f}  [{row['lo']:,.0f}, {row['hi']:,.0f}]")
+    if backtest:
+        b = result["backtest"]
+        out.print(f"回测 backtest ({b['model']}, {b['windows']}×{b['horizon']}): MAPE "
+                  f"{format_pct(b['mape'])} vs seasonal naive {format_pct(b['seasonal_naive_mape'])}"
+                  f" (ratio {b['ratio_to_naive']:.2f}); {b['level']}% interval coverage "
+                  f"{format_pct(b['coverage'])}")
+
+
+@plan_app.command("build")
+def build(
+    campaign_file: Path = typer.Option(..., "--campaign", help="Campaign YAML file."),
+    history: Path | None = typer.Option(None, "--history", help="Folder with daily.csv [hourly.csv]."),
+    warehouse: str | None = typer.Option(None, "--warehouse", help="Warehouse URL (KPIs by day)."),
+    out_dir: Path = typer.Option(Path("plan-out"), "--out", help="Folder for plan.json, plan.xlsx, charts."),
+    growth: str = typer.Option("0%", help="Growth ask on top of baseline × uplift, e.g. 40%."),
+    tolerance: str = typer.Option("15%", help="Pacing band around the milestones."),
+) -> None:
+    """生成活动方案 Build the plan: targets, budget, timeline, tasks, capacity, risks.
+
+    Writes plan.json (read by the monitor and the review), plan.xlsx, plan.ics and charts/.
+
+    Example: dacu plan build --campaign examples/double11.yaml --history hist/ --growth 40%
+    """
+    from dacu.config import _to_ratio, load_campaign
+    from dacu.plan.build import build_plan
+    from dacu.plan.export import write_charts, write_xlsx
+    from dacu.plan.sources import read_history_dir, read_history_warehouse
+    from dacu.plan.timeline import write_ics
+
+    campaign = load_campaign(campaign_file)
+    hist = None
+    if history is not None:
+        hist = read_history_dir(history)
+    elif warehouse is not None:
+        hist = read_history_warehouse(warehouse, campaign)
+    with out.status("生成方案 building the plan …"):
+        plan = build_plan(campaign, hist, growth=_to_ratio(growth), tolerance=_to_ratio(tolerance))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plan.write(out_dir / "plan.json")
+        write_xlsx(plan, out_dir / "plan.xlsx")
+        write_ics(campaign, out_dir / "plan.ics")
+        write_charts(plan, campaign, out_dir / "charts")
+    _summary(plan, out_dir)
+
+
+def _summary(plan, out_dir: Path) -> None:
+    t = plan.targets
+    out.print(f"[bold]{plan.campaign_name}[/bold] GMV {format_fen(t.gmv_fen)} = UV {t.uv:,} × "
+              f"CVR {format_pct(t.cvr)} × 客单价 {format_fen(round(t.asp_fen))}")
+    phases = next(c for c in t.children if c.key == "phase")
+    for node in phases.children:
+        out.print(f"  {node.label or node.key:<12} {format_fen(node.gmv_fen):>12}")
+    b = plan.budget
+    out.print(f"预算 budget {format_fen(b.total_fen)} (应急 {format_fen(b.emergency_reserve_fen)}, "
+              f"机动 {format_fen(b.elastic_reserve_fen)})")
+    for check in plan.capacity:
+        mark = {True: "✓", False: "✗", None: "?"}[check["ok"]]
+        out.print(f"  {mark} {check['message']}")
+    for note in plan.notes:
+        out.print(f"  · {note}")
+    out.print(f"→ {out_dir}/plan.json, plan.xlsx, plan.ics, charts/")

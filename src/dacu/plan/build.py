@@ -1,0 +1,252 @@
+"""Assemble the plan: baseline → target → decomposition → budget → timeline → capacity → risks.
+
+`build_plan(campaign, history)` is pure: it takes the campaign and plain tables of past KPIs
+(`PlanHistory`) and returns a `Plan` (plan.json). Every figure comes from the campaign file, the
+history or a default that `Plan.notes` names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from dacu.config import Campaign, Phase
+from dacu.plan import shares as sh
+from dacu.plan.allocation import ratio_of
+from dacu.plan.capacity import check_capacity, risk_register
+from dacu.plan.forecast import forecast_baseline, propose_target
+from dacu.plan.promo_sim import campaign_tiers, simulated_baskets, suggested_threshold, tier_study
+from dacu.plan.schema import Budget, BudgetRow, Milestone, Plan, PlanRow, Risk, TargetTreeNode
+from dacu.plan.targets import Shares, TargetNode, Values, check_sums, from_target, grow, milestones
+from dacu.plan.timeline import timeline_dict
+
+DEFAULT_CVR, DEFAULT_ASP_FEN = 0.03, 30_000
+
+
+@dataclass
+class PlanHistory:
+    """Past KPIs: `daily` rows (day, gmv_fen, uv, buyers [, orders, channel, category,
+    customer_type]) and an optional `hourly` (hour_of_day, gmv_fen) for the intraday curve."""
+
+    daily: pd.DataFrame
+    hourly: pd.DataFrame | None = None
+    source: str = "history"
+
+    def total_by_day(self) -> pd.Series:
+        frame = self.daily.copy()
+        frame["day"] = pd.to_datetime(frame["day"])
+        return frame.groupby("day")["gmv_fen"].sum().sort_index()
+
+
+@dataclass
+class _Context:
+    campaign: Campaign
+    history: PlanHistory | None
+    growth: float
+    notes: list[str] = field(default_factory=list)
+    forecast: dict = field(default_factory=dict)
+    baseline_by_day: dict[date, float] | None = None
+
+
+def build_plan(campaign: Campaign, history: PlanHistory | None = None, *, growth: float = 0.0,
+               tolerance: float = 0.15, now: datetime | None = None) -> Plan:
+    ctx = _Context(campaign, history, growth)
+    root = TargetNode("total", "total", _top(ctx), campaign.name)
+    _decompose(ctx, root)
+    check_sums(root)
+    daily, hourly = _rows(ctx, root)
+    capacity = check_capacity([r.orders for r in hourly if r.channel is None], campaign.capacity)
+    days = len(campaign.days())
+    risks = [Risk(**r.__dict__) for r in risk_register(days, capacity)]
+    day_totals = [(r.day, r.gmv_fen) for r in daily if r.channel is None]
+    return Plan(campaign_id=campaign.id, campaign_name=campaign.name,
+                generated_at=now or datetime.now(campaign.tz), timezone=campaign.timezone,
+                tolerance=tolerance, targets=TargetTreeNode.model_validate(root.to_dict()),
+                daily=daily, hourly=hourly, budget=_budget(campaign), risks=risks,
+                milestones=[Milestone(**m.__dict__) for m in milestones(day_totals, tolerance)],
+                forecast=ctx.forecast, capacity=[c.to_dict() for c in capacity],
+                timeline=timeline_dict(campaign), promotions=_promotions(campaign, root.values),
+                notes=ctx.notes)
+
+
+def _top(ctx: _Context) -> Values:
+    campaign = ctx.campaign
+    gmv = campaign.target("gmv")
+    cvr_t, asp_t = campaign.target("cvr"), campaign.target("asp")
+    hist_cvr = hist_asp = None
+    if ctx.history is not None:
+        d = ctx.history.daily
+        if d["uv"].sum() and d["buyers"].sum():
+            hist_cvr = float(d["buyers"].sum() / d["uv"].sum())
+            hist_asp = float(d["gmv_fen"].sum() / d["buyers"].sum())
+        _forecast(ctx)
+    cvr = cvr_t.value if cvr_t else (hist_cvr or DEFAULT_CVR)
+    asp = asp_t.value if asp_t else (hist_asp or DEFAULT_ASP_FEN)
+    if not (cvr_t and asp_t):
+        ctx.notes.append(f"CVR {cvr:.2%} / ASP ¥{asp / 100:,.0f} 来自{'历史' if hist_cvr else '默认'} "
+                         f"from {'history' if hist_cvr else 'defaults'}")
+    if gmv is not None:
+        total = int(gmv.value)
+    elif ctx.forecast.get("proposal"):
+        total = round(ctx.forecast["proposal"]["target"])
+        ctx.notes.append("GMV目标取自建议目标 GMV target is the proposed target (no gmv target in file)")
+    else:
+        raise ValueError("no GMV target in the campaign file and no history to propose one: add "
+                         "targets: [{metric: gmv, value: 3000万}] or give --history")
+    return from_target(total, cvr, asp)
+
+
+def _forecast(ctx: _Context) -> None:
+    campaign, series = ctx.campaign, ctx.history.total_by_day()
+    days = campaign.days()
+    last = series.index.max().date()
+    horizon = (days[-1] - last).days
+    if horizon <= 0 or len(series) < 28:
+        return
+    base = forecast_baseline(pd.DataFrame({"ds": series.index, "y": series.to_numpy()}), horizon)
+    f = base.forecast
+    f["day"] = pd.to_datetime(f["ds"]).dt.date
+    window = f[f["day"].isin(days)]
+    ctx.baseline_by_day = dict(zip(window["day"], window["y"], strict=True))
+    uplift = _last_year_uplift(series, days)
+    sub = type(base)(window[["ds", "y", "lo", "hi"]].reset_index(drop=True), base.outliers,
+                     base.model, base.level)
+    proposal = propose_target(sub, uplift or 1.0, ctx.growth)
+    ctx.forecast = {"model": base.model, "level": base.level, "outliers_removed": base.outliers,
+                    "baseline_fen": round(proposal.baseline), "uplift": uplift,
+                    "proposal": {"conservative": proposal.conservative,
+                                 "expected": proposal.expected, "stretch": proposal.stretch,
+                                 "target": proposal.target, "growth": ctx.growth,
+                                 "reasoning": proposal.reasoning},
+                    "daily": [{"day": d.isoformat(), "baseline_fen": round(y)}
+                              for d, y in ctx.baseline_by_day.items()]}
+
+
+def _last_year_uplift(series: pd.Series, days: list[date]) -> float | None:
+    """Last year's same window ÷ the 28 days before it (per day), a simple measured uplift."""
+    shifted = [pd.Timestamp(d - timedelta(days=364)) for d in days]
+    during = series.reindex(shifted).dropna()
+    before = series[(series.index < shifted[0]) & (series.index >= shifted[0] - pd.Timedelta(days=28))]
+    if len(during) < len(days) // 2 or before.empty or before.mean() <= 0:
+        return None
+    return float(during.mean() / before.mean())
+
+
+def _decompose(ctx: _Context, root: TargetNode) -> None:
+    campaign, daily = ctx.campaign, ctx.history.daily if ctx.history else None
+    phase_view = TargetNode("phase", "view", root.values)
+    root.children.append(phase_view)
+    overrides = {t.phase.value: t.value / root.values.gmv_fen for t in campaign.targets
+                 if t.metric == "gmv" and t.phase and not t.channel and not t.category}
+    total_series = ctx.history.total_by_day() if ctx.history else None
+    phase = sh.rebalance(sh.phase_shares(campaign, total_series, ctx.notes), overrides)
+    labels = {p.phase.value: f"{p.phase.label_zh} {p.label or ''}".strip() for p in campaign.phases}
+    per_phase = sh.phase_days(campaign)
+    for node in grow(phase_view, "phase", Shares(phase), labels):
+        day_nodes = grow(node, "day", Shares(sh.day_shares(per_phase[node.key], ctx.baseline_by_day)))
+        for day_node in day_nodes:
+            if day_node.key == campaign.peak_day.isoformat():
+                hourly = ctx.history.hourly if ctx.history else None
+                grow(day_node, "hour", Shares(sh.intraday_shares(hourly, ctx.notes)))
+    for dimension, keys, metric in (("channel", [c.id for c in campaign.channels], "channel"),
+                                    ("category", [c.id for c in campaign.categories], "category")):
+        if keys:
+            view = TargetNode(dimension, "view", root.values)
+            root.children.append(view)
+            fixed = {getattr(t, metric): t.value / root.values.gmv_fen for t in campaign.targets
+                     if t.metric == "gmv" and getattr(t, metric) and not t.phase}
+            grow(view, dimension, sh.dimension_shares(daily, dimension, keys, fixed, ctx.notes))
+    view = TargetNode("customer_type", "view", root.values)
+    root.children.append(view)
+    grow(view, "customer_type", _customer_shares(ctx, root.values, daily))
+
+
+def _customer_shares(ctx: _Context, top: Values, daily: pd.DataFrame | None) -> Shares:
+    new_target = ctx.campaign.target("new_customers")
+    keys = ["new", "returning"]
+    if new_target and top.buyers:
+        share = min(new_target.value / top.buyers, 1.0)
+        return Shares(sh.normalise({"new": share, "returning": 1 - share}))
+    return sh.dimension_shares(daily, "customer_type", keys, {}, ctx.notes)
+
+
+def _channel_shares(root: TargetNode) -> Shares | None:
+    view = next((c for c in root.children if c.key == "channel"), None)
+    if view is None or not view.children:
+        return None
+    top = root.values
+
+    def part(attr: str) -> dict[str, float]:
+        whole = getattr(top, attr) or 1
+        return {c.key: getattr(c.values, attr) / whole for c in view.children}
+
+    return Shares(part("gmv_fen"), part("uv"), part("buyers"))
+
+
+def _row(values: Values, *, day: str | None = None, hour: str | None = None,
+         channel: str | None = None, spend_fen: int = 0) -> PlanRow:
+    return PlanRow(day=day, hour=hour, channel=channel, gmv_fen=values.gmv_fen, uv=values.uv,
+                   orders=values.buyers, buyers=values.buyers, cvr=round(values.cvr, 6),
+                   asp_fen=round(values.asp_fen, 2), spend_fen=spend_fen)
+
+
+def _rows(ctx: _Context, root: TargetNode) -> tuple[list[PlanRow], list[PlanRow]]:
+    from dacu.money import allocate
+    from dacu.plan.targets import split
+
+    day_nodes = [n for n in root.walk() if n.dimension == "day"]
+    channel_shares = _channel_shares(root)
+    spend = {r.channel: r.spend_fen for r in _budget(ctx.campaign).channels}
+    weights = [n.values.gmv_fen for n in day_nodes]
+    spend_by_day = {ch: allocate(amount, weights) for ch, amount in spend.items()}
+    daily, hourly = [], []
+    for index, node in enumerate(day_nodes):
+        day_spend = sum(v[index] for v in spend_by_day.values())
+        daily.append(_row(node.values, day=node.key, spend_fen=day_spend))
+        if channel_shares:
+            for ch, values in split(node.values, channel_shares).items():
+                daily.append(_row(values, day=node.key, channel=ch,
+                                  spend_fen=spend_by_day.get(ch, [0] * len(day_nodes))[index]))
+        for hour_node in (c for c in node.children if c.dimension == "hour"):
+            stamp = datetime.fromisoformat(f"{node.key}T{hour_node.key}:00").replace(
+                tzinfo=ctx.campaign.tz).isoformat()
+            hourly.append(_row(hour_node.values, hour=stamp))
+            if channel_shares:
+                for ch, values in split(hour_node.values, channel_shares).items():
+                    hourly.append(_row(values, hour=stamp, channel=ch))
+    return daily, hourly
+
+
+def _budget(campaign: Campaign) -> Budget:
+    if campaign.budget is None:
+        return Budget(total_fen=0, emergency_reserve_fen=0, elastic_reserve_fen=0, channels=[])
+    b = campaign.budget
+    rows, other = [], []
+    for line in b.lines:
+        if line.channel:
+            rows.append(BudgetRow(channel=line.channel, spend_fen=line.amount, floor_fen=line.min,
+                                  cap_fen=line.max))
+        else:
+            other.append({"id": line.id, "kind": line.kind, "amount_fen": line.amount})
+    return Budget(total_fen=b.total, emergency_reserve_fen=ratio_of(b.total, b.emergency_reserve),
+                  elastic_reserve_fen=ratio_of(b.total, b.elastic_reserve), channels=rows,
+                  other_lines=other)
+
+
+def _promotions(campaign: Campaign, top: Values) -> dict:
+    asp = top.asp_fen
+    baskets = simulated_baskets(asp)
+    low, high = suggested_threshold(asp)
+    designs = campaign_tiers(campaign)
+    designs.append((f"建议 suggested 满{low / 100:g}减{round(low * 0.12 / 100):g}",
+                    ((low, round(low * 0.12 / 100) * 100),)))
+    designs.append((f"建议 suggested 满{high / 100:g}减{round(high * 0.15 / 100):g}",
+                    ((high, round(high * 0.15 / 100) * 100),)))
+    return {"baskets": "simulated log-normal around the planned ASP (σ 0.6, 20,000 baskets)",
+            "asp_fen": round(asp), "suggested_threshold_fen": [low, high],
+            "designs": [tier_study(baskets, tiers, name=name).to_dict() for name, tiers in designs]}
+
+
+__all__ = ["Phase", "PlanHistory", "build_plan"]

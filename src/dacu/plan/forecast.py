@@ -1,0 +1,229 @@
+"""Baseline (基线) and target (目标): what the campaign window would sell without the campaign, what
+earlier campaigns added on top, and the target that follows.
+
+Series follow statsforecast's long format (`ds`, `y`, one row per day or week). The model is
+statsforecast's AutoETS (weekly seasonality for days) or MSTL (weekly + yearly, when two years of
+history allow), fitted on the series with outliers — earlier campaign spikes included — replaced by
+a robust rolling median, so the baseline is what a normal day looks like. Prediction intervals come
+from the model; `backtest` measures MAPE and interval coverage by rolling-origin cross-validation
+against a seasonal-naive forecast of the same series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from statsforecast import StatsForecast
+from statsforecast.models import MSTL, AutoETS, SeasonalNaive
+
+from dacu.errors import InputError
+
+LEVEL = 80
+
+
+def _freq(series: pd.DataFrame) -> str:
+    step = pd.Series(series["ds"]).diff().dropna().median()
+    return "W" if step >= pd.Timedelta(days=6) else ("h" if step < pd.Timedelta(days=1) else "D")
+
+
+def _seasons(freq: str, n: int) -> list[int]:
+    if freq == "D":
+        return [7, 365] if n >= 2 * 365 else ([7] if n >= 21 else [])
+    if freq == "W":
+        return [52] if n >= 2 * 52 + 4 else []
+    return [24, 168] if n >= 3 * 168 else ([24] if n >= 72 else [])
+
+
+def _model(seasons: list[int]):
+    if len(seasons) > 1 or (seasons and seasons[0] > 24):
+        return MSTL(season_length=seasons, trend_forecaster=AutoETS(model="ZZN"), alias="baseline")
+    return AutoETS(season_length=seasons[0] if seasons else 1, alias="baseline")
+
+
+def _prepare(series: pd.DataFrame) -> pd.DataFrame:
+    for column in ("ds", "y"):
+        if column not in series.columns:
+            raise InputError(f"series needs columns ds and y; missing {column!r}", column=column)
+    frame = pd.DataFrame({"unique_id": "s", "ds": pd.to_datetime(series["ds"]),
+                          "y": pd.to_numeric(series["y"], errors="coerce").astype(float)})
+    frame = frame.sort_values("ds").reset_index(drop=True)
+    if frame["y"].isna().any():
+        row = int(frame["y"].isna().to_numpy().nonzero()[0][0])
+        raise InputError(f"y is not a number on {frame['ds'].iloc[row]:%Y-%m-%d}", column="y")
+    if len(frame) < 8:
+        raise InputError(f"only {len(frame)} periods of history; a baseline needs at least 8")
+    return frame
+
+
+def remove_outliers(y: pd.Series, *, window: int = 7, threshold: float = 3.5) -> tuple[pd.Series, pd.Series]:
+    """Replace points more than `threshold` robust z-scores (MAD) from a centred rolling median.
+
+    Returns (cleaned series, mask of replaced points). Campaign spikes are the usual outliers.
+    """
+    median = y.rolling(window * 2 + 1, center=True, min_periods=3).median()
+    deviation = (y - median).abs()
+    mad = deviation.rolling(window * 4 + 1, center=True, min_periods=3).median()
+    scale = 1.4826 * mad.replace(0, np.nan).fillna(deviation.median() or 1.0)
+    mask = (deviation / scale) > threshold
+    return y.where(~mask, median), mask
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Forecast per period with its `level`% prediction interval, and the history it came from."""
+
+    forecast: pd.DataFrame  # ds, y, lo, hi
+    outliers: int
+    model: str
+    level: int = LEVEL
+
+    @property
+    def total(self) -> float:
+        return float(self.forecast["y"].sum())
+
+    def totals(self) -> tuple[float, float, float]:
+        """(lo, mean, hi) of the window total; per-period bounds added (conservative)."""
+        f = self.forecast
+        return float(f["lo"].sum()), float(f["y"].sum()), float(f["hi"].sum())
+
+
+def forecast_baseline(series: pd.DataFrame, horizon: int, *, clean: bool = True,
+                      level: int = LEVEL) -> Baseline:
+    """Forecast the next `horizon` periods after the series ends."""
+    frame = _prepare(series)
+    outliers = 0
+    if clean:
+        frame["y"], mask = remove_outliers(frame["y"])
+        outliers = int(mask.sum())
+    freq = _freq(frame)
+    model = _model(_seasons(freq, len(frame)))
+    result = StatsForecast(models=[model], freq=freq).forecast(df=frame, h=horizon, level=[level])
+    out = pd.DataFrame({"ds": result["ds"].to_numpy(), "y": result["baseline"].to_numpy(),
+                        "lo": result[f"baseline-lo-{level}"].to_numpy(),
+                        "hi": result[f"baseline-hi-{level}"].to_numpy()})
+    out[["y", "lo", "hi"]] = out[["y", "lo", "hi"]].clip(lower=0)
+    return Baseline(out, outliers, type(model).__name__, level)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Rolling-origin backtest: our model vs seasonal naive on the same windows."""
+
+    mape: float
+    naive_mape: float
+    coverage: float
+    level: int
+    windows: int
+    horizon: int
+    model: str
+
+    @property
+    def ratio(self) -> float:
+        """MAPE of the model ÷ MAPE of seasonal naive (below 1 = better than naive)."""
+        return self.mape / self.naive_mape if self.naive_mape else float("nan")
+
+
+def backtest(series: pd.DataFrame, *, horizon: int, windows: int = 3,
+             level: int = LEVEL) -> Backtest:
+    """MAPE and interval coverage over `windows` forecasts of `horizon` periods each."""
+    frame = _prepare(series)
+    freq = _freq(frame)
+    seasons = _seasons(freq, len(frame) - horizon * windows)
+    model = _model(seasons)
+    naive = SeasonalNaive(season_length=seasons[0] if seasons else 1, alias="naive")
+    cv = StatsForecast(models=[model, naive], freq=freq).cross_validation(
+        df=frame, h=horizon, n_windows=windows, step_size=horizon, level=[level])
+    actual = cv["y"].to_numpy()
+    mask = actual != 0
+    mape = float(np.mean(np.abs(cv["baseline"].to_numpy() - actual)[mask] / np.abs(actual[mask])))
+    naive_mape = float(np.mean(np.abs(cv["naive"].to_numpy() - actual)[mask] / np.abs(actual[mask])))
+    inside = (actual >= cv[f"baseline-lo-{level}"].to_numpy()) & (
+        actual <= cv[f"baseline-hi-{level}"].to_numpy())
+    return Backtest(mape, naive_mape, float(inside.mean()), level, windows, horizon,
+                    type(model).__name__)
+
+
+# -- comparisons, uplift of earlier campaigns, the proposed target --------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    """YoY / MoM of the last 30 days and the 3- and 6-month moving averages (per day)."""
+
+    last_30: float
+    yoy: float | None
+    mom: float | None
+    ma_3m: float
+    ma_6m: float
+
+
+def compare(series: pd.DataFrame, *, as_of: date | None = None) -> Comparison:
+    frame = _prepare(series).set_index("ds")["y"]
+    end = pd.Timestamp(as_of) if as_of else frame.index.max()
+
+    def window(days: int, shift_days: int = 0) -> pd.Series:
+        stop = end - pd.Timedelta(days=shift_days)
+        return frame[(frame.index > stop - pd.Timedelta(days=days)) & (frame.index <= stop)]
+
+    last = window(30).sum()
+    year_ago, month_ago = window(30, 364).sum(), window(30, 30).sum()
+    return Comparison(float(last), float(last / year_ago - 1) if year_ago else None,
+                      float(last / month_ago - 1) if month_ago else None,
+                      float(window(91).mean()), float(window(182).mean()))
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """An earlier campaign's actual total over its window ÷ the baseline forecast for it."""
+
+    start: date
+    end: date
+    actual: float
+    baseline: float
+
+    @property
+    def ratio(self) -> float:
+        return self.actual / self.baseline if self.baseline else float("nan")
+
+
+def measure_uplift(series: pd.DataFrame, start: date, end: date) -> Uplift:
+    """Uplift of the campaign [start, end] (inclusive days): baseline from the data before it."""
+    frame = _prepare(series)
+    before = frame[frame["ds"] < pd.Timestamp(start)]
+    during = frame[(frame["ds"] >= pd.Timestamp(start)) & (frame["ds"] <= pd.Timestamp(end))]
+    if during.empty:
+        raise InputError(f"no history between {start} and {end} to measure the uplift from")
+    base = forecast_baseline(before[["ds", "y"]], len(during))
+    return Uplift(start, end, float(during["y"].sum()), base.total)
+
+
+@dataclass(frozen=True)
+class TargetProposal:
+    """target = baseline × measured uplift × (1 + growth ask), with three scenarios."""
+
+    baseline: float
+    baseline_lo: float
+    baseline_hi: float
+    uplift: float
+    growth: float
+    conservative: float
+    expected: float
+    stretch: float
+    reasoning: str
+
+    @property
+    def target(self) -> float:
+        return self.stretch
+
+
+def propose_target(baseline: Baseline, uplift: float, growth: float) -> TargetProposal:
+    """Scenarios: conservative = lower baseline × uplift; expected = baseline × uplift;
+    stretch (the proposed target) = baseline × uplift × (1 + growth ask)."""
+    lo, mean, hi = baseline.totals()
+    expected = mean * uplift
+    stretch = expected * (1 + growth)
+    reasoning = (f"基线 baseline {mean:,.0f} × 历史大促提升 uplift {uplift:.2f} × (1 + 增长要求 "
+                 f"growth {growth:+.0%}) = {stretch:,.0f}; {baseline.level}% 区间 baseline "
+                 f"[{lo:,.0f}, {hi:,.0f}]")
+    return TargetProposal(mean, lo, hi, uplift, growth, lo * uplift, expected, stretch, reasoning)

@@ -1,0 +1,120 @@
+"""`plan.json`: the plan as the monitor and the review read it (docs/contracts.md).
+
+Contract fields: campaign_id, generated_at, tolerance, targets (tree), daily and hourly rows,
+budget (per channel spend_fen), risks. The rest (forecast, capacity, timeline, promotions) is
+extra detail for people and the workbook. Money is integer fen; days/hours are ISO strings in
+Asia/Shanghai; `channel`/`category` null = all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetTreeNode(_Model):
+    key: str
+    dimension: str
+    gmv_fen: int
+    uv: int
+    buyers: int
+    cvr: float
+    asp_fen: float
+    label: str | None = None
+    children: list[TargetTreeNode] = Field(default_factory=list)
+
+
+class PlanRow(_Model):
+    """One day or hour of the plan, for all channels/categories (null) or one of them."""
+
+    day: str | None = None
+    hour: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    gmv_fen: int
+    uv: int
+    orders: int
+    buyers: int
+    cvr: float
+    asp_fen: float
+    spend_fen: int = 0
+
+
+class BudgetRow(_Model):
+    channel: str
+    spend_fen: int
+    expected_gmv_fen: int | None = None
+    marginal_roi: float | None = None
+    floor_fen: int | None = None
+    cap_fen: int | None = None
+    source: str = "campaign"  # campaign (lines as written) or optimised (response curves)
+
+
+class Budget(_Model):
+    total_fen: int
+    emergency_reserve_fen: int
+    elastic_reserve_fen: int
+    channels: list[BudgetRow]
+    other_lines: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Risk(_Model):
+    """A risk the monitor watches: `metric` `condition` `threshold` → `action` (may say when)."""
+
+    id: str
+    metric: str
+    condition: str
+    threshold: float
+    action: str
+    description: str = ""
+    when: str | None = None
+    severity: str = "yellow"
+
+
+class Milestone(_Model):
+    day: str
+    gmv_fen: int
+    cumulative_gmv_fen: int
+    low_fen: int
+    high_fen: int
+
+
+class Plan(_Model):
+    schema_version: int = SCHEMA_VERSION
+    campaign_id: str
+    campaign_name: str | None = None
+    generated_at: datetime
+    timezone: str = "Asia/Shanghai"
+    tolerance: float = 0.15
+    targets: TargetTreeNode
+    daily: list[PlanRow]
+    hourly: list[PlanRow]
+    budget: Budget
+    risks: list[Risk]
+    milestones: list[Milestone] = Field(default_factory=list)
+    forecast: dict[str, Any] = Field(default_factory=dict)
+    capacity: list[dict[str, Any]] = Field(default_factory=list)
+    timeline: dict[str, Any] = Field(default_factory=dict)
+    promotions: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+    def write(self, path: str | Path) -> Path:
+        path = Path(path)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read a plan.json (raises pydantic's ValidationError naming the field)."""
+    return Plan.model_validate_json(Path(path).read_text(encoding="utf-8"))

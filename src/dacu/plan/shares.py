@@ -1,0 +1,83 @@
+"""Historical shares for the decomposition: phases, days, hours, channels, categories, customers.
+
+Each function takes plain tables (pandas) of past KPIs and returns `Shares`; when the history
+does not have the dimension, a documented default is used and a note says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from dacu.config import Campaign, Phase
+from dacu.plan.targets import Shares, rebalance
+
+DEFAULT_PHASE_SHARES = {Phase.WARMUP: 0.30, Phase.BURST: 0.45, Phase.WRAPUP: 0.15,
+                        Phase.LONGTAIL: 0.10}
+# A typical big-promotion peak day: the midnight kick-off, a morning climb, the 20:00 evening peak.
+DEFAULT_INTRADAY = np.array([14, 5, 2, 1, 0.6, 0.5, 0.6, 1.2, 2.2, 3.3, 4.2, 4.4, 4.1, 3.9, 3.8,
+                             3.9, 4.0, 3.8, 4.0, 4.6, 7.5, 7.0, 6.3, 8.1])
+
+
+def normalise(weights: Mapping[str, float]) -> dict[str, float]:
+    total = float(sum(max(v, 0.0) for v in weights.values()))
+    if total <= 0:
+        return {k: 1 / len(weights) for k in weights} if weights else {}
+    return {k: max(float(v), 0.0) / total for k, v in weights.items()}
+
+
+def phase_days(campaign: Campaign) -> dict[str, list[date]]:
+    out: dict[str, list[date]] = {}
+    for day in campaign.days():
+        phase = campaign.phase_of(pd.Timestamp(day).tz_localize(campaign.tz).to_pydatetime())
+        if phase is not None:
+            out.setdefault(phase.value, []).append(day)
+    return out
+
+
+def phase_shares(campaign: Campaign, daily_total: pd.Series | None, notes: list[str]) -> dict[str, float]:
+    """GMV share per phase from the same calendar window a year earlier, else defaults."""
+    days = phase_days(campaign)
+    if daily_total is not None:
+        last_year = {p: sum(float(daily_total.get(pd.Timestamp(d - timedelta(days=364)), 0.0))
+                            for d in ds) for p, ds in days.items()}
+        if all(v > 0 for v in last_year.values()):
+            notes.append("阶段占比取自去年同期 phase shares from the same window a year earlier")
+            return normalise(last_year)
+    notes.append("阶段占比使用默认值 phase shares are defaults (no history a year back)")
+    return normalise({p: DEFAULT_PHASE_SHARES.get(Phase(p), 0.1) * len(ds) ** 0.0
+                      for p, ds in days.items()})
+
+
+def day_shares(days: Sequence[date], baseline: Mapping[date, float] | None) -> dict[str, float]:
+    """Within a phase, days weighted by their baseline forecast (uniform without one)."""
+    weights = {d.isoformat(): float(baseline.get(d, 0.0)) if baseline else 1.0 for d in days}
+    return normalise(weights)
+
+
+def intraday_shares(hourly: pd.DataFrame | None, notes: list[str]) -> dict[str, float]:
+    """Hour-of-day GMV shares from an hourly history (hour_of_day, gmv_fen), else the default curve."""
+    if hourly is not None and not hourly.empty:
+        grouped = hourly.groupby("hour_of_day")["gmv_fen"].sum()
+        curve = {f"{h:02d}": float(grouped.get(h, 0.0)) for h in range(24)}
+        notes.append("分时曲线取自历史 intraday curve from history")
+        return normalise(curve)
+    notes.append("分时曲线使用默认大促曲线 intraday curve is the default peak-day curve")
+    return normalise({f"{h:02d}": float(v) for h, v in enumerate(DEFAULT_INTRADAY)})
+
+
+def dimension_shares(daily: pd.DataFrame | None, column: str, keys: Sequence[str],
+                     overrides: Mapping[str, float], notes: list[str]) -> Shares:
+    """GMV/UV/buyers shares per value of `column` from history; overrides fix GMV shares."""
+    if daily is not None and column in daily.columns and daily[column].notna().any():
+        grouped = daily.groupby(column)[["gmv_fen", "uv", "buyers"]].sum()
+        grouped = grouped.reindex(list(keys), fill_value=0)
+        if grouped["gmv_fen"].sum() > 0:
+            gmv = rebalance(normalise(grouped["gmv_fen"].to_dict()), overrides)
+            return Shares(gmv, normalise(grouped["uv"].to_dict()),
+                          normalise(grouped["buyers"].to_dict()))
+    notes.append(f"{column} 占比无历史，平均分配 no history by {column}: equal shares")
+    return Shares(rebalance({k: 1.0 for k in keys}, overrides))
