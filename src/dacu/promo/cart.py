@@ -7,9 +7,10 @@ given), a quantity that is not a positive whole number, a price that is not a va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from dacu.errors import InputError, MoneyError
 from dacu.money import parse_fen
@@ -67,14 +68,17 @@ def parse_cart(data: Any, *, catalog: Mapping[str, Mapping[str, Any]] | None = N
 
 def _line(raw: Any, number: int, catalog: Mapping[str, Mapping[str, Any]] | None,
           default_store: str, source: str) -> CartLine:
-    where = f"{source} line {number}"
+    where = source
     if not isinstance(raw, dict) or not raw.get("sku_id"):
-        raise InputError("expected an object with sku_id, price and quantity", file=where)
+        raise InputError(f"lines[{number - 1}]: expected an object with sku_id, price and quantity",
+                         file=where)
     sku = str(raw["sku_id"])
     known = dict(catalog.get(sku, {})) if catalog is not None else {}
     if catalog is not None and sku not in catalog:
-        raise InputError(f"unknown SKU {sku!r} (not in the catalogue)", file=where, column="sku_id")
+        raise InputError(f"lines[{number - 1}]: unknown SKU {sku!r} (not in the catalogue)",
+                         file=where, column="sku_id")
     merged = {**known, **raw}
+    where = f"{source}: lines[{number - 1}] (sku {sku})"
     unit = _price(merged, where, catalog is not None)
     quantity = merged.get("quantity", 1)
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
@@ -175,7 +179,9 @@ def parse_wallet(data: Any, book: PromoBook, *, source: str = "coupons") -> tupl
         raise InputError("expected a list of coupon ids or coupon objects", file=source)
     held: list[Coupon] = []
     for index, item in enumerate(data):
-        if isinstance(item, str):
+        if isinstance(item, Coupon):
+            held.append(item)
+        elif isinstance(item, str):
             if item not in book.coupons:
                 known = ", ".join(sorted(book.coupons)) or "none"
                 raise InputError(f"unknown coupon id {item!r} (campaign has: {known})",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dacu.promo.cart import Cart, CartLine, Customer
+from dacu.promo.cart import CartLine, Customer
 from dacu.promo.rules import (
     STAGES,
     BuyXGetY,

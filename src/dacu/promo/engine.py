@@ -17,7 +17,17 @@ from dacu.promo.effects import Effect
 from dacu.promo.load import PromoBook, load_promotions, parse_promotions
 from dacu.promo.optimiser import Record, Search
 from dacu.promo.quote import Applied, LineDiscount, NotApplied, Quote, QuoteLine
-from dacu.promo.rules import STAGES, Coupon, DepositPresale, Gift, Points, ThresholdDiscount
+from dacu.promo.rules import (
+    STAGES,
+    BuyXGetY,
+    Coupon,
+    DepositPresale,
+    Gift,
+    NPieces,
+    NthItem,
+    Points,
+    ThresholdDiscount,
+)
 
 
 def as_book(promotions: Any) -> PromoBook:
@@ -131,7 +141,7 @@ def _not_applied(comp: Compiled, search: Search, chosen: Sequence[Effect], used:
     for effect in comp.effects:
         if id(effect) in used:
             continue
-        reason = _reason(effect, winners, snaps)
+        reason = _pieces_short(comp, effect) or _reason(effect, winners, snaps)
         out.append(NotApplied(effect.rule.id, effect.rule.label, effect.kind, reason.zh, reason.en,
                               reason.short_fen, effect.store))
     return out
@@ -151,6 +161,23 @@ def _reason(effect: Effect, winners: dict[str, Effect], snaps: tuple[tuple[int, 
     if effect.tags:
         return Reason("使用后总价不更低", "does not lower the total")
     return Reason("无可优惠金额", "nothing left to discount")
+
+
+def _pieces_short(comp: Compiled, effect: Effect) -> Reason | None:
+    """满N件 / 第N件 / 买X送Y not reached: say how many more pieces."""
+    rule = effect.rule
+    if isinstance(rule, NthItem):
+        need = rule.nth
+    elif isinstance(rule, BuyXGetY):
+        need = rule.buy + rule.get
+    elif isinstance(rule, NPieces):
+        need = min(t.min_qty for t in rule.tiers)
+    else:
+        return None
+    have = sum(comp.lines[i].quantity for i in effect.lines)
+    if have >= need:
+        return None
+    return Reason(f"差{need - have}件 {rule.label}", f"{need - have} more piece(s) for {rule.id}")
 
 
 def _free_shipping(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> list[Applied]:

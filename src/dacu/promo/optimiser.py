@@ -196,7 +196,7 @@ def _subsets(cands: list[Effect], start: int, chosen: tuple[Effect, ...], used: 
     for index in range(start, len(cands)):
         effect = cands[index]
         if used.isdisjoint(effect.tags):
-            _subsets(cands, index + 1, chosen + (effect,), used.union(effect.tags), out)
+            _subsets(cands, index + 1, (*chosen, effect), used.union(effect.tags), out)
 
 
 def best_combination(comp: Compiled) -> Solution:

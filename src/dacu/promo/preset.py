@@ -12,9 +12,9 @@ own-site shops measure each stage on the amount left by the earlier ones (`curre
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Mapping
 
 from dacu.promo.rules import STAGES
 
