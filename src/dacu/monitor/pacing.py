@@ -1,0 +1,185 @@
+"""Pacing (进度): actual vs plan, cumulative and per hour, with the plan's tolerance bands.
+
+The plan (`plan.json`, docs/contracts.md) has `hourly` and `daily` rows, each for all channels and
+categories (null) or one of them. The planned value of a window is the sum of the plan rows over it,
+pro rata to the overlap (an hour row half elapsed counts half); days that have hourly rows use
+those, other days their daily row.
+
+Status: the shortfall vs plan (for spend: the deviation either way, overspend is as bad as
+underspend) within `tolerance` → green; within twice the tolerance → yellow; beyond → red.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dacu.errors import ConfigError
+from dacu.monitor.store import Kpis, RollupStore, to_minute
+
+PLAN_METRICS = ("gmv_fen", "uv", "orders", "buyers", "spend_fen")
+PACED = ("gmv_fen", "orders", "uv", "cvr", "asp_fen", "spend_fen", "roi")
+LABELS = {"gmv_fen": "GMV", "orders": "订单数 orders", "uv": "访客数 UV", "cvr": "转化率 CVR",
+          "asp_fen": "客单价 ASP", "spend_fen": "花费 spend", "roi": "ROI 投产比"}
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    start: datetime
+    end: datetime
+    channel: str | None
+    category: str | None
+    values: dict[str, float]
+    asp_fen: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    campaign_id: str
+    tolerance: float
+    rows: tuple[PlanRow, ...]
+    budget: dict[str, int]
+    raw: dict
+
+
+def load_plan(path: str | Path, *, tz: str = "Asia/Shanghai") -> Plan:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no plan file (make one with `dacu plan build`)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    return parse_plan(data, source=str(path), tz=tz)
+
+
+def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai") -> Plan:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a JSON object with hourly/daily rows")
+    zone = ZoneInfo(tz)
+    rows = [_row(r, "hour", timedelta(hours=1), f"{source}: hourly[{i}]", zone)
+            for i, r in enumerate(data.get("hourly") or [])]
+    hourly_days = {(r.start.astimezone(zone).date(), r.channel, r.category) for r in rows}
+    for i, r in enumerate(data.get("daily") or []):
+        row = _row(r, "day", timedelta(days=1), f"{source}: daily[{i}]", zone)
+        if (row.start.date(), row.channel, row.category) not in hourly_days:
+            rows.append(row)
+    tolerance = data.get("tolerance", 0.15)
+    if not isinstance(tolerance, int | float) or not 0 < tolerance < 1:
+        raise ConfigError(f"{source}: tolerance: expected a fraction such as 0.15, got {tolerance!r}")
+    budget = {k: int(v) for k, v in (data.get("budget") or {}).items() if isinstance(v, int | float)}
+    return Plan(str(data.get("campaign_id", "")), float(tolerance), tuple(rows), budget, data)
+
+
+def _row(item: Any, key: str, length: timedelta, where: str, zone: ZoneInfo) -> PlanRow:
+    if not isinstance(item, dict) or key not in item:
+        raise ConfigError(f"{where}.{key}: missing (expected an ISO {key} in Asia/Shanghai)")
+    try:
+        start = datetime.fromisoformat(str(item[key]))
+    except ValueError:
+        raise ConfigError(f"{where}.{key}: {item[key]!r} is not an ISO date/time") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=zone)
+    values = {}
+    for metric in PLAN_METRICS:
+        value = item.get(metric)
+        if value is not None and not isinstance(value, int | float):
+            raise ConfigError(f"{where}.{metric}: expected a number, got {value!r}")
+        values[metric] = float(value or 0)
+    return PlanRow(start, start + length, item.get("channel"), item.get("category"), values,
+                   item.get("asp_fen"))
+
+
+def planned(plan: Plan, start: datetime, end: datetime, *, channel: str | None = None,
+            category: str | None = None) -> dict[str, float]:
+    """Planned totals over [start, end), pro rata to the overlap with each plan row."""
+    totals = dict.fromkeys(PLAN_METRICS, 0.0)
+    for row in plan.rows:
+        if row.channel != channel or row.category != category:
+            continue
+        overlap = (min(end, row.end) - max(start, row.start)).total_seconds()
+        if overlap <= 0:
+            continue
+        share = overlap / (row.end - row.start).total_seconds()
+        for metric in PLAN_METRICS:
+            totals[metric] += row.values[metric] * share
+    return totals
+
+
+@dataclass(frozen=True)
+class PaceLine:
+    metric: str
+    actual: float | None
+    planned: float | None
+    attainment: float | None  # actual / planned
+    status: str  # green | yellow | red | grey (no plan)
+
+    def as_dict(self) -> dict:
+        return {"metric": self.metric, "label": LABELS[self.metric], "actual": self.actual,
+                "planned": self.planned, "attainment": self.attainment, "status": self.status}
+
+
+def status_of(metric: str, attainment: float | None, tolerance: float) -> str:
+    if attainment is None:
+        return "grey"
+    gap = abs(attainment - 1) if metric == "spend_fen" else max(0.0, 1 - attainment)
+    if gap <= tolerance + 1e-12:
+        return "green"
+    return "yellow" if gap <= 2 * tolerance + 1e-12 else "red"
+
+
+def actual_values(kpis: Kpis, spend_fen: int | None) -> dict[str, float | None]:
+    roi = kpis.gmv_fen / spend_fen if spend_fen else None
+    return {"gmv_fen": kpis.gmv_fen, "orders": kpis.orders, "uv": kpis.uv, "cvr": kpis.cvr,
+            "asp_fen": kpis.asp_fen, "spend_fen": spend_fen, "roi": roi}
+
+
+def plan_values(p: dict[str, float]) -> dict[str, float | None]:
+    def ratio(a: float, b: float) -> float | None:
+        return a / b if b else None
+
+    return {"gmv_fen": p["gmv_fen"], "orders": p["orders"], "uv": p["uv"],
+            "cvr": ratio(p["buyers"], p["uv"]), "asp_fen": ratio(p["gmv_fen"], p["buyers"]),
+            "spend_fen": p["spend_fen"] or None, "roi": ratio(p["gmv_fen"], p["spend_fen"])}
+
+
+def compare(actual: dict, plan_vals: dict, tolerance: float) -> list[PaceLine]:
+    lines = []
+    for metric in PACED:
+        a, p = actual.get(metric), plan_vals.get(metric)
+        attainment = a / p if a is not None and p else None
+        lines.append(PaceLine(metric, a, p, attainment, status_of(metric, attainment, tolerance)))
+    return lines
+
+
+def pace(store: RollupStore, plan: Plan, start: datetime, now: datetime, *,
+         dim: str | None = None, value: str | None = None,
+         spend_fen: int | None = None) -> list[PaceLine]:
+    """Cumulative pacing over [start, now), overall or for one channel / category."""
+    kpis = store.totals(to_minute(start), to_minute(now), dim=dim or "all", value=value or "")
+    scope = {"channel": value if dim == "channel" else None,
+             "category": value if dim == "category" else None}
+    return compare(actual_values(kpis, spend_fen), plan_values(planned(plan, start, now, **scope)),
+                   plan.tolerance)
+
+
+def hourly_pace(store: RollupStore, plan: Plan, start: datetime, end: datetime, now: datetime,
+                *, spend_by_hour: dict[int, int] | None = None) -> list[dict]:
+    """Per hour from start to end: actual (up to now) vs plan, for the curve and the hour table."""
+    actual = dict(store.curve(to_minute(start), to_minute(min(now, end)), bucket=60))
+    out, hour = [], start
+    while hour < end:
+        minute = to_minute(hour)
+        kpis = actual.get(minute)
+        spend = (spend_by_hour or {}).get(minute)
+        plan_vals = plan_values(planned(plan, hour, hour + timedelta(hours=1)))
+        lines = compare(actual_values(kpis, spend), plan_vals, plan.tolerance) if kpis else []
+        out.append({"hour": hour.isoformat(), "plan_gmv_fen": plan_vals["gmv_fen"],
+                    "gmv_fen": kpis.gmv_fen if kpis else None,
+                    "status": next((x.status for x in lines if x.metric == "gmv_fen"), "grey")})
+        hour += timedelta(hours=1)
+    return out

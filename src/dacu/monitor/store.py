@@ -1,0 +1,125 @@
+"""The rollup store: per-minute cells in DuckDB, and the tile / curve / table queries on them.
+
+A query reads the cells of a time range (≤ 1,440 rows a day per dimension value), sums the counters
+in SQL and unions the HLL sketches in Python — never the raw events.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from dacu.monitor.rollups import MEASURES, ROLLUP_SCHEMA, union_estimate
+
+
+def to_minute(moment: datetime) -> int:
+    """Minutes since the Unix epoch (UTC) of an aware datetime."""
+    if moment.tzinfo is None:
+        raise ValueError("to_minute needs an aware datetime (campaign time zone)")
+    return int(moment.timestamp() // 60)
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """KPIs of one cell range. Money in fen; uv and buyers are HLL estimates."""
+
+    gmv_fen: int = 0
+    paid_gmv_fen: int = 0
+    refund_fen: int = 0
+    orders: int = 0
+    paid_orders: int = 0
+    pv: int = 0
+    cart: int = 0
+    units: int = 0
+    uv: int = 0
+    buyers: int = 0
+    clicks: int = 0
+    impressions: int = 0
+
+    @property
+    def cvr(self) -> float | None:
+        """支付转化率 = buyers / UV."""
+        return self.buyers / self.uv if self.uv else None
+
+    @property
+    def asp_fen(self) -> int | None:
+        """客单价 = paid GMV / buyers, in fen (rounded)."""
+        return round(self.paid_gmv_fen / self.buyers) if self.buyers else None
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "cvr": self.cvr, "asp_fen": self.asp_fen}
+
+
+_SUMS = ", ".join(f"coalesce(sum({m}), 0)::BIGINT AS {m}" for m in MEASURES)
+_KPI_FIELDS = ("gmv_fen", "paid_gmv_fen", "refund_fen", "orders", "paid_orders", "pv", "cart",
+               "units", "clicks", "impressions")
+
+
+class RollupStore:
+    """DuckDB table `monitor_rollup` (ROLLUP_SCHEMA, key minute+dim+value); thread-safe."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.con = duckdb.connect(str(path))
+        self.lock = threading.Lock()
+        columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS monitor_rollup (minute BIGINT, dim VARCHAR, value VARCHAR,"
+            f" {columns}, uv_sketch BLOB, buyer_sketch BLOB, PRIMARY KEY (minute, dim, value))")
+
+    def upsert(self, cells: pa.Table) -> None:
+        """Insert or replace cells (the rollups hold the merged state of each cell)."""
+        if cells.num_rows == 0:
+            return
+        with self.lock:
+            self.con.register("_cells", cells.cast(ROLLUP_SCHEMA))
+            self.con.execute("INSERT OR REPLACE INTO monitor_rollup SELECT * FROM _cells")
+            self.con.unregister("_cells")
+
+    def rows(self) -> int:
+        with self.lock:
+            return self.con.execute("SELECT count(*) FROM monitor_rollup").fetchone()[0]
+
+    # -- queries ---------------------------------------------------------------------------------
+    def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
+        """KPIs over minutes [start, end) of one dimension value (default: everything)."""
+        sql = (f"SELECT {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM monitor_rollup "
+               "WHERE dim = ? AND value = ? AND minute >= ? AND minute < ?")
+        with self.lock:
+            row = self.con.execute(sql, [dim, value, start, end]).fetchone()
+        return _kpis(row)
+
+    def by_value(self, dim: str, start: int, end: int) -> dict[str, Kpis]:
+        """KPIs per value of a dimension (channel table, category table, RCA input)."""
+        sql = (f"SELECT value, {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM monitor_rollup "
+               "WHERE dim = ? AND minute >= ? AND minute < ? GROUP BY value ORDER BY value")
+        with self.lock:
+            rows = self.con.execute(sql, [dim, start, end]).fetchall()
+        return {row[0]: _kpis(row[1:]) for row in rows}
+
+    def curve(self, start: int, end: int, *, bucket: int = 60, dim: str = "all",
+              value: str = "") -> list[tuple[int, Kpis]]:
+        """KPIs per bucket of `bucket` minutes over [start, end): [(bucket start minute, Kpis)]."""
+        sql = (f"SELECT minute // {int(bucket)} * {int(bucket)} AS b, {_SUMS}, list(uv_sketch), "
+               "list(buyer_sketch) FROM monitor_rollup WHERE dim = ? AND value = ? "
+               "AND minute >= ? AND minute < ? GROUP BY b ORDER BY b")
+        with self.lock:
+            rows = self.con.execute(sql, [dim, value, start, end]).fetchall()
+        return [(row[0], _kpis(row[1:])) for row in rows]
+
+    def span(self) -> tuple[int, int] | None:
+        """First and last minute with data."""
+        with self.lock:
+            row = self.con.execute("SELECT min(minute), max(minute) FROM monitor_rollup").fetchone()
+        return None if row[0] is None else (row[0], row[1])
+
+
+def _kpis(row: tuple) -> Kpis:
+    sums = dict(zip(MEASURES, row[: len(MEASURES)], strict=True))
+    uv_blobs, buyer_blobs = row[len(MEASURES)], row[len(MEASURES) + 1]
+    return Kpis(**{name: int(sums[name]) for name in _KPI_FIELDS},
+                uv=union_estimate(uv_blobs or ()), buyers=union_estimate(buyer_blobs or ()))
