@@ -58,17 +58,30 @@ def _prepare(series: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def remove_outliers(y: pd.Series, *, window: int = 7, threshold: float = 3.5) -> tuple[pd.Series, pd.Series]:
-    """Replace points more than `threshold` robust z-scores (MAD) from a centred rolling median.
+def remove_outliers(y: pd.Series, *, period: int | None = 7, threshold: float = 4.0
+                    ) -> tuple[pd.Series, pd.Series]:
+    """Replace points whose robust STL residual (statsmodels, robust=True) is more than
+    `threshold` robust standard deviations (1.4826 × MAD) out by the trend + season there.
 
-    Returns (cleaned series, mask of replaced points). Campaign spikes are the usual outliers.
+    Returns (cleaned series, mask of replaced points). Campaign spikes are the usual outliers; a
+    regular weekend lift is season, not an outlier. Without a usable period a centred rolling
+    median stands in for trend + season.
     """
-    median = y.rolling(window * 2 + 1, center=True, min_periods=3).median()
-    deviation = (y - median).abs()
-    mad = deviation.rolling(window * 4 + 1, center=True, min_periods=3).median()
-    scale = 1.4826 * mad.replace(0, np.nan).fillna(deviation.median() or 1.0)
-    mask = (deviation / scale) > threshold
-    return y.where(~mask, median), mask
+    from statsmodels.tsa.seasonal import STL
+
+    values = y.astype(float).reset_index(drop=True)
+    if period and period >= 2 and len(values) >= 2 * period + 1:
+        fit = STL(values.to_numpy(), period=period, robust=True).fit()
+        expected = pd.Series(fit.trend + fit.seasonal)
+    else:
+        expected = values.rolling(15, center=True, min_periods=3).median()
+    residual = values - expected
+    mad = float((residual - residual.median()).abs().median())
+    scale = max(1.4826 * mad, 0.03 * float(values.abs().median()), 1e-9)
+    mask = (residual.abs() / scale) > threshold
+    cleaned = values.where(~mask, expected.clip(lower=0))
+    cleaned.index, mask.index = y.index, y.index
+    return cleaned, mask
 
 
 @dataclass(frozen=True)
@@ -95,10 +108,11 @@ def forecast_baseline(series: pd.DataFrame, horizon: int, *, clean: bool = True,
     """Forecast the next `horizon` periods after the series ends."""
     frame = _prepare(series)
     outliers = 0
-    if clean:
-        frame["y"], mask = remove_outliers(frame["y"])
-        outliers = int(mask.sum())
     freq = _freq(frame)
+    if clean:
+        seasons = _seasons(freq, len(frame))
+        frame["y"], mask = remove_outliers(frame["y"], period=seasons[0] if seasons else None)
+        outliers = int(mask.sum())
     model = _model(_seasons(freq, len(frame)))
     result = StatsForecast(models=[model], freq=freq).forecast(df=frame, h=horizon, level=[level])
     out = pd.DataFrame({"ds": result["ds"].to_numpy(), "y": result["baseline"].to_numpy(),

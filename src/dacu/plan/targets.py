@@ -92,13 +92,19 @@ def _weights(shares: Mapping[str, float], keys: Sequence[str]) -> list[int]:
 
 
 def split(parent: Values, shares: Shares) -> dict[str, Values]:
-    """Children of `parent` by `shares`, each integer summing exactly to the parent's."""
+    """Children of `parent` by `shares`, each integer summing exactly to the parent's.
+
+    Buyers are split first; each child's UV is its buyers plus its part of the parent's
+    non-buying visitors (by UV share), so UV ≥ buyers holds in every child.
+    """
     keys = shares.keys
     gmv = allocate(parent.gmv_fen, _weights(shares.gmv, keys))
-    uv = allocate(parent.uv, _weights(shares.uv or shares.gmv, keys))
     buyers = allocate(parent.buyers, _weights(shares.buyers or shares.gmv, keys))
-    return {k: Values(g, u, min(b, u) if u else b) for k, g, u, b in zip(keys, gmv, uv, buyers,
-                                                                         strict=True)}
+    uv_share = shares.uv or shares.gmv
+    extra_weights = [max(round(uv_share.get(k, 0.0) * parent.uv) - b, 0) * _WEIGHT_SCALE
+                     for k, b in zip(keys, buyers, strict=True)]
+    extra = allocate(max(parent.uv - parent.buyers, 0), extra_weights)
+    return {k: Values(g, b + e, b) for k, g, b, e in zip(keys, gmv, buyers, extra, strict=True)}
 
 
 @dataclass

@@ -1,0 +1,136 @@
+"""The whole plan: plan.json per docs/contracts.md, plan.xlsx, .ics, charts, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dacu.config import load_campaign
+from dacu.plan.build import PlanHistory, build_plan
+from dacu.plan.schema import Plan, load_plan
+
+CHANNELS = ["search_ads", "display_ads", "affiliate", "kol_live", "content", "private", "organic",
+            "direct"]
+
+
+def _history(days: int = 420) -> pd.DataFrame:
+    """Daily KPIs per channel up to 2026-10-20, with last year's Double 11 window (2025-10-28 …
+    11-22) at 3× and 11-11 itself at 10× a normal day."""
+    rng = np.random.default_rng(5)
+    end = date(2026, 10, 20)
+    rows = []
+    weights = np.array([30, 15, 8, 10, 7, 5, 15, 10], dtype=float)
+    for i in range(days):
+        day = end - timedelta(days=days - 1 - i)
+        lift = 10.0 if (day.month, day.day) == (11, 11) else (
+            3.0 if date(2025, 10, 28) <= day <= date(2025, 11, 22) else 1.0)
+        weekly = 1.15 if day.weekday() >= 5 else 1.0
+        for ch, w in zip(CHANNELS, weights, strict=True):
+            uv = int(w * 300 * lift * weekly * rng.uniform(0.9, 1.1))
+            buyers = int(uv * 0.04)
+            rows.append({"day": day.isoformat(), "channel": ch, "uv": uv, "buyers": buyers,
+                         "gmv_fen": buyers * 30_000})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    from tests.conftest import ROOT
+
+    return load_campaign(ROOT / "examples" / "double11.yaml")
+
+
+def test_plan_without_history_keeps_the_contract(campaign):
+    plan = build_plan(campaign)
+    data = json.loads(plan.model_dump_json())
+    for key in ("campaign_id", "generated_at", "tolerance", "targets", "daily", "hourly", "budget",
+                "risks"):
+        assert key in data
+    # targets from the file: 3000万 total, 1500万 burst, 900万 warm-up, search ads 600万
+    assert plan.targets.gmv_fen == 3_000_000_000
+    phases = {c.key: c.gmv_fen for c in plan.targets.children[0].children}
+    assert phases["burst"] == 1_500_000_000 and phases["warmup"] == 900_000_000
+    assert sum(phases.values()) == 3_000_000_000
+    days = [r for r in plan.daily if r.channel is None]
+    assert len(days) == len(campaign.days()) == 26
+    assert sum(r.gmv_fen for r in days) == 3_000_000_000
+    peak = [r for r in plan.hourly if r.channel is None]
+    assert len(peak) == 24 and sum(r.gmv_fen for r in peak) == 1_500_000_000
+    assert peak[0].hour == "2026-11-11T00:00:00+08:00"
+    # every day's channel rows sum to the day
+    for day in days:
+        parts = [r for r in plan.daily if r.day == day.day and r.channel]
+        assert sum(r.gmv_fen for r in parts) == day.gmv_fen
+        assert sum(r.uv for r in parts) == day.uv
+    # budget: 350万 total, 5% = 17.5万 emergency, 10% = 35万 elastic
+    assert plan.budget.emergency_reserve_fen == 17_500_000
+    assert plan.budget.elastic_reserve_fen == 35_000_000
+    assert {r.channel for r in plan.budget.channels} == {"search_ads", "display_ads", "affiliate",
+                                                          "kol_live", "content"}
+    assert plan.milestones[-1].cumulative_gmv_fen == 3_000_000_000
+    risk_ids = {r.id for r in plan.risks}
+    assert {"orders-below-plan", "gmv-day10", "gmv-day20"} <= risk_ids
+    # peak hour 00:00 holds 14/100.6 of 1500万 ≈ 20.9万 orders/h… → the warehouse check fails
+    assert any(c["check"] == "warehouse" and c["ok"] is False for c in plan.capacity)
+
+
+def test_plan_with_history_uses_it(campaign):
+    history = PlanHistory(daily=_history())
+    plan = build_plan(campaign, history, growth=0.4)
+    f = plan.forecast
+    # last year's window ran at 3× (11-11 at 10×) the 28 days before → measured uplift ≈ 3.3
+    assert 2.8 < f["uplift"] < 3.8
+    proposal = f["proposal"]
+    assert proposal["stretch"] == pytest.approx(proposal["expected"] * 1.4)
+    # channel shares from history: search ads weight 30 of 115, but the file fixes it at 600万
+    channels = {c.key: c for c in plan.targets.children[1].children}
+    assert channels["search_ads"].gmv_fen == pytest.approx(600_000_000, abs=10)
+    # display (15) vs direct (10) keep their historical ratio 1.5 among the rest
+    assert channels["display_ads"].gmv_fen / channels["direct"].gmv_fen == pytest.approx(1.5, rel=0.03)
+    assert "阶段占比取自去年同期 phase shares from the same window a year earlier" in plan.notes
+
+
+def test_cli_build_writes_everything(tmp_path, campaign):
+    from dacu.cli import _register_stages, app
+    from tests.conftest import ROOT
+
+    _register_stages()
+    hist = tmp_path / "hist"
+    hist.mkdir()
+    _history().to_csv(hist / "daily.csv", index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["plan", "build", "--campaign",
+                                      str(ROOT / "examples" / "double11.yaml"), "--history",
+                                      str(hist), "--out", str(out), "--growth", "40%"])
+    assert result.exit_code == 0, result.output
+    assert "GMV ¥3,000.00万" in result.output
+    plan = load_plan(out / "plan.json")
+    assert isinstance(plan, Plan) and plan.campaign_id == "double11-2026"
+    book = openpyxl.load_workbook(out / "plan.xlsx")
+    assert {"目标 targets", "每日 daily", "分时 hourly", "预算 budget", "排期 timeline",
+            "任务 checklist", "风险 risks"} <= set(book.sheetnames)
+    assert book["预算 budget"]["A2"].value == "search_ads"
+    assert book["预算 budget"]["B2"].value == 1_100_000  # 110万 in yuan
+    html = (out / "charts" / "targets_daily.html").read_text(encoding="utf-8")
+    assert "cdn.plot.ly" not in html and (out / "charts" / "plotly.min.js").exists()
+    assert (out / "plan.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
+
+
+def test_cli_build_bad_history(tmp_path):
+    from dacu.cli import _register_stages, app
+    from tests.conftest import ROOT
+
+    _register_stages()
+    (tmp_path / "daily.csv").write_text("day,gmv,uv,buyers\n2025-01-01,100,10,1\nyesterday,5,1,1\n",
+                                        encoding="utf-8")
+    result = CliRunner().invoke(app, ["plan", "build", "--campaign",
+                                      str(ROOT / "examples" / "double11.yaml"), "--history",
+                                      str(tmp_path), "--out", str(tmp_path / "o")])
+    assert result.exit_code != 0
+    assert "daily.csv, line 3, column 'day': not a date" in str(result.exception)
