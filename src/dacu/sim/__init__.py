@@ -1,0 +1,20 @@
+"""The campaign world simulator: a deterministic (seeded) store with known answers.
+
+    from dacu.sim import simulate, simulate_day
+    result = simulate(campaign, out=Path("sim"), scale=1.0, seed=7)   # files + truth.json
+    day = simulate_day(campaign, incidents=["pay_failure@20:00:search_ads"])  # in memory
+
+See docs/sim.md for the model and the files.
+"""
+
+from dacu.sim.engine import DayResult, SimResult, simulate, simulate_day
+from dacu.sim.incidents import (
+    KINDS,
+    Incident,
+    demo_incidents,
+    parse_incident,
+    random_incidents,
+)
+
+__all__ = ["KINDS", "DayResult", "Incident", "SimResult", "demo_incidents", "parse_incident",
+           "random_incidents", "simulate", "simulate_day"]

@@ -1,0 +1,220 @@
+"""One simulated day: sessions → impressions, clicks, pvs, carts, favs → orders → events table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from dacu.sim.blocks import EV, Blocks, to_table
+from dacu.sim.calendar import DayInfo, intraday_weights
+from dacu.sim.customers import DEVICES, REGIONS, hashed_choice
+from dacu.sim.fraud import fraud_sessions
+from dacu.sim.incidents import Incident
+from dacu.sim.orders import StockState, place_orders
+from dacu.sim.sessions import (
+    BROWSER,
+    HOUR_US,
+    PROSPECT,
+    REPEAT,
+    Sessions,
+    apply_traffic_drops,
+    merge,
+    repeat_sessions,
+    visitor_sessions,
+)
+from dacu.sim.world import World
+
+PV_GAP_US = 40e6
+FAV_RATE = 0.04
+WARMUP_CART_LIFT = 2.5  # 预热期: shoppers add to cart and wait for the day
+
+
+@dataclass
+class SimState:
+    """What carries over from one day to the next."""
+
+    stock: StockState
+    next_session: int = 0
+    next_order: int = 0
+    next_event: int = 0
+    repeat_before_campaign: list[np.ndarray] = field(default_factory=list)
+    daily: list[dict] = field(default_factory=list)
+    actors: dict[int, dict[str, list]] = field(default_factory=dict)
+
+
+def new_state(world: World) -> SimState:
+    return SimState(StockState(world.catalogue.stock.copy(), {}))
+
+
+def sku_in_category(world: World, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A popularity-weighted SKU of each given category, vectorised over categories."""
+    cat = world.catalogue
+    cum = cat.category + np.concatenate([np.cumsum(cat.weight[idx]) for idx in cat.by_category])
+    pick = np.searchsorted(cum, category + rng.random(len(category)) * 0.999999, side="right")
+    return np.minimum(pick, cat.n - 1)
+
+
+def _browse(world: World, day: DayInfo, s: Sessions, rng: np.random.Generator,
+            blocks: Blocks) -> tuple[np.ndarray, np.ndarray]:
+    """Impressions, the click, pvs; returns (main SKU, time of the last pv) per session."""
+    n = len(s)
+    si = np.arange(n)
+    main = sku_in_category(world, s.category, rng)
+    paid = np.array([c.paid for c in world.channels])[s.channel]
+    creative = np.where(paid, s.channel * 3 + si % 3, -1)
+    n_imp = rng.geometric(world.funnel[s.category, 0])
+    imp_si = np.repeat(si, n_imp)
+    imp_ts = s.ts[imp_si] - rng.integers(1_000_000, 60_000_000, len(imp_si))
+    imp_sku = sku_in_category(world, s.category[imp_si], rng)
+    last = np.cumsum(n_imp) - 1
+    imp_sku[last] = main
+    blocks.add(len(imp_si), si=imp_si, ts=imp_ts, event=EV["impression"], sku=imp_sku,
+               creative=creative[imp_si])
+    blocks.add(n, si=si, ts=s.ts, event=EV["click"], sku=main, creative=creative)
+    lift = 1.3 if day.in_campaign else 1.0
+    n_pv = 1 + rng.poisson(world.funnel[s.category, 1] * lift)
+    pv_si = np.repeat(si, n_pv)
+    gaps = rng.exponential(PV_GAP_US, len(pv_si)).astype(np.int64) + 1_000_000
+    first = np.r_[0, np.cumsum(n_pv)[:-1]]
+    csum = np.cumsum(gaps)
+    pv_ts = s.ts[pv_si] + csum - np.repeat(csum[first] - gaps[first], n_pv)
+    pv_sku = sku_in_category(world, s.category[pv_si], rng)
+    pv_sku[first] = main
+    blocks.add(len(pv_si), si=pv_si, ts=pv_ts, event=EV["pv"], sku=pv_sku)
+    return main, pv_ts[np.cumsum(n_pv) - 1]
+
+
+def _buy_probability(world: World, day: DayInfo, s: Sessions,
+                     incidents: list[Incident]) -> np.ndarray:
+    q = world.funnel[s.category, 3] * world.behaviour[s.channel, 0] * day.cvr
+    q = np.where(s.kind == PROSPECT, q, np.where(s.kind == REPEAT, 1.0, 0.0))
+    for incident in incidents:
+        if incident.kind != "cvr_drop":
+            continue
+        match = ((s.channel == world.channel_index(incident.channel)) if incident.channel
+                 else (s.category == world.category_index(incident.category)))
+        hit = match & (s.ts >= incident.start_us()) & (s.ts < incident.end_us())
+        q = np.where(hit, q * incident.severity, q)
+    return np.minimum(q, 1.0)
+
+
+def _carts_and_favs(world: World, day: DayInfo, s: Sessions, main: np.ndarray,
+                    end_ts: np.ndarray, buy: np.ndarray, rng: np.random.Generator,
+                    blocks: Blocks) -> None:
+    lift = WARMUP_CART_LIFT if day.label == "warmup" else 1.0
+    cart = ~buy & (rng.random(len(s)) < world.funnel[s.category, 2] * lift)
+    idx = np.flatnonzero(cart)
+    blocks.add(len(idx), si=idx, ts=end_ts[idx] + 5_000_000, event=EV["cart"], sku=main[idx],
+               qty=1)
+    fav = np.flatnonzero(rng.random(len(s)) < FAV_RATE)
+    blocks.add(len(fav), si=fav, ts=end_ts[fav] + 2_000_000, event=EV["fav"], sku=main[fav])
+
+
+def generate_day(world: World, state: SimState, day: DayInfo, incidents: list[Incident],
+                 rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+    """Events (EVENT_SCHEMA) and hourly spend rows of one day; advances `state`."""
+    s = merge([visitor_sessions(world, day, rng), repeat_sessions(world, day, rng)])
+    s = apply_traffic_drops(s, world, incidents, rng)
+    blocks = Blocks()
+    main, end_ts = _browse(world, day, s, rng, blocks)
+    buy = rng.random(len(s)) < _buy_probability(world, day, s, incidents)
+    _carts_and_favs(world, day, s, main, end_ts, buy, rng, blocks)
+    buyers = np.flatnonzero(buy)
+    batch = place_orders(world, day, buyers, main[buyers], end_ts[buyers],
+                         s.kind[buyers] == PROSPECT, s.channel[buyers], state.stock, incidents,
+                         state.next_order, rng, blocks)
+    state.next_order += len(batch.order_id)
+    uflag, uid = _resolve_users(world, day, state, s, batch, rng)
+    s, uflag, uid, extra, override = fraud_sessions(world, day, state, s, uflag, uid,
+                                                    incidents, rng, blocks)
+    sessions = _session_columns(world, s, uflag, uid, state.next_session)
+    sessions["device"][override["si"]] = override["device"]
+    sessions["region"][override["si"]] = override["region"]
+    state.next_session += len(s)
+    cols = blocks.merged()
+    table = to_table(cols, sessions, first_id=state.next_event, prefix=world.prefix,
+                     campaign_id=world.campaign.id, names=names(world),
+                     sku_category=world.catalogue.category)
+    state.next_event += table.num_rows
+    state.daily.append(_day_summary(world, day, s, cols, extra))
+    return table, spend_rows(world, day, s)
+
+
+def _resolve_users(world: World, day: DayInfo, state: SimState, s: Sessions, batch,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Visitors whose first order was paid become customers (born at the payment)."""
+    uflag = np.where(s.kind == PROSPECT, 0, 1)
+    uid = s.uid.copy()
+    born = batch.paid & (s.kind[batch.session] == PROSPECT)
+    sessions_born = batch.session[born]
+    ids = world.book.add(batch.pay_ts[born], rng)
+    uflag[sessions_born], uid[sessions_born] = 1, ids
+    if not day.in_campaign:
+        repeat_paid = batch.paid & (s.kind[batch.session] == REPEAT)
+        state.repeat_before_campaign.append(s.uid[batch.session[repeat_paid]])
+    return uflag, uid
+
+
+def _session_columns(world: World, s: Sessions, uflag: np.ndarray, uid: np.ndarray,
+                     first: int) -> dict[str, np.ndarray]:
+    from dacu.sim.customers import DEVICE_P, REGION_P
+
+    key = uid * 2 + uflag
+    return {"uflag": uflag, "uid": uid, "session": first + np.arange(len(s)),
+            "channel": s.channel, "category": s.category,
+            "device": hashed_choice(key, DEVICE_P, salt=1),
+            "region": hashed_choice(key, REGION_P, salt=2)}
+
+
+def names(world: World) -> dict[str, list[str]]:
+    from dacu.sim.baskets import PromoRules
+
+    rules: PromoRules = world.rules
+    return {"channel": [c.id for c in world.channels], "category": world.category_ids,
+            "sku": world.catalogue.sku_ids, "device": list(DEVICES), "region": list(REGIONS),
+            "creative": [f"cr-{c.id}-{k}" for c in world.channels for k in (1, 2, 3)],
+            "variant": [f"coupon:{c[0]}" for c in rules.coupons]}
+
+
+def _day_summary(world: World, day: DayInfo, s: Sessions, cols: dict, extra: int) -> dict:
+    ev = cols["event"]
+    paid = ev == EV["pay"]
+    return {"day": day.day.isoformat(), "label": day.label, "sessions": len(s),
+            "visits_by_channel": np.bincount(s.channel, minlength=len(world.channels)).tolist(),
+            "orders": len(np.unique(cols["order"][ev == EV["order"]])),
+            "gmv_fen": int(cols["amount"][ev == EV["order"]].sum()),
+            "paid_gmv_fen": int(cols["amount"][paid].sum()),
+            "repeat_sessions": int((s.kind == REPEAT).sum()),
+            "browser_sessions": int((s.kind == BROWSER).sum()), "fraud_events": extra}
+
+
+def spend_rows(world: World, day: DayInfo, s: Sessions) -> pa.Table:
+    """Hourly spend, impressions and clicks of each paid channel (the ad platform's report)."""
+    from dacu.events import SPEND_SCHEMA
+
+    weights = intraday_weights(day.peak)
+    hour = ((s.ts - day.start_us) // HOUR_US).clip(0, 23)
+    rows: dict[str, list] = {"hour": [], "channel": [], "spend_fen": [], "impressions": [],
+                             "clicks": []}
+    for index, model in enumerate(world.channels):
+        if not model.paid:
+            continue
+        clicks = np.bincount(hour[s.channel == index], minlength=24)
+        spend = np.round(world.spend[model.id][day.index] * weights).astype(np.int64)
+        ctr = world.behaviour[index, 2] or 0.01
+        rows["hour"] += list(day.start_us + np.arange(24) * HOUR_US)
+        rows["channel"] += [model.id] * 24
+        rows["spend_fen"] += spend.tolist()
+        rows["impressions"] += np.round(clicks / ctr).astype(np.int64).tolist()
+        rows["clicks"] += clicks.tolist()
+    n = len(rows["hour"])
+    return pa.table({
+        "hour": pa.array(rows["hour"], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "channel": pa.array(rows["channel"], pa.string()),
+        "campaign_id": pa.array([world.campaign.id] * n, pa.string()),
+        "spend_fen": pa.array(rows["spend_fen"], pa.int64()),
+        "impressions": pa.array(rows["impressions"], pa.int64()),
+        "clicks": pa.array(rows["clicks"], pa.int64()),
+    }, schema=SPEND_SCHEMA)

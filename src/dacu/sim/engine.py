@@ -1,0 +1,185 @@
+"""`simulate` (whole window → files) and `simulate_day` (one day in memory, for RCA tests)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dacu.config import Campaign
+from dacu.errors import ConfigError
+from dacu.events import CUSTOMER_SCHEMA, EVENT_SCHEMA, SPEND_SCHEMA
+from dacu.sim.catalogue import sku_table
+from dacu.sim.customers import REGION_P, REGIONS, TIERS, hashed_choice, tier_of
+from dacu.sim.day import SimState, generate_day, new_state
+from dacu.sim.incidents import Incident, demo_incidents, parse_incident
+from dacu.sim.truth import build_truth
+from dacu.sim.world import World, build_world
+
+ROW_GROUP = 500_000
+
+
+@dataclass(frozen=True)
+class SimResult:
+    out: Path
+    events: int
+    seconds: float
+    truth: dict
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return {name: self.out / f"{name}.parquet" for name in
+                ("events", "spend", "skus", "customers")} | {"truth": self.out / "truth.json"}
+
+
+@dataclass(frozen=True)
+class DayResult:
+    events: pa.Table
+    spend: pa.Table
+    truth: dict
+
+
+def resolve_incidents(campaign: Campaign, world: World,
+                      incidents: Iterable[Incident | str] | None) -> list[Incident]:
+    """None → the demo set; strings are parsed (KIND@TIME[+MINUTESm][:TARGET])."""
+    if incidents is None:
+        return demo_incidents(campaign, world.catalogue.sku_ids)
+    out = []
+    for item in incidents:
+        if isinstance(item, str):
+            item = parse_incident(item, campaign, world.catalogue.sku_ids)
+        if item.sku is not None and world.sku_index(item.sku) < 0:
+            raise ConfigError(f"incident {item.kind}: unknown SKU {item.sku!r} "
+                              f"(e.g. {world.catalogue.sku_ids[0]})")
+        out.append(item)
+    return out
+
+
+class _Buffered:
+    """A streaming Parquet writer that groups small daily tables into large row groups."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self.parts: list[pa.Table] = []
+        self.rows = 0
+        self.total = 0
+
+    def write(self, table: pa.Table) -> None:
+        self.parts.append(table)
+        self.rows += table.num_rows
+        self.total += table.num_rows
+        if self.rows >= ROW_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self.writer.write_table(pa.concat_tables(self.parts), row_group_size=ROW_GROUP)
+        self.parts, self.rows = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+def simulate(campaign: Campaign, *, out: Path, scale: float = 1.0, seed: int = 7,
+             incidents: Iterable[Incident | str] | None = None, progress: bool = True,
+             days_before: int | None = None) -> SimResult:
+    """Simulate history + campaign; write events/spend/skus/customers parquet and truth.json."""
+    if not 0 < scale <= 1000:
+        raise ConfigError(f"--scale {scale}: expected a number above 0 (1.0 ≈ 2 million events)")
+    began = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    world = build_world(campaign, scale=scale, seed=seed, days_before=days_before)
+    chosen = resolve_incidents(campaign, world, incidents)
+    state = new_state(world)
+    events = _Buffered(out / "events.parquet", EVENT_SCHEMA)
+    spend = _Buffered(out / "spend.parquet", SPEND_SCHEMA)
+    try:
+        for day in _progress(world, progress):
+            rng = np.random.default_rng([seed, 1, day.index])
+            table, spend_table = generate_day(world, state, day, chosen, rng)
+            events.write(table)
+            spend.write(spend_table)
+    finally:
+        events.close()
+        spend.close()
+    pq.write_table(sku_table(world.catalogue, world.category_ids), out / "skus.parquet")
+    pq.write_table(customer_table(world, state), out / "customers.parquet")
+    seconds = time.perf_counter() - began
+    truth = build_truth(world, state, chosen, events=events.total, seconds=seconds)
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1),
+                                    encoding="utf-8")
+    return SimResult(out, events.total, seconds, truth)
+
+
+def _progress(world: World, show: bool):
+    if not show:
+        yield from world.days
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("模拟 simulating days", total=len(world.days))
+        for day in world.days:
+            yield day
+            bar.advance(task)
+
+
+def customer_table(world: World, state: SimState) -> pa.Table:
+    """customers.parquet: id, first purchase, member tier at the campaign's start, region."""
+    arrays = world.book.arrays()
+    n = len(arrays["first_purchase"])
+    ids = np.arange(n, dtype=np.int64)
+    campaign_start = int(world.day_starts[[d.in_campaign for d in world.days]].min())
+    before = arrays["first_purchase"] < campaign_start
+    repeats = (np.concatenate(state.repeat_before_campaign) if state.repeat_before_campaign
+               else np.zeros(0, np.int64))
+    count = arrays["prior"] + before + np.bincount(repeats, minlength=n)[:n]
+    tier = np.where(before, tier_of(count), 0)
+    region = hashed_choice(ids * 2 + 1, REGION_P, salt=2)
+    return pa.table({
+        "user_id": pc.binary_join_element_wise("c", pa.array(ids).cast(pa.string()), ""),
+        "first_purchase": pa.array(arrays["first_purchase"]).cast(pa.timestamp("us", tz="UTC")),
+        "member_tier": pa.DictionaryArray.from_arrays(pa.array(tier, pa.int32()),
+                                                      pa.array(TIERS)).cast(pa.string()),
+        "region": pa.DictionaryArray.from_arrays(pa.array(region, pa.int32()),
+                                                 pa.array(REGIONS)).cast(pa.string()),
+    }, schema=CUSTOMER_SCHEMA)
+
+
+def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 0.02,
+                 seed: int = 7, incidents: Iterable[Incident | str] = ()) -> DayResult:
+    """One day (default: the burst day) of a small world with no history, in memory.
+
+    Cheap (well under a second at the default scale): for generating many incident cases.
+    """
+    world = build_world(campaign, scale=scale, seed=seed, days_before=0)
+    chosen = resolve_incidents(campaign, world, incidents)
+    wanted = day or campaign.peak_day
+    info = next((d for d in world.days if d.day == wanted), None)
+    if info is None:
+        raise ConfigError(f"simulate_day: {wanted} is not a day of campaign {campaign.id}")
+    state = new_state(world)
+    rng = np.random.default_rng([seed, 1, info.index])
+    events, spend = generate_day(world, state, info, chosen, rng)
+    truth = {"day": wanted.isoformat(), "store_fraction": world.fraction,
+             "incidents": [_with_actors(inc, state, k).truth() for k, inc in enumerate(chosen)]}
+    return DayResult(events, spend, truth)
+
+
+def _with_actors(incident: Incident, state: SimState, index: int) -> Incident:
+    actors = state.actors.get(index)
+    if not actors:
+        return incident
+    return incident.with_actors(actors["user_ids"], actors["order_ids"], actors["devices"])

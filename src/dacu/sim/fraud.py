@@ -1,0 +1,137 @@
+"""Fraud incidents: a coupon-farming bot (羊毛党) and a brushing ring (刷单).
+
+The bot: many fresh accounts on a handful of shared devices, in one region, each ordering the
+cheapest SKU that meets the new-customer coupon's threshold and redeeming the coupon — straight
+to order and pay, with no impression, click or pv before. The ring: a few accounts repeatedly
+ordering one SKU at full price after a single pv, paying within a minute, never refunding.
+Actors (user ids, order ids, devices) are kept in the state and written to truth.json.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dacu.sim.blocks import EV, Blocks
+from dacu.sim.calendar import DayInfo
+from dacu.sim.customers import DAY_US, REGIONS
+from dacu.sim.incidents import Incident
+from dacu.sim.sessions import Sessions, merge
+
+BOT_ACCOUNTS = 150  # at scale 1.0 (at least 12)
+RING_ACCOUNTS = 12
+BOT_REGION = REGIONS.index("河南")
+RING_REGION = REGIONS.index("福建")
+
+
+def _window(incident: Incident, day: DayInfo) -> tuple[int, int, float] | None:
+    lo = max(incident.start_us(), day.start_us)
+    hi = min(incident.end_us(), day.start_us + DAY_US)
+    if hi <= lo:
+        return None
+    return lo, hi, (hi - lo) / max(1, incident.end_us() - incident.start_us())
+
+
+def _bot_coupon(world) -> tuple[int, int]:
+    """(variant index, threshold fen) of the coupon a bot farms: the new-customer one if any."""
+    coupons = world.rules.coupons
+    if not coupons:
+        return -1, 9_900
+    ranked = sorted(range(len(coupons)), key=lambda i: (not coupons[i][3], coupons[i][1]))
+    return ranked[0], coupons[ranked[0]][1]
+
+
+def fraud_sessions(world, day: DayInfo, state, s: Sessions, uflag: np.ndarray, uid: np.ndarray,
+                   incidents: list[Incident], rng: np.random.Generator, blocks: Blocks):
+    """Append the bot's and the ring's sessions and events; returns (sessions, uflag, uid,
+    fraud events, overrides {session index: (device, region)})."""
+    parts, flags, uids = [s], [uflag], [uid]
+    overrides: dict[str, list] = {"si": [], "device": [], "region": []}
+    extra = 0
+    for index, incident in enumerate(incidents):
+        if incident.kind not in ("coupon_bot", "brushing"):
+            continue
+        window = _window(incident, day)
+        if window is None:
+            continue
+        offset = sum(len(p) for p in parts)
+        maker = _bot if incident.kind == "coupon_bot" else _ring
+        new, count = maker(world, state, index, incident, window, offset, rng, blocks, overrides)
+        parts.append(new)
+        flags.append(np.ones(len(new), np.int64))
+        uids.append(new.uid)
+        extra += count
+    if len(parts) == 1:
+        return s, uflag, uid, 0, overrides
+    return merge(parts), np.concatenate(flags), np.concatenate(uids), extra, overrides
+
+
+def _actors(state, index: int) -> dict[str, list]:
+    return state.actors.setdefault(index, {"user_ids": [], "order_ids": [], "devices": []})
+
+
+def _bot(world, state, index, incident, window, offset, rng, blocks, overrides):
+    lo, hi, share = window
+    n = max(12, round(BOT_ACCOUNTS * world.scale * share))
+    variant, threshold = _bot_coupon(world)
+    cat = world.catalogue
+    sku = int(cat.price_order[np.searchsorted(cat.price_fen[cat.price_order], threshold)])
+    order_ts = np.sort(rng.integers(lo, hi, n))
+    pay_ts = order_ts + rng.integers(2_000_000, 8_000_000, n)
+    ids = world.book.register(pay_ts)
+    si = offset + np.arange(n)
+    order_id = state.next_order + np.arange(n)
+    state.next_order += n
+    discount = world.rules.coupons[variant][2] if variant >= 0 else 0
+    amount = max(int(cat.price_fen[sku]) - discount, 1)
+    common = {"si": si, "sku": sku, "qty": 1, "amount": amount, "order": order_id,
+              "variant": variant}
+    blocks.add(n, ts=order_ts, event=EV["order"], **common)
+    blocks.add(n, ts=pay_ts, event=EV["pay"], **common)
+    devices = [f"bot-device-{index}-{k}" for k in range(4)]
+    overrides["si"] += si.tolist()
+    overrides["device"] += [0] * n  # all "android" (emulators)
+    overrides["region"] += [BOT_REGION] * n
+    actors = _actors(state, index)
+    actors["user_ids"] += [f"c{i}" for i in ids]
+    actors["order_ids"] += [f"o{i}" for i in order_id]
+    actors["devices"] = devices
+    direct = max(world.channel_index("direct"), 0)
+    new = Sessions(order_ts - 1_000_000, np.full(n, direct), np.full(n, cat.category[sku]),
+                   np.full(n, 1), ids, order_ts)
+    return new, 2 * n
+
+
+def _ring(world, state, index, incident, window, offset, rng, blocks, overrides):
+    lo, hi, _ = window
+    actors = _actors(state, index)
+    fresh = not actors["user_ids"]
+    n_accounts = RING_ACCOUNTS if fresh else len(actors["user_ids"])
+    per_account = rng.integers(1, 4, n_accounts)
+    slot = np.repeat(np.arange(n_accounts), per_account)
+    n = len(slot)
+    sku = max(world.sku_index(incident.sku), 0)
+    pv_ts = np.sort(rng.integers(lo, hi, n))
+    order_ts = pv_ts + rng.integers(5_000_000, 20_000_000, n)
+    pay_ts = order_ts + rng.integers(3_000_000, 40_000_000, n)
+    slot = slot[rng.permutation(n)]
+    if fresh:  # the ring's accounts are born at their first fake payment
+        first_pay = np.full(n_accounts, np.iinfo(np.int64).max)
+        np.minimum.at(first_pay, slot, pay_ts)
+        actors["user_ids"] = [f"c{i}" for i in world.book.register(first_pay)]
+    who = np.array([int(u[1:]) for u in actors["user_ids"]])[slot]
+    si = offset + np.arange(n)
+    order_id = state.next_order + np.arange(n)
+    state.next_order += n
+    price = int(world.catalogue.price_fen[sku])
+    blocks.add(n, si=si, ts=pv_ts, event=EV["pv"], sku=sku)
+    common = {"si": si, "sku": sku, "qty": 1, "amount": price, "order": order_id}
+    blocks.add(n, ts=order_ts, event=EV["order"], **common)
+    blocks.add(n, ts=pay_ts, event=EV["pay"], **common)
+    overrides["si"] += si.tolist()
+    overrides["device"] += rng.integers(0, 2, n).tolist()
+    overrides["region"] += [RING_REGION] * n
+    actors["order_ids"] += [f"o{i}" for i in order_id]
+    organic = max(world.channel_index("organic"), 0)
+    new = Sessions(pv_ts, np.full(n, organic), np.full(n, world.catalogue.category[sku]),
+                   np.full(n, 1), who, order_ts)
+    return new, 3 * n

@@ -1,0 +1,99 @@
+"""Sessions of one day: how many per channel and hour, who they are, what category they browse.
+
+Kinds: 0 = a visitor who is not (yet) a customer, 1 = an existing customer browsing, 2 = an
+existing customer's scheduled repeat purchase (BG/NBD, see customers.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dacu.sim.calendar import DayInfo, intraday_weights
+from dacu.sim.customers import DEVICE_P, REGION_P, hashed_choice
+from dacu.sim.incidents import Incident
+from dacu.sim.world import World
+
+HOUR_US = 3_600 * 1_000_000
+PROSPECT, BROWSER, REPEAT = 0, 1, 2
+
+
+@dataclass
+class Sessions:
+    ts: np.ndarray  # start, µs UTC
+    channel: np.ndarray
+    category: np.ndarray
+    kind: np.ndarray
+    uid: np.ndarray  # visitor id (kind 0) or customer id (kinds 1, 2)
+    buy_ts: np.ndarray  # scheduled purchase time for kind 2, else -1
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def take(self, mask: np.ndarray) -> Sessions:
+        return Sessions(*(getattr(self, f)[mask] for f in
+                          ("ts", "channel", "category", "kind", "uid", "buy_ts")))
+
+
+def _starts(day: DayInfo, hours: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    offset = rng.integers(0, HOUR_US, len(hours))
+    if day.peak:  # the opening rush: most of 00:00–01:00 happens in the first minutes
+        rush = hours == 0
+        offset[rush] = np.minimum(rng.exponential(600e6, rush.sum()), HOUR_US - 1).astype(
+            np.int64)
+    return day.start_us + hours * HOUR_US + offset
+
+
+def visitor_sessions(world: World, day: DayInfo, rng: np.random.Generator) -> Sessions:
+    expected = world.visits[:, day.index][:, None] * intraday_weights(day.peak)[None, :]
+    counts = rng.poisson(expected)  # [channel, hour]
+    channel = np.repeat(np.arange(counts.shape[0]), counts.sum(axis=1))
+    hours = np.concatenate([np.repeat(np.arange(24), row) for row in counts])
+    ts = _starts(day, hours, rng)
+    n = len(ts)
+    returning = (rng.random(n) < world.behaviour[channel, 1]) & (world.book.count > 0)
+    uid = rng.integers(0, world.prospect_pool, n)
+    uid[returning] = rng.integers(0, max(world.book.count, 1), returning.sum())
+    category = rng.choice(len(world.category_ids), n, p=world.category_mix)
+    category[returning] = favourite_category(uid[returning], world)
+    kind = np.where(returning, BROWSER, PROSPECT)
+    return Sessions(ts, channel, category, kind, uid, np.full(n, -1, np.int64))
+
+
+def repeat_sessions(world: World, day: DayInfo, rng: np.random.Generator) -> Sessions:
+    when, who = world.book.purchases_on(day.index)
+    n = len(when)
+    channel = rng.choice(len(world.channels), n, p=world.repeat_channel_p)
+    start = np.maximum(when - rng.exponential(240e6, n).astype(np.int64), day.start_us)
+    return Sessions(start, channel, favourite_category(who, world), np.full(n, REPEAT),
+                    who.astype(np.int64), when.astype(np.int64))
+
+
+def favourite_category(customer: np.ndarray, world: World) -> np.ndarray:
+    return hashed_choice(customer, world.category_mix, salt=3)
+
+
+def apply_traffic_drops(sessions: Sessions, world: World, incidents: list[Incident],
+                        rng: np.random.Generator) -> Sessions:
+    keep = np.ones(len(sessions), bool)
+    for incident in incidents:
+        if incident.kind != "traffic_drop":
+            continue
+        hit = ((sessions.channel == world.channel_index(incident.channel))
+               & (sessions.ts >= incident.start_us()) & (sessions.ts < incident.end_us())
+               & (sessions.kind != REPEAT))
+        keep &= ~(hit & (rng.random(len(sessions)) >= incident.severity))
+    return sessions.take(keep)
+
+
+def device_region(sessions: Sessions) -> tuple[np.ndarray, np.ndarray]:
+    """Device and region per session, fixed per user (visitors and customers hashed apart)."""
+    salt = np.where(sessions.kind == PROSPECT, 11, 13)
+    key = sessions.uid * 2 + (salt == 13)
+    return hashed_choice(key, DEVICE_P, salt=1), hashed_choice(key, REGION_P, salt=2)
+
+
+def merge(parts: list[Sessions]) -> Sessions:
+    fields = ("ts", "channel", "category", "kind", "uid", "buy_ts")
+    return Sessions(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
