@@ -98,7 +98,7 @@ class Warehouse(ABC):
         con = self.staging()
         con.register("_dacu_append", events)
         try:
-            check_events(con, "_dacu_append", source="append_events", line_base=1)
+            check_events(con, "_dacu_append", source="append_events (row = line)")
             return self.commit_staged("_dacu_append")
         finally:
             con.unregister("_dacu_append")

@@ -55,13 +55,13 @@ class DuckDBWarehouse(Warehouse):
     def commit_staged(self, relation: str, *, table: str = "events") -> AppendResult:
         con = self._duck
         columns = ", ".join(f'"{f.name}"' for f in REFERENCE_SCHEMAS[table])
-        total = con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+        total = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
         con.execute("BEGIN TRANSACTION")
         try:
             inserted = con.execute(
                 f'INSERT INTO "{table}" SELECT {columns} FROM {relation} s '
                 f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" t WHERE t.event_id = s.event_id)'
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             self._before_commit(table)
             con.execute("COMMIT")
         except BaseException:
@@ -79,7 +79,7 @@ class DuckDBWarehouse(Warehouse):
         try:
             con.execute(f'DELETE FROM "{table}"')
             con.execute(f'INSERT INTO "{table}" SELECT {columns} FROM {relation}')
-            rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
             self._before_commit(table)
             con.execute("COMMIT")
         except BaseException:

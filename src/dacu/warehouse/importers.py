@@ -153,8 +153,8 @@ def _require(chosen: dict[str, str], mapping: Mapping, fields: tuple[str, ...],
 def _with_generated_ids(select: str, raw_columns: list[str]) -> str:
     """Give rows without an event_id a deterministic one: a hash of the row and its repeat count."""
     row = "concat_ws(chr(31), " + ", ".join(f'"{c}"' for c in raw_columns) + ")"
-    return (f"SELECT * REPLACE ('gen:' || h || ':' || (row_number() OVER (PARTITION BY h "
-            f"ORDER BY _line) - 1) AS event_id) EXCLUDE (h) FROM (SELECT t.*, md5(w.row) AS h "
+    return (f"SELECT * EXCLUDE (h) REPLACE ('gen:' || h || ':' || (row_number() OVER "
+            f"(PARTITION BY h ORDER BY _line) - 1) AS event_id) FROM (SELECT t.*, md5(w.row) AS h "
             f"FROM ({select}) t JOIN (SELECT _line, {row} AS row FROM {RAW}) w USING (_line))")
 
 

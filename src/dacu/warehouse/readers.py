@@ -194,7 +194,7 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, *, table: str) -> 
         con.execute(f"CREATE OR REPLACE TEMP VIEW \"{table}\" AS SELECT file_row_number + 1 AS _line, "
                     f"* EXCLUDE (file_row_number) FROM read_parquet('{path}', file_row_number=true)")
         names = [c[0] for c in con.execute(f'DESCRIBE "{table}"').fetchall()][1:]
-        rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
     except duckdb.Error as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=str(path)) from None
     if rows == 0:

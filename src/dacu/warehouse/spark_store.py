@@ -81,7 +81,7 @@ class SparkWarehouse(Warehouse):
 
     def commit_staged(self, relation: str, *, table: str = "events") -> AppendResult:
         columns = ", ".join(f'"{f.name}"' for f in EVENT_SCHEMA)
-        total = self._duck.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+        total = self._duck.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
         name = f"part-{uuid.uuid4().hex}.parquet"
         tmp, final = self.root / "events" / f".tmp-{name}", self.root / "events" / name
         query = (f"SELECT {columns} FROM {relation} s WHERE NOT EXISTS "

@@ -79,7 +79,7 @@ def find_rejects(con: duckdb.DuckDBPyConnection, relation: str,
         f"CREATE OR REPLACE TEMP TABLE {REJECTS} AS "
         f'SELECT _line, CASE {col_case} END AS "column", CASE {why_case} END AS reason '
         f"FROM {relation} WHERE {any_bad} {duplicates}")
-    return con.execute(f"SELECT count(DISTINCT _line) FROM {REJECTS}").fetchone()[0]
+    return con.execute(f"SELECT count(DISTINCT _line) FROM {REJECTS}").fetchall()[0][0]
 
 
 def _duplicates_sql(relation: str, key: str, names: dict[str, str]) -> str:
@@ -98,7 +98,7 @@ def add_rejects(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, str]]
 
 
 def reject_count(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute(f"SELECT count(DISTINCT _line) FROM {REJECTS}").fetchone()[0]
+    return con.execute(f"SELECT count(DISTINCT _line) FROM {REJECTS}").fetchall()[0][0]
 
 
 def check_events(con: duckdb.DuckDBPyConnection, relation: str, *, source: str,
@@ -111,7 +111,7 @@ def check_events(con: duckdb.DuckDBPyConnection, relation: str, *, source: str,
 
 def raise_rejects(con: duckdb.DuckDBPyConnection, source: str, count: int) -> None:
     line, column, reason = con.execute(
-        f'SELECT _line, "column", reason FROM {REJECTS} ORDER BY _line LIMIT 1').fetchone()
+        f'SELECT _line, "column", reason FROM {REJECTS} ORDER BY _line LIMIT 1').fetchall()[0]
     more = (f" (and {count - 1} more bad rows; nothing was imported)" if count > 1
             else " (nothing was imported)")
     raise InputError(reason + more, file=source, line=line, column=column)
