@@ -1,0 +1,102 @@
+"""`dacu analyze …` as a user runs it: the documented examples, their JSON, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "analyze"
+
+
+def dacu(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dacu.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+                          check=False)
+
+
+def _line(text: str) -> str:
+    """The error as one line (rich wraps long lines at the terminal width)."""
+    return " ".join(text.split())
+
+
+def test_attribution_on_a_path_export(tmp_path: Path) -> None:
+    paths = tmp_path / "paths.csv"
+    pd.DataFrame({"path": ["A > B", "A", "B"], "total_conversions": [1, 0, 1],
+                  "total_conversion_value": [100.0, 0.0, 50.0], "total_null": [0, 1, 1]}
+                 ).to_csv(paths, index=False)
+    result = dacu("analyze", "attribution", str(paths), "--path", "path", "--conversions",
+                  "total_conversions", "--value", "total_conversion_value", "--null", "total_null",
+                  "--sep", ">", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    # by hand (see test_attribution): removal effects A ⅓, B 1 → conversions 0.5 / 1.5
+    assert out["markov"]["removal_effects"] == pytest.approx({"A": 1 / 3, "B": 1.0})
+    assert out["markov"]["channels"]["A"]["conversions"] == pytest.approx(0.5)
+    assert out["first_touch"]["channels"]["A"] == {"conversions": 1.0, "value": 100.0}
+    assert "time_decay" not in out  # no touch times in a path export
+
+
+def test_attribution_bad_column_is_one_line(tmp_path: Path) -> None:
+    paths = tmp_path / "paths.csv"
+    paths.write_text("path,conv\nA>B,1\n", encoding="utf-8")
+    result = dacu("analyze", "attribution", str(paths), "--conversions", "total")
+    assert result.returncode == 2
+    assert "column 'total': no column 'total' (columns are: path, conv)" in _line(result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_clv_on_cdnow_transactions(tmp_path: Path) -> None:
+    raw = pd.read_csv(DATA / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                      names=["master_id", "customer", "date", "units", "amount"], dtype={"date": str})
+    raw["date"] = pd.to_datetime(raw.date, format="%Y%m%d").dt.strftime("%Y-%m-%d")
+    csv = tmp_path / "cdnow.csv"
+    raw.to_csv(csv, index=False)
+    predictions = tmp_path / "clv.csv"
+    result = dacu("analyze", "clv", str(csv), "--customer", "customer", "--date", "date",
+                  "--amount", "amount", "--calibration-end", "1997-09-30", "--freq", "W",
+                  "--predictions", str(predictions), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["customers"] == 2357
+    assert f"{out['bgnbd']['r']:.3g}" == "0.243" and f"{out['bgnbd']['b']:.3g}" == "2.43"
+    assert f"{out['pareto_nbd']['s']:.3g}" == "0.606"
+    assert f"{out['gamma_gamma']['p']:.3g}" == "6.25"
+    assert out["holdout"]["actual"] == 1882
+    per = pd.read_csv(predictions)
+    assert len(per) == 2357
+    assert per.p_alive_bgnbd.between(0, 1).all()
+    assert per.clv_fen.sum() == out["clv_total_fen"]
+    assert set(per.rfm_segment) <= {"重要价值客户", "重要发展客户", "重要保持客户", "重要挽留客户",
+                                    "一般价值客户", "一般发展客户", "一般保持客户", "一般挽留客户"}
+
+
+def test_abtest_on_cookie_cats(shared_data: Path) -> None:
+    result = dacu("analyze", "abtest", str(shared_data / "cookie_cats_ab" / "cookie_cats.csv"),
+                  "--variant", "version", "--metric", "retention_7", "--control", "gate_30",
+                  "--format", "json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    comp = out["comparisons"]["gate_40"]
+    assert out["kind"] == "proportion"
+    assert comp["frequentist"]["p_value"] == pytest.approx(0.0016, abs=0.0001)
+    assert comp["bayesian"]["prob_beat_control"] < 0.01
+    assert out["srm"]["p_value"] == pytest.approx(0.0086, abs=0.0001)
+
+
+def test_abtest_unknown_control(shared_data: Path) -> None:
+    result = dacu("analyze", "abtest", str(shared_data / "cookie_cats_ab" / "cookie_cats.csv"),
+                  "--variant", "version", "--metric", "retention_1", "--control", "gate_50")
+    assert result.returncode == 2
+    assert "no variant 'gate_50' (variants: gate_30, gate_40)" in _line(result.stderr)
+
+
+def test_sample_size_command() -> None:
+    result = dacu("analyze", "sample-size", "--baseline", "0.1", "--mde", "0.1", "--daily", "2000")
+    assert result.returncode == 0, result.stderr
+    # 14,751 per variant (see test_abtest) × 2 / 2,000 per day → 15 days
+    assert json.loads(result.stdout) == {"n_per_variant": 14751, "n_total": 29502, "days": 15}
