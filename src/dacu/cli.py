@@ -38,7 +38,7 @@ The warehouse is chosen by DACU_WAREHOUSE (default `duckdb:///dacu.duckdb`, or
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="markdown",
                   context_settings={"help_option_names": ["-h", "--help"]})
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # an error line is never broken
 
 # Stage modules that add commands; a stage not built yet is simply absent.
 STAGE_COMMANDS = (
