@@ -134,3 +134,45 @@ def test_cli_build_bad_history(tmp_path):
                                       str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
     assert "daily.csv, line 3, column 'day': not a date" in str(result.exception)
+
+
+def _weekly_spend(weeks: int = 104) -> pd.DataFrame:
+    from dacu.plan.response import geometric_adstock, hill
+
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({"week": pd.date_range("2024-10-07", periods=weeks, freq="W-MON")})
+    gmv = np.full(weeks, 2_000_000.0)
+    curves = {"search_ads": (0.2, 200_000, 1.2, 1_800_000), "display_ads": (0.5, 150_000, 1.5, 900_000),
+              "affiliate": (0.1, 60_000, 1.0, 500_000), "kol_live": (0.3, 100_000, 2.0, 800_000),
+              "content": (0.6, 50_000, 1.3, 300_000)}
+    for name, (alpha, k, s, beta) in curves.items():
+        spend = rng.uniform(0.3, 1.5, weeks) * k
+        frame[name] = spend
+        gmv += beta * hill(geometric_adstock(spend, alpha), k, s)
+    frame["gmv"] = gmv * rng.normal(1, 0.02, weeks)
+    return frame
+
+
+def test_plan_optimises_budget_from_spend_history(campaign):
+    from dacu.plan.spend_history import history_from_frame
+
+    frame = _weekly_spend()
+    spend = history_from_frame(frame, date="week", target="gmv",
+                               channels=[c for c in frame.columns if c not in ("week", "gmv")])
+    daily = _history()
+    daily["spend_fen"] = daily["gmv_fen"] // np.where(daily["channel"] == "display_ads", 2, 8)
+    plan = build_plan(campaign, PlanHistory(daily=daily, spend=spend))
+    b = plan.budget
+    assert {r.source for r in b.channels} == {"optimised"}
+    by = {r.channel: r for r in b.channels}
+    for row in b.channels:
+        assert (row.floor_fen or 0) <= row.spend_fen <= (row.cap_fen or b.total_fen)
+    # 350万 = 17.5万 + 35万 reserves + 17.5万 coupons + 280万 media (all allocated on GMV)
+    total = (sum(r.spend_fen for r in b.channels) + b.emergency_reserve_fen + b.elastic_reserve_fen
+             + sum(o["amount_fen"] for o in b.other_lines) + b.unspent_fen)
+    assert total == b.total_fen and b.unspent_fen == 0
+    assert by["search_ads"].marginal_roi > 0 and b.fit["r2"] > 0.8
+    # display ads spend half its GMV (ROI 2) while the rest return 8: it is the fix-cost channel
+    quadrant = {q["channel"]: q["quadrant"] for q in b.quadrants}
+    assert quadrant["display_ads"] in ("fix_cost", "cut")
+    assert quadrant["search_ads"] == "invest"

@@ -43,6 +43,7 @@ class Allocation:
     expected: float
     objective: str
     periods: float
+    committed_fen: int = 0
 
     @property
     def allocated_fen(self) -> int:
@@ -53,6 +54,7 @@ class Allocation:
                 "elastic_reserve_fen": self.elastic_fen, "unspent_fen": self.unspent_fen,
                 "allocated_fen": self.allocated_fen, "expected": self.expected,
                 "objective": self.objective, "periods": self.periods,
+                "committed_fen": self.committed_fen,
                 "channels": [c.__dict__ for c in self.channels]}
 
 
@@ -67,12 +69,13 @@ def optimize_budget(curves: Sequence[ChannelCurve], total_fen: int, *, periods: 
                     caps: Mapping[str, int] | None = None, emergency: float = 0.05,
                     elastic: float = 0.10, objective: Literal["gmv", "profit"] = "gmv",
                     margin: float = 1.0, spend_unit_fen: int = 100,
-                    steps: int = 2000) -> Allocation:
+                    steps: int = 2000, committed_fen: int = 0) -> Allocation:
     """Split `total_fen` over `periods` periods of the curves' history (e.g. 4 weeks).
 
     Curves take spend per period in the history's unit (`spend_unit_fen` fen each; 100 = yuan).
     `floors`/`caps` are fen over the whole horizon. `objective="profit"` stops spending where
     margin × marginal ROI falls below 1 and leaves the rest unspent (returned to the elastic pool).
+    `committed_fen` is money already committed to other lines (coupons, tech) and not allocated.
     """
     if total_fen < 0:
         raise InputError(f"budget must be ≥ 0, got {total_fen} fen")
@@ -84,7 +87,10 @@ def optimize_budget(curves: Sequence[ChannelCurve], total_fen: int, *, periods: 
         if key not in names:
             raise InputError(f"floor/cap for unknown channel {key!r} (channels: {', '.join(names)})")
     emergency_fen, elastic_fen = ratio_of(total_fen, emergency), ratio_of(total_fen, elastic)
-    allocatable = total_fen - emergency_fen - elastic_fen
+    allocatable = total_fen - emergency_fen - elastic_fen - committed_fen
+    if allocatable < 0:
+        raise InputError(f"reserves and committed lines ({emergency_fen + elastic_fen + committed_fen}"
+                         f" fen) exceed the budget of {total_fen} fen")
     lows = np.array([floors.get(n, 0) for n in names], dtype=np.int64)
     highs = np.array([caps.get(n, allocatable) for n in names], dtype=np.int64)
     _check_bounds(names, lows, highs, allocatable)
@@ -99,7 +105,7 @@ def optimize_budget(curves: Sequence[ChannelCurve], total_fen: int, *, periods: 
     rows = [_row(curves[i], int(spend[i]), int(lows[i]), caps.get(names[i]), scale, periods)
             for i in range(len(curves))]
     return Allocation(total_fen, emergency_fen, elastic_fen, unspent, rows,
-                      float(sum(r.expected for r in rows)), objective, periods)
+                      float(sum(r.expected for r in rows)), objective, periods, committed_fen)
 
 
 def _check_bounds(names: list[str], lows: np.ndarray, highs: np.ndarray, allocatable: int) -> None:

@@ -14,11 +14,12 @@ import pandas as pd
 
 from dacu.config import Campaign, Phase
 from dacu.plan import shares as sh
-from dacu.plan.allocation import ratio_of
 from dacu.plan.capacity import check_capacity, risk_register
 from dacu.plan.forecast import forecast_baseline, propose_target
+from dacu.plan.plan_budget import plan_budget
 from dacu.plan.promo_sim import campaign_tiers, simulated_baskets, suggested_threshold, tier_study
-from dacu.plan.schema import Budget, BudgetRow, Milestone, Plan, PlanRow, Risk, TargetTreeNode
+from dacu.plan.schema import Budget, Milestone, Plan, PlanRow, Risk, TargetTreeNode
+from dacu.plan.spend_history import SpendHistory
 from dacu.plan.targets import Shares, TargetNode, Values, check_sums, from_target, grow, milestones
 from dacu.plan.timeline import timeline_dict
 
@@ -32,6 +33,7 @@ class PlanHistory:
 
     daily: pd.DataFrame
     hourly: pd.DataFrame | None = None
+    spend: SpendHistory | None = None
     source: str = "history"
 
     def total_by_day(self) -> pd.Series:
@@ -56,7 +58,9 @@ def build_plan(campaign: Campaign, history: PlanHistory | None = None, *, growth
     root = TargetNode("total", "total", _top(ctx), campaign.name)
     _decompose(ctx, root)
     check_sums(root)
-    daily, hourly = _rows(ctx, root)
+    budget = plan_budget(campaign, history.spend if history else None,
+                         history.daily if history else None, ctx.notes)
+    daily, hourly = _rows(ctx, root, budget)
     capacity = check_capacity([r.orders for r in hourly if r.channel is None], campaign.capacity)
     days = len(campaign.days())
     risks = [Risk(**r.__dict__) for r in risk_register(days, capacity)]
@@ -64,7 +68,7 @@ def build_plan(campaign: Campaign, history: PlanHistory | None = None, *, growth
     return Plan(campaign_id=campaign.id, campaign_name=campaign.name,
                 generated_at=now or datetime.now(campaign.tz), timezone=campaign.timezone,
                 tolerance=tolerance, targets=TargetTreeNode.model_validate(root.to_dict()),
-                daily=daily, hourly=hourly, budget=_budget(campaign), risks=risks,
+                daily=daily, hourly=hourly, budget=budget, risks=risks,
                 milestones=[Milestone(**m.__dict__) for m in milestones(day_totals, tolerance)],
                 forecast=ctx.forecast, capacity=[c.to_dict() for c in capacity],
                 timeline=timeline_dict(campaign), promotions=_promotions(campaign, root.values),
@@ -192,13 +196,13 @@ def _row(values: Values, *, day: str | None = None, hour: str | None = None,
                    asp_fen=round(values.asp_fen, 2), spend_fen=spend_fen)
 
 
-def _rows(ctx: _Context, root: TargetNode) -> tuple[list[PlanRow], list[PlanRow]]:
+def _rows(ctx: _Context, root: TargetNode, budget: Budget) -> tuple[list[PlanRow], list[PlanRow]]:
     from dacu.money import allocate
     from dacu.plan.targets import split
 
     day_nodes = [n for n in root.walk() if n.dimension == "day"]
     channel_shares = _channel_shares(root)
-    spend = {r.channel: r.spend_fen for r in _budget(ctx.campaign).channels}
+    spend = {r.channel: r.spend_fen for r in budget.channels}
     weights = [n.values.gmv_fen for n in day_nodes]
     spend_by_day = {ch: allocate(amount, weights) for ch, amount in spend.items()}
     daily, hourly = [], []
@@ -217,22 +221,6 @@ def _rows(ctx: _Context, root: TargetNode) -> tuple[list[PlanRow], list[PlanRow]
                 for ch, values in split(hour_node.values, channel_shares).items():
                     hourly.append(_row(values, hour=stamp, channel=ch))
     return daily, hourly
-
-
-def _budget(campaign: Campaign) -> Budget:
-    if campaign.budget is None:
-        return Budget(total_fen=0, emergency_reserve_fen=0, elastic_reserve_fen=0, channels=[])
-    b = campaign.budget
-    rows, other = [], []
-    for line in b.lines:
-        if line.channel:
-            rows.append(BudgetRow(channel=line.channel, spend_fen=line.amount, floor_fen=line.min,
-                                  cap_fen=line.max))
-        else:
-            other.append({"id": line.id, "kind": line.kind, "amount_fen": line.amount})
-    return Budget(total_fen=b.total, emergency_reserve_fen=ratio_of(b.total, b.emergency_reserve),
-                  elastic_reserve_fen=ratio_of(b.total, b.elastic_reserve), channels=rows,
-                  other_lines=other)
 
 
 def _promotions(campaign: Campaign, top: Values) -> dict:

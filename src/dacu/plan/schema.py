@@ -65,6 +65,9 @@ class Budget(_Model):
     elastic_reserve_fen: int
     channels: list[BudgetRow]
     other_lines: list[dict[str, Any]] = Field(default_factory=list)
+    unspent_fen: int = 0
+    fit: dict[str, Any] | None = None  # response curves behind an optimised split
+    quadrants: list[dict[str, Any]] = Field(default_factory=list)  # 四象限 from actual results
 
 
 class Risk(_Model):

@@ -1,8 +1,9 @@
 """Where the plan's history comes from: a folder of KPI tables, or the warehouse via dacu.metrics.
 
 History folder (`--history DIR`): `daily.csv` (or .parquet) with columns day, gmv_fen (or gmv in
-yuan), uv, buyers [, orders, channel, category, customer_type]; optional `hourly.csv` with hour
-(timestamp) or hour_of_day, and gmv_fen (or gmv).
+yuan), uv, buyers [, orders, channel, category, customer_type, spend_fen]; optional `hourly.csv`
+with hour (timestamp) or hour_of_day, and gmv_fen (or gmv); optional `spend_weekly.csv` with week,
+gmv (yuan) and one spend column (yuan) per channel id, for the optimised budget.
 """
 
 from __future__ import annotations
@@ -64,7 +65,23 @@ def read_history_dir(folder: Path) -> PlanHistory:
         hourly = _money(_read(hourly_path), str(hourly_path))
         if "hour_of_day" not in hourly.columns:
             hourly["hour_of_day"] = pd.to_datetime(hourly["hour"]).dt.hour
-    return PlanHistory(daily=daily, hourly=hourly, source=str(folder))
+    return PlanHistory(daily=daily, hourly=hourly, spend=_spend(folder), source=str(folder))
+
+
+def _spend(folder: Path):
+    """spend_weekly.csv: week, gmv (yuan), one spend column (yuan) per channel id."""
+    from dacu.plan.spend_history import read_spend_history
+
+    path = _find(folder, "spend_weekly")
+    if path is None or path.suffix != ".csv":
+        return None
+    header = pd.read_csv(path, nrows=0).columns
+    for column in ("week", "gmv"):
+        if column not in header:
+            raise InputError("spend_weekly.csv needs columns week, gmv and one per channel",
+                             file=str(path), column=column)
+    channels = [c for c in header if c not in ("week", "gmv")]
+    return read_spend_history(path, date="week", target="gmv", channels=channels)
 
 
 def read_history_warehouse(url: str | None, campaign) -> PlanHistory:
