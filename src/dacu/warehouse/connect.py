@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from dacu.errors import WarehouseError
 from dacu.warehouse.base import Warehouse
@@ -19,17 +19,15 @@ def open_warehouse(url: str | None = None) -> Warehouse:
     if scheme == "duckdb":
         from dacu.warehouse.duckdb_store import DuckDBWarehouse
 
+        # duckdb:///rel.duckdb → rel.duckdb ; duckdb:////abs/w.duckdb → /abs/w.duckdb
         path = rest if rest == ":memory:" else rest.removeprefix("/") or "dacu.duckdb"
-        if rest.startswith("//"):  # duckdb:////abs/path
-            path = rest[1:]
         return DuckDBWarehouse(url, path)
     if scheme == "pyspark":
         from dacu.warehouse.spark_store import SparkWarehouse
 
-        parts = urlsplit(url)
-        master = parts.netloc or "local[2]"
-        path = parse_qs(parts.query).get("path", [os.environ.get("DACU_SPARK_PATH", "dacu-spark")])
-        return SparkWarehouse(url, master, path[0])
+        master, _, query = rest.partition("?")  # not urlsplit: local[2] is no host name
+        path = parse_qs(query).get("path", [os.environ.get("DACU_SPARK_PATH", "dacu-spark")])
+        return SparkWarehouse(url, master or "local[2]", path[0])
     raise WarehouseError(
         f"unknown warehouse URL {url!r}: expected duckdb:///FILE.duckdb, duckdb://:memory: "
         "or pyspark://local[2]")
