@@ -82,8 +82,11 @@ ACCESS: tuple[tuple[str, str, Rule], ...] = (
     ("GET", "/api/audit", ADMIN),
     # routers of other stages (mounted from mounts.MOUNTS)
     ("POST", "/api/quote", SHOP),
-    ("*", "/api/coupons*", SHOP),
-    ("*", "/api/flash*", SHOP),
+    ("GET", "/api/flash/audit", OPERATE),  # customers' claim/reserve trail: people only
+    ("GET", "/api/coupons*", _r("viewer", "shop", "metrics:read")),  # live counts
+    ("GET", "/api/flash*", _r("viewer", "shop", "metrics:read")),
+    ("POST", "/api/coupons*", SHOP),  # claim, redeem, release
+    ("POST", "/api/flash*", SHOP),  # reserve, confirm, cancel
     ("POST", "/api/events", COLLECT),
     ("GET", "/api/events*", VIEW_DATA),
     ("GET", "/api/dashboard*", VIEW_DATA),

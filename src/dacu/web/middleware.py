@@ -5,10 +5,6 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 def _problem_bytes(status: int, code: str, detail: str) -> bytes:
     import json
 
@@ -50,27 +46,29 @@ class BodyLimit:
         await self._stream(scope, receive, send, limit)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        seen, started = 0, False
+        state = {"seen": 0, "started": False, "refused": False}
 
         async def counted() -> Message:
-            nonlocal seen
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge
+            if message["type"] == "http.request" and not state["refused"]:
+                state["seen"] += len(message.get("body", b""))
+                if state["seen"] > limit and not state["started"]:
+                    state["refused"] = True
+                    await _send_problem(send, 413, "too_large", f"request body over {limit} bytes")
+                    return {"type": "http.disconnect"}  # the app stops reading
             return message
 
         async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if state["refused"]:
+                return  # the 413 has been sent; drop what the app answers to the disconnect
+            state["started"] = state["started"] or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counted, tracked)
-        except BodyTooLarge:
-            if not started:
-                await _send_problem(send, 413, "too_large", f"request body over {limit} bytes")
+        except Exception:
+            if not state["refused"]:
+                raise
 
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
