@@ -86,6 +86,14 @@ def draw_lines(first_sku: np.ndarray, catalogue: Catalogue, rng: np.random.Gener
     return Lines(order, sku, qty)
 
 
+def merge_lines(lines: Lines, n_sku: int) -> Lines:
+    """One line per (order, SKU): the same SKU picked twice becomes one line of more units."""
+    key = lines.order.astype(np.int64) * n_sku + lines.sku
+    unique, inverse = np.unique(key, return_inverse=True)
+    qty = np.bincount(inverse, weights=lines.qty).astype(np.int32)
+    return Lines(unique // n_sku, unique % n_sku, qty)
+
+
 def basket_values(lines: Lines, n_orders: int, catalogue: Catalogue) -> np.ndarray:
     return np.bincount(lines.order, weights=catalogue.price_fen[lines.sku] * lines.qty,
                        minlength=n_orders).astype(np.int64)

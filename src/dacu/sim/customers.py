@@ -78,6 +78,15 @@ class CustomerBook:
     prior: list[np.ndarray] = field(default_factory=list)  # purchases before the window
     count: int = 0
     pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    genuine: list[np.ndarray] = field(default_factory=list)  # ids of real (non-fraud) customers
+    _genuine_cache: np.ndarray | None = None
+
+    def genuine_ids(self) -> np.ndarray:
+        """Ids of real customers (bots and brushing accounts excluded), for browsing sessions."""
+        if self._genuine_cache is None:
+            self._genuine_cache = (np.concatenate(self.genuine) if self.genuine
+                                   else np.zeros(0, np.int64))
+        return self._genuine_cache
 
     def add(self, birth_us: np.ndarray, rng: np.random.Generator, *,
             prior_ok: bool = False) -> np.ndarray:
@@ -97,6 +106,8 @@ class CustomerBook:
         self.drop.append(drop)
         self.prior.append(prior)
         self._bucket(times[~early], owners[~early])
+        self.genuine.append(ids)
+        self._genuine_cache = None
         return ids
 
     def register(self, birth_us: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ class SimResult:
 class DayResult:
     events: pa.Table
     spend: pa.Table
+    skus: pa.Table
     truth: dict
 
 
@@ -175,7 +176,7 @@ def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 
     events, spend = generate_day(world, state, info, chosen, rng)
     truth = {"day": wanted.isoformat(), "store_fraction": world.fraction,
              "incidents": [_with_actors(inc, state, k).truth() for k, inc in enumerate(chosen)]}
-    return DayResult(events, spend, truth)
+    return DayResult(events, spend, sku_table(world.catalogue, world.category_ids), truth)
 
 
 def _with_actors(incident: Incident, state: SimState, index: int) -> Incident:

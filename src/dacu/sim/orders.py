@@ -12,6 +12,7 @@ from dacu.sim.baskets import (
     allocate_lines,
     basket_values,
     draw_lines,
+    merge_lines,
     order_discount,
     pick_coupons,
     top_up,
@@ -52,6 +53,7 @@ def place_orders(world: World, day: DayInfo, buyers: np.ndarray, first_sku: np.n
     lines = draw_lines(first_sku, world.catalogue, rng, extra)
     if day.promo:
         lines = top_up(lines, n, world.catalogue, world.rules, rng)
+    lines = merge_lines(lines, world.catalogue.n)
     order_ts = after_ts + rng.integers(20_000_000, 180_000_000, n)
     cart_ts = after_ts[lines.order] + rng.integers(1_000_000, 15_000_000, len(lines.order))
     blocks.add(len(lines.order), si=buyers[lines.order], ts=cart_ts, event=EV["cart"],

@@ -52,9 +52,10 @@ def visitor_sessions(world: World, day: DayInfo, rng: np.random.Generator) -> Se
     hours = np.concatenate([np.repeat(np.arange(24), row) for row in counts])
     ts = _starts(day, hours, rng)
     n = len(ts)
-    returning = (rng.random(n) < world.behaviour[channel, 1]) & (world.book.count > 0)
+    known = world.book.genuine_ids()
+    returning = (rng.random(n) < world.behaviour[channel, 1]) & (len(known) > 0)
     uid = rng.integers(0, world.prospect_pool, n)
-    uid[returning] = rng.integers(0, max(world.book.count, 1), returning.sum())
+    uid[returning] = known[rng.integers(0, max(len(known), 1), returning.sum())]
     category = rng.choice(len(world.category_ids), n, p=world.category_mix)
     category[returning] = favourite_category(uid[returning], world)
     kind = np.where(returning, BROWSER, PROSPECT)
