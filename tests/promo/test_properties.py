@@ -165,3 +165,12 @@ def test_allocation_within_a_fen_of_exact_proportion(total, weights):
     weight_sum = sum(weights) or len(weights)
     for share, weight in zip(shares, weights if sum(weights) else [1] * len(weights), strict=True):
         assert abs(share - Fraction(total * weight, weight_sum)) < 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10**6), st.lists(st.integers(0, 10**5), min_size=1, max_size=12))
+def test_fast_split_equals_money_allocate(total, amounts):
+    from dacu.promo.optimiser import split
+
+    capped = min(total, sum(amounts))
+    assert list(split(total, amounts)) == allocate(capped, amounts)

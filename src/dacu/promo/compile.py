@@ -61,8 +61,27 @@ def rule_stage(rule: Any) -> str:
     return TYPE_STAGE[rule.type]
 
 
+_UNCONDITIONAL: dict[int, tuple[Any, bool]] = {}
+
+
+def _unconditional(rule: Any) -> bool:
+    """No window, channel, customer or limit condition (cached per rule object)."""
+    found = _UNCONDITIONAL.get(id(rule))
+    if found is not None and found[0] is rule:
+        return found[1]
+    if len(_UNCONDITIONAL) > 10_000:
+        _UNCONDITIONAL.clear()
+    free = (rule.start is None and rule.end is None and rule.channels is None
+            and not rule.new_customer_only and rule.member_tiers is None
+            and rule.per_customer is None and not isinstance(rule, MemberPrice))
+    _UNCONDITIONAL[id(rule)] = (rule, free)
+    return free
+
+
 def global_reason(rule: Any, cart: Cart, customer: Customer) -> Reason | None:
     """Why a rule cannot apply to this customer at this time and channel (None: it can)."""
+    if _unconditional(rule):
+        return None
     if cart.at is not None and ((rule.start and cart.at < rule.start)
                                 or (rule.end and cart.at >= rule.end)):
         return Reason("不在活动时间内", "outside its time window")
@@ -81,16 +100,52 @@ def global_reason(rule: Any, cart: Cart, customer: Customer) -> Reason | None:
     return None
 
 
-def line_matches(rule: Any, line: CartLine, stores: Sequence[str] | None) -> bool:
-    if rule.skus is not None and line.sku_id not in rule.skus:
-        return False
-    if line.sku_id in rule.exclude_skus:
-        return False
-    if rule.categories is not None and line.category not in rule.categories:
-        return False
-    if rule.brands is not None and line.brand not in rule.brands:
-        return False
-    return stores is None or line.store in stores
+@dataclass(frozen=True, slots=True)
+class RulePlan:
+    """What a rule needs to match a cart, worked out once per rule (not per quote)."""
+
+    stage: str
+    own: int
+    snap: int
+    per_store: bool
+    stores: frozenset[str] | None
+    skus: frozenset[str] | None
+    exclude: frozenset[str]
+    categories: frozenset[str] | None
+    brands: frozenset[str] | None
+    is_price: bool
+
+    def matches(self, line: CartLine) -> bool:
+        return ((self.stores is None or line.store in self.stores)
+                and (self.skus is None or line.sku_id in self.skus)
+                and line.sku_id not in self.exclude
+                and (self.categories is None or line.category in self.categories)
+                and (self.brands is None or line.brand in self.brands))
+
+
+_PLANS: dict[tuple[int, int, str], tuple[Any, RulePlan]] = {}
+
+
+def plan_of(rule: Any, book: PromoBook) -> RulePlan:
+    key = (id(rule), id(book.rules), book.store)
+    found = _PLANS.get(key)
+    if found is not None and found[0] is rule:
+        return found[1]
+    if len(_PLANS) > 10_000:
+        _PLANS.clear()
+    stage = rule_stage(rule)
+    stores = rule_stores(rule, stage, book)
+    per_store = stage == "store" or isinstance(rule, FreeShipping) or (
+        isinstance(rule, Coupon) and rule.scope == "store")
+    plan = RulePlan(stage, stage_index(stage), book.rules.snapshot(stage, rule.base), per_store,
+                    _set(stores), _set(rule.skus), frozenset(rule.exclude_skus),
+                    _set(rule.categories), _set(rule.brands), isinstance(rule, PRICE_TYPES))
+    _PLANS[key] = (rule, plan)
+    return plan
+
+
+def _set(values: Sequence[str] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
 
 
 def rule_stores(rule: Any, stage: str, book: PromoBook) -> list[str] | None:
@@ -106,40 +161,37 @@ def compile_cart(cart: Cart, customer: Customer, book: PromoBook,
     lines = cart.lines
     list_amounts = tuple(line.list_fen for line in lines)
     out = Compiled(lines, list_amounts, list_amounts, {}, {}, [], [], [], dict(cart.shipping))
-    price_rules = []
+    price_rules: list[tuple[Any, tuple[int, ...]]] = []
     for rule in book.promotions:
-        kind_rules = price_rules if isinstance(rule, PRICE_TYPES) else None
-        _add_rule(out, rule, "promotion", cart, customer, book, kind_rules)
+        _add_rule(out, rule, "promotion", cart, customer, book, price_rules)
     seen: set[str] = set()
     for coupon in coupons:
         if coupon.id in seen:
             continue  # a second copy of the same coupon cannot be used on the same order
         seen.add(coupon.id)
-        _add_rule(out, coupon, "coupon", cart, customer, book, None)
+        _add_rule(out, coupon, "coupon", cart, customer, book, price_rules)
     _price_stage(out, price_rules, customer)
     return out
 
 
 def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Customer,
-              book: PromoBook, price_rules: list | None) -> None:
+              book: PromoBook, price_rules: list) -> None:
     reason = global_reason(rule, cart, customer)
     if reason is not None:
         out.ineligible[(kind, rule.id)] = (rule, reason)
         return
-    stage = rule_stage(rule)
-    stores = rule_stores(rule, stage, book)
-    matched = tuple(i for i, line in enumerate(out.lines) if line_matches(rule, line, stores))
+    plan = plan_of(rule, book)
+    matches = plan.matches
+    matched = tuple(i for i, line in enumerate(out.lines) if matches(line))
     if not matched:
         out.ineligible[(kind, rule.id)] = (rule, Reason("购物车中没有参与商品", "no eligible items"))
         return
-    if price_rules is not None:
+    if plan.is_price:
         price_rules.append((rule, matched))
         return
-    per_store = stage == "store" or isinstance(rule, FreeShipping) or (
-        isinstance(rule, Coupon) and rule.scope == "store")
-    groups = _by_store(out.lines, matched) if per_store else {None: matched}
+    groups = _by_store(out.lines, matched) if plan.per_store else {None: matched}
     for store, idx in groups.items():
-        _add_effect(out, rule, kind, stage, book, store, idx, customer)
+        _add_effect(out, rule, kind, plan, store, idx, customer)
 
 
 def _by_store(lines: Sequence[CartLine], matched: tuple[int, ...]) -> dict[str | None, tuple[int, ...]]:
@@ -149,14 +201,12 @@ def _by_store(lines: Sequence[CartLine], matched: tuple[int, ...]) -> dict[str |
     return {store: tuple(idx) for store, idx in groups.items()}
 
 
-def _add_effect(out: Compiled, rule: Any, kind: str, stage: str, book: PromoBook,
-                store: str | None, idx: tuple[int, ...], customer: Customer) -> None:
-    own = stage_index(stage)
-    snap = book.rules.snapshot(stage, rule.base)
+def _add_effect(out: Compiled, rule: Any, kind: str, plan: RulePlan, store: str | None,
+                idx: tuple[int, ...], customer: Customer) -> None:
     key = f"{rule.id}@{store}" if store is not None else rule.id
     if isinstance(rule, Gift | FreeShipping):
         target = out.gifts if isinstance(rule, Gift) else out.shipping
-        target.append(Effect(rule, key, kind, own, snap, idx, _never, (), store))
+        target.append(Effect(rule, key, kind, plan.own, plan.snap, idx, _never, (), store))
         return
     tags: tuple[str, ...] = ()
     if isinstance(rule, Coupon):
@@ -164,7 +214,7 @@ def _add_effect(out: Compiled, rule: Any, kind: str, stage: str, book: PromoBook
     if rule.group:
         tags = (*tags, f"group:{rule.group}")
     fn = value_fn(rule, idx, out.lines, customer)
-    out.effects.append(Effect(rule, key, kind, own, snap, idx, fn, tags, store))
+    out.effects.append(Effect(rule, key, kind, plan.own, plan.snap, idx, fn, tags, store))
 
 
 def _never(amounts: tuple[int, ...]) -> tuple[int, None]:  # pragma: no cover - never valued
@@ -220,6 +270,13 @@ def _price_line(out: Compiled, i: int, offers: list[tuple[int, Any]], stock: dic
     return amount + left * line.unit_fen
 
 
+def fen_text(fen: int, lang: str = "zh") -> str:
+    """`format_fen` with a fast path for the small amounts of hints (same text)."""
+    if 0 <= fen < 1_000_000:
+        return f"¥{fen // 100:,}.{fen % 100:02d}"
+    return format_fen(fen, lang=lang)
+
+
 def short_reason(rule: Any, base_total: int) -> Reason | None:
     """凑单 hint for a threshold not reached: 差¥23.00 满300减40."""
     threshold = _lowest_threshold(rule)
@@ -227,7 +284,7 @@ def short_reason(rule: Any, base_total: int) -> Reason | None:
         return None
     short = threshold - base_total
     label = rule.name or rule.id
-    return Reason(f"差{format_fen(short)} {label}", f"{format_fen(short, lang='en')} short of "
+    return Reason(f"差{fen_text(short)} {label}", f"{fen_text(short, 'en')} short of "
                   f"{label}", short)
 
 

@@ -9,7 +9,8 @@ lowering any line amount never raises the discount — the optimiser's bound rel
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from dacu.promo.cart import CartLine, Customer
@@ -42,9 +43,21 @@ class Effect:
     fn: ValueFn
     tags: tuple[str, ...] = ()  # exclusivity: coupon slot and/or group
     store: str | None = None
+    pick: Callable[[Sequence[int]], tuple[int, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pick = picker(self.lines)
 
     def value(self, amounts: Sequence[int]) -> Value:
-        return self.fn(tuple(amounts[i] for i in self.lines))
+        return self.fn(self.pick(amounts))
+
+
+def picker(lines: tuple[int, ...]) -> Callable[[Sequence[int]], tuple[int, ...]]:
+    """A fast `amounts → tuple(amounts[i] for i in lines)`."""
+    if len(lines) == 1:
+        only = lines[0]
+        return lambda amounts: (amounts[only],)
+    return itemgetter(*lines)
 
 
 def pct(amount: int, bp: int) -> int:

@@ -10,12 +10,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dacu.config import Campaign
-from dacu.money import format_fen
 from dacu.promo.cart import Cart, CartLine, Customer, parse_cart, parse_customer, parse_wallet
-from dacu.promo.compile import Compiled, Reason, compile_cart, short_reason
+from dacu.promo.compile import Compiled, Reason, compile_cart, fen_text, short_reason
 from dacu.promo.effects import Effect
 from dacu.promo.load import PromoBook, load_promotions, parse_promotions
-from dacu.promo.optimiser import Record, Search
+from dacu.promo.optimiser import Record, Search, Solution
 from dacu.promo.quote import Applied, LineDiscount, NotApplied, Quote, QuoteLine
 from dacu.promo.rules import (
     STAGES,
@@ -55,10 +54,10 @@ def quote(cart: Cart | dict, customer: Customer | dict | None, promotions: Any,
     canonical = Cart(tuple(cart.lines[i] for i in order), cart.channel, cart.at, cart.shipping)
     comp = compile_cart(canonical, customer, book, held)
     search = Search(comp)
-    solution = search.run()
+    solution = search.run() if search.has_choice else Solution(0, (), 0)
     record: Record = []
     total, snaps = search.evaluate(solution.chosen, record)
-    assert total == solution.total_fen, "search and evaluation disagree"
+    assert total == solution.total_fen or not search.has_choice, "search and evaluation disagree"
     return _build(comp, search, solution.chosen, record, snaps, order, customer, solution.nodes)
 
 
@@ -95,8 +94,9 @@ def _build(comp: Compiled, search: Search, chosen: Sequence[Effect], record: Rec
     goods = sum(snaps[-1])
     lines = [_quote_line(comp.lines[i], per_line[i], snaps[-1][i]) for i in range(len(comp.lines))]
     lines = [lines[order.index(k)] for k in range(len(order))]
-    gifts, gift_misses = _gifts(comp, snaps)
+    gifts, gift_applied, gift_misses = _gifts(comp, snaps)
     lines += gifts
+    applied += gift_applied
     deposit = _deposits(comp, record, customer)
     list_fen = sum(comp.list_amounts)
     return Quote(goods + shipping, goods, shipping, list_fen, list_fen - goods, deposit,
@@ -120,8 +120,8 @@ def _next_tier(effect: Effect, snaps: tuple[tuple[int, ...], ...]) -> tuple[str,
     if not higher:
         return None
     tier, short = higher[0], higher[0].threshold - base
-    return (f"再买{format_fen(short)}可享满{_yuan(tier.threshold)}减{_yuan(tier.discount)}",
-            f"{format_fen(short, lang='en')} more for {format_fen(tier.discount, lang='en')} off")
+    return (f"再买{fen_text(short)}可享满{_yuan(tier.threshold)}减{_yuan(tier.discount)}",
+            f"{fen_text(short, 'en')} more for {fen_text(tier.discount, 'en')} off")
 
 
 def _yuan(fen: int) -> str:
@@ -190,8 +190,9 @@ def _free_shipping(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> list[A
     return out
 
 
-def _gifts(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> tuple[list[QuoteLine], list[NotApplied]]:
-    lines, misses, stock = [], [], {}
+def _gifts(comp: Compiled, snaps: tuple[tuple[int, ...], ...]
+           ) -> tuple[list[QuoteLine], list[Applied], list[NotApplied]]:
+    lines, applied, misses, stock = [], [], [], {}
     for effect in comp.gifts:
         rule: Gift = effect.rule
         stock.setdefault(rule.id, rule.stock)
@@ -206,10 +207,13 @@ def _gifts(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> tuple[list[Quo
             continue
         if left is not None:
             stock[rule.id] = left - rule.quantity
-        lines.append(QuoteLine(rule.gift_sku, effect.store or comp.lines[effect.lines[0]].store,
-                               rule.quantity, 0, 0, 0, (), rule.gift_name, True,
-                               rule.gift_value * rule.quantity))
-    return lines, misses
+        store = effect.store or comp.lines[effect.lines[0]].store
+        lines.append(QuoteLine(rule.gift_sku, store, rule.quantity, 0, 0, 0, (), rule.gift_name,
+                               True, rule.gift_value * rule.quantity))
+        gift = rule.gift_name or rule.gift_sku
+        applied.append(Applied(rule.id, rule.label, "promotion", "gift", 0, effect.store,
+                               f"赠{gift}×{rule.quantity}", f"gift {rule.gift_sku} x{rule.quantity}"))
+    return lines, applied, misses
 
 
 def _deposits(comp: Compiled, record: Record, customer: Customer) -> int:

@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dacu.money import allocate
 from dacu.promo.compile import Compiled
 from dacu.promo.effects import Effect, Value
 from dacu.promo.rules import STAGES
@@ -58,9 +57,9 @@ class Search:
             (self.cands if effect.tags else self.auto)[effect.stage].append(effect)
         self.cache: dict[tuple[int, tuple[int, ...]], Value] = {}
         self.memo: dict[tuple, tuple[float, tuple[Effect, ...] | None, bool]] = {}
-        self.options_cache: dict[tuple[int, frozenset[str]], list] = {}
+        self.components_cache: dict[tuple[int, frozenset[str]], list] = {}
         self.nodes = 0
-        self._plan_keys()
+        self.has_choice = any(self.cands)
 
     def _plan_keys(self) -> None:
         """Which snapshots and tags each stage's remaining search depends on (the memo key)."""
@@ -74,24 +73,23 @@ class Search:
 
     # -- evaluation ------------------------------------------------------------------------------
     def value(self, effect: Effect, amounts: Sequence[int]) -> Value:
-        key = (id(effect), tuple(amounts[i] for i in effect.lines))
+        key = (id(effect), effect.pick(amounts))
         found = self.cache.get(key)
         if found is None:
             found = self.cache[key] = effect.fn(key[1])
         return found
 
-    def apply(self, s: int, snaps: tuple[tuple[int, ...], ...], effects: Sequence[Effect],
-              record: Record | None = None) -> tuple[int, ...]:
-        """Amounts after stage `s`: each effect valued on its base, allocated on current amounts."""
-        current = list(snaps[s])
+    def apply(self, snaps: tuple[tuple[int, ...], ...], start: Sequence[int],
+              effects: Sequence[Effect], record: Record | None = None) -> tuple[int, ...]:
+        """Amounts after `effects`: each valued on its base snapshot, allocated on current amounts."""
+        current = list(start)
         for effect in effects:
             total, explicit = self.value(effect, snaps[effect.snap])
             if explicit is None:
-                eligible = [current[i] for i in effect.lines]
-                total = min(total, sum(eligible))
                 if total <= 0:
                     continue
-                shares = tuple(allocate(total, eligible))
+                eligible = effect.pick(current)
+                shares = split(total, eligible)
             else:
                 shares = tuple(min(x, current[i]) for x, i in zip(explicit, effect.lines, strict=True))
             for i, share in zip(effect.lines, shares, strict=True):
@@ -101,6 +99,8 @@ class Search:
         return tuple(current)
 
     def shipping(self, snaps: tuple[tuple[int, ...], ...]) -> int:
+        if not self.comp.fees:
+            return 0
         waived = {e.store for e in self.comp.shipping
                   if sum(snaps[e.snap][i] for i in e.lines) >= e.rule.threshold}
         return sum(fee for store, fee in self.comp.fees.items() if store not in waived)
@@ -109,34 +109,27 @@ class Search:
         return sum(snaps[N_STAGES]) + self.shipping(snaps)
 
     # -- search ----------------------------------------------------------------------------------
-    def options(self, s: int, used: frozenset[str]) -> list[tuple[tuple[Effect, ...], frozenset[str]]]:
-        key = (s, used)
-        if key not in self.options_cache:
-            out: list[tuple[tuple[Effect, ...], frozenset[str]]] = []
-            _subsets(self.cands[s], 0, (), used, out)
-            self.options_cache[key] = out
-        return self.options_cache[key]
-
-    def lower_bound(self, s: int, snaps: tuple[tuple[int, ...], ...], used: frozenset[str]) -> int:
-        current = snaps[-1]
+    def future_discount(self, s: int, snaps: tuple[tuple[int, ...], ...], used: frozenset[str]) -> int:
+        """U: an upper bound of all discounts of stages > s, valued on amounts ≥ the real ones."""
+        current = snaps[s]
         bound = 0
         best_per_tag: dict[str, int] = {}
-        for t in range(s, N_STAGES):
+        for t in range(s + 1, N_STAGES):
             for effect in self.auto[t]:
-                bound += self.value(effect, snaps[effect.snap] if effect.snap < len(snaps)
-                                    else current)[0]
+                bound += self.value(effect, snaps[effect.snap] if effect.snap <= s else current)[0]
             for effect in self.cands[t]:
                 if used.intersection(effect.tags):
                     continue
-                worth = self.value(effect, snaps[effect.snap] if effect.snap < len(snaps)
-                                   else current)[0]
+                worth = self.value(effect, snaps[effect.snap] if effect.snap <= s else current)[0]
                 tag = effect.tags[0]
                 if worth > best_per_tag.get(tag, 0):
                     best_per_tag[tag] = worth
-        goods = max(0, sum(current) - bound - sum(best_per_tag.values()))
-        return goods + self._shipping_floor(snaps)
+        return bound + sum(best_per_tag.values())
 
-    def _shipping_floor(self, snaps: tuple[tuple[int, ...], ...]) -> int:
+    def shipping_floor(self, snaps: tuple[tuple[int, ...], ...]) -> int:
+        """F: fees of stores whose free-shipping threshold is already out of reach."""
+        if not self.comp.fees:
+            return 0
         reachable = set()
         for effect in self.comp.shipping:
             base = snaps[effect.snap] if effect.snap < len(snaps) else snaps[-1]
@@ -154,25 +147,45 @@ class Search:
         if found is not None and (found[2] or found[0] >= cutoff):
             return found[0], found[1]
         self.nodes += 1
-        children = []
-        for order, (chosen, now_used) in enumerate(self.options(s, used)):
-            amounts = self.apply(s, snaps, self.auto[s] + list(chosen))
-            after = (*snaps, amounts)
-            children.append((self.lower_bound(s + 1, after, now_used), order, chosen, now_used, after))
-        children.sort(key=lambda c: (c[0], c[1]))
-        best: float = INF
-        best_choice: tuple[Effect, ...] | None = None
-        for bound, _, chosen, now_used, after in children:
-            if bound >= min(best, cutoff):
-                break
-            value, rest = self.solve(s + 1, after, now_used, min(best, cutoff))
-            if value < best and rest is not None:
-                best, best_choice = value, chosen + rest
-        exact = best < cutoff
+        after_auto = self.apply(snaps, snaps[s], self.auto[s])
+        parts = self.parts(s, snaps, after_auto, used)
+        if not parts:  # nothing to choose at this stage
+            best, best_choice = self.solve(s + 1, (*snaps, after_auto), used, cutoff)
+        else:
+            later = self.future_discount(s, snaps, used)
+            branch = _Branch(self, s, snaps, parts, later, cutoff)
+            branch.run(0, after_auto, used, ())
+            best, best_choice = branch.best, branch.choice
+        exact = best < cutoff and best_choice is not None
         self.memo[key] = (best, best_choice, True) if exact else (cutoff, None, False)
         return (best, best_choice) if exact else (cutoff, None)
 
+    def parts(self, s: int, snaps: tuple[tuple[int, ...], ...], after_auto: tuple[int, ...],
+              used: frozenset[str]) -> list[list[tuple[int, tuple[Effect, ...], frozenset[str], tuple]]]:
+        """Independent parts of stage `s`'s choice (no shared tag, no shared line); per part its
+        options as (discount, chosen, tags, (lines, amounts after)), largest discount first."""
+        out = []
+        for cands, lines in self.components(s, used):
+            options = []
+            for chosen, tags in _all_subsets(cands, used):
+                after = self.apply(snaps, after_auto, chosen) if chosen else after_auto
+                picked = tuple(after[i] for i in lines)
+                discount = sum(after_auto[i] for i in lines) - sum(picked)
+                options.append((discount, chosen, tags, (lines, picked)))
+            options.sort(key=lambda o: -o[0])
+            out.append(options)
+        return out
+
+    def components(self, s: int, used: frozenset[str]) -> list[tuple[list[Effect], tuple[int, ...]]]:
+        key = (s, used)
+        found = self.components_cache.get(key)
+        if found is None:
+            free = [e for e in self.cands[s] if used.isdisjoint(e.tags)]
+            found = self.components_cache[key] = _connected(free)
+        return found
+
     def run(self) -> Solution:
+        self._plan_keys()
         snaps = (self.comp.list_amounts, self.comp.price_amounts)
         total, chosen = self.solve(1, snaps, frozenset(), INF)
         assert chosen is not None  # the empty choice is always valid, so INF is never returned
@@ -184,9 +197,97 @@ class Search:
         snaps: tuple[tuple[int, ...], ...] = (self.comp.list_amounts, self.comp.price_amounts)
         picked = set(map(id, chosen))
         for s in range(1, N_STAGES):
-            effects = self.auto[s] + [e for e in self.cands[s] if id(e) in picked]
-            snaps = (*snaps, self.apply(s, snaps, effects, record))
+            after_auto = self.apply(snaps, snaps[s], self.auto[s], record)
+            mine = [e for e in self.cands[s] if id(e) in picked]
+            snaps = (*snaps, self.apply(snaps, after_auto, mine, record) if mine else after_auto)
         return self.total(snaps), snaps
+
+
+def split(total: int, amounts: Sequence[int]) -> tuple[int, ...]:
+    """`dacu.money.allocate` for a discount over line amounts, capped at their sum (fast path).
+
+    Same rule and same result: shares floored, leftover fen to the largest remainders, ties to the
+    earliest line; the total is first capped at the amounts' sum so no line goes below zero.
+    """
+    weight_sum = sum(amounts)
+    if total >= weight_sum:
+        return tuple(amounts)
+    if len(amounts) == 1:
+        return (total,)
+    shares = [total * a // weight_sum for a in amounts]
+    leftover = total - sum(shares)
+    if leftover:
+        remainders = [total * a % weight_sum for a in amounts]
+        for index in sorted(range(len(amounts)), key=remainders.__getitem__, reverse=True)[:leftover]:
+            shares[index] += 1
+    return tuple(shares)
+
+
+class _Branch:
+    """Choose one option per independent part of a stage, depth first, with the bound."""
+
+    def __init__(self, search: Search, s: int, snaps: tuple[tuple[int, ...], ...],
+                 parts: list, later: int, cutoff: float) -> None:
+        self.search, self.s, self.snaps, self.parts, self.cutoff = search, s, snaps, parts, cutoff
+        self.later = later
+        # the most the parts from k on can still take off (their largest option each)
+        self.rest = [0] * (len(parts) + 1)
+        for k in range(len(parts) - 1, -1, -1):
+            self.rest[k] = self.rest[k + 1] + parts[k][0][0]
+        self.best: float = INF
+        self.choice: tuple[Effect, ...] | None = None
+
+    def run(self, k: int, amounts: tuple[int, ...], used: frozenset[str],
+            chosen: tuple[Effect, ...]) -> None:
+        search, limit = self.search, min(self.best, self.cutoff)
+        if k == len(self.parts):
+            value, rest = search.solve(self.s + 1, (*self.snaps, amounts), used, limit)
+            if value < self.best and rest is not None:
+                self.best, self.choice = value, chosen + rest
+            return
+        children = []
+        for discount, picked, tags, (lines, after) in self.parts[k]:
+            current = list(amounts)
+            for i, fen in zip(lines, after, strict=True):
+                current[i] = fen
+            child = tuple(current)
+            bound = max(0, sum(child) - self.rest[k + 1] - self.later)
+            bound += search.shipping_floor((*self.snaps, child))
+            children.append((bound, -discount, len(children), child, used | tags, chosen + picked))
+        children.sort()
+        for bound, _, _, child, now_used, now_chosen in children:
+            if bound >= min(self.best, self.cutoff):
+                break
+            self.run(k + 1, child, now_used, now_chosen)
+
+
+def _connected(cands: list[Effect]) -> list[tuple[list[Effect], tuple[int, ...]]]:
+    """Group candidates that share a tag or a line (union-find); keep the stage order inside."""
+    parent = list(range(len(cands)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    owner: dict[object, int] = {}
+    for index, effect in enumerate(cands):
+        for mark in (*effect.tags, *effect.lines):
+            if mark in owner:
+                parent[root(index)] = root(owner[mark])
+            else:
+                owner[mark] = index
+    groups: dict[int, list[Effect]] = {}
+    for index, effect in enumerate(cands):
+        groups.setdefault(root(index), []).append(effect)
+    return [(members, tuple(sorted({i for e in members for i in e.lines})))
+            for members in groups.values()]
+
+
+def _all_subsets(cands: list[Effect], used: frozenset[str]) -> list[tuple[tuple[Effect, ...], frozenset[str]]]:
+    out: list[tuple[tuple[Effect, ...], frozenset[str]]] = []
+    _subsets(cands, 0, (), used, out)
+    return [(chosen, tags - used) for chosen, tags in out]
 
 
 def _subsets(cands: list[Effect], start: int, chosen: tuple[Effect, ...], used: frozenset[str],

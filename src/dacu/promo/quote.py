@@ -15,7 +15,7 @@ from dacu.errors import InputError
 from dacu.money import allocate, format_fen
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LineDiscount:
     id: str
     name: str
@@ -23,7 +23,7 @@ class LineDiscount:
     amount_fen: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class QuoteLine:
     sku_id: str
     store: str
@@ -37,7 +37,7 @@ class QuoteLine:
     gift_value_fen: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Applied:
     id: str
     name: str
@@ -49,7 +49,7 @@ class Applied:
     hint_en: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NotApplied:
     id: str
     name: str
