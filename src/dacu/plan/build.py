@@ -8,7 +8,7 @@ history or a default that `Plan.notes` names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -34,6 +34,7 @@ class PlanHistory:
     daily: pd.DataFrame
     hourly: pd.DataFrame | None = None
     spend: SpendHistory | None = None
+    categories: pd.DataFrame | None = None  # day, category, gmv_fen, uv, buyers (if not in daily)
     source: str = "history"
 
     def total_by_day(self) -> pd.Series:
@@ -130,7 +131,7 @@ def _forecast(ctx: _Context) -> None:
 
 def _last_year_uplift(series: pd.Series, days: list[date]) -> float | None:
     """Last year's same window ÷ the 28 days before it (per day), a simple measured uplift."""
-    shifted = [pd.Timestamp(d - timedelta(days=364)) for d in days]
+    shifted = [pd.Timestamp(sh.year_ago(d)) for d in days]
     during = series.reindex(shifted).dropna()
     before = series[(series.index < shifted[0]) & (series.index >= shifted[0] - pd.Timedelta(days=28))]
     if len(during) < len(days) // 2 or before.empty or before.mean() <= 0:
@@ -153,7 +154,8 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
         for day_node in day_nodes:
             if day_node.key == campaign.peak_day.isoformat():
                 hourly = ctx.history.hourly if ctx.history else None
-                grow(day_node, "hour", Shares(sh.intraday_shares(hourly, ctx.notes)))
+                curve = sh.intraday_shares(hourly, ctx.notes, peak_day=campaign.peak_day)
+                grow(day_node, "hour", Shares(curve))
     for dimension, keys, metric in (("channel", [c.id for c in campaign.channels], "channel"),
                                     ("category", [c.id for c in campaign.categories], "category")):
         if keys:
@@ -161,7 +163,10 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
             root.children.append(view)
             fixed = {getattr(t, metric): t.value / root.values.gmv_fen for t in campaign.targets
                      if t.metric == "gmv" and getattr(t, metric) and not t.phase}
-            grow(view, dimension, sh.dimension_shares(daily, dimension, keys, fixed, ctx.notes))
+            table = daily
+            if dimension == "category" and ctx.history and ctx.history.categories is not None:
+                table = ctx.history.categories
+            grow(view, dimension, sh.dimension_shares(table, dimension, keys, fixed, ctx.notes))
     view = TargetNode("customer_type", "view", root.values)
     root.children.append(view)
     grow(view, "customer_type", _customer_shares(ctx, root.values, daily))

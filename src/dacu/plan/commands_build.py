@@ -64,7 +64,9 @@ def baseline(
 @plan_app.command("build")
 def build(
     campaign_file: Path = typer.Option(..., "--campaign", help="Campaign YAML file."),
-    history: Path | None = typer.Option(None, "--history", help="Folder with daily.csv [hourly.csv]."),
+    history: Path | None = typer.Option(
+        None, "--history", help="Folder with daily.csv [hourly.csv, spend_weekly.csv], or a "
+                                "`dacu sim` output folder (events.parquet)."),
     warehouse: str | None = typer.Option(None, "--warehouse", help="Warehouse URL (KPIs by day)."),
     out_dir: Path = typer.Option(Path("plan-out"), "--out", help="Folder for plan.json, plan.xlsx, charts."),
     growth: str = typer.Option("0%", help="Growth ask on top of baseline × uplift, e.g. 40%."),
@@ -79,12 +81,15 @@ def build(
     from dacu.config import _to_ratio, load_campaign
     from dacu.plan.build import build_plan
     from dacu.plan.export import write_charts, write_xlsx
-    from dacu.plan.sources import read_history_dir, read_history_warehouse
+    from dacu.plan.sources import read_history_dir, read_history_warehouse, read_sim_dir
     from dacu.plan.timeline import write_ics
 
     campaign = load_campaign(campaign_file)
     hist = None
-    if history is not None:
+    if history is not None and (history / "events.parquet").exists():
+        with out.status("读取历史 reading the simulated history …"):
+            hist = read_sim_dir(history, campaign)
+    elif history is not None:
         hist = read_history_dir(history)
     elif warehouse is not None:
         hist = read_history_warehouse(warehouse, campaign)

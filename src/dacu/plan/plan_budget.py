@@ -36,11 +36,18 @@ def _optimised(campaign: Campaign, budget: Budget, spend: SpendHistory,
     if not fitted:
         notes.append("投放历史与预算渠道不匹配 spend history has none of the budget's channels")
         return budget
+    weeks = len(campaign.days()) / 7
+    planned = sum(r.spend_fen for r in fitted) / 100 / weeks  # yuan per week
+    seen = float(spend.spend.sum(axis=0).max())
+    if planned > 3 * seen:
+        notes.append(f"预算远超历史投放 the budget (¥{planned:,.0f}/week) is over 3× the largest "
+                     f"week of the spend history (¥{seen:,.0f}): curves would extrapolate, so the "
+                     "campaign's lines are kept as written")
+        return budget
     fit = fit_response_curves(spend, seasonality=2 if spend.n_periods >= 78 else 0)
     curves = [fit.curve(r.channel) for r in fitted]
     committed = sum(o["amount_fen"] for o in budget.other_lines) + sum(
         r.spend_fen for r in budget.channels if r not in fitted)
-    weeks = len(campaign.days()) / 7
     result = optimize_budget(curves, b.total, periods=weeks,
                              floors={r.channel: r.floor_fen for r in fitted if r.floor_fen},
                              caps={r.channel: r.cap_fen for r in fitted if r.cap_fen},

@@ -7,7 +7,7 @@ does not have the dimension, a documented default is used and a note says so.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,14 @@ DEFAULT_PHASE_SHARES = {Phase.WARMUP: 0.30, Phase.BURST: 0.45, Phase.WRAPUP: 0.1
 # A typical big-promotion peak day: the midnight kick-off, a morning climb, the 20:00 evening peak.
 DEFAULT_INTRADAY = np.array([14, 5, 2, 1, 0.6, 0.5, 0.6, 1.2, 2.2, 3.3, 4.2, 4.4, 4.1, 3.9, 3.8,
                              3.9, 4.0, 3.8, 4.0, 4.6, 7.5, 7.0, 6.3, 8.1])
+
+
+def year_ago(day: date) -> date:
+    """The same calendar date a year earlier (big promotions are calendar dates: 11-11, 6-18)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
 
 
 def normalise(weights: Mapping[str, float]) -> dict[str, float]:
@@ -42,7 +50,7 @@ def phase_shares(campaign: Campaign, daily_total: pd.Series | None, notes: list[
     """GMV share per phase from the same calendar window a year earlier, else defaults."""
     days = phase_days(campaign)
     if daily_total is not None:
-        last_year = {p: sum(float(daily_total.get(pd.Timestamp(d - timedelta(days=364)), 0.0))
+        last_year = {p: sum(float(daily_total.get(pd.Timestamp(year_ago(d)), 0.0))
                             for d in ds) for p, ds in days.items()}
         if all(v > 0 for v in last_year.values()):
             notes.append("阶段占比取自去年同期 phase shares from the same window a year earlier")
@@ -58,15 +66,30 @@ def day_shares(days: Sequence[date], baseline: Mapping[date, float] | None) -> d
     return normalise(weights)
 
 
-def intraday_shares(hourly: pd.DataFrame | None, notes: list[str]) -> dict[str, float]:
-    """Hour-of-day GMV shares from an hourly history (hour_of_day, gmv_fen), else the default curve."""
-    if hourly is not None and not hourly.empty:
-        grouped = hourly.groupby("hour_of_day")["gmv_fen"].sum()
-        curve = {f"{h:02d}": float(grouped.get(h, 0.0)) for h in range(24)}
-        notes.append("分时曲线取自历史 intraday curve from history")
-        return normalise(curve)
-    notes.append("分时曲线使用默认大促曲线 intraday curve is the default peak-day curve")
-    return normalise({f"{h:02d}": float(v) for h, v in enumerate(DEFAULT_INTRADAY)})
+def intraday_shares(hourly: pd.DataFrame | None, notes: list[str], *,
+                    peak_day: date | None = None, prior_orders: float = 200.0) -> dict[str, float]:
+    """Hour-of-day GMV shares of the peak day.
+
+    From last year's peak day (same date) when `hourly` (hour_of_day, gmv_fen [, day, orders])
+    has it, blended with the default peak-day curve by weight n / (n + `prior_orders`) where n is
+    that day's orders — a small store's single day is noisy; else the default curve.
+    """
+    default = DEFAULT_INTRADAY / DEFAULT_INTRADAY.sum()
+    if hourly is None or hourly.empty or peak_day is None or "day" not in hourly.columns:
+        notes.append("分时曲线使用默认大促曲线 intraday curve is the default peak-day curve")
+        return {f"{h:02d}": float(v) for h, v in enumerate(default)}
+    ago = pd.Timestamp(year_ago(peak_day))
+    day = hourly[pd.to_datetime(hourly["day"]) == ago]
+    grouped = day.groupby("hour_of_day")["gmv_fen"].sum().reindex(range(24), fill_value=0)
+    if grouped.sum() <= 0:
+        notes.append("分时曲线使用默认大促曲线 intraday curve is the default peak-day curve")
+        return {f"{h:02d}": float(v) for h, v in enumerate(default)}
+    n = float(day["orders"].sum()) if "orders" in day.columns else prior_orders
+    weight = n / (n + prior_orders)
+    curve = weight * grouped.to_numpy() / grouped.sum() + (1 - weight) * default
+    notes.append(f"分时曲线取自去年大促日 intraday curve from last year's peak day {ago:%Y-%m-%d} "
+                 f"({n:.0f} orders, weight {weight:.0%}; the rest the default curve)")
+    return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
 
 
 def dimension_shares(daily: pd.DataFrame | None, column: str, keys: Sequence[str],

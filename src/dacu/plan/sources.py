@@ -85,17 +85,82 @@ def _spend(folder: Path):
 
 
 def read_history_warehouse(url: str | None, campaign) -> PlanHistory:
-    """Daily and hourly KPIs by channel from the warehouse (needs dacu.warehouse + dacu.metrics.kpi)."""
+    """Daily KPIs by channel, the intraday curve and weekly spend from the warehouse, for the
+    days before the campaign starts (the plan is made before it)."""
     try:
-        from dacu.metrics.kpi import kpis
         from dacu.warehouse import open_warehouse
-    except ImportError as exc:
-        raise WarehouseError(f"reading history from the warehouse needs dacu.metrics.kpi, not "
-                             f"available yet ({exc}); use --history DIR") from None
+    except ImportError as exc:  # pragma: no cover - the warehouse stage is part of dacu
+        raise WarehouseError(f"the warehouse is not available ({exc}); use --history DIR") from None
     wh = open_warehouse(url)
-    events = wh.events()
-    daily = wh.to_arrow(kpis(events, by=("day", "channel"), tz=campaign.timezone)).to_pandas()
-    hourly = wh.to_arrow(kpis(events, by=("hour",), tz=campaign.timezone)).to_pandas()
-    daily = daily.rename(columns={"paid_gmv_fen": "paid_gmv_fen"})
-    hourly["hour_of_day"] = pd.to_datetime(hourly["hour"]).dt.hour
-    return PlanHistory(daily=daily, hourly=hourly, source=url or "warehouse")
+    try:
+        return history_from_warehouse(wh, campaign, source=url or "warehouse")
+    finally:
+        wh.close()
+
+
+def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHistory:
+    from dacu.metrics.kpi import kpis, window
+
+    events = window(wh.events(), end=campaign.start)
+    by_day = wh.to_arrow(kpis(events, by=("day", "channel"), campaign=campaign)).to_pandas()
+    by_hour = wh.to_arrow(kpis(events, by=("hour",), campaign=campaign)).to_pandas()
+    by_category = wh.to_arrow(kpis(events, by=("day", "category"), campaign=campaign)).to_pandas()
+    if by_day.empty:
+        raise WarehouseError(f"{source}: no events before {campaign.start:%Y-%m-%d} to plan from")
+    daily = by_day[["day", "channel", "gmv_fen", "uv", "buyers", "orders"]].copy()
+    daily["day"] = pd.to_datetime(daily["day"])
+    hourly = by_hour[["hour", "gmv_fen", "orders"]].copy()
+    local = pd.to_datetime(hourly["hour"], utc=True).dt.tz_convert(campaign.timezone)
+    hourly["hour_of_day"] = local.dt.hour
+    hourly["day"] = local.dt.tz_localize(None).dt.normalize()
+    categories = by_category[["day", "category", "gmv_fen", "uv", "buyers"]].copy()
+    categories["day"] = pd.to_datetime(categories["day"])
+    daily, spend = _with_spend(wh, campaign, daily, source)
+    return PlanHistory(daily=daily, hourly=hourly, spend=spend, categories=categories,
+                       source=source)
+
+
+def _with_spend(wh, campaign, daily: pd.DataFrame, source: str):
+    """Spend per day and channel joined onto `daily`; weekly GMV vs spend for the curves."""
+    from dacu.plan.spend_history import history_from_frame
+
+    try:  # (Warehouse.has_table fails on some duckdb versions; ask for the table instead)
+        table = wh.table("spend")
+    except Exception:
+        return daily, None
+    raw = wh.to_arrow(table.filter(table.hour < campaign.start)).to_pandas()
+    if raw.empty:
+        return daily, None
+    raw["day"] = pd.to_datetime(raw["hour"], utc=True).dt.tz_convert(
+        campaign.timezone).dt.tz_localize(None).dt.normalize()
+    per_day = raw.groupby(["day", "channel"], as_index=False)["spend_fen"].sum()
+    daily = daily.merge(per_day, on=["day", "channel"], how="left")
+    daily["spend_fen"] = daily["spend_fen"].fillna(0).astype("int64")
+    week = daily["day"].dt.to_period("W-SUN").dt.start_time
+    gmv = daily.groupby(week)["gmv_fen"].sum() / 100
+    spend_week = daily.pivot_table(index=week, columns="channel", values="spend_fen",
+                                   aggfunc="sum", fill_value=0) / 100
+    paid = [c for c in spend_week.columns if spend_week[c].sum() > 0]
+    frame = spend_week[paid].assign(gmv=gmv).reset_index(names="week")
+    frame = frame.iloc[1:-1] if len(frame) > 10 else frame  # drop partial first/last weeks
+    if len(frame) < 12 or not paid:
+        return daily, None
+    return daily, history_from_frame(frame, date="week", target="gmv", channels=paid,
+                                     source=f"{source} (spend by week)")
+
+
+def read_sim_dir(folder: Path, campaign) -> PlanHistory:
+    """A `dacu sim` output folder (events.parquet, spend.parquet): loaded into an in-memory
+    warehouse and read like one."""
+    import pyarrow.parquet as pq
+
+    from dacu.warehouse import open_warehouse
+
+    wh = open_warehouse("duckdb://:memory:")
+    try:
+        wh.append_events(pq.read_table(folder / "events.parquet"))
+        if (folder / "spend.parquet").exists():
+            wh.load_reference("spend", pq.read_table(folder / "spend.parquet"))
+        return history_from_warehouse(wh, campaign, source=str(folder))
+    finally:
+        wh.close()
