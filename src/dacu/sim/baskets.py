@@ -147,12 +147,17 @@ def pick_coupons(value: np.ndarray, is_new: np.ndarray, rules: PromoRules,
 
 def allocate_lines(line_value: np.ndarray, order: np.ndarray, order_total: np.ndarray,
                    order_discount_fen: np.ndarray) -> np.ndarray:
-    """分摊: each line's share of its order's discount, pro rata; the rounding fen go to the
-    order's first line so shares sum exactly to the order discount. Returns line amounts (fen)."""
+    """分摊: each line's share of its order's discount by the largest-remainder method (as
+    `dacu.money.allocate`, vectorised): shares sum exactly to the order discount and no line
+    pays less than zero. Returns the line amounts (fen) after discount."""
     total = np.maximum(order_total[order], 1)
-    share = line_value * order_discount_fen[order] // total
+    product = line_value * order_discount_fen[order]
+    share, remainder = product // total, product % total
     leftover = order_discount_fen - np.bincount(order, weights=share,
                                                 minlength=len(order_total)).astype(np.int64)
-    first = np.unique(order, return_index=True)[1]
-    share[first] += leftover[order[first]]
-    return line_value - share
+    ranked = np.lexsort((np.arange(len(order)), -remainder, order))  # by order, remainder desc
+    first = np.searchsorted(order[ranked], order[ranked], side="left")
+    rank = np.arange(len(order)) - first
+    bonus = np.zeros(len(order), dtype=np.int64)
+    bonus[ranked] = rank < leftover[order[ranked]]
+    return line_value - share - bonus
