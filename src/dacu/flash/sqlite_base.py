@@ -12,8 +12,10 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from dacu.errors import StoreError
@@ -32,12 +34,27 @@ from dacu.flash.store import AuditEntry, FlashStore
 BUSY_TIMEOUT_MS = 60_000
 
 
+@dataclass(eq=False)
+class _Pending:
+    """One operation waiting for the group commit."""
+
+    work: Callable[[sqlite3.Connection], Outcome]
+    result: Outcome | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
 class SQLiteBase(FlashStore):
     """Connection handling and guard/idempotency/audit helpers (see `SQLiteStore`)."""
 
     def _open(self, path: str | Path) -> None:
         self.path = str(path)
         self._local = threading.local()
+        # One writer per process at a time: threads queue here instead of in SQLite's busy
+        # handler (which backs off in steps of up to 100 ms), and the thread holding the lock
+        # commits every queued operation in one transaction (group commit, see `_grouped`).
+        self._writer = threading.Lock()
+        self._queue: deque[_Pending] = deque()
         try:
             con = self._con()
             con.executescript(DDL)
@@ -57,6 +74,45 @@ class SQLiteBase(FlashStore):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction on its own (set-up, sweeps, blocks): holds the writer lock."""
+        with self._writer, self._tx_unlocked() as con:
+            yield con
+
+    def _grouped(self, work: Callable[[sqlite3.Connection], Outcome]) -> Outcome:
+        """Run `work` atomically, committed together with the other threads' queued work.
+
+        Group commit: a thread queues its operation, then takes the writer lock; whoever holds
+        it runs every queued operation inside one `BEGIN IMMEDIATE … COMMIT`, each in its own
+        SAVEPOINT (an exception undoes that operation only). A thread whose operation a previous
+        holder already committed just returns its result. Nothing is answered before COMMIT.
+        """
+        pending = _Pending(work)
+        self._queue.append(pending)
+        with self._writer:
+            if not pending.done:
+                self._commit_batch()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result  # type: ignore[return-value]
+
+    def _commit_batch(self) -> None:
+        batch = []
+        while self._queue:
+            batch.append(self._queue.popleft())
+        with self._tx_unlocked() as con:
+            for item in batch:
+                con.execute("SAVEPOINT op")
+                try:
+                    item.result = item.work(con)
+                except Exception as exc:  # one bad operation must not undo the others
+                    con.execute("ROLLBACK TO op")
+                    item.error = exc
+                con.execute("RELEASE op")
+        for item in batch:
+            item.done = True
+
+    @contextmanager
+    def _tx_unlocked(self) -> Iterator[sqlite3.Connection]:
         con = self._con()
         try:
             con.execute("BEGIN IMMEDIATE")

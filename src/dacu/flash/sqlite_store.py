@@ -52,8 +52,8 @@ class SQLiteStore(SQLiteBase):
     def _write(self, op: str, target: str, who: Who, key: str, fingerprint: str, body: Body,
                **detail: object) -> Outcome:
         """Run one operation in one transaction, with idempotency and an audit line."""
-        now = self.now_ms()
-        with self._tx() as con:
+        def work(con: sqlite3.Connection) -> Outcome:
+            now = self.now_ms()
             replay = self._replay(con, op, key, fingerprint)
             if replay is not None:
                 return replay
@@ -63,6 +63,8 @@ class SQLiteStore(SQLiteBase):
             if outcome.ok and not outcome.replayed:
                 self._remember(con, op, key, fingerprint, outcome, now)
             return outcome
+
+        return self._grouped(work)
 
     # -- coupons -----------------------------------------------------------------------------
     def _claim(self, template_id: str, who: Who, key: str, new_customer: bool) -> Outcome:
