@@ -234,25 +234,29 @@ def significance(metric: str, forecast: Measures, actual: Measures) -> float:
 
 
 def _log_change(metric: str, forecast: Measures, actual: Measures) -> tuple[float, float] | None:
-    """(ln(A/F), its variance under count noise) of one cell, or None when undefined."""
-    f, a = _value(forecast, metric), _value(actual, metric)
+    """(ln(A/F), its variance under count noise) of one cell, smoothed by half a count."""
     if metric == "cvr":
-        n_f, n_a = forecast.get("buyers", 0.0), actual.get("buyers", 0.0)
-        spread = 1.0
-    elif metric in ("asp_fen", "aov_fen"):
-        count = "buyers" if metric == "asp_fen" else "paid_orders"
+        b_f, n_f = forecast.get("buyers", 0.0), forecast.get("uv", 0.0)
+        b_a, n_a = actual.get("buyers", 0.0), actual.get("uv", 0.0)
+        if n_f <= 0 or n_a <= 0:
+            return None
+        change = math.log((b_a + 0.5) / (n_a + 1)) - math.log((b_f + 0.5) / (n_f + 1))
+        return change, 1 / (b_a + 0.5) + 1 / (b_f + 0.5)
+    if metric in RATIOS:  # ASP / AOV / ROI: mean per count, undefined without a count
+        count = RATIOS[metric][1]
         n_f, n_a = forecast.get(count, 0.0), actual.get(count, 0.0)
-        spread = ASP_CV**2
-    elif _COUNT_OF_MONEY.get(metric, metric) not in (None, metric):
-        count = _COUNT_OF_MONEY[metric]
-        n_f, n_a = forecast.get(count, 0.0), actual.get(count, 0.0)
-        spread = 1 + ASP_CV**2
-    else:
-        n_f, n_a, spread = f or 0.0, a or 0.0, 1.0
-    if f is None or a is None or f < 0 or a < 0:
-        return None
-    ratio = math.log((a + 0.5 / max(n_a, 1.0) * (f or 1.0)) / (f + 0.5 / max(n_f, 1.0) * (f or 1.0)))
-    return ratio, spread * (1 / (n_a + 0.5) + 1 / (n_f + 0.5))
+        f, a = _value(forecast, metric), _value(actual, metric)
+        if not n_f or not n_a or not f or not a or f <= 0 or a <= 0:
+            return None
+        return math.log(a / f), ASP_CV**2 * (1 / n_a + 1 / n_f)
+    f, a = forecast.get(metric, 0.0), actual.get(metric, 0.0)
+    count = _COUNT_OF_MONEY.get(metric, metric)
+    if count is None or count == metric:  # a count: Poisson
+        return math.log((a + 0.5) / (f + 0.5)), 1 / (a + 0.5) + 1 / (f + 0.5)
+    n_f, n_a = forecast.get(count, 0.0), actual.get(count, 0.0)
+    unit = f / n_f if n_f else (a / n_a if n_a else 1.0)
+    change = math.log((a + 0.5 * unit) / (f + 0.5 * unit))
+    return change, (1 + ASP_CV**2) * (1 / (n_a + 0.5) + 1 / (n_f + 0.5))
 
 
 def _minus(total: Measures, cell: Measures) -> dict[str, float]:

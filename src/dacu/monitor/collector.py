@@ -196,16 +196,19 @@ class Collector:
     """validate → drop duplicates → durable append → rollups → acknowledge (one writer at a time).
 
     `sink(table)` (optional) also appends the accepted events to the warehouse
-    (`Warehouse.append_events`), after the segment is durable.
+    (`Warehouse.append_events`), after the segment is durable. `inspect(table)` sees each batch
+    before the rollups (bot flagging); `listeners` after them (alert evaluation).
     """
 
     def __init__(self, log: SegmentLog, rollups: Rollups, store: RollupStore, *,
                  tz: str = "Asia/Shanghai", sink: Callable[[pa.Table], Any] | None = None,
-                 listeners: list[Callable[[pa.Table], None]] | None = None) -> None:
+                 listeners: list[Callable[[pa.Table], None]] | None = None,
+                 inspect: Callable[[pa.Table], None] | None = None) -> None:
         self.log, self.rollups, self.store = log, rollups, store
         self.tz = ZoneInfo(tz)
         self.sink = sink
         self.listeners = listeners if listeners is not None else []
+        self.inspect = inspect  # sees a batch before the rollups (bot flagging)
         self.seen: set[str] = set()
         self.lock = threading.Lock()
 
@@ -248,6 +251,8 @@ class Collector:
         return fresh, len(rows) - len(fresh)
 
     def _fold(self, table: pa.Table) -> None:
+        if self.inspect is not None:
+            self.inspect(table)
         self.rollups.ingest(table)
         self.store.upsert(self.rollups.take_dirty())
         for listener in self.listeners:

@@ -69,7 +69,8 @@ class RollupStore:
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
         self.con.execute(
             f"CREATE TABLE IF NOT EXISTS monitor_rollup (minute BIGINT, dim VARCHAR, value VARCHAR,"
-            f" {columns}, uv_sketch BLOB, buyer_sketch BLOB, PRIMARY KEY (minute, dim, value))")
+            f" {columns}, uv_sketch BLOB, buyer_sketch BLOB, PRIMARY KEY (minute, dim, value))"
+        ).fetchall()
 
     def upsert(self, cells: pa.Table) -> None:
         """Insert or replace cells (the rollups hold the merged state of each cell)."""
@@ -77,12 +78,12 @@ class RollupStore:
             return
         with self.lock:
             self.con.register("_cells", cells.cast(ROLLUP_SCHEMA))
-            self.con.execute("INSERT OR REPLACE INTO monitor_rollup SELECT * FROM _cells")
+            self.con.execute("INSERT OR REPLACE INTO monitor_rollup SELECT * FROM _cells").fetchall()
             self.con.unregister("_cells")
 
     def rows(self) -> int:
         with self.lock:
-            return self.con.execute("SELECT count(*) FROM monitor_rollup").fetchone()[0]
+            return self.con.execute("SELECT count(*) FROM monitor_rollup").fetchall()[0][0]
 
     # -- queries ---------------------------------------------------------------------------------
     def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
@@ -90,7 +91,7 @@ class RollupStore:
         sql = (f"SELECT {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM monitor_rollup "
                "WHERE dim = ? AND value = ? AND minute >= ? AND minute < ?")
         with self.lock:
-            row = self.con.execute(sql, [dim, value, start, end]).fetchone()
+            row = self.con.execute(sql, [dim, value, start, end]).fetchall()[0]
         return _kpis(row)
 
     def by_value(self, dim: str, start: int, end: int) -> dict[str, Kpis]:
@@ -114,7 +115,7 @@ class RollupStore:
     def span(self) -> tuple[int, int] | None:
         """First and last minute with data."""
         with self.lock:
-            row = self.con.execute("SELECT min(minute), max(minute) FROM monitor_rollup").fetchone()
+            row = self.con.execute("SELECT min(minute), max(minute) FROM monitor_rollup").fetchall()[0]
         return None if row[0] is None else (row[0], row[1])
 
 

@@ -1,0 +1,110 @@
+"""Where alerts are logged: the metadata database (`dacu.warehouse.metadata.alerts`), or memory.
+
+Both offer the same small interface, so the live loop and its tests do not care which one is used.
+An alert dict has: id, rule_id, severity, status, metric, dimension, message, value, threshold,
+root_cause, playbook, opened_at (ISO), acked_by.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+class AlertLog(Protocol):
+    def open(self, *, campaign_id: str, rule_id: str, severity: str, message: str,
+             metric: str | None, dimension: str, value: float | None, threshold: float | None,
+             root_cause: dict | None, playbook: dict | None) -> int: ...
+
+    def ack(self, alert_id: int, actor: str) -> dict: ...
+
+    def resolve(self, alert_id: int, actor: str) -> dict: ...
+
+    def recent(self, campaign_id: str, limit: int = 50) -> list[dict]: ...
+
+
+class MemoryAlertLog:
+    """Alerts in a list (tests, `dacu monitor replay` without a database)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def open(self, *, campaign_id: str, rule_id: str, severity: str, message: str,
+             metric: str | None, dimension: str, value: float | None, threshold: float | None,
+             root_cause: dict | None, playbook: dict | None) -> int:
+        with self.lock:
+            for row in self.rows:  # de-duplicate: one unresolved alert per rule and dimension
+                if (row["campaign_id"], row["rule_id"], row["dimension"]) == (
+                        campaign_id, rule_id, dimension) and row["status"] != "resolved":
+                    row.update(severity=severity, message=message, value=value,
+                               root_cause=root_cause, playbook=playbook)
+                    return row["id"]
+            row = {"id": len(self.rows) + 1, "campaign_id": campaign_id, "rule_id": rule_id,
+                   "severity": severity, "status": "open", "metric": metric,
+                   "dimension": dimension, "message": message, "value": value,
+                   "threshold": threshold, "root_cause": root_cause, "playbook": playbook,
+                   "opened_at": datetime.now(UTC).isoformat(), "acked_by": None}
+            self.rows.append(row)
+            return row["id"]
+
+    def _get(self, alert_id: int) -> dict:
+        for row in self.rows:
+            if row["id"] == alert_id:
+                return row
+        raise LookupError(f"no alert {alert_id}")
+
+    def ack(self, alert_id: int, actor: str) -> dict:
+        with self.lock:
+            row = self._get(alert_id)
+            if row["status"] == "open":
+                row.update(status="acked", acked_by=actor)
+            return dict(row)
+
+    def resolve(self, alert_id: int, actor: str) -> dict:
+        with self.lock:
+            row = self._get(alert_id)
+            row["status"] = "resolved"
+            return dict(row)
+
+    def recent(self, campaign_id: str, limit: int = 50) -> list[dict]:
+        with self.lock:
+            rows = [dict(r) for r in self.rows if r["campaign_id"] == campaign_id]
+        return rows[::-1][:limit]
+
+
+class MetadataAlertLog:
+    """The alert log in the metadata DB (SQLite / PostgreSQL) owned by dacu.warehouse.metadata."""
+
+    def __init__(self, db: Any) -> None:
+        from dacu.warehouse.metadata import alerts
+
+        self.db, self.alerts = db, alerts
+
+    def open(self, **fields: Any) -> int:
+        with self.db.session() as session:
+            return self.alerts.open_alert(session, **fields).id
+
+    def ack(self, alert_id: int, actor: str) -> dict:
+        with self.db.session() as session:
+            return _row(self.alerts.ack(session, alert_id, actor=actor))
+
+    def resolve(self, alert_id: int, actor: str) -> dict:
+        with self.db.session() as session:
+            return _row(self.alerts.resolve(session, alert_id, actor=actor))
+
+    def recent(self, campaign_id: str, limit: int = 50) -> list[dict]:
+        with self.db.session() as session:
+            rows = self.alerts.list_alerts(session, self.alerts.AlertFilter(campaign_id=campaign_id,
+                                                                             limit=limit))
+            return [_row(r) for r in rows]
+
+
+def _row(row: Any) -> dict:
+    return {"id": row.id, "campaign_id": row.campaign_id, "rule_id": row.rule_id,
+            "severity": row.severity, "status": row.status, "metric": row.metric,
+            "dimension": row.dimension, "message": row.message, "value": row.value,
+            "threshold": row.threshold, "root_cause": row.root_cause, "playbook": row.playbook,
+            "opened_at": row.opened_at.isoformat() if row.opened_at else None,
+            "acked_by": row.acked_by}

@@ -1,0 +1,117 @@
+"""Anomaly detectors (异常检测) with dynamic thresholds, and bot suppression.
+
+A KPI over a window is compared with the same clock window of the previous days (intraday-aware: 20:00
+on the peak day is compared with 20:00s, not with 04:00s). The threshold is not a fixed number but
+`k` robust standard deviations of those comparable windows (median and MAD), floored by the
+sampling noise of a count (√mean) so a quiet history does not make every wobble an alert. When fewer
+than `min_days` comparable windows exist, the trailing windows of the same day are used instead.
+
+Bots: `BotFilter` flags users whose event rate in a minute is beyond what a person does; the
+rollups keep their traffic apart (dim ``bot``), so UV and CVR are not inflated by coupon farms.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+COUNT_METRICS = frozenset({"uv", "buyers", "orders", "paid_orders", "pv", "units"})
+
+
+@dataclass(frozen=True)
+class Baseline:
+    mean: float
+    median: float
+    spread: float  # robust standard deviation
+    n: int
+    source: str  # "seasonal" (same clock window, previous days) or "trailing"
+
+
+def robust_baseline(values: Sequence[float], *, count: bool = False, source: str = "seasonal"
+                    ) -> Baseline | None:
+    """Median and MAD·1.4826 of comparable values (floored at √median for counts)."""
+    clean = [v for v in values if v is not None and not math.isnan(v)]
+    if not clean:
+        return None
+    median = statistics.median(clean)
+    mad = statistics.median([abs(v - median) for v in clean]) * 1.4826
+    if count:
+        mad = max(mad, math.sqrt(max(median, 1.0)))
+    elif len(clean) > 1:
+        mad = max(mad, 0.25 * statistics.pstdev(clean))
+    return Baseline(statistics.fmean(clean), median, mad, len(clean), source)
+
+
+def seasonal_baseline(read: Callable[[datetime, datetime], float | None], end: datetime,
+                      window: timedelta, *, days: int = 7, min_days: int = 3,
+                      trailing: int = 6, count: bool = False) -> Baseline | None:
+    """Baseline of `read(start, end)` from the same window on previous days, else trailing windows."""
+    values = [read(end - timedelta(days=d) - window, end - timedelta(days=d))
+              for d in range(1, days + 1)]
+    values = [v for v in values if v is not None]
+    if len(values) >= min_days:
+        return robust_baseline(values, count=count)
+    values = [read(end - (i + 1) * window, end - i * window) for i in range(1, trailing + 1)]
+    values = [v for v in values if v is not None]
+    return robust_baseline(values, count=count, source="trailing") if values else None
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    metric: str
+    key: str
+    value: float
+    expected: float
+    z: float
+    direction: str  # "drop" or "spike"
+    source: str
+
+
+def detect(metric: str, key: str, value: float | None, baseline: Baseline | None, *,
+           k: float = 3.0) -> Anomaly | None:
+    """An anomaly when the value is more than k robust deviations from the comparable median."""
+    if value is None or baseline is None or baseline.spread <= 0:
+        return None
+    z = (value - baseline.median) / baseline.spread
+    if abs(z) < k:
+        return None
+    return Anomaly(metric, key, value, baseline.median, z, "drop" if z < 0 else "spike",
+                   baseline.source)
+
+
+class BotFilter:
+    """Flags users with more than `max_per_minute` events in one minute (and keeps them flagged)."""
+
+    def __init__(self, *, max_per_minute: int = 60, bots: set[str] | None = None) -> None:
+        self.max_per_minute = max_per_minute
+        self.bots: set[str] = bots if bots is not None else set()
+        self._counts: dict[tuple[str, int], int] = defaultdict(int)
+
+    def observe(self, events: pa.Table) -> set[str]:
+        """Count a batch; return the users newly flagged as bots."""
+        if events.num_rows == 0:
+            return set()
+        minute = pc.divide(pc.cast(events["ts"], pa.int64()), 60_000_000)
+        grouped = pa.table({"u": events["user_id"], "m": minute}).group_by(["u", "m"]).aggregate(
+            [("u", "count")])
+        new = set()
+        for user, moment, count in zip(grouped["u"].to_pylist(), grouped["m"].to_pylist(),
+                                       grouped["u_count"].to_pylist(), strict=True):
+            total = self._counts[(user, moment)] = self._counts[(user, moment)] + count
+            if total > self.max_per_minute and user not in self.bots:
+                new.add(user)
+        self.bots.update(new)
+        self._forget(max(grouped["m"].to_pylist()) - 5)
+        return new
+
+    def _forget(self, before: int) -> None:
+        if len(self._counts) > 200_000:
+            for key in [k for k in self._counts if k[1] < before]:
+                del self._counts[key]

@@ -1,0 +1,299 @@
+"""The live loop (实时监控): collector → rollups → alert rules and detectors → root cause →
+playbook → alert log → notifications, on the event clock.
+
+Time is the events' time (the latest minute seen), so a replay at 100× speed raises the same alerts
+as the live day. Rules are evaluated at each new minute of data; notifications are sent by a
+background worker so the collector is never held up by a slow webhook.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dacu.config import Campaign
+from dacu.monitor import playbooks
+from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
+from dacu.monitor.collector import Collector, SegmentLog
+from dacu.monitor.detectors import COUNT_METRICS, BotFilter, seasonal_baseline
+from dacu.monitor.diagnose import diagnose
+from dacu.monitor.messages import alert_text
+from dacu.monitor.notifiers import Message, Notifier
+from dacu.monitor.pacing import Plan, plan_values, planned
+from dacu.monitor.rollups import Rollups
+from dacu.monitor.rules import AlertRule, RuleEngine, Transition, load_rules
+from dacu.monitor.store import Kpis, RollupStore, to_minute
+from dacu.monitor.watches import stock_watch
+
+ANOMALY_METRICS = ("uv", "cvr", "paid_gmv_fen")
+_PLAN_KEY = {"paid_gmv_fen": "gmv_fen", "paid_orders": "orders"}
+
+
+def metric_value(kpis: Kpis, metric: str, spend_fen: int | None = None) -> float | None:
+    if metric == "roi":
+        return kpis.gmv_fen / spend_fen if spend_fen else None
+    if metric == "spend_fen":
+        return spend_fen
+    if metric == "cart_rate":
+        return kpis.cart / kpis.pv if kpis.pv else None
+    value = getattr(kpis, metric)
+    return None if value is None else float(value)
+
+
+def anomaly_rules(metrics: Iterable[str] = ANOMALY_METRICS, *, k: float = 3.0) -> list[AlertRule]:
+    """Built-in detectors: the hourly KPI more than k robust deviations below comparable hours."""
+    return [AlertRule.model_validate({"id": f"anomaly-{m}", "name": f"{m} 异常下降 anomaly",
+                                      "metric": m, "compare": "absolute", "below": -k,
+                                      "window": "1h", "severity": "yellow", "min_volume": 200})
+            for m in metrics]
+
+
+class LiveMonitor:
+    """Everything live for one campaign, in `folder` (segments/ and rollups.duckdb)."""
+
+    def __init__(self, campaign: Campaign, folder: Path, *, plan: Plan | None = None,
+                 skus: Iterable[Mapping] = (), returning_users: Iterable[str] = (),
+                 alert_log: AlertLog | None = None, notifier: Notifier | None = None,
+                 detectors: bool = True, flash_audit: Callable[[], list] | None = None,
+                 sink: Callable[[pa.Table], Any] | None = None) -> None:
+        self.campaign, self.plan, self.skus = campaign, plan, list(skus)
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.store = RollupStore(folder / "rollups.duckdb")
+        self.bots = BotFilter()
+        self.rollups = Rollups(returning_users=returning_users, bots=self.bots.bots)
+        self.collector = Collector(SegmentLog(folder / "segments"), self.rollups, self.store,
+                                   tz=campaign.timezone, sink=sink, listeners=[self._on_batch],
+                                   inspect=self.bots.observe)
+        rules = load_rules(campaign)
+        self.engine = RuleEngine(rules + (anomaly_rules() if detectors else []))
+        self.alert_log = alert_log or MemoryAlertLog()
+        self.notifier, self.flash_audit = notifier, flash_audit
+        self.now: datetime | None = None
+        self._last_tick: int | None = None
+        self.spend: dict[tuple[int, str], int] = {}
+        self.feed: deque[dict] = deque(maxlen=200)
+        self.version = 0
+        self.changed = threading.Condition()
+        self.outbox = ThreadPoolExecutor(1, thread_name_prefix="dacu-notify")
+        self.notifications: list[dict] = []
+
+    # -- intake ---------------------------------------------------------------------------------
+    def recover(self) -> int:
+        return self.collector.recover()
+
+    def add_spend(self, rows: Iterable[Mapping]) -> int:
+        """Spend rows {hour (ISO or datetime), channel, spend_fen} (from the ad platforms)."""
+        count = 0
+        for row in rows:
+            hour = row["hour"] if isinstance(row["hour"], datetime) else datetime.fromisoformat(
+                str(row["hour"]))
+            if hour.tzinfo is None:
+                hour = hour.replace(tzinfo=self.campaign.tz)
+            key = (to_minute(hour), str(row["channel"]))
+            self.spend[key] = self.spend.get(key, 0) + int(row["spend_fen"])
+            count += 1
+        return count
+
+    def spend_between(self, start: int, end: int, channel: str | None = None) -> int:
+        return sum(v for (m, c), v in self.spend.items()
+                   if start <= m < end and (channel is None or c == channel))
+
+    def _on_batch(self, table: pa.Table) -> None:
+        latest = pc.max(table["ts"]).as_py()
+        if latest is None:
+            return
+        if self.now is None or latest > self.now:
+            self.now = latest
+        minute = to_minute(self.now)
+        if self._last_tick is None or minute > self._last_tick:
+            self._last_tick = minute
+            self.tick(datetime.fromtimestamp(minute * 60, UTC))
+        self._bump()
+
+    def _bump(self) -> None:
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    # -- rules ----------------------------------------------------------------------------------
+    def tick(self, now: datetime) -> list[Transition]:
+        transitions = self.engine.tick(now, self._read)
+        for change in transitions:
+            self._handle(change)
+        return transitions
+
+    def _window(self, rule: AlertRule, now: datetime) -> tuple[datetime, datetime] | None:
+        start = self.campaign.start
+        if rule.from_day is not None and (now - start).days + 1 < rule.from_day:
+            return None
+        if rule.scope == "campaign":
+            return (start, now) if now > start else None
+        if rule.scope == "day":
+            local = now.astimezone(self.campaign.tz)
+            return local.replace(hour=0, minute=0, second=0, microsecond=0), now
+        return now - rule.window, now
+
+    def _value(self, metric: str, dim: str | None, key: str, start: datetime, end: datetime
+               ) -> float | None:
+        s, e = to_minute(start), to_minute(end)
+        kpis = self.store.totals(s, e, dim=dim or "all", value=key)
+        spend = self.spend_between(s, e, key if dim == "channel" else None)
+        return metric_value(kpis, metric, spend)
+
+    def _read(self, rule: AlertRule, now: datetime) -> dict[str, tuple[float | None, float | None]]:
+        window = self._window(rule, now)
+        if window is None:
+            return {}
+        start, end = window
+        s, e = to_minute(start), to_minute(end)
+        cells = self.store.by_value(rule.by, s, e) if rule.by else {"": self.store.totals(s, e)}
+        out = {}
+        for key, kpis in cells.items():
+            if kpis.uv < rule.min_volume:
+                continue
+            if rule.id.startswith("anomaly-"):
+                out[key] = (self._anomaly_z(rule, key, start, end), None)
+                continue
+            spend = (self.spend_between(s, e, key or None) if rule.by in (None, "channel")
+                     else None)  # spend is known per channel, not per category or device
+            out[key] = (metric_value(kpis, rule.metric, spend), self._reference(rule, key, start, end))
+        return out
+
+    def _reference(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
+        if rule.compare == "absolute":
+            return None
+        if rule.compare == "plan":
+            if self.plan is None:
+                return None
+            scope = {d: key if rule.by == d else None for d in ("channel", "category")}
+            values = plan_values(planned(self.plan, start, end, **scope))
+            return values.get(_PLAN_KEY.get(rule.metric, rule.metric))
+        if rule.compare == "previous":
+            return self._value(rule.metric, rule.by, key, start - (end - start), start)
+        if rule.compare == "last_year":
+            return self._value(rule.metric, rule.by, key, start - rule.offset, end - rule.offset)
+        base = seasonal_baseline(lambda a, b: self._value(rule.metric, rule.by, key, a, b), end,
+                                 end - start, count=rule.metric in COUNT_METRICS)
+        return base.median if base else None
+
+    def _anomaly_z(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
+        read = lambda a, b: self._value(rule.metric, rule.by, key, a, b)  # noqa: E731
+        value = read(start, end)
+        base = seasonal_baseline(read, end, end - start, count=rule.metric in COUNT_METRICS)
+        if value is None or base is None or base.n < 3 or base.spread <= 0:
+            return None
+        return (value - base.median) / base.spread
+
+    # -- alerts ---------------------------------------------------------------------------------
+    def _handle(self, change: Transition) -> None:
+        rule, state = change.rule, change.state
+        dimension = f"{rule.by}={change.key}" if rule.by else ""
+        cause = pb = None
+        if change.kind == "opened":
+            cause = self.root_cause(rule, change.at)
+            pb = playbooks.playbook(playbooks.kind_for(rule.metric, rule.playbook),
+                                    self._context(rule, change.key, cause)).as_dict()
+        title, body = alert_text(kind=change.kind, severity=change.severity,
+                                 rule_name=rule.name or rule.id, metric=rule.metric,
+                                 key_dim=rule.by, key=change.key, value=change.value,
+                                 reference=change.reference, compare=rule.compare, at=change.at,
+                                 root_cause=cause, playbook=pb, tz=self.campaign.timezone)
+        if change.kind == "resolved":
+            if state.alert_id is not None:
+                self.alert_log.resolve(state.alert_id, "monitor")
+        else:
+            state.alert_id = self.alert_log.open(
+                campaign_id=self.campaign.id, rule_id=rule.id, severity=change.severity,
+                message=f"{title}\n{body}", metric=rule.metric, dimension=dimension,
+                value=change.value, threshold=rule.below if rule.below is not None else rule.above,
+                root_cause=cause, playbook=pb)
+        self.feed.appendleft({"kind": change.kind, "rule_id": rule.id, "title": title,
+                              "body": body, "at": change.at.isoformat(), "alert_id": state.alert_id,
+                              "severity": change.severity, "root_cause": cause, "playbook": pb})
+        if self.notifier is not None and not change.silenced:
+            message = Message(title, body, change.severity)
+            for target in change.notify:
+                self.outbox.submit(self._send, target, message, change.at)
+
+    def _send(self, target: str, message: Message, at: datetime) -> None:
+        result = self.notifier.send(target, message)
+        self.notifications.append({"target": target, "ok": result.ok, "at": at.isoformat(),
+                                   "attempts": result.attempts, "detail": result.detail,
+                                   "title": message.title})
+
+    def root_cause(self, rule: AlertRule, now: datetime) -> dict | None:
+        """Adtributor over the rule's window against the same window a day earlier (else the one
+        before), scaled by the plan's curve when there is a plan."""
+        end = to_minute(now)
+        width = int(rule.window.total_seconds() // 60) if rule.scope == "window" else 60
+        window = (end - width, end)
+        day_before = (end - width - 1440, end - 1440)
+        baseline = day_before if self.store.totals(*day_before).uv > 0 else (end - 2 * width, end - width)
+        scale = self._plan_scale(window, baseline)
+        metric = rule.metric if rule.metric in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen") \
+            else "paid_gmv_fen"
+        cause = diagnose(self.store, metric, window, baseline, scale=scale, signals=self._signals())
+        return cause.as_dict() if cause.explanations else None
+
+    def _plan_scale(self, window: tuple[int, int], baseline: tuple[int, int]) -> float:
+        if self.plan is None:
+            return 1.0
+        stamp = lambda m: datetime.fromtimestamp(m * 60, UTC)  # noqa: E731
+        now_plan = planned(self.plan, stamp(window[0]), stamp(window[1]))["uv"]
+        base_plan = planned(self.plan, stamp(baseline[0]), stamp(baseline[1]))["uv"]
+        return now_plan / base_plan if now_plan and base_plan else 1.0
+
+    def _signals(self) -> list[dict]:
+        return [{"kind": "stock_out", "dimension": "category", "value": row.category,
+                 "sku_id": row.sku_id, "hours_to_stockout": row.hours_to_stockout}
+                for row in self.stock() if row.status == "red" and row.category]
+
+    def _context(self, rule: AlertRule, key: str, cause: dict | None) -> playbooks.Context:
+        culprit = (cause or {}).get("culprit") or {}
+        channel = key if rule.by == "channel" else (
+            culprit.get("value") if culprit.get("dimension") == "channel" else None)
+        since, now = to_minute(self.campaign.start), to_minute(self.now or self.campaign.start)
+        gmv = {c: k.gmv_fen for c, k in self.store.by_value("channel", since, now).items()}
+        roi = {c: gmv[c] / s for c in gmv if (s := self.spend_between(since, now, c))}
+        return playbooks.Context(channel=channel, sku_id=key if rule.by == "sku_id" else None,
+                                 channel_roi=roi, skus=self.skus,
+                                 velocity={r.sku_id: r.units_per_hour for r in self.stock()})
+
+    def acknowledge(self, alert_id: int, actor: str) -> dict:
+        row = self.alert_log.ack(alert_id, actor)
+        for state in self.engine.firing():
+            if state.alert_id == alert_id:
+                state.acked = True
+        self._bump()
+        return row
+
+    def resolve(self, alert_id: int, actor: str) -> dict:
+        row = self.alert_log.resolve(alert_id, actor)
+        self._bump()
+        return row
+
+    # -- watches used by the alerts and the dashboard ------------------------------------------
+    def stock(self, top: int = 100) -> list:
+        if not self.skus or self.now is None:
+            return []
+        now = to_minute(self.now)
+        sold = {k: v.units for k, v in self.store.by_value("sku_id", to_minute(self.campaign.start),
+                                                            now).items()}
+        velocity = {k: float(v.units) for k, v in self.store.by_value("sku_id", now - 60, now).items()}
+        return stock_watch(self.skus, sold, velocity, top=top)
+
+    def close(self) -> None:
+        self.outbox.shutdown(wait=True)
+        self.collector.log.close()
+        if self.notifier is not None:
+            self.notifier.close()
+

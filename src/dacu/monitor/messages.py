@@ -1,0 +1,55 @@
+"""Alert message texts (Chinese first, English below) for notifications and the alert feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from dacu.money import format_fen, format_pct
+
+SEVERITY_ZH = {"red": "🔴 红色告警", "yellow": "🟡 黄色预警", "green": "🟢 已恢复"}
+KIND_ZH = {"opened": "触发", "escalated": "升级", "resolved": "恢复"}
+METRIC_ZH = {"gmv_fen": "GMV", "paid_gmv_fen": "支付金额", "orders": "订单数", "paid_orders": "支付订单",
+             "uv": "访客数UV", "buyers": "支付买家数", "pv": "浏览量PV", "cvr": "支付转化率",
+             "asp_fen": "客单价", "units": "件数", "refund_fen": "退款金额", "spend_fen": "花费",
+             "roi": "ROI", "cart_rate": "加购率"}
+DIM_ZH = {"channel": "渠道", "category": "品类", "device": "设备", "region": "地区",
+          "customer_type": "新老客", "sku_id": "SKU", "all": "全店"}
+
+
+def show(metric: str, value: float | None) -> str:
+    """A KPI value as an operator reads it."""
+    if value is None:
+        return "—"
+    if metric.endswith("_fen"):
+        return format_fen(round(value))
+    if metric in ("cvr", "cart_rate"):
+        return format_pct(value)
+    if metric == "roi":
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim: str | None,
+               key: str, value: float | None, reference: float | None, compare: str,
+               at: datetime, root_cause: dict | None = None, playbook: dict | None = None,
+               tz: str = "Asia/Shanghai") -> tuple[str, str]:
+    """(title, body) of one alert transition."""
+    label = SEVERITY_ZH["green"] if kind == "resolved" else SEVERITY_ZH.get(severity, severity)
+    where = f"{DIM_ZH.get(key_dim or 'all', key_dim)}={key}" if key else "全店"
+    title = f"{label}·{KIND_ZH[kind]}：{rule_name}（{where}）"
+    ratio = f"（{format_pct(value / reference, digits=0)}）" if value is not None and reference else ""
+    lines = [f"- 指标 {METRIC_ZH.get(metric, metric)}：当前 {show(metric, value)}，"
+             f"参考({compare}) {show(metric, reference)}{ratio}",
+             f"- 时间 {at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（北京时间）"]
+    culprit = (root_cause or {}).get("culprit")
+    if culprit:
+        factor = (root_cause or {}).get("culprit_factor")
+        via = f"，主要因 {METRIC_ZH.get(factor, factor)}" if factor else ""
+        lines.append(f"- 根因 {DIM_ZH.get(culprit['dimension'], culprit['dimension'])}="
+                     f"{culprit['value']}（解释力 {format_pct(culprit['ep'], digits=0)}{via}）")
+    for action in (playbook or {}).get("actions", [])[:2]:
+        lines.append(f"- 建议 {action['zh']}" + (f"：{action['expected_zh']}" if action.get("expected_zh") else ""))
+    lines.append(f"- EN: {kind} {severity} — {rule_name} ({key_dim or 'all'}={key or '*'}): "
+                 f"{metric} {show(metric, value)} vs {show(metric, reference)}")
+    return title, "\n".join(lines)

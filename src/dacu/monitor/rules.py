@@ -1,0 +1,284 @@
+"""Declarative alert rules (告警规则) from the campaign file's `alerts:` section.
+
+    alerts:
+      - id: cvr-below-baseline            # CVR below 90% of baseline for 3 consecutive hours
+        metric: cvr
+        by: channel                       # optional: one alert per channel (category, device …)
+        compare: baseline                 # plan | baseline | last_year | previous | absolute
+        below: 90%                        # or above: …; a ratio of the reference, or a value
+        window: 1h                        # the KPI is computed over the last window
+        for: 3h                           # the condition must hold this long (for-duration)
+        severity: yellow                  # yellow | red
+        escalate: {after: 30m, severity: red, notify: [boss-phone]}
+        silence: [{start: 2026-11-11 00:00, end: 2026-11-11 00:20}]
+        notify: [ops-dingtalk]
+        playbook: cvr_drop                # default: from the metric
+
+`compare: plan` with `scope: campaign` is cumulative since the campaign start ("attainment < 70%
+at day 10": `from_day: 10`). `last_year` is the same window `offset` earlier (default 364d, same
+weekday). `baseline` is the mean of the same clock window on the previous days (intraday-aware,
+`detectors.seasonal_baseline`).
+
+Evaluation is a pure state machine over (rule, dimension value): condition true since T →
+firing after `for`; firing → escalated after `escalate.after` unless acknowledged; condition false →
+resolved. One open alert per key (de-duplication); notifications are suppressed inside silences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dacu.config import Campaign
+from dacu.errors import ConfigError
+
+METRICS = ("gmv_fen", "paid_gmv_fen", "orders", "paid_orders", "uv", "buyers", "pv", "cvr",
+           "asp_fen", "units", "refund_fen", "spend_fen", "roi", "cart_rate")
+_ALIASES = {"gmv": "gmv_fen", "paid_gmv": "paid_gmv_fen", "asp": "asp_fen", "spend": "spend_fen",
+            "refund": "refund_fen"}
+DIMENSIONS = ("channel", "category", "customer_type", "device", "region", "sku_id")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$")
+
+
+def parse_duration(text: Any) -> timedelta:
+    """'90s', '30m', '3h', '1d' (or a number of minutes) → timedelta."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return timedelta(minutes=float(text))
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"expected a duration such as 30m, 3h or 1d, got {text!r}")
+    number, unit = float(match[1]), match[2]
+    return timedelta(seconds=number * {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}[unit])
+
+
+def _ratio(value: Any) -> float:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1]) / 100
+    return float(value)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Escalation(_Model):
+    after: timedelta
+    severity: Literal["yellow", "red"] = "red"
+    notify: tuple[str, ...] = ()
+
+    _dur = field_validator("after", mode="before")(lambda v: parse_duration(v))
+
+
+class Silence(_Model):
+    start: datetime
+    end: datetime
+
+
+class AlertRule(_Model):
+    id: str
+    name: str | None = None
+    metric: str
+    by: str | None = None
+    compare: Literal["plan", "baseline", "last_year", "previous", "absolute"] = "absolute"
+    below: float | None = None
+    above: float | None = None
+    window: timedelta = timedelta(hours=1)
+    for_: timedelta = Field(default=timedelta(0), alias="for")
+    scope: Literal["window", "campaign", "day"] = "window"
+    from_day: int | None = None
+    offset: timedelta = timedelta(days=364)
+    severity: Literal["yellow", "red"] = "yellow"
+    escalate: Escalation | None = None
+    silence: tuple[Silence, ...] = ()
+    notify: tuple[str, ...] = ()
+    playbook: str | None = None
+    min_volume: int = 0  # skip while the window has fewer UV than this (noise)
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _metric(cls, value: Any) -> str:
+        name = _ALIASES.get(str(value), str(value))
+        if name not in METRICS:
+            raise ValueError(f"unknown {value!r} (one of {', '.join(METRICS)})")
+        return name
+
+    @field_validator("by")
+    @classmethod
+    def _by(cls, value: str | None) -> str | None:
+        if value is not None and value not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {value!r} (one of {', '.join(DIMENSIONS)})")
+        return value
+
+    @field_validator("below", "above", mode="before")
+    @classmethod
+    def _bound(cls, value: Any) -> float | None:
+        return None if value is None else _ratio(value)
+
+    @field_validator("window", "for_", "offset", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> AlertRule:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("below/above: give exactly one of them")
+        return self
+
+    def breached(self, value: float | None, reference: float | None) -> bool:
+        """Is `value` beyond the bound (a ratio of `reference` unless compare is absolute)?"""
+        if value is None:
+            return False
+        if self.compare != "absolute":
+            if not reference:
+                return False
+            value = value / reference
+        return value < self.below if self.below is not None else value > self.above
+
+
+def load_rules(campaign: Campaign, *, source: str = "campaign") -> list[AlertRule]:
+    """Validate `alerts:`; errors name `alerts[i] (id X).field`."""
+    rules, seen = [], set()
+    zone = campaign.tz
+    for index, item in enumerate(campaign.alerts):
+        ident = item.get("id", "?") if isinstance(item, dict) else "?"
+        try:
+            rule = AlertRule.model_validate(_localise(item, zone))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function"))
+            message = first["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{source}: alerts[{index}] (id {ident}).{where or 'rule'}: "
+                              f"{message}") from None
+        if rule.id in seen:
+            raise ConfigError(f"{source}: alerts[{index}].id: duplicate id {rule.id!r}")
+        seen.add(rule.id)
+        rules.append(rule)
+    return rules
+
+
+def _localise(item: Any, zone: ZoneInfo) -> Any:
+    if not isinstance(item, dict) or not isinstance(item.get("silence"), list):
+        return item
+    windows = []
+    for window in item["silence"]:
+        if isinstance(window, dict):
+            window = {k: (datetime.fromisoformat(str(v)).replace(tzinfo=zone)
+                          if isinstance(v, str | datetime) and _naive(v) else v)
+                      for k, v in window.items()}
+        windows.append(window)
+    return {**item, "silence": windows}
+
+
+def _naive(value: Any) -> bool:
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return moment.tzinfo is None
+
+
+# -- evaluation: a state machine per (rule, dimension value) ----------------------------------------
+@dataclass
+class AlertState:
+    rule_id: str
+    key: str  # dimension value ("" for the whole shop)
+    pending_since: datetime | None = None
+    fired_at: datetime | None = None
+    escalated: bool = False
+    acked: bool = False
+    alert_id: int | None = None
+    last_value: float | None = None
+    last_reference: float | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What changed at a tick: opened, escalated or resolved (and whether to notify)."""
+
+    kind: Literal["opened", "escalated", "resolved"]
+    rule: AlertRule
+    key: str
+    at: datetime
+    value: float | None
+    reference: float | None
+    severity: str
+    notify: tuple[str, ...]
+    silenced: bool
+    state: AlertState = field(compare=False, repr=False)
+
+
+Reading = tuple[float | None, float | None]
+"""(value, reference) of a rule for one dimension value at a tick."""
+
+
+class RuleEngine:
+    """Holds the alert states; `tick(now, read)` evaluates every rule at `now`.
+
+    `read(rule, now) -> {dimension value: (value, reference)}` comes from the live monitor (rollups,
+    plan, baselines); the engine itself is pure and testable with hand-made readings.
+    """
+
+    def __init__(self, rules: list[AlertRule]) -> None:
+        self.rules = rules
+        self.states: dict[tuple[str, str], AlertState] = {}
+
+    def tick(self, now: datetime, read: Callable[[AlertRule, datetime], Mapping[str, Reading]]
+             ) -> list[Transition]:
+        out = []
+        for rule in self.rules:
+            for key, (value, reference) in read(rule, now).items():
+                state = self.states.setdefault((rule.id, key), AlertState(rule.id, key))
+                state.last_value, state.last_reference = value, reference
+                change = self._step(rule, state, now, rule.breached(value, reference))
+                if change is not None:
+                    out.append(change)
+        return out
+
+    def _step(self, rule: AlertRule, state: AlertState, now: datetime, bad: bool
+              ) -> Transition | None:
+        if not bad:
+            state.pending_since = None
+            if state.fired_at is None:
+                return None
+            change = self._transition("resolved", rule, state, now, rule.severity, rule.notify)
+            state.fired_at, state.escalated, state.acked, state.alert_id = None, False, False, None
+            return change
+        if state.pending_since is None:
+            state.pending_since = now
+        if state.fired_at is None:
+            if now - state.pending_since < rule.for_:
+                return None
+            state.fired_at = now
+            return self._transition("opened", rule, state, now, rule.severity, rule.notify)
+        escalate = rule.escalate
+        if escalate and not state.escalated and not state.acked and now - state.fired_at >= escalate.after:
+            state.escalated = True
+            return self._transition("escalated", rule, state, now, escalate.severity,
+                                    tuple(dict.fromkeys((*rule.notify, *escalate.notify))))
+        return None
+
+    @staticmethod
+    def _transition(kind: Literal["opened", "escalated", "resolved"], rule: AlertRule,
+                    state: AlertState, now: datetime, severity: str,
+                    notify: tuple[str, ...]) -> Transition:
+        silenced = any(s.start <= now < s.end for s in rule.silence)
+        return Transition(kind, rule, state.key, now, state.last_value, state.last_reference,
+                          severity, notify, silenced, state)
+
+    def acknowledge(self, rule_id: str, key: str) -> bool:
+        """Stop escalation of a firing alert (the operator is on it)."""
+        state = self.states.get((rule_id, key))
+        if state is None or state.fired_at is None:
+            return False
+        state.acked = True
+        return True
+
+    def firing(self) -> list[AlertState]:
+        return [s for s in self.states.values() if s.fired_at is not None]

@@ -1,0 +1,135 @@
+"""Watches (盯盘): stock hours-to-stock-out, budget pacing and live ROI, coupons per slot, flash-sale
+refusals. Pure functions over rollup readings, the SKU table, the plan and the flash audit trail.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+STOCK_RED_HOURS = 2.0
+STOCK_YELLOW_HOURS = 6.0
+
+
+@dataclass(frozen=True)
+class StockRow:
+    sku_id: str
+    category: str | None
+    stock_left: int
+    units_per_hour: float
+    hours_to_stockout: float | None  # None: not selling
+    status: str  # red (< 2 h), yellow (< 6 h), green
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def stock_watch(skus: Sequence[Mapping[str, Any]], sold: Mapping[str, int],
+                velocity: Mapping[str, float], *, top: int = 100) -> list[StockRow]:
+    """Hours to stock-out = stock left ÷ recent units per hour, for the `top` fastest SKUs.
+
+    `sold`: units paid since the stock was counted; `velocity`: units per hour over the recent
+    window (e.g. the last hour from the rollups). Soonest stock-out first.
+    """
+    rows = []
+    for sku in skus:
+        sku_id = sku["sku_id"]
+        left = max(0, int(sku.get("stock") or 0) - int(sold.get(sku_id, 0)))
+        rate = float(velocity.get(sku_id, 0.0))
+        hours = left / rate if rate > 0 else None
+        status = "green" if hours is None or hours >= STOCK_YELLOW_HOURS else (
+            "yellow" if hours >= STOCK_RED_HOURS else "red")
+        if left == 0 and rate > 0:
+            status = "red"
+        rows.append(StockRow(sku_id, sku.get("category"), left, rate, hours, status))
+    fastest = sorted(rows, key=lambda r: (-r.units_per_hour, r.sku_id))[:top]
+    return sorted(fastest, key=lambda r: (r.hours_to_stockout is None,
+                                          r.hours_to_stockout or 0.0, r.sku_id))
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    channel: str
+    budget_fen: int
+    planned_to_now_fen: int
+    spent_fen: int
+    pace: float | None  # spent ÷ planned to now
+    gmv_fen: int
+    roi: float | None  # GMV ÷ spend (platform convention)
+    status: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def budget_watch(budget: Mapping[str, int], planned_to_now: Mapping[str, float],
+                 spent: Mapping[str, int], gmv: Mapping[str, int], *, tolerance: float = 0.15,
+                 roi_floor: float | None = None) -> list[BudgetRow]:
+    """Spend vs planned spend to now per channel, and live ROI; red on overspend beyond 2×tolerance
+    or ROI under the floor, yellow beyond the tolerance either way."""
+    rows = []
+    for channel in sorted(set(budget) | set(spent)):
+        planned = round(planned_to_now.get(channel, 0.0))
+        spend = int(spent.get(channel, 0))
+        pace = spend / planned if planned else None
+        roi = gmv.get(channel, 0) / spend if spend else None
+        status = "green"
+        if pace is not None and abs(pace - 1) > tolerance:
+            status = "yellow"
+        if (pace is not None and pace - 1 > 2 * tolerance) or (
+                roi_floor is not None and roi is not None and roi < roi_floor):
+            status = "red"
+        rows.append(BudgetRow(channel, int(budget.get(channel, 0)), planned, spend, pace,
+                              int(gmv.get(channel, 0)), roi, status))
+    return rows
+
+
+def _slot(ts_ms: int, slot_minutes: int) -> int:
+    width = slot_minutes * 60_000
+    return ts_ms // width * width
+
+
+def coupon_watch(entries: Iterable[Any], *, slot_minutes: int = 60) -> list[dict]:
+    """Per (slot, coupon template): claims issued, redemptions, refusals, redemption rate.
+
+    `entries` are flash audit entries (`dacu.flash.store.AuditEntry`: ts_ms, op, target, outcome).
+    """
+    cells: dict[tuple[int, str], Counter] = defaultdict(Counter)
+    for entry in entries:
+        if entry.op not in ("claim", "redeem"):
+            continue
+        cell = cells[(_slot(entry.ts_ms, slot_minutes), entry.target)]
+        if entry.outcome == "ok":
+            cell["issued" if entry.op == "claim" else "redeemed"] += 1
+        else:
+            cell["refused"] += 1
+    out = []
+    for (slot, target), cell in sorted(cells.items()):
+        issued = cell["issued"]
+        out.append({"slot_ms": slot, "coupon": target, "issued": issued,
+                    "redeemed": cell["redeemed"], "refused": cell["refused"],
+                    "redemption_rate": cell["redeemed"] / issued if issued else None})
+    return out
+
+
+def flash_watch(entries: Iterable[Any]) -> list[dict]:
+    """Per flash sale: reservations granted, refusals by reason, refusal rate."""
+    granted: Counter = Counter()
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    for entry in entries:
+        if entry.op != "reserve":
+            continue
+        if entry.outcome == "ok":
+            granted[entry.target] += 1
+        else:
+            reasons[entry.target][entry.outcome] += 1
+    out = []
+    for sale in sorted(set(granted) | set(reasons)):
+        refused = sum(reasons[sale].values())
+        total = refused + granted[sale]
+        out.append({"sale": sale, "granted": granted[sale], "refused": refused,
+                    "refusal_rate": refused / total if total else None,
+                    "reasons": dict(reasons[sale].most_common())})
+    return out
