@@ -3,11 +3,12 @@
     from dacu.sim import simulate, simulate_day
     result = simulate(campaign, out=Path("sim"), scale=1.0, seed=7)   # files + truth.json
     day = simulate_day(campaign, incidents=["pay_failure@20:00:search_ads"])  # in memory
+    for case in incident_cases(campaign, n=60): ...   # RCA evaluation, one incident each
 
 See docs/sim.md for the model and the files.
 """
 
-from dacu.sim.engine import DayResult, SimResult, simulate, simulate_day
+from dacu.sim.engine import DayResult, SimResult, incident_cases, simulate, simulate_day
 from dacu.sim.incidents import (
     KINDS,
     Incident,
@@ -16,5 +17,15 @@ from dacu.sim.incidents import (
     random_incidents,
 )
 
-__all__ = ["KINDS", "DayResult", "Incident", "SimResult", "demo_incidents", "parse_incident",
-           "random_incidents", "simulate", "simulate_day"]
+__all__ = [
+    "KINDS",
+    "DayResult",
+    "Incident",
+    "SimResult",
+    "demo_incidents",
+    "incident_cases",
+    "parse_incident",
+    "random_incidents",
+    "simulate",
+    "simulate_day",
+]

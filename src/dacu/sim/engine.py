@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,7 +20,7 @@ from dacu.events import CUSTOMER_SCHEMA, EVENT_SCHEMA, SPEND_SCHEMA
 from dacu.sim.catalogue import sku_table
 from dacu.sim.customers import REGION_P, REGIONS, TIERS, hashed_choice, tier_of
 from dacu.sim.day import SimState, generate_day, new_state
-from dacu.sim.incidents import Incident, demo_incidents, parse_incident
+from dacu.sim.incidents import Incident, demo_incidents, parse_incident, random_incidents
 from dacu.sim.truth import build_truth
 from dacu.sim.world import World, build_world
 
@@ -159,7 +159,7 @@ def customer_table(world: World, state: SimState) -> pa.Table:
     }, schema=CUSTOMER_SCHEMA)
 
 
-def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 0.02,
+def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 0.1,
                  seed: int = 7, incidents: Iterable[Incident | str] = ()) -> DayResult:
     """One day (default: the burst day) of a small world with no history, in memory.
 
@@ -177,6 +177,18 @@ def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 
     truth = {"day": wanted.isoformat(), "store_fraction": world.fraction,
              "incidents": [_with_actors(inc, state, k).truth() for k, inc in enumerate(chosen)]}
     return DayResult(events, spend, sku_table(world.catalogue, world.category_ids), truth)
+
+
+def incident_cases(campaign: Campaign, n: int = 60, *, seed: int = 0,
+                   scale: float = 0.2) -> Iterator[DayResult]:
+    """`n` one-day worlds, each with one random incident (varied kind, channel, category, SKU,
+    day and hour), for evaluating root-cause analysis: `result.truth["incidents"][0]` is the
+    answer. About 0.1 s and 10 k events a case at the default scale."""
+    world = build_world(campaign, scale=scale, seed=seed, days_before=0)
+    for index, incident in enumerate(random_incidents(campaign, world.catalogue.sku_ids, n,
+                                                      seed)):
+        day = incident.start.astimezone(campaign.tz).date()
+        yield simulate_day(campaign, day, scale=scale, seed=seed + index, incidents=[incident])
 
 
 def _with_actors(incident: Incident, state: SimState, index: int) -> Incident:

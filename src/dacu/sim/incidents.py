@@ -163,7 +163,8 @@ def random_incidents(campaign: Campaign, sku_ids: list[str], n: int, seed: int =
         elif kind == "cvr_drop" and categories:
             target = {"category": str(rng.choice(categories))}
         elif kind in ("stockout", "brushing"):
-            target = {"sku": sku_ids[int(rng.integers(min(len(sku_ids), 40)))]}
+            hits = [s for s in sku_ids if s.endswith(("-001", "-002", "-003"))] or sku_ids
+            target = {"sku": hits[int(rng.integers(len(hits)))]}
         out.append(Incident(kind=kind, start=start, end=start + timedelta(minutes=minutes),
                             severity=KINDS[kind][2], **target))
     return out
