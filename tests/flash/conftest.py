@@ -10,7 +10,10 @@ from dacu.flash import FlashConfig, FlashStore, open_store
 from tests.conftest import need
 from tests.flash.helpers import Clock, cleanup, make_config, redis_up, store_url, unique_prefix
 
-BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+# redis-split: the Redis Cluster mode (guards and operation as separate one-slot scripts),
+# exercised on the single test server.
+BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis),
+            pytest.param("redis-split", marks=pytest.mark.redis)]
 
 
 @pytest.fixture
@@ -20,7 +23,7 @@ def clock() -> Clock:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
+    if request.param.startswith("redis"):
         need(redis_up(), "Redis is not running on 127.0.0.1:6379 (apt-get install redis-server)")
     return request.param
 

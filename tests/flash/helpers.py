@@ -83,7 +83,8 @@ def unique_prefix() -> str:
 def store_url(backend: str, tmp_path, prefix: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'flash.db'}"
-    return f"{REDIS_URL}?prefix={prefix}"
+    split = "&cluster=1" if backend == "redis-split" else ""
+    return f"{REDIS_URL}?prefix={prefix}{split}"
 
 
 def cleanup(store: FlashStore) -> None:

@@ -17,6 +17,14 @@ from tests.flash.workers import race
 PROCESSES = 4
 
 
+@pytest.fixture(autouse=True)
+def _one_redis_mode(backend):
+    """The races run on SQLite and Redis; the cluster mode shares their Lua and is covered by
+    the functional tests (kept out here to keep the suite fast)."""
+    if backend == "redis-split":
+        pytest.skip("redis cluster mode: covered by the functional tests")
+
+
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ProcessPoolExecutor]:
     """PROCESSES worker processes, started once for the module (spawn: clean interpreters)."""

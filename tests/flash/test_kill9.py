@@ -8,11 +8,19 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.flash.helpers import T0, make_config
 from tests.flash.test_concurrency import _url_of
 
 CUSTOMERS = 2000
+
+
+@pytest.fixture(autouse=True)
+def _one_redis_mode(backend):
+    if backend == "redis-split":
+        pytest.skip("redis cluster mode: covered by the functional tests")
 
 
 def _worker(url: str, config_path: str, first: int, last: int) -> subprocess.Popen:

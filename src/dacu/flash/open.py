@@ -22,7 +22,9 @@ def open_store(url: str | None, config: FlashConfig, *, clock: Clock | None = No
     """Open the coupon/flash-sale store and create what the campaign needs (never resets counts).
 
     `sqlite:///flash.db` (relative path), `sqlite:////var/lib/dacu/flash.db` (absolute),
-    `redis://127.0.0.1:6379/0?prefix=dacu` (keys start with the prefix, default "dacu").
+    `redis://127.0.0.1:6379/0?prefix=dacu` (keys start with the prefix, default "dacu"; add
+    `&cluster=1` behind a Redis Cluster proxy so guards and operations run as separate scripts,
+    each on one hash slot).
     """
     url = store_url(url)
     parts = urlsplit(url)
@@ -37,8 +39,11 @@ def open_store(url: str | None, config: FlashConfig, *, clock: Clock | None = No
     elif parts.scheme in ("redis", "rediss"):
         from dacu.flash.redis_store import RedisStore
 
-        prefix = parse_qs(parts.query).get("prefix", ["dacu"])[0]
-        store = RedisStore(url.split("?", 1)[0], config, prefix=prefix, clock=clock)
+        query = parse_qs(parts.query)
+        prefix = query.get("prefix", ["dacu"])[0]
+        cluster = query.get("cluster", ["0"])[0].lower() in ("1", "true", "yes")
+        store = RedisStore(url.split("?", 1)[0], config, prefix=prefix, clock=clock,
+                           cluster=cluster)
     else:
         raise StoreError(f"store URL {url!r}: expected sqlite:///path or redis://host:port/db "
                          "(set DACU_STORE or --store)")

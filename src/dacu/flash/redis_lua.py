@@ -28,6 +28,30 @@ local function remember(idem, fp, ttl, ref, detail)
 end
 local function ok(ref, detail) return {'ok', ref, cjson.encode(detail or {})} end
 local function no(reason) return {reason, '', '{}'} end
+-- Guards inside the operation's script (single Redis server): KEYS[first_key…] are pairs
+-- (block, bucket) per subject, ARGV[first_arg…] their rates per minute. Same rules as GUARD.
+local function guard_all(first_key, first_arg)
+  local n = (#KEYS - first_key + 1) / 2
+  for i = 0, n - 1 do
+    local b = redis.call('GET', KEYS[first_key + 2 * i])
+    if b and (b == '0' or tonumber(b) > now) then return 'risk_blocked' end
+  end
+  for i = 0, n - 1 do
+    local rate, key = tonumber(ARGV[first_arg + i]), KEYS[first_key + 2 * i + 1]
+    if rate > 0 then
+      local bucket = redis.call('HMGET', key, 't', 'ts')
+      local tokens, last = tonumber(bucket[1]), tonumber(bucket[2])
+      if not tokens then tokens, last = rate, now end
+      tokens = math.min(rate, tokens + math.max(0, now - last) * rate / 60000)
+      local allowed = tokens >= 1
+      if allowed then tokens = tokens - 1 end
+      redis.call('HSET', key, 't', tostring(tokens), 'ts', now)
+      redis.call('PEXPIRE', key, 120000)
+      if not allowed then return 'rate_limited' end
+    end
+  end
+  return nil
+end
 """
 
 # KEYS: block, bucket. ARGV: now, rate per minute (0 = off).
@@ -61,13 +85,18 @@ redis.call('SET', KEYS[2], now + tonumber(ARGV[4]), 'PX', ARGV[4])
 return 1
 """
 
-# KEYS: meta, claims, coupons, held, idem, audit.
-# ARGV: now, template, customer, device, ip, new_customer(0/1), fp, ttl.
+# Scripts with guards take, after their own KEYS and ARGV, the guard keys and rates (see
+# guard_all); with none (Redis Cluster, where guards run first as GUARD scripts) they skip it.
+
+# KEYS: meta, claims, coupons, held, idem, audit, [guard pairs].
+# ARGV: now, template, customer, device, ip, new_customer(0/1), fp, ttl, [rates].
 CLAIM = PRELUDE + r"""
 local tid, who = ARGV[2], {ARGV[3], ARGV[4], ARGV[5]}
 local r = replay(KEYS[5], ARGV[7])
 if r then return r end
 local function done(res) log(KEYS[6], 'claim', tid, who, res[1], res[2]); return res end
+local refused = guard_all(7, 9)
+if refused then return done(no(refused)) end
 local m = redis.call('HMGET', KEYS[1], 'quantity', 'per_customer', 'new_only', 'valid_from',
                     'valid_to', 'issued')
 if not m[1] then return done(no('unknown_template')) end
@@ -87,14 +116,17 @@ remember(KEYS[5], ARGV[7], ARGV[8], cid, {template = tid})
 return done(ok(cid, {template = tid}))
 """
 
-# KEYS: meta, coupons, held, idem, audit.
-# ARGV: now, template, customer, device, ip, coupon number, order, amount (-1 = not given), fp, ttl
+# KEYS: meta, coupons, held, idem, audit, [guard pairs].
+# ARGV: now, template, customer, device, ip, coupon number, order, amount (-1 = none), fp, ttl,
+# [rates]
 REDEEM = PRELUDE + r"""
 local tid, who, cid = ARGV[2], {ARGV[3], ARGV[4], ARGV[5]}, ARGV[2] .. '#' .. ARGV[6]
 local r = replay(KEYS[4], ARGV[9])
 if r then return r end
 local detail = {coupon = cid, order = ARGV[7]}
 local function done(res) log(KEYS[5], 'redeem', tid, who, res[1], res[2], detail); return res end
+local refused = guard_all(6, 11)
+if refused then return done(no(refused)) end
 local raw = redis.call('HGET', KEYS[2], ARGV[6])
 if not raw then return done(no('unknown_coupon')) end
 local c = cjson.decode(raw)
@@ -172,13 +204,17 @@ local function expire_due(limit)
 end
 """
 
-# ARGV: now, sale, customer, device, ip, session, quantity, per_customer, hold ms, fp, ttl.
+# KEYS: meta, buyers, reservations, holds, idem, audit, [guard pairs].
+# ARGV: now, sale, customer, device, ip, session, quantity, per_customer, hold ms, fp, ttl,
+# [rates].
 RESERVE = PRELUDE + HOLDS + r"""
 local sale, who, session, q = ARGV[2], {ARGV[3], ARGV[4], ARGV[5]}, ARGV[6], tonumber(ARGV[7])
 local r = replay(KEYS[5], ARGV[10])
 if r then return r end
 local detail = {session = session, quantity = q}
 local function done(res) log(KEYS[6], 'reserve', sale, who, res[1], res[2], detail); return res end
+local refused = guard_all(7, 12)
+if refused then return done(no(refused)) end
 local units = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
 if units + q > tonumber(ARGV[8]) then return done(no('limit_reached')) end
 local avail = tonumber(redis.call('HGET', KEYS[1], 'available:' .. session))

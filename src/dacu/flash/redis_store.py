@@ -39,9 +39,12 @@ class RedisStore(FlashStore):
     """Coupons and flash-sale stock in Redis, one Lua script per check-and-change."""
 
     def __init__(self, url: str, config: FlashConfig, *, prefix: str = "dacu",
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, cluster: bool = False) -> None:
         super().__init__(config, **({"clock": clock} if clock else {}))
         self.prefix = prefix
+        # One server: guards run inside the operation's script (one round trip, one atomic
+        # step). Cluster: guard keys live in other slots, so guards run first as GUARD scripts.
+        self.cluster = cluster
         self.r = redis.Redis.from_url(url, decode_responses=True, max_connections=256)
         try:
             self.r.ping()
@@ -119,7 +122,22 @@ class RedisStore(FlashStore):
         return stock_tally(sale_id, session_id, stock, units)
 
     # -- guards ------------------------------------------------------------------------------
+    def _guard_tail(self, who: Who) -> tuple[list[str], list[int]]:
+        """Guard keys and rates appended to an operation's script (single server only)."""
+        if self.cluster:
+            return [], []
+        keys: list[str] = []
+        for kind, value in who.subjects():
+            keys += [self._g(kind, value, "block"), self._g(kind, value, "bucket")]
+        return keys, [self.config.guards.rate(kind) for kind, _ in who.subjects()]
+
     def _guard(self, who: Who, now: int) -> Reason | None:
+        """Cluster mode: the guard scripts (pipelined) before the operation's script."""
+        if not self.cluster:
+            return None
+        return self._guard_scripts(who, now)
+
+    def _guard_scripts(self, who: Who, now: int) -> Reason | None:
         subjects = who.subjects()
         pipe = self.r.pipeline(transaction=False)
         for kind, value in subjects:
@@ -170,10 +188,11 @@ class RedisStore(FlashStore):
         meta = self._c(template_id, "meta")
         if reason := self._guard(who, now):
             return self._guard_refusal("claim", meta, key, template_id, who, reason, now)
+        guard_keys, rates = self._guard_tail(who)
         keys = [meta, self._c(template_id, "claims"), *self._coupon_keys(template_id)[1:],
-                *self._tail(meta, "claim", key)]
+                *self._tail(meta, "claim", key), *guard_keys]
         args = [now, template_id, *_who(who), int(new_customer), f"{template_id}|{who.customer}",
-                IDEMPOTENCY_TTL_MS]
+                IDEMPOTENCY_TTL_MS, *rates]
         return self._run("CLAIM", keys, args)
 
     def _redeem(self, template_id: str, coupon_id: str, order_id: str, who: Who, key: str,
@@ -183,17 +202,18 @@ class RedisStore(FlashStore):
         if reason := self._guard(who, now):
             return self._guard_refusal("redeem", meta, key, template_id, who, reason, now)
         number = split_ref(coupon_id)[1]  # type: ignore[index]
-        keys = [*self._coupon_keys(template_id), *self._tail(meta, "redeem", key)]
+        guard_keys, rates = self._guard_tail(who)
+        keys = [*self._coupon_keys(template_id), *self._tail(meta, "redeem", key), *guard_keys]
         amount = -1 if order_amount_fen is None else order_amount_fen
         args = [now, template_id, *_who(who), number, order_id, amount,
-                f"{coupon_id}|{order_id}|{who.customer}", IDEMPOTENCY_TTL_MS]
+                f"{coupon_id}|{order_id}|{who.customer}", IDEMPOTENCY_TTL_MS, *rates]
         outcome = self._run("REDEEM", keys, args)
         self._count_failure(who, outcome.reason, now)
         return outcome
 
     def _redeem_unknown(self, coupon_id: str, order_id: str, who: Who, key: str) -> Outcome:
         now = self.now_ms()
-        if reason := self._guard(who, now):
+        if reason := self._guard_scripts(who, now):
             return self._refuse("redeem", coupon_id, who, reason)
         self._count_failure(who, Reason.UNKNOWN_COUPON, now)
         return self._refuse("redeem", coupon_id, who, Reason.UNKNOWN_COUPON)
@@ -219,10 +239,11 @@ class RedisStore(FlashStore):
         meta = self._f(sale.id, "meta")
         if reason := self._guard(who, now):
             return self._guard_refusal("reserve", meta, key, sale.id, who, reason, now)
-        keys = [*self._sale_keys(sale.id), *self._tail(meta, "reserve", key)]
+        guard_keys, rates = self._guard_tail(who)
+        keys = [*self._sale_keys(sale.id), *self._tail(meta, "reserve", key), *guard_keys]
         args = [now, sale.id, *_who(who), session, quantity, sale.per_customer,
                 int(sale.hold_minutes * MINUTE_MS),
-                f"{sale.id}|{session}|{who.customer}|{quantity}", IDEMPOTENCY_TTL_MS]
+                f"{sale.id}|{session}|{who.customer}|{quantity}", IDEMPOTENCY_TTL_MS, *rates]
         return self._run("RESERVE", keys, args)
 
     def _confirm(self, sale_id: str, reservation_id: str, order_id: str, key: str) -> Outcome:
