@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pyarrow.compute as pc
 import pytest
@@ -15,9 +16,9 @@ from dacu.sim.replay import load_window, replay
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    batches: list = []
-    headers_seen: list = []
-    status = 200
+    batches: ClassVar[list] = []
+    headers_seen: ClassVar[list] = []
+    status: ClassVar[int] = 200
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
