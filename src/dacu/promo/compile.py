@@ -18,12 +18,14 @@ from dacu.promo.load import PromoBook
 from dacu.promo.preset import COUPON_STAGE, TYPE_STAGE, slot_of
 from dacu.promo.rules import (
     Coupon,
+    EveryDiscount,
     FixedPrice,
     FlashSale,
     FreeShipping,
     Gift,
     MemberPrice,
     PercentDiscount,
+    ThresholdDiscount,
 )
 
 PRICE_TYPES = (PercentDiscount, FixedPrice, FlashSale, MemberPrice)
@@ -51,6 +53,7 @@ class Compiled:
     shipping: list[Effect]  # FreeShipping per store
     fees: dict[str, int]
     ineligible: dict[tuple[str, str], tuple[Any, Reason]] = field(default_factory=dict)
+    by_store: dict[str, list[int]] = field(default_factory=dict)
 
 
 def rule_stage(rule: Any) -> str:
@@ -114,6 +117,9 @@ class RulePlan:
     categories: frozenset[str] | None
     brands: frozenset[str] | None
     is_price: bool
+    static_fn: Any = None  # value function that does not depend on the cart (满减, 每满减, 券)
+    side: int = 0  # 1 gift, 2 free shipping: valued after the search, not in it
+    group_tag: str | None = None
 
     def matches(self, line: CartLine) -> bool:
         return ((self.stores is None or line.store in self.stores)
@@ -137,9 +143,14 @@ def plan_of(rule: Any, book: PromoBook) -> RulePlan:
     stores = rule_stores(rule, stage, book)
     per_store = stage == "store" or isinstance(rule, FreeShipping) or (
         isinstance(rule, Coupon) and rule.scope == "store")
+    static = None
+    if isinstance(rule, Coupon | ThresholdDiscount | EveryDiscount):
+        static = value_fn(rule, (), (), Customer())
+    side = 1 if isinstance(rule, Gift) else 2 if isinstance(rule, FreeShipping) else 0
     plan = RulePlan(stage, stage_index(stage), book.rules.snapshot(stage, rule.base), per_store,
                     _set(stores), _set(rule.skus), frozenset(rule.exclude_skus),
-                    _set(rule.categories), _set(rule.brands), isinstance(rule, PRICE_TYPES))
+                    _set(rule.categories), _set(rule.brands), isinstance(rule, PRICE_TYPES),
+                    static, side, f"group:{rule.group}" if rule.group else None)
     _PLANS[key] = (rule, plan)
     return plan
 
@@ -161,6 +172,8 @@ def compile_cart(cart: Cart, customer: Customer, book: PromoBook,
     lines = cart.lines
     list_amounts = tuple(line.list_fen for line in lines)
     out = Compiled(lines, list_amounts, list_amounts, {}, {}, [], [], [], dict(cart.shipping))
+    for i, line in enumerate(lines):
+        out.by_store.setdefault(line.store, []).append(i)
     price_rules: list[tuple[Any, tuple[int, ...]]] = []
     for rule in book.promotions:
         _add_rule(out, rule, "promotion", cart, customer, book, price_rules)
@@ -181,8 +194,12 @@ def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Custome
         out.ineligible[(kind, rule.id)] = (rule, reason)
         return
     plan = plan_of(rule, book)
-    matches = plan.matches
-    matched = tuple(i for i, line in enumerate(out.lines) if matches(line))
+    matches, lines = plan.matches, out.lines
+    if plan.stores is None:
+        matched = tuple(i for i, line in enumerate(lines) if matches(line))
+    else:
+        pool = sorted(i for store in plan.stores for i in out.by_store.get(store, ()))
+        matched = tuple(i for i in pool if matches(lines[i]))
     if not matched:
         out.ineligible[(kind, rule.id)] = (rule, Reason("购物车中没有参与商品", "no eligible items"))
         return
@@ -203,18 +220,17 @@ def _by_store(lines: Sequence[CartLine], matched: tuple[int, ...]) -> dict[str |
 
 def _add_effect(out: Compiled, rule: Any, kind: str, plan: RulePlan, store: str | None,
                 idx: tuple[int, ...], customer: Customer) -> None:
-    key = f"{rule.id}@{store}" if store is not None else rule.id
-    if isinstance(rule, Gift | FreeShipping):
-        target = out.gifts if isinstance(rule, Gift) else out.shipping
-        target.append(Effect(rule, key, kind, plan.own, plan.snap, idx, _never, (), store))
+    if plan.side:
+        target = out.gifts if plan.side == 1 else out.shipping
+        target.append(Effect(rule, kind, plan.own, plan.snap, idx, _never, (), store))
         return
     tags: tuple[str, ...] = ()
-    if isinstance(rule, Coupon):
+    if kind == "coupon":
         tags = (slot_of(rule.scope, store, rule.skus, rule.slot),)
-    if rule.group:
-        tags = (*tags, f"group:{rule.group}")
-    fn = value_fn(rule, idx, out.lines, customer)
-    out.effects.append(Effect(rule, key, kind, plan.own, plan.snap, idx, fn, tags, store))
+    if plan.group_tag:
+        tags = (*tags, plan.group_tag)
+    fn = plan.static_fn or value_fn(rule, idx, out.lines, customer)
+    out.effects.append(Effect(rule, kind, plan.own, plan.snap, idx, fn, tags, store))
 
 
 def _never(amounts: tuple[int, ...]) -> tuple[int, None]:  # pragma: no cover - never valued

@@ -35,7 +35,6 @@ class Effect:
     """One promotion or coupon as it applies to this cart (store promotions: one per store)."""
 
     rule: Any
-    key: str
     kind: str  # "promotion" | "coupon"
     stage: int  # index in STAGES
     snap: int  # snapshot the threshold reads: 0 list, k = after stage k-1

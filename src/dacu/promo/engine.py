@@ -49,9 +49,12 @@ def quote(cart: Cart | dict, customer: Customer | dict | None, promotions: Any,
         cart = parse_cart(cart, default_store=book.store)
     if not isinstance(customer, Customer):
         customer = parse_customer(customer)
-    held = parse_wallet(list(coupons), book)
-    order = sorted(range(len(cart.lines)), key=lambda i: _line_key(cart.lines[i]))
-    canonical = Cart(tuple(cart.lines[i] for i in order), cart.channel, cart.at, cart.shipping)
+    held = coupons if isinstance(coupons, tuple) and all(isinstance(c, Coupon) for c in coupons) \
+        else parse_wallet(list(coupons), book)
+    keys = [_line_key(line) for line in cart.lines]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    canonical = cart if order == list(range(len(keys))) else Cart(
+        tuple(cart.lines[i] for i in order), cart.channel, cart.at, cart.shipping)
     comp = compile_cart(canonical, customer, book, held)
     search = Search(comp)
     solution = search.run() if search.has_choice else Solution(0, (), 0)
@@ -73,36 +76,55 @@ def _build(comp: Compiled, search: Search, chosen: Sequence[Effect], record: Rec
     applied: list[Applied] = []
     for rule_id, saved in comp.price_savings.items():
         rule = comp.price_rules[rule_id]
-        for i, fen in enumerate(saved):
-            if fen:
-                per_line[i].append(LineDiscount(rule_id, rule.name or rule_id, "price", fen))
-        if sum(saved):
-            applied.append(Applied(rule_id, rule.name or rule_id, "promotion", "price", sum(saved)))
+        _attach(per_line, rule, "price", range(len(saved)), saved)
+        if any(saved):
+            applied.append(Applied(rule_id, rule.label, "promotion", "price", sum(saved)))
+    used: set[int] = set()
+    deposit = points = 0
     for effect, shares in record:
-        stage = STAGES[effect.stage]
-        for i, fen in zip(effect.lines, shares, strict=True):
-            if fen:
-                per_line[i].append(LineDiscount(effect.rule.id, effect.rule.label, stage, fen))
-        if sum(shares):
-            hint = _next_tier(effect, snaps)
-            applied.append(Applied(effect.rule.id, effect.rule.label, effect.kind, stage,
-                                   sum(shares), effect.store, *(hint or (None, None))))
-    used = {id(e) for e, s in record if sum(s)}
-    not_applied = _not_applied(comp, search, chosen, used, snaps)
+        saving = sum(shares)
+        if not saving:
+            continue
+        used.add(id(effect))
+        rule, stage = effect.rule, STAGES[effect.stage]
+        _attach(per_line, rule, stage, effect.lines, shares)
+        hint = _next_tier(effect, snaps) if isinstance(rule, ThresholdDiscount) else None
+        applied.append(Applied(rule.id, rule.label, effect.kind, stage, saving, effect.store,
+                               *(hint or (None, None))))
+        if isinstance(rule, DepositPresale):
+            deposit += _deposit(comp, effect, customer)
+        elif isinstance(rule, Points):
+            points = -(-saving * rule.points_per_yuan // 100)
+    not_applied = _not_applied(comp, chosen, used, snaps)
     shipping = search.shipping(snaps)
     applied += _free_shipping(comp, snaps)
-    goods = sum(snaps[-1])
-    lines = [_quote_line(comp.lines[i], per_line[i], snaps[-1][i]) for i in range(len(comp.lines))]
-    lines = [lines[order.index(k)] for k in range(len(order))]
+    final = snaps[-1]
+    goods = sum(final)
+    lines = [_quote_line(comp.lines[i], per_line[i], final[i]) for i in range(len(comp.lines))]
+    back = [0] * len(order)
+    for position, original in enumerate(order):
+        back[original] = position
+    lines = [lines[p] for p in back]
     gifts, gift_applied, gift_misses = _gifts(comp, snaps)
-    lines += gifts
-    applied += gift_applied
-    deposit = _deposits(comp, record, customer)
     list_fen = sum(comp.list_amounts)
     return Quote(goods + shipping, goods, shipping, list_fen, list_fen - goods, deposit,
-                 goods + shipping - deposit, _points_used(record), tuple(lines), tuple(applied),
-                 tuple(not_applied + gift_misses),
+                 goods + shipping - deposit, points, (*lines, *gifts), (*applied, *gift_applied),
+                 (*not_applied, *gift_misses),
                  tuple(e.rule.id for e in chosen if e.kind == "coupon" and id(e) in used), nodes)
+
+
+def _attach(per_line: list[list[LineDiscount]], rule: Any, stage: str, lines: Iterable[int],
+            shares: Sequence[int]) -> None:
+    label = rule.label
+    for i, fen in zip(lines, shares, strict=True):
+        if fen:
+            per_line[i].append(LineDiscount(rule.id, label, stage, fen))
+
+
+def _deposit(comp: Compiled, effect: Effect, customer: Customer) -> int:
+    pieces = sum(min(comp.lines[i].quantity, customer.deposits.get(comp.lines[i].sku_id, 0))
+                 for i in effect.lines)
+    return pieces * effect.rule.deposit
 
 
 def _quote_line(line: CartLine, discounts: list[LineDiscount], paid: int) -> QuoteLine:
@@ -129,7 +151,7 @@ def _yuan(fen: int) -> str:
     return str(fen // 100) if fen % 100 == 0 else f"{fen / 100:g}"
 
 
-def _not_applied(comp: Compiled, search: Search, chosen: Sequence[Effect], used: set[int],
+def _not_applied(comp: Compiled, chosen: Sequence[Effect], used: set[int],
                  snaps: tuple[tuple[int, ...], ...]) -> list[NotApplied]:
     out = [NotApplied(rule.id, rule.name or rule.id, kind, r.zh, r.en, r.short_fen)
            for (kind, _), (rule, r) in comp.ineligible.items()]
@@ -192,7 +214,10 @@ def _free_shipping(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> list[A
 
 def _gifts(comp: Compiled, snaps: tuple[tuple[int, ...], ...]
            ) -> tuple[list[QuoteLine], list[Applied], list[NotApplied]]:
-    lines, applied, misses, stock = [], [], [], {}
+    lines: list[QuoteLine] = []
+    applied: list[Applied] = []
+    misses: list[NotApplied] = []
+    stock: dict[str, int | None] = {}
     for effect in comp.gifts:
         rule: Gift = effect.rule
         stock.setdefault(rule.id, rule.stock)
@@ -214,20 +239,3 @@ def _gifts(comp: Compiled, snaps: tuple[tuple[int, ...], ...]
         applied.append(Applied(rule.id, rule.label, "promotion", "gift", 0, effect.store,
                                f"赠{gift}×{rule.quantity}", f"gift {rule.gift_sku} x{rule.quantity}"))
     return lines, applied, misses
-
-
-def _deposits(comp: Compiled, record: Record, customer: Customer) -> int:
-    paid = 0
-    for effect, _ in record:
-        if isinstance(effect.rule, DepositPresale):
-            for i in effect.lines:
-                pieces = min(comp.lines[i].quantity, customer.deposits.get(comp.lines[i].sku_id, 0))
-                paid += pieces * effect.rule.deposit
-    return paid
-
-
-def _points_used(record: Record) -> int:
-    for effect, shares in record:
-        if isinstance(effect.rule, Points):
-            return -(-sum(shares) * effect.rule.points_per_yuan // 100)
-    return 0

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dacu.promo.compile import Compiled
-from dacu.promo.effects import Effect, Value
+from dacu.promo.effects import Effect, Value, picker
 from dacu.promo.rules import STAGES
 
 N_STAGES = len(STAGES)
@@ -60,6 +61,7 @@ class Search:
         self.components_cache: dict[tuple[int, frozenset[str]], list] = {}
         self.nodes = 0
         self.has_choice = any(self.cands)
+        self.fees_due = [(store, fee) for store, fee in comp.fees.items() if fee]
 
     def _plan_keys(self) -> None:
         """Which snapshots and tags each stage's remaining search depends on (the memo key)."""
@@ -128,14 +130,14 @@ class Search:
 
     def shipping_floor(self, snaps: tuple[tuple[int, ...], ...]) -> int:
         """F: fees of stores whose free-shipping threshold is already out of reach."""
-        if not self.comp.fees:
+        if not self.fees_due:
             return 0
         reachable = set()
+        last = len(snaps) - 1
         for effect in self.comp.shipping:
-            base = snaps[effect.snap] if effect.snap < len(snaps) else snaps[-1]
-            if sum(base[i] for i in effect.lines) >= effect.rule.threshold:
+            if sum(effect.pick(snaps[min(effect.snap, last)])) >= effect.rule.threshold:
                 reachable.add(effect.store)
-        return sum(fee for store, fee in self.comp.fees.items() if store not in reachable)
+        return sum(fee for store, fee in self.fees_due if store not in reachable)
 
     def solve(self, s: int, snaps: tuple[tuple[int, ...], ...], used: frozenset[str],
               cutoff: float) -> tuple[float, tuple[Effect, ...] | None]:
@@ -165,23 +167,24 @@ class Search:
         """Independent parts of stage `s`'s choice (no shared tag, no shared line); per part its
         options as (discount, chosen, tags, (lines, amounts after)), largest discount first."""
         out = []
-        for cands, lines in self.components(s, used):
+        for subsets, lines, pick in self.components(s, used):
             options = []
-            for chosen, tags in _all_subsets(cands, used):
-                after = self.apply(snaps, after_auto, chosen) if chosen else after_auto
-                picked = tuple(after[i] for i in lines)
-                discount = sum(after_auto[i] for i in lines) - sum(picked)
-                options.append((discount, chosen, tags, (lines, picked)))
+            before = sum(pick(after_auto))
+            for chosen, tags in subsets:
+                picked = pick(self.apply(snaps, after_auto, chosen) if chosen else after_auto)
+                options.append((before - sum(picked), chosen, tags, (lines, picked)))
             options.sort(key=lambda o: -o[0])
             out.append(options)
         return out
 
-    def components(self, s: int, used: frozenset[str]) -> list[tuple[list[Effect], tuple[int, ...]]]:
+    def components(self, s: int, used: frozenset[str]) -> list[tuple[list, tuple[int, ...], Any]]:
         key = (s, used)
         found = self.components_cache.get(key)
         if found is None:
             free = [e for e in self.cands[s] if used.isdisjoint(e.tags)]
-            found = self.components_cache[key] = _connected(free)
+            found = self.components_cache[key] = [
+                (_all_subsets(members, used), lines, picker(lines))
+                for members, lines in _connected(free)]
         return found
 
     def run(self) -> Solution:
@@ -197,9 +200,13 @@ class Search:
         snaps: tuple[tuple[int, ...], ...] = (self.comp.list_amounts, self.comp.price_amounts)
         picked = set(map(id, chosen))
         for s in range(1, N_STAGES):
-            after_auto = self.apply(snaps, snaps[s], self.auto[s], record)
-            mine = [e for e in self.cands[s] if id(e) in picked]
-            snaps = (*snaps, self.apply(snaps, after_auto, mine, record) if mine else after_auto)
+            current = snaps[s]
+            if self.auto[s]:
+                current = self.apply(snaps, current, self.auto[s], record)
+            mine = [e for e in self.cands[s] if id(e) in picked] if picked else None
+            if mine:
+                current = self.apply(snaps, current, mine, record)
+            snaps = (*snaps, current)
         return self.total(snaps), snaps
 
 
@@ -218,8 +225,12 @@ def split(total: int, amounts: Sequence[int]) -> tuple[int, ...]:
     leftover = total - sum(shares)
     if leftover:
         remainders = [total * a % weight_sum for a in amounts]
-        for index in sorted(range(len(amounts)), key=remainders.__getitem__, reverse=True)[:leftover]:
-            shares[index] += 1
+        if leftover == 1:  # the common case: the first largest remainder
+            shares[remainders.index(max(remainders))] += 1
+        else:
+            for index in sorted(range(len(amounts)), key=remainders.__getitem__,
+                                reverse=True)[:leftover]:
+                shares[index] += 1
     return tuple(shares)
 
 

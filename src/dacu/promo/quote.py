@@ -8,7 +8,7 @@ give back for returned lines, consistent with the allocation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from dacu.errors import InputError
@@ -60,7 +60,7 @@ class NotApplied:
     store: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Quote:
     total_fen: int  # goods paid + shipping
     goods_fen: int
@@ -75,11 +75,9 @@ class Quote:
     not_applied: tuple[NotApplied, ...]
     coupons_used: tuple[str, ...] = ()
     searched_nodes: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("extra")
         data["breakdown_zh"] = self.breakdown("zh")
         data["breakdown_en"] = self.breakdown("en")
         return data
