@@ -71,8 +71,17 @@ def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai
     tolerance = data.get("tolerance", 0.15)
     if not isinstance(tolerance, int | float) or not 0 < tolerance < 1:
         raise ConfigError(f"{source}: tolerance: expected a fraction such as 0.15, got {tolerance!r}")
-    budget = {k: int(v) for k, v in (data.get("budget") or {}).items() if isinstance(v, int | float)}
+    budget = _budget(data.get("budget"))
     return Plan(str(data.get("campaign_id", "")), float(tolerance), tuple(rows), budget, data)
+
+
+def _budget(data: Any) -> dict[str, int]:
+    """Planned spend per channel: plan.json `budget.channels[]` ({channel, spend_fen})."""
+    if not isinstance(data, dict):
+        return {}
+    rows = data.get("channels") or []
+    return {str(r["channel"]): int(r.get("spend_fen") or 0) for r in rows
+            if isinstance(r, dict) and r.get("channel")}
 
 
 def _row(item: Any, key: str, length: timedelta, where: str, zone: ZoneInfo) -> PlanRow:
@@ -174,7 +183,7 @@ def hourly_pace(store: RollupStore, plan: Plan, start: datetime, end: datetime, 
     out, hour = [], start
     while hour < end:
         minute = to_minute(hour)
-        kpis = actual.get(minute)
+        kpis = actual.get(minute) or (Kpis() if hour < now else None)
         spend = (spend_by_hour or {}).get(minute)
         plan_vals = plan_values(planned(plan, hour, hour + timedelta(hours=1)))
         lines = compare(actual_values(kpis, spend), plan_vals, plan.tolerance) if kpis else []
