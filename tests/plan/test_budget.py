@@ -88,6 +88,40 @@ def test_fit_on_pymc_marketing_mmm_example(shared_data):
     assert fit.r2 > 0.9
 
 
+def _mmm_example_truth(frame: pd.DataFrame) -> tuple[float, float]:
+    """True contributions of x1, x2 in y's units: the notebook's y = A·(2 + trend + season +
+    1.5·e1 + 2.5·e2 + 3·s1 + 2·s2 + ε); A (≈ 1002) by least squares on the known parts."""
+    n = len(frame)
+    trend = (np.linspace(0, 50, n) + 10) ** 0.25 - 1
+    doy = frame["dayofyear"].to_numpy()
+    season = 0.5 * (-np.sin(2 * 2 * np.pi * doy / 365.5) + np.cos(2 * np.pi * doy / 365.5))
+    s1 = logistic_saturation(geometric_adstock(frame["x1"].to_numpy(), 0.4, 8), 4.0)
+    s2 = logistic_saturation(geometric_adstock(frame["x2"].to_numpy(), 0.2, 8), 3.0)
+    known = (2 + trend + season + 1.5 * frame["event_1"] + 2.5 * frame["event_2"] + 3 * s1
+             + 2 * s2).to_numpy()
+    y = frame["y"].to_numpy()
+    amplitude = float(y @ known / (known @ known))
+    assert np.std(y / amplitude - known) == pytest.approx(0.25, abs=0.03)  # the notebook's ε
+    return amplitude * 3 * s1.sum(), amplitude * 2 * s2.sum()
+
+
+def test_logistic_fit_recovers_mmm_example_parameters(shared_data):
+    """With the generating curve family (logistic), α, λ and both contributions are recovered:
+    measured α 0.40/0.19, λ 4.1/3.2, contributions 280k/68.6k vs true 275.5k/66.1k."""
+    path = shared_data / "mmm_weekly" / "mmm_example.csv"
+    history = read_spend_history(path, date="date_week", target="y", channels=["x1", "x2"],
+                                 controls=["event_1", "event_2"])
+    fit = fit_response_curves(history, saturation="logistic")
+    true_1, true_2 = _mmm_example_truth(pd.read_csv(path))
+    for channel, alpha, lam, true in zip(fit.channels, (0.4, 0.2), (4.0, 3.0), (true_1, true_2),
+                                         strict=True):
+        assert channel.curve.alpha == pytest.approx(alpha, abs=0.03)
+        assert channel.curve.lam == pytest.approx(lam, rel=0.15)  # spend is max-scaled to 1
+        low, high = channel.intervals["contribution"]
+        assert low <= true <= high
+        assert channel.contribution == pytest.approx(true, rel=0.06)
+
+
 def test_fit_case_study_ten_channels(shared_data):
     path = shared_data / "mmm_weekly" / "case_study_data.csv"
     channels = ["mdsp_dm", "mdsp_inst", "mdsp_nsp", "mdsp_auddig", "mdsp_audtr", "mdsp_vidtr",

@@ -4,6 +4,9 @@ The model, per period t (target y, spend x_c of each channel c):
 
     y_t = b0 + b1·t + Σ_k fourier_k(t) + Σ_j γ_j·control_j,t + Σ_c β_c · hill(adstock(x_c)_t; K_c, s_c)
 
+(or, with `saturation="logistic"`, pymc-marketing's logistic curve (1 − e^{−λa}) / (1 + e^{−λa}),
+parametrised by its half-saturation point K = ln 3 / λ).
+
 It is fitted as a penalised least-squares (MAP) point estimate with scipy: weak priors on α (carry-
 over), K (half-saturation), s (slope) and β keep a short history identifiable, a few starting points
 avoid poor local optima, and the 90% intervals come from the Laplace approximation at the optimum
@@ -14,15 +17,19 @@ a full Bayesian fit (pymc-marketing) is the slower alternative when a team needs
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import least_squares
 
 from dacu.errors import InputError
-from dacu.plan.response import FloatArray, hill, hill_derivative
+from dacu.plan.response import FloatArray, hill, hill_derivative, logistic_saturation
 from dacu.plan.spend_history import SpendHistory
+
+LN3 = math.log(3.0)
 
 INTERVAL = 0.90
 _BOUNDS = {"alpha": (0.0, 0.95), "log_k": (np.log(0.03), np.log(5.0)),
@@ -40,14 +47,26 @@ class ChannelCurve:
     slope: float
     beta: float
     l_max: int = 8
+    saturation: str = "hill"
+
+    @property
+    def lam(self) -> float:
+        """λ of the logistic curve (per unit of spend), ln 3 / K."""
+        return LN3 / self.half_sat
 
     def response(self, spend: FloatArray | float) -> FloatArray:
-        return self.beta * hill(np.asarray(spend, dtype=float), self.half_sat, self.slope)
+        x = np.asarray(spend, dtype=float)
+        if self.saturation == "logistic":
+            return self.beta * logistic_saturation(x, self.lam)
+        return self.beta * hill(x, self.half_sat, self.slope)
 
     def marginal(self, spend: FloatArray | float) -> FloatArray:
         """d response / d spend: the marginal ROAS at that spend per period."""
-        return self.beta * hill_derivative(np.asarray(spend, dtype=float), self.half_sat,
-                                           self.slope)
+        x = np.asarray(spend, dtype=float)
+        if self.saturation == "logistic":
+            e = np.exp(-self.lam * x)
+            return self.beta * 2 * self.lam * e / (1 + e) ** 2
+        return self.beta * hill_derivative(x, self.half_sat, self.slope)
 
 
 @dataclass(frozen=True)
@@ -67,10 +86,13 @@ class ChannelFit:
                "marginal_roas": self.marginal_roas,
                "adstock": {"type": "geometric", "alpha": curve.alpha, "l_max": curve.l_max,
                            "alpha_interval": self.intervals.get("alpha")},
-               "saturation": {"type": "hill", "half_saturation": curve.half_sat,
-                              "slope": curve.slope, "beta": curve.beta,
+               "saturation": {"type": curve.saturation, "half_saturation": curve.half_sat,
+                              "slope": curve.slope if curve.saturation == "hill" else None,
+                              "lam": curve.lam if curve.saturation == "logistic" else None,
+                              "beta": curve.beta,
                               "half_saturation_interval": self.intervals.get("half_sat"),
-                              "slope_interval": self.intervals.get("slope"),
+                              "slope_interval": self.intervals.get("slope")
+                              if curve.saturation == "hill" else None,
                               "beta_interval": self.intervals.get("beta")}}
         out["contribution_interval"] = self.intervals.get("contribution")
         out["roas_interval"] = self.intervals.get("roas")
@@ -113,6 +135,7 @@ class _Design:
     l_max: int
     beta_prior: FloatArray
     sigma: float = 1.0
+    saturation: str = "hill"
 
     @property
     def n_channels(self) -> int:
@@ -128,6 +151,9 @@ class _Design:
         """(channels, periods) contribution in scaled target units."""
         alpha, k, s, beta, _ = self.split(theta)
         ad = _adstock_rows(self.x, alpha, self.l_max)
+        if self.saturation == "logistic":
+            e = np.exp(-(LN3 / k)[:, None] * ad)
+            return beta[:, None] * (1.0 - e) / (1.0 + e)
         ratio = np.power(np.clip(ad, 0, None) / k[:, None], s[:, None])
         return beta[:, None] * ratio / (1.0 + ratio)
 
@@ -168,7 +194,7 @@ def _baseline_matrix(history: SpendHistory, seasonality: int) -> FloatArray:
     return np.vstack(rows)
 
 
-def _design(history: SpendHistory, l_max: int, seasonality: int) -> _Design:
+def _design(history: SpendHistory, l_max: int, seasonality: int, saturation: str) -> _Design:
     n_params = 4 * len(history.channels) + 2 + 2 * seasonality + len(history.control_names)
     if history.n_periods < max(8, n_params // 2):
         raise InputError(f"{history.n_periods} periods are too few to fit {len(history.channels)} "
@@ -178,7 +204,8 @@ def _design(history: SpendHistory, l_max: int, seasonality: int) -> _Design:
     share = history.spend.sum(axis=1) / history.spend.sum()
     return _Design(y=history.y / y_scale, x=history.spend / x_scale[:, None],
                    base=_baseline_matrix(history, seasonality), y_scale=y_scale, x_scale=x_scale,
-                   l_max=l_max, beta_prior=np.maximum(len(share) * share, 0.2))
+                   l_max=l_max, beta_prior=np.maximum(len(share) * share, 0.2),
+                   saturation=saturation)
 
 
 def _start(design: _Design, alpha: float, k: float, s: float) -> FloatArray:
@@ -195,22 +222,25 @@ def _start(design: _Design, alpha: float, k: float, s: float) -> FloatArray:
 
 def _bounds(design: _Design) -> tuple[FloatArray, FloatArray]:
     c, b = design.n_channels, design.base.shape[0]
+    log_s = _BOUNDS["log_s"] if design.saturation == "hill" else (-1e-6, 1e-6)  # unused: s = 1
     low = np.concatenate([np.full(c, _BOUNDS["alpha"][0]), np.full(c, _BOUNDS["log_k"][0]),
-                          np.full(c, _BOUNDS["log_s"][0]), np.zeros(c), np.full(b, -np.inf)])
+                          np.full(c, log_s[0]), np.zeros(c), np.full(b, -np.inf)])
     high = np.concatenate([np.full(c, _BOUNDS["alpha"][1]), np.full(c, _BOUNDS["log_k"][1]),
-                           np.full(c, _BOUNDS["log_s"][1]), np.full(c, np.inf),
-                           np.full(b, np.inf)])
+                           np.full(c, log_s[1]), np.full(c, np.inf), np.full(b, np.inf)])
     return low, high
 
 
 def fit_response_curves(history: SpendHistory, *, l_max: int = 8, seasonality: int = 2,
-                        draws: int = 400, seed: int = 0) -> BudgetFit:
-    """Fit one adstock + Hill curve per channel; contributions and ROAS with 90% intervals.
+                        saturation: Literal["hill", "logistic"] = "hill", draws: int = 400,
+                        seed: int = 0) -> BudgetFit:
+    """Fit one adstock + saturation curve per channel; contributions and ROAS with 90% intervals.
 
     `seasonality` is the order of the yearly Fourier terms (0 for none, e.g. under a year of data).
     """
+    if saturation not in ("hill", "logistic"):
+        raise InputError(f"saturation: expected hill or logistic, got {saturation!r}")
     began = time.perf_counter()
-    design = _design(history, l_max, seasonality)
+    design = _design(history, l_max, seasonality, saturation)
     low, high = _bounds(design)
     design.sigma = _initial_sigma(design)
     theta = _best_start(design, low, high)
@@ -269,7 +299,7 @@ def _summarise(history: SpendHistory, design: _Design, theta: FloatArray, sample
     channels = []
     for c, name in enumerate(history.channels):
         curve = ChannelCurve(name, float(alpha[c]), float(k[c] * design.x_scale[c]), float(s[c]),
-                             float(beta[c] * scale), design.l_max)
+                             float(beta[c] * scale), design.l_max, design.saturation)
         q = lambda v: tuple(float(x) for x in np.quantile(v, [tail, 1 - tail]))  # noqa: E731
         intervals = {"alpha": q(d_alpha[:, c]), "half_sat": q(d_k[:, c] * design.x_scale[c]),
                      "slope": q(d_s[:, c]), "beta": q(d_beta[:, c] * scale),

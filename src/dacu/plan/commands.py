@@ -37,14 +37,15 @@ def _split(text: str | None) -> list[str]:
 
 
 def _fit(weekly: Path, date: str, target: str, channels: str, controls: str | None,
-         seasonality: int):
+         seasonality: int, saturation: str = "hill"):
     from dacu.plan.budget import fit_response_curves
     from dacu.plan.spend_history import read_spend_history
 
     history = read_spend_history(weekly, date=date, target=target, channels=_split(channels),
                                  controls=_split(controls))
     with out.status("fitting response curves 拟合响应曲线 …"):
-        return history, fit_response_curves(history, seasonality=seasonality)
+        return history, fit_response_curves(history, seasonality=seasonality,
+                                            saturation=saturation)  # type: ignore[arg-type]
 
 
 @budget_app.command("fit")
@@ -55,6 +56,7 @@ def budget_fit(
     channels: str = typer.Option(..., "--channels", help=CHANNELS_HELP),
     controls: str | None = typer.Option(None, "--controls", help=CONTROLS_HELP),
     seasonality: int = typer.Option(2, help="Yearly Fourier order (0 = none; use 0 under a year)."),
+    saturation: str = typer.Option("hill", help="hill (default) or logistic (pymc-marketing's)."),
     fmt: str = typer.Option("table", "--format", help="json or table."),
 ) -> None:
     """拟合渠道响应曲线 Fit a response curve per channel (geometric adstock + Hill saturation).
@@ -67,7 +69,7 @@ def budget_fit(
     """
     from dacu.plan.budget import fit_dict
 
-    _, fit = _fit(weekly, date, target, channels, controls, seasonality)
+    _, fit = _fit(weekly, date, target, channels, controls, seasonality, saturation)
     if _format(fmt) == "json":
         typer.echo(json.dumps(fit_dict(fit), ensure_ascii=False, indent=2))
         return
@@ -97,7 +99,8 @@ def _fit_table(fit) -> Table:
                       f"{c.roas:.2f} {_interval(iv['roas'])}", f"{c.marginal_roas:.2f}",
                       f"{c.curve.alpha:.2f} {_interval(iv['alpha'])}",
                       f"{c.curve.half_sat:,.3g} {_interval(iv['half_sat'], ',.3g')}",
-                      f"{c.curve.slope:.2f} {_interval(iv['slope'])}")
+                      f"{c.curve.slope:.2f} {_interval(iv['slope'])}"
+                      if c.curve.saturation == "hill" else f"λ {c.curve.lam:.3g}")
     return table
 
 
@@ -127,6 +130,7 @@ def budget_optimize(
     objective: str = typer.Option("gmv", help="gmv (maximise target) or profit."),
     margin: float = typer.Option(1.0, help="Gross margin for --objective profit (0.4 = 40%)."),
     seasonality: int = typer.Option(2, help="Yearly Fourier order of the fit."),
+    saturation: str = typer.Option("hill", help="hill (default) or logistic."),
     fmt: str = typer.Option("table", "--format", help="json or table."),
 ) -> None:
     """分配预算 Split a budget over channels to maximise GMV (or profit) on the fitted curves.
@@ -141,7 +145,7 @@ def budget_optimize(
 
     if objective not in ("gmv", "profit"):
         raise InputError(f"--objective: expected gmv or profit, got {objective!r}")
-    _, fit = _fit(weekly, date, target, channels, controls, seasonality)
+    _, fit = _fit(weekly, date, target, channels, controls, seasonality, saturation)
     result = optimize_budget([c.curve for c in fit.channels], parse_fen(budget), periods=periods,
                              floors=_bounds(floor, "--floor"), caps=_bounds(cap, "--cap"),
                              emergency=_to_ratio(emergency), elastic=_to_ratio(elastic),
