@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
 from dacu.warehouse.metadata import MetadataDB, accounts, is_current, open_db
-from dacu.web import api, pages, problems
+from dacu.web import api, openapi, pages, problems
 from dacu.web.auth import _TTLCache, enforce_access
 from dacu.web.middleware import BodyLimit, SecurityHeaders
 from dacu.web.mounts import mount_all
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
     app.include_router(pages.router)
     app.state.mounted = mount_all(app, settings.mount_optional)
     problems.install(app)
+    openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _middleware(app, settings, _secret(db))
     return app

@@ -26,8 +26,9 @@ from dacu.web.problems import Problem
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CACHE_SECONDS = 10.0  # a revoked key or changed role takes effect within this time
 
-_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer dacu_…`")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (same token)")
+# scheme_name matches openapi.SCHEMES; per-operation security is written by openapi.install
+_bearer = HTTPBearer(auto_error=False, scheme_name="apiKey")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKeyHeader")
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class ProblemBody(BaseModel):
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemBody, "description": code.replace("_", " "),
              "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}}}
-    for status, code in _CODES.items() if status in (400, 401, 403, 404, 413, 422, 429)
+    for status, code in _CODES.items() if status in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 
