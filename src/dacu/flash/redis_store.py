@@ -20,6 +20,7 @@ from dacu.flash import redis_lua as lua
 from dacu.flash.guards import FAILED_REDEMPTION_REASONS, MINUTE_MS, Who
 from dacu.flash.models import FlashConfig, FlashSale
 from dacu.flash.reasons import Outcome, Reason, refused
+from dacu.flash.redis_batch import AutoPipeline
 from dacu.flash.store import (
     AuditEntry,
     Clock,
@@ -51,9 +52,11 @@ class RedisStore(FlashStore):
         except redis.RedisError as exc:
             raise StoreError(f"{url}: cannot reach Redis ({exc}); start redis-server or set "
                              "DACU_STORE=sqlite:///dacu-flash.db") from exc
-        self._s = {name: self.r.register_script(getattr(lua, name)) for name in (
-            "GUARD", "FAIL", "CLAIM", "REDEEM", "RELEASE", "EXPIRE_COUPONS", "RESERVE",
-            "CONFIRM", "CANCEL", "EXPIRE_HOLDS")}
+        names = ("GUARD", "FAIL", "CLAIM", "REDEEM", "RELEASE", "EXPIRE_COUPONS", "RESERVE",
+                 "CONFIRM", "CANCEL", "EXPIRE_HOLDS")
+        self._s = {name: self.r.register_script(getattr(lua, name)) for name in names}
+        self._batch = AutoPipeline(self.r, {name: getattr(lua, name) for name in (
+            "CLAIM", "REDEEM", "RELEASE", "RESERVE", "CONFIRM", "CANCEL")})
 
     # -- keys --------------------------------------------------------------------------------
     def _c(self, template_id: str, name: str) -> str:
@@ -272,7 +275,7 @@ class RedisStore(FlashStore):
     # -- running scripts and the audit trail -------------------------------------------------
     def _run(self, script: str, keys: list[str], args: list[Any]) -> Outcome:
         try:
-            reply = self._s[script](keys=keys, args=args)
+            reply = self._batch.call(script, keys, args)
         except redis.RedisError as exc:
             raise StoreError(f"Redis {script.lower()} failed: {exc}") from exc
         if reply[0] == "replay":
