@@ -1,0 +1,1 @@
+"""Alembic migrations of the metadata database (a package so they ship with dacu)."""
