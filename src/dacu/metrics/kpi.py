@@ -133,15 +133,24 @@ def _cell_metrics(t: Any) -> dict[str, Any]:
     }
 
 
-def _session_cells(t: Any, by: tuple[str, ...]) -> Any:
-    """Per cell of the session's entry event: sessions with a pv, and bounced sessions."""
+def _session_cells(t: Any, by: tuple[str, ...], offset: timedelta, campaign: Any) -> Any:
+    """Per cell of the session's entry event: sessions with a pv, and bounced sessions.
+
+    Time dimensions are computed from the session's first timestamp, the channel is constant in
+    a session (it is the entry channel already), other dimensions are the entry event's.
+    """
     ev = t.event
+    time_dims = [d for d in by if d in ("hour", "day", "phase")]
     per_session = t.group_by("_sid").agg(
         _n_pv=(ev == "pv").cast("int64").sum(),
         _n_act=ev.isin(["cart", "fav", "order", "pay"]).cast("int64").sum(),
-        **{d: t[d].argmin(t.ts) for d in by},
+        _entry_ts=t.ts.min(),
+        **{d: (t[d].min() if d == "channel" else t[d].argmin(t.ts))
+           for d in by if d not in time_dims},
     )
     s = per_session.filter(per_session._n_pv > 0)
+    dims = _time_dims(s._entry_ts, offset, campaign)
+    s = s.mutate(**{d: dims[d] for d in time_dims})
     bounced = ((s._n_pv == 1) & (s._n_act == 0)).cast("int64")
     return s.aggregate(sessions=s.count(), bounced_sessions=bounced.sum(), by=list(by))
 
@@ -163,7 +172,7 @@ def kpis(events: Any, *, by: tuple[str, ...] | list[str] = ("day", "channel"),
     offset = fixed_offset(campaign.timezone if campaign is not None else tz)
     t = _enrich(events, by, offset, campaign, customers)
     cells = t.aggregate(**_cell_metrics(t), by=list(by))
-    sessions = _session_cells(t, by)
+    sessions = _session_cells(t, by, offset, campaign)
     joined = cells.join(sessions, list(by), how="left") if by else cells.cross_join(sessions)
     j = joined.mutate(sessions=joined.sessions.fill_null(0),
                       bounced_sessions=joined.bounced_sessions.fill_null(0))
@@ -188,7 +197,12 @@ def step_users(events: Any, *, by: tuple[str, ...] | list[str] = ("category",),
     """
     by = tuple(by)
     _check_by(by, campaign)
-    t = _enrich(events, by, fixed_offset(tz), campaign, None)
+    if "channel" in by or "customer_type" in by:
+        t = _enrich(events, by, fixed_offset(tz), campaign, None)
+    else:  # no session work needed: only the event's own attributes
+        dims = _time_dims(events.ts, fixed_offset(tz), campaign)
+        t = events.mutate(**{d: dims[d] if d in dims else events[d].fill_null(UNKNOWN)
+                             for d in by})
     ev = t.event
     return t.aggregate(
         pv_users=t.user_id.nunique(where=ev == "pv"),
