@@ -114,3 +114,24 @@ def test_sessions_have_one_channel_and_one_user(small_sim):
                                                     ("user_id", "count_distinct")])
     assert np.all(per["channel_count_distinct"].to_numpy() == 1)
     assert np.all(per["user_id_count_distinct"].to_numpy() == 1)
+
+
+def test_big_days_are_generated_in_hour_chunks(double11, tmp_path, monkeypatch):
+    """With a tiny chunk size every day is cut into runs of hours: same contract, no gaps."""
+    from dacu.sim import engine
+
+    monkeypatch.setattr(engine, "CHUNK_EVENTS", 2_000)
+    result = simulate(double11, out=tmp_path, scale=0.01, days_before=5, seed=1,
+                      progress=False)
+    events = pq.read_table(tmp_path / "events.parquet")
+    spend = pq.read_table(tmp_path / "spend.parquet")
+    days = result.truth["window"]["history_days"] + result.truth["window"]["campaign_days"]
+    assert pc.count_distinct(events["event_id"]).as_py() == events.num_rows == result.events
+    paid = sum(1 for c in result.truth["channels"] if c["paid"])
+    assert spend.num_rows == days * 24 * paid  # every hour once
+    assert pc.count_distinct(spend["hour"]).as_py() == days * 24
+    assert len(result.truth["totals"]["daily"]) == days
+    sessions = [row["sessions"] for row in result.truth["totals"]["daily"]]
+    peak = result.truth["totals"]["daily"][[d["label"] for d in
+                                            result.truth["totals"]["daily"]].index("burst")]
+    assert peak["sessions"] == max(sessions)

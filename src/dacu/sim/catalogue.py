@@ -17,7 +17,7 @@ from dacu.events import SKU_SCHEMA
 
 # Price range (yuan) and SKU count per category id; unknown categories get the "other" row.
 CATEGORY_PRICES = {
-    "skincare": (129, 699, 40), "makeup": (79, 329, 40), "fragrance": (299, 999, 16),
+    "skincare": (119, 599, 40), "makeup": (69, 299, 40), "fragrance": (259, 899, 16),
     "bodycare": (39, 159, 24), "other": (59, 399, 24),
 }
 CATEGORY_CODES = {"skincare": "SC", "makeup": "MK", "fragrance": "FR", "bodycare": "BC"}

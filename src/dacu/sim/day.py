@@ -40,6 +40,7 @@ class SimState:
     next_order: int = 0
     next_event: int = 0
     repeat_before_campaign: list[np.ndarray] = field(default_factory=list)
+    repeat_today: tuple[int, np.ndarray, np.ndarray] | None = None  # (day, times, ids)
     daily: list[dict] = field(default_factory=list)
     actors: dict[int, dict[str, list]] = field(default_factory=dict)
 
@@ -112,10 +113,23 @@ def _carts_and_favs(world: World, day: DayInfo, s: Sessions, main: np.ndarray,
     blocks.add(len(fav), si=fav, ts=end_ts[fav] + 2_000_000, event=EV["fav"], sku=main[fav])
 
 
+def _repeat_purchases(world: World, state: SimState, day: DayInfo, lo: int, hi: int):
+    if state.repeat_today is None or state.repeat_today[0] != day.index:
+        state.repeat_today = (day.index, *world.book.purchases_on(day.index))
+    _, when, who = state.repeat_today
+    inside = (when >= lo) & (when < hi)
+    return when[inside], who[inside]
+
+
 def generate_day(world: World, state: SimState, day: DayInfo, incidents: list[Incident],
-                 rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
-    """Events (EVENT_SCHEMA) and hourly spend rows of one day; advances `state`."""
-    s = merge([visitor_sessions(world, day, rng), repeat_sessions(world, day, rng)])
+                 rng: np.random.Generator,
+                 hours: tuple[int, int] = (0, 24)) -> tuple[pa.Table, pa.Table]:
+    """Events (EVENT_SCHEMA) and hourly spend rows of the local hours [hours) of one day
+    (a whole day by default; big days are generated a few hours at a time); advances `state`."""
+    lo, hi = day.start_us + hours[0] * HOUR_US, day.start_us + hours[1] * HOUR_US
+    when, who = _repeat_purchases(world, state, day, lo, hi)
+    s = merge([visitor_sessions(world, day, rng, hours),
+               repeat_sessions(world, when, who, lo, rng)])
     s = apply_traffic_drops(s, world, incidents, rng)
     blocks = Blocks()
     main, end_ts = _browse(world, day, s, rng, blocks)
@@ -127,7 +141,7 @@ def generate_day(world: World, state: SimState, day: DayInfo, incidents: list[In
                          state.next_order, rng, blocks)
     state.next_order += len(batch.order_id)
     uflag, uid = _resolve_users(world, day, state, s, batch, rng)
-    s, uflag, uid, extra, override = fraud_sessions(world, day, state, s, uflag, uid,
+    s, uflag, uid, extra, override = fraud_sessions(world, (lo, hi), state, s, uflag, uid,
                                                     incidents, rng, blocks)
     sessions = _session_columns(world, s, uflag, uid, state.next_session)
     sessions["device"][override["si"]] = override["device"]
@@ -138,8 +152,21 @@ def generate_day(world: World, state: SimState, day: DayInfo, incidents: list[In
                      campaign_id=world.campaign.id, names=names(world),
                      sku_category=world.catalogue.category)
     state.next_event += table.num_rows
-    state.daily.append(_day_summary(world, day, s, cols, extra))
-    return table, spend_rows(world, day, s)
+    _add_summary(state, _day_summary(world, day, s, cols, extra))
+    return table, spend_rows(world, day, s, hours)
+
+
+def _add_summary(state: SimState, row: dict) -> None:
+    """One summary row per day: the chunks of a big day are added up."""
+    if not state.daily or state.daily[-1]["day"] != row["day"]:
+        state.daily.append(row)
+        return
+    last = state.daily[-1]
+    for key, value in row.items():
+        if isinstance(value, list):
+            last[key] = [a + b for a, b in zip(last[key], value, strict=True)]
+        elif isinstance(value, int):
+            last[key] += value
 
 
 def _resolve_users(world: World, day: DayInfo, state: SimState, s: Sessions, batch,
@@ -190,22 +217,24 @@ def _day_summary(world: World, day: DayInfo, s: Sessions, cols: dict, extra: int
             "browser_sessions": int((s.kind == BROWSER).sum()), "fraud_events": extra}
 
 
-def spend_rows(world: World, day: DayInfo, s: Sessions) -> pa.Table:
+def spend_rows(world: World, day: DayInfo, s: Sessions,
+               hours: tuple[int, int] = (0, 24)) -> pa.Table:
     """Hourly spend, impressions and clicks of each paid channel (the ad platform's report)."""
     from dacu.events import SPEND_SCHEMA
 
-    weights = intraday_weights(day.peak)
+    span = np.arange(hours[0], hours[1])
+    weights = intraday_weights(day.peak)[span]
     hour = ((s.ts - day.start_us) // HOUR_US).clip(0, 23)
     rows: dict[str, list] = {"hour": [], "channel": [], "spend_fen": [], "impressions": [],
                              "clicks": []}
     for index, model in enumerate(world.channels):
         if not model.paid:
             continue
-        clicks = np.bincount(hour[s.channel == index], minlength=24)
+        clicks = np.bincount(hour[s.channel == index], minlength=24)[span]
         spend = np.round(world.spend[model.id][day.index] * weights).astype(np.int64)
         ctr = world.behaviour[index, 2] or 0.01
-        rows["hour"] += list(day.start_us + np.arange(24) * HOUR_US)
-        rows["channel"] += [model.id] * 24
+        rows["hour"] += list(day.start_us + span * HOUR_US)
+        rows["channel"] += [model.id] * len(span)
         rows["spend_fen"] += spend.tolist()
         rows["impressions"] += np.round(clicks / ctr).astype(np.int64).tolist()
         rows["clicks"] += clicks.tolist()

@@ -22,9 +22,10 @@ from dacu.sim.customers import REGION_P, REGIONS, TIERS, hashed_choice, tier_of
 from dacu.sim.day import SimState, generate_day, new_state
 from dacu.sim.incidents import Incident, demo_incidents, parse_incident, random_incidents
 from dacu.sim.truth import build_truth
-from dacu.sim.world import World, build_world
+from dacu.sim.world import EVENTS_PER_SESSION, World, build_world
 
 ROW_GROUP = 500_000
+CHUNK_EVENTS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ def simulate(campaign: Campaign, *, out: Path, scale: float = 1.0, seed: int = 7
         raise ConfigError(f"--scale {scale}: expected a number above 0 (1.0 ≈ 2 million events)")
     began = time.perf_counter()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     world = build_world(campaign, scale=scale, seed=seed, days_before=days_before)
     chosen = resolve_incidents(campaign, world, incidents)
@@ -106,10 +109,11 @@ def simulate(campaign: Campaign, *, out: Path, scale: float = 1.0, seed: int = 7
     spend = _Buffered(out / "spend.parquet", SPEND_SCHEMA)
     try:
         for day in _progress(world, progress):
-            rng = np.random.default_rng([seed, 1, day.index])
-            table, spend_table = generate_day(world, state, day, chosen, rng)
-            events.write(table)
-            spend.write(spend_table)
+            for key, hours in _chunks(world, day.index):
+                rng = np.random.default_rng([seed, 1, day.index, *key])
+                table, spend_table = generate_day(world, state, day, chosen, rng, hours)
+                events.write(table)
+                spend.write(spend_table)
     finally:
         events.close()
         spend.close()
@@ -120,6 +124,17 @@ def simulate(campaign: Campaign, *, out: Path, scale: float = 1.0, seed: int = 7
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1),
                                     encoding="utf-8")
     return SimResult(out, events.total, seconds, truth)
+
+
+def _chunks(world: World, day_index: int) -> list[tuple[tuple[int, ...], tuple[int, int]]]:
+    """A day is generated whole unless it is big: then in runs of hours of ≈ CHUNK_EVENTS,
+    so memory stays flat at any scale. Returns (rng key suffix, (first hour, end hour))."""
+    expected = world.visits[:, day_index].sum() * EVENTS_PER_SESSION
+    count = min(24, int(np.ceil(expected / CHUNK_EVENTS)))
+    if count <= 1:
+        return [((), (0, 24))]
+    parts = np.array_split(np.arange(24), count)
+    return [((k,), (int(p[0]), int(p[-1]) + 1)) for k, p in enumerate(parts)]
 
 
 def _progress(world: World, show: bool):

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dacu.sim.blocks import EV, Blocks
-from dacu.sim.calendar import DayInfo
-from dacu.sim.customers import DAY_US, REGIONS
+from dacu.sim.customers import REGIONS
 from dacu.sim.incidents import Incident
 from dacu.sim.sessions import Sessions, merge
 
@@ -23,9 +22,9 @@ BOT_REGION = REGIONS.index("河南")
 RING_REGION = REGIONS.index("福建")
 
 
-def _window(incident: Incident, day: DayInfo) -> tuple[int, int, float] | None:
-    lo = max(incident.start_us(), day.start_us)
-    hi = min(incident.end_us(), day.start_us + DAY_US)
+def _window(incident: Incident, bounds: tuple[int, int]) -> tuple[int, int, float] | None:
+    lo = max(incident.start_us(), bounds[0])
+    hi = min(incident.end_us(), bounds[1])
     if hi <= lo:
         return None
     return lo, hi, (hi - lo) / max(1, incident.end_us() - incident.start_us())
@@ -40,8 +39,9 @@ def _bot_coupon(world) -> tuple[int, int]:
     return ranked[0], coupons[ranked[0]][1]
 
 
-def fraud_sessions(world, day: DayInfo, state, s: Sessions, uflag: np.ndarray, uid: np.ndarray,
-                   incidents: list[Incident], rng: np.random.Generator, blocks: Blocks):
+def fraud_sessions(world, bounds: tuple[int, int], state, s: Sessions, uflag: np.ndarray,
+                   uid: np.ndarray, incidents: list[Incident], rng: np.random.Generator,
+                   blocks: Blocks):
     """Append the bot's and the ring's sessions and events; returns (sessions, uflag, uid,
     fraud events, overrides {session index: (device, region)})."""
     parts, flags, uids = [s], [uflag], [uid]
@@ -50,7 +50,7 @@ def fraud_sessions(world, day: DayInfo, state, s: Sessions, uflag: np.ndarray, u
     for index, incident in enumerate(incidents):
         if incident.kind not in ("coupon_bot", "brushing"):
             continue
-        window = _window(incident, day)
+        window = _window(incident, bounds)
         if window is None:
             continue
         offset = sum(len(p) for p in parts)

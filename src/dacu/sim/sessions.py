@@ -45,11 +45,14 @@ def _starts(day: DayInfo, hours: np.ndarray, rng: np.random.Generator) -> np.nda
     return day.start_us + hours * HOUR_US + offset
 
 
-def visitor_sessions(world: World, day: DayInfo, rng: np.random.Generator) -> Sessions:
-    expected = world.visits[:, day.index][:, None] * intraday_weights(day.peak)[None, :]
+def visitor_sessions(world: World, day: DayInfo, rng: np.random.Generator,
+                     hours: tuple[int, int] = (0, 24)) -> Sessions:
+    """Visitor and browsing-customer sessions of the local hours [hours[0], hours[1])."""
+    weights = intraday_weights(day.peak)[hours[0]:hours[1]]
+    expected = world.visits[:, day.index][:, None] * weights[None, :]
     counts = rng.poisson(expected)  # [channel, hour]
     channel = np.repeat(np.arange(counts.shape[0]), counts.sum(axis=1))
-    hours = np.concatenate([np.repeat(np.arange(24), row) for row in counts])
+    hours = np.concatenate([np.repeat(np.arange(hours[0], hours[1]), row) for row in counts])
     ts = _starts(day, hours, rng)
     n = len(ts)
     known = world.book.genuine_ids()
@@ -62,11 +65,12 @@ def visitor_sessions(world: World, day: DayInfo, rng: np.random.Generator) -> Se
     return Sessions(ts, channel, category, kind, uid, np.full(n, -1, np.int64))
 
 
-def repeat_sessions(world: World, day: DayInfo, rng: np.random.Generator) -> Sessions:
-    when, who = world.book.purchases_on(day.index)
+def repeat_sessions(world: World, when: np.ndarray, who: np.ndarray, lo_us: int,
+                    rng: np.random.Generator) -> Sessions:
+    """Sessions of scheduled repeat purchases (they start a few minutes before buying)."""
     n = len(when)
     channel = rng.choice(len(world.channels), n, p=world.repeat_channel_p)
-    start = np.maximum(when - rng.exponential(240e6, n).astype(np.int64), day.start_us)
+    start = np.maximum(when - rng.exponential(240e6, n).astype(np.int64), lo_us)
     return Sessions(start, channel, favourite_category(who, world), np.full(n, REPEAT),
                     who.astype(np.int64), when.astype(np.int64))
 
