@@ -37,3 +37,20 @@ def test_bad_campaign_is_one_line_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "phases: at least one phase is needed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_listed_stage_command_exists() -> None:
+    """The menu in cli.py names each stage's commands without importing them; each must be real."""
+    from dacu.cli import STAGE_COMMANDS, _available, _LazyStageCommand, click
+
+    for name, (module, short_help) in STAGE_COMMANDS.items():
+        if not _available(name):
+            continue
+        command = _LazyStageCommand(name, module, short_help).real()
+        assert isinstance(command, click.Command), name
+
+
+def test_usage_errors_say_what_is_wrong() -> None:
+    result = dacu("check")
+    assert result.returncode == 2
+    assert "Missing argument 'path'" in result.stderr

@@ -105,7 +105,7 @@ def test_unknown_channel_in_target() -> None:
 def test_empty_and_broken_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
-    with pytest.raises(ConfigError, match="empty.yaml: the file is empty"):
+    with pytest.raises(ConfigError, match=r"empty\.yaml: the file is empty"):
         load_campaign(empty)
     broken = tmp_path / "broken.yaml"
     broken.write_text("id: [unclosed\n")
@@ -113,7 +113,7 @@ def test_empty_and_broken_files(tmp_path: Path) -> None:
         load_campaign(broken)
     gbk = tmp_path / "gbk.yaml"
     gbk.write_bytes(MINIMAL.encode("gbk"))
-    with pytest.raises(ConfigError, match="gbk.yaml: not UTF-8 text"):
+    with pytest.raises(ConfigError, match=r"gbk\.yaml: not UTF-8 text"):
         load_campaign(gbk)
     with pytest.raises(ConfigError, match="no such campaign file"):
         load_campaign(tmp_path / "missing.yaml")

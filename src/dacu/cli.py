@@ -7,15 +7,23 @@ module only wires them together, handles `--debug`, and turns a `DacuError` into
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import typer
+import typer.core
+import typer.main
 from rich.console import Console
 
 from dacu.errors import DacuError
+
+try:  # typer ≥ 0.20 carries its own copy of click; commands must be of that one
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    import click
 
 HELP = """dacu (大促) — plan, run, monitor and review an e-commerce promotion campaign.
 
@@ -36,23 +44,74 @@ The warehouse is chosen by DACU_WAREHOUSE (default `duckdb:///dacu.duckdb`, or
 `pyspark://local[2]`); money is shown as ¥ with 万/亿, times in Asia/Shanghai.
 """
 
-app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="markdown",
+# Each top-level command of a stage: (module that registers it, one line for `dacu --help`).
+# The module is imported only when its command runs, so `dacu --help` and `dacu quote` do not pay
+# for importing Ibis, SciPy and the rest of the stages.
+STAGE_COMMANDS: dict[str, tuple[str, str]] = {
+    "sim": ("dacu.sim.commands", "模拟 Simulate a campaign world with known truth (events, spend, SKUs)."),
+    "import": ("dacu.warehouse.commands", "导入 Import exports (Taobao, CSV/Excel/Parquet, spend) into the warehouse."),
+    "kpi": ("dacu.metrics.commands", "指标 KPIs by hour/day/phase/channel/category: GMV = UV × CVR × ASP."),
+    "plan": ("dacu.plan.commands", "规划 Baseline, target split, budget, promotion cost, timeline, risks."),
+    "quote": ("dacu.promo.commands", "算价 Price a cart with stacked promotions and the best coupons."),
+    "flash": ("dacu.flash.commands", "券与秒杀 Coupons and flash sales: live counts, expiry, audit."),
+    "analyze": ("dacu.analyze.commands", "分析 Attribution, CLV/RFM, A/B tests, funnels, elasticity."),
+    "monitor": ("dacu.monitor.commands", "监控 Live monitoring: replay, alert rules, notifications."),
+    "report": ("dacu.report.commands", "复盘 The post-campaign review: HTML, Excel, PowerPoint."),
+    "serve": ("dacu.web.commands", "服务 Run the web app: dashboard, APIs, collector."),
+    "user": ("dacu.web.commands", "用户 Accounts of people: admin, operator, viewer."),
+    "key": ("dacu.web.commands", "密钥 API keys for machine clients (collector, shop front ends)."),
+    "db": ("dacu.web.commands", "元数据库 The metadata database (migrations)."),
+    "campaign": ("dacu.web.commands", "活动 Campaigns registered in the web app."),
+}
+
+
+class _LazyStageCommand(typer.core.TyperCommand):
+    """Stands in for a stage's command in the menu; loads the real one when it is used."""
+
+    def __init__(self, name: str, module: str, short_help: str) -> None:
+        super().__init__(name, help=short_help, short_help=short_help)
+        self.module = module
+        self._real: click.Command | None = None
+
+    def real(self) -> click.Command:
+        if self._real is None:
+            stage = typer.Typer()
+            importlib.import_module(self.module).register(stage)
+            group = typer.main.get_group(stage)
+            command = group.get_command(click.Context(group), self.name or "")
+            if command is None:
+                raise DacuError(f"{self.module} does not provide the command {self.name!r}")
+            self._real = command
+        return self._real
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+        return self.real().make_context(info_name, args, parent=parent, **extra)
+
+
+class _StageGroup(typer.core.TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        own = super().list_commands(ctx)
+        return own + [name for name in STAGE_COMMANDS if name not in own and _available(name)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in STAGE_COMMANDS and _available(cmd_name):
+            module, short_help = STAGE_COMMANDS[cmd_name]
+            command = _LazyStageCommand(cmd_name, module, short_help)
+        return command
+
+
+def _available(name: str) -> bool:
+    """A stage's command is listed once its module exists (stages land one by one)."""
+    try:
+        return importlib.util.find_spec(STAGE_COMMANDS[name][0]) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="markdown", cls=_StageGroup,
                   context_settings={"help_option_names": ["-h", "--help"]})
 console = Console(stderr=True, soft_wrap=True)  # an error line is never broken
-
-# Stage modules that add commands; a stage not built yet is simply absent.
-STAGE_COMMANDS = (
-    "dacu.warehouse.commands",
-    "dacu.sim.commands",
-    "dacu.metrics.commands",
-    "dacu.plan.commands",
-    "dacu.promo.commands",
-    "dacu.flash.commands",
-    "dacu.analyze.commands",
-    "dacu.monitor.commands",
-    "dacu.report.commands",
-    "dacu.web.commands",
-)
 
 _state = {"debug": False}
 
@@ -137,19 +196,7 @@ def _repo_root() -> Path:
     raise DacuError("benchmarks/ not found: run `dacu bench` inside a dacu checkout")
 
 
-def _register_stages() -> None:
-    for module_name in STAGE_COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # stage not built yet
-            raise
-        module.register(app)
-
-
 def main() -> None:
-    _register_stages()
     try:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
@@ -165,8 +212,6 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
         if isinstance(exc, click.ClickException):
             exc.show()
             raise SystemExit(exc.exit_code) from None
