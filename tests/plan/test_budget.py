@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
-from typer.testing import CliRunner
 
 from dacu.errors import InputError
 from dacu.plan.allocation import optimize_budget, quadrants, ratio_of
 from dacu.plan.budget import ChannelCurve, fit_response_curves
 from dacu.plan.response import geometric_adstock, hill, logistic_saturation
 from dacu.plan.spend_history import history_from_frame, read_spend_history
+from tests.plan.cli_helper import run_cli
 
 
 def test_adstock_by_hand():
@@ -214,11 +214,8 @@ def test_quadrants():
 
 
 def test_cli_fit_json(shared_data):
-    from dacu.cli import _register_stages, app
-
-    _register_stages()
     path = shared_data / "mmm_weekly" / "mmm_example.csv"
-    result = CliRunner().invoke(app, ["plan", "budget", "fit", str(path), "--date", "date_week",
+    result = run_cli(["plan", "budget", "fit", str(path), "--date", "date_week",
                                       "--target", "y", "--channels", "x1,x2", "--controls",
                                       "event_1,event_2", "--format", "json"])
     assert result.exit_code == 0, result.output

@@ -9,11 +9,11 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from dacu.config import load_campaign
 from dacu.plan.build import PlanHistory, build_plan
 from dacu.plan.schema import Plan, load_plan
+from tests.plan.cli_helper import run_cli
 
 CHANNELS = ["search_ads", "display_ads", "affiliate", "kol_live", "content", "private", "organic",
             "direct"]
@@ -97,15 +97,12 @@ def test_plan_with_history_uses_it(campaign):
 
 
 def test_cli_build_writes_everything(tmp_path, campaign):
-    from dacu.cli import _register_stages, app
     from tests.conftest import ROOT
-
-    _register_stages()
     hist = tmp_path / "hist"
     hist.mkdir()
     _history().to_csv(hist / "daily.csv", index=False)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["plan", "build", "--campaign",
+    result = run_cli(["plan", "build", "--campaign",
                                       str(ROOT / "examples" / "double11.yaml"), "--history",
                                       str(hist), "--out", str(out), "--growth", "40%"])
     assert result.exit_code == 0, result.output
@@ -123,13 +120,10 @@ def test_cli_build_writes_everything(tmp_path, campaign):
 
 
 def test_cli_build_bad_history(tmp_path):
-    from dacu.cli import _register_stages, app
     from tests.conftest import ROOT
-
-    _register_stages()
     (tmp_path / "daily.csv").write_text("day,gmv,uv,buyers\n2025-01-01,100,10,1\nyesterday,5,1,1\n",
                                         encoding="utf-8")
-    result = CliRunner().invoke(app, ["plan", "build", "--campaign",
+    result = run_cli(["plan", "build", "--campaign",
                                       str(ROOT / "examples" / "double11.yaml"), "--history",
                                       str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
