@@ -106,3 +106,10 @@ def test_spend_negative_is_rejected(wh, tmp_path):
                     encoding="utf-8")
     with pytest.raises(Exception, match=r"line 2, column 'spend_fen': negative spend_fen -3"):
         import_reference(wh, "spend", path, Mapping())
+
+
+def test_tab_separated_export(wh, tmp_path):
+    path = tmp_path / "export.tsv"
+    path.write_text("event_id\tts\tuser_id\tevent\n"
+                    "t1\t2024-11-11T20:00:00+08:00\tu1\tpv\n", encoding="utf-8")
+    assert import_events(wh, path).inserted == 1

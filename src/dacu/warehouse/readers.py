@@ -66,12 +66,22 @@ def detect_encoding(path: Path) -> str:
     return "gb18030" if name in ("gbk", "gb2312", "gb18030", "hz") else name
 
 
-def read_header(path: Path, encoding: str) -> list[str]:
-    """The column names of the first line (BOM and surrounding spaces removed)."""
+def first_line(path: Path, encoding: str) -> str:
     with _open_bytes(path) as handle:
         text = io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
-        first = text.readline()
-    names = next(csv.reader([first.lstrip("\ufeff")]), [])
+        return text.readline().lstrip("\ufeff")
+
+
+def sniff_delimiter(line: str) -> str:
+    """The most frequent of , tab ; | in the first line (',' when none)."""
+    counts = {d: line.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def read_header(path: Path, encoding: str, delimiter: str = ",") -> list[str]:
+    """The column names of the first line (BOM and surrounding spaces removed)."""
+    names = next(csv.reader([first_line(path, encoding)], delimiter=delimiter), [])
     names = [n.strip() for n in names]
     if not any(names):
         raise InputError("the first line is empty (expected a header of column names)",
@@ -103,7 +113,8 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
     """Stage a CSV file; `columns` given means the file has no header line."""
     encoding = encoding or detect_encoding(path)
     header = columns is None
-    names = read_header(path, encoding) if header else list(columns)
+    delimiter = sniff_delimiter(first_line(path, encoding))
+    names = read_header(path, encoding, delimiter) if header else list(columns)
     _check_names(names, path)
     malformed_text: list[str] = []
 
@@ -114,19 +125,19 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
     read = pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0,
                              encoding="utf8" if encoding == "utf-8" else encoding,
                              block_size=BLOCK_BYTES)
-    parse = pacsv.ParseOptions(invalid_row_handler=on_invalid)
+    parse = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid)
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     _create_text_table(con, table, names)
     rows = 0
-    first_line = 2 if header else 1
+    first_data_line = 2 if header else 1
     with _open_bytes(path) as handle:
         source = io.BufferedReader(_Counting(handle, progress), buffer_size=BLOCK_BYTES)
         try:
             reader = pacsv.open_csv(source, read_options=read, parse_options=parse,
                                     convert_options=convert)
             for batch in reader:
-                rows += _insert_batch(con, table, batch, first_line + rows)
+                rows += _insert_batch(con, table, batch, first_data_line + rows)
         except pa.ArrowInvalid as exc:
             raise InputError(f"not a readable CSV file: {exc}", file=str(path)) from None
         except UnicodeDecodeError as exc:
@@ -134,7 +145,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
     staged = Staged(table, names, rows, encoding)
     if malformed_text:
         staged.malformed = _locate_malformed(con, path, table, encoding, malformed_text,
-                                             len(names), first_line)
+                                             len(names), first_data_line, delimiter)
     return staged
 
 
@@ -153,10 +164,10 @@ def _create_text_table(con: duckdb.DuckDBPyConnection, table: str, names: list[s
 
 
 def _insert_batch(con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBatch,
-                  first_line: int) -> int:
+                  start_line: int) -> int:
     if batch.num_rows == 0:
         return 0
-    lines = pa.array(range(first_line, first_line + batch.num_rows), pa.int64())
+    lines = pa.array(range(start_line, start_line + batch.num_rows), pa.int64())
     frame = pa.Table.from_batches([batch]).add_column(0, "_line", lines)
     con.register("_dacu_batch", frame)
     try:
@@ -167,23 +178,24 @@ def _insert_batch(con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBa
 
 
 def _locate_malformed(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str,
-                      texts: list[str], expected: int, first_line: int) -> list[tuple[int, str]]:
+                      texts: list[str], expected: int, start_line: int,
+                      delimiter: str) -> list[tuple[int, str]]:
     """Find the lines of malformed rows (rare: a second pass) and renumber the good rows."""
     wanted = set(texts)
     found: list[tuple[int, str]] = []
     with _open_bytes(path) as handle:
         text = io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
         for number, line in enumerate(text, start=1):
-            if number >= first_line and line.rstrip("\r\n") in wanted:
-                got = len(next(csv.reader([line]), []))
+            if number >= start_line and line.rstrip("\r\n") in wanted:
+                got = len(next(csv.reader([line], delimiter=delimiter), []))
                 found.append((number, f"expected {expected} fields, found {got}"))
     # A good row numbered n (counting good rows only) sits after every malformed line m whose
-    # count of good rows before it, m - first_line - j (j malformed before it), is below n's.
-    shifts = [m - first_line - j for j, (m, _) in enumerate(found)]
+    # count of good rows before it, m - start_line - j (j malformed before it), is below n's.
+    shifts = [m - start_line - j for j, (m, _) in enumerate(found)]
     if shifts:
         con.register("_dacu_shift", pa.table({"s": pa.array(shifts, pa.int64())}))
         con.execute(f'UPDATE "{table}" SET _line = _line + (SELECT count(*) FROM _dacu_shift '
-                    f'WHERE s <= "{table}"._line - {first_line})')
+                    f'WHERE s <= "{table}"._line - {start_line})')
         con.unregister("_dacu_shift")
     return found
 
@@ -242,19 +254,20 @@ def _cell_text(value: object) -> str:
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, names: list[str],
-                 rows: list[list[str]], first_line: int) -> int:
+                 rows: list[list[str]], start_line: int) -> int:
     if not rows:
         return 0
     cols = {n: pa.array([r[i] if i < len(r) else "" for r in rows], pa.string())
             for i, n in enumerate(names)}
     batch = pa.RecordBatch.from_pydict(cols)
-    return _insert_batch(con, table, batch, first_line)
+    return _insert_batch(con, table, batch, start_line)
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
                columns: list[str] | None = None, encoding: str | None = None,
                sheet: str | None = None, progress: Progress | None = None) -> Staged:
-    """Stage any supported file by its extension (.csv, .csv.gz, .txt, .tsv?, .xlsx, .parquet)."""
+    """Stage a file by its extension: .xlsx, .parquet, else delimited text (.csv, .tsv, .txt,
+    optionally .gz; the delimiter , tab ; or | is taken from the first line)."""
     if not path.exists():
         raise InputError("no such file", file=str(path))
     if path.stat().st_size == 0:
