@@ -28,6 +28,19 @@ local function remember(idem, fp, ttl, ref, detail)
 end
 local function ok(ref, detail) return {'ok', ref, cjson.encode(detail or {})} end
 local function no(reason) return {reason, '', '{}'} end
+-- Token bucket kept as one string "tokens:last_ms" (full when absent; gone 2 minutes after the
+-- last use, when it would be full again anyway).
+local function take(state, rate)
+  local tokens, last = rate, now
+  if state then
+    local sep = string.find(state, ':', 1, true)
+    tokens, last = tonumber(string.sub(state, 1, sep - 1)), tonumber(string.sub(state, sep + 1))
+  end
+  tokens = math.min(rate, tokens + math.max(0, now - last) * rate / 60000)
+  local allowed = tokens >= 1
+  if allowed then tokens = tokens - 1 end
+  return allowed, string.format('%.6f:%d', tokens, now)
+end
 -- Guards inside the operation's script (single Redis server): KEYS[first_key…] are pairs
 -- (block, bucket) per subject, ARGV[first_arg…] their rates per minute. Same rules as GUARD.
 local function guard_all(first_key, first_arg)
@@ -39,14 +52,8 @@ local function guard_all(first_key, first_arg)
   for i = 0, n - 1 do
     local rate, key = tonumber(ARGV[first_arg + i]), KEYS[first_key + 2 * i + 1]
     if rate > 0 then
-      local bucket = redis.call('HMGET', key, 't', 'ts')
-      local tokens, last = tonumber(bucket[1]), tonumber(bucket[2])
-      if not tokens then tokens, last = rate, now end
-      tokens = math.min(rate, tokens + math.max(0, now - last) * rate / 60000)
-      local allowed = tokens >= 1
-      if allowed then tokens = tokens - 1 end
-      redis.call('HSET', key, 't', tostring(tokens), 'ts', now)
-      redis.call('PEXPIRE', key, 120000)
+      local allowed, state = take(redis.call('GET', key), rate)
+      redis.call('SET', key, state, 'PX', 120000)
       if not allowed then return 'rate_limited' end
     end
   end
@@ -55,20 +62,13 @@ end
 """
 
 # KEYS: block, bucket. ARGV: now, rate per minute (0 = off).
-GUARD = r"""
-local now, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+GUARD = PRELUDE + r"""
+local rate = tonumber(ARGV[2])
 local until_ms = redis.call('GET', KEYS[1])
 if until_ms and (until_ms == '0' or tonumber(until_ms) > now) then return 'risk_blocked' end
 if rate <= 0 then return 'ok' end
-local b = redis.call('HMGET', KEYS[2], 't', 'ts')
-local tokens, last = tonumber(b[1]), tonumber(b[2])
-if not tokens then tokens, last = rate, now end
-local elapsed = math.max(0, now - last)
-tokens = math.min(rate, tokens + elapsed * rate / 60000)
-local allowed = tokens >= 1
-if allowed then tokens = tokens - 1 end
-redis.call('HSET', KEYS[2], 't', tostring(tokens), 'ts', now)
-redis.call('PEXPIRE', KEYS[2], 120000)
+local allowed, state = take(redis.call('GET', KEYS[2]), rate)
+redis.call('SET', KEYS[2], state, 'PX', 120000)
 if allowed then return 'ok' end
 return 'rate_limited'
 """
