@@ -7,14 +7,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from dacu.cli import _register_stages, app
+from dacu.cli import app
 from dacu.config import load_campaign, parse_campaign
 from dacu.errors import ConfigError
 from dacu.flash import Who, load_flash, open_store
 from tests.flash.helpers import T0
 
 runner = CliRunner()
-_register_stages()
 
 
 def test_example_campaign_sections(examples_dir):
