@@ -6,6 +6,7 @@ Errors name the section, the item and its id, and the field:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -105,13 +106,18 @@ def _describe(exc: ValidationError, where: str, skip_tag: str | None = None) -> 
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc
                        if not (isinstance(p, str) and p.startswith("function-")))
         message = error["msg"].removeprefix("Value error, ")
-        if ": " in message and message.split(": ", 1)[0].isidentifier():
-            field_name, message = message.split(": ", 1)
-            path += f".{field_name}"
+        relative = _RELATIVE.match(message)
+        if relative:
+            path += f".{relative['path']}"
+            message = relative["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field (see docs/promo.md for the fields of this type)"
         messages.append(f"{where}{path}: {message}")
     return "; ".join(messages)
+
+
+_RELATIVE = re.compile(r"^(?P<path>[A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): "
+                       r"(?P<msg>.+)$", re.S)
 
 
 def _where(section: str, index: int, raw: Any) -> str:
