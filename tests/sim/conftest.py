@@ -20,11 +20,11 @@ def double11():
 
 @pytest.fixture(scope="session")
 def small_sim(double11, tmp_path_factory):
-    """scale 0.1 (≈ 200 k events) with the demo incidents."""
+    """scale 0.08 (≈ 170 k events) with the demo incidents."""
     from dacu.sim import simulate
 
     out = tmp_path_factory.mktemp("sim")
-    result = simulate(double11, out=out, scale=0.1, seed=11, progress=False)
+    result = simulate(double11, out=out, scale=0.08, seed=11, progress=False)
     return {
         "result": result,
         "events": pq.read_table(out / "events.parquet"),

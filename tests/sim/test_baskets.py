@@ -26,7 +26,7 @@ def _baskets(result) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def with_and_without(double11):
     plain = double11.model_copy(update={"promotions": [], "coupons": []})
-    kwargs = {"scale": 0.3, "seed": 2, "incidents": []}
+    kwargs = {"scale": 0.2, "seed": 2, "incidents": []}
     return (_baskets(simulate_day(double11, **kwargs)),
             _baskets(simulate_day(plain, **kwargs)))
 

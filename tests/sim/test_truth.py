@@ -21,9 +21,9 @@ def _frame(table) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def peak_pair(double11):
-    """D0 at scale 0.3 with and without a payment failure of search_ads at 20:00 (same seed)."""
-    hit = simulate_day(double11, scale=0.3, seed=5, incidents=["pay_failure@20:00:search_ads"])
-    base = simulate_day(double11, scale=0.3, seed=5, incidents=[])
+    """D0 at scale 0.2 with and without a payment failure of search_ads at 20:00 (same seed)."""
+    hit = simulate_day(double11, scale=0.2, seed=5, incidents=["pay_failure@20:00:search_ads"])
+    base = simulate_day(double11, scale=0.2, seed=5, incidents=[])
     return _frame(hit.events), _frame(base.events), hit.truth
 
 
