@@ -170,3 +170,20 @@ def test_plan_optimises_budget_from_spend_history(campaign):
     quadrant = {q["channel"]: q["quadrant"] for q in b.quadrants}
     assert quadrant["display_ads"] in ("fix_cost", "cut")
     assert quadrant["search_ads"] == "invest"
+
+
+def test_plan_promotions_on_historical_orders(campaign):
+    # 3 orders: ¥250, ¥320 and ¥700 (two lines) of skincare
+    orders = pd.DataFrame({"order_id": ["a", "b", "c", "c"],
+                           "sku_id": ["SKU-SC-001", "SKU-SC-002", "SKU-SC-003", "SKU-SC-004"],
+                           "category": ["skincare"] * 4, "quantity": [1, 1, 1, 2],
+                           "amount_fen": [25_000, 32_000, 30_000, 40_000]})
+    plan = build_plan(campaign, PlanHistory(daily=_history(), orders=orders))
+    promos = plan.promotions
+    assert promos["baskets"] == "historical orders (3 baskets)"
+    assert promos["asp_fen"] == 42_333  # (250 + 320 + 700) / 3 = ¥423.33
+    tiers = promos["designs"][0]
+    assert tiers["name"] == "满300减40 满600减100" and tiers["baskets"] == 3
+    engine = promos["engine"]
+    assert engine["available"] and engine["baskets"] == 3 and engine["list_fen"] == 127_000
+    assert promos["engine_with_coupons"]["saving_fen"] >= engine["saving_fen"]

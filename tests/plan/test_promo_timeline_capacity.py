@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 from icalendar import Calendar
 
@@ -11,6 +12,7 @@ from dacu.config import Capacity, load_campaign
 from dacu.errors import InputError
 from dacu.plan.capacity import check_capacity, risk_register
 from dacu.plan.promo_sim import (
+    carts_from_orders,
     simulate_promotions,
     suggested_threshold,
     tier_study,
@@ -39,15 +41,26 @@ def test_tier_study_top_up_raises_asp():
 
 
 def test_suggested_threshold_rule_of_thumb():
-    # ASP ¥330: +20% = ¥396 → ¥400; +30% = ¥429 → ¥450 (rounded up to ¥50)
+    # ASP ¥330: +20% = ¥396 → ¥400; +30% = ¥429 → ¥450 (to the nearest ¥50)
     assert suggested_threshold(33_000) == (40_000, 45_000)
+    # ASP ¥378: ¥453.6 → ¥450; ¥491.4 → ¥500
+    assert suggested_threshold(37_800) == (45_000, 50_000)
 
 
-def test_engine_simulation_reports_availability(examples_dir):
+def test_engine_simulation_by_hand(examples_dir):
+    """Cart ¥350 of skincare: 满300减40 (store) → ¥40; 跨店每满300减50 (platform) → ¥50.
+    Held coupon 满199减20 adds ¥20. Expected savings by the contract of dacu.promo."""
     campaign = load_campaign(examples_dir / "double11.yaml")
-    result = simulate_promotions(campaign, [])
-    if not result.available:
-        assert "not available" in result.reason
+    carts = carts_from_orders(pd.DataFrame({
+        "order_id": ["o1"], "sku_id": ["SKU-SC-001"], "category": ["skincare"], "quantity": [1],
+        "amount_fen": [35_000]}), store=campaign.store)
+    result = simulate_promotions(campaign, carts)
+    assert result.available and result.baskets == 1 and result.list_fen == 35_000
+    assert result.by_promotion.get("store-tiers") == 4_000
+    assert result.by_promotion.get("platform-every") == 5_000
+    assert result.platform_funded_fen == 5_000 and result.store_cost_fen == 4_000
+    held = simulate_promotions(campaign, carts, coupons=["store-coupon-20"])
+    assert held.saving_fen == result.saving_fen + 2_000
 
 
 def test_timeline_and_ics(examples_dir, tmp_path):

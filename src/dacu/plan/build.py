@@ -17,7 +17,14 @@ from dacu.plan import shares as sh
 from dacu.plan.capacity import check_capacity, risk_register
 from dacu.plan.forecast import forecast_baseline, propose_target
 from dacu.plan.plan_budget import plan_budget
-from dacu.plan.promo_sim import campaign_tiers, simulated_baskets, suggested_threshold, tier_study
+from dacu.plan.promo_sim import (
+    campaign_tiers,
+    carts_from_orders,
+    simulate_promotions,
+    simulated_baskets,
+    suggested_threshold,
+    tier_study,
+)
 from dacu.plan.schema import Budget, Milestone, Plan, PlanRow, Risk, TargetTreeNode
 from dacu.plan.spend_history import SpendHistory
 from dacu.plan.targets import Shares, TargetNode, Values, check_sums, from_target, grow, milestones
@@ -35,6 +42,7 @@ class PlanHistory:
     hourly: pd.DataFrame | None = None
     spend: SpendHistory | None = None
     categories: pd.DataFrame | None = None  # day, category, gmv_fen, uv, buyers (if not in daily)
+    orders: pd.DataFrame | None = None  # order lines: order_id, sku_id, category, quantity, amount_fen
     source: str = "history"
 
     def total_by_day(self) -> pd.Series:
@@ -72,7 +80,8 @@ def build_plan(campaign: Campaign, history: PlanHistory | None = None, *, growth
                 daily=daily, hourly=hourly, budget=budget, risks=risks,
                 milestones=[Milestone(**m.__dict__) for m in milestones(day_totals, tolerance)],
                 forecast=ctx.forecast, capacity=[c.to_dict() for c in capacity],
-                timeline=timeline_dict(campaign), promotions=_promotions(campaign, root.values),
+                timeline=timeline_dict(campaign),
+                promotions=_promotions(campaign, root.values, history.orders if history else None),
                 notes=ctx.notes)
 
 
@@ -228,18 +237,32 @@ def _rows(ctx: _Context, root: TargetNode, budget: Budget) -> tuple[list[PlanRow
     return daily, hourly
 
 
-def _promotions(campaign: Campaign, top: Values) -> dict:
-    asp = top.asp_fen
-    baskets = simulated_baskets(asp)
+def _promotions(campaign: Campaign, top: Values, orders: pd.DataFrame | None) -> dict:
+    """满减 designs side by side on historical baskets (else simulated), and the whole promotion
+    set through the engine on historical orders (with and without the campaign's coupons)."""
+    if orders is not None and not orders.empty:
+        totals = orders.groupby("order_id")["amount_fen"].sum()
+        baskets = [int(v) for v in totals.to_numpy() if v > 0]
+        basis = f"historical orders ({len(baskets):,} baskets)"
+    else:
+        baskets = simulated_baskets(top.asp_fen)
+        basis = "simulated log-normal around the planned ASP (σ 0.6, 20,000 baskets)"
+    asp = sum(baskets) / len(baskets)
     low, high = suggested_threshold(asp)
     designs = campaign_tiers(campaign)
-    designs.append((f"建议 suggested 满{low / 100:g}减{round(low * 0.12 / 100):g}",
-                    ((low, round(low * 0.12 / 100) * 100),)))
-    designs.append((f"建议 suggested 满{high / 100:g}减{round(high * 0.15 / 100):g}",
-                    ((high, round(high * 0.15 / 100) * 100),)))
-    return {"baskets": "simulated log-normal around the planned ASP (σ 0.6, 20,000 baskets)",
-            "asp_fen": round(asp), "suggested_threshold_fen": [low, high],
-            "designs": [tier_study(baskets, tiers, name=name).to_dict() for name, tiers in designs]}
+    for threshold, rate in ((low, 0.12), (high, 0.15)):
+        off = round(threshold * rate / 100) * 100
+        designs.append((f"建议 suggested 满{threshold / 100:g}减{off / 100:g}", ((threshold, off),)))
+    out = {"baskets": basis, "asp_fen": round(asp), "suggested_threshold_fen": [low, high],
+           "designs": [tier_study(baskets, tiers, name=name).to_dict() for name, tiers in designs]}
+    if orders is not None and not orders.empty:
+        carts = carts_from_orders(orders, store=campaign.store)
+        held = [str(c.get("id")) for c in campaign.coupons if c.get("id")]
+        out["engine"] = simulate_promotions(campaign, carts).to_dict()
+        out["engine_with_coupons"] = simulate_promotions(campaign, carts, coupons=held).to_dict()
+    else:
+        out["engine"] = {"available": False, "reason": "no historical orders to quote"}
+    return out
 
 
 __all__ = ["Phase", "PlanHistory", "build_plan"]

@@ -6,9 +6,9 @@ Two levels:
   % of GMV, ASP and margin change, share of baskets reaching each tier, and the threshold the seeds'
   rule of thumb suggests (20–30% above the current ASP). Baskets just under a threshold may be
   topped up to reach it (`top_up_reach`, `top_up_rate`): an explicit assumption, reported as such.
-- `simulate_promotions`: the campaign's whole promotion set through the promotion engine
-  (`dacu.promo.quote`, per docs/contracts.md) basket by basket; returns `available=False` with the
-  reason while the engine is not installed.
+- `simulate_promotions`: the campaign's whole promotion set (threshold, per-every, nth-item …,
+  with coupons held) through the promotion engine (`dacu.promo.quote`) over historical orders as
+  carts: list value, the saving, its share and the saving per promotion.
 """
 
 from __future__ import annotations
@@ -97,10 +97,10 @@ def tier_study(baskets_fen: Sequence[int], tiers: Sequence[Tier], *, name: str =
 
 def suggested_threshold(asp_fen: float, *, low: float = 0.2, high: float = 0.3,
                         step_fen: int = 5000) -> tuple[int, int]:
-    """The seeds' rule of thumb: a threshold 20–30% above the current ASP, rounded up to ¥50."""
-    def up(value: float) -> int:
-        return int(-(-value // step_fen) * step_fen)
-    return up(asp_fen * (1 + low)), up(asp_fen * (1 + high))
+    """The seeds' rule of thumb: a threshold 20–30% above the current ASP, to the nearest ¥50."""
+    def near(value: float) -> int:
+        return int((value + step_fen / 2) // step_fen * step_fen)
+    return near(asp_fen * (1 + low)), near(asp_fen * (1 + high))
 
 
 def simulated_baskets(asp_fen: float, n: int = 20_000, *, sigma: float = 0.6,
@@ -113,35 +113,75 @@ def simulated_baskets(asp_fen: float, n: int = 20_000, *, sigma: float = 0.6,
 
 @dataclass(frozen=True)
 class EngineSimulation:
+    """The campaign's promotion set through the engine, over historical (or given) carts."""
+
     available: bool
     reason: str = ""
     baskets: int = 0
-    gmv_fen: int = 0
-    discount_fen: int = 0
+    list_fen: int = 0
+    saving_fen: int = 0
     by_promotion: dict[str, int] = field(default_factory=dict)
+    coupons: tuple[str, ...] = ()
+    platform_funded_fen: int = 0  # 跨店/平台 promotions the platform pays for
+
+    @property
+    def cost_pct(self) -> float:
+        return self.saving_fen / self.list_fen if self.list_fen else 0.0
+
+    @property
+    def store_cost_fen(self) -> int:
+        return self.saving_fen - self.platform_funded_fen
+
+    def to_dict(self) -> dict:
+        return {"available": self.available, "reason": self.reason, "baskets": self.baskets,
+                "list_fen": self.list_fen, "saving_fen": self.saving_fen,
+                "cost_pct": round(self.cost_pct, 6), "by_promotion": self.by_promotion,
+                "platform_funded_fen": self.platform_funded_fen,
+                "store_cost_fen": self.store_cost_fen,
+                "coupons_held": list(self.coupons)}
 
 
-def simulate_promotions(campaign, carts: Sequence, customer=None) -> EngineSimulation:
-    """Quote each cart with the campaign's promotion set through `dacu.promo` (if installed)."""
+def carts_from_orders(lines, *, store: str = "store", limit: int = 2000) -> list[dict]:
+    """Carts for the engine from order lines (order_id, sku_id, category, quantity, amount_fen):
+    one cart per order, unit price = line amount / quantity; the last `limit` orders."""
+    carts: dict[str, list[dict]] = {}
+    for row in lines.itertuples(index=False):
+        quantity = int(row.quantity or 1)
+        if quantity <= 0 or not row.amount_fen:
+            continue
+        carts.setdefault(str(row.order_id), []).append(
+            {"sku_id": str(row.sku_id), "price_fen": int(row.amount_fen) // quantity,
+             "quantity": quantity, "store": store, "category": row.category})
+    orders = list(carts.values())[-limit:]
+    return [{"lines": cart} for cart in orders]
+
+
+def simulate_promotions(campaign, carts: Sequence, *, coupons: Sequence[str] = (),
+                        customer=None) -> EngineSimulation:
+    """Quote each cart with the campaign's promotions (and `coupons` held) through `dacu.promo`.
+
+    Returns `available=False` with the reason when the engine is not installed.
+    """
     try:
         promo = importlib.import_module("dacu.promo")
         quote, load = promo.quote, promo.load_promotions
     except (ImportError, AttributeError):
-        return EngineSimulation(False, "promotion engine dacu.promo.quote not available yet "
+        return EngineSimulation(False, "promotion engine dacu.promo.quote not available "
                                        "(促销引擎未就绪): only the 满减 tier study was run")
-    promotions = load(campaign)
-    gmv = discount = 0
+    book = load(campaign)
+    listed = saved = 0
     by_promotion: dict[str, int] = {}
     for cart in carts:
-        result = quote(cart, customer, promotions)
-        listed = sum(line.list_fen for line in cart.lines)
-        off = int(getattr(result, "discount_fen", 0) or listed - int(getattr(result, "payable_fen",
-                                                                             listed)))
-        gmv, discount = gmv + listed, discount + off
-        for applied in getattr(result, "applied", ()) or ():
-            key = str(getattr(applied, "id", applied))
-            by_promotion[key] = by_promotion.get(key, 0) + int(getattr(applied, "amount_fen", 0))
-    return EngineSimulation(True, "", len(carts), gmv, discount, by_promotion)
+        result = quote(cart, customer, book, coupons=list(coupons))
+        listed += result.list_fen
+        saved += result.saving_fen
+        for applied in result.applied:
+            by_promotion[applied.id] = by_promotion.get(applied.id, 0) + applied.saving_fen
+    platform = {str(p.get("id")) for p in campaign.promotions
+                if p.get("scope") == "platform" or p.get("stage") == "platform"}
+    funded = sum(v for k, v in by_promotion.items() if k in platform)
+    return EngineSimulation(True, "", len(carts), listed, saved, by_promotion, tuple(coupons),
+                            funded)
 
 
 def campaign_tiers(campaign) -> list[tuple[str, tuple[Tier, ...]]]:

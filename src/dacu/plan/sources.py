@@ -117,7 +117,16 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
     categories["day"] = pd.to_datetime(categories["day"])
     daily, spend = _with_spend(wh, campaign, daily, source)
     return PlanHistory(daily=daily, hourly=hourly, spend=spend, categories=categories,
-                       source=source)
+                       orders=_order_lines(wh, events), source=source)
+
+
+def _order_lines(wh, events, limit: int = 20_000) -> pd.DataFrame:
+    """The most recent order lines before the campaign (baskets for the promotion simulation)."""
+    lines = events.filter(events.event == "order").order_by(events.ts.desc()).limit(limit)
+    lines = lines.select("order_id", "sku_id", "category", "quantity", "amount_fen")
+    frame = wh.to_arrow(lines).to_pandas()
+    frame["order_id"] = frame["order_id"].fillna("").astype(str)
+    return frame[frame["order_id"] != ""].iloc[::-1].reset_index(drop=True)
 
 
 def _with_spend(wh, campaign, daily: pd.DataFrame, source: str):
