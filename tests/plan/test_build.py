@@ -63,6 +63,12 @@ def test_plan_without_history_keeps_the_contract(campaign):
     peak = [r for r in plan.hourly if r.channel is None]
     assert len(peak) == 24 and sum(r.gmv_fen for r in peak) == 1_500_000_000
     assert peak[0].hour == "2026-11-11T00:00:00+08:00"
+    # the peak day's spend is in its hours too (the monitor paces on hourly rows that day)
+    peak_day = next(r for r in days if r.day == "2026-11-11")
+    assert sum(r.spend_fen for r in peak) == peak_day.spend_fen > 0
+    search = [r for r in plan.hourly if r.channel == "search_ads"]
+    assert sum(r.spend_fen for r in search) == next(
+        r.spend_fen for r in plan.daily if r.day == "2026-11-11" and r.channel == "search_ads")
     # every day's channel rows sum to the day
     for day in days:
         parts = [r for r in plan.daily if r.day == day.day and r.channel]
@@ -78,6 +84,24 @@ def test_plan_without_history_keeps_the_contract(campaign):
     assert {"orders-below-plan", "gmv-day10", "gmv-day20"} <= risk_ids
     # peak hour 00:00 holds 14/100.6 of 1500万 ≈ 20.9万 orders/h… → the warehouse check fails
     assert any(c["check"] == "warehouse" and c["ok"] is False for c in plan.capacity)
+
+
+def test_monitor_reads_the_plan(campaign, tmp_path):
+    """The monitor's own parser (dacu.monitor.pacing) accepts plan.json and sees its totals."""
+    from datetime import datetime
+
+    pacing = pytest.importorskip("dacu.monitor.pacing")
+    plan = build_plan(campaign)
+    plan.write(tmp_path / "plan.json")
+    parsed = pacing.load_plan(tmp_path / "plan.json")
+    assert parsed.campaign_id == "double11-2026" and parsed.tolerance == 0.15
+    start, end = campaign.start, campaign.end
+    total = pacing.planned(parsed, start, end)
+    assert total["gmv_fen"] == pytest.approx(3_000_000_000)
+    peak = pacing.planned(parsed, datetime(2026, 11, 11, 20, tzinfo=campaign.tz),
+                          datetime(2026, 11, 11, 21, tzinfo=campaign.tz))
+    assert peak["gmv_fen"] == next(r.gmv_fen for r in plan.hourly
+                                   if r.channel is None and r.hour.startswith("2026-11-11T20"))
 
 
 def test_plan_with_history_uses_it(campaign):

@@ -227,14 +227,32 @@ def _rows(ctx: _Context, root: TargetNode, budget: Budget) -> tuple[list[PlanRow
             for ch, values in split(node.values, channel_shares).items():
                 daily.append(_row(values, day=node.key, channel=ch,
                                   spend_fen=spend_by_day.get(ch, [0] * len(day_nodes))[index]))
-        for hour_node in (c for c in node.children if c.dimension == "hour"):
-            stamp = datetime.fromisoformat(f"{node.key}T{hour_node.key}:00").replace(
-                tzinfo=ctx.campaign.tz).isoformat()
-            hourly.append(_row(hour_node.values, hour=stamp))
-            if channel_shares:
-                for ch, values in split(hour_node.values, channel_shares).items():
-                    hourly.append(_row(values, hour=stamp, channel=ch))
+        hourly += _hour_rows(ctx, node, channel_shares,
+                             {ch: v[index] for ch, v in spend_by_day.items()})
     return daily, hourly
+
+
+def _hour_rows(ctx: _Context, day: TargetNode, channel_shares: Shares | None,
+               day_spend: dict[str, int]) -> list[PlanRow]:
+    """Peak-day hours; each channel's spend of the day spread over the hours like its GMV."""
+    from dacu.money import allocate
+    from dacu.plan.targets import split
+
+    hours = [c for c in day.children if c.dimension == "hour"]
+    if not hours:
+        return []
+    weights = [h.values.gmv_fen for h in hours]
+    spend = {ch: allocate(amount, weights) for ch, amount in day_spend.items()}
+    rows = []
+    for i, hour in enumerate(hours):
+        stamp = datetime.fromisoformat(f"{day.key}T{hour.key}:00").replace(
+            tzinfo=ctx.campaign.tz).isoformat()
+        rows.append(_row(hour.values, hour=stamp, spend_fen=sum(v[i] for v in spend.values())))
+        if channel_shares:
+            for ch, values in split(hour.values, channel_shares).items():
+                rows.append(_row(values, hour=stamp, channel=ch,
+                                 spend_fen=spend[ch][i] if ch in spend else 0))
+    return rows
 
 
 def _promotions(campaign: Campaign, top: Values, orders: pd.DataFrame | None) -> dict:
