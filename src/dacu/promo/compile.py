@@ -120,6 +120,7 @@ class RulePlan:
     static_fn: Any = None  # value function that does not depend on the cart (满减, 每满减, 券)
     side: int = 0  # 1 gift, 2 free shipping: valued after the search, not in it
     group_tag: str | None = None
+    unconditional: bool = False  # no window, channel, customer or limit condition
 
     def matches(self, line: CartLine) -> bool:
         return ((self.stores is None or line.store in self.stores)
@@ -150,7 +151,8 @@ def plan_of(rule: Any, book: PromoBook) -> RulePlan:
     plan = RulePlan(stage, stage_index(stage), book.rules.snapshot(stage, rule.base), per_store,
                     _set(stores), _set(rule.skus), frozenset(rule.exclude_skus),
                     _set(rule.categories), _set(rule.brands), isinstance(rule, PRICE_TYPES),
-                    static, side, f"group:{rule.group}" if rule.group else None)
+                    static, side, f"group:{rule.group}" if rule.group else None,
+                    _unconditional(rule))
     _PLANS[key] = (rule, plan)
     return plan
 
@@ -189,11 +191,12 @@ def compile_cart(cart: Cart, customer: Customer, book: PromoBook,
 
 def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Customer,
               book: PromoBook, price_rules: list) -> None:
-    reason = global_reason(rule, cart, customer)
-    if reason is not None:
-        out.ineligible[(kind, rule.id)] = (rule, reason)
-        return
     plan = plan_of(rule, book)
+    if not plan.unconditional:
+        reason = global_reason(rule, cart, customer)
+        if reason is not None:
+            out.ineligible[(kind, rule.id)] = (rule, reason)
+            return
     matches, lines = plan.matches, out.lines
     if plan.stores is None:
         matched = tuple(i for i, line in enumerate(lines) if matches(line))
@@ -206,7 +209,12 @@ def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Custome
     if plan.is_price:
         price_rules.append((rule, matched))
         return
-    groups = _by_store(out.lines, matched) if plan.per_store else {None: matched}
+    if not plan.per_store:
+        groups: dict[str | None, tuple[int, ...]] = {None: matched}
+    elif len(out.by_store) == 1:
+        groups = {lines[matched[0]].store: matched}
+    else:
+        groups = _by_store(lines, matched)
     for store, idx in groups.items():
         _add_effect(out, rule, kind, plan, store, idx, customer)
 

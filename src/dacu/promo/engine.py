@@ -61,7 +61,7 @@ def quote(cart: Cart | dict, customer: Customer | dict | None, promotions: Any,
     record: Record = []
     total, snaps = search.evaluate(solution.chosen, record)
     assert total == solution.total_fen or not search.has_choice, "search and evaluation disagree"
-    return _build(comp, search, solution.chosen, record, snaps, order, customer, solution.nodes)
+    return _build(comp, total, solution.chosen, record, snaps, order, customer, solution.nodes)
 
 
 def _line_key(line: CartLine) -> tuple:
@@ -69,7 +69,7 @@ def _line_key(line: CartLine) -> tuple:
             line.brand or "", line.name or "")
 
 
-def _build(comp: Compiled, search: Search, chosen: Sequence[Effect], record: Record,
+def _build(comp: Compiled, total: int, chosen: Sequence[Effect], record: Record,
            snaps: tuple[tuple[int, ...], ...], order: list[int], customer: Customer,
            nodes: int) -> Quote:
     per_line: list[list[LineDiscount]] = [[] for _ in comp.lines]
@@ -96,16 +96,17 @@ def _build(comp: Compiled, search: Search, chosen: Sequence[Effect], record: Rec
         elif isinstance(rule, Points):
             points = -(-saving * rule.points_per_yuan // 100)
     not_applied = _not_applied(comp, chosen, used, snaps)
-    shipping = search.shipping(snaps)
-    applied += _free_shipping(comp, snaps)
     final = snaps[-1]
     goods = sum(final)
+    shipping = total - goods
+    if comp.fees:
+        applied += _free_shipping(comp, snaps)
     lines = [_quote_line(comp.lines[i], per_line[i], final[i]) for i in range(len(comp.lines))]
     back = [0] * len(order)
     for position, original in enumerate(order):
         back[original] = position
     lines = [lines[p] for p in back]
-    gifts, gift_applied, gift_misses = _gifts(comp, snaps)
+    gifts, gift_applied, gift_misses = _gifts(comp, snaps) if comp.gifts else ([], [], [])
     list_fen = sum(comp.list_amounts)
     return Quote(goods + shipping, goods, shipping, list_fen, list_fen - goods, deposit,
                  goods + shipping - deposit, points, (*lines, *gifts), (*applied, *gift_applied),
@@ -115,10 +116,10 @@ def _build(comp: Compiled, search: Search, chosen: Sequence[Effect], record: Rec
 
 def _attach(per_line: list[list[LineDiscount]], rule: Any, stage: str, lines: Iterable[int],
             shares: Sequence[int]) -> None:
-    label = rule.label
+    label, ident = rule.label, rule.id
     for i, fen in zip(lines, shares, strict=True):
         if fen:
-            per_line[i].append(LineDiscount(rule.id, label, stage, fen))
+            per_line[i].append(LineDiscount(ident, label, stage, fen))
 
 
 def _deposit(comp: Compiled, effect: Effect, customer: Customer) -> int:

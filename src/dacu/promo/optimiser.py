@@ -75,6 +75,8 @@ class Search:
 
     # -- evaluation ------------------------------------------------------------------------------
     def value(self, effect: Effect, amounts: Sequence[int]) -> Value:
+        if not self.has_choice:  # one evaluation only: nothing to reuse
+            return effect.fn(effect.pick(amounts))
         key = (id(effect), effect.pick(amounts))
         found = self.cache.get(key)
         if found is None:
