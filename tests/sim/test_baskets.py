@@ -90,3 +90,29 @@ def test_allocation_sums_exactly_and_never_goes_negative(orders, data):
     amounts = allocate_lines(line_value, order, total, discount)
     assert np.array_equal(np.bincount(order, weights=amounts).astype(np.int64), total - discount)
     assert (amounts >= 0).all() and (amounts <= line_value).all()
+
+
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=60), st.integers(0, 2**32 - 1))
+def test_top_up_lands_on_or_above_the_threshold_aimed_at(first_lines, seed):
+    """凑单 never lowers a basket and a topped-up basket reaches the threshold it aimed at."""
+    from dacu.config import load_campaign
+    from dacu.sim.baskets import Lines, basket_values, top_up
+    from dacu.sim.catalogue import build_catalogue
+    from tests.conftest import ROOT
+
+    campaign = load_campaign(ROOT / "examples" / "double11.yaml")
+    rng = np.random.default_rng(seed)
+    catalogue = build_catalogue(campaign, rng)
+    rules = read_rules(campaign)
+    n = len(first_lines)
+    order = np.repeat(np.arange(n), first_lines)
+    lines = Lines(order, rng.integers(0, catalogue.n, len(order)), np.ones(len(order), np.int32))
+    before = basket_values(lines, n, catalogue)
+    after = basket_values(top_up(lines, n, catalogue, rules, rng), n, catalogue)
+    thresholds = rules.thresholds()
+    target = thresholds[np.minimum(np.searchsorted(thresholds, before, side="right"),
+                                   len(thresholds) - 1)]
+    changed = after != before
+    assert (after >= before).all()
+    assert (after[changed] >= target[changed]).all()
+    assert (before[changed] >= 0.75 * target[changed]).all()  # only baskets within 25 % below

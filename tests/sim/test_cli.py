@@ -53,3 +53,37 @@ def test_bad_incident_is_one_clear_error(tmp_path):
                                          str(tmp_path), "--incident", "pay_failure@20:00:tv"])
     assert isinstance(result.exception, ConfigError)
     assert "unknown target 'tv' for pay_failure" in str(result.exception)
+
+
+def test_sim_then_replay_to_a_local_collector(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append((self.headers.get("Authorization"),
+                        json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/events"
+        result = CliRunner().invoke(_app(), [
+            "sim", "-c", CAMPAIGN, "--out", str(tmp_path), "--scale", "0.01",
+            "--history-days", "3", "--no-incidents", "--replay", url, "--speed", "0",
+            "--key", "k1", "--batch", "40", "--max-events", "100",
+            "--from", "2026-11-11T20:00"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert [len(batch) for _, batch in got] == [40, 40, 20]
+    assert {auth for auth, _ in got} == {"Bearer k1"}
+    assert got[0][1][0]["ts"] >= "2026-11-11T12:00:00+00:00"  # 20:00 in Shanghai

@@ -135,3 +135,11 @@ def test_big_days_are_generated_in_hour_chunks(double11, tmp_path, monkeypatch):
     peak = result.truth["totals"]["daily"][[d["label"] for d in
                                             result.truth["totals"]["daily"]].index("burst")]
     assert peak["sessions"] == max(sessions)
+
+
+def test_tiny_world_with_empty_days(double11, tmp_path):
+    """--scale 0.003 (≈ 6 k events over 426 days): many days have no visit at all."""
+    result = simulate(double11, out=tmp_path, scale=0.003, seed=2, progress=False)
+    assert 3_000 < result.events < 12_000
+    assert min(row["sessions"] for row in result.truth["totals"]["daily"]) == 0
+    assert pq.read_table(tmp_path / "events.parquet").schema.equals(EVENT_SCHEMA)

@@ -78,7 +78,7 @@ def _browse(world: World, day: DayInfo, s: Sessions, rng: np.random.Generator,
     n_pv = 1 + rng.poisson(world.funnel[s.category, 1] * lift)
     pv_si = np.repeat(si, n_pv)
     gaps = rng.exponential(PV_GAP_US, len(pv_si)).astype(np.int64) + 1_000_000
-    first = np.r_[0, np.cumsum(n_pv)[:-1]]
+    first = np.cumsum(n_pv) - n_pv
     csum = np.cumsum(gaps)
     pv_ts = s.ts[pv_si] + csum - np.repeat(csum[first] - gaps[first], n_pv)
     pv_sku = sku_in_category(world, s.category[pv_si], rng)
