@@ -1,19 +1,18 @@
 """Auto-pipelining: script calls made at the same time by many threads go to Redis together.
 
-Each caller queues its call and takes the lock; the holder sends every queued call in one
-pipeline (one write, one read) and hands each caller its own reply. Each script is still its own
-atomic step on the server — batching changes the round trips, not the semantics. A caller whose
-call an earlier holder already sent just returns its reply.
+Calls queue up and the leading thread sends every queued call in one pipeline (one write, one
+read) and hands each caller its own reply (`batching.py`). Each script is still its own
+atomic step on the server — batching changes the round trips, not the semantics.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+
+from dacu.flash.batching import Batcher, Item
 
 
 @dataclass(eq=False)
@@ -21,9 +20,6 @@ class _Call:
     name: str
     keys: list[str]
     args: list[Any]
-    reply: Any = None
-    error: Exception | None = None
-    done: bool = False
     attempts: int = field(default=0)
 
 
@@ -34,49 +30,40 @@ class AutoPipeline:
         self.client = client
         self.scripts = scripts
         self.shas: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self._queue: deque[_Call] = deque()
+        self._batcher = Batcher(self._send)
         self._load()
 
     def _load(self) -> None:
         self.shas = {name: self.client.script_load(text) for name, text in self.scripts.items()}
 
     def call(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        item = _Call(name, keys, args)
-        self._queue.append(item)
-        with self._lock:
-            if not item.done:
-                self._send()
-        if item.error is not None:
-            raise item.error
-        return item.reply
+        return self._batcher.submit(_Call(name, keys, args))
 
-    def _send(self) -> None:
-        batch = [self._queue.popleft() for _ in range(len(self._queue))]
+    def _send(self, batch: list[Item]) -> None:
         while batch:
             pipe = self.client.pipeline(transaction=False)
             for item in batch:
-                pipe.execute_command("EVALSHA", self.shas[item.name], len(item.keys),
-                                     *item.keys, *item.args)
+                call = item.payload
+                pipe.execute_command("EVALSHA", self.shas[call.name], len(call.keys),
+                                     *call.keys, *call.args)
             try:
                 replies = pipe.execute(raise_on_error=False)
             except redis.RedisError as exc:
                 replies = [exc] * len(batch)
             batch = self._settle(batch, replies)
 
-    def _settle(self, batch: list[_Call], replies: list[Any]) -> list[_Call]:
+    def _settle(self, batch: list[Item], replies: list[Any]) -> list[Item]:
         """Hand out replies; calls that met NOSCRIPT (server restarted) are sent again once."""
         retry = []
         for item, reply in zip(batch, replies, strict=True):
-            if isinstance(reply, redis.exceptions.NoScriptError) and item.attempts == 0:
-                item.attempts += 1
+            call = item.payload
+            if isinstance(reply, redis.exceptions.NoScriptError) and call.attempts == 0:
+                call.attempts += 1
                 retry.append(item)
-                continue
-            if isinstance(reply, Exception):
+            elif isinstance(reply, Exception):
                 item.error = reply
             else:
-                item.reply = reply
-            item.done = True
+                item.result = reply
         if retry:
             self._load()
         return retry

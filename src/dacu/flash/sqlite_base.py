@@ -12,13 +12,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from dacu.errors import StoreError
+from dacu.flash.batching import Batcher, Item
 from dacu.flash.guards import (
     FAILED_REDEMPTION_REASONS,
     MINUTE_MS,
@@ -34,16 +33,6 @@ from dacu.flash.store import AuditEntry, FlashStore
 BUSY_TIMEOUT_MS = 60_000
 
 
-@dataclass(eq=False)
-class _Pending:
-    """One operation waiting for the group commit."""
-
-    work: Callable[[sqlite3.Connection], Outcome]
-    result: Outcome | None = None
-    error: Exception | None = None
-    done: bool = False
-
-
 class SQLiteBase(FlashStore):
     """Connection handling and guard/idempotency/audit helpers (see `SQLiteStore`)."""
 
@@ -54,7 +43,7 @@ class SQLiteBase(FlashStore):
         # handler (which backs off in steps of up to 100 ms), and the thread holding the lock
         # commits every queued operation in one transaction (group commit, see `_grouped`).
         self._writer = threading.Lock()
-        self._queue: deque[_Pending] = deque()
+        self._batcher = Batcher(self._commit_batch)
         try:
             con = self._con()
             con.executescript(DDL)
@@ -81,35 +70,22 @@ class SQLiteBase(FlashStore):
     def _grouped(self, work: Callable[[sqlite3.Connection], Outcome]) -> Outcome:
         """Run `work` atomically, committed together with the other threads' queued work.
 
-        Group commit: a thread queues its operation, then takes the writer lock; whoever holds
-        it runs every queued operation inside one `BEGIN IMMEDIATE … COMMIT`, each in its own
-        SAVEPOINT (an exception undoes that operation only). A thread whose operation a previous
-        holder already committed just returns its result. Nothing is answered before COMMIT.
+        Group commit (see `batching.py`): the leading thread runs every queued operation inside
+        one `BEGIN IMMEDIATE … COMMIT`, each in its own SAVEPOINT (an exception undoes that
+        operation only). Nobody gets an answer before the COMMIT.
         """
-        pending = _Pending(work)
-        self._queue.append(pending)
-        with self._writer:
-            if not pending.done:
-                self._commit_batch()
-        if pending.error is not None:
-            raise pending.error
-        return pending.result  # type: ignore[return-value]
+        return self._batcher.submit(work)
 
-    def _commit_batch(self) -> None:
-        batch = []
-        while self._queue:
-            batch.append(self._queue.popleft())
-        with self._tx_unlocked() as con:
+    def _commit_batch(self, batch: list[Item]) -> None:
+        with self._writer, self._tx_unlocked() as con:
             for item in batch:
                 con.execute("SAVEPOINT op")
                 try:
-                    item.result = item.work(con)
+                    item.result = item.payload(con)
                 except Exception as exc:  # one bad operation must not undo the others
                     con.execute("ROLLBACK TO op")
                     item.error = exc
                 con.execute("RELEASE op")
-        for item in batch:
-            item.done = True
 
     @contextmanager
     def _tx_unlocked(self) -> Iterator[sqlite3.Connection]:
