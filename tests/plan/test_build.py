@@ -112,6 +112,13 @@ def test_plan_with_history_uses_it(campaign):
     assert 2.8 < f["uplift"] < 3.8
     proposal = f["proposal"]
     assert proposal["stretch"] == pytest.approx(proposal["expected"] * 1.4)
+    assert "× (1 + 增长要求 growth ask 40%)" in proposal["reasoning"]
+    # the history's CVR is 4% and ASP ¥300 on every row: the forecast keeps both
+    first = f["daily"][0]
+    assert first["day"] == "2026-10-27"
+    assert first["cvr"] == pytest.approx(0.04, abs=0.002)
+    assert first["asp_fen"] == pytest.approx(30_000, rel=0.01)
+    assert f["comparison"]["yoy"] == pytest.approx(0.0, abs=0.05)
     # channel shares from history: search ads weight 30 of 115, but the file fixes it at 600万
     channels = {c.key: c for c in plan.targets.children[1].children}
     assert channels["search_ads"].gmv_fen == pytest.approx(600_000_000, abs=10)

@@ -15,8 +15,8 @@ import pandas as pd
 from dacu.config import Campaign, Phase
 from dacu.plan import shares as sh
 from dacu.plan.capacity import check_capacity, risk_register
-from dacu.plan.forecast import forecast_baseline, propose_target
 from dacu.plan.plan_budget import plan_budget
+from dacu.plan.plan_forecast import plan_forecast
 from dacu.plan.promo_sim import (
     campaign_tiers,
     carts_from_orders,
@@ -113,39 +113,8 @@ def _top(ctx: _Context) -> Values:
 
 
 def _forecast(ctx: _Context) -> None:
-    campaign, series = ctx.campaign, ctx.history.total_by_day()
-    days = campaign.days()
-    last = series.index.max().date()
-    horizon = (days[-1] - last).days
-    if horizon <= 0 or len(series) < 28:
-        return
-    base = forecast_baseline(pd.DataFrame({"ds": series.index, "y": series.to_numpy()}), horizon)
-    f = base.forecast
-    f["day"] = pd.to_datetime(f["ds"]).dt.date
-    window = f[f["day"].isin(days)]
-    ctx.baseline_by_day = dict(zip(window["day"], window["y"], strict=True))
-    uplift = _last_year_uplift(series, days)
-    sub = type(base)(window[["ds", "y", "lo", "hi"]].reset_index(drop=True), base.outliers,
-                     base.model, base.level)
-    proposal = propose_target(sub, uplift or 1.0, ctx.growth)
-    ctx.forecast = {"model": base.model, "level": base.level, "outliers_removed": base.outliers,
-                    "baseline_fen": round(proposal.baseline), "uplift": uplift,
-                    "proposal": {"conservative": proposal.conservative,
-                                 "expected": proposal.expected, "stretch": proposal.stretch,
-                                 "target": proposal.target, "growth": ctx.growth,
-                                 "reasoning": proposal.reasoning},
-                    "daily": [{"day": d.isoformat(), "baseline_fen": round(y)}
-                              for d, y in ctx.baseline_by_day.items()]}
-
-
-def _last_year_uplift(series: pd.Series, days: list[date]) -> float | None:
-    """Last year's same window ÷ the 28 days before it (per day), a simple measured uplift."""
-    shifted = [pd.Timestamp(sh.year_ago(d)) for d in days]
-    during = series.reindex(shifted).dropna()
-    before = series[(series.index < shifted[0]) & (series.index >= shifted[0] - pd.Timedelta(days=28))]
-    if len(during) < len(days) // 2 or before.empty or before.mean() <= 0:
-        return None
-    return float(during.mean() / before.mean())
+    section, by_day = plan_forecast(ctx.history.daily, ctx.campaign.days(), ctx.growth)
+    ctx.forecast, ctx.baseline_by_day = section, by_day
 
 
 def _decompose(ctx: _Context, root: TargetNode) -> None:

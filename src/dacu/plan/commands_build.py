@@ -107,6 +107,9 @@ def _summary(plan, out_dir: Path) -> None:
     t = plan.targets
     out.print(f"[bold]{plan.campaign_name}[/bold] GMV {format_fen(t.gmv_fen)} = UV {t.uv:,} × "
               f"CVR {format_pct(t.cvr)} × 客单价 {format_fen(round(t.asp_fen))}")
+    proposal = plan.forecast.get("proposal")
+    if proposal:
+        out.print(f"建议目标 proposal: {proposal['reasoning']}")
     phases = next(c for c in t.children if c.key == "phase")
     for node in phases.children:
         out.print(f"  {node.label or node.key:<12} {format_fen(node.gmv_fen):>12}")
