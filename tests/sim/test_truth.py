@@ -89,6 +89,7 @@ def test_cvr_drop_and_traffic_drop_visible(double11):
 def test_stock_never_negative_and_no_orders_after_sell_out(small_sim, double11):
     events, truth = small_sim["events"], small_sim["truth"]
     fraud = {o for inc in truth["incidents"] for o in inc["order_ids"]}
+    fraud |= {o for sale in truth["flash_sales"] for o in sale["order_ids"]}  # own stock
     df = events.filter(pc.equal(events["event"], "order")).select(
         ["ts", "sku_id", "quantity", "order_id"]).to_pandas()
     df = df[(df.ts >= double11.start) & ~df.order_id.isin(fraud)]
@@ -159,3 +160,17 @@ def test_last_years_double11_and_campaign_spike_in_history(small_sim):
     assert daily.loc["2026-11-11", "gmv_fen"] > daily.loc["2025-11-11", "gmv_fen"]
     assert ordinary * 1.5 < daily.loc["2026-06-18", "gmv_fen"] < daily.loc["2026-11-11",
                                                                            "gmv_fen"] / 3
+
+
+def test_flash_sale_rush_sells_its_own_stock_at_the_flash_price(small_sim):
+    events, truth = small_sim["events"].to_pandas(), small_sim["truth"]
+    (sale,) = truth["flash_sales"]
+    assert sale["sku"] == "SKU-MK-001" and sale["price_fen"] == 9_900
+    # 2 000 units × store_fraction (≥ 5), about three members per unit try
+    assert sale["stock"] == max(5, round(2000 * truth["sizing"]["store_fraction"]))
+    assert sale["sold"] == sale["stock"] == len(sale["order_ids"]) and sale["tries"] > sale["sold"]
+    orders = events[events.order_id.isin(sale["order_ids"])]
+    placed = orders[orders.event == "order"]
+    assert (placed.amount_fen == 9_900).all() and placed.user_id.is_unique
+    assert placed.ts.between(pd.Timestamp(sale["start"]), pd.Timestamp(sale["sold_out_at"])).all()
+    assert (orders.event == "pay").sum() <= len(placed)

@@ -10,6 +10,7 @@ import pyarrow as pa
 from dacu.sim.blocks import EV, Blocks, to_table
 from dacu.sim.calendar import DayInfo, intraday_weights
 from dacu.sim.customers import DEVICES, REGIONS, hashed_choice
+from dacu.sim.flash import flash_sessions
 from dacu.sim.fraud import fraud_sessions
 from dacu.sim.incidents import Incident
 from dacu.sim.orders import StockState, place_orders
@@ -141,6 +142,7 @@ def generate_day(world: World, state: SimState, day: DayInfo, incidents: list[In
                          state.next_order, rng, blocks)
     state.next_order += len(batch.order_id)
     uflag, uid = _resolve_users(world, day, state, s, batch, rng)
+    s, uflag, uid = flash_sessions(world, (lo, hi), state, s, uflag, uid, rng, blocks)
     s, uflag, uid, extra, override = fraud_sessions(world, (lo, hi), state, s, uflag, uid,
                                                     incidents, rng, blocks)
     sessions = _session_columns(world, s, uflag, uid, state.next_session)

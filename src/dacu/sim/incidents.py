@@ -126,7 +126,7 @@ def _default_target(wanted: str, channels: list[str], categories: list[str],
 
 
 DEMO_INCIDENTS = ("pay_failure@20:00:search_ads", "coupon_bot@03:00",
-                  "brushing@{warmup}T10:00:SKU-SC-002", "stockout@14:00:SKU-MK-001")
+                  "brushing@{warmup}T10:00:SKU-SC-002", "stockout@14:00:SKU-SC-001")
 
 
 def demo_incidents(campaign: Campaign, sku_ids: list[str]) -> list[Incident]:

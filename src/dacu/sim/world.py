@@ -72,6 +72,7 @@ class World:
     prefix: str
     end_us: int
     bgnbd: BGNBDParams = field(default_factory=BGNBDParams)
+    flash_sales: list = field(default_factory=list)  # sim.flash.FlashSale
 
     def channel_index(self, channel_id: str | None) -> int:
         ids = [c.id for c in self.channels]
@@ -152,6 +153,9 @@ def _assemble(campaign: Campaign, seed: int, scale: float, fraction: float, days
                   prefix=_prefix(campaign.id, seed, scale), end_us=int(day_starts[-1] + DAY_US))
     _seed_customers(world, rng)
     _stock(world, rng)
+    from dacu.sim.flash import read_flash_sales
+
+    world.flash_sales = read_flash_sales(campaign, catalogue.sku_ids, fraction)
     return world
 
 
