@@ -62,16 +62,22 @@ class Search:
         self.nodes = 0
         self.has_choice = any(self.cands)
         self.fees_due = [(store, fee) for store, fee in comp.fees.items() if fee]
+        self.free_shipping = [(e.pick, e.snap, e.rule.threshold, e.store) for e in comp.shipping
+                              if comp.fees.get(e.store or "")]
 
     def _plan_keys(self) -> None:
         """Which snapshots and tags each stage's remaining search depends on (the memo key)."""
-        self.needed: list[tuple[int, ...]] = []
-        self.tags_from: list[frozenset[str]] = []
-        for s in range(N_STAGES + 1):
-            later = [e for t in range(s, N_STAGES) for e in self.auto[t] + self.cands[t]]
-            snaps = {e.snap for e in later} | {e.snap for e in self.comp.shipping} | {s}
-            self.needed.append(tuple(sorted(k for k in snaps if k <= s)))
-            self.tags_from.append(frozenset(tag for e in later for tag in e.tags))
+        snaps = {e.snap for e in self.comp.shipping}
+        tags: set[str] = set()
+        needed: list[tuple[int, ...]] = [()] * (N_STAGES + 1)
+        tags_from: list[frozenset[str]] = [frozenset()] * (N_STAGES + 1)
+        for s in range(N_STAGES, -1, -1):  # backwards: what stages ≥ s read and use
+            for effect in (self.auto[s] + self.cands[s]) if s < N_STAGES else ():
+                snaps.add(effect.snap)
+                tags.update(effect.tags)
+            needed[s] = tuple(sorted({k for k in snaps if k < s} | {s}))
+            tags_from[s] = frozenset(tags)
+        self.needed, self.tags_from = needed, tags_from
 
     # -- evaluation ------------------------------------------------------------------------------
     def value(self, effect: Effect, amounts: Sequence[int]) -> Value:
@@ -134,11 +140,9 @@ class Search:
         """F: fees of stores whose free-shipping threshold is already out of reach."""
         if not self.fees_due:
             return 0
-        reachable = set()
         last = len(snaps) - 1
-        for effect in self.comp.shipping:
-            if sum(effect.pick(snaps[min(effect.snap, last)])) >= effect.rule.threshold:
-                reachable.add(effect.store)
+        reachable = {store for pick, snap, threshold, store in self.free_shipping
+                     if sum(pick(snaps[snap if snap < last else last])) >= threshold}
         return sum(fee for store, fee in self.fees_due if store not in reachable)
 
     def solve(self, s: int, snaps: tuple[tuple[int, ...], ...], used: frozenset[str],
