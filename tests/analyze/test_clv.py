@@ -156,3 +156,45 @@ def test_bad_summary_is_refused() -> None:
         CustomerSummary(np.array([1.0]), np.array([5.0]), np.array([3.0]))
     with pytest.raises(InputError, match="frequency 0 must have recency 0"):
         CustomerSummary(np.array([0.0]), np.array([1.0]), np.array([3.0]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.1, 3), st.floats(0.5, 50), st.floats(0.2, 5), st.floats(0.5, 8))
+def test_bgnbd_gradient_matches_finite_differences(r: float, alpha: float, a: float,
+                                                   b: float) -> None:
+    from scipy.optimize import approx_fprime
+
+    d = pd.read_csv(DATA / "cdnow_customers_summary.csv").head(300)
+    x, tx, t = (d[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    params = np.array([r, alpha, a, b])
+    analytic = BetaGeoNBD.gradient(params, x, tx, t, np.ones(len(x)))
+    numeric = approx_fprime(params, lambda p: BetaGeoNBD.log_likelihood(p, x, tx, t).sum(),
+                            1e-7 * params)
+    assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.5, 10), st.floats(1.5, 10), st.floats(1, 50))
+def test_gamma_gamma_gradient_matches_finite_differences(p: float, q: float, v: float) -> None:
+    from scipy.optimize import approx_fprime
+
+    d = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
+    d = d[d.x > 0]
+    x, m = d.x.to_numpy(float), d.zbar.to_numpy(float)
+    params = np.array([p, q, v])
+    analytic = GammaGamma.gradient(params, x, m)
+    numeric = approx_fprime(params, lambda z: GammaGamma.log_likelihood(z, x, m).sum(),
+                            1e-7 * params)
+    assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-3)
+
+
+def test_bgnbd_fit_is_the_same_in_days_and_weeks(cdnow: CustomerSummary,
+                                                 bgnbd: BetaGeoNBD) -> None:
+    # Time units only rescale α (per week → per day: α·7); r, a, b and the LL up to Σx·log 7.
+    days = CustomerSummary(cdnow.frequency, cdnow.recency * 7, cdnow.T * 7)
+    fit = BetaGeoNBD().fit(days)
+    assert fit.params["alpha"] == pytest.approx(bgnbd.params["alpha"] * 7, rel=1e-4)
+    for name in ("r", "a", "b"):
+        assert fit.params[name] == pytest.approx(bgnbd.params[name], rel=1e-4)
+    assert fit.fit_.log_likelihood == pytest.approx(
+        bgnbd.fit_.log_likelihood - np.log(7) * cdnow.frequency.sum(), abs=1e-3)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, special
 
 from dacu.errors import InputError
@@ -60,10 +61,11 @@ class CustomerSummary:
 
     def compressed(self) -> CustomerSummary:
         """Merge customers with equal (x, t_x, T) into weighted rows (monetary dropped)."""
-        keys = np.column_stack([self.frequency, self.recency, self.T])
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-        w = np.bincount(inv.ravel(), weights=self.weights, minlength=len(uniq))
-        return CustomerSummary(uniq[:, 0], uniq[:, 1], uniq[:, 2], weight=w)
+        frame = pd.DataFrame({"x": self.frequency, "tx": self.recency, "T": self.T,
+                              "w": self.weights})
+        grouped = frame.groupby(["x", "tx", "T"], sort=False, as_index=False)["w"].sum()
+        return CustomerSummary(grouped.x.to_numpy(float), grouped.tx.to_numpy(float),
+                               grouped["T"].to_numpy(float), weight=grouped.w.to_numpy(float))
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,33 @@ class Fit:
     converged: bool
 
 
-def fit_mle(neg_ll: Callable[[np.ndarray], float], names: tuple[str, ...],
-            start: np.ndarray) -> Fit:
-    """Minimise a negative log-likelihood over log-parameters (all parameters > 0)."""
-    best = optimize.minimize(neg_ll, np.log(start), method="Nelder-Mead",
+def fit_mle(neg_ll: Callable[[np.ndarray], float], names: tuple[str, ...], start: np.ndarray,
+            grad: Callable[[np.ndarray], np.ndarray] | None = None) -> Fit:
+    """Minimise a negative log-likelihood over log-parameters (all parameters > 0).
+
+    With an analytic gradient: BFGS from `start`; without (or if BFGS fails): Nelder-Mead, then a
+    BFGS polish. The better optimum wins."""
+    x0 = np.log(start)
+    if grad is not None:
+        quick = optimize.minimize(neg_ll, x0, jac=grad, method="BFGS", options={"gtol": 1e-7})
+        # "precision loss" at a point where the gradient is at rounding level is an optimum too
+        flat = np.abs(quick.jac).max() <= 1e-7 * abs(quick.fun) + 1e-3
+        if quick.success or (np.isfinite(quick.fun) and flat):
+            return _fit_result(names, quick.x, quick.fun, True)
+        x0 = quick.x if np.isfinite(quick.fun) else x0
+    best = optimize.minimize(neg_ll, x0, method="Nelder-Mead",
                              options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 20_000,
                                       "maxfev": 40_000})
     converged = bool(best.success)
-    polish = optimize.minimize(neg_ll, best.x, method="BFGS", options={"gtol": 1e-8})
+    polish = optimize.minimize(neg_ll, best.x, jac=grad, method="BFGS", options={"gtol": 1e-8})
     if polish.fun < best.fun:
         best, converged = polish, converged or bool(polish.success)
-    return Fit(dict(zip(names, map(float, np.exp(best.x)), strict=True)), float(-best.fun),
+    return _fit_result(names, best.x, best.fun, converged)
+
+
+def _fit_result(names: tuple[str, ...], log_params: np.ndarray, neg_ll: float,
+                converged: bool) -> Fit:
+    return Fit(dict(zip(names, map(float, np.exp(log_params)), strict=True)), float(-neg_ll),
                converged)
 
 
@@ -101,24 +119,40 @@ class BetaGeoNBD:
     @staticmethod
     def log_likelihood(params: np.ndarray, x: np.ndarray, tx: np.ndarray,
                        t: np.ndarray) -> np.ndarray:
-        """Per-customer log-likelihood, FHL (2005) eq. 6, in logs for stability."""
-        r, alpha, a, b = params
-        common = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        alive = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + t)
-        dropped = (special.betaln(a + 1, np.maximum(b + x - 1, 1e-300)) - special.betaln(a, b)
-                   - (r + x) * np.log(alpha + tx))
-        dropped = np.where(x > 0, dropped, -np.inf)
-        return common + np.logaddexp(alive, dropped)
+        """Per-customer log-likelihood, FHL (2005) eq. 6."""
+        xu, xi = np.unique(x, return_inverse=True)
+        return _bgnbd_ll(np.asarray(params, dtype=float), x, tx, t, xu, xi.ravel())[0]
+
+    @staticmethod
+    def gradient(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray,
+                 w: np.ndarray) -> np.ndarray:
+        """∂(Σ w·ll)/∂(r, α, a, b)."""
+        xu, xi = np.unique(x, return_inverse=True)
+        return _bgnbd_ll(np.asarray(params, dtype=float), x, tx, t, xu, xi.ravel(), w)[1]
 
     def fit(self, data: CustomerSummary) -> BetaGeoNBD:
+        """Maximum likelihood on the distinct summaries. Times are rescaled by their mean T
+        while fitting (α scales with time, r, a, b do not), so one start point suits days and
+        weeks alike."""
         d = data.compressed()
         w = d.weights
+        scale = float(np.average(d.T, weights=w)) or 1.0
+        x, tx, t = d.frequency, d.recency / scale, d.T / scale
+        xu, xi = np.unique(x, return_inverse=True)
+        xi = xi.ravel()
 
         def neg_ll(log_p: np.ndarray) -> float:
-            ll = self.log_likelihood(np.exp(log_p), d.frequency, d.recency, d.T)
+            ll = _bgnbd_ll(np.exp(log_p), x, tx, t, xu, xi)[0]
             return float(-(w * ll).sum()) if np.isfinite(ll).all() else 1e300
 
-        self.fit_ = fit_mle(neg_ll, self.names, np.array([1.0, 1.0, 1.0, 1.0]))
+        def grad(log_p: np.ndarray) -> np.ndarray:
+            p = np.exp(log_p)
+            return -_bgnbd_ll(p, x, tx, t, xu, xi, w)[1] * p
+
+        fit = fit_mle(neg_ll, self.names, np.array([1.0, 1.0, 1.0, 1.0]), grad)
+        params = {**fit.params, "alpha": fit.params["alpha"] * scale}
+        self.fit_ = Fit(params, float(fit.log_likelihood - np.log(scale) * (w * x).sum()),
+                        fit.converged)
         return self
 
     @property
@@ -145,6 +179,36 @@ class BetaGeoNBD:
         return (a + b + x - 1) / (a - 1) * term * self.p_alive(data)
 
 
+def _bgnbd_ll(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray, xu: np.ndarray,
+              xi: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-row log-likelihood (FHL 2005 eq. 6) and, given weights w, the gradient of Σ w·ll.
+
+    Special functions depend only on x, so they are evaluated once per distinct x (xu, with xi
+    the index of each row's x in xu); each row only pays for logs of α + T and α + t_x.
+    """
+    r, alpha, a, b = params
+    bx1 = np.maximum(b + xu - 1, 1e-300)
+    base = special.betaln(a, b)
+    head = special.gammaln(r + xu) - special.gammaln(r)
+    b_alive = special.betaln(a, b + xu) - base
+    b_drop = np.where(xu > 0, special.betaln(a + 1, bx1) - base, -np.inf)
+    log_t, log_tx = np.log(alpha + t), np.log(alpha + tx)
+    alive = b_alive[xi] - (r + x) * log_t
+    dropped = b_drop[xi] - (r + x) * log_tx
+    total = np.logaddexp(alive, dropped)
+    ll = head[xi] + r * np.log(alpha) + total
+    if w is None:
+        return ll, None
+    psi = special.digamma
+    wa, wd = np.exp(alive - total), np.exp(dropped - total)
+    pa_b_x = psi(a + b + xu)
+    d_r = (psi(r + xu) - psi(r))[xi] + np.log(alpha) - wa * log_t - wd * log_tx
+    d_alpha = r / alpha - (r + x) * (wa / (alpha + t) + wd / (alpha + tx))
+    d_a = psi(a + b) - psi(a) + wa * (psi(a) - pa_b_x)[xi] + wd * (psi(a + 1) - pa_b_x)[xi]
+    d_b = psi(a + b) - psi(b) + wa * (psi(b + xu) - pa_b_x)[xi] + wd * (psi(bx1) - pa_b_x)[xi]
+    return ll, np.array([(w * g).sum() for g in (d_r, d_alpha, d_a, d_b)])
+
+
 class GammaGamma:
     """Gamma-Gamma spend model: a customer's purchase values are Gamma(p, ν) with ν ~ Gamma(q, γ);
     assumes spend is independent of purchase frequency (check the correlation)."""
@@ -167,13 +231,26 @@ class GammaGamma:
         if keep.sum() < 3:
             raise InputError("Gamma-Gamma needs at least 3 customers with repeat purchases")
         x, m = frequency[keep], monetary[keep]
+        xu, xi = np.unique(x, return_inverse=True)
+        xi = xi.ravel()
+        fixed = (np.log(m), np.log(x))
 
         def neg_ll(log_p: np.ndarray) -> float:
-            ll = self.log_likelihood(np.exp(log_p), x, m)
+            ll = _gg_ll(np.exp(log_p), x, m, xu, xi, fixed)[0]
             return float(-ll.sum()) if np.isfinite(ll).all() else 1e300
 
-        self.fit_ = fit_mle(neg_ll, self.names, np.array([1.0, 1.0, float(np.mean(m))]))
+        def grad(log_p: np.ndarray) -> np.ndarray:
+            p = np.exp(log_p)
+            return -_gg_ll(p, x, m, xu, xi, fixed, True)[1] * p
+
+        self.fit_ = fit_mle(neg_ll, self.names, np.array([1.0, 1.0, float(np.mean(m))]), grad)
         return self
+
+    @staticmethod
+    def gradient(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """∂(Σ ll)/∂(p, q, γ) of eq. 4."""
+        xu, xi = np.unique(x, return_inverse=True)
+        return _gg_ll(params, x, m, xu, xi.ravel(), (np.log(m), np.log(x)), True)[1]
 
     @property
     def params(self) -> dict[str, float]:
@@ -185,6 +262,27 @@ class GammaGamma:
         """E[mean purchase value | x, m_x] = (γ + x·m_x)·p / (p·x + q − 1) (population mean if x=0)."""
         p, q, v = (self.params[n] for n in self.names)
         return p * (v + frequency * monetary) / (p * frequency + q - 1)
+
+
+def _gg_ll(params: np.ndarray, x: np.ndarray, m: np.ndarray, xu: np.ndarray, xi: np.ndarray,
+           fixed: tuple[np.ndarray, np.ndarray], with_grad: bool = False
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Gamma-Gamma log-likelihood per customer (eq. 4) and optionally its gradient; the special
+    functions are evaluated once per distinct x."""
+    p, q, v = params
+    log_m, log_x = fixed
+    px = p * x
+    log_vmx = np.log(v + m * x)
+    head = (special.gammaln(p * xu + q) - special.gammaln(p * xu))[xi] - special.gammaln(q)
+    ll = head + q * np.log(v) + (px - 1) * log_m + px * log_x - (px + q) * log_vmx
+    if not with_grad:
+        return ll, None
+    psi = special.digamma
+    common = psi(p * xu + q)
+    d_p = x * ((common - psi(p * xu))[xi] + log_m + log_x - log_vmx)
+    d_q = common[xi] - psi(q) + np.log(v) - log_vmx
+    d_v = q / v - (px + q) / (v + m * x)
+    return ll, np.array([d_p.sum(), d_q.sum(), d_v.sum()])
 
 
 def clv(purchase_model: BetaGeoNBD, spend_model: GammaGamma, data: CustomerSummary, *,

@@ -70,25 +70,40 @@ def build_chain(paths: PathSummary, order: int) -> Chain:
     keep = weight > 0
     if not keep.any():
         raise InputError("no journeys: every path has 0 conversions and 0 nulls")
-    states = _state_codes(paths, order)
-    pid = paths.path_of_touch
-    uniq, sid = np.unique(states, return_inverse=True)
+    if order == 1:  # states are the channels themselves (every channel occurs in a touch)
+        uniq, sid = np.arange(1, len(paths.channels) + 1), paths.touches.astype(np.int32)
+    else:
+        uniq, sid = np.unique(_state_codes(paths, order), return_inverse=True)
+        sid = sid.ravel().astype(np.int32)
     n = len(uniq)
-    w_touch = weight[pid]
-    last = paths.offsets[1:] - 1
-    is_last = np.zeros(len(sid), dtype=bool)
-    is_last[last] = True
-    nxt = np.flatnonzero(~is_last)
-    counts = sp.coo_matrix((w_touch[nxt], (sid[nxt], sid[nxt + 1])), shape=(n, n)).tocsr()
+    first, last = paths.offsets[:-1], paths.offsets[1:] - 1
+    counts = _transition_counts(paths, sid, weight, n)
     conv_out = np.bincount(sid[last], weights=paths.conversions, minlength=n)
     value_out = np.bincount(sid[last], weights=paths.value, minlength=n)
     null_out = np.bincount(sid[last], weights=paths.nulls, minlength=n)
     row_total = np.asarray(counts.sum(axis=1)).ravel() + conv_out + null_out
     inv = np.divide(1.0, row_total, out=np.zeros(n), where=row_total > 0)
     q = sp.diags(inv) @ counts
-    p0 = np.bincount(sid[paths.offsets[:-1]], weights=weight, minlength=n) / weight.sum()
+    p0 = np.bincount(sid[first], weights=weight, minlength=n) / weight.sum()
     return Chain(uniq, q.tocsr(), conv_out * inv, value_out * inv, p0,
                  _contains(uniq, order, len(paths.channels)))
+
+
+def _transition_counts(paths: PathSummary, sid: np.ndarray, weight: np.ndarray,
+                       n: int) -> sp.csr_matrix:
+    """Weighted counts of state → next state inside paths (journeys of each path = weight)."""
+    is_last = np.zeros(len(sid), dtype=bool)
+    is_last[paths.offsets[1:] - 1] = True
+    nxt = np.flatnonzero(~is_last)
+    del is_last
+    w = np.repeat(weight, paths.lengths - 1)  # one weight per inner transition, in path order
+    pair = sid[nxt].astype(np.int64) * n + sid[nxt + 1]
+    if n * n <= 1 << 22:  # few states: a dense bincount is cheapest
+        dense = np.bincount(pair, weights=w, minlength=n * n).reshape(n, n)
+        return sp.csr_matrix(dense)
+    keys, inverse = np.unique(pair, return_inverse=True)
+    sums = np.bincount(inverse.ravel(), weights=w, minlength=len(keys))
+    return sp.csr_matrix((sums, (keys // n, keys % n)), shape=(n, n))
 
 
 def _state_codes(paths: PathSummary, order: int) -> np.ndarray:
@@ -96,12 +111,15 @@ def _state_codes(paths: PathSummary, order: int) -> np.ndarray:
     base = len(paths.channels) + 1
     if order * np.log2(base) > 62:
         raise InputError(f"order {order} with {base - 1} channels is too large for exact states")
+    digits = paths.touches.astype(np.int64) + 1
+    if order == 1:
+        return digits
     pos = np.arange(len(paths.touches)) - paths.offsets[:-1][paths.path_of_touch]
     code = np.zeros(len(paths.touches), dtype=np.int64)
-    digits = paths.touches.astype(np.int64) + 1
     for lag in range(order):
         shifted = np.zeros_like(digits)
-        shifted[lag:] = digits[: len(digits) - lag]
+        if lag < len(digits):
+            shifted[lag:] = digits[: len(digits) - lag]
         code += np.where(pos >= lag, shifted, 0) * base**lag
     return code
 

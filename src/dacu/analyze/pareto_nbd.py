@@ -45,15 +45,23 @@ class ParetoNBD:
         return head + np.logaddexp(alive, dead)
 
     def fit(self, data: CustomerSummary) -> ParetoNBD:
+        """Maximum likelihood (Nelder-Mead, then BFGS) on distinct summaries; times rescaled by
+        their mean T while fitting (α and β scale with time, r and s do not)."""
         d = data.compressed()
         w = d.weights
+        scale = float(np.average(d.T, weights=w)) or 1.0
+        x, tx, t = d.frequency, d.recency / scale, d.T / scale
 
         def neg_ll(log_p: np.ndarray) -> float:
             with np.errstate(all="ignore"):
-                ll = self.log_likelihood(np.exp(log_p), d.frequency, d.recency, d.T)
+                ll = self.log_likelihood(np.exp(log_p), x, tx, t)
             return float(-(w * ll).sum()) if np.isfinite(ll).all() else 1e300
 
-        self.fit_ = fit_mle(neg_ll, self.names, np.array([1.0, 1.0, 1.0, 1.0]))
+        fit = fit_mle(neg_ll, self.names, np.array([1.0, 1.0, 1.0, 1.0]))
+        params = {**fit.params, "alpha": fit.params["alpha"] * scale,
+                  "beta": fit.params["beta"] * scale}
+        self.fit_ = Fit(params, float(fit.log_likelihood - np.log(scale) * (w * x).sum()),
+                        fit.converged)
         return self
 
     @property

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dacu.errors import InputError
 
@@ -75,17 +77,21 @@ def from_strings(paths: Sequence[str], conversions: Sequence[float],
         raise InputError("empty path (expected channels separated by "
                          f"{sep!r}, e.g. 'search_ads{sep}content')", file=source, line=row + 2,
                          column="path")
-    parts = series.astype(str).str.split(sep, regex=False)
-    lengths = parts.str.len().to_numpy(dtype=np.int64)
-    flat = parts.explode().str.strip().to_numpy(dtype=object)
-    if (flat == "").any():
-        row = int(np.repeat(np.arange(n), lengths)[np.flatnonzero(flat == "")[0]])
+    lists = pc.split_pattern(pa.array(series.astype(str), type=pa.string()), sep)
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    names = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    empty = pc.equal(names, "").to_numpy(zero_copy_only=False)
+    if empty.any():
+        row = int(np.repeat(np.arange(n), lengths)[np.flatnonzero(empty)[0]])
         raise InputError(f"empty channel name in path {series.iloc[row]!r}", file=source,
                          line=row + 2, column="path")
-    codes, uniques = pd.factorize(flat, sort=True)
+    encoded = pc.dictionary_encode(names)
+    found = encoded.dictionary.to_pylist()
+    channels = sorted(found)
+    remap = np.array([channels.index(u) for u in found], dtype=np.int32)
+    codes = remap[encoded.indices.to_numpy(zero_copy_only=False)]
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    return PathSummary(tuple(str(u) for u in uniques), codes.astype(np.int32), offsets,
-                       conv, val, nul)
+    return PathSummary(tuple(channels), codes, offsets, conv, val, nul)
 
 
 def from_lists(paths: Sequence[Sequence[str]], conversions: Sequence[float],
@@ -112,13 +118,13 @@ def from_lists(paths: Sequence[Sequence[str]], conversions: Sequence[float],
 
 
 def _numbers(values: Sequence[float], n: int, column: str, source: str | None) -> np.ndarray:
-    numeric = pd.to_numeric(pd.Series(list(values)), errors="coerce")
+    numeric = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce")
     if len(numeric) != n:
         raise InputError(f"{len(numeric)} values for {n} paths", file=source, column=column)
     bad = numeric.isna() | (numeric < 0)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"expected a number ≥ 0, got {list(values)[row]!r}", file=source,
+        raise InputError(f"expected a number ≥ 0, got {np.asarray(values)[row]!r}", file=source,
                          line=row + 2, column=column)
     return numeric.to_numpy(dtype=np.float64)
 
