@@ -47,6 +47,11 @@ def test_payment_failure_visible_in_hourly_pay_per_pv(peak_pair):
     orders = [((d.channel == "search_ads") & (d.hour.dt.hour == 20) & (d.hour.dt.day == 11)
                & (d.event == "order")).sum() for d in (hit, base)]
     assert orders[0] == orders[1] > 10
+    # the unpaid orders of the failure and their buyers are listed in truth (催付 list)
+    window = hit[(hit.channel == "search_ads") & (hit.hour.dt.hour == 20) & (hit.hour.dt.day == 11)]
+    unpaid = set(window[window.event == "order"].order_id) - set(hit[hit.event == "pay"].order_id)
+    assert set(incident["order_ids"]) == unpaid
+    assert set(incident["user_ids"]) == set(window[window.order_id.isin(unpaid)].user_id)
     # other channels and other hours are untouched (same seed, same draws)
     for channel in ("organic", "display_ads"):
         assert _pay_per_pv(hit, channel, 20) == _pay_per_pv(base, channel, 20)

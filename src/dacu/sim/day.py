@@ -142,6 +142,7 @@ def generate_day(world: World, state: SimState, day: DayInfo, incidents: list[In
                          state.next_order, rng, blocks)
     state.next_order += len(batch.order_id)
     uflag, uid = _resolve_users(world, day, state, s, batch, rng)
+    _record_failed_payments(world, state, s, batch, incidents, uflag, uid)
     s, uflag, uid = flash_sessions(world, (lo, hi), state, s, uflag, uid, rng, blocks)
     s, uflag, uid, extra, override = fraud_sessions(world, (lo, hi), state, s, uflag, uid,
                                                     incidents, rng, blocks)
@@ -169,6 +170,26 @@ def _add_summary(state: SimState, row: dict) -> None:
             last[key] = [a + b for a, b in zip(last[key], value, strict=True)]
         elif isinstance(value, int):
             last[key] += value
+
+
+def _record_failed_payments(world: World, state: SimState, s: Sessions, batch,
+                            incidents: list[Incident], uflag: np.ndarray,
+                            uid: np.ndarray) -> None:
+    """The buyers and orders a payment failure left unpaid go to truth.json (催付 list)."""
+    for index, incident in enumerate(incidents):
+        if incident.kind != "pay_failure":
+            continue
+        hit = ((s.channel[batch.session] == world.channel_index(incident.channel))
+               & (batch.ts >= incident.start_us()) & (batch.ts < incident.end_us())
+               & ~batch.paid)
+        if not hit.any():
+            continue
+        sessions = batch.session[hit]
+        actors = state.actors.setdefault(index, {"user_ids": [], "order_ids": [],
+                                                 "devices": []})
+        actors["user_ids"] += [f"{'vc'[f]}{u}" for f, u in zip(uflag[sessions], uid[sessions],
+                                                                 strict=True)]
+        actors["order_ids"] += [f"o{o}" for o in batch.order_id[hit]]
 
 
 def _resolve_users(world: World, day: DayInfo, state: SimState, s: Sessions, batch,
