@@ -218,3 +218,50 @@ def test_plan_promotions_on_historical_orders(campaign):
     engine = promos["engine"]
     assert engine["available"] and engine["baskets"] == 3 and engine["list_fen"] == 127_000
     assert promos["engine_with_coupons"]["saving_fen"] >= engine["saving_fen"]
+
+
+def test_override_keeps_the_channel_cvr_and_asp(campaign):
+    """The file fixes search ads at 600万 (20%) while its history share is 30/100 of GMV: its UV
+    and buyers move with its GMV, so its CVR (4%) and ASP (¥300) stay those of its history."""
+    plan = build_plan(campaign, PlanHistory(daily=_history()))
+    channels = {c.key: c for c in plan.targets.children[1].children}
+    search, direct = channels["search_ads"], channels["direct"]
+    assert search.asp_fen == pytest.approx(direct.asp_fen, rel=0.02)
+    assert search.cvr == pytest.approx(direct.cvr, rel=0.05)
+
+
+def test_cli_targets_what_if(tmp_path, campaign):
+    plan = build_plan(campaign)
+    plan.write(tmp_path / "plan.json")
+    search = next(c for c in plan.targets.children[1].children if c.key == "search_ads")
+    # +0.5 pt CVR on the channel's UV at its ASP: UV × 0.005 × ASP
+    expected = round(search.uv * (search.cvr + 0.005) * search.asp_fen) - search.gmv_fen
+    result = run_cli(["plan", "targets", str(tmp_path / "plan.json"), "--view", "channel",
+                      "--channel", "search_ads", "--cvr", "0.5"])
+    assert result.exit_code == 0, result.output
+    from dacu.money import format_fen
+
+    assert f"GMV +{format_fen(expected)}" in result.output
+    bad = run_cli(["plan", "targets", str(tmp_path / "plan.json"), "--view", "region"])
+    assert "--view: no view 'region' in the plan" in str(bad.exception)
+
+
+def test_cli_baseline_backtest_and_optimize(shared_data):
+    case = shared_data / "mmm_weekly" / "case_study_data.csv"
+    result = run_cli(["plan", "baseline", str(case), "--date", "wk_strt_dt", "--target", "sales",
+                      "--horizon", "13", "--backtest", "--windows", "4", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["forecast"]) == 13
+    assert data["backtest"]["ratio_to_naive"] == pytest.approx(
+        data["backtest"]["mape"] / data["backtest"]["seasonal_naive_mape"])
+    example = shared_data / "mmm_weekly" / "mmm_example.csv"
+    result = run_cli(["plan", "budget", "optimize", str(example), "--budget", "4", "--periods", "4",
+                      "--date", "date_week", "--target", "y", "--channels", "x1,x2",
+                      "--floor", "x2=0.5", "--saturation", "logistic", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    split = json.loads(result.output)
+    # ¥4 = 400 fen: 5% = 20 and 10% = 40 fen kept back, 340 fen allocated, x2 at least 50 fen
+    assert split["emergency_reserve_fen"] == 20 and split["elastic_reserve_fen"] == 40
+    assert split["allocated_fen"] == 340
+    assert next(c for c in split["channels"] if c["channel"] == "x2")["spend_fen"] >= 50

@@ -122,3 +122,60 @@ def _summary(plan, out_dir: Path) -> None:
     for note in plan.notes:
         out.print(f"  · {note}")
     out.print(f"→ {out_dir}/plan.json, plan.xlsx, plan.ics, charts/")
+
+
+@plan_app.command("targets")
+def targets(
+    plan_file: Path = typer.Argument(Path("plan-out/plan.json"), help="plan.json from `dacu plan build`."),
+    view: str = typer.Option("phase", help="phase, channel, category or customer_type."),
+    channel: str | None = typer.Option(None, help="What-if cell: a channel (or --category)."),
+    category: str | None = typer.Option(None, help="What-if cell: a category."),
+    cvr: float = typer.Option(0.0, help="What-if: CVR change in points, 0.5 = +0.5 pt."),
+    asp: str = typer.Option("0%", help="What-if: ASP change, e.g. 5%."),
+    uv: str = typer.Option("0%", help="What-if: UV change, e.g. 10%."),
+) -> None:
+    """目标拆解 Show the target split (GMV = UV × CVR × ASP) and answer a what-if.
+
+    Example: dacu plan targets plan-out/plan.json --view channel --channel search_ads --cvr 0.5
+    (→ the GMV that +0.5 pt of CVR in search ads adds).
+    """
+    from rich.table import Table
+
+    from dacu.config import _to_ratio
+    from dacu.plan.schema import load_plan
+    from dacu.plan.targets import Values, what_if
+
+    if not plan_file.exists():
+        raise InputError("no such plan file (make one with `dacu plan build`)", file=str(plan_file))
+    plan = load_plan(plan_file)
+    node = next((c for c in plan.targets.children if c.key == view), None)
+    if node is None:
+        have = ", ".join(c.key for c in plan.targets.children)
+        raise InputError(f"--view: no view {view!r} in the plan (have: {have})")
+    table = Table(title=f"{plan.campaign_name} 目标拆解 targets by {view}")
+    for name in (view, "GMV", "UV", "CVR", "客单价 ASP", "占比 share"):
+        table.add_column(name, justify="left" if name == view else "right")
+    for child in [*node.children, plan.targets]:
+        table.add_row(child.label or child.key, format_fen(child.gmv_fen), f"{child.uv:,}",
+                      format_pct(child.cvr), format_fen(round(child.asp_fen)),
+                      format_pct(child.gmv_fen / plan.targets.gmv_fen, digits=1))
+    out.print(table)
+    key, dimension = (channel, "channel") if channel else (category, "category")
+    if key is None:
+        return
+    cell = _find(plan.targets, dimension, key)
+    added = what_if(Values(cell.gmv_fen, cell.uv, cell.buyers), cvr_points=cvr / 100,
+                    asp_ratio=_to_ratio(asp), uv_ratio=_to_ratio(uv))
+    out.print(f"what-if {dimension}={key}: CVR {cvr:+g} pt, ASP {asp}, UV {uv} → GMV "
+              f"{'+' if added >= 0 else ''}{format_fen(added)} (总目标 total "
+              f"{format_fen(plan.targets.gmv_fen)} → {format_fen(plan.targets.gmv_fen + added)})")
+
+
+def _find(root, dimension: str, key: str):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.dimension == dimension and node.key == key:
+            return node
+        stack.extend(node.children)
+    raise InputError(f"no {dimension} {key!r} in the plan's targets")

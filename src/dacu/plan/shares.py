@@ -99,8 +99,11 @@ def dimension_shares(daily: pd.DataFrame | None, column: str, keys: Sequence[str
         grouped = daily.groupby(column)[["gmv_fen", "uv", "buyers"]].sum()
         grouped = grouped.reindex(list(keys), fill_value=0)
         if grouped["gmv_fen"].sum() > 0:
-            gmv = rebalance(normalise(grouped["gmv_fen"].to_dict()), overrides)
-            return Shares(gmv, normalise(grouped["uv"].to_dict()),
-                          normalise(grouped["buyers"].to_dict()))
+            history = normalise(grouped["gmv_fen"].to_dict())
+            gmv = rebalance(history, overrides)
+            # a child whose GMV share moved keeps its CVR and ASP: UV and buyers move with it
+            ratio = {k: gmv[k] / history[k] if history[k] else 1.0 for k in gmv}
+            return Shares(gmv, normalise({k: v * ratio[k] for k, v in grouped["uv"].items()}),
+                          normalise({k: v * ratio[k] for k, v in grouped["buyers"].items()}))
     notes.append(f"{column} 占比无历史，平均分配 no history by {column}: equal shares")
     return Shares(rebalance({k: 1.0 for k in keys}, overrides))
