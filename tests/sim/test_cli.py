@@ -27,7 +27,7 @@ def _app() -> typer.Typer:
 def test_help_explains_with_examples():
     result = CliRunner().invoke(_app(), ["sim", "--help"], terminal_width=120)
     assert result.exit_code == 0
-    assert "dacu sim --campaign examples/double11.yaml --out sim/" in result.output
+    assert "dacu sim -c examples/double11.yaml --out sim/" in result.output
     assert "--incident" in result.output and "--replay" in result.output
 
 

@@ -12,21 +12,28 @@ from dacu.errors import ConfigError
 
 SIM_HELP = """模拟大促 — simulate a campaign world with known answers (truth.json).
 
-Writes DIR/events.parquet, spend.parquet, skus.parquet, customers.parquet and truth.json:
-400 days of history (last year's Double 11 included) and the campaign itself, with customers who
-repeat-buy (BG/NBD), channels that respond to spend (adstock + Hill), 满减 baskets, stock-outs and
-injected incidents. Same --seed → identical files. Scale 1.0 ≈ 2 million events.
+Writes events, spend, skus and customers (.parquet) and truth.json to --out:
+400 days of history (last year's Double 11 included) and the campaign, with
+repeat-buying customers (BG/NBD), channels that respond to spend (adstock +
+Hill), 满减 baskets, stock-outs, flash sales and injected incidents.
+Same --seed, same files. --scale 1.0 ≈ 2 million events (≈ 15 s).
 
 Examples:
 
-  dacu sim --campaign examples/double11.yaml --out sim/
-  dacu sim -c examples/double11.yaml --out sim/ --scale 0.1 --incident pay_failure@20:00:search_ads
-  dacu sim -c examples/double11.yaml --out sim/ --no-incidents --seed 42
-  dacu sim -c examples/double11.yaml --out sim/ --replay http://127.0.0.1:8000/api/events --speed 600
+  dacu sim -c examples/double11.yaml --out sim/
 
-Incidents: KIND@TIME[+MINUTESm][:TARGET], TIME is HH:MM on the burst day or YYYY-MM-DDTHH:MM.
-Kinds: pay_failure, cvr_drop, traffic_drop (TARGET a channel), stockout, brushing (a SKU),
-coupon_bot. With no --incident the demo set is injected (see docs/sim.md).
+  dacu sim -c examples/double11.yaml --out sim/ --scale 0.1
+  --incident pay_failure@20:00:search_ads --incident coupon_bot@03:00
+
+  dacu sim -c examples/double11.yaml --out sim/ --no-incidents --seed 42
+
+  dacu sim -c examples/double11.yaml --out sim/
+  --replay http://127.0.0.1:8000/api/events --speed 600 --key KEY
+
+Incidents: KIND@TIME[+MINUTESm][:TARGET]; TIME is HH:MM on the burst day or
+YYYY-MM-DDTHH:MM. pay_failure, cvr_drop, traffic_drop take a channel
+(cvr_drop also a category); stockout and brushing a SKU; coupon_bot nothing.
+Without --incident the demo set is injected. Guide: docs/sim.md.
 """
 
 
