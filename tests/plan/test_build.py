@@ -234,8 +234,8 @@ def test_cli_targets_what_if(tmp_path, campaign):
     plan = build_plan(campaign)
     plan.write(tmp_path / "plan.json")
     search = next(c for c in plan.targets.children[1].children if c.key == "search_ads")
-    # +0.5 pt CVR on the channel's UV at its ASP: UV × 0.005 × ASP
-    expected = round(search.uv * (search.cvr + 0.005) * search.asp_fen) - search.gmv_fen
+    # +0.5 pt CVR on the channel's UV at its ASP: UV × 0.005 × (GMV / buyers)
+    expected = round(search.uv * 0.005 * search.gmv_fen / search.buyers)
     result = run_cli(["plan", "targets", str(tmp_path / "plan.json"), "--view", "channel",
                       "--channel", "search_ads", "--cvr", "0.5"])
     assert result.exit_code == 0, result.output
