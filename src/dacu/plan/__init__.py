@@ -2,12 +2,35 @@
 timeline, capacity and risks → plan.json / plan.xlsx / charts.
 
 Pure computation on plain inputs (NumPy, pandas, Arrow); reading the warehouse and writing files
-happen in `dacu.plan.build` and `dacu.plan.commands` only.
+happen in `dacu.plan.sources`, `dacu.plan.export` and `dacu.plan.commands` only. Typical use::
+
+    from dacu.config import load_campaign
+    from dacu.plan import write_plan
+    plan = write_plan(load_campaign("examples/double11.yaml"), "plan-out")   # → plan.json …
+
+Names are imported lazily, so `dacu plan --help` does not pay for statsforecast and SciPy.
 """
 
-from dacu.plan.allocation import Allocation, optimize_budget, quadrants
-from dacu.plan.budget import BudgetFit, ChannelCurve, fit_response_curves
-from dacu.plan.spend_history import SpendHistory, history_from_frame, read_spend_history
+from __future__ import annotations
 
-__all__ = ["Allocation", "BudgetFit", "ChannelCurve", "SpendHistory", "fit_response_curves",
-           "history_from_frame", "optimize_budget", "quadrants", "read_spend_history"]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "Allocation": "dacu.plan.allocation", "optimize_budget": "dacu.plan.allocation",
+    "quadrants": "dacu.plan.allocation", "BudgetFit": "dacu.plan.budget",
+    "ChannelCurve": "dacu.plan.budget", "fit_response_curves": "dacu.plan.budget",
+    "PlanHistory": "dacu.plan.build", "build_plan": "dacu.plan.build",
+    "write_plan": "dacu.plan.export", "Plan": "dacu.plan.schema", "load_plan": "dacu.plan.schema",
+    "SpendHistory": "dacu.plan.spend_history", "history_from_frame": "dacu.plan.spend_history",
+    "read_spend_history": "dacu.plan.spend_history",
+    "read_history_dir": "dacu.plan.sources", "read_history_warehouse": "dacu.plan.sources",
+    "read_sim_dir": "dacu.plan.sources",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'dacu.plan' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

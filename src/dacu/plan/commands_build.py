@@ -79,10 +79,8 @@ def build(
     Example: dacu plan build --campaign examples/double11.yaml --history hist/ --growth 40%
     """
     from dacu.config import _to_ratio, load_campaign
-    from dacu.plan.build import build_plan
-    from dacu.plan.export import write_charts, write_xlsx
+    from dacu.plan.export import write_plan
     from dacu.plan.sources import read_history_dir, read_history_warehouse, read_sim_dir
-    from dacu.plan.timeline import write_ics
 
     campaign = load_campaign(campaign_file)
     hist = None
@@ -94,12 +92,8 @@ def build(
     elif warehouse is not None:
         hist = read_history_warehouse(warehouse, campaign)
     with out.status("生成方案 building the plan …"):
-        plan = build_plan(campaign, hist, growth=_to_ratio(growth), tolerance=_to_ratio(tolerance))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        plan.write(out_dir / "plan.json")
-        write_xlsx(plan, out_dir / "plan.xlsx")
-        write_ics(campaign, out_dir / "plan.ics")
-        write_charts(plan, campaign, out_dir / "charts")
+        plan = write_plan(campaign, out_dir, hist, growth=_to_ratio(growth),
+                          tolerance=_to_ratio(tolerance))
     _summary(plan, out_dir)
 
 

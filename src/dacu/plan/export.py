@@ -119,3 +119,20 @@ def write_charts(plan: Plan, campaign, folder: Path) -> list[Path]:
         figure.write_html(path, include_plotlyjs="directory", full_html=True)
         paths.append(path)
     return paths
+
+
+def write_plan(campaign, out_dir: Path, history=None, *, growth: float = 0.0,
+               tolerance: float = 0.15):
+    """Build the plan and write plan.json, plan.xlsx, plan.ics and charts/ into `out_dir`
+    (the one call the demo needs). Returns the `Plan`."""
+    from dacu.plan.build import build_plan
+    from dacu.plan.timeline import write_ics
+
+    plan = build_plan(campaign, history, growth=growth, tolerance=tolerance)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan.write(out_dir / "plan.json")
+    write_xlsx(plan, out_dir / "plan.xlsx")
+    write_ics(campaign, out_dir / "plan.ics")
+    write_charts(plan, campaign, out_dir / "charts")
+    return plan
