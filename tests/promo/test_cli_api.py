@@ -43,6 +43,8 @@ def test_cli_json(cli):
     # hand computation in test_double11.test_stacked_cart_tmall_rules: ¥600.50
     assert data["total_fen"] == 60050
     assert {"sku_id", "list_fen", "paid_fen", "discounts"} <= set(data["lines"][0])
+    assert {"id": "store-tiers", "name": "满300减40 满600减100", "stage": "store"}.items() <= \
+        data["lines"][0]["discounts"][0].items()
     assert sum(line["paid_fen"] for line in data["lines"]) == 60050
     assert {a["id"] for a in data["applied"]} >= {"store-tiers", "platform-every", "rp-10"}
     assert any(n["id"] == "lipstick-2000" for n in data["not_applied"])

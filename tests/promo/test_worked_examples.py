@@ -166,3 +166,13 @@ def test_allocation_is_proportional_and_exact():
                                                   "discount": 40}])
     assert paid(q) == {"A": 17333, "B": 8667}
     assert sum(paid(q).values()) == q.total_fen == 26000
+
+
+def test_three_tiers_hint_names_the_next_one():
+    rule = {"id": "t", "type": "threshold", "tiers": [
+        {"threshold": 900, "discount": 150}, {"threshold": 300, "discount": 40},
+        {"threshold": 600, "discount": 100}]}
+    # 320 ≥ 300 → −40 = 280; the next tier is 600 (280 more), not 900
+    q = run([line("A", 320)], [rule])
+    assert q.total_fen == 28000
+    assert q.applied[0].hint_zh == "再买¥280.00可享满600减100"

@@ -39,7 +39,7 @@ class Reason:
     short_fen: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Compiled:
     """Everything about one cart the search and the report need."""
 

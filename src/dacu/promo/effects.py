@@ -114,9 +114,9 @@ def _units(amounts: tuple[int, ...], qty: tuple[int, ...]) -> list[tuple[int, in
     units = []
     for pos, (amount, count) in enumerate(zip(amounts, qty, strict=True)):
         low, extra = divmod(amount, count)
-        units.extend((low + (1 if k < extra else 0), pos) for k in range(count))
-    units.sort(key=lambda u: (-u[0], u[1]))
-    return units
+        units.extend((-low - (1 if k < extra else 0), pos) for k in range(count))
+    units.sort()  # (−fen, position): dearest first, ties by line
+    return [(-neg, pos) for neg, pos in units]
 
 
 def nth_item_fn(rule: NthItem, qty: tuple[int, ...]) -> ValueFn:

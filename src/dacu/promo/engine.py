@@ -138,11 +138,12 @@ def _next_tier(effect: Effect, snaps: tuple[tuple[int, ...], ...]) -> tuple[str,
     rule = effect.rule
     if not isinstance(rule, ThresholdDiscount):
         return None
-    base = sum(snaps[effect.snap][i] for i in effect.lines)
-    higher = sorted(t for t in rule.tiers if t.threshold > base)
+    base = sum(effect.pick(snaps[effect.snap]))
+    higher = [t for t in rule.tiers if t.threshold > base]
     if not higher:
         return None
-    tier, short = higher[0], higher[0].threshold - base
+    tier = min(higher, key=lambda t: t.threshold)
+    short = tier.threshold - base
     return (f"再买{fen_text(short)}可享满{_yuan(tier.threshold)}减{_yuan(tier.discount)}",
             f"{fen_text(short, 'en')} more for {fen_text(tier.discount, 'en')} off")
 

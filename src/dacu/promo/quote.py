@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from dacu.errors import InputError
 from dacu.money import allocate, format_fen
 
 
-@dataclass(slots=True)
-class LineDiscount:
+class LineDiscount(NamedTuple):
+    """One discount's share of one line, in fen."""
+
     id: str
     name: str
     stage: str
@@ -78,6 +79,8 @@ class Quote:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        for line in data["lines"]:
+            line["discounts"] = [d._asdict() for d in line["discounts"]]
         data["breakdown_zh"] = self.breakdown("zh")
         data["breakdown_en"] = self.breakdown("en")
         return data
