@@ -87,3 +87,17 @@ def test_sim_then_replay_to_a_local_collector(tmp_path):
     assert [len(batch) for _, batch in got] == [40, 40, 20]
     assert {auth for auth, _ in got} == {"Bearer k1"}
     assert got[0][1][0]["ts"] >= "2026-11-11T12:00:00+00:00"  # 20:00 in Shanghai
+    assert "store_fraction" in result.output  # simulated first
+
+
+def test_replay_reuses_a_folder_that_holds_the_same_world(tmp_path, monkeypatch):
+    from dacu.sim import commands
+
+    args = ["sim", "-c", CAMPAIGN, "--out", str(tmp_path), "--scale", "0.01",
+            "--history-days", "3", "--no-incidents"]
+    assert CliRunner().invoke(_app(), args).exit_code == 0
+    sent: list = []
+    monkeypatch.setattr(commands, "_replay", lambda *a, **k: sent.append(a[2]))
+    again = CliRunner().invoke(_app(), [*args, "--replay", "http://collector/api/events"])
+    assert again.exit_code == 0, again.output
+    assert "already holds this world" in again.output and sent == ["http://collector/api/events"]

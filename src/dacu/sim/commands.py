@@ -66,12 +66,31 @@ def sim_command(
 
     plan = load_campaign(campaign)
     chosen = [] if no_incidents else (incident or None)
-    result = simulate(plan, out=out, scale=scale, seed=seed, incidents=chosen,
-                      days_before=history_days)
-    _summary(result)
+    if replay_url and not incident and _already_simulated(out, plan.id, seed, scale,
+                                                          history_days):
+        typer.echo(f"{out}: already holds this world (campaign, seed, scale): replaying it")
+    else:
+        result = simulate(plan, out=out, scale=scale, seed=seed, incidents=chosen,
+                          days_before=history_days)
+        _summary(result)
     if replay_url:
         _replay(plan, out, replay_url, speed=speed, key=key, since=since, batch=batch,
                 max_events=max_events, max_seconds=max_seconds)
+
+
+def _already_simulated(out: Path, campaign_id: str, seed: int, scale: float,
+                       history_days: int | None) -> bool:
+    truth = out / "truth.json"
+    if not truth.exists() or not (out / "events.parquet").exists():
+        return False
+    try:
+        data = json.loads(truth.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    same_history = history_days is None or data.get("window", {}).get(
+        "history_days") == history_days
+    return same_history and (data.get("campaign_id"), data.get("seed"), data.get("scale")) == (
+        campaign_id, seed, scale)
 
 
 def _summary(result) -> None:
