@@ -265,3 +265,34 @@ def test_cli_baseline_backtest_and_optimize(shared_data):
     assert split["emergency_reserve_fen"] == 20 and split["elastic_reserve_fen"] == 40
     assert split["allocated_fen"] == 340
     assert next(c for c in split["channels"] if c["channel"] == "x2")["spend_fen"] >= 50
+
+
+def test_history_folder_with_every_file(tmp_path, campaign):
+    from dacu.plan.sources import read_history_dir
+
+    daily = _history()
+    daily["spend_fen"] = daily["gmv_fen"] // 8
+    daily.to_csv(tmp_path / "daily.csv", index=False)
+    hours = pd.DataFrame({"hour": pd.date_range("2025-11-11", periods=24, freq="h"),
+                          "gmv": [100] * 20 + [500] * 4})
+    hours.to_csv(tmp_path / "hourly.csv", index=False)
+    weekly = _weekly_spend()
+    weekly.to_csv(tmp_path / "spend_weekly.csv", index=False)
+    pd.DataFrame({"order_id": ["a", "b"], "sku_id": ["S1", "S2"], "category": ["skincare"] * 2,
+                  "quantity": [1, 2], "amount_fen": [35_000, 40_000]}).to_csv(
+        tmp_path / "orders.csv", index=False)
+    history = read_history_dir(tmp_path)
+    assert history.spend is not None and history.spend.channels[0] == "search_ads"
+    assert list(history.hourly["hour_of_day"]) == list(range(24))
+    assert len(history.orders) == 2
+    plan = build_plan(campaign, history)
+    assert plan.promotions["engine"]["baskets"] == 2
+    assert {q["channel"] for q in plan.budget.quadrants} == set(CHANNELS)
+    # last year's 11-11 had no orders column: weight 200/(200+200) = 50% on its curve, where
+    # 20:00–23:00 hold 4 × 500 / (20 × 100 + 4 × 500) = 50% of the day
+    assert any("last year's peak day 2025-11-11" in n for n in plan.notes)
+    (tmp_path / "orders.csv").write_text("order_id,sku\n1,2\n", encoding="utf-8")
+    from dacu.errors import InputError
+
+    with pytest.raises(InputError, match=r"orders.csv, column 'sku_id': missing column"):
+        read_history_dir(tmp_path)

@@ -3,7 +3,9 @@
 History folder (`--history DIR`): `daily.csv` (or .parquet) with columns day, gmv_fen (or gmv in
 yuan), uv, buyers [, orders, channel, category, customer_type, spend_fen]; optional `hourly.csv`
 with hour (timestamp) or hour_of_day, and gmv_fen (or gmv); optional `spend_weekly.csv` with week,
-gmv (yuan) and one spend column (yuan) per channel id, for the optimised budget.
+gmv (yuan) and one spend column (yuan) per channel id, for the optimised budget; optional
+`orders.csv` with order lines (order_id, sku_id, category, quantity, amount_fen) for the
+promotion-cost simulation.
 """
 
 from __future__ import annotations
@@ -63,9 +65,27 @@ def read_history_dir(folder: Path) -> PlanHistory:
     hourly = None
     if hourly_path is not None:
         hourly = _money(_read(hourly_path), str(hourly_path))
-        if "hour_of_day" not in hourly.columns:
-            hourly["hour_of_day"] = pd.to_datetime(hourly["hour"]).dt.hour
-    return PlanHistory(daily=daily, hourly=hourly, spend=_spend(folder), source=str(folder))
+        if "hour" in hourly.columns:
+            stamps = pd.to_datetime(hourly["hour"])
+            if stamps.dt.tz is not None:
+                stamps = stamps.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+            hourly["hour_of_day"] = stamps.dt.hour
+            hourly["day"] = stamps.dt.normalize()
+        elif "hour_of_day" not in hourly.columns:
+            raise InputError("needs an hour (timestamp) or hour_of_day column",
+                             file=str(hourly_path), column="hour")
+    orders_path = _find(folder, "orders")
+    orders = None
+    if orders_path is not None:
+        orders = _read(orders_path)
+        for column in ("order_id", "sku_id", "quantity", "amount_fen"):
+            if column not in orders.columns:
+                raise InputError("missing column (order lines: order_id, sku_id, category, "
+                                 "quantity, amount_fen)", file=str(orders_path), column=column)
+        if "category" not in orders.columns:
+            orders["category"] = None
+    return PlanHistory(daily=daily, hourly=hourly, spend=_spend(folder), orders=orders,
+                       source=str(folder))
 
 
 def _spend(folder: Path):
