@@ -100,3 +100,42 @@ def test_sample_size_command() -> None:
     assert result.returncode == 0, result.stderr
     # 14,751 per variant (see test_abtest) × 2 / 2,000 per day → 15 days
     assert json.loads(result.stdout) == {"n_per_variant": 14751, "n_total": 29502, "days": 15}
+
+
+def test_funnel_command_on_events_file(tmp_path: Path) -> None:
+    ts = pd.Timestamp("2025-11-11 02:00", tz="UTC")
+    events = pd.DataFrame({"user_id": ["a", "a", "a", "b", "b", "c"],
+                           "ts": [ts, ts + pd.Timedelta(hours=1), ts + pd.Timedelta(hours=2), ts,
+                                  ts + pd.Timedelta(hours=3), ts],
+                           "event": ["pv", "cart", "pay", "pv", "cart", "pv"],
+                           "channel": ["search_ads"] * 3 + ["content"] * 3})
+    file = tmp_path / "events.parquet"
+    events.to_parquet(file)
+    result = dacu("analyze", "funnel", "--events", str(file), "--steps", "pv,cart,pay",
+                  "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (cell,) = json.loads(result.stdout)
+    # 3 pv users → 2 cart (⅔) → 1 pay (½): the bottleneck is pay; hours pv→cart (1 + 3) / 2 = 2
+    assert [s["users"] for s in cell["steps"]] == [3, 2, 1]
+    assert cell["bottleneck"] == "pay" and cell["bottleneck_zh"] == "支付"
+    assert cell["steps"][1]["hours_from_previous"] == pytest.approx(2.0)
+
+
+def test_recall_command_writes_the_list(tmp_path: Path) -> None:
+    orders = pd.DataFrame({"buyer": ["a", "b", "c", "a"],
+                           "paid_at": ["2025-01-05", "2025-08-01", "2025-10-20", "2025-06-01"],
+                           "paid": [120.5, 80, 50, 30]})
+    csv = tmp_path / "orders.csv"
+    orders.to_csv(csv, index=False)
+    out = tmp_path / "recall.csv"
+    result = dacu("analyze", "recall", str(csv), "--customer", "buyer", "--date", "paid_at",
+                  "--amount", "paid", "--as-of", "2025-11-01", "--start", "2025-11-03T23:30",
+                  "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = pd.read_csv(out)
+    # as of 11-01: a last bought 06-01 (153 days, 流失预警, ¥150.50), b 08-01 (92 days, 流失预警,
+    # ¥80); c bought 12 days ago (active, not listed). 23:30 is quiet → first send 08:00 next day.
+    assert rows.customer_id.tolist() == ["a", "b"]
+    assert rows.total_fen.tolist() == [15050, 8000]
+    assert rows.band.tolist() == ["流失预警", "流失预警"]
+    assert rows.send_at.iloc[0] == "2025-11-04T08:00:00+08:00"

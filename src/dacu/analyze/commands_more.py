@@ -93,3 +93,86 @@ def funnel_cmd(
                     [[f"{STEP_ZH.get(s['step'], s['step'])} {s['step']}", s["users"],
                       s["step_conversion"], s["overall_conversion"], s["drop_off"],
                       s["hours_from_previous"]] for s in cell["steps"]])
+
+
+@analyze_app.command("retention")
+def retention_cmd(
+    transactions: Path = typer.Argument(..., help="CSV/Excel/Parquet: one row per purchase."),
+    customer: str = typer.Option(..., "--customer", help="Customer id column."),
+    date: str = typer.Option(..., "--date", help="Purchase date (or time) column."),
+    cohort_column: str = typer.Option(None, "--cohort-column", help="Cohort by this column of "
+                                      "the first purchase (e.g. campaign_id) instead of week."),
+    period_days: int = typer.Option(7, "--period-days", help="Length of a period in days."),
+    max_offset: int = typer.Option(12, "--max-offset", help="Periods shown after the first."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """留存 Cohort retention: share of each first-purchase cohort buying again k periods later.
+
+    Examples: dacu analyze retention orders.csv --customer buyer --date paid_at
+              dacu analyze retention orders.csv --customer buyer --date paid_at
+                  --cohort-column campaign_id      (retention by campaign)
+    """
+    import ibis
+    import pandas as pd
+
+    from dacu.analyze.cli_io import read_table
+    from dacu.analyze.retention import retention_table
+    from dacu.metrics.customers import cohort_activity
+
+    check_format(fmt)
+    frame = read_table(transactions, [customer, date, cohort_column])
+    frame[date] = pd.to_datetime(frame[date], format="mixed")
+    activity = cohort_activity(ibis.memtable(frame), customer=customer, when=date,
+                               period_days=period_days, cohort_column=cohort_column).execute()
+    table = retention_table(activity, max_offset)
+    if fmt == "json":
+        emit_json({str(c): {str(k): v for k, v in row.items()} for c, row in
+                   table.to_dict(orient="index").items()})
+        return
+    offsets = [c for c in table.columns if c != "size"]
+    print_table("留存 Cohort retention", ["cohort 批次", "size 人数", *[f"+{o}" for o in offsets]],
+                [[c, int(row["size"]), *[row[o] for o in offsets]] for c, row in table.iterrows()])
+
+
+@analyze_app.command("recall")
+def recall_cmd(
+    transactions: Path = typer.Argument(..., help="CSV/Excel/Parquet: one row per purchase."),
+    customer: str = typer.Option(..., "--customer", help="Customer id column."),
+    date: str = typer.Option(..., "--date", help="Purchase date (or time) column."),
+    amount: str = typer.Option(..., "--amount", help="Amount column (yuan)."),
+    as_of: str = typer.Option(None, "--as-of", help="Day the list is made, YYYY-MM-DD "
+                              "(default: the last purchase day)."),
+    start: str = typer.Option(None, "--start", help="First send time, e.g. 2025-11-20T10:00 "
+                              "(Asia/Shanghai; default: the next allowed time after now)."),
+    per_hour: int = typer.Option(2000, "--per-hour", help="Messages per hour (SMS/push quota)."),
+    out: Path = typer.Option(Path("recall.csv"), "--out", help="CSV to write the list to."),
+) -> None:
+    """召回名单 Recall list of lapsed customers (30–90 days 沉睡, 91–180 流失预警, >180 已流失),
+    most valuable first, with a send time outside quiet hours (no message 22:00–08:00).
+
+    Example: dacu analyze recall orders.csv --customer buyer --date paid_at --amount paid
+             --as-of 2025-11-01 --start 2025-11-03T10:00 --per-hour 5000 --out recall.csv
+    """
+    from datetime import date as Date
+
+    import ibis
+    import pandas as pd
+
+    from dacu.analyze.cli_io import read_table
+    from dacu.analyze.retention import recall_list
+    from dacu.metrics.customers import customer_summary
+
+    frame = read_table(transactions, [customer, date, amount])
+    frame[date] = pd.to_datetime(frame[date], format="mixed")
+    end = Date.fromisoformat(as_of) if as_of else frame[date].max().date()
+    summary = customer_summary(ibis.memtable(frame), customer=customer, when=date, amount=amount,
+                               calibration_end=end).execute()
+    first_send = _moment(start) or datetime.now(tz=_moment("2000-01-01").tzinfo)
+    result = recall_list(summary[["customer_id", "days_since_last", "total_amount"]],
+                         start=first_send, per_hour=per_hour)
+    result["total_fen"] = (result.pop("total_amount") * 100).round().astype("int64")
+    result.to_csv(out, index=False, encoding="utf-8")
+    counts = result.band.value_counts().to_dict()
+    emit_json({"file": str(out), "customers": len(result), "bands": counts,
+               "first_send": result.send_at.iloc[0] if len(result) else None,
+               "last_send": result.send_at.iloc[-1] if len(result) else None})

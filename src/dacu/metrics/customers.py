@@ -57,3 +57,31 @@ def customer_summary(transactions: ir.Table, *, customer: str, when: str,
     joined = summary.left_join(hold, "customer_id")
     return joined.select(*summary.columns,
                          holdout_frequency=joined.holdout_frequency.fill_null(0))
+
+
+def cohort_activity(transactions: ir.Table, *, customer: str, when: str,
+                    period_days: int = 7, cohort_column: str | None = None) -> ir.Table:
+    """Active customers per cohort and period offset (留存 cohort table, long format).
+
+    cohort: the first-purchase date rounded down to the period (weeks start on Monday when
+    period_days = 7), or the value of `cohort_column` on the customer's first purchase (e.g.
+    campaign_id); offset: whole periods since the customer's first purchase day; customers:
+    distinct customers of the cohort active in that period (offset 0 = the cohort size).
+    """
+    t = transactions
+    day = t[when].cast("date")
+    rows = t.select(customer_id=t[customer].cast("string"), day=day,
+                    tag=t[cohort_column].cast("string") if cohort_column else ibis.null("string"))
+    first = rows.group_by("customer_id").agg(first_day=rows.day.min(),
+                                             tag=rows.tag.argmin(rows.day))
+    j = rows.select("customer_id", "day").join(first, "customer_id")
+    offset = (j.day.delta(j.first_day, unit="day") / period_days).floor().cast("int64")
+    if cohort_column:
+        cohort = j.tag
+    elif period_days == 7:
+        cohort = j.first_day.truncate("W").strftime("%Y-%m-%d")
+    else:
+        cohort = j.first_day.strftime("%Y-%m-%d")
+    j = j.mutate(cohort=cohort, offset=offset)
+    return j.group_by(["cohort", "offset"]).agg(customers=j.customer_id.nunique()).order_by(
+        ["cohort", "offset"])
