@@ -3,6 +3,7 @@ the recall rate / ROI."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -77,7 +78,7 @@ def test_no_message_in_quiet_hours(start: datetime, n: int, per_hour: int) -> No
     sends = schedule_sends(n, start.replace(tzinfo=TZ), per_hour)
     assert len(sends) == n
     assert not any(in_quiet_hours(s) for s in sends)
-    assert all(b >= a for a, b in zip(sends, sends[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(sends))
     # never more than per_hour messages in any clock hour
     hours = pd.Series([s.replace(minute=0, second=0, microsecond=0) for s in sends])
     assert hours.value_counts().max() <= per_hour + 1
