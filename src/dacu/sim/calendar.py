@@ -18,8 +18,8 @@ import numpy as np
 from dacu.config import Campaign, Phase
 
 # Multipliers of demand (visits of non-paid channels) by campaign phase, and of conversion.
-PHASE_DEMAND = {Phase.WARMUP: 1.6, Phase.BURST: 35.0, Phase.WRAPUP: 1.8, Phase.LONGTAIL: 1.3}
-PHASE_CVR = {Phase.WARMUP: 0.7, Phase.BURST: 2.3, Phase.WRAPUP: 1.15, Phase.LONGTAIL: 1.05}
+PHASE_DEMAND = {Phase.WARMUP: 1.2, Phase.BURST: 35.0, Phase.WRAPUP: 1.8, Phase.LONGTAIL: 1.3}
+PHASE_CVR = {Phase.WARMUP: 0.6, Phase.BURST: 2.3, Phase.WRAPUP: 1.15, Phase.LONGTAIL: 1.05}
 WEEKDAY = np.array([0.97, 0.96, 0.97, 0.98, 0.95, 1.06, 1.11])  # Mon … Sun
 TREND_PER_YEAR = 0.20  # +20 % a year, compounded daily
 # 24 weights of an ordinary day (late-evening peak 20:00–23:00).

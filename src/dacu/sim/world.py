@@ -32,9 +32,9 @@ DEFAULT_ORDINARY_VISITS = 20_000  # when the campaign has no uv/gmv target
 # Funnel per category id: in-store CTR (impression → click), extra pvs, cart rate of browsers,
 # buy rate of a new visitor, refund rate; unknown categories use "other".
 FUNNEL = {
-    "skincare": (0.35, 1.2, 0.06, 0.019, 0.05), "makeup": (0.45, 1.0, 0.08, 0.026, 0.07),
-    "fragrance": (0.25, 1.4, 0.05, 0.010, 0.04), "bodycare": (0.40, 0.8, 0.07, 0.030, 0.03),
-    "other": (0.35, 1.0, 0.06, 0.021, 0.05),
+    "skincare": (0.35, 1.2, 0.06, 0.016, 0.05), "makeup": (0.45, 1.0, 0.08, 0.022, 0.07),
+    "fragrance": (0.25, 1.4, 0.05, 0.009, 0.04), "bodycare": (0.40, 0.8, 0.07, 0.026, 0.03),
+    "other": (0.35, 1.0, 0.06, 0.018, 0.05),
 }
 CATEGORY_MIX = {"skincare": 0.38, "makeup": 0.32, "fragrance": 0.12, "bodycare": 0.18}
 # Channel kind → (buy-rate factor, share of sessions by existing customers, ad CTR).
