@@ -72,3 +72,5 @@ def test_plan_from_sim_folder(sim):
     phases = {c.key: c.gmv_fen for c in plan.targets.children[0].children}
     assert phases["wrapup"] / 600_000_000 == pytest.approx(wrap / (wrap + tail), abs=0.02)
     assert "phase shares from the same window a year earlier" in plan.notes[0]
+    assert set(history.customers["customer_type"]) == {"new", "returning"}
+    assert plan.promotions["engine"]["available"] and plan.promotions["engine"]["baskets"] > 100

@@ -43,6 +43,7 @@ class PlanHistory:
     spend: SpendHistory | None = None
     categories: pd.DataFrame | None = None  # day, category, gmv_fen, uv, buyers (if not in daily)
     orders: pd.DataFrame | None = None  # order lines: order_id, sku_id, category, quantity, amount_fen
+    customers: pd.DataFrame | None = None  # day, customer_type (new/returning), gmv_fen, uv, buyers
     source: str = "history"
 
     def total_by_day(self) -> pd.Series:
@@ -151,11 +152,19 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
 
 
 def _customer_shares(ctx: _Context, top: Values, daily: pd.DataFrame | None) -> Shares:
+    """New vs returning: the file's new_customers target, else last year's campaign window of
+    the history's customer types (else all of it), else equal."""
     new_target = ctx.campaign.target("new_customers")
     keys = ["new", "returning"]
     if new_target and top.buyers:
         share = min(new_target.value / top.buyers, 1.0)
         return Shares(sh.normalise({"new": share, "returning": 1 - share}))
+    table = ctx.history.customers if ctx.history else None
+    if table is not None and not table.empty:
+        last_year = {pd.Timestamp(sh.year_ago(d)) for d in ctx.campaign.days()}
+        window = table[pd.to_datetime(table["day"]).isin(last_year)]
+        table = window if window["buyers"].sum() > 0 else table
+        return sh.dimension_shares(table, "customer_type", keys, {}, ctx.notes)
     return sh.dimension_shares(daily, "customer_type", keys, {}, ctx.notes)
 
 

@@ -8,7 +8,13 @@ from datetime import date
 import pandas as pd
 
 from dacu.money import format_fen
-from dacu.plan.forecast import Baseline, compare, forecast_baseline, propose_target
+from dacu.plan.forecast import (
+    Baseline,
+    compare,
+    forecast_baseline,
+    measure_uplift,
+    propose_target,
+)
 from dacu.plan.shares import year_ago
 
 
@@ -70,11 +76,16 @@ def _daily_rows(per_metric: dict[str, Baseline]) -> list[dict]:
 
 
 def last_year_uplift(series: pd.Series, days: list[date]) -> float | None:
-    """Last year's same calendar window ÷ the 28 days before it (per day): the measured uplift."""
+    """Last year's same calendar window ÷ its baseline: the forecast from the data before it
+    (`measure_uplift`) when four weeks of it exist, else the mean of the 28 days before."""
     shifted = [pd.Timestamp(year_ago(d)) for d in days]
     during = series.reindex(shifted).dropna()
-    before = series[(series.index < shifted[0])
-                    & (series.index >= shifted[0] - pd.Timedelta(days=28))]
-    if len(during) < len(days) // 2 or before.empty or before.mean() <= 0:
+    before = series[series.index < shifted[0]]
+    if len(during) < len(days) // 2 or before.empty or before.tail(28).mean() <= 0:
         return None
-    return float(during.mean() / before.mean())
+    if len(before) >= 28:
+        frame = pd.DataFrame({"ds": series.index, "y": series.to_numpy()})
+        ratio = measure_uplift(frame, shifted[0].date(), shifted[-1].date()).ratio
+        if ratio == ratio and ratio > 0:  # not NaN
+            return float(ratio)
+    return float(during.mean() / before.tail(28).mean())

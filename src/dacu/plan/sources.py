@@ -137,7 +137,26 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
     categories["day"] = pd.to_datetime(categories["day"])
     daily, spend = _with_spend(wh, campaign, daily, source)
     return PlanHistory(daily=daily, hourly=hourly, spend=spend, categories=categories,
-                       orders=_order_lines(wh, events), source=source)
+                       orders=_order_lines(wh, events),
+                       customers=_customer_types(wh, events, campaign), source=source)
+
+
+def _customer_types(wh, events, campaign) -> pd.DataFrame | None:
+    """New vs returning per day: new = the user's first purchase is on or after that event
+    (customers table when loaded, else the first pay in the events)."""
+    from dacu.metrics.kpi import kpis
+
+    try:
+        customers = wh.table("customers")
+    except Exception:
+        customers = None
+    expr = kpis(events, by=("day", "customer_type"), tz=campaign.timezone, customers=customers)
+    frame = wh.to_arrow(expr).to_pandas()
+    if frame.empty:
+        return None
+    frame = frame[["day", "customer_type", "gmv_fen", "uv", "buyers"]].copy()
+    frame["day"] = pd.to_datetime(frame["day"])
+    return frame
 
 
 def _order_lines(wh, events, limit: int = 20_000) -> pd.DataFrame:
@@ -188,8 +207,9 @@ def read_sim_dir(folder: Path, campaign) -> PlanHistory:
     wh = open_warehouse("duckdb://:memory:")
     try:
         wh.append_events(pq.read_table(folder / "events.parquet"))
-        if (folder / "spend.parquet").exists():
-            wh.load_reference("spend", pq.read_table(folder / "spend.parquet"))
+        for name in ("spend", "customers"):
+            if (folder / f"{name}.parquet").exists():
+                wh.load_reference(name, pq.read_table(folder / f"{name}.parquet"))
         return history_from_warehouse(wh, campaign, source=str(folder))
     finally:
         wh.close()
