@@ -121,6 +121,7 @@ class RulePlan:
     side: int = 0  # 1 gift, 2 free shipping: valued after the search, not in it
     group_tag: str | None = None
     unconditional: bool = False  # no window, channel, customer or limit condition
+    only_stores: bool = False  # no line condition but the store: no per-line test needed
 
     def matches(self, line: CartLine) -> bool:
         return ((self.stores is None or line.store in self.stores)
@@ -152,7 +153,9 @@ def plan_of(rule: Any, book: PromoBook) -> RulePlan:
                     _set(stores), _set(rule.skus), frozenset(rule.exclude_skus),
                     _set(rule.categories), _set(rule.brands), isinstance(rule, PRICE_TYPES),
                     static, side, f"group:{rule.group}" if rule.group else None,
-                    _unconditional(rule))
+                    _unconditional(rule),
+                    rule.skus is None and not rule.exclude_skus and rule.categories is None
+                    and rule.brands is None)
     _PLANS[key] = (rule, plan)
     return plan
 
@@ -197,12 +200,7 @@ def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Custome
         if reason is not None:
             out.ineligible[(kind, rule.id)] = (rule, reason)
             return
-    matches, lines = plan.matches, out.lines
-    if plan.stores is None:
-        matched = tuple(i for i, line in enumerate(lines) if matches(line))
-    else:
-        pool = sorted(i for store in plan.stores for i in out.by_store.get(store, ()))
-        matched = tuple(i for i in pool if matches(lines[i]))
+    matched = _match(plan, out)
     if not matched:
         out.ineligible[(kind, rule.id)] = (rule, Reason("购物车中没有参与商品", "no eligible items"))
         return
@@ -212,11 +210,26 @@ def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Custome
     if not plan.per_store:
         groups: dict[str | None, tuple[int, ...]] = {None: matched}
     elif len(out.by_store) == 1:
-        groups = {lines[matched[0]].store: matched}
+        groups = {out.lines[matched[0]].store: matched}
     else:
-        groups = _by_store(lines, matched)
+        groups = _by_store(out.lines, matched)
     for store, idx in groups.items():
         _add_effect(out, rule, kind, plan, store, idx, customer)
+
+
+def _match(plan: RulePlan, out: Compiled) -> tuple[int, ...]:
+    """Indexes of the lines a rule applies to, using the cart's store index."""
+    lines = out.lines
+    if plan.stores is None:
+        pool: Sequence[int] = range(len(lines))
+    elif len(plan.stores) == 1:
+        pool = out.by_store.get(next(iter(plan.stores)), ())
+    else:
+        pool = sorted(i for store in plan.stores for i in out.by_store.get(store, ()))
+    if plan.only_stores:
+        return tuple(pool)
+    matches = plan.matches
+    return tuple(i for i in pool if matches(lines[i]))
 
 
 def _by_store(lines: Sequence[CartLine], matched: tuple[int, ...]) -> dict[str | None, tuple[int, ...]]:

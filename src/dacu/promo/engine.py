@@ -49,19 +49,22 @@ def quote(cart: Cart | dict, customer: Customer | dict | None, promotions: Any,
         cart = parse_cart(cart, default_store=book.store)
     if not isinstance(customer, Customer):
         customer = parse_customer(customer)
-    held = coupons if isinstance(coupons, tuple) and all(isinstance(c, Coupon) for c in coupons) \
-        else parse_wallet(list(coupons), book)
+    held = coupons if coupons == () or (isinstance(coupons, tuple) and all(
+        isinstance(c, Coupon) for c in coupons)) else parse_wallet(list(coupons), book)
     keys = [_line_key(line) for line in cart.lines]
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    canonical = cart if order == list(range(len(keys))) else Cart(
+    canonical = cart if keys == sorted(keys) else Cart(
         tuple(cart.lines[i] for i in order), cart.channel, cart.at, cart.shipping)
     comp = compile_cart(canonical, customer, book, held)
     search = Search(comp)
-    solution = search.run() if search.has_choice else Solution(0, (), 0)
+    solution = search.run() if search.has_choice else _NO_CHOICE
     record: Record = []
     total, snaps = search.evaluate(solution.chosen, record)
     assert total == solution.total_fen or not search.has_choice, "search and evaluation disagree"
     return _build(comp, total, solution.chosen, record, snaps, order, customer, solution.nodes)
+
+
+_NO_CHOICE = Solution(0, (), 0)
 
 
 def _line_key(line: CartLine) -> tuple:
