@@ -61,3 +61,11 @@ def test_incident_cases_are_cheap_one_day_worlds_with_the_answer(double11):
             assert answer["user_ids"] and answer["order_ids"]
             orders = set(case.events.column("order_id").drop_null().to_pylist())
             assert set(answer["order_ids"]) <= orders
+
+
+def test_incident_outside_the_simulated_days_is_refused(double11, tmp_path):
+    from dacu.sim import simulate
+
+    with pytest.raises(ConfigError, match=r"outside the simulated days 2026-10-17 … 2026-11-21"):
+        simulate(double11, out=tmp_path, scale=0.01, days_before=10, progress=False,
+                 incidents=["coupon_bot@2026-12-01T10:00"])

@@ -61,6 +61,10 @@ def resolve_incidents(campaign: Campaign, world: World,
         if item.sku is not None and world.sku_index(item.sku) < 0:
             raise ConfigError(f"incident {item.kind}: unknown SKU {item.sku!r} "
                               f"(e.g. {world.catalogue.sku_ids[0]})")
+        first, last = world.days[0].day, world.days[-1].day
+        if not first <= item.start.astimezone(campaign.tz).date() <= last:
+            raise ConfigError(f"incident {item.kind}@{item.start:%Y-%m-%dT%H:%M}: outside the "
+                              f"simulated days {first} … {last}")
         out.append(item)
     return out
 
