@@ -101,3 +101,11 @@ def test_refund_rejects_unknown_sku(book):
 def test_shipped_campaign_files_validate(request, name):
     book = load_promotions(load_campaign(request.config.rootpath / name))
     assert book.promotions and book.rules.name == "tmall"
+
+
+def test_reference_cart_is_optimal_by_exhaustive_search():
+    from tests.promo.test_properties import brute_force
+
+    case = double11()
+    # 432 valid combinations of 6 coupons and 2 exclusive groups, each evaluated directly
+    assert quote(*case).total_fen == brute_force(*case) == 142235

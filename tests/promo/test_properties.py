@@ -183,3 +183,15 @@ def test_fast_split_equals_money_allocate(total, amounts):
 
     capped = min(total, sum(amounts))
     assert list(split(total, amounts)) == allocate(capped, amounts)
+
+
+@FAST
+@given(instance())
+def test_refund_of_everything_is_what_was_paid_for_goods(case):
+    from dacu.promo import refund
+
+    q = quote(*case)
+    skus = sorted({ln.sku_id for ln in q.lines if not ln.gift})
+    assert refund(q, skus) == q.goods_fen
+    pieces = {ln.sku_id: ln.quantity for ln in q.lines if not ln.gift}
+    assert refund(q, pieces) == q.goods_fen
