@@ -74,3 +74,25 @@ def test_plan_from_sim_folder(sim):
     assert "phase shares from the same window a year earlier" in plan.notes[0]
     assert set(history.customers["customer_type"]) == {"new", "returning"}
     assert plan.promotions["engine"]["available"] and plan.promotions["engine"]["baskets"] > 100
+
+
+def test_cli_build_from_a_warehouse(sim, tmp_path):
+    import pyarrow.parquet as pq
+
+    from dacu.warehouse import open_warehouse
+    from tests.conftest import ROOT
+    from tests.plan.cli_helper import run_cli
+
+    _, out, _ = sim
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    wh = open_warehouse(url)
+    try:
+        wh.append_events(pq.read_table(out / "events.parquet"))
+        wh.load_reference("spend", pq.read_table(out / "spend.parquet"))
+    finally:
+        wh.close()
+    result = run_cli(["plan", "build", "--campaign", str(ROOT / "examples" / "double11.yaml"),
+                      "--warehouse", url, "--out", str(tmp_path / "plan")])
+    assert result.exit_code == 0, result.output
+    assert "intraday curve from last year's peak day 2025-11-11" in result.output
+    assert (tmp_path / "plan" / "plan.json").exists()
