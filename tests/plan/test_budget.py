@@ -225,3 +225,12 @@ def test_cli_fit_json(shared_data):
     for key in ("contribution", "contribution_share", "roas", "adstock", "saturation"):
         assert key in x1
     assert len(x1["adstock"]["alpha_interval"]) == 2
+
+
+def test_caps_below_the_budget_leave_money_unspent():
+    curves = [_concave("a", 50_000, 400_000), _concave("b", 20_000, 150_000)]
+    result = optimize_budget(curves, 10_000_000, caps={"a": 1_000_000, "b": 2_000_000},
+                             emergency=0.05, elastic=0.10)
+    # 8,500,000 fen allocatable, caps take 3,000,000: 5,500,000 unspent
+    assert [c.spend_fen for c in result.channels] == [1_000_000, 2_000_000]
+    assert result.unspent_fen == 5_500_000

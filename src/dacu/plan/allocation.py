@@ -115,9 +115,7 @@ def _check_bounds(names: list[str], lows: np.ndarray, highs: np.ndarray, allocat
     if lows.sum() > allocatable:
         raise InputError(f"floors add up to {int(lows.sum())} fen, more than the "
                          f"{allocatable} fen left after the reserves")
-    if highs.sum() < allocatable:
-        # every channel at its cap still leaves money: that rest stays unspent (reported)
-        return
+    # when every channel at its cap still leaves money, the rest stays `unspent` (reported)
 
 
 def _greedy(value, lows: np.ndarray, highs: np.ndarray, allocatable: int, steps: int, *,

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from dacu.config import Campaign, Phase
+from dacu.config import Campaign
 from dacu.plan import shares as sh
 from dacu.plan.capacity import check_capacity, risk_register
 from dacu.plan.plan_budget import plan_budget
@@ -261,4 +261,4 @@ def _promotions(campaign: Campaign, top: Values, orders: pd.DataFrame | None) ->
     return out
 
 
-__all__ = ["Phase", "PlanHistory", "build_plan"]
+__all__ = ["PlanHistory", "build_plan"]
