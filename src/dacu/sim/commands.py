@@ -125,7 +125,7 @@ def _replay(plan, out: Path, url: str, *, speed: float, key: str | None, since: 
             batch: int, max_events: int | None, max_seconds: float | None) -> None:
     from rich.console import Console
 
-    from dacu.sim.replay import load_window, replay
+    from dacu.sim.replay import replay, stream_window
 
     start = plan.start
     if since:
@@ -134,10 +134,11 @@ def _replay(plan, out: Path, url: str, *, speed: float, key: str | None, since: 
         except ValueError as exc:
             raise ConfigError(f"--from {since!r}: expected ISO time like 2026-11-11T19:00") from exc
         start = start if start.tzinfo else start.replace(tzinfo=plan.tz)
-    table = load_window(out / "events.parquet", start, plan.end)
+    pieces = stream_window(out / "events.parquet", start, plan.end)
     console = Console(stderr=True)
-    console.print(f"replaying {table.num_rows:,} events to {url} at ×{speed:g}")
-    stats = replay(table, url, speed=speed, key=key, batch_size=batch, max_events=max_events,
+    console.print(f"replaying {start:%Y-%m-%d %H:%M} → {plan.end:%Y-%m-%d %H:%M} to {url} "
+                  f"at ×{speed:g}")
+    stats = replay(pieces, url, speed=speed, key=key, batch_size=batch, max_events=max_events,
                    max_seconds=max_seconds,
                    on_batch=lambda s: console.print(f"  sent {s.events:,}", end="\r"))
     console.print(json.dumps(stats.__dict__, ensure_ascii=False))
