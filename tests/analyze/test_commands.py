@@ -29,11 +29,14 @@ def test_attribution_on_a_path_export(tmp_path: Path) -> None:
     pd.DataFrame({"path": ["A > B", "A", "B"], "total_conversions": [1, 0, 1],
                   "total_conversion_value": [100.0, 0.0, 50.0], "total_null": [0, 1, 1]}
                  ).to_csv(paths, index=False)
+    spend = tmp_path / "spend.csv"
+    spend.write_text("channel,spend\nA,100\nB,200\nB,100\n", encoding="utf-8")
     result = dacu("analyze", "attribution", str(paths), "--path", "path", "--conversions",
                   "total_conversions", "--value", "total_conversion_value", "--null", "total_null",
-                  "--sep", ">", "--format", "json")
+                  "--sep", ">", "--spend", str(spend), "--format", "json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
+    assert out["last_touch"]["channels"]["B"]["roi"] == pytest.approx(150 / 300)
     # by hand (see test_attribution): removal effects A ⅓, B 1 → conversions 0.5 / 1.5
     assert out["markov"]["removal_effects"] == pytest.approx({"A": 1 / 3, "B": 1.0})
     assert out["markov"]["channels"]["A"]["conversions"] == pytest.approx(0.5)
@@ -139,3 +142,41 @@ def test_recall_command_writes_the_list(tmp_path: Path) -> None:
     assert rows.total_fen.tolist() == [15050, 8000]
     assert rows.band.tolist() == ["流失预警", "流失预警"]
     assert rows.send_at.iloc[0] == "2025-11-04T08:00:00+08:00"
+
+
+def test_attribution_from_the_warehouse(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from dacu.warehouse import open_warehouse
+
+    ts = pd.Timestamp("2025-11-10 12:00", tz="UTC")
+    hour = pd.Timedelta(hours=1)
+    events = pd.DataFrame({
+        "event_id": [f"e{i}" for i in range(7)],
+        "ts": [ts, ts + hour, ts + 2 * hour, ts, ts + hour, ts - pd.Timedelta(days=60),
+               ts + 2 * hour],
+        "user_id": ["u1", "u1", "u1", "u2", "u2", "u3", "u3"],
+        "event": ["impression", "click", "pay", "click", "cart", "click", "pay"],
+        "channel": ["content", "search_ads", "search_ads", "sms", None, "sms", "direct"],
+        "amount_fen": [None, None, 29_900, None, None, None, 10_000],
+    })
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    wh = open_warehouse(url)
+    wh.append_events(pa.Table.from_pandas(events, preserve_index=False))
+    wh.load_reference("spend", pa.table({
+        "hour": pa.array([ts.to_pydatetime()] * 2, pa.timestamp("us", tz="UTC")),
+        "channel": ["content", "search_ads"], "spend_fen": [10_000, 20_000]}))
+    wh.close()
+    result = dacu("analyze", "attribution", "--from-warehouse", "-w", url, "--lookback-days", "30",
+                  "--format", "json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    # u1: content → search_ads → pay ¥299 (one conversion); u2: sms, no pay (a null journey);
+    # u3's sms click is 60 days before its pay: outside the 30-day lookback, so no path.
+    linear = out["linear"]["channels"]
+    assert linear["content"] == {"conversions": 0.5, "value": 14_950.0, "roi": 1.495}
+    assert linear["search_ads"]["roi"] == pytest.approx(14_950 / 20_000)
+    assert linear["sms"]["conversions"] == 0.0
+    # time decay, half-life 7 days: ages 1 h and 0 h → weights 2^(−1/168) and 1
+    w = 2 ** (-1 / 168)
+    assert out["time_decay"]["channels"]["content"]["conversions"] == pytest.approx(w / (1 + w))

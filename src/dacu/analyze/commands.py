@@ -38,6 +38,8 @@ def attribution_cmd(
     lookback: float = typer.Option(30.0, "--lookback-days", help="Touches older than this "
                                    "before the conversion do not count (--from-warehouse)."),
     warehouse: str = typer.Option(None, "--warehouse", "-w", help="Warehouse URL."),
+    spend_file: Path = typer.Option(None, "--spend", help="CSV with columns channel, spend (same "
+                                    "money unit as --value) for credited ROI per channel."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """归因 Multi-touch attribution: who gets the credit for conversions.
@@ -69,6 +71,9 @@ def attribution_cmd(
                                frame[value].tolist() if value else None,
                                frame[null].tolist() if null else None, sep=sep,
                                source=str(paths_file))
+    if spend_file is not None:
+        table = read_table(spend_file, ["channel", "spend"])
+        spend = table.groupby("channel")["spend"].sum().astype(float).to_dict()
     credits = attribute(summary, models, half_life_days=half_life, order=order)
     result = {m: c.as_dict(spend) for m, c in credits.items()}
     if fmt == "json":
@@ -92,11 +97,7 @@ def _paths_from_warehouse(url: str | None, lookback: float):  # type: ignore[no-
     wh = open_warehouse(url)
     try:
         table = wh.to_arrow(journeys(wh.events(), lookback_days=lookback)).to_pandas()
-        spend = None
-        if wh.has_table("spend"):
-            s = wh.table("spend")
-            per = wh.to_arrow(s.group_by("channel").agg(spend_fen=s.spend_fen.sum())).to_pylist()
-            spend = {r["channel"]: float(r["spend_fen"]) for r in per if r["spend_fen"]}
+        spend = _spend_per_channel(wh)
     finally:
         wh.close()
     if table.empty:
@@ -105,6 +106,16 @@ def _paths_from_warehouse(url: str | None, lookback: float):  # type: ignore[no-
     summary = from_lists(paths, table.converted.tolist(), table.value_fen.astype(float).tolist(),
                          (1 - table.converted).tolist(), ages_days=[list(a) for a in table.ages_days])
     return summary, spend
+
+
+def _spend_per_channel(wh) -> dict[str, float] | None:  # type: ignore[no-untyped-def]
+    """Spend (fen) per channel from the warehouse's spend table, None if it has none."""
+    try:  # Warehouse.has_table fails on some ibis/duckdb versions; ask for the table instead
+        s = wh.table("spend")
+    except Exception:
+        return None
+    per = wh.to_arrow(s.group_by("channel").agg(spend_fen=s.spend_fen.sum())).to_pylist()
+    return {r["channel"]: float(r["spend_fen"]) for r in per if r["spend_fen"]}
 
 
 @analyze_app.command("clv")
