@@ -169,16 +169,18 @@ class Search:
         return (best, best_choice) if exact else (cutoff, None)
 
     def parts(self, s: int, snaps: tuple[tuple[int, ...], ...], after_auto: tuple[int, ...],
-              used: frozenset[str]) -> list[list[tuple[int, tuple[Effect, ...], frozenset[str], tuple]]]:
+              used: frozenset[str]) -> list[list[tuple[int, tuple[Effect, ...], frozenset[str]]]]:
         """Independent parts of stage `s`'s choice (no shared tag, no shared line); per part its
-        options as (discount, chosen, tags, (lines, amounts after)), largest discount first."""
+        options as (most it can take off, chosen, tags), largest first. The most an option can
+        take off is the sum of its discounts valued on their bases (before capping at the lines'
+        amounts), so options are applied only when the search reaches them."""
         out = []
-        for subsets, lines, pick in self.components(s, used):
+        for subsets, _lines, pick in self.components(s, used):
+            room = sum(pick(after_auto))
             options = []
-            before = sum(pick(after_auto))
             for chosen, tags in subsets:
-                picked = pick(self.apply(snaps, after_auto, chosen) if chosen else after_auto)
-                options.append((before - sum(picked), chosen, tags, (lines, picked)))
+                most = sum(self.value(e, snaps[e.snap])[0] for e in chosen)
+                options.append((min(most, room), chosen, tags))
             options.sort(key=lambda o: -o[0])
             out.append(options)
         return out
@@ -262,20 +264,17 @@ class _Branch:
             if value < self.best and rest is not None:
                 self.best, self.choice = value, chosen + rest
             return
-        children = []
-        for discount, picked, tags, (lines, after) in self.parts[k]:
-            current = list(amounts)
-            for i, fen in zip(lines, after, strict=True):
-                current[i] = fen
-            child = tuple(current)
-            bound = max(0, sum(child) - self.rest[k + 1] - self.later)
-            bound += search.shipping_floor((*self.snaps, child))
-            children.append((bound, -discount, len(children), child, used | tags, chosen + picked))
-        children.sort()
-        for bound, _, _, child, now_used, now_chosen in children:
-            if bound >= min(self.best, self.cutoff):
-                break
-            self.run(k + 1, child, now_used, now_chosen)
+        before = sum(amounts)
+        floor = search.shipping_floor((*self.snaps, amounts))  # child amounts are lower: valid
+        after_parts = self.rest[k + 1] + self.later
+        for most, picked, tags in self.parts[k]:
+            limit = min(self.best, self.cutoff)
+            if max(0, before - most - after_parts) + floor >= limit:
+                break  # options come largest first: the rest cannot do better
+            child = search.apply(self.snaps, amounts, picked) if picked else amounts
+            bound = max(0, sum(child) - after_parts) + search.shipping_floor((*self.snaps, child))
+            if bound < limit:
+                self.run(k + 1, child, used | tags, chosen + picked)
 
 
 def _connected(cands: list[Effect]) -> list[tuple[list[Effect], tuple[int, ...]]]:
