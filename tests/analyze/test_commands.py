@@ -40,7 +40,7 @@ def test_attribution_on_a_path_export(tmp_path: Path) -> None:
     # by hand (see test_attribution): removal effects A ⅓, B 1 → conversions 0.5 / 1.5
     assert out["markov"]["removal_effects"] == pytest.approx({"A": 1 / 3, "B": 1.0})
     assert out["markov"]["channels"]["A"]["conversions"] == pytest.approx(0.5)
-    assert out["first_touch"]["channels"]["A"] == {"conversions": 1.0, "value": 100.0}
+    assert out["first_touch"]["channels"]["A"] == {"conversions": 1.0, "value": 100.0, "roi": 1.0}
     assert "time_decay" not in out  # no touch times in a path export
 
 
