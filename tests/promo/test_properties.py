@@ -9,6 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 from itertools import combinations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -195,3 +196,25 @@ def test_refund_of_everything_is_what_was_paid_for_goods(case):
     assert refund(q, skus) == q.goods_fen
     pieces = {ln.sku_id: ln.quantity for ln in q.lines if not ln.gift}
     assert refund(q, pieces) == q.goods_fen
+
+
+@st.composite
+def larger_instance(draw):
+    """More coupons (3–7), rules (2–7) and lines (2–6): several independent parts per stage."""
+    promos = [draw(promotion(i)) for i in range(draw(st.integers(2, 7)))]
+    wallet = [draw(coupon(i)) for i in range(draw(st.integers(3, 7)))]
+    book = parse_promotions(promos, wallet, platform=draw(st.sampled_from(["tmall", "jd"])),
+                            store="S")
+    rows = [{"sku_id": f"K{i}", "price": draw(yuan), "quantity": draw(st.integers(1, 3)),
+             "store": draw(st.sampled_from(STORES)), "category": draw(st.sampled_from(CATS))}
+            for i in range(draw(st.integers(2, 6)))]
+    cart = parse_cart({"lines": rows, "shipping": {"S": 8, "T": 6}}, default_store="S")
+    customer = parse_customer({"points": draw(st.integers(0, 20_000))})
+    return cart, customer, book, parse_wallet([c["id"] for c in wallet], book)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(larger_instance())
+def test_optimiser_equals_brute_force_on_larger_instances(case):
+    assert quote(*case).total_fen == brute_force(*case)
