@@ -93,15 +93,16 @@ class Search:
               effects: Sequence[Effect], record: Record | None = None) -> tuple[int, ...]:
         """Amounts after `effects`: each valued on its base snapshot, allocated on current amounts."""
         current = list(start)
+        value = self.value
         for effect in effects:
-            total, explicit = self.value(effect, snaps[effect.snap])
+            total, explicit = value(effect, snaps[effect.snap])
             if explicit is None:
                 if total <= 0:
                     continue
-                eligible = effect.pick(current)
-                shares = split(total, eligible)
+                shares = split(total, effect.pick(current))
             else:
-                shares = tuple(min(x, current[i]) for x, i in zip(explicit, effect.lines, strict=True))
+                shares = tuple([x if x < c else c
+                                for x, c in zip(explicit, effect.pick(current), strict=True)])
             for i, share in zip(effect.lines, shares, strict=True):
                 current[i] -= share
             if record is not None:
