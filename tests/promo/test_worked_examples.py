@@ -176,3 +176,35 @@ def test_three_tiers_hint_names_the_next_one():
     q = run([line("A", 320)], [rule])
     assert q.total_fen == 28000
     assert q.applied[0].hint_zh == "再买¥280.00可享满600减100"
+
+
+def test_tmall_and_jd_measure_the_cross_store_threshold_differently():
+    rules = [{"id": "shop", "type": "threshold", "threshold": 600, "discount": 100},
+             {"id": "cross", "type": "every", "stage": "platform", "every": 300, "discount": 50}]
+    # Tmall: 跨店 on the price after item discounts = 650 → 2 × 50; 650 − 100 − 100 = 450
+    assert run([line("A", 650)], rules).total_fen == 45000
+    # JD: on what the store stage left = 550 → 1 × 50; 650 − 100 − 50 = 500
+    assert run([line("A", 650)], rules, platform="jd").total_fen == 50000
+
+
+def test_eligibility_conditions():
+    base = {"type": "threshold", "threshold": 100, "discount": 10}
+    rules = [{**base, "id": "app", "channels": ["app"]},
+             {**base, "id": "brand", "brands": ["澜序"], "group": "b"},
+             {**base, "id": "gold", "member_tiers": ["gold"], "group": "c"},
+             {**base, "id": "once", "per_customer": 1, "group": "d"},
+             {**base, "id": "not-x", "exclude_skus": ["X"], "group": "e"},
+             {**base, "id": "window", "start": "2026-11-11T00:00", "end": "2026-11-12T00:00",
+              "group": "f"}]
+    lines = [line("X", 150, brand="澜序"), line("Y", 50, brand="other")]
+    q = run(lines, rules, customer={"member_tier": "gold", "used": {"once": 1}}, channel="app",
+            at="2026-11-11T12:00:00+08:00")
+    # applied: app (200 ≥ 100), brand (X 150 ≥ 100), gold, window; 200 − 4 × 10 = 160
+    assert q.total_fen == 16000
+    why = reasons(q)
+    assert why["once"] == "已达每人限用 1 次"
+    assert why["not-x"] == "差¥50.00 not-x"  # only Y (50) counts
+    q = run(lines, rules, channel="web", at="2026-11-12T00:00:00+08:00")
+    assert reasons(q)["app"] == "仅限渠道 app"
+    assert reasons(q)["gold"] == "仅限会员等级 gold"
+    assert reasons(q)["window"] == "不在活动时间内"
