@@ -135,6 +135,9 @@ def render(cases, results, b_quote, combos, brute_s, peer) -> str:
                  [[name, f"{rate:,.0f}", f"{target:,}" if target else "—", f"{r['p50_us']:,.0f}",
                    f"{r['p99_us']:,.0f}"] for name, rate, target, r in rows])
     brute_per_s = 1 / brute_s
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    body += (f"\n\nLoad average during the run: {load} ({os.cpu_count()} cores, shared with other jobs): CPU-time "
+             "rates are the fairer figure; wall p99 includes time preempted by other processes.")
     body += (f"\n\nOptimality of (b): the branch-and-bound total (¥{b_quote.total_fen / 100:,.2f}) "
              f"equals exhaustive search over all {combos} valid combinations; the search visited "
              f"{b_quote.searched_nodes} stage nodes. Exhaustive: {brute_per_s:,.0f} carts/s → "
