@@ -51,6 +51,9 @@ def test_milestones_band():
     rows = milestones([("d1", 100), ("d2", 300)], tolerance=0.15)
     assert [m.cumulative_gmv_fen for m in rows] == [100, 400]
     assert (rows[1].low_fen, rows[1].high_fen) == (340, 460)
+    weekly = milestones([(f"d{i}", 10) for i in range(16)])
+    assert [m.day for m in weekly if m.week_end] == ["d6", "d13", "d15"]
+    assert weekly[6].cumulative_gmv_fen == 70
 
 
 share_maps = st.dictionaries(st.sampled_from(list("abcdefgh")), st.floats(0.01, 10),

@@ -89,6 +89,7 @@ class Milestone(_Model):
     cumulative_gmv_fen: int
     low_fen: int
     high_fen: int
+    week_end: bool = False  # a weekly milestone (every 7th day, and the last)
 
 
 class Plan(_Model):

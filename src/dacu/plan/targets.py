@@ -174,15 +174,18 @@ class Milestone:
     cumulative_gmv_fen: int
     low_fen: int
     high_fen: int
+    week_end: bool = False
 
 
 def milestones(daily: Sequence[tuple[str, int]], tolerance: float = 0.15) -> list[Milestone]:
-    """Cumulative GMV per day with its ±tolerance band, for the monitor to pace against."""
+    """Cumulative GMV per day with its ±tolerance band, for the monitor to pace against;
+    `week_end` marks every 7th day from the start and the last day (the weekly milestones)."""
     out, running = [], 0
-    for day, gmv in daily:
+    for index, (day, gmv) in enumerate(daily):
         running += gmv
         band = round(running * tolerance)
-        out.append(Milestone(day, gmv, running, running - band, running + band))
+        week_end = (index + 1) % 7 == 0 or index == len(daily) - 1
+        out.append(Milestone(day, gmv, running, running - band, running + band, week_end))
     return out
 
 
