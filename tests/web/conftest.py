@@ -3,6 +3,7 @@ schema when asked), an app, accounts of each role, API keys of each scope, logge
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -25,6 +26,15 @@ PASSWORDS = {"viewer": "viewer-pass-123", "operator": "operator-pass-123",
 SCOPE_KEYS = ("events:write", "shop", "metrics:read")
 PG_URL = os.environ.get("DACU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 EXAMPLE = ROOT / "examples" / "double11.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _scratch_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mounted stages write their working files here, never into the checkout."""
+    scratch = tmp_path_factory.getbasetemp() / "stage-data"
+    monkeypatch.setenv("DACU_MONITOR_DIR", str(scratch / "monitor"))
+    monkeypatch.setenv("DACU_STORE", f"sqlite:///{scratch / 'flash.sqlite'}")
+    monkeypatch.setenv("DACU_CAMPAIGNS", str(EXAMPLE.parent))
 
 
 @pytest.fixture(autouse=True)
@@ -96,12 +106,13 @@ class World:
         return login(self.client(), role, PASSWORDS[role])
 
     def session_of(self, role: str) -> TestClient:
-        """A client carrying a copy of one logged-in session per role (argon2 runs once)."""
+        """A reused client carrying a copy of one logged-in session per role (argon2 and the
+        client's event-loop thread are set up once); its cookies are reset on every call."""
         if role not in self._sessions:
             client = self.login(role)
-            self._sessions[role] = (dict(client.cookies), client.headers["X-CSRF-Token"])
-        cookies, token = self._sessions[role]
-        client = self.client()
+            self._sessions[role] = (client, dict(client.cookies), client.headers["X-CSRF-Token"])
+        client, cookies, token = self._sessions[role]
+        client.cookies.clear()
         client.cookies.update(cookies)
         client.headers["X-CSRF-Token"] = token
         return client
@@ -163,3 +174,52 @@ def shared_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """One world for a whole module (the role matrix): tests must not depend on each other."""
     folder = tmp_path_factory.mktemp("world")
     return make_world(sqlite_db(folder), folder)
+
+
+STREAMING = re.compile(r"/stream/")  # server-sent events: the body never ends by design
+
+
+def asgi_status(app: object, method: str, url: str, client: TestClient) -> tuple[int, dict]:
+    """Status and headers of a request sent straight to the ASGI app, disconnecting as soon as
+    the response starts (for endless streams that a TestClient would wait on forever)."""
+    import asyncio
+    from http.cookies import SimpleCookie
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    cookie = SimpleCookie({k: v for k, v in client.cookies.items()}).output(
+        header="", sep=";").strip()
+    headers = [(k.lower().encode(), v.encode()) for k, v in client.headers.items()
+               if k.lower() not in ("host", "cookie")]
+    headers += [(b"host", b"testserver")] + ([(b"cookie", cookie.encode())] if cookie else [])
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "https", "path": parts.path, "raw_path": parts.path.encode(),
+             "query_string": parts.query.encode(), "headers": headers, "root_path": "",
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 443)}
+
+    async def probe() -> tuple[int, dict]:
+        started: asyncio.Future = asyncio.get_running_loop().create_future()
+        sent_body = False
+
+        async def receive() -> dict:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await started
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start" and not started.done():
+                started.set_result((message["status"], {k.decode(): v.decode()
+                                                        for k, v in message["headers"]}))
+
+        task = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[operator]
+        result = await asyncio.wait_for(started, timeout=30)
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return result
+
+    return asyncio.run(probe())
