@@ -47,6 +47,7 @@ def test_many_varied_incidents(double11):
     assert {i.kind for i in incidents} == set(KINDS)
     assert len({i.channel for i in incidents if i.channel}) >= 5
     assert len({i.category for i in incidents if i.category}) >= 3
+    assert any(i.device for i in incidents) and any(i.region for i in incidents)
     assert len({i.start.date() for i in incidents}) >= 10
     assert all(double11.start <= i.start < double11.end for i in incidents)
 

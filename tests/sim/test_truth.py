@@ -179,3 +179,38 @@ def test_flash_sale_rush_sells_its_own_stock_at_the_flash_price(small_sim):
     assert (placed.amount_fen == 9_900).all() and placed.user_id.is_unique
     assert placed.ts.between(pd.Timestamp(sale["start"]), pd.Timestamp(sale["sold_out_at"])).all()
     assert (orders.event == "pay").sum() <= len(placed)
+
+
+def test_device_and_region_incidents_visible(double11):
+    kwargs = {"scale": 0.2, "seed": 4}
+    hit = _frame(simulate_day(double11, incidents=["cvr_drop@14:00+120m:ios",
+                                                   "traffic_drop@10:00:广东"], **kwargs).events)
+    base = _frame(simulate_day(double11, incidents=[], **kwargs).events)
+
+    def count(df, event, hours, **where):
+        rows = df[(df.event == event) & df.hour.dt.hour.isin(hours) & (df.hour.dt.day == 11)]
+        for key, value in where.items():
+            rows = rows[rows[key] == value]
+        return len(rows)
+
+    # an iOS checkout bug: iOS orders fall to ≈ 15 %, Android ones do not move
+    assert count(hit, "order", [14, 15], device="ios") < 0.3 * count(
+        base, "order", [14, 15], device="ios")
+    assert count(hit, "order", [14, 15], device="android") > 0.7 * count(
+        base, "order", [14, 15], device="android")
+    # a regional outage: 广东 visits 10:00–12:00 fall to ≈ 20 %, 浙江 ones do not
+    ratio = count(hit, "pv", [10, 11], region="广东") / count(base, "pv", [10, 11], region="广东")
+    assert 0.05 < ratio < 0.4
+    assert count(hit, "pv", [10, 11], region="浙江") > 0.8 * count(base, "pv", [10, 11],
+                                                                    region="浙江")
+
+
+def test_new_customers_keep_the_device_and_region_of_their_first_visit(small_sim):
+    events = small_sim["events"].select(["user_id", "device", "region"]).to_pandas()
+    per_user = events.groupby("user_id").agg(devices=("device", "nunique"),
+                                             regions=("region", "nunique"))
+    assert (per_user.devices == 1).all() and (per_user.regions == 1).all()
+    customers = small_sim["customers"].to_pandas().set_index("user_id")
+    seen = events.drop_duplicates("user_id").set_index("user_id")
+    both = customers.join(seen, how="inner", rsuffix="_event")
+    assert (both.region == both.region_event).all()

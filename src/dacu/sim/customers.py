@@ -79,7 +79,25 @@ class CustomerBook:
     count: int = 0
     pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
     genuine: list[np.ndarray] = field(default_factory=list)  # ids of real (non-fraud) customers
+    device: list[np.ndarray] = field(default_factory=list)  # fixed per customer
+    region: list[np.ndarray] = field(default_factory=list)
     _genuine_cache: np.ndarray | None = None
+    _profile_cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def profile(self) -> tuple[np.ndarray, np.ndarray]:
+        """(device, region) code of every customer id so far."""
+        if self._profile_cache is None or len(self._profile_cache[0]) != self.count:
+            empty = np.zeros(0, np.int64)
+            self._profile_cache = (np.concatenate(self.device) if self.device else empty,
+                                   np.concatenate(self.region) if self.region else empty)
+        return self._profile_cache
+
+    def _keep_profile(self, ids: np.ndarray, device: np.ndarray | None,
+                      region: np.ndarray | None) -> None:
+        """New customers keep the device and region of the visit that made them customers."""
+        key = ids * 2 + 1
+        self.device.append(device if device is not None else hashed_choice(key, DEVICE_P, 1))
+        self.region.append(region if region is not None else hashed_choice(key, REGION_P, 2))
 
     def genuine_ids(self) -> np.ndarray:
         """Ids of real customers (bots and brushing accounts excluded), for browsing sessions."""
@@ -88,8 +106,8 @@ class CustomerBook:
                                    else np.zeros(0, np.int64))
         return self._genuine_cache
 
-    def add(self, birth_us: np.ndarray, rng: np.random.Generator, *,
-            prior_ok: bool = False) -> np.ndarray:
+    def add(self, birth_us: np.ndarray, rng: np.random.Generator, *, prior_ok: bool = False,
+            device: np.ndarray | None = None, region: np.ndarray | None = None) -> np.ndarray:
         """Register customers born at `birth_us`; schedule their repeat purchases. Returns ids."""
         n = len(birth_us)
         if n == 0:
@@ -106,15 +124,18 @@ class CustomerBook:
         self.drop.append(drop)
         self.prior.append(prior)
         self._bucket(times[~early], owners[~early])
+        self._keep_profile(ids, device, region)
         self.genuine.append(ids)
         self._genuine_cache = None
         return ids
 
-    def register(self, birth_us: np.ndarray) -> np.ndarray:
+    def register(self, birth_us: np.ndarray, device: np.ndarray | None = None,
+                 region: np.ndarray | None = None) -> np.ndarray:
         """Accounts that buy once and never again (bots, brushing rings): no schedule."""
         n = len(birth_us)
         ids = np.arange(self.count, self.count + n, dtype=np.int64)
         self.count += n
+        self._keep_profile(ids, device, region)
         self.first_purchase.append(birth_us.astype(np.int64))
         self.lam.append(np.zeros(n))
         self.drop.append(np.ones(n))

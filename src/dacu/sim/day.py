@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from dacu.sim.blocks import EV, Blocks, to_table
 from dacu.sim.calendar import DayInfo, intraday_weights
-from dacu.sim.customers import DEVICES, REGIONS, hashed_choice
+from dacu.sim.customers import DEVICES, REGIONS
 from dacu.sim.flash import flash_sessions
 from dacu.sim.fraud import fraud_sessions
 from dacu.sim.incidents import Incident
@@ -21,6 +21,7 @@ from dacu.sim.sessions import (
     REPEAT,
     Sessions,
     apply_traffic_drops,
+    incident_hits,
     merge,
     repeat_sessions,
     visitor_sessions,
@@ -93,12 +94,8 @@ def _buy_probability(world: World, day: DayInfo, s: Sessions,
     q = world.funnel[s.category, 3] * world.behaviour[s.channel, 0] * day.cvr
     q = np.where(s.kind == PROSPECT, q, np.where(s.kind == REPEAT, 1.0, 0.0))
     for incident in incidents:
-        if incident.kind != "cvr_drop":
-            continue
-        match = ((s.channel == world.channel_index(incident.channel)) if incident.channel
-                 else (s.category == world.category_index(incident.category)))
-        hit = match & (s.ts >= incident.start_us()) & (s.ts < incident.end_us())
-        q = np.where(hit, q * incident.severity, q)
+        if incident.kind == "cvr_drop":
+            q = np.where(incident_hits(incident, s, world), q * incident.severity, q)
     return np.minimum(q, 1.0)
 
 
@@ -144,11 +141,9 @@ def generate_day(world: World, state: SimState, day: DayInfo, incidents: list[In
     uflag, uid = _resolve_users(world, day, state, s, batch, rng)
     _record_failed_payments(world, state, s, batch, incidents, uflag, uid)
     s, uflag, uid = flash_sessions(world, (lo, hi), state, s, uflag, uid, rng, blocks)
-    s, uflag, uid, extra, override = fraud_sessions(world, (lo, hi), state, s, uflag, uid,
-                                                    incidents, rng, blocks)
-    sessions = _session_columns(world, s, uflag, uid, state.next_session)
-    sessions["device"][override["si"]] = override["device"]
-    sessions["region"][override["si"]] = override["region"]
+    s, uflag, uid, extra = fraud_sessions(world, (lo, hi), state, s, uflag, uid, incidents,
+                                          rng, blocks)
+    sessions = _session_columns(s, uflag, uid, state.next_session)
     state.next_session += len(s)
     cols = blocks.merged()
     table = to_table(cols, sessions, first_id=state.next_event, prefix=world.prefix,
@@ -199,7 +194,8 @@ def _resolve_users(world: World, day: DayInfo, state: SimState, s: Sessions, bat
     uid = s.uid.copy()
     born = batch.paid & (s.kind[batch.session] == PROSPECT)
     sessions_born = batch.session[born]
-    ids = world.book.add(batch.pay_ts[born], rng)
+    ids = world.book.add(batch.pay_ts[born], rng, device=s.device[sessions_born],
+                         region=s.region[sessions_born])
     uflag[sessions_born], uid[sessions_born] = 1, ids
     if not day.in_campaign:
         repeat_paid = batch.paid & (s.kind[batch.session] == REPEAT)
@@ -207,15 +203,11 @@ def _resolve_users(world: World, day: DayInfo, state: SimState, s: Sessions, bat
     return uflag, uid
 
 
-def _session_columns(world: World, s: Sessions, uflag: np.ndarray, uid: np.ndarray,
+def _session_columns(s: Sessions, uflag: np.ndarray, uid: np.ndarray,
                      first: int) -> dict[str, np.ndarray]:
-    from dacu.sim.customers import DEVICE_P, REGION_P
-
-    key = uid * 2 + uflag
     return {"uflag": uflag, "uid": uid, "session": first + np.arange(len(s)),
-            "channel": s.channel, "category": s.category,
-            "device": hashed_choice(key, DEVICE_P, salt=1),
-            "region": hashed_choice(key, REGION_P, salt=2)}
+            "channel": s.channel, "category": s.category, "device": s.device,
+            "region": s.region}
 
 
 def names(world: World) -> dict[str, list[str]]:

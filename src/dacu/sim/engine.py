@@ -18,7 +18,7 @@ from dacu.config import Campaign
 from dacu.errors import ConfigError
 from dacu.events import CUSTOMER_SCHEMA, EVENT_SCHEMA, SPEND_SCHEMA
 from dacu.sim.catalogue import sku_table
-from dacu.sim.customers import REGION_P, REGIONS, TIERS, hashed_choice, tier_of
+from dacu.sim.customers import REGIONS, TIERS, tier_of
 from dacu.sim.day import SimState, generate_day, new_state
 from dacu.sim.incidents import Incident, demo_incidents, parse_incident, random_incidents
 from dacu.sim.truth import build_truth
@@ -167,7 +167,7 @@ def customer_table(world: World, state: SimState) -> pa.Table:
                else np.zeros(0, np.int64))
     count = arrays["prior"] + before + np.bincount(repeats, minlength=n)[:n]
     tier = np.where(before, tier_of(count), 0)
-    region = hashed_choice(ids * 2 + 1, REGION_P, salt=2)
+    region = world.book.profile()[1]
     return pa.table({
         "user_id": pc.binary_join_element_wise("c", pa.array(ids).cast(pa.string()), ""),
         "first_purchase": pa.array(arrays["first_purchase"]).cast(pa.timestamp("us", tz="UTC")),

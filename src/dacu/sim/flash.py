@@ -122,5 +122,7 @@ def _rush(world, sale: FlashSale, state, known: np.ndarray, offset: int,
     if sale.left == 0 and k < n:
         sale.sold_out_at = int(buy_ts[k])
     channel = max(world.channel_index("private"), 0)
+    who = who.astype(np.int64)
+    device, region = world.book.profile()
     return Sessions(arrive, np.full(n, channel), np.full(n, world.catalogue.category[sale.sku]),
-                    np.full(n, 1), who.astype(np.int64), buy_ts)
+                    np.full(n, 1), who, buy_ts, device[who], region[who])

@@ -43,9 +43,8 @@ def fraud_sessions(world, bounds: tuple[int, int], state, s: Sessions, uflag: np
                    uid: np.ndarray, incidents: list[Incident], rng: np.random.Generator,
                    blocks: Blocks):
     """Append the bot's and the ring's sessions and events; returns (sessions, uflag, uid,
-    fraud events, overrides {session index: (device, region)})."""
+    number of fraud events)."""
     parts, flags, uids = [s], [uflag], [uid]
-    overrides: dict[str, list] = {"si": [], "device": [], "region": []}
     extra = 0
     for index, incident in enumerate(incidents):
         if incident.kind not in ("coupon_bot", "brushing"):
@@ -55,21 +54,21 @@ def fraud_sessions(world, bounds: tuple[int, int], state, s: Sessions, uflag: np
             continue
         offset = sum(len(p) for p in parts)
         maker = _bot if incident.kind == "coupon_bot" else _ring
-        new, count = maker(world, state, index, incident, window, offset, rng, blocks, overrides)
+        new, count = maker(world, state, index, incident, window, offset, rng, blocks)
         parts.append(new)
         flags.append(np.ones(len(new), np.int64))
         uids.append(new.uid)
         extra += count
     if len(parts) == 1:
-        return s, uflag, uid, 0, overrides
-    return merge(parts), np.concatenate(flags), np.concatenate(uids), extra, overrides
+        return s, uflag, uid, 0
+    return merge(parts), np.concatenate(flags), np.concatenate(uids), extra
 
 
 def _actors(state, index: int) -> dict[str, list]:
     return state.actors.setdefault(index, {"user_ids": [], "order_ids": [], "devices": []})
 
 
-def _bot(world, state, index, incident, window, offset, rng, blocks, overrides):
+def _bot(world, state, index, incident, window, offset, rng, blocks):
     lo, hi, share = window
     n = max(12, round(BOT_ACCOUNTS * world.scale * share))
     variant, threshold = _bot_coupon(world)
@@ -77,7 +76,9 @@ def _bot(world, state, index, incident, window, offset, rng, blocks, overrides):
     sku = int(cat.price_order[np.searchsorted(cat.price_fen[cat.price_order], threshold)])
     order_ts = np.sort(rng.integers(lo, hi, n))
     pay_ts = order_ts + rng.integers(2_000_000, 8_000_000, n)
-    ids = world.book.register(pay_ts)
+    device = np.zeros(n, np.int64)  # all "android" (emulators)
+    region = np.full(n, BOT_REGION)
+    ids = world.book.register(pay_ts, device, region)
     si = offset + np.arange(n)
     order_id = state.next_order + np.arange(n)
     state.next_order += n
@@ -88,20 +89,17 @@ def _bot(world, state, index, incident, window, offset, rng, blocks, overrides):
     blocks.add(n, ts=order_ts, event=EV["order"], **common)
     blocks.add(n, ts=pay_ts, event=EV["pay"], **common)
     devices = [f"bot-device-{index}-{k}" for k in range(4)]
-    overrides["si"] += si.tolist()
-    overrides["device"] += [0] * n  # all "android" (emulators)
-    overrides["region"] += [BOT_REGION] * n
     actors = _actors(state, index)
     actors["user_ids"] += [f"c{i}" for i in ids]
     actors["order_ids"] += [f"o{i}" for i in order_id]
     actors["devices"] = devices
     direct = max(world.channel_index("direct"), 0)
     new = Sessions(order_ts - 1_000_000, np.full(n, direct), np.full(n, cat.category[sku]),
-                   np.full(n, 1), ids, order_ts)
+                   np.full(n, 1), ids, order_ts, device, region)
     return new, 2 * n
 
 
-def _ring(world, state, index, incident, window, offset, rng, blocks, overrides):
+def _ring(world, state, index, incident, window, offset, rng, blocks):
     lo, hi, _ = window
     actors = _actors(state, index)
     fresh = not actors["user_ids"]
@@ -117,7 +115,9 @@ def _ring(world, state, index, incident, window, offset, rng, blocks, overrides)
     if fresh:  # the ring's accounts are born at their first fake payment
         first_pay = np.full(n_accounts, np.iinfo(np.int64).max)
         np.minimum.at(first_pay, slot, pay_ts)
-        actors["user_ids"] = [f"c{i}" for i in world.book.register(first_pay)]
+        ids = world.book.register(first_pay, rng.integers(0, 2, n_accounts),
+                                  np.full(n_accounts, RING_REGION))
+        actors["user_ids"] = [f"c{i}" for i in ids]
     who = np.array([int(u[1:]) for u in actors["user_ids"]])[slot]
     si = offset + np.arange(n)
     order_id = state.next_order + np.arange(n)
@@ -127,11 +127,9 @@ def _ring(world, state, index, incident, window, offset, rng, blocks, overrides)
     common = {"si": si, "sku": sku, "qty": 1, "amount": price, "order": order_id}
     blocks.add(n, ts=order_ts, event=EV["order"], **common)
     blocks.add(n, ts=pay_ts, event=EV["pay"], **common)
-    overrides["si"] += si.tolist()
-    overrides["device"] += rng.integers(0, 2, n).tolist()
-    overrides["region"] += [RING_REGION] * n
     actors["order_ids"] += [f"o{i}" for i in order_id]
     organic = max(world.channel_index("organic"), 0)
+    device, region = world.book.profile()
     new = Sessions(pv_ts, np.full(n, organic), np.full(n, world.catalogue.category[sku]),
-                   np.full(n, 1), who, order_ts)
+                   np.full(n, 1), who, order_ts, device[who], region[who])
     return new, 3 * n

@@ -10,7 +10,8 @@ Written on the command line as ``KIND@TIME[+MINUTESm][:TARGET]``:
     brushing@2026-11-05T10:00:SKU-MK-003    a brushing ring (刷单) places fake orders
 
 TIME is ``HH:MM`` on the burst day (D0) or ``YYYY-MM-DDTHH:MM`` (campaign time zone). TARGET is
-a channel id, a category id or a SKU id as the kind needs.
+a channel id, a category id, a SKU id, a device (android, ios, mini_program, pc) or a region
+(广东 …) as the kind allows.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import numpy as np
 
 from dacu.config import Campaign
 from dacu.errors import ConfigError
+from dacu.sim.customers import DEVICES, REGIONS
 
 KINDS = {  # kind → (target kind, default minutes, effect multiplier, description)
     "pay_failure": ("channel", 60, 0.08, "支付失败: orders placed but few paid"),
-    "cvr_drop": ("channel|category", 60, 0.15, "转化骤降: visitors stop ordering"),
-    "traffic_drop": ("channel", 120, 0.2, "流量骤降: a channel's visits fall"),
+    "cvr_drop": ("channel|category|device|region", 60, 0.15, "转化骤降: visitors stop ordering"),
+    "traffic_drop": ("channel|device|region", 120, 0.2, "流量骤降: visits fall"),
     "stockout": ("sku", None, 0.0, "断货: a hit SKU cannot be ordered"),
     "coupon_bot": ("", 60, 0.0, "羊毛党: coupon-farming bot with shared devices"),
     "brushing": ("sku", 360, 0.0, "刷单: a ring of accounts places fake orders"),
@@ -46,6 +48,8 @@ class Incident:
     channel: str | None = None
     category: str | None = None
     sku: str | None = None
+    device: str | None = None
+    region: str | None = None
     severity: float = 0.0  # multiplier on the affected rate (pay, order, visits)
     user_ids: list[str] = field(default_factory=list)
     order_ids: list[str] = field(default_factory=list)
@@ -61,6 +65,7 @@ class Incident:
         return {"kind": self.kind, "description": KINDS[self.kind][3],
                 "start": self.start.isoformat(), "end": self.end.isoformat(),
                 "channel": self.channel, "category": self.category, "sku": self.sku,
+                "device": self.device, "region": self.region,
                 "severity": self.severity, "user_ids": self.user_ids,
                 "order_ids": self.order_ids, "devices": self.devices}
 
@@ -111,7 +116,12 @@ def _resolve_target(kind: str, target: str | None, campaign: Campaign,
         return {"category": target}
     if wanted == "sku" and (sku_ids is None or target in sku_ids):
         return {"sku": target}
-    known = {"channel": channels, "category": categories, "sku": [*(sku_ids or [])[:5], "…"]}
+    if "device" in wanted and target in DEVICES:
+        return {"device": target}
+    if "region" in wanted and target in REGIONS:
+        return {"region": target}
+    known = {"channel": channels, "category": categories, "sku": [*(sku_ids or [])[:5], "…"],
+             "device": list(DEVICES), "region": list(REGIONS)}
     options = "; ".join(f"{w}: {', '.join(known[w])}" for w in wanted.split("|"))
     raise ConfigError(f"--incident {text!r}: unknown target {target!r} for {kind} ({options})")
 
@@ -142,6 +152,15 @@ def demo_incidents(campaign: Campaign, sku_ids: list[str]) -> list[Incident]:
     return out
 
 
+KIND_WEIGHTS = (0.2, 0.3, 0.2, 0.1, 0.1, 0.1)  # after one of each: drops dominate, as in life
+# How random incidents of each kind spread over the dimensions an RCA has to search.
+DIMENSIONS = {
+    "pay_failure": {"channel": 1.0},
+    "cvr_drop": {"channel": 0.35, "category": 0.35, "device": 0.15, "region": 0.15},
+    "traffic_drop": {"channel": 0.6, "device": 0.2, "region": 0.2},
+}
+
+
 def random_incidents(campaign: Campaign, sku_ids: list[str], n: int, seed: int = 0,
                      days: list | None = None) -> list[Incident]:
     """`n` varied incidents (kind, channel/category/SKU, day, hour) for RCA evaluation."""
@@ -152,16 +171,19 @@ def random_incidents(campaign: Campaign, sku_ids: list[str], n: int, seed: int =
     kinds = list(KINDS)
     out = []
     for index in range(n):
-        kind = kinds[index % len(kinds)] if index < len(kinds) else str(rng.choice(kinds))
+        kind = kinds[index] if index < len(kinds) else str(rng.choice(kinds, p=KIND_WEIGHTS))
         day = days[int(rng.integers(len(days)))]
         hour = int(rng.integers(9, 23))
         start = datetime(day.year, day.month, day.day, hour, tzinfo=campaign.tz)
         minutes = KINDS[kind][1] or 180
         target: dict = {}
-        if kind in ("pay_failure", "traffic_drop") or (kind == "cvr_drop" and rng.random() < 0.5):
-            target = {"channel": str(rng.choice(channels))}
-        elif kind == "cvr_drop" and categories:
-            target = {"category": str(rng.choice(categories))}
+        if kind in DIMENSIONS:
+            names, weights = zip(*DIMENSIONS[kind].items(), strict=True)
+            dimension = str(rng.choice(names, p=weights))
+            values = {"channel": channels, "category": categories or channels,
+                      "device": DEVICES[:3], "region": REGIONS[:6]}[dimension]
+            target = {dimension if categories or dimension != "category" else "channel":
+                      str(rng.choice(values))}
         elif kind in ("stockout", "brushing"):
             hits = [s for s in sku_ids if s.endswith(("-001", "-002", "-003"))] or sku_ids
             target = {"sku": hits[int(rng.integers(len(hits)))]}

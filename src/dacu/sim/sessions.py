@@ -27,13 +27,17 @@ class Sessions:
     kind: np.ndarray
     uid: np.ndarray  # visitor id (kind 0) or customer id (kinds 1, 2)
     buy_ts: np.ndarray  # scheduled purchase time for kind 2, else -1
+    device: np.ndarray
+    region: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ts)
 
     def take(self, mask: np.ndarray) -> Sessions:
-        return Sessions(*(getattr(self, f)[mask] for f in
-                          ("ts", "channel", "category", "kind", "uid", "buy_ts")))
+        return Sessions(*(getattr(self, f)[mask] for f in FIELDS))
+
+
+FIELDS = ("ts", "channel", "category", "kind", "uid", "buy_ts", "device", "region")
 
 
 def _starts(day: DayInfo, hours: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -62,7 +66,17 @@ def visitor_sessions(world: World, day: DayInfo, rng: np.random.Generator,
     category = rng.choice(len(world.category_ids), n, p=world.category_mix)
     category[returning] = favourite_category(uid[returning], world)
     kind = np.where(returning, BROWSER, PROSPECT)
-    return Sessions(ts, channel, category, kind, uid, np.full(n, -1, np.int64))
+    device, region = visitor_profile(uid)
+    book_device, book_region = world.book.profile()
+    device[returning], region[returning] = book_device[uid[returning]], book_region[
+        uid[returning]]
+    return Sessions(ts, channel, category, kind, uid, np.full(n, -1, np.int64), device, region)
+
+
+def visitor_profile(uid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Device and region of visitors who are not customers, fixed per visitor id."""
+    key = uid * 2
+    return hashed_choice(key, DEVICE_P, salt=1), hashed_choice(key, REGION_P, salt=2)
 
 
 def repeat_sessions(world: World, when: np.ndarray, who: np.ndarray, lo_us: int,
@@ -71,8 +85,10 @@ def repeat_sessions(world: World, when: np.ndarray, who: np.ndarray, lo_us: int,
     n = len(when)
     channel = rng.choice(len(world.channels), n, p=world.repeat_channel_p)
     start = np.maximum(when - rng.exponential(240e6, n).astype(np.int64), lo_us)
-    return Sessions(start, channel, favourite_category(who, world), np.full(n, REPEAT),
-                    who.astype(np.int64), when.astype(np.int64))
+    device, region = world.book.profile()
+    who = who.astype(np.int64)
+    return Sessions(start, channel, favourite_category(who, world), np.full(n, REPEAT), who,
+                    when.astype(np.int64), device[who], region[who])
 
 
 def favourite_category(customer: np.ndarray, world: World) -> np.ndarray:
@@ -85,20 +101,26 @@ def apply_traffic_drops(sessions: Sessions, world: World, incidents: list[Incide
     for incident in incidents:
         if incident.kind != "traffic_drop":
             continue
-        hit = ((sessions.channel == world.channel_index(incident.channel))
-               & (sessions.ts >= incident.start_us()) & (sessions.ts < incident.end_us())
-               & (sessions.kind != REPEAT))
+        hit = incident_hits(incident, sessions, world) & (sessions.kind != REPEAT)
         keep &= ~(hit & (rng.random(len(sessions)) >= incident.severity))
     return sessions.take(keep)
 
 
-def device_region(sessions: Sessions) -> tuple[np.ndarray, np.ndarray]:
-    """Device and region per session, fixed per user (visitors and customers hashed apart)."""
-    salt = np.where(sessions.kind == PROSPECT, 11, 13)
-    key = sessions.uid * 2 + (salt == 13)
-    return hashed_choice(key, DEVICE_P, salt=1), hashed_choice(key, REGION_P, salt=2)
-
-
 def merge(parts: list[Sessions]) -> Sessions:
-    fields = ("ts", "channel", "category", "kind", "uid", "buy_ts")
-    return Sessions(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+    return Sessions(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
+
+
+def incident_hits(incident: Incident, s: Sessions, world: World) -> np.ndarray:
+    """Sessions starting in the incident's window on its channel / category / device / region."""
+    from dacu.sim.customers import DEVICES, REGIONS
+
+    inside = (s.ts >= incident.start_us()) & (s.ts < incident.end_us())
+    if incident.channel:
+        inside &= s.channel == world.channel_index(incident.channel)
+    if incident.category:
+        inside &= s.category == world.category_index(incident.category)
+    if incident.device:
+        inside &= s.device == DEVICES.index(incident.device)
+    if incident.region:
+        inside &= s.region == REGIONS.index(incident.region)
+    return inside
