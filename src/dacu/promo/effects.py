@@ -110,13 +110,16 @@ def n_pieces_fn(rule: NPieces, qty: tuple[int, ...]) -> ValueFn:
 
 
 def _units(amounts: tuple[int, ...], qty: tuple[int, ...]) -> list[tuple[int, int]]:
-    """Pieces as (unit fen, line position), dearest first; a line's fen spread over its pieces."""
-    units = []
+    """Pieces as (−unit fen, line position), dearest first (ties by line); a line's fen are
+    spread over its pieces, the odd fen to its first pieces."""
+    units: list[tuple[int, int]] = []
     for pos, (amount, count) in enumerate(zip(amounts, qty, strict=True)):
         low, extra = divmod(amount, count)
-        units.extend((-low - (1 if k < extra else 0), pos) for k in range(count))
-    units.sort()  # (−fen, position): dearest first, ties by line
-    return [(-neg, pos) for neg, pos in units]
+        if extra:
+            units += [(-low - 1, pos)] * extra
+        units += [(-low, pos)] * (count - extra)
+    units.sort()
+    return units
 
 
 def nth_item_fn(rule: NthItem, qty: tuple[int, ...]) -> ValueFn:
@@ -124,9 +127,8 @@ def nth_item_fn(rule: NthItem, qty: tuple[int, ...]) -> ValueFn:
 
     def fn(amounts: tuple[int, ...]) -> Value:
         shares = [0] * len(amounts)
-        for index, (unit, pos) in enumerate(_units(amounts, qty)):
-            if index % nth == nth - 1:
-                shares[pos] += pct(unit, bp)
+        for neg, pos in _units(amounts, qty)[nth - 1::nth]:  # every nth piece, dearest first
+            shares[pos] += pct(-neg, bp)
         return sum(shares), tuple(shares)
     return fn
 
@@ -137,9 +139,10 @@ def buy_x_get_y_fn(rule: BuyXGetY, qty: tuple[int, ...]) -> ValueFn:
     def fn(amounts: tuple[int, ...]) -> Value:
         shares = [0] * len(amounts)
         units = _units(amounts, qty)
-        for index, (unit, pos) in enumerate(units[: len(units) // size * size]):
-            if index % size >= size - free:
-                shares[pos] += unit
+        full = len(units) // size * size  # only complete groups of buy + get pieces
+        for start in range(size - free, size):  # the `get` cheapest of every group are free
+            for neg, pos in units[start:full:size]:
+                shares[pos] -= neg
         return sum(shares), tuple(shares)
     return fn
 
