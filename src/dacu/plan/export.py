@@ -36,8 +36,8 @@ def _tree_rows(node, depth: int = 0) -> list[list]:
 
 
 def write_xlsx(plan: Plan, path: Path) -> Path:
-    """Sheets: 目标 targets, 每日 daily, 分时 hourly, 预算 budget, 排期 timeline, 任务 checklist,
-    风险 risks, 产能 capacity, 优惠 promotions. Money in yuan (the JSON keeps fen)."""
+    """Sheets: 目标 targets, 每日 daily, 分时 hourly, 预算 budget, 里程碑 milestones, 排期 timeline,
+    任务 checklist, 风险 risks, 产能 capacity, 优惠 promotions. Money in yuan (JSON keeps fen)."""
     book = xlsxwriter.Workbook(str(path))
     _sheet(book, "目标 targets", ["节点 node", "维度 dimension", "GMV ¥", "UV", "买家 buyers",
                                   "CVR", "客单价 ASP ¥"], _tree_rows(plan.targets), {2})
@@ -58,6 +58,11 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
                     ["总预算 total", b.total_fen, None, None, ""]]
     _sheet(book, "预算 budget", ["渠道 line", "金额 ¥", "下限 floor ¥", "上限 cap ¥", "来源 source"],
            budget_rows, {1, 2, 3})
+    _sheet(book, "里程碑 milestones", ["日期 day", "日目标 GMV ¥", "累计 cumulative ¥",
+                                      f"下限 −{plan.tolerance:.0%} ¥", f"上限 +{plan.tolerance:.0%} ¥",
+                                      "周节点 week end"],
+           [[m.day, m.gmv_fen, m.cumulative_gmv_fen, m.low_fen, m.high_fen,
+             "✓" if m.week_end else ""] for m in plan.milestones], {1, 2, 3, 4})
     _timeline_sheets(book, plan)
     _sheet(book, "风险 risks", ["id", "指标 metric", "条件", "阈值 threshold", "动作 action",
                                 "说明 description", "时点 when", "级别 severity"],
@@ -73,9 +78,20 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
                                      "毛利前 margin before ¥", "毛利后 margin after ¥"],
            [[d["name"], d["discount_fen"], d["cost_pct"], d["asp_before_fen"], d["asp_after_fen"],
              ", ".join(f"{r:.1%}" for r in d["reach"]), d["margin_before_fen"],
-             d["margin_after_fen"]] for d in designs], {1, 3, 4, 6, 7})
+             d["margin_after_fen"]] for d in designs] + _engine_rows(plan), {1, 3, 4, 6, 7})
     book.close()
     return path
+
+
+def _engine_rows(plan: Plan) -> list[list]:
+    rows = []
+    for key, label in (("engine", "全部优惠(促销引擎) all promotions, engine"),
+                       ("engine_with_coupons", "全部优惠+持券 … with coupons held")):
+        e = plan.promotions.get(key) or {}
+        if e.get("available"):
+            rows.append([f"{label}; 平台承担 platform-funded ¥{e['platform_funded_fen'] / 100:,.2f}",
+                         e["saving_fen"], e["cost_pct"], None, None, None, None, None])
+    return rows
 
 
 def _timeline_sheets(book, plan: Plan) -> None:
