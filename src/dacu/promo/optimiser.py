@@ -7,16 +7,19 @@ group always apply. The payable total of a combination is computed stage by stag
 quote reports it, so the optimum found is the optimum of what the customer would pay.
 
 Algorithm: depth-first branch-and-bound over the stages (item → store → platform → payment). At a
-stage every valid subset of that stage's candidates is a branch; applying it gives the amounts the
-next stage starts from. Two devices keep it fast, neither loses optimality:
+stage the candidates split into independent *parts* (no shared tag, no shared line — e.g. each
+store's coupons); the search picks one option (a valid subset) per part, then moves to the next
+stage with the resulting amounts. Two devices keep it fast, neither loses optimality:
 
 * **Bound.** Every value function is monotone (a lower amount never gives a larger discount), and
-  amounts only fall from stage to stage. So from a node with goods amounts A, the final total is at
-  least ``max(0, ΣA − U) + F`` where U sums, for every promotion still to apply, its discount valued
-  on A (or on its fixed earlier snapshot), plus for every still-free slot or group the largest such
-  value among its candidates; F is the shipping fee of each store whose free-shipping threshold is
-  already out of reach. A branch whose bound is not below the best total found is cut. Branches
-  are tried in order of their bound, so the first leaf is the greedy choice and most are cut.
+  amounts only fall from stage to stage. So from a partial choice with goods amounts A, the final
+  total is at least ``max(0, ΣA − R − U) + F``: R is the most each undecided part of this stage can
+  take off (its options' discounts valued on their bases, before capping), U sums every later
+  promotion's discount valued on A (or on its fixed earlier snapshot) plus, per still-free slot or
+  group, its best candidate, and F the fees of stores whose free-shipping threshold is already out
+  of reach. A branch whose bound is not below the best total found is cut. Options are tried
+  largest first, so the first leaf is the greedy choice, and an option is only applied (its
+  discount allocated) when its bound survives.
 * **Memoisation.** The rest of the search depends only on the stage, the amount snapshots later
   thresholds read, and the tags already used; equal states reached by different choices are solved
   once (exact results, or "at least X" when a branch was cut).
