@@ -200,7 +200,7 @@ def _totals(cube: Cube) -> dict[str, float]:
 
 FACTOR_Z = 1.5
 ASP_CV = 0.6  # assumed coefficient of variation of a buyer's spend (for the ASP noise level)
-_COUNT_OF_MONEY = {"paid_gmv_fen": "buyers", "gmv_fen": "orders", "spend_fen": None}
+_COUNT_OF_MONEY = {"paid_gmv_fen": "paid_orders", "gmv_fen": "orders", "spend_fen": None}
 
 
 def significance(metric: str, forecast: Measures, actual: Measures) -> float:
@@ -254,13 +254,13 @@ def _log_change(metric: str, forecast: Measures, actual: Measures) -> tuple[floa
     if count is None or count == metric:  # a count: Poisson
         return math.log((a + 0.5) / (f + 0.5)), 1 / (a + 0.5) + 1 / (f + 0.5)
     n_f, n_a = forecast.get(count, 0.0), actual.get(count, 0.0)
-    unit = f / n_f if n_f else (a / n_a if n_a else 1.0)
+    unit = f / n_f if n_f and f > 0 else (a / n_a if n_a and a > 0 else 1.0)
     change = math.log((a + 0.5 * unit) / (f + 0.5 * unit))
     return change, (1 + ASP_CV**2) * (1 / (n_a + 0.5) + 1 / (n_f + 0.5))
 
 
 def _minus(total: Measures, cell: Measures) -> dict[str, float]:
-    return {k: v - cell.get(k, 0.0) for k, v in total.items()}
+    return {k: max(0.0, v - cell.get(k, 0.0)) for k, v in total.items()}
 
 
 def contrast(metric: str, f_cell: Measures, a_cell: Measures, f_tot: Measures,
@@ -288,8 +288,10 @@ def _candidates(metric: str, forecast: Cube, actual: Cube, options: dict) -> lis
     for name in metrics:
         for explanation in adtributor(name, forecast, actual, top=len(actual), **options):
             cells = forecast.get(explanation.dimension, {}), actual.get(explanation.dimension, {})
+            f_dim = {k: _total(cells[0], k) for k in f_tot}  # this dimension's own totals
+            a_dim = {k: _total(cells[1], k) for k in a_tot}
             scored = sorted(((contrast(name, cells[0].get(e.value, {}), cells[1].get(e.value, {}),
-                                       f_tot, a_tot), e) for e in explanation.elements),
+                                       f_dim, a_dim), e) for e in explanation.elements),
                             key=lambda p: (-round(p[0], 3), -p[1].explanatory_power))
             reordered = Explanation(explanation.dimension, tuple(e for _, e in scored),
                                     explanation.surprise, explanation.explanatory_power)
