@@ -93,3 +93,11 @@ def test_missing_idempotency_key_is_explained(client):
     unknown = client.post("/api/coupons/nope/claim", json={"customer_id": "u1"},
                           headers={"Idempotency-Key": "z"})
     assert unknown.status_code == 404 and unknown.json()["message"] == "优惠券不存在"
+
+
+def test_out_of_range_numbers_are_422_not_server_errors(client):
+    assert client.get("/api/flash/audit", params={"since_ms": 2**64}).status_code == 422
+    assert client.get("/api/flash/audit", params={"limit": 0}).status_code == 422
+    huge = client.post("/api/flash/lipstick/reserve", headers={"Idempotency-Key": "q"},
+                       json={"customer_id": "u1", "quantity": 2**70})
+    assert huge.status_code == 422

@@ -22,7 +22,7 @@ import os
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,7 @@ from dacu.flash.reasons import NOT_FOUND, RETRYABLE, Outcome
 from dacu.flash.store import FlashStore, split_ref
 
 router = APIRouter(tags=["flash"])
+MAX_INT64 = 2**63 - 1  # SQLite integers
 
 
 def attach(app: FastAPI, store: FlashStore) -> None:
@@ -76,7 +77,7 @@ class RedeemBody(_Body):
     customer_id: str = Field(min_length=1)
     device_id: str | None = None
     ip: str | None = None
-    order_amount_fen: int | None = Field(None, ge=0)
+    order_amount_fen: int | None = Field(None, ge=0, le=MAX_INT64)
 
 
 class ReleaseBody(_Body):
@@ -86,7 +87,7 @@ class ReleaseBody(_Body):
 
 class ReserveBody(_Body):
     customer_id: str = Field(min_length=1)
-    quantity: int = 1
+    quantity: int = Field(1, ge=1, le=10_000)
     session: str | None = None
     device_id: str | None = None
     ip: str | None = None
@@ -211,8 +212,10 @@ def all_stock_counts(store: FlashStore = Depends(get_store)) -> list[dict[str, A
 
 
 @router.get("/api/flash/audit")
-def audit(customer: str | None = None, target: str | None = None, since_ms: int | None = None,
-          limit: int = 1000, store: FlashStore = Depends(get_store)) -> list[dict[str, Any]]:
+def audit(customer: str | None = None, target: str | None = None,
+          since_ms: int | None = Query(None, ge=0, le=MAX_INT64),
+          limit: int = Query(1000, ge=1, le=100_000),
+          store: FlashStore = Depends(get_store)) -> list[dict[str, Any]]:
     """The audit trail (claims, redemptions, reservations, refusals), oldest first."""
     entries = store.audit(customer=customer, target=target, since_ms=since_ms, limit=limit)
     return [asdict(e) for e in entries]

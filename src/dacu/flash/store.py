@@ -146,6 +146,8 @@ class FlashStore(ABC):
             return self._refuse("reserve", sale_id, who, Reason.UNKNOWN_SALE)
         if quantity < 1:
             return self._refuse("reserve", sale_id, who, Reason.BAD_QUANTITY)
+        if quantity > sale.per_customer:
+            return self._refuse("reserve", sale_id, who, Reason.LIMIT_REACHED)
         if self._listed(who):
             return self._refuse("reserve", sale_id, who, Reason.RISK_BLOCKED)
         chosen, reason = self._pick_session(sale, session)
