@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -13,10 +16,26 @@ import pytest
 DATA = Path(__file__).resolve().parents[1] / "data" / "analyze"
 
 
-def dacu(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def dacu_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a fresh interpreter (used once: start-up and the one-line error)."""
     return subprocess.run([sys.executable, "-m", "dacu.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
-                          check=False)
+                          text=True, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"}, check=False)
+
+
+def dacu(*args: str) -> subprocess.CompletedProcess[str]:
+    """`dacu.cli.main()` in this process (argv, stdout and stderr swapped): the same code path
+    as the installed command without paying an interpreter start per test."""
+    from dacu import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with (mock.patch.object(sys, "argv", ["dacu", *args]),
+          contextlib.redirect_stdout(out), contextlib.redirect_stderr(err)):
+        try:
+            cli.main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def _line(text: str) -> str:
@@ -47,7 +66,7 @@ def test_attribution_on_a_path_export(tmp_path: Path) -> None:
 def test_attribution_bad_column_is_one_line(tmp_path: Path) -> None:
     paths = tmp_path / "paths.csv"
     paths.write_text("path,conv\nA>B,1\n", encoding="utf-8")
-    result = dacu("analyze", "attribution", str(paths), "--conversions", "total")
+    result = dacu_process("analyze", "attribution", str(paths), "--conversions", "total")
     assert result.returncode == 2
     assert "column 'total': no column 'total' (columns are: path, conv)" in _line(result.stderr)
     assert "Traceback" not in result.stderr
