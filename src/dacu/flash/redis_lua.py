@@ -45,15 +45,17 @@ end
 -- (block, bucket) per subject, ARGV[first_arg…] their rates per minute. Same rules as GUARD.
 local function guard_all(first_key, first_arg)
   local n = (#KEYS - first_key + 1) / 2
+  if n < 1 then return nil end
+  local state = redis.call('MGET', unpack(KEYS, first_key, #KEYS))  -- blocks and buckets at once
   for i = 0, n - 1 do
-    local b = redis.call('GET', KEYS[first_key + 2 * i])
+    local b = state[2 * i + 1]
     if b and (b == '0' or tonumber(b) > now) then return 'risk_blocked' end
   end
   for i = 0, n - 1 do
-    local rate, key = tonumber(ARGV[first_arg + i]), KEYS[first_key + 2 * i + 1]
+    local rate = tonumber(ARGV[first_arg + i])
     if rate > 0 then
-      local allowed, state = take(redis.call('GET', key), rate)
-      redis.call('SET', key, state, 'PX', 120000)
+      local allowed, bucket = take(state[2 * i + 2], rate)
+      redis.call('SET', KEYS[first_key + 2 * i + 1], bucket, 'PX', 120000)
       if not allowed then return 'rate_limited' end
     end
   end
@@ -217,16 +219,17 @@ local refused = guard_all(7, 12)
 if refused then return done(no(refused)) end
 local units = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
 if units + q > tonumber(ARGV[8]) then return done(no('limit_reached')) end
-local avail = tonumber(redis.call('HGET', KEYS[1], 'available:' .. session))
-if not avail then return done(no('unknown_sale')) end
-if avail < q then
+local fields = {'available:' .. session, 'reserved:' .. session, 'seq'}
+local c = redis.call('HMGET', KEYS[1], unpack(fields))
+if not c[1] then return done(no('unknown_sale')) end
+if tonumber(c[1]) < q then
   expire_due(1000)
-  avail = tonumber(redis.call('HGET', KEYS[1], 'available:' .. session))
-  if avail < q then return done(no('sold_out')) end
+  c = redis.call('HMGET', KEYS[1], unpack(fields))
+  if tonumber(c[1]) < q then return done(no('sold_out')) end
 end
-redis.call('HINCRBY', KEYS[1], 'available:' .. session, -q)
-redis.call('HINCRBY', KEYS[1], 'reserved:' .. session, q)
-local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local n = tonumber(c[3] or '0') + 1
+redis.call('HSET', KEYS[1], fields[1], tonumber(c[1]) - q, fields[2], tonumber(c[2]) + q,
+           'seq', n)
 local expires = now + tonumber(ARGV[9])
 redis.call('HSET', KEYS[3], n, cjson.encode({s = session, c = ARGV[3], q = q, st = 'held', e = expires}))
 redis.call('ZADD', KEYS[4], expires, n)
