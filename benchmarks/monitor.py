@@ -1,0 +1,328 @@
+"""dacu bench monitor — live monitoring figures, each against a peer measured in the same run.
+
+1. Dashboard queries through the rollups vs a full DuckDB scan of the raw events (tile: GMV, orders,
+   UV, buyers of the day; curve: the same per hour). N events generated in DuckDB
+   (DACU_BENCH_MONITOR_EVENTS, default 10 million; the issue's 100 million fits with time).
+2. HyperLogLog UV error of the rollups vs exact distinct counts (day, per channel, per hour).
+3. Collector throughput over loopback HTTP (events/s acknowledged durably, fsync per batch) as a
+   ratio to a bare endpoint of the same server that only reads the body.
+4. Incident → notification latency at 10,000 events/s: a payment failure injected mid-minute,
+   detected by a per-channel CVR rule on 1-minute windows, delivered to a local webhook.
+5. Root cause: culprit ranked first on 50 generated incidents (tests/monitor/simworld).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from _record import record, table  # noqa: E402
+
+from dacu.monitor.rollups import Rollups  # noqa: E402
+from dacu.monitor.store import RollupStore  # noqa: E402
+
+SHANGHAI = timezone(timedelta(hours=8))
+DAY = datetime(2026, 11, 11, tzinfo=SHANGHAI)
+N_EVENTS = int(os.environ.get("DACU_BENCH_MONITOR_EVENTS", 10_000_000))
+
+
+def generate(con: duckdb.DuckDBPyConnection, n: int) -> None:
+    """n events over one day: 60% pv, 15% cart, 10% click, 5% fav, 5% order, 5% pay; n/20 users."""
+    users = max(1000, n // 20)
+    start_us = int(DAY.timestamp() * 1_000_000)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE events AS
+        SELECT 'e' || i AS event_id,
+               make_timestamptz({start_us} + (i * 86400000000 // {n})::BIGINT) AS ts,
+               'u' || u AS user_id, 's' || u || '-' || (i // 50000) AS session_id,
+               CASE WHEN h < 60 THEN 'pv' WHEN h < 75 THEN 'cart' WHEN h < 85 THEN 'click'
+                    WHEN h < 90 THEN 'fav' WHEN h < 95 THEN 'order' ELSE 'pay' END AS event,
+               ['search_ads','display_ads','affiliate','kol_live','content','private','organic',
+                'direct'][1 + u % 8] AS channel,
+               NULL::VARCHAR AS campaign_id, 'SKU-' || k AS sku_id,
+               ['skincare','makeup','fragrance','bodycare'][1 + k % 4] AS category,
+               1::INTEGER AS quantity,
+               CASE WHEN h >= 90 THEN 5000 + (k * 997) % 60000 END::BIGINT AS amount_fen,
+               NULL::VARCHAR AS order_id, ['app','h5','pc'][1 + (u // 8) % 3] AS device,
+               ['east','south','north','central','west','northeast'][1 + (u // 24) % 6] AS region,
+               NULL::VARCHAR AS creative_id, NULL::VARCHAR AS variant
+        FROM (SELECT i, (hash(i * 13) % 100)::BIGINT AS h, (hash(i * 7) % {users})::BIGINT AS u,
+                     (hash(i * 3) % 400)::BIGINT AS k FROM range({n}) t(i))""").fetchall()
+
+
+def build_rollups(con: duckdb.DuckDBPyConnection, store: RollupStore) -> float:
+    from dacu.events import EVENT_SCHEMA
+
+    rollups = Rollups()
+    started = time.perf_counter()
+    reader = con.sql("SELECT * FROM events ORDER BY ts").to_arrow_reader(500_000)
+    import pyarrow as pa
+
+    for batch in reader:
+        rollups.ingest(pa.Table.from_batches([batch]).cast(EVENT_SCHEMA))
+        store.upsert(rollups.take_dirty())
+    return time.perf_counter() - started
+
+
+def timed(fn, repeat: int = 5) -> float:
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
+
+
+SCAN_TILE = """SELECT sum(amount_fen) FILTER (WHERE event = 'order'), count(*) FILTER (WHERE event = 'order'),
+    count(DISTINCT user_id) FILTER (WHERE event = 'pv'), count(DISTINCT user_id) FILTER (WHERE event = 'pay')
+    FROM events WHERE ts >= ? AND ts < ?"""
+SCAN_CURVE = """SELECT date_trunc('hour', ts) AS h, sum(amount_fen) FILTER (WHERE event = 'order'),
+    count(DISTINCT user_id) FILTER (WHERE event = 'pv'), count(DISTINCT user_id) FILTER (WHERE event = 'pay')
+    FROM events WHERE ts >= ? AND ts < ? GROUP BY h ORDER BY h"""
+
+
+def queries_section(folder: Path) -> str:
+    con = duckdb.connect(str(folder / "events.duckdb"))
+    started = time.perf_counter()
+    generate(con, N_EVENTS)
+    gen_s = time.perf_counter() - started
+    store = RollupStore(folder / "rollups.duckdb")
+    build_s = build_rollups(con, store)
+    s, e = int(DAY.timestamp() // 60), int(DAY.timestamp() // 60) + 1440
+    end = DAY + timedelta(days=1)
+    tile_r = timed(lambda: store.totals(s, e))
+    curve_r = timed(lambda: store.curve(s, e, bucket=60))
+    tile_s = timed(lambda: con.execute(SCAN_TILE, [DAY, end]).fetchall(), repeat=3)
+    curve_s = timed(lambda: con.execute(SCAN_CURVE, [DAY, end]).fetchall(), repeat=3)
+    errors = uv_errors(con, store, s, e, end)
+    rows = [["tile (GMV, orders, UV, buyers of the day)", f"{tile_r * 1000:.1f} ms",
+             f"{tile_s * 1000:.0f} ms", f"{tile_s / tile_r:.0f}×"],
+            ["hourly curve (24 rows with UV)", f"{curve_r * 1000:.1f} ms",
+             f"{curve_s * 1000:.0f} ms", f"{curve_s / curve_r:.0f}×"]]
+    return (f"**{N_EVENTS:,} events** generated in DuckDB in {gen_s:.0f} s; rollups built from them in "
+            f"{build_s:.0f} s ({N_EVENTS / build_s:,.0f} events/s, {store.rows():,} rollup rows).\n\n"
+            + table(["query", "rollups (median)", "full DuckDB scan", "speed-up"], rows)
+            + "\n\nHLL (lg_k=14) UV error vs exact count distinct: " + errors)
+
+
+def uv_errors(con, store: RollupStore, s: int, e: int, end: datetime) -> str:
+    exact_day = con.execute(SCAN_TILE, [DAY, end]).fetchall()[0]
+    tile = store.totals(s, e)
+    day_err = abs(tile.uv - exact_day[2]) / exact_day[2]
+    buyer_err = abs(tile.buyers - exact_day[3]) / exact_day[3]
+    exact_ch = dict(con.execute("SELECT channel, count(DISTINCT user_id) FROM events WHERE event='pv' "
+                                "GROUP BY channel").fetchall())
+    by_ch = store.by_value("channel", s, e)
+    ch_err = max(abs(by_ch[c].uv - n) / n for c, n in exact_ch.items())
+    exact_h = [r[2] for r in con.execute(SCAN_CURVE, [DAY, end]).fetchall()]
+    curve = [k.uv for _, k in store.curve(s, e, bucket=60)]
+    hour_err = max(abs(a - b) / b for a, b in zip(curve, exact_h, strict=True))
+    return (f"day UV {day_err:.2%} (exact {exact_day[2]:,}), buyers {buyer_err:.2%}; "
+            f"worst channel {ch_err:.2%}; worst hour {hour_err:.2%} (target < 2%).")
+
+
+# -- collector over HTTP --------------------------------------------------------------------------
+CAMPAIGN = """
+id: bench
+name: 压测
+store: 压测店
+phases: [{name: burst, start: 2026-11-11 00:00, end: 2026-11-12 00:00}]
+alerts:
+  - {id: cvr-channel, name: 渠道转化率骤降, metric: cvr, by: channel, compare: previous, below: 70%,
+     window: 1m, min_volume: 500, severity: red, notify: [hook]}
+notify:
+  - {id: hook, type: dingtalk, url: "HOOK", rate_per_minute: 1000}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(app) -> tuple[str, object]:
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    threading.Thread(target=server.run, daemon=True).start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server
+
+
+def batches_json(count: int, size: int = 1000) -> list[bytes]:
+    from tests.monitor import simworld
+    from tests.monitor.test_live import records
+
+    world = simworld.events(np.random.default_rng(5), count // 2, DAY + timedelta(hours=20), minutes=60)
+    rows = records(world.events.slice(0, count))
+    return [json.dumps(rows[i:i + size], ensure_ascii=False).encode() for i in range(0, len(rows), size)]
+
+
+def post_all(url: str, bodies: list[bytes], threads: int = 2) -> tuple[float, int]:
+    accepted = [0] * threads
+
+    def worker(k: int) -> None:
+        with httpx.Client(timeout=60) as client:
+            for body in bodies[k::threads]:
+                reply = client.post(url, content=body, headers={"Content-Type": "application/json"})
+                accepted[k] += reply.json().get("accepted", 0) or len(json.loads(body))
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return time.perf_counter() - started, sum(accepted)
+
+
+def collector_section(folder: Path) -> str:
+    from fastapi import FastAPI, Request
+
+    from dacu.config import parse_campaign
+    from dacu.monitor.api import install, router
+    from dacu.monitor.live import LiveMonitor
+
+    app = FastAPI()
+    app.include_router(router)
+
+    @app.post("/bare")
+    async def bare(request: Request) -> dict:
+        await request.body()
+        return {"accepted": 0}
+
+    monitor = LiveMonitor(parse_campaign(CAMPAIGN.replace("HOOK", "http://127.0.0.1:9/")),
+                          folder / "collector", detectors=False)
+    install(app, monitor)
+    base, server = serve(app)
+    bodies = batches_json(int(os.environ.get("DACU_BENCH_COLLECTOR_EVENTS", 200_000)))
+    bare_s, n = post_all(f"{base}/bare", bodies)
+    coll_s, accepted = post_all(f"{base}/api/events?campaign=bench", bodies)
+    server.should_exit = True
+    monitor.close()
+    rows = [["bare endpoint (reads the body)", f"{n / bare_s:,.0f}", "1.00"],
+            ["collector (validate, dedup, fsync'ed segment, rollups, rules)",
+             f"{accepted / coll_s:,.0f}", f"{(accepted / coll_s) / (n / bare_s):.2f}"]]
+    return (f"{n:,} events in batches of 1,000 (JSON arrays), 2 client threads, uvicorn on loopback.\n\n"
+            + table(["endpoint", "events/s", "ratio to bare"], rows))
+
+
+# -- incident → notification ----------------------------------------------------------------------
+class Receiver:
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        got = self.got = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                got.append((time.monotonic(), json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b'{"errcode":0}')
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/robot/send?access_token=x"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def latency_section(folder: Path, rate: int = 10_000) -> str:
+    import pyarrow as pa
+    from tests.monitor import simworld
+    from tests.monitor.test_live import records
+
+    from dacu.config import parse_campaign
+    from dacu.monitor.live import LiveMonitor
+    from dacu.monitor.notifiers import Notifier, load_targets
+
+    receiver = Receiver()
+    campaign = parse_campaign(CAMPAIGN.replace("HOOK", receiver.url))
+    monitor = LiveMonitor(campaign, folder / "latency", detectors=False,
+                          notifier=Notifier(load_targets(list(campaign.notify))))
+    start = DAY + timedelta(hours=20)
+    rng = np.random.default_rng(9)
+    per_second = rate / 2.3  # visitors per second for ~rate events per second
+    onset = 80  # seconds: the payment failure starts mid-minute
+    normal = simworld.events(rng, int(per_second * 120), start, minutes=2, prefix="n").events
+    broken = simworld.events(rng, int(per_second * 60), start + timedelta(seconds=onset), minutes=1,
+                             incident=simworld.Incident("payment_failure", "channel", "search_ads", 1.0),
+                             prefix="x").events
+    late = pa.compute.less(normal["ts"], pa.scalar(start + timedelta(seconds=onset),
+                                                   normal.schema.field("ts").type))
+    events = pa.concat_tables([normal.filter(late), broken]).sort_by("ts")
+    step = rate // 10  # a batch every 0.1 s
+    began, incident_wall, lag = time.monotonic(), None, 0.0
+    for offset in range(0, events.num_rows, step):
+        chunk = events.slice(offset, step)
+        data_s = (chunk["ts"][0].as_py() - start).total_seconds()
+        wait = data_s - (time.monotonic() - began)
+        if wait > 0:
+            time.sleep(wait)
+        lag = max(lag, -wait)
+        if incident_wall is None and data_s >= onset:
+            incident_wall = began + onset
+        monitor.collector.accept_body(json.dumps(records(chunk)).encode())
+        if receiver.got:
+            break
+    deadline = time.monotonic() + 10
+    while not receiver.got and time.monotonic() < deadline:
+        time.sleep(0.05)
+    monitor.close()
+    receiver.server.shutdown()
+    if not receiver.got:
+        return f"no notification received (events fed: {events.num_rows:,}; max lag behind real time {lag:.1f} s)"
+    latency = receiver.got[0][0] - incident_wall
+    body = receiver.got[0][1]["markdown"]["title"]
+    return (f"Events replayed at {rate:,}/s in real time (data time = wall time; the feeder ran at most "
+            f"{lag:.1f} s behind). Payment failure in search_ads from second {onset} (mid-minute); rule: "
+            f"per-channel CVR over 1-minute windows below 70% of the previous minute. Notification "
+            f"**{latency:.1f} s** after the incident began (target < 60 s) — bounded by the end of the "
+            f"minute (here {60 - onset % 60} s) plus processing. First message: “{body}”.")
+
+
+def rca_section() -> str:
+    from tests.analyze.test_rca import evaluate
+
+    rate, per_kind = evaluate(50)
+    kinds = ", ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(per_kind.items()))
+    return (f"Culprit ranked first in **{rate:.0%}** of 50 generated incidents "
+            f"(tests/monitor/simworld, 8,000 visitors an hour, via the rollups): {kinds}.")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        parts = ["### Dashboard queries: rollups vs full scan", queries_section(folder),
+                 "### Collector throughput", collector_section(folder),
+                 "### Incident → notification", latency_section(folder),
+                 "### Root cause", rca_section()]
+    record("monitor", "\n\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()

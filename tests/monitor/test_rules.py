@@ -1,0 +1,118 @@
+"""Alert rules: parsing with clear errors, and the state machine (for-duration, dedup, silence,
+escalation, acknowledge, resolve) driven by hand-made readings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from dacu.config import parse_campaign
+from dacu.errors import ConfigError
+from dacu.monitor.rules import AlertRule, RuleEngine, load_rules, parse_duration
+
+SHANGHAI = timezone(timedelta(hours=8))
+T0 = datetime(2026, 11, 11, 20, tzinfo=SHANGHAI)
+BASE = """
+id: t
+name: t
+store: s
+phases: [{name: burst, start: 2026-11-11 00:00, end: 2026-11-12 00:00}]
+"""
+
+
+def campaign_with(alerts: str):
+    return parse_campaign(BASE + alerts)
+
+
+def test_the_issue_examples_parse() -> None:
+    rules = load_rules(campaign_with("""
+alerts:
+  - {id: cvr-3h, metric: cvr, compare: baseline, below: 90%, window: 1h, for: 3h}
+  - {id: day10, metric: gmv, compare: plan, scope: campaign, from_day: 10, below: 70%, severity: red}
+  - {id: yoy, metric: gmv, compare: last_year, below: 85%, window: 1h}
+  - {id: roi, metric: roi, by: channel, compare: previous, below: 80%, playbook: roi_below_floor}
+  - {id: orders, metric: orders, compare: plan, below: "60%", playbook: orders_behind_plan}
+  - id: esc
+    metric: uv
+    below: 100
+    escalate: {after: 30m, severity: red, notify: [boss]}
+    silence: [{start: 2026-11-11 00:00, end: 2026-11-11 00:30}]
+"""))
+    assert [r.id for r in rules] == ["cvr-3h", "day10", "yoy", "roi", "orders", "esc"]
+    assert rules[0].for_ == timedelta(hours=3) and rules[0].below == pytest.approx(0.9)
+    assert rules[1].metric == "gmv_fen" and rules[1].from_day == 10
+    assert rules[2].offset == timedelta(days=364)
+    assert rules[5].escalate.after == timedelta(minutes=30)
+    assert rules[5].silence[0].start == datetime(2026, 11, 11, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(("alert", "message"), [
+    ("{id: a, metric: gmvv, below: 1}", "alerts[0] (id a).metric: unknown 'gmvv'"),
+    ("{id: a, metric: cvr}", "alerts[0] (id a).rule: below/above: give exactly one of them"),
+    ("{id: a, metric: cvr, below: 1, window: soon}", "alerts[0] (id a).window: expected a duration"),
+    ("{id: a, metric: cvr, below: 1, by: city}", "alerts[0] (id a).by: unknown dimension 'city'"),
+])
+def test_bad_rules_name_the_item_and_field(alert: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_rules(campaign_with(f"alerts:\n  - {alert}\n"), source="d11.yaml")
+    assert message in str(caught.value) and str(caught.value).startswith("d11.yaml: ")
+
+
+def test_duration_forms() -> None:
+    assert [parse_duration(x) for x in ("90s", "30m", "3h", "1d", 15)] == [
+        timedelta(seconds=90), timedelta(minutes=30), timedelta(hours=3), timedelta(days=1),
+        timedelta(minutes=15)]
+
+
+def rule(**extra) -> AlertRule:
+    return AlertRule.model_validate({"id": "r", "metric": "cvr", "compare": "baseline",
+                                     "below": 0.9, **extra})
+
+
+def run(engine: RuleEngine, readings: list[dict], step: timedelta = timedelta(minutes=30)):
+    out = []
+    for index, reading in enumerate(readings):
+        out.append([(c.kind, c.key, c.severity, c.silenced)
+                    for c in engine.tick(T0 + index * step, lambda r, now, x=reading: x)])
+    return out
+
+
+def test_for_duration_then_single_alert_then_resolve() -> None:
+    # CVR 4% vs baseline 5% = 80% < 90%: must hold 1 h (two 30-minute ticks) before firing once.
+    engine = RuleEngine([rule(**{"for": "1h"})])
+    bad, good = {"": (0.04, 0.05)}, {"": (0.05, 0.05)}
+    steps = run(engine, [bad, bad, bad, bad, good])
+    assert steps == [[], [], [("opened", "", "yellow", False)], [], [("resolved", "", "yellow", False)]]
+
+
+def test_dimension_values_are_separate_alerts() -> None:
+    engine = RuleEngine([rule(by="channel")])
+    steps = run(engine, [{"a": (0.04, 0.05), "b": (0.05, 0.05)}, {"a": (0.04, 0.05), "b": (0.01, 0.05)}])
+    assert steps == [[("opened", "a", "yellow", False)], [("opened", "b", "yellow", False)]]
+
+
+def test_escalation_unless_acknowledged() -> None:
+    esc = {"escalate": {"after": "30m", "severity": "red", "notify": ["boss"]}, "notify": ["ops"]}
+    bad = {"": (0.01, 0.05)}
+    engine = RuleEngine([rule(**esc)])
+    steps = run(engine, [bad, bad, bad])
+    assert steps == [[("opened", "", "yellow", False)], [("escalated", "", "red", False)], []]
+    assert engine.tick(T0, lambda r, n: bad) == []  # escalated once only
+    acked = RuleEngine([rule(**esc)])
+    run(acked, [bad])
+    assert acked.acknowledge("r", "")
+    assert run(acked, [bad, bad]) == [[], []]
+
+
+def test_silence_window_suppresses_notification_not_the_alert() -> None:
+    silence = [{"start": T0 - timedelta(minutes=5), "end": T0 + timedelta(minutes=5)}]
+    engine = RuleEngine([rule(silence=silence)])
+    assert run(engine, [{"": (0.01, 0.05)}]) == [[("opened", "", "yellow", True)]]
+
+
+def test_missing_reference_never_fires() -> None:
+    engine = RuleEngine([rule()])
+    assert run(engine, [{"": (0.01, None)}, {"": (None, 0.05)}]) == [[], []]
+    absolute = RuleEngine([AlertRule.model_validate({"id": "u", "metric": "uv", "above": 10})])
+    assert run(absolute, [{"": (11, None)}]) == [[("opened", "", "yellow", False)]]
