@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 ROLE_RANK = {"viewer": 1, "operator": 2, "admin": 3}
 
@@ -101,6 +102,7 @@ ACCESS: tuple[tuple[str, str, Rule], ...] = (
 )
 
 
+@lru_cache(maxsize=4096)
 def rule_for(method: str, path: str) -> Rule | None:
     """The rule of a route (its path template, e.g. "/api/alerts/{alert_id}/ack"), or None."""
     for want_method, pattern, rule in ACCESS:

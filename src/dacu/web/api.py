@@ -139,7 +139,7 @@ def health(request: Request) -> Health:
 
 
 @router.get("/me", response_model=Me, summary="Who am I (user role or key scopes)")
-def me(who: Principal = Depends(current_principal)) -> Me:
+async def me(who: Principal = Depends(current_principal)) -> Me:
     return Me(kind=who.kind, name=who.name, role=who.role, scopes=sorted(who.scopes))
 
 

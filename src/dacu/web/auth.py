@@ -175,6 +175,12 @@ def _needs(rule: Rule, who: Principal) -> str:
     return f"needs {' or '.join(wants) or 'nobody'}; you have {have}"
 
 
-def current_principal(request: Request) -> Principal:
-    """Dependency for route handlers: the caller already checked by `enforce_access`."""
+def principal_of(request: Request) -> Principal:
+    """The caller already checked by `enforce_access` (for plain calls from code)."""
+    return getattr(request.state, "principal", ANONYMOUS)
+
+
+async def current_principal(request: Request) -> Principal:
+    """Dependency for route handlers: `who: Principal = Depends(current_principal)`.
+    (async so FastAPI does not hop to a thread for it)"""
     return getattr(request.state, "principal", ANONYMOUS)

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
 from dacu.warehouse.metadata.alerts import AlertFilter
 from dacu.web.access import app_routes
-from dacu.web.auth import current_principal
+from dacu.web.auth import principal_of
 from dacu.web.i18n import LANGS
 from dacu.web.problems import Problem
 from dacu.web.templating import render
@@ -150,14 +150,14 @@ def alerts_page(request: Request, status: str | None = Query(None),
     with request.app.state.db.session() as s:
         rows = alerts.list_alerts(s, AlertFilter(campaign_id or None, status, severity))
         counts = alerts.counts(s, campaign_id or None)
-    who = current_principal(request)
+    who = principal_of(request)
     return render(request, "alerts.html", {
         "alerts": rows, "counts": counts, "status": status, "severity": severity,
         "campaign_id": campaign_id or "", "can_act": who.role in ("operator", "admin")})
 
 
 def _alert_action(request: Request, alert_id: int, action: str) -> Response:
-    who = current_principal(request)
+    who = principal_of(request)
     with request.app.state.db.session() as s:
         if alerts.get(s, alert_id) is None:
             raise Problem(404, "not_found", f"no alert {alert_id}")

@@ -107,9 +107,9 @@ def request_lang(request: Request) -> str:
 
 def page_context(request: Request) -> dict[str, Any]:
     """What base.html needs: language, user, CSRF token, navigation state."""
-    from dacu.web.auth import csrf_token, current_principal
+    from dacu.web.auth import csrf_token, principal_of
 
-    who = current_principal(request)
+    who = principal_of(request)
     return {"request": request, "lang": request_lang(request), "user": who,
             "csrf_token": csrf_token(request) if "session" in request.scope else "",
             "path": request.url.path,

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
@@ -123,17 +124,21 @@ def upgrade(db: MetadataDB, revision: str = "head") -> None:
 
 
 def current_revision(db: MetadataDB) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+    """The revision the database is at (None when never migrated)."""
+    table = f'"{_ident(db.schema)}".alembic_version' if db.schema else "alembic_version"
+    try:
+        with db.engine.connect() as conn:
+            return conn.execute(text(f"SELECT version_num FROM {table}")).scalar()
+    except SQLAlchemyError:
+        return None
 
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
 
-
+@lru_cache(maxsize=1)
 def head_revision() -> str:
+    """The newest migration shipped with this dacu (read once per process)."""
     from alembic.script import ScriptDirectory
 
-    config = _bare_config(MIGRATIONS)
-    return ScriptDirectory.from_config(config).get_current_head() or ""
+    return ScriptDirectory.from_config(_bare_config(MIGRATIONS)).get_current_head() or ""
 
 
 def _bare_config(scripts: Path):
