@@ -47,7 +47,7 @@ def funnel_counts(events: ir.Table, *, steps: Sequence[str] = DEFAULT_STEPS,
             prev = steps[i - 1]
             both = per_user[f"t_{step}"] >= per_user[f"t_{prev}"]
             gap = (per_user[f"t_{step}"].epoch_seconds()
-                   - per_user[f"t_{prev}"].epoch_seconds()) / SECONDS_PER_HOUR
+                   - per_user[f"t_{prev}"].epoch_seconds()).cast("float64") / SECONDS_PER_HOUR
             aggs[f"hours_{prev}_{step}"] = gap.mean(where=both & per_user[f"r_{step}"])
     if "cart" in steps and "order" in steps:
         carted = per_user.t_cart.notnull()

@@ -40,16 +40,27 @@ def journeys(events: ir.Table, *, lookback_days: float = 30.0,
     joined = touches.join(last, ["user_id", "journey"]).left_join(
         conv, [touches.user_id == conv.c_user, touches.journey == conv.c_journey])
     end = ibis.coalesce(joined.conv_ts, joined.last_ts)
-    age = (end.epoch_seconds() - joined.ts.epoch_seconds()) / SECONDS_PER_DAY
+    age = (end.epoch_seconds() - joined.ts.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
     inside = joined.mutate(age_days=age, converted=joined.conv_ts.notnull().cast("int64"))
     inside = inside.filter(inside.age_days <= lookback_days)
-    return inside.group_by(["user_id", "journey"]).agg(
-        path=inside.channel.group_concat(sep, order_by=[inside.ts, inside.is_conv]),
-        ages_days=inside.age_days.collect(order_by=[inside.ts, inside.is_conv]),
+    # Order touches with a window position and sort collected structs by it: ordered aggregates
+    # (group_concat/collect with order_by) are not available on every engine (PySpark).
+    order = ibis.window(group_by=[inside.user_id, inside.journey],
+                        order_by=[inside.ts, inside.is_conv])
+    inside = inside.mutate(pos=ibis.row_number().over(order))
+    touch = ibis.struct({"pos": inside.pos, "channel": inside.channel, "age": inside.age_days})
+    grouped = inside.group_by(["user_id", "journey"]).agg(
+        touches_sorted=touch.collect().sort(),
         touches=inside.count(),
         converted=inside.converted.max(),
         value_fen=inside.value_fen.max().fill_null(0),
     )
+    ordered = grouped.touches_sorted
+    return grouped.select(
+        "user_id", "journey",
+        path=ordered.map(lambda t: t.channel).join(sep),
+        ages_days=ordered.map(lambda t: t.age),
+        touches=grouped.touches, converted=grouped.converted, value_fen=grouped.value_fen)
 
 
 def path_counts(journey_table: ir.Table) -> ir.Table:
