@@ -99,7 +99,8 @@ def generate(n: int, path: Path, seed: int = 11) -> None:
 
 # -- the hand-written peers ------------------------------------------------------------------------
 KPI_SQL = """
-WITH e AS (SELECT *, coalesce(session_id, event_id) AS sid FROM {src}),
+WITH e AS (SELECT event_id, ts, user_id, session_id, event, channel, quantity, amount_fen,
+                  order_id, coalesce(session_id, event_id) AS sid FROM {src}),
 entry AS (SELECT sid, arg_min(channel, ts) AS entry_channel FROM e GROUP BY sid),
 t AS (SELECT e.*, coalesce(entry.entry_channel, 'unknown') AS ch,
              date_trunc('hour', e.ts + INTERVAL 8 HOUR) - INTERVAL 8 HOUR AS hr

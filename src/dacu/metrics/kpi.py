@@ -46,6 +46,8 @@ KPI_COLUMNS = ("gmv_fen", "paid_gmv_fen", "net_gmv_fen", "refund_fen", "orders",
                "buyers", "uv", "pv", "units", "cart_users", "sessions", "bounced_sessions", "cvr",
                "asp_fen", "aov_fen", "upt", "cart_rate", "pay_rate", "refund_rate", "bounce_rate")
 UNKNOWN = "unknown"
+MEASURE_COLUMNS = ("event_id", "ts", "user_id", "session_id", "event", "channel", "quantity",
+                   "amount_fen", "order_id")
 
 
 def fixed_offset(tz: str) -> timedelta:
@@ -170,6 +172,8 @@ def kpis(events: Any, *, by: tuple[str, ...] | list[str] = ("day", "channel"),
     by = tuple(by)
     _check_by(by, campaign)
     offset = fixed_offset(campaign.timezone if campaign is not None else tz)
+    own = [d for d in by if d in events.columns and d not in ("channel",)]
+    events = events.select(*MEASURE_COLUMNS, *own)  # only what is needed: less to materialise
     t = _enrich(events, by, offset, campaign, customers)
     cells = t.aggregate(**_cell_metrics(t), by=list(by))
     sessions = _session_cells(t, by, offset, campaign)

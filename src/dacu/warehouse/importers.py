@@ -132,7 +132,9 @@ def import_events(wh: Warehouse, path: Path, mapping: Mapping | None = None, *,
         select = typed_select(EVENT_SCHEMA, chosen, _types(con, RAW), mapping, RAW, source)
         if "event_id" not in chosen:
             select = _with_generated_ids(select, staged.columns)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPED} AS {select}")
+        # Parquet is typed already: a view read twice (check, insert) beats a copy in memory
+        kind = "VIEW" if staged.typed and "event_id" in chosen else "TABLE"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {TYPED} AS {select}")
         count = find_rejects(con, TYPED, chosen)
     except BaseException:
         _drop(con)
