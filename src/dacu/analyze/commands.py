@@ -90,7 +90,7 @@ def attribution_cmd(
 
 
 def _paths_from_warehouse(url: str | None, lookback: float):  # type: ignore[no-untyped-def]
-    from dacu.analyze.paths import from_lists
+    from dacu.analyze.paths import from_journeys
     from dacu.metrics.paths import journeys
     from dacu.warehouse import open_warehouse
 
@@ -100,12 +100,7 @@ def _paths_from_warehouse(url: str | None, lookback: float):  # type: ignore[no-
         spend = _spend_per_channel(wh)
     finally:
         wh.close()
-    if table.empty:
-        raise InputError("no journeys in the warehouse (no impression/click events with a channel)")
-    paths = [p.split(">") for p in table.path]
-    summary = from_lists(paths, table.converted.tolist(), table.value_fen.astype(float).tolist(),
-                         (1 - table.converted).tolist(), ages_days=[list(a) for a in table.ages_days])
-    return summary, spend
+    return from_journeys(table), spend
 
 
 def _spend_per_channel(wh) -> dict[str, float] | None:  # type: ignore[no-untyped-def]

@@ -117,6 +117,17 @@ def from_lists(paths: Sequence[Sequence[str]], conversions: Sequence[float],
         _numbers(nulls, n, "null", None) if nulls is not None else np.zeros(n), ages)
 
 
+def from_journeys(journeys: pd.DataFrame, sep: str = ">") -> PathSummary:
+    """A `PathSummary` (one row per journey, with touch ages) from the result of
+    `dacu.metrics.paths.journeys` (columns path, ages_days, converted, value_fen)."""
+    if journeys.empty:
+        raise InputError("no journeys (no impression/click events with a channel)")
+    paths = [p.split(sep) for p in journeys.path]
+    converted = journeys.converted.astype(float)
+    return from_lists(paths, converted.tolist(), journeys.value_fen.astype(float).tolist(),
+                      (1 - converted).tolist(), ages_days=[list(a) for a in journeys.ages_days])
+
+
 def _numbers(values: Sequence[float], n: int, column: str, source: str | None) -> np.ndarray:
     numeric = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce")
     if len(numeric) != n:
