@@ -39,6 +39,10 @@ def test_user_add_from_stdin_then_login_works(cli) -> None:
         assert accounts.authenticate(s, "admin", "a-good-long-secret").role == "admin"
     listed = cli("user", "list")
     assert listed.output.split() == ["admin", "admin", "active"]
+    assert cli("user", "disable", "admin").exit_code == 0
+    with cli.db().session() as s:
+        assert accounts.authenticate(s, "admin", "a-good-long-secret") is None
+    assert cli("user", "list").output.split() == ["admin", "admin", "disabled"]
 
 
 def test_user_add_refuses_a_short_password(cli) -> None:

@@ -118,6 +118,17 @@ def user_passwd(username: str = typer.Argument(...),
     typer.echo(f"✓ password of {username} changed")
 
 
+@user_app.command("disable")
+def user_disable(username: str = typer.Argument(...),
+                 enable: bool = typer.Option(False, "--enable", help="Re-enable instead.")) -> None:
+    """Disable an account (its sessions stop within 10 s). Example: `dacu user disable wang.li`."""
+    from dacu.warehouse.metadata import accounts
+
+    with _open().session() as s:
+        accounts.set_active(s, username, enable, actor="cli")
+    typer.echo(f"✓ {username} {'enabled' if enable else 'disabled'}")
+
+
 @user_app.command("list")
 def user_list() -> None:
     """List accounts with their role. Example: `dacu user list`."""

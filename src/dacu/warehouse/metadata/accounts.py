@@ -74,6 +74,15 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
     audit.record(session, actor, "user.password", username)
 
 
+def set_active(session: Session, username: str, active: bool, *, actor: str) -> None:
+    """Disable (or re-enable) an account: its sessions stop working within the cache time."""
+    user = get_user(session, username)
+    if user is None:
+        raise DacuError(f"no user {username!r}")
+    user.active = active
+    audit.record(session, actor, "user.enable" if active else "user.disable", username)
+
+
 def get_user(session: Session, username: str) -> UserRow | None:
     return session.scalar(select(UserRow).where(UserRow.username == username))
 
