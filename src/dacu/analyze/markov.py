@@ -91,19 +91,23 @@ def build_chain(paths: PathSummary, order: int) -> Chain:
 
 def _transition_counts(paths: PathSummary, sid: np.ndarray, weight: np.ndarray,
                        n: int) -> sp.csr_matrix:
-    """Weighted counts of state → next state inside paths (journeys of each path = weight)."""
-    is_last = np.zeros(len(sid), dtype=bool)
-    is_last[paths.offsets[1:] - 1] = True
-    nxt = np.flatnonzero(~is_last)
-    del is_last
-    w = np.repeat(weight, paths.lengths - 1)  # one weight per inner transition, in path order
-    pair = sid[nxt].astype(np.int64) * n + sid[nxt + 1]
+    """Weighted counts of state → next state inside paths (journeys of each path = weight).
+
+    Consecutive touches of the flat array are pairs; a pair that crosses from one path into the
+    next gets weight 0. Small dtypes keep memory near the size of the touches themselves."""
+    if len(sid) < 2:
+        return sp.csr_matrix((n, n))
+    w = np.repeat(weight, paths.lengths)[:-1]
+    w[(paths.offsets[1:-1] - 1)] = 0.0  # last touch of a path → first touch of the next
+    small = n * n < 2**31
+    pair = sid[:-1].astype(np.int32 if small else np.int64) * n + sid[1:]
     if n * n <= 1 << 22:  # few states: a dense bincount is cheapest
         dense = np.bincount(pair, weights=w, minlength=n * n).reshape(n, n)
         return sp.csr_matrix(dense)
     keys, inverse = np.unique(pair, return_inverse=True)
     sums = np.bincount(inverse.ravel(), weights=w, minlength=len(keys))
-    return sp.csr_matrix((sums, (keys // n, keys % n)), shape=(n, n))
+    keep = sums > 0
+    return sp.csr_matrix((sums[keep], (keys[keep] // n, keys[keep] % n)), shape=(n, n))
 
 
 def _state_codes(paths: PathSummary, order: int) -> np.ndarray:
