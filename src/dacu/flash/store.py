@@ -100,6 +100,10 @@ class FlashStore(ABC):
     def __init__(self, config: FlashConfig, *, clock: Clock = time.time) -> None:
         self.config = config
         self.clock = clock
+        self._sales = {sale.id: sale for sale in config.sales}
+        # (session id, start ms, end ms) per sale, computed once (asked on every reservation)
+        self._windows = {sale.id: [(s.id, *s.window_ms) for s in sale.sessions]
+                         for sale in config.sales}
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -141,7 +145,7 @@ class FlashStore(ABC):
     def reserve(self, sale_id: str, who: Who, *, key: str, quantity: int = 1,
                 session: str | None = None) -> Outcome:
         """秒杀下单: hold `quantity` units for `hold_minutes`, first come first served."""
-        sale = self.config.sale(sale_id)
+        sale = self._sales.get(sale_id)
         if sale is None:
             return self._refuse("reserve", sale_id, who, Reason.UNKNOWN_SALE)
         if quantity < 1:
@@ -180,20 +184,20 @@ class FlashStore(ABC):
                 or (who.ip in listed.ips))
 
     def _pick_session(self, sale: FlashSale, wanted: str | None) -> tuple[str | None, Reason]:
+        """The session asked for, or the one open now; else why none is (not started / ended)."""
         now = self.now_ms()
+        windows = self._windows[sale.id]
         if wanted is not None:
-            session = sale.session(wanted)
-            if session is None:
+            window = next((w for w in windows if w[0] == wanted), None)
+            if window is None:
                 return None, Reason.UNKNOWN_SALE
-            start, end = session.window_ms
-            if now < start:
+            if now < window[1]:
                 return None, Reason.NOT_STARTED
-            return (wanted, Reason.OK) if now < end else (None, Reason.ENDED)
-        for session in sale.sessions:
-            start, end = session.window_ms
+            return (wanted, Reason.OK) if now < window[2] else (None, Reason.ENDED)
+        for session_id, start, end in windows:
             if start <= now < end:
-                return session.id, Reason.OK
-        upcoming = any(now < s.window_ms[0] for s in sale.sessions)
+                return session_id, Reason.OK
+        upcoming = any(now < start for _, start, _ in windows)
         return None, Reason.NOT_STARTED if upcoming else Reason.ENDED
 
     # -- reading -----------------------------------------------------------------------------
