@@ -104,3 +104,19 @@ def test_phone_layout_folds_the_menu(server: str, browser) -> None:
     assert phone.locator("nav a[href='/alerts']").is_visible()
     page_width = phone.evaluate("document.documentElement.scrollWidth")
     assert page_width <= 390  # wide tables scroll inside their box, not the page
+
+
+def test_live_dashboard_runs_inside_the_layout_under_the_csp(server: str, browser) -> None:
+    """The monitor's page in our layout: its scripts load from the app and run without errors."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _log_in(page, server)
+    reply = page.goto(f"{server}/campaigns/double11-2026/dashboard")
+    if reply.status == 404:
+        pytest.skip("the monitor's dashboard page is not mounted")
+    assert reply.status == 200
+    assert page.locator("header.top a.brand").count() == 1  # inside base.html
+    page.wait_for_timeout(1500)  # first data fetch / SSE message
+    assert errors == []

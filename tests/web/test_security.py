@@ -176,3 +176,30 @@ def test_unknown_route_without_rule_is_closed(world: World) -> None:
     world.app.include_router(extra)
     reply = world.login("admin").get("/api/secret-new-thing")
     assert reply.status_code == 403 and reply.json()["code"] == "no_rule"
+
+
+def test_a_crash_is_a_problem_without_details(world: World, monkeypatch) -> None:
+    from fastapi import APIRouter
+    from fastapi.testclient import TestClient
+
+    from dacu.web import access
+
+    boom = APIRouter()
+
+    @boom.get("/api/boom")
+    def _boom() -> dict:
+        raise RuntimeError("secret internals")
+
+    world.app.include_router(boom)
+    monkeypatch.setattr(access, "ACCESS", (("GET", "/api/boom", access.PUBLIC), *access.ACCESS))
+    access.rule_for.cache_clear()
+    try:
+        client = TestClient(world.app, base_url="https://testserver",
+                            raise_server_exceptions=False)
+        reply = client.get("/api/boom")
+    finally:
+        monkeypatch.undo()
+        access.rule_for.cache_clear()
+    assert reply.status_code == 500
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["code"] == "server_error" and "secret" not in reply.text
