@@ -209,3 +209,29 @@ def test_sufficient_stats_equal_raw_moments(a: list, b: list) -> None:
 def test_too_small_variants_are_refused() -> None:
     with pytest.raises(InputError, match="at least 2 units"):
         welch_t_test(SampleStats.of([1.0]), SampleStats.of([1.0, 2.0]))
+
+
+def test_run_abtest_three_variants_with_cuped() -> None:
+    import pandas as pd
+
+    from dacu.analyze.abtest_report import run_abtest
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    pre = rng.gamma(2.0, 50.0, 3 * n)  # pre-period revenue per user
+    variant = np.repeat(["a", "b", "c"], n)
+    lift = np.select([variant == "b", variant == "c"], [5.0, 0.0], 0.0)
+    revenue = 0.8 * pre + lift + rng.normal(0, 30, 3 * n)
+    frame = pd.DataFrame({"bucket": variant, "revenue": revenue, "pre": pre})
+    out = run_abtest(frame, variant="bucket", metric="revenue", control="a", covariate="pre")
+    assert out["kind"] == "mean" and set(out["comparisons"]) == {"b", "c"}
+    b = out["comparisons"]["b"]
+    # Holm over two treatments: smaller p × 2; larger p max(that, itself)
+    ps = sorted(c["frequentist"]["p_value"] for c in out["comparisons"].values())
+    adjusted = sorted(c["p_adjusted"] for c in out["comparisons"].values())
+    assert adjusted == pytest.approx([min(1.0, 2 * ps[0]), max(min(1.0, 2 * ps[0]), ps[1])])
+    # CUPED removes the pre-period variance: ρ² ≈ (0.8·σ_pre)² / ((0.8·σ_pre)² + 30²) with
+    # σ_pre² = 2·50² = 5000 → 3200 / 4100 = 0.78, so ~22 % of the variance remains
+    assert b["cuped"]["variance_ratio"] == pytest.approx(900 / 4100, abs=0.03)
+    assert b["cuped"]["diff"] == pytest.approx(5.0, abs=2.0)
+    assert b["cuped"]["p_value"] < b["frequentist"]["p_value"]

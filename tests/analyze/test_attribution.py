@@ -177,21 +177,24 @@ def test_heuristics_match_channelattribution_to_the_last_digit(touchpoint_paths)
             assert credit.value[i] == pytest.approx(theirs.loc[ch, f"{prefix}_value"], rel=1e-12)
 
 
-def test_markov_close_to_channelattribution_simulation(touchpoint_paths) -> None:
+@pytest.mark.parametrize("order", [1, 2])
+def test_markov_close_to_channelattribution_simulation(touchpoint_paths, order: int) -> None:
     # channelattribution simulates journeys until results move < 5 % between folds (conv_par=0.05)
     # and cuts simulated paths at the longest observed path; its removal effects wander by ±0.015
-    # from run to run (seeds/settings). Ours is exact, so we allow 0.03 absolute.
+    # from run to run (seeds/settings). Ours is exact, so we allow 0.03 absolute at order 1 and
+    # 0.04 at order 2 (30 states instead of 5: more simulation noise per state).
     ca = _channelattribution()
     df = touchpoint_paths
     with contextlib.redirect_stdout(io.StringIO()):
         theirs = ca.markov_model(df, "path", "conversions", var_value="value", var_null="nulls",
-                                 out_more=True, flg_pro=False, verbose=False)
+                                 order=order, out_more=True, flg_pro=False, verbose=False)
     effects = theirs["removal_effects"].set_index("channel_name")["removal_effects_conversion"]
     credited = theirs["result"].set_index("channel_name")["total_conversions"]
-    ours = markov_model(from_strings(df.path, df.conversions, df.value, df.nulls))
+    ours = markov_model(from_strings(df.path, df.conversions, df.value, df.nulls), order=order)
+    tolerance = 0.03 if order == 1 else 0.04
     for i, ch in enumerate(ours.channels):
-        assert ours.removal_effects[i] == pytest.approx(effects[ch], abs=0.03)
-        assert ours.conversions[i] == pytest.approx(credited[ch], rel=0.05)
+        assert ours.removal_effects[i] == pytest.approx(effects[ch], abs=tolerance)
+        assert ours.conversions[i] == pytest.approx(credited[ch], rel=0.06)
 
 
 def test_journeys_cut_at_conversion_and_lookback() -> None:
