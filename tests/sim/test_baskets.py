@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dacu.sim import simulate_day
@@ -80,6 +80,7 @@ def test_bad_promotion_amount_names_the_field(double11):
         read_rules(bad)
 
 
+@settings(deadline=None)
 @given(st.lists(st.lists(st.integers(1, 200_000), min_size=1, max_size=5), min_size=1,
                 max_size=20), st.data())
 def test_allocation_sums_exactly_and_never_goes_negative(orders, data):
@@ -92,18 +93,24 @@ def test_allocation_sums_exactly_and_never_goes_negative(orders, data):
     assert (amounts >= 0).all() and (amounts <= line_value).all()
 
 
-@given(st.lists(st.integers(1, 8), min_size=1, max_size=60), st.integers(0, 2**32 - 1))
-def test_top_up_lands_on_or_above_the_threshold_aimed_at(first_lines, seed):
-    """凑单 never lowers a basket and a topped-up basket reaches the threshold it aimed at."""
+@pytest.fixture(scope="module")
+def shop():
     from dacu.config import load_campaign
-    from dacu.sim.baskets import Lines, basket_values, top_up
     from dacu.sim.catalogue import build_catalogue
     from tests.conftest import ROOT
 
     campaign = load_campaign(ROOT / "examples" / "double11.yaml")
+    return build_catalogue(campaign, np.random.default_rng(0)), read_rules(campaign)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=60), st.integers(0, 2**32 - 1))
+def test_top_up_lands_on_or_above_the_threshold_aimed_at(shop, first_lines, seed):
+    """凑单 never lowers a basket and a topped-up basket reaches the threshold it aimed at."""
+    from dacu.sim.baskets import Lines, basket_values, top_up
+
+    catalogue, rules = shop
     rng = np.random.default_rng(seed)
-    catalogue = build_catalogue(campaign, rng)
-    rules = read_rules(campaign)
     n = len(first_lines)
     order = np.repeat(np.arange(n), first_lines)
     lines = Lines(order, rng.integers(0, catalogue.n, len(order)), np.ones(len(order), np.int32))
