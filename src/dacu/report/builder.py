@@ -1,0 +1,65 @@
+"""Build the review (复盘) data from the warehouse, plan.json, the alert log and competitors.
+
+`build_review` is the one entry point; renderers (html, xlsx, pptx) only format its result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dacu.config import Campaign
+from dacu.plan.schema import Plan
+from dacu.report import sections as s1
+from dacu.report import sections_more as s2
+from dacu.report.competitors import Competitor
+from dacu.report.findings import derive_findings, findings_section
+from dacu.report.model import Review
+from dacu.report.queries import Facts, read_facts
+from dacu.report.targets import overall_actuals
+
+
+def build_review(campaign: Campaign, warehouse: Any, *, plan: Plan | None = None,
+                 alerts: list[dict[str, Any]] | None = None,
+                 rivals: list[Competitor] | None = None, with_attribution: bool = True) -> Review:
+    """Read the facts from `warehouse` (a dacu Warehouse) and assemble every section."""
+    facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
+    return assemble(campaign, facts, plan=plan, alerts=alerts, rivals=rivals)
+
+
+def assemble(campaign: Campaign, facts: Facts, *, plan: Plan | None = None,
+             alerts: list[dict[str, Any]] | None = None,
+             rivals: list[Competitor] | None = None) -> Review:
+    """The sections in the order of a real review, then the findings drawn from them."""
+    attainment, bridge = s1.attainment(campaign, plan, facts)
+    actual = overall_actuals(facts)
+    sections = [s1.overview(campaign, facts), attainment, s1.structure(campaign, facts),
+                s2.investment(campaign, plan, facts), s2.traffic(campaign, facts),
+                s2.customers(campaign, facts), s2.operations(facts, alerts),
+                s2.competitors(facts, rivals, actual["repurchase_rate"], campaign.store)]
+    findings = derive_findings(sections, bridge)
+    sections.append(findings_section(findings))
+    headline = {k: _plain(v) for k, v in facts.total.items()}
+    headline.update({"new_customers": actual["new_customers"],
+                     "repurchase_rate": actual["repurchase_rate"], "roi": actual["roi"],
+                     "spend_fen": sum(facts.spend.values())})
+    return Review(
+        campaign_id=campaign.id, campaign_name=campaign.name, store=campaign.store,
+        platform=campaign.platform.value,
+        window={"start": campaign.start.isoformat(), "end": campaign.end.isoformat(),
+                "peak_day": campaign.peak_day.isoformat()},
+        generated_at=datetime.now(campaign.tz).isoformat(timespec="seconds"),
+        headline=headline, sections=sections, findings=findings)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def write_json(review: Review, path: Path) -> Path:
+    import json
+
+    path.write_text(json.dumps(review.to_dict(), ensure_ascii=False, indent=2, default=_plain),
+                    encoding="utf-8")
+    return path

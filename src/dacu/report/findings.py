@@ -1,0 +1,142 @@
+"""Rule-based findings: each one states what the numbers say, cites its figure, and says what to
+do next time. Archived as `lessons.json` so the next campaign's plan can read them
+(`load_lessons`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from dacu.money import format_fen, format_pct
+from dacu.report.bridge import Bridge
+from dacu.report.model import Finding, Review, Section, Table, tx
+
+FACTOR_ACTION = {
+    "UV": tx("提前蓄水：加大预热期投放与私域触达，扩大访客池",
+             "Build the visitor pool earlier: more warm-up spend and private-domain reach"),
+    "CVR": tx("优化承接：详情页、优惠门槛与催付，提高转化",
+              "Improve conversion: product pages, discount thresholds, payment reminders"),
+    "ASP": tx("提高客单：组合装、阶梯满减门槛贴近客单价",
+              "Raise spend per buyer: bundles, tiered thresholds just above the typical basket"),
+}
+
+
+def _gmv_rule(att: Table, bridge: Bridge | None) -> list[Finding]:
+    row = next((r for r in att.rows if r["metric"] == "gmv" and r["scope"] == "all"), None)
+    if row is None or row["actual"] is None:
+        return []
+    rate = row["actual"] / row["target"] if row["target"] else 0.0
+    good = rate >= 1
+    out = [Finding("gmv-attainment", "good" if good else "bad",
+                   tx(f"GMV 达成 {format_pct(rate, digits=1)}（目标 {format_fen(row['target'])}，"
+                      f"实际 {format_fen(row['actual'])}）",
+                      f"GMV reached {format_pct(rate, digits=1)} of target "
+                      f"({format_fen(row['actual'], lang='en')} of {format_fen(row['target'], lang='en')})"),
+                   f"attainment/attainment: gmv actual={row['actual']} target={row['target']}",
+                   tx("保持当前节奏" if good else "见 GMV 桥的最大负向因子",
+                      "Keep the rhythm" if good else "See the largest negative factor of the bridge"))]
+    if bridge is not None and bridge.gap_fen < 0:
+        effects = {"UV": bridge.uv_effect_fen, "CVR": bridge.cvr_effect_fen,
+                   "ASP": bridge.asp_effect_fen}
+        worst = min(effects, key=lambda k: effects[k])
+        out.append(Finding(f"bridge-{worst.lower()}", "bad",
+                           tx(f"GMV 差额中 {worst} 效应最大：{format_fen(effects[worst])}",
+                              f"{worst} explains most of the GMV gap: "
+                              f"{format_fen(effects[worst], lang='en')}"),
+                           f"attainment/gmv_bridge: {worst.lower()}_effect_fen={effects[worst]}",
+                           FACTOR_ACTION[worst]))
+    return out
+
+
+def _roi_rules(inv: Table) -> list[Finding]:
+    rated = [r for r in inv.rows if r["roi"] is not None]
+    if len(rated) < 2:
+        return []
+    best, worst = max(rated, key=lambda r: r["roi"]), min(rated, key=lambda r: r["roi"])
+    return [
+        Finding("roi-best", "good", tx(f"{best['name']} ROI 最高：{best['roi']:.2f}",
+                                       f"{best['name']} has the best ROI: {best['roi']:.2f}"),
+                f"investment/investment: {best['line']} roi={best['roi']:.4f}",
+                tx(f"下次向 {best['name']} 倾斜预算（注意边际递减）",
+                   f"Shift budget toward {best['name']} next time (mind saturation)")),
+        Finding("roi-worst", "warn" if worst["roi"] >= 1 else "bad",
+                tx(f"{worst['name']} ROI 最低：{worst['roi']:.2f}",
+                   f"{worst['name']} has the lowest ROI: {worst['roi']:.2f}"),
+                f"investment/investment: {worst['line']} roi={worst['roi']:.4f}",
+                tx(f"复核 {worst['name']} 的人群与出价，削减低效投放",
+                   f"Review {worst['name']}'s audiences and bids; cut the inefficient spend")),
+    ]
+
+
+def _funnel_rule(funnel: Table) -> list[Finding]:
+    rated = [r for r in funnel.rows if r["step_rate"] is not None]
+    if not rated:
+        return []
+    neck = min(rated, key=lambda r: r["step_rate"])
+    return [Finding("funnel-bottleneck", "warn",
+                    tx(f"漏斗瓶颈：{neck['step']} 环节转化 {format_pct(neck['step_rate'], digits=1)}",
+                       f"Funnel bottleneck: {neck['step']} at {format_pct(neck['step_rate'], digits=1)}"),
+                    f"traffic/funnel: {neck['step']} step_rate={neck['step_rate']:.4f}",
+                    tx("针对该环节做 A/B 测试（页面、优惠展示、支付流程）",
+                       "A/B test that step (page, offer display, checkout)"))]
+
+
+def _stock_rule(stock: Table) -> list[Finding]:
+    if not stock.rows:
+        return []
+    ids = ", ".join(r["sku_id"] for r in stock.rows[:5])
+    return [Finding("stockouts", "warn",
+                    tx(f"{len(stock.rows)} 个 SKU 售罄（{ids}）",
+                       f"{len(stock.rows)} SKUs sold out ({ids})"),
+                    f"operations/stockouts: count={len(stock.rows)}",
+                    tx("下次按预测加备货，并设置库存告警", "Stock more by forecast; add a stock alert"))]
+
+
+def derive_findings(sections: list[Section], bridge: Bridge | None) -> list[Finding]:
+    """Apply every rule to the built sections (each finding cites section/table: key=value)."""
+    tables = {t.id: t for s in sections for t in s.tables}
+    out: list[Finding] = []
+    if "attainment" in tables:
+        out += _gmv_rule(tables["attainment"], bridge)
+    if "investment" in tables:
+        out += _roi_rules(tables["investment"])
+    if "funnel" in tables:
+        out += _funnel_rule(tables["funnel"])
+    if "stockouts" in tables:
+        out += _stock_rule(tables["stockouts"])
+    return out
+
+
+def findings_section(findings: list[Finding]) -> Section:
+    rows = [{"severity": f.severity, "text_zh": f.text["zh"], "text_en": f.text["en"],
+             "cites": f.cites, "action_zh": f.action["zh"], "action_en": f.action["en"]}
+            for f in findings]
+    from dacu.report.model import Column
+
+    table = Table("findings", tx("发现与行动", "Findings and actions"), [
+        Column("severity", tx("级别", "Level")), Column("text_zh", tx("发现", "Finding")),
+        Column("cites", tx("依据", "Cites")), Column("action_zh", tx("下次行动", "Next action"))],
+        rows)
+    bad = sum(f.severity == "bad" for f in findings)
+    return Section("findings", tx("发现与行动", "Findings and actions"),
+                   tx(f"{len(findings)} 条发现，{bad} 条需要改进", f"{len(findings)} findings, "
+                      f"{bad} to fix"), [table])
+
+
+def write_lessons(review: Review, path: Path) -> Path:
+    """lessons.json: the findings and the to-do list, for the next campaign's plan."""
+    data = {"campaign_id": review.campaign_id, "generated_at": review.generated_at,
+            "lessons": [asdict(f) for f in review.findings],
+            "todo": [f.action for f in review.findings if f.severity != "good"]}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def load_lessons(path: str | Path) -> dict[str, Any]:
+    """Read a lessons.json (a review's out dir or the file itself) for the next plan."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "lessons.json"
+    return json.loads(path.read_text(encoding="utf-8"))

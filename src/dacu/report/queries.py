@@ -1,0 +1,135 @@
+"""The reductions the review needs, run in the warehouse engine (KPIs via `dacu.metrics.kpi`).
+
+Every KPI comes from `dacu.metrics.kpis` (one definition per metric); this module only chooses
+windows and dimensions, plus the few counts that are not KPIs there (spend per channel, units
+sold per SKU, buyers with two or more paid orders).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dacu.config import Campaign
+from dacu.metrics import kpis, window
+
+
+@dataclass
+class Facts:
+    """Everything read from the warehouse, as plain rows (lists of dicts)."""
+
+    total: dict[str, Any]
+    by_phase: list[dict[str, Any]]
+    by_channel: list[dict[str, Any]]
+    by_category: list[dict[str, Any]]
+    by_customer_type: list[dict[str, Any]]
+    peak_hours: list[dict[str, Any]]
+    daily: list[dict[str, Any]]
+    baseline: dict[str, Any] | None  # the same number of days just before the campaign
+    baseline_days: int
+    last_year: dict[str, Any] | None  # the window 364 days earlier (same weekdays)
+    funnel: dict[str, Any]
+    spend: dict[str, int]  # channel → spend fen in the window
+    repeat_buyers: int  # buyers with ≥ 2 paid orders in the window
+    skus: list[dict[str, Any]] = field(default_factory=list)  # units sold vs stock
+    journeys: Any = None  # pandas frame for attribution, or None
+
+
+def _rows(wh: Any, expr: Any) -> list[dict[str, Any]]:
+    return wh.to_arrow(expr).to_pylist()
+
+
+def _has(wh: Any, name: str) -> Any:
+    try:
+        return wh.table(name)
+    except Exception:
+        return None
+
+
+def _total(wh: Any, events: Any, campaign: Campaign, customers: Any,
+           start: datetime, end: datetime) -> dict[str, Any] | None:
+    rows = _rows(wh, kpis(window(events, start, end), by=(), campaign=campaign,
+                          customers=customers))
+    if not rows or (rows[0]["uv"] == 0 and rows[0]["gmv_fen"] == 0):
+        return None
+    return rows[0]
+
+
+def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
+               with_journeys: bool = True) -> Facts:
+    """Run the review's queries on the warehouse for the campaign window."""
+    events, customers = wh.events(), _has(wh, "customers")
+    start, end = campaign.start, campaign.end
+    win = window(events, start, end)
+
+    def by(*dims: str, source: Any = win) -> list[dict[str, Any]]:
+        return _rows(wh, kpis(source, by=dims, campaign=campaign, customers=customers))
+
+    total = _total(wh, events, campaign, customers, start, end) or by()[0]
+    peak = campaign.peak_day
+    peak_start = datetime(peak.year, peak.month, peak.day, tzinfo=campaign.tz)
+    peak_events = window(events, peak_start, peak_start + timedelta(days=1))
+    shift = timedelta(days=364)
+    return Facts(
+        total=total, by_phase=by("phase"), by_channel=by("channel"),
+        by_category=by("category"), by_customer_type=by("customer_type"),
+        peak_hours=by("hour", source=peak_events), daily=by("day"),
+        baseline=_total(wh, events, campaign, customers,
+                        start - timedelta(days=baseline_days), start),
+        baseline_days=baseline_days,
+        last_year=_total(wh, events, None, customers, start - shift, end - shift),
+        funnel=_funnel(wh, win),
+        spend=_spend(wh, start, end), repeat_buyers=_repeat_buyers(wh, win),
+        skus=_sku_sales(wh, win), journeys=_journeys(wh, win) if with_journeys else None,
+    )
+
+
+def _spend(wh: Any, start: datetime, end: datetime) -> dict[str, int]:
+    s = _has(wh, "spend")
+    if s is None:
+        return {}
+    s = s.filter((s.hour >= start) & (s.hour < end))
+    rows = _rows(wh, s.group_by("channel").agg(spend_fen=s.spend_fen.sum()))
+    return {r["channel"]: int(r["spend_fen"] or 0) for r in rows if r["spend_fen"]}
+
+
+def _repeat_buyers(wh: Any, win: Any) -> int:
+    pays = win.filter(win.event == "pay")
+    per = pays.group_by("user_id").agg(n=pays.order_id.fill_null(pays.event_id).nunique())
+    rows = _rows(wh, per.filter(per.n >= 2).aggregate(k=per.user_id.count()))
+    return int(rows[0]["k"] or 0) if rows else 0
+
+
+def _sku_sales(wh: Any, win: Any) -> list[dict[str, Any]]:
+    skus = _has(wh, "skus")
+    if skus is None:
+        return []
+    pays = win.filter(win.event == "pay")
+    sold = pays.group_by("sku_id").agg(units=pays.quantity.cast("int64").sum(),
+                                       paid_gmv_fen=pays.amount_fen.sum())
+    joined = skus.select("sku_id", "name", "category", "price_fen", "stock").left_join(
+        sold, "sku_id")
+    return _rows(wh, joined.select("sku_id", "name", "category", "price_fen", "stock",
+                                   "units", "paid_gmv_fen"))
+
+
+def _journeys(wh: Any, win: Any) -> Any:
+    from dacu.metrics.paths import journeys
+
+    try:
+        return wh.to_arrow(journeys(win, lookback_days=30)).to_pandas()
+    except Exception:
+        return None
+
+
+def _funnel(wh: Any, win: Any) -> dict[str, Any]:
+    """Distinct users at each step, counted independently (as `dacu.metrics.step_users` does per
+    cell; its `by=()` total is not available, so the same four counts are taken here)."""
+    ev = win.event
+    expr = win.aggregate(
+        pv_users=win.user_id.nunique(where=ev == "pv"),
+        cart_users=win.user_id.nunique(where=ev == "cart"),
+        order_users=win.user_id.nunique(where=ev == "order"),
+        pay_users=win.user_id.nunique(where=ev == "pay"))
+    return _rows(wh, expr)[0]
