@@ -73,10 +73,17 @@ def _client(world: World, caller: str):
     return world.session_of(caller)
 
 
+def _fresh_if_logout(world: World, caller: str, path: str, client):
+    """Logging out ends the shared session for good: give that test its own login."""
+    if path == "/logout" and caller in ROLE_RANK:
+        return world.login(caller)
+    return client
+
+
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
 def test_route_access(shared_world: World, method: str, path: str, caller: str) -> None:
-    client = _client(shared_world, caller)
+    client = _fresh_if_logout(shared_world, caller, path, _client(shared_world, caller))
     url = _concrete(path, shared_world)
     allowed = _expected(method, path, caller)
     if STREAMING.search(path):  # an endless event stream: look at the status only

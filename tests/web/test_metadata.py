@@ -24,12 +24,23 @@ from dacu.warehouse.metadata.db import table_names
 from tests.web.conftest import EXAMPLE
 
 TABLES = ["alembic_version", "alerts", "api_keys", "app_settings", "audit", "campaigns", "plans",
-          "reports", "users"]
+          "reports", "sessions", "users"]
 
 
 def test_migration_creates_every_table(any_db: MetadataDB) -> None:
     assert table_names(any_db) == TABLES
-    assert current_revision(any_db) == head_revision() == "0001"
+    assert current_revision(any_db) == head_revision() == "0002"
+
+
+def test_upgrade_from_the_first_revision_keeps_data(tmp_path) -> None:
+    db = open_db(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    upgrade(db, "0001")
+    with db.session() as s:
+        accounts.add_user(s, "early", "long-enough-pw", "admin")
+    upgrade(db)
+    assert current_revision(db) == "0002" and "sessions" in table_names(db)
+    with db.session() as s:
+        assert accounts.authenticate(s, "early", "long-enough-pw").role == "admin"
 
 
 def test_downgrade_then_upgrade_round_trips(any_db: MetadataDB) -> None:

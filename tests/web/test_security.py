@@ -203,3 +203,23 @@ def test_a_crash_is_a_problem_without_details(world: World, monkeypatch) -> None
     assert reply.status_code == 500
     assert reply.headers["content-type"] == "application/problem+json"
     assert reply.json()["code"] == "server_error" and "secret" not in reply.text
+
+
+def test_logout_ends_the_session_on_the_server(world: World) -> None:
+    client = world.login("operator")
+    copied = dict(client.cookies)
+    assert client.get("/api/me").json()["name"] == "operator"
+    client.post("/logout", data={"csrf_token": client.headers["X-CSRF-Token"]})
+    thief = world.client()
+    thief.cookies.update(copied)  # the cookie as it was before logging out
+    assert thief.get("/api/me").status_code == 401
+
+
+def test_disabling_a_user_ends_their_sessions(tmp_path: Path) -> None:
+    db = sqlite_db(tmp_path)
+    w = make_world(db, tmp_path)
+    client = w.login("viewer")
+    with db.session() as s:
+        accounts.set_active(s, "viewer", False, actor="admin")
+    w.app.state.principal_cache._items.clear()  # other processes: within the 10 s cache time
+    assert client.get("/api/me").status_code == 401

@@ -84,17 +84,22 @@ def _from_key(request: Request, token: str) -> Principal:
 
 
 def _from_session(request: Request) -> Principal:
-    username = request.session.get("user")
-    if not username:
+    sid = request.session.get("sid")
+    if not sid:
         return ANONYMOUS
     cache: _TTLCache = request.app.state.principal_cache
-    found = cache.get("u:" + username)
+    found = cache.get("s:" + sid)
     if found is None:
         with request.app.state.db.session() as session:
-            user = accounts.get_user(session, username)
-            found = Principal("user", username, user.role) if user and user.active else ANONYMOUS
-        cache.put("u:" + username, found)
+            user = accounts.session_user(session, sid)
+            found = Principal("user", user.username, user.role) if user else ANONYMOUS
+        cache.put("s:" + sid, found)
     return found
+
+
+def forget_session(request: Request, sid: str) -> None:
+    """Drop a session from this process's cache at once (logout)."""
+    request.app.state.principal_cache.put("s:" + sid, ANONYMOUS)
 
 
 def resolve(request: Request, bearer: HTTPAuthorizationCredentials | None,

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
 from dacu.warehouse.metadata.alerts import AlertFilter
 from dacu.web.access import app_routes
-from dacu.web.auth import principal_of
+from dacu.web.auth import forget_session, principal_of
 from dacu.web.i18n import LANGS
 from dacu.web.problems import Problem
 from dacu.web.templating import render
@@ -61,23 +61,28 @@ def login_page(request: Request, next: str | None = None) -> Response:
 def login(request: Request, username: str = Form(..., max_length=100),
           password: str = Form(..., max_length=200), next: str = Form("/campaigns"),
           ) -> Response:
+    max_age = request.app.state.settings.session_max_age
     with request.app.state.db.session() as s:
         user = accounts.authenticate(s, username, password)
         audit.record(s, username, "login" if user else "login.failed",
                      request.client.host if request.client else "")
-        role = user.role if user else None
-    if role is None:
+        sid = accounts.start_session(s, username, max_age) if user else None
+    if sid is None:
         return render(request, "login.html", {"next": _safe_next(next), "error": True,
                                               "no_admin": False}, status=401)
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) at login
-    request.session.update({"user": username, **({"lang": lang} if lang else {})})
+    request.session.update({"sid": sid, **({"lang": lang} if lang else {})})
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
-    lang = request.session.get("lang")
+    sid, lang = request.session.get("sid"), request.session.get("lang")
+    if sid:
+        with request.app.state.db.session() as s:
+            accounts.end_session(s, sid)
+        forget_session(request, sid)
     request.session.clear()
     if lang:
         request.session["lang"] = lang

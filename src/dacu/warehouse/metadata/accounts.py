@@ -12,15 +12,24 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dacu.errors import DacuError
 from dacu.warehouse.metadata import audit
-from dacu.warehouse.metadata.models import ROLES, SCOPES, ApiKeyRow, SettingRow, UserRow, utcnow
+from dacu.warehouse.metadata.models import (
+    ROLES,
+    SCOPES,
+    ApiKeyRow,
+    SessionRow,
+    SettingRow,
+    UserRow,
+    utcnow,
+)
 
 _HASHER = PasswordHasher()
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -71,6 +80,7 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
     if user is None:
         raise DacuError(f"no user {username!r}")
     user.password_hash = hash_password(password)
+    end_sessions(session, username)
     audit.record(session, actor, "user.password", username)
 
 
@@ -80,6 +90,8 @@ def set_active(session: Session, username: str, active: bool, *, actor: str) -> 
     if user is None:
         raise DacuError(f"no user {username!r}")
     user.active = active
+    if not active:
+        end_sessions(session, username)
     audit.record(session, actor, "user.enable" if active else "user.disable", username)
 
 
@@ -154,6 +166,34 @@ def revoke_key(session: Session, key_id: str, *, actor: str) -> None:
 
 def list_keys(session: Session) -> list[ApiKeyRow]:
     return list(session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)))
+
+
+def start_session(session: Session, username: str, max_age: int) -> str:
+    """A new browser session for `username`, valid `max_age` seconds; returns its id."""
+    now = utcnow()
+    session.execute(delete(SessionRow).where(SessionRow.expires_at < now))
+    sid = secrets.token_urlsafe(32)
+    session.add(SessionRow(sid=sid, username=username,
+                           expires_at=now + timedelta(seconds=max_age)))
+    return sid
+
+
+def session_user(session: Session, sid: str) -> UserRow | None:
+    """The active user of a live session, else None."""
+    row = session.get(SessionRow, sid)
+    if row is None or row.expires_at < utcnow():
+        return None
+    user = get_user(session, row.username)
+    return user if user and user.active else None
+
+
+def end_session(session: Session, sid: str) -> None:
+    session.execute(delete(SessionRow).where(SessionRow.sid == sid))
+
+
+def end_sessions(session: Session, username: str) -> None:
+    """Log a user out everywhere (password changed, account disabled)."""
+    session.execute(delete(SessionRow).where(SessionRow.username == username))
 
 
 def session_secret(session: Session) -> str:

@@ -126,6 +126,17 @@ class UserRow(Base):
     last_login_at: Mapped[datetime | None]
 
 
+class SessionRow(Base):
+    """A logged-in browser session: the signed cookie carries only `sid`; logging out, changing
+    the password or disabling the user deletes the row, so a copied cookie stops working."""
+
+    __tablename__ = "sessions"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
 class ApiKeyRow(Base):
     """A machine client's key: `dacu_<key_id>_<secret>`; only SHA-256 of the secret is stored."""
 
