@@ -99,3 +99,19 @@ def test_results_have_uniform_types(wh):
     assert out.schema.field("paid").type == pa.int64()
     assert out.schema.field("users").type == pa.int64()
     assert out.schema.field("last").type == pa.timestamp("us", tz="UTC")
+
+
+def test_import_a_sim_like_folder(wh, tmp_path):
+    import pyarrow.parquet as pq
+
+    from dacu.warehouse.importers import import_folder
+    from tests.metrics.events_fixture import evening
+
+    pq.write_table(evening(), tmp_path / "events.parquet")
+    (tmp_path / "skus.csv").write_text("sku_id,category,price_fen\nk1,女装,19900\n",
+                                       encoding="utf-8")
+    reports = import_folder(wh, tmp_path)
+    assert [(r.table, r.inserted) for r in reports] == [("skus", 1), ("events", 12)]
+    assert import_folder(wh, tmp_path)[-1].duplicates == 12
+    with pytest.raises(InputError, match="no events/spend/skus/customers"):
+        import_folder(wh, tmp_path / "empty")

@@ -107,6 +107,27 @@ def events(file: Path = typer.Argument(..., help="CSV/TSV (.gz), Excel .xlsx or 
     _report(report)
 
 
+@app.command("folder")
+def folder(path: Path = typer.Argument(..., help="Folder with events/spend/skus/customers files."),
+           warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP)) -> None:
+    """模拟数据 Import a whole folder written by `dacu sim` (events, spend, skus, customers).
+
+    Reference tables are replaced, events appended (idempotent). Example:
+
+      dacu sim -c examples/double11.yaml --out sim/ && dacu import folder sim/
+    """
+    from dacu.warehouse import open_warehouse
+    from dacu.warehouse.importers import import_folder
+
+    wh = open_warehouse(warehouse)
+    events = path / "events.parquet"
+    with _progress(events if events.exists() else path) as progress:
+        reports = import_folder(wh, path, progress=progress)
+    wh.close()
+    for report in reports:
+        _report(report)
+
+
 def _reference_command(name: str, title: str, example: str) -> Callable[..., None]:
     def command(file: Path = typer.Argument(..., help="CSV, Excel .xlsx or Parquet file."),
                 mapping: Path = typer.Option(None, "--mapping", "-m", help="YAML column mapping."),

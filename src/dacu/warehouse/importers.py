@@ -236,3 +236,26 @@ def import_reference(wh: Warehouse, name: str, path: Path, mapping: Mapping | No
     return _finish(wh, staged, source, table=name, skip_bad_rows=skip_bad_rows,
                    rejects_path=rejects_path, count=count)
 
+
+
+FOLDER_TABLES = ("skus", "customers", "spend", "events")
+
+
+def import_folder(wh: Warehouse, folder: Path, *,
+                  progress: Progress | None = None) -> list[ImportReport]:
+    """Import a folder written by `dacu sim` (or laid out like it): events, spend, skus and
+    customers as `NAME.parquet` (or .csv). Reference tables are replaced, events appended."""
+    reports = []
+    for name in FOLDER_TABLES:
+        path = next((p for p in (folder / f"{name}.parquet", folder / f"{name}.csv")
+                     if p.exists()), None)
+        if path is None:
+            continue
+        if name == "events":
+            reports.append(import_events(wh, path, progress=progress))
+        else:
+            reports.append(import_reference(wh, name, path, progress=progress))
+    if not reports:
+        raise InputError("no events/spend/skus/customers .parquet or .csv files here "
+                         "(expected the output of `dacu sim`)", file=str(folder))
+    return reports
