@@ -10,7 +10,7 @@ NumPy arrays without Python loops over paths.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -122,10 +122,13 @@ def from_journeys(journeys: pd.DataFrame, sep: str = ">") -> PathSummary:
     `dacu.metrics.paths.journeys` (columns path, ages_days, converted, value_fen)."""
     if journeys.empty:
         raise InputError("no journeys (no impression/click events with a channel)")
-    paths = [p.split(sep) for p in journeys.path]
-    converted = journeys.converted.astype(float)
-    return from_lists(paths, converted.tolist(), journeys.value_fen.astype(float).tolist(),
-                      (1 - converted).tolist(), ages_days=[list(a) for a in journeys.ages_days])
+    converted = journeys.converted.to_numpy(dtype=np.float64)
+    summary = from_strings(journeys.path, converted, journeys.value_fen.to_numpy(np.float64),
+                           1.0 - converted, sep=sep)
+    ages = np.concatenate([np.asarray(a, dtype=np.float64) for a in journeys.ages_days])
+    if len(ages) != len(summary.touches):
+        raise InputError("ages_days must give one age per touch of the path")
+    return replace(summary, ages_days=ages)
 
 
 def _numbers(values: Sequence[float], n: int, column: str, source: str | None) -> np.ndarray:
