@@ -22,10 +22,11 @@ from tests.metrics.events_fixture import evening
 STEPS = ("pv", "cart", "order", "pay")
 
 
-def test_funnel_agrees_with_kpi_step_users() -> None:
+@pytest.mark.parametrize("dim", ["category", "channel"])
+def test_funnel_agrees_with_kpi_step_users(dim: str) -> None:
     events = ibis.memtable(evening())
-    ours = funnel_counts(events, steps=STEPS, by=("category",)).execute().set_index("category")
-    theirs = step_users(events, by=("category",)).execute().set_index("category")
+    ours = funnel_counts(events, steps=STEPS, by=(dim,)).execute().set_index(dim)
+    theirs = step_users(events, by=(dim,)).execute().set_index(dim)
     for step in STEPS:
         assert ours[f"users_{step}"].to_dict() == theirs[f"{step}_users"].to_dict(), step
 

@@ -10,7 +10,8 @@ cell of the chosen dimensions (channel, category, device, customer_type …) the
 - hours_<prev>_<step>: mean hours from a user's first <prev> to their first <step> event, over
   users who did both in that order (time between steps).
 
-`customer_type` (new/returning) is derived per user: "new" when the user's first pay in the data
+`channel` is the channel of the visit: the channel of the session's entry event (DESIGN.md, as
+in `dacu.metrics.kpi`). `customer_type` (new/returning) is derived per user: "new" when the user's first pay in the data
 falls inside the window being analysed, i.e. no pay before `since`; pass `since` to use it.
 """
 
@@ -22,6 +23,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+UNKNOWN = "unknown"  # as dacu.metrics.kpi shows a missing dimension value
 DEFAULT_STEPS = ("impression", "click", "pv", "cart", "order", "pay")
 SECONDS_PER_HOUR = 3600.0
 
@@ -31,6 +33,8 @@ def funnel_counts(events: ir.Table, *, steps: Sequence[str] = DEFAULT_STEPS,
                   since: datetime | None = None) -> ir.Table:
     """Users per step (and mean hours between steps) per cell of `by`."""
     e = events.filter(events.event.isin(list(steps)))
+    if "channel" in by:
+        e = _entry_channel(events, e)
     if "customer_type" in by:
         e = _with_customer_type(events, e, since)
     if since is not None:
@@ -67,6 +71,15 @@ def _reached(per_user: ir.Table, steps: Sequence[str], ordered: bool) -> dict[st
         out[f"r_{step}"] = here
         previous = here
     return out
+
+
+def _entry_channel(all_events: ir.Table, e: ir.Table) -> ir.Table:
+    """Channel of a visit = the channel of its session's entry event (DESIGN.md), as in
+    `dacu.metrics.kpi`; events without a session are their own session."""
+    a = all_events.mutate(_sid=all_events.session_id.fill_null(all_events.event_id))
+    entry = a.group_by("_sid").agg(_entry=a.channel.argmin(a.ts))
+    t = e.mutate(_sid=e.session_id.fill_null(e.event_id)).join(entry, "_sid", how="left")
+    return t.mutate(channel=t._entry.fill_null(UNKNOWN)).drop("_sid", "_entry")
 
 
 def _with_customer_type(all_events: ir.Table, e: ir.Table, since: datetime | None) -> ir.Table:
