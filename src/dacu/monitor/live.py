@@ -126,6 +126,7 @@ class LiveMonitor:
 
     # -- rules ----------------------------------------------------------------------------------
     def tick(self, now: datetime) -> list[Transition]:
+        self.collector.flush()
         transitions = self.engine.tick(now, self._read)
         for change in transitions:
             self._handle(change)
@@ -290,6 +291,15 @@ class LiveMonitor:
                                                             now).items()}
         velocity = {k: float(v.units) for k, v in self.store.by_value("sku_id", now - 60, now).items()}
         return stock_watch(self.skus, sold, velocity, top=top)
+
+    def risk(self, bursts: Iterable = (), fraud: Any = None) -> list[int]:
+        """Open alerts for negative-sentiment bursts and flagged abuse (monitor/watch_risk.py)."""
+        from dacu.monitor.watch_risk import fraud_alerts, raise_risk_alerts, sentiment_alerts
+
+        alerts = sentiment_alerts(list(bursts)) + (fraud_alerts(fraud) if fraud else [])
+        ids = raise_risk_alerts(self.alert_log, self.campaign.id, alerts)
+        self._bump()
+        return ids
 
     def close(self) -> None:
         self.outbox.shutdown(wait=True)

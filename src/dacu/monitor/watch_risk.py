@@ -1,0 +1,57 @@
+"""Risk watches (风控与舆情盯盘): negative-sentiment bursts and flagged abuse → the alert log.
+
+Pure apart from the alert log it is given: `sentiment_alerts` and `fraud_alerts` turn the results
+of `dacu.analyze.sentiment_burst.detect_bursts` and `dacu.analyze.fraud.score_customers` into
+alert fields; `raise_risk_alerts` opens them (one open alert per rule and dimension; the log
+de-duplicates). Called by `LiveMonitor.risk(...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dacu.money import format_fen
+
+
+def sentiment_alerts(bursts: Sequence[Any]) -> list[dict]:
+    """One red alert per burst: topic, count vs baseline, up to three example posts."""
+    out = []
+    for b in bursts:
+        examples = "\n".join(f"  · {text[:80]}" for text in b.examples)
+        out.append({
+            "rule_id": "sentiment-burst", "severity": "red", "metric": "negative_posts",
+            "dimension": f"topic={b.topic}", "value": float(b.count), "threshold": b.baseline,
+            "message": (f"负面舆情爆发 Negative burst: {b.topic} — {b.count} 条负面/5分钟 "
+                        f"(基线 baseline {b.baseline:.1f}), 自 since {b.start:%m-%d %H:%M}\n"
+                        f"{examples}"),
+            "at": b.detected_at})
+    return out
+
+
+def fraud_alerts(result: Any, *, top: int = 5) -> list[dict]:
+    """One yellow alert when customers are flagged (waiting for approval), with the worst ones."""
+    flagged = result.flagged
+    if flagged.empty:
+        return []
+    lines = [f"  · {r.user_id} ({r.points}分): {r.reasons_zh}" for r in flagged.head(top)
+             .itertuples()]
+    gmv = int(flagged["paid_fen"].sum())
+    return [{"rule_id": "fraud-flagged", "severity": "yellow", "metric": "flagged_customers",
+             "dimension": "", "value": float(len(flagged)), "threshold": None,
+             "message": (f"风控待审批 Flagged for approval: {len(flagged)} 个账户 accounts, "
+                         f"{len(result.clusters)} 个团伙 clusters, 支付 paid "
+                         f"{format_fen(gmv)}\n" + "\n".join(lines)
+                         + "\n审批 approve: dacu analyze fraud approve FLAGGED.csv --approve"),
+             "at": None}]
+
+
+def raise_risk_alerts(alert_log: Any, campaign_id: str, alerts: Sequence[dict]) -> list[int]:
+    """Open each alert in the log; returns the alert ids."""
+    ids = []
+    for a in alerts:
+        ids.append(alert_log.open(campaign_id=campaign_id, rule_id=a["rule_id"],
+                                  severity=a["severity"], message=a["message"],
+                                  metric=a["metric"], dimension=a["dimension"], value=a["value"],
+                                  threshold=a["threshold"], root_cause=None, playbook=None))
+    return ids
