@@ -199,3 +199,19 @@ def test_attribution_from_the_warehouse(tmp_path: Path) -> None:
     # time decay, half-life 7 days: ages 1 h and 0 h → weights 2^(−1/168) and 1
     w = 2 ** (-1 / 168)
     assert out["time_decay"]["channels"]["content"]["conversions"] == pytest.approx(w / (1 + w))
+
+
+def test_recall_outcome_command(tmp_path: Path) -> None:
+    (tmp_path / "sent.csv").write_text(
+        "customer_id,band,send_at\na,沉睡客户,2025-11-04T08:00:00+08:00\n"
+        "b,流失预警,2025-11-04T08:00:00+08:00\n", encoding="utf-8")
+    (tmp_path / "orders.csv").write_text(
+        "buyer,paid_at,paid\na,2025-11-05 20:00,199\nb,2025-12-30 10:00,50\n", encoding="utf-8")
+    result = dacu("analyze", "recall-outcome", str(tmp_path / "sent.csv"), "--purchases",
+                  str(tmp_path / "orders.csv"), "--customer", "buyer", "--date", "paid_at",
+                  "--amount", "paid", "--cost-per-message", "0.5")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    # a bought a day after the message (recalled, ¥199); b only 56 days later (outside 14 days)
+    assert (out["contacted"], out["recalled"], out["recall_rate"]) == (2, 1, 0.5)
+    assert out["roi"] == pytest.approx(199 / 1.0)

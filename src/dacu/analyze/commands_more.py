@@ -292,3 +292,48 @@ def markdown_cmd(
                                           "units 预计件数", "margin 预计毛利"],
                 [[p.sku_id, "是" if p.slow else "否", p.action, format_fen(p.price_fen),
                   p.expected_units, format_fen(p.expected_margin_fen)] for p in plans])
+
+
+@analyze_app.command("recall-outcome")
+def recall_outcome_cmd(
+    contacted: Path = typer.Argument(..., help="CSV of who was messaged: customer_id, sent_at "
+                                     "(e.g. the recall.csv that was sent, send_at renamed or kept)."),
+    purchases: Path = typer.Option(..., "--purchases", help="Purchases after the campaign."),
+    customer: str = typer.Option(..., "--customer", help="Customer column in --purchases."),
+    date: str = typer.Option(..., "--date", help="Purchase time column in --purchases."),
+    amount: str = typer.Option(..., "--amount", help="Amount column (yuan) in --purchases."),
+    control: Path = typer.Option(None, "--control", help="Held-out customers not messaged "
+                                 "(customer_id, sent_at) for the incremental recall."),
+    window_days: int = typer.Option(14, "--window-days", help="Days after the message that count."),
+    cost: float = typer.Option(0.05, "--cost-per-message", help="Cost of one SMS/push (yuan)."),
+) -> None:
+    """召回效果 Recall rate (召回率), recalled GMV and ROI after a recall campaign.
+
+    Example: dacu analyze recall-outcome recall.csv --purchases orders.csv --customer buyer
+             --date paid_at --amount paid --control holdout.csv --cost-per-message 0.045
+    """
+    import pandas as pd
+
+    from dacu.analyze.cli_io import read_table
+    from dacu.analyze.retention import recall_outcome
+
+    def sent(path: Path) -> pd.DataFrame:
+        frame = read_table(path, ["customer_id"])
+        column = "sent_at" if "sent_at" in frame.columns else "send_at"
+        if column not in frame.columns:
+            raise InputError("no column 'sent_at' (or 'send_at')", file=str(path), line=1)
+        times = pd.to_datetime(frame[column], format="mixed")
+        times = (times.dt.tz_localize("Asia/Shanghai") if times.dt.tz is None
+                 else times.dt.tz_convert("Asia/Shanghai"))
+        return pd.DataFrame({"customer_id": frame.customer_id.astype(str), "sent_at": times})
+
+    bought = read_table(purchases, [customer, date, amount])
+    ts = pd.to_datetime(bought[date], format="mixed")
+    ts = ts.dt.tz_localize("Asia/Shanghai") if ts.dt.tz is None else ts.dt.tz_convert(
+        "Asia/Shanghai")
+    frame = pd.DataFrame({"customer_id": bought[customer].astype(str), "ts": ts,
+                          "amount": pd.to_numeric(bought[amount], errors="coerce").fillna(0.0)})
+    result = recall_outcome(sent(contacted), frame, window_days=window_days,
+                            cost_per_message=cost,
+                            control=sent(control) if control is not None else None)
+    emit_json(result.as_dict())
