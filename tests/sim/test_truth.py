@@ -102,7 +102,7 @@ def test_stock_never_negative_and_no_orders_after_sell_out(small_sim, double11):
     stock = pd.Series(truth["skus"]["campaign_stock"])
     assert (sold <= stock.reindex(sold.index)).all()
     sold_out = truth["skus"]["sold_out_at"]
-    assert len(sold_out) >= 3  # a few SKUs sell out, most of them hits
+    assert len(sold_out) >= 2  # a few SKUs sell out, most of them hits
     for sku, moment in sold_out.items():
         assert (df[df.sku_id == sku].ts < pd.Timestamp(moment)).all(), sku
     stockout = next(i for i in truth["incidents"] if i["kind"] == "stockout")

@@ -30,6 +30,7 @@ from dacu.sim.world import World
 
 PV_GAP_US = 40e6
 FAV_RATE = 0.04
+BOUNCE_NEW, BOUNCE_CUSTOMER = 0.45, 0.25  # share of sessions with a single pv
 WARMUP_CART_LIFT = 2.5  # 预热期: shoppers add to cart and wait for the day
 
 
@@ -76,8 +77,7 @@ def _browse(world: World, day: DayInfo, s: Sessions, rng: np.random.Generator,
     blocks.add(len(imp_si), si=imp_si, ts=imp_ts, event=EV["impression"], sku=imp_sku,
                creative=creative[imp_si])
     blocks.add(n, si=si, ts=s.ts, event=EV["click"], sku=main, creative=creative)
-    lift = 1.3 if day.in_campaign else 1.0
-    n_pv = 1 + rng.poisson(world.funnel[s.category, 1] * lift)
+    n_pv = _pages_viewed(world, day, s, rng)
     pv_si = np.repeat(si, n_pv)
     gaps = rng.exponential(PV_GAP_US, len(pv_si)).astype(np.int64) + 1_000_000
     first = np.cumsum(n_pv) - n_pv
@@ -87,6 +87,17 @@ def _browse(world: World, day: DayInfo, s: Sessions, rng: np.random.Generator,
     pv_sku[first] = main
     blocks.add(len(pv_si), si=pv_si, ts=pv_ts, event=EV["pv"], sku=pv_sku)
     return main, pv_ts[np.cumsum(n_pv) - 1]
+
+
+def _pages_viewed(world: World, day: DayInfo, s: Sessions,
+                  rng: np.random.Generator) -> np.ndarray:
+    """pvs per session: a share bounce (one page: 跳失); the others view 2 + Poisson pages.
+    Customers bounce less than new visitors, and everyone bounces less during the campaign."""
+    bounce = np.where(s.kind == PROSPECT, BOUNCE_NEW, BOUNCE_CUSTOMER) * (
+        0.85 if day.in_campaign else 1.0)
+    extra = np.maximum(world.funnel[s.category, 1] - 0.6, 0.2) * (1.3 if day.in_campaign else 1)
+    deeper = 2 + rng.poisson(extra)
+    return np.where(rng.random(len(s)) < bounce, 1, deeper)
 
 
 def _buy_probability(world: World, day: DayInfo, s: Sessions,
