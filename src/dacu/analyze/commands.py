@@ -19,6 +19,8 @@ FORMAT_HELP = "json or table."
 def register(app: typer.Typer) -> None:
     app.add_typer(analyze_app, name="analyze")
     from dacu.analyze import commands_more  # noqa: F401  (adds funnel, retention, … to analyze_app)
+    from dacu.analyze.commands_risk import register as add_risk  # fraud, sentiment (issue 10)
+    add_risk(analyze_app)
 
 
 @analyze_app.command("attribution")
