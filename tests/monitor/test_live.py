@@ -125,6 +125,7 @@ def test_restart_recovers_every_acknowledged_event(tmp_path: Path) -> None:
     first = LiveMonitor(campaign, tmp_path / "m", detectors=False)
     feed(first, world.events, batch=300)
     span = (0, 10**9)
+    first.collector.flush()
     before = first.store.totals(*span)
     first.close()
     (tmp_path / "m" / "rollups.duckdb").unlink()  # lose the rollups: the segments suffice

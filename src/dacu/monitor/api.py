@@ -185,6 +185,8 @@ def rca(request: Request, campaign_id: str, metric: str = Query("paid_gmv_fen"),
         raise HTTPException(404, "no events yet")
     if metric not in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen"):
         raise HTTPException(422, "metric: one of uv, cvr, asp_fen, gmv_fen, paid_gmv_fen")
+    with monitor.collector.lock:
+        monitor.collector.flush()
     end = to_minute(monitor.now)
     cause = diagnose(monitor.store, metric, (end - minutes, end), (end - 2 * minutes, end - minutes))
     return cause.as_dict()

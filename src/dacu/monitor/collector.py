@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,6 +212,8 @@ class Collector:
         self.inspect = inspect  # sees a batch before the rollups (bot flagging)
         self.seen: set[str] = set()
         self.lock = threading.Lock()
+        self.flush_every = 0.5  # seconds between upserts of changed rollup cells into the store
+        self._flushed = 0.0
 
     def recover(self) -> int:
         """Rebuild the rollups and the seen ids from the segments (after a restart)."""
@@ -219,6 +222,7 @@ class Collector:
             self.seen.update(table["event_id"].to_pylist())
             self._fold(table)
             count += table.num_rows
+        self.flush()
         return count
 
     def accept_body(self, body: bytes) -> IngestResult:
@@ -254,6 +258,12 @@ class Collector:
         if self.inspect is not None:
             self.inspect(table)
         self.rollups.ingest(table)
-        self.store.upsert(self.rollups.take_dirty())
+        if time.monotonic() - self._flushed >= self.flush_every:
+            self.flush()
         for listener in self.listeners:
             listener(table)
+
+    def flush(self) -> None:
+        """Write the changed rollup cells to the store (the segments are already durable)."""
+        self._flushed = time.monotonic()
+        self.store.upsert(self.rollups.take_dirty())

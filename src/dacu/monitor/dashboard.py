@@ -104,6 +104,8 @@ def _watches(monitor: LiveMonitor, now: datetime, lang: str) -> dict[str, Any]:
 
 def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
     """The whole dashboard, up to the end of the minute of the latest event."""
+    with monitor.collector.lock:
+        monitor.collector.flush()
     latest = monitor.now or monitor.campaign.start
     now = latest.replace(second=0, microsecond=0) + timedelta(minutes=1)
     plan = monitor.plan or EMPTY_PLAN

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from dacu.monitor.rollups import MEASURES, ROLLUP_SCHEMA, union_estimate
+from dacu.monitor.rollups import HOUR, MEASURES, ROLLUP_SCHEMA, union_estimate
 
 
 def to_minute(moment: datetime) -> int:
@@ -88,28 +88,34 @@ class RollupStore:
     # -- queries ---------------------------------------------------------------------------------
     def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
         """KPIs over minutes [start, end) of one dimension value (default: everything)."""
+        where, args = _cells(dim, start, end)
         sql = (f"SELECT {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM monitor_rollup "
-               "WHERE dim = ? AND value = ? AND minute >= ? AND minute < ?")
+               f"WHERE value = ? AND {where}")
         with self.lock:
-            row = self.con.execute(sql, [dim, value, start, end]).fetchall()[0]
+            row = self.con.execute(sql, [value, *args]).fetchall()[0]
         return _kpis(row)
 
     def by_value(self, dim: str, start: int, end: int) -> dict[str, Kpis]:
         """KPIs per value of a dimension (channel table, category table, RCA input)."""
+        where, args = _cells(dim, start, end)
         sql = (f"SELECT value, {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM monitor_rollup "
-               "WHERE dim = ? AND minute >= ? AND minute < ? GROUP BY value ORDER BY value")
+               f"WHERE {where} GROUP BY value ORDER BY value")
         with self.lock:
-            rows = self.con.execute(sql, [dim, start, end]).fetchall()
+            rows = self.con.execute(sql, args).fetchall()
         return {row[0]: _kpis(row[1:]) for row in rows}
 
     def curve(self, start: int, end: int, *, bucket: int = 60, dim: str = "all",
               value: str = "") -> list[tuple[int, Kpis]]:
-        """KPIs per bucket of `bucket` minutes over [start, end): [(bucket start minute, Kpis)]."""
-        sql = (f"SELECT minute // {int(bucket)} * {int(bucket)} AS b, {_SUMS}, list(uv_sketch), "
-               "list(buyer_sketch) FROM monitor_rollup WHERE dim = ? AND value = ? "
-               "AND minute >= ? AND minute < ? GROUP BY b ORDER BY b")
+        """KPIs per bucket of `bucket` minutes over [start, end): [(bucket start minute, Kpis)].
+
+        Buckets of whole hours read the hourly cells where they fit."""
+        size = int(bucket)
+        where, args = _cells(dim, start, end, hours=size % 60 == 0)
+        sql = (f"SELECT minute // {size} * {size} AS b, {_SUMS}, list(uv_sketch), "
+               f"list(buyer_sketch) FROM monitor_rollup WHERE value = ? AND {where} "
+               "GROUP BY b ORDER BY b")
         with self.lock:
-            rows = self.con.execute(sql, [dim, value, start, end]).fetchall()
+            rows = self.con.execute(sql, [value, *args]).fetchall()
         return [(row[0], _kpis(row[1:])) for row in rows]
 
     def span(self) -> tuple[int, int] | None:
@@ -117,6 +123,17 @@ class RollupStore:
         with self.lock:
             row = self.con.execute("SELECT min(minute), max(minute) FROM monitor_rollup").fetchall()[0]
         return None if row[0] is None else (row[0], row[1])
+
+
+def _cells(dim: str, start: int, end: int, *, hours: bool = True) -> tuple[str, list]:
+    """WHERE clause for [start, end): hourly cells for the whole hours inside, minute cells for
+    the ragged ends (so a day reads ≤ 24 + 118 cells per value, not 1,440)."""
+    first, last = -(-start // 60) * 60, end // 60 * 60
+    if not hours or first >= last:
+        return "(dim = ? AND minute >= ? AND minute < ?)", [dim, start, end]
+    return ("((dim = ? AND ((minute >= ? AND minute < ?) OR (minute >= ? AND minute < ?))) "
+            "OR (dim = ? AND minute >= ? AND minute < ?))",
+            [dim, start, first, last, end, dim + HOUR, first, last])
 
 
 def _kpis(row: tuple) -> Kpis:
