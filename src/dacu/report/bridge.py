@@ -35,10 +35,11 @@ def _log_mean(a: float, b: float) -> float:
 def gmv_bridge(target: tuple[float, float, float], actual: tuple[float, float, float],
                actual_fen: int) -> Bridge | None:
     """(uv, cvr, asp_fen) target and actual → the bridge; None if any factor is not positive."""
-    if min(*target, *actual) <= 0:
+    if min(*target, *actual) <= 0 or actual_fen <= 0:
         return None
-    target_fen = round(target[0] * target[1] * target[2])
-    weight = _log_mean(float(actual_fen), float(target_fen))
+    target_exact = target[0] * target[1] * target[2]
+    target_fen = round(target_exact)
+    weight = _log_mean(float(actual_fen), target_exact)
     raw = [weight * math.log(a / t) for a, t in zip(actual, target, strict=True)]
     effects = [round(x) for x in raw]
     residual = (actual_fen - target_fen) - sum(effects)

@@ -29,7 +29,7 @@ def figure(chart: Chart, lang: str) -> go.Figure:
     if chart.kind == "waterfall":
         values = _yuan(chart, chart.series[0].values)
         measure = ["absolute"] + ["relative"] * (len(values) - 2) + ["total"]
-        fig = go.Figure(go.Waterfall(x=chart.categories, y=values[:-1] + [0], measure=measure))
+        fig = go.Figure(go.Waterfall(x=chart.categories, y=[*values[:-1], 0], measure=measure))
     elif chart.kind == "funnel":
         fig = go.Figure(go.Funnel(y=chart.categories, x=chart.series[0].values))
     elif chart.kind == "pie":

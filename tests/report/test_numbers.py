@@ -1,0 +1,137 @@
+"""Headline numbers of the review against independent computations over the simulator's parquet
+(plain pyarrow.compute, not dacu.metrics), and the GMV bridge's exact split."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dacu.report.bridge import gmv_bridge
+
+
+def _window(reviewed: dict):
+    campaign = reviewed["campaign"]
+    t = pq.read_table(reviewed["sim"] / "events.parquet")
+    mask = pc.and_(pc.greater_equal(t["ts"], campaign.start), pc.less(t["ts"], campaign.end))
+    return t.filter(mask)
+
+
+def _sum(t, event: str) -> int:
+    return pc.sum(t.filter(pc.equal(t["event"], event))["amount_fen"]).as_py() or 0
+
+
+def _users(t, *events: str) -> int:
+    return len(set(t.filter(pc.is_in(t["event"], value_set=__import__("pyarrow").array(
+        list(events))))["user_id"].to_pylist()))
+
+
+@pytest.fixture(scope="module")
+def review(reviewed: dict) -> dict:
+    return json.loads((reviewed["out"] / "review.json").read_text(encoding="utf-8"))
+
+
+def test_headline_matches_the_parquet(reviewed: dict, review: dict) -> None:
+    t = _window(reviewed)
+    head = review["headline"]
+    # GMV = Σ amount of order events in [start, end); paid = Σ pay; buyers = distinct payers;
+    # UV = distinct users with a pv or a pay (docs/contracts.md, metrics.kpi)
+    assert head["gmv_fen"] == _sum(t, "order") > 0
+    assert head["paid_gmv_fen"] == _sum(t, "pay")
+    assert head["buyers"] == _users(t, "pay")
+    assert head["uv"] == _users(t, "pv", "pay")
+    # ASP = paid / buyers
+    assert head["asp_fen"] == pytest.approx(head["paid_gmv_fen"] / head["buyers"])
+
+
+def test_category_contribution_and_spend(reviewed: dict, review: dict) -> None:
+    t = _window(reviewed)
+    pays = t.filter(pc.equal(t["event"], "pay"))
+    expected = {}
+    for cat, amount in zip(pays["category"].to_pylist(), pays["amount_fen"].to_pylist(),
+                           strict=True):
+        expected[cat] = expected.get(cat, 0) + amount
+    structure = next(s for s in review["sections"] if s["id"] == "structure")
+    table = next(x for x in structure["tables"] if x["id"] == "by_category")
+    assert {r["key"]: r["paid_gmv_fen"] for r in table["rows"]} == expected
+    assert sum(r["share"] for r in table["rows"]) == pytest.approx(1.0)
+    campaign = reviewed["campaign"]
+    s = pq.read_table(reviewed["sim"] / "spend.parquet").to_pylist()
+    spend = sum(r["spend_fen"] for r in s if campaign.start <= r["hour"] < campaign.end)
+    assert review["headline"]["spend_fen"] == spend
+    assert review["headline"]["roi"] == pytest.approx(review["headline"]["paid_gmv_fen"] / spend)
+
+
+def test_bridge_sums_to_the_gap(review: dict) -> None:
+    att = next(s for s in review["sections"] if s["id"] == "attainment")
+    rows = {r["part"].split()[0]: r["fen"]
+            for r in next(x for x in att["tables"] if x["id"] == "gmv_bridge")["rows"]}
+    # campaign file: UV 1,800,000 × CVR 4.5% × ASP ¥330 = 26,730,000 yuan = 2,673,000,000 fen
+    assert rows["目标支付金额"] == 2_673_000_000
+    assert rows["UV"] + rows["转化率效应"] + rows["客单价效应"] == rows["差额"]
+    assert rows["实际支付金额"] - rows["目标支付金额"] == rows["差额"]
+    assert rows["实际支付金额"] == review["headline"]["paid_gmv_fen"]
+
+
+def test_bridge_known_case() -> None:
+    # target 100 × 0.1 × 50 = 500; actual 200 × 0.1 × 50 = 1000: only UV moved → UV effect = 500
+    b = gmv_bridge((100, 0.1, 50), (200, 0.1, 50), 1000)
+    assert (b.uv_effect_fen, b.cvr_effect_fen, b.asp_effect_fen) == (500, 0, 0)
+    # UV ×2 and ASP ×2 (G: 500 → 2000): ln 2 each, so the 1500 gap splits evenly, 750 + 750
+    b = gmv_bridge((100, 0.1, 50), (200, 0.1, 100), 2000)
+    assert (b.uv_effect_fen, b.cvr_effect_fen, b.asp_effect_fen) == (750, 0, 750)
+    assert gmv_bridge((0, 0.1, 50), (200, 0.1, 100), 2000) is None
+
+
+@given(st.integers(1, 10**7), st.floats(0.001, 1), st.integers(100, 10**6),
+       st.integers(1, 10**7), st.integers(1, 10**6))
+def test_bridge_effects_sum_exactly(uv0: int, cvr0: float, asp0: int, uv1: int, buyers1: int
+                                    ) -> None:
+    buyers1 = min(buyers1, uv1)
+    paid = buyers1 * 337
+    b = gmv_bridge((uv0, cvr0, asp0), (uv1, buyers1 / uv1, paid / buyers1), paid)
+    assert b.uv_effect_fen + b.cvr_effect_fen + b.asp_effect_fen == b.gap_fen
+    assert b.actual_fen == paid
+
+
+def test_competitors_and_findings(review: dict, reviewed: dict) -> None:
+    comp = next(s for s in review["sections"] if s["id"] == "competitors")
+    rows = comp["tables"][0]["rows"]
+    # 12.5万 yuan = 12,500,000 fen; 25% = 0.25; our row first
+    assert rows[1] == {"name": "竞品A", "gmv_fen": 12_500_000, "orders": 400, "asp_fen": 31_250,
+                       "repurchase": 0.25}
+    assert rows[0]["gmv_fen"] == review["headline"]["gmv_fen"]
+    assert review["findings"], "rule-based findings expected"
+    for f in review["findings"]:
+        assert "/" in f["cites"] and "=" in f["cites"]
+    from dacu.report import load_lessons
+
+    lessons = load_lessons(reviewed["out"])
+    assert lessons["campaign_id"] == "double11-2026"
+    assert len(lessons["lessons"]) == len(review["findings"])
+
+
+def test_sections_in_review_order(review: dict) -> None:
+    assert [s["id"] for s in review["sections"]] == [
+        "overview", "attainment", "structure", "investment", "traffic", "customers",
+        "operations", "competitors", "findings"]
+    ops = next(s for s in review["sections"] if s["id"] == "operations")
+    assert {r["severity"]: r["count"] for r in ops["tables"][1]["rows"]} == {"red": 1, "yellow": 1}
+
+
+def test_baseline_window(reviewed: dict, review: dict) -> None:
+    # the 30 days before the warm-up: Σ pay amounts there (the sim made 30 days of history)
+    campaign = reviewed["campaign"]
+    t = pq.read_table(reviewed["sim"] / "events.parquet")
+    start = campaign.start - timedelta(days=30)
+    mask = pc.and_(pc.greater_equal(t["ts"], start), pc.less(t["ts"], campaign.start))
+    paid = _sum(t.filter(mask), "pay")
+    structure = next(s for s in review["sections"] if s["id"] == "structure")
+    comp = next(x for x in structure["tables"] if x["id"] == "comparison")["rows"]
+    assert comp[1]["paid_gmv_fen"] == paid and comp[1]["daily_fen"] == paid // 30
+    assert comp[2]["paid_gmv_fen"] is None  # no events a year earlier: said, not invented
