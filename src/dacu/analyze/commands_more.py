@@ -59,8 +59,10 @@ def funnel_cmd(
     warehouse: str = typer.Option(None, "--warehouse", "-w", help="Warehouse URL."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
-    """转化漏斗 Funnel: users per step, step conversion, drop-off, time between steps, cart
-    abandonment and the bottleneck step, per channel/category/device/new-vs-returning.
+    """转化漏斗 Funnel: step conversion, drop-off, time between steps, bottleneck.
+
+    Users per step per channel / category / device / new-vs-returning, cart abandonment, and the
+    bottleneck step (lowest step conversion).
 
     Examples: dacu analyze funnel --by channel
               dacu analyze funnel --events events.parquet --steps pv,cart,order,pay --ordered
@@ -147,8 +149,10 @@ def recall_cmd(
     per_hour: int = typer.Option(2000, "--per-hour", help="Messages per hour (SMS/push quota)."),
     out: Path = typer.Option(Path("recall.csv"), "--out", help="CSV to write the list to."),
 ) -> None:
-    """召回名单 Recall list of lapsed customers (30–90 days 沉睡, 91–180 流失预警, >180 已流失),
-    most valuable first, with a send time outside quiet hours (no message 22:00–08:00).
+    """召回名单 Recall list of lapsed customers with send times outside quiet hours.
+
+    Bands: 30–90 days 沉睡客户, 91–180 流失预警, >180 已流失; most valuable first; no message
+    between 22:00 and 08:00 Asia/Shanghai, at most --per-hour per hour.
 
     Example: dacu analyze recall orders.csv --customer buyer --date paid_at --amount paid
              --as-of 2025-11-01 --start 2025-11-03T10:00 --per-hour 5000 --out recall.csv
@@ -191,8 +195,10 @@ def bandit_cmd(
                                        "4-hour batches with these true rates, e.g. 0.04,0.05,0.07."),
     batch_size: int = typer.Option(2000, "--batch-size", help="Units per batch (simulation)."),
 ) -> None:
-    """多臂老虎机 Next batch's traffic split for creatives / coupon variants ("every 4 hours drop
-    the losers"), or a regret simulation of the policies.
+    """多臂老虎机 Bandit: next batch's traffic split for creatives / coupon variants.
+
+    Run it every 4 hours on the counts so far ("drop the losers"); --simulate compares the
+    policies' regret against a fixed split on known rates.
 
     Examples: dacu analyze bandit creatives.csv --arm creative_id --trials shows --successes clicks
               dacu analyze bandit --simulate 0.04,0.05,0.055,0.07
