@@ -143,3 +143,16 @@ def test_tiny_world_with_empty_days(double11, tmp_path):
     assert 3_000 < result.events < 12_000
     assert min(row["sessions"] for row in result.truth["totals"]["daily"]) == 0
     assert pq.read_table(tmp_path / "events.parquet").schema.equals(EVENT_SCHEMA)
+
+
+def test_truth_daily_totals_are_the_events_grouped_by_local_day(small_sim):
+    """Recomputed from events.parquet by hand: GMV, paid GMV, refunds, orders per local day."""
+    df = small_sim["events"].select(["ts", "event", "amount_fen", "order_id"]).to_pandas()
+    df["day"] = df.ts.dt.tz_convert("Asia/Shanghai").dt.date.astype(str)
+    daily = {row["day"]: row for row in small_sim["truth"]["totals"]["daily"]}
+    for event, key in (("order", "gmv_fen"), ("pay", "paid_gmv_fen"), ("refund", "refund_fen")):
+        by_day = df[df.event == event].groupby("day").amount_fen.sum()
+        assert all(daily[d][key] == v for d, v in by_day.items()), key
+        assert sum(row[key] for row in daily.values()) == by_day.sum()
+    orders = df[df.event == "order"].drop_duplicates("order_id").groupby("day").size()
+    assert all(daily[d]["orders"] == n for d, n in orders.items())

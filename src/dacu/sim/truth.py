@@ -117,13 +117,17 @@ def _skus(world: World, state) -> dict:
 
 
 def _totals(world: World, state, events: int) -> dict:
-    daily = state.daily
+    """Sessions by the day they start; orders and money by the local day of their timestamp."""
+    money = state.by_ts_day
+    daily = [{**row, **{k: int(money[k][i]) for k in money}}
+             for i, row in enumerate(state.daily)]
     by_label: dict[str, dict[str, int]] = {}
     for row in daily:
         slot = by_label.setdefault(row["label"], {"days": 0, "orders": 0, "gmv_fen": 0,
-                                                  "paid_gmv_fen": 0, "sessions": 0})
+                                                  "paid_gmv_fen": 0, "refund_fen": 0,
+                                                  "sessions": 0})
         slot["days"] += 1
-        for key in ("orders", "gmv_fen", "paid_gmv_fen", "sessions"):
+        for key in ("orders", "gmv_fen", "paid_gmv_fen", "refund_fen", "sessions"):
             slot[key] += row[key]
     return {"events": events, "by_label": by_label,
             "daily": [{k: v for k, v in row.items() if k != "visits_by_channel"}
