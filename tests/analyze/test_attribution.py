@@ -190,11 +190,13 @@ def test_markov_close_to_channelattribution_simulation(touchpoint_paths, order: 
                                  order=order, out_more=True, flg_pro=False, verbose=False)
     effects = theirs["removal_effects"].set_index("channel_name")["removal_effects_conversion"]
     credited = theirs["result"].set_index("channel_name")["total_conversions"]
+    value = theirs["result"].set_index("channel_name")["total_conversion_value"]
     ours = markov_model(from_strings(df.path, df.conversions, df.value, df.nulls), order=order)
     tolerance = 0.03 if order == 1 else 0.04
     for i, ch in enumerate(ours.channels):
         assert ours.removal_effects[i] == pytest.approx(effects[ch], abs=tolerance)
         assert ours.conversions[i] == pytest.approx(credited[ch], rel=0.06)
+        assert ours.value[i] == pytest.approx(value[ch], rel=0.06)
 
 
 def test_journeys_cut_at_conversion_and_lookback() -> None:
