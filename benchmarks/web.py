@@ -174,7 +174,17 @@ def report(results: dict[str, dict]) -> str:
             "`/api/me` is the cost of dacu's stack alone (session middleware, access rule, "
             "API-key check from a 10 s cache, security headers, body-size limit); "
             "`/api/health` adds one query of the metadata DB. Errors = non-2xx answers or "
-            "socket errors.")
+            "socket errors." + _dashboard_note(results))
+
+
+def _dashboard_note(results: dict[str, dict]) -> str:
+    errors = next((r["errors"] for name, r in results.items() if "dashboard" in name), 0)
+    if not errors:
+        return ""
+    return ("\n\n**Dashboard errors**: with 2 workers each process opens its own live monitor, "
+            "and the second cannot lock the monitor's DuckDB rollups file held by the first "
+            "(`IO Error: Could not set lock`), so its requests answer 500. Reported to the "
+            "monitor stage: one monitor process (or a shared store) is needed for `--workers N`.")
 
 
 if __name__ == "__main__":
