@@ -56,21 +56,24 @@ def _chart_data(chart: Chart) -> tuple[Any, Any]:
 
 
 def _waterfall_data(chart: Chart, data: Any) -> Any:
-    """Invisible base + visible step (yuan): target, effects as floating steps, actual."""
+    """Invisible base + visible step (yuan), negatives stacked below zero: target, the effects as
+    floating steps, actual."""
     values = [v / 100 for v in chart.series[0].values]
-    base, step, level = [], [], 0.0
+    base, up, down, level = [], [], [], 0.0
     for i, v in enumerate(values):
-        if i in (0, len(values) - 1):
-            base.append(0.0)
-            step.append(v)
-            level = v
-            continue
-        low = min(level, level + v)
-        base.append(max(low, 0.0))
-        step.append(abs(v))
-        level += v
+        low, high = (0.0, v) if i in (0, len(values) - 1) else sorted((level, level + v))
+        level = v if i in (0, len(values) - 1) else level + v
+        if low >= 0:
+            parts = (low, high - low, 0.0)
+        elif high <= 0:
+            parts = (high, 0.0, low - high)
+        else:
+            parts = (0.0, high, low)
+        for series, value in zip((base, up, down), parts, strict=True):
+            series.append(value)
     data.add_series("base", base)
-    data.add_series(chart.series[0].name["zh"], step)
+    data.add_series(chart.series[0].name["zh"], up)
+    data.add_series("−", down)
     return data
 
 
@@ -80,8 +83,16 @@ def _add_chart(slide: Any, chart: Chart, lang: str, box: tuple[Emu, Emu, Emu, Em
     xl = frame.chart
     xl.has_title = True
     xl.chart_title.text_frame.text = chart.title[lang]
+    if chart.fmt == "fen" and chart.kind != "pie":
+        xl.value_axis.tick_labels.number_format = '"¥"#,##0'
+        xl.value_axis.tick_labels.number_format_is_linked = False
     if chart.kind == "waterfall":
         xl.plots[0].series[0].format.fill.background()
+        xl.plots[0].gap_width = 60
+        xl.plots[0].overlap = 100
+        for series in list(xl.plots[0].series)[1:]:
+            series.format.fill.solid()
+            series.format.fill.fore_color.rgb = RED
         xl.has_legend = False
     else:
         xl.has_legend = len(chart.series) > 1 or chart.kind == "pie"
