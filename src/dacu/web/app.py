@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
     _state(app, settings, db)
     app.include_router(api.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(pages.router)
-    app.state.mounted = mount_all(app, settings.mount_optional)
+    app.state.mounted = mount_all(app)
     problems.install(app)
     openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -33,13 +33,9 @@ class Mounted:
     reason: str = ""
 
 
-def mount_all(app: FastAPI, extra: tuple[str, ...] = ()) -> list[Mounted]:
+def mount_all(app: FastAPI) -> list[Mounted]:
     """Include every available router; returns what was mounted or skipped and why."""
-    found = []
-    table = [*MOUNTS, *((spec.split(":")[0], spec.split(":")[1], "extra") for spec in extra)]
-    for module_name, attr, _what in table:
-        found.append(_mount_one(app, module_name, attr))
-    return found
+    return [_mount_one(app, module_name, attr) for module_name, attr, _what in MOUNTS]
 
 
 def _mount_one(app: FastAPI, module_name: str, attr: str) -> Mounted:

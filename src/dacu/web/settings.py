@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -38,7 +38,6 @@ class Settings:
     rate_limit: int = 6000  # requests per minute per key or client, on public APIs
     login_limit: int = 10  # login attempts per minute per client address
     cors_origins: tuple[str, ...] = ()
-    mount_optional: tuple[str, ...] = field(default=())  # extra "module:attr" routers
 
     @classmethod
     def from_env(cls) -> Settings:
