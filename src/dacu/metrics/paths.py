@@ -7,7 +7,8 @@ journey, or one row per distinct path with counts — the input of `dacu.analyze
 
 Columns of `journeys()`: user_id, journey (0, 1, … per user), path (channels joined by `sep` in
 time order), ages_days (list of days from each touch to the journey's end), touches (count),
-converted (0/1), value_fen (the conversion's amount_fen, 0 for a null journey).
+converted (0/1), value_fen (the paid order's amount_fen, 0 for a null journey). A conversion is a
+paid order: the pay events of one order (one per order line) count once, with their amounts summed.
 """
 
 from __future__ import annotations
@@ -75,13 +76,21 @@ def path_counts(journey_table: ir.Table) -> ir.Table:
 
 def _touches_and_conversions(events: ir.Table, touch_events: Sequence[str],
                              conversion_event: str, conversion_is_touch: bool) -> ir.Table:
-    kinds = [*touch_events, conversion_event]
-    e = events.filter(events.event.isin(kinds))
-    e = e.filter((e.event == conversion_event) | e.channel.notnull())
-    is_conv = (e.event == conversion_event).cast("int64")
-    if conversion_is_touch:
-        is_touch = ((e.event != conversion_event) | e.channel.notnull()).cast("int64")
-    else:
-        is_touch = (e.event != conversion_event).cast("int64")
-    return e.select(user_id=e.user_id, ts=e.ts, channel=e.channel, is_conv=is_conv,
-                    is_touch=is_touch, amount=e.amount_fen.fill_null(0).cast("int64"))
+    """Touch rows and one conversion row per paid order (pay events of one order — one per order
+    line — are summed; without order ids, pays of a user at the same instant are one checkout)."""
+    touches = events.filter(events.event.isin(list(touch_events)) & events.channel.notnull())
+    touches = touches.select(user_id=touches.user_id, ts=touches.ts, channel=touches.channel,
+                             is_conv=ibis.literal(0, "int64"), is_touch=ibis.literal(1, "int64"),
+                             amount=ibis.literal(0, "int64"))
+    pays = events.filter(events.event == conversion_event)
+    instant = pays.ts.cast("string")
+    key = pays.order_id.fill_null(instant) if "order_id" in pays.columns else instant
+    pays = pays.mutate(_order=key)
+    conv = pays.group_by(["user_id", "_order"]).agg(
+        ts=pays.ts.min(), channel=pays.channel.argmin(pays.ts),
+        amount=pays.amount_fen.fill_null(0).cast("int64").sum())
+    is_touch = conv.channel.notnull().cast("int64") if conversion_is_touch else ibis.literal(
+        0, "int64")
+    conv = conv.select(user_id=conv.user_id, ts=conv.ts, channel=conv.channel,
+                       is_conv=ibis.literal(1, "int64"), is_touch=is_touch, amount=conv.amount)
+    return touches.union(conv)
