@@ -223,3 +223,15 @@ def test_disabling_a_user_ends_their_sessions(tmp_path: Path) -> None:
         accounts.set_active(s, "viewer", False, actor="admin")
     w.app.state.principal_cache._items.clear()  # other processes: within the 10 s cache time
     assert client.get("/api/me").status_code == 401
+
+
+def test_collector_batches_may_be_larger_than_other_bodies(tmp_path: Path) -> None:
+    w = make_world(sqlite_db(tmp_path), tmp_path, max_body=1000, max_events_body=100_000)
+    collector = w.key_client("events:write")
+    batch = b"\n".join(b'{"event_id": "e%d"}' % i for i in range(2000))  # ~40 kB of JSON lines
+    reply = collector.post("/api/events?campaign=double11-2026", content=batch)
+    assert reply.status_code != 413  # within the collector's limit (the events are judged later)
+    too_big = collector.post("/api/events?campaign=double11-2026", content=batch * 3)
+    assert too_big.status_code == 413
+    assert w.login("operator").post("/api/campaigns", content=batch[:2000],
+                                    headers={"content-type": "application/json"}).status_code == 413
