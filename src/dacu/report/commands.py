@@ -15,7 +15,7 @@ from dacu.errors import ConfigError, InputError
 
 report_app = typer.Typer(help="复盘 The post-campaign review: HTML, Excel, PowerPoint.",
                          no_args_is_help=True)
-out = Console()
+out = Console(soft_wrap=True)  # a path is never broken over lines
 
 REVIEW_HELP = """复盘 Write the post-campaign review from the warehouse into --out DIR:
 review.html (one offline page), review.xlsx (a sheet per section), review.pptx (an editable deck),
