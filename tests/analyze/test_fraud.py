@@ -201,3 +201,25 @@ def test_fraud_alert_lists_the_worst_accounts_and_how_to_approve():
     assert alert["rule_id"] == "fraud-flagged" and alert["value"] == 3.0
     assert "b0" in alert["message"] and "--approve" in alert["message"]
     assert "¥207.00" in alert["message"]  # 3 bots × ¥69.00 paid
+
+
+def test_audit_trail_devices_join_accounts(tmp_path, examples_dir):
+    from dacu.analyze.commands_risk import _audit_links
+    from dacu.config import load_campaign
+    from dacu.flash import Who, load_flash, open_store
+
+    campaign = examples_dir / "double11.yaml"
+    url = f"sqlite:///{tmp_path / 'flash.db'}"
+    store = open_store(url, load_flash(load_campaign(campaign)))
+    try:
+        for k, who in enumerate(["b0", "g1"]):  # refused or not, the trail keeps the device
+            store.claim("store-coupon-20", Who(who, device="d-farm", ip="10.0.0.7"), key=f"k{k}")
+    finally:
+        store.close()
+    links = _audit_links(campaign, url)
+    assert ("g1", "device:d-farm") in links and ("b0", "ip:10.0.0.7") in links
+    basket = [(r["user_id"], r["link"]) for r in basket_links(_ev(_world())).to_pyarrow()
+              .to_pylist()]
+    s = score_customers(_features().reset_index(), links=basket + links).scores \
+        .set_index("user_id")
+    assert s.loc["g1", "cluster_size"] == 4  # b0–b2 by basket, g1 via b0's device

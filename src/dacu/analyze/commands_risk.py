@@ -47,6 +47,9 @@ def fraud_score(events: Path = EVENTS, warehouse: str = WAREHOUSE, campaign: Pat
                                            "report precision/recall against its bots and rings."),
                 out: Path = typer.Option(None, "--out", "-o", help="Write flagged customers "
                                          "(CSV) for review and `fraud approve`."),
+                audit_store: str = typer.Option(None, "--audit-store", help="Flash store URL: "
+                                                "link accounts by the devices and IPs of its "
+                                                "audit trail (needs -c)."),
                 top: int = typer.Option(20, help="Rows to print."),
                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """风控评分 Score every buyer: readable rules + isolation forest + linked-account clusters.
@@ -73,6 +76,8 @@ def fraud_score(events: Path = EVENTS, warehouse: str = WAREHOUSE, campaign: Pat
     features = customer_features(ev, start=start, end=end, exclude_skus=flash).to_pandas()
     links = [(r["user_id"], r["link"]) for r in basket_links(
         ev, start=start, end=end, exclude_skus=flash).to_pyarrow().to_pylist()]
+    if audit_store is not None:
+        links += _audit_links(campaign, audit_store)
     result = score_customers(features, links=links, flash_skus=flash)
     flagged = result.flagged
     if out is not None:
@@ -81,6 +86,20 @@ def fraud_score(events: Path = EVENTS, warehouse: str = WAREHOUSE, campaign: Pat
     report = asdict(evaluate(result, truth_fraud_ids(json.loads(truth.read_text())))) \
         if truth is not None else None
     _print_fraud(result, report, top, as_json)
+
+
+def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:
+    from dacu.analyze.fraud_graph import audit_links
+    from dacu.config import load_campaign
+    from dacu.flash import load_flash, open_store
+
+    if campaign is None:
+        raise InputError("--audit-store needs --campaign (the store's coupons and sales)")
+    store = open_store(url, load_flash(load_campaign(campaign)))
+    try:
+        return audit_links(store.audit(limit=10_000_000))
+    finally:
+        store.close()
 
 
 def _print_fraud(result, report: dict | None, top: int, as_json: bool) -> None:

@@ -40,17 +40,14 @@ def link_clusters(customers: Sequence[str], links: Iterable[tuple[str, str]],
     Links shared by more than `max_share` accounts (a campus NAT, a default value) are ignored:
     they join strangers. Customers not in `customers` are skipped.
     """
-    index = {c: i for i, c in enumerate(customers)}
-    keys: dict[str, int] = {}
-    rows, cols = [], []
-    for customer, link in links:
-        i = index.get(customer)
-        if i is None or not link:
-            continue
-        rows.append(i)
-        cols.append(keys.setdefault(link, len(keys)))
-    n, m = len(customers), len(keys)
-    rows_a, cols_a = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    import pandas as pd
+
+    pairs = pd.DataFrame(list(links) or [("", "")], columns=["customer", "link"], dtype=object)
+    rows_a = pd.Index(list(customers)).get_indexer(pairs["customer"]).astype(np.int64)
+    ok = (rows_a >= 0) & (pairs["link"].fillna("").astype(str) != "").to_numpy()
+    cols_a, uniques = pd.factorize(pairs["link"][ok])
+    rows_a, cols_a = rows_a[ok], cols_a.astype(np.int64)
+    n, m = len(customers), len(uniques)
     share = np.bincount(cols_a, minlength=m) if m else np.zeros(0, np.int64)
     keep = share[cols_a] <= max_share if m else np.zeros(0, bool)
     rows_a, cols_a = rows_a[keep], cols_a[keep] + n
