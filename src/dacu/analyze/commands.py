@@ -183,6 +183,7 @@ def abtest_cmd(
     check assumes an equal split.
     """
     from dacu.analyze.abtest_report import run_abtest
+    from dacu.money import format_pct
 
     check_format(fmt)
     frame = read_table(data, [variant, metric, covariate])
@@ -194,9 +195,10 @@ def abtest_cmd(
     rows = []
     for name, comp in result["comparisons"].items():
         freq = comp["frequentist"]
-        rows.append([name, freq["control_mean"], freq["treatment_mean"], freq["lift"],
+        rows.append([name, freq["control_mean"], freq["treatment_mean"], format_pct(freq["lift"]),
                      freq["p_value"], comp.get("p_adjusted", freq["p_value"]),
-                     comp["bayesian"]["prob_beat_control"], comp["sequential"]["p_value"]])
+                     format_pct(comp["bayesian"]["prob_beat_control"]),
+                     comp["sequential"]["p_value"]])
     print_table(f"A/B 实验 {metric} vs {result['control']}",
                 ["variant 版本", "control", "treatment", "lift 提升", "p", "p (Holm)",
                  "P(beat)", "p (always valid)"], rows)

@@ -69,6 +69,7 @@ def funnel_cmd(
     """
     from dacu.analyze.funnel import STEP_ZH, read_funnel
     from dacu.metrics.funnel import funnel_counts
+    from dacu.money import format_pct
 
     check_format(fmt)
     step_list = tuple(s.strip() for s in steps.split(",") if s.strip())
@@ -93,8 +94,8 @@ def funnel_cmd(
         print_table(f"转化漏斗 Funnel {title} — 瓶颈 bottleneck: {cell['bottleneck_zh']}",
                     ["step 环节", "users 人数", "step CVR", "overall", "drop-off 流失", "hours"],
                     [[f"{STEP_ZH.get(s['step'], s['step'])} {s['step']}", s["users"],
-                      s["step_conversion"], s["overall_conversion"], s["drop_off"],
-                      s["hours_from_previous"]] for s in cell["steps"]])
+                      format_pct(s["step_conversion"]), format_pct(s["overall_conversion"]),
+                      s["drop_off"], s["hours_from_previous"]] for s in cell["steps"]])
 
 
 @analyze_app.command("retention")
