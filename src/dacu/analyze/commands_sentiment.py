@@ -97,3 +97,31 @@ def scan(posts: Path = typer.Argument(..., help="Posts: .parquet from `sentiment
                 [[t, c[0], c[1]] for t, c in sorted(counts.items(), key=lambda kv: -kv[1][1])])
     for alert in sentiment_alerts(bursts):
         typer.echo(alert["message"])
+
+
+@sentiment_app.command("demo-posts")
+def demo_posts_cmd(out: Path = typer.Option(Path("posts.csv"), "--out", "-o", help="CSV to write."),
+                   day: str = typer.Option("2026-11-11", help="Day (Asia/Shanghai)."),
+                   burst: str = typer.Option("20:00", help="Burst start HH:MM ('' for none)."),
+                   keyword: str = typer.Option("优惠失效", help="What the burst complains about."),
+                   seed: int = typer.Option(7, help="Random seed.")) -> None:
+    """演示舆情 Write a day of demo posts with a complaint burst (for the demo and trying `scan`).
+
+    Example: dacu analyze sentiment demo-posts --out posts.csv --burst 20:00 --keyword 优惠失效
+    """
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from dacu.analyze.sentiment_demo import demo_posts, write_csv
+    from dacu.errors import InputError
+
+    zone = ZoneInfo("Asia/Shanghai")
+    try:
+        start = datetime.combine(datetime.fromisoformat(day).date(), time(0), zone)
+        at = datetime.combine(start.date(), time.fromisoformat(burst), zone) if burst else None
+    except ValueError as exc:
+        raise InputError(f"--day {day!r} / --burst {burst!r}: expected 2026-11-11 and HH:MM") \
+            from exc
+    posts = demo_posts(start, burst_at=at, keyword=keyword, seed=seed)
+    write_csv(posts, out)
+    typer.echo(f"wrote {len(posts)} posts → {out}")

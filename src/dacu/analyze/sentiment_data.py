@@ -152,5 +152,7 @@ def load_posts(path: Path, *, tz: str = "Asia/Shanghai") -> list[Post]:
         return read_posts(path, tz=tz)
     import pyarrow.parquet as pq
 
+    zone = ZoneInfo(tz)
     rows = pq.read_table(path).to_pylist()
-    return [Post(r["time"], r["source"] or "", r["text"], r["author"] or "") for r in rows]
+    return [Post(r["time"].astimezone(zone), r["source"] or "", r["text"], r["author"] or "")
+            for r in rows]
