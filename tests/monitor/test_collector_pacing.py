@@ -138,3 +138,22 @@ def test_bad_plan_names_the_row() -> None:
         parse_plan({"hourly": [{"hour": "2026-11-11T00:00", "gmv_fen": "lots"}]})
     with pytest.raises(ConfigError, match=r"hourly\[0\].hour: missing"):
         parse_plan({"hourly": [{"gmv_fen": 1}]})
+
+
+def test_fast_arrow_path_equals_the_checked_path() -> None:
+    from zoneinfo import ZoneInfo
+
+    import numpy as np
+    import pyarrow as pa
+
+    from dacu.events import EVENT_SCHEMA
+    from dacu.monitor.collector import fast_table, validate_batch
+    from tests.monitor import simworld
+    from tests.monitor.test_live import records
+
+    world = simworld.events(np.random.default_rng(8), 300, datetime(2026, 11, 11, 20, tzinfo=SHANGHAI))
+    items = records(world.events)
+    rows, rejected = validate_batch(items, tz=ZoneInfo("Asia/Shanghai"))
+    assert rejected == []
+    assert fast_table(items).equals(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
+    assert fast_table([*items[:5], {**items[5], "ts": "2026-11-11T20:00:00"}]) is None  # naive → checked

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dacu.events import EVENT_SCHEMA, EVENT_TYPES, MONEY_EVENTS, REQUIRED_FIELDS
 from dacu.monitor.rollups import Rollups
@@ -116,6 +117,46 @@ def _check_numbers(row: dict) -> dict | str:
                                  or not 0 < quantity < 2**31):
         return f"quantity: expected a positive integer, got {quantity!r}"
     return row
+
+
+_TEXT_SCHEMA = pa.schema([pa.field(f.name, pa.string()) if f.name == "ts" else f.with_nullable(True)
+                          for f in EVENT_SCHEMA])
+_OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
+
+
+def _ints(item: dict) -> bool:
+    """amount_fen and quantity are absent, null or true ints (Arrow would truncate 99.5)."""
+    amount, quantity = item.get("amount_fen"), item.get("quantity")
+    return (amount is None or type(amount) is int) and (quantity is None or type(quantity) is int)
+
+
+def fast_table(items: list[Any]) -> pa.Table | None:
+    """The batch as an EVENT_SCHEMA table when every event is valid, checked column-wise in Arrow
+    (C++); None when anything is off — then `validate_batch` finds each bad event and its reason."""
+    if not all(isinstance(i, dict) and i.keys() <= _FIELDS and _ints(i) for i in items):
+        return None
+    try:
+        table = pa.Table.from_pylist(items, schema=_TEXT_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return None
+    for name in REQUIRED_FIELDS:
+        column = table[name]
+        if column.null_count or pc.any(pc.equal(column, "")).as_py():
+            return None
+    kind, amount, quantity = table["event"], table["amount_fen"], table["quantity"]
+    money = pc.is_in(kind, value_set=pa.array(sorted(MONEY_EVENTS)))
+    checks = [pc.all(pc.is_in(kind, value_set=pa.array(EVENT_TYPES))),
+              pc.all(pc.match_substring_regex(table["ts"], _OFFSET)),
+              pc.all(pc.if_else(money, pc.fill_null(pc.greater_equal(amount, 0), False),
+                                pc.is_null(amount))),
+              pc.all(pc.fill_null(pc.greater(quantity, 0), True))]
+    if not all(c.as_py() is not False for c in checks):
+        return None
+    try:
+        ts = pc.cast(table["ts"], pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return table.set_column(table.schema.get_field_index("ts"), "ts", ts).cast(EVENT_SCHEMA)
 
 
 def validate_batch(items: list[Any], *, tz: ZoneInfo) -> tuple[list[dict], list[Rejection]]:
@@ -232,6 +273,9 @@ class Collector:
         return result
 
     def accept(self, items: list[Any]) -> IngestResult:
+        table = fast_table(items) if items else None
+        if table is not None:
+            return self._accept_table(table)
         rows, rejected = validate_batch(items, tz=self.tz)
         with self.lock:
             fresh, duplicates = self._fresh(rows)
@@ -243,6 +287,24 @@ class Collector:
                     self.sink(table)
                 self._fold(table)
         return IngestResult(len(fresh), duplicates, rejected)
+
+    def _accept_table(self, table: pa.Table) -> IngestResult:
+        with self.lock:
+            ids = table["event_id"].to_pylist()
+            keep, batch_ids = [], set()
+            for event_id in ids:
+                fresh = event_id not in self.seen and event_id not in batch_ids
+                keep.append(fresh)
+                batch_ids.add(event_id)
+            if not all(keep):
+                table = table.filter(pa.array(keep))
+            if table.num_rows:
+                self.log.append(table)
+                self.seen.update(table["event_id"].to_pylist())
+                if self.sink is not None:
+                    self.sink(table)
+                self._fold(table)
+        return IngestResult(table.num_rows, len(ids) - table.num_rows, [])
 
     def _fresh(self, rows: list[dict]) -> tuple[list[dict], int]:
         fresh, batch_ids = [], set()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dacu.monitor.rollups import HOUR, MEASURES, ROLLUP_SCHEMA, union_estimate
 
@@ -55,41 +56,50 @@ class Kpis:
         return {**asdict(self), "cvr": self.cvr, "asp_fen": self.asp_fen}
 
 
+MAIN_TABLE, SKU_TABLE = "monitor_rollup", "monitor_rollup_sku"
+TABLES = (MAIN_TABLE, SKU_TABLE)  # SKU cells apart: they outnumber the rest ~20 to 1
 _SUMS = ", ".join(f"coalesce(sum({m}), 0)::BIGINT AS {m}" for m in MEASURES)
 _KPI_FIELDS = ("gmv_fen", "paid_gmv_fen", "refund_fen", "orders", "paid_orders", "pv", "cart",
                "units", "clicks", "impressions")
 
 
 class RollupStore:
-    """DuckDB table `monitor_rollup` (ROLLUP_SCHEMA, key minute+dim+value); thread-safe."""
+    """DuckDB tables `monitor_rollup` and `monitor_rollup_sku` (ROLLUP_SCHEMA, key
+    minute+dim+value); thread-safe."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.con = duckdb.connect(str(path))
         self.lock = threading.Lock()
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
-        self.con.execute(
-            f"CREATE TABLE IF NOT EXISTS monitor_rollup (minute BIGINT, dim VARCHAR, value VARCHAR,"
-            f" {columns}, uv_sketch BLOB, buyer_sketch BLOB, PRIMARY KEY (minute, dim, value))"
-        ).fetchall()
+        for table in TABLES:
+            self.con.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (minute BIGINT, dim VARCHAR, value VARCHAR,"
+                f" {columns}, uv_sketch BLOB, buyer_sketch BLOB, PRIMARY KEY (minute, dim, value))"
+            ).fetchall()
 
     def upsert(self, cells: pa.Table) -> None:
         """Insert or replace cells (the rollups hold the merged state of each cell)."""
         if cells.num_rows == 0:
             return
+        cells = cells.cast(ROLLUP_SCHEMA)
+        is_sku = pc.starts_with(cells["dim"], "sku_id")
         with self.lock:
-            self.con.register("_cells", cells.cast(ROLLUP_SCHEMA))
-            self.con.execute("INSERT OR REPLACE INTO monitor_rollup SELECT * FROM _cells").fetchall()
-            self.con.unregister("_cells")
+            for table, part in ((SKU_TABLE, cells.filter(is_sku)),
+                                (MAIN_TABLE, cells.filter(pc.invert(is_sku)))):
+                if part.num_rows:
+                    self.con.register("_cells", part)
+                    self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _cells").fetchall()
+                    self.con.unregister("_cells")
 
     def rows(self) -> int:
         with self.lock:
-            return self.con.execute("SELECT count(*) FROM monitor_rollup").fetchall()[0][0]
+            return sum(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES)
 
     # -- queries ---------------------------------------------------------------------------------
     def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
         """KPIs over minutes [start, end) of one dimension value (default: everything)."""
         where, args = _cells(dim, start, end)
-        sql = (f"SELECT {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM monitor_rollup "
+        sql = (f"SELECT {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM {_table(dim)} "
                f"WHERE value = ? AND {where}")
         with self.lock:
             row = self.con.execute(sql, [value, *args]).fetchall()[0]
@@ -98,7 +108,7 @@ class RollupStore:
     def by_value(self, dim: str, start: int, end: int) -> dict[str, Kpis]:
         """KPIs per value of a dimension (channel table, category table, RCA input)."""
         where, args = _cells(dim, start, end)
-        sql = (f"SELECT value, {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM monitor_rollup "
+        sql = (f"SELECT value, {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM {_table(dim)} "
                f"WHERE {where} GROUP BY value ORDER BY value")
         with self.lock:
             rows = self.con.execute(sql, args).fetchall()
@@ -112,7 +122,7 @@ class RollupStore:
         size = int(bucket)
         where, args = _cells(dim, start, end, hours=size % 60 == 0)
         sql = (f"SELECT minute // {size} * {size} AS b, {_SUMS}, list(uv_sketch), "
-               f"list(buyer_sketch) FROM monitor_rollup WHERE value = ? AND {where} "
+               f"list(buyer_sketch) FROM {_table(dim)} WHERE value = ? AND {where} "
                "GROUP BY b ORDER BY b")
         with self.lock:
             rows = self.con.execute(sql, [value, *args]).fetchall()
@@ -121,8 +131,12 @@ class RollupStore:
     def span(self) -> tuple[int, int] | None:
         """First and last minute with data."""
         with self.lock:
-            row = self.con.execute("SELECT min(minute), max(minute) FROM monitor_rollup").fetchall()[0]
+            row = self.con.execute(f"SELECT min(minute), max(minute) FROM {MAIN_TABLE}").fetchall()[0]
         return None if row[0] is None else (row[0], row[1])
+
+
+def _table(dim: str) -> str:
+    return SKU_TABLE if dim.startswith("sku_id") else MAIN_TABLE
 
 
 def _cells(dim: str, start: int, end: int, *, hours: bool = True) -> tuple[str, list]:
