@@ -135,3 +135,19 @@ def test_baseline_window(reviewed: dict, review: dict) -> None:
     comp = next(x for x in structure["tables"] if x["id"] == "comparison")["rows"]
     assert comp[1]["paid_gmv_fen"] == paid and comp[1]["daily_fen"] == paid // 30
     assert comp[2]["paid_gmv_fen"] is None  # no events a year earlier: said, not invented
+
+
+def test_investment_lines(reviewed: dict, review: dict) -> None:
+    campaign = reviewed["campaign"]
+    inv = next(s for s in review["sections"] if s["id"] == "investment")["tables"][0]["rows"]
+    by_line = {r["line"]: r for r in inv}
+    # campaign budget: search_ads 110万 yuan = 110,000,000 fen; coupons 17.5万, no spend data
+    assert by_line["search_ads"]["planned_fen"] == 110_000_000
+    assert by_line["coupons"]["name"] == "优惠券/补贴 coupons & subsidies"
+    assert by_line["coupons"]["spent_fen"] is None and by_line["coupons"]["roi"] is None
+    s = pq.read_table(reviewed["sim"] / "spend.parquet").to_pylist()
+    spent = sum(r["spend_fen"] for r in s if r["channel"] == "search_ads"
+                and campaign.start <= r["hour"] < campaign.end)
+    assert by_line["search_ads"]["spent_fen"] == spent
+    assert by_line["search_ads"]["roi"] == pytest.approx(
+        by_line["search_ads"]["attributed_fen"] / spent)

@@ -19,25 +19,30 @@ LINE_KIND = {"search_ads": "直通车 search ads", "display_ads": "钻展 displa
              "service": "客服 customer service", "logistics": "物流 logistics"}
 
 
-def _planned(campaign: Campaign, plan: Plan | None) -> list[tuple[str, str | None, int]]:
-    """(line id, channel or None, planned fen): plan.json's budget, else the campaign file's."""
+def _planned(campaign: Campaign, plan: Plan | None,
+             kinds: dict[str, str]) -> list[tuple[str, str | None, int]]:
+    """(line id, channel or None, planned fen): plan.json's budget, else the campaign file's.
+    `kinds` is filled with line id → kind (subsidy, tech, …) for the line's display name."""
     if plan is not None:
         lines = [(r.channel, r.channel, r.spend_fen) for r in plan.budget.channels]
         lines += [(str(o.get("id")), None, int(o.get("amount_fen", 0)))
                   for o in plan.budget.other_lines]
+        kinds.update({str(o.get("id")): str(o.get("kind")) for o in plan.budget.other_lines})
         return lines
     if campaign.budget is None:
         return []
+    kinds.update({b.id: b.kind for b in campaign.budget.lines})
     return [(b.id, b.channel, b.amount) for b in campaign.budget.lines]
 
 
 def investment(campaign: Campaign, plan: Plan | None, facts: Facts) -> Section:
     by_channel = {str(r["channel"]): r["paid_gmv_fen"] for r in facts.by_channel}
     label = names(campaign)
-    rows, seen = [], set()
-    for line, channel, planned in _planned(campaign, plan):
+    rows, seen, kinds = [], set(), {}
+    for line, channel, planned in _planned(campaign, plan, kinds):
         spent = facts.spend.get(channel) if channel else None
-        rows.append(_line_row(line, label.get(line, LINE_KIND.get(line, line)), planned, spent,
+        name = label.get(line) or LINE_KIND.get(line) or LINE_KIND.get(kinds.get(line, ""), line)
+        rows.append(_line_row(line, name, planned, spent,
                               by_channel.get(channel) if channel else None))
         seen.add(channel)
     for channel, spent in sorted(facts.spend.items()):
