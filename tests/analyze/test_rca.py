@@ -117,6 +117,7 @@ def evaluate(count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = 
     return hits / count, per_kind
 
 
+@pytest.mark.slow
 def test_true_culprit_first_in_at_least_90_percent_of_50_incidents() -> None:
     rate, per_kind = evaluate(50)
     assert len(per_kind) >= 6  # varied kinds: traffic, payment, app, stock, price, region, coupon, bots
