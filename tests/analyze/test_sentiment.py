@@ -118,3 +118,20 @@ def test_the_risk_watch_opens_alerts_with_examples(tmp_path, examples_dir):
     assert alerts[0]["rule_id"] == "sentiment-burst" and alerts[0]["severity"] == "red"
     assert alerts[0]["dimension"] == "topic=物流/发货"
     assert "发货慢0" in alerts[0]["message"] and "负面舆情爆发" in alerts[0]["message"]
+
+
+def test_streaming_watch_alerts_once_within_fifteen_minutes():
+    from dacu.monitor.watch_risk import SentimentWatch
+
+    burst_at = datetime(2026, 11, 11, 20, 1, tzinfo=SH)
+    posts = sorted(_stream(burst_at), key=lambda p: p.time)
+    watch = SentimentWatch()
+    now = datetime(2026, 11, 11, 16, 0, tzinfo=SH)
+    raised = []
+    while now <= datetime(2026, 11, 11, 21, 0, tzinfo=SH):  # posts arrive minute by minute
+        watch.add([p for p in posts if now - timedelta(minutes=1) <= p.time < now])
+        raised += [(now, b) for b in watch.due(now)]
+        now += timedelta(minutes=1)
+    assert len(raised) == 1  # one burst, raised once
+    at, burst = raised[0]
+    assert burst.topic == "物流/发货" and at - burst_at <= timedelta(minutes=15)

@@ -3,12 +3,14 @@
 Pure apart from the alert log it is given: `sentiment_alerts` and `fraud_alerts` turn the results
 of `dacu.analyze.sentiment_burst.detect_bursts` and `dacu.analyze.fraud.score_customers` into
 alert fields; `raise_risk_alerts` opens them (one open alert per rule and dimension; the log
-de-duplicates). Called by `LiveMonitor.risk(...)`.
+de-duplicates). Called by `LiveMonitor.risk(...)`. `SentimentWatch` is the streaming form: posts
+are added as they arrive and `due(now)` returns each burst once, as soon as its bucket has closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from dacu.money import format_fen
@@ -55,3 +57,27 @@ def raise_risk_alerts(alert_log: Any, campaign_id: str, alerts: Sequence[dict]) 
                                   metric=a["metric"], dimension=a["dimension"], value=a["value"],
                                   threshold=a["threshold"], root_cause=None, playbook=None))
     return ids
+
+
+class SentimentWatch:
+    """Scored posts in, each burst out once (at the end of its bucket, ≤ bucket minutes late)."""
+
+    def __init__(self, settings: Any = None) -> None:
+        from dacu.analyze.sentiment_burst import BurstSettings
+
+        self.settings = settings or BurstSettings()
+        self.posts: list[Any] = []
+        self.seen: set[tuple[str, datetime]] = set()
+
+    def add(self, posts: Iterable[Any]) -> None:
+        self.posts.extend(posts)
+
+    def due(self, now: datetime) -> list[Any]:
+        """New bursts whose bucket has closed by `now` (posts after `now` are not looked at)."""
+        from dacu.analyze.sentiment_burst import detect_bursts
+
+        known = [p for p in self.posts if p.time < now]
+        fresh = [b for b in detect_bursts(known, self.settings)
+                 if b.detected_at <= now and (b.topic, b.start) not in self.seen]
+        self.seen.update((b.topic, b.start) for b in fresh)
+        return fresh
