@@ -151,3 +151,25 @@ def test_investment_lines(reviewed: dict, review: dict) -> None:
     assert by_line["search_ads"]["spent_fen"] == spent
     assert by_line["search_ads"]["roi"] == pytest.approx(
         by_line["search_ads"]["attributed_fen"] / spent)
+
+
+def test_cohort_sizes(reviewed: dict, review: dict) -> None:
+    """Cohort size = customers whose first pay (UTC date, as cast in the engine) falls in that
+    Monday-starting week; cohorts from 8 weeks before the campaign start."""
+    from datetime import date as _date
+
+    t = pq.read_table(reviewed["sim"] / "events.parquet").to_pylist()
+    first: dict[str, _date] = {}
+    for r in t:
+        if r["event"] == "pay" and r["ts"] < reviewed["campaign"].end:
+            d = r["ts"].date()
+            first[r["user_id"]] = min(first.get(r["user_id"], d), d)
+    weeks: dict[str, int] = {}
+    for d in first.values():
+        monday = (d - timedelta(days=d.weekday())).isoformat()
+        weeks[monday] = weeks.get(monday, 0) + 1
+    since = (reviewed["campaign"].start - timedelta(weeks=8)).date().isoformat()
+    customers = next(s for s in review["sections"] if s["id"] == "customers")
+    rows = next(x for x in customers["tables"] if x["id"] == "retention")["rows"]
+    assert {r["cohort"]: r["size"] for r in rows} == {k: v for k, v in weeks.items() if k >= since}
+    assert all(r["w1"] is None or 0 <= r["w1"] <= 1 for r in rows)

@@ -34,6 +34,7 @@ class Facts:
     repeat_buyers: int  # buyers with ≥ 2 paid orders in the window
     skus: list[dict[str, Any]] = field(default_factory=list)  # units sold vs stock
     journeys: Any = None  # pandas frame for attribution, or None
+    cohorts: list[dict[str, Any]] = field(default_factory=list)  # weekly cohort activity (long)
 
 
 def _rows(wh: Any, expr: Any) -> list[dict[str, Any]]:
@@ -82,6 +83,7 @@ def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
         funnel=_funnel(wh, win),
         spend=_spend(wh, start, end), repeat_buyers=_repeat_buyers(wh, win),
         skus=_sku_sales(wh, win), journeys=_journeys(wh, win) if with_journeys else None,
+        cohorts=_cohorts(wh, events, start - timedelta(weeks=8), end),
     )
 
 
@@ -133,3 +135,16 @@ def _funnel(wh: Any, win: Any) -> dict[str, Any]:
         order_users=win.user_id.nunique(where=ev == "order"),
         pay_users=win.user_id.nunique(where=ev == "pay"))
     return _rows(wh, expr)[0]
+
+
+def _cohorts(wh: Any, events: Any, since: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Weekly first-purchase cohorts (`dacu.metrics.customers.cohort_activity`) from `since` on,
+    with their activity up to the end of the campaign."""
+    from dacu.metrics.customers import cohort_activity
+
+    pays = window(events, None, end)
+    pays = pays.filter(pays.event == "pay")
+    activity = cohort_activity(pays, customer="user_id", when="ts", period_days=7)
+    rows = _rows(wh, activity)
+    first = since.date().isoformat()
+    return [r for r in rows if r["cohort"] >= first]

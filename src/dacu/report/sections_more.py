@@ -3,6 +3,7 @@ competitors. Where the data for a part is not there, the section says so (a note
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from dacu.config import Campaign
@@ -192,11 +193,38 @@ def customers(campaign: Campaign, facts: Facts) -> Section:
     chart = Chart("customers", tx("新老客支付金额", "Paid GMV: new vs returning"), "bar",
                   [r["name"] for r in rows],
                   [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in rows])])
-    notes = [tx("RFM 分层变化、同期群留存、新客 CLV 与召回结果本版尚未纳入复盘：请用 "
+    notes = [tx("RFM 分层变化、新客 CLV 与召回结果本版尚未纳入复盘：请用 "
                 "`dacu analyze rfm|clv|recall` 单独生成。",
-                "RFM segment shifts, cohort retention, CLV of new customers and recall results "
-                "are not in this version of the review: run `dacu analyze rfm|clv|recall`.")]
-    return Section("customers", tx("客户", "Customers"), msg, [table, repeat], [chart], notes)
+                "RFM segment shifts, CLV of new customers and recall results are not in this "
+                "version of the review: run `dacu analyze rfm|clv|recall`.")]
+    tables = [table, repeat]
+    if facts.cohorts:
+        tables.append(_retention(facts.cohorts, campaign.end.date()))
+    return Section("customers", tx("客户", "Customers"), msg, tables, [chart], notes)
+
+
+def _retention(cohorts: list[dict[str, Any]], end: date, weeks: int = 4) -> Table:
+    """Weekly cohort retention (`dacu.analyze.retention.retention_table`), weeks 1–4; a week the
+    cohort has fully lived through before `end` with nobody active is 0, a later one is empty."""
+    import pandas as pd
+
+    from dacu.analyze.retention import retention_table
+
+    rates = retention_table(pd.DataFrame(cohorts), max_offset=weeks)
+    rows = []
+    for cohort, rec in rates.iterrows():
+        row: dict[str, Any] = {"cohort": str(cohort), "size": int(rec["size"])}
+        for w in range(1, weeks + 1):
+            value = rec.get(w)
+            lived = date.fromisoformat(str(cohort)) + timedelta(days=7 * (w + 1)) <= end
+            empty = value is None or value != value
+            row[f"w{w}"] = (0.0 if lived else None) if empty else float(value)
+        rows.append(row)
+    cols = [Column("cohort", tx("首购周", "First-purchase week")),
+            Column("size", tx("人数", "Customers"), "int")]
+    cols += [Column(f"w{w}", tx(f"第{w}周留存", f"Week {w}"), "pct") for w in range(1, weeks + 1)]
+    return Table("retention", tx("同期群留存（按首购周）", "Cohort retention (by first-purchase week)"),
+                 cols, rows)
 
 
 def operations(facts: Facts, alerts: list[dict[str, Any]] | None) -> Section:
