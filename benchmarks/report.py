@@ -15,6 +15,9 @@ DuckDB warehouse (not timed), each task runs in its own subprocess so its peak R
   writing review.json, lessons.json, review.html, review.xlsx and review.pptx.
 
 Ratios: review ÷ floor_facts (cost of everything beyond the KPI aggregates) and ÷ floor_total.
+Each task runs REPEAT times (interleaved, best time and its peak RSS kept: the machine is shared).
+Results of every size measured are kept in WORK/results.json and all are recorded, so a 20 M run
+(`DACU_BENCH_EVENTS=20000000 DACU_BENCH_REPEAT=1`) adds its row next to the default one.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record, table
 
 N = int(os.environ.get("DACU_BENCH_EVENTS", "5000000"))
+REPEAT = int(os.environ.get("DACU_BENCH_REPEAT", "2"))  # best of REPEAT, tasks interleaved
 WORK = Path(os.environ.get("DACU_BENCH_DIR", tempfile.gettempdir())) / "dacu-bench-report"
 CAMPAIGN = """
 id: bench-double11-2024
@@ -134,23 +138,45 @@ def run(name: str, db: Path, camp: Path) -> dict:
     return result
 
 
+TASKS = ("floor_total", "floor_facts", "review")
+
+
 def main() -> None:
     db, camp = prepare()
-    r = {name: run(name, db, camp) for name in ("floor_total", "floor_facts", "review")}
-    sizes = {p.name: p.stat().st_size for p in (WORK / "out").iterdir()}
-    load = os.getloadavg()[0]
-    rows = [[name, f"{v['seconds']:.1f}", f"{v['seconds'] / r['floor_facts']['seconds']:.2f}×",
-             f"{v['seconds'] / r['floor_total']['seconds']:.2f}×", f"{v['rss_mib']:.0f}"]
-            for name, v in r.items()]
-    text = (f"{N:,} generated events (16 days, 8 channels), DuckDB warehouse; load average "
-            f"{load:.1f} at the end. The whole review (facts, attribution, findings, JSON, HTML, "
-            f"Excel, PowerPoint) vs the KPI aggregates it reads (floor_facts) and vs the one-row "
-            "KPI total (floor_total); each task in its own process (peak RSS is its own).\n\n"
-            + table(["task", "seconds", "÷ floor_facts", "÷ floor_total", "peak RSS MiB"], rows)
-            + "\n\nOutput sizes: " + ", ".join(f"{k} {v / 1024:.0f} KiB"
-                                               for k, v in sorted(sizes.items())) + ".")
+    best: dict[str, dict] = {}
+    for _ in range(REPEAT):
+        for name in TASKS:
+            result = run(name, db, camp)
+            if name not in best or result["seconds"] < best[name]["seconds"]:
+                best[name] = result
+    store = WORK / "results.json"
+    results = json.loads(store.read_text()) if store.exists() else {}
+    results[str(N)] = {"tasks": best, "load": os.getloadavg()[0], "repeat": REPEAT,
+                       "sizes": {p.name: p.stat().st_size for p in (WORK / "out").iterdir()}}
+    store.write_text(json.dumps(results, indent=1))
+    text = report(results)
     record("report", text)
     print(text)
+
+
+def report(results: dict) -> str:
+    rows = []
+    for n, res in sorted(results.items(), key=lambda kv: int(kv[0])):
+        r = res["tasks"]
+        for name, v in r.items():
+            rows.append([f"{int(n):,}", name, f"{v['seconds']:.1f}",
+                         f"{v['seconds'] / r['floor_facts']['seconds']:.2f}×",
+                         f"{v['seconds'] / r['floor_total']['seconds']:.2f}×",
+                         f"{v['rss_mib']:.0f}", f"{res['repeat']} / {res['load']:.1f}"])
+    sizes = next(iter(results.values()))["sizes"]
+    return ("Generated events (16 days, 8 channels, hourly spend), DuckDB warehouse. The whole "
+            "review (facts, attribution, findings, JSON, HTML, Excel, PowerPoint) vs the KPI "
+            "aggregates it reads (floor_facts) and vs the one-row KPI total (floor_total); each "
+            "task in its own process (peak RSS is its own), best of the runs.\n\n"
+            + table(["events", "task", "seconds", "÷ floor_facts", "÷ floor_total",
+                     "peak RSS MiB", "runs / load avg"], rows)
+            + "\n\nOutput sizes: " + ", ".join(f"{k} {v / 1024:.0f} KiB"
+                                               for k, v in sorted(sizes.items())) + ".")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,11 @@ def test_sections_in_review_order(review: dict) -> None:
         "overview", "attainment", "structure", "investment", "traffic", "customers",
         "operations", "competitors", "findings"]
     ops = next(s for s in review["sections"] if s["id"] == "operations")
-    assert {r["severity"]: r["count"] for r in ops["tables"][1]["rows"]} == {"red": 1, "yellow": 1}
+    red, yellow = ops["tables"][1]["rows"]
+    # red: acked after 4 and 10 min → median 7; resolved after 30 and 60 min → median 45
+    assert (red["count"], red["resolved"], red["ack_minutes"], red["resolve_minutes"]) == (
+        2, 2, 7.0, 45.0)
+    assert (yellow["count"], yellow["open"], yellow["ack_minutes"]) == (1, 1, None)
 
 
 def test_baseline_window(reviewed: dict, review: dict) -> None:

@@ -94,6 +94,26 @@ def _stock_rule(stock: Table) -> list[Finding]:
                     tx("下次按预测加备货，并设置库存告警", "Stock more by forecast; add a stock alert"))]
 
 
+def _alert_rule(alerts: Table) -> list[Finding]:
+    still_open = sum(r["open"] for r in alerts.rows)
+    slow = [r for r in alerts.rows if (r["ack_minutes"] or 0) > 15]
+    out = []
+    if still_open:
+        out.append(Finding("alerts-open", "warn",
+                           tx(f"{still_open} 条告警至复盘时仍未处理", f"{still_open} alerts still open"),
+                           f"operations/alerts: open={still_open}",
+                           tx("复盘会上逐条指派负责人并关闭", "Assign an owner to each and close them")))
+    for r in slow:
+        out.append(Finding(f"alerts-slow-{r['severity']}", "warn",
+                           tx(f"{r['severity']} 级告警响应中位数 {r['ack_minutes']:.0f} 分钟（> 15）",
+                              f"{r['severity']} alerts took a median {r['ack_minutes']:.0f} min to "
+                              "acknowledge (> 15)"),
+                           f"operations/alerts: {r['severity']} ack_minutes={r['ack_minutes']}",
+                           tx("爆发期安排值班并接入即时通知", "Staff an on-call rota with instant "
+                              "notifications during the burst")))
+    return out
+
+
 def derive_findings(sections: list[Section], bridge: Bridge | None) -> list[Finding]:
     """Apply every rule to the built sections (each finding cites section/table: key=value)."""
     tables = {t.id: t for s in sections for t in s.tables}
@@ -106,6 +126,8 @@ def derive_findings(sections: list[Section], bridge: Bridge | None) -> list[Find
         out += _funnel_rule(tables["funnel"])
     if "stockouts" in tables:
         out += _stock_rule(tables["stockouts"])
+    if "alerts" in tables:
+        out += _alert_rule(tables["alerts"])
     return out
 
 

@@ -3,7 +3,8 @@ competitors. Where the data for a part is not there, the section says so (a note
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from statistics import median
 from typing import Any
 
 from dacu.config import Campaign
@@ -247,15 +248,36 @@ def operations(facts: Facts, alerts: list[dict[str, Any]] | None) -> Section:
     return Section("operations", tx("运营", "Operations"), msg, tables, [], notes)
 
 
+def _minutes(alert: dict[str, Any], field: str) -> float | None:
+    """Minutes from opened_at to `field` (ISO times), None when either is missing."""
+    if not alert.get("opened_at") or not alert.get(field):
+        return None
+    start = datetime.fromisoformat(str(alert["opened_at"]))
+    return (datetime.fromisoformat(str(alert[field])) - start).total_seconds() / 60
+
+
 def _alert_table(alerts: list[dict[str, Any]]) -> Table:
-    counts: dict[tuple[str, str], int] = {}
+    """Per severity: alerts raised, still open, and the median minutes to acknowledge / resolve
+    (from `acked_at` / `resolved_at` where the log has them)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for a in alerts:
-        key = (str(a.get("severity", "?")), str(a.get("status", "?")))
-        counts[key] = counts.get(key, 0) + 1
-    return Table("alerts", tx("告警", "Alerts"), [
-        Column("severity", tx("级别", "Severity")), Column("status", tx("状态", "Status")),
-        Column("count", tx("条数", "Count"), "int")],
-        [{"severity": s, "status": st, "count": n} for (s, st), n in sorted(counts.items())])
+        groups.setdefault(str(a.get("severity", "?")), []).append(a)
+    rows = []
+    for severity, items in sorted(groups.items()):
+        acks = [m for m in (_minutes(a, "acked_at") for a in items) if m is not None]
+        fixes = [m for m in (_minutes(a, "resolved_at") for a in items) if m is not None]
+        rows.append({"severity": severity, "count": len(items),
+                     "open": sum(a.get("status") == "open" for a in items),
+                     "resolved": sum(a.get("status") == "resolved" for a in items),
+                     "ack_minutes": median(acks) if acks else None,
+                     "resolve_minutes": median(fixes) if fixes else None})
+    return Table("alerts", tx("告警与处理时效", "Alerts and handling time"), [
+        Column("severity", tx("级别", "Severity")), Column("count", tx("条数", "Raised"), "int"),
+        Column("open", tx("未处理", "Still open"), "int"),
+        Column("resolved", tx("已解决", "Resolved"), "int"),
+        Column("ack_minutes", tx("响应中位数（分钟）", "Median minutes to ack"), "float"),
+        Column("resolve_minutes", tx("解决中位数（分钟）", "Median minutes to resolve"), "float")],
+        rows)
 
 
 def competitors(facts: Facts, rivals: list[Competitor] | None, repurchase: float | None,
