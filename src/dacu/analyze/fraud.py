@@ -27,6 +27,7 @@ class Thresholds:
     """The numbers behind the rules; seconds, counts, points."""
 
     instant_account_seconds: float = 60.0  # first order this soon after the first visit
+    history_seconds: float = DAY_SECONDS  # … judged only with this much of the log before it
     fast_pay_seconds: float = 30.0  # mean order→pay time of a script
     basket_peers: int = 5  # accounts with the same SKU, amount, hour, region and device
     cluster_size: int = 5  # accounts linked by device/IP/address/basket
@@ -50,18 +51,21 @@ def _col(f: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("no_browse", 2, "下单前无浏览", "ordered without any browsing in the session",
-         lambda f, t: _col(f, "orders_no_browse") >= 1),
+    Rule("no_browse", 2, "下单前无浏览", "orders but never browsed (no view, no cart)",
+         lambda f, t: (_col(f, "orders_no_browse") >= 1) & (_col(f, "views") == 0)
+         & (_col(f, "carts") == 0)),
     Rule("instant_account", 2, "新号即下单", "first order within a minute of the first visit",
-         lambda f, t: _col(f, "account_age_seconds", np.inf) < t.instant_account_seconds),
+         lambda f, t: (_col(f, "account_age_seconds", np.inf) < t.instant_account_seconds)
+         & (_col(f, "observed_seconds", np.inf) >= t.history_seconds)),
     Rule("fast_pay", 1, "秒付", "pays within seconds of ordering",
          lambda f, t: _col(f, "mean_pay_seconds", np.inf) < t.fast_pay_seconds),
     Rule("identical_basket", 2, "同款同价同时段多账户", "same basket as many accounts in the hour",
          lambda f, t: _col(f, "basket_peers") >= t.basket_peers),
     Rule("single_sku_repeat", 1, "单品反复下单", "orders one SKU again and again",
          lambda f, t: (_col(f, "distinct_skus") == 1) & (_col(f, "top_sku_orders") >= 2)),
-    Rule("never_cart", 1, "从不加购直接下单", "orders without ever adding to cart",
-         lambda f, t: (_col(f, "carts") == 0) & (_col(f, "orders") >= 1)),
+    Rule("never_cart", 1, "浏览后从不加购直接下单", "views, then orders, never a cart",
+         lambda f, t: (_col(f, "carts") == 0) & (_col(f, "views") >= 1)
+         & (_col(f, "orders") >= 1)),
     Rule("refund_heavy", 1, "频繁退款", "refunds half of its orders or more",
          lambda f, t: (_col(f, "refunds") >= 2)
          & (_col(f, "refunds") >= t.refund_share * _col(f, "orders"))),

@@ -4,8 +4,11 @@
 the columns of `FEATURE_COLUMNS` (counts, seconds, fen). Behaviour the features catch:
 
 - 下单前无浏览 orders whose session has no pv/click/cart (a script calling the order API);
-- 秒付 order-to-pay seconds (scripts pay within seconds; people take minutes);
-- 新号即下单 seconds from the account's first event to its first order (0 for an API account);
+- 秒付 order-to-pay seconds (scripts pay within seconds; people take minutes); pays stamped with
+  the order's own time (a source with one "buy" event) are not timings and are left out;
+- 新号即下单 seconds from the account's first event to its first order (0 for an API account),
+  and `observed_seconds`, how much of the table lies before that order (a short slice of a log
+  cannot tell a new account from an old one);
 - 同款同价同时段 identical baskets: accounts ordering the same SKU at the same amount in the same
   hour from the same region and device type (a farm or a ring acting together);
 - 单品集中 orders of one SKU only, at full price, with coupon redemptions and refunds counted.
@@ -26,7 +29,7 @@ BROWSE = ("impression", "click", "pv", "cart", "fav")
 FEATURE_COLUMNS = (
     "user_id", "orders", "paid_orders", "refunds", "paid_fen", "refund_fen", "views", "carts",
     "coupon_orders", "orders_no_browse", "distinct_skus", "top_sku_orders", "mean_pay_seconds",
-    "min_pay_seconds", "account_age_seconds", "basket_peers", "device", "region", "top_sku",
+    "min_pay_seconds", "account_age_seconds", "observed_seconds", "basket_peers", "device", "region", "top_sku",
 )
 
 
@@ -76,6 +79,8 @@ def _pay_timing(orders: ir.Table, ev: ir.Table) -> ir.Table:
     first = orders.group_by(["order_id", "user_id"]).agg(order_ts=orders.ts.min())
     j = first.join(pays, "order_id")
     secs = j.pay_ts.epoch_seconds() - j.order_ts.epoch_seconds()
+    j = j.filter(secs > 0)  # a pay stamped with the order's time (Taobao "buy") is not a timing
+    secs = j.pay_ts.epoch_seconds() - j.order_ts.epoch_seconds()
     return j.group_by("user_id").agg(mean_pay_seconds=secs.mean().cast("float64"),
                                      min_pay_seconds=secs.min().cast("float64"))
 
@@ -104,8 +109,11 @@ def customer_features(events: ir.Table, *, start: datetime | None = None,
     first_seen = events.group_by("user_id").agg(first_seen=events.ts.min())
     first_order = orders.group_by("user_id").agg(first_order=orders.ts.min())
     age = first_order.join(first_seen, "user_id")
+    age = age.cross_join(events.aggregate(origin=events.ts.min()))
     age = age.select("user_id", account_age_seconds=(
-        age.first_order.epoch_seconds() - age.first_seen.epoch_seconds()).cast("float64"))
+        age.first_order.epoch_seconds() - age.first_seen.epoch_seconds()).cast("float64"),
+        observed_seconds=(age.first_order.epoch_seconds() - age.origin.epoch_seconds())
+        .cast("float64"))
     buyers = age.join(_counts(ev), "user_id").join(_no_browse(ev), "user_id")
     buyers = buyers.join(_skus(orders), "user_id")
     buyers = buyers.left_join(_basket_peers(orders, exclude_skus), "user_id").select(
