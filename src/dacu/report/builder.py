@@ -36,7 +36,7 @@ def assemble(campaign: Campaign, facts: Facts, *, plan: Plan | None = None,
     actual = overall_actuals(facts)
     sections = [s1.overview(campaign, facts), attainment, s1.structure(campaign, facts),
                 s2.investment(campaign, plan, facts), s2.traffic(campaign, facts),
-                s2.customers(campaign, facts), s2.operations(facts, alerts),
+                s2.customers(campaign, facts), s2.operations(facts, alerts, campaign),
                 s2.competitors(facts, rivals, actual["repurchase_rate"], campaign.store)]
     findings = derive_findings(sections, bridge)
     sections.append(findings_section(findings))

@@ -35,6 +35,7 @@ class Facts:
     skus: list[dict[str, Any]] = field(default_factory=list)  # units sold vs stock
     journeys: Any = None  # pandas frame for attribution, or None
     cohorts: list[dict[str, Any]] = field(default_factory=list)  # weekly cohort activity (long)
+    sellouts: dict[str, datetime] = field(default_factory=dict)  # sku → when units reached stock
 
 
 def _rows(wh: Any, expr: Any) -> list[dict[str, Any]]:
@@ -72,7 +73,7 @@ def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
     peak_start = datetime(peak.year, peak.month, peak.day, tzinfo=campaign.tz)
     peak_events = window(events, peak_start, peak_start + timedelta(days=1))
     shift = timedelta(days=364)
-    return Facts(
+    facts = Facts(
         total=total, by_phase=by("phase"), by_channel=by("channel"),
         by_category=by("category"), by_customer_type=by("customer_type"),
         peak_hours=by("hour", source=peak_events), daily=by("day"),
@@ -85,6 +86,8 @@ def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
         skus=_sku_sales(wh, win), journeys=_journeys(wh, win) if with_journeys else None,
         cohorts=_cohorts(wh, events, start - timedelta(weeks=8), end),
     )
+    facts.sellouts = _sellouts(wh, win, facts.skus)
+    return facts
 
 
 def _spend(wh: Any, start: datetime, end: datetime) -> dict[str, int]:
@@ -148,3 +151,26 @@ def _cohorts(wh: Any, events: Any, since: datetime, end: datetime) -> list[dict[
     rows = _rows(wh, activity)
     first = since.date().isoformat()
     return [r for r in rows if r["cohort"] >= first]
+
+
+def sold_out(skus: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SKUs whose units paid in the window reached their stock."""
+    return [s for s in skus if s["stock"] and (s["units"] or 0) >= s["stock"] > 0]
+
+
+def _sellouts(wh: Any, win: Any, skus: list[dict[str, Any]]) -> dict[str, datetime]:
+    """The moment each sold-out SKU's cumulative paid units reached its stock."""
+    out = sold_out(skus)
+    if not out:
+        return {}
+    stock = {s["sku_id"]: s["stock"] for s in out}
+    pays = win.filter((win.event == "pay") & win.sku_id.isin(list(stock)))
+    rows = _rows(wh, pays.select("sku_id", "ts", "quantity").order_by("ts"))
+    done: dict[str, datetime] = {}
+    sold: dict[str, int] = {}
+    for r in rows:
+        sku = r["sku_id"]
+        sold[sku] = sold.get(sku, 0) + (r["quantity"] or 0)
+        if sku not in done and sold[sku] >= stock[sku]:
+            done[sku] = r["ts"]
+    return done

@@ -12,7 +12,7 @@ from dacu.money import format_fen, format_pct
 from dacu.plan.schema import Plan
 from dacu.report.competitors import Competitor
 from dacu.report.model import Chart, Column, Section, Series, Table, tx
-from dacu.report.queries import Facts
+from dacu.report.queries import Facts, sold_out
 from dacu.report.sections import kpi_rows, names
 
 LINE_KIND = {"search_ads": "直通车 search ads", "display_ads": "钻展 display", "affiliate":
@@ -228,15 +228,41 @@ def _retention(cohorts: list[dict[str, Any]], end: date, weeks: int = 4) -> Tabl
                  cols, rows)
 
 
-def operations(facts: Facts, alerts: list[dict[str, Any]] | None) -> Section:
-    out = [s for s in facts.skus if s["stock"] is not None and (s["units"] or 0) >= s["stock"] > 0]
-    stock = Table("stockouts", tx("售罄 SKU", "Sold-out SKUs"), [
+def lost_sales(sku: dict[str, Any], sold_out_at: datetime | None, start: datetime,
+               end: datetime) -> tuple[int | None, int | None]:
+    """Naive run-rate estimate of the sales a stock-out cost: the SKU's paid units per hour from
+    the campaign start to the sell-out, times the hours left in the window, less the units sold
+    after the sell-out anyway (a restock), at its average paid price. (units, fen); None when the
+    sell-out time is unknown or at the very start."""
+    if sold_out_at is None or sold_out_at <= start:
+        return None, None
+    hours_before = (sold_out_at - start).total_seconds() / 3600
+    hours_left = max((end - sold_out_at).total_seconds() / 3600, 0.0)
+    after = max((sku["units"] or 0) - sku["stock"], 0)
+    units = max(round(sku["stock"] / hours_before * hours_left) - after, 0)
+    price = (sku["paid_gmv_fen"] or 0) / max(sku["units"] or 1, 1)
+    return units, round(units * price)
+
+
+def operations(facts: Facts, alerts: list[dict[str, Any]] | None, campaign: Campaign) -> Section:
+    out = []
+    for sku in sold_out(facts.skus):
+        when = facts.sellouts.get(sku["sku_id"])
+        units, fen = lost_sales(sku, when, campaign.start, campaign.end)
+        out.append({**sku, "sold_out_at": when.astimezone(campaign.tz).strftime("%m-%d %H:%M")
+                    if when else None, "lost_units": units, "lost_fen": fen})
+    stock = Table("stockouts", tx("售罄 SKU 与缺货损失估计", "Sold-out SKUs and lost sales"), [
         Column("sku_id", tx("SKU", "SKU")), Column("name", tx("名称", "Name")),
         Column("stock", tx("库存", "Stock"), "int"), Column("units", tx("售出件数", "Units sold"), "int"),
-        Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen")], out)
-    notes = [tx("缺货损失估计本版未计算（需要缺货时段的需求数据）。秒杀/优惠券拒绝与客服负载数据未接入复盘。",
-                "Lost sales of stock-outs are not estimated in this version (needs demand during "
-                "the stock-out). Flash-sale/coupon refusals and customer-service load are not "
+        Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen"),
+        Column("sold_out_at", tx("售罄时间", "Sold out at")),
+        Column("lost_units", tx("估计损失件数", "Est. lost units"), "int"),
+        Column("lost_fen", tx("估计损失金额", "Est. lost sales"), "fen")], out)
+    notes = [tx("缺货损失为朴素估计：售罄前每小时售出件数 × 活动剩余小时数 − 补货后售出件数，× 平均成交价（未考虑爆发日峰值与替代购买）。"
+                "秒杀/优惠券拒绝与客服负载数据未接入复盘。",
+                "Lost sales are a naive run-rate estimate: units per hour before the sell-out × "
+                "hours left in the window − units sold after a restock, × average paid price (ignores the peak-day spike and "
+                "substitution). Flash-sale/coupon refusals and customer-service load are not "
                 "wired into the review.")]
     tables = [stock]
     if alerts is None:
