@@ -83,7 +83,7 @@ def test_rules_flag_the_bots_with_readable_reasons():
     # (+ anomaly 0/1); never_cart needs views, basket peers 3 < 5 and cluster 3 < 5 do not count
     assert 5 <= s.loc["b0", "points"] <= 6
     assert "下单前无浏览" in s.loc["b0", "reasons_zh"] and "秒付" in s.loc["b0", "reasons_zh"]
-    assert "ordered without any browsing" in s.loc["b0", "reasons_en"]
+    assert "orders but never browsed" in s.loc["b0", "reasons_en"]
     assert s.loc["g1", "points"] <= 1 and not s.loc["g1", "flagged"]
     assert s.loc["b0", "cluster_size"] == 3 and s.loc["g1", "cluster_size"] == 1
 
