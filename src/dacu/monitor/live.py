@@ -52,7 +52,8 @@ def anomaly_rules(metrics: Iterable[str] = ANOMALY_METRICS, *, k: float = 3.0) -
     """Built-in detectors: the hourly KPI more than k robust deviations below comparable hours."""
     return [AlertRule.model_validate({"id": f"anomaly-{m}", "name": f"{m} 异常下降 anomaly",
                                       "metric": m, "compare": "absolute", "below": -k,
-                                      "window": "1h", "severity": "yellow", "min_volume": 200})
+                                      "window": "1h", "severity": "yellow", "min_volume": 200,
+                                      "every": "10m"})
             for m in metrics]
 
 

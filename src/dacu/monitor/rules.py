@@ -99,6 +99,7 @@ class AlertRule(_Model):
     notify: tuple[str, ...] = ()
     playbook: str | None = None
     min_volume: int = 0  # skip while the window has fewer UV than this (noise)
+    every: timedelta = timedelta(minutes=1)  # evaluate at minutes that are multiples of this
 
     @field_validator("metric", mode="before")
     @classmethod
@@ -120,7 +121,7 @@ class AlertRule(_Model):
     def _bound(cls, value: Any) -> float | None:
         return None if value is None else _ratio(value)
 
-    @field_validator("window", "for_", "offset", mode="before")
+    @field_validator("window", "for_", "offset", "every", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> timedelta:
         return parse_duration(value)
@@ -233,6 +234,9 @@ class RuleEngine:
              ) -> list[Transition]:
         out = []
         for rule in self.rules:
+            step = max(1, int(rule.every.total_seconds() // 60))
+            if int(now.timestamp() // 60) % step:
+                continue
             for key, (value, reference) in read(rule, now).items():
                 state = self.states.setdefault((rule.id, key), AlertState(rule.id, key))
                 state.last_value, state.last_reference = value, reference
