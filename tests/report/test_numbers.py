@@ -194,3 +194,19 @@ def test_lost_sales_estimate() -> None:
     restocked = {"stock": 48, "units": 88, "paid_gmv_fen": 88 * 9_900}
     assert lost_sales(restocked, start + timedelta(hours=48), start, end) == (152, 1_504_800)
     assert lost_sales(sku, None, start, end) == (None, None)
+
+
+def test_rfm_shift_counts(reviewed: dict, review: dict) -> None:
+    """Segment counts add up to the customers who had paid before the start / before the end
+    (plain Python over the parquet); segment scoring itself is dacu.analyze.rfm's (tested there)."""
+    campaign = reviewed["campaign"]
+    pays = [r for r in pq.read_table(reviewed["sim"] / "events.parquet").to_pylist()
+            if r["event"] == "pay"]
+    before = {r["user_id"] for r in pays if r["ts"] < campaign.start}
+    after = {r["user_id"] for r in pays if r["ts"] < campaign.end}
+    customers = next(s for s in review["sections"] if s["id"] == "customers")
+    rows = next(x for x in customers["tables"] if x["id"] == "rfm_shift")["rows"]
+    assert len(rows) == 8
+    assert sum(r["before"] for r in rows) == len(before)
+    assert sum(r["after"] for r in rows) == len(after)
+    assert sum(r["change"] for r in rows) == len(after) - len(before)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import ibis
+
 from dacu.config import Campaign
 from dacu.metrics import kpis, window
 
@@ -36,6 +38,8 @@ class Facts:
     journeys: Any = None  # pandas frame for attribution, or None
     cohorts: list[dict[str, Any]] = field(default_factory=list)  # weekly cohort activity (long)
     sellouts: dict[str, datetime] = field(default_factory=dict)  # sku → when units reached stock
+    rfm_before: Any = None  # per-customer R/F/M (pyarrow) at the campaign start …
+    rfm_after: Any = None  # … and at its end
 
 
 def _rows(wh: Any, expr: Any) -> list[dict[str, Any]]:
@@ -87,6 +91,7 @@ def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
         cohorts=_cohorts(wh, events, start - timedelta(weeks=8), end),
     )
     facts.sellouts = _sellouts(wh, win, facts.skus)
+    facts.rfm_before, facts.rfm_after = _rfm_inputs(wh, events, start), _rfm_inputs(wh, events, end)
     return facts
 
 
@@ -174,3 +179,16 @@ def _sellouts(wh: Any, win: Any, skus: list[dict[str, Any]]) -> dict[str, dateti
         if sku not in done and sold[sku] >= stock[sku]:
             done[sku] = r["ts"]
     return done
+
+
+def _rfm_inputs(wh: Any, events: Any, cutoff: datetime) -> Any:
+    """Per customer with a pay before `cutoff`: recency_days (to the cutoff), frequency (paid
+    orders), monetary (paid fen) — an Arrow table sorted by user_id."""
+    pays = window(events, None, cutoff)
+    pays = pays.filter(pays.event == "pay")
+    per = pays.group_by("user_id").agg(
+        last=pays.ts.max(), frequency=pays.order_id.fill_null(pays.event_id).nunique(),
+        monetary=pays.amount_fen.sum().fill_null(0))
+    age = (ibis.literal(cutoff).epoch_seconds() - per["last"].epoch_seconds()) / 86_400
+    return wh.to_arrow(per.select("user_id", "frequency", "monetary", recency_days=age)
+                       .order_by("user_id"))

@@ -194,14 +194,48 @@ def customers(campaign: Campaign, facts: Facts) -> Section:
     chart = Chart("customers", tx("新老客支付金额", "Paid GMV: new vs returning"), "bar",
                   [r["name"] for r in rows],
                   [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in rows])])
-    notes = [tx("RFM 分层变化、新客 CLV 与召回结果本版尚未纳入复盘：请用 "
-                "`dacu analyze rfm|clv|recall` 单独生成。",
-                "RFM segment shifts, CLV of new customers and recall results are not in this "
-                "version of the review: run `dacu analyze rfm|clv|recall`.")]
+    notes = [tx("新客 CLV 与召回结果本版尚未纳入复盘：请用 `dacu analyze clv|recall-outcome` 单独生成。",
+                "CLV of new customers and recall results are not in this version of the review: "
+                "run `dacu analyze clv|recall-outcome`.")]
     tables = [table, repeat]
+    shift = _rfm_shift(facts.rfm_before, facts.rfm_after)
+    if shift is not None:
+        tables.append(shift)
     if facts.cohorts:
         tables.append(_retention(facts.cohorts, campaign.end.date()))
     return Section("customers", tx("客户", "Customers"), msg, tables, [chart], notes)
+
+
+def _segments(table: Any) -> dict[str, str]:
+    """user_id → RFM segment (zh) by `dacu.analyze.rfm`, from an Arrow R/F/M table."""
+    from dacu.analyze.rfm import rfm
+
+    if table is None or table.num_rows == 0:
+        return {}
+    result = rfm(table["recency_days"].to_numpy(), table["frequency"].to_numpy(),
+                 table["monetary"].to_numpy())
+    return dict(zip(table["user_id"].to_pylist(), result.segment_zh.tolist(), strict=True))
+
+
+def _rfm_shift(before: Any, after: Any) -> Table | None:
+    """Customers per RFM segment at the campaign start and end, and how many of those already
+    known at the start moved to another segment."""
+    from dacu.analyze.rfm import SEGMENTS
+
+    seg0, seg1 = _segments(before), _segments(after)
+    if not seg1:
+        return None
+    rows = []
+    for zh, en in SEGMENTS.values():
+        n0 = sum(1 for v in seg0.values() if v == zh)
+        n1 = sum(1 for v in seg1.values() if v == zh)
+        left = sum(1 for u, v in seg0.items() if v == zh and seg1.get(u) != zh)
+        rows.append({"segment_zh": zh, "segment_en": en, "before": n0, "after": n1,
+                     "change": n1 - n0, "moved_out": left})
+    return Table("rfm_shift", tx("RFM 分层变化（活动前 → 活动后）", "RFM segments (start → end)"), [
+        Column("segment_zh", tx("分层", "Segment")), Column("before", tx("活动前", "At start"), "int"),
+        Column("after", tx("活动后", "At end"), "int"), Column("change", tx("变化", "Change"), "int"),
+        Column("moved_out", tx("迁出人数", "Moved out"), "int")], rows)
 
 
 def _retention(cohorts: list[dict[str, Any]], end: date, weeks: int = 4) -> Table:
