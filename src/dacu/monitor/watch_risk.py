@@ -44,7 +44,8 @@ def fraud_alerts(result: Any, *, top: int = 5) -> list[dict]:
              "message": (f"风控待审批 Flagged for approval: {len(flagged)} 个账户 accounts, "
                          f"{len(result.clusters)} 个团伙 clusters, 支付 paid "
                          f"{format_fen(gmv)}\n" + "\n".join(lines)
-                         + "\n审批 approve: dacu analyze fraud approve FLAGGED.csv --approve"),
+                         + "\n审批 approve: dacu analyze fraud approve FLAGGED.csv -c CAMPAIGN.yaml "
+                           "--approve"),
              "at": None}]
 
 
