@@ -38,24 +38,35 @@ def _title(slide: Any, text: str, sub: str | None = None) -> None:
         para.runs[0].font.size = Pt(14)
 
 
+def _footnote(slide: Any, text: str) -> None:
+    """What is missing or how a figure is made, at the foot of the slide."""
+    box = slide.shapes.add_textbox(Inches(0.5), H - Inches(0.9), W - Inches(1), Inches(0.7))
+    box.text_frame.word_wrap = True
+    box.text_frame.text = text
+    for para in box.text_frame.paragraphs:
+        for run in para.runs:
+            run.font.size = Pt(10)
+            run.font.color.rgb = RGBColor(0x66, 0x66, 0x66)
+
+
 def _blank(deck: Any) -> Any:
     return deck.slides.add_slide(deck.slide_layouts[6])
 
 
-def _chart_data(chart: Chart) -> tuple[Any, Any]:
+def _chart_data(chart: Chart, lang: str) -> tuple[Any, Any]:
     data = CategoryChartData()
     data.categories = chart.categories
     scale = 100 if chart.fmt == "fen" else 1
     if chart.kind == "waterfall":
-        return _waterfall_data(chart, data), XL_CHART_TYPE.COLUMN_STACKED
+        return _waterfall_data(chart, data, lang), XL_CHART_TYPE.COLUMN_STACKED
     for series in chart.series:
-        data.add_series(series.name["zh"], [v / scale for v in series.values])
+        data.add_series(series.name[lang], [v / scale for v in series.values])
     kind = {"pie": XL_CHART_TYPE.PIE, "funnel": XL_CHART_TYPE.BAR_CLUSTERED}.get(
         chart.kind, XL_CHART_TYPE.COLUMN_CLUSTERED)
     return data, kind
 
 
-def _waterfall_data(chart: Chart, data: Any) -> Any:
+def _waterfall_data(chart: Chart, data: Any, lang: str) -> Any:
     """Invisible base + visible step (yuan), negatives stacked below zero: target, the effects as
     floating steps, actual."""
     values = [v / 100 for v in chart.series[0].values]
@@ -72,13 +83,13 @@ def _waterfall_data(chart: Chart, data: Any) -> Any:
         for series, value in zip((base, up, down), parts, strict=True):
             series.append(value)
     data.add_series("base", base)
-    data.add_series(chart.series[0].name["zh"], up)
+    data.add_series(chart.series[0].name[lang], up)
     data.add_series("−", down)
     return data
 
 
 def _add_chart(slide: Any, chart: Chart, lang: str, box: tuple[Emu, Emu, Emu, Emu]) -> None:
-    data, kind = _chart_data(chart)
+    data, kind = _chart_data(chart, lang)
     frame = slide.shapes.add_chart(kind, *box, data)
     xl = frame.chart
     xl.has_title = True
@@ -86,6 +97,8 @@ def _add_chart(slide: Any, chart: Chart, lang: str, box: tuple[Emu, Emu, Emu, Em
     if chart.fmt == "fen" and chart.kind != "pie":
         xl.value_axis.tick_labels.number_format = '"¥"#,##0'
         xl.value_axis.tick_labels.number_format_is_linked = False
+    if chart.kind == "funnel":
+        xl.category_axis.reverse_order = True  # the first step on top
     if chart.kind == "waterfall":
         xl.plots[0].series[0].format.fill.background()
         xl.plots[0].gap_width = 60
@@ -127,9 +140,11 @@ def _section_slides(deck: Any, section: Section, n: int, lang: str) -> None:
         f"{n}. {section.title[lang]}: {section.headline[lang]}"
     charts, tables = list(section.charts), list(section.tables)
     slide = _blank(deck)
-    _title(slide, head, "; ".join(note[lang] for note in section.notes) or None)
+    _title(slide, head)
+    if section.notes:
+        _footnote(slide, " ".join(note[lang] for note in section.notes))
     if charts:
-        _add_chart(slide, charts.pop(0), lang, (Inches(0.7), Inches(1.6), W - Inches(1.4), Inches(5.5)))
+        _add_chart(slide, charts.pop(0), lang, (Inches(0.7), Inches(1.5), W - Inches(1.4), Inches(5.0)))
     elif tables:
         table = tables.pop(0)
         _add_table(slide, table, table_cells(table, lang)[:ROWS_PER_SLIDE], lang)
