@@ -135,3 +135,23 @@ def test_streaming_watch_alerts_once_within_fifteen_minutes():
     assert len(raised) == 1  # one burst, raised once
     at, burst = raised[0]
     assert burst.topic == "物流/发货" and at - burst_at <= timedelta(minutes=15)
+
+
+def test_burst_alerts_go_to_every_notification_target():
+    from dacu.monitor.watch_risk import notify_alerts, sentiment_alerts
+
+    class Recorder:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, target, message):
+            self.sent.append((target, message))
+            return target
+
+    bursts = detect_bursts(_stream(datetime(2026, 11, 11, 20, 1, tzinfo=SH)))
+    recorder = Recorder()
+    notify_alerts(recorder, ["ops-dingtalk", "ops-mail"], sentiment_alerts(bursts))
+    assert [t for t, _ in recorder.sent] == ["ops-dingtalk", "ops-mail"]  # one burst × 2
+    message = recorder.sent[0][1]
+    assert message.title.startswith("负面舆情爆发 Negative burst: 物流/发货")
+    assert "发货慢0" in message.text and message.severity == "red"

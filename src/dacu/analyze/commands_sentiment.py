@@ -64,10 +64,13 @@ def scan(posts: Path = typer.Argument(..., help="Posts: .parquet from `sentiment
          bucket: int = typer.Option(5, help="Minutes per bucket (alerts ≤ this after a burst)."),
          model: Path = typer.Option(None, "--model", help="Model pickle (default "
                                     "~/.cache/dacu/sentiment-model.pkl, trained on first use)."),
+         notify: list[str] = typer.Option(None, "--notify", "-n", help="Send each burst alert "
+                                          "to this target of the campaign's notify: "
+                                          "(repeatable; needs -c)."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """舆情扫描 Sentiment and topics of posts, negative bursts per topic, and the alerts.
 
-    Example: dacu analyze sentiment scan posts.parquet -c examples/double11.yaml
+    Example: dacu analyze sentiment scan posts.parquet -c examples/double11.yaml -n ops-dingtalk
 
     Topics: 物流/发货, 优惠/价格, 质量, 客服, 系统bug, plus each of the campaign's watch_keywords.
     A burst = negative posts of a topic in a bucket far above its EWMA baseline (Poisson tail).
@@ -85,6 +88,8 @@ def scan(posts: Path = typer.Argument(..., help="Posts: .parquet from `sentiment
     scored = score_posts(load_posts(posts), default_model(str(model) if model else None),
                          topic_keywords(words))
     bursts = detect_bursts(scored, BurstSettings(bucket_minutes=bucket))
+    if notify:
+        _notify(campaign, notify, sentiment_alerts(bursts))
     if as_json:
         emit_json({"posts": len(scored), "negative": sum(p.negative for p in scored),
                    "bursts": [b.as_dict() for b in bursts]})
@@ -97,6 +102,26 @@ def scan(posts: Path = typer.Argument(..., help="Posts: .parquet from `sentiment
                 [[t, c[0], c[1]] for t, c in sorted(counts.items(), key=lambda kv: -kv[1][1])])
     for alert in sentiment_alerts(bursts):
         typer.echo(alert["message"])
+
+
+def _notify(campaign: Path | None, targets: list[str], alerts: list[dict]) -> None:
+    from dacu.config import load_campaign
+    from dacu.errors import ConfigError
+    from dacu.monitor.notifiers import Notifier, load_targets
+    from dacu.monitor.watch_risk import notify_alerts
+
+    if campaign is None:
+        raise ConfigError("--notify needs --campaign (its notify: section names the targets)")
+    known = load_targets(list(load_campaign(campaign).notify), source=str(campaign))
+    missing = [t for t in targets if t not in known]
+    if missing:
+        raise ConfigError(f"{campaign}: notify: has no target {missing} (known: {sorted(known)})")
+    notifier = Notifier(known)
+    try:
+        for result in notify_alerts(notifier, targets, alerts):
+            typer.echo(f"notify: {'ok' if result.ok else 'FAILED'} {result.detail or ''}")
+    finally:
+        notifier.close()
 
 
 @sentiment_app.command("demo-posts")

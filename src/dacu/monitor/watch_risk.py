@@ -82,3 +82,16 @@ class SentimentWatch:
                  if b.detected_at <= now and (b.topic, b.start) not in self.seen]
         self.seen.update((b.topic, b.start) for b in fresh)
         return fresh
+
+
+def notify_alerts(notifier: Any, targets: Sequence[str], alerts: Sequence[dict]) -> list[Any]:
+    """Send each alert to each notification target (DingTalk, WeCom, Feishu, Slack, e-mail) of
+    the campaign's `notify:`; returns the send results."""
+    from dacu.monitor.notifiers import Message
+
+    results = []
+    for a in alerts:
+        title, _, body = a["message"].partition("\n")
+        for target in targets:
+            results.append(notifier.send(target, Message(title, body, a["severity"])))
+    return results
