@@ -223,3 +223,14 @@ def test_audit_trail_devices_join_accounts(tmp_path, examples_dir):
     s = score_customers(_features().reset_index(), links=basket + links).scores \
         .set_index("user_id")
     assert s.loc["g1", "cluster_size"] == 4  # b0–b2 by basket, g1 via b0's device
+
+
+def test_flagged_devices_lists_subjects_shared_by_flagged_accounts():
+    from dacu.analyze.fraud import flagged_devices
+
+    result = score_customers(_features().reset_index())
+    links = [("b0", "device:farm"), ("b1", "device:farm"), ("g1", "device:farm"),
+             ("b2", "ip:1.1.1.1"), ("b0", "basket:x")]
+    # g1 is not flagged; one flagged account on an IP is not "shared"; baskets are not devices
+    assert flagged_devices(result, links) == [
+        {"subject": "device:farm", "accounts": 2, "customers": ["b0", "b1"]}]

@@ -85,7 +85,9 @@ def fraud_score(events: Path = EVENTS, warehouse: str = WAREHOUSE, campaign: Pat
                  "cluster_size", "paid_fen", "device", "region"]].to_csv(out, index=False)
     report = asdict(evaluate(result, truth_fraud_ids(json.loads(truth.read_text())))) \
         if truth is not None else None
-    _print_fraud(result, report, top, as_json)
+    from dacu.analyze.fraud import flagged_devices
+
+    _print_fraud(result, report, top, as_json, flagged_devices(result, links))
 
 
 def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:
@@ -102,13 +104,15 @@ def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:
         store.close()
 
 
-def _print_fraud(result, report: dict | None, top: int, as_json: bool) -> None:
+def _print_fraud(result, report: dict | None, top: int, as_json: bool,
+                 devices: list[dict]) -> None:
     from dacu.money import format_fen
 
     flagged = result.flagged
     if as_json:
         emit_json({"scored": len(result.scores), "flagged": len(flagged),
                    "clusters": [len(c) for c in result.clusters], "evaluation": report,
+                   "devices": devices[:top],
                    "top": flagged.head(top)[["user_id", "points", "reasons_zh"]]
                    .to_dict("records")})
         return
@@ -117,6 +121,10 @@ def _print_fraud(result, report: dict | None, top: int, as_json: bool) -> None:
                 ["customer", "points", "理由 reasons", "anomaly", "cluster", "paid"],
                 [[r.user_id, r.points, r.reasons_zh, round(r.anomaly_score, 3), r.cluster_size,
                   format_fen(int(r.paid_fen))] for r in flagged.head(top).itertuples()])
+    if devices:
+        print_table("共用设备/IP shared by flagged accounts", ["subject", "accounts", "customers"],
+                    [[d["subject"], d["accounts"], ", ".join(d["customers"][:5])]
+                     for d in devices[:top]])
     if report:
         print_table("评估 evaluation vs truth.json", ["precision", "recall", "TP", "FP", "FN",
                                                     "genuine blocked", "their paid GMV"],
