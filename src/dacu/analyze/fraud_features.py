@@ -134,6 +134,7 @@ def basket_links(events: ir.Table, *, start: datetime | None = None,
         orders = orders.filter(~orders.sku_id.isin(list(exclude_skus)))
     link = ibis.literal("basket:").concat(
         orders.sku_id.fill_null(""), "|", orders.amount_fen.cast("string").fill_null(""), "|",
-        orders.ts.truncate("h").cast("string"), "|", orders.region.fill_null(""), "|",
+        orders.ts.truncate("h").epoch_seconds().cast("int64").cast("string"), "|",
+        orders.region.fill_null(""), "|",
         orders.device.fill_null(""))
     return orders.select("user_id", link=link).distinct()
