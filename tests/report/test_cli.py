@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dacu.cli import app
@@ -87,3 +89,21 @@ def test_plan_targets_in_attainment(reviewed: dict, tmp_path: Path) -> None:
                                    "actual": burst_paid})]
     bridge = review.table("gmv_bridge").rows
     assert bridge[0]["fen"] == 2000 * 0.05 * 100_000  # = 10,000,000 fen
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**12), st.integers(0, 10**7), st.integers(0, 10**8),
+                          st.integers(0, 100)), min_size=1, max_size=5))
+@settings(max_examples=40, deadline=None)
+def test_competitor_amounts_round_trip(rows: list[tuple[int, int, int, int]]) -> None:
+    """Any fen amount written as yuan text (¥1,234.56 or plain) reads back to the same fen."""
+    import tempfile
+
+    lines = ["name,gmv,orders,asp,repurchase"]
+    for i, (gmv, orders, asp, pct) in enumerate(rows):
+        lines.append(f"s{i},\"¥{gmv // 100:,}.{gmv % 100:02d}\",{orders},{asp / 100:.2f},{pct}%")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        got = load_competitors(path)
+    assert [(c.gmv_fen, c.orders, c.asp_fen) for c in got] == [(g, o, a) for g, o, a, _ in rows]
+    assert [c.repurchase for c in got] == pytest.approx([p / 100 for *_, p in rows])
