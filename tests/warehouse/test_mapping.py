@@ -113,3 +113,13 @@ def test_tab_separated_export(wh, tmp_path):
     path.write_text("event_id\tts\tuser_id\tevent\n"
                     "t1\t2024-11-11T20:00:00+08:00\tu1\tpv\n", encoding="utf-8")
     assert import_events(wh, path).inserted == 1
+
+
+def test_typed_parquet_reference_table(wh, tmp_path):
+    from dacu.events import SKU_SCHEMA
+
+    skus = pa.table({"sku_id": ["k1"], "name": ["羽绒服"], "category": ["女装"], "brand": ["B"],
+                     "price_fen": [59900], "cost_fen": [21000], "stock": [30]}, schema=SKU_SCHEMA)
+    pq.write_table(skus, tmp_path / "skus.parquet")
+    assert import_reference(wh, "skus", tmp_path / "skus.parquet").inserted == 1
+    assert wh.to_arrow(wh.table("skus")).to_pylist()[0]["price_fen"] == 59900

@@ -50,7 +50,7 @@ def kpi(by: str = typer.Option("day,channel", "--by", help="Comma-separated dime
     """
     from dacu.config import DEFAULT_TZ, load_campaign
     from dacu.errors import ConfigError
-    from dacu.metrics.kpi import kpis, window
+    from dacu.metrics.kpi import first_purchases, kpis, window
     from dacu.warehouse import open_warehouse
 
     if fmt not in FORMATS:
@@ -61,7 +61,12 @@ def kpi(by: str = typer.Option("day,channel", "--by", help="Comma-separated dime
     wh = open_warehouse(warehouse)
     events = window(wh.events(), _parse_time(start, tz) or (camp.start if camp else None),
                     _parse_time(end, tz) or (camp.end if camp else None))
-    table = wh.to_arrow(kpis(events, by=dims, campaign=camp, tz=tz))
+    customers = None
+    if "customer_type" in dims:  # the customers table, else first pays over all history
+        stored = wh.table("customers")
+        has_rows = wh.to_arrow(stored.count())["value"][0].as_py() > 0
+        customers = stored if has_rows else first_purchases(wh.events())
+    table = wh.to_arrow(kpis(events, by=dims, campaign=camp, tz=tz, customers=customers))
     wh.close()
     _emit(table, dims, fmt, tz)
 

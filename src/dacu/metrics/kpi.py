@@ -91,12 +91,17 @@ def _session_key(t: Any) -> Any:
     return t.session_id.fill_null(t.event_id)
 
 
+def first_purchases(events: Any) -> Any:
+    """user_id → first_purchase: the first pay of each user in `events` (pass all history)."""
+    pays = events.filter(events.event == "pay")
+    return pays.group_by("user_id").agg(first_purchase=pays.ts.min())
+
+
 def _customer_types(events: Any, customers: Any, campaign: Any) -> Any:
     """user_id → first_purchase (customers table, else the first pay in the events)."""
     if customers is not None:
         return customers.select("user_id", first_purchase=customers.first_purchase)
-    pays = events.filter(events.event == "pay")
-    return pays.group_by("user_id").agg(first_purchase=pays.ts.min())
+    return first_purchases(events)
 
 
 def _enrich(events: Any, by: tuple[str, ...], offset: timedelta, campaign: Any,

@@ -208,6 +208,7 @@ def typed_select(schema: pa.Schema, chosen: dict[str, str], types: dict[str, str
             checks.append((column, f"{raw_text} IS NOT NULL AND ({sql}) IS NULL", reason))
     bad_col = " ".join(f"WHEN {cond} THEN {_q(col)}" for col, cond, _ in checks)
     bad_why = " ".join(f"WHEN {cond} THEN {why}" for _, cond, why in checks)
-    exprs.append(f"CASE {bad_col} END AS _bad_column" if checks else "NULL AS _bad_column")
-    exprs.append(f"CASE {bad_why} END AS _bad_reason" if checks else "NULL AS _bad_reason")
+    none = "CAST(NULL AS VARCHAR)"
+    exprs.append(f"CASE {bad_col} END AS _bad_column" if checks else f"{none} AS _bad_column")
+    exprs.append(f"CASE {bad_why} END AS _bad_reason" if checks else f"{none} AS _bad_reason")
     return f'SELECT {", ".join(exprs)} FROM "{raw}"'
