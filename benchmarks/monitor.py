@@ -332,6 +332,10 @@ def sim_rca_section(n: int = 50) -> str:
         truth = case.truth["incidents"][0]
         if truth["kind"] == "coupon_bot":  # no dimension value to find: a fraud watch
             continue
+        want = next(((d, truth[k]) for d, k in (("channel", "channel"), ("category", "category"),
+                                                 ("sku_id", "sku")) if truth.get(k)), None)
+        if want is None:  # an incident without a target value in truth.json
+            continue
         rollups, store = Rollups(), RollupStore()
         rollups.ingest(case.events)
         store.upsert(rollups.take_dirty())
@@ -340,8 +344,6 @@ def sim_rca_section(n: int = 50) -> str:
         metric = "gmv_fen" if truth["kind"] == "brushing" else "paid_gmv_fen"
         cause = diagnose(store, metric, (start, end), (2 * start - end, start), scale=None,
                          dims=("channel", "category", "device", "region", "customer_type", "sku_id"))
-        want = next((d, truth[k]) for d, k in (("channel", "channel"), ("category", "category"),
-                                                ("sku_id", "sku")) if truth.get(k))
         hit = cause.culprit is not None and (cause.culprit.dimension, cause.culprit.value) == want
         per_kind.setdefault(truth["kind"], [0, 0])
         per_kind[truth["kind"]][0] += hit
