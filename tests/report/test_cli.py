@@ -107,3 +107,13 @@ def test_competitor_amounts_round_trip(rows: list[tuple[int, int, int, int]]) ->
         got = load_competitors(path)
     assert [(c.gmv_fen, c.orders, c.asp_fen) for c in got] == [(g, o, a) for g, o, a, _ in rows]
     assert [c.repurchase for c in got] == pytest.approx([p / 100 for *_, p in rows])
+
+
+def test_empty_warehouse_is_one_clear_error(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    result = runner.invoke(app, ["report", "review", "--campaign", CAMPAIGN, "-w", url,
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert ("no events between 2026-10-27T00:00+08:00 and 2026-11-22T00:00+08:00 (campaign "
+            "double11-2026) in the warehouse") in str(result.exception)
+    assert not (tmp_path / "out" / "review.html").exists()

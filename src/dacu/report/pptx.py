@@ -138,7 +138,8 @@ def _cell(cell: Any, text: str, size: Any, bold: bool = False) -> None:
 def _section_slides(deck: Any, section: Section, n: int, lang: str) -> None:
     head = f"{n}. {section.title[lang]}：{section.headline[lang]}" if lang == "zh" else \
         f"{n}. {section.title[lang]}: {section.headline[lang]}"
-    charts, tables = list(section.charts), list(section.tables)
+    charts = [c for c in section.charts if c.categories]  # an empty chart has nothing to draw
+    tables = list(section.tables)
     slide = _blank(deck)
     _title(slide, head)
     if section.notes:

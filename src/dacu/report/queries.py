@@ -14,6 +14,7 @@ from typing import Any
 import ibis
 
 from dacu.config import Campaign
+from dacu.errors import WarehouseError
 from dacu.metrics import kpis, window
 
 
@@ -72,7 +73,12 @@ def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
     def by(*dims: str, source: Any = win) -> list[dict[str, Any]]:
         return _rows(wh, kpis(source, by=dims, campaign=campaign, customers=customers))
 
-    total = _total(wh, events, campaign, customers, start, end) or by()[0]
+    total = _total(wh, events, campaign, customers, start, end)
+    if total is None:
+        raise WarehouseError(
+            f"no events between {start.isoformat(timespec='minutes')} and "
+            f"{end.isoformat(timespec='minutes')} (campaign {campaign.id}) in the warehouse: "
+            "load them first (e.g. `dacu import folder SIM_DIR -w URL`) or check --warehouse")
     peak = campaign.peak_day
     peak_start = datetime(peak.year, peak.month, peak.day, tzinfo=campaign.tz)
     peak_events = window(events, peak_start, peak_start + timedelta(days=1))
