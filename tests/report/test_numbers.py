@@ -210,3 +210,21 @@ def test_rfm_shift_counts(reviewed: dict, review: dict) -> None:
     assert sum(r["before"] for r in rows) == len(before)
     assert sum(r["after"] for r in rows) == len(after)
     assert sum(r["change"] for r in rows) == len(after) - len(before)
+
+
+def test_clv_of_acquired_customers(reviewed: dict, review: dict) -> None:
+    """The acquired group = customers whose first pay in the events is inside the window (plain
+    Python); CLV values come from dacu.analyze.clv (tested against CDNOW there)."""
+    campaign = reviewed["campaign"]
+    first: dict = {}
+    for r in pq.read_table(reviewed["sim"] / "events.parquet").to_pylist():
+        if r["event"] == "pay" and r["ts"] < campaign.end:
+            first[r["user_id"]] = min(first.get(r["user_id"], r["ts"]), r["ts"])
+    # customer_summary counts days on the engine's date of ts (UTC); acquired = T ≤ window − 1
+    # days ⇔ the first pay's date ≥ the first campaign day
+    acquired = sum(1 for ts in first.values() if ts.date() >= campaign.days()[0])
+    customers = next(s for s in review["sections"] if s["id"] == "customers")
+    rows = next(x for x in customers["tables"] if x["id"] == "clv")["rows"]
+    assert rows[1]["customers"] == len(first)
+    assert rows[0]["customers"] == acquired
+    assert rows[0]["clv_mean_fen"] > 0 and rows[0]["purchases_365"] > 0

@@ -41,6 +41,7 @@ class Facts:
     sellouts: dict[str, datetime] = field(default_factory=dict)  # sku → when units reached stock
     rfm_before: Any = None  # per-customer R/F/M (pyarrow) at the campaign start …
     rfm_after: Any = None  # … and at its end
+    clv_summary: Any = None  # per-customer purchase summary (days) up to the campaign end
 
 
 def _rows(wh: Any, expr: Any) -> list[dict[str, Any]]:
@@ -98,6 +99,9 @@ def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
     )
     facts.sellouts = _sellouts(wh, win, facts.skus)
     facts.rfm_before, facts.rfm_after = _rfm_inputs(wh, events, start), _rfm_inputs(wh, events, end)
+    from dacu.report.customer_value import clv_inputs
+
+    facts.clv_summary = clv_inputs(wh, events, campaign)
     return facts
 
 

@@ -194,15 +194,22 @@ def customers(campaign: Campaign, facts: Facts) -> Section:
     chart = Chart("customers", tx("新老客支付金额", "Paid GMV: new vs returning"), "bar",
                   [r["name"] for r in rows],
                   [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in rows])])
-    notes = [tx("新客 CLV 与召回结果本版尚未纳入复盘：请用 `dacu analyze clv|recall-outcome` 单独生成。",
-                "CLV of new customers and recall results are not in this version of the review: "
-                "run `dacu analyze clv|recall-outcome`.")]
+    notes = [tx("召回结果本版尚未纳入复盘：请用 `dacu analyze recall-outcome` 单独生成。",
+                "Recall results are not in this version of the review: run "
+                "`dacu analyze recall-outcome`.")]
     tables = [table, repeat]
     shift = _rfm_shift(facts.rfm_before, facts.rfm_after)
     if shift is not None:
         tables.append(shift)
     if facts.cohorts:
         tables.append(_retention(facts.cohorts, campaign.end.date()))
+    from dacu.report.customer_value import clv_table
+
+    value, why = clv_table(facts.clv_summary, campaign)
+    if value is not None:
+        tables.append(value)
+    if why is not None:
+        notes.append(why)
     return Section("customers", tx("客户", "Customers"), msg, tables, [chart], notes)
 
 
