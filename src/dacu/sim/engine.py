@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -43,10 +43,14 @@ class SimResult:
 
 @dataclass(frozen=True)
 class DayResult:
+    """One simulated day. `baselines`: the same day of the same world without the incident,
+    each with its own noise (filled by `incident_cases(baselines=N)`): an honest forecast."""
+
     events: pa.Table
     spend: pa.Table
     skus: pa.Table
     truth: dict
+    baselines: tuple[pa.Table, ...] = ()
 
 
 def resolve_incidents(campaign: Campaign, world: World,
@@ -179,9 +183,13 @@ def customer_table(world: World, state: SimState) -> pa.Table:
 
 
 def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 0.1,
-                 seed: int = 7, incidents: Iterable[Incident | str] = ()) -> DayResult:
+                 seed: int = 7, incidents: Iterable[Incident | str] = (),
+                 noise_seed: int | None = None) -> DayResult:
     """One day (default: the burst day) of a small world with no history, in memory.
 
+    `seed` fixes the world (channels, catalogue, customers, curves); `noise_seed` (default: the
+    same as `seed`) draws the day's visits, baskets and payments. Two calls with the same `seed`
+    and different `noise_seed` are two days of the same shop with independent noise.
     Cheap (well under a second at the default scale): for generating many incident cases.
     """
     world = build_world(campaign, scale=scale, seed=seed, days_before=0)
@@ -191,23 +199,36 @@ def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 
     if info is None:
         raise ConfigError(f"simulate_day: {wanted} is not a day of campaign {campaign.id}")
     state = new_state(world)
-    rng = np.random.default_rng([seed, 1, info.index])
+    rng = np.random.default_rng([seed if noise_seed is None else noise_seed, 1, info.index])
     events, spend = generate_day(world, state, info, chosen, rng)
     truth = {"day": wanted.isoformat(), "store_fraction": world.fraction,
              "incidents": [_with_actors(inc, state, k).truth() for k, inc in enumerate(chosen)]}
     return DayResult(events, spend, sku_table(world.catalogue, world.category_ids), truth)
 
 
-def incident_cases(campaign: Campaign, n: int = 60, *, seed: int = 0,
-                   scale: float = 0.2) -> Iterator[DayResult]:
+NOISE_OFFSET = 1_000_003  # baseline noise seeds: far from every world seed used for cases
+
+
+def incident_cases(campaign: Campaign, n: int = 60, *, seed: int = 0, scale: float = 0.2,
+                   baselines: int = 0) -> Iterator[DayResult]:
     """`n` one-day worlds, each with one random incident (varied kind, channel, category, SKU,
     day and hour), for evaluating root-cause analysis: `result.truth["incidents"][0]` is the
-    answer. About 0.1 s and 10 k events a case at the default scale."""
+    answer. About 0.1 s and 10 k events a case at the default scale.
+
+    `baselines=N` adds N incident-free simulations of the same day of the same world (same world
+    seed), each with its own noise seed, as `result.baselines`: the forecast an RCA compares
+    the incident window with. They share nothing with the incident day but the world."""
     world = build_world(campaign, scale=scale, seed=seed, days_before=0)
     for index, incident in enumerate(random_incidents(campaign, world.catalogue.sku_ids, n,
                                                       seed)):
         day = incident.start.astimezone(campaign.tz).date()
-        yield simulate_day(campaign, day, scale=scale, seed=seed + index, incidents=[incident])
+        case = simulate_day(campaign, day, scale=scale, seed=seed + index, incidents=[incident])
+        if baselines:
+            case = replace(case, baselines=tuple(
+                simulate_day(campaign, day, scale=scale, seed=seed + index,
+                             noise_seed=NOISE_OFFSET + (seed + index) * 97 + k).events
+                for k in range(baselines)))
+        yield case
 
 
 def _with_actors(incident: Incident, state: SimState, index: int) -> Incident:
