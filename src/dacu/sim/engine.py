@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Iterable, Iterator
@@ -184,23 +185,30 @@ def customer_table(world: World, state: SimState) -> pa.Table:
 
 def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 0.1,
                  seed: int = 7, incidents: Iterable[Incident | str] = (),
-                 noise_seed: int | None = None) -> DayResult:
+                 noise_seed: int | None = None, hours: tuple[int, int] = (0, 24)) -> DayResult:
     """One day (default: the burst day) of a small world with no history, in memory.
 
     `seed` fixes the world (channels, catalogue, customers, curves); `noise_seed` (default: the
     same as `seed`) draws the day's visits, baskets and payments. Two calls with the same `seed`
     and different `noise_seed` are two days of the same shop with independent noise.
+    `hours` (local, [first, end)) limits the day to a window of hours, e.g. an incident's.
     Cheap (well under a second at the default scale): for generating many incident cases.
     """
     world = build_world(campaign, scale=scale, seed=seed, days_before=0)
+    return _run_day(world, day or campaign.peak_day, incidents,
+                    seed if noise_seed is None else noise_seed, hours)
+
+
+def _run_day(world: World, wanted: date, incidents: Iterable[Incident | str], noise_seed: int,
+             hours: tuple[int, int]) -> DayResult:
+    campaign = world.campaign
     chosen = resolve_incidents(campaign, world, incidents)
-    wanted = day or campaign.peak_day
     info = next((d for d in world.days if d.day == wanted), None)
     if info is None:
         raise ConfigError(f"simulate_day: {wanted} is not a day of campaign {campaign.id}")
     state = new_state(world)
-    rng = np.random.default_rng([seed if noise_seed is None else noise_seed, 1, info.index])
-    events, spend = generate_day(world, state, info, chosen, rng)
+    rng = np.random.default_rng([noise_seed, 1, info.index])
+    events, spend = generate_day(world, state, info, chosen, rng, hours)
     truth = {"day": wanted.isoformat(), "store_fraction": world.fraction,
              "incidents": [_with_actors(inc, state, k).truth() for k, inc in enumerate(chosen)]}
     return DayResult(events, spend, sku_table(world.catalogue, world.category_ids), truth)
@@ -215,20 +223,33 @@ def incident_cases(campaign: Campaign, n: int = 60, *, seed: int = 0, scale: flo
     day and hour), for evaluating root-cause analysis: `result.truth["incidents"][0]` is the
     answer. About 0.1 s and 10 k events a case at the default scale.
 
-    `baselines=N` adds N incident-free simulations of the same day of the same world (same world
-    seed), each with its own noise seed, as `result.baselines`: the forecast an RCA compares
-    the incident window with. They share nothing with the incident day but the world."""
+    `baselines=N` adds N incident-free simulations of the same world (same world seed) over the
+    same hours, each with its own noise seed, as `result.baselines`: the forecast an RCA compares
+    the incident window with. They share nothing with the incident day but the world. With
+    baselines, only the hours of the incident window are simulated (the day up to its end),
+    which makes a larger `scale` affordable."""
     world = build_world(campaign, scale=scale, seed=seed, days_before=0)
     for index, incident in enumerate(random_incidents(campaign, world.catalogue.sku_ids, n,
                                                       seed)):
         day = incident.start.astimezone(campaign.tz).date()
-        case = simulate_day(campaign, day, scale=scale, seed=seed + index, incidents=[incident])
-        if baselines:
-            case = replace(case, baselines=tuple(
-                simulate_day(campaign, day, scale=scale, seed=seed + index,
-                             noise_seed=NOISE_OFFSET + (seed + index) * 97 + k).events
-                for k in range(baselines)))
-        yield case
+        if not baselines:
+            yield simulate_day(campaign, day, scale=scale, seed=seed + index,
+                               incidents=[incident])
+            continue
+        hours = _window_hours(incident, campaign)
+        case_world = build_world(campaign, scale=scale, seed=seed + index, days_before=0)
+        case = _run_day(copy.deepcopy(case_world), day, [incident], seed + index, hours)
+        runs = tuple(_run_day(copy.deepcopy(case_world), day, [],
+                              NOISE_OFFSET + (seed + index) * 97 + k, hours).events
+                     for k in range(baselines))
+        yield replace(case, baselines=runs)
+
+
+def _window_hours(incident: Incident, campaign: Campaign) -> tuple[int, int]:
+    """Local hours [first, end) of the incident's day that its window covers."""
+    start, end = incident.start.astimezone(campaign.tz), incident.end.astimezone(campaign.tz)
+    last = 24 if end.date() > start.date() else end.hour + (end.minute > 0)
+    return start.hour, max(last, start.hour + 1)
 
 
 def _with_actors(incident: Incident, state: SimState, index: int) -> Incident:
