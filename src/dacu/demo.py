@@ -10,16 +10,18 @@ later step reads it, and each step prints the command that reproduces it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from dacu.config import COUNT_METRICS, MONEY_METRICS, Campaign, load_campaign
+from dacu.config import COUNT_METRICS, MONEY_METRICS, Campaign, Phase, load_campaign
 from dacu.money import format_fen, format_pct, parse_fen
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "double11.yaml"
@@ -163,4 +165,77 @@ def _plan_step(campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path
     return {"plan": plan_dir / "plan.json", "plan.xlsx": plan_dir / "plan.xlsx"}
 
 
-LATER_STEPS: list[Step] = [_plan_step]
+def _monitor_step(campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path,
+                  url: str) -> dict[str, Path]:
+    """Replay the peak day through collector → rollups → rules → root cause → playbook."""
+    day = campaign.peak_day
+    monitor_dir = out / "monitor"
+    command = (f"dacu monitor replay -c {campaign_path} -e {sim_dir}/events.parquet "
+               f"--plan {out}/plan/plan.json --skus {sim_dir}/skus.parquet --since {day}T00:00 "
+               f"--out {monitor_dir}")
+    with _step("5/6 监控 replay the peak day live", command):
+        alerts = replay_peak_day(campaign, sim_dir, out / "plan" / "plan.json", monitor_dir)
+    alerts_path = monitor_dir / "alerts.json"
+    alerts_path.write_text(json.dumps(alerts, ensure_ascii=False, indent=1, default=str),
+                           encoding="utf-8")
+    return {"alerts": alerts_path}
+
+
+def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path,
+                    folder: Path) -> list[dict[str, Any]]:
+    """Feed the burst day's events to a live monitor in event time; return its alert log."""
+    import shutil
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from rich.progress import Progress
+
+    from dacu.monitor.live import LiveMonitor
+    from dacu.monitor.pacing import load_plan
+
+    shutil.rmtree(folder, ignore_errors=True)
+    window = campaign.phase_window(Phase.BURST) or campaign.phases[0]
+    events = pq.read_table(sim_dir / "events.parquet")
+    events = events.filter(pc.and_(pc.greater_equal(events["ts"], window.start),
+                                   pc.less(events["ts"], window.end))).sort_by("ts")
+    monitor = LiveMonitor(campaign, folder, plan=load_plan(plan_path, tz=campaign.timezone),
+                          skus=pq.read_table(sim_dir / "skus.parquet").to_pylist())
+    seen: set[int] = set()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("回放 replay", total=events.num_rows)
+        for batch in events.to_batches(max_chunksize=5_000):
+            monitor.collector.accept(_records(batch))
+            progress.advance(task, batch.num_rows)
+            for item in reversed(monitor.feed):  # the feed is newest first
+                if item["kind"] == "opened" and id(item) not in seen:
+                    progress.console.print(f"[bold]{item['title']}[/bold]\n{item['body']}")
+                seen.add(id(item))
+    monitor.close()
+    alerts = list(monitor.alert_log.rows)
+    console.print(f"{events.num_rows:,} events replayed; {len(alerts)} alerts")
+    return alerts
+
+
+def _records(batch: Any) -> list[dict[str, Any]]:
+    rows = batch.to_pylist()
+    for row in rows:
+        row["ts"] = row["ts"].isoformat()
+    return [{k: v for k, v in row.items() if v is not None} for row in rows]
+
+
+def _review_step(campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path,
+                 url: str) -> dict[str, Path]:
+    review_dir = out / "review"
+    command = (f"dacu report review -c {campaign_path} -w {url} --plan {out}/plan/plan.json "
+               f"--alerts {out}/monitor/alerts.json --out {review_dir}")
+    with _step("6/6 复盘 write the review", command):
+        from dacu.plan.schema import load_plan
+        from dacu.report.commands import write_review
+
+        plan = load_plan(out / "plan" / "plan.json")
+        alerts = json.loads((out / "monitor" / "alerts.json").read_text(encoding="utf-8"))
+        paths = write_review(campaign, url, review_dir, plan=plan, alerts=alerts)
+    return {path.name: path for path in paths}
+
+
+LATER_STEPS: list[Step] = [_plan_step, _monitor_step, _review_step]
