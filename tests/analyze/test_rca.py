@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,4 +122,107 @@ def evaluate(count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = 
 def test_true_culprit_first_in_at_least_90_percent_of_50_incidents() -> None:
     rate, per_kind = evaluate(50)
     assert len(per_kind) >= 6  # varied kinds: traffic, payment, app, stock, price, region, coupon, bots
+    assert rate >= 0.9, per_kind
+
+
+# --- the simulator's incident cases, against an honest forecast --------------------------------
+
+SIM_DIMS = ("channel", "category", "device", "region", "sku_id")
+SIM_MEASURES = {"pv": ("uv", "user_id", "count_distinct"),
+                "pay": [("buyers", "user_id", "count_distinct"),
+                        ("paid_gmv_fen", "amount_fen", "sum"), ("paid_orders", "order_id", "count")],
+                "order": [("gmv_fen", "amount_fen", "sum"), ("orders", "order_id", "count")]}
+
+
+def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dict:
+    """{dimension: {value: measures}} of the events in [start, end) (exact counts), × weight."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ts = events["ts"]
+    inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)),
+                     pc.less(ts, pa.scalar(end, ts.type)))
+    table = events.filter(inside)
+    out: dict = {}
+    for dim in SIM_DIMS:
+        cells: dict = {}
+        for event, specs in SIM_MEASURES.items():
+            specs = specs if isinstance(specs, list) else [specs]
+            rows = table.filter(pc.equal(table["event"], event)).group_by(dim).aggregate(
+                [(column, how) for _, column, how in specs])
+            for row in rows.to_pylist():
+                cell = cells.setdefault(row[dim], {})
+                for name, column, how in specs:
+                    cell[name] = (row[f"{column}_{how}"] or 0) * weight
+        out[dim] = {k: v for k, v in cells.items() if k is not None}
+    return out
+
+
+def _add(total: dict, part: dict) -> dict:
+    for dim, values in part.items():
+        for value, measures in values.items():
+            cell = total.setdefault(dim, {}).setdefault(value, {})
+            for name, x in measures.items():
+                cell[name] = cell.get(name, 0.0) + x
+    return total
+
+
+_TARGETS = (("channel", "channel"), ("category", "category"), ("device", "device"),
+            ("region", "region"), ("sku_id", "sku"))
+
+
+def evaluate_sim(count: int = 50, *, seed: int = 1, scale: float = 2.0, baselines: int = 3
+                 ) -> tuple[float, dict[str, list[int]], list[float]]:
+    """Hit rate of `explain` on `dacu.sim.incident_cases`: the incident window of each case
+    against the mean of `baselines` incident-free runs of the same world over the same window
+    (no truth in the forecast but "same world"). Coupon bots are left out: they have no
+    dimension value to find (the fraud watch's job). Returns (rate, {kind: [hits, n]}, buyers
+    in each incident window)."""
+    from dacu.config import load_campaign
+    from dacu.sim import incident_cases
+
+    campaign = load_campaign(Path(__file__).resolve().parents[2] / "examples" / "double11.yaml")
+    per_kind: dict[str, list[int]] = {}
+    buyers: list[float] = []
+    for case in incident_cases(campaign, n=count, seed=seed, scale=scale, baselines=baselines):
+        truth = case.truth["incidents"][0]
+        want = next(((d, truth[k]) for d, k in _TARGETS if truth.get(k)), None)
+        if want is None:  # coupon_bot
+            continue
+        start, end = (datetime.fromisoformat(truth[k]) for k in ("start", "end"))
+        actual = sim_cube(case.events, start, end)
+        forecast: dict = {}
+        for run in case.baselines:
+            _add(forecast, sim_cube(run, start, end, 1 / len(case.baselines)))
+        metric = "gmv_fen" if truth["kind"] == "brushing" else "paid_gmv_fen"
+        cause = explain(metric, forecast, actual)
+        hit = cause.culprit is not None and (cause.culprit.dimension, cause.culprit.value) == want
+        per_kind.setdefault(truth["kind"], [0, 0])
+        per_kind[truth["kind"]][0] += hit
+        per_kind[truth["kind"]][1] += 1
+        buyers.append(sum(c.get("buyers", 0.0) for c in actual["channel"].values()))
+    hits, total = sum(h for h, _ in per_kind.values()), sum(n for _, n in per_kind.values())
+    return hits / total, per_kind, buyers
+
+
+@pytest.fixture(scope="module")
+def sim_evaluation():
+    return evaluate_sim(50)
+
+
+@pytest.mark.slow
+def test_simulator_incidents_varied_and_mostly_found(sim_evaluation) -> None:
+    """50 simulator cases (41 with a dimension value; 5 kinds), scale 2, 3 baselines each.
+    Measured 2026-11-25: 61% (cvr_drop 13/17, traffic_drop 4/6, stockout 4/7, pay_failure 2/5,
+    brushing 2/6). The floor asserted here is what the RCA reaches today, not the goal."""
+    rate, per_kind, _ = sim_evaluation
+    assert len(per_kind) >= 4 and sum(n for _, n in per_kind.values()) >= 40
+    assert rate >= 0.5, per_kind
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="issue 8 goal (≥ 90%) not reached on dacu.sim cases: 61% measured; "
+                          "see docs/monitor.md", strict=False)
+def test_simulator_incidents_culprit_first_in_90_percent(sim_evaluation) -> None:
+    rate, per_kind, _ = sim_evaluation
     assert rate >= 0.9, per_kind
