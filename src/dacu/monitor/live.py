@@ -2,8 +2,10 @@
 playbook → alert log → notifications, on the event clock.
 
 Time is the events' time (the latest minute seen), so a replay at 100× speed raises the same alerts
-as the live day. Rules are evaluated at each new minute of data; notifications are sent by a
-background worker so the collector is never held up by a slow webhook.
+as the live day. Rules are evaluated every `step` of event time (default 10 s) on sliding windows
+(`dacu.monitor.sliding`: whole-minute rollups plus pro-rata edges, the live partial minute compared
+like with like); notifications are sent by a background worker so the collector is never held up by
+a slow webhook.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan, plan_values, planned
 from dacu.monitor.rollups import Rollups
 from dacu.monitor.rules import AlertRule, RuleEngine, Transition, load_rules
+from dacu.monitor.sliding import window_by_value, window_totals
 from dacu.monitor.store import Kpis, RollupStore, to_minute
 from dacu.monitor.watches import stock_watch
 
@@ -64,7 +67,8 @@ class LiveMonitor:
                  skus: Iterable[Mapping] = (), returning_users: Iterable[str] = (),
                  alert_log: AlertLog | None = None, notifier: Notifier | None = None,
                  detectors: bool = True, flash_audit: Callable[[], list] | None = None,
-                 sink: Callable[[pa.Table], Any] | None = None) -> None:
+                 sink: Callable[[pa.Table], Any] | None = None,
+                 step: timedelta = timedelta(seconds=10)) -> None:
         self.campaign, self.plan, self.skus = campaign, plan, list(skus)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -80,6 +84,7 @@ class LiveMonitor:
         self.notifier, self.flash_audit = notifier, flash_audit
         self.now: datetime | None = None
         self._last_tick: int | None = None
+        self.step = max(1, int(step.total_seconds()))
         self.spend: dict[tuple[int, str], int] = {}
         self.feed: deque[dict] = deque(maxlen=200)
         self.version = 0
@@ -114,11 +119,15 @@ class LiveMonitor:
             return
         if self.now is None or latest > self.now:
             self.now = latest
-        minute = to_minute(self.now)
-        if self._last_tick is None or minute > self._last_tick:
-            self._last_tick = minute
-            self.tick(datetime.fromtimestamp(minute * 60, UTC))
+        slot = int(self.now.timestamp()) // self.step
+        if self._last_tick is None or slot > self._last_tick:
+            self._last_tick = slot
+            self.tick(datetime.fromtimestamp(int(self.now.timestamp()), UTC))
         self._bump()
+
+    def _live(self) -> int | None:
+        """Epoch second up to which the data goes (the latest event), for partial minutes."""
+        return None if self.now is None else int(self.now.timestamp())
 
     def _bump(self) -> None:
         with self.changed:
@@ -147,7 +156,8 @@ class LiveMonitor:
     def _value(self, metric: str, dim: str | None, key: str, start: datetime, end: datetime
                ) -> float | None:
         s, e = to_minute(start), to_minute(end)
-        kpis = self.store.totals(s, e, dim=dim or "all", value=key)
+        kpis = window_totals(self.store, int(start.timestamp()), int(end.timestamp()),
+                             live=self._live(), dim=dim or "all", value=key)
         spend = self.spend_between(s, e, key if dim == "channel" else None)
         return metric_value(kpis, metric, spend)
 
@@ -157,7 +167,9 @@ class LiveMonitor:
             return {}
         start, end = window
         s, e = to_minute(start), to_minute(end)
-        cells = self.store.by_value(rule.by, s, e) if rule.by else {"": self.store.totals(s, e)}
+        sec, live = (int(start.timestamp()), int(end.timestamp())), self._live()
+        cells = (window_by_value(self.store, rule.by, *sec, live=live) if rule.by
+                 else {"": window_totals(self.store, *sec, live=live)})
         out = {}
         for key, kpis in cells.items():
             if kpis.uv < rule.min_volume:

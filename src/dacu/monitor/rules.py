@@ -99,7 +99,8 @@ class AlertRule(_Model):
     notify: tuple[str, ...] = ()
     playbook: str | None = None
     min_volume: int = 0  # skip while the window has fewer UV than this (noise)
-    every: timedelta = timedelta(minutes=1)  # evaluate at minutes that are multiples of this
+    every: timedelta | None = None  # None: at each tick of the live loop (10 s of event time);
+    # else at the first tick in each slot of this length (10m: at :00, :10 …)
 
     @field_validator("metric", mode="before")
     @classmethod
@@ -123,8 +124,8 @@ class AlertRule(_Model):
 
     @field_validator("window", "for_", "offset", "every", mode="before")
     @classmethod
-    def _durations(cls, value: Any) -> timedelta:
-        return parse_duration(value)
+    def _durations(cls, value: Any) -> timedelta | None:
+        return None if value is None else parse_duration(value)
 
     @model_validator(mode="after")
     def _one_bound(self) -> AlertRule:
@@ -229,13 +230,22 @@ class RuleEngine:
     def __init__(self, rules: list[AlertRule]) -> None:
         self.rules = rules
         self.states: dict[tuple[str, str], AlertState] = {}
+        self.slots: dict[str, int] = {}  # rule id → last evaluated slot (rules with `every`)
+
+    def _due(self, rule: AlertRule, now: datetime) -> bool:
+        if rule.every is None:
+            return True
+        slot = int(now.timestamp() // max(1.0, rule.every.total_seconds()))
+        if self.slots.get(rule.id) == slot:
+            return False
+        self.slots[rule.id] = slot
+        return True
 
     def tick(self, now: datetime, read: Callable[[AlertRule, datetime], Mapping[str, Reading]]
              ) -> list[Transition]:
         out = []
         for rule in self.rules:
-            step = max(1, int(rule.every.total_seconds() // 60))
-            if int(now.timestamp() // 60) % step:
+            if not self._due(rule, now):
                 continue
             for key, (value, reference) in read(rule, now).items():
                 state = self.states.setdefault((rule.id, key), AlertState(rule.id, key))
