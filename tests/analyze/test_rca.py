@@ -205,24 +205,14 @@ def evaluate_sim(count: int = 50, *, seed: int = 1, scale: float = 2.0, baseline
     return hits / total, per_kind, buyers
 
 
-@pytest.fixture(scope="module")
-def sim_evaluation():
-    return evaluate_sim(50)
-
-
 @pytest.mark.slow
-def test_simulator_incidents_varied_and_mostly_found(sim_evaluation) -> None:
+def test_simulator_incidents_culprit_first() -> None:
     """50 simulator cases (41 with a dimension value; 5 kinds), scale 2, 3 baselines each.
     Measured 2026-11-25: 61% (cvr_drop 13/17, traffic_drop 4/6, stockout 4/7, pay_failure 2/5,
-    brushing 2/6). The floor asserted here is what the RCA reaches today, not the goal."""
-    rate, per_kind, _ = sim_evaluation
+    brushing 2/6). Asserts the floor reached today (50%); the issue's goal (90%) is reported as
+    an expected failure until it is met — see docs/monitor.md."""
+    rate, per_kind, _ = evaluate_sim(50)
     assert len(per_kind) >= 4 and sum(n for _, n in per_kind.values()) >= 40
     assert rate >= 0.5, per_kind
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(reason="issue 8 goal (≥ 90%) not reached on dacu.sim cases: 61% measured; "
-                          "see docs/monitor.md", strict=False)
-def test_simulator_incidents_culprit_first_in_90_percent(sim_evaluation) -> None:
-    rate, per_kind, _ = sim_evaluation
-    assert rate >= 0.9, per_kind
+    if rate < 0.9:
+        pytest.xfail(f"issue 8 goal ≥ 90% not reached on dacu.sim cases: {rate:.0%} {per_kind}")
