@@ -16,21 +16,26 @@ from dacu.report import sections_more as s2
 from dacu.report.competitors import Competitor
 from dacu.report.findings import derive_findings, findings_section
 from dacu.report.model import Review
+from dacu.report.promotions import StoreFacts, add_coupons, add_refusals, read_store
 from dacu.report.queries import Facts, read_facts
+from dacu.report.recall import add_recall
 from dacu.report.targets import overall_actuals
 
 
 def build_review(campaign: Campaign, warehouse: Any, *, plan: Plan | None = None,
                  alerts: list[dict[str, Any]] | None = None,
-                 rivals: list[Competitor] | None = None, with_attribution: bool = True) -> Review:
-    """Read the facts from `warehouse` (a dacu Warehouse) and assemble every section."""
+                 rivals: list[Competitor] | None = None, with_attribution: bool = True,
+                 store: str | None = None) -> Review:
+    """Read the facts from `warehouse` (a dacu Warehouse) and, when `store` (a flash store URL)
+    is given, the coupons issued and the refusals; then assemble every section."""
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
-    return assemble(campaign, facts, plan=plan, alerts=alerts, rivals=rivals)
+    store_facts = read_store(store, campaign) if store else None
+    return assemble(campaign, facts, plan=plan, alerts=alerts, rivals=rivals, store=store_facts)
 
 
 def assemble(campaign: Campaign, facts: Facts, *, plan: Plan | None = None,
              alerts: list[dict[str, Any]] | None = None,
-             rivals: list[Competitor] | None = None) -> Review:
+             rivals: list[Competitor] | None = None, store: StoreFacts | None = None) -> Review:
     """The sections in the order of a real review, then the findings drawn from them."""
     attainment, bridge = s1.attainment(campaign, plan, facts)
     actual = overall_actuals(facts)
@@ -38,6 +43,9 @@ def assemble(campaign: Campaign, facts: Facts, *, plan: Plan | None = None,
                 s2.investment(campaign, plan, facts), s2.traffic(campaign, facts),
                 s2.customers(campaign, facts), s2.operations(facts, alerts, campaign),
                 s2.competitors(facts, rivals, actual["repurchase_rate"], campaign.store)]
+    add_coupons(sections[3], campaign, facts.coupon_usage, store)
+    add_recall(sections[5], facts.recall, campaign)
+    add_refusals(sections[6], store)
     findings = derive_findings(sections, bridge)
     sections.append(findings_section(findings))
     headline = {k: _plain(v) for k, v in facts.total.items()}

@@ -24,7 +24,8 @@ review.json (every number) and lessons.json (findings for the next plan).
 Example:
 
     dacu report review --campaign examples/double11.yaml --warehouse duckdb:///dacu.duckdb \\
-        --plan plan-out/plan.json --competitors rivals.csv --out review-out
+        --plan plan-out/plan.json --competitors rivals.csv --store sqlite:///flash.db \\
+        --out review-out
 """
 
 
@@ -76,6 +77,8 @@ def review_cmd(
     competitors: Path = typer.Option(None, "--competitors", help="CSV: name, gmv, orders, asp, "
                                      "repurchase (yuan, count, yuan, rate)."),
     alerts: Path = typer.Option(None, "--alerts", help="Alert log as JSON (list of alerts)."),
+    store: str = typer.Option(None, "--store", help="Flash store URL (sqlite:///flash.db or "
+                              "redis://…): coupons issued (核销率) and refusals by reason."),
 ) -> None:
     from dacu.config import load_campaign
     from dacu.report.competitors import load_competitors
@@ -86,7 +89,7 @@ def review_cmd(
     loaded_plan, alert_rows = _load_plan(plan), _load_alerts(alerts)
     rivals = load_competitors(competitors) if competitors else None
     paths = write_review(camp, warehouse, out_dir, lang=lang, plan=loaded_plan,
-                         alerts=alert_rows, rivals=rivals)
+                         alerts=alert_rows, rivals=rivals, store=store)
     for path in paths:
         out.print(f"[green]✓[/green] {path}")
 

@@ -42,6 +42,8 @@ class Facts:
     rfm_before: Any = None  # per-customer R/F/M (pyarrow) at the campaign start …
     rfm_after: Any = None  # … and at its end
     clv_summary: Any = None  # per-customer purchase summary (days) up to the campaign end
+    coupon_usage: list[dict[str, Any]] = field(default_factory=list)  # per coupon variant
+    recall: Any = None  # lapsed customers at the start and pays in the window (report.recall)
 
 
 def _rows(wh: Any, expr: Any) -> list[dict[str, Any]]:
@@ -102,6 +104,11 @@ def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
     from dacu.report.customer_value import clv_inputs
 
     facts.clv_summary = clv_inputs(wh, events, campaign)
+    from dacu.report.promotions import coupon_usage
+    from dacu.report.recall import recall_inputs
+
+    facts.coupon_usage = coupon_usage(wh, win)
+    facts.recall = recall_inputs(wh, events, campaign)
     return facts
 
 

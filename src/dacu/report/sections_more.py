@@ -67,10 +67,11 @@ def investment(campaign: Campaign, plan: Plan | None, facts: Facts) -> Section:
               f"{facts.total['paid_gmv_fen'] / total:.2f}") if total
            else tx("仓库中无投放花费数据", "No spend data in the warehouse"))
     notes = [tx("归因口径：会话入口渠道（末次会话）的支付金额；多模型归因见“流量与转化”。"
-                "优惠券成本与核销、技术/客服/物流的实际花费不在仓库中，未计入。",
+                "技术/客服/物流的实际花费不在仓库中，未计入；优惠券成本与核销见下表。",
                 "Attribution: paid GMV of the session's entry channel (last session); several "
-                "models side by side in 'Traffic and conversion'. Coupon cost and redemption and "
-                "the actual spend of tech/service/logistics lines are not in the warehouse.")]
+                "models side by side in 'Traffic and conversion'. The actual spend of "
+                "tech/service/logistics lines is not in the warehouse; coupon cost and redemption "
+                "are in the coupon table.")]
     if not spent_rows:
         notes.append(tx("无花费数据：ROI 无法计算", "No spend: ROI cannot be computed"))
     return Section("investment", tx("投入与回报", "Investment and return"), msg, [table], [chart],
@@ -194,9 +195,7 @@ def customers(campaign: Campaign, facts: Facts) -> Section:
     chart = Chart("customers", tx("新老客支付金额", "Paid GMV: new vs returning"), "bar",
                   [r["name"] for r in rows],
                   [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in rows])])
-    notes = [tx("召回结果本版尚未纳入复盘：请用 `dacu analyze recall-outcome` 单独生成。",
-                "Recall results are not in this version of the review: run "
-                "`dacu analyze recall-outcome`.")]
+    notes: list[dict[str, str]] = []
     tables = [table, repeat]
     shift = _rfm_shift(facts.rfm_before, facts.rfm_after)
     if shift is not None:
@@ -300,11 +299,10 @@ def operations(facts: Facts, alerts: list[dict[str, Any]] | None, campaign: Camp
         Column("lost_units", tx("估计损失件数", "Est. lost units"), "int"),
         Column("lost_fen", tx("估计损失金额", "Est. lost sales"), "fen")], out)
     notes = [tx("缺货损失为朴素估计：售罄前每小时售出件数 × 活动剩余小时数 − 补货后售出件数，× 平均成交价（未考虑爆发日峰值与替代购买）。"
-                "秒杀/优惠券拒绝与客服负载数据未接入复盘。",
+                "客服负载数据未接入复盘。",
                 "Lost sales are a naive run-rate estimate: units per hour before the sell-out × "
                 "hours left in the window − units sold after a restock, × average paid price (ignores the peak-day spike and "
-                "substitution). Flash-sale/coupon refusals and customer-service load are not "
-                "wired into the review.")]
+                "substitution). Customer-service load is not wired into the review.")]
     tables = [stock]
     if alerts is None:
         notes.append(tx("未提供告警日志（--alerts）", "No alert log given (--alerts)"))
