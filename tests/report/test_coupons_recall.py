@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import ROOT
 
@@ -133,3 +135,40 @@ def test_new_tables_are_in_every_document(world: dict) -> None:
               for sh in slide.shapes if sh.has_table]
     cells_pptx = {c.text for t in tables for row in t.rows for c in row.cells}
     assert "store-coupon-20" in cells_pptx and any("召回" in x for x in text + list(cells_pptx))
+
+
+def test_without_a_store_the_rate_is_unknown(reviewed: dict) -> None:
+    review = json.loads((reviewed["out"] / "review.json").read_text(encoding="utf-8"))
+    rows = _table(review, "coupons")
+    assert rows and all(r["issued"] is None and r["redemption_rate"] is None for r in rows)
+    notes = [n["en"] for s in review["sections"] for n in s["notes"]]
+    assert any(n.startswith("Issued unknown (no --store)") for n in notes)
+    assert any(n.startswith("No flash store given (--store URL)") for n in notes)
+
+
+@given(st.integers(0, 10**9), st.floats(1, 90), st.integers(0, 10**4))
+def test_percent_off_cost_restores_the_price_before_the_coupon(paid: int, pct: float,
+                                                               n: int) -> None:
+    from dacu.report.promotions import coupon_cost
+
+    class Template:
+        discount, percent_off = None, pct
+
+    # paid = before × (1 − pct/100) ⇒ before − paid = paid × pct / (100 − pct), to the fen
+    before = paid / (1 - pct / 100)
+    assert abs(coupon_cost(Template, n, paid) - (before - paid)) <= 0.5 + 1e-6 * before
+    Template.discount = 2000
+    assert coupon_cost(Template, n, paid) == n * 2000  # fixed value: ¥20 per redeemed order
+
+
+def test_refusal_counts_ignore_successes() -> None:
+    from dacu.flash import AuditEntry
+    from dacu.report.promotions import refusal_counts
+
+    entries = [AuditEntry(1, "claim", "a", "c1", None, None, "ok"),
+               AuditEntry(2, "claim", "a", "c1", None, None, "limit_reached"),
+               AuditEntry(3, "reserve", "s", "c2", None, None, "sold_out"),
+               AuditEntry(4, "reserve", "s", "c3", None, None, "sold_out")]
+    assert refusal_counts(entries) == [
+        {"op": "reserve", "target": "s", "reason": "sold_out", "count": 2},
+        {"op": "claim", "target": "a", "reason": "limit_reached", "count": 1}]

@@ -121,12 +121,12 @@ def add_coupons(section: Section, campaign: Campaign, usage: list[dict[str, Any]
 
 
 def refusal_table(refusals: list[dict[str, Any]]) -> Table:
-    from dacu.flash import MESSAGES, Reason
+    from dacu.flash import MESSAGES
 
+    known = {reason.value: text for reason, text in MESSAGES.items()}
     rows = []
     for r in refusals:
-        zh, en = MESSAGES.get(Reason(r["reason"]), (r["reason"], r["reason"])) \
-            if r["reason"] in Reason._value2member_map_ else (r["reason"], r["reason"])
+        zh, en = known.get(r["reason"], (r["reason"], r["reason"]))
         rows.append({**r, "message": f"{zh} / {en}"})
     return Table("refusals", tx("秒杀与优惠券拒绝（按原因）", "Flash-sale and coupon refusals by reason"), [
         Column("op", tx("操作", "Operation")), Column("target", tx("对象", "Target")),
