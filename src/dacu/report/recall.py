@@ -9,6 +9,7 @@ as reached at the start (whether a message was sent is not in the events).
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -17,20 +18,25 @@ from dacu.config import Campaign
 from dacu.metrics import window
 from dacu.report.model import Column, Section, Table, tx
 
+LAPSED_DAYS = 30  # the first lapse band of dacu.analyze.retention starts here
+
 
 def recall_inputs(wh: Any, events: Any, campaign: Campaign) -> dict[str, pd.DataFrame]:
-    """`lapsed`: customer_id, days_since_last (at the start), total_amount (fen before the start);
-    `purchases`: customer_id, ts (first pay in the window), amount (paid fen in the window)."""
+    """`lapsed`: customer_id, days_since_last (at the start, ≥ 30), total_amount (fen before the
+    start); `purchases` of those customers: customer_id, ts (first pay in the window), amount
+    (paid fen in the window). Filtered in the engine: only lapsed customers become rows here."""
     before = window(events, None, campaign.start)
     before = before.filter(before.event == "pay")
     per = before.group_by("user_id").agg(last=before.ts.max(),
                                          total_amount=before.amount_fen.sum().fill_null(0))
+    per = per.filter(per["last"] <= campaign.start - timedelta(days=LAPSED_DAYS))  # in the engine
     lapsed = wh.to_arrow(per).to_pandas()
     start = pd.Timestamp(campaign.start)
     lapsed["days_since_last"] = ((start - pd.to_datetime(lapsed["last"], utc=True))
                                  .dt.total_seconds() // 86_400).astype("int64")
     win = window(events, campaign.start, campaign.end)
     win = win.filter(win.event == "pay")
+    win = win.filter(win.user_id.isin(per.user_id))  # only lapsed customers' pays leave the engine
     bought = win.group_by("user_id").agg(ts=win.ts.min(), amount=win.amount_fen.sum().fill_null(0))
     purchases = wh.to_arrow(bought).to_pandas()
     return {"lapsed": lapsed.rename(columns={"user_id": "customer_id"}),
