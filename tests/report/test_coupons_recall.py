@@ -172,3 +172,17 @@ def test_refusal_counts_ignore_successes() -> None:
     assert refusal_counts(entries) == [
         {"op": "reserve", "target": "s", "reason": "sold_out", "count": 2},
         {"op": "claim", "target": "a", "reason": "limit_reached", "count": 1}]
+
+
+def test_a_missing_store_file_is_one_clear_error(reviewed: dict, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from dacu.cli import app
+
+    missing = tmp_path / "nope" / "flash.db"
+    result = CliRunner().invoke(app, [
+        "report", "review", "--campaign", str(ROOT / "examples" / "double11.yaml"),
+        "-w", reviewed["url"], "--store", f"sqlite:///{missing}", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert str(result.exception).startswith(f"{missing}: flash store not found")
+    assert not missing.parent.exists() and not (tmp_path / "review.html").exists()

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dacu.config import Campaign
+from dacu.errors import InputError
 from dacu.report.model import Column, Section, Table, tx
 
 PREFIX = "coupon:"
@@ -41,6 +43,10 @@ def read_store(url: str, campaign: Campaign) -> StoreFacts:
     """Issued coupons per template and refusals by (operation, target, reason) from the store."""
     from dacu.flash import load_flash, open_store
 
+    path = url.removeprefix("sqlite:///")
+    if path != url and not Path(path).is_file():  # the review never creates a store
+        raise InputError("flash store not found (expected the sqlite file `dacu flash` wrote, "
+                         "e.g. --store sqlite:///flash.db)", file=path)
     store = open_store(url, load_flash(campaign))
     try:
         coupons, _ = store.all_counts()
@@ -114,6 +120,10 @@ def add_coupons(section: Section, campaign: Campaign, usage: list[dict[str, Any]
         "券成本 = 核销订单数 × 面额（折扣券：支付金额 × 折扣/(1−折扣)）；核销 = 支付行带 coupon:<券模板> 的订单。",
         "Coupon cost = redeemed orders × value (percent-off: paid × pct/(100 − pct)); a "
         "redemption is an order whose pay rows carry variant coupon:<template>."))
+    if store is not None and not any(store.issued.values()) and not store.refusals:
+        section.notes.append(tx("秒杀/优惠券库中无任何领取或拒绝记录：请确认 --store 指向本次活动的库。",
+                                "The flash store has no claims or refusals: check that --store "
+                                "is this campaign's store."))
     if store is None:
         section.notes.append(tx("领取数未知（未提供 --store）：只显示核销与成本，核销率无法计算。",
                                 "Issued unknown (no --store): redemptions and cost only, "
