@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOT
 
+ISSUED = 300  # store coupons claimed in the test's flash store
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -38,7 +40,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     now = (campaign.start + timedelta(hours=1)).timestamp()
     store = open_store(store_url, load_flash(campaign), clock=lambda: now)
     try:
-        for i in range(7):  # 7 issued store coupons; the 2nd claim of c0 is refused (限领 1)
+        for i in range(ISSUED):  # the 2nd claim of c0 below is refused (限领 1)
             store.claim("store-coupon-20", Who(f"c{i}", device=f"d{i}"), key=f"k{i}")
         store.claim("store-coupon-20", Who("c0", device="d0"), key="again")
         store.claim("nope", Who("c9", device="d9"), key="unknown")
@@ -78,10 +80,10 @@ def test_coupon_cost_and_redemption_match_the_parquet(world: dict) -> None:
         assert row["redeemed"] == len(orders[tid])
         assert row["paid_gmv_fen"] == paid[tid]
         assert row["cost_fen"] == len(orders[tid]) * value[tid]  # e.g. n × 2000 fen (¥20)
-    # issued from the store: 7 store coupons claimed, 0 newcomer ones → rate = redeemed / 7
-    assert rows["store-coupon-20"]["issued"] == 7
+    # issued from the store: ISSUED store coupons claimed, 0 newcomer ones
+    assert rows["store-coupon-20"]["issued"] == ISSUED
     assert rows["store-coupon-20"]["redemption_rate"] == pytest.approx(
-        len(orders["store-coupon-20"]) / 7)
+        len(orders["store-coupon-20"]) / ISSUED)
     assert rows["newcomer-30"]["issued"] == 0
     assert rows["newcomer-30"]["redemption_rate"] is None
 
@@ -186,3 +188,16 @@ def test_a_missing_store_file_is_one_clear_error(reviewed: dict, tmp_path) -> No
     assert result.exit_code != 0
     assert str(result.exception).startswith(f"{missing}: flash store not found")
     assert not missing.parent.exists() and not (tmp_path / "review.html").exists()
+
+
+def test_findings_cite_redemption_and_recall(world: dict) -> None:
+    review = world["review"]
+    cites = {f["id"]: f["cites"] for f in review["findings"]}
+    coupons = {r["template"]: r for r in _table(review, "coupons")}
+    rate = coupons["store-coupon-20"]["redemption_rate"]
+    assert 0 < rate < 0.2  # redeemed (a few dozen at this scale) ÷ 300 issued
+    assert cites["coupon-low-store-coupon-20"] == (
+        f"investment/coupons: store-coupon-20 redemption_rate={rate:.4f}")
+    assert "coupon-low-newcomer-30" not in cites  # none issued: no rate, no finding
+    total = _table(review, "recall")[-1]
+    assert cites["recall"] == f"customers/recall: recall_rate={total['recall_rate']:.4f}"

@@ -114,6 +114,42 @@ def _alert_rule(alerts: Table) -> list[Finding]:
     return out
 
 
+LOW_REDEMPTION = 0.2  # 核销率 below this: too many coupons issued, or a threshold too high
+LOW_RECALL = 0.1  # recall rate of lapsed customers below this: the recall touch did not work
+
+
+def _coupon_rule(coupons: Table) -> list[Finding]:
+    low = [r for r in coupons.rows
+           if r["redemption_rate"] is not None and r["redemption_rate"] < LOW_REDEMPTION]
+    return [Finding(f"coupon-low-{r['template']}", "warn",
+                    tx(f"{r['name']} 核销率仅 {format_pct(r['redemption_rate'], digits=1)}"
+                       f"（领取 {r['issued']:,}，核销 {r['redeemed']:,}）",
+                       f"{r['name']}: only {format_pct(r['redemption_rate'], digits=1)} redeemed "
+                       f"({r['redeemed']:,} of {r['issued']:,} issued)"),
+                    f"investment/coupons: {r['template']} redemption_rate="
+                    f"{r['redemption_rate']:.4f}",
+                    tx("复核券门槛与发放人群，按核销预测控制发行量",
+                       "Review the threshold and who gets it; size the issue by expected "
+                       "redemption")) for r in low]
+
+
+def _recall_rule(recall: Table) -> list[Finding]:
+    total = recall.rows[-1] if recall.rows else None
+    if total is None or not total["lapsed"]:
+        return []
+    rate = total["recall_rate"]
+    return [Finding("recall", "good" if rate >= LOW_RECALL else "warn",
+                    tx(f"流失客户召回 {total['recalled']:,}/{total['lapsed']:,} 人"
+                       f"（{format_pct(rate, digits=1)}），贡献 {format_fen(total['recalled_gmv_fen'])}",
+                       f"Recalled {total['recalled']:,} of {total['lapsed']:,} lapsed customers "
+                       f"({format_pct(rate, digits=1)}), "
+                       f"{format_fen(total['recalled_gmv_fen'], lang='en')} paid"),
+                    f"customers/recall: recall_rate={rate:.4f}",
+                    tx("预热期按流失分层发送召回短信/Push，并留对照组衡量增量",
+                       "Send recall messages by lapse band in the warm-up, with a held-out "
+                       "control group to measure the lift"))]
+
+
 def derive_findings(sections: list[Section], bridge: Bridge | None) -> list[Finding]:
     """Apply every rule to the built sections (each finding cites section/table: key=value)."""
     tables = {t.id: t for s in sections for t in s.tables}
@@ -128,6 +164,10 @@ def derive_findings(sections: list[Section], bridge: Bridge | None) -> list[Find
         out += _stock_rule(tables["stockouts"])
     if "alerts" in tables:
         out += _alert_rule(tables["alerts"])
+    if "coupons" in tables:
+        out += _coupon_rule(tables["coupons"])
+    if "recall" in tables:
+        out += _recall_rule(tables["recall"])
     return out
 
 
