@@ -220,7 +220,8 @@ class LiveMonitor:
                                  rule_name=rule.name or rule.id, metric=rule.metric,
                                  key_dim=rule.by, key=change.key, value=change.value,
                                  reference=change.reference, compare=rule.compare, at=change.at,
-                                 root_cause=cause, playbook=pb, tz=self.campaign.timezone)
+                                 root_cause=cause, playbook=pb, tz=self.campaign.timezone,
+                                 deviations=rule.id.startswith("anomaly-"))
         if change.kind == "resolved":
             if state.alert_id is not None:
                 self.alert_log.resolve(state.alert_id, "monitor")

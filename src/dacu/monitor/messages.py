@@ -33,14 +33,21 @@ def show(metric: str, value: float | None) -> str:
 def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim: str | None,
                key: str, value: float | None, reference: float | None, compare: str,
                at: datetime, root_cause: dict | None = None, playbook: dict | None = None,
-               tz: str = "Asia/Shanghai") -> tuple[str, str]:
-    """(title, body) of one alert transition."""
+               tz: str = "Asia/Shanghai", deviations: bool = False) -> tuple[str, str]:
+    """(title, body) of one alert transition.
+
+    `deviations`: the value is a detector's score (robust deviations from comparable hours), not
+    the KPI itself, so it is shown as σ rather than in the KPI's unit.
+    """
     label = SEVERITY_ZH["green"] if kind == "resolved" else SEVERITY_ZH.get(severity, severity)
     where = f"{DIM_ZH.get(key_dim or 'all', key_dim)}={key}" if key else "全店"
     title = f"{label}·{KIND_ZH[kind]}：{rule_name}（{where}）"
     ratio = f"（{format_pct(value / reference, digits=0)}）" if value is not None and reference else ""
-    lines = [f"- 指标 {METRIC_ZH.get(metric, metric)}：当前 {show(metric, value)}，"
-             f"参考({compare}) {show(metric, reference)}{ratio}",
+    measure = (f"- 指标 {METRIC_ZH.get(metric, metric)}：偏离同时段常态 {value:+.1f}σ (robust deviations)"
+               if deviations and value is not None else
+               f"- 指标 {METRIC_ZH.get(metric, metric)}：当前 {show(metric, value)}，"
+               f"参考({compare}) {show(metric, reference)}{ratio}")
+    lines = [measure,
              f"- 时间 {at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（北京时间）"]
     culprit = (root_cause or {}).get("culprit")
     if culprit:
@@ -50,6 +57,8 @@ def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim
                      f"{culprit['value']}（解释力 {format_pct(culprit['ep'], digits=0)}{via}）")
     for action in (playbook or {}).get("actions", [])[:2]:
         lines.append(f"- 建议 {action['zh']}" + (f"：{action['expected_zh']}" if action.get("expected_zh") else ""))
+    shown = f"{value:+.1f}σ" if deviations and value is not None else (
+        f"{show(metric, value)} vs {show(metric, reference)}")
     lines.append(f"- EN: {kind} {severity} — {rule_name} ({key_dim or 'all'}={key or '*'}): "
-                 f"{metric} {show(metric, value)} vs {show(metric, reference)}")
+                 f"{metric} {shown}")
     return title, "\n".join(lines)
