@@ -119,6 +119,10 @@ def test_plan_with_history_uses_it(campaign):
     assert first["day"] == "2026-10-27"
     assert first["cvr"] == pytest.approx(0.04, abs=0.002)
     assert first["asp_fen"] == pytest.approx(30_000, rel=0.01)
+    # UV and buyers carry their own prediction intervals around the point forecast
+    for metric in ("uv", "buyers"):
+        assert first[f"{metric}_lo"] <= first[metric] <= first[f"{metric}_hi"]
+        assert first[f"{metric}_lo"] < first[f"{metric}_hi"]
     assert f["comparison"]["yoy"] == pytest.approx(0.0, abs=0.05)
     # channel shares from history: search ads weight 30 of 115, but the file fixes it at 600万
     channels = {c.key: c for c in plan.targets.children[1].children}

@@ -70,7 +70,11 @@ def _daily_rows(per_metric: dict[str, Baseline]) -> list[dict]:
         g, u, b = float(gmv["y"][i]), float(uv["y"][i]), float(buyers["y"][i])
         rows.append({"day": day.isoformat(), "baseline_gmv_fen": round(g),
                      "lo_fen": round(float(gmv["lo"][i])), "hi_fen": round(float(gmv["hi"][i])),
-                     "uv": round(u), "buyers": round(b), "cvr": round(b / u, 6) if u else None,
+                     "uv": round(u), "uv_lo": round(float(uv["lo"][i])),
+                     "uv_hi": round(float(uv["hi"][i])),
+                     "buyers": round(b), "buyers_lo": round(float(buyers["lo"][i])),
+                     "buyers_hi": round(float(buyers["hi"][i])),
+                     "cvr": round(b / u, 6) if u else None,
                      "asp_fen": round(g / b, 2) if b else None})
     return rows
 
