@@ -117,3 +117,14 @@ def test_empty_and_broken_files(tmp_path: Path) -> None:
         load_campaign(gbk)
     with pytest.raises(ConfigError, match="no such campaign file"):
         load_campaign(tmp_path / "missing.yaml")
+
+
+def test_command_line_times_are_read_in_the_campaign_zone() -> None:
+    from dacu.config import parse_local_time
+    from dacu.errors import InputError
+
+    assert parse_local_time("2026-11-11T20:00") == datetime(2026, 11, 11, 20, tzinfo=SHANGHAI)
+    assert parse_local_time("2026-11-11T12:00+00:00").utcoffset().total_seconds() == 0
+    assert parse_local_time(None) is None
+    with pytest.raises(InputError, match=r"column '--to': not a date-time 'soon'"):
+        parse_local_time("soon", option="--to")

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from dacu.errors import ConfigError, MoneyError
+from dacu.errors import ConfigError, InputError, MoneyError
 from dacu.money import parse_fen
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -362,6 +362,19 @@ def _localise_phase(phase: Any, zone: ZoneInfo) -> Any:
         if isinstance(value, datetime) and value.tzinfo is None:
             phase[key] = value.replace(tzinfo=zone)
     return phase
+
+
+def parse_local_time(text: str | None, tz: str = DEFAULT_TZ, *, option: str = "--from"
+                     ) -> datetime | None:
+    """A date or date-time given on the command line; without an offset it is read in `tz`."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"not a date-time {text!r} (expected e.g. 2024-11-11 or "
+                         "2024-11-11T20:00)", column=option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
 
 
 # -- loading with line numbers ------------------------------------------------------------------

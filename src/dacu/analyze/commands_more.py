@@ -34,16 +34,9 @@ def _events(events_file: Path | None, warehouse: str | None) -> tuple[Any, Any]:
 
 
 def _moment(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    from zoneinfo import ZoneInfo
+    from dacu.config import parse_local_time
 
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"not a date-time {text!r} (expected e.g. 2024-11-11 or "
-                         "2024-11-11T20:00)", column="--from") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return parse_local_time(text)
 
 
 @analyze_app.command("funnel")

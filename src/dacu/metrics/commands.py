@@ -17,18 +17,9 @@ LABELS = {"gmv_fen": "GMV", "paid_gmv_fen": "支付金额", "net_gmv_fen": "净G
 
 
 def _parse_time(text: str | None, tz: str) -> datetime | None:
-    if not text:
-        return None
-    from zoneinfo import ZoneInfo
+    from dacu.config import parse_local_time
 
-    from dacu.errors import InputError
-
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"not a date-time {text!r} (expected e.g. 2024-11-11 or "
-                         "2024-11-11T20:00)", column="--from/--to") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
+    return parse_local_time(text, tz, option="--from/--to")
 
 
 def kpi(by: str = typer.Option("day,channel", "--by", help="Comma-separated dimensions: hour, "
