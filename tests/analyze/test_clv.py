@@ -198,3 +198,16 @@ def test_bgnbd_fit_is_the_same_in_days_and_weeks(cdnow: CustomerSummary,
         assert fit.params[name] == pytest.approx(bgnbd.params[name], rel=1e-4)
     assert fit.fit_.log_likelihood == pytest.approx(
         bgnbd.fit_.log_likelihood - np.log(7) * cdnow.frequency.sum(), abs=1e-3)
+
+
+def test_parameters_before_fitting_say_what_to_do() -> None:
+    import pytest
+
+    from dacu.analyze.clv import BetaGeoNBD, GammaGamma
+    from dacu.analyze.pareto_nbd import ParetoNBD
+    from dacu.errors import InputError
+
+    for model, call in ((BetaGeoNBD(), "fit(summary)"), (ParetoNBD(), "fit(summary)"),
+                        (GammaGamma(), "fit(frequency, monetary)")):
+        with pytest.raises(InputError, match=f"model not fitted yet: call {call.replace('(', '[(]').replace(')', '[)]')} first"):
+            _ = model.params

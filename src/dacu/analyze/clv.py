@@ -77,6 +77,21 @@ class Fit:
     converged: bool
 
 
+class FittedModel:
+    """What every CLV model shares: the fit, and its parameters once fitted."""
+
+    fit_hint = "fit(summary)"
+
+    def __init__(self) -> None:
+        self.fit_: Fit | None = None
+
+    @property
+    def params(self) -> dict[str, float]:
+        if self.fit_ is None:
+            raise InputError(f"model not fitted yet: call {self.fit_hint} first")
+        return self.fit_.params
+
+
 def fit_mle(neg_ll: Callable[[np.ndarray], float], names: tuple[str, ...], start: np.ndarray,
             grad: Callable[[np.ndarray], np.ndarray] | None = None) -> Fit:
     """Minimise a negative log-likelihood over log-parameters (all parameters > 0).
@@ -107,14 +122,11 @@ def _fit_result(names: tuple[str, ...], log_params: np.ndarray, neg_ll: float,
                converged)
 
 
-class BetaGeoNBD:
+class BetaGeoNBD(FittedModel):
     """BG/NBD: purchases Poisson(λ) with λ ~ Gamma(r, α); after each purchase the customer drops
     out with probability p ~ Beta(a, b)."""
 
     names = ("r", "alpha", "a", "b")
-
-    def __init__(self) -> None:
-        self.fit_: Fit | None = None
 
     @staticmethod
     def log_likelihood(params: np.ndarray, x: np.ndarray, tx: np.ndarray,
@@ -154,12 +166,6 @@ class BetaGeoNBD:
         self.fit_ = Fit(params, float(fit.log_likelihood - np.log(scale) * (w * x).sum()),
                         fit.converged)
         return self
-
-    @property
-    def params(self) -> dict[str, float]:
-        if self.fit_ is None:
-            raise InputError("model not fitted yet: call fit(summary) first")
-        return self.fit_.params
 
     def p_alive(self, data: CustomerSummary) -> np.ndarray:
         """P(still active at T | x, t_x, T)."""
@@ -209,14 +215,12 @@ def _bgnbd_ll(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray, 
     return ll, np.array([(w * g).sum() for g in (d_r, d_alpha, d_a, d_b)])
 
 
-class GammaGamma:
+class GammaGamma(FittedModel):
     """Gamma-Gamma spend model: a customer's purchase values are Gamma(p, ν) with ν ~ Gamma(q, γ);
     assumes spend is independent of purchase frequency (check the correlation)."""
 
     names = ("p", "q", "v")
-
-    def __init__(self) -> None:
-        self.fit_: Fit | None = None
+    fit_hint = "fit(frequency, monetary)"
 
     @staticmethod
     def log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -251,12 +255,6 @@ class GammaGamma:
         """∂(Σ ll)/∂(p, q, γ) of eq. 4."""
         xu, xi = np.unique(x, return_inverse=True)
         return _gg_ll(params, x, m, xu, xi.ravel(), (np.log(m), np.log(x)), True)[1]
-
-    @property
-    def params(self) -> dict[str, float]:
-        if self.fit_ is None:
-            raise InputError("model not fitted yet: call fit(frequency, monetary) first")
-        return self.fit_.params
 
     def expected_spend(self, frequency: np.ndarray, monetary: np.ndarray) -> np.ndarray:
         """E[mean purchase value | x, m_x] = (γ + x·m_x)·p / (p·x + q − 1) (population mean if x=0)."""

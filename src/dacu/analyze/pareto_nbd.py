@@ -8,15 +8,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from dacu.analyze.clv import CustomerSummary, Fit, fit_mle
-from dacu.errors import InputError
+from dacu.analyze.clv import CustomerSummary, Fit, FittedModel, fit_mle
 
 
-class ParetoNBD:
+class ParetoNBD(FittedModel):
     names = ("r", "alpha", "s", "beta")
-
-    def __init__(self) -> None:
-        self.fit_: Fit | None = None
 
     @staticmethod
     def _log_a0(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -63,12 +59,6 @@ class ParetoNBD:
         self.fit_ = Fit(params, float(fit.log_likelihood - np.log(scale) * (w * x).sum()),
                         fit.converged)
         return self
-
-    @property
-    def params(self) -> dict[str, float]:
-        if self.fit_ is None:
-            raise InputError("model not fitted yet: call fit(summary) first")
-        return self.fit_.params
 
     def _vector(self) -> np.ndarray:
         return np.array([self.params[n] for n in self.names])
