@@ -2,8 +2,7 @@
 
 1. Dashboard queries through the rollups vs a full DuckDB scan of the raw events (tile: GMV, orders,
    UV, buyers of the day; curve: the same per hour). N events generated in DuckDB
-   (DACU_BENCH_MONITOR_EVENTS, default 5 million: building the rollups runs at ~20k events/s in
-   one Python process, so the issue's 100 million takes about 1.5 hours).
+   (DACU_BENCH_MONITOR_EVENTS, default 5 million). benchmarks/_monitor_queries.py.
 2. HyperLogLog UV error of the rollups vs exact distinct counts (day, per channel, per hour).
 3. Collector throughput over loopback HTTP (events/s acknowledged durably, fsync per batch) as a
    ratio to a bare endpoint of the same server that only reads the body.
@@ -12,7 +11,10 @@
    local webhook; events sent in-process and through HTTP on loopback.
 5. Root cause: culprit ranked first on 50 generated incidents (tests/monitor/simworld) and on
    50 of the simulator's incident cases against an honest forecast (same world, no incident).
-   DACU_BENCH_MONITOR_ONLY=rca runs only this part.
+   benchmarks/_monitor_rca.py.
+
+DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca re-measures only those parts and replaces
+only their subsections of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -28,7 +29,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import httpx
 import numpy as np
 
@@ -37,107 +37,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from _record import record, table  # noqa: E402
 
-from dacu.monitor.rollups import Rollups  # noqa: E402
-from dacu.monitor.store import RollupStore  # noqa: E402
-
 SHANGHAI = timezone(timedelta(hours=8))
 DAY = datetime(2026, 11, 11, tzinfo=SHANGHAI)
-N_EVENTS = int(os.environ.get("DACU_BENCH_MONITOR_EVENTS", 5_000_000))
-
-
-def generate(con: duckdb.DuckDBPyConnection, n: int) -> None:
-    """n events over one day: 60% pv, 15% cart, 10% click, 5% fav, 5% order, 5% pay; n/20 users."""
-    users = max(1000, n // 20)
-    start_us = int(DAY.timestamp() * 1_000_000)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE events AS
-        SELECT 'e' || i AS event_id,
-               make_timestamptz({start_us} + (i * 86400000000 // {n})::BIGINT) AS ts,
-               'u' || u AS user_id, 's' || u || '-' || (i // 50000) AS session_id,
-               CASE WHEN h < 60 THEN 'pv' WHEN h < 75 THEN 'cart' WHEN h < 85 THEN 'click'
-                    WHEN h < 90 THEN 'fav' WHEN h < 95 THEN 'order' ELSE 'pay' END AS event,
-               ['search_ads','display_ads','affiliate','kol_live','content','private','organic',
-                'direct'][1 + u % 8] AS channel,
-               NULL::VARCHAR AS campaign_id, 'SKU-' || k AS sku_id,
-               ['skincare','makeup','fragrance','bodycare'][1 + k % 4] AS category,
-               1::INTEGER AS quantity,
-               CASE WHEN h >= 90 THEN 5000 + (k * 997) % 60000 END::BIGINT AS amount_fen,
-               NULL::VARCHAR AS order_id, ['app','h5','pc'][1 + (u // 8) % 3] AS device,
-               ['east','south','north','central','west','northeast'][1 + (u // 24) % 6] AS region,
-               NULL::VARCHAR AS creative_id, NULL::VARCHAR AS variant
-        FROM (SELECT i, (hash(i * 13) % 100)::BIGINT AS h, (hash(i * 7) % {users})::BIGINT AS u,
-                     (hash(i * 3) % 400)::BIGINT AS k FROM range({n}) t(i))""").fetchall()
-
-
-def build_rollups(con: duckdb.DuckDBPyConnection, store: RollupStore) -> float:
-    from dacu.events import EVENT_SCHEMA
-
-    rollups = Rollups()
-    started = time.perf_counter()
-    reader = con.sql("SELECT * FROM events ORDER BY ts").to_arrow_reader(500_000)
-    import pyarrow as pa
-
-    for batch in reader:
-        rollups.ingest(pa.Table.from_batches([batch]).cast(EVENT_SCHEMA))
-        store.upsert(rollups.take_dirty())
-    return time.perf_counter() - started
-
-
-def timed(fn, repeat: int = 5) -> float:
-    runs = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
-
-
-SCAN_TILE = """SELECT sum(amount_fen) FILTER (WHERE event = 'order'), count(*) FILTER (WHERE event = 'order'),
-    count(DISTINCT user_id) FILTER (WHERE event = 'pv'), count(DISTINCT user_id) FILTER (WHERE event = 'pay')
-    FROM events WHERE ts >= ? AND ts < ?"""
-SCAN_CURVE = """SELECT date_trunc('hour', ts) AS h, sum(amount_fen) FILTER (WHERE event = 'order'),
-    count(DISTINCT user_id) FILTER (WHERE event = 'pv'), count(DISTINCT user_id) FILTER (WHERE event = 'pay')
-    FROM events WHERE ts >= ? AND ts < ? GROUP BY h ORDER BY h"""
-
-
-def queries_section(folder: Path) -> str:
-    con = duckdb.connect(str(folder / "events.duckdb"))
-    started = time.perf_counter()
-    generate(con, N_EVENTS)
-    gen_s = time.perf_counter() - started
-    store = RollupStore(folder / "rollups.duckdb")
-    build_s = build_rollups(con, store)
-    s, e = int(DAY.timestamp() // 60), int(DAY.timestamp() // 60) + 1440
-    end = DAY + timedelta(days=1)
-    tile_r = timed(lambda: store.totals(s, e))
-    curve_r = timed(lambda: store.curve(s, e, bucket=60))
-    tile_s = timed(lambda: con.execute(SCAN_TILE, [DAY, end]).fetchall(), repeat=3)
-    curve_s = timed(lambda: con.execute(SCAN_CURVE, [DAY, end]).fetchall(), repeat=3)
-    errors = uv_errors(con, store, s, e, end)
-    rows = [["tile (GMV, orders, UV, buyers of the day)", f"{tile_r * 1000:.1f} ms",
-             f"{tile_s * 1000:.0f} ms", f"{tile_s / tile_r:.0f}×"],
-            ["hourly curve (24 rows with UV)", f"{curve_r * 1000:.1f} ms",
-             f"{curve_s * 1000:.0f} ms", f"{curve_s / curve_r:.0f}×"]]
-    return (f"**{N_EVENTS:,} events** generated in DuckDB in {gen_s:.0f} s; rollups built from them in "
-            f"{build_s:.0f} s ({N_EVENTS / build_s:,.0f} events/s, {store.rows():,} rollup rows).\n\n"
-            + table(["query", "rollups (median)", "full DuckDB scan", "speed-up"], rows)
-            + "\n\nHLL (lg_k=14) UV error vs exact count distinct: " + errors)
-
-
-def uv_errors(con, store: RollupStore, s: int, e: int, end: datetime) -> str:
-    exact_day = con.execute(SCAN_TILE, [DAY, end]).fetchall()[0]
-    tile = store.totals(s, e)
-    day_err = abs(tile.uv - exact_day[2]) / exact_day[2]
-    buyer_err = abs(tile.buyers - exact_day[3]) / exact_day[3]
-    exact_ch = dict(con.execute("SELECT channel, count(DISTINCT user_id) FROM events WHERE event='pv' "
-                                "GROUP BY channel").fetchall())
-    by_ch = store.by_value("channel", s, e)
-    ch_err = max(abs(by_ch[c].uv - n) / n for c, n in exact_ch.items())
-    exact_h = [r[2] for r in con.execute(SCAN_CURVE, [DAY, end]).fetchall()]
-    curve = [k.uv for _, k in store.curve(s, e, bucket=60)]
-    hour_err = max(abs(a - b) / b for a, b in zip(curve, exact_h, strict=True))
-    return (f"day UV {day_err:.2%} (exact {exact_day[2]:,}), buyers {buyer_err:.2%}; "
-            f"worst channel {ch_err:.2%}; worst hour {hour_err:.2%} (target < 2%).")
 
 
 # -- collector over HTTP --------------------------------------------------------------------------
@@ -358,62 +259,53 @@ def _sender(mode: str, monitor, records):
     return send, stop
 
 
-def rca_section() -> str:
-    from tests.analyze.test_rca import evaluate
-
-    rate, per_kind = evaluate(50)
-    kinds = ", ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(per_kind.items()))
-    return (f"Culprit ranked first in **{rate:.0%}** of 50 generated incidents "
-            f"(tests/monitor/simworld, 8,000 visitors an hour, via the rollups): {kinds}.")
+PARTS = {"queries": "Dashboard queries: rollups vs full scan", "collector": "Collector throughput",
+         "latency": "Incident → notification", "rca": "Root cause"}
 
 
-def sim_rca_section(n: int = 50) -> str:
-    """The simulator's own incident cases (dacu.sim.incident_cases, one incident each) against an
-    honest forecast: the mean of N incident-free runs of the same world over the same window
-    (DACU_BENCH_SIM_SCALE, default 2; DACU_BENCH_SIM_BASELINES, default 3)."""
-    from tests.analyze.test_rca import evaluate_sim
+def measure(part: str, folder: Path) -> str:
+    from _monitor_queries import queries_section
+    from _monitor_rca import rca_section, sim_rca_section
 
-    scale = float(os.environ.get("DACU_BENCH_SIM_SCALE", 2.0))
-    baselines = int(os.environ.get("DACU_BENCH_SIM_BASELINES", 3))
-    began = time.perf_counter()
-    rate, per_kind, buyers = evaluate_sim(n, scale=scale, baselines=baselines)
-    seconds = time.perf_counter() - began
-    total = sum(c for _, c in per_kind.values())
-    kinds = ", ".join(f"{k} {h}/{c}" for k, (h, c) in sorted(per_kind.items()))
-    return (f"On the simulator's incident cases (dacu.sim.incident_cases, seed 1, scale {scale}: "
-            f"{n} cases, {total} with a dimension value to find — coupon bots are the fraud "
-            f"watch's; median {statistics.median(buyers):.0f} buyers in the incident window; "
-            f"forecast = mean of {baselines} incident-free runs of the same world over the same "
-            f"window, independent noise): culprit first in **{rate:.0%}** ({kinds}); "
-            f"{seconds:.0f} s. Below the 90% goal: see docs/monitor.md (Known limits).")
+    if part == "queries":
+        return queries_section(folder)
+    if part == "collector":
+        return collector_section(folder)
+    if part == "latency":
+        return latency_section(folder)
+    return rca_section() + "\n\n" + sim_rca_section()
 
 
-def rca_only() -> None:
-    """DACU_BENCH_MONITOR_ONLY=rca: re-measure the root-cause figures and replace only the
-    "### Root cause" part of the monitor section (the other figures take much longer)."""
+def replace_parts(bodies: dict[str, str]) -> None:
+    """Re-measured parts replace only their "### Title" subsection of the monitor section."""
     from _record import BENCHMARKS_MD
 
-    body = "### Root cause\n\n" + rca_section() + "\n\n" + sim_rca_section() + "\n"
     text = BENCHMARKS_MD.read_text(encoding="utf-8")
     head, rest = text.split("<!-- bench:monitor -->", 1)
     section, tail = rest.split("<!-- /bench:monitor -->", 1)
-    before = section.split("### Root cause", 1)[0]
-    BENCHMARKS_MD.write_text(f"{head}<!-- bench:monitor -->{before}{body}<!-- /bench:monitor -->"
+    for part, body in bodies.items():
+        title = f"### {PARTS[part]}"
+        before, after = section.split(title, 1)
+        nxt = after.find("\n### ")
+        section = f"{before}{title}\n\n{body.strip()}\n" + (after[nxt:] if nxt >= 0 else "")
+    BENCHMARKS_MD.write_text(f"{head}<!-- bench:monitor -->{section.rstrip()}\n<!-- /bench:monitor -->"
                              f"{tail}", encoding="utf-8")
 
 
 def main() -> None:
+    """All parts, or DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca to re-measure some and
+    replace only their subsections."""
+    only = [p for p in os.environ.get("DACU_BENCH_MONITOR_ONLY", "").split(",") if p]
+    unknown = set(only) - set(PARTS)
+    if unknown:
+        sys.exit(f"DACU_BENCH_MONITOR_ONLY: unknown part(s) {sorted(unknown)}; choose from {list(PARTS)}")
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        parts = ["### Dashboard queries: rollups vs full scan", queries_section(folder),
-                 "### Collector throughput", collector_section(folder),
-                 "### Incident → notification", latency_section(folder),
-                 "### Root cause", rca_section(), sim_rca_section()]
-    record("monitor", "\n\n".join(parts))
+        bodies = {part: measure(part, Path(tmp)) for part in (only or PARTS)}
+    if only:
+        replace_parts(bodies)
+    else:
+        record("monitor", "\n\n".join(f"### {PARTS[p]}\n\n{b}" for p, b in bodies.items()))
 
 
 if __name__ == "__main__":
-    if os.environ.get("DACU_BENCH_MONITOR_ONLY") == "rca":
-        rca_only()
-    else:
-        main()
+    main()
