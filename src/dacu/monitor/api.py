@@ -12,7 +12,12 @@
 The live monitors live in `app.state.monitors` ({campaign id: LiveMonitor}). `install(app, m)` puts
 one there (tests, `dacu monitor serve`); otherwise one is opened on first use from the metadata
 database (campaign file and latest plan), storing its segments and rollups in
-`$DACU_MONITOR_DIR/<campaign id>` (default `monitor-data/`).
+`$DACU_MONITOR_DIR/<campaign id>` (default `monitor-data/`). With several worker processes exactly
+one of them runs a campaign's monitor and the others forward these routes to it
+(`dacu.monitor.owner`).
+
+The dashboard document is computed once per monitor version and language and reused for at most
+`DOCUMENT_TTL` seconds, so many viewers polling cost one snapshot.
 """
 
 from __future__ import annotations
@@ -22,13 +27,18 @@ import json
 import os
 import threading
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from dacu.monitor import owner
 from dacu.monitor.dashboard import snapshot
 from dacu.monitor.live import LiveMonitor
 
@@ -36,6 +46,8 @@ router = APIRouter()
 _open_lock = threading.Lock()
 STREAM_EVERY = 1.0  # seconds between checks for news
 STREAM_MAX_SILENCE = 5.0  # a full document at least this often
+DOCUMENT_TTL = 1.0  # seconds a dashboard document is reused while the version is unchanged
+_IN_PROCESS = object()  # app.state.monitor_owners when no other process serves this app
 
 
 def install(app: Any, monitor: LiveMonitor) -> None:
@@ -45,10 +57,16 @@ def install(app: Any, monitor: LiveMonitor) -> None:
     app.state.monitors[monitor.campaign.id] = monitor
 
 
-def get_monitor(request: Request, campaign_id: str) -> LiveMonitor:
-    monitors = getattr(request.app.state, "monitors", None)
+def _monitors(app: Any) -> dict[str, LiveMonitor]:
+    monitors = getattr(app.state, "monitors", None)
     if monitors is None:
-        monitors = request.app.state.monitors = {}
+        monitors = app.state.monitors = {}
+    return monitors
+
+
+def get_monitor(request: Request, campaign_id: str) -> LiveMonitor:
+    """This process's monitor of the campaign, opened on first use (one process)."""
+    monitors = _monitors(request.app)
     if campaign_id in monitors:
         return monitors[campaign_id]
     with _open_lock:
@@ -57,13 +75,11 @@ def get_monitor(request: Request, campaign_id: str) -> LiveMonitor:
     return monitors[campaign_id]
 
 
-def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
+def _load_campaign(request: Request, campaign_id: str) -> tuple[Any, dict | None]:
+    """(campaign, latest plan body) from the metadata DB; 404 when it is not registered."""
     db = getattr(request.app.state, "db", None)
     if db is None:
         raise HTTPException(404, f"no live monitor for campaign {campaign_id!r}")
-    from dacu.monitor.alertlog import MetadataAlertLog
-    from dacu.monitor.notifiers import Notifier, load_targets
-    from dacu.monitor.pacing import parse_plan
     from dacu.warehouse.metadata import campaigns
 
     with db.session() as session:
@@ -72,20 +88,74 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
             raise HTTPException(404, f"no campaign {campaign_id!r} (register it first)")
         campaign = campaigns.load(row)
         plan_row = campaigns.latest_plan(session, campaign_id)
-        body = plan_row.body if plan_row else None
+        return campaign, plan_row.body if plan_row else None
+
+
+def _monitor_dir() -> Path:
+    return Path(os.environ.get("DACU_MONITOR_DIR", "monitor-data"))
+
+
+def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
+    from dacu.monitor.alertlog import MetadataAlertLog
+    from dacu.monitor.notifiers import Notifier, load_targets
+    from dacu.monitor.pacing import parse_plan
+
+    campaign, body = _load_campaign(request, campaign_id)
     plan = parse_plan(body, source=f"plan of {campaign_id}", tz=campaign.timezone) if body else None
-    folder = Path(os.environ.get("DACU_MONITOR_DIR", "monitor-data")) / campaign_id
+    folder = _monitor_dir() / campaign_id
     notifier = Notifier(load_targets(list(campaign.notify))) if campaign.notify else None
-    monitor = LiveMonitor(campaign, folder, plan=plan, alert_log=MetadataAlertLog(db),
+    monitor = LiveMonitor(campaign, folder, plan=plan, alert_log=MetadataAlertLog(request.app.state.db),
                           notifier=notifier)
     monitor.recover()
     return monitor
 
 
+# -- one monitor across worker processes ----------------------------------------------------------
+def internal_app(monitors: dict[str, LiveMonitor]) -> FastAPI:
+    """The monitor routes over this process's monitors, without auth: what the owner serves on its
+    Unix socket to the other workers (which checked auth before forwarding)."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.monitors = monitors
+    app.state.monitor_owners = _IN_PROCESS
+    app.state.internal = True
+    app.include_router(router)
+    return app
+
+
+def _owners(app: Any) -> owner.Owners | None:
+    found = getattr(app.state, "monitor_owners", None)
+    if found is None:
+        shared = owner.shared_mode() and getattr(app.state, "db", None) is not None
+        found = (owner.Owners(_monitor_dir(), lambda: internal_app(_monitors(app))) if shared
+                 else _IN_PROCESS)
+        app.state.monitor_owners = found
+    return None if found is _IN_PROCESS else found
+
+
+async def _serving(request: Request, campaign_id: str, *, stream: bool = False,
+                   params: dict[str, str] | None = None) -> LiveMonitor | Response:
+    """The campaign's monitor when this process runs it, else the owner's answer to this request."""
+    monitor = _monitors(request.app).get(campaign_id)
+    if monitor is not None:
+        return monitor
+    owners = _owners(request.app)
+    if owners is None:
+        return await run_in_threadpool(get_monitor, request, campaign_id)
+    if campaign_id not in owners.registered:  # before any folder is made for this name
+        await run_in_threadpool(_load_campaign, request, campaign_id)
+        owners.registered.add(campaign_id)
+    return await owners.monitor_or_forward(
+        request, campaign_id, lambda: _open_from_metadata(request, campaign_id),
+        _monitors(request.app), stream=stream, params=params, actor=_actor(request))
+
+
 def _default_campaign(request: Request, body: bytes) -> str:
-    monitors = getattr(request.app.state, "monitors", None) or {}
-    if len(monitors) == 1:
-        return next(iter(monitors))
+    known = set(getattr(request.app.state, "monitors", None) or {})
+    owners = _owners(request.app)
+    if owners is not None:
+        known |= owners.in_use()  # the same answer in every worker
+    if len(known) == 1:
+        return next(iter(known))
     marker = b'"campaign_id"'
     at = body.find(marker)
     if at >= 0:
@@ -95,6 +165,63 @@ def _default_campaign(request: Request, body: bytes) -> str:
     raise HTTPException(400, "which campaign? add ?campaign=ID or campaign_id to the events")
 
 
+def _actor(request: Request) -> str:
+    principal = getattr(request.state, "principal", None)
+    if principal is None and getattr(request.app.state, "internal", False):
+        return request.headers.get(owner.ACTOR_HEADER) or "api"
+    return str(getattr(principal, "name", None) or "api")
+
+
+# -- the dashboard document, shared by viewers ----------------------------------------------------
+@dataclass
+class Document:
+    version: int
+    made: float  # time.monotonic()
+    body: dict
+
+    @cached_property
+    def json(self) -> bytes:
+        """As FastAPI would answer it."""
+        return JSONResponse(jsonable_encoder(self.body)).body
+
+    @cached_property
+    def event(self) -> str:
+        return f"data: {json.dumps(self.body, ensure_ascii=False, default=str)}\n\n"
+
+
+class Documents:
+    """The dashboard document per (monitor, lang): made once per monitor version and reused for at
+    most `ttl` seconds (the alert log also changes from outside the monitor)."""
+
+    def __init__(self, ttl: float = DOCUMENT_TTL) -> None:
+        self.ttl = ttl
+        self._made: WeakKeyDictionary[LiveMonitor, dict[str, Document]] = WeakKeyDictionary()
+        self._locks: WeakKeyDictionary[LiveMonitor, threading.Lock] = WeakKeyDictionary()
+        self._guard = threading.Lock()
+
+    def get(self, monitor: LiveMonitor, lang: str) -> Document:
+        with self._guard:
+            lock = self._locks.setdefault(monitor, threading.Lock())
+        with lock:  # viewers arriving together wait for one computation and share it
+            made = self._made.get(monitor, {}).get(lang)
+            if (made is not None and made.version == monitor.version
+                    and time.monotonic() - made.made <= self.ttl):
+                return made
+            version, started = monitor.version, time.monotonic()
+            made = Document(version, started, snapshot(monitor, lang=lang))
+            with self._guard:
+                self._made.setdefault(monitor, {})[lang] = made
+            return made
+
+    def forget(self, monitor: LiveMonitor) -> None:
+        with self._guard:
+            self._made.pop(monitor, None)
+
+
+DOCUMENTS = Documents()
+
+
+# -- routes ---------------------------------------------------------------------------------------
 @router.post("/api/events")
 async def collect(request: Request, campaign: str | None = Query(None, max_length=64)
                   ) -> JSONResponse:
@@ -105,7 +232,10 @@ async def collect(request: Request, campaign: str | None = Query(None, max_lengt
     Example: `curl -X POST -H 'X-API-Key: dacu_…' --data-binary @events.jsonl /api/events`.
     """
     body = await request.body()
-    monitor = get_monitor(request, campaign or _default_campaign(request, body))
+    campaign_id = campaign or _default_campaign(request, body)
+    monitor = await _serving(request, campaign_id, params={"campaign": campaign_id})
+    if isinstance(monitor, Response):
+        return monitor
     result = await run_in_threadpool(monitor.collector.accept_body, body)
     status = 200 if result.accepted or result.duplicates or not result.rejected else 422
     return JSONResponse(result.as_dict(), status_code=status)
@@ -116,8 +246,11 @@ async def dashboard(request: Request, campaign_id: str, lang: str = Query("zh", 
                     ) -> dict:
     """The dashboard document: tiles vs plan, hourly curve, channel/category tables, funnel,
     watches and alerts (money in fen plus display text)."""
-    monitor = get_monitor(request, campaign_id)
-    return await run_in_threadpool(snapshot, monitor, lang=lang)
+    monitor = await _serving(request, campaign_id)
+    if isinstance(monitor, Response):
+        return monitor  # type: ignore[return-value]
+    document = await run_in_threadpool(DOCUMENTS.get, monitor, lang)
+    return Response(document.json, media_type="application/json")  # type: ignore[return-value]
 
 
 @router.get("/api/stream/{campaign_id}")
@@ -125,7 +258,9 @@ async def stream(request: Request, campaign_id: str, lang: str = Query("zh", pat
                  ) -> StreamingResponse:
     """Server-sent events: `data: <dashboard document>` whenever data changed (checked each second)
     and at least every 5 seconds."""
-    monitor = get_monitor(request, campaign_id)
+    monitor = await _serving(request, campaign_id, stream=True)
+    if isinstance(monitor, Response):
+        return monitor  # type: ignore[return-value]
 
     async def events():
         seen, last = -1, 0.0
@@ -133,8 +268,8 @@ async def stream(request: Request, campaign_id: str, lang: str = Query("zh", pat
             now = time.monotonic()
             if monitor.version != seen or now - last >= STREAM_MAX_SILENCE:
                 seen, last = monitor.version, now
-                document = await run_in_threadpool(snapshot, monitor, lang=lang)
-                yield f"data: {json.dumps(document, ensure_ascii=False, default=str)}\n\n"
+                document = await run_in_threadpool(DOCUMENTS.get, monitor, lang)
+                yield document.event
             await asyncio.sleep(STREAM_EVERY)
 
     return StreamingResponse(events(), media_type="text/event-stream",
@@ -142,45 +277,61 @@ async def stream(request: Request, campaign_id: str, lang: str = Query("zh", pat
 
 
 @router.get("/api/monitor/{campaign_id}/alerts")
-def alerts(request: Request, campaign_id: str, limit: int = Query(50, ge=1, le=500)) -> list[dict]:
+async def alerts(request: Request, campaign_id: str, limit: int = Query(50, ge=1, le=500)
+                 ) -> list[dict]:
     """The alert log of the campaign, newest first (with root cause and playbook)."""
-    return get_monitor(request, campaign_id).alert_log.recent(campaign_id, limit=limit)
-
-
-def _actor(request: Request) -> str:
-    principal = getattr(request.state, "principal", None)
-    return str(getattr(principal, "name", None) or "api")
+    monitor = await _serving(request, campaign_id)
+    if isinstance(monitor, Response):
+        return monitor  # type: ignore[return-value]
+    return await run_in_threadpool(monitor.alert_log.recent, campaign_id, limit=limit)
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/ack")
-def ack(request: Request, campaign_id: str, alert_id: int) -> dict:
+async def ack(request: Request, campaign_id: str, alert_id: int) -> dict:
     """Acknowledge an alert: someone is on it, so it is not escalated."""
-    return get_monitor(request, campaign_id).acknowledge(alert_id, _actor(request))
+    monitor = await _serving(request, campaign_id)
+    if isinstance(monitor, Response):
+        return monitor  # type: ignore[return-value]
+    return await run_in_threadpool(monitor.acknowledge, alert_id, _actor(request))
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/resolve")
-def resolve(request: Request, campaign_id: str, alert_id: int) -> dict:
-    return get_monitor(request, campaign_id).resolve(alert_id, _actor(request))
+async def resolve(request: Request, campaign_id: str, alert_id: int) -> dict:
+    monitor = await _serving(request, campaign_id)
+    if isinstance(monitor, Response):
+        return monitor  # type: ignore[return-value]
+    return await run_in_threadpool(monitor.resolve, alert_id, _actor(request))
 
 
 @router.post("/api/monitor/{campaign_id}/spend")
-def spend(request: Request, campaign_id: str, rows: list[dict] = Body(...)) -> dict:
+async def spend(request: Request, campaign_id: str, rows: list[dict] = Body(...)) -> dict:
     """Ad spend rows `[{"hour": "2026-11-11T20:00+08:00", "channel": "search_ads", "spend_fen": 1200000}]`."""
     for index, row in enumerate(rows):
         missing = [k for k in ("hour", "channel", "spend_fen") if k not in row]
         if missing or not isinstance(row.get("spend_fen"), int):
             raise HTTPException(422, f"rows[{index}]: needs hour, channel and an integer spend_fen")
-    return {"added": get_monitor(request, campaign_id).add_spend(rows)}
+    monitor = await _serving(request, campaign_id)
+    if isinstance(monitor, Response):
+        return monitor  # type: ignore[return-value]
+    added = await run_in_threadpool(monitor.add_spend, rows)
+    DOCUMENTS.forget(monitor)  # spend does not bump the version
+    return {"added": added}
 
 
 @router.get("/api/monitor/{campaign_id}/rca")
-def rca(request: Request, campaign_id: str, metric: str = Query("paid_gmv_fen"),
-        minutes: int = Query(60, ge=5, le=1440)) -> dict:
+async def rca(request: Request, campaign_id: str, metric: str = Query("paid_gmv_fen"),
+              minutes: int = Query(60, ge=5, le=1440)) -> dict:
     """Root cause of `metric` over the last `minutes` against the window before (Adtributor)."""
+    monitor = await _serving(request, campaign_id)
+    if isinstance(monitor, Response):
+        return monitor  # type: ignore[return-value]
+    return await run_in_threadpool(_root_cause, monitor, metric, minutes)
+
+
+def _root_cause(monitor: LiveMonitor, metric: str, minutes: int) -> dict:
     from dacu.monitor.diagnose import diagnose
     from dacu.monitor.store import to_minute
 
-    monitor = get_monitor(request, campaign_id)
     if monitor.now is None:
         raise HTTPException(404, "no events yet")
     if metric not in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen"):

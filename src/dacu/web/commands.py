@@ -55,6 +55,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
     """Run the web app: pages, APIs, collector. Migrates the metadata database first.
 
     Example: `dacu serve --host 0.0.0.0 --port 8000 --workers 4 --https` (behind a TLS proxy).
+    With several workers each campaign's live monitor runs in one of them (elected by a file lock
+    in DACU_MONITOR_DIR, taken over if that worker dies); the others forward its routes there.
     On loopback without --https the session cookie is not marked Secure so a browser on the same
     machine can log in over http://127.0.0.1.
     """
@@ -70,6 +72,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
         raise DacuError(f"--host {host} is reachable from other machines: serve it behind a TLS "
                         "proxy and pass --https (cookies must not travel in clear text)")
     os.environ["DACU_COOKIE_SECURE"] = "1" if https else "0"
+    if workers > 1:  # one worker runs each campaign's live monitor, the others forward to it
+        os.environ["DACU_MONITOR_SHARED"] = "1"
     if admins == 0:
         typer.echo("首次运行：还没有管理员。No admin yet — create one (you choose the password):\n"
                    "  dacu user add admin --role admin", err=True)
