@@ -1,13 +1,24 @@
-"""The rollup store: per-minute cells in DuckDB, and the tile / curve / table queries on them.
+"""The rollup store: the rollup cells in DuckDB, and the tile / curve / table queries on them.
 
-A query reads the cells of a time range (≤ 1,440 rows a day per dimension value), sums the counters
-in SQL and unions the HLL sketches in Python — never the raw events.
+A query reads the fewest cells that cover a time range, sums the counters in SQL and unions the HLL
+sketches in Python — never the raw events. A cell may stand for its span when all the data of that
+span lies inside the range (the store keeps, per hour, the first and last minute with data):
+
+* the running total cell (campaign to date) when all the data is inside — the campaign tile;
+* a running day cell when all of that day's data is inside — "today so far", a past whole day;
+* an hour cell when all of that hour's data is inside — whole hours, and the live hour;
+* minute cells for the rest (the ragged ends of a window such as the last 30 minutes).
+
+So a whole-day tile reads one cell per dimension value instead of up to 142, and any window still
+gets exactly the union of the minute cells it covers (each coarser cell is such a union).
+SKU and bot cells have no running cells: they read hour cells for whole hours, minutes otherwise.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from bisect import bisect_left, bisect_right, insort
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +26,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dacu.monitor.rollups import HOUR, MEASURES, ROLLUP_SCHEMA, union_estimate
+from dacu.monitor.rollups import (
+    DAY,
+    HOUR,
+    MEASURES,
+    ROLLUP_SCHEMA,
+    SKETCH_DIMS,
+    TOTAL,
+    union_estimate,
+)
 
 
 def to_minute(moment: datetime) -> int:
@@ -56,6 +75,86 @@ class Kpis:
         return {**asdict(self), "cvr": self.cvr, "asp_fen": self.asp_fen}
 
 
+@dataclass(frozen=True)
+class Cover:
+    """The cells that cover a range: the total cell, day cells and hour cells (by first minute),
+    and minute ranges [a, b)."""
+
+    total: bool = False
+    days: tuple[int, ...] = ()
+    hours: tuple[int, ...] = ()
+    minutes: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass
+class Extents:
+    """Where the data is, from the `all` minute cells: first and last minute per hour with data,
+    and the first minutes of the day cells."""
+
+    hours: dict[int, list[int]] = field(default_factory=dict)
+    hour_keys: list[int] = field(default_factory=list)
+    days: list[int] = field(default_factory=list)
+    total: bool = False
+
+    def add_minutes(self, minutes: list[int]) -> None:
+        for minute in minutes:
+            hour = minute // 60 * 60
+            span = self.hours.get(hour)
+            if span is None:
+                self.hours[hour] = [minute, minute]
+                insort(self.hour_keys, hour)
+            else:
+                span[0], span[1] = min(span[0], minute), max(span[1], minute)
+
+    def add_days(self, days: list[int]) -> None:
+        for day in days:
+            if day not in self.days:
+                insort(self.days, day)
+
+    def span(self, first: int, last: int) -> tuple[int, int] | None:
+        """First and last minute with data among the hours starting in [first, last)."""
+        keys = self.hour_keys[bisect_left(self.hour_keys, first):bisect_left(self.hour_keys, last)]
+        if not keys:
+            return None
+        return min(self.hours[h][0] for h in keys), max(self.hours[h][1] for h in keys)
+
+    def cover(self, start: int, end: int, *, running: bool = True) -> Cover:
+        """The cells to read for minutes [start, end); `running` allows total and day cells."""
+        inside = _inside(start, end)
+        everything = self.span(-(2**62), 2**62)
+        if running and self.total and everything and inside(everything):
+            return Cover(total=True)
+        days, skipped = self._days(start, end, inside) if running else ([], [])
+        hours, minutes = [], []
+        keys = self.hour_keys[bisect_right(self.hour_keys, start - 60):bisect_left(self.hour_keys, end)]
+        for hour in keys:
+            if any(a <= hour < b for a, b in skipped):
+                continue
+            if inside(self.hours[hour]):
+                hours.append(hour)
+            elif minutes and minutes[-1][1] == max(hour, start):
+                minutes[-1] = (minutes[-1][0], min(hour + 60, end))
+            else:
+                minutes.append((max(hour, start), min(hour + 60, end)))
+        return Cover(False, tuple(days), tuple(hours), tuple(minutes))
+
+    def _days(self, start: int, end: int, inside) -> tuple[list[int], list[tuple[int, int]]]:
+        days, spans = [], []
+        for index, day in enumerate(self.days):
+            following = self.days[index + 1] if index + 1 < len(self.days) else 2**62
+            if day >= end or following <= start:
+                continue
+            data = self.span(day, following)
+            if data and inside(data):
+                days.append(day)
+                spans.append((day, following))
+        return days, spans
+
+
+def _inside(start: int, end: int):
+    return lambda span: start <= span[0] and span[1] < end
+
+
 MAIN_TABLE, SKU_TABLE = "monitor_rollup", "monitor_rollup_sku"
 TABLES = (MAIN_TABLE, SKU_TABLE)  # SKU cells apart: they outnumber the rest ~20 to 1
 _SUMS = ", ".join(f"coalesce(sum({m}), 0)::BIGINT AS {m}" for m in MEASURES)
@@ -70,12 +169,29 @@ class RollupStore:
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.con = duckdb.connect(str(path))
         self.lock = threading.Lock()
+        self.extents = Extents()
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
         for table in TABLES:
             self.con.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (minute BIGINT, dim VARCHAR, value VARCHAR,"
                 f" {columns}, uv_sketch BLOB, buyer_sketch BLOB, PRIMARY KEY (minute, dim, value))"
             ).fetchall()
+        self._load_extents()
+
+    def _load_extents(self) -> None:
+        """Extents of an existing store (a restart before the segments are replayed)."""
+        minutes = self.con.execute(f"SELECT minute FROM {MAIN_TABLE} WHERE dim = 'all'").fetchall()
+        self.extents.add_minutes([m for (m,) in minutes])
+        days = self.con.execute(f"SELECT minute FROM {MAIN_TABLE} WHERE dim = ?", ["all" + DAY])
+        self.extents.add_days([m for (m,) in days.fetchall()])
+        self.extents.total = bool(self.con.execute(
+            f"SELECT count(*) FROM {MAIN_TABLE} WHERE dim = ?", ["all" + TOTAL]).fetchall()[0][0])
+
+    def _note_extents(self, cells: pa.Table) -> None:
+        dims = cells["dim"]
+        self.extents.add_minutes(cells.filter(pc.equal(dims, "all"))["minute"].to_pylist())
+        self.extents.add_days(cells.filter(pc.equal(dims, "all" + DAY))["minute"].to_pylist())
+        self.extents.total = self.extents.total or pc.any(pc.equal(dims, "all" + TOTAL)).as_py()
 
     def upsert(self, cells: pa.Table) -> None:
         """Insert or replace cells (the rollups hold the merged state of each cell)."""
@@ -90,6 +206,7 @@ class RollupStore:
                     self.con.register("_cells", part)
                     self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _cells").fetchall()
                     self.con.unregister("_cells")
+            self._note_extents(cells)
 
     def rows(self) -> int:
         with self.lock:
@@ -98,19 +215,19 @@ class RollupStore:
     # -- queries ---------------------------------------------------------------------------------
     def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
         """KPIs over minutes [start, end) of one dimension value (default: everything)."""
-        where, args = _cells(dim, start, end)
-        sql = (f"SELECT {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM {_table(dim)} "
-               f"WHERE value = ? AND {where}")
         with self.lock:
+            where, args = self._where(dim, start, end)
+            sql = (f"SELECT {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM {_table(dim)} "
+                   f"WHERE value = ? AND {where}")
             row = self.con.execute(sql, [value, *args]).fetchall()[0]
         return _kpis(row)
 
     def by_value(self, dim: str, start: int, end: int) -> dict[str, Kpis]:
         """KPIs per value of a dimension (channel table, category table, RCA input)."""
-        where, args = _cells(dim, start, end)
-        sql = (f"SELECT value, {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM {_table(dim)} "
-               f"WHERE {where} GROUP BY value ORDER BY value")
         with self.lock:
+            where, args = self._where(dim, start, end)
+            sql = (f"SELECT value, {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM {_table(dim)} "
+                   f"WHERE {where} GROUP BY value ORDER BY value")
             rows = self.con.execute(sql, args).fetchall()
         return {row[0]: _kpis(row[1:]) for row in rows}
 
@@ -118,21 +235,36 @@ class RollupStore:
               value: str = "") -> list[tuple[int, Kpis]]:
         """KPIs per bucket of `bucket` minutes over [start, end): [(bucket start minute, Kpis)].
 
-        Buckets of whole hours read the hourly cells where they fit."""
+        Buckets of whole hours read the hour cells where they fit (the live hour too)."""
         size = int(bucket)
-        where, args = _cells(dim, start, end, hours=size % 60 == 0)
-        sql = (f"SELECT minute // {size} * {size} AS b, {_SUMS}, list(uv_sketch), "
-               f"list(buyer_sketch) FROM {_table(dim)} WHERE value = ? AND {where} "
-               "GROUP BY b ORDER BY b")
         with self.lock:
+            where, args = self._where(dim, start, end, running=False, hours=size % 60 == 0)
+            sql = (f"SELECT minute // {size} * {size} AS b, {_SUMS}, list(uv_sketch), "
+                   f"list(buyer_sketch) FROM {_table(dim)} WHERE value = ? AND {where} "
+                   "GROUP BY b ORDER BY b")
             rows = self.con.execute(sql, [value, *args]).fetchall()
         return [(row[0], _kpis(row[1:])) for row in rows]
 
     def span(self) -> tuple[int, int] | None:
         """First and last minute with data."""
         with self.lock:
-            row = self.con.execute(f"SELECT min(minute), max(minute) FROM {MAIN_TABLE}").fetchall()[0]
+            row = self.con.execute(f"SELECT min(minute), max(minute) FROM {MAIN_TABLE} "
+                                   "WHERE NOT contains(dim, '@')").fetchall()[0]
         return None if row[0] is None else (row[0], row[1])
+
+    def cover(self, start: int, end: int, *, running: bool = True) -> Cover:
+        """The cells a query over minutes [start, end) of a sketch dimension reads."""
+        with self.lock:
+            return self.extents.cover(start, end, running=running)
+
+    def _where(self, dim: str, start: int, end: int, *, running: bool = True,
+               hours: bool = True) -> tuple[str, list]:
+        """WHERE clause (cells of `dim` over [start, end)); call with the lock held."""
+        if dim not in SKETCH_DIMS:
+            return _cells(dim, start, end, hours=hours)
+        if not hours:
+            return "(dim = ? AND minute >= ? AND minute < ?)", [dim, start, end]
+        return _covering(dim, self.extents.cover(start, end, running=running))
 
 
 def _table(dim: str) -> str:
@@ -148,6 +280,21 @@ def _cells(dim: str, start: int, end: int, *, hours: bool = True) -> tuple[str, 
     return ("((dim = ? AND ((minute >= ? AND minute < ?) OR (minute >= ? AND minute < ?))) "
             "OR (dim = ? AND minute >= ? AND minute < ?))",
             [dim, start, first, last, end, dim + HOUR, first, last])
+
+
+def _covering(dim: str, cover: Cover) -> tuple[str, list]:
+    parts, args = [], []
+    if cover.total:
+        parts.append("(dim = ? AND minute = 0)")
+        args.append(dim + TOTAL)
+    for suffix, firsts in ((DAY, cover.days), (HOUR, cover.hours)):
+        if firsts:
+            parts.append(f"(dim = ? AND minute IN ({', '.join(str(int(m)) for m in firsts)}))")
+            args.append(dim + suffix)
+    for a, b in cover.minutes:
+        parts.append("(dim = ? AND minute >= ? AND minute < ?)")
+        args += [dim, a, b]
+    return ("(" + " OR ".join(parts) + ")", args) if parts else ("FALSE", [])
 
 
 def _kpis(row: tuple) -> Kpis:
