@@ -74,7 +74,8 @@ class LiveMonitor:
         folder.mkdir(parents=True, exist_ok=True)
         self.store = RollupStore(folder / "rollups.duckdb")
         self.bots = BotFilter()
-        self.rollups = Rollups(returning_users=returning_users, bots=self.bots.bots)
+        self.rollups = Rollups(returning_users=returning_users, bots=self.bots.bots,
+                               tz=campaign.timezone)
         self.collector = Collector(SegmentLog(folder / "segments"), self.rollups, self.store,
                                    tz=campaign.timezone, sink=sink, listeners=[self._on_batch],
                                    inspect=self.bots.observe)
