@@ -243,3 +243,4 @@ def test_socket_path_stays_within_the_unix_limit(tmp_path: Path) -> None:
     path = socket_path(deep)
     assert len(os.fsencode(path)) < 108 and path == socket_path(deep)
     assert path != socket_path(tmp_path / ("e" * 120))
+    assert path.parent.stat().st_mode & 0o777 == 0o700

@@ -26,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -57,13 +58,25 @@ def shared_mode() -> bool:
 
 
 def socket_path(folder: Path) -> Path:
-    """`folder/monitor.sock`, or a name in the temp dir derived from the folder when too long."""
+    """`folder/monitor.sock`, or when that is too long for a Unix socket a name derived from the
+    folder in a private (0700) directory of this user under the temp dir."""
     folder = folder.resolve()
     path = folder / SOCKET_NAME
     if len(os.fsencode(path)) < _MAX_UDS_PATH:
         return path
     digest = hashlib.sha256(os.fsencode(folder)).hexdigest()[:20]
-    return Path(tempfile.gettempdir()) / f"dacu-monitor-{digest}.sock"
+    return _private_dir() / f"{digest}.sock"
+
+
+def _private_dir() -> Path:
+    """Nobody else may put a socket where the workers would send requests (the temp dir is shared)."""
+    folder = Path(tempfile.gettempdir()) / f"dacu-monitor-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+            or stat.S_IMODE(info.st_mode) & 0o077):
+        raise RuntimeError(f"{folder} must be a directory of this user with mode 0700")
+    return folder
 
 
 class OwnerGone(Exception):
