@@ -138,7 +138,7 @@ class Rollups:
                    "customer_type": self._customer_types(events["user_id"])}
         for name in ("category", "sku_id", "device", "region"):
             columns[name] = pc.fill_null(events[name], "") if name in events.column_names else \
-                pa.array([""] * events.num_rows)
+                pa.repeat(pa.scalar(""), events.num_rows)
         for kind_name, measure in _COUNT_OF.items():
             columns[measure] = pc.cast(pc.equal(kind, kind_name), pa.int64())
         amount = pc.fill_null(events["amount_fen"], 0)
@@ -167,7 +167,7 @@ class Rollups:
 
     def _customer_types(self, users: pa.ChunkedArray) -> pa.Array:
         if not self.returning:
-            return pa.array(["new"] * len(users), pa.string())
+            return pa.repeat(pa.scalar("new"), len(users))
         known = pc.is_in(users, value_set=self._returning_array)
         return pc.if_else(known, "returning", "new")
 
