@@ -107,7 +107,7 @@ SCAN_CURVE = """SELECT date_trunc('hour', ts) AS h, sum(amount_fen) FILTER (WHER
 
 
 def queries_section(folder: Path) -> str:
-    con = duckdb.connect(str(folder / "events.duckdb"), config={"memory_limit": "4GB"})
+    con = duckdb.connect(str(folder / "events.duckdb"), config={"memory_limit": "3GB"})
     started = time.perf_counter()
     generate(con, N_EVENTS)
     gen_s = time.perf_counter() - started
