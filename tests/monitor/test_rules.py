@@ -116,3 +116,47 @@ def test_missing_reference_never_fires() -> None:
     assert run(engine, [{"": (0.01, None)}, {"": (None, 0.05)}]) == [[], []]
     absolute = RuleEngine([AlertRule.model_validate({"id": "u", "metric": "uv", "above": 10})])
     assert run(absolute, [{"": (11, None)}]) == [[("opened", "", "yellow", False)]]
+
+
+# -- significance: a deviation must be beyond sampling noise ---------------------------------------
+def test_rate_tail_p_by_hand() -> None:
+    from math import comb, exp, factorial
+
+    from dacu.monitor.detectors import rate_tail_p
+
+    # Two windows, same rate under H0: 1 of the 5 hits falls in the current window, whose share of
+    # the trials is 12 / (12 + 3) = 0.8; P(X ≤ 1) for X ~ Binomial(5, 0.8) = 0.2⁵ + 5·0.8·0.2⁴.
+    assert rate_tail_p(1, 12, 4, 3) == pytest.approx(0.2**5 + 5 * 0.8 * 0.2**4)
+    # Against a known rate: 2 paid of 10 orders where 90% pay → Poisson(9): P(X ≤ 2).
+    assert rate_tail_p(2, 10, 0, ref_rate=0.9) == pytest.approx(
+        sum(exp(-9) * 9**k / factorial(k) for k in range(3)))
+    # Above: 9 of 10 hits where the windows split trials evenly: P(X ≥ 9) = (C(10,9) + 1) / 2¹⁰.
+    assert rate_tail_p(9, 1, 1, 1, lower=False) == pytest.approx((comb(10, 9) + 1) / 2**10)
+    assert rate_tail_p(0, 10, 0, 10) == 1.0  # nothing to judge by
+
+
+def test_counted_metrics_test_significance_by_default() -> None:
+    assert rule().confidence == 0.95  # cvr vs baseline
+    assert rule(confidence="99%").confidence == 0.99
+    assert rule(confidence="off").confidence == 0.0
+    money = AlertRule.model_validate({"id": "g", "metric": "gmv", "compare": "plan", "below": 0.7})
+    absolute = AlertRule.model_validate({"id": "u", "metric": "uv", "below": 10})
+    assert money.confidence == 0.0 and absolute.confidence == 0.0
+    with pytest.raises(ConfigError, match=r"alerts\[0\] \(id c\)\.confidence: expected a level"):
+        load_rules(campaign_with("""
+alerts:
+  - {id: c, metric: cvr, compare: previous, below: 50%, confidence: 150%}
+"""))
+
+
+def test_a_drop_within_noise_does_not_fire() -> None:
+    # The demo's direct channel: 6 buyers of 65 visitors, then 6 of 177 (CVR −63%, below 40%):
+    # p = 0.074 — a small channel's swing, not evidence. 1 paid of 13 orders against 85%: p ≈ 2e-4.
+    from dacu.monitor.detectors import rate_tail_p
+
+    noisy, real = rate_tail_p(6, 177, 6, 65), rate_tail_p(1, 13, 0, ref_rate=0.85)
+    engine = RuleEngine([rule(compare="previous", below=0.4)])
+    assert run(engine, [{"direct": (6 / 177, 6 / 65, noisy)}]) == [[]]
+    assert run(engine, [{"direct": (1 / 13, 0.85, real)}]) == [[("opened", "direct", "yellow", False)]]
+    off = RuleEngine([rule(compare="previous", below=0.4, confidence="off")])
+    assert run(off, [{"direct": (6 / 177, 6 / 65, noisy)}]) == [[("opened", "direct", "yellow", False)]]

@@ -288,6 +288,10 @@ class Collector:
                 self._fold(table)
         return IngestResult(len(fresh), duplicates, rejected)
 
+    def accept_table(self, table: pa.Table) -> IngestResult:
+        """Events already in EVENT_SCHEMA (a Parquet export, the warehouse): dedup, append, fold."""
+        return self._accept_table(table.cast(EVENT_SCHEMA))
+
     def _accept_table(self, table: pa.Table) -> IngestResult:
         with self.lock:
             ids = table["event_id"].to_pylist()

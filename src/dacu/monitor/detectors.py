@@ -23,6 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 COUNT_METRICS = frozenset({"uv", "buyers", "orders", "paid_orders", "pv", "units"})
+RATE_COUNTS = {"cvr": ("buyers", "uv"), "pay_rate": ("paid_orders", "orders"),
+               "cart_rate": ("cart", "pv")}
+"""Ratio KPIs as (numerator, denominator) counts: what their sampling noise is made of."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,31 @@ def seasonal_baseline(read: Callable[[datetime, datetime], float | None], end: d
     values = [read(end - (i + 1) * window, end - i * window) for i in range(1, trailing + 1)]
     values = [v for v in values if v is not None]
     return robust_baseline(values, count=count, source="trailing") if values else None
+
+
+def rate_tail_p(hits: float, trials: float, ref_hits: float, ref_trials: float | None = None, *,
+                ref_rate: float | None = None, lower: bool = True) -> float:
+    """One-sided p-value that a rate (hits per trial) is this far below (`lower`) or above its
+    reference by chance alone.
+
+    Against another window's counts (`ref_hits` of `ref_trials`) the test is conditional: if both
+    windows had the same rate, the current window's share of all hits is Binomial(hits + ref_hits,
+    trials / (trials + ref_trials)) — exact, and it counts the reference's own noise (a lucky
+    previous half hour is not evidence of a drop now). Against a known rate (`ref_rate`: a plan, a
+    many-day baseline) it is Poisson(trials · ref_rate). Counts may be fractional (pro-rata edge
+    minutes, HLL estimates); they are rounded.
+    """
+    from scipy import stats
+
+    x = round(hits)
+    if ref_rate is not None:
+        mean = max(trials * ref_rate, 0.0)
+        return float(stats.poisson.cdf(x, mean) if lower else stats.poisson.sf(x - 1, mean))
+    total = x + round(ref_hits)
+    if total == 0 or not ref_trials or trials <= 0:
+        return 1.0
+    share = trials / (trials + ref_trials)
+    return float(stats.binom.cdf(x, total, share) if lower else stats.binom.sf(x - 1, total, share))
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,13 +27,19 @@ from dacu.config import Campaign
 from dacu.monitor import playbooks
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
 from dacu.monitor.collector import Collector, SegmentLog
-from dacu.monitor.detectors import COUNT_METRICS, BotFilter, seasonal_baseline
+from dacu.monitor.detectors import (
+    COUNT_METRICS,
+    RATE_COUNTS,
+    BotFilter,
+    rate_tail_p,
+    seasonal_baseline,
+)
 from dacu.monitor.diagnose import diagnose
 from dacu.monitor.messages import alert_text
 from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan, plan_values, planned
 from dacu.monitor.rollups import Rollups
-from dacu.monitor.rules import AlertRule, RuleEngine, Transition, load_rules
+from dacu.monitor.rules import COUNTED, AlertRule, RuleEngine, Transition, load_rules
 from dacu.monitor.sliding import window_by_value, window_totals
 from dacu.monitor.store import Kpis, RollupStore, to_minute
 from dacu.monitor.watches import stock_watch
@@ -45,8 +53,9 @@ def metric_value(kpis: Kpis, metric: str, spend_fen: int | None = None) -> float
         return kpis.gmv_fen / spend_fen if spend_fen else None
     if metric == "spend_fen":
         return spend_fen
-    if metric == "cart_rate":
-        return kpis.cart / kpis.pv if kpis.pv else None
+    if metric in RATE_COUNTS:
+        hits, trials = (getattr(kpis, name) for name in RATE_COUNTS[metric])
+        return hits / trials if trials else None
     value = getattr(kpis, metric)
     return None if value is None else float(value)
 
@@ -89,13 +98,34 @@ class LiveMonitor:
         self.spend: dict[tuple[int, str], int] = {}
         self.feed: deque[dict] = deque(maxlen=200)
         self.version = 0
+        self._quiet = False
+        self._memo: dict | None = None
         self.changed = threading.Condition()
         self.outbox = ThreadPoolExecutor(1, thread_name_prefix="dacu-notify")
         self.notifications: list[dict] = []
 
     # -- intake ---------------------------------------------------------------------------------
     def recover(self) -> int:
-        return self.collector.recover()
+        """Rebuild the rollups from the segments after a restart (rules are not re-run on them)."""
+        with self._quietly():
+            return self.collector.recover()
+
+    def backfill(self, events: pa.Table) -> int:
+        """Take events from before the live start — the campaign's earlier days, from the warehouse
+        or an export — into segments and rollups without evaluating rules, so campaign-to-date
+        attainment and the baselines of comparable hours are right from the first live minute."""
+        with self._quietly():
+            accepted = self.collector.accept_table(events.sort_by("ts")).accepted
+            self.collector.flush()
+        return accepted
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
 
     def add_spend(self, rows: Iterable[Mapping]) -> int:
         """Spend rows {hour (ISO or datetime), channel, spend_fen} (from the ad platforms)."""
@@ -121,6 +151,9 @@ class LiveMonitor:
         if self.now is None or latest > self.now:
             self.now = latest
         slot = int(self.now.timestamp()) // self.step
+        if self._quiet:
+            self._last_tick = slot
+            return
         if self._last_tick is None or slot > self._last_tick:
             self._last_tick = slot
             self.tick(datetime.fromtimestamp(int(self.now.timestamp()), UTC))
@@ -138,7 +171,11 @@ class LiveMonitor:
     # -- rules ----------------------------------------------------------------------------------
     def tick(self, now: datetime) -> list[Transition]:
         self.collector.flush()
-        transitions = self.engine.tick(now, self._read)
+        self._memo = {}  # the store does not change during a tick: windows read once
+        try:
+            transitions = self.engine.tick(now, self._read)
+        finally:
+            self._memo = None
         for change in transitions:
             self._handle(change)
         return transitions
@@ -154,13 +191,20 @@ class LiveMonitor:
             return local.replace(hour=0, minute=0, second=0, microsecond=0), now
         return now - rule.window, now
 
+    def _kpis(self, dim: str | None, key: str, start: datetime, end: datetime) -> Kpis:
+        where = (dim or "all", key, int(start.timestamp()), int(end.timestamp()))
+        if self._memo is not None and where in self._memo:
+            return self._memo[where]
+        kpis = window_totals(self.store, *where[2:], live=self._live(), dim=where[0], value=key)
+        if self._memo is not None:
+            self._memo[where] = kpis
+        return kpis
+
     def _value(self, metric: str, dim: str | None, key: str, start: datetime, end: datetime
                ) -> float | None:
-        s, e = to_minute(start), to_minute(end)
-        kpis = window_totals(self.store, int(start.timestamp()), int(end.timestamp()),
-                             live=self._live(), dim=dim or "all", value=key)
-        spend = self.spend_between(s, e, key if dim == "channel" else None)
-        return metric_value(kpis, metric, spend)
+        spend = self.spend_between(to_minute(start), to_minute(end),
+                                   key if dim == "channel" else None)
+        return metric_value(self._kpis(dim, key, start, end), metric, spend)
 
     def _read(self, rule: AlertRule, now: datetime) -> dict[str, tuple[float | None, float | None]]:
         window = self._window(rule, now)
@@ -180,8 +224,38 @@ class LiveMonitor:
                 continue
             spend = (self.spend_between(s, e, key or None) if rule.by in (None, "channel")
                      else None)  # spend is known per channel, not per category or device
-            out[key] = (metric_value(kpis, rule.metric, spend), self._reference(rule, key, start, end))
+            reference = self._reference(rule, key, start, end)
+            out[key] = (metric_value(kpis, rule.metric, spend), reference,
+                        self._chance(rule, kpis, key, start, end, reference))
         return out
+
+    def _rest(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> Kpis:
+        """The shop minus one dimension value over the window (counts subtract; UV and buyers are
+        HLL estimates, so theirs is an estimate too)."""
+        whole, part = self._kpis(None, "", start, end), self._kpis(rule.by, key, start, end)
+        return Kpis(**{f.name: max(0, getattr(whole, f.name) - getattr(part, f.name))
+                       for f in fields(Kpis)})
+
+    def _chance(self, rule: AlertRule, kpis: Kpis, key: str, start: datetime, end: datetime,
+                reference: float | None) -> float | None:
+        """p-value of the deviation from sampling noise alone (None: no count model, or not
+        asked): against the reference window's own counts for `previous` / `last_year`, against
+        the reference as a known rate for `plan` / `baseline` (pooled over days)."""
+        if not rule.confidence or reference is None or rule.metric not in COUNTED:
+            return None
+        hits_name, trials_name = RATE_COUNTS.get(rule.metric, (rule.metric, None))
+        count = lambda k, name: 1.0 if name is None else float(getattr(k, name))  # noqa: E731
+        lower = rule.below is not None
+        if rule.compare in ("previous", "last_year", "rest"):
+            if rule.compare == "rest":
+                ref = self._rest(rule, key, start, end)
+            else:
+                shift = (end - start) if rule.compare == "previous" else rule.offset
+                ref = self._kpis(rule.by, key, start - shift, end - shift)
+            return rate_tail_p(count(kpis, hits_name), count(kpis, trials_name),
+                               count(ref, hits_name), count(ref, trials_name), lower=lower)
+        return rate_tail_p(count(kpis, hits_name), count(kpis, trials_name), 0.0,
+                           ref_rate=reference, lower=lower)
 
     def _reference(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
         if rule.compare == "absolute":
@@ -194,6 +268,8 @@ class LiveMonitor:
             return values.get(_PLAN_KEY.get(rule.metric, rule.metric))
         if rule.compare == "previous":
             return self._value(rule.metric, rule.by, key, start - (end - start), start)
+        if rule.compare == "rest":
+            return metric_value(self._rest(rule, key, start, end), rule.metric)
         if rule.compare == "last_year":
             return self._value(rule.metric, rule.by, key, start - rule.offset, end - rule.offset)
         base = seasonal_baseline(lambda a, b: self._value(rule.metric, rule.by, key, a, b), end,
@@ -255,8 +331,9 @@ class LiveMonitor:
         day_before = (end - width - 1440, end - 1440)
         baseline = day_before if self.store.totals(*day_before).uv > 0 else (end - 2 * width, end - width)
         scale = self._plan_scale(window, baseline)
-        metric = rule.metric if rule.metric in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen") \
-            else "paid_gmv_fen"
+        metric = "cvr" if rule.metric == "pay_rate" else rule.metric  # unpaid orders: fewer buyers
+        if metric not in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen"):
+            metric = "paid_gmv_fen"
         cause = diagnose(self.store, metric, window, baseline, scale=scale, signals=self._signals())
         return cause.as_dict() if cause.explanations else None
 

@@ -19,7 +19,8 @@ KINDS = ("uv_drop", "cvr_drop", "asp_drop", "gmv_behind_plan", "orders_behind_pl
 _BY_METRIC = {"uv": "uv_drop", "pv": "uv_drop", "cvr": "cvr_drop", "buyers": "cvr_drop",
               "asp_fen": "asp_drop", "gmv_fen": "gmv_behind_plan", "paid_gmv_fen": "gmv_behind_plan",
               "orders": "orders_behind_plan", "paid_orders": "orders_behind_plan",
-              "roi": "roi_below_floor", "spend_fen": "spend_overpace"}
+              "roi": "roi_below_floor", "spend_fen": "spend_overpace",
+              "pay_rate": "payment_failure"}
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,17 @@ def _cvr(ctx: Context) -> Playbook:
          "reminders; show discounts and gifts on product pages")])
 
 
+def _payment(ctx: Context) -> Playbook:
+    where = ctx.channel or "全店"
+    return _simple("payment_failure", f"{where}拍下未付款激增", f"Unpaid orders up in {where}", [
+        (f"联系平台/支付渠道技术确认{where}收银台与支付链路故障", f"Have the platform or payment "
+         f"provider check the checkout and payment path of {where}"),
+        ("客服与短信对拍下未付款订单催付（故障恢复后）", "Remind buyers of unpaid orders by CS "
+         "and SMS once payment works again"),
+        (f"故障期间暂停{where}的付费推广，避免花费打水漂", f"Pause paid promotion in {where} "
+         "until payment works (spend would be wasted)")])
+
+
 def _generic(ctx: Context) -> Playbook:
     gap = f"（缺口{format_fen(ctx.shortfall_fen)}）" if ctx.shortfall_fen else ""
     return _simple("gmv_behind_plan", f"成交落后计划{gap}", "GMV behind plan", [
@@ -190,6 +202,5 @@ _BUILDERS = {
     "bot_traffic": lambda c: _simple("bot_traffic", "疑似机器流量", "Suspected bot traffic", [
         ("拉黑可疑账号与IP段；领券加验证码", "Block suspect accounts and IP ranges; add a captcha to "
          "coupon claims")]),
-    "payment_failure": lambda c: _simple("payment_failure", "支付失败", "Payment failures", [
-        ("联系支付渠道/平台技术确认故障，客服同步话术", "Escalate to the payment provider; brief CS")]),
+    "payment_failure": _payment,
 }

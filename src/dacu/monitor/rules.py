@@ -4,24 +4,34 @@
       - id: cvr-below-baseline            # CVR below 90% of baseline for 3 consecutive hours
         metric: cvr
         by: channel                       # optional: one alert per channel (category, device …)
-        compare: baseline                 # plan | baseline | last_year | previous | absolute
+        compare: baseline                 # plan | baseline | last_year | previous | rest | absolute
         below: 90%                        # or above: …; a ratio of the reference, or a value
         window: 1h                        # the KPI is computed over the last window
         for: 3h                           # the condition must hold this long (for-duration)
         severity: yellow                  # yellow | red
         escalate: {after: 30m, severity: red, notify: [boss-phone]}
+        resolve_after: 5m                 # resolved once clear this long (no flapping)
         silence: [{start: 2026-11-11 00:00, end: 2026-11-11 00:20}]
         notify: [ops-dingtalk]
         playbook: cvr_drop                # default: from the metric
+        confidence: 99%                   # default for counted metrics; off to disable
 
 `compare: plan` with `scope: campaign` is cumulative since the campaign start ("attainment < 70%
 at day 10": `from_day: 10`). `last_year` is the same window `offset` earlier (default 364d, same
 weekday). `baseline` is the mean of the same clock window on the previous days (intraday-aware,
-`detectors.seasonal_baseline`).
+`detectors.seasonal_baseline`). `rest` (with `by`) compares a value with the rest of the shop in the
+same window — what moves the whole shop at once (a rush, payment lag after 00:00) cancels out, what
+breaks one channel stands out.
+
+Counted metrics (counts such as orders and UV, and rates of two counts: cvr = buyers / UV,
+pay_rate = paid orders / orders, cart_rate) compared with a reference also need the deviation to be
+significant: its one-sided p-value under "same rate as the reference" (`detectors.rate_tail_p`)
+must be ≤ 1 − `confidence` (default 99%). A drop from 6 buyers in 65 visitors to 6 in 177 (−63%)
+is p = 0.07 — noise at a small channel; from 12 paid of 14 orders to 1 of 13 is p = 0.003.
 
 Evaluation is a pure state machine over (rule, dimension value): condition true since T →
-firing after `for`; firing → escalated after `escalate.after` unless acknowledged; condition false →
-resolved. One open alert per key (de-duplication); notifications are suppressed inside silences.
+firing after `for`; firing → escalated after `escalate.after` unless acknowledged; condition false
+for `resolve_after` (default 5m) since the last breach → resolved. One open alert per key (de-duplication); notifications are suppressed inside silences.
 """
 
 from __future__ import annotations
@@ -39,7 +49,11 @@ from dacu.config import Campaign
 from dacu.errors import ConfigError
 
 METRICS = ("gmv_fen", "paid_gmv_fen", "orders", "paid_orders", "uv", "buyers", "pv", "cvr",
-           "asp_fen", "units", "refund_fen", "spend_fen", "roi", "cart_rate")
+           "asp_fen", "units", "refund_fen", "spend_fen", "roi", "cart_rate", "pay_rate")
+COUNTED = frozenset({"orders", "paid_orders", "uv", "buyers", "pv", "units", "cvr", "cart_rate",
+                     "pay_rate"})
+"""Metrics with a count model (a count, or a rate of two counts): their rules test significance."""
+DEFAULT_CONFIDENCE = 0.95
 _ALIASES = {"gmv": "gmv_fen", "paid_gmv": "paid_gmv_fen", "asp": "asp_fen", "spend": "spend_fen",
             "refund": "refund_fen"}
 DIMENSIONS = ("channel", "category", "customer_type", "device", "region", "sku_id")
@@ -85,7 +99,7 @@ class AlertRule(_Model):
     name: str | None = None
     metric: str
     by: str | None = None
-    compare: Literal["plan", "baseline", "last_year", "previous", "absolute"] = "absolute"
+    compare: Literal["plan", "baseline", "last_year", "previous", "rest", "absolute"] = "absolute"
     below: float | None = None
     above: float | None = None
     window: timedelta = timedelta(hours=1)
@@ -101,6 +115,30 @@ class AlertRule(_Model):
     min_volume: int = 0  # skip while the window has fewer UV than this (noise)
     every: timedelta | None = None  # None: at each tick of the live loop (10 s of event time);
     # else at the first tick in each slot of this length (10m: at :00, :10 …)
+    confidence: float = 0.0  # > 0: breach only if the deviation is that unlikely to be noise
+    resolve_after: timedelta = timedelta(minutes=5)  # clear this long since the last breach
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_confidence(cls, data: Any) -> Any:
+        """Rules comparing a counted metric with a reference test significance by default (99%):
+        a channel with 6 buyers in half an hour swings by half from noise alone."""
+        if not isinstance(data, dict) or "confidence" in data:
+            return data
+        metric = _ALIASES.get(str(data.get("metric")), str(data.get("metric")))
+        if metric in COUNTED and data.get("compare", "absolute") != "absolute":
+            return {**data, "confidence": DEFAULT_CONFIDENCE}
+        return data
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence(cls, value: Any) -> float:
+        if value in (None, False, "off", "no"):
+            return 0.0
+        level = _ratio(value)
+        if not 0 <= level < 1:
+            raise ValueError(f"expected a level such as 99% (or off), got {value!r}")
+        return level
 
     @field_validator("metric", mode="before")
     @classmethod
@@ -122,7 +160,7 @@ class AlertRule(_Model):
     def _bound(cls, value: Any) -> float | None:
         return None if value is None else _ratio(value)
 
-    @field_validator("window", "for_", "offset", "every", mode="before")
+    @field_validator("window", "for_", "offset", "every", "resolve_after", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> timedelta | None:
         return None if value is None else parse_duration(value)
@@ -142,6 +180,10 @@ class AlertRule(_Model):
                 return False
             value = value / reference
         return value < self.below if self.below is not None else value > self.above
+
+    def significant(self, p_value: float | None) -> bool:
+        """Is a deviation with this p-value (None: no count model) beyond noise at `confidence`?"""
+        return p_value is None or not self.confidence or p_value <= 1 - self.confidence
 
 
 def load_rules(campaign: Campaign, *, source: str = "campaign") -> list[AlertRule]:
@@ -198,6 +240,7 @@ class AlertState:
     alert_id: int | None = None
     last_value: float | None = None
     last_reference: float | None = None
+    last_breach: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -216,8 +259,9 @@ class Transition:
     state: AlertState = field(compare=False, repr=False)
 
 
-Reading = tuple[float | None, float | None]
-"""(value, reference) of a rule for one dimension value at a tick."""
+Reading = tuple[float | None, float | None] | tuple[float | None, float | None, float | None]
+"""(value, reference[, p-value]) of a rule for one dimension value at a tick; the p-value is the
+chance of a deviation this large from sampling noise alone (`detectors.rate_tail_p`)."""
 
 
 class RuleEngine:
@@ -247,10 +291,12 @@ class RuleEngine:
         for rule in self.rules:
             if not self._due(rule, now):
                 continue
-            for key, (value, reference) in read(rule, now).items():
+            for key, (value, reference, *chance) in read(rule, now).items():
                 state = self.states.setdefault((rule.id, key), AlertState(rule.id, key))
                 state.last_value, state.last_reference = value, reference
-                change = self._step(rule, state, now, rule.breached(value, reference))
+                bad = rule.breached(value, reference) and rule.significant(
+                    chance[0] if chance else None)
+                change = self._step(rule, state, now, bad)
                 if change is not None:
                     out.append(change)
         return out
@@ -261,9 +307,12 @@ class RuleEngine:
             state.pending_since = None
             if state.fired_at is None:
                 return None
+            if state.last_breach is not None and now - state.last_breach < rule.resolve_after:
+                return None  # hysteresis: one quiet tick does not end an incident
             change = self._transition("resolved", rule, state, now, rule.severity, rule.notify)
             state.fired_at, state.escalated, state.acked, state.alert_id = None, False, False, None
             return change
+        state.last_breach = now
         if state.pending_since is None:
             state.pending_since = now
         if state.fired_at is None:
