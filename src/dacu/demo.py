@@ -195,11 +195,15 @@ def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path,
 
     shutil.rmtree(folder, ignore_errors=True)
     window = campaign.phase_window(Phase.BURST) or campaign.phases[0]
-    events = pq.read_table(sim_dir / "events.parquet")
-    events = events.filter(pc.and_(pc.greater_equal(events["ts"], window.start),
-                                   pc.less(events["ts"], window.end))).sort_by("ts")
+    every = pq.read_table(sim_dir / "events.parquet")
+    ts = every["ts"]
+    earlier = every.filter(pc.and_(pc.greater_equal(ts, campaign.start), pc.less(ts, window.start)))
+    events = every.filter(pc.and_(pc.greater_equal(ts, window.start),
+                                  pc.less(ts, window.end))).sort_by("ts")
     monitor = LiveMonitor(campaign, folder, plan=load_plan(plan_path, tz=campaign.timezone),
                           skus=pq.read_table(sim_dir / "skus.parquet").to_pylist())
+    console.print(f"{monitor.backfill(earlier):,} events of the campaign's earlier days loaded "
+                  "first (campaign-to-date and baselines)")
     seen: set[int] = set()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("回放 replay", total=events.num_rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,6 +42,9 @@ def replay(campaign: Path = CAMPAIGN,
            skus: Path | None = typer.Option(None, "--skus", help="skus.parquet for stock watches."),
            out: Path = typer.Option(Path("monitor-data"), "--out", help="Folder for segments and rollups."),
            since: str | None = typer.Option(None, "--since", help="Replay from this time (ISO, Asia/Shanghai)."),
+           backfill: bool = typer.Option(True, "--backfill/--no-backfill",
+                                         help="With --since: load the campaign's events before it "
+                                              "first, without alerts (campaign-to-date, baselines)."),
            speed: float = typer.Option(0.0, "--speed", help="Data seconds per real second (0 = flat out)."),
            batch: int = typer.Option(5000, "--batch", help="Events per collector batch."),
            notify: bool = typer.Option(False, "--notify/--no-notify", help="Send notifications."),
@@ -58,10 +62,15 @@ def replay(campaign: Path = CAMPAIGN,
     from dacu.monitor.pacing import load_plan
 
     config = load_campaign(campaign)
-    table = _read_events(events, since, config.timezone)
+    every = _read_events(events, None, config.timezone)
+    table = _since(every, since, config.timezone)
     notifier = Notifier(load_targets(list(config.notify), source=str(campaign))) if notify and config.notify else None
     monitor = LiveMonitor(config, out, plan=load_plan(plan, tz=config.timezone) if plan else None,
                           skus=pq.read_table(skus).to_pylist() if skus else (), notifier=notifier)
+    if since and backfill:
+        earlier = every.filter(pc.and_(_at_least(every, config.start), pc.invert(_at_least(every, _moment(since, config.timezone)))))
+        console.print(f"backfilled {monitor.backfill(earlier):,} events from {config.start:%Y-%m-%d %H:%M} "
+                      f"to {since} (no alerts)", markup=False)
     _feed(monitor, table, batch=batch, speed=speed)
     monitor.close()
     opened = [f for f in monitor.feed if f["kind"] == "opened"]
@@ -72,15 +81,21 @@ def replay(campaign: Path = CAMPAIGN,
 def _read_events(path: Path, since: str | None, tz: str) -> pa.Table:
     if not path.exists():
         raise InputError("no such events file", file=str(path))
-    table = pq.read_table(path).sort_by("ts")
-    if since:
-        from datetime import datetime
-        from zoneinfo import ZoneInfo
+    return _since(pq.read_table(path).sort_by("ts"), since, tz)
 
-        moment = datetime.fromisoformat(since)
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
-        table = table.filter(pc.greater_equal(table["ts"], pa.scalar(moment, table.schema.field("ts").type)))
-    return table
+
+def _moment(text: str, tz: str) -> datetime:
+    from dacu.config import parse_local_time
+
+    return parse_local_time(text, tz, option="--since")
+
+
+def _at_least(table: pa.Table, moment: datetime) -> pa.ChunkedArray:
+    return pc.greater_equal(table["ts"], pa.scalar(moment, table.schema.field("ts").type))
+
+
+def _since(table: pa.Table, since: str | None, tz: str) -> pa.Table:
+    return table.filter(_at_least(table, _moment(since, tz))) if since else table
 
 
 def _feed(monitor, table: pa.Table, *, batch: int, speed: float) -> None:
