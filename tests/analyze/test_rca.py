@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dacu.analyze.rca import adtributor, explain, factor_shares, main_factor
+from dacu.analyze.rca import adtributor, dispersion, explain, factor_shares, main_factor, signals_of
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -80,6 +81,151 @@ def test_signals_on_the_culprit_are_attached() -> None:
     assert [s["sku_id"] for s in result.signals] == ["SKU-1"]
 
 
+# --- associated signals, by hand ------------------------------------------------------------------
+
+
+def test_pay_failure_is_a_binomial_tail_on_paid_orders() -> None:
+    # b's rate 90/100 = 0.9 is a's prior too: own = (90 + 5·0.9)/(100 + 5) = 0.9; two values, so
+    # no drift (fewer than 5 others) and no dispersion (fewer than 8). a: 20 orders, 2 paid.
+    # P(X ≤ 2 | 20, 0.9) = 0.1^20 + 20·0.9·0.1^19 + 190·0.81·0.1^18 = 1.557100…e-16
+    # Tarone: both values could reach 0.01/2 at zero pays → 2 tests; score = −log10(2·P) = 15.5067
+    forecast = {"channel": {"a": {"orders": 100, "paid_orders": 90},
+                            "b": {"orders": 100, "paid_orders": 90}}}
+    actual = {"channel": {"a": {"orders": 20, "paid_orders": 2},
+                          "b": {"orders": 100, "paid_orders": 90}}}
+    [signal] = signals_of(forecast, actual)
+    by_hand = 0.1**20 + 20 * 0.9 * 0.1**19 + 190 * 0.81 * 0.1**18
+    assert (signal.kind, signal.dimension, signal.value) == ("pay_failure", "channel", "a")
+    assert (signal.expected, signal.actual, signal.tests) == (pytest.approx(18.0), 2, 2)
+    assert math.exp(signal.log_p) == pytest.approx(by_hand, rel=1e-9)
+    assert signal.score == pytest.approx(-math.log10(2 * by_hand), abs=1e-9)
+    assert signal.score == pytest.approx(15.5067, abs=1e-4)
+
+
+def test_stock_out_is_a_poisson_zero_while_still_viewed() -> None:
+    # X: 12 orders per 100 page views, now 0 orders on the same views → P(0 | 12) = e^−12.
+    # Y (0.2 expected) and Z (1) could never show a stock-out at 1% → Tarone counts 1 test.
+    from scipy import stats
+
+    forecast = {"sku_id": {"X": {"orders": 12, "pv": 100}, "Y": {"orders": 0.2, "pv": 10},
+                           "Z": {"orders": 1, "pv": 20}}}
+    actual = {"sku_id": {"X": {"orders": 0, "pv": 100}, "Y": {"orders": 0, "pv": 10},
+                         "Z": {"orders": 1, "pv": 20}}}
+    [signal] = signals_of(forecast, actual)
+    assert (signal.kind, signal.value, signal.expected, signal.tests) == ("stock_out", "X", 12.0, 1)
+    assert signal.log_p == pytest.approx(float(stats.poisson.logcdf(0, 12)))
+    assert signal.score == pytest.approx(12 / math.log(10))  # −log10(e^−12) = 5.2115
+    # the same drop with the page views gone too is not a stock-out (nobody looks at it)
+    actual["sku_id"]["X"]["pv"] = 40
+    assert [s.kind for s in signals_of(forecast, actual)] == []
+
+
+def test_order_spike_is_a_poisson_upper_tail() -> None:
+    # S: 8 orders expected, 34 seen (+26 ≥ 10, ×4.25 ≥ 1.5). P(X ≥ 34 | 8) by a plain sum;
+    # upper tails are corrected for every value (3 SKUs).
+    from scipy import stats
+
+    forecast = {"sku_id": {"S": {"orders": 8}, "T": {"orders": 30}, "U": {"orders": 2}}}
+    actual = {"sku_id": {"S": {"orders": 34}, "T": {"orders": 30}, "U": {"orders": 2}}}
+    [signal] = signals_of(forecast, actual)
+    by_hand = math.fsum(math.exp(-8) * 8**k / math.factorial(k) for k in range(34, 120))
+    assert (signal.kind, signal.value, signal.tests) == ("order_spike", "S", 3)
+    assert math.exp(signal.log_p) == pytest.approx(by_hand, rel=1e-9)
+    assert math.exp(signal.log_p) == pytest.approx(float(stats.poisson.sf(33, 8)), rel=1e-9)
+    assert signal.score == pytest.approx(-math.log10(3 * by_hand))
+    # +9 orders on a rare SKU is not a spike (below SPIKE_ORDERS), however unlikely
+    actual["sku_id"]["U"]["orders"] = 11
+    assert [s.value for s in signals_of(forecast, actual)] == ["S"]
+
+
+def test_traffic_drop_against_the_others_median() -> None:
+    # six channels; the others all grew ×1.2 (a busier hour than forecast) → drift 1.2; "f" had
+    # 500 visitors forecast → 600 expected, 300 seen. The others moved together, so they fire
+    # nothing, and the shop-wide ×1.2 is not a drop anywhere.
+    from scipy import stats
+
+    forecast = {"channel": {c: {"uv": 500} for c in "abcdef"}}
+    actual = {"channel": {**{c: {"uv": 600} for c in "abcde"}, "f": {"uv": 300}}}
+    [signal] = signals_of(forecast, actual)
+    assert (signal.kind, signal.value, signal.expected) == ("traffic_drop", "f", pytest.approx(600))
+    assert signal.log_p == pytest.approx(float(stats.poisson.logcdf(300, 600)))
+
+
+def test_dispersion_is_the_median_pearson_residual_over_chi2_median() -> None:
+    from dacu.analyze.rca import _Test
+
+    # residuals² (A−E)²/E = 0, 1, 4, …, 49 over E = 100: median of 8 = (9 + 16)/2 = 12.5
+    tests = [_Test(str(k), 100.0, 100.0 + 10 * k) for k in range(8)]
+    assert dispersion(tests) == pytest.approx(12.5 / 0.454936, rel=1e-6)
+    assert dispersion(tests[:7]) == 1.0  # fewer than 8 values: no estimate
+
+
+def test_a_fired_signal_ranks_its_value_first() -> None:
+    # A stock-out of SKU X (12 → 0 orders, ~2% of GMV) while a channel's GMV wobbles more:
+    # Adtributor alone names the channel; the signal names the SKU.
+    forecast = {"channel": {"a": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100},
+                            "b": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100}},
+                "sku_id": {"X": {"orders": 12, "pv": 100, "paid_gmv_fen": 40_000},
+                           "Y": {"orders": 188, "pv": 3000, "paid_gmv_fen": 1_960_000}}}
+    actual = {"channel": {"a": {"uv": 1000, "buyers": 88, "paid_gmv_fen": 880_000, "orders": 88},
+                          "b": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100}},
+              "sku_id": {"X": {"orders": 0, "pv": 100, "paid_gmv_fen": 0},
+                         "Y": {"orders": 188, "pv": 3000, "paid_gmv_fen": 1_880_000}}}
+    plain = explain("paid_gmv_fen", forecast, actual, detect=False, dims=["channel"])
+    assert (plain.culprit.dimension, plain.culprit.value) == ("channel", "a")
+    cause = explain("paid_gmv_fen", forecast, actual, dims=["channel"])
+    assert (cause.culprit.dimension, cause.culprit.value) == ("sku_id", "X")
+    assert cause.signals[0]["kind"] == "stock_out"
+    assert [e.elements[0].value for e in cause.explanations][:2] == ["X", "a"]
+
+
+def _live_store(drop: str, value: str, *, seed: int = 7):
+    """Rollups of an hour of simworld events then an hour where `drop` events of `value`
+    (channel for pay, SKU for order+pay) are removed; returns (store, first minute)."""
+    import pyarrow.compute as pc
+
+    from dacu.monitor.rollups import Rollups
+    from dacu.monitor.store import RollupStore, to_minute
+    from tests.monitor import simworld
+
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 11, 11, 19, tzinfo=SHANGHAI)
+    before = simworld.events(rng, 8000, start, prefix="b")
+    during = simworld.events(rng, 8000, start + timedelta(hours=1), prefix="i").events
+    if drop == "pay":  # a payment failure: orders keep coming, pays of the channel are lost
+        lost = pc.and_(pc.equal(during["event"], "pay"), pc.equal(during["channel"], value))
+    else:  # a stock-out: the SKU is still viewed and carted, no longer ordered
+        lost = pc.and_(pc.is_in(during["event"], value_set=pa.array(["order", "pay"])),
+                       pc.equal(during["sku_id"], value))
+    during = during.filter(pc.invert(lost))
+    rollups = Rollups(returning_users=before.returning)
+    rollups.ingest(before.events)
+    rollups.ingest(during)
+    store = RollupStore()
+    store.upsert(rollups.take_dirty())
+    return store, to_minute(start)
+
+
+def test_live_diagnose_names_a_payment_failure() -> None:
+    from dacu.monitor.diagnose import diagnose
+
+    store, minute = _live_store("pay", "private")
+    cause = diagnose(store, "paid_gmv_fen", (minute + 60, minute + 120), (minute, minute + 60))
+    assert (cause.culprit.dimension, cause.culprit.value) == ("channel", "private")
+    # a pay or two at 20:00 belong to orders placed at 19:59
+    assert cause.signals[0]["kind"] == "pay_failure" and cause.signals[0]["actual"] <= 2
+    assert cause.as_dict()["signals"][0]["value"] == "private"  # what the alert log keeps
+
+
+def test_live_diagnose_names_a_stock_out_from_the_sku_cells() -> None:
+    from dacu.monitor.diagnose import diagnose
+
+    store, minute = _live_store("sku", "SKU-fragrance")
+    cause = diagnose(store, "paid_gmv_fen", (minute + 60, minute + 120), (minute, minute + 60))
+    assert (cause.culprit.dimension, cause.culprit.value) == ("sku_id", "SKU-fragrance")
+    assert cause.signals[0]["kind"] == "stock_out"
+
+
 def evaluate(count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = "significance"
              ) -> tuple[float, dict[str, list[int]]]:
     """Hit rate of the culprit ranked first over `count` simulated incidents (via the rollups)."""
@@ -128,10 +274,11 @@ def test_true_culprit_first_in_at_least_90_percent_of_50_incidents() -> None:
 # --- the simulator's incident cases, against an honest forecast --------------------------------
 
 SIM_DIMS = ("channel", "category", "device", "region", "sku_id")
-SIM_MEASURES = {"pv": ("uv", "user_id", "count_distinct"),
+SIM_MEASURES = {"pv": [("uv", "user_id", "count_distinct"), ("pv", "event", "count")],
+                "cart": ("cart", "event", "count"),
                 "pay": [("buyers", "user_id", "count_distinct"),
-                        ("paid_gmv_fen", "amount_fen", "sum"), ("paid_orders", "order_id", "count")],
-                "order": [("gmv_fen", "amount_fen", "sum"), ("orders", "order_id", "count")]}
+                        ("paid_gmv_fen", "amount_fen", "sum"), ("paid_orders", "order_id", "count_distinct")],
+                "order": [("gmv_fen", "amount_fen", "sum"), ("orders", "order_id", "count_distinct")]}
 
 
 def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dict:

@@ -24,8 +24,9 @@ Pure: plain dicts in, dataclasses out.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 Measures = Mapping[str, float]
 """Fundamental (additive) measures of one cell: uv, buyers, paid_gmv_fen, orders …"""
@@ -300,38 +301,66 @@ def _candidates(metric: str, forecast: Cube, actual: Cube, options: dict) -> lis
 
 
 def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict] = (),
-            rank: str = "significance", **options: float) -> RootCause:
+            rank: str = "significance", dims: Sequence[str] | None = None, detect: bool = True,
+            **options: float) -> RootCause:
     """Root cause of a change in `metric`, with the factor drill-down for GMV.
 
-    Adtributor's candidate sets are computed for the metric and, for GMV, for each of its factors
-    (UV, CVR, ASP). `rank="surprise"` keeps the paper's order (by total surprise, on the metric
-    itself). `rank="significance"` (default) orders the candidate sets by how far their first
-    value moved against count noise (|z|): at live volumes — hundreds of buyers an hour — a
-    small channel's noise can carry more surprise than a real drop elsewhere.
+    Adtributor's candidate sets are computed over `dims` (default: every dimension of the cube)
+    for the metric and, for GMV, for each of its factors (UV, CVR, ASP). `rank="surprise"`
+    keeps the paper's order (by total surprise, on the metric itself). `rank="significance"`
+    (default) orders the candidate sets by how far their first value moved against count noise
+    (|z|): at live volumes — hundreds of buyers an hour — a small channel's noise can carry more
+    surprise than a real drop elsewhere.
+
+    Associated signals (`detect`, see `signals`) are computed on the counts of every dimension
+    of the cube (SKUs too). The rule: a signal that fired (Bonferroni/Tarone-corrected tail
+    below SIGNAL_ALPHA) is evidence for its dimension value, stronger than explanatory power —
+    a stock-out or a payment failure can be a small share of the GMV change yet certain on
+    counts. So the values of fired signals are ranked first, strongest signal first, then
+    Adtributor's candidates; with no signal, Adtributor's ranking stands.
     `factors` says which of UV, CVR and ASP moved overall (log shares) and, in `culprit_factors`,
-    in the culprit's cell. `signals` ({kind, dimension, value, …}: stock-outs, payment failures,
-    coupon refusals) on a culprit's dimension value are attached.
+    in the culprit's cell. `result.signals`: the fired signals (as dicts, strongest first), then
+    the given `signals` ({kind, dimension, value, …}: e.g. the stock watch's) that are on a
+    candidate's value.
     """
     f_tot, a_tot = _totals(forecast), _totals(actual)
     result = RootCause(metric, _value(f_tot, metric), _value(a_tot, metric))
+    searched = set(dims) if dims is not None else set(actual)
+    f_cube = {d: v for d, v in forecast.items() if d in searched}
+    a_cube = {d: v for d, v in actual.items() if d in searched}
     if rank == "surprise":
-        result.explanations = adtributor(metric, forecast, actual, **options)
+        explanations = adtributor(metric, f_cube, a_cube, **options)
     else:
-        ranked = sorted(_candidates(metric, forecast, actual, dict(options)),
+        ranked = sorted(_candidates(metric, f_cube, a_cube, dict(options)),
                         key=lambda c: (-c[0], c[2].dimension))
         if ranked and ranked[0][1] != metric:
             result.metric = f"{metric}→{ranked[0][1]}"
-        seen, explanations = set(), []
-        for _, _, explanation in ranked:
-            key = (explanation.dimension, explanation.elements[0].value)
-            if key not in seen:
-                seen.add(key)
-                explanations.append(explanation)
-        result.explanations = explanations[:3]
+        explanations = [explanation for _, _, explanation in ranked]
+    fired = signals_of(forecast, actual) if detect else []
+    leading = [_signal_explanation(metric, s, forecast, actual) for s in fired]
+    seen, result.explanations = set(), []
+    for explanation in [*leading, *explanations]:
+        key = (explanation.dimension, explanation.elements[0].value)
+        if key not in seen:
+            seen.add(key)
+            result.explanations.append(explanation)
+    result.explanations = result.explanations[:3]
     _add_factors(result, metric, forecast, actual, f_tot, a_tot)
     culprits = {(e.dimension, e.value) for x in result.explanations for e in x.elements}
-    result.signals = [s for s in signals if (s.get("dimension"), s.get("value")) in culprits]
+    result.signals = [s.as_dict() for s in fired[:5]] + [
+        s for s in signals if (s.get("dimension"), s.get("value")) in culprits]
     return result
+
+
+def _signal_explanation(metric: str, signal: Signal, forecast: Cube, actual: Cube
+                        ) -> Explanation:
+    """A one-value explanation for a fired signal, with its EP and surprise on `metric`."""
+    scored = _score(metric, forecast.get(signal.dimension, {}), actual.get(signal.dimension, {}),
+                    signal.dimension)
+    element = next((e for e in scored if e.value == signal.value),
+                   Element(signal.dimension, signal.value, 0.0, 0.0, None, None))
+    return Explanation(signal.dimension, (element,), element.surprise,
+                       element.explanatory_power)
 
 
 def _add_factors(result: RootCause, metric: str, forecast: Cube, actual: Cube,
@@ -346,3 +375,257 @@ def _add_factors(result: RootCause, metric: str, forecast: Cube, actual: Cube,
     a_cell = actual.get(top.dimension, {}).get(top.value, {})
     result.culprit_factors = factor_shares(f_cell, a_cell)
     result.culprit_factor = main_factor(f_cell, a_cell)
+
+
+# --- associated signals (counts, not money) -------------------------------------------------------
+
+SIGNAL_ALPHA = 0.01
+"""A signal fires when its one-sided tail probability, times the number of values tested in its
+dimension (Bonferroni), is below this."""
+SIGNAL_DIMS: dict[str, tuple[str, ...]] = {
+    "pay_failure": ("channel", "device"),
+    "traffic_drop": ("channel", "device", "region"),
+    "stock_out": ("sku_id",),
+    "order_spike": ("sku_id",),
+    "repeat_orders": ("sku_id",),
+}
+MIN_VALUES = 5  # other values needed for their median drift (of three, two may share noise)
+DISPERSION_VALUES = 8  # values needed to estimate a dispersion (fewer: a median of noise)
+MIN_COUNT = 5.0  # expected count from which a Pearson residual is near normal (dispersion)
+PRIOR_ORDERS = 5.0  # pseudo-orders at the others' pay rate: a cell with 1 order has no own rate
+# How far a count must move (actual ÷ expected) before its tail is looked at:
+PAY_DROP, TRAFFIC_DROP, CONVERSION_DROP, STOP, SPIKE = 0.5, 0.7, 0.5, 0.05, 1.5
+SPIKE_ORDERS = 10.0  # and an order spike adds at least this many orders (a few on a rare SKU
+# are everyday noise — orders of rare SKUs come in bursts; a brushing ring adds dozens)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A count that broke away from its expectation in one dimension value: evidence for it."""
+
+    kind: str  # pay_failure | traffic_drop | conversion_drop | stock_out | order_spike
+    dimension: str
+    value: str
+    measure: str  # the count tested: paid_orders (of orders), uv, orders
+    expected: float
+    actual: float
+    log_p: float  # natural log of the one-sided tail probability of `actual` under `expected`
+    tests: int  # values of the dimension tested (the Bonferroni factor)
+
+    @property
+    def score(self) -> float:
+        """−log10 of the Bonferroni-corrected tail probability (2 = 1%)."""
+        return -(self.log_p + math.log(self.tests)) / math.log(10)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "dimension": self.dimension, "value": self.value,
+                "measure": self.measure, "expected": self.expected, "actual": self.actual,
+                "score": self.score}
+
+
+def _ratio(cell: Measures, top: str, bottom: str) -> float | None:
+    return cell[top] / cell[bottom] if cell.get(bottom) and cell.get(top) else None
+
+
+def others_drift(values: Mapping[str, Mapping[str, Measures]], exclude: str, top: str,
+                 bottom: str | None = None) -> float:
+    """How the other values of a dimension moved: the median of their actual ÷ forecast of
+    `top` (or of the rate `top`/`bottom`), over the values with at least one `top` forecast.
+    `values` = {value: {"f": forecast cell, "a": actual cell}}; 1.0 with fewer than MIN_VALUES
+    to compare (of two, which one broke?).
+    A median of values, not of volume, so one broken value — even the biggest — moves neither
+    its own expectation nor the others'."""
+    ratios = []
+    for value, cells in values.items():
+        f, a = cells["f"], cells["a"]
+        if value == exclude or f.get(top, 0.0) < 1:
+            continue
+        if bottom is None:
+            ratios.append(a.get(top, 0.0) / f[top])
+        elif (rf := _ratio(f, top, bottom)) and a.get(bottom):
+            ratios.append(a.get(top, 0.0) / a[bottom] / rf)
+    return statistics.median(ratios) if len(ratios) >= MIN_VALUES else 1.0
+
+
+def _pair(forecast: Mapping[str, Measures], actual: Mapping[str, Measures]) -> dict:
+    return {v: {"f": forecast.get(v, {}), "a": actual.get(v, {})}
+            for v in sorted(set(forecast) | set(actual))}
+
+
+@dataclass(frozen=True)
+class _Test:
+    """One value's count against its expectation; `trials` makes it binomial (of n orders)."""
+
+    value: str
+    expected: float
+    actual: float
+    trials: int | None = None
+    eligible: bool = True  # a precondition of the signal holds (e.g. the SKU is still viewed)
+
+
+CHI2_1_MEDIAN = 0.454936  # median of χ² with one degree of freedom
+
+
+def dispersion(tests: Sequence[_Test]) -> float:
+    """Quasi-Poisson (quasi-binomial) dispersion φ ≥ 1 of a dimension: the median of the values'
+    squared Pearson residuals ÷ the median of χ²₁, over the values expecting ≥ MIN_COUNT (where a
+    residual is near normal). A median, so the broken value does not set it; φ = 1 below
+    DISPERSION_VALUES such values. Counts vary more than Poisson when visits come in bursts, orders
+    in baskets, or the forecast is itself a noisy estimate."""
+    squares = []
+    for t in tests:
+        if t.trials:
+            rate = t.expected / t.trials
+            var = t.trials * rate * (1 - rate)
+        else:
+            var = t.expected
+        if var > 0 and min(t.expected, t.trials or t.expected) >= MIN_COUNT:
+            squares.append((t.actual - t.expected) ** 2 / var)
+    if len(squares) < DISPERSION_VALUES:
+        return 1.0
+    return max(1.0, statistics.median(squares) / CHI2_1_MEDIAN)
+
+
+def tail(test: _Test, phi: float, lower: bool) -> float:
+    """ln P(count ≤ actual) (lower) or ln P(count ≥ actual) of a Poisson(expected) — binomial
+    (trials, expected/trials) with trials — with counts divided by the dispersion φ."""
+    from scipy import stats
+
+    seen = test.actual / phi
+    k = math.floor(seen + 1e-9) if lower else math.ceil(seen - 1e-9)
+    if test.trials:
+        n, rate = max(1, round(test.trials / phi)), min(1.0, test.expected / test.trials)
+        return float(stats.binom.logcdf(k, n, rate) if lower else stats.binom.logsf(k - 1, n, rate))
+    mean = test.expected / phi
+    return float(stats.poisson.logcdf(k, mean) if lower else stats.poisson.logsf(k - 1, mean))
+
+
+def testable(tests: Sequence[_Test], phi: float, alpha: float = SIGNAL_ALPHA) -> int:
+    """Tarone's number of tests for a lower tail: the smallest K such that at most K values could
+    reach a tail below alpha/K at all (their count at 0). A SKU expecting 0.3 orders cannot show
+    a stock-out, so it does not dilute the evidence of one expecting 12 (Tarone, Biometrics 1990)."""
+    floors = sorted(tail(replace(t, actual=0.0), phi, lower=True) for t in tests)
+    for k in range(1, len(floors) + 1):
+        if sum(f <= math.log(alpha / k) for f in floors) <= k:
+            return k
+    return max(1, len(floors))
+
+
+def _fire(kind: str, dimension: str, measure: str, tests: list[_Test], *, lower: bool,
+          move: float) -> list[Signal]:
+    """Signals of the tests whose count moved past `move` × expected, with their tails and the
+    number of tests they are corrected for (Tarone's for lower tails, all values for upper)."""
+    phi = dispersion(tests)
+    count = testable(tests, phi) if lower else len(tests)
+    out = []
+    for t in tests:
+        moved = t.actual <= move * t.expected if lower else t.actual >= move * t.expected
+        if t.eligible and t.expected > 0 and moved:
+            out.append(Signal(kind, dimension, t.value, measure, t.expected, t.actual,
+                              tail(t, phi, lower), count))
+    return out
+
+
+def _pay_failures(dimension: str, cells: dict) -> list[Signal]:
+    """Orders keep coming but few are paid: paid orders ~ Binomial(orders, expected pay rate).
+
+    Expected rate = the value's forecast pays/orders, shrunk towards the pooled rate of the
+    other values with PRIOR_ORDERS pseudo-orders, times the others' drift (capped at 1)."""
+    tests = []
+    for value, c in cells.items():
+        f, a = c["f"], c["a"]
+        n = round(a.get("orders", 0.0))
+        rest = [x["f"] for v, x in cells.items() if v != value]
+        pooled = _ratio({"p": sum(x.get("paid_orders", 0.0) for x in rest),
+                         "o": sum(x.get("orders", 0.0) for x in rest)}, "p", "o")
+        if n < 1 or not pooled:
+            continue
+        own = (f.get("paid_orders", 0.0) + PRIOR_ORDERS * pooled) / (f.get("orders", 0.0)
+                                                                     + PRIOR_ORDERS)
+        rate = min(1.0, own * others_drift(cells, value, "paid_orders", "orders"))
+        tests.append(_Test(value, n * rate, round(a.get("paid_orders", 0.0)), n))
+    return _fire("pay_failure", dimension, "paid_orders", tests, lower=True, move=PAY_DROP)
+
+
+def _exposure(cells: dict) -> str:
+    """Visitors (UV) where the cells have them, else page views (SKU cells of the rollups)."""
+    return "uv" if any(c["f"].get("uv") for c in cells.values()) else "pv"
+
+
+def _traffic_drops(dimension: str, cells: dict) -> list[Signal]:
+    """Visitors vs forecast × the others' drift: Poisson lower tail, ≤ TRAFFIC_DROP × expected."""
+    key = _exposure(cells)
+    tests = [_Test(v, c["f"][key] * others_drift(cells, v, key), c["a"].get(key, 0.0))
+             for v, c in cells.items() if c["f"].get(key, 0.0) > 0]
+    return _fire("traffic_drop", dimension, key, tests, lower=True, move=TRAFFIC_DROP)
+
+
+def _order_drops(kind: str, dimension: str, cells: dict) -> list[Signal]:
+    """Still visited, no longer ordered: orders vs the forecast's orders per visitor (page view
+    for SKUs) × this window's visitors × the others' drift of orders per visitor; Poisson lower
+    tail. conversion_drop: orders ≤ CONVERSION_DROP × expected; stock_out (a SKU): orders ≤
+    STOP × expected (stopped), its page views at least half the forecast's."""
+    key = _exposure(cells)
+    tests = []
+    for value, c in cells.items():
+        f, a = c["f"], c["a"]
+        if not f.get("orders") or not f.get(key):
+            continue
+        expected = f["orders"] * a.get(key, 0.0) / f[key] * others_drift(cells, value, "orders",
+                                                                           key)
+        viewed = kind != "stock_out" or a.get(key, 0.0) >= 0.5 * f[key]
+        tests.append(_Test(value, expected, a.get("orders", 0.0), eligible=viewed))
+    move = STOP if kind == "stock_out" else CONVERSION_DROP
+    return _fire(kind, dimension, "orders", tests, lower=True, move=move)
+
+
+def _order_spikes(dimension: str, cells: dict) -> list[Signal]:
+    """Orders ≥ SPIKE × forecast × the others' drift and ≥ SPIKE_ORDERS more (a price error,
+    刷单): Poisson upper tail; the expectation is floored at half an order, for values the
+    forecast never saw ordered."""
+    tests = [_Test(v, max(0.5, c["f"].get("orders", 0.0) * others_drift(cells, v, "orders")),
+                   c["a"].get("orders", 0.0)) for v, c in cells.items()]
+    return [s for s in _fire("order_spike", dimension, "orders", tests, lower=False, move=SPIKE)
+            if s.actual - s.expected >= SPIKE_ORDERS]
+
+
+def _repeat_orders(dimension: str, cells: dict) -> list[Signal]:
+    """Few buyers, many orders (刷单): paid orders beyond one per buyer (paid_orders − buyers)
+    vs the forecast's × the others' drift of paid orders, floored at half an order; Poisson
+    upper tail. Needs buyers per value (the review's exact counts; the live SKU cells have
+    none, so there it does not run)."""
+    if not any(c["a"].get("buyers") for c in cells.values()):
+        return []
+    extra = lambda cell: max(0.0, cell.get("paid_orders", 0.0) - cell.get("buyers", 0.0))  # noqa: E731
+    tests = [_Test(v, max(0.5, extra(c["f"]) * others_drift(cells, v, "paid_orders")),
+                   extra(c["a"])) for v, c in cells.items()]
+    return _fire("repeat_orders", dimension, "paid_orders", tests, lower=False, move=SPIKE)
+
+
+_DETECTORS = {"pay_failure": _pay_failures, "traffic_drop": _traffic_drops,
+              "conversion_drop": lambda d, c: _order_drops("conversion_drop", d, c),
+              "stock_out": lambda d, c: _order_drops("stock_out", d, c),
+              "order_spike": _order_spikes, "repeat_orders": _repeat_orders}
+
+
+def signals_of(forecast: Cube, actual: Cube, *, alpha: float = SIGNAL_ALPHA) -> list[Signal]:
+    """Associated signals that fired (Bonferroni-corrected tail < alpha), strongest first.
+
+    Judged on counts of the cells the monitor has (orders, paid orders, visitors, page views
+    per value), each against its forecast and how the other values of its dimension moved
+    (their weighted median), so a shop-wide change — a wrong volume forecast — does not fire:
+    pay_failure (channel, device): orders placed, few paid;
+    traffic_drop (channel, device, region): visitors fell;
+    conversion_drop (channel, category, device, region): visited, far fewer orders;
+    stock_out (sku_id): still viewed, orders stopped;
+    order_spike (sku_id): far more orders than expected (刷单, a price error).
+    """
+    found = []
+    for kind, dims in SIGNAL_DIMS.items():
+        for dimension in dims:
+            if dimension in actual:
+                cells = _pair(forecast.get(dimension, {}), actual[dimension])
+                found += _DETECTORS[kind](dimension, cells)
+    threshold = -math.log10(alpha)
+    return sorted((s for s in found if s.score >= threshold),
+                  key=lambda s: (-s.score, s.kind, s.dimension, s.value))

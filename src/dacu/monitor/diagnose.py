@@ -2,6 +2,9 @@
 
 The forecast of a window is a comparable baseline window (the previous hour, or the same hour of a
 reference day) scaled by `scale` (expected volume ratio, e.g. from the plan's hourly curve).
+Adtributor searches RCA_DIMS; the associated signals (`dacu.analyze.rca.signals_of`: payment
+failures, traffic and conversion drops, stock-outs and order spikes of SKUs) also read the SKU
+cells, on counts.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dacu.analyze.rca import RootCause, explain
 from dacu.monitor.store import Kpis, RollupStore
 
 RCA_DIMS = ("channel", "category", "device", "region", "customer_type")
+SKU_DIM = "sku_id"  # read for the signals (stock-out, order spike), not searched by Adtributor
 _ADDITIVE = ("uv", "buyers", "paid_gmv_fen", "gmv_fen", "orders", "paid_orders", "pv", "cart")
 
 
@@ -51,11 +55,13 @@ def diagnose(store: RollupStore, metric: str, window: tuple[int, int],
              signals: Sequence[dict] = (), dims: Sequence[str] = RCA_DIMS) -> RootCause:
     """Explain `metric` in `window` against the `baseline` window (minutes) scaled by `scale`
     (the expected volume ratio, e.g. from the plan's curve; None: `robust_scale` from the channel
-    mix, for a baseline at another time of day — it also absorbs a drop that hits every channel)."""
-    actual = cube(store, *window, dims=dims)
-    forecast = cube(store, *baseline, dims=dims)
+    mix, for a baseline at another time of day — it also absorbs a drop that hits every channel).
+    The SKU cells are read too, for the signals of `explain` (a stock-out names its SKU)."""
+    with_skus = (*dims, SKU_DIM) if SKU_DIM not in dims else tuple(dims)
+    actual = cube(store, *window, dims=with_skus)
+    forecast = cube(store, *baseline, dims=with_skus)
     factor = robust_scale(forecast, actual) if scale is None else scale
     if factor != 1.0:
         forecast = {d: {v: {k: x * factor for k, x in m.items()} for v, m in values.items()}
                     for d, values in forecast.items()}
-    return explain(metric, forecast, actual, signals=signals)
+    return explain(metric, forecast, actual, signals=signals, dims=dims)
