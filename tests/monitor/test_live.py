@@ -191,3 +191,44 @@ def test_backfill_and_recovery_do_not_alert(tmp_path: Path) -> None:
     assert again.recover() == earlier.events.num_rows
     assert list(again.feed) == [] and again.store.totals(start, start + 70).gmv_fen == gmv.as_py()
     again.close()
+
+
+SKU_RULES = """
+id: d11-sku
+name: 测试
+store: 测试店
+phases: [{name: burst, start: 2026-11-11 00:00, end: 2026-11-12 00:00}]
+alerts:
+  - {id: sku-stop, name: 单品下单骤停, metric: order_rate, by: sku_id, compare: previous,
+     below: 20%, window: 30m, confidence: 99%, severity: red, playbook: stock_out_risk}
+  - {id: stock-1h, name: 爆款预计1小时内断货, metric: stock_hours, by: sku_id, compare: absolute,
+     below: 1, every: 10m}
+"""
+
+
+def test_orders_stop_on_one_sku_and_stock_running_out(tmp_path: Path) -> None:
+    """From 20:00 makeup cannot be ordered (views go on): `order_rate by sku_id` names SKU-makeup
+    only. The stock watch: SKU-fragrance starts with 60 units and sells 48 in the first hour (counted
+    from this seed's events) → 12 left at ~48 an hour ≈ 0.25 h → one `stock_hours` alert, with the
+    substitute of the same category and price band from the SKU list in its playbook."""
+    rng = np.random.default_rng(21)
+    skus = [{"sku_id": "SKU-fragrance", "category": "fragrance", "price_fen": 65_000, "stock": 60},
+            {"sku_id": "SKU-fragrance-mini", "category": "fragrance", "price_fen": 60_000,
+             "stock": 900},
+            *({"sku_id": f"SKU-{c}", "category": c, "price_fen": 20_000, "stock": 100_000}
+              for c in ("skincare", "makeup", "bodycare"))]
+    monitor = LiveMonitor(parse_campaign(SKU_RULES), tmp_path / "mon", skus=skus, detectors=False)
+    normal = simworld.events(rng, 8000, PEAK, minutes=60, prefix="n")
+    broken = simworld.events(rng, 8000, PEAK + timedelta(hours=1), minutes=60, prefix="x",
+                             incident=simworld.Incident("stock_out", "category", "makeup", 1.0))
+    feed(monitor, normal.events)
+    feed(monitor, broken.events)
+    opened = [f for f in reversed(monitor.feed) if f["kind"] == "opened"]
+    stops = [f["title"].split("SKU=")[1].rstrip("）") for f in opened if f["rule_id"] == "sku-stop"]
+    assert stops == ["SKU-makeup"]
+    stock = [f for f in opened if f["rule_id"] == "stock-1h"]
+    assert [f["title"].split("SKU=")[1].rstrip("）") for f in stock] == ["SKU-fragrance"]
+    replace = stock[0]["playbook"]["actions"][0]["params"]
+    assert replace == {"replace": "SKU-fragrance", "with": "SKU-fragrance-mini"}
+    assert stock[0]["root_cause"] is None
+    monitor.close()

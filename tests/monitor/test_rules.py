@@ -160,3 +160,11 @@ def test_a_drop_within_noise_does_not_fire() -> None:
     assert run(engine, [{"direct": (1 / 13, 0.85, real)}]) == [[("opened", "direct", "yellow", False)]]
     off = RuleEngine([rule(compare="previous", below=0.4, confidence="off")])
     assert run(off, [{"direct": (6 / 177, 6 / 65, noisy)}]) == [[("opened", "direct", "yellow", False)]]
+
+
+def test_stock_hours_is_per_sku_against_hours() -> None:
+    with pytest.raises(ConfigError, match=r"alerts\[0\] \(id s\)\.rule: stock_hours .* by: sku_id"):
+        load_rules(campaign_with("""
+alerts:
+  - {id: s, metric: stock_hours, below: 2}
+"""))

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 COUNT_METRICS = frozenset({"uv", "buyers", "orders", "paid_orders", "pv", "units"})
 RATE_COUNTS = {"cvr": ("buyers", "uv"), "pay_rate": ("paid_orders", "orders"),
-               "cart_rate": ("cart", "pv")}
+               "cart_rate": ("cart", "pv"), "order_rate": ("orders", "pv")}
 """Ratio KPIs as (numerator, denominator) counts: what their sampling noise is made of."""
 
 

@@ -210,6 +210,9 @@ class LiveMonitor:
         window = self._window(rule, now)
         if window is None:
             return {}
+        if rule.metric == "stock_hours":
+            return {row.sku_id: (row.hours_to_stockout, None) for row in self.stock()
+                    if row.hours_to_stockout is not None}
         start, end = window
         s, e = to_minute(start), to_minute(end)
         sec, live = (int(start.timestamp()), int(end.timestamp())), self._live()
@@ -325,6 +328,8 @@ class LiveMonitor:
     def root_cause(self, rule: AlertRule, now: datetime) -> dict | None:
         """Adtributor over the rule's window against the same window a day earlier (else the one
         before), scaled by the plan's curve when there is a plan."""
+        if rule.metric == "stock_hours":
+            return None  # the cause is the SKU's own sales velocity (shown with the alert)
         end = to_minute(now)
         width = int(rule.window.total_seconds() // 60) if rule.scope == "window" else 60
         window = (end - width, end)

@@ -12,7 +12,8 @@ KIND_ZH = {"opened": "触发", "escalated": "升级", "resolved": "恢复"}
 METRIC_ZH = {"gmv_fen": "GMV", "paid_gmv_fen": "支付金额", "orders": "订单数", "paid_orders": "支付订单",
              "uv": "访客数UV", "buyers": "支付买家数", "pv": "浏览量PV", "cvr": "支付转化率",
              "asp_fen": "客单价", "units": "件数", "refund_fen": "退款金额", "spend_fen": "花费",
-             "roi": "ROI", "cart_rate": "加购率", "pay_rate": "拍下付款率"}
+             "roi": "ROI", "cart_rate": "加购率", "pay_rate": "拍下付款率",
+             "order_rate": "下单率(订单/浏览)", "stock_hours": "预计断货(小时)"}
 DIM_ZH = {"channel": "渠道", "category": "品类", "device": "设备", "region": "地区",
           "customer_type": "新老客", "sku_id": "SKU", "all": "全店"}
 
@@ -23,10 +24,12 @@ def show(metric: str, value: float | None) -> str:
         return "—"
     if metric.endswith("_fen"):
         return format_fen(round(value))
-    if metric in ("cvr", "cart_rate", "pay_rate"):
+    if metric in ("cvr", "cart_rate", "pay_rate", "order_rate"):
         return format_pct(value)
     if metric == "roi":
         return f"{value:.2f}"
+    if metric == "stock_hours":
+        return f"{value:.1f} 小时"
     return f"{value:,.0f}"
 
 

@@ -20,7 +20,7 @@ _BY_METRIC = {"uv": "uv_drop", "pv": "uv_drop", "cvr": "cvr_drop", "buyers": "cv
               "asp_fen": "asp_drop", "gmv_fen": "gmv_behind_plan", "paid_gmv_fen": "gmv_behind_plan",
               "orders": "orders_behind_plan", "paid_orders": "orders_behind_plan",
               "roi": "roi_below_floor", "spend_fen": "spend_overpace",
-              "pay_rate": "payment_failure"}
+              "pay_rate": "payment_failure", "stock_hours": "stock_out_risk"}
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,10 @@ from dacu.config import Campaign
 from dacu.errors import ConfigError
 
 METRICS = ("gmv_fen", "paid_gmv_fen", "orders", "paid_orders", "uv", "buyers", "pv", "cvr",
-           "asp_fen", "units", "refund_fen", "spend_fen", "roi", "cart_rate", "pay_rate")
+           "asp_fen", "units", "refund_fen", "spend_fen", "roi", "cart_rate", "pay_rate",
+           "order_rate", "stock_hours")
 COUNTED = frozenset({"orders", "paid_orders", "uv", "buyers", "pv", "units", "cvr", "cart_rate",
-                     "pay_rate"})
+                     "pay_rate", "order_rate"})
 """Metrics with a count model (a count, or a rate of two counts): their rules test significance."""
 DEFAULT_CONFIDENCE = 0.95
 _ALIASES = {"gmv": "gmv_fen", "paid_gmv": "paid_gmv_fen", "asp": "asp_fen", "spend": "spend_fen",
@@ -169,6 +170,9 @@ class AlertRule(_Model):
     def _one_bound(self) -> AlertRule:
         if (self.below is None) == (self.above is None):
             raise ValueError("below/above: give exactly one of them")
+        if self.metric == "stock_hours" and (self.by != "sku_id" or self.compare != "absolute"):
+            raise ValueError("stock_hours (hours to stock-out) is per SKU against a number of "
+                             "hours: by: sku_id, compare: absolute")
         return self
 
     def breached(self, value: float | None, reference: float | None) -> bool:
