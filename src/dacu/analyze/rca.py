@@ -427,24 +427,33 @@ def _ratio(cell: Measures, top: str, bottom: str) -> float | None:
     return cell[top] / cell[bottom] if cell.get(bottom) and cell.get(top) else None
 
 
-def others_drift(values: Mapping[str, Mapping[str, Measures]], exclude: str, top: str,
-                 bottom: str | None = None) -> float:
-    """How the other values of a dimension moved: the median of their actual ÷ forecast of
-    `top` (or of the rate `top`/`bottom`), over the values with at least one `top` forecast.
+def others_drift(values: Mapping[str, Mapping[str, Measures]], top: str,
+                 bottom: str | None = None) -> dict[str, float]:
+    """How the other values of a dimension moved, for each value: the median of the others'
+    actual ÷ forecast of `top` (or of the rate `top`/`bottom`), over the values expecting
+    ≥ MIN_COUNT of `top` (a ratio of smaller counts is mostly noise, skewed towards 0).
     `values` = {value: {"f": forecast cell, "a": actual cell}}; 1.0 with fewer than MIN_VALUES
-    to compare (of two, which one broke?).
+    others to compare (of two, which one broke?).
     A median of values, not of volume, so one broken value — even the biggest — moves neither
     its own expectation nor the others'."""
-    ratios = []
+    own = {}
     for value, cells in values.items():
         f, a = cells["f"], cells["a"]
-        if value == exclude or f.get(top, 0.0) < 1:
+        if f.get(top, 0.0) < MIN_COUNT:
             continue
         if bottom is None:
-            ratios.append(a.get(top, 0.0) / f[top])
+            own[value] = a.get(top, 0.0) / f[top]
         elif (rf := _ratio(f, top, bottom)) and a.get(bottom):
-            ratios.append(a.get(top, 0.0) / a[bottom] / rf)
-    return statistics.median(ratios) if len(ratios) >= MIN_VALUES else 1.0
+            own[value] = a.get(top, 0.0) / a[bottom] / rf
+    ordered = sorted(own.values())
+    out = {}
+    for value in values:
+        others = ordered
+        if value in own:
+            others = ordered.copy()
+            others.remove(own[value])
+        out[value] = statistics.median(others) if len(others) >= MIN_VALUES else 1.0
+    return out
 
 
 def _pair(forecast: Mapping[str, Measures], actual: Mapping[str, Measures]) -> dict:
@@ -493,6 +502,12 @@ def tail(test: _Test, phi: float, lower: bool) -> float:
 
     seen = test.actual / phi
     k = math.floor(seen + 1e-9) if lower else math.ceil(seen - 1e-9)
+    if lower and k == 0:  # P(0) in closed form: the common case (Tarone's floors, stock-outs)
+        if test.trials:
+            rate = min(1.0, test.expected / test.trials)
+            n = max(1, round(test.trials / phi))
+            return n * math.log1p(-rate) if rate < 1 else -math.inf
+        return -test.expected / phi
     if test.trials:
         n, rate = max(1, round(test.trials / phi)), min(1.0, test.expected / test.trials)
         return float(stats.binom.logcdf(k, n, rate) if lower else stats.binom.logsf(k - 1, n, rate))
@@ -531,18 +546,20 @@ def _pay_failures(dimension: str, cells: dict) -> list[Signal]:
 
     Expected rate = the value's forecast pays/orders, shrunk towards the pooled rate of the
     other values with PRIOR_ORDERS pseudo-orders, times the others' drift (capped at 1)."""
+    paid_f = sum(c["f"].get("paid_orders", 0.0) for c in cells.values())
+    orders_f = sum(c["f"].get("orders", 0.0) for c in cells.values())
+    drift = others_drift(cells, "paid_orders", "orders")
     tests = []
     for value, c in cells.items():
         f, a = c["f"], c["a"]
         n = round(a.get("orders", 0.0))
-        rest = [x["f"] for v, x in cells.items() if v != value]
-        pooled = _ratio({"p": sum(x.get("paid_orders", 0.0) for x in rest),
-                         "o": sum(x.get("orders", 0.0) for x in rest)}, "p", "o")
-        if n < 1 or not pooled:
+        rest = orders_f - f.get("orders", 0.0)
+        pooled = (paid_f - f.get("paid_orders", 0.0)) / rest if rest > 0 else 0.0
+        if n < 1 or pooled <= 0:
             continue
         own = (f.get("paid_orders", 0.0) + PRIOR_ORDERS * pooled) / (f.get("orders", 0.0)
                                                                      + PRIOR_ORDERS)
-        rate = min(1.0, own * others_drift(cells, value, "paid_orders", "orders"))
+        rate = min(1.0, own * drift[value])
         tests.append(_Test(value, n * rate, round(a.get("paid_orders", 0.0)), n))
     return _fire("pay_failure", dimension, "paid_orders", tests, lower=True, move=PAY_DROP)
 
@@ -555,7 +572,8 @@ def _exposure(cells: dict) -> str:
 def _traffic_drops(dimension: str, cells: dict) -> list[Signal]:
     """Visitors vs forecast × the others' drift: Poisson lower tail, ≤ TRAFFIC_DROP × expected."""
     key = _exposure(cells)
-    tests = [_Test(v, c["f"][key] * others_drift(cells, v, key), c["a"].get(key, 0.0))
+    drift = others_drift(cells, key)
+    tests = [_Test(v, c["f"][key] * drift[v], c["a"].get(key, 0.0))
              for v, c in cells.items() if c["f"].get(key, 0.0) > 0]
     return _fire("traffic_drop", dimension, key, tests, lower=True, move=TRAFFIC_DROP)
 
@@ -566,13 +584,13 @@ def _order_drops(kind: str, dimension: str, cells: dict) -> list[Signal]:
     tail. conversion_drop: orders ≤ CONVERSION_DROP × expected; stock_out (a SKU): orders ≤
     STOP × expected (stopped), its page views at least half the forecast's."""
     key = _exposure(cells)
+    drift = others_drift(cells, "orders", key)
     tests = []
     for value, c in cells.items():
         f, a = c["f"], c["a"]
         if not f.get("orders") or not f.get(key):
             continue
-        expected = f["orders"] * a.get(key, 0.0) / f[key] * others_drift(cells, value, "orders",
-                                                                           key)
+        expected = f["orders"] * a.get(key, 0.0) / f[key] * drift[value]
         viewed = kind != "stock_out" or a.get(key, 0.0) >= 0.5 * f[key]
         tests.append(_Test(value, expected, a.get("orders", 0.0), eligible=viewed))
     move = STOP if kind == "stock_out" else CONVERSION_DROP
@@ -583,8 +601,9 @@ def _order_spikes(dimension: str, cells: dict) -> list[Signal]:
     """Orders ≥ SPIKE × forecast × the others' drift and ≥ SPIKE_ORDERS more (a price error,
     刷单): Poisson upper tail; the expectation is floored at half an order, for values the
     forecast never saw ordered."""
-    tests = [_Test(v, max(0.5, c["f"].get("orders", 0.0) * others_drift(cells, v, "orders")),
-                   c["a"].get("orders", 0.0)) for v, c in cells.items()]
+    drift = others_drift(cells, "orders")
+    tests = [_Test(v, max(0.5, c["f"].get("orders", 0.0) * drift[v]), c["a"].get("orders", 0.0))
+             for v, c in cells.items()]
     return [s for s in _fire("order_spike", dimension, "orders", tests, lower=False, move=SPIKE)
             if s.actual - s.expected >= SPIKE_ORDERS]
 
@@ -597,8 +616,8 @@ def _repeat_orders(dimension: str, cells: dict) -> list[Signal]:
     if not any(c["a"].get("buyers") for c in cells.values()):
         return []
     extra = lambda cell: max(0.0, cell.get("paid_orders", 0.0) - cell.get("buyers", 0.0))  # noqa: E731
-    tests = [_Test(v, max(0.5, extra(c["f"]) * others_drift(cells, v, "paid_orders")),
-                   extra(c["a"])) for v, c in cells.items()]
+    drift = others_drift(cells, "paid_orders")
+    tests = [_Test(v, max(0.5, extra(c["f"]) * drift[v]), extra(c["a"])) for v, c in cells.items()]
     return _fire("repeat_orders", dimension, "paid_orders", tests, lower=False, move=SPIKE)
 
 
