@@ -232,3 +232,15 @@ def test_orders_stop_on_one_sku_and_stock_running_out(tmp_path: Path) -> None:
     assert replace == {"replace": "SKU-fragrance", "with": "SKU-fragrance-mini"}
     assert stock[0]["root_cause"] is None
     monitor.close()
+
+
+def test_alert_log_keeps_the_event_time_of_a_replay(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    monitor = LiveMonitor(parse_campaign(UNPAID), tmp_path / "mon", detectors=False)
+    feed(monitor, simworld.events(rng, 8000, PEAK, minutes=60, prefix="n",
+                                  incident=simworld.Incident("payment_failure", "channel",
+                                                             "search_ads", 0.9)).events)
+    logged = monitor.alert_log.recent("d11-unpaid")[-1]
+    opened = datetime.fromisoformat(logged["opened_at"])
+    assert logged["rule_id"] == "unpaid" and PEAK < opened < PEAK + timedelta(hours=1)
+    monitor.close()

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 class AlertLog(Protocol):
     def open(self, *, campaign_id: str, rule_id: str, severity: str, message: str,
              metric: str | None, dimension: str, value: float | None, threshold: float | None,
-             root_cause: dict | None, playbook: dict | None) -> int: ...
+             root_cause: dict | None, playbook: dict | None, opened_at: datetime | None = None
+             ) -> int: ...
 
     def ack(self, alert_id: int, actor: str) -> dict: ...
 
@@ -33,7 +34,9 @@ class MemoryAlertLog:
 
     def open(self, *, campaign_id: str, rule_id: str, severity: str, message: str,
              metric: str | None, dimension: str, value: float | None, threshold: float | None,
-             root_cause: dict | None, playbook: dict | None) -> int:
+             root_cause: dict | None, playbook: dict | None, opened_at: datetime | None = None
+             ) -> int:
+        """`opened_at`: the event time of the alert (a replay logs the data's time, not now)."""
         with self.lock:
             for row in self.rows:  # de-duplicate: one unresolved alert per rule and dimension
                 if (row["campaign_id"], row["rule_id"], row["dimension"]) == (
@@ -45,7 +48,7 @@ class MemoryAlertLog:
                    "severity": severity, "status": "open", "metric": metric,
                    "dimension": dimension, "message": message, "value": value,
                    "threshold": threshold, "root_cause": root_cause, "playbook": playbook,
-                   "opened_at": datetime.now(UTC).isoformat(), "acked_by": None}
+                   "opened_at": (opened_at or datetime.now(UTC)).isoformat(), "acked_by": None}
             self.rows.append(row)
             return row["id"]
 

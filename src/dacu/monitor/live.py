@@ -310,7 +310,7 @@ class LiveMonitor:
                 campaign_id=self.campaign.id, rule_id=rule.id, severity=change.severity,
                 message=f"{title}\n{body}", metric=rule.metric, dimension=dimension,
                 value=change.value, threshold=rule.below if rule.below is not None else rule.above,
-                root_cause=cause, playbook=pb)
+                root_cause=cause, playbook=pb, opened_at=change.at)
         self.feed.appendleft({"kind": change.kind, "rule_id": rule.id, "title": title,
                               "body": body, "at": change.at.isoformat(), "alert_id": state.alert_id,
                               "severity": change.severity, "root_cause": cause, "playbook": pb})

@@ -7,6 +7,7 @@ Filters are bound parameters of SQLAlchemy expressions; no text from a request r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,7 +29,8 @@ class AlertFilter:
 def open_alert(session: Session, *, campaign_id: str, rule_id: str, severity: str, message: str,
                metric: str | None = None, dimension: str = "", value: float | None = None,
                threshold: float | None = None, root_cause: dict[str, Any] | None = None,
-               playbook: dict[str, Any] | None = None) -> AlertRow:
+               playbook: dict[str, Any] | None = None, opened_at: datetime | None = None
+               ) -> AlertRow:
     """Log a new alert (status open). If the same rule already has an unresolved alert on the same
     dimension, that one is updated instead, so a rule that keeps firing does not flood the log."""
     if severity not in SEVERITIES:
@@ -37,7 +39,8 @@ def open_alert(session: Session, *, campaign_id: str, rule_id: str, severity: st
         AlertRow.campaign_id == campaign_id, AlertRow.rule_id == rule_id,
         AlertRow.dimension == dimension, AlertRow.status != "resolved"))
     if row is None:
-        row = AlertRow(campaign_id=campaign_id, rule_id=rule_id, dimension=dimension, status="open")
+        row = AlertRow(campaign_id=campaign_id, rule_id=rule_id, dimension=dimension, status="open",
+                       **({"opened_at": opened_at} if opened_at else {}))
         session.add(row)
     row.severity, row.message, row.metric = severity, message, metric
     row.value, row.threshold = value, threshold
