@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,8 @@ def test_demo_writes_every_stage(tmp_path: Path) -> None:
     assert scaled.budget.total == pytest.approx(original.budget.total * fraction, abs=1)
     alerts = json.loads(written["alerts"].read_text(encoding="utf-8"))
     assert isinstance(alerts, list)
+    # the peak day is replayed after the campaign's earlier days were backfilled without alerts,
+    # and each alert is logged at its event time (not when the replay ran)
+    peak = scaled.peak_day
+    assert all(datetime.fromisoformat(a["opened_at"]).astimezone(scaled.tz).date() == peak
+               for a in alerts), [a["opened_at"] for a in alerts]
