@@ -11,6 +11,7 @@ exactly those of every batch — nothing acknowledged lost, nothing counted twic
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -25,9 +26,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from dacu.monitor.owner import LOCK_NAME, shared_mode, socket_path
+from dacu.web.app import create_app
+from dacu.web.settings import Settings
 from tests.conftest import ROOT
+from tests.web.conftest import PASSWORDS, World, login, make_world, sqlite_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve-workers")]
 
@@ -244,3 +249,117 @@ def test_socket_path_stays_within_the_unix_limit(tmp_path: Path) -> None:
     assert len(os.fsencode(path)) < 108 and path == socket_path(deep)
     assert path != socket_path(tmp_path / ("e" * 120))
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+# -- every route through the forwarding path, in one process ---------------------------------------
+# Two apps on one metadata DB and monitor folder stand for two workers: flock locks are per open
+# file, so the app that serves the first request owns the monitor and the other always forwards.
+@pytest.fixture
+def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[World, TestClient]]:
+    monkeypatch.setenv("DACU_MONITOR_SHARED", "1")
+    monkeypatch.setenv("DACU_MONITOR_DIR", str(tmp_path / "monitor"))
+    world = make_world(sqlite_db(tmp_path), tmp_path)
+    other = create_app(Settings(rate_limit=100_000, login_limit=100_000), db=world.db)
+    try:
+        owner_reply = world.key_client("events:write").post(f"/api/events?campaign={CAMPAIGN}",
+                                                             content=json.dumps(batch(0)))
+        assert owner_reply.status_code == 200, owner_reply.text
+        assert "X-Dacu-Monitor" not in owner_reply.headers, "the first app must own the monitor"
+        yield world, TestClient(other, base_url="https://testserver")
+    finally:
+        world.app.state.monitor_owners.close()
+        for monitor in world.app.state.monitors.values():
+            monitor.close()
+
+
+def test_every_monitor_route_answers_through_the_other_worker(pair) -> None:
+    world, other = pair
+    collector = {"Authorization": f"Bearer {world.keys['events:write']}"}
+    viewer = {"Authorization": f"Bearer {world.keys['metrics:read']}"}
+    body = "\n".join(json.dumps(e) for n in range(1, 6) for e in batch(n))  # JSON lines
+    reply = other.post("/api/events", content=body, headers=collector)  # campaign from the events
+    assert reply.headers["X-Dacu-Monitor"] == "forwarded"
+    assert reply.json() == {"accepted": 20, "duplicates": 0, "rejected": []}
+    assert other.post("/api/events", content=json.dumps(batch(0)),
+                      headers=collector).json()["duplicates"] == 4  # sent to the owner before
+
+    doc = other.get(f"/api/dashboard/{CAMPAIGN}?lang=en", headers=viewer)
+    assert doc.headers["X-Dacu-Monitor"] == "forwarded"
+    assert totals(doc.json()) == expected(range(6))
+    assert doc.json() == world.key_client("metrics:read").get(
+        f"/api/dashboard/{CAMPAIGN}?lang=en").json()  # the owner's own answer
+
+    listed = other.get(f"/api/monitor/{CAMPAIGN}/alerts", headers=viewer).json()
+    assert [a["id"] for a in listed] == [world.alert_id]
+    operator = login(other, "operator", PASSWORDS["operator"])
+    acked = operator.post(f"/api/monitor/{CAMPAIGN}/alerts/{world.alert_id}/ack")
+    assert acked.headers["X-Dacu-Monitor"] == "forwarded"
+    assert acked.json()["acked_by"] == "operator"  # the caller checked here, named there
+    resolved = operator.post(f"/api/monitor/{CAMPAIGN}/alerts/{world.alert_id}/resolve").json()
+    assert resolved["status"] == "resolved"
+
+    hour = "2026-11-11T20:00:00+08:00"
+    spend = operator.post(f"/api/monitor/{CAMPAIGN}/spend",
+                          json=[{"hour": hour, "channel": "search_ads", "spend_fen": 1_200_000}])
+    assert spend.json() == {"added": 1}
+    channels = other.get(f"/api/dashboard/{CAMPAIGN}", headers=viewer).json()["channels"]
+    assert {r["value"]: r["spend_fen"] for r in channels} == {"search_ads": 1_200_000}
+
+    cause = other.get(f"/api/monitor/{CAMPAIGN}/rca?metric=uv&minutes=5", headers=viewer)
+    assert cause.status_code == 200 and cause.headers["X-Dacu-Monitor"] == "forwarded"
+
+    # errors read as they would from the owner itself: same status, same problem document
+    for path in (f"/api/monitor/{CAMPAIGN}/rca?metric=bogus",
+                 "/api/dashboard/no-such-campaign"):
+        here, there = other.get(path, headers=viewer), world.key_client("metrics:read").get(path)
+        assert (here.status_code, here.json()) == (there.status_code, there.json())
+    again = operator.post(f"/api/monitor/{CAMPAIGN}/alerts/{world.alert_id}/ack")  # resolved
+    assert again.status_code == 400 and "resolved already" in again.json()["detail"]
+    missing = operator.post(f"/api/monitor/{CAMPAIGN}/alerts/999999/ack")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+    document, relayed = first_asgi_event(other.app, f"/api/stream/{CAMPAIGN}", viewer)
+    assert relayed and totals(document) == expected(range(6))
+
+
+def first_asgi_event(app, path: str, headers: dict[str, str]) -> tuple[dict, bool]:
+    """The first SSE document of an endless stream, straight from the ASGI app (a TestClient
+    would wait for the end of the body), then a disconnect."""
+    import asyncio
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "https", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"host", b"testserver")]
+             + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+             "root_path": "", "client": ("127.0.0.1", 5000), "server": ("testserver", 443)}
+
+    async def probe() -> tuple[dict, bool]:
+        done = asyncio.Event()
+        chunks, relayed = [], []
+        asked = False
+
+        async def receive() -> dict:
+            nonlocal asked
+            if not asked:
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                relayed.append(any(k.lower() == b"x-dacu-monitor" for k, _ in message["headers"]))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if b"\n\n" in b"".join(chunks):
+                    done.set()
+
+        task = asyncio.ensure_future(app(scope, receive, send))
+        await asyncio.wait_for(done.wait(), timeout=30)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        text = b"".join(chunks).decode()
+        return json.loads(text.split("data: ", 1)[1].split("\n\n", 1)[0]), relayed[0]
+
+    return asyncio.run(probe())

@@ -119,6 +119,7 @@ def internal_app(monitors: dict[str, LiveMonitor]) -> FastAPI:
     app.state.monitor_owners = _IN_PROCESS
     app.state.internal = True
     app.include_router(router)
+    owner.relay_errors(app)
     return app
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -42,6 +43,7 @@ from fastapi.responses import Response, StreamingResponse
 
 LOCK_NAME, SOCKET_NAME = "owner.lock", "monitor.sock"
 ACTOR_HEADER = "x-dacu-actor"  # who acts (ack/resolve), as checked by the forwarding worker
+ERROR_HEADER = "x-dacu-error"  # the class of an error raised in the owner (see relay_errors)
 FORWARDED_HEADER = "X-Dacu-Monitor"  # "forwarded" on answers relayed from the owner
 FAILOVER_SECONDS = 30.0  # how long a request waits for a new owner (its recovery replays segments)
 _RELAYED = ("content-type", "cache-control", "x-accel-buffering")
@@ -77,6 +79,39 @@ def _private_dir() -> Path:
             or stat.S_IMODE(info.st_mode) & 0o077):
         raise RuntimeError(f"{folder} must be a directory of this user with mode 0700")
     return folder
+
+
+def relay_errors(app: Any) -> None:
+    """On the owner's socket: an error becomes `{"detail": message}` with its class in a header,
+    so the forwarding worker raises the same error and its app answers as it would in-process
+    (a DacuError 400, a LookupError 404, anything else a logged 500)."""
+    from fastapi.responses import JSONResponse
+
+    from dacu.errors import DacuError
+
+    async def relayed(request: Request, exc: Exception) -> Response:
+        kind = type(exc).__name__ if isinstance(exc, DacuError) else (
+            "LookupError" if isinstance(exc, LookupError) and not isinstance(exc, KeyError)
+            else "Exception")
+        return JSONResponse({"detail": str(exc).strip("'\"")}, status_code=500,
+                            headers={ERROR_HEADER: kind})
+
+    for kind in (DacuError, LookupError, Exception):
+        app.add_exception_handler(kind, relayed)
+
+
+def _raise_relayed(upstream: httpx.Response, detail: str) -> None:
+    import dacu.errors
+
+    kind = upstream.headers.get(ERROR_HEADER)
+    if kind is None:
+        return
+    error = getattr(dacu.errors, kind, None)
+    if isinstance(error, type) and issubclass(error, dacu.errors.DacuError):
+        raise error(detail)
+    if kind == "LookupError":
+        raise LookupError(detail)
+    raise RuntimeError(f"live monitor (owner worker): {detail}")
 
 
 class OwnerGone(Exception):
@@ -139,7 +174,7 @@ class Owners:
         self._app: Any = None
         self._held: dict[str, Ownership] = {}
         self._remote: set[str] = set()  # owned by another process, as far as we know
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._clients: dict[str, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
         self._lock = threading.Lock()
 
     def folder(self, campaign_id: str) -> Path:
@@ -209,17 +244,30 @@ class Owners:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.5)
 
+    def close(self) -> None:
+        """Stop serving the owned campaigns and free their locks (the monitors stay open)."""
+        with self._lock:
+            for held in self._held.values():
+                held.server.server.should_exit = True
+                held.server.thread.join(timeout=10)
+                os.close(held.lock_fd)
+            self._held.clear()
+
     # -- forwarding --------------------------------------------------------------------------------
     def _client(self, campaign_id: str) -> httpx.AsyncClient:
-        client = self._clients.get(campaign_id)
-        if client is None:
-            transport = httpx.AsyncHTTPTransport(
-                uds=str(socket_path(self.folder(campaign_id))),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=128,
-                                    keepalive_expiry=30))
-            client = httpx.AsyncClient(transport=transport, base_url="http://monitor",
-                                       timeout=httpx.Timeout(120.0, connect=5.0))
-            self._clients[campaign_id] = client
+        """A pooled client to the owner's socket, for the running event loop (a worker has one;
+        test clients may start a loop per request, and pooled connections belong to a loop)."""
+        loop = asyncio.get_running_loop()
+        found = self._clients.get(campaign_id)
+        if found is not None and found[0] is loop:
+            return found[1]
+        transport = httpx.AsyncHTTPTransport(
+            uds=str(socket_path(self.folder(campaign_id))),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=128,
+                                keepalive_expiry=30))
+        client = httpx.AsyncClient(transport=transport, base_url="http://monitor",
+                                   timeout=httpx.Timeout(120.0, connect=5.0))
+        self._clients[campaign_id] = (loop, client)
         return client
 
     async def forward(self, request: Request, campaign_id: str, *, stream: bool = False,
@@ -268,17 +316,19 @@ def _answer_headers(upstream: httpx.Response) -> dict[str, str]:
 
 
 def _raise_problem(upstream: httpx.Response, content: bytes) -> None:
-    """An HTTPException of the owner ({"detail": "…"}) raised again here, so this app's handler
-    turns it into the same problem document an in-process answer would be."""
+    """An error of the owner ({"detail": "…"}) raised again here, so this app's handlers turn it
+    into the same problem document an in-process answer would be."""
     if upstream.status_code < 400 or "json" not in upstream.headers.get("content-type", ""):
         return
     try:
-        body = httpx.Response(200, content=content).json()
+        body = json.loads(content)
     except ValueError:
         return
-    if isinstance(body, dict) and set(body) == {"detail"} and isinstance(body["detail"], str):
-        extra = {k: v for k, v in upstream.headers.items() if k.lower() == "retry-after"}
-        raise HTTPException(upstream.status_code, body["detail"], headers=extra or None)
+    if not (isinstance(body, dict) and set(body) == {"detail"} and isinstance(body["detail"], str)):
+        return
+    _raise_relayed(upstream, body["detail"])
+    extra = {k: v for k, v in upstream.headers.items() if k.lower() == "retry-after"}
+    raise HTTPException(upstream.status_code, body["detail"], headers=extra or None)
 
 
 async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
