@@ -182,8 +182,8 @@ def _dashboard_note(results: dict[str, dict]) -> str:
     errors = next((r["errors"] for name, r in results.items() if "dashboard" in name), 0)
     note = ("\n\n**Dashboard with several workers**: one worker runs the campaign's live monitor "
             "(elected by a file lock in `DACU_MONITOR_DIR`); the other checks the API key, then "
-            "forwards the request to it over a Unix socket (`dacu.monitor.owner`), so about half "
-            "the requests pay one extra local hop. The dashboard document is computed once per "
+            "forwards the request to it over a Unix socket (`dacu.monitor.owner`): the requests "
+            "that reach that worker pay one extra local hop. The dashboard document is computed once per "
             "monitor version and reused for at most 1 s, so 64 connections polling cost one "
             "snapshot, not 64. The monitor here has no events: the row measures the serving path, "
             "not the snapshot's queries (those are in the monitor section).")
