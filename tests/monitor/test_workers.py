@@ -29,6 +29,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dacu.monitor.owner import LOCK_NAME, shared_mode, socket_path
+from dacu.warehouse.metadata import accounts
 from dacu.web.app import create_app
 from dacu.web.settings import Settings
 from tests.conftest import ROOT
@@ -282,10 +283,15 @@ def test_every_monitor_route_answers_through_the_other_worker(pair) -> None:
     assert reply.json() == {"accepted": 20, "duplicates": 0, "rejected": []}
     assert other.post("/api/events", content=json.dumps(batch(0)),
                       headers=collector).json()["duplicates"] == 4  # sent to the owner before
+    with world.db.session() as s:  # a key named in Chinese: its name travels to the owner
+        chinese = accounts.create_key(s, "采集器-1", ["events:write"]).token
+    reply = other.post("/api/events", content=json.dumps(batch(6)),
+                       headers={"Authorization": f"Bearer {chinese}"})
+    assert reply.status_code == 200 and reply.headers["X-Dacu-Monitor"] == "forwarded"
 
     doc = other.get(f"/api/dashboard/{CAMPAIGN}?lang=en", headers=viewer)
     assert doc.headers["X-Dacu-Monitor"] == "forwarded"
-    assert totals(doc.json()) == expected(range(6))
+    assert totals(doc.json()) == expected(range(7))
     assert doc.json() == world.key_client("metrics:read").get(
         f"/api/dashboard/{CAMPAIGN}?lang=en").json()  # the owner's own answer
 
@@ -319,7 +325,7 @@ def test_every_monitor_route_answers_through_the_other_worker(pair) -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
 
     document, relayed = first_asgi_event(other.app, f"/api/stream/{CAMPAIGN}", viewer)
-    assert relayed and totals(document) == expected(range(6))
+    assert relayed and totals(document) == expected(range(7))
 
 
 def first_asgi_event(app, path: str, headers: dict[str, str]) -> tuple[dict, bool]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request
@@ -169,7 +170,7 @@ def _default_campaign(request: Request, body: bytes) -> str:
 def _actor(request: Request) -> str:
     principal = getattr(request.state, "principal", None)
     if principal is None and getattr(request.app.state, "internal", False):
-        return request.headers.get(owner.ACTOR_HEADER) or "api"
+        return unquote(request.headers.get(owner.ACTOR_HEADER) or "") or "api"
     return str(getattr(principal, "name", None) or "api")
 
 

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import HTTPException, Request
@@ -274,7 +275,7 @@ class Owners:
                       params: dict[str, str] | None = None, actor: str = "api") -> Response:
         """Send this request to the owner's socket; its answer (an endless SSE body relayed)."""
         query = dict(request.query_params) | (params or {})
-        headers = {ACTOR_HEADER: actor}
+        headers = {ACTOR_HEADER: quote(actor, safe="")}  # key names may be Chinese
         if "content-type" in request.headers:
             headers["content-type"] = request.headers["content-type"]
         client = self._client(campaign_id)
