@@ -229,21 +229,26 @@ class Owners:
         deadline = time.monotonic() + FAILOVER_SECONDS
         pause = 0.05
         while True:
-            if campaign_id not in self._remote:
+            monitor = monitors.get(campaign_id)
+            if monitor is not None:
+                return monitor
+            if campaign_id in self._remote:
+                try:
+                    return await self.forward(request, campaign_id, stream=stream, params=params,
+                                              actor=actor)
+                except OwnerGone:
+                    self._remote.discard(campaign_id)  # elect again on the next pass
+            elif not self._lock.locked():  # else a request of ours is opening it: no thread waits
                 monitor = await run_in_threadpool(self.take, campaign_id, open_monitor, monitors)
                 if monitor is not None:
                     return monitor
                 self._remote.add(campaign_id)
-            try:
-                return await self.forward(request, campaign_id, stream=stream, params=params,
-                                          actor=actor)
-            except OwnerGone:
-                self._remote.discard(campaign_id)  # elect again on the next pass
-                if time.monotonic() > deadline:
-                    raise HTTPException(503, "the live monitor is restarting; retry shortly",
-                                        headers={"Retry-After": "2"}) from None
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 0.5)
+                continue
+            if time.monotonic() > deadline:
+                raise HTTPException(503, "the live monitor is restarting; retry shortly",
+                                    headers={"Retry-After": "2"})
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     def close(self) -> None:
         """Stop serving the owned campaigns and free their locks (the monitors stay open)."""
