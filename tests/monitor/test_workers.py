@@ -219,11 +219,15 @@ def test_two_workers_share_one_monitor_and_survive_the_owner_dying(server: Serve
     assert all(a.status_code == 200 for a in answers)
     assert {totals(a.json()) for a in answers} == {expected(first + second)}
     assert server.owner_pid() != owner
-    _wait_for(lambda: f"Child process [{owner}] died" in server.log.read_text(errors="replace"))
+    log = lambda: server.log.read_text(errors="replace")  # noqa: E731
+    _wait_for(lambda: f"Child process [{owner}] died" in log())
+    _wait_for(lambda: log().count("Application startup complete") == 3, seconds=40)  # new worker
 
-    third = list(range(500, 560))
+    third = list(range(500, 580))
     replies = post_all(server, third)
     assert all(r is not None and r.json()["accepted"] == 4 for r in replies.values())
+    forwarded = sum("X-Dacu-Monitor" in r.headers for r in replies.values())
+    assert 0 < forwarded < len(third), "the new worker forwards to the new owner"
     assert totals(dashboards(server, 1)[0].json()) == expected(first + second + third)
 
 
