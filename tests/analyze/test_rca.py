@@ -274,11 +274,13 @@ def test_true_culprit_first_in_at_least_90_percent_of_50_incidents() -> None:
 # --- the simulator's incident cases, against an honest forecast --------------------------------
 
 SIM_DIMS = ("channel", "category", "device", "region", "sku_id")
-SIM_MEASURES = {"pv": [("uv", "user_id", "count_distinct"), ("pv", "event", "count")],
-                "cart": ("cart", "event", "count"),
-                "pay": [("buyers", "user_id", "count_distinct"),
-                        ("paid_gmv_fen", "amount_fen", "sum"), ("paid_orders", "order_id", "count_distinct")],
-                "order": [("gmv_fen", "amount_fen", "sum"), ("orders", "order_id", "count_distinct")]}
+SIM_MEASURES = {"pv": [("uv", "user_id_count_distinct"), ("pv", "event_count")],
+                "cart": [("cart", "event_count")],
+                "pay": [("buyers", "user_id_count_distinct"), ("paid_gmv_fen", "amount_fen_sum"),
+                        ("paid_orders", "order_id_count_distinct")],
+                "order": [("gmv_fen", "amount_fen_sum"), ("orders", "order_id_count_distinct")]}
+"""Per event kind: (measure, aggregate of the (dimension, event) group). Orders are distinct
+order ids (an order has one event per line)."""
 
 
 def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dict:
@@ -289,19 +291,21 @@ def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dic
     ts = events["ts"]
     inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)),
                      pc.less(ts, pa.scalar(end, ts.type)))
-    table = events.filter(inside)
+    table = events.filter(pc.and_(inside, pc.is_in(events["event"],
+                                                   value_set=pa.array(list(SIM_MEASURES)))))
     out: dict = {}
     for dim in SIM_DIMS:
         cells: dict = {}
-        for event, specs in SIM_MEASURES.items():
-            specs = specs if isinstance(specs, list) else [specs]
-            rows = table.filter(pc.equal(table["event"], event)).group_by(dim).aggregate(
-                [(column, how) for _, column, how in specs])
-            for row in rows.to_pylist():
-                cell = cells.setdefault(row[dim], {})
-                for name, column, how in specs:
-                    cell[name] = (row[f"{column}_{how}"] or 0) * weight
-        out[dim] = {k: v for k, v in cells.items() if k is not None}
+        rows = table.group_by([dim, "event"]).aggregate(
+            [("user_id", "count_distinct"), ("event", "count"), ("amount_fen", "sum"),
+             ("order_id", "count_distinct")])
+        for row in rows.to_pylist():
+            if row[dim] is None:
+                continue
+            cell = cells.setdefault(row[dim], {})
+            for name, column in SIM_MEASURES[row["event"]]:
+                cell[name] = (row[column] or 0) * weight
+        out[dim] = cells
     return out
 
 
@@ -374,12 +378,15 @@ def evaluate_sim(count: int = 50, *, seed: int = 1, scale: float = 2.0, baseline
 
 @pytest.mark.slow
 def test_simulator_incidents_culprit_first() -> None:
-    """50 simulator cases (41 with a dimension value; 5 kinds), scale 2, 3 baselines each.
-    Measured 2026-11-25: 61% (cvr_drop 13/17, traffic_drop 4/6, stockout 4/7, pay_failure 2/5,
-    brushing 2/6). Asserts the floor reached today (50%); the issue's goal (90%) is reported as
-    an expected failure until it is met — see docs/monitor.md."""
-    rate, per_kind, _, _ = evaluate_sim(50)
+    """50 simulator cases of seed 1 (41 with a dimension value; 5 kinds), scale 2, 3 baselines
+    each; seed 1 was held out while the signals were developed on seeds 2 and 3.
+    Measured 2026-11-25: 76% (31/41: brushing 6/6, cvr_drop 13/17, pay_failure 2/5, stockout
+    4/7, traffic_drop 6/6; 31/37 of the visible cases) — 61% before the signals. Asserts the
+    floor reached (70%); the issue's goal (90%) is reported as an expected failure until it is
+    met — see docs/monitor.md (Known limits)."""
+    rate, per_kind, _, visible = evaluate_sim(50)
     assert len(per_kind) >= 4 and sum(n for _, n in per_kind.values()) >= 40
-    assert rate >= 0.5, per_kind
+    assert rate >= 0.7, per_kind
+    assert visible[0] >= 0.8 * visible[1], visible
     if rate < 0.9:
         pytest.xfail(f"issue 8 goal ≥ 90% not reached on dacu.sim cases: {rate:.0%} {per_kind}")

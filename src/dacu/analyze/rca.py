@@ -18,6 +18,10 @@ their total surprise. The first value of the first set is the culprit.
 `factor_shares` splits a GMV change into its factors (GMV = UV × CVR × ASP, by log shares), overall
 and in the culprit's cell, so the answer reads "GMV down: search_ads, through CVR".
 Ratio KPIs are analysed as ratios: CVR = buyers / UV, ASP = paid GMV / buyers.
+
+`signals_of` finds associated signals on counts (payment failures, traffic drops, stock-outs,
+order spikes, repeat orders of few buyers), each value against its forecast × how the other
+values of its dimension moved; `explain` ranks the values of fired signals first (see there).
 Pure: plain dicts in, dataclasses out.
 """
 
