@@ -160,6 +160,23 @@ def test_dispersion_is_the_median_pearson_residual_over_chi2_median() -> None:
     assert dispersion(tests[:7]) == 1.0  # fewer than 8 values: no estimate
 
 
+@given(st.lists(st.tuples(st.floats(0, 60), st.floats(0, 60)), min_size=1, max_size=30))
+@settings(max_examples=80, deadline=None)
+def test_others_drift_is_the_median_of_the_others(rows: list[tuple[float, float]]) -> None:
+    # a second implementation: the plain median of the other values' A/F, over those expecting ≥ 5
+    import statistics
+
+    from dacu.analyze.rca import MIN_COUNT, MIN_VALUES, others_drift
+
+    cells = {str(i): {"f": {"orders": f}, "a": {"orders": a}} for i, (f, a) in enumerate(rows)}
+    drift = others_drift(cells, "orders")
+    for value in cells:
+        ratios = [c["a"]["orders"] / c["f"]["orders"] for v, c in cells.items()
+                  if v != value and c["f"]["orders"] >= MIN_COUNT]
+        want = statistics.median(ratios) if len(ratios) >= MIN_VALUES else 1.0
+        assert drift[value] == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
 def test_a_fired_signal_ranks_its_value_first() -> None:
     # A stock-out of SKU X (12 → 0 orders, ~2% of GMV) while a channel's GMV wobbles more:
     # Adtributor alone names the channel; the signal names the SKU.

@@ -27,6 +27,7 @@ Pure: plain dicts in, dataclasses out.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -450,14 +451,20 @@ def others_drift(values: Mapping[str, Mapping[str, Measures]], top: str,
         elif (rf := _ratio(f, top, bottom)) and a.get(bottom):
             own[value] = a.get(top, 0.0) / a[bottom] / rf
     ordered = sorted(own.values())
-    out = {}
-    for value in values:
-        others = ordered
-        if value in own:
-            others = ordered.copy()
-            others.remove(own[value])
-        out[value] = statistics.median(others) if len(others) >= MIN_VALUES else 1.0
-    return out
+    everyone = statistics.median(ordered) if len(ordered) >= MIN_VALUES else 1.0
+    return {value: _median_without(ordered, own[value]) if value in own else everyone
+            for value in values}
+
+
+def _median_without(ordered: list[float], x: float) -> float:
+    """Median of the sorted list without one occurrence of x (1.0 below MIN_VALUES left)."""
+    rest = len(ordered) - 1
+    if rest < MIN_VALUES:
+        return 1.0
+    skip = bisect.bisect_left(ordered, x)
+    at = lambda k: ordered[k] if k < skip else ordered[k + 1]  # noqa: E731
+    middle = rest // 2
+    return at(middle) if rest % 2 else (at(middle - 1) + at(middle)) / 2
 
 
 def _pair(forecast: Mapping[str, Measures], actual: Mapping[str, Measures]) -> dict:
