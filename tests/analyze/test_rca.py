@@ -243,6 +243,55 @@ def test_live_diagnose_names_a_stock_out_from_the_sku_cells() -> None:
     assert cause.signals[0]["kind"] == "stock_out"
 
 
+LIVE_CAMPAIGN = """
+id: d11-rca
+name: 根因测试
+store: 测试店
+phases:
+  - {name: warmup, start: 2026-11-01 00:00, end: 2026-11-11 00:00}
+  - {name: burst,  start: 2026-11-11 00:00, end: 2026-11-12 00:00}
+alerts:
+  - {id: cvr-drop, name: 转化率低于基线85%, metric: cvr, compare: baseline, below: 85%,
+     window: 30m, for: 10m, severity: red, min_volume: 500}
+"""
+
+
+def test_live_monitor_alert_carries_the_payment_failure_signal(tmp_path: Path) -> None:
+    """Through the live loop: three ordinary days, then search_ads stops paying at 20:00; the
+    monitor's root cause for its CVR rule at 21:00 (what an alert opened then carries: the same
+    window a day earlier as the forecast) names search_ads with the pay_failure signal."""
+    from dacu.config import parse_campaign
+    from dacu.monitor.live import LiveMonitor
+    from tests.monitor import simworld
+
+    peak = datetime(2026, 11, 11, 19, tzinfo=SHANGHAI)
+    rng = np.random.default_rng(3)
+    worlds = [simworld.events(rng, 4000, peak - timedelta(days=d), minutes=120, prefix=f"h{d}")
+              for d in (3, 2, 1)]
+    incident = simworld.Incident("payment_failure", "channel", "search_ads", 1.0)
+    worlds.append(simworld.events(rng, 4000, peak, minutes=60, prefix="n"))
+    worlds.append(simworld.events(rng, 4000, peak + timedelta(hours=1), minutes=60,
+                                  incident=incident, prefix="x"))
+    monitor = LiveMonitor(parse_campaign(LIVE_CAMPAIGN), tmp_path / "mon", detectors=False,
+                          returning_users=set().union(*(w.returning for w in worlds)))
+    for world in worlds:
+        rows = world.events.to_pylist()
+        for row in rows:
+            row["ts"] = row["ts"].isoformat()
+            for key in [k for k, v in row.items() if v is None]:
+                del row[key]
+        for offset in range(0, len(rows), 2000):
+            assert not monitor.collector.accept(rows[offset:offset + 2000]).rejected
+    [rule] = [r for r in monitor.engine.rules if r.id == "cvr-drop"]
+    cause = monitor.root_cause(rule, peak + timedelta(hours=2))
+    monitor.close()
+    assert (cause["culprit"]["dimension"], cause["culprit"]["value"]) == ("channel", "search_ads")
+    first = cause["signals"][0]
+    assert (first["kind"], first["dimension"], first["value"]) == ("pay_failure", "channel",
+                                                                    "search_ads")
+    assert first["actual"] < 0.5 * first["expected"] and first["score"] >= 2
+
+
 def evaluate(count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = "significance"
              ) -> tuple[float, dict[str, list[int]]]:
     """Hit rate of the culprit ranked first over `count` simulated incidents (via the rollups)."""
