@@ -386,7 +386,7 @@ def _add_factors(result: RootCause, metric: str, forecast: Cube, actual: Cube,
 
 SIGNAL_ALPHA = 0.01
 """A signal fires when its one-sided tail probability, times the number of values tested in its
-dimension (Bonferroni), is below this."""
+dimension (Bonferroni; Tarone's count for lower tails), is below this."""
 SIGNAL_DIMS: dict[str, tuple[str, ...]] = {
     "pay_failure": ("channel", "device"),
     "traffic_drop": ("channel", "device", "region"),
@@ -399,7 +399,7 @@ DISPERSION_VALUES = 8  # values needed to estimate a dispersion (fewer: a median
 MIN_COUNT = 5.0  # expected count from which a Pearson residual is near normal (dispersion)
 PRIOR_ORDERS = 5.0  # pseudo-orders at the others' pay rate: a cell with 1 order has no own rate
 # How far a count must move (actual ÷ expected) before its tail is looked at:
-PAY_DROP, TRAFFIC_DROP, CONVERSION_DROP, STOP, SPIKE = 0.5, 0.7, 0.5, 0.05, 1.5
+PAY_DROP, TRAFFIC_DROP, STOP, SPIKE = 0.5, 0.7, 0.05, 1.5
 SPIKE_ORDERS = 10.0  # and an order spike adds at least this many orders (a few on a rare SKU
 # are everyday noise — orders of rare SKUs come in bursts; a brushing ring adds dozens)
 
@@ -408,18 +408,18 @@ SPIKE_ORDERS = 10.0  # and an order spike adds at least this many orders (a few 
 class Signal:
     """A count that broke away from its expectation in one dimension value: evidence for it."""
 
-    kind: str  # pay_failure | traffic_drop | conversion_drop | stock_out | order_spike
+    kind: str  # pay_failure | traffic_drop | stock_out | order_spike | repeat_orders
     dimension: str
     value: str
     measure: str  # the count tested: paid_orders (of orders), uv, orders
     expected: float
     actual: float
     log_p: float  # natural log of the one-sided tail probability of `actual` under `expected`
-    tests: int  # values of the dimension tested (the Bonferroni factor)
+    tests: int  # tests it is corrected for: the dimension's values (Tarone's count, lower tails)
 
     @property
     def score(self) -> float:
-        """−log10 of the Bonferroni-corrected tail probability (2 = 1%)."""
+        """−log10 of the corrected tail probability (2 = 1%)."""
         return -(self.log_p + math.log(self.tests)) / math.log(10)
 
     def as_dict(self) -> dict:
@@ -589,11 +589,11 @@ def _traffic_drops(dimension: str, cells: dict) -> list[Signal]:
     return _fire("traffic_drop", dimension, key, tests, lower=True, move=TRAFFIC_DROP)
 
 
-def _order_drops(kind: str, dimension: str, cells: dict) -> list[Signal]:
-    """Still visited, no longer ordered: orders vs the forecast's orders per visitor (page view
-    for SKUs) × this window's visitors × the others' drift of orders per visitor; Poisson lower
-    tail. conversion_drop: orders ≤ CONVERSION_DROP × expected; stock_out (a SKU): orders ≤
-    STOP × expected (stopped), its page views at least half the forecast's."""
+def _stock_outs(dimension: str, cells: dict) -> list[Signal]:
+    """Still viewed, no longer ordered: orders vs the forecast's orders per visitor (page view
+    for SKU cells without UV) × this window's visitors × the others' drift of orders per
+    visitor; Poisson lower tail. Fires at orders ≤ STOP × expected (stopped) while the value
+    kept at least half its forecast page views."""
     key = _exposure(cells)
     drift = others_drift(cells, "orders", key)
     tests = []
@@ -602,10 +602,9 @@ def _order_drops(kind: str, dimension: str, cells: dict) -> list[Signal]:
         if not f.get("orders") or not f.get(key):
             continue
         expected = f["orders"] * a.get(key, 0.0) / f[key] * drift[value]
-        viewed = kind != "stock_out" or a.get(key, 0.0) >= 0.5 * f[key]
+        viewed = a.get(key, 0.0) >= 0.5 * f[key]
         tests.append(_Test(value, expected, a.get("orders", 0.0), eligible=viewed))
-    move = STOP if kind == "stock_out" else CONVERSION_DROP
-    return _fire(kind, dimension, "orders", tests, lower=True, move=move)
+    return _fire("stock_out", dimension, "orders", tests, lower=True, move=STOP)
 
 
 def _order_spikes(dimension: str, cells: dict) -> list[Signal]:
@@ -633,22 +632,22 @@ def _repeat_orders(dimension: str, cells: dict) -> list[Signal]:
 
 
 _DETECTORS = {"pay_failure": _pay_failures, "traffic_drop": _traffic_drops,
-              "conversion_drop": lambda d, c: _order_drops("conversion_drop", d, c),
-              "stock_out": lambda d, c: _order_drops("stock_out", d, c),
-              "order_spike": _order_spikes, "repeat_orders": _repeat_orders}
+              "stock_out": _stock_outs, "order_spike": _order_spikes,
+              "repeat_orders": _repeat_orders}
 
 
-def signals_of(forecast: Cube, actual: Cube, *, alpha: float = SIGNAL_ALPHA) -> list[Signal]:
-    """Associated signals that fired (Bonferroni-corrected tail < alpha), strongest first.
+def signals_of(forecast: Cube, actual: Cube) -> list[Signal]:
+    """Associated signals that fired (corrected tail < SIGNAL_ALPHA), strongest first.
 
     Judged on counts of the cells the monitor has (orders, paid orders, visitors, page views
     per value), each against its forecast and how the other values of its dimension moved
-    (their weighted median), so a shop-wide change — a wrong volume forecast — does not fire:
+    (their median), so a shop-wide change — a wrong volume forecast — does not fire:
     pay_failure (channel, device): orders placed, few paid;
     traffic_drop (channel, device, region): visitors fell;
-    conversion_drop (channel, category, device, region): visited, far fewer orders;
     stock_out (sku_id): still viewed, orders stopped;
-    order_spike (sku_id): far more orders than expected (刷单, a price error).
+    order_spike (sku_id): far more orders than expected (刷单, a price error);
+    repeat_orders (sku_id): paid orders beyond one per buyer (刷单: few users, many orders).
+    Conversion drops are left to Adtributor's CVR analysis.
     """
     found = []
     for kind, dims in SIGNAL_DIMS.items():
@@ -656,6 +655,6 @@ def signals_of(forecast: Cube, actual: Cube, *, alpha: float = SIGNAL_ALPHA) -> 
             if dimension in actual:
                 cells = _pair(forecast.get(dimension, {}), actual[dimension])
                 found += _DETECTORS[kind](dimension, cells)
-    threshold = -math.log10(alpha)
+    threshold = -math.log10(SIGNAL_ALPHA)
     return sorted((s for s in found if s.score >= threshold),
                   key=lambda s: (-s.score, s.kind, s.dimension, s.value))
