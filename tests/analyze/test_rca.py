@@ -120,6 +120,21 @@ def test_stock_out_is_a_poisson_zero_while_still_viewed() -> None:
     assert [s.kind for s in signals_of(forecast, actual)] == []
 
 
+def test_a_certain_signal_stays_a_json_number() -> None:
+    # every forecast order paid (rate capped at 0.999), now 400 orders and none paid:
+    # ln P = 400·ln(0.001) = −2763.1; the score is capped at 300 so the alert stays valid JSON
+    import json
+
+    forecast = {"channel": {"a": {"orders": 100, "paid_orders": 100},
+                            "b": {"orders": 100, "paid_orders": 100}}}
+    actual = {"channel": {"a": {"orders": 400, "paid_orders": 0},
+                          "b": {"orders": 100, "paid_orders": 100}}}
+    [signal] = signals_of(forecast, actual)
+    assert signal.log_p == pytest.approx(400 * math.log(0.001))
+    assert signal.score == 300.0
+    json.dumps(explain("paid_orders", forecast, actual).as_dict(), allow_nan=False)
+
+
 def test_order_spike_is_a_poisson_upper_tail() -> None:
     # S: 8 orders expected, 34 seen (+26 ≥ 10, ×4.25 ≥ 1.5). P(X ≥ 34 | 8) by a plain sum;
     # upper tails are corrected for every value (3 SKUs).

@@ -397,6 +397,8 @@ SIGNAL_DIMS: dict[str, tuple[str, ...]] = {
 MIN_VALUES = 5  # other values needed for their median drift (of three, two may share noise)
 DISPERSION_VALUES = 8  # values needed to estimate a dispersion (fewer: a median of noise)
 MIN_COUNT = 5.0  # expected count from which a Pearson residual is near normal (dispersion)
+SCORE_MAX = 300.0  # beyond 1e-300 a tail is "certain" (and −inf is no JSON number)
+MAX_PAY_RATE = 0.999  # an expected pay rate of exactly 1 would make one unpaid order impossible
 PRIOR_ORDERS = 5.0  # pseudo-orders at the others' pay rate: a cell with 1 order has no own rate
 # How far a count must move (actual ÷ expected) before its tail is looked at:
 PAY_DROP, TRAFFIC_DROP, STOP, SPIKE = 0.5, 0.7, 0.05, 1.5
@@ -419,8 +421,8 @@ class Signal:
 
     @property
     def score(self) -> float:
-        """−log10 of the corrected tail probability (2 = 1%)."""
-        return -(self.log_p + math.log(self.tests)) / math.log(10)
+        """−log10 of the corrected tail probability (2 = 1%); at most SCORE_MAX (finite JSON)."""
+        return min(SCORE_MAX, -(self.log_p + math.log(self.tests)) / math.log(10))
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "dimension": self.dimension, "value": self.value,
@@ -556,7 +558,8 @@ def _pay_failures(dimension: str, cells: dict) -> list[Signal]:
     """Orders keep coming but few are paid: paid orders ~ Binomial(orders, expected pay rate).
 
     Expected rate = the value's forecast pays/orders, shrunk towards the pooled rate of the
-    other values with PRIOR_ORDERS pseudo-orders, times the others' drift (capped at 1)."""
+    other values with PRIOR_ORDERS pseudo-orders, times the others' drift (capped at
+    MAX_PAY_RATE)."""
     paid_f = sum(c["f"].get("paid_orders", 0.0) for c in cells.values())
     orders_f = sum(c["f"].get("orders", 0.0) for c in cells.values())
     drift = others_drift(cells, "paid_orders", "orders")
@@ -570,7 +573,7 @@ def _pay_failures(dimension: str, cells: dict) -> list[Signal]:
             continue
         own = (f.get("paid_orders", 0.0) + PRIOR_ORDERS * pooled) / (f.get("orders", 0.0)
                                                                      + PRIOR_ORDERS)
-        rate = min(1.0, own * drift[value])
+        rate = min(MAX_PAY_RATE, own * drift[value])
         tests.append(_Test(value, n * rate, round(a.get("paid_orders", 0.0)), n))
     return _fire("pay_failure", dimension, "paid_orders", tests, lower=True, move=PAY_DROP)
 
