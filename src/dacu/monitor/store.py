@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -170,6 +171,9 @@ class RollupStore:
         self.con = duckdb.connect(str(path))
         self.lock = threading.Lock()
         self.extents = Extents()
+        self.sketches: dict[tuple[str, int], dict[str, tuple[bytes | None, bytes | None]]] = {}
+        """Sketches of the hour, day and total cells of the sketch dims, by (dim, minute) then
+        value: a tile or a curve unions them without reading blobs back from DuckDB."""
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
         for table in TABLES:
             self.con.execute(
@@ -186,6 +190,20 @@ class RollupStore:
         self.extents.add_days([m for (m,) in days.fetchall()])
         self.extents.total = bool(self.con.execute(
             f"SELECT count(*) FROM {MAIN_TABLE} WHERE dim = ?", ["all" + TOTAL]).fetchall()[0][0])
+        self._keep_sketches(self.con.execute(
+            f"SELECT dim, minute, value, uv_sketch, buyer_sketch FROM {MAIN_TABLE} "
+            "WHERE contains(dim, '@')").fetchall())
+
+    def _keep_sketches(self, rows: Iterable[tuple]) -> None:
+        for dim, minute, value, uv, buyers in rows:
+            if dim.split("@")[0] in SKETCH_DIMS:
+                self.sketches.setdefault((dim, minute), {})[value] = (uv, buyers)
+
+    def _note_sketches(self, cells: pa.Table) -> None:
+        coarse = cells.filter(pc.match_substring(cells["dim"], "@"))
+        columns = [coarse[c].to_pylist() for c in ("dim", "minute", "value", "uv_sketch",
+                                                   "buyer_sketch")]
+        self._keep_sketches(zip(*columns, strict=True))
 
     def _note_extents(self, cells: pa.Table) -> None:
         dims = cells["dim"]
@@ -207,6 +225,7 @@ class RollupStore:
                     self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _cells").fetchall()
                     self.con.unregister("_cells")
             self._note_extents(cells)
+            self._note_sketches(cells)
 
     def rows(self) -> int:
         with self.lock:
@@ -215,21 +234,13 @@ class RollupStore:
     # -- queries ---------------------------------------------------------------------------------
     def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
         """KPIs over minutes [start, end) of one dimension value (default: everything)."""
-        with self.lock:
-            where, args = self._where(dim, start, end)
-            sql = (f"SELECT {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM {_table(dim)} "
-                   f"WHERE value = ? AND {where}")
-            row = self.con.execute(sql, [value, *args]).fetchall()[0]
-        return _kpis(row)
+        found = self._read(dim, start, end, "0", lambda minute, v: 0, value=value)
+        return found.get(0, Kpis())
 
     def by_value(self, dim: str, start: int, end: int) -> dict[str, Kpis]:
         """KPIs per value of a dimension (channel table, category table, RCA input)."""
-        with self.lock:
-            where, args = self._where(dim, start, end)
-            sql = (f"SELECT value, {_SUMS}, list(uv_sketch), list(buyer_sketch) FROM {_table(dim)} "
-                   f"WHERE {where} GROUP BY value ORDER BY value")
-            rows = self.con.execute(sql, args).fetchall()
-        return {row[0]: _kpis(row[1:]) for row in rows}
+        found = self._read(dim, start, end, "value", lambda minute, v: v, value=None)
+        return dict(sorted(found.items()))
 
     def curve(self, start: int, end: int, *, bucket: int = 60, dim: str = "all",
               value: str = "") -> list[tuple[int, Kpis]]:
@@ -237,13 +248,48 @@ class RollupStore:
 
         Buckets of whole hours read the hour cells where they fit (the live hour too)."""
         size = int(bucket)
+        found = self._read(dim, start, end, f"minute // {size} * {size}",
+                           lambda minute, v: minute // size * size, value=value, running=False,
+                           hours=size % 60 == 0)
+        return sorted(found.items())
+
+    def _read(self, dim: str, start: int, end: int, key_sql: str, key_of, *, value: str | None,
+              running: bool = True, hours: bool = True) -> dict:
+        """{key: Kpis} over [start, end), grouped by `key_sql` (SQL) = `key_of(minute, value)`.
+
+        Counters are summed in SQL; the sketches of the hour, day and total cells come from the
+        in-memory copy (`self.sketches`), only the minute cells' sketches are read from DuckDB."""
+        table = _table(dim)
+        only, args = ("value = ? AND ", [value]) if value is not None else ("", [])
         with self.lock:
-            where, args = self._where(dim, start, end, running=False, hours=size % 60 == 0)
-            sql = (f"SELECT minute // {size} * {size} AS b, {_SUMS}, list(uv_sketch), "
-                   f"list(buyer_sketch) FROM {_table(dim)} WHERE value = ? AND {where} "
-                   "GROUP BY b ORDER BY b")
-            rows = self.con.execute(sql, [value, *args]).fetchall()
-        return [(row[0], _kpis(row[1:])) for row in rows]
+            if dim not in SKETCH_DIMS:
+                where, cell_args = _cells(dim, start, end, hours=hours)
+                return {row[0]: _kpis(row[1:]) for row in self.con.execute(
+                    f"SELECT {key_sql} AS k, {_SUMS}, list(uv_sketch), list(buyer_sketch) "
+                    f"FROM {table} WHERE {only}{where} GROUP BY k", [*args, *cell_args]).fetchall()}
+            cover = (self.extents.cover(start, end, running=running) if hours
+                     else Cover(minutes=((start, end),)))
+            where, cell_args = _covering(dim, cover)
+            sums = {row[0]: row[1:] for row in self.con.execute(
+                f"SELECT {key_sql} AS k, {_SUMS} FROM {table} WHERE {only}{where} GROUP BY k",
+                [*args, *cell_args]).fetchall()}
+            blobs: dict = {k: ([], []) for k in sums}
+            if cover.minutes:
+                where, cell_args = _covering(dim, Cover(minutes=cover.minutes))
+                for k, uv, buyers in self.con.execute(
+                        f"SELECT {key_sql} AS k, list(uv_sketch), list(buyer_sketch) FROM {table} "
+                        f"WHERE {only}{where} GROUP BY k", [*args, *cell_args]).fetchall():
+                    blobs[k][0].extend(uv)
+                    blobs[k][1].extend(buyers)
+            for suffix, firsts in ((TOTAL, (0,) if cover.total else ()), (DAY, cover.days),
+                                   (HOUR, cover.hours)):
+                for minute in firsts:
+                    for v, (uv, buyers) in self.sketches.get((dim + suffix, minute), {}).items():
+                        if value is None or v == value:
+                            k = key_of(minute, v)
+                            blobs[k][0].append(uv)
+                            blobs[k][1].append(buyers)
+        return {k: _kpis((*row, *blobs[k])) for k, row in sums.items()}
 
     def span(self) -> tuple[int, int] | None:
         """First and last minute with data."""
@@ -256,15 +302,6 @@ class RollupStore:
         """The cells a query over minutes [start, end) of a sketch dimension reads."""
         with self.lock:
             return self.extents.cover(start, end, running=running)
-
-    def _where(self, dim: str, start: int, end: int, *, running: bool = True,
-               hours: bool = True) -> tuple[str, list]:
-        """WHERE clause (cells of `dim` over [start, end)); call with the lock held."""
-        if dim not in SKETCH_DIMS:
-            return _cells(dim, start, end, hours=hours)
-        if not hours:
-            return "(dim = ? AND minute >= ? AND minute < ?)", [dim, start, end]
-        return _covering(dim, self.extents.cover(start, end, running=running))
 
 
 def _table(dim: str) -> str:
@@ -298,6 +335,7 @@ def _covering(dim: str, cover: Cover) -> tuple[str, list]:
 
 
 def _kpis(row: tuple) -> Kpis:
+    """Kpis from the sums of MEASURES, then the lists of UV and buyer sketches."""
     sums = dict(zip(MEASURES, row[: len(MEASURES)], strict=True))
     uv_blobs, buyer_blobs = row[len(MEASURES)], row[len(MEASURES) + 1]
     return Kpis(**{name: int(sums[name]) for name in _KPI_FIELDS},
