@@ -168,3 +168,20 @@ def test_stock_hours_is_per_sku_against_hours() -> None:
 alerts:
   - {id: s, metric: stock_hours, below: 2}
 """))
+
+
+def test_alert_text_names_the_culprit_and_its_signal() -> None:
+    from dacu.monitor.messages import alert_text
+
+    cause = {"culprit": {"dimension": "channel", "value": "search_ads", "ep": 0.8},
+             "signals": [{"kind": "pay_failure", "dimension": "channel", "value": "search_ads",
+                          "measure": "paid_orders", "expected": 11.05, "actual": 1, "score": 3}]}
+    title, body = alert_text(kind="opened", severity="red", rule_name="渠道拍下付款率骤降",
+                             metric="pay_rate", key_dim="channel", key="search_ads", value=1 / 13,
+                             reference=0.85, compare="rest", at=T0, root_cause=cause)
+    assert title == "🔴 红色告警·触发：渠道拍下付款率骤降（渠道=search_ads）"
+    lines = body.splitlines()
+    assert lines[0] == "- 指标 拍下付款率：当前 7.69%，参考(rest) 85.00%（9%）"
+    assert "- 时间 2026-11-11 20:00（北京时间）" in lines
+    assert "- 根因 渠道=search_ads（解释力 80%）" in lines
+    assert "- 信号 拍下未付款激增：渠道=search_ads 支付订单 1，预期 11 (pay_failure)" in lines

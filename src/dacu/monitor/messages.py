@@ -33,6 +33,20 @@ def show(metric: str, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
+SIGNAL_ZH = {"pay_failure": "拍下未付款激增", "traffic_drop": "流量骤降", "stock_out": "疑似断货",
+             "order_spike": "订单异常激增（疑似刷单）", "repeat_orders": "少数买家重复下单（疑似刷单）"}
+MEASURE_ZH = {"paid_orders": "支付订单", "orders": "订单", "uv": "访客"}
+
+
+def signal_line(signal: dict) -> str:
+    """One associated signal of a root cause, e.g. '- 信号 疑似断货：SKU=SKU-SC-001 订单 0，预期 12'."""
+    kind, dim = signal.get("kind", ""), signal.get("dimension", "")
+    measure = MEASURE_ZH.get(signal.get("measure", ""), signal.get("measure", ""))
+    return (f"- 信号 {SIGNAL_ZH.get(kind, kind)}：{DIM_ZH.get(dim, dim)}={signal.get('value')} "
+            f"{measure} {signal.get('actual', 0):,.0f}，预期 {signal.get('expected', 0):,.0f} "
+            f"({kind})")
+
+
 def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim: str | None,
                key: str, value: float | None, reference: float | None, compare: str,
                at: datetime, root_cause: dict | None = None, playbook: dict | None = None,
@@ -58,6 +72,8 @@ def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim
         via = f"，主要因 {METRIC_ZH.get(factor, factor)}" if factor else ""
         lines.append(f"- 根因 {DIM_ZH.get(culprit['dimension'], culprit['dimension'])}="
                      f"{culprit['value']}（解释力 {format_pct(culprit['ep'], digits=0)}{via}）")
+    for signal in ((root_cause or {}).get("signals") or [])[:2]:
+        lines.append(signal_line(signal))
     for action in (playbook or {}).get("actions", [])[:2]:
         lines.append(f"- 建议 {action['zh']}" + (f"：{action['expected_zh']}" if action.get("expected_zh") else ""))
     shown = f"{value:+.1f}σ" if deviations and value is not None else (
