@@ -211,6 +211,53 @@ def test_a_fired_signal_ranks_its_value_first() -> None:
     assert [e.elements[0].value for e in cause.explanations][:2] == ["X", "a"]
 
 
+def test_stock_out_reads_orders_per_cart_while_carts_go_on() -> None:
+    # X: 12 orders on 40 carts forecast (0.3 an add-to-cart); now 30 carts and no order →
+    # expected 0.3·30 = 9, P(0 | 9) = e^−9, score 9/ln 10 = 3.9087 (Y, Z cannot reach 1%: 1 test).
+    forecast = {"sku_id": {"X": {"orders": 12, "pv": 100, "cart": 40},
+                           "Y": {"orders": 0.2, "pv": 10, "cart": 1},
+                           "Z": {"orders": 1, "pv": 20, "cart": 4}}}
+    actual = {"sku_id": {"X": {"orders": 0, "pv": 100, "cart": 30},
+                         "Y": {"orders": 0, "pv": 10, "cart": 1},
+                         "Z": {"orders": 1, "pv": 20, "cart": 4}}}
+    [signal] = signals_of(forecast, actual)
+    assert (signal.value, signal.expected, signal.tests) == ("X", pytest.approx(9.0), 1)
+    assert signal.log_p == pytest.approx(-9.0)
+    assert signal.score == pytest.approx(3.9087, abs=1e-4)
+    # a shop that blocks the cart of a sold-out SKU: carts fell below half → orders per view,
+    # 12 per 100 views on the same 100 views → expected 12, P(0) = e^−12
+    actual["sku_id"]["X"]["cart"] = 10
+    [signal] = signals_of(forecast, actual)
+    assert (signal.expected, signal.log_p) == (pytest.approx(12.0), pytest.approx(-12.0))
+
+
+def test_candidate_score_is_a_corrected_normal_tail() -> None:
+    from dacu.analyze.rca import candidate_score
+
+    # Φ(−3) = 0.0013499 (tables); 4 values: −log10(4 × 0.0013499) = −log10(0.0053996) = 2.2676
+    assert candidate_score(3.0, 4) == pytest.approx(2.2676, abs=1e-4)
+
+
+def test_a_signal_outranks_adtributor_only_with_stronger_evidence() -> None:
+    # orders by channel: a 1000 → 500, b 1000 → 1000. Contrast of a with the rest (b), half-count
+    # smoothing: ln(500.5/1000.5) = −0.69265, variance 1/500.5 + 1/1000.5 + 2/1000.5 = 0.0049970
+    # → z = 9.798, score −log10(2·Φ(−9.798)) ≈ 22. SKU X: 6 orders expected, none → score
+    # 6/ln 10 = 2.606 (one test). The channel's evidence is stronger: it ranks first.
+    forecast = {"channel": {"a": {"orders": 1000}, "b": {"orders": 1000}},
+                "sku_id": {"X": {"orders": 6, "pv": 100}, "Y": {"orders": 0.2, "pv": 10}}}
+    actual = {"channel": {"a": {"orders": 500}, "b": {"orders": 1000}},
+              "sku_id": {"X": {"orders": 0, "pv": 100}, "Y": {"orders": 0, "pv": 10}}}
+    cause = explain("orders", forecast, actual, dims=["channel"])
+    assert [s["kind"] for s in cause.signals] == ["stock_out"]
+    assert cause.signals[0]["score"] == pytest.approx(6 / math.log(10))
+    assert [e.elements[0].value for e in cause.explanations] == ["a", "X"]
+    # a mild wobble of a (1000 → 950): z = ln(950.5/1000.5)/√(1/950.5 + 3/1000.5) = 0.806,
+    # score −log10(2·Φ(−0.806)) = 0.38 < 2.606 → the stock-out ranks first
+    actual["channel"]["a"]["orders"] = 950
+    cause = explain("orders", forecast, actual, dims=["channel"])
+    assert [e.elements[0].value for e in cause.explanations] == ["X", "a"]
+
+
 def _live_store(drop: str, value: str, *, seed: int = 7):
     """Rollups of an hour of simworld events then an hour where `drop` events of `value`
     (channel for pay, SKU for order+pay) are removed; returns (store, first minute)."""
@@ -460,14 +507,16 @@ def evaluate_sim(count: int = 50, *, seed: int = 1, scale: float = 2.0, baseline
 @pytest.mark.slow
 def test_simulator_incidents_culprit_first() -> None:
     """50 simulator cases of seed 1 (41 with a dimension value; 5 kinds), scale 2, 3 baselines
-    each; seed 1 was held out while the signals were developed on seeds 2 and 3.
-    Measured 2026-11-25: 76% (31/41: brushing 6/6, cvr_drop 13/17, pay_failure 2/5, stockout
-    4/7, traffic_drop 6/6; 31/37 of the visible cases) — 61% before the signals. Asserts the
-    floor reached (70%); the issue's goal (90%) is reported as an expected failure until it is
-    met — see docs/monitor.md (Known limits)."""
+    each; seed 1 was held out while the signals were developed on seeds 2 and 3 (the stock-out's
+    orders per cart and the evidence rule of `explain` on seeds 2–6).
+    Measured 2026-11-25: 83% (34/41: brushing 6/6, cvr_drop 14/17, pay_failure 2/5, stockout
+    6/7, traffic_drop 6/6; 34/37 of the visible cases) — 76% before orders per cart and the
+    evidence rule, 61% before the signals. Asserts the floor reached (80%, 90% of the visible
+    cases); the issue's goal (90% of all cases) is reported as an expected failure until it is
+    met at this volume — see docs/monitor.md (Known limits)."""
     rate, per_kind, _, visible = evaluate_sim(50)
     assert len(per_kind) >= 4 and sum(n for _, n in per_kind.values()) >= 40
-    assert rate >= 0.7, per_kind
-    assert visible[0] >= 0.8 * visible[1], visible
+    assert rate >= 0.8, per_kind
+    assert visible[0] >= 0.9 * visible[1], visible
     if rate < 0.9:
         pytest.xfail(f"issue 8 goal ≥ 90% not reached on dacu.sim cases: {rate:.0%} {per_kind}")

@@ -21,7 +21,8 @@ Ratio KPIs are analysed as ratios: CVR = buyers / UV, ASP = paid GMV / buyers.
 
 `signals_of` finds associated signals on counts (payment failures, traffic drops, stock-outs,
 order spikes, repeat orders of few buyers), each value against its forecast × how the other
-values of its dimension moved; `explain` ranks the values of fired signals first (see there).
+values of its dimension moved; `explain` ranks a fired signal's value before an Adtributor
+candidate whose evidence is weaker (see there).
 Pure: plain dicts in, dataclasses out.
 """
 
@@ -319,10 +320,13 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
 
     Associated signals (`detect`, see `signals`) are computed on the counts of every dimension
     of the cube (SKUs too). The rule: a signal that fired (Bonferroni/Tarone-corrected tail
-    below SIGNAL_ALPHA) is evidence for its dimension value, stronger than explanatory power —
-    a stock-out or a payment failure can be a small share of the GMV change yet certain on
-    counts. So the values of fired signals are ranked first, strongest signal first, then
-    Adtributor's candidates; with no signal, Adtributor's ranking stands.
+    below SIGNAL_ALPHA) is evidence for its dimension value on counts — a stock-out or a
+    payment failure can be a small share of the GMV change yet certain. Signals and Adtributor's
+    candidates are merged on one scale, −log10 of a corrected tail: the signal's `score`, and
+    `candidate_score` of the candidate's contrast |z| (one-sided normal tail × its dimension's
+    values). A signal outranks a candidate only when its evidence is stronger (ties go to the
+    signal); each list keeps its own order. With no signal, Adtributor's ranking stands; with
+    `rank="surprise"` (no |z|), fired signals come first.
     `factors` says which of UV, CVR and ASP moved overall (log shares) and, in `culprit_factors`,
     in the culprit's cell. `result.signals`: the fired signals (as dicts, strongest first), then
     the given `signals` ({kind, dimension, value, …}: e.g. the stock watch's) that are on a
@@ -333,18 +337,21 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
     searched = set(dims) if dims is not None else set(actual)
     f_cube = {d: v for d, v in forecast.items() if d in searched}
     a_cube = {d: v for d, v in actual.items() if d in searched}
+    scores: list[float] = []  # Adtributor's candidates' evidence, on the signals' scale
     if rank == "surprise":
         explanations = adtributor(metric, f_cube, a_cube, **options)
+        scores = [math.inf] * len(explanations)  # the paper's order: signals first
     else:
         ranked = sorted(_candidates(metric, f_cube, a_cube, dict(options)),
                         key=lambda c: (-c[0], c[2].dimension))
         if ranked and ranked[0][1] != metric:
             result.metric = f"{metric}→{ranked[0][1]}"
         explanations = [explanation for _, _, explanation in ranked]
+        scores = [candidate_score(z, len(a_cube.get(x.dimension, {}))) for z, _, x in ranked]
     fired = signals_of(forecast, actual) if detect else []
-    leading = [_signal_explanation(metric, s, forecast, actual) for s in fired]
+    leading = [(s.score, _signal_explanation(metric, s, forecast, actual)) for s in fired]
     seen, result.explanations = set(), []
-    for explanation in [*leading, *explanations]:
+    for explanation in _merge(leading, list(zip(scores, explanations, strict=True))):
         key = (explanation.dimension, explanation.elements[0].value)
         if key not in seen:
             seen.add(key)
@@ -355,6 +362,30 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
     result.signals = [s.as_dict() for s in fired[:5]] + [
         s for s in signals if (s.get("dimension"), s.get("value")) in culprits]
     return result
+
+
+def candidate_score(z: float, values: int) -> float:
+    """An Adtributor candidate's evidence on the signals' scale: −log10 of the one-sided normal
+    tail of its contrast |z| times the values of its dimension (Bonferroni, as a signal's)."""
+    from scipy import stats
+
+    log_p = float(stats.norm.logsf(z)) + math.log(max(1, values))
+    return min(SCORE_MAX, -log_p / math.log(10))
+
+
+def _merge(signals: list[tuple[float, Explanation]], candidates: list[tuple[float, Explanation]]
+           ) -> list[Explanation]:
+    """Both lists (score, explanation), each best first, merged by score: a signal outranks
+    Adtributor's candidate only when its evidence is stronger (ties go to the signal)."""
+    out, i, j = [], 0, 0
+    while i < len(signals) or j < len(candidates):
+        if j == len(candidates) or (i < len(signals) and signals[i][0] >= candidates[j][0]):
+            out.append(signals[i][1])
+            i += 1
+        else:
+            out.append(candidates[j][1])
+            j += 1
+    return out
 
 
 def _signal_explanation(metric: str, signal: Signal, forecast: Cube, actual: Cube
@@ -593,19 +624,30 @@ def _traffic_drops(dimension: str, cells: dict) -> list[Signal]:
 
 
 def _stock_outs(dimension: str, cells: dict) -> list[Signal]:
-    """Still viewed, no longer ordered: orders vs the forecast's orders per visitor (page view
-    for SKU cells without UV) × this window's visitors × the others' drift of orders per
-    visitor; Poisson lower tail. Fires at orders ≤ STOP × expected (stopped) while the value
-    kept at least half its forecast page views."""
-    key = _exposure(cells)
-    drift = others_drift(cells, "orders", key)
+    """Still viewed, no longer ordered: orders vs the forecast's orders per exposure × this
+    window's exposure × the others' drift of orders per exposure; Poisson lower tail. Fires at
+    orders ≤ STOP × expected (stopped) while the value kept at least half its forecast page
+    views (visitors without page views).
+
+    The exposure is the SKU's add-to-carts where the cells have them and they went on (≥ half
+    the forecast's): a sold-out SKU that can still be carted shows carts with no order, a rate
+    that does not carry the traffic's swings. Else (no cart counts, or a shop that blocks the
+    cart of a sold-out SKU) visitors — page views for SKU cells without UV. The choice reads
+    carts and views, never orders, so it costs no extra test."""
+    views = _exposure(cells)
+    carts = any(c["f"].get("cart") for c in cells.values())
+    by_view = others_drift(cells, "orders", views)
+    by_cart = others_drift(cells, "orders", "cart") if carts else by_view
     tests = []
     for value, c in cells.items():
         f, a = c["f"], c["a"]
+        carted = carts and f.get("cart", 0.0) > 0 and a.get("cart", 0.0) >= 0.5 * f["cart"]
+        key, drift = ("cart", by_cart) if carted else (views, by_view)
         if not f.get("orders") or not f.get(key):
             continue
         expected = f["orders"] * a.get(key, 0.0) / f[key] * drift[value]
-        viewed = a.get(key, 0.0) >= 0.5 * f[key]
+        seen = "pv" if f.get("pv") else views
+        viewed = a.get(seen, 0.0) >= 0.5 * f.get(seen, 0.0)
         tests.append(_Test(value, expected, a.get("orders", 0.0), eligible=viewed))
     return _fire("stock_out", dimension, "orders", tests, lower=True, move=STOP)
 
