@@ -3,8 +3,9 @@
 The forecast of a window is a comparable baseline window (the previous hour, or the same hour of a
 reference day) scaled by `scale` (expected volume ratio, e.g. from the plan's hourly curve).
 Adtributor searches RCA_DIMS; the associated signals (`dacu.analyze.rca.signals_of`: payment
-failures, traffic and conversion drops, stock-outs and order spikes of SKUs) also read the SKU
-cells, on counts.
+failures, traffic drops, stock-outs and order spikes of SKUs) also read the SKU cells, on counts
+(a stock-out: orders per add-to-cart while carts go on, else per visitor). A signal ranks before
+Adtributor's candidate when its evidence is stronger (`explain`).
 """
 
 from __future__ import annotations
