@@ -85,11 +85,14 @@ def serialize(sketch: Sketch | None) -> bytes | None:
 
 
 def union_estimate(blobs: Iterable[bytes | None]) -> int:
-    """Distinct count of the union of serialized HLL sketches (0 for none)."""
+    """Distinct count of the union of serialized HLL sketches (0 for none).
+
+    Merged in a fixed order: sparse sketches merge coupon by coupon and keep the HIP estimator,
+    which depends on the order, so the same cells read in another order (another store history,
+    a restart) would give a slightly different count."""
     union = ds.hll_union(LG_K)
-    for blob in blobs:
-        if blob:
-            union.update(ds.hll_sketch.deserialize(blob))
+    for blob in sorted(blob for blob in blobs if blob):
+        union.update(ds.hll_sketch.deserialize(blob))
     return round(union.get_estimate())
 
 
@@ -236,14 +239,15 @@ class Rollups:
                                                           grouped["value"].to_pylist(), strict=True)):
                     key = (minute, dim, value or "")
                     sketch = self._sketch(key, attr)
-                    deque(map(sketch.update, names[flat[offsets[row]:offsets[row + 1]]]), 0)
+                    ordered = np.sort(flat[offsets[row]:offsets[row + 1]])  # a fixed order (HIP)
+                    deque(map(sketch.update, names[ordered]), 0)
                     touched.append(key)
             alls = []
-            for key in touched:
+            for key in sorted(touched):
                 if key[1] == "channel":
                     alls.append((key[0], "all", ""))
                     self._union(alls[-1], attr).update(getattr(self.cells[key], attr))
-            for key in {*touched, *alls}:
+            for key in sorted({*touched, *alls}):
                 sketch = as_sketch(getattr(self.cells[key], attr))
                 for target in self.coarser(key):
                     self._union(target, attr).update(sketch)
