@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from dacu.events import EVENT_SCHEMA
 from dacu.monitor.collector import Collector, SegmentLog
-from dacu.monitor.rollups import DAY, Rollups, serialize, union_estimate
+from dacu.monitor.rollups import DAY, MEASURES, Rollups, serialize, union_estimate
 from dacu.monitor.store import Cover, Extents, RollupStore, to_minute
 from tests.monitor import simworld
 
@@ -255,3 +255,25 @@ def test_restart_replays_the_segments_into_the_same_tiles(tmp_path, world: simwo
         assert again.recover() == world.events.num_rows
         assert tiles(again.store) == before
         again.store.con.close()
+
+
+def test_orders_are_distinct_order_ids_per_cell() -> None:
+    """An order of three lines over two categories is one order of the shop and one order of each
+    category (as the warehouse's KPIs count distinct order ids); a line without an order id is an
+    order of its own."""
+
+    ts = datetime(2026, 11, 11, 12, 0, 5, tzinfo=UTC)
+    lines = [("order", "o1", "a"), ("order", "o1", "a"), ("order", "o1", "b"), ("order", "o2", "b"),
+             ("pay", "o1", "a"), ("pay", "o1", "b"), ("order", None, "a")]
+    table = pa.Table.from_pylist(
+        [{"event_id": f"e{i}", "ts": ts, "user_id": "u1", "event": event, "order_id": order,
+          "category": category, "sku_id": f"S{category}", "amount_fen": 100, "quantity": 1,
+          "channel": "organic"} for i, (event, order, category) in enumerate(lines)],
+        schema=EVENT_SCHEMA)
+    rollups = Rollups()
+    rollups.ingest(table)
+    minute = int(ts.timestamp() // 60)
+    got = {(dim, value): (rollups.cells[(minute, dim, value)].counts[MEASURES.index("orders")],
+                          rollups.cells[(minute, dim, value)].counts[MEASURES.index("paid_orders")])
+           for dim, value in (("all", ""), ("category", "a"), ("category", "b"))}
+    assert got == {("all", ""): (3, 1), ("category", "a"): (2, 1), ("category", "b"): (2, 1)}

@@ -44,6 +44,10 @@ SKETCH_DIMS: tuple[str, ...] = ("all", "channel", "category", "customer_type", "
 DIMS: tuple[str, ...] = (*SKETCH_DIMS, "sku_id", "bot")
 _COUNT_OF = {"impression": "impressions", "click": "clicks", "pv": "pv", "cart": "cart",
              "fav": "fav", "order": "orders", "pay": "paid_orders", "refund": "refunds"}
+_ORDER_KEYS = {"order": "order_key", "pay": "paid_key"}
+_ORDER_MEASURE = {"order_key": "orders", "paid_key": "paid_orders"}
+"""Orders and paid orders are distinct order ids per cell (an order of three lines is one order,
+as in the warehouse's KPIs; lines of one order arrive in one batch)."""
 _AMOUNT_OF = {"order": "gmv_fen", "pay": "paid_gmv_fen", "refund": "refund_fen"}
 US_PER_MINUTE = 60_000_000
 HOUR, DAY, TOTAL = "@h", "@d", "@t"
@@ -149,6 +153,9 @@ class Rollups:
         amount = pc.fill_null(events["amount_fen"], 0)
         for kind_name, measure in _AMOUNT_OF.items():
             columns[measure] = pc.if_else(pc.equal(kind, kind_name), amount, 0)
+        order_key = pc.fill_null(events["order_id"], events["event_id"])
+        for kind_name, key in _ORDER_KEYS.items():  # an order of several lines counts once
+            columns[key] = pc.if_else(pc.equal(kind, kind_name), order_key, None)
         quantity = pc.cast(pc.fill_null(events["quantity"], 1), pa.int64())
         columns["units"] = pc.if_else(pc.equal(kind, "pay"), quantity, 0)
         return pa.table(columns)
@@ -208,10 +215,14 @@ class Rollups:
 
     def _add_counts(self, table: pa.Table, dim: str, column: str | None) -> None:
         keys = ["minute"] if column is None else ["minute", column]
-        grouped = table.group_by(keys).aggregate([(m, "sum") for m in MEASURES])
+        distinct = {measure: f"{key}_count_distinct" for key, measure in _ORDER_MEASURE.items()}
+        grouped = table.group_by(keys).aggregate(
+            [(m, "sum") for m in MEASURES if m not in distinct]
+            + [(key, "count_distinct") for key in _ORDER_MEASURE])
         minutes = grouped["minute"].to_pylist()
         values = grouped[column].to_pylist() if column else [""] * len(minutes)
-        sums = zip(*(grouped[f"{m}_sum"].to_pylist() for m in MEASURES), strict=True)
+        sums = zip(*(grouped[distinct.get(m, f"{m}_sum")].to_pylist() for m in MEASURES),
+                   strict=True)
         for minute, value, row in zip(minutes, values, sums, strict=True):
             key = (minute, dim, value or "")
             for target in (key, *self.coarser(key)):
