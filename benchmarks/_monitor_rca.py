@@ -73,7 +73,7 @@ def sim_rca_section(n: int = 50) -> str:
     honest forecast: the mean of N incident-free runs of the same world over the same window
     (DACU_BENCH_SIM_BASELINES, default 3), at each scale of DACU_BENCH_SIM_SCALES (default 2,
     ~1.5 min on 2 shared cores; "2,4,8" ~10 min: a seed costs ~35 s at scale 2, ~90 s at 4,
-    ~150 s at 8) on seed 1 (held out: the signals were developed on seeds 2 and 3) and seed 2
+    ~150 s at 8) on seed 1 (held out: the method was developed on seeds 2–6) and seed 2
     (DACU_BENCH_SIM_SEEDS)."""
     scales = [float(s) for s in os.environ.get("DACU_BENCH_SIM_SCALES", "2").split(",")]
     baselines = int(os.environ.get("DACU_BENCH_SIM_BASELINES", 3))
@@ -85,8 +85,8 @@ def sim_rca_section(n: int = 50) -> str:
             f"{baselines} incident-free runs of the same world over the same window, independent "
             "noise; Adtributor over channel, category, device, region and the associated signals "
             "over those and the SKUs, as in the live monitor), by shop volume: the simulator's "
-            "scale multiplies visitors and orders. Seed 1 is held out (the signals were developed "
-            "on seeds 2 and 3). \"Visible\": the culprit's cell expected ≥ 5 orders (visitors "
+            "scale multiplies visitors and orders. Seed 1 is held out (the method was developed "
+            "on seeds 2–6). \"Visible\": the culprit's cell expected ≥ 5 orders (visitors "
             "for a traffic drop) in the window; below that a perfect analysis could not tell the "
             "incident from noise. Culprit ranked first (scales: DACU_BENCH_SIM_SCALES, default "
             f"2; this table: {','.join(f'{x:g}' for x in scales)}):\n\n"
