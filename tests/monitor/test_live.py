@@ -169,6 +169,10 @@ def test_unpaid_orders_in_one_channel_against_the_rest_of_the_shop(tmp_path: Pat
     assert [(f["rule_id"], f["title"].split("渠道=")[1].rstrip("）")) for f in opened] == [
         ("unpaid", "search_ads")]
     assert opened[0]["playbook"]["kind"] == "payment_failure"
+    culprit = opened[0]["root_cause"]["culprit"]  # the alert's own value, with why
+    assert (culprit["dimension"], culprit["value"], culprit["signal"]) == (
+        "channel", "search_ads", "pay_failure")
+    assert "- 根因 渠道=search_ads（信号 拍下未付款激增）" in opened[0]["body"].splitlines()
     monitor.close()
 
 

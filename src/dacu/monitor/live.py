@@ -69,6 +69,26 @@ def anomaly_rules(metrics: Iterable[str] = ANOMALY_METRICS, *, k: float = 3.0) -
             for m in metrics]
 
 
+SIGNALS_OF = {"pay_rate": ("pay_failure",), "cvr": ("pay_failure", "stock_out"),
+              "buyers": ("pay_failure", "stock_out"), "uv": ("traffic_drop",),
+              "pv": ("traffic_drop",), "order_rate": ("stock_out",), "orders": ("stock_out",)}
+"""Associated signals that explain a rule's metric."""
+
+
+def _own_signal_first(cause: dict, rule: AlertRule, key: str) -> dict:
+    own = [s for s in cause.get("signals") or []
+           if s.get("kind") in SIGNALS_OF.get(rule.metric, ()) and rule.by
+           and (s.get("dimension"), s.get("value")) == (rule.by, key)]
+    if not own:
+        return cause
+    elements = [e for x in cause.get("explanations", []) for e in x["elements"]
+                if (e["dimension"], e["value"]) == (rule.by, key)]
+    culprit = {**(elements[0] if elements else {"dimension": rule.by, "value": key, "ep": None}),
+               "signal": own[0]["kind"]}
+    rest = [s for s in cause["signals"] if s is not own[0]]
+    return {**cause, "culprit": culprit, "signals": [own[0], *rest]}
+
+
 class LiveMonitor:
     """Everything live for one campaign, in `folder` (segments/ and rollups.duckdb)."""
 
@@ -293,7 +313,7 @@ class LiveMonitor:
         dimension = f"{rule.by}={change.key}" if rule.by else ""
         cause = pb = None
         if change.kind == "opened":
-            cause = self.root_cause(rule, change.at)
+            cause = self.root_cause(rule, change.at, key=change.key)
             pb = playbooks.playbook(playbooks.kind_for(rule.metric, rule.playbook),
                                     self._context(rule, change.key, cause)).as_dict()
         title, body = alert_text(kind=change.kind, severity=change.severity,
@@ -325,22 +345,28 @@ class LiveMonitor:
                                    "attempts": result.attempts, "detail": result.detail,
                                    "title": message.title})
 
-    def root_cause(self, rule: AlertRule, now: datetime) -> dict | None:
-        """Adtributor over the rule's window against the same window a day earlier (else the one
-        before), scaled by the plan's curve when there is a plan."""
+    def root_cause(self, rule: AlertRule, now: datetime, *, key: str = "") -> dict | None:
+        """Adtributor and the associated signals over the rule's window against the window before
+        it (else the same window a day earlier), scaled by the plan's curve when there is a plan.
+
+        For a rule on one dimension value (`by`), a signal of the alert's own kind on that very
+        value (unpaid orders on the channel whose pay rate fell) is the culprit: the alert already
+        says where, the signal says why, and it outranks whatever else moved in the shop."""
         if rule.metric == "stock_hours":
             return None  # the cause is the SKU's own sales velocity (shown with the alert)
         end = to_minute(now)
         width = int(rule.window.total_seconds() // 60) if rule.scope == "window" else 60
         window = (end - width, end)
-        day_before = (end - width - 1440, end - 1440)
-        baseline = day_before if self.store.totals(*day_before).uv > 0 else (end - 2 * width, end - width)
+        before = (end - 2 * width, end - width)
+        baseline = before if self.store.totals(*before).uv > 0 else (end - width - 1440, end - 1440)
         scale = self._plan_scale(window, baseline)
         metric = "cvr" if rule.metric == "pay_rate" else rule.metric  # unpaid orders: fewer buyers
         if metric not in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen"):
             metric = "paid_gmv_fen"
         cause = diagnose(self.store, metric, window, baseline, scale=scale, signals=self._signals())
-        return cause.as_dict() if cause.explanations else None
+        if not cause.explanations:
+            return None
+        return _own_signal_first(cause.as_dict(), rule, key)
 
     def _plan_scale(self, window: tuple[int, int], baseline: tuple[int, int]) -> float:
         if self.plan is None:

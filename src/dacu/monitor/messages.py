@@ -70,8 +70,11 @@ def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim
     if culprit:
         factor = (root_cause or {}).get("culprit_factor")
         via = f"，主要因 {METRIC_ZH.get(factor, factor)}" if factor else ""
+        signal = culprit.get("signal")
+        power = (f"信号 {SIGNAL_ZH.get(signal, signal)}" if signal
+                 else f"解释力 {format_pct(culprit['ep'], digits=0)}{via}")
         lines.append(f"- 根因 {DIM_ZH.get(culprit['dimension'], culprit['dimension'])}="
-                     f"{culprit['value']}（解释力 {format_pct(culprit['ep'], digits=0)}{via}）")
+                     f"{culprit['value']}（{power}）")
     for signal in ((root_cause or {}).get("signals") or [])[:2]:
         lines.append(signal_line(signal))
     for action in (playbook or {}).get("actions", [])[:2]:

@@ -24,7 +24,7 @@
     if (!feed.length) { el.innerHTML = `<p>${esc(T.none)}</p>`; return; }
     el.innerHTML = feed.map(f => {
       const c = f.root_cause && f.root_cause.culprit;
-      const cause = c ? `<div class="cause"><b>${esc(T.cause)}</b> ${esc(c.dimension)}=<b class="culprit">${esc(c.value)}</b> (EP ${pct(c.ep)})</div>` : "";
+      const cause = c ? `<div class="cause"><b>${esc(T.cause)}</b> ${esc(c.dimension)}=<b class="culprit">${esc(c.value)}</b> ${c.signal ? `(${esc(c.signal)})` : `(EP ${pct(c.ep)})`}</div>` : "";
       const pb = f.playbook ? `<div><b>${esc(T.pb)}</b><ul>` + f.playbook.actions.map(a =>
         `<li>${esc(LANG === "zh" ? a.zh : a.en)} ${esc(LANG === "zh" ? a.expected_zh : a.expected_en) || ""}</li>`).join("") + "</ul></div>" : "";
       return `<div class="alert ${esc(f.severity)}" data-rule="${esc(f.rule_id)}"><b>${esc(f.title)}</b><pre>${esc(f.body)}</pre>${cause}${pb}</div>`;
