@@ -320,8 +320,8 @@ alerts:
 
 def test_live_monitor_alert_carries_the_payment_failure_signal(tmp_path: Path) -> None:
     """Through the live loop: three ordinary days, then search_ads stops paying at 20:00; the
-    monitor's root cause for its CVR rule at 21:00 (what an alert opened then carries: the same
-    window a day earlier as the forecast) names search_ads with the pay_failure signal."""
+    root cause of its CVR rule at 21:00, for a condition that began at 20:10 (compared with the last
+    window before it), names search_ads with the pay_failure signal."""
     from dacu.config import parse_campaign
     from dacu.monitor.live import LiveMonitor
     from tests.monitor import simworld
@@ -345,7 +345,9 @@ def test_live_monitor_alert_carries_the_payment_failure_signal(tmp_path: Path) -
         for offset in range(0, len(rows), 2000):
             assert not monitor.collector.accept(rows[offset:offset + 2000]).rejected
     [rule] = [r for r in monitor.engine.rules if r.id == "cvr-drop"]
-    cause = monitor.root_cause(rule, peak + timedelta(hours=2))
+    # as the loop calls it for an alert opened at 21:00 whose condition began at 20:10
+    cause = monitor.root_cause(rule, peak + timedelta(hours=2),
+                               onset=peak + timedelta(hours=1, minutes=10))
     monitor.close()
     assert (cause["culprit"]["dimension"], cause["culprit"]["value"]) == ("channel", "search_ads")
     first = cause["signals"][0]

@@ -313,7 +313,8 @@ class LiveMonitor:
         dimension = f"{rule.by}={change.key}" if rule.by else ""
         cause = pb = None
         if change.kind == "opened":
-            cause = self.root_cause(rule, change.at, key=change.key)
+            cause = self.root_cause(rule, change.at, key=change.key,
+                                    onset=change.state.pending_since)
             pb = playbooks.playbook(playbooks.kind_for(rule.metric, rule.playbook),
                                     self._context(rule, change.key, cause)).as_dict()
         title, body = alert_text(kind=change.kind, severity=change.severity,
@@ -345,9 +346,13 @@ class LiveMonitor:
                                    "attempts": result.attempts, "detail": result.detail,
                                    "title": message.title})
 
-    def root_cause(self, rule: AlertRule, now: datetime, *, key: str = "") -> dict | None:
-        """Adtributor and the associated signals over the rule's window against the window before
-        it (else the same window a day earlier), scaled by the plan's curve when there is a plan.
+    def root_cause(self, rule: AlertRule, now: datetime, *, key: str = "",
+                   onset: datetime | None = None) -> dict | None:
+        """Adtributor and the associated signals over the rule's window against the last clean
+        window — the one before the window in which the condition began (`onset`, else now) —
+        or, without data there, the same window a day earlier; scaled by the plan's curve when
+        there is a plan. (On the peak day the day before is another regime; an alert that fired
+        after `for: 1h` would otherwise be compared with a window inside the incident.)
 
         For a rule on one dimension value (`by`), a signal of the alert's own kind on that very
         value (unpaid orders on the channel whose pay rate fell) is the culprit: the alert already
@@ -357,7 +362,8 @@ class LiveMonitor:
         end = to_minute(now)
         width = int(rule.window.total_seconds() // 60) if rule.scope == "window" else 60
         window = (end - width, end)
-        before = (end - 2 * width, end - width)
+        began = to_minute(min(onset or now, now))
+        before = (began - 2 * width, began - width)
         baseline = before if self.store.totals(*before).uv > 0 else (end - width - 1440, end - 1440)
         scale = self._plan_scale(window, baseline)
         metric = "cvr" if rule.metric == "pay_rate" else rule.metric  # unpaid orders: fewer buyers
