@@ -27,6 +27,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -149,6 +150,16 @@ async def _serving(request: Request, campaign_id: str, *, stream: bool = False,
     return await owners.monitor_or_forward(
         request, campaign_id, lambda: _open_from_metadata(request, campaign_id),
         _monitors(request.app), stream=stream, params=params, actor=_actor(request))
+
+
+async def _on_monitor(request: Request, campaign_id: str, work: Callable[[LiveMonitor], Any]
+                      ) -> Any:
+    """`work(monitor)` in a thread of this process when it runs the monitor, else the owner's
+    answer to this request."""
+    monitor = await _serving(request, campaign_id)
+    if isinstance(monitor, Response):
+        return monitor
+    return await run_in_threadpool(work, monitor)
 
 
 def _default_campaign(request: Request, body: bytes) -> str:
@@ -282,27 +293,22 @@ async def stream(request: Request, campaign_id: str, lang: str = Query("zh", pat
 async def alerts(request: Request, campaign_id: str, limit: int = Query(50, ge=1, le=500)
                  ) -> list[dict]:
     """The alert log of the campaign, newest first (with root cause and playbook)."""
-    monitor = await _serving(request, campaign_id)
-    if isinstance(monitor, Response):
-        return monitor  # type: ignore[return-value]
-    return await run_in_threadpool(monitor.alert_log.recent, campaign_id, limit=limit)
+    return await _on_monitor(request, campaign_id,
+                             lambda monitor: monitor.alert_log.recent(campaign_id, limit=limit))
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/ack")
 async def ack(request: Request, campaign_id: str, alert_id: int) -> dict:
     """Acknowledge an alert: someone is on it, so it is not escalated."""
-    monitor = await _serving(request, campaign_id)
-    if isinstance(monitor, Response):
-        return monitor  # type: ignore[return-value]
-    return await run_in_threadpool(monitor.acknowledge, alert_id, _actor(request))
+    actor = _actor(request)
+    return await _on_monitor(request, campaign_id,
+                             lambda monitor: monitor.acknowledge(alert_id, actor))
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/resolve")
 async def resolve(request: Request, campaign_id: str, alert_id: int) -> dict:
-    monitor = await _serving(request, campaign_id)
-    if isinstance(monitor, Response):
-        return monitor  # type: ignore[return-value]
-    return await run_in_threadpool(monitor.resolve, alert_id, _actor(request))
+    actor = _actor(request)
+    return await _on_monitor(request, campaign_id, lambda monitor: monitor.resolve(alert_id, actor))
 
 
 @router.post("/api/monitor/{campaign_id}/spend")
@@ -324,10 +330,8 @@ async def spend(request: Request, campaign_id: str, rows: list[dict] = Body(...)
 async def rca(request: Request, campaign_id: str, metric: str = Query("paid_gmv_fen"),
               minutes: int = Query(60, ge=5, le=1440)) -> dict:
     """Root cause of `metric` over the last `minutes` against the window before (Adtributor)."""
-    monitor = await _serving(request, campaign_id)
-    if isinstance(monitor, Response):
-        return monitor  # type: ignore[return-value]
-    return await run_in_threadpool(_root_cause, monitor, metric, minutes)
+    return await _on_monitor(request, campaign_id,
+                             lambda monitor: _root_cause(monitor, metric, minutes))
 
 
 def _root_cause(monitor: LiveMonitor, metric: str, minutes: int) -> dict:
