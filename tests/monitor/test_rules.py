@@ -52,6 +52,12 @@ alerts:
     ("{id: a, metric: cvr}", "alerts[0] (id a).rule: below/above: give exactly one of them"),
     ("{id: a, metric: cvr, below: 1, window: soon}", "alerts[0] (id a).window: expected a duration"),
     ("{id: a, metric: cvr, below: 1, by: city}", "alerts[0] (id a).by: unknown dimension 'city'"),
+    ("{id: a, metric: pay_rate, compare: rest, below: 50%}",
+     "alerts[0] (id a).rule: compare: rest compares one value with the rest of the shop"),
+    ("{id: a, metric: cvr, below: 1, resolve_after: later}",
+     "alerts[0] (id a).resolve_after: expected a duration"),
+    ("{id: a, metric: cvr, compare: plan, below: 1, confidence: sure}",
+     "alerts[0] (id a).confidence: expected a level such as 99% (or off), got 'sure'"),
 ])
 def test_bad_rules_name_the_item_and_field(alert: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:

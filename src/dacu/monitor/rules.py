@@ -136,7 +136,10 @@ class AlertRule(_Model):
     def _confidence(cls, value: Any) -> float:
         if value in (None, False, "off", "no"):
             return 0.0
-        level = _ratio(value)
+        try:
+            level = _ratio(value)
+        except ValueError:
+            level = -1.0
         if not 0 <= level < 1:
             raise ValueError(f"expected a level such as 99% (or off), got {value!r}")
         return level
@@ -170,6 +173,9 @@ class AlertRule(_Model):
     def _one_bound(self) -> AlertRule:
         if (self.below is None) == (self.above is None):
             raise ValueError("below/above: give exactly one of them")
+        if self.compare == "rest" and self.by is None:
+            raise ValueError("compare: rest compares one value with the rest of the shop: give by "
+                             "(channel, category …)")
         if self.metric == "stock_hours" and (self.by != "sku_id" or self.compare != "absolute"):
             raise ValueError("stock_hours (hours to stock-out) is per SKU against a number of "
                              "hours: by: sku_id, compare: absolute")
