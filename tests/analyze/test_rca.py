@@ -258,6 +258,25 @@ def test_a_signal_outranks_adtributor_only_with_stronger_evidence() -> None:
     assert [e.elements[0].value for e in cause.explanations] == ["X", "a"]
 
 
+def test_a_given_scored_signal_can_name_a_value_outside_the_cube() -> None:
+    # Orders fall by a third in both channels alike: Adtributor's best candidate, channel a
+    # (500 → 330, b 500 → 340), has contrast z = ln(330.5/340.5)/√(1/330.5 + 1/500.5 + 1/340.5
+    # + 1/500.5) = −0.0298/0.0998 → |z| 0.30, score −log10(2·Φ(−0.30)) < 0.1, far below a
+    # coupon whose claims were refused (score 7.3, given by its source). The coupon is named
+    # first, with no EP (not a dimension of the cube); a given signal above 1% (score 1.5) is not
+    # evidence.
+    forecast = {"channel": {"a": {"orders": 500}, "b": {"orders": 500}}}
+    actual = {"channel": {"a": {"orders": 330}, "b": {"orders": 340}}}
+    coupon = {"kind": "coupon_refusal", "dimension": "coupon", "value": "C-300-50", "score": 7.3}
+    cause = explain("orders", forecast, actual, signals=[coupon])
+    assert (cause.culprit.dimension, cause.culprit.value) == ("coupon", "C-300-50")
+    assert cause.culprit.explanatory_power == 0.0
+    assert cause.signals[0]["kind"] == "coupon_refusal"
+    weak = explain("orders", forecast, actual, signals=[{**coupon, "score": 1.5}])
+    assert weak.culprit.dimension == "channel"
+    assert all(s["kind"] != "coupon_refusal" for s in weak.signals)
+
+
 def _live_store(drop: str, value: str, *, seed: int = 7):
     """Rollups of an hour of simworld events then an hour where `drop` events of `value`
     (channel for pay, SKU for order+pay) are removed; returns (store, first minute)."""

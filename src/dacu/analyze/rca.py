@@ -331,7 +331,9 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
     `factors` says which of UV, CVR and ASP moved overall (log shares) and, in `culprit_factors`,
     in the culprit's cell. `result.signals`: the fired signals (as dicts, strongest first), then
     the given `signals` ({kind, dimension, value, …}: e.g. the stock watch's) that are on a
-    candidate's value.
+    candidate's value. A given signal with a `score` (−log10 of its corrected tail, computed by
+    its source: e.g. coupon refusals from the flash audit trail) is evidence of its own: from
+    SIGNAL_ALPHA on it is merged with the fired ones and may name a value outside the cube.
     """
     f_tot, a_tot = _totals(forecast), _totals(actual)
     result = RootCause(metric, _value(f_tot, metric), _value(a_tot, metric))
@@ -350,7 +352,12 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
         explanations = [explanation for _, _, explanation in ranked]
         scores = [candidate_score(z, len(a_cube.get(x.dimension, {}))) for z, _, x in ranked]
     fired = signals_of(forecast, actual) if detect else []
-    leading = [(s.score, _signal_explanation(metric, s, forecast, actual)) for s in fired]
+    given = [s for s in signals if s.get("score", 0.0) >= -math.log10(SIGNAL_ALPHA)]
+    leading = sorted([(s.score, _signal_explanation(metric, s.dimension, s.value, forecast,
+                                                    actual)) for s in fired]
+                     + [(float(s["score"]), _signal_explanation(metric, s["dimension"],
+                                                                str(s["value"]), forecast, actual))
+                        for s in given], key=lambda pair: -pair[0])
     seen, result.explanations = set(), []
     for explanation in _merge(leading, list(zip(scores, explanations, strict=True))):
         key = (explanation.dimension, explanation.elements[0].value)
@@ -360,8 +367,9 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
     result.explanations = result.explanations[:3]
     _add_factors(result, metric, forecast, actual, f_tot, a_tot)
     culprits = {(e.dimension, e.value) for x in result.explanations for e in x.elements}
-    result.signals = [s.as_dict() for s in fired[:5]] + [
-        s for s in signals if (s.get("dimension"), s.get("value")) in culprits]
+    result.signals = sorted([s.as_dict() for s in fired[:5]] + given,
+                            key=lambda s: -s["score"])[:5] + [
+        s for s in signals if "score" not in s and (s.get("dimension"), s.get("value")) in culprits]
     return result
 
 
@@ -389,15 +397,14 @@ def _merge(signals: list[tuple[float, Explanation]], candidates: list[tuple[floa
     return out
 
 
-def _signal_explanation(metric: str, signal: Signal, forecast: Cube, actual: Cube
+def _signal_explanation(metric: str, dimension: str, value: str, forecast: Cube, actual: Cube
                         ) -> Explanation:
-    """A one-value explanation for a fired signal, with its EP and surprise on `metric`."""
-    scored = _score(metric, forecast.get(signal.dimension, {}), actual.get(signal.dimension, {}),
-                    signal.dimension)
-    element = next((e for e in scored if e.value == signal.value),
-                   Element(signal.dimension, signal.value, 0.0, 0.0, None, None))
-    return Explanation(signal.dimension, (element,), element.surprise,
-                       element.explanatory_power)
+    """A one-value explanation for a fired signal, with its EP and surprise on `metric` (none
+    when the cube has no such dimension, e.g. a coupon template from the flash audit trail)."""
+    scored = _score(metric, forecast.get(dimension, {}), actual.get(dimension, {}), dimension)
+    element = next((e for e in scored if e.value == value),
+                   Element(dimension, value, 0.0, 0.0, None, None))
+    return Explanation(dimension, (element,), element.surprise, element.explanatory_power)
 
 
 def _add_factors(result: RootCause, metric: str, forecast: Cube, actual: Cube,
