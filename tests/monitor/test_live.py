@@ -211,10 +211,13 @@ alerts:
 
 
 def test_orders_stop_on_one_sku_and_stock_running_out(tmp_path: Path) -> None:
-    """From 20:00 makeup cannot be ordered (views go on): `order_rate by sku_id` names SKU-makeup
-    only. The stock watch: SKU-fragrance starts with 60 units and sells 48 in the first hour (counted
-    from this seed's events) → 12 left at ~48 an hour ≈ 0.25 h → one `stock_hours` alert, with the
-    substitute of the same category and price band from the SKU list in its playbook."""
+    """From 20:00 makeup cannot be ordered (views and carts go on): `order_rate by sku_id` names
+    SKU-makeup only. The stock watch: SKU-fragrance starts with 60 units and sells 48 in the first
+    hour (counted from this seed's events) → 12 left at ~48 an hour ≈ 0.25 h → a `stock_hours`
+    alert, with the substitute of the same category and price band from the SKU list in its
+    playbook. SKU-makeup's table stock (100,000) says nothing, but its orders stopped while it is
+    still carted: the stall makes it 0 hours, and its alert names the stock-out signal within
+    the 10-minute check after 15 minutes of no orders."""
     rng = np.random.default_rng(21)
     skus = [{"sku_id": "SKU-fragrance", "category": "fragrance", "price_fen": 65_000, "stock": 60},
             {"sku_id": "SKU-fragrance-mini", "category": "fragrance", "price_fen": 60_000,
@@ -230,11 +233,23 @@ def test_orders_stop_on_one_sku_and_stock_running_out(tmp_path: Path) -> None:
     opened = [f for f in reversed(monitor.feed) if f["kind"] == "opened"]
     stops = [f["title"].split("SKU=")[1].rstrip("）") for f in opened if f["rule_id"] == "sku-stop"]
     assert stops == ["SKU-makeup"]
-    stock = [f for f in opened if f["rule_id"] == "stock-1h"]
-    assert [f["title"].split("SKU=")[1].rstrip("）") for f in stock] == ["SKU-fragrance"]
-    replace = stock[0]["playbook"]["actions"][0]["params"]
+    stock = {f["title"].split("SKU=")[1].rstrip("）"): f for f in opened
+             if f["rule_id"] == "stock-1h"}
+    assert sorted(stock) == ["SKU-fragrance", "SKU-makeup"]
+    replace = stock["SKU-fragrance"]["playbook"]["actions"][0]["params"]
     assert replace == {"replace": "SKU-fragrance", "with": "SKU-fragrance-mini"}
-    assert stock[0]["root_cause"] is None
+    assert stock["SKU-fragrance"]["root_cause"] is None  # its own velocity: shown with the alert
+    stalled = stock["SKU-makeup"]["root_cause"]
+    assert stalled["culprit"] == {"dimension": "sku_id", "value": "SKU-makeup", "ep": None,
+                                  "signal": "stock_out"}
+    [signal] = stalled["signals"]
+    assert signal["kind"] == "stock_out" and signal["actual"] <= 0.05 * signal["expected"]
+    # ~110 orders an hour: the 15-minute look shows it at the first 10-minute check after that
+    assert signal["minutes"] == 15
+    onset = PEAK + timedelta(hours=1)
+    assert onset + timedelta(minutes=15) <= datetime.fromisoformat(stock["SKU-makeup"]["at"]) \
+        <= onset + timedelta(minutes=26)
+    assert f"疑似断货：SKU=SKU-makeup 订单 {signal['actual']:.0f}" in stock["SKU-makeup"]["body"]
     monitor.close()
 
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import socketserver
 import threading
 import urllib.parse
@@ -20,7 +21,13 @@ from dacu.errors import ConfigError
 from dacu.monitor import playbooks
 from dacu.monitor.detectors import BotFilter, detect, robust_baseline
 from dacu.monitor.notifiers import Message, Notifier, RateLimiter, load_targets
-from dacu.monitor.watches import budget_watch, coupon_watch, flash_watch, stock_watch
+from dacu.monitor.watches import (
+    budget_watch,
+    coupon_watch,
+    flash_watch,
+    stalled_skus,
+    stock_watch,
+)
 
 MSG = Message("🔴 红色告警·触发：转化率骤降", "- 根因 渠道=search_ads", "red")
 
@@ -174,6 +181,29 @@ def test_stock_watch_hours_to_stockout() -> None:
         ("A", 200, 2.0, "yellow"), ("B", 90, 9.0, "green"), ("C", 50, None, "green")]
     assert stock_watch(skus, sold={}, velocity={"C": 100.0}, top=1)[0].status == "red"  # 0.5 h
 
+
+
+def test_a_sku_still_carted_but_no_longer_ordered_is_out_of_stock_now() -> None:
+    # X sold 12 orders per 20 carts; now 20 carts, no order: expected 12 · 20/20 = 12, P(0) = e^−12.
+    # Y (0.2 expected) and Z (1) could never show a stall at 1% → Tarone counts 1 test;
+    # score −log10(e^−12) = 12/ln 10 = 5.2115. Z kept selling; Y sells too little to tell.
+    forecast = {"X": {"orders": 12, "cart": 20, "pv": 100}, "Y": {"orders": 0.2, "cart": 1, "pv": 10},
+                "Z": {"orders": 1, "cart": 2, "pv": 20}}
+    actual = {"X": {"orders": 0, "cart": 20, "pv": 100}, "Y": {"orders": 0, "cart": 1, "pv": 10},
+              "Z": {"orders": 1, "cart": 2, "pv": 20}}
+    stalled = stalled_skus(forecast, actual)
+    assert list(stalled) == ["X"]
+    assert (stalled["X"]["expected"], stalled["X"]["actual"]) == (12.0, 0)
+    assert stalled["X"]["score"] == pytest.approx(12 / math.log(10))
+    # nobody carts or views it any more: no evidence it could not be bought
+    assert stalled_skus(forecast, {**actual, "X": {"orders": 0, "cart": 2, "pv": 30}}) == {}
+    # the stock table still says 500 left and nothing sells: red, 0 hours, listed first
+    skus = [{"sku_id": "A", "category": "makeup", "stock": 500},
+            {"sku_id": "X", "category": "makeup", "stock": 500}]
+    rows = stock_watch(skus, sold={}, velocity={"A": 100.0}, stalled=stalled, top=1)
+    assert [(r.sku_id, r.stock_left, r.hours_to_stockout, r.status) for r in rows] == [
+        ("X", 500, 0.0, "red")]
+    assert rows[0].stalled == stalled["X"]
 
 def test_budget_watch_pace_and_roi() -> None:
     rows = budget_watch({"search_ads": 1000, "display_ads": 1000}, {"search_ads": 500, "display_ads": 500},

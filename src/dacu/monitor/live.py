@@ -10,6 +10,7 @@ a slow webhook.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dacu.analyze.rca import SIGNAL_ALPHA
 from dacu.config import Campaign
 from dacu.monitor import playbooks
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
@@ -34,7 +36,7 @@ from dacu.monitor.detectors import (
     rate_tail_p,
     seasonal_baseline,
 )
-from dacu.monitor.diagnose import diagnose
+from dacu.monitor.diagnose import diagnose, measures
 from dacu.monitor.messages import alert_text
 from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan, plan_values, planned
@@ -42,9 +44,11 @@ from dacu.monitor.rollups import Rollups
 from dacu.monitor.rules import COUNTED, AlertRule, RuleEngine, Transition, load_rules
 from dacu.monitor.sliding import window_by_value, window_totals
 from dacu.monitor.store import Kpis, RollupStore, to_minute
-from dacu.monitor.watches import stock_watch
+from dacu.monitor.watches import stalled_skus, stock_watch
 
 ANOMALY_METRICS = ("uv", "cvr", "paid_gmv_fen")
+STALL_HOURS = 3  # the hours before a stall's window that set a SKU's orders per cart
+STALL_WINDOWS = (15, 30, 60)  # minutes looked back for a SKU whose orders stopped
 _PLAN_KEY = {"paid_gmv_fen": "gmv_fen", "paid_orders": "orders"}
 
 
@@ -357,8 +361,13 @@ class LiveMonitor:
         For a rule on one dimension value (`by`), a signal of the alert's own kind on that very
         value (unpaid orders on the channel whose pay rate fell) is the culprit: the alert already
         says where, the signal says why, and it outranks whatever else moved in the shop."""
-        if rule.metric == "stock_hours":
-            return None  # the cause is the SKU's own sales velocity (shown with the alert)
+        if rule.metric == "stock_hours":  # the SKU's own velocity, or its orders stopped
+            row = next((r for r in self.stock() if r.sku_id == key and r.stalled), None)
+            if row is None:
+                return None
+            return {"metric": "orders", "culprit": {"dimension": "sku_id", "value": key,
+                                                    "ep": None, "signal": "stock_out"},
+                    "signals": [row.stalled], "explanations": []}
         end = to_minute(now)
         width = int(rule.window.total_seconds() // 60) if rule.scope == "window" else 60
         window = (end - width, end)
@@ -415,11 +424,37 @@ class LiveMonitor:
     def stock(self, top: int = 100) -> list:
         if not self.skus or self.now is None:
             return []
+        if self._memo is not None and ("stock", top) in self._memo:
+            return self._memo[("stock", top)]
         now = to_minute(self.now)
         sold = {k: v.units for k, v in self.store.by_value("sku_id", to_minute(self.campaign.start),
                                                             now).items()}
         velocity = {k: float(v.units) for k, v in self.store.by_value("sku_id", now - 60, now).items()}
-        return stock_watch(self.skus, sold, velocity, top=top)
+        rows = stock_watch(self.skus, sold, velocity, top=top, stalled=self._stalled(now))
+        if self._memo is not None:
+            self._memo[("stock", top)] = rows
+        return rows
+
+    def _stalled(self, now: int) -> dict[str, dict]:
+        """SKUs still carted but no longer ordered over the last 15, 30 or 60 minutes (the
+        shortest that shows it: a hit SKU stalls visibly in minutes, a slow one in an hour),
+        each against its own orders per cart in the STALL_HOURS before — the root cause's
+        stock-out signal, its evidence corrected for the three looks."""
+        out: dict[str, dict] = {}
+        for minutes in STALL_WINDOWS:
+            start = now - minutes
+            earlier = self.store.by_value("sku_id", start - 60 * STALL_HOURS, start)
+            if not earlier:
+                continue
+            actual = {k: measures(v) for k, v in self.store.by_value("sku_id", start, now).items()
+                      if k}
+            forecast = {k: measures(v, minutes / (60 * STALL_HOURS)) for k, v in earlier.items()
+                        if k}
+            for sku, signal in stalled_skus(forecast, actual).items():
+                score = signal["score"] - math.log10(len(STALL_WINDOWS))
+                if sku not in out and score >= -math.log10(SIGNAL_ALPHA):
+                    out[sku] = {**signal, "score": score, "minutes": minutes}
+        return out
 
     def risk(self, bursts: Iterable = (), fraud: Any = None) -> list[int]:
         """Open alerts for negative-sentiment bursts and flagged abuse (monitor/watch_risk.py)."""

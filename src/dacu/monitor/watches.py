@@ -21,18 +21,24 @@ class StockRow:
     units_per_hour: float
     hours_to_stockout: float | None  # None: not selling
     status: str  # red (< 2 h), yellow (< 6 h), green
+    stalled: dict | None = None  # orders stopped though still carted: the stock-out signal
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def stock_watch(skus: Sequence[Mapping[str, Any]], sold: Mapping[str, int],
-                velocity: Mapping[str, float], *, top: int = 100) -> list[StockRow]:
+                velocity: Mapping[str, float], *, top: int = 100,
+                stalled: Mapping[str, dict] | None = None) -> list[StockRow]:
     """Hours to stock-out = stock left ÷ recent units per hour, for the `top` fastest SKUs.
 
     `sold`: units paid since the stock was counted; `velocity`: units per hour over the recent
-    window (e.g. the last hour from the rollups). Soonest stock-out first.
+    window (e.g. the last hour from the rollups). `stalled`: SKUs whose orders stopped while
+    shoppers still cart them (`stalled_skus`) — out of stock in fact whatever the stock table
+    says (a wrong count, a listing switched off, a warehouse sync gone wrong): 0 hours, red, and
+    listed before the rest. Soonest stock-out first.
     """
+    stalled = stalled or {}
     rows = []
     for sku in skus:
         sku_id = sku["sku_id"]
@@ -43,10 +49,25 @@ def stock_watch(skus: Sequence[Mapping[str, Any]], sold: Mapping[str, int],
             "yellow" if hours >= STOCK_RED_HOURS else "red")
         if left == 0 and rate > 0:
             status = "red"
-        rows.append(StockRow(sku_id, sku.get("category"), left, rate, hours, status))
-    fastest = sorted(rows, key=lambda r: (-r.units_per_hour, r.sku_id))[:top]
+        if sku_id in stalled:
+            hours, status = 0.0, "red"
+        rows.append(StockRow(sku_id, sku.get("category"), left, rate, hours, status,
+                             stalled.get(sku_id)))
+    fastest = sorted(rows, key=lambda r: (r.stalled is None, -r.units_per_hour, r.sku_id))[:top]
     return sorted(fastest, key=lambda r: (r.hours_to_stockout is None,
                                           r.hours_to_stockout or 0.0, r.sku_id))
+
+
+def stalled_skus(forecast: Mapping[str, Mapping[str, float]],
+                 actual: Mapping[str, Mapping[str, float]]) -> dict[str, dict]:
+    """SKUs whose orders stopped while still carted and viewed: the root-cause analysis's
+    stock-out signal (`dacu.analyze.rca.signals_of`, corrected for the SKUs that could show one)
+    on {sku: measures} of a recent window (`actual`) against earlier cells scaled to the same
+    length (`forecast`). {sku_id: the signal as a dict}."""
+    from dacu.analyze.rca import signals_of
+
+    fired = signals_of({"sku_id": dict(forecast)}, {"sku_id": dict(actual)})
+    return {s.value: s.as_dict() for s in fired if s.kind == "stock_out"}
 
 
 @dataclass(frozen=True)
