@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from dacu.analyze.rca import SIGNAL_ALPHA
 from dacu.config import Campaign
-from dacu.monitor import playbooks
+from dacu.monitor import coupon_signal, playbooks
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
 from dacu.monitor.collector import Collector, SegmentLog
 from dacu.monitor.detectors import (
@@ -378,7 +378,8 @@ class LiveMonitor:
         metric = "cvr" if rule.metric == "pay_rate" else rule.metric  # unpaid orders: fewer buyers
         if metric not in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen"):
             metric = "paid_gmv_fen"
-        cause = diagnose(self.store, metric, window, baseline, scale=scale, signals=self._signals())
+        cause = diagnose(self.store, metric, window, baseline, scale=scale,
+                         signals=self._signals(window, baseline))
         if not cause.explanations:
             return None
         return _own_signal_first(cause.as_dict(), rule, key)
@@ -391,10 +392,16 @@ class LiveMonitor:
         base_plan = planned(self.plan, stamp(baseline[0]), stamp(baseline[1]))["uv"]
         return now_plan / base_plan if now_plan and base_plan else 1.0
 
-    def _signals(self) -> list[dict]:
-        return [{"kind": "stock_out", "dimension": "category", "value": row.category,
-                 "sku_id": row.sku_id, "hours_to_stockout": row.hours_to_stockout}
-                for row in self.stock() if row.status == "red" and row.category]
+    def _signals(self, window: tuple[int, int], baseline: tuple[int, int]) -> list[dict]:
+        """The stock watch's red SKUs and, with a flash audit trail, the coupon templates whose
+        refusals surged in the window against the baseline (minutes; scored, may be the culprit)."""
+        out = [{"kind": "stock_out", "dimension": "category", "value": row.category,
+                "sku_id": row.sku_id, "hours_to_stockout": row.hours_to_stockout}
+               for row in self.stock() if row.status == "red" and row.category]
+        if self.flash_audit is not None:
+            ms = lambda span: (span[0] * 60_000, span[1] * 60_000)  # noqa: E731
+            out += coupon_signal.coupon_signals(self.flash_audit(), ms(window), ms(baseline))
+        return out
 
     def _context(self, rule: AlertRule, key: str, cause: dict | None) -> playbooks.Context:
         culprit = (cause or {}).get("culprit") or {}
@@ -403,9 +410,16 @@ class LiveMonitor:
         since, now = to_minute(self.campaign.start), to_minute(self.now or self.campaign.start)
         gmv = {c: k.gmv_fen for c, k in self.store.by_value("channel", since, now).items()}
         roi = {c: gmv[c] / s for c in gmv if (s := self.spend_between(since, now, c))}
+        coupon = aov = None
+        if culprit.get("dimension") == coupon_signal.DIMENSION:  # a coupon named by its signal
+            coupon = coupon_signal.find((cause or {}).get("signals") or [], culprit["value"])
+            paid = self.store.totals(now - 60, now)  # the hour's paid GMV per order: its effect
+            aov = round(paid.paid_gmv_fen / paid.paid_orders) if paid.paid_orders else None
         return playbooks.Context(channel=channel, sku_id=key if rule.by == "sku_id" else None,
                                  channel_roi=roi, skus=self.skus,
-                                 velocity={r.sku_id: r.units_per_hour for r in self.stock()})
+                                 velocity={r.sku_id: r.units_per_hour for r in self.stock()},
+                                 coupon=coupon, coupon_id=culprit.get("value") if coupon else None,
+                                 aov_fen=aov)
 
     def acknowledge(self, alert_id: int, actor: str) -> dict:
         row = self.alert_log.ack(alert_id, actor)

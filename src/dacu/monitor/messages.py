@@ -15,7 +15,7 @@ METRIC_ZH = {"gmv_fen": "GMV", "paid_gmv_fen": "支付金额", "orders": "订单
              "roi": "ROI", "cart_rate": "加购率", "pay_rate": "拍下付款率",
              "order_rate": "下单率(订单/浏览)", "stock_hours": "预计断货(小时)"}
 DIM_ZH = {"channel": "渠道", "category": "品类", "device": "设备", "region": "地区",
-          "customer_type": "新老客", "sku_id": "SKU", "all": "全店"}
+          "customer_type": "新老客", "sku_id": "SKU", "coupon": "优惠券", "all": "全店"}
 
 
 def show(metric: str, value: float | None) -> str:
@@ -34,17 +34,37 @@ def show(metric: str, value: float | None) -> str:
 
 
 SIGNAL_ZH = {"pay_failure": "拍下未付款激增", "traffic_drop": "流量骤降", "stock_out": "疑似断货",
-             "order_spike": "订单异常激增（疑似刷单）", "repeat_orders": "少数买家重复下单（疑似刷单）"}
-MEASURE_ZH = {"paid_orders": "支付订单", "orders": "订单", "uv": "访客"}
+             "order_spike": "订单异常激增（疑似刷单）", "repeat_orders": "少数买家重复下单（疑似刷单）",
+             "coupon_refusal": "领券被拒激增"}
+SIGNAL_EN = {"coupon_refusal": "coupon refusals surged"}
+MEASURE_ZH = {"paid_orders": "支付订单", "orders": "订单", "uv": "访客", "refused": "被拒人数"}
 
 
 def signal_line(signal: dict) -> str:
-    """One associated signal of a root cause, e.g. '- 信号 疑似断货：SKU=SKU-SC-001 订单 0，预期 12'."""
+    """One associated signal of a root cause, e.g. '- 信号 疑似断货：SKU=SKU-SC-001 订单 0，预期 12';
+    a coupon refusal says why the coupon was refused, e.g. '- 信号 领券被拒激增：优惠券=C-300-50
+    被拒人数 93，预期 0.4，主因 已领完 (coupon refusals surged: coupons_gone)'."""
     kind, dim = signal.get("kind", ""), signal.get("dimension", "")
     measure = MEASURE_ZH.get(signal.get("measure", ""), signal.get("measure", ""))
-    return (f"- 信号 {SIGNAL_ZH.get(kind, kind)}：{DIM_ZH.get(dim, dim)}={signal.get('value')} "
-            f"{measure} {signal.get('actual', 0):,.0f}，预期 {signal.get('expected', 0):,.0f} "
-            f"({kind})")
+    expected = signal.get("expected", 0)
+    line = (f"- 信号 {SIGNAL_ZH.get(kind, kind)}：{DIM_ZH.get(dim, dim)}={signal.get('value')} "
+            f"{measure} {signal.get('actual', 0):,.0f}，预期 "
+            + (f"{expected:.1f}" if kind == "coupon_refusal" and expected < 10 else f"{expected:,.0f}"))
+    if signal.get("reason"):
+        return (f"{line}，主因 {signal.get('reason_zh') or signal['reason']} "
+                f"({SIGNAL_EN.get(kind, kind)}: {signal['reason']})")
+    return f"{line} ({kind})"
+
+
+OUTSIDE_KINDS = frozenset({"coupon_refusal"})
+"""Signals on values the rollup cube does not have (a coupon template): as culprits they have no
+explanatory power to show, so their kind and reason say why instead."""
+
+
+def _culprit_signal(root_cause: dict, culprit: dict) -> dict | None:
+    return next((s for s in root_cause.get("signals") or [] if s.get("kind") in OUTSIDE_KINDS
+                 and (s.get("dimension"), s.get("value")) == (culprit["dimension"],
+                                                              culprit["value"])), None)
 
 
 def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim: str | None,
@@ -71,8 +91,14 @@ def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim
         factor = (root_cause or {}).get("culprit_factor")
         via = f"，主要因 {METRIC_ZH.get(factor, factor)}" if factor else ""
         signal = culprit.get("signal")
-        power = (f"信号 {SIGNAL_ZH.get(signal, signal)}" if signal
-                 else f"解释力 {format_pct(culprit['ep'], digits=0)}{via}")
+        outside = None if signal else _culprit_signal(root_cause or {}, culprit)
+        if outside is not None:  # e.g. 信号 领券被拒激增：已领完
+            why = f"：{outside['reason_zh']}" if outside.get("reason_zh") else ""
+            power = f"信号 {SIGNAL_ZH.get(outside['kind'], outside['kind'])}{why}"
+        elif signal:
+            power = f"信号 {SIGNAL_ZH.get(signal, signal)}"
+        else:
+            power = f"解释力 {format_pct(culprit['ep'], digits=0)}{via}"
         lines.append(f"- 根因 {DIM_ZH.get(culprit['dimension'], culprit['dimension'])}="
                      f"{culprit['value']}（{power}）")
     for signal in ((root_cause or {}).get("signals") or [])[:2]:

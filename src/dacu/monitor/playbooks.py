@@ -8,6 +8,7 @@ worth about X·(b − a) of GMV at average, not marginal, ROI — an upper bound
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -15,7 +16,8 @@ from dacu.money import format_fen
 
 KINDS = ("uv_drop", "cvr_drop", "asp_drop", "gmv_behind_plan", "orders_behind_plan",
          "roi_below_floor", "spend_overpace", "stock_out_risk", "coupon_redemption_low",
-         "coupon_redemption_high", "flash_refusals", "bot_traffic", "payment_failure")
+         "coupon_redemption_high", "flash_refusals", "bot_traffic", "payment_failure",
+         "coupon_refusals")
 _BY_METRIC = {"uv": "uv_drop", "pv": "uv_drop", "cvr": "cvr_drop", "buyers": "cvr_drop",
               "asp_fen": "asp_drop", "gmv_fen": "gmv_behind_plan", "paid_gmv_fen": "gmv_behind_plan",
               "orders": "orders_behind_plan", "paid_orders": "orders_behind_plan",
@@ -59,6 +61,8 @@ class Context:
     velocity: Mapping[str, float] = field(default_factory=dict)  # units per hour per SKU
     coupon_id: str | None = None
     shortfall_fen: int | None = None
+    coupon: Mapping | None = None  # the coupon refusal signal of a culprit coupon=X (root cause)
+    aov_fen: int | None = None  # paid GMV per paid order over the last hour
 
 
 def kind_for(metric: str, explicit: str | None = None) -> str:
@@ -68,8 +72,13 @@ def kind_for(metric: str, explicit: str | None = None) -> str:
 
 
 def playbook(kind: str, ctx: Context = Context()) -> Playbook:
+    """The playbook of an alert kind. When root cause named a coupon template (`ctx.coupon`, its
+    refusal signal), the coupon's actions come first, then the kind's own."""
     builder = _BUILDERS.get(kind, _generic)
-    return builder(ctx)
+    if ctx.coupon is None or kind == "coupon_refusals":
+        return builder(ctx)
+    own, coupon = builder(ctx), _coupon_refusals(ctx)
+    return Playbook(coupon.kind, coupon.title_zh, coupon.title_en, coupon.actions + own.actions)
 
 
 def best_channel(ctx: Context, exclude: str | None = None) -> tuple[str, float] | None:
@@ -150,6 +159,49 @@ def _coupon_low(ctx: Context) -> Playbook:
                "the next slot; pause issuance if it is being farmed")))
 
 
+def _coupon_refusals(ctx: Context) -> Playbook:
+    """A coupon template's refusals surged (`dacu.monitor.coupon_signal`). Sold out (已领完) →
+    issue more; refused by the guards (风控) → check the risk rule. Expected effect: the customers
+    refused beyond the expected per hour × the template's redemption rate to date (redeemed ÷
+    claimed) = orders per hour, × the last hour's paid GMV per order; an upper bound (a refused
+    buyer may buy without the coupon, or not at all)."""
+    signal = ctx.coupon or {}
+    coupon = str(signal.get("value") or ctx.coupon_id or "该券")
+    reason, reason_zh = signal.get("reason") or "?", signal.get("reason_zh") or "?"
+    refused = math.ceil(signal.get("actual") or 0)
+    per_hour, rate = signal.get("extra_per_hour"), signal.get("redeem_rate")
+    zh = en = ""
+    if per_hour:
+        zh, en = f"每小时多被拒约{per_hour:.0f}人", f"about {per_hour:.0f} more refused an hour"
+        if rate is not None:
+            orders = per_hour * rate
+            zh += f"，按核销率{rate:.0%}约 +{orders:.0f} 单/小时"
+            en += f"; at a {rate:.0%} redemption rate about +{orders:.0f} orders an hour"
+            if ctx.aov_fen:
+                gmv = round(orders * ctx.aov_fen)
+                zh += f"、+{format_fen(gmv)}/小时（客单{format_fen(ctx.aov_fen)}，为上限）"
+                en += (f", +{format_fen(gmv, lang='en')} an hour (at "
+                       f"{format_fen(ctx.aov_fen, lang='en')} an order: an upper bound)")
+            else:
+                zh, en = zh + "（为上限）", en + " (an upper bound)"
+    group = signal.get("group")
+    if group == "sold_out":
+        first = Action(f"追加发券：{coupon}已领完，追加发放至少{refused}张（本窗口被拒{refused}人）",
+                       f"Issue more of {coupon}: the pool ran out (at least {refused}, the "
+                       f"customers refused in the window)", zh, en,
+                       {"coupon": coupon, "issue_more": refused, "reason": reason})
+    elif group == "guard":
+        first = Action(f"检查风控规则（{reason_zh}）：{coupon}的领券/核销被拦截激增，可能误拦真实买家",
+                       f"Check the risk rule ({reason}): refusals of {coupon} surged, it may be "
+                       "refusing real buyers", zh, en, {"coupon": coupon, "reason": reason})
+    else:
+        first = Action(f"检查{coupon}的设置（{reason_zh}）：有效期、门槛、限领与新客限制",
+                       f"Check {coupon}'s settings ({reason}): validity, threshold, per-customer "
+                       "limit, new customers only", zh, en, {"coupon": coupon, "reason": reason})
+    return Playbook("coupon_refusals", f"{coupon}领券被拒激增", f"Refusals of {coupon} surged",
+                    (first,))
+
+
 def _simple(kind: str, zh: str, en: str, actions: list[tuple[str, str]]) -> Playbook:
     return Playbook(kind, zh, en, tuple(Action(a, b) for a, b in actions))
 
@@ -202,5 +254,5 @@ _BUILDERS = {
     "bot_traffic": lambda c: _simple("bot_traffic", "疑似机器流量", "Suspected bot traffic", [
         ("拉黑可疑账号与IP段；领券加验证码", "Block suspect accounts and IP ranges; add a captcha to "
          "coupon claims")]),
-    "payment_failure": _payment,
+    "payment_failure": _payment, "coupon_refusals": _coupon_refusals,
 }
