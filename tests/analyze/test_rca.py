@@ -231,6 +231,71 @@ def test_stock_out_reads_orders_per_cart_while_carts_go_on() -> None:
     assert (signal.expected, signal.log_p) == (pytest.approx(12.0), pytest.approx(-12.0))
 
 
+def test_stock_out_is_judged_against_the_rest_of_its_category() -> None:
+    # X (makeup) sold 10 orders on 100 carts, now 0 on the same 100 carts: alone, e^−10.
+    # The rest of makeup (30 − 10 = 20 orders on 300 − 100 = 200 carts) now sells 2 on 200:
+    # drift (2/200)/(20/200) = 0.1 → expected 10·0.1 = 1, P(0 | 1) = e^−1: the category stopped
+    # converting, not X. With makeup's rest unchanged (22 orders, X's 0 → 20 + 2 = 22 on
+    # 300 carts: rest 22/200 vs 20/200 → drift 1.1) X expects 11, P(0) = e^−11.
+    forecast = {"sku_id": {"X": {"orders": 10, "pv": 200, "cart": 100},
+                           "Z": {"orders": 0.2, "pv": 10, "cart": 1}},
+                "category": {"makeup": {"orders": 30, "cart": 300},
+                             "skincare": {"orders": 0.2, "cart": 1}}}
+    actual = {"sku_id": {"X": {"orders": 0, "pv": 200, "cart": 100},
+                         "Z": {"orders": 0, "pv": 10, "cart": 1}},
+              "category": {"makeup": {"orders": 2, "cart": 300},
+                           "skincare": {"orders": 0, "cart": 1}}}
+    groups = {"X": "makeup", "Z": "skincare"}
+    stock_outs = lambda **kw: [s for s in signals_of(forecast, actual, **kw)  # noqa: E731
+                               if s.kind == "stock_out"]
+    [alone] = stock_outs()
+    assert (alone.value, alone.expected, alone.log_p) == ("X", 10.0, pytest.approx(-10.0))
+    assert stock_outs(sku_category=groups) == []  # e^−1 ≈ 0.37: nothing
+    actual["category"]["makeup"]["orders"] = 22
+    [signal] = stock_outs(sku_category=groups)
+    assert (signal.value, signal.expected) == ("X", pytest.approx(11.0))
+    assert signal.log_p == pytest.approx(-11.0)
+
+
+def test_conversion_drop_is_a_poisson_tail_on_orders_per_visitor() -> None:
+    # a: 20 orders on 1000 visitors, now 4 on the same 1000; b unchanged (2 values: no drift).
+    # P(X ≤ 4 | 20) = e^−20·(1 + 20 + 200 + 8000/6 + 160000/24) = 8221·e^−20 = 1.69452e-5;
+    # both could reach 1%/2 at zero orders (e^−20) → 2 tests; score −log10(2·1.69452e-5) = 4.4700
+    forecast = {"channel": {v: {"uv": 1000, "orders": 20} for v in "ab"}}
+    actual = {"channel": {"a": {"uv": 1000, "orders": 4}, "b": {"uv": 1000, "orders": 20}}}
+    [signal] = signals_of(forecast, actual)
+    assert (signal.kind, signal.value, signal.expected, signal.tests) == ("cvr_drop", "a", 20.0, 2)
+    assert math.exp(signal.log_p) == pytest.approx(8221 * math.exp(-20), rel=1e-9)
+    assert signal.score == pytest.approx(4.4700, abs=1e-4)
+    # visitors halved too (500 → orders 20·500/1000 = 10 expected): a traffic drop, not this
+    actual["channel"]["a"] = {"uv": 500, "orders": 4}
+    assert [s.kind for s in signals_of(forecast, actual)] == ["traffic_drop"]
+
+
+def test_a_dimension_of_few_values_takes_the_pooled_dispersion() -> None:
+    # channels: 8 values, 100 visitors each forecast, now 70, 80, 80, 100, 100, 120, 120, 130
+    # (every value's others have median 1.0: no drift); squared residuals (A − 100)²/100:
+    # 9, 4, 4, 0, 0, 4, 4, 9. Devices: 4 values of 1000, d now 600: its own φ needs 8 values,
+    # so the pooled one: 12 squares 0,0,0,0,0,4,4,4,4,9,9,160 → median 4 → φ = 4/0.454936.
+    # d's tail: counts ÷ φ, P(X ≤ ⌊600/φ⌋ = 68 | 1000/φ = 113.73); all 4 devices can reach 1%/4.
+    from scipy import stats
+
+    channels = dict(zip("abcdefgh", (70, 80, 80, 100, 100, 120, 120, 130), strict=True))
+    forecast = {"channel": {c: {"uv": 100} for c in channels},
+                "device": {d: {"uv": 1000} for d in "wxyz"}}
+    actual = {"channel": {c: {"uv": u} for c, u in channels.items()},
+              "device": {"w": {"uv": 1000}, "x": {"uv": 1000}, "y": {"uv": 1000}, "z": {"uv": 600}}}
+    phi = 4 / 0.454936
+    [signal] = signals_of(forecast, actual)
+    assert (signal.kind, signal.dimension, signal.value, signal.tests) == ("traffic_drop", "device",
+                                                                          "z", 4)
+    assert math.floor(600 / phi) == 68
+    assert signal.log_p == pytest.approx(float(stats.poisson.logcdf(68, 1000 / phi)), rel=1e-9)
+    # alone (no channel cells to pool with) the devices keep φ = 1: P(X ≤ 600 | 1000)
+    [alone] = signals_of({"device": forecast["device"]}, {"device": actual["device"]})
+    assert alone.log_p == pytest.approx(float(stats.poisson.logcdf(600, 1000)), rel=1e-9)
+
+
 def test_candidate_score_is_a_corrected_normal_tail() -> None:
     from dacu.analyze.rca import candidate_score
 
@@ -458,6 +523,13 @@ def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dic
     return out
 
 
+def sku_categories(events) -> dict[str, str]:
+    """SKU → category id, as the events carry them (the catalogue's own map)."""
+    pairs = events.select(["sku_id", "category"]).group_by(["sku_id", "category"]).aggregate([])
+    return {row["sku_id"]: row["category"] for row in pairs.to_pylist()
+            if row["sku_id"] is not None and row["category"] is not None}
+
+
 def _add(total: dict, part: dict) -> dict:
     for dim, values in part.items():
         for value, measures in values.items():
@@ -490,7 +562,8 @@ def evaluate_sim(count: int = 50, *, seed: int = 1, scale: float = 2.0, baseline
     against the mean of `baselines` incident-free runs of the same world over the same window
     (no truth in the forecast but "same world"). Coupon bots are left out: they have no
     dimension value to find (the fraud watch's job). Adtributor searches SIM_RCA_DIMS, the
-    signals every dimension (SKUs too), as `dacu.monitor.diagnose` does live.
+    signals every dimension (SKUs too), as `dacu.monitor.diagnose` does live; the stock-out
+    signal compares a SKU with the rest of its category (the events' SKU → category map).
     Returns (rate, {kind: [hits, n]}, buyers in each incident window, [hits, n] over the
     visible cases: ≥ VISIBLE orders (visitors for a traffic drop) forecast in the culprit's
     cell — below that, a perfect analysis could not tell the incident from noise)."""
@@ -512,7 +585,8 @@ def evaluate_sim(count: int = 50, *, seed: int = 1, scale: float = 2.0, baseline
         for run in case.baselines:
             _add(forecast, sim_cube(run, start, end, 1 / len(case.baselines)))
         metric = "gmv_fen" if truth["kind"] == "brushing" else "paid_gmv_fen"
-        cause = explain(metric, forecast, actual, dims=SIM_RCA_DIMS)
+        cause = explain(metric, forecast, actual, dims=SIM_RCA_DIMS,
+                        sku_category=sku_categories(case.events))
         hit = cause.culprit is not None and (cause.culprit.dimension, cause.culprit.value) == want
         per_kind.setdefault(truth["kind"], [0, 0])
         per_kind[truth["kind"]][0] += hit

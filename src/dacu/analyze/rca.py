@@ -19,16 +19,18 @@ their total surprise. The first value of the first set is the culprit.
 and in the culprit's cell, so the answer reads "GMV down: search_ads, through CVR".
 Ratio KPIs are analysed as ratios: CVR = buyers / UV, ASP = paid GMV / buyers.
 
-`signals_of` finds associated signals on counts (payment failures, traffic drops, stock-outs,
-order spikes, repeat orders of few buyers), each value against its forecast × how the other
-values of its dimension moved; `explain` ranks a fired signal's value before an Adtributor
-candidate whose evidence is weaker (see there).
+`signals_of` finds associated signals on counts (payment failures, traffic drops, conversion
+drops, stock-outs, order spikes, repeat orders of few buyers), each value against its forecast ×
+how the other values of its dimension moved (a SKU: the rest of its category, given the map);
+`explain` ranks a fired signal's value before an Adtributor candidate whose evidence is weaker
+(see there).
 Pure: plain dicts in, dataclasses out.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -309,7 +311,7 @@ def _candidates(metric: str, forecast: Cube, actual: Cube, options: dict) -> lis
 
 def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict] = (),
             rank: str = "significance", dims: Sequence[str] | None = None, detect: bool = True,
-            **options: float) -> RootCause:
+            sku_category: Mapping[str, str] | None = None, **options: float) -> RootCause:
     """Root cause of a change in `metric`, with the factor drill-down for GMV.
 
     Adtributor's candidate sets are computed over `dims` (default: every dimension of the cube)
@@ -351,7 +353,7 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
             result.metric = f"{metric}→{ranked[0][1]}"
         explanations = [explanation for _, _, explanation in ranked]
         scores = [candidate_score(z, len(a_cube.get(x.dimension, {}))) for z, _, x in ranked]
-    fired = signals_of(forecast, actual) if detect else []
+    fired = signals_of(forecast, actual, sku_category=sku_category) if detect else []
     given = [s for s in signals if s.get("score", 0.0) >= -math.log10(SIGNAL_ALPHA)]
     leading = sorted([(s.score, _signal_explanation(metric, s.dimension, s.value, forecast,
                                                     actual)) for s in fired]
@@ -430,6 +432,7 @@ SIGNAL_DIMS: dict[str, tuple[str, ...]] = {
     "pay_failure": ("channel", "device"),
     "traffic_drop": ("channel", "device", "region"),
     "stock_out": ("sku_id",),
+    "cvr_drop": ("channel", "device", "region"),  # not category: its SKUs nest in it (stock_out)
     "order_spike": ("sku_id",),
     "repeat_orders": ("sku_id",),
 }
@@ -441,6 +444,7 @@ MAX_PAY_RATE = 0.999  # an expected pay rate of exactly 1 would make one unpaid 
 PRIOR_ORDERS = 5.0  # pseudo-orders at the others' pay rate: a cell with 1 order has no own rate
 # How far a count must move (actual ÷ expected) before its tail is looked at:
 PAY_DROP, TRAFFIC_DROP, STOP, SPIKE = 0.5, 0.7, 0.05, 1.5
+CVR_DROP = 0.5  # orders ÷ expected at which a conversion drop is looked at (as PAY_DROP)
 SPIKE_ORDERS = 10.0  # and an order spike adds at least this many orders (a few on a rare SKU
 # are everyday noise — orders of rare SKUs come in bursts; a brushing ring adds dozens)
 
@@ -527,12 +531,8 @@ class _Test:
 CHI2_1_MEDIAN = 0.454936  # median of χ² with one degree of freedom
 
 
-def dispersion(tests: Sequence[_Test]) -> float:
-    """Quasi-Poisson (quasi-binomial) dispersion φ ≥ 1 of a dimension: the median of the values'
-    squared Pearson residuals ÷ the median of χ²₁, over the values expecting ≥ MIN_COUNT (where a
-    residual is near normal). A median, so the broken value does not set it; φ = 1 below
-    DISPERSION_VALUES such values. Counts vary more than Poisson when visits come in bursts, orders
-    in baskets, or the forecast is itself a noisy estimate."""
+def _squares(tests: Sequence[_Test]) -> list[float]:
+    """Squared Pearson residuals of the tests expecting ≥ MIN_COUNT (near normal)."""
     squares = []
     for t in tests:
         if t.trials:
@@ -542,8 +542,22 @@ def dispersion(tests: Sequence[_Test]) -> float:
             var = t.expected
         if var > 0 and min(t.expected, t.trials or t.expected) >= MIN_COUNT:
             squares.append((t.actual - t.expected) ** 2 / var)
+    return squares
+
+
+def dispersion(tests: Sequence[_Test], fallback: float = 1.0) -> float:
+    """Quasi-Poisson (quasi-binomial) dispersion φ ≥ 1 of a dimension: the median of the values'
+    squared Pearson residuals ÷ the median of χ²₁, over the values expecting ≥ MIN_COUNT (where a
+    residual is near normal). A median, so the broken value does not set it; φ = 1 below
+    DISPERSION_VALUES such values (`fallback`: the pooled φ of `signals_of`). Counts vary more
+    than Poisson when visits come in bursts, orders in baskets, or the forecast is itself a noisy
+    estimate."""
+    return _phi(_squares(tests), fallback)
+
+
+def _phi(squares: list[float], fallback: float = 1.0) -> float:
     if len(squares) < DISPERSION_VALUES:
-        return 1.0
+        return fallback
     return max(1.0, statistics.median(squares) / CHI2_1_MEDIAN)
 
 
@@ -579,10 +593,11 @@ def testable(tests: Sequence[_Test], phi: float, alpha: float = SIGNAL_ALPHA) ->
 
 
 def _fire(kind: str, dimension: str, measure: str, tests: list[_Test], *, lower: bool,
-          move: float) -> list[Signal]:
+          move: float, fallback: float = 1.0) -> list[Signal]:
     """Signals of the tests whose count moved past `move` × expected, with their tails and the
-    number of tests they are corrected for (Tarone's for lower tails, all values for upper)."""
-    phi = dispersion(tests)
+    number of tests they are corrected for (Tarone's for lower tails, all values for upper);
+    `fallback`: the dispersion for a dimension with too few values to estimate its own."""
+    phi = dispersion(tests, fallback)
     count = testable(tests, phi) if lower else len(tests)
     out = []
     for t in tests:
@@ -593,7 +608,7 @@ def _fire(kind: str, dimension: str, measure: str, tests: list[_Test], *, lower:
     return out
 
 
-def _pay_failures(dimension: str, cells: dict) -> list[Signal]:
+def _pay_failures(cells: dict) -> tuple[str, list[_Test]]:
     """Orders keep coming but few are paid: paid orders ~ Binomial(orders, expected pay rate).
 
     Expected rate = the value's forecast pays/orders, shrunk towards the pooled rate of the
@@ -614,7 +629,7 @@ def _pay_failures(dimension: str, cells: dict) -> list[Signal]:
                                                                      + PRIOR_ORDERS)
         rate = min(MAX_PAY_RATE, own * drift[value])
         tests.append(_Test(value, n * rate, round(a.get("paid_orders", 0.0)), n))
-    return _fire("pay_failure", dimension, "paid_orders", tests, lower=True, move=PAY_DROP)
+    return "paid_orders", tests
 
 
 def _exposure(cells: dict) -> str:
@@ -622,20 +637,24 @@ def _exposure(cells: dict) -> str:
     return "uv" if any(c["f"].get("uv") for c in cells.values()) else "pv"
 
 
-def _traffic_drops(dimension: str, cells: dict) -> list[Signal]:
+def _traffic_drops(cells: dict) -> tuple[str, list[_Test]]:
     """Visitors vs forecast × the others' drift: Poisson lower tail, ≤ TRAFFIC_DROP × expected."""
     key = _exposure(cells)
     drift = others_drift(cells, key)
     tests = [_Test(v, c["f"][key] * drift[v], c["a"].get(key, 0.0))
              for v, c in cells.items() if c["f"].get(key, 0.0) > 0]
-    return _fire("traffic_drop", dimension, key, tests, lower=True, move=TRAFFIC_DROP)
+    return key, tests
 
 
-def _stock_outs(dimension: str, cells: dict) -> list[Signal]:
+def _stock_outs(cells: dict, groups: Mapping[str, tuple[Measures, Measures]] | None = None
+                ) -> tuple[str, list[_Test]]:
     """Still viewed, no longer ordered: orders vs the forecast's orders per exposure × this
-    window's exposure × the others' drift of orders per exposure; Poisson lower tail. Fires at
-    orders ≤ STOP × expected (stopped) while the value kept at least half its forecast page
-    views (visitors without page views).
+    window's exposure × the drift of orders per exposure of its group — the rest of its category
+    (`groups`: value → (forecast, actual) of the category without this SKU), else the median of
+    the other values; Poisson lower tail. Fires at orders ≤ STOP × expected (stopped) while the
+    value kept at least half its forecast page views (visitors without page views). The group:
+    when a whole category stops converting (a broken category page, a CVR collapse), its hit SKU
+    stops with it — no stock-out; the other categories' SKUs do not show that.
 
     The exposure is the SKU's add-to-carts where the cells have them and they went on (≥ half
     the forecast's): a sold-out SKU that can still be carted shows carts with no order, a rate
@@ -653,43 +672,86 @@ def _stock_outs(dimension: str, cells: dict) -> list[Signal]:
         key, drift = ("cart", by_cart) if carted else (views, by_view)
         if not f.get("orders") or not f.get(key):
             continue
-        expected = f["orders"] * a.get(key, 0.0) / f[key] * drift[value]
+        own = _group_drift(*groups[value], key) if groups and value in groups else None
+        expected = f["orders"] * a.get(key, 0.0) / f[key] * (drift[value] if own is None else own)
         seen = "pv" if f.get("pv") else views
         viewed = a.get(seen, 0.0) >= 0.5 * f.get(seen, 0.0)
         tests.append(_Test(value, expected, a.get("orders", 0.0), eligible=viewed))
-    return _fire("stock_out", dimension, "orders", tests, lower=True, move=STOP)
+    return "orders", tests
 
 
-def _order_spikes(dimension: str, cells: dict) -> list[Signal]:
+def _conversion_drops(cells: dict) -> tuple[str, list[_Test]]:
+    """Visitors keep coming, fewer order: orders vs the forecast's orders per visitor × this
+    window's visitors × the others' drift of orders per visitor; Poisson lower tail, at orders
+    ≤ CVR_DROP × expected while the value kept at least half its visitors (else a traffic drop).
+    Orders placed, not paid: a payment failure leaves them."""
+    key = _exposure(cells)
+    drift = others_drift(cells, "orders", key)
+    tests = []
+    for value, c in cells.items():
+        f, a = c["f"], c["a"]
+        if not f.get("orders") or not f.get(key):
+            continue
+        expected = f["orders"] * a.get(key, 0.0) / f[key] * drift[value]
+        tests.append(_Test(value, expected, a.get("orders", 0.0),
+                           eligible=a.get(key, 0.0) >= 0.5 * f[key]))
+    return "orders", tests
+
+
+def _group_drift(rest_f: Measures, rest_a: Measures, key: str) -> float | None:
+    """actual ÷ forecast of orders per `key` (cart, uv, pv) of a group's rest; None below
+    MIN_COUNT forecast orders or without `key` on either side."""
+    if rest_f.get("orders", 0.0) < MIN_COUNT or rest_f.get(key, 0.0) <= 0 or rest_a.get(key, 0.0) <= 0:
+        return None
+    return rest_a.get("orders", 0.0) / rest_a[key] / (rest_f["orders"] / rest_f[key])
+
+
+def _category_rests(forecast: Cube, actual: Cube, sku_category: Mapping[str, str]
+                    ) -> dict[str, tuple[dict, dict]]:
+    """SKU → (forecast, actual) of its category's cell without the SKU's own counts."""
+    out = {}
+    for sku, category in sku_category.items():
+        f_cat, a_cat = forecast.get("category", {}).get(category), actual.get("category", {}).get(category)
+        if f_cat is None or a_cat is None:
+            continue
+        f_sku = forecast.get("sku_id", {}).get(sku, {})
+        a_sku = actual.get("sku_id", {}).get(sku, {})
+        out[sku] = (_minus(f_cat, f_sku), _minus(a_cat, a_sku))
+    return out
+
+
+def _order_spikes(cells: dict) -> tuple[str, list[_Test]]:
     """Orders ≥ SPIKE × forecast × the others' drift and ≥ SPIKE_ORDERS more (a price error,
     刷单): Poisson upper tail; the expectation is floored at half an order, for values the
     forecast never saw ordered."""
     drift = others_drift(cells, "orders")
     tests = [_Test(v, max(0.5, c["f"].get("orders", 0.0) * drift[v]), c["a"].get("orders", 0.0))
              for v, c in cells.items()]
-    return [s for s in _fire("order_spike", dimension, "orders", tests, lower=False, move=SPIKE)
-            if s.actual - s.expected >= SPIKE_ORDERS]
+    return "orders", tests
 
 
-def _repeat_orders(dimension: str, cells: dict) -> list[Signal]:
+def _repeat_orders(cells: dict) -> tuple[str, list[_Test]]:
     """Few buyers, many orders (刷单): paid orders beyond one per buyer (paid_orders − buyers)
     vs the forecast's × the others' drift of paid orders, floored at half an order; Poisson
     upper tail. Needs buyers per value (the review's exact counts; the live SKU cells have
     none, so there it does not run)."""
     if not any(c["a"].get("buyers") for c in cells.values()):
-        return []
+        return "paid_orders", []
     extra = lambda cell: max(0.0, cell.get("paid_orders", 0.0) - cell.get("buyers", 0.0))  # noqa: E731
     drift = others_drift(cells, "paid_orders")
     tests = [_Test(v, max(0.5, extra(c["f"]) * drift[v]), extra(c["a"])) for v, c in cells.items()]
-    return _fire("repeat_orders", dimension, "paid_orders", tests, lower=False, move=SPIKE)
+    return "paid_orders", tests
 
 
-_DETECTORS = {"pay_failure": _pay_failures, "traffic_drop": _traffic_drops,
-              "stock_out": _stock_outs, "order_spike": _order_spikes,
-              "repeat_orders": _repeat_orders}
+_DETECTORS = {  # kind → (tests of one dimension, lower tail, how far the count must move)
+    "pay_failure": (_pay_failures, True, PAY_DROP), "traffic_drop": (_traffic_drops, True, TRAFFIC_DROP),
+    "stock_out": (_stock_outs, True, STOP), "cvr_drop": (_conversion_drops, True, CVR_DROP),
+    "order_spike": (_order_spikes, False, SPIKE),
+    "repeat_orders": (_repeat_orders, False, SPIKE)}
 
 
-def signals_of(forecast: Cube, actual: Cube) -> list[Signal]:
+def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] | None = None
+               ) -> list[Signal]:
     """Associated signals that fired (corrected tail < SIGNAL_ALPHA), strongest first.
 
     Judged on counts of the cells the monitor has (orders, paid orders, visitors, page views
@@ -697,17 +759,29 @@ def signals_of(forecast: Cube, actual: Cube) -> list[Signal]:
     (their median), so a shop-wide change — a wrong volume forecast — does not fire:
     pay_failure (channel, device): orders placed, few paid;
     traffic_drop (channel, device, region): visitors fell;
+    cvr_drop (channel, device, region): visitors came, orders fell (not category: its SKUs
+    nest in it — a stock-out of its hit also stops its orders, and names the SKU);
     stock_out (sku_id): still viewed, orders stopped;
     order_spike (sku_id): far more orders than expected (刷单, a price error);
     repeat_orders (sku_id): paid orders beyond one per buyer (刷单: few users, many orders).
-    Conversion drops are left to Adtributor's CVR analysis.
+    A category's conversion is left to Adtributor's CVR analysis.
+    `sku_category` (SKU → category id, with a "category" dimension in the cubes): a stock-out is
+    judged against the rest of the SKU's category (see `_stock_outs`). A dimension with too few
+    values for its own dispersion (devices, categories) takes the pooled one of its kind's
+    dimensions (the same counts seen through channels, regions …).
     """
+    rests = _category_rests(forecast, actual, sku_category) if sku_category else None
     found = []
     for kind, dims in SIGNAL_DIMS.items():
-        for dimension in dims:
-            if dimension in actual:
-                cells = _pair(forecast.get(dimension, {}), actual[dimension])
-                found += _DETECTORS[kind](dimension, cells)
+        build, lower, move = _DETECTORS[kind]
+        if kind == "stock_out" and rests:
+            build = functools.partial(_stock_outs, groups=rests)
+        built = {d: build(_pair(forecast.get(d, {}), actual[d])) for d in dims if d in actual}
+        pooled = _phi([x for _, tests in built.values() for x in _squares(tests)])
+        for dimension, (measure, tests) in built.items():
+            found += _fire(kind, dimension, measure, tests, lower=lower, move=move,
+                           fallback=pooled)
+    found = [s for s in found if s.kind != "order_spike" or s.actual - s.expected >= SPIKE_ORDERS]
     threshold = -math.log10(SIGNAL_ALPHA)
     return sorted((s for s in found if s.score >= threshold),
                   key=lambda s: (-s.score, s.kind, s.dimension, s.value))

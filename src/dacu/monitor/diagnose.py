@@ -3,14 +3,15 @@
 The forecast of a window is a comparable baseline window (the previous hour, or the same hour of a
 reference day) scaled by `scale` (expected volume ratio, e.g. from the plan's hourly curve).
 Adtributor searches RCA_DIMS; the associated signals (`dacu.analyze.rca.signals_of`: payment
-failures, traffic drops, stock-outs and order spikes of SKUs) also read the SKU cells, on counts
+failures, traffic and conversion drops, stock-outs and order spikes of SKUs) also read the SKU
+cells, on counts
 (a stock-out: orders per add-to-cart while carts go on, else per visitor). A signal ranks before
 Adtributor's candidate when its evidence is stronger (`explain`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dacu.analyze.rca import RootCause, explain
 from dacu.monitor.store import Kpis, RollupStore
@@ -53,11 +54,14 @@ def robust_scale(forecast: dict, actual: dict, *, dim: str = "channel", measure:
 
 def diagnose(store: RollupStore, metric: str, window: tuple[int, int],
              baseline: tuple[int, int], *, scale: float | None = 1.0,
-             signals: Sequence[dict] = (), dims: Sequence[str] = RCA_DIMS) -> RootCause:
+             signals: Sequence[dict] = (), dims: Sequence[str] = RCA_DIMS,
+             sku_category: Mapping[str, str] | None = None) -> RootCause:
     """Explain `metric` in `window` against the `baseline` window (minutes) scaled by `scale`
     (the expected volume ratio, e.g. from the plan's curve; None: `robust_scale` from the channel
     mix, for a baseline at another time of day — it also absorbs a drop that hits every channel).
-    The SKU cells are read too, for the signals of `explain` (a stock-out names its SKU)."""
+    The SKU cells are read too, for the signals of `explain` (a stock-out names its SKU);
+    `sku_category` (SKU → category, e.g. from the catalogue; the rollups do not hold it) lets a
+    stock-out be judged against the rest of its category."""
     with_skus = (*dims, SKU_DIM) if SKU_DIM not in dims else tuple(dims)
     actual = cube(store, *window, dims=with_skus)
     forecast = cube(store, *baseline, dims=with_skus)
@@ -65,4 +69,4 @@ def diagnose(store: RollupStore, metric: str, window: tuple[int, int],
     if factor != 1.0:
         forecast = {d: {v: {k: x * factor for k, x in m.items()} for v, m in values.items()}
                     for d, values in forecast.items()}
-    return explain(metric, forecast, actual, signals=signals, dims=dims)
+    return explain(metric, forecast, actual, signals=signals, dims=dims, sku_category=sku_category)
