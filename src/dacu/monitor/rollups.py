@@ -170,7 +170,9 @@ class Rollups:
         entry = self.session_channel
         batch = dict(zip(firsts["session_id"].to_pylist(), firsts["channel_first"].to_pylist(),
                          strict=True))
-        entry.update({session: batch[session] for session in batch.keys() - entry.keys()})
+        # new sessions only; not `batch.keys() - entry.keys()`, which walks the whole (growing)
+        # dict of every session so far at each batch
+        entry.update({session: channel for session, channel in batch.items() if session not in entry})
         known = list(map(entry.__getitem__, batch))  # dict order = the order of `firsts`
         where = pc.index_in(sessions["session_id"], value_set=firsts["session_id"].combine_chunks(),
                             skip_nulls=True)
