@@ -264,7 +264,15 @@ class Collector:
             self._fold(table)
             count += table.num_rows
         self.flush()
+        self.store.checkpoint()  # every rebuilt cell, coarse ones too: the file equals the segments
         return count
+
+    def close(self) -> None:
+        """Close the segment log and write every pending cell to the store file (a clean shutdown)."""
+        with self.lock:
+            self.log.close()
+            self.flush()
+            self.store.checkpoint()
 
     def accept_body(self, body: bytes) -> IngestResult:
         items, unparsable = parse_body(body)

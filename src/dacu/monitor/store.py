@@ -12,6 +12,20 @@ span lies inside the range (the store keeps, per hour, the first and last minute
 So a whole-day tile reads one cell per dimension value instead of up to 142, and any window still
 gets exactly the union of the minute cells it covers (each coarser cell is such a union).
 SKU and bot cells have no running cells: they read hour cells for whole hours, minutes otherwise.
+
+Writes. An upsert only notes the changed cells in memory; DuckDB gets them in one transaction of
+INSERT OR REPLACE (its fixed cost per statement, not the bytes, is what a flush paid):
+
+* minute, SKU and bot cells: just before a query reads their table, and every `write_every` upserts;
+* coarse cells of the sketch dims (hour, day, total: dense 16 KB sketches rewritten by every batch):
+  queries read them from memory (`RollupStore.coarse`), so DuckDB gets them every `write_every`
+  upserts only;
+* everything at `checkpoint()` and `close()`.
+
+So a query always sees every upserted cell, while the file left by a crash can be a few flushes
+behind (coarse rows more than minute rows). That is harmless: the file is never the source of
+truth, `Collector.recover()` replays the fsync'ed segments at open and rewrites every cell
+(tests/monitor/test_store_writes.py kills a writer between two writes and recovers the same tiles).
 """
 
 from __future__ import annotations
@@ -157,6 +171,12 @@ def _inside(start: int, end: int):
 
 
 MAIN_TABLE, SKU_TABLE = "monitor_rollup", "monitor_rollup_sku"
+WRITE_EVERY = 20
+"""Upserts between two writes of everything pending to DuckDB (see the module doc)."""
+_COARSE = f"^({'|'.join(SKETCH_DIMS)})@"
+"""`dim` of a coarse cell of a sketch dim (hour, day, total)."""
+Coarse = tuple[tuple[int, ...], bytes | None, bytes | None]
+"""A coarse cell in memory: the MEASURES counters, the UV sketch and the buyer sketch."""
 TABLES = (MAIN_TABLE, SKU_TABLE)  # SKU cells apart: they outnumber the rest ~20 to 1
 _SUMS = ", ".join(f"coalesce(sum({m}), 0)::BIGINT AS {m}" for m in MEASURES)
 _KPI_FIELDS = ("gmv_fen", "paid_gmv_fen", "refund_fen", "orders", "paid_orders", "pv", "cart",
@@ -167,13 +187,18 @@ class RollupStore:
     """DuckDB tables `monitor_rollup` and `monitor_rollup_sku` (ROLLUP_SCHEMA, key
     minute+dim+value); thread-safe."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, write_every: int = WRITE_EVERY) -> None:
         self.con = duckdb.connect(str(path))
         self.lock = threading.Lock()
         self.extents = Extents()
-        self.sketches: dict[tuple[str, int], dict[str, tuple[bytes | None, bytes | None]]] = {}
-        """Sketches of the hour, day and total cells of the sketch dims, by (dim, minute) then
-        value: a tile or a curve unions them without reading blobs back from DuckDB."""
+        self.coarse: dict[tuple[str, int], dict[str, Coarse]] = {}
+        """The hour, day and total cells of the sketch dims, by (dim, minute) then value: counters
+        and sketches. Queries read them here; DuckDB gets them every `write_every` upserts."""
+        self.write_every = max(1, int(write_every))
+        self._pending: dict[str, list[pa.Table]] = {table: [] for table in TABLES}
+        """Upserted minute / SKU / bot cells not yet in DuckDB, by table (later ones win)."""
+        self._pending_coarse: set[tuple[str, int, str]] = set()  # (dim, minute, value)
+        self._upserts = 0
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
         for table in TABLES:
             self.con.execute(
@@ -183,27 +208,28 @@ class RollupStore:
         self._load_extents()
 
     def _load_extents(self) -> None:
-        """Extents of an existing store (a restart before the segments are replayed)."""
+        """Extents and coarse cells of an existing store (a restart before the segments are
+        replayed; the replay rewrites them)."""
         minutes = self.con.execute(f"SELECT minute FROM {MAIN_TABLE} WHERE dim = 'all'").fetchall()
         self.extents.add_minutes([m for (m,) in minutes])
         days = self.con.execute(f"SELECT minute FROM {MAIN_TABLE} WHERE dim = ?", ["all" + DAY])
         self.extents.add_days([m for (m,) in days.fetchall()])
         self.extents.total = bool(self.con.execute(
             f"SELECT count(*) FROM {MAIN_TABLE} WHERE dim = ?", ["all" + TOTAL]).fetchall()[0][0])
-        self._keep_sketches(self.con.execute(
-            f"SELECT dim, minute, value, uv_sketch, buyer_sketch FROM {MAIN_TABLE} "
-            "WHERE contains(dim, '@')").fetchall())
+        self._keep_coarse(self.con.execute(
+            f"SELECT * FROM {MAIN_TABLE} WHERE regexp_matches(dim, ?)", [_COARSE]).fetchall())
 
-    def _keep_sketches(self, rows: Iterable[tuple]) -> None:
-        for dim, minute, value, uv, buyers in rows:
-            if dim.split("@")[0] in SKETCH_DIMS:
-                self.sketches.setdefault((dim, minute), {})[value] = (uv, buyers)
+    def _keep_coarse(self, rows: Iterable[tuple]) -> None:
+        """Rows in ROLLUP_SCHEMA order: minute, dim, value, MEASURES…, uv_sketch, buyer_sketch."""
+        width = len(MEASURES)
+        for minute, dim, value, *rest in rows:
+            self.coarse.setdefault((dim, minute), {})[value] = (
+                tuple(rest[:width]), rest[width], rest[width + 1])
 
-    def _note_sketches(self, cells: pa.Table) -> None:
-        coarse = cells.filter(pc.match_substring(cells["dim"], "@"))
-        columns = [coarse[c].to_pylist() for c in ("dim", "minute", "value", "uv_sketch",
-                                                   "buyer_sketch")]
-        self._keep_sketches(zip(*columns, strict=True))
+    def _note_coarse(self, cells: pa.Table) -> None:
+        columns = [cells[name].to_pylist() for name in ROLLUP_SCHEMA.names]
+        self._keep_coarse(zip(*columns, strict=True))
+        self._pending_coarse.update(zip(columns[1], columns[0], columns[2], strict=True))
 
     def _note_extents(self, cells: pa.Table) -> None:
         dims = cells["dim"]
@@ -212,22 +238,70 @@ class RollupStore:
         self.extents.total = self.extents.total or pc.any(pc.equal(dims, "all" + TOTAL)).as_py()
 
     def upsert(self, cells: pa.Table) -> None:
-        """Insert or replace cells (the rollups hold the merged state of each cell)."""
+        """Insert or replace cells (the rollups hold the merged state of each cell). Queries see
+        them at once; DuckDB gets them when a query reads their table or every `write_every`
+        upserts (the module doc)."""
         if cells.num_rows == 0:
             return
         cells = cells.cast(ROLLUP_SCHEMA)
-        is_sku = pc.starts_with(cells["dim"], "sku_id")
+        dims = cells["dim"]
+        is_sku = pc.starts_with(dims, "sku_id")
+        is_coarse = pc.match_substring_regex(dims, _COARSE)
         with self.lock:
-            for table, part in ((SKU_TABLE, cells.filter(is_sku)),
-                                (MAIN_TABLE, cells.filter(pc.invert(is_sku)))):
-                if part.num_rows:
-                    self.con.register("_cells", part)
-                    self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _cells").fetchall()
-                    self.con.unregister("_cells")
             self._note_extents(cells)
-            self._note_sketches(cells)
+            self._note_coarse(cells.filter(is_coarse))
+            self._pending[SKU_TABLE].append(cells.filter(is_sku))
+            self._pending[MAIN_TABLE].append(cells.filter(pc.invert(pc.or_(is_sku, is_coarse))))
+            self._upserts += 1
+            if self._upserts % self.write_every == 0:
+                self._write_pending(coarse=True)
+
+    def checkpoint(self) -> None:
+        """Write every pending cell, the coarse ones too (DuckDB then equals memory)."""
+        with self.lock:
+            self._write_pending(coarse=True)
+
+    def close(self) -> None:
+        self.checkpoint()
+        with self.lock:
+            self.con.close()
+
+    def _write_pending(self, tables: Iterable[str] = TABLES, *, coarse: bool = False) -> None:
+        parts = [(table, _latest(self._pending[table])) for table in tables if self._pending[table]]
+        for table in tables:
+            self._pending[table] = []
+        if coarse and self._pending_coarse:
+            parts.append((MAIN_TABLE, self._take_coarse()))
+        self._write(parts)
+
+    def _take_coarse(self) -> pa.Table:
+        keys, self._pending_coarse = sorted(self._pending_coarse), set()
+        columns: dict[str, list] = {name: [] for name in ROLLUP_SCHEMA.names}
+        for dim, minute, value in keys:
+            counts, uv, buyers = self.coarse[(dim, minute)][value]
+            for name, item in zip(ROLLUP_SCHEMA.names, (minute, dim, value, *counts, uv, buyers),
+                                  strict=True):
+                columns[name].append(item)
+        return pa.table(columns, schema=ROLLUP_SCHEMA)
+
+    def _write(self, parts: list[tuple[str, pa.Table]]) -> None:
+        """INSERT OR REPLACE each part, all in one transaction."""
+        parts = [(table, part) for table, part in parts if part.num_rows]
+        if not parts:
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table, part in parts:
+                self.con.register("_cells", part)
+                self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _cells").fetchall()
+                self.con.unregister("_cells")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def rows(self) -> int:
+        self.checkpoint()
         with self.lock:
             return sum(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES)
 
@@ -257,11 +331,12 @@ class RollupStore:
               running: bool = True, hours: bool = True) -> dict:
         """{key: Kpis} over [start, end), grouped by `key_sql` (SQL) = `key_of(minute, value)`.
 
-        Counters are summed in SQL; the sketches of the hour, day and total cells come from the
-        in-memory copy (`self.sketches`), only the minute cells' sketches are read from DuckDB."""
+        For the sketch dims, the minute cells are read from DuckDB (counters summed and sketches
+        listed in one query) and the hour, day and total cells from memory (`self.coarse`)."""
         table = _table(dim)
         only, args = ("value = ? AND ", [value]) if value is not None else ("", [])
         with self.lock:
+            self._write_pending([table])
             if dim not in SKETCH_DIMS:
                 where, cell_args = _cells(dim, start, end, hours=hours)
                 return {row[0]: _kpis(row[1:]) for row in self.con.execute(
@@ -269,31 +344,30 @@ class RollupStore:
                     f"FROM {table} WHERE {only}{where} GROUP BY k", [*args, *cell_args]).fetchall()}
             cover = (self.extents.cover(start, end, running=running) if hours
                      else Cover(minutes=((start, end),)))
-            where, cell_args = _covering(dim, cover)
-            sums = {row[0]: row[1:] for row in self.con.execute(
-                f"SELECT {key_sql} AS k, {_SUMS} FROM {table} WHERE {only}{where} GROUP BY k",
-                [*args, *cell_args]).fetchall()}
-            blobs: dict = {k: ([], []) for k in sums}
+            found: dict = {}
             if cover.minutes:
                 where, cell_args = _covering(dim, Cover(minutes=cover.minutes))
-                for k, uv, buyers in self.con.execute(
-                        f"SELECT {key_sql} AS k, list(uv_sketch), list(buyer_sketch) FROM {table} "
-                        f"WHERE {only}{where} GROUP BY k", [*args, *cell_args]).fetchall():
-                    blobs[k][0].extend(uv)
-                    blobs[k][1].extend(buyers)
+                width = len(MEASURES)
+                for k, *row in self.con.execute(
+                        f"SELECT {key_sql} AS k, {_SUMS}, list(uv_sketch), list(buyer_sketch) "
+                        f"FROM {table} WHERE {only}{where} GROUP BY k",
+                        [*args, *cell_args]).fetchall():
+                    found[k] = (list(row[:width]), list(row[width]), list(row[width + 1]))
             for suffix, firsts in ((TOTAL, (0,) if cover.total else ()), (DAY, cover.days),
                                    (HOUR, cover.hours)):
                 for minute in firsts:
-                    for v, (uv, buyers) in self.sketches.get((dim + suffix, minute), {}).items():
+                    for v, (counts, uv, buyers) in self.coarse.get((dim + suffix, minute), {}).items():
                         if value is None or v == value:
-                            k = key_of(minute, v)
-                            blobs[k][0].append(uv)
-                            blobs[k][1].append(buyers)
-        return {k: _kpis((*row, *blobs[k])) for k, row in sums.items()}
+                            sums, uvs, buyer_blobs = found.setdefault(key_of(minute, v), ([0] * len(MEASURES), [], []))
+                            sums[:] = [a + b for a, b in zip(sums, counts, strict=True)]
+                            uvs.append(uv)
+                            buyer_blobs.append(buyers)
+        return {k: _kpis((*sums, uvs, buyer_blobs)) for k, (sums, uvs, buyer_blobs) in found.items()}
 
     def span(self) -> tuple[int, int] | None:
         """First and last minute with data."""
         with self.lock:
+            self._write_pending([MAIN_TABLE])
             row = self.con.execute(f"SELECT min(minute), max(minute) FROM {MAIN_TABLE} "
                                    "WHERE NOT contains(dim, '@')").fetchall()[0]
         return None if row[0] is None else (row[0], row[1])
@@ -302,6 +376,16 @@ class RollupStore:
         """The cells a query over minutes [start, end) of a sketch dimension reads."""
         with self.lock:
             return self.extents.cover(start, end, running=running)
+
+
+def _latest(tables: list[pa.Table]) -> pa.Table:
+    """The cells of several upserts, each key once with its latest state."""
+    if len(tables) == 1:
+        return tables[0]  # one upsert: one row per key (`Rollups.take_dirty`)
+    cells = pa.concat_tables(tables)
+    cells = cells.append_column("_n", pa.array(range(cells.num_rows), pa.int64()))
+    last = cells.group_by(["minute", "dim", "value"], use_threads=False).aggregate([("_n", "max")])
+    return cells.take(last["_n_max"]).drop_columns(["_n"])
 
 
 def _table(dim: str) -> str:

@@ -1,0 +1,130 @@
+"""The store's write rule (dacu.monitor.store, "Writes"): an upsert is visible to queries at once,
+DuckDB gets the cells later (minute cells before a query reads their table, coarse cells of the
+sketch dims every `write_every` upserts, everything at checkpoint / close). A writer killed between
+two writes leaves a file behind the segments, and the replay of the segments recovers exactly the
+tiles of an uninterrupted run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from dacu.monitor.collector import Collector, SegmentLog
+from dacu.monitor.rollups import Rollups
+from dacu.monitor.store import RollupStore, to_minute
+from tests.monitor import simworld
+
+SHANGHAI = timezone(timedelta(hours=8))
+START = datetime(2026, 11, 11, 20, tzinfo=SHANGHAI)
+DAY = to_minute(datetime(2026, 11, 11, tzinfo=SHANGHAI))
+BATCH = 1_000
+
+
+@pytest.fixture(scope="module")
+def world() -> simworld.World:
+    return simworld.events(np.random.default_rng(11), 6_000, START, minutes=90)
+
+
+def tiles(store: RollupStore) -> tuple:
+    """Day and campaign tiles (day / total cells), the hourly curve (hour cells), channels and SKUs
+    of the day, and a 40-minute window (minute cells)."""
+    return (store.totals(DAY, DAY + 1440), store.totals(0, 10**9), store.curve(DAY, DAY + 1440),
+            store.by_value("channel", DAY, DAY + 1440), store.by_value("sku_id", DAY, DAY + 1440),
+            store.totals(DAY + 1210, DAY + 1250))
+
+
+def feed(collector: Collector, events: pa.Table) -> None:
+    for offset in range(0, events.num_rows, BATCH):
+        collector._accept_table(events.slice(offset, BATCH))
+        collector.flush()
+
+
+def stored_total_pv(path: Path) -> int | None:
+    """pv of the campaign-to-date `all` cell as written in the DuckDB file (None: no such row)."""
+    store = RollupStore(path)
+    try:
+        row = store.con.execute("SELECT pv FROM monitor_rollup WHERE dim = 'all@t'").fetchall()
+    finally:
+        store.con.close()
+    return row[0][0] if row else None
+
+
+def test_queries_see_each_upsert_while_duckdb_gets_coarse_cells_every_n(tmp_path,
+                                                                         world: simworld.World) -> None:
+    pvs = pc.sum(pc.equal(world.events["event"], "pv").cast(pa.int64())).as_py()
+    every_time = Collector(SegmentLog(tmp_path / "a"), Rollups(), RollupStore(write_every=1))
+    lazy = Collector(SegmentLog(tmp_path / "b"), Rollups(),
+                     RollupStore(tmp_path / "lazy.duckdb", write_every=10**6))
+    feed(every_time, world.events)
+    feed(lazy, world.events)
+    assert lazy.store._upserts > 1
+    assert tiles(lazy.store) == tiles(every_time.store)
+    assert tiles(lazy.store)[1].pv == pvs
+    # the queries above wrote the minute cells they read, but no coarse cell reached DuckDB yet
+    lazy_rows = lazy.store.con.execute("SELECT count(*) FROM monitor_rollup WHERE dim = 'all@t'")
+    assert lazy_rows.fetchall() == [(0,)]
+    assert lazy.store.con.execute("SELECT count(*) FROM monitor_rollup WHERE dim = 'all' "
+                                  "AND pv > 0").fetchall()[0][0] > 0
+    # a clean close writes everything: the file alone (no replay) gives the same tiles
+    lazy.close()
+    lazy.store.close()
+    assert stored_total_pv(tmp_path / "lazy.duckdb") == pvs
+    reopened = RollupStore(tmp_path / "lazy.duckdb")
+    assert tiles(reopened) == tiles(every_time.store)
+    assert reopened.rows() == every_time.store.rows()
+
+
+KILLED_WRITER = """
+import os, signal, sys
+import pyarrow.parquet as pq
+from dacu.monitor.collector import Collector, SegmentLog
+from dacu.monitor.rollups import Rollups
+from dacu.monitor.store import RollupStore
+from tests.monitor.test_store_writes import BATCH, DAY, feed
+
+folder = sys.argv[1]
+events = pq.read_table(folder + "/events.parquet")
+collector = Collector(SegmentLog(folder + "/segments"), Rollups(),
+                      RollupStore(folder + "/rollups.duckdb", write_every=WRITE_EVERY))
+feed(collector, events)
+collector.store.totals(DAY, DAY + 1440)  # a query: the minute cells reach DuckDB
+assert collector.store._upserts % WRITE_EVERY, "the kill must fall between two coarse writes"
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_writer_killed_between_two_writes_recovers_the_same_tiles(tmp_path,
+                                                                    world: simworld.World) -> None:
+    write_every = 4
+    batches = -(-world.events.num_rows // BATCH)
+    assert batches % write_every, "pick a world whose last batch is not a write"
+    pq.write_table(world.events, tmp_path / "events.parquet")
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_WRITER).replace(
+        "WRITE_EVERY", str(write_every)), str(tmp_path)], cwd=Path(__file__).parents[2],
+        capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+
+    uninterrupted = Collector(SegmentLog(tmp_path / "other"), Rollups(), RollupStore(write_every=1))
+    feed(uninterrupted, world.events)
+    expected = tiles(uninterrupted.store)
+    pvs = expected[1].pv
+
+    # the file is behind: its campaign-to-date cell was last written before the last few batches
+    behind = stored_total_pv(tmp_path / "rollups.duckdb")
+    assert behind is not None and 0 < behind < pvs
+    again = Collector(SegmentLog(tmp_path / "segments"), Rollups(),
+                      RollupStore(tmp_path / "rollups.duckdb"))
+    assert again.recover() == world.events.num_rows
+    assert tiles(again.store) == expected  # day / total UV, hourly UV, channels, SKUs, a window
+    assert expected[0].uv > 0 and expected[1].buyers > 0
+    again.store.close()
+    assert stored_total_pv(tmp_path / "rollups.duckdb") == pvs  # recover() rewrote the file
