@@ -272,6 +272,29 @@ def test_conversion_drop_is_a_poisson_tail_on_orders_per_visitor() -> None:
     assert [s.kind for s in signals_of(forecast, actual)] == ["traffic_drop"]
 
 
+def test_a_stock_out_that_explains_its_category_s_drop_hides_the_category_s() -> None:
+    # makeup: 20 orders on 1000 visitors, now 0 (cvr_drop, lost 20); its SKU X: 20 orders on 100
+    # carts, now 0 on the same carts (stock_out, lost 20 ≥ half of 20): X is the cause, the
+    # category's drop is X's. X forecast 8 instead (lost 8 < 10): both stand.
+    def cubes(x_orders: float) -> tuple[dict, dict]:
+        forecast = {"category": {c: {"uv": 1000, "orders": 20} for c in ("makeup", "skincare")},
+                    "sku_id": {"X": {"orders": x_orders, "pv": 200, "cart": 100},
+                               "Y": {"orders": 20, "pv": 200, "cart": 100}}}
+        actual = {"category": {"makeup": {"uv": 1000, "orders": 0},
+                               "skincare": {"uv": 1000, "orders": 20}},
+                  "sku_id": {"X": {"orders": 0, "pv": 200, "cart": 100},
+                             "Y": {"orders": 20, "pv": 200, "cart": 100}}}
+        return forecast, actual
+
+    kinds = lambda cubes, **kw: sorted((s.kind, s.value) for s in signals_of(*cubes, **kw))  # noqa: E731
+    assert kinds(cubes(20)) == [("stock_out", "X")]  # no map: a SKU that lost that much
+    assert kinds(cubes(20), sku_category={"X": "makeup", "Y": "skincare"}) == [("stock_out", "X")]
+    # the map says X is not makeup's: makeup's drop stands on its own
+    assert kinds(cubes(20), sku_category={"X": "skincare", "Y": "skincare"}) == [
+        ("cvr_drop", "makeup"), ("stock_out", "X")]
+    assert kinds(cubes(8)) == [("cvr_drop", "makeup"), ("stock_out", "X")]
+
+
 def test_a_dimension_of_few_values_takes_the_pooled_dispersion() -> None:
     # channels: 8 values, 100 visitors each forecast, now 70, 80, 80, 100, 100, 120, 120, 130
     # (every value's others have median 1.0: no drift); squared residuals (A − 100)²/100:

@@ -33,7 +33,7 @@ import bisect
 import functools
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 Measures = Mapping[str, float]
@@ -432,7 +432,7 @@ SIGNAL_DIMS: dict[str, tuple[str, ...]] = {
     "pay_failure": ("channel", "device"),
     "traffic_drop": ("channel", "device", "region"),
     "stock_out": ("sku_id",),
-    "cvr_drop": ("channel", "device", "region"),  # not category: its SKUs nest in it (stock_out)
+    "cvr_drop": ("channel", "category", "device", "region"),
     "order_spike": ("sku_id",),
     "repeat_orders": ("sku_id",),
 }
@@ -759,12 +759,11 @@ def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] 
     (their median), so a shop-wide change — a wrong volume forecast — does not fire:
     pay_failure (channel, device): orders placed, few paid;
     traffic_drop (channel, device, region): visitors fell;
-    cvr_drop (channel, device, region): visitors came, orders fell (not category: its SKUs
-    nest in it — a stock-out of its hit also stops its orders, and names the SKU);
+    cvr_drop (channel, category, device, region): visitors came, orders fell — a category's
+    is left out when a stock-out of its SKU explains it (lost ≥ half its lost orders);
     stock_out (sku_id): still viewed, orders stopped;
     order_spike (sku_id): far more orders than expected (刷单, a price error);
     repeat_orders (sku_id): paid orders beyond one per buyer (刷单: few users, many orders).
-    A category's conversion is left to Adtributor's CVR analysis.
     `sku_category` (SKU → category id, with a "category" dimension in the cubes): a stock-out is
     judged against the rest of the SKU's category (see `_stock_outs`). A dimension with too few
     values for its own dispersion (devices, categories) takes the pooled one of its kind's
@@ -783,5 +782,20 @@ def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] 
                            fallback=pooled)
     found = [s for s in found if s.kind != "order_spike" or s.actual - s.expected >= SPIKE_ORDERS]
     threshold = -math.log10(SIGNAL_ALPHA)
-    return sorted((s for s in found if s.score >= threshold),
+    return sorted(_nested((s for s in found if s.score >= threshold), sku_category),
                   key=lambda s: (-s.score, s.kind, s.dimension, s.value))
+
+
+def _nested(fired: Iterable[Signal], sku_category: Mapping[str, str] | None) -> list[Signal]:
+    """Without the conversion drops of categories that a stock-out of one of their SKUs explains:
+    the SKU lost at least half the orders its category lost (SKUs nest in categories; without a
+    SKU → category map, any SKU that lost that many is taken as the category's own)."""
+    fired = list(fired)
+    lost = [(s.value, s.expected - s.actual) for s in fired if s.kind == "stock_out"]
+
+    def explained(s: Signal) -> bool:
+        return (s.kind == "cvr_drop" and s.dimension == "category"
+                and any((sku_category is None or sku_category.get(sku) == s.value)
+                        and gone >= 0.5 * (s.expected - s.actual) for sku, gone in lost))
+
+    return [s for s in fired if not explained(s)]
