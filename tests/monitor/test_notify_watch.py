@@ -184,19 +184,21 @@ def test_stock_watch_hours_to_stockout() -> None:
 
 
 def test_a_sku_still_carted_but_no_longer_ordered_is_out_of_stock_now() -> None:
-    # X sold 12 orders per 20 carts; now 20 carts, no order: expected 12 · 20/20 = 12, P(0) = e^−12.
-    # Y (0.2 expected) and Z (1) could never show a stall at 1% → Tarone counts 1 test;
-    # score −log10(e^−12) = 12/ln 10 = 5.2115. Z kept selling; Y sells too little to tell.
-    forecast = {"X": {"orders": 12, "cart": 20, "pv": 100}, "Y": {"orders": 0.2, "cart": 1, "pv": 10},
-                "Z": {"orders": 1, "cart": 2, "pv": 20}}
-    actual = {"X": {"orders": 0, "cart": 20, "pv": 100}, "Y": {"orders": 0, "cart": 1, "pv": 10},
-              "Z": {"orders": 1, "cart": 2, "pv": 20}}
-    stalled = stalled_skus(forecast, actual)
+    # Three earlier hours: X sold 36 orders per 60 carts; at a third (scale 1/3, one hour) that is
+    # 12 per 20. Now 20 carts, no order: expected 12 · 20/20 = 12, P(0) = e^−12; X alone is
+    # tested (Y's 4 orders and Z's 3 carts are too few for a rate of their own), so the score is
+    # −log10(e^−12) = 12/ln 10 = 5.2115.
+    earlier = {"X": {"orders": 36, "cart": 60, "pv": 300}, "Y": {"orders": 4, "cart": 9, "pv": 30},
+               "Z": {"orders": 6, "cart": 3, "pv": 60}}
+    actual = {"X": {"orders": 0, "cart": 20, "pv": 100}, "Y": {"orders": 0, "cart": 3, "pv": 10},
+              "Z": {"orders": 0, "cart": 1, "pv": 20}}
+    stalled = stalled_skus(earlier, actual, scale=1 / 3)
     assert list(stalled) == ["X"]
-    assert (stalled["X"]["expected"], stalled["X"]["actual"]) == (12.0, 0)
+    assert (stalled["X"]["expected"], stalled["X"]["actual"]) == (pytest.approx(12.0), 0)
     assert stalled["X"]["score"] == pytest.approx(12 / math.log(10))
-    # nobody carts or views it any more: no evidence it could not be bought
-    assert stalled_skus(forecast, {**actual, "X": {"orders": 0, "cart": 2, "pv": 30}}) == {}
+    # carts fell below half their pace (9 < 10): shoppers left, no evidence it cannot be bought
+    assert stalled_skus(earlier, {**actual, "X": {"orders": 0, "cart": 9, "pv": 100}},
+                        scale=1 / 3) == {}
     # the stock table still says 500 left and nothing sells: red, 0 hours, listed first
     skus = [{"sku_id": "A", "category": "makeup", "stock": 500},
             {"sku_id": "X", "category": "makeup", "stock": 500}]
@@ -204,6 +206,7 @@ def test_a_sku_still_carted_but_no_longer_ordered_is_out_of_stock_now() -> None:
     assert [(r.sku_id, r.stock_left, r.hours_to_stockout, r.status) for r in rows] == [
         ("X", 500, 0.0, "red")]
     assert rows[0].stalled == stalled["X"]
+
 
 def test_budget_watch_pace_and_roi() -> None:
     rows = budget_watch({"search_ads": 1000, "display_ads": 1000}, {"search_ads": 500, "display_ads": 500},

@@ -48,7 +48,7 @@ from dacu.monitor.watches import stalled_skus, stock_watch
 
 ANOMALY_METRICS = ("uv", "cvr", "paid_gmv_fen")
 STALL_HOURS = 3  # the hours before a stall's window that set a SKU's orders per cart
-STALL_WINDOWS = (15, 30, 60)  # minutes looked back for a SKU whose orders stopped
+STALL_WINDOWS = (15, 30, 60, 120)  # minutes looked back for a SKU whose orders stopped
 _PLAN_KEY = {"paid_gmv_fen": "gmv_fen", "paid_orders": "orders"}
 
 
@@ -450,21 +450,20 @@ class LiveMonitor:
         return rows
 
     def _stalled(self, now: int) -> dict[str, dict]:
-        """SKUs still carted but no longer ordered over the last 15, 30 or 60 minutes (the
+        """SKUs still carted but no longer ordered over the last 15, 30, 60 or 120 minutes (the
         shortest that shows it: a hit SKU stalls visibly in minutes, a slow one in an hour),
         each against its own orders per cart in the STALL_HOURS before — the root cause's
-        stock-out signal, its evidence corrected for the three looks."""
+        stock-out signal, its evidence corrected for the four looks."""
         out: dict[str, dict] = {}
         for minutes in STALL_WINDOWS:
             start = now - minutes
             earlier = self.store.by_value("sku_id", start - 60 * STALL_HOURS, start)
             if not earlier:
                 continue
-            actual = {k: measures(v) for k, v in self.store.by_value("sku_id", start, now).items()
-                      if k}
-            forecast = {k: measures(v, minutes / (60 * STALL_HOURS)) for k, v in earlier.items()
-                        if k}
-            for sku, signal in stalled_skus(forecast, actual).items():
+            actual = {k: measures(v) for k, v in self.store.by_value("sku_id", start, now).items()}
+            stalled = stalled_skus({k: measures(v) for k, v in earlier.items() if k}, actual,
+                                   scale=minutes / (60 * STALL_HOURS))
+            for sku, signal in stalled.items():
                 score = signal["score"] - math.log10(len(STALL_WINDOWS))
                 if sku not in out and score >= -math.log10(SIGNAL_ALPHA):
                     out[sku] = {**signal, "score": score, "minutes": minutes}

@@ -58,16 +58,30 @@ def stock_watch(skus: Sequence[Mapping[str, Any]], sold: Mapping[str, int],
                                           r.hours_to_stockout or 0.0, r.sku_id))
 
 
-def stalled_skus(forecast: Mapping[str, Mapping[str, float]],
-                 actual: Mapping[str, Mapping[str, float]]) -> dict[str, dict]:
-    """SKUs whose orders stopped while still carted and viewed: the root-cause analysis's
+STALL_MIN_COUNT = 5  # orders and carts a SKU needs in the earlier window for a rate of its own
+
+
+def stalled_skus(earlier: Mapping[str, Mapping[str, float]],
+                 actual: Mapping[str, Mapping[str, float]], *, scale: float = 1.0
+                 ) -> dict[str, dict]:
+    """SKUs whose orders stopped while shoppers still cart them: the root-cause analysis's
     stock-out signal (`dacu.analyze.rca.signals_of`, corrected for the SKUs that could show one)
-    on {sku: measures} of a recent window (`actual`) against earlier cells scaled to the same
-    length (`forecast`). {sku_id: the signal as a dict}."""
+    on {sku: measures} of a recent window (`actual`) against `earlier` cells, `scale` × their
+    counts being what the recent window would hold at the same pace. {sku_id: signal dict}.
+
+    Only SKUs with STALL_MIN_COUNT orders and carts in `earlier` are tested (a rate from two
+    orders is noise), and only while carts go on at half their pace or more: a SKU whose carts
+    fell with its orders lost its shoppers (a flash sale over, traffic moved on), which is not
+    evidence that it cannot be bought."""
     from dacu.analyze.rca import signals_of
 
-    fired = signals_of({"sku_id": dict(forecast)}, {"sku_id": dict(actual)})
-    return {s.value: s.as_dict() for s in fired if s.kind == "stock_out"}
+    tested = [k for k, m in earlier.items()
+              if m.get("orders", 0) >= STALL_MIN_COUNT and m.get("cart", 0) >= STALL_MIN_COUNT]
+    forecast = {k: {name: x * scale for name, x in earlier[k].items()} for k in tested}
+    now = {k: dict(actual.get(k, {})) for k in tested}
+    fired = signals_of({"sku_id": forecast}, {"sku_id": now})
+    return {s.value: s.as_dict() for s in fired if s.kind == "stock_out"
+            and now[s.value].get("cart", 0) >= 0.5 * forecast[s.value]["cart"]}
 
 
 @dataclass(frozen=True)
