@@ -114,3 +114,38 @@ def test_stream_sends_the_dashboard_document(live_world) -> None:
                 doc = json.loads(line[6:])
                 break
     assert doc["campaign"]["id"] == "double11-2026" and "tiles" in doc
+
+
+def test_the_served_monitor_reads_the_coupon_store_of_its_campaign(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """`dacu serve` with the campaign's coupon store (DACU_CAMPAIGN, DACU_STORE): the monitor it
+    opens from the metadata database reads the store's audit trail, so the dashboard's coupon
+    watch counts the claims made through /api/coupons (3 customers claim, one claims twice:
+    3 issued, 1 refused as already claimed)."""
+    from dacu.monitor.dashboard import snapshot
+
+    from dacu.config import load_campaign
+    from dacu.flash.api import attach
+    from dacu.flash.loading import load_flash
+    from dacu.flash.open import open_store
+
+    example = ROOT / "examples" / "double11.yaml"
+    monkeypatch.setenv("DACU_CAMPAIGN", str(example))
+    monkeypatch.setenv("DACU_MONITOR_DIR", str(tmp_path / "monitors"))
+    world = make_world(sqlite_db(tmp_path), tmp_path)
+    store = open_store(f"sqlite:///{tmp_path / 'flash.sqlite'}", load_flash(load_campaign(example)),
+                       clock=lambda: PEAK.timestamp())  # during the campaign
+    attach(world.app, store)
+    shop = world.key_client("shop")
+    for n, customer in enumerate(["u1", "u2", "u3", "u1"]):
+        reply = shop.post("/api/coupons/store-coupon-20/claim", json={"customer_id": customer},
+                          headers={"Idempotency-Key": f"claim-{n}"})
+        assert reply.status_code == (409 if n == 3 else 200), reply.text
+    events = records(simworld.events(np.random.default_rng(2), 50, PEAK, minutes=5).events)
+    assert world.key_client("events:write").post("/api/events?campaign=double11-2026",
+                                                 json=events).status_code == 200
+    doc = world.key_client("metrics:read").get("/api/dashboard/double11-2026").json()
+    coupons = [row for row in doc["watches"]["coupons"] if row["coupon"] == "store-coupon-20"]
+    assert sum(r["issued"] for r in coupons) == 3 and sum(r["refused"] for r in coupons) == 1
+    monitor = next(iter(world.app.state.monitors.values()))
+    assert monitor.flash_audit is not None and snapshot(monitor)["watches"]["coupons"]

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,36 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
     notifier = Notifier(load_targets(list(campaign.notify))) if campaign.notify else None
     monitor = LiveMonitor(campaign, folder, plan=plan, alert_log=MetadataAlertLog(request.app.state.db),
                           notifier=notifier)
+    monitor.flash_audit = _flash_audit(request, monitor)
     monitor.recover()
     return monitor
+
+
+AUDIT_HOURS, AUDIT_LIMIT = 26, 500_000  # a day of slots plus the root cause's baseline hour
+
+
+def _flash_audit(request: Request, monitor: LiveMonitor) -> Callable[[], list] | None:
+    """The coupon/flash-sale audit trail of the last AUDIT_HOURS before the monitor's clock, when
+    the server runs this campaign's coupon store (DACU_CAMPAIGN/DACU_STORE, dacu.flash.api): for
+    the coupon and flash watches and the coupon-refusal signal of the root cause."""
+    from dacu.flash.api import get_store
+
+    if getattr(request.app.state, "flash_store", None) is None and not os.environ.get(
+            "DACU_CAMPAIGN"):
+        return None
+    try:
+        store = get_store(request)
+    except HTTPException:
+        return None
+    if store.config.campaign_id != monitor.campaign.id:
+        return None
+
+    def recent() -> list:
+        now = monitor.now or datetime.now(UTC)
+        since = int((now - timedelta(hours=AUDIT_HOURS)).timestamp() * 1000)
+        return store.audit(since_ms=since, limit=AUDIT_LIMIT)
+
+    return recent
 
 
 # -- one monitor across worker processes ----------------------------------------------------------
