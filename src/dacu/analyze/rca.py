@@ -545,19 +545,15 @@ def _squares(tests: Sequence[_Test]) -> list[float]:
     return squares
 
 
-def dispersion(tests: Sequence[_Test], fallback: float = 1.0) -> float:
+def dispersion(tests: Sequence[_Test]) -> float:
     """Quasi-Poisson (quasi-binomial) dispersion φ ≥ 1 of a dimension: the median of the values'
     squared Pearson residuals ÷ the median of χ²₁, over the values expecting ≥ MIN_COUNT (where a
     residual is near normal). A median, so the broken value does not set it; φ = 1 below
-    DISPERSION_VALUES such values (`fallback`: the pooled φ of `signals_of`). Counts vary more
-    than Poisson when visits come in bursts, orders in baskets, or the forecast is itself a noisy
-    estimate."""
-    return _phi(_squares(tests), fallback)
-
-
-def _phi(squares: list[float], fallback: float = 1.0) -> float:
+    DISPERSION_VALUES such values. Counts vary more than Poisson when visits come in bursts, orders
+    in baskets, or the forecast is itself a noisy estimate."""
+    squares = _squares(tests)
     if len(squares) < DISPERSION_VALUES:
-        return fallback
+        return 1.0
     return max(1.0, statistics.median(squares) / CHI2_1_MEDIAN)
 
 
@@ -593,11 +589,10 @@ def testable(tests: Sequence[_Test], phi: float, alpha: float = SIGNAL_ALPHA) ->
 
 
 def _fire(kind: str, dimension: str, measure: str, tests: list[_Test], *, lower: bool,
-          move: float, fallback: float = 1.0) -> list[Signal]:
+          move: float) -> list[Signal]:
     """Signals of the tests whose count moved past `move` × expected, with their tails and the
-    number of tests they are corrected for (Tarone's for lower tails, all values for upper);
-    `fallback`: the dispersion for a dimension with too few values to estimate its own."""
-    phi = dispersion(tests, fallback)
+    number of tests they are corrected for (Tarone's for lower tails, all values for upper)."""
+    phi = dispersion(tests)
     count = testable(tests, phi) if lower else len(tests)
     out = []
     for t in tests:
@@ -766,8 +761,9 @@ def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] 
     repeat_orders (sku_id): paid orders beyond one per buyer (刷单: few users, many orders).
     `sku_category` (SKU → category id, with a "category" dimension in the cubes): a stock-out is
     judged against the rest of the SKU's category (see `_stock_outs`). A dimension with too few
-    values for its own dispersion (devices, categories) takes the pooled one of its kind's
-    dimensions (the same counts seen through channels, regions …).
+    values for its own dispersion (devices, categories) keeps φ = 1: a φ pooled with the other
+    dimensions' cells takes in the incident's spill-over (a payment failure on one channel lowers
+    the pay rate of every device), so it was tried and left (docs/monitor.md, Known limits).
     """
     rests = _category_rests(forecast, actual, sku_category) if sku_category else None
     found = []
@@ -775,11 +771,9 @@ def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] 
         build, lower, move = _DETECTORS[kind]
         if kind == "stock_out" and rests:
             build = functools.partial(_stock_outs, groups=rests)
-        built = {d: build(_pair(forecast.get(d, {}), actual[d])) for d in dims if d in actual}
-        pooled = _phi([x for _, tests in built.values() for x in _squares(tests)])
-        for dimension, (measure, tests) in built.items():
-            found += _fire(kind, dimension, measure, tests, lower=lower, move=move,
-                           fallback=pooled)
+        for dimension in (d for d in dims if d in actual):
+            measure, tests = build(_pair(forecast.get(dimension, {}), actual[dimension]))
+            found += _fire(kind, dimension, measure, tests, lower=lower, move=move)
     found = [s for s in found if s.kind != "order_spike" or s.actual - s.expected >= SPIKE_ORDERS]
     threshold = -math.log10(SIGNAL_ALPHA)
     return sorted(_nested((s for s in found if s.score >= threshold), sku_category),
