@@ -761,9 +761,10 @@ def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] 
     repeat_orders (sku_id): paid orders beyond one per buyer (刷单: few users, many orders).
     `sku_category` (SKU → category id, with a "category" dimension in the cubes): a stock-out is
     judged against the rest of the SKU's category (see `_stock_outs`). A dimension with too few
-    values for its own dispersion (devices, categories) keeps φ = 1: a φ pooled with the other
-    dimensions' cells takes in the incident's spill-over (a payment failure on one channel lowers
-    the pay rate of every device), so it was tried and left (docs/monitor.md, Known limits).
+    values for its own dispersion (devices, categories) keeps φ = 1. Pooling the residuals of a
+    kind's dimensions was tried and left: two short lists pooled pass the DISPERSION_VALUES guard
+    without its reason — a median of 10 residuals, the broken value's among them, put φ at 5.4
+    and hid a payment failure of 9 orders none paid (docs/monitor.md, Known limits).
     """
     rests = _category_rests(forecast, actual, sku_category) if sku_category else None
     found = []
