@@ -56,22 +56,30 @@ def combine(parts: list[tuple[Kpis, float]]) -> Kpis:
 
 def window_totals(store: RollupStore, start: int, end: int, *, live: int | None = None,
                   dim: str = "all", value: str = "") -> Kpis:
-    """KPIs of one dimension value over [start, end) in epoch seconds."""
-    (a, b), edges = window_parts(start, end, live)
-    parts = [(store.totals(a, b, dim=dim, value=value), 1.0)] if a < b else []
-    parts += [(store.totals(m, m + 1, dim=dim, value=value), w) for m, w in edges]
-    return combine(parts)
+    """KPIs of one dimension value over [start, end) in epoch seconds (one store query)."""
+    ranges, weights = _ranges(start, end, live)
+    if not ranges:
+        return combine([])
+    return combine(list(zip(store.totals_many(ranges, dim=dim, value=value), weights, strict=True)))
 
 
 def window_by_value(store: RollupStore, dim: str, start: int, end: int, *,
                     live: int | None = None) -> dict[str, Kpis]:
-    """KPIs per value of `dim` over [start, end) in epoch seconds."""
-    (a, b), edges = window_parts(start, end, live)
+    """KPIs per value of `dim` over [start, end) in epoch seconds (one store query)."""
+    ranges, weights = _ranges(start, end, live)
     parts: dict[str, list[tuple[Kpis, float]]] = {}
-    if a < b:
-        for key, kpis in store.by_value(dim, a, b).items():
-            parts.setdefault(key, []).append((kpis, 1.0))
-    for minute, weight in edges:
-        for key, kpis in store.by_value(dim, minute, minute + 1).items():
+    for found, weight in zip(store.by_value_many(dim, ranges) if ranges else [], weights,
+                             strict=True):
+        for key, kpis in found.items():
             parts.setdefault(key, []).append((kpis, weight))
     return {key: combine(items) for key, items in sorted(parts.items())}
+
+
+def _ranges(start: int, end: int, live: int | None) -> tuple[list[tuple[int, int]], list[float]]:
+    """Minute ranges of the window and their weights: the whole minutes (1.0), then each edge."""
+    (a, b), edges = window_parts(start, end, live)
+    ranges, weights = ([(a, b)], [1.0]) if a < b else ([], [])
+    for minute, weight in edges:
+        ranges.append((minute, minute + 1))
+        weights.append(weight)
+    return ranges, weights

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -308,13 +308,22 @@ class RollupStore:
     # -- queries ---------------------------------------------------------------------------------
     def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
         """KPIs over minutes [start, end) of one dimension value (default: everything)."""
-        found = self._read(dim, start, end, "0", lambda minute, v: 0, value=value)
-        return found.get(0, Kpis())
+        return self.totals_many([(start, end)], dim=dim, value=value)[0]
+
+    def totals_many(self, ranges: Sequence[tuple[int, int]], *, dim: str = "all",
+                    value: str = "") -> list[Kpis]:
+        """`totals` of several minute ranges in one query (a sliding window and its edges)."""
+        found = self._read_many(dim, ranges, "0", lambda minute, v: 0, value=value)
+        return [one.get(0, Kpis()) for one in found]
 
     def by_value(self, dim: str, start: int, end: int) -> dict[str, Kpis]:
         """KPIs per value of a dimension (channel table, category table, RCA input)."""
-        found = self._read(dim, start, end, "value", lambda minute, v: v, value=None)
-        return dict(sorted(found.items()))
+        return self.by_value_many(dim, [(start, end)])[0]
+
+    def by_value_many(self, dim: str, ranges: Sequence[tuple[int, int]]) -> list[dict[str, Kpis]]:
+        """`by_value` of several minute ranges in one query."""
+        found = self._read_many(dim, ranges, "value", lambda minute, v: v, value=None)
+        return [dict(sorted(one.items())) for one in found]
 
     def curve(self, start: int, end: int, *, bucket: int = 60, dim: str = "all",
               value: str = "") -> list[tuple[int, Kpis]]:
@@ -322,47 +331,60 @@ class RollupStore:
 
         Buckets of whole hours read the hour cells where they fit (the live hour too)."""
         size = int(bucket)
-        found = self._read(dim, start, end, f"minute // {size} * {size}",
-                           lambda minute, v: minute // size * size, value=value, running=False,
-                           hours=size % 60 == 0)
-        return sorted(found.items())
+        found = self._read_many(dim, [(start, end)], f"minute // {size} * {size}",
+                                lambda minute, v: minute // size * size, value=value,
+                                running=False, hours=size % 60 == 0)
+        return sorted(found[0].items())
 
-    def _read(self, dim: str, start: int, end: int, key_sql: str, key_of, *, value: str | None,
-              running: bool = True, hours: bool = True) -> dict:
-        """{key: Kpis} over [start, end), grouped by `key_sql` (SQL) = `key_of(minute, value)`.
+    def _read_many(self, dim: str, ranges: Sequence[tuple[int, int]], key_sql: str, key_of, *,
+                   value: str | None, running: bool = True, hours: bool = True) -> list[dict]:
+        """[{key: Kpis}] over each [start, end) of `ranges`, grouped by `key_sql` (SQL) =
+        `key_of(minute, value)`; one SQL statement for all the ranges (its fixed cost is most of a
+        small query's).
 
         For the sketch dims, the minute cells are read from DuckDB (counters summed and sketches
-        listed in one query) and the hour, day and total cells from memory (`self.coarse`)."""
-        table = _table(dim)
+        listed) and the hour, day and total cells from memory (`self.coarse`)."""
+        table, width = _table(dim), len(MEASURES)
         only, args = ("value = ? AND ", [value]) if value is not None else ("", [])
+        found: list[dict] = [{} for _ in ranges]
         with self.lock:
             self._write_pending([table])
-            if dim not in SKETCH_DIMS:
-                where, cell_args = _cells(dim, start, end, hours=hours)
-                return {row[0]: _kpis(row[1:]) for row in self.con.execute(
-                    f"SELECT {key_sql} AS k, {_SUMS}, list(uv_sketch), list(buyer_sketch) "
-                    f"FROM {table} WHERE {only}{where} GROUP BY k", [*args, *cell_args]).fetchall()}
-            cover = (self.extents.cover(start, end, running=running) if hours
-                     else Cover(minutes=((start, end),)))
-            found: dict = {}
-            if cover.minutes:
-                where, cell_args = _covering(dim, Cover(minutes=cover.minutes))
-                width = len(MEASURES)
-                for k, *row in self.con.execute(
-                        f"SELECT {key_sql} AS k, {_SUMS}, list(uv_sketch), list(buyer_sketch) "
-                        f"FROM {table} WHERE {only}{where} GROUP BY k",
-                        [*args, *cell_args]).fetchall():
-                    found[k] = (list(row[:width]), list(row[width]), list(row[width + 1]))
-            for suffix, firsts in ((TOTAL, (0,) if cover.total else ()), (DAY, cover.days),
-                                   (HOUR, cover.hours)):
-                for minute in firsts:
-                    for v, (counts, uv, buyers) in self.coarse.get((dim + suffix, minute), {}).items():
-                        if value is None or v == value:
-                            sums, uvs, buyer_blobs = found.setdefault(key_of(minute, v), ([0] * len(MEASURES), [], []))
-                            sums[:] = [a + b for a, b in zip(sums, counts, strict=True)]
-                            uvs.append(uv)
-                            buyer_blobs.append(buyers)
-        return {k: _kpis((*sums, uvs, buyer_blobs)) for k, (sums, uvs, buyer_blobs) in found.items()}
+            selects, select_args, covers = [], [], []
+            for index, (start, end) in enumerate(ranges):
+                if dim not in SKETCH_DIMS:
+                    where, cell_args = _cells(dim, start, end, hours=hours)
+                    cover = Cover()
+                else:
+                    cover = (self.extents.cover(start, end, running=running) if hours
+                             else Cover(minutes=((start, end),)))
+                    where, cell_args = _covering(dim, Cover(minutes=cover.minutes))
+                covers.append(cover)
+                if where != "FALSE":
+                    selects.append(f"SELECT {int(index)} AS part, {key_sql} AS k, {_SUMS}, "
+                                   f"list(uv_sketch) AS uv, list(buyer_sketch) AS buyers "
+                                   f"FROM {table} WHERE {only}{where} GROUP BY k")
+                    select_args += [*args, *cell_args]
+            if selects:
+                for part, k, *row in self.con.execute(" UNION ALL ".join(selects),
+                                                      select_args).fetchall():
+                    found[part][k] = (list(row[:width]), list(row[width]), list(row[width + 1]))
+            for one, cover in zip(found, covers, strict=True):
+                self._add_coarse(one, dim, cover, key_of, value)
+        return [{k: _kpis((*sums, uvs, buyers)) for k, (sums, uvs, buyers) in one.items()}
+                for one in found]
+
+    def _add_coarse(self, found: dict, dim: str, cover: Cover, key_of, value: str | None) -> None:
+        """Add the covering total, day and hour cells (from memory) to `found`."""
+        for suffix, firsts in ((TOTAL, (0,) if cover.total else ()), (DAY, cover.days),
+                               (HOUR, cover.hours)):
+            for minute in firsts:
+                for v, (counts, uv, buyers) in self.coarse.get((dim + suffix, minute), {}).items():
+                    if value is None or v == value:
+                        sums, uvs, buyer_blobs = found.setdefault(key_of(minute, v),
+                                                                  ([0] * len(MEASURES), [], []))
+                        sums[:] = [a + b for a, b in zip(sums, counts, strict=True)]
+                        uvs.append(uv)
+                        buyer_blobs.append(buyers)
 
     def span(self) -> tuple[int, int] | None:
         """First and last minute with data."""
