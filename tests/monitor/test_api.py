@@ -122,12 +122,11 @@ def test_the_served_monitor_reads_the_coupon_store_of_its_campaign(tmp_path: Pat
     opens from the metadata database reads the store's audit trail, so the dashboard's coupon
     watch counts the claims made through /api/coupons (3 customers claim, one claims twice:
     3 issued, 1 refused as already claimed)."""
-    from dacu.monitor.dashboard import snapshot
-
     from dacu.config import load_campaign
     from dacu.flash.api import attach
     from dacu.flash.loading import load_flash
     from dacu.flash.open import open_store
+    from dacu.monitor.dashboard import snapshot
 
     example = ROOT / "examples" / "double11.yaml"
     monkeypatch.setenv("DACU_CAMPAIGN", str(example))
