@@ -92,6 +92,20 @@ def test_for_duration_then_single_alert_then_resolve() -> None:
     assert steps == [[], [], [("opened", "", "yellow", False)], [], [("resolved", "", "yellow", False)]]
 
 
+
+def test_significance_opens_an_alert_only_recovery_closes_it() -> None:
+    # pay rate 1/6 vs 88% of the rest: p = 0.001 → opens at 99%. Next window 1/2 vs 88%: still
+    # below 50% but p = 0.23 (two orders prove nothing): the alert stays open. 90% vs 88%: the
+    # value is back; 45 minutes after the last breach (resolve_after) it resolves. Without an open alert the
+    # insignificant reading never opens one.
+    engine = RuleEngine([rule(below=0.5, confidence=0.99, resolve_after="45m")])
+    sure, unsure, back = ({"": (1 / 6, 0.88, 0.001)}, {"": (0.5 / 2, 0.88, 0.23)},
+                          {"": (0.9, 0.88, 0.6)})
+    steps = run(engine, [sure, unsure, unsure, back, back])
+    assert steps == [[("opened", "", "yellow", False)], [], [], [],
+                     [("resolved", "", "yellow", False)]]
+    assert run(RuleEngine([rule(below=0.5, confidence=0.99)]), [unsure, unsure]) == [[], []]
+
 def test_dimension_values_are_separate_alerts() -> None:
     engine = RuleEngine([rule(by="channel")])
     steps = run(engine, [{"a": (0.04, 0.05), "b": (0.05, 0.05)}, {"a": (0.04, 0.05), "b": (0.01, 0.05)}])
@@ -191,3 +205,12 @@ def test_alert_text_names_the_culprit_and_its_signal() -> None:
     assert "- 时间 2026-11-11 20:00（北京时间）" in lines
     assert "- 根因 渠道=search_ads（解释力 80%）" in lines
     assert "- 信号 拍下未付款激增：渠道=search_ads 支付订单 1，预期 11 (pay_failure)" in lines
+
+
+def test_a_stock_watch_signal_reads_as_hours_to_stock_out() -> None:
+    from dacu.monitor.messages import signal_line
+
+    watch = {"kind": "stock_out", "dimension": "category", "value": "makeup",
+             "sku_id": "SKU-MK-028", "hours_to_stockout": 0.04}
+    assert signal_line(watch) == ("- 信号 断货预警：品类=makeup 的 SKU-MK-028 预计 0.0 小时内断货 "
+                                  "(stock watch)")

@@ -59,6 +59,8 @@ def metric_value(kpis: Kpis, metric: str, spend_fen: int | None = None) -> float
         return spend_fen
     if metric in RATE_COUNTS:
         hits, trials = (getattr(kpis, name) for name in RATE_COUNTS[metric])
+        if metric == "pay_rate":  # a window's pays include orders placed just before it
+            hits = min(hits, trials)
         return hits / trials if trials else None
     value = getattr(kpis, metric)
     return None if value is None else float(value)
@@ -271,7 +273,14 @@ class LiveMonitor:
         if not rule.confidence or reference is None or rule.metric not in COUNTED:
             return None
         hits_name, trials_name = RATE_COUNTS.get(rule.metric, (rule.metric, None))
-        count = lambda k, name: 1.0 if name is None else float(getattr(k, name))  # noqa: E731
+
+        def count(cell: Kpis, name: str | None) -> float:
+            if name is None:
+                return 1.0
+            if rule.metric == "pay_rate" and name == "paid_orders":  # see metric_value
+                return float(min(cell.paid_orders, cell.orders))
+            return float(getattr(cell, name))
+
         lower = rule.below is not None
         if rule.compare in ("previous", "last_year", "rest"):
             if rule.compare == "rest":

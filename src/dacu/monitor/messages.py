@@ -45,6 +45,10 @@ def signal_line(signal: dict) -> str:
     a coupon refusal says why the coupon was refused, e.g. '- 信号 领券被拒激增：优惠券=C-300-50
     被拒人数 93，预期 0.4，主因 已领完 (coupon refusals surged: coupons_gone)'."""
     kind, dim = signal.get("kind", ""), signal.get("dimension", "")
+    if signal.get("hours_to_stockout") is not None:  # the stock watch's, on the SKU's category
+        return (f"- 信号 断货预警：{DIM_ZH.get(dim, dim)}={signal.get('value')} 的 "
+                f"{signal.get('sku_id')} 预计 {signal['hours_to_stockout']:.1f} 小时内断货 "
+                "(stock watch)")
     measure = MEASURE_ZH.get(signal.get("measure", ""), signal.get("measure", ""))
     expected = signal.get("expected", 0)
     line = (f"- 信号 {SIGNAL_ZH.get(kind, kind)}：{DIM_ZH.get(dim, dim)}={signal.get('value')} "

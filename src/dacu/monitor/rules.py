@@ -304,8 +304,11 @@ class RuleEngine:
             for key, (value, reference, *chance) in read(rule, now).items():
                 state = self.states.setdefault((rule.id, key), AlertState(rule.id, key))
                 state.last_value, state.last_reference = value, reference
-                bad = rule.breached(value, reference) and rule.significant(
-                    chance[0] if chance else None)
+                breached = rule.breached(value, reference)
+                # evidence opens an alert; only a value back past the threshold closes it (a few
+                # orders in a window are rarely "significant", and an incident is not over then)
+                bad = breached and (state.fired_at is not None or rule.significant(
+                    chance[0] if chance else None))
                 change = self._step(rule, state, now, bad)
                 if change is not None:
                     out.append(change)
