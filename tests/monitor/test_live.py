@@ -275,3 +275,20 @@ def test_a_window_never_pays_more_orders_than_it_takes() -> None:
     assert metric_value(Kpis(orders=11, paid_orders=18), "pay_rate") == 1.0
     assert metric_value(Kpis(orders=11, paid_orders=9), "pay_rate") == pytest.approx(9 / 11)
     assert metric_value(Kpis(orders=11, paid_orders=18), "paid_orders") == 18.0
+
+
+def test_an_alert_that_clears_is_resolved_in_the_log(tmp_path: Path) -> None:
+    # search_ads pays fail for an hour, then pay as before for an hour: the alert opens in the
+    # first hour and is resolved in the second — in the engine, the feed and the stored log.
+    rng = np.random.default_rng(11)
+    monitor = LiveMonitor(parse_campaign(UNPAID), tmp_path / "mon", detectors=False)
+    feed(monitor, simworld.events(rng, 8000, PEAK, minutes=60, prefix="n",
+                                  incident=simworld.Incident("payment_failure", "channel",
+                                                             "search_ads", 0.9)).events)
+    feed(monitor, simworld.events(rng, 8000, PEAK + timedelta(hours=1), minutes=60,
+                                  prefix="r").events)
+    kinds = [(f["kind"], f["alert_id"]) for f in reversed(monitor.feed) if f["rule_id"] == "unpaid"]
+    assert [k for k, _ in kinds] == ["opened", "resolved"] and kinds[0][1] == kinds[1][1]
+    [row] = monitor.alert_log.recent("d11-unpaid")
+    assert row["status"] == "resolved"
+    monitor.close()

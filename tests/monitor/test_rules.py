@@ -214,3 +214,24 @@ def test_a_stock_watch_signal_reads_as_hours_to_stock_out() -> None:
              "sku_id": "SKU-MK-028", "hours_to_stockout": 0.04}
     assert signal_line(watch) == ("- 信号 断货预警：品类=makeup 的 SKU-MK-028 预计 0.0 小时内断货 "
                                   "(stock watch)")
+
+
+def test_a_planned_flash_sale_reads_as_the_reason_for_a_rush(tmp_path) -> None:
+    # the example's 20:00 lipstick flash sale (20:00–20:30): a window 19:31–20:01 overlaps it, one
+    # ending 19:59 does not, one starting 20:45 does (within half an hour of its end)
+    from dacu.config import load_campaign
+    from dacu.monitor.live import LiveMonitor
+    from dacu.monitor.messages import signal_line
+    from dacu.monitor.store import to_minute
+    from tests.conftest import ROOT
+
+    monitor = LiveMonitor(load_campaign(ROOT / "examples" / "double11.yaml"), tmp_path / "m",
+                          detectors=False)
+    at = lambda h, m: to_minute(T0.replace(hour=h, minute=m))  # noqa: E731
+    [sale] = monitor._flash_sales((at(19, 31), at(20, 1)))
+    assert (sale["value"], sale["name"]) == ("SKU-MK-001", "20点口红秒杀")
+    assert monitor._flash_sales((at(19, 29), at(19, 59))) == []
+    assert len(monitor._flash_sales((at(20, 45), at(21, 15)))) == 1
+    assert signal_line(sale) == ("- 信号 计划内秒杀：20点口红秒杀（SKU=SKU-MK-001，20:00–20:30）"
+                                 "(flash_sale)")
+    monitor.close()

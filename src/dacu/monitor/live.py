@@ -95,6 +95,11 @@ def _own_signal_first(cause: dict, rule: AlertRule, key: str) -> dict:
     return {**cause, "culprit": culprit, "signals": [own[0], *rest]}
 
 
+def _local(value: Any, tz: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
 class LiveMonitor:
     """Everything live for one campaign, in `folder` (segments/ and rollups.duckdb)."""
 
@@ -244,6 +249,8 @@ class LiveMonitor:
         sec, live = (int(start.timestamp()), int(end.timestamp())), self._live()
         cells = (window_by_value(self.store, rule.by, *sec, live=live) if rule.by
                  else {"": window_totals(self.store, *sec, live=live)})
+        if self._memo is not None:  # each value's window, read once for all values
+            self._memo.update({(rule.by or "all", key, *sec): kpis for key, kpis in cells.items()})
         out = {}
         for key, kpis in cells.items():
             if kpis.uv < rule.min_volume:
@@ -337,8 +344,8 @@ class LiveMonitor:
                                  root_cause=cause, playbook=pb, tz=self.campaign.timezone,
                                  deviations=rule.id.startswith("anomaly-"))
         if change.kind == "resolved":
-            if state.alert_id is not None:
-                self.alert_log.resolve(state.alert_id, "monitor")
+            if change.alert_id is not None:
+                self.alert_log.resolve(change.alert_id, "monitor")
         else:
             state.alert_id = self.alert_log.open(
                 campaign_id=self.campaign.id, rule_id=rule.id, severity=change.severity,
@@ -346,7 +353,8 @@ class LiveMonitor:
                 value=change.value, threshold=rule.below if rule.below is not None else rule.above,
                 root_cause=cause, playbook=pb, opened_at=change.at)
         self.feed.appendleft({"kind": change.kind, "rule_id": rule.id, "title": title,
-                              "body": body, "at": change.at.isoformat(), "alert_id": state.alert_id,
+                              "body": body, "at": change.at.isoformat(),
+                              "alert_id": state.alert_id or change.alert_id,
                               "severity": change.severity, "root_cause": cause, "playbook": pb})
         if self.notifier is not None and not change.silenced:
             message = Message(title, body, change.severity)
@@ -377,7 +385,7 @@ class LiveMonitor:
             return {"metric": "orders", "culprit": {"dimension": "sku_id", "value": key,
                                                     "ep": None, "signal": "stock_out"},
                     "signals": [row.stalled], "explanations": []}
-        end = to_minute(now)
+        end = to_minute(now) + (now.second > 0)  # the rule read the minute under way too
         width = int(rule.window.total_seconds() // 60) if rule.scope == "window" else 60
         window = (end - width, end)
         began = to_minute(min(onset or now, now))
@@ -391,7 +399,26 @@ class LiveMonitor:
                          signals=self._signals(window, baseline))
         if not cause.explanations:
             return None
-        return _own_signal_first(cause.as_dict(), rule, key)
+        found = _own_signal_first(cause.as_dict(), rule, key)
+        sales = self._flash_sales(window)
+        if sales:  # a planned rush explains a spike: say so next to the strongest signal
+            found["signals"] = [*found["signals"][:1], *sales, *found["signals"][1:]]
+        return found
+
+    def _flash_sales(self, window: tuple[int, int]) -> list[dict]:
+        """The campaign's flash sales (秒杀) running in minutes [start, end) or ended within
+        the last half hour, as notes for the root cause."""
+        out = []
+        for sale in self.campaign.flash_sales:
+            try:
+                start, end = (_local(sale[k], self.campaign.tz) for k in ("start", "end"))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if to_minute(start) < window[1] and window[0] < to_minute(end) + 30:
+                out.append({"kind": "flash_sale", "dimension": "sku_id",
+                            "value": sale.get("sku_id"), "name": sale.get("name") or sale.get("id"),
+                            "start": start.isoformat(), "end": end.isoformat()})
+        return out
 
     def _plan_scale(self, window: tuple[int, int], baseline: tuple[int, int]) -> float:
         if self.plan is None:
@@ -450,27 +477,33 @@ class LiveMonitor:
         if self._memo is not None and ("stock", top) in self._memo:
             return self._memo[("stock", top)]
         now = to_minute(self.now)
-        sold = {k: v.units for k, v in self.store.by_value("sku_id", to_minute(self.campaign.start),
-                                                            now).items()}
-        velocity = {k: float(v.units) for k, v in self.store.by_value("sku_id", now - 60, now).items()}
-        rows = stock_watch(self.skus, sold, velocity, top=top, stalled=self._stalled(now))
+        # every SKU reading in one store query: stock sold so far, last hour's pace, the stalls
+        looks = [(now - m - 60 * STALL_HOURS, now - m) for m in STALL_WINDOWS]
+        looks += [(now - m, now) for m in STALL_WINDOWS]
+        sold, last_hour, *cells = self.store.by_value_many(
+            "sku_id", [(to_minute(self.campaign.start), now), (now - 60, now), *looks])
+        rows = stock_watch(self.skus, {k: v.units for k, v in sold.items()},
+                           {k: float(v.units) for k, v in last_hour.items()}, top=top,
+                           stalled=self._stalled(cells[:len(STALL_WINDOWS)],
+                                                 cells[len(STALL_WINDOWS):]))
         if self._memo is not None:
             self._memo[("stock", top)] = rows
         return rows
 
-    def _stalled(self, now: int) -> dict[str, dict]:
-        """SKUs still carted but no longer ordered over the last 15, 30, 60 or 120 minutes (the
-        shortest that shows it: a hit SKU stalls visibly in minutes, a slow one in an hour),
-        each against its own orders per cart in the STALL_HOURS before — the root cause's
-        stock-out signal, its evidence corrected for the four looks."""
+    @staticmethod
+    def _stalled(earlier: list[dict[str, Kpis]], recent: list[dict[str, Kpis]]
+                 ) -> dict[str, dict]:
+        """SKUs still carted but no longer ordered over the last 15, 30, 60 or 120 minutes
+        (`recent`, STALL_WINDOWS; the shortest that shows it: a hit SKU stalls visibly in
+        minutes, a slow one in an hour), each against its own orders per cart in the STALL_HOURS
+        before (`earlier`) — the root cause's stock-out signal, its evidence corrected for the
+        four looks."""
         out: dict[str, dict] = {}
-        for minutes in STALL_WINDOWS:
-            start = now - minutes
-            earlier = self.store.by_value("sku_id", start - 60 * STALL_HOURS, start)
-            if not earlier:
+        for minutes, before, now in zip(STALL_WINDOWS, earlier, recent, strict=True):
+            if not before:
                 continue
-            actual = {k: measures(v) for k, v in self.store.by_value("sku_id", start, now).items()}
-            stalled = stalled_skus({k: measures(v) for k, v in earlier.items() if k}, actual,
+            stalled = stalled_skus({k: measures(v) for k, v in before.items() if k},
+                                   {k: measures(v) for k, v in now.items()},
                                    scale=minutes / (60 * STALL_HOURS))
             for sku, signal in stalled.items():
                 score = signal["score"] - math.log10(len(STALL_WINDOWS))
@@ -489,7 +522,7 @@ class LiveMonitor:
 
     def close(self) -> None:
         self.outbox.shutdown(wait=True)
-        self.collector.log.close()
+        self.collector.close()  # segments closed, every pending cell written to the store file
         if self.notifier is not None:
             self.notifier.close()
 

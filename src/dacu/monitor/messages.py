@@ -45,6 +45,10 @@ def signal_line(signal: dict) -> str:
     a coupon refusal says why the coupon was refused, e.g. '- 信号 领券被拒激增：优惠券=C-300-50
     被拒人数 93，预期 0.4，主因 已领完 (coupon refusals surged: coupons_gone)'."""
     kind, dim = signal.get("kind", ""), signal.get("dimension", "")
+    if kind == "flash_sale":  # a planned rush from the campaign file, not a detection
+        start, end = (str(signal.get(k, ""))[11:16] for k in ("start", "end"))
+        return (f"- 信号 计划内秒杀：{signal.get('name')}（SKU={signal.get('value')}，"
+                f"{start}–{end}）(flash_sale)")
     if signal.get("hours_to_stockout") is not None:  # the stock watch's, on the SKU's category
         return (f"- 信号 断货预警：{DIM_ZH.get(dim, dim)}={signal.get('value')} 的 "
                 f"{signal.get('sku_id')} 预计 {signal['hours_to_stockout']:.1f} 小时内断货 "

@@ -267,6 +267,8 @@ class Transition:
     notify: tuple[str, ...]
     silenced: bool
     state: AlertState = field(compare=False, repr=False)
+    alert_id: int | None = None  # the logged alert this transition is about (the state's is
+    # cleared once an alert resolves)
 
 
 Reading = tuple[float | None, float | None] | tuple[float | None, float | None, float | None]
@@ -346,7 +348,7 @@ class RuleEngine:
                     notify: tuple[str, ...]) -> Transition:
         silenced = any(s.start <= now < s.end for s in rule.silence)
         return Transition(kind, rule, state.key, now, state.last_value, state.last_reference,
-                          severity, notify, silenced, state)
+                          severity, notify, silenced, state, state.alert_id)
 
     def acknowledge(self, rule_id: str, key: str) -> bool:
         """Stop escalation of a firing alert (the operator is on it)."""
