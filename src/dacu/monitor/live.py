@@ -75,9 +75,10 @@ def anomaly_rules(metrics: Iterable[str] = ANOMALY_METRICS, *, k: float = 3.0) -
             for m in metrics]
 
 
-SIGNALS_OF = {"pay_rate": ("pay_failure",), "cvr": ("pay_failure", "stock_out"),
-              "buyers": ("pay_failure", "stock_out"), "uv": ("traffic_drop",),
-              "pv": ("traffic_drop",), "order_rate": ("stock_out",), "orders": ("stock_out",)}
+SIGNALS_OF = {"pay_rate": ("pay_failure",), "cvr": ("pay_failure", "cvr_drop", "stock_out"),
+              "buyers": ("pay_failure", "cvr_drop", "stock_out"), "uv": ("traffic_drop",),
+              "pv": ("traffic_drop",), "order_rate": ("stock_out",),
+              "orders": ("cvr_drop", "stock_out")}
 """Associated signals that explain a rule's metric."""
 
 
@@ -395,8 +396,9 @@ class LiveMonitor:
         metric = "cvr" if rule.metric == "pay_rate" else rule.metric  # unpaid orders: fewer buyers
         if metric not in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen"):
             metric = "paid_gmv_fen"
+        categories = {s["sku_id"]: s["category"] for s in self.skus if s.get("category")}
         cause = diagnose(self.store, metric, window, baseline, scale=scale,
-                         signals=self._signals(window, baseline))
+                         signals=self._signals(window, baseline), sku_category=categories or None)
         if not cause.explanations:
             return None
         found = _own_signal_first(cause.as_dict(), rule, key)

@@ -34,6 +34,7 @@ def show(metric: str, value: float | None) -> str:
 
 
 SIGNAL_ZH = {"pay_failure": "拍下未付款激增", "traffic_drop": "流量骤降", "stock_out": "疑似断货",
+             "cvr_drop": "转化率骤降",
              "order_spike": "订单异常激增（疑似刷单）", "repeat_orders": "少数买家重复下单（疑似刷单）",
              "coupon_refusal": "领券被拒激增"}
 SIGNAL_EN = {"coupon_refusal": "coupon refusals surged"}
