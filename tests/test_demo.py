@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from dacu.config import load_campaign
@@ -14,7 +15,9 @@ from dacu.demo import EXAMPLE, run_demo
 
 @pytest.mark.slow
 def test_demo_writes_every_stage(tmp_path: Path) -> None:
-    written = run_demo(tmp_path, scale=0.05)
+    """`make demo` itself (the default scale, about a minute): every stage's files, and the peak
+    day's alerts checked against the simulator's truth."""
+    written = run_demo(tmp_path)
     for name in ("campaign", "warehouse", "plan", "plan.xlsx", "alerts", "review.html",
                  "review.xlsx", "review.pptx", "review.json"):
         assert written[name].exists(), name
@@ -36,3 +39,51 @@ def test_demo_writes_every_stage(tmp_path: Path) -> None:
     peak = scaled.peak_day
     assert all(datetime.fromisoformat(a["opened_at"]).astimezone(scaled.tz).date() == peak
                for a in alerts), [a["opened_at"] for a in alerts]
+
+    _assert_the_injected_incidents_are_alerted(alerts, truth, tmp_path / "sim")
+
+
+def _assert_the_injected_incidents_are_alerted(alerts: list[dict], truth: dict,
+                                               sim_dir: Path) -> None:
+    """The peak day's injected incidents (truth.json) each raise an alert naming their cause."""
+    def opened(alert: dict) -> datetime:
+        return datetime.fromisoformat(alert["opened_at"])
+
+    def signals(alert: dict) -> list[tuple[str, str, str]]:
+        cause = alert.get("root_cause") or {}
+        return [(s.get("kind"), s.get("dimension"), s.get("value")) for s in cause.get("signals", [])]
+
+    incidents = {i["kind"]: i for i in truth["incidents"]}
+    # payment failure of a channel: its pay-rate alert within half an hour, the channel to blame
+    pay = incidents["pay_failure"]
+    start = datetime.fromisoformat(pay["start"])
+    [unpaid] = [a for a in alerts if a["rule_id"] == "unpaid"
+                and a["dimension"] == f"channel={pay['channel']}"]
+    assert start < opened(unpaid) <= start + timedelta(minutes=30)
+    assert unpaid["root_cause"]["culprit"]["value"] == pay["channel"]
+    assert ("pay_failure", "channel", pay["channel"]) in signals(unpaid)
+    # a hit SKU that cannot be ordered: the stock watch's alert on it, its orders-stopped signal
+    stock = incidents["stockout"]
+    start = datetime.fromisoformat(stock["start"])
+    [stall] = [a for a in alerts if a["dimension"] == f"sku_id={stock['sku']}"]
+    assert start < opened(stall) <= start + timedelta(hours=2, minutes=30)
+    assert ("stock_out", "sku_id", stock["sku"]) in signals(stall)
+    # the coupon bot: an order spike within its hour, blamed on the SKU its accounts bought
+    bot = incidents["coupon_bot"]
+    start = datetime.fromisoformat(bot["start"])
+    [spike] = [a for a in alerts if a["rule_id"] == "order-spike"
+               and start < opened(a) <= start + timedelta(minutes=30)]
+    culprit = spike["root_cause"]["culprit"]
+    assert culprit["dimension"] == "sku_id"
+    assert ("order_spike", "sku_id", culprit["value"]) in signals(spike)
+    assert culprit["value"] in _skus_ordered_by(bot["user_ids"], sim_dir)
+
+
+def _skus_ordered_by(users: list[str], sim_dir: Path) -> set[str]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    events = pq.read_table(sim_dir / "events.parquet", columns=["user_id", "event", "sku_id"])
+    mine = events.filter(pc.and_(pc.is_in(events["user_id"], value_set=pa.array(users)),
+                                 pc.equal(events["event"], "order")))
+    return set(mine["sku_id"].to_pylist())

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,9 @@ def _monitor_step(campaign: Campaign, campaign_path: Path, out: Path, sim_dir: P
     return {"alerts": alerts_path}
 
 
+DEMO_STEP = timedelta(minutes=10)  # rules run every 10 minutes of event time (live: every 10 s)
+
+
 def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path,
                     folder: Path) -> list[dict[str, Any]]:
     """Feed the burst day's events to a live monitor in event time; return its alert log."""
@@ -190,6 +194,7 @@ def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path,
     import pyarrow.parquet as pq
     from rich.progress import Progress
 
+    from dacu.monitor.commands import minute_slices
     from dacu.monitor.live import LiveMonitor
     from dacu.monitor.pacing import load_plan
 
@@ -201,13 +206,15 @@ def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path,
     events = every.filter(pc.and_(pc.greater_equal(ts, window.start),
                                   pc.less(ts, window.end))).sort_by("ts")
     monitor = LiveMonitor(campaign, folder, plan=load_plan(plan_path, tz=campaign.timezone),
-                          skus=pq.read_table(sim_dir / "skus.parquet").to_pylist())
+                          skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
+                          step=DEMO_STEP)
     console.print(f"{monitor.backfill(earlier):,} events of the campaign's earlier days loaded "
                   "first (campaign-to-date and baselines)")
     seen: set[int] = set()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("回放 replay", total=events.num_rows)
-        for batch in events.to_batches(max_chunksize=5_000):
+        for offset, length in minute_slices(events, 5_000):
+            batch = events.slice(offset, length)
             monitor.collector.accept(_records(batch))
             progress.advance(task, batch.num_rows)
             for item in reversed(monitor.feed):  # the feed is newest first

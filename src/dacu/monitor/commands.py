@@ -105,7 +105,7 @@ def _feed(monitor, table: pa.Table, *, batch: int, speed: float) -> None:
     started, first = time.monotonic(), None
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("replay 回放", total=table.num_rows)
-        for offset, length in _slices(table, batch):
+        for offset, length in minute_slices(table, batch):
             chunk = table.slice(offset, length)
             if speed > 0:
                 ts = chunk["ts"][0].as_py()
@@ -123,7 +123,7 @@ def _feed(monitor, table: pa.Table, *, batch: int, speed: float) -> None:
             shown = len(feed)
 
 
-def _slices(table: pa.Table, batch: int) -> list[tuple[int, int]]:
+def minute_slices(table: pa.Table, batch: int) -> list[tuple[int, int]]:
     """(offset, length) of batches of at most `batch` events that never span two minutes, so the
     rules are evaluated at every minute of data even when the data is sparse."""
     import numpy as np
