@@ -52,6 +52,7 @@
       `<div style="width:${Math.max(8, 100 * s.count / top)}%">${esc(s.label)} ${s.count.toLocaleString()}</div>`).join("");
     table(document.getElementById("stock"), [T.sku, T.left, T.vel, T.hours], doc.watches.stock.map(r =>
       [`<span class="dot st-${r.status}"></span> ${esc(r.sku_id)}`, r.stock_left, r.units_per_hour.toFixed(0),
+       r.stalled ? `0 · ${esc(T.stalled)}` :
        r.hours_to_stockout == null ? "—" : r.hours_to_stockout.toFixed(1)]));
     table(document.getElementById("budget"), [T.channel, T.spent, T.pace, T.roi], doc.watches.budget.map(r =>
       [`<span class="dot st-${r.status}"></span> ${esc(r.channel)}`, yuan(r.spent_fen), pct(r.pace), r.roi == null ? "—" : r.roi.toFixed(2)]));
