@@ -29,7 +29,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from dacu.monitor import owner
 from dacu.monitor.dashboard import snapshot
-from dacu.monitor.live import LiveMonitor
+from dacu.monitor.live import LiveMonitor, recent_audit
 
 router = APIRouter()
 _open_lock = threading.Lock()
@@ -114,13 +113,10 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
     return monitor
 
 
-AUDIT_HOURS, AUDIT_LIMIT = 26, 500_000  # a day of slots plus the root cause's baseline hour
-
-
 def _flash_audit(request: Request, monitor: LiveMonitor) -> Callable[[], list] | None:
-    """The coupon/flash-sale audit trail of the last AUDIT_HOURS before the monitor's clock, when
-    the server runs this campaign's coupon store (DACU_CAMPAIGN/DACU_STORE, dacu.flash.api): for
-    the coupon and flash watches and the coupon-refusal signal of the root cause."""
+    """The coupon/flash-sale audit trail when the server runs this campaign's coupon store
+    (DACU_CAMPAIGN/DACU_STORE, dacu.flash.api): for the coupon and flash watches and the
+    coupon-refusal signal of the root cause."""
     from dacu.flash.api import get_store
 
     if getattr(request.app.state, "flash_store", None) is None and not os.environ.get(
@@ -132,13 +128,7 @@ def _flash_audit(request: Request, monitor: LiveMonitor) -> Callable[[], list] |
         return None
     if store.config.campaign_id != monitor.campaign.id:
         return None
-
-    def recent() -> list:
-        now = monitor.now or datetime.now(UTC)
-        since = int((now - timedelta(hours=AUDIT_HOURS)).timestamp() * 1000)
-        return store.audit(since_ms=since, limit=AUDIT_LIMIT)
-
-    return recent
+    return recent_audit(store, monitor)
 
 
 # -- one monitor across worker processes ----------------------------------------------------------

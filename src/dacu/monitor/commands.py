@@ -48,6 +48,10 @@ def replay(campaign: Path = CAMPAIGN,
            speed: float = typer.Option(0.0, "--speed", help="Data seconds per real second (0 = flat out)."),
            batch: int = typer.Option(5000, "--batch", help="Events per collector batch."),
            notify: bool = typer.Option(False, "--notify/--no-notify", help="Send notifications."),
+           store: str | None = typer.Option(None, "--store", "-s",
+                                            help="The campaign's coupon/flash-sale store "
+                                                 "(sqlite:///path or redis://…): coupon and flash "
+                                                 "watches, coupon refusals in the root cause."),
            ) -> None:
     """Replay events through the collector → rollups → rules → root cause → playbook, in event time.
 
@@ -67,6 +71,13 @@ def replay(campaign: Path = CAMPAIGN,
     notifier = Notifier(load_targets(list(config.notify), source=str(campaign))) if notify and config.notify else None
     monitor = LiveMonitor(config, out, plan=load_plan(plan, tz=config.timezone) if plan else None,
                           skus=pq.read_table(skus).to_pylist() if skus else (), notifier=notifier)
+    if store:
+        from dacu.flash.loading import load_flash
+        from dacu.flash.open import open_store
+        from dacu.monitor.live import recent_audit
+
+        monitor.flash_audit = recent_audit(open_store(store, load_flash(config), setup=False),
+                                           monitor)
     if since and backfill:
         earlier = every.filter(pc.and_(_at_least(every, config.start), pc.invert(_at_least(every, _moment(since, config.timezone)))))
         console.print(f"backfilled {monitor.backfill(earlier):,} events from {config.start:%Y-%m-%d %H:%M} "
@@ -76,6 +87,21 @@ def replay(campaign: Path = CAMPAIGN,
     opened = [f for f in monitor.feed if f["kind"] == "opened"]
     console.print(f"replayed {table.num_rows:,} events; {len(opened)} alerts opened; "
                   f"{len(monitor.bots.bots)} bot users suppressed; rollups in {out}", markup=False)
+    if monitor.flash_audit is not None:
+        _print_coupons(monitor.flash_audit())
+
+
+def _print_coupons(entries: list) -> None:
+    from dacu.monitor.watches import coupon_watch
+
+    totals: dict[str, list[int]] = {}
+    for row in coupon_watch(entries):
+        cell = totals.setdefault(row["coupon"], [0, 0, 0])
+        for i, name in enumerate(("issued", "redeemed", "refused")):
+            cell[i] += row[name]
+    for coupon, (issued, redeemed, refused) in sorted(totals.items()):
+        console.print(f"领券 coupon {coupon}: 发放 issued {issued:,}, 核销 redeemed {redeemed:,}, "
+                      f"拒绝 refused {refused:,}", markup=False)
 
 
 def _read_events(path: Path, since: str | None, tz: str) -> pa.Table:

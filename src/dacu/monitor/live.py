@@ -96,6 +96,21 @@ def _own_signal_first(cause: dict, rule: AlertRule, key: str) -> dict:
     return {**cause, "culprit": culprit, "signals": [own[0], *rest]}
 
 
+AUDIT_HOURS, AUDIT_LIMIT = 26, 500_000  # a day of coupon slots plus the root cause's baseline
+
+
+def recent_audit(store: Any, monitor: LiveMonitor) -> Callable[[], list]:
+    """`flash_audit` for a monitor: the coupon/flash-sale store's audit entries of the last
+    AUDIT_HOURS before the monitor's clock (the store's `audit()` alone returns the oldest 1,000)."""
+
+    def recent() -> list:
+        now = monitor.now or datetime.now(UTC)
+        since = int((now - timedelta(hours=AUDIT_HOURS)).timestamp() * 1000)
+        return store.audit(since_ms=since, limit=AUDIT_LIMIT)
+
+    return recent
+
+
 def _local(value: Any, tz: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
