@@ -254,6 +254,18 @@ def test_orders_stop_on_one_sku_and_stock_running_out(tmp_path: Path) -> None:
     assert onset + timedelta(minutes=15) <= datetime.fromisoformat(stock["SKU-makeup"]["at"]) \
         <= onset + timedelta(minutes=26)
     assert f"疑似断货：SKU=SKU-makeup 订单 {signal['actual']:.0f}" in stock["SKU-makeup"]["body"]
+    # shoppers then stop coming to makeup altogether (no carts: no fresh evidence) — it stays
+    # stalled and alerted once; an hour of normal sales ends the stall
+    gone = simworld.events(rng, 8000, PEAK + timedelta(hours=2), minutes=60, prefix="g",
+                           incident=simworld.Incident("traffic_drop", "category", "makeup", 1.0))
+    feed(monitor, gone.events)
+    assert "SKU-makeup" in monitor.stalls
+    reopened = [f for f in monitor.feed if f["kind"] == "opened" and f["rule_id"] == "stock-1h"
+                and "SKU-makeup" in f["title"]]
+    assert len(reopened) == 1
+    feed(monitor, simworld.events(rng, 8000, PEAK + timedelta(hours=3), minutes=60,
+                                  prefix="b").events)
+    assert "SKU-makeup" not in monitor.stalls
     monitor.close()
 
 

@@ -150,6 +150,7 @@ class LiveMonitor:
         self.changed = threading.Condition()
         self.outbox = ThreadPoolExecutor(1, thread_name_prefix="dacu-notify")
         self.notifications: list[dict] = []
+        self.stalls: dict[str, dict] = {}  # SKUs found stalled, until they are ordered again
 
     # -- intake ---------------------------------------------------------------------------------
     def recover(self) -> int:
@@ -499,10 +500,13 @@ class LiveMonitor:
         looks += [(now - m, now) for m in STALL_WINDOWS]
         sold, last_hour, *cells = self.store.by_value_many(
             "sku_id", [(to_minute(self.campaign.start), now), (now - 60, now), *looks])
+        stalled = self._stalled(cells[:len(STALL_WINDOWS)], cells[len(STALL_WINDOWS):])
+        quiet = cells[len(STALL_WINDOWS)]  # the shortest look: a stall ends with an order
+        self.stalls = {**{k: v for k, v in self.stalls.items()
+                          if not (quiet.get(k) and quiet[k].orders)}, **stalled}
         rows = stock_watch(self.skus, {k: v.units for k, v in sold.items()},
                            {k: float(v.units) for k, v in last_hour.items()}, top=top,
-                           stalled=self._stalled(cells[:len(STALL_WINDOWS)],
-                                                 cells[len(STALL_WINDOWS):]))
+                           stalled=self.stalls)
         if self._memo is not None:
             self._memo[("stock", top)] = rows
         return rows
