@@ -68,6 +68,15 @@ def _assert_the_injected_incidents_are_alerted(alerts: list[dict], truth: dict,
     [stall] = [a for a in alerts if a["dimension"] == f"sku_id={stock['sku']}"]
     assert start < opened(stall) <= start + timedelta(hours=2, minutes=30)
     assert ("stock_out", "sku_id", stock["sku"]) in signals(stall)
+    # and every stall the stock watch alerted is a SKU that could no longer be bought by then:
+    # the injected one, or one the simulator sold out (no false 'orders stopped')
+    sold_out = {sku: datetime.fromisoformat(at) for sku, at in truth["skus"]["sold_out_at"].items()}
+    sold_out[stock["sku"]] = start
+    for alert in alerts:
+        culprit = (alert.get("root_cause") or {}).get("culprit") or {}
+        if alert["rule_id"] == "stock-1h" and culprit.get("signal") == "stock_out":
+            sku = culprit["value"]
+            assert sku in sold_out and sold_out[sku] <= opened(alert), (sku, alert["opened_at"])
     # the coupon bot: an order spike within its hour, blamed on the SKU its accounts bought
     bot = incidents["coupon_bot"]
     start = datetime.fromisoformat(bot["start"])
