@@ -40,3 +40,15 @@ def test_replay_reads_the_coupon_store_it_is_given(tmp_path: Path) -> None:
     without = CliRunner().invoke(app, ["monitor", "replay", "-c", str(EXAMPLE), "-e", str(events),
                                        "--out", str(tmp_path / "mon2")])
     assert without.exit_code == 0 and "领券 coupon" not in without.output
+
+
+def test_replay_with_a_wrong_store_url_says_what_it_expected_and_writes_nothing(tmp_path: Path
+                                                                               ) -> None:
+    events = tmp_path / "events.parquet"
+    pq.write_table(simworld.events(np.random.default_rng(6), 50, PEAK, minutes=5).events, events)
+    result = CliRunner().invoke(app, ["monitor", "replay", "-c", str(EXAMPLE), "-e", str(events),
+                                      "--out", str(tmp_path / "mon"), "--store", "nonsense://x"])
+    assert result.exit_code != 0
+    assert "store URL 'nonsense://x': expected sqlite:///path or redis://host:port/db" in str(
+        result.exception)  # the CLI's entry point prints it as "Error: …" (exit 1)
+    assert not (tmp_path / "mon").exists()

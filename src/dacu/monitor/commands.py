@@ -69,15 +69,13 @@ def replay(campaign: Path = CAMPAIGN,
     every = _read_events(events, None, config.timezone)
     table = _since(every, since, config.timezone)
     notifier = Notifier(load_targets(list(config.notify), source=str(campaign))) if notify and config.notify else None
+    coupons = _open_coupons(store, config) if store else None  # a bad URL fails before --out
     monitor = LiveMonitor(config, out, plan=load_plan(plan, tz=config.timezone) if plan else None,
                           skus=pq.read_table(skus).to_pylist() if skus else (), notifier=notifier)
-    if store:
-        from dacu.flash.loading import load_flash
-        from dacu.flash.open import open_store
+    if coupons is not None:
         from dacu.monitor.live import recent_audit
 
-        monitor.flash_audit = recent_audit(open_store(store, load_flash(config), setup=False),
-                                           monitor)
+        monitor.flash_audit = recent_audit(coupons, monitor)
     if since and backfill:
         earlier = every.filter(pc.and_(_at_least(every, config.start), pc.invert(_at_least(every, _moment(since, config.timezone)))))
         console.print(f"backfilled {monitor.backfill(earlier):,} events from {config.start:%Y-%m-%d %H:%M} "
@@ -89,6 +87,13 @@ def replay(campaign: Path = CAMPAIGN,
                   f"{len(monitor.bots.bots)} bot users suppressed; rollups in {out}", markup=False)
     if monitor.flash_audit is not None:
         _print_coupons(monitor.flash_audit())
+
+
+def _open_coupons(url: str, config):
+    from dacu.flash.loading import load_flash
+    from dacu.flash.open import open_store
+
+    return open_store(url, load_flash(config), setup=False)
 
 
 def _print_coupons(entries: list) -> None:
