@@ -50,5 +50,5 @@ def test_replay_with_a_wrong_store_url_says_what_it_expected_and_writes_nothing(
                                       "--out", str(tmp_path / "mon"), "--store", "nonsense://x"])
     assert result.exit_code != 0
     assert "store URL 'nonsense://x': expected sqlite:///path or redis://host:port/db" in str(
-        result.exception)  # the CLI's entry point prints it as "Error: …" (exit 1)
+        result.exception)  # the CLI prints it as "error: …", exit 2
     assert not (tmp_path / "mon").exists()
