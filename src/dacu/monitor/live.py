@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 
 from dacu.analyze.rca import SIGNAL_ALPHA
 from dacu.config import Campaign
+from dacu.errors import DacuError
 from dacu.monitor import coupon_signal, playbooks
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
 from dacu.monitor.collector import Collector, SegmentLog
@@ -109,11 +111,6 @@ def recent_audit(store: Any, monitor: LiveMonitor) -> Callable[[], list]:
         return store.audit(since_ms=since, limit=AUDIT_LIMIT)
 
     return recent
-
-
-def _local(value: Any, tz: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
 class LiveMonitor:
@@ -424,19 +421,25 @@ class LiveMonitor:
         return found
 
     def _flash_sales(self, window: tuple[int, int]) -> list[dict]:
-        """The campaign's flash sales (秒杀) running in minutes [start, end) or ended within
-        the last half hour, as notes for the root cause."""
+        """The campaign's flash-sale sessions (秒杀场次) running in minutes [start, end) or ended
+        within the last half hour, as notes for the root cause."""
         out = []
-        for sale in self.campaign.flash_sales:
-            try:
-                start, end = (_local(sale[k], self.campaign.tz) for k in ("start", "end"))
-            except (KeyError, TypeError, ValueError):
-                continue
-            if to_minute(start) < window[1] and window[0] < to_minute(end) + 30:
-                out.append({"kind": "flash_sale", "dimension": "sku_id",
-                            "value": sale.get("sku_id"), "name": sale.get("name") or sale.get("id"),
-                            "start": start.isoformat(), "end": end.isoformat()})
+        for sale in self._campaign_flash_sales:
+            for session in sale.sessions:
+                if to_minute(session.start) < window[1] and window[0] < to_minute(session.end) + 30:
+                    out.append({"kind": "flash_sale", "dimension": "sku_id", "value": sale.sku_id,
+                                "name": sale.name or sale.id, "start": session.start.isoformat(),
+                                "end": session.end.isoformat()})
         return out
+
+    @cached_property
+    def _campaign_flash_sales(self) -> tuple:
+        from dacu.flash.loading import load_flash
+
+        try:
+            return load_flash(self.campaign).sales
+        except DacuError:  # reported by `dacu flash`; the monitor runs without the notes
+            return ()
 
     def _plan_scale(self, window: tuple[int, int], baseline: tuple[int, int]) -> float:
         if self.plan is None:
