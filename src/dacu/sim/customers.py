@@ -149,7 +149,12 @@ class CustomerBook:
         cap = np.ceil(lam * np.maximum(horizon, 0) * 3 + 5).astype(np.int64)
         repeats = np.minimum(rng.geometric(np.clip(drop, 1e-6, 1)), cap)
         owner = np.repeat(np.arange(len(birth_us)), repeats)
-        gaps = rng.exponential(1.0, len(owner)) / lam[owner]
+        # A gap past the horizon ends the customer's purchases in the window either way; capping
+        # it keeps the running sum small, so each customer's times (running sum − her offset)
+        # keep their precision: uncapped, the 1/λ tail pushed the sum past 1e15 days at scale 32
+        # and rounded repeat purchases into a few hours of the day.
+        gaps = np.minimum(rng.exponential(1.0, len(owner)) / lam[owner],
+                          np.maximum(horizon, 0)[owner] + 1.0)
         csum = np.cumsum(gaps)
         starts = np.concatenate([[0], np.cumsum(repeats)[:-1]])
         offset = np.repeat(csum[starts - 1] * (starts > 0), repeats) if len(owner) else csum
