@@ -237,9 +237,8 @@ def incident_cases(campaign: Campaign, n: int = 60, *, seed: int = 0, scale: flo
                                incidents=[incident])
             continue
         hours = _window_hours(incident, campaign)
-        case_world = build_world(campaign, scale=scale, seed=seed + index, days_before=0)
-        case = _run_day(copy.deepcopy(case_world), day, [incident], seed + index, hours)
-        runs = tuple(_run_day(copy.deepcopy(case_world), day, [],
+        case = _run_day(copy.deepcopy(world), day, [incident], seed + index, hours)
+        runs = tuple(_run_day(copy.deepcopy(world), day, [],
                               NOISE_OFFSET + (seed + index) * 97 + k, hours).events
                      for k in range(baselines))
         yield replace(case, baselines=runs)
