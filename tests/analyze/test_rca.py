@@ -272,6 +272,20 @@ def test_conversion_drop_is_a_poisson_tail_on_orders_per_visitor() -> None:
     assert [s.kind for s in signals_of(forecast, actual)] == ["traffic_drop"]
 
 
+def test_conversion_drop_of_45_percent_is_looked_at() -> None:
+    # A category's orders come from every session's baskets, so a collapse of its browsers'
+    # conversion shows as ~−45% (simulator: 62.7 → 34 orders): a: 40 → 22 (0.55 of expected,
+    # past CVR_DROP 0.6). Tail by the series: P(X ≤ 22 | 40) = Σ e^−40·40^k/k!, 2 tests.
+    forecast = {"category": {v: {"uv": 1000, "orders": 40} for v in "ab"}}
+    actual = {"category": {"a": {"uv": 1000, "orders": 22}, "b": {"uv": 1000, "orders": 40}}}
+    tail = sum(math.exp(-40 + k * math.log(40) - math.lgamma(k + 1)) for k in range(23))
+    [signal] = signals_of(forecast, actual)
+    assert (signal.kind, signal.value, signal.tests) == ("cvr_drop", "a", 2)
+    assert math.exp(signal.log_p) == pytest.approx(tail, rel=1e-9)
+    actual["category"]["a"]["orders"] = 25  # 0.625 of expected: not looked at
+    assert signals_of(forecast, actual) == []
+
+
 def test_a_stock_out_that_explains_its_category_s_drop_hides_the_category_s() -> None:
     # makeup: 20 orders on 1000 visitors, now 0 (cvr_drop, lost 20); its SKU X: 20 orders on 100
     # carts, now 0 on the same carts (stock_out, lost 20 ≥ half of 20): X is the cause, the
@@ -320,6 +334,27 @@ def test_a_signal_outranks_adtributor_only_with_stronger_evidence() -> None:
     actual["channel"]["a"]["orders"] = 950
     cause = explain("orders", forecast, actual, dims=["channel"])
     assert [e.elements[0].value for e in cause.explanations] == ["X", "a"]
+
+
+def test_a_suggestive_signal_ranks_but_is_not_listed_as_fired() -> None:
+    # Channel a wobbles 1000 → 950 (score 0.38, as above). SKU X: 4 orders expected, none →
+    # P = e^−4 = 0.018316, one test, score 1.737: short of firing (2, i.e. 1%) but past the
+    # suggestive 10% (1) and stronger than the wobble → X ranks first, and is not in `signals`.
+    # X expecting 2 (P = e^−2 = 0.1353, score 0.869): not even suggestive → the wobble leads.
+    def cubes(x_expected: float) -> tuple[dict, dict]:
+        forecast = {"channel": {"a": {"orders": 1000}, "b": {"orders": 1000}},
+                    "sku_id": {"X": {"orders": x_expected, "pv": 100}}}
+        actual = {"channel": {"a": {"orders": 950}, "b": {"orders": 1000}},
+                  "sku_id": {"X": {"orders": 0, "pv": 100}}}
+        return forecast, actual
+
+    cause = explain("orders", *cubes(4.0), dims=["channel"])
+    assert [e.elements[0].value for e in cause.explanations] == ["X", "a"]
+    assert cause.signals == []
+    [weak] = signals_of(*cubes(4.0), alpha=0.1)
+    assert weak.score == pytest.approx(4 / math.log(10))
+    cause = explain("orders", *cubes(2.0), dims=["channel"])
+    assert [e.elements[0].value for e in cause.explanations] == ["a"]
 
 
 def test_a_given_scored_signal_can_name_a_value_outside_the_cube() -> None:

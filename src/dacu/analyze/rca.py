@@ -324,7 +324,8 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
     Associated signals (`detect`, see `signals`) are computed on the counts of every dimension
     of the cube (SKUs too). The rule: a signal that fired (Bonferroni/Tarone-corrected tail
     below SIGNAL_ALPHA) is evidence for its dimension value on counts — a stock-out or a
-    payment failure can be a small share of the GMV change yet certain. Signals and Adtributor's
+    payment failure can be a small share of the GMV change yet certain; a suggestive one (below
+    SUGGESTIVE_ALPHA) ranks too, though it is not listed as fired. Signals and Adtributor's
     candidates are merged on one scale, −log10 of a corrected tail: the signal's `score`, and
     `candidate_score` of the candidate's contrast |z| (one-sided normal tail × its dimension's
     values). A signal outranks a candidate only when its evidence is stronger (ties go to the
@@ -353,10 +354,12 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
             result.metric = f"{metric}→{ranked[0][1]}"
         explanations = [explanation for _, _, explanation in ranked]
         scores = [candidate_score(z, len(a_cube.get(x.dimension, {}))) for z, _, x in ranked]
-    fired = signals_of(forecast, actual, sku_category=sku_category) if detect else []
+    found = signals_of(forecast, actual, sku_category=sku_category,
+                       alpha=SUGGESTIVE_ALPHA) if detect else []
+    fired = [s for s in found if s.score >= -math.log10(SIGNAL_ALPHA)]
     given = [s for s in signals if s.get("score", 0.0) >= -math.log10(SIGNAL_ALPHA)]
     leading = sorted([(s.score, _signal_explanation(metric, s.dimension, s.value, forecast,
-                                                    actual)) for s in fired]
+                                                    actual)) for s in found]
                      + [(float(s["score"]), _signal_explanation(metric, s["dimension"],
                                                                 str(s["value"]), forecast, actual))
                         for s in given], key=lambda pair: -pair[0])
@@ -428,6 +431,11 @@ def _add_factors(result: RootCause, metric: str, forecast: Cube, actual: Cube,
 SIGNAL_ALPHA = 0.01
 """A signal fires when its one-sided tail probability, times the number of values tested in its
 dimension (Bonferroni; Tarone's count for lower tails), is below this."""
+SUGGESTIVE_ALPHA = 0.1
+"""Below this (corrected) a signal that did not fire still ranks against Adtributor's candidates
+by its score, so weak evidence on counts beats none: a small channel's conversion dropping
+5.4 → 0 orders (score 1.9) while the shop's GMV moved within noise (best candidate 0.4). It is
+not listed among the fired signals."""
 SIGNAL_DIMS: dict[str, tuple[str, ...]] = {
     "pay_failure": ("channel", "device"),
     "traffic_drop": ("channel", "device", "region"),
@@ -444,7 +452,7 @@ MAX_PAY_RATE = 0.999  # an expected pay rate of exactly 1 would make one unpaid 
 PRIOR_ORDERS = 5.0  # pseudo-orders at the others' pay rate: a cell with 1 order has no own rate
 # How far a count must move (actual ÷ expected) before its tail is looked at:
 PAY_DROP, TRAFFIC_DROP, STOP, SPIKE = 0.5, 0.7, 0.05, 1.5
-CVR_DROP = 0.5  # orders ÷ expected at which a conversion drop is looked at (as PAY_DROP)
+CVR_DROP = 0.6  # orders ÷ expected at which a conversion drop is looked at (as PAY_DROP)
 SPIKE_ORDERS = 10.0  # and an order spike adds at least this many orders (a few on a rare SKU
 # are everyday noise — orders of rare SKUs come in bursts; a brushing ring adds dozens)
 
@@ -745,9 +753,10 @@ _DETECTORS = {  # kind → (tests of one dimension, lower tail, how far the coun
     "repeat_orders": (_repeat_orders, False, SPIKE)}
 
 
-def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] | None = None
-               ) -> list[Signal]:
-    """Associated signals that fired (corrected tail < SIGNAL_ALPHA), strongest first.
+def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] | None = None,
+               alpha: float = SIGNAL_ALPHA) -> list[Signal]:
+    """Associated signals that fired (corrected tail < `alpha`, default SIGNAL_ALPHA),
+    strongest first.
 
     Judged on counts of the cells the monitor has (orders, paid orders, visitors, page views
     per value), each against its forecast and how the other values of its dimension moved
@@ -776,7 +785,7 @@ def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] 
             measure, tests = build(_pair(forecast.get(dimension, {}), actual[dimension]))
             found += _fire(kind, dimension, measure, tests, lower=lower, move=move)
     found = [s for s in found if s.kind != "order_spike" or s.actual - s.expected >= SPIKE_ORDERS]
-    threshold = -math.log10(SIGNAL_ALPHA)
+    threshold = -math.log10(alpha)
     return sorted(_nested((s for s in found if s.score >= threshold), sku_category),
                   key=lambda s: (-s.score, s.kind, s.dimension, s.value))
 
