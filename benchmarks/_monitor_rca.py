@@ -1,6 +1,6 @@
 """Part of `dacu bench monitor`: root cause, culprit ranked first on generated incidents
 (tests/monitor/simworld) and on the simulator's incident cases against an honest forecast, per
-shop volume (the simulator's scale)."""
+shop size (the example campaign's plan, scaled)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.analyze.test_rca import SimScore
 
 
 def rca_section() -> str:
@@ -22,77 +26,67 @@ def rca_section() -> str:
 @dataclass(frozen=True)
 class SeedRun:
     seed: int
-    scale: float
-    per_kind: dict[str, list[int]]
-    visible: list[int]
-    median_buyers: float
+    score: SimScore
     seconds: float
 
-    @property
-    def hits(self) -> int:
-        return sum(h for h, _ in self.per_kind.values())
-
-    @property
-    def cases(self) -> int:
-        return sum(n for _, n in self.per_kind.values())
-
     def cell(self) -> str:
-        return (f"**{self.hits / self.cases:.0%}** ({self.hits}/{self.cases}); visible "
-                f"{self.visible[0]}/{self.visible[1]}")
+        s = self.score
+        return f"**{s.rate:.0%}** ({s.hits}/{s.cases}); visible {s.visible[0]}/{s.visible[1]}"
 
     def kinds(self) -> str:
-        return ", ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(self.per_kind.items()))
+        return ", ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(self.score.per_kind.items()))
 
 
-HELD_OUT = (1, 7)  # never looked at while the method was developed (on seeds 2–6)
+DEVELOPED_ON = (2, 3, 4, 5, 6)  # seeds looked at while the method was developed; others held out
+PLAN_GMV_WAN = 3000  # the example campaign's GMV target, 万元 (examples/double11.yaml)
 
 
-def _one_seed(seed: int, n: int, scale: float, baselines: int) -> SeedRun:
+def _one_seed(seed: int, n: int, store: float, baselines: int) -> SeedRun:
     from tests.analyze.test_rca import evaluate_sim
 
     began = time.perf_counter()
-    _, per_kind, buyers, visible = evaluate_sim(n, seed=seed, scale=scale, baselines=baselines)
-    return SeedRun(seed, scale, per_kind, visible, statistics.median(buyers),
-                   time.perf_counter() - began)
+    score = evaluate_sim(n, seed=seed, store=store, baselines=baselines)
+    return SeedRun(seed, score, time.perf_counter() - began)
 
 
-def _table(runs: list[SeedRun], seeds: list[int], scales: list[float]) -> str:
-    by = {(r.seed, r.scale): r for r in runs}
-    head = ("| scale | median buyers in the window | "
-            + " | ".join(f"seed {s}{' (held out)' if s in HELD_OUT else ''}" for s in seeds)
-            + " | time (all seeds) |")
-    rows = [head, "|" + "---|" * (len(seeds) + 3)]
-    for scale in scales:
-        mine = [by[(s, scale)] for s in seeds]
-        buyers = "/".join(f"{r.median_buyers:.0f}" for r in mine)
-        seconds = sum(r.seconds for r in mine)
-        rows.append(f"| {scale:g} | {buyers} | " + " | ".join(r.cell() for r in mine)
-                    + f" | {seconds:.0f} s |")
+def _table(runs: list[SeedRun], seeds: list[int], stores: list[float]) -> str:
+    by = {(r.seed, r.score.store): r for r in runs}
+    head = ("| shop (campaign GMV plan) | median buyers in a window | "
+            + " | ".join(f"seed {s}{'' if s in DEVELOPED_ON else ' (held out)'}" for s in seeds)
+            + " | all seeds | time |")
+    rows = [head, "|" + "---|" * (len(seeds) + 4)]
+    for store in stores:
+        mine = [by[(s, store)] for s in seeds]
+        buyers = statistics.median(b for r in mine for b in r.score.buyers)
+        hits, cases = sum(r.score.hits for r in mine), sum(r.score.cases for r in mine)
+        rows.append(f"| {store:g}× the example's (¥{store * PLAN_GMV_WAN:,.0f}万) | {buyers:,.0f} | "
+                    + " | ".join(r.cell() for r in mine)
+                    + f" | **{hits / cases:.1%}** ({hits}/{cases}) | "
+                    f"{sum(r.seconds for r in mine):.0f} s |")
     return "\n".join(rows)
 
 
 def sim_rca_section(n: int = 50) -> str:
     """The simulator's own incident cases (dacu.sim.incident_cases, one incident each) against an
     honest forecast: the mean of N incident-free runs of the same world over the same window
-    (DACU_BENCH_SIM_BASELINES, default 3), at each scale of DACU_BENCH_SIM_SCALES (default 2,
-    ~1.5 min on 2 shared cores; "2,4,8" ~10 min: a seed costs ~35 s at scale 2, ~90 s at 4,
-    ~150 s at 8) on seeds 1 and 7 (held out: the method was developed on seeds 2–6) and seed 2
-    (DACU_BENCH_SIM_SEEDS, default 1,2,7)."""
-    scales = [float(s) for s in os.environ.get("DACU_BENCH_SIM_SCALES", "2").split(",")]
+    (DACU_BENCH_SIM_BASELINES, default 3), in shops of each size of DACU_BENCH_SIM_STORES
+    (× the example campaign's plan; default 0.36,1,4 — ~2 min a seed on 2 shared cores, most of
+    it at 4×) on the held-out seeds of DACU_BENCH_SIM_SEEDS (default 1,7,11,12,13)."""
+    stores = [float(s) for s in os.environ.get("DACU_BENCH_SIM_STORES", "0.36,1,4").split(",")]
     baselines = int(os.environ.get("DACU_BENCH_SIM_BASELINES", 3))
-    seeds = [int(s) for s in os.environ.get("DACU_BENCH_SIM_SEEDS", "1,2,7").split(",")]
-    runs = [_one_seed(seed, n, scale, baselines) for scale in scales for seed in seeds]
-    kinds = "\n".join(f"- scale {r.scale:g}, seed {r.seed}: {r.kinds()}" for r in runs)
+    seeds = [int(s) for s in os.environ.get("DACU_BENCH_SIM_SEEDS", "1,7,11,12,13").split(",")]
+    runs = [_one_seed(seed, n, store, baselines) for store in stores for seed in seeds]
+    kinds = "\n".join(f"- {r.score.store:g}×, seed {r.seed}: {r.kinds()}" for r in runs)
     return (f"On the simulator's incident cases (dacu.sim.incident_cases, {n} cases a seed; "
             f"coupon bots left out — no dimension value, the fraud watch's; forecast = mean of "
             f"{baselines} incident-free runs of the same world over the same window, independent "
             "noise; Adtributor over channel, category, device, region and the associated signals "
-            "over those and the SKUs — a stock-out against the rest of its category —, as in the live "
-            "monitor), by shop volume: the simulator's "
-            "scale multiplies visitors and orders. Seeds 1 and 7 are held out (the method was "
-            "developed on seeds 2–6). \"Visible\": the culprit's cell expected ≥ 5 orders (visitors "
-            "for a traffic drop) in the window; below that a perfect analysis could not tell the "
-            "incident from noise. Culprit ranked first (scales: DACU_BENCH_SIM_SCALES, default "
-            f"2; this table: {','.join(f'{x:g}' for x in scales)}):\n\n"
-            + _table(runs, seeds, scales) + "\n\nPer kind (hits/cases):\n\n" + kinds
+            "over those and the SKUs — a stock-out against the rest of its category —, as in the "
+            "live monitor), by shop size: the example campaign's plan (examples/double11.yaml, "
+            f"¥{PLAN_GMV_WAN:,}万 GMV) scaled (`dacu.sim.scale_for_store`). The method was "
+            f"developed on seeds {DEVELOPED_ON[0]}–{DEVELOPED_ON[-1]}; the seeds here are held out. "
+            "\"Visible\": the culprit's cell expected ≥ 5 orders (visitors for a traffic drop) in "
+            "the window; below that a perfect analysis could not tell the incident from noise. "
+            "Culprit ranked first:\n\n"
+            + _table(runs, seeds, stores) + "\n\nPer kind (hits/cases):\n\n" + kinds
             + "\n\nSee docs/monitor.md (Known limits) for what the misses are.")

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from dacu.sim import incident_cases, simulate_day
 
@@ -65,3 +66,15 @@ def test_baselines_do_not_contain_the_incident(double11):
 
     assert pay_rate(case.events) < 0.3
     assert all(pay_rate(base) > 0.7 for base in case.baselines)
+
+
+def test_scale_for_store_sizes_the_shop_against_its_plan(double11):
+    """The scale that makes the shop half, or twice, the size its plan describes: the world
+    built at it reports that store fraction, and the two scales differ by 4×."""
+    from dacu.sim import scale_for_store
+    from dacu.sim.world import build_world
+
+    half, double = (scale_for_store(double11, f, seed=3) for f in (0.5, 2.0))
+    assert double == pytest.approx(4 * half)
+    world = build_world(double11, scale=half, seed=3, days_before=0)
+    assert world.fraction == pytest.approx(0.5)

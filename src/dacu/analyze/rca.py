@@ -539,8 +539,8 @@ class _Test:
 CHI2_1_MEDIAN = 0.454936  # median of χ² with one degree of freedom
 
 
-def _squares(tests: Sequence[_Test]) -> list[float]:
-    """Squared Pearson residuals of the tests expecting ≥ MIN_COUNT (near normal)."""
+def _squares(tests: Sequence[_Test]) -> list[tuple[float, _Test]]:
+    """(squared Pearson residual, test) of the tests expecting ≥ MIN_COUNT (near normal)."""
     squares = []
     for t in tests:
         if t.trials:
@@ -549,20 +549,32 @@ def _squares(tests: Sequence[_Test]) -> list[float]:
         else:
             var = t.expected
         if var > 0 and min(t.expected, t.trials or t.expected) >= MIN_COUNT:
-            squares.append((t.actual - t.expected) ** 2 / var)
+            squares.append(((t.actual - t.expected) ** 2 / var, t))
     return squares
 
 
-def dispersion(tests: Sequence[_Test]) -> float:
-    """Quasi-Poisson (quasi-binomial) dispersion φ ≥ 1 of a dimension: the median of the values'
-    squared Pearson residuals ÷ the median of χ²₁, over the values expecting ≥ MIN_COUNT (where a
-    residual is near normal). A median, so the broken value does not set it; φ = 1 below
-    DISPERSION_VALUES such values. Counts vary more than Poisson when visits come in bursts, orders
-    in baskets, or the forecast is itself a noisy estimate."""
-    squares = _squares(tests)
-    if len(squares) < DISPERSION_VALUES:
-        return 1.0
-    return max(1.0, statistics.median(squares) / CHI2_1_MEDIAN)
+def _size(test: _Test) -> float:
+    """How a test's extra variance grows: with its trials − 1 (beta-binomial), with its expected
+    count (negative binomial)."""
+    return test.trials - 1 if test.trials else test.expected
+
+
+def dispersion(tests: Sequence[_Test]) -> list[float]:
+    """Each test's dispersion φ = 1 + κ·size ≥ 1 (`_size`): counts vary more than binomial or
+    Poisson when the whole window swings — a rush of visits, a busier day than forecast, a
+    forecast that is itself a noisy estimate — and such swings are multiplicative, so they add
+    variance in proportion to the count squared (negative binomial μ + κμ², beta-binomial
+    np(1−p)(1 + (n−1)κ)). κ of a dimension is the median over its values expecting
+    ≥ MIN_COUNT (where a residual is near normal) of (squared Pearson residual ÷ the median of
+    χ²₁ − 1) ÷ size; κ = 0 below DISPERSION_VALUES such values. A median, so the broken value
+    does not set it; per size, so the big channels' ±4% swing in pay rate (a φ of 4.7 when one
+    φ served all) leaves a channel of 8 orders, 1 paid, its evidence."""
+    sized = [(square, _size(t)) for square, t in _squares(tests) if _size(t) > 0]
+    if len(sized) < DISPERSION_VALUES:
+        return [1.0] * len(tests)
+    kappa = max(0.0, statistics.median((square / CHI2_1_MEDIAN - 1) / size
+                                       for square, size in sized))
+    return [1.0 + kappa * max(0.0, _size(t)) for t in tests]
 
 
 def tail(test: _Test, phi: float, lower: bool) -> float:
@@ -585,11 +597,12 @@ def tail(test: _Test, phi: float, lower: bool) -> float:
     return float(stats.poisson.logcdf(k, mean) if lower else stats.poisson.logsf(k - 1, mean))
 
 
-def testable(tests: Sequence[_Test], phi: float, alpha: float = SIGNAL_ALPHA) -> int:
+def testable(tests: Sequence[_Test], phis: Sequence[float], alpha: float = SIGNAL_ALPHA) -> int:
     """Tarone's number of tests for a lower tail: the smallest K such that at most K values could
     reach a tail below alpha/K at all (their count at 0). A SKU expecting 0.3 orders cannot show
     a stock-out, so it does not dilute the evidence of one expecting 12 (Tarone, Biometrics 1990)."""
-    floors = sorted(tail(replace(t, actual=0.0), phi, lower=True) for t in tests)
+    floors = sorted(tail(replace(t, actual=0.0), phi, lower=True)
+                    for t, phi in zip(tests, phis, strict=True))
     for k in range(1, len(floors) + 1):
         if sum(f <= math.log(alpha / k) for f in floors) <= k:
             return k
@@ -600,10 +613,10 @@ def _fire(kind: str, dimension: str, measure: str, tests: list[_Test], *, lower:
           move: float) -> list[Signal]:
     """Signals of the tests whose count moved past `move` × expected, with their tails and the
     number of tests they are corrected for (Tarone's for lower tails, all values for upper)."""
-    phi = dispersion(tests)
-    count = testable(tests, phi) if lower else len(tests)
+    phis = dispersion(tests)
+    count = testable(tests, phis) if lower else len(tests)
     out = []
-    for t in tests:
+    for t, phi in zip(tests, phis, strict=True):
         moved = t.actual <= move * t.expected if lower else t.actual >= move * t.expected
         if t.eligible and t.expected > 0 and moved:
             out.append(Signal(kind, dimension, t.value, measure, t.expected, t.actual,

@@ -16,6 +16,7 @@ from dacu.sim.incidents import (
     parse_incident,
     random_incidents,
 )
+from dacu.sim.world import scale_for_store
 
 __all__ = [
     "KINDS",
@@ -26,6 +27,7 @@ __all__ = [
     "incident_cases",
     "parse_incident",
     "random_incidents",
+    "scale_for_store",
     "simulate",
     "simulate_day",
 ]

@@ -100,6 +100,16 @@ def ordinary_visits(campaign: Campaign, days: list[DayInfo]) -> float:
 
 def build_world(campaign: Campaign, *, scale: float, seed: int,
                 days_before: int | None = None) -> World:
+    rng, days, channels, spend, visits = _planned_volume(campaign, seed, days_before)
+    fraction = scale * EVENTS_PER_SCALE / (EVENTS_PER_SESSION * visits.sum())
+    channels = [_shrink(c, fraction) for c in channels]
+    spend = {k: v * fraction for k, v in spend.items()}
+    visits = visits * fraction
+    return _assemble(campaign, seed, scale, fraction, days, channels, visits, spend, rng)
+
+
+def _planned_volume(campaign: Campaign, seed: int, days_before: int | None):
+    """(rng, days, channels, spend, expected visits) of the shop at the campaign's own plan."""
     rng = np.random.default_rng([seed, 0])
     days = build_calendar(campaign, days_before)
     labels = [d.label for d in days]
@@ -107,12 +117,15 @@ def build_world(campaign: Campaign, *, scale: float, seed: int,
     v0 = ordinary_visits(campaign, days)
     spend = daily_spend_plan(campaign, campaign.channels, labels, 1.0, rng)
     channels = build_channels(campaign, spend, v0, history_days)
-    visits = _expected_visits(channels, spend, days, v0)
-    fraction = scale * EVENTS_PER_SCALE / (EVENTS_PER_SESSION * visits.sum())
-    channels = [_shrink(c, fraction) for c in channels]
-    spend = {k: v * fraction for k, v in spend.items()}
-    visits = visits * fraction
-    return _assemble(campaign, seed, scale, fraction, days, channels, visits, spend, rng)
+    return rng, days, channels, spend, _expected_visits(channels, spend, days, v0)
+
+
+def scale_for_store(campaign: Campaign, store_fraction: float, *, seed: int = 0,
+                    days_before: int | None = 0) -> float:
+    """The `scale` at which the simulated shop is `store_fraction` × the campaign's own plan
+    (its GMV target): 1.0 → the shop the plan describes, 4.0 → a shop four times its size."""
+    visits = _planned_volume(campaign, seed, days_before)[-1]
+    return store_fraction * EVENTS_PER_SESSION * visits.sum() / EVENTS_PER_SCALE
 
 
 def _expected_visits(channels: list[ChannelModel], spend: dict[str, np.ndarray],
