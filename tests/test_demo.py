@@ -41,6 +41,26 @@ def test_demo_writes_every_stage(tmp_path: Path) -> None:
                for a in alerts), [a["opened_at"] for a in alerts]
 
     _assert_the_injected_incidents_are_alerted(alerts, truth, tmp_path / "sim")
+    _assert_planned_rushes_are_named(alerts, scaled)
+
+
+def _assert_planned_rushes_are_named(alerts: list[dict], campaign) -> None:
+    """An order spike while a planned flash sale runs (the example's 20:00 lipstick sale) names
+    the sale and its playbook, not the channel that carried the rush nor "block bot accounts"."""
+    from dacu.flash.loading import load_flash
+
+    sessions = [(sale.sku_id, session.start, session.end + timedelta(minutes=30))
+                for sale in load_flash(campaign).sales for session in sale.sessions]
+    rushes = [(a, sku) for a in alerts for sku, start, end in sessions
+              if a["rule_id"] == "order-spike"
+              and start <= datetime.fromisoformat(a["opened_at"]) < end]
+    assert rushes, [(a["rule_id"], a["opened_at"]) for a in alerts]
+    for alert, sku in rushes:
+        culprit = alert["root_cause"]["culprit"]
+        assert (culprit["dimension"], culprit["value"], culprit["signal"]) == (
+            "sku_id", sku, "flash_sale")
+        assert alert["playbook"]["kind"] == "flash_sale_rush"
+        assert f"- 根因 SKU={sku}（信号 计划内秒杀）" in alert["message"].splitlines()
 
 
 def _assert_the_injected_incidents_are_alerted(alerts: list[dict], truth: dict,

@@ -235,3 +235,39 @@ def test_a_planned_flash_sale_reads_as_the_reason_for_a_rush(tmp_path) -> None:
     assert signal_line(sale) == ("- 信号 计划内秒杀：20点口红秒杀（SKU=SKU-MK-001，20:00–20:30）"
                                  "(flash_sale)")
     monitor.close()
+
+
+def test_a_planned_flash_sale_is_the_culprit_of_a_rise_its_sku_spiked_in() -> None:
+    # An order spike at 20:00 during the lipstick sale: the SKU's order spike is in the signals,
+    # so the sale is named (not the channel Adtributor picked, nor its unpaid-order lag); a rule
+    # on a fall, or a sale whose SKU did not spike, leaves the cause as it was.
+    from dacu.monitor.live import _planned_rush_first
+    from dacu.monitor.messages import alert_text
+    from dacu.monitor.playbooks import playbook
+
+    sale = {"kind": "flash_sale", "dimension": "sku_id", "value": "SKU-MK-001",
+            "name": "20点口红秒杀", "start": "2026-11-11T20:00:00+08:00",
+            "end": "2026-11-11T20:30:00+08:00"}
+    spike = {"kind": "order_spike", "dimension": "sku_id", "value": "SKU-MK-001",
+             "measure": "orders", "expected": 1.1, "actual": 50, "score": 61.7}
+    lag = {"kind": "pay_failure", "dimension": "channel", "value": "private",
+           "measure": "paid_orders", "expected": 52, "actual": 25, "score": 65.7}
+    cause = {"culprit": {"dimension": "channel", "value": "private", "ep": 0.9},
+             "signals": [lag, sale, spike]}
+    rise, fall = (AlertRule.model_validate(r) for r in (
+        {"id": "order-spike", "metric": "orders", "compare": "plan", "above": "300%"},
+        {"id": "orders", "metric": "orders", "compare": "plan", "below": "60%"}))
+    named = _planned_rush_first(cause, rise, [sale])
+    assert named["culprit"] == {"dimension": "sku_id", "value": "SKU-MK-001", "ep": None,
+                                "signal": "flash_sale"}
+    assert named["signals"] == [sale, lag, spike]
+    assert _planned_rush_first(cause, fall, [sale]) is cause
+    other = {**sale, "value": "SKU-FR-001"}
+    assert _planned_rush_first(cause, rise, [other]) is cause
+    _, body = alert_text(kind="opened", severity="red", rule_name="订单高于计划3倍", metric="orders",
+                         key_dim=None, key="", value=77, reference=25, compare="plan", at=T0,
+                         root_cause=named, playbook=playbook("flash_sale_rush").as_dict())
+    lines = body.splitlines()
+    assert "- 根因 SKU=SKU-MK-001（信号 计划内秒杀）" in lines
+    assert lines[3].startswith("- 信号 计划内秒杀：20点口红秒杀")
+    assert any(line.startswith("- 建议 核对秒杀库存") for line in lines)

@@ -36,7 +36,7 @@ def show(metric: str, value: float | None) -> str:
 SIGNAL_ZH = {"pay_failure": "拍下未付款激增", "traffic_drop": "流量骤降", "stock_out": "疑似断货",
              "cvr_drop": "转化率骤降",
              "order_spike": "订单异常激增（疑似刷单）", "repeat_orders": "少数买家重复下单（疑似刷单）",
-             "coupon_refusal": "领券被拒激增"}
+             "coupon_refusal": "领券被拒激增", "flash_sale": "计划内秒杀"}
 SIGNAL_EN = {"coupon_refusal": "coupon refusals surged"}
 MEASURE_ZH = {"paid_orders": "支付订单", "orders": "订单", "uv": "访客", "refused": "被拒人数"}
 

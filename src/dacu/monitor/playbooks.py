@@ -17,7 +17,7 @@ from dacu.money import format_fen
 KINDS = ("uv_drop", "cvr_drop", "asp_drop", "gmv_behind_plan", "orders_behind_plan",
          "roi_below_floor", "spend_overpace", "stock_out_risk", "coupon_redemption_low",
          "coupon_redemption_high", "flash_refusals", "bot_traffic", "payment_failure",
-         "coupon_refusals")
+         "coupon_refusals", "flash_sale_rush")
 _BY_METRIC = {"uv": "uv_drop", "pv": "uv_drop", "cvr": "cvr_drop", "buyers": "cvr_drop",
               "asp_fen": "asp_drop", "gmv_fen": "gmv_behind_plan", "paid_gmv_fen": "gmv_behind_plan",
               "orders": "orders_behind_plan", "paid_orders": "orders_behind_plan",
@@ -255,4 +255,11 @@ _BUILDERS = {
         ("拉黑可疑账号与IP段；领券加验证码", "Block suspect accounts and IP ranges; add a captcha to "
          "coupon claims")]),
     "payment_failure": _payment, "coupon_refusals": _coupon_refusals,
+    "flash_sale_rush": lambda c: _simple("flash_sale_rush", "计划内秒杀高峰", "Planned flash-sale rush", [
+        ("核对秒杀库存、限购与支付/发货承接能力；开场1–3分钟内拍下未付属正常",
+         "Check the sale's stock, purchase limit, payment and fulfilment capacity; orders unpaid "
+         "in the first 1–3 minutes of an opening are normal"),
+        ("若订单超出秒杀库存或来自其他SKU，按刷单/羊毛党核查",
+         "If orders exceed the sale's stock or come from other SKUs, check for brushing or "
+         "coupon farming")]),
 }
