@@ -89,3 +89,22 @@ def test_tree_levels_sum_and_views():
     check_sums(root)  # raises on any mismatch
     burst = root.find("phase", "burst")
     assert burst.values.gmv_fen == 70_000_000
+
+
+def test_a_channel_target_far_above_its_history_is_flagged_with_the_traffic_it_needs() -> None:
+    # history: a ¥100 on 100 UV, b ¥300 on 300 UV (GMV shares 25% / 75%). The file fixes a at
+    # 50% of GMV: 2.0× its share; b is scaled to 50% (0.67×). At its own CVR and ASP a needs
+    # 100·2 = 200 UV of 200 + 300·(2/3) = 400 → 50% of UV (history 25%): flagged; b is not.
+    import pandas as pd
+
+    from dacu.plan.shares import dimension_shares
+
+    daily = pd.DataFrame({"channel": ["a", "b"], "gmv_fen": [100, 300], "uv": [100, 300],
+                          "buyers": [10, 30]})
+    notes: list[str] = []
+    shares = dimension_shares(daily, "channel", ["a", "b"], {"a": 0.5}, notes)
+    assert shares.uv == pytest.approx({"a": 0.5, "b": 0.5})
+    [note] = notes
+    assert note.startswith("channel=a 的GMV目标是历史占比的2.0倍：按其转化率与客单价需 UV 占比 50%（历史 25%）")
+    dimension_shares(daily, "channel", ["a", "b"], {"a": 0.3}, notes)  # 1.2×: within reach
+    assert len(notes) == 1

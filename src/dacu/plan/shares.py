@@ -92,6 +92,21 @@ def intraday_shares(hourly: pd.DataFrame | None, notes: list[str], *,
     return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
 
 
+STRETCH = 1.5  # a fixed GMV share this many times its history's is flagged in the notes
+
+
+def _stretched(column: str, ratio: Mapping[str, float], uv: Mapping[str, float],
+               history_uv: Mapping[str, float]) -> list[str]:
+    """Notes for the values whose fixed GMV target is ≥ STRETCH × their history's share: at
+    their own CVR and ASP they need that much more of the traffic — the plan's per-value UV, and
+    the live attainment against it, follow the target, not what the value has ever drawn."""
+    return [f"{column}={k} 的GMV目标是历史占比的{r:.1f}倍：按其转化率与客单价需 UV 占比 "
+            f"{uv[k]:.0%}（历史 {history_uv.get(k, 0):.0%}），请确认预算与流量来源 "
+            f"{column} {k}: its GMV target is {r:.1f}× its history's share; at its CVR and ASP "
+            f"it needs {uv[k]:.0%} of UV (history {history_uv.get(k, 0):.0%})"
+            for k, r in ratio.items() if r >= STRETCH]
+
+
 def dimension_shares(daily: pd.DataFrame | None, column: str, keys: Sequence[str],
                      overrides: Mapping[str, float], notes: list[str]) -> Shares:
     """GMV/UV/buyers shares per value of `column` from history; overrides fix GMV shares."""
@@ -103,7 +118,9 @@ def dimension_shares(daily: pd.DataFrame | None, column: str, keys: Sequence[str
             gmv = rebalance(history, overrides)
             # a child whose GMV share moved keeps its CVR and ASP: UV and buyers move with it
             ratio = {k: gmv[k] / history[k] if history[k] else 1.0 for k in gmv}
-            return Shares(gmv, normalise({k: v * ratio[k] for k, v in grouped["uv"].items()}),
-                          normalise({k: v * ratio[k] for k, v in grouped["buyers"].items()}))
+            shares = Shares(gmv, normalise({k: v * ratio[k] for k, v in grouped["uv"].items()}),
+                            normalise({k: v * ratio[k] for k, v in grouped["buyers"].items()}))
+            notes += _stretched(column, ratio, shares.uv, normalise(grouped["uv"].to_dict()))
+            return shares
     notes.append(f"{column} 占比无历史，平均分配 no history by {column}: equal shares")
     return Shares(rebalance({k: 1.0 for k in keys}, overrides))
