@@ -78,3 +78,12 @@ def test_scale_for_store_sizes_the_shop_against_its_plan(double11):
     assert double == pytest.approx(4 * half)
     world = build_world(double11, scale=half, seed=3, days_before=0)
     assert world.fraction == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("fraction", [0.0, -1.0, float("nan")])
+def test_scale_for_store_refuses_a_shop_of_no_size(double11, fraction):
+    from dacu.errors import ConfigError
+    from dacu.sim import scale_for_store
+
+    with pytest.raises(ConfigError, match=r"store_fraction must be a positive multiple .* got"):
+        scale_for_store(double11, fraction)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dacu.config import Campaign
+from dacu.errors import ConfigError
 from dacu.sim.baskets import PromoRules, read_rules
 from dacu.sim.calendar import DayInfo, build_calendar
 from dacu.sim.catalogue import Catalogue, build_catalogue, size_stock
@@ -124,6 +125,9 @@ def scale_for_store(campaign: Campaign, store_fraction: float, *, seed: int = 0,
                     days_before: int | None = 0) -> float:
     """The `scale` at which the simulated shop is `store_fraction` × the campaign's own plan
     (its GMV target): 1.0 → the shop the plan describes, 4.0 → a shop four times its size."""
+    if not store_fraction > 0:
+        raise ConfigError(f"scale_for_store: store_fraction must be a positive multiple of the "
+                          f"plan's shop (1.0 = as planned), got {store_fraction!r}")
     visits = _planned_volume(campaign, seed, days_before)[-1]
     return store_fraction * EVENTS_PER_SESSION * visits.sum() / EVENTS_PER_SCALE
 
