@@ -35,10 +35,36 @@ SHANGHAI = timezone(timedelta(hours=8))
 DAY = datetime(2026, 11, 11, tzinfo=SHANGHAI)
 N_EVENTS = int(os.environ.get("DACU_BENCH_MONITOR_EVENTS", 5_000_000))
 BATCH = 500_000
-HOURLY_SHAPE = (9.0, 5.0, 2.5, 1.2, 0.8, 0.7, 0.9, 1.5, 2.2, 2.8, 3.2, 3.3,
-                3.0, 3.0, 3.1, 3.2, 3.2, 3.0, 3.3, 4.5, 10.0, 7.0, 5.0, 4.0)
+HOURLY_SHAPE = (
+    9.0,
+    5.0,
+    2.5,
+    1.2,
+    0.8,
+    0.7,
+    0.9,
+    1.5,
+    2.2,
+    2.8,
+    3.2,
+    3.3,
+    3.0,
+    3.0,
+    3.1,
+    3.2,
+    3.2,
+    3.0,
+    3.3,
+    4.5,
+    10.0,
+    7.0,
+    5.0,
+    4.0,
+)
 """Relative traffic per hour of the day: the midnight rush, a night trough, the 20:00 peak."""
-CHANNELS = "['search_ads','display_ads','affiliate','kol_live','content','private','organic','direct']"
+CHANNELS = (
+    "['search_ads','display_ads','affiliate','kol_live','content','private','organic','direct']"
+)
 
 
 def hour_breaks(n: int) -> tuple[list[int], list[int]]:
@@ -58,8 +84,11 @@ def generate(con: duckdb.DuckDBPyConnection, n: int) -> None:
     users = max(1000, n // 20)
     start_us = int(DAY.timestamp() * 1_000_000)
     firsts, counts = hour_breaks(n)
-    hour_of = "CASE " + " ".join(f"WHEN i < {b} THEN {h - 1}" for h, b in enumerate(firsts) if h) \
+    hour_of = (
+        "CASE "
+        + " ".join(f"WHEN i < {b} THEN {h - 1}" for h, b in enumerate(firsts) if h)
         + " ELSE 23 END"
+    )
     con.execute(f"""
         CREATE OR REPLACE TABLE events AS
         SELECT 'e' || i AS event_id,
@@ -119,30 +148,53 @@ def queries_section(folder: Path) -> str:
     end = DAY + timedelta(days=1)
     evening = DAY + timedelta(hours=20, minutes=30)
     s, e = to_minute(DAY), to_minute(end)
-    cases = [("tile: day so far (`pace` → `totals`, GMV, orders, UV, buyers, CVR, ASP)",
-              lambda: pace(store, EMPTY_PLAN, DAY, end), SCAN_TILE, [DAY, end]),
-             ("tile: 00:00–20:30 of a finished day (a window: hour + minute cells)",
-              lambda: pace(store, EMPTY_PLAN, DAY, evening), SCAN_TILE, [DAY, evening]),
-             ("hourly curve (`hourly_pace` → `curve`, 24 rows with UV)",
-              lambda: hourly_pace(store, EMPTY_PLAN, DAY, end, end), SCAN_CURVE, [DAY, end])]
+    cases = [
+        (
+            "tile: day so far (`pace` → `totals`, GMV, orders, UV, buyers, CVR, ASP)",
+            lambda: pace(store, EMPTY_PLAN, DAY, end),
+            SCAN_TILE,
+            [DAY, end],
+        ),
+        (
+            "tile: 00:00–20:30 of a finished day (a window: hour + minute cells)",
+            lambda: pace(store, EMPTY_PLAN, DAY, evening),
+            SCAN_TILE,
+            [DAY, evening],
+        ),
+        (
+            "hourly curve (`hourly_pace` → `curve`, 24 rows with UV)",
+            lambda: hourly_pace(store, EMPTY_PLAN, DAY, end, end),
+            SCAN_CURVE,
+            [DAY, end],
+        ),
+    ]
     rows = []
     for name, through_rollups, scan, args in cases:
         rollup_s = timed(through_rollups)
         scan_s = timed(lambda scan=scan, args=args: con.execute(scan, args).fetchall(), repeat=3)
-        rows.append([name, f"{rollup_s * 1000:.1f} ms", f"{scan_s * 1000:,.0f} ms",
-                     f"{scan_s / rollup_s:,.0f}×"])
+        rows.append(
+            [
+                name,
+                f"{rollup_s * 1000:.1f} ms",
+                f"{scan_s * 1000:,.0f} ms",
+                f"{scan_s / rollup_s:,.0f}×",
+            ]
+        )
     errors = uv_errors(con, store, s, e, end)
     cover = store.cover(s, e)
     whole = (time.perf_counter() - begun) / 60
-    return (f"**{N_EVENTS:,} events** (Double 11 curve: peaks at 00:00 and 20:00; {sessions:,} sessions) "
-            f"generated in DuckDB in {gen_s:.0f} s; rollups built from them in {build_s:.0f} s "
-            f"({N_EVENTS / build_s:,.0f} events/s, batches of {BATCH:,}, {store.rows():,} rollup "
-            f"rows; {_peak_rss()}). The day tile reads {len(cover.days) + cover.total} running "
-            "cell(s) per value instead of 24 hour cells + the ragged minutes.\n\n"
-            + table(["query", "rollups (median)", "full DuckDB scan", "speed-up"], rows)
-            + "\n\nHLL (lg_k=14) UV error vs exact count distinct: " + errors
-            + f"\n\nThis part took {whole:.0f} min (default N is 5 million; "
-            "DACU_BENCH_MONITOR_EVENTS=100000000 for the 100-million figure).")
+    return (
+        f"**{N_EVENTS:,} events** (Double 11 curve: peaks at 00:00 and 20:00; {sessions:,} sessions) "
+        f"generated in DuckDB in {gen_s:.0f} s; rollups built from them in {build_s:.0f} s "
+        f"({N_EVENTS / build_s:,.0f} events/s, batches of {BATCH:,}, {store.rows():,} rollup "
+        f"rows; {_peak_rss()}). The day tile reads {len(cover.days) + cover.total} running "
+        "cell(s) per value instead of 24 hour cells + the ragged minutes.\n\n"
+        + table(["query", "rollups (median)", "full DuckDB scan", "speed-up"], rows)
+        + "\n\nHLL (lg_k=14) UV error vs exact count distinct: "
+        + errors
+        + f"\n\nThis part took {whole:.0f} min (default N is 5 million; "
+        "DACU_BENCH_MONITOR_EVENTS=100000000 for the 100-million figure)."
+    )
 
 
 def _peak_rss() -> str:
@@ -156,14 +208,19 @@ def uv_errors(con, store: RollupStore, s: int, e: int, end: datetime) -> str:
     tile = store.totals(s, e)
     day_err = abs(tile.uv - exact_day[2]) / exact_day[2]
     buyer_err = abs(tile.buyers - exact_day[3]) / exact_day[3]
-    exact_ch = dict(con.execute("SELECT channel, count(DISTINCT user_id) FROM events WHERE event='pv' "
-                                "GROUP BY channel").fetchall())
+    exact_ch = dict(
+        con.execute(
+            "SELECT channel, count(DISTINCT user_id) FROM events WHERE event='pv' GROUP BY channel"
+        ).fetchall()
+    )
     by_ch = store.by_value("channel", s, e)
     ch_err = max(abs(by_ch[c].uv - n) / n for c, n in exact_ch.items())
     exact_h = con.execute(SCAN_CURVE, [DAY, end]).fetchall()
     curve = store.curve(s, e, bucket=60)
     hour_err = max(abs(a.uv - b[2]) / b[2] for (_, a), b in zip(curve, exact_h, strict=True))
     hour_buyers = max(abs(a.buyers - b[3]) / b[3] for (_, a), b in zip(curve, exact_h, strict=True))
-    return (f"day UV {day_err:.2%} (exact {exact_day[2]:,}), buyers {buyer_err:.2%} (exact "
-            f"{exact_day[3]:,}); worst channel {ch_err:.2%}; worst hour UV {hour_err:.2%}, "
-            f"buyers {hour_buyers:.2%} (target < 2%).")
+    return (
+        f"day UV {day_err:.2%} (exact {exact_day[2]:,}), buyers {buyer_err:.2%} (exact "
+        f"{exact_day[3]:,}); worst channel {ch_err:.2%}; worst hour UV {hour_err:.2%}, "
+        f"buyers {hour_buyers:.2%} (target < 2%)."
+    )

@@ -19,8 +19,10 @@ def rca_section() -> str:
 
     rate, per_kind = evaluate(50)
     kinds = ", ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(per_kind.items()))
-    return (f"Culprit ranked first in **{rate:.0%}** of 50 generated incidents "
-            f"(tests/monitor/simworld, 8,000 visitors an hour, via the rollups): {kinds}.")
+    return (
+        f"Culprit ranked first in **{rate:.0%}** of 50 generated incidents "
+        f"(tests/monitor/simworld, 8,000 visitors an hour, via the rollups): {kinds}."
+    )
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,13 @@ class SeedRun:
 
 
 DEVELOPED_ON = (2, 3, 4, 5, 6)  # the seeds the method was developed on
-LOOKED_AT = (1, *DEVELOPED_ON, 7, 11, 12)  # and those whose cases were looked at since: not held out
+LOOKED_AT = (
+    1,
+    *DEVELOPED_ON,
+    7,
+    11,
+    12,
+)  # and those whose cases were looked at since: not held out
 PLAN_GMV_WAN = 3000  # the example campaign's GMV target, 万元 (examples/double11.yaml)
 
 
@@ -52,18 +60,22 @@ def _one_seed(seed: int, n: int, store: float, baselines: int) -> SeedRun:
 
 def _table(runs: list[SeedRun], seeds: list[int], stores: list[float]) -> str:
     by = {(r.seed, r.score.store): r for r in runs}
-    head = ("| shop (campaign GMV plan) | median buyers in a window | "
-            + " | ".join(f"seed {s}{'' if s in LOOKED_AT else ' (held out)'}" for s in seeds)
-            + " | all seeds | time |")
+    head = (
+        "| shop (campaign GMV plan) | median buyers in a window | "
+        + " | ".join(f"seed {s}{'' if s in LOOKED_AT else ' (held out)'}" for s in seeds)
+        + " | all seeds | time |"
+    )
     rows = [head, "|" + "---|" * (len(seeds) + 4)]
     for store in stores:
         mine = [by[(s, store)] for s in seeds]
         buyers = statistics.median(b for r in mine for b in r.score.buyers)
         hits, cases = sum(r.score.hits for r in mine), sum(r.score.cases for r in mine)
-        rows.append(f"| {store:g}× the example's (¥{store * PLAN_GMV_WAN:,.0f}万) | {buyers:,.0f} | "
-                    + " | ".join(r.cell() for r in mine)
-                    + f" | **{hits / cases:.1%}** ({hits}/{cases}) | "
-                    f"{sum(r.seconds for r in mine):.0f} s |")
+        rows.append(
+            f"| {store:g}× the example's (¥{store * PLAN_GMV_WAN:,.0f}万) | {buyers:,.0f} | "
+            + " | ".join(r.cell() for r in mine)
+            + f" | **{hits / cases:.1%}** ({hits}/{cases}) | "
+            f"{sum(r.seconds for r in mine):.0f} s |"
+        )
     return "\n".join(rows)
 
 
@@ -78,17 +90,21 @@ def sim_rca_section(n: int = 50) -> str:
     seeds = [int(s) for s in os.environ.get("DACU_BENCH_SIM_SEEDS", "21,22,23,24,25").split(",")]
     runs = [_one_seed(seed, n, store, baselines) for store in stores for seed in seeds]
     kinds = "\n".join(f"- {r.score.store:g}×, seed {r.seed}: {r.kinds()}" for r in runs)
-    return (f"On the simulator's incident cases (dacu.sim.incident_cases, {n} cases a seed; "
-            f"coupon bots left out — no dimension value, the fraud watch's; forecast = mean of "
-            f"{baselines} incident-free runs of the same world over the same window, independent "
-            "noise; Adtributor over channel, category, device, region and the associated signals "
-            "over those and the SKUs — a stock-out against the rest of its category —, as in the "
-            "live monitor), by shop size: the example campaign's plan (examples/double11.yaml, "
-            f"¥{PLAN_GMV_WAN:,}万 GMV) scaled (`dacu.sim.scale_for_store`). The method was "
-            f"developed on seeds {DEVELOPED_ON[0]}–{DEVELOPED_ON[-1]} (seeds 1, 7, 11 and 12 were "
-            "looked at since); \"held out\": a seed never looked at. "
-            "\"Visible\": the culprit's cell expected ≥ 5 orders (visitors for a traffic drop) in "
-            "the window; below that a perfect analysis could not tell the incident from noise. "
-            "Culprit ranked first:\n\n"
-            + _table(runs, seeds, stores) + "\n\nPer kind (hits/cases):\n\n" + kinds
-            + "\n\nSee docs/monitor.md (Known limits) for what the misses are.")
+    return (
+        f"On the simulator's incident cases (dacu.sim.incident_cases, {n} cases a seed; "
+        f"coupon bots left out — no dimension value, the fraud watch's; forecast = mean of "
+        f"{baselines} incident-free runs of the same world over the same window, independent "
+        "noise; Adtributor over channel, category, device, region and the associated signals "
+        "over those and the SKUs — a stock-out against the rest of its category —, as in the "
+        "live monitor), by shop size: the example campaign's plan (examples/double11.yaml, "
+        f"¥{PLAN_GMV_WAN:,}万 GMV) scaled (`dacu.sim.scale_for_store`). The method was "
+        f"developed on seeds {DEVELOPED_ON[0]}–{DEVELOPED_ON[-1]} (seeds 1, 7, 11 and 12 were "
+        'looked at since); "held out": a seed never looked at. '
+        '"Visible": the culprit\'s cell expected ≥ 5 orders (visitors for a traffic drop) in '
+        "the window; below that a perfect analysis could not tell the incident from noise. "
+        "Culprit ranked first:\n\n"
+        + _table(runs, seeds, stores)
+        + "\n\nPer kind (hits/cases):\n\n"
+        + kinds
+        + "\n\nSee docs/monitor.md (Known limits) for what the misses are."
+    )

@@ -20,22 +20,41 @@ import django
 from django.conf import settings
 
 OSCAR_APPS = [
-    "oscar.config.Shop", "oscar.apps.analytics.apps.AnalyticsConfig",
-    "oscar.apps.checkout.apps.CheckoutConfig", "oscar.apps.address.apps.AddressConfig",
-    "oscar.apps.shipping.apps.ShippingConfig", "oscar.apps.catalogue.apps.CatalogueConfig",
+    "oscar.config.Shop",
+    "oscar.apps.analytics.apps.AnalyticsConfig",
+    "oscar.apps.checkout.apps.CheckoutConfig",
+    "oscar.apps.address.apps.AddressConfig",
+    "oscar.apps.shipping.apps.ShippingConfig",
+    "oscar.apps.catalogue.apps.CatalogueConfig",
     "oscar.apps.catalogue.reviews.apps.CatalogueReviewsConfig",
-    "oscar.apps.communication.apps.CommunicationConfig", "oscar.apps.partner.apps.PartnerConfig",
-    "oscar.apps.basket.apps.BasketConfig", "oscar.apps.payment.apps.PaymentConfig",
-    "oscar.apps.offer.apps.OfferConfig", "oscar.apps.order.apps.OrderConfig",
-    "oscar.apps.customer.apps.CustomerConfig", "oscar.apps.search.apps.SearchConfig",
-    "oscar.apps.voucher.apps.VoucherConfig", "oscar.apps.wishlists.apps.WishlistsConfig",
+    "oscar.apps.communication.apps.CommunicationConfig",
+    "oscar.apps.partner.apps.PartnerConfig",
+    "oscar.apps.basket.apps.BasketConfig",
+    "oscar.apps.payment.apps.PaymentConfig",
+    "oscar.apps.offer.apps.OfferConfig",
+    "oscar.apps.order.apps.OrderConfig",
+    "oscar.apps.customer.apps.CustomerConfig",
+    "oscar.apps.search.apps.SearchConfig",
+    "oscar.apps.voucher.apps.VoucherConfig",
+    "oscar.apps.wishlists.apps.WishlistsConfig",
     "oscar.apps.dashboard.apps.DashboardConfig",
-    *(f"oscar.apps.dashboard.{name}.apps.{cls}DashboardConfig" for name, cls in (
-        ("reports", "Reports"), ("users", "Users"), ("orders", "Orders"),
-        ("catalogue", "Catalogue"), ("offers", "Offers"), ("partners", "Partners"),
-        ("pages", "Pages"), ("ranges", "Ranges"), ("reviews", "Reviews"),
-        ("vouchers", "Vouchers"), ("communications", "Communications"),
-        ("shipping", "Shipping"))),
+    *(
+        f"oscar.apps.dashboard.{name}.apps.{cls}DashboardConfig"
+        for name, cls in (
+            ("reports", "Reports"),
+            ("users", "Users"),
+            ("orders", "Orders"),
+            ("catalogue", "Catalogue"),
+            ("offers", "Offers"),
+            ("partners", "Partners"),
+            ("pages", "Pages"),
+            ("ranges", "Ranges"),
+            ("reviews", "Reviews"),
+            ("vouchers", "Vouchers"),
+            ("communications", "Communications"),
+            ("shipping", "Shipping"),
+        )
+    ),
 ]
 
 
@@ -44,15 +63,29 @@ def configure() -> None:
 
     options = {k: getattr(defaults, k) for k in dir(defaults) if k.startswith("OSCAR_")}
     settings.configure(
-        DEBUG=False, SECRET_KEY="bench", USE_TZ=True, SITE_ID=1,
+        DEBUG=False,
+        SECRET_KEY="bench",
+        USE_TZ=True,
+        SITE_ID=1,
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-        INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes",
-                        "django.contrib.sessions", "django.contrib.messages",
-                        "django.contrib.sites", "django.contrib.flatpages",
-                        *OSCAR_APPS, "widget_tweaks", "haystack", "treebeard", "django_tables2"],
-        HAYSTACK_CONNECTIONS={"default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}},
-        OSCAR_DEFAULT_CURRENCY="CNY", **{k: v for k, v in options.items()
-                                         if k != "OSCAR_DEFAULT_CURRENCY"},
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "django.contrib.sites",
+            "django.contrib.flatpages",
+            *OSCAR_APPS,
+            "widget_tweaks",
+            "haystack",
+            "treebeard",
+            "django_tables2",
+        ],
+        HAYSTACK_CONNECTIONS={
+            "default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}
+        },
+        OSCAR_DEFAULT_CURRENCY="CNY",
+        **{k: v for k, v in options.items() if k != "OSCAR_DEFAULT_CURRENCY"},
     )
     django.setup()
     from django.core.management import call_command
@@ -72,8 +105,13 @@ def build() -> object:
     products = {}
     for sku, price in (("A1", "299"), ("A2", "89"), ("A3", "59")):
         product = Product.objects.create(title=sku, product_class=kind, upc=sku)
-        StockRecord.objects.create(product=product, partner=partner, partner_sku=sku,
-                                   price=Decimal(price), num_in_stock=1000)
+        StockRecord.objects.create(
+            product=product,
+            partner=partner,
+            partner_sku=sku,
+            price=Decimal(price),
+            num_in_stock=1000,
+        )
         products[sku] = product
     only_a1 = Range.objects.create(name="A1")
     only_a1.add_product(products["A1"])
@@ -92,8 +130,14 @@ def _offer(name, rng, ctype, cvalue, btype, bvalue, priority, model) -> None:
 
     condition = Condition.objects.create(range=rng, type=ctype, value=Decimal(cvalue))
     benefit = Benefit.objects.create(range=rng, type=btype, value=Decimal(bvalue))
-    model.objects.create(name=name, offer_type=model.SITE, condition=condition, benefit=benefit,
-                         exclusive=False, priority=priority)
+    model.objects.create(
+        name=name,
+        offer_type=model.SITE,
+        condition=condition,
+        benefit=benefit,
+        exclusive=False,
+        priority=priority,
+    )
 
 
 def measure(fn, seconds: float) -> dict:
@@ -104,8 +148,12 @@ def measure(fn, seconds: float) -> dict:
         fn()
         latencies.append(time.perf_counter() - t0)
     cpu = time.process_time() - cpu
-    return {"n": len(latencies), "cpu_s": cpu, "wall_s": sum(latencies),
-            "latencies": sorted(latencies)[:: max(1, len(latencies) // 2000)]}
+    return {
+        "n": len(latencies),
+        "cpu_s": cpu,
+        "wall_s": sum(latencies),
+        "latencies": sorted(latencies)[:: max(1, len(latencies) // 2000)],
+    }
 
 
 def main() -> None:
@@ -136,10 +184,17 @@ def main() -> None:
     assert total == from_db()
     with CaptureQueriesContext(connection) as queries:
         preloaded()
-    print(json.dumps({"total_fen": int(total * 100), "django": django.get_version(),
-                      "queries_per_apply": len(queries.captured_queries),
-                      "preloaded": measure(preloaded, seconds),
-                      "from_db": measure(from_db, seconds / 3)}))
+    print(
+        json.dumps(
+            {
+                "total_fen": int(total * 100),
+                "django": django.get_version(),
+                "queries_per_apply": len(queries.captured_queries),
+                "preloaded": measure(preloaded, seconds),
+                "from_db": measure(from_db, seconds / 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _record import record, table
 
 N = int(os.environ.get("DACU_BENCH_ANALYZE_N", "1000000"))
-CHANNELS = ("search_ads", "display_ads", "affiliate", "kol_live", "content", "private", "sms",
-            "push")
+CHANNELS = (
+    "search_ads",
+    "display_ads",
+    "affiliate",
+    "kol_live",
+    "content",
+    "private",
+    "sms",
+    "push",
+)
 BG = {"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426}  # CDNOW, per day
 GG = {"p": 6.25, "q": 3.74, "v": 15.44}
 
@@ -63,8 +71,9 @@ def simulate_journeys(n: int, seed: int = 1) -> pd.DataFrame:
     matrix = np.column_stack(steps)
     paths = [">".join(names[row[row >= 0]]) for row in matrix]
     value = np.where(outcome == 1, rng.gamma(2.0, 150.0, n).round(2), 0.0)
-    frame = pd.DataFrame({"path": paths, "conversions": outcome, "nulls": 1 - outcome,
-                          "value": value})
+    frame = pd.DataFrame(
+        {"path": paths, "conversions": outcome, "nulls": 1 - outcome, "value": value}
+    )
     return frame.groupby("path", as_index=False).sum()
 
 
@@ -87,8 +96,9 @@ def simulate_customers(n: int, seed: int = 2) -> pd.DataFrame:
         alive[idx[~bought]] = False
         alive[hit[dies]] = False
     nu = rng.gamma(GG["q"], 1 / GG["v"], n)
-    monetary = np.where(x > 0, rng.gamma(GG["p"] * np.maximum(x, 1), 1 / (nu * np.maximum(x, 1))),
-                        0.0)
+    monetary = np.where(
+        x > 0, rng.gamma(GG["p"] * np.maximum(x, 1), 1 / (nu * np.maximum(x, 1))), 0.0
+    )
     return pd.DataFrame({"frequency": x, "recency": tx, "T": age, "monetary": monetary})
 
 
@@ -105,9 +115,12 @@ def work_markov_dacu(path: str) -> dict:
     t1 = time.perf_counter()
     heur = {f.__name__: f(summary).conversions.tolist() for f in (first_touch, last_touch, linear)}
     t2 = time.perf_counter()
-    return {"markov_s": t1 - t0, "heuristic_s": t2 - t1,
-            "removal": dict(zip(summary.channels, credit.removal_effects.tolist(), strict=True)),
-            "heuristic": {k: dict(zip(summary.channels, v, strict=True)) for k, v in heur.items()}}
+    return {
+        "markov_s": t1 - t0,
+        "heuristic_s": t2 - t1,
+        "removal": dict(zip(summary.channels, credit.removal_effects.tolist(), strict=True)),
+        "heuristic": {k: dict(zip(summary.channels, v, strict=True)) for k, v in heur.items()},
+    }
 
 
 def work_markov_ca(path: str) -> dict:
@@ -119,17 +132,32 @@ def work_markov_ca(path: str) -> dict:
     df = pd.read_parquet(path)
     with contextlib.redirect_stdout(io.StringIO()):
         t0 = time.perf_counter()
-        res = ca.markov_model(df, "path", "conversions", var_value="value", var_null="nulls",
-                              out_more=True, flg_pro=False, verbose=False)
+        res = ca.markov_model(
+            df,
+            "path",
+            "conversions",
+            var_value="value",
+            var_null="nulls",
+            out_more=True,
+            flg_pro=False,
+            verbose=False,
+        )
         t1 = time.perf_counter()
         heur = ca.heuristic_models(df, "path", "conversions", var_value="value", flg_pro=False)
         t2 = time.perf_counter()
     re = res["removal_effects"].set_index("channel_name")["removal_effects_conversion"]
     heur = heur.set_index("channel_name")
-    names = {"first_touch": "first_touch_conversions", "last_touch": "last_touch_conversions",
-             "linear": "linear_touch_conversions"}
-    return {"markov_s": t1 - t0, "heuristic_s": t2 - t1, "removal": re.to_dict(),
-            "heuristic": {k: heur[v].to_dict() for k, v in names.items()}}
+    names = {
+        "first_touch": "first_touch_conversions",
+        "last_touch": "last_touch_conversions",
+        "linear": "linear_touch_conversions",
+    }
+    return {
+        "markov_s": t1 - t0,
+        "heuristic_s": t2 - t1,
+        "removal": re.to_dict(),
+        "heuristic": {k: heur[v].to_dict() for k, v in names.items()},
+    }
 
 
 def work_clv_dacu(path: str) -> dict:
@@ -137,12 +165,18 @@ def work_clv_dacu(path: str) -> dict:
 
     df = pd.read_parquet(path)
     t0 = time.perf_counter()
-    s = CustomerSummary(df.frequency.to_numpy(), df.recency.to_numpy(), df["T"].to_numpy(),
-                        df.monetary.to_numpy())
+    s = CustomerSummary(
+        df.frequency.to_numpy(), df.recency.to_numpy(), df["T"].to_numpy(), df.monetary.to_numpy()
+    )
     bg = BetaGeoNBD().fit(s)
     gg = GammaGamma().fit(s.frequency, s.monetary)
-    return {"seconds": time.perf_counter() - t0, "bgnbd": bg.params, "gg": gg.params,
-            "ll": bg.fit_.log_likelihood, "distinct": len(s.compressed().frequency)}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "bgnbd": bg.params,
+        "gg": gg.params,
+        "ll": bg.fit_.log_likelihood,
+        "distinct": len(s.compressed().frequency),
+    }
 
 
 def work_clv_lifetimes(path: str) -> dict:
@@ -156,8 +190,11 @@ def work_clv_lifetimes(path: str) -> dict:
     bg = BetaGeoFitter().fit(df.frequency, df.recency, df["T"])
     rep = df[df.frequency > 0]
     gg = GammaGammaFitter().fit(rep.frequency, rep.monetary)
-    return {"seconds": time.perf_counter() - t0, "bgnbd": bg.params_.to_dict(),
-            "gg": gg.params_.to_dict()}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "bgnbd": bg.params_.to_dict(),
+        "gg": gg.params_.to_dict(),
+    }
 
 
 def work_floor(path: str) -> dict:
@@ -166,8 +203,10 @@ def work_floor(path: str) -> dict:
     return {}
 
 
-WORKERS = {f.__name__: f for f in (work_markov_dacu, work_markov_ca, work_clv_dacu,
-                                   work_clv_lifetimes, work_floor)}
+WORKERS = {
+    f.__name__: f
+    for f in (work_markov_dacu, work_markov_ca, work_clv_dacu, work_clv_lifetimes, work_floor)
+}
 
 
 def run(worker: str, path: Path) -> tuple[dict, float]:
@@ -175,8 +214,12 @@ def run(worker: str, path: Path) -> tuple[dict, float]:
 
     (ru_maxrss of a child is no use here: Linux carries the parent's high-water mark over exec.)
     """
-    proc = subprocess.run([sys.executable, __file__, "--worker", worker, str(path)],
-                          stdout=subprocess.PIPE, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", worker, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     if proc.returncode:
         raise SystemExit(f"worker {worker} failed (exit {proc.returncode})")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -203,29 +246,48 @@ def attribution_section(folder: Path) -> str:
     paths = simulate_journeys(N)
     file = folder / "paths.parquet"
     paths.to_parquet(file)
-    print(f"simulated {N:,} journeys → {len(paths):,} distinct paths "
-          f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    print(
+        f"simulated {N:,} journeys → {len(paths):,} distinct paths "
+        f"({time.perf_counter() - t0:.0f} s)",
+        file=sys.stderr,
+    )
     floor = run("work_floor", file)[1]
     ours, our_mem = run("work_markov_dacu", file)
     theirs, their_mem = run("work_markov_ca", file)
-    heur_diff = max(_max_rel(ours["heuristic"][m], theirs["heuristic"][m]) for m in ours["heuristic"])
+    heur_diff = max(
+        _max_rel(ours["heuristic"][m], theirs["heuristic"][m]) for m in ours["heuristic"]
+    )
     rows = [
-        ["Markov removal effects (order 1)", f"{ours['markov_s']:.2f}", f"{theirs['markov_s']:.2f}",
-         f"{ours['markov_s'] / theirs['markov_s']:.3f}",
-         f"max |ΔRE| = {_max_abs(ours['removal'], theirs['removal']):.4f} (their Monte Carlo)"],
-        ["first/last/linear", f"{ours['heuristic_s']:.2f}", f"{theirs['heuristic_s']:.2f}",
-         f"{ours['heuristic_s'] / theirs['heuristic_s']:.3f}",
-         f"max relative difference {heur_diff:.1e}"],
+        [
+            "Markov removal effects (order 1)",
+            f"{ours['markov_s']:.2f}",
+            f"{theirs['markov_s']:.2f}",
+            f"{ours['markov_s'] / theirs['markov_s']:.3f}",
+            f"max |ΔRE| = {_max_abs(ours['removal'], theirs['removal']):.4f} (their Monte Carlo)",
+        ],
+        [
+            "first/last/linear",
+            f"{ours['heuristic_s']:.2f}",
+            f"{theirs['heuristic_s']:.2f}",
+            f"{ours['heuristic_s'] / theirs['heuristic_s']:.3f}",
+            f"max relative difference {heur_diff:.1e}",
+        ],
     ]
-    mem = (f"Peak memory (process RSS, same data loaded): dacu {our_mem:,.0f} MiB, "
-           f"channelattribution {their_mem:,.0f} MiB, ratio {our_mem / their_mem:.2f}; "
-           f"reading the data alone {floor:,.0f} MiB (increments {our_mem - floor:,.0f} vs "
-           f"{their_mem - floor:,.0f} MiB).")
-    return (f"### Attribution: {N:,} journeys, {len(paths):,} distinct paths, 8 channels\n\n"
-            + table(["model", "dacu s", "channelattribution s", "time ratio", "results"], rows)
-            + "\n\n" + mem + "\n\nTime includes parsing the path texts (dacu) / the package's own "
-            "parsing; channelattribution simulates journeys (nsim_start 1e5, conv_par 0.05), dacu "
-            "solves the absorbing chain exactly, so removal effects differ by its sampling noise.")
+    mem = (
+        f"Peak memory (process RSS, same data loaded): dacu {our_mem:,.0f} MiB, "
+        f"channelattribution {their_mem:,.0f} MiB, ratio {our_mem / their_mem:.2f}; "
+        f"reading the data alone {floor:,.0f} MiB (increments {our_mem - floor:,.0f} vs "
+        f"{their_mem - floor:,.0f} MiB)."
+    )
+    return (
+        f"### Attribution: {N:,} journeys, {len(paths):,} distinct paths, 8 channels\n\n"
+        + table(["model", "dacu s", "channelattribution s", "time ratio", "results"], rows)
+        + "\n\n"
+        + mem
+        + "\n\nTime includes parsing the path texts (dacu) / the package's own "
+        "parsing; channelattribution simulates journeys (nsim_start 1e5, conv_par 0.05), dacu "
+        "solves the absorbing chain exactly, so removal effects differ by its sampling noise."
+    )
 
 
 def clv_section(folder: Path) -> str:
@@ -237,24 +299,43 @@ def clv_section(folder: Path) -> str:
     theirs, their_mem = run("work_clv_lifetimes", file)
     from dacu.analyze.clv import BetaGeoNBD
 
-    theirs["ll"] = float(BetaGeoNBD.log_likelihood(
-        np.array([theirs["bgnbd"][k] for k in BetaGeoNBD.names]), customers.frequency.to_numpy(),
-        customers.recency.to_numpy(), customers["T"].to_numpy()).sum())
-    rows = [["BG/NBD + Gamma-Gamma MLE", f"{ours['seconds']:.2f}", f"{theirs['seconds']:.2f}",
-             f"{ours['seconds'] / theirs['seconds']:.3f}",
-             f"{our_mem:,.0f} / {their_mem:,.0f} MiB ({our_mem / their_mem:.2f})"]]
-    params = [[k, f"{BG.get(k, GG.get(k, float('nan'))):.4g}", f"{ours['bgnbd'].get(k, ours['gg'].get(k)):.5g}",
-               f"{theirs['bgnbd'].get(k, theirs['gg'].get(k)):.5g}"]
-              for k in ("r", "alpha", "a", "b", "p", "q", "v")]
+    theirs["ll"] = float(
+        BetaGeoNBD.log_likelihood(
+            np.array([theirs["bgnbd"][k] for k in BetaGeoNBD.names]),
+            customers.frequency.to_numpy(),
+            customers.recency.to_numpy(),
+            customers["T"].to_numpy(),
+        ).sum()
+    )
+    rows = [
+        [
+            "BG/NBD + Gamma-Gamma MLE",
+            f"{ours['seconds']:.2f}",
+            f"{theirs['seconds']:.2f}",
+            f"{ours['seconds'] / theirs['seconds']:.3f}",
+            f"{our_mem:,.0f} / {their_mem:,.0f} MiB ({our_mem / their_mem:.2f})",
+        ]
+    ]
+    params = [
+        [
+            k,
+            f"{BG.get(k, GG.get(k, float('nan'))):.4g}",
+            f"{ours['bgnbd'].get(k, ours['gg'].get(k)):.5g}",
+            f"{theirs['bgnbd'].get(k, theirs['gg'].get(k)):.5g}",
+        ]
+        for k in ("r", "alpha", "a", "b", "p", "q", "v")
+    ]
     agree = max(_max_rel(ours["bgnbd"], theirs["bgnbd"]), _max_rel(ours["gg"], theirs["gg"]))
-    return (f"### CLV: {N:,} customers ({ours['distinct']:,} distinct (x, t_x, T) summaries)\n\n"
-            + table(["fit", "dacu s", "lifetimes s", "time ratio", "peak RSS dacu / lifetimes"],
-                    rows)
-            + "\n\n" + table(["parameter", "simulated", "dacu", "lifetimes"], params)
-            + f"\n\nLargest relative difference between the two fits: {agree:.1e} "
-            f"(log-likelihood dacu {ours['ll']:,.1f}, lifetimes {theirs['ll']:,.1f}). Reading "
-            f"the data alone: {floor:,.0f} MiB. dacu merges customers with equal summaries "
-            "(weights), lifetimes evaluates every row.")
+    return (
+        f"### CLV: {N:,} customers ({ours['distinct']:,} distinct (x, t_x, T) summaries)\n\n"
+        + table(["fit", "dacu s", "lifetimes s", "time ratio", "peak RSS dacu / lifetimes"], rows)
+        + "\n\n"
+        + table(["parameter", "simulated", "dacu", "lifetimes"], params)
+        + f"\n\nLargest relative difference between the two fits: {agree:.1e} "
+        f"(log-likelihood dacu {ours['ll']:,.1f}, lifetimes {theirs['ll']:,.1f}). Reading "
+        f"the data alone: {floor:,.0f} MiB. dacu merges customers with equal summaries "
+        "(weights), lifetimes evaluates every row."
+    )
 
 
 def main() -> None:

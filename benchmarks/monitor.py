@@ -65,8 +65,9 @@ def serve(app) -> tuple[str, object]:
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     threading.Thread(target=server.run, daemon=True).start()
     for _ in range(100):
         if server.started:
@@ -79,9 +80,14 @@ def batches_json(count: int, size: int = 1000) -> list[bytes]:
     from tests.monitor import simworld
     from tests.monitor.test_live import records
 
-    world = simworld.events(np.random.default_rng(5), count // 2, DAY + timedelta(hours=20), minutes=60)
+    world = simworld.events(
+        np.random.default_rng(5), count // 2, DAY + timedelta(hours=20), minutes=60
+    )
     rows = records(world.events.slice(0, count))
-    return [json.dumps(rows[i:i + size], ensure_ascii=False).encode() for i in range(0, len(rows), size)]
+    return [
+        json.dumps(rows[i : i + size], ensure_ascii=False).encode()
+        for i in range(0, len(rows), size)
+    ]
 
 
 def post_all(url: str, bodies: list[bytes], threads: int = 2) -> tuple[float, int]:
@@ -117,8 +123,11 @@ def collector_section(folder: Path) -> str:
         await request.body()
         return {"accepted": 0}
 
-    monitor = LiveMonitor(parse_campaign(CAMPAIGN.replace("HOOK", "http://127.0.0.1:9/")),
-                          folder / "collector", detectors=False)
+    monitor = LiveMonitor(
+        parse_campaign(CAMPAIGN.replace("HOOK", "http://127.0.0.1:9/")),
+        folder / "collector",
+        detectors=False,
+    )
     install(app, monitor)
     base, server = serve(app)
     bodies = batches_json(int(os.environ.get("DACU_BENCH_COLLECTOR_EVENTS", 200_000)))
@@ -126,11 +135,18 @@ def collector_section(folder: Path) -> str:
     coll_s, accepted = post_all(f"{base}/api/events?campaign=bench", bodies)
     server.should_exit = True
     monitor.close()
-    rows = [["bare endpoint (reads the body)", f"{n / bare_s:,.0f}", "1.00"],
-            ["collector (validate, dedup, fsync'ed segment, rollups, rules)",
-             f"{accepted / coll_s:,.0f}", f"{(accepted / coll_s) / (n / bare_s):.2f}"]]
-    return (f"{n:,} events in batches of 1,000 (JSON arrays), 2 client threads, uvicorn on loopback.\n\n"
-            + table(["endpoint", "events/s", "ratio to bare"], rows))
+    rows = [
+        ["bare endpoint (reads the body)", f"{n / bare_s:,.0f}", "1.00"],
+        [
+            "collector (validate, dedup, fsync'ed segment, rollups, rules)",
+            f"{accepted / coll_s:,.0f}",
+            f"{(accepted / coll_s) / (n / bare_s):.2f}",
+        ],
+    ]
+    return (
+        f"{n:,} events in batches of 1,000 (JSON arrays), 2 client threads, uvicorn on loopback.\n\n"
+        + table(["endpoint", "events/s", "ratio to bare"], rows)
+    )
 
 
 # -- incident → notification ----------------------------------------------------------------------
@@ -165,12 +181,14 @@ def incident_stream(rate: int, onset: int, length: int = 300):
 
     start = DAY + timedelta(hours=20)
     rng = np.random.default_rng(9)
-    events = simworld.events(rng, int(rate / 2.3 * length), start, minutes=length // 60,
-                             prefix="n").events
+    events = simworld.events(
+        rng, int(rate / 2.3 * length), start, minutes=length // 60, prefix="n"
+    ).events
     at = pa.scalar(start + timedelta(seconds=onset), events.schema.field("ts").type)
-    failed = pc.and_(pc.and_(pc.equal(events["event"], "pay"),
-                             pc.equal(events["channel"], "search_ads")),
-                     pc.greater_equal(events["ts"], at))
+    failed = pc.and_(
+        pc.and_(pc.equal(events["event"], "pay"), pc.equal(events["channel"], "search_ads")),
+        pc.greater_equal(events["ts"], at),
+    )
     return start, events.filter(pc.invert(failed)).sort_by("ts")
 
 
@@ -211,27 +229,41 @@ def latency_section(folder: Path, rate: int = 10_000, onset: int = 200) -> str:
     for mode in ("in-process (collector.accept)", "HTTP on loopback (POST /api/events, uvicorn)"):
         receiver = Receiver()
         campaign = parse_campaign(CAMPAIGN.replace("HOOK", receiver.url))
-        monitor = LiveMonitor(campaign, folder / f"latency-{len(rows)}", detectors=False,
-                              notifier=Notifier(load_targets(list(campaign.notify))))
+        monitor = LiveMonitor(
+            campaign,
+            folder / f"latency-{len(rows)}",
+            detectors=False,
+            notifier=Notifier(load_targets(list(campaign.notify))),
+        )
         send, stop = _sender(mode, monitor, records)
-        incident_wall, lag = feed(events, start, send, rate=rate, onset=onset, receiver=receiver,
-                                  warm=onset - 30)
+        incident_wall, lag = feed(
+            events, start, send, rate=rate, onset=onset, receiver=receiver, warm=onset - 30
+        )
         stop()
         monitor.close()
         receiver.server.shutdown()
         got = receiver.got[0] if receiver.got else None
-        rows.append([mode, f"**{got[0] - incident_wall:.1f} s**" if got else "none received",
-                     f"{lag:.1f} s", got[1]["markdown"]["title"] if got else "—"])
-    return (f"Steady traffic at {rate:,} events/s from 20:00 (simworld); the first "
-            f"{onset - 30} s are sent at once as history, then events are sent in real time (data "
-            f"time = wall time, a batch every 0.1 s). From second {onset} (mid-minute) the payment "
-            "gateway of search_ads fails: its pay events stop. Rule: per-channel CVR over the last "
-            "1 minute below 70% of the minute before, evaluated every 10 s of event time on sliding "
-            "windows (whole-minute rollups + pro-rata edges). Time from the onset to the local "
-            "DingTalk-style webhook receiving the message (target < 60 s); the floor is the time "
-            "the missing pays take to pull a 1-minute CVR below 70% (≈ 18 s) plus the 10 s step.\n\n"
-            + table(["events sent", "incident → notification", "feeder lag (max)", "first message"],
-                    rows))
+        rows.append(
+            [
+                mode,
+                f"**{got[0] - incident_wall:.1f} s**" if got else "none received",
+                f"{lag:.1f} s",
+                got[1]["markdown"]["title"] if got else "—",
+            ]
+        )
+    return (
+        f"Steady traffic at {rate:,} events/s from 20:00 (simworld); the first "
+        f"{onset - 30} s are sent at once as history, then events are sent in real time (data "
+        f"time = wall time, a batch every 0.1 s). From second {onset} (mid-minute) the payment "
+        "gateway of search_ads fails: its pay events stop. Rule: per-channel CVR over the last "
+        "1 minute below 70% of the minute before, evaluated every 10 s of event time on sliding "
+        "windows (whole-minute rollups + pro-rata edges). Time from the onset to the local "
+        "DingTalk-style webhook receiving the message (target < 60 s); the floor is the time "
+        "the missing pays take to pull a 1-minute CVR below 70% (≈ 18 s) plus the 10 s step.\n\n"
+        + table(
+            ["events sent", "incident → notification", "feeder lag (max)", "first message"], rows
+        )
+    )
 
 
 def _sender(mode: str, monitor, records):
@@ -249,8 +281,11 @@ def _sender(mode: str, monitor, records):
     url = f"{base}/api/events?campaign=bench"
 
     def send(chunk) -> None:
-        client.post(url, content=json.dumps(records(chunk), ensure_ascii=False).encode(),
-                    headers={"Content-Type": "application/json"})
+        client.post(
+            url,
+            content=json.dumps(records(chunk), ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json"},
+        )
 
     def stop() -> None:
         client.close()
@@ -259,8 +294,12 @@ def _sender(mode: str, monitor, records):
     return send, stop
 
 
-PARTS = {"queries": "Dashboard queries: rollups vs full scan", "collector": "Collector throughput",
-         "latency": "Incident → notification", "rca": "Root cause"}
+PARTS = {
+    "queries": "Dashboard queries: rollups vs full scan",
+    "collector": "Collector throughput",
+    "latency": "Incident → notification",
+    "rca": "Root cause",
+}
 
 
 def measure(part: str, folder: Path) -> str:
@@ -288,8 +327,10 @@ def replace_parts(bodies: dict[str, str]) -> None:
         before, after = section.split(title, 1)
         nxt = after.find("\n### ")
         section = f"{before}{title}\n\n{body.strip()}\n" + (after[nxt:] if nxt >= 0 else "")
-    BENCHMARKS_MD.write_text(f"{head}<!-- bench:monitor -->{section.rstrip()}\n<!-- /bench:monitor -->"
-                             f"{tail}", encoding="utf-8")
+    BENCHMARKS_MD.write_text(
+        f"{head}<!-- bench:monitor -->{section.rstrip()}\n<!-- /bench:monitor -->{tail}",
+        encoding="utf-8",
+    )
 
 
 def main() -> None:
@@ -298,7 +339,9 @@ def main() -> None:
     only = [p for p in os.environ.get("DACU_BENCH_MONITOR_ONLY", "").split(",") if p]
     unknown = set(only) - set(PARTS)
     if unknown:
-        sys.exit(f"DACU_BENCH_MONITOR_ONLY: unknown part(s) {sorted(unknown)}; choose from {list(PARTS)}")
+        sys.exit(
+            f"DACU_BENCH_MONITOR_ONLY: unknown part(s) {sorted(unknown)}; choose from {list(PARTS)}"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         bodies = {part: measure(part, Path(tmp)) for part in (only or PARTS)}
     if only:

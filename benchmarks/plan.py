@@ -42,10 +42,14 @@ def forecasts() -> str:
     case = pd.read_csv(DATA / "mmm_weekly" / "case_study_data.csv")
     weekly = pd.DataFrame({"ds": case["wk_strt_dt"], "y": case["sales"]})
     for horizon, windows in ((13, 4), (8, 4)):
-        rows.append(_bt_row(f"case_study weekly sales, {windows}×{horizon} weeks", weekly,
-                            horizon, windows))
-    raw = pd.read_csv(DATA / "taobao_userbehavior" / "userbehavior_first43users_full9days.csv",
-                      header=None, names=["u", "i", "c", "b", "ts"])
+        rows.append(
+            _bt_row(f"case_study weekly sales, {windows}×{horizon} weeks", weekly, horizon, windows)
+        )
+    raw = pd.read_csv(
+        DATA / "taobao_userbehavior" / "userbehavior_first43users_full9days.csv",
+        header=None,
+        names=["u", "i", "c", "b", "ts"],
+    )
     hour = pd.to_datetime(raw["ts"], unit="s", utc=True).dt.tz_convert("Asia/Shanghai")
     raw["h"] = hour.dt.tz_localize(None).dt.floor("h")
     pv = raw[(raw["b"] == "pv") & (raw["h"] >= "2017-11-25")].groupby("h").size()
@@ -53,21 +57,36 @@ def forecasts() -> str:
     hourly = pd.DataFrame({"ds": index, "y": pv.reindex(index, fill_value=0).to_numpy()})
     rows.append(_bt_row("Taobao UserBehavior hourly pv (43 users), 2×24 h", hourly, 24, 2))
     return "### Forecast backtest (MAPE; ratio = ours ÷ seasonal naive, < 1 is better)\n\n" + table(
-        ["series", "model", "MAPE", "seasonal-naive MAPE", "ratio", "80% coverage", "s"], rows)
+        ["series", "model", "MAPE", "seasonal-naive MAPE", "ratio", "80% coverage", "s"], rows
+    )
 
 
 def _bt_row(name: str, series: pd.DataFrame, horizon: int, windows: int) -> list:
     began = time.perf_counter()
     bt = backtest(series, horizon=horizon, windows=windows)
-    return [name, bt.model, f"{bt.mape:.1%}", f"{bt.naive_mape:.1%}", f"**{bt.ratio:.2f}**",
-            f"{bt.coverage:.0%}", f"{time.perf_counter() - began:.2f}"]
+    return [
+        name,
+        bt.model,
+        f"{bt.mape:.1%}",
+        f"{bt.naive_mape:.1%}",
+        f"**{bt.ratio:.2f}**",
+        f"{bt.coverage:.0%}",
+        f"{time.perf_counter() - began:.2f}",
+    ]
 
 
 def synthetic_fit() -> str:
     rng = np.random.default_rng(2026)
     dates = pd.date_range("2024-01-01", periods=WEEKS, freq="W-MON")
-    truth = {f"ch{c}": (rng.uniform(0.1, 0.7), rng.uniform(3e4, 8e4), rng.uniform(0.8, 2.5),
-                        rng.uniform(2e5, 6e5)) for c in range(CHANNELS)}
+    truth = {
+        f"ch{c}": (
+            rng.uniform(0.1, 0.7),
+            rng.uniform(3e4, 8e4),
+            rng.uniform(0.8, 2.5),
+            rng.uniform(2e5, 6e5),
+        )
+        for c in range(CHANNELS)
+    }
     frame = pd.DataFrame({"week": dates})
     y = 3e6 + 2e5 * np.sin(2 * np.pi * dates.dayofyear.to_numpy() / 365.25)
     contributions = {}
@@ -82,14 +101,39 @@ def synthetic_fit() -> str:
     floor = _ols_seconds(history)
     alpha_err = np.mean([abs(c.curve.alpha - truth[c.curve.channel][0]) for c in fit.channels])
     rel = [abs(c.contribution / contributions[c.curve.channel].sum() - 1) for c in fit.channels]
-    inside = np.mean([c.intervals["contribution"][0] <= contributions[c.curve.channel].sum()
-                      <= c.intervals["contribution"][1] for c in fit.channels])
-    return (f"### Budget fit, {WEEKS} weeks × {CHANNELS} channels (synthetic, known Hill curves)\n\n"
-            + table(["fit s", "OLS floor s", "ratio fit ÷ OLS", "mean |α − α_true|",
-                     "median contribution error", "true contribution inside 90% interval", "R²"],
-                    [[f"{fit.seconds:.2f}", f"{floor * 1e3:.3f} ms", f"{fit.seconds / floor:,.0f}×",
-                      f"{alpha_err:.3f}", f"{np.median(rel):.1%}", f"{inside:.0%}",
-                      f"{fit.r2:.3f}"]]))
+    inside = np.mean(
+        [
+            c.intervals["contribution"][0]
+            <= contributions[c.curve.channel].sum()
+            <= c.intervals["contribution"][1]
+            for c in fit.channels
+        ]
+    )
+    return (
+        f"### Budget fit, {WEEKS} weeks × {CHANNELS} channels (synthetic, known Hill curves)\n\n"
+        + table(
+            [
+                "fit s",
+                "OLS floor s",
+                "ratio fit ÷ OLS",
+                "mean |α − α_true|",
+                "median contribution error",
+                "true contribution inside 90% interval",
+                "R²",
+            ],
+            [
+                [
+                    f"{fit.seconds:.2f}",
+                    f"{floor * 1e3:.3f} ms",
+                    f"{fit.seconds / floor:,.0f}×",
+                    f"{alpha_err:.3f}",
+                    f"{np.median(rel):.1%}",
+                    f"{inside:.0%}",
+                    f"{fit.r2:.3f}",
+                ]
+            ],
+        )
+    )
 
 
 def _ols_seconds(history) -> float:
@@ -104,27 +148,41 @@ def _ols_seconds(history) -> float:
 def mmm_example() -> tuple[str, float]:
     path = DATA / "mmm_weekly" / "mmm_example.csv"
     frame = pd.read_csv(path)
-    history = read_spend_history(path, date="date_week", target="y", channels=["x1", "x2"],
-                                 controls=["event_1", "event_2"])
+    history = read_spend_history(
+        path, date="date_week", target="y", channels=["x1", "x2"], controls=["event_1", "event_2"]
+    )
     truth = _example_truth(frame)
-    rows = [["truth (notebook)", "0.40 / 0.20", "4.0 / 3.0",
-             f"{truth[0]:,.0f} / {truth[1]:,.0f}", "—"]]
+    rows = [
+        ["truth (notebook)", "0.40 / 0.20", "4.0 / 3.0", f"{truth[0]:,.0f} / {truth[1]:,.0f}", "—"]
+    ]
     seconds = 0.0
     for saturation in ("logistic", "hill"):
         fit = fit_response_curves(history, saturation=saturation)
         x1, x2 = fit.channels
         lam = f"{x1.curve.lam:.2f} / {x2.curve.lam:.2f}" if saturation == "logistic" else "—"
-        rows.append([f"dacu MAP ({saturation})", f"{x1.curve.alpha:.2f} / {x2.curve.alpha:.2f}",
-                     lam, f"{x1.contribution:,.0f} / {x2.contribution:,.0f}", f"{fit.seconds:.2f}"])
+        rows.append(
+            [
+                f"dacu MAP ({saturation})",
+                f"{x1.curve.alpha:.2f} / {x2.curve.alpha:.2f}",
+                lam,
+                f"{x1.contribution:,.0f} / {x2.contribution:,.0f}",
+                f"{fit.seconds:.2f}",
+            ]
+        )
         if saturation == "logistic":
             seconds = fit.seconds
     peer = _pymc_marketing(frame) if PEER else None
     if peer:
-        rows.append(["pymc-marketing NUTS (2×300+300)", peer[0], peer[1], peer[2], f"{peer[3]:.1f}"])
-    text = ("### mmm_example.csv (pymc-marketing): recovered vs generating parameters\n\n"
-            + table(["model", "α x1 / x2", "λ x1 / x2", "contribution x1 / x2", "s"], rows))
+        rows.append(
+            ["pymc-marketing NUTS (2×300+300)", peer[0], peer[1], peer[2], f"{peer[3]:.1f}"]
+        )
+    text = "### mmm_example.csv (pymc-marketing): recovered vs generating parameters\n\n" + table(
+        ["model", "α x1 / x2", "λ x1 / x2", "contribution x1 / x2", "s"], rows
+    )
     if peer:
-        text += f"\n\nFit time ratio pymc-marketing ÷ dacu (logistic): **{peer[3] / seconds:,.0f}×**."
+        text += (
+            f"\n\nFit time ratio pymc-marketing ÷ dacu (logistic): **{peer[3] / seconds:,.0f}×**."
+        )
     return text, seconds
 
 
@@ -135,8 +193,9 @@ def _example_truth(frame: pd.DataFrame) -> tuple[float, float]:
     season = 0.5 * (-np.sin(4 * np.pi * doy / 365.5) + np.cos(2 * np.pi * doy / 365.5))
     s1 = logistic_saturation(geometric_adstock(frame["x1"].to_numpy(), 0.4, 8), 4.0)
     s2 = logistic_saturation(geometric_adstock(frame["x2"].to_numpy(), 0.2, 8), 3.0)
-    known = (2 + trend + season + 1.5 * frame["event_1"] + 2.5 * frame["event_2"] + 3 * s1
-             + 2 * s2).to_numpy()
+    known = (
+        2 + trend + season + 1.5 * frame["event_1"] + 2.5 * frame["event_2"] + 3 * s1 + 2 * s2
+    ).to_numpy()
     amplitude = float(frame["y"].to_numpy() @ known / (known @ known))
     return amplitude * 3 * s1.sum(), amplitude * 2 * s2.sum()
 
@@ -148,20 +207,38 @@ def _pymc_marketing(frame: pd.DataFrame):
     except ImportError:
         return None
     data = frame.assign(date_week=pd.to_datetime(frame["date_week"]))
-    mmm = MMM(adstock=GeometricAdstock(l_max=8), saturation=LogisticSaturation(),
-              date_column="date_week", channel_columns=["x1", "x2"],
-              control_columns=["event_1", "event_2", "t"], yearly_seasonality=2)
+    mmm = MMM(
+        adstock=GeometricAdstock(l_max=8),
+        saturation=LogisticSaturation(),
+        date_column="date_week",
+        channel_columns=["x1", "x2"],
+        control_columns=["event_1", "event_2", "t"],
+        yearly_seasonality=2,
+    )
     began = time.perf_counter()
-    mmm.fit(data.drop(columns=["y"]), data["y"], chains=2, draws=300, tune=300, cores=2,
-            progressbar=False, random_seed=1)
+    mmm.fit(
+        data.drop(columns=["y"]),
+        data["y"],
+        chains=2,
+        draws=300,
+        tune=300,
+        cores=2,
+        progressbar=False,
+        random_seed=1,
+    )
     seconds = time.perf_counter() - began
     post = mmm.idata.posterior
     alpha = post["adstock_alpha"].mean(("chain", "draw")).values
     lam = post["saturation_lam"].mean(("chain", "draw")).values
-    contrib = mmm.compute_channel_contribution_original_scale().sum("date").mean(
-        ("chain", "draw")).values
-    return (f"{alpha[0]:.2f} / {alpha[1]:.2f}", f"{lam[0]:.2f} / {lam[1]:.2f}",
-            f"{contrib[0]:,.0f} / {contrib[1]:,.0f}", seconds)
+    contrib = (
+        mmm.compute_channel_contribution_original_scale().sum("date").mean(("chain", "draw")).values
+    )
+    return (
+        f"{alpha[0]:.2f} / {alpha[1]:.2f}",
+        f"{lam[0]:.2f} / {lam[1]:.2f}",
+        f"{contrib[0]:,.0f} / {contrib[1]:,.0f}",
+        seconds,
+    )
 
 
 def simulator_and_build() -> str:
@@ -191,16 +268,43 @@ def simulator_and_build() -> str:
         write_ics(campaign, out / "plan.ics")
         write_charts(plan, campaign, out / "charts")
         write_s = time.perf_counter() - began
-    curves = ("### Simulator truth: curves fitted per paid channel on expected (noise-free) visits "
-              "vs spend, l_max 28 (K converted to the simulator's un-normalised adstock)\n\n"
-              + table(["channel", "θ true / fit", "slope true / fit", "K true / fit (fen)",
-                       "vmax true / fit", "s"], curve_rows))
-    build = (f"### Whole plan for examples/double11.yaml (history: `dacu sim` at scale {SCALE}, "
-             f"{sum(len(v) for v in [history.daily])} day×channel rows)\n\n"
-             + table(["simulate s", "read history (KPIs in DuckDB) s", "build plan s",
-                      "write json/xlsx/ics/charts s", "build ÷ read history"],
-                     [[f"{sim_s:.1f}", f"{read_s:.2f}", f"{build_s:.2f}", f"{write_s:.2f}",
-                       f"**{build_s / read_s:.2f}**"]]))
+    curves = (
+        "### Simulator truth: curves fitted per paid channel on expected (noise-free) visits "
+        "vs spend, l_max 28 (K converted to the simulator's un-normalised adstock)\n\n"
+        + table(
+            [
+                "channel",
+                "θ true / fit",
+                "slope true / fit",
+                "K true / fit (fen)",
+                "vmax true / fit",
+                "s",
+            ],
+            curve_rows,
+        )
+    )
+    build = (
+        f"### Whole plan for examples/double11.yaml (history: `dacu sim` at scale {SCALE}, "
+        f"{sum(len(v) for v in [history.daily])} day×channel rows)\n\n"
+        + table(
+            [
+                "simulate s",
+                "read history (KPIs in DuckDB) s",
+                "build plan s",
+                "write json/xlsx/ics/charts s",
+                "build ÷ read history",
+            ],
+            [
+                [
+                    f"{sim_s:.1f}",
+                    f"{read_s:.2f}",
+                    f"{build_s:.2f}",
+                    f"{write_s:.2f}",
+                    f"**{build_s / read_s:.2f}**",
+                ]
+            ],
+        )
+    )
     return curves + "\n\n" + build
 
 
@@ -208,16 +312,23 @@ def _sim_curves(truth: dict) -> list[list]:
     days = pd.date_range(truth["window"]["first_day"], truth["window"]["last_day"])
     rows = []
     for ch in (c for c in truth["channels"] if c["paid"]):
-        frame = pd.DataFrame({"day": days, "v": ch["expected_visits"],
-                              "spend": np.asarray(ch["spend_fen"]) / 100})
+        frame = pd.DataFrame(
+            {"day": days, "v": ch["expected_visits"], "spend": np.asarray(ch["spend_fen"]) / 100}
+        )
         history = history_from_frame(frame, date="day", target="v", channels=["spend"])
         fit = fit_response_curves(history, seasonality=0, l_max=28)
         curve = fit.channels[0].curve
         k_fit = curve.half_sat * 100 * (1 - curve.alpha**28) / (1 - curve.alpha)
-        rows.append([ch["id"], f"{ch['theta']:.2f} / {curve.alpha:.2f}",
-                     f"{ch['alpha']:.2f} / {curve.slope:.2f}",
-                     f"{ch['k_fen']:,.0f} / {k_fit:,.0f}", f"{ch['vmax']:.0f} / {curve.beta:.0f}",
-                     f"{fit.seconds:.2f}"])
+        rows.append(
+            [
+                ch["id"],
+                f"{ch['theta']:.2f} / {curve.alpha:.2f}",
+                f"{ch['alpha']:.2f} / {curve.slope:.2f}",
+                f"{ch['k_fen']:,.0f} / {k_fit:,.0f}",
+                f"{ch['vmax']:.0f} / {curve.beta:.0f}",
+                f"{fit.seconds:.2f}",
+            ]
+        )
     return rows
 
 

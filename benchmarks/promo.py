@@ -40,12 +40,23 @@ HERE = Path(__file__).resolve().parent
 
 def peer_case():
     """The cart of benchmarks/_oscar_peer.py with the same two offers, for dacu."""
-    book = parse_promotions([
-        {"id": "lt-10", "type": "percent", "skus": ["A1"], "percent_off": 10},
-        {"id": "t300", "type": "threshold", "threshold": 300, "discount": 40},
-    ], store="A")
-    cart = parse_cart({"lines": [{"sku_id": "A1", "price": 299}, {"sku_id": "A2", "price": 89,
-                                  "quantity": 2}, {"sku_id": "A3", "price": 59}]}, default_store="A")
+    book = parse_promotions(
+        [
+            {"id": "lt-10", "type": "percent", "skus": ["A1"], "percent_off": 10},
+            {"id": "t300", "type": "threshold", "threshold": 300, "discount": 40},
+        ],
+        store="A",
+    )
+    cart = parse_cart(
+        {
+            "lines": [
+                {"sku_id": "A1", "price": 299},
+                {"sku_id": "A2", "price": 89, "quantity": 2},
+                {"sku_id": "A3", "price": 59},
+            ]
+        },
+        default_store="A",
+    )
     return cart, parse_customer(None), book, ()
 
 
@@ -53,9 +64,19 @@ def scaled(case, k: int):
     cart, customer, book, held = case
     if k <= 1:
         return case
-    lines = tuple(line.__class__(f"{line.sku_id}x{i}" if i else line.sku_id, line.unit_fen,
-                                 line.quantity, line.store, line.category, line.brand, line.name)
-                  for i in range(k) for line in cart.lines)
+    lines = tuple(
+        line.__class__(
+            f"{line.sku_id}x{i}" if i else line.sku_id,
+            line.unit_fen,
+            line.quantity,
+            line.store,
+            line.category,
+            line.brand,
+            line.name,
+        )
+        for i in range(k)
+        for line in cart.lines
+    )
     return Cart(lines, cart.channel, cart.at, cart.shipping), customer, book, held
 
 
@@ -72,9 +93,12 @@ def measure(case) -> dict:
 
 def summary(n: int, cpu: float, latencies: list[float]) -> dict:
     ordered = sorted(latencies)
-    return {"n": n, "per_s": n / cpu if cpu else float("nan"),
-            "p50_us": ordered[len(ordered) // 2] * 1e6,
-            "p99_us": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6}
+    return {
+        "n": n,
+        "per_s": n / cpu if cpu else float("nan"),
+        "p50_us": ordered[len(ordered) // 2] * 1e6,
+        "p99_us": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6,
+    }
 
 
 def exhaustive(case) -> tuple[int, int, float]:
@@ -97,11 +121,18 @@ def exhaustive(case) -> tuple[int, int, float]:
 
 def run_peer() -> dict | None:
     if not Path(OSCAR).exists():
-        print(f"peer NOT run: no django-oscar venv at {OSCAR} (python3 -m venv /tmp/oscar-venv && "
-              "/tmp/oscar-venv/bin/pip install django-oscar)", file=sys.stderr)
+        print(
+            f"peer NOT run: no django-oscar venv at {OSCAR} (python3 -m venv /tmp/oscar-venv && "
+            "/tmp/oscar-venv/bin/pip install django-oscar)",
+            file=sys.stderr,
+        )
         return None
-    done = subprocess.run([OSCAR, str(HERE / "_oscar_peer.py"), str(SECONDS)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [OSCAR, str(HERE / "_oscar_peer.py"), str(SECONDS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode:
         print(f"peer FAILED (exit {done.returncode}): {done.stderr[-800:]}", file=sys.stderr)
         return None
@@ -127,41 +158,77 @@ def render(cases, results, b_quote, combos, brute_s, peer) -> str:
     lines_b = len(cases["b"][0].lines)
     rows = [
         ["(a) 3 lines, 1 store, 5 promotions", results["a"]["per_s"], 20_000, results["a"]],
-        [f"(b) {lines_b} lines, 3 stores, 20 promotions, 6 coupons, optimal",
-         results["b"]["per_s"], 2_000, results["b"]],
+        [
+            f"(b) {lines_b} lines, 3 stores, 20 promotions, 6 coupons, optimal",
+            results["b"]["per_s"],
+            2_000,
+            results["b"],
+        ],
         ["(p) peer cart: 3 lines, 限时9折 + 满300减40", results["p"]["per_s"], None, results["p"]],
     ]
-    body = table(["case", "quotes/s (1 core, CPU time)", "target", "p50 µs (wall)", "p99 µs (wall)"],
-                 [[name, f"{rate:,.0f}", f"{target:,}" if target else "—", f"{r['p50_us']:,.0f}",
-                   f"{r['p99_us']:,.0f}"] for name, rate, target, r in rows])
+    body = table(
+        ["case", "quotes/s (1 core, CPU time)", "target", "p50 µs (wall)", "p99 µs (wall)"],
+        [
+            [
+                name,
+                f"{rate:,.0f}",
+                f"{target:,}" if target else "—",
+                f"{r['p50_us']:,.0f}",
+                f"{r['p99_us']:,.0f}",
+            ]
+            for name, rate, target, r in rows
+        ],
+    )
     brute_per_s = 1 / brute_s
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    body += (f"\n\nLoad average during the run: {load} ({os.cpu_count()} cores, shared with other jobs): CPU-time "
-             "rates are the fairer figure; wall p99 includes time preempted by other processes.")
-    body += (f"\n\nOptimality of (b): the branch-and-bound total (¥{b_quote.total_fen / 100:,.2f}) "
-             f"equals exhaustive search over all {combos} valid combinations; the search visited "
-             f"{b_quote.searched_nodes} stage nodes. Exhaustive: {brute_per_s:,.0f} carts/s → "
-             f"branch-and-bound is **{results['b']['per_s'] / brute_per_s:,.1f}×** faster.\n")
+    body += (
+        f"\n\nLoad average during the run: {load} ({os.cpu_count()} cores, shared with other jobs): CPU-time "
+        "rates are the fairer figure; wall p99 includes time preempted by other processes."
+    )
+    body += (
+        f"\n\nOptimality of (b): the branch-and-bound total (¥{b_quote.total_fen / 100:,.2f}) "
+        f"equals exhaustive search over all {combos} valid combinations; the search visited "
+        f"{b_quote.searched_nodes} stage nodes. Exhaustive: {brute_per_s:,.0f} carts/s → "
+        f"branch-and-bound is **{results['b']['per_s'] / brute_per_s:,.1f}×** faster.\n"
+    )
     return body + "\n" + render_peer(results["p"], peer, quote(*cases["p"]).total_fen)
 
 
 def render_peer(mine: dict, peer: dict | None, my_total: int) -> str:
     if peer is None:
-        return ("**Peer not run**: django-oscar was not found (see the script's docstring for the "
-                "venv); no ratio is claimed.\n")
+        return (
+            "**Peer not run**: django-oscar was not found (see the script's docstring for the "
+            "venv); no ratio is claimed.\n"
+        )
     pre, db = peer["preloaded"], peer["from_db"]
-    rows = [["dacu quote (full quote: allocation, reasons, hints)", f"{mine['per_s']:,.0f}",
-             f"{mine['p50_us']:,.0f}", "1.0"],
-            ["django-oscar Applicator.apply_offers (offers preloaded)", f"{pre['per_s']:,.1f}",
-             f"{pre['p50_us']:,.0f}", f"{mine['per_s'] / pre['per_s']:,.0f}× slower"],
-            ["django-oscar Applicator.apply (offers from DB)", f"{db['per_s']:,.1f}",
-             f"{db['p50_us']:,.0f}", f"{mine['per_s'] / db['per_s']:,.0f}× slower"]]
+    rows = [
+        [
+            "dacu quote (full quote: allocation, reasons, hints)",
+            f"{mine['per_s']:,.0f}",
+            f"{mine['p50_us']:,.0f}",
+            "1.0",
+        ],
+        [
+            "django-oscar Applicator.apply_offers (offers preloaded)",
+            f"{pre['per_s']:,.1f}",
+            f"{pre['p50_us']:,.0f}",
+            f"{mine['per_s'] / pre['per_s']:,.0f}× slower",
+        ],
+        [
+            "django-oscar Applicator.apply (offers from DB)",
+            f"{db['per_s']:,.1f}",
+            f"{db['p50_us']:,.0f}",
+            f"{mine['per_s'] / db['per_s']:,.0f}× slower",
+        ],
+    ]
     same = "the same total" if peer["total_fen"] == my_total else "DIFFERENT totals"
-    return (f"Peer (same run, separate venv, Django {peer['django']}): {same} for the peer cart — "
-            f"dacu ¥{my_total / 100:,.2f}, oscar ¥{peer['total_fen'] / 100:,.2f}. "
-            f"Oscar runs {peer['queries_per_apply']} ORM queries (in-memory SQLite) per application, "
-            "so the ratio mostly measures its ORM round trips, not the discount arithmetic.\n\n"
-            + table(["engine", "applications/s (CPU)", "p50 µs (wall)", "vs dacu"], rows))
+    return (
+        f"Peer (same run, separate venv, Django {peer['django']}): {same} for the peer cart — "
+        f"dacu ¥{my_total / 100:,.2f}, oscar ¥{peer['total_fen'] / 100:,.2f}. "
+        f"Oscar runs {peer['queries_per_apply']} ORM queries (in-memory SQLite) per application, "
+        "so the ratio mostly measures its ORM round trips, not the discount arithmetic.\n\n"
+        + table(["engine", "applications/s (CPU)", "p50 µs (wall)", "vs dacu"], rows)
+    )
 
 
 if __name__ == "__main__":

@@ -89,10 +89,16 @@ def prepare() -> tuple[Path, Path]:
     import_events(wh, parquet)
     hours = np.arange(1730390400, 1730390400 + 17 * 86400, 3600) * 1_000_000
     rng = np.random.default_rng(5)
-    wh.load_reference("spend", pa.table({
-        "hour": pa.array(np.repeat(hours, len(CHANNELS)), pa.timestamp("us", tz="UTC")),
-        "channel": CHANNELS * len(hours),
-        "spend_fen": rng.integers(0, 2_000_000, len(hours) * len(CHANNELS))}))
+    wh.load_reference(
+        "spend",
+        pa.table(
+            {
+                "hour": pa.array(np.repeat(hours, len(CHANNELS)), pa.timestamp("us", tz="UTC")),
+                "channel": CHANNELS * len(hours),
+                "spend_fen": rng.integers(0, 2_000_000, len(hours) * len(CHANNELS)),
+            }
+        ),
+    )
     wh.close()
     tmp.rename(db)
     parquet.unlink()
@@ -113,8 +119,9 @@ def task(name: str, db: Path, camp: Path) -> dict:
     else:
         wh = open_warehouse(f"duckdb:///{db}")
         if name == "floor_total":
-            wh.to_arrow(kpis(window(wh.events(), campaign.start, campaign.end), by=(),
-                             campaign=campaign))
+            wh.to_arrow(
+                kpis(window(wh.events(), campaign.start, campaign.end), by=(), campaign=campaign)
+            )
         else:
             read_facts(wh, campaign, with_journeys=False)
         wh.close()
@@ -129,8 +136,12 @@ def _own_peak_rss_mib() -> float:
 
 
 def run(name: str, db: Path, camp: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--task", name, str(db), str(camp)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--task", name, str(db), str(camp)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode:
         raise SystemExit(f"task {name} failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -151,8 +162,12 @@ def main() -> None:
                 best[name] = result
     store = WORK / "results.json"
     results = json.loads(store.read_text()) if store.exists() else {}
-    results[str(N)] = {"tasks": best, "load": os.getloadavg()[0], "repeat": REPEAT,
-                       "sizes": {p.name: p.stat().st_size for p in (WORK / "out").iterdir()}}
+    results[str(N)] = {
+        "tasks": best,
+        "load": os.getloadavg()[0],
+        "repeat": REPEAT,
+        "sizes": {p.name: p.stat().st_size for p in (WORK / "out").iterdir()},
+    }
     store.write_text(json.dumps(results, indent=1))
     text = report(results)
     record("report", text)
@@ -164,19 +179,39 @@ def report(results: dict) -> str:
     for n, res in sorted(results.items(), key=lambda kv: int(kv[0])):
         r = res["tasks"]
         for name, v in r.items():
-            rows.append([f"{int(n):,}", name, f"{v['seconds']:.1f}",
-                         f"{v['seconds'] / r['floor_facts']['seconds']:.2f}×",
-                         f"{v['seconds'] / r['floor_total']['seconds']:.2f}×",
-                         f"{v['rss_mib']:.0f}", f"{res['repeat']} / {res['load']:.1f}"])
+            rows.append(
+                [
+                    f"{int(n):,}",
+                    name,
+                    f"{v['seconds']:.1f}",
+                    f"{v['seconds'] / r['floor_facts']['seconds']:.2f}×",
+                    f"{v['seconds'] / r['floor_total']['seconds']:.2f}×",
+                    f"{v['rss_mib']:.0f}",
+                    f"{res['repeat']} / {res['load']:.1f}",
+                ]
+            )
     sizes = next(iter(results.values()))["sizes"]
-    return ("Generated events (16 days, 8 channels, hourly spend), DuckDB warehouse. The whole "
-            "review (facts, attribution, findings, JSON, HTML, Excel, PowerPoint) vs the KPI "
-            "aggregates it reads (floor_facts) and vs the one-row KPI total (floor_total); each "
-            "task in its own process (peak RSS is its own), best of the runs.\n\n"
-            + table(["events", "task", "seconds", "÷ floor_facts", "÷ floor_total",
-                     "peak RSS MiB", "runs / load avg"], rows)
-            + "\n\nOutput sizes: " + ", ".join(f"{k} {v / 1024:.0f} KiB"
-                                               for k, v in sorted(sizes.items())) + ".")
+    return (
+        "Generated events (16 days, 8 channels, hourly spend), DuckDB warehouse. The whole "
+        "review (facts, attribution, findings, JSON, HTML, Excel, PowerPoint) vs the KPI "
+        "aggregates it reads (floor_facts) and vs the one-row KPI total (floor_total); each "
+        "task in its own process (peak RSS is its own), best of the runs.\n\n"
+        + table(
+            [
+                "events",
+                "task",
+                "seconds",
+                "÷ floor_facts",
+                "÷ floor_total",
+                "peak RSS MiB",
+                "runs / load avg",
+            ],
+            rows,
+        )
+        + "\n\nOutput sizes: "
+        + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in sorted(sizes.items()))
+        + "."
+    )
 
 
 if __name__ == "__main__":

@@ -32,12 +32,29 @@ from _record import record, table
 N = int(os.environ.get("DACU_BENCH_EVENTS", "20000000"))
 REPEAT = int(os.environ.get("DACU_BENCH_REPEAT", "3"))  # queries: best of REPEAT (noisy machine)
 WORK = Path(os.environ.get("DACU_BENCH_DIR", tempfile.gettempdir())) / "dacu-bench-warehouse"
-CHANNELS = ["search_ads", "display_ads", "affiliate", "kol_live", "content", "private", "organic",
-            "direct"]
+CHANNELS = [
+    "search_ads",
+    "display_ads",
+    "affiliate",
+    "kol_live",
+    "content",
+    "private",
+    "organic",
+    "direct",
+]
 KINDS = ["pv", "cart", "fav", "order", "pay", "refund", "click"]
 KIND_P = [0.74, 0.09, 0.04, 0.06, 0.05, 0.005, 0.015]
-EXACT = ["uv", "buyers", "pv", "paid_gmv_fen", "gmv_fen", "orders", "paid_orders", "sessions",
-         "bounced_sessions"]
+EXACT = [
+    "uv",
+    "buyers",
+    "pv",
+    "paid_gmv_fen",
+    "gmv_fen",
+    "orders",
+    "paid_orders",
+    "sessions",
+    "bounced_sessions",
+]
 FUNNEL = ["pv_users", "cart_users", "order_users", "pay_users", "paid_gmv_fen"]
 
 
@@ -54,12 +71,41 @@ def generate(n: int, path: Path, seed: int = 11) -> None:
     rng = np.random.default_rng(seed)
     n_sess, n_users = max(n // 8, 1), max(n // 20, 1)
     s_user = rng.integers(0, n_users, n_sess)
-    s_chan = rng.choice(len(CHANNELS), n_sess, p=[.2, .12, .1, .1, .12, .08, .18, .1])
-    hour_p = np.array([1, .5, .3, .2, .2, .3, .6, 1, 1.5, 2, 2.2, 2.2, 2, 2, 2, 2, 2.2, 2.4, 2.8,
-                       3.2, 4, 4.4, 3.6, 2])
-    s_start = (1730390400 + rng.integers(0, 16, n_sess) * 86400  # 2024-11-01 UTC+8 days
-               + (rng.choice(24, n_sess, p=hour_p / hour_p.sum()) - 8) * 3600
-               + rng.integers(0, 3600, n_sess))
+    s_chan = rng.choice(len(CHANNELS), n_sess, p=[0.2, 0.12, 0.1, 0.1, 0.12, 0.08, 0.18, 0.1])
+    hour_p = np.array(
+        [
+            1,
+            0.5,
+            0.3,
+            0.2,
+            0.2,
+            0.3,
+            0.6,
+            1,
+            1.5,
+            2,
+            2.2,
+            2.2,
+            2,
+            2,
+            2,
+            2,
+            2.2,
+            2.4,
+            2.8,
+            3.2,
+            4,
+            4.4,
+            3.6,
+            2,
+        ]
+    )
+    s_start = (
+        1730390400
+        + rng.integers(0, 16, n_sess) * 86400  # 2024-11-01 UTC+8 days
+        + (rng.choice(24, n_sess, p=hour_p / hour_p.sum()) - 8) * 3600
+        + rng.integers(0, 3600, n_sess)
+    )
     sess = np.sort(rng.integers(0, n_sess, n))
     counts = np.bincount(sess, minlength=n_sess)
     pos = np.arange(n) - (np.cumsum(counts) - counts)[sess]
@@ -73,7 +119,9 @@ def generate(n: int, path: Path, seed: int = 11) -> None:
 
     def ids(prefix: str, values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
         text = pc.binary_join_element_wise(prefix, pc.cast(pa.array(values), pa.string()), "")
-        return text if mask is None else pc.if_else(pa.array(mask), text, pa.scalar(None, pa.string()))
+        return (
+            text if mask is None else pc.if_else(pa.array(mask), text, pa.scalar(None, pa.string()))
+        )
 
     columns = {
         "event_id": ids("e", np.arange(n)),
@@ -84,8 +132,7 @@ def generate(n: int, path: Path, seed: int = 11) -> None:
         "channel": pa.array(CHANNELS).take(pa.array(np.where(lost, -1, chan), mask=lost)),
         "sku_id": ids("k", sku),
         "category": ids("c", sku % 50),
-        "quantity": pa.array(np.where(money, rng.integers(1, 4, n), 0), pa.int32(),
-                             mask=~money),
+        "quantity": pa.array(np.where(money, rng.integers(1, 4, n), 0), pa.int32(), mask=~money),
         "amount_fen": pa.array(rng.integers(1_000, 100_000, n), pa.int64(), mask=~money),
         "order_id": ids("o", sess, money),
         "device": pa.array(["app", "h5", "pc"]).take(pa.array(rng.choice(3, n_sess)[sess])),
@@ -155,7 +202,8 @@ def polars_kpi(path: Path):
     entry = e.group_by("sid").agg(entry=pl.col("channel").sort_by("ts").first())
     t = e.join(entry, on="sid", how="left").with_columns(
         ch=pl.col("entry").fill_null("unknown"),
-        hr=(pl.col("ts") + pl.duration(hours=8)).dt.truncate("1h") - pl.duration(hours=8))
+        hr=(pl.col("ts") + pl.duration(hours=8)).dt.truncate("1h") - pl.duration(hours=8),
+    )
     ev, okey = pl.col("event"), pl.coalesce("order_id", "event_id")
     cells = t.group_by("hr", "ch").agg(
         gmv_fen=pl.col("amount_fen").filter(ev == "order").sum(),
@@ -167,17 +215,32 @@ def polars_kpi(path: Path):
         uv=pl.col("user_id").filter(ev.is_in(["pv", "pay"])).n_unique(),
         pv=(ev == "pv").sum(),
         units=pl.col("quantity").filter(ev == "pay").sum(),
-        cart_users=pl.col("user_id").filter(ev == "cart").n_unique())
-    sess = t.sort("ts").group_by("sid").agg(
-        n_pv=(ev == "pv").sum(), n_act=ev.is_in(["cart", "fav", "order", "pay"]).sum(),
-        hr=pl.col("hr").first(), ch=pl.col("ch").first()).filter(pl.col("n_pv") > 0)
+        cart_users=pl.col("user_id").filter(ev == "cart").n_unique(),
+    )
+    sess = (
+        t.sort("ts")
+        .group_by("sid")
+        .agg(
+            n_pv=(ev == "pv").sum(),
+            n_act=ev.is_in(["cart", "fav", "order", "pay"]).sum(),
+            hr=pl.col("hr").first(),
+            ch=pl.col("ch").first(),
+        )
+        .filter(pl.col("n_pv") > 0)
+    )
     scells = sess.group_by("hr", "ch").agg(
-        sessions=pl.len(), bounced_sessions=((pl.col("n_pv") == 1) & (pl.col("n_act") == 0)).sum())
-    out = cells.join(scells, on=["hr", "ch"], how="left").with_columns(
-        pl.col("sessions", "bounced_sessions").fill_null(0)).with_columns(
-        net_gmv_fen=pl.col("paid_gmv_fen") - pl.col("refund_fen"),
-        cvr=pl.col("buyers") / pl.col("uv"), asp_fen=pl.col("paid_gmv_fen") / pl.col("buyers"),
-        bounce_rate=pl.col("bounced_sessions") / pl.col("sessions"))
+        sessions=pl.len(), bounced_sessions=((pl.col("n_pv") == 1) & (pl.col("n_act") == 0)).sum()
+    )
+    out = (
+        cells.join(scells, on=["hr", "ch"], how="left")
+        .with_columns(pl.col("sessions", "bounced_sessions").fill_null(0))
+        .with_columns(
+            net_gmv_fen=pl.col("paid_gmv_fen") - pl.col("refund_fen"),
+            cvr=pl.col("buyers") / pl.col("uv"),
+            asp_fen=pl.col("paid_gmv_fen") / pl.col("buyers"),
+            bounce_rate=pl.col("bounced_sessions") / pl.col("sessions"),
+        )
+    )
     return out.rename({"hr": "hour", "ch": "channel"}).sort("hour", "channel").collect().to_arrow()
 
 
@@ -185,21 +248,40 @@ def polars_funnel(path: Path):
     import polars as pl
 
     ev, user = pl.col("event"), pl.col("user_id")
-    return (pl.scan_parquet(path).group_by(pl.col("category").fill_null("unknown")).agg(
-        pv_users=user.filter(ev == "pv").n_unique(),
-        cart_users=user.filter(ev == "cart").n_unique(),
-        order_users=user.filter(ev == "order").n_unique(),
-        pay_users=user.filter(ev == "pay").n_unique(),
-        paid_gmv_fen=pl.col("amount_fen").filter(ev == "pay").sum())
-        .sort("category").collect().to_arrow())
+    return (
+        pl.scan_parquet(path)
+        .group_by(pl.col("category").fill_null("unknown"))
+        .agg(
+            pv_users=user.filter(ev == "pv").n_unique(),
+            cart_users=user.filter(ev == "cart").n_unique(),
+            order_users=user.filter(ev == "order").n_unique(),
+            pay_users=user.filter(ev == "pay").n_unique(),
+            paid_gmv_fen=pl.col("amount_fen").filter(ev == "pay").sum(),
+        )
+        .sort("category")
+        .collect()
+        .to_arrow()
+    )
 
 
 def pandas_kpi(path: Path):
     import pandas as pd
     import pyarrow as pa
 
-    e = pd.read_parquet(path, columns=["event_id", "ts", "user_id", "session_id", "event",
-                                       "channel", "quantity", "amount_fen", "order_id"])
+    e = pd.read_parquet(
+        path,
+        columns=[
+            "event_id",
+            "ts",
+            "user_id",
+            "session_id",
+            "event",
+            "channel",
+            "quantity",
+            "amount_fen",
+            "order_id",
+        ],
+    )
     e["sid"] = e["session_id"].fillna(e["event_id"])
     e = e.sort_values("ts", kind="stable")
     entry = e.drop_duplicates("sid").set_index("sid")["channel"]  # the first event's channel
@@ -211,17 +293,23 @@ def pandas_kpi(path: Path):
     g = e.groupby(keys)
     out = pd.DataFrame({"pv": g["event"].apply(lambda s: int((s == "pv").sum()))})
     for name, kinds, col, how in [
-        ("gmv_fen", ["order"], "amount_fen", "sum"), ("paid_gmv_fen", ["pay"], "amount_fen", "sum"),
-        ("refund_fen", ["refund"], "amount_fen", "sum"), ("orders", ["order"], "okey", "nunique"),
-        ("paid_orders", ["pay"], "okey", "nunique"), ("buyers", ["pay"], "user_id", "nunique"),
-        ("uv", ["pv", "pay"], "user_id", "nunique"), ("units", ["pay"], "quantity", "sum"),
-        ("cart_users", ["cart"], "user_id", "nunique")]:
+        ("gmv_fen", ["order"], "amount_fen", "sum"),
+        ("paid_gmv_fen", ["pay"], "amount_fen", "sum"),
+        ("refund_fen", ["refund"], "amount_fen", "sum"),
+        ("orders", ["order"], "okey", "nunique"),
+        ("paid_orders", ["pay"], "okey", "nunique"),
+        ("buyers", ["pay"], "user_id", "nunique"),
+        ("uv", ["pv", "pay"], "user_id", "nunique"),
+        ("units", ["pay"], "quantity", "sum"),
+        ("cart_users", ["cart"], "user_id", "nunique"),
+    ]:
         sub = e[e["event"].isin(kinds)].groupby(keys)[col].agg(how)
         out[name] = sub.reindex(out.index).fillna(0).astype("int64")
     e["is_pv"] = e["event"] == "pv"
     e["is_act"] = e["event"].isin(["cart", "fav", "order", "pay"])
-    s = e.groupby("sid", sort=False).agg(n_pv=("is_pv", "sum"), n_act=("is_act", "sum"),
-                                         hr=("hr", "first"), ch=("ch", "first"))
+    s = e.groupby("sid", sort=False).agg(
+        n_pv=("is_pv", "sum"), n_act=("is_act", "sum"), hr=("hr", "first"), ch=("ch", "first")
+    )
     s = s[s["n_pv"] > 0]
     s["bounced"] = (s["n_pv"] == 1) & (s["n_act"] == 0)
     sc = s.groupby(keys).agg(sessions=("bounced", "size"), bounced_sessions=("bounced", "sum"))
@@ -238,8 +326,12 @@ def pandas_funnel(path: Path):
     e = pd.read_parquet(path, columns=["user_id", "event", "category", "amount_fen"])
     e["category"] = e["category"].fillna("unknown")
     out = {}
-    for name, kind in [("pv_users", "pv"), ("cart_users", "cart"), ("order_users", "order"),
-                       ("pay_users", "pay")]:
+    for name, kind in [
+        ("pv_users", "pv"),
+        ("cart_users", "cart"),
+        ("order_users", "order"),
+        ("pay_users", "pay"),
+    ]:
         out[name] = e[e["event"] == kind].groupby("category")["user_id"].nunique()
     out["paid_gmv_fen"] = e[e["event"] == "pay"].groupby("category")["amount_fen"].sum()
     frame = pd.DataFrame(out).fillna(0).astype("int64").sort_index().reset_index()
@@ -260,8 +352,10 @@ def paired(db: Path) -> dict:
     from dacu.warehouse import open_warehouse
 
     wh = open_warehouse(f"duckdb:///{db}")
-    pairs = {"kpi": (lambda: kpis(wh.events(), by=("hour", "channel")), KPI_SQL),
-             "funnel": (lambda: step_users(wh.events(), by=("category",)), FUNNEL_SQL)}
+    pairs = {
+        "kpi": (lambda: kpis(wh.events(), by=("hour", "channel")), KPI_SQL),
+        "funnel": (lambda: step_users(wh.events(), by=("category",)), FUNNEL_SQL),
+    }
     best: dict[str, list[float]] = {}
     for query, (expr, sql) in pairs.items():
         mine, hand = float("inf"), float("inf")
@@ -332,8 +426,11 @@ def _work(name: str, parquet: Path, db: Path) -> tuple[object, dict]:
         from dacu.warehouse import open_warehouse
 
         wh = open_warehouse(f"duckdb:///{db}")
-        expr = (kpis(wh.events(), by=("hour", "channel")) if name == "kpi_dacu"
-                else step_users(wh.events(), by=("category",)))
+        expr = (
+            kpis(wh.events(), by=("hour", "channel"))
+            if name == "kpi_dacu"
+            else step_users(wh.events(), by=("category",))
+        )
         result = wh.to_arrow(expr)
         wh.close()
     elif name in ("kpi_duckdb", "funnel_duckdb"):
@@ -349,8 +446,12 @@ def _work(name: str, parquet: Path, db: Path) -> tuple[object, dict]:
 
 def run(name: str, parquet: Path, db: Path) -> dict:
     out = WORK / f"result-{name}.parquet"
-    proc = subprocess.run([sys.executable, __file__, "--task", name, str(parquet), str(db),
-                           str(out)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--task", name, str(parquet), str(db), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode:
         if "dacu" in name:
             raise SystemExit(f"task {name} failed:\n{proc.stderr[-3000:]}")
@@ -409,53 +510,86 @@ def measure_all(parquet: Path, db: Path) -> tuple[dict, dict]:
     for query in ("kpi", "funnel"):
         for who in ("dacu", "duckdb", "polars", "pandas"):
             r[f"{query}_{who}"] = run(f"{query}_{who}", parquet, db)
-    checks = {f"{q}_{who}": not r[f"{q}_{who}"].get("failed")
-              and same(f"{q}_dacu", f"{q}_{who}", dims, cols)
-              for q, dims, cols in (("kpi", ["hour", "channel"], EXACT),
-                                    ("funnel", ["category"], FUNNEL))
-              for who in ("duckdb", "polars", "pandas")}
+    checks = {
+        f"{q}_{who}": not r[f"{q}_{who}"].get("failed")
+        and same(f"{q}_dacu", f"{q}_{who}", dims, cols)
+        for q, dims, cols in (("kpi", ["hour", "channel"], EXACT), ("funnel", ["category"], FUNNEL))
+        for who in ("duckdb", "polars", "pandas")
+    }
     return r, checks
 
 
 def report(r: dict, checks: dict, parquet: Path) -> str:
     floor = r["floor"]["seconds"]
     n = r["import_dacu"].get("inserted", N)
-    rows = [["floor: Parquet scan, sum(amount_fen) (DuckDB)", f"{floor:.2f}", "1.00×", "—",
-             f"{r['floor']['rss_mib']:.0f}"],
-            ["import, DuckDB CREATE TABLE AS read_parquet", f"{r['import_duckdb']['seconds']:.2f}",
-             f"{r['import_duckdb']['seconds'] / floor:.1f}×", "—",
-             f"{r['import_duckdb']['rss_mib']:.0f}"],
-            ["import, dacu (validate, dedupe, atomic)", f"{r['import_dacu']['seconds']:.2f}",
-             f"{r['import_dacu']['seconds'] / floor:.1f}×",
-             f"{r['import_dacu']['seconds'] / r['import_duckdb']['seconds']:.2f}× DuckDB CTAS",
-             f"{r['import_dacu']['rss_mib']:.0f}"]]
+    rows = [
+        [
+            "floor: Parquet scan, sum(amount_fen) (DuckDB)",
+            f"{floor:.2f}",
+            "1.00×",
+            "—",
+            f"{r['floor']['rss_mib']:.0f}",
+        ],
+        [
+            "import, DuckDB CREATE TABLE AS read_parquet",
+            f"{r['import_duckdb']['seconds']:.2f}",
+            f"{r['import_duckdb']['seconds'] / floor:.1f}×",
+            "—",
+            f"{r['import_duckdb']['rss_mib']:.0f}",
+        ],
+        [
+            "import, dacu (validate, dedupe, atomic)",
+            f"{r['import_dacu']['seconds']:.2f}",
+            f"{r['import_dacu']['seconds'] / floor:.1f}×",
+            f"{r['import_dacu']['seconds'] / r['import_duckdb']['seconds']:.2f}× DuckDB CTAS",
+            f"{r['import_dacu']['rss_mib']:.0f}",
+        ],
+    ]
     for query, label in (("kpi", "hourly × channel KPIs"), ("funnel", "per-category funnel")):
         mine = r[f"{query}_dacu"]["seconds"]
         for who in ("dacu", "duckdb", "polars", "pandas"):
             sec = r[f"{query}_{who}"]["seconds"]
             failed = r[f"{query}_{who}"].get("failed")
-            vs = "—" if who == "dacu" else "failed (memory?)" if failed else (
-                f"dacu = {mine / sec:.2f}× this" + ("" if checks[f"{query}_{who}"] else
-                                                   " (RESULTS DIFFER)"))
-            rows.append([f"{label}, {who}", f"{sec:.2f}", f"{sec / floor:.1f}×", vs,
-                         f"{r[f'{query}_{who}']['rss_mib']:.0f}"])
+            vs = (
+                "—"
+                if who == "dacu"
+                else "failed (memory?)"
+                if failed
+                else (
+                    f"dacu = {mine / sec:.2f}× this"
+                    + ("" if checks[f"{query}_{who}"] else " (RESULTS DIFFER)")
+                )
+            )
+            rows.append(
+                [
+                    f"{label}, {who}",
+                    f"{sec:.2f}",
+                    f"{sec / floor:.1f}×",
+                    vs,
+                    f"{r[f'{query}_{who}']['rss_mib']:.0f}",
+                ]
+            )
     size = parquet.stat().st_size / 2**20
-    head = (f"{n:,} simulated events ({size:.0f} MiB Parquet). dacu import: "
-            f"**{n / r['import_dacu']['seconds']:,.0f} events/s**. dacu's hourly-by-channel KPI "
-            f"query is **{r['kpi_dacu']['seconds'] / r['kpi_duckdb']['seconds']:.2f}×** the "
-            f"hand-written DuckDB SQL (target ≤ 1.3×); the funnel "
-            f"**{r['funnel_dacu']['seconds'] / r['funnel_duckdb']['seconds']:.2f}×**. Every peer's "
-            f"result was checked equal to dacu's ({sum(checks.values())}/{len(checks)} equal). "
-            "Each task ran in its own process (peak RSS is its own); dacu and DuckDB SQL read the "
-            "imported DuckDB table, Polars and pandas the Parquet file.")
+    head = (
+        f"{n:,} simulated events ({size:.0f} MiB Parquet). dacu import: "
+        f"**{n / r['import_dacu']['seconds']:,.0f} events/s**. dacu's hourly-by-channel KPI "
+        f"query is **{r['kpi_dacu']['seconds'] / r['kpi_duckdb']['seconds']:.2f}×** the "
+        f"hand-written DuckDB SQL (target ≤ 1.3×); the funnel "
+        f"**{r['funnel_dacu']['seconds'] / r['funnel_duckdb']['seconds']:.2f}×**. Every peer's "
+        f"result was checked equal to dacu's ({sum(checks.values())}/{len(checks)} equal). "
+        "Each task ran in its own process (peak RSS is its own); dacu and DuckDB SQL read the "
+        "imported DuckDB table, Polars and pandas the Parquet file."
+    )
     pairs = r["paired"]["pairs"]
-    head += (f"\n\nThe machine is shared: load average {r['load'][0]:.1f}–{r['load'][1]:.1f} on 2 "
-             "cores during the run, so single timings swing by ±40 %. Measured the robust way — "
-             f"dacu and the hand-written SQL alternately on one connection, best of {REPEAT} each —"
-             f" dacu/SQL is **{pairs['kpi'][0] / pairs['kpi'][1]:.2f}×** for the KPI query "
-             f"({pairs['kpi'][0]:.1f} s vs {pairs['kpi'][1]:.1f} s) and "
-             f"**{pairs['funnel'][0] / pairs['funnel'][1]:.2f}×** for the funnel "
-             f"({pairs['funnel'][0]:.1f} s vs {pairs['funnel'][1]:.1f} s).")
+    head += (
+        f"\n\nThe machine is shared: load average {r['load'][0]:.1f}–{r['load'][1]:.1f} on 2 "
+        "cores during the run, so single timings swing by ±40 %. Measured the robust way — "
+        f"dacu and the hand-written SQL alternately on one connection, best of {REPEAT} each —"
+        f" dacu/SQL is **{pairs['kpi'][0] / pairs['kpi'][1]:.2f}×** for the KPI query "
+        f"({pairs['kpi'][0]:.1f} s vs {pairs['kpi'][1]:.1f} s) and "
+        f"**{pairs['funnel'][0] / pairs['funnel'][1]:.2f}×** for the funnel "
+        f"({pairs['funnel'][0]:.1f} s vs {pairs['funnel'][1]:.1f} s)."
+    )
     return head + "\n\n" + table(["task", "seconds", "÷ floor", "ratio", "peak RSS MiB"], rows)
 
 
@@ -463,7 +597,12 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--generate":
         generate(N, Path(sys.argv[2]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--task":
-        name, parquet, db, out = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5])
+        name, parquet, db, out = (
+            sys.argv[2],
+            Path(sys.argv[3]),
+            Path(sys.argv[4]),
+            Path(sys.argv[5]),
+        )
         print(json.dumps(task(name, parquet, db, out)))
     else:
         main()

@@ -38,11 +38,16 @@ SECONDS = int(os.environ.get("DACU_BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("DACU_BENCH_CONNECTIONS", "64"))
 WORKERS = int(os.environ.get("DACU_BENCH_WORKERS", "2"))
 CAMPAIGN = ROOT / "examples" / "double11.yaml"
-CART = {"campaign": "double11-2026", "coupons": ["store-coupon-20"],
-        "cart": {"lines": [{"sku_id": "SKU-MK-001", "price": 199, "quantity": 1,
-                            "category": "makeup"},
-                           {"sku_id": "SKU-SK-002", "price": 329, "quantity": 2,
-                            "category": "skincare"}]}}
+CART = {
+    "campaign": "double11-2026",
+    "coupons": ["store-coupon-20"],
+    "cart": {
+        "lines": [
+            {"sku_id": "SKU-MK-001", "price": 199, "quantity": 1, "category": "makeup"},
+            {"sku_id": "SKU-SK-002", "price": 329, "quantity": 2, "category": "skincare"},
+        ]
+    },
+}
 
 
 def free_port() -> int:
@@ -53,26 +58,45 @@ def free_port() -> int:
 
 def prepare(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     """A migrated metadata DB with the campaign and two API keys; the servers' environment."""
-    env = {**os.environ, "DACU_DB": f"sqlite:///{folder / 'meta.sqlite'}",
-           "DACU_MONITOR_DIR": str(folder / "monitor"), "DACU_CAMPAIGNS": str(CAMPAIGN.parent),
-           "DACU_STORE": f"sqlite:///{folder / 'flash.sqlite'}", "DACU_COOKIE_SECURE": "0",
-           "DACU_RATE_LIMIT": "100000000"}
+    env = {
+        **os.environ,
+        "DACU_DB": f"sqlite:///{folder / 'meta.sqlite'}",
+        "DACU_MONITOR_DIR": str(folder / "monitor"),
+        "DACU_CAMPAIGNS": str(CAMPAIGN.parent),
+        "DACU_STORE": f"sqlite:///{folder / 'flash.sqlite'}",
+        "DACU_COOKIE_SECURE": "0",
+        "DACU_RATE_LIMIT": "100000000",
+    }
     from dacu.warehouse.metadata import accounts, campaigns, open_db, upgrade
 
     db = open_db(env["DACU_DB"])
     upgrade(db)
     with db.session() as s:
         campaigns.save_campaign(s, CAMPAIGN.read_text(encoding="utf-8"), actor="bench")
-        keys = {"shop": accounts.create_key(s, "bench-shop", ["shop"]).token,
-                "metrics": accounts.create_key(s, "bench-metrics", ["metrics:read"]).token}
+        keys = {
+            "shop": accounts.create_key(s, "bench-shop", ["shop"]).token,
+            "metrics": accounts.create_key(s, "bench-metrics", ["metrics:read"]).token,
+        }
     db.dispose()
     return env, keys
 
 
 def start(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning",
-               "--no-access-log"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        *target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(command, env=env, cwd=ROOT / "benchmarks")
     wait_ready(port)
     return proc
@@ -111,9 +135,25 @@ end""")
 
 
 def run_wrk(url: str, script: Path) -> dict[str, float]:
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{SECONDS}s",
-                          "--timeout", "10s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(CONNECTIONS),
+            "-d",
+            f"{SECONDS}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = int(re.search(r"P99_US (\d+)", out).group(1)) / 1000
     errors = int(re.search(r"ERRS (\d+)", out).group(1))
@@ -128,8 +168,10 @@ def main() -> None:
         folder = Path(tmp)
         env, keys = prepare(folder)
         ours, bare = free_port(), free_port()
-        servers = [start(["--factory", "dacu.web.app:create_app"], ours, env),
-                   start(["_web_bare:app"], bare, env)]
+        servers = [
+            start(["--factory", "dacu.web.app:create_app"], ours, env),
+            start(["_web_bare:app"], bare, env),
+        ]
         try:
             results = measure(folder, ours, bare, keys)
         finally:
@@ -142,18 +184,36 @@ def main() -> None:
 def measure(folder: Path, ours: int, bare: int, keys: dict[str, str]) -> dict[str, dict]:
     json_type = {"Content-Type": "application/json"}
     cases = {
-        "GET /constant (bare FastAPI, peer)": (f"http://127.0.0.1:{bare}/constant", "GET", None, {}),
+        "GET /constant (bare FastAPI, peer)": (
+            f"http://127.0.0.1:{bare}/constant",
+            "GET",
+            None,
+            {},
+        ),
         "GET /api/health (dacu stack + 1 SQLite query)": (
-            f"http://127.0.0.1:{ours}/api/health", "GET", None, {}),
+            f"http://127.0.0.1:{ours}/api/health",
+            "GET",
+            None,
+            {},
+        ),
         "GET /api/me (dacu stack + API-key check)": (
-            f"http://127.0.0.1:{ours}/api/me", "GET", None,
-            {"Authorization": f"Bearer {keys['metrics']}"}),
+            f"http://127.0.0.1:{ours}/api/me",
+            "GET",
+            None,
+            {"Authorization": f"Bearer {keys['metrics']}"},
+        ),
         "POST /api/quote (2-line cart, shop key)": (
-            f"http://127.0.0.1:{ours}/api/quote", "POST", json.dumps(CART),
-            {**json_type, "Authorization": f"Bearer {keys['shop']}"}),
+            f"http://127.0.0.1:{ours}/api/quote",
+            "POST",
+            json.dumps(CART),
+            {**json_type, "Authorization": f"Bearer {keys['shop']}"},
+        ),
         "GET /api/dashboard/{campaign} (tiles, metrics key)": (
-            f"http://127.0.0.1:{ours}/api/dashboard/double11-2026", "GET", None,
-            {"Authorization": f"Bearer {keys['metrics']}"}),
+            f"http://127.0.0.1:{ours}/api/dashboard/double11-2026",
+            "GET",
+            None,
+            {"Authorization": f"Bearer {keys['metrics']}"},
+        ),
     }
     results = {}
     for name, (url, method, body, headers) in cases.items():
@@ -165,32 +225,47 @@ def measure(folder: Path, ours: int, bare: int, keys: dict[str, str]) -> dict[st
 
 def report(results: dict[str, dict]) -> str:
     peer = next(iter(results.values()))
-    rows = [[name, f"{r['rps']:,.0f}", f"{r['p99_ms']:.1f}", f"{r['rps'] / peer['rps']:.2f}",
-             f"{r['p99_ms'] / peer['p99_ms']:.1f}", r["errors"]] for name, r in results.items()]
+    rows = [
+        [
+            name,
+            f"{r['rps']:,.0f}",
+            f"{r['p99_ms']:.1f}",
+            f"{r['rps'] / peer['rps']:.2f}",
+            f"{r['p99_ms'] / peer['p99_ms']:.1f}",
+            r["errors"],
+        ]
+        for name, r in results.items()
+    ]
     head = ["endpoint", "req/s", "p99 ms", "req/s ÷ peer", "p99 ÷ peer", "errors"]
-    return (f"`wrk -t2 -c{CONNECTIONS} -d{SECONDS}s` on loopback; each server uvicorn with "
-            f"{WORKERS} workers; metadata on SQLite; load generator on the same cores.\n\n"
-            + table(head, rows) +
-            "\n\nThe peer is a bare FastAPI endpoint returning a constant, in the same run. "
-            "`/api/me` is the cost of dacu's stack alone (session middleware, access rule, "
-            "API-key check from a 10 s cache, security headers, body-size limit); "
-            "`/api/health` adds one query of the metadata DB. Errors = non-2xx answers or "
-            "socket errors." + _dashboard_note(results))
+    return (
+        f"`wrk -t2 -c{CONNECTIONS} -d{SECONDS}s` on loopback; each server uvicorn with "
+        f"{WORKERS} workers; metadata on SQLite; load generator on the same cores.\n\n"
+        + table(head, rows)
+        + "\n\nThe peer is a bare FastAPI endpoint returning a constant, in the same run. "
+        "`/api/me` is the cost of dacu's stack alone (session middleware, access rule, "
+        "API-key check from a 10 s cache, security headers, body-size limit); "
+        "`/api/health` adds one query of the metadata DB. Errors = non-2xx answers or "
+        "socket errors." + _dashboard_note(results)
+    )
 
 
 def _dashboard_note(results: dict[str, dict]) -> str:
     errors = next((r["errors"] for name, r in results.items() if "dashboard" in name), 0)
-    note = ("\n\n**Dashboard with several workers**: one worker runs the campaign's live monitor "
-            "(elected by a file lock in `DACU_MONITOR_DIR`); the other checks the API key, then "
-            "forwards the request to it over a Unix socket (`dacu.monitor.owner`): the requests "
-            "that reach that worker pay one extra local hop. The dashboard document is computed once per "
-            "monitor version and reused for at most 1 s, so 64 connections polling cost one "
-            "snapshot, not 64. The monitor here has no events: the row measures the serving path, "
-            "not the snapshot's queries (those are in the monitor section).")
+    note = (
+        "\n\n**Dashboard with several workers**: one worker runs the campaign's live monitor "
+        "(elected by a file lock in `DACU_MONITOR_DIR`); the other checks the API key, then "
+        "forwards the request to it over a Unix socket (`dacu.monitor.owner`): the requests "
+        "that reach that worker pay one extra local hop. The dashboard document is computed once per "
+        "monitor version and reused for at most 1 s, so 64 connections polling cost one "
+        "snapshot, not 64. The monitor here has no events: the row measures the serving path, "
+        "not the snapshot's queries (those are in the monitor section)."
+    )
     if errors:
-        note += (f" **{errors} errors** in this run: see the server output of `dacu bench web` "
-                 "(before the owner election, the second worker could not lock the monitor's "
-                 "DuckDB file and answered 500).")
+        note += (
+            f" **{errors} errors** in this run: see the server output of `dacu bench web` "
+            "(before the owner election, the second worker could not lock the monitor's "
+            "DuckDB file and answered 500)."
+        )
     return note
 
 

@@ -8,9 +8,14 @@ from pathlib import Path
 
 
 def dacu(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dacu.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "dacu.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
 
 
 def test_help_teaches_the_typical_day() -> None:

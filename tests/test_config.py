@@ -84,8 +84,14 @@ def test_bad_money_names_path_and_line() -> None:
         (("id: t1", "id: 双11"), "c.yaml: id: use letters, digits"),
         (("metric: cvr", "metric: happiness"), "c.yaml: targets[1].metric: unknown 'happiness'"),
         (("name: burst", "name: warmup"), "phases: a phase is listed twice"),
-        (("store: 测试店", "store: x\ntimezone: Mars/Base"), "timezone: unknown time zone 'Mars/Base'"),
-        (("store: 测试店", "store: x\ncolour: red"), "c.yaml: colour: Extra inputs are not permitted"),
+        (
+            ("store: 测试店", "store: x\ntimezone: Mars/Base"),
+            "timezone: unknown time zone 'Mars/Base'",
+        ),
+        (
+            ("store: 测试店", "store: x\ncolour: red"),
+            "c.yaml: colour: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_wrong_files(change: tuple[str, str], expected: str) -> None:
@@ -93,7 +99,10 @@ def test_wrong_files(change: tuple[str, str], expected: str) -> None:
 
 
 def test_overlapping_phases() -> None:
-    text = MINIMAL.replace("start: 2026-11-11 00:00\n    end: 2026-11-12", "start: 2026-11-10 00:00\n    end: 2026-11-12")
+    text = MINIMAL.replace(
+        "start: 2026-11-11 00:00\n    end: 2026-11-12",
+        "start: 2026-11-10 00:00\n    end: 2026-11-12",
+    )
     assert "phases[1].start: overlaps phases[0]" in _error(text)
 
 

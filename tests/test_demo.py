@@ -18,16 +18,26 @@ def test_demo_writes_every_stage(tmp_path: Path) -> None:
     """`make demo` itself (the default scale, about a minute): every stage's files, and the peak
     day's alerts checked against the simulator's truth."""
     written = run_demo(tmp_path)
-    for name in ("campaign", "warehouse", "plan", "plan.xlsx", "alerts", "review.html",
-                 "review.xlsx", "review.pptx", "review.json"):
+    for name in (
+        "campaign",
+        "warehouse",
+        "plan",
+        "plan.xlsx",
+        "alerts",
+        "review.html",
+        "review.xlsx",
+        "review.pptx",
+        "review.json",
+    ):
         assert written[name].exists(), name
 
     truth = json.loads((tmp_path / "sim" / "truth.json").read_text(encoding="utf-8"))
     fraction = truth["sizing"]["store_fraction"]
     original, scaled = load_campaign(EXAMPLE), load_campaign(written["campaign"])
     # volumes scale with the simulated share of the store; ratios and prices do not
-    assert scaled.target("gmv").value_fen == pytest.approx(original.target("gmv").value_fen * fraction,
-                                                           abs=1)
+    assert scaled.target("gmv").value_fen == pytest.approx(
+        original.target("gmv").value_fen * fraction, abs=1
+    )
     assert scaled.target("cvr").value == original.target("cvr").value
     assert scaled.target("asp").value_fen == original.target("asp").value_fen
     assert scaled.budget is not None and original.budget is not None
@@ -37,8 +47,9 @@ def test_demo_writes_every_stage(tmp_path: Path) -> None:
     # the peak day is replayed after the campaign's earlier days were backfilled without alerts,
     # and each alert is logged at its event time (not when the replay ran)
     peak = scaled.peak_day
-    assert all(datetime.fromisoformat(a["opened_at"]).astimezone(scaled.tz).date() == peak
-               for a in alerts), [a["opened_at"] for a in alerts]
+    assert all(
+        datetime.fromisoformat(a["opened_at"]).astimezone(scaled.tz).date() == peak for a in alerts
+    ), [a["opened_at"] for a in alerts]
 
     _assert_the_injected_incidents_are_alerted(alerts, truth, tmp_path / "sim")
     _assert_planned_rushes_are_named(alerts, scaled)
@@ -49,36 +60,52 @@ def _assert_planned_rushes_are_named(alerts: list[dict], campaign) -> None:
     the sale and its playbook, not the channel that carried the rush nor "block bot accounts"."""
     from dacu.flash.loading import load_flash
 
-    sessions = [(sale.sku_id, session.start, session.end + timedelta(minutes=30))
-                for sale in load_flash(campaign).sales for session in sale.sessions]
-    rushes = [(a, sku) for a in alerts for sku, start, end in sessions
-              if a["rule_id"] == "order-spike"
-              and start <= datetime.fromisoformat(a["opened_at"]) < end]
+    sessions = [
+        (sale.sku_id, session.start, session.end + timedelta(minutes=30))
+        for sale in load_flash(campaign).sales
+        for session in sale.sessions
+    ]
+    rushes = [
+        (a, sku)
+        for a in alerts
+        for sku, start, end in sessions
+        if a["rule_id"] == "order-spike" and start <= datetime.fromisoformat(a["opened_at"]) < end
+    ]
     assert rushes, [(a["rule_id"], a["opened_at"]) for a in alerts]
     for alert, sku in rushes:
         culprit = alert["root_cause"]["culprit"]
         assert (culprit["dimension"], culprit["value"], culprit["signal"]) == (
-            "sku_id", sku, "flash_sale")
+            "sku_id",
+            sku,
+            "flash_sale",
+        )
         assert alert["playbook"]["kind"] == "flash_sale_rush"
         assert f"- 根因 SKU={sku}（信号 计划内秒杀）" in alert["message"].splitlines()
 
 
-def _assert_the_injected_incidents_are_alerted(alerts: list[dict], truth: dict,
-                                               sim_dir: Path) -> None:
+def _assert_the_injected_incidents_are_alerted(
+    alerts: list[dict], truth: dict, sim_dir: Path
+) -> None:
     """The peak day's injected incidents (truth.json) each raise an alert naming their cause."""
+
     def opened(alert: dict) -> datetime:
         return datetime.fromisoformat(alert["opened_at"])
 
     def signals(alert: dict) -> list[tuple[str, str, str]]:
         cause = alert.get("root_cause") or {}
-        return [(s.get("kind"), s.get("dimension"), s.get("value")) for s in cause.get("signals", [])]
+        return [
+            (s.get("kind"), s.get("dimension"), s.get("value")) for s in cause.get("signals", [])
+        ]
 
     incidents = {i["kind"]: i for i in truth["incidents"]}
     # payment failure of a channel: its pay-rate alert within half an hour, the channel to blame
     pay = incidents["pay_failure"]
     start = datetime.fromisoformat(pay["start"])
-    [unpaid] = [a for a in alerts if a["rule_id"] == "unpaid"
-                and a["dimension"] == f"channel={pay['channel']}"]
+    [unpaid] = [
+        a
+        for a in alerts
+        if a["rule_id"] == "unpaid" and a["dimension"] == f"channel={pay['channel']}"
+    ]
     assert start < opened(unpaid) <= start + timedelta(minutes=30)
     assert unpaid["root_cause"]["culprit"]["value"] == pay["channel"]
     assert ("pay_failure", "channel", pay["channel"]) in signals(unpaid)
@@ -100,8 +127,11 @@ def _assert_the_injected_incidents_are_alerted(alerts: list[dict], truth: dict,
     # the coupon bot: an order spike within its hour, blamed on the SKU its accounts bought
     bot = incidents["coupon_bot"]
     start = datetime.fromisoformat(bot["start"])
-    [spike] = [a for a in alerts if a["rule_id"] == "order-spike"
-               and start < opened(a) <= start + timedelta(minutes=30)]
+    [spike] = [
+        a
+        for a in alerts
+        if a["rule_id"] == "order-spike" and start < opened(a) <= start + timedelta(minutes=30)
+    ]
     culprit = spike["root_cause"]["culprit"]
     assert culprit["dimension"] == "sku_id"
     assert ("order_spike", "sku_id", culprit["value"]) in signals(spike)
@@ -113,6 +143,10 @@ def _skus_ordered_by(users: list[str], sim_dir: Path) -> set[str]:
     import pyarrow.parquet as pq
 
     events = pq.read_table(sim_dir / "events.parquet", columns=["user_id", "event", "sku_id"])
-    mine = events.filter(pc.and_(pc.is_in(events["user_id"], value_set=pa.array(users)),
-                                 pc.equal(events["event"], "order")))
+    mine = events.filter(
+        pc.and_(
+            pc.is_in(events["user_id"], value_set=pa.array(users)),
+            pc.equal(events["event"], "order"),
+        )
+    )
     return set(mine["sku_id"].to_pylist())

@@ -48,14 +48,38 @@ The warehouse is chosen by DACU_WAREHOUSE (default `duckdb:///dacu.duckdb`, or
 # The module is imported only when its command runs, so `dacu --help` and `dacu quote` do not pay
 # for importing Ibis, SciPy and the rest of the stages.
 STAGE_COMMANDS: dict[str, tuple[str, str]] = {
-    "sim": ("dacu.sim.commands", "模拟 Simulate a campaign world with known truth (events, spend, SKUs)."),
-    "import": ("dacu.warehouse.commands", "导入 Import exports (Taobao, CSV/Excel/Parquet, spend) into the warehouse."),
-    "kpi": ("dacu.metrics.commands", "指标 KPIs by hour/day/phase/channel/category: GMV = UV × CVR × ASP."),
-    "plan": ("dacu.plan.commands", "规划 Baseline, target split, budget, promotion cost, timeline, risks."),
-    "quote": ("dacu.promo.commands", "算价 Price a cart with stacked promotions and the best coupons."),
-    "flash": ("dacu.flash.commands", "券与秒杀 Coupons and flash sales: live counts, expiry, audit."),
-    "analyze": ("dacu.analyze.commands", "分析 Attribution, CLV/RFM, A/B tests, funnels, elasticity."),
-    "monitor": ("dacu.monitor.commands", "监控 Live monitoring: replay, alert rules, notifications."),
+    "sim": (
+        "dacu.sim.commands",
+        "模拟 Simulate a campaign world with known truth (events, spend, SKUs).",
+    ),
+    "import": (
+        "dacu.warehouse.commands",
+        "导入 Import exports (Taobao, CSV/Excel/Parquet, spend) into the warehouse.",
+    ),
+    "kpi": (
+        "dacu.metrics.commands",
+        "指标 KPIs by hour/day/phase/channel/category: GMV = UV × CVR × ASP.",
+    ),
+    "plan": (
+        "dacu.plan.commands",
+        "规划 Baseline, target split, budget, promotion cost, timeline, risks.",
+    ),
+    "quote": (
+        "dacu.promo.commands",
+        "算价 Price a cart with stacked promotions and the best coupons.",
+    ),
+    "flash": (
+        "dacu.flash.commands",
+        "券与秒杀 Coupons and flash sales: live counts, expiry, audit.",
+    ),
+    "analyze": (
+        "dacu.analyze.commands",
+        "分析 Attribution, CLV/RFM, A/B tests, funnels, elasticity.",
+    ),
+    "monitor": (
+        "dacu.monitor.commands",
+        "监控 Live monitoring: replay, alert rules, notifications.",
+    ),
     "report": ("dacu.report.commands", "复盘 The post-campaign review: HTML, Excel, PowerPoint."),
     "serve": ("dacu.web.commands", "服务 Run the web app: dashboard, APIs, collector."),
     "user": ("dacu.web.commands", "用户 Accounts of people: admin, operator, viewer."),
@@ -109,8 +133,13 @@ def _available(name: str) -> bool:
         return False
 
 
-app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="markdown", cls=_StageGroup,
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    cls=_StageGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 console = Console(stderr=True, soft_wrap=True)  # an error line is never broken
 
 _state = {"debug": False}
@@ -147,19 +176,32 @@ def check(path: Path = typer.Argument(..., help="Campaign YAML file.")) -> None:
     campaign = load_campaign(path)
     typer.echo(f"✓ {path}: {campaign.name} ({campaign.platform.value}, {campaign.store})")
     for window in campaign.phases:
-        typer.echo(f"  {window.phase.label_zh} {window.phase.value:<9} "
-                   f"{window.start:%Y-%m-%d %H:%M} → {window.end:%Y-%m-%d %H:%M}")
+        typer.echo(
+            f"  {window.phase.label_zh} {window.phase.value:<9} "
+            f"{window.start:%Y-%m-%d %H:%M} → {window.end:%Y-%m-%d %H:%M}"
+        )
     for target in campaign.targets:
-        shown = format_fen(int(target.value)) if target.metric in (
-            "gmv", "paid_gmv", "net_gmv", "asp", "aov", "spend") else f"{target.value:g}"
-        scope = " ".join(f"{k}={v}" for k, v in (("phase", target.phase), ("channel", target.channel),
-                                                   ("category", target.category)) if v)
+        shown = (
+            format_fen(int(target.value))
+            if target.metric in ("gmv", "paid_gmv", "net_gmv", "asp", "aov", "spend")
+            else f"{target.value:g}"
+        )
+        scope = " ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("phase", target.phase),
+                ("channel", target.channel),
+                ("category", target.category),
+            )
+            if v
+        )
         typer.echo(f"  target {target.metric} {shown} {scope}".rstrip())
 
 
 @app.command()
-def bench(name: str = typer.Argument(..., help="Benchmark name (file benchmarks/NAME.py) or 'all'."),
-          ) -> None:
+def bench(
+    name: str = typer.Argument(..., help="Benchmark name (file benchmarks/NAME.py) or 'all'."),
+) -> None:
     """Run a benchmark from benchmarks/ and record its figures in BENCHMARKS.md.
 
     Figures are ratios against a peer or a physical floor measured in the same run, never a
@@ -180,9 +222,10 @@ def bench(name: str = typer.Argument(..., help="Benchmark name (file benchmarks/
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("demo-out"), help="Folder for everything the demo writes."),
-         scale: float = typer.Option(1.0, help="Size of the simulated store (1.0 ≈ demo size).")
-         ) -> None:
+def demo(
+    out: Path = typer.Option(Path("demo-out"), help="Folder for everything the demo writes."),
+    scale: float = typer.Option(1.0, help="Size of the simulated store (1.0 ≈ demo size)."),
+) -> None:
     """The main job: simulate a Double 11, load it, plan, monitor and review it."""
     from dacu.demo import run_demo
 

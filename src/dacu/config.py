@@ -83,14 +83,27 @@ class Phase(StrEnum):
 
     @classmethod
     def _missing_(cls, value: object) -> Phase | None:
-        aliases = {"预热期": "warmup", "预热": "warmup", "爆发期": "burst", "爆发": "burst",
-                   "收尾期": "wrapup", "收尾": "wrapup", "延续期": "wrapup", "continuation": "wrapup",
-                   "长尾期": "longtail", "返场": "longtail", "长尾": "longtail", "encore": "longtail"}
+        aliases = {
+            "预热期": "warmup",
+            "预热": "warmup",
+            "爆发期": "burst",
+            "爆发": "burst",
+            "收尾期": "wrapup",
+            "收尾": "wrapup",
+            "延续期": "wrapup",
+            "continuation": "wrapup",
+            "长尾期": "longtail",
+            "返场": "longtail",
+            "长尾": "longtail",
+            "encore": "longtail",
+        }
         return cls(aliases[value]) if value in aliases else None
 
     @property
     def label_zh(self) -> str:
-        return {"warmup": "预热期", "burst": "爆发期", "wrapup": "收尾期", "longtail": "长尾期"}[self]
+        return {"warmup": "预热期", "burst": "爆发期", "wrapup": "收尾期", "longtail": "长尾期"}[
+            self
+        ]
 
 
 class PhaseWindow(_Model):
@@ -108,8 +121,20 @@ class PhaseWindow(_Model):
         return self
 
 
-CHANNEL_KINDS = ("search_ads", "display_ads", "affiliate", "kol_live", "content", "private",
-                 "sms", "email", "push", "organic", "direct", "other")
+CHANNEL_KINDS = (
+    "search_ads",
+    "display_ads",
+    "affiliate",
+    "kol_live",
+    "content",
+    "private",
+    "sms",
+    "email",
+    "push",
+    "organic",
+    "direct",
+    "other",
+)
 
 
 class Channel(_Model):
@@ -117,8 +142,20 @@ class Channel(_Model):
 
     id: str
     name: str | None = None
-    kind: Literal["search_ads", "display_ads", "affiliate", "kol_live", "content", "private",
-                  "sms", "email", "push", "organic", "direct", "other"] = "other"
+    kind: Literal[
+        "search_ads",
+        "display_ads",
+        "affiliate",
+        "kol_live",
+        "content",
+        "private",
+        "sms",
+        "email",
+        "push",
+        "organic",
+        "direct",
+        "other",
+    ] = "other"
     paid: bool | None = None
 
     @property
@@ -135,8 +172,19 @@ class Category(_Model):
 
 
 MONEY_METRICS = frozenset({"gmv", "paid_gmv", "net_gmv", "asp", "aov", "spend", "refund"})
-RATIO_METRICS = frozenset({"cvr", "cart_rate", "pay_rate", "refund_rate", "bounce_rate",
-                           "repurchase_rate", "redemption_rate", "recall_rate", "ctr"})
+RATIO_METRICS = frozenset(
+    {
+        "cvr",
+        "cart_rate",
+        "pay_rate",
+        "refund_rate",
+        "bounce_rate",
+        "repurchase_rate",
+        "redemption_rate",
+        "recall_rate",
+        "ctr",
+    }
+)
 COUNT_METRICS = frozenset({"orders", "buyers", "uv", "pv", "new_customers", "units"})
 FACTOR_METRICS = frozenset({"roi", "upt"})
 KNOWN_METRICS = MONEY_METRICS | RATIO_METRICS | COUNT_METRICS | FACTOR_METRICS
@@ -161,7 +209,9 @@ class Target(_Model):
             return data
         metric, value = data["metric"], data["value"]
         if metric not in KNOWN_METRICS:
-            raise ValueError(f"metric: unknown {metric!r} (one of {', '.join(sorted(KNOWN_METRICS))})")
+            raise ValueError(
+                f"metric: unknown {metric!r} (one of {', '.join(sorted(KNOWN_METRICS))})"
+            )
         data = dict(data)
         if metric in MONEY_METRICS:
             data["value"] = _to_fen(value)
@@ -324,11 +374,21 @@ class Campaign(_Model):
                 return window.phase
         return None
 
-    def target(self, metric: str, *, phase: Phase | None = None, channel: str | None = None,
-               category: str | None = None) -> Target | None:
+    def target(
+        self,
+        metric: str,
+        *,
+        phase: Phase | None = None,
+        channel: str | None = None,
+        category: str | None = None,
+    ) -> Target | None:
         for target in self.targets:
             if (target.metric, target.phase, target.channel, target.category) == (
-                    metric, phase, channel, category):
+                metric,
+                phase,
+                channel,
+                category,
+            ):
                 return target
         return None
 
@@ -364,16 +424,19 @@ def _localise_phase(phase: Any, zone: ZoneInfo) -> Any:
     return phase
 
 
-def parse_local_time(text: str | None, tz: str = DEFAULT_TZ, *, option: str = "--from"
-                     ) -> datetime | None:
+def parse_local_time(
+    text: str | None, tz: str = DEFAULT_TZ, *, option: str = "--from"
+) -> datetime | None:
     """A date or date-time given on the command line; without an offset it is read in `tz`."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(f"not a date-time {text!r} (expected e.g. 2024-11-11 or "
-                         "2024-11-11T20:00)", column=option) from None
+        raise InputError(
+            f"not a date-time {text!r} (expected e.g. 2024-11-11 or 2024-11-11T20:00)",
+            column=option,
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
 
 
@@ -440,8 +503,11 @@ def describe_validation_error(exc: ValidationError, lines: dict[tuple, int], sou
         extra, message = _split_relative_path(message)
         full = (*loc, *extra)
         if extra:  # 'before start' → 'before phases[1].start': name the sibling key in full
-            message = re.sub(r"\b(before|after|above|below) ([a-z_]+)$",
-                             lambda m, f=full: f"{m[1]} {_format_path((*f[:-1], m[2]))}", message)
+            message = re.sub(
+                r"\b(before|after|above|below) ([a-z_]+)$",
+                lambda m, f=full: f"{m[1]} {_format_path((*f[:-1], m[2]))}",
+                message,
+            )
         line = _nearest_line(full, lines)
         where = f" (line {line})" if line else ""
         messages.append(f"{source}: {_format_path(full) or '(top level)'}: {message}{where}")
@@ -452,8 +518,9 @@ def _is_pydantic_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
 
 
-_REL_PATH = re.compile(r"^(?P<path>[A-Za-z_][\w]*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): (?P<msg>.+)$",
-                       re.S)
+_REL_PATH = re.compile(
+    r"^(?P<path>[A-Za-z_][\w]*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): (?P<msg>.+)$", re.S
+)
 
 
 def _split_relative_path(message: str) -> tuple[tuple, str]:

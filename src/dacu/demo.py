@@ -42,8 +42,9 @@ def run_demo(out: Path, *, scale: float = 1.0, campaign_file: Path = EXAMPLE) ->
 
         result = simulate(original, out=sim_dir, scale=scale)
         fraction = float(result.truth["sizing"]["store_fraction"])
-        console.print(f"{result.events:,} events; the simulated store is "
-                      f"{fraction:.2%} of {original.store}")
+        console.print(
+            f"{result.events:,} events; the simulated store is {fraction:.2%} of {original.store}"
+        )
     campaign_path = out / "campaign.yaml"
     write_scaled_campaign(campaign_file, campaign_path, fraction)
     campaign = load_campaign(campaign_path)
@@ -52,8 +53,11 @@ def run_demo(out: Path, *, scale: float = 1.0, campaign_file: Path = EXAMPLE) ->
     with _step("2/6 导入 load the warehouse", f"dacu import folder {sim_dir} -w {warehouse_url}"):
         load_sim_into_warehouse(sim_dir, warehouse_url)
     written["warehouse"] = out / "dacu.duckdb"
-    with _step("3/6 指标 KPIs against targets", f"dacu kpi -c {campaign_path} -w {warehouse_url} --from "
-                 f"{campaign.start:%Y-%m-%d} --to {campaign.end:%Y-%m-%d}"):
+    with _step(
+        "3/6 指标 KPIs against targets",
+        f"dacu kpi -c {campaign_path} -w {warehouse_url} --from "
+        f"{campaign.start:%Y-%m-%d} --to {campaign.end:%Y-%m-%d}",
+    ):
         print_kpi_summary(campaign, warehouse_url)
     for step in LATER_STEPS:
         written |= step(campaign, campaign_path, out, sim_dir, warehouse_url)
@@ -99,11 +103,17 @@ def write_scaled_campaign(source: Path, target: Path, fraction: float) -> None:
     for coupon in data.get("coupons", []):
         if "quantity" in coupon:
             coupon["quantity"] = max(1, round(coupon["quantity"] * fraction))
-    header = (f"# Written by `dacu demo`: {source.name} with volumes × {fraction:.6f}, the share of\n"
-              "# the store that the simulator modelled. Ratios, prices and 满减 tiers unchanged.\n")
-    target.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False,
-                                              default_flow_style=None, width=110),
-                      encoding="utf-8")
+    header = (
+        f"# Written by `dacu demo`: {source.name} with volumes × {fraction:.6f}, the share of\n"
+        "# the store that the simulator modelled. Ratios, prices and 满减 tiers unchanged.\n"
+    )
+    target.write_text(
+        header
+        + yaml.safe_dump(
+            data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=110
+        ),
+        encoding="utf-8",
+    )
 
 
 def _yuan(fen: float) -> str:
@@ -130,13 +140,22 @@ def print_kpi_summary(campaign: Campaign, url: str) -> None:
     table = Table(title="活动期 KPI vs 目标 (campaign window vs targets)")
     for column in ("指标 KPI", "实际 actual", "目标 target", "达成 attainment"):
         table.add_column(column, justify="right")
-    for metric, label in (("gmv", "GMV 成交总额"), ("paid_gmv", "支付金额 paid"),
-                          ("orders", "订单 orders"), ("uv", "访客 UV"), ("cvr", "转化率 CVR"),
-                          ("asp", "客单价 ASP")):
+    for metric, label in (
+        ("gmv", "GMV 成交总额"),
+        ("paid_gmv", "支付金额 paid"),
+        ("orders", "订单 orders"),
+        ("uv", "访客 UV"),
+        ("cvr", "转化率 CVR"),
+        ("asp", "客单价 ASP"),
+    ):
         actual = total.get(f"{metric}_fen", total.get(metric))
         target = campaign.target(metric)
-        table.add_row(label, _show(metric, actual), _show(metric, target.value if target else None),
-                      format_pct(actual / target.value) if target and actual else "—")
+        table.add_row(
+            label,
+            _show(metric, actual),
+            _show(metric, target.value if target else None),
+            format_pct(actual / target.value) if target and actual else "—",
+        )
     console.print(table)
 
 
@@ -153,40 +172,50 @@ def _show(metric: str, value: float | None) -> str:
 Step = Callable[[Campaign, Path, Path, Path, str], dict[str, Path]]
 
 
-def _plan_step(campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path,
-               url: str) -> dict[str, Path]:
+def _plan_step(
+    campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path, url: str
+) -> dict[str, Path]:
     plan_dir = out / "plan"
-    with _step("4/6 规划 plan", f"dacu plan build --campaign {campaign_path} --history {sim_dir} "
-                                 f"--out {plan_dir}"):
+    with _step(
+        "4/6 规划 plan",
+        f"dacu plan build --campaign {campaign_path} --history {sim_dir} --out {plan_dir}",
+    ):
         from dacu.plan import read_sim_dir, write_plan
 
         plan = write_plan(campaign, plan_dir, read_sim_dir(sim_dir, campaign))
-        console.print(f"plan for {len(plan.daily)} day rows and {len(plan.hourly)} hour rows; "
-                      f"{len(plan.risks)} risks with triggers")
+        console.print(
+            f"plan for {len(plan.daily)} day rows and {len(plan.hourly)} hour rows; "
+            f"{len(plan.risks)} risks with triggers"
+        )
     return {"plan": plan_dir / "plan.json", "plan.xlsx": plan_dir / "plan.xlsx"}
 
 
-def _monitor_step(campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path,
-                  url: str) -> dict[str, Path]:
+def _monitor_step(
+    campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path, url: str
+) -> dict[str, Path]:
     """Replay the peak day through collector → rollups → rules → root cause → playbook."""
     day = campaign.peak_day
     monitor_dir = out / "monitor"
-    command = (f"dacu monitor replay -c {campaign_path} -e {sim_dir}/events.parquet "
-               f"--plan {out}/plan/plan.json --skus {sim_dir}/skus.parquet --since {day}T00:00 "
-               f"--out {monitor_dir}")
+    command = (
+        f"dacu monitor replay -c {campaign_path} -e {sim_dir}/events.parquet "
+        f"--plan {out}/plan/plan.json --skus {sim_dir}/skus.parquet --since {day}T00:00 "
+        f"--out {monitor_dir}"
+    )
     with _step("5/6 监控 replay the peak day live", command):
         alerts = replay_peak_day(campaign, sim_dir, out / "plan" / "plan.json", monitor_dir)
     alerts_path = monitor_dir / "alerts.json"
-    alerts_path.write_text(json.dumps(alerts, ensure_ascii=False, indent=1, default=str),
-                           encoding="utf-8")
+    alerts_path.write_text(
+        json.dumps(alerts, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
     return {"alerts": alerts_path}
 
 
 DEMO_STEP = timedelta(minutes=10)  # rules run every 10 minutes of event time (live: every 10 s)
 
 
-def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path,
-                    folder: Path) -> list[dict[str, Any]]:
+def replay_peak_day(
+    campaign: Campaign, sim_dir: Path, plan_path: Path, folder: Path
+) -> list[dict[str, Any]]:
     """Feed the burst day's events to a live monitor in event time; return its alert log."""
     import shutil
 
@@ -203,13 +232,20 @@ def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path,
     every = pq.read_table(sim_dir / "events.parquet")
     ts = every["ts"]
     earlier = every.filter(pc.and_(pc.greater_equal(ts, campaign.start), pc.less(ts, window.start)))
-    events = every.filter(pc.and_(pc.greater_equal(ts, window.start),
-                                  pc.less(ts, window.end))).sort_by("ts")
-    monitor = LiveMonitor(campaign, folder, plan=load_plan(plan_path, tz=campaign.timezone),
-                          skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
-                          step=DEMO_STEP)
-    console.print(f"{monitor.backfill(earlier):,} events of the campaign's earlier days loaded "
-                  "first (campaign-to-date and baselines)")
+    events = every.filter(
+        pc.and_(pc.greater_equal(ts, window.start), pc.less(ts, window.end))
+    ).sort_by("ts")
+    monitor = LiveMonitor(
+        campaign,
+        folder,
+        plan=load_plan(plan_path, tz=campaign.timezone),
+        skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
+        step=DEMO_STEP,
+    )
+    console.print(
+        f"{monitor.backfill(earlier):,} events of the campaign's earlier days loaded "
+        "first (campaign-to-date and baselines)"
+    )
     seen: set[int] = set()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("回放 replay", total=events.num_rows)
@@ -234,11 +270,14 @@ def _records(batch: Any) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if v is not None} for row in rows]
 
 
-def _review_step(campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path,
-                 url: str) -> dict[str, Path]:
+def _review_step(
+    campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path, url: str
+) -> dict[str, Path]:
     review_dir = out / "review"
-    command = (f"dacu report review -c {campaign_path} -w {url} --plan {out}/plan/plan.json "
-               f"--alerts {out}/monitor/alerts.json --out {review_dir}")
+    command = (
+        f"dacu report review -c {campaign_path} -w {url} --plan {out}/plan/plan.json "
+        f"--alerts {out}/monitor/alerts.json --out {review_dir}"
+    )
     with _step("6/6 复盘 write the review", command):
         from dacu.plan.schema import load_plan
         from dacu.report.commands import write_review

@@ -21,14 +21,22 @@ class MoneyError(DacuError, ValueError):
 class InputError(DacuError):
     """A data file (CSV, Excel, JSON) has bad content: names the file, line and column."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 column: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
         where = ", ".join(
-            part for part in (
+            part
+            for part in (
                 file,
                 f"line {line}" if line is not None else None,
                 f"column {column!r}" if column else None,
-            ) if part
+            )
+            if part
         )
         super().__init__(f"{where}: {message}" if where else message)
         self.file, self.line, self.column, self.reason = file, line, column, message

@@ -85,8 +85,9 @@ def test_relative_lift_delta_method_close_to_log_ratio_interval(cats: pd.DataFra
     c, t = _groups(cats, "retention_7")
     lift, (low, high) = relative_lift_ci(SampleStats.of(c), SampleStats.of(t))
     assert lift == pytest.approx((8279 / 45489) / (8502 / 44700) - 1)
-    ref = confint_proportions_2indep(t.sum(), len(t), c.sum(), len(c), compare="ratio",
-                                     method="log")
+    ref = confint_proportions_2indep(
+        t.sum(), len(t), c.sum(), len(c), compare="ratio", method="log"
+    )
     assert low == pytest.approx(ref[0] - 1, abs=0.002)
     assert high == pytest.approx(ref[1] - 1, abs=0.002)
 
@@ -109,8 +110,10 @@ def test_cuped_equals_ancova(cats: pd.DataFrame) -> None:
     y = cats.retention_7.astype(float).to_numpy()
     x = cats.retention_1.astype(float).to_numpy()
     treat = (cats.version == "gate_40").to_numpy()
-    groups = [CovariateStats(SampleStats.of(y[g]), SampleStats.of(x[g]), float((x[g] * y[g]).sum()))
-              for g in (~treat, treat)]
+    groups = [
+        CovariateStats(SampleStats.of(y[g]), SampleStats.of(x[g]), float((x[g] * y[g]).sum()))
+        for g in (~treat, treat)
+    ]
     result, theta, reduction = cuped(*groups)
     design = np.column_stack([np.ones_like(y), treat.astype(float), x])
     coef = np.linalg.lstsq(design, y, rcond=None)[0]
@@ -126,8 +129,12 @@ def _prob_beat_closed_form(a_c: int, b_c: int, a_t: int, b_t: int) -> float:
     """Evan Miller's exact sum: P(T > C) = Σ_{i<a_t} B(a_c+i, b_c+b_t) /
     ((b_t+i) B(1+i, b_t) B(a_c, b_c)), evaluated in logs."""
     i = np.arange(a_t)
-    terms = (special.betaln(a_c + i, b_c + b_t) - np.log(b_t + i) - special.betaln(1 + i, b_t)
-             - special.betaln(a_c, b_c))
+    terms = (
+        special.betaln(a_c + i, b_c + b_t)
+        - np.log(b_t + i)
+        - special.betaln(1 + i, b_t)
+        - special.betaln(a_c, b_c)
+    )
     return float(np.exp(special.logsumexp(terms)))
 
 
@@ -141,8 +148,9 @@ def test_beta_binomial_matches_closed_form(cats: pd.DataFrame) -> None:
     rng = np.random.default_rng(7)
     draws_c = rng.beta(1 + 8502, 1 + 44700 - 8502, 400_000)
     draws_t = rng.beta(1 + 8279, 1 + 45489 - 8279, 400_000)
-    assert ours.expected_loss_treatment == pytest.approx(np.maximum(draws_c - draws_t, 0).mean(),
-                                                         rel=0.01)
+    assert ours.expected_loss_treatment == pytest.approx(
+        np.maximum(draws_c - draws_t, 0).mean(), rel=0.01
+    )
 
 
 def test_gaussian_means_loss_formula() -> None:
@@ -152,7 +160,8 @@ def test_gaussian_means_loss_formula() -> None:
     result = gaussian_means(control, treatment)
     assert result.prob_beat_control == pytest.approx(stats.norm.cdf(0.5))
     assert result.expected_loss_treatment == pytest.approx(
-        2 * stats.norm.pdf(0.5) - stats.norm.cdf(-0.5))
+        2 * stats.norm.pdf(0.5) - stats.norm.cdf(-0.5)
+    )
 
 
 def test_msprt_keeps_false_positives_under_alpha_when_peeking() -> None:
@@ -196,8 +205,10 @@ def test_holm_correction() -> None:
     assert [out[k]["significant"] for k in "bcd"] == [True, False, False]
 
 
-@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=50),
-       st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=50))
+@given(
+    st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=50),
+    st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=50),
+)
 def test_sufficient_stats_equal_raw_moments(a: list, b: list) -> None:
     s = SampleStats.of(a)
     assert s.mean == pytest.approx(np.mean(a), abs=1e-9)

@@ -61,15 +61,23 @@ def test_bad_paths_name_the_row() -> None:
 
 _channel = st.sampled_from("ABCD")
 _path = st.lists(_channel, min_size=1, max_size=5)
-_rows = st.lists(st.tuples(_path, st.integers(0, 20), st.integers(0, 20), st.integers(0, 500)),
-                 min_size=1, max_size=12)
+_rows = st.lists(
+    st.tuples(_path, st.integers(0, 20), st.integers(0, 20), st.integers(0, 500)),
+    min_size=1,
+    max_size=12,
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(_rows)
 def test_every_model_conserves_conversions_and_value(rows: list) -> None:
-    paths = from_lists([r[0] for r in rows], [r[1] for r in rows], [r[3] * r[1] for r in rows],
-                       [r[2] for r in rows], ages_days=[list(range(len(r[0]))) for r in rows])
+    paths = from_lists(
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[3] * r[1] for r in rows],
+        [r[2] for r in rows],
+        ages_days=[list(range(len(r[0]))) for r in rows],
+    )
     total_conv = sum(r[1] for r in rows)
     total_value = sum(r[3] * r[1] for r in rows)
     if total_conv + sum(r[2] for r in rows) == 0:
@@ -127,11 +135,15 @@ def test_markov_of_full_order_is_the_empirical_removal(rows: list) -> None:
 
 def _events_from_touchpoints(csv: pd.DataFrame) -> pd.DataFrame:
     """Map the Kaggle touchpoint log onto the dacu event contract (conversion → pay, value in fen)."""
-    return pd.DataFrame({
-        "user_id": csv.customer_id, "ts": pd.to_datetime(csv.time, utc=True),
-        "event": np.where(csv.interaction == "conversion", "pay", "impression"),
-        "channel": csv.channel, "amount_fen": (csv.conversion_value * 100).round().astype("int64"),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": csv.customer_id,
+            "ts": pd.to_datetime(csv.time, utc=True),
+            "event": np.where(csv.interaction == "conversion", "pay", "impression"),
+            "channel": csv.channel,
+            "amount_fen": (csv.conversion_value * 100).round().astype("int64"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -166,14 +178,17 @@ def test_heuristics_match_channelattribution_to_the_last_digit(touchpoint_paths)
     with contextlib.redirect_stdout(io.StringIO()):
         theirs = ca.heuristic_models(df, "path", "conversions", var_value="value", flg_pro=False)
     theirs = theirs.set_index("channel_name")
-    ours = attribute(from_strings(df.path, df.conversions, df.value, df.nulls),
-                     ("first_touch", "last_touch", "linear"))
+    ours = attribute(
+        from_strings(df.path, df.conversions, df.value, df.nulls),
+        ("first_touch", "last_touch", "linear"),
+    )
     names = {"first_touch": "first_touch", "last_touch": "last_touch", "linear": "linear_touch"}
     for model, prefix in names.items():
         credit = ours[model]
         for i, ch in enumerate(credit.channels):
-            assert credit.conversions[i] == pytest.approx(theirs.loc[ch, f"{prefix}_conversions"],
-                                                          rel=1e-12)
+            assert credit.conversions[i] == pytest.approx(
+                theirs.loc[ch, f"{prefix}_conversions"], rel=1e-12
+            )
             assert credit.value[i] == pytest.approx(theirs.loc[ch, f"{prefix}_value"], rel=1e-12)
 
 
@@ -186,8 +201,17 @@ def test_markov_close_to_channelattribution_simulation(touchpoint_paths, order: 
     ca = _channelattribution()
     df = touchpoint_paths
     with contextlib.redirect_stdout(io.StringIO()):
-        theirs = ca.markov_model(df, "path", "conversions", var_value="value", var_null="nulls",
-                                 order=order, out_more=True, flg_pro=False, verbose=False)
+        theirs = ca.markov_model(
+            df,
+            "path",
+            "conversions",
+            var_value="value",
+            var_null="nulls",
+            order=order,
+            out_more=True,
+            flg_pro=False,
+            verbose=False,
+        )
     effects = theirs["removal_effects"].set_index("channel_name")["removal_effects_conversion"]
     credited = theirs["result"].set_index("channel_name")["total_conversions"]
     value = theirs["result"].set_index("channel_name")["total_conversion_value"]
@@ -202,14 +226,34 @@ def test_markov_close_to_channelattribution_simulation(touchpoint_paths, order: 
 def test_journeys_cut_at_conversion_and_lookback() -> None:
     ts = pd.Timestamp("2025-11-01 00:00", tz="UTC")
     day = pd.Timedelta(days=1)
-    events = pd.DataFrame({
-        "user_id": ["u1"] * 6 + ["u2"],
-        "ts": [ts, ts + 20 * day, ts + 25 * day, ts + 26 * day, ts + 27 * day, ts + 30 * day, ts],
-        "event": ["impression", "click", "impression", "pay", "click", "impression", "click"],
-        "channel": ["sms", "search_ads", "content", "search_ads", "private", "kol_live", "push"],
-        "amount_fen": [0, 0, 0, 19900, 0, 0, 0],
-    })
-    got = journeys(ibis.memtable(events), lookback_days=7).order_by(["user_id", "journey"]).execute()
+    events = pd.DataFrame(
+        {
+            "user_id": ["u1"] * 6 + ["u2"],
+            "ts": [
+                ts,
+                ts + 20 * day,
+                ts + 25 * day,
+                ts + 26 * day,
+                ts + 27 * day,
+                ts + 30 * day,
+                ts,
+            ],
+            "event": ["impression", "click", "impression", "pay", "click", "impression", "click"],
+            "channel": [
+                "sms",
+                "search_ads",
+                "content",
+                "search_ads",
+                "private",
+                "kol_live",
+                "push",
+            ],
+            "amount_fen": [0, 0, 0, 19900, 0, 0, 0],
+        }
+    )
+    got = (
+        journeys(ibis.memtable(events), lookback_days=7).order_by(["user_id", "journey"]).execute()
+    )
     # u1 journey 0 ends with the pay on day 26: the sms touch (26 days before) is outside 7 days.
     assert got.path.tolist() == ["search_ads>content", "private>kol_live", "push"]
     assert got.converted.tolist() == [1, 0, 0]

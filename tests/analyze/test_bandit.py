@@ -30,8 +30,9 @@ def test_losers_are_dropped() -> None:
 def test_ucb1_index_by_hand() -> None:
     # N = 100 + 50 = 150: A 0.10 + √(2 ln 150 / 100) = 0.41655; B 0.12 + √(2 ln 150 / 50) = 0.56764
     arms = [ArmStats("A", 100, 10), ArmStats("B", 50, 6)]
-    assert ucb1_index(arms) == pytest.approx([0.1 + np.sqrt(2 * np.log(150) / 100),
-                                              0.12 + np.sqrt(2 * np.log(150) / 50)])
+    assert ucb1_index(arms) == pytest.approx(
+        [0.1 + np.sqrt(2 * np.log(150) / 100), 0.12 + np.sqrt(2 * np.log(150) / 50)]
+    )
     assert ucb1_shares(arms, floor=0.1) == {"A": pytest.approx(0.1), "B": pytest.approx(0.9)}
     assert ucb1_shares([ArmStats("A", 0, 0), ArmStats("B", 10, 1)]) == {"A": 1.0, "B": 0.0}
 

@@ -33,8 +33,9 @@ def _sig3(value: float) -> str:
 @pytest.fixture(scope="module")
 def cdnow() -> CustomerSummary:
     d = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
-    return CustomerSummary(d.x.to_numpy(float), d.t_x.to_numpy(float), d["T"].to_numpy(float),
-                           d.zbar.to_numpy(float))
+    return CustomerSummary(
+        d.x.to_numpy(float), d.t_x.to_numpy(float), d["T"].to_numpy(float), d.zbar.to_numpy(float)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +70,27 @@ def test_gamma_gamma_matches_published_cdnow_fit(cdnow: CustomerSummary) -> None
 
 
 def test_summary_from_raw_transactions_reproduces_published_summary() -> None:
-    raw = pd.read_csv(DATA / "CDNOW_sample.txt", sep=r"\s+", header=None,
-                      names=["master_id", "customer", "date", "units", "amount"], dtype={"date": str})
+    raw = pd.read_csv(
+        DATA / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "customer", "date", "units", "amount"],
+        dtype={"date": str},
+    )
     raw["date"] = pd.to_datetime(raw.date, format="%Y%m%d")
-    expr = customer_summary(ibis.memtable(raw), customer="customer", when="date", amount="amount",
-                            calibration_end=date(1997, 9, 30), observation_end=date(1998, 6, 30),
-                            freq="W")
+    expr = customer_summary(
+        ibis.memtable(raw),
+        customer="customer",
+        when="date",
+        amount="amount",
+        calibration_end=date(1997, 9, 30),
+        observation_end=date(1998, 6, 30),
+        freq="W",
+    )
     ours = expr.execute().assign(id=lambda d: d.customer_id.astype(int)).sort_values("id")
-    published = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv").sort_values("ID")
+    published = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv").sort_values(
+        "ID"
+    )
     assert (ours.frequency.to_numpy() == published.x.to_numpy()).all()
     # the published file rounds weeks and dollars to 2 decimals
     assert np.abs(ours.recency.to_numpy() - published.t_x.to_numpy()).max() <= 0.005
@@ -87,8 +101,9 @@ def test_summary_from_raw_transactions_reproduces_published_summary() -> None:
     # gives 1,653 — the known under-forecast of the CDNOW holdout (~12 %), kept visible here.
     assert ours.frequency.sum() == 2457
     assert ours.holdout_frequency.sum() == 1882
-    summary = CustomerSummary(ours.frequency.to_numpy(float), ours.recency.to_numpy(float),
-                              ours["T"].to_numpy(float))
+    summary = CustomerSummary(
+        ours.frequency.to_numpy(float), ours.recency.to_numpy(float), ours["T"].to_numpy(float)
+    )
     predicted = BetaGeoNBD().fit(summary).expected_purchases(summary, 39).sum()
     assert 0.85 * 1882 < predicted < 1882
 
@@ -106,48 +121,59 @@ def test_predictions_agree_with_lifetimes(cdnow: CustomerSummary, bgnbd: BetaGeo
     theirs = lt.BetaGeoFitter()
     theirs.params_ = pd.Series(bgnbd.params)  # same parameters → compare the formulas only
     assert bgnbd.expected_purchases(cdnow, 39) == pytest.approx(
-        theirs.conditional_expected_number_of_purchases_up_to_time(39, x, tx, t), rel=1e-9)
-    assert bgnbd.p_alive(cdnow) == pytest.approx(theirs.conditional_probability_alive(x, tx, t),
-                                                 rel=1e-9)
+        theirs.conditional_expected_number_of_purchases_up_to_time(39, x, tx, t), rel=1e-9
+    )
+    assert bgnbd.p_alive(cdnow) == pytest.approx(
+        theirs.conditional_probability_alive(x, tx, t), rel=1e-9
+    )
     gg = GammaGamma().fit(x, m)
     their_gg = lt.GammaGammaFitter()
     their_gg.params_ = pd.Series(gg.params)
     assert gg.expected_spend(x, m) == pytest.approx(
-        their_gg.conditional_expected_average_profit(pd.Series(x), pd.Series(m)), rel=1e-9)
+        their_gg.conditional_expected_average_profit(pd.Series(x), pd.Series(m)), rel=1e-9
+    )
     # lifetimes' CLV: 12 months of 4.345 weeks, 1 % discount per month
     ours = clv(bgnbd, gg, cdnow, periods=12, period_length=4.345, discount_rate=0.01)
     theirs.predict = theirs.conditional_expected_number_of_purchases_up_to_time  # set by fit()
     series = [pd.Series(v) for v in (x, tx, t, m)]
-    their_clv = their_gg.customer_lifetime_value(theirs, *series, time=12, discount_rate=0.01,
-                                                 freq="W")
+    their_clv = their_gg.customer_lifetime_value(
+        theirs, *series, time=12, discount_rate=0.01, freq="W"
+    )
     assert ours == pytest.approx(their_clv.to_numpy(), rel=1e-7)
 
 
 def test_pareto_nbd_predictions_agree_with_lifetimes(cdnow: CustomerSummary) -> None:
     lt = _lifetimes()
     ours = ParetoNBD()
-    ours.fit_ = type("F", (), {"params": {"r": 0.553, "alpha": 10.578, "s": 0.606,
-                                          "beta": 11.669}})()
+    ours.fit_ = type(
+        "F", (), {"params": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}}
+    )()
     theirs = lt.ParetoNBDFitter()
     theirs.params_ = pd.Series(ours.params)
     x, tx, t = cdnow.frequency, cdnow.recency, cdnow.T
     assert ours.p_alive(cdnow) == pytest.approx(
-        theirs.conditional_probability_alive(x, tx, t), rel=1e-6)
+        theirs.conditional_probability_alive(x, tx, t), rel=1e-6
+    )
     assert ours.expected_purchases(cdnow, 52) == pytest.approx(
-        theirs.conditional_expected_number_of_purchases_up_to_time(52, x, tx, t), rel=1e-6)
+        theirs.conditional_expected_number_of_purchases_up_to_time(52, x, tx, t), rel=1e-6
+    )
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 30), st.floats(0, 1), st.floats(1, 60), st.floats(0.5, 100))
 def test_expected_purchases_grow_with_horizon_and_p_alive_is_a_probability(
-        x: int, share: float, age: float, horizon: float) -> None:
+    x: int, share: float, age: float, horizon: float
+) -> None:
     recency = 0.0 if x == 0 else share * age
     one = CustomerSummary(np.array([float(x)]), np.array([recency]), np.array([age]))
     model = BetaGeoNBD()
     model.fit_ = type("F", (), {"params": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}})()
     alive = model.p_alive(one)[0]
     assert 0 <= alive <= 1
-    short, long = model.expected_purchases(one, horizon)[0], model.expected_purchases(one, 2 * horizon)[0]
+    short, long = (
+        model.expected_purchases(one, horizon)[0],
+        model.expected_purchases(one, 2 * horizon)[0],
+    )
     assert 0 <= short <= long
 
 
@@ -160,16 +186,18 @@ def test_bad_summary_is_refused() -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(st.floats(0.1, 3), st.floats(0.5, 50), st.floats(0.2, 5), st.floats(0.5, 8))
-def test_bgnbd_gradient_matches_finite_differences(r: float, alpha: float, a: float,
-                                                   b: float) -> None:
+def test_bgnbd_gradient_matches_finite_differences(
+    r: float, alpha: float, a: float, b: float
+) -> None:
     from scipy.optimize import approx_fprime
 
     d = pd.read_csv(DATA / "cdnow_customers_summary.csv").head(300)
     x, tx, t = (d[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     params = np.array([r, alpha, a, b])
     analytic = BetaGeoNBD.gradient(params, x, tx, t, np.ones(len(x)))
-    numeric = approx_fprime(params, lambda p: BetaGeoNBD.log_likelihood(p, x, tx, t).sum(),
-                            1e-7 * params)
+    numeric = approx_fprime(
+        params, lambda p: BetaGeoNBD.log_likelihood(p, x, tx, t).sum(), 1e-7 * params
+    )
     assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-3)
 
 
@@ -183,13 +211,13 @@ def test_gamma_gamma_gradient_matches_finite_differences(p: float, q: float, v: 
     x, m = d.x.to_numpy(float), d.zbar.to_numpy(float)
     params = np.array([p, q, v])
     analytic = GammaGamma.gradient(params, x, m)
-    numeric = approx_fprime(params, lambda z: GammaGamma.log_likelihood(z, x, m).sum(),
-                            1e-7 * params)
+    numeric = approx_fprime(
+        params, lambda z: GammaGamma.log_likelihood(z, x, m).sum(), 1e-7 * params
+    )
     assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-3)
 
 
-def test_bgnbd_fit_is_the_same_in_days_and_weeks(cdnow: CustomerSummary,
-                                                 bgnbd: BetaGeoNBD) -> None:
+def test_bgnbd_fit_is_the_same_in_days_and_weeks(cdnow: CustomerSummary, bgnbd: BetaGeoNBD) -> None:
     # Time units only rescale α (per week → per day: α·7); r, a, b and the LL up to Σx·log 7.
     days = CustomerSummary(cdnow.frequency, cdnow.recency * 7, cdnow.T * 7)
     fit = BetaGeoNBD().fit(days)
@@ -197,7 +225,8 @@ def test_bgnbd_fit_is_the_same_in_days_and_weeks(cdnow: CustomerSummary,
     for name in ("r", "a", "b"):
         assert fit.params[name] == pytest.approx(bgnbd.params[name], rel=1e-4)
     assert fit.fit_.log_likelihood == pytest.approx(
-        bgnbd.fit_.log_likelihood - np.log(7) * cdnow.frequency.sum(), abs=1e-3)
+        bgnbd.fit_.log_likelihood - np.log(7) * cdnow.frequency.sum(), abs=1e-3
+    )
 
 
 def test_parameters_before_fitting_say_what_to_do() -> None:
@@ -207,7 +236,13 @@ def test_parameters_before_fitting_say_what_to_do() -> None:
     from dacu.analyze.pareto_nbd import ParetoNBD
     from dacu.errors import InputError
 
-    for model, call in ((BetaGeoNBD(), "fit(summary)"), (ParetoNBD(), "fit(summary)"),
-                        (GammaGamma(), "fit(frequency, monetary)")):
-        with pytest.raises(InputError, match=f"model not fitted yet: call {call.replace('(', '[(]').replace(')', '[)]')} first"):
+    for model, call in (
+        (BetaGeoNBD(), "fit(summary)"),
+        (ParetoNBD(), "fit(summary)"),
+        (GammaGamma(), "fit(frequency, monetary)"),
+    ):
+        with pytest.raises(
+            InputError,
+            match=f"model not fitted yet: call {call.replace('(', '[(]').replace(')', '[)]')} first",
+        ):
             _ = model.params

@@ -73,8 +73,9 @@ def test_paths_and_funnels_identical_on_spark(pair) -> None:  # type: ignore[no-
         return path_counts(journeys(e, touch_events=("pv",), lookback_days=1))
 
     _same(pair, paths, ("path",))
-    _same(pair, lambda e: funnel_counts(e, steps=STEPS, by=("category",), ordered=True),
-          ("category",))
+    _same(
+        pair, lambda e: funnel_counts(e, steps=STEPS, by=("category",), ordered=True), ("category",)
+    )
 
 
 @pytest.mark.spark
@@ -82,9 +83,17 @@ def test_paths_and_funnels_identical_on_spark(pair) -> None:  # type: ignore[no-
 def test_customer_summaries_identical_on_spark(pair) -> None:  # type: ignore[no-untyped-def]
     def summary(e):  # type: ignore[no-untyped-def]
         pays = e.filter(e.event == "pay")
-        return customer_summary(pays, customer="user_id", when="ts", amount="amount_fen",
-                                calibration_end=date(2024, 11, 30))
+        return customer_summary(
+            pays,
+            customer="user_id",
+            when="ts",
+            amount="amount_fen",
+            calibration_end=date(2024, 11, 30),
+        )
 
     _same(pair, summary, ("customer_id",))
-    _same(pair, lambda e: cohort_activity(e.filter(e.event == "pay"), customer="user_id",
-                                          when="ts"), ("cohort", "offset"))
+    _same(
+        pair,
+        lambda e: cohort_activity(e.filter(e.event == "pay"), customer="user_id", when="ts"),
+        ("cohort", "offset"),
+    )

@@ -21,12 +21,20 @@ T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 def _ev(rows: list[tuple]) -> ibis.Table:
     """rows: (user, session, event, seconds after T0, sku, amount, order, variant, region)."""
     cols = list(zip(*rows, strict=True))
-    table = pa.table({
-        "user_id": list(cols[0]), "session_id": list(cols[1]), "event": list(cols[2]),
-        "ts": pa.array([T0 + timedelta(seconds=s) for s in cols[3]], pa.timestamp("us", "UTC")),
-        "sku_id": list(cols[4]), "amount_fen": pa.array(cols[5], pa.int64()),
-        "order_id": list(cols[6]), "variant": list(cols[7]), "region": list(cols[8]),
-        "device": ["android"] * len(rows)})
+    table = pa.table(
+        {
+            "user_id": list(cols[0]),
+            "session_id": list(cols[1]),
+            "event": list(cols[2]),
+            "ts": pa.array([T0 + timedelta(seconds=s) for s in cols[3]], pa.timestamp("us", "UTC")),
+            "sku_id": list(cols[4]),
+            "amount_fen": pa.array(cols[5], pa.int64()),
+            "order_id": list(cols[6]),
+            "variant": list(cols[7]),
+            "region": list(cols[8]),
+            "device": ["android"] * len(rows),
+        }
+    )
     return ibis.memtable(table)
 
 
@@ -36,22 +44,29 @@ def _world() -> list[tuple]:
     # same SKU/amount/hour/region/device → each shares its basket with 3 accounts.
     for k in range(3):
         o = f"ob{k}"
-        rows += [(f"b{k}", f"sb{k}", "order", 60 * k, "SKU-A", 6900, o, "coupon:new", "河南"),
-                 (f"b{k}", f"sb{k}", "pay", 60 * k + 5, "SKU-A", 6900, o, "coupon:new", "河南")]
+        rows += [
+            (f"b{k}", f"sb{k}", "order", 60 * k, "SKU-A", 6900, o, "coupon:new", "河南"),
+            (f"b{k}", f"sb{k}", "pay", 60 * k + 5, "SKU-A", 6900, o, "coupon:new", "河南"),
+        ]
     # A genuine customer seen a week before: 2 pv, a cart, order, pays after 120 s, 2 SKUs.
-    rows += [("g1", "sg0", "pv", -7 * 86400, "SKU-B", None, None, None, "广东"),
-             ("g1", "sg1", "pv", 100, "SKU-B", None, None, None, "广东"),
-             ("g1", "sg1", "cart", 130, "SKU-B", None, None, None, "广东"),
-             ("g1", "sg1", "order", 200, "SKU-B", 19900, "og1", None, "广东"),
-             ("g1", "sg1", "pay", 320, "SKU-B", 19900, "og1", None, "广东"),
-             ("g1", "sg1", "order", 400, "SKU-C", 5000, "og2", None, "广东"),
-             ("g1", "sg1", "refund", 900, "SKU-C", 5000, "og2", None, "广东")]
+    rows += [
+        ("g1", "sg0", "pv", -7 * 86400, "SKU-B", None, None, None, "广东"),
+        ("g1", "sg1", "pv", 100, "SKU-B", None, None, None, "广东"),
+        ("g1", "sg1", "cart", 130, "SKU-B", None, None, None, "广东"),
+        ("g1", "sg1", "order", 200, "SKU-B", 19900, "og1", None, "广东"),
+        ("g1", "sg1", "pay", 320, "SKU-B", 19900, "og1", None, "广东"),
+        ("g1", "sg1", "order", 400, "SKU-C", 5000, "og2", None, "广东"),
+        ("g1", "sg1", "refund", 900, "SKU-C", 5000, "og2", None, "广东"),
+    ]
     return rows
 
 
 def _features():
-    return customer_features(_ev(_world()), start=T0 - timedelta(hours=1)).to_pandas() \
+    return (
+        customer_features(_ev(_world()), start=T0 - timedelta(hours=1))
+        .to_pandas()
         .set_index("user_id")
+    )
 
 
 def test_features_are_what_the_events_say():
@@ -74,8 +89,9 @@ def test_features_are_what_the_events_say():
 
 def test_rules_flag_the_bots_with_readable_reasons():
     f = _features().reset_index()
-    links = [(r["user_id"], r["link"]) for r in basket_links(_ev(_world())).to_pyarrow()
-             .to_pylist()]
+    links = [
+        (r["user_id"], r["link"]) for r in basket_links(_ev(_world())).to_pyarrow().to_pylist()
+    ]
     result = score_customers(f, links=links)
     s = result.scores.set_index("user_id")
     assert set(result.flagged.user_id) == {"b0", "b1", "b2"}
@@ -99,16 +115,26 @@ def test_evaluation_arithmetic():
 
 
 def test_truth_ids_take_bots_and_rings_only():
-    truth = {"incidents": [{"kind": "coupon_bot", "user_ids": ["c2", "c1"]},
-                           {"kind": "pay_failure", "user_ids": ["v9"]},
-                           {"kind": "brushing", "user_ids": ["c7"]}]}
+    truth = {
+        "incidents": [
+            {"kind": "coupon_bot", "user_ids": ["c2", "c1"]},
+            {"kind": "pay_failure", "user_ids": ["v9"]},
+            {"kind": "brushing", "user_ids": ["c7"]},
+        ]
+    }
     assert truth_fraud_ids(truth) == ["c1", "c2", "c7"]
 
 
 def test_clusters_join_shared_devices_and_ignore_crowded_links():
     customers = ["a", "b", "c", "d", "e"]
-    links = [("a", "device:1"), ("b", "device:1"), ("b", "ip:9"), ("c", "ip:9"),
-             ("d", "addr:x"), ("zz", "device:1")]
+    links = [
+        ("a", "device:1"),
+        ("b", "device:1"),
+        ("b", "ip:9"),
+        ("c", "ip:9"),
+        ("d", "addr:x"),
+        ("zz", "device:1"),
+    ]
     c = link_clusters(customers, links)
     assert [c.of(x) for x in customers] == [3, 3, 3, 1, 1]
     assert c.groups(2) == [["a", "b", "c"]]
@@ -132,8 +158,7 @@ def _union_find_sizes(n: int, edges: list[tuple[int, int]]) -> list[int]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 12), st.lists(st.tuples(st.integers(0, 11), st.integers(0, 5)),
-                                    max_size=30))
+@given(st.integers(1, 12), st.lists(st.tuples(st.integers(0, 11), st.integers(0, 5)), max_size=30))
 def test_cluster_sizes_match_union_find(n, pairs):
     customers = [f"c{i}" for i in range(n)]
     links = [(f"c{i}", f"k{k}") for i, k in pairs if i < n]
@@ -148,11 +173,12 @@ def test_cluster_sizes_match_union_find(n, pairs):
 def test_audit_links_from_entries():
     from dacu.flash import AuditEntry
 
-    entries = [AuditEntry(1, "claim", "t", "c1", "d1", "1.2.3.4", "ok"),
-               AuditEntry(2, "claim", "t", "c2", "d1", None, "ok"),
-               AuditEntry(3, "claim", "t", None, "d9", None, "refused")]
-    assert audit_links(entries) == [("c1", "device:d1"), ("c1", "ip:1.2.3.4"),
-                                    ("c2", "device:d1")]
+    entries = [
+        AuditEntry(1, "claim", "t", "c1", "d1", "1.2.3.4", "ok"),
+        AuditEntry(2, "claim", "t", "c2", "d1", None, "ok"),
+        AuditEntry(3, "claim", "t", None, "d9", None, "refused"),
+    ]
+    assert audit_links(entries) == [("c1", "device:d1"), ("c1", "ip:1.2.3.4"), ("c2", "device:d1")]
 
 
 def test_every_rule_has_chinese_and_english_reasons():
@@ -182,10 +208,15 @@ def test_anomaly_score_ranks_an_outlier_first():
     from dacu.analyze.fraud import anomaly_scores
 
     rng = np.random.default_rng(0)
-    f = pd.DataFrame({"orders": rng.integers(1, 4, 300), "views": rng.integers(3, 12, 300),
-                      "carts": rng.integers(1, 3, 300),
-                      "mean_pay_seconds": rng.uniform(30, 300, 300),
-                      "account_age_seconds": rng.uniform(1e5, 1e7, 300)})
+    f = pd.DataFrame(
+        {
+            "orders": rng.integers(1, 4, 300),
+            "views": rng.integers(3, 12, 300),
+            "carts": rng.integers(1, 3, 300),
+            "mean_pay_seconds": rng.uniform(30, 300, 300),
+            "account_age_seconds": rng.uniform(1e5, 1e7, 300),
+        }
+    )
     f.loc[0, ["views", "carts", "mean_pay_seconds", "account_age_seconds"]] = [0, 0, 2, 0]
     assert int(np.argmax(anomaly_scores(f))) == 0
 
@@ -218,10 +249,10 @@ def test_audit_trail_devices_join_accounts(tmp_path, examples_dir):
         store.close()
     links = _audit_links(campaign, url)
     assert ("g1", "device:d-farm") in links and ("b0", "ip:10.0.0.7") in links
-    basket = [(r["user_id"], r["link"]) for r in basket_links(_ev(_world())).to_pyarrow()
-              .to_pylist()]
-    s = score_customers(_features().reset_index(), links=basket + links).scores \
-        .set_index("user_id")
+    basket = [
+        (r["user_id"], r["link"]) for r in basket_links(_ev(_world())).to_pyarrow().to_pylist()
+    ]
+    s = score_customers(_features().reset_index(), links=basket + links).scores.set_index("user_id")
     assert s.loc["g1", "cluster_size"] == 4  # b0–b2 by basket, g1 via b0's device
 
 
@@ -229,8 +260,14 @@ def test_flagged_devices_lists_subjects_shared_by_flagged_accounts():
     from dacu.analyze.fraud import flagged_devices
 
     result = score_customers(_features().reset_index())
-    links = [("b0", "device:farm"), ("b1", "device:farm"), ("g1", "device:farm"),
-             ("b2", "ip:1.1.1.1"), ("b0", "basket:x")]
+    links = [
+        ("b0", "device:farm"),
+        ("b1", "device:farm"),
+        ("g1", "device:farm"),
+        ("b2", "ip:1.1.1.1"),
+        ("b0", "basket:x"),
+    ]
     # g1 is not flagged; one flagged account on an IP is not "shared"; baskets are not devices
     assert flagged_devices(result, links) == [
-        {"subject": "device:farm", "accounts": 2, "customers": ["b0", "b1"]}]
+        {"subject": "device:farm", "accounts": 2, "customers": ["b0", "b1"]}
+    ]

@@ -17,20 +17,32 @@ from dacu.analyze.fraud_features import customer_features
 T0 = datetime(2026, 11, 11, tzinfo=UTC)
 EVENTS = ("pv", "click", "cart", "order", "pay")
 
-row = st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.sampled_from(["s1", "s2"]),
-                st.sampled_from(EVENTS), st.integers(0, 5000), st.sampled_from(["A", "B"]),
-                st.integers(0, 3))
+row = st.tuples(
+    st.sampled_from(["u1", "u2", "u3"]),
+    st.sampled_from(["s1", "s2"]),
+    st.sampled_from(EVENTS),
+    st.integers(0, 5000),
+    st.sampled_from(["A", "B"]),
+    st.integers(0, 3),
+)
 
 
 def _table(rows):
     orders = [f"o{r[0]}{r[5]}" if r[2] in ("order", "pay") else None for r in rows]
-    return pa.table({
-        "user_id": [r[0] for r in rows], "session_id": [r[0] + r[1] for r in rows],
-        "event": [r[2] for r in rows],
-        "ts": pa.array([T0 + timedelta(seconds=r[3]) for r in rows], pa.timestamp("us", "UTC")),
-        "sku_id": [r[4] for r in rows], "amount_fen": pa.array([100] * len(rows), pa.int64()),
-        "order_id": orders, "variant": pa.array([None] * len(rows), pa.string()), "region": ["x"] * len(rows),
-        "device": ["ios"] * len(rows)})
+    return pa.table(
+        {
+            "user_id": [r[0] for r in rows],
+            "session_id": [r[0] + r[1] for r in rows],
+            "event": [r[2] for r in rows],
+            "ts": pa.array([T0 + timedelta(seconds=r[3]) for r in rows], pa.timestamp("us", "UTC")),
+            "sku_id": [r[4] for r in rows],
+            "amount_fen": pa.array([100] * len(rows), pa.int64()),
+            "order_id": orders,
+            "variant": pa.array([None] * len(rows), pa.string()),
+            "region": ["x"] * len(rows),
+            "device": ["ios"] * len(rows),
+        }
+    )
 
 
 def _expected(rows) -> dict[str, dict]:
@@ -47,16 +59,21 @@ def _expected(rows) -> dict[str, dict]:
             slot[e] = min(slot.get(e, t), t)
     for u in {r[0] for r in rows if r[2] == "order"}:
         mine = [r for r in rows if r[0] == u]
-        waits = [v["pay"] - v["order"] for (uu, _), v in first.items()
-                 if uu == u and "order" in v and "pay" in v and v["pay"] > v["order"]]
+        waits = [
+            v["pay"] - v["order"]
+            for (uu, _), v in first.items()
+            if uu == u and "order" in v and "pay" in v and v["pay"] > v["order"]
+        ]
         out[u] = {
             "orders": sum(r[2] == "order" for r in mine),
             "views": sum(r[2] in ("pv", "click") for r in mine),
             "carts": sum(r[2] == "cart" for r in mine),
-            "orders_no_browse": sum(r[2] == "order" for r in mine
-                                    if not sessions[(u, r[1])] & {"pv", "click", "cart"}),
+            "orders_no_browse": sum(
+                r[2] == "order" for r in mine if not sessions[(u, r[1])] & {"pv", "click", "cart"}
+            ),
             "distinct_skus": len({r[4] for r in mine if r[2] == "order"}),
-            "mean_pay_seconds": sum(waits) / len(waits) if waits else None}
+            "mean_pay_seconds": sum(waits) / len(waits) if waits else None,
+        }
     return out
 
 

@@ -26,8 +26,12 @@ def test_fraud_features_on_spark_equal_duckdb(tmp_path):
             wh.append_events(evening())
             feats = wh.to_arrow(customer_features(wh.events())).to_pandas()
             links = wh.to_arrow(basket_links(wh.events())).to_pandas()
-            frames.append((feats.sort_values("user_id").reset_index(drop=True),
-                           sorted(map(tuple, links.to_numpy().tolist()))))
+            frames.append(
+                (
+                    feats.sort_values("user_id").reset_index(drop=True),
+                    sorted(map(tuple, links.to_numpy().tolist())),
+                )
+            )
     finally:
         duck.close()
         spark.close()
@@ -36,7 +40,8 @@ def test_fraud_features_on_spark_equal_duckdb(tmp_path):
     for column in a.columns:
         if a[column].dtype.kind == "f":
             assert a[column].fillna(-1).to_numpy() == pytest.approx(
-                b[column].fillna(-1).to_numpy()), column
+                b[column].fillna(-1).to_numpy()
+            ), column
         else:
             assert a[column].tolist() == b[column].tolist(), column
     assert la == lb

@@ -65,8 +65,9 @@ def test_funnel_by_category_and_time_between_steps(taobao: pd.DataFrame) -> None
 
 def test_read_funnel_names_the_bottleneck() -> None:
     # 1000 pv → 120 cart (12 %) → 60 order (50 %) → 54 pay (90 %): bottleneck pv→cart
-    funnel = read_funnel({"pv": 1000, "cart": 120, "order": 60, "pay": 54}, STEPS,
-                         cart_then_order=48)
+    funnel = read_funnel(
+        {"pv": 1000, "cart": 120, "order": 60, "pay": 54}, STEPS, cart_then_order=48
+    )
     assert funnel.bottleneck == "cart"
     assert [s.drop_off for s in funnel.steps] == [None, 880, 60, 6]
     assert funnel.steps[-1].overall_conversion == pytest.approx(0.054)
@@ -76,13 +77,23 @@ def test_read_funnel_names_the_bottleneck() -> None:
 
 def test_new_and_returning_customers() -> None:
     ts = pd.Timestamp("2025-11-11 10:00", tz="UTC")
-    events = pd.DataFrame({
-        "user_id": ["old", "old", "new", "new"],
-        "ts": [ts - pd.Timedelta(days=30), ts, ts, ts + pd.Timedelta(minutes=5)],
-        "event": ["pay", "pv", "pv", "pay"],
-    })
-    got = funnel_counts(ibis.memtable(events), steps=("pv", "pay"), by=("customer_type",),
-                        since=ts.to_pydatetime()).execute().set_index("customer_type")
+    events = pd.DataFrame(
+        {
+            "user_id": ["old", "old", "new", "new"],
+            "ts": [ts - pd.Timedelta(days=30), ts, ts, ts + pd.Timedelta(minutes=5)],
+            "event": ["pay", "pv", "pv", "pay"],
+        }
+    )
+    got = (
+        funnel_counts(
+            ibis.memtable(events),
+            steps=("pv", "pay"),
+            by=("customer_type",),
+            since=ts.to_pydatetime(),
+        )
+        .execute()
+        .set_index("customer_type")
+    )
     assert got.loc["new", "users_pay"] == 1 and got.loc["returning", "users_pay"] == 0
     assert got.loc["returning", "users_pv"] == 1
     assert np.isclose(got.loc["new", "hours_pv_pay"], 5 / 60)

@@ -31,8 +31,11 @@ def test_attribution_credits_every_touched_pay(day) -> None:  # type: ignore[no-
     # by hand (pandas): each paid order closes its user's journey; it is attributable when that journey
     # (touches after the user's previous pay, up to this one) has an impression/click with a
     # channel. One day of data, so the 30-day lookback never cuts.
-    paid = events[events.event == "pay"].groupby(["user_id", "order_id"], as_index=False).agg(
-        ts=("ts", "min"), amount_fen=("amount_fen", "sum"))  # one conversion per paid order
+    paid = (
+        events[events.event == "pay"]
+        .groupby(["user_id", "order_id"], as_index=False)
+        .agg(ts=("ts", "min"), amount_fen=("amount_fen", "sum"))
+    )  # one conversion per paid order
     paid["event"] = "pay"
     seen = events[events.event.isin(["impression", "click"]) & events.channel.notna()]
     rows = pd.concat([seen[["user_id", "ts", "event"]], paid], ignore_index=True)
@@ -54,8 +57,9 @@ def test_attribution_credits_every_touched_pay(day) -> None:  # type: ignore[no-
 
 
 def test_funnel_by_channel_is_monotone_where_strict(day) -> None:  # type: ignore[no-untyped-def]
-    rows = funnel_counts(ibis.memtable(day.to_pandas()), steps=STEPS, by=("channel",),
-                         ordered=True).execute()
+    rows = funnel_counts(
+        ibis.memtable(day.to_pandas()), steps=STEPS, by=("channel",), ordered=True
+    ).execute()
     assert len(rows) > 3
     for _, row in rows.iterrows():
         users = [int(row[f"users_{s}"]) for s in STEPS]

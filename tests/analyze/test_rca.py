@@ -40,19 +40,28 @@ def test_ratio_ep_splits_the_change_exactly() -> None:
     assert (result.forecast, result.actual) == (pytest.approx(0.05), pytest.approx(0.03))
 
 
-cells = st.lists(st.tuples(st.integers(1, 5000), st.integers(0, 400), st.integers(1, 5000),
-                           st.integers(0, 400)), min_size=2, max_size=6)
+cells = st.lists(
+    st.tuples(st.integers(1, 5000), st.integers(0, 400), st.integers(1, 5000), st.integers(0, 400)),
+    min_size=2,
+    max_size=6,
+)
 
 
 @given(cells)
 @settings(max_examples=80, deadline=None)
 def test_ratio_eps_add_up_to_one(rows: list[tuple[int, int, int, int]]) -> None:
-    forecast = {"d": {str(i): {"uv": u, "buyers": min(b, u)} for i, (u, b, _, _) in enumerate(rows)}}
+    forecast = {
+        "d": {str(i): {"uv": u, "buyers": min(b, u)} for i, (u, b, _, _) in enumerate(rows)}
+    }
     actual = {"d": {str(i): {"uv": u, "buyers": min(b, u)} for i, (_, _, u, b) in enumerate(rows)}}
     from dacu.analyze.rca import _score
 
-    f_cvr = sum(v["buyers"] for v in forecast["d"].values()) / sum(v["uv"] for v in forecast["d"].values())
-    a_cvr = sum(v["buyers"] for v in actual["d"].values()) / sum(v["uv"] for v in actual["d"].values())
+    f_cvr = sum(v["buyers"] for v in forecast["d"].values()) / sum(
+        v["uv"] for v in forecast["d"].values()
+    )
+    a_cvr = sum(v["buyers"] for v in actual["d"].values()) / sum(
+        v["uv"] for v in actual["d"].values()
+    )
     if abs(a_cvr - f_cvr) < 1e-9:
         return
     eps = [e.explanatory_power for e in _score("cvr", forecast["d"], actual["d"], "d")]
@@ -70,12 +79,22 @@ def test_gmv_factors_say_which_factor_moved() -> None:
 
 
 def test_signals_on_the_culprit_are_attached() -> None:
-    forecast = {"category": {"makeup": {"uv": 1000, "buyers": 50, "paid_gmv_fen": 10**6},
-                             "skincare": {"uv": 1000, "buyers": 50, "paid_gmv_fen": 10**6}}}
-    actual = {"category": {"makeup": {"uv": 1000, "buyers": 5, "paid_gmv_fen": 10**5},
-                           "skincare": {"uv": 1000, "buyers": 50, "paid_gmv_fen": 10**6}}}
-    signals = [{"kind": "stock_out", "dimension": "category", "value": "makeup", "sku_id": "SKU-1"},
-               {"kind": "stock_out", "dimension": "category", "value": "skincare", "sku_id": "X"}]
+    forecast = {
+        "category": {
+            "makeup": {"uv": 1000, "buyers": 50, "paid_gmv_fen": 10**6},
+            "skincare": {"uv": 1000, "buyers": 50, "paid_gmv_fen": 10**6},
+        }
+    }
+    actual = {
+        "category": {
+            "makeup": {"uv": 1000, "buyers": 5, "paid_gmv_fen": 10**5},
+            "skincare": {"uv": 1000, "buyers": 50, "paid_gmv_fen": 10**6},
+        }
+    }
+    signals = [
+        {"kind": "stock_out", "dimension": "category", "value": "makeup", "sku_id": "SKU-1"},
+        {"kind": "stock_out", "dimension": "category", "value": "skincare", "sku_id": "X"},
+    ]
     result = explain("paid_gmv_fen", forecast, actual, signals=signals)
     assert (result.culprit.dimension, result.culprit.value) == ("category", "makeup")
     assert result.culprit_factor == "cvr"  # buyers 50 → 5 on the same UV
@@ -90,10 +109,15 @@ def test_pay_failure_is_a_binomial_tail_on_paid_orders() -> None:
     # no drift (fewer than 5 others) and no dispersion (fewer than 8). a: 20 orders, 2 paid.
     # P(X ≤ 2 | 20, 0.9) = 0.1^20 + 20·0.9·0.1^19 + 190·0.81·0.1^18 = 1.557100…e-16
     # Tarone: both values could reach 0.01/2 at zero pays → 2 tests; score = −log10(2·P) = 15.5067
-    forecast = {"channel": {"a": {"orders": 100, "paid_orders": 90},
-                            "b": {"orders": 100, "paid_orders": 90}}}
-    actual = {"channel": {"a": {"orders": 20, "paid_orders": 2},
-                          "b": {"orders": 100, "paid_orders": 90}}}
+    forecast = {
+        "channel": {
+            "a": {"orders": 100, "paid_orders": 90},
+            "b": {"orders": 100, "paid_orders": 90},
+        }
+    }
+    actual = {
+        "channel": {"a": {"orders": 20, "paid_orders": 2}, "b": {"orders": 100, "paid_orders": 90}}
+    }
     [signal] = signals_of(forecast, actual)
     by_hand = 0.1**20 + 20 * 0.9 * 0.1**19 + 190 * 0.81 * 0.1**18
     assert (signal.kind, signal.dimension, signal.value) == ("pay_failure", "channel", "a")
@@ -108,10 +132,20 @@ def test_stock_out_is_a_poisson_zero_while_still_viewed() -> None:
     # Y (0.2 expected) and Z (1) could never show a stock-out at 1% → Tarone counts 1 test.
     from scipy import stats
 
-    forecast = {"sku_id": {"X": {"orders": 12, "pv": 100}, "Y": {"orders": 0.2, "pv": 10},
-                           "Z": {"orders": 1, "pv": 20}}}
-    actual = {"sku_id": {"X": {"orders": 0, "pv": 100}, "Y": {"orders": 0, "pv": 10},
-                         "Z": {"orders": 1, "pv": 20}}}
+    forecast = {
+        "sku_id": {
+            "X": {"orders": 12, "pv": 100},
+            "Y": {"orders": 0.2, "pv": 10},
+            "Z": {"orders": 1, "pv": 20},
+        }
+    }
+    actual = {
+        "sku_id": {
+            "X": {"orders": 0, "pv": 100},
+            "Y": {"orders": 0, "pv": 10},
+            "Z": {"orders": 1, "pv": 20},
+        }
+    }
     [signal] = signals_of(forecast, actual)
     assert (signal.kind, signal.value, signal.expected, signal.tests) == ("stock_out", "X", 12.0, 1)
     assert signal.log_p == pytest.approx(float(stats.poisson.logcdf(0, 12)))
@@ -126,10 +160,18 @@ def test_a_certain_signal_stays_a_json_number() -> None:
     # ln P = 400·ln(0.001) = −2763.1; the score is capped at 300 so the alert stays valid JSON
     import json
 
-    forecast = {"channel": {"a": {"orders": 100, "paid_orders": 100},
-                            "b": {"orders": 100, "paid_orders": 100}}}
-    actual = {"channel": {"a": {"orders": 400, "paid_orders": 0},
-                          "b": {"orders": 100, "paid_orders": 100}}}
+    forecast = {
+        "channel": {
+            "a": {"orders": 100, "paid_orders": 100},
+            "b": {"orders": 100, "paid_orders": 100},
+        }
+    }
+    actual = {
+        "channel": {
+            "a": {"orders": 400, "paid_orders": 0},
+            "b": {"orders": 100, "paid_orders": 100},
+        }
+    }
     [signal] = signals_of(forecast, actual)
     assert signal.log_p == pytest.approx(400 * math.log(0.001))
     assert signal.score == 300.0
@@ -201,8 +243,11 @@ def test_others_drift_is_the_median_of_the_others(rows: list[tuple[float, float]
     cells = {str(i): {"f": {"orders": f}, "a": {"orders": a}} for i, (f, a) in enumerate(rows)}
     drift = others_drift(cells, "orders")
     for value in cells:
-        ratios = [c["a"]["orders"] / c["f"]["orders"] for v, c in cells.items()
-                  if v != value and c["f"]["orders"] >= MIN_COUNT]
+        ratios = [
+            c["a"]["orders"] / c["f"]["orders"]
+            for v, c in cells.items()
+            if v != value and c["f"]["orders"] >= MIN_COUNT
+        ]
         want = statistics.median(ratios) if len(ratios) >= MIN_VALUES else 1.0
         assert drift[value] == pytest.approx(want, rel=1e-12, abs=1e-12)
 
@@ -210,14 +255,26 @@ def test_others_drift_is_the_median_of_the_others(rows: list[tuple[float, float]
 def test_a_fired_signal_ranks_its_value_first() -> None:
     # A stock-out of SKU X (12 → 0 orders, ~2% of GMV) while a channel's GMV wobbles more:
     # Adtributor alone names the channel; the signal names the SKU.
-    forecast = {"channel": {"a": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100},
-                            "b": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100}},
-                "sku_id": {"X": {"orders": 12, "pv": 100, "paid_gmv_fen": 40_000},
-                           "Y": {"orders": 188, "pv": 3000, "paid_gmv_fen": 1_960_000}}}
-    actual = {"channel": {"a": {"uv": 1000, "buyers": 88, "paid_gmv_fen": 880_000, "orders": 88},
-                          "b": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100}},
-              "sku_id": {"X": {"orders": 0, "pv": 100, "paid_gmv_fen": 0},
-                         "Y": {"orders": 188, "pv": 3000, "paid_gmv_fen": 1_880_000}}}
+    forecast = {
+        "channel": {
+            "a": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100},
+            "b": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100},
+        },
+        "sku_id": {
+            "X": {"orders": 12, "pv": 100, "paid_gmv_fen": 40_000},
+            "Y": {"orders": 188, "pv": 3000, "paid_gmv_fen": 1_960_000},
+        },
+    }
+    actual = {
+        "channel": {
+            "a": {"uv": 1000, "buyers": 88, "paid_gmv_fen": 880_000, "orders": 88},
+            "b": {"uv": 1000, "buyers": 100, "paid_gmv_fen": 10**6, "orders": 100},
+        },
+        "sku_id": {
+            "X": {"orders": 0, "pv": 100, "paid_gmv_fen": 0},
+            "Y": {"orders": 188, "pv": 3000, "paid_gmv_fen": 1_880_000},
+        },
+    }
     plain = explain("paid_gmv_fen", forecast, actual, detect=False, dims=["channel"])
     assert (plain.culprit.dimension, plain.culprit.value) == ("channel", "a")
     cause = explain("paid_gmv_fen", forecast, actual, dims=["channel"])
@@ -229,12 +286,20 @@ def test_a_fired_signal_ranks_its_value_first() -> None:
 def test_stock_out_reads_orders_per_cart_while_carts_go_on() -> None:
     # X: 12 orders on 40 carts forecast (0.3 an add-to-cart); now 30 carts and no order →
     # expected 0.3·30 = 9, P(0 | 9) = e^−9, score 9/ln 10 = 3.9087 (Y, Z cannot reach 1%: 1 test).
-    forecast = {"sku_id": {"X": {"orders": 12, "pv": 100, "cart": 40},
-                           "Y": {"orders": 0.2, "pv": 10, "cart": 1},
-                           "Z": {"orders": 1, "pv": 20, "cart": 4}}}
-    actual = {"sku_id": {"X": {"orders": 0, "pv": 100, "cart": 30},
-                         "Y": {"orders": 0, "pv": 10, "cart": 1},
-                         "Z": {"orders": 1, "pv": 20, "cart": 4}}}
+    forecast = {
+        "sku_id": {
+            "X": {"orders": 12, "pv": 100, "cart": 40},
+            "Y": {"orders": 0.2, "pv": 10, "cart": 1},
+            "Z": {"orders": 1, "pv": 20, "cart": 4},
+        }
+    }
+    actual = {
+        "sku_id": {
+            "X": {"orders": 0, "pv": 100, "cart": 30},
+            "Y": {"orders": 0, "pv": 10, "cart": 1},
+            "Z": {"orders": 1, "pv": 20, "cart": 4},
+        }
+    }
     [signal] = signals_of(forecast, actual)
     assert (signal.value, signal.expected, signal.tests) == ("X", pytest.approx(9.0), 1)
     assert signal.log_p == pytest.approx(-9.0)
@@ -252,17 +317,25 @@ def test_stock_out_is_judged_against_the_rest_of_its_category() -> None:
     # drift (2/200)/(20/200) = 0.1 → expected 10·0.1 = 1, P(0 | 1) = e^−1: the category stopped
     # converting, not X. With makeup's rest unchanged (22 orders, X's 0 → 20 + 2 = 22 on
     # 300 carts: rest 22/200 vs 20/200 → drift 1.1) X expects 11, P(0) = e^−11.
-    forecast = {"sku_id": {"X": {"orders": 10, "pv": 200, "cart": 100},
-                           "Z": {"orders": 0.2, "pv": 10, "cart": 1}},
-                "category": {"makeup": {"orders": 30, "cart": 300},
-                             "skincare": {"orders": 0.2, "cart": 1}}}
-    actual = {"sku_id": {"X": {"orders": 0, "pv": 200, "cart": 100},
-                         "Z": {"orders": 0, "pv": 10, "cart": 1}},
-              "category": {"makeup": {"orders": 2, "cart": 300},
-                           "skincare": {"orders": 0, "cart": 1}}}
+    forecast = {
+        "sku_id": {
+            "X": {"orders": 10, "pv": 200, "cart": 100},
+            "Z": {"orders": 0.2, "pv": 10, "cart": 1},
+        },
+        "category": {"makeup": {"orders": 30, "cart": 300}, "skincare": {"orders": 0.2, "cart": 1}},
+    }
+    actual = {
+        "sku_id": {
+            "X": {"orders": 0, "pv": 200, "cart": 100},
+            "Z": {"orders": 0, "pv": 10, "cart": 1},
+        },
+        "category": {"makeup": {"orders": 2, "cart": 300}, "skincare": {"orders": 0, "cart": 1}},
+    }
     groups = {"X": "makeup", "Z": "skincare"}
-    stock_outs = lambda **kw: [s for s in signals_of(forecast, actual, **kw)  # noqa: E731
-                               if s.kind == "stock_out"]
+
+    def stock_outs(**kw):
+        return [s for s in signals_of(forecast, actual, **kw) if s.kind == "stock_out"]
+
     [alone] = stock_outs()
     assert (alone.value, alone.expected, alone.log_p) == ("X", 10.0, pytest.approx(-10.0))
     assert stock_outs(sku_category=groups) == []  # e^−1 ≈ 0.37: nothing
@@ -306,13 +379,23 @@ def test_a_stock_out_that_explains_its_category_s_drop_hides_the_category_s() ->
     # carts, now 0 on the same carts (stock_out, lost 20 ≥ half of 20): X is the cause, the
     # category's drop is X's. X forecast 8 instead (lost 8 < 10): both stand.
     def cubes(x_orders: float) -> tuple[dict, dict]:
-        forecast = {"category": {c: {"uv": 1000, "orders": 20} for c in ("makeup", "skincare")},
-                    "sku_id": {"X": {"orders": x_orders, "pv": 200, "cart": 100},
-                               "Y": {"orders": 20, "pv": 200, "cart": 100}}}
-        actual = {"category": {"makeup": {"uv": 1000, "orders": 0},
-                               "skincare": {"uv": 1000, "orders": 20}},
-                  "sku_id": {"X": {"orders": 0, "pv": 200, "cart": 100},
-                             "Y": {"orders": 20, "pv": 200, "cart": 100}}}
+        forecast = {
+            "category": {c: {"uv": 1000, "orders": 20} for c in ("makeup", "skincare")},
+            "sku_id": {
+                "X": {"orders": x_orders, "pv": 200, "cart": 100},
+                "Y": {"orders": 20, "pv": 200, "cart": 100},
+            },
+        }
+        actual = {
+            "category": {
+                "makeup": {"uv": 1000, "orders": 0},
+                "skincare": {"uv": 1000, "orders": 20},
+            },
+            "sku_id": {
+                "X": {"orders": 0, "pv": 200, "cart": 100},
+                "Y": {"orders": 20, "pv": 200, "cart": 100},
+            },
+        }
         return forecast, actual
 
     kinds = lambda cubes, **kw: sorted((s.kind, s.value) for s in signals_of(*cubes, **kw))  # noqa: E731
@@ -320,7 +403,9 @@ def test_a_stock_out_that_explains_its_category_s_drop_hides_the_category_s() ->
     assert kinds(cubes(20), sku_category={"X": "makeup", "Y": "skincare"}) == [("stock_out", "X")]
     # the map says X is not makeup's: makeup's drop stands on its own
     assert kinds(cubes(20), sku_category={"X": "skincare", "Y": "skincare"}) == [
-        ("cvr_drop", "makeup"), ("stock_out", "X")]
+        ("cvr_drop", "makeup"),
+        ("stock_out", "X"),
+    ]
     assert kinds(cubes(8)) == [("cvr_drop", "makeup"), ("stock_out", "X")]
 
 
@@ -336,10 +421,14 @@ def test_a_signal_outranks_adtributor_only_with_stronger_evidence() -> None:
     # smoothing: ln(500.5/1000.5) = −0.69265, variance 1/500.5 + 1/1000.5 + 2/1000.5 = 0.0049970
     # → z = 9.798, score −log10(2·Φ(−9.798)) ≈ 22. SKU X: 6 orders expected, none → score
     # 6/ln 10 = 2.606 (one test). The channel's evidence is stronger: it ranks first.
-    forecast = {"channel": {"a": {"orders": 1000}, "b": {"orders": 1000}},
-                "sku_id": {"X": {"orders": 6, "pv": 100}, "Y": {"orders": 0.2, "pv": 10}}}
-    actual = {"channel": {"a": {"orders": 500}, "b": {"orders": 1000}},
-              "sku_id": {"X": {"orders": 0, "pv": 100}, "Y": {"orders": 0, "pv": 10}}}
+    forecast = {
+        "channel": {"a": {"orders": 1000}, "b": {"orders": 1000}},
+        "sku_id": {"X": {"orders": 6, "pv": 100}, "Y": {"orders": 0.2, "pv": 10}},
+    }
+    actual = {
+        "channel": {"a": {"orders": 500}, "b": {"orders": 1000}},
+        "sku_id": {"X": {"orders": 0, "pv": 100}, "Y": {"orders": 0, "pv": 10}},
+    }
     cause = explain("orders", forecast, actual, dims=["channel"])
     assert [s["kind"] for s in cause.signals] == ["stock_out"]
     assert cause.signals[0]["score"] == pytest.approx(6 / math.log(10))
@@ -357,10 +446,14 @@ def test_a_suggestive_signal_ranks_but_is_not_listed_as_fired() -> None:
     # suggestive 10% (1) and stronger than the wobble → X ranks first, and is not in `signals`.
     # X expecting 2 (P = e^−2 = 0.1353, score 0.869): not even suggestive → the wobble leads.
     def cubes(x_expected: float) -> tuple[dict, dict]:
-        forecast = {"channel": {"a": {"orders": 1000}, "b": {"orders": 1000}},
-                    "sku_id": {"X": {"orders": x_expected, "pv": 100}}}
-        actual = {"channel": {"a": {"orders": 950}, "b": {"orders": 1000}},
-                  "sku_id": {"X": {"orders": 0, "pv": 100}}}
+        forecast = {
+            "channel": {"a": {"orders": 1000}, "b": {"orders": 1000}},
+            "sku_id": {"X": {"orders": x_expected, "pv": 100}},
+        }
+        actual = {
+            "channel": {"a": {"orders": 950}, "b": {"orders": 1000}},
+            "sku_id": {"X": {"orders": 0, "pv": 100}},
+        }
         return forecast, actual
 
     cause = explain("orders", *cubes(4.0), dims=["channel"])
@@ -407,8 +500,10 @@ def _live_store(drop: str, value: str, *, seed: int = 7):
     if drop == "pay":  # a payment failure: orders keep coming, pays of the channel are lost
         lost = pc.and_(pc.equal(during["event"], "pay"), pc.equal(during["channel"], value))
     else:  # a stock-out: the SKU is still viewed and carted, no longer ordered
-        lost = pc.and_(pc.is_in(during["event"], value_set=pa.array(["order", "pay"])),
-                       pc.equal(during["sku_id"], value))
+        lost = pc.and_(
+            pc.is_in(during["event"], value_set=pa.array(["order", "pay"])),
+            pc.equal(during["sku_id"], value),
+        )
     during = during.filter(pc.invert(lost))
     rollups = Rollups(returning_users=before.returning)
     rollups.ingest(before.events)
@@ -461,14 +556,23 @@ def test_live_monitor_alert_carries_the_payment_failure_signal(tmp_path: Path) -
 
     peak = datetime(2026, 11, 11, 19, tzinfo=SHANGHAI)
     rng = np.random.default_rng(3)
-    worlds = [simworld.events(rng, 4000, peak - timedelta(days=d), minutes=120, prefix=f"h{d}")
-              for d in (3, 2, 1)]
+    worlds = [
+        simworld.events(rng, 4000, peak - timedelta(days=d), minutes=120, prefix=f"h{d}")
+        for d in (3, 2, 1)
+    ]
     incident = simworld.Incident("payment_failure", "channel", "search_ads", 1.0)
     worlds.append(simworld.events(rng, 4000, peak, minutes=60, prefix="n"))
-    worlds.append(simworld.events(rng, 4000, peak + timedelta(hours=1), minutes=60,
-                                  incident=incident, prefix="x"))
-    monitor = LiveMonitor(parse_campaign(LIVE_CAMPAIGN), tmp_path / "mon", detectors=False,
-                          returning_users=set().union(*(w.returning for w in worlds)))
+    worlds.append(
+        simworld.events(
+            rng, 4000, peak + timedelta(hours=1), minutes=60, incident=incident, prefix="x"
+        )
+    )
+    monitor = LiveMonitor(
+        parse_campaign(LIVE_CAMPAIGN),
+        tmp_path / "mon",
+        detectors=False,
+        returning_users=set().union(*(w.returning for w in worlds)),
+    )
     for world in worlds:
         rows = world.events.to_pylist()
         for row in rows:
@@ -476,21 +580,26 @@ def test_live_monitor_alert_carries_the_payment_failure_signal(tmp_path: Path) -
             for key in [k for k, v in row.items() if v is None]:
                 del row[key]
         for offset in range(0, len(rows), 2000):
-            assert not monitor.collector.accept(rows[offset:offset + 2000]).rejected
+            assert not monitor.collector.accept(rows[offset : offset + 2000]).rejected
     [rule] = [r for r in monitor.engine.rules if r.id == "cvr-drop"]
     # as the loop calls it for an alert opened at 21:00 whose condition began at 20:10
-    cause = monitor.root_cause(rule, peak + timedelta(hours=2),
-                               onset=peak + timedelta(hours=1, minutes=10))
+    cause = monitor.root_cause(
+        rule, peak + timedelta(hours=2), onset=peak + timedelta(hours=1, minutes=10)
+    )
     monitor.close()
     assert (cause["culprit"]["dimension"], cause["culprit"]["value"]) == ("channel", "search_ads")
     first = cause["signals"][0]
-    assert (first["kind"], first["dimension"], first["value"]) == ("pay_failure", "channel",
-                                                                    "search_ads")
+    assert (first["kind"], first["dimension"], first["value"]) == (
+        "pay_failure",
+        "channel",
+        "search_ads",
+    )
     assert first["actual"] < 0.5 * first["expected"] and first["score"] >= 2
 
 
-def evaluate(count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = "significance"
-             ) -> tuple[float, dict[str, list[int]]]:
+def evaluate(
+    count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = "significance"
+) -> tuple[float, dict[str, list[int]]]:
     """Hit rate of the culprit ranked first over `count` simulated incidents (via the rollups)."""
     from dacu.monitor.diagnose import diagnose
     from dacu.monitor.rollups import Rollups
@@ -503,8 +612,9 @@ def evaluate(count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = 
     for index in range(count):
         incident = simworld.random_incident(rng)
         before = simworld.events(rng, visitors, start, prefix=f"b{index}")
-        during = simworld.events(rng, visitors, start + timedelta(hours=1), incident=incident,
-                                 prefix=f"i{index}")
+        during = simworld.events(
+            rng, visitors, start + timedelta(hours=1), incident=incident, prefix=f"i{index}"
+        )
         rollups = Rollups(returning_users=before.returning | during.returning)
         rollups.ingest(before.events)
         rollups.ingest(during.events)
@@ -516,10 +626,16 @@ def evaluate(count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = 
             from dacu.analyze.rca import explain as run
             from dacu.monitor.diagnose import cube
 
-            cause = run(incident.metric, cube(store, minute, minute + 60),
-                        cube(store, minute + 60, minute + 120), rank=rank)
+            cause = run(
+                incident.metric,
+                cube(store, minute, minute + 60),
+                cube(store, minute + 60, minute + 120),
+                rank=rank,
+            )
         hit = cause.culprit is not None and (cause.culprit.dimension, cause.culprit.value) == (
-            incident.dimension, incident.value)
+            incident.dimension,
+            incident.value,
+        )
         per_kind.setdefault(incident.kind, [0, 0])
         per_kind[incident.kind][0] += hit
         per_kind[incident.kind][1] += 1
@@ -530,18 +646,25 @@ def evaluate(count: int, *, seed: int = 2026, visitors: int = 8000, rank: str = 
 @pytest.mark.slow
 def test_true_culprit_first_in_at_least_90_percent_of_50_incidents() -> None:
     rate, per_kind = evaluate(50)
-    assert len(per_kind) >= 6  # varied kinds: traffic, payment, app, stock, price, region, coupon, bots
+    assert (
+        len(per_kind) >= 6
+    )  # varied kinds: traffic, payment, app, stock, price, region, coupon, bots
     assert rate >= 0.9, per_kind
 
 
 # --- the simulator's incident cases, against an honest forecast --------------------------------
 
 SIM_DIMS = ("channel", "category", "device", "region", "sku_id")
-SIM_MEASURES = {"pv": [("uv", "user_id_count_distinct"), ("pv", "event_count")],
-                "cart": [("cart", "event_count")],
-                "pay": [("buyers", "user_id_count_distinct"), ("paid_gmv_fen", "amount_fen_sum"),
-                        ("paid_orders", "order_id_count_distinct")],
-                "order": [("gmv_fen", "amount_fen_sum"), ("orders", "order_id_count_distinct")]}
+SIM_MEASURES = {
+    "pv": [("uv", "user_id_count_distinct"), ("pv", "event_count")],
+    "cart": [("cart", "event_count")],
+    "pay": [
+        ("buyers", "user_id_count_distinct"),
+        ("paid_gmv_fen", "amount_fen_sum"),
+        ("paid_orders", "order_id_count_distinct"),
+    ],
+    "order": [("gmv_fen", "amount_fen_sum"), ("orders", "order_id_count_distinct")],
+}
 """Per event kind: (measure, aggregate of the (dimension, event) group). Orders are distinct
 order ids (an order has one event per line)."""
 
@@ -552,16 +675,23 @@ def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dic
     import pyarrow.compute as pc
 
     ts = events["ts"]
-    inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)),
-                     pc.less(ts, pa.scalar(end, ts.type)))
-    table = events.filter(pc.and_(inside, pc.is_in(events["event"],
-                                                   value_set=pa.array(list(SIM_MEASURES)))))
+    inside = pc.and_(
+        pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type))
+    )
+    table = events.filter(
+        pc.and_(inside, pc.is_in(events["event"], value_set=pa.array(list(SIM_MEASURES))))
+    )
     out: dict = {}
     for dim in SIM_DIMS:
         cells: dict = {}
         rows = table.group_by([dim, "event"]).aggregate(
-            [("user_id", "count_distinct"), ("event", "count"), ("amount_fen", "sum"),
-             ("order_id", "count_distinct")])
+            [
+                ("user_id", "count_distinct"),
+                ("event", "count"),
+                ("amount_fen", "sum"),
+                ("order_id", "count_distinct"),
+            ]
+        )
         for row in rows.to_pylist():
             if row[dim] is None:
                 continue
@@ -575,8 +705,11 @@ def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dic
 def sku_categories(events) -> dict[str, str]:
     """SKU → category id, as the events carry them (the catalogue's own map)."""
     pairs = events.select(["sku_id", "category"]).group_by(["sku_id", "category"]).aggregate([])
-    return {row["sku_id"]: row["category"] for row in pairs.to_pylist()
-            if row["sku_id"] is not None and row["category"] is not None}
+    return {
+        row["sku_id"]: row["category"]
+        for row in pairs.to_pylist()
+        if row["sku_id"] is not None and row["category"] is not None
+    }
 
 
 def _add(total: dict, part: dict) -> dict:
@@ -588,8 +721,13 @@ def _add(total: dict, part: dict) -> dict:
     return total
 
 
-_TARGETS = (("channel", "channel"), ("category", "category"), ("device", "device"),
-            ("region", "region"), ("sku_id", "sku"))
+_TARGETS = (
+    ("channel", "channel"),
+    ("category", "category"),
+    ("device", "device"),
+    ("region", "region"),
+    ("sku_id", "sku"),
+)
 
 
 SIM_RCA_DIMS = ("channel", "category", "device", "region")  # Adtributor's, as in the live monitor
@@ -627,8 +765,9 @@ class SimScore:
         return self.hits / self.cases
 
 
-def evaluate_sim(count: int = 50, *, seed: int = 11, store: float = 1.0, baselines: int = 3
-                 ) -> SimScore:
+def evaluate_sim(
+    count: int = 50, *, seed: int = 11, store: float = 1.0, baselines: int = 3
+) -> SimScore:
     """Hit rate of `explain` on `dacu.sim.incident_cases`: the incident window of each case
     against the mean of `baselines` incident-free runs of the same world over the same window
     (no truth in the forecast but "same world"), in a shop `store` × the size of the example
@@ -656,8 +795,9 @@ def evaluate_sim(count: int = 50, *, seed: int = 11, store: float = 1.0, baselin
         for run in case.baselines:
             _add(forecast, sim_cube(run, start, end, 1 / len(case.baselines)))
         metric = "gmv_fen" if truth["kind"] == "brushing" else "paid_gmv_fen"
-        cause = explain(metric, forecast, actual, dims=SIM_RCA_DIMS,
-                        sku_category=sku_categories(case.events))
+        cause = explain(
+            metric, forecast, actual, dims=SIM_RCA_DIMS, sku_category=sku_categories(case.events)
+        )
         hit = cause.culprit is not None and (cause.culprit.dimension, cause.culprit.value) == want
         score.per_kind.setdefault(truth["kind"], [0, 0])
         score.per_kind[truth["kind"]][0] += hit

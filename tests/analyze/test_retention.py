@@ -30,8 +30,13 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 def test_weekly_cohorts_on_cdnow() -> None:
-    raw = pd.read_csv(DATA / "CDNOW_sample.txt", sep=r"\s+", header=None,
-                      names=["master_id", "customer", "date", "units", "amount"], dtype={"date": str})
+    raw = pd.read_csv(
+        DATA / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "customer", "date", "units", "amount"],
+        dtype={"date": str},
+    )
     raw["date"] = pd.to_datetime(raw.date, format="%Y%m%d")
     activity = cohort_activity(ibis.memtable(raw), customer="customer", when="date").execute()
     table = retention_table(activity, max_offset=12)
@@ -48,23 +53,37 @@ def test_weekly_cohorts_on_cdnow() -> None:
 
 
 def test_cohort_by_campaign() -> None:
-    rows = pd.DataFrame({"c": ["a", "a", "b", "b", "c"],
-                         "d": pd.to_datetime(["2025-06-18", "2025-06-30", "2025-11-11",
-                                              "2025-11-12", "2025-11-11"]),
-                         "campaign": ["618", None, "double11", "double11", "double11"]})
-    activity = cohort_activity(ibis.memtable(rows), customer="c", when="d", period_days=7,
-                               cohort_column="campaign").execute()
+    rows = pd.DataFrame(
+        {
+            "c": ["a", "a", "b", "b", "c"],
+            "d": pd.to_datetime(
+                ["2025-06-18", "2025-06-30", "2025-11-11", "2025-11-12", "2025-11-11"]
+            ),
+            "campaign": ["618", None, "double11", "double11", "double11"],
+        }
+    )
+    activity = cohort_activity(
+        ibis.memtable(rows), customer="c", when="d", period_days=7, cohort_column="campaign"
+    ).execute()
     table = retention_table(activity)
     assert table.loc["618", "size"] == 1 and table.loc["618", 1] == 1.0  # back in week 1
     assert table.loc["double11", "size"] == 2
 
 
 def test_lapse_bands_and_recall_list() -> None:
-    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],
-                              "days_since_last": [10, 45, 120, 400],
-                              "total_amount": [500.0, 80.0, 900.0, 30.0]})
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "days_since_last": [10, 45, 120, 400],
+            "total_amount": [500.0, 80.0, 900.0, 30.0],
+        }
+    )
     assert lapse_band(customers.days_since_last.to_numpy()).tolist() == [
-        None, "沉睡客户", "流失预警", "已流失"]
+        None,
+        "沉睡客户",
+        "流失预警",
+        "已流失",
+    ]
     start = datetime(2025, 11, 20, 21, 59, 30, tzinfo=TZ)
     out = recall_list(customers, start=start, per_hour=60)
     assert out.customer_id.tolist() == ["c", "b", "d"]  # most valuable first; a is active
@@ -72,8 +91,11 @@ def test_lapse_bands_and_recall_list() -> None:
     assert out.send_at.tolist()[:2] == ["2025-11-20T21:59:30+08:00", "2025-11-21T08:00:00+08:00"]
 
 
-@given(st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 1, 1)),
-       st.integers(1, 400), st.integers(1, 5000))
+@given(
+    st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 1, 1)),
+    st.integers(1, 400),
+    st.integers(1, 5000),
+)
 def test_no_message_in_quiet_hours(start: datetime, n: int, per_hour: int) -> None:
     sends = schedule_sends(n, start.replace(tzinfo=TZ), per_hour)
     assert len(sends) == n
@@ -88,13 +110,22 @@ def test_recall_rate_and_roi() -> None:
     sent = datetime(2025, 11, 1, 10, tzinfo=TZ)
     contacted = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "sent_at": [sent] * 4})
     control = pd.DataFrame({"customer_id": ["x", "y"], "sent_at": [sent] * 2})
-    purchases = pd.DataFrame({
-        "customer_id": ["a", "a", "b", "c", "x"],
-        "ts": [sent + timedelta(days=1), sent + timedelta(days=3), sent - timedelta(days=1),
-               sent + timedelta(days=20), sent + timedelta(days=2)],
-        "amount": [100.0, 50.0, 70.0, 90.0, 60.0]})
-    out = recall_outcome(contacted, purchases, window_days=14, cost_per_message=0.5,
-                         control=control)
+    purchases = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "x"],
+            "ts": [
+                sent + timedelta(days=1),
+                sent + timedelta(days=3),
+                sent - timedelta(days=1),
+                sent + timedelta(days=20),
+                sent + timedelta(days=2),
+            ],
+            "amount": [100.0, 50.0, 70.0, 90.0, 60.0],
+        }
+    )
+    out = recall_outcome(
+        contacted, purchases, window_days=14, cost_per_message=0.5, control=control
+    )
     # only a bought inside 14 days after the message: 1/4 recalled, GMV 150, cost 4 × 0.5 = 2
     assert (out.recalled, out.recall_rate, out.recalled_gmv) == (1, 0.25, 150.0)
     assert out.roi == pytest.approx(75.0)

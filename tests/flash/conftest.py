@@ -12,8 +12,11 @@ from tests.flash.helpers import Clock, cleanup, make_config, redis_up, store_url
 
 # redis-split: the Redis Cluster mode (guards and operation as separate one-slot scripts),
 # exercised on the single test server.
-BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis),
-            pytest.param("redis-split", marks=pytest.mark.redis)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis-split", marks=pytest.mark.redis),
+]
 
 
 @pytest.fixture
@@ -35,8 +38,9 @@ def make_store(backend: str, tmp_path, clock: Clock) -> Iterator[Callable[..., F
     opened: list[FlashStore] = []
 
     def make(config: FlashConfig | None = None) -> FlashStore:
-        store = open_store(store_url(backend, tmp_path, prefix), config or make_config(),
-                           clock=clock)
+        store = open_store(
+            store_url(backend, tmp_path, prefix), config or make_config(), clock=clock
+        )
         opened.append(store)
         return store
 

@@ -47,11 +47,21 @@ guards:
 """
 
 
-def make_config(*, stock: int = 100, coupons: int = 1000, per_customer: int = 1,
-                coupon_limit: int = 1, rate: int = 10) -> FlashConfig:
-    text = (CAMPAIGN.replace("QTY", str(coupons)).replace("PER", str(coupon_limit))
-            .replace("LIMIT", str(per_customer)).replace("STOCK", str(stock))
-            .replace("RATE", str(rate)))
+def make_config(
+    *,
+    stock: int = 100,
+    coupons: int = 1000,
+    per_customer: int = 1,
+    coupon_limit: int = 1,
+    rate: int = 10,
+) -> FlashConfig:
+    text = (
+        CAMPAIGN.replace("QTY", str(coupons))
+        .replace("PER", str(coupon_limit))
+        .replace("LIMIT", str(per_customer))
+        .replace("STOCK", str(stock))
+        .replace("RATE", str(rate))
+    )
     return load_flash(parse_campaign(text, source="flash-test.yaml"))
 
 

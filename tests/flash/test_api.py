@@ -20,48 +20,76 @@ def client(make_store):
 
 
 def test_claim_redeem_release_over_http(client):
-    claimed = client.post("/api/coupons/c20/claim", json={"customer_id": "u1"},
-                          headers={"Idempotency-Key": "k1"})
+    claimed = client.post(
+        "/api/coupons/c20/claim", json={"customer_id": "u1"}, headers={"Idempotency-Key": "k1"}
+    )
     assert claimed.status_code == 200
     coupon = claimed.json()["ref"]
     assert coupon == "c20#1"
-    retry = client.post("/api/coupons/c20/claim", json={"customer_id": "u1"},
-                        headers={"Idempotency-Key": "k1"})
+    retry = client.post(
+        "/api/coupons/c20/claim", json={"customer_id": "u1"}, headers={"Idempotency-Key": "k1"}
+    )
     assert retry.json()["replayed"] is True and retry.json()["ref"] == coupon
-    gone = client.post("/api/coupons/c20/claim",
-                       json={"customer_id": "u2", "idempotency_key": "k2"})
+    gone = client.post(
+        "/api/coupons/c20/claim", json={"customer_id": "u2", "idempotency_key": "k2"}
+    )
     assert gone.status_code == 409
     assert gone.json()["reason"] == "coupons_gone" and gone.json()["message"] == "券已领完"
-    redeemed = client.post("/api/coupons/redeem", headers={"Idempotency-Key": "r1"}, json={
-        "coupon_id": coupon, "order_id": "o1", "customer_id": "u1", "order_amount_fen": 30000})
+    redeemed = client.post(
+        "/api/coupons/redeem",
+        headers={"Idempotency-Key": "r1"},
+        json={
+            "coupon_id": coupon,
+            "order_id": "o1",
+            "customer_id": "u1",
+            "order_amount_fen": 30000,
+        },
+    )
     assert redeemed.status_code == 200
-    assert client.get("/api/coupons/c20").json().items() >= {
-        "issued": 1, "redeemed": 1, "held": 0}.items()
-    released = client.post("/api/coupons/release", headers={"Idempotency-Key": "x1"},
-                           json={"coupon_id": coupon, "order_id": "o1"})
+    assert (
+        client.get("/api/coupons/c20").json().items()
+        >= {"issued": 1, "redeemed": 1, "held": 0}.items()
+    )
+    released = client.post(
+        "/api/coupons/release",
+        headers={"Idempotency-Key": "x1"},
+        json={"coupon_id": coupon, "order_id": "o1"},
+    )
     assert released.status_code == 200
     assert client.get("/api/coupons/c20").json()["held"] == 1
 
 
 def test_reserve_confirm_cancel_over_http(client):
     def reserve(customer: str) -> dict:
-        return client.post("/api/flash/lipstick/reserve", json={"customer_id": customer},
-                           headers={"Idempotency-Key": f"res-{customer}"}).json()
+        return client.post(
+            "/api/flash/lipstick/reserve",
+            json={"customer_id": customer},
+            headers={"Idempotency-Key": f"res-{customer}"},
+        ).json()
 
     first, second, third = reserve("u1"), reserve("u2"), reserve("u3")
     assert first["ok"] and second["ok"] and third["reason"] == "sold_out"
-    paid = client.post("/api/flash/lipstick/confirm", headers={"Idempotency-Key": "p1"},
-                       json={"reservation_id": first["ref"], "order_id": "o1"})
+    paid = client.post(
+        "/api/flash/lipstick/confirm",
+        headers={"Idempotency-Key": "p1"},
+        json={"reservation_id": first["ref"], "order_id": "o1"},
+    )
     assert paid.status_code == 200
-    back = client.post("/api/flash/lipstick/cancel", headers={"Idempotency-Key": "c2"},
-                       json={"reservation_id": second["ref"]})
+    back = client.post(
+        "/api/flash/lipstick/cancel",
+        headers={"Idempotency-Key": "c2"},
+        json={"reservation_id": second["ref"]},
+    )
     assert back.status_code == 200
     [session_2000, _] = client.get("/api/flash/lipstick").json()
     # stock 2: 1 sold + 0 reserved + 1 available
     assert (session_2000["sold"], session_2000["reserved"], session_2000["available"]) == (1, 0, 1)
     assert session_2000["consistent"] is True
-    wrong_sale = client.post("/api/flash/other/cancel", headers={"Idempotency-Key": "c3"},
-                             json={"reservation_id": first["ref"]})
+    wrong_sale = client.post(
+        "/api/flash/other/cancel",
+        headers={"Idempotency-Key": "c3"},
+        json={"reservation_id": first["ref"]},
+    )
     assert wrong_sale.status_code == 404
 
 
@@ -72,16 +100,23 @@ def test_rate_limit_is_429_and_blocks_are_409(make_store):
     attach(app, store)
     client = TestClient(app)
     body = {"customer_id": "u1", "device_id": "d1"}
-    assert client.post("/api/coupons/c20/claim", json=body, headers={
-        "Idempotency-Key": "a"}).status_code == 200
+    assert (
+        client.post(
+            "/api/coupons/c20/claim", json=body, headers={"Idempotency-Key": "a"}
+        ).status_code
+        == 200
+    )
     busy = client.post("/api/coupons/c20/claim", json=body, headers={"Idempotency-Key": "b"})
     assert busy.status_code == 429 and busy.json()["message"].startswith("活动太火爆")
-    risky = client.post("/api/coupons/c20/claim", json={"customer_id": "bad-guy"},
-                        headers={"Idempotency-Key": "c"})
+    risky = client.post(
+        "/api/coupons/c20/claim", json={"customer_id": "bad-guy"}, headers={"Idempotency-Key": "c"}
+    )
     assert risky.status_code == 409 and risky.json()["reason"] == "risk_blocked"
     trail = client.get("/api/flash/audit", params={"customer": "u1"}).json()
     assert [(e["op"], e["outcome"], e["device"]) for e in trail] == [
-        ("claim", "ok", "d1"), ("claim", "rate_limited", "d1")]
+        ("claim", "ok", "d1"),
+        ("claim", "rate_limited", "d1"),
+    ]
     assert trail[0]["ip"] == "testclient"  # the caller's address when the body gives none
 
 
@@ -90,14 +125,18 @@ def test_missing_idempotency_key_is_explained(client):
     assert answer.status_code == 422
     assert "Idempotency-Key" in answer.json()["detail"]
     assert client.get("/api/coupons/nope").status_code == 404
-    unknown = client.post("/api/coupons/nope/claim", json={"customer_id": "u1"},
-                          headers={"Idempotency-Key": "z"})
+    unknown = client.post(
+        "/api/coupons/nope/claim", json={"customer_id": "u1"}, headers={"Idempotency-Key": "z"}
+    )
     assert unknown.status_code == 404 and unknown.json()["message"] == "优惠券不存在"
 
 
 def test_out_of_range_numbers_are_422_not_server_errors(client):
     assert client.get("/api/flash/audit", params={"since_ms": 2**64}).status_code == 422
     assert client.get("/api/flash/audit", params={"limit": 0}).status_code == 422
-    huge = client.post("/api/flash/lipstick/reserve", headers={"Idempotency-Key": "q"},
-                       json={"customer_id": "u1", "quantity": 2**70})
+    huge = client.post(
+        "/api/flash/lipstick/reserve",
+        headers={"Idempotency-Key": "q"},
+        json={"customer_id": "u1", "quantity": 2**70},
+    )
     assert huge.status_code == 422

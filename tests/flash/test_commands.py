@@ -36,10 +36,14 @@ def test_status_shows_live_counts(examples_dir, tmp_path):
     result = runner.invoke(app, ["flash", "status", "-c", str(campaign), "--store", url, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["coupons"][0].items() >= {
-        "template": "store-coupon-20", "issued": 1, "held": 1}.items()
-    assert data["flash_sales"][0].items() >= {
-        "sale": "lipstick-2000", "reserved": 1, "available": 1999}.items()
+    assert (
+        data["coupons"][0].items()
+        >= {"template": "store-coupon-20", "issued": 1, "held": 1}.items()
+    )
+    assert (
+        data["flash_sales"][0].items()
+        >= {"sale": "lipstick-2000", "reserved": 1, "available": 1999}.items()
+    )
     table = runner.invoke(app, ["flash", "status", "-c", str(campaign), "--store", url])
     assert "store-coupon-20" in table.output and "1,999" in table.output
     checked = runner.invoke(app, ["flash", "check", "-c", str(campaign), "--store", url])
@@ -59,9 +63,15 @@ coupons:
     with pytest.raises(ConfigError, match=r"coupons\[1\] \(id broken\)\.quantity"):
         load_flash(parse_campaign(text))
     with pytest.raises(ConfigError, match=r"coupons\[0\] \(id x\).*either discount"):
-        load_flash(parse_campaign(text.replace(
-            "  - {id: ok-one, discount: 5, quantity: 10}\n  - {id: broken, discount: 5, "
-            "quantity: 0}", "  - {id: x, quantity: 3}")))
+        load_flash(
+            parse_campaign(
+                text.replace(
+                    "  - {id: ok-one, discount: 5, quantity: 10}\n  - {id: broken, discount: 5, "
+                    "quantity: 0}",
+                    "  - {id: x, quantity: 3}",
+                )
+            )
+        )
 
 
 def test_bad_store_url_says_what_is_expected(examples_dir):

@@ -33,12 +33,20 @@ def pool() -> Iterator[ProcessPoolExecutor]:
         yield executor
 
 
-def _burst(pool: ProcessPoolExecutor, url: str, config, op: str, customers: list[str],
-           threads: int) -> list[tuple[str, str | None]]:
+def _burst(
+    pool: ProcessPoolExecutor, url: str, config, op: str, customers: list[str], threads: int
+) -> list[tuple[str, str | None]]:
     """Split customers over the worker processes, each running `threads` threads."""
     chunks = [customers[i::PROCESSES] for i in range(PROCESSES)]
-    parts = pool.map(race, [url] * PROCESSES, [config.model_dump_json()] * PROCESSES,
-                     [op] * PROCESSES, chunks, [threads] * PROCESSES, [T0] * PROCESSES)
+    parts = pool.map(
+        race,
+        [url] * PROCESSES,
+        [config.model_dump_json()] * PROCESSES,
+        [op] * PROCESSES,
+        chunks,
+        [threads] * PROCESSES,
+        [T0] * PROCESSES,
+    )
     return [result for part in parts for result in part]
 
 

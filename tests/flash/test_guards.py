@@ -50,8 +50,10 @@ def test_failures_outside_the_window_do_not_add_up(store, clock):
 
 def test_blocklist_from_campaign_file_and_from_operator(store):
     assert store.claim("c20", Who("bad-guy"), key="a").reason is Reason.RISK_BLOCKED
-    assert store.reserve("lipstick", Who("u1", device="emulator-1"), key="b").reason is \
-        Reason.RISK_BLOCKED
+    assert (
+        store.reserve("lipstick", Who("u1", device="emulator-1"), key="b").reason
+        is Reason.RISK_BLOCKED
+    )
     store.block("ip", "10.9.9.9")
     assert store.claim("c20", Who("u2", ip="10.9.9.9"), key="c").reason is Reason.RISK_BLOCKED
     store.unblock("ip", "10.9.9.9")
@@ -71,7 +73,10 @@ def test_audit_trail_records_who_what_and_outcome(store):
     hold = store.reserve("lipstick", Who("u1", device="d1", ip="1.2.3.4"), key="c").ref
     trail = store.audit(customer="u1")
     assert [(e.op, e.outcome) for e in trail] == [
-        ("claim", "ok"), ("claim", "limit_reached"), ("reserve", "ok")]
+        ("claim", "ok"),
+        ("claim", "limit_reached"),
+        ("reserve", "ok"),
+    ]
     assert all((e.device, e.ip) == ("d1", "1.2.3.4") for e in trail)
     assert trail[2].ref == hold
     assert [e.op for e in store.audit(target="lipstick")] == ["reserve"]

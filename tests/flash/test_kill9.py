@@ -25,8 +25,21 @@ def _one_redis_mode(backend):
 
 def _worker(url: str, config_path: str, first: int, last: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.flash.workers", "chaos", url, config_path, str(first),
-         str(last), str(T0)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.flash.workers",
+            "chaos",
+            url,
+            config_path,
+            str(first),
+            str(last),
+            str(T0),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _kill_after(worker: subprocess.Popen, lines: int) -> int:
@@ -48,8 +61,10 @@ def test_kill9_mid_burst_then_restart(make_store, tmp_path):
     config_path = tmp_path / "config.json"
     config_path.write_text(config.model_dump_json(), encoding="utf-8")
     url, half = _url_of(store), CUSTOMERS // 2
-    victim, survivor = _worker(url, str(config_path), 0, half), _worker(
-        url, str(config_path), half, CUSTOMERS)
+    victim, survivor = (
+        _worker(url, str(config_path), 0, half),
+        _worker(url, str(config_path), half, CUSTOMERS),
+    )
     done = _kill_after(victim, 300)
     assert victim.returncode == -signal.SIGKILL and done < half
     assert survivor.wait(timeout=120) == 0
@@ -62,6 +77,5 @@ def test_kill9_mid_burst_then_restart(make_store, tmp_path):
     assert (stock.sold, stock.reserved, stock.available) == (667, 666, 3000 - 667 - 666)
     # every customer claimed once → 2000 issued; even i redeemed (1000), i%4==0 released (500)
     coupons = store.coupon_counts("c20")
-    assert (coupons.issued, coupons.redeemed, coupons.held, coupons.expired) == (
-        2000, 500, 1500, 0)
+    assert (coupons.issued, coupons.redeemed, coupons.held, coupons.expired) == (2000, 500, 1500, 0)
     assert store.check() == []

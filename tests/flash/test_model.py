@@ -28,8 +28,11 @@ class Model:
     issued: int = 0
 
     def units(self, customer: str) -> int:
-        return sum(1 for h in self.holds if h["customer"] == customer
-                   and h["state"] in ("held", "confirmed"))
+        return sum(
+            1
+            for h in self.holds
+            if h["customer"] == customer and h["state"] in ("held", "confirmed")
+        )
 
     def give_back(self, hold: dict, state: str) -> None:
         hold["state"], self.available = state, self.available + 1
@@ -44,8 +47,9 @@ class Model:
             if self.available < 1:
                 return "sold_out"
         self.available -= 1
-        self.holds.append({"customer": customer, "state": "held",
-                           "expires": self.now + HOLD_MS, "order": None})
+        self.holds.append(
+            {"customer": customer, "state": "held", "expires": self.now + HOLD_MS, "order": None}
+        )
         return "ok"
 
     def confirm(self, index: int, order: str) -> str:
@@ -64,7 +68,8 @@ class Model:
         hold = self.holds[index]
         if hold["state"] != "held":
             return {"confirmed": "already_confirmed", "expired": "hold_expired"}.get(
-                hold["state"], "already_cancelled")
+                hold["state"], "already_cancelled"
+            )
         self.give_back(hold, "expired" if hold["expires"] <= self.now else "cancelled")
         return "ok"
 
@@ -78,25 +83,36 @@ class Model:
         return "ok"
 
 
-OPS = st.lists(st.one_of(
-    st.tuples(st.just("reserve"), st.sampled_from(CUSTOMERS)),
-    st.tuples(st.just("confirm"), st.integers(0, 7), st.sampled_from(["o1", "o2"])),
-    st.tuples(st.just("cancel"), st.integers(0, 7)),
-    st.tuples(st.just("claim"), st.sampled_from([*CUSTOMERS, "dee", "eve"])),
-    st.tuples(st.just("wait"), st.sampled_from([1, 7, 16])),
-), min_size=1, max_size=25)
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("reserve"), st.sampled_from(CUSTOMERS)),
+        st.tuples(st.just("confirm"), st.integers(0, 7), st.sampled_from(["o1", "o2"])),
+        st.tuples(st.just("cancel"), st.integers(0, 7)),
+        st.tuples(st.just("claim"), st.sampled_from([*CUSTOMERS, "dee", "eve"])),
+        st.tuples(st.just("wait"), st.sampled_from([1, 7, 16])),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=OPS)
 def test_store_matches_the_reference_model(backend, tmp_path, ops):
     clock = Clock()
-    url = (f"sqlite:///{tmp_path / uuid.uuid4().hex}.db" if backend == "sqlite" else
-           f"redis://127.0.0.1:6379/0?prefix=dacu-test-{uuid.uuid4().hex[:10]}"
-           + ("&cluster=1" if backend == "redis-split" else ""))
-    store = open_store(url, make_config(stock=STOCK, per_customer=PER_CUSTOMER, coupons=COUPONS,
-                                        rate=0), clock=clock)
+    url = (
+        f"sqlite:///{tmp_path / uuid.uuid4().hex}.db"
+        if backend == "sqlite"
+        else f"redis://127.0.0.1:6379/0?prefix=dacu-test-{uuid.uuid4().hex[:10]}"
+        + ("&cluster=1" if backend == "redis-split" else "")
+    )
+    store = open_store(
+        url,
+        make_config(stock=STOCK, per_customer=PER_CUSTOMER, coupons=COUPONS, rate=0),
+        clock=clock,
+    )
     model, refs = Model(), []
     try:
         for step, op in enumerate(ops):
@@ -110,8 +126,9 @@ def test_store_matches_the_reference_model(backend, tmp_path, ops):
         cleanup(store)
 
 
-def _apply(op: tuple, step: int, store, model: Model, refs: list, clock: Clock
-           ) -> tuple[str | None, str | None]:
+def _apply(
+    op: tuple, step: int, store, model: Model, refs: list, clock: Clock
+) -> tuple[str | None, str | None]:
     kind = op[0]
     if kind == "wait":
         if model.now + op[1] * 60_000 >= 25 * 60_000:

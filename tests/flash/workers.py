@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dacu.flash import FlashConfig, Who, open_store
 
 
-def race(url: str, config_json: str, op: str, customers: list[str], threads: int,
-         start: float) -> list[tuple[str, str | None]]:
+def race(
+    url: str, config_json: str, op: str, customers: list[str], threads: int, start: float
+) -> list[tuple[str, str | None]]:
     """Every customer tries once (`reserve` a unit or `claim` a coupon); returns (reason, ref).
 
     Every request has its own idempotency key: these are different requests, not retries.

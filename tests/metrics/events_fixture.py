@@ -35,9 +35,16 @@ ROWS = [
 def evening() -> pa.Table:
     cols = list(zip(*ROWS, strict=True))
     data = {
-        "event_id": cols[0], "ts": cols[1], "user_id": cols[2], "session_id": cols[3],
-        "event": cols[4], "channel": cols[5], "order_id": cols[6], "amount_fen": cols[7],
-        "quantity": cols[8], "category": cols[9],
+        "event_id": cols[0],
+        "ts": cols[1],
+        "user_id": cols[2],
+        "session_id": cols[3],
+        "event": cols[4],
+        "channel": cols[5],
+        "order_id": cols[6],
+        "amount_fen": cols[7],
+        "quantity": cols[8],
+        "category": cols[9],
     }
     schema = pa.schema([EVENT_SCHEMA.field(name) for name in data])
     return pa.table(data, schema=schema)

@@ -45,10 +45,20 @@ def test_total_by_hand(wh):
     total = _cells(wh, by=())[()]
     # uv {u1,u2,u3}; pv e01 e05 e06 e07 e09; buyers {u1}; orders o1 o2 o3; paid o1 o3
     assert {k: total[k] for k in ("uv", "pv", "buyers", "orders", "paid_orders", "units")} == {
-        "uv": 3, "pv": 5, "buyers": 1, "orders": 3, "paid_orders": 2, "units": 3}
+        "uv": 3,
+        "pv": 5,
+        "buyers": 1,
+        "orders": 3,
+        "paid_orders": 2,
+        "units": 3,
+    }
     # gmv 30000+10000+5000; paid 30000+5000; refund 30000; net 35000-30000
     assert (total["gmv_fen"], total["paid_gmv_fen"], total["refund_fen"], total["net_gmv_fen"]) == (
-        45000, 35000, 30000, 5000)
+        45000,
+        35000,
+        30000,
+        5000,
+    )
     assert total["cvr"] == pytest.approx(1 / 3) and total["asp_fen"] == 35000
     assert total["aov_fen"] == 17500 and total["upt"] == 1.5  # 35000/2 ; 3 units / 2 orders
     assert total["pay_rate"] == pytest.approx(2 / 3)  # o1, o3 paid of o1, o2, o3
@@ -61,8 +71,12 @@ def test_total_by_hand(wh):
 def test_hour_by_channel_uses_the_session_entry_channel(wh):
     cells = _cells(wh, by=("hour", "channel"))
     # the hour is the Beijing hour (20:00 +08 = 12:00 UTC, shown in UTC)
-    assert set(cells) == {("12", "search_ads"), ("12", "content"), ("13", "search_ads"),
-                          ("13", "content")}
+    assert set(cells) == {
+        ("12", "search_ads"),
+        ("12", "content"),
+        ("13", "search_ads"),
+        ("13", "content"),
+    }
     s1 = cells[("12", "search_ads")]  # e04's row says push, but s1 entered from search_ads
     assert (s1["uv"], s1["buyers"], s1["paid_gmv_fen"], s1["units"]) == (1, 1, 30000, 2)
     assert ("12", "push") not in cells
@@ -70,7 +84,12 @@ def test_hour_by_channel_uses_the_session_entry_channel(wh):
     assert (s2["uv"], s2["pv"], s2["bounced_sessions"], s2["bounce_rate"]) == (1, 1, 1, 1.0)
     s3 = cells[("13", "search_ads")]  # ordered, never paid
     assert (s3["pv"], s3["gmv_fen"], s3["paid_gmv_fen"], s3["buyers"], s3["cvr"]) == (
-        2, 10000, 0, 0, 0.0)
+        2,
+        10000,
+        0,
+        0,
+        0.0,
+    )
     assert s3["asp_fen"] is None  # no buyer: ASP undefined, shown as —
     s4 = cells[("13", "content")]
     assert (s4["paid_gmv_fen"], s4["refund_fen"], s4["net_gmv_fen"]) == (5000, 30000, -25000)
@@ -93,11 +112,16 @@ def test_identity_holds_in_every_cell(wh):
 
 def test_phase_and_customer_type(wh):
     campaign = parse_campaign(CAMPAIGN)
-    customers = pa.table({"user_id": ["u1"], "first_purchase": pa.array(
-        [datetime(2024, 6, 18)], pa.timestamp("us", tz="UTC"))})
+    customers = pa.table(
+        {
+            "user_id": ["u1"],
+            "first_purchase": pa.array([datetime(2024, 6, 18)], pa.timestamp("us", tz="UTC")),
+        }
+    )
     wh.load_reference("customers", customers)
-    cells = _cells(wh, by=("phase", "customer_type"), campaign=campaign,
-                   customers=wh.table("customers"))
+    cells = _cells(
+        wh, by=("phase", "customer_type"), campaign=campaign, customers=wh.table("customers")
+    )
     # u1 bought in June → returning; u2, u3 never bought before → new
     assert set(cells) == {("burst", "returning"), ("burst", "new")}
     assert (cells[("burst", "returning")]["uv"], cells[("burst", "new")]["uv"]) == (1, 2)

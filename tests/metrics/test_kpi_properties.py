@@ -17,13 +17,13 @@ START = datetime(2024, 11, 10, 22, 0, tzinfo=UTC)
 KINDS = ["impression", "click", "pv", "cart", "fav", "order", "pay", "refund"]
 
 event = st.tuples(
-    st.integers(0, 6 * 60),               # minutes after START (crosses the Beijing day)
+    st.integers(0, 6 * 60),  # minutes after START (crosses the Beijing day)
     st.sampled_from(["u1", "u2", "u3", "u4", "u5"]),
-    st.integers(0, 4),                    # session number of the user (None when 4)
+    st.integers(0, 4),  # session number of the user (None when 4)
     st.sampled_from(KINDS),
     st.sampled_from(["search_ads", "content", None]),
-    st.integers(0, 500_000),              # amount in fen
-    st.integers(0, 3),                    # order number
+    st.integers(0, 500_000),  # amount in fen
+    st.integers(0, 3),  # order number
 )
 
 
@@ -50,10 +50,13 @@ def _reference(table: pa.Table) -> dict[str, dict[str, int]]:
     sessions: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         sessions[r["session_id"] or r["event_id"]].append(r)
-    entry = {sid: min(evs, key=lambda r: r["ts"])["channel"] or "unknown"
-             for sid, evs in sessions.items()}
-    out: dict[str, dict] = defaultdict(lambda: {"uv": set(), "buyers": set(), "paid": 0, "pv": 0,
-                                               "sessions": 0, "bounced": 0})
+    entry = {
+        sid: min(evs, key=lambda r: r["ts"])["channel"] or "unknown"
+        for sid, evs in sessions.items()
+    }
+    out: dict[str, dict] = defaultdict(
+        lambda: {"uv": set(), "buyers": set(), "paid": 0, "pv": 0, "sessions": 0, "bounced": 0}
+    )
     for r in rows:
         cell = out[entry[r["session_id"] or r["event_id"]]]
         if r["event"] in ("pv", "pay"):
@@ -69,9 +72,17 @@ def _reference(table: pa.Table) -> dict[str, dict[str, int]]:
             cell["sessions"] += 1
             acts = sum(k in ("cart", "fav", "order", "pay") for k in kinds)
             cell["bounced"] += kinds.count("pv") == 1 and acts == 0
-    return {ch: {"uv": len(c["uv"]), "buyers": len(c["buyers"]), "paid_gmv_fen": c["paid"],
-                 "pv": c["pv"], "sessions": c["sessions"], "bounced_sessions": c["bounced"]}
-            for ch, c in out.items()}
+    return {
+        ch: {
+            "uv": len(c["uv"]),
+            "buyers": len(c["buyers"]),
+            "paid_gmv_fen": c["paid"],
+            "pv": c["pv"],
+            "sessions": c["sessions"],
+            "bounced_sessions": c["bounced"],
+        }
+        for ch, c in out.items()
+    }
 
 
 WH = open_warehouse("duckdb://:memory:")
@@ -92,4 +103,5 @@ def test_kpis_match_a_second_implementation_and_the_identity_holds(rows):
         assert identity_holds(row), row
         assert row["buyers"] <= row["uv"]  # buyers are visitors (a pay is a visit)
     assert sum(r["paid_gmv_fen"] for r in by_hour) == sum(
-        r["amount_fen"] for r in table.to_pylist() if r["event"] == "pay")
+        r["amount_fen"] for r in table.to_pylist() if r["event"] == "pay"
+    )

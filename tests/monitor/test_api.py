@@ -30,11 +30,25 @@ alerts:
 def plan_for(hours: int = 24) -> dict:
     """A flat plan for the peak day: ¥50万, 2,000 UV, 100 buyers, 110 orders an hour."""
     day = datetime(2026, 11, 11, tzinfo=SHANGHAI)
-    return {"campaign_id": "double11-2026", "tolerance": 0.15,
-            "hourly": [{"hour": (day + timedelta(hours=h)).isoformat(), "channel": None,
-                        "category": None, "gmv_fen": 50_000_000, "uv": 2000, "orders": 110,
-                        "buyers": 100, "cvr": 0.05, "asp_fen": 500_000, "spend_fen": 0}
-                       for h in range(hours)]}
+    return {
+        "campaign_id": "double11-2026",
+        "tolerance": 0.15,
+        "hourly": [
+            {
+                "hour": (day + timedelta(hours=h)).isoformat(),
+                "channel": None,
+                "category": None,
+                "gmv_fen": 50_000_000,
+                "uv": 2000,
+                "orders": 110,
+                "buyers": 100,
+                "cvr": 0.05,
+                "asp_fen": 500_000,
+                "spend_fen": 0,
+            }
+            for h in range(hours)
+        ],
+    }
 
 
 @pytest.fixture
@@ -42,8 +56,13 @@ def live_world(tmp_path: Path) -> tuple[World, LiveMonitor]:
     world = make_world(sqlite_db(tmp_path), tmp_path)
     text = (ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8") + ALERTS
     campaign = parse_campaign(text)
-    monitor = LiveMonitor(campaign, tmp_path / "live", plan=parse_plan(plan_for()),
-                          alert_log=MetadataAlertLog(world.db), detectors=False)
+    monitor = LiveMonitor(
+        campaign,
+        tmp_path / "live",
+        plan=parse_plan(plan_for()),
+        alert_log=MetadataAlertLog(world.db),
+        detectors=False,
+    )
     install(world.app, monitor)
     yield world, monitor
     monitor.close()
@@ -52,9 +71,11 @@ def live_world(tmp_path: Path) -> tuple[World, LiveMonitor]:
 def test_collector_keeps_good_events_and_names_bad_ones(live_world) -> None:
     world, _monitor = live_world
     events = records(simworld.events(np.random.default_rng(1), 50, PEAK, minutes=5).events)
-    bad = [{"event_id": "b1", "ts": "yesterday", "user_id": "u", "event": "pv"},
-           {"event_id": "b2", "ts": "2026-11-11T20:00:00+08:00", "user_id": "u", "event": "buy"},
-           {"event_id": "b3", "ts": "2026-11-11T20:00:00+08:00", "user_id": "u", "event": "pay"}]
+    bad = [
+        {"event_id": "b1", "ts": "yesterday", "user_id": "u", "event": "pv"},
+        {"event_id": "b2", "ts": "2026-11-11T20:00:00+08:00", "user_id": "u", "event": "buy"},
+        {"event_id": "b3", "ts": "2026-11-11T20:00:00+08:00", "user_id": "u", "event": "pay"},
+    ]
     body = "\n".join(json.dumps(e, ensure_ascii=False) for e in [*events[:10], *bad, *events[10:]])
     client = world.key_client("events:write")
     reply = client.post("/api/events", content=body.encode())
@@ -62,7 +83,10 @@ def test_collector_keeps_good_events_and_names_bad_ones(live_world) -> None:
     result = reply.json()
     assert result["accepted"] == len(events)
     assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [
-        (10, "ts"), (11, "event"), (12, "amount_fen")]
+        (10, "ts"),
+        (11, "event"),
+        (12, "amount_fen"),
+    ]
     again = client.post("/api/events", json=events).json()  # a JSON array this time
     assert (again["accepted"], again["duplicates"]) == (0, len(events))
     assert world.client().post("/api/events", json=events).status_code in (401, 403)
@@ -116,8 +140,9 @@ def test_stream_sends_the_dashboard_document(live_world) -> None:
     assert doc["campaign"]["id"] == "double11-2026" and "tiles" in doc
 
 
-def test_the_served_monitor_reads_the_coupon_store_of_its_campaign(tmp_path: Path,
-                                                                  monkeypatch) -> None:
+def test_the_served_monitor_reads_the_coupon_store_of_its_campaign(
+    tmp_path: Path, monkeypatch
+) -> None:
     """`dacu serve` with the campaign's coupon store (DACU_CAMPAIGN, DACU_STORE): the monitor it
     opens from the metadata database reads the store's audit trail, so the dashboard's coupon
     watch counts the claims made through /api/coupons (3 customers claim, one claims twice:
@@ -132,17 +157,27 @@ def test_the_served_monitor_reads_the_coupon_store_of_its_campaign(tmp_path: Pat
     monkeypatch.setenv("DACU_CAMPAIGN", str(example))
     monkeypatch.setenv("DACU_MONITOR_DIR", str(tmp_path / "monitors"))
     world = make_world(sqlite_db(tmp_path), tmp_path)
-    store = open_store(f"sqlite:///{tmp_path / 'flash.sqlite'}", load_flash(load_campaign(example)),
-                       clock=lambda: PEAK.timestamp())  # during the campaign
+    store = open_store(
+        f"sqlite:///{tmp_path / 'flash.sqlite'}",
+        load_flash(load_campaign(example)),
+        clock=lambda: PEAK.timestamp(),
+    )  # during the campaign
     attach(world.app, store)
     shop = world.key_client("shop")
     for n, customer in enumerate(["u1", "u2", "u3", "u1"]):
-        reply = shop.post("/api/coupons/store-coupon-20/claim", json={"customer_id": customer},
-                          headers={"Idempotency-Key": f"claim-{n}"})
+        reply = shop.post(
+            "/api/coupons/store-coupon-20/claim",
+            json={"customer_id": customer},
+            headers={"Idempotency-Key": f"claim-{n}"},
+        )
         assert reply.status_code == (409 if n == 3 else 200), reply.text
     events = records(simworld.events(np.random.default_rng(2), 50, PEAK, minutes=5).events)
-    assert world.key_client("events:write").post("/api/events?campaign=double11-2026",
-                                                 json=events).status_code == 200
+    assert (
+        world.key_client("events:write")
+        .post("/api/events?campaign=double11-2026", json=events)
+        .status_code
+        == 200
+    )
     doc = world.key_client("metrics:read").get("/api/dashboard/double11-2026").json()
     coupons = [row for row in doc["watches"]["coupons"] if row["coupon"] == "store-coupon-20"]
     assert sum(r["issued"] for r in coupons) == 3 and sum(r["refused"] for r in coupons) == 1

@@ -22,21 +22,36 @@ def collector(folder: Path) -> Collector:
 
 
 def ev(i: int, **extra) -> dict:
-    return {"event_id": f"e{i}", "ts": "2026-11-11T20:00:00+08:00", "user_id": f"u{i}",
-            "event": "pv", "channel": "organic", **extra}
+    return {
+        "event_id": f"e{i}",
+        "ts": "2026-11-11T20:00:00+08:00",
+        "user_id": f"u{i}",
+        "event": "pv",
+        "channel": "organic",
+        **extra,
+    }
 
 
-@pytest.mark.parametrize(("bad", "reason"), [
-    ({"event_id": "x", "ts": "2026-11-11T20:00", "user_id": "u"}, "event: missing"),
-    ({**ev(0), "event": "buy"}, "event: 'buy' is not one of impression, click, pv"),
-    ({**ev(0), "ts": 1731326400}, "ts: expected an ISO 8601 time"),
-    ({**ev(0), "event": "order"}, "amount_fen: a order event needs a non-negative integer of fen"),
-    ({**ev(0), "event": "pay", "amount_fen": 99.5}, "amount_fen: a pay event needs"),
-    ({**ev(0), "amount_fen": 100}, "amount_fen: only order, pay and refund events carry an amount"),
-    ({**ev(0), "quantity": 0}, "quantity: expected a positive integer"),
-    ({**ev(0), "price": 3}, "unknown field(s) price"),
-    ("pv", "expected a JSON object, got str"),
-])
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"event_id": "x", "ts": "2026-11-11T20:00", "user_id": "u"}, "event: missing"),
+        ({**ev(0), "event": "buy"}, "event: 'buy' is not one of impression, click, pv"),
+        ({**ev(0), "ts": 1731326400}, "ts: expected an ISO 8601 time"),
+        (
+            {**ev(0), "event": "order"},
+            "amount_fen: a order event needs a non-negative integer of fen",
+        ),
+        ({**ev(0), "event": "pay", "amount_fen": 99.5}, "amount_fen: a pay event needs"),
+        (
+            {**ev(0), "amount_fen": 100},
+            "amount_fen: only order, pay and refund events carry an amount",
+        ),
+        ({**ev(0), "quantity": 0}, "quantity: expected a positive integer"),
+        ({**ev(0), "price": 3}, "unknown field(s) price"),
+        ("pv", "expected a JSON object, got str"),
+    ],
+)
 def test_each_bad_event_is_refused_with_its_reason(tmp_path: Path, bad, reason: str) -> None:
     result = collector(tmp_path).accept([ev(1), bad, ev(2)])
     assert result.accepted == 2
@@ -48,7 +63,8 @@ def test_json_lines_with_a_broken_line(tmp_path: Path) -> None:
     body = (json.dumps(ev(1)) + "\n{not json\n" + json.dumps(ev(2))).encode()
     result = collector(tmp_path).accept_body(body)
     assert result.accepted == 2 and [(r.index, r.reason[:21]) for r in result.rejected] == [
-        (1, "line 2: not valid JSO")]
+        (1, "line 2: not valid JSO")
+    ]
     items, bad = parse_body(b"[1, 2")
     assert items == [] and bad[0].reason.startswith("body: not valid JSON")
 
@@ -70,37 +86,84 @@ def test_truncated_tail_is_ignored_and_acknowledged_batches_survive(tmp_path: Pa
         handle.write(b"\xff\xff\xff\xff\x00\x01garbage")
     again = collector(tmp_path)
     assert again.recover() == 15
-    assert again.accept([ev(3), ev(99)]).as_dict() == {"accepted": 1, "duplicates": 1, "rejected": []}
+    assert again.accept([ev(3), ev(99)]).as_dict() == {
+        "accepted": 1,
+        "duplicates": 1,
+        "rejected": [],
+    }
 
 
-def hourly_plan(gmv: int = 1_000_000, uv: int = 1000, buyers: int = 50, spend: int = 100_000,
-                tolerance: float = 0.1) -> dict:
+def hourly_plan(
+    gmv: int = 1_000_000,
+    uv: int = 1000,
+    buyers: int = 50,
+    spend: int = 100_000,
+    tolerance: float = 0.1,
+) -> dict:
     day = datetime(2026, 11, 11, tzinfo=SHANGHAI)
-    return {"campaign_id": "t", "tolerance": tolerance,
-            "hourly": [{"hour": (day + timedelta(hours=h)).isoformat(), "gmv_fen": gmv, "uv": uv,
-                        "orders": buyers, "buyers": buyers, "cvr": buyers / uv, "asp_fen": gmv / buyers,
-                        "spend_fen": spend} for h in range(24)],
-            "daily": [{"day": "2026-11-11", "gmv_fen": 1}, {"day": "2026-11-12", "gmv_fen": 48_000_000,
-                                                           "uv": 24_000, "buyers": 1200,
-                                                           "orders": 1200, "spend_fen": 0}],
-            "budget": {"total_fen": 10, "channels": [{"channel": "search_ads", "spend_fen": 2_400_000}]}}
+    return {
+        "campaign_id": "t",
+        "tolerance": tolerance,
+        "hourly": [
+            {
+                "hour": (day + timedelta(hours=h)).isoformat(),
+                "gmv_fen": gmv,
+                "uv": uv,
+                "orders": buyers,
+                "buyers": buyers,
+                "cvr": buyers / uv,
+                "asp_fen": gmv / buyers,
+                "spend_fen": spend,
+            }
+            for h in range(24)
+        ],
+        "daily": [
+            {"day": "2026-11-11", "gmv_fen": 1},
+            {
+                "day": "2026-11-12",
+                "gmv_fen": 48_000_000,
+                "uv": 24_000,
+                "buyers": 1200,
+                "orders": 1200,
+                "spend_fen": 0,
+            },
+        ],
+        "budget": {
+            "total_fen": 10,
+            "channels": [{"channel": "search_ads", "spend_fen": 2_400_000}],
+        },
+    }
 
 
 def test_planned_is_pro_rata_and_hourly_rows_override_the_day() -> None:
     plan = parse_plan(hourly_plan())
     start = datetime(2026, 11, 11, 10, 30, tzinfo=SHANGHAI)
     # 10:30–12:00 = half of 10:00 + all of 11:00 = 1.5 hours × ¥1万
-    assert planned(plan, start, start + timedelta(minutes=90))["gmv_fen"] == pytest.approx(1_500_000)
+    assert planned(plan, start, start + timedelta(minutes=90))["gmv_fen"] == pytest.approx(
+        1_500_000
+    )
     # 11-12 has only a daily row: 6 hours of ¥48万/24 h = ¥12万 (the 11-11 daily row is ignored)
     next_day = datetime(2026, 11, 12, tzinfo=SHANGHAI)
-    assert planned(plan, next_day, next_day + timedelta(hours=6))["gmv_fen"] == pytest.approx(12_000_000)
+    assert planned(plan, next_day, next_day + timedelta(hours=6))["gmv_fen"] == pytest.approx(
+        12_000_000
+    )
     assert plan.budget == {"search_ads": 2_400_000}
 
 
-@pytest.mark.parametrize(("metric", "attainment", "status"), [
-    ("gmv_fen", 1.3, "green"), ("gmv_fen", 0.9, "green"), ("gmv_fen", 0.85, "yellow"),
-    ("gmv_fen", 0.8, "yellow"), ("gmv_fen", 0.79, "red"), ("spend_fen", 1.15, "yellow"),
-    ("spend_fen", 1.25, "red"), ("spend_fen", 0.95, "green"), ("cvr", None, "grey")])
+@pytest.mark.parametrize(
+    ("metric", "attainment", "status"),
+    [
+        ("gmv_fen", 1.3, "green"),
+        ("gmv_fen", 0.9, "green"),
+        ("gmv_fen", 0.85, "yellow"),
+        ("gmv_fen", 0.8, "yellow"),
+        ("gmv_fen", 0.79, "red"),
+        ("spend_fen", 1.15, "yellow"),
+        ("spend_fen", 1.25, "red"),
+        ("spend_fen", 0.95, "green"),
+        ("cvr", None, "grey"),
+    ],
+)
 def test_status_bands(metric: str, attainment: float | None, status: str) -> None:
     # tolerance 10%: shortfall ≤ 10% green, ≤ 20% yellow, beyond red; spend both ways
     assert status_of(metric, attainment, 0.1) == status
@@ -116,16 +179,29 @@ def test_pace_against_rollups() -> None:
         ts = datetime(2026, 11, 11, 20, i, tzinfo=SHANGHAI)
         rows.append({**ev(i), "ts": ts})
         if i < 2:
-            rows += [{**ev(100 + i), "user_id": f"u{i}", "ts": ts, "event": "order", "amount_fen": 10_000},
-                     {**ev(200 + i), "user_id": f"u{i}", "ts": ts, "event": "pay", "amount_fen": 10_000}]
+            rows += [
+                {
+                    **ev(100 + i),
+                    "user_id": f"u{i}",
+                    "ts": ts,
+                    "event": "order",
+                    "amount_fen": 10_000,
+                },
+                {**ev(200 + i), "user_id": f"u{i}", "ts": ts, "event": "pay", "amount_fen": 10_000},
+            ]
     rollups, store = Rollups(), RollupStore()
     rollups.ingest(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
     store.upsert(rollups.take_dirty())
     plan = parse_plan(hourly_plan(gmv=20_000, uv=50, buyers=2, spend=1_000))
     start = datetime(2026, 11, 11, 20, tzinfo=SHANGHAI)
-    lines = {x.metric: x for x in pace(store, plan, start, start + timedelta(hours=1), spend_fen=1_200)}
+    lines = {
+        x.metric: x for x in pace(store, plan, start, start + timedelta(hours=1), spend_fen=1_200)
+    }
     assert (lines["gmv_fen"].actual, lines["gmv_fen"].planned, lines["gmv_fen"].status) == (
-        20_000, 20_000, "green")
+        20_000,
+        20_000,
+        "green",
+    )
     assert (lines["uv"].actual, lines["uv"].attainment, lines["uv"].status) == (40, 0.8, "yellow")
     assert lines["cvr"].actual == pytest.approx(2 / 40) and lines["cvr"].status == "green"
     assert (lines["spend_fen"].attainment, lines["spend_fen"].status) == (1.2, "yellow")
@@ -151,9 +227,13 @@ def test_fast_arrow_path_equals_the_checked_path() -> None:
     from tests.monitor import simworld
     from tests.monitor.test_live import records
 
-    world = simworld.events(np.random.default_rng(8), 300, datetime(2026, 11, 11, 20, tzinfo=SHANGHAI))
+    world = simworld.events(
+        np.random.default_rng(8), 300, datetime(2026, 11, 11, 20, tzinfo=SHANGHAI)
+    )
     items = records(world.events)
     rows, rejected = validate_batch(items, tz=ZoneInfo("Asia/Shanghai"))
     assert rejected == []
     assert fast_table(items).equals(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
-    assert fast_table([*items[:5], {**items[5], "ts": "2026-11-11T20:00:00"}]) is None  # naive → checked
+    assert (
+        fast_table([*items[:5], {**items[5], "ts": "2026-11-11T20:00:00"}]) is None
+    )  # naive → checked

@@ -27,11 +27,22 @@ W = (HOUR_MS, 2 * HOUR_MS)  # the window: the second hour; baseline: the first
 B = (0, HOUR_MS)
 
 
-def claims(target: str, n: int, refused: int, at: int, reason: str = "coupons_gone",
-           who: str = "c") -> list[AuditEntry]:
+def claims(
+    target: str, n: int, refused: int, at: int, reason: str = "coupons_gone", who: str = "c"
+) -> list[AuditEntry]:
     """n claims by n customers at `at` (ms, one a millisecond), the first `refused` of them refused."""
-    return [AuditEntry(at + i, "claim", target, f"{who}-{target}-{at}-{i}", None, None,
-                       reason if i < refused else "ok") for i in range(n)]
+    return [
+        AuditEntry(
+            at + i,
+            "claim",
+            target,
+            f"{who}-{target}-{at}-{i}",
+            None,
+            None,
+            reason if i < refused else "ok",
+        )
+        for i in range(n)
+    ]
 
 
 def upper_tail(n: int, p: float, k: int) -> float:
@@ -54,13 +65,21 @@ def test_a_sold_out_pool_fires_with_its_tail_reason_and_effect() -> None:
     rate = (2 + 5 * 3.5 / 151) / 105
     assert rate == pytest.approx(0.0201514, abs=1e-7)
     assert (s["kind"], s["dimension"], s["value"], s["measure"]) == (
-        "coupon_refusal", "coupon", "A", "refused")
+        "coupon_refusal",
+        "coupon",
+        "A",
+        "refused",
+    )
     assert (s["actual"], s["attempts"]) == (40, 60)
     assert s["expected"] == pytest.approx(60 * rate)
     assert s["score"] == pytest.approx(-math.log10(2 * upper_tail(60, rate, 40)), rel=1e-6)
     assert s["score"] == pytest.approx(52.08, abs=0.01)
     assert (s["reason"], s["reason_zh"], s["group"], s["reasons"]) == (
-        "coupons_gone", "已领完", "sold_out", {"coupons_gone": 40})
+        "coupons_gone",
+        "已领完",
+        "sold_out",
+        {"coupons_gone": 40},
+    )
     assert s["extra_per_hour"] == pytest.approx(40 - 60 * rate)  # a one-hour window
     assert s["redeem_rate"] == pytest.approx(25 / 98)  # A's ok claims before the window: 98
 
@@ -98,40 +117,78 @@ def test_a_trial_is_a_customer_not_a_click() -> None:
     (已达限领) → not refused; two refusals without a customer → two; a reservation and an entry
     outside the window are not counted; the reason is each refused customer's last one."""
     at = HOUR_MS + 10
-    entries = [AuditEntry(at + i, "claim", "A", "u1", None, None, "rate_limited") for i in range(12)]
-    entries += [AuditEntry(at, "claim", "A", "u2", None, None, "ok"),
-                AuditEntry(at + 1, "claim", "A", "u2", None, None, "limit_reached"),
-                AuditEntry(at, "claim", "A", None, None, None, "coupons_gone"),
-                AuditEntry(at, "claim", "A", None, None, None, "coupons_gone"),
-                AuditEntry(at, "reserve", "A", "u3", None, None, "sold_out"),
-                AuditEntry(2 * HOUR_MS, "claim", "A", "u4", None, None, "coupons_gone")]
+    entries = [
+        AuditEntry(at + i, "claim", "A", "u1", None, None, "rate_limited") for i in range(12)
+    ]
+    entries += [
+        AuditEntry(at, "claim", "A", "u2", None, None, "ok"),
+        AuditEntry(at + 1, "claim", "A", "u2", None, None, "limit_reached"),
+        AuditEntry(at, "claim", "A", None, None, None, "coupons_gone"),
+        AuditEntry(at, "claim", "A", None, None, None, "coupons_gone"),
+        AuditEntry(at, "reserve", "A", "u3", None, None, "sold_out"),
+        AuditEntry(2 * HOUR_MS, "claim", "A", "u4", None, None, "coupons_gone"),
+    ]
     cell = tally(entries, *W)["A"]
     assert (cell.attempts, cell.refused) == (4, 3)
     assert dict(cell.reasons) == {"coupons_gone": 2, "rate_limited": 1}
 
 
 def test_guard_refusals_are_named_as_such() -> None:
-    found = coupon_signals(claims("A", 200, 4, 0, "risk_blocked")
-                           + claims("A", 100, 60, HOUR_MS, "risk_blocked"), W, B)
+    found = coupon_signals(
+        claims("A", 200, 4, 0, "risk_blocked") + claims("A", 100, 60, HOUR_MS, "risk_blocked"), W, B
+    )
     assert [(s["reason"], s["reason_zh"], s["group"]) for s in found] == [
-        ("risk_blocked", "风控拦截", "guard")]
+        ("risk_blocked", "风控拦截", "guard")
+    ]
 
 
-SIGNAL = {"kind": "coupon_refusal", "dimension": "coupon", "value": "C-300-50", "measure": "refused",
-          "expected": 0.4, "actual": 93, "score": 7.3, "reason": "coupons_gone",
-          "reason_zh": "已领完", "group": "sold_out", "extra_per_hour": 80.0, "redeem_rate": 0.25}
+SIGNAL = {
+    "kind": "coupon_refusal",
+    "dimension": "coupon",
+    "value": "C-300-50",
+    "measure": "refused",
+    "expected": 0.4,
+    "actual": 93,
+    "score": 7.3,
+    "reason": "coupons_gone",
+    "reason_zh": "已领完",
+    "group": "sold_out",
+    "extra_per_hour": 80.0,
+    "redeem_rate": 0.25,
+}
 
 
 def test_message_names_the_coupon_and_why() -> None:
-    cause = {"culprit": {"dimension": "coupon", "value": "C-300-50", "ep": 0.0, "surprise": 0.0,
-                         "forecast": None, "actual": None}, "signals": [SIGNAL]}
-    _, body = alert_text(kind="opened", severity="red", rule_name="订单数骤降", metric="orders",
-                         key_dim=None, key="", value=140, reference=200, compare="previous",
-                         at=PEAK, root_cause=cause)
+    cause = {
+        "culprit": {
+            "dimension": "coupon",
+            "value": "C-300-50",
+            "ep": 0.0,
+            "surprise": 0.0,
+            "forecast": None,
+            "actual": None,
+        },
+        "signals": [SIGNAL],
+    }
+    _, body = alert_text(
+        kind="opened",
+        severity="red",
+        rule_name="订单数骤降",
+        metric="orders",
+        key_dim=None,
+        key="",
+        value=140,
+        reference=200,
+        compare="previous",
+        at=PEAK,
+        root_cause=cause,
+    )
     lines = body.splitlines()
     assert "- 根因 优惠券=C-300-50（信号 领券被拒激增：已领完）" in lines
-    assert ("- 信号 领券被拒激增：优惠券=C-300-50 被拒人数 93，预期 0.4，主因 已领完 "
-            "(coupon refusals surged: coupons_gone)") in lines
+    assert (
+        "- 信号 领券被拒激增：优惠券=C-300-50 被拒人数 93，预期 0.4，主因 已领完 "
+        "(coupon refusals surged: coupons_gone)"
+    ) in lines
     assert signal_line(SIGNAL) in lines
 
 
@@ -146,8 +203,12 @@ def test_playbook_issues_more_for_a_sold_out_pool_and_checks_the_rule_for_guards
     assert "+20 单/小时" in first.expected_zh and "¥6,000.00/小时" in first.expected_zh
     assert "+20 orders an hour" in first.expected_en
     assert book.actions[1:] == playbooks.playbook("orders_behind_plan").actions  # then the KPI's
-    guard = playbooks.playbook("gmv_behind_plan", playbooks.Context(
-        coupon={**SIGNAL, "reason": "rate_limited", "reason_zh": "风控限流", "group": "guard"}))
+    guard = playbooks.playbook(
+        "gmv_behind_plan",
+        playbooks.Context(
+            coupon={**SIGNAL, "reason": "rate_limited", "reason_zh": "风控限流", "group": "guard"}
+        ),
+    )
     assert guard.actions[0].zh.startswith("检查风控规则（风控限流）")
     assert "may be refusing real buyers" in guard.actions[0].en
     assert "为上限" in guard.actions[0].expected_zh  # no AOV: orders only
@@ -176,8 +237,10 @@ def _first(table: pa.Table, event: str | None = None) -> dict[str, float]:
     """Each user's first (event) time, epoch seconds."""
     rows = table if event is None else table.filter(pc.equal(table["event"], event))
     first = rows.group_by("user_id").aggregate([("ts", "min")])
-    return {u: t.timestamp() for u, t in zip(first["user_id"].to_pylist(),
-                                             first["ts_min"].to_pylist(), strict=True)}
+    return {
+        u: t.timestamp()
+        for u, t in zip(first["user_id"].to_pylist(), first["ts_min"].to_pylist(), strict=True)
+    }
 
 
 def _coupon_ops(rng: np.random.Generator, table: pa.Table, hour: datetime) -> list[tuple]:
@@ -201,8 +264,11 @@ def _drop_orders(rng: np.random.Generator, table: pa.Table, keep: int) -> pa.Tab
     """Keep the orders (and pays) of `keep` random ordering users: every channel, every cell."""
     buyers = sorted(_first(table, "order"))
     gone = pa.array(rng.choice(buyers, len(buyers) - keep, replace=False))
-    kept = pc.invert(pc.and_(pc.is_in(table["event"], pa.array(["order", "pay"])),
-                             pc.is_in(table["user_id"], gone)))
+    kept = pc.invert(
+        pc.and_(
+            pc.is_in(table["event"], pa.array(["order", "pay"])), pc.is_in(table["user_id"], gone)
+        )
+    )
     return table.filter(kept)
 
 
@@ -218,10 +284,18 @@ def test_live_alert_names_the_coupon_whose_pool_ran_out(tmp_path, pool_runs_out:
     broken = simworld.events(rng, 8000, PEAK + timedelta(hours=1), minutes=60, prefix="x")
     ordering = len(_first(normal.events, "order"))  # the second hour keeps 70% of the first's
     broken_events = _drop_orders(rng, broken.events, round(0.7 * ordering))
-    ops = sorted(_coupon_ops(rng, normal.events, PEAK)
-                 + _coupon_ops(rng, broken_events, PEAK + timedelta(hours=1)))
-    first_hour = sum(1 for at, op, t, who in ops if op == "claim" and t == "C-300-50"
-                     and at < (PEAK + timedelta(hours=1)).timestamp() and who not in RISKY)
+    ops = sorted(
+        _coupon_ops(rng, normal.events, PEAK)
+        + _coupon_ops(rng, broken_events, PEAK + timedelta(hours=1))
+    )
+    first_hour = sum(
+        1
+        for at, op, t, who in ops
+        if op == "claim"
+        and t == "C-300-50"
+        and at < (PEAK + timedelta(hours=1)).timestamp()
+        and who not in RISKY
+    )
     quantity = first_hour + 10 if pool_runs_out else 100_000
     text = COUPON_CAMPAIGN.replace("QTY", str(quantity)).replace("BLOCKED", ", ".join(RISKY))
 
@@ -239,14 +313,21 @@ def test_live_alert_names_the_coupon_whose_pool_ran_out(tmp_path, pool_runs_out:
             store.redeem(held[(template, who)], f"o-{who}", Who(who), key=f"k{n}")
     refused = [e for e in store.audit(limit=10**6) if e.outcome == "coupons_gone"]
     assert bool(refused) == pool_runs_out
-    monitor = LiveMonitor(campaign, tmp_path / "mon", detectors=False, returning_users=set().union(
-        normal.returning, broken.returning), flash_audit=lambda: store.audit(limit=10**6))
+    monitor = LiveMonitor(
+        campaign,
+        tmp_path / "mon",
+        detectors=False,
+        returning_users=set().union(normal.returning, broken.returning),
+        flash_audit=lambda: store.audit(limit=10**6),
+    )
     feed(monitor, normal.events)
     feed(monitor, broken_events)
     opened = [f for f in monitor.feed if f["kind"] == "opened"]
     assert [f["rule_id"] for f in opened] == ["orders-drop"]
     alert = opened[0]
-    assert PEAK + timedelta(hours=1) < datetime.fromisoformat(alert["at"]) < PEAK + timedelta(hours=2)
+    assert (
+        PEAK + timedelta(hours=1) < datetime.fromisoformat(alert["at"]) < PEAK + timedelta(hours=2)
+    )
     culprit = alert["root_cause"]["culprit"]
     kinds = [s["kind"] for s in alert["root_cause"]["signals"]]
     if pool_runs_out:

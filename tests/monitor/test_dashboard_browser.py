@@ -44,12 +44,17 @@ def served(tmp_path: Path):
     import uvicorn
 
     world = make_world(sqlite_db(tmp_path), tmp_path, cookie_secure=False)
-    campaign = parse_campaign((ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8") + ALERTS)
-    monitor = LiveMonitor(campaign, tmp_path / "live", alert_log=MetadataAlertLog(world.db),
-                          detectors=False)
+    campaign = parse_campaign(
+        (ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8") + ALERTS
+    )
+    monitor = LiveMonitor(
+        campaign, tmp_path / "live", alert_log=MetadataAlertLog(world.db), detectors=False
+    )
     install(world.app, monitor)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning")
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -59,8 +64,10 @@ def served(tmp_path: Path):
 
 
 def test_dashboard_live_in_chromium(served) -> None:
-    need(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
-         "Chromium (apt-get install -y chromium chromium-driver)")
+    need(
+        Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
+        "Chromium (apt-get install -y chromium chromium-driver)",
+    )
     from playwright.sync_api import sync_playwright
 
     base, world, _monitor = served
@@ -69,9 +76,17 @@ def test_dashboard_live_in_chromium(served) -> None:
     writer = world.key_client("events:write")
     assert writer.post("/api/events", json=records(normal.events)).json()["accepted"] > 0
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -94,9 +109,14 @@ def test_dashboard_live_in_chromium(served) -> None:
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         assert page.locator(".alert").count() == 0
         # the incident: payments fail in search_ads for 15 minutes
-        broken = simworld.events(rng, 4500, START + timedelta(minutes=10), minutes=15, prefix="x",
-                                 incident=simworld.Incident("payment_failure", "channel",
-                                                            "search_ads", 1.0))
+        broken = simworld.events(
+            rng,
+            4500,
+            START + timedelta(minutes=10),
+            minutes=15,
+            prefix="x",
+            incident=simworld.Incident("payment_failure", "channel", "search_ads", 1.0),
+        )
         writer.post("/api/events", json=records(broken.events))
         alert = page.wait_for_selector('.alert[data-rule="pay-fail"]', timeout=20_000)
         assert "search_ads" in alert.inner_text()

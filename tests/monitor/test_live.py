@@ -89,28 +89,36 @@ def test_payment_failure_raises_alert_with_cause_and_notification(tmp_path: Path
     campaign = parse_campaign(CAMPAIGN.replace("URL", receiver.url))
     notifier = Notifier(load_targets(list(campaign.notify)), backoff=0.01)
     rng = np.random.default_rng(3)
-    worlds = [simworld.events(rng, 8000, PEAK - timedelta(days=d), minutes=120, prefix=f"h{d}")
-              for d in (3, 2, 1)]
+    worlds = [
+        simworld.events(rng, 8000, PEAK - timedelta(days=d), minutes=120, prefix=f"h{d}")
+        for d in (3, 2, 1)
+    ]
     incident = simworld.Incident("payment_failure", "channel", "search_ads", 1.0)
     normal = simworld.events(rng, 4000, PEAK, minutes=60, prefix="n")
-    broken = simworld.events(rng, 4000, PEAK + timedelta(hours=1), minutes=60, incident=incident,
-                             prefix="x")
+    broken = simworld.events(
+        rng, 4000, PEAK + timedelta(hours=1), minutes=60, incident=incident, prefix="x"
+    )
     returning = set().union(*(w.returning for w in [*worlds, normal, broken]))
-    monitor = LiveMonitor(campaign, tmp_path / "mon", returning_users=returning, notifier=notifier,
-                          detectors=False)
+    monitor = LiveMonitor(
+        campaign, tmp_path / "mon", returning_users=returning, notifier=notifier, detectors=False
+    )
     for world in [*worlds, normal, broken]:
         feed(monitor, world.events)
     monitor.outbox.shutdown(wait=True)
 
-    opened = [f for f in monitor.feed if f["kind"] == "opened"
-              and datetime.fromisoformat(f["at"]) >= PEAK]  # (noise may fire on history days)
+    opened = [
+        f for f in monitor.feed if f["kind"] == "opened" and datetime.fromisoformat(f["at"]) >= PEAK
+    ]  # (noise may fire on history days)
     assert [f["rule_id"] for f in opened] == ["cvr-drop"]
     culprit = opened[0]["root_cause"]["culprit"]
     assert (culprit["dimension"], culprit["value"]) == ("channel", "search_ads")
     assert opened[0]["playbook"]["kind"] == "cvr_drop"
     # fired ≥ 10 minutes after the 30-minute CVR first fell under 85% of the 3 previous days
-    assert PEAK + timedelta(hours=1) < datetime.fromisoformat(opened[0]["at"]) <= PEAK + timedelta(
-        hours=2)
+    assert (
+        PEAK + timedelta(hours=1)
+        < datetime.fromisoformat(opened[0]["at"])
+        <= PEAK + timedelta(hours=2)
+    )
     [logged] = monitor.alert_log.recent("d11-test")
     # the log follows the engine: open while firing, resolved once it cleared (here the shop's
     # CVR wavers about the 85% line near the end of the broken hour)
@@ -163,19 +171,28 @@ def test_unpaid_orders_in_one_channel_against_the_rest_of_the_shop(tmp_path: Pat
     campaign = parse_campaign(UNPAID)
     monitor = LiveMonitor(campaign, tmp_path / "mon", detectors=False)
     normal = simworld.events(rng, 8000, PEAK, minutes=60, prefix="n")
-    broken = simworld.events(rng, 8000, PEAK + timedelta(hours=1), minutes=60, prefix="x",
-                             incident=simworld.Incident("payment_failure", "channel",
-                                                        "search_ads", 0.8))
+    broken = simworld.events(
+        rng,
+        8000,
+        PEAK + timedelta(hours=1),
+        minutes=60,
+        prefix="x",
+        incident=simworld.Incident("payment_failure", "channel", "search_ads", 0.8),
+    )
     feed(monitor, normal.events)
     assert [f for f in monitor.feed if f["kind"] == "opened"] == []
     feed(monitor, broken.events)
     opened = [f for f in monitor.feed if f["kind"] == "opened"]
     assert [(f["rule_id"], f["title"].split("渠道=")[1].rstrip("）")) for f in opened] == [
-        ("unpaid", "search_ads")]
+        ("unpaid", "search_ads")
+    ]
     assert opened[0]["playbook"]["kind"] == "payment_failure"
     culprit = opened[0]["root_cause"]["culprit"]  # the alert's own value, with why
     assert (culprit["dimension"], culprit["value"], culprit["signal"]) == (
-        "channel", "search_ads", "pay_failure")
+        "channel",
+        "search_ads",
+        "pay_failure",
+    )
     assert "- 根因 渠道=search_ads（信号 拍下未付款激增）" in opened[0]["body"].splitlines()
     monitor.close()
 
@@ -185,9 +202,14 @@ def test_backfill_and_recovery_do_not_alert(tmp_path: Path) -> None:
     `recover` rebuilds the rollups from the segments without re-running the rules."""
     rng = np.random.default_rng(5)
     campaign = parse_campaign(UNPAID.replace("below: 100}", "below: 100, compare: absolute}"))
-    earlier = simworld.events(rng, 2000, PEAK - timedelta(days=1), minutes=60, prefix="b",
-                              incident=simworld.Incident("payment_failure", "channel",
-                                                         "search_ads", 0.9))
+    earlier = simworld.events(
+        rng,
+        2000,
+        PEAK - timedelta(days=1),
+        minutes=60,
+        prefix="b",
+        incident=simworld.Incident("payment_failure", "channel", "search_ads", 0.9),
+    )
     monitor = LiveMonitor(campaign, tmp_path / "mon", detectors=False)
     assert monitor.backfill(earlier.events) == earlier.events.num_rows
     assert list(monitor.feed) == []
@@ -223,48 +245,81 @@ def test_orders_stop_on_one_sku_and_stock_running_out(tmp_path: Path) -> None:
     still carted: the stall makes it 0 hours, and its alert names the stock-out signal within
     the 10-minute check after 15 minutes of no orders."""
     rng = np.random.default_rng(21)
-    skus = [{"sku_id": "SKU-fragrance", "category": "fragrance", "price_fen": 65_000, "stock": 60},
-            {"sku_id": "SKU-fragrance-mini", "category": "fragrance", "price_fen": 60_000,
-             "stock": 900},
-            *({"sku_id": f"SKU-{c}", "category": c, "price_fen": 20_000, "stock": 100_000}
-              for c in ("skincare", "makeup", "bodycare"))]
+    skus = [
+        {"sku_id": "SKU-fragrance", "category": "fragrance", "price_fen": 65_000, "stock": 60},
+        {
+            "sku_id": "SKU-fragrance-mini",
+            "category": "fragrance",
+            "price_fen": 60_000,
+            "stock": 900,
+        },
+        *(
+            {"sku_id": f"SKU-{c}", "category": c, "price_fen": 20_000, "stock": 100_000}
+            for c in ("skincare", "makeup", "bodycare")
+        ),
+    ]
     monitor = LiveMonitor(parse_campaign(SKU_RULES), tmp_path / "mon", skus=skus, detectors=False)
     normal = simworld.events(rng, 8000, PEAK, minutes=60, prefix="n")
-    broken = simworld.events(rng, 8000, PEAK + timedelta(hours=1), minutes=60, prefix="x",
-                             incident=simworld.Incident("stock_out", "category", "makeup", 1.0))
+    broken = simworld.events(
+        rng,
+        8000,
+        PEAK + timedelta(hours=1),
+        minutes=60,
+        prefix="x",
+        incident=simworld.Incident("stock_out", "category", "makeup", 1.0),
+    )
     feed(monitor, normal.events)
     feed(monitor, broken.events)
     opened = [f for f in reversed(monitor.feed) if f["kind"] == "opened"]
     stops = [f["title"].split("SKU=")[1].rstrip("）") for f in opened if f["rule_id"] == "sku-stop"]
     assert stops == ["SKU-makeup"]
-    stock = {f["title"].split("SKU=")[1].rstrip("）"): f for f in opened
-             if f["rule_id"] == "stock-1h"}
+    stock = {
+        f["title"].split("SKU=")[1].rstrip("）"): f for f in opened if f["rule_id"] == "stock-1h"
+    }
     assert sorted(stock) == ["SKU-fragrance", "SKU-makeup"]
     replace = stock["SKU-fragrance"]["playbook"]["actions"][0]["params"]
     assert replace == {"replace": "SKU-fragrance", "with": "SKU-fragrance-mini"}
     assert stock["SKU-fragrance"]["root_cause"] is None  # its own velocity: shown with the alert
     stalled = stock["SKU-makeup"]["root_cause"]
-    assert stalled["culprit"] == {"dimension": "sku_id", "value": "SKU-makeup", "ep": None,
-                                  "signal": "stock_out"}
+    assert stalled["culprit"] == {
+        "dimension": "sku_id",
+        "value": "SKU-makeup",
+        "ep": None,
+        "signal": "stock_out",
+    }
     [signal] = stalled["signals"]
     assert signal["kind"] == "stock_out" and signal["actual"] <= 0.05 * signal["expected"]
     # ~110 orders an hour: the 15-minute look shows it at the first 10-minute check after that
     assert signal["minutes"] == 15
     onset = PEAK + timedelta(hours=1)
-    assert onset + timedelta(minutes=15) <= datetime.fromisoformat(stock["SKU-makeup"]["at"]) \
+    assert (
+        onset + timedelta(minutes=15)
+        <= datetime.fromisoformat(stock["SKU-makeup"]["at"])
         <= onset + timedelta(minutes=26)
+    )
     assert f"疑似断货：SKU=SKU-makeup 订单 {signal['actual']:.0f}" in stock["SKU-makeup"]["body"]
     # shoppers then stop coming to makeup altogether (no carts: no fresh evidence) — it stays
     # stalled and alerted once; an hour of normal sales ends the stall
-    gone = simworld.events(rng, 8000, PEAK + timedelta(hours=2), minutes=60, prefix="g",
-                           incident=simworld.Incident("traffic_drop", "category", "makeup", 1.0))
+    gone = simworld.events(
+        rng,
+        8000,
+        PEAK + timedelta(hours=2),
+        minutes=60,
+        prefix="g",
+        incident=simworld.Incident("traffic_drop", "category", "makeup", 1.0),
+    )
     feed(monitor, gone.events)
     assert "SKU-makeup" in monitor.stalls
-    reopened = [f for f in monitor.feed if f["kind"] == "opened" and f["rule_id"] == "stock-1h"
-                and "SKU-makeup" in f["title"]]
+    reopened = [
+        f
+        for f in monitor.feed
+        if f["kind"] == "opened" and f["rule_id"] == "stock-1h" and "SKU-makeup" in f["title"]
+    ]
     assert len(reopened) == 1
-    feed(monitor, simworld.events(rng, 8000, PEAK + timedelta(hours=3), minutes=60,
-                                  prefix="b").events)
+    feed(
+        monitor,
+        simworld.events(rng, 8000, PEAK + timedelta(hours=3), minutes=60, prefix="b").events,
+    )
     assert "SKU-makeup" not in monitor.stalls
     monitor.close()
 
@@ -272,9 +327,17 @@ def test_orders_stop_on_one_sku_and_stock_running_out(tmp_path: Path) -> None:
 def test_alert_log_keeps_the_event_time_of_a_replay(tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     monitor = LiveMonitor(parse_campaign(UNPAID), tmp_path / "mon", detectors=False)
-    feed(monitor, simworld.events(rng, 8000, PEAK, minutes=60, prefix="n",
-                                  incident=simworld.Incident("payment_failure", "channel",
-                                                             "search_ads", 0.9)).events)
+    feed(
+        monitor,
+        simworld.events(
+            rng,
+            8000,
+            PEAK,
+            minutes=60,
+            prefix="n",
+            incident=simworld.Incident("payment_failure", "channel", "search_ads", 0.9),
+        ).events,
+    )
     logged = monitor.alert_log.recent("d11-unpaid")[-1]
     opened = datetime.fromisoformat(logged["opened_at"])
     assert logged["rule_id"] == "unpaid" and PEAK < opened < PEAK + timedelta(hours=1)
@@ -298,11 +361,21 @@ def test_an_alert_that_clears_is_resolved_in_the_log(tmp_path: Path) -> None:
     # first hour and is resolved in the second — in the engine, the feed and the stored log.
     rng = np.random.default_rng(11)
     monitor = LiveMonitor(parse_campaign(UNPAID), tmp_path / "mon", detectors=False)
-    feed(monitor, simworld.events(rng, 8000, PEAK, minutes=60, prefix="n",
-                                  incident=simworld.Incident("payment_failure", "channel",
-                                                             "search_ads", 0.9)).events)
-    feed(monitor, simworld.events(rng, 8000, PEAK + timedelta(hours=1), minutes=60,
-                                  prefix="r").events)
+    feed(
+        monitor,
+        simworld.events(
+            rng,
+            8000,
+            PEAK,
+            minutes=60,
+            prefix="n",
+            incident=simworld.Incident("payment_failure", "channel", "search_ads", 0.9),
+        ).events,
+    )
+    feed(
+        monitor,
+        simworld.events(rng, 8000, PEAK + timedelta(hours=1), minutes=60, prefix="r").events,
+    )
     kinds = [(f["kind"], f["alert_id"]) for f in reversed(monitor.feed) if f["rule_id"] == "unpaid"]
     assert [k for k, _ in kinds] == ["opened", "resolved"] and kinds[0][1] == kinds[1][1]
     [row] = monitor.alert_log.recent("d11-unpaid")

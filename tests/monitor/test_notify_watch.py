@@ -74,14 +74,25 @@ def notifier(items: list[dict], **kw) -> Notifier:
 
 def test_dingtalk_markdown_and_signature(hook) -> None:
     h = hook()
-    n = notifier([{"id": "d", "type": "dingtalk", "url": f"{h.base}/robot/send?access_token=T",
-                   "secret": "SEC123", "at_mobiles": ["13800000000"]}])
+    n = notifier(
+        [
+            {
+                "id": "d",
+                "type": "dingtalk",
+                "url": f"{h.base}/robot/send?access_token=T",
+                "secret": "SEC123",
+                "at_mobiles": ["13800000000"],
+            }
+        ]
+    )
     assert n.send("d", MSG).ok
     path, body = h.requests[0]
     query = urllib.parse.parse_qs(urllib.parse.urlparse(path).query)
     stamp = query["timestamp"][0]
     # DingTalk: base64(HMAC-SHA256(key=secret, msg="{timestamp}\n{secret}")), URL-encoded in the query
-    want = base64.b64encode(hmac.new(b"SEC123", f"{stamp}\nSEC123".encode(), hashlib.sha256).digest())
+    want = base64.b64encode(
+        hmac.new(b"SEC123", f"{stamp}\nSEC123".encode(), hashlib.sha256).digest()
+    )
     assert query["sign"][0] == want.decode() and query["access_token"] == ["T"]
     assert body["msgtype"] == "markdown" and body["markdown"]["title"] == MSG.title
     assert body["at"]["atMobiles"] == ["13800000000"] and "@13800000000" in body["markdown"]["text"]
@@ -89,9 +100,13 @@ def test_dingtalk_markdown_and_signature(hook) -> None:
 
 def test_feishu_wecom_slack_payloads(hook) -> None:
     h = hook([(200, '{"code":0}'), (200, '{"errcode":0}'), (200, "ok")])
-    n = notifier([{"id": "f", "type": "feishu", "url": f"{h.base}/hook/x", "secret": "fs"},
-                  {"id": "w", "type": "wecom", "url": f"{h.base}/cgi-bin/webhook/send?key=k"},
-                  {"id": "s", "type": "slack", "url": f"{h.base}/services/x"}])
+    n = notifier(
+        [
+            {"id": "f", "type": "feishu", "url": f"{h.base}/hook/x", "secret": "fs"},
+            {"id": "w", "type": "wecom", "url": f"{h.base}/cgi-bin/webhook/send?key=k"},
+            {"id": "s", "type": "slack", "url": f"{h.base}/services/x"},
+        ]
+    )
     assert [n.send(t, MSG).ok for t in ("f", "w", "s")] == [True, True, True]
     feishu, wecom, slack = (b for _, b in h.requests)
     # Feishu: base64(HMAC-SHA256(key="{timestamp}\n{secret}", msg=b"")) in the body
@@ -153,8 +168,17 @@ def smtp_server() -> tuple[socketserver.TCPServer, Mailbox]:
 def test_email_through_a_local_smtp_server() -> None:
     server, box = smtp_server()
     port = server.server_address[1]
-    n = notifier([{"id": "m", "type": "email", "smtp": f"127.0.0.1:{port}", "from": "dacu@example.com",
-                   "to": ["ops@example.com"]}])
+    n = notifier(
+        [
+            {
+                "id": "m",
+                "type": "email",
+                "smtp": f"127.0.0.1:{port}",
+                "from": "dacu@example.com",
+                "to": ["ops@example.com"],
+            }
+        ]
+    )
     assert n.send("m", MSG).ok
     server.shutdown()
     mail = message_from_bytes(box.messages[0], policy=policy.default)
@@ -168,19 +192,26 @@ def test_bad_targets_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match=r"notify\[0\] \(id m\).smtp: missing"):
         load_targets([{"id": "m", "type": "email", "to": ["a@b"]}])
     monkeypatch.setenv("DT_SECRET", "from-env")
-    target = load_targets([{"id": "d", "type": "dingtalk", "url": "u", "secret": "${DT_SECRET}"}])["d"]
+    target = load_targets([{"id": "d", "type": "dingtalk", "url": "u", "secret": "${DT_SECRET}"}])[
+        "d"
+    ]
     assert target.options["secret"] == "from-env"
 
 
 def test_stock_watch_hours_to_stockout() -> None:
-    skus = [{"sku_id": "A", "category": "makeup", "stock": 500}, {"sku_id": "B", "category": "makeup",
-            "stock": 100}, {"sku_id": "C", "category": "skincare", "stock": 50}]
+    skus = [
+        {"sku_id": "A", "category": "makeup", "stock": 500},
+        {"sku_id": "B", "category": "makeup", "stock": 100},
+        {"sku_id": "C", "category": "skincare", "stock": 50},
+    ]
     rows = stock_watch(skus, sold={"A": 300, "B": 10}, velocity={"A": 100.0, "B": 10.0})
     # A: (500−300)/100 = 2.0 h → yellow (2 ≤ h < 6); B: 90/10 = 9 h green; C not selling
     assert [(r.sku_id, r.stock_left, r.hours_to_stockout, r.status) for r in rows] == [
-        ("A", 200, 2.0, "yellow"), ("B", 90, 9.0, "green"), ("C", 50, None, "green")]
+        ("A", 200, 2.0, "yellow"),
+        ("B", 90, 9.0, "green"),
+        ("C", 50, None, "green"),
+    ]
     assert stock_watch(skus, sold={}, velocity={"C": 100.0}, top=1)[0].status == "red"  # 0.5 h
-
 
 
 def test_a_sku_still_carted_but_no_longer_ordered_is_out_of_stock_now() -> None:
@@ -188,33 +219,51 @@ def test_a_sku_still_carted_but_no_longer_ordered_is_out_of_stock_now() -> None:
     # 12 per 20. Now 20 carts, no order: expected 12 · 20/20 = 12, P(0) = e^−12; X alone is
     # tested (Y's 4 orders and Z's 3 carts are too few for a rate of their own), so the score is
     # −log10(e^−12) = 12/ln 10 = 5.2115.
-    earlier = {"X": {"orders": 36, "cart": 60, "pv": 300}, "Y": {"orders": 4, "cart": 9, "pv": 30},
-               "Z": {"orders": 6, "cart": 3, "pv": 60}}
-    actual = {"X": {"orders": 0, "cart": 20, "pv": 100}, "Y": {"orders": 0, "cart": 3, "pv": 10},
-              "Z": {"orders": 0, "cart": 1, "pv": 20}}
+    earlier = {
+        "X": {"orders": 36, "cart": 60, "pv": 300},
+        "Y": {"orders": 4, "cart": 9, "pv": 30},
+        "Z": {"orders": 6, "cart": 3, "pv": 60},
+    }
+    actual = {
+        "X": {"orders": 0, "cart": 20, "pv": 100},
+        "Y": {"orders": 0, "cart": 3, "pv": 10},
+        "Z": {"orders": 0, "cart": 1, "pv": 20},
+    }
     stalled = stalled_skus(earlier, actual, scale=1 / 3)
     assert list(stalled) == ["X"]
     assert (stalled["X"]["expected"], stalled["X"]["actual"]) == (pytest.approx(12.0), 0)
     assert stalled["X"]["score"] == pytest.approx(12 / math.log(10))
     # carts fell below half their pace (9 < 10): shoppers left, no evidence it cannot be bought
-    assert stalled_skus(earlier, {**actual, "X": {"orders": 0, "cart": 9, "pv": 100}},
-                        scale=1 / 3) == {}
+    assert (
+        stalled_skus(earlier, {**actual, "X": {"orders": 0, "cart": 9, "pv": 100}}, scale=1 / 3)
+        == {}
+    )
     # the stock table still says 500 left and nothing sells: red, 0 hours, listed first
-    skus = [{"sku_id": "A", "category": "makeup", "stock": 500},
-            {"sku_id": "X", "category": "makeup", "stock": 500}]
+    skus = [
+        {"sku_id": "A", "category": "makeup", "stock": 500},
+        {"sku_id": "X", "category": "makeup", "stock": 500},
+    ]
     rows = stock_watch(skus, sold={}, velocity={"A": 100.0}, stalled=stalled, top=1)
     assert [(r.sku_id, r.stock_left, r.hours_to_stockout, r.status) for r in rows] == [
-        ("X", 500, 0.0, "red")]
+        ("X", 500, 0.0, "red")
+    ]
     assert rows[0].stalled == stalled["X"]
 
 
 def test_budget_watch_pace_and_roi() -> None:
-    rows = budget_watch({"search_ads": 1000, "display_ads": 1000}, {"search_ads": 500, "display_ads": 500},
-                        {"search_ads": 520, "display_ads": 700}, {"search_ads": 5200, "display_ads": 2100},
-                        tolerance=0.15, roi_floor=5)
+    rows = budget_watch(
+        {"search_ads": 1000, "display_ads": 1000},
+        {"search_ads": 500, "display_ads": 500},
+        {"search_ads": 520, "display_ads": 700},
+        {"search_ads": 5200, "display_ads": 2100},
+        tolerance=0.15,
+        roi_floor=5,
+    )
     # search: pace 1.04, ROI 10 → green; display: pace 1.4 (> 1 + 2×15%) and ROI 3 < 5 → red
     assert [(r.channel, r.pace, r.roi, r.status) for r in rows] == [
-        ("display_ads", 1.4, 3.0, "red"), ("search_ads", 1.04, 10.0, "green")]
+        ("display_ads", 1.4, 3.0, "red"),
+        ("search_ads", 1.04, 10.0, "green"),
+    ]
 
 
 @dataclass
@@ -227,40 +276,74 @@ class Entry:
 
 def test_coupon_and_flash_watches_from_the_audit_trail() -> None:
     hour = 3_600_000
-    entries = [Entry(0, "claim", "c20", "ok"), Entry(10, "claim", "c20", "ok"),
-               Entry(20, "redeem", "c20", "ok"), Entry(30, "claim", "c20", "limit_reached"),
-               Entry(hour + 5, "claim", "c20", "ok"), Entry(40, "reserve", "lipstick", "ok"),
-               Entry(50, "reserve", "lipstick", "sold_out"), Entry(60, "reserve", "lipstick", "sold_out"),
-               Entry(70, "reserve", "lipstick", "rate_limited")]
+    entries = [
+        Entry(0, "claim", "c20", "ok"),
+        Entry(10, "claim", "c20", "ok"),
+        Entry(20, "redeem", "c20", "ok"),
+        Entry(30, "claim", "c20", "limit_reached"),
+        Entry(hour + 5, "claim", "c20", "ok"),
+        Entry(40, "reserve", "lipstick", "ok"),
+        Entry(50, "reserve", "lipstick", "sold_out"),
+        Entry(60, "reserve", "lipstick", "sold_out"),
+        Entry(70, "reserve", "lipstick", "rate_limited"),
+    ]
     assert coupon_watch(entries) == [
-        {"slot_ms": 0, "coupon": "c20", "issued": 2, "redeemed": 1, "refused": 1, "redemption_rate": 0.5},
-        {"slot_ms": hour, "coupon": "c20", "issued": 1, "redeemed": 0, "refused": 0,
-         "redemption_rate": 0.0}]
-    assert flash_watch(entries) == [{"sale": "lipstick", "granted": 1, "refused": 3,
-                                     "refusal_rate": 0.75,
-                                     "reasons": {"sold_out": 2, "rate_limited": 1}}]
+        {
+            "slot_ms": 0,
+            "coupon": "c20",
+            "issued": 2,
+            "redeemed": 1,
+            "refused": 1,
+            "redemption_rate": 0.5,
+        },
+        {
+            "slot_ms": hour,
+            "coupon": "c20",
+            "issued": 1,
+            "redeemed": 0,
+            "refused": 0,
+            "redemption_rate": 0.0,
+        },
+    ]
+    assert flash_watch(entries) == [
+        {
+            "sale": "lipstick",
+            "granted": 1,
+            "refused": 3,
+            "refusal_rate": 0.75,
+            "reasons": {"sold_out": 2, "rate_limited": 1},
+        }
+    ]
 
 
 def test_playbooks_use_live_numbers() -> None:
-    ctx = playbooks.Context(channel="display_ads", channel_roi={"display_ads": 2.0, "search_ads": 9.0,
-                                                                 "affiliate": 6.0},
-                            channel_remaining_fen={"display_ads": 1_000_000})
+    ctx = playbooks.Context(
+        channel="display_ads",
+        channel_roi={"display_ads": 2.0, "search_ads": 9.0, "affiliate": 6.0},
+        channel_remaining_fen={"display_ads": 1_000_000},
+    )
     book = playbooks.playbook("roi_below_floor", ctx)
     move = book.actions[0]
     # 30% of ¥1万 = ¥3,000 to search_ads; 3,000 × (9 − 2) = ¥21,000 more GMV at most
     assert move.params == {"from": "display_ads", "to": "search_ads", "amount_fen": 300_000}
     assert "¥21,000.00" in move.expected_zh
-    skus = [{"sku_id": "HIT", "category": "makeup", "price_fen": 10_000, "stock": 3},
-            {"sku_id": "NEAR", "category": "makeup", "price_fen": 11_000, "stock": 500},
-            {"sku_id": "FAST", "category": "makeup", "price_fen": 9_000, "stock": 600},
-            {"sku_id": "DEAR", "category": "makeup", "price_fen": 30_000, "stock": 9_999},
-            {"sku_id": "OTHER", "category": "skincare", "price_fen": 10_000, "stock": 9_999}]
-    stock = playbooks.playbook("stock_out_risk", playbooks.Context(
-        sku_id="HIT", skus=skus, velocity={"NEAR": 10.0, "FAST": 300.0}))
+    skus = [
+        {"sku_id": "HIT", "category": "makeup", "price_fen": 10_000, "stock": 3},
+        {"sku_id": "NEAR", "category": "makeup", "price_fen": 11_000, "stock": 500},
+        {"sku_id": "FAST", "category": "makeup", "price_fen": 9_000, "stock": 600},
+        {"sku_id": "DEAR", "category": "makeup", "price_fen": 30_000, "stock": 9_999},
+        {"sku_id": "OTHER", "category": "skincare", "price_fen": 10_000, "stock": 9_999},
+    ]
+    stock = playbooks.playbook(
+        "stock_out_risk",
+        playbooks.Context(sku_id="HIT", skus=skus, velocity={"NEAR": 10.0, "FAST": 300.0}),
+    )
     # same category, price within ±20%: NEAR (50 h of stock) beats FAST (2 h)
     assert stock.actions[0].params == {"replace": "HIT", "with": "NEAR"}
-    assert playbooks.kind_for("uv") == "uv_drop" and playbooks.kind_for("cvr", "payment_failure") == \
-        "payment_failure"
+    assert (
+        playbooks.kind_for("uv") == "uv_drop"
+        and playbooks.kind_for("cvr", "payment_failure") == "payment_failure"
+    )
     for kind in playbooks.KINDS:
         assert playbooks.playbook(kind).actions, kind
 

@@ -32,7 +32,9 @@ def stored(rollups: Rollups) -> RollupStore:
 
 @pytest.fixture(scope="module")
 def world() -> simworld.World:
-    return simworld.events(np.random.default_rng(7), 30_000, datetime(2026, 11, 11, 20, tzinfo=SHANGHAI))
+    return simworld.events(
+        np.random.default_rng(7), 30_000, datetime(2026, 11, 11, 20, tzinfo=SHANGHAI)
+    )
 
 
 def test_counters_are_exact_and_uv_within_two_percent(world: simworld.World) -> None:
@@ -72,19 +74,37 @@ def test_batches_merge_like_one(world: simworld.World) -> None:
     # same users; the HLL estimator may differ slightly (HIP vs composite after a split minute)
     assert parts.uv == pytest.approx(whole.uv, rel=0.02)
     assert [k.gmv_fen for _, k in a.curve(*ALL, bucket=10)] == [
-        k.gmv_fen for _, k in b.curve(*ALL, bucket=10)]
+        k.gmv_fen for _, k in b.curve(*ALL, bucket=10)
+    ]
 
 
-def event(i: int, user: str, kind: str, session: str | None, channel: str | None,
-          minute: int = 0, amount: int | None = None) -> dict:
-    return {"event_id": f"e{i}", "ts": datetime(2026, 11, 11, 12, minute, tzinfo=UTC),
-            "user_id": user, "session_id": session, "event": kind, "channel": channel,
-            "amount_fen": amount, "quantity": 1}
+def event(
+    i: int,
+    user: str,
+    kind: str,
+    session: str | None,
+    channel: str | None,
+    minute: int = 0,
+    amount: int | None = None,
+) -> dict:
+    return {
+        "event_id": f"e{i}",
+        "ts": datetime(2026, 11, 11, 12, minute, tzinfo=UTC),
+        "user_id": user,
+        "session_id": session,
+        "event": kind,
+        "channel": channel,
+        "amount_fen": amount,
+        "quantity": 1,
+    }
 
 
 def test_channel_of_a_visit_is_its_session_entry_channel() -> None:
-    rows = [event(1, "u1", "pv", "s1", "search_ads"), event(2, "u1", "pv", "s1", "organic"),
-            event(3, "u1", "pay", "s1", None, amount=9900)]
+    rows = [
+        event(1, "u1", "pv", "s1", "search_ads"),
+        event(2, "u1", "pv", "s1", "organic"),
+        event(3, "u1", "pay", "s1", None, amount=9900),
+    ]
     rollups = Rollups()
     rollups.ingest(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
     by_channel = stored(rollups).by_value("channel", *ALL)
@@ -94,7 +114,8 @@ def test_channel_of_a_visit_is_its_session_entry_channel() -> None:
 
 def test_bot_traffic_is_kept_apart() -> None:
     rows = [event(i, "bot", "pv", "sb", "affiliate") for i in range(5)] + [
-        event(9, "human", "pv", "sh", "organic")]
+        event(9, "human", "pv", "sh", "organic")
+    ]
     rollups = Rollups(bots={"bot"})
     rollups.ingest(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
     store = stored(rollups)
@@ -102,22 +123,40 @@ def test_bot_traffic_is_kept_apart() -> None:
     assert store.totals(*ALL, dim="bot").pv == 5
 
 
-amounts = st.lists(st.tuples(st.sampled_from(["order", "pay", "refund", "pv"]),
-                             st.integers(0, 10**9), st.integers(0, 59)), min_size=1, max_size=60)
+amounts = st.lists(
+    st.tuples(
+        st.sampled_from(["order", "pay", "refund", "pv"]), st.integers(0, 10**9), st.integers(0, 59)
+    ),
+    min_size=1,
+    max_size=60,
+)
 
 
 @given(amounts)
 @settings(max_examples=40, deadline=None)
 def test_money_is_conserved_to_the_fen(items: list[tuple[str, int, int]]) -> None:
-    rows = [event(i, f"u{i % 5}", kind, f"s{i % 3}", ["a", "b"][i % 2], minute,
-                  None if kind == "pv" else amount) for i, (kind, amount, minute) in enumerate(items)]
+    rows = [
+        event(
+            i,
+            f"u{i % 5}",
+            kind,
+            f"s{i % 3}",
+            ["a", "b"][i % 2],
+            minute,
+            None if kind == "pv" else amount,
+        )
+        for i, (kind, amount, minute) in enumerate(items)
+    ]
     rollups = Rollups()
     rollups.ingest(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
     store = stored(rollups)
     want = {k: sum(a for kind, a, _ in items if kind == k) for k in ("order", "pay", "refund")}
     total = store.totals(*ALL)
     assert (total.gmv_fen, total.paid_gmv_fen, total.refund_fen) == (
-        want["order"], want["pay"], want["refund"])
+        want["order"],
+        want["pay"],
+        want["refund"],
+    )
     assert sum(k.gmv_fen for k in store.by_value("channel", *ALL).values()) == want["order"]
     assert sum(k.gmv_fen for _, k in store.curve(*ALL, bucket=1)) == want["order"]
 
@@ -125,17 +164,33 @@ def test_money_is_conserved_to_the_fen(items: list[tuple[str, int, int]]) -> Non
 # -- running sketches ---------------------------------------------------------------------------------
 NOV_11 = datetime(2026, 11, 11, tzinfo=SHANGHAI)  # local midnight = 2026-11-10 16:00 UTC
 DAY_MINUTE = to_minute(NOV_11)
-visits = st.lists(st.tuples(st.integers(-600, 2 * 1440 + 600),  # minutes from 11-11 00:00 local
-                            st.integers(0, 30), st.sampled_from(["pv", "pv", "pay", "order"]),
-                            st.sampled_from(["a", "b", None]), st.integers(1, 9_999)),
-                  min_size=1, max_size=80)
+visits = st.lists(
+    st.tuples(
+        st.integers(-600, 2 * 1440 + 600),  # minutes from 11-11 00:00 local
+        st.integers(0, 30),
+        st.sampled_from(["pv", "pv", "pay", "order"]),
+        st.sampled_from(["a", "b", None]),
+        st.integers(1, 9_999),
+    ),
+    min_size=1,
+    max_size=80,
+)
 
 
 def visit_rows(items: list[tuple[int, int, str, str | None, int]]) -> list[dict]:
-    return [{"event_id": f"e{i}", "ts": NOV_11 + timedelta(minutes=minute, seconds=i % 60),
-             "user_id": f"u{user}", "session_id": None, "event": kind, "channel": channel,
-             "amount_fen": None if kind == "pv" else amount, "quantity": 1}
-            for i, (minute, user, kind, channel, amount) in enumerate(items)]
+    return [
+        {
+            "event_id": f"e{i}",
+            "ts": NOV_11 + timedelta(minutes=minute, seconds=i % 60),
+            "user_id": f"u{user}",
+            "session_id": None,
+            "event": kind,
+            "channel": channel,
+            "amount_fen": None if kind == "pv" else amount,
+            "quantity": 1,
+        }
+        for i, (minute, user, kind, channel, amount) in enumerate(items)
+    ]
 
 
 def local_day(row: dict) -> int:
@@ -151,7 +206,7 @@ def test_running_sketches_are_the_union_of_their_minute_cells(items, shuffle, pi
     rollups = Rollups()
     size = -(-len(rows) // pieces)
     for start in range(0, len(rows), size):
-        rollups.ingest(pa.Table.from_pylist(rows[start:start + size], schema=EVENT_SCHEMA))
+        rollups.ingest(pa.Table.from_pylist(rows[start : start + size], schema=EVENT_SCHEMA))
     store = stored(rollups)
     days = {local_day(r) for r in rows}
     for day in days:
@@ -159,17 +214,24 @@ def test_running_sketches_are_the_union_of_their_minute_cells(items, shuffle, pi
         minutes = [key for key in rollups.cells if key[1] == "all" and day <= key[0] < day + 1440]
         running = rollups.cells[(day, "all" + DAY, "")]
         # the day cell against the union of its minute cells, and against a recount in Python
-        assert union_estimate([serialize(running.uv)]) == union_estimate(
-            serialize(rollups.cells[key].uv) for key in minutes) == len(
-            {r["user_id"] for r in in_day if r["event"] == "pv"})
-        assert running.counts == [sum(c) for c in zip(*(rollups.cells[k].counts for k in minutes),
-                                                          strict=True)]
+        assert (
+            union_estimate([serialize(running.uv)])
+            == union_estimate(serialize(rollups.cells[key].uv) for key in minutes)
+            == len({r["user_id"] for r in in_day if r["event"] == "pv"})
+        )
+        assert running.counts == [
+            sum(c) for c in zip(*(rollups.cells[k].counts for k in minutes), strict=True)
+        ]
         assert store.cover(day, day + 1440) in (Cover(days=(day,)), Cover(total=True))
         tile = store.totals(day, day + 1440)
         assert tile.gmv_fen == sum(r["amount_fen"] for r in in_day if r["event"] == "order")
         assert tile.buyers == len({r["user_id"] for r in in_day if r["event"] == "pay"})
         for channel in ("a", "b"):
-            want = {r["user_id"] for r in in_day if r["event"] == "pv" and (r["channel"] or "") == channel}
+            want = {
+                r["user_id"]
+                for r in in_day
+                if r["event"] == "pv" and (r["channel"] or "") == channel
+            }
             got = store.by_value("channel", day, day + 1440).get(channel)
             assert (got.uv if got else 0) == len(want)
     everything = store.totals(0, 10**9)
@@ -192,7 +254,8 @@ def test_any_window_gets_the_users_and_money_inside_it(items, first: int, length
     tile = store.totals(start, end)
     assert (tile.gmv_fen, tile.orders) == (
         sum(r["amount_fen"] for r in inside if r["event"] == "order"),
-        sum(r["event"] == "order" for r in inside))
+        sum(r["event"] == "order" for r in inside),
+    )
     assert tile.uv == len({r["user_id"] for r in inside if r["event"] == "pv"})
     hours = defaultdict(set)
     for r in inside:
@@ -213,7 +276,9 @@ def test_the_store_reads_the_fewest_cells() -> None:
     assert extents.cover(d, live) == Cover(total=True)  # campaign and day so far
     assert extents.cover(d + 5, live) == Cover(total=True)  # the data starts at 00:05
     assert extents.cover(d + 6, live) == Cover(hours=(d + 60, d + 1200), minutes=((d + 6, d + 60),))
-    assert extents.cover(d + 1200, d + 1230) == Cover(minutes=((d + 1200, d + 1230),))  # 20:00–20:30
+    assert extents.cover(d + 1200, d + 1230) == Cover(
+        minutes=((d + 1200, d + 1230),)
+    )  # 20:00–20:30
     assert extents.cover(d + 1190, live) == Cover(hours=(d + 1200,))  # the live hour, whole
     assert extents.cover(d, live, running=False) == Cover(hours=(d, d + 60, d + 1200))
     extents.add_minutes([d - 10])  # a warm-up event the evening before: no more total cell
@@ -231,7 +296,7 @@ def test_day_tile_within_two_percent_and_consistent_with_hours(world: simworld.W
     assert store.cover(day, day + 1440) == Cover(total=True)
     assert abs(tile.uv - len(exact)) / len(exact) < 0.02
     # the same users through the hour cells (one bucket holds all the hours of the data)
-    (_, by_hours), = [(b, k) for b, k in store.curve(day, day + 1440, bucket=1440) if k.pv]
+    ((_, by_hours),) = [(b, k) for b, k in store.curve(day, day + 1440, bucket=1440) if k.pv]
     assert by_hours.uv == pytest.approx(tile.uv, rel=0.01)
     assert by_hours.gmv_fen == tile.gmv_fen
 
@@ -239,10 +304,17 @@ def test_day_tile_within_two_percent_and_consistent_with_hours(world: simworld.W
 def test_restart_replays_the_segments_into_the_same_tiles(tmp_path, world: simworld.World) -> None:
     def tiles(store: RollupStore) -> tuple:
         day = DAY_MINUTE
-        return (store.totals(day, day + 1440), store.totals(0, 10**9), store.curve(day, day + 1440),
-                store.by_value("channel", day, day + 1440), store.totals(day + 1210, day + 1250))
+        return (
+            store.totals(day, day + 1440),
+            store.totals(0, 10**9),
+            store.curve(day, day + 1440),
+            store.by_value("channel", day, day + 1440),
+            store.totals(day + 1210, day + 1250),
+        )
 
-    first = Collector(SegmentLog(tmp_path / "segments"), Rollups(), RollupStore(tmp_path / "r.duckdb"))
+    first = Collector(
+        SegmentLog(tmp_path / "segments"), Rollups(), RollupStore(tmp_path / "r.duckdb")
+    )
     for offset in range(0, world.events.num_rows, 5_000):
         first._accept_table(world.events.slice(offset, 5_000))
     first.flush()
@@ -263,17 +335,41 @@ def test_orders_are_distinct_order_ids_per_cell() -> None:
     order of its own."""
 
     ts = datetime(2026, 11, 11, 12, 0, 5, tzinfo=UTC)
-    lines = [("order", "o1", "a"), ("order", "o1", "a"), ("order", "o1", "b"), ("order", "o2", "b"),
-             ("pay", "o1", "a"), ("pay", "o1", "b"), ("order", None, "a")]
+    lines = [
+        ("order", "o1", "a"),
+        ("order", "o1", "a"),
+        ("order", "o1", "b"),
+        ("order", "o2", "b"),
+        ("pay", "o1", "a"),
+        ("pay", "o1", "b"),
+        ("order", None, "a"),
+    ]
     table = pa.Table.from_pylist(
-        [{"event_id": f"e{i}", "ts": ts, "user_id": "u1", "event": event, "order_id": order,
-          "category": category, "sku_id": f"S{category}", "amount_fen": 100, "quantity": 1,
-          "channel": "organic"} for i, (event, order, category) in enumerate(lines)],
-        schema=EVENT_SCHEMA)
+        [
+            {
+                "event_id": f"e{i}",
+                "ts": ts,
+                "user_id": "u1",
+                "event": event,
+                "order_id": order,
+                "category": category,
+                "sku_id": f"S{category}",
+                "amount_fen": 100,
+                "quantity": 1,
+                "channel": "organic",
+            }
+            for i, (event, order, category) in enumerate(lines)
+        ],
+        schema=EVENT_SCHEMA,
+    )
     rollups = Rollups()
     rollups.ingest(table)
     minute = int(ts.timestamp() // 60)
-    got = {(dim, value): (rollups.cells[(minute, dim, value)].counts[MEASURES.index("orders")],
-                          rollups.cells[(minute, dim, value)].counts[MEASURES.index("paid_orders")])
-           for dim, value in (("all", ""), ("category", "a"), ("category", "b"))}
+    got = {
+        (dim, value): (
+            rollups.cells[(minute, dim, value)].counts[MEASURES.index("orders")],
+            rollups.cells[(minute, dim, value)].counts[MEASURES.index("paid_orders")],
+        )
+        for dim, value in (("all", ""), ("category", "a"), ("category", "b"))
+    }
     assert got == {("all", ""): (3, 1), ("category", "a"): (2, 1), ("category", "b"): (2, 1)}

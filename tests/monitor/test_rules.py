@@ -26,7 +26,8 @@ def campaign_with(alerts: str):
 
 
 def test_the_issue_examples_parse() -> None:
-    rules = load_rules(campaign_with("""
+    rules = load_rules(
+        campaign_with("""
 alerts:
   - {id: cvr-3h, metric: cvr, compare: baseline, below: 90%, window: 1h, for: 3h}
   - {id: day10, metric: gmv, compare: plan, scope: campaign, from_day: 10, below: 70%, severity: red}
@@ -38,7 +39,8 @@ alerts:
     below: 100
     escalate: {after: 30m, severity: red, notify: [boss]}
     silence: [{start: 2026-11-11 00:00, end: 2026-11-11 00:30}]
-"""))
+""")
+    )
     assert [r.id for r in rules] == ["cvr-3h", "day10", "yoy", "roi", "orders", "esc"]
     assert rules[0].for_ == timedelta(hours=3) and rules[0].below == pytest.approx(0.9)
     assert rules[1].metric == "gmv_fen" and rules[1].from_day == 10
@@ -47,18 +49,33 @@ alerts:
     assert rules[5].silence[0].start == datetime(2026, 11, 11, tzinfo=SHANGHAI)
 
 
-@pytest.mark.parametrize(("alert", "message"), [
-    ("{id: a, metric: gmvv, below: 1}", "alerts[0] (id a).metric: unknown 'gmvv'"),
-    ("{id: a, metric: cvr}", "alerts[0] (id a).rule: below/above: give exactly one of them"),
-    ("{id: a, metric: cvr, below: 1, window: soon}", "alerts[0] (id a).window: expected a duration"),
-    ("{id: a, metric: cvr, below: 1, by: city}", "alerts[0] (id a).by: unknown dimension 'city'"),
-    ("{id: a, metric: pay_rate, compare: rest, below: 50%}",
-     "alerts[0] (id a).rule: compare: rest compares one value with the rest of the shop"),
-    ("{id: a, metric: cvr, below: 1, resolve_after: later}",
-     "alerts[0] (id a).resolve_after: expected a duration"),
-    ("{id: a, metric: cvr, compare: plan, below: 1, confidence: sure}",
-     "alerts[0] (id a).confidence: expected a level such as 99% (or off), got 'sure'"),
-])
+@pytest.mark.parametrize(
+    ("alert", "message"),
+    [
+        ("{id: a, metric: gmvv, below: 1}", "alerts[0] (id a).metric: unknown 'gmvv'"),
+        ("{id: a, metric: cvr}", "alerts[0] (id a).rule: below/above: give exactly one of them"),
+        (
+            "{id: a, metric: cvr, below: 1, window: soon}",
+            "alerts[0] (id a).window: expected a duration",
+        ),
+        (
+            "{id: a, metric: cvr, below: 1, by: city}",
+            "alerts[0] (id a).by: unknown dimension 'city'",
+        ),
+        (
+            "{id: a, metric: pay_rate, compare: rest, below: 50%}",
+            "alerts[0] (id a).rule: compare: rest compares one value with the rest of the shop",
+        ),
+        (
+            "{id: a, metric: cvr, below: 1, resolve_after: later}",
+            "alerts[0] (id a).resolve_after: expected a duration",
+        ),
+        (
+            "{id: a, metric: cvr, compare: plan, below: 1, confidence: sure}",
+            "alerts[0] (id a).confidence: expected a level such as 99% (or off), got 'sure'",
+        ),
+    ],
+)
 def test_bad_rules_name_the_item_and_field(alert: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_rules(campaign_with(f"alerts:\n  - {alert}\n"), source="d11.yaml")
@@ -67,20 +84,29 @@ def test_bad_rules_name_the_item_and_field(alert: str, message: str) -> None:
 
 def test_duration_forms() -> None:
     assert [parse_duration(x) for x in ("90s", "30m", "3h", "1d", 15)] == [
-        timedelta(seconds=90), timedelta(minutes=30), timedelta(hours=3), timedelta(days=1),
-        timedelta(minutes=15)]
+        timedelta(seconds=90),
+        timedelta(minutes=30),
+        timedelta(hours=3),
+        timedelta(days=1),
+        timedelta(minutes=15),
+    ]
 
 
 def rule(**extra) -> AlertRule:
-    return AlertRule.model_validate({"id": "r", "metric": "cvr", "compare": "baseline",
-                                     "below": 0.9, **extra})
+    return AlertRule.model_validate(
+        {"id": "r", "metric": "cvr", "compare": "baseline", "below": 0.9, **extra}
+    )
 
 
 def run(engine: RuleEngine, readings: list[dict], step: timedelta = timedelta(minutes=30)):
     out = []
     for index, reading in enumerate(readings):
-        out.append([(c.kind, c.key, c.severity, c.silenced)
-                    for c in engine.tick(T0 + index * step, lambda r, now, x=reading: x)])
+        out.append(
+            [
+                (c.kind, c.key, c.severity, c.silenced)
+                for c in engine.tick(T0 + index * step, lambda r, now, x=reading: x)
+            ]
+        )
     return out
 
 
@@ -89,8 +115,13 @@ def test_for_duration_then_single_alert_then_resolve() -> None:
     engine = RuleEngine([rule(**{"for": "1h"})])
     bad, good = {"": (0.04, 0.05)}, {"": (0.05, 0.05)}
     steps = run(engine, [bad, bad, bad, bad, good])
-    assert steps == [[], [], [("opened", "", "yellow", False)], [], [("resolved", "", "yellow", False)]]
-
+    assert steps == [
+        [],
+        [],
+        [("opened", "", "yellow", False)],
+        [],
+        [("resolved", "", "yellow", False)],
+    ]
 
 
 def test_significance_opens_an_alert_only_recovery_closes_it() -> None:
@@ -99,16 +130,27 @@ def test_significance_opens_an_alert_only_recovery_closes_it() -> None:
     # value is back; 45 minutes after the last breach (resolve_after) it resolves. Without an open alert the
     # insignificant reading never opens one.
     engine = RuleEngine([rule(below=0.5, confidence=0.99, resolve_after="45m")])
-    sure, unsure, back = ({"": (1 / 6, 0.88, 0.001)}, {"": (0.5 / 2, 0.88, 0.23)},
-                          {"": (0.9, 0.88, 0.6)})
+    sure, unsure, back = (
+        {"": (1 / 6, 0.88, 0.001)},
+        {"": (0.5 / 2, 0.88, 0.23)},
+        {"": (0.9, 0.88, 0.6)},
+    )
     steps = run(engine, [sure, unsure, unsure, back, back])
-    assert steps == [[("opened", "", "yellow", False)], [], [], [],
-                     [("resolved", "", "yellow", False)]]
+    assert steps == [
+        [("opened", "", "yellow", False)],
+        [],
+        [],
+        [],
+        [("resolved", "", "yellow", False)],
+    ]
     assert run(RuleEngine([rule(below=0.5, confidence=0.99)]), [unsure, unsure]) == [[], []]
+
 
 def test_dimension_values_are_separate_alerts() -> None:
     engine = RuleEngine([rule(by="channel")])
-    steps = run(engine, [{"a": (0.04, 0.05), "b": (0.05, 0.05)}, {"a": (0.04, 0.05), "b": (0.01, 0.05)}])
+    steps = run(
+        engine, [{"a": (0.04, 0.05), "b": (0.05, 0.05)}, {"a": (0.04, 0.05), "b": (0.01, 0.05)}]
+    )
     assert steps == [[("opened", "a", "yellow", False)], [("opened", "b", "yellow", False)]]
 
 
@@ -149,7 +191,8 @@ def test_rate_tail_p_by_hand() -> None:
     assert rate_tail_p(1, 12, 4, 3) == pytest.approx(0.2**5 + 5 * 0.8 * 0.2**4)
     # Against a known rate: 2 paid of 10 orders where 90% pay → Poisson(9): P(X ≤ 2).
     assert rate_tail_p(2, 10, 0, ref_rate=0.9) == pytest.approx(
-        sum(exp(-9) * 9**k / factorial(k) for k in range(3)))
+        sum(exp(-9) * 9**k / factorial(k) for k in range(3))
+    )
     # Above: 9 of 10 hits where the windows split trials evenly: P(X ≥ 9) = (C(10,9) + 1) / 2¹⁰.
     assert rate_tail_p(9, 1, 1, 1, lower=False) == pytest.approx((comb(10, 9) + 1) / 2**10)
     assert rate_tail_p(0, 10, 0, 10) == 1.0  # nothing to judge by
@@ -163,10 +206,12 @@ def test_counted_metrics_test_significance_by_default() -> None:
     absolute = AlertRule.model_validate({"id": "u", "metric": "uv", "below": 10})
     assert money.confidence == 0.0 and absolute.confidence == 0.0
     with pytest.raises(ConfigError, match=r"alerts\[0\] \(id c\)\.confidence: expected a level"):
-        load_rules(campaign_with("""
+        load_rules(
+            campaign_with("""
 alerts:
   - {id: c, metric: cvr, compare: previous, below: 50%, confidence: 150%}
-"""))
+""")
+        )
 
 
 def test_a_drop_within_noise_does_not_fire() -> None:
@@ -177,28 +222,55 @@ def test_a_drop_within_noise_does_not_fire() -> None:
     noisy, real = rate_tail_p(6, 177, 6, 65), rate_tail_p(1, 13, 0, ref_rate=0.85)
     engine = RuleEngine([rule(compare="previous", below=0.4)])
     assert run(engine, [{"direct": (6 / 177, 6 / 65, noisy)}]) == [[]]
-    assert run(engine, [{"direct": (1 / 13, 0.85, real)}]) == [[("opened", "direct", "yellow", False)]]
+    assert run(engine, [{"direct": (1 / 13, 0.85, real)}]) == [
+        [("opened", "direct", "yellow", False)]
+    ]
     off = RuleEngine([rule(compare="previous", below=0.4, confidence="off")])
-    assert run(off, [{"direct": (6 / 177, 6 / 65, noisy)}]) == [[("opened", "direct", "yellow", False)]]
+    assert run(off, [{"direct": (6 / 177, 6 / 65, noisy)}]) == [
+        [("opened", "direct", "yellow", False)]
+    ]
 
 
 def test_stock_hours_is_per_sku_against_hours() -> None:
     with pytest.raises(ConfigError, match=r"alerts\[0\] \(id s\)\.rule: stock_hours .* by: sku_id"):
-        load_rules(campaign_with("""
+        load_rules(
+            campaign_with("""
 alerts:
   - {id: s, metric: stock_hours, below: 2}
-"""))
+""")
+        )
 
 
 def test_alert_text_names_the_culprit_and_its_signal() -> None:
     from dacu.monitor.messages import alert_text
 
-    cause = {"culprit": {"dimension": "channel", "value": "search_ads", "ep": 0.8},
-             "signals": [{"kind": "pay_failure", "dimension": "channel", "value": "search_ads",
-                          "measure": "paid_orders", "expected": 11.05, "actual": 1, "score": 3}]}
-    title, body = alert_text(kind="opened", severity="red", rule_name="渠道拍下付款率骤降",
-                             metric="pay_rate", key_dim="channel", key="search_ads", value=1 / 13,
-                             reference=0.85, compare="rest", at=T0, root_cause=cause)
+    cause = {
+        "culprit": {"dimension": "channel", "value": "search_ads", "ep": 0.8},
+        "signals": [
+            {
+                "kind": "pay_failure",
+                "dimension": "channel",
+                "value": "search_ads",
+                "measure": "paid_orders",
+                "expected": 11.05,
+                "actual": 1,
+                "score": 3,
+            }
+        ],
+    }
+    title, body = alert_text(
+        kind="opened",
+        severity="red",
+        rule_name="渠道拍下付款率骤降",
+        metric="pay_rate",
+        key_dim="channel",
+        key="search_ads",
+        value=1 / 13,
+        reference=0.85,
+        compare="rest",
+        at=T0,
+        root_cause=cause,
+    )
     assert title == "🔴 红色告警·触发：渠道拍下付款率骤降（渠道=search_ads）"
     lines = body.splitlines()
     assert lines[0] == "- 指标 拍下付款率：当前 7.69%，参考(rest) 85.00%（9%）"
@@ -210,10 +282,16 @@ def test_alert_text_names_the_culprit_and_its_signal() -> None:
 def test_a_stock_watch_signal_reads_as_hours_to_stock_out() -> None:
     from dacu.monitor.messages import signal_line
 
-    watch = {"kind": "stock_out", "dimension": "category", "value": "makeup",
-             "sku_id": "SKU-MK-028", "hours_to_stockout": 0.04}
-    assert signal_line(watch) == ("- 信号 断货预警：品类=makeup 的 SKU-MK-028 预计 0.0 小时内断货 "
-                                  "(stock watch)")
+    watch = {
+        "kind": "stock_out",
+        "dimension": "category",
+        "value": "makeup",
+        "sku_id": "SKU-MK-028",
+        "hours_to_stockout": 0.04,
+    }
+    assert signal_line(watch) == (
+        "- 信号 断货预警：品类=makeup 的 SKU-MK-028 预计 0.0 小时内断货 (stock watch)"
+    )
 
 
 def test_a_planned_flash_sale_reads_as_the_reason_for_a_rush(tmp_path) -> None:
@@ -225,15 +303,17 @@ def test_a_planned_flash_sale_reads_as_the_reason_for_a_rush(tmp_path) -> None:
     from dacu.monitor.store import to_minute
     from tests.conftest import ROOT
 
-    monitor = LiveMonitor(load_campaign(ROOT / "examples" / "double11.yaml"), tmp_path / "m",
-                          detectors=False)
+    monitor = LiveMonitor(
+        load_campaign(ROOT / "examples" / "double11.yaml"), tmp_path / "m", detectors=False
+    )
     at = lambda h, m: to_minute(T0.replace(hour=h, minute=m))  # noqa: E731
     [sale] = monitor._flash_sales((at(19, 31), at(20, 1)))
     assert (sale["value"], sale["name"]) == ("SKU-MK-001", "20点口红秒杀")
     assert monitor._flash_sales((at(19, 29), at(19, 59))) == []
     assert len(monitor._flash_sales((at(20, 45), at(21, 15)))) == 1
-    assert signal_line(sale) == ("- 信号 计划内秒杀：20点口红秒杀（SKU=SKU-MK-001，20:00–20:30）"
-                                 "(flash_sale)")
+    assert signal_line(sale) == (
+        "- 信号 计划内秒杀：20点口红秒杀（SKU=SKU-MK-001，20:00–20:30）(flash_sale)"
+    )
     monitor.close()
 
 
@@ -245,28 +325,68 @@ def test_a_planned_flash_sale_is_the_culprit_of_a_rise_its_sku_spiked_in() -> No
     from dacu.monitor.messages import alert_text
     from dacu.monitor.playbooks import playbook
 
-    sale = {"kind": "flash_sale", "dimension": "sku_id", "value": "SKU-MK-001",
-            "name": "20点口红秒杀", "start": "2026-11-11T20:00:00+08:00",
-            "end": "2026-11-11T20:30:00+08:00"}
-    spike = {"kind": "order_spike", "dimension": "sku_id", "value": "SKU-MK-001",
-             "measure": "orders", "expected": 1.1, "actual": 50, "score": 61.7}
-    lag = {"kind": "pay_failure", "dimension": "channel", "value": "private",
-           "measure": "paid_orders", "expected": 52, "actual": 25, "score": 65.7}
-    cause = {"culprit": {"dimension": "channel", "value": "private", "ep": 0.9},
-             "signals": [lag, sale, spike]}
-    rise, fall = (AlertRule.model_validate(r) for r in (
-        {"id": "order-spike", "metric": "orders", "compare": "plan", "above": "300%"},
-        {"id": "orders", "metric": "orders", "compare": "plan", "below": "60%"}))
+    sale = {
+        "kind": "flash_sale",
+        "dimension": "sku_id",
+        "value": "SKU-MK-001",
+        "name": "20点口红秒杀",
+        "start": "2026-11-11T20:00:00+08:00",
+        "end": "2026-11-11T20:30:00+08:00",
+    }
+    spike = {
+        "kind": "order_spike",
+        "dimension": "sku_id",
+        "value": "SKU-MK-001",
+        "measure": "orders",
+        "expected": 1.1,
+        "actual": 50,
+        "score": 61.7,
+    }
+    lag = {
+        "kind": "pay_failure",
+        "dimension": "channel",
+        "value": "private",
+        "measure": "paid_orders",
+        "expected": 52,
+        "actual": 25,
+        "score": 65.7,
+    }
+    cause = {
+        "culprit": {"dimension": "channel", "value": "private", "ep": 0.9},
+        "signals": [lag, sale, spike],
+    }
+    rise, fall = (
+        AlertRule.model_validate(r)
+        for r in (
+            {"id": "order-spike", "metric": "orders", "compare": "plan", "above": "300%"},
+            {"id": "orders", "metric": "orders", "compare": "plan", "below": "60%"},
+        )
+    )
     named = _planned_rush_first(cause, rise, [sale])
-    assert named["culprit"] == {"dimension": "sku_id", "value": "SKU-MK-001", "ep": None,
-                                "signal": "flash_sale"}
+    assert named["culprit"] == {
+        "dimension": "sku_id",
+        "value": "SKU-MK-001",
+        "ep": None,
+        "signal": "flash_sale",
+    }
     assert named["signals"] == [sale, lag, spike]
     assert _planned_rush_first(cause, fall, [sale]) is cause
     other = {**sale, "value": "SKU-FR-001"}
     assert _planned_rush_first(cause, rise, [other]) is cause
-    _, body = alert_text(kind="opened", severity="red", rule_name="订单高于计划3倍", metric="orders",
-                         key_dim=None, key="", value=77, reference=25, compare="plan", at=T0,
-                         root_cause=named, playbook=playbook("flash_sale_rush").as_dict())
+    _, body = alert_text(
+        kind="opened",
+        severity="red",
+        rule_name="订单高于计划3倍",
+        metric="orders",
+        key_dim=None,
+        key="",
+        value=77,
+        reference=25,
+        compare="plan",
+        at=T0,
+        root_cause=named,
+        playbook=playbook("flash_sale_rush").as_dict(),
+    )
     lines = body.splitlines()
     assert "- 根因 SKU=SKU-MK-001（信号 计划内秒杀）" in lines
     assert lines[3].startswith("- 信号 计划内秒杀：20点口红秒杀")

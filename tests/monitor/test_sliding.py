@@ -30,7 +30,10 @@ def test_window_parts_weights_the_ragged_edges() -> None:
     m = T0 // 60
     assert window_parts(T0 + 20, T0 + 140) == ((m + 1, m + 2), [(m, 40 / 60), (m + 2, 20 / 60)])
     # The live minute holds 20 s of data: the window ending at the latest event counts it whole.
-    assert window_parts(T0 + 20, T0 + 140, live=T0 + 140) == ((m + 1, m + 2), [(m, 40 / 60), (m + 2, 1.0)])
+    assert window_parts(T0 + 20, T0 + 140, live=T0 + 140) == (
+        (m + 1, m + 2),
+        [(m, 40 / 60), (m + 2, 1.0)],
+    )
     # A window inside one minute: 15 of its 60 s.
     assert window_parts(T0 + 30, T0 + 45) == ((0, 0), [(m, 0.25)])
 
@@ -44,20 +47,41 @@ def test_pro_rata_of_a_uniform_stream_is_its_length(offset: int, width: int) -> 
 
 
 def _uniform(seconds: int) -> pa.Table:
-    rows = [{"event_id": f"e{i}", "ts": START + timedelta(seconds=i), "user_id": f"u{i}",
-             "event": "pv", "channel": "organic"} for i in range(seconds)]
-    return pa.Table.from_pylist(rows).cast(pa.schema([
-        pa.field("event_id", pa.string()), pa.field("ts", pa.timestamp("us", tz="UTC")),
-        pa.field("user_id", pa.string()), pa.field("event", pa.string()),
-        pa.field("channel", pa.string())]))
+    rows = [
+        {
+            "event_id": f"e{i}",
+            "ts": START + timedelta(seconds=i),
+            "user_id": f"u{i}",
+            "event": "pv",
+            "channel": "organic",
+        }
+        for i in range(seconds)
+    ]
+    return pa.Table.from_pylist(rows).cast(
+        pa.schema(
+            [
+                pa.field("event_id", pa.string()),
+                pa.field("ts", pa.timestamp("us", tz="UTC")),
+                pa.field("user_id", pa.string()),
+                pa.field("event", pa.string()),
+                pa.field("channel", pa.string()),
+            ]
+        )
+    )
 
 
 def test_window_totals_on_a_uniform_stream() -> None:
     from dacu.events import EVENT_SCHEMA
 
     events = _uniform(300)
-    table = pa.table({f.name: events[f.name] if f.name in events.column_names
-                      else pa.nulls(events.num_rows, f.type) for f in EVENT_SCHEMA})
+    table = pa.table(
+        {
+            f.name: events[f.name]
+            if f.name in events.column_names
+            else pa.nulls(events.num_rows, f.type)
+            for f in EVENT_SCHEMA
+        }
+    )
     rollups, store = Rollups(), RollupStore()
     rollups.ingest(table)
     store.upsert(rollups.take_dirty())
@@ -83,9 +107,10 @@ def test_payment_failure_seen_within_30_seconds_and_no_false_alarm(tmp_path: Pat
     events = simworld.events(np.random.default_rng(3), 300 * 300, START, minutes=5).events
     onset = START + timedelta(seconds=200)  # mid-minute
     at = pa.scalar(onset, events.schema.field("ts").type)
-    failed = pc.and_(pc.and_(pc.equal(events["event"], "pay"),
-                             pc.equal(events["channel"], "search_ads")),
-                     pc.greater_equal(events["ts"], at))
+    failed = pc.and_(
+        pc.and_(pc.equal(events["event"], "pay"), pc.equal(events["channel"], "search_ads")),
+        pc.greater_equal(events["ts"], at),
+    )
     events = events.filter(pc.invert(failed))
     monitor = LiveMonitor(parse_campaign(CAMPAIGN), tmp_path, detectors=False)
     for offset in range(0, events.num_rows, 500):  # 500 events ≈ 0.5 s of data

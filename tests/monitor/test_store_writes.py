@@ -37,9 +37,14 @@ def world() -> simworld.World:
 def tiles(store: RollupStore) -> tuple:
     """Day and campaign tiles (day / total cells), the hourly curve (hour cells), channels and SKUs
     of the day, and a 40-minute window (minute cells)."""
-    return (store.totals(DAY, DAY + 1440), store.totals(0, 10**9), store.curve(DAY, DAY + 1440),
-            store.by_value("channel", DAY, DAY + 1440), store.by_value("sku_id", DAY, DAY + 1440),
-            store.totals(DAY + 1210, DAY + 1250))
+    return (
+        store.totals(DAY, DAY + 1440),
+        store.totals(0, 10**9),
+        store.curve(DAY, DAY + 1440),
+        store.by_value("channel", DAY, DAY + 1440),
+        store.by_value("sku_id", DAY, DAY + 1440),
+        store.totals(DAY + 1210, DAY + 1250),
+    )
 
 
 def feed(collector: Collector, events: pa.Table) -> None:
@@ -58,12 +63,16 @@ def stored_total_pv(path: Path) -> int | None:
     return row[0][0] if row else None
 
 
-def test_queries_see_each_upsert_while_duckdb_gets_coarse_cells_every_n(tmp_path,
-                                                                         world: simworld.World) -> None:
+def test_queries_see_each_upsert_while_duckdb_gets_coarse_cells_every_n(
+    tmp_path, world: simworld.World
+) -> None:
     pvs = pc.sum(pc.equal(world.events["event"], "pv").cast(pa.int64())).as_py()
     every_time = Collector(SegmentLog(tmp_path / "a"), Rollups(), RollupStore(write_every=1))
-    lazy = Collector(SegmentLog(tmp_path / "b"), Rollups(),
-                     RollupStore(tmp_path / "lazy.duckdb", write_every=10**6))
+    lazy = Collector(
+        SegmentLog(tmp_path / "b"),
+        Rollups(),
+        RollupStore(tmp_path / "lazy.duckdb", write_every=10**6),
+    )
     feed(every_time, world.events)
     feed(lazy, world.events)
     assert lazy.store._upserts > 1
@@ -72,8 +81,12 @@ def test_queries_see_each_upsert_while_duckdb_gets_coarse_cells_every_n(tmp_path
     # the queries above wrote the minute cells they read, but no coarse cell reached DuckDB yet
     lazy_rows = lazy.store.con.execute("SELECT count(*) FROM monitor_rollup WHERE dim = 'all@t'")
     assert lazy_rows.fetchall() == [(0,)]
-    assert lazy.store.con.execute("SELECT count(*) FROM monitor_rollup WHERE dim = 'all' "
-                                  "AND pv > 0").fetchall()[0][0] > 0
+    assert (
+        lazy.store.con.execute(
+            "SELECT count(*) FROM monitor_rollup WHERE dim = 'all' AND pv > 0"
+        ).fetchall()[0][0]
+        > 0
+    )
     # a clean close writes everything: the file alone (no replay) gives the same tiles
     lazy.close()
     lazy.store.close()
@@ -102,15 +115,25 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_a_writer_killed_between_two_writes_recovers_the_same_tiles(tmp_path,
-                                                                    world: simworld.World) -> None:
+def test_a_writer_killed_between_two_writes_recovers_the_same_tiles(
+    tmp_path, world: simworld.World
+) -> None:
     write_every = 4
     batches = -(-world.events.num_rows // BATCH)
     assert batches % write_every, "pick a world whose last batch is not a write"
     pq.write_table(world.events, tmp_path / "events.parquet")
-    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_WRITER).replace(
-        "WRITE_EVERY", str(write_every)), str(tmp_path)], cwd=Path(__file__).parents[2],
-        capture_output=True, text=True, timeout=120)
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(KILLED_WRITER).replace("WRITE_EVERY", str(write_every)),
+            str(tmp_path),
+        ],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert killed.returncode == -9, killed.stderr
 
     uninterrupted = Collector(SegmentLog(tmp_path / "other"), Rollups(), RollupStore(write_every=1))
@@ -121,8 +144,9 @@ def test_a_writer_killed_between_two_writes_recovers_the_same_tiles(tmp_path,
     # the file is behind: its campaign-to-date cell was last written before the last few batches
     behind = stored_total_pv(tmp_path / "rollups.duckdb")
     assert behind is not None and 0 < behind < pvs
-    again = Collector(SegmentLog(tmp_path / "segments"), Rollups(),
-                      RollupStore(tmp_path / "rollups.duckdb"))
+    again = Collector(
+        SegmentLog(tmp_path / "segments"), Rollups(), RollupStore(tmp_path / "rollups.duckdb")
+    )
     assert again.recover() == world.events.num_rows
     assert tiles(again.store) == expected  # day / total UV, hourly UV, channels, SKUs, a window
     assert expected[0].uv > 0 and expected[1].buyers > 0

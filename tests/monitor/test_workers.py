@@ -61,25 +61,35 @@ def free_port() -> int:
 
 
 def _dacu(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([str(DACU), *args], env=env, capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [str(DACU), *args], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
     return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("workers")
-    env = {**os.environ, "DACU_DB": f"sqlite:///{folder / 'meta.sqlite'}",
-           "DACU_MONITOR_DIR": str(folder / "monitor"),
-           "DACU_STORE": f"sqlite:///{folder / 'flash.sqlite'}",
-           "DACU_CAMPAIGNS": str(ROOT / "examples"), "DACU_RATE_LIMIT": "100000000"}
+    env = {
+        **os.environ,
+        "DACU_DB": f"sqlite:///{folder / 'meta.sqlite'}",
+        "DACU_MONITOR_DIR": str(folder / "monitor"),
+        "DACU_STORE": f"sqlite:///{folder / 'flash.sqlite'}",
+        "DACU_CAMPAIGNS": str(ROOT / "examples"),
+        "DACU_RATE_LIMIT": "100000000",
+    }
     _dacu(env, "campaign", "add", str(ROOT / "examples" / "double11.yaml"))
     collector = _dacu(env, "key", "create", "--name", "collector", "--scope", "events:write")
     viewer = _dacu(env, "key", "create", "--name", "viewer", "--scope", "metrics:read")
     port, log = free_port(), folder / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(DACU), "serve", "--workers", "2", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=folder)
+        proc = subprocess.Popen(
+            [str(DACU), "serve", "--workers", "2", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc)
@@ -109,21 +119,33 @@ def _wait_ready(url: str, proc: subprocess.Popen) -> None:
 def batch(number: int) -> list[dict]:
     """Batch n: a visitor who views, adds to cart, orders (10,000 + 37·n fen) and pays."""
     ts = f"2026-11-11T20:00:{number % 10:02d}+08:00"  # one 10-s step: the rules run once
-    common = {"ts": ts, "user_id": f"u{number}", "session_id": f"s{number}",
-              "channel": "search_ads", "campaign_id": CAMPAIGN}
+    common = {
+        "ts": ts,
+        "user_id": f"u{number}",
+        "session_id": f"s{number}",
+        "channel": "search_ads",
+        "campaign_id": CAMPAIGN,
+    }
     amount = 10_000 + 37 * number
-    return [{**common, "event_id": f"b{number}-pv", "event": "pv"},
-            {**common, "event_id": f"b{number}-cart", "event": "cart"},
-            {**common, "event_id": f"b{number}-order", "event": "order", "amount_fen": amount},
-            {**common, "event_id": f"b{number}-pay", "event": "pay", "amount_fen": amount}]
+    return [
+        {**common, "event_id": f"b{number}-pv", "event": "pv"},
+        {**common, "event_id": f"b{number}-cart", "event": "cart"},
+        {**common, "event_id": f"b{number}-order", "event": "order", "amount_fen": amount},
+        {**common, "event_id": f"b{number}-pay", "event": "pay", "amount_fen": amount},
+    ]
 
 
 def post(client: httpx.Client, server: Server, number: int) -> httpx.Response | None:
     """One batch; None when the connection broke (a worker died under it)."""
     try:
-        return client.post(f"{server.url}/api/events", content=json.dumps(batch(number)),
-                           headers={"Authorization": f"Bearer {server.collector}",
-                                    "Content-Type": "application/json"})
+        return client.post(
+            f"{server.url}/api/events",
+            content=json.dumps(batch(number)),
+            headers={
+                "Authorization": f"Bearer {server.collector}",
+                "Content-Type": "application/json",
+            },
+        )
     except httpx.TransportError:
         return None
 
@@ -133,8 +155,9 @@ def fresh_connections() -> httpx.Client:
     return httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
 
 
-def post_all(server: Server, numbers: list[int], midway: Callable[[], None] | None = None
-             ) -> dict[int, httpx.Response | None]:
+def post_all(
+    server: Server, numbers: list[int], midway: Callable[[], None] | None = None
+) -> dict[int, httpx.Response | None]:
     """Every batch, 8 at a time; `midway()` runs once when a quarter of the replies are in."""
     replied = itertools.count(1)
 
@@ -152,8 +175,10 @@ def post_all(server: Server, numbers: list[int], midway: Callable[[], None] | No
 def dashboards(server: Server, count: int) -> list[httpx.Response]:
     headers = {"Authorization": f"Bearer {server.viewer}"}
     with fresh_connections() as client:
-        return [client.get(f"{server.url}/api/dashboard/{CAMPAIGN}", headers=headers)
-                for _ in range(count)]
+        return [
+            client.get(f"{server.url}/api/dashboard/{CAMPAIGN}", headers=headers)
+            for _ in range(count)
+        ]
 
 
 def totals(doc: dict) -> tuple[int, int]:
@@ -168,13 +193,14 @@ def expected(numbers: range | list[int]) -> tuple[int, int]:
 def first_event(server: Server) -> tuple[dict, bool]:
     """The first document of the SSE stream, and whether another worker relayed it."""
     headers = {"Authorization": f"Bearer {server.viewer}"}
-    with httpx.stream("GET", f"{server.url}/api/stream/{CAMPAIGN}", headers=headers,
-                      timeout=30) as reply:
+    with httpx.stream(
+        "GET", f"{server.url}/api/stream/{CAMPAIGN}", headers=headers, timeout=30
+    ) as reply:
         assert reply.status_code == 200
         assert reply.headers["content-type"].startswith("text/event-stream")
         for line in reply.iter_lines():
             if line.startswith("data: "):
-                return json.loads(line[len("data: "):]), "X-Dacu-Monitor" in reply.headers
+                return json.loads(line[len("data: ") :]), "X-Dacu-Monitor" in reply.headers
     raise AssertionError("the stream ended without a document")
 
 
@@ -182,14 +208,17 @@ def test_two_workers_share_one_monitor_and_survive_the_owner_dying(server: Serve
     first = list(range(300))
     replies = post_all(server, first)
     assert all(r is not None and r.status_code == 200 for r in replies.values())
-    assert all(r.json() == {"accepted": 4, "duplicates": 0, "rejected": []}
-               for r in replies.values())
+    assert all(
+        r.json() == {"accepted": 4, "duplicates": 0, "rejected": []} for r in replies.values()
+    )
     forwarded = sum("X-Dacu-Monitor" in r.headers for r in replies.values())
     assert 0 < forwarded < len(first), "both workers must have served batches"
 
     again = post_all(server, first[:40])  # re-sent: duplicates, whichever worker gets them
-    assert all(r is not None and r.json() == {"accepted": 0, "duplicates": 4, "rejected": []}
-               for r in again.values())
+    assert all(
+        r is not None and r.json() == {"accepted": 0, "duplicates": 4, "rejected": []}
+        for r in again.values()
+    )
 
     answers = dashboards(server, 40)
     assert all(a.status_code == 200 for a in answers)
@@ -266,8 +295,9 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Worl
     world = make_world(sqlite_db(tmp_path), tmp_path)
     other = create_app(Settings(rate_limit=100_000, login_limit=100_000), db=world.db)
     try:
-        owner_reply = world.key_client("events:write").post(f"/api/events?campaign={CAMPAIGN}",
-                                                             content=json.dumps(batch(0)))
+        owner_reply = world.key_client("events:write").post(
+            f"/api/events?campaign={CAMPAIGN}", content=json.dumps(batch(0))
+        )
         assert owner_reply.status_code == 200, owner_reply.text
         assert "X-Dacu-Monitor" not in owner_reply.headers, "the first app must own the monitor"
         yield world, TestClient(other, base_url="https://testserver")
@@ -285,19 +315,26 @@ def test_every_monitor_route_answers_through_the_other_worker(pair) -> None:
     reply = other.post("/api/events", content=body, headers=collector)  # campaign from the events
     assert reply.headers["X-Dacu-Monitor"] == "forwarded"
     assert reply.json() == {"accepted": 20, "duplicates": 0, "rejected": []}
-    assert other.post("/api/events", content=json.dumps(batch(0)),
-                      headers=collector).json()["duplicates"] == 4  # sent to the owner before
+    assert (
+        other.post("/api/events", content=json.dumps(batch(0)), headers=collector).json()[
+            "duplicates"
+        ]
+        == 4
+    )  # sent to the owner before
     with world.db.session() as s:  # a key named in Chinese: its name travels to the owner
         chinese = accounts.create_key(s, "采集器-1", ["events:write"]).token
-    reply = other.post("/api/events", content=json.dumps(batch(6)),
-                       headers={"Authorization": f"Bearer {chinese}"})
+    reply = other.post(
+        "/api/events", content=json.dumps(batch(6)), headers={"Authorization": f"Bearer {chinese}"}
+    )
     assert reply.status_code == 200 and reply.headers["X-Dacu-Monitor"] == "forwarded"
 
     doc = other.get(f"/api/dashboard/{CAMPAIGN}?lang=en", headers=viewer)
     assert doc.headers["X-Dacu-Monitor"] == "forwarded"
     assert totals(doc.json()) == expected(range(7))
-    assert doc.json() == world.key_client("metrics:read").get(
-        f"/api/dashboard/{CAMPAIGN}?lang=en").json()  # the owner's own answer
+    assert (
+        doc.json()
+        == world.key_client("metrics:read").get(f"/api/dashboard/{CAMPAIGN}?lang=en").json()
+    )  # the owner's own answer
 
     listed = other.get(f"/api/monitor/{CAMPAIGN}/alerts", headers=viewer).json()
     assert [a["id"] for a in listed] == [world.alert_id]
@@ -309,8 +346,10 @@ def test_every_monitor_route_answers_through_the_other_worker(pair) -> None:
     assert resolved["status"] == "resolved"
 
     hour = "2026-11-11T20:00:00+08:00"
-    spend = operator.post(f"/api/monitor/{CAMPAIGN}/spend",
-                          json=[{"hour": hour, "channel": "search_ads", "spend_fen": 1_200_000}])
+    spend = operator.post(
+        f"/api/monitor/{CAMPAIGN}/spend",
+        json=[{"hour": hour, "channel": "search_ads", "spend_fen": 1_200_000}],
+    )
     assert spend.json() == {"added": 1}
     channels = other.get(f"/api/dashboard/{CAMPAIGN}", headers=viewer).json()["channels"]
     assert {r["value"]: r["spend_fen"] for r in channels} == {"search_ads": 1_200_000}
@@ -319,8 +358,7 @@ def test_every_monitor_route_answers_through_the_other_worker(pair) -> None:
     assert cause.status_code == 200 and cause.headers["X-Dacu-Monitor"] == "forwarded"
 
     # errors read as they would from the owner itself: same status, same problem document
-    for path in (f"/api/monitor/{CAMPAIGN}/rca?metric=bogus",
-                 "/api/dashboard/no-such-campaign"):
+    for path in (f"/api/monitor/{CAMPAIGN}/rca?metric=bogus", "/api/dashboard/no-such-campaign"):
         here, there = other.get(path, headers=viewer), world.key_client("metrics:read").get(path)
         assert (here.status_code, here.json()) == (there.status_code, there.json())
     again = operator.post(f"/api/monitor/{CAMPAIGN}/alerts/{world.alert_id}/ack")  # resolved
@@ -337,11 +375,21 @@ def first_asgi_event(app, path: str, headers: dict[str, str]) -> tuple[dict, boo
     would wait for the end of the body), then a disconnect."""
     import asyncio
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-             "scheme": "https", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "headers": [(b"host", b"testserver")]
-             + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-             "root_path": "", "client": ("127.0.0.1", 5000), "server": ("testserver", 443)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")]
+        + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "root_path": "",
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 443),
+    }
 
     async def probe() -> tuple[dict, bool]:
         done = asyncio.Event()

@@ -37,8 +37,11 @@ def test_hill_half_saturation():
 
 def _synthetic(seed: int = 3, n: int = 104):
     rng = np.random.default_rng(seed)
-    truth = {"search": (0.2, 40_000.0, 1.2, 900_000.0), "display": (0.6, 60_000.0, 2.0, 600_000.0),
-             "kol": (0.4, 30_000.0, 1.5, 500_000.0)}
+    truth = {
+        "search": (0.2, 40_000.0, 1.2, 900_000.0),
+        "display": (0.6, 60_000.0, 2.0, 600_000.0),
+        "kol": (0.4, 30_000.0, 1.5, 500_000.0),
+    }
     dates = pd.date_range("2024-01-01", periods=n, freq="W-MON")
     frame = pd.DataFrame({"week": dates})
     y = np.full(n, 2_000_000.0)
@@ -71,8 +74,9 @@ def test_fit_on_pymc_marketing_mmm_example(shared_data):
     (l_max 8, normalised) α1 = 0.4, α2 = 0.2, logistic saturation λ1 = 4, λ2 = 3, β1 = 3, β2 = 2,
     times an amplitude; the true contribution share of x1 is 3·Σs1 / (3·Σs1 + 2·Σs2)."""
     path = shared_data / "mmm_weekly" / "mmm_example.csv"
-    history = read_spend_history(path, date="date_week", target="y", channels=["x1", "x2"],
-                                 controls=["event_1", "event_2"])
+    history = read_spend_history(
+        path, date="date_week", target="y", channels=["x1", "x2"], controls=["event_1", "event_2"]
+    )
     fit = fit_response_curves(history)
     x1, x2 = fit.channels
     assert x1.curve.alpha == pytest.approx(0.4, abs=0.05)
@@ -97,8 +101,9 @@ def _mmm_example_truth(frame: pd.DataFrame) -> tuple[float, float]:
     season = 0.5 * (-np.sin(2 * 2 * np.pi * doy / 365.5) + np.cos(2 * np.pi * doy / 365.5))
     s1 = logistic_saturation(geometric_adstock(frame["x1"].to_numpy(), 0.4, 8), 4.0)
     s2 = logistic_saturation(geometric_adstock(frame["x2"].to_numpy(), 0.2, 8), 3.0)
-    known = (2 + trend + season + 1.5 * frame["event_1"] + 2.5 * frame["event_2"] + 3 * s1
-             + 2 * s2).to_numpy()
+    known = (
+        2 + trend + season + 1.5 * frame["event_1"] + 2.5 * frame["event_2"] + 3 * s1 + 2 * s2
+    ).to_numpy()
     y = frame["y"].to_numpy()
     amplitude = float(y @ known / (known @ known))
     assert np.std(y / amplitude - known) == pytest.approx(0.25, abs=0.03)  # the notebook's ε
@@ -109,12 +114,14 @@ def test_logistic_fit_recovers_mmm_example_parameters(shared_data):
     """With the generating curve family (logistic), α, λ and both contributions are recovered:
     measured α 0.40/0.19, λ 4.1/3.2, contributions 280k/68.6k vs true 275.5k/66.1k."""
     path = shared_data / "mmm_weekly" / "mmm_example.csv"
-    history = read_spend_history(path, date="date_week", target="y", channels=["x1", "x2"],
-                                 controls=["event_1", "event_2"])
+    history = read_spend_history(
+        path, date="date_week", target="y", channels=["x1", "x2"], controls=["event_1", "event_2"]
+    )
     fit = fit_response_curves(history, saturation="logistic")
     true_1, true_2 = _mmm_example_truth(pd.read_csv(path))
-    for channel, alpha, lam, true in zip(fit.channels, (0.4, 0.2), (4.0, 3.0), (true_1, true_2),
-                                         strict=True):
+    for channel, alpha, lam, true in zip(
+        fit.channels, (0.4, 0.2), (4.0, 3.0), (true_1, true_2), strict=True
+    ):
         assert channel.curve.alpha == pytest.approx(alpha, abs=0.03)
         assert channel.curve.lam == pytest.approx(lam, rel=0.15)  # spend is max-scaled to 1
         low, high = channel.intervals["contribution"]
@@ -124,11 +131,22 @@ def test_logistic_fit_recovers_mmm_example_parameters(shared_data):
 
 def test_fit_case_study_ten_channels(shared_data):
     path = shared_data / "mmm_weekly" / "case_study_data.csv"
-    channels = ["mdsp_dm", "mdsp_inst", "mdsp_nsp", "mdsp_auddig", "mdsp_audtr", "mdsp_vidtr",
-                "mdsp_viddig", "mdsp_so", "mdsp_on", "mdsp_sem"]
+    channels = [
+        "mdsp_dm",
+        "mdsp_inst",
+        "mdsp_nsp",
+        "mdsp_auddig",
+        "mdsp_audtr",
+        "mdsp_vidtr",
+        "mdsp_viddig",
+        "mdsp_so",
+        "mdsp_on",
+        "mdsp_sem",
+    ]
     frame = pd.read_csv(path).iloc[-104:]  # two years, ten channels
-    history = history_from_frame(frame, date="wk_strt_dt", target="sales", channels=channels,
-                                 source=str(path))
+    history = history_from_frame(
+        frame, date="wk_strt_dt", target="sales", channels=channels, source=str(path)
+    )
     fit = fit_response_curves(history)
     assert len(fit.channels) == 10
     assert fit.r2 > 0.5
@@ -155,8 +173,11 @@ def _concave(name: str, k: float, beta: float) -> ChannelCurve:
 
 
 def test_optimiser_matches_slsqp_and_equalises_marginal_roi():
-    curves = [_concave("a", 50_000, 400_000), _concave("b", 20_000, 150_000),
-              _concave("c", 80_000, 700_000)]
+    curves = [
+        _concave("a", 50_000, 400_000),
+        _concave("b", 20_000, 150_000),
+        _concave("c", 80_000, 700_000),
+    ]
     total = 100_000 * 100  # ¥100,000 over one period
     result = optimize_budget(curves, total, emergency=0.05, elastic=0.10)
     allocatable = total - 500_000 - 1_000_000  # 5% and 10% of 10,000,000 fen
@@ -164,9 +185,13 @@ def test_optimiser_matches_slsqp_and_equalises_marginal_roi():
     assert result.emergency_fen + result.elastic_fen + result.allocated_fen == total
     # independent: scipy SLSQP on the same curves, in yuan
     budget = allocatable / 100
-    res = minimize(lambda x: -sum(float(c.response(v)) for c, v in zip(curves, x, strict=True)),
-                   np.full(3, budget / 3), method="SLSQP", bounds=[(0, budget)] * 3,
-                   constraints=[{"type": "eq", "fun": lambda x: x.sum() - budget}])
+    res = minimize(
+        lambda x: -sum(float(c.response(v)) for c, v in zip(curves, x, strict=True)),
+        np.full(3, budget / 3),
+        method="SLSQP",
+        bounds=[(0, budget)] * 3,
+        constraints=[{"type": "eq", "fun": lambda x: x.sum() - budget}],
+    )
     ours = np.array([c.spend_fen / 100 for c in result.channels])
     assert ours == pytest.approx(res.x, abs=budget * 0.01)
     rois = [c.marginal_roi for c in result.channels]
@@ -175,8 +200,14 @@ def test_optimiser_matches_slsqp_and_equalises_marginal_roi():
 
 def test_optimiser_floors_caps_and_profit():
     curves = [_concave("a", 50_000, 400_000), _concave("b", 20_000, 150_000)]
-    result = optimize_budget(curves, 10_000_000, floors={"b": 3_000_000}, caps={"a": 4_000_000},
-                             emergency=0.05, elastic=0.10)
+    result = optimize_budget(
+        curves,
+        10_000_000,
+        floors={"b": 3_000_000},
+        caps={"a": 4_000_000},
+        emergency=0.05,
+        elastic=0.10,
+    )
     a, b = result.channels
     assert a.spend_fen == 4_000_000 and a.at_cap
     assert b.spend_fen == 8_500_000 - 4_000_000  # the rest, above its floor
@@ -193,21 +224,26 @@ def test_optimiser_floors_caps_and_profit():
 
 
 @settings(max_examples=40, deadline=None)
-@given(total=st.integers(0, 10**10), emergency=st.sampled_from([0.0, 0.05, 0.08]),
-       elastic=st.sampled_from([0.0, 0.1, 0.15]))
+@given(
+    total=st.integers(0, 10**10),
+    emergency=st.sampled_from([0.0, 0.05, 0.08]),
+    elastic=st.sampled_from([0.0, 0.1, 0.15]),
+)
 def test_allocation_sums_to_the_fen(total, emergency, elastic):
     curves = [_concave("a", 5e5, 4e6), ChannelCurve("b", 0.5, 2e5, 2.5, 2e6)]
     result = optimize_budget(curves, total, emergency=emergency, elastic=elastic, steps=200)
     assert result.emergency_fen == ratio_of(total, emergency)
-    assert (result.allocated_fen + result.unspent_fen + result.emergency_fen
-            + result.elastic_fen) == total
+    assert (
+        result.allocated_fen + result.unspent_fen + result.emergency_fen + result.elastic_fen
+    ) == total
     assert result.unspent_fen == 0
     assert all(c.spend_fen >= 0 for c in result.channels)
 
 
 def test_quadrants():
-    rows = quadrants([("search", 600, 100), ("display", 500, 200), ("kol", 100, 10),
-                      ("content", 50, 40)])
+    rows = quadrants(
+        [("search", 600, 100), ("display", 500, 200), ("kol", 100, 10), ("content", 50, 40)]
+    )
     # median GMV (100+500)/2 = 300; overall ROI 1250/350 ≈ 3.57
     got = {r.channel: r.quadrant for r in rows}
     assert got == {"search": "invest", "display": "fix_cost", "kol": "test_scale", "content": "cut"}
@@ -215,9 +251,24 @@ def test_quadrants():
 
 def test_cli_fit_json(shared_data):
     path = shared_data / "mmm_weekly" / "mmm_example.csv"
-    result = run_cli(["plan", "budget", "fit", str(path), "--date", "date_week",
-                                      "--target", "y", "--channels", "x1,x2", "--controls",
-                                      "event_1,event_2", "--format", "json"])
+    result = run_cli(
+        [
+            "plan",
+            "budget",
+            "fit",
+            str(path),
+            "--date",
+            "date_week",
+            "--target",
+            "y",
+            "--channels",
+            "x1,x2",
+            "--controls",
+            "event_1,event_2",
+            "--format",
+            "json",
+        ]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     x1 = data["channels"][0]
@@ -229,8 +280,9 @@ def test_cli_fit_json(shared_data):
 
 def test_caps_below_the_budget_leave_money_unspent():
     curves = [_concave("a", 50_000, 400_000), _concave("b", 20_000, 150_000)]
-    result = optimize_budget(curves, 10_000_000, caps={"a": 1_000_000, "b": 2_000_000},
-                             emergency=0.05, elastic=0.10)
+    result = optimize_budget(
+        curves, 10_000_000, caps={"a": 1_000_000, "b": 2_000_000}, emergency=0.05, elastic=0.10
+    )
     # 8,500,000 fen allocatable, caps take 3,000,000: 5,500,000 unspent
     assert [c.spend_fen for c in result.channels] == [1_000_000, 2_000_000]
     assert result.unspent_fen == 5_500_000

@@ -15,8 +15,16 @@ from dacu.plan.build import PlanHistory, build_plan
 from dacu.plan.schema import Plan, load_plan
 from tests.plan.cli_helper import run_cli
 
-CHANNELS = ["search_ads", "display_ads", "affiliate", "kol_live", "content", "private", "organic",
-            "direct"]
+CHANNELS = [
+    "search_ads",
+    "display_ads",
+    "affiliate",
+    "kol_live",
+    "content",
+    "private",
+    "organic",
+    "direct",
+]
 
 
 def _history(days: int = 420) -> pd.DataFrame:
@@ -28,14 +36,24 @@ def _history(days: int = 420) -> pd.DataFrame:
     weights = np.array([30, 15, 8, 10, 7, 5, 15, 10], dtype=float)
     for i in range(days):
         day = end - timedelta(days=days - 1 - i)
-        lift = 10.0 if (day.month, day.day) == (11, 11) else (
-            3.0 if date(2025, 10, 28) <= day <= date(2025, 11, 22) else 1.0)
+        lift = (
+            10.0
+            if (day.month, day.day) == (11, 11)
+            else (3.0 if date(2025, 10, 28) <= day <= date(2025, 11, 22) else 1.0)
+        )
         weekly = 1.15 if day.weekday() >= 5 else 1.0
         for ch, w in zip(CHANNELS, weights, strict=True):
             uv = int(w * 300 * lift * weekly * rng.uniform(0.9, 1.1))
             buyers = int(uv * 0.04)
-            rows.append({"day": day.isoformat(), "channel": ch, "uv": uv, "buyers": buyers,
-                         "gmv_fen": buyers * 30_000})
+            rows.append(
+                {
+                    "day": day.isoformat(),
+                    "channel": ch,
+                    "uv": uv,
+                    "buyers": buyers,
+                    "gmv_fen": buyers * 30_000,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -49,8 +67,16 @@ def campaign():
 def test_plan_without_history_keeps_the_contract(campaign):
     plan = build_plan(campaign)
     data = json.loads(plan.model_dump_json())
-    for key in ("campaign_id", "generated_at", "tolerance", "targets", "daily", "hourly", "budget",
-                "risks"):
+    for key in (
+        "campaign_id",
+        "generated_at",
+        "tolerance",
+        "targets",
+        "daily",
+        "hourly",
+        "budget",
+        "risks",
+    ):
         assert key in data
     # targets from the file: 3000万 total, 1500万 burst, 900万 warm-up, search ads 600万
     assert plan.targets.gmv_fen == 3_000_000_000
@@ -68,7 +94,8 @@ def test_plan_without_history_keeps_the_contract(campaign):
     assert sum(r.spend_fen for r in peak) == peak_day.spend_fen > 0
     search = [r for r in plan.hourly if r.channel == "search_ads"]
     assert sum(r.spend_fen for r in search) == next(
-        r.spend_fen for r in plan.daily if r.day == "2026-11-11" and r.channel == "search_ads")
+        r.spend_fen for r in plan.daily if r.day == "2026-11-11" and r.channel == "search_ads"
+    )
     # every day's channel rows sum to the day
     for day in days:
         parts = [r for r in plan.daily if r.day == day.day and r.channel]
@@ -77,8 +104,13 @@ def test_plan_without_history_keeps_the_contract(campaign):
     # budget: 350万 total, 5% = 17.5万 emergency, 10% = 35万 elastic
     assert plan.budget.emergency_reserve_fen == 17_500_000
     assert plan.budget.elastic_reserve_fen == 35_000_000
-    assert {r.channel for r in plan.budget.channels} == {"search_ads", "display_ads", "affiliate",
-                                                          "kol_live", "content"}
+    assert {r.channel for r in plan.budget.channels} == {
+        "search_ads",
+        "display_ads",
+        "affiliate",
+        "kol_live",
+        "content",
+    }
     assert plan.milestones[-1].cumulative_gmv_fen == 3_000_000_000
     risk_ids = {r.id for r in plan.risks}
     assert {"orders-below-plan", "gmv-day10", "gmv-day20"} <= risk_ids
@@ -98,10 +130,14 @@ def test_monitor_reads_the_plan(campaign, tmp_path):
     start, end = campaign.start, campaign.end
     total = pacing.planned(parsed, start, end)
     assert total["gmv_fen"] == pytest.approx(3_000_000_000)
-    peak = pacing.planned(parsed, datetime(2026, 11, 11, 20, tzinfo=campaign.tz),
-                          datetime(2026, 11, 11, 21, tzinfo=campaign.tz))
-    assert peak["gmv_fen"] == next(r.gmv_fen for r in plan.hourly
-                                   if r.channel is None and r.hour.startswith("2026-11-11T20"))
+    peak = pacing.planned(
+        parsed,
+        datetime(2026, 11, 11, 20, tzinfo=campaign.tz),
+        datetime(2026, 11, 11, 21, tzinfo=campaign.tz),
+    )
+    assert peak["gmv_fen"] == next(
+        r.gmv_fen for r in plan.hourly if r.channel is None and r.hour.startswith("2026-11-11T20")
+    )
 
 
 def test_plan_with_history_uses_it(campaign):
@@ -128,26 +164,47 @@ def test_plan_with_history_uses_it(campaign):
     channels = {c.key: c for c in plan.targets.children[1].children}
     assert channels["search_ads"].gmv_fen == pytest.approx(600_000_000, abs=10)
     # display (15) vs direct (10) keep their historical ratio 1.5 among the rest
-    assert channels["display_ads"].gmv_fen / channels["direct"].gmv_fen == pytest.approx(1.5, rel=0.03)
+    assert channels["display_ads"].gmv_fen / channels["direct"].gmv_fen == pytest.approx(
+        1.5, rel=0.03
+    )
     assert "阶段占比取自去年同期 phase shares from the same window a year earlier" in plan.notes
 
 
 def test_cli_build_writes_everything(tmp_path, campaign):
     from tests.conftest import ROOT
+
     hist = tmp_path / "hist"
     hist.mkdir()
     _history().to_csv(hist / "daily.csv", index=False)
     out = tmp_path / "out"
-    result = run_cli(["plan", "build", "--campaign",
-                                      str(ROOT / "examples" / "double11.yaml"), "--history",
-                                      str(hist), "--out", str(out), "--growth", "40%"])
+    result = run_cli(
+        [
+            "plan",
+            "build",
+            "--campaign",
+            str(ROOT / "examples" / "double11.yaml"),
+            "--history",
+            str(hist),
+            "--out",
+            str(out),
+            "--growth",
+            "40%",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "GMV ¥3,000.00万" in result.output
     plan = load_plan(out / "plan.json")
     assert isinstance(plan, Plan) and plan.campaign_id == "double11-2026"
     book = openpyxl.load_workbook(out / "plan.xlsx")
-    assert {"目标 targets", "每日 daily", "分时 hourly", "预算 budget", "排期 timeline",
-            "任务 checklist", "风险 risks"} <= set(book.sheetnames)
+    assert {
+        "目标 targets",
+        "每日 daily",
+        "分时 hourly",
+        "预算 budget",
+        "排期 timeline",
+        "任务 checklist",
+        "风险 risks",
+    } <= set(book.sheetnames)
     assert book["预算 budget"]["A2"].value == "search_ads"
     assert book["预算 budget"]["B2"].value == 1_100_000  # 110万 in yuan
     html = (out / "charts" / "targets_daily.html").read_text(encoding="utf-8")
@@ -157,11 +214,22 @@ def test_cli_build_writes_everything(tmp_path, campaign):
 
 def test_cli_build_bad_history(tmp_path):
     from tests.conftest import ROOT
-    (tmp_path / "daily.csv").write_text("day,gmv,uv,buyers\n2025-01-01,100,10,1\nyesterday,5,1,1\n",
-                                        encoding="utf-8")
-    result = run_cli(["plan", "build", "--campaign",
-                                      str(ROOT / "examples" / "double11.yaml"), "--history",
-                                      str(tmp_path), "--out", str(tmp_path / "o")])
+
+    (tmp_path / "daily.csv").write_text(
+        "day,gmv,uv,buyers\n2025-01-01,100,10,1\nyesterday,5,1,1\n", encoding="utf-8"
+    )
+    result = run_cli(
+        [
+            "plan",
+            "build",
+            "--campaign",
+            str(ROOT / "examples" / "double11.yaml"),
+            "--history",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert result.exit_code != 0
     assert "daily.csv, line 3, column 'day': not a date" in str(result.exception)
 
@@ -172,9 +240,13 @@ def _weekly_spend(weeks: int = 104) -> pd.DataFrame:
     rng = np.random.default_rng(11)
     frame = pd.DataFrame({"week": pd.date_range("2024-10-07", periods=weeks, freq="W-MON")})
     gmv = np.full(weeks, 2_000_000.0)
-    curves = {"search_ads": (0.2, 200_000, 1.2, 1_800_000), "display_ads": (0.5, 150_000, 1.5, 900_000),
-              "affiliate": (0.1, 60_000, 1.0, 500_000), "kol_live": (0.3, 100_000, 2.0, 800_000),
-              "content": (0.6, 50_000, 1.3, 300_000)}
+    curves = {
+        "search_ads": (0.2, 200_000, 1.2, 1_800_000),
+        "display_ads": (0.5, 150_000, 1.5, 900_000),
+        "affiliate": (0.1, 60_000, 1.0, 500_000),
+        "kol_live": (0.3, 100_000, 2.0, 800_000),
+        "content": (0.6, 50_000, 1.3, 300_000),
+    }
     for name, (alpha, k, s, beta) in curves.items():
         spend = rng.uniform(0.3, 1.5, weeks) * k
         frame[name] = spend
@@ -187,8 +259,12 @@ def test_plan_optimises_budget_from_spend_history(campaign):
     from dacu.plan.spend_history import history_from_frame
 
     frame = _weekly_spend()
-    spend = history_from_frame(frame, date="week", target="gmv",
-                               channels=[c for c in frame.columns if c not in ("week", "gmv")])
+    spend = history_from_frame(
+        frame,
+        date="week",
+        target="gmv",
+        channels=[c for c in frame.columns if c not in ("week", "gmv")],
+    )
     daily = _history()
     daily["spend_fen"] = daily["gmv_fen"] // np.where(daily["channel"] == "display_ads", 2, 8)
     plan = build_plan(campaign, PlanHistory(daily=daily, spend=spend))
@@ -198,8 +274,13 @@ def test_plan_optimises_budget_from_spend_history(campaign):
     for row in b.channels:
         assert (row.floor_fen or 0) <= row.spend_fen <= (row.cap_fen or b.total_fen)
     # 350万 = 17.5万 + 35万 reserves + 17.5万 coupons + 280万 media (all allocated on GMV)
-    total = (sum(r.spend_fen for r in b.channels) + b.emergency_reserve_fen + b.elastic_reserve_fen
-             + sum(o["amount_fen"] for o in b.other_lines) + b.unspent_fen)
+    total = (
+        sum(r.spend_fen for r in b.channels)
+        + b.emergency_reserve_fen
+        + b.elastic_reserve_fen
+        + sum(o["amount_fen"] for o in b.other_lines)
+        + b.unspent_fen
+    )
     assert total == b.total_fen and b.unspent_fen == 0
     assert by["search_ads"].marginal_roi > 0 and b.fit["r2"] > 0.8
     # display ads spend half its GMV (ROI 2) while the rest return 8: it is the fix-cost channel
@@ -210,10 +291,15 @@ def test_plan_optimises_budget_from_spend_history(campaign):
 
 def test_plan_promotions_on_historical_orders(campaign):
     # 3 orders: ¥250, ¥320 and ¥700 (two lines) of skincare
-    orders = pd.DataFrame({"order_id": ["a", "b", "c", "c"],
-                           "sku_id": ["SKU-SC-001", "SKU-SC-002", "SKU-SC-003", "SKU-SC-004"],
-                           "category": ["skincare"] * 4, "quantity": [1, 1, 1, 2],
-                           "amount_fen": [25_000, 32_000, 30_000, 40_000]})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "c", "c"],
+            "sku_id": ["SKU-SC-001", "SKU-SC-002", "SKU-SC-003", "SKU-SC-004"],
+            "category": ["skincare"] * 4,
+            "quantity": [1, 1, 1, 2],
+            "amount_fen": [25_000, 32_000, 30_000, 40_000],
+        }
+    )
     plan = build_plan(campaign, PlanHistory(daily=_history(), orders=orders))
     promos = plan.promotions
     assert promos["baskets"] == "historical orders (3 baskets)"
@@ -241,8 +327,19 @@ def test_cli_targets_what_if(tmp_path, campaign):
     search = next(c for c in plan.targets.children[1].children if c.key == "search_ads")
     # +0.5 pt CVR on the channel's UV at its ASP: UV × 0.005 × (GMV / buyers)
     expected = round(search.uv * 0.005 * search.gmv_fen / search.buyers)
-    result = run_cli(["plan", "targets", str(tmp_path / "plan.json"), "--view", "channel",
-                      "--channel", "search_ads", "--cvr", "0.5"])
+    result = run_cli(
+        [
+            "plan",
+            "targets",
+            str(tmp_path / "plan.json"),
+            "--view",
+            "channel",
+            "--channel",
+            "search_ads",
+            "--cvr",
+            "0.5",
+        ]
+    )
     assert result.exit_code == 0, result.output
     from dacu.money import format_fen
 
@@ -253,17 +350,55 @@ def test_cli_targets_what_if(tmp_path, campaign):
 
 def test_cli_baseline_backtest_and_optimize(shared_data):
     case = shared_data / "mmm_weekly" / "case_study_data.csv"
-    result = run_cli(["plan", "baseline", str(case), "--date", "wk_strt_dt", "--target", "sales",
-                      "--horizon", "13", "--backtest", "--windows", "4", "--format", "json"])
+    result = run_cli(
+        [
+            "plan",
+            "baseline",
+            str(case),
+            "--date",
+            "wk_strt_dt",
+            "--target",
+            "sales",
+            "--horizon",
+            "13",
+            "--backtest",
+            "--windows",
+            "4",
+            "--format",
+            "json",
+        ]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert len(data["forecast"]) == 13
     assert data["backtest"]["ratio_to_naive"] == pytest.approx(
-        data["backtest"]["mape"] / data["backtest"]["seasonal_naive_mape"])
+        data["backtest"]["mape"] / data["backtest"]["seasonal_naive_mape"]
+    )
     example = shared_data / "mmm_weekly" / "mmm_example.csv"
-    result = run_cli(["plan", "budget", "optimize", str(example), "--budget", "4", "--periods", "4",
-                      "--date", "date_week", "--target", "y", "--channels", "x1,x2",
-                      "--floor", "x2=0.5", "--saturation", "logistic", "--format", "json"])
+    result = run_cli(
+        [
+            "plan",
+            "budget",
+            "optimize",
+            str(example),
+            "--budget",
+            "4",
+            "--periods",
+            "4",
+            "--date",
+            "date_week",
+            "--target",
+            "y",
+            "--channels",
+            "x1,x2",
+            "--floor",
+            "x2=0.5",
+            "--saturation",
+            "logistic",
+            "--format",
+            "json",
+        ]
+    )
     assert result.exit_code == 0, result.output
     split = json.loads(result.output)
     # ¥4 = 400 fen: 5% = 20 and 10% = 40 fen kept back, 340 fen allocated, x2 at least 50 fen
@@ -278,14 +413,21 @@ def test_history_folder_with_every_file(tmp_path, campaign):
     daily = _history()
     daily["spend_fen"] = daily["gmv_fen"] // 8
     daily.to_csv(tmp_path / "daily.csv", index=False)
-    hours = pd.DataFrame({"hour": pd.date_range("2025-11-11", periods=24, freq="h"),
-                          "gmv": [100] * 20 + [500] * 4})
+    hours = pd.DataFrame(
+        {"hour": pd.date_range("2025-11-11", periods=24, freq="h"), "gmv": [100] * 20 + [500] * 4}
+    )
     hours.to_csv(tmp_path / "hourly.csv", index=False)
     weekly = _weekly_spend()
     weekly.to_csv(tmp_path / "spend_weekly.csv", index=False)
-    pd.DataFrame({"order_id": ["a", "b"], "sku_id": ["S1", "S2"], "category": ["skincare"] * 2,
-                  "quantity": [1, 2], "amount_fen": [35_000, 40_000]}).to_csv(
-        tmp_path / "orders.csv", index=False)
+    pd.DataFrame(
+        {
+            "order_id": ["a", "b"],
+            "sku_id": ["S1", "S2"],
+            "category": ["skincare"] * 2,
+            "quantity": [1, 2],
+            "amount_fen": [35_000, 40_000],
+        }
+    ).to_csv(tmp_path / "orders.csv", index=False)
     history = read_history_dir(tmp_path)
     assert history.spend is not None and history.spend.channels[0] == "search_ads"
     assert list(history.hourly["hour_of_day"]) == list(range(24))

@@ -59,8 +59,9 @@ def test_taobao_hourly_backtest_beats_seasonal_naive(shared_data):
 
 def test_double12_uplift_on_tianchi(shared_data):
     """Tianchi 2014 sample: 142 events on 2014-12-12 vs a baseline of about 65 a day."""
-    frame = pd.read_csv(shared_data / "tianchi_mobile_2014_double12_sample" /
-                        "sample_user_behavior.csv")
+    frame = pd.read_csv(
+        shared_data / "tianchi_mobile_2014_double12_sample" / "sample_user_behavior.csv"
+    )
     daily = frame.groupby(frame["time"].str[:10]).size()
     series = pd.DataFrame({"ds": daily.index, "y": daily.to_numpy()})
     uplift = measure_uplift(series, date(2014, 12, 12), date(2014, 12, 12))
@@ -105,8 +106,16 @@ def test_compare_yoy_mom():
 
 def test_bad_series():
     with pytest.raises(InputError, match="only 3 periods"):
-        forecast_baseline(pd.DataFrame({"ds": ["2025-01-01", "2025-01-02", "2025-01-03"],
-                                        "y": [1, 2, 3]}), 2)
+        forecast_baseline(
+            pd.DataFrame({"ds": ["2025-01-01", "2025-01-02", "2025-01-03"], "y": [1, 2, 3]}), 2
+        )
     with pytest.raises(InputError, match="y is not a number on 2025-01-02"):
-        forecast_baseline(pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=10),
-                                        "y": [1, "x", 3, 4, 5, 6, 7, 8, 9, 10]}), 2)
+        forecast_baseline(
+            pd.DataFrame(
+                {
+                    "ds": pd.date_range("2025-01-01", periods=10),
+                    "y": [1, "x", 3, 4, 5, 6, 7, 8, 9, 10],
+                }
+            ),
+            2,
+        )

@@ -23,8 +23,12 @@ from dacu.plan.timeline import gantt_figure, rounds, tasks, write_ics
 def test_tier_study_by_hand():
     # baskets ¥250, ¥320, ¥700 under 满300减40 / 满600减100, no top-up:
     # discounts 0 + 40 + 100 = ¥140 on ¥1,270 GMV → 11.02%; reach 2/3 and 1/3
-    result = tier_study([25_000, 32_000, 70_000], [(30_000, 4_000), (60_000, 10_000)],
-                        top_up_rate=0.0, margin_ratio=0.5)
+    result = tier_study(
+        [25_000, 32_000, 70_000],
+        [(30_000, 4_000), (60_000, 10_000)],
+        top_up_rate=0.0,
+        margin_ratio=0.5,
+    )
     assert result.discount_fen == 14_000
     assert result.cost_pct == pytest.approx(140 / 1270)
     assert result.reach == pytest.approx((2 / 3, 1 / 3))
@@ -51,9 +55,18 @@ def test_engine_simulation_by_hand(examples_dir):
     """Cart ¥350 of skincare: 满300减40 (store) → ¥40; 跨店每满300减50 (platform) → ¥50.
     Held coupon 满199减20 adds ¥20. Expected savings by the contract of dacu.promo."""
     campaign = load_campaign(examples_dir / "double11.yaml")
-    carts = carts_from_orders(pd.DataFrame({
-        "order_id": ["o1"], "sku_id": ["SKU-SC-001"], "category": ["skincare"], "quantity": [1],
-        "amount_fen": [35_000]}), store=campaign.store)
+    carts = carts_from_orders(
+        pd.DataFrame(
+            {
+                "order_id": ["o1"],
+                "sku_id": ["SKU-SC-001"],
+                "category": ["skincare"],
+                "quantity": [1],
+                "amount_fen": [35_000],
+            }
+        ),
+        store=campaign.store,
+    )
     result = simulate_promotions(campaign, carts)
     assert result.available and result.baskets == 1 and result.list_fen == 35_000
     assert result.by_promotion.get("store-tiers") == 4_000
@@ -68,8 +81,13 @@ def test_timeline_and_ics(examples_dir, tmp_path):
     items = tasks(campaign)
     creatives = next(t for t in items if t.name == "campaign pages and ads creatives ready")
     assert creatives.due == date(2026, 11, 10) and creatives.label == "D-1"
-    assert {t.team for t in items} == {"operations", "design", "customer_service", "tech",
-                                       "warehouse"}
+    assert {t.team for t in items} == {
+        "operations",
+        "design",
+        "customer_service",
+        "tech",
+        "warehouse",
+    }
     evening = next(r for r in rounds(campaign) if r.start.hour == 20)
     assert "kol_live" in evening.channels and evening.start.utcoffset().total_seconds() == 8 * 3600
     path = write_ics(campaign, tmp_path / "plan.ics")
@@ -82,8 +100,12 @@ def test_timeline_and_ics(examples_dir, tmp_path):
 
 
 def test_capacity_flags_overload_and_risks():
-    cap = Capacity(warehouse_orders_per_hour=6000, cs_agents=10, cs_inquiries_per_agent_hour=60,
-                   system_orders_per_second=300)
+    cap = Capacity(
+        warehouse_orders_per_hour=6000,
+        cs_agents=10,
+        cs_inquiries_per_agent_hour=60,
+        system_orders_per_second=300,
+    )
     checks = {c.check: c for c in check_capacity([1000, 7200, 3000], cap)}
     assert checks["warehouse"].ok is False and checks["warehouse"].utilisation == pytest.approx(1.2)
     # inquiries 7200 × 0.35 = 2520 > 10 agents × 60 = 600

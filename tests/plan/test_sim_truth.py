@@ -28,8 +28,9 @@ def sim(tmp_path_factory):
 
 def _fit(truth: dict, channel: dict, column: str, l_max: int = 28):
     days = pd.date_range(truth["window"]["first_day"], truth["window"]["last_day"])
-    frame = pd.DataFrame({"day": days, "visits": channel[column],
-                          "spend": np.asarray(channel["spend_fen"]) / 100})
+    frame = pd.DataFrame(
+        {"day": days, "visits": channel[column], "spend": np.asarray(channel["spend_fen"]) / 100}
+    )
     history = history_from_frame(frame, date="day", target="visits", channels=["spend"])
     return fit_response_curves(history, seasonality=0, l_max=l_max).channels[0].curve
 
@@ -91,8 +92,18 @@ def test_cli_build_from_a_warehouse(sim, tmp_path):
         wh.load_reference("spend", pq.read_table(out / "spend.parquet"))
     finally:
         wh.close()
-    result = run_cli(["plan", "build", "--campaign", str(ROOT / "examples" / "double11.yaml"),
-                      "--warehouse", url, "--out", str(tmp_path / "plan")])
+    result = run_cli(
+        [
+            "plan",
+            "build",
+            "--campaign",
+            str(ROOT / "examples" / "double11.yaml"),
+            "--warehouse",
+            url,
+            "--out",
+            str(tmp_path / "plan"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "intraday curve from last year's peak day 2025-11-11" in result.output
     assert (tmp_path / "plan" / "plan.json").exists()

@@ -56,13 +56,19 @@ def test_milestones_band():
     assert weekly[6].cumulative_gmv_fen == 70
 
 
-share_maps = st.dictionaries(st.sampled_from(list("abcdefgh")), st.floats(0.01, 10),
-                             min_size=1, max_size=8)
+share_maps = st.dictionaries(
+    st.sampled_from(list("abcdefgh")), st.floats(0.01, 10), min_size=1, max_size=8
+)
 
 
 @settings(max_examples=80, deadline=None)
-@given(gmv=st.integers(0, 10**12), uv_per_buyer=st.integers(1, 200),
-       asp=st.integers(100, 10**6), gmv_w=share_maps, uv_w=share_maps)
+@given(
+    gmv=st.integers(0, 10**12),
+    uv_per_buyer=st.integers(1, 200),
+    asp=st.integers(100, 10**6),
+    gmv_w=share_maps,
+    uv_w=share_maps,
+)
 def test_children_sum_exactly(gmv, uv_per_buyer, asp, gmv_w, uv_w):
     buyers = gmv // asp
     parent = Values(gmv, buyers * uv_per_buyer, buyers)
@@ -99,12 +105,15 @@ def test_a_channel_target_far_above_its_history_is_flagged_with_the_traffic_it_n
 
     from dacu.plan.shares import dimension_shares
 
-    daily = pd.DataFrame({"channel": ["a", "b"], "gmv_fen": [100, 300], "uv": [100, 300],
-                          "buyers": [10, 30]})
+    daily = pd.DataFrame(
+        {"channel": ["a", "b"], "gmv_fen": [100, 300], "uv": [100, 300], "buyers": [10, 30]}
+    )
     notes: list[str] = []
     shares = dimension_shares(daily, "channel", ["a", "b"], {"a": 0.5}, notes)
     assert shares.uv == pytest.approx({"a": 0.5, "b": 0.5})
     [note] = notes
-    assert note.startswith("channel=a 的GMV目标是历史占比的2.0倍：按其转化率与客单价需 UV 占比 50%（历史 25%）")
+    assert note.startswith(
+        "channel=a 的GMV目标是历史占比的2.0倍：按其转化率与客单价需 UV 占比 50%（历史 25%）"
+    )
     dimension_shares(daily, "channel", ["a", "b"], {"a": 0.3}, notes)  # 1.2×: within reach
     assert len(notes) == 1

@@ -12,8 +12,15 @@ def line(sku: str, price: Any, qty: int = 1, **extra: Any) -> dict[str, Any]:
     return {"sku_id": sku, "price": price, "quantity": qty, **extra}
 
 
-def run(lines: list[dict], promotions: list[dict] = (), coupons: list = (), customer: dict | None = None,
-        platform: str = "tmall", catalogue: list[dict] = (), **cart: Any) -> Quote:
+def run(
+    lines: list[dict],
+    promotions: list[dict] = (),
+    coupons: list = (),
+    customer: dict | None = None,
+    platform: str = "tmall",
+    catalogue: list[dict] = (),
+    **cart: Any,
+) -> Quote:
     book = parse_promotions(list(promotions), list(catalogue), platform=platform, store="S")
     return quote({"lines": lines, **cart}, customer, book, list(coupons))
 

@@ -19,11 +19,13 @@ RED_PACKET = {"id": "rp-10", "name": "平台红包10元", "scope": "red_packet",
 
 
 def cart_a():
-    return {"lines": [
-        {"sku_id": "SKU-SK-001", "price": 299, "quantity": 1, "category": "skincare"},
-        {"sku_id": "SKU-SK-002", "price": 199, "quantity": 2, "category": "skincare"},
-        {"sku_id": "SKU-MK-002", "price": 89, "quantity": 2, "category": "makeup"},
-    ]}
+    return {
+        "lines": [
+            {"sku_id": "SKU-SK-001", "price": 299, "quantity": 1, "category": "skincare"},
+            {"sku_id": "SKU-SK-002", "price": 199, "quantity": 2, "category": "skincare"},
+            {"sku_id": "SKU-MK-002", "price": 89, "quantity": 2, "category": "makeup"},
+        ]
+    }
 
 
 def test_stacked_cart_tmall_rules(book):
@@ -37,15 +39,23 @@ def test_stacked_cart_tmall_rules(book):
     assert q.total_fen == 60050
     assert q.list_fen == 87500 and q.saving_fen == 27450
     assert {a.id: a.saving_fen for a in q.applied} == {
-        "makeup-2nd-half": 4450, "store-tiers": 10000, "store-coupon-20": 2000,
-        "platform-every": 10000, "rp-10": 1000}
+        "makeup-2nd-half": 4450,
+        "store-tiers": 10000,
+        "store-coupon-20": 2000,
+        "platform-every": 10000,
+        "rp-10": 1000,
+    }
     assert sum(line.paid_fen for line in q.lines) == q.total_fen
 
 
 def test_new_customer_in_the_flash_sale_window(book):
-    cart = {"at": "2026-11-11T20:05:00+08:00", "lines": [
-        {"sku_id": "SKU-MK-001", "price": 159, "quantity": 2, "category": "makeup"},
-        {"sku_id": "SKU-SK-001", "price": 299, "quantity": 1, "category": "skincare"}]}
+    cart = {
+        "at": "2026-11-11T20:05:00+08:00",
+        "lines": [
+            {"sku_id": "SKU-MK-001", "price": 159, "quantity": 2, "category": "makeup"},
+            {"sku_id": "SKU-SK-001", "price": 299, "quantity": 1, "category": "skincare"},
+        ],
+    }
     q = quote(cart, {"new_customer": True}, book, ["store-coupon-20", "newcomer-30"])
     # 秒杀 ¥99 for 1 piece (per customer 1): lipstick line 99 + 159 = 258; + 299 = 557
     # 第二件半价 on the lipstick pieces (line average 129 each): −64.50 → 492.50
@@ -57,10 +67,16 @@ def test_new_customer_in_the_flash_sale_window(book):
     tiers = next(a for a in q.applied if a.id == "store-tiers")
     assert tiers.hint_zh == "再买¥107.50可享满600减100"
     # half an hour later the flash sale is over: 318 − 79.50 + 299 = 537.50 → − 40 − 30 − 50
-    later = quote({**cart, "at": "2026-11-11T21:00:00+08:00"}, {"new_customer": True}, book,
-                  ["store-coupon-20", "newcomer-30"])
+    later = quote(
+        {**cart, "at": "2026-11-11T21:00:00+08:00"},
+        {"new_customer": True},
+        book,
+        ["store-coupon-20", "newcomer-30"],
+    )
     assert later.total_fen == 41750
-    assert any(n.id == "lipstick-2000" and n.reason_zh == "不在活动时间内" for n in later.not_applied)
+    assert any(
+        n.id == "lipstick-2000" and n.reason_zh == "不在活动时间内" for n in later.not_applied
+    )
 
 
 def test_refund_follows_the_allocation(book):
@@ -78,7 +94,11 @@ def test_reference_double11_cart_breakdown():
     # price stage: A1 329 & A2 199 at 9折 (−32.90, −19.90); A3 flash 49 (−40); B1 一口价 199 (−60);
     # C 会员95折 on C1 2×39, C2 45, C3 159, C4 289 (−3.90, −2.25, −7.95, −14.45)
     assert {a.id: a.saving_fen for a in q.applied if a.stage == "price"} == {
-        "A-lt": 5280, "A-flash": 4000, "B-fixed": 6000, "C-vip": 2855}
+        "A-lt": 5280,
+        "A-flash": 4000,
+        "B-fixed": 6000,
+        "C-vip": 2855,
+    }
     # C after 会员价: 74.10 + 42.75 + 151.05 + 274.55 = 542.45; 买二送一 frees a 37.05 piece → 505.40
     # C-shop group: 满199减20 vs 每满100减8 on 505.40 → 5 × 8 = 40 > 20, so 每满 wins
     assert {n.id for n in q.not_applied} >= {"C-199", "X-skin", "A-200-15", "C-new", "B-gift"}
@@ -96,8 +116,9 @@ def test_refund_rejects_unknown_sku(book):
         refund(q, ["NOPE"])
 
 
-@pytest.mark.parametrize("name", ["examples/double11.yaml", "examples/double12.yaml",
-                                  "src/dacu/starter_campaign.yaml"])
+@pytest.mark.parametrize(
+    "name", ["examples/double11.yaml", "examples/double12.yaml", "src/dacu/starter_campaign.yaml"]
+)
 def test_shipped_campaign_files_validate(request, name):
     book = load_promotions(load_campaign(request.config.rootpath / name))
     assert book.promotions and book.rules.name == "tmall"

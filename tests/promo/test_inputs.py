@@ -12,8 +12,11 @@ from dacu.promo import load_promotions, parse_cart, parse_customer, parse_promot
 def test_unknown_sku_with_a_catalogue():
     catalogue = {"A": {"sku_id": "A", "price": 10}}
     with pytest.raises(InputError, match=r"cart\.json.*lines\[1\]: unknown SKU 'ZZ'"):
-        parse_cart({"lines": [{"sku_id": "A"}, {"sku_id": "ZZ", "quantity": 1}]},
-                   catalog=catalogue, source="cart.json")
+        parse_cart(
+            {"lines": [{"sku_id": "A"}, {"sku_id": "ZZ", "quantity": 1}]},
+            catalog=catalogue,
+            source="cart.json",
+        )
     # known SKU: price and attributes come from the catalogue
     cart = parse_cart({"lines": [{"sku_id": "A", "quantity": 3}]}, catalog=catalogue)
     assert cart.lines[0].list_fen == 3000
@@ -21,8 +24,11 @@ def test_unknown_sku_with_a_catalogue():
 
 @pytest.mark.parametrize("quantity", [-1, 0, 1.5, "2", True])
 def test_bad_quantity(quantity):
-    with pytest.raises(InputError, match=r"lines\[0\] \(sku A\), column 'quantity': quantity must "
-                                         r"be a whole number of at least 1"):
+    with pytest.raises(
+        InputError,
+        match=r"lines\[0\] \(sku A\), column 'quantity': quantity must "
+        r"be a whole number of at least 1",
+    ):
         parse_cart({"lines": [{"sku_id": "A", "price": 10, "quantity": quantity}]})
 
 
@@ -42,7 +48,9 @@ def test_missing_price_and_empty_cart():
 
 
 def test_prices_in_yuan_text_and_fen():
-    cart = parse_cart({"lines": [{"sku_id": "A", "price": "¥29.90"}, {"sku_id": "B", "price_fen": 1}]})
+    cart = parse_cart(
+        {"lines": [{"sku_id": "A", "price": "¥29.90"}, {"sku_id": "B", "price_fen": 1}]}
+    )
     assert [ln.unit_fen for ln in cart.lines] == [2990, 1]
 
 
@@ -54,14 +62,31 @@ def test_bad_customer():
 
 
 def test_promotion_errors_name_the_id_and_field():
-    with pytest.raises(ConfigError, match=r"promotions\[0\] \(id store-tiers\)\.tiers\[0\]\.threshold: "
-                                          r".*not an amount of money"):
-        parse_promotions([{"id": "store-tiers", "type": "threshold",
-                           "tiers": [{"threshold": "abc", "discount": 40}]}])
-    with pytest.raises(ConfigError, match=r"promotions\[1\] \(id x\)\.type: unknown promotion type "
-                                          r"'bogus'"):
-        parse_promotions([{"id": "ok", "type": "every", "every": 300, "discount": 50},
-                          {"id": "x", "type": "bogus"}])
+    with pytest.raises(
+        ConfigError,
+        match=r"promotions\[0\] \(id store-tiers\)\.tiers\[0\]\.threshold: "
+        r".*not an amount of money",
+    ):
+        parse_promotions(
+            [
+                {
+                    "id": "store-tiers",
+                    "type": "threshold",
+                    "tiers": [{"threshold": "abc", "discount": 40}],
+                }
+            ]
+        )
+    with pytest.raises(
+        ConfigError,
+        match=r"promotions\[1\] \(id x\)\.type: unknown promotion type "
+        r"'bogus'",
+    ):
+        parse_promotions(
+            [
+                {"id": "ok", "type": "every", "every": 300, "discount": 50},
+                {"id": "x", "type": "bogus"},
+            ]
+        )
     with pytest.raises(ConfigError, match=r"\(id e\)\.discount: above every"):
         parse_promotions([{"id": "e", "type": "every", "every": 100, "discount": 150}])
     with pytest.raises(ConfigError, match=r"\(id p\)\.percent_off: .*between 0 and 100"):
@@ -69,13 +94,20 @@ def test_promotion_errors_name_the_id_and_field():
     with pytest.raises(ConfigError, match=r"\(id p\)\.off: unknown field"):
         parse_promotions([{"id": "p", "type": "percent", "percent_off": 10, "off": 3}])
     with pytest.raises(ConfigError, match=r"promotions\[1\] \(id a\)\.id: duplicate id 'a'"):
-        parse_promotions([{"id": "a", "type": "percent", "percent_off": 10},
-                          {"id": "a", "type": "percent", "percent_off": 20}])
+        parse_promotions(
+            [
+                {"id": "a", "type": "percent", "percent_off": 10},
+                {"id": "a", "type": "percent", "percent_off": 20},
+            ]
+        )
 
 
 def test_coupon_errors():
-    with pytest.raises(ConfigError, match=r"coupons\[0\] \(id c\)\.discount: give either discount or "
-                                          r"percent_off"):
+    with pytest.raises(
+        ConfigError,
+        match=r"coupons\[0\] \(id c\)\.discount: give either discount or "
+        r"percent_off",
+    ):
         parse_promotions([], [{"id": "c", "scope": "store", "threshold": 100}])
     book = parse_promotions([], [{"id": "c", "scope": "store", "threshold": 100, "discount": 10}])
     with pytest.raises(InputError, match=r"unknown coupon id 'nope' \(campaign has: c\)"):
@@ -91,14 +123,21 @@ phases: [{name: burst, start: 2026-11-11, end: 2026-11-12}]
 promotions:
   - {id: bad-tier, type: threshold, tiers: [{threshold: 300, discount: 400}]}
 """
-    with pytest.raises(ConfigError, match=r"promotions\[0\] \(id bad-tier\)\.tiers\[0\]\.discount: "
-                                          r"above its threshold"):
+    with pytest.raises(
+        ConfigError,
+        match=r"promotions\[0\] \(id bad-tier\)\.tiers\[0\]\.discount: "
+        r"above its threshold",
+    ):
         load_promotions(parse_campaign(text))
 
 
 def test_stacking_override_in_campaign():
-    book = parse_promotions([{"type": "stacking", "preset": "jd"},
-                             {"id": "t", "type": "threshold", "threshold": 100, "discount": 10}])
+    book = parse_promotions(
+        [
+            {"type": "stacking", "preset": "jd"},
+            {"id": "t", "type": "threshold", "threshold": 100, "discount": 10},
+        ]
+    )
     assert book.rules.name == "jd"
     book = parse_promotions([{"type": "stacking", "base": {"platform": "current"}}])
     assert book.rules.base_of("platform") == "current" and book.rules.base_of("store") == "item"

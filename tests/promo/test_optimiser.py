@@ -6,8 +6,10 @@ from tests.promo.helpers import applied, line, reasons, run
 
 
 def test_exclusive_group_picks_the_better_member():
-    rules = [{"id": "t40", "type": "threshold", "threshold": 300, "discount": 40, "group": "A"},
-             {"id": "e10", "type": "every", "every": 100, "discount": 10, "group": "A"}]
+    rules = [
+        {"id": "t40", "type": "threshold", "threshold": 300, "discount": 40, "group": "A"},
+        {"id": "e10", "type": "every", "every": 100, "discount": 10, "group": "A"},
+    ]
     # 350: 满300减40 gives 40, 每满100减10 gives 30 → 310
     q = run([line("X", 350)], rules)
     assert q.total_fen == 31000
@@ -19,8 +21,10 @@ def test_exclusive_group_picks_the_better_member():
 
 
 def test_one_coupon_per_slot_picks_the_larger():
-    catalogue = [{"id": "c20", "scope": "store", "threshold": 199, "discount": 20},
-                 {"id": "c30", "scope": "store", "threshold": 299, "discount": 30}]
+    catalogue = [
+        {"id": "c20", "scope": "store", "threshold": 199, "discount": 20},
+        {"id": "c30", "scope": "store", "threshold": 299, "discount": 30},
+    ]
     # 300: both reachable, one store slot → the 30 → 270
     q = run([line("X", 300)], coupons=["c20", "c30"], catalogue=catalogue)
     assert q.total_fen == 27000
@@ -34,9 +38,11 @@ def test_not_greedy_smaller_coupon_keeps_red_packet_threshold():
     #   50 → 250 < 260: no red packet → 250
     #   20 → 280 ≥ 260: −40 → 240   ← optimal (greedy on the first stage would give 250)
     #   none → 300: −40 → 260
-    catalogue = [{"id": "s50", "scope": "store", "threshold": 300, "discount": 50},
-                 {"id": "s20", "scope": "store", "threshold": 200, "discount": 20},
-                 {"id": "rp", "scope": "red_packet", "threshold": 260, "discount": 40}]
+    catalogue = [
+        {"id": "s50", "scope": "store", "threshold": 300, "discount": 50},
+        {"id": "s20", "scope": "store", "threshold": 200, "discount": 20},
+        {"id": "rp", "scope": "red_packet", "threshold": 260, "discount": 40},
+    ]
     q = run([line("X", 300)], coupons=["s50", "s20", "rp"], catalogue=catalogue, platform="jd")
     assert q.total_fen == 24000
     assert set(q.coupons_used) == {"s20", "rp"}
@@ -45,8 +51,13 @@ def test_not_greedy_smaller_coupon_keeps_red_packet_threshold():
 def test_skipping_a_coupon_can_keep_free_shipping():
     # fee 10 waived from 100; coupon 满100减5 would make goods 95 → 95 + 10 = 105 > 100
     catalogue = [{"id": "c5", "scope": "store", "threshold": 100, "discount": 5}]
-    q = run([line("X", 100)], [{"id": "ship", "type": "free_shipping", "threshold": 100}],
-            coupons=["c5"], catalogue=catalogue, shipping=10)
+    q = run(
+        [line("X", 100)],
+        [{"id": "ship", "type": "free_shipping", "threshold": 100}],
+        coupons=["c5"],
+        catalogue=catalogue,
+        shipping=10,
+    )
     assert (q.total_fen, q.shipping_fen, q.coupons_used) == (10000, 0, ())
     assert reasons(q)["c5"] == "使用后总价不更低"
 
@@ -55,7 +66,9 @@ def test_coupon_exclusive_with_a_promotion_group():
     # a new-customer coupon that cannot stack with the store 满减 (same group):
     # 满300减40 alone → 260; coupon 满99减50 alone → 250 → the coupon wins
     rules = [{"id": "t40", "type": "threshold", "threshold": 300, "discount": 40, "group": "shop"}]
-    catalogue = [{"id": "new50", "scope": "store", "threshold": 99, "discount": 50, "group": "shop"}]
+    catalogue = [
+        {"id": "new50", "scope": "store", "threshold": 99, "discount": 50, "group": "shop"}
+    ]
     q = run([line("X", 300)], rules, coupons=["new50"], catalogue=catalogue)
     assert (q.total_fen, q.coupons_used) == (25000, ("new50",))
 

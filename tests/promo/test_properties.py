@@ -27,16 +27,38 @@ yuan = st.integers(min_value=1, max_value=400)
 @st.composite
 def lines(draw):
     count = draw(st.integers(1, 4))
-    return [{"sku_id": f"K{i}", "price": draw(yuan), "quantity": draw(st.integers(1, 3)),
-             "store": draw(st.sampled_from(STORES)), "category": draw(st.sampled_from(CATS))}
-            for i in range(count)]
+    return [
+        {
+            "sku_id": f"K{i}",
+            "price": draw(yuan),
+            "quantity": draw(st.integers(1, 3)),
+            "store": draw(st.sampled_from(STORES)),
+            "category": draw(st.sampled_from(CATS)),
+        }
+        for i in range(count)
+    ]
 
 
 @st.composite
 def promotion(draw, index):
-    kind = draw(st.sampled_from(["percent", "threshold", "every", "nth_item", "n_pieces",
-                                 "buy_x_get_y", "points", "free_shipping", "fixed_price", "flash",
-                                 "deposit", "gift"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "percent",
+                "threshold",
+                "every",
+                "nth_item",
+                "n_pieces",
+                "buy_x_get_y",
+                "points",
+                "free_shipping",
+                "fixed_price",
+                "flash",
+                "deposit",
+                "gift",
+            ]
+        )
+    )
     rule = {"id": f"p{index}", "type": kind}
     if draw(st.booleans()):
         rule["categories"] = [draw(st.sampled_from(CATS))]
@@ -51,8 +73,10 @@ def promotion(draw, index):
     elif kind == "fixed_price":
         rule["price"] = draw(st.integers(1, 200))
     elif kind == "threshold":
-        rule["tiers"] = [{"threshold": threshold, "discount": draw(st.integers(1, 50))},
-                         {"threshold": threshold * 2, "discount": draw(st.integers(50, 100))}]
+        rule["tiers"] = [
+            {"threshold": threshold, "discount": draw(st.integers(1, 50))},
+            {"threshold": threshold * 2, "discount": draw(st.integers(50, 100))},
+        ]
     elif kind == "every":
         rule.update(every=threshold, discount=draw(st.integers(1, 50)))
     elif kind == "nth_item":
@@ -62,8 +86,11 @@ def promotion(draw, index):
     elif kind == "buy_x_get_y":
         rule.update(buy=draw(st.integers(1, 3)), get=1)
     elif kind == "flash":
-        rule.update(price=draw(st.integers(1, 100)), limit=draw(st.integers(1, 2)),
-                    stock=draw(st.integers(0, 3)))
+        rule.update(
+            price=draw(st.integers(1, 100)),
+            limit=draw(st.integers(1, 2)),
+            stock=draw(st.integers(0, 3)),
+        )
     elif kind == "deposit":
         rule.update(deposit=draw(st.integers(1, 50)), worth=draw(st.integers(50, 120)))
     elif kind == "gift":
@@ -79,8 +106,12 @@ def promotion(draw, index):
 def coupon(draw, index):
     scope = draw(st.sampled_from(["store", "platform", "category", "red_packet", "item"]))
     threshold = draw(st.integers(0, 500))
-    c = {"id": f"c{index}", "scope": scope, "threshold": threshold,
-         "stores": [draw(st.sampled_from(STORES))] if scope == "store" else None}
+    c = {
+        "id": f"c{index}",
+        "scope": scope,
+        "threshold": threshold,
+        "stores": [draw(st.sampled_from(STORES))] if scope == "store" else None,
+    }
     if scope == "category":
         c["categories"] = [draw(st.sampled_from(CATS))]
     if scope == "item":
@@ -98,11 +129,13 @@ def coupon(draw, index):
 def instance(draw):
     promos = [draw(promotion(i)) for i in range(draw(st.integers(0, 4)))]
     wallet = [draw(coupon(i)) for i in range(draw(st.integers(0, 4)))]
-    book = parse_promotions(promos, wallet, platform=draw(st.sampled_from(["tmall", "jd"])),
-                            store="S")
+    book = parse_promotions(
+        promos, wallet, platform=draw(st.sampled_from(["tmall", "jd"])), store="S"
+    )
     cart = parse_cart({"lines": draw(lines()), "shipping": {"S": 8, "T": 0}}, default_store="S")
-    customer = parse_customer({"points": draw(st.integers(0, 20_000)),
-                               "deposits": {"K0": draw(st.integers(0, 2))}})
+    customer = parse_customer(
+        {"points": draw(st.integers(0, 20_000)), "deposits": {"K0": draw(st.integers(0, 2))}}
+    )
     return cart, customer, book, parse_wallet([c["id"] for c in wallet], book)
 
 
@@ -163,7 +196,9 @@ def test_deterministic_and_independent_of_line_order(case, rnd):
     rnd.shuffle(shuffled)
     again = quote(Cart(tuple(shuffled), cart.channel, cart.at, cart.shipping), customer, book, held)
     assert again.total_fen == first.total_fen
-    assert {ln.sku_id: ln.paid_fen for ln in again.lines} == {ln.sku_id: ln.paid_fen for ln in first.lines}
+    assert {ln.sku_id: ln.paid_fen for ln in again.lines} == {
+        ln.sku_id: ln.paid_fen for ln in first.lines
+    }
     assert [ln.sku_id for ln in again.lines if not ln.gift] == [ln.sku_id for ln in shuffled]
 
 
@@ -203,11 +238,19 @@ def larger_instance(draw):
     """More coupons (3–7), rules (2–7) and lines (2–6): several independent parts per stage."""
     promos = [draw(promotion(i)) for i in range(draw(st.integers(2, 7)))]
     wallet = [draw(coupon(i)) for i in range(draw(st.integers(3, 7)))]
-    book = parse_promotions(promos, wallet, platform=draw(st.sampled_from(["tmall", "jd"])),
-                            store="S")
-    rows = [{"sku_id": f"K{i}", "price": draw(yuan), "quantity": draw(st.integers(1, 3)),
-             "store": draw(st.sampled_from(STORES)), "category": draw(st.sampled_from(CATS))}
-            for i in range(draw(st.integers(2, 6)))]
+    book = parse_promotions(
+        promos, wallet, platform=draw(st.sampled_from(["tmall", "jd"])), store="S"
+    )
+    rows = [
+        {
+            "sku_id": f"K{i}",
+            "price": draw(yuan),
+            "quantity": draw(st.integers(1, 3)),
+            "store": draw(st.sampled_from(STORES)),
+            "category": draw(st.sampled_from(CATS)),
+        }
+        for i in range(draw(st.integers(2, 6)))
+    ]
     cart = parse_cart({"lines": rows, "shipping": {"S": 8, "T": 6}}, default_store="S")
     customer = parse_customer({"points": draw(st.integers(0, 20_000))})
     return cart, customer, book, parse_wallet([c["id"] for c in wallet], book)

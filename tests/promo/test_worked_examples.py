@@ -47,16 +47,22 @@ def test_member_price_only_for_its_tier():
 
 def test_lowest_price_wins_per_line():
     # 8折 gives 159.20, 一口价 gives 149 → 149; line B only has the 8折: 100 → 80
-    rules = [{"id": "p20", "type": "percent", "percent_off": 20},
-             {"id": "fp", "type": "fixed_price", "price": 149, "skus": ["A"]}]
+    rules = [
+        {"id": "p20", "type": "percent", "percent_off": 20},
+        {"id": "fp", "type": "fixed_price", "price": 149, "skus": ["A"]},
+    ]
     q = run([line("A", 199), line("B", 100)], rules)
     assert paid(q) == {"A": 14900, "B": 8000}
     assert applied(q) == {"fp": 5000, "p20": 2000}
 
 
 def test_tiered_threshold_best_tier_and_shortfall():
-    rule = {"id": "t", "type": "threshold", "name": "满300减40 满600减100",
-            "tiers": [{"threshold": 300, "discount": 40}, {"threshold": 600, "discount": 100}]}
+    rule = {
+        "id": "t",
+        "type": "threshold",
+        "name": "满300减40 满600减100",
+        "tiers": [{"threshold": 300, "discount": 40}, {"threshold": 600, "discount": 100}],
+    }
     # 650 ≥ 600 → −100 = 550
     assert run([line("A", 650)], [rule]).total_fen == 55000
     # 300 exactly → −40 = 260; next tier hint: 600 − 300 = 300 more
@@ -113,12 +119,20 @@ def test_deposit_presale_expansion():
 
 
 def test_gift_with_purchase_and_its_stock():
-    rule = {"id": "g", "type": "gift", "threshold": 300, "gift_sku": "GIFT-1", "gift_name": "小样",
-            "gift_value": 30, "stock": 5}
+    rule = {
+        "id": "g",
+        "type": "gift",
+        "threshold": 300,
+        "gift_sku": "GIFT-1",
+        "gift_name": "小样",
+        "gift_value": 30,
+        "stock": 5,
+    }
     q = run([line("A", 320)], [rule])
     gift = [ln for ln in q.lines if ln.gift]
     assert [(g.sku_id, g.list_fen, g.paid_fen, g.gift_value_fen) for g in gift] == [
-        ("GIFT-1", 0, 0, 3000)]
+        ("GIFT-1", 0, 0, 3000)
+    ]
     assert q.total_fen == 32000
     q = run([line("A", 320)], [{**rule, "stock": 0}])
     assert not [ln for ln in q.lines if ln.gift]
@@ -162,16 +176,24 @@ def test_coupons_by_scope():
 
 def test_allocation_is_proportional_and_exact():
     # 满300减40 over 200 and 100: 26.666… and 13.333… → 26.67 / 13.33 (largest remainder)
-    q = run([line("A", 200), line("B", 100)], [{"id": "t", "type": "threshold", "threshold": 300,
-                                                  "discount": 40}])
+    q = run(
+        [line("A", 200), line("B", 100)],
+        [{"id": "t", "type": "threshold", "threshold": 300, "discount": 40}],
+    )
     assert paid(q) == {"A": 17333, "B": 8667}
     assert sum(paid(q).values()) == q.total_fen == 26000
 
 
 def test_three_tiers_hint_names_the_next_one():
-    rule = {"id": "t", "type": "threshold", "tiers": [
-        {"threshold": 900, "discount": 150}, {"threshold": 300, "discount": 40},
-        {"threshold": 600, "discount": 100}]}
+    rule = {
+        "id": "t",
+        "type": "threshold",
+        "tiers": [
+            {"threshold": 900, "discount": 150},
+            {"threshold": 300, "discount": 40},
+            {"threshold": 600, "discount": 100},
+        ],
+    }
     # 320 ≥ 300 → −40 = 280; the next tier is 600 (280 more), not 900
     q = run([line("A", 320)], [rule])
     assert q.total_fen == 28000
@@ -179,8 +201,10 @@ def test_three_tiers_hint_names_the_next_one():
 
 
 def test_tmall_and_jd_measure_the_cross_store_threshold_differently():
-    rules = [{"id": "shop", "type": "threshold", "threshold": 600, "discount": 100},
-             {"id": "cross", "type": "every", "stage": "platform", "every": 300, "discount": 50}]
+    rules = [
+        {"id": "shop", "type": "threshold", "threshold": 600, "discount": 100},
+        {"id": "cross", "type": "every", "stage": "platform", "every": 300, "discount": 50},
+    ]
     # Tmall: 跨店 on the price after item discounts = 650 → 2 × 50; 650 − 100 − 100 = 450
     assert run([line("A", 650)], rules).total_fen == 45000
     # JD: on what the store stage left = 550 → 1 × 50; 650 − 100 − 50 = 500
@@ -189,16 +213,28 @@ def test_tmall_and_jd_measure_the_cross_store_threshold_differently():
 
 def test_eligibility_conditions():
     base = {"type": "threshold", "threshold": 100, "discount": 10}
-    rules = [{**base, "id": "app", "channels": ["app"]},
-             {**base, "id": "brand", "brands": ["澜序"], "group": "b"},
-             {**base, "id": "gold", "member_tiers": ["gold"], "group": "c"},
-             {**base, "id": "once", "per_customer": 1, "group": "d"},
-             {**base, "id": "not-x", "exclude_skus": ["X"], "group": "e"},
-             {**base, "id": "window", "start": "2026-11-11T00:00", "end": "2026-11-12T00:00",
-              "group": "f"}]
+    rules = [
+        {**base, "id": "app", "channels": ["app"]},
+        {**base, "id": "brand", "brands": ["澜序"], "group": "b"},
+        {**base, "id": "gold", "member_tiers": ["gold"], "group": "c"},
+        {**base, "id": "once", "per_customer": 1, "group": "d"},
+        {**base, "id": "not-x", "exclude_skus": ["X"], "group": "e"},
+        {
+            **base,
+            "id": "window",
+            "start": "2026-11-11T00:00",
+            "end": "2026-11-12T00:00",
+            "group": "f",
+        },
+    ]
     lines = [line("X", 150, brand="澜序"), line("Y", 50, brand="other")]
-    q = run(lines, rules, customer={"member_tier": "gold", "used": {"once": 1}}, channel="app",
-            at="2026-11-11T12:00:00+08:00")
+    q = run(
+        lines,
+        rules,
+        customer={"member_tier": "gold", "used": {"once": 1}},
+        channel="app",
+        at="2026-11-11T12:00:00+08:00",
+    )
     # applied: app (200 ≥ 100), brand (X 150 ≥ 100), gold, window; 200 − 4 × 10 = 160
     assert q.total_fen == 16000
     why = reasons(q)

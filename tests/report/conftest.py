@@ -32,15 +32,33 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     finally:
         wh.close()
     (root / "rivals.csv").write_text(RIVALS, encoding="utf-8")
-    alerts = [{"severity": "red", "status": "resolved", "opened_at": "2026-11-11T20:00:00+08:00",
-               "acked_at": "2026-11-11T20:04:00+08:00", "resolved_at": "2026-11-11T20:30:00+08:00"},
-              {"severity": "red", "status": "resolved", "opened_at": "2026-11-11T21:00:00+08:00",
-               "acked_at": "2026-11-11T21:10:00+08:00", "resolved_at": "2026-11-11T22:00:00+08:00"},
-              {"severity": "yellow", "status": "open", "opened_at": "2026-11-11T10:00:00+08:00"}]
-    write_review(campaign, url, root / "out", rivals=load_competitors(root / "rivals.csv"),
-                 alerts=alerts)
-    return {"campaign": campaign, "root": root, "sim": root / "sim", "out": root / "out",
-            "url": url}
+    alerts = [
+        {
+            "severity": "red",
+            "status": "resolved",
+            "opened_at": "2026-11-11T20:00:00+08:00",
+            "acked_at": "2026-11-11T20:04:00+08:00",
+            "resolved_at": "2026-11-11T20:30:00+08:00",
+        },
+        {
+            "severity": "red",
+            "status": "resolved",
+            "opened_at": "2026-11-11T21:00:00+08:00",
+            "acked_at": "2026-11-11T21:10:00+08:00",
+            "resolved_at": "2026-11-11T22:00:00+08:00",
+        },
+        {"severity": "yellow", "status": "open", "opened_at": "2026-11-11T10:00:00+08:00"},
+    ]
+    write_review(
+        campaign, url, root / "out", rivals=load_competitors(root / "rivals.csv"), alerts=alerts
+    )
+    return {
+        "campaign": campaign,
+        "root": root,
+        "sim": root / "sim",
+        "out": root / "out",
+        "url": url,
+    }
 
 
 def sim_dir(reviewed: dict) -> Path:

@@ -19,8 +19,21 @@ CAMPAIGN = str(ROOT / "examples" / "double11.yaml")
 
 
 def test_cli_writes_every_output(reviewed: dict, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["report", "review", "--campaign", CAMPAIGN, "-w",
-                                 reviewed["url"], "--out", str(tmp_path), "--lang", "en"])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "review",
+            "--campaign",
+            CAMPAIGN,
+            "-w",
+            reviewed["url"],
+            "--out",
+            str(tmp_path),
+            "--lang",
+            "en",
+        ],
+    )
     assert result.exit_code == 0, result.output
     for name in ("review.html", "review.xlsx", "review.pptx", "review.json", "lessons.json"):
         assert (tmp_path / name).stat().st_size > 0
@@ -28,14 +41,21 @@ def test_cli_writes_every_output(reviewed: dict, tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left behind
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("name,gmv,orders\nA,1,2\n", "line 1: missing column(s) asp, repurchase"),
-    ("name,gmv,orders,asp,repurchase\nA,12万,400,300,20%\nB,abc,1,1,0.1\n",
-     "line 3, column 'gmv': not an amount of money: 'abc'"),
-    ("name,gmv,orders,asp,repurchase\nA,1,2.5,3,0.1\n", "line 2, column 'orders'"),
-    ("name,gmv,orders,asp,repurchase\nA,1,2,3,130%\n",
-     "line 2, column 'repurchase': '130%' is not a rate between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name,gmv,orders\nA,1,2\n", "line 1: missing column(s) asp, repurchase"),
+        (
+            "name,gmv,orders,asp,repurchase\nA,12万,400,300,20%\nB,abc,1,1,0.1\n",
+            "line 3, column 'gmv': not an amount of money: 'abc'",
+        ),
+        ("name,gmv,orders,asp,repurchase\nA,1,2.5,3,0.1\n", "line 2, column 'orders'"),
+        (
+            "name,gmv,orders,asp,repurchase\nA,1,2,3,130%\n",
+            "line 2, column 'repurchase': '130%' is not a rate between 0 and 1",
+        ),
+    ],
+)
 def test_competitor_file_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "rivals.csv"
     path.write_text(text, encoding="utf-8")
@@ -47,13 +67,27 @@ def test_competitor_file_errors(tmp_path: Path, text: str, message: str) -> None
 def test_bad_plan_and_lang_are_one_line_errors(reviewed: dict, tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     plan.write_text('{"campaign_id": "x"}', encoding="utf-8")
-    result = runner.invoke(app, ["report", "review", "--campaign", CAMPAIGN, "-w",
-                                 reviewed["url"], "--plan", str(plan), "--out", str(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "review",
+            "--campaign",
+            CAMPAIGN,
+            "-w",
+            reviewed["url"],
+            "--plan",
+            str(plan),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code != 0
     # the CLI's main() prints a DacuError as this one line (tests/test_cli.py covers the printing)
     assert f"{plan}: generated_at: Field required" in str(result.exception)
-    result = runner.invoke(app, ["report", "review", "--campaign", CAMPAIGN, "--lang", "fr",
-                                 "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["report", "review", "--campaign", CAMPAIGN, "--lang", "fr", "--out", str(tmp_path)]
+    )
     assert "--lang 'fr': expected zh or en" in str(result.exception)
     assert not (tmp_path / "review.html").exists()
 
@@ -68,15 +102,44 @@ def test_plan_targets_in_attainment(reviewed: dict, tmp_path: Path) -> None:
     from dacu.report.queries import read_facts
     from dacu.warehouse import open_warehouse
 
-    burst = TargetTreeNode(key="burst", dimension="phase", gmv_fen=5_000_000, uv=1000,
-                           buyers=50, cvr=0.05, asp_fen=100_000.0)
-    view = TargetTreeNode(key="phases", dimension="view", gmv_fen=10_000_000, uv=2000,
-                          buyers=100, cvr=0.05, asp_fen=100_000.0, children=[burst])
-    root = TargetTreeNode(key="all", dimension="all", gmv_fen=10_000_000, uv=2000, buyers=100,
-                          cvr=0.05, asp_fen=100_000.0, children=[view])
-    plan = Plan(campaign_id="double11-2026", generated_at=datetime(2026, 10, 1), targets=root,
-                daily=[], hourly=[], budget=Budget(total_fen=0, emergency_reserve_fen=0,
-                                                   elastic_reserve_fen=0, channels=[]), risks=[])
+    burst = TargetTreeNode(
+        key="burst",
+        dimension="phase",
+        gmv_fen=5_000_000,
+        uv=1000,
+        buyers=50,
+        cvr=0.05,
+        asp_fen=100_000.0,
+    )
+    view = TargetTreeNode(
+        key="phases",
+        dimension="view",
+        gmv_fen=10_000_000,
+        uv=2000,
+        buyers=100,
+        cvr=0.05,
+        asp_fen=100_000.0,
+        children=[burst],
+    )
+    root = TargetTreeNode(
+        key="all",
+        dimension="all",
+        gmv_fen=10_000_000,
+        uv=2000,
+        buyers=100,
+        cvr=0.05,
+        asp_fen=100_000.0,
+        children=[view],
+    )
+    plan = Plan(
+        campaign_id="double11-2026",
+        generated_at=datetime(2026, 10, 1),
+        targets=root,
+        daily=[],
+        hourly=[],
+        budget=Budget(total_fen=0, emergency_reserve_fen=0, elastic_reserve_fen=0, channels=[]),
+        risks=[],
+    )
     wh = open_warehouse(reviewed["url"])
     try:
         facts = read_facts(wh, reviewed["campaign"], with_journeys=False)
@@ -85,14 +148,27 @@ def test_plan_targets_in_attainment(reviewed: dict, tmp_path: Path) -> None:
     review = assemble(reviewed["campaign"], facts, plan=plan)
     rows = [r for r in review.table("attainment").rows if r["source"] == "plan"]
     burst_paid = next(r["paid_gmv_fen"] for r in facts.by_phase if r["phase"] == "burst")
-    assert rows == [pytest.approx({**rows[0], "scope": "phase=burst", "target": 5_000_000,
-                                   "actual": burst_paid})]
+    assert rows == [
+        pytest.approx(
+            {**rows[0], "scope": "phase=burst", "target": 5_000_000, "actual": burst_paid}
+        )
+    ]
     bridge = review.table("gmv_bridge").rows
     assert bridge[0]["fen"] == 2000 * 0.05 * 100_000  # = 10,000,000 fen
 
 
-@given(st.lists(st.tuples(st.integers(0, 10**12), st.integers(0, 10**7), st.integers(0, 10**8),
-                          st.integers(0, 100)), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10**12),
+            st.integers(0, 10**7),
+            st.integers(0, 10**8),
+            st.integers(0, 100),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 @settings(max_examples=40, deadline=None)
 def test_competitor_amounts_round_trip(rows: list[tuple[int, int, int, int]]) -> None:
     """Any fen amount written as yuan text (¥1,234.56 or plain) reads back to the same fen."""
@@ -100,7 +176,7 @@ def test_competitor_amounts_round_trip(rows: list[tuple[int, int, int, int]]) ->
 
     lines = ["name,gmv,orders,asp,repurchase"]
     for i, (gmv, orders, asp, pct) in enumerate(rows):
-        lines.append(f"s{i},\"¥{gmv // 100:,}.{gmv % 100:02d}\",{orders},{asp / 100:.2f},{pct}%")
+        lines.append(f's{i},"¥{gmv // 100:,}.{gmv % 100:02d}",{orders},{asp / 100:.2f},{pct}%')
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.csv"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -111,9 +187,12 @@ def test_competitor_amounts_round_trip(rows: list[tuple[int, int, int, int]]) ->
 
 def test_empty_warehouse_is_one_clear_error(tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
-    result = runner.invoke(app, ["report", "review", "--campaign", CAMPAIGN, "-w", url,
-                                 "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app, ["report", "review", "--campaign", CAMPAIGN, "-w", url, "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code != 0
-    assert ("no events between 2026-10-27T00:00+08:00 and 2026-11-22T00:00+08:00 (campaign "
-            "double11-2026) in the warehouse") in str(result.exception)
+    assert (
+        "no events between 2026-10-27T00:00+08:00 and 2026-11-22T00:00+08:00 (campaign "
+        "double11-2026) in the warehouse"
+    ) in str(result.exception)
     assert not (tmp_path / "out" / "review.html").exists()

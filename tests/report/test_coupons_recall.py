@@ -50,8 +50,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     review = json.loads((root / "out" / "review.json").read_text(encoding="utf-8"))
     events = pq.read_table(root / "sim" / "events.parquet").to_pylist()
     truth = json.loads((root / "sim" / "truth.json").read_text(encoding="utf-8"))
-    return {"campaign": campaign, "review": review, "events": events, "truth": truth,
-            "out": root / "out"}
+    return {
+        "campaign": campaign,
+        "review": review,
+        "events": events,
+        "truth": truth,
+        "out": root / "out",
+    }
 
 
 def _table(review: dict, table_id: str) -> list[dict]:
@@ -83,7 +88,8 @@ def test_coupon_cost_and_redemption_match_the_parquet(world: dict) -> None:
     # issued from the store: ISSUED store coupons claimed, 0 newcomer ones
     assert rows["store-coupon-20"]["issued"] == ISSUED
     assert rows["store-coupon-20"]["redemption_rate"] == pytest.approx(
-        len(orders["store-coupon-20"]) / ISSUED)
+        len(orders["store-coupon-20"]) / ISSUED
+    )
     assert rows["newcomer-30"]["issued"] == 0
     assert rows["newcomer-30"]["redemption_rate"] is None
 
@@ -127,14 +133,26 @@ def test_new_tables_are_in_every_document(world: dict) -> None:
 
     html = (world["out"] / "review.html").read_text(encoding="utf-8")
     assert "核销率" in html and "召回率" in html and "limit_reached" in html
-    cells = {str(c.value) for ws in load_workbook(world["out"] / "review.xlsx")
-             for row in ws.iter_rows() for c in row if c.value is not None}
+    cells = {
+        str(c.value)
+        for ws in load_workbook(world["out"] / "review.xlsx")
+        for row in ws.iter_rows()
+        for c in row
+        if c.value is not None
+    }
     assert {"store-coupon-20", "limit_reached"} <= cells
     assert any("召回" in c for c in cells)
-    text = [sh.text_frame.text if sh.has_text_frame else "" for slide in
-            Presentation(world["out"] / "review.pptx").slides for sh in slide.shapes]
-    tables = [sh.table for slide in Presentation(world["out"] / "review.pptx").slides
-              for sh in slide.shapes if sh.has_table]
+    text = [
+        sh.text_frame.text if sh.has_text_frame else ""
+        for slide in Presentation(world["out"] / "review.pptx").slides
+        for sh in slide.shapes
+    ]
+    tables = [
+        sh.table
+        for slide in Presentation(world["out"] / "review.pptx").slides
+        for sh in slide.shapes
+        if sh.has_table
+    ]
     cells_pptx = {c.text for t in tables for row in t.rows for c in row.cells}
     assert "store-coupon-20" in cells_pptx and any("召回" in x for x in text + list(cells_pptx))
 
@@ -149,8 +167,9 @@ def test_without_a_store_the_rate_is_unknown(reviewed: dict) -> None:
 
 
 @given(st.integers(0, 10**9), st.floats(1, 90), st.integers(0, 10**4))
-def test_percent_off_cost_restores_the_price_before_the_coupon(paid: int, pct: float,
-                                                               n: int) -> None:
+def test_percent_off_cost_restores_the_price_before_the_coupon(
+    paid: int, pct: float, n: int
+) -> None:
     from dacu.report.promotions import coupon_cost
 
     class Template:
@@ -167,13 +186,16 @@ def test_refusal_counts_ignore_successes() -> None:
     from dacu.flash import AuditEntry
     from dacu.report.promotions import refusal_counts
 
-    entries = [AuditEntry(1, "claim", "a", "c1", None, None, "ok"),
-               AuditEntry(2, "claim", "a", "c1", None, None, "limit_reached"),
-               AuditEntry(3, "reserve", "s", "c2", None, None, "sold_out"),
-               AuditEntry(4, "reserve", "s", "c3", None, None, "sold_out")]
+    entries = [
+        AuditEntry(1, "claim", "a", "c1", None, None, "ok"),
+        AuditEntry(2, "claim", "a", "c1", None, None, "limit_reached"),
+        AuditEntry(3, "reserve", "s", "c2", None, None, "sold_out"),
+        AuditEntry(4, "reserve", "s", "c3", None, None, "sold_out"),
+    ]
     assert refusal_counts(entries) == [
         {"op": "reserve", "target": "s", "reason": "sold_out", "count": 2},
-        {"op": "claim", "target": "a", "reason": "limit_reached", "count": 1}]
+        {"op": "claim", "target": "a", "reason": "limit_reached", "count": 1},
+    ]
 
 
 def test_a_missing_store_file_is_one_clear_error(reviewed: dict, tmp_path) -> None:
@@ -182,9 +204,21 @@ def test_a_missing_store_file_is_one_clear_error(reviewed: dict, tmp_path) -> No
     from dacu.cli import app
 
     missing = tmp_path / "nope" / "flash.db"
-    result = CliRunner().invoke(app, [
-        "report", "review", "--campaign", str(ROOT / "examples" / "double11.yaml"),
-        "-w", reviewed["url"], "--store", f"sqlite:///{missing}", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "review",
+            "--campaign",
+            str(ROOT / "examples" / "double11.yaml"),
+            "-w",
+            reviewed["url"],
+            "--store",
+            f"sqlite:///{missing}",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code != 0
     assert str(result.exception).startswith(f"{missing}: flash store not found")
     assert not missing.parent.exists() and not (tmp_path / "review.html").exists()
@@ -197,7 +231,8 @@ def test_findings_cite_redemption_and_recall(world: dict) -> None:
     rate = coupons["store-coupon-20"]["redemption_rate"]
     assert 0 < rate < 0.2  # redeemed (a few dozen at this scale) ÷ 300 issued
     assert cites["coupon-low-store-coupon-20"] == (
-        f"investment/coupons: store-coupon-20 redemption_rate={rate:.4f}")
+        f"investment/coupons: store-coupon-20 redemption_rate={rate:.4f}"
+    )
     assert "coupon-low-newcomer-30" not in cites  # none issued: no rate, no finding
     total = _table(review, "recall")[-1]
     assert cites["recall"] == f"customers/recall: recall_rate={total['recall_rate']:.4f}"

@@ -27,8 +27,13 @@ def _sum(t, event: str) -> int:
 
 
 def _users(t, *events: str) -> int:
-    return len(set(t.filter(pc.is_in(t["event"], value_set=__import__("pyarrow").array(
-        list(events))))["user_id"].to_pylist()))
+    return len(
+        set(
+            t.filter(pc.is_in(t["event"], value_set=__import__("pyarrow").array(list(events))))[
+                "user_id"
+            ].to_pylist()
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +58,9 @@ def test_category_contribution_and_spend(reviewed: dict, review: dict) -> None:
     t = _window(reviewed)
     pays = t.filter(pc.equal(t["event"], "pay"))
     expected = {}
-    for cat, amount in zip(pays["category"].to_pylist(), pays["amount_fen"].to_pylist(),
-                           strict=True):
+    for cat, amount in zip(
+        pays["category"].to_pylist(), pays["amount_fen"].to_pylist(), strict=True
+    ):
         expected[cat] = expected.get(cat, 0) + amount
     structure = next(s for s in review["sections"] if s["id"] == "structure")
     table = next(x for x in structure["tables"] if x["id"] == "by_category")
@@ -69,8 +75,10 @@ def test_category_contribution_and_spend(reviewed: dict, review: dict) -> None:
 
 def test_bridge_sums_to_the_gap(review: dict) -> None:
     att = next(s for s in review["sections"] if s["id"] == "attainment")
-    rows = {r["part"].split()[0]: r["fen"]
-            for r in next(x for x in att["tables"] if x["id"] == "gmv_bridge")["rows"]}
+    rows = {
+        r["part"].split()[0]: r["fen"]
+        for r in next(x for x in att["tables"] if x["id"] == "gmv_bridge")["rows"]
+    }
     # campaign file: UV 1,800,000 × CVR 4.5% × ASP ¥330 = 26,730,000 yuan = 2,673,000,000 fen
     assert rows["目标支付金额"] == 2_673_000_000
     assert rows["UV"] + rows["转化率效应"] + rows["客单价效应"] == rows["差额"]
@@ -88,10 +96,16 @@ def test_bridge_known_case() -> None:
     assert gmv_bridge((0, 0.1, 50), (200, 0.1, 100), 2000) is None
 
 
-@given(st.integers(1, 10**7), st.floats(0.001, 1), st.integers(100, 10**6),
-       st.integers(1, 10**7), st.integers(1, 10**6))
-def test_bridge_effects_sum_exactly(uv0: int, cvr0: float, asp0: int, uv1: int, buyers1: int
-                                    ) -> None:
+@given(
+    st.integers(1, 10**7),
+    st.floats(0.001, 1),
+    st.integers(100, 10**6),
+    st.integers(1, 10**7),
+    st.integers(1, 10**6),
+)
+def test_bridge_effects_sum_exactly(
+    uv0: int, cvr0: float, asp0: int, uv1: int, buyers1: int
+) -> None:
     buyers1 = min(buyers1, uv1)
     paid = buyers1 * 337
     b = gmv_bridge((uv0, cvr0, asp0), (uv1, buyers1 / uv1, paid / buyers1), paid)
@@ -103,8 +117,13 @@ def test_competitors_and_findings(review: dict, reviewed: dict) -> None:
     comp = next(s for s in review["sections"] if s["id"] == "competitors")
     rows = comp["tables"][0]["rows"]
     # 12.5万 yuan = 12,500,000 fen; 25% = 0.25; our row first
-    assert rows[1] == {"name": "竞品A", "gmv_fen": 12_500_000, "orders": 400, "asp_fen": 31_250,
-                       "repurchase": 0.25}
+    assert rows[1] == {
+        "name": "竞品A",
+        "gmv_fen": 12_500_000,
+        "orders": 400,
+        "asp_fen": 31_250,
+        "repurchase": 0.25,
+    }
     assert rows[0]["gmv_fen"] == review["headline"]["gmv_fen"]
     assert review["findings"], "rule-based findings expected"
     for f in review["findings"]:
@@ -118,13 +137,25 @@ def test_competitors_and_findings(review: dict, reviewed: dict) -> None:
 
 def test_sections_in_review_order(review: dict) -> None:
     assert [s["id"] for s in review["sections"]] == [
-        "overview", "attainment", "structure", "investment", "traffic", "customers",
-        "operations", "competitors", "findings"]
+        "overview",
+        "attainment",
+        "structure",
+        "investment",
+        "traffic",
+        "customers",
+        "operations",
+        "competitors",
+        "findings",
+    ]
     ops = next(s for s in review["sections"] if s["id"] == "operations")
     red, yellow = ops["tables"][1]["rows"]
     # red: acked after 4 and 10 min → median 7; resolved after 30 and 60 min → median 45
     assert (red["count"], red["resolved"], red["ack_minutes"], red["resolve_minutes"]) == (
-        2, 2, 7.0, 45.0)
+        2,
+        2,
+        7.0,
+        45.0,
+    )
     assert (yellow["count"], yellow["open"], yellow["ack_minutes"]) == (1, 1, None)
 
 
@@ -150,11 +181,15 @@ def test_investment_lines(reviewed: dict, review: dict) -> None:
     assert by_line["coupons"]["name"] == "优惠券/补贴 coupons & subsidies"
     assert by_line["coupons"]["spent_fen"] is None and by_line["coupons"]["roi"] is None
     s = pq.read_table(reviewed["sim"] / "spend.parquet").to_pylist()
-    spent = sum(r["spend_fen"] for r in s if r["channel"] == "search_ads"
-                and campaign.start <= r["hour"] < campaign.end)
+    spent = sum(
+        r["spend_fen"]
+        for r in s
+        if r["channel"] == "search_ads" and campaign.start <= r["hour"] < campaign.end
+    )
     assert by_line["search_ads"]["spent_fen"] == spent
     assert by_line["search_ads"]["roi"] == pytest.approx(
-        by_line["search_ads"]["attributed_fen"] / spent)
+        by_line["search_ads"]["attributed_fen"] / spent
+    )
 
 
 def test_cohort_sizes(reviewed: dict, review: dict) -> None:
@@ -200,8 +235,11 @@ def test_rfm_shift_counts(reviewed: dict, review: dict) -> None:
     """Segment counts add up to the customers who had paid before the start / before the end
     (plain Python over the parquet); segment scoring itself is dacu.analyze.rfm's (tested there)."""
     campaign = reviewed["campaign"]
-    pays = [r for r in pq.read_table(reviewed["sim"] / "events.parquet").to_pylist()
-            if r["event"] == "pay"]
+    pays = [
+        r
+        for r in pq.read_table(reviewed["sim"] / "events.parquet").to_pylist()
+        if r["event"] == "pay"
+    ]
     before = {r["user_id"] for r in pays if r["ts"] < campaign.start}
     after = {r["user_id"] for r in pays if r["ts"] < campaign.end}
     customers = next(s for s in review["sections"] if s["id"] == "customers")

@@ -13,8 +13,17 @@ from pptx import Presentation
 
 from tests.conftest import need
 
-SECTION_SHEETS = ["1 活动概览", "2 KPI 达成", "3 GMV 结构", "4 投入与回报", "5 流量与转化",
-                  "6 客户", "7 运营", "8 竞品", "9 发现与行动"]
+SECTION_SHEETS = [
+    "1 活动概览",
+    "2 KPI 达成",
+    "3 GMV 结构",
+    "4 投入与回报",
+    "5 流量与转化",
+    "6 客户",
+    "7 运营",
+    "8 竞品",
+    "9 发现与行动",
+]
 
 
 def _review(reviewed: dict) -> dict:
@@ -46,9 +55,12 @@ def test_pptx_native_charts_and_tables(reviewed: dict) -> None:
     tables = [sh.table for s in slides for sh in s.shapes if sh.has_table]
     assert len(charts) >= 8 and len(tables) >= 10
     # section headline slides in the order
-    heads = [s.shapes[0].text_frame.text for s in slides[2:]
-             if s.shapes[0].has_text_frame and s.shapes[0].text_frame.text[:2] in
-             {f"{i}." for i in range(1, 10)}]
+    heads = [
+        s.shapes[0].text_frame.text
+        for s in slides[2:]
+        if s.shapes[0].has_text_frame
+        and s.shapes[0].text_frame.text[:2] in {f"{i}." for i in range(1, 10)}
+    ]
     assert [h.split(".")[0] for h in heads] == [str(i) for i in range(1, 10)]
     review = _review(reviewed)
     bridge = next(c for c in charts if c.has_title and "GMV 桥" in c.chart_title.text_frame.text)
@@ -63,7 +75,8 @@ def test_html_is_offline_and_has_contents(reviewed: dict) -> None:
     assert "<script src=" not in html and "cdn.plot.ly" not in html.split("</script>")[-1]
     assert 'href="#attainment"' in html and "@media print" in html
     assert html.count('class="plotly-graph-div"') == sum(
-        len(s["charts"]) for s in _review(reviewed)["sections"])
+        len(s["charts"]) for s in _review(reviewed)["sections"]
+    )
 
 
 def test_html_renders_in_chromium(reviewed: dict, tmp_path: Path) -> None:
@@ -74,9 +87,17 @@ def test_html_renders_in_chromium(reviewed: dict, tmp_path: Path) -> None:
     errors: list[str] = []
     shot = tmp_path / "review.png"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -103,7 +124,9 @@ def test_english_review(reviewed: dict, tmp_path: Path) -> None:
     review = review_object(reviewed)
     html = render_html(review, tmp_path / "r.html", lang="en").read_text(encoding="utf-8")
     assert "Contents" in html and "KPI attainment" in html and 'lang="en"' in html
-    assert openpyxl.load_workbook(render_xlsx(review, tmp_path / "r.xlsx", lang="en")
-                                  ).sheetnames[1] == "2 KPI attainment"
+    assert (
+        openpyxl.load_workbook(render_xlsx(review, tmp_path / "r.xlsx", lang="en")).sheetnames[1]
+        == "2 KPI attainment"
+    )
     deck = Presentation(str(render_pptx(review, tmp_path / "r.pptx", lang="en")))
     assert "Campaign review" in deck.slides[0].shapes.title.text

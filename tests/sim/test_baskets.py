@@ -18,17 +18,18 @@ def _baskets(result) -> pd.DataFrame:
     orders = orders[orders.event == "order"]
     prices = result.skus.to_pandas().set_index("sku_id").price_fen
     orders["list_fen"] = orders.sku_id.map(prices) * orders.quantity
-    return orders.groupby("order_id").agg(list_fen=("list_fen", "sum"),
-                                          charged_fen=("amount_fen", "sum"),
-                                          variant=("variant", "first"))
+    return orders.groupby("order_id").agg(
+        list_fen=("list_fen", "sum"),
+        charged_fen=("amount_fen", "sum"),
+        variant=("variant", "first"),
+    )
 
 
 @pytest.fixture(scope="module")
 def with_and_without(double11):
     plain = double11.model_copy(update={"promotions": [], "coupons": []})
     kwargs = {"scale": 0.2, "seed": 2, "incidents": []}
-    return (_baskets(simulate_day(double11, **kwargs)),
-            _baskets(simulate_day(plain, **kwargs)))
+    return (_baskets(simulate_day(double11, **kwargs)), _baskets(simulate_day(plain, **kwargs)))
 
 
 def _share(values: pd.Series, low: float, high: float) -> float:
@@ -74,15 +75,18 @@ def test_rules_read_from_campaign_in_fen(double11):
 def test_bad_promotion_amount_names_the_field(double11):
     from dacu.errors import ConfigError
 
-    bad = double11.model_copy(update={"promotions": [
-        {"id": "x", "tiers": [{"threshold": "lots", "discount": 5}]}]})
+    bad = double11.model_copy(
+        update={"promotions": [{"id": "x", "tiers": [{"threshold": "lots", "discount": 5}]}]}
+    )
     with pytest.raises(ConfigError, match=r"promotions\[0\] \(id x\)\.tiers\[0\]\.threshold"):
         read_rules(bad)
 
 
 @settings(deadline=None)
-@given(st.lists(st.lists(st.integers(1, 200_000), min_size=1, max_size=5), min_size=1,
-                max_size=20), st.data())
+@given(
+    st.lists(st.lists(st.integers(1, 200_000), min_size=1, max_size=5), min_size=1, max_size=20),
+    st.data(),
+)
 def test_allocation_sums_exactly_and_never_goes_negative(orders, data):
     order = np.concatenate([np.full(len(lines), k) for k, lines in enumerate(orders)])
     line_value = np.concatenate([np.array(lines) for lines in orders]).astype(np.int64)
@@ -117,8 +121,9 @@ def test_top_up_lands_on_or_above_the_threshold_aimed_at(shop, first_lines, seed
     before = basket_values(lines, n, catalogue)
     after = basket_values(top_up(lines, n, catalogue, rules, rng), n, catalogue)
     thresholds = rules.thresholds()
-    target = thresholds[np.minimum(np.searchsorted(thresholds, before, side="right"),
-                                   len(thresholds) - 1)]
+    target = thresholds[
+        np.minimum(np.searchsorted(thresholds, before, side="right"), len(thresholds) - 1)
+    ]
     changed = after != before
     assert (after >= before).all()
     assert (after[changed] >= target[changed]).all()

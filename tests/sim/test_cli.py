@@ -33,10 +33,27 @@ def test_help_explains_with_examples():
 
 def test_small_run_writes_files_and_truth(tmp_path):
     out = tmp_path / "sim"
-    result = CliRunner().invoke(_app(), [
-        "sim", "--campaign", CAMPAIGN, "--out", str(out), "--scale", "0.01",
-        "--history-days", "30", "--seed", "5", "--incident", "traffic_drop@10:00:display_ads",
-        "--incident", "coupon_bot@02:00"], terminal_width=120)
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "sim",
+            "--campaign",
+            CAMPAIGN,
+            "--out",
+            str(out),
+            "--scale",
+            "0.01",
+            "--history-days",
+            "30",
+            "--seed",
+            "5",
+            "--incident",
+            "traffic_drop@10:00:display_ads",
+            "--incident",
+            "coupon_bot@02:00",
+        ],
+        terminal_width=120,
+    )
     assert result.exit_code == 0, result.output
     for name in ("events", "spend", "skus", "customers"):
         assert (out / f"{name}.parquet").stat().st_size > 0
@@ -49,8 +66,18 @@ def test_small_run_writes_files_and_truth(tmp_path):
 def test_bad_incident_is_one_clear_error(tmp_path):
     from dacu.errors import ConfigError
 
-    result = CliRunner().invoke(_app(), ["sim", "--campaign", CAMPAIGN, "--out",
-                                         str(tmp_path), "--incident", "pay_failure@20:00:tv"])
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "sim",
+            "--campaign",
+            CAMPAIGN,
+            "--out",
+            str(tmp_path),
+            "--incident",
+            "pay_failure@20:00:tv",
+        ],
+    )
     assert isinstance(result.exception, ConfigError)
     assert "unknown target 'tv' for pay_failure" in str(result.exception)
 
@@ -63,8 +90,12 @@ def test_sim_then_replay_to_a_local_collector(tmp_path):
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            got.append((self.headers.get("Authorization"),
-                        json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            got.append(
+                (
+                    self.headers.get("Authorization"),
+                    json.loads(self.rfile.read(int(self.headers["Content-Length"]))),
+                )
+            )
             self.send_response(202)
             self.end_headers()
 
@@ -75,11 +106,33 @@ def test_sim_then_replay_to_a_local_collector(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/api/events"
-        result = CliRunner().invoke(_app(), [
-            "sim", "-c", CAMPAIGN, "--out", str(tmp_path), "--scale", "0.01",
-            "--history-days", "3", "--no-incidents", "--replay", url, "--speed", "0",
-            "--key", "k1", "--batch", "40", "--max-events", "100",
-            "--from", "2026-11-11T20:00"])
+        result = CliRunner().invoke(
+            _app(),
+            [
+                "sim",
+                "-c",
+                CAMPAIGN,
+                "--out",
+                str(tmp_path),
+                "--scale",
+                "0.01",
+                "--history-days",
+                "3",
+                "--no-incidents",
+                "--replay",
+                url,
+                "--speed",
+                "0",
+                "--key",
+                "k1",
+                "--batch",
+                "40",
+                "--max-events",
+                "100",
+                "--from",
+                "2026-11-11T20:00",
+            ],
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -93,8 +146,18 @@ def test_sim_then_replay_to_a_local_collector(tmp_path):
 def test_replay_reuses_a_folder_that_holds_the_same_world(tmp_path, monkeypatch):
     from dacu.sim import commands
 
-    args = ["sim", "-c", CAMPAIGN, "--out", str(tmp_path), "--scale", "0.01",
-            "--history-days", "3", "--no-incidents"]
+    args = [
+        "sim",
+        "-c",
+        CAMPAIGN,
+        "--out",
+        str(tmp_path),
+        "--scale",
+        "0.01",
+        "--history-days",
+        "3",
+        "--no-incidents",
+    ]
     assert CliRunner().invoke(_app(), args).exit_code == 0
     sent: list = []
     monkeypatch.setattr(commands, "_replay", lambda *a, **k: sent.append(a[2]))

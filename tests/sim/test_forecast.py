@@ -33,8 +33,9 @@ def test_same_world_other_noise_keeps_the_world_and_changes_the_draws(double11):
 
 def _inside(table, start, end) -> float:
     ts = table["ts"]
-    inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)),
-                     pc.less(ts, pa.scalar(end, ts.type)))
+    inside = pc.and_(
+        pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type))
+    )
     return pc.mean(inside.cast("int8")).as_py()
 
 

@@ -24,13 +24,19 @@ def test_parse_short_and_full_forms(double11):
     assert (bot.channel, bot.sku, bot.category) == (None, None, None)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("pay_failure", r"expected KIND@TIME\[\+MINUTESm\]\[:TARGET\], e\.g\. pay_failure@20:00"),
-    ("meteor@20:00", r"unknown kind 'meteor' \(one of pay_failure, cvr_drop"),
-    ("pay_failure@25:00:search_ads", r"bad time '25:00'"),
-    ("pay_failure@20:00:tv", r"unknown target 'tv' for pay_failure \(channel: search_ads, "),
-    ("stockout@20:00:SKU-XX-999", r"unknown target 'SKU-XX-999' for stockout \(sku: SKU-SC-001"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("pay_failure", r"expected KIND@TIME\[\+MINUTESm\]\[:TARGET\], e\.g\. pay_failure@20:00"),
+        ("meteor@20:00", r"unknown kind 'meteor' \(one of pay_failure, cvr_drop"),
+        ("pay_failure@25:00:search_ads", r"bad time '25:00'"),
+        ("pay_failure@20:00:tv", r"unknown target 'tv' for pay_failure \(channel: search_ads, "),
+        (
+            "stockout@20:00:SKU-XX-999",
+            r"unknown target 'SKU-XX-999' for stockout \(sku: SKU-SC-001",
+        ),
+    ],
+)
 def test_bad_incidents_say_what_was_expected(double11, text, message):
     with pytest.raises(ConfigError, match=message):
         parse_incident(text, double11, SKUS)
@@ -68,5 +74,11 @@ def test_incident_outside_the_simulated_days_is_refused(double11, tmp_path):
     from dacu.sim import simulate
 
     with pytest.raises(ConfigError, match=r"outside the simulated days 2026-10-17 … 2026-11-21"):
-        simulate(double11, out=tmp_path, scale=0.01, days_before=10, progress=False,
-                 incidents=["coupon_bot@2026-12-01T10:00"])
+        simulate(
+            double11,
+            out=tmp_path,
+            scale=0.01,
+            days_before=10,
+            progress=False,
+            incidents=["coupon_bot@2026-12-01T10:00"],
+        )

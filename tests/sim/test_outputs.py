@@ -31,10 +31,15 @@ def test_event_ids_unique_and_types_known(small_sim):
 
 def test_amount_only_on_money_events_and_in_fen(small_sim):
     events = small_sim["events"]
-    money = pc.is_in(events["event"], value_set=pc.unique(
-        events["event"]).filter(pc.is_in(pc.unique(events["event"]),
-                                         value_set=__import__("pyarrow").array(
-                                             ["order", "pay", "refund"]))))
+    money = pc.is_in(
+        events["event"],
+        value_set=pc.unique(events["event"]).filter(
+            pc.is_in(
+                pc.unique(events["event"]),
+                value_set=__import__("pyarrow").array(["order", "pay", "refund"]),
+            )
+        ),
+    )
     has_amount = pc.is_valid(events["amount_fen"])
     assert pc.all(pc.equal(money, has_amount)).as_py()
     amounts = events["amount_fen"].drop_null().to_numpy()
@@ -42,8 +47,11 @@ def test_amount_only_on_money_events_and_in_fen(small_sim):
 
 
 def test_every_pay_matches_its_order_line(small_sim):
-    df = small_sim["events"].select(["event", "order_id", "sku_id", "amount_fen", "ts",
-                                     "user_id"]).to_pandas()
+    df = (
+        small_sim["events"]
+        .select(["event", "order_id", "sku_id", "amount_fen", "ts", "user_id"])
+        .to_pandas()
+    )
     orders = df[df.event == "order"].set_index(["order_id", "sku_id"])
     pays = df[df.event == "pay"].set_index(["order_id", "sku_id"])
     joined = pays.join(orders, rsuffix="_order", how="left")
@@ -67,8 +75,13 @@ def test_timestamps_inside_the_window(small_sim, double11):
 
 def test_customers_first_purchase_is_their_first_payment(small_sim):
     events = small_sim["events"]
-    pays = events.filter(pc.equal(events["event"], "pay")).group_by("user_id").aggregate(
-        [("ts", "min")]).to_pandas().set_index("user_id")
+    pays = (
+        events.filter(pc.equal(events["event"], "pay"))
+        .group_by("user_id")
+        .aggregate([("ts", "min")])
+        .to_pandas()
+        .set_index("user_id")
+    )
     customers = small_sim["customers"].to_pandas().set_index("user_id")
     born_inside = customers[customers.first_purchase >= pays["ts_min"].min()]
     both = born_inside.join(pays, how="inner")
@@ -80,8 +93,10 @@ def test_customers_first_purchase_is_their_first_payment(small_sim):
 
 
 def _tables(path):
-    return {name: pq.read_table(path / f"{name}.parquet") for name in
-            ("events", "spend", "skus", "customers")}
+    return {
+        name: pq.read_table(path / f"{name}.parquet")
+        for name in ("events", "spend", "skus", "customers")
+    }
 
 
 def test_same_seed_same_files_other_seed_differs(double11, tmp_path):
@@ -110,8 +125,9 @@ def test_bad_scale_is_refused(double11, tmp_path):
 
 def test_sessions_have_one_channel_and_one_user(small_sim):
     events = small_sim["events"].select(["session_id", "channel", "user_id"]).drop_null()
-    per = events.group_by("session_id").aggregate([("channel", "count_distinct"),
-                                                    ("user_id", "count_distinct")])
+    per = events.group_by("session_id").aggregate(
+        [("channel", "count_distinct"), ("user_id", "count_distinct")]
+    )
     assert np.all(per["channel_count_distinct"].to_numpy() == 1)
     assert np.all(per["user_id_count_distinct"].to_numpy() == 1)
 
@@ -121,8 +137,7 @@ def test_big_days_are_generated_in_hour_chunks(double11, tmp_path, monkeypatch):
     from dacu.sim import engine
 
     monkeypatch.setattr(engine, "CHUNK_EVENTS", 2_000)
-    result = simulate(double11, out=tmp_path, scale=0.01, days_before=5, seed=1,
-                      progress=False)
+    result = simulate(double11, out=tmp_path, scale=0.01, days_before=5, seed=1, progress=False)
     events = pq.read_table(tmp_path / "events.parquet")
     spend = pq.read_table(tmp_path / "spend.parquet")
     days = result.truth["window"]["history_days"] + result.truth["window"]["campaign_days"]
@@ -132,8 +147,9 @@ def test_big_days_are_generated_in_hour_chunks(double11, tmp_path, monkeypatch):
     assert pc.count_distinct(spend["hour"]).as_py() == days * 24
     assert len(result.truth["totals"]["daily"]) == days
     sessions = [row["sessions"] for row in result.truth["totals"]["daily"]]
-    peak = result.truth["totals"]["daily"][[d["label"] for d in
-                                            result.truth["totals"]["daily"]].index("burst")]
+    peak = result.truth["totals"]["daily"][
+        [d["label"] for d in result.truth["totals"]["daily"]].index("burst")
+    ]
     assert peak["sessions"] == max(sessions)
 
 

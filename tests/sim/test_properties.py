@@ -14,12 +14,20 @@ from dacu.sim.incidents import random_incidents
 MONEY = ("order", "pay", "refund")
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10_000), scale=st.sampled_from([0.005, 0.02, 0.05]),
-       kinds=st.integers(0, 3))
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000), scale=st.sampled_from([0.005, 0.02, 0.05]), kinds=st.integers(0, 3)
+)
 def test_any_day_keeps_the_contract(double11, seed, scale, kinds):
-    incidents = random_incidents(double11, ["SKU-SC-001", "SKU-MK-002"], kinds, seed=seed,
-                                 days=[double11.peak_day]) if kinds else []
+    incidents = (
+        random_incidents(
+            double11, ["SKU-SC-001", "SKU-MK-002"], kinds, seed=seed, days=[double11.peak_day]
+        )
+        if kinds
+        else []
+    )
     day = simulate_day(double11, scale=scale, seed=seed, incidents=incidents)
     events = day.events
     assert events.schema.equals(EVENT_SCHEMA)
@@ -29,8 +37,7 @@ def test_any_day_keeps_the_contract(double11, seed, scale, kinds):
     assert df.amount_fen[money].notna().all() and (df.amount_fen[money] > 0).all()
     assert df.amount_fen[~money].isna().all()
     assert np.issubdtype(df.amount_fen[money].dtype, np.number)
-    orders = set(zip(df.order_id[df.event == "order"], df.sku_id[df.event == "order"],
-                     strict=True))
+    orders = set(zip(df.order_id[df.event == "order"], df.sku_id[df.event == "order"], strict=True))
     pays = set(zip(df.order_id[df.event == "pay"], df.sku_id[df.event == "pay"], strict=True))
     assert pays <= orders  # every payment pays a placed order line
     assert (df.quantity[df.event.isin(("order", "pay"))] >= 1).all()

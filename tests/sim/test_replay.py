@@ -76,8 +76,14 @@ def test_pacing_follows_speed_with_a_fake_clock(d0_window):
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    stats = replay(d0_window, "unused", speed=60, post=lambda rows: sent.append(len(rows)),
-                   clock=lambda: now[0], sleep=sleep)
+    stats = replay(
+        d0_window,
+        "unused",
+        speed=60,
+        post=lambda rows: sent.append(len(rows)),
+        clock=lambda: now[0],
+        sleep=sleep,
+    )
     ts = pc.cast(d0_window["ts"], "int64").to_numpy()
     span = (ts[-1] - ts[0]) / 1e6 / 60  # simulated seconds / speed
     assert sum(sent) == d0_window.num_rows
@@ -87,8 +93,15 @@ def test_pacing_follows_speed_with_a_fake_clock(d0_window):
 
 def test_replay_max_seconds_stops_the_loop(d0_window):
     now = [0.0]
-    stats = replay(d0_window, "unused", speed=1, post=lambda rows: None, clock=lambda: now[0],
-                   sleep=lambda s: now.__setitem__(0, now[0] + s), max_seconds=30)
+    stats = replay(
+        d0_window,
+        "unused",
+        speed=1,
+        post=lambda rows: None,
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+        max_seconds=30,
+    )
     assert 0 < stats.events < d0_window.num_rows
 
 
@@ -111,8 +124,9 @@ def test_streamed_window_is_the_sorted_window(small_sim, double11):
     whole = load_window(path, double11.start, double11.end)
     pieces = list(stream_window(path, double11.start, double11.end, batch_rows=4_000))
     assert len(pieces) >= 5  # the file is read in batches
-    assert [p for piece in pieces for p in piece["event_id"].to_pylist()] == \
-        whole["event_id"].to_pylist()
+    assert [p for piece in pieces for p in piece["event_id"].to_pylist()] == whole[
+        "event_id"
+    ].to_pylist()
 
 
 def test_replay_of_streamed_pieces_keeps_one_clock(small_sim, double11):
@@ -120,9 +134,15 @@ def test_replay_of_streamed_pieces_keeps_one_clock(small_sim, double11):
     sent: list[int] = []
     path = small_sim["out"] / "events.parquet"
     pieces = stream_window(path, double11.start, double11.end, batch_rows=4_000)
-    stats = replay(pieces, "unused", speed=3600, post=lambda rows: sent.append(len(rows)),
-                   clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
-                   batch_size=5000)
+    stats = replay(
+        pieces,
+        "unused",
+        speed=3600,
+        post=lambda rows: sent.append(len(rows)),
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+        batch_size=5000,
+    )
     span = (double11.end - double11.start).total_seconds() / 3600  # ≈ 624 s at ×3600
     assert sum(sent) == stats.events > 10_000
     assert span * 0.9 < stats.slept <= span

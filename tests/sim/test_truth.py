@@ -28,8 +28,7 @@ def peak_pair(double11):
 
 
 def _pay_per_pv(df: pd.DataFrame, channel: str, hour: int) -> float:
-    rows = df[(df.channel == channel) & (df.hour.dt.hour == hour)
-              & (df.hour.dt.day == 11)]
+    rows = df[(df.channel == channel) & (df.hour.dt.hour == hour) & (df.hour.dt.day == 11)]
     return (rows.event == "pay").sum() / max((rows.event == "pv").sum(), 1)
 
 
@@ -44,8 +43,15 @@ def test_payment_failure_visible_in_hourly_pay_per_pv(peak_pair):
     # severity 0.08: pays fall to ≈ 8 % of normal; allow sampling noise up to 35 %
     assert _pay_per_pv(hit, "search_ads", 20) < 0.35 * baseline
     # orders are still placed (the failure is at payment), at the normal rate
-    orders = [((d.channel == "search_ads") & (d.hour.dt.hour == 20) & (d.hour.dt.day == 11)
-               & (d.event == "order")).sum() for d in (hit, base)]
+    orders = [
+        (
+            (d.channel == "search_ads")
+            & (d.hour.dt.hour == 20)
+            & (d.hour.dt.day == 11)
+            & (d.event == "order")
+        ).sum()
+        for d in (hit, base)
+    ]
     assert orders[0] == orders[1] > 10
     # the unpaid orders of the failure and their buyers are listed in truth (催付 list)
     window = hit[(hit.channel == "search_ads") & (hit.hour.dt.hour == 20) & (hit.hour.dt.day == 11)]
@@ -70,9 +76,13 @@ def test_peak_day_intraday_spikes(peak_pair):
 
 def test_cvr_drop_and_traffic_drop_visible(double11):
     kwargs = {"scale": 0.2, "seed": 9}
-    hit = _frame(simulate_day(double11, incidents=["cvr_drop@14:00+120m:makeup",
-                                                   "traffic_drop@10:00:display_ads"],
-                              **kwargs).events)
+    hit = _frame(
+        simulate_day(
+            double11,
+            incidents=["cvr_drop@14:00+120m:makeup", "traffic_drop@10:00:display_ads"],
+            **kwargs,
+        ).events
+    )
     base = _frame(simulate_day(double11, incidents=[], **kwargs).events)
 
     def count(df, event, hours, **where):
@@ -84,10 +94,12 @@ def test_cvr_drop_and_traffic_drop_visible(double11):
     # makeup browsers stop ordering (to ≈ 15 %); makeup lines added to other categories'
     # baskets remain, so makeup order lines fall to about half
     assert count(hit, "order", [14, 15], category="makeup") < 0.6 * count(
-        base, "order", [14, 15], category="makeup")
+        base, "order", [14, 15], category="makeup"
+    )
     # display_ads visits 10:00–12:00 fall to ≈ 20 %
     ratio = count(hit, "pv", [10, 11], channel="display_ads") / count(
-        base, "pv", [10, 11], channel="display_ads")
+        base, "pv", [10, 11], channel="display_ads"
+    )
     assert 0.05 < ratio < 0.4
 
 
@@ -95,8 +107,11 @@ def test_stock_never_negative_and_no_orders_after_sell_out(small_sim, double11):
     events, truth = small_sim["events"], small_sim["truth"]
     fraud = {o for inc in truth["incidents"] for o in inc["order_ids"]}
     fraud |= {o for sale in truth["flash_sales"] for o in sale["order_ids"]}  # own stock
-    df = events.filter(pc.equal(events["event"], "order")).select(
-        ["ts", "sku_id", "quantity", "order_id"]).to_pandas()
+    df = (
+        events.filter(pc.equal(events["event"], "order"))
+        .select(["ts", "sku_id", "quantity", "order_id"])
+        .to_pandas()
+    )
     df = df[(df.ts >= double11.start) & ~df.order_id.isin(fraud)]
     sold = df.groupby("sku_id").quantity.sum()
     stock = pd.Series(truth["skus"]["campaign_stock"])
@@ -140,8 +155,9 @@ def test_paid_channel_sessions_follow_the_response_curve(small_sim):
     for channel in (c for c in truth["channels"] if c["paid"]):
         spend = np.array(channel["spend_fen"], dtype=float)
         # recompute the curve independently from the documented formula
-        expected = channel["vmax"] * hill(adstock(spend, channel["theta"]), channel["k_fen"],
-                                          channel["alpha"])
+        expected = channel["vmax"] * hill(
+            adstock(spend, channel["theta"]), channel["k_fen"], channel["alpha"]
+        )
         realised = np.array(channel["realised_sessions"], dtype=float)
         assert np.allclose(expected, channel["expected_visits"], rtol=1e-6, atol=0.01)
         big = expected > 20
@@ -150,11 +166,9 @@ def test_paid_channel_sessions_follow_the_response_curve(small_sim):
         assert np.all(np.abs(realised[big] - expected[big]) < 5 * np.sqrt(expected[big]) + 5)
     # the spend in spend.parquet is the spend of truth.json, hour by hour
     spend = small_sim["spend"].group_by("channel").aggregate([("spend_fen", "sum")])
-    by = dict(zip(spend["channel"].to_pylist(), spend["spend_fen_sum"].to_pylist(),
-                  strict=True))
+    by = dict(zip(spend["channel"].to_pylist(), spend["spend_fen_sum"].to_pylist(), strict=True))
     for channel in (c for c in truth["channels"] if c["paid"]):
-        assert abs(by[channel["id"]] - sum(channel["spend_fen"])) <= 24 * len(
-            channel["spend_fen"])
+        assert abs(by[channel["id"]] - sum(channel["spend_fen"])) <= 24 * len(channel["spend_fen"])
 
 
 def test_last_years_double11_and_campaign_spike_in_history(small_sim):
@@ -163,8 +177,9 @@ def test_last_years_double11_and_campaign_spike_in_history(small_sim):
     assert daily.loc["2025-11-11", "gmv_fen"] > 8 * ordinary
     assert daily.loc["2026-11-11", "gmv_fen"] > 15 * ordinary
     assert daily.loc["2026-11-11", "gmv_fen"] > daily.loc["2025-11-11", "gmv_fen"]
-    assert ordinary * 1.5 < daily.loc["2026-06-18", "gmv_fen"] < daily.loc["2026-11-11",
-                                                                           "gmv_fen"] / 3
+    assert (
+        ordinary * 1.5 < daily.loc["2026-06-18", "gmv_fen"] < daily.loc["2026-11-11", "gmv_fen"] / 3
+    )
 
 
 def test_flash_sale_rush_sells_its_own_stock_at_the_flash_price(small_sim):
@@ -183,8 +198,11 @@ def test_flash_sale_rush_sells_its_own_stock_at_the_flash_price(small_sim):
 
 def test_device_and_region_incidents_visible(double11):
     kwargs = {"scale": 0.2, "seed": 4}
-    hit = _frame(simulate_day(double11, incidents=["cvr_drop@14:00+120m:ios",
-                                                   "traffic_drop@10:00:广东"], **kwargs).events)
+    hit = _frame(
+        simulate_day(
+            double11, incidents=["cvr_drop@14:00+120m:ios", "traffic_drop@10:00:广东"], **kwargs
+        ).events
+    )
     base = _frame(simulate_day(double11, incidents=[], **kwargs).events)
 
     def count(df, event, hours, **where):
@@ -195,20 +213,24 @@ def test_device_and_region_incidents_visible(double11):
 
     # an iOS checkout bug: iOS orders fall to ≈ 15 %, Android ones do not move
     assert count(hit, "order", [14, 15], device="ios") < 0.3 * count(
-        base, "order", [14, 15], device="ios")
+        base, "order", [14, 15], device="ios"
+    )
     assert count(hit, "order", [14, 15], device="android") > 0.7 * count(
-        base, "order", [14, 15], device="android")
+        base, "order", [14, 15], device="android"
+    )
     # a regional outage: 广东 visits 10:00–12:00 fall to ≈ 20 %, 浙江 ones do not
     ratio = count(hit, "pv", [10, 11], region="广东") / count(base, "pv", [10, 11], region="广东")
     assert 0.05 < ratio < 0.4
-    assert count(hit, "pv", [10, 11], region="浙江") > 0.8 * count(base, "pv", [10, 11],
-                                                                    region="浙江")
+    assert count(hit, "pv", [10, 11], region="浙江") > 0.8 * count(
+        base, "pv", [10, 11], region="浙江"
+    )
 
 
 def test_new_customers_keep_the_device_and_region_of_their_first_visit(small_sim):
     events = small_sim["events"].select(["user_id", "device", "region"]).to_pandas()
-    per_user = events.groupby("user_id").agg(devices=("device", "nunique"),
-                                             regions=("region", "nunique"))
+    per_user = events.groupby("user_id").agg(
+        devices=("device", "nunique"), regions=("region", "nunique")
+    )
     assert (per_user.devices == 1).all() and (per_user.regions == 1).all()
     customers = small_sim["customers"].to_pandas().set_index("user_id")
     seen = events.drop_duplicates("user_id").set_index("user_id")

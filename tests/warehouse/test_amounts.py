@@ -20,8 +20,12 @@ def _written(fen: int, style: int) -> str:
     yuan = Decimal(fen) / 100
     plain = f"{yuan:.2f}"
     grouped = f"{yuan:,.2f}"
-    return [plain.rstrip("0").rstrip(".") if "." in plain else plain, f'"{grouped}"',
-            f'"¥{grouped}"', f"￥{plain}"][style]
+    return [
+        plain.rstrip("0").rstrip(".") if "." in plain else plain,
+        f'"{grouped}"',
+        f'"¥{grouped}"',
+        f"￥{plain}",
+    ][style]
 
 
 @settings(max_examples=15, deadline=None)
@@ -29,8 +33,10 @@ def _written(fen: int, style: int) -> str:
 def test_yuan_text_becomes_exact_fen(tmp_path_factory, amounts):
     path: Path = tmp_path_factory.mktemp("amounts") / "pay.csv"
     lines = ["event_id,ts,user_id,event,金额"]
-    lines += [f"a{i},2024-11-11T12:00:00Z,u,pay,{_written(fen, style)}"
-              for i, (fen, style) in enumerate(amounts)]
+    lines += [
+        f"a{i},2024-11-11T12:00:00Z,u,pay,{_written(fen, style)}"
+        for i, (fen, style) in enumerate(amounts)
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     WH.staging().execute("DELETE FROM events")
     import_events(WH, path, Mapping(columns={"amount_fen": "金额"}))

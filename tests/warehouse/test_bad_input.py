@@ -27,13 +27,23 @@ def test_empty_file(wh, tmp_path):
 
 
 def test_gbk_file_is_detected_and_read(wh, tmp_path):
-    text = ("流水号,时间,用户,行为,金额,渠道\n"
-            "e1,2024-11-11 20:00:00+08:00,张三,浏览,,直通车\n"
-            'e2,2024-11-11 20:05:00+08:00,张三,付款,"￥1,299.50",直通车\n')
+    text = (
+        "流水号,时间,用户,行为,金额,渠道\n"
+        "e1,2024-11-11 20:00:00+08:00,张三,浏览,,直通车\n"
+        'e2,2024-11-11 20:05:00+08:00,张三,付款,"￥1,299.50",直通车\n'
+    )
     path = _csv(tmp_path, text, encoding="gbk")
-    mapping = Mapping(columns={"event_id": "流水号", "ts": "时间", "user_id": "用户",
-                               "event": "行为", "amount_fen": "金额", "channel": "渠道"},
-                      values={"event": {"浏览": "pv", "付款": "pay"}})
+    mapping = Mapping(
+        columns={
+            "event_id": "流水号",
+            "ts": "时间",
+            "user_id": "用户",
+            "event": "行为",
+            "amount_fen": "金额",
+            "channel": "渠道",
+        },
+        values={"event": {"浏览": "pv", "付款": "pay"}},
+    )
     report = import_events(wh, path, mapping)
     assert report.encoding == "gb18030" and report.inserted == 2
     rows = wh.to_arrow(wh.events().order_by("event_id")).to_pylist()
@@ -42,12 +52,13 @@ def test_gbk_file_is_detected_and_read(wh, tmp_path):
 
 
 def test_duplicate_event_ids(wh, tmp_path):
-    path = _csv(tmp_path, HEADER + "a,2024-11-11T12:00:00Z,u1,pv,\n"
-                                   "a,2024-11-11T12:01:00Z,u2,pv,\n")
+    path = _csv(tmp_path, HEADER + "a,2024-11-11T12:00:00Z,u1,pv,\na,2024-11-11T12:01:00Z,u2,pv,\n")
     with pytest.raises(InputError) as err:
         import_events(wh, path)
-    assert str(err.value) == (f"{path}, line 3, column 'event_id': duplicate event_id 'a' "
-                              "(first at line 2) (nothing was imported)")
+    assert str(err.value) == (
+        f"{path}, line 3, column 'event_id': duplicate event_id 'a' "
+        "(first at line 2) (nothing was imported)"
+    )
     assert count(wh) == 0
 
 
@@ -67,9 +78,11 @@ def test_missing_column(wh, tmp_path):
     path = _csv(tmp_path, "event_id,ts,event\na,2024-11-11T12:00:00Z,pv\n")
     with pytest.raises(InputError) as err:
         import_events(wh, path)
-    assert str(err.value) == (f"{path}, line 1, column 'user_id': missing column for required "
-                              "field 'user_id' (name a column in the mapping: columns: "
-                              "{user_id: ...}); the file has: event_id, ts, event")
+    assert str(err.value) == (
+        f"{path}, line 1, column 'user_id': missing column for required "
+        "field 'user_id' (name a column in the mapping: columns: "
+        "{user_id: ...}); the file has: event_id, ts, event"
+    )
 
 
 def test_missing_mapped_column(wh, tmp_path):
@@ -84,7 +97,8 @@ def test_timestamp_without_zone(wh, tmp_path):
         import_events(wh, path)
     assert str(err.value).startswith(
         f"{path}, line 2, column 'ts': timestamp without time zone '2024-11-11 20:00:00' "
-        "(write it with +08:00, or declare `timezone: Asia/Shanghai`")
+        "(write it with +08:00, or declare `timezone: Asia/Shanghai`"
+    )
 
 
 def test_timestamp_zone_declared_by_the_importer(wh, tmp_path):
@@ -96,8 +110,11 @@ def test_timestamp_zone_declared_by_the_importer(wh, tmp_path):
 
 def test_unknown_event_type(wh, tmp_path):
     path = _csv(tmp_path, HEADER + "a,2024-11-11T12:00:00Z,u1,view,\n")
-    with pytest.raises(InputError, match=r"column 'event': unknown event type 'view' \(expected "
-                                         r"one of impression, click, pv"):
+    with pytest.raises(
+        InputError,
+        match=r"column 'event': unknown event type 'view' \(expected "
+        r"one of impression, click, pv",
+    ):
         import_events(wh, path)
 
 
@@ -110,10 +127,13 @@ def test_malformed_row_line_is_named(wh, tmp_path):
 
 
 def test_skip_bad_rows_imports_the_rest_and_writes_rejects(wh, tmp_path):
-    path = _csv(tmp_path, HEADER + "a,2024-11-11T12:00:00Z,u1,pv,\n"
-                                   "b,2024-11-11T12:00:00Z,u1,pay,-1\n"
-                                   "c,yesterday,u2,pv,\n"
-                                   "d,2024-11-11T12:09:00Z,u2,pay,100\n")
+    path = _csv(
+        tmp_path,
+        HEADER + "a,2024-11-11T12:00:00Z,u1,pv,\n"
+        "b,2024-11-11T12:00:00Z,u1,pay,-1\n"
+        "c,yesterday,u2,pv,\n"
+        "d,2024-11-11T12:09:00Z,u2,pay,100\n",
+    )
     rejects = tmp_path / "rejects.csv"
     report = import_events(wh, path, skip_bad_rows=True, rejects_path=rejects)
     assert (report.inserted, report.rejected) == (2, 2)

@@ -38,8 +38,22 @@ def test_kpi_window_and_csv(tmp_path, shared_data):
     url = f"duckdb:///{tmp_path / 'cli.duckdb'}"
     runner = CliRunner()
     runner.invoke(_app(), ["import", "taobao", str(shared_data / FULL9), "-w", url])
-    out = runner.invoke(_app(), ["kpi", "--by", "day", "--from", "2017-11-25", "--to",
-                                 "2017-11-27", "-w", url, "-f", "csv"])
+    out = runner.invoke(
+        _app(),
+        [
+            "kpi",
+            "--by",
+            "day",
+            "--from",
+            "2017-11-25",
+            "--to",
+            "2017-11-27",
+            "-w",
+            url,
+            "-f",
+            "csv",
+        ],
+    )
     lines = out.output.strip().splitlines()
     assert lines[0].startswith("day,gmv_fen,") and len(lines) == 3  # header + 2 China days
     assert [line.split(",")[0] for line in lines[1:]] == ["2017-11-25", "2017-11-26"]

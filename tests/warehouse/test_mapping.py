@@ -32,10 +32,13 @@ timestamp_format: "%Y/%m/%d %H:%M"
 def test_csv_with_a_mapping_file(wh, tmp_path):
     (tmp_path / "map.yaml").write_text(MAP_YAML, encoding="utf-8")
     path = tmp_path / "订单.csv"
-    path.write_text("\ufeff流水号,时间,买家,行为,金额,订单号\n"
-                    "1,2024/11/11 00:05,李四,浏览,,\n"
-                    "2,2024/11/11 00:07,李四,下单,199.90,T1\n"
-                    "3,2024/11/11 00:08,李四,付款,199.9,T1\n", encoding="utf-8")
+    path.write_text(
+        "\ufeff流水号,时间,买家,行为,金额,订单号\n"
+        "1,2024/11/11 00:05,李四,浏览,,\n"
+        "2,2024/11/11 00:07,李四,下单,199.90,T1\n"
+        "3,2024/11/11 00:08,李四,付款,199.9,T1\n",
+        encoding="utf-8",
+    )
     report = import_events(wh, path, load_mapping(tmp_path / "map.yaml"))
     assert report.inserted == 3
     rows = wh.to_arrow(wh.events().order_by("event_id")).to_pylist()
@@ -72,10 +75,15 @@ def test_excel_export(wh, tmp_path):
 
 
 def test_parquet_with_contract_names(wh, tmp_path):
-    table = pa.table({
-        "event_id": ["p1", "p2"], "user_id": ["u1", "u1"], "event": ["pv", "pay"],
-        "ts": pa.array([datetime(2024, 11, 11, 12, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
-        "amount_fen": pa.array([None, 500], pa.int64())})
+    table = pa.table(
+        {
+            "event_id": ["p1", "p2"],
+            "user_id": ["u1", "u1"],
+            "event": ["pv", "pay"],
+            "ts": pa.array([datetime(2024, 11, 11, 12, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
+            "amount_fen": pa.array([None, 500], pa.int64()),
+        }
+    )
     pq.write_table(table, tmp_path / "e.parquet")
     assert import_events(wh, tmp_path / "e.parquet").inserted == 2
     assert import_events(wh, tmp_path / "e.parquet").duplicates == 2
@@ -83,16 +91,20 @@ def test_parquet_with_contract_names(wh, tmp_path):
 
 def test_rows_without_event_id_get_a_stable_one(wh, tmp_path):
     path = tmp_path / "noid.csv"
-    path.write_text("ts,user_id,event\n2024-11-11T12:00:00Z,u1,pv\n2024-11-11T12:00:00Z,u1,pv\n",
-                    encoding="utf-8")
+    path.write_text(
+        "ts,user_id,event\n2024-11-11T12:00:00Z,u1,pv\n2024-11-11T12:00:00Z,u1,pv\n",
+        encoding="utf-8",
+    )
     assert import_events(wh, path).inserted == 2  # two identical rows are two page views
     assert import_events(wh, path).inserted == 0  # and re-importing adds nothing
 
 
 def test_spend_report_with_chinese_headers(wh, tmp_path):
     path = tmp_path / "直通车.csv"
-    path.write_text("日期,渠道,花费,展现量,点击量\n2024-11-11,search_ads,\"1,200.50\",100000,3000\n",
-                    encoding="utf-8")
+    path.write_text(
+        '日期,渠道,花费,展现量,点击量\n2024-11-11,search_ads,"1,200.50",100000,3000\n',
+        encoding="utf-8",
+    )
     report = import_reference(wh, "spend", path)
     assert report.inserted == 1
     row = wh.to_arrow(wh.table("spend")).to_pylist()[0]
@@ -102,24 +114,36 @@ def test_spend_report_with_chinese_headers(wh, tmp_path):
 
 def test_spend_negative_is_rejected(wh, tmp_path):
     path = tmp_path / "spend.csv"
-    path.write_text("hour,channel,spend_fen\n2024-11-11T00:00:00+08:00,content,-3\n",
-                    encoding="utf-8")
+    path.write_text(
+        "hour,channel,spend_fen\n2024-11-11T00:00:00+08:00,content,-3\n", encoding="utf-8"
+    )
     with pytest.raises(Exception, match=r"line 2, column 'spend_fen': negative spend_fen -3"):
         import_reference(wh, "spend", path, Mapping())
 
 
 def test_tab_separated_export(wh, tmp_path):
     path = tmp_path / "export.tsv"
-    path.write_text("event_id\tts\tuser_id\tevent\n"
-                    "t1\t2024-11-11T20:00:00+08:00\tu1\tpv\n", encoding="utf-8")
+    path.write_text(
+        "event_id\tts\tuser_id\tevent\nt1\t2024-11-11T20:00:00+08:00\tu1\tpv\n", encoding="utf-8"
+    )
     assert import_events(wh, path).inserted == 1
 
 
 def test_typed_parquet_reference_table(wh, tmp_path):
     from dacu.events import SKU_SCHEMA
 
-    skus = pa.table({"sku_id": ["k1"], "name": ["羽绒服"], "category": ["女装"], "brand": ["B"],
-                     "price_fen": [59900], "cost_fen": [21000], "stock": [30]}, schema=SKU_SCHEMA)
+    skus = pa.table(
+        {
+            "sku_id": ["k1"],
+            "name": ["羽绒服"],
+            "category": ["女装"],
+            "brand": ["B"],
+            "price_fen": [59900],
+            "cost_fen": [21000],
+            "stock": [30],
+        },
+        schema=SKU_SCHEMA,
+    )
     pq.write_table(skus, tmp_path / "skus.parquet")
     assert import_reference(wh, "skus", tmp_path / "skus.parquet").inserted == 1
     assert wh.to_arrow(wh.table("skus")).to_pylist()[0]["price_fen"] == 59900

@@ -14,17 +14,22 @@ from dacu.warehouse.importers import import_taobao
 from tests.warehouse.conftest import count
 
 
-def _events(ids: list[str], amounts: list[int | None] | None = None,
-            kinds: list[str] | None = None) -> pa.Table:
+def _events(
+    ids: list[str], amounts: list[int | None] | None = None, kinds: list[str] | None = None
+) -> pa.Table:
     n = len(ids)
-    return pa.table({
-        "event_id": ids,
-        "ts": pa.array([datetime(2024, 11, 11, 12, i, tzinfo=UTC) for i in range(n)],
-                       pa.timestamp("us", tz="UTC")),
-        "user_id": [f"u{i}" for i in range(n)],
-        "event": kinds or ["pay"] * n,
-        "amount_fen": pa.array(amounts or [100] * n, pa.int64()),
-    })
+    return pa.table(
+        {
+            "event_id": ids,
+            "ts": pa.array(
+                [datetime(2024, 11, 11, 12, i, tzinfo=UTC) for i in range(n)],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "user_id": [f"u{i}" for i in range(n)],
+            "event": kinds or ["pay"] * n,
+            "amount_fen": pa.array(amounts or [100] * n, pa.int64()),
+        }
+    )
 
 
 def test_open_from_url_and_env(tmp_path, monkeypatch):
@@ -71,10 +76,15 @@ def test_failed_import_keeps_the_file_on_disk_intact(tmp_path, shared_data, monk
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     wh = open_warehouse(url)
     wh.append_events(_events(["kept"]))
-    monkeypatch.setattr(DuckDBWarehouse, "_before_commit",
-                        lambda self, table: (_ for _ in ()).throw(RuntimeError("killed")))
+    monkeypatch.setattr(
+        DuckDBWarehouse,
+        "_before_commit",
+        lambda self, table: (_ for _ in ()).throw(RuntimeError("killed")),
+    )
     with pytest.raises(RuntimeError):
-        import_taobao(wh, shared_data / "taobao_userbehavior/userbehavior_first43users_full9days.csv")
+        import_taobao(
+            wh, shared_data / "taobao_userbehavior/userbehavior_first43users_full9days.csv"
+        )
     wh.close()
     reopened = open_warehouse(url)
     assert count(reopened) == 1
@@ -93,8 +103,11 @@ def test_reference_tables_replace_atomically(wh):
 def test_results_have_uniform_types(wh):
     wh.append_events(_events(["a", "b"]))
     e = wh.events()
-    out = wh.to_arrow(e.aggregate(n=e.count(), paid=e.amount_fen.sum(), last=e.ts.max(),
-                                  users=e.user_id.nunique()))
+    out = wh.to_arrow(
+        e.aggregate(
+            n=e.count(), paid=e.amount_fen.sum(), last=e.ts.max(), users=e.user_id.nunique()
+        )
+    )
     assert out.schema.field("n").type == pa.int64()
     assert out.schema.field("paid").type == pa.int64()
     assert out.schema.field("users").type == pa.int64()
@@ -108,8 +121,9 @@ def test_import_a_sim_like_folder(wh, tmp_path):
     from tests.metrics.events_fixture import evening
 
     pq.write_table(evening(), tmp_path / "events.parquet")
-    (tmp_path / "skus.csv").write_text("sku_id,category,price_fen\nk1,女装,19900\n",
-                                       encoding="utf-8")
+    (tmp_path / "skus.csv").write_text(
+        "sku_id,category,price_fen\nk1,女装,19900\n", encoding="utf-8"
+    )
     reports = import_folder(wh, tmp_path)
     assert [(r.table, r.inserted) for r in reports] == [("skus", 1), ("events", 12)]
     assert import_folder(wh, tmp_path)[-1].duplicates == 12

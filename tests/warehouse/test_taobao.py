@@ -33,8 +33,10 @@ def _plain_counts(rows: list[list[str]]) -> dict[str, dict[str, int]]:
             pv[day] += 1
         if behavior == "buy":
             buyers[day].add(user)
-    return {day: {"uv": len(uv[day]), "pv": pv[day], "buyers": len(buyers[day])}
-            for day in set(uv) | set(pv)}
+    return {
+        day: {"uv": len(uv[day]), "pv": pv[day], "buyers": len(buyers[day])}
+        for day in set(uv) | set(pv)
+    }
 
 
 def test_full9days_counts_per_day_match_plain_python(wh, shared_data):

@@ -21,15 +21,20 @@ from dacu.web.app import create_app
 from dacu.web.settings import Settings
 from tests.conftest import ROOT, need
 
-PASSWORDS = {"viewer": "viewer-pass-123", "operator": "operator-pass-123",
-             "admin": "admin-pass-12345"}
+PASSWORDS = {
+    "viewer": "viewer-pass-123",
+    "operator": "operator-pass-123",
+    "admin": "admin-pass-12345",
+}
 SCOPE_KEYS = ("events:write", "shop", "metrics:read")
 PG_URL = os.environ.get("DACU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 EXAMPLE = ROOT / "examples" / "double11.yaml"
 
 
 @pytest.fixture(autouse=True)
-def _scratch_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _scratch_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Mounted stages write their working files here, never into the checkout."""
     scratch = tmp_path_factory.getbasetemp() / "stage-data"
     monkeypatch.setenv("DACU_MONITOR_DIR", str(scratch / "monitor"))
@@ -126,9 +131,16 @@ class World:
 def login(client: TestClient, username: str, password: str) -> TestClient:
     page = client.get("/login")
     token = csrf_of(page.text)
-    reply = client.post("/login", data={"username": username, "password": password,
-                                        "csrf_token": token, "next": "/campaigns"},
-                        follow_redirects=False)
+    reply = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": token,
+            "next": "/campaigns",
+        },
+        follow_redirects=False,
+    )
     assert reply.status_code == 303, reply.text
     client.headers["X-CSRF-Token"] = csrf_of(client.get("/campaigns").text)
     return client
@@ -144,17 +156,21 @@ def populate(db: MetadataDB, tmp: Path) -> dict:
     with db.session() as s:
         for role, password in PASSWORDS.items():
             accounts.add_user(s, role, password, role)
-        keys = {scope: accounts.create_key(s, f"k-{scope}", [scope]).token
-                for scope in SCOPE_KEYS}
+        keys = {scope: accounts.create_key(s, f"k-{scope}", [scope]).token for scope in SCOPE_KEYS}
         spare = accounts.create_key(s, "spare", ["shop"]).key_id
         row = campaigns.save_campaign(s, EXAMPLE.read_text(encoding="utf-8"), actor="test")
-        alert = alerts.open_alert(s, campaign_id=row.id, rule_id="gmv-pace", severity="red",
-                                  message="GMV 落后计划 18%", dimension="channel=search_ads")
+        alert = alerts.open_alert(
+            s,
+            campaign_id=row.id,
+            rule_id="gmv-pace",
+            severity="red",
+            message="GMV 落后计划 18%",
+            dimension="channel=search_ads",
+        )
         report_file = tmp / "review.html"
         report_file.write_text("<h1>复盘</h1>", encoding="utf-8")
         report = campaigns.add_report(s, row.id, "html", str(report_file), title="双11复盘")
-        return {"keys": keys, "spare_key_id": spare, "alert_id": alert.id,
-                "report_id": report.id}
+        return {"keys": keys, "spare_key_id": spare, "alert_id": alert.id, "report_id": report.id}
 
 
 def make_world(db: MetadataDB, tmp: Path, **settings: object) -> World:
@@ -187,15 +203,29 @@ def asgi_status(app: object, method: str, url: str, client: TestClient) -> tuple
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    cookie = SimpleCookie({k: v for k, v in client.cookies.items()}).output(
-        header="", sep=";").strip()
-    headers = [(k.lower().encode(), v.encode()) for k, v in client.headers.items()
-               if k.lower() not in ("host", "cookie")]
+    cookie = (
+        SimpleCookie({k: v for k, v in client.cookies.items()}).output(header="", sep=";").strip()
+    )
+    headers = [
+        (k.lower().encode(), v.encode())
+        for k, v in client.headers.items()
+        if k.lower() not in ("host", "cookie")
+    ]
     headers += [(b"host", b"testserver")] + ([(b"cookie", cookie.encode())] if cookie else [])
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": method, "scheme": "https", "path": parts.path, "raw_path": parts.path.encode(),
-             "query_string": parts.query.encode(), "headers": headers, "root_path": "",
-             "client": ("127.0.0.1", 5000), "server": ("testserver", 443)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "https",
+        "path": parts.path,
+        "raw_path": parts.path.encode(),
+        "query_string": parts.query.encode(),
+        "headers": headers,
+        "root_path": "",
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 443),
+    }
 
     async def probe() -> tuple[int, dict]:
         started: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -211,8 +241,9 @@ def asgi_status(app: object, method: str, url: str, client: TestClient) -> tuple
 
         async def send(message: dict) -> None:
             if message["type"] == "http.response.start" and not started.done():
-                started.set_result((message["status"], {k.decode(): v.decode()
-                                                        for k, v in message["headers"]}))
+                started.set_result(
+                    (message["status"], {k.decode(): v.decode() for k, v in message["headers"]})
+                )
 
         task = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[operator]
         result = await asyncio.wait_for(started, timeout=30)

@@ -26,8 +26,15 @@ def _route_list() -> list[tuple[str, str]]:
 
 
 ROUTES = _route_list()
-CALLERS = ("anonymous", "viewer", "operator", "admin", "key:events:write", "key:shop",
-           "key:metrics:read")
+CALLERS = (
+    "anonymous",
+    "viewer",
+    "operator",
+    "admin",
+    "key:events:write",
+    "key:shop",
+    "key:metrics:read",
+)
 
 
 def test_every_route_has_exactly_one_rule_source() -> None:
@@ -38,8 +45,11 @@ def test_every_route_has_exactly_one_rule_source() -> None:
 def test_table_has_no_dead_exact_entries() -> None:
     """An exact (non-glob) entry for a route that does not exist is a typo or a stale rule."""
     served = set(ROUTES)
-    ours = [(m, p) for m, p, _ in ACCESS if "*" not in p and not p.startswith("/api/quote")
-            and not p.startswith("/api/events")]
+    ours = [
+        (m, p)
+        for m, p, _ in ACCESS
+        if "*" not in p and not p.startswith("/api/quote") and not p.startswith("/api/events")
+    ]
     dead = [f"{m} {p}" for m, p in ours if (m, p) not in served]
     assert not dead, f"access rules for routes that do not exist: {dead}"
 
@@ -58,8 +68,13 @@ def _expected(method: str, path: str, caller: str) -> bool:
 
 
 def _concrete(path: str, world: World) -> str:
-    values = {"campaign_id": world.campaign_id, "alert_id": str(world.alert_id),
-              "key_id": world.spare_key_id, "report_id": str(world.report_id), "code": "en"}
+    values = {
+        "campaign_id": world.campaign_id,
+        "alert_id": str(world.alert_id),
+        "key_id": world.spare_key_id,
+        "report_id": str(world.report_id),
+        "code": "en",
+    }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "x"), path)
 
 
@@ -91,8 +106,9 @@ def test_route_access(shared_world: World, method: str, path: str, caller: str) 
         assert (status not in (401, 403)) == allowed, (caller, method, url, status)
         assert allowed or status in (401, 403)
         return
-    reply = client.request(method, url, follow_redirects=False,
-                           json={} if method in ("POST", "PUT", "PATCH") else None)
+    reply = client.request(
+        method, url, follow_redirects=False, json={} if method in ("POST", "PUT", "PATCH") else None
+    )
     if allowed:
         assert reply.status_code not in (401, 403), (caller, method, url, reply.text[:300])
         return

@@ -19,8 +19,15 @@ from tests.web.conftest import PASSWORDS, make_world, sqlite_db
 from tests.web.test_pages import PLAN
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -53,8 +60,10 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser():
-    need(shutil.which("chromium") is not None and Path(CHROMIUM).exists(),
-         "Chromium at /usr/bin/chromium (apt-get install chromium chromium-driver)")
+    need(
+        shutil.which("chromium") is not None and Path(CHROMIUM).exists(),
+        "Chromium at /usr/bin/chromium (apt-get install chromium chromium-driver)",
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -72,8 +81,9 @@ def _log_in(page, base: str) -> None:
     page.wait_for_url(f"{base}/campaigns")
 
 
-def test_login_open_campaign_switch_language_screenshot(server: str, browser,
-                                                        tmp_path: Path) -> None:
+def test_login_open_campaign_switch_language_screenshot(
+    server: str, browser, tmp_path: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -96,8 +106,9 @@ def test_login_open_campaign_switch_language_screenshot(server: str, browser,
 
 
 def test_phone_layout_folds_the_menu(server: str, browser) -> None:
-    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True,
-                             device_scale_factor=2)
+    phone = browser.new_page(
+        viewport={"width": 390, "height": 844}, is_mobile=True, device_scale_factor=2
+    )
     _log_in(phone, server)
     assert not phone.locator("nav").is_visible()
     phone.click("label.nav-button")

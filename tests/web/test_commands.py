@@ -31,8 +31,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_user_add_from_stdin_then_login_works(cli) -> None:
-    result = cli("user", "add", "admin", "--role", "admin", "--password-stdin",
-                 stdin="a-good-long-secret\n")
+    result = cli(
+        "user", "add", "admin", "--role", "admin", "--password-stdin", stdin="a-good-long-secret\n"
+    )
     assert result.exit_code == 0, result.output
     assert "✓ user admin (admin)" in result.output
     with cli.db().session() as s:
@@ -67,7 +68,8 @@ def test_key_create_prints_a_working_token_once(cli) -> None:
 def test_key_with_unknown_scope_is_refused(cli) -> None:
     result = cli("key", "create", "--name", "x", "--scope", "admin")
     assert "scope admin: expected one or more of events:write, shop, metrics:read" in str(
-        result.exception)
+        result.exception
+    )
 
 
 def test_campaign_add_with_plan(cli, tmp_path: Path) -> None:

@@ -23,8 +23,18 @@ from dacu.warehouse.metadata.alerts import AlertFilter
 from dacu.warehouse.metadata.db import table_names
 from tests.web.conftest import EXAMPLE
 
-TABLES = ["alembic_version", "alerts", "api_keys", "app_settings", "audit", "campaigns", "plans",
-          "reports", "sessions", "users"]
+TABLES = [
+    "alembic_version",
+    "alerts",
+    "api_keys",
+    "app_settings",
+    "audit",
+    "campaigns",
+    "plans",
+    "reports",
+    "sessions",
+    "users",
+]
 
 
 def test_migration_creates_every_table(any_db: MetadataDB) -> None:
@@ -68,13 +78,22 @@ def test_password_is_stored_as_argon2id_and_checked(any_db: MetadataDB) -> None:
         assert [r.action for r in audit.recent(s)] == ["user.add"]
 
 
-@pytest.mark.parametrize(("name", "password", "role", "message"), [
-    ("ab", "short", "viewer", "password too short: 5 characters, need 10+"),
-    ("bad name!", "long-enough-pw", "viewer", "username 'bad name!': expected 2-64"),
-    ("zhang", "long-enough-pw", "boss", "role 'boss' unknown: expected one of viewer, operator"),
-])
-def test_bad_accounts_are_refused_with_a_reason(any_db: MetadataDB, name: str, password: str,
-                                                role: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "password", "role", "message"),
+    [
+        ("ab", "short", "viewer", "password too short: 5 characters, need 10+"),
+        ("bad name!", "long-enough-pw", "viewer", "username 'bad name!': expected 2-64"),
+        (
+            "zhang",
+            "long-enough-pw",
+            "boss",
+            "role 'boss' unknown: expected one of viewer, operator",
+        ),
+    ],
+)
+def test_bad_accounts_are_refused_with_a_reason(
+    any_db: MetadataDB, name: str, password: str, role: str, message: str
+) -> None:
     with pytest.raises(DacuError, match=message.replace("+", r"\+")), any_db.session() as s:
         accounts.add_user(s, name, password, role)
 
@@ -86,7 +105,9 @@ def test_api_key_verifies_until_revoked(any_db: MetadataDB) -> None:
     with any_db.session() as s:
         row = accounts.verify_key(s, new.token)
         assert row.scopes == "events:write" and new.token.split("_", 2)[2] not in row.secret_sha256
-        assert accounts.verify_key(s, new.token[:-1] + ("A" if new.token[-1] != "A" else "B")) is None
+        assert (
+            accounts.verify_key(s, new.token[:-1] + ("A" if new.token[-1] != "A" else "B")) is None
+        )
         assert accounts.verify_key(s, "dacu_000000000000_" + "x" * 43) is None
         accounts.revoke_key(s, new.key_id, actor="admin")
     with any_db.session() as s:
@@ -94,21 +115,41 @@ def test_api_key_verifies_until_revoked(any_db: MetadataDB) -> None:
 
 
 def test_unknown_scope_is_refused(any_db: MetadataDB) -> None:
-    with pytest.raises(DacuError, match="scope metrics:write: expected one or more of"), \
-            any_db.session() as s:
+    with (
+        pytest.raises(DacuError, match="scope metrics:write: expected one or more of"),
+        any_db.session() as s,
+    ):
         accounts.create_key(s, "x", ["metrics:write"])
 
 
 def test_alert_lifecycle_and_deduplication(any_db: MetadataDB) -> None:
     with any_db.session() as s:
-        first = alerts.open_alert(s, campaign_id="d11", rule_id="pay-fail", severity="yellow",
-                                  message="支付失败率 3%", dimension="channel=kol_live",
-                                  root_cause={"channel": "kol_live", "share": 0.8},
-                                  playbook={"steps": ["切换支付通道"]})
-        again = alerts.open_alert(s, campaign_id="d11", rule_id="pay-fail", severity="red",
-                                  message="支付失败率 9%", dimension="channel=kol_live")
-        other = alerts.open_alert(s, campaign_id="d11", rule_id="pay-fail", severity="red",
-                                  message="…", dimension="channel=search_ads")
+        first = alerts.open_alert(
+            s,
+            campaign_id="d11",
+            rule_id="pay-fail",
+            severity="yellow",
+            message="支付失败率 3%",
+            dimension="channel=kol_live",
+            root_cause={"channel": "kol_live", "share": 0.8},
+            playbook={"steps": ["切换支付通道"]},
+        )
+        again = alerts.open_alert(
+            s,
+            campaign_id="d11",
+            rule_id="pay-fail",
+            severity="red",
+            message="支付失败率 9%",
+            dimension="channel=kol_live",
+        )
+        other = alerts.open_alert(
+            s,
+            campaign_id="d11",
+            rule_id="pay-fail",
+            severity="red",
+            message="…",
+            dimension="channel=search_ads",
+        )
     assert first.id == again.id != other.id  # same rule+dimension while unresolved: one row
     with any_db.session() as s:
         row = alerts.get(s, first.id)
@@ -121,8 +162,14 @@ def test_alert_lifecycle_and_deduplication(any_db: MetadataDB) -> None:
         with pytest.raises(DacuError, match="is resolved already"):
             alerts.ack(s, first.id, actor="ops")
     with any_db.session() as s:
-        fresh = alerts.open_alert(s, campaign_id="d11", rule_id="pay-fail", severity="red",
-                                  message="again", dimension="channel=kol_live")
+        fresh = alerts.open_alert(
+            s,
+            campaign_id="d11",
+            rule_id="pay-fail",
+            severity="red",
+            message="again",
+            dimension="channel=kol_live",
+        )
         assert fresh.id not in (first.id, other.id)  # a resolved alert is never reopened
         actions = sorted(r.action for r in audit.recent(s))
         assert actions == ["alert.ack", "alert.resolve"]
@@ -154,8 +201,9 @@ def test_campaign_and_plan_versions(any_db: MetadataDB) -> None:
     with any_db.session() as s:
         row = campaigns.save_campaign(s, yaml_text, actor="ops")
         campaigns.save_plan(s, row.id, {"campaign_id": row.id, "daily": []}, actor="ops")
-        campaigns.save_plan(s, row.id, {"campaign_id": row.id, "daily": [{"gmv_fen": 1}]},
-                            actor="ops")
+        campaigns.save_plan(
+            s, row.id, {"campaign_id": row.id, "daily": [{"gmv_fen": 1}]}, actor="ops"
+        )
     with any_db.session() as s:
         latest = campaigns.latest_plan(s, row.id)
         assert latest.version == 2 and latest.body["daily"] == [{"gmv_fen": 1}]
@@ -176,8 +224,10 @@ def test_bad_campaign_file_names_the_field(any_db: MetadataDB) -> None:
 def test_postgres_schema_is_separate(pg_db: MetadataDB) -> None:
     assert pg_db.schema and pg_db.engine.dialect.name == "postgresql"
     with pg_db.engine.connect() as conn:
-        found = conn.execute(text("select count(*) from information_schema.tables "
-                                  "where table_schema = :s"), {"s": pg_db.schema}).scalar()
+        found = conn.execute(
+            text("select count(*) from information_schema.tables where table_schema = :s"),
+            {"s": pg_db.schema},
+        ).scalar()
     assert found == len(TABLES)
 
 

@@ -17,30 +17,78 @@ from dacu.web.templating import environment, format_count, format_time
 from tests.web.conftest import World
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "dacu" / "web"
-PLAN = {"campaign_id": "double11-2026",
-        "targets": {"key": "all", "dimension": "all", "gmv_fen": 3_000_000_000, "uv": 1_800_000,
-                    "buyers": 90_909, "cvr": 0.0505, "asp_fen": 33_000.0, "children": []},
-        "daily": [{"day": "2026-11-10", "channel": None, "category": None,
-                   "gmv_fen": 120_000_000, "uv": 1, "orders": 1, "buyers": 1, "cvr": 1,
-                   "asp_fen": 1},
-                  {"day": "2026-11-11", "channel": None, "category": None,
-                   "gmv_fen": 1_500_000_000, "uv": 1, "orders": 1, "buyers": 1, "cvr": 1,
-                   "asp_fen": 1},
-                  {"day": "2026-11-11", "channel": "search_ads", "category": None,
-                   "gmv_fen": 9, "uv": 1, "orders": 1, "buyers": 1, "cvr": 1, "asp_fen": 1}],
-        "budget": {"total_fen": 350_000_000, "emergency_reserve_fen": 0,
-                   "elastic_reserve_fen": 0,
-                   "channels": [{"channel": "search_ads", "spend_fen": 110_000_000,
-                                 "expected_gmv_fen": 880_000_000}]},
-        "risks": [{"id": "r1", "metric": "cvr", "condition": "<", "threshold": 0.03,
-                   "action": "加大优惠券投放"}]}
+PLAN = {
+    "campaign_id": "double11-2026",
+    "targets": {
+        "key": "all",
+        "dimension": "all",
+        "gmv_fen": 3_000_000_000,
+        "uv": 1_800_000,
+        "buyers": 90_909,
+        "cvr": 0.0505,
+        "asp_fen": 33_000.0,
+        "children": [],
+    },
+    "daily": [
+        {
+            "day": "2026-11-10",
+            "channel": None,
+            "category": None,
+            "gmv_fen": 120_000_000,
+            "uv": 1,
+            "orders": 1,
+            "buyers": 1,
+            "cvr": 1,
+            "asp_fen": 1,
+        },
+        {
+            "day": "2026-11-11",
+            "channel": None,
+            "category": None,
+            "gmv_fen": 1_500_000_000,
+            "uv": 1,
+            "orders": 1,
+            "buyers": 1,
+            "cvr": 1,
+            "asp_fen": 1,
+        },
+        {
+            "day": "2026-11-11",
+            "channel": "search_ads",
+            "category": None,
+            "gmv_fen": 9,
+            "uv": 1,
+            "orders": 1,
+            "buyers": 1,
+            "cvr": 1,
+            "asp_fen": 1,
+        },
+    ],
+    "budget": {
+        "total_fen": 350_000_000,
+        "emergency_reserve_fen": 0,
+        "elastic_reserve_fen": 0,
+        "channels": [
+            {"channel": "search_ads", "spend_fen": 110_000_000, "expected_gmv_fen": 880_000_000}
+        ],
+    },
+    "risks": [
+        {
+            "id": "r1",
+            "metric": "cvr",
+            "condition": "<",
+            "threshold": 0.03,
+            "action": "加大优惠券投放",
+        }
+    ],
+}
 
 
 def test_campaign_page_in_chinese_with_formatted_money(world: World) -> None:
     with world.db.session() as s:
         campaigns.save_plan(s, world.campaign_id, PLAN, actor="ops")
     html = world.login("viewer").get(f"/campaigns/{world.campaign_id}").text
-    assert "<html lang=\"zh-CN\">" in html and "预热期" in html and "爆发期" in html
+    assert '<html lang="zh-CN">' in html and "预热期" in html and "爆发期" in html
     # double11.yaml: gmv target 3000万 = 3,000,000,000 fen → ¥3,000.00万; budget 350万
     assert "¥3,000.00万" in html and "总预算: <strong>¥350.00万</strong>" in html
     assert "直通车" in html and "¥110.00万" in html and "¥8.80亿" not in html
@@ -116,15 +164,16 @@ def test_every_message_used_by_a_template_exists_in_both_languages() -> None:
         missing = sorted(k for k in _template_keys() if k not in books[lang])
         assert not missing, f"{lang}.json lacks {missing}"
     assert set(json.loads((WEB / "i18n" / "zh.json").read_text(encoding="utf-8"))) == set(
-        json.loads((WEB / "i18n" / "en.json").read_text(encoding="utf-8")))
+        json.loads((WEB / "i18n" / "en.json").read_text(encoding="utf-8"))
+    )
 
 
-def test_catalogues_of_stages_are_merged_with_chinese_fallback(tmp_path: Path,
-                                                               monkeypatch) -> None:
+def test_catalogues_of_stages_are_merged_with_chinese_fallback(tmp_path: Path, monkeypatch) -> None:
     stage = tmp_path / "monitor" / "i18n"
     stage.mkdir(parents=True)
-    (stage / "zh.json").write_text('{"monitor.tile.gmv": "实时GMV", "monitor.only_zh": "只有中文"}',
-                                   encoding="utf-8")
+    (stage / "zh.json").write_text(
+        '{"monitor.tile.gmv": "实时GMV", "monitor.only_zh": "只有中文"}', encoding="utf-8"
+    )
     (stage / "en.json").write_text('{"monitor.tile.gmv": "Live GMV {n}"}', encoding="utf-8")
     monkeypatch.setattr(i18n, "stage_dirs", lambda: [WEB, tmp_path / "monitor"])
     i18n.catalogues.cache_clear()
@@ -142,21 +191,25 @@ def test_stage_templates_render_inside_the_layout(tmp_path: Path, monkeypatch) -
     folder.mkdir(parents=True)
     (folder / "dashboard.html").write_text(
         '{% extends "base.html" %}{% block content %}<p>{{ 123456789 | fen }}</p>{% endblock %}',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     monkeypatch.setattr("dacu.web.templating.stage_dirs", lambda: [tmp_path / "monitor"])
     environment.cache_clear()
     try:
         from types import SimpleNamespace
 
         user = SimpleNamespace(is_user=False)
-        html = environment().get_template("monitor/dashboard.html").render(
-            lang="zh", user=user, path="/", csrf_token="t", other_lang="en")
+        html = (
+            environment()
+            .get_template("monitor/dashboard.html")
+            .render(lang="zh", user=user, path="/", csrf_token="t", other_lang="en")
+        )
         assert "<p>¥123.46万</p>" in html and 'class="brand"' in html
     finally:
         environment.cache_clear()
 
 
-@given(st.integers(min_value=-10**13, max_value=10**13))
+@given(st.integers(min_value=-(10**13), max_value=10**13))
 def test_count_format_matches_a_decimal_reading(n: int) -> None:
     shown = format_count(n, "zh")
     if abs(n) >= 10**8:

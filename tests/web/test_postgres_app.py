@@ -18,13 +18,18 @@ def test_login_ack_plan_and_audit_on_postgres(pg_db: MetadataDB, tmp_path: Path)
     assert operator.get("/api/health").json()["database"] == "postgresql"
     acked = operator.post(f"/api/alerts/{world.alert_id}/ack").json()
     assert (acked["status"], acked["acked_by"]) == ("acked", "operator")
-    stored = operator.post(f"/api/campaigns/{world.campaign_id}/plan",
-                           json={"campaign_id": world.campaign_id, "daily": []})
+    stored = operator.post(
+        f"/api/campaigns/{world.campaign_id}/plan",
+        json={"campaign_id": world.campaign_id, "daily": []},
+    )
     assert stored.status_code == 201 and stored.json()["version"] == 1
     hostile = operator.get("/api/alerts", params={"campaign_id": "x' OR '1'='1"})
     assert hostile.json() == []
     audit = world.login("admin").get("/api/audit").json()
     # newest first: the admin's own login, then the operator's changes and login
     assert [(a["actor"], a["action"]) for a in audit[:4]] == [
-        ("admin", "login"), ("operator", "plan.save"), ("operator", "alert.ack"),
-        ("operator", "login")]
+        ("admin", "login"),
+        ("operator", "plan.save"),
+        ("operator", "alert.ack"),
+        ("operator", "login"),
+    ]

@@ -25,8 +25,11 @@ def _api_routes() -> list[tuple[str, str]]:
     test_access through a raw ASGI probe)."""
     db = open_db("sqlite://")
     upgrade(db)
-    return [(m, p) for m, p in app_routes(create_app(Settings(), db=db))
-            if p.startswith("/api/") and not STREAMING.search(p)]
+    return [
+        (m, p)
+        for m, p in app_routes(create_app(Settings(), db=db))
+        if p.startswith("/api/") and not STREAMING.search(p)
+    ]
 
 
 API_ROUTES = _api_routes()
@@ -71,8 +74,9 @@ def test_operation_has_no_server_errors(api, method: str, path: str) -> None:
     operation = api[path][method]
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=12, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def run(case) -> None:
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 

@@ -12,8 +12,11 @@ from tests.web.conftest import PASSWORDS, World, csrf_of, make_world, sqlite_db
 def test_session_cookie_is_httponly_samesite_secure(world: World) -> None:
     client = world.client()
     token = csrf_of(client.get("/login").text)
-    reply = client.post("/login", data={"username": "viewer", "password": PASSWORDS["viewer"],
-                                        "csrf_token": token}, follow_redirects=False)
+    reply = client.post(
+        "/login",
+        data={"username": "viewer", "password": PASSWORDS["viewer"], "csrf_token": token},
+        follow_redirects=False,
+    )
     cookie = reply.headers["set-cookie"].lower()
     assert reply.status_code == 303
     assert "dacu_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
@@ -23,8 +26,9 @@ def test_session_cookie_is_httponly_samesite_secure(world: World) -> None:
 def test_login_changes_the_csrf_token(world: World) -> None:
     client = world.client()
     before = csrf_of(client.get("/login").text)
-    login_reply = client.post("/login", data={"username": "viewer", "csrf_token": before,
-                                              "password": PASSWORDS["viewer"]})
+    login_reply = client.post(
+        "/login", data={"username": "viewer", "csrf_token": before, "password": PASSWORDS["viewer"]}
+    )
     assert login_reply.status_code == 200
     assert csrf_of(client.get("/campaigns").text) != before
 
@@ -32,13 +36,15 @@ def test_login_changes_the_csrf_token(world: World) -> None:
 def test_wrong_password_is_refused_and_audited(world: World) -> None:
     client = world.client()
     token = csrf_of(client.get("/login").text)
-    reply = client.post("/login", data={"username": "admin", "password": "not-the-password",
-                                        "csrf_token": token})
+    reply = client.post(
+        "/login", data={"username": "admin", "password": "not-the-password", "csrf_token": token}
+    )
     assert reply.status_code == 401 and "用户名或密码错误" in reply.text
     assert "dacu_session" not in client.cookies or client.get("/api/me").status_code == 401
     with world.db.session() as s:
         assert [(r.actor, r.action) for r in audit.recent(s, action="login.failed")] == [
-            ("admin", "login.failed")]
+            ("admin", "login.failed")
+        ]
 
 
 def test_form_post_without_csrf_token_is_refused(world: World) -> None:
@@ -49,16 +55,21 @@ def test_form_post_without_csrf_token_is_refused(world: World) -> None:
     reply = client.post(f"/alerts/{world.alert_id}/ack", data={"csrf_token": "forged"})
     assert reply.status_code == 403
     page = client.get("/alerts").text
-    ok = client.post(f"/alerts/{world.alert_id}/ack", data={"csrf_token": csrf_of(page)},
-                     follow_redirects=False)
+    ok = client.post(
+        f"/alerts/{world.alert_id}/ack", data={"csrf_token": csrf_of(page)}, follow_redirects=False
+    )
     assert ok.status_code == 303
     assert world.login("viewer").get("/api/alerts").json()[0]["status"] == "acked"
 
 
 def test_api_key_needs_no_csrf_and_bad_key_is_401(world: World) -> None:
     shop = world.key_client("metrics:read")
-    assert shop.get("/api/me").json() == {"kind": "key", "name": shop.get("/api/me").json()["name"],
-                                          "role": None, "scopes": ["metrics:read"]}
+    assert shop.get("/api/me").json() == {
+        "kind": "key",
+        "name": shop.get("/api/me").json()["name"],
+        "role": None,
+        "scopes": ["metrics:read"],
+    }
     bad = world.client()
     bad.headers["X-API-Key"] = "dacu_0123456789ab_" + "x" * 43
     reply = bad.get("/api/alerts")
@@ -81,8 +92,12 @@ def test_login_is_rate_limited(tmp_path: Path) -> None:
     w = make_world(sqlite_db(tmp_path), tmp_path, login_limit=3)
     client = w.client()
     token = csrf_of(client.get("/login").text)
-    codes = [client.post("/login", data={"username": "x", "password": "y" * 10,
-                                         "csrf_token": token}).status_code for _ in range(4)]
+    codes = [
+        client.post(
+            "/login", data={"username": "x", "password": "y" * 10, "csrf_token": token}
+        ).status_code
+        for _ in range(4)
+    ]
     assert codes == [401, 401, 401, 429]
 
 
@@ -106,16 +121,21 @@ def test_token_bucket_refills_at_the_rate() -> None:
 def test_request_body_limit(tmp_path: Path) -> None:
     w = make_world(sqlite_db(tmp_path), tmp_path, max_body=1000)
     client = w.login("operator")
-    reply = client.post("/api/campaigns", content=b"{" + b" " * 2000 + b"}",
-                        headers={"content-type": "application/json"})
+    reply = client.post(
+        "/api/campaigns",
+        content=b"{" + b" " * 2000 + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert reply.status_code == 413 and reply.json()["code"] == "too_large"
 
     def chunks():  # no Content-Length: counted while streaming
         yield b'{"yaml": "'
         for _ in range(20):
             yield b"x" * 100
-    streamed = client.post("/api/campaigns", content=chunks(),
-                           headers={"content-type": "application/json"})
+
+    streamed = client.post(
+        "/api/campaigns", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert streamed.status_code == 413
 
 
@@ -134,8 +154,7 @@ def test_cors_is_closed_by_default_and_opens_per_origin(tmp_path: Path, world: W
     closed = world.client().options("/api/quote", headers=preflight)
     assert "access-control-allow-origin" not in closed.headers
     (tmp_path / "b").mkdir()
-    w = make_world(sqlite_db(tmp_path / "b"), tmp_path,
-                   cors_origins=("https://shop.example.com",))
+    w = make_world(sqlite_db(tmp_path / "b"), tmp_path, cors_origins=("https://shop.example.com",))
     opened = w.client().options("/api/quote", headers=preflight)
     assert opened.headers["access-control-allow-origin"] == "https://shop.example.com"
 
@@ -144,13 +163,20 @@ def test_errors_are_problems_with_code_and_message(world: World) -> None:
     viewer = world.login("viewer")
     missing = viewer.get("/api/campaigns/nope")
     assert missing.status_code == 404
-    assert missing.json() == {"type": "about:blank", "title": "not found", "status": 404,
-                              "code": "not_found", "detail": "no campaign 'nope'"}
+    assert missing.json() == {
+        "type": "about:blank",
+        "title": "not found",
+        "status": 404,
+        "code": "not_found",
+        "detail": "no campaign 'nope'",
+    }
     invalid = viewer.get("/api/alerts", params={"status": "closed"})
     body = invalid.json()
     assert invalid.status_code == 422 and body["code"] == "validation"
     assert body["detail"].startswith("query.status:") and body["errors"][0]["loc"] == [
-        "query", "status"]
+        "query",
+        "status",
+    ]
     bad_yaml = world.login("operator").post("/api/campaigns", json={"yaml": "id: x\nname: 1"})
     assert bad_yaml.status_code == 400 and bad_yaml.json()["code"] == "bad_config"
 
@@ -160,8 +186,12 @@ def test_redirect_after_language_switch_stays_on_site(world: World) -> None:
     for target in ("//evil.example.com/", "https://evil.example.com/", "/\\evil"):
         reply = client.get("/lang/en", params={"next": target}, follow_redirects=False)
         assert reply.headers["location"] == "/campaigns", target
-    assert client.get("/lang/en", params={"next": "/alerts"},
-                      follow_redirects=False).headers["location"] == "/alerts"
+    assert (
+        client.get("/lang/en", params={"next": "/alerts"}, follow_redirects=False).headers[
+            "location"
+        ]
+        == "/alerts"
+    )
 
 
 def test_unknown_route_without_rule_is_closed(world: World) -> None:
@@ -194,8 +224,7 @@ def test_a_crash_is_a_problem_without_details(world: World, monkeypatch) -> None
     monkeypatch.setattr(access, "ACCESS", (("GET", "/api/boom", access.PUBLIC), *access.ACCESS))
     access.rule_for.cache_clear()
     try:
-        client = TestClient(world.app, base_url="https://testserver",
-                            raise_server_exceptions=False)
+        client = TestClient(world.app, base_url="https://testserver", raise_server_exceptions=False)
         reply = client.get("/api/boom")
     finally:
         monkeypatch.undo()
@@ -233,5 +262,9 @@ def test_collector_batches_may_be_larger_than_other_bodies(tmp_path: Path) -> No
     assert reply.status_code != 413  # within the collector's limit (the events are judged later)
     too_big = collector.post("/api/events?campaign=double11-2026", content=batch * 3)
     assert too_big.status_code == 413
-    assert w.login("operator").post("/api/campaigns", content=batch[:2000],
-                                    headers={"content-type": "application/json"}).status_code == 413
+    assert (
+        w.login("operator")
+        .post("/api/campaigns", content=batch[:2000], headers={"content-type": "application/json"})
+        .status_code
+        == 413
+    )

@@ -80,8 +80,9 @@ class ABResult:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-def z_test_proportions(control: SampleStats, treatment: SampleStats,
-                       alpha: float = 0.05) -> ABResult:
+def z_test_proportions(
+    control: SampleStats, treatment: SampleStats, alpha: float = 0.05
+) -> ABResult:
     """Two-proportion z test (pooled p for the test, unpooled SE for the CI)."""
     _check(control, treatment)
     p_c, p_t = control.mean, treatment.mean
@@ -90,8 +91,17 @@ def z_test_proportions(control: SampleStats, treatment: SampleStats,
     z = (p_t - p_c) / se_pooled if se_pooled > 0 else 0.0
     p_value = float(2 * stats.norm.sf(abs(z)))
     se = np.sqrt(p_c * (1 - p_c) / control.n + p_t * (1 - p_t) / treatment.n)
-    return _result("z_proportions", control, treatment, se, float(z), p_value,
-                   stats.norm.ppf(1 - alpha / 2), None, alpha)
+    return _result(
+        "z_proportions",
+        control,
+        treatment,
+        se,
+        float(z),
+        p_value,
+        stats.norm.ppf(1 - alpha / 2),
+        None,
+        alpha,
+    )
 
 
 def welch_t_test(control: SampleStats, treatment: SampleStats, alpha: float = 0.05) -> ABResult:
@@ -106,12 +116,22 @@ def welch_t_test(control: SampleStats, treatment: SampleStats, alpha: float = 0.
         return _result("welch_t", control, treatment, 0.0, 0.0, float(diff == 0), 0.0, df, alpha)
     t = diff / se
     p_value = float(2 * stats.t.sf(abs(t), df))
-    return _result("welch_t", control, treatment, se, float(t), p_value,
-                   stats.t.ppf(1 - alpha / 2, df), float(df), alpha)
+    return _result(
+        "welch_t",
+        control,
+        treatment,
+        se,
+        float(t),
+        p_value,
+        stats.t.ppf(1 - alpha / 2, df),
+        float(df),
+        alpha,
+    )
 
 
-def relative_lift_ci(control: SampleStats, treatment: SampleStats,
-                     alpha: float = 0.05) -> tuple[float, tuple[float, float]]:
+def relative_lift_ci(
+    control: SampleStats, treatment: SampleStats, alpha: float = 0.05
+) -> tuple[float, tuple[float, float]]:
     """Lift = mean_t / mean_c − 1 and its delta-method CI:
     Var(m_t/m_c) ≈ s_t²/(n_t m_c²) + m_t² s_c²/(n_c m_c⁴)."""
     m_c, m_t = control.mean, treatment.mean
@@ -125,8 +145,9 @@ def relative_lift_ci(control: SampleStats, treatment: SampleStats,
     return float(lift), (float(lift - half), float(lift + half))
 
 
-def cuped(control: CovariateStats, treatment: CovariateStats, alpha: float = 0.05
-          ) -> tuple[ABResult, float, float]:
+def cuped(
+    control: CovariateStats, treatment: CovariateStats, alpha: float = 0.05
+) -> tuple[ABResult, float, float]:
     """Welch test on CUPED-adjusted metrics; also returns θ and the variance reduction (1 − ρ²)."""
     sxx = (control.x.n - 1) * control.x.var + (treatment.x.n - 1) * treatment.x.var
     if sxx <= 0:
@@ -139,13 +160,24 @@ def cuped(control: CovariateStats, treatment: CovariateStats, alpha: float = 0.0
     raw_var = control.y.var / control.y.n + treatment.y.var / treatment.y.n
     new_var = adjusted[0].var / adjusted[0].n + adjusted[1].var / adjusted[1].n
     lift, lift_ci = relative_lift_ci(adjusted[0], adjusted[1], alpha)
-    result = ABResult("cuped_welch_t", control.y.mean, treatment.y.mean, result.diff,
-                        result.diff_ci, lift, lift_ci, result.statistic, result.p_value, result.df)
+    result = ABResult(
+        "cuped_welch_t",
+        control.y.mean,
+        treatment.y.mean,
+        result.diff,
+        result.diff_ci,
+        lift,
+        lift_ci,
+        result.statistic,
+        result.p_value,
+        result.df,
+    )
     return result, float(theta), float(new_var / raw_var if raw_var > 0 else 1.0)
 
 
-def srm_check(counts: Mapping[str, int], expected_share: Mapping[str, float] | None = None
-              ) -> dict[str, object]:
+def srm_check(
+    counts: Mapping[str, int], expected_share: Mapping[str, float] | None = None
+) -> dict[str, object]:
     """Sample-ratio mismatch: χ² test of the assignment counts against the planned split (equal
     by default). p < 0.001 usually means broken assignment: do not trust the test."""
     names = list(counts)
@@ -153,9 +185,13 @@ def srm_check(counts: Mapping[str, int], expected_share: Mapping[str, float] | N
     share = np.array([expected_share[k] if expected_share else 1.0 for k in names])
     expected = observed.sum() * share / share.sum()
     chi2, p = stats.chisquare(observed, expected)
-    return {"chi2": float(chi2), "p_value": float(p), "observed": dict(zip(names, observed.tolist(),
-            strict=True)), "expected": dict(zip(names, expected.tolist(), strict=True)),
-            "mismatch": bool(p < 0.001)}
+    return {
+        "chi2": float(chi2),
+        "p_value": float(p),
+        "observed": dict(zip(names, observed.tolist(), strict=True)),
+        "expected": dict(zip(names, expected.tolist(), strict=True)),
+        "mismatch": bool(p < 0.001),
+    }
 
 
 def holm(p_values: Mapping[str, float], alpha: float = 0.05) -> dict[str, dict[str, float | bool]]:
@@ -164,12 +200,15 @@ def holm(p_values: Mapping[str, float], alpha: float = 0.05) -> dict[str, dict[s
 
     names = list(p_values)
     reject, adjusted, _, _ = multipletests([p_values[k] for k in names], alpha=alpha, method="holm")
-    return {k: {"p_adjusted": float(a), "significant": bool(r)}
-            for k, a, r in zip(names, adjusted, reject, strict=True)}
+    return {
+        k: {"p_adjusted": float(a), "significant": bool(r)}
+        for k, a, r in zip(names, adjusted, reject, strict=True)
+    }
 
 
-def sample_size_proportions(baseline: float, mde_relative: float, alpha: float = 0.05,
-                            power: float = 0.8) -> int:
+def sample_size_proportions(
+    baseline: float, mde_relative: float, alpha: float = 0.05, power: float = 0.8
+) -> int:
     """Units per variant to detect p → p·(1 + mde) with a two-sided z test:
     n = (z_{α/2}·√(2p̄q̄) + z_β·√(p₁q₁ + p₂q₂))² / (p₂ − p₁)²."""
     p1, p2 = baseline, baseline * (1 + mde_relative)
@@ -181,8 +220,9 @@ def sample_size_proportions(baseline: float, mde_relative: float, alpha: float =
     return int(np.ceil(top**2 / (p2 - p1) ** 2))
 
 
-def sample_size_means(std: float, mde_absolute: float, alpha: float = 0.05,
-                      power: float = 0.8) -> int:
+def sample_size_means(
+    std: float, mde_absolute: float, alpha: float = 0.05, power: float = 0.8
+) -> int:
     """Units per variant for a difference of means: n = 2σ²(z_{α/2} + z_β)² / δ²."""
     if mde_absolute == 0 or std <= 0:
         raise InputError("need a standard deviation > 0 and a non-zero effect")
@@ -203,21 +243,46 @@ def _adjust(g: CovariateStats, theta: float, x_mean: float) -> SampleStats:
     total = g.y.total - theta * (g.x.total - n * x_mean)
     # Σ(y − θx + θx̄)² expanded
     c = theta * x_mean
-    sum_sq = (g.y.sum_sq + theta**2 * g.x.sum_sq + n * c**2 - 2 * theta * g.sum_xy
-              + 2 * c * g.y.total - 2 * theta * c * g.x.total)
+    sum_sq = (
+        g.y.sum_sq
+        + theta**2 * g.x.sum_sq
+        + n * c**2
+        - 2 * theta * g.sum_xy
+        + 2 * c * g.y.total
+        - 2 * theta * c * g.x.total
+    )
     return SampleStats(n, total, sum_sq)
 
 
 def _check(control: SampleStats, treatment: SampleStats) -> None:
     if control.n < 2 or treatment.n < 2:
-        raise InputError(f"each variant needs at least 2 units (control {control.n}, "
-                         f"treatment {treatment.n})")
+        raise InputError(
+            f"each variant needs at least 2 units (control {control.n}, treatment {treatment.n})"
+        )
 
 
-def _result(test: str, control: SampleStats, treatment: SampleStats, se: float, statistic: float,
-            p_value: float, crit: float, df: float | None, alpha: float) -> ABResult:
+def _result(
+    test: str,
+    control: SampleStats,
+    treatment: SampleStats,
+    se: float,
+    statistic: float,
+    p_value: float,
+    crit: float,
+    df: float | None,
+    alpha: float,
+) -> ABResult:
     diff = treatment.mean - control.mean
     lift, lift_ci = relative_lift_ci(control, treatment, alpha)
-    return ABResult(test, control.mean, treatment.mean, diff,
-                      (float(diff - crit * se), float(diff + crit * se)), lift, lift_ci,
-                      statistic, p_value, df)
+    return ABResult(
+        test,
+        control.mean,
+        treatment.mean,
+        diff,
+        (float(diff - crit * se), float(diff + crit * se)),
+        lift,
+        lift_ci,
+        statistic,
+        p_value,
+        df,
+    )

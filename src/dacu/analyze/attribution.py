@@ -26,22 +26,39 @@ from dacu.analyze.markov import markov_model
 from dacu.analyze.paths import Credit, PathSummary
 from dacu.errors import InputError
 
-MODELS = ("first_touch", "last_touch", "linear", "position_based", "time_decay", "shapley",
-          "markov")
+MODELS = (
+    "first_touch",
+    "last_touch",
+    "linear",
+    "position_based",
+    "time_decay",
+    "shapley",
+    "markov",
+)
 
 
-def attribute(paths: PathSummary, models: tuple[str, ...] = MODELS, *, half_life_days: float = 7.0,
-              order: int = 1) -> dict[str, Credit]:
+def attribute(
+    paths: PathSummary,
+    models: tuple[str, ...] = MODELS,
+    *,
+    half_life_days: float = 7.0,
+    order: int = 1,
+) -> dict[str, Credit]:
     """Run the chosen models; time_decay is skipped when paths carry no touch ages."""
     unknown = [m for m in models if m not in MODELS]
     if unknown:
-        raise InputError(f"unknown attribution model {unknown[0]!r} (expected one of "
-                         f"{', '.join(MODELS)} or 'all')")
+        raise InputError(
+            f"unknown attribution model {unknown[0]!r} (expected one of "
+            f"{', '.join(MODELS)} or 'all')"
+        )
     runners = {
-        "first_touch": lambda: first_touch(paths), "last_touch": lambda: last_touch(paths),
-        "linear": lambda: linear(paths), "position_based": lambda: position_based(paths),
+        "first_touch": lambda: first_touch(paths),
+        "last_touch": lambda: last_touch(paths),
+        "linear": lambda: linear(paths),
+        "position_based": lambda: position_based(paths),
         "time_decay": lambda: time_decay(paths, half_life_days),
-        "shapley": lambda: shapley(paths), "markov": lambda: markov_model(paths, order=order),
+        "shapley": lambda: shapley(paths),
+        "markov": lambda: markov_model(paths, order=order),
     }
     return {m: runners[m]() for m in models if m != "time_decay" or paths.ages_days is not None}
 
@@ -72,8 +89,10 @@ def position_based(paths: PathSummary, first: float = 0.4, last: float = 0.4) ->
 def time_decay(paths: PathSummary, half_life_days: float = 7.0) -> Credit:
     """Touch weight 2^(-age/half-life), normalised within each path."""
     if paths.ages_days is None:
-        raise InputError("time_decay needs touch times: build paths from events "
-                         "(--from-warehouse) or give touch ages")
+        raise InputError(
+            "time_decay needs touch times: build paths from events "
+            "(--from-warehouse) or give touch ages"
+        )
     if half_life_days <= 0:
         raise InputError(f"half-life must be > 0 days, got {half_life_days}")
     raw = np.exp2(-np.maximum(paths.ages_days, 0.0) / half_life_days)
@@ -96,21 +115,29 @@ def shapley(paths: PathSummary) -> Credit:
 
 def roi(credit: Credit, spend: Mapping[str, float]) -> dict[str, float | None]:
     """Credited value ÷ spend per channel (None where no spend is known)."""
-    return {ch: (float(credit.value[i]) / spend[ch] if spend.get(ch) else None)
-            for i, ch in enumerate(credit.channels)}
+    return {
+        ch: (float(credit.value[i]) / spend[ch] if spend.get(ch) else None)
+        for i, ch in enumerate(credit.channels)
+    }
 
 
 def _credit_at(model: str, paths: PathSummary, touch_index: np.ndarray) -> Credit:
     c = len(paths.channels)
     codes = paths.touches[touch_index]
-    return Credit(model, paths.channels,
-                  np.bincount(codes, weights=paths.conversions, minlength=c),
-                  np.bincount(codes, weights=paths.value, minlength=c))
+    return Credit(
+        model,
+        paths.channels,
+        np.bincount(codes, weights=paths.conversions, minlength=c),
+        np.bincount(codes, weights=paths.value, minlength=c),
+    )
 
 
 def _credit_weighted(model: str, paths: PathSummary, weights: np.ndarray) -> Credit:
     c = len(paths.channels)
     pid = paths.path_of_touch
-    return Credit(model, paths.channels,
-                  np.bincount(paths.touches, weights=weights * paths.conversions[pid], minlength=c),
-                  np.bincount(paths.touches, weights=weights * paths.value[pid], minlength=c))
+    return Credit(
+        model,
+        paths.channels,
+        np.bincount(paths.touches, weights=weights * paths.conversions[pid], minlength=c),
+        np.bincount(paths.touches, weights=weights * paths.value[pid], minlength=c),
+    )

@@ -33,13 +33,15 @@ class ArmStats:
     successes: int
 
 
-def thompson_shares(arms: Sequence[ArmStats], *, draws: int = 20_000, drop_below: float = 0.01,
-                    seed: int | None = 0) -> dict[str, float]:
+def thompson_shares(
+    arms: Sequence[ArmStats], *, draws: int = 20_000, drop_below: float = 0.01, seed: int | None = 0
+) -> dict[str, float]:
     """Traffic share per arm = P(arm is best) under Beta posteriors, losers dropped."""
     _check(arms)
     rng = np.random.default_rng(seed)
-    samples = np.column_stack([rng.beta(1 + a.successes, 1 + a.trials - a.successes, draws)
-                               for a in arms])
+    samples = np.column_stack(
+        [rng.beta(1 + a.successes, 1 + a.trials - a.successes, draws) for a in arms]
+    )
     p_best = np.bincount(samples.argmax(axis=1), minlength=len(arms)) / draws
     shares = np.where(p_best >= drop_below, p_best, 0.0)
     if shares.sum() == 0:
@@ -90,8 +92,9 @@ class SimResult:
     final_shares: dict[str, float]
 
 
-def simulate(policy: str, rates: Sequence[float], *, batches: int = 42, batch_size: int = 2000,
-             seed: int = 0) -> SimResult:
+def simulate(
+    policy: str, rates: Sequence[float], *, batches: int = 42, batch_size: int = 2000, seed: int = 0
+) -> SimResult:
     """Play `policy` for `batches` batches (42 × 4 h = one week) against Bernoulli arms."""
     if policy not in POLICIES:
         raise InputError(f"unknown policy {policy!r} (expected {', '.join(POLICIES)})")
@@ -117,5 +120,6 @@ def _check(arms: Sequence[ArmStats]) -> None:
         raise InputError("a bandit needs at least 2 arms")
     for a in arms:
         if a.trials < 0 or not 0 <= a.successes <= a.trials:
-            raise InputError(f"arm {a.name!r}: need 0 ≤ successes ({a.successes}) ≤ trials "
-                             f"({a.trials})")
+            raise InputError(
+                f"arm {a.name!r}: need 0 ≤ successes ({a.successes}) ≤ trials ({a.trials})"
+            )

@@ -28,8 +28,9 @@ class BayesResult:
         return dict(self.__dict__)
 
 
-def beta_binomial(control: SampleStats, treatment: SampleStats, prior: tuple[float, float] = (1, 1)
-                  ) -> BayesResult:
+def beta_binomial(
+    control: SampleStats, treatment: SampleStats, prior: tuple[float, float] = (1, 1)
+) -> BayesResult:
     """Posterior comparison of two conversion rates with a Beta prior."""
     a0, b0 = prior
     c = stats.beta(a0 + control.total, b0 + control.n - control.total)

@@ -33,8 +33,12 @@ def read_table(path: Path, columns: Sequence[str | None]) -> pd.DataFrame:
         raise InputError(f"cannot read: {exc}", file=str(path)) from None
     missing = [c for c in columns if c and c not in frame.columns]
     if missing:
-        raise InputError(f"no column {missing[0]!r} (columns are: {', '.join(map(str, frame.columns))})",
-                         file=str(path), line=1, column=missing[0])
+        raise InputError(
+            f"no column {missing[0]!r} (columns are: {', '.join(map(str, frame.columns))})",
+            file=str(path),
+            line=1,
+            column=missing[0],
+        )
     return frame
 
 

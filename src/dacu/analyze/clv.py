@@ -61,11 +61,16 @@ class CustomerSummary:
 
     def compressed(self) -> CustomerSummary:
         """Merge customers with equal (x, t_x, T) into weighted rows (monetary dropped)."""
-        frame = pd.DataFrame({"x": self.frequency, "tx": self.recency, "T": self.T,
-                              "w": self.weights})
+        frame = pd.DataFrame(
+            {"x": self.frequency, "tx": self.recency, "T": self.T, "w": self.weights}
+        )
         grouped = frame.groupby(["x", "tx", "T"], sort=False, as_index=False)["w"].sum()
-        return CustomerSummary(grouped.x.to_numpy(float), grouped.tx.to_numpy(float),
-                               grouped["T"].to_numpy(float), weight=grouped.w.to_numpy(float))
+        return CustomerSummary(
+            grouped.x.to_numpy(float),
+            grouped.tx.to_numpy(float),
+            grouped["T"].to_numpy(float),
+            weight=grouped.w.to_numpy(float),
+        )
 
 
 @dataclass(frozen=True)
@@ -92,8 +97,12 @@ class FittedModel:
         return self.fit_.params
 
 
-def fit_mle(neg_ll: Callable[[np.ndarray], float], names: tuple[str, ...], start: np.ndarray,
-            grad: Callable[[np.ndarray], np.ndarray] | None = None) -> Fit:
+def fit_mle(
+    neg_ll: Callable[[np.ndarray], float],
+    names: tuple[str, ...],
+    start: np.ndarray,
+    grad: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Fit:
     """Minimise a negative log-likelihood over log-parameters (all parameters > 0).
 
     With an analytic gradient: BFGS from `start`; without (or if BFGS fails): Nelder-Mead, then a
@@ -106,9 +115,12 @@ def fit_mle(neg_ll: Callable[[np.ndarray], float], names: tuple[str, ...], start
         if quick.success or (np.isfinite(quick.fun) and flat):
             return _fit_result(names, quick.x, quick.fun, True)
         x0 = quick.x if np.isfinite(quick.fun) else x0
-    best = optimize.minimize(neg_ll, x0, method="Nelder-Mead",
-                             options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 20_000,
-                                      "maxfev": 40_000})
+    best = optimize.minimize(
+        neg_ll,
+        x0,
+        method="Nelder-Mead",
+        options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 20_000, "maxfev": 40_000},
+    )
     converged = bool(best.success)
     polish = optimize.minimize(neg_ll, best.x, jac=grad, method="BFGS", options={"gtol": 1e-8})
     if polish.fun < best.fun:
@@ -116,10 +128,12 @@ def fit_mle(neg_ll: Callable[[np.ndarray], float], names: tuple[str, ...], start
     return _fit_result(names, best.x, best.fun, converged)
 
 
-def _fit_result(names: tuple[str, ...], log_params: np.ndarray, neg_ll: float,
-                converged: bool) -> Fit:
-    return Fit(dict(zip(names, map(float, np.exp(log_params)), strict=True)), float(-neg_ll),
-               converged)
+def _fit_result(
+    names: tuple[str, ...], log_params: np.ndarray, neg_ll: float, converged: bool
+) -> Fit:
+    return Fit(
+        dict(zip(names, map(float, np.exp(log_params)), strict=True)), float(-neg_ll), converged
+    )
 
 
 class BetaGeoNBD(FittedModel):
@@ -129,15 +143,17 @@ class BetaGeoNBD(FittedModel):
     names = ("r", "alpha", "a", "b")
 
     @staticmethod
-    def log_likelihood(params: np.ndarray, x: np.ndarray, tx: np.ndarray,
-                       t: np.ndarray) -> np.ndarray:
+    def log_likelihood(
+        params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray
+    ) -> np.ndarray:
         """Per-customer log-likelihood, FHL (2005) eq. 6."""
         xu, xi = np.unique(x, return_inverse=True)
         return _bgnbd_ll(np.asarray(params, dtype=float), x, tx, t, xu, xi.ravel())[0]
 
     @staticmethod
-    def gradient(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray,
-                 w: np.ndarray) -> np.ndarray:
+    def gradient(
+        params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray, w: np.ndarray
+    ) -> np.ndarray:
         """∂(Σ w·ll)/∂(r, α, a, b)."""
         xu, xi = np.unique(x, return_inverse=True)
         return _bgnbd_ll(np.asarray(params, dtype=float), x, tx, t, xu, xi.ravel(), w)[1]
@@ -163,16 +179,20 @@ class BetaGeoNBD(FittedModel):
 
         fit = fit_mle(neg_ll, self.names, np.array([1.0, 1.0, 1.0, 1.0]), grad)
         params = {**fit.params, "alpha": fit.params["alpha"] * scale}
-        self.fit_ = Fit(params, float(fit.log_likelihood - np.log(scale) * (w * x).sum()),
-                        fit.converged)
+        self.fit_ = Fit(
+            params, float(fit.log_likelihood - np.log(scale) * (w * x).sum()), fit.converged
+        )
         return self
 
     def p_alive(self, data: CustomerSummary) -> np.ndarray:
         """P(still active at T | x, t_x, T)."""
         r, alpha, a, b = (self.params[n] for n in self.names)
         x, tx, t = data.frequency, data.recency, data.T
-        log_ratio = np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (
-            np.log(alpha + t) - np.log(alpha + tx))
+        log_ratio = (
+            np.log(a)
+            - np.log(np.maximum(b + x - 1, 1e-300))
+            + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
+        )
         return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
 
     def expected_purchases(self, data: CustomerSummary, horizon: float) -> np.ndarray:
@@ -185,8 +205,15 @@ class BetaGeoNBD(FittedModel):
         return (a + b + x - 1) / (a - 1) * term * self.p_alive(data)
 
 
-def _bgnbd_ll(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray, xu: np.ndarray,
-              xi: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def _bgnbd_ll(
+    params: np.ndarray,
+    x: np.ndarray,
+    tx: np.ndarray,
+    t: np.ndarray,
+    xu: np.ndarray,
+    xi: np.ndarray,
+    w: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-row log-likelihood (FHL 2005 eq. 6) and, given weights w, the gradient of Σ w·ll.
 
     Special functions depend only on x, so they are evaluated once per distinct x (xu, with xi
@@ -226,9 +253,15 @@ class GammaGamma(FittedModel):
     def log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Log-density of the mean spend m of x purchases (Fader & Hardie 2013, eq. 4)."""
         p, q, v = params
-        return (special.gammaln(p * x + q) - special.gammaln(p * x) - special.gammaln(q)
-                + q * np.log(v) + (p * x - 1) * np.log(m) + p * x * np.log(x)
-                - (p * x + q) * np.log(v + m * x))
+        return (
+            special.gammaln(p * x + q)
+            - special.gammaln(p * x)
+            - special.gammaln(q)
+            + q * np.log(v)
+            + (p * x - 1) * np.log(m)
+            + p * x * np.log(x)
+            - (p * x + q) * np.log(v + m * x)
+        )
 
     def fit(self, frequency: np.ndarray, monetary: np.ndarray) -> GammaGamma:
         keep = (frequency > 0) & (monetary > 0)
@@ -262,9 +295,15 @@ class GammaGamma(FittedModel):
         return p * (v + frequency * monetary) / (p * frequency + q - 1)
 
 
-def _gg_ll(params: np.ndarray, x: np.ndarray, m: np.ndarray, xu: np.ndarray, xi: np.ndarray,
-           fixed: tuple[np.ndarray, np.ndarray], with_grad: bool = False
-           ) -> tuple[np.ndarray, np.ndarray | None]:
+def _gg_ll(
+    params: np.ndarray,
+    x: np.ndarray,
+    m: np.ndarray,
+    xu: np.ndarray,
+    xi: np.ndarray,
+    fixed: tuple[np.ndarray, np.ndarray],
+    with_grad: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Gamma-Gamma log-likelihood per customer (eq. 4) and optionally its gradient; the special
     functions are evaluated once per distinct x."""
     p, q, v = params
@@ -283,8 +322,15 @@ def _gg_ll(params: np.ndarray, x: np.ndarray, m: np.ndarray, xu: np.ndarray, xi:
     return ll, np.array([d_p.sum(), d_q.sum(), d_v.sum()])
 
 
-def clv(purchase_model: BetaGeoNBD, spend_model: GammaGamma, data: CustomerSummary, *,
-        periods: int = 12, period_length: float = 30.0, discount_rate: float = 0.01) -> np.ndarray:
+def clv(
+    purchase_model: BetaGeoNBD,
+    spend_model: GammaGamma,
+    data: CustomerSummary,
+    *,
+    periods: int = 12,
+    period_length: float = 30.0,
+    discount_rate: float = 0.01,
+) -> np.ndarray:
     """Discounted value of each customer over `periods` periods of `period_length` time units:
     Σ_k (E[N(k·L)] − E[N((k−1)·L)]) · E[spend] / (1 + d)^k, d the discount rate per period."""
     if data.monetary is None:

@@ -10,8 +10,11 @@ import typer
 from dacu.analyze.cli_io import check_format, emit_json, print_table, read_table
 from dacu.errors import InputError
 
-analyze_app = typer.Typer(help="数据分析 Analysis: attribution, CLV/RFM, A/B tests, funnel, "
-                          "retention & recall, bandits, price elasticity.", no_args_is_help=True)
+analyze_app = typer.Typer(
+    help="数据分析 Analysis: attribution, CLV/RFM, A/B tests, funnel, "
+    "retention & recall, bandits, price elasticity.",
+    no_args_is_help=True,
+)
 
 FORMAT_HELP = "json or table."
 
@@ -20,6 +23,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(analyze_app, name="analyze")
     from dacu.analyze import commands_more  # noqa: F401  (adds funnel, retention, … to analyze_app)
     from dacu.analyze.commands_risk import register as add_risk  # fraud, sentiment (issue 10)
+
     add_risk(analyze_app)
 
 
@@ -31,17 +35,31 @@ def attribution_cmd(
     value: str = typer.Option(None, "--value", help="Column: conversion value (yuan)."),
     null: str = typer.Option(None, "--null", help="Column: journeys without conversion."),
     sep: str = typer.Option(">", "--sep", help="Separator between channels in a path."),
-    model: str = typer.Option("all", "--model", help="all, or comma-separated: first_touch, "
-                              "last_touch, linear, position_based, time_decay, shapley, markov."),
+    model: str = typer.Option(
+        "all",
+        "--model",
+        help="all, or comma-separated: first_touch, "
+        "last_touch, linear, position_based, time_decay, shapley, markov.",
+    ),
     order: int = typer.Option(1, "--order", help="Markov chain order (≥ 1)."),
     half_life: float = typer.Option(7.0, "--half-life", help="Time-decay half-life in days."),
-    from_warehouse: bool = typer.Option(False, "--from-warehouse", help="Build journeys from the "
-                                        "warehouse events instead of reading a file."),
-    lookback: float = typer.Option(30.0, "--lookback-days", help="Touches older than this "
-                                   "before the conversion do not count (--from-warehouse)."),
+    from_warehouse: bool = typer.Option(
+        False,
+        "--from-warehouse",
+        help="Build journeys from the warehouse events instead of reading a file.",
+    ),
+    lookback: float = typer.Option(
+        30.0,
+        "--lookback-days",
+        help="Touches older than this before the conversion do not count (--from-warehouse).",
+    ),
     warehouse: str = typer.Option(None, "--warehouse", "-w", help="Warehouse URL."),
-    spend_file: Path = typer.Option(None, "--spend", help="CSV with columns channel, spend (same "
-                                    "money unit as --value) for credited ROI per channel."),
+    spend_file: Path = typer.Option(
+        None,
+        "--spend",
+        help="CSV with columns channel, spend (same "
+        "money unit as --value) for credited ROI per channel.",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """归因 Multi-touch attribution: who gets the credit for conversions.
@@ -69,10 +87,14 @@ def attribution_cmd(
         if paths_file is None:
             raise InputError("give a PATHS.csv file or --from-warehouse")
         frame = read_table(paths_file, [path, conversions, value, null])
-        summary = from_strings(frame[path].tolist(), frame[conversions].tolist(),
-                               frame[value].tolist() if value else None,
-                               frame[null].tolist() if null else None, sep=sep,
-                               source=str(paths_file))
+        summary = from_strings(
+            frame[path].tolist(),
+            frame[conversions].tolist(),
+            frame[value].tolist() if value else None,
+            frame[null].tolist() if null else None,
+            sep=sep,
+            source=str(paths_file),
+        )
     if spend_file is not None:
         table = read_table(spend_file, ["channel", "spend"])
         spend = table.groupby("channel")["spend"].sum().astype(float).to_dict()
@@ -82,13 +104,18 @@ def attribution_cmd(
         emit_json(result)
         return
     header = ["channel 渠道", *[f"{m} conv" for m in credits]]
-    rows = [[ch, *[float(c.conversions[i]) for c in credits.values()]]
-            for i, ch in enumerate(summary.channels)]
+    rows = [
+        [ch, *[float(c.conversions[i]) for c in credits.values()]]
+        for i, ch in enumerate(summary.channels)
+    ]
     print_table("归因 Attribution: conversions credited", header, rows)
     if "markov" in credits:
         effects = credits["markov"].removal_effects
-        print_table("马尔可夫移除效应 Markov removal effects", ["channel 渠道", "removal effect"],
-                    [[ch, float(effects[i])] for i, ch in enumerate(summary.channels)])
+        print_table(
+            "马尔可夫移除效应 Markov removal effects",
+            ["channel 渠道", "removal effect"],
+            [[ch, float(effects[i])] for i, ch in enumerate(summary.channels)],
+        )
 
 
 def _paths_from_warehouse(url: str | None, lookback: float):  # type: ignore[no-untyped-def]
@@ -121,13 +148,20 @@ def clv_cmd(
     customer: str = typer.Option(..., "--customer", help="Customer id column."),
     date: str = typer.Option(..., "--date", help="Purchase date (or time) column."),
     amount: str = typer.Option(None, "--amount", help="Amount column (yuan) for spend and CLV."),
-    calibration_end: str = typer.Option(None, "--calibration-end", help="Last day of the fitting "
-                                        "period, YYYY-MM-DD (default: the last purchase day)."),
+    calibration_end: str = typer.Option(
+        None,
+        "--calibration-end",
+        help="Last day of the fitting period, YYYY-MM-DD (default: the last purchase day).",
+    ),
     freq: str = typer.Option("D", "--freq", help="Time unit of the models: D (days) or W (weeks)."),
     horizon: float = typer.Option(365.0, "--horizon-days", help="CLV horizon in days."),
     discount: float = typer.Option(0.01, "--discount", help="Discount rate per 30 days."),
-    predictions: Path = typer.Option(None, "--predictions", help="Write per-customer predictions "
-                                     "(CSV) here: p_alive, expected purchases, CLV, RFM segment."),
+    predictions: Path = typer.Option(
+        None,
+        "--predictions",
+        help="Write per-customer predictions "
+        "(CSV) here: p_alive, expected purchases, CLV, RFM segment.",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """客户终身价值 CLV: BG/NBD, Pareto/NBD and Gamma-Gamma fitted by maximum likelihood.
@@ -145,15 +179,27 @@ def clv_cmd(
 
     check_format(fmt)
     frame = read_table(transactions, [customer, date, amount])
-    result = run_clv(frame, customer=customer, when=date, amount=amount,
-                     calibration_end=calibration_end, freq=freq, horizon_days=horizon,
-                     discount_per_30d=discount, predictions=predictions,
-                     source=str(transactions))
+    result = run_clv(
+        frame,
+        customer=customer,
+        when=date,
+        amount=amount,
+        calibration_end=calibration_end,
+        freq=freq,
+        horizon_days=horizon,
+        discount_per_30d=discount,
+        predictions=predictions,
+        source=str(transactions),
+    )
     if fmt == "json":
         emit_json(result)
         return
-    rows = [[f"{model}.{k}", v] for model in ("bgnbd", "pareto_nbd", "gamma_gamma")
-            if result.get(model) for k, v in result[model].items()]
+    rows = [
+        [f"{model}.{k}", v]
+        for model in ("bgnbd", "pareto_nbd", "gamma_gamma")
+        if result.get(model)
+        for k, v in result[model].items()
+    ]
     rows += [[f"holdout.{k}", v] for k, v in (result.get("holdout") or {}).items()]
     rows += [[f"segment {k}", v] for k, v in result.get("segments", {}).items()]
     print_table("客户终身价值 CLV models", ["parameter 参数", "value"], rows)
@@ -163,14 +209,23 @@ def clv_cmd(
 def abtest_cmd(
     data: Path = typer.Argument(..., help="CSV/Excel/Parquet: one row per user (unit)."),
     variant: str = typer.Option(..., "--variant", help="Variant column (e.g. version)."),
-    metric: str = typer.Option(..., "--metric", help="Metric column: 0/1 or True/False for a "
-                               "rate, numbers for a mean (revenue per visitor …)."),
-    control: str = typer.Option(None, "--control", help="Control variant (default: the first "
-                                "in sorted order)."),
+    metric: str = typer.Option(
+        ...,
+        "--metric",
+        help="Metric column: 0/1 or True/False for a "
+        "rate, numbers for a mean (revenue per visitor …).",
+    ),
+    control: str = typer.Option(
+        None, "--control", help="Control variant (default: the first in sorted order)."
+    ),
     covariate: str = typer.Option(None, "--covariate", help="Pre-period covariate for CUPED."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
-    tau: float = typer.Option(None, "--tau", help="mSPRT mixing scale: the effect size you care "
-                              "about, in metric units (default 5 % of the control mean)."),
+    tau: float = typer.Option(
+        None,
+        "--tau",
+        help="mSPRT mixing scale: the effect size you care "
+        "about, in metric units (default 5 % of the control mean).",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """A/B 实验 Read an A/B test: frequentist, Bayesian, sequential, CUPED, SRM.
@@ -187,34 +242,66 @@ def abtest_cmd(
 
     check_format(fmt)
     frame = read_table(data, [variant, metric, covariate])
-    result = run_abtest(frame, variant=variant, metric=metric, control=control,
-                        covariate=covariate, alpha=alpha, tau=tau, source=str(data))
+    result = run_abtest(
+        frame,
+        variant=variant,
+        metric=metric,
+        control=control,
+        covariate=covariate,
+        alpha=alpha,
+        tau=tau,
+        source=str(data),
+    )
     if fmt == "json":
         emit_json(result)
         return
     rows = []
     for name, comp in result["comparisons"].items():
         freq = comp["frequentist"]
-        rows.append([name, freq["control_mean"], freq["treatment_mean"], format_pct(freq["lift"]),
-                     freq["p_value"], comp.get("p_adjusted", freq["p_value"]),
-                     format_pct(comp["bayesian"]["prob_beat_control"]),
-                     comp["sequential"]["p_value"]])
-    print_table(f"A/B 实验 {metric} vs {result['control']}",
-                ["variant 版本", "control", "treatment", "lift 提升", "p", "p (Holm)",
-                 "P(beat)", "p (always valid)"], rows)
+        rows.append(
+            [
+                name,
+                freq["control_mean"],
+                freq["treatment_mean"],
+                format_pct(freq["lift"]),
+                freq["p_value"],
+                comp.get("p_adjusted", freq["p_value"]),
+                format_pct(comp["bayesian"]["prob_beat_control"]),
+                comp["sequential"]["p_value"],
+            ]
+        )
+    print_table(
+        f"A/B 实验 {metric} vs {result['control']}",
+        [
+            "variant 版本",
+            "control",
+            "treatment",
+            "lift 提升",
+            "p",
+            "p (Holm)",
+            "P(beat)",
+            "p (always valid)",
+        ],
+        rows,
+    )
     srm = result["srm"]
-    typer.echo(f"SRM 样本比例检验: χ²={srm['chi2']:.2f} p={srm['p_value']:.4g}"
-               + ("  ⚠ mismatch 分流异常" if srm["mismatch"] else ""))
+    typer.echo(
+        f"SRM 样本比例检验: χ²={srm['chi2']:.2f} p={srm['p_value']:.4g}"
+        + ("  ⚠ mismatch 分流异常" if srm["mismatch"] else "")
+    )
 
 
 @analyze_app.command("sample-size")
 def sample_size_cmd(
     baseline: float = typer.Option(..., "--baseline", help="Control rate (0.05) or mean."),
-    mde: float = typer.Option(..., "--mde", help="Minimum detectable effect, relative (0.1 = +10 %)."),
+    mde: float = typer.Option(
+        ..., "--mde", help="Minimum detectable effect, relative (0.1 = +10 %)."
+    ),
     std: float = typer.Option(None, "--std", help="Standard deviation (for a mean metric)."),
     daily: float = typer.Option(None, "--daily", help="Units entering the test per day."),
     variants: int = typer.Option(2, "--variants", help="Number of variants incl. control."),
-    alpha: float = typer.Option(0.05, "--alpha"), power: float = typer.Option(0.8, "--power"),
+    alpha: float = typer.Option(0.05, "--alpha"),
+    power: float = typer.Option(0.8, "--power"),
 ) -> None:
     """样本量 Units per variant (and days) a test needs.
 

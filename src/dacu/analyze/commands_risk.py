@@ -12,16 +12,23 @@ import typer
 from dacu.analyze.cli_io import emit_json, print_table
 from dacu.errors import InputError
 
-fraud_app = typer.Typer(help="风控 Fraud and abuse: score customers, approve blocks.",
-                        no_args_is_help=True)
-sentiment_app = typer.Typer(help="舆情 Sentiment, topics and negative bursts of Chinese posts.",
-                            no_args_is_help=True)
+fraud_app = typer.Typer(
+    help="风控 Fraud and abuse: score customers, approve blocks.", no_args_is_help=True
+)
+sentiment_app = typer.Typer(
+    help="舆情 Sentiment, topics and negative bursts of Chinese posts.", no_args_is_help=True
+)
 
-EVENTS = typer.Option(None, "--events", "-e", help="events.parquet (EVENT_SCHEMA), e.g. from "
-                      "`dacu sim`; else the warehouse.")
+EVENTS = typer.Option(
+    None,
+    "--events",
+    "-e",
+    help="events.parquet (EVENT_SCHEMA), e.g. from `dacu sim`; else the warehouse.",
+)
 WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="Warehouse URL (default DACU_WAREHOUSE).")
-CAMPAIGN = typer.Option(None, "--campaign", "-c", help="Campaign YAML: window, flash SKUs, "
-                        "watch_keywords.")
+CAMPAIGN = typer.Option(
+    None, "--campaign", "-c", help="Campaign YAML: window, flash SKUs, watch_keywords."
+)
 
 
 def register(analyze_app: typer.Typer) -> None:
@@ -32,7 +39,9 @@ def register(analyze_app: typer.Typer) -> None:
 def _events(events: Path | None, warehouse: str | None):
     if events is not None:
         if not events.exists():
-            raise InputError(f"{events}: file not found (expected events.parquet)", file=str(events))
+            raise InputError(
+                f"{events}: file not found (expected events.parquet)", file=str(events)
+            )
         import ibis
 
         return ibis.duckdb.connect().read_parquet(str(events))
@@ -42,16 +51,26 @@ def _events(events: Path | None, warehouse: str | None):
 
 
 @fraud_app.command("score")
-def fraud_score(events: Path = EVENTS, warehouse: str = WAREHOUSE, campaign: Path = CAMPAIGN,
-                truth: Path = typer.Option(None, "--truth", help="truth.json of `dacu sim`: "
-                                           "report precision/recall against its bots and rings."),
-                out: Path = typer.Option(None, "--out", "-o", help="Write flagged customers "
-                                         "(CSV) for review and `fraud approve`."),
-                audit_store: str = typer.Option(None, "--audit-store", help="Flash store URL: "
-                                                "link accounts by the devices and IPs of its "
-                                                "audit trail (needs -c)."),
-                top: int = typer.Option(20, help="Rows to print."),
-                as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def fraud_score(
+    events: Path = EVENTS,
+    warehouse: str = WAREHOUSE,
+    campaign: Path = CAMPAIGN,
+    truth: Path = typer.Option(
+        None,
+        "--truth",
+        help="truth.json of `dacu sim`: report precision/recall against its bots and rings.",
+    ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Write flagged customers (CSV) for review and `fraud approve`."
+    ),
+    audit_store: str = typer.Option(
+        None,
+        "--audit-store",
+        help="Flash store URL: link accounts by the devices and IPs of its audit trail (needs -c).",
+    ),
+    top: int = typer.Option(20, help="Rows to print."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """风控评分 Score every buyer: readable rules + isolation forest + linked-account clusters.
 
     Example: dacu analyze fraud score -e sim/events.parquet -c examples/double11.yaml
@@ -74,17 +93,33 @@ def fraud_score(events: Path = EVENTS, warehouse: str = WAREHOUSE, campaign: Pat
         flash = [str(f.get("sku_id")) for f in camp.flash_sales if f.get("sku_id")]
     ev = _events(events, warehouse)
     features = customer_features(ev, start=start, end=end, exclude_skus=flash).to_pandas()
-    links = [(r["user_id"], r["link"]) for r in basket_links(
-        ev, start=start, end=end, exclude_skus=flash).to_pyarrow().to_pylist()]
+    links = [
+        (r["user_id"], r["link"])
+        for r in basket_links(ev, start=start, end=end, exclude_skus=flash).to_pyarrow().to_pylist()
+    ]
     if audit_store is not None:
         links += _audit_links(campaign, audit_store)
     result = score_customers(features, links=links, flash_skus=flash)
     flagged = result.flagged
     if out is not None:
-        flagged[["user_id", "points", "reasons_zh", "reasons_en", "anomaly_score",
-                 "cluster_size", "paid_fen", "device", "region"]].to_csv(out, index=False)
-    report = asdict(evaluate(result, truth_fraud_ids(json.loads(truth.read_text())))) \
-        if truth is not None else None
+        flagged[
+            [
+                "user_id",
+                "points",
+                "reasons_zh",
+                "reasons_en",
+                "anomaly_score",
+                "cluster_size",
+                "paid_fen",
+                "device",
+                "region",
+            ]
+        ].to_csv(out, index=False)
+    report = (
+        asdict(evaluate(result, truth_fraud_ids(json.loads(truth.read_text()))))
+        if truth is not None
+        else None
+    )
     from dacu.analyze.fraud import flagged_devices
 
     _print_fraud(result, report, top, as_json, flagged_devices(result, links))
@@ -104,46 +139,79 @@ def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:
         store.close()
 
 
-def _print_fraud(result, report: dict | None, top: int, as_json: bool,
-                 devices: list[dict]) -> None:
+def _print_fraud(result, report: dict | None, top: int, as_json: bool, devices: list[dict]) -> None:
     from dacu.money import format_fen
 
     flagged = result.flagged
     if as_json:
-        emit_json({"scored": len(result.scores), "flagged": len(flagged),
-                   "clusters": [len(c) for c in result.clusters], "evaluation": report,
-                   "devices": devices[:top],
-                   "top": flagged.head(top)[["user_id", "points", "reasons_zh"]]
-                   .to_dict("records")})
+        emit_json(
+            {
+                "scored": len(result.scores),
+                "flagged": len(flagged),
+                "clusters": [len(c) for c in result.clusters],
+                "evaluation": report,
+                "devices": devices[:top],
+                "top": flagged.head(top)[["user_id", "points", "reasons_zh"]].to_dict("records"),
+            }
+        )
         return
-    print_table(f"风控 flagged {len(flagged)} / {len(result.scores)} buyers, "
-                f"{len(result.clusters)} clusters",
-                ["customer", "points", "理由 reasons", "anomaly", "cluster", "paid"],
-                [[r.user_id, r.points, r.reasons_zh, round(r.anomaly_score, 3), r.cluster_size,
-                  format_fen(int(r.paid_fen))] for r in flagged.head(top).itertuples()])
+    print_table(
+        f"风控 flagged {len(flagged)} / {len(result.scores)} buyers, "
+        f"{len(result.clusters)} clusters",
+        ["customer", "points", "理由 reasons", "anomaly", "cluster", "paid"],
+        [
+            [
+                r.user_id,
+                r.points,
+                r.reasons_zh,
+                round(r.anomaly_score, 3),
+                r.cluster_size,
+                format_fen(int(r.paid_fen)),
+            ]
+            for r in flagged.head(top).itertuples()
+        ],
+    )
     if devices:
-        print_table("共用设备/IP shared by flagged accounts", ["subject", "accounts", "customers"],
-                    [[d["subject"], d["accounts"], ", ".join(d["customers"][:5])]
-                     for d in devices[:top]])
+        print_table(
+            "共用设备/IP shared by flagged accounts",
+            ["subject", "accounts", "customers"],
+            [[d["subject"], d["accounts"], ", ".join(d["customers"][:5])] for d in devices[:top]],
+        )
     if report:
-        print_table("评估 evaluation vs truth.json", ["precision", "recall", "TP", "FP", "FN",
-                                                    "genuine blocked", "their paid GMV"],
-                    [[round(report["precision"], 4), round(report["recall"], 4),
-                      report["true_positives"], report["false_positives"],
-                      report["false_negatives"], report["genuine_blocked"],
-                      format_fen(report["genuine_blocked_gmv_fen"])]])
+        print_table(
+            "评估 evaluation vs truth.json",
+            ["precision", "recall", "TP", "FP", "FN", "genuine blocked", "their paid GMV"],
+            [
+                [
+                    round(report["precision"], 4),
+                    round(report["recall"], 4),
+                    report["true_positives"],
+                    report["false_positives"],
+                    report["false_negatives"],
+                    report["genuine_blocked"],
+                    format_fen(report["genuine_blocked_gmv_fen"]),
+                ]
+            ],
+        )
 
 
 @fraud_app.command("approve")
-def fraud_approve(flagged: Path = typer.Argument(..., help="CSV from `fraud score --out` (column "
-                                                 "user_id; delete rows you do not approve)."),
-                  campaign: Path = typer.Option(..., "--campaign", "-c", help="Campaign YAML."),
-                  store: str = typer.Option(None, "--store", "-s", help="Flash store URL "
-                                            "(default DACU_STORE, else sqlite:///dacu-flash.db)."),
-                  minutes: float = typer.Option(None, help="Block for N minutes (default: until "
-                                                "unblocked)."),
-                  approve: bool = typer.Option(False, "--approve", help="Really block; without "
-                                               "it, only list what would be blocked.")) -> None:
+def fraud_approve(
+    flagged: Path = typer.Argument(
+        ..., help="CSV from `fraud score --out` (column user_id; delete rows you do not approve)."
+    ),
+    campaign: Path = typer.Option(..., "--campaign", "-c", help="Campaign YAML."),
+    store: str = typer.Option(
+        None,
+        "--store",
+        "-s",
+        help="Flash store URL (default DACU_STORE, else sqlite:///dacu-flash.db).",
+    ),
+    minutes: float = typer.Option(None, help="Block for N minutes (default: until unblocked)."),
+    approve: bool = typer.Option(
+        False, "--approve", help="Really block; without it, only list what would be blocked."
+    ),
+) -> None:
     """审批拉黑 Put approved flagged customers on the flash guards' blocklist.
 
     Example: dacu analyze fraud approve flagged.csv -c examples/double11.yaml --approve
@@ -156,12 +224,19 @@ def fraud_approve(flagged: Path = typer.Argument(..., help="CSV from `fraud scor
         raise InputError(f"{flagged}: file not found", file=str(flagged))
     frame = pd.read_csv(flagged, dtype=str)
     if "user_id" not in frame:
-        raise InputError(f"{flagged}:1: no column user_id (expected the CSV of fraud score --out)",
-                         file=str(flagged), line=1, column="user_id")
+        raise InputError(
+            f"{flagged}:1: no column user_id (expected the CSV of fraud score --out)",
+            file=str(flagged),
+            line=1,
+            column="user_id",
+        )
     ids = [u for u in frame["user_id"].dropna().str.strip() if u]
     if not approve:
-        typer.echo(f"dry run: would block {len(ids)} customers (add --approve): "
-                   + ", ".join(ids[:10]) + (" …" if len(ids) > 10 else ""))
+        typer.echo(
+            f"dry run: would block {len(ids)} customers (add --approve): "
+            + ", ".join(ids[:10])
+            + (" …" if len(ids) > 10 else "")
+        )
         return
     from dacu.analyze.fraud import approve as do_approve
     from dacu.config import load_campaign

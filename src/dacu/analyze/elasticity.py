@@ -44,8 +44,15 @@ class Elasticity:
     r2: float
 
 
-def fit_elasticity(frame: pd.DataFrame, *, price: str, units: str, group: str | None = None,
-                   sku: str | None = None, controls: Sequence[str] = ()) -> list[Elasticity]:
+def fit_elasticity(
+    frame: pd.DataFrame,
+    *,
+    price: str,
+    units: str,
+    group: str | None = None,
+    sku: str | None = None,
+    controls: Sequence[str] = (),
+) -> list[Elasticity]:
     """One log-log OLS per group (all rows if `group` is None); SKU fixed effects if `sku`."""
     import statsmodels.api as sm
 
@@ -69,9 +76,16 @@ def fit_elasticity(frame: pd.DataFrame, *, price: str, units: str, group: str | 
         y = np.log1p(part[units].astype(float))
         res = sm.OLS(y, x).fit(cov_type="HC1")
         low, high = res.conf_int().loc["log_price"]
-        out.append(Elasticity(str(name), float(res.params["log_price"]),
-                              float(res.bse["log_price"]), (float(low), float(high)), len(part),
-                              float(res.rsquared)))
+        out.append(
+            Elasticity(
+                str(name),
+                float(res.params["log_price"]),
+                float(res.bse["log_price"]),
+                (float(low), float(high)),
+                len(part),
+                float(res.rsquared),
+            )
+        )
     return out
 
 
@@ -87,10 +101,19 @@ class MarkdownPlan:
     slow: bool
 
 
-def markdown_plan(sku_id: str, *, price_fen: int, cost_fen: int, stock: int,
-                  daily_units: float, days_left: int, elasticity: float,
-                  keep_margin: float = 0.5, salvage: float = 0.3,
-                  ladder: Sequence[tuple[str, float]] = LADDER) -> MarkdownPlan:
+def markdown_plan(
+    sku_id: str,
+    *,
+    price_fen: int,
+    cost_fen: int,
+    stock: int,
+    daily_units: float,
+    days_left: int,
+    elasticity: float,
+    keep_margin: float = 0.5,
+    salvage: float = 0.3,
+    ladder: Sequence[tuple[str, float]] = LADDER,
+) -> MarkdownPlan:
     """The best rung of the ladder for one SKU (see module doc)."""
     if price_fen <= 0 or days_left <= 0:
         raise InputError(f"{sku_id}: price and days left must be > 0")

@@ -46,44 +46,109 @@ class Rule:
 
 
 def _col(f: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
-    return f[name].to_numpy(dtype=float, na_value=default) if name in f else np.full(len(f),
-                                                                                   default)
+    return (
+        f[name].to_numpy(dtype=float, na_value=default) if name in f else np.full(len(f), default)
+    )
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("no_browse", 2, "下单前无浏览", "orders but never browsed (no view, no cart)",
-         lambda f, t: (_col(f, "orders_no_browse") >= 1) & (_col(f, "views") == 0)
-         & (_col(f, "carts") == 0)),
-    Rule("instant_account", 2, "新号即下单", "first order within a minute of the first visit",
-         lambda f, t: (_col(f, "account_age_seconds", np.inf) < t.instant_account_seconds)
-         & (_col(f, "observed_seconds", np.inf) >= t.history_seconds)),
-    Rule("fast_pay", 1, "秒付", "pays within seconds of ordering",
-         lambda f, t: _col(f, "mean_pay_seconds", np.inf) < t.fast_pay_seconds),
-    Rule("identical_basket", 2, "同款同价同时段多账户", "same basket as many accounts in the hour",
-         lambda f, t: _col(f, "basket_peers") >= t.basket_peers),
-    Rule("single_sku_repeat", 1, "单品反复下单", "orders one SKU again and again",
-         lambda f, t: (_col(f, "distinct_skus") == 1) & (_col(f, "top_sku_orders") >= 2)),
-    Rule("never_cart", 1, "浏览后从不加购直接下单", "views, then orders, never a cart",
-         lambda f, t: (_col(f, "carts") == 0) & (_col(f, "views") >= 1)
-         & (_col(f, "orders") >= 1)),
-    Rule("refund_heavy", 1, "频繁退款", "refunds half of its orders or more",
-         lambda f, t: (_col(f, "refunds") >= 2)
-         & (_col(f, "refunds") >= t.refund_share * _col(f, "orders"))),
-    Rule("new_flash_only", 1, "新号只买秒杀品", "new account buying only the flash-sale SKU",
-         lambda f, t: _col(f, "flash_only") * (_col(f, "account_age_seconds", np.inf)
-                                               < DAY_SECONDS) > 0),
-    Rule("linked_cluster", 1, "关联账户团伙", "linked to many accounts (device/IP/address)",
-         lambda f, t: _col(f, "cluster_size", 1) >= t.cluster_size),
-    Rule("anomaly", 1, "行为异常(孤立森林)", "unusual behaviour (isolation forest)",
-         lambda f, t: _col(f, "anomaly") > 0),
+    Rule(
+        "no_browse",
+        2,
+        "下单前无浏览",
+        "orders but never browsed (no view, no cart)",
+        lambda f, t: (
+            (_col(f, "orders_no_browse") >= 1) & (_col(f, "views") == 0) & (_col(f, "carts") == 0)
+        ),
+    ),
+    Rule(
+        "instant_account",
+        2,
+        "新号即下单",
+        "first order within a minute of the first visit",
+        lambda f, t: (
+            (_col(f, "account_age_seconds", np.inf) < t.instant_account_seconds)
+            & (_col(f, "observed_seconds", np.inf) >= t.history_seconds)
+        ),
+    ),
+    Rule(
+        "fast_pay",
+        1,
+        "秒付",
+        "pays within seconds of ordering",
+        lambda f, t: _col(f, "mean_pay_seconds", np.inf) < t.fast_pay_seconds,
+    ),
+    Rule(
+        "identical_basket",
+        2,
+        "同款同价同时段多账户",
+        "same basket as many accounts in the hour",
+        lambda f, t: _col(f, "basket_peers") >= t.basket_peers,
+    ),
+    Rule(
+        "single_sku_repeat",
+        1,
+        "单品反复下单",
+        "orders one SKU again and again",
+        lambda f, t: (_col(f, "distinct_skus") == 1) & (_col(f, "top_sku_orders") >= 2),
+    ),
+    Rule(
+        "never_cart",
+        1,
+        "浏览后从不加购直接下单",
+        "views, then orders, never a cart",
+        lambda f, t: (_col(f, "carts") == 0) & (_col(f, "views") >= 1) & (_col(f, "orders") >= 1),
+    ),
+    Rule(
+        "refund_heavy",
+        1,
+        "频繁退款",
+        "refunds half of its orders or more",
+        lambda f, t: (
+            (_col(f, "refunds") >= 2) & (_col(f, "refunds") >= t.refund_share * _col(f, "orders"))
+        ),
+    ),
+    Rule(
+        "new_flash_only",
+        1,
+        "新号只买秒杀品",
+        "new account buying only the flash-sale SKU",
+        lambda f, t: (
+            _col(f, "flash_only") * (_col(f, "account_age_seconds", np.inf) < DAY_SECONDS) > 0
+        ),
+    ),
+    Rule(
+        "linked_cluster",
+        1,
+        "关联账户团伙",
+        "linked to many accounts (device/IP/address)",
+        lambda f, t: _col(f, "cluster_size", 1) >= t.cluster_size,
+    ),
+    Rule(
+        "anomaly",
+        1,
+        "行为异常(孤立森林)",
+        "unusual behaviour (isolation forest)",
+        lambda f, t: _col(f, "anomaly") > 0,
+    ),
 )
-MODEL_COLUMNS = ("orders", "paid_orders", "refunds", "views", "carts", "coupon_orders",
-                 "orders_no_browse", "distinct_skus", "top_sku_orders", "mean_pay_seconds",
-                 "account_age_seconds", "basket_peers")
+MODEL_COLUMNS = (
+    "orders",
+    "paid_orders",
+    "refunds",
+    "views",
+    "carts",
+    "coupon_orders",
+    "orders_no_browse",
+    "distinct_skus",
+    "top_sku_orders",
+    "mean_pay_seconds",
+    "account_age_seconds",
+    "basket_peers",
+)
 
 
-def anomaly_scores(features: pd.DataFrame, *, seed: int = 0, fit_rows: int = 100_000
-                   ) -> np.ndarray:
+def anomaly_scores(features: pd.DataFrame, *, seed: int = 0, fit_rows: int = 100_000) -> np.ndarray:
     """Isolation-forest anomaly score per row, higher = more unusual (≈ 0.3 ordinary … 0.8).
 
     Columns are log1p-transformed; missing pay times count as slow. The forest is fitted on at
@@ -93,8 +158,9 @@ def anomaly_scores(features: pd.DataFrame, *, seed: int = 0, fit_rows: int = 100
 
     if len(features) < 2:
         return np.zeros(len(features))
-    x = np.column_stack([np.log1p(np.clip(_col(features, c, DAY_SECONDS), 0, None))
-                         for c in MODEL_COLUMNS])
+    x = np.column_stack(
+        [np.log1p(np.clip(_col(features, c, DAY_SECONDS), 0, None)) for c in MODEL_COLUMNS]
+    )
     rng = np.random.default_rng(seed)
     fit = x if len(x) <= fit_rows else x[rng.choice(len(x), fit_rows, replace=False)]
     forest = IsolationForest(n_estimators=100, random_state=seed).fit(fit)
@@ -111,18 +177,27 @@ class FraudResult:
 
     @property
     def flagged(self) -> pd.DataFrame:
-        return self.scores[self.scores.flagged].sort_values(["points", "user_id"],
-                                                            ascending=[False, True])
+        return self.scores[self.scores.flagged].sort_values(
+            ["points", "user_id"], ascending=[False, True]
+        )
 
 
-def score_customers(features: pd.DataFrame, *, links: Iterable[tuple[str, str]] = (),
-                    flash_skus: Sequence[str] = (), thresholds: Thresholds | None = None,
-                    seed: int = 0) -> FraudResult:
+def score_customers(
+    features: pd.DataFrame,
+    *,
+    links: Iterable[tuple[str, str]] = (),
+    flash_skus: Sequence[str] = (),
+    thresholds: Thresholds | None = None,
+    seed: int = 0,
+) -> FraudResult:
     """Rules + isolation forest + linked-account clusters → points, reasons and flags."""
     t = thresholds or Thresholds()
     f = features.reset_index(drop=True).copy()
-    f["flash_only"] = ((f["distinct_skus"] == 1) & f["top_sku"].isin(list(flash_skus))
-                       ).astype(int) if len(flash_skus) else 0
+    f["flash_only"] = (
+        ((f["distinct_skus"] == 1) & f["top_sku"].isin(list(flash_skus))).astype(int)
+        if len(flash_skus)
+        else 0
+    )
     clusters = link_clusters(f["user_id"].tolist(), links)
     f["cluster_size"] = clusters.size.astype(int) if len(f) else []
     f["anomaly_score"] = anomaly_scores(f, seed=seed)
@@ -148,16 +223,20 @@ def _reasons(hits: np.ndarray) -> tuple[list[str], list[str]]:
     return [zh[i] for i in inverse.ravel()], [en[i] for i in inverse.ravel()]
 
 
-def flagged_devices(result: FraudResult, links: Iterable[tuple[str, str]], *, min_accounts: int = 2
-                    ) -> list[dict]:
+def flagged_devices(
+    result: FraudResult, links: Iterable[tuple[str, str]], *, min_accounts: int = 2
+) -> list[dict]:
     """Devices/IPs/addresses shared by at least `min_accounts` flagged customers."""
     flagged = set(result.flagged.user_id)
     seen: dict[str, set[str]] = {}
     for customer, link in links:
         if customer in flagged and not link.startswith("basket:"):
             seen.setdefault(link, set()).add(customer)
-    rows = [{"subject": k, "accounts": len(v), "customers": sorted(v)}
-            for k, v in seen.items() if len(v) >= min_accounts]
+    rows = [
+        {"subject": k, "accounts": len(v), "customers": sorted(v)}
+        for k, v in seen.items()
+        if len(v) >= min_accounts
+    ]
     return sorted(rows, key=lambda r: (-r["accounts"], r["subject"]))
 
 
@@ -183,19 +262,33 @@ def evaluate(result: FraudResult, fraud_ids: Iterable[str]) -> Evaluation:
     tp = len(flagged & truth)
     fp_rows = s[s.flagged & ~s.user_id.isin(truth)]
     fn = len((truth & scored) - flagged)
-    return Evaluation(tp, len(fp_rows), fn, tp / len(flagged) if flagged else 1.0,
-                      tp / (tp + fn) if tp + fn else 1.0, len(fp_rows),
-                      int(fp_rows["paid_fen"].sum()), int((~s.user_id.isin(truth)).sum()))
+    return Evaluation(
+        tp,
+        len(fp_rows),
+        fn,
+        tp / len(flagged) if flagged else 1.0,
+        tp / (tp + fn) if tp + fn else 1.0,
+        len(fp_rows),
+        int(fp_rows["paid_fen"].sum()),
+        int((~s.user_id.isin(truth)).sum()),
+    )
 
 
 def truth_fraud_ids(truth: dict) -> list[str]:
     """User ids of the simulator's injected bots and brushing rings (truth.json incidents)."""
-    return sorted({u for inc in truth.get("incidents", [])
-                   if inc.get("kind") in ("coupon_bot", "brushing") for u in inc["user_ids"]})
+    return sorted(
+        {
+            u
+            for inc in truth.get("incidents", [])
+            if inc.get("kind") in ("coupon_bot", "brushing")
+            for u in inc["user_ids"]
+        }
+    )
 
 
-def approve(store, customers: Iterable[str], *, devices: Iterable[str] = (),
-            minutes: float | None = None) -> int:
+def approve(
+    store, customers: Iterable[str], *, devices: Iterable[str] = (), minutes: float | None = None
+) -> int:
     """Put approved customers (and devices) on the flash guards' blocklist; returns how many."""
     count = 0
     for customer in customers:

@@ -27,9 +27,26 @@ import ibis.selectors
 
 BROWSE = ("impression", "click", "pv", "cart", "fav")
 FEATURE_COLUMNS = (
-    "user_id", "orders", "paid_orders", "refunds", "paid_fen", "refund_fen", "views", "carts",
-    "coupon_orders", "orders_no_browse", "distinct_skus", "top_sku_orders", "mean_pay_seconds",
-    "min_pay_seconds", "account_age_seconds", "observed_seconds", "basket_peers", "device", "region", "top_sku",
+    "user_id",
+    "orders",
+    "paid_orders",
+    "refunds",
+    "paid_fen",
+    "refund_fen",
+    "views",
+    "carts",
+    "coupon_orders",
+    "orders_no_browse",
+    "distinct_skus",
+    "top_sku_orders",
+    "mean_pay_seconds",
+    "min_pay_seconds",
+    "account_age_seconds",
+    "observed_seconds",
+    "basket_peers",
+    "device",
+    "region",
+    "top_sku",
 )
 
 
@@ -51,25 +68,33 @@ def _counts(ev: ir.Table) -> ir.Table:
         refund_fen=ibis.ifelse(e == "refund", ev.amount_fen, 0).sum().cast("int64"),
         views=e.isin(("pv", "click")).sum().cast("int64"),
         carts=(e == "cart").sum().cast("int64"),
-        coupon_orders=((e == "order") & ev.variant.startswith("coupon")).fill_null(False)
-        .sum().cast("int64"),
-        device=ev.device.max(), region=ev.region.max())
+        coupon_orders=((e == "order") & ev.variant.startswith("coupon"))
+        .fill_null(False)
+        .sum()
+        .cast("int64"),
+        device=ev.device.max(),
+        region=ev.region.max(),
+    )
 
 
 def _no_browse(ev: ir.Table) -> ir.Table:
     """Orders in sessions without any browsing event before or after."""
     per = ev.group_by(["user_id", "session_id"]).agg(
-        browsed=ev.event.isin(BROWSE).any(), ordered=(ev.event == "order").sum())
+        browsed=ev.event.isin(BROWSE).any(), ordered=(ev.event == "order").sum()
+    )
     return per.group_by("user_id").agg(
-        orders_no_browse=ibis.ifelse(per.browsed, 0, per.ordered).sum().cast("int64"))
+        orders_no_browse=ibis.ifelse(per.browsed, 0, per.ordered).sum().cast("int64")
+    )
 
 
 def _skus(orders: ir.Table) -> ir.Table:
     per = orders.group_by(["user_id", "sku_id"]).agg(n=orders.count())
-    ranked = per.mutate(rank=ibis.row_number().over(
-        group_by=per.user_id, order_by=[ibis.desc(per.n), per.sku_id]))
-    top = ranked.filter(ranked.rank == 0).select("user_id", top_sku="sku_id",
-                                                  top_sku_orders=ranked.n.cast("int64"))
+    ranked = per.mutate(
+        rank=ibis.row_number().over(group_by=per.user_id, order_by=[ibis.desc(per.n), per.sku_id])
+    )
+    top = ranked.filter(ranked.rank == 0).select(
+        "user_id", top_sku="sku_id", top_sku_orders=ranked.n.cast("int64")
+    )
     width = per.group_by("user_id").agg(distinct_skus=per.sku_id.nunique().cast("int64"))
     return width.join(top, "user_id")
 
@@ -81,8 +106,9 @@ def _pay_timing(orders: ir.Table, ev: ir.Table) -> ir.Table:
     secs = j.pay_ts.epoch_seconds() - j.order_ts.epoch_seconds()
     j = j.filter(secs > 0)  # a pay stamped with the order's time (Taobao "buy") is not a timing
     secs = j.pay_ts.epoch_seconds() - j.order_ts.epoch_seconds()
-    return j.group_by("user_id").agg(mean_pay_seconds=secs.mean().cast("float64"),
-                                     min_pay_seconds=secs.min().cast("float64"))
+    return j.group_by("user_id").agg(
+        mean_pay_seconds=secs.mean().cast("float64"), min_pay_seconds=secs.min().cast("float64")
+    )
 
 
 def _basket_peers(orders: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
@@ -97,8 +123,13 @@ def _basket_peers(orders: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
     return j.group_by("user_id").agg(basket_peers=j.peers.max().cast("int64"))
 
 
-def customer_features(events: ir.Table, *, start: datetime | None = None,
-                      end: datetime | None = None, exclude_skus: Sequence[str] = ()) -> ir.Table:
+def customer_features(
+    events: ir.Table,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    exclude_skus: Sequence[str] = (),
+) -> ir.Table:
     """One row per customer with an order in [start, end): the columns of `FEATURE_COLUMNS`.
 
     `account_age_seconds` counts from the customer's first event in the whole table (history
@@ -110,22 +141,37 @@ def customer_features(events: ir.Table, *, start: datetime | None = None,
     first_order = orders.group_by("user_id").agg(first_order=orders.ts.min())
     age = first_order.join(first_seen, "user_id")
     age = age.cross_join(events.aggregate(origin=events.ts.min()))
-    age = age.select("user_id", account_age_seconds=(
-        age.first_order.epoch_seconds() - age.first_seen.epoch_seconds()).cast("float64"),
-        observed_seconds=(age.first_order.epoch_seconds() - age.origin.epoch_seconds())
-        .cast("float64"))
+    age = age.select(
+        "user_id",
+        account_age_seconds=(age.first_order.epoch_seconds() - age.first_seen.epoch_seconds()).cast(
+            "float64"
+        ),
+        observed_seconds=(age.first_order.epoch_seconds() - age.origin.epoch_seconds()).cast(
+            "float64"
+        ),
+    )
     buyers = age.join(_counts(ev), "user_id").join(_no_browse(ev), "user_id")
     buyers = buyers.join(_skus(orders), "user_id")
     buyers = buyers.left_join(_basket_peers(orders, exclude_skus), "user_id").select(
-        ~ibis.selectors.endswith("_right"))
+        ~ibis.selectors.endswith("_right")
+    )
     buyers = buyers.left_join(_pay_timing(orders, ev), "user_id").select(
-        ~ibis.selectors.endswith("_right"))
-    return buyers.mutate(basket_peers=buyers.basket_peers.fill_null(0)).select(
-        *FEATURE_COLUMNS).order_by("user_id")
+        ~ibis.selectors.endswith("_right")
+    )
+    return (
+        buyers.mutate(basket_peers=buyers.basket_peers.fill_null(0))
+        .select(*FEATURE_COLUMNS)
+        .order_by("user_id")
+    )
 
 
-def basket_links(events: ir.Table, *, start: datetime | None = None,
-                 end: datetime | None = None, exclude_skus: Sequence[str] = ()) -> ir.Table:
+def basket_links(
+    events: ir.Table,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    exclude_skus: Sequence[str] = (),
+) -> ir.Table:
     """(user_id, link) pairs: a link is one identical basket — SKU, amount, hour, region and
     device type of an order. Accounts sharing a link are joined in the account graph."""
     ev = _window(events, start, end)
@@ -133,8 +179,14 @@ def basket_links(events: ir.Table, *, start: datetime | None = None,
     if exclude_skus:
         orders = orders.filter(~orders.sku_id.isin(list(exclude_skus)))
     link = ibis.literal("basket:").concat(
-        orders.sku_id.fill_null(""), "|", orders.amount_fen.cast("string").fill_null(""), "|",
-        orders.ts.truncate("h").epoch_seconds().cast("int64").cast("string"), "|",
-        orders.region.fill_null(""), "|",
-        orders.device.fill_null(""))
+        orders.sku_id.fill_null(""),
+        "|",
+        orders.amount_fen.cast("string").fill_null(""),
+        "|",
+        orders.ts.truncate("h").epoch_seconds().cast("int64").cast("string"),
+        "|",
+        orders.region.fill_null(""),
+        "|",
+        orders.device.fill_null(""),
+    )
     return orders.select("user_id", link=link).distinct()

@@ -33,8 +33,9 @@ class Clusters:
         return sorted(found, key=lambda m: (-len(m), m[0]))
 
 
-def link_clusters(customers: Sequence[str], links: Iterable[tuple[str, str]],
-                  *, max_share: int = 1000) -> Clusters:
+def link_clusters(
+    customers: Sequence[str], links: Iterable[tuple[str, str]], *, max_share: int = 1000
+) -> Clusters:
     """Components of the bipartite graph customer — link (e.g. ("c1", "device:d9")).
 
     Links shared by more than `max_share` accounts (a campus NAT, a default value) are ignored:

@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-STEP_ZH = {"impression": "曝光", "click": "点击", "pv": "浏览", "cart": "加购", "fav": "收藏",
-           "order": "下单", "pay": "支付"}
+STEP_ZH = {
+    "impression": "曝光",
+    "click": "点击",
+    "pv": "浏览",
+    "cart": "加购",
+    "fav": "收藏",
+    "order": "下单",
+    "pay": "支付",
+}
 
 
 @dataclass(frozen=True)
@@ -31,14 +38,20 @@ class Funnel:
     cart_abandonment: float | None
 
     def as_dict(self) -> dict[str, object]:
-        return {"steps": [s.__dict__ for s in self.steps], "bottleneck": self.bottleneck,
-                "bottleneck_zh": STEP_ZH.get(self.bottleneck or "", self.bottleneck),
-                "cart_abandonment": self.cart_abandonment}
+        return {
+            "steps": [s.__dict__ for s in self.steps],
+            "bottleneck": self.bottleneck,
+            "bottleneck_zh": STEP_ZH.get(self.bottleneck or "", self.bottleneck),
+            "cart_abandonment": self.cart_abandonment,
+        }
 
 
-def read_funnel(users: Mapping[str, int], steps: Sequence[str],
-                hours: Mapping[str, float | None] | None = None,
-                cart_then_order: int | None = None) -> Funnel:
+def read_funnel(
+    users: Mapping[str, int],
+    steps: Sequence[str],
+    hours: Mapping[str, float | None] | None = None,
+    cart_then_order: int | None = None,
+) -> Funnel:
     """Describe one funnel from its users per step (steps with no users at all are skipped).
 
     cart_then_order: users who ordered after adding to cart; without it, abandonment is
@@ -49,10 +62,16 @@ def read_funnel(users: Mapping[str, int], steps: Sequence[str],
         n = int(users[step])
         prev = int(users[present[i - 1]]) if i else None
         first = int(users[present[0]])
-        out.append(FunnelStep(
-            step, n, n / prev if prev else None, n / first if first else None,
-            prev - n if prev is not None else None,
-            (hours or {}).get(f"{present[i - 1]}_{step}") if i else None))
+        out.append(
+            FunnelStep(
+                step,
+                n,
+                n / prev if prev else None,
+                n / first if first else None,
+                prev - n if prev is not None else None,
+                (hours or {}).get(f"{present[i - 1]}_{step}") if i else None,
+            )
+        )
     candidates = [s for s in out if s.step_conversion is not None]
     bottleneck = min(candidates, key=lambda s: s.step_conversion).step if candidates else None
     cart = users.get("cart", 0)

@@ -57,11 +57,19 @@ def markov_model(paths: PathSummary, order: int = 1) -> Credit:
         re_value[c] = 1.0 - value_c / base_value if base_value > 0 else 0.0
     conversions = _share(re_conv, total_conv)
     value = _share(re_value, total_value)
-    return Credit("markov", paths.channels, conversions, value, removal_effects=re_conv,
-                  extra={"removal_effects_value": dict(zip(paths.channels, map(float, re_value),
-                                                            strict=True)),
-                         "p_conversion": base_conv, "order": order,
-                         "states": len(chain.state_codes)})
+    return Credit(
+        "markov",
+        paths.channels,
+        conversions,
+        value,
+        removal_effects=re_conv,
+        extra={
+            "removal_effects_value": dict(zip(paths.channels, map(float, re_value), strict=True)),
+            "p_conversion": base_conv,
+            "order": order,
+            "states": len(chain.state_codes),
+        },
+    )
 
 
 def build_chain(paths: PathSummary, order: int) -> Chain:
@@ -85,12 +93,19 @@ def build_chain(paths: PathSummary, order: int) -> Chain:
     inv = np.divide(1.0, row_total, out=np.zeros(n), where=row_total > 0)
     q = sp.diags(inv) @ counts
     p0 = np.bincount(sid[first], weights=weight, minlength=n) / weight.sum()
-    return Chain(uniq, q.tocsr(), conv_out * inv, value_out * inv, p0,
-                 _contains(uniq, order, len(paths.channels)))
+    return Chain(
+        uniq,
+        q.tocsr(),
+        conv_out * inv,
+        value_out * inv,
+        p0,
+        _contains(uniq, order, len(paths.channels)),
+    )
 
 
-def _transition_counts(paths: PathSummary, sid: np.ndarray, weight: np.ndarray,
-                       n: int) -> sp.csr_matrix:
+def _transition_counts(
+    paths: PathSummary, sid: np.ndarray, weight: np.ndarray, n: int
+) -> sp.csr_matrix:
     """Weighted counts of state → next state inside paths (journeys of each path = weight).
 
     Consecutive touches of the flat array are pairs; a pair that crosses from one path into the

@@ -31,11 +31,11 @@ class ParetoNBD(FittedModel):
             return first + np.log1p(-np.exp(np.minimum(second - first, 0.0)))
 
     @classmethod
-    def log_likelihood(cls, params: np.ndarray, x: np.ndarray, tx: np.ndarray,
-                       t: np.ndarray) -> np.ndarray:
+    def log_likelihood(
+        cls, params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray
+    ) -> np.ndarray:
         r, alpha, s, beta = params
-        head = (special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-                + s * np.log(beta))
+        head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         alive = -(r + x) * np.log(alpha + t) - s * np.log(beta + t)
         dead = np.log(s / (r + s + x)) + cls._log_a0(params, x, tx, t)
         return head + np.logaddexp(alive, dead)
@@ -54,10 +54,14 @@ class ParetoNBD(FittedModel):
             return float(-(w * ll).sum()) if np.isfinite(ll).all() else 1e300
 
         fit = fit_mle(neg_ll, self.names, np.array([1.0, 1.0, 1.0, 1.0]))
-        params = {**fit.params, "alpha": fit.params["alpha"] * scale,
-                  "beta": fit.params["beta"] * scale}
-        self.fit_ = Fit(params, float(fit.log_likelihood - np.log(scale) * (w * x).sum()),
-                        fit.converged)
+        params = {
+            **fit.params,
+            "alpha": fit.params["alpha"] * scale,
+            "beta": fit.params["beta"] * scale,
+        }
+        self.fit_ = Fit(
+            params, float(fit.log_likelihood - np.log(scale) * (w * x).sum()), fit.converged
+        )
         return self
 
     def _vector(self) -> np.ndarray:
@@ -68,8 +72,9 @@ class ParetoNBD(FittedModel):
         r, alpha, s, beta = self._vector()
         x, tx, t = data.frequency, data.recency, data.T
         log_a0 = self._log_a0(self._vector(), x, tx, t)
-        log_odds = (np.log(s / (r + s + x)) + (r + x) * np.log(alpha + t) + s * np.log(beta + t)
-                    + log_a0)
+        log_odds = (
+            np.log(s / (r + s + x)) + (r + x) * np.log(alpha + t) + s * np.log(beta + t) + log_a0
+        )
         return 1.0 / (1.0 + np.exp(log_odds))
 
     def expected_purchases(self, data: CustomerSummary, horizon: float) -> np.ndarray:

@@ -55,12 +55,20 @@ class PathSummary:
 
     def path_strings(self, sep: str = ">") -> list[str]:
         names = np.asarray(self.channels, dtype=object)[self.touches]
-        return [sep.join(names[a:b]) for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
+        return [
+            sep.join(names[a:b]) for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)
+        ]
 
 
-def from_strings(paths: Sequence[str], conversions: Sequence[float],
-                 value: Sequence[float] | None = None, nulls: Sequence[float] | None = None,
-                 *, sep: str = ">", source: str | None = None) -> PathSummary:
+def from_strings(
+    paths: Sequence[str],
+    conversions: Sequence[float],
+    value: Sequence[float] | None = None,
+    nulls: Sequence[float] | None = None,
+    *,
+    sep: str = ">",
+    source: str | None = None,
+) -> PathSummary:
     """Build a `PathSummary` from path texts such as "search_ads > content > private".
 
     Channel names are stripped of surrounding spaces. Empty paths are refused (an error names the
@@ -74,17 +82,24 @@ def from_strings(paths: Sequence[str], conversions: Sequence[float],
     bad = series.isna() | (series.astype(str).str.strip() == "")
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError("empty path (expected channels separated by "
-                         f"{sep!r}, e.g. 'search_ads{sep}content')", file=source, line=row + 2,
-                         column="path")
+        raise InputError(
+            f"empty path (expected channels separated by {sep!r}, e.g. 'search_ads{sep}content')",
+            file=source,
+            line=row + 2,
+            column="path",
+        )
     lists = pc.split_pattern(pa.array(series.astype(str), type=pa.string()), sep)
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     names = pc.utf8_trim_whitespace(pc.list_flatten(lists))
     empty = pc.equal(names, "").to_numpy(zero_copy_only=False)
     if empty.any():
         row = int(np.repeat(np.arange(n), lengths)[np.flatnonzero(empty)[0]])
-        raise InputError(f"empty channel name in path {series.iloc[row]!r}", file=source,
-                         line=row + 2, column="path")
+        raise InputError(
+            f"empty channel name in path {series.iloc[row]!r}",
+            file=source,
+            line=row + 2,
+            column="path",
+        )
     encoded = pc.dictionary_encode(names)
     found = encoded.dictionary.to_pylist()
     channels = sorted(found)
@@ -94,9 +109,13 @@ def from_strings(paths: Sequence[str], conversions: Sequence[float],
     return PathSummary(tuple(channels), codes, offsets, conv, val, nul)
 
 
-def from_lists(paths: Sequence[Sequence[str]], conversions: Sequence[float],
-               value: Sequence[float] | None = None, nulls: Sequence[float] | None = None,
-               ages_days: Sequence[Sequence[float]] | None = None) -> PathSummary:
+def from_lists(
+    paths: Sequence[Sequence[str]],
+    conversions: Sequence[float],
+    value: Sequence[float] | None = None,
+    nulls: Sequence[float] | None = None,
+    ages_days: Sequence[Sequence[float]] | None = None,
+) -> PathSummary:
     """Build a `PathSummary` from lists of channel names (and optionally touch ages in days)."""
     if any(len(p) == 0 for p in paths):
         raise InputError("every path needs at least one touch")
@@ -110,11 +129,14 @@ def from_lists(paths: Sequence[Sequence[str]], conversions: Sequence[float],
         if len(ages) != len(flat):
             raise InputError("ages_days must give one age per touch")
     return PathSummary(
-        tuple(str(u) for u in uniques), codes.astype(np.int32),
+        tuple(str(u) for u in uniques),
+        codes.astype(np.int32),
         np.concatenate([[0], np.cumsum(lengths)]),
         _numbers(conversions, n, "conversions", None),
         _numbers(value, n, "value", None) if value is not None else np.zeros(n),
-        _numbers(nulls, n, "null", None) if nulls is not None else np.zeros(n), ages)
+        _numbers(nulls, n, "null", None) if nulls is not None else np.zeros(n),
+        ages,
+    )
 
 
 def from_journeys(journeys: pd.DataFrame, sep: str = ">") -> PathSummary:
@@ -123,8 +145,9 @@ def from_journeys(journeys: pd.DataFrame, sep: str = ">") -> PathSummary:
     if journeys.empty:
         raise InputError("no journeys (no impression/click events with a channel)")
     converted = journeys.converted.to_numpy(dtype=np.float64)
-    summary = from_strings(journeys.path, converted, journeys.value_fen.to_numpy(np.float64),
-                           1.0 - converted, sep=sep)
+    summary = from_strings(
+        journeys.path, converted, journeys.value_fen.to_numpy(np.float64), 1.0 - converted, sep=sep
+    )
     ages = np.concatenate([np.asarray(a, dtype=np.float64) for a in journeys.ages_days])
     if len(ages) != len(summary.touches):
         raise InputError("ages_days must give one age per touch of the path")
@@ -138,8 +161,12 @@ def _numbers(values: Sequence[float], n: int, column: str, source: str | None) -
     bad = numeric.isna() | (numeric < 0)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"expected a number ≥ 0, got {np.asarray(values)[row]!r}", file=source,
-                         line=row + 2, column=column)
+        raise InputError(
+            f"expected a number ≥ 0, got {np.asarray(values)[row]!r}",
+            file=source,
+            line=row + 2,
+            column=column,
+        )
     return numeric.to_numpy(dtype=np.float64)
 
 
@@ -158,15 +185,18 @@ class Credit:
         """JSON shape: {channel: {conversions, value[, roi]}} and removal_effects for Markov."""
         out: dict[str, object] = {}
         for i, ch in enumerate(self.channels):
-            row: dict[str, float | None] = {"conversions": float(self.conversions[i]),
-                                            "value": float(self.value[i])}
+            row: dict[str, float | None] = {
+                "conversions": float(self.conversions[i]),
+                "value": float(self.value[i]),
+            }
             if spend is not None:
                 cost = spend.get(ch)
                 row["roi"] = float(self.value[i]) / cost if cost else None
             out[ch] = row
         result: dict[str, object] = {"channels": out}
         if self.removal_effects is not None:
-            result["removal_effects"] = {ch: float(r) for ch, r in
-                                         zip(self.channels, self.removal_effects, strict=True)}
+            result["removal_effects"] = {
+                ch: float(r) for ch, r in zip(self.channels, self.removal_effects, strict=True)
+            }
         result.update(self.extra)
         return result

@@ -41,9 +41,12 @@ Measures = Mapping[str, float]
 Cube = Mapping[str, Mapping[str, Measures]]
 """{dimension: {value: measures}} — each dimension's values partition the total."""
 
-RATIOS: dict[str, tuple[str, str]] = {"cvr": ("buyers", "uv"), "asp_fen": ("paid_gmv_fen", "buyers"),
-                                      "aov_fen": ("paid_gmv_fen", "paid_orders"),
-                                      "roi": ("gmv_fen", "spend_fen")}
+RATIOS: dict[str, tuple[str, str]] = {
+    "cvr": ("buyers", "uv"),
+    "asp_fen": ("paid_gmv_fen", "buyers"),
+    "aov_fen": ("paid_gmv_fen", "paid_orders"),
+    "roi": ("gmv_fen", "spend_fen"),
+}
 FACTORS = ("uv", "cvr", "asp_fen")  # paid GMV = UV × CVR × ASP
 
 
@@ -57,8 +60,14 @@ class Element:
     actual: float | None
 
     def as_dict(self) -> dict:
-        return {"dimension": self.dimension, "value": self.value, "ep": self.explanatory_power,
-                "surprise": self.surprise, "forecast": self.forecast, "actual": self.actual}
+        return {
+            "dimension": self.dimension,
+            "value": self.value,
+            "ep": self.explanatory_power,
+            "surprise": self.surprise,
+            "forecast": self.forecast,
+            "actual": self.actual,
+        }
 
 
 @dataclass(frozen=True)
@@ -86,14 +95,25 @@ class RootCause:
 
     def as_dict(self) -> dict:
         top = self.culprit
-        return {"metric": self.metric, "forecast": self.forecast, "actual": self.actual,
-                "culprit": top.as_dict() if top else None, "factors": self.factors,
-                "culprit_factors": self.culprit_factors, "culprit_factor": self.culprit_factor,
-                "explanations": [{"dimension": e.dimension, "surprise": e.surprise,
-                                  "ep": e.explanatory_power,
-                                  "elements": [x.as_dict() for x in e.elements]}
-                                 for e in self.explanations],
-                "signals": self.signals}
+        return {
+            "metric": self.metric,
+            "forecast": self.forecast,
+            "actual": self.actual,
+            "culprit": top.as_dict() if top else None,
+            "factors": self.factors,
+            "culprit_factors": self.culprit_factors,
+            "culprit_factor": self.culprit_factor,
+            "explanations": [
+                {
+                    "dimension": e.dimension,
+                    "surprise": e.surprise,
+                    "ep": e.explanatory_power,
+                    "elements": [x.as_dict() for x in e.elements],
+                }
+                for e in self.explanations
+            ],
+            "signals": self.signals,
+        }
 
 
 def _js(p: float, q: float) -> float:
@@ -119,8 +139,9 @@ def _value(measures: Measures, metric: str) -> float | None:
     return measures.get(top, 0.0) / denominator if denominator else None
 
 
-def _score(metric: str, forecast: Mapping[str, Measures], actual: Mapping[str, Measures],
-           dimension: str) -> list[Element]:
+def _score(
+    metric: str, forecast: Mapping[str, Measures], actual: Mapping[str, Measures], dimension: str
+) -> list[Element]:
     """EP and surprise of every value of one dimension."""
     keys = sorted(set(forecast) | set(actual))
     empty: dict[str, float] = {}
@@ -138,13 +159,23 @@ def _score(metric: str, forecast: Mapping[str, Measures], actual: Mapping[str, M
     for key in keys:
         f, a = forecast.get(key, empty), actual.get(key, empty)
         if metric in RATIOS:
-            num = (a.get(top, 0.0) - f.get(top, 0.0)) * f2 - (a.get(bottom, 0.0) - f.get(bottom, 0.0)) * f1
+            num = (a.get(top, 0.0) - f.get(top, 0.0)) * f2 - (
+                a.get(bottom, 0.0) - f.get(bottom, 0.0)
+            ) * f1
             ep = num / (f2 * a2) / change if change and f2 and a2 else 0.0
         else:
             ep = (a.get(metric, 0.0) - f.get(metric, 0.0)) / change if change else 0.0
         surprise = sum(_js(_share(f, forecast, p), _share(a, actual, p)) for p in parts)
-        out.append(Element(dimension, key, ep, surprise, _value(f, metric) if f else None,
-                           _value(a, metric) if a else None))
+        out.append(
+            Element(
+                dimension,
+                key,
+                ep,
+                surprise,
+                _value(f, metric) if f else None,
+                _value(a, metric) if a else None,
+            )
+        )
     return out
 
 
@@ -153,8 +184,15 @@ def _share(cell: Measures, values: Mapping[str, Measures], key: str) -> float:
     return cell.get(key, 0.0) / total if total else 0.0
 
 
-def adtributor(metric: str, forecast: Cube, actual: Cube, *, target_ep: float = 0.67,
-               min_ep: float = 0.1, top: int = 3) -> list[Explanation]:
+def adtributor(
+    metric: str,
+    forecast: Cube,
+    actual: Cube,
+    *,
+    target_ep: float = 0.67,
+    min_ep: float = 0.1,
+    top: int = 3,
+) -> list[Explanation]:
     """Candidate explanations, best first (see the module docstring)."""
     explanations = []
     for dimension in actual:
@@ -168,8 +206,9 @@ def adtributor(metric: str, forecast: Cube, actual: Cube, *, target_ep: float = 
                 if explained > target_ep:
                     break
         if chosen and explained > target_ep:
-            explanations.append(Explanation(dimension, tuple(chosen),
-                                            sum(e.surprise for e in chosen), explained))
+            explanations.append(
+                Explanation(dimension, tuple(chosen), sum(e.surprise for e in chosen), explained)
+            )
     explanations.sort(key=lambda e: (-e.surprise, e.dimension))
     return explanations[:top]
 
@@ -273,8 +312,9 @@ def _minus(total: Measures, cell: Measures) -> dict[str, float]:
     return {k: max(0.0, v - cell.get(k, 0.0)) for k, v in total.items()}
 
 
-def contrast(metric: str, f_cell: Measures, a_cell: Measures, f_tot: Measures,
-             a_tot: Measures) -> float:
+def contrast(
+    metric: str, f_cell: Measures, a_cell: Measures, f_tot: Measures, a_tot: Measures
+) -> float:
     """|z| of how differently one value moved from the rest of its dimension (log scale)."""
     cell = _log_change(metric, f_cell, a_cell)
     rest = _log_change(metric, _minus(f_tot, f_cell), _minus(a_tot, a_cell))
@@ -300,18 +340,40 @@ def _candidates(metric: str, forecast: Cube, actual: Cube, options: dict) -> lis
             cells = forecast.get(explanation.dimension, {}), actual.get(explanation.dimension, {})
             f_dim = {k: _total(cells[0], k) for k in f_tot}  # this dimension's own totals
             a_dim = {k: _total(cells[1], k) for k in a_tot}
-            scored = sorted(((contrast(name, cells[0].get(e.value, {}), cells[1].get(e.value, {}),
-                                       f_dim, a_dim), e) for e in explanation.elements),
-                            key=lambda p: (-round(p[0], 3), -p[1].explanatory_power))
-            reordered = Explanation(explanation.dimension, tuple(e for _, e in scored),
-                                    explanation.surprise, explanation.explanatory_power)
+            scored = sorted(
+                (
+                    (
+                        contrast(
+                            name, cells[0].get(e.value, {}), cells[1].get(e.value, {}), f_dim, a_dim
+                        ),
+                        e,
+                    )
+                    for e in explanation.elements
+                ),
+                key=lambda p: (-round(p[0], 3), -p[1].explanatory_power),
+            )
+            reordered = Explanation(
+                explanation.dimension,
+                tuple(e for _, e in scored),
+                explanation.surprise,
+                explanation.explanatory_power,
+            )
             out.append((scored[0][0], name, reordered))
     return out
 
 
-def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict] = (),
-            rank: str = "significance", dims: Sequence[str] | None = None, detect: bool = True,
-            sku_category: Mapping[str, str] | None = None, **options: float) -> RootCause:
+def explain(
+    metric: str,
+    forecast: Cube,
+    actual: Cube,
+    *,
+    signals: Sequence[dict] = (),
+    rank: str = "significance",
+    dims: Sequence[str] | None = None,
+    detect: bool = True,
+    sku_category: Mapping[str, str] | None = None,
+    **options: float,
+) -> RootCause:
     """Root cause of a change in `metric`, with the factor drill-down for GMV.
 
     Adtributor's candidate sets are computed over `dims` (default: every dimension of the cube)
@@ -348,21 +410,35 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
         explanations = adtributor(metric, f_cube, a_cube, **options)
         scores = [math.inf] * len(explanations)  # the paper's order: signals first
     else:
-        ranked = sorted(_candidates(metric, f_cube, a_cube, dict(options)),
-                        key=lambda c: (-c[0], c[2].dimension))
+        ranked = sorted(
+            _candidates(metric, f_cube, a_cube, dict(options)),
+            key=lambda c: (-c[0], c[2].dimension),
+        )
         if ranked and ranked[0][1] != metric:
             result.metric = f"{metric}→{ranked[0][1]}"
         explanations = [explanation for _, _, explanation in ranked]
         scores = [candidate_score(z, len(a_cube.get(x.dimension, {}))) for z, _, x in ranked]
-    found = signals_of(forecast, actual, sku_category=sku_category,
-                       alpha=SUGGESTIVE_ALPHA) if detect else []
+    found = (
+        signals_of(forecast, actual, sku_category=sku_category, alpha=SUGGESTIVE_ALPHA)
+        if detect
+        else []
+    )
     fired = [s for s in found if s.score >= -math.log10(SIGNAL_ALPHA)]
     given = [s for s in signals if s.get("score", 0.0) >= -math.log10(SIGNAL_ALPHA)]
-    leading = sorted([(s.score, _signal_explanation(metric, s.dimension, s.value, forecast,
-                                                    actual)) for s in found]
-                     + [(float(s["score"]), _signal_explanation(metric, s["dimension"],
-                                                                str(s["value"]), forecast, actual))
-                        for s in given], key=lambda pair: -pair[0])
+    leading = sorted(
+        [
+            (s.score, _signal_explanation(metric, s.dimension, s.value, forecast, actual))
+            for s in found
+        ]
+        + [
+            (
+                float(s["score"]),
+                _signal_explanation(metric, s["dimension"], str(s["value"]), forecast, actual),
+            )
+            for s in given
+        ],
+        key=lambda pair: -pair[0],
+    )
     seen, result.explanations = set(), []
     for explanation in _merge(leading, list(zip(scores, explanations, strict=True))):
         key = (explanation.dimension, explanation.elements[0].value)
@@ -372,9 +448,11 @@ def explain(metric: str, forecast: Cube, actual: Cube, *, signals: Sequence[dict
     result.explanations = result.explanations[:3]
     _add_factors(result, metric, forecast, actual, f_tot, a_tot)
     culprits = {(e.dimension, e.value) for x in result.explanations for e in x.elements}
-    result.signals = sorted([s.as_dict() for s in fired[:5]] + given,
-                            key=lambda s: -s["score"])[:5] + [
-        s for s in signals if "score" not in s and (s.get("dimension"), s.get("value")) in culprits]
+    result.signals = sorted([s.as_dict() for s in fired[:5]] + given, key=lambda s: -s["score"])[
+        :5
+    ] + [
+        s for s in signals if "score" not in s and (s.get("dimension"), s.get("value")) in culprits
+    ]
     return result
 
 
@@ -387,8 +465,9 @@ def candidate_score(z: float, values: int) -> float:
     return min(SCORE_MAX, -log_p / math.log(10))
 
 
-def _merge(signals: list[tuple[float, Explanation]], candidates: list[tuple[float, Explanation]]
-           ) -> list[Explanation]:
+def _merge(
+    signals: list[tuple[float, Explanation]], candidates: list[tuple[float, Explanation]]
+) -> list[Explanation]:
     """Both lists (score, explanation), each best first, merged by score: a signal outranks
     Adtributor's candidate only when its evidence is stronger (ties go to the signal)."""
     out, i, j = [], 0, 0
@@ -402,18 +481,21 @@ def _merge(signals: list[tuple[float, Explanation]], candidates: list[tuple[floa
     return out
 
 
-def _signal_explanation(metric: str, dimension: str, value: str, forecast: Cube, actual: Cube
-                        ) -> Explanation:
+def _signal_explanation(
+    metric: str, dimension: str, value: str, forecast: Cube, actual: Cube
+) -> Explanation:
     """A one-value explanation for a fired signal, with its EP and surprise on `metric` (none
     when the cube has no such dimension, e.g. a coupon template from the flash audit trail)."""
     scored = _score(metric, forecast.get(dimension, {}), actual.get(dimension, {}), dimension)
-    element = next((e for e in scored if e.value == value),
-                   Element(dimension, value, 0.0, 0.0, None, None))
+    element = next(
+        (e for e in scored if e.value == value), Element(dimension, value, 0.0, 0.0, None, None)
+    )
     return Explanation(dimension, (element,), element.surprise, element.explanatory_power)
 
 
-def _add_factors(result: RootCause, metric: str, forecast: Cube, actual: Cube,
-                 f_tot: Measures, a_tot: Measures) -> None:
+def _add_factors(
+    result: RootCause, metric: str, forecast: Cube, actual: Cube, f_tot: Measures, a_tot: Measures
+) -> None:
     if metric not in ("paid_gmv_fen", "gmv_fen"):
         return
     result.factors = factor_shares(f_tot, a_tot)
@@ -476,17 +558,24 @@ class Signal:
         return min(SCORE_MAX, -(self.log_p + math.log(self.tests)) / math.log(10))
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "dimension": self.dimension, "value": self.value,
-                "measure": self.measure, "expected": self.expected, "actual": self.actual,
-                "score": self.score}
+        return {
+            "kind": self.kind,
+            "dimension": self.dimension,
+            "value": self.value,
+            "measure": self.measure,
+            "expected": self.expected,
+            "actual": self.actual,
+            "score": self.score,
+        }
 
 
 def _ratio(cell: Measures, top: str, bottom: str) -> float | None:
     return cell[top] / cell[bottom] if cell.get(bottom) and cell.get(top) else None
 
 
-def others_drift(values: Mapping[str, Mapping[str, Measures]], top: str,
-                 bottom: str | None = None) -> dict[str, float]:
+def others_drift(
+    values: Mapping[str, Mapping[str, Measures]], top: str, bottom: str | None = None
+) -> dict[str, float]:
     """How the other values of a dimension moved, for each value: the median of the others'
     actual ÷ forecast of `top` (or of the rate `top`/`bottom`), over the values expecting
     ≥ MIN_COUNT of `top` (a ratio of smaller counts is mostly noise, skewed towards 0).
@@ -505,8 +594,10 @@ def others_drift(values: Mapping[str, Mapping[str, Measures]], top: str,
             own[value] = a.get(top, 0.0) / a[bottom] / rf
     ordered = sorted(own.values())
     everyone = statistics.median(ordered) if len(ordered) >= MIN_VALUES else 1.0
-    return {value: _median_without(ordered, own[value]) if value in own else everyone
-            for value in values}
+    return {
+        value: _median_without(ordered, own[value]) if value in own else everyone
+        for value in values
+    }
 
 
 def _median_without(ordered: list[float], x: float) -> float:
@@ -521,8 +612,10 @@ def _median_without(ordered: list[float], x: float) -> float:
 
 
 def _pair(forecast: Mapping[str, Measures], actual: Mapping[str, Measures]) -> dict:
-    return {v: {"f": forecast.get(v, {}), "a": actual.get(v, {})}
-            for v in sorted(set(forecast) | set(actual))}
+    return {
+        v: {"f": forecast.get(v, {}), "a": actual.get(v, {})}
+        for v in sorted(set(forecast) | set(actual))
+    }
 
 
 @dataclass(frozen=True)
@@ -572,8 +665,9 @@ def dispersion(tests: Sequence[_Test]) -> list[float]:
     sized = [(square, _size(t)) for square, t in _squares(tests) if _size(t) > 0]
     if len(sized) < DISPERSION_VALUES:
         return [1.0] * len(tests)
-    kappa = max(0.0, statistics.median((square / CHI2_1_MEDIAN - 1) / size
-                                       for square, size in sized))
+    kappa = max(
+        0.0, statistics.median((square / CHI2_1_MEDIAN - 1) / size for square, size in sized)
+    )
     return [1.0 + kappa * max(0.0, _size(t)) for t in tests]
 
 
@@ -601,16 +695,18 @@ def testable(tests: Sequence[_Test], phis: Sequence[float], alpha: float = SIGNA
     """Tarone's number of tests for a lower tail: the smallest K such that at most K values could
     reach a tail below alpha/K at all (their count at 0). A SKU expecting 0.3 orders cannot show
     a stock-out, so it does not dilute the evidence of one expecting 12 (Tarone, Biometrics 1990)."""
-    floors = sorted(tail(replace(t, actual=0.0), phi, lower=True)
-                    for t, phi in zip(tests, phis, strict=True))
+    floors = sorted(
+        tail(replace(t, actual=0.0), phi, lower=True) for t, phi in zip(tests, phis, strict=True)
+    )
     for k in range(1, len(floors) + 1):
         if sum(f <= math.log(alpha / k) for f in floors) <= k:
             return k
     return max(1, len(floors))
 
 
-def _fire(kind: str, dimension: str, measure: str, tests: list[_Test], *, lower: bool,
-          move: float) -> list[Signal]:
+def _fire(
+    kind: str, dimension: str, measure: str, tests: list[_Test], *, lower: bool, move: float
+) -> list[Signal]:
     """Signals of the tests whose count moved past `move` × expected, with their tails and the
     number of tests they are corrected for (Tarone's for lower tails, all values for upper)."""
     phis = dispersion(tests)
@@ -619,8 +715,18 @@ def _fire(kind: str, dimension: str, measure: str, tests: list[_Test], *, lower:
     for t, phi in zip(tests, phis, strict=True):
         moved = t.actual <= move * t.expected if lower else t.actual >= move * t.expected
         if t.eligible and t.expected > 0 and moved:
-            out.append(Signal(kind, dimension, t.value, measure, t.expected, t.actual,
-                              tail(t, phi, lower), count))
+            out.append(
+                Signal(
+                    kind,
+                    dimension,
+                    t.value,
+                    measure,
+                    t.expected,
+                    t.actual,
+                    tail(t, phi, lower),
+                    count,
+                )
+            )
     return out
 
 
@@ -641,8 +747,9 @@ def _pay_failures(cells: dict) -> tuple[str, list[_Test]]:
         pooled = (paid_f - f.get("paid_orders", 0.0)) / rest if rest > 0 else 0.0
         if n < 1 or pooled <= 0:
             continue
-        own = (f.get("paid_orders", 0.0) + PRIOR_ORDERS * pooled) / (f.get("orders", 0.0)
-                                                                     + PRIOR_ORDERS)
+        own = (f.get("paid_orders", 0.0) + PRIOR_ORDERS * pooled) / (
+            f.get("orders", 0.0) + PRIOR_ORDERS
+        )
         rate = min(MAX_PAY_RATE, own * drift[value])
         tests.append(_Test(value, n * rate, round(a.get("paid_orders", 0.0)), n))
     return "paid_orders", tests
@@ -657,13 +764,17 @@ def _traffic_drops(cells: dict) -> tuple[str, list[_Test]]:
     """Visitors vs forecast × the others' drift: Poisson lower tail, ≤ TRAFFIC_DROP × expected."""
     key = _exposure(cells)
     drift = others_drift(cells, key)
-    tests = [_Test(v, c["f"][key] * drift[v], c["a"].get(key, 0.0))
-             for v, c in cells.items() if c["f"].get(key, 0.0) > 0]
+    tests = [
+        _Test(v, c["f"][key] * drift[v], c["a"].get(key, 0.0))
+        for v, c in cells.items()
+        if c["f"].get(key, 0.0) > 0
+    ]
     return key, tests
 
 
-def _stock_outs(cells: dict, groups: Mapping[str, tuple[Measures, Measures]] | None = None
-                ) -> tuple[str, list[_Test]]:
+def _stock_outs(
+    cells: dict, groups: Mapping[str, tuple[Measures, Measures]] | None = None
+) -> tuple[str, list[_Test]]:
     """Still viewed, no longer ordered: orders vs the forecast's orders per exposure × this
     window's exposure × the drift of orders per exposure of its group — the rest of its category
     (`groups`: value → (forecast, actual) of the category without this SKU), else the median of
@@ -709,25 +820,34 @@ def _conversion_drops(cells: dict) -> tuple[str, list[_Test]]:
         if not f.get("orders") or not f.get(key):
             continue
         expected = f["orders"] * a.get(key, 0.0) / f[key] * drift[value]
-        tests.append(_Test(value, expected, a.get("orders", 0.0),
-                           eligible=a.get(key, 0.0) >= 0.5 * f[key]))
+        tests.append(
+            _Test(value, expected, a.get("orders", 0.0), eligible=a.get(key, 0.0) >= 0.5 * f[key])
+        )
     return "orders", tests
 
 
 def _group_drift(rest_f: Measures, rest_a: Measures, key: str) -> float | None:
     """actual ÷ forecast of orders per `key` (cart, uv, pv) of a group's rest; None below
     MIN_COUNT forecast orders or without `key` on either side."""
-    if rest_f.get("orders", 0.0) < MIN_COUNT or rest_f.get(key, 0.0) <= 0 or rest_a.get(key, 0.0) <= 0:
+    if (
+        rest_f.get("orders", 0.0) < MIN_COUNT
+        or rest_f.get(key, 0.0) <= 0
+        or rest_a.get(key, 0.0) <= 0
+    ):
         return None
     return rest_a.get("orders", 0.0) / rest_a[key] / (rest_f["orders"] / rest_f[key])
 
 
-def _category_rests(forecast: Cube, actual: Cube, sku_category: Mapping[str, str]
-                    ) -> dict[str, tuple[dict, dict]]:
+def _category_rests(
+    forecast: Cube, actual: Cube, sku_category: Mapping[str, str]
+) -> dict[str, tuple[dict, dict]]:
     """SKU → (forecast, actual) of its category's cell without the SKU's own counts."""
     out = {}
     for sku, category in sku_category.items():
-        f_cat, a_cat = forecast.get("category", {}).get(category), actual.get("category", {}).get(category)
+        f_cat, a_cat = (
+            forecast.get("category", {}).get(category),
+            actual.get("category", {}).get(category),
+        )
         if f_cat is None or a_cat is None:
             continue
         f_sku = forecast.get("sku_id", {}).get(sku, {})
@@ -741,8 +861,10 @@ def _order_spikes(cells: dict) -> tuple[str, list[_Test]]:
     刷单): Poisson upper tail; the expectation is floored at half an order, for values the
     forecast never saw ordered."""
     drift = others_drift(cells, "orders")
-    tests = [_Test(v, max(0.5, c["f"].get("orders", 0.0) * drift[v]), c["a"].get("orders", 0.0))
-             for v, c in cells.items()]
+    tests = [
+        _Test(v, max(0.5, c["f"].get("orders", 0.0) * drift[v]), c["a"].get("orders", 0.0))
+        for v, c in cells.items()
+    ]
     return "orders", tests
 
 
@@ -760,14 +882,22 @@ def _repeat_orders(cells: dict) -> tuple[str, list[_Test]]:
 
 
 _DETECTORS = {  # kind → (tests of one dimension, lower tail, how far the count must move)
-    "pay_failure": (_pay_failures, True, PAY_DROP), "traffic_drop": (_traffic_drops, True, TRAFFIC_DROP),
-    "stock_out": (_stock_outs, True, STOP), "cvr_drop": (_conversion_drops, True, CVR_DROP),
+    "pay_failure": (_pay_failures, True, PAY_DROP),
+    "traffic_drop": (_traffic_drops, True, TRAFFIC_DROP),
+    "stock_out": (_stock_outs, True, STOP),
+    "cvr_drop": (_conversion_drops, True, CVR_DROP),
     "order_spike": (_order_spikes, False, SPIKE),
-    "repeat_orders": (_repeat_orders, False, SPIKE)}
+    "repeat_orders": (_repeat_orders, False, SPIKE),
+}
 
 
-def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] | None = None,
-               alpha: float = SIGNAL_ALPHA) -> list[Signal]:
+def signals_of(
+    forecast: Cube,
+    actual: Cube,
+    *,
+    sku_category: Mapping[str, str] | None = None,
+    alpha: float = SIGNAL_ALPHA,
+) -> list[Signal]:
     """Associated signals that fired (corrected tail < `alpha`, default SIGNAL_ALPHA),
     strongest first.
 
@@ -799,8 +929,10 @@ def signals_of(forecast: Cube, actual: Cube, *, sku_category: Mapping[str, str] 
             found += _fire(kind, dimension, measure, tests, lower=lower, move=move)
     found = [s for s in found if s.kind != "order_spike" or s.actual - s.expected >= SPIKE_ORDERS]
     threshold = -math.log10(alpha)
-    return sorted(_nested((s for s in found if s.score >= threshold), sku_category),
-                  key=lambda s: (-s.score, s.kind, s.dimension, s.value))
+    return sorted(
+        _nested((s for s in found if s.score >= threshold), sku_category),
+        key=lambda s: (-s.score, s.kind, s.dimension, s.value),
+    )
 
 
 def _nested(fired: Iterable[Signal], sku_category: Mapping[str, str] | None) -> list[Signal]:
@@ -811,8 +943,14 @@ def _nested(fired: Iterable[Signal], sku_category: Mapping[str, str] | None) -> 
     lost = [(s.value, s.expected - s.actual) for s in fired if s.kind == "stock_out"]
 
     def explained(s: Signal) -> bool:
-        return (s.kind == "cvr_drop" and s.dimension == "category"
-                and any((sku_category is None or sku_category.get(sku) == s.value)
-                        and gone >= 0.5 * (s.expected - s.actual) for sku, gone in lost))
+        return (
+            s.kind == "cvr_drop"
+            and s.dimension == "category"
+            and any(
+                (sku_category is None or sku_category.get(sku) == s.value)
+                and gone >= 0.5 * (s.expected - s.actual)
+                for sku, gone in lost
+            )
+        )
 
     return [s for s in fired if not explained(s)]

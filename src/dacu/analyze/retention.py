@@ -34,8 +34,7 @@ def retention_table(activity: pd.DataFrame, max_offset: int | None = None) -> pd
     offsets, plus `size`. A cohort younger than an offset has NaN there, not 0."""
     if activity.empty:
         raise InputError("no purchases to build cohorts from")
-    wide = activity.pivot_table(index="cohort", columns="offset", values="customers",
-                                aggfunc="sum")
+    wide = activity.pivot_table(index="cohort", columns="offset", values="customers", aggfunc="sum")
     size = wide[0] if 0 in wide.columns else wide.iloc[:, 0]
     rates = wide.div(size, axis=0)
     if max_offset is not None:
@@ -84,8 +83,13 @@ def schedule_sends(n: int, start: datetime, per_hour: int) -> list[datetime]:
     return out
 
 
-def recall_list(customers: pd.DataFrame, *, start: datetime, per_hour: int = 2000,
-                bands: Iterable[str] | None = None) -> pd.DataFrame:
+def recall_list(
+    customers: pd.DataFrame,
+    *,
+    start: datetime,
+    per_hour: int = 2000,
+    bands: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Lapsed customers, most valuable first, with a send time each.
 
     customers: columns customer_id, days_since_last, total_amount (and optionally clv_fen).
@@ -99,8 +103,9 @@ def recall_list(customers: pd.DataFrame, *, start: datetime, per_hour: int = 200
         out = out[out.band.isin(list(bands))]
     value = "clv_fen" if "clv_fen" in out.columns else "total_amount"
     out = out.sort_values(value, ascending=False).reset_index(drop=True)
-    out["send_at"] = [t.isoformat(timespec="seconds") for t in
-                      schedule_sends(len(out), start, per_hour)]
+    out["send_at"] = [
+        t.isoformat(timespec="seconds") for t in schedule_sends(len(out), start, per_hour)
+    ]
     return out
 
 
@@ -119,9 +124,14 @@ class RecallOutcome:
         return dict(self.__dict__)
 
 
-def recall_outcome(contacted: pd.DataFrame, purchases: pd.DataFrame, *, window_days: int = 14,
-                   cost_per_message: float = 0.05,
-                   control: pd.DataFrame | None = None) -> RecallOutcome:
+def recall_outcome(
+    contacted: pd.DataFrame,
+    purchases: pd.DataFrame,
+    *,
+    window_days: int = 14,
+    cost_per_message: float = 0.05,
+    control: pd.DataFrame | None = None,
+) -> RecallOutcome:
     """Recall rate (召回率) and ROI after a campaign.
 
     contacted / control: customer_id, sent_at (timezone-aware); purchases: customer_id, ts,
@@ -134,14 +144,23 @@ def recall_outcome(contacted: pd.DataFrame, purchases: pd.DataFrame, *, window_d
     control_rate = None
     if control is not None and len(control):
         control_rate = _bought_after(control, purchases, window_days).customer_id.nunique() / len(
-            control)
-    return RecallOutcome(n, int(bought.customer_id.nunique()), rate, gmv, cost,
-                         gmv / cost if cost else None, control_rate,
-                         (rate - control_rate) * n if control_rate is not None else None)
+            control
+        )
+    return RecallOutcome(
+        n,
+        int(bought.customer_id.nunique()),
+        rate,
+        gmv,
+        cost,
+        gmv / cost if cost else None,
+        control_rate,
+        (rate - control_rate) * n if control_rate is not None else None,
+    )
 
 
 def _bought_after(group: pd.DataFrame, purchases: pd.DataFrame, window_days: int) -> pd.DataFrame:
     joined = purchases.merge(group[["customer_id", "sent_at"]], on="customer_id")
-    after = (joined.ts >= joined.sent_at) & (joined.ts < joined.sent_at + pd.Timedelta(
-        days=window_days))
+    after = (joined.ts >= joined.sent_at) & (
+        joined.ts < joined.sent_at + pd.Timedelta(days=window_days)
+    )
     return joined[after]

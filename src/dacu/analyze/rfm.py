@@ -56,15 +56,18 @@ def score(values: np.ndarray, bins: int = 5, *, smaller_is_better: bool = False)
     return np.ceil(ranks * bins / len(v)).astype(np.int64)
 
 
-def rfm(recency_days: np.ndarray, frequency: np.ndarray, monetary: np.ndarray,
-        bins: int = 5) -> RFM:
+def rfm(
+    recency_days: np.ndarray, frequency: np.ndarray, monetary: np.ndarray, bins: int = 5
+) -> RFM:
     """Score customers on R, F, M and name their segment."""
     r = score(recency_days, bins, smaller_is_better=True)
     f = score(frequency, bins)
     m = score(monetary, bins)
     high_r, high_f, high_m = r > r.mean(), f > f.mean(), m > m.mean()
-    names = [SEGMENTS[(bool(a), bool(b), bool(c))] for a, b, c in zip(high_r, high_f, high_m,
-                                                                       strict=True)]
+    names = [
+        SEGMENTS[(bool(a), bool(b), bool(c))]
+        for a, b, c in zip(high_r, high_f, high_m, strict=True)
+    ]
     zh = np.array([n[0] for n in names], dtype=object)
     en = np.array([n[1] for n in names], dtype=object)
     return RFM(r, f, m, zh, en)

@@ -21,19 +21,179 @@ from itertools import pairwise
 import numpy as np
 
 POSITIVE = frozenset(
-    ["好", "好用", "喜欢", "满意", "不错", "推荐", "划算", "实惠", "便宜", "值", "值得", "正品", "快", "很快", "及时", "赞", "棒", "完美", "舒服", "漂亮", "精美", "清晰", "结实", "耐用", "给力", "超值", "惊喜", "好评", "感谢", "谢谢", "开心", "优秀", "放心", "方便", "热情", "耐心", "周到", "专业", "流畅", "喜爱", "支持", "好看", "合适", "舒适", "靠谱", "物美价廉", "性价比", "快速", "准时", "清楚", "完好", "新鲜", "高兴", "愉快"])
+    [
+        "好",
+        "好用",
+        "喜欢",
+        "满意",
+        "不错",
+        "推荐",
+        "划算",
+        "实惠",
+        "便宜",
+        "值",
+        "值得",
+        "正品",
+        "快",
+        "很快",
+        "及时",
+        "赞",
+        "棒",
+        "完美",
+        "舒服",
+        "漂亮",
+        "精美",
+        "清晰",
+        "结实",
+        "耐用",
+        "给力",
+        "超值",
+        "惊喜",
+        "好评",
+        "感谢",
+        "谢谢",
+        "开心",
+        "优秀",
+        "放心",
+        "方便",
+        "热情",
+        "耐心",
+        "周到",
+        "专业",
+        "流畅",
+        "喜爱",
+        "支持",
+        "好看",
+        "合适",
+        "舒适",
+        "靠谱",
+        "物美价廉",
+        "性价比",
+        "快速",
+        "准时",
+        "清楚",
+        "完好",
+        "新鲜",
+        "高兴",
+        "愉快",
+    ]
+)
 NEGATIVE = frozenset(
-    ["差", "差评", "失望", "垃圾", "后悔", "慢", "太慢", "贵", "假", "假货", "骗", "骗人", "坑", "坑人", "破", "破损", "坏", "烂", "问题", "投诉", "退货", "退款", "难用", "糟糕", "恶心", "不值", "生气", "无语", "郁闲", "郁闷", "麻烦", "拖", "拖延", "延迟", "卡", "卡顿", "闪退", "bug", "BUG", "失效", "失败", "错误", "缺货", "少", "漏", "脏", "臭", "旧", "次品", "瑕疵", "不好", "不满", "不行", "敷衍", "态度恶劣", "忽悠", "欺骗", "虚假", "上当", "缩水", "粗糙", "劣质", "难吃", "难看", "太差", "很差", "极差", "不爽", "崩溃", "无法", "没用", "退", "坑爹", "差劲", "遗憾", "发霉", "漏发", "错发", "涨价"])
+    [
+        "差",
+        "差评",
+        "失望",
+        "垃圾",
+        "后悔",
+        "慢",
+        "太慢",
+        "贵",
+        "假",
+        "假货",
+        "骗",
+        "骗人",
+        "坑",
+        "坑人",
+        "破",
+        "破损",
+        "坏",
+        "烂",
+        "问题",
+        "投诉",
+        "退货",
+        "退款",
+        "难用",
+        "糟糕",
+        "恶心",
+        "不值",
+        "生气",
+        "无语",
+        "郁闲",
+        "郁闷",
+        "麻烦",
+        "拖",
+        "拖延",
+        "延迟",
+        "卡",
+        "卡顿",
+        "闪退",
+        "bug",
+        "BUG",
+        "失效",
+        "失败",
+        "错误",
+        "缺货",
+        "少",
+        "漏",
+        "脏",
+        "臭",
+        "旧",
+        "次品",
+        "瑕疵",
+        "不好",
+        "不满",
+        "不行",
+        "敷衍",
+        "态度恶劣",
+        "忽悠",
+        "欺骗",
+        "虚假",
+        "上当",
+        "缩水",
+        "粗糙",
+        "劣质",
+        "难吃",
+        "难看",
+        "太差",
+        "很差",
+        "极差",
+        "不爽",
+        "崩溃",
+        "无法",
+        "没用",
+        "退",
+        "坑爹",
+        "差劲",
+        "遗憾",
+        "发霉",
+        "漏发",
+        "错发",
+        "涨价",
+    ]
+)
 NEGATORS = frozenset(
-    ["不", "没", "没有", "别", "未", "无", "非", "莫", "勿", "不是", "不太", "不会"])
+    ["不", "没", "没有", "别", "未", "无", "非", "莫", "勿", "不是", "不太", "不会"]
+)
 
 DEFAULT_TOPICS: dict[str, tuple[str, ...]] = {
     "物流/发货": ("物流", "发货", "快递", "配送", "到货", "送货", "包裹", "催单"),
-    "优惠/价格": ("优惠", "价格", "降价", "涨价", "券", "满减", "红包", "价保", "保价", "定金", "贵"),
+    "优惠/价格": (
+        "优惠",
+        "价格",
+        "降价",
+        "涨价",
+        "券",
+        "满减",
+        "红包",
+        "价保",
+        "保价",
+        "定金",
+        "贵",
+    ),
     "质量": ("质量", "假货", "正品", "做工", "破损", "瑕疵", "次品", "坏了", "劣质"),
     "客服": ("客服", "态度", "售后", "退款", "退货", "回复", "投诉"),
-    "系统bug": ("bug", "系统", "闪退", "卡顿", "崩溃", "付款失败", "支付失败", "下单失败",
-              "打不开", "无法"),
+    "系统bug": (
+        "bug",
+        "系统",
+        "闪退",
+        "卡顿",
+        "崩溃",
+        "付款失败",
+        "支付失败",
+        "下单失败",
+        "打不开",
+        "无法",
+    ),
 }
 
 
@@ -52,7 +212,7 @@ def lexicon_counts(tokens: Sequence[str]) -> tuple[int, int]:
         sign = 1 if token in POSITIVE else -1 if token in NEGATIVE else 0
         if not sign:
             continue
-        if any(t in NEGATORS for t in tokens[max(0, i - 2):i]):
+        if any(t in NEGATORS for t in tokens[max(0, i - 2) : i]):
             sign = -sign
         pos, neg = (pos + 1, neg) if sign > 0 else (pos, neg + 1)
     return pos, neg
@@ -120,8 +280,9 @@ def lexicon_predict(tokens: list[list[str]], default: int) -> np.ndarray:
     return np.where(scores > 0, 1, np.where(scores < 0, 0, default))
 
 
-def evaluate_models(train_texts: list[str], train_labels: np.ndarray, test_texts: list[str],
-                    test_labels: np.ndarray) -> tuple[SentimentEvaluation, SentimentModel]:
+def evaluate_models(
+    train_texts: list[str], train_labels: np.ndarray, test_texts: list[str], test_labels: np.ndarray
+) -> tuple[SentimentEvaluation, SentimentModel]:
     """Fit on train, score on held-out; returns the figures and the fitted tokens+lexicon model."""
     tr = [tokenize(t) for t in train_texts]
     te = [tokenize(t) for t in test_texts]
@@ -130,8 +291,13 @@ def evaluate_models(train_texts: list[str], train_labels: np.ndarray, test_texts
     plain = SentimentModel(use_lexicon=False).fit(tr, train_labels)
     full = SentimentModel(use_lexicon=True).fit(tr, train_labels)
     return SentimentEvaluation(
-        len(tr), len(te), acc(np.full(len(te), majority)), acc(lexicon_predict(te, majority)),
-        acc(plain.predict(te)), acc(full.predict(te))), full
+        len(tr),
+        len(te),
+        acc(np.full(len(te), majority)),
+        acc(lexicon_predict(te, majority)),
+        acc(plain.predict(te)),
+        acc(full.predict(te)),
+    ), full
 
 
 def topic_keywords(watch_keywords: Iterable[str] = ()) -> dict[str, tuple[str, ...]]:
@@ -149,15 +315,15 @@ def topics_of(text: str, topics: dict[str, tuple[str, ...]]) -> list[str]:
     return [name for name, words in topics.items() if any(w.lower() in low for w in words)]
 
 
-def score_posts(posts: Sequence, model: SentimentModel,
-                topics: dict[str, tuple[str, ...]]) -> list:
+def score_posts(posts: Sequence, model: SentimentModel, topics: dict[str, tuple[str, ...]]) -> list:
     """`sentiment_data.Post`s → `sentiment_burst.ScoredPost`s (probability positive, topics)."""
     from dacu.analyze.sentiment_burst import ScoredPost
 
     proba = model.predict_proba([tokenize(p.text) for p in posts])
-    return [ScoredPost(p.time, p.text, p.source, p.author, float(q), tuple(topics_of(p.text,
-                                                                                      topics)))
-            for p, q in zip(posts, proba, strict=True)]
+    return [
+        ScoredPost(p.time, p.text, p.source, p.author, float(q), tuple(topics_of(p.text, topics)))
+        for p, q in zip(posts, proba, strict=True)
+    ]
 
 
 def default_model(cache: str | None = None) -> SentimentModel:

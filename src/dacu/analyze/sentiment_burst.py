@@ -45,10 +45,15 @@ class Burst:
     examples: tuple[str, ...]
 
     def as_dict(self) -> dict:
-        return {"topic": self.topic, "start": self.start.isoformat(),
-                "detected_at": self.detected_at.isoformat(), "count": self.count,
-                "baseline": round(self.baseline, 3), "p_value": self.p_value,
-                "examples": list(self.examples)}
+        return {
+            "topic": self.topic,
+            "start": self.start.isoformat(),
+            "detected_at": self.detected_at.isoformat(),
+            "count": self.count,
+            "baseline": round(self.baseline, 3),
+            "p_value": self.p_value,
+            "examples": list(self.examples),
+        }
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,9 @@ def _bucket(moment: datetime, minutes: int) -> datetime:
     return datetime.fromtimestamp(stamp, moment.tzinfo)
 
 
-def negative_counts(posts: Sequence[ScoredPost], minutes: int
-                    ) -> dict[str, dict[datetime, list[ScoredPost]]]:
+def negative_counts(
+    posts: Sequence[ScoredPost], minutes: int
+) -> dict[str, dict[datetime, list[ScoredPost]]]:
     """topic → bucket start → the negative posts of that topic in the bucket."""
     cells: dict[str, dict[datetime, list[ScoredPost]]] = defaultdict(lambda: defaultdict(list))
     for post in posts:
@@ -78,7 +84,9 @@ def negative_counts(posts: Sequence[ScoredPost], minutes: int
     return cells
 
 
-def detect_bursts(posts: Sequence[ScoredPost], settings: BurstSettings | None = None) -> list[Burst]:
+def detect_bursts(
+    posts: Sequence[ScoredPost], settings: BurstSettings | None = None
+) -> list[Burst]:
     """Bursts of every topic, in time order."""
     s = settings or BurstSettings()
     width = timedelta(minutes=s.bucket_minutes)
@@ -88,8 +96,9 @@ def detect_bursts(posts: Sequence[ScoredPost], settings: BurstSettings | None = 
     return sorted(out, key=lambda b: (b.detected_at, b.topic))
 
 
-def _topic_bursts(topic: str, buckets: dict[datetime, list[ScoredPost]], width: timedelta,
-                  s: BurstSettings) -> list[Burst]:
+def _topic_bursts(
+    topic: str, buckets: dict[datetime, list[ScoredPost]], width: timedelta, s: BurstSettings
+) -> list[Burst]:
     out: list[Burst] = []
     first = min(buckets)
     steps = int((max(buckets) - first) / width) + 1
@@ -102,7 +111,9 @@ def _topic_bursts(topic: str, buckets: dict[datetime, list[ScoredPost]], width: 
         p = float(poisson.sf(count - 1, lam)) if count else 1.0
         burst = count >= s.min_posts and p < s.alpha
         if burst and not in_burst:
-            examples = tuple(post.text for post in sorted(found, key=lambda x: x.time)[:s.examples])
+            examples = tuple(
+                post.text for post in sorted(found, key=lambda x: x.time)[: s.examples]
+            )
             out.append(Burst(topic, at, at + width, count, lam, p, examples))
         in_burst = burst
         if not burst:  # a burst does not raise its own baseline

@@ -25,8 +25,18 @@ import numpy as np
 from dacu.errors import InputError
 
 POST_FIELDS = ("time", "source", "text", "author")
-ALIASES = {"时间": "time", "发布时间": "time", "来源": "source", "平台": "source", "内容": "text",
-           "正文": "text", "评论": "text", "作者": "author", "用户": "author", "ts": "time"}
+ALIASES = {
+    "时间": "time",
+    "发布时间": "time",
+    "来源": "source",
+    "平台": "source",
+    "内容": "text",
+    "正文": "text",
+    "评论": "text",
+    "作者": "author",
+    "用户": "author",
+    "ts": "time",
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +61,7 @@ def _lines(path: Path) -> set[str]:
     return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
 
 
-def split(corpus: Corpus, *, test_share: float = 0.2, seed: int = 42
-          ) -> tuple[Corpus, Corpus]:
+def split(corpus: Corpus, *, test_share: float = 0.2, seed: int = 42) -> tuple[Corpus, Corpus]:
     """(train, held-out) by a seeded permutation."""
     order = np.random.default_rng(seed).permutation(len(corpus.texts))
     cut = round(len(order) * (1 - test_share))
@@ -74,8 +83,11 @@ def read_posts(path: Path, *, tz: str = "Asia/Shanghai") -> list[Post]:
     if not path.exists():
         raise InputError(f"{path}: file not found", file=str(path))
     text = _decode(path)
-    rows = _json_rows(path, text) if path.suffix.lower() in (".json", ".jsonl") else _csv_rows(
-        path, text)
+    rows = (
+        _json_rows(path, text)
+        if path.suffix.lower() in (".json", ".jsonl")
+        else _csv_rows(path, text)
+    )
     zone = ZoneInfo(tz)
     return [_post(path, line, row, zone) for line, row in rows]
 
@@ -94,13 +106,18 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:
-        raise InputError(f"{path}: empty file, expected a header time,source,text,author",
-                         file=str(path), line=1)
+        raise InputError(
+            f"{path}: empty file, expected a header time,source,text,author", file=str(path), line=1
+        )
     names = [ALIASES.get(h.strip(), h.strip().lower()) for h in header]
     missing = [f for f in ("time", "text") if f not in names]
     if missing:
-        raise InputError(f"{path}:1: header lacks {', '.join(missing)} (expected time, source, "
-                         f"text, author)", file=str(path), line=1, column=missing[0])
+        raise InputError(
+            f"{path}:1: header lacks {', '.join(missing)} (expected time, source, text, author)",
+            file=str(path),
+            line=1,
+            column=missing[0],
+        )
     return [(reader.line_num, dict(zip(names, row, strict=False))) for row in reader if row]
 
 
@@ -111,25 +128,37 @@ def _json_rows(path: Path, text: str) -> list[tuple[int, dict]]:
             return [(i + 1, r) for i, r in enumerate(json.loads(stripped))]
         return [(i + 1, json.loads(s)) for i, s in enumerate(text.splitlines()) if s.strip()]
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})", file=str(path),
-                         line=exc.lineno) from exc
+        raise InputError(
+            f"{path}:{exc.lineno}: not valid JSON ({exc.msg})", file=str(path), line=exc.lineno
+        ) from exc
 
 
 def _post(path: Path, line: int, row: dict, zone: ZoneInfo) -> Post:
     if not isinstance(row, dict):
-        raise InputError(f"{path}:{line}: expected an object with time, source, text, author",
-                         file=str(path), line=line)
+        raise InputError(
+            f"{path}:{line}: expected an object with time, source, text, author",
+            file=str(path),
+            line=line,
+        )
     row = {ALIASES.get(k, k): v for k, v in row.items()}
     body = str(row.get("text") or "").strip()
     if not body:
-        raise InputError(f"{path}:{line}: field text is empty (expected the post's text)",
-                         file=str(path), line=line, column="text")
+        raise InputError(
+            f"{path}:{line}: field text is empty (expected the post's text)",
+            file=str(path),
+            line=line,
+            column="text",
+        )
     raw = str(row.get("time") or "").strip()
     try:
         moment = datetime.fromisoformat(raw.replace("/", "-"))
     except ValueError as exc:
-        raise InputError(f"{path}:{line}: field time {raw!r} is not a time (expected e.g. "
-                         f"2026-11-11 20:05)", file=str(path), line=line, column="time") from exc
+        raise InputError(
+            f"{path}:{line}: field time {raw!r} is not a time (expected e.g. 2026-11-11 20:05)",
+            file=str(path),
+            line=line,
+            column="time",
+        ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return Post(moment, str(row.get("source") or ""), body, str(row.get("author") or ""))
@@ -140,9 +169,14 @@ def write_posts(posts: list[Post], out: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table({"time": pa.array([p.time for p in posts], pa.timestamp("us", tz="UTC")),
-                      "source": [p.source for p in posts], "text": [p.text for p in posts],
-                      "author": [p.author for p in posts]})
+    table = pa.table(
+        {
+            "time": pa.array([p.time for p in posts], pa.timestamp("us", tz="UTC")),
+            "source": [p.source for p in posts],
+            "text": [p.text for p in posts],
+            "author": [p.author for p in posts],
+        }
+    )
     pq.write_table(table, out)
 
 
@@ -154,5 +188,7 @@ def load_posts(path: Path, *, tz: str = "Asia/Shanghai") -> list[Post]:
 
     zone = ZoneInfo(tz)
     rows = pq.read_table(path).to_pylist()
-    return [Post(r["time"].astimezone(zone), r["source"] or "", r["text"], r["author"] or "")
-            for r in rows]
+    return [
+        Post(r["time"].astimezone(zone), r["source"] or "", r["text"], r["author"] or "")
+        for r in rows
+    ]

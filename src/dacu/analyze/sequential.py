@@ -32,12 +32,18 @@ class SequentialResult:
     significant: bool
 
     def as_dict(self) -> dict[str, object]:
-        return {"diff": self.diff, "p_value": self.p_value, "ci": list(self.ci), "tau": self.tau,
-                "significant": self.significant}
+        return {
+            "diff": self.diff,
+            "p_value": self.p_value,
+            "ci": list(self.ci),
+            "tau": self.tau,
+            "significant": self.significant,
+        }
 
 
-def msprt(control: SampleStats, treatment: SampleStats, *, alpha: float = 0.05,
-          tau: float | None = None) -> SequentialResult:
+def msprt(
+    control: SampleStats, treatment: SampleStats, *, alpha: float = 0.05, tau: float | None = None
+) -> SequentialResult:
     """Always-valid p-value and CI for the difference of means at the current look."""
     if control.n < 2 or treatment.n < 2:
         raise InputError("each variant needs at least 2 units for a sequential test")
@@ -54,8 +60,12 @@ def msprt(control: SampleStats, treatment: SampleStats, *, alpha: float = 0.05,
     return SequentialResult(diff, p_value, (diff - half, diff + half), tau, p_value < alpha)
 
 
-def running_p_values(looks: Sequence[tuple[SampleStats, SampleStats]], *, alpha: float = 0.05,
-                     tau: float | None = None) -> list[float]:
+def running_p_values(
+    looks: Sequence[tuple[SampleStats, SampleStats]],
+    *,
+    alpha: float = 0.05,
+    tau: float | None = None,
+) -> list[float]:
     """Always-valid p-values over successive looks (running minimum)."""
     out: list[float] = []
     best = 1.0

@@ -46,8 +46,11 @@ def get_store(request: Request) -> FlashStore:
         return store
     campaign = os.environ.get("DACU_CAMPAIGN")
     if not campaign:
-        raise HTTPException(503, "flash store not configured: set DACU_CAMPAIGN (campaign file) "
-                                 "and DACU_STORE, or call dacu.flash.api.attach(app, store)")
+        raise HTTPException(
+            503,
+            "flash store not configured: set DACU_CAMPAIGN (campaign file) "
+            "and DACU_STORE, or call dacu.flash.api.attach(app, store)",
+        )
     from dacu.config import load_campaign
     from dacu.flash.loading import load_flash
     from dacu.flash.open import open_store
@@ -115,8 +118,11 @@ class OutcomeOut(BaseModel):
 def _key(body: _Body, header: str | None) -> str:
     key = header or body.idempotency_key
     if not key:
-        raise HTTPException(422, "idempotency key missing: send header Idempotency-Key or field "
-                                 "idempotency_key (any unique string per request, reused on retry)")
+        raise HTTPException(
+            422,
+            "idempotency key missing: send header Idempotency-Key or field "
+            "idempotency_key (any unique string per request, reused on retry)",
+        )
     return key
 
 
@@ -125,8 +131,13 @@ def _who(request: Request, customer: str, device: str | None, ip: str | None) ->
 
 
 def _answer(outcome: Outcome) -> JSONResponse:
-    status = 200 if outcome.ok else 429 if outcome.reason in RETRYABLE else (
-        404 if outcome.reason in NOT_FOUND else 409)
+    status = (
+        200
+        if outcome.ok
+        else 429
+        if outcome.reason in RETRYABLE
+        else (404 if outcome.reason in NOT_FOUND else 409)
+    )
     return JSONResponse(outcome.to_dict(), status_code=status)
 
 
@@ -134,34 +145,53 @@ IdemHeader = Header(None, alias="Idempotency-Key")
 RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": OutcomeOut, "description": "Refused: reason code and message"},
     429: {"model": OutcomeOut, "description": "活动太火爆 (rate limited): retry later"},
-    404: {"model": OutcomeOut, "description": "Unknown template, sale, coupon or reservation"}}
+    404: {"model": OutcomeOut, "description": "Unknown template, sale, coupon or reservation"},
+}
 
 
 @router.post("/api/coupons/redeem", response_model=OutcomeOut, responses=RESPONSES)
-def redeem(body: RedeemBody, request: Request, store: FlashStore = Depends(get_store),
-           idempotency_key: str | None = IdemHeader) -> JSONResponse:
+def redeem(
+    body: RedeemBody,
+    request: Request,
+    store: FlashStore = Depends(get_store),
+    idempotency_key: str | None = IdemHeader,
+) -> JSONResponse:
     """核销: use a coupon on an order, exactly once (the same order again answers ok)."""
     who = _who(request, body.customer_id, body.device_id, body.ip)
-    return _answer(store.redeem(body.coupon_id, body.order_id, who,
-                                key=_key(body, idempotency_key),
-                                order_amount_fen=body.order_amount_fen))
+    return _answer(
+        store.redeem(
+            body.coupon_id,
+            body.order_id,
+            who,
+            key=_key(body, idempotency_key),
+            order_amount_fen=body.order_amount_fen,
+        )
+    )
 
 
 @router.post("/api/coupons/release", response_model=OutcomeOut, responses=RESPONSES)
-def release(body: ReleaseBody, store: FlashStore = Depends(get_store),
-            idempotency_key: str | None = IdemHeader) -> JSONResponse:
+def release(
+    body: ReleaseBody,
+    store: FlashStore = Depends(get_store),
+    idempotency_key: str | None = IdemHeader,
+) -> JSONResponse:
     """The order was cancelled: give the coupon back to its owner."""
     return _answer(store.release(body.coupon_id, body.order_id, key=_key(body, idempotency_key)))
 
 
 @router.post("/api/coupons/{template}/claim", response_model=OutcomeOut, responses=RESPONSES)
-def claim(template: str, body: ClaimBody, request: Request,
-          store: FlashStore = Depends(get_store),
-          idempotency_key: str | None = IdemHeader) -> JSONResponse:
+def claim(
+    template: str,
+    body: ClaimBody,
+    request: Request,
+    store: FlashStore = Depends(get_store),
+    idempotency_key: str | None = IdemHeader,
+) -> JSONResponse:
     """领券: claim one coupon of a template (limits, quantity and guards apply)."""
     who = _who(request, body.customer_id, body.device_id, body.ip)
-    return _answer(store.claim(template, who, key=_key(body, idempotency_key),
-                               new_customer=body.new_customer))
+    return _answer(
+        store.claim(template, who, key=_key(body, idempotency_key), new_customer=body.new_customer)
+    )
 
 
 @router.get("/api/coupons")
@@ -179,27 +209,43 @@ def coupon_counts(template: str, store: FlashStore = Depends(get_store)) -> dict
 
 
 @router.post("/api/flash/{sale}/reserve", response_model=OutcomeOut, responses=RESPONSES)
-def reserve(sale: str, body: ReserveBody, request: Request,
-            store: FlashStore = Depends(get_store),
-            idempotency_key: str | None = IdemHeader) -> JSONResponse:
+def reserve(
+    sale: str,
+    body: ReserveBody,
+    request: Request,
+    store: FlashStore = Depends(get_store),
+    idempotency_key: str | None = IdemHeader,
+) -> JSONResponse:
     """秒杀: hold units for the sale's hold time; confirm on payment or they go back."""
     who = _who(request, body.customer_id, body.device_id, body.ip)
-    return _answer(store.reserve(sale, who, key=_key(body, idempotency_key),
-                                 quantity=body.quantity, session=body.session))
+    return _answer(
+        store.reserve(
+            sale, who, key=_key(body, idempotency_key), quantity=body.quantity, session=body.session
+        )
+    )
 
 
 @router.post("/api/flash/{sale}/confirm", response_model=OutcomeOut, responses=RESPONSES)
-def confirm(sale: str, body: ConfirmBody, store: FlashStore = Depends(get_store),
-            idempotency_key: str | None = IdemHeader) -> JSONResponse:
+def confirm(
+    sale: str,
+    body: ConfirmBody,
+    store: FlashStore = Depends(get_store),
+    idempotency_key: str | None = IdemHeader,
+) -> JSONResponse:
     """Payment arrived: the held units become sold."""
     _same_sale(sale, body.reservation_id)
-    return _answer(store.confirm(body.reservation_id, body.order_id,
-                                 key=_key(body, idempotency_key)))
+    return _answer(
+        store.confirm(body.reservation_id, body.order_id, key=_key(body, idempotency_key))
+    )
 
 
 @router.post("/api/flash/{sale}/cancel", response_model=OutcomeOut, responses=RESPONSES)
-def cancel(sale: str, body: CancelBody, store: FlashStore = Depends(get_store),
-           idempotency_key: str | None = IdemHeader) -> JSONResponse:
+def cancel(
+    sale: str,
+    body: CancelBody,
+    store: FlashStore = Depends(get_store),
+    idempotency_key: str | None = IdemHeader,
+) -> JSONResponse:
     """The buyer gave up: the held units go back to stock, exactly once."""
     _same_sale(sale, body.reservation_id)
     return _answer(store.cancel(body.reservation_id, key=_key(body, idempotency_key)))
@@ -212,10 +258,13 @@ def all_stock_counts(store: FlashStore = Depends(get_store)) -> list[dict[str, A
 
 
 @router.get("/api/flash/audit")
-def audit(customer: str | None = None, target: str | None = None,
-          since_ms: int | None = Query(None, ge=0, le=MAX_INT64),
-          limit: int = Query(1000, ge=1, le=100_000),
-          store: FlashStore = Depends(get_store)) -> list[dict[str, Any]]:
+def audit(
+    customer: str | None = None,
+    target: str | None = None,
+    since_ms: int | None = Query(None, ge=0, le=MAX_INT64),
+    limit: int = Query(1000, ge=1, le=100_000),
+    store: FlashStore = Depends(get_store),
+) -> list[dict[str, Any]]:
     """The audit trail (claims, redemptions, reservations, refusals), oldest first."""
     entries = store.audit(customer=customer, target=target, since_ms=since_ms, limit=limit)
     return [asdict(e) for e in entries]

@@ -12,7 +12,8 @@ MINUTE_MS = 60_000
 SUBJECT_KINDS = ("customer", "device", "ip")
 # Failed redemptions of these kinds count towards blocking (a script guessing or reusing codes).
 FAILED_REDEMPTION_REASONS = frozenset(
-    {"unknown_coupon", "not_owner", "already_redeemed", "coupon_expired"})
+    {"unknown_coupon", "not_owner", "already_redeemed", "coupon_expired"}
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ def subject_key(kind: str, value: str) -> str:
     return f"{kind}:{value}"
 
 
-def take_token(tokens: float | None, last_ms: int | None, now_ms: int,
-               per_minute: int) -> tuple[bool, float]:
+def take_token(
+    tokens: float | None, last_ms: int | None, now_ms: int, per_minute: int
+) -> tuple[bool, float]:
     """Token bucket of `per_minute` capacity refilled at `per_minute` tokens per minute.
 
     Returns (allowed, tokens left). A new subject starts with a full bucket; 0 means no limit.

@@ -21,9 +21,12 @@ def load_flash(campaign: Campaign) -> FlashConfig:
     window = {"valid_from": campaign.start, "valid_to": campaign.end}
     coupons = tuple(
         _item(CouponTemplate, "coupons", i, {**window, **_localise(raw, zone)})
-        for i, raw in enumerate(campaign.coupons))
-    sales = tuple(_item(FlashSale, "flash_sales", i, _sale_data(raw, zone))
-                  for i, raw in enumerate(campaign.flash_sales))
+        for i, raw in enumerate(campaign.coupons)
+    )
+    sales = tuple(
+        _item(FlashSale, "flash_sales", i, _sale_data(raw, zone))
+        for i, raw in enumerate(campaign.flash_sales)
+    )
     _unique("coupons", [c.id for c in coupons])
     _unique("flash_sales", [s.id for s in sales])
     guards = _item(Guards, "guards", None, campaign.guards)
@@ -36,8 +39,9 @@ def _sale_data(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     if "sessions" not in data and {"start", "end"} <= data.keys():
         start, end = _moment(data.pop("start"), zone), _moment(data.pop("end"), zone)
         session_id = start.astimezone(zone).strftime("%H%M") if isinstance(start, datetime) else "1"
-        data["sessions"] = [{"id": session_id, "start": start, "end": end,
-                             "stock": data.pop("stock", None)}]
+        data["sessions"] = [
+            {"id": session_id, "start": start, "end": end, "stock": data.pop("stock", None)}
+        ]
     if isinstance(data.get("sessions"), list):
         data["sessions"] = [_session(s, zone) for s in data["sessions"]]
     return data

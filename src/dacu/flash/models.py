@@ -126,9 +126,11 @@ class Guards(_Model):
     blocklist: Blocklist = Field(default_factory=Blocklist)
 
     def rate(self, kind: str) -> int:
-        return {"customer": self.rate_per_customer_per_minute,
-                "device": self.rate_per_device_per_minute,
-                "ip": self.rate_per_ip_per_minute}[kind]
+        return {
+            "customer": self.rate_per_customer_per_minute,
+            "device": self.rate_per_device_per_minute,
+            "ip": self.rate_per_ip_per_minute,
+        }[kind]
 
 
 class FlashConfig(_Model):

@@ -17,8 +17,9 @@ def store_url(url: str | None = None) -> str:
     return url or os.environ.get("DACU_STORE") or DEFAULT_STORE_URL
 
 
-def open_store(url: str | None, config: FlashConfig, *, clock: Clock | None = None,
-               setup: bool = True) -> FlashStore:
+def open_store(
+    url: str | None, config: FlashConfig, *, clock: Clock | None = None, setup: bool = True
+) -> FlashStore:
     """Open the coupon/flash-sale store and create what the campaign needs (never resets counts).
 
     `sqlite:///flash.db` (relative path), `sqlite:////var/lib/dacu/flash.db` (absolute),
@@ -42,11 +43,14 @@ def open_store(url: str | None, config: FlashConfig, *, clock: Clock | None = No
         query = parse_qs(parts.query)
         prefix = query.get("prefix", ["dacu"])[0]
         cluster = query.get("cluster", ["0"])[0].lower() in ("1", "true", "yes")
-        store = RedisStore(url.split("?", 1)[0], config, prefix=prefix, clock=clock,
-                           cluster=cluster)
+        store = RedisStore(
+            url.split("?", 1)[0], config, prefix=prefix, clock=clock, cluster=cluster
+        )
     else:
-        raise StoreError(f"store URL {url!r}: expected sqlite:///path or redis://host:port/db "
-                         "(set DACU_STORE or --store)")
+        raise StoreError(
+            f"store URL {url!r}: expected sqlite:///path or redis://host:port/db "
+            "(set DACU_STORE or --store)"
+        )
     if setup:
         store.setup()
     return store

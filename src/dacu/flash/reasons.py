@@ -62,14 +62,23 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.HOLD_EXPIRED: ("锁定已超时，库存已释放", "Hold expired, stock was released"),
     Reason.ALREADY_CONFIRMED: ("已支付确认", "Already confirmed (paid)"),
     Reason.ALREADY_CANCELLED: ("已取消", "Already cancelled"),
-    Reason.IDEMPOTENCY_CONFLICT: ("幂等键已用于其他请求", "Idempotency key already used for another request"),
+    Reason.IDEMPOTENCY_CONFLICT: (
+        "幂等键已用于其他请求",
+        "Idempotency key already used for another request",
+    ),
     Reason.BAD_QUANTITY: ("数量无效", "Quantity must be at least 1"),
 }
 
 # Refusals a client may retry later (HTTP 429); the others are final for this request (409/404).
 RETRYABLE = frozenset({Reason.RATE_LIMITED})
-NOT_FOUND = frozenset({Reason.UNKNOWN_TEMPLATE, Reason.UNKNOWN_SALE, Reason.UNKNOWN_COUPON,
-                       Reason.UNKNOWN_RESERVATION})
+NOT_FOUND = frozenset(
+    {
+        Reason.UNKNOWN_TEMPLATE,
+        Reason.UNKNOWN_SALE,
+        Reason.UNKNOWN_COUPON,
+        Reason.UNKNOWN_RESERVATION,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -98,9 +107,15 @@ class Outcome:
         return MESSAGES[self.reason][1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "reason": self.reason.value, "message": self.message_zh,
-                "message_en": self.message_en, "ref": self.ref, "replayed": self.replayed,
-                **self.detail}
+        return {
+            "ok": self.ok,
+            "reason": self.reason.value,
+            "message": self.message_zh,
+            "message_en": self.message_en,
+            "ref": self.ref,
+            "replayed": self.replayed,
+            **self.detail,
+        }
 
 
 def refused(reason: Reason, ref: str | None = None, **detail: Any) -> Outcome:

@@ -44,8 +44,9 @@ class AutoPipeline:
             pipe = self.client.pipeline(transaction=False)
             for item in batch:
                 call = item.payload
-                pipe.execute_command("EVALSHA", self.shas[call.name], len(call.keys),
-                                     *call.keys, *call.args)
+                pipe.execute_command(
+                    "EVALSHA", self.shas[call.name], len(call.keys), *call.keys, *call.args
+                )
             try:
                 replies = pipe.execute(raise_on_error=False)
             except redis.RedisError as exc:

@@ -64,7 +64,9 @@ end
 """
 
 # KEYS: block, bucket. ARGV: now, rate per minute (0 = off).
-GUARD = PRELUDE + r"""
+GUARD = (
+    PRELUDE
+    + r"""
 local rate = tonumber(ARGV[2])
 local until_ms = redis.call('GET', KEYS[1])
 if until_ms and (until_ms == '0' or tonumber(until_ms) > now) then return 'risk_blocked' end
@@ -74,6 +76,7 @@ redis.call('SET', KEYS[2], state, 'PX', 120000)
 if allowed then return 'ok' end
 return 'rate_limited'
 """
+)
 
 # KEYS: failures zset, block. ARGV: now, window ms, threshold, block ms, unique member.
 FAIL = r"""
@@ -92,7 +95,9 @@ return 1
 
 # KEYS: meta, claims, coupons, held, idem, audit, [guard pairs].
 # ARGV: now, template, customer, device, ip, new_customer(0/1), fp, ttl, [rates].
-CLAIM = PRELUDE + r"""
+CLAIM = (
+    PRELUDE
+    + r"""
 local tid, who = ARGV[2], {ARGV[3], ARGV[4], ARGV[5]}
 local r = replay(KEYS[5], ARGV[7])
 if r then return r end
@@ -117,11 +122,14 @@ local cid = tid .. '#' .. n
 remember(KEYS[5], ARGV[7], ARGV[8], cid, {template = tid})
 return done(ok(cid, {template = tid}))
 """
+)
 
 # KEYS: meta, coupons, held, idem, audit, [guard pairs].
 # ARGV: now, template, customer, device, ip, coupon number, order, amount (-1 = none), fp, ttl,
 # [rates]
-REDEEM = PRELUDE + r"""
+REDEEM = (
+    PRELUDE
+    + r"""
 local tid, who, cid = ARGV[2], {ARGV[3], ARGV[4], ARGV[5]}, ARGV[2] .. '#' .. ARGV[6]
 local r = replay(KEYS[4], ARGV[9])
 if r then return r end
@@ -149,9 +157,12 @@ redis.call('HINCRBY', KEYS[1], 'redeemed', 1)
 remember(KEYS[4], ARGV[9], ARGV[10], cid, {order_id = ARGV[7]})
 return done(ok(cid, {order_id = ARGV[7]}))
 """
+)
 
 # KEYS: meta, coupons, held, idem, audit. ARGV: now, template, coupon number, order, fp, ttl.
-RELEASE = PRELUDE + r"""
+RELEASE = (
+    PRELUDE
+    + r"""
 local tid, cid = ARGV[2], ARGV[2] .. '#' .. ARGV[3]
 local r = replay(KEYS[4], ARGV[5])
 if r then return r end
@@ -171,6 +182,7 @@ redis.call('HINCRBY', KEYS[1], state, 1)
 remember(KEYS[4], ARGV[5], ARGV[6], cid, {state = state})
 return done(ok(cid, {state = state}))
 """
+)
 
 # KEYS: meta, coupons, held. ARGV: now, batch size. Returns how many expired in this batch.
 EXPIRE_COUPONS = r"""
@@ -209,7 +221,10 @@ end
 # KEYS: meta, buyers, reservations, holds, idem, audit, [guard pairs].
 # ARGV: now, sale, customer, device, ip, session, quantity, per_customer, hold ms, fp, ttl,
 # [rates].
-RESERVE = PRELUDE + HOLDS + r"""
+RESERVE = (
+    PRELUDE
+    + HOLDS
+    + r"""
 local sale, who, session, q = ARGV[2], {ARGV[3], ARGV[4], ARGV[5]}, ARGV[6], tonumber(ARGV[7])
 local r = replay(KEYS[5], ARGV[10])
 if r then return r end
@@ -239,9 +254,13 @@ local out = {session = session, quantity = q, expires_ms = expires}
 remember(KEYS[5], ARGV[10], ARGV[11], rid, out)
 return done(ok(rid, out))
 """
+)
 
 # ARGV: now, sale, reservation number, order, fp, ttl.
-CONFIRM = PRELUDE + HOLDS + r"""
+CONFIRM = (
+    PRELUDE
+    + HOLDS
+    + r"""
 local sale, n, order = ARGV[2], ARGV[3], ARGV[4]
 local rid = sale .. '#' .. n
 local r = replay(KEYS[5], ARGV[5])
@@ -266,9 +285,13 @@ redis.call('HINCRBY', KEYS[1], 'sold:' .. res.s, res.q)
 remember(KEYS[5], ARGV[5], ARGV[6], rid, {order_id = order})
 return done(ok(rid, {order_id = order}))
 """
+)
 
 # ARGV: now, sale, reservation number, fp, ttl.
-CANCEL = PRELUDE + HOLDS + r"""
+CANCEL = (
+    PRELUDE
+    + HOLDS
+    + r"""
 local sale, n = ARGV[2], ARGV[3]
 local rid = sale .. '#' .. n
 local r = replay(KEYS[5], ARGV[4])
@@ -286,8 +309,13 @@ give_back(n, res, state)
 remember(KEYS[5], ARGV[4], ARGV[5], rid, {quantity = res.q})
 return done(ok(rid, {quantity = res.q}))
 """
+)
 
 # KEYS: meta, buyers, reservations, holds. ARGV: now, batch size.
-EXPIRE_HOLDS = "local now = tonumber(ARGV[1])\n" + HOLDS + r"""
+EXPIRE_HOLDS = (
+    "local now = tonumber(ARGV[1])\n"
+    + HOLDS
+    + r"""
 return expire_due(tonumber(ARGV[2]))
 """
+)

@@ -39,8 +39,15 @@ EXPIRE_BATCH = 1000
 class RedisStore(FlashStore):
     """Coupons and flash-sale stock in Redis, one Lua script per check-and-change."""
 
-    def __init__(self, url: str, config: FlashConfig, *, prefix: str = "dacu",
-                 clock: Clock | None = None, cluster: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        config: FlashConfig,
+        *,
+        prefix: str = "dacu",
+        clock: Clock | None = None,
+        cluster: bool = False,
+    ) -> None:
         super().__init__(config, **({"clock": clock} if clock else {}))
         self.prefix = prefix
         # One server: guards run inside the operation's script (one round trip, one atomic
@@ -50,13 +57,30 @@ class RedisStore(FlashStore):
         try:
             self.r.ping()
         except redis.RedisError as exc:
-            raise StoreError(f"{url}: cannot reach Redis ({exc}); start redis-server or set "
-                             "DACU_STORE=sqlite:///dacu-flash.db") from exc
-        names = ("GUARD", "FAIL", "CLAIM", "REDEEM", "RELEASE", "EXPIRE_COUPONS", "RESERVE",
-                 "CONFIRM", "CANCEL", "EXPIRE_HOLDS")
+            raise StoreError(
+                f"{url}: cannot reach Redis ({exc}); start redis-server or set "
+                "DACU_STORE=sqlite:///dacu-flash.db"
+            ) from exc
+        names = (
+            "GUARD",
+            "FAIL",
+            "CLAIM",
+            "REDEEM",
+            "RELEASE",
+            "EXPIRE_COUPONS",
+            "RESERVE",
+            "CONFIRM",
+            "CANCEL",
+            "EXPIRE_HOLDS",
+        )
         self._s = {name: self.r.register_script(getattr(lua, name)) for name in names}
-        self._batch = AutoPipeline(self.r, {name: getattr(lua, name) for name in (
-            "CLAIM", "REDEEM", "RELEASE", "RESERVE", "CONFIRM", "CANCEL")})
+        self._batch = AutoPipeline(
+            self.r,
+            {
+                name: getattr(lua, name)
+                for name in ("CLAIM", "REDEEM", "RELEASE", "RESERVE", "CONFIRM", "CANCEL")
+            },
+        )
 
     # -- keys --------------------------------------------------------------------------------
     def _c(self, template_id: str, name: str) -> str:
@@ -83,23 +107,35 @@ class RedisStore(FlashStore):
         pipe = self.r.pipeline(transaction=False)
         for t in self.config.coupons:
             meta = self._c(t.id, "meta")
-            for field, value in (("quantity", t.quantity), ("per_customer", t.per_customer),
-                                 ("new_only", int(t.new_customer_only)),
-                                 ("valid_from", t.window_ms[0]), ("valid_to", t.window_ms[1]),
-                                 ("threshold", t.threshold), ("issued", 0), ("held", 0),
-                                 ("redeemed", 0), ("expired", 0)):
+            for field, value in (
+                ("quantity", t.quantity),
+                ("per_customer", t.per_customer),
+                ("new_only", int(t.new_customer_only)),
+                ("valid_from", t.window_ms[0]),
+                ("valid_to", t.window_ms[1]),
+                ("threshold", t.threshold),
+                ("issued", 0),
+                ("held", 0),
+                ("redeemed", 0),
+                ("expired", 0),
+            ):
                 pipe.hsetnx(meta, field, value)
         for sale in self.config.sales:
             for s in sale.sessions:
                 meta = self._f(sale.id, "meta")
-                for field, value in (("stock", s.stock), ("available", s.stock), ("sold", 0),
-                                     ("reserved", 0)):
+                for field, value in (
+                    ("stock", s.stock),
+                    ("available", s.stock),
+                    ("sold", 0),
+                    ("reserved", 0),
+                ):
                     pipe.hsetnx(meta, f"{field}:{s.id}", value)
         pipe.execute()
 
     def coupon_counts(self, template_id: str) -> CouponCounts | None:
-        row = self.r.hmget(self._c(template_id, "meta"),
-                           ["quantity", "issued", "held", "redeemed", "expired"])
+        row = self.r.hmget(
+            self._c(template_id, "meta"), ["quantity", "issued", "held", "redeemed", "expired"]
+        )
         return None if row[0] is None else CouponCounts(template_id, *map(int, row))
 
     def stock_counts(self, sale_id: str, session_id: str) -> StockCounts | None:
@@ -144,8 +180,11 @@ class RedisStore(FlashStore):
         subjects = who.subjects()
         pipe = self.r.pipeline(transaction=False)
         for kind, value in subjects:
-            self._s["GUARD"](keys=[self._g(kind, value, "block"), self._g(kind, value, "bucket")],
-                             args=[now, self.config.guards.rate(kind)], client=pipe)
+            self._s["GUARD"](
+                keys=[self._g(kind, value, "block"), self._g(kind, value, "bucket")],
+                args=[now, self.config.guards.rate(kind)],
+                client=pipe,
+            )
         answers = pipe.execute()
         if "risk_blocked" in answers:
             return Reason.RISK_BLOCKED
@@ -157,10 +196,17 @@ class RedisStore(FlashStore):
         g = self.config.guards
         pipe = self.r.pipeline(transaction=False)
         for kind, value in who.blockable():
-            self._s["FAIL"](keys=[self._g(kind, value, "fails"), self._g(kind, value, "block")],
-                            args=[now, int(g.failed_window_minutes * MINUTE_MS),
-                                  g.failed_redemptions_to_block, int(g.block_minutes * MINUTE_MS),
-                                  uuid.uuid4().hex], client=pipe)
+            self._s["FAIL"](
+                keys=[self._g(kind, value, "fails"), self._g(kind, value, "block")],
+                args=[
+                    now,
+                    int(g.failed_window_minutes * MINUTE_MS),
+                    g.failed_redemptions_to_block,
+                    int(g.block_minutes * MINUTE_MS),
+                    uuid.uuid4().hex,
+                ],
+                client=pipe,
+            )
         pipe.execute()
 
     def block(self, kind: str, value: str, *, minutes: float | None = None) -> None:
@@ -174,15 +220,17 @@ class RedisStore(FlashStore):
     def unblock(self, kind: str, value: str) -> None:
         self.r.delete(self._g(kind, value, "block"), self._g(kind, value, "fails"))
 
-    def _guard_refusal(self, op: str, owner_meta: str, key: str, target: str, who: Who,
-                       reason: Reason, now: int) -> Outcome:
+    def _guard_refusal(
+        self, op: str, owner_meta: str, key: str, target: str, who: Who, reason: Reason, now: int
+    ) -> Outcome:
         """A guard said no: a retry of a request that already succeeded still gets its answer."""
         idem, audit = self._tail(owner_meta, op, key)
         stored = self.r.get(idem)
         if stored is not None:
             return _replayed(stored)
-        self._xadd(audit, AuditEntry(now, op, target, who.customer, who.device, who.ip,
-                                     reason.value))
+        self._xadd(
+            audit, AuditEntry(now, op, target, who.customer, who.device, who.ip, reason.value)
+        )
         return refused(reason)
 
     # -- coupons -----------------------------------------------------------------------------
@@ -192,14 +240,33 @@ class RedisStore(FlashStore):
         if reason := self._guard(who, now):
             return self._guard_refusal("claim", meta, key, template_id, who, reason, now)
         guard_keys, rates = self._guard_tail(who)
-        keys = [meta, self._c(template_id, "claims"), *self._coupon_keys(template_id)[1:],
-                *self._tail(meta, "claim", key), *guard_keys]
-        args = [now, template_id, *_who(who), int(new_customer), f"{template_id}|{who.customer}",
-                IDEMPOTENCY_TTL_MS, *rates]
+        keys = [
+            meta,
+            self._c(template_id, "claims"),
+            *self._coupon_keys(template_id)[1:],
+            *self._tail(meta, "claim", key),
+            *guard_keys,
+        ]
+        args = [
+            now,
+            template_id,
+            *_who(who),
+            int(new_customer),
+            f"{template_id}|{who.customer}",
+            IDEMPOTENCY_TTL_MS,
+            *rates,
+        ]
         return self._run("CLAIM", keys, args)
 
-    def _redeem(self, template_id: str, coupon_id: str, order_id: str, who: Who, key: str,
-                order_amount_fen: int | None) -> Outcome:
+    def _redeem(
+        self,
+        template_id: str,
+        coupon_id: str,
+        order_id: str,
+        who: Who,
+        key: str,
+        order_amount_fen: int | None,
+    ) -> Outcome:
         now = self.now_ms()
         meta = self._c(template_id, "meta")
         if reason := self._guard(who, now):
@@ -208,8 +275,17 @@ class RedisStore(FlashStore):
         guard_keys, rates = self._guard_tail(who)
         keys = [*self._coupon_keys(template_id), *self._tail(meta, "redeem", key), *guard_keys]
         amount = -1 if order_amount_fen is None else order_amount_fen
-        args = [now, template_id, *_who(who), number, order_id, amount,
-                f"{coupon_id}|{order_id}|{who.customer}", IDEMPOTENCY_TTL_MS, *rates]
+        args = [
+            now,
+            template_id,
+            *_who(who),
+            number,
+            order_id,
+            amount,
+            f"{coupon_id}|{order_id}|{who.customer}",
+            IDEMPOTENCY_TTL_MS,
+            *rates,
+        ]
         outcome = self._run("REDEEM", keys, args)
         self._count_failure(who, outcome.reason, now)
         return outcome
@@ -224,49 +300,76 @@ class RedisStore(FlashStore):
     def _release(self, template_id: str, coupon_id: str, order_id: str, key: str) -> Outcome:
         meta = self._c(template_id, "meta")
         keys = [*self._coupon_keys(template_id), *self._tail(meta, "release", key)]
-        args = [self.now_ms(), template_id, split_ref(coupon_id)[1],  # type: ignore[index]
-                order_id, f"{coupon_id}|{order_id}", IDEMPOTENCY_TTL_MS]
+        args = [
+            self.now_ms(),
+            template_id,
+            split_ref(coupon_id)[1],  # type: ignore[index]
+            order_id,
+            f"{coupon_id}|{order_id}",
+            IDEMPOTENCY_TTL_MS,
+        ]
         return self._run("RELEASE", keys, args)
 
     def _expire_coupons(self, template_id: str) -> int:
         total = 0
-        while n := self._s["EXPIRE_COUPONS"](keys=self._coupon_keys(template_id),
-                                             args=[self.now_ms(), EXPIRE_BATCH]):
+        while n := self._s["EXPIRE_COUPONS"](
+            keys=self._coupon_keys(template_id), args=[self.now_ms(), EXPIRE_BATCH]
+        ):
             total += int(n)
         return total
 
     # -- flash sales -------------------------------------------------------------------------
-    def _reserve(self, sale: FlashSale, session: str, who: Who, key: str, quantity: int
-                 ) -> Outcome:
+    def _reserve(self, sale: FlashSale, session: str, who: Who, key: str, quantity: int) -> Outcome:
         now = self.now_ms()
         meta = self._f(sale.id, "meta")
         if reason := self._guard(who, now):
             return self._guard_refusal("reserve", meta, key, sale.id, who, reason, now)
         guard_keys, rates = self._guard_tail(who)
         keys = [*self._sale_keys(sale.id), *self._tail(meta, "reserve", key), *guard_keys]
-        args = [now, sale.id, *_who(who), session, quantity, sale.per_customer,
-                int(sale.hold_minutes * MINUTE_MS),
-                f"{sale.id}|{session}|{who.customer}|{quantity}", IDEMPOTENCY_TTL_MS, *rates]
+        args = [
+            now,
+            sale.id,
+            *_who(who),
+            session,
+            quantity,
+            sale.per_customer,
+            int(sale.hold_minutes * MINUTE_MS),
+            f"{sale.id}|{session}|{who.customer}|{quantity}",
+            IDEMPOTENCY_TTL_MS,
+            *rates,
+        ]
         return self._run("RESERVE", keys, args)
 
     def _confirm(self, sale_id: str, reservation_id: str, order_id: str, key: str) -> Outcome:
         meta = self._f(sale_id, "meta")
         keys = [*self._sale_keys(sale_id), *self._tail(meta, "confirm", key)]
-        args = [self.now_ms(), sale_id, split_ref(reservation_id)[1],  # type: ignore[index]
-                order_id, f"{reservation_id}|{order_id}", IDEMPOTENCY_TTL_MS]
+        args = [
+            self.now_ms(),
+            sale_id,
+            split_ref(reservation_id)[1],  # type: ignore[index]
+            order_id,
+            f"{reservation_id}|{order_id}",
+            IDEMPOTENCY_TTL_MS,
+        ]
         return self._run("CONFIRM", keys, args)
 
     def _cancel(self, sale_id: str, reservation_id: str, key: str) -> Outcome:
         meta = self._f(sale_id, "meta")
         keys = [*self._sale_keys(sale_id), *self._tail(meta, "cancel", key)]
-        args = [self.now_ms(), sale_id, split_ref(reservation_id)[1],  # type: ignore[index]
-                reservation_id, IDEMPOTENCY_TTL_MS]
+        args = [
+            self.now_ms(),
+            sale_id,
+            split_ref(reservation_id)[1],  # type: ignore[index]
+            reservation_id,
+            IDEMPOTENCY_TTL_MS,
+        ]
         return self._run("CANCEL", keys, args)
 
     def _expire_holds(self, sale_id: str, session: str | None) -> int:
         total = 0
-        while n := self._s["EXPIRE_HOLDS"](keys=self._sale_keys(sale_id),
-                                           args=[self.now_ms(), EXPIRE_BATCH]):
+        while n := self._s["EXPIRE_HOLDS"](
+            keys=self._sale_keys(sale_id), args=[self.now_ms(), EXPIRE_BATCH]
+        ):
             total += int(n)
             if n < EXPIRE_BATCH:
                 break
@@ -285,30 +388,58 @@ class RedisStore(FlashStore):
         return Outcome(Reason(reply[0]), reply[1] or None, again, detail)
 
     def _xadd(self, stream: str, e: AuditEntry) -> None:
-        self.r.xadd(stream, {"ts": e.ts_ms, "op": e.op, "target": e.target,
-                             "customer": e.customer or "", "device": e.device or "",
-                             "ip": e.ip or "", "outcome": e.outcome, "ref": e.ref or "",
-                             "detail": json.dumps(e.detail, ensure_ascii=False)})
+        self.r.xadd(
+            stream,
+            {
+                "ts": e.ts_ms,
+                "op": e.op,
+                "target": e.target,
+                "customer": e.customer or "",
+                "device": e.device or "",
+                "ip": e.ip or "",
+                "outcome": e.outcome,
+                "ref": e.ref or "",
+                "detail": json.dumps(e.detail, ensure_ascii=False),
+            },
+        )
 
     def _record(self, entry: AuditEntry) -> None:
         self._xadd(f"{self.prefix}:{{audit}}:other", entry)
 
     def _streams(self) -> list[str]:
-        return ([self._c(t.id, "audit") for t in self.config.coupons]
-                + [self._f(s.id, "audit") for s in self.config.sales]
-                + [f"{self.prefix}:{{audit}}:other"])
+        return (
+            [self._c(t.id, "audit") for t in self.config.coupons]
+            + [self._f(s.id, "audit") for s in self.config.sales]
+            + [f"{self.prefix}:{{audit}}:other"]
+        )
 
-    def audit(self, *, customer: str | None = None, target: str | None = None,
-              since_ms: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+    def audit(
+        self,
+        *,
+        customer: str | None = None,
+        target: str | None = None,
+        since_ms: int | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
         entries: list[AuditEntry] = []
         for stream in self._streams():
             for _, f in self.r.xrange(stream):
-                e = AuditEntry(int(float(f["ts"])), f["op"], f["target"], f["customer"] or None,
-                               f["device"] or None, f["ip"] or None, f["outcome"],
-                               f["ref"] or None, json.loads(f["detail"] or "{}") or {})
-                if ((customer is None or e.customer == customer)
-                        and (target is None or e.target == target)
-                        and (since_ms is None or e.ts_ms >= since_ms)):
+                e = AuditEntry(
+                    int(float(f["ts"])),
+                    f["op"],
+                    f["target"],
+                    f["customer"] or None,
+                    f["device"] or None,
+                    f["ip"] or None,
+                    f["outcome"],
+                    f["ref"] or None,
+                    json.loads(f["detail"] or "{}") or {},
+                )
+                if (
+                    (customer is None or e.customer == customer)
+                    and (target is None or e.target == target)
+                    and (since_ms is None or e.ts_ms >= since_ms)
+                ):
                     entries.append(e)
         entries.sort(key=lambda e: e.ts_ms)
         return entries[:limit]
@@ -317,7 +448,7 @@ class RedisStore(FlashStore):
         """Delete every key under this store's prefix (tests and demos); returns how many."""
         keys = list(self.r.scan_iter(match=f"{self.prefix}:*", count=1000))
         for start in range(0, len(keys), 500):
-            self.r.delete(*keys[start:start + 500])
+            self.r.delete(*keys[start : start + 500])
         return len(keys)
 
     def close(self) -> None:

@@ -53,8 +53,12 @@ class SQLiteBase(FlashStore):
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None or getattr(self._local, "pid", None) != os.getpid():
-            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                  isolation_level=None, check_same_thread=False)
+            con = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -108,10 +112,12 @@ class SQLiteBase(FlashStore):
             self._local.con = None
 
     # -- idempotency -------------------------------------------------------------------------
-    def _replay(self, con: sqlite3.Connection, op: str, key: str, fingerprint: str
-                ) -> Outcome | None:
-        row = con.execute("SELECT fingerprint, outcome FROM idempotency WHERE op=? AND key=?",
-                          (op, key)).fetchone()
+    def _replay(
+        self, con: sqlite3.Connection, op: str, key: str, fingerprint: str
+    ) -> Outcome | None:
+        row = con.execute(
+            "SELECT fingerprint, outcome FROM idempotency WHERE op=? AND key=?", (op, key)
+        ).fetchone()
         if row is None:
             return None
         if row[0] != fingerprint:
@@ -119,10 +125,19 @@ class SQLiteBase(FlashStore):
         stored = json.loads(row[1])
         return Outcome(Reason(stored["reason"]), stored["ref"], True, stored["detail"])
 
-    def _remember(self, con: sqlite3.Connection, op: str, key: str, fingerprint: str,
-                  outcome: Outcome, now: int) -> Outcome:
-        body = json.dumps({"reason": outcome.reason.value, "ref": outcome.ref,
-                           "detail": outcome.detail}, ensure_ascii=False)
+    def _remember(
+        self,
+        con: sqlite3.Connection,
+        op: str,
+        key: str,
+        fingerprint: str,
+        outcome: Outcome,
+        now: int,
+    ) -> Outcome:
+        body = json.dumps(
+            {"reason": outcome.reason.value, "ref": outcome.ref, "detail": outcome.detail},
+            ensure_ascii=False,
+        )
         con.execute("INSERT INTO idempotency VALUES (?,?,?,?,?)", (op, key, fingerprint, body, now))
         return outcome
 
@@ -130,16 +145,19 @@ class SQLiteBase(FlashStore):
     def _guard(self, con: sqlite3.Connection, who: Who, now: int) -> Reason | None:
         """Blocks first (风险账户), then one token from each bucket (活动太火爆)."""
         for kind, value in who.subjects():
-            row = con.execute("SELECT until_ms FROM guard_blocks WHERE subject=?",
-                              (subject_key(kind, value),)).fetchone()
+            row = con.execute(
+                "SELECT until_ms FROM guard_blocks WHERE subject=?", (subject_key(kind, value),)
+            ).fetchone()
             if row is not None and (row[0] is None or row[0] > now):
                 return Reason.RISK_BLOCKED
         for kind, value in who.subjects():
             subject = subject_key(kind, value)
-            row = con.execute("SELECT tokens, ts_ms FROM guard_buckets WHERE subject=?",
-                              (subject,)).fetchone()
-            allowed, left = take_token(row and row[0], row and row[1], now,
-                                       self.config.guards.rate(kind))
+            row = con.execute(
+                "SELECT tokens, ts_ms FROM guard_buckets WHERE subject=?", (subject,)
+            ).fetchone()
+            allowed, left = take_token(
+                row and row[0], row and row[1], now, self.config.guards.rate(kind)
+            )
             con.execute("INSERT OR REPLACE INTO guard_buckets VALUES (?,?,?)", (subject, left, now))
             if not allowed:
                 return Reason.RATE_LIMITED
@@ -155,18 +173,23 @@ class SQLiteBase(FlashStore):
             subject = subject_key(kind, value)
             con.execute("INSERT INTO guard_failures VALUES (?,?)", (subject, now))
             con.execute("DELETE FROM guard_failures WHERE subject=? AND ts_ms<=?", (subject, since))
-            (count,) = con.execute("SELECT COUNT(*) FROM guard_failures WHERE subject=?",
-                                   (subject,)).fetchone()
+            (count,) = con.execute(
+                "SELECT COUNT(*) FROM guard_failures WHERE subject=?", (subject,)
+            ).fetchone()
             if should_block(count, guards.failed_redemptions_to_block):
                 until = now + int(guards.block_minutes * MINUTE_MS)
-                con.execute("INSERT OR REPLACE INTO guard_blocks VALUES (?,?,?)",
-                            (subject, until, "failed_redemptions"))
+                con.execute(
+                    "INSERT OR REPLACE INTO guard_blocks VALUES (?,?,?)",
+                    (subject, until, "failed_redemptions"),
+                )
 
     def block(self, kind: str, value: str, *, minutes: float | None = None) -> None:
         until = None if minutes is None else self.now_ms() + int(minutes * MINUTE_MS)
         with self._tx() as con:
-            con.execute("INSERT OR REPLACE INTO guard_blocks VALUES (?,?,?)",
-                        (subject_key(kind, value), until, "blocklist"))
+            con.execute(
+                "INSERT OR REPLACE INTO guard_blocks VALUES (?,?,?)",
+                (subject_key(kind, value), until, "blocklist"),
+            )
 
     def unblock(self, kind: str, value: str) -> None:
         with self._tx() as con:
@@ -178,15 +201,31 @@ class SQLiteBase(FlashStore):
         con.execute(
             "INSERT INTO audit (ts_ms, op, target, customer, device, ip, outcome, ref, detail) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
-            (entry.ts_ms, entry.op, entry.target, entry.customer, entry.device, entry.ip,
-             entry.outcome, entry.ref, json.dumps(entry.detail, ensure_ascii=False)))
+            (
+                entry.ts_ms,
+                entry.op,
+                entry.target,
+                entry.customer,
+                entry.device,
+                entry.ip,
+                entry.outcome,
+                entry.ref,
+                json.dumps(entry.detail, ensure_ascii=False),
+            ),
+        )
 
     def _record(self, entry: AuditEntry) -> None:
         with self._tx() as con:
             self._log(con, entry)
 
-    def audit(self, *, customer: str | None = None, target: str | None = None,
-              since_ms: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+    def audit(
+        self,
+        *,
+        customer: str | None = None,
+        target: str | None = None,
+        since_ms: int | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
         where, args = ["1=1"], []
         for column, value in (("customer", customer), ("target", target)):
             if value is not None:
@@ -195,7 +234,13 @@ class SQLiteBase(FlashStore):
         if since_ms is not None:
             where.append("ts_ms>=?")
             args.append(since_ms)
-        rows = self._con().execute(
-            "SELECT ts_ms, op, target, customer, device, ip, outcome, ref, detail FROM audit "
-            f"WHERE {' AND '.join(where)} ORDER BY n LIMIT ?", (*args, limit)).fetchall()
+        rows = (
+            self._con()
+            .execute(
+                "SELECT ts_ms, op, target, customer, device, ip, outcome, ref, detail FROM audit "
+                f"WHERE {' AND '.join(where)} ORDER BY n LIMIT ?",
+                (*args, limit),
+            )
+            .fetchall()
+        )
         return [AuditEntry(*row[:8], json.loads(row[8] or "{}")) for row in rows]

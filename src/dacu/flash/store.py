@@ -39,8 +39,10 @@ class CouponCounts:
 
     @property
     def consistent(self) -> bool:
-        return (self.issued == self.held + self.redeemed + self.expired
-                and 0 <= self.issued <= self.quantity)
+        return (
+            self.issued == self.held + self.redeemed + self.expired
+            and 0 <= self.issued <= self.quantity
+        )
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,10 @@ class StockCounts:
 
     @property
     def consistent(self) -> bool:
-        return (self.stock == self.sold + self.reserved + self.available
-                and min(self.sold, self.reserved, self.available) >= 0)
+        return (
+            self.stock == self.sold + self.reserved + self.available
+            and min(self.sold, self.reserved, self.available) >= 0
+        )
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,7 @@ def coupon_tally(template_id: str, quantity: int, by_state: dict[str, int]) -> C
     return CouponCounts(template_id, quantity, held + redeemed + expired, held, redeemed, expired)
 
 
-def stock_tally(sale_id: str, session_id: str, stock: int, units: dict[str, int]
-                 ) -> StockCounts:
+def stock_tally(sale_id: str, session_id: str, stock: int, units: dict[str, int]) -> StockCounts:
     """Counts from units per reservation state: sold = confirmed, reserved = held."""
     sold, reserved = units.get("confirmed", 0), units.get("held", 0)
     return StockCounts(sale_id, session_id, stock, sold, reserved, stock - sold - reserved)
@@ -102,8 +105,9 @@ class FlashStore(ABC):
         self.clock = clock
         self._sales = {sale.id: sale for sale in config.sales}
         # (session id, start ms, end ms) per sale, computed once (asked on every reservation)
-        self._windows = {sale.id: [(s.id, *s.window_ms) for s in sale.sessions]
-                         for sale in config.sales}
+        self._windows = {
+            sale.id: [(s.id, *s.window_ms) for s in sale.sessions] for sale in config.sales
+        }
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -117,13 +121,21 @@ class FlashStore(ABC):
             return self._refuse("claim", template_id, who, Reason.RISK_BLOCKED)
         return self._claim(template_id, who, key, new_customer)
 
-    def redeem(self, coupon_id: str, order_id: str, who: Who, *, key: str,
-               order_amount_fen: int | None = None) -> Outcome:
+    def redeem(
+        self,
+        coupon_id: str,
+        order_id: str,
+        who: Who,
+        *,
+        key: str,
+        order_amount_fen: int | None = None,
+    ) -> Outcome:
         """核销: use the coupon on an order, exactly once (same order again → ok, no change)."""
         parts = split_ref(coupon_id)
         if self._listed(who):
-            return self._refuse("redeem", parts[0] if parts else coupon_id, who,
-                                Reason.RISK_BLOCKED)
+            return self._refuse(
+                "redeem", parts[0] if parts else coupon_id, who, Reason.RISK_BLOCKED
+            )
         if parts is None or self.config.template(parts[0]) is None:
             return self._redeem_unknown(coupon_id, order_id, who, key)
         return self._redeem(parts[0], coupon_id, order_id, who, key, order_amount_fen)
@@ -138,12 +150,12 @@ class FlashStore(ABC):
     def expire_coupons(self) -> int:
         """Move held coupons of templates past their valid_to to expired; returns how many."""
         now = self.now_ms()
-        return sum(self._expire_coupons(t.id) for t in self.config.coupons
-                   if t.window_ms[1] <= now)
+        return sum(self._expire_coupons(t.id) for t in self.config.coupons if t.window_ms[1] <= now)
 
     # -- flash sales -------------------------------------------------------------------------
-    def reserve(self, sale_id: str, who: Who, *, key: str, quantity: int = 1,
-                session: str | None = None) -> Outcome:
+    def reserve(
+        self, sale_id: str, who: Who, *, key: str, quantity: int = 1, session: str | None = None
+    ) -> Outcome:
         """秒杀下单: hold `quantity` units for `hold_minutes`, first come first served."""
         sale = self._sales.get(sale_id)
         if sale is None:
@@ -180,8 +192,11 @@ class FlashStore(ABC):
     def _listed(self, who: Who) -> bool:
         """On the campaign file's blocklist (the store's own blocks are checked by the backend)."""
         listed = self.config.guards.blocklist
-        return (who.customer in listed.customers or (who.device in listed.devices)
-                or (who.ip in listed.ips))
+        return (
+            who.customer in listed.customers
+            or (who.device in listed.devices)
+            or (who.ip in listed.ips)
+        )
 
     def _pick_session(self, sale: FlashSale, wanted: str | None) -> tuple[str | None, Reason]:
         """The session asked for, or the one open now; else why none is (not started / ended)."""
@@ -203,8 +218,12 @@ class FlashStore(ABC):
     # -- reading -----------------------------------------------------------------------------
     def all_counts(self) -> tuple[list[CouponCounts], list[StockCounts]]:
         coupons = [c for t in self.config.coupons if (c := self.coupon_counts(t.id))]
-        stock = [c for sale in self.config.sales for s in sale.sessions
-                 if (c := self.stock_counts(sale.id, s.id))]
+        stock = [
+            c
+            for sale in self.config.sales
+            for s in sale.sessions
+            if (c := self.stock_counts(sale.id, s.id))
+        ]
         return coupons, stock
 
     @abstractmethod
@@ -237,13 +256,20 @@ class FlashStore(ABC):
                 counted = self.stock_counts(sale.id, session.id)
                 rebuilt = self.recount_stock(sale.id, session.id)
                 if counted is None or not counted.consistent or counted != rebuilt:
-                    problems.append(f"flash {sale.id}/{session.id}: counters {counted} "
-                                    f"vs records {rebuilt}")
+                    problems.append(
+                        f"flash {sale.id}/{session.id}: counters {counted} vs records {rebuilt}"
+                    )
         return problems
 
     @abstractmethod
-    def audit(self, *, customer: str | None = None, target: str | None = None,
-              since_ms: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+    def audit(
+        self,
+        *,
+        customer: str | None = None,
+        target: str | None = None,
+        since_ms: int | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
         """Audit entries, oldest first, filtered by customer and/or target (template or sale)."""
 
     @abstractmethod
@@ -261,8 +287,15 @@ class FlashStore(ABC):
     def _claim(self, template_id: str, who: Who, key: str, new_customer: bool) -> Outcome: ...
 
     @abstractmethod
-    def _redeem(self, template_id: str, coupon_id: str, order_id: str, who: Who, key: str,
-                order_amount_fen: int | None) -> Outcome: ...
+    def _redeem(
+        self,
+        template_id: str,
+        coupon_id: str,
+        order_id: str,
+        who: Who,
+        key: str,
+        order_amount_fen: int | None,
+    ) -> Outcome: ...
 
     @abstractmethod
     def _redeem_unknown(self, coupon_id: str, order_id: str, who: Who, key: str) -> Outcome:
@@ -275,8 +308,9 @@ class FlashStore(ABC):
     def _expire_coupons(self, template_id: str) -> int: ...
 
     @abstractmethod
-    def _reserve(self, sale: FlashSale, session: str, who: Who, key: str, quantity: int
-                 ) -> Outcome: ...
+    def _reserve(
+        self, sale: FlashSale, session: str, who: Who, key: str, quantity: int
+    ) -> Outcome: ...
 
     @abstractmethod
     def _confirm(self, sale_id: str, reservation_id: str, order_id: str, key: str) -> Outcome: ...
@@ -292,6 +326,9 @@ class FlashStore(ABC):
         """Append one audit entry on its own (refusals decided before the backend is asked)."""
 
     def _refuse(self, op: str, target: str, who: Who, reason: Reason) -> Outcome:
-        self._record(AuditEntry(self.now_ms(), op, target, who.customer or None, who.device,
-                                who.ip, reason.value))
+        self._record(
+            AuditEntry(
+                self.now_ms(), op, target, who.customer or None, who.device, who.ip, reason.value
+            )
+        )
         return refused(reason)

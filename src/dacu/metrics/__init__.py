@@ -10,5 +10,12 @@ from dacu.metrics.kpi import (
     window,
 )
 
-__all__ = ["DIMENSIONS", "KPI_COLUMNS", "first_purchases", "identity_holds", "kpis", "step_users",
-           "window"]
+__all__ = [
+    "DIMENSIONS",
+    "KPI_COLUMNS",
+    "first_purchases",
+    "identity_holds",
+    "kpis",
+    "step_users",
+    "window",
+]

@@ -11,9 +11,21 @@ from typing import Any
 import typer
 
 FORMATS = ("table", "json", "csv")
-LABELS = {"gmv_fen": "GMV", "paid_gmv_fen": "支付金额", "net_gmv_fen": "净GMV", "uv": "UV",
-          "pv": "PV", "buyers": "买家数", "orders": "订单数", "cvr": "转化率", "asp_fen": "客单价",
-          "aov_fen": "笔单价", "bounce_rate": "跳失率", "cart_rate": "加购率", "pay_rate": "付款率"}
+LABELS = {
+    "gmv_fen": "GMV",
+    "paid_gmv_fen": "支付金额",
+    "net_gmv_fen": "净GMV",
+    "uv": "UV",
+    "pv": "PV",
+    "buyers": "买家数",
+    "orders": "订单数",
+    "cvr": "转化率",
+    "asp_fen": "客单价",
+    "aov_fen": "笔单价",
+    "bounce_rate": "跳失率",
+    "cart_rate": "加购率",
+    "pay_rate": "付款率",
+}
 
 
 def _parse_time(text: str | None, tz: str) -> datetime | None:
@@ -22,15 +34,25 @@ def _parse_time(text: str | None, tz: str) -> datetime | None:
     return parse_local_time(text, tz, option="--from/--to")
 
 
-def kpi(by: str = typer.Option("day,channel", "--by", help="Comma-separated dimensions: hour, "
-                               "day, phase, channel, category, customer_type, device, region; "
-                               "'' for the total."),
-        campaign: Path = typer.Option(None, "--campaign", "-c", help="Campaign YAML (for phase, "
-                                      "time zone and the default window)."),
-        start: str = typer.Option(None, "--from", help="Start (inclusive), e.g. 2024-11-11."),
-        end: str = typer.Option(None, "--to", help="End (exclusive), e.g. 2024-11-12."),
-        fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
-        warehouse: str = typer.Option(None, "--warehouse", "-w", help="Warehouse URL.")) -> None:
+def kpi(
+    by: str = typer.Option(
+        "day,channel",
+        "--by",
+        help="Comma-separated dimensions: hour, "
+        "day, phase, channel, category, customer_type, device, region; "
+        "'' for the total.",
+    ),
+    campaign: Path = typer.Option(
+        None,
+        "--campaign",
+        "-c",
+        help="Campaign YAML (for phase, time zone and the default window).",
+    ),
+    start: str = typer.Option(None, "--from", help="Start (inclusive), e.g. 2024-11-11."),
+    end: str = typer.Option(None, "--to", help="End (exclusive), e.g. 2024-11-12."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    warehouse: str = typer.Option(None, "--warehouse", "-w", help="Warehouse URL."),
+) -> None:
     """核心指标 KPIs by any dimensions: GMV = UV × CVR × ASP in every cell.
 
     Channel is the channel of the visit's entry; distinct counts (UV, buyers) do not add up
@@ -50,8 +72,11 @@ def kpi(by: str = typer.Option("day,channel", "--by", help="Comma-separated dime
     tz = camp.timezone if camp else DEFAULT_TZ
     dims = tuple(d.strip() for d in by.split(",") if d.strip())
     wh = open_warehouse(warehouse)
-    events = window(wh.events(), _parse_time(start, tz) or (camp.start if camp else None),
-                    _parse_time(end, tz) or (camp.end if camp else None))
+    events = window(
+        wh.events(),
+        _parse_time(start, tz) or (camp.start if camp else None),
+        _parse_time(end, tz) or (camp.end if camp else None),
+    )
     customers = None
     if "customer_type" in dims:  # the customers table, else first pays over all history
         stored = wh.table("customers")
@@ -93,8 +118,17 @@ def _print_table(rows: list[dict[str, Any]], dims: tuple[str, ...]) -> None:
 
     from dacu.money import format_fen, format_pct
 
-    shown = ("gmv_fen", "paid_gmv_fen", "uv", "pv", "buyers", "orders", "cvr", "asp_fen",
-             "bounce_rate")
+    shown = (
+        "gmv_fen",
+        "paid_gmv_fen",
+        "uv",
+        "pv",
+        "buyers",
+        "orders",
+        "cvr",
+        "asp_fen",
+        "bounce_rate",
+    )
     table = Table(title="核心指标 KPIs", show_lines=False)
     for dim in dims:
         table.add_column(dim)
@@ -119,4 +153,3 @@ def _print_table(rows: list[dict[str, Any]], dims: tuple[str, ...]) -> None:
 def register(app: typer.Typer) -> None:
     """Add `dacu kpi` to the dacu CLI."""
     app.command("kpi")(kpi)
-

@@ -25,9 +25,16 @@ import ibis.expr.types as ir
 PERIOD_DAYS = {"D": 1.0, "W": 7.0}
 
 
-def customer_summary(transactions: ir.Table, *, customer: str, when: str,
-                     amount: str | None = None, calibration_end: date,
-                     observation_end: date | None = None, freq: str = "D") -> ir.Table:
+def customer_summary(
+    transactions: ir.Table,
+    *,
+    customer: str,
+    when: str,
+    amount: str | None = None,
+    calibration_end: date,
+    observation_end: date | None = None,
+    freq: str = "D",
+) -> ir.Table:
     """Summary per customer of the transactions up to `calibration_end` (inclusive)."""
     period = PERIOD_DAYS[freq]
     t = transactions
@@ -37,8 +44,12 @@ def customer_summary(transactions: ir.Table, *, customer: str, when: str,
     end = ibis.literal(calibration_end)
     cal = daily.filter(daily.day <= end)
     per = cal.group_by("customer_id").agg(
-        n=cal.count(), first=cal.day.min(), last=cal.day.max(),
-        total_amount=cal.amount.sum(), first_amount=cal.amount.argmin(cal.day))
+        n=cal.count(),
+        first=cal.day.min(),
+        last=cal.day.max(),
+        total_amount=cal.amount.sum(),
+        first_amount=cal.amount.argmin(cal.day),
+    )
     repeat = per.n - 1
     summary = per.select(
         "customer_id",
@@ -55,12 +66,17 @@ def customer_summary(transactions: ir.Table, *, customer: str, when: str,
     hold = daily.filter((daily.day > end) & (daily.day <= ibis.literal(observation_end)))
     hold = hold.group_by("customer_id").agg(holdout_frequency=hold.count())
     joined = summary.left_join(hold, "customer_id")
-    return joined.select(*summary.columns,
-                         holdout_frequency=joined.holdout_frequency.fill_null(0))
+    return joined.select(*summary.columns, holdout_frequency=joined.holdout_frequency.fill_null(0))
 
 
-def cohort_activity(transactions: ir.Table, *, customer: str, when: str,
-                    period_days: int = 7, cohort_column: str | None = None) -> ir.Table:
+def cohort_activity(
+    transactions: ir.Table,
+    *,
+    customer: str,
+    when: str,
+    period_days: int = 7,
+    cohort_column: str | None = None,
+) -> ir.Table:
     """Active customers per cohort and period offset (留存 cohort table, long format).
 
     cohort: the first-purchase date rounded down to the period (weeks start on Monday when
@@ -70,10 +86,14 @@ def cohort_activity(transactions: ir.Table, *, customer: str, when: str,
     """
     t = transactions
     day = t[when].cast("date")
-    rows = t.select(customer_id=t[customer].cast("string"), day=day,
-                    tag=t[cohort_column].cast("string") if cohort_column else ibis.null("string"))
-    first = rows.group_by("customer_id").agg(first_day=rows.day.min(),
-                                             tag=rows.tag.argmin(rows.day))
+    rows = t.select(
+        customer_id=t[customer].cast("string"),
+        day=day,
+        tag=t[cohort_column].cast("string") if cohort_column else ibis.null("string"),
+    )
+    first = rows.group_by("customer_id").agg(
+        first_day=rows.day.min(), tag=rows.tag.argmin(rows.day)
+    )
     j = rows.select("customer_id", "day").join(first, "customer_id")
     offset = (j.day.delta(j.first_day, unit="day") / period_days).floor().cast("int64")
     if cohort_column:
@@ -83,5 +103,8 @@ def cohort_activity(transactions: ir.Table, *, customer: str, when: str,
     else:
         cohort = j.first_day.strftime("%Y-%m-%d")
     j = j.mutate(cohort=cohort, offset=offset)
-    return j.group_by(["cohort", "offset"]).agg(customers=j.customer_id.nunique()).order_by(
-        ["cohort", "offset"])
+    return (
+        j.group_by(["cohort", "offset"])
+        .agg(customers=j.customer_id.nunique())
+        .order_by(["cohort", "offset"])
+    )

@@ -28,9 +28,14 @@ DEFAULT_STEPS = ("impression", "click", "pv", "cart", "order", "pay")
 SECONDS_PER_HOUR = 3600.0
 
 
-def funnel_counts(events: ir.Table, *, steps: Sequence[str] = DEFAULT_STEPS,
-                  by: Sequence[str] = (), ordered: bool = False,
-                  since: datetime | None = None) -> ir.Table:
+def funnel_counts(
+    events: ir.Table,
+    *,
+    steps: Sequence[str] = DEFAULT_STEPS,
+    by: Sequence[str] = (),
+    ordered: bool = False,
+    since: datetime | None = None,
+) -> ir.Table:
     """Users per step (and mean hours between steps) per cell of `by`."""
     e = events.filter(events.event.isin(list(steps)))
     if "channel" in by:
@@ -40,8 +45,7 @@ def funnel_counts(events: ir.Table, *, steps: Sequence[str] = DEFAULT_STEPS,
     if since is not None:
         e = e.filter(e.ts >= since)
     keys = [*by, "user_id"]
-    per_user = e.group_by(keys).agg(
-        **{f"t_{s}": e.ts.min(where=e.event == s) for s in steps})
+    per_user = e.group_by(keys).agg(**{f"t_{s}": e.ts.min(where=e.event == s) for s in steps})
     reached = _reached(per_user, steps, ordered)
     per_user = per_user.mutate(**reached)
     aggs: dict[str, ir.Value] = {}
@@ -50,13 +54,15 @@ def funnel_counts(events: ir.Table, *, steps: Sequence[str] = DEFAULT_STEPS,
         if i:
             prev = steps[i - 1]
             both = per_user[f"t_{step}"] >= per_user[f"t_{prev}"]
-            gap = (per_user[f"t_{step}"].epoch_seconds()
-                   - per_user[f"t_{prev}"].epoch_seconds()).cast("float64") / SECONDS_PER_HOUR
+            gap = (
+                per_user[f"t_{step}"].epoch_seconds() - per_user[f"t_{prev}"].epoch_seconds()
+            ).cast("float64") / SECONDS_PER_HOUR
             aggs[f"hours_{prev}_{step}"] = gap.mean(where=both & per_user[f"r_{step}"])
     if "cart" in steps and "order" in steps:
         carted = per_user.t_cart.notnull()
-        aggs["users_cart_then_order"] = (carted & (per_user.t_order >= per_user.t_cart)).cast(
-            "int64").sum()
+        aggs["users_cart_then_order"] = (
+            (carted & (per_user.t_order >= per_user.t_cart)).cast("int64").sum()
+        )
     grouped = per_user.group_by(list(by)).agg(**aggs) if by else per_user.agg(**aggs)
     return grouped.order_by(list(by)) if by else grouped
 

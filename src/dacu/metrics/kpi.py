@@ -42,12 +42,41 @@ import ibis
 from dacu.errors import ConfigError
 
 DIMENSIONS = ("hour", "day", "phase", "channel", "category", "customer_type", "device", "region")
-KPI_COLUMNS = ("gmv_fen", "paid_gmv_fen", "net_gmv_fen", "refund_fen", "orders", "paid_orders",
-               "buyers", "uv", "pv", "units", "cart_users", "sessions", "bounced_sessions", "cvr",
-               "asp_fen", "aov_fen", "upt", "cart_rate", "pay_rate", "refund_rate", "bounce_rate")
+KPI_COLUMNS = (
+    "gmv_fen",
+    "paid_gmv_fen",
+    "net_gmv_fen",
+    "refund_fen",
+    "orders",
+    "paid_orders",
+    "buyers",
+    "uv",
+    "pv",
+    "units",
+    "cart_users",
+    "sessions",
+    "bounced_sessions",
+    "cvr",
+    "asp_fen",
+    "aov_fen",
+    "upt",
+    "cart_rate",
+    "pay_rate",
+    "refund_rate",
+    "bounce_rate",
+)
 UNKNOWN = "unknown"
-MEASURE_COLUMNS = ("event_id", "ts", "user_id", "session_id", "event", "channel", "quantity",
-                   "amount_fen", "order_id")
+MEASURE_COLUMNS = (
+    "event_id",
+    "ts",
+    "user_id",
+    "session_id",
+    "event",
+    "channel",
+    "quantity",
+    "amount_fen",
+    "order_id",
+)
 
 
 def fixed_offset(tz: str) -> timedelta:
@@ -55,8 +84,10 @@ def fixed_offset(tz: str) -> timedelta:
     zone = ZoneInfo(tz)
     offsets = {zone.utcoffset(datetime(2024, month, 1)) for month in (1, 4, 7, 10)}
     if len(offsets) != 1:
-        raise ConfigError(f"time zone {tz!r} has daylight saving; KPIs need a fixed-offset zone "
-                          "such as Asia/Shanghai")
+        raise ConfigError(
+            f"time zone {tz!r} has daylight saving; KPIs need a fixed-offset zone "
+            "such as Asia/Shanghai"
+        )
     return offsets.pop()
 
 
@@ -104,8 +135,9 @@ def _customer_types(events: Any, customers: Any, campaign: Any) -> Any:
     return first_purchases(events)
 
 
-def _enrich(events: Any, by: tuple[str, ...], offset: timedelta, campaign: Any,
-            customers: Any) -> Any:
+def _enrich(
+    events: Any, by: tuple[str, ...], offset: timedelta, campaign: Any, customers: Any
+) -> Any:
     """Events with a session key `_sid` and the columns of `by` (channel = session entry's)."""
     t = events.mutate(_sid=_session_key(events))
     if "channel" in by:
@@ -152,8 +184,11 @@ def _session_cells(t: Any, by: tuple[str, ...], offset: timedelta, campaign: Any
         _n_pv=(ev == "pv").cast("int64").sum(),
         _n_act=ev.isin(["cart", "fav", "order", "pay"]).cast("int64").sum(),
         _entry_ts=t.ts.min(),
-        **{d: (t[d].min() if d == "channel" else t[d].argmin(t.ts))
-           for d in by if d not in time_dims},
+        **{
+            d: (t[d].min() if d == "channel" else t[d].argmin(t.ts))
+            for d in by
+            if d not in time_dims
+        },
     )
     s = per_session.filter(per_session._n_pv > 0)
     dims = _time_dims(s._entry_ts, offset, campaign)
@@ -166,8 +201,14 @@ def _ratio(num: Any, den: Any) -> Any:
     return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
 
 
-def kpis(events: Any, *, by: tuple[str, ...] | list[str] = ("day", "channel"),
-         tz: str = "Asia/Shanghai", campaign: Any = None, customers: Any = None) -> Any:
+def kpis(
+    events: Any,
+    *,
+    by: tuple[str, ...] | list[str] = ("day", "channel"),
+    tz: str = "Asia/Shanghai",
+    campaign: Any = None,
+    customers: Any = None,
+) -> Any:
     """One row per cell of `by` with every KPI (columns: the dimensions, then KPI_COLUMNS).
 
     `events` is an Ibis table of EVENT_SCHEMA (filter it first with `window`); `campaign` a
@@ -183,13 +224,17 @@ def kpis(events: Any, *, by: tuple[str, ...] | list[str] = ("day", "channel"),
     cells = t.aggregate(**_cell_metrics(t), by=list(by))
     sessions = _session_cells(t, by, offset, campaign)
     joined = cells.join(sessions, list(by), how="left") if by else cells.cross_join(sessions)
-    j = joined.mutate(sessions=joined.sessions.fill_null(0),
-                      bounced_sessions=joined.bounced_sessions.fill_null(0))
+    j = joined.mutate(
+        sessions=joined.sessions.fill_null(0), bounced_sessions=joined.bounced_sessions.fill_null(0)
+    )
     out = j.mutate(
         net_gmv_fen=j.paid_gmv_fen - j.refund_fen,
-        cvr=_ratio(j.buyers, j.uv), asp_fen=_ratio(j.paid_gmv_fen, j.buyers),
-        aov_fen=_ratio(j.paid_gmv_fen, j.paid_orders), upt=_ratio(j.units, j.paid_orders),
-        cart_rate=_ratio(j.cart_users, j.uv), pay_rate=_ratio(j.paid_orders, j.orders),
+        cvr=_ratio(j.buyers, j.uv),
+        asp_fen=_ratio(j.paid_gmv_fen, j.buyers),
+        aov_fen=_ratio(j.paid_gmv_fen, j.paid_orders),
+        upt=_ratio(j.units, j.paid_orders),
+        cart_rate=_ratio(j.cart_users, j.uv),
+        pay_rate=_ratio(j.paid_orders, j.orders),
         refund_rate=_ratio(j.refund_fen, j.paid_gmv_fen),
         bounce_rate=_ratio(j.bounced_sessions, j.sessions),
     )
@@ -197,8 +242,13 @@ def kpis(events: Any, *, by: tuple[str, ...] | list[str] = ("day", "channel"),
     return out.order_by(list(by)) if by else out
 
 
-def step_users(events: Any, *, by: tuple[str, ...] | list[str] = ("category",),
-               tz: str = "Asia/Shanghai", campaign: Any = None) -> Any:
+def step_users(
+    events: Any,
+    *,
+    by: tuple[str, ...] | list[str] = ("category",),
+    tz: str = "Asia/Shanghai",
+    campaign: Any = None,
+) -> Any:
     """Distinct users at each funnel step per cell: pv → cart → order → pay (and orders, GMV).
 
     The reduction a per-category funnel starts from; steps are counted independently (a user
@@ -210,8 +260,7 @@ def step_users(events: Any, *, by: tuple[str, ...] | list[str] = ("category",),
         t = _enrich(events, by, fixed_offset(tz), campaign, None)
     else:  # no session work needed: only the event's own attributes
         dims = _time_dims(events.ts, fixed_offset(tz), campaign)
-        t = events.mutate(**{d: dims[d] if d in dims else events[d].fill_null(UNKNOWN)
-                             for d in by})
+        t = events.mutate(**{d: dims[d] if d in dims else events[d].fill_null(UNKNOWN) for d in by})
     ev = t.event
     return t.aggregate(
         pv_users=t.user_id.nunique(where=ev == "pv"),

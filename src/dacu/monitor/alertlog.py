@@ -13,10 +13,21 @@ from typing import Any, Protocol
 
 
 class AlertLog(Protocol):
-    def open(self, *, campaign_id: str, rule_id: str, severity: str, message: str,
-             metric: str | None, dimension: str, value: float | None, threshold: float | None,
-             root_cause: dict | None, playbook: dict | None, opened_at: datetime | None = None
-             ) -> int: ...
+    def open(
+        self,
+        *,
+        campaign_id: str,
+        rule_id: str,
+        severity: str,
+        message: str,
+        metric: str | None,
+        dimension: str,
+        value: float | None,
+        threshold: float | None,
+        root_cause: dict | None,
+        playbook: dict | None,
+        opened_at: datetime | None = None,
+    ) -> int: ...
 
     def ack(self, alert_id: int, actor: str) -> dict: ...
 
@@ -32,23 +43,53 @@ class MemoryAlertLog:
         self.rows: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
-    def open(self, *, campaign_id: str, rule_id: str, severity: str, message: str,
-             metric: str | None, dimension: str, value: float | None, threshold: float | None,
-             root_cause: dict | None, playbook: dict | None, opened_at: datetime | None = None
-             ) -> int:
+    def open(
+        self,
+        *,
+        campaign_id: str,
+        rule_id: str,
+        severity: str,
+        message: str,
+        metric: str | None,
+        dimension: str,
+        value: float | None,
+        threshold: float | None,
+        root_cause: dict | None,
+        playbook: dict | None,
+        opened_at: datetime | None = None,
+    ) -> int:
         """`opened_at`: the event time of the alert (a replay logs the data's time, not now)."""
         with self.lock:
             for row in self.rows:  # de-duplicate: one unresolved alert per rule and dimension
                 if (row["campaign_id"], row["rule_id"], row["dimension"]) == (
-                        campaign_id, rule_id, dimension) and row["status"] != "resolved":
-                    row.update(severity=severity, message=message, value=value,
-                               root_cause=root_cause, playbook=playbook)
+                    campaign_id,
+                    rule_id,
+                    dimension,
+                ) and row["status"] != "resolved":
+                    row.update(
+                        severity=severity,
+                        message=message,
+                        value=value,
+                        root_cause=root_cause,
+                        playbook=playbook,
+                    )
                     return row["id"]
-            row = {"id": len(self.rows) + 1, "campaign_id": campaign_id, "rule_id": rule_id,
-                   "severity": severity, "status": "open", "metric": metric,
-                   "dimension": dimension, "message": message, "value": value,
-                   "threshold": threshold, "root_cause": root_cause, "playbook": playbook,
-                   "opened_at": (opened_at or datetime.now(UTC)).isoformat(), "acked_by": None}
+            row = {
+                "id": len(self.rows) + 1,
+                "campaign_id": campaign_id,
+                "rule_id": rule_id,
+                "severity": severity,
+                "status": "open",
+                "metric": metric,
+                "dimension": dimension,
+                "message": message,
+                "value": value,
+                "threshold": threshold,
+                "root_cause": root_cause,
+                "playbook": playbook,
+                "opened_at": (opened_at or datetime.now(UTC)).isoformat(),
+                "acked_by": None,
+            }
             self.rows.append(row)
             return row["id"]
 
@@ -99,15 +140,26 @@ class MetadataAlertLog:
 
     def recent(self, campaign_id: str, limit: int = 50) -> list[dict]:
         with self.db.session() as session:
-            rows = self.alerts.list_alerts(session, self.alerts.AlertFilter(campaign_id=campaign_id,
-                                                                             limit=limit))
+            rows = self.alerts.list_alerts(
+                session, self.alerts.AlertFilter(campaign_id=campaign_id, limit=limit)
+            )
             return [_row(r) for r in rows]
 
 
 def _row(row: Any) -> dict:
-    return {"id": row.id, "campaign_id": row.campaign_id, "rule_id": row.rule_id,
-            "severity": row.severity, "status": row.status, "metric": row.metric,
-            "dimension": row.dimension, "message": row.message, "value": row.value,
-            "threshold": row.threshold, "root_cause": row.root_cause, "playbook": row.playbook,
-            "opened_at": row.opened_at.isoformat() if row.opened_at else None,
-            "acked_by": row.acked_by}
+    return {
+        "id": row.id,
+        "campaign_id": row.campaign_id,
+        "rule_id": row.rule_id,
+        "severity": row.severity,
+        "status": row.status,
+        "metric": row.metric,
+        "dimension": row.dimension,
+        "message": row.message,
+        "value": row.value,
+        "threshold": row.threshold,
+        "root_cause": row.root_cause,
+        "playbook": row.playbook,
+        "opened_at": row.opened_at.isoformat() if row.opened_at else None,
+        "acked_by": row.acked_by,
+    }

@@ -106,8 +106,13 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
     plan = parse_plan(body, source=f"plan of {campaign_id}", tz=campaign.timezone) if body else None
     folder = _monitor_dir() / campaign_id
     notifier = Notifier(load_targets(list(campaign.notify))) if campaign.notify else None
-    monitor = LiveMonitor(campaign, folder, plan=plan, alert_log=MetadataAlertLog(request.app.state.db),
-                          notifier=notifier)
+    monitor = LiveMonitor(
+        campaign,
+        folder,
+        plan=plan,
+        alert_log=MetadataAlertLog(request.app.state.db),
+        notifier=notifier,
+    )
     monitor.flash_audit = _flash_audit(request, monitor)
     monitor.recover()
     return monitor
@@ -120,7 +125,8 @@ def _flash_audit(request: Request, monitor: LiveMonitor) -> Callable[[], list] |
     from dacu.flash.api import get_store
 
     if getattr(request.app.state, "flash_store", None) is None and not os.environ.get(
-            "DACU_CAMPAIGN"):
+        "DACU_CAMPAIGN"
+    ):
         return None
     try:
         store = get_store(request)
@@ -148,14 +154,22 @@ def _owners(app: Any) -> owner.Owners | None:
     found = getattr(app.state, "monitor_owners", None)
     if found is None:
         shared = owner.shared_mode() and getattr(app.state, "db", None) is not None
-        found = (owner.Owners(_monitor_dir(), lambda: internal_app(_monitors(app))) if shared
-                 else _IN_PROCESS)
+        found = (
+            owner.Owners(_monitor_dir(), lambda: internal_app(_monitors(app)))
+            if shared
+            else _IN_PROCESS
+        )
         app.state.monitor_owners = found
     return None if found is _IN_PROCESS else found
 
 
-async def _serving(request: Request, campaign_id: str, *, stream: bool = False,
-                   params: dict[str, str] | None = None) -> LiveMonitor | Response:
+async def _serving(
+    request: Request,
+    campaign_id: str,
+    *,
+    stream: bool = False,
+    params: dict[str, str] | None = None,
+) -> LiveMonitor | Response:
     """The campaign's monitor when this process runs it, else the owner's answer to this request."""
     monitor = _monitors(request.app).get(campaign_id)
     if monitor is not None:
@@ -167,12 +181,19 @@ async def _serving(request: Request, campaign_id: str, *, stream: bool = False,
         await run_in_threadpool(_load_campaign, request, campaign_id)
         owners.registered.add(campaign_id)
     return await owners.monitor_or_forward(
-        request, campaign_id, lambda: _open_from_metadata(request, campaign_id),
-        _monitors(request.app), stream=stream, params=params, actor=_actor(request))
+        request,
+        campaign_id,
+        lambda: _open_from_metadata(request, campaign_id),
+        _monitors(request.app),
+        stream=stream,
+        params=params,
+        actor=_actor(request),
+    )
 
 
-async def _on_monitor(request: Request, campaign_id: str, work: Callable[[LiveMonitor], Any]
-                      ) -> Any:
+async def _on_monitor(
+    request: Request, campaign_id: str, work: Callable[[LiveMonitor], Any]
+) -> Any:
     """`work(monitor)` in a thread of this process when it runs the monitor, else the owner's
     answer to this request."""
     monitor = await _serving(request, campaign_id)
@@ -191,7 +212,7 @@ def _default_campaign(request: Request, body: bytes) -> str:
     marker = b'"campaign_id"'
     at = body.find(marker)
     if at >= 0:
-        rest = body[at + len(marker):].split(b'"', 2)
+        rest = body[at + len(marker) :].split(b'"', 2)
         if len(rest) == 3 and rest[1]:
             return rest[1].decode("utf-8", "replace")
     raise HTTPException(400, "which campaign? add ?campaign=ID or campaign_id to the events")
@@ -236,8 +257,11 @@ class Documents:
             lock = self._locks.setdefault(monitor, threading.Lock())
         with lock:  # viewers arriving together wait for one computation and share it
             made = self._made.get(monitor, {}).get(lang)
-            if (made is not None and made.version == monitor.version
-                    and time.monotonic() - made.made <= self.ttl):
+            if (
+                made is not None
+                and made.version == monitor.version
+                and time.monotonic() - made.made <= self.ttl
+            ):
                 return made
             version, started = monitor.version, time.monotonic()
             made = Document(version, started, snapshot(monitor, lang=lang))
@@ -255,8 +279,9 @@ DOCUMENTS = Documents()
 
 # -- routes ---------------------------------------------------------------------------------------
 @router.post("/api/events")
-async def collect(request: Request, campaign: str | None = Query(None, max_length=64)
-                  ) -> JSONResponse:
+async def collect(
+    request: Request, campaign: str | None = Query(None, max_length=64)
+) -> JSONResponse:
     """Collector: a JSON array or JSON lines of events (contract: dacu.events.EVENT_SCHEMA).
 
     Answers once the accepted events are durable: `{"accepted": n, "duplicates": n, "rejected":
@@ -274,8 +299,9 @@ async def collect(request: Request, campaign: str | None = Query(None, max_lengt
 
 
 @router.get("/api/dashboard/{campaign_id}")
-async def dashboard(request: Request, campaign_id: str, lang: str = Query("zh", pattern="^(zh|en)$")
-                    ) -> dict:
+async def dashboard(
+    request: Request, campaign_id: str, lang: str = Query("zh", pattern="^(zh|en)$")
+) -> dict:
     """The dashboard document: tiles vs plan, hourly curve, channel/category tables, funnel,
     watches and alerts (money in fen plus display text)."""
     monitor = await _serving(request, campaign_id)
@@ -286,8 +312,9 @@ async def dashboard(request: Request, campaign_id: str, lang: str = Query("zh", 
 
 
 @router.get("/api/stream/{campaign_id}")
-async def stream(request: Request, campaign_id: str, lang: str = Query("zh", pattern="^(zh|en)$")
-                 ) -> StreamingResponse:
+async def stream(
+    request: Request, campaign_id: str, lang: str = Query("zh", pattern="^(zh|en)$")
+) -> StreamingResponse:
     """Server-sent events: `data: <dashboard document>` whenever data changed (checked each second)
     and at least every 5 seconds."""
     monitor = await _serving(request, campaign_id, stream=True)
@@ -304,24 +331,30 @@ async def stream(request: Request, campaign_id: str, lang: str = Query("zh", pat
                 yield document.event
             await asyncio.sleep(STREAM_EVERY)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/api/monitor/{campaign_id}/alerts")
-async def alerts(request: Request, campaign_id: str, limit: int = Query(50, ge=1, le=500)
-                 ) -> list[dict]:
+async def alerts(
+    request: Request, campaign_id: str, limit: int = Query(50, ge=1, le=500)
+) -> list[dict]:
     """The alert log of the campaign, newest first (with root cause and playbook)."""
-    return await _on_monitor(request, campaign_id,
-                             lambda monitor: monitor.alert_log.recent(campaign_id, limit=limit))
+    return await _on_monitor(
+        request, campaign_id, lambda monitor: monitor.alert_log.recent(campaign_id, limit=limit)
+    )
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/ack")
 async def ack(request: Request, campaign_id: str, alert_id: int) -> dict:
     """Acknowledge an alert: someone is on it, so it is not escalated."""
     actor = _actor(request)
-    return await _on_monitor(request, campaign_id,
-                             lambda monitor: monitor.acknowledge(alert_id, actor))
+    return await _on_monitor(
+        request, campaign_id, lambda monitor: monitor.acknowledge(alert_id, actor)
+    )
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/resolve")
@@ -346,11 +379,16 @@ async def spend(request: Request, campaign_id: str, rows: list[dict] = Body(...)
 
 
 @router.get("/api/monitor/{campaign_id}/rca")
-async def rca(request: Request, campaign_id: str, metric: str = Query("paid_gmv_fen"),
-              minutes: int = Query(60, ge=5, le=1440)) -> dict:
+async def rca(
+    request: Request,
+    campaign_id: str,
+    metric: str = Query("paid_gmv_fen"),
+    minutes: int = Query(60, ge=5, le=1440),
+) -> dict:
     """Root cause of `metric` over the last `minutes` against the window before (Adtributor)."""
-    return await _on_monitor(request, campaign_id,
-                             lambda monitor: _root_cause(monitor, metric, minutes))
+    return await _on_monitor(
+        request, campaign_id, lambda monitor: _root_cause(monitor, metric, minutes)
+    )
 
 
 def _root_cause(monitor: LiveMonitor, metric: str, minutes: int) -> dict:
@@ -364,5 +402,7 @@ def _root_cause(monitor: LiveMonitor, metric: str, minutes: int) -> dict:
     with monitor.collector.lock:
         monitor.collector.flush()
     end = to_minute(monitor.now)
-    cause = diagnose(monitor.store, metric, (end - minutes, end), (end - 2 * minutes, end - minutes))
+    cause = diagnose(
+        monitor.store, metric, (end - minutes, end), (end - 2 * minutes, end - minutes)
+    )
     return cause.as_dict()

@@ -47,8 +47,11 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": [{"index": r.index, "reason": r.reason} for r in self.rejected]}
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [{"index": r.index, "reason": r.reason} for r in self.rejected],
+        }
 
 
 # -- parsing and validation -------------------------------------------------------------------------
@@ -113,14 +116,19 @@ def _check_numbers(row: dict) -> dict | str:
             return f"amount_fen: a {row['event']} event needs a non-negative integer of fen, got {amount!r}"
     elif amount is not None:
         return f"amount_fen: only order, pay and refund events carry an amount (got {amount!r})"
-    if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool)
-                                 or not 0 < quantity < 2**31):
+    if quantity is not None and (
+        not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity < 2**31
+    ):
         return f"quantity: expected a positive integer, got {quantity!r}"
     return row
 
 
-_TEXT_SCHEMA = pa.schema([pa.field(f.name, pa.string()) if f.name == "ts" else f.with_nullable(True)
-                          for f in EVENT_SCHEMA])
+_TEXT_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, pa.string()) if f.name == "ts" else f.with_nullable(True)
+        for f in EVENT_SCHEMA
+    ]
+)
 _OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
 
 
@@ -145,11 +153,14 @@ def fast_table(items: list[Any]) -> pa.Table | None:
             return None
     kind, amount, quantity = table["event"], table["amount_fen"], table["quantity"]
     money = pc.is_in(kind, value_set=pa.array(sorted(MONEY_EVENTS)))
-    checks = [pc.all(pc.is_in(kind, value_set=pa.array(EVENT_TYPES))),
-              pc.all(pc.match_substring_regex(table["ts"], _OFFSET)),
-              pc.all(pc.if_else(money, pc.fill_null(pc.greater_equal(amount, 0), False),
-                                pc.is_null(amount))),
-              pc.all(pc.fill_null(pc.greater(quantity, 0), True))]
+    checks = [
+        pc.all(pc.is_in(kind, value_set=pa.array(EVENT_TYPES))),
+        pc.all(pc.match_substring_regex(table["ts"], _OFFSET)),
+        pc.all(
+            pc.if_else(money, pc.fill_null(pc.greater_equal(amount, 0), False), pc.is_null(amount))
+        ),
+        pc.all(pc.fill_null(pc.greater(quantity, 0), True)),
+    ]
     if not all(c.as_py() is not False for c in checks):
         return None
     try:
@@ -242,10 +253,17 @@ class Collector:
     before the rollups (bot flagging); `listeners` after them (alert evaluation).
     """
 
-    def __init__(self, log: SegmentLog, rollups: Rollups, store: RollupStore, *,
-                 tz: str = "Asia/Shanghai", sink: Callable[[pa.Table], Any] | None = None,
-                 listeners: list[Callable[[pa.Table], None]] | None = None,
-                 inspect: Callable[[pa.Table], None] | None = None) -> None:
+    def __init__(
+        self,
+        log: SegmentLog,
+        rollups: Rollups,
+        store: RollupStore,
+        *,
+        tz: str = "Asia/Shanghai",
+        sink: Callable[[pa.Table], Any] | None = None,
+        listeners: list[Callable[[pa.Table], None]] | None = None,
+        inspect: Callable[[pa.Table], None] | None = None,
+    ) -> None:
         self.log, self.rollups, self.store = log, rollups, store
         self.tz = ZoneInfo(tz)
         self.sink = sink

@@ -17,8 +17,9 @@ from rich.console import Console
 from dacu.errors import ConfigError, InputError
 
 console = Console()
-monitor_app = typer.Typer(help="实时监控 Live monitoring: replay, alert rules, notifications.",
-                          no_args_is_help=True)
+monitor_app = typer.Typer(
+    help="实时监控 Live monitoring: replay, alert rules, notifications.", no_args_is_help=True
+)
 CAMPAIGN = typer.Option(..., "--campaign", "-c", help="Campaign YAML file (alerts:, notify:).")
 
 
@@ -36,23 +37,37 @@ def _records(batch: pa.Table) -> list[dict]:
 
 
 @monitor_app.command("replay")
-def replay(campaign: Path = CAMPAIGN,
-           events: Path = typer.Option(..., "--events", "-e", help="events.parquet (EVENT_SCHEMA)."),
-           plan: Path | None = typer.Option(None, "--plan", help="plan.json for pacing and plan rules."),
-           skus: Path | None = typer.Option(None, "--skus", help="skus.parquet for stock watches."),
-           out: Path = typer.Option(Path("monitor-data"), "--out", help="Folder for segments and rollups."),
-           since: str | None = typer.Option(None, "--since", help="Replay from this time (ISO, Asia/Shanghai)."),
-           backfill: bool = typer.Option(True, "--backfill/--no-backfill",
-                                         help="With --since: load the campaign's events before it "
-                                              "first, without alerts (campaign-to-date, baselines)."),
-           speed: float = typer.Option(0.0, "--speed", help="Data seconds per real second (0 = flat out)."),
-           batch: int = typer.Option(5000, "--batch", help="Events per collector batch."),
-           notify: bool = typer.Option(False, "--notify/--no-notify", help="Send notifications."),
-           store: str | None = typer.Option(None, "--store", "-s",
-                                            help="The campaign's coupon/flash-sale store "
-                                                 "(sqlite:///path or redis://…): coupon and flash "
-                                                 "watches, coupon refusals in the root cause."),
-           ) -> None:
+def replay(
+    campaign: Path = CAMPAIGN,
+    events: Path = typer.Option(..., "--events", "-e", help="events.parquet (EVENT_SCHEMA)."),
+    plan: Path | None = typer.Option(None, "--plan", help="plan.json for pacing and plan rules."),
+    skus: Path | None = typer.Option(None, "--skus", help="skus.parquet for stock watches."),
+    out: Path = typer.Option(
+        Path("monitor-data"), "--out", help="Folder for segments and rollups."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Replay from this time (ISO, Asia/Shanghai)."
+    ),
+    backfill: bool = typer.Option(
+        True,
+        "--backfill/--no-backfill",
+        help="With --since: load the campaign's events before it "
+        "first, without alerts (campaign-to-date, baselines).",
+    ),
+    speed: float = typer.Option(
+        0.0, "--speed", help="Data seconds per real second (0 = flat out)."
+    ),
+    batch: int = typer.Option(5000, "--batch", help="Events per collector batch."),
+    notify: bool = typer.Option(False, "--notify/--no-notify", help="Send notifications."),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        "-s",
+        help="The campaign's coupon/flash-sale store "
+        "(sqlite:///path or redis://…): coupon and flash "
+        "watches, coupon refusals in the root cause.",
+    ),
+) -> None:
     """Replay events through the collector → rollups → rules → root cause → playbook, in event time.
 
     Prints each alert as it opens, with its root cause. Example:
@@ -68,23 +83,43 @@ def replay(campaign: Path = CAMPAIGN,
     config = load_campaign(campaign)
     every = _read_events(events, None, config.timezone)
     table = _since(every, since, config.timezone)
-    notifier = Notifier(load_targets(list(config.notify), source=str(campaign))) if notify and config.notify else None
+    notifier = (
+        Notifier(load_targets(list(config.notify), source=str(campaign)))
+        if notify and config.notify
+        else None
+    )
     coupons = _open_coupons(store, config) if store else None  # a bad URL fails before --out
-    monitor = LiveMonitor(config, out, plan=load_plan(plan, tz=config.timezone) if plan else None,
-                          skus=pq.read_table(skus).to_pylist() if skus else (), notifier=notifier)
+    monitor = LiveMonitor(
+        config,
+        out,
+        plan=load_plan(plan, tz=config.timezone) if plan else None,
+        skus=pq.read_table(skus).to_pylist() if skus else (),
+        notifier=notifier,
+    )
     if coupons is not None:
         from dacu.monitor.live import recent_audit
 
         monitor.flash_audit = recent_audit(coupons, monitor)
     if since and backfill:
-        earlier = every.filter(pc.and_(_at_least(every, config.start), pc.invert(_at_least(every, _moment(since, config.timezone)))))
-        console.print(f"backfilled {monitor.backfill(earlier):,} events from {config.start:%Y-%m-%d %H:%M} "
-                      f"to {since} (no alerts)", markup=False)
+        earlier = every.filter(
+            pc.and_(
+                _at_least(every, config.start),
+                pc.invert(_at_least(every, _moment(since, config.timezone))),
+            )
+        )
+        console.print(
+            f"backfilled {monitor.backfill(earlier):,} events from {config.start:%Y-%m-%d %H:%M} "
+            f"to {since} (no alerts)",
+            markup=False,
+        )
     _feed(monitor, table, batch=batch, speed=speed)
     monitor.close()
     opened = [f for f in monitor.feed if f["kind"] == "opened"]
-    console.print(f"replayed {table.num_rows:,} events; {len(opened)} alerts opened; "
-                  f"{len(monitor.bots.bots)} bot users suppressed; rollups in {out}", markup=False)
+    console.print(
+        f"replayed {table.num_rows:,} events; {len(opened)} alerts opened; "
+        f"{len(monitor.bots.bots)} bot users suppressed; rollups in {out}",
+        markup=False,
+    )
     if monitor.flash_audit is not None:
         _print_coupons(monitor.flash_audit())
 
@@ -105,8 +140,11 @@ def _print_coupons(entries: list) -> None:
         for i, name in enumerate(("issued", "redeemed", "refused")):
             cell[i] += row[name]
     for coupon, (issued, redeemed, refused) in sorted(totals.items()):
-        console.print(f"领券 coupon {coupon}: 发放 issued {issued:,}, 核销 redeemed {redeemed:,}, "
-                      f"拒绝 refused {refused:,}", markup=False)
+        console.print(
+            f"领券 coupon {coupon}: 发放 issued {issued:,}, 核销 redeemed {redeemed:,}, "
+            f"拒绝 refused {refused:,}",
+            markup=False,
+        )
 
 
 def _read_events(path: Path, since: str | None, tz: str) -> pa.Table:
@@ -146,7 +184,9 @@ def _feed(monitor, table: pa.Table, *, batch: int, speed: float) -> None:
                     time.sleep(wait)
             result = monitor.collector.accept(_records(chunk))
             if result.rejected:
-                raise InputError(f"event {offset + result.rejected[0].index}: {result.rejected[0].reason}")
+                raise InputError(
+                    f"event {offset + result.rejected[0].index}: {result.rejected[0].reason}"
+                )
             progress.advance(task, chunk.num_rows)
             feed = list(monitor.feed)
             for item in reversed(feed[: len(feed) - shown] if len(feed) > shown else []):
@@ -183,16 +223,22 @@ def rules(campaign: Path = CAMPAIGN) -> None:
     for rule in found:
         missing = [t for t in rule.notify if t not in targets]
         if missing:
-            raise ConfigError(f"{campaign}: alerts (id {rule.id}).notify: unknown target(s) {missing}")
+            raise ConfigError(
+                f"{campaign}: alerts (id {rule.id}).notify: unknown target(s) {missing}"
+            )
         bound = f"< {rule.below:g}" if rule.below is not None else f"> {rule.above:g}"
-        console.print(f"✓ {rule.id}: {rule.metric}{f' by {rule.by}' if rule.by else ''} {bound} "
-                      f"({rule.compare}), window {rule.window}, for {rule.for_}, {rule.severity}")
+        console.print(
+            f"✓ {rule.id}: {rule.metric}{f' by {rule.by}' if rule.by else ''} {bound} "
+            f"({rule.compare}), window {rule.window}, for {rule.for_}, {rule.severity}"
+        )
     console.print(f"{len(found)} rules, {len(targets)} notification targets")
 
 
 @monitor_app.command("notify-test")
-def notify_test(campaign: Path = CAMPAIGN,
-                target: str = typer.Option(..., "--target", "-t", help="Target id from notify:.")) -> None:
+def notify_test(
+    campaign: Path = CAMPAIGN,
+    target: str = typer.Option(..., "--target", "-t", help="Target id from notify:."),
+) -> None:
     """Send a test message to one notification target (checks URL, secret and signing).
 
     Example: dacu monitor notify-test -c examples/double11.yaml -t ops-dingtalk
@@ -202,7 +248,9 @@ def notify_test(campaign: Path = CAMPAIGN,
 
     config = load_campaign(campaign)
     notifier = Notifier(load_targets(list(config.notify), source=str(campaign)))
-    result = notifier.send(target, Message("【测试】dacu 大促监控通知", "这是一条测试消息 test message", "yellow"))
+    result = notifier.send(
+        target, Message("【测试】dacu 大促监控通知", "这是一条测试消息 test message", "yellow")
+    )
     notifier.close()
     console.print(json.dumps(result.__dict__, ensure_ascii=False))
     if not result.ok:

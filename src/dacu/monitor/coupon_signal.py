@@ -38,11 +38,21 @@ MIN_EXTRA = 10.0  # refused customers beyond the expected before a template is a
 # refusals are everyday noise for a coupon; a pool that runs out refuses dozens)
 SOLD_OUT = frozenset({"coupons_gone", "sold_out"})
 GUARD = frozenset({"rate_limited", "risk_blocked"})
-REASON_ZH = {"coupons_gone": "已领完", "sold_out": "已抢光", "rate_limited": "风控限流",
-             "risk_blocked": "风控拦截", "limit_reached": "已达限领", "not_started": "未开始",
-             "ended": "已结束", "new_customers_only": "仅限新客", "below_threshold": "未达门槛",
-             "coupon_expired": "券已过期", "already_redeemed": "券已使用",
-             "unknown_coupon": "券码无效", "not_owner": "非本人券"}
+REASON_ZH = {
+    "coupons_gone": "已领完",
+    "sold_out": "已抢光",
+    "rate_limited": "风控限流",
+    "risk_blocked": "风控拦截",
+    "limit_reached": "已达限领",
+    "not_started": "未开始",
+    "ended": "已结束",
+    "new_customers_only": "仅限新客",
+    "below_threshold": "未达门槛",
+    "coupon_expired": "券已过期",
+    "already_redeemed": "券已使用",
+    "unknown_coupon": "券码无效",
+    "not_owner": "非本人券",
+}
 """Reason codes (`dacu.flash.reasons.Reason`) as an operator reads them: 风控 where the shop's own
 page says 活动太火爆 (a guard answers a rate limit vaguely on purpose)."""
 
@@ -89,8 +99,14 @@ def redeem_rate(entries: Iterable[Any], until_ms: int) -> dict[str, float]:
     return {t: min(1.0, c["redeem"] / c["claim"]) for t, c in counts.items() if c["claim"]}
 
 
-def coupon_signals(entries: Iterable[Any], window: tuple[int, int], baseline: tuple[int, int],
-                   *, prior: float = PRIOR_ORDERS, min_extra: float = MIN_EXTRA) -> list[dict]:
+def coupon_signals(
+    entries: Iterable[Any],
+    window: tuple[int, int],
+    baseline: tuple[int, int],
+    *,
+    prior: float = PRIOR_ORDERS,
+    min_extra: float = MIN_EXTRA,
+) -> list[dict]:
     """Templates whose refusal rate in `window` broke away from `baseline` (both [start, end) in
     epoch ms), as signal dicts for `explain(signals=…)`, strongest first: kind coupon_refusal,
     dimension coupon, value = template, measure refused (customers), expected, actual, score,
@@ -99,8 +115,9 @@ def coupon_signals(entries: Iterable[Any], window: tuple[int, int], baseline: tu
     beyond the expected, per hour) and redeem_rate (to date, for the playbook's expected effect)."""
     entries = list(entries)
     now, before = tally(entries, *window), tally(entries, *baseline)
-    pooled = ((sum(c.refused for c in before.values()) + 0.5)
-              / (sum(c.attempts for c in before.values()) + 1.0))
+    pooled = (sum(c.refused for c in before.values()) + 0.5) / (
+        sum(c.attempts for c in before.values()) + 1.0
+    )
     tests, rates = [], {}
     for target in sorted(now):
         cell, base = now[target], before.get(target, Tally())
@@ -116,15 +133,22 @@ def coupon_signals(entries: Iterable[Any], window: tuple[int, int], baseline: tu
             continue
         cell, base = now[signal.value], before.get(signal.value, Tally())
         top = cell.reasons.most_common(1)[0][0]
-        out.append({**signal.as_dict(), "attempts": cell.attempts,
-                    "rate": cell.refused / cell.attempts,
-                    "expected_rate": rates[signal.value],
-                    "baseline_rate": base.refused / base.attempts if base.attempts else None,
-                    "baseline_attempts": base.attempts,
-                    "reason": top, "reason_zh": REASON_ZH.get(top, top),
-                    "group": reason_group(top), "reasons": dict(cell.reasons.most_common()),
-                    "extra_per_hour": extra / hours if hours > 0 else None,
-                    "redeem_rate": redeemed.get(signal.value)})
+        out.append(
+            {
+                **signal.as_dict(),
+                "attempts": cell.attempts,
+                "rate": cell.refused / cell.attempts,
+                "expected_rate": rates[signal.value],
+                "baseline_rate": base.refused / base.attempts if base.attempts else None,
+                "baseline_attempts": base.attempts,
+                "reason": top,
+                "reason_zh": REASON_ZH.get(top, top),
+                "group": reason_group(top),
+                "reasons": dict(cell.reasons.most_common()),
+                "extra_per_hour": extra / hours if hours > 0 else None,
+                "redeem_rate": redeemed.get(signal.value),
+            }
+        )
     return sorted(out, key=lambda s: (-s["score"], s["value"]))
 
 

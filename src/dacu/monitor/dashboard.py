@@ -37,9 +37,11 @@ def _tiles(lines: list, lang: str) -> list[dict]:
     out = []
     for line in lines:
         row = line.as_dict()
-        row.update(actual_text=text(line.metric, line.actual, lang),
-                   planned_text=text(line.metric, line.planned, lang),
-                   attainment_text=format_pct(line.attainment, digits=1))
+        row.update(
+            actual_text=text(line.metric, line.actual, lang),
+            planned_text=text(line.metric, line.planned, lang),
+            attainment_text=format_pct(line.attainment, digits=1),
+        )
         if lang == "en":
             row["label"] = LABELS[line.metric].split(" ", 1)[-1]
         out.append(row)
@@ -54,33 +56,54 @@ def day_bounds(monitor: LiveMonitor, now: datetime) -> tuple[datetime, datetime]
 
 def _table(monitor: LiveMonitor, dim: str, start: datetime, now: datetime, lang: str) -> list[dict]:
     plan = monitor.plan or EMPTY_PLAN
-    names = {c.id: c.name for c in (monitor.campaign.channels if dim == "channel"
-                                    else monitor.campaign.categories)}
+    names = {
+        c.id: c.name
+        for c in (monitor.campaign.channels if dim == "channel" else monitor.campaign.categories)
+    }
     rows = []
     s, e = to_minute(start), to_minute(now)
     for value, kpis in monitor.store.by_value(dim, s, e).items():
         if not value:
             continue
         spend = monitor.spend_between(s, e, value) if dim == "channel" else None
-        scope = {"channel": value if dim == "channel" else None,
-                 "category": value if dim == "category" else None}
+        scope = {
+            "channel": value if dim == "channel" else None,
+            "category": value if dim == "category" else None,
+        }
         plan_vals = plan_values(planned(plan, start, now, **scope))
         gmv_line = compare({"gmv_fen": kpis.gmv_fen}, plan_vals, plan.tolerance)[0]
-        rows.append({"value": value, "name": names.get(value) or value, "gmv_fen": kpis.gmv_fen,
-                     "gmv_text": text("gmv_fen", kpis.gmv_fen, lang), "uv": kpis.uv,
-                     "buyers": kpis.buyers, "cvr": kpis.cvr, "cvr_text": format_pct(kpis.cvr),
-                     "asp_fen": kpis.asp_fen, "asp_text": text("asp_fen", kpis.asp_fen, lang),
-                     "plan_gmv_fen": plan_vals["gmv_fen"], "attainment": gmv_line.attainment,
-                     "status": gmv_line.status, "spend_fen": spend,
-                     "roi": kpis.gmv_fen / spend if spend else None})
+        rows.append(
+            {
+                "value": value,
+                "name": names.get(value) or value,
+                "gmv_fen": kpis.gmv_fen,
+                "gmv_text": text("gmv_fen", kpis.gmv_fen, lang),
+                "uv": kpis.uv,
+                "buyers": kpis.buyers,
+                "cvr": kpis.cvr,
+                "cvr_text": format_pct(kpis.cvr),
+                "asp_fen": kpis.asp_fen,
+                "asp_text": text("asp_fen", kpis.asp_fen, lang),
+                "plan_gmv_fen": plan_vals["gmv_fen"],
+                "attainment": gmv_line.attainment,
+                "status": gmv_line.status,
+                "spend_fen": spend,
+                "roi": kpis.gmv_fen / spend if spend else None,
+            }
+        )
     return sorted(rows, key=lambda r: -r["gmv_fen"])
 
 
 def _funnel(monitor: LiveMonitor, start: datetime, now: datetime) -> list[dict]:
     k = monitor.store.totals(to_minute(start), to_minute(now))
-    steps = [("uv", "访客 UV", k.uv), ("pv", "浏览 PV", k.pv), ("cart", "加购 cart", k.cart),
-             ("orders", "下单 orders", k.orders), ("paid_orders", "支付 paid", k.paid_orders),
-             ("buyers", "买家 buyers", k.buyers)]
+    steps = [
+        ("uv", "访客 UV", k.uv),
+        ("pv", "浏览 PV", k.pv),
+        ("cart", "加购 cart", k.cart),
+        ("orders", "下单 orders", k.orders),
+        ("paid_orders", "支付 paid", k.paid_orders),
+        ("buyers", "买家 buyers", k.buyers),
+    ]
     return [{"step": s, "label": label, "count": n} for s, label, n in steps]
 
 
@@ -89,17 +112,32 @@ def _watches(monitor: LiveMonitor, now: datetime, lang: str) -> dict[str, Any]:
     since, end = to_minute(monitor.campaign.start), to_minute(now)
     gmv = {c: k.gmv_fen for c, k in monitor.store.by_value("channel", since, end).items()}
     spent = {c: monitor.spend_between(since, end, c) for c in {c for _, c in monitor.spend}}
-    budget = dict(plan.budget) or {line.channel: line.amount for line in (
-        monitor.campaign.budget.lines if monitor.campaign.budget else []) if line.channel}
-    planned_to_now = {c: planned(plan, monitor.campaign.start, now, channel=c)["spend_fen"]
-                      for c in budget}
+    budget = dict(plan.budget) or {
+        line.channel: line.amount
+        for line in (monitor.campaign.budget.lines if monitor.campaign.budget else [])
+        if line.channel
+    }
+    planned_to_now = {
+        c: planned(plan, monitor.campaign.start, now, channel=c)["spend_fen"] for c in budget
+    }
     roi_target = monitor.campaign.target("roi")
     audit = monitor.flash_audit() if monitor.flash_audit else []
-    return {"stock": [r.as_dict() for r in monitor.stock(top=20)],
-            "budget": [r.as_dict() for r in budget_watch(
-                budget, planned_to_now, spent, gmv, tolerance=plan.tolerance,
-                roi_floor=roi_target.value if roi_target else None)],
-            "coupons": coupon_watch(audit)[-24:], "flash": flash_watch(audit)}
+    return {
+        "stock": [r.as_dict() for r in monitor.stock(top=20)],
+        "budget": [
+            r.as_dict()
+            for r in budget_watch(
+                budget,
+                planned_to_now,
+                spent,
+                gmv,
+                tolerance=plan.tolerance,
+                roi_floor=roi_target.value if roi_target else None,
+            )
+        ],
+        "coupons": coupon_watch(audit)[-24:],
+        "flash": flash_watch(audit),
+    }
 
 
 def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
@@ -116,15 +154,29 @@ def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
     for (minute, _), fen in monitor.spend.items():
         by_hour[minute] = by_hour.get(minute, 0) + fen
     return {
-        "campaign": {"id": monitor.campaign.id, "name": monitor.campaign.name,
-                     "store": monitor.campaign.store},
-        "now": latest.isoformat(), "version": monitor.version,
-        "events": monitor.rollups.events, "bots": len(monitor.bots.bots),
+        "campaign": {
+            "id": monitor.campaign.id,
+            "name": monitor.campaign.name,
+            "store": monitor.campaign.store,
+        },
+        "now": latest.isoformat(),
+        "version": monitor.version,
+        "events": monitor.rollups.events,
+        "bots": len(monitor.bots.bots),
         "has_plan": monitor.plan is not None,
-        "tiles": _tiles(pace(monitor.store, plan, day_start, now, spend_fen=spend_today or None), lang),
-        "campaign_tiles": _tiles(pace(monitor.store, plan, monitor.campaign.start, now,
-                                      spend_fen=monitor.spend_between(to_minute(monitor.campaign.start), e)
-                                      or None), lang),
+        "tiles": _tiles(
+            pace(monitor.store, plan, day_start, now, spend_fen=spend_today or None), lang
+        ),
+        "campaign_tiles": _tiles(
+            pace(
+                monitor.store,
+                plan,
+                monitor.campaign.start,
+                now,
+                spend_fen=monitor.spend_between(to_minute(monitor.campaign.start), e) or None,
+            ),
+            lang,
+        ),
         "curve": hourly_pace(monitor.store, plan, day_start, day_end, now, spend_by_hour=by_hour),
         "channels": _table(monitor, "channel", day_start, now, lang),
         "categories": _table(monitor, "category", day_start, now, lang),

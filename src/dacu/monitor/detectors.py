@@ -23,8 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 COUNT_METRICS = frozenset({"uv", "buyers", "orders", "paid_orders", "pv", "units"})
-RATE_COUNTS = {"cvr": ("buyers", "uv"), "pay_rate": ("paid_orders", "orders"),
-               "cart_rate": ("cart", "pv"), "order_rate": ("orders", "pv")}
+RATE_COUNTS = {
+    "cvr": ("buyers", "uv"),
+    "pay_rate": ("paid_orders", "orders"),
+    "cart_rate": ("cart", "pv"),
+    "order_rate": ("orders", "pv"),
+}
 """Ratio KPIs as (numerator, denominator) counts: what their sampling noise is made of."""
 
 
@@ -37,8 +41,9 @@ class Baseline:
     source: str  # "seasonal" (same clock window, previous days) or "trailing"
 
 
-def robust_baseline(values: Sequence[float], *, count: bool = False, source: str = "seasonal"
-                    ) -> Baseline | None:
+def robust_baseline(
+    values: Sequence[float], *, count: bool = False, source: str = "seasonal"
+) -> Baseline | None:
     """Median and MAD·1.4826 of comparable values (floored at √median for counts)."""
     clean = [v for v in values if v is not None and not math.isnan(v)]
     if not clean:
@@ -52,12 +57,20 @@ def robust_baseline(values: Sequence[float], *, count: bool = False, source: str
     return Baseline(statistics.fmean(clean), median, mad, len(clean), source)
 
 
-def seasonal_baseline(read: Callable[[datetime, datetime], float | None], end: datetime,
-                      window: timedelta, *, days: int = 7, min_days: int = 3,
-                      trailing: int = 6, count: bool = False) -> Baseline | None:
+def seasonal_baseline(
+    read: Callable[[datetime, datetime], float | None],
+    end: datetime,
+    window: timedelta,
+    *,
+    days: int = 7,
+    min_days: int = 3,
+    trailing: int = 6,
+    count: bool = False,
+) -> Baseline | None:
     """Baseline of `read(start, end)` from the same window on previous days, else trailing windows."""
-    values = [read(end - timedelta(days=d) - window, end - timedelta(days=d))
-              for d in range(1, days + 1)]
+    values = [
+        read(end - timedelta(days=d) - window, end - timedelta(days=d)) for d in range(1, days + 1)
+    ]
     values = [v for v in values if v is not None]
     if len(values) >= min_days:
         return robust_baseline(values, count=count)
@@ -66,8 +79,15 @@ def seasonal_baseline(read: Callable[[datetime, datetime], float | None], end: d
     return robust_baseline(values, count=count, source="trailing") if values else None
 
 
-def rate_tail_p(hits: float, trials: float, ref_hits: float, ref_trials: float | None = None, *,
-                ref_rate: float | None = None, lower: bool = True) -> float:
+def rate_tail_p(
+    hits: float,
+    trials: float,
+    ref_hits: float,
+    ref_trials: float | None = None,
+    *,
+    ref_rate: float | None = None,
+    lower: bool = True,
+) -> float:
     """One-sided p-value that a rate (hits per trial) is this far below (`lower`) or above its
     reference by chance alone.
 
@@ -102,16 +122,18 @@ class Anomaly:
     source: str
 
 
-def detect(metric: str, key: str, value: float | None, baseline: Baseline | None, *,
-           k: float = 3.0) -> Anomaly | None:
+def detect(
+    metric: str, key: str, value: float | None, baseline: Baseline | None, *, k: float = 3.0
+) -> Anomaly | None:
     """An anomaly when the value is more than k robust deviations from the comparable median."""
     if value is None or baseline is None or baseline.spread <= 0:
         return None
     z = (value - baseline.median) / baseline.spread
     if abs(z) < k:
         return None
-    return Anomaly(metric, key, value, baseline.median, z, "drop" if z < 0 else "spike",
-                   baseline.source)
+    return Anomaly(
+        metric, key, value, baseline.median, z, "drop" if z < 0 else "spike", baseline.source
+    )
 
 
 class BotFilter:
@@ -127,11 +149,18 @@ class BotFilter:
         if events.num_rows == 0:
             return set()
         minute = pc.divide(pc.cast(events["ts"], pa.int64()), 60_000_000)
-        grouped = pa.table({"u": events["user_id"], "m": minute}).group_by(["u", "m"]).aggregate(
-            [("u", "count")])
+        grouped = (
+            pa.table({"u": events["user_id"], "m": minute})
+            .group_by(["u", "m"])
+            .aggregate([("u", "count")])
+        )
         new = set()
-        for user, moment, count in zip(grouped["u"].to_pylist(), grouped["m"].to_pylist(),
-                                       grouped["u_count"].to_pylist(), strict=True):
+        for user, moment, count in zip(
+            grouped["u"].to_pylist(),
+            grouped["m"].to_pylist(),
+            grouped["u_count"].to_pylist(),
+            strict=True,
+        ):
             total = self._counts[(user, moment)] = self._counts[(user, moment)] + count
             if total > self.max_per_minute and user not in self.bots:
                 new.add(user)

@@ -70,30 +70,56 @@ def metric_value(kpis: Kpis, metric: str, spend_fen: int | None = None) -> float
 
 def anomaly_rules(metrics: Iterable[str] = ANOMALY_METRICS, *, k: float = 3.0) -> list[AlertRule]:
     """Built-in detectors: the hourly KPI more than k robust deviations below comparable hours."""
-    return [AlertRule.model_validate({"id": f"anomaly-{m}", "name": f"{m} 异常下降 anomaly",
-                                      "metric": m, "compare": "absolute", "below": -k,
-                                      "window": "1h", "severity": "yellow", "min_volume": 200,
-                                      "every": "10m"})
-            for m in metrics]
+    return [
+        AlertRule.model_validate(
+            {
+                "id": f"anomaly-{m}",
+                "name": f"{m} 异常下降 anomaly",
+                "metric": m,
+                "compare": "absolute",
+                "below": -k,
+                "window": "1h",
+                "severity": "yellow",
+                "min_volume": 200,
+                "every": "10m",
+            }
+        )
+        for m in metrics
+    ]
 
 
-SIGNALS_OF = {"pay_rate": ("pay_failure",), "cvr": ("pay_failure", "cvr_drop", "stock_out"),
-              "buyers": ("pay_failure", "cvr_drop", "stock_out"), "uv": ("traffic_drop",),
-              "pv": ("traffic_drop",), "order_rate": ("stock_out",),
-              "orders": ("cvr_drop", "stock_out")}
+SIGNALS_OF = {
+    "pay_rate": ("pay_failure",),
+    "cvr": ("pay_failure", "cvr_drop", "stock_out"),
+    "buyers": ("pay_failure", "cvr_drop", "stock_out"),
+    "uv": ("traffic_drop",),
+    "pv": ("traffic_drop",),
+    "order_rate": ("stock_out",),
+    "orders": ("cvr_drop", "stock_out"),
+}
 """Associated signals that explain a rule's metric."""
 
 
 def _own_signal_first(cause: dict, rule: AlertRule, key: str) -> dict:
-    own = [s for s in cause.get("signals") or []
-           if s.get("kind") in SIGNALS_OF.get(rule.metric, ()) and rule.by
-           and (s.get("dimension"), s.get("value")) == (rule.by, key)]
+    own = [
+        s
+        for s in cause.get("signals") or []
+        if s.get("kind") in SIGNALS_OF.get(rule.metric, ())
+        and rule.by
+        and (s.get("dimension"), s.get("value")) == (rule.by, key)
+    ]
     if not own:
         return cause
-    elements = [e for x in cause.get("explanations", []) for e in x["elements"]
-                if (e["dimension"], e["value"]) == (rule.by, key)]
-    culprit = {**(elements[0] if elements else {"dimension": rule.by, "value": key, "ep": None}),
-               "signal": own[0]["kind"]}
+    elements = [
+        e
+        for x in cause.get("explanations", [])
+        for e in x["elements"]
+        if (e["dimension"], e["value"]) == (rule.by, key)
+    ]
+    culprit = {
+        **(elements[0] if elements else {"dimension": rule.by, "value": key, "ep": None}),
+        "signal": own[0]["kind"],
+    }
     rest = [s for s in cause["signals"] if s is not own[0]]
     return {**cause, "culprit": culprit, "signals": [own[0], *rest]}
 
@@ -130,22 +156,38 @@ def recent_audit(store: Any, monitor: LiveMonitor) -> Callable[[], list]:
 class LiveMonitor:
     """Everything live for one campaign, in `folder` (segments/ and rollups.duckdb)."""
 
-    def __init__(self, campaign: Campaign, folder: Path, *, plan: Plan | None = None,
-                 skus: Iterable[Mapping] = (), returning_users: Iterable[str] = (),
-                 alert_log: AlertLog | None = None, notifier: Notifier | None = None,
-                 detectors: bool = True, flash_audit: Callable[[], list] | None = None,
-                 sink: Callable[[pa.Table], Any] | None = None,
-                 step: timedelta = timedelta(seconds=10)) -> None:
+    def __init__(
+        self,
+        campaign: Campaign,
+        folder: Path,
+        *,
+        plan: Plan | None = None,
+        skus: Iterable[Mapping] = (),
+        returning_users: Iterable[str] = (),
+        alert_log: AlertLog | None = None,
+        notifier: Notifier | None = None,
+        detectors: bool = True,
+        flash_audit: Callable[[], list] | None = None,
+        sink: Callable[[pa.Table], Any] | None = None,
+        step: timedelta = timedelta(seconds=10),
+    ) -> None:
         self.campaign, self.plan, self.skus = campaign, plan, list(skus)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.store = RollupStore(folder / "rollups.duckdb")
         self.bots = BotFilter()
-        self.rollups = Rollups(returning_users=returning_users, bots=self.bots.bots,
-                               tz=campaign.timezone)
-        self.collector = Collector(SegmentLog(folder / "segments"), self.rollups, self.store,
-                                   tz=campaign.timezone, sink=sink, listeners=[self._on_batch],
-                                   inspect=self.bots.observe)
+        self.rollups = Rollups(
+            returning_users=returning_users, bots=self.bots.bots, tz=campaign.timezone
+        )
+        self.collector = Collector(
+            SegmentLog(folder / "segments"),
+            self.rollups,
+            self.store,
+            tz=campaign.timezone,
+            sink=sink,
+            listeners=[self._on_batch],
+            inspect=self.bots.observe,
+        )
         rules = load_rules(campaign)
         self.engine = RuleEngine(rules + (anomaly_rules() if detectors else []))
         self.alert_log = alert_log or MemoryAlertLog()
@@ -190,8 +232,11 @@ class LiveMonitor:
         """Spend rows {hour (ISO or datetime), channel, spend_fen} (from the ad platforms)."""
         count = 0
         for row in rows:
-            hour = row["hour"] if isinstance(row["hour"], datetime) else datetime.fromisoformat(
-                str(row["hour"]))
+            hour = (
+                row["hour"]
+                if isinstance(row["hour"], datetime)
+                else datetime.fromisoformat(str(row["hour"]))
+            )
             if hour.tzinfo is None:
                 hour = hour.replace(tzinfo=self.campaign.tz)
             key = (to_minute(hour), str(row["channel"]))
@@ -200,8 +245,11 @@ class LiveMonitor:
         return count
 
     def spend_between(self, start: int, end: int, channel: str | None = None) -> int:
-        return sum(v for (m, c), v in self.spend.items()
-                   if start <= m < end and (channel is None or c == channel))
+        return sum(
+            v
+            for (m, c), v in self.spend.items()
+            if start <= m < end and (channel is None or c == channel)
+        )
 
     def _on_batch(self, table: pa.Table) -> None:
         latest = pc.max(table["ts"]).as_py()
@@ -259,10 +307,12 @@ class LiveMonitor:
             self._memo[where] = kpis
         return kpis
 
-    def _value(self, metric: str, dim: str | None, key: str, start: datetime, end: datetime
-               ) -> float | None:
-        spend = self.spend_between(to_minute(start), to_minute(end),
-                                   key if dim == "channel" else None)
+    def _value(
+        self, metric: str, dim: str | None, key: str, start: datetime, end: datetime
+    ) -> float | None:
+        spend = self.spend_between(
+            to_minute(start), to_minute(end), key if dim == "channel" else None
+        )
         return metric_value(self._kpis(dim, key, start, end), metric, spend)
 
     def _read(self, rule: AlertRule, now: datetime) -> dict[str, tuple[float | None, float | None]]:
@@ -270,13 +320,19 @@ class LiveMonitor:
         if window is None:
             return {}
         if rule.metric == "stock_hours":
-            return {row.sku_id: (row.hours_to_stockout, None) for row in self.stock()
-                    if row.hours_to_stockout is not None}
+            return {
+                row.sku_id: (row.hours_to_stockout, None)
+                for row in self.stock()
+                if row.hours_to_stockout is not None
+            }
         start, end = window
         s, e = to_minute(start), to_minute(end)
         sec, live = (int(start.timestamp()), int(end.timestamp())), self._live()
-        cells = (window_by_value(self.store, rule.by, *sec, live=live) if rule.by
-                 else {"": window_totals(self.store, *sec, live=live)})
+        cells = (
+            window_by_value(self.store, rule.by, *sec, live=live)
+            if rule.by
+            else {"": window_totals(self.store, *sec, live=live)}
+        )
         if self._memo is not None:  # each value's window, read once for all values
             self._memo.update({(rule.by or "all", key, *sec): kpis for key, kpis in cells.items()})
         out = {}
@@ -286,22 +342,34 @@ class LiveMonitor:
             if rule.id.startswith("anomaly-"):
                 out[key] = (self._anomaly_z(rule, key, start, end), None)
                 continue
-            spend = (self.spend_between(s, e, key or None) if rule.by in (None, "channel")
-                     else None)  # spend is known per channel, not per category or device
+            spend = (
+                self.spend_between(s, e, key or None) if rule.by in (None, "channel") else None
+            )  # spend is known per channel, not per category or device
             reference = self._reference(rule, key, start, end)
-            out[key] = (metric_value(kpis, rule.metric, spend), reference,
-                        self._chance(rule, kpis, key, start, end, reference))
+            out[key] = (
+                metric_value(kpis, rule.metric, spend),
+                reference,
+                self._chance(rule, kpis, key, start, end, reference),
+            )
         return out
 
     def _rest(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> Kpis:
         """The shop minus one dimension value over the window (counts subtract; UV and buyers are
         HLL estimates, so theirs is an estimate too)."""
         whole, part = self._kpis(None, "", start, end), self._kpis(rule.by, key, start, end)
-        return Kpis(**{f.name: max(0, getattr(whole, f.name) - getattr(part, f.name))
-                       for f in fields(Kpis)})
+        return Kpis(
+            **{f.name: max(0, getattr(whole, f.name) - getattr(part, f.name)) for f in fields(Kpis)}
+        )
 
-    def _chance(self, rule: AlertRule, kpis: Kpis, key: str, start: datetime, end: datetime,
-                reference: float | None) -> float | None:
+    def _chance(
+        self,
+        rule: AlertRule,
+        kpis: Kpis,
+        key: str,
+        start: datetime,
+        end: datetime,
+        reference: float | None,
+    ) -> float | None:
         """p-value of the deviation from sampling noise alone (None: no count model, or not
         asked): against the reference window's own counts for `previous` / `last_year`, against
         the reference as a known rate for `plan` / `baseline` (pooled over days)."""
@@ -323,10 +391,16 @@ class LiveMonitor:
             else:
                 shift = (end - start) if rule.compare == "previous" else rule.offset
                 ref = self._kpis(rule.by, key, start - shift, end - shift)
-            return rate_tail_p(count(kpis, hits_name), count(kpis, trials_name),
-                               count(ref, hits_name), count(ref, trials_name), lower=lower)
-        return rate_tail_p(count(kpis, hits_name), count(kpis, trials_name), 0.0,
-                           ref_rate=reference, lower=lower)
+            return rate_tail_p(
+                count(kpis, hits_name),
+                count(kpis, trials_name),
+                count(ref, hits_name),
+                count(ref, trials_name),
+                lower=lower,
+            )
+        return rate_tail_p(
+            count(kpis, hits_name), count(kpis, trials_name), 0.0, ref_rate=reference, lower=lower
+        )
 
     def _reference(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
         if rule.compare == "absolute":
@@ -343,8 +417,12 @@ class LiveMonitor:
             return metric_value(self._rest(rule, key, start, end), rule.metric)
         if rule.compare == "last_year":
             return self._value(rule.metric, rule.by, key, start - rule.offset, end - rule.offset)
-        base = seasonal_baseline(lambda a, b: self._value(rule.metric, rule.by, key, a, b), end,
-                                 end - start, count=rule.metric in COUNT_METRICS)
+        base = seasonal_baseline(
+            lambda a, b: self._value(rule.metric, rule.by, key, a, b),
+            end,
+            end - start,
+            count=rule.metric in COUNT_METRICS,
+        )
         return base.median if base else None
 
     def _anomaly_z(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
@@ -361,31 +439,59 @@ class LiveMonitor:
         dimension = f"{rule.by}={change.key}" if rule.by else ""
         cause = pb = None
         if change.kind == "opened":
-            cause = self.root_cause(rule, change.at, key=change.key,
-                                    onset=change.state.pending_since)
+            cause = self.root_cause(
+                rule, change.at, key=change.key, onset=change.state.pending_since
+            )
             kind = playbooks.kind_for(rule.metric, rule.playbook)
             if ((cause or {}).get("culprit") or {}).get("signal") == "flash_sale":
                 kind = "flash_sale_rush"
             pb = playbooks.playbook(kind, self._context(rule, change.key, cause)).as_dict()
-        title, body = alert_text(kind=change.kind, severity=change.severity,
-                                 rule_name=rule.name or rule.id, metric=rule.metric,
-                                 key_dim=rule.by, key=change.key, value=change.value,
-                                 reference=change.reference, compare=rule.compare, at=change.at,
-                                 root_cause=cause, playbook=pb, tz=self.campaign.timezone,
-                                 deviations=rule.id.startswith("anomaly-"))
+        title, body = alert_text(
+            kind=change.kind,
+            severity=change.severity,
+            rule_name=rule.name or rule.id,
+            metric=rule.metric,
+            key_dim=rule.by,
+            key=change.key,
+            value=change.value,
+            reference=change.reference,
+            compare=rule.compare,
+            at=change.at,
+            root_cause=cause,
+            playbook=pb,
+            tz=self.campaign.timezone,
+            deviations=rule.id.startswith("anomaly-"),
+        )
         if change.kind == "resolved":
             if change.alert_id is not None:
                 self.alert_log.resolve(change.alert_id, "monitor")
         else:
             state.alert_id = self.alert_log.open(
-                campaign_id=self.campaign.id, rule_id=rule.id, severity=change.severity,
-                message=f"{title}\n{body}", metric=rule.metric, dimension=dimension,
-                value=change.value, threshold=rule.below if rule.below is not None else rule.above,
-                root_cause=cause, playbook=pb, opened_at=change.at)
-        self.feed.appendleft({"kind": change.kind, "rule_id": rule.id, "title": title,
-                              "body": body, "at": change.at.isoformat(),
-                              "alert_id": state.alert_id or change.alert_id,
-                              "severity": change.severity, "root_cause": cause, "playbook": pb})
+                campaign_id=self.campaign.id,
+                rule_id=rule.id,
+                severity=change.severity,
+                message=f"{title}\n{body}",
+                metric=rule.metric,
+                dimension=dimension,
+                value=change.value,
+                threshold=rule.below if rule.below is not None else rule.above,
+                root_cause=cause,
+                playbook=pb,
+                opened_at=change.at,
+            )
+        self.feed.appendleft(
+            {
+                "kind": change.kind,
+                "rule_id": rule.id,
+                "title": title,
+                "body": body,
+                "at": change.at.isoformat(),
+                "alert_id": state.alert_id or change.alert_id,
+                "severity": change.severity,
+                "root_cause": cause,
+                "playbook": pb,
+            }
+        )
         if self.notifier is not None and not change.silenced:
             message = Message(title, body, change.severity)
             for target in change.notify:
@@ -393,12 +499,20 @@ class LiveMonitor:
 
     def _send(self, target: str, message: Message, at: datetime) -> None:
         result = self.notifier.send(target, message)
-        self.notifications.append({"target": target, "ok": result.ok, "at": at.isoformat(),
-                                   "attempts": result.attempts, "detail": result.detail,
-                                   "title": message.title})
+        self.notifications.append(
+            {
+                "target": target,
+                "ok": result.ok,
+                "at": at.isoformat(),
+                "attempts": result.attempts,
+                "detail": result.detail,
+                "title": message.title,
+            }
+        )
 
-    def root_cause(self, rule: AlertRule, now: datetime, *, key: str = "",
-                   onset: datetime | None = None) -> dict | None:
+    def root_cause(
+        self, rule: AlertRule, now: datetime, *, key: str = "", onset: datetime | None = None
+    ) -> dict | None:
         """Adtributor and the associated signals over the rule's window against the last clean
         window — the one before the window in which the condition began (`onset`, else now) —
         or, without data there, the same window a day earlier; scaled by the plan's curve when
@@ -412,9 +526,12 @@ class LiveMonitor:
             row = next((r for r in self.stock() if r.sku_id == key and r.stalled), None)
             if row is None:
                 return None
-            return {"metric": "orders", "culprit": {"dimension": "sku_id", "value": key,
-                                                    "ep": None, "signal": "stock_out"},
-                    "signals": [row.stalled], "explanations": []}
+            return {
+                "metric": "orders",
+                "culprit": {"dimension": "sku_id", "value": key, "ep": None, "signal": "stock_out"},
+                "signals": [row.stalled],
+                "explanations": [],
+            }
         end = to_minute(now) + (now.second > 0)  # the rule read the minute under way too
         width = int(rule.window.total_seconds() // 60) if rule.scope == "window" else 60
         window = (end - width, end)
@@ -426,8 +543,15 @@ class LiveMonitor:
         if metric not in ("uv", "cvr", "asp_fen", "gmv_fen", "paid_gmv_fen"):
             metric = "paid_gmv_fen"
         categories = {s["sku_id"]: s["category"] for s in self.skus if s.get("category")}
-        cause = diagnose(self.store, metric, window, baseline, scale=scale,
-                         signals=self._signals(window, baseline), sku_category=categories or None)
+        cause = diagnose(
+            self.store,
+            metric,
+            window,
+            baseline,
+            scale=scale,
+            signals=self._signals(window, baseline),
+            sku_category=categories or None,
+        )
         if not cause.explanations:
             return None
         found = _own_signal_first(cause.as_dict(), rule, key)
@@ -443,9 +567,16 @@ class LiveMonitor:
         for sale in self._campaign_flash_sales:
             for session in sale.sessions:
                 if to_minute(session.start) < window[1] and window[0] < to_minute(session.end) + 30:
-                    out.append({"kind": "flash_sale", "dimension": "sku_id", "value": sale.sku_id,
-                                "name": sale.name or sale.id, "start": session.start.isoformat(),
-                                "end": session.end.isoformat()})
+                    out.append(
+                        {
+                            "kind": "flash_sale",
+                            "dimension": "sku_id",
+                            "value": sale.sku_id,
+                            "name": sale.name or sale.id,
+                            "start": session.start.isoformat(),
+                            "end": session.end.isoformat(),
+                        }
+                    )
         return out
 
     @cached_property
@@ -468,9 +599,17 @@ class LiveMonitor:
     def _signals(self, window: tuple[int, int], baseline: tuple[int, int]) -> list[dict]:
         """The stock watch's red SKUs and, with a flash audit trail, the coupon templates whose
         refusals surged in the window against the baseline (minutes; scored, may be the culprit)."""
-        out = [{"kind": "stock_out", "dimension": "category", "value": row.category,
-                "sku_id": row.sku_id, "hours_to_stockout": row.hours_to_stockout}
-               for row in self.stock() if row.status == "red" and row.category]
+        out = [
+            {
+                "kind": "stock_out",
+                "dimension": "category",
+                "value": row.category,
+                "sku_id": row.sku_id,
+                "hours_to_stockout": row.hours_to_stockout,
+            }
+            for row in self.stock()
+            if row.status == "red" and row.category
+        ]
         if self.flash_audit is not None:
             ms = lambda span: (span[0] * 60_000, span[1] * 60_000)  # noqa: E731
             out += coupon_signal.coupon_signals(self.flash_audit(), ms(window), ms(baseline))
@@ -478,8 +617,11 @@ class LiveMonitor:
 
     def _context(self, rule: AlertRule, key: str, cause: dict | None) -> playbooks.Context:
         culprit = (cause or {}).get("culprit") or {}
-        channel = key if rule.by == "channel" else (
-            culprit.get("value") if culprit.get("dimension") == "channel" else None)
+        channel = (
+            key
+            if rule.by == "channel"
+            else (culprit.get("value") if culprit.get("dimension") == "channel" else None)
+        )
         since, now = to_minute(self.campaign.start), to_minute(self.now or self.campaign.start)
         gmv = {c: k.gmv_fen for c, k in self.store.by_value("channel", since, now).items()}
         roi = {c: gmv[c] / s for c in gmv if (s := self.spend_between(since, now, c))}
@@ -488,11 +630,16 @@ class LiveMonitor:
             coupon = coupon_signal.find((cause or {}).get("signals") or [], culprit["value"])
             paid = self.store.totals(now - 60, now)  # the hour's paid GMV per order: its effect
             aov = round(paid.paid_gmv_fen / paid.paid_orders) if paid.paid_orders else None
-        return playbooks.Context(channel=channel, sku_id=key if rule.by == "sku_id" else None,
-                                 channel_roi=roi, skus=self.skus,
-                                 velocity={r.sku_id: r.units_per_hour for r in self.stock()},
-                                 coupon=coupon, coupon_id=culprit.get("value") if coupon else None,
-                                 aov_fen=aov)
+        return playbooks.Context(
+            channel=channel,
+            sku_id=key if rule.by == "sku_id" else None,
+            channel_roi=roi,
+            skus=self.skus,
+            velocity={r.sku_id: r.units_per_hour for r in self.stock()},
+            coupon=coupon,
+            coupon_id=culprit.get("value") if coupon else None,
+            aov_fen=aov,
+        )
 
     def acknowledge(self, alert_id: int, actor: str) -> dict:
         row = self.alert_log.ack(alert_id, actor)
@@ -518,21 +665,27 @@ class LiveMonitor:
         looks = [(now - m - 60 * STALL_HOURS, now - m) for m in STALL_WINDOWS]
         looks += [(now - m, now) for m in STALL_WINDOWS]
         sold, last_hour, *cells = self.store.by_value_many(
-            "sku_id", [(to_minute(self.campaign.start), now), (now - 60, now), *looks])
-        stalled = self._stalled(cells[:len(STALL_WINDOWS)], cells[len(STALL_WINDOWS):])
+            "sku_id", [(to_minute(self.campaign.start), now), (now - 60, now), *looks]
+        )
+        stalled = self._stalled(cells[: len(STALL_WINDOWS)], cells[len(STALL_WINDOWS) :])
         quiet = cells[len(STALL_WINDOWS)]  # the shortest look: a stall ends with an order
-        self.stalls = {**{k: v for k, v in self.stalls.items()
-                          if not (quiet.get(k) and quiet[k].orders)}, **stalled}
-        rows = stock_watch(self.skus, {k: v.units for k, v in sold.items()},
-                           {k: float(v.units) for k, v in last_hour.items()}, top=top,
-                           stalled=self.stalls)
+        self.stalls = {
+            **{k: v for k, v in self.stalls.items() if not (quiet.get(k) and quiet[k].orders)},
+            **stalled,
+        }
+        rows = stock_watch(
+            self.skus,
+            {k: v.units for k, v in sold.items()},
+            {k: float(v.units) for k, v in last_hour.items()},
+            top=top,
+            stalled=self.stalls,
+        )
         if self._memo is not None:
             self._memo[("stock", top)] = rows
         return rows
 
     @staticmethod
-    def _stalled(earlier: list[dict[str, Kpis]], recent: list[dict[str, Kpis]]
-                 ) -> dict[str, dict]:
+    def _stalled(earlier: list[dict[str, Kpis]], recent: list[dict[str, Kpis]]) -> dict[str, dict]:
         """SKUs still carted but no longer ordered over the last 15, 30, 60 or 120 minutes
         (`recent`, STALL_WINDOWS; the shortest that shows it: a hit SKU stalls visibly in
         minutes, a slow one in an hour), each against its own orders per cart in the STALL_HOURS
@@ -542,9 +695,11 @@ class LiveMonitor:
         for minutes, before, now in zip(STALL_WINDOWS, earlier, recent, strict=True):
             if not before:
                 continue
-            stalled = stalled_skus({k: measures(v) for k, v in before.items() if k},
-                                   {k: measures(v) for k, v in now.items()},
-                                   scale=minutes / (60 * STALL_HOURS))
+            stalled = stalled_skus(
+                {k: measures(v) for k, v in before.items() if k},
+                {k: measures(v) for k, v in now.items()},
+                scale=minutes / (60 * STALL_HOURS),
+            )
             for sku, signal in stalled.items():
                 score = signal["score"] - math.log10(len(STALL_WINDOWS))
                 if sku not in out and score >= -math.log10(SIGNAL_ALPHA):
@@ -565,4 +720,3 @@ class LiveMonitor:
         self.collector.close()  # segments closed, every pending cell written to the store file
         if self.notifier is not None:
             self.notifier.close()
-

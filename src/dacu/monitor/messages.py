@@ -9,13 +9,35 @@ from dacu.money import format_fen, format_pct
 
 SEVERITY_ZH = {"red": "🔴 红色告警", "yellow": "🟡 黄色预警", "green": "🟢 已恢复"}
 KIND_ZH = {"opened": "触发", "escalated": "升级", "resolved": "恢复"}
-METRIC_ZH = {"gmv_fen": "GMV", "paid_gmv_fen": "支付金额", "orders": "订单数", "paid_orders": "支付订单",
-             "uv": "访客数UV", "buyers": "支付买家数", "pv": "浏览量PV", "cvr": "支付转化率",
-             "asp_fen": "客单价", "units": "件数", "refund_fen": "退款金额", "spend_fen": "花费",
-             "roi": "ROI", "cart_rate": "加购率", "pay_rate": "拍下付款率",
-             "order_rate": "下单率(订单/浏览)", "stock_hours": "预计断货(小时)"}
-DIM_ZH = {"channel": "渠道", "category": "品类", "device": "设备", "region": "地区",
-          "customer_type": "新老客", "sku_id": "SKU", "coupon": "优惠券", "all": "全店"}
+METRIC_ZH = {
+    "gmv_fen": "GMV",
+    "paid_gmv_fen": "支付金额",
+    "orders": "订单数",
+    "paid_orders": "支付订单",
+    "uv": "访客数UV",
+    "buyers": "支付买家数",
+    "pv": "浏览量PV",
+    "cvr": "支付转化率",
+    "asp_fen": "客单价",
+    "units": "件数",
+    "refund_fen": "退款金额",
+    "spend_fen": "花费",
+    "roi": "ROI",
+    "cart_rate": "加购率",
+    "pay_rate": "拍下付款率",
+    "order_rate": "下单率(订单/浏览)",
+    "stock_hours": "预计断货(小时)",
+}
+DIM_ZH = {
+    "channel": "渠道",
+    "category": "品类",
+    "device": "设备",
+    "region": "地区",
+    "customer_type": "新老客",
+    "sku_id": "SKU",
+    "coupon": "优惠券",
+    "all": "全店",
+}
 
 
 def show(metric: str, value: float | None) -> str:
@@ -33,10 +55,16 @@ def show(metric: str, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
-SIGNAL_ZH = {"pay_failure": "拍下未付款激增", "traffic_drop": "流量骤降", "stock_out": "疑似断货",
-             "cvr_drop": "转化率骤降",
-             "order_spike": "订单异常激增（疑似刷单）", "repeat_orders": "少数买家重复下单（疑似刷单）",
-             "coupon_refusal": "领券被拒激增", "flash_sale": "计划内秒杀"}
+SIGNAL_ZH = {
+    "pay_failure": "拍下未付款激增",
+    "traffic_drop": "流量骤降",
+    "stock_out": "疑似断货",
+    "cvr_drop": "转化率骤降",
+    "order_spike": "订单异常激增（疑似刷单）",
+    "repeat_orders": "少数买家重复下单（疑似刷单）",
+    "coupon_refusal": "领券被拒激增",
+    "flash_sale": "计划内秒杀",
+}
 SIGNAL_EN = {"coupon_refusal": "coupon refusals surged"}
 MEASURE_ZH = {"paid_orders": "支付订单", "orders": "订单", "uv": "访客", "refused": "被拒人数"}
 
@@ -48,20 +76,28 @@ def signal_line(signal: dict) -> str:
     kind, dim = signal.get("kind", ""), signal.get("dimension", "")
     if kind == "flash_sale":  # a planned rush from the campaign file, not a detection
         start, end = (str(signal.get(k, ""))[11:16] for k in ("start", "end"))
-        return (f"- 信号 计划内秒杀：{signal.get('name')}（SKU={signal.get('value')}，"
-                f"{start}–{end}）(flash_sale)")
+        return (
+            f"- 信号 计划内秒杀：{signal.get('name')}（SKU={signal.get('value')}，"
+            f"{start}–{end}）(flash_sale)"
+        )
     if signal.get("hours_to_stockout") is not None:  # the stock watch's, on the SKU's category
-        return (f"- 信号 断货预警：{DIM_ZH.get(dim, dim)}={signal.get('value')} 的 "
-                f"{signal.get('sku_id')} 预计 {signal['hours_to_stockout']:.1f} 小时内断货 "
-                "(stock watch)")
+        return (
+            f"- 信号 断货预警：{DIM_ZH.get(dim, dim)}={signal.get('value')} 的 "
+            f"{signal.get('sku_id')} 预计 {signal['hours_to_stockout']:.1f} 小时内断货 "
+            "(stock watch)"
+        )
     measure = MEASURE_ZH.get(signal.get("measure", ""), signal.get("measure", ""))
     expected = signal.get("expected", 0)
-    line = (f"- 信号 {SIGNAL_ZH.get(kind, kind)}：{DIM_ZH.get(dim, dim)}={signal.get('value')} "
-            f"{measure} {signal.get('actual', 0):,.0f}，预期 "
-            + (f"{expected:.1f}" if kind == "coupon_refusal" and expected < 10 else f"{expected:,.0f}"))
+    line = (
+        f"- 信号 {SIGNAL_ZH.get(kind, kind)}：{DIM_ZH.get(dim, dim)}={signal.get('value')} "
+        f"{measure} {signal.get('actual', 0):,.0f}，预期 "
+        + (f"{expected:.1f}" if kind == "coupon_refusal" and expected < 10 else f"{expected:,.0f}")
+    )
     if signal.get("reason"):
-        return (f"{line}，主因 {signal.get('reason_zh') or signal['reason']} "
-                f"({SIGNAL_EN.get(kind, kind)}: {signal['reason']})")
+        return (
+            f"{line}，主因 {signal.get('reason_zh') or signal['reason']} "
+            f"({SIGNAL_EN.get(kind, kind)}: {signal['reason']})"
+        )
     return f"{line} ({kind})"
 
 
@@ -71,15 +107,34 @@ explanatory power to show, so their kind and reason say why instead."""
 
 
 def _culprit_signal(root_cause: dict, culprit: dict) -> dict | None:
-    return next((s for s in root_cause.get("signals") or [] if s.get("kind") in OUTSIDE_KINDS
-                 and (s.get("dimension"), s.get("value")) == (culprit["dimension"],
-                                                              culprit["value"])), None)
+    return next(
+        (
+            s
+            for s in root_cause.get("signals") or []
+            if s.get("kind") in OUTSIDE_KINDS
+            and (s.get("dimension"), s.get("value")) == (culprit["dimension"], culprit["value"])
+        ),
+        None,
+    )
 
 
-def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim: str | None,
-               key: str, value: float | None, reference: float | None, compare: str,
-               at: datetime, root_cause: dict | None = None, playbook: dict | None = None,
-               tz: str = "Asia/Shanghai", deviations: bool = False) -> tuple[str, str]:
+def alert_text(
+    *,
+    kind: str,
+    severity: str,
+    rule_name: str,
+    metric: str,
+    key_dim: str | None,
+    key: str,
+    value: float | None,
+    reference: float | None,
+    compare: str,
+    at: datetime,
+    root_cause: dict | None = None,
+    playbook: dict | None = None,
+    tz: str = "Asia/Shanghai",
+    deviations: bool = False,
+) -> tuple[str, str]:
     """(title, body) of one alert transition.
 
     `deviations`: the value is a detector's score (robust deviations from comparable hours), not
@@ -88,13 +143,16 @@ def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim
     label = SEVERITY_ZH["green"] if kind == "resolved" else SEVERITY_ZH.get(severity, severity)
     where = f"{DIM_ZH.get(key_dim or 'all', key_dim)}={key}" if key else "全店"
     title = f"{label}·{KIND_ZH[kind]}：{rule_name}（{where}）"
-    ratio = f"（{format_pct(value / reference, digits=0)}）" if value is not None and reference else ""
-    measure = (f"- 指标 {METRIC_ZH.get(metric, metric)}：偏离同时段常态 {value:+.1f}σ (robust deviations)"
-               if deviations and value is not None else
-               f"- 指标 {METRIC_ZH.get(metric, metric)}：当前 {show(metric, value)}，"
-               f"参考({compare}) {show(metric, reference)}{ratio}")
-    lines = [measure,
-             f"- 时间 {at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（北京时间）"]
+    ratio = (
+        f"（{format_pct(value / reference, digits=0)}）" if value is not None and reference else ""
+    )
+    measure = (
+        f"- 指标 {METRIC_ZH.get(metric, metric)}：偏离同时段常态 {value:+.1f}σ (robust deviations)"
+        if deviations and value is not None
+        else f"- 指标 {METRIC_ZH.get(metric, metric)}：当前 {show(metric, value)}，"
+        f"参考({compare}) {show(metric, reference)}{ratio}"
+    )
+    lines = [measure, f"- 时间 {at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（北京时间）"]
     culprit = (root_cause or {}).get("culprit")
     if culprit:
         factor = (root_cause or {}).get("culprit_factor")
@@ -108,14 +166,23 @@ def alert_text(*, kind: str, severity: str, rule_name: str, metric: str, key_dim
             power = f"信号 {SIGNAL_ZH.get(signal, signal)}"
         else:
             power = f"解释力 {format_pct(culprit['ep'], digits=0)}{via}"
-        lines.append(f"- 根因 {DIM_ZH.get(culprit['dimension'], culprit['dimension'])}="
-                     f"{culprit['value']}（{power}）")
+        lines.append(
+            f"- 根因 {DIM_ZH.get(culprit['dimension'], culprit['dimension'])}="
+            f"{culprit['value']}（{power}）"
+        )
     for signal in ((root_cause or {}).get("signals") or [])[:2]:
         lines.append(signal_line(signal))
     for action in (playbook or {}).get("actions", [])[:2]:
-        lines.append(f"- 建议 {action['zh']}" + (f"：{action['expected_zh']}" if action.get("expected_zh") else ""))
-    shown = f"{value:+.1f}σ" if deviations and value is not None else (
-        f"{show(metric, value)} vs {show(metric, reference)}")
-    lines.append(f"- EN: {kind} {severity} — {rule_name} ({key_dim or 'all'}={key or '*'}): "
-                 f"{metric} {shown}")
+        lines.append(
+            f"- 建议 {action['zh']}"
+            + (f"：{action['expected_zh']}" if action.get("expected_zh") else "")
+        )
+    shown = (
+        f"{value:+.1f}σ"
+        if deviations and value is not None
+        else (f"{show(metric, value)} vs {show(metric, reference)}")
+    )
+    lines.append(
+        f"- EN: {kind} {severity} — {rule_name} ({key_dim or 'all'}={key or '*'}): {metric} {shown}"
+    )
     return title, "\n".join(lines)

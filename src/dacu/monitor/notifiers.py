@@ -78,8 +78,12 @@ def load_targets(items: list[dict[str, Any]], *, source: str = "campaign") -> di
         needed = ("smtp", "from", "to") if kind == "email" else ("url",)
         for key in needed:
             if not item.get(key):
-                raise ConfigError(f"{where}.{key}: missing (a {kind} target needs {', '.join(needed)})")
-        options = {k: _expand(v) for k, v in item.items() if k not in ("id", "type", "rate_per_minute")}
+                raise ConfigError(
+                    f"{where}.{key}: missing (a {kind} target needs {', '.join(needed)})"
+                )
+        options = {
+            k: _expand(v) for k, v in item.items() if k not in ("id", "type", "rate_per_minute")
+        }
         out[item["id"]] = Target(item["id"], kind, options, int(item.get("rate_per_minute", 20)))
     return out
 
@@ -92,7 +96,9 @@ def _expand(value: Any) -> Any:
 
 # -- payloads ------------------------------------------------------------------------------------
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256
+    ).digest()
     return urllib.parse.quote_plus(base64.b64encode(digest).decode())
 
 
@@ -101,8 +107,9 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
-def request_for(target: Target, message: Message, *, now: float | None = None
-                ) -> tuple[str, dict[str, Any]]:
+def request_for(
+    target: Target, message: Message, *, now: float | None = None
+) -> tuple[str, dict[str, Any]]:
     """(url, JSON body) in the platform's own format."""
     now = time.time() if now is None else now
     url, opts = str(target.options["url"]), target.options
@@ -113,22 +120,35 @@ def request_for(target: Target, message: Message, *, now: float | None = None
             url = f"{url}{sep}timestamp={stamp}&sign={dingtalk_sign(opts['secret'], stamp)}"
         mobiles = list(opts.get("at_mobiles") or [])
         text = message.text + ("".join(f" @{m}" for m in mobiles) if mobiles else "")
-        return url, {"msgtype": "markdown", "markdown": {"title": message.title,
-                                                         "text": f"### {message.title}\n{text}"},
-                     "at": {"atMobiles": mobiles, "isAtAll": bool(opts.get("at_all", False))}}
+        return url, {
+            "msgtype": "markdown",
+            "markdown": {"title": message.title, "text": f"### {message.title}\n{text}"},
+            "at": {"atMobiles": mobiles, "isAtAll": bool(opts.get("at_all", False))},
+        }
     if target.type == "wecom":
-        return url, {"msgtype": "markdown", "markdown": {"content": f"**{message.title}**\n{message.text}"}}
+        return url, {
+            "msgtype": "markdown",
+            "markdown": {"content": f"**{message.title}**\n{message.text}"},
+        }
     if target.type == "feishu":
-        body: dict[str, Any] = {"msg_type": "text",
-                                "content": {"text": f"{message.title}\n{message.text}"}}
+        body: dict[str, Any] = {
+            "msg_type": "text",
+            "content": {"text": f"{message.title}\n{message.text}"},
+        }
         if opts.get("secret"):
             stamp = int(now)
             body = {"timestamp": str(stamp), "sign": feishu_sign(opts["secret"], stamp), **body}
         return url, body
     if target.type == "slack":
-        return url, {"text": f"*{message.title}*\n{message.text}",
-                     "blocks": [{"type": "section", "text": {"type": "mrkdwn",
-                                                             "text": f"*{message.title}*\n{message.text}"}}]}
+        return url, {
+            "text": f"*{message.title}*\n{message.text}",
+            "blocks": [
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": f"*{message.title}*\n{message.text}"},
+                }
+            ],
+        }
     raise ValueError(f"no webhook format for {target.type}")
 
 
@@ -173,9 +193,16 @@ class RateLimiter:
 class Notifier:
     """Sends messages to targets; retries (exponential backoff) on timeouts, 5xx and rate limits."""
 
-    def __init__(self, targets: Mapping[str, Target], *, attempts: int = 3, backoff: float = 0.5,
-                 timeout: float = 5.0, limiter: RateLimiter | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        targets: Mapping[str, Target],
+        *,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        timeout: float = 5.0,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.targets = dict(targets)
         self.attempts, self.backoff, self.timeout, self.sleep = attempts, backoff, timeout, sleep
         self.limiter = limiter or RateLimiter()

@@ -76,8 +76,11 @@ def _private_dir() -> Path:
     folder = Path(tempfile.gettempdir()) / f"dacu-monitor-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     info = folder.lstat()
-    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
-            or stat.S_IMODE(info.st_mode) & 0o077):
+    if (
+        not stat.S_ISDIR(info.st_mode)
+        or info.st_uid != os.getuid()
+        or stat.S_IMODE(info.st_mode) & 0o077
+    ):
         raise RuntimeError(f"{folder} must be a directory of this user with mode 0700")
     return folder
 
@@ -91,11 +94,18 @@ def relay_errors(app: Any) -> None:
     from dacu.errors import DacuError
 
     async def relayed(request: Request, exc: Exception) -> Response:
-        kind = type(exc).__name__ if isinstance(exc, DacuError) else (
-            "LookupError" if isinstance(exc, LookupError) and not isinstance(exc, KeyError)
-            else "Exception")
-        return JSONResponse({"detail": str(exc).strip("'\"")}, status_code=500,
-                            headers={ERROR_HEADER: kind})
+        kind = (
+            type(exc).__name__
+            if isinstance(exc, DacuError)
+            else (
+                "LookupError"
+                if isinstance(exc, LookupError) and not isinstance(exc, KeyError)
+                else "Exception"
+            )
+        )
+        return JSONResponse(
+            {"detail": str(exc).strip("'\"")}, status_code=500, headers={ERROR_HEADER: kind}
+        )
 
     for kind in (DacuError, LookupError, Exception):
         app.add_exception_handler(kind, relayed)
@@ -124,8 +134,9 @@ class _QuietOwnerThreads(logging.Filter):
     a worker had started)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return (record.levelno >= logging.WARNING
-                or not threading.current_thread().name.startswith(_THREAD_PREFIX))
+        return record.levelno >= logging.WARNING or not threading.current_thread().name.startswith(
+            _THREAD_PREFIX
+        )
 
 
 _THREAD_PREFIX = "dacu-monitor-owner"
@@ -147,11 +158,16 @@ class SocketServer:
         sock.listen(2048)
         # log_config=None keeps the worker's logging; keep-alive longer than the clients' expiry so
         # the server never closes a connection a client is about to reuse
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                timeout_keep_alive=120)
+        config = uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="off", timeout_keep_alive=120
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       name=f"{_THREAD_PREFIX}:{path.parent.name}", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [sock]},
+            name=f"{_THREAD_PREFIX}:{path.parent.name}",
+            daemon=True,
+        )
         self.thread.start()
 
 
@@ -215,15 +231,27 @@ class Owners:
                 os.close(fd)  # frees the lock for another worker
                 raise
             self._held[campaign_id] = Ownership(fd, server)
-            log.warning("live monitor of %s runs in worker %d (opened in %.1f s); the other workers "
-                        "forward to %s", campaign_id, os.getpid(), time.monotonic() - started,
-                        socket_path(folder))
+            log.warning(
+                "live monitor of %s runs in worker %d (opened in %.1f s); the other workers "
+                "forward to %s",
+                campaign_id,
+                os.getpid(),
+                time.monotonic() - started,
+                socket_path(folder),
+            )
             return monitor
 
-    async def monitor_or_forward(self, request: Request, campaign_id: str,
-                                 open_monitor: Callable[[], Any], monitors: dict, *,
-                                 stream: bool = False, params: dict[str, str] | None = None,
-                                 actor: str = "api") -> Any:
+    async def monitor_or_forward(
+        self,
+        request: Request,
+        campaign_id: str,
+        open_monitor: Callable[[], Any],
+        monitors: dict,
+        *,
+        stream: bool = False,
+        params: dict[str, str] | None = None,
+        actor: str = "api",
+    ) -> Any:
         """The monitor when this process owns the campaign (taking it if free), else the owner's
         answer to this request. Waits for a new owner when the old one is gone."""
         deadline = time.monotonic() + FAILOVER_SECONDS
@@ -234,8 +262,9 @@ class Owners:
                 return monitor
             if campaign_id in self._remote:
                 try:
-                    return await self.forward(request, campaign_id, stream=stream, params=params,
-                                              actor=actor)
+                    return await self.forward(
+                        request, campaign_id, stream=stream, params=params, actor=actor
+                    )
                 except OwnerGone:
                     self._remote.discard(campaign_id)  # elect again on the next pass
             elif not self._lock.locked():  # else a request of ours is opening it: no thread waits
@@ -245,8 +274,11 @@ class Owners:
                 self._remote.add(campaign_id)
                 continue
             if time.monotonic() > deadline:
-                raise HTTPException(503, "the live monitor is restarting; retry shortly",
-                                    headers={"Retry-After": "2"})
+                raise HTTPException(
+                    503,
+                    "the live monitor is restarting; retry shortly",
+                    headers={"Retry-After": "2"},
+                )
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)
 
@@ -269,23 +301,40 @@ class Owners:
             return found[1]
         transport = httpx.AsyncHTTPTransport(
             uds=str(socket_path(self.folder(campaign_id))),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=128,
-                                keepalive_expiry=30))
-        client = httpx.AsyncClient(transport=transport, base_url="http://monitor",
-                                   timeout=httpx.Timeout(120.0, connect=5.0))
+            limits=httpx.Limits(
+                max_connections=None, max_keepalive_connections=128, keepalive_expiry=30
+            ),
+        )
+        client = httpx.AsyncClient(
+            transport=transport,
+            base_url="http://monitor",
+            timeout=httpx.Timeout(120.0, connect=5.0),
+        )
         self._clients[campaign_id] = (loop, client)
         return client
 
-    async def forward(self, request: Request, campaign_id: str, *, stream: bool = False,
-                      params: dict[str, str] | None = None, actor: str = "api") -> Response:
+    async def forward(
+        self,
+        request: Request,
+        campaign_id: str,
+        *,
+        stream: bool = False,
+        params: dict[str, str] | None = None,
+        actor: str = "api",
+    ) -> Response:
         """Send this request to the owner's socket; its answer (an endless SSE body relayed)."""
         query = dict(request.query_params) | (params or {})
         headers = {ACTOR_HEADER: quote(actor, safe="")}  # key names may be Chinese
         if "content-type" in request.headers:
             headers["content-type"] = request.headers["content-type"]
         client = self._client(campaign_id)
-        outgoing = client.build_request(request.method, request.url.path, params=query,
-                                        content=await request.body(), headers=headers)
+        outgoing = client.build_request(
+            request.method,
+            request.url.path,
+            params=query,
+            content=await request.body(),
+            headers=headers,
+        )
         resend = request.method == "GET" or request.url.path == "/api/events"  # idempotent
         try:
             upstream = await client.send(outgoing, stream=True)
@@ -294,8 +343,9 @@ class Owners:
         except httpx.TransportError as exc:
             raise _lost(exc, resend) from exc
         if stream and upstream.status_code == 200:
-            return StreamingResponse(_relay(upstream), status_code=200,
-                                     headers=_answer_headers(upstream))
+            return StreamingResponse(
+                _relay(upstream), status_code=200, headers=_answer_headers(upstream)
+            )
         try:
             content = await upstream.aread()
         except httpx.TransportError as exc:
@@ -303,7 +353,9 @@ class Owners:
         finally:
             await upstream.aclose()
         _raise_problem(upstream, content)
-        return Response(content, status_code=upstream.status_code, headers=_answer_headers(upstream))
+        return Response(
+            content, status_code=upstream.status_code, headers=_answer_headers(upstream)
+        )
 
 
 def _lost(exc: Exception, resend: bool) -> Exception:
@@ -311,8 +363,11 @@ def _lost(exc: Exception, resend: bool) -> Exception:
     idempotent by event_id), else tell the client (it may or may not have been applied)."""
     if resend:
         return OwnerGone(str(exc))
-    return HTTPException(503, "the live monitor restarted during the request; check, then retry",
-                         headers={"Retry-After": "2"})
+    return HTTPException(
+        503,
+        "the live monitor restarted during the request; check, then retry",
+        headers={"Retry-After": "2"},
+    )
 
 
 def _answer_headers(upstream: httpx.Response) -> dict[str, str]:

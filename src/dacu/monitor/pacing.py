@@ -23,8 +23,15 @@ from dacu.monitor.store import Kpis, RollupStore, to_minute
 
 PLAN_METRICS = ("gmv_fen", "uv", "orders", "buyers", "spend_fen")
 PACED = ("gmv_fen", "orders", "uv", "cvr", "asp_fen", "spend_fen", "roi")
-LABELS = {"gmv_fen": "GMV", "orders": "订单数 orders", "uv": "访客数 UV", "cvr": "转化率 CVR",
-          "asp_fen": "客单价 ASP", "spend_fen": "花费 spend", "roi": "ROI 投产比"}
+LABELS = {
+    "gmv_fen": "GMV",
+    "orders": "订单数 orders",
+    "uv": "访客数 UV",
+    "cvr": "转化率 CVR",
+    "asp_fen": "客单价 ASP",
+    "spend_fen": "花费 spend",
+    "roi": "ROI 投产比",
+}
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,10 @@ def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object with hourly/daily rows")
     zone = ZoneInfo(tz)
-    rows = [_row(r, "hour", timedelta(hours=1), f"{source}: hourly[{i}]", zone)
-            for i, r in enumerate(data.get("hourly") or [])]
+    rows = [
+        _row(r, "hour", timedelta(hours=1), f"{source}: hourly[{i}]", zone)
+        for i, r in enumerate(data.get("hourly") or [])
+    ]
     hourly_days = {(r.start.astimezone(zone).date(), r.channel, r.category) for r in rows}
     for i, r in enumerate(data.get("daily") or []):
         row = _row(r, "day", timedelta(days=1), f"{source}: daily[{i}]", zone)
@@ -70,7 +79,9 @@ def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai
             rows.append(row)
     tolerance = data.get("tolerance", 0.15)
     if not isinstance(tolerance, int | float) or not 0 < tolerance < 1:
-        raise ConfigError(f"{source}: tolerance: expected a fraction such as 0.15, got {tolerance!r}")
+        raise ConfigError(
+            f"{source}: tolerance: expected a fraction such as 0.15, got {tolerance!r}"
+        )
     budget = _budget(data.get("budget"))
     return Plan(str(data.get("campaign_id", "")), float(tolerance), tuple(rows), budget, data)
 
@@ -80,8 +91,11 @@ def _budget(data: Any) -> dict[str, int]:
     if not isinstance(data, dict):
         return {}
     rows = data.get("channels") or []
-    return {str(r["channel"]): int(r.get("spend_fen") or 0) for r in rows
-            if isinstance(r, dict) and r.get("channel")}
+    return {
+        str(r["channel"]): int(r.get("spend_fen") or 0)
+        for r in rows
+        if isinstance(r, dict) and r.get("channel")
+    }
 
 
 def _row(item: Any, key: str, length: timedelta, where: str, zone: ZoneInfo) -> PlanRow:
@@ -99,12 +113,24 @@ def _row(item: Any, key: str, length: timedelta, where: str, zone: ZoneInfo) -> 
         if value is not None and not isinstance(value, int | float):
             raise ConfigError(f"{where}.{metric}: expected a number, got {value!r}")
         values[metric] = float(value or 0)
-    return PlanRow(start, start + length, item.get("channel"), item.get("category"), values,
-                   item.get("asp_fen"))
+    return PlanRow(
+        start,
+        start + length,
+        item.get("channel"),
+        item.get("category"),
+        values,
+        item.get("asp_fen"),
+    )
 
 
-def planned(plan: Plan, start: datetime, end: datetime, *, channel: str | None = None,
-            category: str | None = None) -> dict[str, float]:
+def planned(
+    plan: Plan,
+    start: datetime,
+    end: datetime,
+    *,
+    channel: str | None = None,
+    category: str | None = None,
+) -> dict[str, float]:
     """Planned totals over [start, end), pro rata to the overlap with each plan row."""
     totals = dict.fromkeys(PLAN_METRICS, 0.0)
     for row in plan.rows:
@@ -128,8 +154,14 @@ class PaceLine:
     status: str  # green | yellow | red | grey (no plan)
 
     def as_dict(self) -> dict:
-        return {"metric": self.metric, "label": LABELS[self.metric], "actual": self.actual,
-                "planned": self.planned, "attainment": self.attainment, "status": self.status}
+        return {
+            "metric": self.metric,
+            "label": LABELS[self.metric],
+            "actual": self.actual,
+            "planned": self.planned,
+            "attainment": self.attainment,
+            "status": self.status,
+        }
 
 
 def status_of(metric: str, attainment: float | None, tolerance: float) -> str:
@@ -143,17 +175,30 @@ def status_of(metric: str, attainment: float | None, tolerance: float) -> str:
 
 def actual_values(kpis: Kpis, spend_fen: int | None) -> dict[str, float | None]:
     roi = kpis.gmv_fen / spend_fen if spend_fen else None
-    return {"gmv_fen": kpis.gmv_fen, "orders": kpis.orders, "uv": kpis.uv, "cvr": kpis.cvr,
-            "asp_fen": kpis.asp_fen, "spend_fen": spend_fen, "roi": roi}
+    return {
+        "gmv_fen": kpis.gmv_fen,
+        "orders": kpis.orders,
+        "uv": kpis.uv,
+        "cvr": kpis.cvr,
+        "asp_fen": kpis.asp_fen,
+        "spend_fen": spend_fen,
+        "roi": roi,
+    }
 
 
 def plan_values(p: dict[str, float]) -> dict[str, float | None]:
     def ratio(a: float, b: float) -> float | None:
         return a / b if b else None
 
-    return {"gmv_fen": p["gmv_fen"], "orders": p["orders"], "uv": p["uv"],
-            "cvr": ratio(p["buyers"], p["uv"]), "asp_fen": ratio(p["gmv_fen"], p["buyers"]),
-            "spend_fen": p["spend_fen"] or None, "roi": ratio(p["gmv_fen"], p["spend_fen"])}
+    return {
+        "gmv_fen": p["gmv_fen"],
+        "orders": p["orders"],
+        "uv": p["uv"],
+        "cvr": ratio(p["buyers"], p["uv"]),
+        "asp_fen": ratio(p["gmv_fen"], p["buyers"]),
+        "spend_fen": p["spend_fen"] or None,
+        "roi": ratio(p["gmv_fen"], p["spend_fen"]),
+    }
 
 
 def compare(actual: dict, plan_vals: dict, tolerance: float) -> list[PaceLine]:
@@ -165,19 +210,38 @@ def compare(actual: dict, plan_vals: dict, tolerance: float) -> list[PaceLine]:
     return lines
 
 
-def pace(store: RollupStore, plan: Plan, start: datetime, now: datetime, *,
-         dim: str | None = None, value: str | None = None,
-         spend_fen: int | None = None) -> list[PaceLine]:
+def pace(
+    store: RollupStore,
+    plan: Plan,
+    start: datetime,
+    now: datetime,
+    *,
+    dim: str | None = None,
+    value: str | None = None,
+    spend_fen: int | None = None,
+) -> list[PaceLine]:
     """Cumulative pacing over [start, now), overall or for one channel / category."""
     kpis = store.totals(to_minute(start), to_minute(now), dim=dim or "all", value=value or "")
-    scope = {"channel": value if dim == "channel" else None,
-             "category": value if dim == "category" else None}
-    return compare(actual_values(kpis, spend_fen), plan_values(planned(plan, start, now, **scope)),
-                   plan.tolerance)
+    scope = {
+        "channel": value if dim == "channel" else None,
+        "category": value if dim == "category" else None,
+    }
+    return compare(
+        actual_values(kpis, spend_fen),
+        plan_values(planned(plan, start, now, **scope)),
+        plan.tolerance,
+    )
 
 
-def hourly_pace(store: RollupStore, plan: Plan, start: datetime, end: datetime, now: datetime,
-                *, spend_by_hour: dict[int, int] | None = None) -> list[dict]:
+def hourly_pace(
+    store: RollupStore,
+    plan: Plan,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    spend_by_hour: dict[int, int] | None = None,
+) -> list[dict]:
     """Per hour from start to end: actual (up to now) vs plan, for the curve and the hour table."""
     actual = dict(store.curve(to_minute(start), to_minute(min(now, end)), bucket=60))
     out, hour = [], start
@@ -187,8 +251,13 @@ def hourly_pace(store: RollupStore, plan: Plan, start: datetime, end: datetime, 
         spend = (spend_by_hour or {}).get(minute)
         plan_vals = plan_values(planned(plan, hour, hour + timedelta(hours=1)))
         lines = compare(actual_values(kpis, spend), plan_vals, plan.tolerance) if kpis else []
-        out.append({"hour": hour.isoformat(), "plan_gmv_fen": plan_vals["gmv_fen"],
-                    "gmv_fen": kpis.gmv_fen if kpis else None,
-                    "status": next((x.status for x in lines if x.metric == "gmv_fen"), "grey")})
+        out.append(
+            {
+                "hour": hour.isoformat(),
+                "plan_gmv_fen": plan_vals["gmv_fen"],
+                "gmv_fen": kpis.gmv_fen if kpis else None,
+                "status": next((x.status for x in lines if x.metric == "gmv_fen"), "grey"),
+            }
+        )
         hour += timedelta(hours=1)
     return out

@@ -12,9 +12,9 @@ router = APIRouter()
 
 
 @router.get("/campaigns/{campaign_id}/dashboard")
-def dashboard_page(request: Request, campaign_id: str = PathParam(..., max_length=64,
-                                                             pattern=r"^[A-Za-z0-9_.-]+$")
-                   ) -> Response:
+def dashboard_page(
+    request: Request, campaign_id: str = PathParam(..., max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+) -> Response:
     """实时作战大屏: tiles vs plan, hourly curve, tables, funnel, watches, alerts (live via SSE)."""
     from dacu.web.templating import render
 
@@ -27,5 +27,6 @@ DASHBOARD_JS = Path(__file__).resolve().parent / "static" / "dashboard.js"
 @router.get("/campaigns/{campaign_id}/dashboard.js")
 def dashboard_js(campaign_id: str = PathParam(..., max_length=64)) -> Response:
     """The dashboard's script (a file: the app's CSP allows scripts from 'self' only)."""
-    return FileResponse(DASHBOARD_JS, media_type="text/javascript",
-                        headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        DASHBOARD_JS, media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )

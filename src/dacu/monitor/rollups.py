@@ -38,12 +38,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 LG_K = 14
-MEASURES: tuple[str, ...] = ("impressions", "clicks", "pv", "cart", "fav", "orders", "gmv_fen",
-                             "paid_orders", "paid_gmv_fen", "units", "refunds", "refund_fen")
+MEASURES: tuple[str, ...] = (
+    "impressions",
+    "clicks",
+    "pv",
+    "cart",
+    "fav",
+    "orders",
+    "gmv_fen",
+    "paid_orders",
+    "paid_gmv_fen",
+    "units",
+    "refunds",
+    "refund_fen",
+)
 SKETCH_DIMS: tuple[str, ...] = ("all", "channel", "category", "customer_type", "device", "region")
 DIMS: tuple[str, ...] = (*SKETCH_DIMS, "sku_id", "bot")
-_COUNT_OF = {"impression": "impressions", "click": "clicks", "pv": "pv", "cart": "cart",
-             "fav": "fav", "order": "orders", "pay": "paid_orders", "refund": "refunds"}
+_COUNT_OF = {
+    "impression": "impressions",
+    "click": "clicks",
+    "pv": "pv",
+    "cart": "cart",
+    "fav": "fav",
+    "order": "orders",
+    "pay": "paid_orders",
+    "refund": "refunds",
+}
 _ORDER_KEYS = {"order": "order_key", "pay": "paid_key"}
 _ORDER_MEASURE = {"order_key": "orders", "paid_key": "paid_orders"}
 """Orders and paid orders are distinct order ids per cell (an order of three lines is one order,
@@ -54,10 +74,16 @@ HOUR, DAY, TOTAL = "@h", "@d", "@t"
 """Suffixes of the hour cells, the running day-to-date cells and the running total cells."""
 SKETCHES = (("pv", "uv"), ("pay", "buyers"))
 
-ROLLUP_SCHEMA = pa.schema([pa.field("minute", pa.int64()), pa.field("dim", pa.string()),
-                           pa.field("value", pa.string()),
-                           *[pa.field(m, pa.int64()) for m in MEASURES],
-                           pa.field("uv_sketch", pa.binary()), pa.field("buyer_sketch", pa.binary())])
+ROLLUP_SCHEMA = pa.schema(
+    [
+        pa.field("minute", pa.int64()),
+        pa.field("dim", pa.string()),
+        pa.field("value", pa.string()),
+        *[pa.field(m, pa.int64()) for m in MEASURES],
+        pa.field("uv_sketch", pa.binary()),
+        pa.field("buyer_sketch", pa.binary()),
+    ]
+)
 """`minute` is minutes since the Unix epoch (UTC); sketches are compact HLL bytes or null."""
 
 Key = tuple[int, str, str]
@@ -110,8 +136,13 @@ class Rollups:
     Channel of a visit = its session's entry channel (the first channel seen for a session).
     """
 
-    def __init__(self, *, returning_users: Iterable[str] = (), bots: set[str] | None = None,
-                 tz: str = "Asia/Shanghai") -> None:
+    def __init__(
+        self,
+        *,
+        returning_users: Iterable[str] = (),
+        bots: set[str] | None = None,
+        tz: str = "Asia/Shanghai",
+    ) -> None:
         self.cells: dict[Key, Cell] = {}
         self.dirty: set[Key] = set()
         self.returning = set(returning_users)
@@ -142,12 +173,19 @@ class Rollups:
         ts = pc.cast(events["ts"], pa.int64())
         minute = pc.divide(ts, US_PER_MINUTE)  # integer division; ts ≥ 0 after 1970
         kind = events["event"]
-        columns = {"minute": minute, "user_id": events["user_id"],
-                   "event": kind, "channel": self._entry_channels(events),
-                   "customer_type": self._customer_types(events["user_id"])}
+        columns = {
+            "minute": minute,
+            "user_id": events["user_id"],
+            "event": kind,
+            "channel": self._entry_channels(events),
+            "customer_type": self._customer_types(events["user_id"]),
+        }
         for name in ("category", "sku_id", "device", "region"):
-            columns[name] = pc.fill_null(events[name], "") if name in events.column_names else \
-                pa.repeat(pa.scalar(""), events.num_rows)
+            columns[name] = (
+                pc.fill_null(events[name], "")
+                if name in events.column_names
+                else pa.repeat(pa.scalar(""), events.num_rows)
+            )
         for kind_name, measure in _COUNT_OF.items():
             columns[measure] = pc.cast(pc.equal(kind, kind_name), pa.int64())
         amount = pc.fill_null(events["amount_fen"], 0)
@@ -165,17 +203,22 @@ class Rollups:
         (not per event); events without a session keep their own channel."""
         sessions = events.select(["session_id", "channel"]).combine_chunks()
         firsts = sessions.group_by("session_id", use_threads=False).aggregate(
-            [("channel", "first", pc.ScalarAggregateOptions(skip_nulls=False))])
+            [("channel", "first", pc.ScalarAggregateOptions(skip_nulls=False))]
+        )
         firsts = firsts.filter(pc.is_valid(firsts["session_id"]))
         entry = self.session_channel
-        batch = dict(zip(firsts["session_id"].to_pylist(), firsts["channel_first"].to_pylist(),
-                         strict=True))
+        batch = dict(
+            zip(firsts["session_id"].to_pylist(), firsts["channel_first"].to_pylist(), strict=True)
+        )
         # new sessions only; not `batch.keys() - entry.keys()`, which walks the whole (growing)
         # dict of every session so far at each batch
-        entry.update({session: channel for session, channel in batch.items() if session not in entry})
+        entry.update(
+            {session: channel for session, channel in batch.items() if session not in entry}
+        )
         known = list(map(entry.__getitem__, batch))  # dict order = the order of `firsts`
-        where = pc.index_in(sessions["session_id"], value_set=firsts["session_id"].combine_chunks(),
-                            skip_nulls=True)
+        where = pc.index_in(
+            sessions["session_id"], value_set=firsts["session_id"].combine_chunks(), skip_nulls=True
+        )
         channel = pc.take(pa.array(known, pa.string()), where)
         return pc.coalesce(channel, sessions["channel"], "")
 
@@ -200,8 +243,9 @@ class Rollups:
             local = datetime.fromtimestamp(hour * 3600, self.tz)
             offset = local.utcoffset() or timedelta(0)
             midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            self._days[hour] = (None if offset % timedelta(hours=1)
-                                else int(midnight.timestamp()) // 60)
+            self._days[hour] = (
+                None if offset % timedelta(hours=1) else int(midnight.timestamp()) // 60
+            )
         return self._days[hour]
 
     def coarser(self, key: Key) -> list[Key]:
@@ -220,11 +264,13 @@ class Rollups:
         distinct = {measure: f"{key}_count_distinct" for key, measure in _ORDER_MEASURE.items()}
         grouped = table.group_by(keys).aggregate(
             [(m, "sum") for m in MEASURES if m not in distinct]
-            + [(key, "count_distinct") for key in _ORDER_MEASURE])
+            + [(key, "count_distinct") for key in _ORDER_MEASURE]
+        )
         minutes = grouped["minute"].to_pylist()
         values = grouped[column].to_pylist() if column else [""] * len(minutes)
-        sums = zip(*(grouped[distinct.get(m, f"{m}_sum")].to_pylist() for m in MEASURES),
-                   strict=True)
+        sums = zip(
+            *(grouped[distinct.get(m, f"{m}_sum")].to_pylist() for m in MEASURES), strict=True
+        )
         for minute, value, row in zip(minutes, values, sums, strict=True):
             key = (minute, dim, value or "")
             for target in (key, *self.coarser(key)):
@@ -244,15 +290,19 @@ class Rollups:
             codes = pa.table({"minute": rows["minute"], "user": encoded.indices})
             touched: list[Key] = []
             for dim in SKETCH_DIMS[1:]:
-                grouped = codes.append_column("value", rows[dim]).group_by(
-                    ["minute", "value"]).aggregate([("user", "distinct")])
+                grouped = (
+                    codes.append_column("value", rows[dim])
+                    .group_by(["minute", "value"])
+                    .aggregate([("user", "distinct")])
+                )
                 users = grouped["user_distinct"].combine_chunks()
                 offsets, flat = users.offsets.to_numpy(), users.values.to_numpy()
-                for row, (minute, value) in enumerate(zip(grouped["minute"].to_pylist(),
-                                                          grouped["value"].to_pylist(), strict=True)):
+                for row, (minute, value) in enumerate(
+                    zip(grouped["minute"].to_pylist(), grouped["value"].to_pylist(), strict=True)
+                ):
                     key = (minute, dim, value or "")
                     sketch = self._sketch(key, attr)
-                    ordered = np.sort(flat[offsets[row]:offsets[row + 1]])  # a fixed order (HIP)
+                    ordered = np.sort(flat[offsets[row] : offsets[row + 1]])  # a fixed order (HIP)
                     deque(map(sketch.update, names[ordered]), 0)
                     touched.append(key)
             alls = []

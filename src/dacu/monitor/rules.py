@@ -48,15 +48,48 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dacu.config import Campaign
 from dacu.errors import ConfigError
 
-METRICS = ("gmv_fen", "paid_gmv_fen", "orders", "paid_orders", "uv", "buyers", "pv", "cvr",
-           "asp_fen", "units", "refund_fen", "spend_fen", "roi", "cart_rate", "pay_rate",
-           "order_rate", "stock_hours")
-COUNTED = frozenset({"orders", "paid_orders", "uv", "buyers", "pv", "units", "cvr", "cart_rate",
-                     "pay_rate", "order_rate"})
+METRICS = (
+    "gmv_fen",
+    "paid_gmv_fen",
+    "orders",
+    "paid_orders",
+    "uv",
+    "buyers",
+    "pv",
+    "cvr",
+    "asp_fen",
+    "units",
+    "refund_fen",
+    "spend_fen",
+    "roi",
+    "cart_rate",
+    "pay_rate",
+    "order_rate",
+    "stock_hours",
+)
+COUNTED = frozenset(
+    {
+        "orders",
+        "paid_orders",
+        "uv",
+        "buyers",
+        "pv",
+        "units",
+        "cvr",
+        "cart_rate",
+        "pay_rate",
+        "order_rate",
+    }
+)
 """Metrics with a count model (a count, or a rate of two counts): their rules test significance."""
 DEFAULT_CONFIDENCE = 0.95
-_ALIASES = {"gmv": "gmv_fen", "paid_gmv": "paid_gmv_fen", "asp": "asp_fen", "spend": "spend_fen",
-            "refund": "refund_fen"}
+_ALIASES = {
+    "gmv": "gmv_fen",
+    "paid_gmv": "paid_gmv_fen",
+    "asp": "asp_fen",
+    "spend": "spend_fen",
+    "refund": "refund_fen",
+}
 DIMENSIONS = ("channel", "category", "customer_type", "device", "region", "sku_id")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$")
 
@@ -174,11 +207,15 @@ class AlertRule(_Model):
         if (self.below is None) == (self.above is None):
             raise ValueError("below/above: give exactly one of them")
         if self.compare == "rest" and self.by is None:
-            raise ValueError("compare: rest compares one value with the rest of the shop: give by "
-                             "(channel, category …)")
+            raise ValueError(
+                "compare: rest compares one value with the rest of the shop: give by "
+                "(channel, category …)"
+            )
         if self.metric == "stock_hours" and (self.by != "sku_id" or self.compare != "absolute"):
-            raise ValueError("stock_hours (hours to stock-out) is per SKU against a number of "
-                             "hours: by: sku_id, compare: absolute")
+            raise ValueError(
+                "stock_hours (hours to stock-out) is per SKU against a number of "
+                "hours: by: sku_id, compare: absolute"
+            )
         return self
 
     def breached(self, value: float | None, reference: float | None) -> bool:
@@ -208,8 +245,9 @@ def load_rules(campaign: Campaign, *, source: str = "campaign") -> list[AlertRul
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function"))
             message = first["msg"].removeprefix("Value error, ")
-            raise ConfigError(f"{source}: alerts[{index}] (id {ident}).{where or 'rule'}: "
-                              f"{message}") from None
+            raise ConfigError(
+                f"{source}: alerts[{index}] (id {ident}).{where or 'rule'}: {message}"
+            ) from None
         if rule.id in seen:
             raise ConfigError(f"{source}: alerts[{index}].id: duplicate id {rule.id!r}")
         seen.add(rule.id)
@@ -223,9 +261,14 @@ def _localise(item: Any, zone: ZoneInfo) -> Any:
     windows = []
     for window in item["silence"]:
         if isinstance(window, dict):
-            window = {k: (datetime.fromisoformat(str(v)).replace(tzinfo=zone)
-                          if isinstance(v, str | datetime) and _naive(v) else v)
-                      for k, v in window.items()}
+            window = {
+                k: (
+                    datetime.fromisoformat(str(v)).replace(tzinfo=zone)
+                    if isinstance(v, str | datetime) and _naive(v)
+                    else v
+                )
+                for k, v in window.items()
+            }
         windows.append(window)
     return {**item, "silence": windows}
 
@@ -297,8 +340,9 @@ class RuleEngine:
         self.slots[rule.id] = slot
         return True
 
-    def tick(self, now: datetime, read: Callable[[AlertRule, datetime], Mapping[str, Reading]]
-             ) -> list[Transition]:
+    def tick(
+        self, now: datetime, read: Callable[[AlertRule, datetime], Mapping[str, Reading]]
+    ) -> list[Transition]:
         out = []
         for rule in self.rules:
             if not self._due(rule, now):
@@ -309,15 +353,17 @@ class RuleEngine:
                 breached = rule.breached(value, reference)
                 # evidence opens an alert; only a value back past the threshold closes it (a few
                 # orders in a window are rarely "significant", and an incident is not over then)
-                bad = breached and (state.fired_at is not None or rule.significant(
-                    chance[0] if chance else None))
+                bad = breached and (
+                    state.fired_at is not None or rule.significant(chance[0] if chance else None)
+                )
                 change = self._step(rule, state, now, bad)
                 if change is not None:
                     out.append(change)
         return out
 
-    def _step(self, rule: AlertRule, state: AlertState, now: datetime, bad: bool
-              ) -> Transition | None:
+    def _step(
+        self, rule: AlertRule, state: AlertState, now: datetime, bad: bool
+    ) -> Transition | None:
         if not bad:
             state.pending_since = None
             if state.fired_at is None:
@@ -336,19 +382,46 @@ class RuleEngine:
             state.fired_at = now
             return self._transition("opened", rule, state, now, rule.severity, rule.notify)
         escalate = rule.escalate
-        if escalate and not state.escalated and not state.acked and now - state.fired_at >= escalate.after:
+        if (
+            escalate
+            and not state.escalated
+            and not state.acked
+            and now - state.fired_at >= escalate.after
+        ):
             state.escalated = True
-            return self._transition("escalated", rule, state, now, escalate.severity,
-                                    tuple(dict.fromkeys((*rule.notify, *escalate.notify))))
+            return self._transition(
+                "escalated",
+                rule,
+                state,
+                now,
+                escalate.severity,
+                tuple(dict.fromkeys((*rule.notify, *escalate.notify))),
+            )
         return None
 
     @staticmethod
-    def _transition(kind: Literal["opened", "escalated", "resolved"], rule: AlertRule,
-                    state: AlertState, now: datetime, severity: str,
-                    notify: tuple[str, ...]) -> Transition:
+    def _transition(
+        kind: Literal["opened", "escalated", "resolved"],
+        rule: AlertRule,
+        state: AlertState,
+        now: datetime,
+        severity: str,
+        notify: tuple[str, ...],
+    ) -> Transition:
         silenced = any(s.start <= now < s.end for s in rule.silence)
-        return Transition(kind, rule, state.key, now, state.last_value, state.last_reference,
-                          severity, notify, silenced, state, state.alert_id)
+        return Transition(
+            kind,
+            rule,
+            state.key,
+            now,
+            state.last_value,
+            state.last_reference,
+            severity,
+            notify,
+            silenced,
+            state,
+            state.alert_id,
+        )
 
     def acknowledge(self, rule_id: str, key: str) -> bool:
         """Stop escalation of a firing alert (the operator is on it)."""

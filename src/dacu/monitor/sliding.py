@@ -32,7 +32,9 @@ def _weight(minute: int, inside: int, live: int | None) -> float:
     return 0.0 if covered <= 0 else min(1.0, inside / covered)
 
 
-def window_parts(start: int, end: int, live: int | None = None) -> tuple[tuple[int, int], list[Edge]]:
+def window_parts(
+    start: int, end: int, live: int | None = None
+) -> tuple[tuple[int, int], list[Edge]]:
     """Split [start, end) (epoch seconds) into whole minutes [a, b) and weighted edge minutes."""
     if end <= start:
         return (0, 0), []
@@ -54,8 +56,15 @@ def combine(parts: list[tuple[Kpis, float]]) -> Kpis:
     return Kpis(**{n: round(sum(getattr(k, n) * w for k, w in parts)) for n in names})
 
 
-def window_totals(store: RollupStore, start: int, end: int, *, live: int | None = None,
-                  dim: str = "all", value: str = "") -> Kpis:
+def window_totals(
+    store: RollupStore,
+    start: int,
+    end: int,
+    *,
+    live: int | None = None,
+    dim: str = "all",
+    value: str = "",
+) -> Kpis:
     """KPIs of one dimension value over [start, end) in epoch seconds (one store query)."""
     ranges, weights = _ranges(start, end, live)
     if not ranges:
@@ -63,13 +72,15 @@ def window_totals(store: RollupStore, start: int, end: int, *, live: int | None 
     return combine(list(zip(store.totals_many(ranges, dim=dim, value=value), weights, strict=True)))
 
 
-def window_by_value(store: RollupStore, dim: str, start: int, end: int, *,
-                    live: int | None = None) -> dict[str, Kpis]:
+def window_by_value(
+    store: RollupStore, dim: str, start: int, end: int, *, live: int | None = None
+) -> dict[str, Kpis]:
     """KPIs per value of `dim` over [start, end) in epoch seconds (one store query)."""
     ranges, weights = _ranges(start, end, live)
     parts: dict[str, list[tuple[Kpis, float]]] = {}
-    for found, weight in zip(store.by_value_many(dim, ranges) if ranges else [], weights,
-                             strict=True):
+    for found, weight in zip(
+        store.by_value_many(dim, ranges) if ranges else [], weights, strict=True
+    ):
         for key, kpis in found.items():
             parts.setdefault(key, []).append((kpis, weight))
     return {key: combine(items) for key, items in sorted(parts.items())}

@@ -128,7 +128,9 @@ class Extents:
 
     def span(self, first: int, last: int) -> tuple[int, int] | None:
         """First and last minute with data among the hours starting in [first, last)."""
-        keys = self.hour_keys[bisect_left(self.hour_keys, first):bisect_left(self.hour_keys, last)]
+        keys = self.hour_keys[
+            bisect_left(self.hour_keys, first) : bisect_left(self.hour_keys, last)
+        ]
         if not keys:
             return None
         return min(self.hours[h][0] for h in keys), max(self.hours[h][1] for h in keys)
@@ -141,7 +143,9 @@ class Extents:
             return Cover(total=True)
         days, skipped = self._days(start, end, inside) if running else ([], [])
         hours, minutes = [], []
-        keys = self.hour_keys[bisect_right(self.hour_keys, start - 60):bisect_left(self.hour_keys, end)]
+        keys = self.hour_keys[
+            bisect_right(self.hour_keys, start - 60) : bisect_left(self.hour_keys, end)
+        ]
         for hour in keys:
             if any(a <= hour < b for a, b in skipped):
                 continue
@@ -179,8 +183,18 @@ Coarse = tuple[tuple[int, ...], bytes | None, bytes | None]
 """A coarse cell in memory: the MEASURES counters, the UV sketch and the buyer sketch."""
 TABLES = (MAIN_TABLE, SKU_TABLE)  # SKU cells apart: they outnumber the rest ~20 to 1
 _SUMS = ", ".join(f"coalesce(sum({m}), 0)::BIGINT AS {m}" for m in MEASURES)
-_KPI_FIELDS = ("gmv_fen", "paid_gmv_fen", "refund_fen", "orders", "paid_orders", "pv", "cart",
-               "units", "clicks", "impressions")
+_KPI_FIELDS = (
+    "gmv_fen",
+    "paid_gmv_fen",
+    "refund_fen",
+    "orders",
+    "paid_orders",
+    "pv",
+    "cart",
+    "units",
+    "clicks",
+    "impressions",
+)
 
 
 class RollupStore:
@@ -214,17 +228,26 @@ class RollupStore:
         self.extents.add_minutes([m for (m,) in minutes])
         days = self.con.execute(f"SELECT minute FROM {MAIN_TABLE} WHERE dim = ?", ["all" + DAY])
         self.extents.add_days([m for (m,) in days.fetchall()])
-        self.extents.total = bool(self.con.execute(
-            f"SELECT count(*) FROM {MAIN_TABLE} WHERE dim = ?", ["all" + TOTAL]).fetchall()[0][0])
-        self._keep_coarse(self.con.execute(
-            f"SELECT * FROM {MAIN_TABLE} WHERE regexp_matches(dim, ?)", [_COARSE]).fetchall())
+        self.extents.total = bool(
+            self.con.execute(
+                f"SELECT count(*) FROM {MAIN_TABLE} WHERE dim = ?", ["all" + TOTAL]
+            ).fetchall()[0][0]
+        )
+        self._keep_coarse(
+            self.con.execute(
+                f"SELECT * FROM {MAIN_TABLE} WHERE regexp_matches(dim, ?)", [_COARSE]
+            ).fetchall()
+        )
 
     def _keep_coarse(self, rows: Iterable[tuple]) -> None:
         """Rows in ROLLUP_SCHEMA order: minute, dim, value, MEASURES…, uv_sketch, buyer_sketch."""
         width = len(MEASURES)
         for minute, dim, value, *rest in rows:
             self.coarse.setdefault((dim, minute), {})[value] = (
-                tuple(rest[:width]), rest[width], rest[width + 1])
+                tuple(rest[:width]),
+                rest[width],
+                rest[width + 1],
+            )
 
     def _note_coarse(self, cells: pa.Table) -> None:
         columns = [cells[name].to_pylist() for name in ROLLUP_SCHEMA.names]
@@ -279,8 +302,9 @@ class RollupStore:
         columns: dict[str, list] = {name: [] for name in ROLLUP_SCHEMA.names}
         for dim, minute, value in keys:
             counts, uv, buyers = self.coarse[(dim, minute)][value]
-            for name, item in zip(ROLLUP_SCHEMA.names, (minute, dim, value, *counts, uv, buyers),
-                                  strict=True):
+            for name, item in zip(
+                ROLLUP_SCHEMA.names, (minute, dim, value, *counts, uv, buyers), strict=True
+            ):
                 columns[name].append(item)
         return pa.table(columns, schema=ROLLUP_SCHEMA)
 
@@ -303,15 +327,18 @@ class RollupStore:
     def rows(self) -> int:
         self.checkpoint()
         with self.lock:
-            return sum(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES)
+            return sum(
+                self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES
+            )
 
     # -- queries ---------------------------------------------------------------------------------
     def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
         """KPIs over minutes [start, end) of one dimension value (default: everything)."""
         return self.totals_many([(start, end)], dim=dim, value=value)[0]
 
-    def totals_many(self, ranges: Sequence[tuple[int, int]], *, dim: str = "all",
-                    value: str = "") -> list[Kpis]:
+    def totals_many(
+        self, ranges: Sequence[tuple[int, int]], *, dim: str = "all", value: str = ""
+    ) -> list[Kpis]:
         """`totals` of several minute ranges in one query (a sliding window and its edges)."""
         found = self._read_many(dim, ranges, "0", lambda minute, v: 0, value=value)
         return [one.get(0, Kpis()) for one in found]
@@ -325,19 +352,35 @@ class RollupStore:
         found = self._read_many(dim, ranges, "value", lambda minute, v: v, value=None)
         return [dict(sorted(one.items())) for one in found]
 
-    def curve(self, start: int, end: int, *, bucket: int = 60, dim: str = "all",
-              value: str = "") -> list[tuple[int, Kpis]]:
+    def curve(
+        self, start: int, end: int, *, bucket: int = 60, dim: str = "all", value: str = ""
+    ) -> list[tuple[int, Kpis]]:
         """KPIs per bucket of `bucket` minutes over [start, end): [(bucket start minute, Kpis)].
 
         Buckets of whole hours read the hour cells where they fit (the live hour too)."""
         size = int(bucket)
-        found = self._read_many(dim, [(start, end)], f"minute // {size} * {size}",
-                                lambda minute, v: minute // size * size, value=value,
-                                running=False, hours=size % 60 == 0)
+        found = self._read_many(
+            dim,
+            [(start, end)],
+            f"minute // {size} * {size}",
+            lambda minute, v: minute // size * size,
+            value=value,
+            running=False,
+            hours=size % 60 == 0,
+        )
         return sorted(found[0].items())
 
-    def _read_many(self, dim: str, ranges: Sequence[tuple[int, int]], key_sql: str, key_of, *,
-                   value: str | None, running: bool = True, hours: bool = True) -> list[dict]:
+    def _read_many(
+        self,
+        dim: str,
+        ranges: Sequence[tuple[int, int]],
+        key_sql: str,
+        key_of,
+        *,
+        value: str | None,
+        running: bool = True,
+        hours: bool = True,
+    ) -> list[dict]:
         """[{key: Kpis}] over each [start, end) of `ranges`, grouped by `key_sql` (SQL) =
         `key_of(minute, value)`; one SQL statement for all the ranges (its fixed cost is most of a
         small query's).
@@ -355,33 +398,45 @@ class RollupStore:
                     where, cell_args = _cells(dim, start, end, hours=hours)
                     cover = Cover()
                 else:
-                    cover = (self.extents.cover(start, end, running=running) if hours
-                             else Cover(minutes=((start, end),)))
+                    cover = (
+                        self.extents.cover(start, end, running=running)
+                        if hours
+                        else Cover(minutes=((start, end),))
+                    )
                     where, cell_args = _covering(dim, Cover(minutes=cover.minutes))
                 covers.append(cover)
                 if where != "FALSE":
-                    selects.append(f"SELECT {int(index)} AS part, {key_sql} AS k, {_SUMS}, "
-                                   f"list(uv_sketch) AS uv, list(buyer_sketch) AS buyers "
-                                   f"FROM {table} WHERE {only}{where} GROUP BY k")
+                    selects.append(
+                        f"SELECT {int(index)} AS part, {key_sql} AS k, {_SUMS}, "
+                        f"list(uv_sketch) AS uv, list(buyer_sketch) AS buyers "
+                        f"FROM {table} WHERE {only}{where} GROUP BY k"
+                    )
                     select_args += [*args, *cell_args]
             if selects:
-                for part, k, *row in self.con.execute(" UNION ALL ".join(selects),
-                                                      select_args).fetchall():
+                for part, k, *row in self.con.execute(
+                    " UNION ALL ".join(selects), select_args
+                ).fetchall():
                     found[part][k] = (list(row[:width]), list(row[width]), list(row[width + 1]))
             for one, cover in zip(found, covers, strict=True):
                 self._add_coarse(one, dim, cover, key_of, value)
-        return [{k: _kpis((*sums, uvs, buyers)) for k, (sums, uvs, buyers) in one.items()}
-                for one in found]
+        return [
+            {k: _kpis((*sums, uvs, buyers)) for k, (sums, uvs, buyers) in one.items()}
+            for one in found
+        ]
 
     def _add_coarse(self, found: dict, dim: str, cover: Cover, key_of, value: str | None) -> None:
         """Add the covering total, day and hour cells (from memory) to `found`."""
-        for suffix, firsts in ((TOTAL, (0,) if cover.total else ()), (DAY, cover.days),
-                               (HOUR, cover.hours)):
+        for suffix, firsts in (
+            (TOTAL, (0,) if cover.total else ()),
+            (DAY, cover.days),
+            (HOUR, cover.hours),
+        ):
             for minute in firsts:
                 for v, (counts, uv, buyers) in self.coarse.get((dim + suffix, minute), {}).items():
                     if value is None or v == value:
-                        sums, uvs, buyer_blobs = found.setdefault(key_of(minute, v),
-                                                                  ([0] * len(MEASURES), [], []))
+                        sums, uvs, buyer_blobs = found.setdefault(
+                            key_of(minute, v), ([0] * len(MEASURES), [], [])
+                        )
                         sums[:] = [a + b for a, b in zip(sums, counts, strict=True)]
                         uvs.append(uv)
                         buyer_blobs.append(buyers)
@@ -390,8 +445,9 @@ class RollupStore:
         """First and last minute with data."""
         with self.lock:
             self._write_pending([MAIN_TABLE])
-            row = self.con.execute(f"SELECT min(minute), max(minute) FROM {MAIN_TABLE} "
-                                   "WHERE NOT contains(dim, '@')").fetchall()[0]
+            row = self.con.execute(
+                f"SELECT min(minute), max(minute) FROM {MAIN_TABLE} WHERE NOT contains(dim, '@')"
+            ).fetchall()[0]
         return None if row[0] is None else (row[0], row[1])
 
     def cover(self, start: int, end: int, *, running: bool = True) -> Cover:
@@ -420,9 +476,11 @@ def _cells(dim: str, start: int, end: int, *, hours: bool = True) -> tuple[str, 
     first, last = -(-start // 60) * 60, end // 60 * 60
     if not hours or first >= last:
         return "(dim = ? AND minute >= ? AND minute < ?)", [dim, start, end]
-    return ("((dim = ? AND ((minute >= ? AND minute < ?) OR (minute >= ? AND minute < ?))) "
-            "OR (dim = ? AND minute >= ? AND minute < ?))",
-            [dim, start, first, last, end, dim + HOUR, first, last])
+    return (
+        "((dim = ? AND ((minute >= ? AND minute < ?) OR (minute >= ? AND minute < ?))) "
+        "OR (dim = ? AND minute >= ? AND minute < ?))",
+        [dim, start, first, last, end, dim + HOUR, first, last],
+    )
 
 
 def _covering(dim: str, cover: Cover) -> tuple[str, list]:
@@ -444,5 +502,8 @@ def _kpis(row: tuple) -> Kpis:
     """Kpis from the sums of MEASURES, then the lists of UV and buyer sketches."""
     sums = dict(zip(MEASURES, row[: len(MEASURES)], strict=True))
     uv_blobs, buyer_blobs = row[len(MEASURES)], row[len(MEASURES) + 1]
-    return Kpis(**{name: int(sums[name]) for name in _KPI_FIELDS},
-                uv=union_estimate(uv_blobs or ()), buyers=union_estimate(buyer_blobs or ()))
+    return Kpis(
+        **{name: int(sums[name]) for name in _KPI_FIELDS},
+        uv=union_estimate(uv_blobs or ()),
+        buyers=union_estimate(buyer_blobs or ()),
+    )

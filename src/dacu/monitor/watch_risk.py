@@ -21,13 +21,22 @@ def sentiment_alerts(bursts: Sequence[Any]) -> list[dict]:
     out = []
     for b in bursts:
         examples = "\n".join(f"  · {text[:80]}" for text in b.examples)
-        out.append({
-            "rule_id": "sentiment-burst", "severity": "red", "metric": "negative_posts",
-            "dimension": f"topic={b.topic}", "value": float(b.count), "threshold": b.baseline,
-            "message": (f"负面舆情爆发 Negative burst: {b.topic} — {b.count} 条负面/5分钟 "
-                        f"(基线 baseline {b.baseline:.1f}), 自 since {b.start:%m-%d %H:%M}\n"
-                        f"{examples}"),
-            "at": b.detected_at})
+        out.append(
+            {
+                "rule_id": "sentiment-burst",
+                "severity": "red",
+                "metric": "negative_posts",
+                "dimension": f"topic={b.topic}",
+                "value": float(b.count),
+                "threshold": b.baseline,
+                "message": (
+                    f"负面舆情爆发 Negative burst: {b.topic} — {b.count} 条负面/5分钟 "
+                    f"(基线 baseline {b.baseline:.1f}), 自 since {b.start:%m-%d %H:%M}\n"
+                    f"{examples}"
+                ),
+                "at": b.detected_at,
+            }
+        )
     return out
 
 
@@ -36,27 +45,49 @@ def fraud_alerts(result: Any, *, top: int = 5) -> list[dict]:
     flagged = result.flagged
     if flagged.empty:
         return []
-    lines = [f"  · {r.user_id} ({r.points}分): {r.reasons_zh}" for r in flagged.head(top)
-             .itertuples()]
+    lines = [
+        f"  · {r.user_id} ({r.points}分): {r.reasons_zh}" for r in flagged.head(top).itertuples()
+    ]
     gmv = int(flagged["paid_fen"].sum())
-    return [{"rule_id": "fraud-flagged", "severity": "yellow", "metric": "flagged_customers",
-             "dimension": "", "value": float(len(flagged)), "threshold": None,
-             "message": (f"风控待审批 Flagged for approval: {len(flagged)} 个账户 accounts, "
-                         f"{len(result.clusters)} 个团伙 clusters, 支付 paid "
-                         f"{format_fen(gmv)}\n" + "\n".join(lines)
-                         + "\n审批 approve: dacu analyze fraud approve FLAGGED.csv -c CAMPAIGN.yaml "
-                           "--approve"),
-             "at": None}]
+    return [
+        {
+            "rule_id": "fraud-flagged",
+            "severity": "yellow",
+            "metric": "flagged_customers",
+            "dimension": "",
+            "value": float(len(flagged)),
+            "threshold": None,
+            "message": (
+                f"风控待审批 Flagged for approval: {len(flagged)} 个账户 accounts, "
+                f"{len(result.clusters)} 个团伙 clusters, 支付 paid "
+                f"{format_fen(gmv)}\n"
+                + "\n".join(lines)
+                + "\n审批 approve: dacu analyze fraud approve FLAGGED.csv -c CAMPAIGN.yaml "
+                "--approve"
+            ),
+            "at": None,
+        }
+    ]
 
 
 def raise_risk_alerts(alert_log: Any, campaign_id: str, alerts: Sequence[dict]) -> list[int]:
     """Open each alert in the log; returns the alert ids."""
     ids = []
     for a in alerts:
-        ids.append(alert_log.open(campaign_id=campaign_id, rule_id=a["rule_id"],
-                                  severity=a["severity"], message=a["message"],
-                                  metric=a["metric"], dimension=a["dimension"], value=a["value"],
-                                  threshold=a["threshold"], root_cause=None, playbook=None))
+        ids.append(
+            alert_log.open(
+                campaign_id=campaign_id,
+                rule_id=a["rule_id"],
+                severity=a["severity"],
+                message=a["message"],
+                metric=a["metric"],
+                dimension=a["dimension"],
+                value=a["value"],
+                threshold=a["threshold"],
+                root_cause=None,
+                playbook=None,
+            )
+        )
     return ids
 
 
@@ -78,8 +109,11 @@ class SentimentWatch:
         from dacu.analyze.sentiment_burst import detect_bursts
 
         known = [p for p in self.posts if p.time < now]
-        fresh = [b for b in detect_bursts(known, self.settings)
-                 if b.detected_at <= now and (b.topic, b.start) not in self.seen]
+        fresh = [
+            b
+            for b in detect_bursts(known, self.settings)
+            if b.detected_at <= now and (b.topic, b.start) not in self.seen
+        ]
         self.seen.update((b.topic, b.start) for b in fresh)
         return fresh
 

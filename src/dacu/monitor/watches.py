@@ -27,9 +27,14 @@ class StockRow:
         return asdict(self)
 
 
-def stock_watch(skus: Sequence[Mapping[str, Any]], sold: Mapping[str, int],
-                velocity: Mapping[str, float], *, top: int = 100,
-                stalled: Mapping[str, dict] | None = None) -> list[StockRow]:
+def stock_watch(
+    skus: Sequence[Mapping[str, Any]],
+    sold: Mapping[str, int],
+    velocity: Mapping[str, float],
+    *,
+    top: int = 100,
+    stalled: Mapping[str, dict] | None = None,
+) -> list[StockRow]:
     """Hours to stock-out = stock left ÷ recent units per hour, for the `top` fastest SKUs.
 
     `sold`: units paid since the stock was counted; `velocity`: units per hour over the recent
@@ -45,25 +50,33 @@ def stock_watch(skus: Sequence[Mapping[str, Any]], sold: Mapping[str, int],
         left = max(0, int(sku.get("stock") or 0) - int(sold.get(sku_id, 0)))
         rate = float(velocity.get(sku_id, 0.0))
         hours = left / rate if rate > 0 else None
-        status = "green" if hours is None or hours >= STOCK_YELLOW_HOURS else (
-            "yellow" if hours >= STOCK_RED_HOURS else "red")
+        status = (
+            "green"
+            if hours is None or hours >= STOCK_YELLOW_HOURS
+            else ("yellow" if hours >= STOCK_RED_HOURS else "red")
+        )
         if left == 0 and rate > 0:
             status = "red"
         if sku_id in stalled:
             hours, status = 0.0, "red"
-        rows.append(StockRow(sku_id, sku.get("category"), left, rate, hours, status,
-                             stalled.get(sku_id)))
+        rows.append(
+            StockRow(sku_id, sku.get("category"), left, rate, hours, status, stalled.get(sku_id))
+        )
     fastest = sorted(rows, key=lambda r: (r.stalled is None, -r.units_per_hour, r.sku_id))[:top]
-    return sorted(fastest, key=lambda r: (r.hours_to_stockout is None,
-                                          r.hours_to_stockout or 0.0, r.sku_id))
+    return sorted(
+        fastest, key=lambda r: (r.hours_to_stockout is None, r.hours_to_stockout or 0.0, r.sku_id)
+    )
 
 
 STALL_MIN_COUNT = 5  # orders and carts a SKU needs in the earlier window for a rate of its own
 
 
-def stalled_skus(earlier: Mapping[str, Mapping[str, float]],
-                 actual: Mapping[str, Mapping[str, float]], *, scale: float = 1.0
-                 ) -> dict[str, dict]:
+def stalled_skus(
+    earlier: Mapping[str, Mapping[str, float]],
+    actual: Mapping[str, Mapping[str, float]],
+    *,
+    scale: float = 1.0,
+) -> dict[str, dict]:
     """SKUs whose orders stopped while shoppers still cart them: the root-cause analysis's
     stock-out signal (`dacu.analyze.rca.signals_of`, corrected for the SKUs that could show one)
     on {sku: measures} of a recent window (`actual`) against `earlier` cells, `scale` × their
@@ -75,13 +88,19 @@ def stalled_skus(earlier: Mapping[str, Mapping[str, float]],
     evidence that it cannot be bought."""
     from dacu.analyze.rca import signals_of
 
-    tested = [k for k, m in earlier.items()
-              if m.get("orders", 0) >= STALL_MIN_COUNT and m.get("cart", 0) >= STALL_MIN_COUNT]
+    tested = [
+        k
+        for k, m in earlier.items()
+        if m.get("orders", 0) >= STALL_MIN_COUNT and m.get("cart", 0) >= STALL_MIN_COUNT
+    ]
     forecast = {k: {name: x * scale for name, x in earlier[k].items()} for k in tested}
     now = {k: dict(actual.get(k, {})) for k in tested}
     fired = signals_of({"sku_id": forecast}, {"sku_id": now})
-    return {s.value: s.as_dict() for s in fired if s.kind == "stock_out"
-            and now[s.value].get("cart", 0) >= 0.5 * forecast[s.value]["cart"]}
+    return {
+        s.value: s.as_dict()
+        for s in fired
+        if s.kind == "stock_out" and now[s.value].get("cart", 0) >= 0.5 * forecast[s.value]["cart"]
+    }
 
 
 @dataclass(frozen=True)
@@ -99,9 +118,15 @@ class BudgetRow:
         return asdict(self)
 
 
-def budget_watch(budget: Mapping[str, int], planned_to_now: Mapping[str, float],
-                 spent: Mapping[str, int], gmv: Mapping[str, int], *, tolerance: float = 0.15,
-                 roi_floor: float | None = None) -> list[BudgetRow]:
+def budget_watch(
+    budget: Mapping[str, int],
+    planned_to_now: Mapping[str, float],
+    spent: Mapping[str, int],
+    gmv: Mapping[str, int],
+    *,
+    tolerance: float = 0.15,
+    roi_floor: float | None = None,
+) -> list[BudgetRow]:
     """Spend vs planned spend to now per channel, and live ROI; red on overspend beyond 2×tolerance
     or ROI under the floor, yellow beyond the tolerance either way."""
     rows = []
@@ -114,10 +139,21 @@ def budget_watch(budget: Mapping[str, int], planned_to_now: Mapping[str, float],
         if pace is not None and abs(pace - 1) > tolerance:
             status = "yellow"
         if (pace is not None and pace - 1 > 2 * tolerance) or (
-                roi_floor is not None and roi is not None and roi < roi_floor):
+            roi_floor is not None and roi is not None and roi < roi_floor
+        ):
             status = "red"
-        rows.append(BudgetRow(channel, int(budget.get(channel, 0)), planned, spend, pace,
-                              int(gmv.get(channel, 0)), roi, status))
+        rows.append(
+            BudgetRow(
+                channel,
+                int(budget.get(channel, 0)),
+                planned,
+                spend,
+                pace,
+                int(gmv.get(channel, 0)),
+                roi,
+                status,
+            )
+        )
     return rows
 
 
@@ -143,9 +179,16 @@ def coupon_watch(entries: Iterable[Any], *, slot_minutes: int = 60) -> list[dict
     out = []
     for (slot, target), cell in sorted(cells.items()):
         issued = cell["issued"]
-        out.append({"slot_ms": slot, "coupon": target, "issued": issued,
-                    "redeemed": cell["redeemed"], "refused": cell["refused"],
-                    "redemption_rate": cell["redeemed"] / issued if issued else None})
+        out.append(
+            {
+                "slot_ms": slot,
+                "coupon": target,
+                "issued": issued,
+                "redeemed": cell["redeemed"],
+                "refused": cell["refused"],
+                "redemption_rate": cell["redeemed"] / issued if issued else None,
+            }
+        )
     return out
 
 
@@ -164,7 +207,13 @@ def flash_watch(entries: Iterable[Any]) -> list[dict]:
     for sale in sorted(set(granted) | set(reasons)):
         refused = sum(reasons[sale].values())
         total = refused + granted[sale]
-        out.append({"sale": sale, "granted": granted[sale], "refused": refused,
-                    "refusal_rate": refused / total if total else None,
-                    "reasons": dict(reasons[sale].most_common())})
+        out.append(
+            {
+                "sale": sale,
+                "granted": granted[sale],
+                "refused": refused,
+                "refusal_rate": refused / total if total else None,
+                "reasons": dict(reasons[sale].most_common()),
+            }
+        )
     return out

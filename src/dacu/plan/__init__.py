@@ -17,14 +17,22 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "Allocation": "dacu.plan.allocation", "optimize_budget": "dacu.plan.allocation",
-    "quadrants": "dacu.plan.allocation", "BudgetFit": "dacu.plan.budget",
-    "ChannelCurve": "dacu.plan.budget", "fit_response_curves": "dacu.plan.budget",
-    "PlanHistory": "dacu.plan.build", "build_plan": "dacu.plan.build",
-    "write_plan": "dacu.plan.export", "Plan": "dacu.plan.schema", "load_plan": "dacu.plan.schema",
-    "SpendHistory": "dacu.plan.spend_history", "history_from_frame": "dacu.plan.spend_history",
+    "Allocation": "dacu.plan.allocation",
+    "optimize_budget": "dacu.plan.allocation",
+    "quadrants": "dacu.plan.allocation",
+    "BudgetFit": "dacu.plan.budget",
+    "ChannelCurve": "dacu.plan.budget",
+    "fit_response_curves": "dacu.plan.budget",
+    "PlanHistory": "dacu.plan.build",
+    "build_plan": "dacu.plan.build",
+    "write_plan": "dacu.plan.export",
+    "Plan": "dacu.plan.schema",
+    "load_plan": "dacu.plan.schema",
+    "SpendHistory": "dacu.plan.spend_history",
+    "history_from_frame": "dacu.plan.spend_history",
     "read_spend_history": "dacu.plan.spend_history",
-    "read_history_dir": "dacu.plan.sources", "read_history_warehouse": "dacu.plan.sources",
+    "read_history_dir": "dacu.plan.sources",
+    "read_history_warehouse": "dacu.plan.sources",
     "read_sim_dir": "dacu.plan.sources",
 }
 __all__ = sorted(_LAZY)

@@ -50,12 +50,18 @@ class Allocation:
         return sum(c.spend_fen for c in self.channels)
 
     def to_dict(self) -> dict:
-        return {"total_fen": self.total_fen, "emergency_reserve_fen": self.emergency_fen,
-                "elastic_reserve_fen": self.elastic_fen, "unspent_fen": self.unspent_fen,
-                "allocated_fen": self.allocated_fen, "expected": self.expected,
-                "objective": self.objective, "periods": self.periods,
-                "committed_fen": self.committed_fen,
-                "channels": [c.__dict__ for c in self.channels]}
+        return {
+            "total_fen": self.total_fen,
+            "emergency_reserve_fen": self.emergency_fen,
+            "elastic_reserve_fen": self.elastic_fen,
+            "unspent_fen": self.unspent_fen,
+            "allocated_fen": self.allocated_fen,
+            "expected": self.expected,
+            "objective": self.objective,
+            "periods": self.periods,
+            "committed_fen": self.committed_fen,
+            "channels": [c.__dict__ for c in self.channels],
+        }
 
 
 def ratio_of(total_fen: int, ratio: float) -> int:
@@ -64,12 +70,21 @@ def ratio_of(total_fen: int, ratio: float) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def optimize_budget(curves: Sequence[ChannelCurve], total_fen: int, *, periods: float = 1.0,
-                    floors: Mapping[str, int] | None = None,
-                    caps: Mapping[str, int] | None = None, emergency: float = 0.05,
-                    elastic: float = 0.10, objective: Literal["gmv", "profit"] = "gmv",
-                    margin: float = 1.0, spend_unit_fen: int = 100,
-                    steps: int = 2000, committed_fen: int = 0) -> Allocation:
+def optimize_budget(
+    curves: Sequence[ChannelCurve],
+    total_fen: int,
+    *,
+    periods: float = 1.0,
+    floors: Mapping[str, int] | None = None,
+    caps: Mapping[str, int] | None = None,
+    emergency: float = 0.05,
+    elastic: float = 0.10,
+    objective: Literal["gmv", "profit"] = "gmv",
+    margin: float = 1.0,
+    spend_unit_fen: int = 100,
+    steps: int = 2000,
+    committed_fen: int = 0,
+) -> Allocation:
     """Split `total_fen` over `periods` periods of the curves' history (e.g. 4 weeks).
 
     Curves take spend per period in the history's unit (`spend_unit_fen` fen each; 100 = yuan).
@@ -85,12 +100,16 @@ def optimize_budget(curves: Sequence[ChannelCurve], total_fen: int, *, periods: 
     names = [c.channel for c in curves]
     for key in (*floors, *caps):
         if key not in names:
-            raise InputError(f"floor/cap for unknown channel {key!r} (channels: {', '.join(names)})")
+            raise InputError(
+                f"floor/cap for unknown channel {key!r} (channels: {', '.join(names)})"
+            )
     emergency_fen, elastic_fen = ratio_of(total_fen, emergency), ratio_of(total_fen, elastic)
     allocatable = total_fen - emergency_fen - elastic_fen - committed_fen
     if allocatable < 0:
-        raise InputError(f"reserves and committed lines ({emergency_fen + elastic_fen + committed_fen}"
-                         f" fen) exceed the budget of {total_fen} fen")
+        raise InputError(
+            f"reserves and committed lines ({emergency_fen + elastic_fen + committed_fen}"
+            f" fen) exceed the budget of {total_fen} fen"
+        )
     lows = np.array([floors.get(n, 0) for n in names], dtype=np.int64)
     highs = np.array([caps.get(n, allocatable) for n in names], dtype=np.int64)
     _check_bounds(names, lows, highs, allocatable)
@@ -102,10 +121,21 @@ def optimize_budget(curves: Sequence[ChannelCurve], total_fen: int, *, periods: 
 
     spend = _greedy(value, lows, highs, allocatable, steps, stop_at_zero=objective == "profit")
     unspent = allocatable - int(spend.sum())
-    rows = [_row(curves[i], int(spend[i]), int(lows[i]), caps.get(names[i]), scale, periods)
-            for i in range(len(curves))]
-    return Allocation(total_fen, emergency_fen, elastic_fen, unspent, rows,
-                      float(sum(r.expected for r in rows)), objective, periods, committed_fen)
+    rows = [
+        _row(curves[i], int(spend[i]), int(lows[i]), caps.get(names[i]), scale, periods)
+        for i in range(len(curves))
+    ]
+    return Allocation(
+        total_fen,
+        emergency_fen,
+        elastic_fen,
+        unspent,
+        rows,
+        float(sum(r.expected for r in rows)),
+        objective,
+        periods,
+        committed_fen,
+    )
 
 
 def _check_bounds(names: list[str], lows: np.ndarray, highs: np.ndarray, allocatable: int) -> None:
@@ -113,13 +143,16 @@ def _check_bounds(names: list[str], lows: np.ndarray, highs: np.ndarray, allocat
         if low > high:
             raise InputError(f"channel {name!r}: floor {low} fen is above its cap {high} fen")
     if lows.sum() > allocatable:
-        raise InputError(f"floors add up to {int(lows.sum())} fen, more than the "
-                         f"{allocatable} fen left after the reserves")
+        raise InputError(
+            f"floors add up to {int(lows.sum())} fen, more than the "
+            f"{allocatable} fen left after the reserves"
+        )
     # when every channel at its cap still leaves money, the rest stays `unspent` (reported)
 
 
-def _greedy(value, lows: np.ndarray, highs: np.ndarray, allocatable: int, steps: int, *,
-            stop_at_zero: bool) -> np.ndarray:
+def _greedy(
+    value, lows: np.ndarray, highs: np.ndarray, allocatable: int, steps: int, *, stop_at_zero: bool
+) -> np.ndarray:
     spend = lows.copy()
     remaining = allocatable - int(spend.sum())
     step = max(remaining // max(steps, 1), 1)
@@ -137,8 +170,9 @@ def _greedy(value, lows: np.ndarray, highs: np.ndarray, allocatable: int, steps:
     return spend
 
 
-def _best_move(value, spend: np.ndarray, highs: np.ndarray, current: list[float], step: int,
-               remaining: int) -> tuple[int, int, float] | None:
+def _best_move(
+    value, spend: np.ndarray, highs: np.ndarray, current: list[float], step: int, remaining: int
+) -> tuple[int, int, float] | None:
     """The (channel, amount) with the best gain per fen over look-ahead chunks of 1, 2, 4 … steps."""
     best: tuple[int, int, float] | None = None
     best_rate = -np.inf
@@ -150,21 +184,35 @@ def _best_move(value, spend: np.ndarray, highs: np.ndarray, current: list[float]
             gain = value(index, int(spend[index]) + amount) - current[index]
             rate = gain / amount
             if rate > best_rate + 1e-15:
-                best_rate, best = rate, (index, min(step, amount), gain * min(step, amount) / amount)
+                best_rate, best = (
+                    rate,
+                    (index, min(step, amount), gain * min(step, amount) / amount),
+                )
             if amount == room:
                 break
             chunk *= 4
     return best
 
 
-def _row(curve: ChannelCurve, spend_fen: int, floor_fen: int, cap_fen: int | None,
-         scale: float, periods: float) -> ChannelAllocation:
+def _row(
+    curve: ChannelCurve,
+    spend_fen: int,
+    floor_fen: int,
+    cap_fen: int | None,
+    scale: float,
+    periods: float,
+) -> ChannelAllocation:
     per_period = spend_fen * scale
     return ChannelAllocation(
-        channel=curve.channel, spend_fen=spend_fen,
+        channel=curve.channel,
+        spend_fen=spend_fen,
         expected=float(curve.response(per_period)) * periods,
-        marginal_roi=float(curve.marginal(per_period)), floor_fen=floor_fen, cap_fen=cap_fen,
-        at_floor=spend_fen <= floor_fen, at_cap=cap_fen is not None and spend_fen >= cap_fen)
+        marginal_roi=float(curve.marginal(per_period)),
+        floor_fen=floor_fen,
+        cap_fen=cap_fen,
+        at_floor=spend_fen <= floor_fen,
+        at_cap=cap_fen is not None and spend_fen >= cap_fen,
+    )
 
 
 # -- four-quadrant view (四象限) -----------------------------------------------------------------
@@ -187,8 +235,12 @@ class QuadrantRow:
     action: str
 
 
-def quadrants(results: Sequence[tuple[str, int, int]], *, gmv_threshold_fen: int | None = None,
-              roi_threshold: float | None = None) -> list[QuadrantRow]:
+def quadrants(
+    results: Sequence[tuple[str, int, int]],
+    *,
+    gmv_threshold_fen: int | None = None,
+    roi_threshold: float | None = None,
+) -> list[QuadrantRow]:
     """Place channels by their actual (channel, GMV fen, spend fen) on GMV × ROI.
 
     Thresholds default to the median channel GMV and the overall ROI (total GMV / total spend).
@@ -207,7 +259,10 @@ def quadrants(results: Sequence[tuple[str, int, int]], *, gmv_threshold_fen: int
         roi = gmv / spend if spend else None
         high_gmv = gmv >= gmv_threshold_fen
         high_roi = roi is None or roi >= roi_threshold
-        key = ("invest" if high_roi else "fix_cost") if high_gmv else (
-            "test_scale" if high_roi else "cut")
+        key = (
+            ("invest" if high_roi else "fix_cost")
+            if high_gmv
+            else ("test_scale" if high_roi else "cut")
+        )
         rows.append(QuadrantRow(channel, gmv, spend, roi, key, *QUADRANTS[key]))
     return rows

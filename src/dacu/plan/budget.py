@@ -33,8 +33,11 @@ from dacu.plan.spend_history import SpendHistory
 LN3 = math.log(3.0)
 
 INTERVAL = 0.90
-_BOUNDS = {"alpha": (0.0, 0.95), "log_k": (np.log(0.03), np.log(5.0)),
-           "log_s": (np.log(0.5), np.log(4.0))}
+_BOUNDS = {
+    "alpha": (0.0, 0.95),
+    "log_k": (np.log(0.03), np.log(5.0)),
+    "log_s": (np.log(0.5), np.log(4.0)),
+}
 _STARTS = ((0.3, 0.5, 1.5), (0.6, 0.3, 1.0), (0.1, 1.0, 2.5))
 
 
@@ -82,19 +85,32 @@ class ChannelFit:
 
     def to_dict(self) -> dict:
         curve = self.curve
-        out = {"channel": curve.channel, "spend": self.spend, "contribution": self.contribution,
-               "contribution_share": self.contribution_share, "roas": self.roas,
-               "marginal_roas": self.marginal_roas,
-               "adstock": {"type": "geometric", "alpha": curve.alpha, "l_max": curve.l_max,
-                           "alpha_interval": self.intervals.get("alpha")},
-               "saturation": {"type": curve.saturation, "half_saturation": curve.half_sat,
-                              "slope": curve.slope if curve.saturation == "hill" else None,
-                              "lam": curve.lam if curve.saturation == "logistic" else None,
-                              "beta": curve.beta,
-                              "half_saturation_interval": self.intervals.get("half_sat"),
-                              "slope_interval": self.intervals.get("slope")
-                              if curve.saturation == "hill" else None,
-                              "beta_interval": self.intervals.get("beta")}}
+        out = {
+            "channel": curve.channel,
+            "spend": self.spend,
+            "contribution": self.contribution,
+            "contribution_share": self.contribution_share,
+            "roas": self.roas,
+            "marginal_roas": self.marginal_roas,
+            "adstock": {
+                "type": "geometric",
+                "alpha": curve.alpha,
+                "l_max": curve.l_max,
+                "alpha_interval": self.intervals.get("alpha"),
+            },
+            "saturation": {
+                "type": curve.saturation,
+                "half_saturation": curve.half_sat,
+                "slope": curve.slope if curve.saturation == "hill" else None,
+                "lam": curve.lam if curve.saturation == "logistic" else None,
+                "beta": curve.beta,
+                "half_saturation_interval": self.intervals.get("half_sat"),
+                "slope_interval": self.intervals.get("slope")
+                if curve.saturation == "hill"
+                else None,
+                "beta_interval": self.intervals.get("beta"),
+            },
+        }
         out["contribution_interval"] = self.intervals.get("contribution")
         out["roas_interval"] = self.intervals.get("roas")
         return out
@@ -119,9 +135,16 @@ class BudgetFit:
         raise KeyError(channel)
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "interval": self.interval, "n_periods": self.n_periods,
-                "r2": self.r2, "mape": self.mape, "baseline": self.baseline,
-                "seconds": self.seconds, "channels": [c.to_dict() for c in self.channels]}
+        return {
+            "method": self.method,
+            "interval": self.interval,
+            "n_periods": self.n_periods,
+            "r2": self.r2,
+            "mape": self.mape,
+            "baseline": self.baseline,
+            "seconds": self.seconds,
+            "channels": [c.to_dict() for c in self.channels],
+        }
 
 
 @dataclass
@@ -142,11 +165,17 @@ class _Design:
     def n_channels(self) -> int:
         return int(self.x.shape[0])
 
-    def split(self, theta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray,
-                                                FloatArray]:
+    def split(
+        self, theta: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
         c = self.n_channels
-        return theta[:c], np.exp(theta[c:2 * c]), np.exp(theta[2 * c:3 * c]), \
-            theta[3 * c:4 * c], theta[4 * c:]
+        return (
+            theta[:c],
+            np.exp(theta[c : 2 * c]),
+            np.exp(theta[2 * c : 3 * c]),
+            theta[3 * c : 4 * c],
+            theta[4 * c :],
+        )
 
     def media(self, theta: FloatArray) -> FloatArray:
         """(channels, periods) contribution in scaled target units."""
@@ -164,8 +193,14 @@ class _Design:
     def residuals(self, theta: FloatArray) -> FloatArray:
         alpha, k, s, beta, _ = self.split(theta)
         data = (self.y - self.predict(theta)) / self.sigma
-        prior = np.concatenate([(alpha - 0.3) / 0.35, (np.log(k) - np.log(0.5)) / 1.0,
-                                (np.log(s) - np.log(1.5)) / 0.6, beta / self.beta_prior])
+        prior = np.concatenate(
+            [
+                (alpha - 0.3) / 0.35,
+                (np.log(k) - np.log(0.5)) / 1.0,
+                (np.log(s) - np.log(1.5)) / 0.6,
+                beta / self.beta_prior,
+            ]
+        )
         return np.concatenate([data, prior])
 
 
@@ -176,7 +211,7 @@ def _adstock_rows(x: FloatArray, alpha: FloatArray, l_max: int) -> FloatArray:
     n = x.shape[1]
     out = np.zeros_like(x)
     for lag in range(min(l_max, n)):
-        out[:, lag:] += weights[:, lag:lag + 1] * x[:, : n - lag]
+        out[:, lag:] += weights[:, lag : lag + 1] * x[:, : n - lag]
     return out
 
 
@@ -198,42 +233,79 @@ def _baseline_matrix(history: SpendHistory, seasonality: int) -> FloatArray:
 def _design(history: SpendHistory, l_max: int, seasonality: int, saturation: str) -> _Design:
     n_params = 4 * len(history.channels) + 2 + 2 * seasonality + len(history.control_names)
     if history.n_periods < max(8, n_params // 2):
-        raise InputError(f"{history.n_periods} periods are too few to fit {len(history.channels)} "
-                         f"channels (need at least {max(8, n_params // 2)})", file=history.source)
+        raise InputError(
+            f"{history.n_periods} periods are too few to fit {len(history.channels)} "
+            f"channels (need at least {max(8, n_params // 2)})",
+            file=history.source,
+        )
     y_scale = float(np.abs(history.y).max()) or 1.0
     x_scale = history.spend.max(axis=1)
     share = history.spend.sum(axis=1) / history.spend.sum()
-    return _Design(y=history.y / y_scale, x=history.spend / x_scale[:, None],
-                   base=_baseline_matrix(history, seasonality), y_scale=y_scale, x_scale=x_scale,
-                   l_max=l_max, beta_prior=np.maximum(len(share) * share, 0.2),
-                   saturation=saturation)
+    return _Design(
+        y=history.y / y_scale,
+        x=history.spend / x_scale[:, None],
+        base=_baseline_matrix(history, seasonality),
+        y_scale=y_scale,
+        x_scale=x_scale,
+        l_max=l_max,
+        beta_prior=np.maximum(len(share) * share, 0.2),
+        saturation=saturation,
+    )
 
 
 def _start(design: _Design, alpha: float, k: float, s: float) -> FloatArray:
     c = design.n_channels
-    theta = np.concatenate([np.full(c, alpha), np.full(c, np.log(k)), np.full(c, np.log(s)),
-                            np.zeros(c), np.zeros(design.base.shape[0])])
-    features = np.vstack([design.media(np.concatenate([theta[:3 * c], np.ones(c),
-                                                       theta[4 * c:]])), design.base])
+    theta = np.concatenate(
+        [
+            np.full(c, alpha),
+            np.full(c, np.log(k)),
+            np.full(c, np.log(s)),
+            np.zeros(c),
+            np.zeros(design.base.shape[0]),
+        ]
+    )
+    features = np.vstack(
+        [design.media(np.concatenate([theta[: 3 * c], np.ones(c), theta[4 * c :]])), design.base]
+    )
     coef, *_ = np.linalg.lstsq(features.T, design.y, rcond=None)
-    theta[3 * c:4 * c] = np.clip(coef[:c], 1e-4, None)
-    theta[4 * c:] = coef[c:]
+    theta[3 * c : 4 * c] = np.clip(coef[:c], 1e-4, None)
+    theta[4 * c :] = coef[c:]
     return theta
 
 
 def _bounds(design: _Design) -> tuple[FloatArray, FloatArray]:
     c, b = design.n_channels, design.base.shape[0]
     log_s = _BOUNDS["log_s"] if design.saturation == "hill" else (-1e-6, 1e-6)  # unused: s = 1
-    low = np.concatenate([np.full(c, _BOUNDS["alpha"][0]), np.full(c, _BOUNDS["log_k"][0]),
-                          np.full(c, log_s[0]), np.zeros(c), np.full(b, -np.inf)])
-    high = np.concatenate([np.full(c, _BOUNDS["alpha"][1]), np.full(c, _BOUNDS["log_k"][1]),
-                           np.full(c, log_s[1]), np.full(c, np.inf), np.full(b, np.inf)])
+    low = np.concatenate(
+        [
+            np.full(c, _BOUNDS["alpha"][0]),
+            np.full(c, _BOUNDS["log_k"][0]),
+            np.full(c, log_s[0]),
+            np.zeros(c),
+            np.full(b, -np.inf),
+        ]
+    )
+    high = np.concatenate(
+        [
+            np.full(c, _BOUNDS["alpha"][1]),
+            np.full(c, _BOUNDS["log_k"][1]),
+            np.full(c, log_s[1]),
+            np.full(c, np.inf),
+            np.full(b, np.inf),
+        ]
+    )
     return low, high
 
 
-def fit_response_curves(history: SpendHistory, *, l_max: int = 8, seasonality: int = 2,
-                        saturation: Literal["hill", "logistic"] = "hill", draws: int = 400,
-                        seed: int = 0) -> BudgetFit:
+def fit_response_curves(
+    history: SpendHistory,
+    *,
+    l_max: int = 8,
+    seasonality: int = 2,
+    saturation: Literal["hill", "logistic"] = "hill",
+    draws: int = 400,
+    seed: int = 0,
+) -> BudgetFit:
     """Fit one adstock + saturation curve per channel; contributions and ROAS with 90% intervals.
 
     `seasonality` is the order of the yearly Fourier terms (0 for none, e.g. under a year of data).
@@ -254,8 +326,9 @@ def _single_threaded_blas():
     return threadpool_limits(1)
 
 
-def _fit(history: SpendHistory, l_max: int, seasonality: int, saturation: str, draws: int,
-         seed: int) -> BudgetFit:
+def _fit(
+    history: SpendHistory, l_max: int, seasonality: int, saturation: str, draws: int, seed: int
+) -> BudgetFit:
     began = time.perf_counter()
     design = _design(history, l_max, seasonality, saturation)
     low, high = _bounds(design)
@@ -263,8 +336,9 @@ def _fit(history: SpendHistory, l_max: int, seasonality: int, saturation: str, d
     theta = _best_start(design, low, high)
     dof = max(history.n_periods - len(theta) // 2, 1)
     design.sigma = float(np.sqrt(np.sum((design.y - design.predict(theta)) ** 2) / dof)) or 1e-6
-    result = least_squares(design.residuals, theta, bounds=(low, high), method="trf",
-                           x_scale="jac", max_nfev=400)
+    result = least_squares(
+        design.residuals, theta, bounds=(low, high), method="trf", x_scale="jac", max_nfev=400
+    )
     theta = result.x
     samples = _laplace_draws(result.jac, theta, low, high, draws, seed)
     return _summarise(history, design, theta, samples, time.perf_counter() - began)
@@ -281,26 +355,28 @@ def _best_start(design: _Design, low: FloatArray, high: FloatArray) -> FloatArra
     best, best_cost = None, np.inf
     for alpha, k, s in _STARTS:
         start = np.clip(_start(design, alpha, k, s), low + 1e-9, high - 1e-9)
-        result = least_squares(design.residuals, start, bounds=(low, high), method="trf",
-                               x_scale="jac", max_nfev=300)
+        result = least_squares(
+            design.residuals, start, bounds=(low, high), method="trf", x_scale="jac", max_nfev=300
+        )
         if result.cost < best_cost:
             best, best_cost = result.x, result.cost
     return best
 
 
-def _laplace_draws(jac: FloatArray, theta: FloatArray, low: FloatArray, high: FloatArray,
-                   draws: int, seed: int) -> FloatArray:
+def _laplace_draws(
+    jac: FloatArray, theta: FloatArray, low: FloatArray, high: FloatArray, draws: int, seed: int
+) -> FloatArray:
     """Parameter draws from N(θ̂, (J'J)⁻¹), clipped to the bounds."""
     cov = np.linalg.pinv(jac.T @ jac)
     cov = (cov + cov.T) / 2
     rng = np.random.default_rng(seed)
-    samples = rng.multivariate_normal(theta, cov, size=draws, method="eigh",
-                                      check_valid="ignore")
+    samples = rng.multivariate_normal(theta, cov, size=draws, method="eigh", check_valid="ignore")
     return np.clip(samples, low, high)
 
 
-def _summarise(history: SpendHistory, design: _Design, theta: FloatArray, samples: FloatArray,
-               seconds: float) -> BudgetFit:
+def _summarise(
+    history: SpendHistory, design: _Design, theta: FloatArray, samples: FloatArray, seconds: float
+) -> BudgetFit:
     scale = design.y_scale
     media = design.media(theta) * scale
     contribution = media.sum(axis=1)
@@ -308,26 +384,52 @@ def _summarise(history: SpendHistory, design: _Design, theta: FloatArray, sample
     spend = history.spend.sum(axis=1)
     fitted = design.predict(theta) * scale
     alpha, k, s, beta, _ = design.split(theta)
-    d_alpha, d_k, d_s, d_beta, _ = (np.asarray(p) for p in zip(*map(design.split, samples),
-                                                                 strict=True))
+    d_alpha, d_k, d_s, d_beta, _ = (
+        np.asarray(p) for p in zip(*map(design.split, samples), strict=True)
+    )
     mean_spend = history.spend.mean(axis=1)
     total = contribution.sum()
     tail = (1 - INTERVAL) / 2
     channels = []
     for c, name in enumerate(history.channels):
-        curve = ChannelCurve(name, float(alpha[c]), float(k[c] * design.x_scale[c]), float(s[c]),
-                             float(beta[c] * scale), design.l_max, design.saturation)
+        curve = ChannelCurve(
+            name,
+            float(alpha[c]),
+            float(k[c] * design.x_scale[c]),
+            float(s[c]),
+            float(beta[c] * scale),
+            design.l_max,
+            design.saturation,
+        )
         q = lambda v: tuple(float(x) for x in np.quantile(v, [tail, 1 - tail]))  # noqa: E731
-        intervals = {"alpha": q(d_alpha[:, c]), "half_sat": q(d_k[:, c] * design.x_scale[c]),
-                     "slope": q(d_s[:, c]), "beta": q(d_beta[:, c] * scale),
-                     "contribution": q(drawn[:, c]), "roas": q(drawn[:, c] / spend[c])}
-        channels.append(ChannelFit(curve, float(spend[c]), float(contribution[c]),
-                                   float(contribution[c] / total) if total > 0 else 0.0,
-                                   float(contribution[c] / spend[c]),
-                                   float(curve.marginal(mean_spend[c])), intervals))
-    return BudgetFit(channels=channels, baseline=float(fitted.sum() - total),
-                     r2=_r2(history.y, fitted), mape=_mape(history.y, fitted),
-                     n_periods=history.n_periods, seconds=seconds, fitted=fitted)
+        intervals = {
+            "alpha": q(d_alpha[:, c]),
+            "half_sat": q(d_k[:, c] * design.x_scale[c]),
+            "slope": q(d_s[:, c]),
+            "beta": q(d_beta[:, c] * scale),
+            "contribution": q(drawn[:, c]),
+            "roas": q(drawn[:, c] / spend[c]),
+        }
+        channels.append(
+            ChannelFit(
+                curve,
+                float(spend[c]),
+                float(contribution[c]),
+                float(contribution[c] / total) if total > 0 else 0.0,
+                float(contribution[c] / spend[c]),
+                float(curve.marginal(mean_spend[c])),
+                intervals,
+            )
+        )
+    return BudgetFit(
+        channels=channels,
+        baseline=float(fitted.sum() - total),
+        r2=_r2(history.y, fitted),
+        mape=_mape(history.y, fitted),
+        n_periods=history.n_periods,
+        seconds=seconds,
+        fitted=fitted,
+    )
 
 
 def _r2(y: FloatArray, fitted: FloatArray) -> float:

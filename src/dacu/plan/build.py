@@ -42,7 +42,9 @@ class PlanHistory:
     hourly: pd.DataFrame | None = None
     spend: SpendHistory | None = None
     categories: pd.DataFrame | None = None  # day, category, gmv_fen, uv, buyers (if not in daily)
-    orders: pd.DataFrame | None = None  # order lines: order_id, sku_id, category, quantity, amount_fen
+    orders: pd.DataFrame | None = (
+        None  # order lines: order_id, sku_id, category, quantity, amount_fen
+    )
     customers: pd.DataFrame | None = None  # day, customer_type (new/returning), gmv_fen, uv, buyers
     source: str = "history"
 
@@ -62,28 +64,44 @@ class _Context:
     baseline_by_day: dict[date, float] | None = None
 
 
-def build_plan(campaign: Campaign, history: PlanHistory | None = None, *, growth: float = 0.0,
-               tolerance: float = 0.15, now: datetime | None = None) -> Plan:
+def build_plan(
+    campaign: Campaign,
+    history: PlanHistory | None = None,
+    *,
+    growth: float = 0.0,
+    tolerance: float = 0.15,
+    now: datetime | None = None,
+) -> Plan:
     ctx = _Context(campaign, history, growth)
     root = TargetNode("total", "total", _top(ctx), campaign.name)
     _decompose(ctx, root)
     check_sums(root)
-    budget = plan_budget(campaign, history.spend if history else None,
-                         history.daily if history else None, ctx.notes)
+    budget = plan_budget(
+        campaign, history.spend if history else None, history.daily if history else None, ctx.notes
+    )
     daily, hourly = _rows(ctx, root, budget)
     capacity = check_capacity([r.orders for r in hourly if r.channel is None], campaign.capacity)
     days = len(campaign.days())
     risks = [Risk(**r.__dict__) for r in risk_register(days, capacity)]
     day_totals = [(r.day, r.gmv_fen) for r in daily if r.channel is None]
-    return Plan(campaign_id=campaign.id, campaign_name=campaign.name,
-                generated_at=now or datetime.now(campaign.tz), timezone=campaign.timezone,
-                tolerance=tolerance, targets=TargetTreeNode.model_validate(root.to_dict()),
-                daily=daily, hourly=hourly, budget=budget, risks=risks,
-                milestones=[Milestone(**m.__dict__) for m in milestones(day_totals, tolerance)],
-                forecast=ctx.forecast, capacity=[c.to_dict() for c in capacity],
-                timeline=timeline_dict(campaign),
-                promotions=_promotions(campaign, root.values, history.orders if history else None),
-                notes=ctx.notes)
+    return Plan(
+        campaign_id=campaign.id,
+        campaign_name=campaign.name,
+        generated_at=now or datetime.now(campaign.tz),
+        timezone=campaign.timezone,
+        tolerance=tolerance,
+        targets=TargetTreeNode.model_validate(root.to_dict()),
+        daily=daily,
+        hourly=hourly,
+        budget=budget,
+        risks=risks,
+        milestones=[Milestone(**m.__dict__) for m in milestones(day_totals, tolerance)],
+        forecast=ctx.forecast,
+        capacity=[c.to_dict() for c in capacity],
+        timeline=timeline_dict(campaign),
+        promotions=_promotions(campaign, root.values, history.orders if history else None),
+        notes=ctx.notes,
+    )
 
 
 def _top(ctx: _Context) -> Values:
@@ -100,16 +118,22 @@ def _top(ctx: _Context) -> Values:
     cvr = cvr_t.value if cvr_t else (hist_cvr or DEFAULT_CVR)
     asp = asp_t.value if asp_t else (hist_asp or DEFAULT_ASP_FEN)
     if not (cvr_t and asp_t):
-        ctx.notes.append(f"CVR {cvr:.2%} / ASP ¥{asp / 100:,.0f} 来自{'历史' if hist_cvr else '默认'} "
-                         f"from {'history' if hist_cvr else 'defaults'}")
+        ctx.notes.append(
+            f"CVR {cvr:.2%} / ASP ¥{asp / 100:,.0f} 来自{'历史' if hist_cvr else '默认'} "
+            f"from {'history' if hist_cvr else 'defaults'}"
+        )
     if gmv is not None:
         total = int(gmv.value)
     elif ctx.forecast.get("proposal"):
         total = round(ctx.forecast["proposal"]["target"])
-        ctx.notes.append("GMV目标取自建议目标 GMV target is the proposed target (no gmv target in file)")
+        ctx.notes.append(
+            "GMV目标取自建议目标 GMV target is the proposed target (no gmv target in file)"
+        )
     else:
-        raise ValueError("no GMV target in the campaign file and no history to propose one: add "
-                         "targets: [{metric: gmv, value: 3000万}] or give --history")
+        raise ValueError(
+            "no GMV target in the campaign file and no history to propose one: add "
+            "targets: [{metric: gmv, value: 3000万}] or give --history"
+        )
     return from_target(total, cvr, asp)
 
 
@@ -122,26 +146,36 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
     campaign, daily = ctx.campaign, ctx.history.daily if ctx.history else None
     phase_view = TargetNode("phase", "view", root.values)
     root.children.append(phase_view)
-    overrides = {t.phase.value: t.value / root.values.gmv_fen for t in campaign.targets
-                 if t.metric == "gmv" and t.phase and not t.channel and not t.category}
+    overrides = {
+        t.phase.value: t.value / root.values.gmv_fen
+        for t in campaign.targets
+        if t.metric == "gmv" and t.phase and not t.channel and not t.category
+    }
     total_series = ctx.history.total_by_day() if ctx.history else None
     phase = sh.rebalance(sh.phase_shares(campaign, total_series, ctx.notes), overrides)
     labels = {p.phase.value: f"{p.phase.label_zh} {p.label or ''}".strip() for p in campaign.phases}
     per_phase = sh.phase_days(campaign)
     for node in grow(phase_view, "phase", Shares(phase), labels):
-        day_nodes = grow(node, "day", Shares(sh.day_shares(per_phase[node.key], ctx.baseline_by_day)))
+        day_nodes = grow(
+            node, "day", Shares(sh.day_shares(per_phase[node.key], ctx.baseline_by_day))
+        )
         for day_node in day_nodes:
             if day_node.key == campaign.peak_day.isoformat():
                 hourly = ctx.history.hourly if ctx.history else None
                 curve = sh.intraday_shares(hourly, ctx.notes, peak_day=campaign.peak_day)
                 grow(day_node, "hour", Shares(curve))
-    for dimension, keys, metric in (("channel", [c.id for c in campaign.channels], "channel"),
-                                    ("category", [c.id for c in campaign.categories], "category")):
+    for dimension, keys, metric in (
+        ("channel", [c.id for c in campaign.channels], "channel"),
+        ("category", [c.id for c in campaign.categories], "category"),
+    ):
         if keys:
             view = TargetNode(dimension, "view", root.values)
             root.children.append(view)
-            fixed = {getattr(t, metric): t.value / root.values.gmv_fen for t in campaign.targets
-                     if t.metric == "gmv" and getattr(t, metric) and not t.phase}
+            fixed = {
+                getattr(t, metric): t.value / root.values.gmv_fen
+                for t in campaign.targets
+                if t.metric == "gmv" and getattr(t, metric) and not t.phase
+            }
             table = daily
             if dimension == "category" and ctx.history and ctx.history.categories is not None:
                 table = ctx.history.categories
@@ -181,11 +215,26 @@ def _channel_shares(root: TargetNode) -> Shares | None:
     return Shares(part("gmv_fen"), part("uv"), part("buyers"))
 
 
-def _row(values: Values, *, day: str | None = None, hour: str | None = None,
-         channel: str | None = None, spend_fen: int = 0) -> PlanRow:
-    return PlanRow(day=day, hour=hour, channel=channel, gmv_fen=values.gmv_fen, uv=values.uv,
-                   orders=values.buyers, buyers=values.buyers, cvr=round(values.cvr, 6),
-                   asp_fen=round(values.asp_fen, 2), spend_fen=spend_fen)
+def _row(
+    values: Values,
+    *,
+    day: str | None = None,
+    hour: str | None = None,
+    channel: str | None = None,
+    spend_fen: int = 0,
+) -> PlanRow:
+    return PlanRow(
+        day=day,
+        hour=hour,
+        channel=channel,
+        gmv_fen=values.gmv_fen,
+        uv=values.uv,
+        orders=values.buyers,
+        buyers=values.buyers,
+        cvr=round(values.cvr, 6),
+        asp_fen=round(values.asp_fen, 2),
+        spend_fen=spend_fen,
+    )
 
 
 def _rows(ctx: _Context, root: TargetNode, budget: Budget) -> tuple[list[PlanRow], list[PlanRow]]:
@@ -203,15 +252,23 @@ def _rows(ctx: _Context, root: TargetNode, budget: Budget) -> tuple[list[PlanRow
         daily.append(_row(node.values, day=node.key, spend_fen=day_spend))
         if channel_shares:
             for ch, values in split(node.values, channel_shares).items():
-                daily.append(_row(values, day=node.key, channel=ch,
-                                  spend_fen=spend_by_day.get(ch, [0] * len(day_nodes))[index]))
-        hourly += _hour_rows(ctx, node, channel_shares,
-                             {ch: v[index] for ch, v in spend_by_day.items()})
+                daily.append(
+                    _row(
+                        values,
+                        day=node.key,
+                        channel=ch,
+                        spend_fen=spend_by_day.get(ch, [0] * len(day_nodes))[index],
+                    )
+                )
+        hourly += _hour_rows(
+            ctx, node, channel_shares, {ch: v[index] for ch, v in spend_by_day.items()}
+        )
     return daily, hourly
 
 
-def _hour_rows(ctx: _Context, day: TargetNode, channel_shares: Shares | None,
-               day_spend: dict[str, int]) -> list[PlanRow]:
+def _hour_rows(
+    ctx: _Context, day: TargetNode, channel_shares: Shares | None, day_spend: dict[str, int]
+) -> list[PlanRow]:
     """Peak-day hours; each channel's spend of the day spread over the hours like its GMV."""
     from dacu.money import allocate
     from dacu.plan.targets import split
@@ -223,13 +280,19 @@ def _hour_rows(ctx: _Context, day: TargetNode, channel_shares: Shares | None,
     spend = {ch: allocate(amount, weights) for ch, amount in day_spend.items()}
     rows = []
     for i, hour in enumerate(hours):
-        stamp = datetime.fromisoformat(f"{day.key}T{hour.key}:00").replace(
-            tzinfo=ctx.campaign.tz).isoformat()
+        stamp = (
+            datetime.fromisoformat(f"{day.key}T{hour.key}:00")
+            .replace(tzinfo=ctx.campaign.tz)
+            .isoformat()
+        )
         rows.append(_row(hour.values, hour=stamp, spend_fen=sum(v[i] for v in spend.values())))
         if channel_shares:
             for ch, values in split(hour.values, channel_shares).items():
-                rows.append(_row(values, hour=stamp, channel=ch,
-                                 spend_fen=spend[ch][i] if ch in spend else 0))
+                rows.append(
+                    _row(
+                        values, hour=stamp, channel=ch, spend_fen=spend[ch][i] if ch in spend else 0
+                    )
+                )
     return rows
 
 
@@ -248,9 +311,15 @@ def _promotions(campaign: Campaign, top: Values, orders: pd.DataFrame | None) ->
     designs = campaign_tiers(campaign)
     for threshold, rate in ((low, 0.12), (high, 0.15)):
         off = round(threshold * rate / 100) * 100
-        designs.append((f"建议 suggested 满{threshold / 100:g}减{off / 100:g}", ((threshold, off),)))
-    out = {"baskets": basis, "asp_fen": round(asp), "suggested_threshold_fen": [low, high],
-           "designs": [tier_study(baskets, tiers, name=name).to_dict() for name, tiers in designs]}
+        designs.append(
+            (f"建议 suggested 满{threshold / 100:g}减{off / 100:g}", ((threshold, off),))
+        )
+    out = {
+        "baskets": basis,
+        "asp_fen": round(asp),
+        "suggested_threshold_fen": [low, high],
+        "designs": [tier_study(baskets, tiers, name=name).to_dict() for name, tiers in designs],
+    }
     if orders is not None and not orders.empty:
         carts = carts_from_orders(orders, store=campaign.store)
         held = [str(c.get("id")) for c in campaign.coupons if c.get("id")]

@@ -14,10 +14,13 @@ from rich.table import Table
 from dacu.errors import InputError
 from dacu.money import format_fen, format_pct, parse_fen
 
-plan_app = typer.Typer(help="活动规划 Campaign planning: baseline, targets, budget, timeline, risks.",
-                       no_args_is_help=True)
-budget_app = typer.Typer(help="投放预算 Channel budget: response curves and the optimal split.",
-                         no_args_is_help=True)
+plan_app = typer.Typer(
+    help="活动规划 Campaign planning: baseline, targets, budget, timeline, risks.",
+    no_args_is_help=True,
+)
+budget_app = typer.Typer(
+    help="投放预算 Channel budget: response curves and the optimal split.", no_args_is_help=True
+)
 plan_app.add_typer(budget_app, name="budget")
 out = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -36,16 +39,23 @@ def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def _fit(weekly: Path, date: str, target: str, channels: str, controls: str | None,
-         seasonality: int, saturation: str = "hill"):
+def _fit(
+    weekly: Path,
+    date: str,
+    target: str,
+    channels: str,
+    controls: str | None,
+    seasonality: int,
+    saturation: str = "hill",
+):
     from dacu.plan.budget import fit_response_curves
     from dacu.plan.spend_history import read_spend_history
 
-    history = read_spend_history(weekly, date=date, target=target, channels=_split(channels),
-                                 controls=_split(controls))
+    history = read_spend_history(
+        weekly, date=date, target=target, channels=_split(channels), controls=_split(controls)
+    )
     with out.status("fitting response curves 拟合响应曲线 …"):
-        return history, fit_response_curves(history, seasonality=seasonality,
-                                            saturation=saturation)  # type: ignore[arg-type]
+        return history, fit_response_curves(history, seasonality=seasonality, saturation=saturation)  # type: ignore[arg-type]
 
 
 @budget_app.command("fit")
@@ -87,20 +97,35 @@ def _interval(pair: tuple[float, float] | None, digits: str = ".2f") -> str:
 
 
 def _fit_table(fit) -> Table:
-    table = Table(title=f"响应曲线 Response curves — R² {fit.r2:.3f}, MAPE {format_pct(fit.mape)}, "
-                        f"{fit.n_periods} periods, {fit.seconds:.2f}s")
-    for name in ("渠道 channel", "贡献 contribution", "占比 share", "ROAS", "边际 mROAS",
-                 "α adstock", "K half-sat", "s slope"):
+    table = Table(
+        title=f"响应曲线 Response curves — R² {fit.r2:.3f}, MAPE {format_pct(fit.mape)}, "
+        f"{fit.n_periods} periods, {fit.seconds:.2f}s"
+    )
+    for name in (
+        "渠道 channel",
+        "贡献 contribution",
+        "占比 share",
+        "ROAS",
+        "边际 mROAS",
+        "α adstock",
+        "K half-sat",
+        "s slope",
+    ):
         table.add_column(name, justify="left" if name.startswith("渠道") else "right")
     for c in fit.channels:
         iv = c.intervals
-        table.add_row(c.curve.channel, f"{c.contribution:,.0f} {_interval(iv['contribution'], ',.0f')}",
-                      format_pct(c.contribution_share, digits=1),
-                      f"{c.roas:.2f} {_interval(iv['roas'])}", f"{c.marginal_roas:.2f}",
-                      f"{c.curve.alpha:.2f} {_interval(iv['alpha'])}",
-                      f"{c.curve.half_sat:,.3g} {_interval(iv['half_sat'], ',.3g')}",
-                      f"{c.curve.slope:.2f} {_interval(iv['slope'])}"
-                      if c.curve.saturation == "hill" else f"λ {c.curve.lam:.3g}")
+        table.add_row(
+            c.curve.channel,
+            f"{c.contribution:,.0f} {_interval(iv['contribution'], ',.0f')}",
+            format_pct(c.contribution_share, digits=1),
+            f"{c.roas:.2f} {_interval(iv['roas'])}",
+            f"{c.marginal_roas:.2f}",
+            f"{c.curve.alpha:.2f} {_interval(iv['alpha'])}",
+            f"{c.curve.half_sat:,.3g} {_interval(iv['half_sat'], ',.3g')}",
+            f"{c.curve.slope:.2f} {_interval(iv['slope'])}"
+            if c.curve.saturation == "hill"
+            else f"λ {c.curve.lam:.3g}",
+        )
     return table
 
 
@@ -122,7 +147,9 @@ def budget_optimize(
     target: str = typer.Option(..., "--target", help=TARGET_HELP),
     channels: str = typer.Option(..., "--channels", help=CHANNELS_HELP),
     controls: str | None = typer.Option(None, "--controls", help=CONTROLS_HELP),
-    periods: float = typer.Option(1.0, help="Periods (rows of history, e.g. weeks) the budget covers."),
+    periods: float = typer.Option(
+        1.0, help="Periods (rows of history, e.g. weeks) the budget covers."
+    ),
     floor: list[str] = typer.Option([], "--floor", help="CHANNEL=AMOUNT minimum, repeatable."),
     cap: list[str] = typer.Option([], "--cap", help="CHANNEL=AMOUNT maximum, repeatable."),
     emergency: str = typer.Option("5%", help="Emergency reserve kept back (应急预留)."),
@@ -146,10 +173,17 @@ def budget_optimize(
     if objective not in ("gmv", "profit"):
         raise InputError(f"--objective: expected gmv or profit, got {objective!r}")
     _, fit = _fit(weekly, date, target, channels, controls, seasonality, saturation)
-    result = optimize_budget([c.curve for c in fit.channels], parse_fen(budget), periods=periods,
-                             floors=_bounds(floor, "--floor"), caps=_bounds(cap, "--cap"),
-                             emergency=_to_ratio(emergency), elastic=_to_ratio(elastic),
-                             objective=objective, margin=margin)  # type: ignore[arg-type]
+    result = optimize_budget(
+        [c.curve for c in fit.channels],
+        parse_fen(budget),
+        periods=periods,
+        floors=_bounds(floor, "--floor"),
+        caps=_bounds(cap, "--cap"),
+        emergency=_to_ratio(emergency),
+        elastic=_to_ratio(elastic),
+        objective=objective,
+        margin=margin,
+    )  # type: ignore[arg-type]
     if _format(fmt) == "json":
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -157,15 +191,33 @@ def budget_optimize(
 
 
 def _allocation_table(result) -> Table:
-    table = Table(title=f"预算分配 Budget split — total {format_fen(result.total_fen)}, expected "
-                        f"{result.expected:,.0f} over {result.periods:g} periods")
-    for name in ("渠道 channel", "预算 spend", "占比 share", "预期 expected", "边际ROI mROI", "约束"):
+    table = Table(
+        title=f"预算分配 Budget split — total {format_fen(result.total_fen)}, expected "
+        f"{result.expected:,.0f} over {result.periods:g} periods"
+    )
+    for name in (
+        "渠道 channel",
+        "预算 spend",
+        "占比 share",
+        "预期 expected",
+        "边际ROI mROI",
+        "约束",
+    ):
         table.add_column(name, justify="left" if name.startswith("渠道") else "right")
     for row in result.channels:
-        bound = "cap 封顶" if row.at_cap else ("floor 保底" if row.at_floor and row.floor_fen else "")
-        table.add_row(row.channel, format_fen(row.spend_fen),
-                      format_pct(row.spend_fen / result.total_fen if result.total_fen else 0, digits=1),
-                      f"{row.expected:,.0f}", f"{row.marginal_roi:.2f}", bound)
+        bound = (
+            "cap 封顶" if row.at_cap else ("floor 保底" if row.at_floor and row.floor_fen else "")
+        )
+        table.add_row(
+            row.channel,
+            format_fen(row.spend_fen),
+            format_pct(row.spend_fen / result.total_fen if result.total_fen else 0, digits=1),
+            f"{row.expected:,.0f}",
+            f"{row.marginal_roi:.2f}",
+            bound,
+        )
     table.add_row("应急预留 emergency", format_fen(result.emergency_fen), "", "", "", "")
-    table.add_row("机动预算 elastic", format_fen(result.elastic_fen + result.unspent_fen), "", "", "", "")
+    table.add_row(
+        "机动预算 elastic", format_fen(result.elastic_fen + result.unspent_fen), "", "", "", ""
+    )
     return table

@@ -40,14 +40,24 @@ def baseline(
         if column not in frame.columns:
             raise InputError("no such column", file=str(series), column=column)
     data = pd.DataFrame({"ds": frame[date], "y": frame[target]})
-    result = {"forecast": forecast_baseline(data, horizon).forecast.assign(
-        ds=lambda f: f["ds"].astype(str)).round(2).to_dict(orient="records")}
+    result = {
+        "forecast": forecast_baseline(data, horizon)
+        .forecast.assign(ds=lambda f: f["ds"].astype(str))
+        .round(2)
+        .to_dict(orient="records")
+    }
     if backtest:
         bt = run_backtest(data, horizon=horizon, windows=windows)
-        result["backtest"] = {"mape": bt.mape, "seasonal_naive_mape": bt.naive_mape,
-                              "ratio_to_naive": bt.ratio, "coverage": bt.coverage,
-                              "level": bt.level, "windows": bt.windows, "horizon": bt.horizon,
-                              "model": bt.model}
+        result["backtest"] = {
+            "mape": bt.mape,
+            "seasonal_naive_mape": bt.naive_mape,
+            "ratio_to_naive": bt.ratio,
+            "coverage": bt.coverage,
+            "level": bt.level,
+            "windows": bt.windows,
+            "horizon": bt.horizon,
+            "model": bt.model,
+        }
     if _format(fmt) == "json":
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -55,20 +65,27 @@ def baseline(
         out.print(f"{row['ds'][:10]}  {row['y']:>16,.0f}  [{row['lo']:,.0f}, {row['hi']:,.0f}]")
     if backtest:
         b = result["backtest"]
-        out.print(f"回测 backtest ({b['model']}, {b['windows']}×{b['horizon']}): MAPE "
-                  f"{format_pct(b['mape'])} vs seasonal naive {format_pct(b['seasonal_naive_mape'])}"
-                  f" (ratio {b['ratio_to_naive']:.2f}); {b['level']}% interval coverage "
-                  f"{format_pct(b['coverage'])}")
+        out.print(
+            f"回测 backtest ({b['model']}, {b['windows']}×{b['horizon']}): MAPE "
+            f"{format_pct(b['mape'])} vs seasonal naive {format_pct(b['seasonal_naive_mape'])}"
+            f" (ratio {b['ratio_to_naive']:.2f}); {b['level']}% interval coverage "
+            f"{format_pct(b['coverage'])}"
+        )
 
 
 @plan_app.command("build")
 def build(
     campaign_file: Path = typer.Option(..., "--campaign", help="Campaign YAML file."),
     history: Path | None = typer.Option(
-        None, "--history", help="Folder with daily.csv [hourly.csv, spend_weekly.csv], or a "
-                                "`dacu sim` output folder (events.parquet)."),
+        None,
+        "--history",
+        help="Folder with daily.csv [hourly.csv, spend_weekly.csv], or a "
+        "`dacu sim` output folder (events.parquet).",
+    ),
     warehouse: str | None = typer.Option(None, "--warehouse", help="Warehouse URL (KPIs by day)."),
-    out_dir: Path = typer.Option(Path("plan-out"), "--out", help="Folder for plan.json, plan.xlsx, charts."),
+    out_dir: Path = typer.Option(
+        Path("plan-out"), "--out", help="Folder for plan.json, plan.xlsx, charts."
+    ),
     growth: str = typer.Option("0%", help="Growth ask on top of baseline × uplift, e.g. 40%."),
     tolerance: str = typer.Option("15%", help="Pacing band around the milestones."),
 ) -> None:
@@ -92,15 +109,18 @@ def build(
     elif warehouse is not None:
         hist = read_history_warehouse(warehouse, campaign)
     with out.status("生成方案 building the plan …"):
-        plan = write_plan(campaign, out_dir, hist, growth=_to_ratio(growth),
-                          tolerance=_to_ratio(tolerance))
+        plan = write_plan(
+            campaign, out_dir, hist, growth=_to_ratio(growth), tolerance=_to_ratio(tolerance)
+        )
     _summary(plan, out_dir)
 
 
 def _summary(plan, out_dir: Path) -> None:
     t = plan.targets
-    out.print(f"[bold]{plan.campaign_name}[/bold] GMV {format_fen(t.gmv_fen)} = UV {t.uv:,} × "
-              f"CVR {format_pct(t.cvr)} × 客单价 {format_fen(round(t.asp_fen))}")
+    out.print(
+        f"[bold]{plan.campaign_name}[/bold] GMV {format_fen(t.gmv_fen)} = UV {t.uv:,} × "
+        f"CVR {format_pct(t.cvr)} × 客单价 {format_fen(round(t.asp_fen))}"
+    )
     proposal = plan.forecast.get("proposal")
     if proposal:
         out.print(f"建议目标 proposal: {proposal['reasoning']}")
@@ -108,8 +128,10 @@ def _summary(plan, out_dir: Path) -> None:
     for node in phases.children:
         out.print(f"  {node.label or node.key:<12} {format_fen(node.gmv_fen):>12}")
     b = plan.budget
-    out.print(f"预算 budget {format_fen(b.total_fen)} (应急 {format_fen(b.emergency_reserve_fen)}, "
-              f"机动 {format_fen(b.elastic_reserve_fen)})")
+    out.print(
+        f"预算 budget {format_fen(b.total_fen)} (应急 {format_fen(b.emergency_reserve_fen)}, "
+        f"机动 {format_fen(b.elastic_reserve_fen)})"
+    )
     for check in plan.capacity:
         mark = {True: "✓", False: "✗", None: "?"}[check["ok"]]
         out.print(f"  {mark} {check['message']}")
@@ -120,7 +142,9 @@ def _summary(plan, out_dir: Path) -> None:
 
 @plan_app.command("targets")
 def targets(
-    plan_file: Path = typer.Argument(Path("plan-out/plan.json"), help="plan.json from `dacu plan build`."),
+    plan_file: Path = typer.Argument(
+        Path("plan-out/plan.json"), help="plan.json from `dacu plan build`."
+    ),
     view: str = typer.Option("phase", help="phase, channel, category or customer_type."),
     channel: str | None = typer.Option(None, help="What-if cell: a channel (or --category)."),
     category: str | None = typer.Option(None, help="What-if cell: a category."),
@@ -150,19 +174,30 @@ def targets(
     for name in (view, "GMV", "UV", "CVR", "客单价 ASP", "占比 share"):
         table.add_column(name, justify="left" if name == view else "right")
     for child in [*node.children, plan.targets]:
-        table.add_row(child.label or child.key, format_fen(child.gmv_fen), f"{child.uv:,}",
-                      format_pct(child.cvr), format_fen(round(child.asp_fen)),
-                      format_pct(child.gmv_fen / plan.targets.gmv_fen, digits=1))
+        table.add_row(
+            child.label or child.key,
+            format_fen(child.gmv_fen),
+            f"{child.uv:,}",
+            format_pct(child.cvr),
+            format_fen(round(child.asp_fen)),
+            format_pct(child.gmv_fen / plan.targets.gmv_fen, digits=1),
+        )
     out.print(table)
     key, dimension = (channel, "channel") if channel else (category, "category")
     if key is None:
         return
     cell = _find(plan.targets, dimension, key)
-    added = what_if(Values(cell.gmv_fen, cell.uv, cell.buyers), cvr_points=cvr / 100,
-                    asp_ratio=_to_ratio(asp), uv_ratio=_to_ratio(uv))
-    out.print(f"what-if {dimension}={key}: CVR {cvr:+g} pt, ASP {asp}, UV {uv} → GMV "
-              f"{'+' if added >= 0 else ''}{format_fen(added)} (总目标 total "
-              f"{format_fen(plan.targets.gmv_fen)} → {format_fen(plan.targets.gmv_fen + added)})")
+    added = what_if(
+        Values(cell.gmv_fen, cell.uv, cell.buyers),
+        cvr_points=cvr / 100,
+        asp_ratio=_to_ratio(asp),
+        uv_ratio=_to_ratio(uv),
+    )
+    out.print(
+        f"what-if {dimension}={key}: CVR {cvr:+g} pt, ASP {asp}, UV {uv} → GMV "
+        f"{'+' if added >= 0 else ''}{format_fen(added)} (总目标 total "
+        f"{format_fen(plan.targets.gmv_fen)} → {format_fen(plan.targets.gmv_fen + added)})"
+    )
 
 
 def _find(root, dimension: str, key: str):

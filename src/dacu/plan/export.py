@@ -11,7 +11,9 @@ from dacu.plan.schema import Plan
 _YUAN = '#,##0.00" ¥"'
 
 
-def _sheet(book, name: str, header: list[str], rows: list[list], money_cols: set[int] = frozenset()):
+def _sheet(
+    book, name: str, header: list[str], rows: list[list], money_cols: set[int] = frozenset()
+):
     sheet = book.add_worksheet(name)
     bold = book.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
     money = book.add_format({"num_format": _YUAN})
@@ -28,8 +30,17 @@ def _sheet(book, name: str, header: list[str], rows: list[list], money_cols: set
 
 
 def _tree_rows(node, depth: int = 0) -> list[list]:
-    rows = [["  " * depth + (node.label or node.key), node.dimension, node.gmv_fen, node.uv,
-             node.buyers, node.cvr, node.asp_fen / 100]]
+    rows = [
+        [
+            "  " * depth + (node.label or node.key),
+            node.dimension,
+            node.gmv_fen,
+            node.uv,
+            node.buyers,
+            node.cvr,
+            node.asp_fen / 100,
+        ]
+    ]
     for child in node.children:
         rows += _tree_rows(child, depth + 1)
     return rows
@@ -39,72 +50,204 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
     """Sheets: 目标 targets, 每日 daily, 分时 hourly, 预算 budget, 里程碑 milestones, 排期 timeline,
     任务 checklist, 风险 risks, 产能 capacity, 优惠 promotions. Money in yuan (JSON keeps fen)."""
     book = xlsxwriter.Workbook(str(path))
-    _sheet(book, "目标 targets", ["节点 node", "维度 dimension", "GMV ¥", "UV", "买家 buyers",
-                                  "CVR", "客单价 ASP ¥"], _tree_rows(plan.targets), {2})
-    row_head = ["日期 day", "小时 hour", "渠道 channel", "GMV ¥", "UV", "订单 orders", "买家 buyers",
-                "CVR", "客单价 ASP ¥", "花费 spend ¥"]
-    as_rows = [[r.day, r.hour, r.channel or "全部 all", r.gmv_fen, r.uv, r.orders, r.buyers, r.cvr,
-                r.asp_fen / 100, r.spend_fen] for r in plan.daily]
+    _sheet(
+        book,
+        "目标 targets",
+        ["节点 node", "维度 dimension", "GMV ¥", "UV", "买家 buyers", "CVR", "客单价 ASP ¥"],
+        _tree_rows(plan.targets),
+        {2},
+    )
+    row_head = [
+        "日期 day",
+        "小时 hour",
+        "渠道 channel",
+        "GMV ¥",
+        "UV",
+        "订单 orders",
+        "买家 buyers",
+        "CVR",
+        "客单价 ASP ¥",
+        "花费 spend ¥",
+    ]
+    as_rows = [
+        [
+            r.day,
+            r.hour,
+            r.channel or "全部 all",
+            r.gmv_fen,
+            r.uv,
+            r.orders,
+            r.buyers,
+            r.cvr,
+            r.asp_fen / 100,
+            r.spend_fen,
+        ]
+        for r in plan.daily
+    ]
     _sheet(book, "每日 daily", row_head, as_rows, {3, 9})
-    as_rows = [[r.day, r.hour, r.channel or "全部 all", r.gmv_fen, r.uv, r.orders, r.buyers, r.cvr,
-                r.asp_fen / 100, r.spend_fen] for r in plan.hourly]
+    as_rows = [
+        [
+            r.day,
+            r.hour,
+            r.channel or "全部 all",
+            r.gmv_fen,
+            r.uv,
+            r.orders,
+            r.buyers,
+            r.cvr,
+            r.asp_fen / 100,
+            r.spend_fen,
+        ]
+        for r in plan.hourly
+    ]
     _sheet(book, "分时 hourly", row_head, as_rows, {3, 9})
     b = plan.budget
     budget_rows = [[r.channel, r.spend_fen, r.floor_fen, r.cap_fen, r.source] for r in b.channels]
-    budget_rows += [[f"{o['id']} ({o['kind']})", o["amount_fen"], None, None, "campaign"]
-                    for o in b.other_lines]
-    budget_rows += [["应急预留 emergency reserve", b.emergency_reserve_fen, None, None, ""],
-                    ["机动预算 elastic reserve", b.elastic_reserve_fen, None, None, ""],
-                    ["总预算 total", b.total_fen, None, None, ""]]
-    _sheet(book, "预算 budget", ["渠道 line", "金额 ¥", "下限 floor ¥", "上限 cap ¥", "来源 source"],
-           budget_rows, {1, 2, 3})
-    _sheet(book, "里程碑 milestones", ["日期 day", "日目标 GMV ¥", "累计 cumulative ¥",
-                                      f"下限 −{plan.tolerance:.0%} ¥", f"上限 +{plan.tolerance:.0%} ¥",
-                                      "周节点 week end"],
-           [[m.day, m.gmv_fen, m.cumulative_gmv_fen, m.low_fen, m.high_fen,
-             "✓" if m.week_end else ""] for m in plan.milestones], {1, 2, 3, 4})
+    budget_rows += [
+        [f"{o['id']} ({o['kind']})", o["amount_fen"], None, None, "campaign"] for o in b.other_lines
+    ]
+    budget_rows += [
+        ["应急预留 emergency reserve", b.emergency_reserve_fen, None, None, ""],
+        ["机动预算 elastic reserve", b.elastic_reserve_fen, None, None, ""],
+        ["总预算 total", b.total_fen, None, None, ""],
+    ]
+    _sheet(
+        book,
+        "预算 budget",
+        ["渠道 line", "金额 ¥", "下限 floor ¥", "上限 cap ¥", "来源 source"],
+        budget_rows,
+        {1, 2, 3},
+    )
+    _sheet(
+        book,
+        "里程碑 milestones",
+        [
+            "日期 day",
+            "日目标 GMV ¥",
+            "累计 cumulative ¥",
+            f"下限 −{plan.tolerance:.0%} ¥",
+            f"上限 +{plan.tolerance:.0%} ¥",
+            "周节点 week end",
+        ],
+        [
+            [
+                m.day,
+                m.gmv_fen,
+                m.cumulative_gmv_fen,
+                m.low_fen,
+                m.high_fen,
+                "✓" if m.week_end else "",
+            ]
+            for m in plan.milestones
+        ],
+        {1, 2, 3, 4},
+    )
     _timeline_sheets(book, plan)
-    _sheet(book, "风险 risks", ["id", "指标 metric", "条件", "阈值 threshold", "动作 action",
-                                "说明 description", "时点 when", "级别 severity"],
-           [[r.id, r.metric, r.condition, r.threshold, r.action, r.description, r.when, r.severity]
-            for r in plan.risks])
-    _sheet(book, "产能 capacity", ["检查 check", "计划 planned", "产能 capacity", "单位 unit",
-                                   "通过 ok", "说明 message"],
-           [[c["label_zh"], c["planned"], c["capacity"], c["unit"], c["ok"], c["message"]]
-            for c in plan.capacity])
+    _sheet(
+        book,
+        "风险 risks",
+        [
+            "id",
+            "指标 metric",
+            "条件",
+            "阈值 threshold",
+            "动作 action",
+            "说明 description",
+            "时点 when",
+            "级别 severity",
+        ],
+        [
+            [r.id, r.metric, r.condition, r.threshold, r.action, r.description, r.when, r.severity]
+            for r in plan.risks
+        ],
+    )
+    _sheet(
+        book,
+        "产能 capacity",
+        ["检查 check", "计划 planned", "产能 capacity", "单位 unit", "通过 ok", "说明 message"],
+        [
+            [c["label_zh"], c["planned"], c["capacity"], c["unit"], c["ok"], c["message"]]
+            for c in plan.capacity
+        ],
+    )
     designs = plan.promotions.get("designs", [])
-    _sheet(book, "优惠 promotions", ["方案 design", "优惠成本 cost ¥", "成本率 cost %",
-                                     "客单价前 ASP before ¥", "客单价后 ASP after ¥", "达标率 reach",
-                                     "毛利前 margin before ¥", "毛利后 margin after ¥"],
-           [[d["name"], d["discount_fen"], d["cost_pct"], d["asp_before_fen"], d["asp_after_fen"],
-             ", ".join(f"{r:.1%}" for r in d["reach"]), d["margin_before_fen"],
-             d["margin_after_fen"]] for d in designs] + _engine_rows(plan), {1, 3, 4, 6, 7})
+    _sheet(
+        book,
+        "优惠 promotions",
+        [
+            "方案 design",
+            "优惠成本 cost ¥",
+            "成本率 cost %",
+            "客单价前 ASP before ¥",
+            "客单价后 ASP after ¥",
+            "达标率 reach",
+            "毛利前 margin before ¥",
+            "毛利后 margin after ¥",
+        ],
+        [
+            [
+                d["name"],
+                d["discount_fen"],
+                d["cost_pct"],
+                d["asp_before_fen"],
+                d["asp_after_fen"],
+                ", ".join(f"{r:.1%}" for r in d["reach"]),
+                d["margin_before_fen"],
+                d["margin_after_fen"],
+            ]
+            for d in designs
+        ]
+        + _engine_rows(plan),
+        {1, 3, 4, 6, 7},
+    )
     book.close()
     return path
 
 
 def _engine_rows(plan: Plan) -> list[list]:
     rows = []
-    for key, label in (("engine", "全部优惠(促销引擎) all promotions, engine"),
-                       ("engine_with_coupons", "全部优惠+持券 … with coupons held")):
+    for key, label in (
+        ("engine", "全部优惠(促销引擎) all promotions, engine"),
+        ("engine_with_coupons", "全部优惠+持券 … with coupons held"),
+    ):
         e = plan.promotions.get(key) or {}
         if e.get("available"):
-            rows.append([f"{label}; 平台承担 platform-funded ¥{e['platform_funded_fen'] / 100:,.2f}",
-                         e["saving_fen"], e["cost_pct"], None, None, None, None, None])
+            rows.append(
+                [
+                    f"{label}; 平台承担 platform-funded ¥{e['platform_funded_fen'] / 100:,.2f}",
+                    e["saving_fen"],
+                    e["cost_pct"],
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ]
+            )
     return rows
 
 
 def _timeline_sheets(book, plan: Plan) -> None:
     t = plan.timeline
-    _sheet(book, "排期 timeline", ["阶段 phase", "名称 label", "开始 start", "结束 end"],
-           [[p["label_zh"], p["label"], p["start"], p["end"]] for p in t.get("phases", [])]
-           + [["爆发日分时 round", r["note"], r["start"], r["end"]] for r in t.get("rounds", [])])
-    sheet = _sheet(book, "任务 checklist", ["完成 done", "团队 team", "任务 task", "task",
-                                            "截止 due", "节点 when"],
-                   [["☐", x["team_zh"], x["name_zh"], x["name"], x["due"], x["when"]]
-                    for x in t.get("tasks", [])])
-    sheet.data_validation(1, 0, max(len(t.get("tasks", [])), 1), 0,
-                          {"validate": "list", "source": ["☐", "☑"]})
+    _sheet(
+        book,
+        "排期 timeline",
+        ["阶段 phase", "名称 label", "开始 start", "结束 end"],
+        [[p["label_zh"], p["label"], p["start"], p["end"]] for p in t.get("phases", [])]
+        + [["爆发日分时 round", r["note"], r["start"], r["end"]] for r in t.get("rounds", [])],
+    )
+    sheet = _sheet(
+        book,
+        "任务 checklist",
+        ["完成 done", "团队 team", "任务 task", "task", "截止 due", "节点 when"],
+        [
+            ["☐", x["team_zh"], x["name_zh"], x["name"], x["due"], x["when"]]
+            for x in t.get("tasks", [])
+        ],
+    )
+    sheet.data_validation(
+        1, 0, max(len(t.get("tasks", [])), 1), 0, {"validate": "list", "source": ["☐", "☑"]}
+    )
 
 
 def write_charts(plan: Plan, campaign, folder: Path) -> list[Path]:
@@ -117,28 +260,47 @@ def write_charts(plan: Plan, campaign, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     days = [r for r in plan.daily if r.channel is None]
     fig = go.Figure()
-    fig.add_bar(x=[r.day for r in days], y=[r.gmv_fen / 100 for r in days], name="日目标 daily GMV ¥")
+    fig.add_bar(
+        x=[r.day for r in days], y=[r.gmv_fen / 100 for r in days], name="日目标 daily GMV ¥"
+    )
     ms = plan.milestones
-    fig.add_scatter(x=[m.day for m in ms], y=[m.cumulative_gmv_fen / 100 for m in ms],
-                    name="累计 cumulative", yaxis="y2")
-    fig.add_scatter(x=[m.day for m in ms], y=[m.low_fen / 100 for m in ms], yaxis="y2",
-                    name=f"下限 −{plan.tolerance:.0%}", line={"dash": "dot"})
-    fig.update_layout(title=f"{plan.campaign_name} 每日GMV目标 daily targets",
-                      yaxis2={"overlaying": "y", "side": "right"})
+    fig.add_scatter(
+        x=[m.day for m in ms],
+        y=[m.cumulative_gmv_fen / 100 for m in ms],
+        name="累计 cumulative",
+        yaxis="y2",
+    )
+    fig.add_scatter(
+        x=[m.day for m in ms],
+        y=[m.low_fen / 100 for m in ms],
+        yaxis="y2",
+        name=f"下限 −{plan.tolerance:.0%}",
+        line={"dash": "dot"},
+    )
+    fig.update_layout(
+        title=f"{plan.campaign_name} 每日GMV目标 daily targets",
+        yaxis2={"overlaying": "y", "side": "right"},
+    )
     hours = [r for r in plan.hourly if r.channel is None]
-    hour_fig = go.Figure(go.Bar(x=[r.hour[11:16] for r in hours], y=[r.gmv_fen / 100 for r in hours]))
+    hour_fig = go.Figure(
+        go.Bar(x=[r.hour[11:16] for r in hours], y=[r.gmv_fen / 100 for r in hours])
+    )
     hour_fig.update_layout(title="爆发日分时GMV目标 peak-day hourly targets (¥)")
     paths = []
-    for name, figure in (("targets_daily", fig), ("targets_hourly", hour_fig),
-                         ("gantt", gantt_figure(campaign))):
+    for name, figure in (
+        ("targets_daily", fig),
+        ("targets_hourly", hour_fig),
+        ("gantt", gantt_figure(campaign)),
+    ):
         path = folder / f"{name}.html"
         figure.write_html(path, include_plotlyjs="directory", full_html=True)
         paths.append(path)
     return paths
 
 
-def write_plan(campaign, out_dir: Path, history=None, *, growth: float = 0.0,
-               tolerance: float = 0.15):
+def write_plan(
+    campaign, out_dir: Path, history=None, *, growth: float = 0.0, tolerance: float = 0.15
+):
     """Build the plan and write plan.json, plan.xlsx, plan.ics and charts/ into `out_dir`
     (the one call the demo needs). Returns the `Plan`."""
     from dacu.plan.build import build_plan

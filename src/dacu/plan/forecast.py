@@ -47,8 +47,13 @@ def _prepare(series: pd.DataFrame) -> pd.DataFrame:
     for column in ("ds", "y"):
         if column not in series.columns:
             raise InputError(f"series needs columns ds and y; missing {column!r}", column=column)
-    frame = pd.DataFrame({"unique_id": "s", "ds": pd.to_datetime(series["ds"]),
-                          "y": pd.to_numeric(series["y"], errors="coerce").astype(float)})
+    frame = pd.DataFrame(
+        {
+            "unique_id": "s",
+            "ds": pd.to_datetime(series["ds"]),
+            "y": pd.to_numeric(series["y"], errors="coerce").astype(float),
+        }
+    )
     frame = frame.sort_values("ds").reset_index(drop=True)
     if frame["y"].isna().any():
         row = int(frame["y"].isna().to_numpy().nonzero()[0][0])
@@ -58,8 +63,9 @@ def _prepare(series: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def remove_outliers(y: pd.Series, *, period: int | None = 7, threshold: float = 4.0
-                    ) -> tuple[pd.Series, pd.Series]:
+def remove_outliers(
+    y: pd.Series, *, period: int | None = 7, threshold: float = 4.0
+) -> tuple[pd.Series, pd.Series]:
     """Replace points whose robust STL residual (statsmodels, robust=True) is more than
     `threshold` robust standard deviations (1.4826 × MAD) out by the trend + season there.
 
@@ -103,8 +109,9 @@ class Baseline:
         return float(f["lo"].sum()), float(f["y"].sum()), float(f["hi"].sum())
 
 
-def forecast_baseline(series: pd.DataFrame, horizon: int, *, clean: bool = True,
-                      level: int = LEVEL) -> Baseline:
+def forecast_baseline(
+    series: pd.DataFrame, horizon: int, *, clean: bool = True, level: int = LEVEL
+) -> Baseline:
     """Forecast the next `horizon` periods after the series ends."""
     frame = _prepare(series)
     outliers = 0
@@ -115,9 +122,14 @@ def forecast_baseline(series: pd.DataFrame, horizon: int, *, clean: bool = True,
         outliers = int(mask.sum())
     model = _model(_seasons(freq, len(frame)))
     result = StatsForecast(models=[model], freq=freq).forecast(df=frame, h=horizon, level=[level])
-    out = pd.DataFrame({"ds": result["ds"].to_numpy(), "y": result["baseline"].to_numpy(),
-                        "lo": result[f"baseline-lo-{level}"].to_numpy(),
-                        "hi": result[f"baseline-hi-{level}"].to_numpy()})
+    out = pd.DataFrame(
+        {
+            "ds": result["ds"].to_numpy(),
+            "y": result["baseline"].to_numpy(),
+            "lo": result[f"baseline-lo-{level}"].to_numpy(),
+            "hi": result[f"baseline-hi-{level}"].to_numpy(),
+        }
+    )
     out[["y", "lo", "hi"]] = out[["y", "lo", "hi"]].clip(lower=0)
     return Baseline(out, outliers, type(model).__name__, level)
 
@@ -140,8 +152,9 @@ class Backtest:
         return self.mape / self.naive_mape if self.naive_mape else float("nan")
 
 
-def backtest(series: pd.DataFrame, *, horizon: int, windows: int = 3,
-             level: int = LEVEL) -> Backtest:
+def backtest(
+    series: pd.DataFrame, *, horizon: int, windows: int = 3, level: int = LEVEL
+) -> Backtest:
     """MAPE and interval coverage over `windows` forecasts of `horizon` periods each."""
     frame = _prepare(series)
     freq = _freq(frame)
@@ -149,15 +162,20 @@ def backtest(series: pd.DataFrame, *, horizon: int, windows: int = 3,
     model = _model(seasons)
     naive = SeasonalNaive(season_length=seasons[0] if seasons else 1, alias="naive")
     cv = StatsForecast(models=[model, naive], freq=freq).cross_validation(
-        df=frame, h=horizon, n_windows=windows, step_size=horizon, level=[level])
+        df=frame, h=horizon, n_windows=windows, step_size=horizon, level=[level]
+    )
     actual = cv["y"].to_numpy()
     mask = actual != 0
     mape = float(np.mean(np.abs(cv["baseline"].to_numpy() - actual)[mask] / np.abs(actual[mask])))
-    naive_mape = float(np.mean(np.abs(cv["naive"].to_numpy() - actual)[mask] / np.abs(actual[mask])))
+    naive_mape = float(
+        np.mean(np.abs(cv["naive"].to_numpy() - actual)[mask] / np.abs(actual[mask]))
+    )
     inside = (actual >= cv[f"baseline-lo-{level}"].to_numpy()) & (
-        actual <= cv[f"baseline-hi-{level}"].to_numpy())
-    return Backtest(mape, naive_mape, float(inside.mean()), level, windows, horizon,
-                    type(model).__name__)
+        actual <= cv[f"baseline-hi-{level}"].to_numpy()
+    )
+    return Backtest(
+        mape, naive_mape, float(inside.mean()), level, windows, horizon, type(model).__name__
+    )
 
 
 # -- comparisons, uplift of earlier campaigns, the proposed target --------------------------------
@@ -182,9 +200,13 @@ def compare(series: pd.DataFrame, *, as_of: date | None = None) -> Comparison:
 
     last = window(30).sum()
     year_ago, month_ago = window(30, 364).sum(), window(30, 30).sum()
-    return Comparison(float(last), float(last / year_ago - 1) if year_ago else None,
-                      float(last / month_ago - 1) if month_ago else None,
-                      float(window(91).mean()), float(window(182).mean()))
+    return Comparison(
+        float(last),
+        float(last / year_ago - 1) if year_ago else None,
+        float(last / month_ago - 1) if month_ago else None,
+        float(window(91).mean()),
+        float(window(182).mean()),
+    )
 
 
 @dataclass(frozen=True)
@@ -237,7 +259,9 @@ def propose_target(baseline: Baseline, uplift: float, growth: float) -> TargetPr
     lo, mean, hi = baseline.totals()
     expected = mean * uplift
     stretch = expected * (1 + growth)
-    reasoning = (f"基线 baseline {mean:,.0f} × 历史大促提升 uplift {uplift:.2f} × (1 + 增长要求 "
-                 f"growth {growth:+.0%}) = {stretch:,.0f}; {baseline.level}% 区间 baseline "
-                 f"[{lo:,.0f}, {hi:,.0f}]")
+    reasoning = (
+        f"基线 baseline {mean:,.0f} × 历史大促提升 uplift {uplift:.2f} × (1 + 增长要求 "
+        f"growth {growth:+.0%}) = {stretch:,.0f}; {baseline.level}% 区间 baseline "
+        f"[{lo:,.0f}, {hi:,.0f}]"
+    )
     return TargetProposal(mean, lo, hi, uplift, growth, lo * uplift, expected, stretch, reasoning)

@@ -18,8 +18,9 @@ from dacu.plan.forecast import (
 from dacu.plan.shares import year_ago
 
 
-def plan_forecast(daily: pd.DataFrame, days: list[date], growth: float
-                  ) -> tuple[dict, dict[date, float] | None]:
+def plan_forecast(
+    daily: pd.DataFrame, days: list[date], growth: float
+) -> tuple[dict, dict[date, float] | None]:
     """(forecast section of plan.json, baseline GMV per campaign day) — empty without history
     reaching up to the campaign or with under 28 days of it."""
     frame = daily.assign(day=pd.to_datetime(daily["day"]))
@@ -35,25 +36,41 @@ def plan_forecast(daily: pd.DataFrame, days: list[date], growth: float
     proposal = propose_target(gmv, uplift or 1.0, growth)
     history = pd.DataFrame({"ds": series.index, "y": series.to_numpy()})
     comparison = compare(history)
-    return {"model": gmv.model, "level": gmv.level, "outliers_removed": gmv.outliers,
-            "baseline_fen": round(proposal.baseline), "uplift": uplift,
-            "proposal": {"conservative": proposal.conservative, "expected": proposal.expected,
-                         "stretch": proposal.stretch, "target": proposal.target, "growth": growth,
-                         "reasoning": _reasoning(proposal)},
-            "comparison": {"last_30_days_fen": round(comparison.last_30), "yoy": comparison.yoy,
-                           "mom": comparison.mom, "ma_3m_fen": round(comparison.ma_3m),
-                           "ma_6m_fen": round(comparison.ma_6m)},
-            "daily": _daily_rows(per_metric)}, baseline_by_day
+    return {
+        "model": gmv.model,
+        "level": gmv.level,
+        "outliers_removed": gmv.outliers,
+        "baseline_fen": round(proposal.baseline),
+        "uplift": uplift,
+        "proposal": {
+            "conservative": proposal.conservative,
+            "expected": proposal.expected,
+            "stretch": proposal.stretch,
+            "target": proposal.target,
+            "growth": growth,
+            "reasoning": _reasoning(proposal),
+        },
+        "comparison": {
+            "last_30_days_fen": round(comparison.last_30),
+            "yoy": comparison.yoy,
+            "mom": comparison.mom,
+            "ma_3m_fen": round(comparison.ma_3m),
+            "ma_6m_fen": round(comparison.ma_6m),
+        },
+        "daily": _daily_rows(per_metric),
+    }, baseline_by_day
 
 
 def _reasoning(p) -> str:
     def yuan(fen: float) -> str:
         return format_fen(round(fen))
 
-    return (f"目标 target = 基线 baseline {yuan(p.baseline)} × 去年大促提升 last year's uplift "
-            f"{p.uplift:.2f} × (1 + 增长要求 growth ask {p.growth:.0%}) = {yuan(p.stretch)}; "
-            f"保守 conservative {yuan(p.conservative)} (基线下限 lower baseline × uplift), "
-            f"预期 expected {yuan(p.expected)}")
+    return (
+        f"目标 target = 基线 baseline {yuan(p.baseline)} × 去年大促提升 last year's uplift "
+        f"{p.uplift:.2f} × (1 + 增长要求 growth ask {p.growth:.0%}) = {yuan(p.stretch)}; "
+        f"保守 conservative {yuan(p.conservative)} (基线下限 lower baseline × uplift), "
+        f"预期 expected {yuan(p.expected)}"
+    )
 
 
 def _window(series: pd.Series, horizon: int, days: list[date]) -> Baseline:
@@ -68,14 +85,22 @@ def _daily_rows(per_metric: dict[str, Baseline]) -> list[dict]:
     rows = []
     for i, day in enumerate(gmv["day"]):
         g, u, b = float(gmv["y"][i]), float(uv["y"][i]), float(buyers["y"][i])
-        rows.append({"day": day.isoformat(), "baseline_gmv_fen": round(g),
-                     "lo_fen": round(float(gmv["lo"][i])), "hi_fen": round(float(gmv["hi"][i])),
-                     "uv": round(u), "uv_lo": round(float(uv["lo"][i])),
-                     "uv_hi": round(float(uv["hi"][i])),
-                     "buyers": round(b), "buyers_lo": round(float(buyers["lo"][i])),
-                     "buyers_hi": round(float(buyers["hi"][i])),
-                     "cvr": round(b / u, 6) if u else None,
-                     "asp_fen": round(g / b, 2) if b else None})
+        rows.append(
+            {
+                "day": day.isoformat(),
+                "baseline_gmv_fen": round(g),
+                "lo_fen": round(float(gmv["lo"][i])),
+                "hi_fen": round(float(gmv["hi"][i])),
+                "uv": round(u),
+                "uv_lo": round(float(uv["lo"][i])),
+                "uv_hi": round(float(uv["hi"][i])),
+                "buyers": round(b),
+                "buyers_lo": round(float(buyers["lo"][i])),
+                "buyers_hi": round(float(buyers["hi"][i])),
+                "cvr": round(b / u, 6) if u else None,
+                "asp_fen": round(g / b, 2) if b else None,
+            }
+        )
     return rows
 
 

@@ -49,27 +49,42 @@ class TierResult:
         return self.gmv_after_fen // self.baskets if self.baskets else 0
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "tiers": [list(t) for t in self.tiers], "baskets": self.baskets,
-                "gmv_before_fen": self.gmv_before_fen, "gmv_after_fen": self.gmv_after_fen,
-                "discount_fen": self.discount_fen, "cost_pct": round(self.cost_pct, 6),
-                "asp_before_fen": self.asp_before_fen, "asp_after_fen": self.asp_after_fen,
-                "reach": [round(r, 6) for r in self.reach],
-                "margin_before_fen": self.margin_before_fen,
-                "margin_after_fen": self.margin_after_fen}
+        return {
+            "name": self.name,
+            "tiers": [list(t) for t in self.tiers],
+            "baskets": self.baskets,
+            "gmv_before_fen": self.gmv_before_fen,
+            "gmv_after_fen": self.gmv_after_fen,
+            "discount_fen": self.discount_fen,
+            "cost_pct": round(self.cost_pct, 6),
+            "asp_before_fen": self.asp_before_fen,
+            "asp_after_fen": self.asp_after_fen,
+            "reach": [round(r, 6) for r in self.reach],
+            "margin_before_fen": self.margin_before_fen,
+            "margin_after_fen": self.margin_after_fen,
+        }
 
 
 def _check_tiers(tiers: Sequence[Tier]) -> tuple[Tier, ...]:
     ordered = tuple(sorted((int(t), int(d)) for t, d in tiers))
     for threshold, discount in ordered:
         if threshold <= 0 or not 0 < discount < threshold:
-            raise InputError(f"tier 满{threshold / 100:g}减{discount / 100:g}: expected "
-                             "0 < discount < threshold")
+            raise InputError(
+                f"tier 满{threshold / 100:g}减{discount / 100:g}: expected 0 < discount < threshold"
+            )
     return ordered
 
 
-def tier_study(baskets_fen: Sequence[int], tiers: Sequence[Tier], *, name: str = "",
-               margin_ratio: float = 0.5, top_up_reach: float = 0.15,
-               top_up_rate: float = 0.3, seed: int = 7) -> TierResult:
+def tier_study(
+    baskets_fen: Sequence[int],
+    tiers: Sequence[Tier],
+    *,
+    name: str = "",
+    margin_ratio: float = 0.5,
+    top_up_reach: float = 0.15,
+    top_up_rate: float = 0.3,
+    seed: int = 7,
+) -> TierResult:
     """Apply a tiered 满减 to each basket (the highest tier reached counts).
 
     A basket within `top_up_reach` below a threshold tops up to it with probability `top_up_rate`
@@ -90,21 +105,33 @@ def tier_study(baskets_fen: Sequence[int], tiers: Sequence[Tier], *, name: str =
         discount = np.where(after >= threshold, off, discount)
     reach = tuple(float((after >= t).mean()) for t, _ in ordered)
     gmv_before, gmv_after, cost = int(before.sum()), int(after.sum()), int(discount.sum())
-    return TierResult(name or " ".join(f"满{t / 100:g}减{d / 100:g}" for t, d in ordered), ordered,
-                      int(before.size), gmv_before, gmv_after, cost, reach,
-                      round(gmv_before * margin_ratio), round(gmv_after * margin_ratio) - cost)
+    return TierResult(
+        name or " ".join(f"满{t / 100:g}减{d / 100:g}" for t, d in ordered),
+        ordered,
+        int(before.size),
+        gmv_before,
+        gmv_after,
+        cost,
+        reach,
+        round(gmv_before * margin_ratio),
+        round(gmv_after * margin_ratio) - cost,
+    )
 
 
-def suggested_threshold(asp_fen: float, *, low: float = 0.2, high: float = 0.3,
-                        step_fen: int = 5000) -> tuple[int, int]:
+def suggested_threshold(
+    asp_fen: float, *, low: float = 0.2, high: float = 0.3, step_fen: int = 5000
+) -> tuple[int, int]:
     """The seeds' rule of thumb: a threshold 20–30% above the current ASP, to the nearest ¥50."""
+
     def near(value: float) -> int:
         return int((value + step_fen / 2) // step_fen * step_fen)
+
     return near(asp_fen * (1 + low)), near(asp_fen * (1 + high))
 
 
-def simulated_baskets(asp_fen: float, n: int = 20_000, *, sigma: float = 0.6,
-                      seed: int = 7) -> list[int]:
+def simulated_baskets(
+    asp_fen: float, n: int = 20_000, *, sigma: float = 0.6, seed: int = 7
+) -> list[int]:
     """Log-normal basket totals with mean `asp_fen` (when no order history is at hand)."""
     rng = np.random.default_rng(seed)
     mu = np.log(asp_fen) - sigma**2 / 2
@@ -133,12 +160,18 @@ class EngineSimulation:
         return self.saving_fen - self.platform_funded_fen
 
     def to_dict(self) -> dict:
-        return {"available": self.available, "reason": self.reason, "baskets": self.baskets,
-                "list_fen": self.list_fen, "saving_fen": self.saving_fen,
-                "cost_pct": round(self.cost_pct, 6), "by_promotion": self.by_promotion,
-                "platform_funded_fen": self.platform_funded_fen,
-                "store_cost_fen": self.store_cost_fen,
-                "coupons_held": list(self.coupons)}
+        return {
+            "available": self.available,
+            "reason": self.reason,
+            "baskets": self.baskets,
+            "list_fen": self.list_fen,
+            "saving_fen": self.saving_fen,
+            "cost_pct": round(self.cost_pct, 6),
+            "by_promotion": self.by_promotion,
+            "platform_funded_fen": self.platform_funded_fen,
+            "store_cost_fen": self.store_cost_fen,
+            "coupons_held": list(self.coupons),
+        }
 
 
 def carts_from_orders(lines, *, store: str = "store", limit: int = 2000) -> list[dict]:
@@ -150,14 +183,21 @@ def carts_from_orders(lines, *, store: str = "store", limit: int = 2000) -> list
         if quantity <= 0 or not row.amount_fen:
             continue
         carts.setdefault(str(row.order_id), []).append(
-            {"sku_id": str(row.sku_id), "price_fen": int(row.amount_fen) // quantity,
-             "quantity": quantity, "store": store, "category": row.category})
+            {
+                "sku_id": str(row.sku_id),
+                "price_fen": int(row.amount_fen) // quantity,
+                "quantity": quantity,
+                "store": store,
+                "category": row.category,
+            }
+        )
     orders = list(carts.values())[-limit:]
     return [{"lines": cart} for cart in orders]
 
 
-def simulate_promotions(campaign, carts: Sequence, *, coupons: Sequence[str] = (),
-                        customer=None) -> EngineSimulation:
+def simulate_promotions(
+    campaign, carts: Sequence, *, coupons: Sequence[str] = (), customer=None
+) -> EngineSimulation:
     """Quote each cart with the campaign's promotions (and `coupons` held) through `dacu.promo`.
 
     Returns `available=False` with the reason when the engine is not installed.
@@ -166,8 +206,11 @@ def simulate_promotions(campaign, carts: Sequence, *, coupons: Sequence[str] = (
         promo = importlib.import_module("dacu.promo")
         quote, load = promo.quote, promo.load_promotions
     except (ImportError, AttributeError):
-        return EngineSimulation(False, "promotion engine dacu.promo.quote not available "
-                                       "(促销引擎未就绪): only the 满减 tier study was run")
+        return EngineSimulation(
+            False,
+            "promotion engine dacu.promo.quote not available "
+            "(促销引擎未就绪): only the 满减 tier study was run",
+        )
     book = load(campaign)
     listed = saved = 0
     by_promotion: dict[str, int] = {}
@@ -177,11 +220,15 @@ def simulate_promotions(campaign, carts: Sequence, *, coupons: Sequence[str] = (
         saved += result.saving_fen
         for applied in result.applied:
             by_promotion[applied.id] = by_promotion.get(applied.id, 0) + applied.saving_fen
-    platform = {str(p.get("id")) for p in campaign.promotions
-                if p.get("scope") == "platform" or p.get("stage") == "platform"}
+    platform = {
+        str(p.get("id"))
+        for p in campaign.promotions
+        if p.get("scope") == "platform" or p.get("stage") == "platform"
+    }
     funded = sum(v for k, v in by_promotion.items() if k in platform)
-    return EngineSimulation(True, "", len(carts), listed, saved, by_promotion, tuple(coupons),
-                            funded)
+    return EngineSimulation(
+        True, "", len(carts), listed, saved, by_promotion, tuple(coupons), funded
+    )
 
 
 def campaign_tiers(campaign) -> list[tuple[str, tuple[Tier, ...]]]:
@@ -191,7 +238,8 @@ def campaign_tiers(campaign) -> list[tuple[str, tuple[Tier, ...]]]:
     designs = []
     for raw in campaign.promotions:
         if raw.get("type") == "threshold" and raw.get("tiers"):
-            tiers = tuple((parse_fen(t["threshold"]), parse_fen(t["discount"]))
-                          for t in raw["tiers"])
+            tiers = tuple(
+                (parse_fen(t["threshold"]), parse_fen(t["discount"])) for t in raw["tiers"]
+            )
             designs.append((str(raw.get("name") or raw.get("id")), tiers))
     return designs

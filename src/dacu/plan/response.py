@@ -25,8 +25,9 @@ def adstock_weights(alpha: float, l_max: int = 8, *, normalize: bool = True) -> 
     return weights / weights.sum() if normalize else weights
 
 
-def geometric_adstock(x: ArrayLike, alpha: float, l_max: int = 8, *,
-                      normalize: bool = True) -> FloatArray:
+def geometric_adstock(
+    x: ArrayLike, alpha: float, l_max: int = 8, *, normalize: bool = True
+) -> FloatArray:
     """Carry-over of spend into later periods (along the last axis); x before the series is 0."""
     values = np.asarray(x, dtype=float)
     weights = adstock_weights(alpha, l_max, normalize=normalize)

@@ -15,11 +15,41 @@ import pandas as pd
 from dacu.config import Campaign, Phase
 from dacu.plan.targets import Shares, rebalance
 
-DEFAULT_PHASE_SHARES = {Phase.WARMUP: 0.30, Phase.BURST: 0.45, Phase.WRAPUP: 0.15,
-                        Phase.LONGTAIL: 0.10}
+DEFAULT_PHASE_SHARES = {
+    Phase.WARMUP: 0.30,
+    Phase.BURST: 0.45,
+    Phase.WRAPUP: 0.15,
+    Phase.LONGTAIL: 0.10,
+}
 # A typical big-promotion peak day: the midnight kick-off, a morning climb, the 20:00 evening peak.
-DEFAULT_INTRADAY = np.array([14, 5, 2, 1, 0.6, 0.5, 0.6, 1.2, 2.2, 3.3, 4.2, 4.4, 4.1, 3.9, 3.8,
-                             3.9, 4.0, 3.8, 4.0, 4.6, 7.5, 7.0, 6.3, 8.1])
+DEFAULT_INTRADAY = np.array(
+    [
+        14,
+        5,
+        2,
+        1,
+        0.6,
+        0.5,
+        0.6,
+        1.2,
+        2.2,
+        3.3,
+        4.2,
+        4.4,
+        4.1,
+        3.9,
+        3.8,
+        3.9,
+        4.0,
+        3.8,
+        4.0,
+        4.6,
+        7.5,
+        7.0,
+        6.3,
+        8.1,
+    ]
+)
 
 
 def year_ago(day: date) -> date:
@@ -46,18 +76,23 @@ def phase_days(campaign: Campaign) -> dict[str, list[date]]:
     return out
 
 
-def phase_shares(campaign: Campaign, daily_total: pd.Series | None, notes: list[str]) -> dict[str, float]:
+def phase_shares(
+    campaign: Campaign, daily_total: pd.Series | None, notes: list[str]
+) -> dict[str, float]:
     """GMV share per phase from the same calendar window a year earlier, else defaults."""
     days = phase_days(campaign)
     if daily_total is not None:
-        last_year = {p: sum(float(daily_total.get(pd.Timestamp(year_ago(d)), 0.0))
-                            for d in ds) for p, ds in days.items()}
+        last_year = {
+            p: sum(float(daily_total.get(pd.Timestamp(year_ago(d)), 0.0)) for d in ds)
+            for p, ds in days.items()
+        }
         if all(v > 0 for v in last_year.values()):
             notes.append("阶段占比取自去年同期 phase shares from the same window a year earlier")
             return normalise(last_year)
     notes.append("阶段占比使用默认值 phase shares are defaults (no history a year back)")
-    return normalise({p: DEFAULT_PHASE_SHARES.get(Phase(p), 0.1) * len(ds) ** 0.0
-                      for p, ds in days.items()})
+    return normalise(
+        {p: DEFAULT_PHASE_SHARES.get(Phase(p), 0.1) * len(ds) ** 0.0 for p, ds in days.items()}
+    )
 
 
 def day_shares(days: Sequence[date], baseline: Mapping[date, float] | None) -> dict[str, float]:
@@ -66,8 +101,13 @@ def day_shares(days: Sequence[date], baseline: Mapping[date, float] | None) -> d
     return normalise(weights)
 
 
-def intraday_shares(hourly: pd.DataFrame | None, notes: list[str], *,
-                    peak_day: date | None = None, prior_orders: float = 200.0) -> dict[str, float]:
+def intraday_shares(
+    hourly: pd.DataFrame | None,
+    notes: list[str],
+    *,
+    peak_day: date | None = None,
+    prior_orders: float = 200.0,
+) -> dict[str, float]:
     """Hour-of-day GMV shares of the peak day.
 
     From last year's peak day (same date) when `hourly` (hour_of_day, gmv_fen [, day, orders])
@@ -87,28 +127,42 @@ def intraday_shares(hourly: pd.DataFrame | None, notes: list[str], *,
     n = float(day["orders"].sum()) if "orders" in day.columns else prior_orders
     weight = n / (n + prior_orders)
     curve = weight * grouped.to_numpy() / grouped.sum() + (1 - weight) * default
-    notes.append(f"分时曲线取自去年大促日 intraday curve from last year's peak day {ago:%Y-%m-%d} "
-                 f"({n:.0f} orders, weight {weight:.0%}; the rest the default curve)")
+    notes.append(
+        f"分时曲线取自去年大促日 intraday curve from last year's peak day {ago:%Y-%m-%d} "
+        f"({n:.0f} orders, weight {weight:.0%}; the rest the default curve)"
+    )
     return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
 
 
 STRETCH = 1.5  # a fixed GMV share this many times its history's is flagged in the notes
 
 
-def _stretched(column: str, ratio: Mapping[str, float], uv: Mapping[str, float],
-               history_uv: Mapping[str, float]) -> list[str]:
+def _stretched(
+    column: str,
+    ratio: Mapping[str, float],
+    uv: Mapping[str, float],
+    history_uv: Mapping[str, float],
+) -> list[str]:
     """Notes for the values whose fixed GMV target is ≥ STRETCH × their history's share: at
     their own CVR and ASP they need that much more of the traffic — the plan's per-value UV, and
     the live attainment against it, follow the target, not what the value has ever drawn."""
-    return [f"{column}={k} 的GMV目标是历史占比的{r:.1f}倍：按其转化率与客单价需 UV 占比 "
-            f"{uv[k]:.0%}（历史 {history_uv.get(k, 0):.0%}），请确认预算与流量来源 "
-            f"{column} {k}: its GMV target is {r:.1f}× its history's share; at its CVR and ASP "
-            f"it needs {uv[k]:.0%} of UV (history {history_uv.get(k, 0):.0%})"
-            for k, r in ratio.items() if r >= STRETCH]
+    return [
+        f"{column}={k} 的GMV目标是历史占比的{r:.1f}倍：按其转化率与客单价需 UV 占比 "
+        f"{uv[k]:.0%}（历史 {history_uv.get(k, 0):.0%}），请确认预算与流量来源 "
+        f"{column} {k}: its GMV target is {r:.1f}× its history's share; at its CVR and ASP "
+        f"it needs {uv[k]:.0%} of UV (history {history_uv.get(k, 0):.0%})"
+        for k, r in ratio.items()
+        if r >= STRETCH
+    ]
 
 
-def dimension_shares(daily: pd.DataFrame | None, column: str, keys: Sequence[str],
-                     overrides: Mapping[str, float], notes: list[str]) -> Shares:
+def dimension_shares(
+    daily: pd.DataFrame | None,
+    column: str,
+    keys: Sequence[str],
+    overrides: Mapping[str, float],
+    notes: list[str],
+) -> Shares:
     """GMV/UV/buyers shares per value of `column` from history; overrides fix GMV shares."""
     if daily is not None and column in daily.columns and daily[column].notna().any():
         grouped = daily.groupby(column)[["gmv_fen", "uv", "buyers"]].sum()
@@ -118,8 +172,11 @@ def dimension_shares(daily: pd.DataFrame | None, column: str, keys: Sequence[str
             gmv = rebalance(history, overrides)
             # a child whose GMV share moved keeps its CVR and ASP: UV and buyers move with it
             ratio = {k: gmv[k] / history[k] if history[k] else 1.0 for k in gmv}
-            shares = Shares(gmv, normalise({k: v * ratio[k] for k, v in grouped["uv"].items()}),
-                            normalise({k: v * ratio[k] for k, v in grouped["buyers"].items()}))
+            shares = Shares(
+                gmv,
+                normalise({k: v * ratio[k] for k, v in grouped["uv"].items()}),
+                normalise({k: v * ratio[k] for k, v in grouped["buyers"].items()}),
+            )
             notes += _stretched(column, ratio, shares.uv, normalise(grouped["uv"].to_dict()))
             return shares
     notes.append(f"{column} 占比无历史，平均分配 no history by {column}: equal shares")

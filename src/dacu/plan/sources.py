@@ -36,7 +36,9 @@ def _money(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     if "gmv_fen" in frame.columns:
         return frame
     if "gmv" not in frame.columns:
-        raise InputError("needs a gmv_fen (fen) or gmv (yuan) column", file=source, column="gmv_fen")
+        raise InputError(
+            "needs a gmv_fen (fen) or gmv (yuan) column", file=source, column="gmv_fen"
+        )
     frame = frame.copy()
     values = []
     for index, value in enumerate(frame["gmv"]):
@@ -51,7 +53,9 @@ def _money(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 def read_history_dir(folder: Path) -> PlanHistory:
     daily_path = _find(folder, "daily")
     if daily_path is None:
-        raise InputError("no daily.csv or daily.parquet (day, gmv_fen, uv, buyers …)", file=str(folder))
+        raise InputError(
+            "no daily.csv or daily.parquet (day, gmv_fen, uv, buyers …)", file=str(folder)
+        )
     daily = _money(_read(daily_path), str(daily_path))
     for column in ("day", "uv", "buyers"):
         if column not in daily.columns:
@@ -59,8 +63,12 @@ def read_history_dir(folder: Path) -> PlanHistory:
     daily["day"] = pd.to_datetime(daily["day"], errors="coerce")
     if daily["day"].isna().any():
         row = int(daily["day"].isna().to_numpy().nonzero()[0][0])
-        raise InputError("not a date (expected e.g. 2025-11-11)", file=str(daily_path),
-                         line=row + 2, column="day")
+        raise InputError(
+            "not a date (expected e.g. 2025-11-11)",
+            file=str(daily_path),
+            line=row + 2,
+            column="day",
+        )
     hourly_path = _find(folder, "hourly")
     hourly = None
     if hourly_path is not None:
@@ -72,20 +80,28 @@ def read_history_dir(folder: Path) -> PlanHistory:
             hourly["hour_of_day"] = stamps.dt.hour
             hourly["day"] = stamps.dt.normalize()
         elif "hour_of_day" not in hourly.columns:
-            raise InputError("needs an hour (timestamp) or hour_of_day column",
-                             file=str(hourly_path), column="hour")
+            raise InputError(
+                "needs an hour (timestamp) or hour_of_day column",
+                file=str(hourly_path),
+                column="hour",
+            )
     orders_path = _find(folder, "orders")
     orders = None
     if orders_path is not None:
         orders = _read(orders_path)
         for column in ("order_id", "sku_id", "quantity", "amount_fen"):
             if column not in orders.columns:
-                raise InputError("missing column (order lines: order_id, sku_id, category, "
-                                 "quantity, amount_fen)", file=str(orders_path), column=column)
+                raise InputError(
+                    "missing column (order lines: order_id, sku_id, category, "
+                    "quantity, amount_fen)",
+                    file=str(orders_path),
+                    column=column,
+                )
         if "category" not in orders.columns:
             orders["category"] = None
-    return PlanHistory(daily=daily, hourly=hourly, spend=_spend(folder), orders=orders,
-                       source=str(folder))
+    return PlanHistory(
+        daily=daily, hourly=hourly, spend=_spend(folder), orders=orders, source=str(folder)
+    )
 
 
 def _spend(folder: Path):
@@ -98,8 +114,11 @@ def _spend(folder: Path):
     header = pd.read_csv(path, nrows=0).columns
     for column in ("week", "gmv"):
         if column not in header:
-            raise InputError("spend_weekly.csv needs columns week, gmv and one per channel",
-                             file=str(path), column=column)
+            raise InputError(
+                "spend_weekly.csv needs columns week, gmv and one per channel",
+                file=str(path),
+                column=column,
+            )
     channels = [c for c in header if c not in ("week", "gmv")]
     return read_spend_history(path, date="week", target="gmv", channels=channels)
 
@@ -136,9 +155,15 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
     categories = by_category[["day", "category", "gmv_fen", "uv", "buyers"]].copy()
     categories["day"] = pd.to_datetime(categories["day"])
     daily, spend = _with_spend(wh, campaign, daily, source)
-    return PlanHistory(daily=daily, hourly=hourly, spend=spend, categories=categories,
-                       orders=_order_lines(wh, events),
-                       customers=_customer_types(wh, events, campaign), source=source)
+    return PlanHistory(
+        daily=daily,
+        hourly=hourly,
+        spend=spend,
+        categories=categories,
+        orders=_order_lines(wh, events),
+        customers=_customer_types(wh, events, campaign),
+        source=source,
+    )
 
 
 def _customer_types(wh, events, campaign) -> pd.DataFrame | None:
@@ -179,22 +204,31 @@ def _with_spend(wh, campaign, daily: pd.DataFrame, source: str):
     raw = wh.to_arrow(table.filter(table.hour < campaign.start)).to_pandas()
     if raw.empty:
         return daily, None
-    raw["day"] = pd.to_datetime(raw["hour"], utc=True).dt.tz_convert(
-        campaign.timezone).dt.tz_localize(None).dt.normalize()
+    raw["day"] = (
+        pd.to_datetime(raw["hour"], utc=True)
+        .dt.tz_convert(campaign.timezone)
+        .dt.tz_localize(None)
+        .dt.normalize()
+    )
     per_day = raw.groupby(["day", "channel"], as_index=False)["spend_fen"].sum()
     daily = daily.merge(per_day, on=["day", "channel"], how="left")
     daily["spend_fen"] = daily["spend_fen"].fillna(0).astype("int64")
     week = daily["day"].dt.to_period("W-SUN").dt.start_time
     gmv = daily.groupby(week)["gmv_fen"].sum() / 100
-    spend_week = daily.pivot_table(index=week, columns="channel", values="spend_fen",
-                                   aggfunc="sum", fill_value=0) / 100
+    spend_week = (
+        daily.pivot_table(
+            index=week, columns="channel", values="spend_fen", aggfunc="sum", fill_value=0
+        )
+        / 100
+    )
     paid = [c for c in spend_week.columns if spend_week[c].sum() > 0]
     frame = spend_week[paid].assign(gmv=gmv).reset_index(names="week")
     frame = frame.iloc[1:-1] if len(frame) > 10 else frame  # drop partial first/last weeks
     if len(frame) < 12 or not paid:
         return daily, None
-    return daily, history_from_frame(frame, date="week", target="gmv", channels=paid,
-                                     source=f"{source} (spend by week)")
+    return daily, history_from_frame(
+        frame, date="week", target="gmv", channels=paid, source=f"{source} (spend by week)"
+    )
 
 
 def read_sim_dir(folder: Path, campaign) -> PlanHistory:

@@ -36,15 +36,22 @@ class Values:
         return self.gmv_fen / self.buyers if self.buyers else 0.0
 
     def to_dict(self) -> dict:
-        return {"gmv_fen": self.gmv_fen, "uv": self.uv, "buyers": self.buyers,
-                "cvr": round(self.cvr, 6), "asp_fen": round(self.asp_fen, 2)}
+        return {
+            "gmv_fen": self.gmv_fen,
+            "uv": self.uv,
+            "buyers": self.buyers,
+            "cvr": round(self.cvr, 6),
+            "asp_fen": round(self.asp_fen, 2),
+        }
 
 
 def from_target(gmv_fen: int, cvr: float, asp_fen: float) -> Values:
     """Top of the tree from a GMV target and the planned CVR and ASP: buyers = GMV/ASP, UV = buyers/CVR."""
     if gmv_fen < 0 or not 0 < cvr <= 1 or asp_fen <= 0:
-        raise InputError(f"target needs GMV ≥ 0, 0 < CVR ≤ 1 and ASP > 0 (got {gmv_fen} fen, "
-                         f"{cvr}, {asp_fen} fen)")
+        raise InputError(
+            f"target needs GMV ≥ 0, 0 < CVR ≤ 1 and ASP > 0 (got {gmv_fen} fen, "
+            f"{cvr}, {asp_fen} fen)"
+        )
     buyers = round(gmv_fen / asp_fen)
     return Values(gmv_fen, round(buyers / cvr), buyers)
 
@@ -62,8 +69,9 @@ class Shares:
         return list(self.gmv)
 
 
-def rebalance(shares: Mapping[str, float], overrides: Mapping[str, float] | None = None
-              ) -> dict[str, float]:
+def rebalance(
+    shares: Mapping[str, float], overrides: Mapping[str, float] | None = None
+) -> dict[str, float]:
     """Normalise `shares`; children in `overrides` get that share, the rest scale to what is left."""
     overrides = dict(overrides or {})
     for key, value in overrides.items():
@@ -101,8 +109,10 @@ def split(parent: Values, shares: Shares) -> dict[str, Values]:
     gmv = allocate(parent.gmv_fen, _weights(shares.gmv, keys))
     buyers = allocate(parent.buyers, _weights(shares.buyers or shares.gmv, keys))
     uv_share = shares.uv or shares.gmv
-    extra_weights = [max(round(uv_share.get(k, 0.0) * parent.uv) - b, 0) * _WEIGHT_SCALE
-                     for k, b in zip(keys, buyers, strict=True)]
+    extra_weights = [
+        max(round(uv_share.get(k, 0.0) * parent.uv) - b, 0) * _WEIGHT_SCALE
+        for k, b in zip(keys, buyers, strict=True)
+    ]
     extra = allocate(max(parent.uv - parent.buyers, 0), extra_weights)
     return {k: Values(g, b + e, b) for k, g, b, e in zip(keys, gmv, buyers, extra, strict=True)}
 
@@ -137,11 +147,14 @@ class TargetNode:
             yield from child.walk()
 
 
-def grow(node: TargetNode, dimension: str, shares: Shares,
-         labels: Mapping[str, str] | None = None) -> list[TargetNode]:
+def grow(
+    node: TargetNode, dimension: str, shares: Shares, labels: Mapping[str, str] | None = None
+) -> list[TargetNode]:
     """Add the children of `node` along `dimension` and return them."""
-    children = [TargetNode(k, dimension, v, (labels or {}).get(k))
-                for k, v in split(node.values, shares).items()]
+    children = [
+        TargetNode(k, dimension, v, (labels or {}).get(k))
+        for k, v in split(node.values, shares).items()
+    ]
     node.children.extend(children)
     return children
 
@@ -162,8 +175,9 @@ def check_sums(node: TargetNode) -> None:
             for attr in ("gmv_fen", "uv", "buyers"):
                 total = sum(getattr(c.values, attr) for c in group)
                 if total != getattr(parent.values, attr):
-                    raise AssertionError(f"{parent.key}/{dimension}: {attr} {total} ≠ "
-                                         f"{getattr(parent.values, attr)}")
+                    raise AssertionError(
+                        f"{parent.key}/{dimension}: {attr} {total} ≠ {getattr(parent.values, attr)}"
+                    )
 
 
 # -- milestones and what-if ------------------------------------------------------------------------
@@ -189,8 +203,9 @@ def milestones(daily: Sequence[tuple[str, int]], tolerance: float = 0.15) -> lis
     return out
 
 
-def what_if(values: Values, *, cvr_points: float = 0.0, asp_ratio: float = 0.0,
-            uv_ratio: float = 0.0) -> int:
+def what_if(
+    values: Values, *, cvr_points: float = 0.0, asp_ratio: float = 0.0, uv_ratio: float = 0.0
+) -> int:
     """GMV (fen) added by moving a cell's CVR by `cvr_points` (0.005 = +0.5 pt), its ASP by
     `asp_ratio` (0.05 = +5%) and its UV by `uv_ratio`, the other factors held."""
     uv = values.uv * (1 + uv_ratio)

@@ -15,8 +15,13 @@ from icalendar import Calendar, Event
 
 from dacu.config import Campaign
 
-TEAMS = {"operations": "运营", "design": "设计", "customer_service": "客服", "tech": "技术",
-         "warehouse": "仓储"}
+TEAMS = {
+    "operations": "运营",
+    "design": "设计",
+    "customer_service": "客服",
+    "tech": "技术",
+    "warehouse": "仓储",
+}
 
 # (team, task 中文, task English, offset from D0 in days)
 DEFAULT_TASKS: tuple[tuple[str, str, str, int], ...] = (
@@ -41,7 +46,12 @@ DEFAULT_TASKS: tuple[tuple[str, str, str, int], ...] = (
 
 # peak-day rounds: (start hour, end hour, channel kinds that push, what happens)
 ROUNDS: tuple[tuple[int, int, tuple[str, ...], str], ...] = (
-    (0, 1, ("search_ads", "display_ads", "push", "sms", "private"), "开门红: 定金尾款、全渠道引爆 midnight kick-off"),
+    (
+        0,
+        1,
+        ("search_ads", "display_ads", "push", "sms", "private"),
+        "开门红: 定金尾款、全渠道引爆 midnight kick-off",
+    ),
     (9, 10, ("private", "push", "sms"), "早场: 私域/短信唤醒 morning wake-up"),
     (10, 11, ("search_ads", "display_ads"), "直通车/引力魔方加价 ads bid up"),
     (11, 14, ("content", "affiliate"), "午间: 短视频种草与淘宝客 content and affiliates"),
@@ -77,8 +87,13 @@ class Round:
 
 def tasks(campaign: Campaign) -> list[Task]:
     d0 = campaign.peak_day
-    return sorted((Task(team, TEAMS[team], zh, en, d0 + timedelta(days=off), off)
-                   for team, zh, en, off in DEFAULT_TASKS), key=lambda t: (t.due, t.team))
+    return sorted(
+        (
+            Task(team, TEAMS[team], zh, en, d0 + timedelta(days=off), off)
+            for team, zh, en, off in DEFAULT_TASKS
+        ),
+        key=lambda t: (t.due, t.team),
+    )
 
 
 def rounds(campaign: Campaign) -> list[Round]:
@@ -94,12 +109,30 @@ def rounds(campaign: Campaign) -> list[Round]:
 
 
 def timeline_dict(campaign: Campaign) -> dict:
-    return {"phases": [{"phase": p.phase.value, "label_zh": p.phase.label_zh, "label": p.label,
-                        "start": p.start.isoformat(), "end": p.end.isoformat()}
-                       for p in campaign.phases],
-            "tasks": [{**asdict(t), "due": t.due.isoformat(), "when": t.label} for t in tasks(campaign)],
-            "rounds": [{"start": r.start.isoformat(), "end": r.end.isoformat(),
-                        "channels": list(r.channels), "note": r.note} for r in rounds(campaign)]}
+    return {
+        "phases": [
+            {
+                "phase": p.phase.value,
+                "label_zh": p.phase.label_zh,
+                "label": p.label,
+                "start": p.start.isoformat(),
+                "end": p.end.isoformat(),
+            }
+            for p in campaign.phases
+        ],
+        "tasks": [
+            {**asdict(t), "due": t.due.isoformat(), "when": t.label} for t in tasks(campaign)
+        ],
+        "rounds": [
+            {
+                "start": r.start.isoformat(),
+                "end": r.end.isoformat(),
+                "channels": list(r.channels),
+                "note": r.note,
+            }
+            for r in rounds(campaign)
+        ],
+    }
 
 
 def write_ics(campaign: Campaign, path: Path) -> Path:
@@ -112,20 +145,50 @@ def write_ics(campaign: Campaign, path: Path) -> Path:
     for index, p in enumerate(campaign.phases):
         first = p.start.astimezone(campaign.tz).date()
         last = (p.end - timedelta(microseconds=1)).astimezone(campaign.tz).date()
-        _event(cal, f"phase-{index}", f"{p.phase.label_zh} {p.label or p.phase.value}", first,
-               last + timedelta(days=1), stamp, campaign.id)
+        _event(
+            cal,
+            f"phase-{index}",
+            f"{p.phase.label_zh} {p.label or p.phase.value}",
+            first,
+            last + timedelta(days=1),
+            stamp,
+            campaign.id,
+        )
     for index, task in enumerate(tasks(campaign)):
-        _event(cal, f"task-{index}", f"[{task.team_zh}] {task.name_zh} ({task.label})", task.due,
-               task.due + timedelta(days=1), stamp, campaign.id, description=task.name)
+        _event(
+            cal,
+            f"task-{index}",
+            f"[{task.team_zh}] {task.name_zh} ({task.label})",
+            task.due,
+            task.due + timedelta(days=1),
+            stamp,
+            campaign.id,
+            description=task.name,
+        )
     for index, r in enumerate(rounds(campaign)):
-        _event(cal, f"round-{index}", f"{r.note} — {', '.join(r.channels)}", r.start, r.end,
-               stamp, campaign.id)
+        _event(
+            cal,
+            f"round-{index}",
+            f"{r.note} — {', '.join(r.channels)}",
+            r.start,
+            r.end,
+            stamp,
+            campaign.id,
+        )
     path.write_bytes(cal.to_ical())
     return path
 
 
-def _event(cal: Calendar, uid: str, summary: str, start, end, stamp: datetime, campaign_id: str,
-           description: str = "") -> None:
+def _event(
+    cal: Calendar,
+    uid: str,
+    summary: str,
+    start,
+    end,
+    stamp: datetime,
+    campaign_id: str,
+    description: str = "",
+) -> None:
     event = Event()
     event.add("uid", f"{campaign_id}-{uid}@dacu")
     event.add("summary", summary)
@@ -141,16 +204,27 @@ def gantt_figure(campaign: Campaign):
     """Plotly Gantt of phases and tasks (each task one day ending on its deadline)."""
     import plotly.graph_objects as go
 
-    rows = [(f"{p.phase.label_zh} {p.phase.value}", p.start, p.end, "phase") for p in campaign.phases]
+    rows = [
+        (f"{p.phase.label_zh} {p.phase.value}", p.start, p.end, "phase") for p in campaign.phases
+    ]
     for t in tasks(campaign):
         start = datetime.combine(t.due, time(0), campaign.tz)
         rows.append((f"{t.team_zh} {t.name_zh}", start, start + timedelta(days=1), t.team))
     fig = go.Figure()
     for group in dict.fromkeys(r[3] for r in rows):
         part = [r for r in rows if r[3] == group]
-        fig.add_bar(y=[r[0] for r in part], x=[(r[2] - r[1]).total_seconds() * 1000 for r in part],
-                    base=[r[1].isoformat() for r in part], orientation="h",
-                    name=TEAMS.get(group, "阶段 phase"))
-    fig.update_layout(title=f"{campaign.name} 甘特图 Gantt", xaxis_type="date", barmode="overlay",
-                      yaxis_autorange="reversed", height=300 + 22 * len(rows))
+        fig.add_bar(
+            y=[r[0] for r in part],
+            x=[(r[2] - r[1]).total_seconds() * 1000 for r in part],
+            base=[r[1].isoformat() for r in part],
+            orientation="h",
+            name=TEAMS.get(group, "阶段 phase"),
+        )
+    fig.update_layout(
+        title=f"{campaign.name} 甘特图 Gantt",
+        xaxis_type="date",
+        barmode="overlay",
+        yaxis_autorange="reversed",
+        height=300 + 22 * len(rows),
+    )
     return fig

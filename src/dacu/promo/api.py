@@ -32,9 +32,12 @@ class QuoteRequest(BaseModel):
     campaign: str | None = Field(None, description="campaign id (its `id:`), e.g. double11-2026")
     cart: dict[str, Any] = Field(..., description="{lines: [{sku_id, price, quantity, store, …}]}")
     customer: dict[str, Any] | None = None
-    coupons: list[str | dict[str, Any]] = Field(default_factory=list,
-                                                description="held coupon ids or coupon objects")
-    promotions: list[dict[str, Any]] | None = Field(None, description="inline rules instead of a campaign")
+    coupons: list[str | dict[str, Any]] = Field(
+        default_factory=list, description="held coupon ids or coupon objects"
+    )
+    promotions: list[dict[str, Any]] | None = Field(
+        None, description="inline rules instead of a campaign"
+    )
     campaign_coupons: list[dict[str, Any]] = Field(default_factory=list)
     platform: str = "tmall"
     store: str = "store"
@@ -68,13 +71,18 @@ def get_book_resolver() -> Any:
 
 
 @router.post("/api/quote", summary="Price a cart: 满减计算 with the best coupon combination")
-def post_quote(request: Annotated[QuoteRequest, Body()],
-               resolve: Annotated[Any, Depends(get_book_resolver)]) -> dict[str, Any]:
+def post_quote(
+    request: Annotated[QuoteRequest, Body()], resolve: Annotated[Any, Depends(get_book_resolver)]
+) -> dict[str, Any]:
     """Return total_fen, lines (list_fen, paid_fen, discounts), applied and not_applied."""
     try:
         if request.promotions is not None:
-            book = parse_promotions(request.promotions, request.campaign_coupons,
-                                    platform=request.platform, store=request.store)
+            book = parse_promotions(
+                request.promotions,
+                request.campaign_coupons,
+                platform=request.platform,
+                store=request.store,
+            )
         elif request.campaign:
             book = resolve(request.campaign)
         else:

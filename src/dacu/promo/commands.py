@@ -37,8 +37,9 @@ def read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})", file=str(path),
-                         line=exc.lineno) from None
+        raise InputError(
+            f"not valid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=exc.lineno
+        ) from None
 
 
 def _catalog(path: Path | None) -> dict[str, dict[str, Any]] | None:
@@ -47,20 +48,35 @@ def _catalog(path: Path | None) -> dict[str, dict[str, Any]] | None:
     data = read_json(path, "catalogue")
     rows = data.get("skus", data) if isinstance(data, dict) else data
     if not isinstance(rows, list) or not all(isinstance(r, dict) and r.get("sku_id") for r in rows):
-        raise InputError("expected a list of {sku_id, price, category, brand, store}", file=str(path))
+        raise InputError(
+            "expected a list of {sku_id, price, category, brand, store}", file=str(path)
+        )
     return {str(r["sku_id"]): r for r in rows}
 
 
 def register(app: typer.Typer) -> None:
     @app.command("quote", help=QUOTE_HELP)
     def quote_command(
-        campaign: Path = typer.Option(..., "--campaign", "-c", help="Campaign YAML (promotions, coupons)."),
-        cart: Path = typer.Option(..., "--cart", help="Cart JSON: {lines: [{sku_id, price, quantity}]}."),
-        customer: Path | None = typer.Option(None, "--customer", help="Customer JSON (tier, points)."),
-        coupons: Path | None = typer.Option(None, "--coupons", help="Held coupons JSON (ids or objects)."),
-        catalog: Path | None = typer.Option(None, "--catalog", help="SKU catalogue JSON; lines may "
-                                            "then give only sku_id and quantity."),
-        at: str | None = typer.Option(None, "--at", help="Moment to price at, e.g. 2026-11-11T20:05."),
+        campaign: Path = typer.Option(
+            ..., "--campaign", "-c", help="Campaign YAML (promotions, coupons)."
+        ),
+        cart: Path = typer.Option(
+            ..., "--cart", help="Cart JSON: {lines: [{sku_id, price, quantity}]}."
+        ),
+        customer: Path | None = typer.Option(
+            None, "--customer", help="Customer JSON (tier, points)."
+        ),
+        coupons: Path | None = typer.Option(
+            None, "--coupons", help="Held coupons JSON (ids or objects)."
+        ),
+        catalog: Path | None = typer.Option(
+            None,
+            "--catalog",
+            help="SKU catalogue JSON; lines may then give only sku_id and quantity.",
+        ),
+        at: str | None = typer.Option(
+            None, "--at", help="Moment to price at, e.g. 2026-11-11T20:05."
+        ),
         fmt: str = typer.Option("table", "--format", "-f", help="json | table"),
     ) -> None:
         from dacu.config import load_campaign
@@ -74,12 +90,16 @@ def register(app: typer.Typer) -> None:
         raw_cart = read_json(cart, "cart")
         if isinstance(raw_cart, dict) and "at" not in raw_cart:
             raw_cart = {**raw_cart, "at": at or datetime.now(ZoneInfo(book.timezone)).isoformat()}
-        parsed = parse_cart(raw_cart, catalog=_catalog(catalog), default_store=book.store,
-                            source=str(cart))
-        who = parse_customer(read_json(customer, "customer") if customer else None,
-                             source=str(customer or "customer"))
-        held = parse_wallet(read_json(coupons, "coupons") if coupons else [], book,
-                            source=str(coupons or "coupons"))
+        parsed = parse_cart(
+            raw_cart, catalog=_catalog(catalog), default_store=book.store, source=str(cart)
+        )
+        who = parse_customer(
+            read_json(customer, "customer") if customer else None,
+            source=str(customer or "customer"),
+        )
+        held = parse_wallet(
+            read_json(coupons, "coupons") if coupons else [], book, source=str(coupons or "coupons")
+        )
         result = quote(parsed, who, book, held)
         if fmt == "json":
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -97,9 +117,14 @@ def _print_table(result: Any) -> None:
         table.add_column(column, justify="right" if column != "SKU" else "left")
     for line in result.lines:
         discounts = "\n".join(f"{d.name} -{format_fen(d.amount_fen)}" for d in line.discounts)
-        table.add_row(line.sku_id + (" (赠品 gift)" if line.gift else ""), line.store,
-                      str(line.quantity), format_fen(line.list_fen), discounts,
-                      format_fen(line.paid_fen))
+        table.add_row(
+            line.sku_id + (" (赠品 gift)" if line.gift else ""),
+            line.store,
+            str(line.quantity),
+            format_fen(line.list_fen),
+            discounts,
+            format_fen(line.paid_fen),
+        )
     console.print(table)
     console.print(result.breakdown("zh"), highlight=False)
     console.print(result.breakdown("en").split("\n")[0], highlight=False)

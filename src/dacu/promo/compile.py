@@ -74,9 +74,15 @@ def _unconditional(rule: Any) -> bool:
         return found[1]
     if len(_UNCONDITIONAL) > 10_000:
         _UNCONDITIONAL.clear()
-    free = (rule.start is None and rule.end is None and rule.channels is None
-            and not rule.new_customer_only and rule.member_tiers is None
-            and rule.per_customer is None and not isinstance(rule, MemberPrice))
+    free = (
+        rule.start is None
+        and rule.end is None
+        and rule.channels is None
+        and not rule.new_customer_only
+        and rule.member_tiers is None
+        and rule.per_customer is None
+        and not isinstance(rule, MemberPrice)
+    )
     _UNCONDITIONAL[id(rule)] = (rule, free)
     return free
 
@@ -85,8 +91,9 @@ def global_reason(rule: Any, cart: Cart, customer: Customer) -> Reason | None:
     """Why a rule cannot apply to this customer at this time and channel (None: it can)."""
     if _unconditional(rule):
         return None
-    if cart.at is not None and ((rule.start and cart.at < rule.start)
-                                or (rule.end and cart.at >= rule.end)):
+    if cart.at is not None and (
+        (rule.start and cart.at < rule.start) or (rule.end and cart.at >= rule.end)
+    ):
         return Reason("不在活动时间内", "outside its time window")
     if rule.channels is not None and cart.channel not in rule.channels:
         return Reason(f"仅限渠道 {'/'.join(rule.channels)}", f"only on {'/'.join(rule.channels)}")
@@ -97,8 +104,11 @@ def global_reason(rule: Any, cart: Cart, customer: Customer) -> Reason | None:
         return Reason(f"仅限会员等级 {tiers}", f"member tiers {tiers} only")
     if isinstance(rule, MemberPrice) and customer.member_tier not in rule.percent_off:
         return Reason("非会员，不享会员价", "not a member tier with a price")
-    if rule.per_customer is not None and not isinstance(rule, FlashSale) and \
-            customer.used.get(rule.id, 0) >= rule.per_customer:
+    if (
+        rule.per_customer is not None
+        and not isinstance(rule, FlashSale)
+        and customer.used.get(rule.id, 0) >= rule.per_customer
+    ):
         return Reason(f"已达每人限用 {rule.per_customer} 次", f"used {rule.per_customer}× already")
     return None
 
@@ -124,11 +134,13 @@ class RulePlan:
     only_stores: bool = False  # no line condition but the store: no per-line test needed
 
     def matches(self, line: CartLine) -> bool:
-        return ((self.stores is None or line.store in self.stores)
-                and (self.skus is None or line.sku_id in self.skus)
-                and line.sku_id not in self.exclude
-                and (self.categories is None or line.category in self.categories)
-                and (self.brands is None or line.brand in self.brands))
+        return (
+            (self.stores is None or line.store in self.stores)
+            and (self.skus is None or line.sku_id in self.skus)
+            and line.sku_id not in self.exclude
+            and (self.categories is None or line.category in self.categories)
+            and (self.brands is None or line.brand in self.brands)
+        )
 
 
 _PLANS: dict[tuple[int, int, str], tuple[Any, RulePlan]] = {}
@@ -143,19 +155,35 @@ def plan_of(rule: Any, book: PromoBook) -> RulePlan:
         _PLANS.clear()
     stage = rule_stage(rule)
     stores = rule_stores(rule, stage, book)
-    per_store = stage == "store" or isinstance(rule, FreeShipping) or (
-        isinstance(rule, Coupon) and rule.scope == "store")
+    per_store = (
+        stage == "store"
+        or isinstance(rule, FreeShipping)
+        or (isinstance(rule, Coupon) and rule.scope == "store")
+    )
     static = None
     if isinstance(rule, Coupon | ThresholdDiscount | EveryDiscount):
         static = value_fn(rule, (), (), Customer())
     side = 1 if isinstance(rule, Gift) else 2 if isinstance(rule, FreeShipping) else 0
-    plan = RulePlan(stage, stage_index(stage), book.rules.snapshot(stage, rule.base), per_store,
-                    _set(stores), _set(rule.skus), frozenset(rule.exclude_skus),
-                    _set(rule.categories), _set(rule.brands), isinstance(rule, PRICE_TYPES),
-                    static, side, f"group:{rule.group}" if rule.group else None,
-                    _unconditional(rule),
-                    rule.skus is None and not rule.exclude_skus and rule.categories is None
-                    and rule.brands is None)
+    plan = RulePlan(
+        stage,
+        stage_index(stage),
+        book.rules.snapshot(stage, rule.base),
+        per_store,
+        _set(stores),
+        _set(rule.skus),
+        frozenset(rule.exclude_skus),
+        _set(rule.categories),
+        _set(rule.brands),
+        isinstance(rule, PRICE_TYPES),
+        static,
+        side,
+        f"group:{rule.group}" if rule.group else None,
+        _unconditional(rule),
+        rule.skus is None
+        and not rule.exclude_skus
+        and rule.categories is None
+        and rule.brands is None,
+    )
     _PLANS[key] = (rule, plan)
     return plan
 
@@ -172,8 +200,9 @@ def rule_stores(rule: Any, stage: str, book: PromoBook) -> list[str] | None:
     return None
 
 
-def compile_cart(cart: Cart, customer: Customer, book: PromoBook,
-                 coupons: Sequence[Coupon] = ()) -> Compiled:
+def compile_cart(
+    cart: Cart, customer: Customer, book: PromoBook, coupons: Sequence[Coupon] = ()
+) -> Compiled:
     lines = cart.lines
     list_amounts = tuple(line.list_fen for line in lines)
     out = Compiled(lines, list_amounts, list_amounts, {}, {}, [], [], [], dict(cart.shipping))
@@ -192,8 +221,15 @@ def compile_cart(cart: Cart, customer: Customer, book: PromoBook,
     return out
 
 
-def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Customer,
-              book: PromoBook, price_rules: list) -> None:
+def _add_rule(
+    out: Compiled,
+    rule: Any,
+    kind: str,
+    cart: Cart,
+    customer: Customer,
+    book: PromoBook,
+    price_rules: list,
+) -> None:
     plan = plan_of(rule, book)
     if not plan.unconditional:
         reason = global_reason(rule, cart, customer)
@@ -202,7 +238,10 @@ def _add_rule(out: Compiled, rule: Any, kind: str, cart: Cart, customer: Custome
             return
     matched = _match(plan, out)
     if not matched:
-        out.ineligible[(kind, rule.id)] = (rule, Reason("购物车中没有参与商品", "no eligible items"))
+        out.ineligible[(kind, rule.id)] = (
+            rule,
+            Reason("购物车中没有参与商品", "no eligible items"),
+        )
         return
     if plan.is_price:
         price_rules.append((rule, matched))
@@ -232,15 +271,24 @@ def _match(plan: RulePlan, out: Compiled) -> tuple[int, ...]:
     return tuple(i for i in pool if matches(lines[i]))
 
 
-def _by_store(lines: Sequence[CartLine], matched: tuple[int, ...]) -> dict[str | None, tuple[int, ...]]:
+def _by_store(
+    lines: Sequence[CartLine], matched: tuple[int, ...]
+) -> dict[str | None, tuple[int, ...]]:
     groups: dict[str | None, list[int]] = {}
     for i in matched:
         groups.setdefault(lines[i].store, []).append(i)
     return {store: tuple(idx) for store, idx in groups.items()}
 
 
-def _add_effect(out: Compiled, rule: Any, kind: str, plan: RulePlan, store: str | None,
-                idx: tuple[int, ...], customer: Customer) -> None:
+def _add_effect(
+    out: Compiled,
+    rule: Any,
+    kind: str,
+    plan: RulePlan,
+    store: str | None,
+    idx: tuple[int, ...],
+    customer: Customer,
+) -> None:
     if plan.side:
         target = out.gifts if plan.side == 1 else out.shipping
         target.append(Effect(rule, kind, plan.own, plan.snap, idx, _never, (), store))
@@ -258,8 +306,9 @@ def _never(amounts: tuple[int, ...]) -> tuple[int, None]:  # pragma: no cover - 
     return 0, None
 
 
-def _price_stage(out: Compiled, price_rules: list[tuple[Any, tuple[int, ...]]],
-                 customer: Customer) -> None:
+def _price_stage(
+    out: Compiled, price_rules: list[tuple[Any, tuple[int, ...]]], customer: Customer
+) -> None:
     """Each line takes its lowest unit price; 秒杀 pieces limited by stock and per-customer limit."""
     offers: dict[int, list[tuple[int, Any]]] = {}
     for rule, idx in price_rules:
@@ -284,8 +333,13 @@ def _unit_price(rule: Any, unit: int, customer: Customer) -> int:
     return unit - pct(unit, rule.percent_off[customer.member_tier])
 
 
-def _price_line(out: Compiled, i: int, offers: list[tuple[int, Any]], stock: dict[str, int | None],
-                customer: Customer) -> int:
+def _price_line(
+    out: Compiled,
+    i: int,
+    offers: list[tuple[int, Any]],
+    stock: dict[str, int | None],
+    customer: Customer,
+) -> int:
     line = out.lines[i]
     left, amount = line.quantity, 0
     for price, rule in offers:
@@ -321,8 +375,9 @@ def short_reason(rule: Any, base_total: int) -> Reason | None:
         return None
     short = threshold - base_total
     label = rule.name or rule.id
-    return Reason(f"差{fen_text(short)} {label}", f"{fen_text(short, 'en')} short of "
-                  f"{label}", short)
+    return Reason(
+        f"差{fen_text(short)} {label}", f"{fen_text(short, 'en')} short of {label}", short
+    )
 
 
 def _lowest_threshold(rule: Any) -> int | None:

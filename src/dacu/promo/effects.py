@@ -74,6 +74,7 @@ def threshold_fn(rule: ThresholdDiscount) -> ValueFn:
             if total >= threshold and discount > best:
                 best = discount
         return best, None
+
     return fn
 
 
@@ -83,6 +84,7 @@ def every_fn(rule: EveryDiscount) -> ValueFn:
     def fn(amounts: tuple[int, ...]) -> Value:
         value = sum(amounts) // every * discount
         return (value if cap is None else min(value, cap)), None
+
     return fn
 
 
@@ -95,6 +97,7 @@ def coupon_fn(rule: Coupon) -> ValueFn:
             return 0, None
         value = fixed if fixed is not None else pct(total, bp or 0)
         return (value if cap is None else min(value, cap)), None
+
     return fn
 
 
@@ -106,6 +109,7 @@ def n_pieces_fn(rule: NPieces, qty: tuple[int, ...]) -> ValueFn:
     def fn(amounts: tuple[int, ...]) -> Value:
         shares = tuple(pct(a, bp) for a in amounts)
         return sum(shares), shares
+
     return fn
 
 
@@ -127,9 +131,10 @@ def nth_item_fn(rule: NthItem, qty: tuple[int, ...]) -> ValueFn:
 
     def fn(amounts: tuple[int, ...]) -> Value:
         shares = [0] * len(amounts)
-        for neg, pos in _units(amounts, qty)[nth - 1::nth]:  # every nth piece, dearest first
+        for neg, pos in _units(amounts, qty)[nth - 1 :: nth]:  # every nth piece, dearest first
             shares[pos] += pct(-neg, bp)
         return sum(shares), tuple(shares)
+
     return fn
 
 
@@ -144,6 +149,7 @@ def buy_x_get_y_fn(rule: BuyXGetY, qty: tuple[int, ...]) -> ValueFn:
             for neg, pos in units[start:full:size]:
                 shares[pos] -= neg
         return sum(shares), tuple(shares)
+
     return fn
 
 
@@ -153,6 +159,7 @@ def deposit_fn(rule: DepositPresale, pieces: tuple[int, ...]) -> ValueFn:
     def fn(amounts: tuple[int, ...]) -> Value:
         shares = tuple(min(a, n * extra) for a, n in zip(amounts, pieces, strict=True))
         return sum(shares), shares
+
     return fn
 
 
@@ -166,11 +173,13 @@ def points_fn(rule: Points, customer: Customer) -> ValueFn:
         if rule.cap is not None:
             value = min(value, rule.cap)
         return value, None
+
     return fn
 
 
-def value_fn(rule: Any, lines: tuple[int, ...], cart_lines: Sequence[CartLine],
-             customer: Customer) -> ValueFn:
+def value_fn(
+    rule: Any, lines: tuple[int, ...], cart_lines: Sequence[CartLine], customer: Customer
+) -> ValueFn:
     qty = tuple(cart_lines[i].quantity for i in lines)
     if isinstance(rule, Coupon):
         return coupon_fn(rule)
@@ -185,8 +194,10 @@ def value_fn(rule: Any, lines: tuple[int, ...], cart_lines: Sequence[CartLine],
     if isinstance(rule, BuyXGetY):
         return buy_x_get_y_fn(rule, qty)
     if isinstance(rule, DepositPresale):
-        pieces = tuple(min(cart_lines[i].quantity, customer.deposits.get(cart_lines[i].sku_id, 0))
-                       for i in lines)
+        pieces = tuple(
+            min(cart_lines[i].quantity, customer.deposits.get(cart_lines[i].sku_id, 0))
+            for i in lines
+        )
         return deposit_fn(rule, pieces)
     if isinstance(rule, Points):
         return points_fn(rule, customer)
@@ -195,5 +206,3 @@ def value_fn(rule: Any, lines: tuple[int, ...], cart_lines: Sequence[CartLine],
 
 def stage_index(name: str) -> int:
     return STAGES.index(name)
-
-

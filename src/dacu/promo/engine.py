@@ -40,8 +40,12 @@ def as_book(promotions: Any) -> PromoBook:
     return PromoBook(promotions=tuple(items))
 
 
-def quote(cart: Cart | dict, customer: Customer | dict | None, promotions: Any,
-          coupons: Iterable[Coupon | str | dict] = ()) -> Quote:
+def quote(
+    cart: Cart | dict,
+    customer: Customer | dict | None,
+    promotions: Any,
+    coupons: Iterable[Coupon | str | dict] = (),
+) -> Quote:
     """Price `cart` for `customer` under `promotions` (a PromoBook, Campaign or list of rules),
     choosing the cheapest valid combination of the held `coupons` and exclusive promotions."""
     book = as_book(promotions)
@@ -49,12 +53,19 @@ def quote(cart: Cart | dict, customer: Customer | dict | None, promotions: Any,
         cart = parse_cart(cart, default_store=book.store)
     if not isinstance(customer, Customer):
         customer = parse_customer(customer)
-    held = coupons if coupons == () or (isinstance(coupons, tuple) and all(
-        isinstance(c, Coupon) for c in coupons)) else parse_wallet(list(coupons), book)
+    held = (
+        coupons
+        if coupons == ()
+        or (isinstance(coupons, tuple) and all(isinstance(c, Coupon) for c in coupons))
+        else parse_wallet(list(coupons), book)
+    )
     keys = [_line_key(line) for line in cart.lines]
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    canonical = cart if keys == sorted(keys) else Cart(
-        tuple(cart.lines[i] for i in order), cart.channel, cart.at, cart.shipping)
+    canonical = (
+        cart
+        if keys == sorted(keys)
+        else Cart(tuple(cart.lines[i] for i in order), cart.channel, cart.at, cart.shipping)
+    )
     comp = compile_cart(canonical, customer, book, held)
     search = Search(comp)
     solution = search.run() if search.has_choice else _NO_CHOICE
@@ -68,13 +79,27 @@ _NO_CHOICE = Solution(0, (), 0)
 
 
 def _line_key(line: CartLine) -> tuple:
-    return (line.store, line.sku_id, line.unit_fen, line.quantity, line.category or "",
-            line.brand or "", line.name or "")
+    return (
+        line.store,
+        line.sku_id,
+        line.unit_fen,
+        line.quantity,
+        line.category or "",
+        line.brand or "",
+        line.name or "",
+    )
 
 
-def _build(comp: Compiled, total: int, chosen: Sequence[Effect], record: Record,
-           snaps: tuple[tuple[int, ...], ...], order: list[int], customer: Customer,
-           nodes: int) -> Quote:
+def _build(
+    comp: Compiled,
+    total: int,
+    chosen: Sequence[Effect],
+    record: Record,
+    snaps: tuple[tuple[int, ...], ...],
+    order: list[int],
+    customer: Customer,
+    nodes: int,
+) -> Quote:
     per_line: list[list[LineDiscount]] = [[] for _ in comp.lines]
     applied: list[Applied] = []
     for rule_id, saved in comp.price_savings.items():
@@ -92,8 +117,17 @@ def _build(comp: Compiled, total: int, chosen: Sequence[Effect], record: Record,
         rule, stage = effect.rule, STAGES[effect.stage]
         _attach(per_line, rule, stage, effect.lines, shares)
         hint = _next_tier(effect, snaps) if isinstance(rule, ThresholdDiscount) else None
-        applied.append(Applied(rule.id, rule.label, effect.kind, stage, saving, effect.store,
-                               *(hint or (None, None))))
+        applied.append(
+            Applied(
+                rule.id,
+                rule.label,
+                effect.kind,
+                stage,
+                saving,
+                effect.store,
+                *(hint or (None, None)),
+            )
+        )
         if isinstance(rule, DepositPresale):
             deposit += _deposit(comp, effect, customer)
         elif isinstance(rule, Points):
@@ -111,14 +145,30 @@ def _build(comp: Compiled, total: int, chosen: Sequence[Effect], record: Record,
     lines = [lines[p] for p in back]
     gifts, gift_applied, gift_misses = _gifts(comp, snaps) if comp.gifts else ([], [], [])
     list_fen = sum(comp.list_amounts)
-    return Quote(goods + shipping, goods, shipping, list_fen, list_fen - goods, deposit,
-                 goods + shipping - deposit, points, (*lines, *gifts), (*applied, *gift_applied),
-                 (*not_applied, *gift_misses),
-                 tuple(e.rule.id for e in chosen if e.kind == "coupon" and id(e) in used), nodes)
+    return Quote(
+        goods + shipping,
+        goods,
+        shipping,
+        list_fen,
+        list_fen - goods,
+        deposit,
+        goods + shipping - deposit,
+        points,
+        (*lines, *gifts),
+        (*applied, *gift_applied),
+        (*not_applied, *gift_misses),
+        tuple(e.rule.id for e in chosen if e.kind == "coupon" and id(e) in used),
+        nodes,
+    )
 
 
-def _attach(per_line: list[list[LineDiscount]], rule: Any, stage: str, lines: Iterable[int],
-            shares: Sequence[int]) -> None:
+def _attach(
+    per_line: list[list[LineDiscount]],
+    rule: Any,
+    stage: str,
+    lines: Iterable[int],
+    shares: Sequence[int],
+) -> None:
     label, ident = rule.label, rule.id
     for i, fen in zip(lines, shares, strict=True):
         if fen:
@@ -126,14 +176,24 @@ def _attach(per_line: list[list[LineDiscount]], rule: Any, stage: str, lines: It
 
 
 def _deposit(comp: Compiled, effect: Effect, customer: Customer) -> int:
-    pieces = sum(min(comp.lines[i].quantity, customer.deposits.get(comp.lines[i].sku_id, 0))
-                 for i in effect.lines)
+    pieces = sum(
+        min(comp.lines[i].quantity, customer.deposits.get(comp.lines[i].sku_id, 0))
+        for i in effect.lines
+    )
     return pieces * effect.rule.deposit
 
 
 def _quote_line(line: CartLine, discounts: list[LineDiscount], paid: int) -> QuoteLine:
-    return QuoteLine(line.sku_id, line.store, line.quantity, line.unit_fen, line.list_fen, paid,
-                     tuple(discounts), line.name)
+    return QuoteLine(
+        line.sku_id,
+        line.store,
+        line.quantity,
+        line.unit_fen,
+        line.list_fen,
+        paid,
+        tuple(discounts),
+        line.name,
+    )
 
 
 def _next_tier(effect: Effect, snaps: tuple[tuple[int, ...], ...]) -> tuple[str, str] | None:
@@ -147,8 +207,10 @@ def _next_tier(effect: Effect, snaps: tuple[tuple[int, ...], ...]) -> tuple[str,
         return None
     tier = min(higher, key=lambda t: t.threshold)
     short = tier.threshold - base
-    return (f"再买{fen_text(short)}可享满{_yuan(tier.threshold)}减{_yuan(tier.discount)}",
-            f"{fen_text(short, 'en')} more for {fen_text(tier.discount, 'en')} off")
+    return (
+        f"再买{fen_text(short)}可享满{_yuan(tier.threshold)}减{_yuan(tier.discount)}",
+        f"{fen_text(short, 'en')} more for {fen_text(tier.discount, 'en')} off",
+    )
 
 
 def _yuan(fen: int) -> str:
@@ -156,25 +218,46 @@ def _yuan(fen: int) -> str:
     return str(fen // 100) if fen % 100 == 0 else f"{fen / 100:g}"
 
 
-def _not_applied(comp: Compiled, chosen: Sequence[Effect], used: set[int],
-                 snaps: tuple[tuple[int, ...], ...]) -> list[NotApplied]:
-    out = [NotApplied(rule.id, rule.name or rule.id, kind, r.zh, r.en, r.short_fen)
-           for (kind, _), (rule, r) in comp.ineligible.items()]
+def _not_applied(
+    comp: Compiled, chosen: Sequence[Effect], used: set[int], snaps: tuple[tuple[int, ...], ...]
+) -> list[NotApplied]:
+    out = [
+        NotApplied(rule.id, rule.name or rule.id, kind, r.zh, r.en, r.short_fen)
+        for (kind, _), (rule, r) in comp.ineligible.items()
+    ]
     for rule_id, rule in comp.price_rules.items():
         if not sum(comp.price_savings.get(rule_id, [0])):
-            out.append(NotApplied(rule_id, rule.label, "promotion", "已有更低价或库存/限购已满",
-                                  "a lower price applies, or stock/limit is used up"))
+            out.append(
+                NotApplied(
+                    rule_id,
+                    rule.label,
+                    "promotion",
+                    "已有更低价或库存/限购已满",
+                    "a lower price applies, or stock/limit is used up",
+                )
+            )
     winners = {tag: e for e in chosen if id(e) in used for tag in e.tags}
     for effect in comp.effects:
         if id(effect) in used:
             continue
         reason = _pieces_short(comp, effect) or _reason(effect, winners, snaps)
-        out.append(NotApplied(effect.rule.id, effect.rule.label, effect.kind, reason.zh, reason.en,
-                              reason.short_fen, effect.store))
+        out.append(
+            NotApplied(
+                effect.rule.id,
+                effect.rule.label,
+                effect.kind,
+                reason.zh,
+                reason.en,
+                reason.short_fen,
+                effect.store,
+            )
+        )
     return out
 
 
-def _reason(effect: Effect, winners: dict[str, Effect], snaps: tuple[tuple[int, ...], ...]) -> Reason:
+def _reason(
+    effect: Effect, winners: dict[str, Effect], snaps: tuple[tuple[int, ...], ...]
+) -> Reason:
     base = sum(snaps[effect.snap][i] for i in effect.lines)
     short = short_reason(effect.rule, base)
     if short is not None:
@@ -183,7 +266,9 @@ def _reason(effect: Effect, winners: dict[str, Effect], snaps: tuple[tuple[int, 
         if tag in winners and winners[tag] is not effect:
             other = winners[tag].rule.label
             if tag.startswith("group:"):
-                return Reason(f"与「{other}」互斥，已选更省的", f"exclusive with {winners[tag].rule.id}")
+                return Reason(
+                    f"与「{other}」互斥，已选更省的", f"exclusive with {winners[tag].rule.id}"
+                )
             return Reason(f"同一券位已用「{other}」", f"slot taken by {winners[tag].rule.id}")
     if effect.tags:
         return Reason("使用后总价不更低", "does not lower the total")
@@ -212,13 +297,17 @@ def _free_shipping(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> list[A
     for effect in comp.shipping:
         fee = comp.fees.get(effect.store or "", 0)
         if fee and sum(snaps[effect.snap][i] for i in effect.lines) >= effect.rule.threshold:
-            out.append(Applied(effect.rule.id, effect.rule.label, "promotion", "shipping", fee,
-                               effect.store))
+            out.append(
+                Applied(
+                    effect.rule.id, effect.rule.label, "promotion", "shipping", fee, effect.store
+                )
+            )
     return out
 
 
-def _gifts(comp: Compiled, snaps: tuple[tuple[int, ...], ...]
-           ) -> tuple[list[QuoteLine], list[Applied], list[NotApplied]]:
+def _gifts(
+    comp: Compiled, snaps: tuple[tuple[int, ...], ...]
+) -> tuple[list[QuoteLine], list[Applied], list[NotApplied]]:
     lines: list[QuoteLine] = []
     applied: list[Applied] = []
     misses: list[NotApplied] = []
@@ -232,15 +321,46 @@ def _gifts(comp: Compiled, snaps: tuple[tuple[int, ...], ...]
         if short is None and left is not None and left < rule.quantity:
             short = Reason("赠品已送完", "gift out of stock")
         if short is not None:
-            misses.append(NotApplied(rule.id, rule.label, "promotion", short.zh, short.en,
-                                     short.short_fen, effect.store))
+            misses.append(
+                NotApplied(
+                    rule.id,
+                    rule.label,
+                    "promotion",
+                    short.zh,
+                    short.en,
+                    short.short_fen,
+                    effect.store,
+                )
+            )
             continue
         if left is not None:
             stock[rule.id] = left - rule.quantity
         store = effect.store or comp.lines[effect.lines[0]].store
-        lines.append(QuoteLine(rule.gift_sku, store, rule.quantity, 0, 0, 0, (), rule.gift_name,
-                               True, rule.gift_value * rule.quantity))
+        lines.append(
+            QuoteLine(
+                rule.gift_sku,
+                store,
+                rule.quantity,
+                0,
+                0,
+                0,
+                (),
+                rule.gift_name,
+                True,
+                rule.gift_value * rule.quantity,
+            )
+        )
         gift = rule.gift_name or rule.gift_sku
-        applied.append(Applied(rule.id, rule.label, "promotion", "gift", 0, effect.store,
-                               f"赠{gift}×{rule.quantity}", f"gift {rule.gift_sku} x{rule.quantity}"))
+        applied.append(
+            Applied(
+                rule.id,
+                rule.label,
+                "promotion",
+                "gift",
+                0,
+                effect.store,
+                f"赠{gift}×{rule.quantity}",
+                f"gift {rule.gift_sku} x{rule.quantity}",
+            )
+        )
     return lines, applied, misses

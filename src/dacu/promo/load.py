@@ -37,13 +37,25 @@ def load_promotions(campaign: Campaign) -> PromoBook:
     """Validate a campaign's promotions, coupons and flash sales (as 秒杀 price promotions)."""
     zone = ZoneInfo(campaign.timezone)
     flash = [_flash_from_sale(sale) for sale in campaign.flash_sales if isinstance(sale, dict)]
-    return parse_promotions(campaign.promotions, campaign.coupons, platform=campaign.platform.value,
-                            store=campaign.store, zone=zone, flash_sales=flash)
+    return parse_promotions(
+        campaign.promotions,
+        campaign.coupons,
+        platform=campaign.platform.value,
+        store=campaign.store,
+        zone=zone,
+        flash_sales=flash,
+    )
 
 
-def parse_promotions(promotions: list[dict[str, Any]], coupons: list[dict[str, Any]] = (), *,
-                     platform: str = "tmall", store: str = "store", zone: ZoneInfo | None = None,
-                     flash_sales: list[dict[str, Any]] = ()) -> PromoBook:
+def parse_promotions(
+    promotions: list[dict[str, Any]],
+    coupons: list[dict[str, Any]] = (),
+    *,
+    platform: str = "tmall",
+    store: str = "store",
+    zone: ZoneInfo | None = None,
+    flash_sales: list[dict[str, Any]] = (),
+) -> PromoBook:
     """Validate loose dicts (as in the campaign file) into a `PromoBook`."""
     zone = zone or ZoneInfo(DEFAULT_TZ)
     rules = PRESETS.get(platform, TMALL)
@@ -76,8 +88,10 @@ def parse_promotion(raw: Any, *, where: str = "promotion", zone: ZoneInfo | None
         raise ConfigError(f"{where}: expected a mapping with id and type")
     kind = raw.get("type")
     if kind not in PROMOTION_TYPES:
-        raise ConfigError(f"{where}.type: unknown promotion type {kind!r} "
-                          f"(one of {', '.join(PROMOTION_TYPES)}, or 'stacking')")
+        raise ConfigError(
+            f"{where}.type: unknown promotion type {kind!r} "
+            f"(one of {', '.join(PROMOTION_TYPES)}, or 'stacking')"
+        )
     try:
         return _PROMOTION.validate_python(_localise(raw, zone))
     except ValidationError as exc:
@@ -103,8 +117,11 @@ def _describe(exc: ValidationError, where: str, skip_tag: str | None = None) -> 
         loc = list(error["loc"])
         if skip_tag is not None and loc and loc[0] == skip_tag:
             loc = loc[1:]
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc
-                       if not (isinstance(p, str) and p.startswith("function-")))
+        path = "".join(
+            f"[{p}]" if isinstance(p, int) else f".{p}"
+            for p in loc
+            if not (isinstance(p, str) and p.startswith("function-"))
+        )
         message = error["msg"].removeprefix("Value error, ")
         relative = _RELATIVE.match(message)
         if relative:
@@ -116,8 +133,11 @@ def _describe(exc: ValidationError, where: str, skip_tag: str | None = None) -> 
     return "; ".join(messages)
 
 
-_RELATIVE = re.compile(r"^(?P<path>[A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): "
-                       r"(?P<msg>.+)$", re.S)
+_RELATIVE = re.compile(
+    r"^(?P<path>[A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): "
+    r"(?P<msg>.+)$",
+    re.S,
+)
 
 
 def _where(section: str, index: int, raw: Any) -> str:
@@ -155,8 +175,12 @@ def _flash_from_sale(sale: dict[str, Any]) -> dict[str, Any]:
         out["name"] = sale["name"]
     if sale.get("sku_id"):
         out["skus"] = [sale["sku_id"]]
-    for key, target in (("stock", "stock"), ("per_customer", "limit"), ("start", "start"),
-                        ("end", "end")):
+    for key, target in (
+        ("stock", "stock"),
+        ("per_customer", "limit"),
+        ("start", "start"),
+        ("end", "end"),
+    ):
         if sale.get(key) is not None:
             out[target] = sale[key]
     return out

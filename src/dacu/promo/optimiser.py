@@ -65,8 +65,11 @@ class Search:
         self.nodes = 0
         self.has_choice = any(self.cands)
         self.fees_due = [(store, fee) for store, fee in comp.fees.items() if fee]
-        self.free_shipping = [(e.pick, e.snap, e.rule.threshold, e.store) for e in comp.shipping
-                              if comp.fees.get(e.store or "")]
+        self.free_shipping = [
+            (e.pick, e.snap, e.rule.threshold, e.store)
+            for e in comp.shipping
+            if comp.fees.get(e.store or "")
+        ]
 
     def _plan_keys(self) -> None:
         """Which snapshots and tags each stage's remaining search depends on (the memo key)."""
@@ -92,8 +95,13 @@ class Search:
             found = self.cache[key] = effect.fn(key[1])
         return found
 
-    def apply(self, snaps: tuple[tuple[int, ...], ...], start: Sequence[int],
-              effects: Sequence[Effect], record: Record | None = None) -> tuple[int, ...]:
+    def apply(
+        self,
+        snaps: tuple[tuple[int, ...], ...],
+        start: Sequence[int],
+        effects: Sequence[Effect],
+        record: Record | None = None,
+    ) -> tuple[int, ...]:
         """Amounts after `effects`: each valued on its base snapshot, allocated on current amounts."""
         current = list(start)
         value = self.value
@@ -104,8 +112,9 @@ class Search:
                     continue
                 shares = split(total, effect.pick(current))
             else:
-                shares = tuple([x if x < c else c
-                                for x, c in zip(explicit, effect.pick(current), strict=True)])
+                shares = tuple(
+                    [x if x < c else c for x, c in zip(explicit, effect.pick(current), strict=True)]
+                )
             for i, share in zip(effect.lines, shares, strict=True):
                 current[i] -= share
             if record is not None:
@@ -115,15 +124,20 @@ class Search:
     def shipping(self, snaps: tuple[tuple[int, ...], ...]) -> int:
         if not self.comp.fees:
             return 0
-        waived = {e.store for e in self.comp.shipping
-                  if sum(snaps[e.snap][i] for i in e.lines) >= e.rule.threshold}
+        waived = {
+            e.store
+            for e in self.comp.shipping
+            if sum(snaps[e.snap][i] for i in e.lines) >= e.rule.threshold
+        }
         return sum(fee for store, fee in self.comp.fees.items() if store not in waived)
 
     def total(self, snaps: tuple[tuple[int, ...], ...]) -> int:
         return sum(snaps[N_STAGES]) + self.shipping(snaps)
 
     # -- search ----------------------------------------------------------------------------------
-    def future_discount(self, s: int, snaps: tuple[tuple[int, ...], ...], used: frozenset[str]) -> int:
+    def future_discount(
+        self, s: int, snaps: tuple[tuple[int, ...], ...], used: frozenset[str]
+    ) -> int:
         """U: an upper bound of all discounts of stages > s, valued on amounts ≥ the real ones."""
         current = snaps[s]
         bound = 0
@@ -145,12 +159,16 @@ class Search:
         if not self.fees_due:
             return 0
         last = len(snaps) - 1
-        reachable = {store for pick, snap, threshold, store in self.free_shipping
-                     if sum(pick(snaps[snap if snap < last else last])) >= threshold}
+        reachable = {
+            store
+            for pick, snap, threshold, store in self.free_shipping
+            if sum(pick(snaps[snap if snap < last else last])) >= threshold
+        }
         return sum(fee for store, fee in self.fees_due if store not in reachable)
 
-    def solve(self, s: int, snaps: tuple[tuple[int, ...], ...], used: frozenset[str],
-              cutoff: float) -> tuple[float, tuple[Effect, ...] | None]:
+    def solve(
+        self, s: int, snaps: tuple[tuple[int, ...], ...], used: frozenset[str], cutoff: float
+    ) -> tuple[float, tuple[Effect, ...] | None]:
         """Best total from stage `s` on: exact when below `cutoff`, else only "≥ cutoff"."""
         if s == N_STAGES:
             return self.total(snaps), ()
@@ -172,8 +190,13 @@ class Search:
         self.memo[key] = (best, best_choice, True) if exact else (cutoff, None, False)
         return (best, best_choice) if exact else (cutoff, None)
 
-    def parts(self, s: int, snaps: tuple[tuple[int, ...], ...], after_auto: tuple[int, ...],
-              used: frozenset[str]) -> list[list[tuple[int, tuple[Effect, ...], frozenset[str]]]]:
+    def parts(
+        self,
+        s: int,
+        snaps: tuple[tuple[int, ...], ...],
+        after_auto: tuple[int, ...],
+        used: frozenset[str],
+    ) -> list[list[tuple[int, tuple[Effect, ...], frozenset[str]]]]:
         """Independent parts of stage `s`'s choice (no shared tag, no shared line); per part its
         options as (most it can take off, chosen, tags), largest first. The most an option can
         take off is the sum of its discounts valued on their bases (before capping at the lines'
@@ -196,7 +219,8 @@ class Search:
             free = [e for e in self.cands[s] if used.isdisjoint(e.tags)]
             found = self.components_cache[key] = [
                 (_all_subsets(members, used), lines, picker(lines))
-                for members, lines in _connected(free)]
+                for members, lines in _connected(free)
+            ]
         return found
 
     def run(self) -> Solution:
@@ -206,8 +230,9 @@ class Search:
         assert chosen is not None  # the empty choice is always valid, so INF is never returned
         return Solution(int(total), chosen, self.nodes)
 
-    def evaluate(self, chosen: Sequence[Effect], record: Record | None = None
-                 ) -> tuple[int, tuple[tuple[int, ...], ...]]:
+    def evaluate(
+        self, chosen: Sequence[Effect], record: Record | None = None
+    ) -> tuple[int, tuple[tuple[int, ...], ...]]:
         """Total and snapshots of one given combination (used for the report and brute force)."""
         snaps: tuple[tuple[int, ...], ...] = (self.comp.list_amounts, self.comp.price_amounts)
         picked = set(map(id, chosen))
@@ -240,8 +265,9 @@ def split(total: int, amounts: Sequence[int]) -> tuple[int, ...]:
         if leftover == 1:  # the common case: the first largest remainder
             shares[remainders.index(max(remainders))] += 1
         else:
-            for index in sorted(range(len(amounts)), key=remainders.__getitem__,
-                                reverse=True)[:leftover]:
+            for index in sorted(range(len(amounts)), key=remainders.__getitem__, reverse=True)[
+                :leftover
+            ]:
                 shares[index] += 1
     return tuple(shares)
 
@@ -249,8 +275,15 @@ def split(total: int, amounts: Sequence[int]) -> tuple[int, ...]:
 class _Branch:
     """Choose one option per independent part of a stage, depth first, with the bound."""
 
-    def __init__(self, search: Search, s: int, snaps: tuple[tuple[int, ...], ...],
-                 parts: list, later: int, cutoff: float) -> None:
+    def __init__(
+        self,
+        search: Search,
+        s: int,
+        snaps: tuple[tuple[int, ...], ...],
+        parts: list,
+        later: int,
+        cutoff: float,
+    ) -> None:
         self.search, self.s, self.snaps, self.parts, self.cutoff = search, s, snaps, parts, cutoff
         self.later = later
         # the most the parts from k on can still take off (their largest option each)
@@ -260,8 +293,9 @@ class _Branch:
         self.best: float = INF
         self.choice: tuple[Effect, ...] | None = None
 
-    def run(self, k: int, amounts: tuple[int, ...], used: frozenset[str],
-            chosen: tuple[Effect, ...]) -> None:
+    def run(
+        self, k: int, amounts: tuple[int, ...], used: frozenset[str], chosen: tuple[Effect, ...]
+    ) -> None:
         search, limit = self.search, min(self.best, self.cutoff)
         if k == len(self.parts):
             value, rest = search.solve(self.s + 1, (*self.snaps, amounts), used, limit)
@@ -290,6 +324,7 @@ def _connected(cands: list[Effect]) -> list[tuple[list[Effect], tuple[int, ...]]
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
+
     owner: dict[object, int] = {}
     for index, effect in enumerate(cands):
         for mark in (*effect.tags, *effect.lines):
@@ -300,18 +335,23 @@ def _connected(cands: list[Effect]) -> list[tuple[list[Effect], tuple[int, ...]]
     groups: dict[int, list[Effect]] = {}
     for index, effect in enumerate(cands):
         groups.setdefault(root(index), []).append(effect)
-    return [(members, tuple(sorted({i for e in members for i in e.lines})))
-            for members in groups.values()]
+    return [
+        (members, tuple(sorted({i for e in members for i in e.lines})))
+        for members in groups.values()
+    ]
 
 
-def _all_subsets(cands: list[Effect], used: frozenset[str]) -> list[tuple[tuple[Effect, ...], frozenset[str]]]:
+def _all_subsets(
+    cands: list[Effect], used: frozenset[str]
+) -> list[tuple[tuple[Effect, ...], frozenset[str]]]:
     out: list[tuple[tuple[Effect, ...], frozenset[str]]] = []
     _subsets(cands, 0, (), used, out)
     return [(chosen, tags - used) for chosen, tags in out]
 
 
-def _subsets(cands: list[Effect], start: int, chosen: tuple[Effect, ...], used: frozenset[str],
-             out: list) -> None:
+def _subsets(
+    cands: list[Effect], start: int, chosen: tuple[Effect, ...], used: frozenset[str], out: list
+) -> None:
     """Every subset of `cands[start:]` whose tags are pairwise disjoint and not in `used`."""
     out.append((chosen, used))
     for index in range(start, len(cands)):

@@ -18,16 +18,32 @@ from types import MappingProxyType
 
 from dacu.promo.rules import STAGES
 
-TYPE_STAGE: Mapping[str, str] = MappingProxyType({
-    "percent": "price", "fixed_price": "price", "flash": "price", "member_price": "price",
-    "n_pieces": "item", "nth_item": "item", "buy_x_get_y": "item", "deposit": "item",
-    "threshold": "store", "every": "store", "gift": "store", "free_shipping": "payment",
-    "points": "payment",
-})
-COUPON_STAGE: Mapping[str, str] = MappingProxyType({
-    "item": "item", "store": "store", "category": "platform", "platform": "platform",
-    "red_packet": "payment",
-})
+TYPE_STAGE: Mapping[str, str] = MappingProxyType(
+    {
+        "percent": "price",
+        "fixed_price": "price",
+        "flash": "price",
+        "member_price": "price",
+        "n_pieces": "item",
+        "nth_item": "item",
+        "buy_x_get_y": "item",
+        "deposit": "item",
+        "threshold": "store",
+        "every": "store",
+        "gift": "store",
+        "free_shipping": "payment",
+        "points": "payment",
+    }
+)
+COUPON_STAGE: Mapping[str, str] = MappingProxyType(
+    {
+        "item": "item",
+        "store": "store",
+        "category": "platform",
+        "platform": "platform",
+        "red_packet": "payment",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +76,15 @@ JD = StackingRules("jd", MappingProxyType({}))
 """JD: each stage measured on what the earlier stages left (促销后再用东券)."""
 OWN = StackingRules("own", MappingProxyType({}))
 
-PRESETS: Mapping[str, StackingRules] = MappingProxyType({
-    "tmall": TMALL, "taobao": TMALL, "jd": JD, "douyin": OWN, "own": OWN,
-})
+PRESETS: Mapping[str, StackingRules] = MappingProxyType(
+    {
+        "tmall": TMALL,
+        "taobao": TMALL,
+        "jd": JD,
+        "douyin": OWN,
+        "own": OWN,
+    }
+)
 
 
 def slot_of(scope: str, store: str | None, skus: list[str] | None, slot: str | None) -> str:

@@ -94,8 +94,10 @@ def _money(fen: int, lang: str) -> str:
 
 
 def _breakdown_zh(q: Quote) -> str:
-    out = [f"商品原价 {_money(q.list_fen, 'zh')}，共优惠 {_money(q.saving_fen, 'zh')}，"
-           f"运费 {_money(q.shipping_fen, 'zh')}，应付 {_money(q.total_fen, 'zh')}"]
+    out = [
+        f"商品原价 {_money(q.list_fen, 'zh')}，共优惠 {_money(q.saving_fen, 'zh')}，"
+        f"运费 {_money(q.shipping_fen, 'zh')}，应付 {_money(q.total_fen, 'zh')}"
+    ]
     if q.deposit_fen:
         out.append(f"  已付定金 {_money(q.deposit_fen, 'zh')}，尾款 {_money(q.due_fen, 'zh')}")
     for a in q.applied:
@@ -106,16 +108,22 @@ def _breakdown_zh(q: Quote) -> str:
         out.append(f"  ✗ {n.name}：{n.reason_zh}")
     for line in q.lines:
         extra = "（赠品）" if line.gift else ""
-        out.append(f"  · {line.name or line.sku_id}{extra} ×{line.quantity} "
-                   f"{_money(line.list_fen, 'zh')} → {_money(line.paid_fen, 'zh')}")
+        out.append(
+            f"  · {line.name or line.sku_id}{extra} ×{line.quantity} "
+            f"{_money(line.list_fen, 'zh')} → {_money(line.paid_fen, 'zh')}"
+        )
     return "\n".join(out)
 
 
 def _breakdown_en(q: Quote) -> str:
-    out = [f"List {_money(q.list_fen, 'en')}, saving {_money(q.saving_fen, 'en')}, shipping "
-           f"{_money(q.shipping_fen, 'en')}, to pay {_money(q.total_fen, 'en')}"]
+    out = [
+        f"List {_money(q.list_fen, 'en')}, saving {_money(q.saving_fen, 'en')}, shipping "
+        f"{_money(q.shipping_fen, 'en')}, to pay {_money(q.total_fen, 'en')}"
+    ]
     if q.deposit_fen:
-        out.append(f"  deposit paid {_money(q.deposit_fen, 'en')}, balance due {_money(q.due_fen, 'en')}")
+        out.append(
+            f"  deposit paid {_money(q.deposit_fen, 'en')}, balance due {_money(q.due_fen, 'en')}"
+        )
     for a in q.applied:
         where = f" ({a.store})" if a.store else ""
         hint = f"; {a.hint_en}" if a.hint_en else ""
@@ -124,8 +132,10 @@ def _breakdown_en(q: Quote) -> str:
         out.append(f"  - {n.id}: {n.reason_en}")
     for line in q.lines:
         extra = " (gift)" if line.gift else ""
-        out.append(f"  * {line.sku_id}{extra} x{line.quantity} {_money(line.list_fen, 'en')} → "
-                   f"{_money(line.paid_fen, 'en')}")
+        out.append(
+            f"  * {line.sku_id}{extra} x{line.quantity} {_money(line.list_fen, 'en')} → "
+            f"{_money(line.paid_fen, 'en')}"
+        )
     return "\n".join(out)
 
 
@@ -148,8 +158,11 @@ def refund(quote: Quote, lines: Mapping[str, int] | list[str]) -> int:
         for line in by_sku[sku]:
             count = line.quantity if pieces is None else min(pieces, line.quantity)
             if count < 0 or (pieces is not None and pieces > sum(x.quantity for x in by_sku[sku])):
-                raise InputError(f"SKU {sku!r}: cannot return {pieces} pieces of "
-                                 f"{sum(x.quantity for x in by_sku[sku])}", column="quantity")
+                raise InputError(
+                    f"SKU {sku!r}: cannot return {pieces} pieces of "
+                    f"{sum(x.quantity for x in by_sku[sku])}",
+                    column="quantity",
+                )
             shares = sorted(allocate(line.paid_fen, [1] * line.quantity), reverse=True)
             total += sum(shares[:count])
             if pieces is not None:

@@ -242,9 +242,10 @@ class StackingConfig(_Model):
     id: str = "stacking"
     type: Literal["stacking"]
     preset: Literal["tmall", "taobao", "jd", "douyin", "own"] | None = None
-    base: dict[Literal["item", "store", "platform", "payment"],
-               Literal["list", "current", "price", "item", "store", "platform"]] = Field(
-        default_factory=dict)
+    base: dict[
+        Literal["item", "store", "platform", "payment"],
+        Literal["list", "current", "price", "item", "store", "platform"],
+    ] = Field(default_factory=dict)
 
 
 class Coupon(_Rule):
@@ -270,11 +271,34 @@ class Coupon(_Rule):
 RedPacket = Coupon  # a coupon with scope `red_packet` (GLOSSARY: 平台红包)
 
 Promotion = Annotated[
-    PercentDiscount | FixedPrice | FlashSale | MemberPrice | ThresholdDiscount | EveryDiscount
-    | NPieces | NthItem | BuyXGetY | DepositPresale | Gift | FreeShipping | Points,
+    PercentDiscount
+    | FixedPrice
+    | FlashSale
+    | MemberPrice
+    | ThresholdDiscount
+    | EveryDiscount
+    | NPieces
+    | NthItem
+    | BuyXGetY
+    | DepositPresale
+    | Gift
+    | FreeShipping
+    | Points,
     Field(discriminator="type"),
 ]
 PRICE_TYPES = (PercentDiscount, FixedPrice, FlashSale, MemberPrice)
-PROMOTION_TYPES = ("percent", "fixed_price", "flash", "member_price", "threshold", "every",
-                   "n_pieces", "nth_item", "buy_x_get_y", "deposit", "gift", "free_shipping",
-                   "points")
+PROMOTION_TYPES = (
+    "percent",
+    "fixed_price",
+    "flash",
+    "member_price",
+    "threshold",
+    "every",
+    "n_pieces",
+    "nth_item",
+    "buy_x_get_y",
+    "deposit",
+    "gift",
+    "free_shipping",
+    "points",
+)

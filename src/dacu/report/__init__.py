@@ -5,5 +5,13 @@ from dacu.report.competitors import Competitor, load_competitors
 from dacu.report.findings import load_lessons, write_lessons
 from dacu.report.model import Review
 
-__all__ = ["Competitor", "Review", "assemble", "build_review", "load_competitors",
-           "load_lessons", "write_json", "write_lessons"]
+__all__ = [
+    "Competitor",
+    "Review",
+    "assemble",
+    "build_review",
+    "load_competitors",
+    "load_lessons",
+    "write_json",
+    "write_lessons",
+]

@@ -32,8 +32,9 @@ def _log_mean(a: float, b: float) -> float:
     return (a - b) / (math.log(a) - math.log(b))
 
 
-def gmv_bridge(target: tuple[float, float, float], actual: tuple[float, float, float],
-               actual_fen: int) -> Bridge | None:
+def gmv_bridge(
+    target: tuple[float, float, float], actual: tuple[float, float, float], actual_fen: int
+) -> Bridge | None:
     """(uv, cvr, asp_fen) target and actual → the bridge; None if any factor is not positive."""
     if min(*target, *actual) <= 0 or actual_fen <= 0:
         return None

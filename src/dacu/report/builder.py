@@ -22,10 +22,16 @@ from dacu.report.recall import add_recall
 from dacu.report.targets import overall_actuals
 
 
-def build_review(campaign: Campaign, warehouse: Any, *, plan: Plan | None = None,
-                 alerts: list[dict[str, Any]] | None = None,
-                 rivals: list[Competitor] | None = None, with_attribution: bool = True,
-                 store: str | None = None) -> Review:
+def build_review(
+    campaign: Campaign,
+    warehouse: Any,
+    *,
+    plan: Plan | None = None,
+    alerts: list[dict[str, Any]] | None = None,
+    rivals: list[Competitor] | None = None,
+    with_attribution: bool = True,
+    store: str | None = None,
+) -> Review:
     """Read the facts from `warehouse` (a dacu Warehouse) and, when `store` (a flash store URL)
     is given, the coupons issued and the refusals; then assemble every section."""
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
@@ -33,32 +39,57 @@ def build_review(campaign: Campaign, warehouse: Any, *, plan: Plan | None = None
     return assemble(campaign, facts, plan=plan, alerts=alerts, rivals=rivals, store=store_facts)
 
 
-def assemble(campaign: Campaign, facts: Facts, *, plan: Plan | None = None,
-             alerts: list[dict[str, Any]] | None = None,
-             rivals: list[Competitor] | None = None, store: StoreFacts | None = None) -> Review:
+def assemble(
+    campaign: Campaign,
+    facts: Facts,
+    *,
+    plan: Plan | None = None,
+    alerts: list[dict[str, Any]] | None = None,
+    rivals: list[Competitor] | None = None,
+    store: StoreFacts | None = None,
+) -> Review:
     """The sections in the order of a real review, then the findings drawn from them."""
     attainment, bridge = s1.attainment(campaign, plan, facts)
     actual = overall_actuals(facts)
-    sections = [s1.overview(campaign, facts), attainment, s1.structure(campaign, facts),
-                s2.investment(campaign, plan, facts), s2.traffic(campaign, facts),
-                s2.customers(campaign, facts), s2.operations(facts, alerts, campaign),
-                s2.competitors(facts, rivals, actual["repurchase_rate"], campaign.store)]
+    sections = [
+        s1.overview(campaign, facts),
+        attainment,
+        s1.structure(campaign, facts),
+        s2.investment(campaign, plan, facts),
+        s2.traffic(campaign, facts),
+        s2.customers(campaign, facts),
+        s2.operations(facts, alerts, campaign),
+        s2.competitors(facts, rivals, actual["repurchase_rate"], campaign.store),
+    ]
     add_coupons(sections[3], campaign, facts.coupon_usage, store)
     add_recall(sections[5], facts.recall, campaign)
     add_refusals(sections[6], store)
     findings = derive_findings(sections, bridge)
     sections.append(findings_section(findings))
     headline = {k: _plain(v) for k, v in facts.total.items()}
-    headline.update({"new_customers": actual["new_customers"],
-                     "repurchase_rate": actual["repurchase_rate"], "roi": actual["roi"],
-                     "spend_fen": sum(facts.spend.values())})
+    headline.update(
+        {
+            "new_customers": actual["new_customers"],
+            "repurchase_rate": actual["repurchase_rate"],
+            "roi": actual["roi"],
+            "spend_fen": sum(facts.spend.values()),
+        }
+    )
     return Review(
-        campaign_id=campaign.id, campaign_name=campaign.name, store=campaign.store,
+        campaign_id=campaign.id,
+        campaign_name=campaign.name,
+        store=campaign.store,
         platform=campaign.platform.value,
-        window={"start": campaign.start.isoformat(), "end": campaign.end.isoformat(),
-                "peak_day": campaign.peak_day.isoformat()},
+        window={
+            "start": campaign.start.isoformat(),
+            "end": campaign.end.isoformat(),
+            "peak_day": campaign.peak_day.isoformat(),
+        },
         generated_at=datetime.now(campaign.tz).isoformat(timespec="seconds"),
-        headline=headline, sections=sections, findings=findings)
+        headline=headline,
+        sections=sections,
+        findings=findings,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -68,6 +99,7 @@ def _plain(value: Any) -> Any:
 def write_json(review: Review, path: Path) -> Path:
     import json
 
-    path.write_text(json.dumps(review.to_dict(), ensure_ascii=False, indent=2, default=_plain),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(review.to_dict(), ensure_ascii=False, indent=2, default=_plain), encoding="utf-8"
+    )
     return path

@@ -13,8 +13,9 @@ from rich.progress import Progress
 
 from dacu.errors import ConfigError, InputError
 
-report_app = typer.Typer(help="复盘 The post-campaign review: HTML, Excel, PowerPoint.",
-                         no_args_is_help=True)
+report_app = typer.Typer(
+    help="复盘 The post-campaign review: HTML, Excel, PowerPoint.", no_args_is_help=True
+)
 out = Console(soft_wrap=True)  # a path is never broken over lines
 
 REVIEW_HELP = """复盘 Write the post-campaign review from the warehouse into --out DIR:
@@ -39,15 +40,17 @@ def _load_plan(path: Path | None) -> Any:
     from dacu.plan.schema import load_plan
 
     if not path.exists():
-        raise InputError("file not found (expected a plan.json from `dacu plan build`)",
-                         file=str(path))
+        raise InputError(
+            "file not found (expected a plan.json from `dacu plan build`)", file=str(path)
+        )
     try:
         return load_plan(path)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']} (expected a plan.json of "
-                          "dacu.plan.schema.Plan)") from None
+        raise ConfigError(
+            f"{path}: {where}: {first['msg']} (expected a plan.json of dacu.plan.schema.Plan)"
+        ) from None
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
 
@@ -58,11 +61,12 @@ def _load_alerts(path: Path | None) -> list[dict[str, Any]] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the alert log: {exc} (expected a JSON list of alerts)",
-                         file=str(path)) from None
+        raise InputError(
+            f"cannot read the alert log: {exc} (expected a JSON list of alerts)", file=str(path)
+        ) from None
     rows = data.get("alerts", data) if isinstance(data, dict) else data
     if not isinstance(rows, list):
-        raise InputError("expected a JSON list of alerts (or {\"alerts\": [...]})", file=str(path))
+        raise InputError('expected a JSON list of alerts (or {"alerts": [...]})', file=str(path))
     return rows
 
 
@@ -72,13 +76,24 @@ def review_cmd(
     out_dir: Path = typer.Option(Path("review-out"), "--out", "-o", help="Folder for the files."),
     lang: str = typer.Option("zh", "--lang", help="zh (中文, default) or en."),
     plan: Path = typer.Option(None, "--plan", help="plan.json from `dacu plan build` (targets)."),
-    warehouse: str = typer.Option(None, "--warehouse", "-w", help="Warehouse URL (default "
-                                  "DACU_WAREHOUSE or duckdb:///dacu.duckdb)."),
-    competitors: Path = typer.Option(None, "--competitors", help="CSV: name, gmv, orders, asp, "
-                                     "repurchase (yuan, count, yuan, rate)."),
+    warehouse: str = typer.Option(
+        None,
+        "--warehouse",
+        "-w",
+        help="Warehouse URL (default DACU_WAREHOUSE or duckdb:///dacu.duckdb).",
+    ),
+    competitors: Path = typer.Option(
+        None,
+        "--competitors",
+        help="CSV: name, gmv, orders, asp, repurchase (yuan, count, yuan, rate).",
+    ),
     alerts: Path = typer.Option(None, "--alerts", help="Alert log as JSON (list of alerts)."),
-    store: str = typer.Option(None, "--store", help="Flash store URL (sqlite:///flash.db or "
-                              "redis://…): coupons issued (核销率) and refusals by reason."),
+    store: str = typer.Option(
+        None,
+        "--store",
+        help="Flash store URL (sqlite:///flash.db or "
+        "redis://…): coupons issued (核销率) and refusals by reason.",
+    ),
 ) -> None:
     from dacu.config import load_campaign
     from dacu.report.competitors import load_competitors
@@ -88,14 +103,23 @@ def review_cmd(
     camp = load_campaign(campaign)
     loaded_plan, alert_rows = _load_plan(plan), _load_alerts(alerts)
     rivals = load_competitors(competitors) if competitors else None
-    paths = write_review(camp, warehouse, out_dir, lang=lang, plan=loaded_plan,
-                         alerts=alert_rows, rivals=rivals, store=store)
+    paths = write_review(
+        camp,
+        warehouse,
+        out_dir,
+        lang=lang,
+        plan=loaded_plan,
+        alerts=alert_rows,
+        rivals=rivals,
+        store=store,
+    )
     for path in paths:
         out.print(f"[green]✓[/green] {path}")
 
 
-def write_review(campaign: Any, warehouse_url: str | None, out_dir: Path, *, lang: str = "zh",
-                 **inputs: Any) -> list[Path]:
+def write_review(
+    campaign: Any, warehouse_url: str | None, out_dir: Path, *, lang: str = "zh", **inputs: Any
+) -> list[Path]:
     """Build the review and write every output into `out_dir` (progress shown)."""
     from dacu.report.builder import build_review, write_json
     from dacu.report.findings import write_lessons
@@ -114,11 +138,13 @@ def write_review(campaign: Any, warehouse_url: str | None, out_dir: Path, *, lan
             wh.close()
         progress.advance(task)
         paths = []
-        for name, writer in (("review.json", lambda p: write_json(review, p)),
-                             ("lessons.json", lambda p: write_lessons(review, p)),
-                             ("review.html", lambda p: render_html(review, p, lang=lang)),
-                             ("review.xlsx", lambda p: render_xlsx(review, p, lang=lang)),
-                             ("review.pptx", lambda p: render_pptx(review, p, lang=lang))):
+        for name, writer in (
+            ("review.json", lambda p: write_json(review, p)),
+            ("lessons.json", lambda p: write_lessons(review, p)),
+            ("review.html", lambda p: render_html(review, p, lang=lang)),
+            ("review.xlsx", lambda p: render_xlsx(review, p, lang=lang)),
+            ("review.pptx", lambda p: render_pptx(review, p, lang=lang)),
+        ):
             progress.update(task, description=f"writing {name}")
             paths.append(_atomic(out_dir / name, writer))
             progress.advance(task)

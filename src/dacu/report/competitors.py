@@ -29,16 +29,20 @@ def load_competitors(path: str | Path) -> list[Competitor]:
     """Read and validate the whole file (all or nothing)."""
     path = Path(path)
     if not path.exists():
-        raise InputError("file not found (expected a CSV with columns "
-                         f"{', '.join(COLUMNS)})", file=str(path))
+        raise InputError(
+            f"file not found (expected a CSV with columns {', '.join(COLUMNS)})", file=str(path)
+        )
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
         missing = [c for c in COLUMNS if c not in header]
         if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}; expected "
-                             f"{', '.join(COLUMNS)}, got {', '.join(header) or 'nothing'}",
-                             file=str(path), line=1)
+            raise InputError(
+                f"missing column(s) {', '.join(missing)}; expected "
+                f"{', '.join(COLUMNS)}, got {', '.join(header) or 'nothing'}",
+                file=str(path),
+                line=1,
+            )
         reader.fieldnames = header
         return [_row(raw, str(path), line) for line, raw in enumerate(reader, start=2)]
 
@@ -47,18 +51,25 @@ def _row(raw: dict[str, str | None], file: str, line: int) -> Competitor:
     cells = {k: (raw.get(k) or "").strip() for k in COLUMNS}
     if not cells["name"]:
         raise InputError("empty name", file=file, line=line, column="name")
-    return Competitor(name=cells["name"], gmv_fen=_money(cells["gmv"], file, line, "gmv"),
-                      orders=_count(cells["orders"], file, line),
-                      asp_fen=_money(cells["asp"], file, line, "asp"),
-                      repurchase=_ratio(cells["repurchase"], file, line))
+    return Competitor(
+        name=cells["name"],
+        gmv_fen=_money(cells["gmv"], file, line, "gmv"),
+        orders=_count(cells["orders"], file, line),
+        asp_fen=_money(cells["asp"], file, line, "asp"),
+        repurchase=_ratio(cells["repurchase"], file, line),
+    )
 
 
 def _money(text: str, file: str, line: int, column: str) -> int:
     try:
         return parse_fen(text)
     except MoneyError as exc:
-        raise InputError(f"{exc} (expected an amount in yuan, e.g. 1234.5 or 12.3万)",
-                         file=file, line=line, column=column) from None
+        raise InputError(
+            f"{exc} (expected an amount in yuan, e.g. 1234.5 or 12.3万)",
+            file=file,
+            line=line,
+            column=column,
+        ) from None
 
 
 def _count(text: str, file: str, line: int) -> int:
@@ -67,8 +78,12 @@ def _count(text: str, file: str, line: int) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise InputError(f"{text!r} is not a whole number of orders (expected e.g. 12000)",
-                         file=file, line=line, column="orders")
+        raise InputError(
+            f"{text!r} is not a whole number of orders (expected e.g. 12000)",
+            file=file,
+            line=line,
+            column="orders",
+        )
     return value
 
 
@@ -78,6 +93,10 @@ def _ratio(text: str, file: str, line: int) -> float:
     except ValueError:
         value = -1.0
     if not 0.0 <= value <= 1.0:
-        raise InputError(f"{text!r} is not a rate between 0 and 1 (expected e.g. 23% or 0.23)",
-                         file=file, line=line, column="repurchase")
+        raise InputError(
+            f"{text!r} is not a rate between 0 and 1 (expected e.g. 23% or 0.23)",
+            file=file,
+            line=line,
+            column="repurchase",
+        )
     return value

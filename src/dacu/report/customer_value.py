@@ -19,8 +19,9 @@ def clv_inputs(wh: Any, events: Any, campaign: Any) -> Any:
     pays = window(events, None, campaign.end)
     pays = pays.filter(pays.event == "pay")
     last_day = campaign.days()[-1]
-    summary = customer_summary(pays, customer="user_id", when="ts", amount="amount_fen",
-                               calibration_end=last_day)
+    summary = customer_summary(
+        pays, customer="user_id", when="ts", amount="amount_fen", calibration_end=last_day
+    )
     return wh.to_arrow(summary)
 
 
@@ -31,9 +32,12 @@ def clv_table(summary: Any, campaign: Any) -> tuple[Table | None, Text | None]:
     if summary is None or summary.num_rows < 20:
         return None, tx("客户太少，未估计 CLV", "Too few customers to estimate CLV")
     f = summary["frequency"].to_numpy().astype(float)
-    data = CustomerSummary(frequency=f, recency=summary["recency"].to_numpy().astype(float),
-                           T=summary["T"].to_numpy().astype(float),
-                           monetary=summary["monetary"].to_numpy().astype(float))
+    data = CustomerSummary(
+        frequency=f,
+        recency=summary["recency"].to_numpy().astype(float),
+        T=summary["T"].to_numpy().astype(float),
+        monetary=summary["monetary"].to_numpy().astype(float),
+    )
     repeat = (f > 0) & (data.monetary > 0)
     if repeat.sum() < 10:
         return None, tx("复购客户少于 10 人，未估计 CLV", "Fewer than 10 repeat buyers: no CLV")
@@ -46,14 +50,29 @@ def clv_table(summary: Any, campaign: Any) -> tuple[Table | None, Text | None]:
     window_days = len(campaign.days())
     # acquired: the first paid purchase in the events falls on or after the first campaign day
     new = np.less_equal(data.T, window_days - 1)
-    rows = [_row("活动期首购 first bought in the window", value[new], purchases, data, new),
-            _row("全部客户 all customers", value, purchases, data, np.ones(len(f), bool))]
-    return Table("clv", tx("新客 CLV（12 个月，BG/NBD + Gamma-Gamma）",
-                           "CLV of acquired customers (12 months, BG/NBD + Gamma-Gamma)"), [
-        Column("group", tx("客群", "Group")), Column("customers", tx("人数", "Customers"), "int"),
-        Column("purchases_365", tx("未来一年预计购买次数", "Expected purchases next 365 d"), "float"),
-        Column("clv_mean_fen", tx("人均 CLV", "Mean CLV"), "fen"),
-        Column("clv_total_fen", tx("CLV 合计", "Total CLV"), "fen")], rows), None
+    rows = [
+        _row("活动期首购 first bought in the window", value[new], purchases, data, new),
+        _row("全部客户 all customers", value, purchases, data, np.ones(len(f), bool)),
+    ]
+    return Table(
+        "clv",
+        tx(
+            "新客 CLV（12 个月，BG/NBD + Gamma-Gamma）",
+            "CLV of acquired customers (12 months, BG/NBD + Gamma-Gamma)",
+        ),
+        [
+            Column("group", tx("客群", "Group")),
+            Column("customers", tx("人数", "Customers"), "int"),
+            Column(
+                "purchases_365",
+                tx("未来一年预计购买次数", "Expected purchases next 365 d"),
+                "float",
+            ),
+            Column("clv_mean_fen", tx("人均 CLV", "Mean CLV"), "fen"),
+            Column("clv_total_fen", tx("CLV 合计", "Total CLV"), "fen"),
+        ],
+        rows,
+    ), None
 
 
 def _row(name: str, value: np.ndarray, purchases: Any, data: Any, mask: np.ndarray) -> dict:
@@ -61,10 +80,20 @@ def _row(name: str, value: np.ndarray, purchases: Any, data: Any, mask: np.ndarr
 
     n = int(mask.sum())
     if n == 0:
-        return {"group": name, "customers": 0, "purchases_365": None, "clv_mean_fen": None,
-                "clv_total_fen": None}
-    sub = CustomerSummary(frequency=data.frequency[mask], recency=data.recency[mask],
-                          T=data.T[mask])
-    return {"group": name, "customers": n,
-            "purchases_365": float(purchases.expected_purchases(sub, 365.0).mean()),
-            "clv_mean_fen": round(float(value.mean())), "clv_total_fen": round(float(value.sum()))}
+        return {
+            "group": name,
+            "customers": 0,
+            "purchases_365": None,
+            "clv_mean_fen": None,
+            "clv_total_fen": None,
+        }
+    sub = CustomerSummary(
+        frequency=data.frequency[mask], recency=data.recency[mask], T=data.T[mask]
+    )
+    return {
+        "group": name,
+        "customers": n,
+        "purchases_365": float(purchases.expected_purchases(sub, 365.0).mean()),
+        "clv_mean_fen": round(float(value.mean())),
+        "clv_total_fen": round(float(value.sum())),
+    }

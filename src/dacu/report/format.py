@@ -49,5 +49,7 @@ def cell_text(value: Any, fmt: str, lang: str) -> str:
 
 def table_cells(table: Table, lang: str) -> list[list[str]]:
     """The table as text rows (no header)."""
-    return [[cell_text(row.get(column_key(c, lang)), column_fmt(c, row), lang)
-             for c in table.columns] for row in table.rows]
+    return [
+        [cell_text(row.get(column_key(c, lang)), column_fmt(c, row), lang) for c in table.columns]
+        for row in table.rows
+    ]

@@ -62,7 +62,8 @@ def _chart_data(chart: Chart, lang: str) -> tuple[Any, Any]:
     for series in chart.series:
         data.add_series(series.name[lang], [v / scale for v in series.values])
     kind = {"pie": XL_CHART_TYPE.PIE, "funnel": XL_CHART_TYPE.BAR_CLUSTERED}.get(
-        chart.kind, XL_CHART_TYPE.COLUMN_CLUSTERED)
+        chart.kind, XL_CHART_TYPE.COLUMN_CLUSTERED
+    )
     return data, kind
 
 
@@ -116,8 +117,14 @@ def _add_chart(slide: Any, chart: Chart, lang: str, box: tuple[Emu, Emu, Emu, Em
 
 def _add_table(slide: Any, table: Table, rows: list[list[str]], lang: str) -> None:
     n_cols = len(table.columns)
-    shape = slide.shapes.add_table(len(rows) + 1, n_cols, Inches(0.5), Inches(1.4),
-                                   W - Inches(1), Inches(0.4) * (len(rows) + 1))
+    shape = slide.shapes.add_table(
+        len(rows) + 1,
+        n_cols,
+        Inches(0.5),
+        Inches(1.4),
+        W - Inches(1),
+        Inches(0.4) * (len(rows) + 1),
+    )
     grid = shape.table
     size = Pt(12 if n_cols <= 5 else 10)
     for j, column in enumerate(table.columns):
@@ -136,8 +143,11 @@ def _cell(cell: Any, text: str, size: Any, bold: bool = False) -> None:
 
 
 def _section_slides(deck: Any, section: Section, n: int, lang: str) -> None:
-    head = f"{n}. {section.title[lang]}：{section.headline[lang]}" if lang == "zh" else \
-        f"{n}. {section.title[lang]}: {section.headline[lang]}"
+    head = (
+        f"{n}. {section.title[lang]}：{section.headline[lang]}"
+        if lang == "zh"
+        else f"{n}. {section.title[lang]}: {section.headline[lang]}"
+    )
     charts = [c for c in section.charts if c.categories]  # an empty chart has nothing to draw
     tables = list(section.tables)
     slide = _blank(deck)
@@ -145,7 +155,9 @@ def _section_slides(deck: Any, section: Section, n: int, lang: str) -> None:
     if section.notes:
         _footnote(slide, " ".join(note[lang] for note in section.notes))
     if charts:
-        _add_chart(slide, charts.pop(0), lang, (Inches(0.7), Inches(1.5), W - Inches(1.4), Inches(5.0)))
+        _add_chart(
+            slide, charts.pop(0), lang, (Inches(0.7), Inches(1.5), W - Inches(1.4), Inches(5.0))
+        )
     elif tables:
         table = tables.pop(0)
         _add_table(slide, table, table_cells(table, lang)[:ROWS_PER_SLIDE], lang)
@@ -158,7 +170,7 @@ def _section_slides(deck: Any, section: Section, n: int, lang: str) -> None:
         for start in range(0, max(len(cells), 1), ROWS_PER_SLIDE):
             slide = _blank(deck)
             _title(slide, table.title[lang] + (" (续 cont.)" if start else ""))
-            _add_table(slide, table, cells[start:start + ROWS_PER_SLIDE], lang)
+            _add_table(slide, table, cells[start : start + ROWS_PER_SLIDE], lang)
 
 
 def render_pptx(review: Review, path: Path, *, lang: str = "zh") -> Path:
@@ -168,13 +180,16 @@ def render_pptx(review: Review, path: Path, *, lang: str = "zh") -> Path:
     m = messages(lang)
     slide = deck.slides.add_slide(deck.slide_layouts[0])
     slide.shapes.title.text = f"{review.campaign_name} {m['review']}"
-    slide.placeholders[1].text = (f"{review.store} · {review.window['start'][:10]} → "
-                                  f"{review.window['end'][:10]} · {review.generated_at[:10]}")
+    slide.placeholders[1].text = (
+        f"{review.store} · {review.window['start'][:10]} → "
+        f"{review.window['end'][:10]} · {review.generated_at[:10]}"
+    )
     slide = _blank(deck)
     _title(slide, m["agenda"])
     box = slide.shapes.add_textbox(Inches(0.8), Inches(1.4), W - Inches(1.6), Inches(5.5))
-    box.text_frame.text = "\n".join(f"{i}. {s.title[lang]} — {s.headline[lang]}"
-                                    for i, s in enumerate(review.sections, start=1))
+    box.text_frame.text = "\n".join(
+        f"{i}. {s.title[lang]} — {s.headline[lang]}" for i, s in enumerate(review.sections, start=1)
+    )
     for para in box.text_frame.paragraphs:
         para.runs[0].font.size = Pt(16)
     for i, section in enumerate(review.sections, start=1):

@@ -57,17 +57,20 @@ def _has(wh: Any, name: str) -> Any:
         return None
 
 
-def _total(wh: Any, events: Any, campaign: Campaign, customers: Any,
-           start: datetime, end: datetime) -> dict[str, Any] | None:
-    rows = _rows(wh, kpis(window(events, start, end), by=(), campaign=campaign,
-                          customers=customers))
+def _total(
+    wh: Any, events: Any, campaign: Campaign, customers: Any, start: datetime, end: datetime
+) -> dict[str, Any] | None:
+    rows = _rows(
+        wh, kpis(window(events, start, end), by=(), campaign=campaign, customers=customers)
+    )
     if not rows or (rows[0]["uv"] == 0 and rows[0]["gmv_fen"] == 0):
         return None
     return rows[0]
 
 
-def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
-               with_journeys: bool = True) -> Facts:
+def read_facts(
+    wh: Any, campaign: Campaign, *, baseline_days: int = 30, with_journeys: bool = True
+) -> Facts:
     """Run the review's queries on the warehouse for the campaign window."""
     events, customers = wh.events(), _has(wh, "customers")
     start, end = campaign.start, campaign.end
@@ -81,22 +84,30 @@ def read_facts(wh: Any, campaign: Campaign, *, baseline_days: int = 30,
         raise WarehouseError(
             f"no events between {start.isoformat(timespec='minutes')} and "
             f"{end.isoformat(timespec='minutes')} (campaign {campaign.id}) in the warehouse: "
-            "load them first (e.g. `dacu import folder SIM_DIR -w URL`) or check --warehouse")
+            "load them first (e.g. `dacu import folder SIM_DIR -w URL`) or check --warehouse"
+        )
     peak = campaign.peak_day
     peak_start = datetime(peak.year, peak.month, peak.day, tzinfo=campaign.tz)
     peak_events = window(events, peak_start, peak_start + timedelta(days=1))
     shift = timedelta(days=364)
     facts = Facts(
-        total=total, by_phase=by("phase"), by_channel=by("channel"),
-        by_category=by("category"), by_customer_type=by("customer_type"),
-        peak_hours=by("hour", source=peak_events), daily=by("day"),
-        baseline=_total(wh, events, campaign, customers,
-                        start - timedelta(days=baseline_days), start),
+        total=total,
+        by_phase=by("phase"),
+        by_channel=by("channel"),
+        by_category=by("category"),
+        by_customer_type=by("customer_type"),
+        peak_hours=by("hour", source=peak_events),
+        daily=by("day"),
+        baseline=_total(
+            wh, events, campaign, customers, start - timedelta(days=baseline_days), start
+        ),
         baseline_days=baseline_days,
         last_year=_total(wh, events, None, customers, start - shift, end - shift),
         funnel=_funnel(wh, win),
-        spend=_spend(wh, start, end), repeat_buyers=_repeat_buyers(wh, win),
-        skus=_sku_sales(wh, win), journeys=_journeys(wh, win) if with_journeys else None,
+        spend=_spend(wh, start, end),
+        repeat_buyers=_repeat_buyers(wh, win),
+        skus=_sku_sales(wh, win),
+        journeys=_journeys(wh, win) if with_journeys else None,
         cohorts=_cohorts(wh, events, start - timedelta(weeks=8), end),
     )
     facts.sellouts = _sellouts(wh, win, facts.skus)
@@ -133,12 +144,16 @@ def _sku_sales(wh: Any, win: Any) -> list[dict[str, Any]]:
     if skus is None:
         return []
     pays = win.filter(win.event == "pay")
-    sold = pays.group_by("sku_id").agg(units=pays.quantity.cast("int64").sum(),
-                                       paid_gmv_fen=pays.amount_fen.sum())
+    sold = pays.group_by("sku_id").agg(
+        units=pays.quantity.cast("int64").sum(), paid_gmv_fen=pays.amount_fen.sum()
+    )
     joined = skus.select("sku_id", "name", "category", "price_fen", "stock").left_join(
-        sold, "sku_id")
-    return _rows(wh, joined.select("sku_id", "name", "category", "price_fen", "stock",
-                                   "units", "paid_gmv_fen"))
+        sold, "sku_id"
+    )
+    return _rows(
+        wh,
+        joined.select("sku_id", "name", "category", "price_fen", "stock", "units", "paid_gmv_fen"),
+    )
 
 
 def _journeys(wh: Any, win: Any) -> Any:
@@ -158,7 +173,8 @@ def _funnel(wh: Any, win: Any) -> dict[str, Any]:
         pv_users=win.user_id.nunique(where=ev == "pv"),
         cart_users=win.user_id.nunique(where=ev == "cart"),
         order_users=win.user_id.nunique(where=ev == "order"),
-        pay_users=win.user_id.nunique(where=ev == "pay"))
+        pay_users=win.user_id.nunique(where=ev == "pay"),
+    )
     return _rows(wh, expr)[0]
 
 
@@ -204,8 +220,11 @@ def _rfm_inputs(wh: Any, events: Any, cutoff: datetime) -> Any:
     pays = window(events, None, cutoff)
     pays = pays.filter(pays.event == "pay")
     per = pays.group_by("user_id").agg(
-        last=pays.ts.max(), frequency=pays.order_id.fill_null(pays.event_id).nunique(),
-        monetary=pays.amount_fen.sum().fill_null(0))
+        last=pays.ts.max(),
+        frequency=pays.order_id.fill_null(pays.event_id).nunique(),
+        monetary=pays.amount_fen.sum().fill_null(0),
+    )
     age = (ibis.literal(cutoff).epoch_seconds() - per["last"].epoch_seconds()) / 86_400
-    return wh.to_arrow(per.select("user_id", "frequency", "monetary", recency_days=age)
-                       .order_by("user_id"))
+    return wh.to_arrow(
+        per.select("user_id", "frequency", "monetary", recency_days=age).order_by("user_id")
+    )

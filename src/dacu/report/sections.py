@@ -12,13 +12,15 @@ from dacu.report.model import Chart, Column, Section, Series, Table, tx
 from dacu.report.queries import Facts
 from dacu.report.targets import attainment_rows, attainment_table
 
-KPI_COLS = [Column("gmv_fen", tx("GMV", "GMV"), "fen"),
-            Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen"),
-            Column("orders", tx("订单数", "Orders"), "int"),
-            Column("uv", tx("访客数", "UV"), "int"),
-            Column("buyers", tx("买家数", "Buyers"), "int"),
-            Column("cvr", tx("转化率", "CVR"), "pct"),
-            Column("asp_fen", tx("客单价", "ASP"), "fen")]
+KPI_COLS = [
+    Column("gmv_fen", tx("GMV", "GMV"), "fen"),
+    Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen"),
+    Column("orders", tx("订单数", "Orders"), "int"),
+    Column("uv", tx("访客数", "UV"), "int"),
+    Column("buyers", tx("买家数", "Buyers"), "int"),
+    Column("cvr", tx("转化率", "CVR"), "pct"),
+    Column("asp_fen", tx("客单价", "ASP"), "fen"),
+]
 
 
 def names(campaign: Campaign) -> dict[str, str]:
@@ -30,31 +32,73 @@ def names(campaign: Campaign) -> dict[str, str]:
 
 
 def kpi_rows(rows: list[dict[str, Any]], dim: str, label: dict[str, str]) -> list[dict]:
-    keep = ("gmv_fen", "paid_gmv_fen", "orders", "uv", "buyers", "cvr", "asp_fen", "pv",
-            "sessions", "bounce_rate", "cart_rate")
+    keep = (
+        "gmv_fen",
+        "paid_gmv_fen",
+        "orders",
+        "uv",
+        "buyers",
+        "cvr",
+        "asp_fen",
+        "pv",
+        "sessions",
+        "bounce_rate",
+        "cart_rate",
+    )
     total = sum(r["paid_gmv_fen"] for r in rows) or 1
-    return [{"key": str(r[dim]), "name": label.get(str(r[dim]), str(r[dim])),
-             **{k: r[k] for k in keep}, "share": r["paid_gmv_fen"] / total} for r in rows]
+    return [
+        {
+            "key": str(r[dim]),
+            "name": label.get(str(r[dim]), str(r[dim])),
+            **{k: r[k] for k in keep},
+            "share": r["paid_gmv_fen"] / total,
+        }
+        for r in rows
+    ]
 
 
 def overview(campaign: Campaign, facts: Facts) -> Section:
     t = facts.total
-    phases = Table("phases", tx("活动节奏", "Phases"), [
-        Column("name", tx("阶段", "Phase")), Column("start", tx("开始", "Start")),
-        Column("end", tx("结束", "End"))], [
-        {"name": p.label or p.phase.label_zh, "start": p.start.isoformat(timespec="minutes"),
-         "end": p.end.isoformat(timespec="minutes")} for p in campaign.phases])
-    scope = Table("scope", tx("范围", "Scope"), [
-        Column("kind", tx("维度", "Dimension")), Column("items", tx("内容", "Items"))], [
-        {"kind": "店铺 store", "items": f"{campaign.store} ({campaign.platform.value})"},
-        {"kind": "品类 categories", "items": "、".join(names(campaign)[c.id]
-                                                      for c in campaign.categories)},
-        {"kind": "渠道 channels", "items": "、".join(c.name or c.id for c in campaign.channels)}])
+    phases = Table(
+        "phases",
+        tx("活动节奏", "Phases"),
+        [
+            Column("name", tx("阶段", "Phase")),
+            Column("start", tx("开始", "Start")),
+            Column("end", tx("结束", "End")),
+        ],
+        [
+            {
+                "name": p.label or p.phase.label_zh,
+                "start": p.start.isoformat(timespec="minutes"),
+                "end": p.end.isoformat(timespec="minutes"),
+            }
+            for p in campaign.phases
+        ],
+    )
+    scope = Table(
+        "scope",
+        tx("范围", "Scope"),
+        [Column("kind", tx("维度", "Dimension")), Column("items", tx("内容", "Items"))],
+        [
+            {"kind": "店铺 store", "items": f"{campaign.store} ({campaign.platform.value})"},
+            {
+                "kind": "品类 categories",
+                "items": "、".join(names(campaign)[c.id] for c in campaign.categories),
+            },
+            {
+                "kind": "渠道 channels",
+                "items": "、".join(c.name or c.id for c in campaign.channels),
+            },
+        ],
+    )
     head = Table("headline", tx("核心数据", "Headline figures"), KPI_COLS, [dict(t)])
-    msg = tx(f"GMV {format_fen(t['gmv_fen'])}，支付 {format_fen(t['paid_gmv_fen'])}，"
-             f"{t['buyers']:,} 位买家，转化率 {format_pct(t['cvr'])}",
-             f"GMV {format_fen(t['gmv_fen'], lang='en')}, paid {format_fen(t['paid_gmv_fen'], lang='en')}"
-             f", {t['buyers']:,} buyers, conversion {format_pct(t['cvr'])}")
+    msg = tx(
+        f"GMV {format_fen(t['gmv_fen'])}，支付 {format_fen(t['paid_gmv_fen'])}，"
+        f"{t['buyers']:,} 位买家，转化率 {format_pct(t['cvr'])}",
+        f"GMV {format_fen(t['gmv_fen'], lang='en')}, paid {format_fen(t['paid_gmv_fen'], lang='en')}"
+        f", {t['buyers']:,} buyers, conversion {format_pct(t['cvr'])}",
+    )
     return Section("overview", tx("活动概览", "Overview"), msg, [head, phases, scope])
 
 
@@ -63,26 +107,36 @@ def bridge_target(campaign: Campaign, plan: Plan | None) -> tuple[float, float, 
     if plan is not None:
         root = plan.targets
         return float(root.uv), float(root.cvr), float(root.asp_fen)
-    values = {t.metric: t.value for t in campaign.targets
-              if t.phase is None and t.channel is None and t.category is None}
+    values = {
+        t.metric: t.value
+        for t in campaign.targets
+        if t.phase is None and t.channel is None and t.category is None
+    }
     if all(k in values for k in ("uv", "cvr", "asp")):
         return values["uv"], values["cvr"], values["asp"]
     return None
 
 
-def attainment(campaign: Campaign, plan: Plan | None, facts: Facts) -> tuple[Section, Bridge | None]:
+def attainment(
+    campaign: Campaign, plan: Plan | None, facts: Facts
+) -> tuple[Section, Bridge | None]:
     rows = attainment_rows(campaign, plan, facts)
-    section = Section("attainment", tx("KPI 达成", "KPI attainment"), tx("", ""),
-                      [attainment_table(rows)])
+    section = Section(
+        "attainment", tx("KPI 达成", "KPI attainment"), tx("", ""), [attainment_table(rows)]
+    )
     t = facts.total
     target = bridge_target(campaign, plan)
     bridge = None
     if target is not None and t["buyers"]:
         bridge = gmv_bridge(target, (t["uv"], t["cvr"], t["asp_fen"]), t["paid_gmv_fen"])
     if bridge is None:
-        section.notes.append(tx("无法拆解 GMV 差额：缺少 UV/转化率/客单价目标（plan.json 或活动文件）",
-                                "No GMV bridge: the UV, CVR and ASP targets are missing "
-                                "(plan.json or the campaign file)"))
+        section.notes.append(
+            tx(
+                "无法拆解 GMV 差额：缺少 UV/转化率/客单价目标（plan.json 或活动文件）",
+                "No GMV bridge: the UV, CVR and ASP targets are missing "
+                "(plan.json or the campaign file)",
+            )
+        )
     else:
         section.charts.append(_bridge_chart(bridge))
         section.tables.append(_bridge_table(bridge))
@@ -94,30 +148,49 @@ def attainment(campaign: Campaign, plan: Plan | None, facts: Facts) -> tuple[Sec
 def _bridge_chart(b: Bridge) -> Chart:
     cats = ["目标 target", "UV 效应", "CVR 效应", "ASP 效应", "实际 actual"]
     values = [b.target_fen, b.uv_effect_fen, b.cvr_effect_fen, b.asp_effect_fen, b.actual_fen]
-    return Chart("gmv_bridge", tx("GMV 桥：差额 = UV + 转化率 + 客单价 效应",
-                                  "GMV bridge: gap = UV + CVR + ASP effects"), "waterfall",
-                 cats, [Series(tx("支付金额", "Paid GMV"), [float(v) for v in values])])
+    return Chart(
+        "gmv_bridge",
+        tx("GMV 桥：差额 = UV + 转化率 + 客单价 效应", "GMV bridge: gap = UV + CVR + ASP effects"),
+        "waterfall",
+        cats,
+        [Series(tx("支付金额", "Paid GMV"), [float(v) for v in values])],
+    )
 
 
 def _bridge_table(b: Bridge) -> Table:
-    rows = [{"part": "目标支付金额 target (UV×CVR×ASP)", "fen": b.target_fen},
-            {"part": "UV 效应 UV effect", "fen": b.uv_effect_fen},
-            {"part": "转化率效应 CVR effect", "fen": b.cvr_effect_fen},
-            {"part": "客单价效应 ASP effect", "fen": b.asp_effect_fen},
-            {"part": "实际支付金额 actual", "fen": b.actual_fen},
-            {"part": "差额 gap", "fen": b.gap_fen}]
-    return Table("gmv_bridge", tx("GMV 桥（LMDI 对数分解）", "GMV bridge (LMDI log split)"),
-                 [Column("part", tx("项目", "Part")), Column("fen", tx("金额", "Amount"), "fen")],
-                 rows)
+    rows = [
+        {"part": "目标支付金额 target (UV×CVR×ASP)", "fen": b.target_fen},
+        {"part": "UV 效应 UV effect", "fen": b.uv_effect_fen},
+        {"part": "转化率效应 CVR effect", "fen": b.cvr_effect_fen},
+        {"part": "客单价效应 ASP effect", "fen": b.asp_effect_fen},
+        {"part": "实际支付金额 actual", "fen": b.actual_fen},
+        {"part": "差额 gap", "fen": b.gap_fen},
+    ]
+    return Table(
+        "gmv_bridge",
+        tx("GMV 桥（LMDI 对数分解）", "GMV bridge (LMDI log split)"),
+        [Column("part", tx("项目", "Part")), Column("fen", tx("金额", "Amount"), "fen")],
+        rows,
+    )
 
 
 def _phase_channel_tables(campaign: Campaign, facts: Facts) -> list[Table]:
     label = names(campaign)
     cols = [Column("name", tx("名称", "Name")), *KPI_COLS]
-    return [Table("by_phase", tx("分阶段实际", "Actual by phase"), cols,
-                  kpi_rows(facts.by_phase, "phase", label)),
-            Table("by_channel_kpi", tx("分渠道实际", "Actual by channel"), cols,
-                  kpi_rows(facts.by_channel, "channel", label))]
+    return [
+        Table(
+            "by_phase",
+            tx("分阶段实际", "Actual by phase"),
+            cols,
+            kpi_rows(facts.by_phase, "phase", label),
+        ),
+        Table(
+            "by_channel_kpi",
+            tx("分渠道实际", "Actual by channel"),
+            cols,
+            kpi_rows(facts.by_channel, "channel", label),
+        ),
+    ]
 
 
 def _attainment_headline(rows: list[dict], bridge: Bridge | None) -> Any:
@@ -128,8 +201,11 @@ def _attainment_headline(rows: list[dict], bridge: Bridge | None) -> Any:
     zh = f"GMV 达成 {format_pct(rate, digits=1)}"
     en = f"GMV at {format_pct(rate, digits=1)} of target"
     if bridge is not None:
-        effects = {"UV": bridge.uv_effect_fen, "CVR": bridge.cvr_effect_fen,
-                   "ASP": bridge.asp_effect_fen}
+        effects = {
+            "UV": bridge.uv_effect_fen,
+            "CVR": bridge.cvr_effect_fen,
+            "ASP": bridge.asp_effect_fen,
+        }
         worst = min(effects, key=lambda k: effects[k])
         zh += f"，差额主要来自 {worst}（{format_fen(effects[worst])}）"
         en += f"; the gap comes mostly from {worst} ({format_fen(effects[worst], lang='en')})"
@@ -138,59 +214,127 @@ def _attainment_headline(rows: list[dict], bridge: Bridge | None) -> Any:
 
 def structure(campaign: Campaign, facts: Facts) -> Section:
     label = names(campaign)
-    cols = [Column("name", tx("名称", "Name")), Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen"),
-            Column("share", tx("占比", "Share"), "pct"), Column("buyers", tx("买家数", "Buyers"), "int"),
-            Column("asp_fen", tx("客单价", "ASP"), "fen")]
+    cols = [
+        Column("name", tx("名称", "Name")),
+        Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen"),
+        Column("share", tx("占比", "Share"), "pct"),
+        Column("buyers", tx("买家数", "Buyers"), "int"),
+        Column("asp_fen", tx("客单价", "ASP"), "fen"),
+    ]
     cat = kpi_rows(facts.by_category, "category", label)
     chan = kpi_rows(facts.by_channel, "channel", label)
-    cust = kpi_rows(facts.by_customer_type, "customer_type",
-                    {"new": "新客 new", "returning": "老客 returning"})
-    hours = [{"hour": _local_hour(r["hour"], campaign), "paid_gmv_fen": r["paid_gmv_fen"],
-              "buyers": r["buyers"]} for r in facts.peak_hours]
-    charts = [_bar("gmv_by_category", tx("品类贡献", "GMV by category"), cat),
-              _bar("gmv_by_channel", tx("渠道贡献", "GMV by channel"), chan),
-              Chart("gmv_by_customer_type", tx("新老客贡献", "New vs returning"), "pie",
-                    [r["name"] for r in cust], [Series(tx("支付金额", "Paid GMV"),
-                                                       [float(r["paid_gmv_fen"]) for r in cust])]),
-              Chart("peak_hours", tx(f"爆发日分时 {campaign.peak_day}", f"Peak day by hour {campaign.peak_day}"),
-                    "bar", [h["hour"] for h in hours],
-                    [Series(tx("支付金额", "Paid GMV"), [float(h["paid_gmv_fen"]) for h in hours])])]
-    tables = [Table("by_category", tx("品类贡献", "By category"), cols, cat),
-              Table("by_channel", tx("渠道贡献", "By channel"), cols, chan),
-              Table("by_customer_type", tx("新老客", "New vs returning"), cols, cust),
-              Table("peak_hours", tx("爆发日分时", "Peak day by hour"),
-                    [Column("hour", tx("小时", "Hour")), cols[1], cols[3]], hours),
-              _comparison(facts, campaign)]
+    cust = kpi_rows(
+        facts.by_customer_type, "customer_type", {"new": "新客 new", "returning": "老客 returning"}
+    )
+    hours = [
+        {
+            "hour": _local_hour(r["hour"], campaign),
+            "paid_gmv_fen": r["paid_gmv_fen"],
+            "buyers": r["buyers"],
+        }
+        for r in facts.peak_hours
+    ]
+    charts = [
+        _bar("gmv_by_category", tx("品类贡献", "GMV by category"), cat),
+        _bar("gmv_by_channel", tx("渠道贡献", "GMV by channel"), chan),
+        Chart(
+            "gmv_by_customer_type",
+            tx("新老客贡献", "New vs returning"),
+            "pie",
+            [r["name"] for r in cust],
+            [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in cust])],
+        ),
+        Chart(
+            "peak_hours",
+            tx(f"爆发日分时 {campaign.peak_day}", f"Peak day by hour {campaign.peak_day}"),
+            "bar",
+            [h["hour"] for h in hours],
+            [Series(tx("支付金额", "Paid GMV"), [float(h["paid_gmv_fen"]) for h in hours])],
+        ),
+    ]
+    tables = [
+        Table("by_category", tx("品类贡献", "By category"), cols, cat),
+        Table("by_channel", tx("渠道贡献", "By channel"), cols, chan),
+        Table("by_customer_type", tx("新老客", "New vs returning"), cols, cust),
+        Table(
+            "peak_hours",
+            tx("爆发日分时", "Peak day by hour"),
+            [Column("hour", tx("小时", "Hour")), cols[1], cols[3]],
+            hours,
+        ),
+        _comparison(facts, campaign),
+    ]
     top = max(cat, key=lambda r: r["paid_gmv_fen"], default=None)
-    msg = (tx(f"{top['name']} 贡献 {format_pct(top['share'], digits=1)} 支付金额",
-              f"{top['name']} brought {format_pct(top['share'], digits=1)} of paid GMV")
-           if top else tx("无成交", "No sales"))
+    msg = (
+        tx(
+            f"{top['name']} 贡献 {format_pct(top['share'], digits=1)} 支付金额",
+            f"{top['name']} brought {format_pct(top['share'], digits=1)} of paid GMV",
+        )
+        if top
+        else tx("无成交", "No sales")
+    )
     return Section("structure", tx("GMV 结构", "GMV structure"), msg, tables, charts)
 
 
 def _local_hour(value: Any, campaign: Campaign) -> str:
-    return value.astimezone(campaign.tz).strftime("%H:00") if hasattr(value, "astimezone") else str(value)
+    return (
+        value.astimezone(campaign.tz).strftime("%H:00")
+        if hasattr(value, "astimezone")
+        else str(value)
+    )
 
 
 def _bar(chart_id: str, title: Any, rows: list[dict]) -> Chart:
-    return Chart(chart_id, title, "bar", [r["name"] for r in rows],
-                 [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in rows])])
+    return Chart(
+        chart_id,
+        title,
+        "bar",
+        [r["name"] for r in rows],
+        [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in rows])],
+    )
 
 
 def _comparison(facts: Facts, campaign: Campaign) -> Table:
     days = len(campaign.days())
-    rows = [{"name": "本次活动 this campaign", "paid_gmv_fen": facts.total["paid_gmv_fen"],
-             "daily_fen": facts.total["paid_gmv_fen"] // max(days, 1), "change": None}]
-    for name, other, n in (("活动前基线 pre-campaign baseline", facts.baseline, facts.baseline_days),
-                           ("去年同期 last year (YoY)", facts.last_year, days)):
+    rows = [
+        {
+            "name": "本次活动 this campaign",
+            "paid_gmv_fen": facts.total["paid_gmv_fen"],
+            "daily_fen": facts.total["paid_gmv_fen"] // max(days, 1),
+            "change": None,
+        }
+    ]
+    for name, other, n in (
+        ("活动前基线 pre-campaign baseline", facts.baseline, facts.baseline_days),
+        ("去年同期 last year (YoY)", facts.last_year, days),
+    ):
         if other is None:
-            rows.append({"name": name + "（无数据 no data）", "paid_gmv_fen": None,
-                         "daily_fen": None, "change": None})
+            rows.append(
+                {
+                    "name": name + "（无数据 no data）",
+                    "paid_gmv_fen": None,
+                    "daily_fen": None,
+                    "change": None,
+                }
+            )
             continue
         daily = other["paid_gmv_fen"] // max(n, 1)
-        rows.append({"name": name, "paid_gmv_fen": other["paid_gmv_fen"], "daily_fen": daily,
-                     "change": rows[0]["daily_fen"] / daily - 1 if daily else None})
-    return Table("comparison", tx("同比与基线（日均）", "YoY and baseline (per day)"), [
-        Column("name", tx("对比", "Compared")), Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen"),
-        Column("daily_fen", tx("日均支付", "Paid per day"), "fen"),
-        Column("change", tx("本次日均变化", "This campaign's daily vs"), "signed_pct")], rows)
+        rows.append(
+            {
+                "name": name,
+                "paid_gmv_fen": other["paid_gmv_fen"],
+                "daily_fen": daily,
+                "change": rows[0]["daily_fen"] / daily - 1 if daily else None,
+            }
+        )
+    return Table(
+        "comparison",
+        tx("同比与基线（日均）", "YoY and baseline (per day)"),
+        [
+            Column("name", tx("对比", "Compared")),
+            Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen"),
+            Column("daily_fen", tx("日均支付", "Paid per day"), "fen"),
+            Column("change", tx("本次日均变化", "This campaign's daily vs"), "signed_pct"),
+        ],
+        rows,
+    )

@@ -15,8 +15,13 @@ import xlsxwriter
 from dacu.report.format import column_fmt, column_key, messages
 from dacu.report.model import Chart, Review, Section, Table
 
-NUMBER_FORMATS = {"fen": "¥#,##0.00", "pct": "0.00%", "signed_pct": "+0.00%;-0.00%;0.00%",
-                  "int": "#,##0", "float": "#,##0.00"}
+NUMBER_FORMATS = {
+    "fen": "¥#,##0.00",
+    "pct": "0.00%",
+    "signed_pct": "+0.00%;-0.00%;0.00%",
+    "int": "#,##0",
+    "float": "#,##0.00",
+}
 
 
 class _Formats:
@@ -65,8 +70,7 @@ def _write_table(sheet: Any, row: int, table: Table, f: _Formats, lang: str) -> 
     return row + 2
 
 
-def _write_chart_data(sheet: Any, name: str, row: int, chart: Chart, f: _Formats,
-                      lang: str) -> int:
+def _write_chart_data(sheet: Any, name: str, row: int, chart: Chart, f: _Formats, lang: str) -> int:
     sheet.write(row, 0, f"{messages(lang)['sheet_raw']}: {chart.title[lang]}", f.title)
     head = row + 1
     sheet.write(head, 0, "", f.head)
@@ -76,21 +80,28 @@ def _write_chart_data(sheet: Any, name: str, row: int, chart: Chart, f: _Formats
     for i, category in enumerate(chart.categories):
         sheet.write_string(head + 1 + i, 0, category, f.text)
         for j, series in enumerate(chart.series):
-            sheet.write_number(head + 1 + i, j + 1, _value(series.values[i], fmt), f.cell(fmt, None))
+            sheet.write_number(
+                head + 1 + i, j + 1, _value(series.values[i], fmt), f.cell(fmt, None)
+            )
     last = head + len(chart.categories)
     if chart.categories:
         _native_chart(f.book, sheet, name, chart, head, last, lang)
     return max(last + 2, head + 20)
 
 
-def _native_chart(book: Any, sheet: Any, name: str, chart: Chart, head: int, last: int,
-                  lang: str) -> None:
+def _native_chart(
+    book: Any, sheet: Any, name: str, chart: Chart, head: int, last: int, lang: str
+) -> None:
     kind = "pie" if chart.kind == "pie" else "column"
     xl = book.add_chart({"type": kind})
     for j, series in enumerate(chart.series):
-        xl.add_series({"name": series.name[lang],
-                       "categories": [name, head + 1, 0, last, 0],
-                       "values": [name, head + 1, j + 1, last, j + 1]})
+        xl.add_series(
+            {
+                "name": series.name[lang],
+                "categories": [name, head + 1, 0, last, 0],
+                "values": [name, head + 1, j + 1, last, j + 1],
+            }
+        )
     xl.set_title({"name": chart.title[lang]})
     xl.set_size({"width": 560, "height": 300})
     sheet.insert_chart(head, len(chart.series) + 2, xl)

@@ -52,16 +52,26 @@ def read_rules(campaign: Campaign) -> PromoRules:
     for index, item in enumerate(campaign.promotions):
         where = f"promotions[{index}] (id {item.get('id', '?')})"
         for k, tier in enumerate(item.get("tiers") or []):
-            tiers.append((_fen(tier, "threshold", f"{where}.tiers[{k}]"),
-                          _fen(tier, "discount", f"{where}.tiers[{k}]")))
+            tiers.append(
+                (
+                    _fen(tier, "threshold", f"{where}.tiers[{k}]"),
+                    _fen(tier, "discount", f"{where}.tiers[{k}]"),
+                )
+            )
         if item.get("every") is not None:
             every.append((_fen(item, "every", where), _fen(item, "discount", where)))
     for index, item in enumerate(campaign.coupons):
         if item.get("threshold") is None or item.get("discount") is None:
             continue
         where = f"coupons[{index}] (id {item.get('id', '?')})"
-        coupons.append((str(item.get("id", f"coupon-{index}")), _fen(item, "threshold", where),
-                        _fen(item, "discount", where), bool(item.get("new_customer_only"))))
+        coupons.append(
+            (
+                str(item.get("id", f"coupon-{index}")),
+                _fen(item, "threshold", where),
+                _fen(item, "discount", where),
+                bool(item.get("new_customer_only")),
+            )
+        )
     return PromoRules(sorted(tiers), every, coupons)
 
 
@@ -74,8 +84,9 @@ class Lines:
     qty: np.ndarray
 
 
-def draw_lines(first_sku: np.ndarray, catalogue: Catalogue, rng: np.random.Generator,
-               extra_mean: float) -> Lines:
+def draw_lines(
+    first_sku: np.ndarray, catalogue: Catalogue, rng: np.random.Generator, extra_mean: float
+) -> Lines:
     """1 + Poisson(extra_mean) lines (max 5): the viewed SKU, then popular SKUs of any category."""
     n = len(first_sku)
     extra = np.minimum(rng.poisson(extra_mean, n), 4)
@@ -95,12 +106,14 @@ def merge_lines(lines: Lines, n_sku: int) -> Lines:
 
 
 def basket_values(lines: Lines, n_orders: int, catalogue: Catalogue) -> np.ndarray:
-    return np.bincount(lines.order, weights=catalogue.price_fen[lines.sku] * lines.qty,
-                       minlength=n_orders).astype(np.int64)
+    return np.bincount(
+        lines.order, weights=catalogue.price_fen[lines.sku] * lines.qty, minlength=n_orders
+    ).astype(np.int64)
 
 
-def top_up(lines: Lines, n_orders: int, catalogue: Catalogue, rules: PromoRules,
-           rng: np.random.Generator) -> Lines:
+def top_up(
+    lines: Lines, n_orders: int, catalogue: Catalogue, rules: PromoRules, rng: np.random.Generator
+) -> Lines:
     """凑单: add the cheapest SKU that lifts a basket just short of a threshold over it."""
     thresholds = rules.thresholds()
     if not len(thresholds):
@@ -117,8 +130,11 @@ def top_up(lines: Lines, n_orders: int, catalogue: Catalogue, rules: PromoRules,
     ok = pos < len(prices)
     orders = np.flatnonzero(want)[ok]
     skus = catalogue.price_order[pos[ok]]
-    return Lines(np.concatenate([lines.order, orders]), np.concatenate([lines.sku, skus]),
-                 np.concatenate([lines.qty, np.ones(len(orders), np.int32)]))
+    return Lines(
+        np.concatenate([lines.order, orders]),
+        np.concatenate([lines.sku, skus]),
+        np.concatenate([lines.qty, np.ones(len(orders), np.int32)]),
+    )
 
 
 def order_discount(value: np.ndarray, rules: PromoRules) -> np.ndarray:
@@ -133,8 +149,9 @@ def order_discount(value: np.ndarray, rules: PromoRules) -> np.ndarray:
     return np.minimum(discount, value)
 
 
-def pick_coupons(value: np.ndarray, is_new: np.ndarray, rules: PromoRules,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def pick_coupons(
+    value: np.ndarray, is_new: np.ndarray, rules: PromoRules, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """(coupon index or -1, coupon discount fen): the best eligible coupon, used 30 % of the time."""
     best = np.full(len(value), -1)
     best_amount = np.zeros(len(value), dtype=np.int64)
@@ -145,16 +162,21 @@ def pick_coupons(value: np.ndarray, is_new: np.ndarray, rules: PromoRules,
     return np.where(used, best, -1), np.where(used, best_amount, 0)
 
 
-def allocate_lines(line_value: np.ndarray, order: np.ndarray, order_total: np.ndarray,
-                   order_discount_fen: np.ndarray) -> np.ndarray:
+def allocate_lines(
+    line_value: np.ndarray,
+    order: np.ndarray,
+    order_total: np.ndarray,
+    order_discount_fen: np.ndarray,
+) -> np.ndarray:
     """分摊: each line's share of its order's discount by the largest-remainder method (as
     `dacu.money.allocate`, vectorised): shares sum exactly to the order discount and no line
     pays less than zero. Returns the line amounts (fen) after discount."""
     total = np.maximum(order_total[order], 1)
     product = line_value * order_discount_fen[order]
     share, remainder = product // total, product % total
-    leftover = order_discount_fen - np.bincount(order, weights=share,
-                                                minlength=len(order_total)).astype(np.int64)
+    leftover = order_discount_fen - np.bincount(
+        order, weights=share, minlength=len(order_total)
+    ).astype(np.int64)
     ranked = np.lexsort((np.arange(len(order)), -remainder, order))  # by order, remainder desc
     first = np.searchsorted(order[ranked], order[ranked], side="left")
     rank = np.arange(len(order)) - first

@@ -55,9 +55,16 @@ def _coded(codes: np.ndarray, names: list[str]) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string())).cast(pa.string())
 
 
-def to_table(cols: dict[str, np.ndarray], sessions: dict[str, np.ndarray], *, first_id: int,
-             prefix: str, campaign_id: str, names: dict[str, list[str]],
-             sku_category: np.ndarray) -> pa.Table:
+def to_table(
+    cols: dict[str, np.ndarray],
+    sessions: dict[str, np.ndarray],
+    *,
+    first_id: int,
+    prefix: str,
+    campaign_id: str,
+    names: dict[str, list[str]],
+    sku_category: np.ndarray,
+) -> pa.Table:
     """Event columns + per-session columns (indexed by `si`) → Arrow table of EVENT_SCHEMA.
 
     Event ids are `prefix` + first_id, first_id + 1, … in time order.

@@ -23,8 +23,34 @@ PHASE_CVR = {Phase.WARMUP: 0.6, Phase.BURST: 2.3, Phase.WRAPUP: 1.15, Phase.LONG
 WEEKDAY = np.array([0.97, 0.96, 0.97, 0.98, 0.95, 1.06, 1.11])  # Mon … Sun
 TREND_PER_YEAR = 0.20  # +20 % a year, compounded daily
 # 24 weights of an ordinary day (late-evening peak 20:00–23:00).
-INTRADAY = np.array([2.0, 1.2, 0.6, 0.4, 0.3, 0.4, 0.8, 1.6, 2.6, 3.4, 3.8, 4.0,
-                     4.2, 4.0, 3.8, 3.8, 3.9, 4.0, 4.3, 5.0, 6.0, 6.6, 6.2, 4.0])
+INTRADAY = np.array(
+    [
+        2.0,
+        1.2,
+        0.6,
+        0.4,
+        0.3,
+        0.4,
+        0.8,
+        1.6,
+        2.6,
+        3.4,
+        3.8,
+        4.0,
+        4.2,
+        4.0,
+        3.8,
+        3.8,
+        3.9,
+        4.0,
+        4.3,
+        5.0,
+        6.0,
+        6.6,
+        6.2,
+        4.0,
+    ]
+)
 # On the burst day (D0): the midnight opening rush and the 20:00 spike (尾款 / 秒杀).
 PEAK_HOUR_BOOST = {0: 9.0, 1: 2.5, 20: 2.2, 21: 1.3}
 
@@ -122,9 +148,18 @@ def build_calendar(campaign: Campaign, days_before: int | None = None) -> list[D
         trend = (1 + TREND_PER_YEAR) ** ((day - base).days / 365.25)
         demand, cvr, label, promo, peak = _day_shape(campaign, day)
         start = datetime(day.year, day.month, day.day, tzinfo=zone)
-        out.append(DayInfo(index=index, day=day, start_us=_epoch_us(start),
-                           demand=demand * trend * WEEKDAY[day.weekday()] * _season(day),
-                           cvr=cvr, label=label, promo=promo, peak=peak))
+        out.append(
+            DayInfo(
+                index=index,
+                day=day,
+                start_us=_epoch_us(start),
+                demand=demand * trend * WEEKDAY[day.weekday()] * _season(day),
+                cvr=cvr,
+                label=label,
+                promo=promo,
+                peak=peak,
+            )
+        )
     return out
 
 
@@ -134,8 +169,13 @@ def _day_shape(campaign: Campaign, day: date) -> tuple[float, float, str, bool, 
         return PHASE_DEMAND[phase], PHASE_CVR[phase], phase.value, True, phase == Phase.BURST
     last = _phase_of_day(campaign, day, 1)
     if last is not None:  # last year's copy of the campaign, a little smaller
-        return (PHASE_DEMAND[last] * 0.85, PHASE_CVR[last], f"last_year:{last.value}", True,
-                last == Phase.BURST)
+        return (
+            PHASE_DEMAND[last] * 0.85,
+            PHASE_CVR[last],
+            f"last_year:{last.value}",
+            True,
+            last == Phase.BURST,
+        )
     other = _other_promo(day)
     if other is not None:
         name, demand, cvr, promo = other

@@ -17,8 +17,11 @@ from dacu.events import SKU_SCHEMA
 
 # Price range (yuan) and SKU count per category id; unknown categories get the "other" row.
 CATEGORY_PRICES = {
-    "skincare": (119, 599, 40), "makeup": (69, 299, 40), "fragrance": (259, 899, 16),
-    "bodycare": (39, 159, 24), "other": (59, 399, 24),
+    "skincare": (119, 599, 40),
+    "makeup": (69, 299, 40),
+    "fragrance": (259, 899, 16),
+    "bodycare": (39, 159, 24),
+    "other": (59, 399, 24),
 }
 CATEGORY_CODES = {"skincare": "SC", "makeup": "MK", "fragrance": "FR", "bodycare": "BC"}
 BRANDS = ("澜序", "澜序 LAB", "澜序 Homme", "Aurora")
@@ -69,9 +72,13 @@ def build_catalogue(campaign: Campaign, rng: np.random.Generator) -> Catalogue:
     cost = (price * rng.uniform(0.25, 0.45, len(price))).astype(np.int64)
     category = np.concatenate(cats)
     return Catalogue(
-        sku_ids=ids, category=category, price_fen=price, cost_fen=cost,
+        sku_ids=ids,
+        category=category,
+        price_fen=price,
+        cost_fen=cost,
         brand=rng.choice(len(BRANDS), len(price), p=[0.6, 0.2, 0.1, 0.1]).astype(np.int32),
-        weight=np.concatenate(weights), stock=np.zeros(len(price), dtype=np.int64),
+        weight=np.concatenate(weights),
+        stock=np.zeros(len(price), dtype=np.int64),
         by_category=[np.flatnonzero(category == k) for k in range(len(category_ids))],
         price_order=np.argsort(price, kind="stable"),
     )
@@ -82,21 +89,26 @@ def size_stock(catalogue: Catalogue, expected_units: np.ndarray, rng: np.random.
     SKUs of each category (their demand is overestimated by ≈ 1/3): many hits sell out, mostly
     on the burst day."""
     rank = np.concatenate([np.arange(len(idx)) for idx in catalogue.by_category])
-    factor = np.where(rank < 3, rng.uniform(0.35, 1.0, catalogue.n),
-                      rng.uniform(1.5, 4.0, catalogue.n))
+    factor = np.where(
+        rank < 3, rng.uniform(0.35, 1.0, catalogue.n), rng.uniform(1.5, 4.0, catalogue.n)
+    )
     catalogue.stock[:] = np.maximum(10, np.ceil(expected_units * factor)).astype(np.int64)
 
 
 def sku_table(catalogue: Catalogue, category_ids: list[str]) -> pa.Table:
-    names = [f"{BRANDS[b]} {category_ids[c]} {sid[-3:]}"
-             for b, c, sid in zip(catalogue.brand, catalogue.category, catalogue.sku_ids,
-                                  strict=True)]
-    return pa.table({
-        "sku_id": catalogue.sku_ids,
-        "name": names,
-        "category": [category_ids[c] for c in catalogue.category],
-        "brand": [BRANDS[b] for b in catalogue.brand],
-        "price_fen": catalogue.price_fen,
-        "cost_fen": catalogue.cost_fen,
-        "stock": catalogue.stock,
-    }, schema=SKU_SCHEMA)
+    names = [
+        f"{BRANDS[b]} {category_ids[c]} {sid[-3:]}"
+        for b, c, sid in zip(catalogue.brand, catalogue.category, catalogue.sku_ids, strict=True)
+    ]
+    return pa.table(
+        {
+            "sku_id": catalogue.sku_ids,
+            "name": names,
+            "category": [category_ids[c] for c in catalogue.category],
+            "brand": [BRANDS[b] for b in catalogue.brand],
+            "price_fen": catalogue.price_fen,
+            "cost_fen": catalogue.cost_fen,
+            "stock": catalogue.stock,
+        },
+        schema=SKU_SCHEMA,
+    )

@@ -46,16 +46,23 @@ def sim_command(
     out: Path = typer.Option(Path("sim-out"), "--out", "-o", help="Folder to write into."),
     scale: float = typer.Option(1.0, help="Size: 1.0 ≈ 2 million events; 0.005 ≈ 10⁴; 50 ≈ 10⁸."),
     seed: int = typer.Option(7, help="Random seed: same seed, same files."),
-    incident: list[str] = typer.Option(None, "--incident", "-i",
-                                       help="Inject KIND@TIME[+MINUTESm][:TARGET] (repeatable)."),
+    incident: list[str] = typer.Option(
+        None, "--incident", "-i", help="Inject KIND@TIME[+MINUTESm][:TARGET] (repeatable)."
+    ),
     no_incidents: bool = typer.Option(False, "--no-incidents", help="Inject nothing."),
-    history_days: int = typer.Option(None, help="Days of history (default: campaign "
-                                                "history.days_before, else 400)."),
-    replay_url: str = typer.Option(None, "--replay", help="Collector URL to replay the campaign "
-                                                          "window to (POST JSON arrays)."),
+    history_days: int = typer.Option(
+        None, help="Days of history (default: campaign history.days_before, else 400)."
+    ),
+    replay_url: str = typer.Option(
+        None, "--replay", help="Collector URL to replay the campaign window to (POST JSON arrays)."
+    ),
     speed: float = typer.Option(60.0, help="Replay: simulated seconds per real second (0 = max)."),
-    key: str = typer.Option(None, "--key", envvar="DACU_COLLECTOR_KEY",
-                            help="Replay: API key sent as 'Authorization: Bearer KEY'."),
+    key: str = typer.Option(
+        None,
+        "--key",
+        envvar="DACU_COLLECTOR_KEY",
+        help="Replay: API key sent as 'Authorization: Bearer KEY'.",
+    ),
     since: str = typer.Option(None, "--from", help="Replay from this time (ISO, campaign zone)."),
     batch: int = typer.Option(500, help="Replay: events per POST."),
     max_events: int = typer.Option(None, help="Replay: stop after this many events."),
@@ -66,20 +73,30 @@ def sim_command(
 
     plan = load_campaign(campaign)
     chosen = [] if no_incidents else (incident or None)
-    if replay_url and not incident and _already_simulated(out, plan.id, seed, scale,
-                                                          history_days):
+    if replay_url and not incident and _already_simulated(out, plan.id, seed, scale, history_days):
         typer.echo(f"{out}: already holds this world (campaign, seed, scale): replaying it")
     else:
-        result = simulate(plan, out=out, scale=scale, seed=seed, incidents=chosen,
-                          days_before=history_days)
+        result = simulate(
+            plan, out=out, scale=scale, seed=seed, incidents=chosen, days_before=history_days
+        )
         _summary(result)
     if replay_url:
-        _replay(plan, out, replay_url, speed=speed, key=key, since=since, batch=batch,
-                max_events=max_events, max_seconds=max_seconds)
+        _replay(
+            plan,
+            out,
+            replay_url,
+            speed=speed,
+            key=key,
+            since=since,
+            batch=batch,
+            max_events=max_events,
+            max_seconds=max_seconds,
+        )
 
 
-def _already_simulated(out: Path, campaign_id: str, seed: int, scale: float,
-                       history_days: int | None) -> bool:
+def _already_simulated(
+    out: Path, campaign_id: str, seed: int, scale: float, history_days: int | None
+) -> bool:
     truth = out / "truth.json"
     if not truth.exists() or not (out / "events.parquet").exists():
         return False
@@ -87,10 +104,14 @@ def _already_simulated(out: Path, campaign_id: str, seed: int, scale: float,
         data = json.loads(truth.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    same_history = history_days is None or data.get("window", {}).get(
-        "history_days") == history_days
+    same_history = (
+        history_days is None or data.get("window", {}).get("history_days") == history_days
+    )
     return same_history and (data.get("campaign_id"), data.get("seed"), data.get("scale")) == (
-        campaign_id, seed, scale)
+        campaign_id,
+        seed,
+        scale,
+    )
 
 
 def _summary(result) -> None:
@@ -107,22 +128,41 @@ def _summary(result) -> None:
     table.add_column("订单 orders", justify="right")
     table.add_column("GMV", justify="right")
     for label, row in truth["totals"]["by_label"].items():
-        table.add_row(label, str(row["days"]), f"{row['sessions']:,}", f"{row['orders']:,}",
-                      format_fen(row["gmv_fen"]))
+        table.add_row(
+            label,
+            str(row["days"]),
+            f"{row['sessions']:,}",
+            f"{row['orders']:,}",
+            format_fen(row["gmv_fen"]),
+        )
     console = Console()
     console.print(table)
-    console.print(f"{result.events:,} events; store_fraction "
-                  f"{truth['sizing']['store_fraction']:.4f} of the campaign file's store")
+    console.print(
+        f"{result.events:,} events; store_fraction "
+        f"{truth['sizing']['store_fraction']:.4f} of the campaign file's store"
+    )
     for item in truth["incidents"]:
         target = item["channel"] or item["category"] or item["sku"] or ""
-        console.print(f"  incident {item['kind']} {item['start']} → {item['end']} {target} "
-                      f"({len(item['user_ids'])} accounts)")
+        console.print(
+            f"  incident {item['kind']} {item['start']} → {item['end']} {target} "
+            f"({len(item['user_ids'])} accounts)"
+        )
     for name, path in result.paths.items():
         console.print(f"  {name:<9} {path}")
 
 
-def _replay(plan, out: Path, url: str, *, speed: float, key: str | None, since: str | None,
-            batch: int, max_events: int | None, max_seconds: float | None) -> None:
+def _replay(
+    plan,
+    out: Path,
+    url: str,
+    *,
+    speed: float,
+    key: str | None,
+    since: str | None,
+    batch: int,
+    max_events: int | None,
+    max_seconds: float | None,
+) -> None:
     from rich.console import Console
 
     from dacu.sim.replay import replay, stream_window
@@ -136,9 +176,17 @@ def _replay(plan, out: Path, url: str, *, speed: float, key: str | None, since: 
         start = start if start.tzinfo else start.replace(tzinfo=plan.tz)
     pieces = stream_window(out / "events.parquet", start, plan.end)
     console = Console(stderr=True)
-    console.print(f"replaying {start:%Y-%m-%d %H:%M} → {plan.end:%Y-%m-%d %H:%M} to {url} "
-                  f"at ×{speed:g}")
-    stats = replay(pieces, url, speed=speed, key=key, batch_size=batch, max_events=max_events,
-                   max_seconds=max_seconds,
-                   on_batch=lambda s: console.print(f"  sent {s.events:,}", end="\r"))
+    console.print(
+        f"replaying {start:%Y-%m-%d %H:%M} → {plan.end:%Y-%m-%d %H:%M} to {url} at ×{speed:g}"
+    )
+    stats = replay(
+        pieces,
+        url,
+        speed=speed,
+        key=key,
+        batch_size=batch,
+        max_events=max_events,
+        max_seconds=max_seconds,
+        on_batch=lambda s: console.print(f"  sent {s.events:,}", end="\r"),
+    )
     console.print(json.dumps(stats.__dict__, ensure_ascii=False))

@@ -17,8 +17,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 DAY_US = 86_400 * 1_000_000
-REGIONS = ("广东", "浙江", "江苏", "上海", "北京", "山东", "四川", "河南", "湖北", "福建",
-           "湖南", "其他")
+REGIONS = (
+    "广东",
+    "浙江",
+    "江苏",
+    "上海",
+    "北京",
+    "山东",
+    "四川",
+    "河南",
+    "湖北",
+    "福建",
+    "湖南",
+    "其他",
+)
 REGION_P = np.array([14, 10, 10, 7, 6, 7, 6, 6, 5, 5, 4, 20], dtype=float) / 100
 DEVICES = ("android", "ios", "mini_program", "pc")
 DEVICE_P = np.array([0.46, 0.40, 0.08, 0.06])
@@ -37,7 +49,8 @@ class BGNBDParams:
 def hashed_choice(ids: np.ndarray, probs: np.ndarray, salt: int) -> np.ndarray:
     """A stable pseudo-random choice per id (same id → same region/device), vectorised."""
     mixed = (ids.astype(np.uint64) * np.uint64(2654435761) + np.uint64(salt * 97531)) % np.uint64(
-        2**32)
+        2**32
+    )
     u = mixed.astype(np.float64) / 2**32
     return np.searchsorted(np.cumsum(probs), u, side="right").clip(0, len(probs) - 1)
 
@@ -62,7 +75,8 @@ class OperationalClock:
         before = self.edges[0] + tau * DAY_US
         after = self.edges[-1] + (tau - self.cum[-1]) * DAY_US
         return np.where(tau < 0, before, np.where(tau > self.cum[-1], after, inside)).astype(
-            np.int64)
+            np.int64
+        )
 
 
 @dataclass
@@ -88,12 +102,15 @@ class CustomerBook:
         """(device, region) code of every customer id so far."""
         if self._profile_cache is None or len(self._profile_cache[0]) != self.count:
             empty = np.zeros(0, np.int64)
-            self._profile_cache = (np.concatenate(self.device) if self.device else empty,
-                                   np.concatenate(self.region) if self.region else empty)
+            self._profile_cache = (
+                np.concatenate(self.device) if self.device else empty,
+                np.concatenate(self.region) if self.region else empty,
+            )
         return self._profile_cache
 
-    def _keep_profile(self, ids: np.ndarray, device: np.ndarray | None,
-                      region: np.ndarray | None) -> None:
+    def _keep_profile(
+        self, ids: np.ndarray, device: np.ndarray | None, region: np.ndarray | None
+    ) -> None:
         """New customers keep the device and region of the visit that made them customers."""
         key = ids * 2 + 1
         self.device.append(device if device is not None else hashed_choice(key, DEVICE_P, 1))
@@ -102,12 +119,20 @@ class CustomerBook:
     def genuine_ids(self) -> np.ndarray:
         """Ids of real customers (bots and brushing accounts excluded), for browsing sessions."""
         if self._genuine_cache is None:
-            self._genuine_cache = (np.concatenate(self.genuine) if self.genuine
-                                   else np.zeros(0, np.int64))
+            self._genuine_cache = (
+                np.concatenate(self.genuine) if self.genuine else np.zeros(0, np.int64)
+            )
         return self._genuine_cache
 
-    def add(self, birth_us: np.ndarray, rng: np.random.Generator, *, prior_ok: bool = False,
-            device: np.ndarray | None = None, region: np.ndarray | None = None) -> np.ndarray:
+    def add(
+        self,
+        birth_us: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        prior_ok: bool = False,
+        device: np.ndarray | None = None,
+        region: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Register customers born at `birth_us`; schedule their repeat purchases. Returns ids."""
         n = len(birth_us)
         if n == 0:
@@ -129,8 +154,12 @@ class CustomerBook:
         self._genuine_cache = None
         return ids
 
-    def register(self, birth_us: np.ndarray, device: np.ndarray | None = None,
-                 region: np.ndarray | None = None) -> np.ndarray:
+    def register(
+        self,
+        birth_us: np.ndarray,
+        device: np.ndarray | None = None,
+        region: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Accounts that buy once and never again (bots, brushing rings): no schedule."""
         n = len(birth_us)
         ids = np.arange(self.count, self.count + n, dtype=np.int64)
@@ -142,8 +171,9 @@ class CustomerBook:
         self.prior.append(np.zeros(n, int))
         return ids
 
-    def _schedule(self, birth_us: np.ndarray, lam: np.ndarray, drop: np.ndarray,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _schedule(
+        self, birth_us: np.ndarray, lam: np.ndarray, drop: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         tau0 = self.clock.tau(birth_us)
         horizon = self.clock.cum[-1] - tau0
         cap = np.ceil(lam * np.maximum(horizon, 0) * 3 + 5).astype(np.int64)
@@ -153,8 +183,9 @@ class CustomerBook:
         # it keeps the running sum small, so each customer's times (running sum − her offset)
         # keep their precision: uncapped, the 1/λ tail pushed the sum past 1e15 days at scale 32
         # and rounded repeat purchases into a few hours of the day.
-        gaps = np.minimum(rng.exponential(1.0, len(owner)) / lam[owner],
-                          np.maximum(horizon, 0)[owner] + 1.0)
+        gaps = np.minimum(
+            rng.exponential(1.0, len(owner)) / lam[owner], np.maximum(horizon, 0)[owner] + 1.0
+        )
         csum = np.cumsum(gaps)
         starts = np.concatenate([[0], np.cumsum(repeats)[:-1]])
         offset = np.repeat(csum[starts - 1] * (starts > 0), repeats) if len(owner) else csum
@@ -170,8 +201,9 @@ class CustomerBook:
         order = np.argsort(day, kind="stable")
         day, times, owners = day[order], times[order], owners[order]
         keys, starts = np.unique(day, return_index=True)
-        for key, part_t, part_o in zip(keys, np.split(times, starts[1:]),
-                                       np.split(owners, starts[1:]), strict=True):
+        for key, part_t, part_o in zip(
+            keys, np.split(times, starts[1:]), np.split(owners, starts[1:]), strict=True
+        ):
             self.pending.setdefault(int(key), []).append((part_t, part_o))
 
     def purchases_on(self, day_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,13 +216,14 @@ class CustomerBook:
     def arrays(self) -> dict[str, np.ndarray]:
         cat = np.concatenate
         empty = np.zeros(0)
-        return {"first_purchase": cat(self.first_purchase) if self.first_purchase else empty,
-                "lam": cat(self.lam) if self.lam else empty,
-                "drop": cat(self.drop) if self.drop else empty,
-                "prior": cat(self.prior) if self.prior else empty}
+        return {
+            "first_purchase": cat(self.first_purchase) if self.first_purchase else empty,
+            "lam": cat(self.lam) if self.lam else empty,
+            "drop": cat(self.drop) if self.drop else empty,
+            "prior": cat(self.prior) if self.prior else empty,
+        }
 
 
 def tier_of(purchases: np.ndarray) -> np.ndarray:
     """Member tier index from the number of purchases before the campaign."""
-    return np.searchsorted(np.array(TIER_MIN_PURCHASES), np.maximum(purchases, 1),
-                           side="right") - 1
+    return np.searchsorted(np.array(TIER_MIN_PURCHASES), np.maximum(purchases, 1), side="right") - 1

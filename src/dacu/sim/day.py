@@ -51,9 +51,12 @@ class SimState:
 
 def new_state(world: World) -> SimState:
     days = len(world.days)
-    return SimState(StockState(world.catalogue.stock.copy(), {}),
-                    by_ts_day={k: np.zeros(days, np.int64) for k in
-                               ("orders", "gmv_fen", "paid_gmv_fen", "refund_fen")})
+    return SimState(
+        StockState(world.catalogue.stock.copy(), {}),
+        by_ts_day={
+            k: np.zeros(days, np.int64) for k in ("orders", "gmv_fen", "paid_gmv_fen", "refund_fen")
+        },
+    )
 
 
 def _count_by_ts_day(world: World, state: SimState, cols: dict) -> None:
@@ -78,8 +81,9 @@ def sku_in_category(world: World, category: np.ndarray, rng: np.random.Generator
     return np.minimum(pick, cat.n - 1)
 
 
-def _browse(world: World, day: DayInfo, s: Sessions, rng: np.random.Generator,
-            blocks: Blocks) -> tuple[np.ndarray, np.ndarray]:
+def _browse(
+    world: World, day: DayInfo, s: Sessions, rng: np.random.Generator, blocks: Blocks
+) -> tuple[np.ndarray, np.ndarray]:
     """Impressions, the click, pvs; returns (main SKU, time of the last pv) per session."""
     n = len(s)
     si = np.arange(n)
@@ -92,8 +96,14 @@ def _browse(world: World, day: DayInfo, s: Sessions, rng: np.random.Generator,
     imp_sku = sku_in_category(world, s.category[imp_si], rng)
     last = np.cumsum(n_imp) - 1
     imp_sku[last] = main
-    blocks.add(len(imp_si), si=imp_si, ts=imp_ts, event=EV["impression"], sku=imp_sku,
-               creative=creative[imp_si])
+    blocks.add(
+        len(imp_si),
+        si=imp_si,
+        ts=imp_ts,
+        event=EV["impression"],
+        sku=imp_sku,
+        creative=creative[imp_si],
+    )
     blocks.add(n, si=si, ts=s.ts, event=EV["click"], sku=main, creative=creative)
     n_pv = _pages_viewed(world, day, s, rng)
     pv_si = np.repeat(si, n_pv)
@@ -107,19 +117,20 @@ def _browse(world: World, day: DayInfo, s: Sessions, rng: np.random.Generator,
     return main, pv_ts[np.cumsum(n_pv) - 1]
 
 
-def _pages_viewed(world: World, day: DayInfo, s: Sessions,
-                  rng: np.random.Generator) -> np.ndarray:
+def _pages_viewed(world: World, day: DayInfo, s: Sessions, rng: np.random.Generator) -> np.ndarray:
     """pvs per session: a share bounce (one page: 跳失); the others view 2 + Poisson pages.
     Customers bounce less than new visitors, and everyone bounces less during the campaign."""
     bounce = np.where(s.kind == PROSPECT, BOUNCE_NEW, BOUNCE_CUSTOMER) * (
-        0.85 if day.in_campaign else 1.0)
+        0.85 if day.in_campaign else 1.0
+    )
     extra = np.maximum(world.funnel[s.category, 1] - 0.6, 0.2) * (1.3 if day.in_campaign else 1)
     deeper = 2 + rng.poisson(extra)
     return np.where(rng.random(len(s)) < bounce, 1, deeper)
 
 
-def _buy_probability(world: World, day: DayInfo, s: Sessions,
-                     incidents: list[Incident]) -> np.ndarray:
+def _buy_probability(
+    world: World, day: DayInfo, s: Sessions, incidents: list[Incident]
+) -> np.ndarray:
     q = world.funnel[s.category, 3] * world.behaviour[s.channel, 0] * day.cvr
     q = np.where(s.kind == PROSPECT, q, np.where(s.kind == REPEAT, 1.0, 0.0))
     for incident in incidents:
@@ -128,14 +139,20 @@ def _buy_probability(world: World, day: DayInfo, s: Sessions,
     return np.minimum(q, 1.0)
 
 
-def _carts_and_favs(world: World, day: DayInfo, s: Sessions, main: np.ndarray,
-                    end_ts: np.ndarray, buy: np.ndarray, rng: np.random.Generator,
-                    blocks: Blocks) -> None:
+def _carts_and_favs(
+    world: World,
+    day: DayInfo,
+    s: Sessions,
+    main: np.ndarray,
+    end_ts: np.ndarray,
+    buy: np.ndarray,
+    rng: np.random.Generator,
+    blocks: Blocks,
+) -> None:
     lift = WARMUP_CART_LIFT if day.label == "warmup" else 1.0
     cart = ~buy & (rng.random(len(s)) < world.funnel[s.category, 2] * lift)
     idx = np.flatnonzero(cart)
-    blocks.add(len(idx), si=idx, ts=end_ts[idx] + 5_000_000, event=EV["cart"], sku=main[idx],
-               qty=1)
+    blocks.add(len(idx), si=idx, ts=end_ts[idx] + 5_000_000, event=EV["cart"], sku=main[idx], qty=1)
     fav = np.flatnonzero(rng.random(len(s)) < FAV_RATE)
     blocks.add(len(fav), si=fav, ts=end_ts[fav] + 2_000_000, event=EV["fav"], sku=main[fav])
 
@@ -148,36 +165,60 @@ def _repeat_purchases(world: World, state: SimState, day: DayInfo, lo: int, hi: 
     return when[inside], who[inside]
 
 
-def generate_day(world: World, state: SimState, day: DayInfo, incidents: list[Incident],
-                 rng: np.random.Generator,
-                 hours: tuple[int, int] = (0, 24)) -> tuple[pa.Table, pa.Table]:
+def generate_day(
+    world: World,
+    state: SimState,
+    day: DayInfo,
+    incidents: list[Incident],
+    rng: np.random.Generator,
+    hours: tuple[int, int] = (0, 24),
+) -> tuple[pa.Table, pa.Table]:
     """Events (EVENT_SCHEMA) and hourly spend rows of the local hours [hours) of one day
     (a whole day by default; big days are generated a few hours at a time); advances `state`."""
     lo, hi = day.start_us + hours[0] * HOUR_US, day.start_us + hours[1] * HOUR_US
     when, who = _repeat_purchases(world, state, day, lo, hi)
-    s = merge([visitor_sessions(world, day, rng, hours),
-               repeat_sessions(world, when, who, lo, rng)])
+    s = merge(
+        [visitor_sessions(world, day, rng, hours), repeat_sessions(world, when, who, lo, rng)]
+    )
     s = apply_traffic_drops(s, world, incidents, rng)
     blocks = Blocks()
     main, end_ts = _browse(world, day, s, rng, blocks)
     buy = rng.random(len(s)) < _buy_probability(world, day, s, incidents)
     _carts_and_favs(world, day, s, main, end_ts, buy, rng, blocks)
     buyers = np.flatnonzero(buy)
-    batch = place_orders(world, day, buyers, main[buyers], end_ts[buyers],
-                         s.kind[buyers] == PROSPECT, s.channel[buyers], state.stock, incidents,
-                         state.next_order, rng, blocks)
+    batch = place_orders(
+        world,
+        day,
+        buyers,
+        main[buyers],
+        end_ts[buyers],
+        s.kind[buyers] == PROSPECT,
+        s.channel[buyers],
+        state.stock,
+        incidents,
+        state.next_order,
+        rng,
+        blocks,
+    )
     state.next_order += len(batch.order_id)
     uflag, uid = _resolve_users(world, day, state, s, batch, rng)
     _record_failed_payments(world, state, s, batch, incidents, uflag, uid)
     s, uflag, uid = flash_sessions(world, (lo, hi), state, s, uflag, uid, rng, blocks)
-    s, uflag, uid, extra = fraud_sessions(world, (lo, hi), state, s, uflag, uid, incidents,
-                                          rng, blocks)
+    s, uflag, uid, extra = fraud_sessions(
+        world, (lo, hi), state, s, uflag, uid, incidents, rng, blocks
+    )
     sessions = _session_columns(s, uflag, uid, state.next_session)
     state.next_session += len(s)
     cols = blocks.merged()
-    table = to_table(cols, sessions, first_id=state.next_event, prefix=world.prefix,
-                     campaign_id=world.campaign.id, names=names(world),
-                     sku_category=world.catalogue.category)
+    table = to_table(
+        cols,
+        sessions,
+        first_id=state.next_event,
+        prefix=world.prefix,
+        campaign_id=world.campaign.id,
+        names=names(world),
+        sku_category=world.catalogue.category,
+    )
     state.next_event += table.num_rows
     _add_summary(state, _day_summary(world, day, s, extra))
     _count_by_ts_day(world, state, cols)
@@ -197,35 +238,46 @@ def _add_summary(state: SimState, row: dict) -> None:
             last[key] += value
 
 
-def _record_failed_payments(world: World, state: SimState, s: Sessions, batch,
-                            incidents: list[Incident], uflag: np.ndarray,
-                            uid: np.ndarray) -> None:
+def _record_failed_payments(
+    world: World,
+    state: SimState,
+    s: Sessions,
+    batch,
+    incidents: list[Incident],
+    uflag: np.ndarray,
+    uid: np.ndarray,
+) -> None:
     """The buyers and orders a payment failure left unpaid go to truth.json (催付 list)."""
     for index, incident in enumerate(incidents):
         if incident.kind != "pay_failure":
             continue
-        hit = ((s.channel[batch.session] == world.channel_index(incident.channel))
-               & (batch.ts >= incident.start_us()) & (batch.ts < incident.end_us())
-               & ~batch.paid)
+        hit = (
+            (s.channel[batch.session] == world.channel_index(incident.channel))
+            & (batch.ts >= incident.start_us())
+            & (batch.ts < incident.end_us())
+            & ~batch.paid
+        )
         if not hit.any():
             continue
         sessions = batch.session[hit]
-        actors = state.actors.setdefault(index, {"user_ids": [], "order_ids": [],
-                                                 "devices": []})
-        actors["user_ids"] += [f"{'vc'[f]}{u}" for f, u in zip(uflag[sessions], uid[sessions],
-                                                                 strict=True)]
+        actors = state.actors.setdefault(index, {"user_ids": [], "order_ids": [], "devices": []})
+        actors["user_ids"] += [
+            f"{'vc'[f]}{u}" for f, u in zip(uflag[sessions], uid[sessions], strict=True)
+        ]
         actors["order_ids"] += [f"o{o}" for o in batch.order_id[hit]]
 
 
-def _resolve_users(world: World, day: DayInfo, state: SimState, s: Sessions, batch,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _resolve_users(
+    world: World, day: DayInfo, state: SimState, s: Sessions, batch, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Visitors whose first order was paid become customers (born at the payment)."""
     uflag = np.where(s.kind == PROSPECT, 0, 1)
     uid = s.uid.copy()
     born = batch.paid & (s.kind[batch.session] == PROSPECT)
     sessions_born = batch.session[born]
-    ids = world.book.add(batch.pay_ts[born], rng, device=s.device[sessions_born],
-                         region=s.region[sessions_born])
+    ids = world.book.add(
+        batch.pay_ts[born], rng, device=s.device[sessions_born], region=s.region[sessions_born]
+    )
     uflag[sessions_born], uid[sessions_born] = 1, ids
     if not day.in_campaign:
         repeat_paid = batch.paid & (s.kind[batch.session] == REPEAT)
@@ -233,40 +285,63 @@ def _resolve_users(world: World, day: DayInfo, state: SimState, s: Sessions, bat
     return uflag, uid
 
 
-def _session_columns(s: Sessions, uflag: np.ndarray, uid: np.ndarray,
-                     first: int) -> dict[str, np.ndarray]:
-    return {"uflag": uflag, "uid": uid, "session": first + np.arange(len(s)),
-            "channel": s.channel, "category": s.category, "device": s.device,
-            "region": s.region}
+def _session_columns(
+    s: Sessions, uflag: np.ndarray, uid: np.ndarray, first: int
+) -> dict[str, np.ndarray]:
+    return {
+        "uflag": uflag,
+        "uid": uid,
+        "session": first + np.arange(len(s)),
+        "channel": s.channel,
+        "category": s.category,
+        "device": s.device,
+        "region": s.region,
+    }
 
 
 def names(world: World) -> dict[str, list[str]]:
     from dacu.sim.baskets import PromoRules
 
     rules: PromoRules = world.rules
-    return {"channel": [c.id for c in world.channels], "category": world.category_ids,
-            "sku": world.catalogue.sku_ids, "device": list(DEVICES), "region": list(REGIONS),
-            "creative": [f"cr-{c.id}-{k}" for c in world.channels for k in (1, 2, 3)],
-            "variant": [f"coupon:{c[0]}" for c in rules.coupons]}
+    return {
+        "channel": [c.id for c in world.channels],
+        "category": world.category_ids,
+        "sku": world.catalogue.sku_ids,
+        "device": list(DEVICES),
+        "region": list(REGIONS),
+        "creative": [f"cr-{c.id}-{k}" for c in world.channels for k in (1, 2, 3)],
+        "variant": [f"coupon:{c[0]}" for c in rules.coupons],
+    }
 
 
 def _day_summary(world: World, day: DayInfo, s: Sessions, extra: int) -> dict:
-    return {"day": day.day.isoformat(), "label": day.label, "sessions": len(s),
-            "visits_by_channel": np.bincount(s.channel, minlength=len(world.channels)).tolist(),
-            "repeat_sessions": int((s.kind == REPEAT).sum()),
-            "browser_sessions": int((s.kind == BROWSER).sum()), "fraud_events": extra}
+    return {
+        "day": day.day.isoformat(),
+        "label": day.label,
+        "sessions": len(s),
+        "visits_by_channel": np.bincount(s.channel, minlength=len(world.channels)).tolist(),
+        "repeat_sessions": int((s.kind == REPEAT).sum()),
+        "browser_sessions": int((s.kind == BROWSER).sum()),
+        "fraud_events": extra,
+    }
 
 
-def spend_rows(world: World, day: DayInfo, s: Sessions,
-               hours: tuple[int, int] = (0, 24)) -> pa.Table:
+def spend_rows(
+    world: World, day: DayInfo, s: Sessions, hours: tuple[int, int] = (0, 24)
+) -> pa.Table:
     """Hourly spend, impressions and clicks of each paid channel (the ad platform's report)."""
     from dacu.events import SPEND_SCHEMA
 
     span = np.arange(hours[0], hours[1])
     weights = intraday_weights(day.peak)[span]
     hour = ((s.ts - day.start_us) // HOUR_US).clip(0, 23)
-    rows: dict[str, list] = {"hour": [], "channel": [], "spend_fen": [], "impressions": [],
-                             "clicks": []}
+    rows: dict[str, list] = {
+        "hour": [],
+        "channel": [],
+        "spend_fen": [],
+        "impressions": [],
+        "clicks": [],
+    }
     for index, model in enumerate(world.channels):
         if not model.paid:
             continue
@@ -279,11 +354,14 @@ def spend_rows(world: World, day: DayInfo, s: Sessions,
         rows["impressions"] += np.round(clicks / ctr).astype(np.int64).tolist()
         rows["clicks"] += clicks.tolist()
     n = len(rows["hour"])
-    return pa.table({
-        "hour": pa.array(rows["hour"], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-        "channel": pa.array(rows["channel"], pa.string()),
-        "campaign_id": pa.array([world.campaign.id] * n, pa.string()),
-        "spend_fen": pa.array(rows["spend_fen"], pa.int64()),
-        "impressions": pa.array(rows["impressions"], pa.int64()),
-        "clicks": pa.array(rows["clicks"], pa.int64()),
-    }, schema=SPEND_SCHEMA)
+    return pa.table(
+        {
+            "hour": pa.array(rows["hour"], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "channel": pa.array(rows["channel"], pa.string()),
+            "campaign_id": pa.array([world.campaign.id] * n, pa.string()),
+            "spend_fen": pa.array(rows["spend_fen"], pa.int64()),
+            "impressions": pa.array(rows["impressions"], pa.int64()),
+            "clicks": pa.array(rows["clicks"], pa.int64()),
+        },
+        schema=SPEND_SCHEMA,
+    )

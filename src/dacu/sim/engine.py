@@ -38,8 +38,9 @@ class SimResult:
 
     @property
     def paths(self) -> dict[str, Path]:
-        return {name: self.out / f"{name}.parquet" for name in
-                ("events", "spend", "skus", "customers")} | {"truth": self.out / "truth.json"}
+        return {
+            name: self.out / f"{name}.parquet" for name in ("events", "spend", "skus", "customers")
+        } | {"truth": self.out / "truth.json"}
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,9 @@ class DayResult:
     baselines: tuple[pa.Table, ...] = ()
 
 
-def resolve_incidents(campaign: Campaign, world: World,
-                      incidents: Iterable[Incident | str] | None) -> list[Incident]:
+def resolve_incidents(
+    campaign: Campaign, world: World, incidents: Iterable[Incident | str] | None
+) -> list[Incident]:
     """None → the demo set; strings are parsed (KIND@TIME[+MINUTESm][:TARGET])."""
     if incidents is None:
         return demo_incidents(campaign, world.catalogue.sku_ids)
@@ -64,12 +66,16 @@ def resolve_incidents(campaign: Campaign, world: World,
         if isinstance(item, str):
             item = parse_incident(item, campaign, world.catalogue.sku_ids)
         if item.sku is not None and world.sku_index(item.sku) < 0:
-            raise ConfigError(f"incident {item.kind}: unknown SKU {item.sku!r} "
-                              f"(e.g. {world.catalogue.sku_ids[0]})")
+            raise ConfigError(
+                f"incident {item.kind}: unknown SKU {item.sku!r} "
+                f"(e.g. {world.catalogue.sku_ids[0]})"
+            )
         first, last = world.days[0].day, world.days[-1].day
         if not first <= item.start.astimezone(campaign.tz).date() <= last:
-            raise ConfigError(f"incident {item.kind}@{item.start:%Y-%m-%dT%H:%M}: outside the "
-                              f"simulated days {first} … {last}")
+            raise ConfigError(
+                f"incident {item.kind}@{item.start:%Y-%m-%dT%H:%M}: outside the "
+                f"simulated days {first} … {last}"
+            )
         out.append(item)
     return out
 
@@ -100,9 +106,16 @@ class _Buffered:
         self.writer.close()
 
 
-def simulate(campaign: Campaign, *, out: Path, scale: float = 1.0, seed: int = 7,
-             incidents: Iterable[Incident | str] | None = None, progress: bool = True,
-             days_before: int | None = None) -> SimResult:
+def simulate(
+    campaign: Campaign,
+    *,
+    out: Path,
+    scale: float = 1.0,
+    seed: int = 7,
+    incidents: Iterable[Incident | str] | None = None,
+    progress: bool = True,
+    days_before: int | None = None,
+) -> SimResult:
     """Simulate history + campaign; write events/spend/skus/customers parquet and truth.json."""
     if not 0 < scale <= 1000:
         raise ConfigError(f"--scale {scale}: expected a number above 0 (1.0 ≈ 2 million events)")
@@ -130,8 +143,9 @@ def simulate(campaign: Campaign, *, out: Path, scale: float = 1.0, seed: int = 7
     pq.write_table(customer_table(world, state), out / "customers.parquet")
     seconds = time.perf_counter() - began
     truth = build_truth(world, state, chosen, events=events.total, seconds=seconds)
-    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1),
-                                    encoding="utf-8")
+    (out / "truth.json").write_text(
+        json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     return SimResult(out, events.total, seconds, truth)
 
 
@@ -152,8 +166,12 @@ def _progress(world: World, show: bool):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("模拟 simulating days", total=len(world.days))
         for day in world.days:
@@ -168,24 +186,39 @@ def customer_table(world: World, state: SimState) -> pa.Table:
     ids = np.arange(n, dtype=np.int64)
     campaign_start = int(world.day_starts[[d.in_campaign for d in world.days]].min())
     before = arrays["first_purchase"] < campaign_start
-    repeats = (np.concatenate(state.repeat_before_campaign) if state.repeat_before_campaign
-               else np.zeros(0, np.int64))
+    repeats = (
+        np.concatenate(state.repeat_before_campaign)
+        if state.repeat_before_campaign
+        else np.zeros(0, np.int64)
+    )
     count = arrays["prior"] + before + np.bincount(repeats, minlength=n)[:n]
     tier = np.where(before, tier_of(count), 0)
     region = world.book.profile()[1]
-    return pa.table({
-        "user_id": pc.binary_join_element_wise("c", pa.array(ids).cast(pa.string()), ""),
-        "first_purchase": pa.array(arrays["first_purchase"]).cast(pa.timestamp("us", tz="UTC")),
-        "member_tier": pa.DictionaryArray.from_arrays(pa.array(tier, pa.int32()),
-                                                      pa.array(TIERS)).cast(pa.string()),
-        "region": pa.DictionaryArray.from_arrays(pa.array(region, pa.int32()),
-                                                 pa.array(REGIONS)).cast(pa.string()),
-    }, schema=CUSTOMER_SCHEMA)
+    return pa.table(
+        {
+            "user_id": pc.binary_join_element_wise("c", pa.array(ids).cast(pa.string()), ""),
+            "first_purchase": pa.array(arrays["first_purchase"]).cast(pa.timestamp("us", tz="UTC")),
+            "member_tier": pa.DictionaryArray.from_arrays(
+                pa.array(tier, pa.int32()), pa.array(TIERS)
+            ).cast(pa.string()),
+            "region": pa.DictionaryArray.from_arrays(
+                pa.array(region, pa.int32()), pa.array(REGIONS)
+            ).cast(pa.string()),
+        },
+        schema=CUSTOMER_SCHEMA,
+    )
 
 
-def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 0.1,
-                 seed: int = 7, incidents: Iterable[Incident | str] = (),
-                 noise_seed: int | None = None, hours: tuple[int, int] = (0, 24)) -> DayResult:
+def simulate_day(
+    campaign: Campaign,
+    day: date | None = None,
+    *,
+    scale: float = 0.1,
+    seed: int = 7,
+    incidents: Iterable[Incident | str] = (),
+    noise_seed: int | None = None,
+    hours: tuple[int, int] = (0, 24),
+) -> DayResult:
     """One day (default: the burst day) of a small world with no history, in memory.
 
     `seed` fixes the world (channels, catalogue, customers, curves); `noise_seed` (default: the
@@ -195,12 +228,22 @@ def simulate_day(campaign: Campaign, day: date | None = None, *, scale: float = 
     Cheap (well under a second at the default scale): for generating many incident cases.
     """
     world = build_world(campaign, scale=scale, seed=seed, days_before=0)
-    return _run_day(world, day or campaign.peak_day, incidents,
-                    seed if noise_seed is None else noise_seed, hours)
+    return _run_day(
+        world,
+        day or campaign.peak_day,
+        incidents,
+        seed if noise_seed is None else noise_seed,
+        hours,
+    )
 
 
-def _run_day(world: World, wanted: date, incidents: Iterable[Incident | str], noise_seed: int,
-             hours: tuple[int, int]) -> DayResult:
+def _run_day(
+    world: World,
+    wanted: date,
+    incidents: Iterable[Incident | str],
+    noise_seed: int,
+    hours: tuple[int, int],
+) -> DayResult:
     campaign = world.campaign
     chosen = resolve_incidents(campaign, world, incidents)
     info = next((d for d in world.days if d.day == wanted), None)
@@ -209,16 +252,20 @@ def _run_day(world: World, wanted: date, incidents: Iterable[Incident | str], no
     state = new_state(world)
     rng = np.random.default_rng([noise_seed, 1, info.index])
     events, spend = generate_day(world, state, info, chosen, rng, hours)
-    truth = {"day": wanted.isoformat(), "store_fraction": world.fraction,
-             "incidents": [_with_actors(inc, state, k).truth() for k, inc in enumerate(chosen)]}
+    truth = {
+        "day": wanted.isoformat(),
+        "store_fraction": world.fraction,
+        "incidents": [_with_actors(inc, state, k).truth() for k, inc in enumerate(chosen)],
+    }
     return DayResult(events, spend, sku_table(world.catalogue, world.category_ids), truth)
 
 
 NOISE_OFFSET = 1_000_003  # baseline noise seeds: far from every world seed used for cases
 
 
-def incident_cases(campaign: Campaign, n: int = 60, *, seed: int = 0, scale: float = 0.2,
-                   baselines: int = 0) -> Iterator[DayResult]:
+def incident_cases(
+    campaign: Campaign, n: int = 60, *, seed: int = 0, scale: float = 0.2, baselines: int = 0
+) -> Iterator[DayResult]:
     """`n` one-day worlds, each with one random incident (varied kind, channel, category, SKU,
     day and hour), for evaluating root-cause analysis: `result.truth["incidents"][0]` is the
     answer. About 0.1 s and 10 k events a case at the default scale.
@@ -229,18 +276,19 @@ def incident_cases(campaign: Campaign, n: int = 60, *, seed: int = 0, scale: flo
     baselines, only the hours of the incident window are simulated (the day up to its end),
     which makes a larger `scale` affordable."""
     world = build_world(campaign, scale=scale, seed=seed, days_before=0)
-    for index, incident in enumerate(random_incidents(campaign, world.catalogue.sku_ids, n,
-                                                      seed)):
+    for index, incident in enumerate(random_incidents(campaign, world.catalogue.sku_ids, n, seed)):
         day = incident.start.astimezone(campaign.tz).date()
         if not baselines:
-            yield simulate_day(campaign, day, scale=scale, seed=seed + index,
-                               incidents=[incident])
+            yield simulate_day(campaign, day, scale=scale, seed=seed + index, incidents=[incident])
             continue
         hours = _window_hours(incident, campaign)
         case = _run_day(copy.deepcopy(world), day, [incident], seed + index, hours)
-        runs = tuple(_run_day(copy.deepcopy(world), day, [],
-                              NOISE_OFFSET + (seed + index) * 97 + k, hours).events
-                     for k in range(baselines))
+        runs = tuple(
+            _run_day(
+                copy.deepcopy(world), day, [], NOISE_OFFSET + (seed + index) * 97 + k, hours
+            ).events
+            for k in range(baselines)
+        )
         yield replace(case, baselines=runs)
 
 

@@ -43,10 +43,18 @@ class FlashSale:
         def iso(us: int | None) -> str | None:
             return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
 
-        return {"id": self.id, "sku": sku_ids[self.sku], "price_fen": self.price_fen,
-                "stock": self.stock, "sold": self.stock - self.left, "tries": self.tries,
-                "start": iso(self.start_us), "end": iso(self.end_us),
-                "sold_out_at": iso(self.sold_out_at), "order_ids": self.order_ids or []}
+        return {
+            "id": self.id,
+            "sku": sku_ids[self.sku],
+            "price_fen": self.price_fen,
+            "stock": self.stock,
+            "sold": self.stock - self.left,
+            "tries": self.tries,
+            "start": iso(self.start_us),
+            "end": iso(self.end_us),
+            "sold_out_at": iso(self.sold_out_at),
+            "order_ids": self.order_ids or [],
+        }
 
 
 def _moment(value, campaign: Campaign, where: str) -> int:
@@ -71,14 +79,30 @@ def read_flash_sales(campaign: Campaign, sku_ids: list[str], fraction: float) ->
             stock = max(5, round(int(item["stock"]) * fraction))
         except (KeyError, ValueError) as exc:
             raise ConfigError(f"{where}: needs price (yuan) and stock (units)") from exc
-        out.append(FlashSale(str(item.get("id", f"flash-{index}")), sku_ids.index(item["sku_id"]),
-                             price, stock, _moment(item.get("start"), campaign, f"{where}.start"),
-                             _moment(item.get("end"), campaign, f"{where}.end"), left=stock))
+        out.append(
+            FlashSale(
+                str(item.get("id", f"flash-{index}")),
+                sku_ids.index(item["sku_id"]),
+                price,
+                stock,
+                _moment(item.get("start"), campaign, f"{where}.start"),
+                _moment(item.get("end"), campaign, f"{where}.end"),
+                left=stock,
+            )
+        )
     return out
 
 
-def flash_sessions(world, bounds: tuple[int, int], state, s: Sessions, uflag: np.ndarray,
-                   uid: np.ndarray, rng: np.random.Generator, blocks: Blocks):
+def flash_sessions(
+    world,
+    bounds: tuple[int, int],
+    state,
+    s: Sessions,
+    uflag: np.ndarray,
+    uid: np.ndarray,
+    rng: np.random.Generator,
+    blocks: Blocks,
+):
     """Append the flash-sale rush of the flash sales that start inside `bounds`."""
     parts, flags, uids = [s], [uflag], [uid]
     known = world.book.genuine_ids()
@@ -95,12 +119,20 @@ def flash_sessions(world, bounds: tuple[int, int], state, s: Sessions, uflag: np
     return merge(parts), np.concatenate(flags), np.concatenate(uids)
 
 
-def _rush(world, sale: FlashSale, state, known: np.ndarray, offset: int,
-          rng: np.random.Generator, blocks: Blocks) -> Sessions:
+def _rush(
+    world,
+    sale: FlashSale,
+    state,
+    known: np.ndarray,
+    offset: int,
+    rng: np.random.Generator,
+    blocks: Blocks,
+) -> Sessions:
     n = min(len(known), int(sale.stock * TRIES_PER_UNIT))
     who = rng.choice(known, n, replace=False)  # one try per member (per_customer limit)
-    arrive = sale.start_us + np.minimum(rng.exponential(RUSH_US, n),
-                                        sale.end_us - sale.start_us - 60e6).astype(np.int64)
+    arrive = sale.start_us + np.minimum(
+        rng.exponential(RUSH_US, n), sale.end_us - sale.start_us - 60e6
+    ).astype(np.int64)
     buy_ts = np.sort(arrive + rng.integers(1_000_000, 8_000_000, n))
     si = offset + np.arange(n)
     blocks.add(n, si=si, ts=arrive, event=EV["pv"], sku=sale.sku)
@@ -109,13 +141,16 @@ def _rush(world, sale: FlashSale, state, known: np.ndarray, offset: int,
     k = int(won.sum())
     order_id = state.next_order + np.arange(k)
     state.next_order += k
-    common = {"si": si[won], "sku": sale.sku, "qty": 1, "amount": sale.price_fen,
-              "order": order_id}
+    common = {"si": si[won], "sku": sale.sku, "qty": 1, "amount": sale.price_fen, "order": order_id}
     blocks.add(k, ts=buy_ts[won] + 500_000, event=EV["order"], **common)
     paid = rng.random(k) < FLASH_PAY_RATE
     pay_ts = buy_ts[won] + rng.integers(5_000_000, 120_000_000, k)
-    blocks.add(int(paid.sum()), ts=pay_ts[paid], event=EV["pay"],
-               **{key: (v[paid] if isinstance(v, np.ndarray) else v) for key, v in common.items()})
+    blocks.add(
+        int(paid.sum()),
+        ts=pay_ts[paid],
+        event=EV["pay"],
+        **{key: (v[paid] if isinstance(v, np.ndarray) else v) for key, v in common.items()},
+    )
     sale.tries += n
     sale.order_ids = (sale.order_ids or []) + [f"o{i}" for i in order_id]
     sale.left -= k
@@ -124,5 +159,13 @@ def _rush(world, sale: FlashSale, state, known: np.ndarray, offset: int,
     channel = max(world.channel_index("private"), 0)
     who = who.astype(np.int64)
     device, region = world.book.profile()
-    return Sessions(arrive, np.full(n, channel), np.full(n, world.catalogue.category[sale.sku]),
-                    np.full(n, 1), who, buy_ts, device[who], region[who])
+    return Sessions(
+        arrive,
+        np.full(n, channel),
+        np.full(n, world.catalogue.category[sale.sku]),
+        np.full(n, 1),
+        who,
+        buy_ts,
+        device[who],
+        region[who],
+    )

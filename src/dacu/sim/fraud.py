@@ -39,9 +39,17 @@ def _bot_coupon(world) -> tuple[int, int]:
     return ranked[0], coupons[ranked[0]][1]
 
 
-def fraud_sessions(world, bounds: tuple[int, int], state, s: Sessions, uflag: np.ndarray,
-                   uid: np.ndarray, incidents: list[Incident], rng: np.random.Generator,
-                   blocks: Blocks):
+def fraud_sessions(
+    world,
+    bounds: tuple[int, int],
+    state,
+    s: Sessions,
+    uflag: np.ndarray,
+    uid: np.ndarray,
+    incidents: list[Incident],
+    rng: np.random.Generator,
+    blocks: Blocks,
+):
     """Append the bot's and the ring's sessions and events; returns (sessions, uflag, uid,
     number of fraud events)."""
     parts, flags, uids = [s], [uflag], [uid]
@@ -84,8 +92,14 @@ def _bot(world, state, index, incident, window, offset, rng, blocks):
     state.next_order += n
     discount = world.rules.coupons[variant][2] if variant >= 0 else 0
     amount = max(int(cat.price_fen[sku]) - discount, 1)
-    common = {"si": si, "sku": sku, "qty": 1, "amount": amount, "order": order_id,
-              "variant": variant}
+    common = {
+        "si": si,
+        "sku": sku,
+        "qty": 1,
+        "amount": amount,
+        "order": order_id,
+        "variant": variant,
+    }
     blocks.add(n, ts=order_ts, event=EV["order"], **common)
     blocks.add(n, ts=pay_ts, event=EV["pay"], **common)
     devices = [f"bot-device-{index}-{k}" for k in range(4)]
@@ -94,8 +108,16 @@ def _bot(world, state, index, incident, window, offset, rng, blocks):
     actors["order_ids"] += [f"o{i}" for i in order_id]
     actors["devices"] = devices
     direct = max(world.channel_index("direct"), 0)
-    new = Sessions(order_ts - 1_000_000, np.full(n, direct), np.full(n, cat.category[sku]),
-                   np.full(n, 1), ids, order_ts, device, region)
+    new = Sessions(
+        order_ts - 1_000_000,
+        np.full(n, direct),
+        np.full(n, cat.category[sku]),
+        np.full(n, 1),
+        ids,
+        order_ts,
+        device,
+        region,
+    )
     return new, 2 * n
 
 
@@ -115,8 +137,9 @@ def _ring(world, state, index, incident, window, offset, rng, blocks):
     if fresh:  # the ring's accounts are born at their first fake payment
         first_pay = np.full(n_accounts, np.iinfo(np.int64).max)
         np.minimum.at(first_pay, slot, pay_ts)
-        ids = world.book.register(first_pay, rng.integers(0, 2, n_accounts),
-                                  np.full(n_accounts, RING_REGION))
+        ids = world.book.register(
+            first_pay, rng.integers(0, 2, n_accounts), np.full(n_accounts, RING_REGION)
+        )
         actors["user_ids"] = [f"c{i}" for i in ids]
     who = np.array([int(u[1:]) for u in actors["user_ids"]])[slot]
     si = offset + np.arange(n)
@@ -130,6 +153,14 @@ def _ring(world, state, index, incident, window, offset, rng, blocks):
     actors["order_ids"] += [f"o{i}" for i in order_id]
     organic = max(world.channel_index("organic"), 0)
     device, region = world.book.profile()
-    new = Sessions(pv_ts, np.full(n, organic), np.full(n, world.catalogue.category[sku]),
-                   np.full(n, 1), who, order_ts, device[who], region[who])
+    new = Sessions(
+        pv_ts,
+        np.full(n, organic),
+        np.full(n, world.catalogue.category[sku]),
+        np.full(n, 1),
+        who,
+        order_ts,
+        device[who],
+        region[who],
+    )
     return new, 3 * n

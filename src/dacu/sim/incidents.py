@@ -34,8 +34,10 @@ KINDS = {  # kind → (target kind, default minutes, effect multiplier, descript
     "coupon_bot": ("", 60, 0.0, "羊毛党: coupon-farming bot with shared devices"),
     "brushing": ("sku", 360, 0.0, "刷单: a ring of accounts places fake orders"),
 }
-_SYNTAX = re.compile(r"^(?P<kind>[a-z_]+)@(?P<time>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\d{1,2}:\d{2})"
-                     r"(?:\+(?P<minutes>\d+)m)?(?::(?P<target>[^:]+))?$")
+_SYNTAX = re.compile(
+    r"^(?P<kind>[a-z_]+)@(?P<time>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\d{1,2}:\d{2})"
+    r"(?:\+(?P<minutes>\d+)m)?(?::(?P<target>[^:]+))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,21 @@ class Incident:
         return int(self.end.timestamp() * 1_000_000)
 
     def truth(self) -> dict:
-        return {"kind": self.kind, "description": KINDS[self.kind][3],
-                "start": self.start.isoformat(), "end": self.end.isoformat(),
-                "channel": self.channel, "category": self.category, "sku": self.sku,
-                "device": self.device, "region": self.region,
-                "severity": self.severity, "user_ids": self.user_ids,
-                "order_ids": self.order_ids, "devices": self.devices}
+        return {
+            "kind": self.kind,
+            "description": KINDS[self.kind][3],
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "channel": self.channel,
+            "category": self.category,
+            "sku": self.sku,
+            "device": self.device,
+            "region": self.region,
+            "severity": self.severity,
+            "user_ids": self.user_ids,
+            "order_ids": self.order_ids,
+            "devices": self.devices,
+        }
 
     def with_actors(self, users: list[str], orders: list[str], devices: list[str]) -> Incident:
         return replace(self, user_ids=users, order_ids=orders, devices=devices)
@@ -77,12 +88,13 @@ def parse_incident(text: str, campaign: Campaign, sku_ids: list[str] | None = No
     """Read ``KIND@TIME[+MINUTESm][:TARGET]``; raise ConfigError saying what was expected."""
     match = _SYNTAX.match(text.strip())
     if not match:
-        raise ConfigError(f"--incident {text!r}: expected KIND@TIME[+MINUTESm][:TARGET], "
-                          "e.g. pay_failure@20:00:search_ads")
+        raise ConfigError(
+            f"--incident {text!r}: expected KIND@TIME[+MINUTESm][:TARGET], "
+            "e.g. pay_failure@20:00:search_ads"
+        )
     kind = match["kind"]
     if kind not in KINDS:
-        raise ConfigError(f"--incident {text!r}: unknown kind {kind!r} "
-                          f"(one of {', '.join(KINDS)})")
+        raise ConfigError(f"--incident {text!r}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
     start = _parse_time(match["time"], campaign, text)
     minutes = int(match["minutes"]) if match["minutes"] else KINDS[kind][1]
     end = start + timedelta(minutes=minutes) if minutes else campaign.end
@@ -101,8 +113,9 @@ def _parse_time(value: str, campaign: Campaign, text: str) -> datetime:
         raise ConfigError(f"--incident {text!r}: bad time {value!r} ({exc})") from None
 
 
-def _resolve_target(kind: str, target: str | None, campaign: Campaign,
-                    sku_ids: list[str] | None, text: str) -> dict:
+def _resolve_target(
+    kind: str, target: str | None, campaign: Campaign, sku_ids: list[str] | None, text: str
+) -> dict:
     channels = [c.id for c in campaign.channels]
     categories = [c.id for c in campaign.categories]
     wanted = KINDS[kind][0]
@@ -120,14 +133,20 @@ def _resolve_target(kind: str, target: str | None, campaign: Campaign,
         return {"device": target}
     if "region" in wanted and target in REGIONS:
         return {"region": target}
-    known = {"channel": channels, "category": categories, "sku": [*(sku_ids or [])[:5], "…"],
-             "device": list(DEVICES), "region": list(REGIONS)}
+    known = {
+        "channel": channels,
+        "category": categories,
+        "sku": [*(sku_ids or [])[:5], "…"],
+        "device": list(DEVICES),
+        "region": list(REGIONS),
+    }
     options = "; ".join(f"{w}: {', '.join(known[w])}" for w in wanted.split("|"))
     raise ConfigError(f"--incident {text!r}: unknown target {target!r} for {kind} ({options})")
 
 
-def _default_target(wanted: str, channels: list[str], categories: list[str],
-                    sku_ids: list[str] | None) -> dict:
+def _default_target(
+    wanted: str, channels: list[str], categories: list[str], sku_ids: list[str] | None
+) -> dict:
     if "channel" in wanted and channels:
         return {"channel": channels[0]}
     if "category" in wanted and categories:
@@ -135,8 +154,12 @@ def _default_target(wanted: str, channels: list[str], categories: list[str],
     return {"sku": (sku_ids or ["SKU-MK-001"])[0]}
 
 
-DEMO_INCIDENTS = ("pay_failure@20:00:search_ads", "coupon_bot@03:00",
-                  "brushing@{warmup}T10:00:SKU-SC-002", "stockout@14:00:SKU-SC-001")
+DEMO_INCIDENTS = (
+    "pay_failure@20:00:search_ads",
+    "coupon_bot@03:00",
+    "brushing@{warmup}T10:00:SKU-SC-002",
+    "stockout@14:00:SKU-SC-001",
+)
 
 
 def demo_incidents(campaign: Campaign, sku_ids: list[str]) -> list[Incident]:
@@ -161,8 +184,9 @@ DIMENSIONS = {
 }
 
 
-def random_incidents(campaign: Campaign, sku_ids: list[str], n: int, seed: int = 0,
-                     days: list | None = None) -> list[Incident]:
+def random_incidents(
+    campaign: Campaign, sku_ids: list[str], n: int, seed: int = 0, days: list | None = None
+) -> list[Incident]:
     """`n` varied incidents (kind, channel/category/SKU, day, hour) for RCA evaluation."""
     rng = np.random.default_rng(seed)
     days = days or campaign.days()
@@ -180,13 +204,27 @@ def random_incidents(campaign: Campaign, sku_ids: list[str], n: int, seed: int =
         if kind in DIMENSIONS:
             names, weights = zip(*DIMENSIONS[kind].items(), strict=True)
             dimension = str(rng.choice(names, p=weights))
-            values = {"channel": channels, "category": categories or channels,
-                      "device": DEVICES[:3], "region": REGIONS[:6]}[dimension]
-            target = {dimension if categories or dimension != "category" else "channel":
-                      str(rng.choice(values))}
+            values = {
+                "channel": channels,
+                "category": categories or channels,
+                "device": DEVICES[:3],
+                "region": REGIONS[:6],
+            }[dimension]
+            target = {
+                dimension if categories or dimension != "category" else "channel": str(
+                    rng.choice(values)
+                )
+            }
         elif kind in ("stockout", "brushing"):
             hits = [s for s in sku_ids if s.endswith(("-001", "-002", "-003"))] or sku_ids
             target = {"sku": hits[int(rng.integers(len(hits)))]}
-        out.append(Incident(kind=kind, start=start, end=start + timedelta(minutes=minutes),
-                            severity=KINDS[kind][2], **target))
+        out.append(
+            Incident(
+                kind=kind,
+                start=start,
+                end=start + timedelta(minutes=minutes),
+                severity=KINDS[kind][2],
+                **target,
+            )
+        )
     return out

@@ -43,10 +43,20 @@ class StockState:
     sold_out_at: dict[int, int]
 
 
-def place_orders(world: World, day: DayInfo, buyers: np.ndarray, first_sku: np.ndarray,
-                 after_ts: np.ndarray, is_new: np.ndarray, channel: np.ndarray,
-                 stock: StockState, incidents: list[Incident], first_order_id: int,
-                 rng: np.random.Generator, blocks: Blocks) -> OrderBatch:
+def place_orders(
+    world: World,
+    day: DayInfo,
+    buyers: np.ndarray,
+    first_sku: np.ndarray,
+    after_ts: np.ndarray,
+    is_new: np.ndarray,
+    channel: np.ndarray,
+    stock: StockState,
+    incidents: list[Incident],
+    first_order_id: int,
+    rng: np.random.Generator,
+    blocks: Blocks,
+) -> OrderBatch:
     """Emit cart, order, pay and refund events of the buying sessions `buyers`."""
     n = len(buyers)
     extra = EXTRA_LINES * (2.0 if day.peak else 1.3 if day.in_campaign else 1.0)
@@ -56,8 +66,14 @@ def place_orders(world: World, day: DayInfo, buyers: np.ndarray, first_sku: np.n
     lines = merge_lines(lines, world.catalogue.n)
     order_ts = after_ts + rng.integers(20_000_000, 180_000_000, n)
     cart_ts = after_ts[lines.order] + rng.integers(1_000_000, 15_000_000, len(lines.order))
-    blocks.add(len(lines.order), si=buyers[lines.order], ts=cart_ts, event=EV["cart"],
-               sku=lines.sku, qty=lines.qty)
+    blocks.add(
+        len(lines.order),
+        si=buyers[lines.order],
+        ts=cart_ts,
+        event=EV["cart"],
+        sku=lines.sku,
+        qty=lines.qty,
+    )
     if day.in_campaign:
         lines = _check_stock(lines, order_ts, world, stock, incidents)
     kept = np.unique(lines.order)
@@ -68,19 +84,30 @@ def place_orders(world: World, day: DayInfo, buyers: np.ndarray, first_sku: np.n
     amounts, coupon = _amounts(world, day, lines, len(kept), is_new, rng)
     order_ids = first_order_id + np.arange(len(kept))
     line_ts = order_ts[lines.order]
-    common = {"si": buyers[lines.order], "sku": lines.sku, "qty": lines.qty, "amount": amounts,
-              "order": order_ids[lines.order], "variant": coupon[lines.order]}
+    common = {
+        "si": buyers[lines.order],
+        "sku": lines.sku,
+        "qty": lines.qty,
+        "amount": amounts,
+        "order": order_ids[lines.order],
+        "variant": coupon[lines.order],
+    }
     blocks.add(len(lines.order), ts=line_ts, event=EV["order"], **common)
     paid, pay_ts = _pay(day, order_ts, channel, world, incidents, rng)
     line_paid = paid[lines.order]
-    blocks.add(int(line_paid.sum()), ts=pay_ts[lines.order][line_paid], event=EV["pay"],
-               **{k: v[line_paid] for k, v in common.items()})
+    blocks.add(
+        int(line_paid.sum()),
+        ts=pay_ts[lines.order][line_paid],
+        event=EV["pay"],
+        **{k: v[line_paid] for k, v in common.items()},
+    )
     _refunds(world, day, lines, common, pay_ts, line_paid, rng, blocks)
     return OrderBatch(buyers, order_ids, order_ts, paid, pay_ts)
 
 
-def _amounts(world: World, day: DayInfo, lines: Lines, n: int, is_new: np.ndarray,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _amounts(
+    world: World, day: DayInfo, lines: Lines, n: int, is_new: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     cat = world.catalogue
     line_value = cat.price_fen[lines.sku] * lines.qty
     value = basket_values(lines, n, cat)
@@ -92,40 +119,65 @@ def _amounts(world: World, day: DayInfo, lines: Lines, n: int, is_new: np.ndarra
     return allocate_lines(line_value, lines.order, value, discount), coupon
 
 
-def _pay(day: DayInfo, order_ts: np.ndarray, channel: np.ndarray, world: World,
-         incidents: list[Incident], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _pay(
+    day: DayInfo,
+    order_ts: np.ndarray,
+    channel: np.ndarray,
+    world: World,
+    incidents: list[Incident],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     rate = np.full(len(order_ts), PAY_RATE_PEAK if day.peak else PAY_RATE)
     for incident in incidents:
         if incident.kind != "pay_failure":
             continue
-        hit = ((channel == world.channel_index(incident.channel))
-               & (order_ts >= incident.start_us()) & (order_ts < incident.end_us()))
+        hit = (
+            (channel == world.channel_index(incident.channel))
+            & (order_ts >= incident.start_us())
+            & (order_ts < incident.end_us())
+        )
         rate[hit] *= incident.severity
     paid = rng.random(len(order_ts)) < rate
     pay_ts = order_ts + 5_000_000 + rng.exponential(90e6, len(order_ts)).astype(np.int64)
     return paid, pay_ts
 
 
-def _refunds(world: World, day: DayInfo, lines: Lines, common: dict, pay_ts: np.ndarray,
-             line_paid: np.ndarray, rng: np.random.Generator, blocks: Blocks) -> None:
+def _refunds(
+    world: World,
+    day: DayInfo,
+    lines: Lines,
+    common: dict,
+    pay_ts: np.ndarray,
+    line_paid: np.ndarray,
+    rng: np.random.Generator,
+    blocks: Blocks,
+) -> None:
     category = world.catalogue.category[lines.sku]
     rate = world.funnel[category, 4] * (REFUND_CAMPAIGN_LIFT if day.in_campaign else 1.0)
     refunded = line_paid & (rng.random(len(rate)) < rate)
     ts = pay_ts[lines.order] + rng.integers(DAY_US, 12 * DAY_US, len(rate))
     refunded &= ts < world.end_us
-    blocks.add(int(refunded.sum()), ts=ts[refunded], event=EV["refund"],
-               **{k: v[refunded] for k, v in common.items()})
+    blocks.add(
+        int(refunded.sum()),
+        ts=ts[refunded],
+        event=EV["refund"],
+        **{k: v[refunded] for k, v in common.items()},
+    )
 
 
-def _check_stock(lines: Lines, order_ts: np.ndarray, world: World, stock: StockState,
-                 incidents: list[Incident]) -> Lines:
+def _check_stock(
+    lines: Lines, order_ts: np.ndarray, world: World, stock: StockState, incidents: list[Incident]
+) -> Lines:
     """Keep the lines the stock can serve, in time order; record when each SKU sold out."""
     ts = order_ts[lines.order]
     blocked = np.zeros(len(ts), bool)
     for incident in incidents:
         if incident.kind == "stockout":
-            blocked |= ((lines.sku == world.sku_index(incident.sku))
-                        & (ts >= incident.start_us()) & (ts < incident.end_us()))
+            blocked |= (
+                (lines.sku == world.sku_index(incident.sku))
+                & (ts >= incident.start_us())
+                & (ts < incident.end_us())
+            )
     order = np.lexsort((ts, lines.sku))
     sku, qty = lines.sku[order], np.where(blocked[order], 0, lines.qty[order])
     starts = np.r_[0, np.flatnonzero(np.diff(sku)) + 1]

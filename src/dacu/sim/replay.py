@@ -34,8 +34,9 @@ class ReplayStats:
     slept: float = 0.0
 
 
-def load_window(events_path: Path, start: datetime | None = None,
-                end: datetime | None = None) -> pa.Table:
+def load_window(
+    events_path: Path, start: datetime | None = None, end: datetime | None = None
+) -> pa.Table:
     """Events with start ≤ ts < end, sorted by time (then event id)."""
     if not Path(events_path).exists():
         raise InputError("no events to replay (run `dacu sim` first)", file=str(events_path))
@@ -61,9 +62,14 @@ def _window_filter(start: datetime | None, end: datetime | None, extra=None):
     return cond
 
 
-def stream_window(events_path: Path, start: datetime | None = None,
-                  end: datetime | None = None, *, lateness_s: float = 7_200,
-                  batch_rows: int = 65_536) -> Iterator[pa.Table]:
+def stream_window(
+    events_path: Path,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    lateness_s: float = 7_200,
+    batch_rows: int = 65_536,
+) -> Iterator[pa.Table]:
     """Events with start ≤ ts < end in time order, in pieces, without loading the file.
 
     The simulator writes each day (or run of hours) sorted by time; only payments spill a few
@@ -83,8 +89,9 @@ def stream_window(events_path: Path, start: datetime | None = None,
             continue
         table = pa.Table.from_batches([batch])
         cutoff = pc.min(table["ts"]).value - int(lateness_s * 1e6)
-        buffer = pa.concat_tables([buffer, table]).sort_by([("ts", "ascending"),
-                                                             ("event_id", "ascending")])
+        buffer = pa.concat_tables([buffer, table]).sort_by(
+            [("ts", "ascending"), ("event_id", "ascending")]
+        )
         ready = int(np.searchsorted(pc.cast(buffer["ts"], pa.int64()).to_numpy(), cutoff))
         if ready:
             yield buffer.slice(0, ready)
@@ -113,25 +120,39 @@ def _http_post(url: str, key: str | None, timeout: float) -> Callable[[list[dict
         except httpx.HTTPError as exc:
             raise DacuError(f"replay: cannot POST to {url}: {exc}") from exc
         if response.status_code >= 300:
-            raise DacuError(f"replay: {url} answered {response.status_code}: "
-                            f"{response.text[:200]}")
+            raise DacuError(f"replay: {url} answered {response.status_code}: {response.text[:200]}")
 
     return post
 
 
-def replay(source: pa.Table | Iterable[pa.Table], url: str, *, speed: float = 60.0,
-           key: str | None = None, batch_size: int = 500, max_events: int | None = None,
-           max_seconds: float | None = None, post: Callable[[list[dict]], None] | None = None,
-           clock: Callable[[], float] = time.monotonic,
-           sleep: Callable[[float], None] = time.sleep,
-           on_batch: Callable[[ReplayStats], None] | None = None) -> ReplayStats:
+def replay(
+    source: pa.Table | Iterable[pa.Table],
+    url: str,
+    *,
+    speed: float = 60.0,
+    key: str | None = None,
+    batch_size: int = 500,
+    max_events: int | None = None,
+    max_seconds: float | None = None,
+    post: Callable[[list[dict]], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    on_batch: Callable[[ReplayStats], None] | None = None,
+) -> ReplayStats:
     """Send events (a table, or pieces from `stream_window`, sorted by ts) in accelerated real
     time; returns what was sent."""
     if speed < 0 or batch_size < 1:
         raise DacuError(f"replay: speed must be ≥ 0 and batch ≥ 1 (got {speed}, {batch_size})")
-    pacer = _Pacer(post or _http_post(url, key, timeout=30.0), speed=speed,
-                   batch_size=batch_size, max_events=max_events, max_seconds=max_seconds,
-                   clock=clock, sleep=sleep, on_batch=on_batch)
+    pacer = _Pacer(
+        post or _http_post(url, key, timeout=30.0),
+        speed=speed,
+        batch_size=batch_size,
+        max_events=max_events,
+        max_seconds=max_seconds,
+        clock=clock,
+        sleep=sleep,
+        on_batch=on_batch,
+    )
     for piece in [source] if isinstance(source, pa.Table) else source:
         if not pacer.send(piece):
             break
@@ -141,8 +162,9 @@ def replay(source: pa.Table | Iterable[pa.Table], url: str, *, speed: float = 60
 class _Pacer:
     """Sends sorted pieces at `speed`× real time; the simulated clock starts at the first event."""
 
-    def __init__(self, post, *, speed, batch_size, max_events, max_seconds, clock, sleep,
-                 on_batch) -> None:
+    def __init__(
+        self, post, *, speed, batch_size, max_events, max_seconds, clock, sleep, on_batch
+    ) -> None:
         self.post, self.speed, self.batch_size = post, speed, batch_size
         self.max_events, self.max_seconds = max_events, max_seconds
         self.clock, self.sleep, self.on_batch = clock, sleep, on_batch

@@ -19,12 +19,21 @@ from dacu.config import Campaign, Channel
 
 # kind → (θ, α, K as a multiple of the ordinary-day adstock, share of an ordinary day's visits)
 PAID_KINDS = {
-    "search_ads": (0.30, 1.2, 15.0, 0.22), "display_ads": (0.50, 1.5, 18.0, 0.10),
-    "affiliate": (0.20, 1.1, 12.0, 0.06), "kol_live": (0.60, 1.8, 25.0, 0.05),
+    "search_ads": (0.30, 1.2, 15.0, 0.22),
+    "display_ads": (0.50, 1.5, 18.0, 0.10),
+    "affiliate": (0.20, 1.1, 12.0, 0.06),
+    "kol_live": (0.60, 1.8, 25.0, 0.05),
     "content": (0.70, 1.4, 20.0, 0.07),
 }
-FREE_SHARES = {"organic": 0.30, "direct": 0.12, "private": 0.08, "sms": 0.02, "email": 0.01,
-               "push": 0.03, "other": 0.02}
+FREE_SHARES = {
+    "organic": 0.30,
+    "direct": 0.12,
+    "private": 0.08,
+    "sms": 0.02,
+    "email": 0.01,
+    "push": 0.03,
+    "other": 0.02,
+}
 # Share of a campaign channel budget spent in each phase (by days of the phase).
 PHASE_SPEND = {"warmup": 0.40, "burst": 0.35, "wrapup": 0.10, "longtail": 0.15}
 HISTORY_SPEND_RATIO = 0.35  # an ordinary day spends 35 % of an average campaign day
@@ -46,8 +55,14 @@ class ChannelModel:
 
     def truth(self) -> dict:
         out = asdict(self)
-        out["formula"] = ("visits_d = vmax * A_d**alpha / (A_d**alpha + k_fen**alpha); "
-                          "A_d = spend_d + theta * A_(d-1)") if self.paid else "visits_d ∝ demand_d"
+        out["formula"] = (
+            (
+                "visits_d = vmax * A_d**alpha / (A_d**alpha + k_fen**alpha); "
+                "A_d = spend_d + theta * A_(d-1)"
+            )
+            if self.paid
+            else "visits_d ∝ demand_d"
+        )
         return out
 
 
@@ -73,11 +88,19 @@ def channel_kind(channel: Channel) -> str:
     return channel.kind
 
 
-def daily_spend_plan(campaign: Campaign, channels: list[Channel], labels: list[str],
-                     fraction: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def daily_spend_plan(
+    campaign: Campaign,
+    channels: list[Channel],
+    labels: list[str],
+    fraction: float,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
     """Spend (fen of the simulated store) per paid channel per day, with ±25 % day noise."""
-    lines = {line.channel: line.amount for line in (campaign.budget.lines if campaign.budget
-                                                    else []) if line.channel}
+    lines = {
+        line.channel: line.amount
+        for line in (campaign.budget.lines if campaign.budget else [])
+        if line.channel
+    }
     phase_days = {p: max(1, labels.count(p)) for p in PHASE_SPEND}
     out = {}
     for channel in channels:
@@ -100,13 +123,18 @@ def daily_spend_plan(campaign: Campaign, channels: list[Channel], labels: list[s
     return out
 
 
-def build_channels(campaign: Campaign, spend: dict[str, np.ndarray], ordinary_visits: float,
-                   history_days: int) -> list[ChannelModel]:
+def build_channels(
+    campaign: Campaign, spend: dict[str, np.ndarray], ordinary_visits: float, history_days: int
+) -> list[ChannelModel]:
     """Channel models sized so an ordinary day has `ordinary_visits` sessions in total."""
     channels = campaign.channels or [Channel(id="organic", kind="organic")]
     kinds = [channel_kind(c) for c in channels]
-    shares = np.array([PAID_KINDS[k][3] if c.is_paid else FREE_SHARES.get(k, 0.02)
-                       for c, k in zip(channels, kinds, strict=True)])
+    shares = np.array(
+        [
+            PAID_KINDS[k][3] if c.is_paid else FREE_SHARES.get(k, 0.02)
+            for c, k in zip(channels, kinds, strict=True)
+        ]
+    )
     shares = shares / shares.sum()
     out = []
     for channel, kind, share in zip(channels, kinds, shares, strict=True):
@@ -114,7 +142,7 @@ def build_channels(campaign: Campaign, spend: dict[str, np.ndarray], ordinary_vi
             out.append(ChannelModel(channel.id, kind, False, float(share)))
             continue
         theta, alpha, k_mult, _ = PAID_KINDS[kind]
-        ordinary = float(np.median(adstock(spend[channel.id], theta)[:max(1, history_days)]))
+        ordinary = float(np.median(adstock(spend[channel.id], theta)[: max(1, history_days)]))
         k_fen = k_mult * ordinary
         vmax = share * ordinary_visits / float(hill(ordinary, k_fen, alpha))
         out.append(ChannelModel(channel.id, kind, True, float(share), theta, alpha, k_fen, vmax))

@@ -44,15 +44,15 @@ def _starts(day: DayInfo, hours: np.ndarray, rng: np.random.Generator) -> np.nda
     offset = rng.integers(0, HOUR_US, len(hours))
     if day.peak:  # the opening rush: most of 00:00–01:00 happens in the first minutes
         rush = hours == 0
-        offset[rush] = np.minimum(rng.exponential(600e6, rush.sum()), HOUR_US - 1).astype(
-            np.int64)
+        offset[rush] = np.minimum(rng.exponential(600e6, rush.sum()), HOUR_US - 1).astype(np.int64)
     return day.start_us + hours * HOUR_US + offset
 
 
-def visitor_sessions(world: World, day: DayInfo, rng: np.random.Generator,
-                     hours: tuple[int, int] = (0, 24)) -> Sessions:
+def visitor_sessions(
+    world: World, day: DayInfo, rng: np.random.Generator, hours: tuple[int, int] = (0, 24)
+) -> Sessions:
     """Visitor and browsing-customer sessions of the local hours [hours[0], hours[1])."""
-    weights = intraday_weights(day.peak)[hours[0]:hours[1]]
+    weights = intraday_weights(day.peak)[hours[0] : hours[1]]
     expected = world.visits[:, day.index][:, None] * weights[None, :]
     counts = rng.poisson(expected)  # [channel, hour]
     channel = np.repeat(np.arange(counts.shape[0]), counts.sum(axis=1))
@@ -68,8 +68,7 @@ def visitor_sessions(world: World, day: DayInfo, rng: np.random.Generator,
     kind = np.where(returning, BROWSER, PROSPECT)
     device, region = visitor_profile(uid)
     book_device, book_region = world.book.profile()
-    device[returning], region[returning] = book_device[uid[returning]], book_region[
-        uid[returning]]
+    device[returning], region[returning] = book_device[uid[returning]], book_region[uid[returning]]
     return Sessions(ts, channel, category, kind, uid, np.full(n, -1, np.int64), device, region)
 
 
@@ -79,24 +78,34 @@ def visitor_profile(uid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hashed_choice(key, DEVICE_P, salt=1), hashed_choice(key, REGION_P, salt=2)
 
 
-def repeat_sessions(world: World, when: np.ndarray, who: np.ndarray, lo_us: int,
-                    rng: np.random.Generator) -> Sessions:
+def repeat_sessions(
+    world: World, when: np.ndarray, who: np.ndarray, lo_us: int, rng: np.random.Generator
+) -> Sessions:
     """Sessions of scheduled repeat purchases (they start a few minutes before buying)."""
     n = len(when)
     channel = rng.choice(len(world.channels), n, p=world.repeat_channel_p)
     start = np.maximum(when - rng.exponential(240e6, n).astype(np.int64), lo_us)
     device, region = world.book.profile()
     who = who.astype(np.int64)
-    return Sessions(start, channel, favourite_category(who, world), np.full(n, REPEAT), who,
-                    when.astype(np.int64), device[who], region[who])
+    return Sessions(
+        start,
+        channel,
+        favourite_category(who, world),
+        np.full(n, REPEAT),
+        who,
+        when.astype(np.int64),
+        device[who],
+        region[who],
+    )
 
 
 def favourite_category(customer: np.ndarray, world: World) -> np.ndarray:
     return hashed_choice(customer, world.category_mix, salt=3)
 
 
-def apply_traffic_drops(sessions: Sessions, world: World, incidents: list[Incident],
-                        rng: np.random.Generator) -> Sessions:
+def apply_traffic_drops(
+    sessions: Sessions, world: World, incidents: list[Incident], rng: np.random.Generator
+) -> Sessions:
     keep = np.ones(len(sessions), bool)
     for incident in incidents:
         if incident.kind != "traffic_drop":

@@ -17,23 +17,34 @@ from dacu.sim.incidents import Incident
 from dacu.sim.world import CHANNEL_BEHAVIOUR, EVENTS_PER_SCALE, PAY_RATE, PAY_RATE_PEAK, World
 
 
-def build_truth(world: World, state, incidents: list[Incident], *, events: int,
-                seconds: float) -> dict:
+def build_truth(
+    world: World, state, incidents: list[Incident], *, events: int, seconds: float
+) -> dict:
     from dacu.sim.engine import _with_actors
 
     days = world.days
     return {
-        "campaign_id": world.campaign.id, "seed": world.seed, "scale": world.scale,
+        "campaign_id": world.campaign.id,
+        "seed": world.seed,
+        "scale": world.scale,
         "timezone": world.campaign.timezone,
-        "window": {"first_day": days[0].day.isoformat(), "last_day": days[-1].day.isoformat(),
-                   "history_days": sum(1 for d in days if not d.in_campaign),
-                   "campaign_days": sum(1 for d in days if d.in_campaign)},
-        "sizing": {"store_fraction": world.fraction, "events_per_scale": EVENTS_PER_SCALE,
-                   "note": "volumes (visits, orders, GMV, spend, stock) are the campaign file's "
-                           "store × store_fraction; ratios (CVR, ASP, CTR, ROI) are not scaled"},
+        "window": {
+            "first_day": days[0].day.isoformat(),
+            "last_day": days[-1].day.isoformat(),
+            "history_days": sum(1 for d in days if not d.in_campaign),
+            "campaign_days": sum(1 for d in days if d.in_campaign),
+        },
+        "sizing": {
+            "store_fraction": world.fraction,
+            "events_per_scale": EVENTS_PER_SCALE,
+            "note": "volumes (visits, orders, GMV, spend, stock) are the campaign file's "
+            "store × store_fraction; ratios (CVR, ASP, CTR, ROI) are not scaled",
+        },
         "calendar": _calendar(world),
-        "intraday": {"ordinary": intraday_weights(False).round(5).tolist(),
-                     "peak_day": intraday_weights(True).round(5).tolist()},
+        "intraday": {
+            "ordinary": intraday_weights(False).round(5).tolist(),
+            "peak_day": intraday_weights(True).round(5).tolist(),
+        },
         "channels": _channels(world, state),
         "funnel": _funnel(world),
         "customers": _customers(world),
@@ -47,12 +58,23 @@ def build_truth(world: World, state, incidents: list[Incident], *, events: int,
 
 
 def _calendar(world: World) -> dict:
-    return {"phase_demand": {k.value: v for k, v in PHASE_DEMAND.items()},
-            "phase_cvr": {k.value: v for k, v in PHASE_CVR.items()},
-            "other_promos": [asdict(p) for p in OTHER_PROMOS],
-            "last_year_factor": 0.85,
-            "days": [{"day": d.day.isoformat(), "label": d.label, "demand": round(d.demand, 4),
-                      "cvr": d.cvr, "promo": d.promo, "peak": d.peak} for d in world.days]}
+    return {
+        "phase_demand": {k.value: v for k, v in PHASE_DEMAND.items()},
+        "phase_cvr": {k.value: v for k, v in PHASE_CVR.items()},
+        "other_promos": [asdict(p) for p in OTHER_PROMOS],
+        "last_year_factor": 0.85,
+        "days": [
+            {
+                "day": d.day.isoformat(),
+                "label": d.label,
+                "demand": round(d.demand, 4),
+                "cvr": d.cvr,
+                "promo": d.promo,
+                "peak": d.peak,
+            }
+            for d in world.days
+        ],
+    }
 
 
 def _channels(world: World, state) -> list[dict]:
@@ -60,8 +82,13 @@ def _channels(world: World, state) -> list[dict]:
     realised = np.array([row["visits_by_channel"] for row in state.daily])
     for index, model in enumerate(world.channels):
         item = model.truth()
-        item["behaviour"] = dict(zip(("buy_factor", "returning_share", "ad_ctr"),
-                                     world.behaviour[index].tolist(), strict=True))
+        item["behaviour"] = dict(
+            zip(
+                ("buy_factor", "returning_share", "ad_ctr"),
+                world.behaviour[index].tolist(),
+                strict=True,
+            )
+        )
         item["expected_visits"] = np.round(world.visits[index], 2).tolist()
         item["realised_sessions"] = realised[:, index].tolist() if len(realised) else []
         if model.paid:
@@ -71,64 +98,95 @@ def _channels(world: World, state) -> list[dict]:
 
 
 def _funnel(world: World) -> dict:
-    names = ("in_store_ctr", "extra_pv_mean", "cart_rate_browsers", "buy_rate_new_visitor",
-             "refund_rate")
-    return {"categories": {cid: dict(zip(names, row.tolist(), strict=True))
-                           for cid, row in zip(world.category_ids, world.funnel, strict=True)},
-            "category_mix": dict(zip(world.category_ids, world.category_mix.tolist(),
-                                     strict=True)),
-            "channel_behaviour_by_kind": {k: dict(zip(("buy_factor", "returning_share",
-                                                       "ad_ctr"), v, strict=True))
-                                          for k, v in CHANNEL_BEHAVIOUR.items()},
-            "pay_rate": PAY_RATE, "pay_rate_peak_day": PAY_RATE_PEAK,
-            "refund_campaign_lift": 1.4,
-            "buy_probability": "buy_rate_new_visitor[category] × buy_factor[channel] × cvr[day]"}
+    names = (
+        "in_store_ctr",
+        "extra_pv_mean",
+        "cart_rate_browsers",
+        "buy_rate_new_visitor",
+        "refund_rate",
+    )
+    return {
+        "categories": {
+            cid: dict(zip(names, row.tolist(), strict=True))
+            for cid, row in zip(world.category_ids, world.funnel, strict=True)
+        },
+        "category_mix": dict(zip(world.category_ids, world.category_mix.tolist(), strict=True)),
+        "channel_behaviour_by_kind": {
+            k: dict(zip(("buy_factor", "returning_share", "ad_ctr"), v, strict=True))
+            for k, v in CHANNEL_BEHAVIOUR.items()
+        },
+        "pay_rate": PAY_RATE,
+        "pay_rate_peak_day": PAY_RATE_PEAK,
+        "refund_campaign_lift": 1.4,
+        "buy_probability": "buy_rate_new_visitor[category] × buy_factor[channel] × cvr[day]",
+    }
 
 
 def _customers(world: World) -> dict:
     arrays = world.book.arrays()
-    return {"model": "BG/NBD in operational time (intensity = demand**0.6, mean 1 over history)",
-            "params": asdict(world.book.params),
-            "count": len(arrays["first_purchase"]),
-            "mean_lambda_per_day": float(arrays["lam"].mean()) if arrays["lam"].size else 0.0,
-            "tiers": dict(zip(TIERS, TIER_MIN_PURCHASES, strict=True))}
+    return {
+        "model": "BG/NBD in operational time (intensity = demand**0.6, mean 1 over history)",
+        "params": asdict(world.book.params),
+        "count": len(arrays["first_purchase"]),
+        "mean_lambda_per_day": float(arrays["lam"].mean()) if arrays["lam"].size else 0.0,
+        "tiers": dict(zip(TIERS, TIER_MIN_PURCHASES, strict=True)),
+    }
 
 
 def _promotions(world: World) -> dict:
     rules = world.rules
-    return {"tiers_fen": rules.tiers, "every_fen": rules.every,
-            "coupons": [{"id": c[0], "threshold_fen": c[1], "discount_fen": c[2],
-                         "new_customer_only": c[3]} for c in rules.coupons],
-            "topup_window": TOPUP_WINDOW, "topup_probability": TOPUP_PROB,
-            "extra_lines_mean": EXTRA_LINES, "coupon_use": COUPON_USE,
-            "in_force": "campaign days, last year's campaign days and other promo days"}
+    return {
+        "tiers_fen": rules.tiers,
+        "every_fen": rules.every,
+        "coupons": [
+            {"id": c[0], "threshold_fen": c[1], "discount_fen": c[2], "new_customer_only": c[3]}
+            for c in rules.coupons
+        ],
+        "topup_window": TOPUP_WINDOW,
+        "topup_probability": TOPUP_PROB,
+        "extra_lines_mean": EXTRA_LINES,
+        "coupon_use": COUPON_USE,
+        "in_force": "campaign days, last year's campaign days and other promo days",
+    }
 
 
 def _skus(world: World, state) -> dict:
     from datetime import UTC, datetime
 
     ids = world.catalogue.sku_ids
-    sold_out = {ids[k]: datetime.fromtimestamp(v / 1e6, UTC).isoformat()
-                for k, v in sorted(state.stock.sold_out_at.items(), key=lambda kv: kv[1])}
-    return {"hits": [ids[k] for k in np.flatnonzero(np.diff(world.catalogue.category,
-                                                            prepend=-1))],
-            "campaign_stock": dict(zip(ids, world.catalogue.stock.tolist(), strict=True)),
-            "sold_out_at": sold_out}
+    sold_out = {
+        ids[k]: datetime.fromtimestamp(v / 1e6, UTC).isoformat()
+        for k, v in sorted(state.stock.sold_out_at.items(), key=lambda kv: kv[1])
+    }
+    return {
+        "hits": [ids[k] for k in np.flatnonzero(np.diff(world.catalogue.category, prepend=-1))],
+        "campaign_stock": dict(zip(ids, world.catalogue.stock.tolist(), strict=True)),
+        "sold_out_at": sold_out,
+    }
 
 
 def _totals(world: World, state, events: int) -> dict:
     """Sessions by the day they start; orders and money by the local day of their timestamp."""
     money = state.by_ts_day
-    daily = [{**row, **{k: int(money[k][i]) for k in money}}
-             for i, row in enumerate(state.daily)]
+    daily = [{**row, **{k: int(money[k][i]) for k in money}} for i, row in enumerate(state.daily)]
     by_label: dict[str, dict[str, int]] = {}
     for row in daily:
-        slot = by_label.setdefault(row["label"], {"days": 0, "orders": 0, "gmv_fen": 0,
-                                                  "paid_gmv_fen": 0, "refund_fen": 0,
-                                                  "sessions": 0})
+        slot = by_label.setdefault(
+            row["label"],
+            {
+                "days": 0,
+                "orders": 0,
+                "gmv_fen": 0,
+                "paid_gmv_fen": 0,
+                "refund_fen": 0,
+                "sessions": 0,
+            },
+        )
         slot["days"] += 1
         for key in ("orders", "gmv_fen", "paid_gmv_fen", "refund_fen", "sessions"):
             slot[key] += row[key]
-    return {"events": events, "by_label": by_label,
-            "daily": [{k: v for k, v in row.items() if k != "visits_by_channel"}
-                      for row in daily]}
+    return {
+        "events": events,
+        "by_label": by_label,
+        "daily": [{k: v for k, v in row.items() if k != "visits_by_channel"} for row in daily],
+    }

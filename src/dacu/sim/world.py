@@ -33,18 +33,27 @@ DEFAULT_ORDINARY_VISITS = 20_000  # when the campaign has no uv/gmv target
 # Funnel per category id: in-store CTR (impression → click), extra pvs, cart rate of browsers,
 # buy rate of a new visitor, refund rate; unknown categories use "other".
 FUNNEL = {
-    "skincare": (0.35, 1.2, 0.06, 0.016, 0.05), "makeup": (0.45, 1.0, 0.08, 0.022, 0.07),
-    "fragrance": (0.25, 1.4, 0.05, 0.009, 0.04), "bodycare": (0.40, 0.8, 0.07, 0.026, 0.03),
+    "skincare": (0.35, 1.2, 0.06, 0.016, 0.05),
+    "makeup": (0.45, 1.0, 0.08, 0.022, 0.07),
+    "fragrance": (0.25, 1.4, 0.05, 0.009, 0.04),
+    "bodycare": (0.40, 0.8, 0.07, 0.026, 0.03),
     "other": (0.35, 1.0, 0.06, 0.018, 0.05),
 }
 CATEGORY_MIX = {"skincare": 0.38, "makeup": 0.32, "fragrance": 0.12, "bodycare": 0.18}
 # Channel kind → (buy-rate factor, share of sessions by existing customers, ad CTR).
 CHANNEL_BEHAVIOUR = {
-    "search_ads": (1.3, 0.12, 0.030), "display_ads": (0.6, 0.10, 0.006),
-    "affiliate": (1.1, 0.10, 0.015), "kol_live": (1.4, 0.15, 0.040),
-    "content": (0.7, 0.10, 0.012), "private": (1.6, 0.85, 0.0), "organic": (1.0, 0.25, 0.0),
-    "direct": (1.3, 0.50, 0.0), "sms": (1.2, 0.8, 0.0), "email": (1.0, 0.8, 0.0),
-    "push": (1.1, 0.8, 0.0), "other": (0.8, 0.2, 0.0),
+    "search_ads": (1.3, 0.12, 0.030),
+    "display_ads": (0.6, 0.10, 0.006),
+    "affiliate": (1.1, 0.10, 0.015),
+    "kol_live": (1.4, 0.15, 0.040),
+    "content": (0.7, 0.10, 0.012),
+    "private": (1.6, 0.85, 0.0),
+    "organic": (1.0, 0.25, 0.0),
+    "direct": (1.3, 0.50, 0.0),
+    "sms": (1.2, 0.8, 0.0),
+    "email": (1.0, 0.8, 0.0),
+    "push": (1.1, 0.8, 0.0),
+    "other": (0.8, 0.2, 0.0),
 }
 REPEAT_CHANNELS = {"private": 0.35, "direct": 0.30, "organic": 0.25, "push": 0.05, "sms": 0.05}
 PAY_RATE, PAY_RATE_PEAK = 0.94, 0.90
@@ -99,8 +108,9 @@ def ordinary_visits(campaign: Campaign, days: list[DayInfo]) -> float:
     return DEFAULT_ORDINARY_VISITS
 
 
-def build_world(campaign: Campaign, *, scale: float, seed: int,
-                days_before: int | None = None) -> World:
+def build_world(
+    campaign: Campaign, *, scale: float, seed: int, days_before: int | None = None
+) -> World:
     rng, days, channels, spend, visits = _planned_volume(campaign, seed, days_before)
     fraction = scale * EVENTS_PER_SCALE / (EVENTS_PER_SESSION * visits.sum())
     channels = [_shrink(c, fraction) for c in channels]
@@ -121,22 +131,27 @@ def _planned_volume(campaign: Campaign, seed: int, days_before: int | None):
     return rng, days, channels, spend, _expected_visits(channels, spend, days, v0)
 
 
-def scale_for_store(campaign: Campaign, store_fraction: float, *, seed: int = 0,
-                    days_before: int | None = 0) -> float:
+def scale_for_store(
+    campaign: Campaign, store_fraction: float, *, seed: int = 0, days_before: int | None = 0
+) -> float:
     """The `scale` at which the simulated shop is `store_fraction` × the campaign's own plan
     (its GMV target): 1.0 → the shop the plan describes, 4.0 → a shop four times its size."""
     if not store_fraction > 0:
-        raise ConfigError(f"scale_for_store: store_fraction must be a positive multiple of the "
-                          f"plan's shop (1.0 = as planned), got {store_fraction!r}")
+        raise ConfigError(
+            f"scale_for_store: store_fraction must be a positive multiple of the "
+            f"plan's shop (1.0 = as planned), got {store_fraction!r}"
+        )
     visits = _planned_volume(campaign, seed, days_before)[-1]
     return store_fraction * EVENTS_PER_SESSION * visits.sum() / EVENTS_PER_SCALE
 
 
-def _expected_visits(channels: list[ChannelModel], spend: dict[str, np.ndarray],
-                     days: list[DayInfo], v0: float) -> np.ndarray:
+def _expected_visits(
+    channels: list[ChannelModel], spend: dict[str, np.ndarray], days: list[DayInfo], v0: float
+) -> np.ndarray:
     demand = np.array([d.demand for d in days])
-    rows = [expected_paid_visits(c, spend[c.id]) if c.paid else c.share * v0 * demand
-            for c in channels]
+    rows = [
+        expected_paid_visits(c, spend[c.id]) if c.paid else c.share * v0 * demand for c in channels
+    ]
     return np.vstack(rows)
 
 
@@ -146,14 +161,23 @@ def _shrink(model: ChannelModel, fraction: float) -> ChannelModel:
     return replace(model, k_fen=model.k_fen * fraction, vmax=model.vmax * fraction)
 
 
-def _assemble(campaign: Campaign, seed: int, scale: float, fraction: float, days: list[DayInfo],
-              channels: list[ChannelModel], visits: np.ndarray, spend: dict[str, np.ndarray],
-              rng: np.random.Generator) -> World:
+def _assemble(
+    campaign: Campaign,
+    seed: int,
+    scale: float,
+    fraction: float,
+    days: list[DayInfo],
+    channels: list[ChannelModel],
+    visits: np.ndarray,
+    spend: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> World:
     category_ids = [c.id for c in campaign.categories] or ["other"]
     funnel = np.array([FUNNEL.get(c, FUNNEL["other"]) for c in category_ids])
     mix = np.array([CATEGORY_MIX.get(c, 0.15) for c in category_ids])
-    behaviour = np.array([CHANNEL_BEHAVIOUR.get(c.kind, CHANNEL_BEHAVIOUR["other"])
-                          for c in channels])
+    behaviour = np.array(
+        [CHANNEL_BEHAVIOUR.get(c.kind, CHANNEL_BEHAVIOUR["other"]) for c in channels]
+    )
     repeat_p = np.array([REPEAT_CHANNELS.get(c.kind, 0.0) for c in channels])
     if repeat_p.sum() == 0:
         repeat_p = np.ones(len(channels))
@@ -163,11 +187,28 @@ def _assemble(campaign: Campaign, seed: int, scale: float, fraction: float, days
     intensity = intensity / intensity[history].mean()
     book = CustomerBook(BGNBDParams(), OperationalClock(day_starts, intensity), day_starts)
     catalogue = build_catalogue(campaign, rng)
-    world = World(campaign, seed, scale, fraction, days, day_starts, channels, visits, spend,
-                  catalogue, read_rules(campaign), category_ids, funnel, mix / mix.sum(),
-                  behaviour, repeat_p / repeat_p.sum(), book,
-                  prospect_pool=max(100, int(visits.sum() * 0.45)),
-                  prefix=_prefix(campaign.id, seed, scale), end_us=int(day_starts[-1] + DAY_US))
+    world = World(
+        campaign,
+        seed,
+        scale,
+        fraction,
+        days,
+        day_starts,
+        channels,
+        visits,
+        spend,
+        catalogue,
+        read_rules(campaign),
+        category_ids,
+        funnel,
+        mix / mix.sum(),
+        behaviour,
+        repeat_p / repeat_p.sum(),
+        book,
+        prospect_pool=max(100, int(visits.sum() * 0.45)),
+        prefix=_prefix(campaign.id, seed, scale),
+        end_us=int(day_starts[-1] + DAY_US),
+    )
     _seed_customers(world, rng)
     _stock(world, rng)
     from dacu.sim.flash import read_flash_sales
@@ -184,7 +225,7 @@ def _prefix(campaign_id: str, seed: int, scale: float) -> str:
 def _seed_customers(world: World, rng: np.random.Generator) -> None:
     """Customers who already bought before the simulated window (born up to two years earlier)."""
     ordinary = world.visits[:, [i for i, d in enumerate(world.days) if d.label == "history"]]
-    per_day = (ordinary.mean(axis=1).sum() if ordinary.size else world.visits.mean(axis=0).sum())
+    per_day = ordinary.mean(axis=1).sum() if ordinary.size else world.visits.mean(axis=0).sum()
     births_per_day = per_day * float(world.funnel[:, 3] @ world.category_mix) * 0.8
     n = int(rng.poisson(births_per_day * 500))
     start = world.day_starts[0]

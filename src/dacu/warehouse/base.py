@@ -40,8 +40,9 @@ def conform(table: pa.Table, schema: pa.Schema, *, source: str = "table") -> pa.
             try:
                 columns.append(table[field.name].cast(field.type))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise InputError(f"cannot read as {field.type}: {exc}", file=source,
-                                 column=field.name) from None
+                raise InputError(
+                    f"cannot read as {field.type}: {exc}", file=source, column=field.name
+                ) from None
         else:
             columns.append(pa.nulls(len(table), field.type))
     return pa.Table.from_arrays(columns, schema=_nullable(schema))

@@ -30,4 +30,5 @@ def open_warehouse(url: str | None = None) -> Warehouse:
         return SparkWarehouse(url, master or "local[2]", path[0])
     raise WarehouseError(
         f"unknown warehouse URL {url!r}: expected duckdb:///FILE.duckdb, duckdb://:memory: "
-        "or pyspark://local[2]")
+        "or pyspark://local[2]"
+    )

@@ -81,13 +81,23 @@ def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
 def _drop(con: duckdb.DuckDBPyConnection) -> None:
     found = con.execute(
         "SELECT table_name, table_type FROM information_schema.tables "
-        "WHERE table_name IN (?, ?, ?, ?)", [GOOD, TYPED, REJECTS, RAW]).fetchall()
+        "WHERE table_name IN (?, ?, ?, ?)",
+        [GOOD, TYPED, REJECTS, RAW],
+    ).fetchall()
     for name, kind in found:
         con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {name}")
 
 
-def _finish(wh: Warehouse, staged: Staged, source: str, *, table: str, skip_bad_rows: bool,
-            rejects_path: Path | None, count: int) -> ImportReport:
+def _finish(
+    wh: Warehouse,
+    staged: Staged,
+    source: str,
+    *,
+    table: str,
+    skip_bad_rows: bool,
+    rejects_path: Path | None,
+    count: int,
+) -> ImportReport:
     """Fail, or write rejects and commit the good rows; always drop the staging tables."""
     con = wh.staging()
     try:
@@ -95,38 +105,59 @@ def _finish(wh: Warehouse, staged: Staged, source: str, *, table: str, skip_bad_
         count = reject_count(con) if staged.malformed else count
         if count and not skip_bad_rows:
             raise_rejects(con, source, count)
-        written = _write_rejects(con, rejects_path or Path(f"{source}.rejects.csv")) if count else None
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {GOOD} AS SELECT * FROM {TYPED} "
-                    f"WHERE _line NOT IN (SELECT _line FROM {REJECTS})" if count else
-                    f"CREATE OR REPLACE TEMP VIEW {GOOD} AS SELECT * FROM {TYPED}")
+        written = (
+            _write_rejects(con, rejects_path or Path(f"{source}.rejects.csv")) if count else None
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {GOOD} AS SELECT * FROM {TYPED} "
+            f"WHERE _line NOT IN (SELECT _line FROM {REJECTS})"
+            if count
+            else f"CREATE OR REPLACE TEMP VIEW {GOOD} AS SELECT * FROM {TYPED}"
+        )
         if table == "events":
             result = wh.commit_staged(GOOD)
         else:
             result = AppendResult(wh.replace_staged(GOOD, table=table), 0)
     finally:
         _drop(con)
-    return ImportReport(source, table, staged.rows + len(staged.malformed), result.inserted,
-                        result.duplicates, count, written, staged.encoding)
+    return ImportReport(
+        source,
+        table,
+        staged.rows + len(staged.malformed),
+        result.inserted,
+        result.duplicates,
+        count,
+        written,
+        staged.encoding,
+    )
 
 
 def _write_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
-        f"COPY (SELECT r._line AS line, r.\"column\", r.reason, w.* EXCLUDE (_line) "
+        f'COPY (SELECT r._line AS line, r."column", r.reason, w.* EXCLUDE (_line) '
         f"FROM {REJECTS} r LEFT JOIN {RAW} w ON w._line = r._line ORDER BY r._line) "
-        f"TO '{path}' (HEADER, DELIMITER ',')")
+        f"TO '{path}' (HEADER, DELIMITER ',')"
+    )
     return path
 
 
-def import_events(wh: Warehouse, path: Path, mapping: Mapping | None = None, *,
-                  skip_bad_rows: bool = False, rejects_path: Path | None = None,
-                  progress: Progress | None = None) -> ImportReport:
+def import_events(
+    wh: Warehouse,
+    path: Path,
+    mapping: Mapping | None = None,
+    *,
+    skip_bad_rows: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Import a CSV/Excel/Parquet file of events through a column mapping (see mapping.py)."""
     mapping = mapping or Mapping()
     con, source = wh.staging(), str(path)
     try:
-        staged = stage_file(con, path, table=RAW, encoding=mapping.encoding, sheet=mapping.sheet,
-                            progress=progress)
+        staged = stage_file(
+            con, path, table=RAW, encoding=mapping.encoding, sheet=mapping.sheet, progress=progress
+        )
         chosen = resolve_columns(mapping, EVENT_SCHEMA, staged.columns, source)
         _require(chosen, mapping, ("ts", "user_id", "event"), staged.columns, source)
         select = typed_select(EVENT_SCHEMA, chosen, _types(con, RAW), mapping, RAW, source)
@@ -139,30 +170,51 @@ def import_events(wh: Warehouse, path: Path, mapping: Mapping | None = None, *,
     except BaseException:
         _drop(con)
         raise
-    return _finish(wh, staged, source, table="events", skip_bad_rows=skip_bad_rows,
-                   rejects_path=rejects_path, count=count)
+    return _finish(
+        wh,
+        staged,
+        source,
+        table="events",
+        skip_bad_rows=skip_bad_rows,
+        rejects_path=rejects_path,
+        count=count,
+    )
 
 
-def _require(chosen: dict[str, str], mapping: Mapping, fields: tuple[str, ...],
-             have: list[str], source: str) -> None:
+def _require(
+    chosen: dict[str, str], mapping: Mapping, fields: tuple[str, ...], have: list[str], source: str
+) -> None:
     for field in fields:
         if field not in chosen and field not in mapping.constants:
-            raise InputError(f"missing column for required field {field!r} (name a column in "
-                             f"the mapping: columns: {{{field}: ...}}); the file has: "
-                             f"{', '.join(have)}", file=source, line=1, column=field)
+            raise InputError(
+                f"missing column for required field {field!r} (name a column in "
+                f"the mapping: columns: {{{field}: ...}}); the file has: "
+                f"{', '.join(have)}",
+                file=source,
+                line=1,
+                column=field,
+            )
 
 
 def _with_generated_ids(select: str, raw_columns: list[str]) -> str:
     """Give rows without an event_id a deterministic one: a hash of the row and its repeat count."""
     row = "concat_ws(chr(31), " + ", ".join(f'"{c}"' for c in raw_columns) + ")"
-    return (f"SELECT * EXCLUDE (h) REPLACE ('gen:' || h || ':' || (row_number() OVER "
-            f"(PARTITION BY h ORDER BY _line) - 1) AS event_id) FROM (SELECT t.*, md5(w.row) AS h "
-            f"FROM ({select}) t JOIN (SELECT _line, {row} AS row FROM {RAW}) w USING (_line))")
+    return (
+        f"SELECT * EXCLUDE (h) REPLACE ('gen:' || h || ':' || (row_number() OVER "
+        f"(PARTITION BY h ORDER BY _line) - 1) AS event_id) FROM (SELECT t.*, md5(w.row) AS h "
+        f"FROM ({select}) t JOIN (SELECT _line, {row} AS row FROM {RAW}) w USING (_line))"
+    )
 
 
-def import_taobao(wh: Warehouse, path: Path, *, campaign_id: str | None = None,
-                  skip_bad_rows: bool = False, rejects_path: Path | None = None,
-                  progress: Progress | None = None) -> ImportReport:
+def import_taobao(
+    wh: Warehouse,
+    path: Path,
+    *,
+    campaign_id: str | None = None,
+    skip_bad_rows: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Import a Taobao UserBehavior CSV (no header; see the module doc for the mapping)."""
     con, source = wh.staging(), str(path)
     try:
@@ -172,8 +224,15 @@ def import_taobao(wh: Warehouse, path: Path, *, campaign_id: str | None = None,
     except BaseException:
         _drop(con)
         raise
-    return _finish(wh, staged, source, table="events", skip_bad_rows=skip_bad_rows,
-                   rejects_path=rejects_path, count=count)
+    return _finish(
+        wh,
+        staged,
+        source,
+        table="events",
+        skip_bad_rows=skip_bad_rows,
+        rejects_path=rejects_path,
+        count=count,
+    )
 
 
 def taobao_sql(campaign_id: str | None) -> str:
@@ -209,9 +268,16 @@ def taobao_sql(campaign_id: str | None) -> str:
     FROM q, unnest(CASE WHEN b = 'buy' THEN ['order', 'pay'] ELSE [b] END) AS x(ev)"""
 
 
-def import_reference(wh: Warehouse, name: str, path: Path, mapping: Mapping | None = None, *,
-                     skip_bad_rows: bool = False, rejects_path: Path | None = None,
-                     progress: Progress | None = None) -> ImportReport:
+def import_reference(
+    wh: Warehouse,
+    name: str,
+    path: Path,
+    mapping: Mapping | None = None,
+    *,
+    skip_bad_rows: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Replace reference table `name` (spend, skus, customers) by the file's rows, atomically."""
     if name not in REFERENCE_SCHEMAS or name == "events":
         raise InputError(f"unknown reference table {name!r} (expected spend, skus or customers)")
@@ -221,11 +287,13 @@ def import_reference(wh: Warehouse, name: str, path: Path, mapping: Mapping | No
         mapping = mapping.model_copy(update={"timezone": DEFAULT_TZ})
     con, source = wh.staging(), str(path)
     try:
-        staged = stage_file(con, path, table=RAW, encoding=mapping.encoding, sheet=mapping.sheet,
-                            progress=progress)
+        staged = stage_file(
+            con, path, table=RAW, encoding=mapping.encoding, sheet=mapping.sheet, progress=progress
+        )
         chosen = resolve_columns(mapping, schema, staged.columns, source, ALIASES)
-        _require(chosen, mapping, tuple(f.name for f in schema if not f.nullable),
-                 staged.columns, source)
+        _require(
+            chosen, mapping, tuple(f.name for f in schema if not f.nullable), staged.columns, source
+        )
         select = typed_select(schema, chosen, _types(con, RAW), mapping, RAW, source)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPED} AS {select}")
         key = next(iter(f.name for f in schema if f.name in ("sku_id", "user_id")), None)
@@ -233,22 +301,30 @@ def import_reference(wh: Warehouse, name: str, path: Path, mapping: Mapping | No
     except BaseException:
         _drop(con)
         raise
-    return _finish(wh, staged, source, table=name, skip_bad_rows=skip_bad_rows,
-                   rejects_path=rejects_path, count=count)
-
+    return _finish(
+        wh,
+        staged,
+        source,
+        table=name,
+        skip_bad_rows=skip_bad_rows,
+        rejects_path=rejects_path,
+        count=count,
+    )
 
 
 FOLDER_TABLES = ("skus", "customers", "spend", "events")
 
 
-def import_folder(wh: Warehouse, folder: Path, *,
-                  progress: Progress | None = None) -> list[ImportReport]:
+def import_folder(
+    wh: Warehouse, folder: Path, *, progress: Progress | None = None
+) -> list[ImportReport]:
     """Import a folder written by `dacu sim` (or laid out like it): events, spend, skus and
     customers as `NAME.parquet` (or .csv). Reference tables are replaced, events appended."""
     reports = []
     for name in FOLDER_TABLES:
-        path = next((p for p in (folder / f"{name}.parquet", folder / f"{name}.csv")
-                     if p.exists()), None)
+        path = next(
+            (p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.exists()), None
+        )
         if path is None:
             continue
         if name == "events":
@@ -256,6 +332,9 @@ def import_folder(wh: Warehouse, folder: Path, *,
         else:
             reports.append(import_reference(wh, name, path, progress=progress))
     if not reports:
-        raise InputError("no events/spend/skus/customers .parquet or .csv files here "
-                         "(expected the output of `dacu sim`)", file=str(folder))
+        raise InputError(
+            "no events/spend/skus/customers .parquet or .csv files here "
+            "(expected the output of `dacu sim`)",
+            file=str(folder),
+        )
     return reports

@@ -75,21 +75,33 @@ def load_mapping(path: Path | None) -> Mapping:
         raise ConfigError(describe_validation_error(exc, lines, str(path))) from None
 
 
-def resolve_columns(mapping: Mapping, schema: pa.Schema, have: list[str], source: str,
-                    aliases: dict[str, tuple[str, ...]] | None = None) -> dict[str, str]:
+def resolve_columns(
+    mapping: Mapping,
+    schema: pa.Schema,
+    have: list[str],
+    source: str,
+    aliases: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, str]:
     """{field: file column} for every field the file provides; errors for what is missing."""
     fields = {f.name for f in schema}
     for name in (*mapping.columns, *mapping.constants, *mapping.values):
         if name not in fields:
-            raise ConfigError(f"mapping: {name!r} is not a field (expected one of "
-                              f"{', '.join(f.name for f in schema)})")
+            raise ConfigError(
+                f"mapping: {name!r} is not a field (expected one of "
+                f"{', '.join(f.name for f in schema)})"
+            )
     chosen: dict[str, str] = {}
     for field in schema:
         if field.name in mapping.columns:
             column = mapping.columns[field.name]
             if column not in have:
-                raise InputError(f"missing column {column!r} (mapped to {field.name}); the file "
-                                 f"has: {', '.join(have)}", file=source, line=1, column=column)
+                raise InputError(
+                    f"missing column {column!r} (mapped to {field.name}); the file "
+                    f"has: {', '.join(have)}",
+                    file=source,
+                    line=1,
+                    column=column,
+                )
             chosen[field.name] = column
             continue
         found = [c for c in (field.name, *(aliases or {}).get(field.name, ())) if c in have]
@@ -124,15 +136,21 @@ def timestamp_sql(column: str, dtype: str, mapping: Mapping, source: str) -> tup
         return col, "'not a timestamp'"
     if dtype.startswith("TIMESTAMP") or dtype == "DATE":
         if not zone:
-            raise InputError("timestamps without a time zone (declare `timezone: Asia/Shanghai` "
-                             "in the mapping or pass --timezone)", file=source, column=column)
+            raise InputError(
+                "timestamps without a time zone (declare `timezone: Asia/Shanghai` "
+                "in the mapping or pass --timezone)",
+                file=source,
+                column=column,
+            )
         return f"timezone({_q(zone)}, CAST({col} AS TIMESTAMP))", "'not a timestamp'"
     text = f"trim(CAST({col} AS VARCHAR))"
     fmt = mapping.timestamp_format
     if fmt in ("unix_s", "unix_ms"):
         scale = "" if fmt == "unix_s" else " / 1000.0"
-        return (f"to_timestamp(TRY_CAST({text} AS DOUBLE){scale})",
-                f"'not Unix {'seconds' if fmt == 'unix_s' else 'milliseconds'}: ' || {text}")
+        return (
+            f"to_timestamp(TRY_CAST({text} AS DOUBLE){scale})",
+            f"'not Unix {'seconds' if fmt == 'unix_s' else 'milliseconds'}: ' || {text}",
+        )
     if fmt and "%z" in fmt:
         return f"TRY_STRPTIME({text}, {_q(fmt)})", f"'not a time like {fmt}: ' || {text}"
     naive = f"TRY_STRPTIME({text}, {_q(fmt)})" if fmt else f"TRY_CAST({text} AS TIMESTAMP)"
@@ -140,10 +158,14 @@ def timestamp_sql(column: str, dtype: str, mapping: Mapping, source: str) -> tup
     has_zone = f"regexp_matches({text}, '{ZONE_RE}')"
     value = f"CASE WHEN {has_zone} THEN TRY_CAST({text} AS TIMESTAMPTZ) ELSE {local} END"
     expected = fmt or "ISO 8601 like 2024-11-11 20:00:00+08:00"
-    no_zone = ("'timestamp without time zone ''' || " + text + " || ''' (write it with +08:00, "
-               "or declare `timezone: Asia/Shanghai` in the mapping / --timezone)'")
-    reason = (f"CASE WHEN NOT {has_zone} AND {naive} IS NOT NULL THEN {no_zone} "
-              f"ELSE 'not a timestamp ''' || {text} || ''' (expected {expected})' END")
+    no_zone = (
+        "'timestamp without time zone ''' || " + text + " || ''' (write it with +08:00, "
+        "or declare `timezone: Asia/Shanghai` in the mapping / --timezone)'"
+    )
+    reason = (
+        f"CASE WHEN NOT {has_zone} AND {naive} IS NOT NULL THEN {no_zone} "
+        f"ELSE 'not a timestamp ''' || {text} || ''' (expected {expected})' END"
+    )
     if zone:
         reason = f"'not a timestamp ''' || {text} || ''' (expected {expected})'"
     return value, reason
@@ -153,26 +175,39 @@ def amount_sql(column: str, dtype: str, unit: str) -> tuple[str, str]:
     """(SQL giving BIGINT fen, reason SQL) for an amount column in `unit` (yuan or fen)."""
     col = f'"{column}"'
     if dtype not in TEXT_TYPES:
-        return ((f"CAST({col} AS BIGINT)" if unit == "fen"
-                 else f"CAST(round(CAST({col} AS DECIMAL(20,2)) * 100) AS BIGINT)"),
-                "'not an amount'")
+        return (
+            (
+                f"CAST({col} AS BIGINT)"
+                if unit == "fen"
+                else f"CAST(round(CAST({col} AS DECIMAL(20,2)) * 100) AS BIGINT)"
+            ),
+            "'not an amount'",
+        )
     clean = f"replace(replace(replace(trim({col}), '¥', ''), '￥', ''), ',', '')"
     if unit == "fen":
-        return (f"CASE WHEN regexp_matches({clean}, '^-?\\d+$') THEN CAST({clean} AS BIGINT) END",
-                f"'not an amount in fen (whole number): ' || {col}")
+        return (
+            f"CASE WHEN regexp_matches({clean}, '^-?\\d+$') THEN CAST({clean} AS BIGINT) END",
+            f"'not an amount in fen (whole number): ' || {col}",
+        )
     pattern = "^-?\\d+(\\.\\d{1,2})?$"
-    return (f"CASE WHEN regexp_matches({clean}, '{pattern}') "
-            f"THEN CAST(CAST({clean} AS DECIMAL(20,2)) * 100 AS BIGINT) END",
-            f"'not an amount in yuan like 1234.50: ' || {col}")
+    return (
+        f"CASE WHEN regexp_matches({clean}, '{pattern}') "
+        f"THEN CAST(CAST({clean} AS DECIMAL(20,2)) * 100 AS BIGINT) END",
+        f"'not an amount in yuan like 1234.50: ' || {col}",
+    )
 
 
-def field_sql(field: pa.Field, column: str | None, dtype: str, mapping: Mapping,
-              source: str) -> tuple[str, str | None]:
+def field_sql(
+    field: pa.Field, column: str | None, dtype: str, mapping: Mapping, source: str
+) -> tuple[str, str | None]:
     """(SQL of the typed field, SQL of the reason when a non-empty value fails to parse)."""
     if column is None:
         const = mapping.constants.get(field.name)
-        return (f"CAST({_q(const)} AS {_duck_type(field.type)})" if const is not None
-                else f"CAST(NULL AS {_duck_type(field.type)})"), None
+        return (
+            f"CAST({_q(const)} AS {_duck_type(field.type)})"
+            if const is not None
+            else f"CAST(NULL AS {_duck_type(field.type)})"
+        ), None
     if pa.types.is_timestamp(field.type):
         return timestamp_sql(column, dtype, mapping, source)
     if pa.types.is_integer(field.type) and field.name.endswith("_fen"):
@@ -180,8 +215,10 @@ def field_sql(field: pa.Field, column: str | None, dtype: str, mapping: Mapping,
         return amount_sql(column, dtype, unit)
     if pa.types.is_integer(field.type):
         kind = _duck_type(field.type)
-        return (f"TRY_CAST(trim(CAST(\"{column}\" AS VARCHAR)) AS {kind})",
-                f"'not a whole number: ' || \"{column}\"")
+        return (
+            f'TRY_CAST(trim(CAST("{column}" AS VARCHAR)) AS {kind})',
+            f"'not a whole number: ' || \"{column}\"",
+        )
     return text_sql(column, field.name, mapping), None
 
 
@@ -195,8 +232,14 @@ def _duck_type(dtype: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def typed_select(schema: pa.Schema, chosen: dict[str, str], types: dict[str, str],
-                 mapping: Mapping, raw: str, source: str) -> str:
+def typed_select(
+    schema: pa.Schema,
+    chosen: dict[str, str],
+    types: dict[str, str],
+    mapping: Mapping,
+    raw: str,
+    source: str,
+) -> str:
     """SELECT of `raw` giving `_line`, every schema field typed, `_bad_column` and `_bad_reason`."""
     exprs, checks = ["_line"], []
     for field in schema:

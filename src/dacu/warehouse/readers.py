@@ -84,8 +84,9 @@ def read_header(path: Path, encoding: str, delimiter: str = ",") -> list[str]:
     names = next(csv.reader([first_line(path, encoding)], delimiter=delimiter), [])
     names = [n.strip() for n in names]
     if not any(names):
-        raise InputError("the first line is empty (expected a header of column names)",
-                         file=str(path), line=1)
+        raise InputError(
+            "the first line is empty (expected a header of column names)", file=str(path), line=1
+        )
     return names
 
 
@@ -107,9 +108,15 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
-              columns: list[str] | None = None, encoding: str | None = None,
-              progress: Progress | None = None) -> Staged:
+def stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    table: str,
+    columns: list[str] | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+) -> Staged:
     """Stage a CSV file; `columns` given means the file has no header line."""
     encoding = encoding or detect_encoding(path)
     header = columns is None
@@ -122,20 +129,27 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
         malformed_text.append(row.text)
         return "skip"
 
-    read = pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0,
-                             encoding="utf8" if encoding == "utf-8" else encoding,
-                             block_size=BLOCK_BYTES)
+    read = pacsv.ReadOptions(
+        column_names=names,
+        skip_rows=1 if header else 0,
+        encoding="utf8" if encoding == "utf-8" else encoding,
+        block_size=BLOCK_BYTES,
+    )
     parse = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid)
-    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                   strings_can_be_null=False, quoted_strings_can_be_null=False)
+    convert = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
     _create_text_table(con, table, names)
     rows = 0
     first_data_line = 2 if header else 1
     with _open_bytes(path) as handle:
         source = io.BufferedReader(_Counting(handle, progress), buffer_size=BLOCK_BYTES)
         try:
-            reader = pacsv.open_csv(source, read_options=read, parse_options=parse,
-                                    convert_options=convert)
+            reader = pacsv.open_csv(
+                source, read_options=read, parse_options=parse, convert_options=convert
+            )
             for batch in reader:
                 rows += _insert_batch(con, table, batch, first_data_line + rows)
         except pa.ArrowInvalid as exc:
@@ -144,8 +158,9 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
             raise InputError(f"not {encoding} text ({exc.reason})", file=str(path)) from None
     staged = Staged(table, names, rows, encoding)
     if malformed_text:
-        staged.malformed = _locate_malformed(con, path, table, encoding, malformed_text,
-                                             len(names), first_data_line, delimiter)
+        staged.malformed = _locate_malformed(
+            con, path, table, encoding, malformed_text, len(names), first_data_line, delimiter
+        )
     return staged
 
 
@@ -153,8 +168,12 @@ def _check_names(names: list[str], path: Path) -> None:
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:
-            raise InputError(f"column name {name!r} appears twice in the header", file=str(path),
-                             line=1, column=f"#{index + 1}")
+            raise InputError(
+                f"column name {name!r} appears twice in the header",
+                file=str(path),
+                line=1,
+                column=f"#{index + 1}",
+            )
         seen.add(name)
 
 
@@ -163,8 +182,9 @@ def _create_text_table(con: duckdb.DuckDBPyConnection, table: str, names: list[s
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" (_line BIGINT, {cols})')
 
 
-def _insert_batch(con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBatch,
-                  start_line: int) -> int:
+def _insert_batch(
+    con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBatch, start_line: int
+) -> int:
     if batch.num_rows == 0:
         return 0
     lines = pa.array(range(start_line, start_line + batch.num_rows), pa.int64())
@@ -177,9 +197,16 @@ def _insert_batch(con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBa
     return batch.num_rows
 
 
-def _locate_malformed(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str,
-                      texts: list[str], expected: int, start_line: int,
-                      delimiter: str) -> list[tuple[int, str]]:
+def _locate_malformed(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    encoding: str,
+    texts: list[str],
+    expected: int,
+    start_line: int,
+    delimiter: str,
+) -> list[tuple[int, str]]:
     """Find the lines of malformed rows (rare: a second pass) and renumber the good rows."""
     wanted = set(texts)
     found: list[tuple[int, str]] = []
@@ -194,8 +221,10 @@ def _locate_malformed(con: duckdb.DuckDBPyConnection, path: Path, table: str, en
     shifts = [m - start_line - j for j, (m, _) in enumerate(found)]
     if shifts:
         con.register("_dacu_shift", pa.table({"s": pa.array(shifts, pa.int64())}))
-        con.execute(f'UPDATE "{table}" SET _line = _line + (SELECT count(*) FROM _dacu_shift '
-                    f'WHERE s <= "{table}"._line - {start_line})')
+        con.execute(
+            f'UPDATE "{table}" SET _line = _line + (SELECT count(*) FROM _dacu_shift '
+            f'WHERE s <= "{table}"._line - {start_line})'
+        )
         con.unregister("_dacu_shift")
     return found
 
@@ -203,8 +232,10 @@ def _locate_malformed(con: duckdb.DuckDBPyConnection, path: Path, table: str, en
 def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, *, table: str) -> Staged:
     """Stage a Parquet file with its own column types; `_line` is the 1-based row number."""
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW \"{table}\" AS SELECT file_row_number + 1 AS _line, "
-                    f"* EXCLUDE (file_row_number) FROM read_parquet('{path}', file_row_number=true)")
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT file_row_number + 1 AS _line, '
+            f"* EXCLUDE (file_row_number) FROM read_parquet('{path}', file_row_number=true)"
+        )
         names = [c[0] for c in con.execute(f'DESCRIBE "{table}"').fetchall()][1:]
         rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
     except duckdb.Error as exc:
@@ -214,8 +245,9 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, *, table: str) -> 
     return Staged(table, names, rows, typed=True)
 
 
-def stage_excel(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
-                sheet: str | None = None) -> Staged:
+def stage_excel(
+    con: duckdb.DuckDBPyConnection, path: Path, *, table: str, sheet: str | None = None
+) -> Staged:
     """Stage the first (or named) sheet of an .xlsx workbook; line = the sheet's row number."""
     from openpyxl import load_workbook
 
@@ -223,8 +255,9 @@ def stage_excel(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
     try:
         ws = book[sheet] if sheet else book.worksheets[0]
     except KeyError:
-        raise InputError(f"no sheet {sheet!r} (have: {', '.join(book.sheetnames)})",
-                         file=str(path)) from None
+        raise InputError(
+            f"no sheet {sheet!r} (have: {', '.join(book.sheetnames)})", file=str(path)
+        ) from None
     rows_iter = ws.iter_rows(values_only=True)
     header = next(rows_iter, None)
     if not header or not any(header):
@@ -253,19 +286,33 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, names: list[str],
-                 rows: list[list[str]], start_line: int) -> int:
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    names: list[str],
+    rows: list[list[str]],
+    start_line: int,
+) -> int:
     if not rows:
         return 0
-    cols = {n: pa.array([r[i] if i < len(r) else "" for r in rows], pa.string())
-            for i, n in enumerate(names)}
+    cols = {
+        n: pa.array([r[i] if i < len(r) else "" for r in rows], pa.string())
+        for i, n in enumerate(names)
+    }
     batch = pa.RecordBatch.from_pydict(cols)
     return _insert_batch(con, table, batch, start_line)
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, path: Path, *, table: str,
-               columns: list[str] | None = None, encoding: str | None = None,
-               sheet: str | None = None, progress: Progress | None = None) -> Staged:
+def stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    table: str,
+    columns: list[str] | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    progress: Progress | None = None,
+) -> Staged:
     """Stage a file by its extension: .xlsx, .parquet, else delimited text (.csv, .tsv, .txt,
     optionally .gz; the delimiter , tab ; or | is taken from the first line)."""
     if not path.exists():

@@ -29,12 +29,15 @@ def spark_session(master: str) -> Any:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise WarehouseError("pyspark is not installed: pip install 'dacu[spark]'") from exc
-    builder = (SparkSession.builder.master(master).appName("dacu")
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", "4")
-               .config("spark.ui.enabled", "false")
-               .config("spark.driver.memory", os.environ.get("DACU_SPARK_MEMORY", "2g")))
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("dacu")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", os.environ.get("DACU_SPARK_MEMORY", "2g"))
+    )
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
@@ -52,7 +55,9 @@ class SparkWarehouse(Warehouse):
         self._duck.execute("SET TimeZone = 'UTC'")
         (self.root / "events").mkdir(parents=True, exist_ok=True)
         if not any((self.root / "events").glob("part-*.parquet")):
-            pq.write_table(EVENT_SCHEMA.empty_table(), self.root / "events" / "part-0-empty.parquet")
+            pq.write_table(
+                EVENT_SCHEMA.empty_table(), self.root / "events" / "part-0-empty.parquet"
+            )
         for name, schema in REFERENCE_SCHEMAS.items():
             if name != "events" and not self._file(name).exists():
                 pq.write_table(schema.empty_table(), self._file(name))
@@ -84,8 +89,10 @@ class SparkWarehouse(Warehouse):
         total = self._duck.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
         name = f"part-{uuid.uuid4().hex}.parquet"
         tmp, final = self.root / "events" / f".tmp-{name}", self.root / "events" / name
-        query = (f"SELECT {columns} FROM {relation} s WHERE NOT EXISTS "
-                 f"(SELECT 1 FROM {self._stored_ids()} t WHERE t.event_id = s.event_id)")
+        query = (
+            f"SELECT {columns} FROM {relation} s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {self._stored_ids()} t WHERE t.event_id = s.event_id)"
+        )
         try:
             self._duck.execute(f"COPY ({query}) TO '{tmp}' (FORMAT parquet)")
             inserted = pq.ParquetFile(tmp).metadata.num_rows
@@ -107,7 +114,9 @@ class SparkWarehouse(Warehouse):
         final = self._file(table)
         tmp = final.with_name(f".tmp-{uuid.uuid4().hex}-{final.name}")
         try:
-            self._duck.execute(f"COPY (SELECT {columns} FROM {relation}) TO '{tmp}' (FORMAT parquet)")
+            self._duck.execute(
+                f"COPY (SELECT {columns} FROM {relation}) TO '{tmp}' (FORMAT parquet)"
+            )
             rows = pq.ParquetFile(tmp).metadata.num_rows
             self._before_commit(table)
         except BaseException:

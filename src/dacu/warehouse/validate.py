@@ -27,16 +27,27 @@ def _sql_list(values: object) -> str:
 def event_rules(names: dict[str, str]) -> list[Rule]:
     """The event contract's rules; `names` maps fields to the file's column names."""
     money = ", ".join(sorted(MONEY_EVENTS))
-    rules = [(f, f"{f} IS NULL" + (f" OR {f} = ''" if f != "ts" else ""),
-              "'required field is empty'") for f in ("event_id", "ts", "user_id", "event")]
+    rules = [
+        (f, f"{f} IS NULL" + (f" OR {f} = ''" if f != "ts" else ""), "'required field is empty'")
+        for f in ("event_id", "ts", "user_id", "event")
+    ]
     rules += [
-        ("event", f"event NOT IN ({_sql_list(EVENT_TYPES)})",
-         f"'unknown event type ''' || event || ''' (expected one of {', '.join(EVENT_TYPES)})'"),
-        ("amount_fen", f"amount_fen IS NOT NULL AND event NOT IN ({_sql_list(MONEY_EVENTS)})",
-         f"'an amount on a ' || event || ' event (only {money} carry an amount)'"),
-        ("amount_fen", "amount_fen < 0",
-         "'negative amount ' || amount_fen || ' fen (amounts are >= 0; a refund is a positive "
-         "amount on a refund event)'"),
+        (
+            "event",
+            f"event NOT IN ({_sql_list(EVENT_TYPES)})",
+            f"'unknown event type ''' || event || ''' (expected one of {', '.join(EVENT_TYPES)})'",
+        ),
+        (
+            "amount_fen",
+            f"amount_fen IS NOT NULL AND event NOT IN ({_sql_list(MONEY_EVENTS)})",
+            f"'an amount on a ' || event || ' event (only {money} carry an amount)'",
+        ),
+        (
+            "amount_fen",
+            "amount_fen < 0",
+            "'negative amount ' || amount_fen || ' fen (amounts are >= 0; a refund is a positive "
+            "amount on a refund event)'",
+        ),
         ("quantity", "quantity < 0", "'negative quantity ' || quantity"),
     ]
     return [(names.get(f, f), cond, reason) for f, cond, reason in rules]
@@ -44,10 +55,16 @@ def event_rules(names: dict[str, str]) -> list[Rule]:
 
 def reference_rules(schema: pa.Schema, names: dict[str, str]) -> list[Rule]:
     """Rules of a reference table: required fields present, counts and amounts not negative."""
-    rules = [(names.get(f.name, f.name), f"{f.name} IS NULL", "'required field is empty'")
-             for f in schema if not f.nullable]
-    rules += [(names.get(f.name, f.name), f"{f.name} < 0", f"'negative {f.name} ' || {f.name}")
-              for f in schema if pa.types.is_integer(f.type)]
+    rules = [
+        (names.get(f.name, f.name), f"{f.name} IS NULL", "'required field is empty'")
+        for f in schema
+        if not f.nullable
+    ]
+    rules += [
+        (names.get(f.name, f.name), f"{f.name} < 0", f"'negative {f.name} ' || {f.name}")
+        for f in schema
+        if pa.types.is_integer(f.type)
+    ]
     return rules
 
 
@@ -59,9 +76,14 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def find_rejects(con: duckdb.DuckDBPyConnection, relation: str,
-                 names: dict[str, str] | None = None, *, rules: list[Rule] | None = None,
-                 key: str | None = "event_id") -> int:
+def find_rejects(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    names: dict[str, str] | None = None,
+    *,
+    rules: list[Rule] | None = None,
+    key: str | None = "event_id",
+) -> int:
     """Write the rejected rows of `relation` to temp table `_dacu_rejects(_line, column, reason)`.
 
     Returns the number of rejected lines. `key` is checked for duplicates within the relation.
@@ -71,14 +93,16 @@ def find_rejects(con: duckdb.DuckDBPyConnection, relation: str,
     if "_bad_column" in _columns_of(con, relation):
         rules.insert(0, ("", "_bad_column IS NOT NULL", "_bad_reason"))
     col_case = " ".join(
-        f"WHEN {cond} THEN {_quote(col) if col else '_bad_column'}" for col, cond, _ in rules)
+        f"WHEN {cond} THEN {_quote(col) if col else '_bad_column'}" for col, cond, _ in rules
+    )
     why_case = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in rules)
     any_bad = " OR ".join(f"({cond})" for _, cond, _ in rules)
     duplicates = _duplicates_sql(relation, key, names) if key else ""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {REJECTS} AS "
         f'SELECT _line, CASE {col_case} END AS "column", CASE {why_case} END AS reason '
-        f"FROM {relation} WHERE {any_bad} {duplicates}")
+        f"FROM {relation} WHERE {any_bad} {duplicates}"
+    )
     return con.execute(f"SELECT count(DISTINCT _line) FROM {REJECTS}").fetchall()[0][0]
 
 
@@ -88,7 +112,8 @@ def _duplicates_sql(relation: str, key: str, names: dict[str, str]) -> str:
         f"'duplicate {key} ''' || s.{key} || ''' (first at line ' || d.first_line || ')' "
         f"FROM {relation} s JOIN (SELECT {key}, min(_line) AS first_line FROM {relation} "
         f"WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) d ON s.{key} = d.{key} "
-        f"WHERE s._line > d.first_line")
+        f"WHERE s._line > d.first_line"
+    )
 
 
 def add_rejects(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, str]]) -> None:
@@ -101,8 +126,13 @@ def reject_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"SELECT count(DISTINCT _line) FROM {REJECTS}").fetchall()[0][0]
 
 
-def check_events(con: duckdb.DuckDBPyConnection, relation: str, *, source: str,
-                 names: dict[str, str] | None = None) -> None:
+def check_events(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    *,
+    source: str,
+    names: dict[str, str] | None = None,
+) -> None:
     """Raise InputError naming the first bad row (file, line, column, reason) and the count."""
     count = find_rejects(con, relation, names)
     if count:
@@ -111,7 +141,11 @@ def check_events(con: duckdb.DuckDBPyConnection, relation: str, *, source: str,
 
 def raise_rejects(con: duckdb.DuckDBPyConnection, source: str, count: int) -> None:
     line, column, reason = con.execute(
-        f'SELECT _line, "column", reason FROM {REJECTS} ORDER BY _line LIMIT 1').fetchall()[0]
-    more = (f" (and {count - 1} more bad rows; nothing was imported)" if count > 1
-            else " (nothing was imported)")
+        f'SELECT _line, "column", reason FROM {REJECTS} ORDER BY _line LIMIT 1'
+    ).fetchall()[0]
+    more = (
+        f" (and {count - 1} more bad rows; nothing was imported)"
+        if count > 1
+        else " (nothing was imported)"
+    )
     raise InputError(reason + more, file=source, line=line, column=column)

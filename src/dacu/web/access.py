@@ -121,7 +121,7 @@ def app_routes(app: object) -> list[tuple[str, str]]:
     entries = getattr(app, "routes", [])
     walk = getattr(routing, "iter_route_contexts", None)
     found: list[tuple[str, str]] = []
-    for route in (walk(entries) if walk else entries):
+    for route in walk(entries) if walk else entries:
         if not isinstance(getattr(route, "original_route", route), routing.APIRoute):
             continue
         for method in sorted(route.methods or ()):

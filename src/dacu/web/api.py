@@ -146,14 +146,20 @@ async def me(who: Principal = Depends(current_principal)) -> Me:
 @router.get("/campaigns", response_model=list[CampaignOut], summary="List campaigns")
 def list_campaigns(request: Request) -> list[CampaignOut]:
     with _db(request).session() as s:
-        return [CampaignOut.model_validate(r, from_attributes=True)
-                for r in campaigns.list_campaigns(s)]
+        return [
+            CampaignOut.model_validate(r, from_attributes=True) for r in campaigns.list_campaigns(s)
+        ]
 
 
-@router.post("/campaigns", response_model=CampaignOut, status_code=201,
-             summary="Add or replace a campaign from its YAML file")
-def put_campaign(body: CampaignIn, request: Request,
-                 who: Principal = Depends(current_principal)) -> CampaignOut:
+@router.post(
+    "/campaigns",
+    response_model=CampaignOut,
+    status_code=201,
+    summary="Add or replace a campaign from its YAML file",
+)
+def put_campaign(
+    body: CampaignIn, request: Request, who: Principal = Depends(current_principal)
+) -> CampaignOut:
     with _db(request).session() as s:
         row = campaigns.save_campaign(s, body.yaml, actor=who.name, source="request body")
         return CampaignOut.model_validate(row, from_attributes=True)
@@ -168,8 +174,9 @@ def get_campaign(request: Request, campaign_id: str = CampaignId) -> CampaignOut
         return CampaignOut.model_validate(row, from_attributes=True)
 
 
-@router.get("/campaigns/{campaign_id}/plan", response_model=PlanOut,
-            summary="The newest plan of a campaign")
+@router.get(
+    "/campaigns/{campaign_id}/plan", response_model=PlanOut, summary="The newest plan of a campaign"
+)
 def get_plan(request: Request, campaign_id: str = CampaignId) -> PlanOut:
     with _db(request).session() as s:
         row = campaigns.latest_plan(s, campaign_id)
@@ -178,13 +185,24 @@ def get_plan(request: Request, campaign_id: str = CampaignId) -> PlanOut:
         return PlanOut.model_validate(row, from_attributes=True)
 
 
-@router.post("/campaigns/{campaign_id}/plan", response_model=PlanOut, status_code=201,
-             summary="Store a new plan version (plan.json of `dacu plan build`)")
-def post_plan(body: dict[str, Any], request: Request, campaign_id: str = CampaignId,
-              who: Principal = Depends(current_principal)) -> PlanOut:
+@router.post(
+    "/campaigns/{campaign_id}/plan",
+    response_model=PlanOut,
+    status_code=201,
+    summary="Store a new plan version (plan.json of `dacu plan build`)",
+)
+def post_plan(
+    body: dict[str, Any],
+    request: Request,
+    campaign_id: str = CampaignId,
+    who: Principal = Depends(current_principal),
+) -> PlanOut:
     if body.get("campaign_id", campaign_id) != campaign_id:
-        raise Problem(422, "validation", f"plan.campaign_id {body.get('campaign_id')!r} is not "
-                      f"{campaign_id!r}")
+        raise Problem(
+            422,
+            "validation",
+            f"plan.campaign_id {body.get('campaign_id')!r} is not {campaign_id!r}",
+        )
     with _db(request).session() as s:
         if campaigns.get_campaign(s, campaign_id) is None:
             raise Problem(404, "not_found", f"no campaign {campaign_id!r}")
@@ -193,14 +211,18 @@ def post_plan(body: dict[str, Any], request: Request, campaign_id: str = Campaig
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="The alert log, newest first")
-def list_alerts(request: Request, campaign_id: str | None = Query(None, max_length=64),
-                status: Literal["open", "acked", "resolved"] | None = None,
-                severity: Literal["red", "yellow", "green"] | None = None,
-                limit: int = Query(200, ge=1, le=1000)) -> list[AlertOut]:
+def list_alerts(
+    request: Request,
+    campaign_id: str | None = Query(None, max_length=64),
+    status: Literal["open", "acked", "resolved"] | None = None,
+    severity: Literal["red", "yellow", "green"] | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[AlertOut]:
     where = AlertFilter(campaign_id, status, severity, limit)
     with _db(request).session() as s:
-        return [AlertOut.model_validate(r, from_attributes=True)
-                for r in alerts.list_alerts(s, where)]
+        return [
+            AlertOut.model_validate(r, from_attributes=True) for r in alerts.list_alerts(s, where)
+        ]
 
 
 def _change_alert(request: Request, alert_id: int, who: Principal, action: str) -> AlertOut:
@@ -213,23 +235,32 @@ def _change_alert(request: Request, alert_id: int, who: Principal, action: str) 
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an alert")
-def ack_alert(request: Request, alert_id: int = Path(..., ge=1, le=2**62),
-              who: Principal = Depends(current_principal)) -> AlertOut:
+def ack_alert(
+    request: Request,
+    alert_id: int = Path(..., ge=1, le=2**62),
+    who: Principal = Depends(current_principal),
+) -> AlertOut:
     return _change_alert(request, alert_id, who, "ack")
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert")
-def resolve_alert(request: Request, alert_id: int = Path(..., ge=1, le=2**62),
-                  who: Principal = Depends(current_principal)) -> AlertOut:
+def resolve_alert(
+    request: Request,
+    alert_id: int = Path(..., ge=1, le=2**62),
+    who: Principal = Depends(current_principal),
+) -> AlertOut:
     return _change_alert(request, alert_id, who, "resolve")
 
 
 @router.get("/reports", response_model=list[ReportOut], summary="Generated review files")
-def list_reports(request: Request,
-                 campaign_id: str | None = Query(None, max_length=64)) -> list[ReportOut]:
+def list_reports(
+    request: Request, campaign_id: str | None = Query(None, max_length=64)
+) -> list[ReportOut]:
     with _db(request).session() as s:
-        return [ReportOut.model_validate(r, from_attributes=True)
-                for r in campaigns.list_reports(s, campaign_id)]
+        return [
+            ReportOut.model_validate(r, from_attributes=True)
+            for r in campaigns.list_reports(s, campaign_id)
+        ]
 
 
 @router.get("/users", response_model=list[UserOut], summary="Accounts (admin)")
@@ -239,20 +270,33 @@ def list_users(request: Request) -> list[UserOut]:
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Add an account (admin)")
-def add_user(body: UserIn, request: Request,
-             who: Principal = Depends(current_principal)) -> UserOut:
+def add_user(
+    body: UserIn, request: Request, who: Principal = Depends(current_principal)
+) -> UserOut:
     with _db(request).session() as s:
         if accounts.get_user(s, body.username):
             raise Problem(409, "conflict", f"user {body.username!r} exists already")
-        user = accounts.add_user(s, body.username, body.password, body.role,
-                                 display_name=body.display_name, actor=who.name)
+        user = accounts.add_user(
+            s,
+            body.username,
+            body.password,
+            body.role,
+            display_name=body.display_name,
+            actor=who.name,
+        )
         s.flush()
         return UserOut.model_validate(user, from_attributes=True)
 
 
 def _key_out(row: Any) -> KeyOut:
-    return KeyOut(key_id=row.key_id, name=row.name, scopes=row.scopes.split(),
-                  created_at=row.created_at, created_by=row.created_by, revoked_at=row.revoked_at)
+    return KeyOut(
+        key_id=row.key_id,
+        name=row.name,
+        scopes=row.scopes.split(),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        revoked_at=row.revoked_at,
+    )
 
 
 @router.get("/keys", response_model=list[KeyOut], summary="API keys (admin; never the secrets)")
@@ -262,16 +306,20 @@ def list_keys(request: Request) -> list[KeyOut]:
 
 
 @router.post("/keys", response_model=NewKeyOut, status_code=201, summary="Create an API key")
-def create_key(body: KeyIn, request: Request,
-               who: Principal = Depends(current_principal)) -> NewKeyOut:
+def create_key(
+    body: KeyIn, request: Request, who: Principal = Depends(current_principal)
+) -> NewKeyOut:
     with _db(request).session() as s:
         new = accounts.create_key(s, body.name, body.scopes, actor=who.name)
     return NewKeyOut(key_id=new.key_id, token=new.token, scopes=list(new.scopes))
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
-def revoke_key(request: Request, key_id: str = Path(..., pattern=r"^[0-9a-f]{12}$"),
-               who: Principal = Depends(current_principal)) -> None:
+def revoke_key(
+    request: Request,
+    key_id: str = Path(..., pattern=r"^[0-9a-f]{12}$"),
+    who: Principal = Depends(current_principal),
+) -> None:
     with _db(request).session() as s:
         if not any(k.key_id == key_id for k in accounts.list_keys(s)):
             raise Problem(404, "not_found", f"no API key {key_id!r}")

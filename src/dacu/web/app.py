@@ -38,8 +38,12 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
     db = db or open_db(settings.db_url)
     if not is_current(db):
         log.warning("metadata database %s is not migrated: run `dacu db upgrade`", db.url)
-    app = FastAPI(title="dacu 大促", version="0.1.0", description=DESCRIPTION,
-                  dependencies=[Depends(enforce_access)])
+    app = FastAPI(
+        title="dacu 大促",
+        version="0.1.0",
+        description=DESCRIPTION,
+        dependencies=[Depends(enforce_access)],
+    )
     _state(app, settings, db)
     app.include_router(api.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(pages.router)
@@ -54,8 +58,10 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
 def _state(app: FastAPI, settings: Settings, db: MetadataDB) -> None:
     app.state.settings, app.state.db = settings, db
     app.state.principal_cache = _TTLCache()
-    app.state.rate_limits = {"public": TokenBuckets(settings.rate_limit),
-                             "login": TokenBuckets(settings.login_limit)}
+    app.state.rate_limits = {
+        "public": TokenBuckets(settings.rate_limit),
+        "login": TokenBuckets(settings.login_limit),
+    }
 
 
 def _secret(db: MetadataDB) -> str:
@@ -71,13 +77,23 @@ def _secret(db: MetadataDB) -> str:
 
 def _middleware(app: FastAPI, settings: Settings, secret: str) -> None:
     # added innermost first: the last added runs first on a request
-    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dacu_session",
-                       max_age=settings.session_max_age, same_site="lax",
-                       https_only=settings.cookie_secure)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="dacu_session",
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_credentials=False,
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_credentials=False,
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
-    app.add_middleware(BodyLimit, default=settings.max_body,
-                       limits={"/api/events": settings.max_events_body})
+    app.add_middleware(
+        BodyLimit, default=settings.max_body, limits={"/api/events": settings.max_events_body}
+    )

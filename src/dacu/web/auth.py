@@ -74,12 +74,21 @@ def _from_key(request: Request, token: str) -> Principal:
     if found is None:
         with request.app.state.db.session() as session:
             row = accounts.verify_key(session, token)
-            found = Principal("key", f"key:{row.key_id}:{row.name}", None,
-                              frozenset(row.scopes.split())) if row else ANONYMOUS
+            found = (
+                Principal(
+                    "key", f"key:{row.key_id}:{row.name}", None, frozenset(row.scopes.split())
+                )
+                if row
+                else ANONYMOUS
+            )
         cache.put("k:" + token, found)
     if found is ANONYMOUS or found.kind == "anonymous":
-        raise Problem(401, "unauthenticated", "API key not valid or revoked",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "unauthenticated",
+            "API key not valid or revoked",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return found
 
 
@@ -102,8 +111,9 @@ def forget_session(request: Request, sid: str) -> None:
     request.app.state.principal_cache.put("s:" + sid, ANONYMOUS)
 
 
-def resolve(request: Request, bearer: HTTPAuthorizationCredentials | None,
-            header_key: str | None) -> tuple[Principal, bool]:
+def resolve(
+    request: Request, bearer: HTTPAuthorizationCredentials | None, header_key: str | None
+) -> tuple[Principal, bool]:
     """(principal, came with an API key)."""
     token = header_key or (bearer.credentials if bearer else None)
     if token:
@@ -126,8 +136,12 @@ async def _check_csrf(request: Request) -> None:
         sent = (await request.form()).get("csrf_token")
     expected = request.session.get("csrf")
     if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
-        raise Problem(403, "csrf", "CSRF token missing or wrong: reload the page and try again "
-                      "(API clients: send an API key instead of a cookie)")
+        raise Problem(
+            403,
+            "csrf",
+            "CSRF token missing or wrong: reload the page and try again "
+            "(API clients: send an API key instead of a cookie)",
+        )
 
 
 def _rate_limit(request: Request, rule: Rule, who: Principal) -> None:
@@ -138,17 +152,23 @@ def _rate_limit(request: Request, rule: Rule, who: Principal) -> None:
     key = who.name if who.kind == "key" else client
     wait = buckets.take(f"{rule.limit}:{key}")
     if wait > 0:
-        raise Problem(429, "rate_limited", f"too many requests: limit {buckets.per_minute}/minute",
-                      headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+        raise Problem(
+            429,
+            "rate_limited",
+            f"too many requests: limit {buckets.per_minute}/minute",
+            headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+        )
 
 
 def _is_page(request: Request) -> bool:
     return not request.url.path.startswith("/api/")
 
 
-async def enforce_access(request: Request,
-                         bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
-                         header_key: str | None = Depends(_api_key)) -> Principal:
+async def enforce_access(
+    request: Request,
+    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    header_key: str | None = Depends(_api_key),
+) -> Principal:
     """The app-wide dependency: look up the route's rule, identify the caller, allow or refuse."""
     route = request.scope.get("route")
     template = getattr(route, "path_format", None) or request.url.path
@@ -161,8 +181,12 @@ async def enforce_access(request: Request,
         if who.kind == "anonymous":
             if _is_page(request):
                 raise NeedLogin(request.url.path)
-            raise Problem(401, "unauthenticated", "log in or send an API key",
-                          headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401,
+                "unauthenticated",
+                "log in or send an API key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         raise Problem(403, "forbidden", _needs(rule, who))
     if request.method in UNSAFE and not with_key:
         await _check_csrf(request)

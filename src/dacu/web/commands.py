@@ -12,12 +12,15 @@ import typer
 
 from dacu.errors import DacuError
 
-user_app = typer.Typer(help="Accounts of people: admin, operator (运营), viewer.",
-                       no_args_is_help=True)
-key_app = typer.Typer(help="API keys of machine clients (collector, shop front ends).",
-                      no_args_is_help=True)
-db_app = typer.Typer(help="The metadata database (DACU_DB; SQLite file by default).",
-                     no_args_is_help=True)
+user_app = typer.Typer(
+    help="Accounts of people: admin, operator (运营), viewer.", no_args_is_help=True
+)
+key_app = typer.Typer(
+    help="API keys of machine clients (collector, shop front ends).", no_args_is_help=True
+)
+db_app = typer.Typer(
+    help="The metadata database (DACU_DB; SQLite file by default).", no_args_is_help=True
+)
 campaign_app = typer.Typer(help="Campaigns registered in the web app.", no_args_is_help=True)
 
 
@@ -46,12 +49,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 = all)."),
-          port: int = typer.Option(8000, help="TCP port."),
-          workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes."),
-          https: bool = typer.Option(False, "--https/--no-https",
-                                     help="Behind TLS (a proxy): session cookie Secure + HSTS."),
-          ) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 = all)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes."),
+    https: bool = typer.Option(
+        False, "--https/--no-https", help="Behind TLS (a proxy): session cookie Secure + HSTS."
+    ),
+) -> None:
     """Run the web app: pages, APIs, collector. Migrates the metadata database first.
 
     Example: `dacu serve --host 0.0.0.0 --port 8000 --workers 4 --https` (behind a TLS proxy).
@@ -69,18 +74,31 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
         accounts.session_secret(s)  # created once, before the workers start
         admins = accounts.count_admins(s)
     if not https and not _loopback(host):
-        raise DacuError(f"--host {host} is reachable from other machines: serve it behind a TLS "
-                        "proxy and pass --https (cookies must not travel in clear text)")
+        raise DacuError(
+            f"--host {host} is reachable from other machines: serve it behind a TLS "
+            "proxy and pass --https (cookies must not travel in clear text)"
+        )
     os.environ["DACU_COOKIE_SECURE"] = "1" if https else "0"
     if workers > 1:  # one worker runs each campaign's live monitor, the others forward to it
         os.environ["DACU_MONITOR_SHARED"] = "1"
     if admins == 0:
-        typer.echo("首次运行：还没有管理员。No admin yet — create one (you choose the password):\n"
-                   "  dacu user add admin --role admin", err=True)
+        typer.echo(
+            "首次运行：还没有管理员。No admin yet — create one (you choose the password):\n"
+            "  dacu user add admin --role admin",
+            err=True,
+        )
     typer.echo(f"dacu: http://{host}:{port}/  (metadata: {db.url})", err=True)
     db.dispose()
-    uvicorn.run("dacu.web.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", proxy_headers=https, server_header=False)
+    uvicorn.run(
+        "dacu.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=https,
+        server_header=False,
+    )
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -90,12 +108,14 @@ def _read_password(password_stdin: bool) -> str:
 
 
 @user_app.command("add")
-def user_add(username: str = typer.Argument(..., help="Login name, e.g. admin or wang.li"),
-             role: str = typer.Option("viewer", help="admin, operator or viewer."),
-             name: str = typer.Option("", help="Display name (e.g. 王丽)."),
-             password_stdin: bool = typer.Option(False, "--password-stdin",
-                                                 help="Read the password from stdin (scripts)."),
-             ) -> None:
+def user_add(
+    username: str = typer.Argument(..., help="Login name, e.g. admin or wang.li"),
+    role: str = typer.Option("viewer", help="admin, operator or viewer."),
+    name: str = typer.Option("", help="Display name (e.g. 王丽)."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin (scripts)."
+    ),
+) -> None:
     """Add an account; asks for the password (at least 10 characters, stored as argon2id).
 
     Example: `dacu user add admin --role admin`; in a script:
@@ -111,8 +131,10 @@ def user_add(username: str = typer.Argument(..., help="Login name, e.g. admin or
 
 
 @user_app.command("passwd")
-def user_passwd(username: str = typer.Argument(...),
-                password_stdin: bool = typer.Option(False, "--password-stdin")) -> None:
+def user_passwd(
+    username: str = typer.Argument(...),
+    password_stdin: bool = typer.Option(False, "--password-stdin"),
+) -> None:
     """Set a new password for an account. Example: `dacu user passwd wang.li`."""
     from dacu.warehouse.metadata import accounts
 
@@ -123,8 +145,10 @@ def user_passwd(username: str = typer.Argument(...),
 
 
 @user_app.command("disable")
-def user_disable(username: str = typer.Argument(...),
-                 enable: bool = typer.Option(False, "--enable", help="Re-enable instead.")) -> None:
+def user_disable(
+    username: str = typer.Argument(...),
+    enable: bool = typer.Option(False, "--enable", help="Re-enable instead."),
+) -> None:
     """Disable an account (its sessions stop within 10 s). Example: `dacu user disable wang.li`."""
     from dacu.warehouse.metadata import accounts
 
@@ -144,11 +168,12 @@ def user_list() -> None:
 
 
 @key_app.command("create")
-def key_create(name: str = typer.Option(..., help="Who uses it, e.g. 'shop-frontend'."),
-               scope: list[str] = typer.Option(..., "--scope", "-s",
-                                               help="events:write, shop or metrics:read "
-                                                    "(repeat for several)."),
-               ) -> None:
+def key_create(
+    name: str = typer.Option(..., help="Who uses it, e.g. 'shop-frontend'."),
+    scope: list[str] = typer.Option(
+        ..., "--scope", "-s", help="events:write, shop or metrics:read (repeat for several)."
+    ),
+) -> None:
     """Create an API key and print it once (only its hash is stored).
 
     Example: `dacu key create --name collector-1 --scope events:write`; clients send it as
@@ -159,8 +184,10 @@ def key_create(name: str = typer.Option(..., help="Who uses it, e.g. 'shop-front
     with _open().session() as s:
         new = accounts.create_key(s, name, scope, actor="cli")
     typer.echo(new.token)
-    typer.echo(f"✓ key {new.key_id} ({' '.join(new.scopes)}) — copy it now, it is not shown again",
-               err=True)
+    typer.echo(
+        f"✓ key {new.key_id} ({' '.join(new.scopes)}) — copy it now, it is not shown again",
+        err=True,
+    )
 
 
 @key_app.command("list")
@@ -175,8 +202,9 @@ def key_list() -> None:
 
 
 @key_app.command("revoke")
-def key_revoke(key_id: str = typer.Argument(..., help="The 12-hex id shown by `dacu key list`.")
-               ) -> None:
+def key_revoke(
+    key_id: str = typer.Argument(..., help="The 12-hex id shown by `dacu key list`."),
+) -> None:
     """Revoke an API key (takes effect within 10 s on running servers)."""
     from dacu.warehouse.metadata import accounts
 
@@ -198,9 +226,10 @@ def db_upgrade() -> None:
 
 
 @campaign_app.command("add")
-def campaign_add(path: Path = typer.Argument(..., help="Campaign YAML file."),
-                 plan: Path | None = typer.Option(None, help="plan.json from `dacu plan build`."),
-                 ) -> None:
+def campaign_add(
+    path: Path = typer.Argument(..., help="Campaign YAML file."),
+    plan: Path | None = typer.Option(None, help="plan.json from `dacu plan build`."),
+) -> None:
     """Register (or update) a campaign in the web app, optionally with its plan.
 
     Example: `dacu campaign add examples/double11.yaml --plan out/plan.json`.
@@ -211,8 +240,9 @@ def campaign_add(path: Path = typer.Argument(..., help="Campaign YAML file."),
         raise DacuError(f"{path}: no such campaign file")
     body = _read_plan(plan) if plan else None
     with _open().session() as s:
-        row = campaigns.save_campaign(s, path.read_text(encoding="utf-8"), actor="cli",
-                                      source=str(path))
+        row = campaigns.save_campaign(
+            s, path.read_text(encoding="utf-8"), actor="cli", source=str(path)
+        )
         version = campaigns.save_plan(s, row.id, body, actor="cli").version if body else None
     typer.echo(f"✓ campaign {row.id}" + (f", plan version {version}" if version else ""))
 

@@ -23,8 +23,15 @@ log = logging.getLogger("dacu.web")
 def stage_dirs() -> list[Path]:
     """The stage folders of the installed dacu package, in name order."""
     roots = [Path(p) for p in dacu.__path__]
-    return sorted((d for root in roots for d in root.iterdir()
-                   if d.is_dir() and not d.name.startswith(("_", "."))), key=lambda d: d.name)
+    return sorted(
+        (
+            d
+            for root in roots
+            for d in root.iterdir()
+            if d.is_dir() and not d.name.startswith(("_", "."))
+        ),
+        key=lambda d: d.name,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -53,8 +60,9 @@ def _merge(into: dict[str, str], new: dict[str, str], path: Path) -> None:
         into[key] = text
 
 
-def translate(key: str, lang: str = DEFAULT_LANG, default: str | None = None,
-              **values: object) -> str:
+def translate(
+    key: str, lang: str = DEFAULT_LANG, default: str | None = None, **values: object
+) -> str:
     """The text of `key` in `lang` (fallback: Chinese, then `default`, then the key itself),
     placeholders filled."""
     books = catalogues()

@@ -9,16 +9,24 @@ def _problem_bytes(status: int, code: str, detail: str) -> bytes:
     import json
 
     title = code.replace("_", " ")
-    return json.dumps({"type": "about:blank", "title": title, "status": status, "code": code,
-                       "detail": detail}).encode()
+    return json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "code": code, "detail": detail}
+    ).encode()
 
 
 async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
     body = _problem_bytes(status, code, detail)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -71,9 +79,11 @@ class BodyLimit:
                 raise
 
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
 
 
 class SecurityHeaders:
@@ -103,5 +113,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-
-

@@ -12,14 +12,25 @@ from fastapi.openapi.utils import get_openapi
 from dacu.web.access import rule_for
 
 SCHEMES = {
-    "apiKey": {"type": "http", "scheme": "bearer",
-               "description": "API key of a machine client: `Authorization: Bearer dacu_…` "
-                              "(`dacu key create --scope …`)"},
-    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
-                     "description": "The same API key in the X-API-Key header"},
-    "session": {"type": "apiKey", "in": "cookie", "name": "dacu_session",
-                "description": "Session of a person logged in at /login; unsafe methods also "
-                               "need the X-CSRF-Token header"},
+    "apiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "API key of a machine client: `Authorization: Bearer dacu_…` "
+        "(`dacu key create --scope …`)",
+    },
+    "apiKeyHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "The same API key in the X-API-Key header",
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "dacu_session",
+        "description": "Session of a person logged in at /login; unsafe methods also "
+        "need the X-CSRF-Token header",
+    },
 }
 
 
@@ -29,8 +40,9 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                          routes=app.routes)
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         doc.setdefault("components", {})["securitySchemes"] = SCHEMES
         for path, operations in doc.get("paths", {}).items():
             for method, operation in operations.items():
@@ -64,5 +76,6 @@ def _problems(operation: dict[str, Any]) -> None:
     for status, response in operation.get("responses", {}).items():
         if status.isdigit() and int(status) >= 400:
             content = response.setdefault("content", {})
-            content.setdefault("application/problem+json",
-                               {"schema": {"$ref": "#/components/schemas/ProblemBody"}})
+            content.setdefault(
+                "application/problem+json", {"schema": {"$ref": "#/components/schemas/ProblemBody"}}
+            )

@@ -39,8 +39,9 @@ def home() -> Response:
 @router.get("/vendor/plotly.min.js")
 def plotly_js() -> Response:
     """plotly.js from the installed plotly package (no CDN), cached for a day."""
-    return FileResponse(PLOTLY_JS, media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 @router.get("/lang/{code}")
@@ -58,18 +59,29 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, username: str = Form(..., max_length=100),
-          password: str = Form(..., max_length=200), next: str = Form("/campaigns"),
-          ) -> Response:
+def login(
+    request: Request,
+    username: str = Form(..., max_length=100),
+    password: str = Form(..., max_length=200),
+    next: str = Form("/campaigns"),
+) -> Response:
     max_age = request.app.state.settings.session_max_age
     with request.app.state.db.session() as s:
         user = accounts.authenticate(s, username, password)
-        audit.record(s, username, "login" if user else "login.failed",
-                     request.client.host if request.client else "")
+        audit.record(
+            s,
+            username,
+            "login" if user else "login.failed",
+            request.client.host if request.client else "",
+        )
         sid = accounts.start_session(s, username, max_age) if user else None
     if sid is None:
-        return render(request, "login.html", {"next": _safe_next(next), "error": True,
-                                              "no_admin": False}, status=401)
+        return render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": True, "no_admin": False},
+            status=401,
+        )
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) at login
     request.session.update({"sid": sid, **({"lang": lang} if lang else {})})
@@ -98,8 +110,9 @@ def campaigns_page(request: Request) -> Response:
 
 
 @router.get("/campaigns/{campaign_id}")
-def campaign_page(request: Request,
-                  campaign_id: str = Path(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$")) -> Response:
+def campaign_page(
+    request: Request, campaign_id: str = Path(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+) -> Response:
     with request.app.state.db.session() as s:
         row = campaigns.get_campaign(s, campaign_id)
         if row is None:
@@ -107,10 +120,16 @@ def campaign_page(request: Request,
         plan = campaigns.latest_plan(s, campaign_id)
         recent = alerts.list_alerts(s, AlertFilter(campaign_id=campaign_id, limit=20))
         reports = campaigns.list_reports(s, campaign_id)
-    context = {"row": row, "campaign": campaigns.load(row), "plan": plan, "alerts": recent,
-               "reports": reports, "chart": _plan_chart(plan.body if plan else None),
-               "view": plan_view(plan.body if plan else None),
-               "dashboard": _has_route(request, "/campaigns/{campaign_id}/dashboard")}
+    context = {
+        "row": row,
+        "campaign": campaigns.load(row),
+        "plan": plan,
+        "alerts": recent,
+        "reports": reports,
+        "chart": _plan_chart(plan.body if plan else None),
+        "view": plan_view(plan.body if plan else None),
+        "dashboard": _has_route(request, "/campaigns/{campaign_id}/dashboard"),
+    }
     return render(request, "campaign.html", context)
 
 
@@ -118,8 +137,11 @@ def _plan_chart(body: dict[str, Any] | None) -> str | None:
     """Planned GMV per day (all channels) as JSON for the chart script, or None."""
     if not body:
         return None
-    rows = [r for r in body.get("daily", []) if r.get("channel") is None
-            and r.get("category") is None and "gmv_fen" in r]
+    rows = [
+        r
+        for r in body.get("daily", [])
+        if r.get("channel") is None and r.get("category") is None and "gmv_fen" in r
+    ]
     if not rows:
         return None
     days = [str(r.get("day"))[:10] for r in rows]
@@ -133,13 +155,24 @@ def plan_view(body: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     budget = body.get("budget") or {}
     lines = budget.get("channels", []) if isinstance(budget, dict) else []
-    rows = [{"channel": str(b.get("channel")), "spend_fen": int(b.get("spend_fen") or 0),
-             "expected_gmv_fen": b.get("expected_gmv_fen")} for b in lines if isinstance(b, dict)]
+    rows = [
+        {
+            "channel": str(b.get("channel")),
+            "spend_fen": int(b.get("spend_fen") or 0),
+            "expected_gmv_fen": b.get("expected_gmv_fen"),
+        }
+        for b in lines
+        if isinstance(b, dict)
+    ]
     top = body.get("targets") if isinstance(body.get("targets"), dict) else None
     risks = [r for r in body.get("risks", []) if isinstance(r, dict)]
     total = budget.get("total_fen") if isinstance(budget, dict) else None
-    return {"top": top, "budget": rows, "risks": risks,
-            "budget_total": total if total is not None else sum(r["spend_fen"] for r in rows)}
+    return {
+        "top": top,
+        "budget": rows,
+        "risks": risks,
+        "budget_total": total if total is not None else sum(r["spend_fen"] for r in rows),
+    }
 
 
 def _has_route(request: Request, template: str) -> bool:
@@ -147,18 +180,30 @@ def _has_route(request: Request, template: str) -> bool:
 
 
 @router.get("/alerts")
-def alerts_page(request: Request, status: str | None = Query(None),
-                severity: str | None = Query(None),
-                campaign_id: str | None = Query(None, max_length=64)) -> Response:
+def alerts_page(
+    request: Request,
+    status: str | None = Query(None),
+    severity: str | None = Query(None),
+    campaign_id: str | None = Query(None, max_length=64),
+) -> Response:
     status = status if status in ("open", "acked", "resolved") else None
     severity = severity if severity in ("red", "yellow", "green") else None
     with request.app.state.db.session() as s:
         rows = alerts.list_alerts(s, AlertFilter(campaign_id or None, status, severity))
         counts = alerts.counts(s, campaign_id or None)
     who = principal_of(request)
-    return render(request, "alerts.html", {
-        "alerts": rows, "counts": counts, "status": status, "severity": severity,
-        "campaign_id": campaign_id or "", "can_act": who.role in ("operator", "admin")})
+    return render(
+        request,
+        "alerts.html",
+        {
+            "alerts": rows,
+            "counts": counts,
+            "status": status,
+            "severity": severity,
+            "campaign_id": campaign_id or "",
+            "can_act": who.role in ("operator", "admin"),
+        },
+    )
 
 
 def _alert_action(request: Request, alert_id: int, action: str) -> Response:
@@ -167,8 +212,7 @@ def _alert_action(request: Request, alert_id: int, action: str) -> Response:
         if alerts.get(s, alert_id) is None:
             raise Problem(404, "not_found", f"no alert {alert_id}")
         (alerts.ack if action == "ack" else alerts.resolve)(s, alert_id, actor=who.name)
-    return RedirectResponse(_safe_next(request.headers.get("x-next") or "/alerts"),
-                            status_code=303)
+    return RedirectResponse(_safe_next(request.headers.get("x-next") or "/alerts"), status_code=303)
 
 
 @router.post("/alerts/{alert_id}/ack")
@@ -188,9 +232,11 @@ def reports_page(request: Request) -> Response:
     return render(request, "reports.html", {"reports": rows})
 
 
-_MEDIA = {"html": "text/html", "pptx":
-          "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+_MEDIA = {
+    "html": "text/html",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 @router.get("/reports/{report_id}/file")
@@ -204,5 +250,9 @@ def report_file(request: Request, report_id: int = Path(..., ge=1)) -> Response:
         raise Problem(404, "not_found", f"no report file {report_id}")
     name = FsPath(row.path).name
     disposition = "inline" if row.kind == "html" else "attachment"
-    return FileResponse(row.path, media_type=_MEDIA.get(row.kind), filename=name,
-                        content_disposition_type=disposition)
+    return FileResponse(
+        row.path,
+        media_type=_MEDIA.get(row.kind),
+        filename=name,
+        content_disposition_type=disposition,
+    )

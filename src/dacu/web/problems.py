@@ -16,16 +16,33 @@ from dacu.errors import ConfigError, DacuError, InputError
 
 log = logging.getLogger("dacu.web")
 PROBLEM_TYPE = "application/problem+json"
-_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media",
-          422: "validation", 429: "rate_limited", 500: "server_error"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media",
+    422: "validation",
+    429: "rate_limited",
+    500: "server_error",
+}
 
 
 class Problem(Exception):
     """Raise to answer with a problem: `Problem(404, "not_found", "no campaign 'x'")`."""
 
-    def __init__(self, status: int, code: str, detail: str, *,
-                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
         self.headers, self.extra = headers or {}, extra or {}
@@ -43,9 +60,13 @@ class ProblemBody(BaseModel):
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ProblemBody, "description": code.replace("_", " "),
-             "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}}}
-    for status, code in _CODES.items() if status in (400, 401, 403, 404, 409, 413, 422, 429)
+    status: {
+        "model": ProblemBody,
+        "description": code.replace("_", " "),
+        "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}},
+    }
+    for status, code in _CODES.items()
+    if status in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 
@@ -53,13 +74,24 @@ def problem_response(request: Request, problem: Problem) -> Response:
     if not request.url.path.startswith("/api/") and request.method == "GET":
         from dacu.web.templating import render
 
-        return render(request, "error.html", {"problem": problem}, status=problem.status,
-                      headers=problem.headers)
-    body = {"type": "about:blank", "title": _CODES.get(problem.status, "error").replace("_", " "),
-            "status": problem.status, "code": problem.code, "detail": problem.detail,
-            **problem.extra}
-    return JSONResponse(body, status_code=problem.status, headers=problem.headers,
-                        media_type=PROBLEM_TYPE)
+        return render(
+            request,
+            "error.html",
+            {"problem": problem},
+            status=problem.status,
+            headers=problem.headers,
+        )
+    body = {
+        "type": "about:blank",
+        "title": _CODES.get(problem.status, "error").replace("_", " "),
+        "status": problem.status,
+        "code": problem.code,
+        "detail": problem.detail,
+        **problem.extra,
+    }
+    return JSONResponse(
+        body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_TYPE
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -77,21 +109,30 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _CODES.get(exc.status_code, "error")
-        return problem_response(request, Problem(exc.status_code, code, str(exc.detail),
-                                                 headers=dict(exc.headers or {})))
+        return problem_response(
+            request,
+            Problem(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
-                  for e in exc.errors()]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
+            for e in exc.errors()
+        ]
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-        return problem_response(request, Problem(422, "validation", where or "invalid request",
-                                                 extra={"errors": errors}))
+        return problem_response(
+            request,
+            Problem(422, "validation", where or "invalid request", extra={"errors": errors}),
+        )
 
     @app.exception_handler(DacuError)
     async def _dacu(request: Request, exc: DacuError) -> Response:
-        code = "bad_config" if isinstance(exc, ConfigError) else (
-            "bad_input" if isinstance(exc, InputError) else "bad_request")
+        code = (
+            "bad_config"
+            if isinstance(exc, ConfigError)
+            else ("bad_input" if isinstance(exc, InputError) else "bad_request")
+        )
         return problem_response(request, Problem(400, code, str(exc)))
 
     @app.exception_handler(LookupError)
@@ -103,5 +144,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, Problem(500, "server_error",
-                                                 "internal error; it has been logged"))
+        return problem_response(
+            request, Problem(500, "server_error", "internal error; it has been logged")
+        )

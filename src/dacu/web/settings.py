@@ -41,8 +41,9 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        origins = tuple(o.strip() for o in os.environ.get("DACU_CORS_ORIGINS", "").split(",")
-                        if o.strip())
+        origins = tuple(
+            o.strip() for o in os.environ.get("DACU_CORS_ORIGINS", "").split(",") if o.strip()
+        )
         return cls(
             db_url=os.environ.get("DACU_DB") or None,
             cookie_secure=_env_bool("DACU_COOKIE_SECURE", True),

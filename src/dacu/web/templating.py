@@ -39,8 +39,11 @@ def format_count(value: int | float | None, lang: str = "zh") -> str:
     if value is None:
         return "—"
     number = Decimal(str(value))
-    units = ([(Decimal(10**8), "亿"), (Decimal(10**4), "万")] if lang == "zh" else
-             [(Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**4), "K")])
+    units = (
+        [(Decimal(10**8), "亿"), (Decimal(10**4), "万")]
+        if lang == "zh"
+        else [(Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**4), "K")]
+    )
     for threshold, unit in units:
         if abs(number) >= threshold:
             divisor = Decimal(1000) if unit == "K" else threshold
@@ -65,8 +68,11 @@ def format_time(value: datetime | date | str | None, fmt: str = "%Y-%m-%d %H:%M"
 
 @pass_context
 def _fen(ctx: Any, value: int | None, compact: bool = True) -> str:
-    return "—" if value is None else format_fen(int(value), lang=ctx.get("lang", "zh"),
-                                                compact=compact)
+    return (
+        "—"
+        if value is None
+        else format_fen(int(value), lang=ctx.get("lang", "zh"), compact=compact)
+    )
 
 
 @pass_context
@@ -85,13 +91,20 @@ def environment() -> Environment:
     from pathlib import Path
 
     web = Path(__file__).resolve().parent / "templates"
-    stages = {d.name: FileSystemLoader(str(d / "templates")) for d in stage_dirs()
-              if (d / "templates").is_dir() and d.name != "web"}
-    env = Environment(loader=ChoiceLoader([FileSystemLoader(str(web)), PrefixLoader(stages)]),
-                      autoescape=select_autoescape(default=True), trim_blocks=True,
-                      lstrip_blocks=True)
-    env.filters.update(fen=_fen, num=_num, pct=lambda v, digits=2: format_pct(v, digits=digits),
-                       dt=format_time)
+    stages = {
+        d.name: FileSystemLoader(str(d / "templates"))
+        for d in stage_dirs()
+        if (d / "templates").is_dir() and d.name != "web"
+    }
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(web)), PrefixLoader(stages)]),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        fen=_fen, num=_num, pct=lambda v, digits=2: format_pct(v, digits=digits), dt=format_time
+    )
     env.globals["t"] = _t
     return env
 
@@ -110,14 +123,24 @@ def page_context(request: Request) -> dict[str, Any]:
     from dacu.web.auth import csrf_token, principal_of
 
     who = principal_of(request)
-    return {"request": request, "lang": request_lang(request), "user": who,
-            "csrf_token": csrf_token(request) if "session" in request.scope else "",
-            "path": request.url.path,
-            "other_lang": "en" if request_lang(request) == "zh" else "zh"}
+    return {
+        "request": request,
+        "lang": request_lang(request),
+        "user": who,
+        "csrf_token": csrf_token(request) if "session" in request.scope else "",
+        "path": request.url.path,
+        "other_lang": "en" if request_lang(request) == "zh" else "zh",
+    }
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
-           status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     """Render a template inside the layout with the page context merged in."""
     html = environment().get_template(name).render({**page_context(request), **(context or {})})
     return HTMLResponse(html, status_code=status, headers=headers)

@@ -60,16 +60,27 @@ def check_role(role: str) -> str:
     return role
 
 
-def add_user(session: Session, username: str, password: str, role: str, *,
-             display_name: str = "", actor: str = "cli") -> UserRow:
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str = "",
+    actor: str = "cli",
+) -> UserRow:
     """Create a user; raises DacuError for a bad name, role, short password or existing user."""
     if not _USERNAME.match(username):
         raise DacuError(f"username {username!r}: expected 2-64 letters, digits or _.@-")
     check_role(role)
     if session.scalar(select(UserRow).where(UserRow.username == username)):
         raise DacuError(f"user {username!r} exists already")
-    user = UserRow(username=username, display_name=display_name or username, role=role,
-                   password_hash=hash_password(password))
+    user = UserRow(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=hash_password(password),
+    )
     session.add(user)
     audit.record(session, actor, "user.add", username, {"role": role})
     return user
@@ -127,18 +138,27 @@ def authenticate(session: Session, username: str, password: str) -> UserRow | No
 def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:
-        raise DacuError(f"scope {', '.join(unknown) or '(none)'}: expected one or more of "
-                        f"{', '.join(SCOPES)}")
+        raise DacuError(
+            f"scope {', '.join(unknown) or '(none)'}: expected one or more of {', '.join(SCOPES)}"
+        )
     return tuple(dict.fromkeys(scopes))
 
 
-def create_key(session: Session, name: str, scopes: list[str] | tuple[str, ...], *,
-               actor: str = "cli") -> NewKey:
+def create_key(
+    session: Session, name: str, scopes: list[str] | tuple[str, ...], *, actor: str = "cli"
+) -> NewKey:
     """Create an API key; the returned token is the only time the secret is visible."""
     chosen = check_scopes(scopes)
     key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    session.add(ApiKeyRow(key_id=key_id, name=name, scopes=" ".join(chosen),
-                          secret_sha256=_sha256(secret), created_by=actor))
+    session.add(
+        ApiKeyRow(
+            key_id=key_id,
+            name=name,
+            scopes=" ".join(chosen),
+            secret_sha256=_sha256(secret),
+            created_by=actor,
+        )
+    )
     audit.record(session, actor, "key.create", key_id, {"name": name, "scopes": list(chosen)})
     return NewKey(key_id, f"dacu_{key_id}_{secret}", chosen)
 
@@ -173,8 +193,7 @@ def start_session(session: Session, username: str, max_age: int) -> str:
     now = utcnow()
     session.execute(delete(SessionRow).where(SessionRow.expires_at < now))
     sid = secrets.token_urlsafe(32)
-    session.add(SessionRow(sid=sid, username=username,
-                           expires_at=now + timedelta(seconds=max_age)))
+    session.add(SessionRow(sid=sid, username=username, expires_at=now + timedelta(seconds=max_age)))
     return sid
 
 

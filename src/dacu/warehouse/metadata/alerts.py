@@ -26,21 +26,41 @@ class AlertFilter:
     limit: int = 200
 
 
-def open_alert(session: Session, *, campaign_id: str, rule_id: str, severity: str, message: str,
-               metric: str | None = None, dimension: str = "", value: float | None = None,
-               threshold: float | None = None, root_cause: dict[str, Any] | None = None,
-               playbook: dict[str, Any] | None = None, opened_at: datetime | None = None
-               ) -> AlertRow:
+def open_alert(
+    session: Session,
+    *,
+    campaign_id: str,
+    rule_id: str,
+    severity: str,
+    message: str,
+    metric: str | None = None,
+    dimension: str = "",
+    value: float | None = None,
+    threshold: float | None = None,
+    root_cause: dict[str, Any] | None = None,
+    playbook: dict[str, Any] | None = None,
+    opened_at: datetime | None = None,
+) -> AlertRow:
     """Log a new alert (status open). If the same rule already has an unresolved alert on the same
     dimension, that one is updated instead, so a rule that keeps firing does not flood the log."""
     if severity not in SEVERITIES:
         raise DacuError(f"alert severity {severity!r}: expected one of {', '.join(SEVERITIES)}")
-    row = session.scalar(select(AlertRow).where(
-        AlertRow.campaign_id == campaign_id, AlertRow.rule_id == rule_id,
-        AlertRow.dimension == dimension, AlertRow.status != "resolved"))
+    row = session.scalar(
+        select(AlertRow).where(
+            AlertRow.campaign_id == campaign_id,
+            AlertRow.rule_id == rule_id,
+            AlertRow.dimension == dimension,
+            AlertRow.status != "resolved",
+        )
+    )
     if row is None:
-        row = AlertRow(campaign_id=campaign_id, rule_id=rule_id, dimension=dimension, status="open",
-                       **({"opened_at": opened_at} if opened_at else {}))
+        row = AlertRow(
+            campaign_id=campaign_id,
+            rule_id=rule_id,
+            dimension=dimension,
+            status="open",
+            **({"opened_at": opened_at} if opened_at else {}),
+        )
         session.add(row)
     row.severity, row.message, row.metric = severity, message, metric
     row.value, row.threshold = value, threshold

@@ -10,8 +10,13 @@ from sqlalchemy.orm import Session
 from dacu.warehouse.metadata.models import AuditRow
 
 
-def record(session: Session, actor: str, action: str, target: str = "",
-           detail: dict[str, Any] | None = None) -> AuditRow:
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    target: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditRow:
     """Add one audit row (committed with the change it describes, in the same session)."""
     row = AuditRow(actor=actor, action=action, target=target, detail=detail)
     session.add(row)

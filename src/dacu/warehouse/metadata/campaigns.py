@@ -14,8 +14,9 @@ from dacu.warehouse.metadata.models import CampaignRow, PlanRow, ReportRow, utcn
 REPORT_KINDS = ("html", "xlsx", "pptx")
 
 
-def save_campaign(session: Session, yaml_text: str, *, actor: str,
-                  source: str = "<campaign>") -> CampaignRow:
+def save_campaign(
+    session: Session, yaml_text: str, *, actor: str, source: str = "<campaign>"
+) -> CampaignRow:
     """Validate a campaign file (ConfigError names key and line) and insert or update its row."""
     campaign = parse_campaign(yaml_text, source=source)
     row = session.get(CampaignRow, campaign.id)
@@ -56,8 +57,10 @@ def save_plan(session: Session, campaign_id: str, body: dict[str, Any], *, actor
     """Store a new version of the campaign's plan.json (versions count up from 1)."""
     if session.get(CampaignRow, campaign_id) is None:
         raise LookupError(f"no campaign {campaign_id!r}")
-    latest = session.scalar(select(func.max(PlanRow.version))
-                            .where(PlanRow.campaign_id == campaign_id)) or 0
+    latest = (
+        session.scalar(select(func.max(PlanRow.version)).where(PlanRow.campaign_id == campaign_id))
+        or 0
+    )
     row = PlanRow(campaign_id=campaign_id, version=latest + 1, body=body, created_by=actor)
     session.add(row)
     audit.record(session, actor, "plan.save", campaign_id, {"version": latest + 1})
@@ -66,12 +69,23 @@ def save_plan(session: Session, campaign_id: str, body: dict[str, Any], *, actor
 
 
 def latest_plan(session: Session, campaign_id: str) -> PlanRow | None:
-    return session.scalar(select(PlanRow).where(PlanRow.campaign_id == campaign_id)
-                          .order_by(PlanRow.version.desc()).limit(1))
+    return session.scalar(
+        select(PlanRow)
+        .where(PlanRow.campaign_id == campaign_id)
+        .order_by(PlanRow.version.desc())
+        .limit(1)
+    )
 
 
-def add_report(session: Session, campaign_id: str, kind: str, path: str, *, title: str = "",
-               actor: str = "report") -> ReportRow:
+def add_report(
+    session: Session,
+    campaign_id: str,
+    kind: str,
+    path: str,
+    *,
+    title: str = "",
+    actor: str = "report",
+) -> ReportRow:
     """Register a generated review file so the reports page lists and serves it."""
     if kind not in REPORT_KINDS:
         raise ValueError(f"report kind {kind!r}: expected one of {', '.join(REPORT_KINDS)}")

@@ -75,7 +75,9 @@ def open_db(url: str | None = None) -> MetadataDB:
     raw = db_url(url)
     sa_url, schema = split_schema(raw)
     if not sa_url.startswith(("sqlite", "postgresql")):
-        raise WarehouseError(f"DACU_DB={raw!r}: expected sqlite:///FILE or postgresql://USER@HOST/DB")
+        raise WarehouseError(
+            f"DACU_DB={raw!r}: expected sqlite:///FILE or postgresql://USER@HOST/DB"
+        )
     try:
         engine = _engine(sa_url, schema)
     except (SQLAlchemyError, ImportError) as exc:
@@ -87,8 +89,10 @@ def _engine(sa_url: str, schema: str | None) -> Engine:
     if sa_url.startswith("sqlite"):
         memory = sa_url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
-            sa_url, connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=StaticPool if memory else None)
+            sa_url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=StaticPool if memory else None,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     options = {"options": f"-csearch_path={schema}"} if schema else {}
