@@ -293,9 +293,36 @@ async def collect(
     monitor = await _serving(request, campaign_id, params={"campaign": campaign_id})
     if isinstance(monitor, Response):
         return monitor
-    result = await run_in_threadpool(monitor.collector.accept_body, body)
-    status = 200 if result.accepted or result.duplicates or not result.rejected else 422
+    result = await run_in_threadpool(checked_accept, monitor.collector, body)
+    status = 200 if result.accepted or result.duplicates else 422
     return JSONResponse(result.as_dict(), status_code=status)
+
+
+def checked_accept(collector: Any, body: bytes) -> Any:
+    """The batch's events checked at the edge (JSON depth, then each event's bounds: amounts,
+    times, id patterns, lengths — `dacu.web.batch.EventBounds`), then the collector's contract
+    checks; each refused event is named by its index, the good ones are stored. An empty batch
+    or a body that is not JSON at all is refused as a whole (422)."""
+    from dacu.monitor.collector import IngestResult, Rejection, parse_body
+    from dacu.web.batch import EventBounds, TooDeep, check_depth, validate_items
+
+    try:
+        check_depth(body)  # the app's middleware checked it too; the owner's socket app has none
+    except TooDeep as exc:
+        return IngestResult(rejected=[Rejection(-1, str(exc))])
+    items, unparsable = parse_body(body)
+    if not isinstance(items, list):
+        return IngestResult(rejected=[Rejection(-1, "body: expected a JSON array or JSON lines")])
+    if not items:
+        return IngestResult(rejected=[Rejection(-1, "body: no events (an empty batch)")])
+    present = [index for index, item in enumerate(items) if item is not None]
+    _, errors = validate_items(EventBounds, [items[i] for i in present])
+    bounds = [Rejection(present[e["index"]], e["reason"]) for e in errors]
+    for rejection in bounds:
+        items[rejection.index] = None
+    result = collector.accept(items)
+    result.rejected = sorted([*unparsable, *bounds, *result.rejected], key=lambda r: r.index)
+    return result
 
 
 @router.get("/api/dashboard/{campaign_id}")

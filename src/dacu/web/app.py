@@ -17,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from dacu.warehouse.metadata import MetadataDB, accounts, is_current, open_db
 from dacu.web import api, openapi, pages, problems
 from dacu.web.auth import _TTLCache, enforce_access
-from dacu.web.middleware import BodyLimit, SecurityHeaders
+from dacu.web.middleware import BodyLimit, JsonDepthLimit, SecurityHeaders
 from dacu.web.mounts import mount_all
 from dacu.web.ratelimit import TokenBuckets
 from dacu.web.settings import Settings
@@ -93,6 +93,7 @@ def _middleware(app: FastAPI, settings: Settings, secret: str) -> None:
             allow_credentials=False,
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    app.add_middleware(JsonDepthLimit, limit=settings.max_json_depth)
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     app.add_middleware(
         BodyLimit, default=settings.max_body, limits={"/api/events": settings.max_events_body}

@@ -113,3 +113,50 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class JsonDepthLimit:
+    """Refuse a request body nested deeper than `limit` arrays/objects (422) before any route
+    parses it: Python's JSON parser recurses, and a 50,000-deep body would otherwise be a 500.
+    Form posts are not JSON and pass unchecked; the body is read once (BodyLimit bounds it) and
+    replayed to the app."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        kind = dict(scope["headers"]).get(b"content-type", b"").lower()
+        if kind.startswith((b"application/x-www-form-urlencoded", b"multipart/")):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        from dacu.web.batch import TooDeep, check_depth
+
+        try:
+            check_depth(body, self.limit)
+        except TooDeep as exc:
+            await _send_problem(send, 422, "validation", str(exc))
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
+
+
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    async def receive() -> Message:
+        if messages:
+            return messages.pop(0)
+        if then is None:
+            return {"type": "http.disconnect"}
+        return await then()
+
+    return receive

@@ -1,0 +1,204 @@
+"""Checks at the edge, before anything is parsed or stored: JSON depth, and per-item validation of
+the batches that enter the system (events, spend rows, stock, posts, orders, traffic).
+
+    depth = json_depth(body)                    # before json.loads: 50,000 "[" cost a 422, not a 500
+    good, errors = validate_items(SpendRow, rows)
+    # good: [(index, SpendRow)], errors: [{"index": 1, "reason": "hour: …"}]
+
+A batch is checked item by item: each bad item is named by its 0-based index and the reason (the
+first failing field with its value), the good ones go on. Types for the fields every batch shares
+(`Id`, `Text`, `Amount`, `Moment`) carry the limits in docs/web.md ("Security").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
+
+INT64_MAX = 2**63 - 1
+MAX_JSON_DEPTH = 32  # nested arrays/objects in any request body
+ID_PATTERN = r"^[\w.:@#+=~|-]{1,128}$"  # letters (any script), digits and . : @ # + = ~ | - _
+SAFE_ID = re.compile(ID_PATTERN)
+MAX_TEXT = 256  # characters of a free-text field in a batch item (channel, region …)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # a clock ahead by up to a day is still plausible
+
+
+def max_amount_fen() -> int:
+    """Largest single amount a batch item may carry, from `DACU_MAX_AMOUNT` (yuan, e.g. `1亿`);
+    default ¥1亿 = 10,000,000,000 fen. Read when the module is imported."""
+    from dacu.money import parse_fen
+
+    text = os.environ.get("DACU_MAX_AMOUNT", "").strip()
+    return min(parse_fen(text), INT64_MAX) if text else 10_000_000_000
+
+
+MAX_AMOUNT_FEN = max_amount_fen()
+
+
+def _id_text(value: Any) -> Any:
+    """Ids may arrive as JSON numbers (Taobao user ids are); booleans and floats may not."""
+    return str(value) if type(value) is int else value
+
+
+def _no_control(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("contains control characters")
+    return value
+
+
+def _amount(value: int) -> int:
+    top = MAX_AMOUNT_FEN
+    if not 0 <= value <= top:
+        raise ValueError(f"must be between 0 and {top} fen (DACU_MAX_AMOUNT)")
+    return value
+
+
+def _moment(value: str) -> str:
+    """An ISO 8601 time within 2000-01-01 .. now + 1 day (naive times are read as UTC here:
+    the window is wide enough that the zone does not matter)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time (e.g. 2026-11-11T20:00:00+08:00)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    if not EARLIEST <= moment <= latest:
+        raise ValueError(f"outside the plausible window 2000-01-01 .. {latest:%Y-%m-%d %H:%M} UTC")
+    return value
+
+
+def _not_dots(value: str) -> str:
+    if set(value) == {"."}:
+        raise ValueError("an id cannot be only dots")
+    return value
+
+
+def is_safe_id(value: str) -> bool:
+    """A name safe as a file name, URL segment, Redis key part and log token."""
+    return bool(SAFE_ID.match(value)) and set(value) != {"."}
+
+
+Id = Annotated[
+    str, BeforeValidator(_id_text), Field(pattern=ID_PATTERN), AfterValidator(_not_dots)
+]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_no_control)]
+Amount = Annotated[StrictInt, AfterValidator(_amount)]
+Moment = Annotated[str, Field(max_length=64), AfterValidator(_moment)]
+
+
+class EventBounds(BaseModel):
+    """The bounds of one collector event (the contract itself — required fields, event types,
+    which events carry money — is checked by `dacu.monitor.collector`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: Id | None = None
+    ts: Moment | None = None
+    user_id: Id | None = None
+    session_id: Id | None = None
+    event: Annotated[str, Field(max_length=32)] | None = None
+    channel: Text | None = None
+    campaign_id: Id | None = None
+    sku_id: Id | None = None
+    category: Text | None = None
+    quantity: Annotated[StrictInt, Field(ge=1, lt=2**31)] | None = None
+    amount_fen: Amount | None = None
+    order_id: Id | None = None
+    device: Text | None = None
+    region: Text | None = None
+    creative_id: Id | None = None
+    variant: Text | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_items(model: type[M], items: Iterable[Any]) -> tuple[list[tuple[int, M]], list[dict]]:
+    """Each item checked against `model`: ([(index, instance)], [{"index", "reason"}]).
+
+    The whole list is validated in one call of pydantic's core (fast on large batches); an item is
+    good when no error points into it."""
+    items = list(items)
+    adapter = _adapter(model)
+    try:
+        return list(enumerate(adapter.validate_python(items))), []
+    except ValidationError as exc:
+        reasons: dict[int, str] = {}
+        for error in exc.errors(include_url=False):
+            loc = error["loc"]
+            if not loc or not isinstance(loc[0], int):
+                raise
+            reasons.setdefault(loc[0], _reason(loc[1:], error))
+    good = []
+    for index, item in enumerate(items):
+        if index not in reasons:
+            good.append((index, model.model_validate(item)))
+    errors = [{"index": i, "reason": r} for i, r in sorted(reasons.items())]
+    return good, errors
+
+
+_ADAPTERS: dict[type, TypeAdapter] = {}
+
+
+def _adapter(model: type[BaseModel]) -> TypeAdapter:
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    return _ADAPTERS[model]
+
+
+def _reason(loc: tuple, error: dict) -> str:
+    where = ".".join(str(part) for part in loc if not str(part).startswith("function-")) or "item"
+    value = error.get("input")
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "…"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message} (got {shown})" if loc else f"{where}: {message}"
+
+
+# -- JSON depth, before parsing ----------------------------------------------------------------------
+_CODES = np.zeros(256, dtype=np.int8)
+_CODES[ord("[")] = _CODES[ord("{")] = 1
+_CODES[ord("]")] = _CODES[ord("}")] = -1
+_QUOTE = 2
+_CODES[ord('"')] = _QUOTE
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (or JSON lines), brackets inside
+    strings not counted — computed without parsing, in NumPy (C speed on 16 MiB batches)."""
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")  # escapes cannot open or close
+    codes = _CODES[np.frombuffer(body, dtype=np.uint8)]
+    marks = codes[np.flatnonzero(codes)]
+    if not marks.size:
+        return 0
+    quotes = marks == _QUOTE
+    inside = (np.cumsum(quotes) % 2 == 1) & ~quotes  # after an odd number of quotes: in a string
+    steps = np.where(quotes | inside, 0, marks).astype(np.int64)
+    return int(max(0, np.cumsum(steps).max()))
+
+
+class TooDeep(ValueError):
+    """A request body nested deeper than the limit."""
+
+
+def check_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+    depth = json_depth(body)
+    if depth > limit:
+        raise TooDeep(f"body: JSON nested {depth} levels deep (at most {limit})")

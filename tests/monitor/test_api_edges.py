@@ -1,0 +1,103 @@
+"""The collector route at the edge (issue 21): one bad event never costs the good ones, nothing
+nested or empty reaches the parser as a 500, and a random mix stores exactly the good events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.monitor.test_api import live_world  # noqa: F401 - the fixture
+
+PEAK = "2026-11-11T20:00:00+08:00"
+
+
+def event(event_id: str, **extra: object) -> dict:
+    return {"event_id": event_id, "ts": PEAK, "user_id": "u1", "event": "pv", **extra}
+
+
+def stored_ids(monitor) -> set[str]:
+    return {i for table in monitor.collector.log.replay() for i in table["event_id"].to_pylist()}
+
+
+def test_an_amount_beyond_int64_is_refused_alone(live_world) -> None:  # noqa: F811
+    world, monitor = live_world
+    batch = [event(f"g{i}") for i in range(999)]
+    batch.insert(500, event("huge", event="pay", amount_fen=2**63))
+    reply = world.key_client("events:write").post("/api/events", json=batch)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["accepted"] == 999 and body["duplicates"] == 0
+    assert [r["index"] for r in body["rejected"]] == [500]
+    assert body["rejected"][0]["reason"].startswith("amount_fen:")
+    assert stored_ids(monitor) == {f"g{i}" for i in range(999)}
+
+
+def test_deep_nesting_and_empty_batches_are_422_not_500(live_world) -> None:  # noqa: F811
+    world, monitor = live_world
+    client = world.key_client("events:write")
+    deep = client.post("/api/events", content=b"[" * 50_000 + b"]" * 50_000)
+    assert deep.status_code == 422 and "50000 levels" in deep.json()["detail"]
+    nested = client.post("/api/events", json=[event("n1", variant={"a": [[[[]]]]})])
+    assert nested.status_code == 422 and nested.json()["rejected"][0]["reason"].startswith("variant")
+    empty = client.post("/api/events", json=[])
+    assert empty.status_code == 422 and "empty batch" in empty.json()["rejected"][0]["reason"]
+    assert stored_ids(monitor) == set()
+
+
+def test_brackets_inside_strings_do_not_count_as_depth(live_world) -> None:  # noqa: F811
+    world, monitor = live_world
+    client = world.key_client("events:write")
+    tricky = event("s1", variant='[[[[{{{{\\"' * 20)
+    reply = client.post("/api/events", json=[tricky])
+    assert reply.status_code == 200 and reply.json()["accepted"] == 1
+
+
+BAD = {
+    "amount ≥ 2^63": ("amount_fen", {"event": "pay", "amount_fen": 2**63}),
+    "negative amount": ("amount_fen", {"event": "pay", "amount_fen": -1}),
+    "boolean amount": ("amount_fen", {"event": "pay", "amount_fen": True}),
+    "amount over the plausible maximum": ("amount_fen", {"event": "pay", "amount_fen": 10**11}),
+    "year 1999": ("ts", {"ts": "1999-12-31T23:59:59+08:00"}),
+    "year 2100": ("ts", {"ts": "2100-01-01T00:00:00+08:00"}),
+    "user id of 300 characters": ("user_id", {"user_id": "u" * 300}),
+    "user id with a space": ("user_id", {"user_id": "u 1"}),
+    "event id with a newline": ("event_id", None),
+    "channel with a control character": ("channel", {"channel": "search\x00ads"}),
+    "channel of 100,000 characters": ("channel", {"channel": "c" * 100_000}),
+    "quantity 0": ("quantity", {"quantity": 0}),
+    "unknown event type": ("event", {"event": "buy"}),
+    "not an object": ("item", None),
+}
+
+
+@given(kinds=st.lists(st.sampled_from([None, *BAD]), min_size=1, max_size=40))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzzed_batches_store_exactly_the_good_events(live_world, kinds) -> None:  # noqa: F811
+    world, monitor = live_world
+    run = uuid.uuid4().hex[:8]
+    batch, good, bad = [], set(), {}
+    for index, kind in enumerate(kinds):
+        event_id = f"{run}-{index}"
+        if kind is None:
+            batch.append(event(event_id))
+            good.add(event_id)
+            continue
+        field, change = BAD[kind]
+        if kind == "not an object":
+            batch.append([event_id])
+        elif kind == "event id with a newline":
+            batch.append(event(event_id + "\n"))
+        else:
+            batch.append(event(event_id, **change))
+        bad[index] = field
+    before = stored_ids(monitor)
+    reply = world.key_client("events:write").post("/api/events", content=json.dumps(batch))
+    assert reply.status_code == (200 if good else 422), reply.text
+    body = reply.json()
+    assert body["accepted"] == len(good)
+    named = {r["index"]: r["reason"].split(":")[0] for r in body["rejected"]}
+    assert named == bad
+    assert stored_ids(monitor) - before == good
