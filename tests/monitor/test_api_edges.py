@@ -41,7 +41,9 @@ def test_deep_nesting_and_empty_batches_are_422_not_500(live_world) -> None:  # 
     deep = client.post("/api/events", content=b"[" * 50_000 + b"]" * 50_000)
     assert deep.status_code == 422 and "50000 levels" in deep.json()["detail"]
     nested = client.post("/api/events", json=[event("n1", variant={"a": [[[[]]]]})])
-    assert nested.status_code == 422 and nested.json()["rejected"][0]["reason"].startswith("variant")
+    assert nested.status_code == 422 and nested.json()["rejected"][0]["reason"].startswith(
+        "variant"
+    )
     empty = client.post("/api/events", json=[])
     assert empty.status_code == 422 and "empty batch" in empty.json()["rejected"][0]["reason"]
     assert stored_ids(monitor) == set()
@@ -101,3 +103,46 @@ def test_fuzzed_batches_store_exactly_the_good_events(live_world, kinds) -> None
     named = {r["index"]: r["reason"].split(":")[0] for r in body["rejected"]}
     assert named == bad
     assert stored_ids(monitor) - before == good
+
+
+SPEND = [
+    {"hour": "2026-11-11T20:00+08:00", "channel": "search_ads", "spend_fen": 1_200_000},
+    {"hour": "not an hour", "channel": "search_ads", "spend_fen": 100},
+]
+
+
+def test_a_bad_spend_row_changes_nothing_and_every_bad_row_is_named(live_world) -> None:  # noqa: F811
+    world, monitor = live_world
+    client = world.login("operator")
+    url = f"/api/monitor/{world.campaign_id}/spend"
+    bad = [
+        *SPEND,
+        {"hour": "2026-11-11T21:00+08:00", "channel": "search_ads", "spend_fen": -5},
+        {"hour": "2026-11-11T21:00+08:00", "channel": "search_ads", "spend_fen": True},
+        {"hour": "2026-11-11T21:00+08:00", "channel": "c" * 100_000, "spend_fen": 1},
+    ]
+    reply = client.post(url, json=bad)
+    assert reply.status_code == 422, reply.text
+    assert [(r["index"], r["reason"].split(":")[0]) for r in reply.json()["rejected"]] == [
+        (1, "hour"),
+        (2, "spend_fen"),
+        (3, "spend_fen"),
+        (4, "channel"),
+    ]
+    assert monitor.spend == {}  # the good first row was not applied either
+    assert client.post(url, json=[SPEND[0]]).json() == {"added": 1}
+    assert client.post(url, json=[SPEND[0]]).json() == {"added": 1}
+    assert sum(monitor.spend.values()) == 2 * 1_200_000  # sent twice on purpose: counted twice
+    assert client.post(url, json=[]).status_code == 422
+
+
+def test_alert_ids_beyond_int64_are_422_and_the_monitor_alerts_are_for_people(live_world) -> None:  # noqa: F811
+    world, _monitor = live_world
+    client = world.login("operator")
+    base = f"/api/monitor/{world.campaign_id}/alerts"
+    for action in ("ack", "resolve"):
+        for alert_id in (2**63, 2**70, 0, -1):
+            reply = client.post(f"{base}/{alert_id}/{action}")
+            assert reply.status_code == 422, (action, alert_id, reply.text)
+    assert world.key_client("metrics:read").get(base).status_code == 403
+    assert world.login("viewer").get(base).status_code == 200

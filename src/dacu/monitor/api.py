@@ -35,14 +35,16 @@ from typing import Any
 from urllib.parse import unquote
 from weakref import WeakKeyDictionary
 
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict
 
 from dacu.monitor import owner
 from dacu.monitor.dashboard import snapshot
 from dacu.monitor.live import LiveMonitor, recent_audit
+from dacu.web.batch import Amount, Id, Moment, validate_items
 
 router = APIRouter()
 _open_lock = threading.Lock()
@@ -375,8 +377,11 @@ async def alerts(
     )
 
 
+AlertId = Path(..., ge=1, le=2**63 - 1, description="alert id (a positive 64-bit integer)")
+
+
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/ack")
-async def ack(request: Request, campaign_id: str, alert_id: int) -> dict:
+async def ack(request: Request, campaign_id: str, alert_id: int = AlertId) -> dict:
     """Acknowledge an alert: someone is on it, so it is not escalated."""
     actor = _actor(request)
     return await _on_monitor(
@@ -385,22 +390,36 @@ async def ack(request: Request, campaign_id: str, alert_id: int) -> dict:
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/resolve")
-async def resolve(request: Request, campaign_id: str, alert_id: int) -> dict:
+async def resolve(request: Request, campaign_id: str, alert_id: int = AlertId) -> dict:
     actor = _actor(request)
     return await _on_monitor(request, campaign_id, lambda monitor: monitor.resolve(alert_id, actor))
 
 
+class SpendRow(BaseModel):
+    """One hour of one channel's ad spend (integer fen, within the plausible maximum)."""
+
+    model_config = ConfigDict(extra="forbid")
+    hour: Moment
+    channel: Id
+    spend_fen: Amount
+
+
 @router.post("/api/monitor/{campaign_id}/spend")
-async def spend(request: Request, campaign_id: str, rows: list[dict] = Body(...)) -> dict:
-    """Ad spend rows `[{"hour": "2026-11-11T20:00+08:00", "channel": "search_ads", "spend_fen": 1200000}]`."""
-    for index, row in enumerate(rows):
-        missing = [k for k in ("hour", "channel", "spend_fen") if k not in row]
-        if missing or not isinstance(row.get("spend_fen"), int):
-            raise HTTPException(422, f"rows[{index}]: needs hour, channel and an integer spend_fen")
+async def spend(request: Request, campaign_id: str, rows: list[Any] = Body(...)) -> Any:
+    """Ad spend rows `[{"hour": "2026-11-11T20:00+08:00", "channel": "search_ads", "spend_fen": 1200000}]`.
+
+    All or nothing: spend rows add up and carry no id, so storing the good rows of a refused batch
+    would count them twice when the corrected batch is sent again. A batch with any bad row is
+    refused (422) with every bad row's index and reason, and nothing is added."""
+    good, errors = validate_items(SpendRow, rows)
+    if errors or not rows:
+        errors = errors or [{"index": -1, "reason": "body: no rows (an empty batch)"}]
+        return JSONResponse({"added": 0, "rejected": errors}, status_code=422)
     monitor = await _serving(request, campaign_id)
     if isinstance(monitor, Response):
-        return monitor  # type: ignore[return-value]
-    added = await run_in_threadpool(monitor.add_spend, rows)
+        return monitor
+    checked = [row.model_dump() for _, row in good]
+    added = await run_in_threadpool(monitor.add_spend, checked)
     DOCUMENTS.forget(monitor)  # spend does not bump the version
     return {"added": added}
 

@@ -230,7 +230,7 @@ class LiveMonitor:
 
     def add_spend(self, rows: Iterable[Mapping]) -> int:
         """Spend rows {hour (ISO or datetime), channel, spend_fen} (from the ad platforms)."""
-        count = 0
+        parsed = []  # every row read before any is added: a bad row changes nothing
         for row in rows:
             hour = (
                 row["hour"]
@@ -239,10 +239,10 @@ class LiveMonitor:
             )
             if hour.tzinfo is None:
                 hour = hour.replace(tzinfo=self.campaign.tz)
-            key = (to_minute(hour), str(row["channel"]))
-            self.spend[key] = self.spend.get(key, 0) + int(row["spend_fen"])
-            count += 1
-        return count
+            parsed.append(((to_minute(hour), str(row["channel"])), int(row["spend_fen"])))
+        for key, fen in parsed:
+            self.spend[key] = self.spend.get(key, 0) + fen
+        return len(parsed)
 
     def spend_between(self, start: int, end: int, channel: str | None = None) -> int:
         return sum(

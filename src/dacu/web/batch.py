@@ -95,9 +95,7 @@ def is_safe_id(value: str) -> bool:
     return bool(SAFE_ID.match(value)) and set(value) != {"."}
 
 
-Id = Annotated[
-    str, BeforeValidator(_id_text), Field(pattern=ID_PATTERN), AfterValidator(_not_dots)
-]
+Id = Annotated[str, BeforeValidator(_id_text), Field(pattern=ID_PATTERN), AfterValidator(_not_dots)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_no_control)]
 Amount = Annotated[StrictInt, AfterValidator(_amount)]
 Moment = Annotated[str, Field(max_length=64), AfterValidator(_moment)]
