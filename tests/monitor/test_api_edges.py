@@ -50,7 +50,7 @@ def test_deep_nesting_and_empty_batches_are_422_not_500(live_world) -> None:  # 
 
 
 def test_brackets_inside_strings_do_not_count_as_depth(live_world) -> None:  # noqa: F811
-    world, monitor = live_world
+    world, _monitor = live_world
     client = world.key_client("events:write")
     tricky = event("s1", variant='[[[[{{{{\\"' * 20)
     reply = client.post("/api/events", json=[tricky])

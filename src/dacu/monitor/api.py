@@ -35,7 +35,8 @@ from typing import Any
 from urllib.parse import unquote
 from weakref import WeakKeyDictionary
 
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -377,7 +378,7 @@ async def alerts(
     )
 
 
-AlertId = Path(..., ge=1, le=2**63 - 1, description="alert id (a positive 64-bit integer)")
+AlertId = PathParam(..., ge=1, le=2**63 - 1, description="alert id (a positive 64-bit integer)")
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/ack")
