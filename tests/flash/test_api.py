@@ -72,13 +72,13 @@ def test_reserve_confirm_cancel_over_http(client):
     paid = client.post(
         "/api/flash/lipstick/confirm",
         headers={"Idempotency-Key": "p1"},
-        json={"reservation_id": first["ref"], "order_id": "o1"},
+        json={"reservation_id": first["ref"], "order_id": "o1", "customer_id": "u1"},
     )
     assert paid.status_code == 200
     back = client.post(
         "/api/flash/lipstick/cancel",
         headers={"Idempotency-Key": "c2"},
-        json={"reservation_id": second["ref"]},
+        json={"reservation_id": second["ref"], "customer_id": "u2"},
     )
     assert back.status_code == 200
     [session_2000, _] = client.get("/api/flash/lipstick").json()
@@ -88,7 +88,7 @@ def test_reserve_confirm_cancel_over_http(client):
     wrong_sale = client.post(
         "/api/flash/other/cancel",
         headers={"Idempotency-Key": "c3"},
-        json={"reservation_id": first["ref"]},
+        json={"reservation_id": first["ref"], "customer_id": "u1"},
     )
     assert wrong_sale.status_code == 404
 
@@ -140,3 +140,43 @@ def test_out_of_range_numbers_are_422_not_server_errors(client):
         json={"customer_id": "u1", "quantity": 2**70},
     )
     assert huge.status_code == 422
+
+
+def test_someone_elses_reservation_cannot_be_cancelled_over_http(client):
+    hold = client.post(
+        "/api/flash/lipstick/reserve",
+        json={"customer_id": "buyer"},
+        headers={"Idempotency-Key": "res-buyer"},
+    ).json()
+    assert hold["ok"], hold
+    thief = client.post(
+        "/api/flash/lipstick/cancel",
+        headers={"Idempotency-Key": "steal"},
+        json={"reservation_id": hold["ref"], "customer_id": "someone-else"},
+    )
+    assert thief.status_code == 409 and thief.json()["reason"] == "not_your_reservation"
+    [session] = [s for s in client.get("/api/flash/lipstick").json() if s["reserved"]]
+    assert session["reserved"] == 1  # still held for the buyer
+
+
+def test_over_long_ids_and_keys_are_422(client):
+    long = "x" * 129
+    cases = [
+        ("/api/flash/lipstick/reserve", {"customer_id": long}, "k1"),
+        ("/api/flash/lipstick/reserve", {"customer_id": "u9"}, long),
+        ("/api/coupons/c20/claim", {"customer_id": "u9", "device_id": long}, "k2"),
+        (f"/api/flash/{long}/reserve", {"customer_id": "u9"}, "k3"),
+    ]
+    for url, body, key in cases:
+        reply = client.post(url, json=body, headers={"Idempotency-Key": key})
+        assert reply.status_code == 422, (url, reply.text)
+    huge = client.post(
+        "/api/flash/lipstick/confirm",
+        headers={"Idempotency-Key": "k4"},
+        json={
+            "reservation_id": f"lipstick#{2**70}.{'0' * 24}",
+            "order_id": "o",
+            "customer_id": "u",
+        },
+    )
+    assert huge.status_code == 404

@@ -29,21 +29,23 @@ def test_per_customer_limit_counts_units_not_requests(make_store):
 
 def test_confirm_makes_units_sold_and_is_idempotent(store):
     hold = store.reserve("lipstick", Who("u1"), key="r").ref
-    assert store.confirm(hold, "order-1", key="p").ok
-    assert store.confirm(hold, "order-1", key="p").replayed
-    assert store.confirm(hold, "order-1", key="p2").replayed  # same order, new key
-    assert store.confirm(hold, "order-2", key="p3").reason is Reason.ALREADY_CONFIRMED
-    assert store.cancel(hold, key="c").reason is Reason.ALREADY_CONFIRMED
+    assert store.confirm(hold, "order-1", key="p", customer="u1").ok
+    assert store.confirm(hold, "order-1", key="p", customer="u1").replayed
+    assert store.confirm(hold, "order-1", key="p2", customer="u1").replayed  # same order, new key
+    assert (
+        store.confirm(hold, "order-2", key="p3", customer="u1").reason is Reason.ALREADY_CONFIRMED
+    )
+    assert store.cancel(hold, key="c", customer="u1").reason is Reason.ALREADY_CONFIRMED
     counts = store.stock_counts("lipstick", "2000")
     assert (counts.stock, counts.sold, counts.reserved, counts.available) == (100, 1, 0, 99)
 
 
 def test_cancel_returns_stock_exactly_once(store):
     hold = store.reserve("lipstick", Who("u1"), key="r", quantity=1).ref
-    assert store.cancel(hold, key="c").ok
-    assert store.cancel(hold, key="c").replayed
-    assert store.cancel(hold, key="c2").reason is Reason.ALREADY_CANCELLED
-    assert store.confirm(hold, "o1", key="p").reason is Reason.ALREADY_CANCELLED
+    assert store.cancel(hold, key="c", customer="u1").ok
+    assert store.cancel(hold, key="c", customer="u1").replayed
+    assert store.cancel(hold, key="c2", customer="u1").reason is Reason.ALREADY_CANCELLED
+    assert store.confirm(hold, "o1", key="p", customer="u1").reason is Reason.ALREADY_CANCELLED
     counts = store.stock_counts("lipstick", "2000")
     assert (counts.reserved, counts.available) == (0, 100)
     # the customer's unit is free again: she may try once more
@@ -55,7 +57,7 @@ def test_unpaid_hold_expires_and_stock_comes_back_once(make_store, clock):
     hold = store.reserve("lipstick", Who("u1"), key="r").ref
     assert store.reserve("lipstick", Who("u2"), key="r2").reason is Reason.SOLD_OUT
     clock.advance(minutes=15)  # hold_minutes = 15
-    assert store.confirm(hold, "o1", key="p").reason is Reason.HOLD_EXPIRED
+    assert store.confirm(hold, "o1", key="p", customer="u1").reason is Reason.HOLD_EXPIRED
     assert store.expire_holds() == 0  # already returned by the late confirm
     assert store.reserve("lipstick", Who("u2"), key="r3").ok
     counts = store.stock_counts("lipstick", "2000")
@@ -90,5 +92,27 @@ def test_sessions_open_and_close_by_the_clock(store, clock):
 
 
 def test_unknown_reservation_ids(store):
-    assert store.confirm("lipstick#999", "o", key="a").reason is Reason.UNKNOWN_RESERVATION
-    assert store.cancel("garbage", key="b").reason is Reason.UNKNOWN_RESERVATION
+    unknown = Reason.UNKNOWN_RESERVATION
+    assert store.confirm("lipstick#999", "o", key="a", customer="u1").reason is unknown
+    assert store.cancel("garbage", key="b", customer="u1").reason is unknown
+    huge = f"lipstick#{2**70}." + "0" * 24  # a number no 64-bit counter holds: refused, not a 500
+    assert store.cancel(huge, key="c", customer="u1").reason is unknown
+
+
+def test_reservations_are_bound_to_their_customer_and_not_guessable(store):
+    first = store.reserve("lipstick", Who("u1"), key="r1").ref
+    second = store.reserve("lipstick", Who("u2"), key="r2").ref
+    sale, _, rest = second.partition("#")
+    number, _, tag = rest.partition(".")
+    assert sale == "lipstick" and len(tag) == 24 and int(tag, 16) >= 0
+    assert first.partition(".")[2] != tag  # each id has its own seal
+    stranger = Reason.NOT_YOUR_RESERVATION
+    # u1 knows her own id and guesses the next number: every guess is refused, nothing changes
+    guesses = [f"lipstick#{number}.{first.partition('.')[2]}", f"lipstick#{number}.{'0' * 24}"]
+    for guess in guesses:
+        assert store.cancel(guess, key=f"g-{guess}", customer="u1").reason is stranger
+    assert store.cancel(second, key="g3", customer="u1").reason is stranger  # the real id, not hers
+    assert store.confirm(second, "o-x", key="g4", customer="u1").reason is stranger
+    assert store.stock_counts("lipstick", "2000").reserved == 2
+    assert store.confirm(second, "o-2", key="p2", customer="u2").ok
+    assert store.cancel(first, key="c1", customer="u1").ok

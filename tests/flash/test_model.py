@@ -139,13 +139,15 @@ def _apply(
     if kind == "reserve":
         outcome = store.reserve("lipstick", Who(op[1]), key=f"s{step}")
         if outcome.ok:
-            refs.append(outcome.ref)
+            refs.append((outcome.ref, op[1]))
         return model.reserve(op[1]), outcome.reason.value
     if kind == "claim":
         return model.claim(op[1]), store.claim("c20", Who(op[1]), key=f"s{step}").reason.value
     if op[1] >= len(refs):
         return None, None
     if kind == "confirm":
-        got = store.confirm(refs[op[1]], op[2], key=f"s{step}").reason.value
+        ref, customer = refs[op[1]]
+        got = store.confirm(ref, op[2], key=f"s{step}", customer=customer).reason.value
         return model.confirm(op[1], op[2]), got
-    return model.cancel(op[1]), store.cancel(refs[op[1]], key=f"s{step}").reason.value
+    ref, customer = refs[op[1]]
+    return model.cancel(op[1]), store.cancel(ref, key=f"s{step}", customer=customer).reason.value

@@ -49,9 +49,9 @@ def chaos(url: str, config_json: str, first: int, last: int, start: float) -> No
         who = Who(f"cust-{i}")
         hold = store.reserve("lipstick", who, key=f"res-{i}")
         if hold.ok and i % 3 == 0:
-            store.confirm(hold.ref, f"order-{i}", key=f"conf-{i}")
+            store.confirm(hold.ref, f"order-{i}", key=f"conf-{i}", customer=who.customer)
         elif hold.ok and i % 3 == 1:
-            store.cancel(hold.ref, key=f"can-{i}")
+            store.cancel(hold.ref, key=f"can-{i}", customer=who.customer)
         coupon = store.claim("c20", who, key=f"cl-{i}")
         if coupon.ok and i % 2 == 0:
             store.redeem(coupon.ref, f"order-{i}", who, key=f"red-{i}")

@@ -175,7 +175,12 @@ def populate(db: MetadataDB, tmp: Path) -> dict:
 
 def make_world(db: MetadataDB, tmp: Path, **settings: object) -> World:
     made = populate(db, tmp)
-    opts = {"rate_limit": 100_000, "login_limit": 100_000, **settings}
+    opts = {
+        "rate_limit": 100_000,
+        "login_limit": 100_000,
+        "login_account_limit": 100_000,
+        **settings,
+    }
     app = create_app(Settings(**opts), db=db)  # type: ignore[arg-type]
     return World(app=app, db=db, **made)
 

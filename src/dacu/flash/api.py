@@ -5,12 +5,14 @@ with API-key scopes).
     POST /api/coupons/redeem              核销         {coupon_id, order_id, customer_id, …}
     POST /api/coupons/release             订单取消退券  {coupon_id, order_id}
     POST /api/flash/{sale}/reserve        秒杀锁库存    {customer_id, quantity?, session?}
-    POST /api/flash/{sale}/confirm        支付确认      {reservation_id, order_id}
-    POST /api/flash/{sale}/cancel         取消释放      {reservation_id}
+    POST /api/flash/{sale}/confirm        支付确认      {reservation_id, order_id, customer_id}
+    POST /api/flash/{sale}/cancel         取消释放      {reservation_id, customer_id}
     GET  /api/coupons, /api/coupons/{template}, /api/flash, /api/flash/{sale}   live counts
     GET  /api/flash/audit?customer=&target=&since_ms=&limit=                    audit trail
 
-Every POST needs an idempotency key (header `Idempotency-Key` or field `idempotency_key`).
+Every POST needs an idempotency key (header `Idempotency-Key` or field `idempotency_key`, at most
+128 characters). Ids and names are at most 128 characters. A reservation id (`SALE#N.TAG`) is
+sealed to the customer who reserved: confirm and cancel name her, and anyone else is refused.
 Answers: 200 ok; 409 refused (reason code + 中文/English message); 429 活动太火爆; 404 unknown id.
 The store comes from `app.state.flash_store` (see `attach`), else from env DACU_CAMPAIGN and
 DACU_STORE on first use.
@@ -20,9 +22,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -63,46 +65,53 @@ def get_store(request: Request) -> FlashStore:
     return store
 
 
+MAX_ID = 128  # characters of an id, a name or an idempotency key (they become key names)
+Name = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+PathName = Annotated[str, Path(max_length=MAX_ID)]
+
+
 class _Body(BaseModel):
-    idempotency_key: str | None = Field(None, description="Or the Idempotency-Key header.")
+    idempotency_key: Name | None = Field(None, description="Or the Idempotency-Key header.")
 
 
 class ClaimBody(_Body):
-    customer_id: str = Field(min_length=1)
-    device_id: str | None = None
-    ip: str | None = Field(None, description="Defaults to the caller's address.")
+    customer_id: Name
+    device_id: Name | None = None
+    ip: Name | None = Field(None, description="Defaults to the caller's address.")
     new_customer: bool = False
 
 
 class RedeemBody(_Body):
-    coupon_id: str
-    order_id: str
-    customer_id: str = Field(min_length=1)
-    device_id: str | None = None
-    ip: str | None = None
+    coupon_id: Name
+    order_id: Name
+    customer_id: Name
+    device_id: Name | None = None
+    ip: Name | None = None
     order_amount_fen: int | None = Field(None, ge=0, le=MAX_INT64)
 
 
 class ReleaseBody(_Body):
-    coupon_id: str
-    order_id: str
+    coupon_id: Name
+    order_id: Name
 
 
 class ReserveBody(_Body):
-    customer_id: str = Field(min_length=1)
+    customer_id: Name
     quantity: int = Field(1, ge=1, le=10_000)
-    session: str | None = None
-    device_id: str | None = None
-    ip: str | None = None
+    session: Name | None = None
+    device_id: Name | None = None
+    ip: Name | None = None
 
 
 class ConfirmBody(_Body):
-    reservation_id: str
-    order_id: str
+    reservation_id: Name
+    order_id: Name
+    customer_id: Name = Field(description="The customer who reserved (as in reserve).")
 
 
 class CancelBody(_Body):
-    reservation_id: str
+    reservation_id: Name
+    customer_id: Name = Field(description="The customer who reserved (as in reserve).")
 
 
 class OutcomeOut(BaseModel):
@@ -141,7 +150,7 @@ def _answer(outcome: Outcome) -> JSONResponse:
     return JSONResponse(outcome.to_dict(), status_code=status)
 
 
-IdemHeader = Header(None, alias="Idempotency-Key")
+IdemHeader = Header(None, alias="Idempotency-Key", min_length=1, max_length=MAX_ID)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": OutcomeOut, "description": "Refused: reason code and message"},
     429: {"model": OutcomeOut, "description": "活动太火爆 (rate limited): retry later"},
@@ -181,7 +190,7 @@ def release(
 
 @router.post("/api/coupons/{template}/claim", response_model=OutcomeOut, responses=RESPONSES)
 def claim(
-    template: str,
+    template: PathName,
     body: ClaimBody,
     request: Request,
     store: FlashStore = Depends(get_store),
@@ -201,7 +210,7 @@ def all_coupon_counts(store: FlashStore = Depends(get_store)) -> list[dict[str, 
 
 
 @router.get("/api/coupons/{template}")
-def coupon_counts(template: str, store: FlashStore = Depends(get_store)) -> dict[str, Any]:
+def coupon_counts(template: PathName, store: FlashStore = Depends(get_store)) -> dict[str, Any]:
     counts = store.coupon_counts(template)
     if counts is None:
         raise HTTPException(404, f"no coupon template {template!r}")
@@ -210,7 +219,7 @@ def coupon_counts(template: str, store: FlashStore = Depends(get_store)) -> dict
 
 @router.post("/api/flash/{sale}/reserve", response_model=OutcomeOut, responses=RESPONSES)
 def reserve(
-    sale: str,
+    sale: PathName,
     body: ReserveBody,
     request: Request,
     store: FlashStore = Depends(get_store),
@@ -227,7 +236,7 @@ def reserve(
 
 @router.post("/api/flash/{sale}/confirm", response_model=OutcomeOut, responses=RESPONSES)
 def confirm(
-    sale: str,
+    sale: PathName,
     body: ConfirmBody,
     store: FlashStore = Depends(get_store),
     idempotency_key: str | None = IdemHeader,
@@ -235,20 +244,29 @@ def confirm(
     """Payment arrived: the held units become sold."""
     _same_sale(sale, body.reservation_id)
     return _answer(
-        store.confirm(body.reservation_id, body.order_id, key=_key(body, idempotency_key))
+        store.confirm(
+            body.reservation_id,
+            body.order_id,
+            key=_key(body, idempotency_key),
+            customer=body.customer_id,
+        )
     )
 
 
 @router.post("/api/flash/{sale}/cancel", response_model=OutcomeOut, responses=RESPONSES)
 def cancel(
-    sale: str,
+    sale: PathName,
     body: CancelBody,
     store: FlashStore = Depends(get_store),
     idempotency_key: str | None = IdemHeader,
 ) -> JSONResponse:
     """The buyer gave up: the held units go back to stock, exactly once."""
     _same_sale(sale, body.reservation_id)
-    return _answer(store.cancel(body.reservation_id, key=_key(body, idempotency_key)))
+    return _answer(
+        store.cancel(
+            body.reservation_id, key=_key(body, idempotency_key), customer=body.customer_id
+        )
+    )
 
 
 @router.get("/api/flash")
@@ -259,8 +277,8 @@ def all_stock_counts(store: FlashStore = Depends(get_store)) -> list[dict[str, A
 
 @router.get("/api/flash/audit")
 def audit(
-    customer: str | None = None,
-    target: str | None = None,
+    customer: str | None = Query(None, max_length=MAX_ID),
+    target: str | None = Query(None, max_length=MAX_ID),
     since_ms: int | None = Query(None, ge=0, le=MAX_INT64),
     limit: int = Query(1000, ge=1, le=100_000),
     store: FlashStore = Depends(get_store),
@@ -271,7 +289,7 @@ def audit(
 
 
 @router.get("/api/flash/{sale}")
-def stock_counts(sale: str, store: FlashStore = Depends(get_store)) -> list[dict[str, Any]]:
+def stock_counts(sale: PathName, store: FlashStore = Depends(get_store)) -> list[dict[str, Any]]:
     config = store.config.sale(sale)
     if config is None:
         raise HTTPException(404, f"no flash sale {sale!r}")

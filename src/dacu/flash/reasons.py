@@ -33,6 +33,7 @@ class Reason(StrEnum):
     COUPON_EXPIRED = "coupon_expired"
     BELOW_THRESHOLD = "below_threshold"
     UNKNOWN_RESERVATION = "unknown_reservation"
+    NOT_YOUR_RESERVATION = "not_your_reservation"
     HOLD_EXPIRED = "hold_expired"
     ALREADY_CONFIRMED = "already_confirmed"
     ALREADY_CANCELLED = "already_cancelled"
@@ -54,6 +55,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.UNKNOWN_SALE: ("秒杀活动不存在", "No such flash sale"),
     Reason.UNKNOWN_COUPON: ("券码无效", "No such coupon"),
     Reason.NOT_OWNER: ("非本人优惠券", "This coupon belongs to someone else"),
+    Reason.NOT_YOUR_RESERVATION: (
+        "非本人的秒杀订单（或订单号有误）",
+        "Not your reservation (or not a valid reservation id)",
+    ),
     Reason.ALREADY_REDEEMED: ("券已使用", "Coupon already used on another order"),
     Reason.NOT_REDEEMED: ("该订单未使用此券", "Coupon was not used on this order"),
     Reason.COUPON_EXPIRED: ("券已过期", "Coupon expired"),

@@ -340,6 +340,13 @@ class RedisStore(FlashStore):
         ]
         return self._run("RESERVE", keys, args)
 
+    def _load_secret(self) -> str:
+        import secrets
+
+        name = f"{self.prefix}:secret"
+        self.r.set(name, secrets.token_hex(32), nx=True)
+        return self.r.get(name)
+
     def _confirm(self, sale_id: str, reservation_id: str, order_id: str, key: str) -> Outcome:
         meta = self._f(sale_id, "meta")
         keys = [*self._sale_keys(sale_id), *self._tail(meta, "confirm", key)]

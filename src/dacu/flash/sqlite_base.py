@@ -44,11 +44,23 @@ class SQLiteBase(FlashStore):
         # commits every queued operation in one transaction (group commit, see `_grouped`).
         self._writer = threading.Lock()
         self._batcher = Batcher(self._commit_batch)
+        if self.path not in ("", ":memory:") and Path(self.path).parent.is_dir():
+            # the store keeps the secret that seals reservation ids: owner-only (0600)
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
             con = self._con()
             con.executescript(DDL)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the SQLite store ({exc})") from exc
+
+    def _load_secret(self) -> str:
+        import secrets
+
+        with self._tx() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO store_secret VALUES (1, ?)", (secrets.token_hex(32),)
+            )
+            return con.execute("SELECT value FROM store_secret WHERE id=1").fetchone()[0]
 
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS guard_blocks (
     subject TEXT PRIMARY KEY, until_ms INTEGER, reason TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS guard_failures (subject TEXT NOT NULL, ts_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS guard_failures_subject ON guard_failures (subject, ts_ms);
+CREATE TABLE IF NOT EXISTS store_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     n INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, op TEXT NOT NULL,
     target TEXT NOT NULL, customer TEXT, device TEXT, ip TEXT, outcome TEXT NOT NULL,

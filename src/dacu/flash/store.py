@@ -9,10 +9,12 @@ changes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dacu.flash.guards import Who
@@ -97,6 +99,9 @@ def split_ref(ref: str) -> tuple[str, str] | None:
     return (owner, number) if sep and owner and number else None
 
 
+TAG_CHARS = 24  # hex characters of a reservation id's seal (96 bits)
+
+
 class FlashStore(ABC):
     """Coupons (claim, redeem, release, expire) and flash sales (reserve, confirm, cancel)."""
 
@@ -169,21 +174,53 @@ class FlashStore(ABC):
         chosen, reason = self._pick_session(sale, session)
         if chosen is None:
             return self._refuse("reserve", sale_id, who, reason)
-        return self._reserve(sale, chosen, who, key, quantity)
+        return self._sealed(self._reserve(sale, chosen, who, key, quantity), who.customer)
 
-    def confirm(self, reservation_id: str, order_id: str, *, key: str) -> Outcome:
-        """Payment arrived: the held units become sold (refused once the hold has expired)."""
-        parts = split_ref(reservation_id)
-        if parts is None or self.config.sale(parts[0]) is None:
-            return self._refuse("confirm", reservation_id, Who(""), Reason.UNKNOWN_RESERVATION)
-        return self._confirm(parts[0], reservation_id, order_id, key)
+    def confirm(self, reservation_id: str, order_id: str, *, key: str, customer: str) -> Outcome:
+        """Payment arrived: the held units become sold (refused once the hold has expired).
+        Only the customer who reserved may confirm (the id is sealed to her)."""
+        raw = self._unseal(reservation_id, customer)
+        if isinstance(raw, Reason):
+            return self._refuse("confirm", reservation_id[:200], Who(customer), raw)
+        sale_id = raw.rpartition("#")[0]
+        return self._sealed(self._confirm(sale_id, raw, order_id, key), customer)
 
-    def cancel(self, reservation_id: str, *, key: str) -> Outcome:
-        """The buyer gave up: the held units go back to stock, exactly once."""
-        parts = split_ref(reservation_id)
-        if parts is None or self.config.sale(parts[0]) is None:
-            return self._refuse("cancel", reservation_id, Who(""), Reason.UNKNOWN_RESERVATION)
-        return self._cancel(parts[0], reservation_id, key)
+    def cancel(self, reservation_id: str, *, key: str, customer: str) -> Outcome:
+        """The buyer gave up: the held units go back to stock, exactly once (hers only)."""
+        raw = self._unseal(reservation_id, customer)
+        if isinstance(raw, Reason):
+            return self._refuse("cancel", reservation_id[:200], Who(customer), raw)
+        sale_id = raw.rpartition("#")[0]
+        return self._sealed(self._cancel(sale_id, raw, key), customer)
+
+    # -- reservation ids: `SALE#N.TAG`, TAG = HMAC(store secret, "SALE#N|customer") -----------
+    def _tag(self, raw: str, customer: str) -> str:
+        if getattr(self, "_ref_secret", None) is None:
+            self._ref_secret = self._load_secret().encode()
+        message = f"{raw}|{customer}".encode()
+        return hmac.new(self._ref_secret, message, hashlib.sha256).hexdigest()[:TAG_CHARS]
+
+    def _sealed(self, outcome: Outcome, customer: str) -> Outcome:
+        """The backend's `SALE#N` as the id a customer sees: unguessable and hers alone."""
+        if outcome.ref is None or "#" not in outcome.ref:
+            return outcome
+        return replace(outcome, ref=f"{outcome.ref}.{self._tag(outcome.ref, customer)}")
+
+    def _unseal(self, reservation_id: str, customer: str) -> str | Reason:
+        """`SALE#N` of a sealed id, or why it is refused (not an id of ours / not hers)."""
+        raw, _, tag = reservation_id.rpartition(".")
+        parts = split_ref(raw)
+        if (
+            parts is None
+            or len(tag) != TAG_CHARS
+            or not parts[1].isdigit()
+            or len(parts[1]) > 18  # the backends' counters are 64-bit
+            or self.config.sale(parts[0]) is None
+        ):
+            return Reason.UNKNOWN_RESERVATION
+        if not hmac.compare_digest(tag, self._tag(raw, customer)):
+            return Reason.NOT_YOUR_RESERVATION
+        return raw
 
     def expire_holds(self) -> int:
         """Return the stock of every unpaid hold past its time; returns how many holds."""
@@ -320,6 +357,10 @@ class FlashStore(ABC):
 
     @abstractmethod
     def _expire_holds(self, sale_id: str, session: str | None) -> int: ...
+
+    @abstractmethod
+    def _load_secret(self) -> str:
+        """The store's secret for reservation ids: made once, shared by every process."""
 
     @abstractmethod
     def _record(self, entry: AuditEntry) -> None:

@@ -93,8 +93,6 @@ ACCESS: tuple[tuple[str, str, Rule], ...] = (
     ("GET", "/api/dashboard*", VIEW_DATA),
     ("GET", "/api/metrics*", VIEW_DATA),
     ("GET", "/api/stream*", VIEW_DATA),
-    ("GET", "/api/monitor/{campaign_id}/alerts", VIEW),  # people only, as docs/monitor.md says
-    ("GET", "/api/monitor/{campaign_id}/rca", VIEW),
     ("GET", "/api/monitor*", VIEW_DATA),
     ("POST", "/api/monitor*", OPERATE),
     ("GET", "/api/plan*", VIEW_DATA),

@@ -320,6 +320,7 @@ def revoke_key(
     key_id: str = Path(..., pattern=r"^[0-9a-f]{12}$"),
     who: Principal = Depends(current_principal),
 ) -> None:
+    """Idempotent: revoking a revoked key answers 204 again and audits nothing new."""
     with _db(request).session() as s:
         if not any(k.key_id == key_id for k in accounts.list_keys(s)):
             raise Problem(404, "not_found", f"no API key {key_id!r}")

@@ -61,6 +61,7 @@ def _state(app: FastAPI, settings: Settings, db: MetadataDB) -> None:
     app.state.rate_limits = {
         "public": TokenBuckets(settings.rate_limit),
         "login": TokenBuckets(settings.login_limit),
+        "login_account": TokenBuckets(settings.login_account_limit),
     }
 
 

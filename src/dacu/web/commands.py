@@ -89,6 +89,7 @@ def serve(
         )
     typer.echo(f"dacu: http://{host}:{port}/  (metadata: {db.url})", err=True)
     db.dispose()
+    trusted = trusted_proxies(https)
     uvicorn.run(
         "dacu.web.app:create_app",
         factory=True,
@@ -96,9 +97,28 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
-        proxy_headers=https,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) or None,
         server_header=False,
     )
+
+
+def trusted_proxies(https: bool) -> list[str]:
+    """Addresses (or networks) of the proxies whose `X-Forwarded-For` names the client, from
+    DACU_TRUSTED_PROXIES (comma-separated; `none` for none). Default: 127.0.0.1 with --https (a
+    TLS proxy on this host), none without — a client cannot pick its own address to dodge the
+    login and API rate limits."""
+    raw = os.environ.get("DACU_TRUSTED_PROXIES")
+    if raw is None:
+        return ["127.0.0.1"] if https else []
+    if raw.strip().lower() in ("", "none"):
+        return []
+    if "*" in raw:
+        raise DacuError(
+            "DACU_TRUSTED_PROXIES='*' would let any client choose its address (and dodge the "
+            "rate limits): list the proxies' addresses, e.g. 10.0.0.5,10.0.1.0/24"
+        )
+    return [part.strip() for part in raw.split(",") if part.strip()]
 
 
 def _read_password(password_stdin: bool) -> str:

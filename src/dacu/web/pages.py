@@ -66,13 +66,25 @@ def login(
     next: str = Form("/campaigns"),
 ) -> Response:
     max_age = request.app.state.settings.session_max_age
+    wait = request.app.state.rate_limits["login_account"].take(f"account:{username.lower()}")
+    if wait > 0:  # per account, from any address (the per-address limit is in the access table)
+        with request.app.state.db.session() as s:
+            audit.record(s, username, "login.throttled", _client(request))
+        reply = render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": True, "no_admin": False},
+            status=429,
+        )
+        reply.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return reply
     with request.app.state.db.session() as s:
         user = accounts.authenticate(s, username, password)
         audit.record(
             s,
             username,
             "login" if user else "login.failed",
-            request.client.host if request.client else "",
+            _client(request),
         )
         sid = accounts.start_session(s, username, max_age) if user else None
     if sid is None:
@@ -86,6 +98,12 @@ def login(
     request.session.clear()  # a fresh session (and CSRF token) at login
     request.session.update({"sid": sid, **({"lang": lang} if lang else {})})
     return RedirectResponse(_safe_next(next), status_code=303)
+
+
+def _client(request: Request) -> str:
+    """The caller's address: the TCP peer, or the X-Forwarded-For client when the peer is a
+    trusted proxy (DACU_TRUSTED_PROXIES, applied by uvicorn)."""
+    return request.client.host if request.client else ""
 
 
 @router.post("/logout")

@@ -8,6 +8,8 @@
 | `DACU_MAX_JSON_DEPTH` | `32` | deepest nesting of arrays/objects in a JSON body (422 beyond) |
 | `DACU_RATE_LIMIT` | `6000` | requests per minute per API key (or client address) on shop/collector APIs |
 | `DACU_LOGIN_LIMIT` | `10` | login attempts per minute per client address |
+| `DACU_LOGIN_ACCOUNT_LIMIT` | `5` | login attempts per minute per account name, from any address |
+| `DACU_TRUSTED_PROXIES` | see `dacu serve` | proxies whose `X-Forwarded-For` names the client |
 | `DACU_CORS_ORIGINS` | empty | comma-separated origins allowed to call the API from a browser (closed by default) |
 """
 
@@ -39,6 +41,7 @@ class Settings:
     max_json_depth: int = 32  # nested arrays/objects in a request body
     rate_limit: int = 6000  # requests per minute per key or client, on public APIs
     login_limit: int = 10  # login attempts per minute per client address
+    login_account_limit: int = 5  # login attempts per minute per account name (any address)
     cors_origins: tuple[str, ...] = ()
 
     @classmethod
@@ -54,5 +57,6 @@ class Settings:
             max_json_depth=_env_int("DACU_MAX_JSON_DEPTH", 32),
             rate_limit=_env_int("DACU_RATE_LIMIT", 6000),
             login_limit=_env_int("DACU_LOGIN_LIMIT", 10),
+            login_account_limit=_env_int("DACU_LOGIN_ACCOUNT_LIMIT", 5),
             cors_origins=origins,
         )

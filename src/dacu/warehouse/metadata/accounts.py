@@ -7,12 +7,15 @@ protects guessable passwords, not random keys); the key id in the token finds th
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -48,9 +51,37 @@ class NewKey:
     scopes: tuple[str, ...]
 
 
-def hash_password(password: str) -> str:
+# 20,000 most common passwords (Royce Williams' list as shipped by Django, BSD licence).
+COMMON_PASSWORDS = Path(__file__).resolve().parent / "common-passwords.txt.gz"
+
+
+@lru_cache(maxsize=1)
+def _common() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as handle:
+        return frozenset(line.strip().lower() for line in handle if line.strip())
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a password is refused (密码要求), or None: at least MIN_PASSWORD characters that are not
+    all blank, not one character repeated, not the user name, not a common password."""
+    stripped = password.strip()
     if len(password) < MIN_PASSWORD:
-        raise DacuError(f"password too short: {len(password)} characters, need {MIN_PASSWORD}+")
+        return f"password too short: {len(password)} characters, need {MIN_PASSWORD}+"
+    if len(stripped) < MIN_PASSWORD:
+        return f"password is blank or padded with spaces: need {MIN_PASSWORD}+ visible characters"
+    if len(set(stripped)) == 1:
+        return "password is one character repeated: choose one that is hard to guess"
+    if username and stripped.lower() == username.lower():
+        return "password is the user name: choose one that is hard to guess"
+    if stripped.lower() in _common():
+        return "password is on the list of the 20,000 most common passwords: choose another"
+    return None
+
+
+def hash_password(password: str, username: str = "") -> str:
+    problem = password_problem(password, username)
+    if problem:
+        raise DacuError(problem)
     return _HASHER.hash(password)
 
 
@@ -79,7 +110,7 @@ def add_user(
         username=username,
         display_name=display_name or username,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, username),
     )
     session.add(user)
     audit.record(session, actor, "user.add", username, {"role": role})
@@ -90,7 +121,7 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
     user = get_user(session, username)
     if user is None:
         raise DacuError(f"no user {username!r}")
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, username)
     end_sessions(session, username)
     audit.record(session, actor, "user.password", username)
 
@@ -176,12 +207,16 @@ def verify_key(session: Session, token: str) -> ApiKeyRow | None:
     return row
 
 
-def revoke_key(session: Session, key_id: str, *, actor: str) -> None:
+def revoke_key(session: Session, key_id: str, *, actor: str) -> bool:
+    """Revoke a key; False (and no audit row) when it was revoked already (DELETE is idempotent)."""
     row = session.get(ApiKeyRow, key_id)
     if row is None:
         raise DacuError(f"no API key {key_id!r}")
+    if row.revoked_at is not None:
+        return False
     row.revoked_at = utcnow()
     audit.record(session, actor, "key.revoke", key_id)
+    return True
 
 
 def list_keys(session: Session) -> list[ApiKeyRow]:

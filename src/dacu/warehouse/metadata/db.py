@@ -85,9 +85,25 @@ def open_db(url: str | None = None) -> MetadataDB:
     return MetadataDB(raw, engine, sessionmaker(engine, expire_on_commit=False), schema)
 
 
+def _private_file(path: str | None) -> None:
+    """The metadata file holds session ids and the cookie-signing secret: readable by its owner
+    only (0600), created so before SQLite opens it (its -wal and -shm files copy the mode), and
+    tightened when an older file was world-readable."""
+    if not path:
+        return
+    file = Path(path)
+    if not file.parent.is_dir():
+        return  # SQLite says what is wrong
+    os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
+    if file.stat().st_mode & 0o077:
+        file.chmod(0o600)
+
+
 def _engine(sa_url: str, schema: str | None) -> Engine:
     if sa_url.startswith("sqlite"):
         memory = sa_url in ("sqlite://", "sqlite:///:memory:")
+        if not memory:
+            _private_file(make_url(sa_url).database)
         engine = create_engine(
             sa_url,
             connect_args={"check_same_thread": False, "timeout": 30},
