@@ -58,7 +58,7 @@ def test_login_is_throttled_per_account_from_any_address(tmp_path: Path) -> None
         form = {"username": username, "password": password, "csrf_token": token}
         return client.post("/login", data=form, follow_redirects=False).status_code
 
-    assert [attempt("admin", "guess-number-%d" % i) for i in range(3)] == [401, 401, 401]
+    assert [attempt("admin", f"guess-number-{i}") for i in range(3)] == [401, 401, 401]
     assert attempt("admin", "admin-pass-12345") == 429  # even the right password, for a minute
     assert attempt("viewer", "viewer-pass-123") == 303  # another account is not affected
     with w.db.session() as s:
