@@ -32,6 +32,10 @@ from dacu.errors import ConfigError, InputError, MoneyError
 from dacu.money import parse_fen
 
 DEFAULT_TZ = "Asia/Shanghai"
+SAFE_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_YAML_BYTES = 1 << 20  # a campaign file is a few KB; the web API's body limit is 1 MiB too
+MAX_YAML_NODES = 100_000  # values after expanding aliases (a "billion laughs" file has 10^9)
+MAX_YAML_DEPTH = 64
 
 
 def _to_fen(value: Any) -> int:
@@ -295,8 +299,11 @@ class Campaign(_Model):
     @field_validator("id")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
-            raise ValueError("use letters, digits, '-', '_' or '.' only")
+        """The id names folders, URLs and keys: letters, digits, '-', '_', '.', not only dots."""
+        if not SAFE_CAMPAIGN_ID.fullmatch(value) or set(value) == {"."}:
+            raise ValueError(
+                "use 1-64 letters, digits, '-', '_' or '.' (starting with a letter or digit)"
+            )
         return value
 
     @field_validator("timezone")
@@ -344,6 +351,20 @@ class Campaign(_Model):
                 raise ValueError(f"targets[{index}].channel: unknown channel {target.channel!r}")
             if target.category and target.category not in category_ids:
                 raise ValueError(f"targets[{index}].category: unknown category {target.category!r}")
+            if target.metric in RATIO_METRICS and not 0 <= target.value <= 1:
+                raise ValueError(
+                    f"targets[{index}].value: {target.value:.0%} is not a rate "
+                    f"({target.metric} is between 0% and 100%)"
+                )
+            if target.value < 0:
+                raise ValueError(f"targets[{index}].value: negative ({target.value:g})")
+        lines = self.budget.lines if self.budget else []
+        for index, line in enumerate(lines):
+            if line.channel and channel_ids and line.channel not in channel_ids:
+                raise ValueError(
+                    f"budget.lines[{index}].channel: unknown channel {line.channel!r} "
+                    f"(channels: {', '.join(sorted(channel_ids))})"
+                )
         return self
 
     # -- derived views -------------------------------------------------------------------------
@@ -453,31 +474,162 @@ def load_campaign(path: str | Path) -> Campaign:
     return parse_campaign(text, source=str(path))
 
 
-def parse_campaign(text: str, *, source: str = "<campaign>") -> Campaign:
+def parse_campaign(text: str, *, source: str = "<campaign>", sections: bool = True) -> Campaign:
+    """The one validator of a campaign file (`dacu check`, `dacu campaign add`, the API and
+    every service): the YAML, the campaign model, then (`sections`) the sections typed by their
+    own stages — promotions, coupons, flash sales, guards, alerts, notify — every problem with
+    its key path and line."""
     data, lines = load_yaml_with_lines(text, source=source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of campaign keys at the top level")
     try:
-        return Campaign.model_validate(data)
+        campaign = Campaign.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, lines, source)) from None
+    if sections:
+        check_sections(campaign, lines, source)
+    return campaign
+
+
+# (module, function, campaign attribute passed instead of the campaign): each raises ConfigError
+# with messages `section[i] (id X).field: problem`. Imported when used: the stages import config.
+SECTION_CHECKS: tuple[tuple[str, str, str | None], ...] = (
+    ("dacu.flash.loading", "load_flash", None),  # coupons, flash_sales, guards
+    (
+        "dacu.promo.load",
+        "load_promotions",
+        None,
+    ),  # promotions (and coupons as the engine sees them)
+    ("dacu.monitor.rules", "load_rules", None),  # alerts
+    ("dacu.monitor.notifiers", "load_targets", "notify"),
+)
+
+
+def check_sections(campaign: Campaign, lines: dict[tuple, int], source: str) -> None:
+    """Run every stage's section validator; one ConfigError with every problem and its line."""
+    import importlib
+
+    problems: list[str] = []
+    for module, function, attribute in SECTION_CHECKS:
+        check = getattr(importlib.import_module(module), function)
+        try:
+            check(list(getattr(campaign, attribute)) if attribute else campaign)
+        except ConfigError as exc:
+            for problem in re.split(r"; |\n", str(exc)):
+                located = _locate(problem, lines, source)
+                if located not in problems:
+                    problems.append(located)
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+_SECTION_PROBLEM = re.compile(
+    r"^(?:[^\s:]+: )?(?P<section>[a-z_]+)(?P<index>\[\d+\])?(?P<ident> \(id [^)]*\))?"
+    r"(?P<rest>(?:\.[\w\[\]]+)*): (?P<message>.+)$",
+    re.S,
+)
+
+
+def _locate(problem: str, lines: dict[tuple, int], source: str) -> str:
+    """`coupons[0] (id c20).quantity: …` → `source: coupons[0] (id c20).quantity: … (line 31)`."""
+    match = _SECTION_PROBLEM.match(problem.strip())
+    if not match:
+        return f"{source}: {problem.strip()}"
+    rest, _ = _split_relative_path(f"{match['rest'].lstrip('.')}: x") if match["rest"] else ((), "")
+    lifted, message = _split_relative_path(match["message"])  # 'end: before start'
+    path = (match["section"], *([int(match["index"][1:-1])] if match["index"] else []), *rest)
+    line = _nearest_line((*path, *lifted), lines)
+    where = f" (line {line})" if line else ""
+    name = f"{match['section']}{match['index'] or ''}{match['ident'] or ''}{match['rest']}"
+    name += "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in lifted)
+    return f"{source}: {name}: {message}{where}"
 
 
 def load_yaml_with_lines(text: str, *, source: str) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML and return (data, {key path: 1-based line})."""
+    """Parse YAML safely and return (data, {key path: 1-based line}).
+
+    Safe: plain data types only (SafeLoader); at most MAX_YAML_BYTES; at most MAX_YAML_NODES
+    values once aliases are expanded (an alias bomb is refused before it is built); nesting at
+    most MAX_YAML_DEPTH; a key given twice in one mapping is refused (YAML would keep the last)."""
     if not text.strip():
         raise ConfigError(f"{source}: the file is empty")
+    size = len(text.encode("utf-8"))
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"{source}: {size:,} bytes, over the {MAX_YAML_BYTES:,} a campaign may have"
+        )
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        _check_nodes(node, source)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}: not valid YAML: {problem}{where}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: nested too deeply (at most {MAX_YAML_DEPTH} levels)"
+        ) from None
+    finally:
+        loader.dispose()
     lines: dict[tuple, int] = {}
     _index_lines(node, (), lines)
     return data, lines
+
+
+def _check_nodes(root: Any, source: str) -> None:
+    """Refuse duplicate keys, deep nesting and alias bombs, visiting each node once."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}  # id(node) → values under it, aliases expanded
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if depth > MAX_YAML_DEPTH:
+            line = node.start_mark.line + 1
+            raise ConfigError(
+                f"{source}: nested more than {MAX_YAML_DEPTH} levels deep (line {line})"
+            )
+        children = _children(node)
+        if done or not children:
+            total = 1 + sum(sizes.get(id(c), MAX_YAML_NODES) for c in children)
+            if total > MAX_YAML_NODES:
+                raise ConfigError(
+                    f"{source}: aliases expand to more than {MAX_YAML_NODES:,} values "
+                    f"(line {node.start_mark.line + 1}): not a campaign file"
+                )
+            sizes[id(node)] = total
+            continue
+        if isinstance(node, yaml.MappingNode):
+            _no_duplicate_keys(node, source)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _no_duplicate_keys(node: Any, source: str) -> None:
+    seen: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+            continue  # merge keys (<<: *defaults) are meant to be overridden
+        line = key.start_mark.line + 1
+        if key.value in seen:
+            raise ConfigError(
+                f"{source}: key {key.value!r} appears twice in one mapping "
+                f"(line {seen[key.value]} and line {line}); YAML would silently keep the last"
+            )
+        seen[key.value] = line
 
 
 def _index_lines(node: Any, path: tuple, out: dict[tuple, int]) -> None:

@@ -19,18 +19,34 @@ def load_flash(campaign: Campaign) -> FlashConfig:
     """Validate the `coupons:`, `flash_sales:` and `guards:` sections of a campaign."""
     zone = campaign.tz
     window = {"valid_from": campaign.start, "valid_to": campaign.end}
-    coupons = tuple(
-        _item(CouponTemplate, "coupons", i, {**window, **_localise(raw, zone)})
+    problems: list[str] = []  # every bad item is reported, not only the first
+
+    def checked(model: type[BaseModel], section: str, index: int | None, raw: Any) -> Any:
+        try:
+            return _item(model, section, index, raw)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return None
+
+    coupons = [
+        checked(CouponTemplate, "coupons", i, {**window, **_localise(raw, zone)})
         for i, raw in enumerate(campaign.coupons)
-    )
-    sales = tuple(
-        _item(FlashSale, "flash_sales", i, _sale_data(raw, zone))
+    ]
+    sales = [
+        checked(FlashSale, "flash_sales", i, _sale_data(raw, zone))
         for i, raw in enumerate(campaign.flash_sales)
+    ]
+    guards = checked(Guards, "guards", None, campaign.guards)
+    for section, items in (("coupons", campaign.coupons), ("flash_sales", campaign.flash_sales)):
+        try:
+            _unique(section, [raw.get("id") if isinstance(raw, dict) else None for raw in items])
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return FlashConfig(
+        campaign_id=campaign.id, coupons=tuple(coupons), sales=tuple(sales), guards=guards
     )
-    _unique("coupons", [c.id for c in coupons])
-    _unique("flash_sales", [s.id for s in sales])
-    guards = _item(Guards, "guards", None, campaign.guards)
-    return FlashConfig(campaign_id=campaign.id, coupons=coupons, sales=sales, guards=guards)
 
 
 def _sale_data(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
@@ -90,14 +106,16 @@ def _item(model: type[BaseModel], section: str, index: int | None, raw: Any) -> 
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "(item)"
-            problems.append(f"{where}.{field}: {error['msg'].removeprefix('Value error, ')}")
+            field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+            problems.append(f"{where}{field}: {error['msg'].removeprefix('Value error, ')}")
         raise ConfigError("; ".join(problems)) from None
 
 
 def _unique(section: str, ids: list[str]) -> None:
     seen: set[str] = set()
     for index, item in enumerate(ids):
+        if item is None:
+            continue
         if item in seen:
             raise ConfigError(f"{section}[{index}].id: duplicate id {item!r}")
         seen.add(item)

@@ -1,0 +1,111 @@
+"""The one validator of the campaign file (issue 21): every section the services read is checked
+by `parse_campaign` (so by `dacu check`, `dacu campaign add` and the API), each problem with key
+path and line; YAML is loaded safely (no alias bombs, no duplicate keys); ids are safe names."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dacu.config import parse_campaign
+from dacu.errors import ConfigError
+from tests.conftest import ROOT
+
+EXAMPLE = (ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8")
+HEAD = """\
+id: t1
+name: test
+store: 测试店
+phases:
+  - {name: burst, start: 2026-11-11 00:00, end: 2026-11-12 00:00}
+channels:
+  - {id: search_ads, kind: search_ads}
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_campaign(text, source="c.yaml")
+    return str(caught.value).splitlines()
+
+
+def test_coupon_and_flash_sale_sections_are_checked_with_lines() -> None:
+    text = (
+        HEAD
+        + """\
+coupons:
+  - {id: c1, scope: store, threshold: 199, discount: 20, quantity: -5, per_customer: 0}
+  - {id: c2, scope: store, threshold: 199, discount: 20, percent_off: 10, quantity: 5}
+  - {id: c3, scope: store, discount: 20, quantity: 5,
+     valid_from: 2026-11-11 10:00, valid_to: 2026-11-11 09:00}
+flash_sales:
+  - {id: s1, sku_id: A, price: 99, stock: 10, start: 2026-11-11 20:00, end: 2026-11-11 19:00}
+  - {id: s1, sku_id: B, price: 99, stock: 10, start: 2026-11-11 20:00, end: 2026-11-11 21:00}
+"""
+    )
+    found = problems(text)
+    joined = "\n".join(found)
+    assert "c.yaml: coupons[0] (id c1).quantity:" in joined and "(line 9)" in joined
+    assert "coupons[0] (id c1).per_customer:" in joined
+    assert any("coupons[1] (id c2)" in p and "not both" in p and "(line 10)" in p for p in found)
+    assert any("coupons[2] (id c3).valid_to: before valid_from" in p for p in found)
+    assert any(
+        "flash_sales[0] (id s1)" in p and "before start" in p and "(line 14)" in p for p in found
+    )
+    assert any("flash_sales[1].id: duplicate id 's1'" in p for p in found)
+
+
+def test_alert_and_notify_sections_are_checked() -> None:
+    bad_alert = HEAD + "alerts:\n  - {id: a1, metric: no_such_metric, below: 1}\n"
+    assert any("alerts[0] (id a1)" in p and "(line 9)" in p for p in problems(bad_alert))
+    bad_notify = HEAD + "notify:\n  - {id: n1, type: pigeon}\n"
+    assert any("notify[0] (id n1).type" in p and "(line 9)" in p for p in problems(bad_notify))
+
+
+def test_implausible_targets_and_unknown_budget_channels_are_refused() -> None:
+    assert any(
+        "targets[0].value: 450% is not a rate" in p and "(line 9)" in p
+        for p in problems(HEAD + "targets:\n  - {metric: cvr, value: 450%}\n")
+    )
+    budget = HEAD + "budget:\n  total: 100万\n  lines:\n    - {id: l1, amount: 10万, channel: tv}\n"
+    assert any("budget.lines[0].channel: unknown channel 'tv'" in p for p in problems(budget))
+
+
+def test_a_key_given_twice_is_refused_with_both_lines() -> None:
+    [problem] = problems(HEAD + "name: again\n")
+    assert "key 'name' appears twice" in problem and "line 2 and line 8" in problem
+    nested = HEAD + "capacity:\n  cs_agents: 5\n  cs_agents: 50\n"
+    assert "line 9 and line 10" in problems(nested)[0]
+    merge = HEAD + "x_defaults: &d {cs_agents: 5}\n"  # a merge key may be overridden
+    assert "x_defaults" in problems(merge)[0]  # (refused as an unknown key, not as a duplicate)
+
+
+def test_an_alias_bomb_is_refused_quickly() -> None:
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [{','.join(['*' + previous] * 9)}]\n"
+    assert len(bomb) < 1500
+    started = time.process_time()
+    [problem] = problems(bomb)
+    assert "aliases expand to more than 100,000 values" in problem
+    assert time.process_time() - started < 2  # (24.5 s and 4.8 GB before)
+
+
+def test_deep_nesting_and_huge_files_are_refused() -> None:
+    deep = HEAD + "history: " + "[" * 900 + "]" * 900 + "\n"
+    assert "nested" in problems(deep)[0]
+    big = HEAD + "watch_keywords: [" + ",".join(["关键词"] * 200_000) + "]\n"
+    assert "over the 1,048,576" in problems(big)[0]
+
+
+@pytest.mark.parametrize("bad", ["..", ".", "../etc", "a/b", "-x", "x" * 65, "a b"])
+def test_campaign_ids_are_safe_names(bad: str) -> None:
+    text = EXAMPLE.replace("id: double11-2026", f"id: {bad!r}", 1)
+    assert "id:" in problems(text)[0]
+
+
+def test_the_examples_pass_every_section() -> None:
+    campaign = parse_campaign(EXAMPLE)
+    assert campaign.id == "double11-2026" and len(campaign.alerts) == 8
