@@ -302,7 +302,8 @@ class Campaign(_Model):
         """The id names folders, URLs and keys: letters, digits, '-', '_', '.', not only dots."""
         if not SAFE_CAMPAIGN_ID.fullmatch(value) or set(value) == {"."}:
             raise ValueError(
-                "use 1-64 letters, digits, '-', '_' or '.' (starting with a letter or digit)"
+                "use letters, digits, '-', '_' or '.' only (1-64 of them, the first a letter "
+                "or digit)"
             )
         return value
 

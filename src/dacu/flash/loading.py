@@ -29,7 +29,7 @@ def load_flash(campaign: Campaign) -> FlashConfig:
             return None
 
     coupons = [
-        checked(CouponTemplate, "coupons", i, {**window, **_localise(raw, zone)})
+        checked(CouponTemplate, "coupons", i, {**window, **_localise(_store_view(raw), zone)})
         for i, raw in enumerate(campaign.coupons)
     ]
     sales = [
@@ -47,6 +47,35 @@ def load_flash(campaign: Campaign) -> FlashConfig:
     return FlashConfig(
         campaign_id=campaign.id, coupons=tuple(coupons), sales=tuple(sales), guards=guards
     )
+
+
+# Keys of a coupon that only the pricing engine reads (dacu.promo.rules.Coupon): the store
+# ignores them, so one `coupons:` section serves both stages.
+ENGINE_ONLY = frozenset(
+    {
+        "slot",
+        "cap",
+        "exclude_skus",
+        "brands",
+        "stores",
+        "member_tiers",
+        "channels",
+        "group",
+        "stage",
+        "base",
+    }
+)
+
+
+def _store_view(raw: Any) -> Any:
+    """A coupon as the store reads it: start/end are its valid_from/valid_to."""
+    if not isinstance(raw, dict):
+        return raw
+    data = {k: v for k, v in raw.items() if k not in ENGINE_ONLY}
+    for ours, theirs in (("valid_from", "start"), ("valid_to", "end")):
+        if theirs in data and ours not in data:
+            data[ours] = data.pop(theirs)
+    return data
 
 
 def _sale_data(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from dacu.config import DEFAULT_TZ, Campaign
 from dacu.errors import ConfigError
 from dacu.promo.preset import PRESETS, TMALL, StackingRules
-from dacu.promo.rules import PROMOTION_TYPES, Coupon, Promotion, StackingConfig
+from dacu.promo.rules import PRICE_TYPES, PROMOTION_TYPES, Coupon, Promotion, StackingConfig
 
 _PROMOTION = TypeAdapter(Promotion)
 
@@ -70,6 +70,7 @@ def parse_promotions(
             continue
         item = parse_promotion(raw, where=where, zone=zone)
         _unique(item.id, seen, where)
+        _group_allowed(item, where)
         parsed.append(item)
     for index, raw in enumerate(flash_sales):
         item = parse_promotion(raw, where=_where("flash_sales", index, raw), zone=zone)
@@ -101,7 +102,17 @@ def parse_promotion(raw: Any, *, where: str = "promotion", zone: ZoneInfo | None
 def parse_coupon(raw: Any, *, where: str = "coupon", zone: ZoneInfo | None = None) -> Coupon:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with id, scope, threshold and discount")
-    return _validate(Coupon, _localise(raw, zone), where)
+    return _validate(Coupon, _localise(_coupon_window(raw), zone), where)
+
+
+def _coupon_window(raw: dict[str, Any]) -> dict[str, Any]:
+    """The coupon store's words for the window (valid_from / valid_to) are the engine's start /
+    end: one `coupons:` section serves both stages."""
+    out = dict(raw)
+    for theirs, ours in (("valid_from", "start"), ("valid_to", "end")):
+        if theirs in out and ours not in out:
+            out[ours] = out.pop(theirs)
+    return out
 
 
 def _validate(model: Any, raw: Any, where: str) -> Any:
@@ -143,6 +154,18 @@ _RELATIVE = re.compile(
 def _where(section: str, index: int, raw: Any) -> str:
     ident = raw.get("id") if isinstance(raw, dict) else None
     return f"{section}[{index}] (id {ident})" if ident else f"{section}[{index}]"
+
+
+def _group_allowed(rule: Any, where: str) -> None:
+    """Price-stage promotions (秒杀, 一口价, 限时折扣, 会员价) set the price every later stage starts
+    from: the lowest one applies, and nothing is chosen among them, so an exclusive group there
+    would be silently ignored. Refused instead, saying what to do."""
+    if rule.group and (isinstance(rule, PRICE_TYPES) or rule.stage == "price"):
+        raise ConfigError(
+            f"{where}.group: a price-stage promotion cannot be in an exclusive group (the lowest "
+            "price always applies); to keep a coupon or promotion off these items, list them "
+            "in its exclude_skus"
+        )
 
 
 def _unique(ident: str, seen: set[str], where: str) -> None:

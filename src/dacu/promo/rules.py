@@ -144,7 +144,8 @@ class ThresholdDiscount(_Rule):
     @model_validator(mode="after")
     def _sane(self) -> ThresholdDiscount:
         for index, tier in enumerate(self.tiers):
-            if tier.discount > tier.threshold:
+            # threshold 0 is 无门槛立减 (as a coupon may be): the discount is capped by the goods
+            if tier.threshold and tier.discount > tier.threshold:
                 raise ValueError(f"tiers[{index}].discount: above its threshold")
         return self
 
