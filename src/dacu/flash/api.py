@@ -9,6 +9,8 @@ with API-key scopes).
     POST /api/flash/{sale}/cancel         取消释放      {reservation_id, customer_id}
     GET  /api/coupons, /api/coupons/{template}, /api/flash, /api/flash/{sale}   live counts
     GET  /api/flash/audit?customer=&target=&since_ms=&limit=                    audit trail
+    GET  /api/flash/gifts                 满赠 gifts left (the ledger quotes read)
+    POST /api/flash/gifts/{gift}/take     an order takes its gift {order_id, quantity?}
 
 Every POST needs an idempotency key (header `Idempotency-Key` or field `idempotency_key`, at most
 128 characters). Ids and names are at most 128 characters. A reservation id (`SALE#N.TAG`) is
@@ -112,6 +114,11 @@ class ConfirmBody(_Body):
 class CancelBody(_Body):
     reservation_id: Name
     customer_id: Name = Field(description="The customer who reserved (as in reserve).")
+
+
+class GiftBody(_Body):
+    order_id: Name
+    quantity: int = Field(1, ge=1, le=10_000)
 
 
 class OutcomeOut(BaseModel):
@@ -273,6 +280,28 @@ def cancel(
 def all_stock_counts(store: FlashStore = Depends(get_store)) -> list[dict[str, Any]]:
     """Stock / sold / reserved / available of every session of every sale."""
     return [_stock_row(c) for c in store.all_counts()[1]]
+
+
+@router.get("/api/flash/gifts")
+def gift_counts(store: FlashStore = Depends(get_store)) -> dict[str, int]:
+    """满赠 gifts left per gift promotion (the ledger quotes read)."""
+    return store.gifts_left()
+
+
+@router.post("/api/flash/gifts/{gift}/take", response_model=OutcomeOut, responses=RESPONSES)
+def take_gift(
+    gift: PathName,
+    body: GiftBody,
+    store: FlashStore = Depends(get_store),
+    idempotency_key: str | None = IdemHeader,
+) -> JSONResponse:
+    """An order was placed with the gift its quote promised: take it from the gift stock, once
+    per idempotency key (409 `gifts_gone` 赠品已送完 when the last one is gone)."""
+    return _answer(
+        store.take_gift(
+            gift, body.quantity, key=_key(body, idempotency_key), order_id=body.order_id
+        )
+    )
 
 
 @router.get("/api/flash/audit")

@@ -10,13 +10,14 @@ from pydantic import BaseModel, ValidationError
 
 from dacu.config import Campaign
 from dacu.errors import ConfigError
-from dacu.flash.models import CouponTemplate, FlashConfig, FlashSale, Guards
+from dacu.flash.models import CouponTemplate, FlashConfig, FlashSale, GiftStock, Guards
 
 _TIME_KEYS = ("valid_from", "valid_to", "start", "end")
 
 
 def load_flash(campaign: Campaign) -> FlashConfig:
-    """Validate the `coupons:`, `flash_sales:` and `guards:` sections of a campaign."""
+    """Validate the `coupons:`, `flash_sales:` and `guards:` sections of a campaign (and take
+    the stock of its 满赠 gifts for the gift ledger)."""
     zone = campaign.tz
     window = {"valid_from": campaign.start, "valid_to": campaign.end}
     problems: list[str] = []  # every bad item is reported, not only the first
@@ -37,6 +38,11 @@ def load_flash(campaign: Campaign) -> FlashConfig:
         for i, raw in enumerate(campaign.flash_sales)
     ]
     guards = checked(Guards, "guards", None, campaign.guards)
+    gifts = [
+        checked(GiftStock, "promotions", i, {"id": raw.get("id"), "stock": raw["stock"]})
+        for i, raw in enumerate(campaign.promotions)
+        if isinstance(raw, dict) and raw.get("type") == "gift" and raw.get("stock") is not None
+    ]
     for section, items in (("coupons", campaign.coupons), ("flash_sales", campaign.flash_sales)):
         try:
             _unique(section, [raw.get("id") if isinstance(raw, dict) else None for raw in items])
@@ -45,7 +51,11 @@ def load_flash(campaign: Campaign) -> FlashConfig:
     if problems:
         raise ConfigError("; ".join(problems))
     return FlashConfig(
-        campaign_id=campaign.id, coupons=tuple(coupons), sales=tuple(sales), guards=guards
+        campaign_id=campaign.id,
+        coupons=tuple(coupons),
+        sales=tuple(sales),
+        guards=guards,
+        gifts=tuple(gifts),
     )
 
 

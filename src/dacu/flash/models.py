@@ -106,6 +106,14 @@ class FlashSale(_Model):
         return next((s for s in self.sessions if s.id == session_id), None)
 
 
+class GiftStock(_Model):
+    """The stock of a 满赠 gift (a `type: gift` promotion with `stock:`): the ledger that quotes
+    read and orders draw on, so the last gift is promised once."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    stock: int = Field(ge=0)
+
+
 class Blocklist(_Model):
     """Accounts, devices and IP addresses refused outright (风险账户)."""
 
@@ -140,6 +148,10 @@ class FlashConfig(_Model):
     coupons: tuple[CouponTemplate, ...] = ()
     sales: tuple[FlashSale, ...] = ()
     guards: Guards = Field(default_factory=Guards)
+    gifts: tuple[GiftStock, ...] = ()
+
+    def gift(self, gift_id: str) -> GiftStock | None:
+        return next((g for g in self.gifts if g.id == gift_id), None)
 
     def template(self, template_id: str) -> CouponTemplate | None:
         return next((c for c in self.coupons if c.id == template_id), None)

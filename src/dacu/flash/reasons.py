@@ -34,6 +34,8 @@ class Reason(StrEnum):
     BELOW_THRESHOLD = "below_threshold"
     UNKNOWN_RESERVATION = "unknown_reservation"
     NOT_YOUR_RESERVATION = "not_your_reservation"
+    GIFTS_GONE = "gifts_gone"
+    UNKNOWN_GIFT = "unknown_gift"
     HOLD_EXPIRED = "hold_expired"
     ALREADY_CONFIRMED = "already_confirmed"
     ALREADY_CANCELLED = "already_cancelled"
@@ -64,6 +66,8 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.COUPON_EXPIRED: ("券已过期", "Coupon expired"),
     Reason.BELOW_THRESHOLD: ("未达到使用门槛", "Order below the coupon's threshold"),
     Reason.UNKNOWN_RESERVATION: ("锁定记录不存在", "No such reservation"),
+    Reason.GIFTS_GONE: ("赠品已送完", "Gift out of stock"),
+    Reason.UNKNOWN_GIFT: ("没有这个满赠活动", "No such gift promotion"),
     Reason.HOLD_EXPIRED: ("锁定已超时，库存已释放", "Hold expired, stock was released"),
     Reason.ALREADY_CONFIRMED: ("已支付确认", "Already confirmed (paid)"),
     Reason.ALREADY_CANCELLED: ("已取消", "Already cancelled"),
@@ -82,6 +86,7 @@ NOT_FOUND = frozenset(
         Reason.UNKNOWN_SALE,
         Reason.UNKNOWN_COUPON,
         Reason.UNKNOWN_RESERVATION,
+        Reason.UNKNOWN_GIFT,
     }
 )
 

@@ -311,6 +311,24 @@ return done(ok(rid, {quantity = res.q}))
 """
 )
 
+# 满赠 gift ledger. KEYS: meta, idem, audit. ARGV: now, gift, quantity, order, fp, ttl.
+TAKE_GIFT = (
+    PRELUDE
+    + r"""
+local gift, q, order = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local r = replay(KEYS[2], ARGV[5])
+if r then return r end
+local detail = {quantity = q, order = order}
+local function done(res) log(KEYS[3], 'gift', gift, {}, res[1], res[2], detail); return res end
+local c = redis.call('HMGET', KEYS[1], 'stock', 'given')
+if not c[1] then return done(no('unknown_gift')) end
+if tonumber(c[2] or '0') + q > tonumber(c[1]) then return done(no('gifts_gone')) end
+redis.call('HINCRBY', KEYS[1], 'given', q)
+remember(KEYS[2], ARGV[5], ARGV[6], gift, {quantity = q, order_id = order})
+return done(ok(gift, {quantity = q, order_id = order}))
+"""
+)
+
 # KEYS: meta, buyers, reservations, holds. ARGV: now, batch size.
 EXPIRE_HOLDS = (
     "local now = tonumber(ARGV[1])\n"

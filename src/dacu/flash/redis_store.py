@@ -72,13 +72,22 @@ class RedisStore(FlashStore):
             "CONFIRM",
             "CANCEL",
             "EXPIRE_HOLDS",
+            "TAKE_GIFT",
         )
         self._s = {name: self.r.register_script(getattr(lua, name)) for name in names}
         self._batch = AutoPipeline(
             self.r,
             {
                 name: getattr(lua, name)
-                for name in ("CLAIM", "REDEEM", "RELEASE", "RESERVE", "CONFIRM", "CANCEL")
+                for name in (
+                    "CLAIM",
+                    "REDEEM",
+                    "RELEASE",
+                    "RESERVE",
+                    "CONFIRM",
+                    "CANCEL",
+                    "TAKE_GIFT",
+                )
             },
         )
 
@@ -88,6 +97,9 @@ class RedisStore(FlashStore):
 
     def _f(self, sale_id: str, name: str) -> str:
         return f"{self.prefix}:{{f:{sale_id}}}:{name}"
+
+    def _gift(self, gift_id: str, name: str) -> str:
+        return f"{self.prefix}:{{gift:{gift_id}}}:{name}"
 
     def _g(self, kind: str, value: str, name: str) -> str:
         return f"{self.prefix}:{{g:{kind}:{value}}}:{name}"
@@ -130,7 +142,35 @@ class RedisStore(FlashStore):
                     ("reserved", 0),
                 ):
                     pipe.hsetnx(meta, f"{field}:{s.id}", value)
+        for gift in self.config.gifts:
+            pipe.hsetnx(self._gift(gift.id, "meta"), "stock", gift.stock)
+            pipe.hsetnx(self._gift(gift.id, "meta"), "given", 0)
         pipe.execute()
+
+    # -- 满赠 gift ledger ----------------------------------------------------------------------
+    def gifts_left(self) -> dict[str, int]:
+        pipe = self.r.pipeline(transaction=False)
+        for gift in self.config.gifts:
+            pipe.hmget(self._gift(gift.id, "meta"), ["stock", "given"])
+        rows = pipe.execute()
+        return {
+            g.id: int(row[0]) - int(row[1] or 0)
+            for g, row in zip(self.config.gifts, rows, strict=True)
+            if row[0] is not None
+        }
+
+    def _take_gift(self, gift_id: str, quantity: int, key: str, order_id: str) -> Outcome:
+        meta = self._gift(gift_id, "meta")
+        keys = [meta, *self._tail(meta, "gift", key)]
+        args = [
+            self.now_ms(),
+            gift_id,
+            quantity,
+            order_id,
+            f"{gift_id}|{quantity}|{order_id}",
+            IDEMPOTENCY_TTL_MS,
+        ]
+        return self._run("TAKE_GIFT", keys, args)
 
     def coupon_counts(self, template_id: str) -> CouponCounts | None:
         row = self.r.hmget(

@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS guard_blocks (
     subject TEXT PRIMARY KEY, until_ms INTEGER, reason TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS guard_failures (subject TEXT NOT NULL, ts_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS guard_failures_subject ON guard_failures (subject, ts_ms);
+CREATE TABLE IF NOT EXISTS gift_stock (
+    id TEXT PRIMARY KEY, stock INTEGER NOT NULL, given INTEGER NOT NULL DEFAULT 0,
+    CHECK (given >= 0 AND given <= stock));
 CREATE TABLE IF NOT EXISTS store_secret (
     id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (

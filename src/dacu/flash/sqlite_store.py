@@ -59,6 +59,37 @@ class SQLiteStore(SQLiteBase):
                         " available) VALUES (?,?,?,?)",
                         (sale.id, s.id, s.stock, s.stock),
                     )
+            for gift in self.config.gifts:
+                con.execute(
+                    "INSERT OR IGNORE INTO gift_stock (id, stock) VALUES (?,?)",
+                    (gift.id, gift.stock),
+                )
+
+    # -- 满赠 gift ledger ----------------------------------------------------------------------
+    def gifts_left(self) -> dict[str, int]:
+        rows = self._con().execute("SELECT id, stock - given FROM gift_stock").fetchall()
+        return dict(rows)
+
+    def _take_gift(self, gift_id: str, quantity: int, key: str, order_id: str) -> Outcome:
+        def body(con: sqlite3.Connection, now: int) -> Outcome:
+            taken = con.execute(
+                "UPDATE gift_stock SET given=given+? WHERE id=? AND given+?<=stock",
+                (quantity, gift_id, quantity),
+            ).rowcount
+            if taken != 1:
+                return refused(Reason.GIFTS_GONE)
+            return Outcome(Reason.OK, gift_id, detail={"quantity": quantity, "order_id": order_id})
+
+        return self._write(
+            "gift",
+            gift_id,
+            Who(""),
+            key,
+            f"{gift_id}|{quantity}|{order_id}",
+            body,
+            quantity=quantity,
+            order=order_id,
+        )
 
     def _write(
         self,

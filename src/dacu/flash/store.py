@@ -222,6 +222,23 @@ class FlashStore(ABC):
             return Reason.NOT_YOUR_RESERVATION
         return raw
 
+    # -- 满赠 gift ledger ----------------------------------------------------------------------
+    def take_gift(self, gift_id: str, quantity: int, *, key: str, order_id: str) -> Outcome:
+        """An order got `quantity` of the gift: its stock goes down once per key, or 赠品已送完
+        when not enough is left (quotes read `gifts_left`, so they stop promising it)."""
+        if self.config.gift(gift_id) is None:
+            return self._refuse("gift", gift_id[:200], Who(""), Reason.UNKNOWN_GIFT)
+        if quantity < 1:
+            return self._refuse("gift", gift_id, Who(""), Reason.BAD_QUANTITY)
+        return self._take_gift(gift_id, quantity, key, order_id)
+
+    @abstractmethod
+    def gifts_left(self) -> dict[str, int]:
+        """Gifts left per gift promotion id (stock − given)."""
+
+    @abstractmethod
+    def _take_gift(self, gift_id: str, quantity: int, key: str, order_id: str) -> Outcome: ...
+
     def expire_holds(self) -> int:
         """Return the stock of every unpaid hold past its time; returns how many holds."""
         return sum(self._expire_holds(sale.id, None) for sale in self.config.sales)

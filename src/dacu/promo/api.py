@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from dacu.config import load_campaign
@@ -70,11 +70,34 @@ def get_book_resolver() -> Any:
     return campaign_book
 
 
+def gift_ledger(http: Request) -> Any:
+    """`campaign id → gifts left` from the coupon/flash store this server runs (the same ledger
+    the orders take gifts from, `POST /api/flash/gifts/{gift}/take`), or None without one."""
+
+    def read(campaign_id: str) -> dict[str, int] | None:
+        if getattr(http.app.state, "flash_store", None) is None and not os.environ.get(
+            "DACU_CAMPAIGN"
+        ):
+            return None
+        from dacu.flash.api import get_store
+
+        try:
+            store = get_store(http)
+        except HTTPException:
+            return None
+        return store.gifts_left() if store.config.campaign_id == campaign_id else None
+
+    return read
+
+
 @router.post("/api/quote", summary="Price a cart: 满减计算 with the best coupon combination")
 def post_quote(
-    request: Annotated[QuoteRequest, Body()], resolve: Annotated[Any, Depends(get_book_resolver)]
+    request: Annotated[QuoteRequest, Body()],
+    resolve: Annotated[Any, Depends(get_book_resolver)],
+    ledger: Annotated[Any, Depends(gift_ledger)],
 ) -> dict[str, Any]:
-    """Return total_fen, lines (list_fen, paid_fen, discounts), applied and not_applied."""
+    """Return total_fen, lines (list_fen, paid_fen, discounts), applied and not_applied.
+    With a campaign id, gifts are promised only while the gift ledger has them (赠品已送完)."""
     try:
         if request.promotions is not None:
             book = parse_promotions(
@@ -89,6 +112,7 @@ def post_quote(
             raise HTTPException(422, "give either 'campaign' (an id) or inline 'promotions'")
         cart = parse_cart(request.cart, default_store=book.store, source="cart")
         customer = parse_customer(request.customer)
-        return quote(cart, customer, book, request.coupons).to_dict()
+        left = ledger(request.campaign) if request.promotions is None else None
+        return quote(cart, customer, book, request.coupons, gifts_left=left).to_dict()
     except DacuError as exc:
         raise HTTPException(422, str(exc)) from None

@@ -45,9 +45,13 @@ def quote(
     customer: Customer | dict | None,
     promotions: Any,
     coupons: Iterable[Coupon | str | dict] = (),
+    gifts_left: dict[str, int] | None = None,
 ) -> Quote:
     """Price `cart` for `customer` under `promotions` (a PromoBook, Campaign or list of rules),
-    choosing the cheapest valid combination of the held `coupons` and exclusive promotions."""
+    choosing the cheapest valid combination of the held `coupons` and exclusive promotions.
+
+    `gifts_left` is the gift ledger (`FlashStore.gifts_left()`: gifts left per gift promotion id,
+    shared with the orders that take them); without it a gift's `stock:` in the file is used."""
     book = as_book(promotions)
     if isinstance(cart, dict):
         cart = parse_cart(cart, default_store=book.store)
@@ -72,7 +76,9 @@ def quote(
     record: Record = []
     total, snaps = search.evaluate(solution.chosen, record)
     assert total == solution.total_fen or not search.has_choice, "search and evaluation disagree"
-    return _build(comp, total, solution.chosen, record, snaps, order, customer, solution.nodes)
+    return _build(
+        comp, total, solution.chosen, record, snaps, order, customer, solution.nodes, gifts_left
+    )
 
 
 _NO_CHOICE = Solution(0, (), 0)
@@ -99,6 +105,7 @@ def _build(
     order: list[int],
     customer: Customer,
     nodes: int,
+    gifts_left: dict[str, int] | None = None,
 ) -> Quote:
     per_line: list[list[LineDiscount]] = [[] for _ in comp.lines]
     applied: list[Applied] = []
@@ -143,7 +150,9 @@ def _build(
     for position, original in enumerate(order):
         back[original] = position
     lines = [lines[p] for p in back]
-    gifts, gift_applied, gift_misses = _gifts(comp, snaps) if comp.gifts else ([], [], [])
+    gifts, gift_applied, gift_misses = (
+        _gifts(comp, snaps, gifts_left or {}) if comp.gifts else ([], [], [])
+    )
     list_fen = sum(comp.list_amounts)
     return Quote(
         goods + shipping,
@@ -306,7 +315,7 @@ def _free_shipping(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> list[A
 
 
 def _gifts(
-    comp: Compiled, snaps: tuple[tuple[int, ...], ...]
+    comp: Compiled, snaps: tuple[tuple[int, ...], ...], ledger: dict[str, int]
 ) -> tuple[list[QuoteLine], list[Applied], list[NotApplied]]:
     lines: list[QuoteLine] = []
     applied: list[Applied] = []
@@ -314,7 +323,7 @@ def _gifts(
     stock: dict[str, int | None] = {}
     for effect in comp.gifts:
         rule: Gift = effect.rule
-        stock.setdefault(rule.id, rule.stock)
+        stock.setdefault(rule.id, ledger.get(rule.id, rule.stock))
         base = sum(snaps[effect.snap][i] for i in effect.lines)
         short = short_reason(rule, base)
         left = stock[rule.id]
