@@ -109,3 +109,7 @@ def test_campaign_ids_are_safe_names(bad: str) -> None:
 def test_the_examples_pass_every_section() -> None:
     campaign = parse_campaign(EXAMPLE)
     assert campaign.id == "double11-2026" and len(campaign.alerts) == 8
+
+
+def test_control_characters_are_a_config_error_not_a_crash() -> None:
+    assert "not valid YAML" in problems("\x1b")[0]

@@ -559,8 +559,9 @@ def load_yaml_with_lines(text: str, *, source: str) -> tuple[Any, dict[tuple, in
         raise ConfigError(
             f"{source}: {size:,} bytes, over the {MAX_YAML_BYTES:,} a campaign may have"
         )
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters already
         node = loader.get_single_node()
         _check_nodes(node, source)
         data = loader.construct_document(node) if node is not None else None
@@ -574,7 +575,8 @@ def load_yaml_with_lines(text: str, *, source: str) -> tuple[Any, dict[tuple, in
             f"{source}: nested too deeply (at most {MAX_YAML_DEPTH} levels)"
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[tuple, int] = {}
     _index_lines(node, (), lines)
     return data, lines

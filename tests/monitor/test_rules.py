@@ -22,7 +22,9 @@ phases: [{name: burst, start: 2026-11-11 00:00, end: 2026-11-12 00:00}]
 
 
 def campaign_with(alerts: str):
-    return parse_campaign(BASE + alerts)
+    """The campaign without its section checks: these tests call the alert validator itself
+    (parse_campaign runs it too, see tests/test_config_edges.py)."""
+    return parse_campaign(BASE + alerts, sections=False)
 
 
 def test_the_issue_examples_parse() -> None:

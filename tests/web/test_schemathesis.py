@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from dacu.warehouse.metadata import open_db, upgrade
@@ -81,3 +82,27 @@ def test_operation_has_no_server_errors(api, method: str, path: str) -> None:
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
     run()
+
+
+@pytest.mark.slow
+def test_stateful_sequences_have_no_server_errors(api) -> None:
+    """The stateful phase over the whole document (pages included): sequences of calls chained
+    by the links schemathesis infers (a created key revoked, a campaign stored then read …) may
+    never meet a server error; bounded so the run stays within a minute. (Documented codes and
+    schemas are checked per /api operation above.)"""
+    base = api.as_state_machine()
+    assert base.bundles, "no links inferred: the stateful phase would test nothing"
+
+    class Machine(base):  # type: ignore[misc, valid-type]
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
+            case.validate_response(response, checks=[not_a_server_error])
+
+    Machine.run(
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
