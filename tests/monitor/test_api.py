@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,6 +26,13 @@ ALERTS = """
 alerts:
   - {id: uv-floor, name: 访客数过低, metric: uv, below: 1000000, window: 1h, severity: red}
 """
+
+
+def example_with(alerts: str) -> str:
+    """examples/double11.yaml with its `alerts:` section replaced (a key given twice in a
+    campaign file is refused, so the section is swapped, not appended)."""
+    text = (ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8")
+    return re.sub(r"(?m)^alerts:\n(?:[ #].*\n|\n)*", "", text) + alerts
 
 
 def plan_for(hours: int = 24) -> dict:
@@ -54,7 +62,7 @@ def plan_for(hours: int = 24) -> dict:
 @pytest.fixture
 def live_world(tmp_path: Path) -> tuple[World, LiveMonitor]:
     world = make_world(sqlite_db(tmp_path), tmp_path)
-    text = (ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8") + ALERTS
+    text = example_with(ALERTS)
     campaign = parse_campaign(text)
     monitor = LiveMonitor(
         campaign,

@@ -17,8 +17,9 @@ from dacu.config import parse_campaign
 from dacu.monitor.alertlog import MetadataAlertLog
 from dacu.monitor.api import install
 from dacu.monitor.live import LiveMonitor
-from tests.conftest import ROOT, need
+from tests.conftest import need
 from tests.monitor import simworld
+from tests.monitor.test_api import example_with
 from tests.monitor.test_live import records
 from tests.web.conftest import PASSWORDS, _fast_argon2, make_world, sqlite_db  # noqa: F401
 
@@ -44,9 +45,7 @@ def served(tmp_path: Path):
     import uvicorn
 
     world = make_world(sqlite_db(tmp_path), tmp_path, cookie_secure=False)
-    campaign = parse_campaign(
-        (ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8") + ALERTS
-    )
+    campaign = parse_campaign(example_with(ALERTS))
     monitor = LiveMonitor(
         campaign, tmp_path / "live", alert_log=MetadataAlertLog(world.db), detectors=False
     )
