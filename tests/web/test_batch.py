@@ -50,7 +50,7 @@ def test_validate_items_keeps_the_good_and_names_each_bad_one() -> None:
     rows = [
         {"id": "a", "name": "直通车", "amount_fen": 100},
         {"id": "../etc", "name": "x", "amount_fen": 1},
-        {"id": 7, "name": "x", "amount_fen": True},
+        {"id": "b7", "name": "x", "amount_fen": True},
         "not a row",
         {"id": "b", "name": "x" * 257, "amount_fen": 1},
         {"id": "c", "name": "x", "amount_fen": 2**63},
