@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict
 from dacu.monitor import owner
 from dacu.monitor.dashboard import snapshot
 from dacu.monitor.live import LiveMonitor, recent_audit
-from dacu.web.batch import Amount, Id, Moment, validate_items
+from dacu.web.batch import Amount, Id, Moment, is_safe_id, validate_items
 
 router = APIRouter()
 _open_lock = threading.Lock()
@@ -105,6 +105,8 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
     from dacu.monitor.notifiers import Notifier, load_targets
     from dacu.monitor.pacing import parse_plan
 
+    if not is_safe_id(campaign_id):  # it names a folder: never '..' or a path
+        raise HTTPException(404, f"no campaign {campaign_id[:64]!r}")
     campaign, body = _load_campaign(request, campaign_id)
     plan = parse_plan(body, source=f"plan of {campaign_id}", tz=campaign.timezone) if body else None
     folder = _monitor_dir() / campaign_id
