@@ -169,7 +169,12 @@ def init(
 
 @app.command()
 def check(path: Path = typer.Argument(..., help="Campaign YAML file.")) -> None:
-    """Validate a campaign file and print a one-screen summary of it."""
+    """Validate a campaign file and print a one-screen summary of it.
+
+    Every section is checked as the services will read it (promotions, coupons, flash sales,
+    guards, alerts, notify), each problem with its key path and line; a key given twice, an
+    alias bomb or a file over 1 MiB is refused. Example: `dacu check examples/double11.yaml`.
+    """
     from dacu.config import load_campaign
     from dacu.money import format_fen
 
