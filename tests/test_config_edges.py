@@ -113,3 +113,28 @@ def test_the_examples_pass_every_section() -> None:
 
 def test_control_characters_are_a_config_error_not_a_crash() -> None:
     assert "not valid YAML" in problems("\x1b")[0]
+
+
+def test_dacu_check_and_campaign_add_refuse_what_the_services_refuse(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dacu.cli import app
+    from dacu.warehouse.metadata import campaigns, open_db
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        EXAMPLE.replace("quantity: 50000, per_customer: 1", "quantity: -5, per_customer: 0"),
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    checked = runner.invoke(app, ["check", str(bad)])
+    assert checked.exit_code != 0
+    assert "coupons[0] (id store-coupon-20).quantity" in str(checked.exception)
+    assert "(line 75)" in str(checked.exception)
+    url = f"sqlite:///{tmp_path / 'meta.sqlite'}"
+    monkeypatch.setenv("DACU_DB", url)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    added = runner.invoke(app, ["campaign", "add", str(bad)])
+    assert added.exit_code != 0 and "(line 75)" in str(added.exception)
+    with open_db(url).session() as s:
+        assert campaigns.get_campaign(s, "double11-2026") is None  # nothing registered

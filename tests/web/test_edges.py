@@ -129,3 +129,26 @@ def test_a_deeply_nested_body_is_422_on_every_route(world: World) -> None:
         reply = operator.post(url, content=deep, headers={"Content-Type": "application/json"})
         assert reply.status_code == 422, (url, reply.text)
         assert "901 levels" in reply.json()["detail"]
+
+
+def test_the_campaign_api_refuses_alias_bombs_unsafe_ids_and_unchecked_sections(
+    world: World,
+) -> None:
+    from tests.conftest import ROOT
+
+    operator = world.session_of("operator")
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for level in "bcdefghi":
+        bomb += f"{level}: &{level} [{','.join(['*' + chr(ord(level) - 1)] * 9)}]\n"
+    reply = operator.post("/api/campaigns", json={"yaml": bomb})
+    assert reply.status_code == 400 and "aliases expand" in reply.json()["detail"]
+    example = (ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8")
+    dots = example.replace("id: double11-2026", "id: '..'", 1)
+    reply = operator.post("/api/campaigns", json={"yaml": dots})
+    assert reply.status_code == 400 and "id:" in reply.json()["detail"]
+    sale = example.replace("end: 2026-11-11 20:30}", "end: 2026-11-11 19:30}")
+    reply = operator.post("/api/campaigns", json={"yaml": sale})
+    assert (
+        reply.status_code == 400 and "flash_sales[0] (id lipstick-2000)" in reply.json()["detail"]
+    )
+    assert [c["id"] for c in operator.get("/api/campaigns").json()] == [world.campaign_id]
