@@ -123,7 +123,8 @@ def test_a_bad_spend_row_changes_nothing_and_every_bad_row_is_named(live_world) 
     ]
     reply = client.post(url, json=bad)
     assert reply.status_code == 422, reply.text
-    assert [(r["index"], r["reason"].split(":")[0]) for r in reply.json()["rejected"]] == [
+    assert reply.json()["code"] == "validation" and "nothing added" in reply.json()["detail"]
+    assert [(r["index"], r["reason"].split(":")[0]) for r in reply.json()["errors"]] == [
         (1, "hour"),
         (2, "spend_fen"),
         (3, "spend_fen"),

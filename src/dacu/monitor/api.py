@@ -416,8 +416,13 @@ async def spend(request: Request, campaign_id: str, rows: list[Any] = Body(...))
     refused (422) with every bad row's index and reason, and nothing is added."""
     good, errors = validate_items(SpendRow, rows)
     if errors or not rows:
+        from dacu.web.problems import Problem
+
         errors = errors or [{"index": -1, "reason": "body: no rows (an empty batch)"}]
-        return JSONResponse({"added": 0, "rejected": errors}, status_code=422)
+        detail = f"{len(errors)} bad row(s), nothing added: " + "; ".join(
+            f"rows[{e['index']}].{e['reason']}" for e in errors[:5]
+        )
+        raise Problem(422, "validation", detail, extra={"errors": errors})
     monitor = await _serving(request, campaign_id)
     if isinstance(monitor, Response):
         return monitor
