@@ -269,8 +269,23 @@ def test_plan_optimises_budget_from_spend_history(campaign):
     daily["spend_fen"] = daily["gmv_fen"] // np.where(daily["channel"] == "display_ads", 2, 8)
     plan = build_plan(campaign, PlanHistory(daily=daily, spend=spend))
     b = plan.budget
-    assert {r.source for r in b.channels} == {"optimised"}
     by = {r.channel: r for r in b.channels}
+    # a curve whose ROAS 90% interval is wider than twice its estimate is weakly identified:
+    # its line is kept as written with the history's ROI; the committed KOL fee is kept too;
+    # the others are optimised on their curves
+    fits = {c["channel"]: c for c in b.fit["channels"]}
+    weak = {
+        ch
+        for ch, c in fits.items()
+        if c["roas_interval"][1] - c["roas_interval"][0] > 2 * c["roas"]
+    }
+    assert "content" in weak and "search_ads" not in weak  # content: the smallest true β
+    for ch in weak:
+        assert by[ch].weak_fit and by[ch].source == "campaign" and by[ch].gmv_basis == "history_roi"
+    assert by["content"].spend_fen == 25_000_000
+    optimised = {r.channel for r in b.channels if r.source == "optimised"}
+    assert optimised == set(fits) - weak - {"kol_live"} and len(optimised) >= 2
+    assert by["kol_live"].committed and by["kol_live"].spend_fen == 45_000_000
     for row in b.channels:
         assert (row.floor_fen or 0) <= row.spend_fen <= (row.cap_fen or b.total_fen)
     # 350万 = 17.5万 + 35万 reserves + 17.5万 coupons + 280万 media (all allocated on GMV)

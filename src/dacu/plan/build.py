@@ -13,8 +13,10 @@ from datetime import date, datetime
 import pandas as pd
 
 from dacu.config import Campaign
+from dacu.money import format_pct
 from dacu.plan import shares as sh
 from dacu.plan.capacity import check_capacity, risk_register
+from dacu.plan.pacing import pace_budget
 from dacu.plan.plan_budget import plan_budget
 from dacu.plan.plan_forecast import plan_forecast
 from dacu.plan.promo_sim import (
@@ -25,9 +27,10 @@ from dacu.plan.promo_sim import (
     suggested_threshold,
     tier_study,
 )
-from dacu.plan.schema import Budget, Milestone, Plan, PlanRow, Risk, TargetTreeNode
+from dacu.plan.reconcile import Reconciled, feasibility, given_targets, reconcile
+from dacu.plan.schema import Milestone, Plan, PlanRow, Risk, TargetTreeNode
 from dacu.plan.spend_history import SpendHistory
-from dacu.plan.targets import Shares, TargetNode, Values, check_sums, from_target, grow, milestones
+from dacu.plan.targets import Shares, TargetNode, Values, check_sums, grow, milestones
 from dacu.plan.timeline import timeline_dict
 
 DEFAULT_CVR, DEFAULT_ASP_FEN = 0.03, 30_000
@@ -62,6 +65,8 @@ class _Context:
     notes: list[str] = field(default_factory=list)
     forecast: dict = field(default_factory=dict)
     baseline_by_day: dict[date, float] | None = None
+    reconciled: Reconciled | None = None
+    feasibility: dict = field(default_factory=dict)
 
 
 def build_plan(
@@ -76,10 +81,26 @@ def build_plan(
     root = TargetNode("total", "total", _top(ctx), campaign.name)
     _decompose(ctx, root)
     check_sums(root)
+    channel_view = next((c for c in root.children if c.key == "channel"), None)
     budget = plan_budget(
-        campaign, history.spend if history else None, history.daily if history else None, ctx.notes
+        campaign,
+        history.spend if history else None,
+        history.daily if history else None,
+        ctx.notes,
+        channel_targets={c.key: c.values.gmv_fen for c in channel_view.children}
+        if channel_view
+        else None,
+        total_target_fen=root.values.gmv_fen,
     )
-    daily, hourly = _rows(ctx, root, budget)
+    day_nodes = [n for n in root.walk() if n.dimension == "day"]
+    spend_by_day, budget = pace_budget(
+        campaign,
+        budget,
+        [n.key for n in day_nodes],
+        [n.values.gmv_fen for n in day_nodes],
+        ctx.notes,
+    )
+    daily, hourly = _rows(ctx, root, spend_by_day)
     capacity = check_capacity([r.orders for r in hourly if r.channel is None], campaign.capacity)
     days = len(campaign.days())
     risks = [Risk(**r.__dict__) for r in risk_register(days, capacity)]
@@ -101,40 +122,77 @@ def build_plan(
         timeline=timeline_dict(campaign),
         promotions=_promotions(campaign, root.values, history.orders if history else None),
         notes=ctx.notes,
+        reconciliation={
+            "source": ctx.reconciled.source,
+            "conflicts": [c.to_dict() for c in ctx.reconciled.conflicts],
+        },
+        feasibility=ctx.feasibility,
     )
 
 
 def _top(ctx: _Context) -> Values:
-    campaign = ctx.campaign
-    gmv = campaign.target("gmv")
-    cvr_t, asp_t = campaign.target("cvr"), campaign.target("asp")
-    hist_cvr = hist_asp = None
-    if ctx.history is not None:
-        d = ctx.history.daily
+    """GMV, UV and buyers of the whole campaign from the file's targets (reconciled, relative
+    ones resolved), the history's CVR and ASP, else defaults; the proposal when no GMV."""
+    campaign, history = ctx.campaign, ctx.history
+    past: dict[str, float] = {}
+    if history is not None:
+        d = history.daily
         if d["uv"].sum() and d["buyers"].sum():
-            hist_cvr = float(d["buyers"].sum() / d["uv"].sum())
-            hist_asp = float(d["gmv_fen"].sum() / d["buyers"].sum())
+            past["cvr"] = float(d["buyers"].sum() / d["uv"].sum())
+            past["asp"] = float(d["gmv_fen"].sum() / d["buyers"].sum())
         _forecast(ctx)
-    cvr = cvr_t.value if cvr_t else (hist_cvr or DEFAULT_CVR)
-    asp = asp_t.value if asp_t else (hist_asp or DEFAULT_ASP_FEN)
-    if not (cvr_t and asp_t):
-        ctx.notes.append(
-            f"CVR {cvr:.2%} / ASP ¥{asp / 100:,.0f} 来自{'历史' if hist_cvr else '默认'} "
-            f"from {'history' if hist_cvr else 'defaults'}"
-        )
-    if gmv is not None:
-        total = int(gmv.value)
-    elif ctx.forecast.get("proposal"):
-        total = round(ctx.forecast["proposal"]["target"])
+    proposal = ctx.forecast.get("proposal") or {}
+    result = reconcile(
+        given_targets(campaign, _last_year(ctx)),
+        history=past,
+        defaults={"cvr": DEFAULT_CVR, "asp": DEFAULT_ASP_FEN},
+        fallback_gmv=proposal.get("target"),
+    )
+    ctx.reconciled = result
+    ctx.notes += result.notes
+    src = result.source
+    if src.get("gmv") == "proposal":
         ctx.notes.append(
             "GMV目标取自建议目标 GMV target is the proposed target (no gmv target in file)"
         )
-    else:
-        raise ValueError(
-            "no GMV target in the campaign file and no history to propose one: add "
-            "targets: [{metric: gmv, value: 3000万}] or give --history"
+    for metric in ("cvr", "asp"):
+        if src.get(metric) in ("history", "default"):
+            v = result.values
+            shown = format_pct(v.cvr) if metric == "cvr" else f"¥{v.asp_fen / 100:,.0f}"
+            where = "历史 history" if src[metric] == "history" else "默认 defaults"
+            ctx.notes.append(f"{metric.upper()} {shown} 来自{where}")
+    if proposal.get("expected") and past:
+        ctx.feasibility = feasibility(
+            result.values,
+            proposal["expected"],
+            cvr=past["cvr"],
+            asp_fen=past["asp"],
+            paid_roi=_paid_roi(history.daily),
+            basis="baseline × last year's uplift",
         )
-    return from_target(total, cvr, asp)
+        if ctx.feasibility["severity"] != "green":
+            ctx.notes.append(ctx.feasibility["message"])
+    return result.values
+
+
+def _last_year(ctx: _Context) -> dict[str, float] | None:
+    """Last year's same calendar window in the history: GMV, buyers, UV (→ ASP, CVR)."""
+    if ctx.history is None:
+        return None
+    d = ctx.history.daily
+    days = {pd.Timestamp(sh.year_ago(day)) for day in ctx.campaign.days()}
+    window = d[pd.to_datetime(d["day"]).isin(days)]
+    if window.empty or not window["buyers"].sum():
+        return None
+    gmv, buyers, uv = (float(window[c].sum()) for c in ("gmv_fen", "buyers", "uv"))
+    return {"gmv": gmv, "buyers": buyers, "uv": uv, "asp": gmv / buyers, "cvr": buyers / uv}
+
+
+def _paid_roi(daily: pd.DataFrame) -> float | None:
+    if "spend_fen" not in daily.columns or not daily["spend_fen"].sum():
+        return None
+    paid = daily[daily["spend_fen"] > 0] if "channel" in daily.columns else daily
+    return float(paid["gmv_fen"].sum() / daily["spend_fen"].sum())
 
 
 def _forecast(ctx: _Context) -> None:
@@ -237,15 +295,13 @@ def _row(
     )
 
 
-def _rows(ctx: _Context, root: TargetNode, budget: Budget) -> tuple[list[PlanRow], list[PlanRow]]:
-    from dacu.money import allocate
+def _rows(
+    ctx: _Context, root: TargetNode, spend_by_day: dict[str, list[int]]
+) -> tuple[list[PlanRow], list[PlanRow]]:
     from dacu.plan.targets import split
 
     day_nodes = [n for n in root.walk() if n.dimension == "day"]
     channel_shares = _channel_shares(root)
-    spend = {r.channel: r.spend_fen for r in budget.channels}
-    weights = [n.values.gmv_fen for n in day_nodes]
-    spend_by_day = {ch: allocate(amount, weights) for ch, amount in spend.items()}
     daily, hourly = [], []
     for index, node in enumerate(day_nodes):
         day_spend = sum(v[index] for v in spend_by_day.values())
