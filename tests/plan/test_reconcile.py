@@ -161,3 +161,64 @@ def test_target_far_above_history_gets_a_severity_and_what_it_takes():
     assert f["extra_uv"] == round(gap / (0.05 * 20_000))
     assert f["extra_spend_fen"] == round(gap / 4.0)
     assert any("red" in n for n in plan.notes)
+
+
+def test_new_and_returning_customers_keep_their_own_cvr_and_asp():
+    # history: new CVR 2% at ¥200, returning CVR 8% at ¥400; the file wants 300 of 1,000 buyers
+    # new → new GMV 300 × ¥200 against 700 × ¥400 (¥6万 of ¥34万 at those ASPs)
+    days = pd.date_range("2025-10-27", "2025-11-11")
+    customers = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "day": days,
+                    "customer_type": "new",
+                    "uv": 5_000,
+                    "buyers": 100,
+                    "gmv_fen": 100 * 20_000,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "day": days,
+                    "customer_type": "returning",
+                    "uv": 1_000,
+                    "buyers": 80,
+                    "gmv_fen": 80 * 40_000,
+                }
+            ),
+        ]
+    )
+    daily = customers.groupby("day", as_index=False)[["uv", "buyers", "gmv_fen"]].sum()
+    campaign = _campaign(
+        "targets:\n  - {metric: gmv, value: 34万}\n  - {metric: orders, value: 1000}\n"
+        "  - {metric: new_customers, value: 300}\n"
+    )
+    plan = build_plan(campaign, PlanHistory(daily=daily, customers=customers))
+    view = next(c for c in plan.targets.children if c.key == "customer_type")
+    node = {c.key: c for c in view.children}
+    assert node["new"].buyers == 300 and node["returning"].buyers == 700
+    assert node["new"].gmv_fen == round(34_000_000 * 60 / 340)
+    assert node["new"].asp_fen == pytest.approx(20_000, rel=0.01)
+    assert node["returning"].asp_fen == pytest.approx(40_000, rel=0.01)
+    assert node["new"].cvr < node["returning"].cvr  # 2% vs 8% in the history's proportion
+    assert node["new"].cvr / node["returning"].cvr == pytest.approx(0.02 / 0.08, rel=0.02)
+
+
+def test_channel_by_phase_and_category_splits_sum_to_their_parents():
+    campaign = parse_campaign(
+        (
+            HEAD + "categories:\n  - {id: a}\n  - {id: b}\n"
+            "targets:\n  - {metric: gmv, value: 100万}\n  - {metric: gmv, value: 60万, phase: burst}\n"
+        ),
+        source="x.yaml",
+    )
+    plan = build_plan(campaign)
+    phases = {c.key: c.gmv_fen for c in plan.targets.children[0].children}
+    rows = plan.splits["channel_phase"]
+    for phase, gmv in phases.items():
+        assert sum(r["gmv_fen"] for r in rows if r["phase"] == phase) == gmv
+    assert sum(r["gmv_fen"] for r in rows if r["phase"] == "burst") == 60_000_000
+    cats = plan.splits["channel_category"]
+    assert sum(r["uv"] for r in cats) == plan.targets.uv
+    assert {r["channel"] for r in cats} == {"search_ads", "organic"}

@@ -8,7 +8,7 @@ history or a default that `Plan.notes` names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 import pandas as pd
 
@@ -100,7 +100,7 @@ def build_plan(
         [n.values.gmv_fen for n in day_nodes],
         ctx.notes,
     )
-    daily, hourly = _rows(ctx, root, spend_by_day)
+    daily, hourly = plan_rows(campaign.tz, root, spend_by_day)
     capacity = check_capacity([r.orders for r in hourly if r.channel is None], campaign.capacity)
     days = len(campaign.days())
     risks = [Risk(**r.__dict__) for r in risk_register(days, capacity)]
@@ -127,6 +127,7 @@ def build_plan(
             "conflicts": [c.to_dict() for c in ctx.reconciled.conflicts],
         },
         feasibility=ctx.feasibility,
+        splits=_splits(root),
     )
 
 
@@ -248,16 +249,55 @@ def _customer_shares(ctx: _Context, top: Values, daily: pd.DataFrame | None) -> 
     the history's customer types (else all of it), else equal."""
     new_target = ctx.campaign.target("new_customers")
     keys = ["new", "returning"]
-    if new_target and top.buyers:
-        share = min(new_target.value / top.buyers, 1.0)
-        return Shares(sh.normalise({"new": share, "returning": 1 - share}))
     table = ctx.history.customers if ctx.history else None
     if table is not None and not table.empty:
         last_year = {pd.Timestamp(sh.year_ago(d)) for d in ctx.campaign.days()}
         window = table[pd.to_datetime(table["day"]).isin(last_year)]
         table = window if window["buyers"].sum() > 0 else table
-        return sh.dimension_shares(table, "customer_type", keys, {}, ctx.notes)
-    return sh.dimension_shares(daily, "customer_type", keys, {}, ctx.notes)
+    else:
+        table = daily
+    if new_target and top.buyers:
+        share = min(new_target.value / top.buyers, 1.0)
+        return _customer_mix({"new": share, "returning": 1 - share}, table)
+    return sh.dimension_shares(table, "customer_type", keys, {}, ctx.notes)
+
+
+def _customer_mix(buyers: dict[str, float], table: pd.DataFrame | None) -> Shares:
+    """Buyer shares fixed by the new-customer target; each type keeps its own CVR and ASP from
+    history (UV ∝ buyers ÷ CVR, GMV ∝ buyers × ASP), else both share the campaign's."""
+    if table is None or "customer_type" not in table.columns:
+        return Shares(sh.normalise(buyers))
+    g = table.groupby("customer_type")[["gmv_fen", "uv", "buyers"]].sum()
+    if not all(k in g.index and g.loc[k, "buyers"] > 0 and g.loc[k, "uv"] > 0 for k in buyers):
+        return Shares(sh.normalise(buyers))
+    cvr = {k: g.loc[k, "buyers"] / g.loc[k, "uv"] for k in buyers}
+    asp = {k: g.loc[k, "gmv_fen"] / g.loc[k, "buyers"] for k in buyers}
+    return Shares(
+        sh.normalise({k: b * asp[k] for k, b in buyers.items()}),
+        sh.normalise({k: b / cvr[k] for k, b in buyers.items()}),
+        sh.normalise(buyers),
+    )
+
+
+def _splits(root: TargetNode) -> dict:
+    """Channel × phase and channel × category: each phase (category) split by the channels'
+    shares of the whole, so every table sums to its phase (category) and to the total."""
+    from dacu.plan.targets import split
+
+    channels = _channel_shares(root)
+    out: dict = {}
+    if channels is None:
+        return out
+    for view in ("phase", "category"):
+        node = next((c for c in root.children if c.key == view), None)
+        if node is None:
+            continue
+        out[f"channel_{view}"] = [
+            {"channel": ch, view: part.key, **v.to_dict()}
+            for part in node.children
+            for ch, v in split(part.values, channels).items()
+        ]
+    return out
 
 
 def _channel_shares(root: TargetNode) -> Shares | None:
@@ -295,9 +335,11 @@ def _row(
     )
 
 
-def _rows(
-    ctx: _Context, root: TargetNode, spend_by_day: dict[str, list[int]]
+def plan_rows(
+    tz: tzinfo, root: TargetNode, spend_by_day: dict[str, list[int]]
 ) -> tuple[list[PlanRow], list[PlanRow]]:
+    """Daily and peak-day hourly rows (all channels, then each) of a target tree, with each
+    channel's spend per day (`spend_by_day`) spread over the hours like its GMV."""
     from dacu.plan.targets import split
 
     day_nodes = [n for n in root.walk() if n.dimension == "day"]
@@ -317,13 +359,13 @@ def _rows(
                     )
                 )
         hourly += _hour_rows(
-            ctx, node, channel_shares, {ch: v[index] for ch, v in spend_by_day.items()}
+            tz, node, channel_shares, {ch: v[index] for ch, v in spend_by_day.items()}
         )
     return daily, hourly
 
 
 def _hour_rows(
-    ctx: _Context, day: TargetNode, channel_shares: Shares | None, day_spend: dict[str, int]
+    tz: tzinfo, day: TargetNode, channel_shares: Shares | None, day_spend: dict[str, int]
 ) -> list[PlanRow]:
     """Peak-day hours; each channel's spend of the day spread over the hours like its GMV."""
     from dacu.money import allocate
@@ -336,11 +378,7 @@ def _hour_rows(
     spend = {ch: allocate(amount, weights) for ch, amount in day_spend.items()}
     rows = []
     for i, hour in enumerate(hours):
-        stamp = (
-            datetime.fromisoformat(f"{day.key}T{hour.key}:00")
-            .replace(tzinfo=ctx.campaign.tz)
-            .isoformat()
-        )
+        stamp = datetime.fromisoformat(f"{day.key}T{hour.key}:00").replace(tzinfo=tz).isoformat()
         rows.append(_row(hour.values, hour=stamp, spend_fen=sum(v[i] for v in spend.values())))
         if channel_shares:
             for ch, values in split(hour.values, channel_shares).items():
@@ -386,4 +424,4 @@ def _promotions(campaign: Campaign, top: Values, orders: pd.DataFrame | None) ->
     return out
 
 
-__all__ = ["PlanHistory", "build_plan"]
+__all__ = ["PlanHistory", "build_plan", "plan_rows"]

@@ -208,3 +208,43 @@ def _find(root, dimension: str, key: str):
             return node
         stack.extend(node.children)
     raise InputError(f"no {dimension} {key!r} in the plan's targets")
+
+
+@plan_app.command("import")
+def import_xlsx(
+    workbook: Path = typer.Argument(..., help="plan.xlsx as edited (targets, budget, tasks)."),
+    plan_file: Path | None = typer.Option(
+        None, "--plan", help="The plan.json it was built with (default: next to the workbook)."
+    ),
+    out_file: Path | None = typer.Option(
+        None, "--out", help="Where to write the updated plan.json (default: over --plan)."
+    ),
+) -> None:
+    """导入方案表 Read an edited plan.xlsx back into plan.json and list what changed.
+
+    Edit a leaf's UV, CVR or ASP on 目标 targets (GMV and the sums follow), a line's amount or
+    expected GMV or the total on 预算 budget, a task's status, owner or due date on 任务
+    checklist; then import. The monitor and the review read the updated plan.json.
+
+    Example: dacu plan import plan-out/plan.xlsx
+    """
+    from dacu.plan.importer import import_workbook
+    from dacu.plan.schema import load_plan
+
+    plan_file = plan_file or workbook.with_name("plan.json")
+    if not plan_file.exists():
+        raise InputError(
+            "no plan.json to import into (give --plan, made by `dacu plan build`)",
+            file=str(plan_file),
+        )
+    plan, changes = import_workbook(load_plan(plan_file), workbook)
+    target = out_file or plan_file
+    plan.write(target)
+    if not changes:
+        out.print("无改动 no changes")
+    for change in changes:
+        out.print(f"  · {change}")
+    out.print(
+        f"→ {target}: GMV {format_fen(plan.targets.gmv_fen)}, {len(changes)} changes "
+        f"改动 (预算 budget {format_fen(plan.budget.total_fen)})"
+    )
