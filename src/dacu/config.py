@@ -56,6 +56,16 @@ def _to_ratio(value: Any) -> float:
     return float(value)
 
 
+def _to_count(value: Any) -> int:
+    """A count as operators write it: 769000 or "76.9万"."""
+    if isinstance(value, str):
+        return round(_to_fen(value) / 100)
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_to_count)]
+
+
 Fen = Annotated[int, BeforeValidator(_to_fen)]
 """An amount written in yuan in the file, held as integer fen."""
 Ratio = Annotated[float, BeforeValidator(_to_ratio)]
@@ -228,6 +238,8 @@ class Target(_Model):
             data["value"] = _to_fen(value)
         elif metric in RATIO_METRICS:
             data["value"] = _to_ratio(value)
+        elif metric in COUNT_METRICS and isinstance(value, str):
+            data["value"] = _to_count(value)  # "100万" orders
         return data
 
     @property
@@ -335,16 +347,6 @@ class Capacity(_Model):
     cs_agents: int | None = None
     cs_inquiries_per_agent_hour: int = 60
     system_orders_per_second: int | None = None
-
-
-def _to_count(value: Any) -> int:
-    """A count as operators write it: 769000 or "76.9万"."""
-    if isinstance(value, str):
-        return round(_to_fen(value) / 100)
-    return value
-
-
-Count = Annotated[int, BeforeValidator(_to_count)]
 
 
 class PastCampaign(_Model):

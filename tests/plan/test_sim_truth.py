@@ -148,8 +148,8 @@ def test_demo_campaign_budget_is_one_a_media_buyer_accepts(sim, tmp_path):
     # phasing: an uncapped line (affiliate) spends 60% in the warm-up's 15 days, 25% on the day
     affiliate = {r.day: r.spend_fen for r in days if r.channel == "affiliate"}
     warmup = sum(v for d, v in affiliate.items() if d < "2026-11-11")
-    assert warmup / sum(affiliate.values()) == pytest.approx(0.60, abs=1e-6)
-    assert affiliate["2026-11-11"] / sum(affiliate.values()) == pytest.approx(0.25, abs=1e-6)
+    line = sum(affiliate.values())  # within a fen a day of 60% and 25%
+    assert abs(warmup - 0.60 * line) <= 15 and abs(affiliate["2026-11-11"] - 0.25 * line) <= 1
     # the capped display line (8万/day × fraction) cannot take 25% on the day: it moved to others
     total = {r.day: r.spend_fen for r in plan.daily if r.channel is None}
     assert sum(total.values()) == sum(r.spend_fen for r in b.channels)
