@@ -228,16 +228,26 @@ def import_xlsx(
 
     Example: dacu plan import plan-out/plan.xlsx
     """
+    from pydantic import ValidationError
+
     from dacu.plan.importer import import_workbook
     from dacu.plan.schema import load_plan
 
+    if not workbook.exists():
+        raise InputError("no such workbook (made by `dacu plan build`)", file=str(workbook))
     plan_file = plan_file or workbook.with_name("plan.json")
     if not plan_file.exists():
         raise InputError(
             "no plan.json to import into (give --plan, made by `dacu plan build`)",
             file=str(plan_file),
         )
-    plan, changes = import_workbook(load_plan(plan_file), workbook)
+    try:
+        base = load_plan(plan_file)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise InputError(f"not a plan.json: {where}: {first['msg']}", file=str(plan_file)) from None
+    plan, changes = import_workbook(base, workbook)
     target = out_file or plan_file
     plan.write(target)
     if not changes:
