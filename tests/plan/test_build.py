@@ -458,3 +458,39 @@ def test_history_folder_with_every_file(tmp_path, campaign):
 
     with pytest.raises(InputError, match=r"orders.csv, column 'sku_id': missing column"):
         read_history_dir(tmp_path)
+
+
+def test_promotion_cost_at_the_target_with_sku_costs(campaign):
+    """The same 3 orders with SKU costs: lines ¥250 (cost ¥100), ¥320 (¥160), ¥300 (¥90) and
+    2 × ¥200 (¥60 each) → margin 1 − (100 + 160 + 90 + 120) / 1270 = 63.0%. Each design's cost
+    at the target is its cost % × 3000万."""
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "c", "c"],
+            "sku_id": ["S1", "S2", "S3", "S4"],
+            "category": ["skincare"] * 4,
+            "quantity": [1, 1, 1, 2],
+            "amount_fen": [25_000, 32_000, 30_000, 40_000],
+        }
+    )
+    skus = pd.DataFrame(
+        {"sku_id": ["S1", "S2", "S3", "S4"], "cost_fen": [10_000, 16_000, 9_000, 6_000]}
+    )
+    plan = build_plan(campaign, PlanHistory(daily=_history(), orders=orders, skus=skus))
+    promos = plan.promotions
+    assert promos["margin_ratio"] == pytest.approx(1 - 47_000 / 127_000, abs=1e-6)
+    assert promos["margin_basis"].startswith("SKU costs")
+    design = promos["designs"][0]
+    # 满300减40 满600减100 on ¥250 / ¥320 / ¥700: 0 + 40 + 100 = ¥140 of ¥1,270 (no top-ups
+    # reach: ¥250 is 16.7% under ¥300, outside the 15% band)
+    assert design["discount_fen"] == 14_000
+    assert design["cost_at_target_fen"] == round(14_000 / 127_000 * 3_000_000_000)
+    assert promos["subsidy_budget_fen"] == 17_500_000  # coupons: 5% of 350万
+    engine = promos["engine_with_coupons"]
+    assert engine["cost_at_target_fen"] == round(
+        engine["saving_fen"] / engine["list_fen"] * 3_000_000_000
+    )
+    # the store's own part of ~11% of 3000万 is far above the ¥17.5万 subsidy line
+    assert any("above the subsidy lines" in n for n in plan.notes)
+    without = build_plan(campaign, PlanHistory(daily=_history(), orders=orders))
+    assert without.promotions["margin_basis"] == "assumed 50% (no SKU costs)"

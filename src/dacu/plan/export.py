@@ -171,6 +171,8 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
             "达标率 reach",
             "毛利前 margin before ¥",
             "毛利后 margin after ¥",
+            "按目标GMV成本 cost at target ¥",
+            f"毛利率 margin: {plan.promotions.get('margin_basis', '')}",
         ],
         [
             [
@@ -182,12 +184,14 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
                 ", ".join(f"{r:.1%}" for r in d["reach"]),
                 d["margin_before_fen"],
                 d["margin_after_fen"],
+                d.get("cost_at_target_fen"),
+                plan.promotions.get("margin_ratio"),
             ]
             for d in designs
         ]
         + _engine_rows(plan),
-        {1, 3, 4, 6, 7},
-        {2},
+        {1, 3, 4, 6, 7, 8},
+        {2, 9},
     )
     book.close()
     return path
@@ -210,6 +214,8 @@ def _engine_rows(plan: Plan) -> list[list]:
                     None,
                     None,
                     None,
+                    None,
+                    e.get("cost_at_target_fen"),
                     None,
                 ]
             )
