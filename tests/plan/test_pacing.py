@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dacu.errors import InputError
@@ -40,9 +40,10 @@ def test_caps_too_tight_leave_money_unspent_and_minimums_too_high_are_an_error()
         pace_line(100_000, [1.0] * 26, daily_min=5_000, name="search_ads")
 
 
+@settings(deadline=None)
 @given(
     amount=st.integers(0, 10**9),
-    wanted=st.lists(st.floats(0, 1e6), min_size=1, max_size=40),
+    wanted=st.lists(st.floats(0, 1e6, allow_subnormal=True), min_size=1, max_size=40),
     cap=st.one_of(st.none(), st.integers(1, 10**8)),
     floor=st.integers(0, 1000),
 )
@@ -55,3 +56,9 @@ def test_paced_days_sum_exactly_and_hold_their_bounds(amount, wanted, cap, floor
         assert paced.unspent_fen == amount - cap * len(wanted)
     else:
         assert paced.unspent_fen == 0
+
+
+def test_a_day_that_wanted_almost_nothing_still_takes_what_the_caps_leave():
+    # the first day is capped at ¥100 of the ¥200: the rest goes to the day that wanted ~0
+    paced = pace_line(20_000, [1.0, 1e-300], daily_max=10_000)
+    assert paced.days == [10_000, 10_000] and paced.unspent_fen == 0

@@ -68,14 +68,13 @@ def pace_line(
         )
     target = float(min(amount_fen, high.sum()))
     want = np.asarray(wanted, dtype=float)
-    if want.sum() <= 0:
-        want = np.ones(n)
+    want = want / want.sum() if want.sum() > 0 else np.full(n, 1 / n)
 
     def spent(scale: float) -> float:
         return float(np.clip(scale * want, low, high).sum())
 
-    lo, hi = 0.0, 1.0
-    while spent(hi) < target and hi < 1e12:
+    lo, hi = 0.0, max(target, 1.0)
+    while spent(hi) < target and hi < 1e15:
         hi *= 2
     for _ in range(100):
         mid = (lo + hi) / 2
@@ -86,20 +85,26 @@ def pace_line(
 
 
 def _integer(exact: np.ndarray, total: int, low: np.ndarray, high: np.ndarray) -> list[int]:
-    """Round down to the fen, then give the missing fen to the days with the largest remainders
-    that have room under their cap (largest remainder), so the days sum to `total`."""
+    """Round down to the fen, give the missing fen one each to the days with the largest
+    remainders (largest remainder), then any rest — days that wanted almost nothing and so
+    were not reached by the scale — up to each day's cap, so the days sum to `total`."""
     days = np.maximum(np.floor(exact), np.ceil(low)).astype(np.int64)
-    room = np.minimum(np.floor(high), float(1 << 62)) - days
+    room = [int(r) for r in np.minimum(np.floor(high), float(1 << 62)) - days]
     order = np.argsort(-(exact - days), kind="stable")
     left = total - int(days.sum())
-    while left > 0:
-        open_days = [i for i in order if room[i] >= 1]
-        if not open_days:
+    for i in order:
+        if left <= 0:
             break
-        for i in open_days[:left]:
+        if room[i] >= 1:
             days[i] += 1
             room[i] -= 1
-        left = total - int(days.sum())
+            left -= 1
+    for i in order:
+        if left <= 0:
+            break
+        add = min(room[i], left)
+        days[i] += add
+        left -= add
     return [int(v) for v in days]
 
 
