@@ -205,7 +205,7 @@ def test_cli_build_writes_everything(tmp_path, campaign):
         "任务 checklist",
         "风险 risks",
     } <= set(book.sheetnames)
-    assert book["预算 budget"]["A2"].value == "search_ads"
+    assert book["预算 budget"]["A2"].value == "直通车 search_ads"
     assert book["预算 budget"]["C2"].value == 1_100_000  # 110万 in yuan
     html = (out / "charts" / "targets_daily.html").read_text(encoding="utf-8")
     assert "cdn.plot.ly" not in html and (out / "charts" / "plotly.min.js").exists()

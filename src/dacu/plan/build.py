@@ -239,7 +239,13 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
             table = daily
             if dimension == "category" and ctx.history and ctx.history.categories is not None:
                 table = ctx.history.categories
-            grow(view, dimension, sh.dimension_shares(table, dimension, keys, fixed, ctx.notes))
+            names = {
+                c.id: c.name
+                for c in (campaign.channels if dimension == "channel" else campaign.categories)
+                if c.name
+            }
+            shares = sh.dimension_shares(table, dimension, keys, fixed, ctx.notes)
+            grow(view, dimension, shares, names)
     view = TargetNode("customer_type", "view", root.values)
     root.children.append(view)
     grow(view, "customer_type", _customer_shares(ctx, root.values, daily))

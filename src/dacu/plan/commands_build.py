@@ -132,6 +132,22 @@ def _summary(plan, out_dir: Path) -> None:
         f"预算 budget {format_fen(b.total_fen)} (应急 {format_fen(b.emergency_reserve_fen)}, "
         f"机动 {format_fen(b.elastic_reserve_fen)})"
     )
+    from dacu.plan.workbook import channel_names
+
+    names = channel_names(plan)
+    for row in b.channels:
+        gmv = format_fen(row.expected_gmv_fen) if row.expected_gmv_fen is not None else "—"
+        roi = f"ROI {row.roi:.2f}" if row.roi is not None else ""
+        tag = (
+            " 已锁定 committed"
+            if row.committed
+            else (" 识别度不足 weak fit" if row.weak_fit else "")
+        )
+        out.print(
+            f"  {names.get(row.channel, row.channel):<22} {format_fen(row.spend_fen):>10} → "
+            f"预计 {gmv:>10} {roi}"
+            f" ({row.gmv_basis or row.source}){tag}"
+        )
     for check in plan.capacity:
         mark = {True: "✓", False: "✗", None: "?"}[check["ok"]]
         out.print(f"  {mark} {check['message']}")

@@ -157,18 +157,27 @@ def _derived(sheet, r: int, fmt: Formats) -> None:
     sheet.write_formula(r, ASP, f"=IF({buyers}=0,0,{gmv}/{buyers})", fmt.money)
 
 
+def channel_names(plan: Plan) -> dict[str, str]:
+    """Channel id → "直通车 search_ads" from the labels of the plan's channel view."""
+    view = next((c for c in plan.targets.children if c.key == "channel"), None)
+    return {
+        c.key: f"{c.label} {c.key}" if c.label else c.key for c in (view.children if view else [])
+    }
+
+
 # -- 预算 budget --------------------------------------------------------------------------------
 def write_budget(book, plan: Plan, fmt: Formats) -> None:
     sheet = book.add_worksheet("预算 budget")
     _header(sheet, BUDGET_HEAD, fmt, [24, 10, 14, 16, 8, 12, 14, 14, 14, 10, 12])
     b = plan.budget
+    names = channel_names(plan)
     lines: list[tuple[str, list, int | None]] = []
     for row in b.channels:
         lines.append(
             (
                 f"channel/{row.channel}",
                 [
-                    row.channel,
+                    names.get(row.channel, row.channel),
                     row.kind or "media",
                     row.spend_fen,
                     row.expected_gmv_fen,
