@@ -197,3 +197,21 @@ def test_tasks_round_trip_owner_and_status(built, tmp_path):
     first = new.timeline["tasks"][0]
     assert first["status"] == "done" and first["owner"] == "小王"
     assert {c.field for c in changes} == {"status", "owner"}
+
+
+def test_an_edit_in_the_channel_view_moves_the_mix_not_the_total(built, tmp_path):
+    plan, folder = built
+    book = openpyxl.load_workbook(folder / "plan.xlsx")
+    sheet = book[T]
+    r = _rows(sheet, 8)["total/channel/search_ads"]
+    sheet[f"D{r}"] = sheet[f"D{r}"].value * 2  # double 直通车's CVR
+    book.save(tmp_path / "plan.xlsx")
+    new, changes = import_workbook(plan, tmp_path / "plan.xlsx")
+    assert new.targets.gmv_fen == plan.targets.gmv_fen
+    before = {c.key: c.gmv_fen for c in plan.targets.children[1].children}
+    after = {c.key: c.gmv_fen for c in new.targets.children[1].children}
+    assert sum(after.values()) == new.targets.gmv_fen
+    # 直通车 600万 of 3000万 doubles to 1200万 of 3600万 before the re-split: 1/3 of the total
+    assert after["search_ads"] == pytest.approx(new.targets.gmv_fen / 3, rel=1e-6)
+    assert after["display_ads"] < before["display_ads"]
+    assert any(c.field == "view" and c.key == "channel" for c in changes)
