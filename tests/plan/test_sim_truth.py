@@ -136,6 +136,7 @@ def test_demo_campaign_budget_is_one_a_media_buyer_accepts(sim, tmp_path):
     targets = {c.key: c.gmv_fen for c in channel_view.children}
     for row in b.channels:
         assert row.expected_gmv_fen is not None and 0 < row.expected_gmv_fen <= targets[row.channel]
+        assert row.target_gmv_fen == targets[row.channel]
         assert row.roi == pytest.approx(row.expected_gmv_fen / row.spend_fen, abs=1e-4)
     assert sum(r.expected_gmv_fen for r in b.channels) <= plan.targets.gmv_fen
     # daily spend: each channel's days sum to its line, and no day above its cap

@@ -200,6 +200,7 @@ def _bounded(
     rows = []
     for row in budget.channels:
         target = targets.get(row.channel)
+        row = row.model_copy(update={"target_gmv_fen": target})
         if (
             row.expected_gmv_fen is not None
             and target is not None

@@ -68,6 +68,7 @@ class BudgetRow(_Model):
     history_roi: float | None = None
     kind: str | None = None
     line_id: str | None = None
+    target_gmv_fen: int | None = None  # the channel's GMV target (expected GMV is never above)
 
 
 class Budget(_Model):
