@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dacu.config import Campaign
 from dacu.errors import InputError
+from dacu.plan.schema import Budget
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,16 @@ def _integer(exact: np.ndarray, total: int, low: np.ndarray, high: np.ndarray) -
     return [int(v) for v in days]
 
 
-__all__ = ["PacedLine", "pace_line", "phase_targets"]
+__all__ = ["PacedLine", "pace_budget", "pace_line", "phase_targets"]
 
 
 def pace_budget(
-    campaign, budget, day_keys: Sequence[str], day_gmv: Sequence[int], notes: list[str]
-):
+    campaign: Campaign,
+    budget: Budget,
+    day_keys: Sequence[str],
+    day_gmv: Sequence[int],
+    notes: list[str],
+) -> tuple[dict[str, list[int]], Budget]:
     """Each channel row of `budget` paced over the days → ({channel: fen per day}, budget with
     what the daily caps could not take moved to `unspent_fen`)."""
     from dacu.money import format_fen
