@@ -56,15 +56,17 @@ def test_any_two_determine_the_rest(given, expect):
 
 
 def test_a_conflict_is_reported_with_both_numbers():
-    # double11.yaml: 3000万 and 95,000 orders imply ASP ¥315.79, the file says ¥330
+    # double11.yaml: 3000万 at ASP ¥330 is 90,909 buyers, the file says 95,000 orders; at CVR
+    # 4.5% they take 2,020,202 UV, the file says 1,800,000
     r = reconcile({"gmv": 3e9, "buyers": 95_000, "asp": 33_000, "uv": 1_800_000, "cvr": 0.045})
     metrics = {c.metric: c for c in r.conflicts}
-    assert set(metrics) == {"asp", "cvr"}
-    assert metrics["asp"].implied == pytest.approx(3e9 / 95_000)
-    assert metrics["cvr"].implied == pytest.approx(95_000 / 1_800_000)
-    text = metrics["asp"].message()
-    assert "¥330" in text and "¥315.79" in text and "+4.5%" in text
-    assert r.values.buyers == 95_000 and r.values.uv == 1_800_000
+    assert set(metrics) == {"buyers", "uv"}
+    assert metrics["buyers"].implied == pytest.approx(3e9 / 33_000)
+    assert metrics["uv"].implied == pytest.approx(3e9 / 33_000 / 0.045)
+    text = metrics["buyers"].message()
+    assert "95,000" in text and "90,909" in text and "+4.5%" in text
+    assert r.values.buyers == 90_909 and r.values.uv == 2_020_202
+    assert r.values.asp_fen == pytest.approx(33_000, abs=0.5)
 
 
 @given(

@@ -2,7 +2,7 @@
 
 Any two of GMV, orders/buyers, ASP, UV and CVR that are independent determine the rest; what the
 file does not give comes from the history (else a default), and the plan names which. When the
-file gives more than it takes, the later of GMV → orders/buyers → UV → ASP → CVR is checked
+file gives more than it takes, the later of GMV → ASP → CVR → orders/buyers → UV is checked
 against what the earlier ones imply and a difference above 0.5% is a conflict reported with both
 numbers (the earlier wins). Relative targets ("+30%") are resolved first, against last year's same
 window in the history or a past campaign of the file. `feasibility` compares the target with what
@@ -19,7 +19,9 @@ from dacu.errors import ConfigError
 from dacu.money import format_fen, format_pct
 from dacu.plan.targets import Values
 
-ORDER = ("gmv", "buyers", "uv", "asp", "cvr")  # precedence when the file over-determines
+# precedence when the file over-determines: the GMV, then the levers an operator plans with
+# (ASP, CVR), then the counts that follow from them
+ORDER = ("gmv", "asp", "cvr", "buyers", "uv")
 TOLERANCE = 0.005
 LABELS = {"gmv": "GMV", "buyers": "订单/买家 orders", "uv": "UV", "asp": "客单价 ASP", "cvr": "CVR"}
 RULES = (  # (known, known) → derived
