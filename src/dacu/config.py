@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -57,6 +58,16 @@ def _to_ratio(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a ratio like 0.035 or '3.5%', got {value!r}")
     return float(value)
+
+
+def _to_count(value: Any) -> int:
+    """A count as operators write it: 769000 or "76.9万"."""
+    if isinstance(value, str):
+        return round(_to_fen(value) / 100)
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_to_count)]
 
 
 Fen = Annotated[int, BeforeValidator(_to_fen)]
@@ -192,6 +203,7 @@ RATIO_METRICS = frozenset(
 COUNT_METRICS = frozenset({"orders", "buyers", "uv", "pv", "new_customers", "units"})
 FACTOR_METRICS = frozenset({"roi", "upt"})
 KNOWN_METRICS = MONEY_METRICS | RATIO_METRICS | COUNT_METRICS | FACTOR_METRICS
+RELATIVE = re.compile(r"[+-]\d+(\.\d+)?%")
 
 
 class Target(_Model):
@@ -205,6 +217,9 @@ class Target(_Model):
     phase: Phase | None = None
     channel: str | None = None
     category: str | None = None
+    # a relative target: value "+30%" → change 0.30 on `of` (last_year or a past campaign's id)
+    change: float | None = None
+    of: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -217,11 +232,23 @@ class Target(_Model):
                 f"metric: unknown {metric!r} (one of {', '.join(sorted(KNOWN_METRICS))})"
             )
         data = dict(data)
+        if isinstance(value, str) and RELATIVE.fullmatch(value.strip()):
+            data.update(change=_to_ratio(value.strip()), value=0.0)
+            data.setdefault("of", "last_year")
+            return data
+        if data.get("of") is not None:
+            raise ValueError(f"value: 'of' needs a relative value like '+30%', got {value!r}")
         if metric in MONEY_METRICS:
             data["value"] = _to_fen(value)
         elif metric in RATIO_METRICS:
             data["value"] = _to_ratio(value)
+        elif metric in COUNT_METRICS and isinstance(value, str):
+            data["value"] = _to_count(value)  # "100万" orders
         return data
+
+    @property
+    def relative(self) -> bool:
+        return self.change is not None
 
     @property
     def value_fen(self) -> int:
@@ -239,12 +266,39 @@ class BudgetLine(_Model):
     min: Fen | None = None
     max: Fen | None = None
     kind: Literal["media", "subsidy", "kol", "tech", "service", "logistics", "other"] = "media"
+    committed: bool = False  # 已锁定: a slot fee or resource fee, never re-allocated
+    daily_min: Fen | None = None
+    daily_max: Fen | None = None  # 日限额, e.g. 直通车 ¥1万/day
+    gmv: Fen | None = None  # the GMV the operator expects of this line (ROI = gmv / amount)
 
     @model_validator(mode="after")
     def _bounds(self) -> BudgetLine:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min: above max")
+        if (self.daily_min or 0) > (self.daily_max if self.daily_max is not None else 1 << 62):
+            raise ValueError("daily_min: above daily_max")
         return self
+
+
+class SpendPacing(_Model):
+    """Share of each channel line spent in each phase (投放节奏); the rest of a line follows GMV.
+
+    Operators front-load the warm-up (about 60% in the days before the peak is common)."""
+
+    warmup: Ratio | None = None
+    burst: Ratio | None = None
+    wrapup: Ratio | None = None
+    longtail: Ratio | None = None
+
+    @model_validator(mode="after")
+    def _sums(self) -> SpendPacing:
+        given = [v for v in (self.warmup, self.burst, self.wrapup, self.longtail) if v is not None]
+        if any(v < 0 for v in given) or sum(given) > 1 + 1e-9:
+            raise ValueError("pacing: shares must be ≥ 0 and add up to at most 100%")
+        return self
+
+    def shares(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class Budget(_Model):
@@ -252,6 +306,34 @@ class Budget(_Model):
     emergency_reserve: Ratio = 0.05  # 应急预留
     elastic_reserve: Ratio = 0.10  # 机动预算
     lines: list[BudgetLine] = Field(default_factory=list)
+    pacing: SpendPacing = Field(
+        default_factory=lambda: SpendPacing(warmup=0.6, burst=0.25, wrapup=0.05, longtail=0.10)
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _percent_lines(cls, data: Any) -> Any:
+        """A line's amount (min, max) written as "20%" is that share of the total."""
+        if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
+            return data
+        try:
+            total = _to_fen(data.get("total"))
+        except (ValueError, TypeError):
+            return data  # the total's own error is reported
+        lines = []
+        for line in data["lines"]:
+            if isinstance(line, dict):
+                line = dict(line)
+                for key in ("amount", "min", "max"):
+                    value = line.get(key)
+                    if isinstance(value, str) and value.strip().endswith("%"):
+                        try:
+                            share = Decimal(value.strip()[:-1]) / 100
+                        except ArithmeticError:
+                            continue  # reported as not an amount, with its key path
+                        line[key] = (total * share).quantize(Decimal(1)) / 100
+            lines.append(line)
+        return {**data, "lines": lines}
 
     @model_validator(mode="after")
     def _fits(self) -> Budget:
@@ -269,6 +351,57 @@ class Capacity(_Model):
     cs_agents: int | None = None
     cs_inquiries_per_agent_hour: int = 60
     system_orders_per_second: int | None = None
+
+
+class PastCampaign(_Model):
+    """An earlier campaign's results (e.g. last year's report), for relative targets
+    (`{metric: orders, value: "+30%", of: double11-2025}`)."""
+
+    id: str
+    name: str | None = None
+    gmv: Fen | None = None
+    orders: Count | None = None
+    buyers: Count | None = None
+    uv: Count | None = None
+    cvr: Ratio | None = None
+    asp: Fen | None = None
+    spend: Fen | None = None
+    last_year: bool = False  # the campaign that `of: last_year` means when history lacks it
+
+    def metric(self, name: str) -> float | None:
+        value = getattr(self, name, None)
+        if value is None and name in ("orders", "buyers"):
+            value = self.buyers if name == "orders" else self.orders
+        return value
+
+
+TEAM_IDS = ("operations", "design", "customer_service", "tech", "warehouse")
+
+
+class PlanTask(_Model):
+    """A team task of the timeline (任务): owner, deadline relative to D0 (or a date), status."""
+
+    team: Literal["operations", "design", "customer_service", "tech", "warehouse"]
+    task: str  # 中文 name
+    name: str | None = None  # English
+    due: int | date  # days from D0 (-3 = D-3), or a calendar date
+    owner: str | None = None
+    status: Literal["todo", "doing", "done"] = "todo"
+
+
+class PeakRound(_Model):
+    """A round of the peak day (爆发日分时): local hours [start, end), the channels that push."""
+
+    start: int = Field(ge=0, le=23)
+    end: int = Field(ge=1, le=24)
+    channels: list[str] = Field(default_factory=list)
+    action: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeakRound:
+        if self.end <= self.start:
+            raise ValueError("end: not after start")
+        return self
 
 
 class Campaign(_Model):
@@ -295,6 +428,10 @@ class Campaign(_Model):
     watch_keywords: list[str] = Field(default_factory=list)
     notify: list[dict[str, Any]] = Field(default_factory=list)
     history: dict[str, Any] = Field(default_factory=dict)
+    # the plan's inputs (plan/): earlier campaigns, team tasks and peak-day rounds
+    past_campaigns: list[PastCampaign] = Field(default_factory=list)
+    tasks: list[PlanTask] | None = None  # None: the default tasks (dacu.plan.timeline)
+    rounds: list[PeakRound] | None = None  # None: the default rounds for the campaign's channels
 
     @field_validator("id")
     @classmethod
@@ -366,7 +503,24 @@ class Campaign(_Model):
                     f"budget.lines[{index}].channel: unknown channel {line.channel!r} "
                     f"(channels: {', '.join(sorted(channel_ids))})"
                 )
+        self._check_plan_refs(channel_ids)
         return self
+
+    def _check_plan_refs(self, channel_ids: set[str]) -> None:
+        past = {p.id for p in self.past_campaigns}
+        for index, target in enumerate(self.targets):
+            if target.of not in (None, "last_year") and target.of not in past:
+                raise ValueError(
+                    f"targets[{index}].of: no past campaign {target.of!r} (write last_year or "
+                    f"an id of past_campaigns: {', '.join(sorted(past)) or 'none listed'})"
+                )
+        for index, item in enumerate(self.rounds or []):
+            for name in item.channels:
+                if name not in channel_ids:
+                    raise ValueError(
+                        f"rounds[{index}].channels: {name!r} is not one of the campaign's "
+                        f"channels ({', '.join(sorted(channel_ids)) or 'none'})"
+                    )
 
     # -- derived views -------------------------------------------------------------------------
     @property
@@ -405,6 +559,8 @@ class Campaign(_Model):
         category: str | None = None,
     ) -> Target | None:
         for target in self.targets:
+            if target.relative:  # resolved by the plan (dacu.plan.reconcile)
+                continue
             if (target.metric, target.phase, target.channel, target.category) == (
                 metric,
                 phase,

@@ -93,8 +93,8 @@ def write_scaled_campaign(source: Path, target: Path, fraction: float) -> None:
     if "total" in budget:
         budget["total"] = _yuan(parse_fen(budget["total"]) * fraction)
     for line in budget.get("lines", []):
-        for key in ("amount", "min", "max"):
-            if key in line:
+        for key in ("amount", "min", "max", "daily_min", "daily_max", "gmv"):
+            if key in line and not str(line[key]).strip().endswith("%"):
                 line[key] = _yuan(parse_fen(line[key]) * fraction)
     capacity = data.get("capacity") or {}
     for key in ("warehouse_orders_per_hour", "cs_agents", "system_orders_per_second"):

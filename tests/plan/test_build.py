@@ -205,8 +205,8 @@ def test_cli_build_writes_everything(tmp_path, campaign):
         "任务 checklist",
         "风险 risks",
     } <= set(book.sheetnames)
-    assert book["预算 budget"]["A2"].value == "search_ads"
-    assert book["预算 budget"]["B2"].value == 1_100_000  # 110万 in yuan
+    assert book["预算 budget"]["A2"].value == "直通车 search_ads"
+    assert book["预算 budget"]["C2"].value == 1_100_000  # 110万 in yuan
     html = (out / "charts" / "targets_daily.html").read_text(encoding="utf-8")
     assert "cdn.plot.ly" not in html and (out / "charts" / "plotly.min.js").exists()
     assert (out / "plan.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
@@ -269,8 +269,23 @@ def test_plan_optimises_budget_from_spend_history(campaign):
     daily["spend_fen"] = daily["gmv_fen"] // np.where(daily["channel"] == "display_ads", 2, 8)
     plan = build_plan(campaign, PlanHistory(daily=daily, spend=spend))
     b = plan.budget
-    assert {r.source for r in b.channels} == {"optimised"}
     by = {r.channel: r for r in b.channels}
+    # a curve whose ROAS 90% interval is wider than twice its estimate is weakly identified:
+    # its line is kept as written with the history's ROI; the committed KOL fee is kept too;
+    # the others are optimised on their curves
+    fits = {c["channel"]: c for c in b.fit["channels"]}
+    weak = {
+        ch
+        for ch, c in fits.items()
+        if c["roas_interval"][1] - c["roas_interval"][0] > 2 * c["roas"]
+    }
+    assert "content" in weak and "search_ads" not in weak  # content: the smallest true β
+    for ch in weak:
+        assert by[ch].weak_fit and by[ch].source == "campaign" and by[ch].gmv_basis == "history_roi"
+    assert by["content"].spend_fen == 25_000_000
+    optimised = {r.channel for r in b.channels if r.source == "optimised"}
+    assert optimised == set(fits) - weak - {"kol_live"} and len(optimised) >= 2
+    assert by["kol_live"].committed and by["kol_live"].spend_fen == 45_000_000
     for row in b.channels:
         assert (row.floor_fen or 0) <= row.spend_fen <= (row.cap_fen or b.total_fen)
     # 350万 = 17.5万 + 35万 reserves + 17.5万 coupons + 280万 media (all allocated on GMV)
@@ -443,3 +458,39 @@ def test_history_folder_with_every_file(tmp_path, campaign):
 
     with pytest.raises(InputError, match=r"orders.csv, column 'sku_id': missing column"):
         read_history_dir(tmp_path)
+
+
+def test_promotion_cost_at_the_target_with_sku_costs(campaign):
+    """The same 3 orders with SKU costs: lines ¥250 (cost ¥100), ¥320 (¥160), ¥300 (¥90) and
+    2 × ¥200 (¥60 each) → margin 1 − (100 + 160 + 90 + 120) / 1270 = 63.0%. Each design's cost
+    at the target is its cost % × 3000万."""
+    orders = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "c", "c"],
+            "sku_id": ["S1", "S2", "S3", "S4"],
+            "category": ["skincare"] * 4,
+            "quantity": [1, 1, 1, 2],
+            "amount_fen": [25_000, 32_000, 30_000, 40_000],
+        }
+    )
+    skus = pd.DataFrame(
+        {"sku_id": ["S1", "S2", "S3", "S4"], "cost_fen": [10_000, 16_000, 9_000, 6_000]}
+    )
+    plan = build_plan(campaign, PlanHistory(daily=_history(), orders=orders, skus=skus))
+    promos = plan.promotions
+    assert promos["margin_ratio"] == pytest.approx(1 - 47_000 / 127_000, abs=1e-6)
+    assert promos["margin_basis"].startswith("SKU costs")
+    design = promos["designs"][0]
+    # 满300减40 满600减100 on ¥250 / ¥320 / ¥700: 0 + 40 + 100 = ¥140 of ¥1,270 (no top-ups
+    # reach: ¥250 is 16.7% under ¥300, outside the 15% band)
+    assert design["discount_fen"] == 14_000
+    assert design["cost_at_target_fen"] == round(14_000 / 127_000 * 3_000_000_000)
+    assert promos["subsidy_budget_fen"] == 17_500_000  # coupons: 5% of 350万
+    engine = promos["engine_with_coupons"]
+    assert engine["cost_at_target_fen"] == round(
+        engine["saving_fen"] / engine["list_fen"] * 3_000_000_000
+    )
+    # the store's own part of ~11% of 3000万 is far above the ¥17.5万 subsidy line
+    assert any("above the subsidy lines" in n for n in plan.notes)
+    without = build_plan(campaign, PlanHistory(daily=_history(), orders=orders))
+    assert without.promotions["margin_basis"] == "assumed 50% (no SKU costs)"

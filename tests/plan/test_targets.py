@@ -117,3 +117,31 @@ def test_a_channel_target_far_above_its_history_is_flagged_with_the_traffic_it_n
     )
     dimension_shares(daily, "channel", ["a", "b"], {"a": 0.3}, notes)  # 1.2×: within reach
     assert len(notes) == 1
+
+
+def test_whatif_moves_gmv_and_budget_by_hand():
+    from dacu.config import load_campaign
+    from dacu.plan.build import build_plan
+    from dacu.plan.whatif import whatif
+    from tests.conftest import ROOT
+
+    plan = build_plan(load_campaign(ROOT / "examples" / "double11.yaml"))
+    t = plan.targets
+    same = whatif(plan)
+    assert same["gmv_fen"] == t.gmv_fen and same["delta_gmv_fen"] == 0
+    # CVR +0.5 pt on the whole plan: UV × 0.005 × ASP more
+    up = whatif(plan, cvr_points=0.005)
+    assert (
+        up["delta_gmv_fen"]
+        == round(t.uv * (t.buyers / t.uv + 0.005) * t.gmv_fen / t.buyers) - t.gmv_fen
+    )
+    assert up["delta_gmv_fen"] == pytest.approx(t.uv * 0.005 * t.asp_fen, rel=1e-6)
+    # UV +10% and ASP −10% on one channel: its GMV × (1.1 × 0.9 − 1), the rest held
+    search = next(c for c in t.children[1].children if c.key == "search_ads")
+    moved = whatif(plan, uv_ratio=0.1, asp_ratio=-0.1, channel="search_ads")
+    assert moved["delta_gmv_fen"] == pytest.approx(search.gmv_fen * (1.1 * 0.9 - 1), abs=2)
+    # budget +20%: the channel lines 255万 → 306万 (no curves without history: no ROI, no GMV)
+    more = whatif(plan, budget_ratio=0.2)
+    assert more["spend_fen"] == round(sum(r.spend_fen * 1.2 for r in plan.budget.channels))
+    with pytest.raises(InputError, match="no channel 'tv'"):
+        whatif(plan, channel="tv")

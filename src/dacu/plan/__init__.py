@@ -34,6 +34,9 @@ _LAZY = {
     "read_history_dir": "dacu.plan.sources",
     "read_history_warehouse": "dacu.plan.sources",
     "read_sim_dir": "dacu.plan.sources",
+    "whatif": "dacu.plan.whatif",
+    "import_workbook": "dacu.plan.importer",
+    "reconcile": "dacu.plan.reconcile",
 }
 __all__ = sorted(_LAZY)
 

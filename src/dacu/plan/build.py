@@ -8,13 +8,15 @@ history or a default that `Plan.notes` names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 import pandas as pd
 
 from dacu.config import Campaign
+from dacu.money import format_fen, format_pct
 from dacu.plan import shares as sh
 from dacu.plan.capacity import check_capacity, risk_register
+from dacu.plan.pacing import pace_budget
 from dacu.plan.plan_budget import plan_budget
 from dacu.plan.plan_forecast import plan_forecast
 from dacu.plan.promo_sim import (
@@ -25,9 +27,10 @@ from dacu.plan.promo_sim import (
     suggested_threshold,
     tier_study,
 )
+from dacu.plan.reconcile import Reconciled, feasibility, given_targets, reconcile
 from dacu.plan.schema import Budget, Milestone, Plan, PlanRow, Risk, TargetTreeNode
 from dacu.plan.spend_history import SpendHistory
-from dacu.plan.targets import Shares, TargetNode, Values, check_sums, from_target, grow, milestones
+from dacu.plan.targets import Shares, TargetNode, Values, check_sums, grow, milestones
 from dacu.plan.timeline import timeline_dict
 
 DEFAULT_CVR, DEFAULT_ASP_FEN = 0.03, 30_000
@@ -46,6 +49,7 @@ class PlanHistory:
         None  # order lines: order_id, sku_id, category, quantity, amount_fen
     )
     customers: pd.DataFrame | None = None  # day, customer_type (new/returning), gmv_fen, uv, buyers
+    skus: pd.DataFrame | None = None  # sku_id, cost_fen: gross margin of the promotion study
     source: str = "history"
 
     def total_by_day(self) -> pd.Series:
@@ -62,6 +66,8 @@ class _Context:
     notes: list[str] = field(default_factory=list)
     forecast: dict = field(default_factory=dict)
     baseline_by_day: dict[date, float] | None = None
+    reconciled: Reconciled | None = None
+    feasibility: dict = field(default_factory=dict)
 
 
 def build_plan(
@@ -76,10 +82,26 @@ def build_plan(
     root = TargetNode("total", "total", _top(ctx), campaign.name)
     _decompose(ctx, root)
     check_sums(root)
+    channel_view = next((c for c in root.children if c.key == "channel"), None)
     budget = plan_budget(
-        campaign, history.spend if history else None, history.daily if history else None, ctx.notes
+        campaign,
+        history.spend if history else None,
+        history.daily if history else None,
+        ctx.notes,
+        channel_targets={c.key: c.values.gmv_fen for c in channel_view.children}
+        if channel_view
+        else None,
+        total_target_fen=root.values.gmv_fen,
     )
-    daily, hourly = _rows(ctx, root, budget)
+    day_nodes = [n for n in root.walk() if n.dimension == "day"]
+    spend_by_day, budget = pace_budget(
+        campaign,
+        budget,
+        [n.key for n in day_nodes],
+        [n.values.gmv_fen for n in day_nodes],
+        ctx.notes,
+    )
+    daily, hourly = plan_rows(campaign.tz, root, spend_by_day)
     capacity = check_capacity([r.orders for r in hourly if r.channel is None], campaign.capacity)
     days = len(campaign.days())
     risks = [Risk(**r.__dict__) for r in risk_register(days, capacity)]
@@ -99,42 +121,80 @@ def build_plan(
         forecast=ctx.forecast,
         capacity=[c.to_dict() for c in capacity],
         timeline=timeline_dict(campaign),
-        promotions=_promotions(campaign, root.values, history.orders if history else None),
+        promotions=_promotions(campaign, root.values, history, budget, ctx.notes),
         notes=ctx.notes,
+        reconciliation={
+            "source": ctx.reconciled.source,
+            "conflicts": [c.to_dict() for c in ctx.reconciled.conflicts],
+        },
+        feasibility=ctx.feasibility,
+        splits=_splits(root),
     )
 
 
 def _top(ctx: _Context) -> Values:
-    campaign = ctx.campaign
-    gmv = campaign.target("gmv")
-    cvr_t, asp_t = campaign.target("cvr"), campaign.target("asp")
-    hist_cvr = hist_asp = None
-    if ctx.history is not None:
-        d = ctx.history.daily
+    """GMV, UV and buyers of the whole campaign from the file's targets (reconciled, relative
+    ones resolved), the history's CVR and ASP, else defaults; the proposal when no GMV."""
+    campaign, history = ctx.campaign, ctx.history
+    past: dict[str, float] = {}
+    if history is not None:
+        d = history.daily
         if d["uv"].sum() and d["buyers"].sum():
-            hist_cvr = float(d["buyers"].sum() / d["uv"].sum())
-            hist_asp = float(d["gmv_fen"].sum() / d["buyers"].sum())
+            past["cvr"] = float(d["buyers"].sum() / d["uv"].sum())
+            past["asp"] = float(d["gmv_fen"].sum() / d["buyers"].sum())
         _forecast(ctx)
-    cvr = cvr_t.value if cvr_t else (hist_cvr or DEFAULT_CVR)
-    asp = asp_t.value if asp_t else (hist_asp or DEFAULT_ASP_FEN)
-    if not (cvr_t and asp_t):
-        ctx.notes.append(
-            f"CVR {cvr:.2%} / ASP ¥{asp / 100:,.0f} 来自{'历史' if hist_cvr else '默认'} "
-            f"from {'history' if hist_cvr else 'defaults'}"
-        )
-    if gmv is not None:
-        total = int(gmv.value)
-    elif ctx.forecast.get("proposal"):
-        total = round(ctx.forecast["proposal"]["target"])
+    proposal = ctx.forecast.get("proposal") or {}
+    result = reconcile(
+        given_targets(campaign, _last_year(ctx)),
+        history=past,
+        defaults={"cvr": DEFAULT_CVR, "asp": DEFAULT_ASP_FEN},
+        fallback_gmv=proposal.get("target"),
+    )
+    ctx.reconciled = result
+    ctx.notes += result.notes
+    src = result.source
+    if src.get("gmv") == "proposal":
         ctx.notes.append(
             "GMV目标取自建议目标 GMV target is the proposed target (no gmv target in file)"
         )
-    else:
-        raise ValueError(
-            "no GMV target in the campaign file and no history to propose one: add "
-            "targets: [{metric: gmv, value: 3000万}] or give --history"
+    for metric in ("cvr", "asp"):
+        if src.get(metric) in ("history", "default"):
+            v = result.values
+            shown = format_pct(v.cvr) if metric == "cvr" else f"¥{v.asp_fen / 100:,.0f}"
+            where = "历史 history" if src[metric] == "history" else "默认 defaults"
+            ctx.notes.append(f"{metric.upper()} {shown} 来自{where}")
+    if proposal.get("expected") and past:
+        ctx.feasibility = feasibility(
+            result.values,
+            proposal["expected"],
+            cvr=past["cvr"],
+            asp_fen=past["asp"],
+            paid_roi=_paid_roi(history.daily),
+            basis="baseline × last year's uplift",
         )
-    return from_target(total, cvr, asp)
+        if ctx.feasibility["severity"] != "green":
+            ctx.notes.append(ctx.feasibility["message"])
+    return result.values
+
+
+def _last_year(ctx: _Context) -> dict[str, float] | None:
+    """Last year's same calendar window in the history: GMV, buyers, UV (→ ASP, CVR)."""
+    if ctx.history is None:
+        return None
+    d = ctx.history.daily
+    days = {pd.Timestamp(sh.year_ago(day)) for day in ctx.campaign.days()}
+    window = d[pd.to_datetime(d["day"]).isin(days)]
+    if window.empty or not window["buyers"].sum():
+        return None
+    gmv, buyers, uv = (float(window[c].sum()) for c in ("gmv_fen", "buyers", "uv"))
+    return {"gmv": gmv, "buyers": buyers, "uv": uv, "asp": gmv / buyers, "cvr": buyers / uv}
+
+
+def _paid_roi(daily: pd.DataFrame) -> float | None:
+    if "spend_fen" not in daily.columns or not daily["spend_fen"].sum():
+        return None
+    paid = daily[daily["spend_fen"] > 0] if "channel" in daily.columns else daily
+    return float(paid["gmv_fen"].sum() / daily["spend_fen"].sum())
 
 
 def _forecast(ctx: _Context) -> None:
@@ -179,7 +239,13 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
             table = daily
             if dimension == "category" and ctx.history and ctx.history.categories is not None:
                 table = ctx.history.categories
-            grow(view, dimension, sh.dimension_shares(table, dimension, keys, fixed, ctx.notes))
+            names = {
+                c.id: c.name
+                for c in (campaign.channels if dimension == "channel" else campaign.categories)
+                if c.name
+            }
+            shares = sh.dimension_shares(table, dimension, keys, fixed, ctx.notes)
+            grow(view, dimension, shares, names)
     view = TargetNode("customer_type", "view", root.values)
     root.children.append(view)
     grow(view, "customer_type", _customer_shares(ctx, root.values, daily))
@@ -190,16 +256,55 @@ def _customer_shares(ctx: _Context, top: Values, daily: pd.DataFrame | None) -> 
     the history's customer types (else all of it), else equal."""
     new_target = ctx.campaign.target("new_customers")
     keys = ["new", "returning"]
-    if new_target and top.buyers:
-        share = min(new_target.value / top.buyers, 1.0)
-        return Shares(sh.normalise({"new": share, "returning": 1 - share}))
     table = ctx.history.customers if ctx.history else None
     if table is not None and not table.empty:
         last_year = {pd.Timestamp(sh.year_ago(d)) for d in ctx.campaign.days()}
         window = table[pd.to_datetime(table["day"]).isin(last_year)]
         table = window if window["buyers"].sum() > 0 else table
-        return sh.dimension_shares(table, "customer_type", keys, {}, ctx.notes)
-    return sh.dimension_shares(daily, "customer_type", keys, {}, ctx.notes)
+    else:
+        table = daily
+    if new_target and top.buyers:
+        share = min(new_target.value / top.buyers, 1.0)
+        return _customer_mix({"new": share, "returning": 1 - share}, table)
+    return sh.dimension_shares(table, "customer_type", keys, {}, ctx.notes)
+
+
+def _customer_mix(buyers: dict[str, float], table: pd.DataFrame | None) -> Shares:
+    """Buyer shares fixed by the new-customer target; each type keeps its own CVR and ASP from
+    history (UV ∝ buyers ÷ CVR, GMV ∝ buyers × ASP), else both share the campaign's."""
+    if table is None or "customer_type" not in table.columns:
+        return Shares(sh.normalise(buyers))
+    g = table.groupby("customer_type")[["gmv_fen", "uv", "buyers"]].sum()
+    if not all(k in g.index and g.loc[k, "buyers"] > 0 and g.loc[k, "uv"] > 0 for k in buyers):
+        return Shares(sh.normalise(buyers))
+    cvr = {k: g.loc[k, "buyers"] / g.loc[k, "uv"] for k in buyers}
+    asp = {k: g.loc[k, "gmv_fen"] / g.loc[k, "buyers"] for k in buyers}
+    return Shares(
+        sh.normalise({k: b * asp[k] for k, b in buyers.items()}),
+        sh.normalise({k: b / cvr[k] for k, b in buyers.items()}),
+        sh.normalise(buyers),
+    )
+
+
+def _splits(root: TargetNode) -> dict:
+    """Channel × phase and channel × category: each phase (category) split by the channels'
+    shares of the whole, so every table sums to its phase (category) and to the total."""
+    from dacu.plan.targets import split
+
+    channels = _channel_shares(root)
+    out: dict = {}
+    if channels is None:
+        return out
+    for view in ("phase", "category"):
+        node = next((c for c in root.children if c.key == view), None)
+        if node is None:
+            continue
+        out[f"channel_{view}"] = [
+            {"channel": ch, view: part.key, **v.to_dict()}
+            for part in node.children
+            for ch, v in split(part.values, channels).items()
+        ]
+    return out
 
 
 def _channel_shares(root: TargetNode) -> Shares | None:
@@ -237,15 +342,15 @@ def _row(
     )
 
 
-def _rows(ctx: _Context, root: TargetNode, budget: Budget) -> tuple[list[PlanRow], list[PlanRow]]:
-    from dacu.money import allocate
+def plan_rows(
+    tz: tzinfo, root: TargetNode, spend_by_day: dict[str, list[int]]
+) -> tuple[list[PlanRow], list[PlanRow]]:
+    """Daily and peak-day hourly rows (all channels, then each) of a target tree, with each
+    channel's spend per day (`spend_by_day`) spread over the hours like its GMV."""
     from dacu.plan.targets import split
 
     day_nodes = [n for n in root.walk() if n.dimension == "day"]
     channel_shares = _channel_shares(root)
-    spend = {r.channel: r.spend_fen for r in budget.channels}
-    weights = [n.values.gmv_fen for n in day_nodes]
-    spend_by_day = {ch: allocate(amount, weights) for ch, amount in spend.items()}
     daily, hourly = [], []
     for index, node in enumerate(day_nodes):
         day_spend = sum(v[index] for v in spend_by_day.values())
@@ -261,13 +366,13 @@ def _rows(ctx: _Context, root: TargetNode, budget: Budget) -> tuple[list[PlanRow
                     )
                 )
         hourly += _hour_rows(
-            ctx, node, channel_shares, {ch: v[index] for ch, v in spend_by_day.items()}
+            tz, node, channel_shares, {ch: v[index] for ch, v in spend_by_day.items()}
         )
     return daily, hourly
 
 
 def _hour_rows(
-    ctx: _Context, day: TargetNode, channel_shares: Shares | None, day_spend: dict[str, int]
+    tz: tzinfo, day: TargetNode, channel_shares: Shares | None, day_spend: dict[str, int]
 ) -> list[PlanRow]:
     """Peak-day hours; each channel's spend of the day spread over the hours like its GMV."""
     from dacu.money import allocate
@@ -280,11 +385,7 @@ def _hour_rows(
     spend = {ch: allocate(amount, weights) for ch, amount in day_spend.items()}
     rows = []
     for i, hour in enumerate(hours):
-        stamp = (
-            datetime.fromisoformat(f"{day.key}T{hour.key}:00")
-            .replace(tzinfo=ctx.campaign.tz)
-            .isoformat()
-        )
+        stamp = datetime.fromisoformat(f"{day.key}T{hour.key}:00").replace(tzinfo=tz).isoformat()
         rows.append(_row(hour.values, hour=stamp, spend_fen=sum(v[i] for v in spend.values())))
         if channel_shares:
             for ch, values in split(hour.values, channel_shares).items():
@@ -296,9 +397,20 @@ def _hour_rows(
     return rows
 
 
-def _promotions(campaign: Campaign, top: Values, orders: pd.DataFrame | None) -> dict:
+DEFAULT_MARGIN = 0.5
+
+
+def _promotions(
+    campaign: Campaign,
+    top: Values,
+    history: PlanHistory | None,
+    budget: Budget,
+    notes: list[str],
+) -> dict:
     """满减 designs side by side on historical baskets (else simulated), and the whole promotion
-    set through the engine on historical orders (with and without the campaign's coupons)."""
+    set through the engine on historical orders (with and without the campaign's coupons); each
+    cost scaled to the target GMV (cost % × target) and checked against the subsidy lines."""
+    orders = history.orders if history else None
     if orders is not None and not orders.empty:
         totals = orders.groupby("order_id")["amount_fen"].sum()
         baskets = [int(v) for v in totals.to_numpy() if v > 0]
@@ -306,6 +418,7 @@ def _promotions(campaign: Campaign, top: Values, orders: pd.DataFrame | None) ->
     else:
         baskets = simulated_baskets(top.asp_fen)
         basis = "simulated log-normal around the planned ASP (σ 0.6, 20,000 baskets)"
+    margin, margin_basis = _margin(orders, history.skus if history else None)
     asp = sum(baskets) / len(baskets)
     low, high = suggested_threshold(asp)
     designs = campaign_tiers(campaign)
@@ -314,20 +427,75 @@ def _promotions(campaign: Campaign, top: Values, orders: pd.DataFrame | None) ->
         designs.append(
             (f"建议 suggested 满{threshold / 100:g}减{off / 100:g}", ((threshold, off),))
         )
+    subsidy = sum(o["amount_fen"] for o in budget.other_lines if o["kind"] == "subsidy")
     out = {
         "baskets": basis,
         "asp_fen": round(asp),
         "suggested_threshold_fen": [low, high],
-        "designs": [tier_study(baskets, tiers, name=name).to_dict() for name, tiers in designs],
+        "target_gmv_fen": top.gmv_fen,
+        "margin_ratio": round(margin, 6),
+        "margin_basis": margin_basis,
+        "subsidy_budget_fen": subsidy,
+        "designs": [
+            _at_target(
+                tier_study(baskets, tiers, name=name, margin_ratio=margin).to_dict(), top, margin
+            )
+            for name, tiers in designs
+        ],
     }
     if orders is not None and not orders.empty:
         carts = carts_from_orders(orders, store=campaign.store)
         held = [str(c.get("id")) for c in campaign.coupons if c.get("id")]
-        out["engine"] = simulate_promotions(campaign, carts).to_dict()
-        out["engine_with_coupons"] = simulate_promotions(campaign, carts, coupons=held).to_dict()
+        out["engine"] = _at_target(simulate_promotions(campaign, carts).to_dict(), top, margin)
+        out["engine_with_coupons"] = _at_target(
+            simulate_promotions(campaign, carts, coupons=held).to_dict(), top, margin
+        )
+        store_cost = _store_cost(out["engine_with_coupons"], top)
+        if subsidy and store_cost > subsidy:
+            notes.append(
+                f"优惠成本超出补贴预算 the store-funded promotion cost at the target "
+                f"({format_fen(store_cost)}) is above the subsidy lines ({format_fen(subsidy)})"
+            )
     else:
         out["engine"] = {"available": False, "reason": "no historical orders to quote"}
     return out
 
 
-__all__ = ["PlanHistory", "build_plan"]
+def _at_target(result: dict, top: Values, margin: float) -> dict:
+    """The cost of a promotion study at the target GMV: its cost % × the target."""
+    if "cost_pct" not in result:
+        return result
+    cost_fen, gmv_fen = (
+        (result["discount_fen"], result["gmv_after_fen"])
+        if "discount_fen" in result
+        else (result.get("saving_fen", 0), result.get("list_fen", 0))
+    )
+    pct = cost_fen / gmv_fen if gmv_fen else result["cost_pct"]
+    cost = round(pct * top.gmv_fen)
+    return {
+        **result,
+        "cost_at_target_fen": cost,
+        "margin_at_target_fen": round(top.gmv_fen * margin) - cost,
+    }
+
+
+def _store_cost(engine: dict, top: Values) -> int:
+    """The store's own part of the engine's cost at the target (the platform funds the rest)."""
+    saving = engine.get("saving_fen") or 0
+    platform = engine.get("platform_funded_fen") or 0
+    share = (saving - platform) / saving if saving else 0.0
+    return round(engine.get("cost_at_target_fen", 0) * share)
+
+
+def _margin(orders: pd.DataFrame | None, skus: pd.DataFrame | None) -> tuple[float, str]:
+    """Gross margin of the historical order lines at the SKUs' costs, else the assumption."""
+    if orders is not None and skus is not None and not orders.empty:
+        lines = orders.merge(skus[["sku_id", "cost_fen"]], on="sku_id", how="inner")
+        revenue = float(lines["amount_fen"].sum())
+        if revenue > 0 and len(lines) >= 0.9 * len(orders):
+            cost = float((lines["quantity"] * lines["cost_fen"]).sum())
+            return 1 - cost / revenue, f"SKU costs ({len(lines):,} order lines)"
+    return DEFAULT_MARGIN, f"assumed {DEFAULT_MARGIN:.0%} (no SKU costs)"
+
+
+__all__ = ["PlanHistory", "build_plan", "plan_rows"]

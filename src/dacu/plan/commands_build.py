@@ -132,6 +132,22 @@ def _summary(plan, out_dir: Path) -> None:
         f"预算 budget {format_fen(b.total_fen)} (应急 {format_fen(b.emergency_reserve_fen)}, "
         f"机动 {format_fen(b.elastic_reserve_fen)})"
     )
+    from dacu.plan.workbook import channel_names
+
+    names = channel_names(plan)
+    for row in b.channels:
+        gmv = format_fen(row.expected_gmv_fen) if row.expected_gmv_fen is not None else "—"
+        roi = f"ROI {row.roi:.2f}" if row.roi is not None else ""
+        tag = (
+            " 已锁定 committed"
+            if row.committed
+            else (" 识别度不足 weak fit" if row.weak_fit else "")
+        )
+        out.print(
+            f"  {names.get(row.channel, row.channel):<22} {format_fen(row.spend_fen):>10} → "
+            f"预计 {gmv:>10} {roi}"
+            f" ({row.gmv_basis or row.source}){tag}"
+        )
     for check in plan.capacity:
         mark = {True: "✓", False: "✗", None: "?"}[check["ok"]]
         out.print(f"  {mark} {check['message']}")
@@ -208,3 +224,53 @@ def _find(root, dimension: str, key: str):
             return node
         stack.extend(node.children)
     raise InputError(f"no {dimension} {key!r} in the plan's targets")
+
+
+@plan_app.command("import")
+def import_xlsx(
+    workbook: Path = typer.Argument(..., help="plan.xlsx as edited (targets, budget, tasks)."),
+    plan_file: Path | None = typer.Option(
+        None, "--plan", help="The plan.json it was built with (default: next to the workbook)."
+    ),
+    out_file: Path | None = typer.Option(
+        None, "--out", help="Where to write the updated plan.json (default: over --plan)."
+    ),
+) -> None:
+    """导入方案表 Read an edited plan.xlsx back into plan.json and list what changed.
+
+    Edit a leaf's UV, CVR or ASP on 目标 targets (GMV and the sums follow), a line's amount or
+    expected GMV or the total on 预算 budget, a task's status, owner or due date on 任务
+    checklist; then import. The monitor and the review read the updated plan.json.
+
+    Example: dacu plan import plan-out/plan.xlsx
+    """
+    from pydantic import ValidationError
+
+    from dacu.plan.importer import import_workbook
+    from dacu.plan.schema import load_plan
+
+    if not workbook.exists():
+        raise InputError("no such workbook (made by `dacu plan build`)", file=str(workbook))
+    plan_file = plan_file or workbook.with_name("plan.json")
+    if not plan_file.exists():
+        raise InputError(
+            "no plan.json to import into (give --plan, made by `dacu plan build`)",
+            file=str(plan_file),
+        )
+    try:
+        base = load_plan(plan_file)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise InputError(f"not a plan.json: {where}: {first['msg']}", file=str(plan_file)) from None
+    plan, changes = import_workbook(base, workbook)
+    target = out_file or plan_file
+    plan.write(target)
+    if not changes:
+        out.print("无改动 no changes")
+    for change in changes:
+        out.print(f"  · {change}")
+    out.print(
+        f"→ {target}: GMV {format_fen(plan.targets.gmv_fen)}, {len(changes)} changes "
+        f"改动 (预算 budget {format_fen(plan.budget.total_fen)})"
+    )

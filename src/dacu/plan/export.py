@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from pathlib import Path
 
 import xlsxwriter
 
 from dacu.plan.schema import Plan
+from dacu.plan.workbook import formats, write_budget, write_scenarios, write_targets, write_tasks
 
-_YUAN = '#,##0.00" ¥"'
+_YUAN = "¥#,##0.00"
 
 
 def _sheet(
-    book, name: str, header: list[str], rows: list[list], money_cols: set[int] = frozenset()
+    book,
+    name: str,
+    header: list[str],
+    rows: list[list],
+    money_cols: set[int] = frozenset(),
+    pct_cols: set[int] = frozenset(),
 ):
+    """A plain sheet: money cells (fen in the rows) in yuan as ¥#,##0.00, ratios as percent,
+    ISO days and hours as real dates, the header frozen."""
     sheet = book.add_worksheet(name)
     bold = book.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
     money = book.add_format({"num_format": _YUAN})
+    pct = book.add_format({"num_format": "0.00%"})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    hour = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     sheet.write_row(0, 0, header, bold)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
-            if c in money_cols and isinstance(value, int):
+            if c in money_cols and isinstance(value, int | float):
                 sheet.write_number(r, c, value / 100, money)
+            elif c in pct_cols and isinstance(value, int | float):
+                sheet.write_number(r, c, value, pct)
+            elif isinstance(value, str) and _DAY.fullmatch(value):
+                sheet.write_datetime(r, c, date.fromisoformat(value), day)
+            elif isinstance(value, str) and _HOUR.match(value):
+                local = datetime.fromisoformat(value).replace(tzinfo=None)
+                sheet.write_datetime(r, c, local, hour)
             else:
                 sheet.write(r, c, value)
     sheet.set_column(0, len(header) - 1, 16)
@@ -29,34 +49,18 @@ def _sheet(
     return sheet
 
 
-def _tree_rows(node, depth: int = 0) -> list[list]:
-    rows = [
-        [
-            "  " * depth + (node.label or node.key),
-            node.dimension,
-            node.gmv_fen,
-            node.uv,
-            node.buyers,
-            node.cvr,
-            node.asp_fen / 100,
-        ]
-    ]
-    for child in node.children:
-        rows += _tree_rows(child, depth + 1)
-    return rows
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 def write_xlsx(plan: Plan, path: Path) -> Path:
-    """Sheets: 目标 targets, 每日 daily, 分时 hourly, 预算 budget, 里程碑 milestones, 排期 timeline,
-    任务 checklist, 风险 risks, 产能 capacity, 优惠 promotions. Money in yuan (JSON keeps fen)."""
+    """Sheets: 目标 targets and 情景 scenarios (live formulas), 每日 daily, 分时 hourly, 预算 budget
+    (live formulas), 里程碑 milestones, 排期 timeline, 任务 checklist, 风险 risks, 产能 capacity,
+    优惠 promotions. Money in yuan (JSON keeps fen)."""
     book = xlsxwriter.Workbook(str(path))
-    _sheet(
-        book,
-        "目标 targets",
-        ["节点 node", "维度 dimension", "GMV ¥", "UV", "买家 buyers", "CVR", "客单价 ASP ¥"],
-        _tree_rows(plan.targets),
-        {2},
-    )
+    fmt = formats(book)
+    write_targets(book, plan, fmt)
+    write_scenarios(book, plan, fmt)
     row_head = [
         "日期 day",
         "小时 hour",
@@ -79,12 +83,12 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
             r.orders,
             r.buyers,
             r.cvr,
-            r.asp_fen / 100,
+            r.asp_fen,
             r.spend_fen,
         ]
         for r in plan.daily
     ]
-    _sheet(book, "每日 daily", row_head, as_rows, {3, 9})
+    _sheet(book, "每日 daily", row_head, as_rows, {3, 8, 9}, {7})
     as_rows = [
         [
             r.day,
@@ -95,29 +99,13 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
             r.orders,
             r.buyers,
             r.cvr,
-            r.asp_fen / 100,
+            r.asp_fen,
             r.spend_fen,
         ]
         for r in plan.hourly
     ]
-    _sheet(book, "分时 hourly", row_head, as_rows, {3, 9})
-    b = plan.budget
-    budget_rows = [[r.channel, r.spend_fen, r.floor_fen, r.cap_fen, r.source] for r in b.channels]
-    budget_rows += [
-        [f"{o['id']} ({o['kind']})", o["amount_fen"], None, None, "campaign"] for o in b.other_lines
-    ]
-    budget_rows += [
-        ["应急预留 emergency reserve", b.emergency_reserve_fen, None, None, ""],
-        ["机动预算 elastic reserve", b.elastic_reserve_fen, None, None, ""],
-        ["总预算 total", b.total_fen, None, None, ""],
-    ]
-    _sheet(
-        book,
-        "预算 budget",
-        ["渠道 line", "金额 ¥", "下限 floor ¥", "上限 cap ¥", "来源 source"],
-        budget_rows,
-        {1, 2, 3},
-    )
+    _sheet(book, "分时 hourly", row_head, as_rows, {3, 8, 9}, {7})
+    write_budget(book, plan, fmt)
     _sheet(
         book,
         "里程碑 milestones",
@@ -183,6 +171,8 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
             "达标率 reach",
             "毛利前 margin before ¥",
             "毛利后 margin after ¥",
+            "按目标GMV成本 cost at target ¥",
+            f"毛利率 margin: {plan.promotions.get('margin_basis', '')}",
         ],
         [
             [
@@ -194,11 +184,14 @@ def write_xlsx(plan: Plan, path: Path) -> Path:
                 ", ".join(f"{r:.1%}" for r in d["reach"]),
                 d["margin_before_fen"],
                 d["margin_after_fen"],
+                d.get("cost_at_target_fen"),
+                plan.promotions.get("margin_ratio"),
             ]
             for d in designs
         ]
         + _engine_rows(plan),
-        {1, 3, 4, 6, 7},
+        {1, 3, 4, 6, 7, 8},
+        {2, 9},
     )
     book.close()
     return path
@@ -222,6 +215,8 @@ def _engine_rows(plan: Plan) -> list[list]:
                     None,
                     None,
                     None,
+                    e.get("cost_at_target_fen"),
+                    None,
                 ]
             )
     return rows
@@ -236,18 +231,7 @@ def _timeline_sheets(book, plan: Plan) -> None:
         [[p["label_zh"], p["label"], p["start"], p["end"]] for p in t.get("phases", [])]
         + [["爆发日分时 round", r["note"], r["start"], r["end"]] for r in t.get("rounds", [])],
     )
-    sheet = _sheet(
-        book,
-        "任务 checklist",
-        ["完成 done", "团队 team", "任务 task", "task", "截止 due", "节点 when"],
-        [
-            ["☐", x["team_zh"], x["name_zh"], x["name"], x["due"], x["when"]]
-            for x in t.get("tasks", [])
-        ],
-    )
-    sheet.data_validation(
-        1, 0, max(len(t.get("tasks", [])), 1), 0, {"validate": "list", "source": ["☐", "☑"]}
-    )
+    write_tasks(book, plan, formats(book))
 
 
 def write_charts(plan: Plan, campaign, folder: Path) -> list[Path]:

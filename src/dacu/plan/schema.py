@@ -57,6 +57,18 @@ class BudgetRow(_Model):
     floor_fen: int | None = None
     cap_fen: int | None = None
     source: str = "campaign"  # campaign (lines as written) or optimised (response curves)
+    # added by #17 (readers of the keys above are unaffected)
+    roi: float | None = None  # expected GMV ÷ spend
+    committed: bool = False  # 已锁定: never re-allocated
+    daily_min_fen: int | None = None
+    daily_max_fen: int | None = None
+    gmv_basis: str | None = None  # campaign (the line's gmv) | curve | history_roi | fit_roas
+    weak_fit: bool = False  # the response curve's ROAS interval is too wide to optimise on
+    roas_interval: list[float] | None = None
+    history_roi: float | None = None
+    kind: str | None = None
+    line_id: str | None = None
+    target_gmv_fen: int | None = None  # the channel's GMV target (expected GMV is never above)
 
 
 class Budget(_Model):
@@ -68,6 +80,8 @@ class Budget(_Model):
     unspent_fen: int = 0
     fit: dict[str, Any] | None = None  # response curves behind an optimised split
     quadrants: list[dict[str, Any]] = Field(default_factory=list)  # 四象限 from actual results
+    pacing: dict[str, float] = Field(default_factory=dict)  # share of spend per phase
+    paced_unspent_fen: int = 0  # what the daily caps could not take (also in unspent_fen)
 
 
 class Risk(_Model):
@@ -110,6 +124,11 @@ class Plan(_Model):
     timeline: dict[str, Any] = Field(default_factory=dict)
     promotions: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    # added by #17: where each top-level target came from and the conflicts found; the target
+    # against what history supports; channel × phase and channel × category splits
+    reconciliation: dict[str, Any] = Field(default_factory=dict)
+    feasibility: dict[str, Any] = Field(default_factory=dict)
+    splits: dict[str, Any] = Field(default_factory=dict)
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)

@@ -162,8 +162,20 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
         categories=categories,
         orders=_order_lines(wh, events),
         customers=_customer_types(wh, events, campaign),
+        skus=_sku_costs(wh),
         source=source,
     )
+
+
+def _sku_costs(wh) -> pd.DataFrame | None:
+    """sku_id and cost_fen of the skus table, when it is loaded and has costs."""
+    try:
+        table = wh.table("skus")
+        frame = wh.to_arrow(table.select("sku_id", "cost_fen")).to_pandas()
+    except Exception:  # no skus table, or one without costs
+        return None
+    frame = frame.dropna()
+    return frame if not frame.empty else None
 
 
 def _customer_types(wh, events, campaign) -> pd.DataFrame | None:
@@ -241,7 +253,7 @@ def read_sim_dir(folder: Path, campaign) -> PlanHistory:
     wh = open_warehouse("duckdb://:memory:")
     try:
         wh.append_events(pq.read_table(folder / "events.parquet"))
-        for name in ("spend", "customers"):
+        for name in ("spend", "customers", "skus"):
             if (folder / f"{name}.parquet").exists():
                 wh.load_reference(name, pq.read_table(folder / f"{name}.parquet"))
         return history_from_warehouse(wh, campaign, source=str(folder))

@@ -70,6 +70,8 @@ class Task:
     name: str
     due: date
     offset: int
+    owner: str | None = None
+    status: str = "todo"
 
     @property
     def label(self) -> str:
@@ -86,22 +88,45 @@ class Round:
 
 
 def tasks(campaign: Campaign) -> list[Task]:
+    """The campaign file's `tasks`, else the defaults; deadlines relative to D0 or dates."""
     d0 = campaign.peak_day
-    return sorted(
-        (
+    if campaign.tasks is None:
+        made = [
             Task(team, TEAMS[team], zh, en, d0 + timedelta(days=off), off)
             for team, zh, en, off in DEFAULT_TASKS
-        ),
-        key=lambda t: (t.due, t.team),
-    )
+        ]
+    else:
+        made = []
+        for t in campaign.tasks:
+            due = t.due if isinstance(t.due, date) else d0 + timedelta(days=t.due)
+            made.append(
+                Task(
+                    t.team,
+                    TEAMS[t.team],
+                    t.task,
+                    t.name or "",
+                    due,
+                    (due - d0).days,
+                    t.owner,
+                    t.status,
+                )
+            )
+    return sorted(made, key=lambda t: (t.due, t.team))
 
 
 def rounds(campaign: Campaign) -> list[Round]:
-    """Peak-day rounds with the campaign's channels of the kinds that push in each."""
+    """The campaign file's `rounds`, else the default rounds naming the campaign's channels of
+    the kinds that push in each (a round names no channel the campaign does not have)."""
     d0, zone = campaign.peak_day, campaign.tz
+    if campaign.rounds is not None:
+        table = [(r.start, r.end, tuple(r.channels), r.action) for r in campaign.rounds]
+    else:
+        table = [
+            (start, end, tuple(c.id for c in campaign.channels if c.kind in kinds), note)
+            for start, end, kinds, note in ROUNDS
+        ]
     out = []
-    for start, end, kinds, note in ROUNDS:
-        channels = tuple(c.id for c in campaign.channels if c.kind in kinds) or kinds
+    for start, end, channels, note in table:
         begin = datetime.combine(d0, time(start), zone)
         finish = datetime.combine(d0, time(0), zone) + timedelta(hours=end)
         out.append(Round(begin, finish, channels, note))
