@@ -208,13 +208,21 @@ def minute_slices(table: pa.Table, batch: int) -> list[tuple[int, int]]:
 
 
 @monitor_app.command("rules")
-def rules(campaign: Path = CAMPAIGN) -> None:
-    """Validate and list the alert rules (alerts:) and notification targets (notify:).
+def rules(
+    campaign: Path = CAMPAIGN,
+    plan: Path | None = typer.Option(
+        None, "--plan", help="plan.json: list its risk triggers, watched as rules too."
+    ),
+) -> None:
+    """Validate and list the alert rules (alerts:), the plan's risk triggers (--plan) and the
+    notification targets (notify:). Money bounds are yuan in the file and shown as ¥.
 
-    Example: dacu monitor rules -c examples/double11.yaml
+    Example: dacu monitor rules -c examples/double11.yaml --plan plan-out/plan.json
     """
     from dacu.config import load_campaign
     from dacu.monitor.notifiers import load_targets
+    from dacu.monitor.pacing import load_plan
+    from dacu.monitor.plan_rules import plan_rules
     from dacu.monitor.rules import load_rules
 
     config = load_campaign(campaign)
@@ -226,12 +234,28 @@ def rules(campaign: Path = CAMPAIGN) -> None:
             raise ConfigError(
                 f"{campaign}: alerts (id {rule.id}).notify: unknown target(s) {missing}"
             )
-        bound = f"< {rule.below:g}" if rule.below is not None else f"> {rule.above:g}"
-        console.print(
-            f"✓ {rule.id}: {rule.metric}{f' by {rule.by}' if rule.by else ''} {bound} "
-            f"({rule.compare}), window {rule.window}, for {rule.for_}, {rule.severity}"
-        )
+        console.print(f"✓ {describe_rule(rule)}", markup=False)
+    if plan is not None:
+        risks = load_plan(plan, tz=config.timezone).raw.get("risks") or []
+        extra, unwatched = plan_rules(risks, taken=[r.id for r in found], capacity=config.capacity)
+        for rule in extra:
+            console.print(f"✓ {describe_rule(rule)} ← plan", markup=False)
+        for item in unwatched:
+            console.print(f"· {item.id}: not watched live — {item.reason}", markup=False)
+        found = found + extra
     console.print(f"{len(found)} rules, {len(targets)} notification targets")
+
+
+def describe_rule(rule) -> str:
+    """'asp-floor: 客单价 asp_fen < ¥200 (absolute), window 1:00:00 …' in the KPI's unit."""
+    from dacu.monitor.messages import show
+
+    sign, bound = ("<", rule.below) if rule.below is not None else (">", rule.above)
+    shown = show(rule.metric, bound) if rule.compare == "absolute" else f"{bound:.0%}"
+    return (
+        f"{rule.id}: {rule.name or ''} {rule.metric}{f' by {rule.by}' if rule.by else ''} "
+        f"{sign} {shown} ({rule.compare}), window {rule.window}, for {rule.for_}, {rule.severity}"
+    )
 
 
 @monitor_app.command("notify-test")
