@@ -40,19 +40,30 @@ def _records(batch: pa.Table) -> list[dict]:
 def replay(
     campaign: Path = CAMPAIGN,
     events: Path = typer.Option(..., "--events", "-e", help="events.parquet (EVENT_SCHEMA)."),
-    plan: Path | None = typer.Option(None, "--plan", help="plan.json for pacing and plan rules."),
+    plan: Path | None = typer.Option(
+        None, "--plan", help="plan.json: pacing, plan rules and the plan's risk triggers."
+    ),
     skus: Path | None = typer.Option(None, "--skus", help="skus.parquet for stock watches."),
     out: Path = typer.Option(
-        Path("monitor-data"), "--out", help="Folder for segments and rollups."
+        Path("monitor-data"),
+        "--out",
+        help="Folder for segments, rollups and the alert log (alerts.json); a previous "
+        "replay's are replaced.",
     ),
     since: str | None = typer.Option(
         None, "--since", help="Replay from this time (ISO, Asia/Shanghai)."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="Replay up to (not including) this time (ISO, Asia/Shanghai)."
     ),
     backfill: bool = typer.Option(
         True,
         "--backfill/--no-backfill",
         help="With --since: load the campaign's events before it "
         "first, without alerts (campaign-to-date, baselines).",
+    ),
+    step: str = typer.Option(
+        "10s", "--step", help="Evaluate the rules every STEP of event time (10s live, 10m fast)."
     ),
     speed: float = typer.Option(
         0.0, "--speed", help="Data seconds per real second (0 = flat out)."
@@ -70,54 +81,70 @@ def replay(
 ) -> None:
     """Replay events through the collector → rollups → rules → root cause → playbook, in event time.
 
-    Prints each alert as it opens, with its root cause. Example:
+    Prints each alert as it opens, with its root cause, and writes the alert log to
+    OUT/alerts.json for `dacu report review --alerts`. The peak day of Double 11, as the demo
+    replays it:
 
       dacu monitor replay -c examples/double11.yaml -e sim/events.parquet --plan plan.json \\
-          --since 2026-11-11T00:00 --speed 600
+          --skus sim/skus.parquet --since 2026-11-11T00:00 --until 2026-11-12T00:00 --step 10m
     """
     from dacu.config import load_campaign
     from dacu.monitor.live import LiveMonitor
     from dacu.monitor.notifiers import Notifier, load_targets
     from dacu.monitor.pacing import load_plan
+    from dacu.monitor.replay import fresh_folder, run_replay, write_alert_log
+    from dacu.monitor.rules import parse_duration
 
     config = load_campaign(campaign)
-    every = _read_events(events, None, config.timezone)
-    table = _since(every, since, config.timezone)
+    start = _moment(since, config.timezone, "--since") if since else None
+    end = _moment(until, config.timezone, "--until") if until else None
+    if start and end and end <= start:
+        raise ConfigError(f"--until {until}: must be after --since {since}")
+    try:
+        every = parse_duration(step)
+    except ValueError as exc:
+        raise ConfigError(f"--step: {exc}") from None
+    table = _read_events(events)
     notifier = (
         Notifier(load_targets(list(config.notify), source=str(campaign)))
         if notify and config.notify
         else None
     )
     coupons = _open_coupons(store, config) if store else None  # a bad URL fails before --out
+    loaded_plan = load_plan(plan, tz=config.timezone) if plan else None
+    fresh_folder(out)
     monitor = LiveMonitor(
         config,
         out,
-        plan=load_plan(plan, tz=config.timezone) if plan else None,
+        plan=loaded_plan,
         skus=pq.read_table(skus).to_pylist() if skus else (),
         notifier=notifier,
+        step=every,
     )
     if coupons is not None:
         from dacu.monitor.live import recent_audit
 
         monitor.flash_audit = recent_audit(coupons, monitor)
-    if since and backfill:
-        earlier = every.filter(
-            pc.and_(
-                _at_least(every, config.start),
-                pc.invert(_at_least(every, _moment(since, config.timezone))),
-            )
-        )
+    earlier, replayed = run_replay(
+        monitor,
+        table,
+        since=start,
+        until=end,
+        backfill=backfill,
+        feed=lambda m, t: _feed(m, t, batch=batch, speed=speed),
+    )
+    if start and backfill:
         console.print(
-            f"backfilled {monitor.backfill(earlier):,} events from {config.start:%Y-%m-%d %H:%M} "
+            f"backfilled {earlier:,} events from {config.start:%Y-%m-%d %H:%M} "
             f"to {since} (no alerts)",
             markup=False,
         )
-    _feed(monitor, table, batch=batch, speed=speed)
     monitor.close()
+    log = write_alert_log(monitor, out)
     opened = [f for f in monitor.feed if f["kind"] == "opened"]
     console.print(
-        f"replayed {table.num_rows:,} events; {len(opened)} alerts opened; "
-        f"{len(monitor.bots.bots)} bot users suppressed; rollups in {out}",
+        f"replayed {replayed:,} events; {len(opened)} alerts opened; "
+        f"{len(monitor.bots.bots)} bot users suppressed; rollups in {out}; alert log {log}",
         markup=False,
     )
     if monitor.flash_audit is not None:
@@ -147,24 +174,16 @@ def _print_coupons(entries: list) -> None:
         )
 
 
-def _read_events(path: Path, since: str | None, tz: str) -> pa.Table:
+def _read_events(path: Path) -> pa.Table:
     if not path.exists():
         raise InputError("no such events file", file=str(path))
-    return _since(pq.read_table(path).sort_by("ts"), since, tz)
+    return pq.read_table(path).sort_by("ts")
 
 
-def _moment(text: str, tz: str) -> datetime:
+def _moment(text: str, tz: str, option: str = "--since") -> datetime:
     from dacu.config import parse_local_time
 
-    return parse_local_time(text, tz, option="--since")
-
-
-def _at_least(table: pa.Table, moment: datetime) -> pa.ChunkedArray:
-    return pc.greater_equal(table["ts"], pa.scalar(moment, table.schema.field("ts").type))
-
-
-def _since(table: pa.Table, since: str | None, tz: str) -> pa.Table:
-    return table.filter(_at_least(table, _moment(since, tz))) if since else table
+    return parse_local_time(text, tz, option=option)
 
 
 def _feed(monitor, table: pa.Table, *, batch: int, speed: float) -> None:
