@@ -67,7 +67,7 @@ def test_pptx_native_charts_and_tables(reviewed: dict) -> None:
     values = list(bridge.plots[0].series[1].values)
     # waterfall: first and last bars are target and actual in yuan
     assert values[-1] == pytest.approx(review["headline"]["paid_gmv_fen"] / 100)
-    assert values[0] == pytest.approx(2_673_000_000 / 100)
+    assert values[0] == pytest.approx(2_700_000_000 / 100)  # the paid GMV target, 2700万
 
 
 def test_html_is_offline_and_has_contents(reviewed: dict) -> None:

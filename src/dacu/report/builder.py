@@ -49,8 +49,8 @@ def assemble(
     store: StoreFacts | None = None,
 ) -> Review:
     """The sections in the order of a real review, then the findings drawn from them."""
-    attainment, bridge = s1.attainment(campaign, plan, facts)
-    actual = overall_actuals(facts)
+    attainment, bridge = s1.attainment(campaign, plan, facts, store)
+    actual = overall_actuals(facts, store, campaign)
     sections = [
         s1.overview(campaign, facts),
         attainment,
