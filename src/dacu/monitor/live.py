@@ -478,7 +478,7 @@ class LiveMonitor:
         )
         if change.kind == "resolved":
             if change.alert_id is not None:
-                self.alert_log.resolve(change.alert_id, "monitor")
+                self.alert_log.resolve(change.alert_id, "monitor", at=change.at)
         else:
             state.alert_id = self.alert_log.open(
                 campaign_id=self.campaign.id,
