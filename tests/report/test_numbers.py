@@ -152,8 +152,17 @@ def test_sections_in_review_order(review: dict) -> None:
         "traffic",
         "customers",
         "operations",
+        "incidents",
         "competitors",
         "findings",
+    ]
+    incidents = next(s for s in review["sections"] if s["id"] == "incidents")
+    rows = incidents["tables"][0]["rows"]
+    # the fixture's three alerts, in time order, with their handling minutes
+    assert [(r["start"], r["ack_minutes"], r["resolve_minutes"]) for r in rows] == [
+        ("2026-11-11T10:00+08:00", None, None),
+        ("2026-11-11T20:00+08:00", 4.0, 30.0),
+        ("2026-11-11T21:00+08:00", 10.0, 60.0),
     ]
     ops = next(s for s in review["sections"] if s["id"] == "operations")
     red, yellow = ops["tables"][1]["rows"]

@@ -18,6 +18,7 @@ from dacu.report.competitors import Competitor
 from dacu.report.findings import derive_findings, findings_section
 from dacu.report.incidents import (
     estimate_losses,
+    fraud_incidents,
     incident_findings,
     incident_rows,
     incidents_section,
@@ -44,6 +45,7 @@ def build_review(
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
     store_facts = read_store(store, campaign) if store else None
     losses = estimate_losses(warehouse, campaign, alerts or [])
+    rings = fraud_incidents(warehouse, campaign)
     return assemble(
         campaign,
         facts,
@@ -52,6 +54,7 @@ def build_review(
         rivals=rivals,
         store=store_facts,
         losses=losses,
+        fraud=rings,
     )
 
 
@@ -64,9 +67,11 @@ def assemble(
     rivals: list[Competitor] | None = None,
     store: StoreFacts | None = None,
     losses: dict[Any, int | None] | None = None,
+    fraud: list[dict[str, Any]] | None = None,
 ) -> Review:
     """The sections in the order of a real review, then the findings drawn from them.
-    `losses`: estimated loss per alert id (`incidents.estimate_losses`, needs the warehouse)."""
+    `losses`: estimated loss per alert id (`incidents.estimate_losses`, needs the warehouse);
+    `fraud`: rings of linked flagged accounts as incident rows (`incidents.fraud_incidents`)."""
     attainment, bridge = s1.attainment(campaign, plan, facts, store)
     actual = overall_actuals(facts, store, campaign)
     sections = [
@@ -84,7 +89,10 @@ def assemble(
     add_refusals(sections[6], store)
     checks = _cross_checks(sections, facts)
     sections[6].tables.append(checks_table(checks))
-    incidents = incident_rows(alerts or [], campaign, losses or {}, s1.names(campaign))
+    incidents = sorted(
+        incident_rows(alerts or [], campaign, losses or {}, s1.names(campaign)) + (fraud or []),
+        key=lambda r: r["start"] or "",
+    )
     sections.insert(7, incidents_section(incidents, alerts is not None))
     findings = (
         check_findings(checks) + incident_findings(incidents) + derive_findings(sections, bridge)

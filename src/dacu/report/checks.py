@@ -111,9 +111,16 @@ def checks_table(rows: list[dict]) -> Table:
         [
             Column("text_zh", tx("核对", "Check")),
             Column("scope", tx("范围", "Scope")),
-            Column("ok", tx("通过", "Passed")),
+            Column("result", tx("结果", "Result")),
         ],
-        [{**r, "status": "green" if r["ok"] else "red"} for r in rows],
+        [
+            {
+                **r,
+                "result": "✓ 通过 ok" if r["ok"] else "✗ 异常 failed",
+                "status": "green" if r["ok"] else "red",
+            }
+            for r in rows
+        ],
         status_key="status",
     )
 

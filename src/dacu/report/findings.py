@@ -325,9 +325,37 @@ def write_lessons(review: Review, path: Path) -> Path:
         "generated_at": review.generated_at,
         "lessons": [asdict(f) for f in review.findings],
         "todo": [f.action for f in review.findings if f.severity != "good"],
+        "data": lesson_data(review),
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
+
+
+def lesson_data(review: Review) -> dict[str, Any]:
+    """The figures the next plan acts on (`dacu.plan.lessons`), each with the finding it came
+    from: ROI per budget line, the SKUs that sold out, how often each alert fired."""
+    tables = {t.id: t for s in review.sections for t in s.tables}
+    roi = {
+        str(r["line"]): r["roi"]
+        for r in (tables["investment"].rows if "investment" in tables else [])
+        if r.get("roi") is not None and r.get("line")
+    }
+    sold = [
+        {k: r.get(k) for k in ("sku_id", "stock", "units", "sold_out_at", "lost_units")}
+        for r in (tables["stockouts"].rows if "stockouts" in tables else [])
+    ]
+    fired: dict[str, int] = {}
+    for r in tables["incidents"].rows if "incidents" in tables else []:
+        if not str(r.get("rule", "")).startswith("风控"):
+            fired[r["rule"]] = fired.get(r["rule"], 0) + 1
+    ids = {f.id for f in review.findings}
+    return {
+        "roi_by_line": roi,
+        "roi_lessons": sorted(ids & {"roi-best", "roi-worst"}),
+        "sold_out": sold,
+        "sold_out_lesson": "stockouts" if "stockouts" in ids else None,
+        "alerts_by_rule": fired,
+    }
 
 
 def load_lessons(path: str | Path) -> dict[str, Any]:

@@ -207,3 +207,53 @@ def incident_findings(rows: list[dict[str, Any]]) -> list[Finding]:
             )
         )
     return out
+
+
+def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
+    """Rings of linked flagged accounts (刷单 / 羊毛党, `dacu.analyze.fraud`) in the campaign
+    window as incident rows: their first order, size, reasons and paid GMV (the loss: fake or
+    abused orders). Each ring of at least 3 accounts is one row."""
+    from dacu.analyze.fraud import score_customers
+    from dacu.analyze.fraud_features import basket_links, customer_features
+
+    flash = [str(f.get("sku_id")) for f in campaign.flash_sales if f.get("sku_id")]
+    ev = wh.events()
+    span = {"start": campaign.start, "end": campaign.end, "exclude_skus": flash}
+    features = wh.to_arrow(customer_features(ev, **span)).to_pandas()
+    if len(features) < 2:
+        return []
+    links = [(r["user_id"], r["link"]) for r in wh.to_arrow(basket_links(ev, **span)).to_pylist()]
+    result = score_customers(features, links=links, flash_skus=flash)
+    flagged = result.flagged.set_index("user_id")
+    firsts = _first_orders(wh, campaign, [u for g in result.clusters for u in g])
+    rows = []
+    for group in result.clusters:
+        members = [u for u in group if u in flagged.index]
+        if len(members) < 3:
+            continue
+        started = min((firsts[u] for u in members if u in firsts), default=None)
+        reasons = flagged.loc[members, "reasons_zh"].value_counts().index[0]
+        rows.append(
+            {
+                "start": started.astimezone(campaign.tz).isoformat(timespec="minutes")
+                if started
+                else None,
+                "rule": f"风控：关联账号团伙（{len(members)} 个账号）",
+                "where": "全店",
+                "severity": "red",
+                "cause": reasons,
+                "loss_fen": int(flagged.loc[members, "paid_fen"].fillna(0).sum()),
+                "ack_minutes": None,
+                "resolve_minutes": None,
+            }
+        )
+    return rows
+
+
+def _first_orders(wh: Any, campaign: Campaign, users: list[str]) -> dict[str, datetime]:
+    if not users:
+        return {}
+    ev = window(wh.events(), campaign.start, campaign.end)
+    orders = ev.filter((ev.event == "order") & ev.user_id.isin(users))
+    rows = wh.to_arrow(orders.group_by("user_id").agg(first=orders.ts.min())).to_pylist()
+    return {r["user_id"]: r["first"] for r in rows}
