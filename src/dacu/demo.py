@@ -293,3 +293,37 @@ def _review_step(
 
 
 LATER_STEPS: list[Step] = [_plan_step, _monitor_step, _review_step]
+NEXT_EXAMPLE = EXAMPLE.with_name("double12.yaml")
+
+
+def run_next(out: Path, *, campaign_file: Path = NEXT_EXAMPLE) -> dict[str, Path]:
+    """`dacu demo --next`: the same store's next campaign (Double 12), planned from the
+    warehouse's history with the lessons of the Double 11 review in `out`."""
+    from dacu.plan import write_plan
+    from dacu.plan.lessons import read_lessons
+    from dacu.plan.sources import read_history_warehouse
+
+    out = Path(out)
+    lessons_path = out / "review" / "lessons.json"
+    truth = json.loads((out / "sim" / "truth.json").read_text(encoding="utf-8"))
+    fraction = float(truth["sizing"]["store_fraction"])
+    next_dir = out / "next"
+    next_dir.mkdir(parents=True, exist_ok=True)
+    campaign_path = next_dir / "campaign.yaml"
+    write_scaled_campaign(campaign_file, campaign_path, fraction)
+    campaign = load_campaign(campaign_path)
+    url = f"duckdb:///{(out / 'dacu.duckdb').as_posix()}"
+    plan_dir = next_dir / "plan"
+    command = (
+        f"dacu plan build --campaign {campaign_path} --warehouse {url} "
+        f"--lessons {lessons_path} --out {plan_dir}"
+    )
+    with _step(f"7 下一场 plan {campaign.name} with the lessons", command):
+        lessons = read_lessons(lessons_path)
+        plan = write_plan(
+            campaign, plan_dir, read_history_warehouse(url, campaign), lessons=lessons
+        )
+        for note in plan.notes:
+            if "依据" in note:
+                console.print(f"  · {note}", markup=False)
+    return {"next campaign": campaign_path, "next plan": plan_dir / "plan.json"}

@@ -59,10 +59,19 @@ def _budget(plan: Plan, data: dict, source: str) -> list[str]:
     rows = {r.channel: r for r in plan.budget.channels if r.channel in roi}
     if len(rows) < 2:
         return []
-    best = max(rows, key=lambda c: roi[c])
-    worst = min(rows, key=lambda c: roi[c])
-    if roi[best] <= roi[worst]:
-        return []
+    cites = "、".join(data.get("roi_lessons") or ["roi"])
+    movable = [c for c in rows if rows[c].spend_fen > (rows[c].floor_fen or 0)]
+    open_ = [c for c in rows if rows[c].cap_fen is None or rows[c].cap_fen > rows[c].spend_fen]
+    worst = min(movable, key=lambda c: roi[c], default=None)
+    best = max(open_, key=lambda c: roi[c], default=None)
+    if worst is None or best is None or roi[best] <= roi[worst]:
+        top, low = max(rows, key=lambda c: roi[c]), min(rows, key=lambda c: roi[c])
+        return [
+            f"预算核对：上次 ROI 最高的 {top}（{roi[top]:.2f}）本次预算 "
+            f"{format_fen(rows[top].spend_fen)}，最低的 {low}（{roi[low]:.2f}）本次预算 "
+            f"{format_fen(rows[low].spend_fen)}；已在上下限内，无可再移 — 依据 {source} 复盘经验 "
+            f"{cites} (budget already at its limits toward the best ROI, lesson {cites})"
+        ]
     give, take = rows[worst], rows[best]
     room = take.cap_fen - take.spend_fen if take.cap_fen is not None else math.inf
     moved = int(min(give.spend_fen * SHIFT, give.spend_fen - (give.floor_fen or 0), room))
@@ -70,10 +79,9 @@ def _budget(plan: Plan, data: dict, source: str) -> list[str]:
         return []
     give.spend_fen -= moved
     take.spend_fen += moved
-    cites = "、".join(data.get("roi_lessons") or ["roi"])
     return [
         f"预算调整：{format_fen(moved)} 从 {worst}（上次 ROI {roi[worst]:.2f}）移至 {best}（上次 "
-        f"ROI {roi[best]:.2f}），不超过其上限 — 依据 {source} 复盘经验 {cites} "
+        f"ROI {roi[best]:.2f}），不低于下限、不超过上限 — 依据 {source} 复盘经验 {cites} "
         f"(budget toward the best measured ROI, lesson {cites})"
     ]
 
