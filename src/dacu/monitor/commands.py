@@ -91,7 +91,6 @@ def replay(
     from dacu.config import load_campaign
     from dacu.monitor.live import LiveMonitor
     from dacu.monitor.notifiers import Notifier, load_targets
-    from dacu.monitor.pacing import load_plan
     from dacu.monitor.replay import fresh_folder, run_replay, write_alert_log
     from dacu.monitor.rules import parse_duration
 
@@ -111,7 +110,7 @@ def replay(
         else None
     )
     coupons = _open_coupons(store, config) if store else None  # a bad URL fails before --out
-    loaded_plan = load_plan(plan, tz=config.timezone) if plan else None
+    loaded_plan = _checked_plan(plan, config.timezone) if plan else None
     fresh_folder(out)
     monitor = LiveMonitor(
         config,
@@ -149,6 +148,19 @@ def replay(
     )
     if monitor.flash_audit is not None:
         _print_coupons(monitor.flash_audit())
+
+
+def _checked_plan(path: Path, tz: str):
+    """plan.json checked against its schema (key path of what is wrong), then read for pacing."""
+    from dacu.monitor.pacing import load_plan
+    from dacu.plan.schema import check_plan
+
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable plan.json ({exc})") from None
+    check_plan(body, source=str(path))
+    return load_plan(path, tz=tz)
 
 
 def _open_coupons(url: str, config):
@@ -240,7 +252,6 @@ def rules(
     """
     from dacu.config import load_campaign
     from dacu.monitor.notifiers import load_targets
-    from dacu.monitor.pacing import load_plan
     from dacu.monitor.plan_rules import plan_rules
     from dacu.monitor.rules import load_rules
 
@@ -255,7 +266,7 @@ def rules(
             )
         console.print(f"✓ {describe_rule(rule)}", markup=False)
     if plan is not None:
-        risks = load_plan(plan, tz=config.timezone).raw.get("risks") or []
+        risks = _checked_plan(plan, config.timezone).raw.get("risks") or []
         extra, unwatched = plan_rules(risks, taken=[r.id for r in found], capacity=config.capacity)
         for rule in extra:
             console.print(f"✓ {describe_rule(rule)} ← plan", markup=False)
