@@ -62,6 +62,12 @@ def replay(
         help="With --since: load the campaign's events before it "
         "first, without alerts (campaign-to-date, baselines).",
     ),
+    history: bool = typer.Option(
+        True,
+        "--history/--no-history",
+        help="With --since: load what the rules compare with from before the campaign, "
+        "without alerts (last year's same window for last_year rules, 7 baseline days).",
+    ),
     step: str = typer.Option(
         "10s", "--step", help="Evaluate the rules every STEP of event time (10s live, 10m fast)."
     ),
@@ -130,12 +136,18 @@ def replay(
         since=start,
         until=end,
         backfill=backfill,
+        history=history,
         feed=lambda m, t: _feed(m, t, batch=batch, speed=speed),
     )
-    if start and backfill:
+    if start and (backfill or history):
         console.print(
-            f"backfilled {earlier:,} events from {config.start:%Y-%m-%d %H:%M} "
-            f"to {since} (no alerts)",
+            f"backfilled {earlier:,} events before {since} (no alerts): "
+            + ", ".join(
+                [
+                    *(["the campaign since its start"] if backfill else []),
+                    *(["history"] if history else []),
+                ]
+            ),
             markup=False,
         )
     monitor.close()

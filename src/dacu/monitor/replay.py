@@ -3,7 +3,8 @@
 One function for `dacu monitor replay` and the demo, so the command the demo prints does exactly
 what the demo did. The span [since, until) is replayed with the rules live; the campaign's events
 before `since` are loaded first without alerts (campaign-to-date attainment, the baselines of
-comparable hours). The alert log is written to `alerts.json` in the monitor's folder, where
+comparable hours), and before that what the rules compare with from before the campaign: last
+year's same window and the baseline days (`history_spans`). The alert log is written to `alerts.json` in the monitor's folder, where
 `dacu report review --alerts` reads it.
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 ALERT_LOG = "alerts.json"
+BASELINE_DAYS = 7  # `detectors.seasonal_baseline` compares with the same window on 7 days
 
 
 def between(table: pa.Table, start: datetime | None, end: datetime | None) -> pa.Table:
@@ -51,6 +53,29 @@ def write_alert_log(monitor: Any, folder: Path) -> Path:
     return path
 
 
+def history_spans(
+    rules: Iterable[Any], start: datetime, end: datetime, campaign_start: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The reference data the rules compare with, before the campaign: last year's same window
+    (`offset` earlier, with the rule's window ahead of it) for `last_year` rules, and the
+    `BASELINE_DAYS` before `start` for `baseline` rules and the built-in detectors. The
+    campaign's own days are loaded by the campaign-to-date backfill."""
+    spans = []
+    for rule in rules:
+        if rule.compare == "last_year":
+            spans.append((start - rule.offset - rule.window, end - rule.offset))
+        if rule.compare == "baseline" or rule.id.startswith("anomaly-"):
+            spans.append((start - timedelta(days=BASELINE_DAYS) - rule.window, start))
+    clipped = sorted((a, min(b, campaign_start)) for a, b in spans if a < campaign_start)
+    merged: list[tuple[datetime, datetime]] = []
+    for a, b in clipped:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def run_replay(
     monitor: Any,
     events: pa.Table,
@@ -58,13 +83,22 @@ def run_replay(
     since: datetime | None = None,
     until: datetime | None = None,
     backfill: bool = True,
+    history: bool = True,
     feed: Callable[[Any, pa.Table], None],
 ) -> tuple[int, int]:
-    """Backfill the campaign's events before `since` (when `backfill`), then `feed` [since,
-    until) to the monitor. Returns (events backfilled, events replayed)."""
-    earlier = 0
+    """Backfill without alerts — the reference data of the rules from before the campaign
+    (`history_spans`, when `history`) and the campaign's events before `since` (when
+    `backfill`) — then `feed` [since, until) to the monitor. Returns (events backfilled,
+    events replayed)."""
+    earlier = []
+    campaign_start = monitor.campaign.start
+    if since is not None and history:
+        end = until or pc.max(events["ts"]).as_py() or since
+        for a, b in history_spans(monitor.engine.rules, since, end, campaign_start):
+            earlier.append(between(events, a, b))
     if since is not None and backfill:
-        earlier = monitor.backfill(between(events, monitor.campaign.start, since))
+        earlier.append(between(events, campaign_start, since))
+    loaded = monitor.backfill(pa.concat_tables(earlier)) if earlier else 0
     span = between(events, since, until)
     feed(monitor, span)
-    return earlier, span.num_rows
+    return loaded, span.num_rows
