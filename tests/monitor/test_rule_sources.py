@@ -189,3 +189,38 @@ def test_shipped_campaign_files_have_alert_rules(path: Path) -> None:
     money = [r for r in rules if r.compare == "absolute" and r.metric.endswith("_fen")]
     for rule in money:  # every money bound in yuan: at least ¥1 (100 fen)
         assert (rule.below or rule.above) >= 100
+
+
+def test_serve_loads_last_year_from_the_warehouse(tmp_path: Path) -> None:
+    """`dacu serve` (DACU_WAREHOUSE set) backfills last year's window of a last_year rule: the
+    monitor's reference for 20:00–21:00 is then last year's paid GMV of that hour, summed here
+    from the events themselves."""
+    import pyarrow as pa
+
+    from dacu.monitor.replay import backfill_history
+    from dacu.warehouse import open_warehouse
+
+    text = BASE + "alerts:\n  - {id: yoy, metric: paid_gmv, compare: last_year, below: 70%}\n"
+    campaign = parse_campaign(text)
+    ago = PEAK - timedelta(days=364)
+    world = simworld.events(np.random.default_rng(9), 2000, ago, minutes=120, prefix="ly")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    wh = open_warehouse(url)
+    try:
+        wh.append_events(world.events)
+    finally:
+        wh.close()
+    monitor = LiveMonitor(campaign, tmp_path / "m", detectors=False)
+    assert backfill_history(monitor, url) > 0
+    rule = monitor.engine.rules[0]
+    hour = (PEAK + timedelta(hours=1), PEAK + timedelta(hours=2))
+    t = world.events
+    ts = t["ts"]
+    inside = pc.and_(
+        pc.and_(pc.equal(t["event"], "pay"), pc.greater_equal(ts, hour[0] - rule.offset)),
+        pc.less(ts, hour[1] - rule.offset),
+    )
+    expected = pc.sum(pc.if_else(inside, t["amount_fen"], pa.scalar(0, pa.int64()))).as_py()
+    assert expected > 0
+    assert monitor._reference(rule, "", *hour) == pytest.approx(expected)
+    monitor.close()

@@ -124,6 +124,10 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
     )
     monitor.flash_audit = _flash_audit(request, monitor)
     monitor.recover()
+    if os.environ.get("DACU_WAREHOUSE"):  # last year's window and baseline days for the rules
+        from dacu.monitor.replay import backfill_history
+
+        backfill_history(monitor, os.environ["DACU_WAREHOUSE"])
     return monitor
 
 

@@ -102,3 +102,25 @@ def run_replay(
     span = between(events, since, until)
     feed(monitor, span)
     return loaded, span.num_rows
+
+
+def backfill_history(monitor: Any, warehouse_url: str) -> int:
+    """`dacu serve`: load the rules' reference data for the whole campaign from the warehouse
+    (last year's same window, the baseline days before the start) without alerts. Events already
+    held count as duplicates, so a restart loads nothing twice."""
+    from dacu.events import EVENT_SCHEMA
+    from dacu.metrics.kpi import window
+    from dacu.warehouse import open_warehouse
+
+    campaign = monitor.campaign
+    spans = history_spans(monitor.engine.rules, campaign.start, campaign.end, campaign.start)
+    if not spans:
+        return 0
+    wh = open_warehouse(warehouse_url)
+    try:
+        tables = [
+            wh.to_arrow(window(wh.events(), a, b).select(*EVENT_SCHEMA.names)) for a, b in spans
+        ]
+    finally:
+        wh.close()
+    return monitor.backfill(pa.concat_tables([t.cast(EVENT_SCHEMA) for t in tables]))
