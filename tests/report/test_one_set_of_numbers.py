@@ -319,3 +319,59 @@ def test_finding_counts_match_their_severities() -> None:
 @pytest.mark.parametrize("n", [0])
 def test_no_findings_reads_plainly(n: int) -> None:
     assert findings_headline([])["zh"] == "0 条发现"
+
+
+# -- every accepted target gets an actual, or the file refuses it ----------------------------------
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("{metric: ctr, value: 2%}", "targets[0].metric: ctr: the events carry no impressions"),
+        (
+            "{metric: new_customers, value: 100, phase: burst}",
+            "targets[0].metric: new_customers is measured for the whole campaign only",
+        ),
+        (
+            "{metric: roi, value: 5, category: makeup}",
+            "targets[0].metric: roi is measured for the whole campaign or per channel",
+        ),
+    ],
+)
+def test_a_target_the_review_cannot_measure_is_refused(target: str, message: str) -> None:
+    from dacu.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_campaign(HEAD + "targets:\n  - " + target + "\n")
+    assert message in str(caught.value) and "(line " in str(caught.value)
+
+
+def test_targets_the_file_accepts_get_an_actual() -> None:
+    """Defect: channel ROI, new customers and the recall rate came out blank. Channel ROI is the
+    channel's paid GMV ÷ its spend: 300,000 ÷ 100,000 = 3."""
+    campaign = parse_campaign(
+        HEAD + "targets:\n  - {metric: roi, value: 4, channel: search_ads}\n"
+        "  - {metric: new_customers, value: 10}\n  - {metric: spend, value: 500, channel: organic}\n"
+        "  - {metric: pay_rate, value: 90%, category: makeup}\n"
+    )
+    measured = Facts(
+        kpi_row(100, 10, 1_000_000, 1_100_000),
+        [],
+        [kpi_row(50, 5, 300_000, 330_000, channel="search_ads")],
+        [kpi_row(50, 5, 700_000, 770_000, category="makeup")],
+        [kpi_row(40, 4, 400_000, 440_000, customer_type="new")],
+        [],
+        [],
+        None,
+        30,
+        None,
+        {},
+        {"search_ads": 100_000, "organic": 40_000},
+        0,
+    )
+    section, _ = s1.attainment(campaign, None, measured)
+    actual = {(r["metric"], r["scope"]): r["actual"] for r in section.tables[0].rows}
+    assert actual == {
+        ("roi", "channel=search_ads"): 3.0,
+        ("new_customers", "all"): 4,
+        ("spend", "channel=organic"): 40_000,
+        ("pay_rate", "category=makeup"): 1.0,
+    }
