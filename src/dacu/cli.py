@@ -230,11 +230,24 @@ def bench(
 def demo(
     out: Path = typer.Option(Path("demo-out"), help="Folder for everything the demo writes."),
     scale: float = typer.Option(1.0, help="Size of the simulated store (1.0 ≈ demo size)."),
+    next_campaign: bool = typer.Option(
+        False,
+        "--next",
+        help="Go on to the same store's Double 12: its plan learns from the Double 11 review "
+        "(reuses OUT's review when there is one).",
+    ),
 ) -> None:
-    """The main job: simulate a Double 11, load it, plan, monitor and review it."""
-    from dacu.demo import run_demo
+    """The main job: simulate a Double 11, load it, plan, monitor and review it.
 
-    run_demo(out, scale=scale)
+    With --next, then plan the Double 12 with the review's lessons (budget toward the best ROI,
+    stock buffers, noisy alerts), each change citing the lesson it came from.
+    """
+    from dacu.demo import run_demo, run_next
+
+    if not (next_campaign and (out / "review" / "lessons.json").exists()):
+        run_demo(out, scale=scale)
+    if next_campaign:
+        run_next(out)
 
 
 def _repo_root() -> Path:

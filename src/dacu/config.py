@@ -205,6 +205,14 @@ FACTOR_METRICS = frozenset({"roi", "upt"})
 KNOWN_METRICS = MONEY_METRICS | RATIO_METRICS | COUNT_METRICS | FACTOR_METRICS
 RELATIVE = re.compile(r"[+-]\d+(\.\d+)?%")
 
+UNMEASURED = {
+    "ctr": "the events carry no impressions (曝光), so no click-through rate can be measured; "
+    "track it on the ad platform"
+}
+"""Targets the review could never give an actual: refused with why."""
+WHOLE_ONLY = frozenset({"new_customers", "repurchase_rate", "recall_rate", "redemption_rate"})
+CHANNEL_ONLY = frozenset({"roi", "spend"})
+
 
 class Target(_Model):
     """A target on a KPI, optionally for one phase, channel or category.
@@ -245,6 +253,23 @@ class Target(_Model):
         elif metric in COUNT_METRICS and isinstance(value, str):
             data["value"] = _to_count(value)  # "100万" orders
         return data
+
+    @model_validator(mode="after")
+    def _measurable(self) -> Target:
+        """A target the review cannot measure is refused here, not left with a blank actual."""
+        if self.metric in UNMEASURED:
+            raise ValueError(f"metric: {self.metric}: {UNMEASURED[self.metric]}")
+        if self.metric in WHOLE_ONLY and (self.phase or self.channel or self.category):
+            raise ValueError(
+                f"metric: {self.metric} is measured for the whole campaign only "
+                "(remove phase/channel/category)"
+            )
+        if self.metric in CHANNEL_ONLY and (self.phase or self.category):
+            raise ValueError(
+                f"metric: {self.metric} is measured for the whole campaign or per channel "
+                "(spend is known per channel, not per phase or category)"
+            )
+        return self
 
     @property
     def relative(self) -> bool:

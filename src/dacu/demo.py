@@ -194,47 +194,40 @@ def _monitor_step(
     campaign: Campaign, campaign_path: Path, out: Path, sim_dir: Path, url: str
 ) -> dict[str, Path]:
     """Replay the peak day through collector → rollups → rules → root cause → playbook."""
-    day = campaign.peak_day
+    window = campaign.phase_window(Phase.BURST) or campaign.phases[0]
     monitor_dir = out / "monitor"
     command = (
         f"dacu monitor replay -c {campaign_path} -e {sim_dir}/events.parquet "
-        f"--plan {out}/plan/plan.json --skus {sim_dir}/skus.parquet --since {day}T00:00 "
-        f"--out {monitor_dir}"
+        f"--plan {out}/plan/plan.json --skus {sim_dir}/skus.parquet "
+        f"--since {_local(window.start, campaign)} --until {_local(window.end, campaign)} "
+        f"--step {DEMO_STEP_TEXT} --out {monitor_dir}"
     )
     with _step("5/6 监控 replay the peak day live", command):
-        alerts = replay_peak_day(campaign, sim_dir, out / "plan" / "plan.json", monitor_dir)
-    alerts_path = monitor_dir / "alerts.json"
-    alerts_path.write_text(
-        json.dumps(alerts, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
-    )
+        alerts_path = replay_peak_day(campaign, sim_dir, out / "plan" / "plan.json", monitor_dir)
     return {"alerts": alerts_path}
 
 
-DEMO_STEP = timedelta(minutes=10)  # rules run every 10 minutes of event time (live: every 10 s)
+def _local(moment: Any, campaign: Campaign) -> str:
+    return f"{moment.astimezone(campaign.tz):%Y-%m-%dT%H:%M}"
 
 
-def replay_peak_day(
-    campaign: Campaign, sim_dir: Path, plan_path: Path, folder: Path
-) -> list[dict[str, Any]]:
-    """Feed the burst day's events to a live monitor in event time; return its alert log."""
-    import shutil
+DEMO_STEP_TEXT = "10m"  # rules run every 10 minutes of event time (live: every 10 s)
+DEMO_STEP = timedelta(minutes=10)
 
-    import pyarrow.compute as pc
+
+def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path, folder: Path) -> Path:
+    """Feed the burst day's events to a live monitor in event time (as `dacu monitor replay
+    --since … --until … --step 10m` does); return the alert log it wrote (alerts.json)."""
     import pyarrow.parquet as pq
     from rich.progress import Progress
 
     from dacu.monitor.commands import minute_slices
     from dacu.monitor.live import LiveMonitor
     from dacu.monitor.pacing import load_plan
+    from dacu.monitor.replay import fresh_folder, run_replay, write_alert_log
 
-    shutil.rmtree(folder, ignore_errors=True)
     window = campaign.phase_window(Phase.BURST) or campaign.phases[0]
-    every = pq.read_table(sim_dir / "events.parquet")
-    ts = every["ts"]
-    earlier = every.filter(pc.and_(pc.greater_equal(ts, campaign.start), pc.less(ts, window.start)))
-    events = every.filter(
-        pc.and_(pc.greater_equal(ts, window.start), pc.less(ts, window.end))
-    ).sort_by("ts")
+    fresh_folder(folder)
     monitor = LiveMonitor(
         campaign,
         folder,
@@ -242,25 +235,36 @@ def replay_peak_day(
         skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
         step=DEMO_STEP,
     )
-    console.print(
-        f"{monitor.backfill(earlier):,} events of the campaign's earlier days loaded "
-        "first (campaign-to-date and baselines)"
+
+    def feed(monitor: LiveMonitor, events: Any) -> None:
+        seen: set[int] = set()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("回放 replay", total=events.num_rows)
+            for offset, length in minute_slices(events, 5_000):
+                batch = events.slice(offset, length)
+                monitor.collector.accept(_records(batch))
+                progress.advance(task, batch.num_rows)
+                for item in reversed(monitor.feed):  # the feed is newest first
+                    if item["kind"] == "opened" and id(item) not in seen:
+                        progress.console.print(f"[bold]{item['title']}[/bold]\n{item['body']}")
+                    seen.add(id(item))
+
+    earlier, replayed = run_replay(
+        monitor,
+        pq.read_table(sim_dir / "events.parquet"),
+        since=window.start,
+        until=window.end,
+        feed=feed,
     )
-    seen: set[int] = set()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("回放 replay", total=events.num_rows)
-        for offset, length in minute_slices(events, 5_000):
-            batch = events.slice(offset, length)
-            monitor.collector.accept(_records(batch))
-            progress.advance(task, batch.num_rows)
-            for item in reversed(monitor.feed):  # the feed is newest first
-                if item["kind"] == "opened" and id(item) not in seen:
-                    progress.console.print(f"[bold]{item['title']}[/bold]\n{item['body']}")
-                seen.add(id(item))
+    console.print(
+        f"{earlier:,} events of the campaign's earlier days loaded first "
+        "(campaign-to-date and baselines)"
+    )
     monitor.close()
-    alerts = list(monitor.alert_log.rows)
-    console.print(f"{events.num_rows:,} events replayed; {len(alerts)} alerts")
-    return alerts
+    path = write_alert_log(monitor, folder)
+    alerts = json.loads(path.read_text(encoding="utf-8"))
+    console.print(f"{replayed:,} events replayed; {len(alerts)} alerts → {path}")
+    return path
 
 
 def _records(batch: Any) -> list[dict[str, Any]]:
@@ -289,3 +293,37 @@ def _review_step(
 
 
 LATER_STEPS: list[Step] = [_plan_step, _monitor_step, _review_step]
+NEXT_EXAMPLE = EXAMPLE.with_name("double12.yaml")
+
+
+def run_next(out: Path, *, campaign_file: Path = NEXT_EXAMPLE) -> dict[str, Path]:
+    """`dacu demo --next`: the same store's next campaign (Double 12), planned from the
+    warehouse's history with the lessons of the Double 11 review in `out`."""
+    from dacu.plan import write_plan
+    from dacu.plan.lessons import read_lessons
+    from dacu.plan.sources import read_history_warehouse
+
+    out = Path(out)
+    lessons_path = out / "review" / "lessons.json"
+    truth = json.loads((out / "sim" / "truth.json").read_text(encoding="utf-8"))
+    fraction = float(truth["sizing"]["store_fraction"])
+    next_dir = out / "next"
+    next_dir.mkdir(parents=True, exist_ok=True)
+    campaign_path = next_dir / "campaign.yaml"
+    write_scaled_campaign(campaign_file, campaign_path, fraction)
+    campaign = load_campaign(campaign_path)
+    url = f"duckdb:///{(out / 'dacu.duckdb').as_posix()}"
+    plan_dir = next_dir / "plan"
+    command = (
+        f"dacu plan build --campaign {campaign_path} --warehouse {url} "
+        f"--lessons {lessons_path} --out {plan_dir}"
+    )
+    with _step(f"7 下一场 plan {campaign.name} with the lessons", command):
+        lessons = read_lessons(lessons_path)
+        plan = write_plan(
+            campaign, plan_dir, read_history_warehouse(url, campaign), lessons=lessons
+        )
+        for note in plan.notes:
+            if "依据" in note:
+                console.print(f"  · {note}", markup=False)
+    return {"next campaign": campaign_path, "next plan": plan_dir / "plan.json"}

@@ -3,7 +3,7 @@ campaign's coupon store read for the coupon watch."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +96,169 @@ def test_replay_with_a_wrong_store_url_says_what_it_expected_and_writes_nothing(
         result.exception
     )  # the CLI prints it as "error: …", exit 2
     assert not (tmp_path / "mon").exists()
+
+
+REPLAY_CAMPAIGN = """
+id: replay-test
+name: 回放测试
+store: 测试店
+phases:
+  - {name: warmup, start: 2026-11-10 00:00, end: 2026-11-11 00:00}
+  - {name: burst,  start: 2026-11-11 00:00, end: 2026-11-12 00:00}
+alerts:
+  - {id: asp-floor, name: 客单价低于1000元, metric: asp, below: 1000, window: 10m}
+"""
+
+
+def test_replay_until_writes_the_alert_log_the_review_reads(tmp_path: Path) -> None:
+    """`--since 20:00 --until 20:30` replays that half hour only (the hour before is loaded
+    without alerts), and OUT/alerts.json holds its alerts: the command the demo prints does what
+    the demo did. A second run into the same folder gives the same log (not 'all duplicates')."""
+    import json
+
+    import pyarrow.compute as pc
+
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(REPLAY_CAMPAIGN, encoding="utf-8")
+    rng = np.random.default_rng(16)
+    start = PEAK - timedelta(hours=1)  # 19:00–21:00 of events
+    table = simworld.events(rng, 3000, start, minutes=120).events
+    events = tmp_path / "events.parquet"
+    pq.write_table(table, events)
+    since, until = PEAK, PEAK + timedelta(minutes=30)
+    inside = pc.and_(
+        pc.greater_equal(table["ts"], since.astimezone(UTC)),
+        pc.less(table["ts"], until.astimezone(UTC)),
+    )
+    expected = pc.sum(inside).as_py()
+    args = [
+        "monitor",
+        "replay",
+        "-c",
+        str(campaign),
+        "-e",
+        str(events),
+        "--since",
+        "2026-11-11T20:00",
+        "--until",
+        "2026-11-11T20:30",
+        "--step",
+        "1m",
+        "--out",
+        str(tmp_path / "mon"),
+    ]
+    logs = []
+    for _ in range(2):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert f"replayed {expected:,} events" in result.output
+        logs.append(json.loads((tmp_path / "mon" / "alerts.json").read_text(encoding="utf-8")))
+    alerts = logs[0]
+    # simworld's ASPs are ¥150–¥650 per category: an hour's ASP is below ¥1,000 from the start
+    assert [a["rule_id"] for a in alerts] == ["asp-floor"]
+    opened = datetime.fromisoformat(alerts[0]["opened_at"])
+    assert since <= opened < until
+    assert "阈值 < ¥1,000.00" in alerts[0]["message"]
+    assert [(a["rule_id"], a["opened_at"]) for a in logs[1]] == [
+        (a["rule_id"], a["opened_at"]) for a in alerts
+    ]
+
+
+def test_replay_refuses_an_until_before_since(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "monitor",
+            "replay",
+            "-c",
+            str(EXAMPLE),
+            "-e",
+            str(tmp_path / "none.parquet"),
+            "--since",
+            "2026-11-11T20:00",
+            "--until",
+            "2026-11-11T19:00",
+        ],
+    )
+    assert result.exit_code != 0
+    assert "--until 2026-11-11T19:00: must be after --since" in str(result.exception)
+
+
+YOY_CAMPAIGN = """
+id: yoy-test
+name: 同比测试
+store: 测试店
+phases:
+  - {name: burst,  start: 2026-11-11 00:00, end: 2026-11-12 00:00}
+alerts:
+  - {id: yoy, name: 支付金额低于去年同期70%, metric: paid_gmv, compare: last_year, below: 70%,
+     window: 1h, every: 10m}
+"""
+
+
+def test_a_last_year_rule_fires_in_replay_because_history_is_loaded(tmp_path: Path) -> None:
+    """Defect: `compare: last_year` could not fire in replay (only the campaign window was
+    loaded). Last year's 19:00–21:00 had 3,000 visitors, this year's 1,000: paid GMV is about a
+    third of last year's, below 70% → the alert; without the history (--no-history) there is
+    nothing to compare with and no alert."""
+    import json
+
+    import pyarrow as pa
+
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(YOY_CAMPAIGN, encoding="utf-8")
+    rng = np.random.default_rng(20)
+    start = PEAK - timedelta(hours=1)
+    last_year = simworld.events(rng, 3000, start - timedelta(days=364), minutes=120, prefix="l")
+    now = simworld.events(rng, 1000, start, minutes=120, prefix="n")
+    events = tmp_path / "events.parquet"
+    pq.write_table(pa.concat_tables([last_year.events, now.events]), events)
+    logs = {}
+    for flag in ("--history", "--no-history"):
+        out = tmp_path / flag.strip("-")
+        result = CliRunner().invoke(
+            app,
+            [
+                "monitor",
+                "replay",
+                "-c",
+                str(campaign),
+                "-e",
+                str(events),
+                "--since",
+                "2026-11-11T19:30",
+                "--until",
+                "2026-11-11T21:00",
+                "--step",
+                "1m",
+                flag,
+                "--out",
+                str(out),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        logs[flag] = json.loads((out / "alerts.json").read_text(encoding="utf-8"))
+    assert [a["rule_id"] for a in logs["--history"]] == ["yoy"]
+    assert logs["--no-history"] == []
+
+
+def test_history_spans_cover_last_year_and_the_baseline_days() -> None:
+    from dacu.monitor.replay import history_spans
+    from dacu.monitor.rules import AlertRule
+
+    rules = [
+        AlertRule.model_validate(
+            {"id": "y", "metric": "gmv", "compare": "last_year", "below": 0.8}
+        ),
+        AlertRule.model_validate({"id": "b", "metric": "cvr", "compare": "baseline", "below": 0.9}),
+    ]
+    campaign_start = datetime(2026, 11, 1, tzinfo=PEAK.tzinfo)
+    since, until = (
+        datetime(2026, 11, 3, tzinfo=PEAK.tzinfo),
+        datetime(2026, 11, 4, tzinfo=PEAK.tzinfo),
+    )
+    hour = timedelta(hours=1)
+    assert history_spans(rules, since, until, campaign_start) == [
+        (since - timedelta(days=364) - hour, until - timedelta(days=364)),  # last year
+        (since - timedelta(days=7) - hour, campaign_start),  # baseline days before the start
+    ]

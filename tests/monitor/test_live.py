@@ -160,7 +160,7 @@ phases:
 alerts:
   - {id: unpaid, name: 渠道拍下付款率骤降, metric: pay_rate, by: channel, compare: rest,
      below: 50%, window: 30m, confidence: 99%, severity: red}
-  - {id: day-gmv, name: 当天GMV低于1元, metric: gmv, scope: day, below: 100}
+  - {id: day-gmv, name: 当天GMV低于1元, metric: gmv, scope: day, below: 1}
 """
 
 

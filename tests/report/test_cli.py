@@ -93,8 +93,10 @@ def test_bad_plan_and_lang_are_one_line_errors(reviewed: dict, tmp_path: Path) -
 
 
 def test_plan_targets_in_attainment(reviewed: dict, tmp_path: Path) -> None:
-    """With a plan.json, its tree's phase/channel/category nodes become plan rows and the
-    bridge starts from the plan's root UV × CVR × ASP."""
+    """One target per KPI and scope: the campaign file's burst GMV target (1500万) is kept over
+    the plan's burst node; the plan's makeup node (no file target) is a plan row measured as
+    placed GMV, like its target; the bridge starts from the paid GMV target of the table (the
+    file's 2700万), not from the plan's root UV × CVR × ASP (defect: two different targets)."""
     from datetime import datetime
 
     from dacu.plan.schema import Budget, Plan, TargetTreeNode
@@ -102,39 +104,24 @@ def test_plan_targets_in_attainment(reviewed: dict, tmp_path: Path) -> None:
     from dacu.report.queries import read_facts
     from dacu.warehouse import open_warehouse
 
-    burst = TargetTreeNode(
-        key="burst",
-        dimension="phase",
-        gmv_fen=5_000_000,
-        uv=1000,
-        buyers=50,
-        cvr=0.05,
-        asp_fen=100_000.0,
-    )
-    view = TargetTreeNode(
-        key="phases",
-        dimension="view",
-        gmv_fen=10_000_000,
-        uv=2000,
-        buyers=100,
-        cvr=0.05,
-        asp_fen=100_000.0,
-        children=[burst],
-    )
-    root = TargetTreeNode(
-        key="all",
-        dimension="all",
-        gmv_fen=10_000_000,
-        uv=2000,
-        buyers=100,
-        cvr=0.05,
-        asp_fen=100_000.0,
-        children=[view],
-    )
+    def node(key: str, dimension: str, gmv_fen: int, children=()) -> TargetTreeNode:
+        return TargetTreeNode(
+            key=key,
+            dimension=dimension,
+            gmv_fen=gmv_fen,
+            uv=2000,
+            buyers=100,
+            cvr=0.05,
+            asp_fen=gmv_fen / 100,
+            children=list(children),
+        )
+
+    phases = node("phases", "view", 10_000_000, [node("burst", "phase", 5_000_000)])
+    categories = node("categories", "view", 10_000_000, [node("makeup", "category", 3_000_000)])
     plan = Plan(
         campaign_id="double11-2026",
         generated_at=datetime(2026, 10, 1),
-        targets=root,
+        targets=node("all", "all", 10_000_000, [phases, categories]),
         daily=[],
         hourly=[],
         budget=Budget(total_fen=0, emergency_reserve_fen=0, elastic_reserve_fen=0, channels=[]),
@@ -146,15 +133,20 @@ def test_plan_targets_in_attainment(reviewed: dict, tmp_path: Path) -> None:
     finally:
         wh.close()
     review = assemble(reviewed["campaign"], facts, plan=plan)
-    rows = [r for r in review.table("attainment").rows if r["source"] == "plan"]
-    burst_paid = next(r["paid_gmv_fen"] for r in facts.by_phase if r["phase"] == "burst")
-    assert rows == [
-        pytest.approx(
-            {**rows[0], "scope": "phase=burst", "target": 5_000_000, "actual": burst_paid}
-        )
-    ]
-    bridge = review.table("gmv_bridge").rows
-    assert bridge[0]["fen"] == 2000 * 0.05 * 100_000  # = 10,000,000 fen
+    rows = review.table("attainment").rows
+    keys = [(r["metric"], r["scope"]) for r in rows]
+    assert len(keys) == len(set(keys))  # one target per KPI and scope
+    burst = next(r for r in rows if (r["metric"], r["scope"]) == ("gmv", "phase=burst"))
+    assert (burst["target"], burst["source"]) == (15_000_000_00, "campaign")
+    makeup = next(r for r in rows if r["source"] == "plan" and r["scope"] == "category=makeup")
+    placed = next(r["gmv_fen"] for r in facts.by_category if r["category"] == "makeup")
+    assert (makeup["metric"], makeup["target"], makeup["actual"]) == ("gmv", 3_000_000, placed)
+    paid = next(r for r in rows if (r["metric"], r["scope"]) == ("paid_gmv", "all"))
+    assert paid["target"] == 27_000_000_00 and paid["actual"] == facts.total["paid_gmv_fen"]
+    bridge = {r["part"].split(" ")[0]: r["fen"] for r in review.table("gmv_bridge").rows}
+    assert bridge["目标支付金额"] == paid["target"]
+    assert bridge["实际支付金额"] == paid["actual"]
+    assert bridge["差额"] == paid["gap"]
 
 
 @given(

@@ -79,8 +79,16 @@ def test_bridge_sums_to_the_gap(review: dict) -> None:
         r["part"].split()[0]: r["fen"]
         for r in next(x for x in att["tables"] if x["id"] == "gmv_bridge")["rows"]
     }
-    # campaign file: UV 1,800,000 × CVR 4.5% × ASP ¥330 = 26,730,000 yuan = 2,673,000,000 fen
-    assert rows["目标支付金额"] == 2_673_000_000
+    # the campaign file's paid GMV target, 2700万 = 2,700,000,000 fen — the attainment table's,
+    # not UV 1,800,000 × CVR 4.5% × ASP ¥330 = 2673万 (the targets do not multiply up: a note)
+    assert rows["目标支付金额"] == 2_700_000_000
+    paid = next(
+        r
+        for r in next(x for x in att["tables"] if x["id"] == "attainment")["rows"]
+        if (r["metric"], r["scope"]) == ("paid_gmv", "all")
+    )
+    assert paid["target"] == rows["目标支付金额"] and paid["gap"] == rows["差额"]
+    assert any("不自洽" in n["zh"] and "¥333.33" in n["zh"] for n in att["notes"])
     assert rows["UV"] + rows["转化率效应"] + rows["客单价效应"] == rows["差额"]
     assert rows["实际支付金额"] - rows["目标支付金额"] == rows["差额"]
     assert rows["实际支付金额"] == review["headline"]["paid_gmv_fen"]
@@ -144,8 +152,18 @@ def test_sections_in_review_order(review: dict) -> None:
         "traffic",
         "customers",
         "operations",
+        "incidents",
         "competitors",
         "findings",
+    ]
+    incidents = next(s for s in review["sections"] if s["id"] == "incidents")
+    rows = [r for r in incidents["tables"][0]["rows"] if not r["rule"].startswith("风控")]
+    # the fixture's three alerts, in time order, with their handling minutes (fraud rings of the
+    # simulated data are incidents too, named 风控…)
+    assert [(r["start"], r["ack_minutes"], r["resolve_minutes"]) for r in rows] == [
+        ("2026-11-11T10:00+08:00", None, None),
+        ("2026-11-11T20:00+08:00", 4.0, 30.0),
+        ("2026-11-11T21:00+08:00", 10.0, 60.0),
     ]
     ops = next(s for s in review["sections"] if s["id"] == "operations")
     red, yellow = ops["tables"][1]["rows"]

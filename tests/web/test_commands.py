@@ -73,8 +73,10 @@ def test_key_with_unknown_scope_is_refused(cli) -> None:
 
 
 def test_campaign_add_with_plan(cli, tmp_path: Path) -> None:
+    from tests.web.test_plan_contract import valid_plan
+
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"campaign_id": "double11-2026", "daily": []}), encoding="utf-8")
+    plan.write_text(json.dumps(valid_plan()), encoding="utf-8")
     result = cli("campaign", "add", str(EXAMPLE), "--plan", str(plan))
     assert result.exit_code == 0, result.output
     assert "✓ campaign double11-2026, plan version 1" in result.output

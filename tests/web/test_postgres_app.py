@@ -18,10 +18,14 @@ def test_login_ack_plan_and_audit_on_postgres(pg_db: MetadataDB, tmp_path: Path)
     assert operator.get("/api/health").json()["database"] == "postgresql"
     acked = operator.post(f"/api/alerts/{world.alert_id}/ack").json()
     assert (acked["status"], acked["acked_by"]) == ("acked", "operator")
-    stored = operator.post(
+    from tests.web.test_plan_contract import valid_plan
+
+    partial = operator.post(
         f"/api/campaigns/{world.campaign_id}/plan",
         json={"campaign_id": world.campaign_id, "daily": []},
     )
+    assert partial.status_code == 422 and "generated_at" in partial.text  # not a plan.json
+    stored = operator.post(f"/api/campaigns/{world.campaign_id}/plan", json=valid_plan())
     assert stored.status_code == 201 and stored.json()["version"] == 1
     hostile = operator.get("/api/alerts", params={"campaign_id": "x' OR '1'='1"})
     assert hostile.json() == []

@@ -31,7 +31,7 @@ class AlertLog(Protocol):
 
     def ack(self, alert_id: int, actor: str) -> dict: ...
 
-    def resolve(self, alert_id: int, actor: str) -> dict: ...
+    def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict: ...
 
     def recent(self, campaign_id: str, limit: int = 50) -> list[dict]: ...
 
@@ -89,6 +89,8 @@ class MemoryAlertLog:
                 "playbook": playbook,
                 "opened_at": (opened_at or datetime.now(UTC)).isoformat(),
                 "acked_by": None,
+                "acked_at": None,
+                "resolved_at": None,
             }
             self.rows.append(row)
             return row["id"]
@@ -103,13 +105,15 @@ class MemoryAlertLog:
         with self.lock:
             row = self._get(alert_id)
             if row["status"] == "open":
-                row.update(status="acked", acked_by=actor)
+                row.update(status="acked", acked_by=actor, acked_at=datetime.now(UTC).isoformat())
             return dict(row)
 
-    def resolve(self, alert_id: int, actor: str) -> dict:
+    def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict:
+        """`at`: when it resolved in event time (a replay logs the data's time); default now."""
         with self.lock:
             row = self._get(alert_id)
-            row["status"] = "resolved"
+            if row["status"] != "resolved":
+                row.update(status="resolved", resolved_at=(at or datetime.now(UTC)).isoformat())
             return dict(row)
 
     def recent(self, campaign_id: str, limit: int = 50) -> list[dict]:
@@ -134,9 +138,9 @@ class MetadataAlertLog:
         with self.db.session() as session:
             return _row(self.alerts.ack(session, alert_id, actor=actor))
 
-    def resolve(self, alert_id: int, actor: str) -> dict:
+    def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict:
         with self.db.session() as session:
-            return _row(self.alerts.resolve(session, alert_id, actor=actor))
+            return _row(self.alerts.resolve(session, alert_id, actor=actor, at=at))
 
     def recent(self, campaign_id: str, limit: int = 50) -> list[dict]:
         with self.db.session() as session:
@@ -162,4 +166,6 @@ def _row(row: Any) -> dict:
         "playbook": row.playbook,
         "opened_at": row.opened_at.isoformat() if row.opened_at else None,
         "acked_by": row.acked_by,
+        "acked_at": row.acked_at.isoformat() if row.acked_at else None,
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
     }

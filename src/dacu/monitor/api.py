@@ -92,8 +92,17 @@ def _load_campaign(request: Request, campaign_id: str) -> tuple[Any, dict | None
         if row is None:
             raise HTTPException(404, f"no campaign {campaign_id!r} (register it first)")
         campaign = campaigns.load(row)
-        plan_row = campaigns.latest_plan(session, campaign_id)
-        return campaign, plan_row.body if plan_row else None
+        return campaign, _valid_plan_body(campaigns, session, campaign)
+
+
+def _valid_plan_body(campaigns: Any, session: Any, campaign: Any) -> dict | None:
+    """The newest stored plan the monitor can read (a wrong later version is passed over)."""
+    from dacu.monitor.pacing import parse_plan
+
+    found = campaigns.latest_valid_plan(
+        session, campaign.id, lambda body: parse_plan(body, tz=campaign.timezone)
+    )
+    return found[0].body if found else None
 
 
 def _monitor_dir() -> Path:
@@ -120,6 +129,10 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
     )
     monitor.flash_audit = _flash_audit(request, monitor)
     monitor.recover()
+    if os.environ.get("DACU_WAREHOUSE"):  # last year's window and baseline days for the rules
+        from dacu.monitor.replay import backfill_history
+
+        backfill_history(monitor, os.environ["DACU_WAREHOUSE"])
     return monitor
 
 

@@ -40,19 +40,36 @@ def _records(batch: pa.Table) -> list[dict]:
 def replay(
     campaign: Path = CAMPAIGN,
     events: Path = typer.Option(..., "--events", "-e", help="events.parquet (EVENT_SCHEMA)."),
-    plan: Path | None = typer.Option(None, "--plan", help="plan.json for pacing and plan rules."),
+    plan: Path | None = typer.Option(
+        None, "--plan", help="plan.json: pacing, plan rules and the plan's risk triggers."
+    ),
     skus: Path | None = typer.Option(None, "--skus", help="skus.parquet for stock watches."),
     out: Path = typer.Option(
-        Path("monitor-data"), "--out", help="Folder for segments and rollups."
+        Path("monitor-data"),
+        "--out",
+        help="Folder for segments, rollups and the alert log (alerts.json); a previous "
+        "replay's are replaced.",
     ),
     since: str | None = typer.Option(
         None, "--since", help="Replay from this time (ISO, Asia/Shanghai)."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="Replay up to (not including) this time (ISO, Asia/Shanghai)."
     ),
     backfill: bool = typer.Option(
         True,
         "--backfill/--no-backfill",
         help="With --since: load the campaign's events before it "
         "first, without alerts (campaign-to-date, baselines).",
+    ),
+    history: bool = typer.Option(
+        True,
+        "--history/--no-history",
+        help="With --since: load what the rules compare with from before the campaign, "
+        "without alerts (last year's same window for last_year rules, 7 baseline days).",
+    ),
+    step: str = typer.Option(
+        "10s", "--step", help="Evaluate the rules every STEP of event time (10s live, 10m fast)."
     ),
     speed: float = typer.Option(
         0.0, "--speed", help="Data seconds per real second (0 = flat out)."
@@ -70,58 +87,92 @@ def replay(
 ) -> None:
     """Replay events through the collector → rollups → rules → root cause → playbook, in event time.
 
-    Prints each alert as it opens, with its root cause. Example:
+    Prints each alert as it opens, with its root cause, and writes the alert log to
+    OUT/alerts.json for `dacu report review --alerts`. The peak day of Double 11, as the demo
+    replays it:
 
       dacu monitor replay -c examples/double11.yaml -e sim/events.parquet --plan plan.json \\
-          --since 2026-11-11T00:00 --speed 600
+          --skus sim/skus.parquet --since 2026-11-11T00:00 --until 2026-11-12T00:00 --step 10m
     """
     from dacu.config import load_campaign
     from dacu.monitor.live import LiveMonitor
     from dacu.monitor.notifiers import Notifier, load_targets
-    from dacu.monitor.pacing import load_plan
+    from dacu.monitor.replay import fresh_folder, run_replay, write_alert_log
+    from dacu.monitor.rules import parse_duration
 
     config = load_campaign(campaign)
-    every = _read_events(events, None, config.timezone)
-    table = _since(every, since, config.timezone)
+    start = _moment(since, config.timezone, "--since") if since else None
+    end = _moment(until, config.timezone, "--until") if until else None
+    if start and end and end <= start:
+        raise ConfigError(f"--until {until}: must be after --since {since}")
+    try:
+        every = parse_duration(step)
+    except ValueError as exc:
+        raise ConfigError(f"--step: {exc}") from None
+    table = _read_events(events)
     notifier = (
         Notifier(load_targets(list(config.notify), source=str(campaign)))
         if notify and config.notify
         else None
     )
     coupons = _open_coupons(store, config) if store else None  # a bad URL fails before --out
+    loaded_plan = _checked_plan(plan, config.timezone) if plan else None
+    fresh_folder(out)
     monitor = LiveMonitor(
         config,
         out,
-        plan=load_plan(plan, tz=config.timezone) if plan else None,
+        plan=loaded_plan,
         skus=pq.read_table(skus).to_pylist() if skus else (),
         notifier=notifier,
+        step=every,
     )
     if coupons is not None:
         from dacu.monitor.live import recent_audit
 
         monitor.flash_audit = recent_audit(coupons, monitor)
-    if since and backfill:
-        earlier = every.filter(
-            pc.and_(
-                _at_least(every, config.start),
-                pc.invert(_at_least(every, _moment(since, config.timezone))),
-            )
-        )
+    earlier, replayed = run_replay(
+        monitor,
+        table,
+        since=start,
+        until=end,
+        backfill=backfill,
+        history=history,
+        feed=lambda m, t: _feed(m, t, batch=batch, speed=speed),
+    )
+    if start and (backfill or history):
         console.print(
-            f"backfilled {monitor.backfill(earlier):,} events from {config.start:%Y-%m-%d %H:%M} "
-            f"to {since} (no alerts)",
+            f"backfilled {earlier:,} events before {since} (no alerts): "
+            + ", ".join(
+                [
+                    *(["the campaign since its start"] if backfill else []),
+                    *(["history"] if history else []),
+                ]
+            ),
             markup=False,
         )
-    _feed(monitor, table, batch=batch, speed=speed)
     monitor.close()
+    log = write_alert_log(monitor, out)
     opened = [f for f in monitor.feed if f["kind"] == "opened"]
     console.print(
-        f"replayed {table.num_rows:,} events; {len(opened)} alerts opened; "
-        f"{len(monitor.bots.bots)} bot users suppressed; rollups in {out}",
+        f"replayed {replayed:,} events; {len(opened)} alerts opened; "
+        f"{len(monitor.bots.bots)} bot users suppressed; rollups in {out}; alert log {log}",
         markup=False,
     )
     if monitor.flash_audit is not None:
         _print_coupons(monitor.flash_audit())
+
+
+def _checked_plan(path: Path, tz: str):
+    """plan.json checked against its schema (key path of what is wrong), then read for pacing."""
+    from dacu.monitor.pacing import load_plan
+    from dacu.plan.schema import check_plan
+
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable plan.json ({exc})") from None
+    check_plan(body, source=str(path))
+    return load_plan(path, tz=tz)
 
 
 def _open_coupons(url: str, config):
@@ -147,24 +198,16 @@ def _print_coupons(entries: list) -> None:
         )
 
 
-def _read_events(path: Path, since: str | None, tz: str) -> pa.Table:
+def _read_events(path: Path) -> pa.Table:
     if not path.exists():
         raise InputError("no such events file", file=str(path))
-    return _since(pq.read_table(path).sort_by("ts"), since, tz)
+    return pq.read_table(path).sort_by("ts")
 
 
-def _moment(text: str, tz: str) -> datetime:
+def _moment(text: str, tz: str, option: str = "--since") -> datetime:
     from dacu.config import parse_local_time
 
-    return parse_local_time(text, tz, option="--since")
-
-
-def _at_least(table: pa.Table, moment: datetime) -> pa.ChunkedArray:
-    return pc.greater_equal(table["ts"], pa.scalar(moment, table.schema.field("ts").type))
-
-
-def _since(table: pa.Table, since: str | None, tz: str) -> pa.Table:
-    return table.filter(_at_least(table, _moment(since, tz))) if since else table
+    return parse_local_time(text, tz, option=option)
 
 
 def _feed(monitor, table: pa.Table, *, batch: int, speed: float) -> None:
@@ -208,13 +251,20 @@ def minute_slices(table: pa.Table, batch: int) -> list[tuple[int, int]]:
 
 
 @monitor_app.command("rules")
-def rules(campaign: Path = CAMPAIGN) -> None:
-    """Validate and list the alert rules (alerts:) and notification targets (notify:).
+def rules(
+    campaign: Path = CAMPAIGN,
+    plan: Path | None = typer.Option(
+        None, "--plan", help="plan.json: list its risk triggers, watched as rules too."
+    ),
+) -> None:
+    """Validate and list the alert rules (alerts:), the plan's risk triggers (--plan) and the
+    notification targets (notify:). Money bounds are yuan in the file and shown as ¥.
 
-    Example: dacu monitor rules -c examples/double11.yaml
+    Example: dacu monitor rules -c examples/double11.yaml --plan plan-out/plan.json
     """
     from dacu.config import load_campaign
     from dacu.monitor.notifiers import load_targets
+    from dacu.monitor.plan_rules import plan_rules
     from dacu.monitor.rules import load_rules
 
     config = load_campaign(campaign)
@@ -226,12 +276,28 @@ def rules(campaign: Path = CAMPAIGN) -> None:
             raise ConfigError(
                 f"{campaign}: alerts (id {rule.id}).notify: unknown target(s) {missing}"
             )
-        bound = f"< {rule.below:g}" if rule.below is not None else f"> {rule.above:g}"
-        console.print(
-            f"✓ {rule.id}: {rule.metric}{f' by {rule.by}' if rule.by else ''} {bound} "
-            f"({rule.compare}), window {rule.window}, for {rule.for_}, {rule.severity}"
-        )
+        console.print(f"✓ {describe_rule(rule)}", markup=False)
+    if plan is not None:
+        risks = _checked_plan(plan, config.timezone).raw.get("risks") or []
+        extra, unwatched = plan_rules(risks, taken=[r.id for r in found], capacity=config.capacity)
+        for rule in extra:
+            console.print(f"✓ {describe_rule(rule)} ← plan", markup=False)
+        for item in unwatched:
+            console.print(f"· {item.id}: not watched live — {item.reason}", markup=False)
+        found = found + extra
     console.print(f"{len(found)} rules, {len(targets)} notification targets")
+
+
+def describe_rule(rule) -> str:
+    """'asp-floor: 客单价 asp_fen < ¥200 (absolute), window 1:00:00 …' in the KPI's unit."""
+    from dacu.monitor.messages import show
+
+    sign, bound = ("<", rule.below) if rule.below is not None else (">", rule.above)
+    shown = show(rule.metric, bound) if rule.compare == "absolute" else f"{bound:.0%}"
+    return (
+        f"{rule.id}: {rule.name or ''} {rule.metric}{f' by {rule.by}' if rule.by else ''} "
+        f"{sign} {shown} ({rule.compare}), window {rule.window}, for {rule.for_}, {rule.severity}"
+    )
 
 
 @monitor_app.command("notify-test")

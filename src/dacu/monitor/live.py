@@ -88,6 +88,19 @@ def anomaly_rules(metrics: Iterable[str] = ANOMALY_METRICS, *, k: float = 3.0) -
     ]
 
 
+def watched_rules(campaign: Campaign, plan: Plan | None) -> list[AlertRule]:
+    """The campaign file's rules, then the plan's risk triggers it does not override (by id)."""
+    from dacu.monitor.plan_rules import plan_rules
+
+    rules = load_rules(campaign)
+    if plan is None:
+        return rules
+    extra, _ = plan_rules(
+        plan.raw.get("risks") or [], taken=[r.id for r in rules], capacity=campaign.capacity
+    )
+    return rules + extra
+
+
 SIGNALS_OF = {
     "pay_rate": ("pay_failure",),
     "cvr": ("pay_failure", "cvr_drop", "stock_out"),
@@ -188,7 +201,7 @@ class LiveMonitor:
             listeners=[self._on_batch],
             inspect=self.bots.observe,
         )
-        rules = load_rules(campaign)
+        rules = watched_rules(campaign, plan)
         self.engine = RuleEngine(rules + (anomaly_rules() if detectors else []))
         self.alert_log = alert_log or MemoryAlertLog()
         self.notifier, self.flash_audit = notifier, flash_audit
@@ -461,10 +474,11 @@ class LiveMonitor:
             playbook=pb,
             tz=self.campaign.timezone,
             deviations=rule.id.startswith("anomaly-"),
+            bound=("<", rule.below) if rule.below is not None else (">", rule.above or 0.0),
         )
         if change.kind == "resolved":
             if change.alert_id is not None:
-                self.alert_log.resolve(change.alert_id, "monitor")
+                self.alert_log.resolve(change.alert_id, "monitor", at=change.at)
         else:
             state.alert_id = self.alert_log.open(
                 campaign_id=self.campaign.id,

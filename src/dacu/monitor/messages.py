@@ -134,8 +134,11 @@ def alert_text(
     playbook: dict | None = None,
     tz: str = "Asia/Shanghai",
     deviations: bool = False,
+    bound: tuple[str, float] | None = None,
 ) -> tuple[str, str]:
     """(title, body) of one alert transition.
+
+    `bound`: ("<" or ">", threshold) of an absolute rule, shown in the KPI's unit (¥ for money).
 
     `deviations`: the value is a detector's score (robust deviations from comparable hours), not
     the KPI itself, so it is shown as σ rather than in the KPI's unit.
@@ -150,7 +153,11 @@ def alert_text(
         f"- 指标 {METRIC_ZH.get(metric, metric)}：偏离同时段常态 {value:+.1f}σ (robust deviations)"
         if deviations and value is not None
         else f"- 指标 {METRIC_ZH.get(metric, metric)}：当前 {show(metric, value)}，"
-        f"参考({compare}) {show(metric, reference)}{ratio}"
+        + (
+            f"阈值 {bound[0]} {show(metric, bound[1])} (threshold)"
+            if compare == "absolute" and bound is not None
+            else f"参考({compare}) {show(metric, reference)}{ratio}"
+        )
     )
     lines = [measure, f"- 时间 {at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（北京时间）"]
     culprit = (root_cause or {}).get("culprit")
@@ -180,7 +187,9 @@ def alert_text(
     shown = (
         f"{value:+.1f}σ"
         if deviations and value is not None
-        else (f"{show(metric, value)} vs {show(metric, reference)}")
+        else f"{show(metric, value)} {bound[0]} {show(metric, bound[1])}"
+        if compare == "absolute" and bound is not None
+        else f"{show(metric, value)} vs {show(metric, reference)}"
     )
     lines.append(
         f"- EN: {kind} {severity} — {rule_name} ({key_dim or 'all'}={key or '*'}): {metric} {shown}"

@@ -46,7 +46,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dacu.config import Campaign
-from dacu.errors import ConfigError
+from dacu.errors import ConfigError, MoneyError
+from dacu.money import parse_fen
 
 METRICS = (
     "gmv_fen",
@@ -240,6 +241,10 @@ def load_rules(campaign: Campaign, *, source: str = "campaign") -> list[AlertRul
     for index, item in enumerate(campaign.alerts):
         ident = item.get("id", "?") if isinstance(item, dict) else "?"
         try:
+            item = in_fen(item)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: alerts[{index}] (id {ident}).{exc}") from None
+        try:
             rule = AlertRule.model_validate(_localise(item, zone))
         except ValidationError as exc:
             first = exc.errors()[0]
@@ -253,6 +258,29 @@ def load_rules(campaign: Campaign, *, source: str = "campaign") -> list[AlertRul
         seen.add(rule.id)
         rules.append(rule)
     return rules
+
+
+MONEY = frozenset({"gmv_fen", "paid_gmv_fen", "asp_fen", "refund_fen", "spend_fen"})
+
+
+def in_fen(item: Any) -> Any:
+    """A campaign file's absolute money bound is yuan like every amount in it (`asp below: 300`,
+    `spend above: ¥1.2万`): held as fen inside, as the KPIs are. Ratios of a reference stay ratios."""
+    if not isinstance(item, dict) or item.get("compare", "absolute") != "absolute":
+        return item
+    if _ALIASES.get(str(item.get("metric")), str(item.get("metric"))) not in MONEY:
+        return item
+    out = dict(item)
+    for bound in ("below", "above"):
+        if out.get(bound) is None:
+            continue
+        try:
+            out[bound] = parse_fen(out[bound])
+        except MoneyError:
+            raise ValueError(
+                f"{bound}: {out[bound]!r} is not an amount in yuan (e.g. 300, ¥1,200 or 1.2万)"
+            ) from None
+    return out
 
 
 def _localise(item: Any, zone: ZoneInfo) -> Any:

@@ -88,18 +88,29 @@ def build(
     ),
     growth: str = typer.Option("0%", help="Growth ask on top of baseline × uplift, e.g. 40%."),
     tolerance: str = typer.Option("15%", help="Pacing band around the milestones."),
+    lessons: Path | None = typer.Option(
+        None,
+        "--lessons",
+        help="lessons.json of the last review (or its folder): budget toward the best ROI, "
+        "stock buffers for sold-out SKUs, noisy alerts — each change noted with its lesson.",
+    ),
 ) -> None:
     """生成活动方案 Build the plan: targets, budget, timeline, tasks, capacity, risks.
 
     Writes plan.json (read by the monitor and the review), plan.xlsx, plan.ics and charts/.
 
     Example: dacu plan build --campaign examples/double11.yaml --history hist/ --growth 40%
+
+    The next campaign, learning from the last review:
+    dacu plan build -c examples/double12.yaml -w duckdb:///dacu.duckdb --lessons review-out/
     """
     from dacu.config import _to_ratio, load_campaign
     from dacu.plan.export import write_plan
+    from dacu.plan.lessons import read_lessons
     from dacu.plan.sources import read_history_dir, read_history_warehouse, read_sim_dir
 
     campaign = load_campaign(campaign_file)
+    learned = read_lessons(lessons) if lessons is not None else None
     hist = None
     if history is not None and (history / "events.parquet").exists():
         with out.status("读取历史 reading the simulated history …"):
@@ -110,7 +121,12 @@ def build(
         hist = read_history_warehouse(warehouse, campaign)
     with out.status("生成方案 building the plan …"):
         plan = write_plan(
-            campaign, out_dir, hist, growth=_to_ratio(growth), tolerance=_to_ratio(tolerance)
+            campaign,
+            out_dir,
+            hist,
+            growth=_to_ratio(growth),
+            tolerance=_to_ratio(tolerance),
+            lessons=learned,
         )
     _summary(plan, out_dir)
 

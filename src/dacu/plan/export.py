@@ -283,14 +283,24 @@ def write_charts(plan: Plan, campaign, folder: Path) -> list[Path]:
 
 
 def write_plan(
-    campaign, out_dir: Path, history=None, *, growth: float = 0.0, tolerance: float = 0.15
+    campaign,
+    out_dir: Path,
+    history=None,
+    *,
+    growth: float = 0.0,
+    tolerance: float = 0.15,
+    lessons: dict | None = None,
 ):
     """Build the plan and write plan.json, plan.xlsx, plan.ics and charts/ into `out_dir`
-    (the one call the demo needs). Returns the `Plan`."""
+    (the one call the demo needs). `lessons`: the last review's lessons.json, applied by
+    `dacu.plan.lessons`. Returns the `Plan`."""
     from dacu.plan.build import build_plan
+    from dacu.plan.lessons import apply_lessons
     from dacu.plan.timeline import write_ics
 
     plan = build_plan(campaign, history, growth=growth, tolerance=tolerance)
+    if lessons is not None:
+        plan = apply_lessons(plan, lessons)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan.write(out_dir / "plan.json")

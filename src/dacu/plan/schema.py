@@ -141,3 +141,32 @@ class Plan(_Model):
 def load_plan(path: str | Path) -> Plan:
     """Read a plan.json (raises pydantic's ValidationError naming the field)."""
     return Plan.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def check_plan(body: Any, *, source: str = "plan.json") -> Plan:
+    """Validate a plan.json body at the door (`dacu campaign add --plan`, the plan API, the
+    monitor's and the review's files): a wrong plan is refused with its key path and what was
+    expected, e.g. "plan.json: budget.channels.0.spend_fen: Input should be a valid integer,
+    got 'abc' (schema_version 1 of `dacu plan build`)"."""
+    from pydantic import ValidationError
+
+    from dacu.errors import ConfigError
+
+    if not isinstance(body, dict):
+        raise ConfigError(f"{source}: expected a JSON object (the plan.json of `dacu plan build`)")
+    version = body.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise ConfigError(
+            f"{source}: schema_version: {version!r} is not {SCHEMA_VERSION} (rebuild the plan "
+            "with this dacu: `dacu plan build`)"
+        )
+    try:
+        return Plan.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "plan"
+        got = f", got {first['input']!r}" if "input" in first and first["type"] != "missing" else ""
+        raise ConfigError(
+            f"{source}: {where}: {first['msg']}{got} (schema_version {SCHEMA_VERSION} of "
+            f"`dacu plan build`)"
+        ) from None

@@ -13,8 +13,16 @@ from dacu.config import Campaign
 from dacu.plan.schema import Plan
 from dacu.report import sections as s1
 from dacu.report import sections_more as s2
+from dacu.report.checks import check_findings, checks_table, cross_checks
 from dacu.report.competitors import Competitor
 from dacu.report.findings import derive_findings, findings_section
+from dacu.report.incidents import (
+    estimate_losses,
+    fraud_incidents,
+    incident_findings,
+    incident_rows,
+    incidents_section,
+)
 from dacu.report.model import Review
 from dacu.report.promotions import StoreFacts, add_coupons, add_refusals, read_store
 from dacu.report.queries import Facts, read_facts
@@ -36,7 +44,18 @@ def build_review(
     is given, the coupons issued and the refusals; then assemble every section."""
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
     store_facts = read_store(store, campaign) if store else None
-    return assemble(campaign, facts, plan=plan, alerts=alerts, rivals=rivals, store=store_facts)
+    losses = estimate_losses(warehouse, campaign, alerts or [])
+    rings = fraud_incidents(warehouse, campaign)
+    return assemble(
+        campaign,
+        facts,
+        plan=plan,
+        alerts=alerts,
+        rivals=rivals,
+        store=store_facts,
+        losses=losses,
+        fraud=rings,
+    )
 
 
 def assemble(
@@ -47,10 +66,14 @@ def assemble(
     alerts: list[dict[str, Any]] | None = None,
     rivals: list[Competitor] | None = None,
     store: StoreFacts | None = None,
+    losses: dict[Any, int | None] | None = None,
+    fraud: list[dict[str, Any]] | None = None,
 ) -> Review:
-    """The sections in the order of a real review, then the findings drawn from them."""
-    attainment, bridge = s1.attainment(campaign, plan, facts)
-    actual = overall_actuals(facts)
+    """The sections in the order of a real review, then the findings drawn from them.
+    `losses`: estimated loss per alert id (`incidents.estimate_losses`, needs the warehouse);
+    `fraud`: rings of linked flagged accounts as incident rows (`incidents.fraud_incidents`)."""
+    attainment, bridge = s1.attainment(campaign, plan, facts, store)
+    actual = overall_actuals(facts, store, campaign)
     sections = [
         s1.overview(campaign, facts),
         attainment,
@@ -64,7 +87,16 @@ def assemble(
     add_coupons(sections[3], campaign, facts.coupon_usage, store)
     add_recall(sections[5], facts.recall, campaign)
     add_refusals(sections[6], store)
-    findings = derive_findings(sections, bridge)
+    checks = _cross_checks(sections, facts)
+    sections[6].tables.append(checks_table(checks))
+    incidents = sorted(
+        incident_rows(alerts or [], campaign, losses or {}, s1.names(campaign)) + (fraud or []),
+        key=lambda r: r["start"] or "",
+    )
+    sections.insert(7, incidents_section(incidents, alerts is not None))
+    findings = (
+        check_findings(checks) + incident_findings(incidents) + derive_findings(sections, bridge)
+    )
     sections.append(findings_section(findings))
     headline = {k: _plain(v) for k, v in facts.total.items()}
     headline.update(
@@ -90,6 +122,12 @@ def assemble(
         sections=sections,
         findings=findings,
     )
+
+
+def _cross_checks(sections: list[Any], facts: Facts) -> list[dict[str, Any]]:
+    coupons = next((t.rows for s in sections for t in s.tables if t.id == "coupons"), [])
+    cells = {"channel": facts.by_channel, "category": facts.by_category}
+    return cross_checks(coupons, facts.skus, facts.total, cells)
 
 
 def _plain(value: Any) -> Any:

@@ -29,29 +29,37 @@ FACTOR_ACTION = {
 }
 
 
+_ATTAINED = {"gmv": ("GMV(拍下)", "GMV (placed)"), "paid_gmv": ("支付金额", "Paid GMV")}
+
+
 def _gmv_rule(att: Table, bridge: Bridge | None) -> list[Finding]:
-    row = next((r for r in att.rows if r["metric"] == "gmv" and r["scope"] == "all"), None)
-    if row is None or row["actual"] is None:
-        return []
-    rate = row["actual"] / row["target"] if row["target"] else 0.0
-    good = rate >= 1
-    out = [
-        Finding(
-            "gmv-attainment",
-            "good" if good else "bad",
-            tx(
-                f"GMV 达成 {format_pct(rate, digits=1)}（目标 {format_fen(row['target'])}，"
-                f"实际 {format_fen(row['actual'])}）",
-                f"GMV reached {format_pct(rate, digits=1)} of target "
-                f"({format_fen(row['actual'], lang='en')} of {format_fen(row['target'], lang='en')})",
-            ),
-            f"attainment/attainment: gmv actual={row['actual']} target={row['target']}",
-            tx(
-                "保持当前节奏" if good else "见 GMV 桥的最大负向因子",
-                "Keep the rhythm" if good else "See the largest negative factor of the bridge",
-            ),
+    """Placed and paid GMV each against its own target (the attainment table's rows, the same
+    the bridge and headline use), then the bridge's largest negative factor when paid fell short."""
+    out = []
+    for metric, (zh, en) in _ATTAINED.items():
+        row = next((r for r in att.rows if r["metric"] == metric and r["scope"] == "all"), None)
+        if row is None or row["actual"] is None or not row["target"]:
+            continue
+        rate = row["actual"] / row["target"]
+        good = rate >= 1
+        out.append(
+            Finding(
+                f"{metric.replace('_', '-')}-attainment",
+                "good" if good else "bad",
+                tx(
+                    f"{zh} 达成 {format_pct(rate, digits=1)}（目标 {format_fen(row['target'])}，"
+                    f"实际 {format_fen(row['actual'])}，差额 {format_fen(row['gap'])}）",
+                    f"{en} reached {format_pct(rate, digits=1)} of target "
+                    f"({format_fen(row['actual'], lang='en')} of "
+                    f"{format_fen(row['target'], lang='en')})",
+                ),
+                f"attainment/attainment: {metric} actual={row['actual']} target={row['target']}",
+                tx(
+                    "保持当前节奏" if good else "见 GMV 桥的最大负向因子",
+                    "Keep the rhythm" if good else "See the largest negative factor of the bridge",
+                ),
+            )
         )
-    ]
     if bridge is not None and bridge.gap_fen < 0:
         effects = {
             "UV": bridge.uv_effect_fen,
@@ -64,8 +72,8 @@ def _gmv_rule(att: Table, bridge: Bridge | None) -> list[Finding]:
                 f"bridge-{worst.lower()}",
                 "bad",
                 tx(
-                    f"GMV 差额中 {worst} 效应最大：{format_fen(effects[worst])}",
-                    f"{worst} explains most of the GMV gap: "
+                    f"支付金额差额中 {worst} 效应最大：{format_fen(effects[worst])}",
+                    f"{worst} explains most of the paid GMV gap: "
                     f"{format_fen(effects[worst], lang='en')}",
                 ),
                 f"attainment/gmv_bridge: {worst.lower()}_effect_fen={effects[worst]}",
@@ -286,12 +294,27 @@ def findings_section(findings: list[Finding]) -> Section:
         ],
         rows,
     )
-    bad = sum(f.severity == "bad" for f in findings)
     return Section(
-        "findings",
-        tx("发现与行动", "Findings and actions"),
-        tx(f"{len(findings)} 条发现，{bad} 条需要改进", f"{len(findings)} findings, {bad} to fix"),
-        [table],
+        "findings", tx("发现与行动", "Findings and actions"), findings_headline(findings), [table]
+    )
+
+
+SEVERITY_WORDS = (
+    ("bad", "需要改进", "to fix"),
+    ("warn", "需要关注", "to watch"),
+    ("good", "做得好", "went well"),
+)
+
+
+def findings_headline(findings: list[Finding]) -> Any:
+    """'9 条发现：2 条需要改进，5 条需要关注，2 条做得好' — every severity counted."""
+    counts = [(zh, en, sum(f.severity == key for f in findings)) for key, zh, en in SEVERITY_WORDS]
+    parts = [(zh, en, n) for zh, en, n in counts if n]
+    return tx(
+        f"{len(findings)} 条发现"
+        + ("：" + "，".join(f"{n} 条{zh}" for zh, _, n in parts) if parts else ""),
+        f"{len(findings)} findings"
+        + (": " + ", ".join(f"{n} {en}" for _, en, n in parts) if parts else ""),
     )
 
 
@@ -302,9 +325,37 @@ def write_lessons(review: Review, path: Path) -> Path:
         "generated_at": review.generated_at,
         "lessons": [asdict(f) for f in review.findings],
         "todo": [f.action for f in review.findings if f.severity != "good"],
+        "data": lesson_data(review),
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
+
+
+def lesson_data(review: Review) -> dict[str, Any]:
+    """The figures the next plan acts on (`dacu.plan.lessons`), each with the finding it came
+    from: ROI per budget line, the SKUs that sold out, how often each alert fired."""
+    tables = {t.id: t for s in review.sections for t in s.tables}
+    roi = {
+        str(r["line"]): r["roi"]
+        for r in (tables["investment"].rows if "investment" in tables else [])
+        if r.get("roi") is not None and r.get("line")
+    }
+    sold = [
+        {k: r.get(k) for k in ("sku_id", "stock", "units", "sold_out_at", "lost_units")}
+        for r in (tables["stockouts"].rows if "stockouts" in tables else [])
+    ]
+    fired: dict[str, int] = {}
+    for r in tables["incidents"].rows if "incidents" in tables else []:
+        if not str(r.get("rule", "")).startswith("风控"):
+            fired[r["rule"]] = fired.get(r["rule"], 0) + 1
+    ids = {f.id for f in review.findings}
+    return {
+        "roi_by_line": roi,
+        "roi_lessons": sorted(ids & {"roi-best", "roi-worst"}),
+        "sold_out": sold,
+        "sold_out_lesson": "stockouts" if "stockouts" in ids else None,
+        "alerts_by_rule": fired,
+    }
 
 
 def load_lessons(path: str | Path) -> dict[str, Any]:

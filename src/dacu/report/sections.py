@@ -8,9 +8,9 @@ from dacu.config import Campaign
 from dacu.money import format_fen, format_pct
 from dacu.plan.schema import Plan
 from dacu.report.bridge import Bridge, gmv_bridge
-from dacu.report.model import Chart, Column, Section, Series, Table, tx
+from dacu.report.model import Chart, Column, Section, Series, Table, Text, tx
 from dacu.report.queries import Facts
-from dacu.report.targets import attainment_rows, attainment_table
+from dacu.report.targets import Goal, attainment_rows, attainment_table, review_targets
 
 KPI_COLS = [
     Column("gmv_fen", tx("GMV", "GMV"), "fen"),
@@ -102,39 +102,50 @@ def overview(campaign: Campaign, facts: Facts) -> Section:
     return Section("overview", tx("活动概览", "Overview"), msg, [head, phases, scope])
 
 
-def bridge_target(campaign: Campaign, plan: Plan | None) -> tuple[float, float, float] | None:
-    """(uv, cvr, asp_fen) of the target: plan.json's root, else the campaign file's targets."""
-    if plan is not None:
-        root = plan.targets
-        return float(root.uv), float(root.cvr), float(root.asp_fen)
-    values = {
-        t.metric: t.value
-        for t in campaign.targets
-        if t.phase is None and t.channel is None and t.category is None
-    }
-    if all(k in values for k in ("uv", "cvr", "asp")):
-        return values["uv"], values["cvr"], values["asp"]
-    return None
+def bridge_target(
+    goals: dict[tuple[str, str], Goal],
+) -> tuple[tuple[float, float, float], Text | None] | None:
+    """(uv, cvr, asp_fen) whose product is the paid GMV target of the attainment table, with UV
+    and CVR its targets too; ASP = paid target ÷ (UV × CVR), and a note when the file's own ASP
+    target differs from that (the targets do not multiply up). None without those targets."""
+    paid, uv, cvr = (goals.get((m, "all")) for m in ("paid_gmv", "uv", "cvr"))
+    if paid is None or uv is None or cvr is None or uv.value <= 0 or cvr.value <= 0:
+        return None
+    asp = paid.value / (uv.value * cvr.value)
+    own = goals.get(("asp", "all"))
+    note = None
+    if own is not None and own.value > 0 and abs(asp / own.value - 1) > 0.005:
+        note = tx(
+            f"目标不自洽：支付金额目标 {format_fen(round(paid.value))} ÷（UV {uv.value:,.0f} × 转化率 "
+            f"{format_pct(cvr.value)}）= 客单价 {format_fen(round(asp))}，而客单价目标为 "
+            f"{format_fen(round(own.value))}；GMV 桥按前者拆解",
+            f"The targets do not multiply up: paid GMV target ÷ (UV × CVR) = ASP "
+            f"{format_fen(round(asp), lang='en')}, the ASP target is "
+            f"{format_fen(round(own.value), lang='en')}; the bridge uses the former",
+        )
+    return (uv.value, cvr.value, asp), note
 
 
 def attainment(
-    campaign: Campaign, plan: Plan | None, facts: Facts
+    campaign: Campaign, plan: Plan | None, facts: Facts, store: Any = None
 ) -> tuple[Section, Bridge | None]:
-    rows = attainment_rows(campaign, plan, facts)
+    rows = attainment_rows(campaign, plan, facts, store)
     section = Section(
         "attainment", tx("KPI 达成", "KPI attainment"), tx("", ""), [attainment_table(rows)]
     )
     t = facts.total
-    target = bridge_target(campaign, plan)
+    found = bridge_target(review_targets(campaign, plan))
     bridge = None
-    if target is not None and t["buyers"]:
-        bridge = gmv_bridge(target, (t["uv"], t["cvr"], t["asp_fen"]), t["paid_gmv_fen"])
+    if found is not None and t["buyers"]:
+        bridge = gmv_bridge(found[0], (t["uv"], t["cvr"], t["asp_fen"]), t["paid_gmv_fen"])
+        if found[1] is not None:
+            section.notes.append(found[1])
     if bridge is None:
         section.notes.append(
             tx(
-                "无法拆解 GMV 差额：缺少 UV/转化率/客单价目标（plan.json 或活动文件）",
-                "No GMV bridge: the UV, CVR and ASP targets are missing "
-                "(plan.json or the campaign file)",
+                "无法拆解支付金额差额：缺少支付金额（或 UV/转化率/客单价）目标（活动文件或 plan.json）",
+                "No GMV bridge: the paid GMV (or UV, CVR and ASP) targets are missing "
+                "(campaign file or plan.json)",
             )
         )
     else:
@@ -194,22 +205,33 @@ def _phase_channel_tables(campaign: Campaign, facts: Facts) -> list[Table]:
 
 
 def _attainment_headline(rows: list[dict], bridge: Bridge | None) -> Any:
-    gmv = next((r for r in rows if r["metric"] == "gmv" and r["scope"] == "all"), None)
-    if gmv is None or gmv["actual"] is None:
-        return tx("KPI 达成情况见下表", "KPI attainment below")
-    rate = gmv["actual"] / gmv["target"] if gmv["target"] else 0
-    zh = f"GMV 达成 {format_pct(rate, digits=1)}"
-    en = f"GMV at {format_pct(rate, digits=1)} of target"
+    """Placed GMV against its target; paid GMV against its target (the bridge's) and the factor
+    that moved it most in the gap's direction."""
+    zh, en = [], []
+    for metric, name_zh, name_en in (
+        ("gmv", "GMV(拍下)", "GMV (placed)"),
+        ("paid_gmv", "支付金额", "paid GMV"),
+    ):
+        row = next((r for r in rows if r["metric"] == metric and r["scope"] == "all"), None)
+        if row is None or row["actual"] is None or not row["target"]:
+            continue
+        rate = format_pct(row["actual"] / row["target"], digits=1)
+        zh.append(f"{name_zh} 达成 {rate}")
+        en.append(f"{name_en} at {rate} of target")
     if bridge is not None:
         effects = {
             "UV": bridge.uv_effect_fen,
             "CVR": bridge.cvr_effect_fen,
             "ASP": bridge.asp_effect_fen,
         }
-        worst = min(effects, key=lambda k: effects[k])
-        zh += f"，差额主要来自 {worst}（{format_fen(effects[worst])}）"
-        en += f"; the gap comes mostly from {worst} ({format_fen(effects[worst], lang='en')})"
-    return tx(zh, en)
+        short = bridge.gap_fen < 0
+        lead = (min if short else max)(effects, key=lambda k: effects[k])
+        word_zh, word_en = ("差额", "the gap") if short else ("超额", "the excess")
+        zh.append(f"{word_zh}主要来自 {lead}（{format_fen(effects[lead])}）")
+        en.append(f"{word_en} comes mostly from {lead} ({format_fen(effects[lead], lang='en')})")
+    if not zh:
+        return tx("KPI 达成情况见下表", "KPI attainment below")
+    return tx("，".join(zh), "; ".join(en))
 
 
 def structure(campaign: Campaign, facts: Facts) -> Section:

@@ -203,6 +203,13 @@ def post_plan(
             "validation",
             f"plan.campaign_id {body.get('campaign_id')!r} is not {campaign_id!r}",
         )
+    from dacu.errors import ConfigError
+    from dacu.plan.schema import check_plan
+
+    try:
+        check_plan(body, source="plan")
+    except ConfigError as exc:
+        raise Problem(422, "validation", str(exc)) from None
     with _db(request).session() as s:
         if campaigns.get_campaign(s, campaign_id) is None:
             raise Problem(404, "not_found", f"no campaign {campaign_id!r}")

@@ -274,4 +274,7 @@ def _read_plan(path: Path) -> dict:
         raise DacuError(f"{path}: not a readable plan.json ({exc})") from exc
     if not isinstance(body, dict) or "campaign_id" not in body:
         raise DacuError(f"{path}: expected a plan.json object with campaign_id")
+    from dacu.plan.schema import check_plan
+
+    check_plan(body, source=str(path))  # a wrong plan never reaches the monitor or a page
     return body

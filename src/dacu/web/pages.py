@@ -135,7 +135,10 @@ def campaign_page(
         row = campaigns.get_campaign(s, campaign_id)
         if row is None:
             raise Problem(404, "not_found", f"no campaign {campaign_id!r}")
-        plan = campaigns.latest_plan(s, campaign_id)
+        found = campaigns.latest_valid_plan(
+            s, campaign_id, lambda body: (_plan_chart(body), plan_view(body))
+        )  # a plan stored wrong never breaks the page of a campaign with a valid earlier one
+        plan = found[0] if found else None
         recent = alerts.list_alerts(s, AlertFilter(campaign_id=campaign_id, limit=20))
         reports = campaigns.list_reports(s, campaign_id)
     context = {

@@ -103,10 +103,11 @@ def ack(session: Session, alert_id: int, *, actor: str) -> AlertRow:
     return row
 
 
-def resolve(session: Session, alert_id: int, *, actor: str) -> AlertRow:
+def resolve(session: Session, alert_id: int, *, actor: str, at: datetime | None = None) -> AlertRow:
+    """`at`: when it resolved in event time (a replay's data time); default now."""
     row = _get(session, alert_id)
     if row.status != "resolved":
-        row.status, row.resolved_at = "resolved", utcnow()
+        row.status, row.resolved_at = "resolved", at or utcnow()
         audit.record(session, actor, "alert.resolve", str(alert_id), {"rule_id": row.rule_id})
     return row
 

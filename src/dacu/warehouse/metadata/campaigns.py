@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dacu.config import Campaign, parse_campaign
+from dacu.errors import DacuError
 from dacu.warehouse.metadata import audit
 from dacu.warehouse.metadata.models import CampaignRow, PlanRow, ReportRow, utcnow
 
@@ -66,6 +68,22 @@ def save_plan(session: Session, campaign_id: str, body: dict[str, Any], *, actor
     audit.record(session, actor, "plan.save", campaign_id, {"version": latest + 1})
     session.flush()
     return row
+
+
+def latest_valid_plan(
+    session: Session, campaign_id: str, check: Callable[[dict[str, Any]], Any]
+) -> tuple[PlanRow, Any] | None:
+    """The newest plan version that `check` accepts, with what it returned: a plan stored wrong
+    (before the door checked it) never breaks a campaign that has a valid earlier version."""
+    rows = session.scalars(
+        select(PlanRow).where(PlanRow.campaign_id == campaign_id).order_by(PlanRow.version.desc())
+    )
+    for row in rows:
+        try:
+            return row, check(row.body)
+        except (DacuError, ValueError, TypeError, KeyError):
+            continue
+    return None
 
 
 def latest_plan(session: Session, campaign_id: str) -> PlanRow | None:

@@ -1,0 +1,259 @@
+"""The live record in the review (运营事件): each alert of the monitor's log as an incident with its
+time, where, root cause, estimated loss and how long until it was acknowledged and resolved.
+
+Estimated loss (paid GMV, fen) over the incident — from 30 minutes before the alert opened to its
+resolution (an hour after it opened when it never resolved) — is what the warehouse says was
+missing there:
+- on one dimension value (channel=X, sku_id=Y …): its share of paid GMV in the 3 hours before ×
+  the rest of the shop's paid GMV during the incident, minus its own (the rest of the shop carries
+  the day's rhythm: a peak hour does not read as a recovery);
+- on the whole shop: paid GMV per visitor in the 3 hours before × the incident's visitors, minus
+  the actual.
+Never negative (a spike has no loss); None where the warehouse cannot tell (no events, or a
+dimension not on the events such as new/returning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+
+from dacu.config import Campaign
+from dacu.metrics.kpi import window
+from dacu.monitor.messages import DIM_ZH, SIGNAL_ZH
+from dacu.report.model import Column, Finding, Section, Table, tx
+
+LEAD = timedelta(minutes=30)  # an alert opens after its incident began
+BEFORE = timedelta(hours=3)
+OPEN_FOR = timedelta(hours=1)  # the span of an alert that never resolved
+EVENT_DIMS = frozenset({"channel", "category", "sku_id", "device", "region"})
+
+
+def _moment(text: Any) -> datetime | None:
+    return datetime.fromisoformat(str(text)) if text else None
+
+
+def _span(alert: dict, campaign: Campaign) -> tuple[datetime, datetime] | None:
+    opened = _moment(alert.get("opened_at"))
+    if opened is None:
+        return None
+    end = _moment(alert.get("resolved_at")) or opened + OPEN_FOR
+    return opened - LEAD, min(max(end, opened + timedelta(minutes=1)), campaign.end)
+
+
+def _paid(wh: Any, start: datetime, end: datetime, dim: str | None, value: str | None) -> dict:
+    """{True: paid fen of the value, False: of the rest} and visitors, over [start, end)."""
+    ev = window(wh.events(), start, end)
+    pays = ev.filter(ev.event == "pay")
+    mine = (pays[dim] == value).fill_null(False) if dim else ibis.literal(False)
+    rows = wh.to_arrow(
+        pays.mutate(mine=mine).group_by("mine").agg(fen=pays.amount_fen.sum())
+    ).to_pylist()
+    out = {bool(r["mine"]): int(r["fen"] or 0) for r in rows}
+    out["uv"] = int(wh.to_arrow(ev.aggregate(uv=ev.user_id.nunique())).to_pylist()[0]["uv"] or 0)
+    return out
+
+
+def estimate_loss(wh: Any, campaign: Campaign, alert: dict) -> int | None:
+    """Paid GMV (fen) missing during the alert's incident (see the module docstring)."""
+    span = _span(alert, campaign)
+    dim, _, value = str(alert.get("dimension") or "").partition("=")
+    if span is None or (dim and dim not in EVENT_DIMS):
+        return None
+    start, end = span
+    now = _paid(wh, start, end, dim or None, value or None)
+    before = _paid(wh, start - BEFORE, start, dim or None, value or None)
+    if dim:
+        rest_before, mine_before = before.get(False, 0), before.get(True, 0)
+        if rest_before <= 0:
+            return None
+        expected = now.get(False, 0) * mine_before / rest_before
+        actual = now.get(True, 0)
+    else:
+        total_before = before.get(False, 0) + before.get(True, 0)
+        if before["uv"] <= 0:
+            return None
+        expected = total_before / before["uv"] * now["uv"]
+        actual = now.get(False, 0) + now.get(True, 0)
+    return max(0, round(expected - actual))
+
+
+def estimate_losses(wh: Any, campaign: Campaign, alerts: Iterable[dict]) -> dict[Any, int | None]:
+    return {a.get("id"): estimate_loss(wh, campaign, a) for a in alerts}
+
+
+def _minutes(alert: dict, field: str) -> float | None:
+    start, end = _moment(alert.get("opened_at")), _moment(alert.get(field))
+    return None if start is None or end is None else round((end - start).total_seconds() / 60, 1)
+
+
+def _rule_name(alert: dict) -> str:
+    """The rule's name from the alert's title ('🔴 红色告警·触发：NAME（where）')."""
+    title = str(alert.get("message") or "").split("\n", 1)[0]
+    name = title.split("：", 1)[1] if "：" in title else ""
+    return name.rsplit("（", 1)[0] or str(alert.get("rule_id"))
+
+
+def _where(alert: dict, label: dict[str, str]) -> str:
+    dim, _, value = str(alert.get("dimension") or "").partition("=")
+    if not dim:
+        return "全店"
+    return f"{DIM_ZH.get(dim, dim)}={label.get(value, value)}"
+
+
+def _cause(alert: dict, label: dict[str, str]) -> str:
+    """One line: the root cause's culprit and its signal, else the message's 根因 line."""
+    cause = alert.get("root_cause") or {}
+    culprit = cause.get("culprit") or {}
+    if culprit.get("dimension"):
+        dim, value = culprit["dimension"], str(culprit.get("value"))
+        signal = culprit.get("signal") or next(
+            (s.get("kind") for s in cause.get("signals") or [] if s.get("value") == value), None
+        )
+        what = f"{DIM_ZH.get(dim, dim)}={label.get(value, value)}"
+        return f"{what} {SIGNAL_ZH.get(signal, signal)}" if signal else what
+    line = next(
+        (x for x in str(alert.get("message") or "").splitlines() if x.startswith("- 根因")), ""
+    )
+    return line.removeprefix("- 根因 ").strip() or "未定位根因"
+
+
+def incident_rows(
+    alerts: list[dict], campaign: Campaign, losses: dict[Any, int | None], label: dict[str, str]
+) -> list[dict[str, Any]]:
+    """One row per alert, in time order (the keys of the agreed `incidents` table)."""
+    rows = []
+    for alert in sorted(alerts, key=lambda a: str(a.get("opened_at") or "")):
+        opened = _moment(alert.get("opened_at"))
+        rows.append(
+            {
+                "start": opened.astimezone(campaign.tz).isoformat(timespec="minutes")
+                if opened
+                else None,
+                "rule": _rule_name(alert),
+                "where": _where(alert, label),
+                "severity": alert.get("severity"),
+                "cause": _cause(alert, label),
+                "loss_fen": losses.get(alert.get("id")),
+                "ack_minutes": _minutes(alert, "acked_at"),
+                "resolve_minutes": _minutes(alert, "resolved_at"),
+            }
+        )
+    return rows
+
+
+def incidents_section(rows: list[dict[str, Any]], given: bool) -> Section:
+    table = Table(
+        "incidents",
+        tx("事件复盘：告警、根因、损失与处理时效", "Incidents: alert, root cause, loss, handling"),
+        [
+            Column("start", tx("开始时间", "Start")),
+            Column("rule", tx("告警", "Alert")),
+            Column("where", tx("范围", "Where")),
+            Column("severity", tx("级别", "Severity")),
+            Column("cause", tx("根因", "Root cause")),
+            Column("loss_fen", tx("估计损失", "Est. loss"), "fen"),
+            Column("ack_minutes", tx("响应（分钟）", "Minutes to ack"), "float"),
+            Column("resolve_minutes", tx("解决（分钟）", "Minutes to resolve"), "float"),
+        ],
+        rows,
+    )
+    loss = sum(r["loss_fen"] or 0 for r in rows)
+    from dacu.money import format_fen
+
+    headline = tx(
+        f"{len(rows)} 起事件，估计损失 {format_fen(loss)}",
+        f"{len(rows)} incidents, est. loss {format_fen(loss, lang='en')}",
+    )
+    notes = [
+        tx(
+            "估计损失：事件期间（告警前30分钟至恢复）该范围按此前3小时占比应得的支付金额 − 实际；全店告警按每访客支付金额估计。",
+            "Est. loss: paid GMV the scope should have had during the incident (30 minutes before "
+            "the alert to its resolution) at its share of the 3 hours before, minus the actual; "
+            "shop-wide alerts at paid GMV per visitor.",
+        )
+    ]
+    if not given:
+        notes.append(tx("未提供告警日志（--alerts）", "No alert log given (--alerts)"))
+    return Section("incidents", tx("事件", "Incidents"), headline, [table], [], notes)
+
+
+def incident_findings(rows: list[dict[str, Any]]) -> list[Finding]:
+    """Each incident as a finding with its time and estimated loss (red: bad, yellow: warn)."""
+    from dacu.money import format_fen
+
+    out = []
+    for i, r in enumerate(rows):
+        loss_zh = "—" if r["loss_fen"] is None else format_fen(r["loss_fen"])
+        loss_en = "—" if r["loss_fen"] is None else format_fen(r["loss_fen"], lang="en")
+        out.append(
+            Finding(
+                f"incident-{i + 1}",
+                "bad" if r["severity"] == "red" else "warn",
+                tx(
+                    f"{r['start'][5:16].replace('T', ' ')} {r['rule']}（{r['where']}）：根因 "
+                    f"{r['cause']}，估计损失 {loss_zh}",
+                    f"{r['start'][5:16].replace('T', ' ')} {r['rule']} ({r['where']}): cause "
+                    f"{r['cause']}, est. loss {loss_en}",
+                ),
+                f"incidents/incidents: start={r['start']} loss_fen={r['loss_fen']}",
+                tx(
+                    "把该告警的处置写入下次预案，并复核阈值",
+                    "Put this alert's handling into the next runbook and review its threshold",
+                ),
+            )
+        )
+    return out
+
+
+def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
+    """Rings of linked flagged accounts (刷单 / 羊毛党, `dacu.analyze.fraud`) in the campaign
+    window as incident rows: their first order, size, reasons and paid GMV (the loss: fake or
+    abused orders). Each ring of at least 3 accounts is one row."""
+    from dacu.analyze.fraud import score_customers
+    from dacu.analyze.fraud_features import basket_links, customer_features
+
+    flash = [str(f.get("sku_id")) for f in campaign.flash_sales if f.get("sku_id")]
+    ev = wh.events()
+    span = {"start": campaign.start, "end": campaign.end, "exclude_skus": flash}
+    features = wh.to_arrow(customer_features(ev, **span)).to_pandas()
+    if len(features) < 2:
+        return []
+    links = [(r["user_id"], r["link"]) for r in wh.to_arrow(basket_links(ev, **span)).to_pylist()]
+    result = score_customers(features, links=links, flash_skus=flash)
+    flagged = result.flagged.set_index("user_id")
+    firsts = _first_orders(wh, campaign, [u for g in result.clusters for u in g])
+    rows = []
+    for group in result.clusters:
+        members = [u for u in group if u in flagged.index]
+        if len(members) < 3:
+            continue
+        started = min((firsts[u] for u in members if u in firsts), default=None)
+        reasons = flagged.loc[members, "reasons_zh"].value_counts().index[0]
+        rows.append(
+            {
+                "start": started.astimezone(campaign.tz).isoformat(timespec="minutes")
+                if started
+                else None,
+                "rule": f"风控：关联账号团伙（{len(members)} 个账号）",
+                "where": "全店",
+                "severity": "red",
+                "cause": reasons,
+                "loss_fen": int(flagged.loc[members, "paid_fen"].fillna(0).sum()),
+                "ack_minutes": None,
+                "resolve_minutes": None,
+            }
+        )
+    return rows
+
+
+def _first_orders(wh: Any, campaign: Campaign, users: list[str]) -> dict[str, datetime]:
+    if not users:
+        return {}
+    ev = window(wh.events(), campaign.start, campaign.end)
+    orders = ev.filter((ev.event == "order") & ev.user_id.isin(users))
+    rows = wh.to_arrow(orders.group_by("user_id").agg(first=orders.ts.min())).to_pylist()
+    return {r["user_id"]: r["first"] for r in rows}
