@@ -40,6 +40,7 @@ def _scratch_dirs(
     monkeypatch.setenv("DACU_MONITOR_DIR", str(scratch / "monitor"))
     monkeypatch.setenv("DACU_STORE", f"sqlite:///{scratch / 'flash.sqlite'}")
     monkeypatch.setenv("DACU_CAMPAIGNS", str(EXAMPLE.parent))
+    monkeypatch.setenv("DACU_WORKSPACE", str(scratch / "workspace"))
 
 
 @pytest.fixture(autouse=True)
