@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 
 from dacu.config import Campaign, parse_campaign
 from dacu.errors import ConfigError, DacuError
+from dacu.money import format_fen
 from dacu.web.auth import principal_of
 from dacu.web.jobs import Job, JobRunner
 from dacu.web.problems import Problem
@@ -108,7 +109,7 @@ def _yaml_list(key: str, text: str) -> list[Any]:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
+        where = f" at line {mark.line + 1} of the box" if mark else ""
         raise ConfigError(f"<form>: {key}: not valid YAML{where}") from None
     if not isinstance(value, list):
         raise ConfigError(f"<form>: {key}: expected a list (lines starting with '- ')")
@@ -136,6 +137,8 @@ def group_errors(message: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for line in message.splitlines():
         match = re.match(r"^[^:]*: ([A-Za-z_]+)", line)
+        if line.startswith("<form>: "):  # the form has no file lines to point at
+            line = re.sub(r" \(line \d+\)$", "", line.removeprefix("<form>: "))
         out.setdefault(match.group(1) if match else "_", []).append(line)
     return out
 
@@ -397,7 +400,7 @@ async def upload_export(request: Request, campaign_id: str) -> Response:
         finally:
             wh.close()
         job.say(
-            f"✓ {report.file.name if hasattr(report.file, 'name') else report.file} → "
+            f"✓ {Path(report.file).name} → "
             f"{report.table}: {report.rows_read:,} rows read, {report.inserted:,} added, "
             f"{report.duplicates:,} already stored"
         )
@@ -441,7 +444,7 @@ def build_plan(request: Request, campaign_id: str) -> Response:
         body = json.loads((folder / "plan" / "plan.json").read_text(encoding="utf-8"))
         with db.session() as s:
             version = campaigns.save_plan(s, campaign_id, body, actor=actor).version
-        job.say(f"方案 plan version {version}: GMV target {plan.targets.gmv_fen / 100:,.0f} 元")
+        job.say(f"方案 plan version {version}: GMV 目标 {format_fen(plan.targets.gmv_fen)}")
         return {"version": version}
 
     return _start(request, campaign_id, "plan", work)
@@ -512,3 +515,52 @@ def _iso(value: Any) -> str | None:
     if value is None:
         return None
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+@router.post("/{campaign_id}/feed")
+def feed_peak_day(request: Request, campaign_id: str) -> Response:
+    """Replay the peak day's events from the campaign's warehouse through the live monitor, a
+    minute at a time: alerts land in the alert log (the alerts page, on the phone)."""
+    from dacu.warehouse.metadata import campaigns
+
+    _, campaign = _campaign(request, campaign_id)
+    folder = _folder(request, campaign_id)
+    db = request.app.state.db
+    with db.session() as s:
+        plan_row = campaigns.latest_plan(s, campaign_id)
+        body = plan_row.body if plan_row else None
+
+    def work(job: Job) -> dict[str, Any]:
+        from datetime import datetime, timedelta
+
+        from dacu.metrics import window
+        from dacu.monitor.alertlog import MetadataAlertLog
+        from dacu.monitor.commands import _records, minute_slices
+        from dacu.monitor.live import LiveMonitor
+        from dacu.monitor.pacing import parse_plan
+        from dacu.warehouse import open_warehouse
+
+        start = datetime.combine(campaign.peak_day, datetime.min.time(), campaign.tz)
+        wh = open_warehouse(_warehouse_url(folder))
+        try:
+            events = wh.to_arrow(window(wh.events(), start, start + timedelta(days=1)))
+        finally:
+            wh.close()
+        events = events.sort_by("ts")
+        job.say(f"回放爆发日 replaying {events.num_rows:,} events of {campaign.peak_day}", 0.05)
+        plan = parse_plan(body, tz=campaign.timezone) if body else None
+        monitor = LiveMonitor(
+            campaign, folder / "monitor", plan=plan, alert_log=MetadataAlertLog(db)
+        )
+        try:
+            for offset, length in minute_slices(events, 5000):
+                monitor.collector.accept(_records(events.slice(offset, length)))
+                job.progress = 0.05 + 0.9 * (offset + length) / max(events.num_rows, 1)
+        finally:
+            monitor.close()
+        opened = [f for f in monitor.feed if f["kind"] == "opened"]
+        for item in opened[:20]:
+            job.say(f"告警 {item['title']}")
+        return {"events": events.num_rows, "alerts": len(opened)}
+
+    return _start(request, campaign_id, "feed", work)
