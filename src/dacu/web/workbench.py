@@ -564,3 +564,19 @@ def feed_peak_day(request: Request, campaign_id: str) -> Response:
         return {"events": events.num_rows, "alerts": len(opened)}
 
     return _start(request, campaign_id, "feed", work)
+
+
+@router.get("/{campaign_id}/desk/{team}")
+def team_desk(request: Request, campaign_id: str, team: str) -> Response:
+    """我的待办: what one team (运营, 投放, 客服, 仓储, 老板) sees first on its phone."""
+    from dacu.report.actions import ROLES
+    from dacu.warehouse.metadata import campaigns
+    from dacu.web.desk import desk_page
+
+    if team not in ROLES:
+        raise Problem(404, "not_found", f"team: expected one of {', '.join(ROLES)}")
+    _, campaign = _campaign(request, campaign_id)
+    with request.app.state.db.session() as s:
+        plan = campaigns.latest_plan(s, campaign_id)
+        body = plan.body if plan else None
+    return desk_page(request, campaign, body, team)
