@@ -184,3 +184,27 @@ def test_exports_plan_and_review_from_the_browser_api(world: World, shared_data:
     deck = client.get(f"/reports/{review['result']['reports']['pptx']}/file")
     assert deck.status_code == 200 and deck.content[:2] == b"PK"
     assert yaml.safe_load(client.get("/workbench/d38-2027/campaign.yaml").text)["id"] == "d38-2027"
+
+
+def test_upload_the_excel_of_dacu_init_xlsx(world: World, tmp_path: Path) -> None:
+    from dacu.config_xlsx import write_template
+
+    book = openpyxl.load_workbook(write_template(tmp_path / "c.xlsx"))
+    book["活动 campaign"]["B2"] = "from-excel"
+    book.save(tmp_path / "c.xlsx")
+    client = operator(world)
+    reply = client.post(
+        "/workbench/upload-yaml",
+        files={"file": ("c.xlsx", (tmp_path / "c.xlsx").read_bytes())},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303 and reply.headers["location"] == "/workbench/from-excel"
+    text = client.get("/workbench/from-excel/campaign.yaml").text
+    assert parse_campaign(text).target("gmv").value == 3_000_000_000
+    book["阶段 phases"]["C3"] = "2026-11-10 00:00"
+    book.save(tmp_path / "c.xlsx")
+    reply = client.post(
+        "/workbench/upload-yaml", files={"file": ("c.xlsx", (tmp_path / "c.xlsx").read_bytes())}
+    )
+    assert reply.status_code == 422
+    assert "c.xlsx, sheet &#39;阶段 phases&#39;, row 3: phases[1].end: before" in reply.text

@@ -194,12 +194,32 @@ async def create_from_yaml(request: Request) -> Response:
     upload = (await request.form()).get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _new(request, {}, {"_": ["请选择 YAML 文件 choose a YAML file"]}, 422, upload=True)
-    text = (await upload.read()).decode("utf-8-sig", errors="replace")
+    raw = await upload.read()
+    if upload.filename.lower().endswith(".xlsx"):  # the workbook of `dacu init --xlsx`
+        text, errors = _from_xlsx(raw, upload.filename)
+        if errors:
+            return _new(request, {}, errors, status=422, upload=True)
+    else:
+        text = raw.decode("utf-8-sig", errors="replace")
     campaign, errors = check_campaign(text, upload.filename)
     if campaign is None:
         return _new(request, {}, errors, status=422, upload=True)
     _save(request, campaign, text, source=upload.filename)
     return RedirectResponse(f"/workbench/{campaign.id}", status_code=303)
+
+
+def _from_xlsx(raw: bytes, name: str) -> tuple[str, dict[str, list[str]]]:
+    import tempfile
+
+    from dacu.config_xlsx import load_campaign_xlsx
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(name).name
+        path.write_bytes(raw)
+        try:
+            return load_campaign_xlsx(path)[0], {}
+        except ConfigError as exc:
+            return "", {"_": str(exc).splitlines()}
 
 
 def _save(request: Request, campaign: Campaign, text: str, *, source: str) -> None:
