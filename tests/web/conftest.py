@@ -40,7 +40,12 @@ def _scratch_dirs(
     monkeypatch.setenv("DACU_MONITOR_DIR", str(scratch / "monitor"))
     monkeypatch.setenv("DACU_STORE", f"sqlite:///{scratch / 'flash.sqlite'}")
     monkeypatch.setenv("DACU_CAMPAIGNS", str(EXAMPLE.parent))
-    monkeypatch.setenv("DACU_WORKSPACE", str(scratch / "workspace"))
+
+
+@pytest.fixture(autouse=True)
+def _workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workbench's files (campaign warehouses, uploads) belong to one test."""
+    monkeypatch.setenv("DACU_WORKSPACE", str(tmp_path / "workspace"))
 
 
 @pytest.fixture(autouse=True)

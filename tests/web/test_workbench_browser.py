@@ -129,20 +129,19 @@ def test_operator_runs_the_campaign_from_the_browser(
     wait_jobs(page, 4)
     assert "done" in page.locator(".job").first.inner_text()
 
-    # 5. on a phone: the alerts, acknowledge the first open one
+    # 5. on a phone: the media buyer's desk (我的待办 · 投放) — acknowledge its open alert
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     mobile = phone.new_page()
     log_in(mobile, base, "operator")
-    mobile.goto(f"{base}/alerts?status=open")
-    ack = mobile.locator("form[action$='/ack'] button").first
-    alert_id = int(
-        re.search(r"/alerts/(\d+)/ack", ack.locator("xpath=..").get_attribute("action"))[1]
-    )
-    ack.click()
+    mobile.goto(f"{base}/workbench/{world.campaign_id}/desk/ads")
+    item = mobile.locator(f'[data-alert="{world.alert_id}"]')  # GMV pace on 直通车, a paid channel
+    assert "GMV 落后计划" in item.inner_text()
+    item.locator("button").click()
+    mobile.wait_for_url(re.compile(r"/alerts"))
     mobile.screenshot(path=str(tmp_path / "3-phone-alerts.png"), full_page=True)
     with world.db.session() as s:
-        assert alerts.get(s, alert_id).status == "acked"
-        assert alerts.get(s, alert_id).acked_by == "operator"
+        assert alerts.get(s, world.alert_id).status == "acked"
+        assert alerts.get(s, world.alert_id).acked_by == "operator"
     phone.close()
 
     # 6. the review, and its deck downloaded
