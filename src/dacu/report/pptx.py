@@ -48,7 +48,7 @@ SEVERITY = {
 }
 MONEY = re.compile(r"¥(-?[\d,]+(?:\.\d+)?)(?![\d.,万亿KMB])")  # ¥1,234.50 written in a text
 ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d)?(?:[+-]\d\d:\d\d|Z)?")
-HIDDEN_COLUMNS = ("cites",)  # machine references: in the notes, not on the slide
+HIDDEN_COLUMNS = ("cites",)  # machine references (key=value): kept in review.json, not on slides
 LAYOUT_TITLE, LAYOUT_CONTENT, LAYOUT_TITLE_ONLY = 0, 1, 5
 
 
