@@ -154,21 +154,34 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
 def init(
     path: Path = typer.Argument(Path("campaign.yaml"), help="Where to write the campaign file."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    xlsx: bool = typer.Option(
+        False, "--xlsx", help="Write an Excel workbook to fill in instead (one sheet per part)."
+    ),
 ) -> None:
     """Write a commented starter campaign file (Double 11 on Tmall) to edit.
 
     Every key is explained in the file. Amounts are in yuan ("1.2亿", "¥300", 300); times are
     Asia/Shanghai unless `timezone` says otherwise. Check it with `dacu check FILE`.
+    With --xlsx: `dacu init --xlsx campaign.xlsx`, fill it in Excel, then `dacu check
+    campaign.xlsx` (or upload it in the web workbench); errors name sheet and row.
     """
     if path.exists() and not force:
         raise DacuError(f"{path} exists already (use --force to overwrite)")
+    if xlsx:
+        from dacu.config_xlsx import write_template
+
+        write_template(path)
+        typer.echo(f"wrote {path} — fill it in, then: dacu check {path}")
+        return
     starter = Path(__file__).with_name("starter_campaign.yaml").read_text(encoding="utf-8")
     path.write_text(starter, encoding="utf-8")
     typer.echo(f"wrote {path} — edit it, then: dacu check {path}")
 
 
 @app.command()
-def check(path: Path = typer.Argument(..., help="Campaign YAML file.")) -> None:
+def check(
+    path: Path = typer.Argument(..., help="Campaign YAML file (or the workbook of --xlsx)."),
+) -> None:
     """Validate a campaign file and print a one-screen summary of it.
 
     Every section is checked as the services will read it (promotions, coupons, flash sales,
@@ -178,7 +191,12 @@ def check(path: Path = typer.Argument(..., help="Campaign YAML file.")) -> None:
     from dacu.config import load_campaign
     from dacu.money import format_fen
 
-    campaign = load_campaign(path)
+    if path.suffix.lower() == ".xlsx":
+        from dacu.config_xlsx import load_campaign_xlsx
+
+        campaign = load_campaign_xlsx(path)[1]
+    else:
+        campaign = load_campaign(path)
     typer.echo(f"✓ {path}: {campaign.name} ({campaign.platform.value}, {campaign.store})")
     for window in campaign.phases:
         typer.echo(

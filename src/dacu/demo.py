@@ -20,10 +20,9 @@ from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from dacu.config import COUNT_METRICS, MONEY_METRICS, Campaign, Phase, load_campaign
-from dacu.money import format_fen, format_pct, parse_fen
+from dacu.money import parse_fen
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "double11.yaml"
 console = Console()
@@ -55,8 +54,7 @@ def run_demo(out: Path, *, scale: float = 1.0, campaign_file: Path = EXAMPLE) ->
     written["warehouse"] = out / "dacu.duckdb"
     with _step(
         "3/6 指标 KPIs against targets",
-        f"dacu kpi -c {campaign_path} -w {warehouse_url} --from "
-        f"{campaign.start:%Y-%m-%d} --to {campaign.end:%Y-%m-%d}",
+        f"dacu kpi --targets -c {campaign_path} -w {warehouse_url}",
     ):
         print_kpi_summary(campaign, warehouse_url)
     for step in LATER_STEPS:
@@ -71,7 +69,7 @@ def run_demo(out: Path, *, scale: float = 1.0, campaign_file: Path = EXAMPLE) ->
 def _step(title: str, command: str):
     began = time.perf_counter()
     console.rule(f"[bold cyan]{title}")
-    console.print(f"[dim]$ {command}[/dim]", highlight=False)
+    console.print(f"[dim]$ {command}[/dim]", highlight=False, soft_wrap=True)  # pastes whole
     yield
     console.print(f"[dim]({time.perf_counter() - began:.1f} s)[/dim]")
 
@@ -130,43 +128,22 @@ def load_sim_into_warehouse(sim_dir: Path, url: str) -> None:
 
 
 def print_kpi_summary(campaign: Campaign, url: str) -> None:
+    """The campaign window against every target of the campaign file (= `dacu kpi --targets`)."""
     from dacu.metrics import kpis, window
+    from dacu.metrics.commands import print_targets
+    from dacu.metrics.targets import attainment, scopes_needed
     from dacu.warehouse import open_warehouse
 
     wh = open_warehouse(url)
     events = window(wh.events(), campaign.start, campaign.end)
     customers = wh.table("customers") if wh.has_table("customers") else None
-    total = wh.to_arrow(kpis(events, by=(), campaign=campaign, customers=customers)).to_pylist()[0]
-    table = Table(title="活动期 KPI vs 目标 (campaign window vs targets)")
-    for column in ("指标 KPI", "实际 actual", "目标 target", "达成 attainment"):
-        table.add_column(column, justify="right")
-    for metric, label in (
-        ("gmv", "GMV 成交总额"),
-        ("paid_gmv", "支付金额 paid"),
-        ("orders", "订单 orders"),
-        ("uv", "访客 UV"),
-        ("cvr", "转化率 CVR"),
-        ("asp", "客单价 ASP"),
-    ):
-        actual = total.get(f"{metric}_fen", total.get(metric))
-        target = campaign.target(metric)
-        table.add_row(
-            label,
-            _show(metric, actual),
-            _show(metric, target.value if target else None),
-            format_pct(actual / target.value) if target and actual else "—",
-        )
-    console.print(table)
-
-
-def _show(metric: str, value: float | None) -> str:
-    if value is None:
-        return "—"
-    if metric in MONEY_METRICS:
-        return format_fen(round(value))
-    if metric == "cvr":
-        return format_pct(value)
-    return f"{round(value):,}"
+    rows = {
+        scope: wh.to_arrow(
+            kpis(events, by=(scope,) if scope else (), campaign=campaign, customers=customers)
+        ).to_pylist()
+        for scope in scopes_needed(campaign)
+    }
+    print_targets(attainment(campaign, rows), campaign, "table", ids=False)
 
 
 Step = Callable[[Campaign, Path, Path, Path, str], dict[str, Path]]

@@ -66,9 +66,10 @@ def test_pptx_native_charts_and_tables(reviewed: dict) -> None:
     review = _review(reviewed)
     bridge = next(c for c in charts if c.has_title and "GMV 桥" in c.chart_title.text_frame.text)
     values = list(bridge.plots[0].series[1].values)
-    # waterfall: first and last bars are target and actual in yuan
-    assert values[-1] == pytest.approx(review["headline"]["paid_gmv_fen"] / 100)
-    assert values[0] == pytest.approx(2_700_000_000 / 100)  # the paid GMV target, 2700万
+    # waterfall: first and last bars are target and actual in 万元 (the axis reads ¥…万)
+    assert "万" in bridge.value_axis.tick_labels.number_format
+    assert values[-1] == pytest.approx(review["headline"]["paid_gmv_fen"] / 100 / 10_000)
+    assert values[0] == pytest.approx(2_700_000_000 / 100 / 10_000)  # the paid GMV target, 2700万
 
 
 def test_html_is_offline_and_has_contents(reviewed: dict) -> None:

@@ -43,6 +43,12 @@ def _scratch_dirs(
 
 
 @pytest.fixture(autouse=True)
+def _workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workbench's files (campaign warehouses, uploads) belong to one test."""
+    monkeypatch.setenv("DACU_WORKSPACE", str(tmp_path / "workspace"))
+
+
+@pytest.fixture(autouse=True)
 def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with tiny cost in tests (the production profile takes ~0.4 s a hash here)."""
     from argon2 import PasswordHasher

@@ -52,22 +52,37 @@ def kpi(
     end: str = typer.Option(None, "--to", help="End (exclusive), e.g. 2024-11-12."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
     warehouse: str = typer.Option(None, "--warehouse", "-w", help="Warehouse URL."),
+    targets: bool = typer.Option(
+        False,
+        "--targets",
+        help="Actual vs the campaign file's targets (目标达成), one row per target; "
+        "needs --campaign.",
+    ),
+    ids: bool = typer.Option(
+        False, "--ids", help="Show ids (search_ads, burst) instead of names (直通车, 爆发期)."
+    ),
 ) -> None:
     """核心指标 KPIs by any dimensions: GMV = UV × CVR × ASP in every cell.
 
     Channel is the channel of the visit's entry; distinct counts (UV, buyers) do not add up
-    across cells — the total row is computed separately. Examples:
+    across cells — the 合计 total row is computed separately. Phases come in campaign order;
+    the table shows names from the campaign file (--ids for ids). Examples:
 
       dacu kpi --by hour,channel --from 2024-11-11 --to 2024-11-12
+      dacu kpi --by phase,channel --campaign examples/double11.yaml
+      dacu kpi --targets --campaign examples/double11.yaml
       dacu kpi --by phase,category --campaign examples/double11.yaml --format csv > kpi.csv
     """
     from dacu.config import DEFAULT_TZ, load_campaign
     from dacu.errors import ConfigError
     from dacu.metrics.kpi import first_purchases, kpis, window
+    from dacu.metrics.targets import attainment, scopes_needed
     from dacu.warehouse import open_warehouse
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if targets and not campaign:
+        raise ConfigError("--targets: needs --campaign FILE (the targets are in the campaign file)")
     camp = load_campaign(campaign) if campaign else None
     tz = camp.timezone if camp else DEFAULT_TZ
     dims = tuple(d.strip() for d in by.split(",") if d.strip())
@@ -78,17 +93,35 @@ def kpi(
         _parse_time(end, tz) or (camp.end if camp else None),
     )
     customers = None
-    if "customer_type" in dims:  # the customers table, else first pays over all history
+    if "customer_type" in dims or targets:  # the customers table, else first pays ever
         stored = wh.table("customers")
         has_rows = wh.to_arrow(stored.count())["value"][0].as_py() > 0
         customers = stored if has_rows else first_purchases(wh.events())
-    table = wh.to_arrow(kpis(events, by=dims, campaign=camp, tz=tz, customers=customers))
+
+    def run(group: tuple[str, ...]) -> Any:
+        return wh.to_arrow(kpis(events, by=group, campaign=camp, tz=tz, customers=customers))
+
+    if targets:
+        rows = {scope: run((scope,) if scope else ()).to_pylist() for scope in scopes_needed(camp)}
+        wh.close()
+        print_targets(attainment(camp, rows), camp, fmt, ids)
+        return
+    table = run(dims)
+    total = run(()).to_pylist()[0] if dims else None
     wh.close()
-    _emit(table, dims, fmt, tz)
+    _emit(table, dims, fmt, tz, camp, total, ids)
 
 
-def _emit(table: Any, dims: tuple[str, ...], fmt: str, tz: str) -> None:
-    rows = _localise(table.to_pylist(), tz)
+def _emit(
+    table: Any,
+    dims: tuple[str, ...],
+    fmt: str,
+    tz: str,
+    campaign: Any,
+    total: dict[str, Any] | None,
+    ids: bool,
+) -> None:
+    rows = _in_campaign_order(_localise(table.to_pylist(), tz), campaign)
     if fmt == "json":
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=1, default=str)
         sys.stdout.write("\n")
@@ -99,7 +132,28 @@ def _emit(table: Any, dims: tuple[str, ...], fmt: str, tz: str) -> None:
         writer.writeheader()
         writer.writerows(rows)
     else:
-        _print_table(rows, dims)
+        _print_table(rows, dims, total, {} if ids else display_names(campaign))
+
+
+def display_names(campaign: Any) -> dict[str, str]:
+    """id → the name an operator uses (直通车, 爆发期); phases have names even without a campaign."""
+    from dacu.config import Phase
+
+    out = {p.value: p.label_zh for p in Phase} | {"outside": "活动期外", "unknown": "未知"}
+    if campaign is not None:
+        from dacu.report.sections import names
+
+        out |= names(campaign)
+    return out
+
+
+def _in_campaign_order(rows: list[dict[str, Any]], campaign: Any) -> list[dict[str, Any]]:
+    """Phases as they run (预热 → 爆发 → 收尾 → 长尾, `outside` last), not alphabetically."""
+    from dacu.config import Phase
+
+    order = [p.phase.value for p in campaign.phases] if campaign else [p.value for p in Phase]
+    rank = {key: i for i, key in enumerate(order)}
+    return sorted(rows, key=lambda r: rank.get(str(r.get("phase")), len(rank)))
 
 
 def _localise(rows: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
@@ -112,42 +166,138 @@ def _localise(rows: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_table(rows: list[dict[str, Any]], dims: tuple[str, ...]) -> None:
+SHOWN = ("gmv_fen", "paid_gmv_fen", "uv", "pv", "buyers", "orders", "cvr", "asp_fen", "bounce_rate")
+DIM_LABELS = {
+    "hour": "小时 hour",
+    "day": "日期 day",
+    "phase": "阶段 phase",
+    "channel": "渠道 channel",
+    "category": "类目 category",
+    "customer_type": "新老客 customer",
+    "device": "设备 device",
+    "region": "地区 region",
+}
+
+
+def _print_table(
+    rows: list[dict[str, Any]],
+    dims: tuple[str, ...],
+    total: dict[str, Any] | None,
+    names: dict[str, str],
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from dacu.money import format_fen, format_pct
-
-    shown = (
-        "gmv_fen",
-        "paid_gmv_fen",
-        "uv",
-        "pv",
-        "buyers",
-        "orders",
-        "cvr",
-        "asp_fen",
-        "bounce_rate",
-    )
     table = Table(title="核心指标 KPIs", show_lines=False)
     for dim in dims:
-        table.add_column(dim)
-    for col in shown:
+        table.add_column(DIM_LABELS.get(dim, dim))
+    for col in SHOWN:
         table.add_column(LABELS.get(col, col), justify="right")
     for row in rows:
-        cells = [str(row[d]) for d in dims]
-        for col in shown:
-            value = row[col]
-            if value is None:
-                cells.append("—")
-            elif col.endswith("_fen"):
-                cells.append(format_fen(round(value)))
-            elif col.endswith("rate") or col == "cvr":
-                cells.append(format_pct(value))
-            else:
-                cells.append(f"{value:,}")
-        table.add_row(*cells)
-    Console(width=max(100, 12 * (len(dims) + len(shown)))).print(table)
+        keys = [names.get(str(row[d]), str(row[d])) for d in dims]
+        table.add_row(*keys, *(_cell(col, row[col]) for col in SHOWN))
+    if total is not None:
+        label = ["合计 total"] + [""] * (len(dims) - 1)
+        table.add_row(
+            *label, *(_cell(col, total[col]) for col in SHOWN), style="bold", end_section=True
+        )
+    Console(width=max(100, 12 * (len(dims) + len(SHOWN)))).print(table)
+
+
+def _cell(col: str, value: Any) -> str:
+    from dacu.money import format_fen, format_pct
+
+    if value is None:
+        return "—"
+    if col.endswith("_fen"):
+        return format_fen(round(value))
+    if col.endswith("rate") or col == "cvr":
+        return format_pct(value)
+    return f"{value:,}"
+
+
+METRIC_NAMES = {
+    "gmv": "GMV 成交总额",
+    "paid_gmv": "支付金额 paid",
+    "net_gmv": "净GMV net",
+    "orders": "订单 orders",
+    "buyers": "买家 buyers",
+    "uv": "访客 UV",
+    "pv": "浏览 PV",
+    "cvr": "转化率 CVR",
+    "asp": "客单价 ASP",
+    "aov": "笔单价 AOV",
+    "new_customers": "新客 new customers",
+    "roi": "ROI 投产比",
+    "repurchase_rate": "复购率 repurchase",
+}
+
+
+def print_targets(rows: list[dict[str, Any]], campaign: Any, fmt: str, ids: bool) -> None:
+    """The demo's table: 指标, 范围, 实际, 目标, 达成; json/csv carry the raw values."""
+    names = {} if ids else display_names(campaign)
+    if fmt != "table":
+        flat = [
+            {
+                "metric": r["metric"],
+                "scope": f"{r['scope'][0]}={r['scope'][1]}" if r["scope"] else "",
+                **{k: r[k] for k in ("actual", "target", "attainment")},
+            }
+            for r in rows
+        ]
+        _dump(flat, fmt)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from dacu.money import format_pct
+
+    table = Table(title=f"KPI vs 目标 · {campaign.name}")
+    for column, justify in (
+        ("指标 KPI", "left"),
+        ("范围 scope", "left"),
+        ("实际 actual", "right"),
+        ("目标 target", "right"),
+        ("达成 attainment", "right"),
+    ):
+        table.add_column(column, justify=justify)
+    for r in rows:
+        metric = r["metric"]
+        scope = names.get(r["scope"][1], r["scope"][1]) if r["scope"] else "全店 all"
+        table.add_row(
+            metric if ids else METRIC_NAMES.get(metric, metric),
+            scope,
+            target_value(metric, r["actual"]),
+            target_value(metric, r["target"]),
+            format_pct(r["attainment"], digits=1),
+        )
+    Console(width=100).print(table)
+
+
+def target_value(metric: str, value: float | None) -> str:
+    """A target or actual as the campaign file means it: ¥ for money, % for ratios."""
+    from dacu.config import MONEY_METRICS, RATIO_METRICS
+    from dacu.money import format_fen, format_pct
+
+    if value is None:
+        return "—"
+    if metric in MONEY_METRICS:
+        return format_fen(round(value))
+    if metric in RATIO_METRICS:
+        return format_pct(value)
+    return f"{value:,.2f}" if metric in ("roi", "upt") else f"{round(value):,}"
+
+
+def _dump(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        sys.stdout.write("\n")
+        return
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["metric"])
+    writer.writeheader()
+    writer.writerows(rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -119,6 +119,7 @@ def write_review(
     from dacu.report.findings import write_lessons
     from dacu.report.html import render_html
     from dacu.report.pptx import render_pptx
+    from dacu.report.sections import names
     from dacu.report.xlsx import render_xlsx
     from dacu.warehouse import open_warehouse
 
@@ -137,7 +138,7 @@ def write_review(
             ("lessons.json", lambda p: write_lessons(review, p)),
             ("review.html", lambda p: render_html(review, p, lang=lang)),
             ("review.xlsx", lambda p: render_xlsx(review, p, lang=lang)),
-            ("review.pptx", lambda p: render_pptx(review, p, lang=lang)),
+            ("review.pptx", lambda p: render_pptx(review, p, lang=lang, names=names(campaign))),
         ):
             progress.update(task, description=f"writing {name}")
             paths.append(_atomic(out_dir / name, writer))

@@ -76,7 +76,7 @@ def taobao(
     pv/cart/fav stay as they are; each buy becomes an order and a pay event (synthetic order id,
     no amount: the data has no prices). Sessions: 30 minutes of inactivity. Example:
 
-      dacu import taobao ../shared/data/taobao_userbehavior/userbehavior_first43users_full9days.csv
+      dacu import taobao UserBehavior.csv   # the Tianchi file (https://tianchi.aliyun.com/dataset/649)
     """
     from dacu.warehouse import open_warehouse
     from dacu.warehouse.importers import import_taobao
@@ -114,7 +114,7 @@ def events(
     Without --mapping the file's columns must carry the contract names (event_id, ts, user_id,
     event, …; amount_fen in fen). Example:
 
-      dacu import events 订单.csv --mapping examples/mapping_orders.yaml --timezone Asia/Shanghai
+      dacu import events 订单明细.csv --mapping examples/mapping_orders.yaml
     """
     from dacu.warehouse import open_warehouse
     from dacu.warehouse.importers import import_events

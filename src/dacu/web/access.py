@@ -63,6 +63,8 @@ ACCESS: tuple[tuple[str, str, Rule], ...] = (
     ("POST", "/alerts/{alert_id}/resolve", OPERATE),
     ("GET", "/reports", VIEW),
     ("GET", "/reports/{report_id}/file", VIEW),
+    ("GET", "/workbench/*", VIEW),  # the workbench (web/workbench.py): viewers read
+    ("POST", "/workbench/*", OPERATE),  # create, upload, plan, review: operators
     # the web app's JSON API
     ("GET", "/api/health", PUBLIC),
     ("GET", "/api/me", _r("viewer", "events:write", "shop", "metrics:read")),

@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
 from dacu.warehouse.metadata import MetadataDB, accounts, is_current, open_db
-from dacu.web import api, openapi, pages, problems
+from dacu.web import api, openapi, pages, problems, workbench
 from dacu.web.auth import _TTLCache, enforce_access
 from dacu.web.middleware import BodyLimit, JsonDepthLimit, SecurityHeaders
 from dacu.web.mounts import mount_all
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
     _state(app, settings, db)
     app.include_router(api.router, responses=problems.PROBLEM_RESPONSES)
     app.include_router(pages.router)
+    workbench.install(app)
     app.state.mounted = mount_all(app)
     problems.install(app)
     openapi.install(app)
@@ -97,5 +98,7 @@ def _middleware(app: FastAPI, settings: Settings, secret: str) -> None:
     app.add_middleware(JsonDepthLimit, limit=settings.max_json_depth)
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     app.add_middleware(
-        BodyLimit, default=settings.max_body, limits={"/api/events": settings.max_events_body}
+        BodyLimit,
+        default=settings.max_body,
+        limits={"/api/events": settings.max_events_body, "/workbench/": workbench.UPLOAD_LIMIT},
     )

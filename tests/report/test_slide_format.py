@@ -1,0 +1,67 @@
+"""Slide formatting: money in 万/亿 without cents, rate gaps in points, the action plan's owners."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dacu.money import parse_fen
+from dacu.report.actions import action_plan, owner_of
+from dacu.report.format import fen_short, money_axis, points
+from dacu.report.model import Finding, tx
+
+
+def test_short_money_by_hand() -> None:
+    assert fen_short(854_149) == "¥8,541"  # ¥8,541.49: under 1万, whole yuan
+    assert fen_short(5_712_000) == "¥5.71万"  # ¥57,120: no cents under 10万
+    assert fen_short(12_345_678) == "¥12.35万"
+    assert fen_short(3_000_000_000) == "¥3,000.00万"
+    assert fen_short(15_000_000_000) == "¥1.50亿"
+    assert fen_short(-870_400) == "-¥8,704"
+    assert fen_short(550) == "¥5.50"  # a few yuan keep their cents
+    assert fen_short(12_345_678, "en") == "¥123.46K"
+
+
+@given(st.integers(min_value=-(10**13), max_value=10**13))
+def test_short_money_reads_back_within_its_rounding(fen: int) -> None:
+    shown = fen_short(fen)
+    unit = 10**10 if "亿" in shown else 10**6 if "万" in shown else 100
+    step = unit // 100 if unit > 100 else (1 if abs(fen) < 1_000 else 100)
+    assert abs(parse_fen(shown.replace("-", ""), allow_negative=True) - abs(fen)) <= step / 2
+    assert shown.startswith("-") == (fen < 0 and shown != "¥0.00")
+
+
+def test_points_and_axes() -> None:
+    assert points(0.0044) == "+0.44个百分点"
+    assert points(-0.012, "en") == "-1.20 pp"
+    assert points(None) == "—"
+    assert money_axis(2_381_000_00)[0] == 10_000 and "万" in money_axis(2_381_000_00)[1]
+    assert money_axis(3_000_000_000_00)[0] == 100_000_000
+    assert money_axis(870_400)[:1] == (1,)
+
+
+def _finding(fid: str, severity: str) -> Finding:
+    return Finding(fid, severity, tx(f"发现 {fid}", fid), "x", tx(f"行动 {fid}", fid))
+
+
+def test_action_plan_owner_and_due_dates() -> None:
+    findings = [
+        _finding("gmv-attainment", "good"),
+        _finding("funnel-bottleneck", "warn"),
+        _finding("bridge-uv", "bad"),
+        _finding("stockouts", "warn"),
+        _finding("recall", "warn"),
+        _finding("something-new", "bad"),
+    ]
+    plan = action_plan(findings, date(2026, 11, 25))
+    got = [(a["what"]["zh"], a["owner"]["zh"], a["due"].isoformat()) for a in plan]
+    assert got == [
+        ("行动 bridge-uv", "投放", "2026-12-09"),  # bad: two weeks
+        ("行动 something-new", "运营", "2026-12-09"),  # unknown kind: operations owns it
+        ("行动 funnel-bottleneck", "运营", "2026-12-23"),  # warn: four weeks
+        ("行动 stockouts", "仓储", "2026-12-23"),
+        ("行动 recall", "客服", "2026-12-23"),
+    ]
+    assert owner_of(_finding("roi-worst", "bad")) == "ads"
