@@ -15,6 +15,8 @@ Sessions are cut after 30 minutes without activity (`tb:USER:N`); channel is unk
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from dacu.warehouse.validate import (
 )
 
 RAW, TYPED, GOOD = "_dacu_raw", "_dacu_typed", "_dacu_good"
+DERIVED = "_dacu_derived"  # rows derived from the good rows (e.g. an order's events)
+MAX_ERRORS = 1000  # per-line errors kept in an ImportReport
 TAOBAO_COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]
 SESSION_GAP_SECONDS = 30 * 60
 
@@ -72,6 +76,19 @@ class ImportReport:
     rejected: int = 0
     rejects_file: Path | None = None
     encoding: str | None = None
+    errors: tuple[tuple[int, str, str], ...] = ()  # (line, column, reason) of rejected rows
+
+
+@contextmanager
+def file_from_bytes(data: bytes, filename: str) -> Iterator[Path]:
+    """A temporary file holding `data` under `filename` (its suffix picks the reader): for
+    uploads, so every importer takes a path."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dacu-upload-") as folder:
+        path = Path(folder) / Path(filename).name
+        path.write_bytes(data)
+        yield path
 
 
 def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
@@ -81,8 +98,8 @@ def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
 def _drop(con: duckdb.DuckDBPyConnection) -> None:
     found = con.execute(
         "SELECT table_name, table_type FROM information_schema.tables "
-        "WHERE table_name IN (?, ?, ?, ?)",
-        [GOOD, TYPED, REJECTS, RAW],
+        "WHERE table_name IN (?, ?, ?, ?, ?)",
+        [DERIVED, GOOD, TYPED, REJECTS, RAW],
     ).fetchall()
     for name, kind in found:
         con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {name}")
@@ -97,8 +114,12 @@ def _finish(
     skip_bad_rows: bool,
     rejects_path: Path | None,
     count: int,
+    commit: Callable[[str], AppendResult] | None = None,
 ) -> ImportReport:
-    """Fail, or write rejects and commit the good rows; always drop the staging tables."""
+    """Fail, or write rejects and commit the good rows; always drop the staging tables.
+
+    `commit(GOOD)` stores the good rows (default: append events, or replace reference `table`).
+    """
     con = wh.staging()
     try:
         add_rejects(con, [(line, "", why) for line, why in staged.malformed])
@@ -114,7 +135,10 @@ def _finish(
             if count
             else f"CREATE OR REPLACE TEMP VIEW {GOOD} AS SELECT * FROM {TYPED}"
         )
-        if table == "events":
+        errors = _errors(con) if count else ()
+        if commit is not None:
+            result = commit(GOOD)
+        elif table == "events":
             result = wh.commit_staged(GOOD)
         else:
             result = AppendResult(wh.replace_staged(GOOD, table=table), 0)
@@ -129,7 +153,15 @@ def _finish(
         count,
         written,
         staged.encoding,
+        errors,
     )
+
+
+def _errors(con: duckdb.DuckDBPyConnection) -> tuple[tuple[int, str, str], ...]:
+    rows = con.execute(
+        f'SELECT _line, "column", reason FROM {REJECTS} ORDER BY _line LIMIT {MAX_ERRORS}'
+    ).fetchall()
+    return tuple((int(line), str(col or ""), str(why)) for line, col, why in rows)
 
 
 def _write_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
