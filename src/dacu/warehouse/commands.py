@@ -65,11 +65,27 @@ def _report(report: object) -> None:
         typer.echo(f"  {report.rejected:,} bad rows skipped → {report.rejects_file}")
 
 
+EARLIEST_HELP = "Reject times before this (default 2000-01-01, China time)."
+LATEST_HELP = "Reject times after this (default now + 1 day)."
+
+
+def _window(earliest: str | None, latest: str | None) -> tuple:  # type: ignore[type-arg]
+    from dacu.config import DEFAULT_TZ, parse_local_time
+    from dacu.warehouse.validate import plausible_window
+
+    return plausible_window(
+        parse_local_time(earliest, DEFAULT_TZ, option="--earliest"),
+        parse_local_time(latest, DEFAULT_TZ, option="--latest"),
+    )
+
+
 @app.command("taobao")
 def taobao(
     file: Path = typer.Argument(..., help="UserBehavior CSV (.csv or .csv.gz), no header."),
     warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
     campaign_id: str = typer.Option(None, help="campaign_id to stamp on the events."),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
     rejects: Path = typer.Option(None, help=REJECTS_HELP),
 ) -> None:
@@ -92,23 +108,10 @@ def taobao(
             skip_bad_rows=skip_bad_rows,
             rejects_path=rejects,
             progress=progress,
+            window=_window(earliest, latest),
         )
     wh.close()
     _report(report)
-
-
-EARLIEST_HELP = "Reject times before this (default 2000-01-01, China time)."
-LATEST_HELP = "Reject times after this (default now + 1 day)."
-
-
-def _window(earliest: str | None, latest: str | None) -> tuple:  # type: ignore[type-arg]
-    from dacu.config import DEFAULT_TZ, parse_local_time
-    from dacu.warehouse.validate import plausible_window
-
-    return plausible_window(
-        parse_local_time(earliest, DEFAULT_TZ, option="--earliest"),
-        parse_local_time(latest, DEFAULT_TZ, option="--latest"),
-    )
 
 
 @app.command("orders")
@@ -173,6 +176,8 @@ def events(
         help="Zone of timestamps written without one, e.g. Asia/Shanghai (else they are rejected).",
     ),
     warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
     rejects: Path = typer.Option(None, help=REJECTS_HELP),
 ) -> None:
@@ -193,7 +198,13 @@ def events(
     wh = open_warehouse(warehouse)
     with _progress(file) as progress:
         report = import_events(
-            wh, file, spec, skip_bad_rows=skip_bad_rows, rejects_path=rejects, progress=progress
+            wh,
+            file,
+            spec,
+            skip_bad_rows=skip_bad_rows,
+            rejects_path=rejects,
+            progress=progress,
+            window=_window(earliest, latest),
         )
     wh.close()
     _report(report)

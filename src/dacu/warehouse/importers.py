@@ -30,11 +30,15 @@ from dacu.warehouse.mapping import Mapping, resolve_columns, typed_select
 from dacu.warehouse.readers import Progress, Staged, stage_file
 from dacu.warehouse.validate import (
     REJECTS,
+    TimeWindow,
     add_rejects,
+    event_rules,
     find_rejects,
+    plausible_window,
     raise_rejects,
     reference_rules,
     reject_count,
+    time_window_rules,
 )
 
 RAW, TYPED, GOOD = "_dacu_raw", "_dacu_typed", "_dacu_good"
@@ -182,8 +186,11 @@ def import_events(
     skip_bad_rows: bool = False,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    window: TimeWindow | None = None,
 ) -> ImportReport:
-    """Import a CSV/Excel/Parquet file of events through a column mapping (see mapping.py)."""
+    """Import a CSV/Excel/Parquet file of events through a column mapping (see mapping.py).
+
+    Times outside `window` (default 2000-01-01 to now + 1 day) are bad rows."""
     mapping = mapping or Mapping()
     con, source = wh.staging(), str(path)
     try:
@@ -198,7 +205,10 @@ def import_events(
         # Parquet is typed already: a view read twice (check, insert) beats a copy in memory
         kind = "VIEW" if staged.typed and "event_id" in chosen else "TABLE"
         con.execute(f"CREATE OR REPLACE TEMP {kind} {TYPED} AS {select}")
-        count = find_rejects(con, TYPED, chosen)
+        rules = event_rules(chosen) + time_window_rules(
+            {"ts": chosen.get("ts", "ts")}, window or plausible_window()
+        )
+        count = find_rejects(con, TYPED, chosen, rules=rules)
     except BaseException:
         _drop(con)
         raise
@@ -246,13 +256,18 @@ def import_taobao(
     skip_bad_rows: bool = False,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    window: TimeWindow | None = None,
 ) -> ImportReport:
     """Import a Taobao UserBehavior CSV (no header; see the module doc for the mapping)."""
     con, source = wh.staging(), str(path)
     try:
         staged = stage_file(con, path, table=RAW, columns=TAOBAO_COLUMNS, progress=progress)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPED} AS {taobao_sql(campaign_id)}")
-        count = find_rejects(con, TYPED, {"ts": "timestamp", "event": "behavior_type"})
+        names = {"ts": "timestamp", "event": "behavior_type"}
+        rules = event_rules(names) + time_window_rules(
+            {"ts": "timestamp"}, window or plausible_window()
+        )
+        count = find_rejects(con, TYPED, names, rules=rules)
     except BaseException:
         _drop(con)
         raise

@@ -72,7 +72,8 @@ def time_window_rules(fields: dict[str, str], window: TimeWindow) -> list[Rule]:
 
     `fields` maps the staged timestamp columns to the names shown in errors."""
     start, end = (moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00") for moment in window)
-    shown = " to ".join(m.isoformat(sep=" ", timespec="minutes") for m in window)
+    china = ZoneInfo("Asia/Shanghai")
+    shown = " to ".join(f"{m.astimezone(china):%Y-%m-%d %H:%M}" for m in window) + " China time"
     return [
         (
             column,
