@@ -269,13 +269,74 @@ def _reference_command(name: str, title: str, example: str) -> Callable[..., Non
     return command
 
 
-app.command("spend")(
-    _reference_command(
-        "spend",
-        "投放花费 Ad spend:",
-        "dacu import spend spend.csv   # 时间,渠道,花费,展现量,点击量",
-    )
-)
+def _columns(pairs: list[str] | None) -> dict[str, str]:
+    """--column field=列名 options as a dict (a clear error for anything else)."""
+    out = {}
+    for pair in pairs or []:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise typer.BadParameter(
+                f"--column {pair!r}: expected field=列名, e.g. plan_id=计划名称"
+            )
+        out[field.strip()] = column.strip()
+    return out
+
+
+@app.command("spend")
+def spend(
+    file: Path = typer.Argument(..., help="The ad tool's report: CSV, Excel .xlsx or Parquet."),
+    tool: str = typer.Option(
+        None, "--tool", "-t", help="The ad tool: 直通车, 引力魔方, 万相台, 淘宝客, 超级推荐 …"
+    ),
+    campaign: Path = typer.Option(
+        None, "--campaign", "-c", help="Campaign YAML: its channels' names and kinds give ids."
+    ),
+    column: list[str] = typer.Option(
+        None, "--column", help="field=列名 for a column the preset misses (repeatable)."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Empty the spend table first (default: add and deduplicate)."
+    ),
+    warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
+    rejects: Path = typer.Option(None, help=REJECTS_HELP),
+) -> None:
+    """投放报表 Add an ad tool's report (日期, 计划, 花费, 展现量, 点击量, 成交金额) to the spend table.
+
+    Rows are keyed by (date/hour, tool, plan): re-importing a report changes nothing, a corrected
+    report replaces its own rows, other tools' rows stay. The channel id comes from the campaign's
+    channels (直通车 → search_ads). CPC, CPM, CTR and ROI show in `dacu kpi`. Example:
+
+      dacu import spend 直通车_计划报表.csv --tool 直通车 -c examples/double11.yaml
+    """
+    from dacu.config import load_campaign
+    from dacu.warehouse import open_warehouse
+    from dacu.warehouse.adreports import import_spend
+
+    camp = load_campaign(campaign) if campaign else None
+    window = _window(earliest, latest)
+    wh = open_warehouse(warehouse)
+    try:
+        with _progress(file) as progress:
+            report = import_spend(
+                wh,
+                file,
+                tool,
+                campaign=camp,
+                columns=_columns(column),
+                replace=replace,
+                window=window,
+                skip_bad_rows=skip_bad_rows,
+                rejects_path=rejects,
+                progress=progress,
+            )
+    finally:
+        wh.close()
+    _report(report)
+
+
 app.command("skus")(
     _reference_command(
         "skus",

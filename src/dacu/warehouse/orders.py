@@ -219,7 +219,7 @@ def import_orders(
             progress=progress,
         )
         if staged.typed:  # Parquet: read every column as text, like CSV
-            _as_text(con, staged.columns)
+            as_text(con, RAW, staged.columns)
         chosen = pick(spec.columns, staged.columns)
         _require(chosen, spec, staged.columns, source)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPED} AS {typed_orders_sql(chosen, spec, tz)}")
@@ -249,11 +249,12 @@ def import_orders(
     )
 
 
-def _as_text(con: duckdb.DuckDBPyConnection, columns: list[str]) -> None:
+def as_text(con: duckdb.DuckDBPyConnection, raw: str, columns: list[str]) -> None:
+    """Replace staged Parquet view `raw` by a table of its columns as text (read like CSV)."""
     cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in columns)
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{RAW}_text" AS SELECT _line, {cols} FROM "{RAW}"')
-    con.execute(f'DROP VIEW "{RAW}"')
-    con.execute(f'ALTER TABLE "{RAW}_text" RENAME TO "{RAW}"')
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{raw}_text" AS SELECT _line, {cols} FROM "{raw}"')
+    con.execute(f'DROP VIEW "{raw}"')
+    con.execute(f'ALTER TABLE "{raw}_text" RENAME TO "{raw}"')
 
 
 def _require(chosen: dict[str, str], spec: OrderPreset, have: list[str], source: str) -> None:

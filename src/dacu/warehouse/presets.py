@@ -119,7 +119,7 @@ def order_preset(name: str | None) -> OrderPreset:
 
 # -- 生意参谋 traffic tables ---------------------------------------------------------------------
 TRAFFIC_COLUMNS: dict[str, tuple[str, ...]] = {
-    "period": ("统计日期", "日期", "时间", "统计时间", "小时", "date", "hour"),
+    "period": ("统计日期", "日期", "时间", "统计时间", "period", "date"),
     "source": ("流量来源", "来源", "渠道", "来源名称", "source"),
     "uv": ("访客数", "UV", "uv"),
     "pv": ("浏览量", "PV", "pv"),
@@ -130,7 +130,30 @@ TRAFFIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "cvr": ("支付转化率",),
     "asp": ("客单价",),
 }
-TOTAL_SOURCES = ("全店", "全部", "汇总", "合计", "总计", "all", "total")
+TRAFFIC_HOUR_COLUMNS = ("小时", "时段", "hour_of_day")  # beside a date column: the hour 0–23
+TOTAL_SOURCES = ("全店", "全部", "汇总", "合计", "总计", "all", "total", "")
+# 生意参谋's source names → channel kinds (GLOSSARY), when no campaign channel has that name
+SOURCE_KINDS = {
+    "直通车": "search_ads",
+    "引力魔方": "display_ads",
+    "超级推荐": "display_ads",
+    "钻展": "display_ads",
+    "万相台": "display_ads",
+    "淘宝客": "affiliate",
+    "手淘搜索": "organic",
+    "自然搜索": "organic",
+    "淘内免费": "organic",
+    "手淘首页": "organic",
+    "直接访问": "direct",
+    "购物车": "direct",
+    "我的淘宝": "direct",
+    "淘宝直播": "kol_live",
+    "达人直播": "kol_live",
+    "逛逛": "content",
+    "短视频种草": "content",
+    "私域": "private",
+    "短信": "sms",
+}
 
 
 # -- ad-tool reports (直通车, 引力魔方, 万相台, 淘宝客) ------------------------------------------------
@@ -146,7 +169,7 @@ class AdTool:
 _AD_COLUMNS: dict[str, tuple[str, ...]] = {
     "hour": ("日期", "时间", "小时", "date", "hour"),
     "plan_id": ("计划ID", "计划id", "推广计划ID", "计划名称", "推广计划", "plan_id"),
-    "spend": ("花费", "消耗", "总花费", "佣金", "支出佣金", "spend", "cost"),
+    "spend": ("花费", "消耗", "总花费", "佣金", "支出佣金", "spend", "spend_fen", "cost"),
     "impressions": ("展现量", "曝光量", "展现", "impressions"),
     "clicks": ("点击量", "点击数", "点击", "clicks"),
     "attributed_gmv": (
@@ -157,7 +180,7 @@ _AD_COLUMNS: dict[str, tuple[str, ...]] = {
         "结算金额",
         "attributed_gmv",
     ),
-    "channel": ("渠道", "推广渠道"),
+    "channel": ("渠道", "推广渠道", "channel"),
 }
 
 AD_TOOLS: dict[str, AdTool] = {
