@@ -136,8 +136,8 @@ def _traffic_cells(
     periods = _count(wh, t.select("period").distinct())
     coarser = "hour" not in by and not ("day" in by and grain == "day")
     if coarser and periods > 1:
-        unit = "天" if grain == "day" else "小时"
-        notes.append(f"UV = {periods} 个{unit}访客数之和 (the sum of period UVs)")
+        unit = "天" if grain == "day" else "个小时"
+        notes.append(f"UV = {periods} {unit}的访客数之和 (the sum of period UVs)")
     dims = _time_dims(t.period, fixed_offset(campaign.timezone if campaign else tz), None)
     t = t.mutate(**{d: dims[d] for d in by if d in dims})
     agg = t.aggregate(

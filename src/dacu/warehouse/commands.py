@@ -282,6 +282,55 @@ def _columns(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+@app.command("traffic")
+def traffic(
+    file: Path = typer.Argument(..., help="The traffic report: CSV, Excel .xlsx or Parquet."),
+    preset: str = typer.Option("sycm", "--preset", "-p", help="Report layout: sycm (生意参谋)."),
+    campaign: Path = typer.Option(
+        None, "--campaign", "-c", help="Campaign YAML: its channel names map 流量来源 to ids."
+    ),
+    column: list[str] = typer.Option(
+        None, "--column", help="field=列名 for a column the preset misses (repeatable)."
+    ),
+    warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
+    rejects: Path = typer.Option(None, help=REJECTS_HELP),
+) -> None:
+    """流量报表 Add a 生意参谋 traffic table (by day or hour × 流量来源) to the traffic table.
+
+    Columns: 统计日期 [小时] [流量来源] 访客数 浏览量 跳失率 支付买家数 支付金额 加购人数. A 全店 /
+    合计 row (or a file without 流量来源) is the shop total. Rows are keyed by (period, source):
+    a re-import replaces its own rows. `dacu kpi` then takes UV and bounce from here. Example:
+
+      dacu import traffic 生意参谋_流量来源_日.xlsx --preset sycm -c examples/double11.yaml
+    """
+    from dacu.config import load_campaign
+    from dacu.warehouse import open_warehouse
+    from dacu.warehouse.traffic import import_traffic
+
+    camp = load_campaign(campaign) if campaign else None
+    window = _window(earliest, latest)
+    wh = open_warehouse(warehouse)
+    try:
+        with _progress(file) as progress:
+            report = import_traffic(
+                wh,
+                file,
+                preset,
+                campaign=camp,
+                columns=_columns(column),
+                window=window,
+                skip_bad_rows=skip_bad_rows,
+                rejects_path=rejects,
+                progress=progress,
+            )
+    finally:
+        wh.close()
+    _report(report)
+
+
 @app.command("spend")
 def spend(
     file: Path = typer.Argument(..., help="The ad tool's report: CSV, Excel .xlsx or Parquet."),
