@@ -138,7 +138,9 @@ def _tools(
     con: duckdb.DuckDBPyConnection, chosen: dict[str, str], tool: str | None, campaign: Any
 ) -> dict[str, str]:
     if tool is not None:
-        ad_tool(tool)  # a known tool or channel kind, else a clear error
+        named = campaign is not None and any(tool in (c.name, c.id) for c in campaign.channels)
+        if not named:
+            ad_tool(tool)  # a known tool or channel kind, else a clear error
         return {tool: resolve_channel(tool, campaign)}
     names = [
         r[0]
@@ -168,7 +170,7 @@ def import_spend(
 
     `columns` names the file's columns for fields the tool's preset does not find
     ({field: 列名}; fields hour, plan_id, spend, impressions, clicks, attributed_gmv, channel)."""
-    preset: AdTool = ad_tool(tool) if tool else next(iter(AD_TOOLS.values()))
+    preset: AdTool = AD_TOOLS.get(tool or "", next(iter(AD_TOOLS.values())))
     con, source = wh.staging(), str(path)
     try:
         staged = stage_file(con, path, table=RAW, progress=progress)

@@ -56,6 +56,7 @@ _TAOBAO_COLUMNS: dict[str, tuple[str, ...]] = {
     "order_amount": ("总金额", "订单金额"),
     "paid_amount": ("买家实际支付金额", "实付金额"),
     "refund_amount": ("退款金额",),
+    "refund_ts": ("退款时间", "退款完结时间"),
     "user_id": ("买家会员名", "买家昵称", "买家ID"),
     "sku_id": ("商家编码", "商品ID", "宝贝ID"),
     "quantity": ("宝贝总数量", "购买数量", "数量"),
