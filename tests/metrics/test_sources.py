@@ -155,3 +155,12 @@ def test_cli_import_traffic(tmp_path):
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     out = CliRunner().invoke(app, ["import", "traffic", str(tmp_path / "t.csv"), "-w", url])
     assert out.exit_code == 0 and "→ traffic: 6 rows read, 6 added" in out.output, out.output
+
+
+def test_cells_the_traffic_table_cannot_split_say_why(shop):
+    wh, folder = shop
+    import_orders(wh, folder / "orders.csv", "tmall")
+    import_traffic(wh, folder / "traffic.csv")
+    result = sourced_kpis(wh, by=("region",))
+    assert all(r["uv"] is None for r in result.rows)
+    assert any("流量表没有 region 的拆分" in note for note in result.notes)

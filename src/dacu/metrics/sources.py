@@ -102,11 +102,23 @@ def sourced_kpis(
         )
         if not has_orders:
             sources.update({"paid_gmv_fen": "traffic", "buyers": "traffic", "asp_fen": "traffic"})
+    elif _has_traffic(wh, start, end):
+        unsupported = ", ".join(d for d in by if d not in TRAFFIC_DIMS) or "hour"
+        notes.append(
+            f"UV、PV、跳失率、转化率 — 流量表没有 {unsupported} 的拆分 (the traffic table is by "
+            "day or hour × source only)"
+        )
     else:
         notes.append(
             "UV、PV、跳失率、转化率 — no visits in the data (import a 生意参谋 traffic table)"
         )
     return SourcedKpis(rows, sources, notes)
+
+
+def _has_traffic(wh: Any, start: datetime | None, end: datetime | None) -> bool:
+    if not wh.has_table("traffic"):
+        return False
+    return _count(wh, _in_window(wh.table("traffic"), "period", start, end)) > 0
 
 
 def _traffic_cells(
