@@ -93,6 +93,10 @@ def sourced_kpis(
     if not has_orders:
         rows = []
     notes: list[str] = []
+    if has_orders and _count(wh, events.filter(events.user_id.like("%:order:%"))) > 0:
+        notes.append(
+            "买家数 = 付款订单数：订单报表没有买家ID (no buyer id: each order is its own buyer)"
+        )
     cells = _traffic_cells(wh, by, start, end, campaign, tz, notes)
     if cells is not None:
         rows = _merge(rows, cells, by, has_orders)
