@@ -177,3 +177,11 @@ def test_the_plausible_window_can_be_widened(wh, tmp_path):
 def test_a_folder_given_as_the_file(wh, tmp_path):
     with pytest.raises(InputError, match=r"is a folder, not a file"):
         import_events(wh, tmp_path)
+
+
+def test_a_broken_workbook_is_named_not_a_traceback(wh, tmp_path):
+    path = tmp_path / "订单.xlsx"
+    path.write_bytes(b"this is not a zip archive at all")
+    with pytest.raises(InputError, match=r"line 1: not a readable Excel \.xlsx workbook"):
+        import_events(wh, path)
+    assert count(wh) == 0

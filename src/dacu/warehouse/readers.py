@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,7 +252,14 @@ def stage_excel(
     """Stage the first (or named) sheet of an .xlsx workbook; line = the sheet's row number."""
     from openpyxl import load_workbook
 
-    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise InputError(
+            f"not a readable Excel .xlsx workbook ({type(exc).__name__}: {exc})",
+            file=str(path),
+            line=1,
+        ) from None
     try:
         ws = book[sheet] if sheet else book.worksheets[0]
     except KeyError:
