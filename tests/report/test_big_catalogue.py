@@ -102,3 +102,35 @@ def test_the_deck_stays_near_its_usual_length(tmp_path):
         render_pptx(_review(folder, _events(categories, priced=True)), folder / "review.pptx")
         slides[categories] = len(Presentation(str(folder / "review.pptx")).slides)
     assert slides[400] <= slides[5] + 2, slides
+
+
+SHOP_ORDERS = (
+    "订单编号,买家会员名,总金额,买家实际支付金额,收货地址,订单创建时间,订单付款时间,退款金额\n"
+    "1,a,300,300,上海,2026/11/11 10:00,2026/11/11 10:01,0\n"
+    "2,b,200,150,上海,2026/11/11 11:00,2026/11/11 11:05,50\n"
+    "3,c,80,0,北京,2026/11/11 12:00,,0\n"
+)
+SHOP_TRAFFIC = "统计日期,流量来源,访客数,浏览量,跳失率\n2026-11-11,全店,400,1000,30%\n"
+
+
+def test_a_shop_given_as_orders_and_traffic_gets_uv_from_traffic(tmp_path):
+    from dacu.warehouse.orders import import_orders
+    from dacu.warehouse.traffic import import_traffic
+
+    (tmp_path / "o.csv").write_text(SHOP_ORDERS, encoding="utf-8")
+    (tmp_path / "t.csv").write_text(SHOP_TRAFFIC, encoding="utf-8")
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'shop.duckdb'}")
+    try:
+        import_orders(wh, tmp_path / "o.csv", "tmall")
+        orders_only = build_review(load_campaign(CAMPAIGN), wh, with_attribution=False)
+        import_traffic(wh, tmp_path / "t.csv")
+        with_traffic = build_review(load_campaign(CAMPAIGN), wh, with_attribution=False)
+    finally:
+        wh.close()
+    head = orders_only.section("overview").tables[0].rows[0]
+    assert head["uv"] is None and head["cvr"] is None  # not the 2 buyers counted as visitors
+    assert head["paid_gmv_fen"] == 30000 + 20000
+    notes = " ".join(n["zh"] for n in orders_only.section("attainment").notes)
+    assert "没有访客数" in notes
+    head = with_traffic.section("overview").tables[0].rows[0]
+    assert (head["uv"], head["buyers"], head["cvr"]) == (400, 2, 2 / 400)

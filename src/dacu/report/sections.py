@@ -174,9 +174,16 @@ def attainment(
     t = facts.total
     target = bridge_target(campaign, plan)
     bridge = None
-    if target is not None and t["buyers"]:
+    if target is not None and t["buyers"] and t["uv"]:  # no UV (orders only): no bridge
         bridge = gmv_bridge(target, (t["uv"], t["cvr"], t["asp_fen"]), t["paid_gmv_fen"])
-    if bridge is None:
+    if bridge is None and t["uv"] is None:
+        section.notes.append(
+            tx(
+                "无法拆解 GMV 差额：数据中没有访客数（只有订单，请导入生意参谋流量表）",
+                "No GMV bridge: the data have no visitors (orders only: import a traffic table)",
+            )
+        )
+    elif bridge is None:
         section.notes.append(
             tx(
                 "无法拆解 GMV 差额：缺少 UV/转化率/客单价目标（plan.json 或活动文件）",
