@@ -10,7 +10,10 @@ refund mix, amounts in fen), each task runs in its own subprocess so its peak RS
 - kpi: the hourly-by-channel KPI table (dacu.metrics.kpis, all 21 KPI columns, channel = session
   entry, bounce by session) vs the same query hand-written in DuckDB SQL on the same table, in
   Polars and in pandas (both from the Parquet file);
-- funnel: distinct users per funnel step per category (dacu.metrics.step_users) vs the same.
+- funnel: distinct users per funnel step per category (dacu.metrics.step_users) vs the same;
+- shop exports (_shop_imports.py): a Tmall-layout order export and a 生意参谋 hourly traffic table
+  imported by dacu vs DuckDB's own CSV load of the same files (section `warehouse-shop`;
+  `DACU_BENCH_SHOP_ONLY=1` measures only these).
 
 Every peer's result is checked equal to dacu's before its time is recorded.
 """
@@ -481,8 +484,20 @@ def _norm(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def shop() -> None:
+    """The shop-export imports (orders, traffic) vs DuckDB's CSV load, in their own section."""
+    from _shop_imports import measure
+
+    head, rows = measure(WORK)
+    header = ["task", "rows", "seconds", "rows/s", "ratio", "peak RSS MiB"]
+    record("warehouse-shop", head + "\n\n" + table(header, rows))
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("DACU_BENCH_SHOP_ONLY"):
+        shop()
+        return
     parquet, db = WORK / f"events-{N}.parquet", WORK / "bench.duckdb"
     if not parquet.exists():  # generated in a child, so this process stays small
         print(f"generating {N:,} events → {parquet}", flush=True)
@@ -500,6 +515,7 @@ def main() -> None:
     r["load"] = [min(load + r.get("load", [])), max(load + r.get("load", []))]
     saved.write_text(json.dumps([r, checks]))
     record("warehouse", report(r, checks, parquet))
+    shop()
 
 
 def measure_all(parquet: Path, db: Path) -> tuple[dict, dict]:

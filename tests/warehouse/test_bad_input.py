@@ -141,3 +141,47 @@ def test_skip_bad_rows_imports_the_rest_and_writes_rejects(wh, tmp_path):
     assert lines[0].startswith("line,column,reason,event_id,ts,user_id,event,amount_fen")
     assert lines[1].startswith("3,amount_fen,negative amount -1 fen")
     assert lines[2].startswith("4,ts,not a timestamp 'yesterday' (expected ISO 8601")
+
+
+@pytest.mark.parametrize(
+    ("ts", "amount", "column", "reason"),
+    [
+        ("1900-01-01 00:00:00+08:00", "100", "ts", "time 1900-01-01 "),
+        ("2099-11-11 20:00:00+08:00", "100", "ts", "time 2099-11-11 20:00 outside"),
+        ("2024-11-11 20:00:00+08:00", "9" * 19, "amount_fen", "amount out of range"),
+        ("2024-11-11 20:00:00+08:00", "9223372036854775808", "amount_fen", "out of range"),
+    ],
+)
+def test_implausible_times_and_huge_amounts_are_bad_rows(wh, tmp_path, ts, amount, column, reason):
+    good = "e1,2024-11-11 20:00:00+08:00,u1,pay,100\n"
+    path = _csv(tmp_path, HEADER + good + f"e2,{ts},u1,pay,{amount}\n")
+    with pytest.raises(InputError) as caught:
+        import_events(wh, path)
+    assert (caught.value.line, caught.value.column) == (3, column)
+    assert reason in caught.value.reason
+    assert count(wh) == 0
+
+
+def test_the_plausible_window_can_be_widened(wh, tmp_path):
+    from datetime import UTC, datetime
+
+    from dacu.warehouse.validate import plausible_window
+
+    path = _csv(tmp_path, HEADER + "e1,1999-12-31 20:00:00+08:00,u1,pv,\n")
+    with pytest.raises(InputError, match="outside the plausible window"):
+        import_events(wh, path)
+    wide = plausible_window(earliest=datetime(1990, 1, 1, tzinfo=UTC))
+    assert import_events(wh, path, window=wide).inserted == 1
+
+
+def test_a_folder_given_as_the_file(wh, tmp_path):
+    with pytest.raises(InputError, match=r"is a folder, not a file"):
+        import_events(wh, tmp_path)
+
+
+def test_a_broken_workbook_is_named_not_a_traceback(wh, tmp_path):
+    path = tmp_path / "订单.xlsx"
+    path.write_bytes(b"this is not a zip archive at all")
+    with pytest.raises(InputError, match=r"line 1: not a readable Excel \.xlsx workbook"):
+        import_events(wh, path)
+    assert count(wh) == 0

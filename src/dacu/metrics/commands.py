@@ -61,21 +61,30 @@ def kpi(
     ids: bool = typer.Option(
         False, "--ids", help="Show ids (search_ads, burst) instead of names (直通车, 爆发期)."
     ),
+    ads: bool = typer.Option(
+        False, "--ads", help="The ad table (spend, CPC, CPM, CTR, ROI by tool and channel) only."
+    ),
 ) -> None:
     """核心指标 KPIs by any dimensions: GMV = UV × CVR × ASP in every cell.
 
     Channel is the channel of the visit's entry; distinct counts (UV, buyers) do not add up
     across cells — the 合计 total row is computed separately. Phases come in campaign order;
-    the table shows names from the campaign file (--ids for ids). Examples:
+    the table shows names from the campaign file (--ids for ids). A shop without a clickstream
+    (order export + 生意参谋 traffic) gets UV and bounce from the traffic table, orders and GMV
+    from the orders; each KPI's source is named under the table, and a KPI no source supports is
+    "—". With ad-tool reports imported, a second table shows spend, CPC, CPM, CTR and ROI.
+    Examples:
 
       dacu kpi --by hour,channel --from 2024-11-11 --to 2024-11-12
       dacu kpi --by phase,channel --campaign examples/double11.yaml
       dacu kpi --targets --campaign examples/double11.yaml
       dacu kpi --by phase,category --campaign examples/double11.yaml --format csv > kpi.csv
+      dacu kpi --ads --format json
     """
     from dacu.config import DEFAULT_TZ, load_campaign
     from dacu.errors import ConfigError
     from dacu.metrics.kpi import first_purchases, kpis, window
+    from dacu.metrics.sources import sourced_kpis
     from dacu.metrics.targets import attainment, scopes_needed
     from dacu.warehouse import open_warehouse
 
@@ -87,33 +96,47 @@ def kpi(
     tz = camp.timezone if camp else DEFAULT_TZ
     dims = tuple(d.strip() for d in by.split(",") if d.strip())
     wh = open_warehouse(warehouse)
-    events = window(
-        wh.events(),
-        _parse_time(start, tz) or (camp.start if camp else None),
-        _parse_time(end, tz) or (camp.end if camp else None),
-    )
-    customers = None
-    if "customer_type" in dims or targets:  # the customers table, else first pays ever
-        stored = wh.table("customers")
-        has_rows = wh.to_arrow(stored.count())["value"][0].as_py() > 0
-        customers = stored if has_rows else first_purchases(wh.events())
+    begin = _parse_time(start, tz) or (camp.start if camp else None)
+    finish = _parse_time(end, tz) or (camp.end if camp else None)
+    try:
+        ad_rows = _ad_rows(wh, begin, finish, tz)
+        if ads:
+            _emit_rows(ad_rows, list(AD_SHOWN_DIMS + AD_SHOWN), fmt, tz)
+            return
+        customers = None
+        if "customer_type" in dims or targets:  # the customers table, else first pays ever
+            stored = wh.table("customers")
+            has_rows = wh.to_arrow(stored.count())["value"][0].as_py() > 0
+            customers = stored if has_rows else first_purchases(wh.events())
+        if targets:
+            events = window(wh.events(), begin, finish)
 
-    def run(group: tuple[str, ...]) -> Any:
-        return wh.to_arrow(kpis(events, by=group, campaign=camp, tz=tz, customers=customers))
+            def run(group: tuple[str, ...]) -> list[dict[str, Any]]:
+                table = kpis(events, by=group, campaign=camp, tz=tz, customers=customers)
+                return wh.to_arrow(table).to_pylist()
 
-    if targets:
-        rows = {scope: run((scope,) if scope else ()).to_pylist() for scope in scopes_needed(camp)}
+            rows = {scope: run((scope,) if scope else ()) for scope in scopes_needed(camp)}
+            print_targets(attainment(camp, rows), camp, fmt, ids)
+            return
+
+        def sourced(group: tuple[str, ...]) -> Any:
+            return sourced_kpis(
+                wh, by=group, start=begin, end=finish, campaign=camp, tz=tz, customers=customers
+            )
+
+        result = sourced(dims)
+        total = sourced(()).rows if dims else []
+    finally:
         wh.close()
-        print_targets(attainment(camp, rows), camp, fmt, ids)
-        return
-    table = run(dims)
-    total = run(()).to_pylist()[0] if dims else None
-    wh.close()
-    _emit(table, dims, fmt, tz, camp, total, ids)
+    _emit(result.rows, dims, fmt, tz, camp, total[0] if total else None, ids)
+    if fmt == "table":
+        _print_sources(result.sources, result.notes)
+        if ad_rows:
+            _print_ads(ad_rows)
 
 
 def _emit(
-    table: Any,
+    table: list[dict[str, Any]],
     dims: tuple[str, ...],
     fmt: str,
     tz: str,
@@ -121,18 +144,116 @@ def _emit(
     total: dict[str, Any] | None,
     ids: bool,
 ) -> None:
-    rows = _in_campaign_order(_localise(table.to_pylist(), tz), campaign)
+    from dacu.metrics.kpi import KPI_COLUMNS
+
+    rows = _in_campaign_order(_localise(table, tz), campaign)
     if fmt == "json":
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=1, default=str)
         sys.stdout.write("\n")
     elif fmt == "csv":
         import csv
 
-        writer = csv.DictWriter(sys.stdout, fieldnames=table.column_names)
+        writer = csv.DictWriter(sys.stdout, fieldnames=[*dims, *KPI_COLUMNS], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     else:
         _print_table(rows, dims, total, {} if ids else display_names(campaign))
+
+
+AD_SHOWN_DIMS = ("tool", "channel")
+AD_SHOWN = (
+    "spend_fen",
+    "impressions",
+    "clicks",
+    "attributed_gmv_fen",
+    "cpc_fen",
+    "cpm_fen",
+    "ctr",
+    "roi",
+)
+
+
+def _ad_rows(wh: Any, start: datetime | None, end: datetime | None, tz: str) -> list[dict]:
+    """Spend, CPC, CPM, CTR and ROI by tool and channel over the window (empty: no reports)."""
+    from dacu.metrics.ads import ad_kpis
+    from dacu.metrics.sources import _in_window
+
+    spend = _in_window(wh.table("spend"), "hour", start, end)
+    if wh.to_arrow(spend.count())["value"][0].as_py() == 0:
+        return []
+    return wh.to_arrow(ad_kpis(spend, by=AD_SHOWN_DIMS, tz=tz)).to_pylist()
+
+
+def _emit_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str, tz: str) -> None:
+    rows = _localise(rows, tz)
+    if fmt == "json":
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        _print_ads(rows)
+
+
+def _print_sources(sources: dict[str, str | None], notes: list[str]) -> None:
+    from dacu.metrics.sources import SOURCE_NAMES
+
+    by_source: dict[str, list[str]] = {}
+    for kpi, source in sources.items():
+        if kpi in LABELS:
+            by_source.setdefault(source or "—", []).append(LABELS[kpi])
+    if set(by_source) == {"events"}:
+        return
+    for source, labels in by_source.items():
+        name = " + ".join(SOURCE_NAMES.get(s, s) for s in source.split("+"))
+        typer.echo(f"来源 source {name}: {'、'.join(labels)}")
+    for note in notes:
+        typer.echo(f"注 note: {note}")
+
+
+def _print_ads(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from dacu.money import format_fen, format_pct
+
+    table = Table(
+        title="投放 Ads (CPC = 花费/点击, CPM = 花费/千次展现, CTR = 点击/展现, ROI = 成交/花费)"
+    )
+    labels = (
+        "工具 tool",
+        "渠道 channel",
+        "花费",
+        "展现量",
+        "点击量",
+        "成交金额",
+        "CPC",
+        "CPM",
+        "CTR",
+        "ROI",
+    )
+    for label in labels:
+        table.add_column(label, justify="left" if label.startswith(("工具", "渠道")) else "right")
+    for row in rows:
+        cells = [str(row["tool"] or "—"), str(row["channel"])]
+        for col in AD_SHOWN:
+            value = row[col]
+            if value is None:
+                cells.append("—")
+            elif col.endswith("_fen"):
+                cells.append(format_fen(round(value)))
+            elif col == "ctr":
+                cells.append(format_pct(value))
+            elif col == "roi":
+                cells.append(f"{value:.2f}")
+            else:
+                cells.append(f"{value:,}")
+        table.add_row(*cells)
+    Console(width=140).print(table)
 
 
 def display_names(campaign: Any) -> dict[str, str]:

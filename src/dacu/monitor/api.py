@@ -473,3 +473,9 @@ def _root_cause(monitor: LiveMonitor, metric: str, minutes: int) -> dict:
         monitor.store, metric, (end - minutes, end), (end - 2 * minutes, end - minutes)
     )
     return cause.as_dict()
+
+
+# order records and traffic snapshots of shops without an event stream (own module)
+from dacu.monitor.intake_api import router as _intake_router  # noqa: E402
+
+router.include_router(_intake_router)

@@ -65,7 +65,21 @@ def _total(
     )
     if not rows or (rows[0]["uv"] == 0 and rows[0]["gmv_fen"] == 0):
         return None
-    return rows[0]
+    return _visits_from_sources(wh, rows[0], campaign, start, end)
+
+
+def _visits_from_sources(
+    wh: Any, row: dict[str, Any], campaign: Campaign | None, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """A store without page views (an order export): UV, PV, bounce and CVR from the traffic
+    table when one is loaded, else None ("—"), never the buyers counted as visitors."""
+    if row["pv"]:
+        return row
+    from dacu.metrics.sources import RATIO_OF_VISITS, VISIT_KPIS, sourced_kpis
+
+    sourced = sourced_kpis(wh, by=(), start=start, end=end, campaign=campaign).rows
+    visits = sourced[0] if sourced else {}
+    return {**row, **{k: visits.get(k) for k in (*VISIT_KPIS, *RATIO_OF_VISITS)}}
 
 
 def read_facts(

@@ -57,6 +57,44 @@ def kpi_rows(rows: list[dict[str, Any]], dim: str, label: dict[str, str]) -> lis
     ]
 
 
+TOP_N = 20  # rows of a contribution table before the rest is folded into 其他
+ADDITIVE = ("gmv_fen", "paid_gmv_fen", "orders", "pv", "share")  # these add up across rows
+NO_MONEY = tx(
+    "数据中没有金额（如淘宝 UserBehavior 无价格）：GMV、支付金额、客单价为 —",
+    "The data carry no amounts (e.g. Taobao UserBehavior has no prices): GMV, paid GMV and "
+    "ASP are —",
+)
+
+
+def top_rows(rows: list[dict[str, Any]], n: int = TOP_N) -> list[dict[str, Any]]:
+    """The `n` rows with the most paid GMV (then buyers), and one 其他 row for the rest.
+
+    Money, orders and PV of 其他 are sums; its distinct counts (UV, buyers) and ratios are None:
+    a buyer of two folded rows would count twice. A list of at most n + 1 rows is kept as is."""
+    if len(rows) <= n + 1:
+        return rows
+    ranked = sorted(rows, key=lambda r: (-(r["paid_gmv_fen"] or 0), -(r["buyers"] or 0)))
+    rest = ranked[n:]
+    other: dict[str, Any] = dict.fromkeys(rows[0])
+    other.update(key="other", name=f"其他 other ({len(rest)})")
+    for key in ADDITIVE:
+        if key in other:
+            other[key] = sum(r[key] or 0 for r in rest)
+    return [*ranked[:n], other]
+
+
+def has_no_money(facts: Facts) -> bool:
+    """Orders but not one fen of amounts: the data have no prices (not a ¥0 campaign)."""
+    t = facts.total
+    return bool(t["orders"]) and not t["gmv_fen"] and not t["paid_gmv_fen"]
+
+
+def blank_money(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their money measures (and shares of money) as None: shown "—"."""
+    money = ("gmv_fen", "paid_gmv_fen", "asp_fen", "share")
+    return [{**r, **{k: None for k in money if k in r}} for r in rows]
+
+
 def overview(campaign: Campaign, facts: Facts) -> Section:
     t = facts.total
     phases = Table(
@@ -92,6 +130,15 @@ def overview(campaign: Campaign, facts: Facts) -> Section:
             },
         ],
     )
+    if has_no_money(facts):
+        head = Table("headline", tx("核心数据", "Headline figures"), KPI_COLS, blank_money([t]))
+        msg = tx(
+            f"{t['orders']:,} 笔订单，{t['buyers']:,} 位买家，转化率 {format_pct(t['cvr'])}",
+            f"{t['orders']:,} orders, {t['buyers']:,} buyers, conversion {format_pct(t['cvr'])}",
+        )
+        return Section(
+            "overview", tx("活动概览", "Overview"), msg, [head, phases, scope], notes=[NO_MONEY]
+        )
     head = Table("headline", tx("核心数据", "Headline figures"), KPI_COLS, [dict(t)])
     msg = tx(
         f"GMV {format_fen(t['gmv_fen'])}，支付 {format_fen(t['paid_gmv_fen'])}，"
@@ -136,11 +183,18 @@ def attainment(
     t = facts.total
     found = bridge_target(review_targets(campaign, plan))
     bridge = None
-    if found is not None and t["buyers"]:
+    if found is not None and t["buyers"] and t["uv"]:  # no UV (orders only): no bridge
         bridge = gmv_bridge(found[0], (t["uv"], t["cvr"], t["asp_fen"]), t["paid_gmv_fen"])
         if found[1] is not None:
             section.notes.append(found[1])
-    if bridge is None:
+    if bridge is None and t["uv"] is None:
+        section.notes.append(
+            tx(
+                "无法拆解 GMV 差额：数据中没有访客数（只有订单，请导入生意参谋流量表）",
+                "No GMV bridge: the data have no visitors (orders only: import a traffic table)",
+            )
+        )
+    elif bridge is None:
         section.notes.append(
             tx(
                 "无法拆解支付金额差额：缺少支付金额（或 UV/转化率/客单价）目标（活动文件或 plan.json）",
@@ -199,7 +253,7 @@ def _phase_channel_tables(campaign: Campaign, facts: Facts) -> list[Table]:
             "by_channel_kpi",
             tx("分渠道实际", "Actual by channel"),
             cols,
-            kpi_rows(facts.by_channel, "channel", label),
+            top_rows(kpi_rows(facts.by_channel, "channel", label)),
         ),
     ]
 
@@ -243,8 +297,8 @@ def structure(campaign: Campaign, facts: Facts) -> Section:
         Column("buyers", tx("买家数", "Buyers"), "int"),
         Column("asp_fen", tx("客单价", "ASP"), "fen"),
     ]
-    cat = kpi_rows(facts.by_category, "category", label)
-    chan = kpi_rows(facts.by_channel, "channel", label)
+    cat = top_rows(kpi_rows(facts.by_category, "category", label))
+    chan = top_rows(kpi_rows(facts.by_channel, "channel", label))
     cust = kpi_rows(
         facts.by_customer_type, "customer_type", {"new": "新客 new", "returning": "老客 returning"}
     )
@@ -256,22 +310,26 @@ def structure(campaign: Campaign, facts: Facts) -> Section:
         }
         for r in facts.peak_hours
     ]
+    no_money = has_no_money(facts)
+    measure = "buyers" if no_money else "paid_gmv_fen"  # charts of buyers when there is no money
+    if no_money:
+        cat, chan, cust, hours = (blank_money(rows) for rows in (cat, chan, cust, hours))
     charts = [
-        _bar("gmv_by_category", tx("品类贡献", "GMV by category"), cat),
-        _bar("gmv_by_channel", tx("渠道贡献", "GMV by channel"), chan),
+        _bar("gmv_by_category", tx("品类贡献", "GMV by category"), cat, measure),
+        _bar("gmv_by_channel", tx("渠道贡献", "GMV by channel"), chan, measure),
         Chart(
             "gmv_by_customer_type",
             tx("新老客贡献", "New vs returning"),
             "pie",
             [r["name"] for r in cust],
-            [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in cust])],
+            [Series(MEASURES[measure], [float(r[measure] or 0) for r in cust])],
         ),
         Chart(
             "peak_hours",
             tx(f"爆发日分时 {campaign.peak_day}", f"Peak day by hour {campaign.peak_day}"),
             "bar",
             [h["hour"] for h in hours],
-            [Series(tx("支付金额", "Paid GMV"), [float(h["paid_gmv_fen"]) for h in hours])],
+            [Series(MEASURES[measure], [float(h[measure] or 0) for h in hours])],
         ),
     ]
     tables = [
@@ -286,16 +344,29 @@ def structure(campaign: Campaign, facts: Facts) -> Section:
         ),
         _comparison(facts, campaign),
     ]
-    top = max(cat, key=lambda r: r["paid_gmv_fen"], default=None)
-    msg = (
-        tx(
+    top = max(cat, key=lambda r: r[measure] or 0, default=None)
+    if no_money and top:
+        msg = tx(
+            f"{top['name']} 买家最多（{top['buyers']:,} 位）",
+            f"{top['name']} had the most buyers ({top['buyers']:,})",
+        )
+    elif top:
+        msg = tx(
             f"{top['name']} 贡献 {format_pct(top['share'], digits=1)} 支付金额",
             f"{top['name']} brought {format_pct(top['share'], digits=1)} of paid GMV",
         )
-        if top
-        else tx("无成交", "No sales")
-    )
-    return Section("structure", tx("GMV 结构", "GMV structure"), msg, tables, charts)
+    else:
+        msg = tx("无成交", "No sales")
+    notes = [NO_MONEY] if no_money else []
+    if len(facts.by_category) > TOP_N + 1:
+        notes.append(
+            tx(
+                f"品类共 {len(facts.by_category):,} 个：列出支付金额前 {TOP_N} 名，其余合并为“其他”",
+                f"{len(facts.by_category):,} categories: the top {TOP_N} by paid GMV, the rest "
+                "folded into 其他 other",
+            )
+        )
+    return Section("structure", tx("GMV 结构", "GMV structure"), msg, tables, charts, notes)
 
 
 def _local_hour(value: Any, campaign: Campaign) -> str:
@@ -306,13 +377,16 @@ def _local_hour(value: Any, campaign: Campaign) -> str:
     )
 
 
-def _bar(chart_id: str, title: Any, rows: list[dict]) -> Chart:
+MEASURES = {"paid_gmv_fen": tx("支付金额", "Paid GMV"), "buyers": tx("买家数", "Buyers")}
+
+
+def _bar(chart_id: str, title: Any, rows: list[dict], measure: str = "paid_gmv_fen") -> Chart:
     return Chart(
         chart_id,
         title,
         "bar",
         [r["name"] for r in rows],
-        [Series(tx("支付金额", "Paid GMV"), [float(r["paid_gmv_fen"]) for r in rows])],
+        [Series(MEASURES[measure], [float(r[measure] or 0) for r in rows])],
     )
 
 

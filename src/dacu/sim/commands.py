@@ -67,9 +67,18 @@ def sim_command(
     batch: int = typer.Option(500, help="Replay: events per POST."),
     max_events: int = typer.Option(None, help="Replay: stop after this many events."),
     max_seconds: float = typer.Option(None, help="Replay: stop after this many real seconds."),
+    shapes: str = typer.Option(
+        None,
+        "--as",
+        help="Also write the store as a shop downloads it: orders+traffic (OUT/shop/: Tmall order "
+        "export, 生意参谋 traffic by day and hour, one report per ad tool).",
+    ),
 ) -> None:
     from dacu.config import load_campaign
     from dacu.sim.engine import simulate
+
+    if shapes not in (None, "orders+traffic", "traffic+orders"):
+        raise typer.BadParameter(f"--as {shapes!r}: expected orders+traffic")
 
     plan = load_campaign(campaign)
     chosen = [] if no_incidents else (incident or None)
@@ -80,6 +89,11 @@ def sim_command(
             plan, out=out, scale=scale, seed=seed, incidents=chosen, days_before=history_days
         )
         _summary(result)
+    if shapes:
+        from dacu.sim.shapes import write_shop_exports
+
+        for name, path in write_shop_exports(out, plan).items():
+            typer.echo(f"  {name:<16} {path}")
     if replay_url:
         _replay(
             plan,

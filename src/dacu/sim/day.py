@@ -354,6 +354,7 @@ def spend_rows(
         rows["impressions"] += np.round(clicks / ctr).astype(np.int64).tolist()
         rows["clicks"] += clicks.tolist()
     n = len(rows["hour"])
+    names = {c.id: c.name or c.id for c in world.campaign.channels}
     return pa.table(
         {
             "hour": pa.array(rows["hour"], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
@@ -362,6 +363,10 @@ def spend_rows(
             "spend_fen": pa.array(rows["spend_fen"], pa.int64()),
             "impressions": pa.array(rows["impressions"], pa.int64()),
             "clicks": pa.array(rows["clicks"], pa.int64()),
+            # one plan per tool, named as the campaign names the channel (直通车 …)
+            "tool": pa.array([names.get(c, c) for c in rows["channel"]], pa.string()),
+            "plan_id": pa.array([""] * n, pa.string()),
+            "attributed_gmv_fen": pa.nulls(n, pa.int64()),
         },
         schema=SPEND_SCHEMA,
     )

@@ -90,6 +90,32 @@ class Warehouse(ABC):
     def replace_staged(self, relation: str, *, table: str) -> int:
         """Atomically replace reference table `table` by staging relation `relation`."""
 
+    @abstractmethod
+    def stored_sql(self, table: str) -> str:
+        """SQL naming stored table `table` in the staging connection (to merge with staged rows)."""
+
+    def upsert_staged(self, relation: str, *, table: str, key: tuple[str, ...]) -> AppendResult:
+        """Atomically replace the stored rows of `table` with the `key` of a staged row, and add
+        the other staged rows. `inserted`: new keys; `duplicates`: stored rows replaced."""
+        con, schema = self.staging(), REFERENCE_SCHEMAS[table]
+        columns = ", ".join(f'"{f.name}"' for f in schema)
+        match = " AND ".join(f's."{k}" IS NOT DISTINCT FROM t."{k}"' for k in key)
+        stored = self.stored_sql(table)
+        replaced = con.execute(
+            f"SELECT count(*) FROM {stored} t WHERE EXISTS (SELECT 1 FROM {relation} s WHERE {match})"
+        ).fetchall()[0][0]
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _dacu_merged AS SELECT {columns} FROM {stored} t "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {relation} s WHERE {match}) "
+            f"UNION ALL SELECT {columns} FROM {relation}"
+        )
+        staged = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+        try:
+            self.replace_staged("_dacu_merged", table=table)
+        finally:
+            con.execute("DROP TABLE IF EXISTS _dacu_merged")
+        return AppendResult(inserted=staged - replaced, duplicates=replaced)
+
     def append_events(self, table: pa.Table) -> AppendResult:
         """Validate and add events (EVENT_SCHEMA); idempotent by event_id, all or nothing."""
         from dacu.warehouse.validate import check_events

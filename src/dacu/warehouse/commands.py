@@ -23,9 +23,11 @@ Every import is all or nothing: one bad row stops it and names file, line, colum
 (use --skip-bad-rows to import the rest and get a rejects file). Re-importing a file adds nothing.
 Encodings UTF-8, UTF-8 with BOM and GBK are detected.
 
+  dacu import orders 订单报表.csv --preset tmall
+  dacu import traffic 生意参谋流量.xlsx --preset sycm
+  dacu import spend 直通车报表.csv --tool 直通车
   dacu import taobao UserBehavior.csv
   dacu import events orders.xlsx --mapping shop_mapping.yaml
-  dacu import spend 直通车报表.csv
 """,
     no_args_is_help=True,
 )
@@ -63,11 +65,27 @@ def _report(report: object) -> None:
         typer.echo(f"  {report.rejected:,} bad rows skipped → {report.rejects_file}")
 
 
+EARLIEST_HELP = "Reject times before this (default 2000-01-01, China time)."
+LATEST_HELP = "Reject times after this (default now + 1 day)."
+
+
+def _window(earliest: str | None, latest: str | None) -> tuple:  # type: ignore[type-arg]
+    from dacu.config import DEFAULT_TZ, parse_local_time
+    from dacu.warehouse.validate import plausible_window
+
+    return plausible_window(
+        parse_local_time(earliest, DEFAULT_TZ, option="--earliest"),
+        parse_local_time(latest, DEFAULT_TZ, option="--latest"),
+    )
+
+
 @app.command("taobao")
 def taobao(
     file: Path = typer.Argument(..., help="UserBehavior CSV (.csv or .csv.gz), no header."),
     warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
     campaign_id: str = typer.Option(None, help="campaign_id to stamp on the events."),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
     rejects: Path = typer.Option(None, help=REJECTS_HELP),
 ) -> None:
@@ -90,8 +108,60 @@ def taobao(
             skip_bad_rows=skip_bad_rows,
             rejects_path=rejects,
             progress=progress,
+            window=_window(earliest, latest),
         )
     wh.close()
+    _report(report)
+
+
+@app.command("orders")
+def orders(
+    file: Path = typer.Argument(..., help="The order export: CSV (.gz), Excel .xlsx or Parquet."),
+    preset: str = typer.Option(
+        None, "--preset", "-p", help="Back office of the export: tmall, taobao, jd or douyin."
+    ),
+    mapping: Path = typer.Option(
+        None, "--mapping", "-m", help="YAML naming columns the preset does not know."
+    ),
+    campaign_id: str = typer.Option(None, help="campaign_id to stamp on the events."),
+    warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
+    rejects: Path = typer.Option(None, help=REJECTS_HELP),
+) -> None:
+    """订单报表 Import a shop's order export: each row → order, pay and refund events.
+
+    An order event with the order amount (总金额); a pay event when the row has a payment time;
+    a refund event when it has a refund. GMV, paid amount and refunds stay apart. UTF-8 or GBK;
+    spaces after column names are fine. Orders have no visits: UV and bounce come from
+    `dacu import traffic`. Example:
+
+      dacu import orders tmall_order_report.csv --preset tmall
+    """
+    from dacu.warehouse import open_warehouse
+    from dacu.warehouse.orders import import_orders, load_order_mapping
+
+    if preset is None and mapping is None:
+        raise typer.BadParameter("give --preset tmall|taobao|jd|douyin or --mapping MAP.yaml")
+    spec = load_order_mapping(mapping) if mapping else None
+    window = _window(earliest, latest)
+    wh = open_warehouse(warehouse)
+    try:
+        with _progress(file) as progress:
+            report = import_orders(
+                wh,
+                file,
+                preset,
+                mapping=spec,
+                campaign_id=campaign_id,
+                window=window,
+                skip_bad_rows=skip_bad_rows,
+                rejects_path=rejects,
+                progress=progress,
+            )
+    finally:
+        wh.close()
     _report(report)
 
 
@@ -106,6 +176,8 @@ def events(
         help="Zone of timestamps written without one, e.g. Asia/Shanghai (else they are rejected).",
     ),
     warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
     skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
     rejects: Path = typer.Option(None, help=REJECTS_HELP),
 ) -> None:
@@ -126,7 +198,13 @@ def events(
     wh = open_warehouse(warehouse)
     with _progress(file) as progress:
         report = import_events(
-            wh, file, spec, skip_bad_rows=skip_bad_rows, rejects_path=rejects, progress=progress
+            wh,
+            file,
+            spec,
+            skip_bad_rows=skip_bad_rows,
+            rejects_path=rejects,
+            progress=progress,
+            window=_window(earliest, latest),
         )
     wh.close()
     _report(report)
@@ -191,13 +269,123 @@ def _reference_command(name: str, title: str, example: str) -> Callable[..., Non
     return command
 
 
-app.command("spend")(
-    _reference_command(
-        "spend",
-        "投放花费 Ad spend:",
-        "dacu import spend spend.csv   # 时间,渠道,花费,展现量,点击量",
-    )
-)
+def _columns(pairs: list[str] | None) -> dict[str, str]:
+    """--column field=列名 options as a dict (a clear error for anything else)."""
+    out = {}
+    for pair in pairs or []:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise typer.BadParameter(
+                f"--column {pair!r}: expected field=列名, e.g. plan_id=计划名称"
+            )
+        out[field.strip()] = column.strip()
+    return out
+
+
+@app.command("traffic")
+def traffic(
+    file: Path = typer.Argument(..., help="The traffic report: CSV, Excel .xlsx or Parquet."),
+    preset: str = typer.Option("sycm", "--preset", "-p", help="Report layout: sycm (生意参谋)."),
+    campaign: Path = typer.Option(
+        None, "--campaign", "-c", help="Campaign YAML: its channel names map 流量来源 to ids."
+    ),
+    column: list[str] = typer.Option(
+        None, "--column", help="field=列名 for a column the preset misses (repeatable)."
+    ),
+    warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
+    rejects: Path = typer.Option(None, help=REJECTS_HELP),
+) -> None:
+    """流量报表 Add a 生意参谋 traffic table (by day or hour × 流量来源) to the traffic table.
+
+    Columns: 统计日期 [小时] [流量来源] 访客数 浏览量 跳失率 支付买家数 支付金额 加购人数. A 全店 /
+    合计 row (or a file without 流量来源) is the shop total. Rows are keyed by (period, source):
+    a re-import replaces its own rows. `dacu kpi` then takes UV and bounce from here. Example:
+
+      dacu import traffic 生意参谋_流量来源_日.xlsx --preset sycm -c examples/double11.yaml
+    """
+    from dacu.config import load_campaign
+    from dacu.warehouse import open_warehouse
+    from dacu.warehouse.traffic import import_traffic
+
+    camp = load_campaign(campaign) if campaign else None
+    window = _window(earliest, latest)
+    wh = open_warehouse(warehouse)
+    try:
+        with _progress(file) as progress:
+            report = import_traffic(
+                wh,
+                file,
+                preset,
+                campaign=camp,
+                columns=_columns(column),
+                window=window,
+                skip_bad_rows=skip_bad_rows,
+                rejects_path=rejects,
+                progress=progress,
+            )
+    finally:
+        wh.close()
+    _report(report)
+
+
+@app.command("spend")
+def spend(
+    file: Path = typer.Argument(..., help="The ad tool's report: CSV, Excel .xlsx or Parquet."),
+    tool: str = typer.Option(
+        None, "--tool", "-t", help="The ad tool: 直通车, 引力魔方, 万相台, 淘宝客, 超级推荐 …"
+    ),
+    campaign: Path = typer.Option(
+        None, "--campaign", "-c", help="Campaign YAML: its channels' names and kinds give ids."
+    ),
+    column: list[str] = typer.Option(
+        None, "--column", help="field=列名 for a column the preset misses (repeatable)."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Empty the spend table first (default: add and deduplicate)."
+    ),
+    warehouse: str = typer.Option(None, "--warehouse", "-w", help=WAREHOUSE_HELP),
+    earliest: str = typer.Option(None, help=EARLIEST_HELP),
+    latest: str = typer.Option(None, help=LATEST_HELP),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help=SKIP_HELP),
+    rejects: Path = typer.Option(None, help=REJECTS_HELP),
+) -> None:
+    """投放报表 Add an ad tool's report (日期, 计划, 花费, 展现量, 点击量, 成交金额) to the spend table.
+
+    Rows are keyed by (date/hour, tool, plan): re-importing a report changes nothing, a corrected
+    report replaces its own rows, other tools' rows stay. The channel id comes from the campaign's
+    channels (直通车 → search_ads). CPC, CPM, CTR and ROI show in `dacu kpi`. Example:
+
+      dacu import spend 直通车_计划报表.csv --tool 直通车 -c examples/double11.yaml
+    """
+    from dacu.config import load_campaign
+    from dacu.warehouse import open_warehouse
+    from dacu.warehouse.adreports import import_spend
+
+    camp = load_campaign(campaign) if campaign else None
+    window = _window(earliest, latest)
+    wh = open_warehouse(warehouse)
+    try:
+        with _progress(file) as progress:
+            report = import_spend(
+                wh,
+                file,
+                tool,
+                campaign=camp,
+                columns=_columns(column),
+                replace=replace,
+                window=window,
+                skip_bad_rows=skip_bad_rows,
+                rejects_path=rejects,
+                progress=progress,
+            )
+    finally:
+        wh.close()
+    _report(report)
+
+
 app.command("skus")(
     _reference_command(
         "skus",

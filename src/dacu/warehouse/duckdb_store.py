@@ -20,10 +20,16 @@ from dacu.warehouse.base import AppendResult, Warehouse
 
 
 def _create_empty(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
+    """Create table `name`, or add the columns a newer dacu has to a file an older one wrote."""
     empty = schema.empty_table()
     con.register("_dacu_empty", empty)
     try:
         con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" AS SELECT * FROM _dacu_empty')
+        have = {row[0] for row in con.execute(f'DESCRIBE "{name}"').fetchall()}
+        types = {row[0]: row[1] for row in con.execute("DESCRIBE _dacu_empty").fetchall()}
+        for field in schema:
+            if field.name not in have:
+                con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{field.name}" {types[field.name]}')
     finally:
         con.unregister("_dacu_empty")
 
@@ -51,6 +57,9 @@ class DuckDBWarehouse(Warehouse):
 
     def staging(self) -> duckdb.DuckDBPyConnection:
         return self._duck
+
+    def stored_sql(self, table: str) -> str:
+        return f'"{table}"'
 
     def commit_staged(self, relation: str, *, table: str = "events") -> AppendResult:
         con = self._duck

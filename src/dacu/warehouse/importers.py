@@ -15,6 +15,8 @@ Sessions are cut after 30 minutes without activity (`tb:USER:N`); channel is unk
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,14 +30,20 @@ from dacu.warehouse.mapping import Mapping, resolve_columns, typed_select
 from dacu.warehouse.readers import Progress, Staged, stage_file
 from dacu.warehouse.validate import (
     REJECTS,
+    TimeWindow,
     add_rejects,
+    event_rules,
     find_rejects,
+    plausible_window,
     raise_rejects,
     reference_rules,
     reject_count,
+    time_window_rules,
 )
 
 RAW, TYPED, GOOD = "_dacu_raw", "_dacu_typed", "_dacu_good"
+DERIVED = "_dacu_derived"  # rows derived from the good rows (e.g. an order's events)
+MAX_ERRORS = 1000  # per-line errors kept in an ImportReport
 TAOBAO_COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]
 SESSION_GAP_SECONDS = 30 * 60
 
@@ -72,6 +80,19 @@ class ImportReport:
     rejected: int = 0
     rejects_file: Path | None = None
     encoding: str | None = None
+    errors: tuple[tuple[int, str, str], ...] = ()  # (line, column, reason) of rejected rows
+
+
+@contextmanager
+def file_from_bytes(data: bytes, filename: str) -> Iterator[Path]:
+    """A temporary file holding `data` under `filename` (its suffix picks the reader): for
+    uploads, so every importer takes a path."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dacu-upload-") as folder:
+        path = Path(folder) / Path(filename).name
+        path.write_bytes(data)
+        yield path
 
 
 def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
@@ -81,8 +102,8 @@ def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
 def _drop(con: duckdb.DuckDBPyConnection) -> None:
     found = con.execute(
         "SELECT table_name, table_type FROM information_schema.tables "
-        "WHERE table_name IN (?, ?, ?, ?)",
-        [GOOD, TYPED, REJECTS, RAW],
+        "WHERE table_name IN (?, ?, ?, ?, ?)",
+        [DERIVED, GOOD, TYPED, REJECTS, RAW],
     ).fetchall()
     for name, kind in found:
         con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {name}")
@@ -97,8 +118,12 @@ def _finish(
     skip_bad_rows: bool,
     rejects_path: Path | None,
     count: int,
+    commit: Callable[[str], AppendResult] | None = None,
 ) -> ImportReport:
-    """Fail, or write rejects and commit the good rows; always drop the staging tables."""
+    """Fail, or write rejects and commit the good rows; always drop the staging tables.
+
+    `commit(GOOD)` stores the good rows (default: append events, or replace reference `table`).
+    """
     con = wh.staging()
     try:
         add_rejects(con, [(line, "", why) for line, why in staged.malformed])
@@ -114,7 +139,10 @@ def _finish(
             if count
             else f"CREATE OR REPLACE TEMP VIEW {GOOD} AS SELECT * FROM {TYPED}"
         )
-        if table == "events":
+        errors = _errors(con) if count else ()
+        if commit is not None:
+            result = commit(GOOD)
+        elif table == "events":
             result = wh.commit_staged(GOOD)
         else:
             result = AppendResult(wh.replace_staged(GOOD, table=table), 0)
@@ -129,7 +157,15 @@ def _finish(
         count,
         written,
         staged.encoding,
+        errors,
     )
+
+
+def _errors(con: duckdb.DuckDBPyConnection) -> tuple[tuple[int, str, str], ...]:
+    rows = con.execute(
+        f'SELECT _line, "column", reason FROM {REJECTS} ORDER BY _line LIMIT {MAX_ERRORS}'
+    ).fetchall()
+    return tuple((int(line), str(col or ""), str(why)) for line, col, why in rows)
 
 
 def _write_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
@@ -150,8 +186,11 @@ def import_events(
     skip_bad_rows: bool = False,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    window: TimeWindow | None = None,
 ) -> ImportReport:
-    """Import a CSV/Excel/Parquet file of events through a column mapping (see mapping.py)."""
+    """Import a CSV/Excel/Parquet file of events through a column mapping (see mapping.py).
+
+    Times outside `window` (default 2000-01-01 to now + 1 day) are bad rows."""
     mapping = mapping or Mapping()
     con, source = wh.staging(), str(path)
     try:
@@ -166,7 +205,10 @@ def import_events(
         # Parquet is typed already: a view read twice (check, insert) beats a copy in memory
         kind = "VIEW" if staged.typed and "event_id" in chosen else "TABLE"
         con.execute(f"CREATE OR REPLACE TEMP {kind} {TYPED} AS {select}")
-        count = find_rejects(con, TYPED, chosen)
+        rules = event_rules(chosen) + time_window_rules(
+            {"ts": chosen.get("ts", "ts")}, window or plausible_window()
+        )
+        count = find_rejects(con, TYPED, chosen, rules=rules)
     except BaseException:
         _drop(con)
         raise
@@ -214,13 +256,18 @@ def import_taobao(
     skip_bad_rows: bool = False,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    window: TimeWindow | None = None,
 ) -> ImportReport:
     """Import a Taobao UserBehavior CSV (no header; see the module doc for the mapping)."""
     con, source = wh.staging(), str(path)
     try:
         staged = stage_file(con, path, table=RAW, columns=TAOBAO_COLUMNS, progress=progress)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {TYPED} AS {taobao_sql(campaign_id)}")
-        count = find_rejects(con, TYPED, {"ts": "timestamp", "event": "behavior_type"})
+        names = {"ts": "timestamp", "event": "behavior_type"}
+        rules = event_rules(names) + time_window_rules(
+            {"ts": "timestamp"}, window or plausible_window()
+        )
+        count = find_rejects(con, TYPED, names, rules=rules)
     except BaseException:
         _drop(con)
         raise

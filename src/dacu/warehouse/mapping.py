@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dacu.errors import ConfigError, InputError
 
 TEXT_TYPES = ("VARCHAR",)
+MAX_DIGITS = {"yuan": 15, "fen": 18}  # digits before the decimal point an amount may have
 
 
 class Mapping(BaseModel):
@@ -184,16 +185,23 @@ def amount_sql(column: str, dtype: str, unit: str) -> tuple[str, str]:
             "'not an amount'",
         )
     clean = f"replace(replace(replace(trim({col}), '¥', ''), '￥', ''), ',', '')"
+    # at most 10^15 yuan / 10^18 fen: larger is a broken export, and would overflow int64
+    too_big = (
+        f"CASE WHEN regexp_matches({clean}, '^-?\\d{{{MAX_DIGITS[unit] + 1},}}(\\.\\d*)?$') "
+        f"THEN 'amount out of range: ' || {col} || ' (at most {MAX_DIGITS[unit]} digits of "
+        f"{unit})' ELSE "
+    )
     if unit == "fen":
         return (
-            f"CASE WHEN regexp_matches({clean}, '^-?\\d+$') THEN CAST({clean} AS BIGINT) END",
-            f"'not an amount in fen (whole number): ' || {col}",
+            f"CASE WHEN regexp_matches({clean}, '^-?\\d{{1,18}}$') "
+            f"THEN CAST({clean} AS BIGINT) END",
+            f"{too_big}'not an amount in fen (whole number): ' || {col} END",
         )
-    pattern = "^-?\\d+(\\.\\d{1,2})?$"
+    pattern = "^-?\\d{1,15}(\\.\\d{1,2})?$"
     return (
         f"CASE WHEN regexp_matches({clean}, '{pattern}') "
-        f"THEN CAST(CAST({clean} AS DECIMAL(20,2)) * 100 AS BIGINT) END",
-        f"'not an amount in yuan like 1234.50: ' || {col}",
+        f"THEN CAST(CAST({clean} AS DECIMAL(18,2)) * 100 AS BIGINT) END",  # int64: fast
+        f"{too_big}'not an amount in yuan like 1234.50: ' || {col} END",
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,7 +252,14 @@ def stage_excel(
     """Stage the first (or named) sheet of an .xlsx workbook; line = the sheet's row number."""
     from openpyxl import load_workbook
 
-    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise InputError(
+            f"not a readable Excel .xlsx workbook ({type(exc).__name__}: {exc})",
+            file=str(path),
+            line=1,
+        ) from None
     try:
         ws = book[sheet] if sheet else book.worksheets[0]
     except KeyError:
@@ -317,6 +325,10 @@ def stage_file(
     optionally .gz; the delimiter , tab ; or | is taken from the first line)."""
     if not path.exists():
         raise InputError("no such file", file=str(path))
+    if path.is_dir():
+        raise InputError(
+            "this is a folder, not a file (give the export file itself)", file=str(path)
+        )
     if path.stat().st_size == 0:
         raise InputError("the file is empty (expected rows of data)", file=str(path))
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
@@ -324,4 +336,32 @@ def stage_file(
         return stage_parquet(con, path, table=table)
     if suffix in (".xlsx", ".xlsm"):
         return stage_excel(con, path, table=table, sheet=sheet)
+    _refuse_binary(path)
     return stage_csv(con, path, table=table, columns=columns, encoding=encoding, progress=progress)
+
+
+BINARY_KINDS = {
+    b"PK\x03\x04": "a zip archive or Excel workbook (name it .xlsx to read it as Excel)",
+    b"PAR1": "a Parquet file (name it .parquet)",
+    b"\xd0\xcf\x11\xe0": "an old Excel .xls workbook (save it as .xlsx or CSV)",
+    b"%PDF": "a PDF document",
+}
+
+
+def _refuse_binary(path: Path) -> None:
+    """A binary file given as text: say what it looks like, at line 1, column 1."""
+    with _open_bytes(path) as handle:
+        try:
+            head = handle.read(4096)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot read the file ({exc})", file=str(path)) from None
+    kind = next((what for magic, what in BINARY_KINDS.items() if head.startswith(magic)), None)
+    if kind is None and b"\x00" in head:
+        kind = "binary data (it has NUL bytes)"
+    if kind is not None:
+        raise InputError(
+            f"not a text file: this looks like {kind}; expected CSV text",
+            file=str(path),
+            line=1,
+            column="#1",
+        )

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from dacu.errors import WarehouseError
 from dacu.events import EVENT_SCHEMA, REFERENCE_SCHEMAS
-from dacu.warehouse.base import AppendResult, Warehouse
+from dacu.warehouse.base import AppendResult, Warehouse, conform
 
 
 def spark_session(master: str) -> Any:
@@ -61,6 +61,9 @@ class SparkWarehouse(Warehouse):
         for name, schema in REFERENCE_SCHEMAS.items():
             if name != "events" and not self._file(name).exists():
                 pq.write_table(schema.empty_table(), self._file(name))
+            elif name != "events" and pq.read_schema(self._file(name)).names != schema.names:
+                # written by an older dacu: add the new (empty) columns
+                pq.write_table(conform(pq.read_table(self._file(name)), schema), self._file(name))
 
     def _file(self, name: str) -> Path:
         return self.root / f"{name}.parquet"
@@ -80,6 +83,9 @@ class SparkWarehouse(Warehouse):
 
     def staging(self) -> duckdb.DuckDBPyConnection:
         return self._duck
+
+    def stored_sql(self, table: str) -> str:
+        return f"read_parquet('{self._location(table)}')"
 
     def _stored_ids(self) -> str:
         return f"read_parquet('{self.root / 'events'}/part-*.parquet')"

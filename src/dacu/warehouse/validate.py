@@ -10,6 +10,9 @@ idempotent). Reference tables: required fields present, integers not negative.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import duckdb
 import pyarrow as pa
 
@@ -51,6 +54,36 @@ def event_rules(names: dict[str, str]) -> list[Rule]:
         ("quantity", "quantity < 0", "'negative quantity ' || quantity"),
     ]
     return [(names.get(f, f), cond, reason) for f, cond, reason in rules]
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+TimeWindow = tuple[datetime, datetime]
+
+
+def plausible_window(
+    earliest: datetime | None = None, latest: datetime | None = None
+) -> TimeWindow:
+    """The times an import accepts: default 2000-01-01 (China) to now + 1 day."""
+    return earliest or EARLIEST, latest or datetime.now(UTC) + timedelta(days=1)
+
+
+def time_window_rules(fields: dict[str, str], window: TimeWindow) -> list[Rule]:
+    """A timestamp outside `window` is an error (a 1900 or 2099 date is a broken export).
+
+    `fields` maps the staged timestamp columns to the names shown in errors."""
+    start, end = (moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00") for moment in window)
+    china = ZoneInfo("Asia/Shanghai")
+    shown = " to ".join(f"{m.astimezone(china):%Y-%m-%d %H:%M}" for m in window) + " China time"
+    return [
+        (
+            column,
+            f"{name} < TIMESTAMPTZ '{start}' OR {name} > TIMESTAMPTZ '{end}'",
+            f"'time ' || strftime({name} AT TIME ZONE 'Asia/Shanghai', '%Y-%m-%d %H:%M') "
+            f"|| ' outside the plausible window {shown} (pass --earliest/--latest "
+            f"to widen it)'",
+        )
+        for name, column in fields.items()
+    ]
 
 
 def reference_rules(schema: pa.Schema, names: dict[str, str]) -> list[Rule]:

@@ -91,6 +91,8 @@ ACCESS: tuple[tuple[str, str, Rule], ...] = (
     ("POST", "/api/coupons*", SHOP),  # claim, redeem, release
     ("POST", "/api/flash*", SHOP),  # reserve, confirm, cancel
     ("POST", "/api/events", COLLECT),
+    ("POST", "/api/orders", COLLECT),  # order records of shops without an event stream
+    ("POST", "/api/traffic", COLLECT),  # traffic snapshots (minute/hour × source)
     ("GET", "/api/events*", VIEW_DATA),
     ("GET", "/api/dashboard*", VIEW_DATA),
     ("GET", "/api/metrics*", VIEW_DATA),

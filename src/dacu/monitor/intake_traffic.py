@@ -1,0 +1,176 @@
+"""Live traffic snapshots (minute or hour aggregates per source) in their own table.
+
+A shop without an event stream gets its visitors from the platform (生意参谋 实时): per minute or
+hour and traffic source, 访客数, 浏览量, 跳失率, 支付买家数, 支付金额, 加购人数. Each snapshot is stored
+in `traffic.sqlite3` in the monitor's folder, keyed by (period, grain, source): a snapshot pushed
+again for the same period replaces the earlier one (the platform revises its figures).
+
+A snapshot (JSON object): `period` (start of the minute/hour, ISO 8601; China time without a
+zone, required), `grain` (minute or hour, default minute), `source` (流量来源; "" or 全店 for the
+shop total), `uv`, `pv`, `buyers`, `cart_users` (whole numbers ≥ 0), `bounce_rate` (0–1 or
+"45.3%"), `paid_amount` (yuan) or `paid_fen`. Periods are not cumulative: the UV of a window is the
+sum of its periods' UVs (a visitor seen in two minutes counts twice — an upper bound of the
+window's distinct visitors), taken from the shop-total rows when there are any.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dacu.errors import MoneyError
+from dacu.money import parse_fen
+from dacu.warehouse.presets import TOTAL_SOURCES
+
+COUNTS = ("uv", "pv", "buyers", "cart_users")
+GRAINS = ("minute", "hour")
+SCHEMA = """CREATE TABLE IF NOT EXISTS traffic (
+    period TEXT NOT NULL, grain TEXT NOT NULL, source TEXT NOT NULL, uv INTEGER, pv INTEGER,
+    bounce_rate REAL, buyers INTEGER, paid_fen INTEGER, cart_users INTEGER,
+    PRIMARY KEY (period, grain, source))"""
+
+
+def parse_snapshot(item: Any, tz: ZoneInfo) -> dict | str:
+    """A snapshot row (period as a UTC ISO string), or the reason it is refused."""
+    if not isinstance(item, dict):
+        return f"expected a JSON object (a traffic snapshot), got {type(item).__name__}"
+    known = {"period", "grain", "source", "bounce_rate", "paid_amount", "paid_fen", *COUNTS}
+    unknown = sorted(set(item) - known)
+    if unknown:
+        return f"unknown field(s) {', '.join(unknown)} (a snapshot has {', '.join(sorted(known))})"
+    period = item.get("period")
+    try:
+        moment = datetime.fromisoformat(str(period).strip().replace("/", "-"))
+    except ValueError:
+        return f"period: {period!r} is not a time (e.g. 2024-11-11T20:05:00+08:00)"
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+    grain = item.get("grain", "minute")
+    if grain not in GRAINS:
+        return f"grain: {grain!r} is not minute or hour"
+    row: dict[str, Any] = {"period": moment.isoformat(), "grain": grain}
+    source = str(item.get("source") or "").strip()
+    row["source"] = "" if source in TOTAL_SOURCES else source
+    for name in COUNTS:
+        value = item.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            return f"{name}: expected a whole number ≥ 0, got {value!r}"
+        row[name] = value
+    rate = _rate(item.get("bounce_rate"))
+    if isinstance(rate, str):
+        return rate
+    row["bounce_rate"] = rate
+    paid = _paid(item)
+    if isinstance(paid, str):
+        return paid
+    row["paid_fen"] = paid
+    if row["uv"] is not None and row["buyers"] is not None and row["buyers"] > row["uv"]:
+        return f"buyers: {row['buyers']} paying buyers but only {row['uv']} visitors"
+    return row
+
+
+def _rate(value: Any) -> float | str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        rate = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        return f"bounce_rate: {value!r} is not a rate (0.453 or '45.3%')"
+    return rate if 0 <= rate <= 1 else f"bounce_rate: {value!r} is outside 0–100%"
+
+
+def _paid(item: dict) -> int | str | None:
+    if item.get("paid_fen") is not None:
+        fen = item["paid_fen"]
+        ok = isinstance(fen, int) and not isinstance(fen, bool) and 0 <= fen < 2**63
+        return fen if ok else f"paid_fen: expected a whole number of fen ≥ 0, got {fen!r}"
+    if item.get("paid_amount") is None:
+        return None
+    try:
+        return parse_fen(item["paid_amount"])
+    except MoneyError as exc:
+        return f"paid_amount: {exc}"
+
+
+class TrafficSnapshots:
+    """The snapshot table of one live monitor (SQLite, one writer at a time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(SCHEMA)
+
+    def accept(self, items: list[Any], *, tz: str) -> dict:
+        """Store the valid snapshots in one transaction; the answer per snapshot."""
+        zone, rows, rejected = ZoneInfo(tz), [], []
+        for index, item in enumerate(items):
+            row = parse_snapshot(item, zone)
+            if isinstance(row, str):
+                rejected.append({"index": index, "reason": row})
+            else:
+                rows.append(row)
+        names = ("period", "grain", "source", *COUNTS, "bounce_rate", "paid_fen")
+        with self._lock, self._db:
+            replaced = sum(
+                self._db.execute(
+                    "SELECT count(*) FROM traffic WHERE period = ? AND grain = ? AND source = ?",
+                    (r["period"], r["grain"], r["source"]),
+                ).fetchone()[0]
+                for r in rows
+            )
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO traffic ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' for _ in names)})",
+                [tuple(r[n] for n in names) for r in rows],
+            )
+        return {"accepted": len(rows) - replaced, "replaced": replaced, "rejected": rejected}
+
+    def window(self, start: datetime, end: datetime, *, source: str | None = None) -> dict:
+        """uv, pv, buyers, paid_fen, cart_users summed over periods in [start, end) (shop totals
+        when there are any, else every source), and the visitor-weighted bounce rate."""
+        args = [start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()]
+        where = "period >= ? AND period < ?"
+        if source is None:
+            totals = self._db.execute(
+                f"SELECT count(*) FROM traffic WHERE {where} AND source = ''", args
+            ).fetchone()[0]
+            where += " AND source = ''" if totals else ""
+        else:
+            where += " AND source = ?"
+            args.append(source)
+        row = self._db.execute(
+            "SELECT sum(uv), sum(pv), sum(buyers), sum(paid_fen), sum(cart_users), "
+            f"sum(bounce_rate * uv), count(*) FROM traffic WHERE {where}",
+            args,
+        ).fetchone()
+        uv, pv, buyers, paid, cart, bounced, periods = row
+        return {
+            "uv": uv,
+            "pv": pv,
+            "buyers": buyers,
+            "paid_fen": paid,
+            "cart_users": cart,
+            "bounce_rate": bounced / uv if uv and bounced is not None else None,
+            "periods": periods,
+        }
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def snapshots_of(monitor: Any) -> TrafficSnapshots:
+    """The snapshot table of a live monitor, opened beside its segments on first use."""
+    found = getattr(monitor, "traffic_snapshots", None)
+    if found is None:
+        folder = Path(monitor.collector.log.folder).parent
+        found = TrafficSnapshots(folder / "traffic.sqlite3")
+        monitor.traffic_snapshots = found
+    return found
