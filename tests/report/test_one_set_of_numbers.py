@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from dacu.config import parse_campaign
 from dacu.plan.schema import Budget, Plan, TargetTreeNode
 from dacu.report import sections as s1
-from dacu.report.checks import check_findings, cross_checks
+from dacu.report.checks import check_findings, checks_table, cross_checks
 from dacu.report.findings import findings_headline
 from dacu.report.incidents import incident_findings, incident_rows
 from dacu.report.model import Finding, tx
@@ -268,6 +268,29 @@ def test_cross_checks_flag_what_cannot_be() -> None:
     assert "数据异常：券 c20 核销 393 > 领取 232" in texts
     assert "数据异常：SKU A 售出件数 164 > 库存+补货 49" in texts
     assert all(f.severity == "bad" for f in check_findings(rows))
+
+
+def test_checks_table_shows_failures_and_the_closest_pass_of_each_kind() -> None:
+    """400 SKUs in stock should not fill a dozen slides with ✓: per kind that passed, the one
+    closest to its bound stands for the rest; every failure is listed."""
+    rows = cross_checks(
+        coupons=[],
+        skus=[
+            {"sku_id": "A", "stock": 20, "units": 10},  # 50% of stock
+            {"sku_id": "B", "stock": 50, "units": 45},  # 90%: the closest pass
+            {"sku_id": "C", "stock": 50, "units": 60},  # failed
+        ],
+        total={"uv": 10, "buyers": 4},
+        cells={},
+    )
+    shown = checks_table(rows).rows
+    assert [(r["scope"], r["ok"]) for r in shown] == [
+        ("sku_id=C", False),
+        ("sku_id=B", True),
+        ("all", True),
+    ]
+    assert "同类 2 项全部通过" in shown[1]["text_zh"]
+    assert "同类" not in shown[2]["text_zh"]  # a kind with one check is shown as it is
 
 
 # -- the live record --------------------------------------------------------------------------------

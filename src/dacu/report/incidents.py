@@ -94,7 +94,7 @@ def _rule_name(alert: dict) -> str:
     """The rule's name from the alert's title ('🔴 红色告警·触发：NAME（where）')."""
     title = str(alert.get("message") or "").split("\n", 1)[0]
     name = title.split("：", 1)[1] if "：" in title else ""
-    return name.rsplit("（", 1)[0] or str(alert.get("rule_id"))
+    return name.rsplit("（", 1)[0] or str(alert.get("rule_id") or alert.get("metric") or "告警")
 
 
 def _where(alert: dict, label: dict[str, str]) -> str:
