@@ -350,7 +350,7 @@ def test_every_monitor_route_answers_through_the_other_worker(pair) -> None:
         f"/api/monitor/{CAMPAIGN}/spend",
         json=[{"hour": hour, "channel": "search_ads", "spend_fen": 1_200_000}],
     )
-    assert spend.json() == {"added": 1}
+    assert spend.json() == {"accepted": 1, "rejected": []}
     channels = other.get(f"/api/dashboard/{CAMPAIGN}", headers=viewer).json()["channels"]
     assert {r["value"]: r["spend_fen"] for r in channels} == {"search_ads": 1_200_000}
 
