@@ -93,7 +93,7 @@ def test_waiting_badge_before_any_event(served) -> None:
     with sync_playwright() as p:
         b = browser(p)
         page, errors = open_dashboard(b, base, monitor.campaign.id, VIEWPORTS["phone"])
-        page.wait_for_function("document.body.dataset.version !== undefined")
+        page.wait_for_selector("body[data-version]", state="attached")
         badge = page.locator("#mon-live")
         assert badge.get_attribute("data-state") == "waiting"
         assert "等待数据" in badge.inner_text() and "实时" not in badge.inner_text()
@@ -168,7 +168,9 @@ def test_dashboard_desktop_and_phone(served, peak: peakday.PeakDay, tmp_path: Pa
             assert not re.search(r"search_ads|organic|display_ads", channels)
             assert page.locator('#channels [title="organic"]').count() == 1
             # the y axis of the hourly chart reads in 万
-            ticks = page.locator("#curve .ytick text").all_inner_texts()
+            ticks = page.evaluate(
+                "[...document.querySelectorAll('#curve .ytick text')].map(t => t.textContent)"
+            )
             assert ticks and all(t.endswith("万") for t in ticks), ticks
             # bounce rate tile equals the API's
             tile = page.locator("#tiles-bounce")
@@ -185,10 +187,8 @@ def test_dashboard_desktop_and_phone(served, peak: peakday.PeakDay, tmp_path: Pa
         assert row["status"] == "acked" and row["acked_by"] == "operator"
         page.once("dialog", lambda d: d.accept("王店长"))
         page.locator(f'article.alert[data-id="{alert_id}"] button[data-act="assign"]').click()
-        page.wait_for_function(
-            f"""document.querySelector('article.alert[data-id="{alert_id}"] .badge')
-                 .innerText.includes('王店长')""",
-            timeout=10_000,
+        page.locator(f'article.alert[data-id="{alert_id}"] .badge', has_text="王店长").wait_for(
+            timeout=10_000
         )
         page.locator(f'article.alert[data-id="{alert_id}"] button[data-act="resolve"]').click()
         page.wait_for_selector(f'article.alert[data-id="{alert_id}"]', state="detached")

@@ -11,6 +11,7 @@
     POST /api/monitor/{campaign_id}/stock             stock levels [{sku_id, stock, at}]
     POST /api/monitor/{campaign_id}/spend             spend rows [{hour, channel, spend_fen}]
     POST /api/monitor/{campaign_id}/posts             public posts [{time, text, source, author}]
+    POST /api/monitor/{campaign_id}/coupons           coupons per hour [{hour, coupon, issued, redeemed}]
     GET  /api/monitor/{campaign_id}/rca?metric=cvr&minutes=60   root cause of the last window
 
 The live monitors live in `app.state.monitors` ({campaign id: LiveMonitor}). `install(app, m)` puts
@@ -439,6 +440,18 @@ async def posts(request: Request, campaign_id: str) -> JSONResponse:
     from dacu.monitor.feeds import PostItem
 
     return await _feed(request, campaign_id, PostItem, lambda m, items: m.add_posts(items))
+
+
+@router.post("/api/monitor/{campaign_id}/coupons")
+async def coupons(request: Request, campaign_id: str) -> JSONResponse:
+    """Coupons issued and redeemed per hour `[{"hour": "2026-11-11T03:00+08:00", "coupon":
+    "C-300-50", "issued": 1200, "redeemed": 1056}]` (the platform's coupon report): the coupon
+    watch judges each slot's redemption rate against its bands and advises 增发 / 暂停 / 补发."""
+    from dacu.monitor.feeds import CouponItem
+
+    return await _feed(
+        request, campaign_id, CouponItem, lambda m, items: m.add_coupon_counts(items)
+    )
 
 
 def _plain(items: list) -> list[dict]:

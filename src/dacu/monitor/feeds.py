@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MAX_ITEMS = 100_000  # per request
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -59,6 +59,24 @@ class SpendItem(_Item):
     spend_fen: Fen
 
     _tz = field_validator("hour")(_aware)
+
+
+class CouponItem(_Item):
+    """Coupons issued (claimed) and redeemed in one hour, from the platform's coupon report
+    (券核销报表) when the coupons are not issued by dacu's own coupon store."""
+
+    hour: datetime
+    coupon: Id
+    issued: Annotated[int, Field(ge=0, le=10**9)]
+    redeemed: Annotated[int, Field(ge=0, le=10**9)]
+
+    _tz = field_validator("hour")(_aware)
+
+    @model_validator(mode="after")
+    def _fewer_redeemed(self) -> CouponItem:
+        if self.redeemed > self.issued:
+            raise ValueError(f"redeemed {self.redeemed} > issued {self.issued} in the hour")
+        return self
 
 
 class PostItem(_Item):

@@ -254,6 +254,12 @@ class LiveMonitor:
         self._bump()
         return count
 
+    def add_coupon_counts(self, items: Iterable[Any]) -> int:
+        """Coupons issued and redeemed per hour (`dacu.monitor.feeds.CouponItem`)."""
+        count = self.risk_feeds.add_coupon_counts(list(items))
+        self._bump()
+        return count
+
     def spend_between(self, start: int, end: int, channel: str | None = None) -> int:
         return sum(
             v

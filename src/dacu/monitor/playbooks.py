@@ -314,21 +314,18 @@ def _coupon_slot(ctx: Context) -> Playbook:
         advice.get("basis_zh", ""),
         advice.get("quantity"),
     )
-    steps = {
-        "issue_more": (
-            f"下一时段为 {coupon} 增发 {n:,} 张；同步检查预算与满减门槛",
-            f"Issue {n:,} more of {coupon} in the next slot; check the budget and thresholds",
-        ),
-        "reissue_all": (
-            f"{coupon} 全线补发 {n:,} 张（各渠道券池），优先高ROI渠道",
-            f"Reissue {n:,} of {coupon} on every line (each channel's pool), best ROI first",
-        ),
-        "pause": (
-            f"暂停 {coupon} 发券，核查领而不用的原因（门槛过高/券面过小/羊毛党囤券）",
-            f"Pause {coupon}; find why claims go unused (threshold, face value, hoarding)",
-        ),
-    }
-    zh, en = steps.get(advice.get("advice", ""), ("按核销率调整发券", "Adjust issuance"))
+    kind = advice.get("advice", "")
+    if kind == "issue_more":
+        zh = f"下一时段为 {coupon} 增发 {n:,} 张；同步检查预算与满减门槛"
+        en = f"Issue {n:,} more of {coupon} in the next slot; check the budget and thresholds"
+    elif kind == "reissue_all":
+        zh = f"{coupon} 全线补发 {n:,} 张（各渠道券池），优先高ROI渠道"
+        en = f"Reissue {n:,} of {coupon} on every line (each channel's pool), best ROI first"
+    elif kind == "pause":
+        zh = f"暂停 {coupon} 发券，核查领而不用的原因（门槛过高/券面过小/羊毛党囤券）"
+        en = f"Pause {coupon}; find why claims go unused (threshold, face value, hoarding)"
+    else:
+        zh, en = "按核销率调整发券", "Adjust coupon issuance to the redemption rate"
     return Playbook(
         "coupon_slot_advice",
         "分时段发券建议",
@@ -358,6 +355,10 @@ def _sentiment(ctx: Context) -> Playbook:
 
 
 FRAUD_ACTIONS = {
+    "other": (
+        "逐个核查被标记账户的订单与理由，确认后再拦截",
+        "Review each flagged account's orders and reasons before blocking",
+    ),
     "brushing": (
         "核查刷单团伙订单，冻结发货与返利，剔除出GMV口径",
         "Hold shipping and rebates of the brushing ring; drop them from GMV",

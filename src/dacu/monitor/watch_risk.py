@@ -134,25 +134,32 @@ def notify_alerts(notifier: Any, targets: Sequence[str], alerts: Sequence[dict])
 
 
 # -- the live risk feeds: posts, fraud scores and coupon slots on the event clock ----------------
-FRAUD_KINDS_ZH = {"brushing": "刷单", "coupon_bots": "羊毛党/券机器人", "scalpers": "黄牛"}
+FRAUD_KINDS_ZH = {
+    "brushing": "刷单",
+    "coupon_bots": "羊毛党/券机器人",
+    "scalpers": "黄牛",
+    "other": "其他可疑账户",
+}
 HISTORY_DAYS = 2  # events kept for fraud features: the day scored and one day before (account age)
 
 
 def fraud_kind(row: Any, flash_skus: Sequence[str]) -> str:
-    """Which abuse a flagged account looks like, from the rules it broke: scalpers buy only a
-    flash-sale SKU; brushing rings share baskets or devices with many accounts; the rest are
-    scripts (no browsing, instant accounts, instant payment) farming coupons."""
-    if getattr(row, "flash_only", 0) or (
-        getattr(row, "distinct_skus", 0) == 1 and getattr(row, "top_sku", None) in flash_skus
-    ):
+    """Which abuse a flagged account looks like, from what it did (its features): scalpers buy
+    only a flash-sale SKU; coupon bots order without ever browsing (scripts); brushing rings
+    order one SKU again and again or share baskets with many accounts; anything else flagged
+    is "other"."""
+    one_sku = getattr(row, "distinct_skus", 0) == 1
+    if getattr(row, "flash_only", 0) or (one_sku and getattr(row, "top_sku", None) in flash_skus):
         return "scalpers"
-    if getattr(row, "basket_peers", 0) >= 5 or getattr(row, "cluster_size", 1) >= 5:
+    if getattr(row, "views", 1) == 0 and getattr(row, "orders_no_browse", 0) >= 1:
+        return "coupon_bots"
+    if (one_sku and getattr(row, "top_sku_orders", 0) >= 2) or getattr(row, "basket_peers", 0) >= 5:
         return "brushing"
-    return "coupon_bots"
+    return "other"
 
 
 def fraud_kind_alerts(
-    result: Any, flash_skus: Sequence[str], at: datetime, *, top: int = 5
+    result: Any, flash_skus: Sequence[str], at: datetime, *, tz: Any = UTC, top: int = 5
 ) -> list[dict]:
     """One yellow alert per abuse kind with flagged accounts, each with its worst accounts and
     their reasons (the per-account evidence)."""
@@ -176,13 +183,22 @@ def fraud_kind_alerts(
                 "threshold": None,
                 "message": (
                     f"🟡 黄色预警·触发：风控待审批 {FRAUD_KINDS_ZH[kind]}（{len(rows)} 个账户）\n"
-                    f"- 支付 paid {format_fen(paid)}，截至 {at:%m-%d %H:%M}\n" + "\n".join(lines)
+                    f"- 支付 paid {format_fen(paid)}，数据截至 {at.astimezone(tz):%m-%d %H:%M}\n"
+                    + "\n".join(lines)
                 ),
                 "at": at,
                 "playbook": playbook("fraud_flagged", Context(fraud_kind=kind)).as_dict(),
             }
         )
     return out
+
+
+def _users_by_kind(result: Any, flash_skus: Sequence[str]) -> list[set[str]]:
+    """The flagged accounts per kind, in the order of `fraud_kind_alerts`."""
+    groups: dict[str, set[str]] = {}
+    for row in result.flagged.itertuples():
+        groups.setdefault(fraud_kind(row, flash_skus), set()).add(row.user_id)
+    return [groups[k] for k in sorted(groups)]
 
 
 def burst_alerts(bursts: Sequence[Any]) -> list[dict]:
@@ -236,7 +252,8 @@ class LiveRisk:
     - posts (`add_posts`, scored on arrival) → the burst detector → a red alert per burst;
     - events (`observe`, the collector's listener) → fraud scores of the day so far, at each full
       hour of event time → a yellow alert per abuse kind with the flagged accounts;
-    - the coupon audit trail → redemption per slot → advice once a slot has ended.
+    - coupons issued and redeemed (the coupon store's audit trail, the platform's hourly report)
+      → redemption rate per slot → advice once a slot has ended.
     Each is judged on data before a boundary of event time (the end of a post bucket, the hour,
     the slot), so the same data gives the same alerts however it arrived."""
 
@@ -249,7 +266,9 @@ class LiveRisk:
         self.flash_skus = [str(f["sku_id"]) for f in campaign.flash_sales if f.get("sku_id")]
         self.events: list[Any] = []  # pa.Table batches of the last HISTORY_DAYS
         self.scored_hour: datetime | None = None
+        self.flagged: dict[str, set[str]] = {}  # accounts already alerted, per kind
         self.judged: set[tuple[int, str]] = set()
+        self.coupon_counts: dict[tuple[int, str], tuple[int, int]] = {}
         self.posts = 0
         self._model = None
 
@@ -325,7 +344,14 @@ class LiveRisk:
             .to_pylist()
         ]
         result = score_customers(frame, links=links, flash_skus=self.flash_skus)
-        return fraud_kind_alerts(result, self.flash_skus, hour)
+        alerts = fraud_kind_alerts(result, self.flash_skus, hour, tz=self.campaign.tz)
+        fresh = []  # an alert again only when a kind has accounts it did not have before
+        for alert, users in zip(alerts, _users_by_kind(result, self.flash_skus), strict=True):
+            known = self.flagged.setdefault(alert["dimension"], set())
+            if users - known:
+                known |= users
+                fresh.append(alert)
+        return fresh
 
     def tick(self, now: datetime, audit: Sequence[Any] | None) -> list[dict]:
         """The alerts due by `now` (event time)."""
@@ -336,19 +362,34 @@ class LiveRisk:
         elif hour > self.scored_hour:
             self.scored_hour = hour
             alerts += self._fraud(hour)
-        if audit:
+        if audit or self.coupon_counts:
             alerts += self._coupon_slots(now, audit)
         return alerts
 
-    def _coupon_slots(self, now: datetime, audit: Sequence[Any]) -> list[dict]:
+    def add_coupon_counts(self, items: Sequence[Any]) -> int:
+        """The coupon platform's hourly report (`dacu.monitor.feeds.CouponItem`: hour, coupon,
+        issued, redeemed); the counts of an hour sent twice are replaced, not added."""
+        for item in items:
+            hour_ms = int(item.hour.timestamp() // 3600 * 3_600_000)
+            self.coupon_counts[(hour_ms, item.coupon)] = (item.issued, item.redeemed)
+        return len(items)
+
+    def _coupon_slots(self, now: datetime, audit: Sequence[Any] | None) -> list[dict]:
         from dacu.monitor.watches import coupon_advice, coupon_watch
 
         width = self.bands.slot_hours * 3_600_000
         now_ms = int(now.timestamp() * 1000)
+        cells: dict[tuple[int, str], list[int]] = {}
+        for r in coupon_watch(audit or [], slot_minutes=self.bands.slot_hours * 60):
+            cell = cells.setdefault((r["slot_ms"], r["coupon"]), [0, 0])
+            cell[0], cell[1] = cell[0] + r["issued"], cell[1] + r["redeemed"]
+        for (hour_ms, coupon), (issued, redeemed) in self.coupon_counts.items():
+            cell = cells.setdefault((hour_ms // width * width, coupon), [0, 0])
+            cell[0], cell[1] = cell[0] + issued, cell[1] + redeemed
         rows = [
-            r
-            for r in coupon_watch(audit, slot_minutes=self.bands.slot_hours * 60)
-            if r["slot_ms"] + width <= now_ms and (r["slot_ms"], r["coupon"]) not in self.judged
+            {"slot_ms": slot, "coupon": coupon, "issued": n[0], "redeemed": n[1]}
+            for (slot, coupon), n in sorted(cells.items())
+            if slot + width <= now_ms and (slot, coupon) not in self.judged
         ]
         self.judged.update((r["slot_ms"], r["coupon"]) for r in rows)
         return coupon_slot_alerts(

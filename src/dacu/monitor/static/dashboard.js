@@ -9,10 +9,11 @@
   const $ = id => document.getElementById(id);
   const dot = st => `<span class="dot st-${esc(st)}"></span>`;
   const named = (name, id) => `<span title="${esc(id)}">${esc(name)}</span>`;
+  let hasPlan = true;
   function tiles(el, rows) {
     el.innerHTML = rows.map(r => `<div class="tile st-${r.status}" id="${el.id}-${r.metric}" data-metric="${r.metric}"
       data-actual="${r.actual == null ? "" : r.actual}" data-status="${r.status}"><div class="k">${esc(r.label)}</div>
-      <div class="v">${esc(r.actual_text)}</div><div class="p">${esc(T.planc)} ${esc(r.planned_text)} · ${esc(r.attainment_text)}</div></div>`).join("");
+      <div class="v">${esc(r.actual_text)}</div><div class="p">${hasPlan ? `${esc(T.planc)} ${esc(r.planned_text)} · ${esc(r.attainment_text)}` : esc(T.noplan)}</div></div>`).join("");
   }
   function bounceTile(el, b) {
     el.insertAdjacentHTML("beforeend", `<div class="tile" id="${el.id}-bounce" data-metric="bounce"
@@ -73,7 +74,7 @@
                   {type: "scatter", mode: "lines", name: T.plan, x, y: doc.curve.map(r => wan(r.plan_gmv_fen)), line: {color: "#333", dash: "dot"},
                    hovertemplate: "%{x} " + T.plan + " ¥%{y:.2f}万<extra></extra>"}];
     Plotly.react("curve", data, {margin: {t: 10, r: 10, b: 30, l: 56}, legend: {orientation: "h"},
-      yaxis: {tickprefix: "¥", ticksuffix: "万", rangemode: "tozero", tickformat: ",.1f"}, font: {size: 13}},
+      yaxis: {tickprefix: "¥", ticksuffix: "万", rangemode: "tozero", tickformat: ",.2~f"}, xaxis: {tickangle: 0, nticks: 8}, font: {size: 13}},
       {displayModeBar: false, responsive: true});
   }
   function funnel(doc) {
@@ -89,6 +90,7 @@
     live.dataset.state = doc.status.state;
     live.textContent = "● " + doc.status.text;
     document.body.dataset.version = doc.version;
+    hasPlan = doc.has_plan;
     tiles($("tiles"), doc.tiles);
     bounceTile($("tiles"), doc.bounce);
     tiles($("campaign-tiles"), doc.campaign_tiles);
