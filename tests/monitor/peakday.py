@@ -78,3 +78,12 @@ def spend_rows(spend: pa.Table, until: datetime, *, since: datetime | None = Non
         keep = pc.and_(keep, pc.greater_equal(spend["hour"], since))
     rows = spend.filter(keep).select(["hour", "channel", "spend_fen"])
     return [{**r, "hour": r["hour"].isoformat()} for r in rows.to_pylist()]
+
+
+def make_plan(peak: PeakDay, folder: Path):
+    """The campaign's plan from the simulated history (`dacu plan build`), as the monitor reads it."""
+    from dacu.monitor.pacing import load_plan
+    from dacu.plan import read_sim_dir, write_plan
+
+    write_plan(peak.campaign, folder, read_sim_dir(peak.sim, peak.campaign))
+    return load_plan(folder / "plan.json", tz=peak.campaign.timezone)

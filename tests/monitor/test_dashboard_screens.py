@@ -48,10 +48,17 @@ def serve(app):
     return f"http://127.0.0.1:{port}", server
 
 
+@pytest.fixture(scope="module")
+def plan(peak: peakday.PeakDay, tmp_path_factory: pytest.TempPathFactory):
+    return peakday.make_plan(peak, tmp_path_factory.mktemp("plan"))
+
+
 @pytest.fixture
-def served(tmp_path: Path, peak: peakday.PeakDay):
+def served(tmp_path: Path, peak: peakday.PeakDay, plan):
     world = make_world(sqlite_db(tmp_path), tmp_path, cookie_secure=False)
-    monitor = LiveMonitor(peak.campaign, tmp_path / "live", alert_log=MetadataAlertLog(world.db))
+    monitor = LiveMonitor(
+        peak.campaign, tmp_path / "live", plan=plan, alert_log=MetadataAlertLog(world.db)
+    )
     install(world.app, monitor)
     base, server = serve(world.app)
     yield base, world, monitor

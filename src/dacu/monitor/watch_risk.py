@@ -264,7 +264,8 @@ class LiveRisk:
         self.sentiment = SentimentWatch()
         self.bands = CouponBands.parse((campaign.monitor or {}).get("coupon_slots"))
         self.flash_skus = [str(f["sku_id"]) for f in campaign.flash_sales if f.get("sku_id")]
-        self.events: list[Any] = []  # pa.Table batches of the last HISTORY_DAYS
+        self.events: list[tuple[datetime, Any]] = []  # (latest ts, batch) of the last 2 days
+        self.latest: datetime | None = None
         self.scored_hour: datetime | None = None
         self.flagged: dict[str, set[str]] = {}  # accounts already alerted, per kind
         self.judged: set[tuple[int, str]] = set()
@@ -309,10 +310,12 @@ class LiveRisk:
 
         if table.num_rows == 0:
             return
-        self.events.append(table)
-        latest = max(pc.max(t["ts"]).as_py() for t in self.events[-2:])
-        cutoff = latest - timedelta(days=HISTORY_DAYS)
-        self.events = [t for t in self.events if pc.max(t["ts"]).as_py() >= cutoff]
+        at = pc.max(table["ts"]).as_py()
+        self.events.append((at, table))
+        self.latest = max(self.latest or at, at)
+        cutoff = self.latest - timedelta(days=HISTORY_DAYS)
+        if min(self.events[0][0], self.events[-1][0]) < cutoff:
+            self.events = [(at, t) for at, t in self.events if at >= cutoff]
 
     def _fraud(self, hour: datetime) -> list[dict]:
         import ibis
@@ -324,7 +327,7 @@ class LiveRisk:
 
         if not self.events:
             return []
-        events = pa.concat_tables(self.events)
+        events = pa.concat_tables([t for _, t in self.events])
         events = events.filter(
             pc.less(events["ts"], pa.scalar(hour, events.schema.field("ts").type))
         )
