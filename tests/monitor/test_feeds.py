@@ -249,3 +249,44 @@ def test_alert_card_names_not_ids() -> None:
     assert card["since"] == "11-11 20:05"  # Beijing time
     assert card["actions"] == ["切换支付通道", "b"]
     assert card["status_text"] == "待处理"
+
+
+def test_skus_and_spend_from_the_warehouse(tmp_path: Path) -> None:
+    """`dacu import skus` / `dacu import spend` in the warehouse reach the monitor: the SKU
+    table, and the spend of this campaign (or of none) from its start, other campaigns' not."""
+    from dacu.monitor.feeds import from_warehouse
+    from dacu.warehouse.connect import open_warehouse
+
+    warehouse = open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    warehouse.load_reference(
+        "skus",
+        pa.Table.from_pylist(
+            [{"sku_id": "SKU-A", "name": "精华", "category": "skincare", "stock": 50}]
+        ),
+    )
+    c = campaign()
+    hour = c.start + timedelta(hours=1)
+    warehouse.load_reference(
+        "spend",
+        pa.Table.from_pylist(
+            [
+                {"hour": hour, "channel": "search_ads", "campaign_id": CID, "spend_fen": 300},
+                {"hour": hour, "channel": "search_ads", "campaign_id": None, "spend_fen": 20},
+                {"hour": hour, "channel": "search_ads", "campaign_id": "other", "spend_fen": 1},
+                {
+                    "hour": c.start - timedelta(hours=1),
+                    "channel": "search_ads",
+                    "campaign_id": CID,
+                    "spend_fen": 4000,
+                },  # before the campaign
+            ]
+        ),
+    )
+    monitor = LiveMonitor(c, tmp_path / "live", detectors=False)
+    try:
+        assert from_warehouse(monitor, warehouse) == {"skus": 1, "spend": 2}
+        assert monitor.spend_between(0, 10**9) == 320
+        assert monitor.skus[0]["name"] == "精华" and monitor.stock_left() == {"SKU-A": 50}
+    finally:
+        monitor.close()
+        warehouse.close()

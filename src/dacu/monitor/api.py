@@ -120,7 +120,23 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
     )
     monitor.flash_audit = _flash_audit(request, monitor)
     monitor.recover()
+    _reference_data(monitor)
     return monitor
+
+
+def _reference_data(monitor: LiveMonitor) -> None:
+    """The SKU table and ad spend from the warehouse named by DACU_WAREHOUSE, when one is set
+    (the feeds add to them and replace SKUs by id)."""
+    if not os.environ.get("DACU_WAREHOUSE"):
+        return
+    from dacu.monitor.feeds import from_warehouse
+    from dacu.warehouse.connect import open_warehouse
+
+    warehouse = open_warehouse()
+    try:
+        from_warehouse(monitor, warehouse)
+    finally:
+        warehouse.close()
 
 
 def _flash_audit(request: Request, monitor: LiveMonitor) -> Callable[[], list] | None:

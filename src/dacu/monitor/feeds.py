@@ -120,3 +120,36 @@ def answer(accepted: int, rejected: Sequence[dict]) -> tuple[dict, int]:
     """The response body and status: 422 only when nothing was stored and something was bad."""
     status = 422 if rejected and not accepted else 200
     return {"accepted": accepted, "rejected": list(rejected)}, status
+
+
+def from_warehouse(monitor: Any, warehouse: Any) -> dict[str, int]:
+    """The SKU table and the campaign's ad spend per hour from the warehouse (`dacu import skus`,
+    `dacu import spend` of the ad tools' reports), when it has them: {"skus": n, "spend": n}.
+    Spend rows of other campaigns are left out; rows without a campaign are the shop's."""
+    import pyarrow.compute as pc
+
+    found = {"skus": 0, "spend": 0}
+    if warehouse.has_table("skus"):
+        rows = warehouse.to_arrow(warehouse.table("skus")).to_pylist()
+        found["skus"] = monitor.set_skus(
+            {k: v for k, v in r.items() if v is not None} for r in rows
+        )
+    if warehouse.has_table("spend"):
+        spend = warehouse.to_arrow(warehouse.table("spend"))
+        start = monitor.campaign.start
+        keep = pc.greater_equal(spend["hour"], pa_scalar(start, spend))
+        if "campaign_id" in spend.column_names:
+            mine = pc.or_kleene(
+                pc.is_null(spend["campaign_id"]),
+                pc.equal(spend["campaign_id"], monitor.campaign.id),
+            )
+            keep = pc.and_(keep, mine)
+        rows = spend.filter(keep).select(["hour", "channel", "spend_fen"]).to_pylist()
+        found["spend"] = monitor.add_spend(r for r in rows if r["spend_fen"] is not None)
+    return found
+
+
+def pa_scalar(moment: datetime, table: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.scalar(moment, table.schema.field("hour").type)
