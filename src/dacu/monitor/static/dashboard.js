@@ -98,8 +98,8 @@
     table($("channels"), head, dimRows(doc.channels));
     table($("categories"), head, dimRows(doc.categories));
     funnel(doc);
-    table($("top-skus"), [T.rank, T.sku, T.category, T.gmv, T.units, T.move, T.left], doc.top_skus.map(r =>
-      [String(r.rank), named(r.name, r.sku_id), esc(r.category), esc(r.gmv_text), esc(r.units.toLocaleString()),
+    table($("top-skus"), [T.rank + " · " + T.sku, T.category, T.gmv, T.units, T.move, T.left], doc.top_skus.map(r =>
+      [`<span class="rank">${r.rank}</span> ${named(r.name, r.sku_id)}`, esc(r.category), esc(r.gmv_text), esc(r.units.toLocaleString()),
        change(r.rank_change), r.stock_left == null ? "—" : esc(r.stock_left.toLocaleString())]));
     table($("stock"), [T.sku, T.left, T.vel, T.hours], doc.watches.stock.map(r =>
       [`${dot(r.status)} ${named(r.name, r.sku_id)}`, esc(r.stock_left.toLocaleString()), r.units_per_hour.toFixed(0),
