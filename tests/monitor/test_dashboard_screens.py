@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dacu.analyze.sentiment_demo import demo_posts
 from dacu.config import Phase
 from dacu.monitor.alertlog import MetadataAlertLog
 from dacu.monitor.api import install
@@ -115,7 +116,26 @@ def fill(world, monitor, peak: peakday.PeakDay):
     answer = feeder.post(f"/api/monitor/{monitor.campaign.id}/skus", json=peak.skus)
     assert answer.status_code == 200 and answer.json()["accepted"] == len(peak.skus), answer.text
     monitor.backfill(peak.earlier)
-    until = peak.campaign.phase_window(Phase.BURST).start + timedelta(hours=21)
+    day = peak.campaign.phase_window(Phase.BURST).start
+    posts = demo_posts(day, hours=21, per_hour=20, burst_at=day + timedelta(hours=20), seed=3)
+    answer = feeder.post(
+        f"/api/monitor/{monitor.campaign.id}/posts",
+        json=[{"time": p.time.isoformat(), "text": p.text, "source": p.source} for p in posts],
+    )
+    assert answer.status_code == 200 and answer.json()["accepted"] == len(posts), answer.text
+    coupons = [  # the platform's report: 88% in 16–20点, 60% in 12–16点
+        {
+            "hour": (day + timedelta(hours=h)).isoformat(),
+            "coupon": "C-300-50",
+            "issued": 100,
+            "redeemed": 88 if h >= 16 else 60,
+        }
+        for h in range(12, 21)
+    ]
+    assert (
+        feeder.post(f"/api/monitor/{monitor.campaign.id}/coupons", json=coupons).status_code == 200
+    )
+    until = day + timedelta(hours=21)
     rows = peakday.records(peak.day_until(until))
     for at in range(0, len(rows), 2000):
         answer = feeder.post("/api/events", json=rows[at : at + 2000])
@@ -142,7 +162,7 @@ def check_layout(page) -> None:
            .map(t => t.id)"""
     )
     assert empty_tiles == []
-    for table in ("channels", "categories", "top-skus", "stock", "budget"):
+    for table in ("channels", "categories", "top-skus", "stock", "budget", "coupon-slots"):
         rows = page.locator(f"#{table} tbody tr:not(.empty)").count()
         assert rows > 0, table
     assert page.locator("#funnel .step").count() == 6
@@ -179,6 +199,10 @@ def test_dashboard_desktop_and_phone(served, peak: peakday.PeakDay, tmp_path: Pa
                 "[...document.querySelectorAll('#curve .ytick text')].map(t => t.textContent)"
             )
             assert ticks and all(t.endswith("万") for t in ticks), ticks
+            # the coupon slots with their advice, worked out by hand: 12–16点 240/400 = 60% < 70%
+            slots = page.inner_text("#coupon-slots")
+            assert "60%" in slots and "暂停发券" in slots and "88%" in slots
+            assert int(page.inner_text("#risk-posts .v").split("/")[1]) == api["risk"]["posts_hour"]
             # bounce rate tile equals the API's
             tile = page.locator("#tiles-bounce")
             assert float(tile.get_attribute("data-actual")) == pytest.approx(api["bounce"]["rate"])

@@ -241,13 +241,19 @@ def test_alert_card_names_not_ids() -> None:
             "dimension": "channel=search_ads",
             "opened_at": datetime(2026, 11, 11, 12, 5, tzinfo=UTC).isoformat(),
             "root_cause": cause,
-            "playbook": {"actions": [{"zh": "切换支付通道"}, {"zh": "b"}, {"zh": "c"}]},
+            "playbook": {
+                "actions": [
+                    {"zh": "切换search_ads的支付通道"},
+                    {"zh": "把SKU-A换成SKU-AB"},
+                    {"zh": "c"},
+                ]
+            },
         },
         names,
         SHANGHAI,
     )
     assert card["since"] == "11-11 20:05"  # Beijing time
-    assert card["actions"] == ["切换支付通道", "b"]
+    assert card["actions"] == ["切换直通车的支付通道", "把精华 30ml换成SKU-AB"]  # SKU-AB: no name
     assert card["status_text"] == "待处理"
 
 

@@ -6,6 +6,7 @@ Pure: alert-log rows (`dacu.monitor.alertlog`) and a name map in, dicts out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
@@ -64,6 +65,19 @@ def cause_line(names: Names, cause: Mapping | None) -> str:
     return f"{place}：变化主要来自这里"
 
 
+def named_text(names: Names, text: str) -> str:
+    """Ids of SKUs and channels in a sentence replaced by their names (playbook actions)."""
+    known = {k: v for dim in ("sku_id", "channel") for k, v in names.get(dim, {}).items()}
+    if not known:
+        return text
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9_-])("
+        + "|".join(map(re.escape, sorted(known, key=len, reverse=True)))
+        + r")(?![A-Za-z0-9_-])"
+    )
+    return pattern.sub(lambda m: known[m.group(1)], text)
+
+
 def alert_card(row: Mapping, names: Names, tz: tzinfo) -> dict:
     opened = row.get("opened_at")
     since = datetime.fromisoformat(opened).astimezone(tz).strftime("%m-%d %H:%M") if opened else ""
@@ -79,7 +93,7 @@ def alert_card(row: Mapping, names: Names, tz: tzinfo) -> dict:
         "where": where(names, row.get("dimension")),
         "since": since,
         "cause": cause_line(names, row.get("root_cause")),
-        "actions": [a["zh"] for a in (playbook.get("actions") or [])[:2]],
+        "actions": [named_text(names, a["zh"]) for a in (playbook.get("actions") or [])[:2]],
         "detail": row.get("message") or "",
     }
 

@@ -275,4 +275,22 @@ def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
         "cards": alert_cards(alerts, known, monitor.campaign.tz),
         "names": known,
         "status": status(monitor, lang),
+        "risk": _risk(monitor, now),
     }
+
+
+def _risk(monitor: LiveMonitor, now: datetime) -> dict:
+    """风控与舆情 tiles and the coupon slots (monitor/watch_risk.LiveRisk.board), with text."""
+    audit = monitor.flash_audit() if monitor.flash_audit else None
+    board = monitor.risk_feeds.board(now, audit)
+    board["flagged_total"] = sum(board["flagged"].values())
+    board["flagged_text"] = "、".join(
+        f"{FRAUD_KINDS_ZH.get(k, k)} {n}" for k, n in sorted(board["flagged"].items())
+    )
+    hour = board["posts_hour"]
+    board["negative_share_text"] = format_pct(
+        board["negative_hour"] / hour if hour else None, digits=0
+    )
+    for row in board["coupon_slots"]:
+        row["rate_text"] = format_pct(row["rate"], digits=0)
+    return board

@@ -377,11 +377,11 @@ class LiveRisk:
             self.coupon_counts[(hour_ms, item.coupon)] = (item.issued, item.redeemed)
         return len(items)
 
-    def _coupon_slots(self, now: datetime, audit: Sequence[Any] | None) -> list[dict]:
-        from dacu.monitor.watches import coupon_advice, coupon_watch
+    def slot_cells(self, audit: Sequence[Any] | None) -> dict[tuple[int, str], list[int]]:
+        """{(slot start ms, coupon): [issued, redeemed]} from the audit trail and the report."""
+        from dacu.monitor.watches import coupon_watch
 
         width = self.bands.slot_hours * 3_600_000
-        now_ms = int(now.timestamp() * 1000)
         cells: dict[tuple[int, str], list[int]] = {}
         for r in coupon_watch(audit or [], slot_minutes=self.bands.slot_hours * 60):
             cell = cells.setdefault((r["slot_ms"], r["coupon"]), [0, 0])
@@ -389,12 +389,59 @@ class LiveRisk:
         for (hour_ms, coupon), (issued, redeemed) in self.coupon_counts.items():
             cell = cells.setdefault((hour_ms // width * width, coupon), [0, 0])
             cell[0], cell[1] = cell[0] + issued, cell[1] + redeemed
+        return cells
+
+    def _coupon_slots(self, now: datetime, audit: Sequence[Any] | None) -> list[dict]:
+        from dacu.monitor.watches import coupon_advice
+
+        width = self.bands.slot_hours * 3_600_000
+        now_ms = int(now.timestamp() * 1000)
         rows = [
             {"slot_ms": slot, "coupon": coupon, "issued": n[0], "redeemed": n[1]}
-            for (slot, coupon), n in sorted(cells.items())
+            for (slot, coupon), n in sorted(self.slot_cells(audit).items())
             if slot + width <= now_ms and (slot, coupon) not in self.judged
         ]
         self.judged.update((r["slot_ms"], r["coupon"]) for r in rows)
         return coupon_slot_alerts(
             coupon_advice(rows, self.bands), self.campaign.tz, self.bands.slot_hours
         )
+
+    def board(self, now: datetime, audit: Sequence[Any] | None) -> dict:
+        """The dashboard's risk tiles: flagged accounts per kind, the last hour's posts, and the
+        coupon slots of the day with their redemption rate and advice (slots under way: none yet)."""
+        from dacu.monitor.watches import ADVICE_ZH, coupon_advice
+
+        hour = [p for p in self.sentiment.posts if now - timedelta(hours=1) <= p.time < now]
+        negative = sum(1 for p in hour if p.negative)
+        width = self.bands.slot_hours * 3_600_000
+        day = now.astimezone(self.campaign.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        since, now_ms = int(day.timestamp() * 1000), int(now.timestamp() * 1000)
+        slots = []
+        for (slot, coupon), (issued, redeemed) in sorted(self.slot_cells(audit).items()):
+            if slot < since:
+                continue
+            row = {"slot_ms": slot, "coupon": coupon, "issued": issued, "redeemed": redeemed}
+            ended = slot + width <= now_ms
+            advice = coupon_advice([row], self.bands) if ended else []
+            start = datetime.fromtimestamp(slot / 1000, UTC).astimezone(self.campaign.tz)
+            slots.append(
+                {
+                    **row,
+                    "slot": f"{start:%H}–{(start + timedelta(milliseconds=width)):%H}点",
+                    "rate": redeemed / issued if issued else None,
+                    "advice": advice[0]["advice"] if advice else None,
+                    "advice_text": (
+                        ADVICE_ZH[advice[0]["advice"]]
+                        + (f" {advice[0]['quantity']:,} 张" if advice[0]["quantity"] else "")
+                        if advice
+                        else ("正常" if ended else "进行中")
+                    ),
+                }
+            )
+        return {
+            "flagged": {k.removeprefix("kind="): len(v) for k, v in self.flagged.items()},
+            "posts_hour": len(hour),
+            "negative_hour": negative,
+            "bursts": len(self.sentiment.seen),
+            "coupon_slots": slots,
+        }

@@ -82,6 +82,18 @@
     $("funnel").innerHTML = doc.funnel.map(s => `<div class="step" data-step="${esc(s.step)}"><span class="fl">${esc(s.label)}</span>
       <span class="bar"><i style="width:${Math.max(1, 100 * s.count / top).toFixed(1)}%"></i></span><span class="fn">${esc(s.count_text)}</span></div>`).join("");
   }
+  function risk(r) {
+    const st = n => n ? "st-yellow" : "st-green";
+    $("risk-tiles").innerHTML = `<div class="tile ${st(r.flagged_total)}" id="risk-fraud"><div class="k">${esc(T.flagged)}</div>
+        <div class="v">${r.flagged_total.toLocaleString()} ${esc(T.accounts)}</div><div class="p">${esc(r.flagged_text || "—")}</div></div>
+      <div class="tile ${st(r.bursts)}" id="risk-posts"><div class="k">${esc(T.negposts)}</div>
+        <div class="v">${r.negative_hour.toLocaleString()} / ${r.posts_hour.toLocaleString()}</div>
+        <div class="p">${esc(r.negative_share_text)} · ${esc(T.bursts)} ${r.bursts}</div></div>`;
+    const tone = a => a === "pause" ? "st-red" : a ? "st-yellow" : "st-green";
+    table($("coupon-slots"), [T.slot, T.issued, T.redeemed, T.rate, T.advice], r.coupon_slots.map(c =>
+      [`${dot(tone(c.advice))} ${esc(c.slot)} <span title="${esc(c.coupon)}">${esc(c.coupon)}</span>`, esc(c.issued.toLocaleString()),
+       esc(c.redeemed.toLocaleString()), esc(c.rate_text), `<b>${esc(c.advice_text)}</b>`]));
+  }
   function render(doc) {
     $("mon-name").textContent = doc.campaign.name;
     $("mon-now").textContent = doc.events ? new Date(doc.now).toLocaleString("zh-CN", {timeZone: "Asia/Shanghai", hour12: false}) : "—";
@@ -94,6 +106,7 @@
     tiles($("tiles"), doc.tiles);
     bounceTile($("tiles"), doc.bounce);
     tiles($("campaign-tiles"), doc.campaign_tiles);
+    risk(doc.risk);
     const head = [T.name, T.gmv, T.planc, T.att, T.uv, T.cvr, T.asp, T.roi];
     table($("channels"), head, dimRows(doc.channels));
     table($("categories"), head, dimRows(doc.categories));
