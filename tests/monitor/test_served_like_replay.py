@@ -51,13 +51,13 @@ def inputs(peak: peakday.PeakDay, folder: Path) -> dict[str, Path]:
     return {"posts": folder / "posts.csv", "coupons": folder / "coupons.csv"}
 
 
-UNTIL_HOURS = 12  # the peak day's first half: coupon slots, the 03:00 bot, the 09:00 burst
+# the peak day to 12:05: the coupon slots to 12:00 (a slot is judged once it has ended), the
+# 03:00 coupon bot, the 09:00 complaint burst
+UNTIL = timedelta(hours=12, minutes=5)
 
 
 def day_until(peak: peakday.PeakDay):
-    return peak.day_until(
-        peak.campaign.phase_window(Phase.BURST).start + timedelta(hours=UNTIL_HOURS)
-    )
+    return peak.day_until(peak.campaign.phase_window(Phase.BURST).start + UNTIL)
 
 
 def replayed(peak: peakday.PeakDay, files: dict[str, Path], folder: Path) -> list[dict]:
