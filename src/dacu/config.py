@@ -452,6 +452,7 @@ class Campaign(_Model):
     alerts: list[dict[str, Any]] = Field(default_factory=list)
     watch_keywords: list[str] = Field(default_factory=list)
     notify: list[dict[str, Any]] = Field(default_factory=list)
+    monitor: dict[str, Any] = Field(default_factory=dict)  # e.g. coupon_slots: (monitor/watches.py)
     history: dict[str, Any] = Field(default_factory=dict)
     # the plan's inputs (plan/): earlier campaigns, team tasks and peak-day rounds
     past_campaigns: list[PastCampaign] = Field(default_factory=list)

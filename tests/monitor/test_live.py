@@ -37,6 +37,9 @@ notify:
 """
 
 
+RISK_RULES = frozenset({"fraud-flagged", "coupon-slot", "sentiment-burst"})  # watch_risk.LiveRisk
+
+
 def records(table: pa.Table) -> list[dict]:
     rows = table.to_pylist()
     for row in rows:
@@ -107,7 +110,11 @@ def test_payment_failure_raises_alert_with_cause_and_notification(tmp_path: Path
     monitor.outbox.shutdown(wait=True)
 
     opened = [
-        f for f in monitor.feed if f["kind"] == "opened" and datetime.fromisoformat(f["at"]) >= PEAK
+        f
+        for f in monitor.feed
+        if f["kind"] == "opened"
+        and datetime.fromisoformat(f["at"]) >= PEAK
+        and f["rule_id"] not in RISK_RULES  # the risk feeds' own alerts (fraud scores) aside
     ]  # (noise may fire on history days)
     assert [f["rule_id"] for f in opened] == ["cvr-drop"]
     culprit = opened[0]["root_cause"]["culprit"]
@@ -119,7 +126,7 @@ def test_payment_failure_raises_alert_with_cause_and_notification(tmp_path: Path
         < datetime.fromisoformat(opened[0]["at"])
         <= PEAK + timedelta(hours=2)
     )
-    [logged] = monitor.alert_log.recent("d11-test")
+    [logged] = [a for a in monitor.alert_log.recent("d11-test") if a["rule_id"] not in RISK_RULES]
     # the log follows the engine: open while firing, resolved once it cleared (here the shop's
     # CVR wavers about the 85% line near the end of the broken hour)
     last = next(f["kind"] for f in monitor.feed if f["rule_id"] == "cvr-drop")

@@ -33,6 +33,8 @@ class AlertLog(Protocol):
 
     def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict: ...
 
+    def assign(self, alert_id: int, to: str, actor: str) -> dict: ...
+
     def recent(self, campaign_id: str, limit: int = 50) -> list[dict]: ...
 
 
@@ -108,6 +110,18 @@ class MemoryAlertLog:
                 row.update(status="acked", acked_by=actor, acked_at=datetime.now(UTC).isoformat())
             return dict(row)
 
+    def assign(self, alert_id: int, to: str, actor: str) -> dict:
+        with self.lock:
+            row = self._get(alert_id)
+            if row["status"] == "resolved":
+                raise LookupError(f"alert {alert_id} is resolved already; it cannot be assigned")
+            row.update(
+                status="acked",
+                acked_by=to,
+                acked_at=row.get("acked_at") or datetime.now(UTC).isoformat(),
+            )
+            return dict(row)
+
     def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict:
         """`at`: when it resolved in event time (a replay logs the data's time); default now."""
         with self.lock:
@@ -137,6 +151,10 @@ class MetadataAlertLog:
     def ack(self, alert_id: int, actor: str) -> dict:
         with self.db.session() as session:
             return _row(self.alerts.ack(session, alert_id, actor=actor))
+
+    def assign(self, alert_id: int, to: str, actor: str) -> dict:
+        with self.db.session() as session:
+            return _row(self.alerts.assign(session, alert_id, to=to, actor=actor))
 
     def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict:
         with self.db.session() as session:

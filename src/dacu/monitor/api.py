@@ -6,7 +6,12 @@
     GET  /api/monitor/{campaign_id}/alerts            the alert log (newest first)
     POST /api/monitor/{campaign_id}/alerts/{id}/ack   acknowledge (stops escalation)
     POST /api/monitor/{campaign_id}/alerts/{id}/resolve
+    POST /api/monitor/{campaign_id}/alerts/{id}/assign?to=NAME   give it an owner (acknowledged)
+    POST /api/monitor/{campaign_id}/skus              the SKU table [{sku_id, name, category, stock…}]
+    POST /api/monitor/{campaign_id}/stock             stock levels [{sku_id, stock, at}]
     POST /api/monitor/{campaign_id}/spend             spend rows [{hour, channel, spend_fen}]
+    POST /api/monitor/{campaign_id}/posts             public posts [{time, text, source, author}]
+    POST /api/monitor/{campaign_id}/coupons           coupons per hour [{hour, coupon, issued, redeemed}]
     GET  /api/monitor/{campaign_id}/rca?metric=cvr&minutes=60   root cause of the last window
 
 The live monitors live in `app.state.monitors` ({campaign id: LiveMonitor}). `install(app, m)` puts
@@ -133,7 +138,23 @@ def _open_from_metadata(request: Request, campaign_id: str) -> LiveMonitor:
         from dacu.monitor.replay import backfill_history
 
         backfill_history(monitor, os.environ["DACU_WAREHOUSE"])
+    _reference_data(monitor)
     return monitor
+
+
+def _reference_data(monitor: LiveMonitor) -> None:
+    """The SKU table and ad spend from the warehouse named by DACU_WAREHOUSE, when one is set
+    (the feeds add to them and replace SKUs by id)."""
+    if not os.environ.get("DACU_WAREHOUSE"):
+        return
+    from dacu.monitor.feeds import from_warehouse
+    from dacu.warehouse.connect import open_warehouse
+
+    warehouse = open_warehouse()
+    try:
+        from_warehouse(monitor, warehouse)
+    finally:
+        warehouse.close()
 
 
 def _flash_audit(request: Request, monitor: LiveMonitor) -> Callable[[], list] | None:
@@ -405,6 +426,20 @@ async def ack(request: Request, campaign_id: str, alert_id: int = AlertId) -> di
     )
 
 
+@router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/assign")
+async def assign(
+    request: Request,
+    campaign_id: str,
+    alert_id: int = AlertId,
+    to: str = Query(..., min_length=1, max_length=64),
+) -> dict:
+    """Assign an alert to a person (`?to=张三`): acknowledged in their name."""
+    actor = _actor(request)
+    return await _on_monitor(
+        request, campaign_id, lambda monitor: monitor.assign(alert_id, to.strip(), actor)
+    )
+
+
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/resolve")
 async def resolve(request: Request, campaign_id: str, alert_id: int = AlertId) -> dict:
     actor = _actor(request)
@@ -443,6 +478,72 @@ async def spend(request: Request, campaign_id: str, rows: list[Any] = Body(...))
     added = await run_in_threadpool(monitor.add_spend, checked)
     DOCUMENTS.forget(monitor)  # spend does not bump the version
     return {"added": added}
+
+
+async def _feed(
+    request: Request, campaign_id: str, model: type, store: Callable[[LiveMonitor, list], int]
+) -> JSONResponse:
+    """Validate a POSTed JSON array item by item (`dacu.monitor.feeds`), store the good items in
+    the campaign's monitor, and answer {accepted, rejected: [{index, reason}]}."""
+    from dacu.monitor.feeds import answer, validate_items
+
+    try:
+        items = json.loads(await request.body())
+    except ValueError as exc:
+        raise HTTPException(400, f"body: not JSON ({exc})") from None
+    good, bad = validate_items(model, items)
+    monitor = await _serving(request, campaign_id)
+    if isinstance(monitor, Response):
+        return monitor  # type: ignore[return-value]
+    stored = await run_in_threadpool(store, monitor, good) if good else 0
+    DOCUMENTS.forget(monitor)
+    body, status = answer(stored, bad)
+    return JSONResponse(body, status_code=status)
+
+
+@router.post("/api/monitor/{campaign_id}/skus")
+async def skus(request: Request, campaign_id: str) -> JSONResponse:
+    """The SKU table (商品表), added or replaced by sku_id: `[{"sku_id": "SKU-SC-001", "name":
+    "澜序 精华 30ml", "category": "skincare", "price_fen": 23900, "stock": 870}]` (stock: units at
+    the campaign start). For the stock watch, its alerts and the top-SKU table."""
+    from dacu.monitor.feeds import SkuItem
+
+    return await _feed(request, campaign_id, SkuItem, lambda m, items: m.set_skus(_plain(items)))
+
+
+@router.post("/api/monitor/{campaign_id}/stock")
+async def stock(request: Request, campaign_id: str) -> JSONResponse:
+    """Stock levels (库存同步) `[{"sku_id": "SKU-SC-001", "stock": 412, "at":
+    "2026-11-11T20:00:00+08:00"}]`: units left at `at`; the units paid after it are taken off."""
+    from dacu.monitor.feeds import StockItem
+
+    return await _feed(request, campaign_id, StockItem, lambda m, items: m.set_stock(_plain(items)))
+
+
+@router.post("/api/monitor/{campaign_id}/posts")
+async def posts(request: Request, campaign_id: str) -> JSONResponse:
+    """Public-opinion posts (舆情) `[{"time": "2026-11-11T20:05:00+08:00", "text": "优惠券用不了",
+    "source": "微博", "author": "…"}]`, scored on arrival (or with their own `positive`
+    probability); the burst detector runs on the event clock and raises 负面舆情爆发."""
+    from dacu.monitor.feeds import PostItem
+
+    return await _feed(request, campaign_id, PostItem, lambda m, items: m.add_posts(items))
+
+
+@router.post("/api/monitor/{campaign_id}/coupons")
+async def coupons(request: Request, campaign_id: str) -> JSONResponse:
+    """Coupons issued and redeemed per hour `[{"hour": "2026-11-11T03:00+08:00", "coupon":
+    "C-300-50", "issued": 1200, "redeemed": 1056}]` (the platform's coupon report): the coupon
+    watch judges each slot's redemption rate against its bands and advises 增发 / 暂停 / 补发."""
+    from dacu.monitor.feeds import CouponItem
+
+    return await _feed(
+        request, campaign_id, CouponItem, lambda m, items: m.add_coupon_counts(items)
+    )
+
+
+def _plain(items: list) -> list[dict]:
+    return [item.model_dump(exclude_none=True) for item in items]
 
 
 @router.get("/api/monitor/{campaign_id}/rca")

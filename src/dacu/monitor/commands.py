@@ -84,6 +84,17 @@ def replay(
         "(sqlite:///path or redis://…): coupon and flash "
         "watches, coupon refusals in the root cause.",
     ),
+    posts: Path | None = typer.Option(
+        None, "--posts", help="Public posts (CSV/JSON: time, source, text, author): 负面舆情爆发."
+    ),
+    coupons: Path | None = typer.Option(
+        None,
+        "--coupons",
+        help="Coupons per hour (CSV/JSON: hour, coupon, issued, redeemed): 分时段发券建议.",
+    ),
+    alerts_out: Path | None = typer.Option(
+        None, "--alerts", help="Write the alert log here (JSON), e.g. for `dacu report review`."
+    ),
 ) -> None:
     """Replay events through the collector → rollups → rules → root cause → playbook, in event time.
 
@@ -115,7 +126,7 @@ def replay(
         if notify and config.notify
         else None
     )
-    coupons = _open_coupons(store, config) if store else None  # a bad URL fails before --out
+    coupon_store = _open_coupons(store, config) if store else None  # a bad URL fails before --out
     loaded_plan = _checked_plan(plan, config.timezone) if plan else None
     fresh_folder(out)
     monitor = LiveMonitor(
@@ -126,10 +137,16 @@ def replay(
         notifier=notifier,
         step=every,
     )
-    if coupons is not None:
+    if coupon_store is not None:
         from dacu.monitor.live import recent_audit
 
-        monitor.flash_audit = recent_audit(coupons, monitor)
+        monitor.flash_audit = recent_audit(coupon_store, monitor)
+    if posts is not None:
+        monitor.add_posts(read_post_items(posts, config.timezone))
+    if coupons is not None:
+        from dacu.monitor.feeds import CouponItem
+
+        monitor.add_coupon_counts(read_items(coupons, CouponItem))
     earlier, replayed = run_replay(
         monitor,
         table,
@@ -160,6 +177,46 @@ def replay(
     )
     if monitor.flash_audit is not None:
         _print_coupons(monitor.flash_audit())
+    if alerts_out is not None:
+        rows = monitor.alert_log.recent(config.id, limit=100_000)[::-1]
+        alerts_out.write_text(
+            json.dumps(rows, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+        )
+        console.print(f"alert log: {alerts_out}", markup=False)
+
+
+def read_post_items(path: Path, tz: str) -> list:
+    """Posts of a CSV/JSON file (`dacu.analyze.sentiment_data.read_posts`) as the posts feed
+    takes them."""
+    from dacu.analyze.sentiment_data import read_posts
+    from dacu.monitor.feeds import PostItem
+
+    return [
+        PostItem(time=p.time, text=p.text, source=p.source, author=p.author)
+        for p in read_posts(path, tz=tz)
+    ]
+
+
+def read_items(path: Path, model: type) -> list:
+    """Items of a CSV or JSON file validated as a feed validates them; the first bad one is
+    an error naming the file, line and field."""
+    import csv
+
+    from dacu.monitor.feeds import validate_items
+
+    if not path.exists():
+        raise InputError("no such file", file=str(path))
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".json":
+        rows, first_line = json.loads(text), 0
+    else:
+        rows, first_line = list(csv.DictReader(text.splitlines())), 2  # after the header
+    good, bad = validate_items(model, rows)
+    if bad:
+        index, (field, _, reason) = bad[0]["index"], bad[0]["reason"].partition(": ")
+        line = index + first_line if first_line and index is not None else None
+        raise InputError(reason, file=str(path), line=line, column=field)
+    return good
 
 
 def _checked_plan(path: Path, tz: str):

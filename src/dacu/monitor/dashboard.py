@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dacu.money import format_fen, format_pct
+from dacu.monitor.cards import Names, alert_cards, name_of
 from dacu.monitor.live import LiveMonitor
 from dacu.monitor.pacing import LABELS, Plan, compare, hourly_pace, pace, plan_values, planned
 from dacu.monitor.store import to_minute
+from dacu.monitor.watch_risk import FRAUD_KINDS_ZH
 from dacu.monitor.watches import budget_watch, coupon_watch, flash_watch
 
 EMPTY_PLAN = Plan("", 0.15, (), {}, {})
@@ -54,12 +56,21 @@ def day_bounds(monitor: LiveMonitor, now: datetime) -> tuple[datetime, datetime]
     return start, start + timedelta(days=1)
 
 
-def _table(monitor: LiveMonitor, dim: str, start: datetime, now: datetime, lang: str) -> list[dict]:
-    plan = monitor.plan or EMPTY_PLAN
-    names = {
-        c.id: c.name
-        for c in (monitor.campaign.channels if dim == "channel" else monitor.campaign.categories)
+def names(monitor: LiveMonitor) -> dict[str, dict[str, str]]:
+    """Display names by dimension: channels and categories from the campaign file, SKUs from the
+    SKU table (ids are only shown in tooltips)."""
+    return {
+        "channel": {c.id: c.name for c in monitor.campaign.channels if c.name},
+        "category": {c.id: c.name for c in monitor.campaign.categories if c.name},
+        "sku_id": {s["sku_id"]: s["name"] for s in monitor.skus if s.get("name")},
+        "kind": dict(FRAUD_KINDS_ZH),
     }
+
+
+def _table(
+    monitor: LiveMonitor, dim: str, start: datetime, now: datetime, lang: str, known: Names
+) -> list[dict]:
+    plan = monitor.plan or EMPTY_PLAN
     rows = []
     s, e = to_minute(start), to_minute(now)
     for value, kpis in monitor.store.by_value(dim, s, e).items():
@@ -75,7 +86,7 @@ def _table(monitor: LiveMonitor, dim: str, start: datetime, now: datetime, lang:
         rows.append(
             {
                 "value": value,
-                "name": names.get(value) or value,
+                "name": name_of(known, dim, value),
                 "gmv_fen": kpis.gmv_fen,
                 "gmv_text": text("gmv_fen", kpis.gmv_fen, lang),
                 "uv": kpis.uv,
@@ -85,29 +96,85 @@ def _table(monitor: LiveMonitor, dim: str, start: datetime, now: datetime, lang:
                 "asp_fen": kpis.asp_fen,
                 "asp_text": text("asp_fen", kpis.asp_fen, lang),
                 "plan_gmv_fen": plan_vals["gmv_fen"],
+                "plan_gmv_text": text("gmv_fen", plan_vals["gmv_fen"], lang)
+                if plan_vals["gmv_fen"]
+                else "—",
                 "attainment": gmv_line.attainment,
+                "attainment_text": format_pct(gmv_line.attainment, digits=1),
                 "status": gmv_line.status,
                 "spend_fen": spend,
                 "roi": kpis.gmv_fen / spend if spend else None,
+                "roi_text": f"{kpis.gmv_fen / spend:.2f}" if spend else "—",
             }
         )
     return sorted(rows, key=lambda r: -r["gmv_fen"])
 
 
-def _funnel(monitor: LiveMonitor, start: datetime, now: datetime) -> list[dict]:
+def _funnel(monitor: LiveMonitor, start: datetime, now: datetime, lang: str) -> list[dict]:
     k = monitor.store.totals(to_minute(start), to_minute(now))
     steps = [
-        ("uv", "访客 UV", k.uv),
-        ("pv", "浏览 PV", k.pv),
-        ("cart", "加购 cart", k.cart),
-        ("orders", "下单 orders", k.orders),
-        ("paid_orders", "支付 paid", k.paid_orders),
-        ("buyers", "买家 buyers", k.buyers),
+        ("uv", "访客", "Visitors", k.uv),
+        ("pv", "浏览", "Page views", k.pv),
+        ("cart", "加购", "Carts", k.cart),
+        ("orders", "下单", "Orders", k.orders),
+        ("paid_orders", "支付", "Paid", k.paid_orders),
+        ("buyers", "买家", "Buyers", k.buyers),
     ]
-    return [{"step": s, "label": label, "count": n} for s, label, n in steps]
+    return [
+        {
+            "step": s,
+            "label": zh if lang == "zh" else en,
+            "count": n,
+            "count_text": text("count", n, lang),
+        }
+        for s, zh, en, n in steps
+    ]
 
 
-def _watches(monitor: LiveMonitor, now: datetime, lang: str) -> dict[str, Any]:
+def _bounce(monitor: LiveMonitor, now: datetime) -> dict:
+    """Today's live bounce rate (sessions with one page view and nothing else)."""
+    found = monitor.sessions.bounce(now - timedelta(microseconds=1))
+    return {
+        "sessions": found.sessions,
+        "bounced": found.bounced,
+        "rate": found.rate,
+        "rate_text": format_pct(found.rate, digits=1),
+    }
+
+
+TOP_SKUS = 100
+
+
+def top_skus(monitor: LiveMonitor, now: datetime, known: Names, lang: str) -> list[dict]:
+    """The last hour's top SKUs by GMV (热销榜), each with its rank change against the hour
+    before (positive: up; None: new in the ranking) and its stock left."""
+    end = to_minute(now)
+    hour, before = monitor.store.by_value_many("sku_id", [(end - 60, end), (end - 120, end - 60)])
+    ranked = lambda cells: sorted(  # noqa: E731
+        (k for k, v in cells.items() if k and v.gmv_fen > 0), key=lambda k: (-cells[k].gmv_fen, k)
+    )
+    earlier = {sku: i + 1 for i, sku in enumerate(ranked(before))}
+    left = monitor.stock_left()
+    rows = []
+    for i, sku in enumerate(ranked(hour)[:TOP_SKUS]):
+        kpis, category = hour[sku], monitor.sku_category(sku)
+        rows.append(
+            {
+                "rank": i + 1,
+                "sku_id": sku,
+                "name": name_of(known, "sku_id", sku),
+                "category": name_of(known, "category", category) if category else "—",
+                "gmv_fen": kpis.gmv_fen,
+                "gmv_text": text("gmv_fen", kpis.gmv_fen, lang),
+                "units": kpis.units,
+                "rank_change": earlier[sku] - (i + 1) if sku in earlier else None,
+                "stock_left": left.get(sku),
+            }
+        )
+    return rows
+
+
+def _watches(monitor: LiveMonitor, now: datetime, lang: str, known: Names) -> dict[str, Any]:
     plan = monitor.plan or EMPTY_PLAN
     since, end = to_minute(monitor.campaign.start), to_minute(now)
     gmv = {c: k.gmv_fen for c, k in monitor.store.by_value("channel", since, end).items()}
@@ -123,9 +190,18 @@ def _watches(monitor: LiveMonitor, now: datetime, lang: str) -> dict[str, Any]:
     roi_target = monitor.campaign.target("roi")
     audit = monitor.flash_audit() if monitor.flash_audit else []
     return {
-        "stock": [r.as_dict() for r in monitor.stock(top=20)],
+        "stock": [
+            {**r.as_dict(), "name": name_of(known, "sku_id", r.sku_id)}
+            for r in monitor.stock(top=20)
+        ],
         "budget": [
-            r.as_dict()
+            {
+                **r.as_dict(),
+                "name": name_of(known, "channel", r.channel),
+                "spent_text": text("spend_fen", r.spent_fen, lang),
+                "pace_text": format_pct(r.pace, digits=1),
+                "roi_text": "—" if r.roi is None else f"{r.roi:.2f}",
+            }
             for r in budget_watch(
                 budget,
                 planned_to_now,
@@ -140,6 +216,14 @@ def _watches(monitor: LiveMonitor, now: datetime, lang: str) -> dict[str, Any]:
     }
 
 
+def status(monitor: LiveMonitor, lang: str) -> dict:
+    """The honest state of the feed: waiting for the first event, or live (the page says
+    "disconnected" itself when its stream drops)."""
+    if not monitor.rollups.events:
+        return {"state": "waiting", "text": "等待数据" if lang == "zh" else "Waiting for data"}
+    return {"state": "live", "text": "实时" if lang == "zh" else "Live"}
+
+
 def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
     """The whole dashboard, up to the end of the minute of the latest event."""
     with monitor.collector.lock:
@@ -150,6 +234,8 @@ def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
     day_start, day_end = day_bounds(monitor, now)
     s, e = to_minute(day_start), to_minute(now)
     spend_today = monitor.spend_between(s, e)
+    known = names(monitor)
+    alerts = monitor.alert_log.recent(monitor.campaign.id, limit=30)
     by_hour = {}
     for (minute, _), fen in monitor.spend.items():
         by_hour[minute] = by_hour.get(minute, 0) + fen
@@ -178,10 +264,33 @@ def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
             lang,
         ),
         "curve": hourly_pace(monitor.store, plan, day_start, day_end, now, spend_by_hour=by_hour),
-        "channels": _table(monitor, "channel", day_start, now, lang),
-        "categories": _table(monitor, "category", day_start, now, lang),
-        "funnel": _funnel(monitor, day_start, now),
-        "watches": _watches(monitor, now, lang),
+        "channels": _table(monitor, "channel", day_start, now, lang, known),
+        "categories": _table(monitor, "category", day_start, now, lang, known),
+        "funnel": _funnel(monitor, day_start, now, lang),
+        "bounce": _bounce(monitor, now),
+        "top_skus": top_skus(monitor, now, known, lang),
+        "watches": _watches(monitor, now, lang, known),
         "feed": list(monitor.feed)[:30],
-        "alerts": monitor.alert_log.recent(monitor.campaign.id, limit=30),
+        "alerts": alerts,
+        "cards": alert_cards(alerts, known, monitor.campaign.tz),
+        "names": known,
+        "status": status(monitor, lang),
+        "risk": _risk(monitor, now),
     }
+
+
+def _risk(monitor: LiveMonitor, now: datetime) -> dict:
+    """风控与舆情 tiles and the coupon slots (monitor/watch_risk.LiveRisk.board), with text."""
+    audit = monitor.flash_audit() if monitor.flash_audit else None
+    board = monitor.risk_feeds.board(now, audit)
+    board["flagged_total"] = sum(board["flagged"].values())
+    board["flagged_text"] = "、".join(
+        f"{FRAUD_KINDS_ZH.get(k, k)} {n}" for k, n in sorted(board["flagged"].items())
+    )
+    hour = board["posts_hour"]
+    board["negative_share_text"] = format_pct(
+        board["negative_hour"] / hour if hour else None, digits=0
+    )
+    for row in board["coupon_slots"]:
+        row["rate_text"] = format_pct(row["rate"], digits=0)
+    return board

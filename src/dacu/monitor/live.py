@@ -44,8 +44,10 @@ from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan, plan_values, planned
 from dacu.monitor.rollups import Rollups
 from dacu.monitor.rules import COUNTED, AlertRule, RuleEngine, Transition, load_rules
+from dacu.monitor.sessions import SessionTally
 from dacu.monitor.sliding import window_by_value, window_totals
 from dacu.monitor.store import Kpis, RollupStore, to_minute
+from dacu.monitor.watch_risk import LiveRisk, raise_risk_alerts
 from dacu.monitor.watches import stalled_skus, stock_watch
 
 ANOMALY_METRICS = ("uv", "cvr", "paid_gmv_fen")
@@ -189,6 +191,8 @@ class LiveMonitor:
         folder.mkdir(parents=True, exist_ok=True)
         self.store = RollupStore(folder / "rollups.duckdb")
         self.bots = BotFilter()
+        self.sessions = SessionTally(campaign.tz)  # live bounce rate
+        self.risk_feeds = LiveRisk(campaign)  # posts, fraud scores, coupon slots
         self.rollups = Rollups(
             returning_users=returning_users, bots=self.bots.bots, tz=campaign.timezone
         )
@@ -198,7 +202,7 @@ class LiveMonitor:
             self.store,
             tz=campaign.timezone,
             sink=sink,
-            listeners=[self._on_batch],
+            listeners=[self.sessions.observe, self.risk_feeds.observe, self._on_batch],
             inspect=self.bots.observe,
         )
         rules = watched_rules(campaign, plan)
@@ -257,6 +261,18 @@ class LiveMonitor:
             self.spend[key] = self.spend.get(key, 0) + fen
         return len(parsed)
 
+    def add_posts(self, items: Iterable[Any]) -> int:
+        """Public-opinion posts (`dacu.monitor.feeds.PostItem`) for the burst detector."""
+        count = self.risk_feeds.add_posts(list(items))
+        self._bump()
+        return count
+
+    def add_coupon_counts(self, items: Iterable[Any]) -> int:
+        """Coupons issued and redeemed per hour (`dacu.monitor.feeds.CouponItem`)."""
+        count = self.risk_feeds.add_coupon_counts(list(items))
+        self._bump()
+        return count
+
     def spend_between(self, start: int, end: int, channel: str | None = None) -> int:
         return sum(
             v
@@ -298,7 +314,31 @@ class LiveMonitor:
             self._memo = None
         for change in transitions:
             self._handle(change)
+        self._risk_tick(now)
         return transitions
+
+    def _risk_tick(self, now: datetime) -> None:
+        """Posts, fraud scores and coupon slots due by `now` (monitor/watch_risk.LiveRisk)."""
+        audit = self.flash_audit() if self.flash_audit is not None else None
+        alerts = self.risk_feeds.tick(now, audit)
+        if not alerts:
+            return
+        ids = raise_risk_alerts(self.alert_log, self.campaign.id, alerts)
+        for alert, alert_id in zip(alerts, ids, strict=True):
+            title, _, body = alert["message"].partition("\n")
+            self.feed.appendleft(
+                {
+                    "kind": "opened",
+                    "rule_id": alert["rule_id"],
+                    "title": title,
+                    "body": body,
+                    "at": (alert["at"] or now).isoformat(),
+                    "alert_id": alert_id,
+                    "severity": alert["severity"],
+                    "root_cause": None,
+                    "playbook": alert.get("playbook"),
+                }
+            )
 
     def _window(self, rule: AlertRule, now: datetime) -> tuple[datetime, datetime] | None:
         start = self.campaign.start
@@ -663,6 +703,15 @@ class LiveMonitor:
         self._bump()
         return row
 
+    def assign(self, alert_id: int, to: str, actor: str) -> dict:
+        """Someone owns the alert now: acknowledged in their name (stops escalation)."""
+        row = self.alert_log.assign(alert_id, to, actor)
+        for state in self.engine.firing():
+            if state.alert_id == alert_id:
+                state.acked = True
+        self._bump()
+        return row
+
     def resolve(self, alert_id: int, actor: str) -> dict:
         row = self.alert_log.resolve(alert_id, actor)
         self._bump()
@@ -689,7 +738,7 @@ class LiveMonitor:
         }
         rows = stock_watch(
             self.skus,
-            {k: v.units for k, v in sold.items()},
+            self._sold_since_count(now, sold),
             {k: float(v.units) for k, v in last_hour.items()},
             top=top,
             stalled=self.stalls,
@@ -697,6 +746,55 @@ class LiveMonitor:
         if self._memo is not None:
             self._memo[("stock", top)] = rows
         return rows
+
+    # -- the SKU table and stock levels (import, API, stock feed) ------------------------------
+    def set_skus(self, rows: Iterable[Mapping]) -> int:
+        """Add or replace SKUs of the SKU table by sku_id (name, category, price, stock…)."""
+        table = {s["sku_id"]: s for s in self.skus}
+        count = 0
+        for row in rows:
+            table[row["sku_id"]] = {**table.get(row["sku_id"], {}), **row}
+            count += 1
+        self.skus = list(table.values())
+        self._bump()
+        return count
+
+    def set_stock(self, rows: Iterable[Mapping]) -> int:
+        """Stock levels counted at a moment ({sku_id, stock, at}): the stock left is this count
+        less the units paid after it. A SKU not in the SKU table is added with only its stock."""
+        return self.set_skus(
+            {"sku_id": r["sku_id"], "stock": int(r["stock"]), "stock_at": to_minute(r["at"])}
+            for r in rows
+        )
+
+    def sku_category(self, sku_id: str) -> str | None:
+        return next((s.get("category") for s in self.skus if s["sku_id"] == sku_id), None)
+
+    def _sold_since_count(self, now: int, since_start: Mapping[str, Kpis]) -> dict[str, int]:
+        """Units paid per SKU since its stock was counted: since the campaign start for the SKU
+        table's stock, since `stock_at` (epoch minute) for a level from the stock feed."""
+        sold = {k: v.units for k, v in since_start.items()}
+        counted = sorted({s["stock_at"] for s in self.skus if s.get("stock_at") is not None})
+        if counted:
+            later = self.store.by_value_many("sku_id", [(m, max(m, now)) for m in counted])
+            by_minute = dict(zip(counted, later, strict=True))
+            for s in self.skus:
+                if s.get("stock_at") is not None:
+                    cell = by_minute[s["stock_at"]].get(s["sku_id"])
+                    sold[s["sku_id"]] = cell.units if cell else 0
+        return sold
+
+    def stock_left(self) -> dict[str, int]:
+        """Stock left per SKU of the SKU table (all of them, not only the fastest)."""
+        if not self.skus:
+            return {}
+        now = to_minute(self.now or self.campaign.start)
+        (since_start,) = self.store.by_value_many("sku_id", [(to_minute(self.campaign.start), now)])
+        sold = self._sold_since_count(now, since_start)
+        return {
+            s["sku_id"]: max(0, int(s.get("stock") or 0) - sold.get(s["sku_id"], 0))
+            for s in self.skus
+        }
 
     @staticmethod
     def _stalled(earlier: list[dict[str, Kpis]], recent: list[dict[str, Kpis]]) -> dict[str, dict]:

@@ -30,6 +30,9 @@ KINDS = (
     "payment_failure",
     "coupon_refusals",
     "flash_sale_rush",
+    "coupon_slot_advice",
+    "sentiment_burst",
+    "fraud_flagged",
 )
 _BY_METRIC = {
     "uv": "uv_drop",
@@ -97,6 +100,9 @@ class Context:
     shortfall_fen: int | None = None
     coupon: Mapping | None = None  # the coupon refusal signal of a culprit coupon=X (root cause)
     aov_fen: int | None = None  # paid GMV per paid order over the last hour
+    advice: Mapping | None = None  # a coupon slot's advice (watches.coupon_advice)
+    topic: str | None = None  # a negative-sentiment burst's topic
+    fraud_kind: str | None = None  # brushing, coupon_bots or scalpers (watch_risk.fraud_kind)
 
 
 def kind_for(metric: str, explicit: str | None = None) -> str:
@@ -300,6 +306,91 @@ def _coupon_refusals(ctx: Context) -> Playbook:
     )
 
 
+def _coupon_slot(ctx: Context) -> Playbook:
+    """The coupon slot's advice with the numbers it used (发放, 核销, 核销率, the band)."""
+    advice = ctx.advice or {}
+    coupon, basis, n = (
+        advice.get("coupon", "该券"),
+        advice.get("basis_zh", ""),
+        advice.get("quantity"),
+    )
+    kind = advice.get("advice", "")
+    if kind == "issue_more":
+        zh = f"下一时段为 {coupon} 增发 {n:,} 张；同步检查预算与满减门槛"
+        en = f"Issue {n:,} more of {coupon} in the next slot; check the budget and thresholds"
+    elif kind == "reissue_all":
+        zh = f"{coupon} 全线补发 {n:,} 张（各渠道券池），优先高ROI渠道"
+        en = f"Reissue {n:,} of {coupon} on every line (each channel's pool), best ROI first"
+    elif kind == "pause":
+        zh = f"暂停 {coupon} 发券，核查领而不用的原因（门槛过高/券面过小/羊毛党囤券）"
+        en = f"Pause {coupon}; find why claims go unused (threshold, face value, hoarding)"
+    else:
+        zh, en = "按核销率调整发券", "Adjust coupon issuance to the redemption rate"
+    return Playbook(
+        "coupon_slot_advice",
+        "分时段发券建议",
+        "Coupon slot advice",
+        (Action(zh, en, basis, "", dict(advice)),),
+    )
+
+
+def _sentiment(ctx: Context) -> Playbook:
+    topic = ctx.topic or "该话题"
+    return _simple(
+        "sentiment_burst",
+        "负面舆情爆发",
+        "Negative-sentiment burst",
+        [
+            (
+                f"客服与公关15分钟内就「{topic}」统一口径回应；置顶说明/公告",
+                f"Customer service and PR answer on '{topic}' within 15 minutes; pin a notice",
+            ),
+            (
+                f"排查「{topic}」对应的活动/券/物流是否真有故障，先修复再安抚（补券/补偿）",
+                f"Check whether the promotion, coupon or delivery behind '{topic}' is broken; fix, "
+                "then compensate",
+            ),
+        ],
+    )
+
+
+FRAUD_ACTIONS = {
+    "other": (
+        "逐个核查被标记账户的订单与理由，确认后再拦截",
+        "Review each flagged account's orders and reasons before blocking",
+    ),
+    "brushing": (
+        "核查刷单团伙订单，冻结发货与返利，剔除出GMV口径",
+        "Hold shipping and rebates of the brushing ring; drop them from GMV",
+    ),
+    "coupon_bots": (
+        "领券加验证码/限频，审批后将账号加入黑名单",
+        "Add a captcha and rate limit to coupon claims; blocklist after approval",
+    ),
+    "scalpers": (
+        "秒杀品限购一件并收紧风控，审批后拦截黄牛账号",
+        "Limit the flash SKU to one per account; block scalpers after approval",
+    ),
+}
+
+
+def _fraud(ctx: Context) -> Playbook:
+    kind = ctx.fraud_kind or "coupon_bots"
+    zh, en = FRAUD_ACTIONS.get(kind, FRAUD_ACTIONS["coupon_bots"])
+    return _simple(
+        "fraud_flagged",
+        "风控待审批",
+        "Flagged accounts for approval",
+        [
+            (zh, en),
+            (
+                "审批：dacu analyze fraud approve FLAGGED.csv -c CAMPAIGN.yaml --approve",
+                "Approve: dacu analyze fraud approve FLAGGED.csv -c CAMPAIGN.yaml --approve",
+            ),
+        ],
+    )
+
+
 def _simple(kind: str, zh: str, en: str, actions: list[tuple[str, str]]) -> Playbook:
     return Playbook(kind, zh, en, tuple(Action(a, b) for a, b in actions))
 
@@ -442,6 +533,9 @@ _BUILDERS = {
     ),
     "payment_failure": _payment,
     "coupon_refusals": _coupon_refusals,
+    "coupon_slot_advice": _coupon_slot,
+    "sentiment_burst": _sentiment,
+    "fraud_flagged": _fraud,
     "flash_sale_rush": lambda c: _simple(
         "flash_sale_rush",
         "计划内秒杀高峰",

@@ -10,7 +10,7 @@ are added as they arrive and `due(now)` returns each burst once, as soon as its 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dacu.money import format_fen
@@ -71,7 +71,8 @@ def fraud_alerts(result: Any, *, top: int = 5) -> list[dict]:
 
 
 def raise_risk_alerts(alert_log: Any, campaign_id: str, alerts: Sequence[dict]) -> list[int]:
-    """Open each alert in the log; returns the alert ids."""
+    """Open each alert in the log (with its playbook and event time when it has them); returns
+    the alert ids."""
     ids = []
     for a in alerts:
         ids.append(
@@ -85,7 +86,8 @@ def raise_risk_alerts(alert_log: Any, campaign_id: str, alerts: Sequence[dict]) 
                 value=a["value"],
                 threshold=a["threshold"],
                 root_cause=None,
-                playbook=None,
+                playbook=a.get("playbook"),
+                opened_at=a.get("at"),
             )
         )
     return ids
@@ -129,3 +131,317 @@ def notify_alerts(notifier: Any, targets: Sequence[str], alerts: Sequence[dict])
         for target in targets:
             results.append(notifier.send(target, Message(title, body, a["severity"])))
     return results
+
+
+# -- the live risk feeds: posts, fraud scores and coupon slots on the event clock ----------------
+FRAUD_KINDS_ZH = {
+    "brushing": "刷单",
+    "coupon_bots": "羊毛党/券机器人",
+    "scalpers": "黄牛",
+    "other": "其他可疑账户",
+}
+HISTORY_DAYS = 2  # events kept for fraud features: the day scored and one day before (account age)
+
+
+def fraud_kind(row: Any, flash_skus: Sequence[str]) -> str:
+    """Which abuse a flagged account looks like, from what it did (its features): scalpers buy
+    only a flash-sale SKU; coupon bots order without ever browsing (scripts); brushing rings
+    order one SKU again and again or share baskets with many accounts; anything else flagged
+    is "other"."""
+    one_sku = getattr(row, "distinct_skus", 0) == 1
+    if getattr(row, "flash_only", 0) or (one_sku and getattr(row, "top_sku", None) in flash_skus):
+        return "scalpers"
+    if getattr(row, "views", 1) == 0 and getattr(row, "orders_no_browse", 0) >= 1:
+        return "coupon_bots"
+    if (one_sku and getattr(row, "top_sku_orders", 0) >= 2) or getattr(row, "basket_peers", 0) >= 5:
+        return "brushing"
+    return "other"
+
+
+def fraud_kind_alerts(
+    result: Any, flash_skus: Sequence[str], at: datetime, *, tz: Any = UTC, top: int = 5
+) -> list[dict]:
+    """One yellow alert per abuse kind with flagged accounts, each with its worst accounts and
+    their reasons (the per-account evidence)."""
+    from dacu.monitor.playbooks import Context, playbook
+
+    flagged = result.flagged
+    groups: dict[str, list] = {}
+    for row in flagged.itertuples():
+        groups.setdefault(fraud_kind(row, flash_skus), []).append(row)
+    out = []
+    for kind, rows in sorted(groups.items()):
+        lines = [f"  · {r.user_id}（{r.points}分）：{r.reasons_zh}" for r in rows[:top]]
+        paid = sum(int(r.paid_fen) for r in rows)
+        out.append(
+            {
+                "rule_id": "fraud-flagged",
+                "severity": "yellow",
+                "metric": "flagged_customers",
+                "dimension": f"kind={kind}",
+                "value": float(len(rows)),
+                "threshold": None,
+                "message": (
+                    f"🟡 黄色预警·触发：风控待审批 {FRAUD_KINDS_ZH[kind]}（{len(rows)} 个账户）\n"
+                    f"- 支付 paid {format_fen(paid)}，数据截至 {at.astimezone(tz):%m-%d %H:%M}\n"
+                    + "\n".join(lines)
+                ),
+                "at": at,
+                "playbook": playbook("fraud_flagged", Context(fraud_kind=kind)).as_dict(),
+            }
+        )
+    return out
+
+
+def _users_by_kind(result: Any, flash_skus: Sequence[str]) -> list[set[str]]:
+    """The flagged accounts per kind, in the order of `fraud_kind_alerts`."""
+    groups: dict[str, set[str]] = {}
+    for row in result.flagged.itertuples():
+        groups.setdefault(fraud_kind(row, flash_skus), set()).add(row.user_id)
+    return [groups[k] for k in sorted(groups)]
+
+
+def burst_alerts(bursts: Sequence[Any]) -> list[dict]:
+    """`sentiment_alerts` with their playbook and the burst's detection time."""
+    from dacu.monitor.playbooks import Context, playbook
+
+    out = []
+    for burst, alert in zip(bursts, sentiment_alerts(bursts), strict=True):
+        title, _, rest = alert["message"].partition("\n")
+        out.append(
+            {
+                **alert,
+                "message": f"🔴 红色告警·触发：负面舆情爆发（话题={burst.topic}）\n- {title}\n{rest}",
+                "playbook": playbook("sentiment_burst", Context(topic=burst.topic)).as_dict(),
+            }
+        )
+    return out
+
+
+def coupon_slot_alerts(advice: Sequence[dict], tz: Any, slot_hours: int) -> list[dict]:
+    from dacu.monitor.playbooks import Context, playbook
+    from dacu.monitor.watches import ADVICE_ZH
+
+    out = []
+    for item in advice:
+        start = datetime.fromtimestamp(item["slot_ms"] / 1000, UTC).astimezone(tz)
+        end = start + timedelta(hours=slot_hours)
+        slot = f"{start:%H}–{end:%H}点" if end.hour else f"{start:%H}–24点"
+        out.append(
+            {
+                "rule_id": "coupon-slot",
+                "severity": "yellow",
+                "metric": "coupon_redemption_rate",
+                "dimension": f"coupon={item['coupon']}@{start:%m-%d %H}",
+                "value": item["rate"],
+                "threshold": None,
+                "message": (
+                    f"🟡 黄色预警·触发：分时段发券建议 {ADVICE_ZH[item['advice']]}（{slot} {item['coupon']}）\n"
+                    f"- {slot}：{item['basis_zh']}"
+                ),
+                "at": end,
+                "playbook": playbook("coupon_slot_advice", Context(advice=item)).as_dict(),
+            }
+        )
+    return out
+
+
+class LiveRisk:
+    """The risk feeds of a live monitor, evaluated on its event clock (`tick(now)`):
+
+    - posts (`add_posts`, scored on arrival) → the burst detector → a red alert per burst;
+    - events (`observe`, the collector's listener) → fraud scores of the day so far, at each full
+      hour of event time → a yellow alert per abuse kind with the flagged accounts;
+    - coupons issued and redeemed (the coupon store's audit trail, the platform's hourly report)
+      → redemption rate per slot → advice once a slot has ended.
+    Each is judged on data before a boundary of event time (the end of a post bucket, the hour,
+    the slot), so the same data gives the same alerts however it arrived."""
+
+    def __init__(self, campaign: Any) -> None:
+        from dacu.monitor.watches import CouponBands
+
+        self.campaign = campaign
+        self.sentiment = SentimentWatch()
+        self.bands = CouponBands.parse((campaign.monitor or {}).get("coupon_slots"))
+        self.flash_skus = [str(f["sku_id"]) for f in campaign.flash_sales if f.get("sku_id")]
+        self.events: list[tuple[datetime, Any]] = []  # (latest ts, batch) of the last 2 days
+        self.latest: datetime | None = None
+        self.scored_hour: datetime | None = None
+        self.flagged: dict[str, set[str]] = {}  # accounts already alerted, per kind
+        self.judged: set[tuple[int, str]] = set()
+        self.coupon_counts: dict[tuple[int, str], tuple[int, int]] = {}
+        self.posts = 0
+        self._model = None
+
+    # posts
+    def add_posts(self, items: Sequence[Any]) -> int:
+        """PostItems (dacu.monitor.feeds): scored with the sentiment model unless they carry
+        their own `positive`, topics from the default topics and the campaign's watch keywords."""
+        from dacu.analyze.sentiment import tokenize, topic_keywords, topics_of
+        from dacu.analyze.sentiment_burst import ScoredPost
+
+        topics = topic_keywords(self.campaign.watch_keywords)
+        unscored = [p for p in items if p.positive is None]
+        if unscored and self._model is None:
+            from dacu.analyze.sentiment import default_model
+
+            self._model = default_model()
+        proba = iter(
+            self._model.predict_proba([tokenize(p.text) for p in unscored]) if unscored else []
+        )
+        scored = [
+            ScoredPost(
+                p.time,
+                p.text,
+                p.source,
+                p.author,
+                float(p.positive if p.positive is not None else next(proba)),
+                tuple(topics_of(p.text, topics)),
+            )
+            for p in items
+        ]
+        self.sentiment.add(scored)
+        self.posts += len(scored)
+        return len(scored)
+
+    # events for the fraud scores
+    def observe(self, table: Any) -> None:
+        import pyarrow.compute as pc
+
+        if table.num_rows == 0:
+            return
+        at = pc.max(table["ts"]).as_py()
+        self.events.append((at, table))
+        self.latest = max(self.latest or at, at)
+        cutoff = self.latest - timedelta(days=HISTORY_DAYS)
+        if min(self.events[0][0], self.events[-1][0]) < cutoff:
+            self.events = [(at, t) for at, t in self.events if at >= cutoff]
+
+    def _fraud(self, hour: datetime) -> list[dict]:
+        import ibis
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from dacu.analyze.fraud import score_customers
+        from dacu.analyze.fraud_features import basket_links, customer_features
+
+        if not self.events:
+            return []
+        events = pa.concat_tables([t for _, t in self.events])
+        events = events.filter(
+            pc.less(events["ts"], pa.scalar(hour, events.schema.field("ts").type))
+        )
+        local = hour.astimezone(self.campaign.tz)
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if local == day:  # midnight: score the day that just ended
+            day = day - timedelta(days=1)
+        table = ibis.memtable(events)
+        features = customer_features(table, start=day, end=hour, exclude_skus=self.flash_skus)
+        frame = features.to_pandas()
+        if frame.empty:
+            return []
+        links = [
+            (r["user_id"], r["link"])
+            for r in basket_links(table, start=day, end=hour, exclude_skus=self.flash_skus)
+            .to_pyarrow()
+            .to_pylist()
+        ]
+        result = score_customers(frame, links=links, flash_skus=self.flash_skus)
+        alerts = fraud_kind_alerts(result, self.flash_skus, hour, tz=self.campaign.tz)
+        fresh = []  # an alert again only when a kind has accounts it did not have before
+        for alert, users in zip(alerts, _users_by_kind(result, self.flash_skus), strict=True):
+            known = self.flagged.setdefault(alert["dimension"], set())
+            if users - known:
+                known |= users
+                fresh.append(alert)
+        return fresh
+
+    def tick(self, now: datetime, audit: Sequence[Any] | None) -> list[dict]:
+        """The alerts due by `now` (event time)."""
+        alerts = burst_alerts(self.sentiment.due(now))
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if self.scored_hour is None:
+            self.scored_hour = hour  # the first hour seen live: score from the next one
+        elif hour > self.scored_hour:
+            self.scored_hour = hour
+            alerts += self._fraud(hour)
+        if audit or self.coupon_counts:
+            alerts += self._coupon_slots(now, audit)
+        return alerts
+
+    def add_coupon_counts(self, items: Sequence[Any]) -> int:
+        """The coupon platform's hourly report (`dacu.monitor.feeds.CouponItem`: hour, coupon,
+        issued, redeemed); the counts of an hour sent twice are replaced, not added."""
+        for item in items:
+            hour_ms = int(item.hour.timestamp() // 3600 * 3_600_000)
+            self.coupon_counts[(hour_ms, item.coupon)] = (item.issued, item.redeemed)
+        return len(items)
+
+    def slot_cells(self, audit: Sequence[Any] | None) -> dict[tuple[int, str], list[int]]:
+        """{(slot start ms, coupon): [issued, redeemed]} from the audit trail and the report."""
+        from dacu.monitor.watches import coupon_watch
+
+        width = self.bands.slot_hours * 3_600_000
+        cells: dict[tuple[int, str], list[int]] = {}
+        for r in coupon_watch(audit or [], slot_minutes=self.bands.slot_hours * 60):
+            cell = cells.setdefault((r["slot_ms"], r["coupon"]), [0, 0])
+            cell[0], cell[1] = cell[0] + r["issued"], cell[1] + r["redeemed"]
+        for (hour_ms, coupon), (issued, redeemed) in self.coupon_counts.items():
+            cell = cells.setdefault((hour_ms // width * width, coupon), [0, 0])
+            cell[0], cell[1] = cell[0] + issued, cell[1] + redeemed
+        return cells
+
+    def _coupon_slots(self, now: datetime, audit: Sequence[Any] | None) -> list[dict]:
+        from dacu.monitor.watches import coupon_advice
+
+        width = self.bands.slot_hours * 3_600_000
+        now_ms = int(now.timestamp() * 1000)
+        rows = [
+            {"slot_ms": slot, "coupon": coupon, "issued": n[0], "redeemed": n[1]}
+            for (slot, coupon), n in sorted(self.slot_cells(audit).items())
+            if slot + width <= now_ms and (slot, coupon) not in self.judged
+        ]
+        self.judged.update((r["slot_ms"], r["coupon"]) for r in rows)
+        return coupon_slot_alerts(
+            coupon_advice(rows, self.bands), self.campaign.tz, self.bands.slot_hours
+        )
+
+    def board(self, now: datetime, audit: Sequence[Any] | None) -> dict:
+        """The dashboard's risk tiles: flagged accounts per kind, the last hour's posts, and the
+        coupon slots of the day with their redemption rate and advice (slots under way: none yet)."""
+        from dacu.monitor.watches import ADVICE_ZH, coupon_advice
+
+        hour = [p for p in self.sentiment.posts if now - timedelta(hours=1) <= p.time < now]
+        negative = sum(1 for p in hour if p.negative)
+        width = self.bands.slot_hours * 3_600_000
+        day = now.astimezone(self.campaign.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        since, now_ms = int(day.timestamp() * 1000), int(now.timestamp() * 1000)
+        slots = []
+        for (slot, coupon), (issued, redeemed) in sorted(self.slot_cells(audit).items()):
+            if slot < since:
+                continue
+            row = {"slot_ms": slot, "coupon": coupon, "issued": issued, "redeemed": redeemed}
+            ended = slot + width <= now_ms
+            advice = coupon_advice([row], self.bands) if ended else []
+            start = datetime.fromtimestamp(slot / 1000, UTC).astimezone(self.campaign.tz)
+            slots.append(
+                {
+                    **row,
+                    "slot": f"{start:%H}–{(start + timedelta(milliseconds=width)):%H}点",
+                    "rate": redeemed / issued if issued else None,
+                    "advice": advice[0]["advice"] if advice else None,
+                    "advice_text": (
+                        ADVICE_ZH[advice[0]["advice"]]
+                        + (f" {advice[0]['quantity']:,} 张" if advice[0]["quantity"] else "")
+                        if advice
+                        else ("正常" if ended else "进行中")
+                    ),
+                }
+            )
+        return {
+            "flagged": {k.removeprefix("kind="): len(v) for k, v in self.flagged.items()},
+            "posts_hour": len(hour),
+            "negative_hour": negative,
+            "bursts": len(self.sentiment.seen),
+            "coupon_slots": slots,
+        }

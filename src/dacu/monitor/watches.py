@@ -4,6 +4,7 @@ refusals. Pure functions over rollup readings, the SKU table, the plan and the f
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -214,6 +215,86 @@ def flash_watch(entries: Iterable[Any]) -> list[dict]:
                 "refused": refused,
                 "refusal_rate": refused / total if total else None,
                 "reasons": dict(reasons[sale].most_common()),
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class CouponBands:
+    """Redemption-rate bands of a coupon slot (券核销率分档) and the advice of each:
+    below `pause_below` → 暂停发券 (coupons claimed and not used: stop issuing);
+    from `more_from` → 增发 issued × `more_share` (demand beyond the coupons);
+    from `all_from` → 全线补发 (nearly every coupon used: reissue as many as were issued).
+    Between `pause_below` and `more_from` the slot is on course (no advice). A slot is judged once
+    it has ended and only with `min_issued` coupons issued in it (a rate of a handful is noise)."""
+
+    slot_hours: int = 4
+    pause_below: float = 0.70
+    more_from: float = 0.85
+    all_from: float = 0.93
+    more_share: float = 0.5
+    min_issued: int = 30
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | None, *, source: str = "monitor.coupon_slots") -> Any:
+        """From the campaign file's `monitor: coupon_slots:` (rates as 0.7 or "70%")."""
+        from dacu.errors import ConfigError
+
+        values: dict[str, Any] = {}
+        for key, raw in (data or {}).items():
+            if key not in cls.__dataclass_fields__:
+                raise ConfigError(
+                    f"{source}.{key}: unknown key (one of {', '.join(cls.__dataclass_fields__)})"
+                )
+            try:
+                text = str(raw).strip()
+                value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+            except ValueError:
+                raise ConfigError(f"{source}.{key}: {raw!r} is not a number") from None
+            values[key] = int(value) if key in ("slot_hours", "min_issued") else value
+        bands = cls(**values)
+        if not 0 <= bands.pause_below <= bands.more_from <= bands.all_from <= 1:
+            raise ConfigError(f"{source}: needs 0 ≤ pause_below ≤ more_from ≤ all_from ≤ 100%")
+        if bands.slot_hours not in (1, 2, 4, 8):  # slots start at Beijing hours 0, 4, 8 … (UTC+8)
+            raise ConfigError(f"{source}.slot_hours: one of 1, 2, 4, 8")
+        return bands
+
+
+ADVICE_ZH = {"issue_more": "增发", "pause": "暂停发券", "reissue_all": "全线补发"}
+
+
+def coupon_advice(rows: Sequence[Mapping[str, Any]], bands: CouponBands) -> list[dict]:
+    """Advice per (slot, coupon) from `coupon_watch(entries, slot_minutes=60 * slot_hours)` rows:
+    {slot_ms, coupon, issued, redeemed, rate, advice, quantity, basis_zh}; slots on course are
+    left out. `quantity`: coupons to issue (增发/补发), None for a pause."""
+    out = []
+    for row in rows:
+        issued, redeemed = int(row["issued"]), int(row["redeemed"])
+        if issued < bands.min_issued:
+            continue
+        rate = redeemed / issued
+        if rate >= bands.all_from:
+            advice, quantity, band = "reissue_all", issued, f"≥ {bands.all_from:.0%}"
+        elif rate >= bands.more_from:
+            advice, quantity = "issue_more", math.ceil(issued * bands.more_share)
+            band = f"≥ {bands.more_from:.0%}"
+        elif rate < bands.pause_below:
+            advice, quantity, band = "pause", None, f"< {bands.pause_below:.0%}"
+        else:
+            continue
+        what = ADVICE_ZH[advice] + (f" {quantity:,} 张" if quantity else "")
+        share = f" (本时段发放 × {bands.more_share:.0%})" if advice == "issue_more" else ""
+        out.append(
+            {
+                "slot_ms": row["slot_ms"],
+                "coupon": row["coupon"],
+                "issued": issued,
+                "redeemed": redeemed,
+                "rate": rate,
+                "advice": advice,
+                "quantity": quantity,
+                "basis_zh": f"发放 {issued:,} 张, 核销 {redeemed:,} 张, 核销率 {rate:.0%} {band} → {what}{share}",
             }
         )
     return out

@@ -45,6 +45,7 @@ OPERATE = _r("operator")
 ADMIN = _r("admin")
 SHOP = _r("operator", "shop", limit="public")
 COLLECT = _r("admin", "events:write", limit="public")
+FEED = _r("operator", "events:write")  # the monitor's feeds: SKUs, stock, spend, posts
 
 # (method or "*", path template or glob). First match wins: exact entries before globs.
 ACCESS: tuple[tuple[str, str, Rule], ...] = (
@@ -98,6 +99,11 @@ ACCESS: tuple[tuple[str, str, Rule], ...] = (
     ("GET", "/api/metrics*", VIEW_DATA),
     ("GET", "/api/stream*", VIEW_DATA),
     ("GET", "/api/monitor*", VIEW_DATA),
+    ("POST", "/api/monitor/{campaign_id}/skus", FEED),  # the shop's systems, with a key
+    ("POST", "/api/monitor/{campaign_id}/stock", FEED),
+    ("POST", "/api/monitor/{campaign_id}/spend", FEED),
+    ("POST", "/api/monitor/{campaign_id}/posts", FEED),
+    ("POST", "/api/monitor/{campaign_id}/coupons", FEED),
     ("POST", "/api/monitor*", OPERATE),
     ("GET", "/api/plan*", VIEW_DATA),
     ("*", "/api/plan*", OPERATE),

@@ -103,6 +103,17 @@ def ack(session: Session, alert_id: int, *, actor: str) -> AlertRow:
     return row
 
 
+def assign(session: Session, alert_id: int, *, to: str, actor: str) -> AlertRow:
+    """Give the alert an owner (who is on it): acknowledged in their name, reassigned if acked."""
+    row = _get(session, alert_id)
+    if row.status == "resolved":
+        raise DacuError(f"alert {alert_id} is resolved already; it cannot be assigned")
+    row.status, row.acked_by = "acked", to
+    row.acked_at = row.acked_at or utcnow()
+    audit.record(session, actor, "alert.assign", str(alert_id), {"rule_id": row.rule_id, "to": to})
+    return row
+
+
 def resolve(session: Session, alert_id: int, *, actor: str, at: datetime | None = None) -> AlertRow:
     """`at`: when it resolved in event time (a replay's data time); default now."""
     row = _get(session, alert_id)
