@@ -193,7 +193,8 @@ class BetaGeoNBD(FittedModel):
             - np.log(np.maximum(b + x - 1, 1e-300))
             + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
         )
-        return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
+        # 1 / (1 + e^l) as expit(−l): no overflow warning when l is large (p_alive → 0)
+        return np.where(x > 0, special.expit(-log_ratio), 1.0)
 
     def expected_purchases(self, data: CustomerSummary, horizon: float) -> np.ndarray:
         """E[purchases in (T, T + horizon] | x, t_x, T], FHL (2005) eq. 10."""
