@@ -223,6 +223,7 @@ def replay_peak_day(
     import pyarrow.parquet as pq
     from rich.progress import Progress
 
+    from dacu.monitor.alertlog import MemoryAlertLog
     from dacu.monitor.commands import minute_slices
     from dacu.monitor.live import LiveMonitor
     from dacu.monitor.pacing import load_plan
@@ -258,7 +259,9 @@ def replay_peak_day(
                     progress.console.print(f"[bold]{item['title']}[/bold]\n{item['body']}")
                 seen.add(id(item))
     monitor.close()
-    alerts = list(monitor.alert_log.rows)
+    log = monitor.alert_log
+    assert isinstance(log, MemoryAlertLog)  # the demo's monitor keeps its alerts in memory
+    alerts = list(log.rows)
     console.print(f"{events.num_rows:,} events replayed; {len(alerts)} alerts")
     return alerts
 

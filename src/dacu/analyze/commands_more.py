@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 
 from dacu.analyze.cli_io import check_format, emit_json, print_table
 from dacu.analyze.commands import FORMAT_HELP, analyze_app
+from dacu.config import DEFAULT_TZ
 from dacu.errors import InputError
 
 EVENTS_HELP = "Events file (Parquet/CSV in the event contract) instead of the warehouse."
@@ -209,7 +211,7 @@ def recall_cmd(
     summary = customer_summary(
         ibis.memtable(frame), customer=customer, when=date, amount=amount, calibration_end=end
     ).execute()
-    first_send = _moment(start) or datetime.now(tz=_moment("2000-01-01").tzinfo)
+    first_send = _moment(start) or datetime.now(ZoneInfo(DEFAULT_TZ))
     result = recall_list(
         summary[["customer_id", "days_since_last", "total_amount"]],
         start=first_send,

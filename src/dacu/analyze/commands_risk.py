@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from dacu.analyze.cli_io import emit_json, print_table
 from dacu.errors import InputError
+
+if TYPE_CHECKING:
+    from dacu.analyze.fraud import FraudResult
 
 fraud_app = typer.Typer(
     help="风控 Fraud and abuse: score customers, approve blocks.", no_args_is_help=True
@@ -36,7 +40,7 @@ def register(analyze_app: typer.Typer) -> None:
     analyze_app.add_typer(sentiment_app, name="sentiment")
 
 
-def _events(events: Path | None, warehouse: str | None):
+def _events(events: Path | None, warehouse: str | None) -> Any:
     if events is not None:
         if not events.exists():
             raise InputError(
@@ -139,7 +143,13 @@ def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:
         store.close()
 
 
-def _print_fraud(result, report: dict | None, top: int, as_json: bool, devices: list[dict]) -> None:
+def _print_fraud(
+    result: FraudResult,
+    report: dict[str, Any] | None,
+    top: int,
+    as_json: bool,
+    devices: list[dict[str, Any]],
+) -> None:
     from dacu.money import format_fen
 
     flagged = result.flagged

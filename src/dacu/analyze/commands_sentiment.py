@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -132,7 +133,7 @@ def scan(
         typer.echo(alert["message"])
 
 
-def _notify(campaign: Path | None, targets: list[str], alerts: list[dict]) -> None:
+def _notify(campaign: Path | None, targets: list[str], alerts: list[dict[str, Any]]) -> None:
     from dacu.config import load_campaign
     from dacu.errors import ConfigError
     from dacu.monitor.notifiers import Notifier, load_targets
