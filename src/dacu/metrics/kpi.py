@@ -1,6 +1,6 @@
 """KPIs of a campaign by any combination of dimensions, as one Ibis expression (any engine).
 
-Definitions (DESIGN.md; money in integer fen):
+Definitions (docs/design.md; money in integer fen):
 
 - gmv_fen: value of order events (placed; unpaid and refunded included). paid_gmv_fen: pay events.
   refund_fen: refund events. net_gmv_fen = paid − refunded.
