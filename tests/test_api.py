@@ -11,9 +11,13 @@ import ast
 import doctest
 import importlib
 import io
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
+import typer
 
 from tests.conftest import ROOT
 
@@ -21,6 +25,8 @@ SRC = ROOT / "src"
 STAGES = [
     "dacu",
     "dacu.analyze",
+    "dacu.analyze.fraud",
+    "dacu.analyze.sentiment",
     "dacu.flash",
     "dacu.metrics",
     "dacu.monitor",
@@ -164,9 +170,6 @@ def test_lazy_names_agree_for_python_and_type_checkers(package: str) -> None:
 
 def test_lazy_packages_stay_lazy() -> None:
     # importing the package must not import its heavy modules (the CLI's --help stays fast)
-    import subprocess
-    import sys
-
     code = (
         "import sys, dacu.analyze, dacu.plan, dacu.warehouse, dacu.monitor, dacu.web;"
         "heavy = [m for m in ('dacu.analyze.rca', 'dacu.plan.build', 'dacu.monitor.live',"
@@ -182,3 +185,50 @@ def test_lazy_packages_stay_lazy() -> None:
         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("dacu.analyze.fraud_features", "dacu.analyze.fraud.features"),
+        ("dacu.analyze.fraud_graph", "dacu.analyze.fraud.graph"),
+        ("dacu.analyze.sentiment_burst", "dacu.analyze.sentiment.burst"),
+        ("dacu.analyze.sentiment_data", "dacu.analyze.sentiment.data"),
+        ("dacu.analyze.sentiment_demo", "dacu.analyze.sentiment.demo"),
+        ("dacu.analyze.commands_risk", "dacu.analyze.cli.fraud"),
+        ("dacu.analyze.commands_sentiment", "dacu.analyze.cli.sentiment"),
+    ],
+)
+def test_moved_modules_keep_their_old_import_path(old: str, new: str) -> None:
+    # in a fresh interpreter, so neither name was imported before
+    code = (
+        f"import importlib, {old} as a, {new} as b; assert a is b, (a, b); "
+        f"assert a.__name__ == a.__spec__.name == {new!r}; importlib.reload(a); print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_the_analyze_commands_are_registered_explicitly() -> None:
+    # every command group module says what it adds; none registers itself by being imported
+    from typer.main import get_group
+
+    from dacu.analyze import cli
+    from dacu.analyze.commands import analyze_app, register
+
+    folder = Path(cli.__file__).parent
+    for path in folder.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "@analyze_app" not in text, path.name
+        if path.name != "__init__.py":
+            assert "def register(" in text, path.name
+    app = typer.Typer()
+    register(app)
+    names = set(get_group(analyze_app).commands)
+    assert {"funnel", "retention", "recall", "recall-outcome", "bandit", "elasticity"} <= names
+    assert {"markdown", "fraud", "sentiment", "attribution", "clv", "abtest"} <= names

@@ -8,14 +8,14 @@ The public names below are imported lazily (on first use), so `dacu.analyze.rca`
 Groups: funnel (read_funnel), paths + attribution + markov (multi-touch attribution), clv +
 pareto_nbd + rfm (customer value), retention (cohorts, recall lists, quiet hours), abtest +
 bayesian + sequential (experiments), bandit, elasticity (price elasticity, markdown ladder), rca
-(root cause), fraud (刷单), sentiment (舆情). The CLI lives in commands*.py.
+(root cause), fraud/ (刷单), sentiment/ (舆情). The CLI: commands.py and cli/.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dacu._lazy import lazy_exports
+from dacu._lazy import lazy_exports, module_aliases
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
     from dacu.analyze.abtest import (
@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
     from dacu.analyze.retention import recall_list, retention_table, schedule_sends
     from dacu.analyze.rfm import RFM
     from dacu.analyze.sentiment import SentimentModel, default_model, score_posts
-    from dacu.analyze.sentiment_burst import detect_bursts
+    from dacu.analyze.sentiment.burst import detect_bursts
     from dacu.analyze.sequential import msprt
 
 _LAZY = {
@@ -90,7 +90,7 @@ _LAZY = {
     **dict.fromkeys(["recall_list", "retention_table", "schedule_sends"], "dacu.analyze.retention"),
     "RFM": "dacu.analyze.rfm",
     **dict.fromkeys(["SentimentModel", "default_model", "score_posts"], "dacu.analyze.sentiment"),
-    "detect_bursts": "dacu.analyze.sentiment_burst",
+    "detect_bursts": "dacu.analyze.sentiment.burst",
     "msprt": "dacu.analyze.sequential",
 }
 __all__ = [
@@ -139,3 +139,16 @@ __all__ = [
     "z_test_proportions",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+# modules moved into fraud/, sentiment/ and cli/ keep their old import paths
+module_aliases(
+    {
+        "dacu.analyze.fraud_features": "dacu.analyze.fraud.features",
+        "dacu.analyze.fraud_graph": "dacu.analyze.fraud.graph",
+        "dacu.analyze.sentiment_burst": "dacu.analyze.sentiment.burst",
+        "dacu.analyze.sentiment_data": "dacu.analyze.sentiment.data",
+        "dacu.analyze.sentiment_demo": "dacu.analyze.sentiment.demo",
+        "dacu.analyze.commands_risk": "dacu.analyze.cli.fraud",
+        "dacu.analyze.commands_sentiment": "dacu.analyze.cli.sentiment",
+    }
+)

@@ -1,14 +1,17 @@
-"""`dacu analyze …`: attribution, CLV, A/B tests (and more in commands_more.py). Thin shell: read
-a file or the warehouse, reduce with Ibis, run the pure models of dacu.analyze, print JSON/table."""
+"""`dacu analyze …`: attribution, CLV, A/B tests here; the other groups in `dacu.analyze.cli`
+(funnel, retention, bandit, pricing, fraud, sentiment), each added by `register` below. Thin shell:
+read a file or the warehouse, reduce with Ibis, run the pure models of dacu.analyze, print
+JSON/table."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from dacu.analyze.cli_io import check_format, emit_json, print_table, read_table
+from dacu.analyze.cli_io import FORMAT_HELP, check_format, emit_json, print_table, read_table
 from dacu.errors import InputError
 
 if TYPE_CHECKING:
@@ -21,15 +24,18 @@ analyze_app = typer.Typer(
     no_args_is_help=True,
 )
 
-FORMAT_HELP = "json or table."
-
 
 def register(app: typer.Typer) -> None:
     app.add_typer(analyze_app, name="analyze")
-    from dacu.analyze import commands_more  # noqa: F401  (adds funnel, retention, … to analyze_app)
-    from dacu.analyze.commands_risk import register as add_risk  # fraud, sentiment (issue 10)
+    _add_groups()
 
-    add_risk(analyze_app)
+
+@functools.cache  # once per process, however often the stage is registered
+def _add_groups() -> None:
+    from dacu.analyze.cli import bandit, fraud, funnel, pricing, retention, sentiment
+
+    for group in (funnel, retention, bandit, pricing, fraud, sentiment):
+        group.register(analyze_app)
 
 
 @analyze_app.command("attribution")

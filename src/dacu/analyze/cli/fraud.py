@@ -1,5 +1,5 @@
-"""`dacu analyze fraud …` and `dacu analyze sentiment …`: risk control (风控) and public opinion
-(舆情). Thin shell over dacu.analyze.fraud / sentiment; guide in docs/risk.md."""
+"""`dacu analyze fraud score | approve`: risk control (风控). Thin shell over dacu.analyze.fraud;
+guide in docs/risk.md."""
 
 from __future__ import annotations
 
@@ -19,9 +19,6 @@ if TYPE_CHECKING:
 fraud_app = typer.Typer(
     help="风控 Fraud and abuse: score customers, approve blocks.", no_args_is_help=True
 )
-sentiment_app = typer.Typer(
-    help="舆情 Sentiment, topics and negative bursts of Chinese posts.", no_args_is_help=True
-)
 
 EVENTS = typer.Option(
     None,
@@ -37,7 +34,6 @@ CAMPAIGN = typer.Option(
 
 def register(analyze_app: typer.Typer) -> None:
     analyze_app.add_typer(fraud_app, name="fraud")
-    analyze_app.add_typer(sentiment_app, name="sentiment")
 
 
 def _events(events: Path | None, warehouse: str | None) -> Any:
@@ -85,7 +81,7 @@ def fraud_score(
     Nothing is blocked here: review the CSV, then `dacu analyze fraud approve`.
     """
     from dacu.analyze.fraud import evaluate, score_customers, truth_fraud_ids
-    from dacu.analyze.fraud_features import basket_links, customer_features
+    from dacu.analyze.fraud.features import basket_links, customer_features
 
     start = end = None
     flash: list[str] = []
@@ -130,7 +126,7 @@ def fraud_score(
 
 
 def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:
-    from dacu.analyze.fraud_graph import audit_links
+    from dacu.analyze.fraud.graph import audit_links
     from dacu.config import load_campaign
     from dacu.flash import load_flash, open_store
 
@@ -258,6 +254,3 @@ def fraud_approve(
     finally:
         flash.close()
     typer.echo(f"已拉黑 blocked {count} customers")
-
-
-from dacu.analyze import commands_sentiment  # noqa: E402,F401  (adds the sentiment commands)

