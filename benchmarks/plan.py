@@ -6,7 +6,8 @@ Also the budget backtest on the simulator's curves (section plan-budget-backtest
 with DACU_BENCH_PLAN_PARTS=backtest).
 
 Env: DACU_BENCH_PLAN_CHANNELS (10), DACU_BENCH_PLAN_WEEKS (104), DACU_BENCH_PLAN_SCALE (0.1, the
-simulated store), DACU_BENCH_PLAN_PEER=0 to skip the pymc-marketing peer (≈ 2–3 minutes).
+simulated store), DACU_BENCH_PLAN_PEER=0 to skip the pymc-marketing peer (≈ 2–3 minutes; it runs in its own venv,
+.bench/pymc-venv, which benchmarks/_peers.py sets up from PyPI on first use).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +174,7 @@ def mmm_example() -> tuple[str, float]:
         )
         if saturation == "logistic":
             seconds = fit.seconds
-    peer = _pymc_marketing(frame) if PEER else None
+    peer = _pymc_marketing(path) if PEER else None
     if peer:
         rows.append(
             ["pymc-marketing NUTS (2×300+300)", peer[0], peer[1], peer[2], f"{peer[3]:.1f}"]
@@ -203,44 +203,32 @@ def _example_truth(frame: pd.DataFrame) -> tuple[float, float]:
     return amplitude * 3 * s1.sum(), amplitude * 2 * s2.sum()
 
 
-def _pymc_marketing(frame: pd.DataFrame):
-    warnings.filterwarnings("ignore")
-    try:
-        from pymc_marketing.mmm import MMM, GeometricAdstock, LogisticSaturation
-    except ImportError:
+def _pymc_marketing(path: Path) -> tuple[str, str, str, float] | None:
+    """pymc-marketing's fit of `path`, run in its own venv (.bench/pymc-venv, set up on first use)."""
+    import subprocess
+
+    from _peers import peer_python
+
+    python = peer_python("pymc")
+    if python is None:
+        print("peer NOT run: pymc-marketing could not be set up in .bench/pymc-venv")
         return None
-    data = frame.assign(date_week=pd.to_datetime(frame["date_week"]))
-    mmm = MMM(
-        adstock=GeometricAdstock(l_max=8),
-        saturation=LogisticSaturation(),
-        date_column="date_week",
-        channel_columns=["x1", "x2"],
-        control_columns=["event_1", "event_2", "t"],
-        yearly_seasonality=2,
+    done = subprocess.run(
+        [python, str(ROOT / "benchmarks" / "_pymc_peer.py"), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    began = time.perf_counter()
-    mmm.fit(
-        data.drop(columns=["y"]),
-        data["y"],
-        chains=2,
-        draws=300,
-        tune=300,
-        cores=2,
-        progressbar=False,
-        random_seed=1,
-    )
-    seconds = time.perf_counter() - began
-    post = mmm.idata.posterior
-    alpha = post["adstock_alpha"].mean(("chain", "draw")).values
-    lam = post["saturation_lam"].mean(("chain", "draw")).values
-    contrib = (
-        mmm.compute_channel_contribution_original_scale().sum("date").mean(("chain", "draw")).values
-    )
+    if done.returncode:
+        print(f"peer FAILED (exit {done.returncode}): {done.stderr[-800:]}")
+        return None
+    fit = json.loads(done.stdout.strip().splitlines()[-1])
+    alpha, lam, contrib = fit["alpha"], fit["lam"], fit["contribution"]
     return (
         f"{alpha[0]:.2f} / {alpha[1]:.2f}",
         f"{lam[0]:.2f} / {lam[1]:.2f}",
         f"{contrib[0]:,.0f} / {contrib[1]:,.0f}",
-        seconds,
+        fit["seconds"],
     )
 
 

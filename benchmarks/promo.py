@@ -10,7 +10,8 @@ Measures, on one core (this process is single-threaded):
 quotes/s is counted on CPU time (time.process_time) because these machines are shared: wall time
 includes other people's jobs. Wall p50/p99 latencies are given too.
 Env: DACU_BENCH_SECONDS (default 3 per case), DACU_BENCH_PROMO_SCALE (k: cart (b) with k× lines,
-default 1), DACU_OSCAR_PYTHON (default /tmp/oscar-venv/bin/python).
+default 1), DACU_OSCAR_PYTHON (a python with django-oscar; default: the venv
+`benchmarks/_peers.py` sets up from PyPI under .bench/oscar-venv on first use).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from itertools import combinations
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import peer_python
 from _record import record, table
 
 from dacu.promo import Cart, parse_cart, parse_customer, parse_promotions, quote
@@ -34,7 +36,7 @@ from dacu.promo.scenarios import double11, small
 
 SECONDS = float(os.environ.get("DACU_BENCH_SECONDS", "3"))
 SCALE = int(os.environ.get("DACU_BENCH_PROMO_SCALE", "1"))
-OSCAR = os.environ.get("DACU_OSCAR_PYTHON", "/tmp/oscar-venv/bin/python")
+OSCAR = os.environ.get("DACU_OSCAR_PYTHON")
 HERE = Path(__file__).resolve().parent
 
 
@@ -120,15 +122,12 @@ def exhaustive(case) -> tuple[int, int, float]:
 
 
 def run_peer() -> dict | None:
-    if not Path(OSCAR).exists():
-        print(
-            f"peer NOT run: no django-oscar venv at {OSCAR} (python3 -m venv /tmp/oscar-venv && "
-            "/tmp/oscar-venv/bin/pip install django-oscar)",
-            file=sys.stderr,
-        )
+    python = Path(OSCAR) if OSCAR else peer_python("oscar")
+    if python is None or not python.exists():
+        print(f"peer NOT run: no python with django-oscar ({python or 'set-up failed'})")
         return None
     done = subprocess.run(
-        [OSCAR, str(HERE / "_oscar_peer.py"), str(SECONDS)],
+        [python, str(HERE / "_oscar_peer.py"), str(SECONDS)],
         capture_output=True,
         text=True,
         check=False,
@@ -197,8 +196,8 @@ def render(cases, results, b_quote, combos, brute_s, peer) -> str:
 def render_peer(mine: dict, peer: dict | None, my_total: int) -> str:
     if peer is None:
         return (
-            "**Peer not run**: django-oscar was not found (see the script's docstring for the "
-            "venv); no ratio is claimed.\n"
+            "**Peer not run**: django-oscar could not be set up in .bench/oscar-venv (see the "
+            "benchmark's output); no ratio is claimed.\n"
         )
     pre, db = peer["preloaded"], peer["from_db"]
     rows = [

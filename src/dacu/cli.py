@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 import typer.core
@@ -23,7 +24,7 @@ from dacu.errors import DacuError
 try:  # typer ≥ 0.20 carries its own copy of click; commands must be of that one
     from typer import _click as click
 except ImportError:  # pragma: no cover - older typer uses click itself
-    import click
+    import click  # type: ignore[no-redef]
 
 HELP = """dacu (大促) — plan, run, monitor and review an e-commerce promotion campaign.
 
@@ -108,7 +109,13 @@ class _LazyStageCommand(typer.core.TyperCommand):
             self._real = command
         return self._real
 
-    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
         return self.real().make_context(info_name, args, parent=parent, **extra)
 
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dacu.analyze.fraud import RULES, approve, evaluate, score_customers, truth_fraud_ids
-from dacu.analyze.fraud_features import basket_links, customer_features
-from dacu.analyze.fraud_graph import audit_links, link_clusters
+from dacu.analyze.fraud.features import basket_links, customer_features
+from dacu.analyze.fraud.graph import audit_links, link_clusters
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 
@@ -235,7 +235,7 @@ def test_fraud_alert_lists_the_worst_accounts_and_how_to_approve():
 
 
 def test_audit_trail_devices_join_accounts(tmp_path, examples_dir):
-    from dacu.analyze.commands_risk import _audit_links
+    from dacu.analyze.cli.fraud import _audit_links
     from dacu.config import load_campaign
     from dacu.flash import Who, load_flash, open_store
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dacu.analyze.fraud_features import customer_features
+from dacu.analyze.fraud.features import customer_features
 
 T0 = datetime(2026, 11, 11, tzinfo=UTC)
 EVENTS = ("pv", "click", "cart", "order", "pay")
@@ -95,7 +95,7 @@ def test_engine_features_match_a_hand_count(rows):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 600), max_size=60), st.lists(st.integers(0, 600), max_size=200))
 def test_positive_posts_never_change_the_bursts(negative_minutes, positive_minutes):
-    from dacu.analyze.sentiment_burst import ScoredPost, detect_bursts
+    from dacu.analyze.sentiment.burst import ScoredPost, detect_bursts
 
     def post(minute: int, positive: float) -> ScoredPost:
         return ScoredPost(T0 + timedelta(minutes=minute), "t", "s", "a", positive, ("客服",))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from dacu.analyze.fraud import score_customers
-from dacu.analyze.fraud_features import basket_links, customer_features
+from dacu.analyze.fraud.features import basket_links, customer_features
 
 
 def _score(shared_data, tmp_path, name: str):

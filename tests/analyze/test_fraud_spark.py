@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from dacu.analyze.fraud_features import basket_links, customer_features
+from dacu.analyze.fraud.features import basket_links, customer_features
 from tests.conftest import need
 from tests.metrics.events_fixture import evening
 

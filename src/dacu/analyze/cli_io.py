@@ -6,6 +6,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from dacu.errors import ConfigError, InputError
+
+FORMAT_HELP = "json or table."
 
 FORMATS = ("json", "table")
 
@@ -95,3 +98,10 @@ def _cell(value: Any) -> str:
             return "—"
         return f"{v:,.4f}" if abs(v) < 10 else f"{v:,.2f}"
     return str(value)
+
+
+def local_moment(text: str | None) -> datetime | None:
+    """A date or date-time given on the command line, read in Asia/Shanghai without an offset."""
+    from dacu.config import parse_local_time
+
+    return parse_local_time(text)

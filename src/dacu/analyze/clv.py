@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -92,9 +93,14 @@ class FittedModel:
 
     @property
     def params(self) -> dict[str, float]:
+        return self.fitted.params
+
+    @property
+    def fitted(self) -> Fit:
+        """The fit (parameters, log-likelihood …); an error if the model is not fitted yet."""
         if self.fit_ is None:
             raise InputError(f"model not fitted yet: call {self.fit_hint} first")
-        return self.fit_.params
+        return self.fit_
 
 
 def fit_mle(
@@ -193,7 +199,8 @@ class BetaGeoNBD(FittedModel):
             - np.log(np.maximum(b + x - 1, 1e-300))
             + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
         )
-        return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
+        # 1 / (1 + e^l) as expit(−l): no overflow warning when l is large (p_alive → 0)
+        return np.where(x > 0, special.expit(-log_ratio), 1.0)
 
     def expected_purchases(self, data: CustomerSummary, horizon: float) -> np.ndarray:
         """E[purchases in (T, T + horizon] | x, t_x, T], FHL (2005) eq. 10."""
@@ -205,6 +212,26 @@ class BetaGeoNBD(FittedModel):
         return (a + b + x - 1) / (a - 1) * term * self.p_alive(data)
 
 
+@overload
+def _bgnbd_ll(
+    params: np.ndarray,
+    x: np.ndarray,
+    tx: np.ndarray,
+    t: np.ndarray,
+    xu: np.ndarray,
+    xi: np.ndarray,
+    w: None = None,
+) -> tuple[np.ndarray, None]: ...
+@overload
+def _bgnbd_ll(
+    params: np.ndarray,
+    x: np.ndarray,
+    tx: np.ndarray,
+    t: np.ndarray,
+    xu: np.ndarray,
+    xi: np.ndarray,
+    w: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]: ...
 def _bgnbd_ll(
     params: np.ndarray,
     x: np.ndarray,
@@ -295,6 +322,26 @@ class GammaGamma(FittedModel):
         return p * (v + frequency * monetary) / (p * frequency + q - 1)
 
 
+@overload
+def _gg_ll(
+    params: np.ndarray,
+    x: np.ndarray,
+    m: np.ndarray,
+    xu: np.ndarray,
+    xi: np.ndarray,
+    fixed: tuple[np.ndarray, np.ndarray],
+    with_grad: Literal[False] = False,
+) -> tuple[np.ndarray, None]: ...
+@overload
+def _gg_ll(
+    params: np.ndarray,
+    x: np.ndarray,
+    m: np.ndarray,
+    xu: np.ndarray,
+    xi: np.ndarray,
+    fixed: tuple[np.ndarray, np.ndarray],
+    with_grad: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
 def _gg_ll(
     params: np.ndarray,
     x: np.ndarray,

@@ -51,19 +51,20 @@ def run_clv(
         raise InputError(
             f"only {len(table)} customers before {cal_end}: need at least 10", file=source
         )
+    monetary = table.monetary.to_numpy(float)
     summary = CustomerSummary(
         table.frequency.to_numpy(float),
         table.recency.to_numpy(float),
         table["T"].to_numpy(float),
-        table.monetary.to_numpy(float),
+        monetary,
     )
     bg, pn = BetaGeoNBD().fit(summary), ParetoNBD().fit(summary)
     result: dict[str, Any] = {
         "customers": len(table),
         "calibration_end": cal_end.isoformat(),
         "freq": freq,
-        "bgnbd": {**bg.params, "log_likelihood": bg.fit_.log_likelihood},
-        "pareto_nbd": {**pn.params, "log_likelihood": pn.fit_.log_likelihood},
+        "bgnbd": {**bg.params, "log_likelihood": bg.fitted.log_likelihood},
+        "pareto_nbd": {**pn.params, "log_likelihood": pn.fitted.log_likelihood},
     }
     holdout_periods = (last_day - cal_end).days / PERIOD_DAYS[freq]
     if holdout_periods > 0:
@@ -75,8 +76,8 @@ def run_clv(
         }
     per = _per_customer(table, summary, bg, pn, freq, horizon_days)
     if amount:
-        gg = GammaGamma().fit(summary.frequency, summary.monetary)
-        result["gamma_gamma"] = {**gg.params, "log_likelihood": gg.fit_.log_likelihood}
+        gg = GammaGamma().fit(summary.frequency, monetary)
+        result["gamma_gamma"] = {**gg.params, "log_likelihood": gg.fitted.log_likelihood}
         month = 30.0 / PERIOD_DAYS[freq]
         value = clv(
             bg,
@@ -86,7 +87,7 @@ def run_clv(
             period_length=month,
             discount_rate=discount_per_30d,
         )
-        per["expected_spend"] = gg.expected_spend(summary.frequency, summary.monetary)
+        per["expected_spend"] = gg.expected_spend(summary.frequency, monetary)
         per["clv_fen"] = np.round(value * 100).astype(np.int64)
         result["clv_total_fen"] = int(per.clv_fen.sum())
         segments = rfm(

@@ -1,14 +1,22 @@
-"""`dacu analyze …`: attribution, CLV, A/B tests (and more in commands_more.py). Thin shell: read
-a file or the warehouse, reduce with Ibis, run the pure models of dacu.analyze, print JSON/table."""
+"""`dacu analyze …`: attribution, CLV, A/B tests here; the other groups in `dacu.analyze.cli`
+(funnel, retention, bandit, pricing, fraud, sentiment), each added by `register` below. Thin shell:
+read a file or the warehouse, reduce with Ibis, run the pure models of dacu.analyze, print
+JSON/table."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from dacu.analyze.cli_io import check_format, emit_json, print_table, read_table
+from dacu.analyze.cli_io import FORMAT_HELP, check_format, emit_json, print_table, read_table
 from dacu.errors import InputError
+
+if TYPE_CHECKING:
+    from dacu.analyze.paths import PathSummary
+    from dacu.warehouse import Warehouse
 
 analyze_app = typer.Typer(
     help="数据分析 Analysis: attribution, CLV/RFM, A/B tests, funnel, "
@@ -16,15 +24,18 @@ analyze_app = typer.Typer(
     no_args_is_help=True,
 )
 
-FORMAT_HELP = "json or table."
-
 
 def register(app: typer.Typer) -> None:
     app.add_typer(analyze_app, name="analyze")
-    from dacu.analyze import commands_more  # noqa: F401  (adds funnel, retention, … to analyze_app)
-    from dacu.analyze.commands_risk import register as add_risk  # fraud, sentiment (issue 10)
+    _add_groups()
 
-    add_risk(analyze_app)
+
+@functools.cache  # once per process, however often the stage is registered
+def _add_groups() -> None:
+    from dacu.analyze.cli import bandit, fraud, funnel, pricing, retention, sentiment
+
+    for group in (funnel, retention, bandit, pricing, fraud, sentiment):
+        group.register(analyze_app)
 
 
 @analyze_app.command("attribution")
@@ -109,8 +120,8 @@ def attribution_cmd(
         for i, ch in enumerate(summary.channels)
     ]
     print_table("归因 Attribution: conversions credited", header, rows)
-    if "markov" in credits:
-        effects = credits["markov"].removal_effects
+    effects = credits["markov"].removal_effects if "markov" in credits else None
+    if effects is not None:
         print_table(
             "马尔可夫移除效应 Markov removal effects",
             ["channel 渠道", "removal effect"],
@@ -118,7 +129,9 @@ def attribution_cmd(
         )
 
 
-def _paths_from_warehouse(url: str | None, lookback: float):  # type: ignore[no-untyped-def]
+def _paths_from_warehouse(
+    url: str | None, lookback: float
+) -> tuple[PathSummary, dict[str, float] | None]:
     from dacu.analyze.paths import from_journeys
     from dacu.metrics.paths import journeys
     from dacu.warehouse import open_warehouse
@@ -132,7 +145,7 @@ def _paths_from_warehouse(url: str | None, lookback: float):  # type: ignore[no-
     return from_journeys(table), spend
 
 
-def _spend_per_channel(wh) -> dict[str, float] | None:  # type: ignore[no-untyped-def]
+def _spend_per_channel(wh: Warehouse) -> dict[str, float] | None:
     """Spend (fen) per channel from the warehouse's spend table, None if it has none."""
     try:  # Warehouse.has_table fails on some ibis/duckdb versions; ask for the table instead
         s = wh.table("spend")

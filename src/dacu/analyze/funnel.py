@@ -73,7 +73,9 @@ def read_funnel(
             )
         )
     candidates = [s for s in out if s.step_conversion is not None]
-    bottleneck = min(candidates, key=lambda s: s.step_conversion).step if candidates else None
+    bottleneck = (
+        min(candidates, key=lambda s: s.step_conversion or 0.0).step if candidates else None
+    )
     cart = users.get("cart", 0)
     order = cart_then_order if cart_then_order is not None else users.get("order", 0)
     abandonment = 1 - order / cart if cart else None

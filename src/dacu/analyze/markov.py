@@ -78,6 +78,7 @@ def build_chain(paths: PathSummary, order: int) -> Chain:
     keep = weight > 0
     if not keep.any():
         raise InputError("no journeys: every path has 0 conversions and 0 nulls")
+    sid: np.ndarray
     if order == 1:  # states are the channels themselves (every channel occurs in a touch)
         uniq, sid = np.arange(1, len(paths.channels) + 1), paths.touches.astype(np.int32)
     else:

@@ -21,10 +21,14 @@ class ParetoNBD(FittedModel):
         rho = r + s + x
         if alpha >= beta:
             b_arg, big = s + 1, alpha
-            z = lambda u: (alpha - beta) / (alpha + u)  # noqa: E731
+            lo, hi = beta, alpha
         else:
             b_arg, big = r + x, beta
-            z = lambda u: (beta - alpha) / (beta + u)  # noqa: E731
+            lo, hi = alpha, beta
+
+        def z(u: np.ndarray) -> np.ndarray:
+            return (hi - lo) / (hi + u)
+
         with np.errstate(divide="ignore"):  # A0 = 0 when t_x = T: log 0 = −inf is right
             first = np.log(special.hyp2f1(rho, b_arg, rho + 1, z(tx))) - rho * np.log(big + tx)
             second = np.log(special.hyp2f1(rho, b_arg, rho + 1, z(t))) - rho * np.log(big + t)

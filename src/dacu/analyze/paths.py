@@ -179,7 +179,7 @@ class Credit:
     conversions: np.ndarray
     value: np.ndarray
     removal_effects: np.ndarray | None = None
-    extra: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self, spend: Mapping[str, float] | None = None) -> dict[str, object]:
         """JSON shape: {channel: {conversions, value[, roi]}} and removal_effects for Markov."""

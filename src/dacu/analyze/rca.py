@@ -399,6 +399,40 @@ def explain(
     candidate's value. A given signal with a `score` (−log10 of its corrected tail, computed by
     its source: e.g. coupon refusals from the flash audit trail) is evidence of its own: from
     SIGNAL_ALPHA on it is merged with the fired ones and may name a value outside the cube.
+
+    Parameters
+    ----------
+    metric : str
+        An additive measure of the cells (``paid_gmv_fen``, ``orders`` …) or a ratio of `RATIOS`.
+    forecast, actual : Cube
+        ``{dimension: {value: {measure: number}}}``; each dimension's values partition the total.
+    rank : {"significance", "surprise"}
+        How Adtributor's candidate sets are ordered (see above).
+
+    Returns
+    -------
+    RootCause
+        Up to three explanations (the first value of the first is the culprit), the factor
+        shares overall and in the culprit's cell, and the associated signals.
+
+    Examples
+    --------
+    Paid GMV fell from ¥300,000 to ¥240,000: 直通车 (search_ads) kept its visitors but lost
+    three in five buyers, so its conversion rate is the culprit:
+
+    >>> from dacu.analyze import explain
+    >>> forecast = {"channel": {
+    ...     "search_ads": {"uv": 10000, "buyers": 500, "paid_gmv_fen": 10_000_000},
+    ...     "organic": {"uv": 20000, "buyers": 1000, "paid_gmv_fen": 20_000_000}}}
+    >>> actual = {"channel": {
+    ...     "search_ads": {"uv": 10000, "buyers": 200, "paid_gmv_fen": 4_000_000},
+    ...     "organic": {"uv": 20000, "buyers": 1000, "paid_gmv_fen": 20_000_000}}}
+    >>> cause = explain("paid_gmv_fen", forecast, actual)
+    >>> top = cause.explanations[0].elements[0]
+    >>> top.dimension, top.value, cause.culprit_factor
+    ('channel', 'search_ads', 'cvr')
+    >>> round(top.forecast, 3), round(top.actual, 3)           # its CVR: 500/10000 → 200/10000
+    (0.05, 0.02)
     """
     f_tot, a_tot = _totals(forecast), _totals(actual)
     result = RootCause(metric, _value(f_tot, metric), _value(a_tot, metric))

@@ -26,6 +26,53 @@ def open_store(
     `redis://127.0.0.1:6379/0?prefix=dacu` (keys start with the prefix, default "dacu"; add
     `&cluster=1` behind a Redis Cluster proxy so guards and operations run as separate scripts,
     each on one hash slot).
+
+    Parameters
+    ----------
+    url : str or None
+        The store URL; None reads $DACU_STORE, else `sqlite:///dacu-flash.db`.
+    config : FlashConfig
+        The campaign's coupons, flash sales and guards (`load_flash(campaign)`).
+    clock : callable, optional
+        Seconds since the epoch (default `time.time`): sessions open and holds expire by it.
+    setup : bool
+        Create the tables / keys the campaign needs (counts already there are kept).
+
+    Returns
+    -------
+    FlashStore
+        `issue` / `redeem` coupons, `reserve` / `pay` / `release` flash-sale stock; every call
+        returns an `Outcome` with a stable `Reason` and its Chinese message.
+
+    Examples
+    --------
+    A flash sale of 2 lipsticks, one per customer, at 20:05 on the day:
+
+    >>> import tempfile
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> from dacu.config import parse_campaign
+    >>> from dacu.flash import Who, load_flash, open_store
+    >>> campaign = parse_campaign('''
+    ... id: flash-demo
+    ... name: 秒杀演示
+    ... store: 示例店
+    ... phases: [{name: burst, start: 2026-11-11 00:00, end: 2026-11-12 00:00}]
+    ... flash_sales:
+    ...   - {id: lipstick, name: 口红秒杀, sku_id: SKU-1, price: 99, stock: 2, per_customer: 1,
+    ...      start: 2026-11-11 20:00, end: 2026-11-11 20:30}
+    ... ''')
+    >>> at = datetime(2026, 11, 11, 20, 5, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    >>> url = f"sqlite:///{tempfile.mkdtemp()}/flash.db"
+    >>> store = open_store(url, load_flash(campaign), clock=lambda: at)
+    >>> [store.reserve("lipstick", Who(c), key=c).ok for c in ("c1", "c2", "c3")]
+    [True, True, False]
+    >>> refused = store.reserve("lipstick", Who("c4"), key="c4")
+    >>> refused.reason, refused.message_zh
+    (<Reason.SOLD_OUT: 'sold_out'>, '已抢光')
+    >>> store.reserve("lipstick", Who("c1"), key="c1").replayed   # same key: same answer
+    True
+    >>> store.close()
     """
     url = store_url(url)
     parts = urlsplit(url)

@@ -10,7 +10,7 @@ cell of the chosen dimensions (channel, category, device, customer_type …) the
 - hours_<prev>_<step>: mean hours from a user's first <prev> to their first <step> event, over
   users who did both in that order (time between steps).
 
-`channel` is the channel of the visit: the channel of the session's entry event (DESIGN.md, as
+`channel` is the channel of the visit: the channel of the session's entry event (docs/design.md, as
 in `dacu.metrics.kpi`). `customer_type` (new/returning) is derived per user: "new" when the user's first pay in the data
 falls inside the window being analysed, i.e. no pay before `since`; pass `since` to use it.
 """
@@ -80,7 +80,7 @@ def _reached(per_user: ir.Table, steps: Sequence[str], ordered: bool) -> dict[st
 
 
 def _entry_channel(all_events: ir.Table, e: ir.Table) -> ir.Table:
-    """Channel of a visit = the channel of its session's entry event (DESIGN.md), as in
+    """Channel of a visit = the channel of its session's entry event (docs/design.md), as in
     `dacu.metrics.kpi`; events without a session are their own session."""
     a = all_events.mutate(_sid=all_events.session_id.fill_null(all_events.event_id))
     entry = a.group_by("_sid").agg(_entry=a.channel.argmin(a.ts))

@@ -1,6 +1,6 @@
 """KPIs of a campaign by any combination of dimensions, as one Ibis expression (any engine).
 
-Definitions (DESIGN.md; money in integer fen):
+Definitions (docs/design.md; money in integer fen):
 
 - gmv_fen: value of order events (placed; unpaid and refunded included). paid_gmv_fen: pay events.
   refund_fen: refund events. net_gmv_fen = paid − refunded.
@@ -88,7 +88,9 @@ def fixed_offset(tz: str) -> timedelta:
             f"time zone {tz!r} has daylight saving; KPIs need a fixed-offset zone "
             "such as Asia/Shanghai"
         )
-    return offsets.pop()
+    offset = offsets.pop()
+    assert offset is not None  # a ZoneInfo always has an offset
+    return offset
 
 
 def window(events: Any, start: datetime | None = None, end: datetime | None = None) -> Any:
@@ -276,6 +278,6 @@ def identity_holds(row: dict[str, Any]) -> bool:
     """paid_gmv_fen == uv × cvr × asp in exact rationals, from a row's integer columns."""
     uv, buyers, paid = row["uv"], row["buyers"], row["paid_gmv_fen"]
     if uv == 0 or buyers == 0:
-        return paid == 0 and buyers == 0 if uv == 0 else paid == 0
+        return bool(paid == 0 and buyers == 0 if uv == 0 else paid == 0)
     cvr, asp = Fraction(buyers, uv), Fraction(paid, buyers)
-    return uv * cvr * asp == paid
+    return bool(uv * cvr * asp == paid)

@@ -1,7 +1,7 @@
 """Risk watches (风控与舆情盯盘): negative-sentiment bursts and flagged abuse → the alert log.
 
 Pure apart from the alert log it is given: `sentiment_alerts` and `fraud_alerts` turn the results
-of `dacu.analyze.sentiment_burst.detect_bursts` and `dacu.analyze.fraud.score_customers` into
+of `dacu.analyze.sentiment.burst.detect_bursts` and `dacu.analyze.fraud.score_customers` into
 alert fields; `raise_risk_alerts` opens them (one open alert per rule and dimension; the log
 de-duplicates). Called by `LiveMonitor.risk(...)`. `SentimentWatch` is the streaming form: posts
 are added as they arrive and `due(now)` returns each burst once, as soon as its bucket has closed.
@@ -97,7 +97,7 @@ class SentimentWatch:
     """Scored posts in, each burst out once (at the end of its bucket, ≤ bucket minutes late)."""
 
     def __init__(self, settings: Any = None) -> None:
-        from dacu.analyze.sentiment_burst import BurstSettings
+        from dacu.analyze.sentiment.burst import BurstSettings
 
         self.settings = settings or BurstSettings()
         self.posts: list[Any] = []
@@ -108,7 +108,7 @@ class SentimentWatch:
 
     def due(self, now: datetime) -> list[Any]:
         """New bursts whose bucket has closed by `now` (posts after `now` are not looked at)."""
-        from dacu.analyze.sentiment_burst import detect_bursts
+        from dacu.analyze.sentiment.burst import detect_bursts
 
         known = [p for p in self.posts if p.time < now]
         fresh = [

@@ -13,8 +13,18 @@ Names are imported lazily, so `dacu plan --help` does not pay for statsforecast 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+from dacu._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
+    from dacu.plan.allocation import Allocation, optimize_budget, quadrants
+    from dacu.plan.budget import BudgetFit, ChannelCurve, fit_response_curves
+    from dacu.plan.build import PlanHistory, build_plan
+    from dacu.plan.export import write_plan
+    from dacu.plan.schema import Plan, load_plan
+    from dacu.plan.sources import read_history_dir, read_history_warehouse, read_sim_dir
+    from dacu.plan.spend_history import SpendHistory, history_from_frame, read_spend_history
 
 _LAZY = {
     "Allocation": "dacu.plan.allocation",
@@ -38,10 +48,23 @@ _LAZY = {
     "import_workbook": "dacu.plan.importer",
     "reconcile": "dacu.plan.reconcile",
 }
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'dacu.plan' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__all__ = [
+    "Allocation",
+    "BudgetFit",
+    "ChannelCurve",
+    "Plan",
+    "PlanHistory",
+    "SpendHistory",
+    "build_plan",
+    "fit_response_curves",
+    "history_from_frame",
+    "load_plan",
+    "optimize_budget",
+    "quadrants",
+    "read_history_dir",
+    "read_history_warehouse",
+    "read_sim_dir",
+    "read_spend_history",
+    "write_plan",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -78,6 +78,44 @@ def build_plan(
     tolerance: float = 0.15,
     now: datetime | None = None,
 ) -> Plan:
+    """The campaign plan: targets decomposed, days and hours, budget, promotions, risks.
+
+    Parameters
+    ----------
+    campaign : Campaign
+        The campaign file, loaded (`dacu.config.load_campaign`).
+    history : PlanHistory, optional
+        Past daily KPIs, ad spend and orders (`read_history_dir`, `read_history_warehouse`);
+        without it the shares and rates are the defaults, and `Plan.notes` says so.
+    growth : float
+        Growth over the baseline when the campaign file sets no GMV target (0.2 = +20%).
+    tolerance : float
+        The band around the plan inside which pacing is on track (0.15 = ±15%).
+    now : datetime, optional
+        The time written as `generated_at` (default: now in the campaign's time zone).
+
+    Returns
+    -------
+    Plan
+        What `plan.json` holds (docs/contracts.md): the target tree, daily and hourly rows,
+        the budget by channel, milestones, capacity checks, the timeline and the risk register.
+
+    Examples
+    --------
+    The starter campaign (`dacu init`) targets GMV 3000万 over 26 days with a 300万 budget:
+
+    >>> from pathlib import Path
+    >>> import dacu
+    >>> from dacu.config import load_campaign
+    >>> from dacu.plan import build_plan
+    >>> campaign = load_campaign(Path(dacu.__file__).with_name("starter_campaign.yaml"))
+    >>> plan = build_plan(campaign)
+    >>> plan.targets.gmv_fen, plan.budget.total_fen          # in fen
+    (3000000000, 300000000)
+    >>> days = [r for r in plan.daily if r.channel is None and r.category is None]
+    >>> len(days), sum(r.gmv_fen for r in days)                # the days add up to the target
+    (26, 3000000000)
+    """
     ctx = _Context(campaign, history, growth)
     root = TargetNode("total", "total", _top(ctx), campaign.name)
     _decompose(ctx, root)

@@ -50,8 +50,41 @@ def quote(
     """Price `cart` for `customer` under `promotions` (a PromoBook, Campaign or list of rules),
     choosing the cheapest valid combination of the held `coupons` and exclusive promotions.
 
-    `gifts_left` is the gift ledger (`FlashStore.gifts_left()`: gifts left per gift promotion id,
-    shared with the orders that take them); without it a gift's `stock:` in the file is used."""
+    Parameters
+    ----------
+    cart : Cart or dict
+        The lines to price: ``{"lines": [{"sku_id", "price" (yuan), "quantity", …}]}``
+        (docs/promo.md lists every field) or a parsed `Cart`.
+    customer : Customer, dict or None
+        Who buys (member tier, new customer …); None for an anonymous buyer.
+    promotions : PromoBook, Campaign or list of dict
+        The rules in force: a campaign's `promotions:` section, parsed or not.
+    coupons : iterable of str, dict or Coupon
+        The coupons the customer holds (ids of the campaign's coupons, or coupon dicts).
+
+    gifts_left : mapping of str to int, optional
+        The gift ledger (`FlashStore.gifts_left()`: gifts left per gift promotion id, shared
+        with the orders that take them); without it a gift's `stock:` in the file is used.
+
+    Returns
+    -------
+    Quote
+        The amount to pay in integer fen (`total_fen`), what was applied and why the rest was
+        not, the discount of each line (allocated to the fen), and `breakdown(lang)`.
+
+    Examples
+    --------
+    Two lipsticks at ¥199 under 满300减40 (spend ¥300, save ¥40):
+
+    >>> from dacu.promo import parse_promotions, quote
+    >>> book = parse_promotions([{"id": "store-300-40", "type": "threshold", "name": "满300减40",
+    ...                           "tiers": [{"threshold": 300, "discount": 40}]}])
+    >>> q = quote({"lines": [{"sku_id": "A", "price": 199, "quantity": 2}]}, None, book)
+    >>> q.total_fen                       # 2 × 199 − 40 = 358 yuan
+    35800
+    >>> print(q.breakdown("zh").splitlines()[0])
+    商品原价 ¥398.00，共优惠 ¥40.00，运费 ¥0.00，应付 ¥358.00
+    """
     book = as_book(promotions)
     if isinstance(cart, dict):
         cart = parse_cart(cart, default_store=book.store)

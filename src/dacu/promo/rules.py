@@ -4,7 +4,7 @@ Amounts are written in yuan ("300", "¥29.9", 300) and held as integer fen; perc
 as percent points (`percent_off: 15` or "15%") and held as basis points (1500). Every model forbids
 unknown keys, so a typo names the promotion id and the field.
 
-Types (GLOSSARY.md): PercentDiscount 限时折扣, FixedPrice 一口价, FlashSale 秒杀, MemberPrice 会员价,
+Types (docs/glossary.md): PercentDiscount 限时折扣, FixedPrice 一口价, FlashSale 秒杀, MemberPrice 会员价,
 ThresholdDiscount 满减 (tiers), EveryDiscount 每满减, NPieces 满N件折, NthItem 第N件X折,
 BuyXGetY 买X送Y, DepositPresale 定金膨胀, Gift 满赠, FreeShipping 包邮, Points 积分抵现,
 Coupon 店铺券/品类券/单品券/平台券 and RedPacket 红包 (a coupon with scope `red_packet`).

@@ -41,7 +41,60 @@ def build_review(
     store: str | None = None,
 ) -> Review:
     """Read the facts from `warehouse` (a dacu Warehouse) and, when `store` (a flash store URL)
-    is given, the coupons issued and the refusals; then assemble every section."""
+    is given, the coupons issued and the refusals; then assemble every section.
+
+    Parameters
+    ----------
+    campaign : Campaign
+        The campaign reviewed: its window, targets and channels.
+    warehouse : Warehouse
+        Where the events (and the skus, spend and customers tables) are (`open_warehouse`).
+    plan : Plan, optional
+        The plan (`plan.json`) the targets are measured against; else the campaign's targets.
+    alerts : list of dict, optional
+        The alert log of the monitor (severity, status, opened/acked/resolved times).
+    rivals : list of Competitor, optional
+        Competitors' figures (`load_competitors`).
+    with_attribution : bool
+        Read the journeys for multi-touch attribution (the slowest query).
+    store : str, optional
+        The flash store URL, for coupons issued and redeemed and the refusals.
+
+    Returns
+    -------
+    Review
+        The headline KPIs, the sections in the order of a real review (概览, KPI 达成, GMV 结构 …)
+        and the findings; `write_review` renders it as HTML, Excel, PowerPoint and JSON.
+
+    Examples
+    --------
+    Review one simulated Double 11 day of the starter campaign: the review's GMV is the value
+    of the orders placed, its paid GMV the value of the payments:
+
+    >>> from pathlib import Path
+    >>> import pyarrow.compute as pc
+    >>> import dacu
+    >>> from dacu.config import load_campaign
+    >>> from dacu.report import build_review
+    >>> from dacu.sim import simulate_day
+    >>> from dacu.warehouse import open_warehouse
+    >>> campaign = load_campaign(Path(dacu.__file__).with_name("starter_campaign.yaml"))
+    >>> day = simulate_day(campaign, scale=0.02, seed=7)
+    >>> wh = open_warehouse("duckdb://:memory:")
+    >>> wh.append_events(day.events).inserted == day.events.num_rows
+    True
+    >>> rows = wh.load_reference("skus", day.skus), wh.load_reference("spend", day.spend)
+    >>> review = build_review(campaign, wh, with_attribution=False)
+    >>> def value(event):
+    ...     return pc.sum(day.events.filter(pc.equal(day.events["event"], event))["amount_fen"])
+    >>> review.headline["gmv_fen"] == value("order").as_py()
+    True
+    >>> review.headline["paid_gmv_fen"] == value("pay").as_py()
+    True
+    >>> [s.title["zh"] for s in review.sections][:3]
+    ['活动概览', 'KPI 达成', 'GMV 结构']
+    >>> wh.close()
+    """
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
     store_facts = read_store(store, campaign) if store else None
     losses = estimate_losses(warehouse, campaign, alerts or [])

@@ -150,4 +150,4 @@ def build_channels(
 
 
 def expected_paid_visits(model: ChannelModel, spend: np.ndarray) -> np.ndarray:
-    return model.vmax * hill(adstock(spend, model.theta), model.k_fen, model.alpha)
+    return model.vmax * np.asarray(hill(adstock(spend, model.theta), model.k_fen, model.alpha))

@@ -56,8 +56,8 @@ def visitor_sessions(
     expected = world.visits[:, day.index][:, None] * weights[None, :]
     counts = rng.poisson(expected)  # [channel, hour]
     channel = np.repeat(np.arange(counts.shape[0]), counts.sum(axis=1))
-    hours = np.concatenate([np.repeat(np.arange(hours[0], hours[1]), row) for row in counts])
-    ts = _starts(day, hours, rng)
+    hour_of = np.concatenate([np.repeat(np.arange(hours[0], hours[1]), row) for row in counts])
+    ts = _starts(day, hour_of, rng)
     n = len(ts)
     known = world.book.genuine_ids()
     returning = (rng.random(n) < world.behaviour[channel, 1]) & (len(known) > 0)

@@ -11,24 +11,22 @@ Importers of real exports (Taobao UserBehavior, CSV/Excel/Parquet with a mapping
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+from dacu._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
     from dacu.warehouse.base import AppendResult, Warehouse
     from dacu.warehouse.connect import open_warehouse
-
-__all__ = ["AppendResult", "Warehouse", "open_warehouse"]
 
 _LAZY = {
     "AppendResult": "dacu.warehouse.base",
     "Warehouse": "dacu.warehouse.base",
     "open_warehouse": "dacu.warehouse.connect",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'dacu.warehouse' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__all__ = [
+    "AppendResult",
+    "Warehouse",
+    "open_warehouse",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -404,7 +404,7 @@ app.command("customers")(
 
 def register(root: typer.Typer) -> None:
     """Add `dacu import …` to the dacu CLI (posts: the 舆情 importer of analyze/)."""
-    from dacu.analyze.commands_sentiment import import_posts
+    from dacu.analyze.cli.sentiment import import_posts
 
     app.command("posts")(import_posts)
     root.add_typer(app, name="import")

@@ -13,7 +13,46 @@ DEFAULT_URL = "duckdb:///dacu.duckdb"
 
 
 def open_warehouse(url: str | None = None) -> Warehouse:
-    """The warehouse at `url`, else $DACU_WAREHOUSE, else `duckdb:///dacu.duckdb` (in the cwd)."""
+    """The warehouse at `url`, else $DACU_WAREHOUSE, else `duckdb:///dacu.duckdb` (in the cwd).
+
+    Parameters
+    ----------
+    url : str, optional
+        `duckdb:///rel/path.duckdb`, `duckdb:////abs/path.duckdb`, `duckdb://:memory:` or
+        `pyspark://local[2]?path=dir` (Parquet files under `dir`).
+
+    Returns
+    -------
+    Warehouse
+        `events()` / `table(name)` as Ibis tables, `append_events` (validated, idempotent by
+        event_id, all or nothing), `load_reference` (skus, spend, customers), `to_arrow(expr)`.
+
+    Examples
+    --------
+    A visit and a ¥358 order from 直通车, a visit from organic search, loaded twice:
+
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> import pyarrow as pa
+    >>> from dacu.events import EVENT_SCHEMA
+    >>> from dacu.metrics import kpis
+    >>> from dacu.warehouse import open_warehouse
+    >>> at = datetime(2026, 11, 11, 20, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
+    >>> events = pa.Table.from_pylist([
+    ...     {"event_id": "e1", "ts": at, "user_id": "u1", "event": "pv", "channel": "search_ads"},
+    ...     {"event_id": "e2", "ts": at, "user_id": "u1", "event": "order", "order_id": "o1",
+    ...      "amount_fen": 35800},
+    ...     {"event_id": "e3", "ts": at, "user_id": "u1", "event": "pay", "order_id": "o1",
+    ...      "amount_fen": 35800},
+    ...     {"event_id": "e4", "ts": at, "user_id": "u2", "event": "pv", "channel": "organic"},
+    ... ], schema=EVENT_SCHEMA)
+    >>> wh = open_warehouse("duckdb://:memory:")
+    >>> wh.append_events(events), wh.append_events(events)      # the second load adds nothing
+    (AppendResult(inserted=4, duplicates=0), AppendResult(inserted=0, duplicates=4))
+    >>> wh.to_arrow(kpis(wh.events(), by=())).select(["uv", "buyers", "paid_gmv_fen"]).to_pylist()
+    [{'uv': 2, 'buyers': 1, 'paid_gmv_fen': 35800}]
+    >>> wh.close()
+    """
     url = url or os.environ.get("DACU_WAREHOUSE") or DEFAULT_URL
     scheme, _, rest = url.partition("://")
     if scheme == "duckdb":

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
+from dacu import __version__
 from dacu.warehouse.metadata import MetadataDB, accounts, is_current, open_db
 from dacu.web import api, openapi, pages, problems, workbench
 from dacu.web.auth import _TTLCache, enforce_access
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
         log.warning("metadata database %s is not migrated: run `dacu db upgrade`", db.url)
     app = FastAPI(
         title="dacu 大促",
-        version="0.1.0",
+        version=__version__,
         description=DESCRIPTION,
         dependencies=[Depends(enforce_access)],
     )

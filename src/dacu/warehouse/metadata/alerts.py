@@ -89,7 +89,7 @@ def counts(session: Session, campaign_id: str | None = None) -> dict[str, int]:
     query = select(AlertRow.status, func.count()).group_by(AlertRow.status)
     if campaign_id:
         query = query.where(AlertRow.campaign_id == campaign_id)
-    found = dict(session.execute(query).tuples().all())
+    found = dict(session.execute(query).all())  # rows unpack as (status, count)
     return {status: int(found.get(status, 0)) for status in ALERT_STATUSES}
 
 

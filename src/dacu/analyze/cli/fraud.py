@@ -1,22 +1,23 @@
-"""`dacu analyze fraud …` and `dacu analyze sentiment …`: risk control (风控) and public opinion
-(舆情). Thin shell over dacu.analyze.fraud / sentiment; guide in docs/risk.md."""
+"""`dacu analyze fraud score | approve`: risk control (风控). Thin shell over dacu.analyze.fraud;
+guide in docs/risk.md."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from dacu.analyze.cli_io import emit_json, print_table
 from dacu.errors import InputError
 
+if TYPE_CHECKING:
+    from dacu.analyze.fraud import FraudResult
+
 fraud_app = typer.Typer(
     help="风控 Fraud and abuse: score customers, approve blocks.", no_args_is_help=True
-)
-sentiment_app = typer.Typer(
-    help="舆情 Sentiment, topics and negative bursts of Chinese posts.", no_args_is_help=True
 )
 
 EVENTS = typer.Option(
@@ -33,10 +34,9 @@ CAMPAIGN = typer.Option(
 
 def register(analyze_app: typer.Typer) -> None:
     analyze_app.add_typer(fraud_app, name="fraud")
-    analyze_app.add_typer(sentiment_app, name="sentiment")
 
 
-def _events(events: Path | None, warehouse: str | None):
+def _events(events: Path | None, warehouse: str | None) -> Any:
     if events is not None:
         if not events.exists():
             raise InputError(
@@ -81,7 +81,7 @@ def fraud_score(
     Nothing is blocked here: review the CSV, then `dacu analyze fraud approve`.
     """
     from dacu.analyze.fraud import evaluate, score_customers, truth_fraud_ids
-    from dacu.analyze.fraud_features import basket_links, customer_features
+    from dacu.analyze.fraud.features import basket_links, customer_features
 
     start = end = None
     flash: list[str] = []
@@ -126,7 +126,7 @@ def fraud_score(
 
 
 def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:
-    from dacu.analyze.fraud_graph import audit_links
+    from dacu.analyze.fraud.graph import audit_links
     from dacu.config import load_campaign
     from dacu.flash import load_flash, open_store
 
@@ -139,7 +139,13 @@ def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:
         store.close()
 
 
-def _print_fraud(result, report: dict | None, top: int, as_json: bool, devices: list[dict]) -> None:
+def _print_fraud(
+    result: FraudResult,
+    report: dict[str, Any] | None,
+    top: int,
+    as_json: bool,
+    devices: list[dict[str, Any]],
+) -> None:
     from dacu.money import format_fen
 
     flagged = result.flagged
@@ -248,6 +254,3 @@ def fraud_approve(
     finally:
         flash.close()
     typer.echo(f"已拉黑 blocked {count} customers")
-
-
-from dacu.analyze import commands_sentiment  # noqa: E402,F401  (adds the sentiment commands)

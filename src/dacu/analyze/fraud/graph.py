@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -59,7 +60,7 @@ def link_clusters(
     return Clusters(list(customers), label, size)
 
 
-def audit_links(entries: Iterable) -> list[tuple[str, str]]:
+def audit_links(entries: Iterable[Any]) -> list[tuple[str, str]]:
     """(customer, "device:…"/"ip:…") pairs from the flash audit trail (`AuditEntry`)."""
     out = set()
     for entry in entries:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from scipy.stats import poisson
 
@@ -44,7 +45,7 @@ class Burst:
     p_value: float
     examples: tuple[str, ...]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "topic": self.topic,
             "start": self.start.isoformat(),

@@ -9,10 +9,14 @@ is added at `burst_per_minute`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dacu.analyze.sentiment_data import Post
+from dacu.analyze.sentiment.data import Post
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 POSITIVE_POSTS = (
     "双11买的口红到了，颜色很正，包装精美，很满意",
@@ -80,7 +84,7 @@ def demo_posts(
     return sorted(posts, key=lambda p: p.time)
 
 
-def write_csv(posts: list[Post], path) -> None:
+def write_csv(posts: list[Post], path: str | Path) -> None:
     """time,source,text,author (UTF-8 with BOM, so Excel opens it)."""
     import csv
 
