@@ -16,8 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from dacu.analyze.sentiment_demo import demo_posts
+
 from dacu.config import Phase
 from dacu.monitor.alertlog import MetadataAlertLog
 from dacu.monitor.api import install

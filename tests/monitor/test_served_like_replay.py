@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from dacu.analyze.sentiment_demo import demo_posts, write_csv
 from typer.testing import CliRunner
 
-from dacu.analyze.sentiment_demo import demo_posts, write_csv
 from dacu.cli import app as cli
 from dacu.config import Phase
 from dacu.monitor.api import install

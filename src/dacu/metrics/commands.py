@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 
@@ -113,8 +113,10 @@ def kpi(
 
             def run(group: tuple[str, ...]) -> list[dict[str, Any]]:
                 table = kpis(events, by=group, campaign=camp, tz=tz, customers=customers)
-                return wh.to_arrow(table).to_pylist()
+                found: list[dict[str, Any]] = wh.to_arrow(table).to_pylist()
+                return found
 
+            assert camp is not None  # --targets needs --campaign (checked above)
             rows = {scope: run((scope,) if scope else ()) for scope in scopes_needed(camp)}
             print_targets(attainment(camp, rows), camp, fmt, ids)
             return
@@ -173,7 +175,9 @@ AD_SHOWN = (
 )
 
 
-def _ad_rows(wh: Any, start: datetime | None, end: datetime | None, tz: str) -> list[dict]:
+def _ad_rows(
+    wh: Any, start: datetime | None, end: datetime | None, tz: str
+) -> list[dict[str, Any]]:
     """Spend, CPC, CPM, CTR and ROI by tool and channel over the window (empty: no reports)."""
     from dacu.metrics.ads import ad_kpis
     from dacu.metrics.sources import _in_window
@@ -181,7 +185,8 @@ def _ad_rows(wh: Any, start: datetime | None, end: datetime | None, tz: str) -> 
     spend = _in_window(wh.table("spend"), "hour", start, end)
     if wh.to_arrow(spend.count())["value"][0].as_py() == 0:
         return []
-    return wh.to_arrow(ad_kpis(spend, by=AD_SHOWN_DIMS, tz=tz)).to_pylist()
+    rows: list[dict[str, Any]] = wh.to_arrow(ad_kpis(spend, by=AD_SHOWN_DIMS, tz=tz)).to_pylist()
+    return rows
 
 
 def _emit_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str, tz: str) -> None:
@@ -374,13 +379,14 @@ def print_targets(rows: list[dict[str, Any]], campaign: Any, fmt: str, ids: bool
     from dacu.money import format_pct
 
     table = Table(title=f"KPI vs 目标 · {campaign.name}")
-    for column, justify in (
+    justified: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("指标 KPI", "left"),
         ("范围 scope", "left"),
         ("实际 actual", "right"),
         ("目标 target", "right"),
         ("达成 attainment", "right"),
-    ):
+    )
+    for column, justify in justified:
         table.add_column(column, justify=justify)
     for r in rows:
         metric = r["metric"]

@@ -133,7 +133,7 @@ def _traffic_cells(
     campaign: Any,
     tz: str,
     notes: list[str],
-) -> dict[tuple, dict[str, Any]] | None:
+) -> dict[tuple[Any, ...], dict[str, Any]] | None:
     """Traffic measures per cell of `by`, or None when the traffic table cannot give them."""
     if not wh.has_table("traffic") or any(d not in TRAFFIC_DIMS for d in by):
         return None
@@ -170,7 +170,7 @@ def _traffic_cells(
 
 def _merge(
     rows: list[dict[str, Any]],
-    cells: dict[tuple, dict[str, Any]],
+    cells: dict[tuple[Any, ...], dict[str, Any]],
     by: tuple[str, ...],
     orders: bool,
 ) -> list[dict[str, Any]]:

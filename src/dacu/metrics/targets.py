@@ -76,9 +76,11 @@ def _actual(
     if column is None:
         return None
     if scope is None:
-        return rows[""][0][column]
+        value: float | None = rows[""][0][column]
+        return value
     dim, key = scope
     row = next((r for r in rows.get(dim, []) if str(r[dim]) == key), None)
     if row is not None:
-        return row[column]
+        found: float | None = row[column]
+        return found
     return None if metric in RATIO_METRICS or metric in ("asp", "aov") else 0  # no sales at all

@@ -186,9 +186,9 @@ def replay(
 
 
 def read_post_items(path: Path, tz: str) -> list:
-    """Posts of a CSV/JSON file (`dacu.analyze.sentiment_data.read_posts`) as the posts feed
+    """Posts of a CSV/JSON file (`dacu.analyze.sentiment.data.read_posts`) as the posts feed
     takes them."""
-    from dacu.analyze.sentiment_data import read_posts
+    from dacu.analyze.sentiment.data import read_posts
     from dacu.monitor.feeds import PostItem
 
     return [

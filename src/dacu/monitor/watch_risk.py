@@ -278,7 +278,7 @@ class LiveRisk:
         """PostItems (dacu.monitor.feeds): scored with the sentiment model unless they carry
         their own `positive`, topics from the default topics and the campaign's watch keywords."""
         from dacu.analyze.sentiment import tokenize, topic_keywords, topics_of
-        from dacu.analyze.sentiment_burst import ScoredPost
+        from dacu.analyze.sentiment.burst import ScoredPost
 
         topics = topic_keywords(self.campaign.watch_keywords)
         unscored = [p for p in items if p.positive is None]
@@ -323,7 +323,7 @@ class LiveRisk:
         import pyarrow.compute as pc
 
         from dacu.analyze.fraud import score_customers
-        from dacu.analyze.fraud_features import basket_links, customer_features
+        from dacu.analyze.fraud.features import basket_links, customer_features
 
         if not self.events:
             return []

@@ -214,7 +214,7 @@ def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
     window as incident rows: their first order, size, reasons and paid GMV (the loss: fake or
     abused orders). Each ring of at least 3 accounts is one row."""
     from dacu.analyze.fraud import score_customers
-    from dacu.analyze.fraud_features import basket_links, customer_features
+    from dacu.analyze.fraud.features import basket_links, customer_features
 
     flash = [str(f.get("sku_id")) for f in campaign.flash_sales if f.get("sku_id")]
     ev = wh.events()

@@ -69,7 +69,7 @@ EARLIEST_HELP = "Reject times before this (default 2000-01-01, China time)."
 LATEST_HELP = "Reject times after this (default now + 1 day)."
 
 
-def _window(earliest: str | None, latest: str | None) -> tuple:  # type: ignore[type-arg]
+def _window(earliest: str | None, latest: str | None) -> tuple:
     from dacu.config import DEFAULT_TZ, parse_local_time
     from dacu.warehouse.validate import plausible_window
 
