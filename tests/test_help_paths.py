@@ -71,7 +71,7 @@ def bad_paths(text: str) -> list[str]:
             bad.append(f"{word} (outside the project)")
             continue
         first = word.split("/")[0]
-        if first in OUTPUT_DIRS or (ROOT / word).exists():
+        if first in OUTPUT_DIRS or first == "OUT" or (ROOT / word).exists():  # OUT: --out
             continue
         bad.append(word)
     return bad

@@ -101,7 +101,9 @@ def kpi(
     try:
         ad_rows = _ad_rows(wh, begin, finish, tz)
         if ads:
-            _emit_rows(ad_rows, list(AD_SHOWN_DIMS + AD_SHOWN), fmt, tz)
+            _emit_rows(
+                ad_rows, list(AD_SHOWN_DIMS + AD_SHOWN), fmt, tz, {} if ids else display_names(camp)
+            )
             return
         customers = None
         if "customer_type" in dims or targets:  # the customers table, else first pays ever
@@ -134,7 +136,7 @@ def kpi(
     if fmt == "table":
         _print_sources(result.sources, result.notes)
         if ad_rows:
-            _print_ads(ad_rows)
+            _print_ads(ad_rows, {} if ids else display_names(camp))
 
 
 def _emit(
@@ -189,7 +191,13 @@ def _ad_rows(
     return rows
 
 
-def _emit_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str, tz: str) -> None:
+def _emit_rows(
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    fmt: str,
+    tz: str,
+    names: dict[str, str] | None = None,
+) -> None:
     rows = _localise(rows, tz)
     if fmt == "json":
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=1, default=str)
@@ -201,7 +209,7 @@ def _emit_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str, tz: str
         writer.writeheader()
         writer.writerows(rows)
     else:
-        _print_ads(rows)
+        _print_ads(rows, names)
 
 
 def _print_sources(sources: dict[str, str | None], notes: list[str]) -> None:
@@ -220,7 +228,9 @@ def _print_sources(sources: dict[str, str | None], notes: list[str]) -> None:
         typer.echo(f"注 note: {note}")
 
 
-def _print_ads(rows: list[dict[str, Any]]) -> None:
+def _print_ads(rows: list[dict[str, Any]], names: dict[str, str] | None = None) -> None:
+    """The ad table; channels by name (直通车) unless `names` is empty (--ids)."""
+    names = names or {}
     from rich.console import Console
     from rich.table import Table
 
@@ -244,7 +254,7 @@ def _print_ads(rows: list[dict[str, Any]]) -> None:
     for label in labels:
         table.add_column(label, justify="left" if label.startswith(("工具", "渠道")) else "right")
     for row in rows:
-        cells = [str(row["tool"] or "—"), str(row["channel"])]
+        cells = [str(row["tool"] or "—"), names.get(str(row["channel"]), str(row["channel"]))]
         for col in AD_SHOWN:
             value = row[col]
             if value is None:

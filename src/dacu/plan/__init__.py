@@ -22,9 +22,12 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
     from dacu.plan.budget import BudgetFit, ChannelCurve, fit_response_curves
     from dacu.plan.build import PlanHistory, build_plan
     from dacu.plan.export import write_plan
+    from dacu.plan.importer import import_workbook
+    from dacu.plan.reconcile import reconcile
     from dacu.plan.schema import Plan, load_plan
     from dacu.plan.sources import read_history_dir, read_history_warehouse, read_sim_dir
     from dacu.plan.spend_history import SpendHistory, history_from_frame, read_spend_history
+    from dacu.plan.whatif import whatif
 
 _LAZY = {
     "Allocation": "dacu.plan.allocation",
@@ -58,6 +61,7 @@ __all__ = [
     "build_plan",
     "fit_response_curves",
     "history_from_frame",
+    "import_workbook",
     "load_plan",
     "optimize_budget",
     "quadrants",
@@ -65,6 +69,8 @@ __all__ = [
     "read_history_warehouse",
     "read_sim_dir",
     "read_spend_history",
+    "reconcile",
+    "whatif",
     "write_plan",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -398,7 +398,7 @@ def _idea_slide(
     pages = _pages(rows, grid, header, height)
     slide = None
     for i, page in enumerate(pages):
-        name = title if i == 0 else f"{title}（续 {i + 1}/{len(pages)}）"
+        name = title if i == 0 else continued(title, i, len(pages))
         page_notes = ([*notes] if i == 0 else []) + [table_notes(header, page)]
         current = deck.slide(name, page_notes)
         _add_table(current, header, page, grid, LEFT, TOP)
@@ -454,7 +454,7 @@ def _action_slides(deck: Deck, review: Review) -> None:
     grid = Grid(header, rows, int(BODY_W))
     pages = _pages(rows, grid, header, int(BOTTOM - TOP))
     for i, page in enumerate(pages):
-        name = title if i == 0 else f"{title}（续 {i + 1}/{len(pages)}）"
+        name = title if i == 0 else continued(title, i, len(pages))
         slide = deck.slide(name, [table_notes(header, page)])
         _add_table(slide, header, page, grid, LEFT, TOP)
 
@@ -510,3 +510,10 @@ def render_pptx(
     _action_slides(deck, review)
     deck.prs.save(str(path))
     return path
+
+
+def continued(title: str, index: int, pages: int) -> str:
+    """A continuation slide's title: the section's number stays on its head slide only, so the
+    outline lists each section once ("10. 发现与行动" then "发现与行动（续 2/2）")."""
+    head = re.sub(r"^\d+\. ", "", title)
+    return f"{head}（续 {index + 1}/{pages}）"

@@ -344,7 +344,8 @@ def structure(campaign: Campaign, facts: Facts) -> Section:
         ),
         _comparison(facts, campaign),
     ]
-    top = max(cat, key=lambda r: r[measure] or 0, default=None)
+    named = [r for r in cat if r.get("key") != "other"]  # 其他 folds the tail: never the top
+    top = max(named, key=lambda r: r[measure] or 0, default=None)
     if no_money and top:
         msg = tx(
             f"{top['name']} 买家最多（{top['buyers']:,} 位）",

