@@ -280,7 +280,9 @@ class Grid:
 
     def row_height(self, cells: list[str]) -> int:
         lines = max(
-            max(1, int(_text_width(t, self.size) // max((w - Pt(16)) / 12700, 1)) + 1)
+            # 85% of the cell: lines break at words, so a renderer wraps sooner than the sum of
+            # glyph widths says (LibreOffice pushed the demo's action plan off its slide)
+            max(1, int(_text_width(t, self.size) // max((w - Pt(16)) / 12700 * 0.85, 1)) + 1)
             for t, w in zip(cells, self.widths, strict=True)
         )
         return int(Pt(self.size * 1.25 * lines + 10))
