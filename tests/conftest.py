@@ -36,3 +36,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"../shared/data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _workspace_outside_the_checkout(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web app's workspace (plans and reviews built from the browser) in the test's scratch
+    folder: a test of any stage that opens the app must not write dacu-workspace/ into the repo."""
+    monkeypatch.setenv("DACU_WORKSPACE", str(tmp_path_factory.getbasetemp() / "workspace"))
