@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -52,6 +53,20 @@ def _progress(path: Path) -> Iterator[Callable[[int], None] | None]:
         yield lambda done: bar.update(task, completed=done)
 
 
+def _import_into(warehouse: str | None, file: Path, run: Any) -> None:
+    """Open the warehouse, run one importer `run(wh, progress)` with a progress bar over `file`,
+    close the warehouse whatever happens, and print the importer's report."""
+    from dacu.warehouse import open_warehouse
+
+    wh = open_warehouse(warehouse)
+    try:
+        with _progress(file) as progress:
+            report = run(wh, progress)
+    finally:
+        wh.close()
+    _report(report)
+
+
 def _report(report: object) -> None:
     from dacu.warehouse.importers import ImportReport
 
@@ -96,12 +111,12 @@ def taobao(
 
       dacu import taobao UserBehavior.csv   # the Tianchi file (https://tianchi.aliyun.com/dataset/649)
     """
-    from dacu.warehouse import open_warehouse
     from dacu.warehouse.importers import import_taobao
 
-    wh = open_warehouse(warehouse)
-    with _progress(file) as progress:
-        report = import_taobao(
+    _import_into(
+        warehouse,
+        file,
+        lambda wh, progress: import_taobao(
             wh,
             file,
             campaign_id=campaign_id,
@@ -109,9 +124,8 @@ def taobao(
             rejects_path=rejects,
             progress=progress,
             window=_window(earliest, latest),
-        )
-    wh.close()
-    _report(report)
+        ),
+    )
 
 
 @app.command("orders")
@@ -139,30 +153,27 @@ def orders(
 
       dacu import orders tmall_order_report.csv --preset tmall
     """
-    from dacu.warehouse import open_warehouse
     from dacu.warehouse.orders import import_orders, load_order_mapping
 
     if preset is None and mapping is None:
         raise typer.BadParameter("give --preset tmall|taobao|jd|douyin or --mapping MAP.yaml")
     spec = load_order_mapping(mapping) if mapping else None
     window = _window(earliest, latest)
-    wh = open_warehouse(warehouse)
-    try:
-        with _progress(file) as progress:
-            report = import_orders(
-                wh,
-                file,
-                preset,
-                mapping=spec,
-                campaign_id=campaign_id,
-                window=window,
-                skip_bad_rows=skip_bad_rows,
-                rejects_path=rejects,
-                progress=progress,
-            )
-    finally:
-        wh.close()
-    _report(report)
+    _import_into(
+        warehouse,
+        file,
+        lambda wh, progress: import_orders(
+            wh,
+            file,
+            preset,
+            mapping=spec,
+            campaign_id=campaign_id,
+            window=window,
+            skip_bad_rows=skip_bad_rows,
+            rejects_path=rejects,
+            progress=progress,
+        ),
+    )
 
 
 @app.command("events")
@@ -188,16 +199,16 @@ def events(
 
       dacu import events 订单明细.csv --mapping examples/mapping_orders.yaml
     """
-    from dacu.warehouse import open_warehouse
     from dacu.warehouse.importers import import_events
     from dacu.warehouse.mapping import load_mapping
 
     spec = load_mapping(mapping)
     if timezone:
         spec = spec.model_copy(update={"timezone": timezone})
-    wh = open_warehouse(warehouse)
-    with _progress(file) as progress:
-        report = import_events(
+    _import_into(
+        warehouse,
+        file,
+        lambda wh, progress: import_events(
             wh,
             file,
             spec,
@@ -205,9 +216,8 @@ def events(
             rejects_path=rejects,
             progress=progress,
             window=_window(earliest, latest),
-        )
-    wh.close()
-    _report(report)
+        ),
+    )
 
 
 @app.command("folder")
@@ -307,28 +317,25 @@ def traffic(
       dacu import traffic 生意参谋_流量来源_日.xlsx --preset sycm -c examples/double11.yaml
     """
     from dacu.config import load_campaign
-    from dacu.warehouse import open_warehouse
     from dacu.warehouse.traffic import import_traffic
 
     camp = load_campaign(campaign) if campaign else None
     window = _window(earliest, latest)
-    wh = open_warehouse(warehouse)
-    try:
-        with _progress(file) as progress:
-            report = import_traffic(
-                wh,
-                file,
-                preset,
-                campaign=camp,
-                columns=_columns(column),
-                window=window,
-                skip_bad_rows=skip_bad_rows,
-                rejects_path=rejects,
-                progress=progress,
-            )
-    finally:
-        wh.close()
-    _report(report)
+    _import_into(
+        warehouse,
+        file,
+        lambda wh, progress: import_traffic(
+            wh,
+            file,
+            preset,
+            campaign=camp,
+            columns=_columns(column),
+            window=window,
+            skip_bad_rows=skip_bad_rows,
+            rejects_path=rejects,
+            progress=progress,
+        ),
+    )
 
 
 @app.command("spend")
@@ -361,29 +368,26 @@ def spend(
       dacu import spend 直通车_计划报表.csv --tool 直通车 -c examples/double11.yaml
     """
     from dacu.config import load_campaign
-    from dacu.warehouse import open_warehouse
     from dacu.warehouse.adreports import import_spend
 
     camp = load_campaign(campaign) if campaign else None
     window = _window(earliest, latest)
-    wh = open_warehouse(warehouse)
-    try:
-        with _progress(file) as progress:
-            report = import_spend(
-                wh,
-                file,
-                tool,
-                campaign=camp,
-                columns=_columns(column),
-                replace=replace,
-                window=window,
-                skip_bad_rows=skip_bad_rows,
-                rejects_path=rejects,
-                progress=progress,
-            )
-    finally:
-        wh.close()
-    _report(report)
+    _import_into(
+        warehouse,
+        file,
+        lambda wh, progress: import_spend(
+            wh,
+            file,
+            tool,
+            campaign=camp,
+            columns=_columns(column),
+            replace=replace,
+            window=window,
+            skip_bad_rows=skip_bad_rows,
+            rejects_path=rejects,
+            progress=progress,
+        ),
+    )
 
 
 app.command("skus")(
