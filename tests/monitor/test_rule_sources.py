@@ -128,6 +128,9 @@ def test_an_over_capacity_risk_watches_orders_per_hour_against_the_warehouse() -
         capacity=capacity,
     )
     assert [(r.metric, r.compare, r.above) for r in rules] == [("orders", "absolute", 1000.0)]
+    assert rules[0].name.startswith("仓储发货超出产能（计划风险 → 加临时仓储人手或预打包）"), rules[
+        0
+    ].name
 
 
 PEAK = datetime(2026, 11, 11, 19, tzinfo=SHANGHAI)

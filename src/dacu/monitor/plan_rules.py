@@ -54,6 +54,13 @@ def _spec(risk: Mapping[str, Any], capacity: Any) -> dict[str, Any] | str:
     return f"{metric} is not measured live (refunds and capacity come later or elsewhere)"
 
 
+def _short_name(risk: Mapping[str, Any], ident: str) -> str:
+    """The Chinese head of the risk's description: "仓储发货: 计划 141 orders/h 超出产能 …" is
+    a capacity risk on 仓储发货, named "仓储发货超出产能" rather than cut at its colon."""
+    head = str(risk.get("description") or ident).split(" ")[0].rstrip(":：")
+    return f"{head}超出产能" if str(risk.get("metric", "")).endswith("_load") else head
+
+
 def plan_rules(
     risks: Iterable[Mapping[str, Any]], *, taken: Iterable[str] = (), capacity: Any = None
 ) -> tuple[list[AlertRule], list[Unwatched]]:
@@ -72,7 +79,7 @@ def plan_rules(
         bound = "below" if risk.get("condition") == "<" else "above"
         spec.setdefault(bound, float(risk.get("threshold", 0)))
         action = str(risk.get("action") or "").split(" ")[0]
-        description = str(risk.get("description") or ident).split(" ")[0]
+        description = _short_name(risk, ident)
         rules.append(
             AlertRule.model_validate(
                 {
