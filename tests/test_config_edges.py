@@ -137,6 +137,10 @@ def test_dacu_check_and_campaign_add_refuse_what_the_services_refuse(tmp_path, m
     assert checked.exit_code != 0
     assert "coupons[0] (id store-coupon-20).quantity" in str(checked.exception)
     assert f"(line {line})" in str(checked.exception)
+    status = runner.invoke(  # the service that used to refuse it without a line number
+        app, ["flash", "status", "-c", str(bad), "--store", f"sqlite:///{tmp_path / 'f.db'}"]
+    )
+    assert status.exit_code != 0 and f"(line {line})" in str(status.exception)
     url = f"sqlite:///{tmp_path / 'meta.sqlite'}"
     monkeypatch.setenv("DACU_DB", url)
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
