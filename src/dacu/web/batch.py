@@ -186,10 +186,8 @@ def validate_items(model: type[M], items: Iterable[Any]) -> tuple[list[tuple[int
             if not loc or not isinstance(loc[0], int):
                 raise
             reasons.setdefault(loc[0], _reason(loc[1:], error))
-    good = []
-    for index, item in enumerate(items):
-        if index not in reasons:
-            good.append((index, model.model_validate(item)))
+    kept = [index for index in range(len(items)) if index not in reasons]
+    good = list(zip(kept, adapter.validate_python([items[i] for i in kept]), strict=True))
     errors = [{"index": i, "reason": r} for i, r in sorted(reasons.items())]
     return good, errors
 
