@@ -137,6 +137,10 @@ def test_dacu_check_and_campaign_add_refuse_what_the_services_refuse(tmp_path, m
     assert checked.exit_code != 0
     assert "coupons[0] (id store-coupon-20).quantity" in str(checked.exception)
     assert f"(line {line})" in str(checked.exception)
+    status = runner.invoke(  # the service that used to refuse it without a line number
+        app, ["flash", "status", "-c", str(bad), "--store", f"sqlite:///{tmp_path / 'f.db'}"]
+    )
+    assert status.exit_code != 0 and f"(line {line})" in str(status.exception)
     url = f"sqlite:///{tmp_path / 'meta.sqlite'}"
     monkeypatch.setenv("DACU_DB", url)
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
@@ -144,3 +148,92 @@ def test_dacu_check_and_campaign_add_refuse_what_the_services_refuse(tmp_path, m
     assert added.exit_code != 0 and f"(line {line})" in str(added.exception)
     with open_db(url).session() as s:
         assert campaigns.get_campaign(s, "double11-2026") is None  # nothing registered
+
+
+# several mistakes in the promotions and alerts sections: each one reported, with its line
+SEVERAL = (
+    HEAD
+    + """\
+promotions:
+  - {id: p1, type: threshold, threshold: 300, discount: 400}
+  - {id: p2, type: flash, price: 149, group: g}
+  - {id: p3, type: every, every: 300, discount: 50}
+  - {id: p3, type: nosuch}
+alerts:
+  - {id: a1, metric: no_such_metric, below: 1}
+  - {id: a2, metric: asp, below: lots}
+  - {id: a1, metric: cvr, below: 0.01}
+"""
+)
+SEVERAL_EXPECTED = [  # (what the message names, the text of its line in SEVERAL)
+    ("promotions[0] (id p1).tiers[0].discount: above its threshold", "id: p1,"),
+    ("promotions[1] (id p2).group: a price-stage promotion", "id: p2,"),
+    ("promotions[3] (id p3).id: duplicate id 'p3'", "type: nosuch"),
+    ("promotions[3] (id p3).type: unknown promotion type 'nosuch'", "type: nosuch"),
+    ("alerts[0] (id a1).metric: unknown 'no_such_metric'", "id: a1, metric: no_such"),
+    ("alerts[1] (id a2).below: 'lots' is not an amount in yuan", "id: a2,"),
+    ("alerts[2].id: duplicate id 'a1'", "id: a1, metric: cvr"),
+]
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+def assert_every_problem(message: str, text: str = SEVERAL) -> None:
+    for named, fragment in SEVERAL_EXPECTED:
+        found = [p for p in message.splitlines() if named in p]
+        assert found, f"{named!r} missing from:\n{message}"
+        assert found[0].endswith(f"(line {line_of(text, fragment)})"), found[0]
+
+
+def test_every_problem_of_the_promotion_and_alert_sections_is_named_with_its_line() -> None:
+    found = problems(SEVERAL)
+    assert len(found) == len(SEVERAL_EXPECTED), found
+    assert_every_problem("\n".join(found))
+
+
+def test_check_and_campaign_add_name_every_problem(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from dacu.cli import app
+
+    bad = tmp_path / "several.yaml"
+    bad.write_text(SEVERAL, encoding="utf-8")
+    runner = CliRunner()
+    checked = runner.invoke(app, ["check", str(bad)])
+    assert checked.exit_code != 0
+    assert_every_problem(str(checked.exception))
+    monkeypatch.setenv("DACU_DB", f"sqlite:///{tmp_path / 'meta.sqlite'}")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    added = runner.invoke(app, ["campaign", "add", str(bad)])
+    assert added.exit_code != 0
+    assert_every_problem(str(added.exception))
+
+
+def test_the_services_loaders_name_every_problem() -> None:
+    from dacu.monitor.rules import load_rules
+    from dacu.promo.load import parse_promotions
+
+    campaign = parse_campaign(HEAD)
+    alerts = [
+        {"id": "a1", "metric": "no_such_metric", "below": 1},
+        {"id": "a2", "metric": "asp", "below": "lots"},
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_rules(campaign.model_copy(update={"alerts": alerts}))
+    assert [p.split(":")[1].strip() for p in str(caught.value).splitlines()] == [
+        "alerts[0] (id a1).metric",
+        "alerts[1] (id a2).below",
+    ]
+    with pytest.raises(ConfigError) as caught:
+        parse_promotions(
+            [{"id": "p1", "type": "every", "every": 0, "discount": 5}, {"id": "p1", "type": "x"}],
+            [{"id": "c1", "scope": "store", "discount": "abc"}],
+        )
+    assert [p.split(":")[0] for p in str(caught.value).splitlines()] == [
+        "promotions[0] (id p1).every",
+        "promotions[1] (id p1).id",
+        "promotions[1] (id p1).type",
+        "coupons[0] (id c1).discount",
+    ]

@@ -180,3 +180,9 @@ def test_over_long_ids_and_keys_are_422(client):
         },
     )
     assert huge.status_code == 404
+    huge = client.post(
+        "/api/flash/lipstick/cancel",
+        headers={"Idempotency-Key": "k5"},
+        json={"reservation_id": f"lipstick#{2**70}.{'0' * 24}", "customer_id": "u"},
+    )
+    assert huge.status_code == 404

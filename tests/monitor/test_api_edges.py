@@ -146,5 +146,42 @@ def test_alert_ids_beyond_int64_are_422(live_world) -> None:  # noqa: F811
             reply = client.post(f"{base}/{alert_id}/{action}")
             assert reply.status_code == 422, (action, alert_id, reply.text)
     # the role table (web.md) and docs/monitor.md agree: viewers and metrics:read keys read it
+    assert world.login("viewer").get(base).status_code == 200
     assert world.key_client("metrics:read").get(base).status_code == 200
     assert world.key_client("shop").get(base).status_code == 403
+
+
+MONITOR_ROUTES = [
+    ("GET", "/api/dashboard/{}"),
+    ("GET", "/api/stream/{}"),
+    ("GET", "/api/monitor/{}/alerts"),
+    ("POST", "/api/monitor/{}/alerts/1/ack"),
+    ("POST", "/api/monitor/{}/alerts/1/assign?to=ops"),
+    ("POST", "/api/monitor/{}/alerts/1/resolve"),
+    ("POST", "/api/monitor/{}/spend"),
+    ("POST", "/api/monitor/{}/skus"),
+    ("POST", "/api/monitor/{}/stock"),
+    ("POST", "/api/monitor/{}/posts"),
+    ("POST", "/api/monitor/{}/coupons"),
+    ("GET", "/api/monitor/{}/rca"),
+]
+
+
+def test_a_bad_campaign_id_in_the_path_is_422_before_any_handler(
+    live_world,  # noqa: F811
+    monkeypatch,
+) -> None:
+    import dacu.monitor.api as monitor_api
+
+    world, _monitor = live_world
+    client = world.login("admin")
+
+    def no_handler(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a handler ran for a bad campaign id")
+
+    monkeypatch.setattr(monitor_api, "_serving", no_handler)
+    for method, route in MONITOR_ROUTES:
+        for bad in ("%2E%2E", ".hidden", "-x", "a%20b", "x" * 65, "%E5%BA%97"):
+            reply = client.request(method, route.format(bad), json=[])
+            assert reply.status_code == 422, (route, bad, reply.text)
+            assert "campaign_id" in reply.json()["detail"], (route, bad, reply.text)

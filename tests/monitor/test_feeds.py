@@ -78,6 +78,52 @@ def test_skus_and_stock_feed_refuse_bad_items_one_by_one(fed) -> None:
     assert client.post(f"/api/monitor/{CID}/skus", content=b"{not json").status_code == 400
 
 
+FEEDS = ("skus", "stock", "posts", "coupons", "spend")
+
+
+def test_a_request_that_is_not_a_batch_is_refused_whole(fed) -> None:
+    client, monitor = fed
+    version = monitor.version
+    for feed in FEEDS:
+        for body in ([], {"sku_id": "SKU-A", "stock": 3}):
+            answer = client.post(f"/api/monitor/{CID}/{feed}", json=body)
+            assert answer.status_code == 422, (feed, answer.text)
+            if feed == "spend" and body:
+                continue  # its body is typed as an array in the OpenAPI document: FastAPI's 422
+            errors = answer.json().get("rejected") or answer.json()["errors"]
+            assert [e["index"] for e in errors] == [-1], (feed, errors)
+            assert errors[0]["reason"].startswith("body:")
+    assert monitor.version == version and monitor.skus == [] and monitor.spend == {}
+
+
+def test_feed_items_share_the_batch_bounds(fed) -> None:
+    client, monitor = fed
+    answer = client.post(
+        f"/api/monitor/{CID}/skus",
+        json=[
+            {"sku_id": "SKU-A", "stock": True},  # a boolean is not a count
+            {"sku_id": "SKU-B", "price_fen": 2**63},  # beyond int64 (and DACU_MAX_AMOUNT)
+            {"sku_id": "SKU-C", "name": "名" * 300},  # longer than 256 characters
+            {"sku_id": "..", "stock": 1},  # dots only never name anything
+            {"sku_id": "SKU-E", "price_fen": 23900, "stock": 870},
+        ],
+    ).json()
+    assert answer["accepted"] == 1
+    assert [(r["index"], r["reason"].split(":")[0]) for r in answer["rejected"]] == [
+        (0, "stock"),
+        (1, "price_fen"),
+        (2, "name"),
+        (3, "sku_id"),
+    ]
+    assert monitor.skus == [{"sku_id": "SKU-E", "price_fen": 23900, "stock": 870}]
+    coupons = client.post(
+        f"/api/monitor/{CID}/coupons",
+        json=[{"hour": "1970-01-01T00:00:00+08:00", "coupon": "C-1", "issued": 5, "redeemed": 1}],
+    )
+    assert coupons.status_code == 422
+    assert "plausible window" in coupons.json()["rejected"][0]["reason"]
+
+
 def test_stock_left_counts_units_paid_after_the_count(fed) -> None:
     client, monitor = fed
     client.post(

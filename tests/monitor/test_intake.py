@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from dacu.monitor.intake_orders import order_record_events
 from dacu.monitor.intake_traffic import snapshots_of
+from tests.flash.test_gifts import campaign_text, gift_world  # noqa: F401 - the fixture
 from tests.monitor.test_api import live_world  # noqa: F401 - the fixture
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -93,3 +94,63 @@ def test_traffic_snapshots_are_stored_and_a_period_sent_again_replaces_itself(li
     assert (window["uv"], window["pv"], window["periods"]) == (2100, 5100, 2)
     assert window["bounce_rate"] == (1200 * 0.40 + 900 * 0.25) / 2100
     assert store.window(start, start + timedelta(minutes=5), source="直通车")["uv"] == 300
+
+
+def test_orders_take_their_gifts_from_the_ledger_quotes_read(gift_world, tmp_path) -> None:  # noqa: F811
+    """The gift stock is 2 (tests.flash.test_gifts.GIFT). Orders pushed to /api/orders take
+    their gifts from it once per order, however often the order is pushed; after the second
+    order a quote no longer promises the gift (赠品已送完), and a third gift is refused by name."""
+    from dacu.config import parse_campaign
+    from dacu.monitor.api import install
+    from dacu.monitor.live import LiveMonitor
+
+    monitor = LiveMonitor(parse_campaign(campaign_text()), tmp_path / "live", detectors=False)
+    install(gift_world.app, monitor)
+    orders = gift_world.key_client("events:write")
+    shop = gift_world.key_client("shop")
+    cart = {"lines": [{"sku_id": "SKU-SK-001", "price": 299, "quantity": 2}]}  # ¥598 ≥ ¥300
+
+    def quote_says() -> list[str]:
+        body = {"campaign": "double11-2026", "cart": cart, "customer": {"id": "u"}}
+        answer = shop.post("/api/quote", json=body).json()
+        if any(a["id"] == "gift-mask" for a in answer["applied"]):
+            return ["gift"]
+        return [n["reason_zh"] for n in answer["not_applied"] if n["id"] == "gift-mask"]
+
+    def push(*records: dict) -> dict:
+        reply = orders.post("/api/orders?platform=tmall", json=list(records))
+        assert reply.status_code in (200, 422), reply.text
+        return reply.json()
+
+    with_gift = {**PLACED, "total_fee": "598.00", "gifts": ["gift-mask"]}
+    try:
+        assert quote_says() == ["gift"]
+        first = push(with_gift)
+        assert first["accepted"] == 1 and first["gifts"] == {"taken": 1, "refused": []}
+        assert shop.get("/api/flash/gifts").json() == {"gift-mask": 1}
+        paid = {**with_gift, "pay_time": "2026-11-11 20:01:00"}
+        assert push(paid)["gifts"] == {"taken": 0, "refused": []}  # the same order moving on
+        assert shop.get("/api/flash/gifts").json() == {"gift-mask": 1}
+        assert quote_says() == ["gift"]
+        second = {**OTHER, "gifts": [{"id": "gift-mask", "quantity": 1}]}
+        bad = [
+            {**OTHER, "order_id": "T4", "gifts": [{"id": "gift-mask", "quantity": 0}]},
+            {**OTHER, "order_id": "T5", "gifts": [".."]},
+            {**OTHER, "order_id": "T6", "user_id": "u" * 200},  # beyond the collector's bounds
+        ]
+        answer = push(second, *bad)
+        assert answer["gifts"] == {"taken": 1, "refused": []}
+        assert [(r["index"], r["reason"].split(":")[0]) for r in answer["rejected"]] == [
+            (1, "gifts[0].quantity"),
+            (2, "gifts[0]"),
+            (3, "user_id"),
+        ]
+        assert shop.get("/api/flash/gifts").json() == {"gift-mask": 0}
+        assert quote_says() == ["赠品已送完"]
+        late = push({**OTHER, "order_id": "T3", "gifts": ["gift-mask"]})
+        assert late["accepted"] == 1  # the order is real; its gift is named as gone
+        assert late["gifts"]["refused"] == [
+            {"index": 0, "gift": "gift-mask", "reason": "赠品已送完 (gifts_gone)"}
+        ]
+    finally:
+        monitor.close()

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from dacu.web.batch import Amount, Id, Text, json_depth, validate_items
+from dacu.web.batch import (
+    Amount,
+    BatchRefused,
+    Count,
+    Id,
+    Instant,
+    Text,
+    batch_of,
+    json_depth,
+    validate_items,
+)
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\n\x00'),
@@ -65,3 +77,31 @@ def test_validate_items_keeps_the_good_and_names_each_bad_one() -> None:
         (5, "amount_fen"),
     ]
     assert validate_items(Row, rows[:1])[1] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [({"rows": []}, "JSON array"), ([], "empty batch"), ([{}] * 4, "4 items, at most 3")],
+)
+def test_a_request_that_is_not_a_batch_is_refused_whole(body: object, why: str) -> None:
+    with pytest.raises(BatchRefused, match=why):
+        batch_of(body, limit=3)
+    assert batch_of([{}] * 3, limit=3) == [{}] * 3
+
+
+def test_counts_take_csv_digits_but_never_booleans() -> None:
+    count = TypeAdapter(Count)
+    assert count.validate_python("12") == 12  # a CSV cell
+    for bad in (True, False, -1, 10**9 + 1, 1.5, "twelve"):
+        with pytest.raises(ValidationError):
+            count.validate_python(bad)
+
+
+def test_instants_need_a_zone_and_a_plausible_time() -> None:
+    instant = TypeAdapter(Instant)
+    at = instant.validate_python("2026-11-11T20:00:00+08:00")
+    assert at == datetime(2026, 11, 11, 12, tzinfo=UTC)
+    tomorrow_and_more = datetime.now(UTC) + timedelta(days=2)
+    for bad in ("2026-11-11T20:00:00", "1999-12-31T23:00:00+00:00", tomorrow_and_more):
+        with pytest.raises(ValidationError):
+            instant.validate_python(bad)

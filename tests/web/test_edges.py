@@ -152,3 +152,21 @@ def test_the_campaign_api_refuses_alias_bombs_unsafe_ids_and_unchecked_sections(
         reply.status_code == 400 and "flash_sales[0] (id lipstick-2000)" in reply.json()["detail"]
     )
     assert [c["id"] for c in operator.get("/api/campaigns").json()] == [world.campaign_id]
+
+
+def test_the_campaign_and_quote_apis_name_every_problem_of_the_promotions(world: World) -> None:
+    from tests.test_config_edges import SEVERAL, assert_every_problem
+
+    operator = world.session_of("operator")
+    reply = operator.post("/api/campaigns", json={"yaml": SEVERAL})
+    assert reply.status_code == 400
+    assert_every_problem(reply.json()["detail"])
+    inline = [
+        {"id": "p1", "type": "every", "every": 0, "discount": 5},
+        {"id": "p2", "type": "flash", "price": 149, "group": "g"},
+    ]
+    cart = {"lines": [{"sku_id": "A", "price": 100, "quantity": 1}]}
+    reply = operator.post("/api/quote", json={"promotions": inline, "cart": cart})
+    assert reply.status_code == 422
+    detail = reply.json()["detail"]
+    assert "promotions[0] (id p1).every" in detail and "promotions[1] (id p2).group" in detail

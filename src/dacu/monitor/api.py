@@ -41,16 +41,21 @@ from urllib.parse import unquote
 from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request
-from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict
 
 from dacu.monitor import owner
 from dacu.monitor.dashboard import snapshot
 from dacu.monitor.live import LiveMonitor, recent_audit
-from dacu.web.batch import Amount, Id, Moment, is_safe_id, validate_items
+from dacu.web.batch import (
+    AlertId,
+    BatchRefused,
+    CampaignId,
+    batch_of,
+    is_safe_id,
+    validate_items,
+)
 
 router = APIRouter()
 _open_lock = threading.Lock()
@@ -366,7 +371,7 @@ def checked_accept(collector: Any, body: bytes) -> Any:
 
 @router.get("/api/dashboard/{campaign_id}")
 async def dashboard(
-    request: Request, campaign_id: str, lang: str = Query("zh", pattern="^(zh|en)$")
+    request: Request, campaign_id: CampaignId, lang: str = Query("zh", pattern="^(zh|en)$")
 ) -> dict:
     """The dashboard document: tiles vs plan, hourly curve, channel/category tables, funnel,
     watches and alerts (money in fen plus display text)."""
@@ -379,7 +384,7 @@ async def dashboard(
 
 @router.get("/api/stream/{campaign_id}")
 async def stream(
-    request: Request, campaign_id: str, lang: str = Query("zh", pattern="^(zh|en)$")
+    request: Request, campaign_id: CampaignId, lang: str = Query("zh", pattern="^(zh|en)$")
 ) -> StreamingResponse:
     """Server-sent events: `data: <dashboard document>` whenever data changed (checked each second)
     and at least every 5 seconds."""
@@ -406,7 +411,7 @@ async def stream(
 
 @router.get("/api/monitor/{campaign_id}/alerts")
 async def alerts(
-    request: Request, campaign_id: str, limit: int = Query(50, ge=1, le=500)
+    request: Request, campaign_id: CampaignId, limit: int = Query(50, ge=1, le=500)
 ) -> list[dict]:
     """The alert log of the campaign, newest first (with root cause and playbook)."""
     return await _on_monitor(
@@ -414,11 +419,8 @@ async def alerts(
     )
 
 
-AlertId = PathParam(..., ge=1, le=2**63 - 1, description="alert id (a positive 64-bit integer)")
-
-
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/ack")
-async def ack(request: Request, campaign_id: str, alert_id: int = AlertId) -> dict:
+async def ack(request: Request, campaign_id: CampaignId, alert_id: AlertId) -> dict:
     """Acknowledge an alert: someone is on it, so it is not escalated."""
     actor = _actor(request)
     return await _on_monitor(
@@ -429,8 +431,8 @@ async def ack(request: Request, campaign_id: str, alert_id: int = AlertId) -> di
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/assign")
 async def assign(
     request: Request,
-    campaign_id: str,
-    alert_id: int = AlertId,
+    campaign_id: CampaignId,
+    alert_id: AlertId,
     to: str = Query(..., min_length=1, max_length=64),
 ) -> dict:
     """Assign an alert to a person (`?to=张三`): acknowledged in their name."""
@@ -441,32 +443,27 @@ async def assign(
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/resolve")
-async def resolve(request: Request, campaign_id: str, alert_id: int = AlertId) -> dict:
+async def resolve(request: Request, campaign_id: CampaignId, alert_id: AlertId) -> dict:
     actor = _actor(request)
     return await _on_monitor(request, campaign_id, lambda monitor: monitor.resolve(alert_id, actor))
 
 
-class SpendRow(BaseModel):
-    """One hour of one channel's ad spend (integer fen, within the plausible maximum)."""
-
-    model_config = ConfigDict(extra="forbid")
-    hour: Moment
-    channel: Id
-    spend_fen: Amount
-
-
 @router.post("/api/monitor/{campaign_id}/spend")
-async def spend(request: Request, campaign_id: str, rows: list[Any] = Body(...)) -> Any:
+async def spend(request: Request, campaign_id: CampaignId, rows: list[Any] = Body(...)) -> Any:
     """Ad spend rows `[{"hour": "2026-11-11T20:00+08:00", "channel": "search_ads", "spend_fen": 1200000}]`.
 
     All or nothing: spend rows add up and carry no id, so storing the good rows of a refused batch
     would count them twice when the corrected batch is sent again. A batch with any bad row is
     refused (422) with every bad row's index and reason, and nothing is added."""
-    good, errors = validate_items(SpendRow, rows)
-    if errors or not rows:
+    from dacu.monitor.feeds import SpendItem
+
+    try:
+        good, errors = validate_items(SpendItem, batch_of(rows))
+    except BatchRefused as exc:
+        good, errors = [], [{"index": -1, "reason": str(exc)}]
+    if errors:
         from dacu.web.problems import Problem
 
-        errors = errors or [{"index": -1, "reason": "body: no rows (an empty batch)"}]
         detail = f"{len(errors)} bad row(s), nothing added: " + "; ".join(
             f"rows[{e['index']}].{e['reason']}" for e in errors[:5]
         )
@@ -483,26 +480,32 @@ async def spend(request: Request, campaign_id: str, rows: list[Any] = Body(...))
 async def _feed(
     request: Request, campaign_id: str, model: type, store: Callable[[LiveMonitor, list], int]
 ) -> JSONResponse:
-    """Validate a POSTed JSON array item by item (`dacu.monitor.feeds`), store the good items in
-    the campaign's monitor, and answer {accepted, rejected: [{index, reason}]}."""
-    from dacu.monitor.feeds import answer, validate_items
+    """Validate a POSTed JSON array item by item (`dacu.web.batch.validate_items`), store the
+    good items in the campaign's monitor, and answer {accepted, rejected: [{index, reason}]}; a
+    body that is not a non-empty array (at most `MAX_ITEMS`) is refused whole, nothing stored."""
+    from dacu.monitor.feeds import answer
 
     try:
         items = json.loads(await request.body())
     except ValueError as exc:
         raise HTTPException(400, f"body: not JSON ({exc})") from None
-    good, bad = validate_items(model, items)
+    try:
+        good, bad = validate_items(model, batch_of(items))
+    except BatchRefused as exc:
+        body, status = answer(0, [{"index": -1, "reason": str(exc)}])
+        return JSONResponse(body, status_code=status)
     monitor = await _serving(request, campaign_id)
     if isinstance(monitor, Response):
         return monitor  # type: ignore[return-value]
-    stored = await run_in_threadpool(store, monitor, good) if good else 0
+    items = [item for _, item in good]
+    stored = await run_in_threadpool(store, monitor, items) if items else 0
     DOCUMENTS.forget(monitor)
     body, status = answer(stored, bad)
     return JSONResponse(body, status_code=status)
 
 
 @router.post("/api/monitor/{campaign_id}/skus")
-async def skus(request: Request, campaign_id: str) -> JSONResponse:
+async def skus(request: Request, campaign_id: CampaignId) -> JSONResponse:
     """The SKU table (商品表), added or replaced by sku_id: `[{"sku_id": "SKU-SC-001", "name":
     "澜序 精华 30ml", "category": "skincare", "price_fen": 23900, "stock": 870}]` (stock: units at
     the campaign start). For the stock watch, its alerts and the top-SKU table."""
@@ -512,7 +515,7 @@ async def skus(request: Request, campaign_id: str) -> JSONResponse:
 
 
 @router.post("/api/monitor/{campaign_id}/stock")
-async def stock(request: Request, campaign_id: str) -> JSONResponse:
+async def stock(request: Request, campaign_id: CampaignId) -> JSONResponse:
     """Stock levels (库存同步) `[{"sku_id": "SKU-SC-001", "stock": 412, "at":
     "2026-11-11T20:00:00+08:00"}]`: units left at `at`; the units paid after it are taken off."""
     from dacu.monitor.feeds import StockItem
@@ -521,7 +524,7 @@ async def stock(request: Request, campaign_id: str) -> JSONResponse:
 
 
 @router.post("/api/monitor/{campaign_id}/posts")
-async def posts(request: Request, campaign_id: str) -> JSONResponse:
+async def posts(request: Request, campaign_id: CampaignId) -> JSONResponse:
     """Public-opinion posts (舆情) `[{"time": "2026-11-11T20:05:00+08:00", "text": "优惠券用不了",
     "source": "微博", "author": "…"}]`, scored on arrival (or with their own `positive`
     probability); the burst detector runs on the event clock and raises 负面舆情爆发."""
@@ -531,7 +534,7 @@ async def posts(request: Request, campaign_id: str) -> JSONResponse:
 
 
 @router.post("/api/monitor/{campaign_id}/coupons")
-async def coupons(request: Request, campaign_id: str) -> JSONResponse:
+async def coupons(request: Request, campaign_id: CampaignId) -> JSONResponse:
     """Coupons issued and redeemed per hour `[{"hour": "2026-11-11T03:00+08:00", "coupon":
     "C-300-50", "issued": 1200, "redeemed": 1056}]` (the platform's coupon report): the coupon
     watch judges each slot's redemption rate against its bands and advises 增发 / 暂停 / 补发."""
@@ -549,7 +552,7 @@ def _plain(items: list) -> list[dict]:
 @router.get("/api/monitor/{campaign_id}/rca")
 async def rca(
     request: Request,
-    campaign_id: str,
+    campaign_id: CampaignId,
     metric: str = Query("paid_gmv_fen"),
     minutes: int = Query(60, ge=5, le=1440),
 ) -> dict:

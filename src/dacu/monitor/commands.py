@@ -202,7 +202,7 @@ def read_items(path: Path, model: type) -> list:
     an error naming the file, line and field."""
     import csv
 
-    from dacu.monitor.feeds import validate_items
+    from dacu.web.batch import validate_items
 
     if not path.exists():
         raise InputError("no such file", file=str(path))
@@ -216,7 +216,7 @@ def read_items(path: Path, model: type) -> list:
         index, (field, _, reason) = bad[0]["index"], bad[0]["reason"].partition(": ")
         line = index + first_line if first_line and index is not None else None
         raise InputError(reason, file=str(path), line=line, column=field)
-    return good
+    return [item for _, item in good]
 
 
 def _checked_plan(path: Path, tz: str):

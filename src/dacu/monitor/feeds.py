@@ -1,76 +1,67 @@
-"""The monitor's other feeds (besides events): the SKU table, stock levels, ad spend per hour and
-public-opinion posts, POSTed as JSON arrays by the shop's systems.
+"""The monitor's other feeds (besides events): the SKU table, stock levels, ad spend per hour,
+coupon counts and public-opinion posts, POSTed as JSON arrays by the shop's systems.
 
-Each item is validated on its own (pydantic: types, bounds, lengths); bad items are refused one by
-one with their index and reason, the good ones are stored, and the answer says both:
-`{"accepted": n, "rejected": [{"index": i, "reason": "…"}]}`.
+The item models are built from the shared bounds of `dacu.web.batch` (`Id`, `Text`, `Amount`,
+`Count`, `Instant`, `Moment`) and checked by its `validate_items`: bad items are refused one by one
+with their index and reason, the good ones are stored, and the answer says both:
+`{"accepted": n, "rejected": [{"index": i, "reason": "…"}]}`. Spend rows are the exception, all
+or nothing (see `SpendItem`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_ITEMS = 100_000  # per request
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-Fen = Annotated[int, Field(ge=0, le=10**13)]  # up to ¥1000亿
+from dacu.web.batch import Amount, Count, Id, Instant, Moment, Text
 
 
 class _Item(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("needs a time zone, e.g. 2026-11-11T20:00:00+08:00")
-    return value
-
-
 class SkuItem(_Item):
     """One SKU of the SKU table (商品表): its stock is the count at the campaign start."""
 
     sku_id: Id
-    name: Annotated[str, Field(max_length=200)] | None = None
-    category: Annotated[str, Field(max_length=64)] | None = None
-    brand: Annotated[str, Field(max_length=64)] | None = None
-    price_fen: Fen | None = None
-    cost_fen: Fen | None = None
-    stock: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    name: Text | None = None
+    category: Text | None = None
+    brand: Text | None = None
+    price_fen: Amount | None = None
+    cost_fen: Amount | None = None
+    stock: Count | None = None
 
 
 class StockItem(_Item):
     """A stock level counted at a moment (库存同步): units left then."""
 
     sku_id: Id
-    stock: Annotated[int, Field(ge=0, le=10**9)]
-    at: datetime
-
-    _tz = field_validator("at")(_aware)
+    stock: Count
+    at: Instant
 
 
-class SpendItem(_Item):
-    """Ad spend of one channel in one hour (from the ad platform's report or API)."""
+class SpendItem(BaseModel):
+    """Ad spend of one channel in one hour (from the ad platform's report or API); a naive hour
+    is read in the campaign's time zone. Spend rows add up and carry no id, so a batch of them is
+    applied all or nothing (a partial apply and a retry would count the good rows twice)."""
 
-    hour: datetime
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    hour: Moment
     channel: Id
-    spend_fen: Fen
-
-    _tz = field_validator("hour")(_aware)
+    spend_fen: Amount
 
 
 class CouponItem(_Item):
     """Coupons issued (claimed) and redeemed in one hour, from the platform's coupon report
     (券核销报表) when the coupons are not issued by dacu's own coupon store."""
 
-    hour: datetime
+    hour: Instant
     coupon: Id
-    issued: Annotated[int, Field(ge=0, le=10**9)]
-    redeemed: Annotated[int, Field(ge=0, le=10**9)]
-
-    _tz = field_validator("hour")(_aware)
+    issued: Count
+    redeemed: Count
 
     @model_validator(mode="after")
     def _fewer_redeemed(self) -> CouponItem:
@@ -83,37 +74,11 @@ class PostItem(_Item):
     """A public post about the shop (Weibo, 小红书, customer service). `positive`: the probability
     it is positive when the sender scored it; otherwise the monitor scores it."""
 
-    time: datetime
+    time: Instant
     text: Annotated[str, Field(min_length=1, max_length=2000)]
     source: Annotated[str, Field(max_length=32)] = ""
     author: Annotated[str, Field(max_length=64)] = ""
     positive: Annotated[float, Field(ge=0, le=1)] | None = None
-
-    _tz = field_validator("time")(_aware)
-
-
-M = TypeVar("M", bound=_Item)
-
-
-def validate_items(model: type[M], items: Any) -> tuple[list[M], list[dict]]:
-    """(good items, [{"index", "reason"}]) of a JSON array."""
-    if not isinstance(items, list):
-        return [], [{"index": None, "reason": "send a JSON array of items"}]
-    if len(items) > MAX_ITEMS:
-        return [], [{"index": None, "reason": f"at most {MAX_ITEMS:,} items per request"}]
-    good, bad = [], []
-    for index, item in enumerate(items):
-        try:
-            good.append(model.model_validate(item))
-        except ValidationError as exc:
-            bad.append({"index": index, "reason": _reason(exc)})
-    return good, bad
-
-
-def _reason(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "item"
-    return f"{where}: {first['msg']}"
 
 
 def answer(accepted: int, rejected: Sequence[dict]) -> tuple[dict, int]:

@@ -3,12 +3,18 @@
     POST /api/orders?campaign=ID&platform=tmall   order records (JSON array or JSON lines)
     POST /api/traffic?campaign=ID                 traffic snapshots (minute/hour × source)
 
-Order records become order/pay/refund events through the collector (intake_orders); snapshots go
+Order records become order/pay/refund events through the collector (intake_orders), and the gifts
+they received are taken from the campaign's gift ledger when this server runs its coupon/flash
+store (`DACU_CAMPAIGN`, `DACU_STORE`: the ledger quotes read); snapshots go
 to the monitor's own traffic table (intake_traffic). Both answer per item: accepted, duplicates or
 replaced, and the refused ones with their index and reason (422 when nothing was usable).
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -55,16 +61,43 @@ async def collect_orders(
 
     Example: `curl -X POST -H 'X-API-Key: dacu_…' --data-binary @orders.jsonl
     '/api/orders?platform=tmall'` → `{"orders": 2, "accepted": 3, "duplicates": 1, "rejected": []}`.
+    Records with `gifts` take them from the gift ledger; the answer then adds
+    `"gifts": {"taken": n, "refused": [{"index", "gift", "reason"}]}` (赠品已送完 when gone).
     """
     from dacu.monitor.intake_orders import accept_orders
 
     monitor, items, unparsable = await _monitor_and_items(request, campaign)
     if isinstance(monitor, Response):
         return monitor
-    tz = monitor.campaign.timezone  # type: ignore[attr-defined]
+    config = monitor.campaign  # type: ignore[attr-defined]
     collector = monitor.collector  # type: ignore[attr-defined]
-    result = await run_in_threadpool(accept_orders, collector, items, platform=platform, tz=tz)
+    result = await run_in_threadpool(
+        accept_orders,
+        collector,
+        items,
+        platform=platform,
+        tz=config.timezone,
+        take_gift=_gift_ledger(request, config.id),
+    )
     return _answer(result, unparsable)
+
+
+def _gift_ledger(request: Request, campaign_id: str) -> Callable[..., Any] | None:
+    """`take_gift` of the coupon/flash store this server runs for the campaign (the ledger
+    `POST /api/quote` reads), or None without one."""
+    from fastapi import HTTPException
+
+    from dacu.flash.api import get_store
+
+    if getattr(request.app.state, "flash_store", None) is None and not os.environ.get(
+        "DACU_CAMPAIGN"
+    ):
+        return None
+    try:
+        store = get_store(request)
+    except HTTPException:
+        return None
+    return store.take_gift if store.config.campaign_id == campaign_id else None
 
 
 @router.post("/api/traffic")

@@ -15,21 +15,31 @@ JSON object with the order's state at that moment:
 | user_id | buyer_nick, buyer_open_uid | the buyer (else the order is its own buyer) |
 | sku_id, quantity | outer_iid / num_iid, num | |
 | channel, category, region, campaign_id | receiver_state (region) | |
+| gifts | | the 满赠 gifts the order received: `["gift-mask"]` or `[{"id": "gift-mask", "quantity": 2}]` |
 
 Each record gives the events of `dacu.warehouse.orders` (an order event; a pay event once paid; a
 refund event once refunded) with ids `PLATFORM:ORDER:order|pay|refund`, so pushing the same order
-again as it moves on adds only its new events. The events go through the collector's public
-`accept`, so they are deduplicated, made durable and rolled up like any other event.
+again as it moves on adds only its new events. The events are checked against the collector's
+bounds (`dacu.web.batch.EventBounds`: a record with a bad value is refused whole) and go through
+the collector's public `accept`, so they are deduplicated, made durable and rolled up like any
+other event. An order's gifts are taken from the campaign's gift ledger (the one quotes read), once
+per order and gift however often the order is pushed, so a quote says 赠品已送完 after the last.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dacu.errors import MoneyError
 from dacu.money import parse_fen
+from dacu.web.batch import EventBounds, is_safe_id, validate_items
+
+MAX_GIFTS = 20  # gift lines on one order
+MAX_GIFT_QUANTITY = 10_000  # as POST /api/flash/gifts/{gift}/take
+TakeGift = Callable[..., Any]  # FlashStore.take_gift(gift_id, quantity, *, key, order_id) → Outcome
 
 ALIASES = {
     "tid": "order_id",
@@ -62,6 +72,7 @@ FIELDS = {
     "category",
     "region",
     "campaign_id",
+    "gifts",
 }
 CARRIED = ("channel", "campaign_id", "sku_id", "category", "region")
 
@@ -153,29 +164,106 @@ def _event(base: dict, platform: str, kind: str, ts: datetime, fen: int) -> dict
     }
 
 
-def accept_orders(collector: Any, items: list[Any], *, platform: str, tz: str) -> dict:
-    """Feed order records to `collector` (its public `accept`); the answer per record.
+def gifts_of(item: Any) -> list[tuple[str, int]] | str:
+    """The 满赠 gifts an order record received as [(gift promotion id, quantity)], or why not."""
+    raw = item.get("gifts") if isinstance(item, dict) else None
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_GIFTS:
+        return f"gifts: expected a list of at most {MAX_GIFTS} gift promotion ids"
+    gifts = []
+    for at, line in enumerate(raw):
+        gift, quantity = (
+            (line.get("id"), line.get("quantity", 1)) if isinstance(line, dict) else (line, 1)
+        )
+        if not isinstance(gift, str) or not is_safe_id(gift):
+            return (
+                f"gifts[{at}]: expected a gift promotion id (its id: in the campaign), got {gift!r}"
+            )
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            return f"gifts[{at}].quantity: expected a whole number, got {quantity!r}"
+        if not 1 <= quantity <= MAX_GIFT_QUANTITY:
+            return f"gifts[{at}].quantity: 1 … {MAX_GIFT_QUANTITY:,}, got {quantity}"
+        gifts.append((gift, quantity))
+    return gifts
+
+
+def accept_orders(
+    collector: Any,
+    items: list[Any],
+    *,
+    platform: str,
+    tz: str,
+    take_gift: TakeGift | None = None,
+) -> dict:
+    """Feed order records to `collector` (its public `accept`) and their gifts to the gift ledger
+    (`take_gift`, the campaign's coupon/flash store); the answer per record.
 
     `{"orders": n records read, "accepted": new events, "duplicates": events already held,
-    "rejected": [{"index": record index, "reason": …}]}`."""
-    zone = ZoneInfo(tz)
-    events: list[dict] = []
-    owners: list[int] = []  # record index of each event
-    rejected: list[dict] = []
-    for index, item in enumerate(items):
-        made = order_record_events(item, platform=platform, tz=zone)
-        if isinstance(made, str):
-            rejected.append({"index": index, "reason": made})
-            continue
-        events += made
-        owners += [index] * len(made)
+    "rejected": [{"index": record index, "reason": …}]}`, and when a record carries gifts
+    `"gifts": {"taken": n, "refused": [{"index", "gift", "reason"}]}`."""
+    records, rejected = _records(items, platform=platform, zone=ZoneInfo(tz))
+    events = [event for _, made, _ in records for event in made]
+    owners = [index for index, made, _ in records for _ in made]  # record index of each event
     result = collector.accept(events) if events else None
+    refused = set()
     if result is not None:
         for rejection in result.rejected:
+            refused.add(owners[rejection.index])
             rejected.append({"index": owners[rejection.index], "reason": rejection.reason})
-    return {
+    answer = {
         "orders": len(items),
         "accepted": result.accepted if result else 0,
         "duplicates": result.duplicates if result else 0,
         "rejected": sorted(rejected, key=lambda r: r["index"]),
     }
+    given = [(i, made[0]["order_id"], gifts) for i, made, gifts in records if gifts]
+    if given:
+        kept = [(i, order, gifts) for i, order, gifts in given if i not in refused]
+        answer["gifts"] = _take_gifts(kept, take_gift, platform)
+    return answer
+
+
+def _records(
+    items: list[Any], *, platform: str, zone: ZoneInfo
+) -> tuple[list[tuple[int, list[dict], list[tuple[str, int]]]], list[dict]]:
+    """([(record index, its events, its gifts)] of the usable records, [{index, reason}] of the
+    others); a record with any event out of the collector's bounds is refused whole."""
+    records, rejected = [], []
+    for index, item in enumerate(items):
+        made = order_record_events(item, platform=platform, tz=zone)
+        gifts = gifts_of(item) if not isinstance(made, str) else []
+        problem = made if isinstance(made, str) else gifts if isinstance(gifts, str) else None
+        if problem is not None:
+            rejected.append({"index": index, "reason": problem})
+            continue
+        records.append((index, made, gifts))
+    events = [event for _, made, _ in records for event in made]
+    owners = [position for position, (_, made, _) in enumerate(records) for _ in made]
+    _, errors = validate_items(EventBounds, events)
+    bad = {owners[e["index"]]: e["reason"] for e in reversed(errors)}  # the first per record
+    for position, reason in bad.items():
+        rejected.append({"index": records[position][0], "reason": reason})
+    return [r for position, r in enumerate(records) if position not in bad], rejected
+
+
+def _take_gifts(
+    given: list[tuple[int, str, list[tuple[str, int]]]], take_gift: TakeGift | None, platform: str
+) -> dict:
+    """Each order's gifts taken from the ledger, once per (order, gift): a record pushed again
+    as the order moves on replays its answer instead of taking a second gift."""
+    taken, refused = 0, []
+    for index, order_id, gifts in given:
+        for gift, quantity in gifts:
+            if take_gift is None:
+                why = "no gift ledger for this campaign here (DACU_CAMPAIGN and DACU_STORE)"
+                refused.append({"index": index, "gift": gift, "reason": why})
+                continue
+            key = f"order:{platform}:{order_id}:{gift}"
+            outcome = take_gift(gift, quantity, key=key, order_id=order_id)
+            if outcome.ok:
+                taken += 0 if outcome.replayed else quantity
+            else:
+                reason = f"{outcome.message_zh} ({outcome.reason.value})"
+                refused.append({"index": index, "gift": gift, "reason": reason})
+    return {"taken": taken, "refused": refused}

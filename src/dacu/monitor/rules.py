@@ -235,29 +235,44 @@ class AlertRule(_Model):
 
 
 def load_rules(campaign: Campaign, *, source: str = "campaign") -> list[AlertRule]:
-    """Validate `alerts:`; errors name `alerts[i] (id X).field`."""
-    rules, seen = [], set()
-    zone = campaign.tz
+    """Validate `alerts:`; one ConfigError names every problem (`alerts[i] (id X).field`), one
+    per line."""
+    rules, seen, problems = [], set(), []
     for index, item in enumerate(campaign.alerts):
-        ident = item.get("id", "?") if isinstance(item, dict) else "?"
-        try:
-            item = in_fen(item)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: alerts[{index}] (id {ident}).{exc}") from None
-        try:
-            rule = AlertRule.model_validate(_localise(item, zone))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function"))
-            message = first["msg"].removeprefix("Value error, ")
-            raise ConfigError(
-                f"{source}: alerts[{index}] (id {ident}).{where or 'rule'}: {message}"
-            ) from None
-        if rule.id in seen:
-            raise ConfigError(f"{source}: alerts[{index}].id: duplicate id {rule.id!r}")
-        seen.add(rule.id)
-        rules.append(rule)
+        where = f"{source}: alerts[{index}]"
+        ident = item.get("id") if isinstance(item, dict) else None
+        if isinstance(ident, str | int):  # counted even when the first was refused
+            if ident in seen:
+                problems.append(f"{where}.id: duplicate id {ident!r}")
+            seen.add(ident)
+        rule = _rule(item, where, campaign.tz, problems)
+        rules += [rule] if rule is not None else []
+    if problems:
+        raise ConfigError("\n".join(problems))
     return rules
+
+
+def _rule(item: Any, where: str, zone: ZoneInfo, problems: list[str]) -> AlertRule | None:
+    """One alert rule, or None with each of its problems added to `problems`."""
+    ident = item.get("id", "?") if isinstance(item, dict) else "?"
+    where = f"{where} (id {ident})"
+    try:
+        item = in_fen(item)
+    except ValueError as exc:  # a money bound that is not an amount: 'below: …'
+        problems.append(f"{where}.{exc}")
+        return None
+    try:
+        return AlertRule.model_validate(_localise(item, zone))
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = "".join(
+                f"[{p}]" if isinstance(p, int) else f".{p}"
+                for p in error["loc"]
+                if not str(p).startswith("function")
+            )
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}{field or '.rule'}: {message}")
+        return None
 
 
 MONEY = frozenset({"gmv_fen", "paid_gmv_fen", "asp_fen", "refund_fen", "spend_fen"})

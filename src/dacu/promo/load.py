@@ -1,6 +1,7 @@
 """Read the campaign's `promotions:`, `coupons:` and `flash_sales:` sections into a `PromoBook`.
 
-Errors name the section, the item and its id, and the field:
+Errors name the section, the item and its id, and the field, one problem per line (every problem
+of the sections, not only the first):
 ``promotions[0] (id store-tiers).tiers[0].threshold: not an amount of money: 'abc'``.
 """
 
@@ -56,31 +57,47 @@ def parse_promotions(
     zone: ZoneInfo | None = None,
     flash_sales: list[dict[str, Any]] = (),
 ) -> PromoBook:
-    """Validate loose dicts (as in the campaign file) into a `PromoBook`."""
+    """Validate loose dicts (as in the campaign file) into a `PromoBook`; one ConfigError names
+    every problem, one per line, not only the first."""
     zone = zone or ZoneInfo(DEFAULT_TZ)
     rules = PRESETS.get(platform, TMALL)
+    problems: list[str] = []
+
+    def checked(parse: Any, raw: Any, where: str) -> Any:
+        try:
+            return parse(raw, where=where, zone=zone)
+        except ConfigError as exc:
+            problems.extend(str(exc).splitlines())
+            return None
+
     parsed: list[Any] = []
     seen: set[str] = set()
     for index, raw in enumerate(promotions):
         where = _where("promotions", index, raw)
         if isinstance(raw, dict) and raw.get("type") == "stacking":
-            config = _validate(StackingConfig, raw, where)
-            rules = PRESETS[config.preset] if config.preset else rules
-            rules = rules.with_base(config.base)
+            config = checked(_stacking, raw, where)
+            if config is not None:
+                rules = PRESETS[config.preset] if config.preset else rules
+                rules = rules.with_base(config.base)
             continue
-        item = parse_promotion(raw, where=where, zone=zone)
-        _unique(item.id, seen, where)
-        _group_allowed(item, where)
-        parsed.append(item)
+        problems += _unique(raw, seen, where)
+        item = checked(parse_promotion, raw, where)
+        if item is not None:
+            problems += _group_allowed(item, where)
+            parsed.append(item)
     for index, raw in enumerate(flash_sales):
-        item = parse_promotion(raw, where=_where("flash_sales", index, raw), zone=zone)
-        parsed.append(item)
+        item = checked(parse_promotion, raw, _where("flash_sales", index, raw))
+        parsed += [item] if item is not None else []
     book_coupons: dict[str, Coupon] = {}
+    seen.clear()
     for index, raw in enumerate(coupons):
         where = _where("coupons", index, raw)
-        coupon = parse_coupon(raw, where=where, zone=zone)
-        _unique(coupon.id, set(book_coupons), where)
-        book_coupons[coupon.id] = coupon
+        problems += _unique(raw, seen, where)
+        coupon = checked(parse_coupon, raw, where)
+        if coupon is not None:
+            book_coupons[coupon.id] = coupon
+    if problems:
+        raise ConfigError("\n".join(problems))
     return PromoBook(tuple(parsed), book_coupons, rules, store, getattr(zone, "key", DEFAULT_TZ))
 
 
@@ -115,6 +132,10 @@ def _coupon_window(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _stacking(raw: Any, *, where: str, zone: ZoneInfo | None = None) -> StackingConfig:
+    return _validate(StackingConfig, raw, where)
+
+
 def _validate(model: Any, raw: Any, where: str) -> Any:
     try:
         return model.model_validate(raw)
@@ -141,7 +162,7 @@ def _describe(exc: ValidationError, where: str, skip_tag: str | None = None) -> 
         if error["type"] == "extra_forbidden":
             message = "unknown field (see docs/promo.md for the fields of this type)"
         messages.append(f"{where}{path}: {message}")
-    return "; ".join(messages)
+    return "\n".join(messages)
 
 
 _RELATIVE = re.compile(
@@ -156,22 +177,28 @@ def _where(section: str, index: int, raw: Any) -> str:
     return f"{section}[{index}] (id {ident})" if ident else f"{section}[{index}]"
 
 
-def _group_allowed(rule: Any, where: str) -> None:
+def _group_allowed(rule: Any, where: str) -> list[str]:
     """Price-stage promotions (秒杀, 一口价, 限时折扣, 会员价) set the price every later stage starts
     from: the lowest one applies, and nothing is chosen among them, so an exclusive group there
     would be silently ignored. Refused instead, saying what to do."""
     if rule.group and (isinstance(rule, PRICE_TYPES) or rule.stage == "price"):
-        raise ConfigError(
+        return [
             f"{where}.group: a price-stage promotion cannot be in an exclusive group (the lowest "
-            "price always applies); to keep a coupon or promotion off these items, list them "
+            "price always applies). To keep a coupon or promotion off these items, list them "
             "in its exclude_skus"
-        )
+        ]
+    return []
 
 
-def _unique(ident: str, seen: set[str], where: str) -> None:
+def _unique(raw: Any, seen: set[str], where: str) -> list[str]:
+    """A second item with an id already seen (counted even when the first was refused)."""
+    ident = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(ident, str | int):  # a missing or odd id is the model's to name
+        return []
     if ident in seen:
-        raise ConfigError(f"{where}.id: duplicate id {ident!r}")
+        return [f"{where}.id: duplicate id {ident!r}"]
     seen.add(ident)
+    return []
 
 
 def _localise(raw: dict[str, Any], zone: ZoneInfo | None) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
 from dacu.warehouse.metadata.alerts import AlertFilter
 from dacu.web.auth import Principal, current_principal
+from dacu.web.batch import CampaignId
 from dacu.web.problems import Problem
 
 router = APIRouter(prefix="/api")
-CampaignId = Path(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="campaign id")
 
 
 class Health(BaseModel):
@@ -166,7 +166,7 @@ def put_campaign(
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, summary="One campaign")
-def get_campaign(request: Request, campaign_id: str = CampaignId) -> CampaignOut:
+def get_campaign(request: Request, campaign_id: CampaignId) -> CampaignOut:
     with _db(request).session() as s:
         row = campaigns.get_campaign(s, campaign_id)
         if row is None:
@@ -177,7 +177,7 @@ def get_campaign(request: Request, campaign_id: str = CampaignId) -> CampaignOut
 @router.get(
     "/campaigns/{campaign_id}/plan", response_model=PlanOut, summary="The newest plan of a campaign"
 )
-def get_plan(request: Request, campaign_id: str = CampaignId) -> PlanOut:
+def get_plan(request: Request, campaign_id: CampaignId) -> PlanOut:
     with _db(request).session() as s:
         row = campaigns.latest_plan(s, campaign_id)
         if row is None:
@@ -194,7 +194,7 @@ def get_plan(request: Request, campaign_id: str = CampaignId) -> PlanOut:
 def post_plan(
     body: dict[str, Any],
     request: Request,
-    campaign_id: str = CampaignId,
+    campaign_id: CampaignId,
     who: Principal = Depends(current_principal),
 ) -> PlanOut:
     if body.get("campaign_id", campaign_id) != campaign_id:

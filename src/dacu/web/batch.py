@@ -1,13 +1,16 @@
 """Checks at the edge, before anything is parsed or stored: JSON depth, and per-item validation of
-the batches that enter the system (events, spend rows, stock, posts, orders, traffic).
+the batches that enter the system (events, spend rows, SKUs, stock, posts, coupon counts, orders,
+traffic). The one place for the bounds every batch shares and for the per-item validator.
 
     depth = json_depth(body)                    # before json.loads: 50,000 "[" cost a 422, not a 500
-    good, errors = validate_items(SpendRow, rows)
-    # good: [(index, SpendRow)], errors: [{"index": 1, "reason": "hour: …"}]
+    good, errors = validate_items(SpendItem, batch_of(rows))
+    # good: [(index, SpendItem)], errors: [{"index": 1, "reason": "hour: …"}]
 
-A batch is checked item by item: each bad item is named by its 0-based index and the reason (the
-first failing field with its value), the good ones go on. Types for the fields every batch shares
-(`Id`, `Text`, `Amount`, `Moment`) carry the limits in docs/web.md ("Security").
+`batch_of` refuses the request as a whole (not an array, empty, too many items: `BatchRefused`,
+nothing applied). Otherwise each item is checked on its own: a bad item is named by its 0-based
+index and the reason (the first failing field with its value), the good ones go on. Types for the
+fields batches share (`Id`, `Text`, `Amount`, `Count`, `Moment`, `Instant`) carry the limits in
+docs/web.md ("Security"); route path parameters (`CampaignId`, `AlertId`) are typed here too.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
+from fastapi import Path
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -30,12 +35,16 @@ from pydantic import (
     ValidationError,
 )
 
+from dacu.config import SAFE_CAMPAIGN_ID
+
 INT64_MAX = 2**63 - 1
 MAX_JSON_DEPTH = 32  # nested arrays/objects in any request body
 # letters (any script), digits and . : @ # + = ~ | - _ ; at least one that is not a dot
 ID_PATTERN = r"^\.*[\w:@#+=~|-][\w.:@#+=~|-]*$"
 SAFE_ID = re.compile(ID_PATTERN)
 MAX_TEXT = 256  # characters of a free-text field in a batch item (channel, region …)
+MAX_COUNT = 10**9  # units in one count (stock, coupons issued in an hour)
+MAX_ITEMS = 100_000  # items in one feed request (events: bounded by the body size instead)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)  # a clock ahead by up to a day is still plausible
 
@@ -59,12 +68,27 @@ def _moment(value: str) -> str:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("not an ISO 8601 time (e.g. 2026-11-11T20:00:00+08:00)") from None
+    _plausible(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return value
+
+
+def _instant(moment: datetime) -> datetime:
+    """A time with its zone, within the plausible window."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    at = moment.timestamp()
-    if not _EARLIEST_S <= at <= time.time() + _SLACK_S:
+        raise ValueError("needs a time zone, e.g. 2026-11-11T20:00:00+08:00")
+    return _plausible(moment)
+
+
+def _plausible(moment: datetime) -> datetime:
+    if not _EARLIEST_S <= moment.timestamp() <= time.time() + _SLACK_S:
         latest = datetime.now(UTC) + FUTURE_SLACK
         raise ValueError(f"outside the plausible window 2000-01-01 .. {latest:%Y-%m-%d %H:%M} UTC")
+    return moment
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # JSON true would otherwise count as 1
+        raise ValueError("a count, not true/false")
     return value
 
 
@@ -84,7 +108,10 @@ NumericId = Annotated[StrictInt, Field(ge=0, le=INT64_MAX)]  # Taobao user ids a
 # no control characters (checked by pydantic's Rust regex: a Python loop costs 20× more)
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Amount = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_FEN)]  # fen, DACU_MAX_AMOUNT
-Moment = Annotated[str, Field(max_length=64), AfterValidator(_moment)]
+Moment = Annotated[str, Field(max_length=64), AfterValidator(_moment)]  # kept as sent
+Instant = Annotated[datetime, AfterValidator(_instant)]  # parsed, zone required
+# units (stock, coupons issued): a whole number, digits in a CSV cell accepted, never a boolean
+Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=MAX_COUNT)]
 
 
 class EventBounds(BaseModel):
@@ -111,7 +138,36 @@ class EventBounds(BaseModel):
     variant: Text | None = None
 
 
+# -- path parameters: a bad value is a 422 naming the rule before any handler runs ---------------
+CampaignId = Annotated[
+    str,
+    Path(
+        pattern=f"^{SAFE_CAMPAIGN_ID.pattern}$",  # the campaign file's `id:` (dacu.config)
+        max_length=64,
+        description="campaign id: letters, digits, '-', '_' or '.', the first a letter or digit",
+    ),
+]
+AlertId = Annotated[
+    int, Path(ge=1, le=INT64_MAX, description="alert id (a positive 64-bit integer)")
+]
+
 M = TypeVar("M", bound=BaseModel)
+
+
+class BatchRefused(ValueError):
+    """The request as a whole is refused (not a JSON array, empty, too many items): nothing in
+    it is applied."""
+
+
+def batch_of(items: Any, *, limit: int = MAX_ITEMS) -> list[Any]:
+    """`items` when it is a JSON array of 1 … `limit` items, else BatchRefused saying why."""
+    if not isinstance(items, list):
+        raise BatchRefused("body: send a JSON array of items")
+    if not items:
+        raise BatchRefused("body: no items (an empty batch)")
+    if len(items) > limit:
+        raise BatchRefused(f"body: {len(items):,} items, at most {limit:,} per request")
+    return items
 
 
 def validate_items(model: type[M], items: Iterable[Any]) -> tuple[list[tuple[int, M]], list[dict]]:
@@ -130,10 +186,8 @@ def validate_items(model: type[M], items: Iterable[Any]) -> tuple[list[tuple[int
             if not loc or not isinstance(loc[0], int):
                 raise
             reasons.setdefault(loc[0], _reason(loc[1:], error))
-    good = []
-    for index, item in enumerate(items):
-        if index not in reasons:
-            good.append((index, model.model_validate(item)))
+    kept = [index for index in range(len(items)) if index not in reasons]
+    good = list(zip(kept, adapter.validate_python([items[i] for i in kept]), strict=True))
     errors = [{"index": i, "reason": r} for i, r in sorted(reasons.items())]
     return good, errors
 
