@@ -232,3 +232,8 @@ def test_the_analyze_commands_are_registered_explicitly() -> None:
     names = set(get_group(analyze_app).commands)
     assert {"funnel", "retention", "recall", "recall-outcome", "bandit", "elasticity"} <= names
     assert {"markdown", "fraud", "sentiment", "attribution", "clv", "abtest"} <= names
+
+
+def test_modules_are_split_by_meaning_not_by_size() -> None:
+    # a "*_more.py" holds whatever did not fit in its sibling: split by concept instead
+    assert not sorted((SRC / "dacu").rglob("*_more.py"))
