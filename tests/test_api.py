@@ -28,6 +28,7 @@ STAGES = [
     "dacu.analyze.fraud",
     "dacu.analyze.sentiment",
     "dacu.flash",
+    "dacu.metadata",
     "dacu.metrics",
     "dacu.monitor",
     "dacu.plan",
@@ -197,6 +198,8 @@ def test_lazy_packages_stay_lazy() -> None:
         ("dacu.analyze.sentiment_demo", "dacu.analyze.sentiment.demo"),
         ("dacu.analyze.commands_risk", "dacu.analyze.cli.fraud"),
         ("dacu.analyze.commands_sentiment", "dacu.analyze.cli.sentiment"),
+        ("dacu.warehouse.metadata.alerts", "dacu.metadata.alerts"),
+        ("dacu.warehouse.metadata.db", "dacu.metadata.db"),
     ],
 )
 def test_moved_modules_keep_their_old_import_path(old: str, new: str) -> None:
@@ -212,6 +215,17 @@ def test_moved_modules_keep_their_old_import_path(old: str, new: str) -> None:
         env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_the_metadata_package_keeps_its_old_path_for_one_release() -> None:
+    import dacu.metadata as new
+    import dacu.warehouse.metadata as old
+    from dacu.warehouse.metadata.models import AlertRow
+
+    assert old.__all__ == new.__all__
+    for name in new.__all__:
+        assert getattr(old, name) is getattr(new, name), name
+    assert AlertRow is new.models.AlertRow  # one set of tables, not a copy
 
 
 def test_the_analyze_commands_are_registered_explicitly() -> None:
