@@ -228,6 +228,15 @@ def test_the_metadata_package_keeps_its_old_path_for_one_release() -> None:
     assert AlertRow is new.models.AlertRow  # one set of tables, not a copy
 
 
+def test_one_hill_curve_for_the_simulator_and_the_planner() -> None:
+    # the simulator's channels saturate on the very curve the planner fits: K and slope mean
+    # the same in truth.json and in a fitted response curve
+    from dacu.plan import response as planner
+    from dacu.sim import response as simulator
+
+    assert simulator.hill is planner.hill
+
+
 def test_the_analyze_commands_are_registered_explicitly() -> None:
     # every command group module says what it adds; none registers itself by being imported
     from typer.main import get_group
