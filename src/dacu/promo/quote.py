@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from dacu.errors import InputError
 from dacu.money import allocate, format_fen
+from dacu.promo.reasons import ReasonCode
 
 
 class LineDiscount(NamedTuple):
@@ -55,6 +56,7 @@ class NotApplied:
     id: str
     name: str
     kind: str
+    code: ReasonCode  # stable, for programs: why (reason_zh/en say it to people)
     reason_zh: str
     reason_en: str
     short_fen: int | None = None  # how much more to reach the threshold (凑单)

@@ -287,6 +287,23 @@ Promotion = Annotated[
     | Points,
     Field(discriminator="type"),
 ]
+# Any rule a cart is matched against: a promotion of one of the types above, or a coupon.
+Rule = (
+    PercentDiscount
+    | FixedPrice
+    | FlashSale
+    | MemberPrice
+    | ThresholdDiscount
+    | EveryDiscount
+    | NPieces
+    | NthItem
+    | BuyXGetY
+    | DepositPresale
+    | Gift
+    | FreeShipping
+    | Points
+    | Coupon
+)
 PRICE_TYPES = (PercentDiscount, FixedPrice, FlashSale, MemberPrice)
 PROMOTION_TYPES = (
     "percent",
