@@ -26,6 +26,7 @@ from dacu.promo.rules import (
     MemberPrice,
     PercentDiscount,
     Rule,
+    RuleKind,
     ThresholdDiscount,
 )
 
@@ -46,7 +47,7 @@ class Compiled:
     gifts: list[Effect]
     shipping: list[Effect]  # FreeShipping per store
     fees: dict[str, int]
-    ineligible: dict[tuple[str, str], tuple[Rule, Reason]] = field(default_factory=dict)
+    ineligible: dict[tuple[RuleKind, str], tuple[Rule, Reason]] = field(default_factory=dict)
     by_store: dict[str, list[int]] = field(default_factory=dict)
 
 
@@ -226,7 +227,7 @@ def compile_cart(
 def _add_rule(
     out: Compiled,
     rule: Rule,
-    kind: str,
+    kind: RuleKind,
     cart: Cart,
     customer: Customer,
     book: PromoBook,
@@ -285,7 +286,7 @@ def _by_store(
 def _add_effect(
     out: Compiled,
     rule: Rule,
-    kind: str,
+    kind: RuleKind,
     plan: RulePlan,
     store: str | None,
     idx: tuple[int, ...],
