@@ -33,7 +33,8 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 # the peers that need their own environment (django-oscar, pymc-marketing) go to .bench/ from
-# PyPI; a peer that cannot be set up is reported and its benchmark says "peer not run"
+# PyPI, the programs (wrk, redis-benchmark, a Redis server) come from apt-get; a peer that cannot
+# be set up is reported and its benchmark says "peer not run" or fails, naming what is missing
 bench-peers: $(STAMP)
 	-$(BIN)/python benchmarks/_peers.py
 

@@ -25,7 +25,8 @@ against a peer or a physical floor measured **in the same run**: these machines 
 so a single absolute time means little. Absolute times are given for orientation only. Each section
 states the machine's load average at the start and at the end of its run. `make bench` reruns them
 all on a fresh machine: peers that need their own environment (django-oscar, pymc-marketing) are
-set up from PyPI under `.bench/` first (`benchmarks/_peers.py`).
+set up from PyPI under `.bench/` first, and the programs (wrk, redis-benchmark, a Redis server)
+from the system's packages (`benchmarks/_peers.py`).
 """
 
 

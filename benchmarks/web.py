@@ -67,7 +67,7 @@ def prepare(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
         "DACU_COOKIE_SECURE": "0",
         "DACU_RATE_LIMIT": "100000000",
     }
-    from dacu.warehouse.metadata import accounts, campaigns, open_db, upgrade
+    from dacu.metadata import accounts, campaigns, open_db, upgrade
 
     db = open_db(env["DACU_DB"])
     upgrade(db)

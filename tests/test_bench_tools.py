@@ -40,7 +40,7 @@ class _Recorder:
         self.calls: list[list[str]] = []
         self.fail_on = fail_on
 
-    def __call__(self, args: list, check: bool = False) -> None:
+    def __call__(self, args: list, check: bool = False, **_: object) -> None:
         args = [str(a) for a in args]
         self.calls.append(args)
         if self.fail_on and self.fail_on in args:
@@ -86,7 +86,77 @@ def test_a_failed_set_up_is_reported_not_claimed(tmp_path: Path, monkeypatch, ca
 
 def test_an_unknown_peer_is_named(capsys) -> None:
     assert _peers.main(["wrk"]) == 2
-    assert "unknown peer(s) wrk (have: oscar, pymc)" in capsys.readouterr().err
+    assert "unknown peer(s) wrk (have: oscar, pymc, tools)" in capsys.readouterr().err
+
+
+def _only(monkeypatch, *programs: str) -> None:
+    """`shutil.which` finds these programs only."""
+    monkeypatch.setattr(
+        _peers.shutil, "which", lambda p: f"/usr/bin/{p}" if p in programs else None
+    )
+
+
+def test_missing_programs_are_installed_from_the_system_packages(monkeypatch) -> None:
+    _only(monkeypatch, "apt-get", "redis-server")
+    monkeypatch.setattr(_peers.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(_peers, "_redis_answers", lambda: True)
+    recorder = _Recorder()
+    monkeypatch.setattr(subprocess, "run", recorder)
+    assert _peers.setup_tools()
+    update, install = recorder.calls
+    assert update[:2] == ["apt-get", "update"]
+    # wrk and redis-benchmark are missing: their packages, nothing else
+    assert install[:3] == ["apt-get", "install", "-y"] and install[-2:] == ["redis-tools", "wrk"]
+
+
+def test_without_root_the_command_to_run_is_printed(monkeypatch, capsys) -> None:
+    _only(monkeypatch, "apt-get", "redis-server", "redis-benchmark")
+    monkeypatch.setattr(_peers.os, "geteuid", lambda: 1000)
+    recorder = _Recorder()
+    monkeypatch.setattr(subprocess, "run", recorder)
+    assert not _peers.setup_tools()
+    assert "tools NOT set up: run `sudo apt-get install" in capsys.readouterr().err
+    assert recorder.calls == []  # nothing run without root
+
+
+def test_a_redis_server_is_started_when_none_answers(monkeypatch) -> None:
+    _only(monkeypatch, *_peers.TOOLS)
+    answers = iter([False, False, True])  # not up; still starting; up
+    monkeypatch.setattr(_peers, "_redis_answers", lambda: next(answers))
+    monkeypatch.setattr(_peers.time, "sleep", lambda s: None)
+    recorder = _Recorder()
+    monkeypatch.setattr(subprocess, "run", recorder)
+    assert _peers.setup_tools()
+    (start,) = recorder.calls
+    assert start[:3] == ["redis-server", "--daemonize", "yes"] and "6379" in start
+
+
+def test_every_program_a_benchmark_runs_is_a_tool_make_bench_sets_up() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "bench: bench-peers" in makefile and "benchmarks/_peers.py" in makefile
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        source = script.read_text(encoding="utf-8")
+        for program in ("wrk", "redis-benchmark", "redis-server", "ab", "hey", "k6", "locust"):
+            if f'"{program}"' in source and script.name != "_peers.py":
+                assert program in _peers.TOOLS, (script.name, program)
+
+
+def test_bench_all_runs_every_benchmark_and_names_the_failed_ones(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import dacu.cli as cli
+
+    folder = tmp_path / "benchmarks"
+    folder.mkdir()
+    (folder / "a.py").write_text("raise SystemExit('wrk not found')\n", encoding="utf-8")
+    (folder / "b.py").write_text("open('b-ran', 'w').close()\n", encoding="utf-8")
+    (folder / "_helper.py").write_text("raise SystemExit(9)\n", encoding="utf-8")  # not a benchmark
+    monkeypatch.setattr(cli, "_repo_root", lambda: tmp_path)
+    with pytest.raises(cli.DacuError, match=r"benchmark\(s\) failed: a \(exit 1\)$"):
+        cli.bench("all")
+    assert (tmp_path / "b-ran").exists()  # a's failure did not stop b
+    with pytest.raises(cli.DacuError, match="no benchmark 'c' \\(have: a, b\\)"):
+        cli.bench("c")
 
 
 @pytest.mark.parametrize("script", ["promo.py", "plan.py"])

@@ -119,7 +119,7 @@ def test_dacu_check_and_campaign_add_refuse_what_the_services_refuse(tmp_path, m
     from typer.testing import CliRunner
 
     from dacu.cli import app
-    from dacu.warehouse.metadata import campaigns, open_db
+    from dacu.metadata import campaigns, open_db
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(

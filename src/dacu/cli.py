@@ -241,14 +241,17 @@ def bench(
     folder = root / "benchmarks"
     names = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
     chosen = names if name == "all" else [name]
+    if name != "all" and not (folder / f"{name}.py").exists():
+        raise DacuError(f"no benchmark {name!r} (have: {', '.join(names) or 'none'})")
+    failed = []  # `all` runs every benchmark: one that cannot run must not hide the others
     for bench_name in chosen:
-        script = folder / f"{bench_name}.py"
-        if not script.exists():
-            raise DacuError(f"no benchmark {bench_name!r} (have: {', '.join(names) or 'none'})")
         console.print(f"[bold]bench {bench_name}[/bold]")
+        script = folder / f"{bench_name}.py"
         result = subprocess.run([sys.executable, str(script)], cwd=root, check=False)
         if result.returncode:
-            raise DacuError(f"benchmark {bench_name} failed (exit {result.returncode})")
+            failed.append(f"{bench_name} (exit {result.returncode})")
+    if failed:
+        raise DacuError(f"benchmark(s) failed: {', '.join(failed)}")
 
 
 @app.command()

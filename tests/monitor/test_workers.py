@@ -28,8 +28,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from dacu.metadata import accounts
 from dacu.monitor.owner import LOCK_NAME, shared_mode, socket_path
-from dacu.warehouse.metadata import accounts
 from dacu.web.app import create_app
 from dacu.web.settings import Settings
 from tests.conftest import ROOT

@@ -236,7 +236,7 @@ def test_lost_sales_estimate() -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from dacu.report.sections_more import lost_sales
+    from dacu.report.sections import lost_sales
 
     tz = ZoneInfo("Asia/Shanghai")
     start, end = datetime(2026, 11, 1, tzinfo=tz), datetime(2026, 11, 11, tzinfo=tz)

@@ -45,7 +45,7 @@ def attach(app: FastAPI, store: FlashStore) -> None:
 
 
 def get_store(request: Request) -> FlashStore:
-    store = getattr(request.app.state, "flash_store", None)
+    store: FlashStore | None = getattr(request.app.state, "flash_store", None)
     if store is not None:
         return store
     campaign = os.environ.get("DACU_CAMPAIGN")

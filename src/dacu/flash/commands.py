@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dacu.errors import DacuError
-from dacu.flash.store import FlashStore
+from dacu.flash.store import CouponCounts, FlashStore, StockCounts
 
 flash_app = typer.Typer(
     help="领券与秒杀 Coupons and flash sales: live counts, expiry, audit, "
@@ -81,7 +81,7 @@ def status(
         time.sleep(watch)
 
 
-def _coupon_table(coupons: list) -> Table:
+def _coupon_table(coupons: list[CouponCounts]) -> Table:
     table = Table(
         title="优惠券 Coupons",
         caption="总量 quantity · 已领 issued · 未用 held · "
@@ -100,7 +100,7 @@ def _coupon_table(coupons: list) -> Table:
     return table
 
 
-def _stock_table(stock: list) -> Table:
+def _stock_table(stock: list[StockCounts]) -> Table:
     table = Table(
         title="秒杀库存 Flash-sale stock",
         caption="库存 stock · 已售 sold · "

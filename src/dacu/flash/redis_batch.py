@@ -44,7 +44,7 @@ class AutoPipeline:
             pipe = self.client.pipeline(transaction=False)
             for item in batch:
                 call = item.payload
-                pipe.execute_command(
+                pipe.execute_command(  # type: ignore[no-untyped-call]  # redis-py: no hints
                     "EVALSHA", self.shas[call.name], len(call.keys), *call.keys, *call.args
                 )
             try:

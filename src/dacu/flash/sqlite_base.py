@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from dacu.errors import StoreError
 from dacu.flash.batching import Batcher, Item
@@ -31,6 +32,8 @@ from dacu.flash.sqlite_schema import DDL
 from dacu.flash.store import AuditEntry, FlashStore
 
 BUSY_TIMEOUT_MS = 60_000
+# one operation inside its transaction: (connection, now in ms) → outcome
+Body = Callable[[sqlite3.Connection, int], Outcome]
 
 
 class SQLiteBase(FlashStore):
@@ -60,7 +63,8 @@ class SQLiteBase(FlashStore):
             con.execute(
                 "INSERT OR IGNORE INTO store_secret VALUES (1, ?)", (secrets.token_hex(32),)
             )
-            return con.execute("SELECT value FROM store_secret WHERE id=1").fetchone()[0]
+            secret: str = con.execute("SELECT value FROM store_secret WHERE id=1").fetchone()[0]
+            return secret
 
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -90,7 +94,8 @@ class SQLiteBase(FlashStore):
         one `BEGIN IMMEDIATE … COMMIT`, each in its own SAVEPOINT (an exception undoes that
         operation only). Nobody gets an answer before the COMMIT.
         """
-        return self._batcher.submit(work)
+        outcome: Outcome = self._batcher.submit(work)
+        return outcome
 
     def _commit_batch(self, batch: list[Item]) -> None:
         with self._writer, self._tx_unlocked() as con:
@@ -238,7 +243,8 @@ class SQLiteBase(FlashStore):
         since_ms: int | None = None,
         limit: int = 1000,
     ) -> list[AuditEntry]:
-        where, args = ["1=1"], []
+        where: list[str] = ["1=1"]
+        args: list[str | int] = []
         for column, value in (("customer", customer), ("target", target)):
             if value is not None:
                 where.append(f"{column}=?")
@@ -255,4 +261,50 @@ class SQLiteBase(FlashStore):
             )
             .fetchall()
         )
-        return [AuditEntry(*row[:8], json.loads(row[8] or "{}")) for row in rows]
+        return [_audit_entry(row) for row in rows]
+
+    def _write(
+        self,
+        op: str,
+        target: str,
+        who: Who,
+        key: str,
+        fingerprint: str,
+        body: Body,
+        **detail: object,
+    ) -> Outcome:
+        """Run one operation in one transaction, with idempotency and an audit line."""
+
+        def work(con: sqlite3.Connection) -> Outcome:
+            now = self.now_ms()
+            replay = self._replay(con, op, key, fingerprint)
+            if replay is not None:
+                return replay
+            outcome = body(con, now)
+            self._log(
+                con,
+                AuditEntry(
+                    now,
+                    op,
+                    target,
+                    who.customer or None,
+                    who.device,
+                    who.ip,
+                    outcome.reason.value,
+                    outcome.ref,
+                    dict(detail),
+                ),
+            )
+            if outcome.ok and not outcome.replayed:
+                self._remember(con, op, key, fingerprint, outcome, now)
+            return outcome
+
+        return self._grouped(work)
+
+
+def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
+    """An audit row (ts_ms, op, target, customer, device, ip, outcome, ref, detail JSON)."""
+    ts_ms, op, target, customer, device, ip, outcome, ref, detail = row
+    return AuditEntry(
+        ts_ms, op, target, customer, device, ip, outcome, ref, json.loads(detail or "{}")
+    )

@@ -273,10 +273,10 @@ class FlashStore(ABC):
     def all_counts(self) -> tuple[list[CouponCounts], list[StockCounts]]:
         coupons = [c for t in self.config.coupons if (c := self.coupon_counts(t.id))]
         stock = [
-            c
+            counts
             for sale in self.config.sales
             for s in sale.sessions
-            if (c := self.stock_counts(sale.id, s.id))
+            if (counts := self.stock_counts(sale.id, s.id))
         ]
         return coupons, stock
 
@@ -307,11 +307,11 @@ class FlashStore(ABC):
                 problems.append(f"coupon {template.id}: counters {counted} vs records {rebuilt}")
         for sale in self.config.sales:
             for session in sale.sessions:
-                counted = self.stock_counts(sale.id, session.id)
-                rebuilt = self.recount_stock(sale.id, session.id)
-                if counted is None or not counted.consistent or counted != rebuilt:
+                stock = self.stock_counts(sale.id, session.id)
+                tallied = self.recount_stock(sale.id, session.id)
+                if stock is None or not stock.consistent or stock != tallied:
                     problems.append(
-                        f"flash {sale.id}/{session.id}: counters {counted} vs records {rebuilt}"
+                        f"flash {sale.id}/{session.id}: counters {stock} vs records {tallied}"
                     )
         return problems
 

@@ -1,4 +1,4 @@
-"""Where alerts are logged: the metadata database (`dacu.warehouse.metadata.alerts`), or memory.
+"""Where alerts are logged: the metadata database (`dacu.metadata.alerts`), or memory.
 
 Both offer the same small interface, so the live loop and its tests do not care which one is used.
 An alert dict has: id, rule_id, severity, status, metric, dimension, message, value, threshold,
@@ -137,10 +137,10 @@ class MemoryAlertLog:
 
 
 class MetadataAlertLog:
-    """The alert log in the metadata DB (SQLite / PostgreSQL) owned by dacu.warehouse.metadata."""
+    """The alert log in the metadata DB (SQLite / PostgreSQL) owned by dacu.metadata."""
 
     def __init__(self, db: Any) -> None:
-        from dacu.warehouse.metadata import alerts
+        from dacu.metadata import alerts
 
         self.db, self.alerts = db, alerts
 

@@ -19,6 +19,8 @@ from dacu.promo.load import PromoBook, load_promotions, parse_promotions
 from dacu.promo.optimiser import Solution, best_combination
 from dacu.promo.preset import JD, PRESETS, TMALL, StackingRules
 from dacu.promo.quote import Applied, LineDiscount, NotApplied, Quote, QuoteLine, refund
+from dacu.promo.reasons import ReasonCode
+from dacu.promo.rules import Rule
 
 __all__ = [
     "JD",
@@ -33,6 +35,8 @@ __all__ = [
     "PromoBook",
     "Quote",
     "QuoteLine",
+    "ReasonCode",
+    "Rule",
     "Solution",
     "StackingRules",
     "allocate",

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from dacu.money import format_fen
 from dacu.promo.cart import Cart, CartLine, Customer
-from dacu.promo.effects import Effect, pct, stage_index, value_fn
+from dacu.promo.effects import Effect, ValueFn, pct, stage_index, value_fn
 from dacu.promo.load import PromoBook
 from dacu.promo.preset import COUPON_STAGE, TYPE_STAGE, slot_of
+from dacu.promo.reasons import Reason, ReasonCode
 from dacu.promo.rules import (
     Coupon,
     EveryDiscount,
@@ -25,18 +25,13 @@ from dacu.promo.rules import (
     Gift,
     MemberPrice,
     PercentDiscount,
+    Rule,
+    RuleKind,
     ThresholdDiscount,
 )
 
 PRICE_TYPES = (PercentDiscount, FixedPrice, FlashSale, MemberPrice)
 LOCAL_STAGES = ("price", "item", "store")  # rules without `stores` apply to the campaign's store
-
-
-@dataclass(frozen=True)
-class Reason:
-    zh: str
-    en: str
-    short_fen: int | None = None
 
 
 @dataclass(slots=True)
@@ -47,16 +42,16 @@ class Compiled:
     list_amounts: tuple[int, ...]
     price_amounts: tuple[int, ...]
     price_savings: dict[str, list[int]]  # price promotion id → fen saved per line
-    price_rules: dict[str, Any]
+    price_rules: dict[str, Rule]
     effects: list[Effect]  # item → payment stages, auto and candidates
     gifts: list[Effect]
     shipping: list[Effect]  # FreeShipping per store
     fees: dict[str, int]
-    ineligible: dict[tuple[str, str], tuple[Any, Reason]] = field(default_factory=dict)
+    ineligible: dict[tuple[RuleKind, str], tuple[Rule, Reason]] = field(default_factory=dict)
     by_store: dict[str, list[int]] = field(default_factory=dict)
 
 
-def rule_stage(rule: Any) -> str:
+def rule_stage(rule: Rule) -> str:
     if rule.stage:
         return rule.stage
     if isinstance(rule, Coupon):
@@ -64,10 +59,10 @@ def rule_stage(rule: Any) -> str:
     return TYPE_STAGE[rule.type]
 
 
-_UNCONDITIONAL: dict[int, tuple[Any, bool]] = {}
+_UNCONDITIONAL: dict[int, tuple[Rule, bool]] = {}
 
 
-def _unconditional(rule: Any) -> bool:
+def _unconditional(rule: Rule) -> bool:
     """No window, channel, customer or limit condition (cached per rule object)."""
     found = _UNCONDITIONAL.get(id(rule))
     if found is not None and found[0] is rule:
@@ -87,29 +82,35 @@ def _unconditional(rule: Any) -> bool:
     return free
 
 
-def global_reason(rule: Any, cart: Cart, customer: Customer) -> Reason | None:
+def global_reason(rule: Rule, cart: Cart, customer: Customer) -> Reason | None:
     """Why a rule cannot apply to this customer at this time and channel (None: it can)."""
     if _unconditional(rule):
         return None
     if cart.at is not None and (
         (rule.start and cart.at < rule.start) or (rule.end and cart.at >= rule.end)
     ):
-        return Reason("不在活动时间内", "outside its time window")
+        return Reason(ReasonCode.OUTSIDE_WINDOW, "不在活动时间内", "outside its time window")
     if rule.channels is not None and cart.channel not in rule.channels:
-        return Reason(f"仅限渠道 {'/'.join(rule.channels)}", f"only on {'/'.join(rule.channels)}")
+        only = "/".join(rule.channels)
+        return Reason(ReasonCode.WRONG_CHANNEL, f"仅限渠道 {only}", f"only on {only}")
     if rule.new_customer_only and not customer.new_customer:
-        return Reason("仅限新客", "new customers only")
+        return Reason(ReasonCode.NEW_CUSTOMERS_ONLY, "仅限新客", "new customers only")
     if rule.member_tiers is not None and customer.member_tier not in rule.member_tiers:
         tiers = "/".join(rule.member_tiers)
-        return Reason(f"仅限会员等级 {tiers}", f"member tiers {tiers} only")
+        return Reason(
+            ReasonCode.MEMBER_TIERS_ONLY, f"仅限会员等级 {tiers}", f"member tiers {tiers} only"
+        )
     if isinstance(rule, MemberPrice) and customer.member_tier not in rule.percent_off:
-        return Reason("非会员，不享会员价", "not a member tier with a price")
+        return Reason(
+            ReasonCode.NOT_A_MEMBER, "非会员，不享会员价", "not a member tier with a price"
+        )
     if (
         rule.per_customer is not None
         and not isinstance(rule, FlashSale)
         and customer.used.get(rule.id, 0) >= rule.per_customer
     ):
-        return Reason(f"已达每人限用 {rule.per_customer} 次", f"used {rule.per_customer}× already")
+        used = rule.per_customer
+        return Reason(ReasonCode.LIMIT_REACHED, f"已达每人限用 {used} 次", f"used {used}× already")
     return None
 
 
@@ -127,7 +128,9 @@ class RulePlan:
     categories: frozenset[str] | None
     brands: frozenset[str] | None
     is_price: bool
-    static_fn: Any = None  # value function that does not depend on the cart (满减, 每满减, 券)
+    static_fn: ValueFn | None = (
+        None  # value function that does not depend on the cart (满减, 每满减, 券)
+    )
     side: int = 0  # 1 gift, 2 free shipping: valued after the search, not in it
     group_tag: str | None = None
     unconditional: bool = False  # no window, channel, customer or limit condition
@@ -143,10 +146,10 @@ class RulePlan:
         )
 
 
-_PLANS: dict[tuple[int, int, str], tuple[Any, RulePlan]] = {}
+_PLANS: dict[tuple[int, int, str], tuple[Rule, RulePlan]] = {}
 
 
-def plan_of(rule: Any, book: PromoBook) -> RulePlan:
+def plan_of(rule: Rule, book: PromoBook) -> RulePlan:
     key = (id(rule), id(book.rules), book.store)
     found = _PLANS.get(key)
     if found is not None and found[0] is rule:
@@ -192,7 +195,7 @@ def _set(values: Sequence[str] | None) -> frozenset[str] | None:
     return None if values is None else frozenset(values)
 
 
-def rule_stores(rule: Any, stage: str, book: PromoBook) -> list[str] | None:
+def rule_stores(rule: Rule, stage: str, book: PromoBook) -> list[str] | None:
     if rule.stores is not None:
         return rule.stores
     if stage in LOCAL_STAGES and not (isinstance(rule, Coupon) and rule.scope != "store"):
@@ -208,7 +211,7 @@ def compile_cart(
     out = Compiled(lines, list_amounts, list_amounts, {}, {}, [], [], [], dict(cart.shipping))
     for i, line in enumerate(lines):
         out.by_store.setdefault(line.store, []).append(i)
-    price_rules: list[tuple[Any, tuple[int, ...]]] = []
+    price_rules: list[tuple[Rule, tuple[int, ...]]] = []
     for rule in book.promotions:
         _add_rule(out, rule, "promotion", cart, customer, book, price_rules)
     seen: set[str] = set()
@@ -223,12 +226,12 @@ def compile_cart(
 
 def _add_rule(
     out: Compiled,
-    rule: Any,
-    kind: str,
+    rule: Rule,
+    kind: RuleKind,
     cart: Cart,
     customer: Customer,
     book: PromoBook,
-    price_rules: list,
+    price_rules: list[tuple[Rule, tuple[int, ...]]],
 ) -> None:
     plan = plan_of(rule, book)
     if not plan.unconditional:
@@ -240,7 +243,7 @@ def _add_rule(
     if not matched:
         out.ineligible[(kind, rule.id)] = (
             rule,
-            Reason("购物车中没有参与商品", "no eligible items"),
+            Reason(ReasonCode.NO_ELIGIBLE_ITEMS, "购物车中没有参与商品", "no eligible items"),
         )
         return
     if plan.is_price:
@@ -282,8 +285,8 @@ def _by_store(
 
 def _add_effect(
     out: Compiled,
-    rule: Any,
-    kind: str,
+    rule: Rule,
+    kind: RuleKind,
     plan: RulePlan,
     store: str | None,
     idx: tuple[int, ...],
@@ -294,7 +297,7 @@ def _add_effect(
         target.append(Effect(rule, kind, plan.own, plan.snap, idx, _never, (), store))
         return
     tags: tuple[str, ...] = ()
-    if kind == "coupon":
+    if kind == "coupon" and isinstance(rule, Coupon):
         tags = (slot_of(rule.scope, store, rule.skus, rule.slot),)
     if plan.group_tag:
         tags = (*tags, plan.group_tag)
@@ -307,10 +310,10 @@ def _never(amounts: tuple[int, ...]) -> tuple[int, None]:  # pragma: no cover - 
 
 
 def _price_stage(
-    out: Compiled, price_rules: list[tuple[Any, tuple[int, ...]]], customer: Customer
+    out: Compiled, price_rules: list[tuple[Rule, tuple[int, ...]]], customer: Customer
 ) -> None:
     """Each line takes its lowest unit price; 秒杀 pieces limited by stock and per-customer limit."""
-    offers: dict[int, list[tuple[int, Any]]] = {}
+    offers: dict[int, list[tuple[int, Rule]]] = {}
     for rule, idx in price_rules:
         out.price_rules[rule.id] = rule
         for i in idx:
@@ -325,18 +328,19 @@ def _price_stage(
     out.price_amounts = tuple(amounts)
 
 
-def _unit_price(rule: Any, unit: int, customer: Customer) -> int:
+def _unit_price(rule: Rule, unit: int, customer: Customer) -> int:
     if isinstance(rule, PercentDiscount):
         return unit - pct(unit, rule.percent_off)
     if isinstance(rule, FixedPrice | FlashSale):
         return min(rule.price, unit)
+    assert isinstance(rule, MemberPrice) and customer.member_tier is not None  # the price types
     return unit - pct(unit, rule.percent_off[customer.member_tier])
 
 
 def _price_line(
     out: Compiled,
     i: int,
-    offers: list[tuple[int, Any]],
+    offers: list[tuple[int, Rule]],
     stock: dict[str, int | None],
     customer: Customer,
 ) -> int:
@@ -347,9 +351,10 @@ def _price_line(
         if isinstance(rule, FlashSale):
             if rule.limit is not None:
                 pieces = min(pieces, max(0, rule.limit - customer.used.get(rule.id, 0)))
-            if stock.get(rule.id) is not None:
-                pieces = min(pieces, stock[rule.id])
-                stock[rule.id] -= pieces
+            in_stock = stock.get(rule.id)
+            if in_stock is not None:
+                pieces = min(pieces, in_stock)
+                stock[rule.id] = in_stock - pieces
         if pieces <= 0:
             continue
         amount += pieces * price
@@ -368,7 +373,7 @@ def fen_text(fen: int, lang: str = "zh") -> str:
     return format_fen(fen, lang=lang)
 
 
-def short_reason(rule: Any, base_total: int) -> Reason | None:
+def short_reason(rule: Rule, base_total: int) -> Reason | None:
     """凑单 hint for a threshold not reached: 差¥23.00 满300减40."""
     threshold = _lowest_threshold(rule)
     if threshold is None or base_total >= threshold:
@@ -376,12 +381,15 @@ def short_reason(rule: Any, base_total: int) -> Reason | None:
     short = threshold - base_total
     label = rule.name or rule.id
     return Reason(
-        f"差{fen_text(short)} {label}", f"{fen_text(short, 'en')} short of {label}", short
+        ReasonCode.BELOW_THRESHOLD,
+        f"差{fen_text(short)} {label}",
+        f"{fen_text(short, 'en')} short of {label}",
+        short,
     )
 
 
-def _lowest_threshold(rule: Any) -> int | None:
-    if hasattr(rule, "tiers") and rule.tiers and hasattr(rule.tiers[0], "threshold"):
+def _lowest_threshold(rule: Rule) -> int | None:
+    if isinstance(rule, ThresholdDiscount):  # the one rule with money tiers (at least one)
         return min(t.threshold for t in rule.tiers)
     if isinstance(rule, Coupon | Gift | FreeShipping):
         return rule.threshold or None

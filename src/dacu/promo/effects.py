@@ -23,6 +23,7 @@ from dacu.promo.rules import (
     NPieces,
     NthItem,
     Points,
+    RuleKind,
     ThresholdDiscount,
 )
 
@@ -35,7 +36,7 @@ class Effect:
     """One promotion or coupon as it applies to this cart (store promotions: one per store)."""
 
     rule: Any
-    kind: str  # "promotion" | "coupon"
+    kind: RuleKind
     stage: int  # index in STAGES
     snap: int  # snapshot the threshold reads: 0 list, k = after stage k-1
     lines: tuple[int, ...]

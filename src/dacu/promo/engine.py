@@ -11,11 +11,12 @@ from typing import Any
 
 from dacu.config import Campaign
 from dacu.promo.cart import Cart, CartLine, Customer, parse_cart, parse_customer, parse_wallet
-from dacu.promo.compile import Compiled, Reason, compile_cart, fen_text, short_reason
+from dacu.promo.compile import Compiled, compile_cart, fen_text, short_reason
 from dacu.promo.effects import Effect
 from dacu.promo.load import PromoBook, load_promotions, parse_promotions
 from dacu.promo.optimiser import Record, Search, Solution
 from dacu.promo.quote import Applied, LineDiscount, NotApplied, Quote, QuoteLine
+from dacu.promo.reasons import Reason, ReasonCode
 from dacu.promo.rules import (
     STAGES,
     BuyXGetY,
@@ -25,26 +26,32 @@ from dacu.promo.rules import (
     NPieces,
     NthItem,
     Points,
+    Rule,
     ThresholdDiscount,
 )
 
+# What `quote` prices under: a loaded book, a campaign, validated rules or the campaign file's
+# `promotions:` entries as dicts (None: no promotions)
+Promotions = PromoBook | Campaign | Iterable[Rule] | Iterable[dict[str, Any]] | None
 
-def as_book(promotions: Any) -> PromoBook:
+
+def as_book(promotions: Promotions) -> PromoBook:
     if isinstance(promotions, PromoBook):
         return promotions
     if isinstance(promotions, Campaign):
         return load_promotions(promotions)
     items = list(promotions or ())
-    if all(isinstance(p, dict) for p in items):
-        return parse_promotions(items)
+    entries = [p for p in items if isinstance(p, dict)]
+    if len(entries) == len(items):
+        return parse_promotions(entries)
     return PromoBook(promotions=tuple(items))
 
 
 def quote(
-    cart: Cart | dict,
-    customer: Customer | dict | None,
-    promotions: Any,
-    coupons: Iterable[Coupon | str | dict] = (),
+    cart: Cart | dict[str, Any],
+    customer: Customer | dict[str, Any] | None,
+    promotions: Promotions,
+    coupons: Iterable[Coupon | str | dict[str, Any]] = (),
     gifts_left: dict[str, int] | None = None,
 ) -> Quote:
     """Price `cart` for `customer` under `promotions` (a PromoBook, Campaign or list of rules),
@@ -117,7 +124,7 @@ def quote(
 _NO_CHOICE = Solution(0, (), 0)
 
 
-def _line_key(line: CartLine) -> tuple:
+def _line_key(line: CartLine) -> tuple[str, str, int, int, str, str, str]:
     return (
         line.store,
         line.sku_id,
@@ -222,7 +229,8 @@ def _deposit(comp: Compiled, effect: Effect, customer: Customer) -> int:
         min(comp.lines[i].quantity, customer.deposits.get(comp.lines[i].sku_id, 0))
         for i in effect.lines
     )
-    return pieces * effect.rule.deposit
+    deposit: int = effect.rule.deposit  # a DepositPresale: the fen a piece's deposit is worth
+    return pieces * deposit
 
 
 def _quote_line(line: CartLine, discounts: list[LineDiscount], paid: int) -> QuoteLine:
@@ -264,7 +272,7 @@ def _not_applied(
     comp: Compiled, chosen: Sequence[Effect], used: set[int], snaps: tuple[tuple[int, ...], ...]
 ) -> list[NotApplied]:
     out = [
-        NotApplied(rule.id, rule.name or rule.id, kind, r.zh, r.en, r.short_fen)
+        NotApplied(rule.id, rule.name or rule.id, kind, r.code, r.zh, r.en, r.short_fen)
         for (kind, _), (rule, r) in comp.ineligible.items()
     ]
     for rule_id, rule in comp.price_rules.items():
@@ -274,6 +282,7 @@ def _not_applied(
                     rule_id,
                     rule.label,
                     "promotion",
+                    ReasonCode.PRICE_SUPERSEDED,
                     "已有更低价或库存/限购已满",
                     "a lower price applies, or stock/limit is used up",
                 )
@@ -288,6 +297,7 @@ def _not_applied(
                 effect.rule.id,
                 effect.rule.label,
                 effect.kind,
+                reason.code,
                 reason.zh,
                 reason.en,
                 reason.short_fen,
@@ -309,12 +319,18 @@ def _reason(
             other = winners[tag].rule.label
             if tag.startswith("group:"):
                 return Reason(
-                    f"与「{other}」互斥，已选更省的", f"exclusive with {winners[tag].rule.id}"
+                    ReasonCode.EXCLUSIVE,
+                    f"与「{other}」互斥，已选更省的",
+                    f"exclusive with {winners[tag].rule.id}",
                 )
-            return Reason(f"同一券位已用「{other}」", f"slot taken by {winners[tag].rule.id}")
+            return Reason(
+                ReasonCode.SLOT_TAKEN,
+                f"同一券位已用「{other}」",
+                f"slot taken by {winners[tag].rule.id}",
+            )
     if effect.tags:
-        return Reason("使用后总价不更低", "does not lower the total")
-    return Reason("无可优惠金额", "nothing left to discount")
+        return Reason(ReasonCode.NO_GAIN, "使用后总价不更低", "does not lower the total")
+    return Reason(ReasonCode.NOTHING_TO_DISCOUNT, "无可优惠金额", "nothing left to discount")
 
 
 def _pieces_short(comp: Compiled, effect: Effect) -> Reason | None:
@@ -331,7 +347,10 @@ def _pieces_short(comp: Compiled, effect: Effect) -> Reason | None:
     have = sum(comp.lines[i].quantity for i in effect.lines)
     if have >= need:
         return None
-    return Reason(f"差{need - have}件 {rule.label}", f"{need - have} more piece(s) for {rule.id}")
+    more = need - have
+    return Reason(
+        ReasonCode.TOO_FEW_PIECES, f"差{more}件 {rule.label}", f"{more} more piece(s) for {rule.id}"
+    )
 
 
 def _free_shipping(comp: Compiled, snaps: tuple[tuple[int, ...], ...]) -> list[Applied]:
@@ -361,13 +380,14 @@ def _gifts(
         short = short_reason(rule, base)
         left = stock[rule.id]
         if short is None and left is not None and left < rule.quantity:
-            short = Reason("赠品已送完", "gift out of stock")
+            short = Reason(ReasonCode.GIFTS_GONE, "赠品已送完", "gift out of stock")
         if short is not None:
             misses.append(
                 NotApplied(
                     rule.id,
                     rule.label,
                     "promotion",
+                    short.code,
                     short.zh,
                     short.en,
                     short.short_fen,

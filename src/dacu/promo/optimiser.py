@@ -30,9 +30,8 @@ evaluation, O(lines × effects); in practice the bound cuts all but a handful (s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from dacu.promo.compile import Compiled
 from dacu.promo.effects import Effect, Value, picker
@@ -41,6 +40,10 @@ from dacu.promo.rules import STAGES
 N_STAGES = len(STAGES)
 INF = float("inf")
 Record = list[tuple[Effect, tuple[int, ...]]]
+Subset = tuple[tuple[Effect, ...], frozenset[str]]  # effects chosen together, and their tags
+# a stage's independent part: its subsets, the lines it touches, and a picker of their amounts
+Component = tuple[list[Subset], tuple[int, ...], Callable[[Sequence[int]], tuple[int, ...]]]
+Option = tuple[int, tuple[Effect, ...], frozenset[str]]  # most it takes off, chosen, tags
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,11 @@ class Search:
         for effect in comp.effects:
             (self.cands if effect.tags else self.auto)[effect.stage].append(effect)
         self.cache: dict[tuple[int, tuple[int, ...]], Value] = {}
-        self.memo: dict[tuple, tuple[float, tuple[Effect, ...] | None, bool]] = {}
-        self.components_cache: dict[tuple[int, frozenset[str]], list] = {}
+        self.memo: dict[
+            tuple[int, tuple[tuple[int, ...], ...], frozenset[str]],
+            tuple[float, tuple[Effect, ...] | None, bool],
+        ] = {}
+        self.components_cache: dict[tuple[int, frozenset[str]], list[Component]] = {}
         self.nodes = 0
         self.has_choice = any(self.cands)
         self.fees_due = [(store, fee) for store, fee in comp.fees.items() if fee]
@@ -196,7 +202,7 @@ class Search:
         snaps: tuple[tuple[int, ...], ...],
         after_auto: tuple[int, ...],
         used: frozenset[str],
-    ) -> list[list[tuple[int, tuple[Effect, ...], frozenset[str]]]]:
+    ) -> list[list[Option]]:
         """Independent parts of stage `s`'s choice (no shared tag, no shared line); per part its
         options as (most it can take off, chosen, tags), largest first. The most an option can
         take off is the sum of its discounts valued on their bases (before capping at the lines'
@@ -212,7 +218,7 @@ class Search:
             out.append(options)
         return out
 
-    def components(self, s: int, used: frozenset[str]) -> list[tuple[list, tuple[int, ...], Any]]:
+    def components(self, s: int, used: frozenset[str]) -> list[Component]:
         key = (s, used)
         found = self.components_cache.get(key)
         if found is None:
@@ -280,7 +286,7 @@ class _Branch:
         search: Search,
         s: int,
         snaps: tuple[tuple[int, ...], ...],
-        parts: list,
+        parts: list[list[Option]],
         later: int,
         cutoff: float,
     ) -> None:
@@ -341,16 +347,18 @@ def _connected(cands: list[Effect]) -> list[tuple[list[Effect], tuple[int, ...]]
     ]
 
 
-def _all_subsets(
-    cands: list[Effect], used: frozenset[str]
-) -> list[tuple[tuple[Effect, ...], frozenset[str]]]:
-    out: list[tuple[tuple[Effect, ...], frozenset[str]]] = []
+def _all_subsets(cands: list[Effect], used: frozenset[str]) -> list[Subset]:
+    out: list[Subset] = []
     _subsets(cands, 0, (), used, out)
     return [(chosen, tags - used) for chosen, tags in out]
 
 
 def _subsets(
-    cands: list[Effect], start: int, chosen: tuple[Effect, ...], used: frozenset[str], out: list
+    cands: list[Effect],
+    start: int,
+    chosen: tuple[Effect, ...],
+    used: frozenset[str],
+    out: list[Subset],
 ) -> None:
     """Every subset of `cands[start:]` whose tags are pairwise disjoint and not in `used`."""
     out.append((chosen, used))

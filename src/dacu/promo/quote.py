@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 from dacu.errors import InputError
 from dacu.money import allocate, format_fen
+from dacu.promo.reasons import ReasonCode
+from dacu.promo.rules import RuleKind
 
 
 class LineDiscount(NamedTuple):
@@ -42,7 +44,7 @@ class QuoteLine:
 class Applied:
     id: str
     name: str
-    kind: str  # promotion | coupon
+    kind: RuleKind
     stage: str
     saving_fen: int
     store: str | None = None
@@ -54,7 +56,8 @@ class Applied:
 class NotApplied:
     id: str
     name: str
-    kind: str
+    kind: RuleKind
+    code: ReasonCode  # stable, for programs: why (reason_zh/en say it to people)
     reason_zh: str
     reason_en: str
     short_fen: int | None = None  # how much more to reach the threshold (凑单)

@@ -287,6 +287,25 @@ Promotion = Annotated[
     | Points,
     Field(discriminator="type"),
 ]
+# Where a rule of a quote came from: the campaign's promotions, or a coupon the customer holds.
+RuleKind = Literal["promotion", "coupon"]
+# Any rule a cart is matched against: a promotion of one of the types above, or a coupon.
+Rule = (
+    PercentDiscount
+    | FixedPrice
+    | FlashSale
+    | MemberPrice
+    | ThresholdDiscount
+    | EveryDiscount
+    | NPieces
+    | NthItem
+    | BuyXGetY
+    | DepositPresale
+    | Gift
+    | FreeShipping
+    | Points
+    | Coupon
+)
 PRICE_TYPES = (PercentDiscount, FixedPrice, FlashSale, MemberPrice)
 PROMOTION_TYPES = (
     "percent",

@@ -11,8 +11,7 @@ from typing import Any
 
 from dacu.config import Campaign
 from dacu.plan.schema import Plan
-from dacu.report import sections as s1
-from dacu.report import sections_more as s2
+from dacu.report import sections
 from dacu.report.checks import check_findings, checks_table, cross_checks
 from dacu.report.competitors import Competitor
 from dacu.report.findings import derive_findings, findings_section
@@ -23,10 +22,9 @@ from dacu.report.incidents import (
     incident_rows,
     incidents_section,
 )
-from dacu.report.model import Review
-from dacu.report.promotions import StoreFacts, add_coupons, add_refusals, read_store
+from dacu.report.model import Review, Section
+from dacu.report.promotions import StoreFacts, read_store
 from dacu.report.queries import Facts, read_facts
-from dacu.report.recall import add_recall
 from dacu.report.targets import overall_actuals
 
 
@@ -125,32 +123,32 @@ def assemble(
     """The sections in the order of a real review, then the findings drawn from them.
     `losses`: estimated loss per alert id (`incidents.estimate_losses`, needs the warehouse);
     `fraud`: rings of linked flagged accounts as incident rows (`incidents.fraud_incidents`)."""
-    attainment, bridge = s1.attainment(campaign, plan, facts, store)
+    attainment, bridge = sections.attainment(campaign, plan, facts, store)
     actual = overall_actuals(facts, store, campaign)
-    sections = [
-        s1.overview(campaign, facts),
-        attainment,
-        s1.structure(campaign, facts),
-        s2.investment(campaign, plan, facts),
-        s2.traffic(campaign, facts),
-        s2.customers(campaign, facts),
-        s2.operations(facts, alerts, campaign),
-        s2.competitors(facts, rivals, actual["repurchase_rate"], campaign.store),
-    ]
-    add_coupons(sections[3], campaign, facts.coupon_usage, store)
-    add_recall(sections[5], facts.recall, campaign)
-    add_refusals(sections[6], store)
-    checks = _cross_checks(sections, facts)
-    sections[6].tables.append(checks_table(checks))
+    investment = sections.investment(campaign, plan, facts, store)
+    operations = sections.operations(facts, alerts, campaign, store)
+    checks = cross_checks(_coupon_rows(investment), facts.skus, facts.total, _cells(facts))
+    operations.tables.append(checks_table(checks))
     incidents = sorted(
-        incident_rows(alerts or [], campaign, losses or {}, s1.names(campaign)) + (fraud or []),
+        incident_rows(alerts or [], campaign, losses or {}, sections.names(campaign))
+        + (fraud or []),
         key=lambda r: r["start"] or "",
     )
-    sections.insert(7, incidents_section(incidents, alerts is not None))
+    parts = [
+        sections.overview(campaign, facts),
+        attainment,
+        sections.structure(campaign, facts),
+        investment,
+        sections.traffic(campaign, facts),
+        sections.customers(campaign, facts),
+        operations,
+        incidents_section(incidents, alerts is not None),
+        sections.competitors(facts, rivals, actual["repurchase_rate"], campaign.store),
+    ]
     findings = (
-        check_findings(checks) + incident_findings(incidents) + derive_findings(sections, bridge)
+        check_findings(checks) + incident_findings(incidents) + derive_findings(parts, bridge)
     )
-    sections.append(findings_section(findings))
+    parts.append(findings_section(findings))
     headline = {k: _plain(v) for k, v in facts.total.items()}
     headline.update(
         {
@@ -172,15 +170,17 @@ def assemble(
         },
         generated_at=datetime.now(campaign.tz).isoformat(timespec="seconds"),
         headline=headline,
-        sections=sections,
+        sections=parts,
         findings=findings,
     )
 
 
-def _cross_checks(sections: list[Any], facts: Facts) -> list[dict[str, Any]]:
-    coupons = next((t.rows for s in sections for t in s.tables if t.id == "coupons"), [])
-    cells = {"channel": facts.by_channel, "category": facts.by_category}
-    return cross_checks(coupons, facts.skus, facts.total, cells)
+def _coupon_rows(investment: Section) -> list[dict[str, Any]]:
+    return next((t.rows for t in investment.tables if t.id == "coupons"), [])
+
+
+def _cells(facts: Facts) -> dict[str, list[dict[str, Any]]]:
+    return {"channel": facts.by_channel, "category": facts.by_category}
 
 
 def _plain(value: Any) -> Any:

@@ -32,18 +32,19 @@ def clv_table(summary: Any, campaign: Any) -> tuple[Table | None, Text | None]:
     if summary is None or summary.num_rows < 20:
         return None, tx("客户太少，未估计 CLV", "Too few customers to estimate CLV")
     f = summary["frequency"].to_numpy().astype(float)
+    monetary = summary["monetary"].to_numpy().astype(float)
     data = CustomerSummary(
         frequency=f,
         recency=summary["recency"].to_numpy().astype(float),
         T=summary["T"].to_numpy().astype(float),
-        monetary=summary["monetary"].to_numpy().astype(float),
+        monetary=monetary,
     )
-    repeat = (f > 0) & (data.monetary > 0)
+    repeat = (f > 0) & (monetary > 0)
     if repeat.sum() < 10:
         return None, tx("复购客户少于 10 人，未估计 CLV", "Fewer than 10 repeat buyers: no CLV")
     try:
         purchases = BetaGeoNBD().fit(data)
-        spend = GammaGamma().fit(f[repeat], data.monetary[repeat])
+        spend = GammaGamma().fit(f[repeat], monetary[repeat])
         value = clv(purchases, spend, data)
     except Exception as exc:  # a model that does not converge is a note, not a failed review
         return None, tx(f"CLV 模型未收敛：{exc}", f"CLV models did not converge: {exc}")

@@ -58,8 +58,14 @@ def _has(wh: Any, name: str) -> Any:
 
 
 def _total(
-    wh: Any, events: Any, campaign: Campaign, customers: Any, start: datetime, end: datetime
+    wh: Any,
+    events: Any,
+    campaign: Campaign | None,
+    customers: Any,
+    start: datetime,
+    end: datetime,
 ) -> dict[str, Any] | None:
+    """The KPIs of a window; `campaign` None for a window outside it (last year's)."""
     rows = _rows(
         wh, kpis(window(events, start, end), by=(), campaign=campaign, customers=customers)
     )

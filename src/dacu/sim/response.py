@@ -3,6 +3,11 @@
     A_d      = s_d + θ · A_{d-1}                      (carry-over, θ = decay per day)
     visits_d = v_max · A_d^α / (A_d^α + K^α)          (saturation, K = half-saturation spend)
 
+The saturation is the planner's own Hill curve, `dacu.plan.response.hill(a, half_sat, slope)`:
+K is its `half_sat`, the exponent α its `slope`, so a fitted curve reads against this truth
+directly. θ is the decay the planner calls α (its adstock is normalised and truncated, this one
+runs from the steady state of the first day).
+
 Spend and K are in fen of the simulated store (already × `store_fraction`), visits are expected
 sessions per day; the realised sessions are Poisson around them. Non-paid channels are not
 spend-driven: their visits follow the day's demand multiplier. These parameters are written to
@@ -16,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from dacu.config import Campaign, Channel
+from dacu.plan.response import hill
 
 # kind → (θ, α, K as a multiple of the ordinary-day adstock, share of an ordinary day's visits)
 PAID_KINDS = {
@@ -48,9 +54,9 @@ class ChannelModel:
     kind: str
     paid: bool
     share: float  # share of an ordinary day's visits
-    theta: float = 0.0
-    alpha: float = 1.0
-    k_fen: float = 0.0  # half-saturation adstocked spend (fen per day)
+    theta: float = 0.0  # adstock decay per day
+    alpha: float = 1.0  # Hill exponent: `slope` of plan.response.hill
+    k_fen: float = 0.0  # half-saturation adstocked spend (fen per day): its `half_sat`
     vmax: float = 0.0  # visits per day at saturation
 
     def truth(self) -> dict:
@@ -74,12 +80,6 @@ def adstock(spend: np.ndarray, theta: float) -> np.ndarray:
         carry = value + theta * carry
         out[index] = carry
     return out
-
-
-def hill(x: np.ndarray | float, k: float, alpha: float) -> np.ndarray | float:
-    """Hill saturation x^α / (x^α + K^α), in [0, 1)."""
-    x = np.asarray(x, dtype=float)
-    return x**alpha / (x**alpha + k**alpha)
 
 
 def channel_kind(channel: Channel) -> str:
@@ -144,10 +144,11 @@ def build_channels(
         theta, alpha, k_mult, _ = PAID_KINDS[kind]
         ordinary = float(np.median(adstock(spend[channel.id], theta)[: max(1, history_days)]))
         k_fen = k_mult * ordinary
-        vmax = share * ordinary_visits / float(hill(ordinary, k_fen, alpha))
+        vmax = share * ordinary_visits / float(hill(ordinary, half_sat=k_fen, slope=alpha))
         out.append(ChannelModel(channel.id, kind, True, float(share), theta, alpha, k_fen, vmax))
     return out
 
 
 def expected_paid_visits(model: ChannelModel, spend: np.ndarray) -> np.ndarray:
-    return model.vmax * np.asarray(hill(adstock(spend, model.theta), model.k_fen, model.alpha))
+    visits = hill(adstock(spend, model.theta), half_sat=model.k_fen, slope=model.alpha)
+    return model.vmax * visits

@@ -6,7 +6,9 @@
     wh.to_arrow(wh.events().count())                   # uniform types whichever engine ran
 
 Importers of real exports (Taobao UserBehavior, CSV/Excel/Parquet with a mapping, ad spend) are in
-`dacu.warehouse.importers`. Names are imported lazily so `dacu.warehouse.metadata` stays light.
+`dacu.warehouse.importers`. Names are imported lazily so `dacu --help` stays light. The metadata
+database (accounts, sessions, the alert log) is `dacu.metadata`; its old path
+`dacu.warehouse.metadata` works for one release.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from dacu.warehouse.metadata.models import Base
+from dacu.metadata.models import Base
 
 config = context.config
 target_metadata = Base.metadata
