@@ -150,8 +150,8 @@ def _item(model: type[BaseModel], section: str, index: int | None, raw: Any) -> 
         raise ConfigError("; ".join(problems)) from None
 
 
-def _unique(section: str, ids: list[str]) -> None:
-    seen: set[str] = set()
+def _unique(section: str, ids: list[Any]) -> None:
+    seen: set[Any] = set()
     for index, item in enumerate(ids):
         if item is None:
             continue

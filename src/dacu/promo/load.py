@@ -8,17 +8,20 @@ of the sections, not only the first):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dacu.config import DEFAULT_TZ, Campaign
 from dacu.errors import ConfigError
 from dacu.promo.preset import PRESETS, TMALL, StackingRules
 from dacu.promo.rules import PRICE_TYPES, PROMOTION_TYPES, Coupon, Promotion, StackingConfig
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 _PROMOTION = TypeAdapter(Promotion)
 
@@ -50,12 +53,12 @@ def load_promotions(campaign: Campaign) -> PromoBook:
 
 def parse_promotions(
     promotions: list[dict[str, Any]],
-    coupons: list[dict[str, Any]] = (),
+    coupons: Sequence[dict[str, Any]] = (),
     *,
     platform: str = "tmall",
     store: str = "store",
     zone: ZoneInfo | None = None,
-    flash_sales: list[dict[str, Any]] = (),
+    flash_sales: Sequence[dict[str, Any]] = (),
 ) -> PromoBook:
     """Validate loose dicts (as in the campaign file) into a `PromoBook`; one ConfigError names
     every problem, one per line, not only the first."""
@@ -71,7 +74,7 @@ def parse_promotions(
             return None
 
     parsed: list[Any] = []
-    seen: set[str] = set()
+    seen: set[str | int] = set()
     for index, raw in enumerate(promotions):
         where = _where("promotions", index, raw)
         if isinstance(raw, dict) and raw.get("type") == "stacking":
@@ -136,7 +139,7 @@ def _stacking(raw: Any, *, where: str, zone: ZoneInfo | None = None) -> Stacking
     return _validate(StackingConfig, raw, where)
 
 
-def _validate(model: Any, raw: Any, where: str) -> Any:
+def _validate(model: type[_Model], raw: Any, where: str) -> _Model:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -190,7 +193,7 @@ def _group_allowed(rule: Any, where: str) -> list[str]:
     return []
 
 
-def _unique(raw: Any, seen: set[str], where: str) -> list[str]:
+def _unique(raw: Any, seen: set[str | int], where: str) -> list[str]:
     """A second item with an id already seen (counted even when the first was refused)."""
     ident = raw.get("id") if isinstance(raw, dict) else None
     if not isinstance(ident, str | int):  # a missing or odd id is the model's to name
