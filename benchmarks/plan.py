@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 from _record import record, table  # noqa: E402
 
 from dacu.config import load_campaign  # noqa: E402
-from dacu.plan.budget import fit_response_curves  # noqa: E402
 from dacu.plan.forecast import backtest  # noqa: E402
 from dacu.plan.response import geometric_adstock, hill, logistic_saturation  # noqa: E402
+from dacu.plan.response_fit import fit_response_curves  # noqa: E402
 from dacu.plan.spend_history import history_from_frame, read_spend_history  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

@@ -13,8 +13,8 @@ from scipy.optimize import minimize
 
 from dacu.errors import InputError
 from dacu.plan.allocation import optimize_budget, quadrants, ratio_of
-from dacu.plan.budget import ChannelCurve, fit_response_curves
 from dacu.plan.response import geometric_adstock, hill, logistic_saturation
+from dacu.plan.response_fit import ChannelCurve, fit_response_curves
 from dacu.plan.spend_history import history_from_frame, read_spend_history
 from tests.plan.cli_helper import run_cli
 

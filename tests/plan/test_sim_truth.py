@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dacu.config import load_campaign
-from dacu.plan.budget import fit_response_curves
+from dacu.plan.response_fit import fit_response_curves
 from dacu.plan.spend_history import history_from_frame
 
 pytestmark = pytest.mark.slow
