@@ -10,7 +10,7 @@ never above the channel's GMV target, and all of it never above the campaign's t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import pandas as pd
 
@@ -26,7 +26,9 @@ from dacu.plan.response_fit import (  # re-exported: the old home of the curve f
     fit_response_curves,
 )
 from dacu.plan.schema import Budget, BudgetRow
+from dacu.plan.shares import normalise
 from dacu.plan.spend_history import SpendHistory
+from dacu.plan.targets import Shares, TargetNode, split
 
 WEAK_WIDTH = 2.0  # a ROAS interval wider than this × the estimate is too weak to optimise on
 
@@ -69,7 +71,9 @@ def plan_budget(
     )
     if spend is not None:
         budget = _optimised(b, budget, spend, days, notes)
-    return _bounded(budget, channel_targets or {}, total_target_fen, notes)
+    if channel_targets is None and total_target_fen is None:
+        return budget
+    return bound_to_targets(budget, channel_targets or {}, total_target_fen, notes)
 
 
 def _line_row(line: BudgetLine, days: int, history_roi: Mapping[str, float]) -> BudgetRow:
@@ -200,41 +204,116 @@ def _optimised_row(row: BudgetRow, best) -> BudgetRow:
     )
 
 
-def _bounded(
-    budget: Budget, targets: Mapping[str, int], total: int | None, notes: list[str]
+def bound_to_targets(
+    budget: Budget,
+    targets: Mapping[str, int],
+    total: int | None,
+    notes: list[str],
+    names: Mapping[str, str] | None = None,
 ) -> Budget:
-    """No channel's expected GMV above its GMV target; all of them not above the total."""
-    rows = []
-    for row in budget.channels:
-        target = targets.get(row.channel)
-        row = row.model_copy(update={"target_gmv_fen": target})
-        if (
-            row.expected_gmv_fen is not None
-            and target is not None
-            and row.expected_gmv_fen > target
-        ):
-            notes.append(
-                f"{row.channel}: 预计GMV {format_fen(row.expected_gmv_fen)} 超过渠道目标，按目标计 "
-                f"expected GMV capped at the channel's target {format_fen(target)}"
-            )
-            row = row.model_copy(
-                update={"expected_gmv_fen": target, "roi": _ratio(target, row.spend_fen)}
-            )
-        rows.append(row)
+    """Each line's expected GMV is what its spend buys (curve or ROI), never above its channel's
+    target; the rest of the target is `other_gmv_fen`, so the lines' expected and other GMV and
+    the channels without a line add up to the campaign's total exactly."""
+    rows = [
+        _reconciled(row, targets.get(row.channel), notes, (names or {}).get(row.channel))
+        for row in budget.channels
+    ]
+    if targets:
+        lined = {r.channel for r in rows}
+        rest = sum(v for ch, v in targets.items() if ch not in lined)
+        return budget.model_copy(update={"channels": rows, "unbudgeted_gmv_fen": rest})
     expected = sum(r.expected_gmv_fen or 0 for r in rows)
-    if total is not None and expected > total > 0:
+    if total is not None and expected > total > 0:  # no channel targets: keep under the total
         notes.append(
             f"渠道预计GMV合计 {format_fen(expected)} 超过总目标，按比例缩至 {format_fen(total)} "
             "the channels' expected GMV exceeded the total target and is scaled down to it"
         )
-        scaled = []
-        for r in rows:
-            gmv = None if r.expected_gmv_fen is None else r.expected_gmv_fen * total // expected
-            scaled.append(
-                r.model_copy(update={"expected_gmv_fen": gmv, "roi": _ratio(gmv, r.spend_fen)})
+        rows = [
+            _with_gmv(
+                r, None if r.expected_gmv_fen is None else r.expected_gmv_fen * total // expected
             )
-        rows = scaled
+            for r in rows
+        ]
     return budget.model_copy(update={"channels": rows})
+
+
+def raise_channel_targets(
+    view: TargetNode, budget: Budget, fixed: Collection[str], notes: list[str]
+) -> None:
+    names = {c.key: c.label or c.key for c in view.children}
+    """A line whose spend buys more GMV (at its ROI or curve) than its channel's share of the
+    target raises that channel's target to what it buys, and the channels without a line give
+    the difference (keeping their CVR and ASP); targets the campaign file fixes stay. Without
+    that room nothing moves (`bound_to_targets` then counts the line at its target)."""
+    want = {c.key: c.values.gmv_fen for c in view.children}
+    raised = {
+        r.channel: r.expected_gmv_fen
+        for r in budget.channels
+        if r.channel in want
+        and r.channel not in fixed
+        and r.expected_gmv_fen is not None
+        and r.expected_gmv_fen > want[r.channel]
+    }
+    lined = {r.channel for r in budget.channels} | set(fixed)
+    donors = [k for k in want if k not in lined]
+    extra = sum(v - want[k] for k, v in raised.items())
+    room = sum(want[k] for k in donors)
+    if not raised or extra > room:
+        return
+    new = {**want, **raised}
+    for k in donors:
+        new[k] = want[k] * (room - extra) / room
+    ratio = {k: new[k] / want[k] if want[k] else 1.0 for k in want}
+    shares = Shares(
+        normalise(new),
+        normalise({c.key: c.values.uv * ratio[c.key] for c in view.children}),
+        normalise({c.key: c.values.buyers * ratio[c.key] for c in view.children}),
+    )
+    parts = split(view.values, shares)
+    for child in view.children:
+        child.values = parts[child.key]
+    notes.append(
+        "渠道目标按投放上调 channel targets raised to what their lines' spend buys: "
+        + ", ".join(
+            f"{names[k]} {format_fen(want[k])} → {format_fen(v)}" for k, v in raised.items()
+        )
+        + f"; taken from the channels without a line ({'、'.join(names[k] for k in donors)})"
+    )
+
+
+def _reconciled(
+    row: BudgetRow, target: int | None, notes: list[str], name: str | None
+) -> BudgetRow:
+    row = row.model_copy(update={"target_gmv_fen": target})
+    name = name or row.channel
+    if target is None or row.expected_gmv_fen is None:
+        return row
+    if row.expected_gmv_fen > target and row.spend_fen:
+        roi = row.expected_gmv_fen / row.spend_fen
+        needed = round(target / roi)
+        notes.append(
+            f"{name}: 投放 {format_fen(row.spend_fen)} 按ROI {roi:.2f} 预计带来 "
+            f"{format_fen(row.expected_gmv_fen)}，超过渠道目标 {format_fen(target)}，按目标计 — "
+            f"the line's spend at ROI {roi:.2f} would bring more than the channel's target: "
+            f"counted at the target (ROI {target / row.spend_fen:.2f}); the target takes "
+            f"{format_fen(needed)} at that ROI: raise the target or move "
+            f"{format_fen(row.spend_fen - needed)} to another line"
+        )
+        row = _with_gmv(row, target)
+    rest = target - (row.expected_gmv_fen or 0)
+    if rest > 0 and row.gmv_basis in ("history_roi", "campaign") and row.roi:
+        # an ROI of the channel's own sessions covers all its GMV: the rest is a gap, not base
+        notes.append(
+            f"{name}: 渠道目标 {format_fen(target)} 比投放带来的多 {format_fen(rest)} — "
+            f"the channel's target is {format_fen(rest)} above what its line buys at ROI "
+            f"{row.roi:.2f}: {format_fen(round(rest / row.roi))} more spend at that ROI, "
+            "or traffic from elsewhere"
+        )
+    return row.model_copy(update={"other_gmv_fen": rest})
+
+
+def _with_gmv(row: BudgetRow, gmv: int | None) -> BudgetRow:
+    return row.model_copy(update={"expected_gmv_fen": gmv, "roi": _ratio(gmv, row.spend_fen)})
 
 
 def _quadrants(daily: pd.DataFrame | None) -> list[dict]:
@@ -250,7 +329,9 @@ __all__ = [
     "BudgetFit",
     "ChannelCurve",
     "ChannelFit",
+    "bound_to_targets",
     "fit_dict",
     "fit_response_curves",
     "plan_budget",
+    "raise_channel_targets",
 ]

@@ -15,13 +15,13 @@ import pandas as pd
 from dacu.config import Campaign
 from dacu.money import format_pct
 from dacu.plan import shares as sh
-from dacu.plan.budget import plan_budget
+from dacu.plan.budget import bound_to_targets, plan_budget, raise_channel_targets
 from dacu.plan.capacity import check_capacity, risk_register
 from dacu.plan.forecast import plan_forecast
 from dacu.plan.pacing import pace_budget
 from dacu.plan.promo_sim import plan_promotions
 from dacu.plan.reconcile import Reconciled, feasibility, given_targets, reconcile
-from dacu.plan.schema import Milestone, Plan, PlanRow, Risk, TargetTreeNode
+from dacu.plan.schema import Budget, Milestone, Plan, PlanRow, Risk, TargetTreeNode
 from dacu.plan.spend_history import SpendHistory
 from dacu.plan.targets import Shares, TargetNode, Values, check_sums, grow, milestones
 from dacu.plan.timeline import timeline_dict
@@ -113,17 +113,7 @@ def build_plan(
     root = TargetNode("total", "total", _top(ctx), campaign.name)
     _decompose(ctx, root)
     check_sums(root)
-    channel_view = next((c for c in root.children if c.key == "channel"), None)
-    budget = plan_budget(
-        campaign,
-        history.spend if history else None,
-        history.daily if history else None,
-        ctx.notes,
-        channel_targets={c.key: c.values.gmv_fen for c in channel_view.children}
-        if channel_view
-        else None,
-        total_target_fen=root.values.gmv_fen,
-    )
+    budget = _budget(ctx, root)
     day_nodes = [n for n in root.walk() if n.dimension == "day"]
     spend_by_day, budget = pace_budget(
         campaign,
@@ -168,6 +158,27 @@ def build_plan(
         feasibility=ctx.feasibility,
         splits=_splits(root),
     )
+
+
+def _budget(ctx: _Context, root: TargetNode) -> Budget:
+    """The budget's lines, each line's expected GMV what its spend buys and never above its
+    channel's target (raised to it from the channels without a line where there is room)."""
+    history = ctx.history
+    budget = plan_budget(
+        ctx.campaign,
+        history.spend if history else None,
+        history.daily if history else None,
+        ctx.notes,
+    )
+    view = next((c for c in root.children if c.key == "channel"), None)
+    if view is not None:
+        fixed = {t.channel for t in ctx.campaign.targets if t.metric == "gmv" and t.channel}
+        raise_channel_targets(view, budget, fixed, ctx.notes)
+        check_sums(root)
+    children = view.children if view else []
+    targets = {c.key: c.values.gmv_fen for c in children}
+    names = {c.key: c.label or c.key for c in children}
+    return bound_to_targets(budget, targets, root.values.gmv_fen, ctx.notes, names)
 
 
 def _top(ctx: _Context) -> Values:
