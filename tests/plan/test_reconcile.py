@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dacu.config import parse_campaign
-from dacu.errors import ConfigError
+from dacu.errors import ConfigError, InputError
 from dacu.plan.build import PlanHistory, build_plan
 from dacu.plan.reconcile import reconcile
 
@@ -224,3 +224,33 @@ def test_channel_by_phase_and_category_splits_sum_to_their_parents():
     cats = plan.splits["channel_category"]
     assert sum(r["uv"] for r in cats) == plan.targets.uv
     assert {r["channel"] for r in cats} == {"search_ads", "organic"}
+
+
+def test_lines_and_reserves_above_the_total_are_an_error_and_a_shortfall_is_unspent():
+    """300万 total, 10% + 5% reserves = 45万: lines of 260万 leave −5万 (an error), lines of 200万
+    leave 55万 unallocated (shown as unspent)."""
+    reserves = "  emergency_reserve: 5%\n  elastic_reserve: 10%\n"
+    over = _campaign(
+        "targets:\n  - {metric: gmv, value: 3000万}\nbudget:\n  total: 300万\n"
+        + reserves
+        + "  lines:\n    - {id: s, channel: search_ads, amount: 260万}\n"
+    )
+    with pytest.raises(ConfigError, match="¥305.00万, ¥50,000.00 more than budget.total ¥300.00万"):
+        build_plan(over)
+    short = _campaign(
+        "targets:\n  - {metric: gmv, value: 3000万}\nbudget:\n  total: 300万\n"
+        + reserves
+        + "  lines:\n    - {id: s, channel: search_ads, amount: 200万}\n"
+    )
+    plan = build_plan(short)
+    assert plan.budget.unspent_fen == 55_000_000
+    assert any("预算未分配 ¥55.00万" in n for n in plan.notes)
+
+
+def test_a_committed_line_its_daily_caps_cannot_spend_is_an_error():
+    campaign = _campaign(
+        "targets:\n  - {metric: gmv, value: 3000万}\nbudget:\n  total: 300万\n  lines:\n"
+        "    - {id: kol, channel: search_ads, amount: 50万, committed: true, daily_max: 2万}\n"
+    )
+    with pytest.raises(InputError, match=r"committed ¥50.00万, but daily_max × 16 days = ¥32.00万"):
+        build_plan(campaign)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from dacu.config import Budget as BudgetConfig
 from dacu.config import BudgetLine, Campaign
+from dacu.errors import ConfigError
 from dacu.money import format_fen
 from dacu.plan.allocation import optimize_budget, quadrants, ratio_of
 from dacu.plan.response_fit import (  # re-exported: the old home of the curve fit
@@ -69,11 +70,38 @@ def plan_budget(
         quadrants=_quadrants(daily),
         pacing=b.pacing.shares(),
     )
+    budget = _with_unallocated(budget, notes)
     if spend is not None:
         budget = _optimised(b, budget, spend, days, notes)
     if channel_targets is None and total_target_fen is None:
         return budget
     return bound_to_targets(budget, channel_targets or {}, total_target_fen, notes)
+
+
+def _with_unallocated(budget: Budget, notes: list[str]) -> Budget:
+    """What the lines and the reserves leave of the total is `unspent_fen` (未分配); lines and
+    reserves above the total are an error naming the amounts (beyond a fen of rounding a line)."""
+    placed = (
+        sum(r.spend_fen for r in budget.channels)
+        + sum(o["amount_fen"] for o in budget.other_lines)
+        + budget.emergency_reserve_fen
+        + budget.elastic_reserve_fen
+    )
+    left = budget.total_fen - placed
+    rounding = len(budget.channels) + len(budget.other_lines) + 2  # a fen a rounded amount
+    if -rounding <= left < 0:  # lines scaled and rounded (`dacu demo`): the elastic pool gives it
+        elastic = budget.elastic_reserve_fen + left
+        return budget.model_copy(update={"elastic_reserve_fen": elastic, "unspent_fen": 0})
+    if left < 0:
+        raise ConfigError(
+            f"budget.lines: the lines and the reserves add up to {format_fen(placed)}, "
+            f"{format_fen(-left)} more than budget.total {format_fen(budget.total_fen)}"
+        )
+    if left:
+        notes.append(
+            f"预算未分配 {format_fen(left)} of the total is in no line and no reserve (unspent)"
+        )
+    return budget.model_copy(update={"unspent_fen": left})
 
 
 def _line_row(line: BudgetLine, days: int, history_roi: Mapping[str, float]) -> BudgetRow:

@@ -146,7 +146,7 @@ def _summary(plan, out_dir: Path) -> None:
     b = plan.budget
     out.print(
         f"预算 budget {format_fen(b.total_fen)} (应急 {format_fen(b.emergency_reserve_fen)}, "
-        f"机动 {format_fen(b.elastic_reserve_fen)})"
+        f"机动 {format_fen(b.elastic_reserve_fen)}, 未分配 unspent {format_fen(b.unspent_fen)})"
     )
     from dacu.plan.workbook import channel_names
 
@@ -179,14 +179,12 @@ def _budget_line(row) -> str:
     """spend → the GMV it buys (ROI, basis) / the channel's target and the rest of it."""
     gmv = format_fen(row.expected_gmv_fen) if row.expected_gmv_fen is not None else "—"
     roi = f" ROI {row.roi:.2f}" if row.roi is not None else ""
-    basis = GMV_BASIS.get(row.gmv_basis or "", row.gmv_basis or "")
+    basis = f" ({GMV_BASIS.get(row.gmv_basis, row.gmv_basis)})" if row.gmv_basis else ""
     tag = " 已锁定 committed" if row.committed else (" 识别度不足 weak fit" if row.weak_fit else "")
-    text = f"{format_fen(row.spend_fen):>10} → 投放带来 {gmv:>10}{roi} ({basis}){tag}"
+    text = f"{format_fen(row.spend_fen):>10} → 投放带来 {gmv:>10}{roi}{basis}{tag}"
     if row.target_gmv_fen is not None:
-        text += (
-            f" / 渠道目标 {format_fen(row.target_gmv_fen)}"
-            f" (其余 rest {format_fen(row.other_gmv_fen or 0)})"
-        )
+        rest = format_fen(row.other_gmv_fen) if row.other_gmv_fen is not None else "—"
+        text += f" / 渠道目标 {format_fen(row.target_gmv_fen)} (其余 rest {rest})"
     return text
 
 
