@@ -254,3 +254,20 @@ def test_a_committed_line_its_daily_caps_cannot_spend_is_an_error():
     )
     with pytest.raises(InputError, match=r"committed ¥50.00万, but daily_max × 16 days = ¥32.00万"):
         build_plan(campaign)
+
+
+def test_relative_asp_on_a_past_campaign():
+    """客单价 +20% on 2025双11's 3.85亿 / 76.9万 = ¥500.65 → ¥600.78; with GMV 5亿 the plan
+    takes 5亿 / ¥600.78 = 832,251 buyers (hand: 38,500,000,000 / 769,000 × 1.2 = 60,078.02 fen)."""
+    campaign = _campaign(
+        """
+past_campaigns:
+  - {id: double11-2025, gmv: 3.85亿, orders: 76.9万}
+targets:
+  - {metric: gmv, value: 5亿}
+  - {metric: asp, value: "+20%", of: double11-2025}
+"""
+    )
+    plan = build_plan(campaign)
+    assert plan.targets.asp_fen == pytest.approx(60_078.02, abs=0.5)
+    assert plan.targets.buyers == pytest.approx(832_251, abs=1)
