@@ -13,8 +13,8 @@ from scipy.optimize import minimize
 
 from dacu.errors import InputError
 from dacu.plan.allocation import optimize_budget, quadrants, ratio_of
-from dacu.plan.budget import ChannelCurve, fit_response_curves
 from dacu.plan.response import geometric_adstock, hill, logistic_saturation
+from dacu.plan.response_fit import ChannelCurve, fit_response_curves
 from dacu.plan.spend_history import history_from_frame, read_spend_history
 from tests.plan.cli_helper import run_cli
 
@@ -286,3 +286,52 @@ def test_caps_below_the_budget_leave_money_unspent():
     # 8,500,000 fen allocatable, caps take 3,000,000: 5,500,000 unspent
     assert [c.spend_fen for c in result.channels] == [1_000_000, 2_000_000]
     assert result.unspent_fen == 5_500_000
+
+
+def test_expected_gmv_is_what_the_spend_buys_and_sums_to_the_channel_targets():
+    """Worked by hand: a view of ¥100 (10,000 fen) — a 30%, b 20% (fixed by the file), c 30%,
+    d 20% (no budget line). a's line buys 4,000 > 3,000: a's target rises to 4,000 and d gives the
+    1,000. b's buys 2,500 > its fixed 2,000: counted at 2,000 (ROI 2,000/1,000 = 2). c's buys
+    1,000 of its 3,000: the rest 2,000 is a gap of 2,000 / ROI 1 = 2,000 fen of spend."""
+    from dacu.plan.budget import bound_to_targets, raise_channel_targets
+    from dacu.plan.schema import Budget, BudgetRow
+    from dacu.plan.targets import TargetNode, Values
+
+    view = TargetNode("channel", "view", Values(10_000, 1_000, 100))
+    for key, gmv in (("a", 3_000), ("b", 2_000), ("c", 3_000), ("d", 2_000)):
+        view.children.append(TargetNode(key, "channel", Values(gmv, gmv // 10, gmv // 100)))
+    rows = [
+        BudgetRow(channel="a", spend_fen=1_000, expected_gmv_fen=4_000, gmv_basis="history_roi"),
+        BudgetRow(channel="b", spend_fen=1_000, expected_gmv_fen=2_500, gmv_basis="history_roi"),
+        BudgetRow(
+            channel="c", spend_fen=1_000, expected_gmv_fen=1_000, gmv_basis="history_roi", roi=1.0
+        ),
+    ]
+    budget = Budget(total_fen=3_000, emergency_reserve_fen=0, elastic_reserve_fen=0, channels=rows)
+    notes: list[str] = []
+    raise_channel_targets(view, budget, {"b"}, notes)
+    targets = {c.key: c.values.gmv_fen for c in view.children}
+    assert targets == {"a": 4_000, "b": 2_000, "c": 3_000, "d": 1_000}
+    a = next(c for c in view.children if c.key == "a").values
+    assert (a.uv, a.buyers) == (400, 40)  # a keeps its CVR and ASP: UV and buyers follow GMV
+    out = bound_to_targets(budget, targets, 10_000, notes).channels
+    got = {r.channel: (r.expected_gmv_fen, r.other_gmv_fen, r.target_gmv_fen) for r in out}
+    assert got == {"a": (4_000, 0, 4_000), "b": (2_000, 0, 2_000), "c": (1_000, 2_000, 3_000)}
+    assert next(r for r in out if r.channel == "b").roi == 2.0
+    assert sum(sum(v[:2]) for v in got.values()) + targets["d"] == 10_000
+    assert any("¥20.00 more spend" in n for n in notes)  # c: 2,000 fen at ROI 1
+    assert any("counted at the target" in n and "b:" in n for n in notes)
+
+
+def test_no_room_in_the_unbudgeted_channels_keeps_the_targets_and_caps_the_line():
+    from dacu.plan.budget import raise_channel_targets
+    from dacu.plan.schema import Budget, BudgetRow
+    from dacu.plan.targets import TargetNode, Values
+
+    view = TargetNode("channel", "view", Values(10_000, 1_000, 100))
+    for key, gmv in (("a", 9_500), ("d", 500)):
+        view.children.append(TargetNode(key, "channel", Values(gmv, gmv // 10, gmv // 100)))
+    row = BudgetRow(channel="a", spend_fen=1_000, expected_gmv_fen=11_000)
+    budget = Budget(total_fen=1_000, emergency_reserve_fen=0, elastic_reserve_fen=0, channels=[row])
+    raise_channel_targets(view, budget, set(), [])
+    assert [c.values.gmv_fen for c in view.children] == [9_500, 500]

@@ -282,6 +282,9 @@ def test_plan_optimises_budget_from_spend_history(campaign):
     assert "content" in weak and "search_ads" not in weak  # content: the smallest true β
     for ch in weak:
         assert by[ch].weak_fit and by[ch].source == "campaign" and by[ch].gmv_basis == "history_roi"
+        assert by[ch].roi == pytest.approx(by[ch].history_roi, abs=1e-3)  # not the fit's
+    said = next(n for n in plan.notes if "weakly identified response" in n)
+    assert all(ch in said for ch in weak)
     assert by["content"].spend_fen == 25_000_000
     optimised = {r.channel for r in b.channels if r.source == "optimised"}
     assert optimised == set(fits) - weak - {"kol_live"} and len(optimised) >= 2

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dacu.config import parse_campaign
-from dacu.errors import ConfigError
+from dacu.errors import ConfigError, InputError
 from dacu.plan.build import PlanHistory, build_plan
 from dacu.plan.reconcile import reconcile
 
@@ -224,3 +224,50 @@ def test_channel_by_phase_and_category_splits_sum_to_their_parents():
     cats = plan.splits["channel_category"]
     assert sum(r["uv"] for r in cats) == plan.targets.uv
     assert {r["channel"] for r in cats} == {"search_ads", "organic"}
+
+
+def test_lines_and_reserves_above_the_total_are_an_error_and_a_shortfall_is_unspent():
+    """300万 total, 10% + 5% reserves = 45万: lines of 260万 leave −5万 (an error), lines of 200万
+    leave 55万 unallocated (shown as unspent)."""
+    reserves = "  emergency_reserve: 5%\n  elastic_reserve: 10%\n"
+    over = _campaign(
+        "targets:\n  - {metric: gmv, value: 3000万}\nbudget:\n  total: 300万\n"
+        + reserves
+        + "  lines:\n    - {id: s, channel: search_ads, amount: 260万}\n"
+    )
+    with pytest.raises(ConfigError, match=r"¥305\.00万, ¥50,000\.00 more than budget\.total"):
+        build_plan(over)
+    short = _campaign(
+        "targets:\n  - {metric: gmv, value: 3000万}\nbudget:\n  total: 300万\n"
+        + reserves
+        + "  lines:\n    - {id: s, channel: search_ads, amount: 200万}\n"
+    )
+    plan = build_plan(short)
+    assert plan.budget.unspent_fen == 55_000_000
+    assert any("预算未分配 ¥55.00万" in n for n in plan.notes)
+
+
+def test_a_committed_line_its_daily_caps_cannot_spend_is_an_error():
+    campaign = _campaign(
+        "targets:\n  - {metric: gmv, value: 3000万}\nbudget:\n  total: 300万\n  lines:\n"
+        "    - {id: kol, channel: search_ads, amount: 50万, committed: true, daily_max: 2万}\n"
+    )
+    with pytest.raises(InputError, match=r"committed ¥50.00万, but daily_max × 16 days = ¥32.00万"):
+        build_plan(campaign)
+
+
+def test_relative_asp_on_a_past_campaign():
+    """客单价 +20% on 2025双11's 3.85亿 / 76.9万 = ¥500.65 → ¥600.78; with GMV 5亿 the plan
+    takes 5亿 / ¥600.78 = 832,251 buyers (hand: 38,500,000,000 / 769,000 × 1.2 = 60,078.02 fen)."""
+    campaign = _campaign(
+        """
+past_campaigns:
+  - {id: double11-2025, gmv: 3.85亿, orders: 76.9万}
+targets:
+  - {metric: gmv, value: 5亿}
+  - {metric: asp, value: "+20%", of: double11-2025}
+"""
+    )
+    plan = build_plan(campaign)
+    assert plan.targets.asp_fen == pytest.approx(60_078.02, abs=0.5)
+    assert plan.targets.buyers == pytest.approx(832_251, abs=1)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dacu.config import load_campaign
-from dacu.plan.budget import fit_response_curves
+from dacu.plan.response_fit import fit_response_curves
 from dacu.plan.spend_history import history_from_frame
 
 pytestmark = pytest.mark.slow
@@ -138,7 +138,17 @@ def test_demo_campaign_budget_is_one_a_media_buyer_accepts(sim, tmp_path):
         assert row.expected_gmv_fen is not None and 0 < row.expected_gmv_fen <= targets[row.channel]
         assert row.target_gmv_fen == targets[row.channel]
         assert row.roi == pytest.approx(row.expected_gmv_fen / row.spend_fen, abs=1e-4)
+        # what the spend buys at the history's ROI (the demo's curves are all weakly identified)
+        assert row.gmv_basis == "history_roi" and row.roi == pytest.approx(row.history_roi, 1e-3)
+        # the line's GMV and the rest of its channel's target make the target exactly
+        assert row.expected_gmv_fen + row.other_gmv_fen == targets[row.channel]
     assert sum(r.expected_gmv_fen for r in b.channels) <= plan.targets.gmv_fen
+    lined = sum(r.target_gmv_fen for r in b.channels)
+    assert lined + b.unbudgeted_gmv_fen == plan.targets.gmv_fen == sum(targets.values())
+    # the spend buys more than the history's shares gave display/affiliate/KOL/content: their
+    # targets rise, taken from the channels without a line; the file's search_ads 600万 stays
+    assert any("channel targets raised" in n for n in plan.notes)
+    assert targets["search_ads"] == campaign.target("gmv", channel="search_ads").value
     # daily spend: each channel's days sum to its line, and no day above its cap
     days = [r for r in plan.daily if r.channel is not None]
     for ch, row in rows.items():

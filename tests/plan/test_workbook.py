@@ -62,7 +62,7 @@ def test_targets_and_budget_sheets_hold_formulas(built):
     assert sheet[f"G{warmup}"].value.startswith(f"=G{warmup + 1}+G{warmup + 2}+")
     assert sheet["G2"].value == "=G3" and sheet.freeze_panes == "B2"
     budget = book[B]
-    brows = _rows(budget, 11)
+    brows = _rows(budget, 13)
     r = brows["channel/search_ads"]
     assert budget[f"E{r}"].value == f'=IF(OR(C{r}=0,D{r}=""),"",D{r}/C{r})'
     total = brows["total"]
@@ -76,7 +76,7 @@ def test_the_formulas_compute_the_plan(built, tmp_path):
     plan, folder = built
     book = openpyxl.load_workbook(folder / "plan.xlsx")
     rows = _rows(book[T], 8)
-    brows = _rows(book[B], 11)
+    brows = _rows(book[B], 13)
     got = _evaluate(
         folder / "plan.xlsx",
         tmp_path,
@@ -86,6 +86,7 @@ def test_the_formulas_compute_the_plan(built, tmp_path):
             f"'{T}'!D2",
             f"'{B}'!C{brows['unspent']}",
             f"'{B}'!C{brows['reserve/emergency']}",
+            f"'{B}'!L{brows['targets']}",
         ],
     )
     assert got[0] == pytest.approx(plan.targets.gmv_fen / 100, abs=0.01)
@@ -94,6 +95,8 @@ def test_the_formulas_compute_the_plan(built, tmp_path):
     b = plan.budget
     assert got[3] == pytest.approx(b.unspent_fen / 100, abs=0.01)
     assert got[4] == pytest.approx(b.emergency_reserve_fen / 100, abs=0.01)
+    # the lines' channel targets and the channels without a line add up to the total
+    assert got[5] == pytest.approx(plan.targets.gmv_fen / 100, abs=0.01)
 
 
 def test_report_budget_lines_show_their_roi_in_the_sheet(tmp_path):
@@ -119,7 +122,7 @@ budget:
     plan = build_plan(campaign)
     assert plan.targets.asp_fen == 50_000  # ¥500
     write_xlsx(plan, tmp_path / "plan.xlsx")
-    brows = _rows(openpyxl.load_workbook(tmp_path / "plan.xlsx")[B], 11)
+    brows = _rows(openpyxl.load_workbook(tmp_path / "plan.xlsx")[B], 13)
     roi = _evaluate(
         tmp_path / "plan.xlsx",
         tmp_path,
@@ -137,7 +140,7 @@ def test_round_trip_two_edited_cells(built, tmp_path):
     r = _rows(sheet, 8)["total/phase/warmup/2026-10-27"]
     uv, cvr, asp = (sheet[f"{c}{r}"].value for c in "CDE")
     sheet[f"D{r}"] = cvr + 0.01
-    budget[f"C{_rows(budget, 11)['channel/search_ads']}"] = 900_000
+    budget[f"C{_rows(budget, 13)['channel/search_ads']}"] = 900_000
     book.save(path)
     (tmp_path / "plan.json").write_text((folder / "plan.json").read_text(encoding="utf-8"))
 

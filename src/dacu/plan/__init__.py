@@ -19,11 +19,11 @@ from dacu._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
     from dacu.plan.allocation import Allocation, optimize_budget, quadrants
-    from dacu.plan.budget import BudgetFit, ChannelCurve, fit_response_curves
     from dacu.plan.build import PlanHistory, build_plan
     from dacu.plan.export import write_plan
     from dacu.plan.importer import import_workbook
     from dacu.plan.reconcile import reconcile
+    from dacu.plan.response_fit import BudgetFit, ChannelCurve, fit_response_curves
     from dacu.plan.schema import Plan, load_plan
     from dacu.plan.sources import read_history_dir, read_history_warehouse, read_sim_dir
     from dacu.plan.spend_history import SpendHistory, history_from_frame, read_spend_history
@@ -33,9 +33,9 @@ _LAZY = {
     "Allocation": "dacu.plan.allocation",
     "optimize_budget": "dacu.plan.allocation",
     "quadrants": "dacu.plan.allocation",
-    "BudgetFit": "dacu.plan.budget",
-    "ChannelCurve": "dacu.plan.budget",
-    "fit_response_curves": "dacu.plan.budget",
+    "BudgetFit": "dacu.plan.response_fit",
+    "ChannelCurve": "dacu.plan.response_fit",
+    "fit_response_curves": "dacu.plan.response_fit",
     "PlanHistory": "dacu.plan.build",
     "build_plan": "dacu.plan.build",
     "write_plan": "dacu.plan.export",

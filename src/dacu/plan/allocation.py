@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from dacu.errors import InputError
-from dacu.plan.budget import ChannelCurve
+from dacu.plan.response_fit import ChannelCurve
 
 
 @dataclass(frozen=True)

@@ -1,459 +1,365 @@
-"""Channel response curves fitted from spend history: geometric adstock + Hill saturation.
+"""The plan's budget (预算): the campaign's lines, or — with a spend history — the split optimised
+on fitted response curves (`response_fit`) under the lines' floors, caps and commitments, plus the
+four-quadrant view.
 
-The model, per period t (target y, spend x_c of each channel c):
-
-    y_t = b0 + b1·t + Σ_k fourier_k(t) + Σ_j γ_j·control_j,t + Σ_c β_c · hill(adstock(x_c)_t; K_c, s_c)
-
-(or, with `saturation="logistic"`, pymc-marketing's logistic curve (1 − e^{−λa}) / (1 + e^{−λa}),
-parametrised by its half-saturation point K = ln 3 / λ).
-
-It is fitted as a penalised least-squares (MAP) point estimate with scipy: weak priors on α (carry-
-over), K (half-saturation), s (slope) and β keep a short history identifiable, a few starting points
-avoid poor local optima, and the 90% intervals come from the Laplace approximation at the optimum
-(Gaussian with the inverse Hessian J'J of the scaled residuals), propagated to contribution and ROAS
-by sampling. Two years of weekly data with ten channels fit in a second or two — the fast default;
-a full Bayesian fit (pymc-marketing) is the slower alternative when a team needs it.
+A line is never re-allocated when it is committed (a KOL's slot fee, a platform resource fee) or
+when its channel's response curve is weakly identified (the ROAS 90% interval wider than twice the
+estimate): it keeps its amount and its expected GMV comes from the history's ROI. Expected GMV is
+never above the channel's GMV target, and all of it never above the campaign's target.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import time
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from collections.abc import Collection, Mapping
 
-import numpy as np
-from scipy.optimize import least_squares
+import pandas as pd
 
-from dacu.errors import InputError
-from dacu.plan.response import FloatArray, hill, hill_derivative, logistic_saturation
+from dacu.config import Budget as BudgetConfig
+from dacu.config import BudgetLine, Campaign
+from dacu.errors import ConfigError
+from dacu.money import format_fen
+from dacu.plan.allocation import optimize_budget, quadrants, ratio_of
+from dacu.plan.response_fit import (  # re-exported: the old home of the curve fit
+    BudgetFit,
+    ChannelCurve,
+    ChannelFit,
+    fit_dict,
+    fit_response_curves,
+)
+from dacu.plan.schema import Budget, BudgetRow
+from dacu.plan.shares import normalise
 from dacu.plan.spend_history import SpendHistory
+from dacu.plan.targets import Shares, TargetNode, split
 
-LN3 = math.log(3.0)
-
-INTERVAL = 0.90
-_BOUNDS = {
-    "alpha": (0.0, 0.95),
-    "log_k": (np.log(0.03), np.log(5.0)),
-    "log_s": (np.log(0.5), np.log(4.0)),
-}
-_STARTS = ((0.3, 0.5, 1.5), (0.6, 0.3, 1.0), (0.1, 1.0, 2.5))
+WEAK_WIDTH = 2.0  # a ROAS interval wider than this × the estimate is too weak to optimise on
 
 
-@dataclass(frozen=True)
-class ChannelCurve:
-    """Steady-state response of one channel: target per period for a constant spend per period."""
-
-    channel: str
-    alpha: float
-    half_sat: float
-    slope: float
-    beta: float
-    l_max: int = 8
-    saturation: str = "hill"
-
-    @property
-    def lam(self) -> float:
-        """λ of the logistic curve (per unit of spend), ln 3 / K."""
-        return LN3 / self.half_sat
-
-    def response(self, spend: FloatArray | float) -> FloatArray:
-        x = np.asarray(spend, dtype=float)
-        if self.saturation == "logistic":
-            return self.beta * logistic_saturation(x, self.lam)
-        return self.beta * hill(x, self.half_sat, self.slope)
-
-    def marginal(self, spend: FloatArray | float) -> FloatArray:
-        """d response / d spend: the marginal ROAS at that spend per period."""
-        x = np.asarray(spend, dtype=float)
-        if self.saturation == "logistic":
-            e = np.exp(-self.lam * x)
-            return self.beta * 2 * self.lam * e / (1 + e) ** 2
-        return self.beta * hill_derivative(x, self.half_sat, self.slope)
-
-
-@dataclass(frozen=True)
-class ChannelFit:
-    curve: ChannelCurve
-    spend: float
-    contribution: float
-    contribution_share: float
-    roas: float
-    marginal_roas: float
-    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        curve = self.curve
-        out = {
-            "channel": curve.channel,
-            "spend": self.spend,
-            "contribution": self.contribution,
-            "contribution_share": self.contribution_share,
-            "roas": self.roas,
-            "marginal_roas": self.marginal_roas,
-            "adstock": {
-                "type": "geometric",
-                "alpha": curve.alpha,
-                "l_max": curve.l_max,
-                "alpha_interval": self.intervals.get("alpha"),
-            },
-            "saturation": {
-                "type": curve.saturation,
-                "half_saturation": curve.half_sat,
-                "slope": curve.slope if curve.saturation == "hill" else None,
-                "lam": curve.lam if curve.saturation == "logistic" else None,
-                "beta": curve.beta,
-                "half_saturation_interval": self.intervals.get("half_sat"),
-                "slope_interval": self.intervals.get("slope")
-                if curve.saturation == "hill"
-                else None,
-                "beta_interval": self.intervals.get("beta"),
-            },
-        }
-        out["contribution_interval"] = self.intervals.get("contribution")
-        out["roas_interval"] = self.intervals.get("roas")
-        return out
-
-
-@dataclass(frozen=True)
-class BudgetFit:
-    channels: list[ChannelFit]
-    baseline: float
-    r2: float
-    mape: float
-    n_periods: int
-    seconds: float
-    fitted: FloatArray
-    interval: float = INTERVAL
-    method: str = "MAP least squares (scipy) + Laplace intervals"
-
-    def curve(self, channel: str) -> ChannelCurve:
-        for fit in self.channels:
-            if fit.curve.channel == channel:
-                return fit.curve
-        raise KeyError(channel)
-
-    def to_dict(self) -> dict:
-        return {
-            "method": self.method,
-            "interval": self.interval,
-            "n_periods": self.n_periods,
-            "r2": self.r2,
-            "mape": self.mape,
-            "baseline": self.baseline,
-            "seconds": self.seconds,
-            "channels": [c.to_dict() for c in self.channels],
-        }
-
-
-@dataclass
-class _Design:
-    """Scaled inputs and the parameter layout of one fit."""
-
-    y: FloatArray
-    x: FloatArray
-    base: FloatArray
-    y_scale: float
-    x_scale: FloatArray
-    l_max: int
-    beta_prior: FloatArray
-    sigma: float = 1.0
-    saturation: str = "hill"
-
-    @property
-    def n_channels(self) -> int:
-        return int(self.x.shape[0])
-
-    def split(
-        self, theta: FloatArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-        c = self.n_channels
-        return (
-            theta[:c],
-            np.exp(theta[c : 2 * c]),
-            np.exp(theta[2 * c : 3 * c]),
-            theta[3 * c : 4 * c],
-            theta[4 * c :],
-        )
-
-    def media(self, theta: FloatArray) -> FloatArray:
-        """(channels, periods) contribution in scaled target units."""
-        alpha, k, s, beta, _ = self.split(theta)
-        ad = _adstock_rows(self.x, alpha, self.l_max)
-        if self.saturation == "logistic":
-            e = np.exp(-(LN3 / k)[:, None] * ad)
-            return beta[:, None] * (1.0 - e) / (1.0 + e)
-        ratio = np.power(np.clip(ad, 0, None) / k[:, None], s[:, None])
-        return beta[:, None] * ratio / (1.0 + ratio)
-
-    def predict(self, theta: FloatArray) -> FloatArray:
-        return self.media(theta).sum(axis=0) + self.base.T @ self.split(theta)[4]
-
-    def residuals(self, theta: FloatArray) -> FloatArray:
-        alpha, k, s, beta, _ = self.split(theta)
-        data = (self.y - self.predict(theta)) / self.sigma
-        prior = np.concatenate(
-            [
-                (alpha - 0.3) / 0.35,
-                (np.log(k) - np.log(0.5)) / 1.0,
-                (np.log(s) - np.log(1.5)) / 0.6,
-                beta / self.beta_prior,
-            ]
-        )
-        return np.concatenate([data, prior])
-
-
-def _adstock_rows(x: FloatArray, alpha: FloatArray, l_max: int) -> FloatArray:
-    lags = np.arange(l_max, dtype=float)
-    weights = np.power(alpha[:, None], lags[None, :])
-    weights /= weights.sum(axis=1, keepdims=True)
-    n = x.shape[1]
-    out = np.zeros_like(x)
-    for lag in range(min(l_max, n)):
-        out[:, lag:] += weights[:, lag : lag + 1] * x[:, : n - lag]
-    return out
-
-
-def _baseline_matrix(history: SpendHistory, seasonality: int) -> FloatArray:
-    n = history.n_periods
-    t = np.arange(n, dtype=float)
-    rows = [np.ones(n), t / max(n - 1, 1)]
-    days = np.array([np.datetime64(d) for d in history.dates]).astype("datetime64[D]")
-    day_of_year = (days - days.astype("datetime64[Y]")).astype(float)
-    for order in range(1, seasonality + 1):
-        angle = 2 * np.pi * order * day_of_year / 365.25
-        rows += [np.sin(angle), np.cos(angle)]
-    for control in history.controls:
-        spread = control.std()
-        rows.append((control - control.mean()) / spread if spread > 0 else control * 0)
-    return np.vstack(rows)
-
-
-def _design(history: SpendHistory, l_max: int, seasonality: int, saturation: str) -> _Design:
-    n_params = 4 * len(history.channels) + 2 + 2 * seasonality + len(history.control_names)
-    if history.n_periods < max(8, n_params // 2):
-        raise InputError(
-            f"{history.n_periods} periods are too few to fit {len(history.channels)} "
-            f"channels (need at least {max(8, n_params // 2)})",
-            file=history.source,
-        )
-    y_scale = float(np.abs(history.y).max()) or 1.0
-    x_scale = history.spend.max(axis=1)
-    share = history.spend.sum(axis=1) / history.spend.sum()
-    return _Design(
-        y=history.y / y_scale,
-        x=history.spend / x_scale[:, None],
-        base=_baseline_matrix(history, seasonality),
-        y_scale=y_scale,
-        x_scale=x_scale,
-        l_max=l_max,
-        beta_prior=np.maximum(len(share) * share, 0.2),
-        saturation=saturation,
-    )
-
-
-def _start(design: _Design, alpha: float, k: float, s: float) -> FloatArray:
-    c = design.n_channels
-    theta = np.concatenate(
-        [
-            np.full(c, alpha),
-            np.full(c, np.log(k)),
-            np.full(c, np.log(s)),
-            np.zeros(c),
-            np.zeros(design.base.shape[0]),
-        ]
-    )
-    features = np.vstack(
-        [design.media(np.concatenate([theta[: 3 * c], np.ones(c), theta[4 * c :]])), design.base]
-    )
-    coef, *_ = np.linalg.lstsq(features.T, design.y, rcond=None)
-    theta[3 * c : 4 * c] = np.clip(coef[:c], 1e-4, None)
-    theta[4 * c :] = coef[c:]
-    return theta
-
-
-def _bounds(design: _Design) -> tuple[FloatArray, FloatArray]:
-    c, b = design.n_channels, design.base.shape[0]
-    log_s = _BOUNDS["log_s"] if design.saturation == "hill" else (-1e-6, 1e-6)  # unused: s = 1
-    low = np.concatenate(
-        [
-            np.full(c, _BOUNDS["alpha"][0]),
-            np.full(c, _BOUNDS["log_k"][0]),
-            np.full(c, log_s[0]),
-            np.zeros(c),
-            np.full(b, -np.inf),
-        ]
-    )
-    high = np.concatenate(
-        [
-            np.full(c, _BOUNDS["alpha"][1]),
-            np.full(c, _BOUNDS["log_k"][1]),
-            np.full(c, log_s[1]),
-            np.full(c, np.inf),
-            np.full(b, np.inf),
-        ]
-    )
-    return low, high
-
-
-def fit_response_curves(
-    history: SpendHistory,
+def plan_budget(
+    campaign: Campaign,
+    spend: SpendHistory | None,
+    daily: pd.DataFrame | None,
+    notes: list[str],
     *,
-    l_max: int = 8,
-    seasonality: int = 2,
-    saturation: Literal["hill", "logistic"] = "hill",
-    draws: int = 400,
-    seed: int = 0,
-) -> BudgetFit:
-    """Fit one adstock + saturation curve per channel; contributions and ROAS with 90% intervals.
-
-    `seasonality` is the order of the yearly Fourier terms (0 for none, e.g. under a year of data).
-    """
-    if saturation not in ("hill", "logistic"):
-        raise InputError(f"saturation: expected hill or logistic, got {saturation!r}")
-    with _single_threaded_blas():
-        return _fit(history, l_max, seasonality, saturation, draws, seed)
-
-
-def _single_threaded_blas():
-    """The matrices here are tiny (periods × ~50): BLAS threads only contend, and on a loaded
-    machine a 150×50 SVD went from ~1 ms to ~100 ms. threadpoolctl comes with scikit-learn."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
-
-
-def _fit(
-    history: SpendHistory, l_max: int, seasonality: int, saturation: str, draws: int, seed: int
-) -> BudgetFit:
-    began = time.perf_counter()
-    design = _design(history, l_max, seasonality, saturation)
-    low, high = _bounds(design)
-    design.sigma = _initial_sigma(design)
-    theta = _best_start(design, low, high)
-    dof = max(history.n_periods - len(theta) // 2, 1)
-    design.sigma = float(np.sqrt(np.sum((design.y - design.predict(theta)) ** 2) / dof)) or 1e-6
-    result = least_squares(
-        design.residuals, theta, bounds=(low, high), method="trf", x_scale="jac", max_nfev=400
-    )
-    theta = result.x
-    samples = _laplace_draws(result.jac, theta, low, high, draws, seed)
-    return _summarise(history, design, theta, samples, time.perf_counter() - began)
-
-
-def _initial_sigma(design: _Design) -> float:
-    features = np.vstack([design.x, design.base])
-    coef, *_ = np.linalg.lstsq(features.T, design.y, rcond=None)
-    residual = design.y - features.T @ coef
-    return float(max(residual.std(), 1e-3))
-
-
-def _best_start(design: _Design, low: FloatArray, high: FloatArray) -> FloatArray:
-    best, best_cost = None, np.inf
-    for alpha, k, s in _STARTS:
-        start = np.clip(_start(design, alpha, k, s), low + 1e-9, high - 1e-9)
-        result = least_squares(
-            design.residuals, start, bounds=(low, high), method="trf", x_scale="jac", max_nfev=300
-        )
-        if result.cost < best_cost:
-            best, best_cost = result.x, result.cost
-    return best
-
-
-def _laplace_draws(
-    jac: FloatArray, theta: FloatArray, low: FloatArray, high: FloatArray, draws: int, seed: int
-) -> FloatArray:
-    """Parameter draws from N(θ̂, (J'J)⁻¹), clipped to the bounds."""
-    cov = np.linalg.pinv(jac.T @ jac)
-    cov = (cov + cov.T) / 2
-    rng = np.random.default_rng(seed)
-    samples = rng.multivariate_normal(theta, cov, size=draws, method="eigh", check_valid="ignore")
-    return np.clip(samples, low, high)
-
-
-def _summarise(
-    history: SpendHistory, design: _Design, theta: FloatArray, samples: FloatArray, seconds: float
-) -> BudgetFit:
-    scale = design.y_scale
-    media = design.media(theta) * scale
-    contribution = media.sum(axis=1)
-    drawn = np.array([design.media(s).sum(axis=1) for s in samples]) * scale
-    spend = history.spend.sum(axis=1)
-    fitted = design.predict(theta) * scale
-    alpha, k, s, beta, _ = design.split(theta)
-    d_alpha, d_k, d_s, d_beta, _ = (
-        np.asarray(p) for p in zip(*map(design.split, samples), strict=True)
-    )
-    mean_spend = history.spend.mean(axis=1)
-    total = contribution.sum()
-    tail = (1 - INTERVAL) / 2
-    channels = []
-    for c, name in enumerate(history.channels):
-        curve = ChannelCurve(
-            name,
-            float(alpha[c]),
-            float(k[c] * design.x_scale[c]),
-            float(s[c]),
-            float(beta[c] * scale),
-            design.l_max,
-            design.saturation,
-        )
-        q = lambda v: tuple(float(x) for x in np.quantile(v, [tail, 1 - tail]))  # noqa: E731
-        intervals = {
-            "alpha": q(d_alpha[:, c]),
-            "half_sat": q(d_k[:, c] * design.x_scale[c]),
-            "slope": q(d_s[:, c]),
-            "beta": q(d_beta[:, c] * scale),
-            "contribution": q(drawn[:, c]),
-            "roas": q(drawn[:, c] / spend[c]),
+    channel_targets: Mapping[str, int] | None = None,
+    total_target_fen: int | None = None,
+) -> Budget:
+    if campaign.budget is None:
+        return Budget(total_fen=0, emergency_reserve_fen=0, elastic_reserve_fen=0, channels=[])
+    b = campaign.budget
+    days = len(campaign.days())
+    history_roi = _history_roi(daily)
+    rows = [_line_row(line, days, history_roi) for line in b.lines if line.channel]
+    other = [
+        {
+            "id": line.id,
+            "kind": line.kind,
+            "amount_fen": line.amount,
+            "gmv_fen": line.gmv,
+            "roi": _ratio(line.gmv, line.amount),
+            "committed": line.committed,
         }
-        channels.append(
-            ChannelFit(
-                curve,
-                float(spend[c]),
-                float(contribution[c]),
-                float(contribution[c] / total) if total > 0 else 0.0,
-                float(contribution[c] / spend[c]),
-                float(curve.marginal(mean_spend[c])),
-                intervals,
-            )
+        for line in b.lines
+        if not line.channel
+    ]
+    budget = Budget(
+        total_fen=b.total,
+        emergency_reserve_fen=ratio_of(b.total, b.emergency_reserve),
+        elastic_reserve_fen=ratio_of(b.total, b.elastic_reserve),
+        channels=rows,
+        other_lines=other,
+        quadrants=_quadrants(daily),
+        pacing=b.pacing.shares(),
+    )
+    budget = _with_unallocated(budget, notes)
+    if spend is not None:
+        budget = _optimised(b, budget, spend, days, notes)
+    if channel_targets is None and total_target_fen is None:
+        return budget
+    return bound_to_targets(budget, channel_targets or {}, total_target_fen, notes)
+
+
+def _with_unallocated(budget: Budget, notes: list[str]) -> Budget:
+    """What the lines and the reserves leave of the total is `unspent_fen` (未分配); lines and
+    reserves above the total are an error naming the amounts (beyond a fen of rounding a line)."""
+    placed = (
+        sum(r.spend_fen for r in budget.channels)
+        + sum(o["amount_fen"] for o in budget.other_lines)
+        + budget.emergency_reserve_fen
+        + budget.elastic_reserve_fen
+    )
+    left = budget.total_fen - placed
+    rounding = len(budget.channels) + len(budget.other_lines) + 2  # a fen a rounded amount
+    if -rounding <= left < 0:  # lines scaled and rounded (`dacu demo`): the elastic pool gives it
+        elastic = budget.elastic_reserve_fen + left
+        return budget.model_copy(update={"elastic_reserve_fen": elastic, "unspent_fen": 0})
+    if left < 0:
+        raise ConfigError(
+            f"budget.lines: the lines and the reserves add up to {format_fen(placed)}, "
+            f"{format_fen(-left)} more than budget.total {format_fen(budget.total_fen)}"
         )
-    return BudgetFit(
-        channels=channels,
-        baseline=float(fitted.sum() - total),
-        r2=_r2(history.y, fitted),
-        mape=_mape(history.y, fitted),
-        n_periods=history.n_periods,
-        seconds=seconds,
-        fitted=fitted,
+    if left:
+        notes.append(
+            f"预算未分配 {format_fen(left)} of the total is in no line and no reserve (unspent)"
+        )
+    return budget.model_copy(update={"unspent_fen": left})
+
+
+def _line_row(line: BudgetLine, days: int, history_roi: Mapping[str, float]) -> BudgetRow:
+    floor, cap = line.min, line.max
+    if line.daily_min is not None:
+        floor = max(floor or 0, line.daily_min * days)
+    if line.daily_max is not None:
+        cap = min(cap if cap is not None else line.daily_max * days, line.daily_max * days)
+    if line.committed:
+        floor = cap = line.amount
+    roi = history_roi.get(line.channel or "")
+    expected, basis = None, None
+    if line.gmv is not None:
+        expected, basis = line.gmv, "campaign"
+    elif roi is not None:
+        expected, basis = round(roi * line.amount), "history_roi"
+    return BudgetRow(
+        channel=line.channel or line.id,
+        spend_fen=line.amount,
+        expected_gmv_fen=expected,
+        marginal_roi=round(roi, 4) if roi is not None and basis == "history_roi" else None,
+        floor_fen=floor,
+        cap_fen=cap,
+        roi=_ratio(expected, line.amount),
+        committed=line.committed,
+        daily_min_fen=line.daily_min,
+        daily_max_fen=line.daily_max,
+        gmv_basis=basis,
+        history_roi=round(roi, 4) if roi is not None else None,
+        kind=line.kind,
+        line_id=line.id,
     )
 
 
-def _r2(y: FloatArray, fitted: FloatArray) -> float:
-    return float(1 - np.sum((y - fitted) ** 2) / np.sum((y - y.mean()) ** 2))
+def _ratio(gmv: int | None, spend: int) -> float | None:
+    return round(gmv / spend, 4) if gmv is not None and spend else None
 
 
-def _mape(y: FloatArray, fitted: FloatArray) -> float:
-    mask = y != 0
-    return float(np.mean(np.abs((y[mask] - fitted[mask]) / y[mask])))
+def _history_roi(daily: pd.DataFrame | None) -> dict[str, float]:
+    """GMV ÷ spend per channel over the history (the channel's own sessions' GMV)."""
+    if daily is None or "spend_fen" not in daily.columns or "channel" not in daily.columns:
+        return {}
+    grouped = daily.groupby("channel")[["gmv_fen", "spend_fen"]].sum()
+    grouped = grouped[grouped["spend_fen"] > 0]
+    return {str(ch): float(r.gmv_fen / r.spend_fen) for ch, r in grouped.iterrows()}
 
 
-def fit_dict(fit: BudgetFit) -> dict:
-    """JSON-ready dict of a fit (floats rounded for reading)."""
-    return _round(fit.to_dict())
+def _optimised(
+    b: BudgetConfig, budget: Budget, spend: SpendHistory, days: int, notes: list[str]
+) -> Budget:
+    fitted = [r for r in budget.channels if r.channel in spend.channels]
+    if not fitted:
+        notes.append("投放历史与预算渠道不匹配 spend history has none of the budget's channels")
+        return budget
+    weeks = days / 7
+    planned = sum(r.spend_fen for r in fitted) / 100 / weeks  # yuan per week
+    seen = float(spend.spend.sum(axis=0).max())
+    if planned > 3 * seen:
+        notes.append(
+            f"预算远超历史投放 the budget (¥{planned:,.0f}/week) is over 3× the largest "
+            f"week of the spend history (¥{seen:,.0f}): curves would extrapolate, so the "
+            "campaign's lines are kept as written"
+        )
+        return budget
+    fit = fit_response_curves(spend, seasonality=2 if spend.n_periods >= 78 else 0)
+    rows = [_with_fit(r, fit) for r in budget.channels]
+    free = [r for r in rows if r.channel in spend.channels and not r.committed and not r.weak_fit]
+    weak = [r.channel for r in rows if r.weak_fit]
+    if weak:
+        notes.append(
+            "响应曲线识别度不足，按历史ROI计 weakly identified response (ROAS 90% interval "
+            f"wider than {WEAK_WIDTH:g}× the estimate): {', '.join(weak)} keep their lines "
+            "and the history's ROI"
+        )
+    if not free:
+        return budget.model_copy(update={"channels": rows, "fit": fit_dict(fit)})
+    held = sum(r.spend_fen for r in rows if r not in free)
+    committed = sum(o["amount_fen"] for o in budget.other_lines) + held
+    result = optimize_budget(
+        [fit.curve(r.channel) for r in free],
+        b.total,
+        periods=weeks,
+        floors={r.channel: r.floor_fen for r in free if r.floor_fen},
+        caps={r.channel: r.cap_fen for r in free if r.cap_fen is not None},
+        emergency=b.emergency_reserve,
+        elastic=b.elastic_reserve,
+        committed_fen=committed,
+    )
+    best = {c.channel: c for c in result.channels}
+    rows = [_optimised_row(r, best[r.channel]) if r.channel in best else r for r in rows]
+    notes.append(
+        f"渠道预算按响应曲线优化 channel budget optimised on response curves "
+        f"({spend.n_periods} periods, R² {fit.r2:.2f}) for {', '.join(best)}"
+    )
+    return budget.model_copy(
+        update={"channels": rows, "unspent_fen": result.unspent_fen, "fit": fit_dict(fit)}
+    )
 
 
-def _round(value: object) -> object:
-    if isinstance(value, float):
-        return float(f"{value:.6g}")
-    if isinstance(value, dict):
-        return {k: _round(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_round(v) for v in value]
-    return value
+def _with_fit(row: BudgetRow, fit: BudgetFit) -> BudgetRow:
+    found = next((c for c in fit.channels if c.curve.channel == row.channel), None)
+    if found is None:
+        return row
+    lo, hi = found.intervals["roas"]
+    weak = found.roas <= 0 or (hi - lo) > WEAK_WIDTH * found.roas
+    update: dict = {"weak_fit": weak, "roas_interval": [round(lo, 4), round(hi, 4)]}
+    if row.gmv_basis is None:  # no ROI of the channel's own: the fit's average ROAS
+        gmv = round(found.roas * row.spend_fen)
+        update |= {
+            "expected_gmv_fen": gmv,
+            "gmv_basis": "fit_roas",
+            "roi": _ratio(gmv, row.spend_fen),
+        }
+    return row.model_copy(update=update)
 
 
-__all__ = ["BudgetFit", "ChannelCurve", "ChannelFit", "asdict", "fit_dict", "fit_response_curves"]
+def _optimised_row(row: BudgetRow, best) -> BudgetRow:
+    gmv = round(best.expected * 100)
+    return row.model_copy(
+        update={
+            "spend_fen": best.spend_fen,
+            "expected_gmv_fen": gmv,
+            "marginal_roi": round(best.marginal_roi, 4),
+            "roi": _ratio(gmv, best.spend_fen),
+            "gmv_basis": "curve",
+            "source": "optimised",
+        }
+    )
+
+
+def bound_to_targets(
+    budget: Budget,
+    targets: Mapping[str, int],
+    total: int | None,
+    notes: list[str],
+    names: Mapping[str, str] | None = None,
+) -> Budget:
+    """Each line's expected GMV is what its spend buys (curve or ROI), never above its channel's
+    target; the rest of the target is `other_gmv_fen`, so the lines' expected and other GMV and
+    the channels without a line add up to the campaign's total exactly."""
+    rows = [
+        _reconciled(row, targets.get(row.channel), notes, (names or {}).get(row.channel))
+        for row in budget.channels
+    ]
+    if targets:
+        lined = {r.channel for r in rows}
+        rest = sum(v for ch, v in targets.items() if ch not in lined)
+        return budget.model_copy(update={"channels": rows, "unbudgeted_gmv_fen": rest})
+    expected = sum(r.expected_gmv_fen or 0 for r in rows)
+    if total is not None and expected > total > 0:  # no channel targets: keep under the total
+        notes.append(
+            f"渠道预计GMV合计 {format_fen(expected)} 超过总目标，按比例缩至 {format_fen(total)} "
+            "the channels' expected GMV exceeded the total target and is scaled down to it"
+        )
+        rows = [
+            _with_gmv(
+                r, None if r.expected_gmv_fen is None else r.expected_gmv_fen * total // expected
+            )
+            for r in rows
+        ]
+    return budget.model_copy(update={"channels": rows})
+
+
+def raise_channel_targets(
+    view: TargetNode, budget: Budget, fixed: Collection[str], notes: list[str]
+) -> None:
+    names = {c.key: c.label or c.key for c in view.children}
+    """A line whose spend buys more GMV (at its ROI or curve) than its channel's share of the
+    target raises that channel's target to what it buys, and the channels without a line give
+    the difference (keeping their CVR and ASP); targets the campaign file fixes stay. Without
+    that room nothing moves (`bound_to_targets` then counts the line at its target)."""
+    want = {c.key: c.values.gmv_fen for c in view.children}
+    raised = {
+        r.channel: r.expected_gmv_fen
+        for r in budget.channels
+        if r.channel in want
+        and r.channel not in fixed
+        and r.expected_gmv_fen is not None
+        and r.expected_gmv_fen > want[r.channel]
+    }
+    lined = {r.channel for r in budget.channels} | set(fixed)
+    donors = [k for k in want if k not in lined]
+    extra = sum(v - want[k] for k, v in raised.items())
+    room = sum(want[k] for k in donors)
+    if not raised or extra > room:
+        return
+    new = {**want, **raised}
+    for k in donors:
+        new[k] = want[k] * (room - extra) / room
+    ratio = {k: new[k] / want[k] if want[k] else 1.0 for k in want}
+    shares = Shares(
+        normalise(new),
+        normalise({c.key: c.values.uv * ratio[c.key] for c in view.children}),
+        normalise({c.key: c.values.buyers * ratio[c.key] for c in view.children}),
+    )
+    parts = split(view.values, shares)
+    for child in view.children:
+        child.values = parts[child.key]
+    notes.append(
+        "渠道目标按投放上调 channel targets raised to what their lines' spend buys: "
+        + ", ".join(
+            f"{names[k]} {format_fen(want[k])} → {format_fen(v)}" for k, v in raised.items()
+        )
+        + f"; taken from the channels without a line ({'、'.join(names[k] for k in donors)})"
+    )
+
+
+def _reconciled(
+    row: BudgetRow, target: int | None, notes: list[str], name: str | None
+) -> BudgetRow:
+    row = row.model_copy(update={"target_gmv_fen": target})
+    name = name or row.channel
+    if target is None or row.expected_gmv_fen is None:
+        return row
+    if row.expected_gmv_fen > target and row.spend_fen:
+        roi = row.expected_gmv_fen / row.spend_fen
+        needed = round(target / roi)
+        notes.append(
+            f"{name}: 投放 {format_fen(row.spend_fen)} 按ROI {roi:.2f} 预计带来 "
+            f"{format_fen(row.expected_gmv_fen)}，超过渠道目标 {format_fen(target)}，按目标计 — "
+            f"the line's spend at ROI {roi:.2f} would bring more than the channel's target: "
+            f"counted at the target (ROI {target / row.spend_fen:.2f}); the target takes "
+            f"{format_fen(needed)} at that ROI: raise the target or move "
+            f"{format_fen(row.spend_fen - needed)} to another line"
+        )
+        row = _with_gmv(row, target)
+    rest = target - (row.expected_gmv_fen or 0)
+    if rest > 0 and row.gmv_basis in ("history_roi", "campaign") and row.roi:
+        # an ROI of the channel's own sessions covers all its GMV: the rest is a gap, not base
+        notes.append(
+            f"{name}: 渠道目标 {format_fen(target)} 比投放带来的多 {format_fen(rest)} — "
+            f"the channel's target is {format_fen(rest)} above what its line buys at ROI "
+            f"{row.roi:.2f}: {format_fen(round(rest / row.roi))} more spend at that ROI, "
+            "or traffic from elsewhere"
+        )
+    return row.model_copy(update={"other_gmv_fen": rest})
+
+
+def _with_gmv(row: BudgetRow, gmv: int | None) -> BudgetRow:
+    return row.model_copy(update={"expected_gmv_fen": gmv, "roi": _ratio(gmv, row.spend_fen)})
+
+
+def _quadrants(daily: pd.DataFrame | None) -> list[dict]:
+    if daily is None or "spend_fen" not in daily.columns or "channel" not in daily.columns:
+        return []
+    grouped = daily.groupby("channel")[["gmv_fen", "spend_fen"]].sum()
+    grouped = grouped[grouped["spend_fen"] > 0]
+    results = [(str(ch), int(row.gmv_fen), int(row.spend_fen)) for ch, row in grouped.iterrows()]
+    return [q.__dict__ for q in quadrants(results)]
+
+
+__all__ = [
+    "BudgetFit",
+    "ChannelCurve",
+    "ChannelFit",
+    "bound_to_targets",
+    "fit_dict",
+    "fit_response_curves",
+    "plan_budget",
+    "raise_channel_targets",
+]

@@ -13,20 +13,13 @@ from datetime import date, datetime, tzinfo
 import pandas as pd
 
 from dacu.config import Campaign
-from dacu.money import format_fen, format_pct
+from dacu.money import format_pct
 from dacu.plan import shares as sh
+from dacu.plan.budget import bound_to_targets, plan_budget, raise_channel_targets
 from dacu.plan.capacity import check_capacity, risk_register
+from dacu.plan.forecast import plan_forecast
 from dacu.plan.pacing import pace_budget
-from dacu.plan.plan_budget import plan_budget
-from dacu.plan.plan_forecast import plan_forecast
-from dacu.plan.promo_sim import (
-    campaign_tiers,
-    carts_from_orders,
-    simulate_promotions,
-    simulated_baskets,
-    suggested_threshold,
-    tier_study,
-)
+from dacu.plan.promo_sim import plan_promotions
 from dacu.plan.reconcile import Reconciled, feasibility, given_targets, reconcile
 from dacu.plan.schema import Budget, Milestone, Plan, PlanRow, Risk, TargetTreeNode
 from dacu.plan.spend_history import SpendHistory
@@ -120,17 +113,7 @@ def build_plan(
     root = TargetNode("total", "total", _top(ctx), campaign.name)
     _decompose(ctx, root)
     check_sums(root)
-    channel_view = next((c for c in root.children if c.key == "channel"), None)
-    budget = plan_budget(
-        campaign,
-        history.spend if history else None,
-        history.daily if history else None,
-        ctx.notes,
-        channel_targets={c.key: c.values.gmv_fen for c in channel_view.children}
-        if channel_view
-        else None,
-        total_target_fen=root.values.gmv_fen,
-    )
+    budget = _budget(ctx, root)
     day_nodes = [n for n in root.walk() if n.dimension == "day"]
     spend_by_day, budget = pace_budget(
         campaign,
@@ -159,7 +142,14 @@ def build_plan(
         forecast=ctx.forecast,
         capacity=[c.to_dict() for c in capacity],
         timeline=timeline_dict(campaign),
-        promotions=_promotions(campaign, root.values, history, budget, ctx.notes),
+        promotions=plan_promotions(
+            campaign,
+            root.values,
+            history.orders if history else None,
+            history.skus if history else None,
+            budget,
+            ctx.notes,
+        ),
         notes=ctx.notes,
         reconciliation={
             "source": ctx.reconciled.source,
@@ -168,6 +158,27 @@ def build_plan(
         feasibility=ctx.feasibility,
         splits=_splits(root),
     )
+
+
+def _budget(ctx: _Context, root: TargetNode) -> Budget:
+    """The budget's lines, each line's expected GMV what its spend buys and never above its
+    channel's target (raised to it from the channels without a line where there is room)."""
+    history = ctx.history
+    budget = plan_budget(
+        ctx.campaign,
+        history.spend if history else None,
+        history.daily if history else None,
+        ctx.notes,
+    )
+    view = next((c for c in root.children if c.key == "channel"), None)
+    if view is not None:
+        fixed = {t.channel for t in ctx.campaign.targets if t.metric == "gmv" and t.channel}
+        raise_channel_targets(view, budget, fixed, ctx.notes)
+        check_sums(root)
+    children = view.children if view else []
+    targets = {c.key: c.values.gmv_fen for c in children}
+    names = {c.key: c.label or c.key for c in children}
+    return bound_to_targets(budget, targets, root.values.gmv_fen, ctx.notes, names)
 
 
 def _top(ctx: _Context) -> Values:
@@ -433,107 +444,6 @@ def _hour_rows(
                     )
                 )
     return rows
-
-
-DEFAULT_MARGIN = 0.5
-
-
-def _promotions(
-    campaign: Campaign,
-    top: Values,
-    history: PlanHistory | None,
-    budget: Budget,
-    notes: list[str],
-) -> dict:
-    """满减 designs side by side on historical baskets (else simulated), and the whole promotion
-    set through the engine on historical orders (with and without the campaign's coupons); each
-    cost scaled to the target GMV (cost % × target) and checked against the subsidy lines."""
-    orders = history.orders if history else None
-    if orders is not None and not orders.empty:
-        totals = orders.groupby("order_id")["amount_fen"].sum()
-        baskets = [int(v) for v in totals.to_numpy() if v > 0]
-        basis = f"historical orders ({len(baskets):,} baskets)"
-    else:
-        baskets = simulated_baskets(top.asp_fen)
-        basis = "simulated log-normal around the planned ASP (σ 0.6, 20,000 baskets)"
-    margin, margin_basis = _margin(orders, history.skus if history else None)
-    asp = sum(baskets) / len(baskets)
-    low, high = suggested_threshold(asp)
-    designs = campaign_tiers(campaign)
-    for threshold, rate in ((low, 0.12), (high, 0.15)):
-        off = round(threshold * rate / 100) * 100
-        designs.append(
-            (f"建议 suggested 满{threshold / 100:g}减{off / 100:g}", ((threshold, off),))
-        )
-    subsidy = sum(o["amount_fen"] for o in budget.other_lines if o["kind"] == "subsidy")
-    out = {
-        "baskets": basis,
-        "asp_fen": round(asp),
-        "suggested_threshold_fen": [low, high],
-        "target_gmv_fen": top.gmv_fen,
-        "margin_ratio": round(margin, 6),
-        "margin_basis": margin_basis,
-        "subsidy_budget_fen": subsidy,
-        "designs": [
-            _at_target(
-                tier_study(baskets, tiers, name=name, margin_ratio=margin).to_dict(), top, margin
-            )
-            for name, tiers in designs
-        ],
-    }
-    if orders is not None and not orders.empty:
-        carts = carts_from_orders(orders, store=campaign.store)
-        held = [str(c.get("id")) for c in campaign.coupons if c.get("id")]
-        out["engine"] = _at_target(simulate_promotions(campaign, carts).to_dict(), top, margin)
-        out["engine_with_coupons"] = _at_target(
-            simulate_promotions(campaign, carts, coupons=held).to_dict(), top, margin
-        )
-        store_cost = _store_cost(out["engine_with_coupons"], top)
-        if subsidy and store_cost > subsidy:
-            notes.append(
-                f"优惠成本超出补贴预算 the store-funded promotion cost at the target "
-                f"({format_fen(store_cost)}) is above the subsidy lines ({format_fen(subsidy)})"
-            )
-    else:
-        out["engine"] = {"available": False, "reason": "no historical orders to quote"}
-    return out
-
-
-def _at_target(result: dict, top: Values, margin: float) -> dict:
-    """The cost of a promotion study at the target GMV: its cost % × the target."""
-    if "cost_pct" not in result:
-        return result
-    cost_fen, gmv_fen = (
-        (result["discount_fen"], result["gmv_after_fen"])
-        if "discount_fen" in result
-        else (result.get("saving_fen", 0), result.get("list_fen", 0))
-    )
-    pct = cost_fen / gmv_fen if gmv_fen else result["cost_pct"]
-    cost = round(pct * top.gmv_fen)
-    return {
-        **result,
-        "cost_at_target_fen": cost,
-        "margin_at_target_fen": round(top.gmv_fen * margin) - cost,
-    }
-
-
-def _store_cost(engine: dict, top: Values) -> int:
-    """The store's own part of the engine's cost at the target (the platform funds the rest)."""
-    saving = engine.get("saving_fen") or 0
-    platform = engine.get("platform_funded_fen") or 0
-    share = (saving - platform) / saving if saving else 0.0
-    return round(engine.get("cost_at_target_fen", 0) * share)
-
-
-def _margin(orders: pd.DataFrame | None, skus: pd.DataFrame | None) -> tuple[float, str]:
-    """Gross margin of the historical order lines at the SKUs' costs, else the assumption."""
-    if orders is not None and skus is not None and not orders.empty:
-        lines = orders.merge(skus[["sku_id", "cost_fen"]], on="sku_id", how="inner")
-        revenue = float(lines["amount_fen"].sum())
-        if revenue > 0 and len(lines) >= 0.9 * len(orders):
-            cost = float((lines["quantity"] * lines["cost_fen"]).sum())
-            return 1 - cost / revenue, f"SKU costs ({len(lines):,} order lines)"
-    return DEFAULT_MARGIN, f"assumed {DEFAULT_MARGIN:.0%} (no SKU costs)"
 
 
 __all__ = ["PlanHistory", "build_plan", "plan_rows"]

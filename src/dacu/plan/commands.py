@@ -48,7 +48,7 @@ def _fit(
     seasonality: int,
     saturation: str = "hill",
 ):
-    from dacu.plan.budget import fit_response_curves
+    from dacu.plan.response_fit import fit_response_curves
     from dacu.plan.spend_history import read_spend_history
 
     history = read_spend_history(
@@ -77,7 +77,7 @@ def budget_fit(
     Example: dacu plan budget fit mmm_example.csv --date date_week --target y
     --channels x1,x2 --controls event_1,event_2 --format json
     """
-    from dacu.plan.budget import fit_dict
+    from dacu.plan.response_fit import fit_dict
 
     _, fit = _fit(weekly, date, target, channels, controls, seasonality, saturation)
     if _format(fmt) == "json":

@@ -146,23 +146,18 @@ def _summary(plan, out_dir: Path) -> None:
     b = plan.budget
     out.print(
         f"预算 budget {format_fen(b.total_fen)} (应急 {format_fen(b.emergency_reserve_fen)}, "
-        f"机动 {format_fen(b.elastic_reserve_fen)})"
+        f"机动 {format_fen(b.elastic_reserve_fen)}, 未分配 unspent {format_fen(b.unspent_fen)})"
     )
     from dacu.plan.workbook import channel_names
 
     names = channel_names(plan)
     for row in b.channels:
-        gmv = format_fen(row.expected_gmv_fen) if row.expected_gmv_fen is not None else "—"
-        roi = f"ROI {row.roi:.2f}" if row.roi is not None else ""
-        tag = (
-            " 已锁定 committed"
-            if row.committed
-            else (" 识别度不足 weak fit" if row.weak_fit else "")
-        )
+        out.print(f"  {names.get(row.channel, row.channel):<22} {_budget_line(row)}")
+    if b.unbudgeted_gmv_fen is not None:
+        lined = sum((r.target_gmv_fen or 0) for r in b.channels)
         out.print(
-            f"  {names.get(row.channel, row.channel):<22} {format_fen(row.spend_fen):>10} → "
-            f"预计 {gmv:>10} {roi}"
-            f" ({row.gmv_basis or row.source}){tag}"
+            f"  无投放渠道 channels without a line: 目标 {format_fen(b.unbudgeted_gmv_fen)}; "
+            f"合计 {format_fen(lined + b.unbudgeted_gmv_fen)} = 总目标 total target"
         )
     for check in plan.capacity:
         mark = {True: "✓", False: "✗", None: "?"}[check["ok"]]
@@ -170,6 +165,27 @@ def _summary(plan, out_dir: Path) -> None:
     for note in plan.notes:
         out.print(f"  · {note}")
     out.print(f"→ {out_dir}/plan.json, plan.xlsx, plan.ics, charts/")
+
+
+GMV_BASIS = {
+    "campaign": "文件 file",
+    "curve": "响应曲线 curve",
+    "history_roi": "历史ROI history",
+    "fit_roas": "拟合ROAS fit",
+}
+
+
+def _budget_line(row) -> str:
+    """spend → the GMV it buys (ROI, basis) / the channel's target and the rest of it."""
+    gmv = format_fen(row.expected_gmv_fen) if row.expected_gmv_fen is not None else "—"
+    roi = f" ROI {row.roi:.2f}" if row.roi is not None else ""
+    basis = f" ({GMV_BASIS.get(row.gmv_basis, row.gmv_basis)})" if row.gmv_basis else ""
+    tag = " 已锁定 committed" if row.committed else (" 识别度不足 weak fit" if row.weak_fit else "")
+    text = f"{format_fen(row.spend_fen):>10} → 投放带来 {gmv:>10}{roi}{basis}{tag}"
+    if row.target_gmv_fen is not None:
+        rest = format_fen(row.other_gmv_fen) if row.other_gmv_fen is not None else "—"
+        text += f" / 渠道目标 {format_fen(row.target_gmv_fen)} (其余 rest {rest})"
+    return text
 
 
 @plan_app.command("targets")

@@ -302,6 +302,9 @@ def _changed(row, name: str, spend: int, gmv: int | None, changes: list[Change])
             "spend_fen": spend,
             "expected_gmv_fen": gmv,
             "roi": round(gmv / spend, 4) if gmv is not None and spend else None,
+            "other_gmv_fen": None
+            if row.target_gmv_fen is None or gmv is None
+            else row.target_gmv_fen - gmv,
             "source": "workbook",
         }
     )

@@ -16,7 +16,8 @@ import numpy as np
 
 from dacu.config import Campaign
 from dacu.errors import InputError
-from dacu.plan.schema import Budget
+from dacu.money import format_fen
+from dacu.plan.schema import Budget, BudgetRow
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def pace_line(
     daily_min: int | None = None,
     daily_max: int | None = None,
     name: str = "line",
+    committed: bool = False,
 ) -> PacedLine:
     """`amount_fen` over the days near `wanted`, within [daily_min, daily_max] each day."""
     n = len(wanted)
@@ -65,8 +67,14 @@ def pace_line(
     high = np.full(n, float(daily_max) if daily_max is not None else np.inf)
     if low.sum() > amount_fen:
         raise InputError(
-            f"budget line {name}: daily_min × {n} days = {int(low.sum())} fen is more than "
-            f"its amount {amount_fen} fen"
+            f"budget line {name}: daily_min × {n} days = {format_fen(int(low.sum()))} is more "
+            f"than its amount {format_fen(amount_fen)}"
+        )
+    if committed and high.sum() < amount_fen:
+        raise InputError(
+            f"budget line {name}: committed {format_fen(amount_fen)}, but daily_max × {n} days "
+            f"= {format_fen(int(high.sum()))} cannot spend it — raise daily_max or lower the "
+            "amount (a committed fee is not returned to the pool)"
         )
     target = float(min(amount_fen, high.sum()))
     want = np.asarray(wanted, dtype=float)
@@ -110,6 +118,18 @@ def _integer(exact: np.ndarray, total: int, low: np.ndarray, high: np.ndarray) -
     return [int(v) for v in days]
 
 
+def _spend_cut(row: BudgetRow, spend_fen: int) -> BudgetRow:
+    """The row at the spend its caps allow: expected GMV at the same ROI, the rest of the
+    channel's target grows by what it loses."""
+    update: dict = {"spend_fen": spend_fen}
+    if row.expected_gmv_fen is not None and row.spend_fen:
+        gmv = round(row.expected_gmv_fen * spend_fen / row.spend_fen)
+        update["expected_gmv_fen"] = gmv
+        if row.other_gmv_fen is not None:
+            update["other_gmv_fen"] = row.other_gmv_fen + row.expected_gmv_fen - gmv
+    return row.model_copy(update=update)
+
+
 __all__ = ["PacedLine", "pace_budget", "pace_line", "phase_targets"]
 
 
@@ -122,7 +142,6 @@ def pace_budget(
 ) -> tuple[dict[str, list[int]], Budget]:
     """Each channel row of `budget` paced over the days → ({channel: fen per day}, budget with
     what the daily caps could not take moved to `unspent_fen`)."""
-    from dacu.money import format_fen
     from dacu.plan.shares import phase_days
 
     phase_of = {d.isoformat(): p for p, days in phase_days(campaign).items() for d in days}
@@ -136,6 +155,7 @@ def pace_budget(
             daily_min=row.daily_min_fen,
             daily_max=row.daily_max_fen,
             name=row.line_id or row.channel,
+            committed=row.committed,
         )
         per_day[row.channel] = paced.days
         if paced.unspent_fen:
@@ -144,7 +164,7 @@ def pace_budget(
                 f"只能花 {format_fen(sum(paced.days))}，余 {format_fen(paced.unspent_fen)} 回机动 "
                 f"daily caps leave {format_fen(paced.unspent_fen)} unspent (back to the elastic pool)"
             )
-            row = row.model_copy(update={"spend_fen": sum(paced.days)})
+            row = _spend_cut(row, sum(paced.days))
             unspent += paced.unspent_fen
         rows.append(row)
     update = {

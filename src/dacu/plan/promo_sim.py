@@ -9,6 +9,8 @@ Two levels:
 - `simulate_promotions`: the campaign's whole promotion set (threshold, per-every, nth-item …,
   with coupons held) through the promotion engine (`dacu.promo.quote`) over historical orders as
   carts: list value, the saving, its share and the saving per promotion.
+- `plan_promotions`: the plan's promotion section — both studies, each cost at the target GMV,
+  the gross margin from SKU costs when known, checked against the budget's subsidy lines.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from dacu.errors import InputError
+from dacu.money import format_fen
+from dacu.plan.schema import Budget
+from dacu.plan.targets import Values
 
 Tier = tuple[int, int]  # (threshold fen, discount fen)
 
@@ -243,3 +249,105 @@ def campaign_tiers(campaign) -> list[tuple[str, tuple[Tier, ...]]]:
             )
             designs.append((str(raw.get("name") or raw.get("id")), tiers))
     return designs
+
+
+# -- the plan's promotion section ------------------------------------------------------------
+DEFAULT_MARGIN = 0.5
+
+
+def plan_promotions(
+    campaign,
+    top: Values,
+    orders: pd.DataFrame | None,
+    skus: pd.DataFrame | None,
+    budget: Budget,
+    notes: list[str],
+) -> dict:
+    """满减 designs side by side on historical baskets (else simulated), and the whole promotion
+    set through the engine on historical orders (with and without the campaign's coupons); each
+    cost scaled to the target GMV (cost % × target) and checked against the subsidy lines."""
+    if orders is not None and not orders.empty:
+        totals = orders.groupby("order_id")["amount_fen"].sum()
+        baskets = [int(v) for v in totals.to_numpy() if v > 0]
+        basis = f"historical orders ({len(baskets):,} baskets)"
+    else:
+        baskets = simulated_baskets(top.asp_fen)
+        basis = "simulated log-normal around the planned ASP (σ 0.6, 20,000 baskets)"
+    margin, margin_basis = _margin(orders, skus)
+    asp = sum(baskets) / len(baskets)
+    low, high = suggested_threshold(asp)
+    designs = campaign_tiers(campaign)
+    for threshold, rate in ((low, 0.12), (high, 0.15)):
+        off = round(threshold * rate / 100) * 100
+        designs.append(
+            (f"建议 suggested 满{threshold / 100:g}减{off / 100:g}", ((threshold, off),))
+        )
+    subsidy = sum(o["amount_fen"] for o in budget.other_lines if o["kind"] == "subsidy")
+    out = {
+        "baskets": basis,
+        "asp_fen": round(asp),
+        "suggested_threshold_fen": [low, high],
+        "target_gmv_fen": top.gmv_fen,
+        "margin_ratio": round(margin, 6),
+        "margin_basis": margin_basis,
+        "subsidy_budget_fen": subsidy,
+        "designs": [
+            _at_target(
+                tier_study(baskets, tiers, name=name, margin_ratio=margin).to_dict(), top, margin
+            )
+            for name, tiers in designs
+        ],
+    }
+    if orders is not None and not orders.empty:
+        carts = carts_from_orders(orders, store=campaign.store)
+        held = [str(c.get("id")) for c in campaign.coupons if c.get("id")]
+        out["engine"] = _at_target(simulate_promotions(campaign, carts).to_dict(), top, margin)
+        out["engine_with_coupons"] = _at_target(
+            simulate_promotions(campaign, carts, coupons=held).to_dict(), top, margin
+        )
+        store_cost = _store_cost(out["engine_with_coupons"], top)
+        if subsidy and store_cost > subsidy:
+            notes.append(
+                f"优惠成本超出补贴预算 the store-funded promotion cost at the target "
+                f"({format_fen(store_cost)}) is above the subsidy lines ({format_fen(subsidy)})"
+            )
+    else:
+        out["engine"] = {"available": False, "reason": "no historical orders to quote"}
+    return out
+
+
+def _at_target(result: dict, top: Values, margin: float) -> dict:
+    """The cost of a promotion study at the target GMV: its cost % × the target."""
+    if "cost_pct" not in result:
+        return result
+    cost_fen, gmv_fen = (
+        (result["discount_fen"], result["gmv_after_fen"])
+        if "discount_fen" in result
+        else (result.get("saving_fen", 0), result.get("list_fen", 0))
+    )
+    pct = cost_fen / gmv_fen if gmv_fen else result["cost_pct"]
+    cost = round(pct * top.gmv_fen)
+    return {
+        **result,
+        "cost_at_target_fen": cost,
+        "margin_at_target_fen": round(top.gmv_fen * margin) - cost,
+    }
+
+
+def _store_cost(engine: dict, top: Values) -> int:
+    """The store's own part of the engine's cost at the target (the platform funds the rest)."""
+    saving = engine.get("saving_fen") or 0
+    platform = engine.get("platform_funded_fen") or 0
+    share = (saving - platform) / saving if saving else 0.0
+    return round(engine.get("cost_at_target_fen", 0) * share)
+
+
+def _margin(orders: pd.DataFrame | None, skus: pd.DataFrame | None) -> tuple[float, str]:
+    """Gross margin of the historical order lines at the SKUs' costs, else the assumption."""
+    if orders is not None and skus is not None and not orders.empty:
+        lines = orders.merge(skus[["sku_id", "cost_fen"]], on="sku_id", how="inner")
+        revenue = float(lines["amount_fen"].sum())
+        if revenue > 0 and len(lines) >= 0.9 * len(orders):
+            cost = float((lines["quantity"] * lines["cost_fen"]).sum())
+            return 1 - cost / revenue, f"SKU costs ({len(lines):,} order lines)"
+    return DEFAULT_MARGIN, f"assumed {DEFAULT_MARGIN:.0%} (no SKU costs)"

@@ -69,6 +69,9 @@ class BudgetRow(_Model):
     kind: str | None = None
     line_id: str | None = None
     target_gmv_fen: int | None = None  # the channel's GMV target (expected GMV is never above)
+    # the rest of the target this spend does not buy (base traffic: brand search, returning
+    # customers; or a gap to close): expected_gmv_fen + other_gmv_fen = target_gmv_fen
+    other_gmv_fen: int | None = None
 
 
 class Budget(_Model):
@@ -82,6 +85,9 @@ class Budget(_Model):
     quadrants: list[dict[str, Any]] = Field(default_factory=list)  # 四象限 from actual results
     pacing: dict[str, float] = Field(default_factory=dict)  # share of spend per phase
     paced_unspent_fen: int = 0  # what the daily caps could not take (also in unspent_fen)
+    # the GMV target of the channels without a budget line (自然搜索, 直接访问, 私域 …): with the
+    # lines' targets it makes the campaign's total
+    unbudgeted_gmv_fen: int | None = None
 
 
 class Risk(_Model):

@@ -3,7 +3,9 @@
 目标 targets: each leaf holds its inputs UV, CVR and ASP; its buyers = UV × CVR and GMV = UV × CVR ×
 ASP are formulas, every parent sums its children and derives CVR = buyers / UV and ASP = GMV /
 buyers, so editing a CVR cell moves GMV up the tree. The root repeats the phase view. 预算 budget:
-amounts and expected GMV are inputs, ROI and totals formulas, the reserves a share of the total.
+amounts and expected GMV (what the spend buys) are inputs, ROI and totals formulas, the reserves a
+share of the total; each channel's target GMV beside it, the rest of it (= target − expected) a
+formula, and the channels without a line make the targets add up to the campaign's total.
 情景 scenarios: UV, CVR and ASP per scenario against the target. The last column of each sheet
 (键 key, hidden) is what `dacu plan import` reads the rows back by.
 """
@@ -42,9 +44,11 @@ BUDGET_HEAD = [
     "日限额 daily cap ¥",
     "已锁定 committed",
     "来源 source",
+    "渠道目标GMV ¥",
+    "其余GMV ¥ (非本投放)",
     "键 key",
 ]
-AMOUNT, EXPECTED, ROI, B_KEY = 2, 3, 4, 11
+AMOUNT, EXPECTED, ROI, TARGET, OTHER, B_KEY = 2, 3, 4, 11, 12, 13
 TASK_HEAD = [
     "状态 status",
     "团队 team",
@@ -168,7 +172,7 @@ def channel_names(plan: Plan) -> dict[str, str]:
 # -- 预算 budget --------------------------------------------------------------------------------
 def write_budget(book, plan: Plan, fmt: Formats) -> None:
     sheet = book.add_worksheet("预算 budget")
-    _header(sheet, BUDGET_HEAD, fmt, [24, 10, 14, 16, 8, 12, 14, 14, 14, 10, 12])
+    _header(sheet, BUDGET_HEAD, fmt, [24, 10, 14, 16, 8, 12, 14, 14, 14, 10, 16, 16, 18])
     b = plan.budget
     names = channel_names(plan)
     lines: list[tuple[str, list, int | None]] = []
@@ -189,7 +193,7 @@ def write_budget(book, plan: Plan, fmt: Formats) -> None:
                     "✓" if row.committed else "",
                     row.gmv_basis or row.source,
                 ],
-                None,
+                row.target_gmv_fen,
             )
         )
     for o in b.other_lines:
@@ -213,9 +217,15 @@ def write_budget(book, plan: Plan, fmt: Formats) -> None:
             )
         )
     first = 1
-    for i, (key, values, _) in enumerate(lines):
+    for i, (key, values, target) in enumerate(lines):
         r = first + i
         _budget_row(sheet, r, values, fmt)
+        if target is not None:
+            sheet.write_number(r, TARGET, target / 100, fmt.money)
+            target_cell, expected = cell(r, TARGET), cell(r, EXPECTED)
+            sheet.write_formula(
+                r, OTHER, f'=IF({expected}="","",{target_cell}-{expected})', fmt.money
+            )
         sheet.write(r, B_KEY, key)
     last = first + len(lines) - 1
     total_row = last + 4
@@ -251,6 +261,16 @@ def write_budget(book, plan: Plan, fmt: Formats) -> None:
         fmt.ratio,
     )
     sheet.write(total_row + 1, B_KEY, "sum")
+    if b.unbudgeted_gmv_fen is not None:
+        sheet.write(total_row + 2, 0, "无投放渠道 channels without a line")
+        sheet.write_number(total_row + 2, TARGET, b.unbudgeted_gmv_fen / 100, fmt.money)
+        sheet.write(total_row + 2, B_KEY, "unbudgeted")
+        sheet.write(total_row + 3, 0, "渠道目标合计 = 总目标 channels' targets")
+        targets = f"SUM({rng(TARGET)})+{cell(total_row + 2, TARGET)}"
+        sheet.write_formula(total_row + 3, TARGET, f"={targets}", fmt.bold_money)
+        sheet.write_formula(total_row + 1, TARGET, f"=SUM({rng(TARGET)})", fmt.money)
+        sheet.write_formula(total_row + 1, OTHER, f"=SUM({rng(OTHER)})", fmt.money)
+        sheet.write(total_row + 3, B_KEY, "targets")
 
 
 def _budget_row(sheet, r: int, values: list, fmt: Formats) -> None:
