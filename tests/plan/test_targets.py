@@ -109,11 +109,11 @@ def test_a_channel_target_far_above_its_history_is_flagged_with_the_traffic_it_n
         {"channel": ["a", "b"], "gmv_fen": [100, 300], "uv": [100, 300], "buyers": [10, 30]}
     )
     notes: list[str] = []
-    shares = dimension_shares(daily, "channel", ["a", "b"], {"a": 0.5}, notes)
+    shares = dimension_shares(daily, "channel", ["a", "b"], {"a": 0.5}, notes, {"a": "直通车"})
     assert shares.uv == pytest.approx({"a": 0.5, "b": 0.5})
     [note] = notes
     assert note.startswith(
-        "channel=a 的GMV目标是历史占比的2.0倍：按其转化率与客单价需 UV 占比 50%（历史 25%）"
+        "渠道 直通车 的GMV目标是历史占比的2.0倍：按其转化率与客单价需 UV 占比 50%（历史 25%）"
     )
     dimension_shares(daily, "channel", ["a", "b"], {"a": 0.3}, notes)  # 1.2×: within reach
     assert len(notes) == 1

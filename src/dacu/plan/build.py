@@ -293,7 +293,7 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
                 for c in (campaign.channels if dimension == "channel" else campaign.categories)
                 if c.name
             }
-            shares = sh.dimension_shares(table, dimension, keys, fixed, ctx.notes)
+            shares = sh.dimension_shares(table, dimension, keys, fixed, ctx.notes, names)
             grow(view, dimension, shares, names)
     view = TargetNode("customer_type", "view", root.values)
     root.children.append(view)

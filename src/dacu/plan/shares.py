@@ -142,14 +142,16 @@ def _stretched(
     ratio: Mapping[str, float],
     uv: Mapping[str, float],
     history_uv: Mapping[str, float],
+    names: Mapping[str, str],
 ) -> list[str]:
     """Notes for the values whose fixed GMV target is ≥ STRETCH × their history's share: at
     their own CVR and ASP they need that much more of the traffic — the plan's per-value UV, and
     the live attainment against it, follow the target, not what the value has ever drawn."""
+    label = {"channel": "渠道", "category": "品类"}.get(column, column)
     return [
-        f"{column}={k} 的GMV目标是历史占比的{r:.1f}倍：按其转化率与客单价需 UV 占比 "
+        f"{label} {names.get(k, k)} 的GMV目标是历史占比的{r:.1f}倍：按其转化率与客单价需 UV 占比 "
         f"{uv[k]:.0%}（历史 {history_uv.get(k, 0):.0%}），请确认预算与流量来源 "
-        f"{column} {k}: its GMV target is {r:.1f}× its history's share; at its CVR and ASP "
+        f"{column} {names.get(k, k)}: its GMV target is {r:.1f}× its history's share; at its CVR and ASP "
         f"it needs {uv[k]:.0%} of UV (history {history_uv.get(k, 0):.0%})"
         for k, r in ratio.items()
         if r >= STRETCH
@@ -162,6 +164,7 @@ def dimension_shares(
     keys: Sequence[str],
     overrides: Mapping[str, float],
     notes: list[str],
+    names: Mapping[str, str] | None = None,
 ) -> Shares:
     """GMV/UV/buyers shares per value of `column` from history; overrides fix GMV shares."""
     if daily is not None and column in daily.columns and daily[column].notna().any():
@@ -177,7 +180,8 @@ def dimension_shares(
                 normalise({k: v * ratio[k] for k, v in grouped["uv"].items()}),
                 normalise({k: v * ratio[k] for k, v in grouped["buyers"].items()}),
             )
-            notes += _stretched(column, ratio, shares.uv, normalise(grouped["uv"].to_dict()))
+            history_uv = normalise(grouped["uv"].to_dict())
+            notes += _stretched(column, ratio, shares.uv, history_uv, names or {})
             return shares
     notes.append(f"{column} 占比无历史，平均分配 no history by {column}: equal shares")
     return Shares(rebalance({k: 1.0 for k in keys}, overrides))
