@@ -201,6 +201,7 @@ class SegmentLog:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
+        self.fsync = True  # off only where durability is not the point (tests, benchmarks)
         self._file = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
 
@@ -216,7 +217,8 @@ class SegmentLog:
             self._open_next()
         self._writer.write_table(table)
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.fsync:
+            os.fsync(self._file.fileno())
 
     def _open_next(self) -> None:
         self.close()
@@ -257,7 +259,10 @@ class SegmentLog:
         path = self.folder / f"archive-{first:06d}-{last:06d}.arrows"
         tmp = path.with_name(f".{path.name}.tmp")
         options = pa.ipc.IpcWriteOptions(compression="zstd")
-        with open(tmp, "wb") as handle, pa.ipc.new_stream(handle, EVENT_SCHEMA, options=options) as out:
+        with (
+            open(tmp, "wb") as handle,
+            pa.ipc.new_stream(handle, EVENT_SCHEMA, options=options) as out,
+        ):
             for source in old:
                 for table in _read_segment(source):
                     out.write_table(table)
@@ -270,9 +275,12 @@ class SegmentLog:
         _fsync_dir(self.folder)
         return len(old)
 
-    def replay(self, *, after: int = 0) -> Iterator[pa.Table]:
+    def replay(self, *, after: int = 0, archives: bool = False) -> Iterator[pa.Table]:
         """Every durable batch of the segments numbered above `after`, in order (a truncated
         tail is skipped)."""
+        if archives:
+            for path in sorted(self.folder.glob("archive-*.arrows")):
+                yield from _read_segment(path)
         for path in self.segments():
             if self.number(path) <= after:
                 continue
@@ -300,6 +308,7 @@ def _fsync_dir(folder: Path) -> None:
 
 # -- the collector -----------------------------------------------------------------------------------
 CHECKPOINT = "checkpoint.json"
+RUNNING = "running"  # present while a collector runs: a restart that finds it follows a crash
 
 
 class Collector:
@@ -336,6 +345,9 @@ class Collector:
         self.clock, self.on_tick = clock, on_tick
         self.dedup = dedup if dedup is not None else Dedup()
         self.quiet = False  # backfill and recovery: fold, judge nothing
+        running = log.folder.parent / RUNNING
+        self.crashed = running.exists()  # the last collector here did not close
+        running.touch()
         self.rollups.loader = self.store.cell  # for cells evicted from memory (Rollups.evict)
         self.lock = threading.Lock()
         self.flush_every = 0.5  # seconds between upserts of changed rollup cells into the store
@@ -345,7 +357,8 @@ class Collector:
         """Rebuild the state after a restart: from the last checkpoint (rollups in the store,
         ids in the dedup index) plus the segments written after it; without one, every
         segment. Returns the events read."""
-        mark = self._read_checkpoint()
+        # after a crash the store may hold cells written after the checkpoint: replay everything
+        mark = None if self.crashed else self._read_checkpoint()
         after = 0
         if mark is not None:
             after = int(mark["segment"])
@@ -357,7 +370,7 @@ class Collector:
         count = 0
         self.quiet = True
         try:
-            for table in self.log.replay(after=after):
+            for table in self.log.replay(after=after, archives=mark is None):
                 self.dedup.add(table)
                 self._fold(table)
                 count += table.num_rows
@@ -401,13 +414,8 @@ class Collector:
 
     def close(self) -> None:
         """Close the segment log and write every pending cell to the store file (a clean shutdown)."""
-        with self.lock:
-            if self.clock is not None:
-                for part, _ in self.clock.drain():
-                    self._fold_part(part)
-            self.log.close()
-            self.flush()
-            self.store.checkpoint()
+        self.checkpoint(compact=False)  # a clean shutdown: the next start reads from here
+        (self.log.folder.parent / RUNNING).unlink(missing_ok=True)
 
     def accept_body(self, body: bytes) -> IngestResult:
         items, unparsable = parse_body(body)

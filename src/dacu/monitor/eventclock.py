@@ -70,6 +70,7 @@ class EventClock:
         self.step, self.lateness, self.skew, self.wall = max(1, step), max(0, lateness), skew, wall
         self.latest: int | None = None  # µs since the epoch of the latest event taken
         self.pending: list[pa.Table] = []
+        self.owed: int | None = None  # the tick of the open slot whose events were folded
         self.late = 0  # events behind the frontier when they came: their ticks were judged
         self.quarantine = Quarantine()
 
@@ -110,13 +111,18 @@ class EventClock:
         rows = pa.concat_tables(self.pending).sort_by("ts")
         self.pending = []
         if quiet:
+            self.owed = None
             yield rows, None
             return
         stamps = pc.cast(rows["ts"], pa.int64()).to_numpy()
         frontier = self.frontier or 0
         ends = np.unique(stamps // (self.step * US) + 1) * self.step
+        if self.owed is not None:
+            ends = np.union1d(ends, [self.owed])
         cut = 0
         for end in ends[ends <= frontier].tolist():
+            if end == self.owed:
+                self.owed = None
             at = int(np.searchsorted(stamps, end * US))
             if at > cut:
                 yield rows.slice(cut, at - cut), None
@@ -124,6 +130,7 @@ class EventClock:
             yield None, datetime.fromtimestamp(end, UTC)
         at = int(np.searchsorted(stamps, (frontier + self.step) * US))  # the open slot
         if at > cut:
+            self.owed = frontier + self.step
             yield rows.slice(cut, at - cut), None
         if at < rows.num_rows:
             self.pending = [rows.slice(at)]

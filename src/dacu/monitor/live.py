@@ -475,6 +475,8 @@ class LiveMonitor:
             return float(getattr(cell, name))
 
         lower = rule.below is not None
+        if self._expected(rule, kpis, reference, count(kpis, trials_name)) < rule.min_expected:
+            return 1.0  # too few expected to tell: "5 orders vs 1" is not evidence of anything
         if rule.compare in ("previous", "last_year", "rest"):
             if rule.compare == "rest":
                 ref = self._rest(rule, key, start, end)
@@ -491,6 +493,13 @@ class LiveMonitor:
         return rate_tail_p(
             count(kpis, hits_name), count(kpis, trials_name), 0.0, ref_rate=reference, lower=lower
         )
+
+    @staticmethod
+    def _expected(rule: AlertRule, kpis: Kpis, reference: float, trials: float) -> float:
+        """Hits the reference expects in the window: the reference count itself for a count
+        (orders of the plan, of the window before …), rate × trials for a rate (buyers of this
+        window's UV at the reference CVR)."""
+        return reference * trials if rule.metric in RATE_COUNTS else reference
 
     def _reference(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
         if rule.compare == "absolute":
