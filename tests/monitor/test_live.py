@@ -167,8 +167,10 @@ phases:
 alerts:
   - {id: unpaid, name: 渠道拍下付款率骤降, metric: pay_rate, by: channel, compare: rest,
      below: 50%, window: 30m, confidence: 99%, severity: red}
-  - {id: day-gmv, name: 当天GMV低于1元, metric: gmv, scope: day, below: 1}
+  - {id: day-gmv, name: 当天GMV低于1元, metric: gmv, scope: day, below: 1, for: 1m}
 """
+# day-gmv: `for: 1m` because the first tick (19:00:10) judges the 10 s before it, which may hold
+# no order yet (a tick reads the data before it, not the rest of its minute)
 
 
 def test_unpaid_orders_in_one_channel_against_the_rest_of_the_shop(tmp_path: Path) -> None:
@@ -194,13 +196,12 @@ def test_unpaid_orders_in_one_channel_against_the_rest_of_the_shop(tmp_path: Pat
         ("unpaid", "search_ads")
     ]
     assert opened[0]["playbook"]["kind"] == "payment_failure"
-    culprit = opened[0]["root_cause"]["culprit"]  # the alert's own value, with why
-    assert (culprit["dimension"], culprit["value"], culprit["signal"]) == (
-        "channel",
-        "search_ads",
-        "pay_failure",
-    )
-    assert "- 根因 渠道=search_ads（信号 拍下未付款激增）" in opened[0]["body"].splitlines()
+    # the alert's own value. It opens at the tick 20:16:50 now (event-time ticks), not at the
+    # end of a 1,000-event batch (~20:22) as before: 16 minutes of unpaid orders are not yet
+    # enough evidence for the 拍下未付款激增 signal, so the culprit comes from Adtributor
+    culprit = opened[0]["root_cause"]["culprit"]
+    assert (culprit["dimension"], culprit["value"]) == ("channel", "search_ads")
+    assert any(line.startswith("- 根因 渠道=search_ads") for line in opened[0]["body"].splitlines())
     monitor.close()
 
 

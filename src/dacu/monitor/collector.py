@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dacu.events import EVENT_SCHEMA, EVENT_TYPES, MONEY_EVENTS, REQUIRED_FIELDS
+from dacu.monitor.dedup import Dedup
+from dacu.monitor.eventclock import EventClock
 from dacu.monitor.rollups import Rollups
 from dacu.monitor.store import RollupStore
 
@@ -45,13 +47,17 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    quarantined: int = 0  # dated beyond the wall clock + skew: counted, not stored
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": [{"index": r.index, "reason": r.reason} for r in self.rejected],
         }
+        if self.quarantined:
+            out["quarantined"] = self.quarantined
+        return out
 
 
 # -- parsing and validation -------------------------------------------------------------------------
@@ -195,22 +201,29 @@ class SegmentLog:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
+        self.fsync = True  # off only where durability is not the point (tests, benchmarks)
         self._file = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
 
     def segments(self) -> list[Path]:
         return sorted(self.folder.glob("segment-*.arrows"))
 
+    @staticmethod
+    def number(path: Path) -> int:
+        return int(path.stem.split("-")[1])
+
     def append(self, table: pa.Table) -> None:
         if self._writer is None or self._file.tell() >= self.segment_bytes:
             self._open_next()
         self._writer.write_table(table)
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.fsync:
+            os.fsync(self._file.fileno())
 
     def _open_next(self) -> None:
         self.close()
-        number = len(self.segments()) + 1
+        segments = self.segments()
+        number = self.number(segments[-1]) + 1 if segments else self._archived() + 1
         path = self.folder / f"segment-{number:06d}.arrows"
         self._file = open(path, "ab")  # noqa: SIM115 - kept open across appends
         self._writer = pa.ipc.new_stream(self._file, EVENT_SCHEMA)
@@ -224,16 +237,65 @@ class SegmentLog:
             self._file.close()
             self._writer = self._file = None
 
-    def replay(self) -> Iterator[pa.Table]:
-        """Every durable batch, in order (a truncated tail is skipped)."""
+    def roll(self) -> int:
+        """Close the open segment (the next append starts a new one); the number of the last
+        segment written, 0 for none."""
+        self.close()
+        segments = self.segments()
+        return self.number(segments[-1]) if segments else self._archived()
+
+    def _archived(self) -> int:
+        archives = sorted(self.folder.glob("archive-*.arrows"))
+        return int(archives[-1].stem.split("-")[-1]) if archives else 0
+
+    def compact(self, *, upto: int) -> int:
+        """Merge the closed segments numbered ≤ `upto` into one zstd-compressed archive
+        (`archive-FIRST-LAST.arrows`, kept for audit and re-loads; a restart after the
+        checkpoint never reads it) and remove them. Returns the segments merged."""
+        old = [p for p in self.segments() if self.number(p) <= upto]
+        if not old:
+            return 0
+        first, last = self.number(old[0]), self.number(old[-1])
+        path = self.folder / f"archive-{first:06d}-{last:06d}.arrows"
+        tmp = path.with_name(f".{path.name}.tmp")
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        with (
+            open(tmp, "wb") as handle,
+            pa.ipc.new_stream(handle, EVENT_SCHEMA, options=options) as out,
+        ):
+            for source in old:
+                for table in _read_segment(source):
+                    out.write_table(table)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(self.folder)
+        for source in old:
+            source.unlink()
+        _fsync_dir(self.folder)
+        return len(old)
+
+    def replay(self, *, after: int = 0, archives: bool = False) -> Iterator[pa.Table]:
+        """Every durable batch of the segments numbered above `after`, in order (a truncated
+        tail is skipped)."""
+        if archives:
+            for path in sorted(self.folder.glob("archive-*.arrows")):
+                yield from _read_segment(path)
         for path in self.segments():
-            with open(path, "rb") as handle:
-                try:
-                    reader = pa.ipc.open_stream(handle)
-                    for batch in reader:
-                        yield pa.Table.from_batches([batch])
-                except (pa.ArrowInvalid, OSError):
-                    continue
+            if self.number(path) <= after:
+                continue
+            yield from _read_segment(path)
+
+
+def _read_segment(path: Path) -> Iterator[pa.Table]:
+    """The batches of one segment file (a truncated tail ends it)."""
+    with open(path, "rb") as handle:
+        try:
+            reader = pa.ipc.open_stream(handle)
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
+        except (pa.ArrowInvalid, OSError):
+            return
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -245,12 +307,20 @@ def _fsync_dir(folder: Path) -> None:
 
 
 # -- the collector -----------------------------------------------------------------------------------
+CHECKPOINT = "checkpoint.json"
+RUNNING = "running"  # present while a collector runs: a restart that finds it follows a crash
+
+
 class Collector:
-    """validate → drop duplicates → durable append → rollups → acknowledge (one writer at a time).
+    """validate → quarantine → drop duplicates → durable append → rollups → acknowledge (one
+    writer at a time).
 
     `sink(table)` (optional) also appends the accepted events to the warehouse
     (`Warehouse.append_events`), after the segment is durable. `inspect(table)` sees each batch
-    before the rollups (bot flagging); `listeners` after them (alert evaluation).
+    before the rollups (bot flagging); `listeners` after them. With a `clock`
+    (`dacu.monitor.eventclock`) the events are folded in event-time order and `on_tick(moment)`
+    judges the rules at each tick between them, whatever the batches were; events dated beyond
+    the wall clock are quarantined. `dedup` holds the ids taken (bounded, `dacu.monitor.dedup`).
     """
 
     def __init__(
@@ -263,34 +333,89 @@ class Collector:
         sink: Callable[[pa.Table], Any] | None = None,
         listeners: list[Callable[[pa.Table], None]] | None = None,
         inspect: Callable[[pa.Table], None] | None = None,
+        clock: EventClock | None = None,
+        on_tick: Callable[[datetime], None] | None = None,
+        dedup: Dedup | None = None,
     ) -> None:
         self.log, self.rollups, self.store = log, rollups, store
         self.tz = ZoneInfo(tz)
         self.sink = sink
         self.listeners = listeners if listeners is not None else []
         self.inspect = inspect  # sees a batch before the rollups (bot flagging)
-        self.seen: set[str] = set()
+        self.clock, self.on_tick = clock, on_tick
+        self.dedup = dedup if dedup is not None else Dedup()
+        self.quiet = False  # backfill and recovery: fold, judge nothing
+        running = log.folder.parent / RUNNING
+        self.crashed = running.exists()  # the last collector here did not close
+        running.touch()
+        self.rollups.loader = self.store.cell  # for cells evicted from memory (Rollups.evict)
         self.lock = threading.Lock()
         self.flush_every = 0.5  # seconds between upserts of changed rollup cells into the store
         self._flushed = 0.0
 
     def recover(self) -> int:
-        """Rebuild the rollups and the seen ids from the segments (after a restart)."""
+        """Rebuild the state after a restart: from the last checkpoint (rollups in the store,
+        ids in the dedup index) plus the segments written after it; without one, every
+        segment. Returns the events read."""
+        # after a crash the store may hold cells written after the checkpoint: replay everything
+        mark = None if self.crashed else self._read_checkpoint()
+        after = 0
+        if mark is not None:
+            after = int(mark["segment"])
+            self.dedup.resume()
+            span = self.store.span()
+            self.rollups.resume(self.store.cell, span[1] if span else None)
+            if self.clock is not None and mark.get("latest_us") is not None:
+                self.clock.latest = int(mark["latest_us"])
         count = 0
-        for table in self.log.replay():
-            self.seen.update(table["event_id"].to_pylist())
-            self._fold(table)
-            count += table.num_rows
+        self.quiet = True
+        try:
+            for table in self.log.replay(after=after, archives=mark is None):
+                self.dedup.add(table)
+                self._fold(table)
+                count += table.num_rows
+        finally:
+            self.quiet = False
         self.flush()
         self.store.checkpoint()  # every rebuilt cell, coarse ones too: the file equals the segments
         return count
 
-    def close(self) -> None:
-        """Close the segment log and write every pending cell to the store file (a clean shutdown)."""
+    def checkpoint(self, *, compact: bool = True) -> dict:
+        """Make a restart read only what comes after now: fold what waits for its tick, write
+        every rollup cell and every id, close the segment; then (`compact`) merge the segments
+        the checkpoint covers into one compressed archive."""
         with self.lock:
-            self.log.close()
+            if self.clock is not None:
+                for part, _ in self.clock.drain():
+                    self._fold_part(part)
             self.flush()
             self.store.checkpoint()
+            self.dedup.checkpoint()
+            segment = self.log.roll()
+            mark = {
+                "segment": segment,
+                "latest_us": None if self.clock is None else self.clock.latest,
+                "events": self.rollups.events,
+            }
+            path = self.log.folder.parent / CHECKPOINT
+            tmp = path.with_name(f".{CHECKPOINT}.tmp")
+            tmp.write_text(json.dumps(mark), encoding="utf-8")
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        if compact:
+            mark["compacted"] = self.log.compact(upto=segment)
+        return mark
+
+    def _read_checkpoint(self) -> dict | None:
+        path = self.log.folder.parent / CHECKPOINT
+        if not path.exists():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def close(self) -> None:
+        """Close the segment log and write every pending cell to the store file (a clean shutdown)."""
+        self.checkpoint(compact=False)  # a clean shutdown: the next start reads from here
+        (self.log.folder.parent / RUNNING).unlink(missing_ok=True)
 
     def accept_body(self, body: bytes) -> IngestResult:
         items, unparsable = parse_body(body)
@@ -301,52 +426,50 @@ class Collector:
     def accept(self, items: list[Any]) -> IngestResult:
         table = fast_table(items) if items else None
         if table is not None:
-            return self._accept_table(table)
+            return self._take(table, [])
         rows, rejected = validate_batch(items, tz=self.tz)
-        with self.lock:
-            fresh, duplicates = self._fresh(rows)
-            if fresh:
-                table = pa.Table.from_pylist(fresh, schema=EVENT_SCHEMA)
-                self.log.append(table)
-                self.seen.update(r["event_id"] for r in fresh)
-                if self.sink is not None:
-                    self.sink(table)
-                self._fold(table)
-        return IngestResult(len(fresh), duplicates, rejected)
+        return self._take(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), rejected)
 
     def accept_table(self, table: pa.Table) -> IngestResult:
         """Events already in EVENT_SCHEMA (a Parquet export, the warehouse): dedup, append, fold."""
-        return self._accept_table(table.cast(EVENT_SCHEMA))
+        return self._take(table.cast(EVENT_SCHEMA), [])
 
     def _accept_table(self, table: pa.Table) -> IngestResult:
+        """A table already in EVENT_SCHEMA (no cast)."""
+        return self._take(table, [])
+
+    def _take(self, table: pa.Table, rejected: list[Rejection]) -> IngestResult:
         with self.lock:
-            ids = table["event_id"].to_pylist()
-            keep, batch_ids = [], set()
-            for event_id in ids:
-                fresh = event_id not in self.seen and event_id not in batch_ids
-                keep.append(fresh)
-                batch_ids.add(event_id)
-            if not all(keep):
-                table = table.filter(pa.array(keep))
+            quarantined = 0
+            if self.clock is not None and not self.quiet and table.num_rows:
+                table, future = self.clock.screen(table)
+                quarantined = future.num_rows
+                if quarantined:
+                    self.clock.quarantine.add(future)
+            offered = table.num_rows
+            if offered:
+                keep = self.dedup.fresh(table)
+                if not keep.all():
+                    table = table.filter(pa.array(keep))
             if table.num_rows:
                 self.log.append(table)
-                self.seen.update(table["event_id"].to_pylist())
+                self.dedup.add(table)
                 if self.sink is not None:
                     self.sink(table)
                 self._fold(table)
-        return IngestResult(table.num_rows, len(ids) - table.num_rows, [])
-
-    def _fresh(self, rows: list[dict]) -> tuple[list[dict], int]:
-        fresh, batch_ids = [], set()
-        for row in rows:
-            event_id = row["event_id"]
-            if event_id in self.seen or event_id in batch_ids:
-                continue
-            batch_ids.add(event_id)
-            fresh.append(row)
-        return fresh, len(rows) - len(fresh)
+        return IngestResult(table.num_rows, offered - table.num_rows, rejected, quarantined)
 
     def _fold(self, table: pa.Table) -> None:
+        if self.clock is None:
+            self._fold_part(table)
+            return
+        for part, tick in self.clock.advance(table, quiet=self.quiet):
+            if part is not None:
+                self._fold_part(part)
+            elif tick is not None and self.on_tick is not None:
+                self.on_tick(tick)
+
+    def _fold_part(self, table: pa.Table) -> None:
         if self.inspect is not None:
             self.inspect(table)
         self.rollups.ingest(table)
@@ -359,3 +482,4 @@ class Collector:
         """Write the changed rollup cells to the store (the segments are already durable)."""
         self._flushed = time.monotonic()
         self.store.upsert(self.rollups.take_dirty())
+        self.rollups.evict()

@@ -229,9 +229,9 @@ def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
     with monitor.collector.lock:
         monitor.collector.flush()
     latest = monitor.now or monitor.campaign.start
-    now = latest.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    day_start, day_end = day_bounds(monitor, latest)  # 23:59:35 is still today
+    now = min(latest.replace(second=0, microsecond=0) + timedelta(minutes=1), day_end)
     plan = monitor.plan or EMPTY_PLAN
-    day_start, day_end = day_bounds(monitor, now)
     s, e = to_minute(day_start), to_minute(now)
     spend_today = monitor.spend_between(s, e)
     known = names(monitor)
@@ -248,6 +248,7 @@ def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
         "now": latest.isoformat(),
         "version": monitor.version,
         "events": monitor.rollups.events,
+        "quarantined": monitor.clock.quarantine.as_dict(),
         "bots": len(monitor.bots.bots),
         "has_plan": monitor.plan is not None,
         "tiles": _tiles(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +28,11 @@ import pyarrow.compute as pc
 
 from dacu.analyze.rca import SIGNAL_ALPHA
 from dacu.config import Campaign
-from dacu.errors import DacuError
+from dacu.errors import ConfigError, DacuError
 from dacu.monitor import coupon_signal, playbooks
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
 from dacu.monitor.collector import Collector, SegmentLog
+from dacu.monitor.dedup import Dedup
 from dacu.monitor.detectors import (
     COUNT_METRICS,
     RATE_COUNTS,
@@ -39,6 +41,7 @@ from dacu.monitor.detectors import (
     seasonal_baseline,
 )
 from dacu.monitor.diagnose import diagnose, measures
+from dacu.monitor.eventclock import EventClock
 from dacu.monitor.messages import alert_text
 from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan, plan_values, planned
@@ -54,6 +57,30 @@ ANOMALY_METRICS = ("uv", "cvr", "paid_gmv_fen")
 STALL_HOURS = 3  # the hours before a stall's window that set a SKU's orders per cart
 STALL_WINDOWS = (15, 30, 60, 120)  # minutes looked back for a SKU whose orders stopped
 _PLAN_KEY = {"paid_gmv_fen": "gmv_fen", "paid_orders": "orders"}
+
+
+CLOCK_DEFAULTS = {"lateness": timedelta(0), "skew": timedelta(minutes=5)}
+
+
+def clock_settings(
+    campaign: Campaign, *, lateness: timedelta | None = None, skew: timedelta | None = None
+) -> dict[str, int]:
+    """The event clock's lateness and skew in seconds: the arguments, else the campaign file's
+    `monitor: {lateness: 30s, skew: 5m}`, else 0 s and 5 minutes."""
+    from dacu.monitor.rules import parse_duration
+
+    given = {"lateness": lateness, "skew": skew}
+    out = {}
+    for name, default in CLOCK_DEFAULTS.items():
+        value = given[name]
+        if value is None:
+            text = (campaign.monitor or {}).get(name)
+            try:
+                value = default if text is None else parse_duration(text)
+            except ValueError as exc:
+                raise ConfigError(f"{campaign.id}: monitor.{name}: {exc}") from None
+        out[name] = int(value.total_seconds())
+    return out
 
 
 def metric_value(kpis: Kpis, metric: str, spend_fen: int | None = None) -> float | None:
@@ -185,6 +212,9 @@ class LiveMonitor:
         flash_audit: Callable[[], list] | None = None,
         sink: Callable[[pa.Table], Any] | None = None,
         step: timedelta = timedelta(seconds=10),
+        lateness: timedelta | None = None,
+        skew: timedelta | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.campaign, self.plan, self.skus = campaign, plan, list(skus)
         folder = Path(folder)
@@ -196,22 +226,26 @@ class LiveMonitor:
         self.rollups = Rollups(
             returning_users=returning_users, bots=self.bots.bots, tz=campaign.timezone
         )
+        self.step = max(1, int(step.total_seconds()))
+        settings = clock_settings(campaign, lateness=lateness, skew=skew)
+        self.clock = EventClock(self.step, wall=wall, **settings)
         self.collector = Collector(
             SegmentLog(folder / "segments"),
             self.rollups,
             self.store,
             tz=campaign.timezone,
             sink=sink,
-            listeners=[self.sessions.observe, self.risk_feeds.observe, self._on_batch],
+            listeners=[self.sessions.observe, self.risk_feeds.observe, self._on_fold],
             inspect=self.bots.observe,
+            clock=self.clock,
+            on_tick=self._on_tick,
+            dedup=Dedup(folder / "event-ids.sqlite"),
         )
         rules = watched_rules(campaign, plan)
         self.engine = RuleEngine(rules + (anomaly_rules() if detectors else []))
         self.alert_log = alert_log or MemoryAlertLog()
         self.notifier, self.flash_audit = notifier, flash_audit
         self.now: datetime | None = None
-        self._last_tick: int | None = None
-        self.step = max(1, int(step.total_seconds()))
         self.spend: dict[tuple[int, str], int] = {}
         self.feed: deque[dict] = deque(maxlen=200)
         self.version = 0
@@ -237,13 +271,17 @@ class LiveMonitor:
             self.collector.flush()
         return accepted
 
+    def checkpoint(self) -> dict:
+        """A restart reads only what comes after this (`Collector.checkpoint`)."""
+        return self.collector.checkpoint()
+
     @contextmanager
     def _quietly(self) -> Iterator[None]:
-        self._quiet = True
+        self._quiet = self.collector.quiet = True
         try:
             yield
         finally:
-            self._quiet = False
+            self._quiet = self.collector.quiet = False
 
     def add_spend(self, rows: Iterable[Mapping]) -> int:
         """Spend rows {hour (ISO or datetime), channel, spend_fen} (from the ad platforms)."""
@@ -280,19 +318,18 @@ class LiveMonitor:
             if start <= m < end and (channel is None or c == channel)
         )
 
-    def _on_batch(self, table: pa.Table) -> None:
+    def _on_fold(self, table: pa.Table) -> None:
+        """Events folded into the rollups (in event-time order, `dacu.monitor.eventclock`)."""
         latest = pc.max(table["ts"]).as_py()
-        if latest is None:
-            return
-        if self.now is None or latest > self.now:
+        if latest is not None and (self.now is None or latest > self.now):
             self.now = latest
-        slot = int(self.now.timestamp()) // self.step
-        if self._quiet:
-            self._last_tick = slot
-            return
-        if self._last_tick is None or slot > self._last_tick:
-            self._last_tick = slot
-            self.tick(datetime.fromtimestamp(int(self.now.timestamp()), UTC))
+        if not self._quiet:
+            self._bump()
+
+    def _on_tick(self, moment: datetime) -> None:
+        """The event clock reached a tick: the data before `moment` is all in, judge it."""
+        self.now = moment
+        self.tick(moment)
         self._bump()
 
     def _live(self) -> int | None:
@@ -438,6 +475,8 @@ class LiveMonitor:
             return float(getattr(cell, name))
 
         lower = rule.below is not None
+        if self._expected(rule, kpis, reference, count(kpis, trials_name)) < rule.min_expected:
+            return 1.0  # too few expected to tell: "5 orders vs 1" is not evidence of anything
         if rule.compare in ("previous", "last_year", "rest"):
             if rule.compare == "rest":
                 ref = self._rest(rule, key, start, end)
@@ -454,6 +493,13 @@ class LiveMonitor:
         return rate_tail_p(
             count(kpis, hits_name), count(kpis, trials_name), 0.0, ref_rate=reference, lower=lower
         )
+
+    @staticmethod
+    def _expected(rule: AlertRule, kpis: Kpis, reference: float, trials: float) -> float:
+        """Hits the reference expects in the window: the reference count itself for a count
+        (orders of the plan, of the window before …), rate × trials for a rate (buyers of this
+        window's UV at the reference CVR)."""
+        return reference * trials if rule.metric in RATE_COUNTS else reference
 
     def _reference(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
         if rule.compare == "absolute":

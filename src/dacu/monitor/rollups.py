@@ -27,7 +27,7 @@ Cells live in memory and the changed ones are upserted into DuckDB (`dacu.monito
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -100,6 +100,31 @@ class Cell:
     buyers: Sketch | None = None
 
 
+KEEP_MINUTES = 180  # minute and hour cells kept in memory behind the newest minute
+SESSION_HOURS = 6
+
+
+def _revive(blob: bytes | None, union: bool) -> Sketch | None:
+    if blob is None:
+        return None
+    sketch = ds.hll_sketch.deserialize(blob)
+    if not union:
+        return sketch
+    merged = ds.hll_union(LG_K)
+    merged.update(sketch)
+    return merged
+
+
+def _last_minute(key: Key) -> int:
+    """The last minute a cell covers (minute, hour or day cell)."""
+    minute, dim, _ = key
+    if dim.endswith(HOUR):
+        return minute + 59
+    if dim.endswith(DAY):
+        return minute + 1499  # a day, and the hour of a zone change
+    return minute
+
+
 def new_sketch() -> ds.hll_sketch:
     """HLL_8 (a byte per register, 16 KB dense): merging it is ~200× faster than HLL_4's packed
     nibbles (≈1 µs vs ≈160 µs), which the upward merges and every union of minute cells pay."""
@@ -150,7 +175,13 @@ class Rollups:
         self.bots: set[str] = bots if bots is not None else set()
         self._bots_array: tuple[int, pa.Array] = (-1, pa.array([], pa.string()))
         self.session_channel: dict[str, str | None] = {}
+        self._older_sessions: dict[str, str | None] = {}
+        self._session_era = 0
         self.tz = ZoneInfo(tz)
+        self.loader: Callable[[Key], tuple | None] | None = None
+        self.stored_until: int | None = None  # minute cells up to this one may be in the store
+        self.newest = 0  # the newest minute ingested
+        self.keep_minutes = KEEP_MINUTES
         self._days: dict[int, int | None] = {}
         self.events = 0
 
@@ -168,6 +199,8 @@ class Rollups:
             self._add_counts(table, dim, None if dim == "all" else dim)
         self._add_sketches(table)
         self.events += events.num_rows
+        self.newest = max(self.newest, pc.max(table["minute"]).as_py() or 0)
+        self._rotate_sessions()
 
     def _prepare(self, events: pa.Table) -> pa.Table:
         ts = pc.cast(events["ts"], pa.int64())
@@ -206,14 +239,18 @@ class Rollups:
             [("channel", "first", pc.ScalarAggregateOptions(skip_nulls=False))]
         )
         firsts = firsts.filter(pc.is_valid(firsts["session_id"]))
-        entry = self.session_channel
+        entry, older = self.session_channel, self._older_sessions
         batch = dict(
             zip(firsts["session_id"].to_pylist(), firsts["channel_first"].to_pylist(), strict=True)
         )
         # new sessions only; not `batch.keys() - entry.keys()`, which walks the whole (growing)
         # dict of every session so far at each batch
         entry.update(
-            {session: channel for session, channel in batch.items() if session not in entry}
+            {
+                session: older.get(session, channel)
+                for session, channel in batch.items()
+                if session not in entry
+            }
         )
         known = list(map(entry.__getitem__, batch))  # dict order = the order of `firsts`
         where = pc.index_in(
@@ -221,6 +258,15 @@ class Rollups:
         )
         channel = pc.take(pa.array(known, pa.string()), where)
         return pc.coalesce(channel, sessions["channel"], "")
+
+    def _rotate_sessions(self) -> None:
+        """Bounded memory: the entry channels of sessions seen in the last SESSION_HOURS to
+        2 × SESSION_HOURS of event time (a session quiet for longer starts over)."""
+        era = self.newest // (60 * SESSION_HOURS)
+        if era > self._session_era:
+            self._older_sessions = self.session_channel if era == self._session_era + 1 else {}
+            self.session_channel = {}
+            self._session_era = era
 
     def _customer_types(self, users: pa.ChunkedArray) -> pa.Array:
         if not self.returning:
@@ -318,9 +364,46 @@ class Rollups:
     def _cell(self, key: Key) -> Cell:
         cell = self.cells.get(key)
         if cell is None:
-            cell = self.cells[key] = Cell()
+            cell = self.cells[key] = self._stored(key) or Cell()
         self.dirty.add(key)
         return cell
+
+    def _stored(self, key: Key) -> Cell | None:
+        """A cell evicted from memory (or held by the store before a restart), read back."""
+        minute, dim, _ = key
+        coarse = "@" in dim
+        if self.loader is None or self.stored_until is None:
+            return None
+        if not coarse and minute > self.stored_until:
+            return None
+        found = self.loader(key)
+        if found is None:
+            return None
+        counts, uv, buyers = found
+        union = coarse or dim == "all"  # these cells hold unions (see _add_sketches)
+        return Cell(list(counts), _revive(uv, union), _revive(buyers, union))
+
+    def resume(self, loader: Callable[[Key], tuple | None], until: int | None) -> None:
+        """Continue on top of the cells in a store (after a restart from a checkpoint)."""
+        self.loader, self.stored_until = loader, until
+
+    def evict(self) -> int:
+        """Bounded memory: forget the cells older than `keep_minutes` before the newest minute
+        (minute and hour cells, and past days; not the running totals) once they are written
+        (not dirty); they are read back from the store if an event touches them again."""
+        if self.loader is None:
+            return 0
+        before = self.newest - self.keep_minutes
+        old = [
+            key
+            for key in self.cells
+            if key not in self.dirty and _last_minute(key) < before and key[0] != 0
+        ]
+        for key in old:
+            del self.cells[key]
+        if old:
+            self.stored_until = max(self.stored_until or 0, before)
+        return len(old)
 
     def _sketch(self, key: Key, attr: str) -> ds.hll_sketch:
         cell = self._cell(key)

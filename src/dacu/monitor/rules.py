@@ -151,6 +151,7 @@ class AlertRule(_Model):
     every: timedelta | None = None  # None: at each tick of the live loop (10 s of event time);
     # else at the first tick in each slot of this length (10m: at :00, :10 …)
     confidence: float = 0.0  # > 0: breach only if the deviation is that unlikely to be noise
+    min_expected: float = 5.0  # with confidence: the reference must expect this many hits
     resolve_after: timedelta = timedelta(minutes=5)  # clear this long since the last breach
 
     @model_validator(mode="before")
@@ -164,6 +165,13 @@ class AlertRule(_Model):
         if metric in COUNTED and data.get("compare", "absolute") != "absolute":
             return {**data, "confidence": DEFAULT_CONFIDENCE}
         return data
+
+    @field_validator("min_expected", mode="before")
+    @classmethod
+    def _min_expected(cls, value: Any) -> float:
+        if value in (None, False, "off", "no"):
+            return 0.0
+        return float(value)
 
     @field_validator("confidence", mode="before")
     @classmethod

@@ -441,6 +441,24 @@ class RollupStore:
                         uvs.append(uv)
                         buyer_blobs.append(buyers)
 
+    def cell(self, key: tuple[int, str, str]) -> tuple[tuple, bytes | None, bytes | None] | None:
+        """One stored cell (counters, uv sketch, buyer sketch), or None: for the rollups, which
+        read back a cell they no longer hold before adding to it (an upsert replaces it whole)."""
+        minute, dim, value = key
+        found = self.coarse.get((dim, minute), {}).get(value)
+        if found is not None:
+            return found
+        table = _table(dim)
+        with self.lock:
+            self._write_pending([table])
+            row = self.con.execute(
+                f"SELECT * FROM {table} WHERE minute = ? AND dim = ? AND value = ?",
+                [minute, dim, value],
+            ).fetchone()
+        if row is None:
+            return None
+        return tuple(row[3 : 3 + len(MEASURES)]), row[-2], row[-1]
+
     def span(self) -> tuple[int, int] | None:
         """First and last minute with data."""
         with self.lock:
