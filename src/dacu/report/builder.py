@@ -28,6 +28,7 @@ from dacu.report.promotions import StoreFacts, add_coupons, add_refusals, read_s
 from dacu.report.queries import Facts, read_facts
 from dacu.report.recall import add_recall
 from dacu.report.targets import overall_actuals
+from dacu.report.watch_incidents import coupon_abuse_incidents, stock_incidents
 
 
 def build_review(
@@ -98,7 +99,11 @@ def build_review(
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
     store_facts = read_store(store, campaign) if store else None
     losses = estimate_losses(warehouse, campaign, alerts or [])
-    rings = fraud_incidents(warehouse, campaign)
+    rings = fraud_incidents(warehouse, campaign) + stock_incidents(
+        warehouse, campaign, facts.sellouts, alerts or []
+    )
+    if store_facts is not None:
+        rings += coupon_abuse_incidents(store_facts.guarded, campaign)
     return assemble(
         campaign,
         facts,
@@ -124,7 +129,8 @@ def assemble(
 ) -> Review:
     """The sections in the order of a real review, then the findings drawn from them.
     `losses`: estimated loss per alert id (`incidents.estimate_losses`, needs the warehouse);
-    `fraud`: rings of linked flagged accounts as incident rows (`incidents.fraud_incidents`)."""
+    `fraud`: incident rows found off the alert log — rings of linked flagged accounts
+    (`incidents.fraud_incidents`), the stock watch and the coupon store (`watch_incidents`)."""
     attainment, bridge = s1.attainment(campaign, plan, facts, store)
     actual = overall_actuals(facts, store, campaign)
     sections = [
