@@ -32,12 +32,20 @@ GUARD_REASONS = frozenset({"rate_limited", "risk_blocked"})
 MIN_REFUSED = 10  # guard refusals of one template before they are an incident, not noise
 
 
-def _row(start: datetime, rule: str, where: str, cause: str, loss: int | None, campaign: Campaign):
+def _row(
+    start: datetime,
+    rule: str,
+    where: str,
+    cause: str,
+    loss: int | None,
+    campaign: Campaign,
+    severity: str = "red",
+) -> dict[str, Any]:
     return {
         "start": start.astimezone(campaign.tz).isoformat(timespec="minutes"),
         "rule": rule,
         "where": where,
-        "severity": "red",
+        "severity": severity,
         "cause": cause,
         "loss_fen": loss,
         "ack_minutes": None,
@@ -90,7 +98,8 @@ def stock_incidents(
     rows = []
     for sku, at in sellouts.items():
         loss = loss_between(wh, at, _day_end(at, campaign), "sku_id", sku)
-        rows.append(_row(at, "库存：SKU 售罄", f"SKU={sku}", "库存售完，未补货", loss, campaign))
+        cause = "库存售完，未补货"  # planned stock ran out: yellow; a stall nobody saw: red
+        rows.append(_row(at, "库存：SKU 售罄", f"SKU={sku}", cause, loss, campaign, "yellow"))
     for sku, hours in hourly_sku_counts(wh, campaign).items():
         at = first_stall(hours, campaign.start, campaign.end)
         if at is None or (sku in sellouts and sellouts[sku] <= at + timedelta(hours=1)):
