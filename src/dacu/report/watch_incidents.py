@@ -105,7 +105,7 @@ def stock_incidents(
         if at is None or (sku in sellouts and sellouts[sku] <= at + timedelta(hours=1)):
             continue
         loss = loss_between(wh, at, _day_end(at, campaign), "sku_id", sku)
-        cause = "仍有加购却无人能下单（下架/库存同步异常）"
+        cause = "仍有加购却无人能下单（售罄/下架/库存同步异常）"
         rows.append(_row(at, "库存：SKU 断货", f"SKU={sku}", cause, loss, campaign))
     return [r for r in rows if not _alerted(r, alerts)]
 
