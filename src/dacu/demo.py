@@ -211,13 +211,15 @@ def replay_window(
     *,
     plan: Any = None,
     show: bool = True,
+    lead: timedelta | None = None,
 ) -> Path:
     """Replay the simulated events of [since, until) through a live monitor (the campaign's
-    earlier events loaded first, without alerts); return the alert log it wrote."""
+    earlier events loaded first, without alerts — only the `lead` before `since` when given:
+    quicker, but no baseline days and stock counted from there); return its alert log."""
     import pyarrow.parquet as pq
 
     from dacu.monitor.live import LiveMonitor
-    from dacu.monitor.replay import fresh_folder, run_replay, write_alert_log
+    from dacu.monitor.replay import between, fresh_folder, run_replay, write_alert_log
 
     fresh_folder(folder)
     monitor = LiveMonitor(
@@ -229,9 +231,12 @@ def replay_window(
     )
     levels = stock_levels(sim_dir)
     feed = _feed_with_progress if show else _feed
+    events = pq.read_table(sim_dir / "events.parquet")
+    if lead is not None:
+        events = between(events, since - lead, until)
     earlier, replayed = run_replay(
         monitor,
-        pq.read_table(sim_dir / "events.parquet"),
+        events,
         since=since,
         until=until,
         feed=lambda m, events: feed(m, events, levels),

@@ -39,13 +39,12 @@ def _row(
     cause: str,
     loss: int | None,
     campaign: Campaign,
-    severity: str = "red",
 ) -> dict[str, Any]:
     return {
         "start": start.astimezone(campaign.tz).isoformat(timespec="minutes"),
         "rule": rule,
         "where": where,
-        "severity": severity,
+        "severity": "red",
         "cause": cause,
         "loss_fen": loss,
         "ack_minutes": None,
@@ -95,31 +94,33 @@ def stock_incidents(
     wh: Any, campaign: Campaign, sellouts: dict[str, datetime], alerts: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Sold-out and stalled SKUs of the campaign as incident rows (none already alerted)."""
-    rows = []
-    for sku, at in sellouts.items():
-        loss = loss_between(wh, at, _day_end(at, campaign), "sku_id", sku)
-        cause = "库存售完，未补货"  # planned stock ran out: yellow; a stall nobody saw: red
-        rows.append(_row(at, "库存：SKU 售罄", f"SKU={sku}", cause, loss, campaign, "yellow"))
+    found = [(sku, at, "售罄") for sku, at in sellouts.items()]
     for sku, hours in hourly_sku_counts(wh, campaign).items():
         at = first_stall(hours, campaign.start, campaign.end)
-        if at is None or (sku in sellouts and sellouts[sku] <= at + timedelta(hours=1)):
+        if at is not None and not (sku in sellouts and sellouts[sku] <= at + timedelta(hours=1)):
+            found.append((sku, at, "断货"))
+    rows = []
+    for sku, at, what in found:
+        if _alerted(sku, at, alerts):
             continue
         loss = loss_between(wh, at, _day_end(at, campaign), "sku_id", sku)
-        cause = "仍有加购却无人能下单（售罄/下架/库存同步异常）"
-        rows.append(_row(at, "库存：SKU 断货", f"SKU={sku}", cause, loss, campaign))
-    return [r for r in rows if not _alerted(r, alerts)]
+        if what == "售罄":  # planned stock ran out: yellow; a stall nobody saw: red
+            row = _row(at, "库存：SKU 售罄", f"SKU={sku}", "库存售完，未补货", loss, campaign)
+            rows.append({**row, "severity": "yellow"})
+        else:
+            cause = "仍有加购却无人能下单（售罄/下架/库存同步异常）"
+            rows.append(_row(at, "库存：SKU 断货", f"SKU={sku}", cause, loss, campaign))
+    return rows
 
 
-def _alerted(row: dict[str, Any], alerts: list[dict[str, Any]]) -> bool:
-    start = datetime.fromisoformat(row["start"])
-    sku = row["where"].removeprefix("SKU=")
-    for alert in alerts:
-        opened = alert.get("opened_at")
-        if alert.get("dimension") != f"sku_id={sku}" or not opened:
-            continue
-        if abs(datetime.fromisoformat(str(opened)) - start) <= SAME_INCIDENT:
-            return True
-    return False
+def _alerted(sku: str, at: datetime, alerts: list[dict[str, Any]]) -> bool:
+    """Did the monitor alert this SKU within SAME_INCIDENT of `at` (the same incident)?"""
+    return any(
+        alert.get("dimension") == f"sku_id={sku}"
+        and alert.get("opened_at")
+        and abs(datetime.fromisoformat(str(alert["opened_at"])) - at) <= SAME_INCIDENT
+        for alert in alerts
+    )
 
 
 def coupon_abuse_incidents(entries: list[Any], campaign: Campaign) -> list[dict[str, Any]]:
