@@ -195,53 +195,113 @@ DEMO_STEP = timedelta(minutes=10)
 def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path, folder: Path) -> Path:
     """Feed the burst day's events to a live monitor in event time (as `dacu monitor replay
     --since … --until … --step 10m` does); return the alert log it wrote (alerts.json)."""
-    import pyarrow.parquet as pq
-    from rich.progress import Progress
-
-    from dacu.monitor.commands import minute_slices
-    from dacu.monitor.live import LiveMonitor
     from dacu.monitor.pacing import load_plan
-    from dacu.monitor.replay import fresh_folder, run_replay, write_alert_log
 
     window = campaign.phase_window(Phase.BURST) or campaign.phases[0]
+    plan = load_plan(plan_path, tz=campaign.timezone)
+    return replay_window(campaign, sim_dir, folder, window.start, window.end, plan=plan)
+
+
+def replay_window(
+    campaign: Campaign,
+    sim_dir: Path,
+    folder: Path,
+    since: Any,
+    until: Any,
+    *,
+    plan: Any = None,
+    show: bool = True,
+    lead: timedelta | None = None,
+) -> Path:
+    """Replay the simulated events of [since, until) through a live monitor (the campaign's
+    earlier events loaded first, without alerts — only the `lead` before `since` when given:
+    quicker, but no baseline days and stock counted from there); return its alert log."""
+    import pyarrow.parquet as pq
+
+    from dacu.monitor.live import LiveMonitor
+    from dacu.monitor.replay import between, fresh_folder, run_replay, write_alert_log
+
     fresh_folder(folder)
     monitor = LiveMonitor(
         campaign,
         folder,
-        plan=load_plan(plan_path, tz=campaign.timezone),
+        plan=plan,
         skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
         step=DEMO_STEP,
     )
-
-    def feed(monitor: LiveMonitor, events: Any) -> None:
-        seen: set[int] = set()
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("回放 replay", total=events.num_rows)
-            for offset, length in minute_slices(events, 5_000):
-                batch = events.slice(offset, length)
-                monitor.collector.accept(_records(batch))
-                progress.advance(task, batch.num_rows)
-                for item in reversed(monitor.feed):  # the feed is newest first
-                    if item["kind"] == "opened" and id(item) not in seen:
-                        progress.console.print(f"[bold]{item['title']}[/bold]\n{item['body']}")
-                    seen.add(id(item))
-
+    levels = stock_levels(sim_dir)
+    feed = _feed_with_progress if show else _feed
+    events = pq.read_table(sim_dir / "events.parquet")
+    if lead is not None:
+        events = between(events, since - lead, until)
     earlier, replayed = run_replay(
         monitor,
-        pq.read_table(sim_dir / "events.parquet"),
-        since=window.start,
-        until=window.end,
-        feed=feed,
-    )
-    console.print(
-        f"{earlier:,} events of the campaign's earlier days loaded first "
-        "(campaign-to-date and baselines)"
+        events,
+        since=since,
+        until=until,
+        feed=lambda m, events: feed(m, events, levels),
     )
     monitor.close()
     path = write_alert_log(monitor, folder)
-    alerts = json.loads(path.read_text(encoding="utf-8"))
-    console.print(f"{replayed:,} events replayed; {len(alerts)} alerts → {path}")
+    if show:
+        alerts = json.loads(path.read_text(encoding="utf-8"))
+        console.print(
+            f"{earlier:,} events of the campaign's earlier days loaded first "
+            "(campaign-to-date and baselines)"
+        )
+        console.print(f"{replayed:,} events replayed; {len(alerts)} alerts → {path}")
     return path
+
+
+def stock_levels(sim_dir: Path) -> list[dict[str, Any]]:
+    """The shop's stock feed of the simulated world: each injected stock-out is its SKU
+    counted at 0 when it starts (the warehouse system knows before the orders stop)."""
+    from datetime import datetime
+
+    truth = json.loads((sim_dir / "truth.json").read_text(encoding="utf-8"))
+    return [
+        {"sku_id": i["sku"], "stock": 0, "at": datetime.fromisoformat(i["start"])}
+        for i in truth["incidents"]
+        if i["kind"] == "stockout" and i.get("sku")
+    ]
+
+
+def _accept(monitor: Any, batch: Any, levels: list[dict[str, Any]]) -> None:
+    """One slice of events, after the stock counts taken by its first event's time."""
+    import pyarrow.compute as pc
+
+    first = pc.min(batch["ts"]).as_py()
+    due = [level for level in levels if first is not None and level["at"] <= first]
+    if due:
+        monitor.set_stock(due)
+        levels[:] = [level for level in levels if level not in due]
+    monitor.collector.accept(_records(batch))
+
+
+def _feed(monitor: Any, events: Any, levels: list[dict[str, Any]]) -> None:
+    from dacu.monitor.commands import minute_slices
+
+    for offset, length in minute_slices(events, 5_000):
+        _accept(monitor, events.slice(offset, length), levels)
+
+
+def _feed_with_progress(monitor: Any, events: Any, levels: list[dict[str, Any]]) -> None:
+    """Feed minute slices, printing each alert as it opens."""
+    from rich.progress import Progress
+
+    from dacu.monitor.commands import minute_slices
+
+    seen: set[int] = set()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("回放 replay", total=events.num_rows)
+        for offset, length in minute_slices(events, 5_000):
+            batch = events.slice(offset, length)
+            _accept(monitor, batch, levels)
+            progress.advance(task, batch.num_rows)
+            for item in reversed(monitor.feed):  # the feed is newest first
+                if item["kind"] == "opened" and id(item) not in seen:
+                    progress.console.print(f"[bold]{item['title']}[/bold]\n{item['body']}")
+                seen.add(id(item))
 
 
 def _records(batch: Any) -> list[dict[str, Any]]:

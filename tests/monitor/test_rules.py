@@ -393,3 +393,16 @@ def test_a_planned_flash_sale_is_the_culprit_of_a_rise_its_sku_spiked_in() -> No
     assert "- 根因 SKU=SKU-MK-001（信号 计划内秒杀）" in lines
     assert lines[3].startswith("- 信号 计划内秒杀：20点口红秒杀")
     assert any(line.startswith("- 建议 核对秒杀库存") for line in lines)
+
+
+def test_a_proportion_is_tested_with_fisher_exact() -> None:
+    # Issue #16: the demo's search_ads at 20:00 (payment failure) had 0 paid of 2 orders while
+    # the rest paid 23 of 23. Fisher: P(X ≤ 0), X ~ Hypergeom(25 orders, 23 paid, 2 drawn)
+    # = C(23,0)·C(2,2)/C(25,2) = 1/300; the share-of-hits binomial said (23/25)²³ ≈ 0.15.
+    from math import comb
+
+    from dacu.monitor.detectors import rate_tail_p
+
+    assert rate_tail_p(0, 2, 23, 23) == pytest.approx(1 / 300)
+    # above: 3 of 3 against 1 of 5 → P(X ≥ 3), X ~ Hypergeom(8, 4, 3) = C(4,3)/C(8,3)
+    assert rate_tail_p(3, 3, 1, 5, lower=False) == pytest.approx(comb(4, 3) / comb(8, 3))

@@ -98,3 +98,36 @@ def test_lessons_that_are_not_a_review_s_are_refused_with_the_file(tmp_path: Pat
     good.mkdir()
     (good / "lessons.json").write_text(json.dumps(LESSONS), encoding="utf-8")
     assert read_lessons(good)["campaign_id"] == "double11-2026"  # the review folder works too
+
+
+def test_the_last_review_of_the_same_store_is_found_in_the_metadata_db(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dacu plan build` without --lessons learns from the newest registered review of another
+    campaign of the same store; none when the DB does not exist (and it is not created)."""
+    from dacu.plan.lessons import last_review_lessons
+    from dacu.warehouse.metadata.campaigns import add_report
+    from dacu.warehouse.metadata.db import open_db, upgrade
+
+    db_file = tmp_path / "meta.sqlite"
+    monkeypatch.setenv("DACU_DB", f"sqlite:///{db_file}")
+    assert last_review_lessons("澜序美妆旗舰店", "double12-2026") is None
+    assert not db_file.exists()
+    db = open_db()
+    upgrade(db)
+    reviews = {}
+    for name, store in (("d11", "澜序美妆旗舰店"), ("other", "别家店"), ("d12", "澜序美妆旗舰店")):
+        folder = tmp_path / name
+        folder.mkdir()
+        data = {**LESSONS, "campaign_id": f"{name}-2026", "store": store}
+        (folder / "lessons.json").write_text(json.dumps(data), encoding="utf-8")
+        reviews[name] = folder / "review.html"
+    with db.session() as s:  # registered oldest first: the other store's review is the newest
+        add_report(s, "d11-2026", "html", str(reviews["d11"]))
+        add_report(s, "d12-2026", "html", str(reviews["d12"]))
+        add_report(s, "other-2026", "html", str(reviews["other"]))
+    db.dispose()
+    path, data = last_review_lessons("澜序美妆旗舰店", "d12-2026")  # not its own review
+    assert path == tmp_path / "d11" / "lessons.json" and data["campaign_id"] == "d11-2026"
+    found = last_review_lessons("澜序美妆旗舰店", "d13-2026")
+    assert found is not None and found[1]["campaign_id"] == "d12-2026"

@@ -144,7 +144,8 @@ def test_coupon_bot_and_brushing_ring_are_recorded_and_visible(small_sim):
     assert mine.ts.between(start, end + pd.Timedelta(minutes=1)).all()
     ring = next(i for i in truth["incidents"] if i["kind"] == "brushing")
     fake = events[events.order_id.isin(ring["order_ids"])]
-    assert set(fake.user_id) <= set(ring["user_ids"]) and len(ring["user_ids"]) == 12
+    # 12 accounts, less those whose every order met a sold-out SKU (the ring draws stock too)
+    assert set(fake.user_id) <= set(ring["user_ids"]) and 3 <= len(ring["user_ids"]) <= 12
     assert set(fake.sku_id) == {ring["sku"]}
     assert set(fake.event) == {"order", "pay"}  # paid, never refunded
     assert fake.order_id.nunique() == len(ring["order_ids"]) >= 12
@@ -236,3 +237,39 @@ def test_new_customers_keep_the_device_and_region_of_their_first_visit(small_sim
     seen = events.drop_duplicates("user_id").set_index("user_id")
     both = customers.join(seen, how="inner", rsuffix="_event")
     assert (both.region == both.region_event).all()
+
+
+def test_stock_and_coupons_are_ledgers(small_sim, double11):
+    """What the review's cross-checks compare, on everything the simulator emits (regular
+    orders, flash sales, the bot and the ring): units paid in the campaign ≤ the SKU table's
+    stock per SKU, and orders redeeming a coupon ≤ its quantity × the store fraction."""
+    events, skus, truth = small_sim["events"], small_sim["skus"], small_sim["truth"]
+    pays = events.filter(pc.equal(events["event"], "pay")).to_pandas()
+    pays = pays[pays.ts >= double11.start]
+    sold = pays.groupby("sku_id").quantity.sum()
+    stock = skus.to_pandas().set_index("sku_id").stock
+    assert (sold <= stock.reindex(sold.index)).all(), (sold - stock).dropna().nlargest(3)
+    flash = truth["flash_sales"][0]
+    assert stock[flash["sku"]] == truth["skus"]["campaign_stock"][flash["sku"]]  # listed
+    fraction = truth["sizing"]["store_fraction"]
+    redeemed = pays[pays.variant.str.startswith("coupon:", na=False)]
+    per_template = redeemed.groupby("variant").order_id.nunique()
+    for coupon in double11.coupons:
+        pool = max(1, round(coupon["quantity"] * fraction))
+        assert per_template.get(f"coupon:{coupon['id']}", 0) <= pool, coupon["id"]
+    assert per_template.sum() > 0  # coupons are used at all
+
+
+def test_a_sold_out_coupon_pool_refuses_in_time_order() -> None:
+    import numpy as np
+
+    from dacu.sim.orders import CouponPool
+
+    # quantities 3 and unlimited, at store fraction 0.5: pool (2, ∞)
+    pool = CouponPool.of([3, None], 2, 0.5)
+    wanted = np.array([0, 0, 1, 0, -1, 0])
+    ts = np.array([50, 10, 5, 30, 1, 20])
+    # template 0 is wanted at times 50, 10, 30, 20: the two earliest (10, 20) get it
+    assert pool.draw(wanted, ts).tolist() == [-1, 0, 1, -1, -1, 0]
+    assert pool.left[0] == 0
+    assert pool.draw(np.array([0]), np.array([99])).tolist() == [-1]

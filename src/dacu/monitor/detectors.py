@@ -97,6 +97,11 @@ def rate_tail_p(
     previous half hour is not evidence of a drop now). Against a known rate (`ref_rate`: a plan, a
     many-day baseline) it is Poisson(trials · ref_rate). Counts may be fractional (pro-rata edge
     minutes, HLL estimates); they are rounded.
+
+    When both windows are proportions (hits ≤ trials: paid orders of orders, buyers of UV) the
+    test is Fisher's exact test (hypergeometric), which also counts the reference's misses: 0
+    paid of 2 orders beside 23 of 23 is p = 1/300, where the share of hits alone says 0.15 — a
+    small channel's payment failure would never be beyond noise within the half hour.
     """
     from scipy import stats
 
@@ -104,6 +109,10 @@ def rate_tail_p(
     if ref_rate is not None:
         mean = max(trials * ref_rate, 0.0)
         return float(stats.poisson.cdf(x, mean) if lower else stats.poisson.sf(x - 1, mean))
+    n, y, m = round(trials), round(ref_hits), round(ref_trials or 0)
+    if 0 <= x <= n and 0 <= y <= m and x + y > 0 and n > 0:
+        tail = stats.hypergeom.cdf if lower else (lambda k, *a: stats.hypergeom.sf(k - 1, *a))
+        return float(tail(x, n + m, x + y, n))
     total = x + round(ref_hits)
     if total == 0 or not ref_trials or trials <= 0:
         return 1.0

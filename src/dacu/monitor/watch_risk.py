@@ -141,6 +141,7 @@ FRAUD_KINDS_ZH = {
     "other": "其他可疑账户",
 }
 HISTORY_DAYS = 2  # events kept for fraud features: the day scored and one day before (account age)
+FRAUD_EVERY = 15  # minutes of event time between fraud scorings (hourly missed the half hour)
 
 
 def fraud_kind(row: Any, flash_skus: Sequence[str]) -> str:
@@ -250,8 +251,9 @@ class LiveRisk:
     """The risk feeds of a live monitor, evaluated on its event clock (`tick(now)`):
 
     - posts (`add_posts`, scored on arrival) → the burst detector → a red alert per burst;
-    - events (`observe`, the collector's listener) → fraud scores of the day so far, at each full
-      hour of event time → a yellow alert per abuse kind with the flagged accounts;
+    - events (`observe`, the collector's listener) → fraud scores of the day so far, every
+      FRAUD_EVERY minutes of event time → a yellow alert per abuse kind with the flagged accounts
+      (a bot that starts just after a check is alerted within the half hour: issue #16);
     - coupons issued and redeemed (the coupon store's audit trail, the platform's hourly report)
       → redemption rate per slot → advice once a slot has ended.
     Each is judged on data before a boundary of event time (the end of a post bucket, the hour,
@@ -357,9 +359,9 @@ class LiveRisk:
         return fresh
 
     def tick(self, now: datetime, audit: Sequence[Any] | None) -> list[dict]:
-        """The alerts due by `now` (event time)."""
+        """The alerts due by `now` (event time); fraud is scored every FRAUD_EVERY minutes."""
         alerts = burst_alerts(self.sentiment.due(now))
-        hour = now.replace(minute=0, second=0, microsecond=0)
+        hour = now.replace(minute=now.minute // FRAUD_EVERY * FRAUD_EVERY, second=0, microsecond=0)
         if self.scored_hour is None:
             self.scored_hour = hour  # the first hour seen live: score from the next one
         elif hour > self.scored_hour:

@@ -92,7 +92,11 @@ def build(
         None,
         "--lessons",
         help="lessons.json of the last review (or its folder): budget toward the best ROI, "
-        "stock buffers for sold-out SKUs, noisy alerts — each change noted with its lesson.",
+        "stock buffers for sold-out SKUs, noisy alerts — each change noted with its lesson. "
+        "Default: the last review of the same store in the metadata DB, if it has one.",
+    ),
+    no_lessons: bool = typer.Option(
+        False, "--no-lessons", help="Do not learn from the last review of the metadata DB."
     ),
 ) -> None:
     """生成活动方案 Build the plan: targets, budget, timeline, tasks, capacity, risks.
@@ -111,6 +115,8 @@ def build(
 
     campaign = load_campaign(campaign_file)
     learned = read_lessons(lessons) if lessons is not None else None
+    if lessons is None and not no_lessons:
+        learned = _last_review(campaign)
     hist = None
     if history is not None and (history / "events.parquet").exists():
         with out.status("读取历史 reading the simulated history …"):
@@ -129,6 +135,20 @@ def build(
             lessons=learned,
         )
     _summary(plan, out_dir)
+
+
+def _last_review(campaign) -> dict | None:
+    from dacu.plan.lessons import last_review_lessons
+
+    found = last_review_lessons(campaign.store, campaign.id)
+    if found is None:
+        return None
+    path, data = found
+    out.print(
+        f"吸取上次复盘 learning from the last review of {campaign.store}: "
+        f"{data.get('campaign_id')} ({path}); --no-lessons to skip"
+    )
+    return data
 
 
 def _summary(plan, out_dir: Path) -> None:

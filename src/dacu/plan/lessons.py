@@ -109,3 +109,45 @@ def _alerts(data: dict, source: str) -> list[str]:
         for rule, count in sorted((data.get("alerts_by_rule") or {}).items())
         if count >= NOISY
     ]
+
+
+def metadata_db_if_any() -> Any:
+    """The metadata DB (`DACU_DB`, else its default SQLite file) when there is one — a missing
+    default file is not created — else None."""
+    from dacu.warehouse.metadata.db import db_url, open_db
+
+    url = db_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return None
+    return open_db(url)
+
+
+def last_review_lessons(store: str, campaign_id: str) -> tuple[Path, dict[str, Any]] | None:
+    """The lessons of the newest review of another campaign of `store` registered in the
+    metadata DB, or None when the DB has none. A review is registered by `dacu report review`
+    (when a metadata DB exists) and by the web workbench; its lessons.json sits beside it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dacu.errors import DacuError
+    from dacu.warehouse.metadata.campaigns import get_campaign, list_reports
+
+    try:
+        db = metadata_db_if_any()
+        if db is None:
+            return None
+        try:
+            with db.session() as session:
+                rows = [(r.campaign_id, r.path) for r in list_reports(session)]
+                stores = {c: getattr(get_campaign(session, c), "store", None) for c, _ in rows}
+        finally:
+            db.dispose()
+    except (DacuError, SQLAlchemyError):
+        return None  # a metadata DB that cannot be read (not migrated): nothing to learn from
+    for owner, file in rows:
+        path = Path(file).parent / "lessons.json"
+        if owner == campaign_id or not path.is_file():
+            continue
+        data = read_lessons(path)
+        if (data.get("store") or stores.get(owner)) == store:
+            return path, data
+    return None

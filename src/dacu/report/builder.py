@@ -26,6 +26,7 @@ from dacu.report.model import Review, Section
 from dacu.report.promotions import StoreFacts, read_store
 from dacu.report.queries import Facts, read_facts
 from dacu.report.targets import overall_actuals
+from dacu.report.watch_incidents import coupon_abuse_incidents, stock_incidents
 
 
 def build_review(
@@ -96,7 +97,11 @@ def build_review(
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
     store_facts = read_store(store, campaign) if store else None
     losses = estimate_losses(warehouse, campaign, alerts or [])
-    rings = fraud_incidents(warehouse, campaign)
+    rings = fraud_incidents(warehouse, campaign) + stock_incidents(
+        warehouse, campaign, facts.sellouts, alerts or []
+    )
+    if store_facts is not None:
+        rings += coupon_abuse_incidents(store_facts.guarded, campaign)
     return assemble(
         campaign,
         facts,
@@ -122,7 +127,8 @@ def assemble(
 ) -> Review:
     """The sections in the order of a real review, then the findings drawn from them.
     `losses`: estimated loss per alert id (`incidents.estimate_losses`, needs the warehouse);
-    `fraud`: rings of linked flagged accounts as incident rows (`incidents.fraud_incidents`)."""
+    `fraud`: incident rows found off the alert log — rings of linked flagged accounts
+    (`incidents.fraud_incidents`), the stock watch and the coupon store (`watch_incidents`)."""
     attainment, bridge = sections.attainment(campaign, plan, facts, store)
     actual = overall_actuals(facts, store, campaign)
     investment = sections.investment(campaign, plan, facts, store)

@@ -109,6 +109,36 @@ def review_cmd(
     )
     for path in paths:
         out.print(f"[green]✓[/green] {path}")
+    _register(camp.id, paths)
+
+
+def _register(campaign_id: str, paths: list[Path]) -> None:
+    """Register the review in the metadata DB when there is one, so that the next `dacu plan
+    build` of the same store finds its lessons (a DB that cannot be written is said, not fatal)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dacu.errors import DacuError
+    from dacu.plan.lessons import metadata_db_if_any
+    from dacu.warehouse.metadata.campaigns import REPORT_KINDS, add_report
+
+    try:
+        db = metadata_db_if_any()
+        if db is None:
+            return
+        try:
+            with db.session() as session:
+                for path in paths:
+                    kind = path.suffix.lstrip(".")
+                    if kind in REPORT_KINDS:
+                        add_report(
+                            session, campaign_id, kind, str(path.resolve()), title=f"复盘 {kind}"
+                        )
+        finally:
+            db.dispose()
+    except (DacuError, SQLAlchemyError) as exc:
+        out.print(f"[yellow]复盘未登记到元数据库 review not registered in the metadata DB: {exc}")
+        return
+    out.print(f"[dim]已登记到元数据库 registered in the metadata DB ({db.url})[/dim]")
 
 
 def write_review(

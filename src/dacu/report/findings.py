@@ -322,6 +322,7 @@ def write_lessons(review: Review, path: Path) -> Path:
     """lessons.json: the findings and the to-do list, for the next campaign's plan."""
     data = {
         "campaign_id": review.campaign_id,
+        "store": review.store,
         "generated_at": review.generated_at,
         "lessons": [asdict(f) for f in review.findings],
         "todo": [f.action for f in review.findings if f.severity != "good"],
@@ -329,6 +330,9 @@ def write_lessons(review: Review, path: Path) -> Path:
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
+
+
+NOT_ALERTS = ("风控", "库存：", "券风控")  # incident rows of the fraud, stock and coupon watches
 
 
 def lesson_data(review: Review) -> dict[str, Any]:
@@ -346,7 +350,7 @@ def lesson_data(review: Review) -> dict[str, Any]:
     ]
     fired: dict[str, int] = {}
     for r in tables["incidents"].rows if "incidents" in tables else []:
-        if not str(r.get("rule", "")).startswith("风控"):
+        if not str(r.get("rule", "")).startswith(NOT_ALERTS):
             fired[r["rule"]] = fired.get(r["rule"], 0) + 1
     ids = {f.id for f in review.findings}
     return {

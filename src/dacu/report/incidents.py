@@ -63,7 +63,13 @@ def estimate_loss(wh: Any, campaign: Campaign, alert: dict) -> int | None:
     dim, _, value = str(alert.get("dimension") or "").partition("=")
     if span is None or (dim and dim not in EVENT_DIMS):
         return None
-    start, end = span
+    return loss_between(wh, *span, dim or None, value or None)
+
+
+def loss_between(
+    wh: Any, start: datetime, end: datetime, dim: str | None, value: str | None
+) -> int | None:
+    """Paid GMV (fen) missing over [start, end) on `dim`=`value` (None: the whole shop)."""
     now = _paid(wh, start, end, dim or None, value or None)
     before = _paid(wh, start - BEFORE, start, dim or None, value or None)
     if dim:

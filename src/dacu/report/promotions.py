@@ -29,6 +29,7 @@ class StoreFacts:
 
     issued: dict[str, int] = field(default_factory=dict)
     refusals: list[dict[str, Any]] = field(default_factory=list)  # op, target, reason, count
+    guarded: list[Any] = field(default_factory=list)  # audit entries a guard refused (羊毛党)
 
 
 def coupon_usage(wh: Any, win: Any) -> list[dict[str, Any]]:
@@ -57,7 +58,10 @@ def read_store(url: str, campaign: Campaign) -> StoreFacts:
         entries = store.audit(limit=10_000_000)
     finally:
         store.close()
-    return StoreFacts({c.template: c.issued for c in coupons}, refusal_counts(entries))
+    from dacu.report.watch_incidents import GUARD_REASONS
+
+    guarded = [e for e in entries if e.outcome in GUARD_REASONS]
+    return StoreFacts({c.template: c.issued for c in coupons}, refusal_counts(entries), guarded)
 
 
 def refusal_counts(entries: list[Any]) -> list[dict[str, Any]]:

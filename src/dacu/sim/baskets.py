@@ -9,7 +9,7 @@ campaign's `promotions` (threshold tiers, per-every); amounts there are yuan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,7 @@ class PromoRules:
     tiers: list[tuple[int, int]]  # (threshold, discount), ascending: best tier met applies
     every: list[tuple[int, int]]  # (every, discount): floor(value / every) × discount
     coupons: list[tuple[str, int, int, bool]]  # (id, threshold, discount, new_customer_only)
+    quantities: list[int | None] = field(default_factory=list)  # issuable per coupon (None: ∞)
 
     def thresholds(self, limit_fen: int = 300_000) -> np.ndarray:
         """Every threshold a shopper may aim for (tiers and multiples of `every`)."""
@@ -48,7 +49,7 @@ def _fen(item: dict, key: str, where: str) -> int:
 
 
 def read_rules(campaign: Campaign) -> PromoRules:
-    tiers, every, coupons = [], [], []
+    tiers, every, coupons, quantities = [], [], [], []
     for index, item in enumerate(campaign.promotions):
         where = f"promotions[{index}] (id {item.get('id', '?')})"
         for k, tier in enumerate(item.get("tiers") or []):
@@ -72,7 +73,8 @@ def read_rules(campaign: Campaign) -> PromoRules:
                 bool(item.get("new_customer_only")),
             )
         )
-    return PromoRules(sorted(tiers), every, coupons)
+        quantities.append(int(item["quantity"]) if item.get("quantity") is not None else None)
+    return PromoRules(sorted(tiers), every, coupons, quantities)
 
 
 @dataclass

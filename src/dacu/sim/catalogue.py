@@ -95,7 +95,10 @@ def size_stock(catalogue: Catalogue, expected_units: np.ndarray, rng: np.random.
     catalogue.stock[:] = np.maximum(10, np.ceil(expected_units * factor)).astype(np.int64)
 
 
-def sku_table(catalogue: Catalogue, category_ids: list[str]) -> pa.Table:
+def sku_table(
+    catalogue: Catalogue, category_ids: list[str], stock: np.ndarray | None = None
+) -> pa.Table:
+    """skus.parquet; `stock` (default: the catalogue's) is what the shop lists per SKU."""
     names = [
         f"{BRANDS[b]} {category_ids[c]} {sid[-3:]}"
         for b, c, sid in zip(catalogue.brand, catalogue.category, catalogue.sku_ids, strict=True)
@@ -108,7 +111,7 @@ def sku_table(catalogue: Catalogue, category_ids: list[str]) -> pa.Table:
             "brand": [BRANDS[b] for b in catalogue.brand],
             "price_fen": catalogue.price_fen,
             "cost_fen": catalogue.cost_fen,
-            "stock": catalogue.stock,
+            "stock": catalogue.stock if stock is None else stock,
         },
         schema=SKU_SCHEMA,
     )

@@ -13,7 +13,7 @@ from dacu.sim.customers import DAY_US, DEVICES, REGIONS
 from dacu.sim.flash import flash_sessions
 from dacu.sim.fraud import fraud_sessions
 from dacu.sim.incidents import Incident
-from dacu.sim.orders import StockState, place_orders
+from dacu.sim.orders import CouponPool, StockState, place_orders
 from dacu.sim.sessions import (
     BROWSER,
     HOUR_US,
@@ -39,6 +39,7 @@ class SimState:
     """What carries over from one day to the next."""
 
     stock: StockState
+    coupons: CouponPool
     next_session: int = 0
     next_order: int = 0
     next_event: int = 0
@@ -51,8 +52,10 @@ class SimState:
 
 def new_state(world: World) -> SimState:
     days = len(world.days)
+    rules = world.rules
     return SimState(
-        StockState(world.catalogue.stock.copy(), {}),
+        StockState(world.catalogue.stock.copy(), {}, world.stock_from_us),
+        CouponPool.of(rules.quantities, len(rules.coupons), world.fraction),
         by_ts_day={
             k: np.zeros(days, np.int64) for k in ("orders", "gmv_fen", "paid_gmv_fen", "refund_fen")
         },
@@ -194,7 +197,7 @@ def generate_day(
         end_ts[buyers],
         s.kind[buyers] == PROSPECT,
         s.channel[buyers],
-        state.stock,
+        (state.stock, state.coupons),
         incidents,
         state.next_order,
         rng,

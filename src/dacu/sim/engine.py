@@ -139,7 +139,9 @@ def simulate(
     finally:
         events.close()
         spend.close()
-    pq.write_table(sku_table(world.catalogue, world.category_ids), out / "skus.parquet")
+    pq.write_table(
+        sku_table(world.catalogue, world.category_ids, world.listed_stock()), out / "skus.parquet"
+    )
     pq.write_table(customer_table(world, state), out / "customers.parquet")
     seconds = time.perf_counter() - began
     truth = build_truth(world, state, chosen, events=events.total, seconds=seconds)
@@ -257,7 +259,9 @@ def _run_day(
         "store_fraction": world.fraction,
         "incidents": [_with_actors(inc, state, k).truth() for k, inc in enumerate(chosen)],
     }
-    return DayResult(events, spend, sku_table(world.catalogue, world.category_ids), truth)
+    return DayResult(
+        events, spend, sku_table(world.catalogue, world.category_ids, world.listed_stock()), truth
+    )
 
 
 NOISE_OFFSET = 1_000_003  # baseline noise seeds: far from every world seed used for cases

@@ -5,15 +5,21 @@ cheapest SKU that meets the new-customer coupon's threshold and redeeming the co
 to order and pay, with no impression, click or pv before. The ring: a few accounts repeatedly
 ordering one SKU at full price after a single pv, paying within a minute, never refunding.
 Actors (user ids, order ids, devices) are kept in the state and written to truth.json.
+
+Both go through the shop's ledgers like anyone else: an order needs a unit of stock (a sold-out
+SKU refuses it) and a bot's redemption needs a coupon left to issue (when the pool is gone the
+bot farms nothing and places no order).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dacu.sim.baskets import Lines
 from dacu.sim.blocks import EV, Blocks
 from dacu.sim.customers import REGIONS
 from dacu.sim.incidents import Incident
+from dacu.sim.orders import check_stock
 from dacu.sim.sessions import Sessions, merge
 
 BOT_ACCOUNTS = 150  # at scale 1.0 (at least 12)
@@ -83,6 +89,10 @@ def _bot(world, state, index, incident, window, offset, rng, blocks):
     cat = world.catalogue
     sku = int(cat.price_order[np.searchsorted(cat.price_fen[cat.price_order], threshold)])
     order_ts = np.sort(rng.integers(lo, hi, n))
+    order_ts = order_ts[_served(world, state, sku, order_ts)]
+    if variant >= 0:
+        order_ts = order_ts[state.coupons.draw(np.full(len(order_ts), variant), order_ts) >= 0]
+    n = len(order_ts)
     pay_ts = order_ts + rng.integers(2_000_000, 8_000_000, n)
     device = np.zeros(n, np.int64)  # all "android" (emulators)
     region = np.full(n, BOT_REGION)
@@ -121,6 +131,16 @@ def _bot(world, state, index, incident, window, offset, rng, blocks):
     return new, 2 * n
 
 
+def _served(world, state, sku: int, order_ts: np.ndarray) -> np.ndarray:
+    """Mask of the one-unit orders of `sku` that its stock serves (drawn down)."""
+    n = len(order_ts)
+    lines = Lines(np.arange(n), np.full(n, sku), np.ones(n, np.int64))
+    kept = check_stock(lines, order_ts, world, state.stock, [])
+    mask = np.zeros(n, bool)
+    mask[kept.order] = True
+    return mask
+
+
 def _ring(world, state, index, incident, window, offset, rng, blocks):
     lo, hi, _ = window
     actors = _actors(state, index)
@@ -134,14 +154,18 @@ def _ring(world, state, index, incident, window, offset, rng, blocks):
     order_ts = pv_ts + rng.integers(5_000_000, 20_000_000, n)
     pay_ts = order_ts + rng.integers(3_000_000, 40_000_000, n)
     slot = slot[rng.permutation(n)]
-    if fresh:  # the ring's accounts are born at their first fake payment
-        first_pay = np.full(n_accounts, np.iinfo(np.int64).max)
+    served = _served(world, state, sku, order_ts)
+    pv_ts, order_ts, pay_ts, slot = pv_ts[served], order_ts[served], pay_ts[served], slot[served]
+    n = len(slot)
+    if fresh:  # the ring's accounts (those with a served order) are born at their first payment
+        used, slot = np.unique(slot, return_inverse=True)
+        first_pay = np.full(len(used), np.iinfo(np.int64).max)
         np.minimum.at(first_pay, slot, pay_ts)
         ids = world.book.register(
-            first_pay, rng.integers(0, 2, n_accounts), np.full(n_accounts, RING_REGION)
+            first_pay, rng.integers(0, 2, len(used)), np.full(len(used), RING_REGION)
         )
         actors["user_ids"] = [f"c{i}" for i in ids]
-    who = np.array([int(u[1:]) for u in actors["user_ids"]])[slot]
+    who = np.array([int(u[1:]) for u in actors["user_ids"]], dtype=np.int64)[slot]
     si = offset + np.arange(n)
     order_id = state.next_order + np.arange(n)
     state.next_order += n

@@ -1,4 +1,11 @@
-"""Orders of the buying sessions of a day: lines, 凑单, stock, discounts, coupons, pay, refunds."""
+"""Orders of the buying sessions of a day: lines, 凑单, stock, discounts, coupons, pay, refunds.
+
+Stock and coupons are ledgers, as in a real shop: from the campaign's start (an hour before it,
+so an order paid just after midnight is counted) an order line draws its units from the SKU's
+stock or is refused (sold out), and an order redeems a coupon only while the template's issued
+quantity lasts (已领完: the order goes on without it). Before the campaign the shop restocks and
+never runs out. So units sold ≤ stock per SKU and redeemed ≤ quantity per template, by design.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +48,32 @@ class OrderBatch:
 class StockState:
     remaining: np.ndarray
     sold_out_at: dict[int, int]
+    from_us: int = 0  # orders placed before this moment draw nothing (history: restocked)
+
+
+@dataclass
+class CouponPool:
+    """Coupons left to issue per template (the campaign's quantity × store fraction)."""
+
+    left: np.ndarray  # int64 per coupon index of `PromoRules.coupons`
+
+    @classmethod
+    def of(cls, quantities: list[int | None], n: int, fraction: float) -> CouponPool:
+        big = np.iinfo(np.int64).max // 4
+        left = [big if q is None else max(1, round(q * fraction)) for q in quantities]
+        return cls(np.array(left + [big] * (n - len(left)), dtype=np.int64))
+
+    def draw(self, coupon: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """`coupon` (index or -1 per order) with the orders beyond a template's remaining
+        quantity, in time order, set to -1; the pool is drawn down."""
+        out = coupon.copy()
+        for index in np.unique(coupon[coupon >= 0]):
+            mine = np.flatnonzero(coupon == index)
+            mine = mine[np.argsort(ts[mine], kind="stable")]
+            take = int(min(len(mine), self.left[index]))
+            out[mine[take:]] = -1
+            self.left[index] -= take
+        return out
 
 
 def place_orders(
@@ -51,7 +84,7 @@ def place_orders(
     after_ts: np.ndarray,
     is_new: np.ndarray,
     channel: np.ndarray,
-    stock: StockState,
+    ledgers: tuple[StockState, CouponPool],
     incidents: list[Incident],
     first_order_id: int,
     rng: np.random.Generator,
@@ -74,14 +107,14 @@ def place_orders(
         sku=lines.sku,
         qty=lines.qty,
     )
-    if day.in_campaign:
-        lines = _check_stock(lines, order_ts, world, stock, incidents)
+    stock, pool = ledgers
+    lines = check_stock(lines, order_ts, world, stock, incidents)
     kept = np.unique(lines.order)
     remap = np.full(n, -1)
     remap[kept] = np.arange(len(kept))
     lines = Lines(remap[lines.order], lines.sku, lines.qty)
     buyers, order_ts, is_new, channel = buyers[kept], order_ts[kept], is_new[kept], channel[kept]
-    amounts, coupon = _amounts(world, day, lines, len(kept), is_new, rng)
+    amounts, coupon = _amounts(world, day, lines, (order_ts, is_new), pool, rng)
     order_ids = first_order_id + np.arange(len(kept))
     line_ts = order_ts[lines.order]
     common = {
@@ -106,15 +139,27 @@ def place_orders(
 
 
 def _amounts(
-    world: World, day: DayInfo, lines: Lines, n: int, is_new: np.ndarray, rng: np.random.Generator
+    world: World,
+    day: DayInfo,
+    lines: Lines,
+    orders: tuple[np.ndarray, np.ndarray],
+    pool: CouponPool,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Line amounts after 满减 and coupon (fen) and the coupon index of each order (or -1);
+    `orders`: (order time, new customer) per order."""
+    order_ts, is_new = orders
+    n = len(order_ts)
     cat = world.catalogue
     line_value = cat.price_fen[lines.sku] * lines.qty
     value = basket_values(lines, n, cat)
     discount = order_discount(value, world.rules) if day.promo else np.zeros(n, np.int64)
     coupon = np.full(n, -1)
     if day.in_campaign and world.rules.coupons:
-        coupon, coupon_fen = pick_coupons(value - discount, is_new, world.rules, rng)
+        wanted, _ = pick_coupons(value - discount, is_new, world.rules, rng)
+        coupon = pool.draw(wanted, order_ts)
+        amount = np.array([c[2] for c in world.rules.coupons], dtype=np.int64)
+        coupon_fen = np.where(coupon >= 0, amount[np.maximum(coupon, 0)], 0)
         discount = np.minimum(discount + coupon_fen, value)
     return allocate_lines(line_value, lines.order, value, discount), coupon
 
@@ -165,11 +210,31 @@ def _refunds(
     )
 
 
-def _check_stock(
+def check_stock(
     lines: Lines, order_ts: np.ndarray, world: World, stock: StockState, incidents: list[Incident]
 ) -> Lines:
-    """Keep the lines the stock can serve, in time order; record when each SKU sold out."""
+    """Keep the lines the stock can serve, in time order; record when each SKU sold out.
+    Lines ordered before `stock.from_us` are kept and draw nothing."""
     ts = order_ts[lines.order]
+    counted = ts >= stock.from_us
+    if not counted.any():
+        return lines
+    served = _serve(
+        Lines(lines.order[counted], lines.sku[counted], lines.qty[counted]),
+        ts[counted],
+        world,
+        stock,
+        incidents,
+    )
+    ok = ~counted
+    ok[np.flatnonzero(counted)[served]] = True
+    return Lines(lines.order[ok], lines.sku[ok], lines.qty[ok])
+
+
+def _serve(
+    lines: Lines, ts: np.ndarray, world: World, stock: StockState, incidents: list[Incident]
+) -> np.ndarray:
+    """Which lines (all at or after `stock.from_us`) the stock serves; draws them down."""
     blocked = np.zeros(len(ts), bool)
     for incident in incidents:
         if incident.kind == "stockout":
@@ -193,4 +258,4 @@ def _check_stock(
         first = ts[out & (lines.sku == sku_index)].min()
         stock.sold_out_at.setdefault(int(sku_index), int(first))
         stock.remaining[sku_index] = 0
-    return Lines(lines.order[ok], lines.sku[ok], lines.qty[ok])
+    return ok

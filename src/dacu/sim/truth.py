@@ -160,7 +160,7 @@ def _skus(world: World, state) -> dict:
     }
     return {
         "hits": [ids[k] for k in np.flatnonzero(np.diff(world.catalogue.category, prepend=-1))],
-        "campaign_stock": dict(zip(ids, world.catalogue.stock.tolist(), strict=True)),
+        "campaign_stock": dict(zip(ids, world.listed_stock().tolist(), strict=True)),
         "sold_out_at": sold_out,
     }
 

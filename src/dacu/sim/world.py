@@ -95,6 +95,19 @@ class World:
         ids = self.catalogue.sku_ids
         return ids.index(sku_id) if sku_id in ids else -1
 
+    @property
+    def stock_from_us(self) -> int:
+        """Orders from an hour before the campaign draw stock (their payments fall inside it)."""
+        return int(self.campaign.start.timestamp() * 1_000_000) - 3_600_000_000
+
+    def listed_stock(self) -> np.ndarray:
+        """The SKU table's stock: the regular stock plus each flash sale's allocation (kept
+        apart for the flash sale, so a 秒杀 never oversells the SKU and vice versa)."""
+        stock = self.catalogue.stock.copy()
+        for sale in self.flash_sales:
+            stock[sale.sku] += sale.stock
+        return stock
+
 
 def ordinary_visits(campaign: Campaign, days: list[DayInfo]) -> float:
     """Visits of an ordinary day of the full store, read off the campaign's UV or GMV target."""
