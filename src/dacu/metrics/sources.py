@@ -43,6 +43,7 @@ MONEY_KPIS = (
     "refund_rate",
 )
 TRAFFIC_DIMS = ("day", "hour", "channel")
+UNKNOWN_CHANNELS = (None, "", "unknown")
 SOURCE_NAMES = {"events": "事件 events", "orders": "订单 orders", "traffic": "流量 traffic"}
 
 
@@ -98,6 +99,14 @@ def sourced_kpis(
             "买家数 = 付款订单数：订单报表没有买家ID (no buyer id: each order is its own buyer)"
         )
     cells = _traffic_cells(wh, by, start, end, campaign, tz, notes)
+    if cells is not None and has_orders and "channel" in by and _no_channel(rows):
+        rows = [r for r in rows if r.get("channel") not in UNKNOWN_CHANNELS]
+        has_orders = False  # each source's buyers and paid amount are the traffic table's
+        sources.update(dict.fromkeys(MONEY_KPIS))  # placed GMV, orders …: not by source
+        notes.append(
+            "各渠道的买家数、支付金额取自流量表：订单报表没有流量来源 (the order export has no "
+            "source: buyers and paid amount by channel are the traffic table's)"
+        )
     if cells is not None:
         rows = _merge(rows, cells, by, has_orders)
         sources.update(dict.fromkeys(("uv", "pv", "bounce_rate", "cart_users"), "traffic"))
@@ -117,6 +126,11 @@ def sourced_kpis(
             "UV、PV、跳失率、转化率 — no visits in the data (import a 生意参谋 traffic table)"
         )
     return SourcedKpis(rows, sources, notes)
+
+
+def _no_channel(rows: list[dict[str, Any]]) -> bool:
+    """True when no order row names a channel (an order export without 流量来源)."""
+    return all(r.get("channel") in UNKNOWN_CHANNELS for r in rows)
 
 
 def _has_traffic(wh: Any, start: datetime | None, end: datetime | None) -> bool:

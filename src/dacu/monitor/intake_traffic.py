@@ -256,3 +256,19 @@ class VisitorStore:
 
 def _at(minute: int) -> datetime:
     return datetime.fromtimestamp(minute * 60, UTC)
+
+
+def snapshots_from_warehouse(
+    monitor: Any, warehouse: Any, start: datetime, end: datetime, *, tz: str
+) -> dict:
+    """The warehouse's hour and minute traffic rows of [start, end) (`dacu import traffic`) as the
+    monitor's snapshots: a replay of a shop given as orders + traffic (its page views are the
+    platform's). The answer of `TrafficSnapshots.accept`."""
+    table = warehouse.table("traffic")
+    table = table.filter(
+        (table.period >= start) & (table.period < end) & table.grain.isin(list(GRAINS))
+    )
+    rows = warehouse.to_arrow(table).to_pylist()
+    keep = ("grain", "source", "uv", "pv", "buyers", "cart_users", "bounce_rate", "paid_fen")
+    items = [{"period": r["period"].isoformat(), **{k: r[k] for k in keep}} for r in rows]
+    return snapshots_of(monitor).accept(items, tz=tz)
