@@ -154,3 +154,6 @@ def test_replay_of_orders_and_traffic_snapshots_then_the_review(world) -> None:
         paid = sum(r["paid_gmv_fen"] for r in days)
         assert row["paid_gmv_fen"] == pytest.approx(paid, rel=0.01), channel
     assert "unknown" not in sources  # not the order export's missing source
+    said = [note["zh"] for note in traffic.notes]  # each figure names its source
+    assert "来源 source 流量 traffic: 支付金额、买家数、访客数、浏览量、跳失率、转化率" in said
+    assert "来源 source —: GMV、订单数" in said  # placed GMV and orders by source: "—", never 0

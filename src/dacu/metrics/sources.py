@@ -47,6 +47,22 @@ UNKNOWN_CHANNELS = (None, "", "unknown")
 SOURCE_NAMES = {"events": "事件 events", "orders": "订单 orders", "traffic": "流量 traffic"}
 
 
+def source_lines(sources: dict[str, str | None], labels: dict[str, str]) -> list[str]:
+    """'来源 source 流量 traffic: UV、PV …' per source of the KPIs named in `labels` (none when
+    every KPI comes from the events); '—' lists the KPIs no loaded source supports."""
+    by_source: dict[str, list[str]] = {}
+    for kpi, source in sources.items():
+        if kpi in labels:
+            by_source.setdefault(source or "—", []).append(labels[kpi])
+    if set(by_source) <= {"events"}:
+        return []
+    return [
+        f"来源 source {' + '.join(SOURCE_NAMES.get(s, s) for s in source.split('+'))}: "
+        + "、".join(names)
+        for source, names in by_source.items()
+    ]
+
+
 @dataclass
 class SourcedKpis:
     """KPI rows (as `kpis` gives them), the source of each KPI, and what the reader should know."""

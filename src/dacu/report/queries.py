@@ -44,6 +44,8 @@ class Facts:
     clv_summary: Any = None  # per-customer purchase summary (days) up to the campaign end
     coupon_usage: list[dict[str, Any]] = field(default_factory=list)  # per coupon variant
     recall: Any = None  # lapsed customers at the start and pays in the window (report.recall)
+    sources: dict[str, str | None] = field(default_factory=dict)  # KPI → events/orders/traffic
+    source_notes: list[str] = field(default_factory=list)  # what a reader of them should know
 
 
 def _rows(wh: Any, expr: Any) -> list[dict[str, Any]]:
@@ -149,6 +151,11 @@ def read_facts(
         journeys=_journeys(wh, win) if with_journeys else None,
         cohorts=_cohorts(wh, events, start - timedelta(weeks=8), end),
     )
+    if shop:
+        from dacu.metrics.sources import sourced_kpis
+
+        found = sourced_kpis(wh, by=("channel",), start=start, end=end, campaign=campaign)
+        facts.sources, facts.source_notes = found.sources, found.notes
     facts.sellouts = _sellouts(wh, win, facts.skus)
     facts.rfm_before, facts.rfm_after = _rfm_inputs(wh, events, start), _rfm_inputs(wh, events, end)
     from dacu.report.customer_value import clv_inputs
