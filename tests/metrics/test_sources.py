@@ -84,15 +84,20 @@ def test_the_total_sums_daily_uv_and_says_so(shop):
     assert any("UV = 2 天的访客数之和" in note for note in result.notes)
 
 
-def test_by_channel_visits_per_source_and_unknown_channel_for_orders(shop):
+def test_by_channel_visits_and_paid_amount_per_source_from_traffic(shop):
     wh, folder = shop
     import_orders(wh, folder / "orders.csv", "tmall")
     import_traffic(wh, folder / "traffic.csv")
     rows = {r["channel"]: r for r in sourced_kpis(wh, by=("channel",)).rows}
     # 手淘搜索 → organic, 直通车 → search_ads (kinds of known sources, no campaign given)
     assert rows["organic"]["uv"] == 600 + 1500 and rows["search_ads"]["uv"] == 450 + 700
-    assert rows["organic"]["orders"] == 0  # the orders have no channel: they are "unknown"
-    assert rows["unknown"]["orders"] == 7 and rows["unknown"]["uv"] is None
+    # the order export has no source: buyers and paid amount by source are the traffic table's
+    # (手淘搜索 2 + 3 buyers, ¥100 + ¥900; 直通车 1 + 1, ¥50 + ¥100), placed GMV and orders "—"
+    assert (rows["organic"]["buyers"], rows["organic"]["paid_gmv_fen"]) == (5, 100_000)
+    assert (rows["search_ads"]["buyers"], rows["search_ads"]["paid_gmv_fen"]) == (2, 15_000)
+    assert rows["organic"]["orders"] is None and rows["organic"]["gmv_fen"] is None
+    assert rows["search_ads"]["cvr"] == pytest.approx(2 / 1150)
+    assert "unknown" not in rows  # not one row of all orders beside the sources
 
 
 def test_orders_alone_give_dashes_for_visits_never_zero(shop):

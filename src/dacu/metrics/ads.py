@@ -63,3 +63,14 @@ def ad_kpis(spend: Any, *, by: tuple[str, ...] = ("channel",), tz: str = "Asia/S
         roi=_ratio(cells.attributed_gmv_fen, cells.spend_fen),
     ).select(*by, *AD_COLUMNS)
     return out.order_by(list(by)) if by else out
+
+
+def rate(metric: str, spend_fen: int, impressions: int | None, clicks: int | None) -> float | None:
+    """One of cpc_fen, cpm_fen, ctr from plain sums, as `ad_kpis` defines them (for the live
+    monitor, which holds the spend feed in memory): None when the denominator is 0 or unknown."""
+    num, den, scale = {
+        "cpc_fen": (spend_fen, clicks, 1),
+        "cpm_fen": (spend_fen, impressions, 1000),
+        "ctr": (clicks, impressions, 1),
+    }[metric]
+    return num * scale / den if num is not None and den else None

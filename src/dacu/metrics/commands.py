@@ -213,19 +213,11 @@ def _emit_rows(
 
 
 def _print_sources(sources: dict[str, str | None], notes: list[str]) -> None:
-    from dacu.metrics.sources import SOURCE_NAMES
+    from dacu.metrics.sources import source_lines
 
-    by_source: dict[str, list[str]] = {}
-    for kpi, source in sources.items():
-        if kpi in LABELS:
-            by_source.setdefault(source or "—", []).append(LABELS[kpi])
-    if set(by_source) == {"events"}:
-        return
-    for source, labels in by_source.items():
-        name = " + ".join(SOURCE_NAMES.get(s, s) for s in source.split("+"))
-        typer.echo(f"来源 source {name}: {'、'.join(labels)}")
-    for note in notes:
-        typer.echo(f"注 note: {note}")
+    lines = source_lines(sources, LABELS)
+    for line in [*lines, *(f"注 note: {note}" for note in notes if lines)]:
+        typer.echo(line)
 
 
 def _print_ads(rows: list[dict[str, Any]], names: dict[str, str] | None = None) -> None:

@@ -43,7 +43,24 @@ MONEY_KPIS = (
     "refund_rate",
 )
 TRAFFIC_DIMS = ("day", "hour", "channel")
+UNKNOWN_CHANNELS = (None, "", "unknown")
 SOURCE_NAMES = {"events": "事件 events", "orders": "订单 orders", "traffic": "流量 traffic"}
+
+
+def source_lines(sources: dict[str, str | None], labels: dict[str, str]) -> list[str]:
+    """'来源 source 流量 traffic: UV、PV …' per source of the KPIs named in `labels` (none when
+    every KPI comes from the events); '—' lists the KPIs no loaded source supports."""
+    by_source: dict[str, list[str]] = {}
+    for kpi, source in sources.items():
+        if kpi in labels:
+            by_source.setdefault(source or "—", []).append(labels[kpi])
+    if set(by_source) <= {"events"}:
+        return []
+    return [
+        f"来源 source {' + '.join(SOURCE_NAMES.get(s, s) for s in source.split('+'))}: "
+        + "、".join(names)
+        for source, names in by_source.items()
+    ]
 
 
 @dataclass
@@ -98,6 +115,14 @@ def sourced_kpis(
             "买家数 = 付款订单数：订单报表没有买家ID (no buyer id: each order is its own buyer)"
         )
     cells = _traffic_cells(wh, by, start, end, campaign, tz, notes)
+    if cells is not None and has_orders and "channel" in by and _no_channel(rows):
+        rows = [r for r in rows if r.get("channel") not in UNKNOWN_CHANNELS]
+        has_orders = False  # each source's buyers and paid amount are the traffic table's
+        sources.update(dict.fromkeys(MONEY_KPIS))  # placed GMV, orders …: not by source
+        notes.append(
+            "各渠道的买家数、支付金额取自流量表：订单报表没有流量来源 (the order export has no "
+            "source: buyers and paid amount by channel are the traffic table's)"
+        )
     if cells is not None:
         rows = _merge(rows, cells, by, has_orders)
         sources.update(dict.fromkeys(("uv", "pv", "bounce_rate", "cart_users"), "traffic"))
@@ -117,6 +142,11 @@ def sourced_kpis(
             "UV、PV、跳失率、转化率 — no visits in the data (import a 生意参谋 traffic table)"
         )
     return SourcedKpis(rows, sources, notes)
+
+
+def _no_channel(rows: list[dict[str, Any]]) -> bool:
+    """True when no order row names a channel (an order export without 流量来源)."""
+    return all(r.get("channel") in UNKNOWN_CHANNELS for r in rows)
 
 
 def _has_traffic(wh: Any, start: datetime | None, end: datetime | None) -> bool:

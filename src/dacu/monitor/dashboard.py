@@ -12,6 +12,7 @@ from typing import Any
 
 from dacu.money import format_fen, format_pct
 from dacu.monitor.cards import Names, alert_cards, name_of
+from dacu.monitor.intake_traffic import VisitorStore, snapshot_bounce
 from dacu.monitor.live import LiveMonitor
 from dacu.monitor.pacing import LABELS, Plan, compare, hourly_pace, pace, plan_values, planned
 from dacu.monitor.store import to_minute
@@ -73,7 +74,7 @@ def _table(
     plan = monitor.plan or EMPTY_PLAN
     rows = []
     s, e = to_minute(start), to_minute(now)
-    for value, kpis in monitor.store.by_value(dim, s, e).items():
+    for value, kpis in VisitorStore(monitor).by_value(dim, s, e).items():
         if not value:
             continue
         spend = monitor.spend_between(s, e, value) if dim == "channel" else None
@@ -111,7 +112,7 @@ def _table(
 
 
 def _funnel(monitor: LiveMonitor, start: datetime, now: datetime, lang: str) -> list[dict]:
-    k = monitor.store.totals(to_minute(start), to_minute(now))
+    k = VisitorStore(monitor).totals(to_minute(start), to_minute(now))
     steps = [
         ("uv", "访客", "Visitors", k.uv),
         ("pv", "浏览", "Page views", k.pv),
@@ -134,11 +135,14 @@ def _funnel(monitor: LiveMonitor, start: datetime, now: datetime, lang: str) -> 
 def _bounce(monitor: LiveMonitor, now: datetime) -> dict:
     """Today's live bounce rate (sessions with one page view and nothing else)."""
     found = monitor.sessions.bounce(now - timedelta(microseconds=1))
+    rate = found.rate
+    if not found.sessions:  # a shop fed traffic snapshots: their 跳失率 since midnight
+        rate = snapshot_bounce(monitor, day_bounds(monitor, now)[0], now)
     return {
         "sessions": found.sessions,
         "bounced": found.bounced,
-        "rate": found.rate,
-        "rate_text": format_pct(found.rate, digits=1),
+        "rate": rate,
+        "rate_text": format_pct(rate, digits=1),
     }
 
 
@@ -252,11 +256,11 @@ def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
         "bots": len(monitor.bots.bots),
         "has_plan": monitor.plan is not None,
         "tiles": _tiles(
-            pace(monitor.store, plan, day_start, now, spend_fen=spend_today or None), lang
+            pace(VisitorStore(monitor), plan, day_start, now, spend_fen=spend_today or None), lang
         ),
         "campaign_tiles": _tiles(
             pace(
-                monitor.store,
+                VisitorStore(monitor),
                 plan,
                 monitor.campaign.start,
                 now,

@@ -52,6 +52,8 @@ class SpendItem(BaseModel):
     hour: Moment
     channel: Id
     spend_fen: Amount
+    impressions: Count | None = None  # 展现量 and 点击量, when the report has them: CPC/CPM/CTR
+    clicks: Count | None = None
 
 
 class CouponItem(_Item):
@@ -109,7 +111,8 @@ def from_warehouse(monitor: Any, warehouse: Any) -> dict[str, int]:
                 pc.equal(spend["campaign_id"], monitor.campaign.id),
             )
             keep = pc.and_(keep, mine)
-        rows = spend.filter(keep).select(["hour", "channel", "spend_fen"]).to_pylist()
+        columns = ["hour", "channel", "spend_fen", "impressions", "clicks"]
+        rows = spend.filter(keep).select(columns).to_pylist()
         found["spend"] = monitor.add_spend(r for r in rows if r["spend_fen"] is not None)
     return found
 

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dacu.errors import MoneyError
 from dacu.money import parse_fen
+from dacu.monitor.store import Kpis
 from dacu.warehouse.presets import TOTAL_SOURCES
+from dacu.warehouse.traffic import source_channel
 
 COUNTS = ("uv", "pv", "buyers", "cart_users")
 GRAINS = ("minute", "hour")
@@ -162,8 +165,49 @@ class TrafficSnapshots:
             "periods": periods,
         }
 
+    def by_source(self, start: datetime, end: datetime) -> dict[str, tuple[float, float]]:
+        """source → (visitors, bounced visitors) over [start, end); a period the window cuts counts
+        pro rata (an hour snapshot in a 30-minute window gives half its visitors)."""
+        begin, finish = int(start.timestamp()), int(end.timestamp())
+        rows = self._db.execute(
+            """SELECT source, sum(uv * share), sum(coalesce(bounce_rate, 0) * uv * share)
+            FROM (SELECT source, uv, bounce_rate,
+                    (min(?, p + len) - max(?, p)) * 1.0 / len AS share
+                FROM (SELECT *, CAST(strftime('%s', period) AS INTEGER) AS p,
+                        CASE grain WHEN 'hour' THEN 3600 ELSE 60 END AS len
+                    FROM traffic WHERE period >= ? AND period < ? AND uv IS NOT NULL))
+            WHERE share > 0 GROUP BY source""",
+            (
+                finish,
+                begin,
+                (start - timedelta(hours=1)).astimezone(UTC).isoformat(),
+                end.astimezone(UTC).isoformat(),
+            ),
+        ).fetchall()
+        return {source: (uv, bounced) for source, uv, bounced in rows}
+
     def close(self) -> None:
         self._db.close()
+
+
+def snapshot_visitors(
+    monitor: Any, kpis: Kpis, dim: str | None, key: str, start: datetime, end: datetime
+) -> Kpis:
+    """`kpis` of a window with UV from the traffic snapshots, when the monitor is fed snapshots
+    instead of page views (no pv in the window) and they cover the cell: the shop total (the
+    全店 rows, else the sum of the sources) or one channel (its sources, named as in the campaign).
+    Other cells, and a monitor fed events, keep the rollups' UV."""
+    snapshots = getattr(monitor, "traffic_snapshots", None)
+    if snapshots is None or kpis.pv or dim not in (None, "all", "channel"):
+        return kpis
+    found = snapshots.by_source(start, end)
+    if dim == "channel":
+        picked = [v for s, v in found.items() if s and source_channel(s, monitor.campaign) == key]
+    else:
+        picked = [found[""]] if "" in found else list(found.values())
+    if not picked:
+        return kpis
+    return replace(kpis, uv=round(sum(uv for uv, _ in picked)))
 
 
 def snapshots_of(monitor: Any) -> TrafficSnapshots:
@@ -174,3 +218,57 @@ def snapshots_of(monitor: Any) -> TrafficSnapshots:
         found = TrafficSnapshots(folder / "traffic.sqlite3")
         monitor.traffic_snapshots = found
     return found
+
+
+def snapshot_bounce(monitor: Any, start: datetime, end: datetime) -> float | None:
+    """The visitor-weighted bounce rate of the shop-total snapshots over [start, end) (None
+    without snapshots): the 跳失率 tile of a monitor fed snapshots instead of sessions."""
+    snapshots = getattr(monitor, "traffic_snapshots", None)
+    if snapshots is None:
+        return None
+    found = snapshots.by_source(start, end)
+    picked = [found[""]] if "" in found else list(found.values())
+    uv = sum(v for v, _ in picked)
+    return sum(b for _, b in picked) / uv if uv else None
+
+
+class VisitorStore:
+    """The monitor's rollup store as the dashboard reads it (`totals`, `by_value`), with UV from
+    the traffic snapshots where `snapshot_visitors` says so; everything else is the store's."""
+
+    def __init__(self, monitor: Any) -> None:
+        self.monitor, self.store = monitor, monitor.store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis:
+        kpis = self.store.totals(start, end, dim=dim, value=value)
+        return snapshot_visitors(self.monitor, kpis, dim, value, _at(start), _at(end))
+
+    def by_value(self, dim: str, start: int, end: int) -> dict[str, Kpis]:
+        found = self.store.by_value(dim, start, end)
+        return {
+            key: snapshot_visitors(self.monitor, kpis, dim, key, _at(start), _at(end))
+            for key, kpis in found.items()
+        }
+
+
+def _at(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, UTC)
+
+
+def snapshots_from_warehouse(
+    monitor: Any, warehouse: Any, start: datetime, end: datetime, *, tz: str
+) -> dict:
+    """The warehouse's hour and minute traffic rows of [start, end) (`dacu import traffic`) as the
+    monitor's snapshots: a replay of a shop given as orders + traffic (its page views are the
+    platform's). The answer of `TrafficSnapshots.accept`."""
+    table = warehouse.table("traffic")
+    table = table.filter(
+        (table.period >= start) & (table.period < end) & table.grain.isin(list(GRAINS))
+    )
+    rows = warehouse.to_arrow(table).to_pylist()
+    keep = ("grain", "source", "uv", "pv", "buyers", "cart_users", "bounce_rate", "paid_fen")
+    items = [{"period": r["period"].isoformat(), **{k: r[k] for k in keep}} for r in rows]
+    return snapshots_of(monitor).accept(items, tz=tz)

@@ -30,6 +30,7 @@ from dacu.analyze.rca import SIGNAL_ALPHA
 from dacu.config import Campaign
 from dacu.errors import ConfigError, DacuError
 from dacu.monitor import coupon_signal, playbooks
+from dacu.monitor.ads import AD_RATES, AdCounts, AdLedger, ad_rate
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
 from dacu.monitor.collector import Collector, SegmentLog
 from dacu.monitor.dedup import Dedup
@@ -42,11 +43,12 @@ from dacu.monitor.detectors import (
 )
 from dacu.monitor.diagnose import diagnose, measures
 from dacu.monitor.eventclock import EventClock
+from dacu.monitor.intake_traffic import snapshot_visitors
 from dacu.monitor.messages import alert_text
 from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan, plan_values, planned
 from dacu.monitor.rollups import Rollups
-from dacu.monitor.rules import COUNTED, AlertRule, RuleEngine, Transition, load_rules
+from dacu.monitor.rules import AD_METRICS, COUNTED, AlertRule, RuleEngine, Transition, load_rules
 from dacu.monitor.sessions import SessionTally
 from dacu.monitor.sliding import window_by_value, window_totals
 from dacu.monitor.store import Kpis, RollupStore, to_minute
@@ -83,11 +85,15 @@ def clock_settings(
     return out
 
 
-def metric_value(kpis: Kpis, metric: str, spend_fen: int | None = None) -> float | None:
+def metric_value(
+    kpis: Kpis, metric: str, spend_fen: int | None = None, ads: AdCounts | None = None
+) -> float | None:
     if metric == "roi":
         return kpis.gmv_fen / spend_fen if spend_fen else None
     if metric == "spend_fen":
         return spend_fen
+    if metric in AD_RATES:
+        return ad_rate(metric, ads)
     if metric in RATE_COUNTS:
         hits, trials = (getattr(kpis, name) for name in RATE_COUNTS[metric])
         if metric == "pay_rate":  # a window's pays include orders placed just before it
@@ -247,6 +253,7 @@ class LiveMonitor:
         self.notifier, self.flash_audit = notifier, flash_audit
         self.now: datetime | None = None
         self.spend: dict[tuple[int, str], int] = {}
+        self.ads = AdLedger()  # impressions and clicks of the spend rows: CPC, CPM, CTR
         self.feed: deque[dict] = deque(maxlen=200)
         self.version = 0
         self._quiet = False
@@ -294,9 +301,11 @@ class LiveMonitor:
             )
             if hour.tzinfo is None:
                 hour = hour.replace(tzinfo=self.campaign.tz)
-            parsed.append(((to_minute(hour), str(row["channel"])), int(row["spend_fen"])))
-        for key, fen in parsed:
+            counts = (row.get("impressions"), row.get("clicks"))
+            parsed.append(((to_minute(hour), str(row["channel"])), int(row["spend_fen"]), counts))
+        for key, fen, (impressions, clicks) in parsed:
             self.spend[key] = self.spend.get(key, 0) + fen
+            self.ads.add(key, fen, impressions, clicks)
         return len(parsed)
 
     def add_posts(self, items: Iterable[Any]) -> int:
@@ -393,6 +402,7 @@ class LiveMonitor:
         if self._memo is not None and where in self._memo:
             return self._memo[where]
         kpis = window_totals(self.store, *where[2:], live=self._live(), dim=where[0], value=key)
+        kpis = snapshot_visitors(self, kpis, dim, key, start, end)  # a shop fed traffic snapshots
         if self._memo is not None:
             self._memo[where] = kpis
         return kpis
@@ -403,7 +413,8 @@ class LiveMonitor:
         spend = self.spend_between(
             to_minute(start), to_minute(end), key if dim == "channel" else None
         )
-        return metric_value(self._kpis(dim, key, start, end), metric, spend)
+        ads = self.ads.between(to_minute(start), to_minute(end), key if dim == "channel" else None)
+        return metric_value(self._kpis(dim, key, start, end), metric, spend, ads)
 
     def _read(self, rule: AlertRule, now: datetime) -> dict[str, tuple[float | None, float | None]]:
         window = self._window(rule, now)
@@ -423,6 +434,9 @@ class LiveMonitor:
             if rule.by
             else {"": window_totals(self.store, *sec, live=live)}
         )
+        cells = {k: snapshot_visitors(self, v, rule.by, k, start, end) for k, v in cells.items()}
+        if rule.metric in AD_METRICS and rule.by == "channel":  # a channel may spend unvisited
+            cells = {**dict.fromkeys(self.ads.channels(), Kpis()), **cells}
         if self._memo is not None:  # each value's window, read once for all values
             self._memo.update({(rule.by or "all", key, *sec): kpis for key, kpis in cells.items()})
         out = {}
@@ -435,9 +449,10 @@ class LiveMonitor:
             spend = (
                 self.spend_between(s, e, key or None) if rule.by in (None, "channel") else None
             )  # spend is known per channel, not per category or device
+            ads = self.ads.between(s, e, key or None) if spend is not None else None
             reference = self._reference(rule, key, start, end)
             out[key] = (
-                metric_value(kpis, rule.metric, spend),
+                metric_value(kpis, rule.metric, spend, ads),
                 reference,
                 self._chance(rule, kpis, key, start, end, reference),
             )

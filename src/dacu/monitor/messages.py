@@ -23,6 +23,9 @@ METRIC_ZH = {
     "refund_fen": "退款金额",
     "spend_fen": "花费",
     "roi": "ROI",
+    "cpc_fen": "CPC(每次点击花费)",
+    "cpm_fen": "CPM(千次展现花费)",
+    "ctr": "CTR(点击率)",
     "cart_rate": "加购率",
     "pay_rate": "拍下付款率",
     "order_rate": "下单率(订单/浏览)",
@@ -46,7 +49,7 @@ def show(metric: str, value: float | None) -> str:
         return "—"
     if metric.endswith("_fen"):
         return format_fen(round(value))
-    if metric in ("cvr", "cart_rate", "pay_rate", "order_rate"):
+    if metric in ("cvr", "cart_rate", "pay_rate", "order_rate", "ctr"):
         return format_pct(value)
     if metric == "roi":
         return f"{value:.2f}"

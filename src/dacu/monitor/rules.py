@@ -63,6 +63,9 @@ METRICS = (
     "refund_fen",
     "spend_fen",
     "roi",
+    "cpc_fen",
+    "cpm_fen",
+    "ctr",
     "cart_rate",
     "pay_rate",
     "order_rate",
@@ -90,7 +93,11 @@ _ALIASES = {
     "asp": "asp_fen",
     "spend": "spend_fen",
     "refund": "refund_fen",
+    "cpc": "cpc_fen",
+    "cpm": "cpm_fen",
 }
+AD_METRICS = frozenset({"spend_fen", "roi", "cpc_fen", "cpm_fen", "ctr"})
+"""Metrics of the spend feed (ad-tool reports): known per channel only."""
 DIMENSIONS = ("channel", "category", "customer_type", "device", "region", "sku_id")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$")
 
@@ -220,6 +227,11 @@ class AlertRule(_Model):
                 "compare: rest compares one value with the rest of the shop: give by "
                 "(channel, category …)"
             )
+        if self.metric in AD_METRICS and self.by not in (None, "channel"):
+            raise ValueError(
+                f"{self.metric} comes from the ad-tool reports, known per channel: by: channel "
+                f"or no by (got by: {self.by})"
+            )
         if self.metric == "stock_hours" and (self.by != "sku_id" or self.compare != "absolute"):
             raise ValueError(
                 "stock_hours (hours to stock-out) is per SKU against a number of "
@@ -283,7 +295,9 @@ def _rule(item: Any, where: str, zone: ZoneInfo, problems: list[str]) -> AlertRu
         return None
 
 
-MONEY = frozenset({"gmv_fen", "paid_gmv_fen", "asp_fen", "refund_fen", "spend_fen"})
+MONEY = frozenset(
+    {"gmv_fen", "paid_gmv_fen", "asp_fen", "refund_fen", "spend_fen", "cpc_fen", "cpm_fen"}
+)
 
 
 def in_fen(item: Any) -> Any:

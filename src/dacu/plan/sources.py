@@ -147,6 +147,8 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
     if by_day.empty:
         raise WarehouseError(f"{source}: no events before {campaign.start:%Y-%m-%d} to plan from")
     daily = by_day[["day", "channel", "gmv_fen", "uv", "buyers", "orders"]].copy()
+    if not by_day["pv"].any():  # a shop given as orders + traffic
+        daily = _daily_from_traffic(wh, campaign, daily)
     daily["day"] = pd.to_datetime(daily["day"])
     hourly = by_hour[["hour", "gmv_fen", "orders"]].copy()
     local = pd.to_datetime(hourly["hour"], utc=True).dt.tz_convert(campaign.timezone)
@@ -165,6 +167,33 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
         skus=_sku_costs(wh),
         source=source,
     )
+
+
+def _daily_from_traffic(wh, campaign, orders: pd.DataFrame) -> pd.DataFrame:
+    """Day × channel history of a shop without page views: UV and buyers by source from the
+    traffic table (`dacu.metrics.sources`), the day's GMV and orders (from the order export,
+    which has no source) split by each source's share of the day's paid amount (of its UV on a
+    day without payments). Without a
+    traffic table the order rows are kept (their UV is then the buyers)."""
+    from dacu.metrics.sources import sourced_kpis
+
+    found = sourced_kpis(wh, by=("day", "channel"), end=campaign.start, campaign=campaign)
+    frame = pd.DataFrame(found.rows)
+    if frame.empty or frame["uv"].isna().all():
+        return orders
+    frame = frame[frame["uv"].notna()][["day", "channel", "uv", "buyers", "paid_gmv_fen"]]
+    day = orders.groupby("day")[["gmv_fen", "orders"]].sum()
+    frame["paid_gmv_fen"] = frame["paid_gmv_fen"].fillna(0)
+    paid = frame.groupby("day")["paid_gmv_fen"].transform("sum")
+    visits = frame.groupby("day")["uv"].transform("sum")
+    by_visits = frame["uv"] / visits.where(visits > 0)  # a day with orders but no payment
+    share = (frame["paid_gmv_fen"] / paid.where(paid > 0)).fillna(by_visits).fillna(0)
+    for column in ("gmv_fen", "orders"):
+        whole = frame["day"].map(day[column]).fillna(0)
+        frame[column] = (whole * share).round().astype("int64")
+    return frame.drop(columns="paid_gmv_fen")[
+        ["day", "channel", "gmv_fen", "uv", "buyers", "orders"]
+    ]
 
 
 def _sku_costs(wh) -> pd.DataFrame | None:

@@ -44,6 +44,8 @@ class Facts:
     clv_summary: Any = None  # per-customer purchase summary (days) up to the campaign end
     coupon_usage: list[dict[str, Any]] = field(default_factory=list)  # per coupon variant
     recall: Any = None  # lapsed customers at the start and pays in the window (report.recall)
+    sources: dict[str, str | None] = field(default_factory=dict)  # KPI → events/orders/traffic
+    source_notes: list[str] = field(default_factory=list)  # what a reader of them should know
 
 
 def _rows(wh: Any, expr: Any) -> list[dict[str, Any]]:
@@ -88,6 +90,20 @@ def _visits_from_sources(
     return {**row, **{k: visits.get(k) for k in (*VISIT_KPIS, *RATIO_OF_VISITS)}}
 
 
+def _sourced(
+    wh: Any, dims: tuple[str, ...], campaign: Campaign, customers: Any
+) -> list[dict[str, Any]]:
+    """KPI rows of a store given as orders + traffic: visitors by day, hour and source from the
+    traffic table, "—" (None) where it has no split; money from the orders (by source: the
+    traffic table's paid amount and buyers, an order export having no source)."""
+    from dacu.metrics.sources import sourced_kpis
+
+    found = sourced_kpis(
+        wh, by=dims, start=campaign.start, end=campaign.end, campaign=campaign, customers=customers
+    )
+    return found.rows
+
+
 def read_facts(
     wh: Any, campaign: Campaign, *, baseline_days: int = 30, with_journeys: bool = True
 ) -> Facts:
@@ -96,7 +112,12 @@ def read_facts(
     start, end = campaign.start, campaign.end
     win = window(events, start, end)
 
+    pvs = win.filter(win.event == "pv")
+    shop = not _rows(wh, pvs.aggregate(n=pvs.event.count()))[0]["n"]  # orders + traffic
+
     def by(*dims: str, source: Any = win) -> list[dict[str, Any]]:
+        if shop and source is win:
+            return _sourced(wh, dims, campaign, customers)
         return _rows(wh, kpis(source, by=dims, campaign=campaign, customers=customers))
 
     total = _total(wh, events, campaign, customers, start, end)
@@ -130,6 +151,11 @@ def read_facts(
         journeys=_journeys(wh, win) if with_journeys else None,
         cohorts=_cohorts(wh, events, start - timedelta(weeks=8), end),
     )
+    if shop:
+        from dacu.metrics.sources import sourced_kpis
+
+        found = sourced_kpis(wh, by=("channel",), start=start, end=end, campaign=campaign)
+        facts.sources, facts.source_notes = found.sources, found.notes
     facts.sellouts = _sellouts(wh, win, facts.skus)
     facts.rfm_before, facts.rfm_after = _rfm_inputs(wh, events, start), _rfm_inputs(wh, events, end)
     from dacu.report.customer_value import clv_inputs

@@ -43,6 +43,9 @@ _BY_METRIC = {
     "paid_orders": "orders_behind_plan",
     "roi": "roi_below_floor",
     "spend_fen": "spend_overpace",
+    "cpc_fen": "roi_below_floor",  # paying more per click: move budget to what returns more
+    "cpm_fen": "roi_below_floor",
+    "ctr": "roi_below_floor",
     "pay_rate": "payment_failure",
     "stock_hours": "stock_out_risk",
 }

@@ -96,7 +96,28 @@ def traffic(campaign: Campaign, facts: Facts) -> Section:
         )
     )
     _attribution(section, facts, label)
+    section.notes.extend(_source_notes(facts))
     return section
+
+
+SOURCE_LABELS = {
+    "uv": "访客数",
+    "pv": "浏览量",
+    "bounce_rate": "跳失率",
+    "cvr": "转化率",
+    "gmv_fen": "GMV",
+    "paid_gmv_fen": "支付金额",
+    "orders": "订单数",
+    "buyers": "买家数",
+}
+
+
+def _source_notes(facts: Facts) -> list[dict[str, str]]:
+    """Where each figure of a store given as orders + traffic came from (none for events)."""
+    from dacu.metrics.sources import source_lines
+
+    lines = source_lines(facts.sources, SOURCE_LABELS)
+    return [tx(line, line) for line in (*lines, *(facts.source_notes if lines else ()))]
 
 
 ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "position_based", "shapley", "markov")
