@@ -167,7 +167,7 @@ def budget_optimize(
     Example: dacu plan budget optimize weekly.csv --budget 200万 --periods 4 --date week
     --target gmv --channels search,display,kol --floor kol=20万 --cap search=80万
     """
-    from dacu.config import _to_ratio
+    from dacu.config import parse_ratio
     from dacu.plan.allocation import optimize_budget
 
     if objective not in ("gmv", "profit"):
@@ -179,8 +179,8 @@ def budget_optimize(
         periods=periods,
         floors=_bounds(floor, "--floor"),
         caps=_bounds(cap, "--cap"),
-        emergency=_to_ratio(emergency),
-        elastic=_to_ratio(elastic),
+        emergency=parse_ratio(emergency),
+        elastic=parse_ratio(elastic),
         objective=objective,
         margin=margin,
     )  # type: ignore[arg-type]

@@ -108,7 +108,7 @@ def build(
     The next campaign, learning from the last review:
     dacu plan build -c examples/double12.yaml -w duckdb:///dacu.duckdb --lessons review-out/
     """
-    from dacu.config import _to_ratio, load_campaign
+    from dacu.config import load_campaign, parse_ratio
     from dacu.plan.export import write_plan
     from dacu.plan.lessons import read_lessons
     from dacu.plan.sources import read_history_dir, read_history_warehouse, read_sim_dir
@@ -130,8 +130,8 @@ def build(
             campaign,
             out_dir,
             hist,
-            growth=_to_ratio(growth),
-            tolerance=_to_ratio(tolerance),
+            growth=parse_ratio(growth),
+            tolerance=parse_ratio(tolerance),
             lessons=learned,
         )
     _summary(plan, out_dir)
@@ -227,7 +227,7 @@ def targets(
     """
     from rich.table import Table
 
-    from dacu.config import _to_ratio
+    from dacu.config import parse_ratio
     from dacu.plan.schema import load_plan
     from dacu.plan.targets import Values, what_if
 
@@ -258,8 +258,8 @@ def targets(
     added = what_if(
         Values(cell.gmv_fen, cell.uv, cell.buyers),
         cvr_points=cvr / 100,
-        asp_ratio=_to_ratio(asp),
-        uv_ratio=_to_ratio(uv),
+        asp_ratio=parse_ratio(asp),
+        uv_ratio=parse_ratio(uv),
     )
     out.print(
         f"what-if {dimension}={key}: CVR {cvr:+g} pt, ASP {asp}, UV {uv} → GMV "
