@@ -73,6 +73,7 @@ class RedisStore(FlashStore):
             "CANCEL",
             "EXPIRE_HOLDS",
             "TAKE_GIFT",
+            "RETURN_GIFT",
         )
         self._s = {name: self.r.register_script(getattr(lua, name)) for name in names}
         self._batch = AutoPipeline(
@@ -87,6 +88,7 @@ class RedisStore(FlashStore):
                     "CONFIRM",
                     "CANCEL",
                     "TAKE_GIFT",
+                    "RETURN_GIFT",
                 )
             },
         )
@@ -171,6 +173,19 @@ class RedisStore(FlashStore):
             IDEMPOTENCY_TTL_MS,
         ]
         return self._run("TAKE_GIFT", keys, args)
+
+    def _return_gift(self, gift_id: str, quantity: int, key: str, order_id: str) -> Outcome:
+        meta = self._gift(gift_id, "meta")
+        keys = [meta, *self._tail(meta, "gift_return", key)]
+        args = [
+            self.now_ms(),
+            gift_id,
+            quantity,
+            order_id,
+            f"{gift_id}|{quantity}|{order_id}",
+            IDEMPOTENCY_TTL_MS,
+        ]
+        return self._run("RETURN_GIFT", keys, args)
 
     def coupon_counts(self, template_id: str) -> CouponCounts | None:
         row = self.r.hmget(

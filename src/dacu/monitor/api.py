@@ -52,6 +52,7 @@ from dacu.web.batch import (
     AlertId,
     BatchRefused,
     CampaignId,
+    CampaignQuery,
     batch_of,
     is_safe_id,
     validate_items,
@@ -166,19 +167,10 @@ def _flash_audit(request: Request, monitor: LiveMonitor) -> Callable[[], list] |
     """The coupon/flash-sale audit trail when the server runs this campaign's coupon store
     (DACU_CAMPAIGN/DACU_STORE, dacu.flash.api): for the coupon and flash watches and the
     coupon-refusal signal of the root cause."""
-    from dacu.flash.api import get_store
+    from dacu.flash.api import campaign_store
 
-    if getattr(request.app.state, "flash_store", None) is None and not os.environ.get(
-        "DACU_CAMPAIGN"
-    ):
-        return None
-    try:
-        store = get_store(request)
-    except HTTPException:
-        return None
-    if store.config.campaign_id != monitor.campaign.id:
-        return None
-    return recent_audit(store, monitor)
+    store = campaign_store(request, monitor.campaign.id)
+    return recent_audit(store, monitor) if store is not None else None
 
 
 # -- one monitor across worker processes ----------------------------------------------------------
@@ -323,9 +315,7 @@ DOCUMENTS = Documents()
 
 # -- routes ---------------------------------------------------------------------------------------
 @router.post("/api/events")
-async def collect(
-    request: Request, campaign: str | None = Query(None, max_length=64)
-) -> JSONResponse:
+async def collect(request: Request, campaign: CampaignQuery = None) -> JSONResponse:
     """Collector: a JSON array or JSON lines of events (contract: dacu.events.EVENT_SCHEMA).
 
     Answers once the accepted events are durable: `{"accepted": n, "duplicates": n, "rejected":

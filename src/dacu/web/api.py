@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
 from dacu.warehouse.metadata.alerts import AlertFilter
 from dacu.web.auth import Principal, current_principal
-from dacu.web.batch import CampaignId
+from dacu.web.batch import CampaignId, CampaignQuery
 from dacu.web.problems import Problem
 
 router = APIRouter(prefix="/api")
@@ -220,7 +220,7 @@ def post_plan(
 @router.get("/alerts", response_model=list[AlertOut], summary="The alert log, newest first")
 def list_alerts(
     request: Request,
-    campaign_id: str | None = Query(None, max_length=64),
+    campaign_id: CampaignQuery = None,
     status: Literal["open", "acked", "resolved"] | None = None,
     severity: Literal["red", "yellow", "green"] | None = None,
     limit: int = Query(200, ge=1, le=1000),
@@ -260,9 +260,7 @@ def resolve_alert(
 
 
 @router.get("/reports", response_model=list[ReportOut], summary="Generated review files")
-def list_reports(
-    request: Request, campaign_id: str | None = Query(None, max_length=64)
-) -> list[ReportOut]:
+def list_reports(request: Request, campaign_id: CampaignQuery = None) -> list[ReportOut]:
     with _db(request).session() as s:
         return [
             ReportOut.model_validate(r, from_attributes=True)

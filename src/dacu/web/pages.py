@@ -16,6 +16,7 @@ from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
 from dacu.warehouse.metadata.alerts import AlertFilter
 from dacu.web.access import app_routes
 from dacu.web.auth import forget_session, principal_of
+from dacu.web.batch import CampaignQuery
 from dacu.web.i18n import LANGS
 from dacu.web.problems import Problem
 from dacu.web.templating import render
@@ -205,7 +206,7 @@ def alerts_page(
     request: Request,
     status: str | None = Query(None),
     severity: str | None = Query(None),
-    campaign_id: str | None = Query(None, max_length=64),
+    campaign_id: CampaignQuery = None,
 ) -> Response:
     status = status if status in ("open", "acked", "resolved") else None
     severity = severity if severity in ("red", "yellow", "green") else None
