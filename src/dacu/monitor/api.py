@@ -5,7 +5,7 @@
     GET  /api/stream/{campaign_id}                    server-sent events: the document on change, ≤ 5 s
     GET  /api/monitor/{campaign_id}/alerts            the alert log (newest first)
     POST /api/monitor/{campaign_id}/alerts/{id}/ack   acknowledge (stops escalation)
-    POST /api/monitor/{campaign_id}/alerts/{id}/resolve
+    POST /api/monitor/{campaign_id}/alerts/{id}/resolve  {"note": "…"} optional: what was done
     POST /api/monitor/{campaign_id}/alerts/{id}/assign?to=NAME   give it an owner (acknowledged)
     POST /api/monitor/{campaign_id}/skus              the SKU table [{sku_id, name, category, stock…}]
     POST /api/monitor/{campaign_id}/stock             stock levels [{sku_id, stock, at}]
@@ -48,6 +48,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from dacu.monitor import owner
 from dacu.monitor.dashboard import snapshot
 from dacu.monitor.live import LiveMonitor, recent_audit
+from dacu.web.api import ResolveNote
 from dacu.web.batch import (
     AlertId,
     BatchRefused,
@@ -433,9 +434,21 @@ async def assign(
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/resolve")
-async def resolve(request: Request, campaign_id: CampaignId, alert_id: AlertId) -> dict:
-    actor = _actor(request)
-    return await _on_monitor(request, campaign_id, lambda monitor: monitor.resolve(alert_id, actor))
+async def resolve(
+    request: Request,
+    campaign_id: CampaignId,
+    alert_id: AlertId,
+    body: ResolveNote | None = Body(None),
+) -> dict:
+    """Resolve an alert, optionally with a note of what was done (`{"note": "已补货 500 件"}`,
+    at most 500 characters): kept in the alert log with who resolved it, for the review."""
+    actor, note = _actor(request), body.note if body else None
+
+    def work(monitor: LiveMonitor) -> dict:
+        monitor.alert_log.resolve(alert_id, actor, note=note)
+        return monitor.resolve(alert_id, actor)  # resolved already: the row, and a new version
+
+    return await _on_monitor(request, campaign_id, work)
 
 
 @router.post("/api/monitor/{campaign_id}/spend")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
@@ -72,6 +72,16 @@ class AlertOut(BaseModel):
     acked_at: datetime | None
     acked_by: str | None
     resolved_at: datetime | None
+    resolved_by: str | None = None
+    resolution_note: str | None = None
+
+
+class ResolveNote(BaseModel):
+    """The optional body of a resolve: what was done, for the log and the review."""
+
+    note: str | None = Field(
+        None, max_length=alerts.MAX_NOTE, description="what was done, e.g. 已补货 500 件"
+    )
 
 
 class ReportOut(BaseModel):
@@ -232,12 +242,16 @@ def list_alerts(
         ]
 
 
-def _change_alert(request: Request, alert_id: int, who: Principal, action: str) -> AlertOut:
+def _change_alert(
+    request: Request, alert_id: int, who: Principal, action: str, note: str | None = None
+) -> AlertOut:
     with _db(request).session() as s:
         if alerts.get(s, alert_id) is None:
             raise Problem(404, "not_found", f"no alert {alert_id}")
-        change = alerts.ack if action == "ack" else alerts.resolve
-        row = change(s, alert_id, actor=who.name)
+        if action == "ack":
+            row = alerts.ack(s, alert_id, actor=who.name)
+        else:
+            row = alerts.resolve(s, alert_id, actor=who.name, note=note)
         return AlertOut.model_validate(row, from_attributes=True)
 
 
@@ -254,9 +268,11 @@ def ack_alert(
 def resolve_alert(
     request: Request,
     alert_id: int = Path(..., ge=1, le=2**62),
+    body: ResolveNote | None = Body(None),
     who: Principal = Depends(current_principal),
 ) -> AlertOut:
-    return _change_alert(request, alert_id, who, "resolve")
+    """Resolve, optionally with a note of what was done: `{"note": "已补货 500 件"}`."""
+    return _change_alert(request, alert_id, who, "resolve", body.note if body else None)
 
 
 @router.get("/reports", response_model=list[ReportOut], summary="Generated review files")
