@@ -53,6 +53,9 @@ def install(app: FastAPI) -> None:
     """Register the workbench on the app (routes, job runner, workspace folder)."""
     app.state.jobs = JobRunner()
     app.state.workspace = Path(os.environ.get("DACU_WORKSPACE", "dacu-workspace"))
+    from dacu.web.tasks import router as tasks_router
+
+    app.include_router(tasks_router)  # before the workbench's /{campaign_id} pages
     app.include_router(router)
 
 
@@ -524,6 +527,8 @@ def _alerts(db: Any, campaign_id: str) -> list[dict[str, Any]]:
                 "opened_at": _iso(r.opened_at),
                 "acked_at": _iso(r.acked_at),
                 "resolved_at": _iso(r.resolved_at),
+                "resolved_by": r.resolved_by,
+                "resolution_note": r.resolution_note,
             }
             for r in rows
         ]
@@ -590,13 +595,9 @@ def feed_peak_day(request: Request, campaign_id: str) -> Response:
 def team_desk(request: Request, campaign_id: str, team: str) -> Response:
     """我的待办: what one team (运营, 投放, 客服, 仓储, 老板) sees first on its phone."""
     from dacu.report.actions import ROLES
-    from dacu.warehouse.metadata import campaigns
     from dacu.web.desk import desk_page
 
     if team not in ROLES:
         raise Problem(404, "not_found", f"team: expected one of {', '.join(ROLES)}")
     _, campaign = _campaign(request, campaign_id)
-    with request.app.state.db.session() as s:
-        plan = campaigns.latest_plan(s, campaign_id)
-        body = plan.body if plan else None
-    return desk_page(request, campaign, body, team)
+    return desk_page(request, campaign, team)
