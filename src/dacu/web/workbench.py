@@ -300,7 +300,41 @@ def whatif_base(body: dict[str, Any] | None) -> dict[str, Any] | None:
         }
 
     phases = next((c for c in top.get("children", []) if c.get("key") == "phase"), {})
-    return {"total": cell(top), "phases": [cell(c) for c in phases.get("children", [])]}
+    return {
+        "total": cell(top),
+        "phases": [cell(c) for c in phases.get("children", [])],
+        "budget": budget_steps(body),
+    }
+
+
+BUDGET_STEPS = range(-50, 55, 5)  # % of the planned total budget the page's slider offers
+
+
+def budget_steps(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Total spend and expected GMV at each budget step, from the plan's own what-if
+    (`dacu.plan.whatif`: each channel line moved, its GMV at the line's marginal ROI); None when
+    the plan has no budget lines or is not one `dacu plan build` reads."""
+    from dacu.plan.schema import check_plan
+    from dacu.plan.whatif import whatif
+
+    try:
+        plan = check_plan(body)
+    except ConfigError:
+        return None
+    if not plan.budget.channels:
+        return None
+    steps = []
+    for percent in BUDGET_STEPS:
+        moved = whatif(plan, budget_ratio=percent / 100)
+        extra = moved["expected_gmv_from_spend_delta_fen"]
+        steps.append(
+            {
+                "percent": percent,
+                "spend_fen": moved["spend_fen"],
+                "gmv_fen": moved["gmv_fen"] + extra,
+            }
+        )
+    return steps
 
 
 @router.get("/{campaign_id}/campaign.yaml")
