@@ -233,6 +233,6 @@ def test_the_budget_slider_steps_come_from_the_plan_whatif() -> None:
     assert (steps[-50]["spend_fen"], steps[-50]["gmv_fen"]) == (750_000, 98_700_000)
     base = whatif_base(body)
     assert base is not None and base["budget"] == budget_steps(body)
-    body["budget"]["channels"] = []
-    assert budget_steps(body) is None  # no budget lines: no slider
+    body["budget"]["channels"] = [BudgetRow(channel="search_ads", spend_fen=1).model_dump()]
+    assert budget_steps(body) is None  # no line with an ROI: a change cannot be priced
     assert budget_steps({"targets": {"gmv_fen": 1}}) is None  # not a plan `dacu plan build` reads

@@ -88,7 +88,7 @@ def form_to_data(form: dict[str, str]) -> dict[str, Any]:
         if form.get(metric, "").strip()
     ]
     if form.get("budget_total", "").strip():
-        lines = _rows(form.get("budget_lines", ""), ("id", "channel", "amount"))
+        lines = _rows(form.get("budget_lines", ""), ("id", "channel", "amount", "gmv"))
         data["budget"] = {"total": form["budget_total"].strip(), "lines": lines}
     for key in LISTS:
         text = form.get(key, "").strip()
@@ -312,8 +312,9 @@ BUDGET_STEPS = range(-50, 55, 5)  # % of the planned total budget the page's sli
 
 def budget_steps(body: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Total spend and expected GMV at each budget step, from the plan's own what-if
-    (`dacu.plan.whatif`: each channel line moved, its GMV at the line's marginal ROI); None when
-    the plan has no budget lines or is not one `dacu plan build` reads."""
+    (`dacu.plan.whatif`: each channel line moved, its GMV at the line's marginal ROI, else its
+    ROI); None when no line has either (no spend history and no expected GMV written: a budget
+    change cannot be priced) or the body is not a plan `dacu plan build` writes."""
     from dacu.plan.schema import check_plan
     from dacu.plan.whatif import whatif
 
@@ -321,7 +322,7 @@ def budget_steps(body: dict[str, Any]) -> list[dict[str, Any]] | None:
         plan = check_plan(body)
     except ConfigError:
         return None
-    if not plan.budget.channels:
+    if all(row.marginal_roi is None and row.roi is None for row in plan.budget.channels):
         return None
     steps = []
     for percent in BUDGET_STEPS:
