@@ -216,7 +216,7 @@ def test_the_budget_slider_steps_come_from_the_plan_whatif() -> None:
     +10%: spend 11,000 + 5,500 = ¥16,500; GMV + 1,000 × 2.0 + 500 × 1.2 = ¥1,002,600.
     −50%: spend ¥7,500; GMV − 5,000 × 2.0 − 2,500 × 1.2 = ¥987,000."""
     from dacu.plan.schema import BudgetRow
-    from dacu.web.workbench import budget_steps, whatif_base
+    from dacu.web.whatif import budget_steps, whatif_base
     from tests.web.test_plan_contract import valid_plan
 
     body = valid_plan()
