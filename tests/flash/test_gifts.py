@@ -38,6 +38,14 @@ def test_the_ledger_takes_each_gift_once(make_store) -> None:
     assert store.take_gift("gift-mask", 1, key="o4", order_id="o4").reason is Reason.GIFTS_GONE
     assert store.gifts_left() == {"gift-mask": 0}
     assert store.take_gift("nope", 1, key="o5", order_id="o5").reason is Reason.UNKNOWN_GIFT
+    # a refunded order gives its gift back once per key, never more than was given
+    back = store.return_gift("gift-mask", 1, key="o1:back", order_id="o1")
+    assert back.ok and not back.replayed
+    assert store.return_gift("gift-mask", 1, key="o1:back", order_id="o1").replayed
+    assert store.gifts_left() == {"gift-mask": 1}
+    too_many = store.return_gift("gift-mask", 2, key="o3:back", order_id="o3")
+    assert too_many.reason is Reason.BAD_QUANTITY and store.gifts_left() == {"gift-mask": 1}
+    assert store.return_gift("nope", 1, key="x", order_id="x").reason is Reason.UNKNOWN_GIFT
 
 
 @pytest.fixture

@@ -151,6 +151,50 @@ def test_alert_ids_beyond_int64_are_422(live_world) -> None:  # noqa: F811
     assert world.key_client("shop").get(base).status_code == 403
 
 
+def test_the_live_monitor_resolves_an_alert_with_a_note(live_world) -> None:  # noqa: F811
+    """The dashboard card's resolve: a note (≤ 500 characters) kept with who resolved it, and
+    the same in the alert log every page and the review read; without a body it still works."""
+    world, monitor = live_world
+    client = world.login("operator")
+    base = f"/api/monitor/{world.campaign_id}/alerts"
+    first = monitor.alert_log.open(
+        campaign_id=world.campaign_id,
+        rule_id="stock_out",
+        severity="red",
+        message="断货",
+        metric=None,
+        dimension="sku=SKU-1",
+        value=None,
+        threshold=None,
+        root_cause=None,
+        playbook=None,
+    )
+    second = monitor.alert_log.open(
+        campaign_id=world.campaign_id,
+        rule_id="refund_spike",
+        severity="yellow",
+        message="退款激增",
+        metric=None,
+        dimension="",
+        value=None,
+        threshold=None,
+        root_cause=None,
+        playbook=None,
+    )
+    too_long = client.post(f"{base}/{first}/resolve", json={"note": "补" * 501})
+    assert too_long.status_code == 422
+    version = monitor.version
+    done = client.post(f"{base}/{first}/resolve", json={"note": "已补货 500 件"})
+    assert done.status_code == 200, done.text
+    assert done.json()["resolution_note"] == "已补货 500 件"
+    assert (done.json()["status"], done.json()["resolved_by"]) == ("resolved", "operator")
+    assert monitor.version > version  # the dashboard redraws without the card
+    plain = client.post(f"{base}/{second}/resolve").json()
+    assert (plain["status"], plain["resolution_note"]) == ("resolved", None)
+    listed = {a["id"]: a for a in client.get(base).json()}
+    assert listed[first]["resolution_note"] == "已补货 500 件"
+
+
 MONITOR_ROUTES = [
     ("GET", "/api/dashboard/{}"),
     ("GET", "/api/stream/{}"),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from dacu.money import parse_fen
 from dacu.report.actions import action_plan, owner_of
 from dacu.report.format import fen_short, money_axis, points
-from dacu.report.model import Finding, tx
+from dacu.report.model import Finding, Text, tx
 
 
 def test_short_money_by_hand() -> None:
@@ -65,3 +65,39 @@ def test_action_plan_owner_and_due_dates() -> None:
         ("行动 recall", "客服", "2026-12-23"),
     ]
     assert owner_of(_finding("roi-worst", "bad")) == "ads"
+
+
+def test_findings_that_call_for_the_same_action_make_one_row() -> None:
+    """Three coupons with a low redemption rate and slow red and yellow alerts: one row each
+    for the coupon review and the on-call rota, naming the findings they answer; a bad finding
+    in a group brings its due date forward to two weeks."""
+    coupon = tx("复核券门槛与发放人群", "Review the threshold")
+    rota = tx("爆发期安排值班", "Staff an on-call rota")
+
+    def found(fid: str, severity: str, action: Text) -> Finding:
+        return Finding(fid, severity, tx(f"发现 {fid}", f"finding {fid}"), "x", action)
+
+    findings = [
+        found("coupon-low-a", "warn", coupon),
+        found("alerts-slow-red", "warn", rota),
+        found("coupon-low-b", "warn", coupon),
+        found("alerts-slow-yellow", "bad", rota),
+        found("coupon-low-c", "warn", coupon),
+        found("stockouts", "warn", tx("加备货", "Stock more")),
+    ]
+    plan = action_plan(findings, date(2026, 11, 25))
+    got = [(a["what"]["zh"], a["owner"]["zh"], a["due"].isoformat(), a["findings"]) for a in plan]
+    assert got == [
+        ("爆发期安排值班", "运营", "2026-12-09", ["alerts-slow-yellow", "alerts-slow-red"]),
+        (
+            "复核券门槛与发放人群",
+            "运营",
+            "2026-12-23",
+            ["coupon-low-a", "coupon-low-b", "coupon-low-c"],
+        ),
+        ("加备货", "仓储", "2026-12-23", ["stockouts"]),
+    ]
+    assert plan[1]["why"]["zh"] == "发现 coupon-low-a；发现 coupon-low-b；发现 coupon-low-c"
+    assert (
+        plan[1]["why"]["en"] == "finding coupon-low-a; finding coupon-low-b; finding coupon-low-c"
+    )

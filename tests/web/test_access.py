@@ -145,7 +145,11 @@ def test_operator_acknowledges_then_resolves(world: World) -> None:
     client = world.login("operator")
     acked = client.post(f"/api/alerts/{world.alert_id}/ack").json()
     assert (acked["status"], acked["acked_by"]) == ("acked", "operator")
-    resolved = client.post(f"/api/alerts/{world.alert_id}/resolve").json()
-    assert resolved["status"] == "resolved"
+    resolved = client.post(f"/api/alerts/{world.alert_id}/resolve", json={"note": "已调价"})
+    assert resolved.json()["status"] == "resolved"
+    assert (resolved.json()["resolution_note"], resolved.json()["resolved_by"]) == (
+        "已调价",
+        "operator",
+    )
     again = client.post(f"/api/alerts/{world.alert_id}/ack")
     assert again.status_code == 400 and "resolved already" in again.json()["detail"]

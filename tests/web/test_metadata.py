@@ -39,7 +39,7 @@ TABLES = [
 
 def test_migration_creates_every_table(any_db: MetadataDB) -> None:
     assert table_names(any_db) == TABLES
-    assert current_revision(any_db) == head_revision() == "0002"
+    assert current_revision(any_db) == head_revision() == "0003"
 
 
 def test_upgrade_from_the_first_revision_keeps_data(tmp_path) -> None:
@@ -48,7 +48,7 @@ def test_upgrade_from_the_first_revision_keeps_data(tmp_path) -> None:
     with db.session() as s:
         accounts.add_user(s, "early", "long-enough-pw", "admin")
     upgrade(db)
-    assert current_revision(db) == "0002" and "sessions" in table_names(db)
+    assert current_revision(db) == "0003" and "sessions" in table_names(db)
     with db.session() as s:
         assert accounts.authenticate(s, "early", "long-enough-pw").role == "admin"
 

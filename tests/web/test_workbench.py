@@ -208,3 +208,31 @@ def test_upload_the_excel_of_dacu_init_xlsx(world: World, tmp_path: Path) -> Non
     )
     assert reply.status_code == 422
     assert "c.xlsx, sheet &#39;阶段 phases&#39;, row 3: phases[1].end: before" in reply.text
+
+
+def test_the_budget_slider_steps_come_from_the_plan_whatif() -> None:
+    """Two budget lines: 直通车 ¥10,000 at a marginal ROI of 2.0, 引力魔方 ¥5,000 with ROI 1.2
+    and no marginal ROI (the plan's what-if then uses its ROI). Planned GMV ¥1,000,000.
+    +10%: spend 11,000 + 5,500 = ¥16,500; GMV + 1,000 × 2.0 + 500 × 1.2 = ¥1,002,600.
+    −50%: spend ¥7,500; GMV − 5,000 × 2.0 − 2,500 × 1.2 = ¥987,000."""
+    from dacu.plan.schema import BudgetRow
+    from dacu.web.whatif import budget_steps, whatif_base
+    from tests.web.test_plan_contract import valid_plan
+
+    body = valid_plan()
+    body["targets"]["gmv_fen"] = 100_000_000
+    rows = [
+        BudgetRow(channel="search_ads", spend_fen=1_000_000, marginal_roi=2.0),
+        BudgetRow(channel="display_ads", spend_fen=500_000, roi=1.2),
+    ]
+    body["budget"]["channels"] = [r.model_dump(mode="json") for r in rows]
+    steps = {s["percent"]: s for s in budget_steps(body) or []}
+    assert sorted(steps) == list(range(-50, 55, 5))
+    assert (steps[0]["spend_fen"], steps[0]["gmv_fen"]) == (1_500_000, 100_000_000)
+    assert (steps[10]["spend_fen"], steps[10]["gmv_fen"]) == (1_650_000, 100_260_000)
+    assert (steps[-50]["spend_fen"], steps[-50]["gmv_fen"]) == (750_000, 98_700_000)
+    base = whatif_base(body)
+    assert base is not None and base["budget"] == budget_steps(body)
+    body["budget"]["channels"] = [BudgetRow(channel="search_ads", spend_fen=1).model_dump()]
+    assert budget_steps(body) is None  # no line with an ROI: a change cannot be priced
+    assert budget_steps({"targets": {"gmv_fen": 1}}) is None  # not a plan `dacu plan build` reads

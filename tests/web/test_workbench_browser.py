@@ -1,7 +1,8 @@
 """The acceptance walk of the workbench, as an operator with no shell, in a real browser against a
 real server: log in, create a campaign from the form, upload the real Tmall order export and a
-spend report, build the plan, move the CVR slider and see GMV change, download plan.xlsx, feed the
-peak day, acknowledge an alert on a phone, generate the review and download the deck."""
+spend report, build the plan, move the CVR and budget sliders and see GMV change, download
+plan.xlsx, feed the peak day, on a phone acknowledge an alert, resolve it with a note and mark a
+task done, generate the review and download the deck."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import openpyxl
 import pytest
 from pptx import Presentation
 
-from dacu.warehouse.metadata import alerts
+from dacu.warehouse.metadata import alerts, campaigns
 from tests.web.conftest import PASSWORDS, make_world, sqlite_db
 from tests.web.test_browser import _free_port, browser  # noqa: F401 — the Chromium fixture
 from tests.web.test_workbench import FORM, SPEND, TMALL
@@ -76,8 +77,10 @@ def test_operator_runs_the_campaign_from_the_browser(
     page.goto(f"{base}/workbench/new")
     for name in ("id", "name", "store", "gmv", "orders", "cvr", "asp", "budget_total"):
         page.fill(f"input[name={name}]", FORM[name])
-    for name in ("channels", "categories", "budget_lines", "promotions"):
+    for name in ("channels", "categories", "promotions"):
         page.fill(f"textarea[name={name}]", FORM[name])
+    # the line's expected GMV (¥40万 on ¥8万: ROI 5) is what prices the budget slider below
+    page.fill("textarea[name=budget_lines]", FORM["budget_lines"] + ", 40万")
     for name in ("warmup_start", "warmup_end", "burst_start", "burst_end"):
         page.fill(f"input[name={name}]", FORM[name])
     page.fill("input[name=burst_label]", FORM["burst_label"])
@@ -118,6 +121,11 @@ def test_operator_runs_the_campaign_from_the_browser(
     after = page.locator(".wi-total").inner_text()
     assert before != after and "+1.00个百分点" in page.locator("#wi-cvr-out").inner_text()
     assert _wan(after) > _wan(before)
+    planned = page.locator("#wi-budget-gmv").inner_text()  # the plan's what-if per budget step
+    page.locator("#wi-budget").fill("20")
+    assert page.locator("#wi-budget-out").inner_text() == "+20%"
+    assert _wan(page.locator("#wi-budget-gmv").inner_text()) > _wan(planned)
+    assert page.locator("#wi-budget-delta").inner_text() == "(+¥8.00万)"  # +¥1.6万 × ROI 5
     page.screenshot(path=str(tmp_path / "2-plan-whatif.png"), full_page=True)
     with page.expect_download() as download:
         page.click("#download-plan")
@@ -129,19 +137,38 @@ def test_operator_runs_the_campaign_from_the_browser(
     wait_jobs(page, 4)
     assert "done" in page.locator(".job").first.inner_text()
 
-    # 5. on a phone: the media buyer's desk (我的待办 · 投放) — acknowledge its open alert
+    # 5. on a phone: the media buyer's desk (我的待办 · 投放) — acknowledge its open alert, then
+    # resolve it with a note; the warehouse desk marks a task done
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     mobile = phone.new_page()
     log_in(mobile, base, "operator")
-    mobile.goto(f"{base}/workbench/{world.campaign_id}/desk/ads")
+    desk = f"{base}/workbench/{world.campaign_id}/desk/ads"
+    mobile.goto(desk)
     item = mobile.locator(f'[data-alert="{world.alert_id}"]')  # GMV pace on 直通车, a paid channel
     assert "GMV 落后计划" in item.inner_text()
-    item.locator("button").click()
+    item.locator("button", has_text="确认").click()
     mobile.wait_for_url(re.compile(r"/alerts"))
     mobile.screenshot(path=str(tmp_path / "3-phone-alerts.png"), full_page=True)
     with world.db.session() as s:
         assert alerts.get(s, world.alert_id).status == "acked"
         assert alerts.get(s, world.alert_id).acked_by == "operator"
+    mobile.goto(desk)
+    item.locator("input[name=note]").fill("直通车出价已恢复")
+    item.locator("button", has_text="解决").click()
+    mobile.wait_for_url(desk)
+    assert mobile.locator(f'[data-alert="{world.alert_id}"]').count() == 0  # off the desk
+    with world.db.session() as s:
+        resolved = alerts.get(s, world.alert_id)
+        assert (resolved.status, resolved.resolution_note) == ("resolved", "直通车出价已恢复")
+    mobile.goto(f"{base}/workbench/{world.campaign_id}/desk/warehouse")
+    task = mobile.locator("[data-task]").first
+    number = task.get_attribute("data-task")
+    task.locator(".task-done button").click()
+    mobile.wait_for_selector(f'[data-task="{number}"][data-status="done"]')
+    mobile.screenshot(path=str(tmp_path / "3-phone-desk.png"), full_page=True)
+    with world.db.session() as s:
+        saved = campaigns.load(campaigns.get_campaign(s, world.campaign_id))
+    assert saved.tasks is not None and saved.tasks[int(number or -1)].status == "done"
     phone.close()
 
     # 6. the review, and its deck downloaded

@@ -67,6 +67,21 @@ def get_store(request: Request) -> FlashStore:
     return store
 
 
+def campaign_store(request: Request, campaign_id: str) -> FlashStore | None:
+    """This campaign's coupon/flash store when this server runs one for it (`attach`, or
+    DACU_CAMPAIGN and DACU_STORE), else None: what the monitor's coupon watches, the quotes' and
+    the pushed orders' gift ledger read. Never opens a store for another campaign."""
+    if getattr(request.app.state, "flash_store", None) is None and not os.environ.get(
+        "DACU_CAMPAIGN"
+    ):
+        return None
+    try:
+        store = get_store(request)
+    except HTTPException:
+        return None
+    return store if store.config.campaign_id == campaign_id else None
+
+
 MAX_ID = 128  # characters of an id, a name or an idempotency key (they become key names)
 Name = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
 PathName = Annotated[str, Path(max_length=MAX_ID)]

@@ -62,6 +62,7 @@ class RedisBase(FlashStore):
             "CANCEL",
             "EXPIRE_HOLDS",
             "TAKE_GIFT",
+            "RETURN_GIFT",
         )
         self._s = {name: self.r.register_script(getattr(lua, name)) for name in names}
         self._batch = AutoPipeline(
@@ -76,6 +77,7 @@ class RedisBase(FlashStore):
                     "CONFIRM",
                     "CANCEL",
                     "TAKE_GIFT",
+                    "RETURN_GIFT",
                 )
             },
         )

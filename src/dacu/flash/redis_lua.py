@@ -329,6 +329,26 @@ return done(ok(gift, {quantity = q, order_id = order}))
 """
 )
 
+# A refunded or cancelled order's gift back to the ledger. KEYS and ARGV as TAKE_GIFT.
+RETURN_GIFT = (
+    PRELUDE
+    + r"""
+local gift, q, order = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local r = replay(KEYS[2], ARGV[5])
+if r then return r end
+local detail = {quantity = q, order = order}
+local function done(res)
+  log(KEYS[3], 'gift_return', gift, {}, res[1], res[2], detail); return res
+end
+local c = redis.call('HMGET', KEYS[1], 'stock', 'given')
+if not c[1] then return done(no('unknown_gift')) end
+if tonumber(c[2] or '0') < q then return done(no('bad_quantity')) end
+redis.call('HINCRBY', KEYS[1], 'given', -q)
+remember(KEYS[2], ARGV[5], ARGV[6], gift, {quantity = q, order_id = order})
+return done(ok(gift, {quantity = q, order_id = order}))
+"""
+)
+
 # KEYS: meta, buyers, reservations, holds. ARGV: now, batch size.
 EXPIRE_HOLDS = (
     "local now = tonumber(ARGV[1])\n"

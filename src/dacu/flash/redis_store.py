@@ -77,3 +77,16 @@ class RedisStore(RedisCoupons, RedisFlashSales):
             IDEMPOTENCY_TTL_MS,
         ]
         return self._run("TAKE_GIFT", keys, args)
+
+    def _return_gift(self, gift_id: str, quantity: int, key: str, order_id: str) -> Outcome:
+        meta = self._gift(gift_id, "meta")
+        keys = [meta, *self._tail(meta, "gift_return", key)]
+        args = [
+            self.now_ms(),
+            gift_id,
+            quantity,
+            order_id,
+            f"{gift_id}|{quantity}|{order_id}",
+            IDEMPOTENCY_TTL_MS,
+        ]
+        return self._run("RETURN_GIFT", keys, args)

@@ -83,3 +83,24 @@ class SQLiteStore(SQLiteCoupons, SQLiteFlashSales):
             quantity=quantity,
             order=order_id,
         )
+
+    def _return_gift(self, gift_id: str, quantity: int, key: str, order_id: str) -> Outcome:
+        def body(con: sqlite3.Connection, now: int) -> Outcome:
+            given = con.execute(
+                "UPDATE gift_stock SET given=given-? WHERE id=? AND given>=?",
+                (quantity, gift_id, quantity),
+            ).rowcount
+            if given != 1:  # more back than was ever given: not a take of this ledger
+                return refused(Reason.BAD_QUANTITY)
+            return Outcome(Reason.OK, gift_id, detail={"quantity": quantity, "order_id": order_id})
+
+        return self._write(
+            "gift_return",
+            gift_id,
+            Who(""),
+            key,
+            f"{gift_id}|{quantity}|{order_id}",
+            body,
+            quantity=quantity,
+            order=order_id,
+        )

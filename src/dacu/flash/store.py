@@ -232,12 +232,24 @@ class FlashStore(ABC):
             return self._refuse("gift", gift_id, Who(""), Reason.BAD_QUANTITY)
         return self._take_gift(gift_id, quantity, key, order_id)
 
+    def return_gift(self, gift_id: str, quantity: int, *, key: str, order_id: str) -> Outcome:
+        """A refunded or cancelled order gives back the gift it took: the stock goes up once per
+        key, so the next quote can promise it again. Call it only after that order's take."""
+        if self.config.gift(gift_id) is None:
+            return self._refuse("gift_return", gift_id[:200], Who(""), Reason.UNKNOWN_GIFT)
+        if quantity < 1:
+            return self._refuse("gift_return", gift_id, Who(""), Reason.BAD_QUANTITY)
+        return self._return_gift(gift_id, quantity, key, order_id)
+
     @abstractmethod
     def gifts_left(self) -> dict[str, int]:
         """Gifts left per gift promotion id (stock − given)."""
 
     @abstractmethod
     def _take_gift(self, gift_id: str, quantity: int, key: str, order_id: str) -> Outcome: ...
+
+    @abstractmethod
+    def _return_gift(self, gift_id: str, quantity: int, key: str, order_id: str) -> Outcome: ...
 
     def expire_holds(self) -> int:
         """Return the stock of every unpaid hold past its time; returns how many holds."""

@@ -1,6 +1,7 @@
 """The alert log: the monitor opens alerts, people acknowledge and resolve them.
 
-Status moves open → acked → resolved (or open → resolved); a resolved alert stays resolved.
+Status moves open → acked → resolved (or open → resolved); a resolved alert stays resolved, with
+who resolved it and a note of what was done (the review's incident record).
 Filters are bound parameters of SQLAlchemy expressions; no text from a request reaches SQL.
 """
 
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 from dacu.errors import DacuError
 from dacu.metadata import audit
 from dacu.metadata.models import ALERT_STATUSES, SEVERITIES, AlertRow, utcnow
+
+MAX_NOTE = 500  # characters of a resolution note
 
 
 @dataclass(frozen=True)
@@ -114,12 +117,26 @@ def assign(session: Session, alert_id: int, *, to: str, actor: str) -> AlertRow:
     return row
 
 
-def resolve(session: Session, alert_id: int, *, actor: str, at: datetime | None = None) -> AlertRow:
-    """`at`: when it resolved in event time (a replay's data time); default now."""
+def resolve(
+    session: Session,
+    alert_id: int,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    note: str | None = None,
+) -> AlertRow:
+    """Close the alert in `actor`'s name with what was done (`note`, at most `MAX_NOTE`
+    characters). `at`: when it resolved in event time (a replay's data time); default now.
+    Resolving again changes nothing."""
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise DacuError(f"note: {len(note):,} characters, at most {MAX_NOTE}")
     row = _get(session, alert_id)
     if row.status != "resolved":
         row.status, row.resolved_at = "resolved", at or utcnow()
-        audit.record(session, actor, "alert.resolve", str(alert_id), {"rule_id": row.rule_id})
+        row.resolved_by, row.resolution_note = actor, note
+        detail = {"rule_id": row.rule_id, **({"note": note} if note else {})}
+        audit.record(session, actor, "alert.resolve", str(alert_id), detail)
     return row
 
 

@@ -101,6 +101,8 @@ class AlertRow(Base):
     acked_at: Mapped[datetime | None]
     acked_by: Mapped[str | None] = mapped_column(String(100))
     resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolution_note: Mapped[str | None] = mapped_column(Text)  # what was done (复盘 reads it)
 
 
 class ReportRow(Base):

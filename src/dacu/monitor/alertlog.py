@@ -2,7 +2,7 @@
 
 Both offer the same small interface, so the live loop and its tests do not care which one is used.
 An alert dict has: id, rule_id, severity, status, metric, dimension, message, value, threshold,
-root_cause, playbook, opened_at (ISO), acked_by.
+root_cause, playbook, opened_at (ISO), acked_by, resolved_by and resolution_note.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ class AlertLog(Protocol):
 
     def ack(self, alert_id: int, actor: str) -> dict: ...
 
-    def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict: ...
+    def resolve(
+        self, alert_id: int, actor: str, at: datetime | None = None, note: str | None = None
+    ) -> dict: ...
 
     def assign(self, alert_id: int, to: str, actor: str) -> dict: ...
 
@@ -93,6 +95,8 @@ class MemoryAlertLog:
                 "acked_by": None,
                 "acked_at": None,
                 "resolved_at": None,
+                "resolved_by": None,
+                "resolution_note": None,
             }
             self.rows.append(row)
             return row["id"]
@@ -122,12 +126,19 @@ class MemoryAlertLog:
             )
             return dict(row)
 
-    def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict:
+    def resolve(
+        self, alert_id: int, actor: str, at: datetime | None = None, note: str | None = None
+    ) -> dict:
         """`at`: when it resolved in event time (a replay logs the data's time); default now."""
         with self.lock:
             row = self._get(alert_id)
             if row["status"] != "resolved":
-                row.update(status="resolved", resolved_at=(at or datetime.now(UTC)).isoformat())
+                row.update(
+                    status="resolved",
+                    resolved_at=(at or datetime.now(UTC)).isoformat(),
+                    resolved_by=actor,
+                    resolution_note=(note or "").strip() or None,
+                )
             return dict(row)
 
     def recent(self, campaign_id: str, limit: int = 50) -> list[dict]:
@@ -156,9 +167,11 @@ class MetadataAlertLog:
         with self.db.session() as session:
             return _row(self.alerts.assign(session, alert_id, to=to, actor=actor))
 
-    def resolve(self, alert_id: int, actor: str, at: datetime | None = None) -> dict:
+    def resolve(
+        self, alert_id: int, actor: str, at: datetime | None = None, note: str | None = None
+    ) -> dict:
         with self.db.session() as session:
-            return _row(self.alerts.resolve(session, alert_id, actor=actor, at=at))
+            return _row(self.alerts.resolve(session, alert_id, actor=actor, at=at, note=note))
 
     def recent(self, campaign_id: str, limit: int = 50) -> list[dict]:
         with self.db.session() as session:
@@ -186,4 +199,6 @@ def _row(row: Any) -> dict:
         "acked_by": row.acked_by,
         "acked_at": row.acked_at.isoformat() if row.acked_at else None,
         "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "resolved_by": row.resolved_by,
+        "resolution_note": row.resolution_note,
     }

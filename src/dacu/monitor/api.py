@@ -5,7 +5,7 @@
     GET  /api/stream/{campaign_id}                    server-sent events: the document on change, ≤ 5 s
     GET  /api/monitor/{campaign_id}/alerts            the alert log (newest first)
     POST /api/monitor/{campaign_id}/alerts/{id}/ack   acknowledge (stops escalation)
-    POST /api/monitor/{campaign_id}/alerts/{id}/resolve
+    POST /api/monitor/{campaign_id}/alerts/{id}/resolve  {"note": "…"} optional: what was done
     POST /api/monitor/{campaign_id}/alerts/{id}/assign?to=NAME   give it an owner (acknowledged)
     POST /api/monitor/{campaign_id}/skus              the SKU table [{sku_id, name, category, stock…}]
     POST /api/monitor/{campaign_id}/stock             stock levels [{sku_id, stock, at}]
@@ -48,10 +48,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from dacu.monitor import owner
 from dacu.monitor.dashboard import snapshot
 from dacu.monitor.live import LiveMonitor, recent_audit
+from dacu.web.api import ResolveNote
 from dacu.web.batch import (
     AlertId,
     BatchRefused,
     CampaignId,
+    CampaignQuery,
     batch_of,
     is_safe_id,
     validate_items,
@@ -166,19 +168,10 @@ def _flash_audit(request: Request, monitor: LiveMonitor) -> Callable[[], list] |
     """The coupon/flash-sale audit trail when the server runs this campaign's coupon store
     (DACU_CAMPAIGN/DACU_STORE, dacu.flash.api): for the coupon and flash watches and the
     coupon-refusal signal of the root cause."""
-    from dacu.flash.api import get_store
+    from dacu.flash.api import campaign_store
 
-    if getattr(request.app.state, "flash_store", None) is None and not os.environ.get(
-        "DACU_CAMPAIGN"
-    ):
-        return None
-    try:
-        store = get_store(request)
-    except HTTPException:
-        return None
-    if store.config.campaign_id != monitor.campaign.id:
-        return None
-    return recent_audit(store, monitor)
+    store = campaign_store(request, monitor.campaign.id)
+    return recent_audit(store, monitor) if store is not None else None
 
 
 # -- one monitor across worker processes ----------------------------------------------------------
@@ -323,9 +316,7 @@ DOCUMENTS = Documents()
 
 # -- routes ---------------------------------------------------------------------------------------
 @router.post("/api/events")
-async def collect(
-    request: Request, campaign: str | None = Query(None, max_length=64)
-) -> JSONResponse:
+async def collect(request: Request, campaign: CampaignQuery = None) -> JSONResponse:
     """Collector: a JSON array or JSON lines of events (contract: dacu.events.EVENT_SCHEMA).
 
     Answers once the accepted events are durable: `{"accepted": n, "duplicates": n, "rejected":
@@ -443,9 +434,21 @@ async def assign(
 
 
 @router.post("/api/monitor/{campaign_id}/alerts/{alert_id}/resolve")
-async def resolve(request: Request, campaign_id: CampaignId, alert_id: AlertId) -> dict:
-    actor = _actor(request)
-    return await _on_monitor(request, campaign_id, lambda monitor: monitor.resolve(alert_id, actor))
+async def resolve(
+    request: Request,
+    campaign_id: CampaignId,
+    alert_id: AlertId,
+    body: ResolveNote | None = Body(None),
+) -> dict:
+    """Resolve an alert, optionally with a note of what was done (`{"note": "已补货 500 件"}`,
+    at most 500 characters): kept in the alert log with who resolved it, for the review."""
+    actor, note = _actor(request), body.note if body else None
+
+    def work(monitor: LiveMonitor) -> dict:
+        monitor.alert_log.resolve(alert_id, actor, note=note)
+        return monitor.resolve(alert_id, actor)  # resolved already: the row, and a new version
+
+    return await _on_monitor(request, campaign_id, work)
 
 
 @router.post("/api/monitor/{campaign_id}/spend")

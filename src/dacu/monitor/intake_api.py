@@ -12,13 +12,12 @@ replaced, and the refused ones with their index and reason (422 when nothing was
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+
+from dacu.monitor.intake_orders import GiftLedger
+from dacu.web.batch import BatchRefused, CampaignQuery, batch_of
 
 router = APIRouter()
 
@@ -41,6 +40,18 @@ async def _monitor_and_items(
     return monitor, items, bad
 
 
+def _refused_whole(items: list, unparsable: list[dict]) -> JSONResponse | None:
+    """422 with nothing applied when the body is not a batch at all (not JSON, empty, too many
+    items — `dacu.web.batch.batch_of`), else None."""
+    whole = [r for r in unparsable if r["index"] == -1]
+    if not whole:
+        try:
+            batch_of(items)
+        except BatchRefused as exc:
+            whole = [{"index": -1, "reason": str(exc)}]
+    return JSONResponse({"accepted": 0, "rejected": whole}, status_code=422) if whole else None
+
+
 def _answer(result: dict, unparsable: list[dict]) -> JSONResponse:
     """The result, with lines that were not JSON reported as such (not as empty records)."""
     lines = {r["index"] for r in unparsable}
@@ -54,21 +65,25 @@ def _answer(result: dict, unparsable: list[dict]) -> JSONResponse:
 @router.post("/api/orders")
 async def collect_orders(
     request: Request,
-    campaign: str | None = Query(None, max_length=64),
+    campaign: CampaignQuery = None,
     platform: str = Query("shop", max_length=32, pattern=r"^[A-Za-z0-9_-]+$"),
 ) -> Response:
     """Order records as a platform's order API pushes them (see dacu.monitor.intake_orders).
 
     Example: `curl -X POST -H 'X-API-Key: dacu_…' --data-binary @orders.jsonl
     '/api/orders?platform=tmall'` → `{"orders": 2, "accepted": 3, "duplicates": 1, "rejected": []}`.
-    Records with `gifts` take them from the gift ledger; the answer then adds
-    `"gifts": {"taken": n, "refused": [{"index", "gift", "reason"}]}` (赠品已送完 when gone).
+    Records with `gifts` take them from the gift ledger, and a refunded or cancelled one gives
+    them back (once); the answer then adds `"gifts": {"taken": n, "returned": n, "refused":
+    [{"index", "gift", "reason"}]}` (赠品已送完 when gone).
     """
     from dacu.monitor.intake_orders import accept_orders
 
     monitor, items, unparsable = await _monitor_and_items(request, campaign)
     if isinstance(monitor, Response):
         return monitor
+    refused = _refused_whole(items, unparsable)
+    if refused is not None:
+        return refused
     config = monitor.campaign  # type: ignore[attr-defined]
     collector = monitor.collector  # type: ignore[attr-defined]
     result = await run_in_threadpool(
@@ -77,39 +92,31 @@ async def collect_orders(
         items,
         platform=platform,
         tz=config.timezone,
-        take_gift=_gift_ledger(request, config.id),
+        gift_ledger=_gift_ledger(request, config.id),
     )
     return _answer(result, unparsable)
 
 
-def _gift_ledger(request: Request, campaign_id: str) -> Callable[..., Any] | None:
-    """`take_gift` of the coupon/flash store this server runs for the campaign (the ledger
+def _gift_ledger(request: Request, campaign_id: str) -> GiftLedger | None:
+    """The gift ledger of the coupon/flash store this server runs for the campaign (the one
     `POST /api/quote` reads), or None without one."""
-    from fastapi import HTTPException
+    from dacu.flash.api import campaign_store
 
-    from dacu.flash.api import get_store
-
-    if getattr(request.app.state, "flash_store", None) is None and not os.environ.get(
-        "DACU_CAMPAIGN"
-    ):
-        return None
-    try:
-        store = get_store(request)
-    except HTTPException:
-        return None
-    return store.take_gift if store.config.campaign_id == campaign_id else None
+    store = campaign_store(request, campaign_id)
+    return GiftLedger(store.take_gift, store.return_gift) if store is not None else None
 
 
 @router.post("/api/traffic")
-async def collect_traffic(
-    request: Request, campaign: str | None = Query(None, max_length=64)
-) -> Response:
+async def collect_traffic(request: Request, campaign: CampaignQuery = None) -> Response:
     """Traffic snapshots (see dacu.monitor.intake_traffic); a period sent again replaces itself."""
     from dacu.monitor.intake_traffic import snapshots_of
 
     monitor, items, unparsable = await _monitor_and_items(request, campaign)
     if isinstance(monitor, Response):
         return monitor
+    refused = _refused_whole(items, unparsable)
+    if refused is not None:
+        return refused
     store = snapshots_of(monitor)
     tz = monitor.campaign.timezone  # type: ignore[attr-defined]
     return _answer(await run_in_threadpool(store.accept, items, tz=tz), unparsable)

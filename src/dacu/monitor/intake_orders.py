@@ -16,6 +16,7 @@ JSON object with the order's state at that moment:
 | sku_id, quantity | outer_iid / num_iid, num | |
 | channel, category, region, campaign_id | receiver_state (region) | |
 | gifts | | the 满赠 gifts the order received: `["gift-mask"]` or `[{"id": "gift-mask", "quantity": 2}]` |
+| status | | the order's state, e.g. TRADE_CLOSED / TRADE_CLOSED_BY_TAOBAO (Taobao), cancelled, refunded |
 
 Each record gives the events of `dacu.warehouse.orders` (an order event; a pay event once paid; a
 refund event once refunded) with ids `PLATFORM:ORDER:order|pay|refund`, so pushing the same order
@@ -24,11 +25,14 @@ bounds (`dacu.web.batch.EventBounds`: a record with a bad value is refused whole
 the collector's public `accept`, so they are deduplicated, made durable and rolled up like any
 other event. An order's gifts are taken from the campaign's gift ledger (the one quotes read), once
 per order and gift however often the order is pushed, so a quote says 赠品已送完 after the last.
+A closed order — a `status` of `CLOSED_STATUSES` or a refund of everything paid — gives its gifts
+back, once however often it is pushed again, so the next quote can promise them again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,7 +43,31 @@ from dacu.web.batch import EventBounds, is_safe_id, validate_items
 
 MAX_GIFTS = 20  # gift lines on one order
 MAX_GIFT_QUANTITY = 10_000  # as POST /api/flash/gifts/{gift}/take
-TakeGift = Callable[..., Any]  # FlashStore.take_gift(gift_id, quantity, *, key, order_id) → Outcome
+MAX_STATUS = 64  # characters of an order status
+# a refunded or cancelled order (Taobao TOP trade statuses, plain words): its gifts go back
+CLOSED_STATUSES = frozenset(
+    {
+        "TRADE_CLOSED",  # refunded after payment (Taobao)
+        "TRADE_CLOSED_BY_TAOBAO",  # cancelled before payment (Taobao)
+        "closed",
+        "cancelled",
+        "canceled",
+        "refunded",
+        "交易关闭",
+        "已取消",
+        "已退款",
+    }
+)
+GiftCall = Callable[..., Any]  # (gift_id, quantity, *, key, order_id) → flash Outcome
+
+
+@dataclass(frozen=True)
+class GiftLedger:
+    """The campaign's gift ledger (its coupon/flash store's `take_gift` and `return_gift`)."""
+
+    take: GiftCall
+    give_back: GiftCall
+
 
 ALIASES = {
     "tid": "order_id",
@@ -73,6 +101,7 @@ FIELDS = {
     "region",
     "campaign_id",
     "gifts",
+    "status",
 }
 CARRIED = ("channel", "campaign_id", "sku_id", "category", "region")
 
@@ -164,6 +193,23 @@ def _event(base: dict, platform: str, kind: str, ts: datetime, fen: int) -> dict
     }
 
 
+def is_closed(item: Any) -> bool | str:
+    """Whether an order record is refunded or cancelled (its status says so, or everything paid
+    came back), or why its status is refused."""
+    record = _normalise(item)
+    if isinstance(record, str):
+        return record
+    status = record.get("status")
+    if status is not None and (not isinstance(status, str) or len(status) > MAX_STATUS):
+        return f"status: expected a word such as TRADE_CLOSED (≤ {MAX_STATUS} characters)"
+    if status is not None and status.strip() in CLOSED_STATUSES:
+        return True
+    refund, paid = _amount(record, "refund_amount"), _amount(record, "paid_amount")
+    if not isinstance(paid, int):
+        paid = _amount(record, "order_amount")
+    return isinstance(refund, int) and isinstance(paid, int) and 0 < paid <= refund
+
+
 def gifts_of(item: Any) -> list[tuple[str, int]] | str:
     """The 满赠 gifts an order record received as [(gift promotion id, quantity)], or why not."""
     raw = item.get("gifts") if isinstance(item, dict) else None
@@ -188,23 +234,31 @@ def gifts_of(item: Any) -> list[tuple[str, int]] | str:
     return gifts
 
 
+@dataclass(frozen=True)
+class _Record:
+    index: int  # in the request
+    events: list[dict]
+    gifts: list[tuple[str, int]]
+    closed: bool  # refunded or cancelled: its gifts go back
+
+
 def accept_orders(
     collector: Any,
     items: list[Any],
     *,
     platform: str,
     tz: str,
-    take_gift: TakeGift | None = None,
+    gift_ledger: GiftLedger | None = None,
 ) -> dict:
     """Feed order records to `collector` (its public `accept`) and their gifts to the gift ledger
-    (`take_gift`, the campaign's coupon/flash store); the answer per record.
+    (the campaign's coupon/flash store); the answer per record.
 
     `{"orders": n records read, "accepted": new events, "duplicates": events already held,
     "rejected": [{"index": record index, "reason": …}]}`, and when a record carries gifts
-    `"gifts": {"taken": n, "refused": [{"index", "gift", "reason"}]}`."""
+    `"gifts": {"taken": n, "returned": n, "refused": [{"index", "gift", "reason"}]}`."""
     records, rejected = _records(items, platform=platform, zone=ZoneInfo(tz))
-    events = [event for _, made, _ in records for event in made]
-    owners = [index for index, made, _ in records for _ in made]  # record index of each event
+    events = [event for record in records for event in record.events]
+    owners = [r.index for r in records for _ in r.events]  # record index of each event
     result = collector.accept(events) if events else None
     refused = set()
     if result is not None:
@@ -217,53 +271,59 @@ def accept_orders(
         "duplicates": result.duplicates if result else 0,
         "rejected": sorted(rejected, key=lambda r: r["index"]),
     }
-    given = [(i, made[0]["order_id"], gifts) for i, made, gifts in records if gifts]
+    given = [r for r in records if r.gifts]
     if given:
-        kept = [(i, order, gifts) for i, order, gifts in given if i not in refused]
-        answer["gifts"] = _take_gifts(kept, take_gift, platform)
+        kept = [r for r in given if r.index not in refused]
+        answer["gifts"] = _settle_gifts(kept, gift_ledger, platform)
     return answer
 
 
 def _records(
     items: list[Any], *, platform: str, zone: ZoneInfo
-) -> tuple[list[tuple[int, list[dict], list[tuple[str, int]]]], list[dict]]:
-    """([(record index, its events, its gifts)] of the usable records, [{index, reason}] of the
-    others); a record with any event out of the collector's bounds is refused whole."""
+) -> tuple[list[_Record], list[dict]]:
+    """(the usable records, [{index, reason}] of the others); a record with any event out of the
+    collector's bounds is refused whole."""
     records, rejected = [], []
     for index, item in enumerate(items):
         made = order_record_events(item, platform=platform, tz=zone)
         gifts = gifts_of(item) if not isinstance(made, str) else []
-        problem = made if isinstance(made, str) else gifts if isinstance(gifts, str) else None
+        closed = is_closed(item) if not isinstance(made, str) else False
+        problem = next((p for p in (made, gifts, closed) if isinstance(p, str)), None)
         if problem is not None:
             rejected.append({"index": index, "reason": problem})
             continue
-        records.append((index, made, gifts))
-    events = [event for _, made, _ in records for event in made]
-    owners = [position for position, (_, made, _) in enumerate(records) for _ in made]
+        records.append(_Record(index, made, gifts, closed))  # type: ignore[arg-type]
+    events = [event for record in records for event in record.events]
+    owners = [position for position, record in enumerate(records) for _ in record.events]
     _, errors = validate_items(EventBounds, events)
     bad = {owners[e["index"]]: e["reason"] for e in reversed(errors)}  # the first per record
     for position, reason in bad.items():
-        rejected.append({"index": records[position][0], "reason": reason})
+        rejected.append({"index": records[position].index, "reason": reason})
     return [r for position, r in enumerate(records) if position not in bad], rejected
 
 
-def _take_gifts(
-    given: list[tuple[int, str, list[tuple[str, int]]]], take_gift: TakeGift | None, platform: str
-) -> dict:
-    """Each order's gifts taken from the ledger, once per (order, gift): a record pushed again
-    as the order moves on replays its answer instead of taking a second gift."""
-    taken, refused = 0, []
-    for index, order_id, gifts in given:
-        for gift, quantity in gifts:
-            if take_gift is None:
-                why = "no gift ledger for this campaign here (DACU_CAMPAIGN and DACU_STORE)"
-                refused.append({"index": index, "gift": gift, "reason": why})
+NO_LEDGER = "no gift ledger for this campaign here (DACU_CAMPAIGN and DACU_STORE)"
+
+
+def _settle_gifts(records: list[_Record], ledger: GiftLedger | None, platform: str) -> dict:
+    """Each order's gifts taken from the ledger once per (order, gift) — a record pushed again
+    as the order moves on replays its answer — and given back once when the order is closed."""
+    taken, returned, refused = 0, 0, []
+    for record in records:
+        order_id = record.events[0]["order_id"]
+        for gift, quantity in record.gifts:
+            if ledger is None:
+                refused.append({"index": record.index, "gift": gift, "reason": NO_LEDGER})
                 continue
             key = f"order:{platform}:{order_id}:{gift}"
-            outcome = take_gift(gift, quantity, key=key, order_id=order_id)
-            if outcome.ok:
-                taken += 0 if outcome.replayed else quantity
-            else:
-                reason = f"{outcome.message_zh} ({outcome.reason.value})"
-                refused.append({"index": index, "gift": gift, "reason": reason})
-    return {"taken": taken, "refused": refused}
+            outcome = ledger.take(gift, quantity, key=key, order_id=order_id)
+            if not outcome.ok:
+                if not record.closed:  # a closed order's gift that was gone: nothing to return
+                    reason = f"{outcome.message_zh} ({outcome.reason.value})"
+                    refused.append({"index": record.index, "gift": gift, "reason": reason})
+                continue
+            taken += 0 if outcome.replayed else quantity
+            if record.closed:
+                back = ledger.give_back(gift, quantity, key=f"{key}:back", order_id=order_id)
+                returned += quantity if back.ok and not back.replayed else 0
+    return {"taken": taken, "returned": returned, "refused": refused}

@@ -20,85 +20,93 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from dacu.errors import MoneyError
 from dacu.money import parse_fen
 from dacu.monitor.store import Kpis
 from dacu.warehouse.presets import TOTAL_SOURCES
 from dacu.warehouse.traffic import source_channel
+from dacu.web.batch import MAX_TEXT, Amount, Count, Moment, validate_items
 
 COUNTS = ("uv", "pv", "buyers", "cart_users")
-GRAINS = ("minute", "hour")
+GRAINS = ("minute", "hour")  # the grains a live snapshot may have (a day is not live)
 SCHEMA = """CREATE TABLE IF NOT EXISTS traffic (
     period TEXT NOT NULL, grain TEXT NOT NULL, source TEXT NOT NULL, uv INTEGER, pv INTEGER,
     bounce_rate REAL, buyers INTEGER, paid_fen INTEGER, cart_users INTEGER,
     PRIMARY KEY (period, grain, source))"""
 
 
-def parse_snapshot(item: Any, tz: ZoneInfo) -> dict | str:
-    """A snapshot row (period as a UTC ISO string), or the reason it is refused."""
-    if not isinstance(item, dict):
-        return f"expected a JSON object (a traffic snapshot), got {type(item).__name__}"
-    known = {"period", "grain", "source", "bounce_rate", "paid_amount", "paid_fen", *COUNTS}
-    unknown = sorted(set(item) - known)
-    if unknown:
-        return f"unknown field(s) {', '.join(unknown)} (a snapshot has {', '.join(sorted(known))})"
-    period = item.get("period")
+def _period(value: Any) -> Any:
+    """`2024/11/11 20:05` as the platform writes it → `2024-11-11 20:05` (ISO)."""
+    return value.strip().replace("/", "-") if isinstance(value, str) else value
+
+
+def _bounce(value: Any) -> Any:
+    """`"45.3%"` → 0.453; a number is taken as a fraction."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError("not a rate (0.453 or '45.3%')") from None
+    return value
+
+
+def _yuan(value: Any) -> Any:
+    """A paid amount in yuan (`"1,299.50"`, `1299.5`, `"¥12.3万"`) → fen."""
+    if value is None or isinstance(value, bool):
+        return value
     try:
-        moment = datetime.fromisoformat(str(period).strip().replace("/", "-"))
-    except ValueError:
-        return f"period: {period!r} is not a time (e.g. 2024-11-11T20:05:00+08:00)"
-    moment = (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
-    grain = item.get("grain", "minute")
-    if grain not in GRAINS:
-        return f"grain: {grain!r} is not minute or hour"
-    row: dict[str, Any] = {"period": moment.isoformat(), "grain": grain}
-    source = str(item.get("source") or "").strip()
-    row["source"] = "" if source in TOTAL_SOURCES else source
-    for name in COUNTS:
-        value = item.get(name)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
-        ):
-            return f"{name}: expected a whole number ≥ 0, got {value!r}"
-        row[name] = value
-    rate = _rate(item.get("bounce_rate"))
-    if isinstance(rate, str):
-        return rate
-    row["bounce_rate"] = rate
-    paid = _paid(item)
-    if isinstance(paid, str):
-        return paid
-    row["paid_fen"] = paid
-    if row["uv"] is not None and row["buyers"] is not None and row["buyers"] > row["uv"]:
-        return f"buyers: {row['buyers']} paying buyers but only {row['uv']} visitors"
-    return row
-
-
-def _rate(value: Any) -> float | str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    try:
-        rate = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        return f"bounce_rate: {value!r} is not a rate (0.453 or '45.3%')"
-    return rate if 0 <= rate <= 1 else f"bounce_rate: {value!r} is outside 0–100%"
-
-
-def _paid(item: dict) -> int | str | None:
-    if item.get("paid_fen") is not None:
-        fen = item["paid_fen"]
-        ok = isinstance(fen, int) and not isinstance(fen, bool) and 0 <= fen < 2**63
-        return fen if ok else f"paid_fen: expected a whole number of fen ≥ 0, got {fen!r}"
-    if item.get("paid_amount") is None:
-        return None
-    try:
-        return parse_fen(item["paid_amount"])
+        return parse_fen(value)
     except MoneyError as exc:
-        return f"paid_amount: {exc}"
+        raise ValueError(str(exc)) from None
+
+
+Period = Annotated[Moment, BeforeValidator(_period)]
+Source = Annotated[str, Field(max_length=MAX_TEXT, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Rate = Annotated[float, BeforeValidator(_bounce), Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class TrafficItem(BaseModel):
+    """One snapshot, checked against the bounds every batch shares (`dacu.web.batch`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)  # an unknown field is a typo
+    period: Period
+    grain: Literal["minute", "hour"] = "minute"
+    source: Source = ""
+    uv: Count | None = None
+    pv: Count | None = None
+    buyers: Count | None = None
+    cart_users: Count | None = None
+    bounce_rate: Rate | None = None
+    paid_amount: Annotated[Amount | None, BeforeValidator(_yuan)] = None
+    paid_fen: Amount | None = None
+
+    @model_validator(mode="after")
+    def _buyers_among_visitors(self) -> TrafficItem:
+        if self.uv is not None and self.buyers is not None and self.buyers > self.uv:
+            raise ValueError(
+                f"{self.buyers} paying buyers (buyers) but only {self.uv} visitors (uv)"
+            )
+        return self
+
+    def row(self, tz: ZoneInfo) -> dict[str, Any]:
+        """The table row: the period in UTC (a naive period is in the campaign's time zone) and
+        the shop total (全店) as the empty source."""
+        moment = datetime.fromisoformat(self.period)
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+        source = self.source.strip()
+        return {
+            "period": moment.isoformat(),
+            "grain": self.grain,
+            "source": "" if source in TOTAL_SOURCES else source,
+            **{name: getattr(self, name) for name in COUNTS},
+            "bounce_rate": self.bounce_rate,
+            "paid_fen": self.paid_fen if self.paid_fen is not None else self.paid_amount,
+        }
 
 
 class TrafficSnapshots:
@@ -112,14 +120,11 @@ class TrafficSnapshots:
         self._db.execute(SCHEMA)
 
     def accept(self, items: list[Any], *, tz: str) -> dict:
-        """Store the valid snapshots in one transaction; the answer per snapshot."""
-        zone, rows, rejected = ZoneInfo(tz), [], []
-        for index, item in enumerate(items):
-            row = parse_snapshot(item, zone)
-            if isinstance(row, str):
-                rejected.append({"index": index, "reason": row})
-            else:
-                rows.append(row)
+        """Store the valid snapshots in one transaction; the answer per snapshot (each bad one
+        named by index and reason by `dacu.web.batch.validate_items`)."""
+        good, rejected = validate_items(TrafficItem, items)
+        zone = ZoneInfo(tz)
+        rows = [item.row(zone) for _, item in good]
         names = ("period", "grain", "source", *COUNTS, "bounce_rate", "paid_fen")
         with self._lock, self._db:
             replaced = sum(

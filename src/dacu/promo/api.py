@@ -75,17 +75,10 @@ def gift_ledger(http: Request) -> Any:
     the orders take gifts from, `POST /api/flash/gifts/{gift}/take`), or None without one."""
 
     def read(campaign_id: str) -> dict[str, int] | None:
-        if getattr(http.app.state, "flash_store", None) is None and not os.environ.get(
-            "DACU_CAMPAIGN"
-        ):
-            return None
-        from dacu.flash.api import get_store
+        from dacu.flash.api import campaign_store
 
-        try:
-            store = get_store(http)
-        except HTTPException:
-            return None
-        return store.gifts_left() if store.config.campaign_id == campaign_id else None
+        store = campaign_store(http, campaign_id)
+        return store.gifts_left() if store is not None else None
 
     return read
 

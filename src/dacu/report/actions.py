@@ -1,8 +1,12 @@
 """The action plan that closes a 复盘 meeting: what to do, who owns it, by when — from the findings.
 
-A finding that is not `good` becomes one action. The owner is the team whose lever the finding
-names (a finding may carry its own `owner`); the due date is two weeks after the review for a
-`bad` finding and four for a `warn`, so the fixes land before the next campaign's plan.
+Each finding that is not `good` calls for an action; findings that call for the same action
+(three coupons with a low redemption rate, slow acknowledgement of red and yellow
+alerts) make one row that names them all, so the plan reads as a list of things to do rather
+than a restatement of the findings. The owner is the team whose lever the worst finding of the
+row names (a finding may carry its own `owner`); the due date is two weeks after the review when any of the
+row's findings is `bad` and four when all are `warn`, so the fixes land before the next
+campaign's plan.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ ROLES = {
 # finding id prefix → the role that owns its action (the longest matching prefix wins)
 OWNER_BY_FINDING = {
     "gmv": "boss",
+    "paid-gmv": "boss",  # paid GMV short of its target, as placed GMV: the owner's call
     "bridge-uv": "ads",
     "bridge-cvr": "ops",
     "bridge-asp": "ops",
@@ -48,20 +53,26 @@ def owner_of(finding: Finding) -> str:
 
 
 def action_plan(findings: list[Finding], reviewed_on: date) -> list[dict[str, Any]]:
-    """One row per finding to act on, the worst first: what, owner, due, why (the finding)."""
-    rows = []
+    """One row per action, the worst first: what, owner, due, and why (the findings it answers,
+    their ids in `findings`)."""
+    groups: dict[str, list[Finding]] = {}
     for finding in sorted(findings, key=lambda f: f.severity != "bad"):
-        if finding.severity not in DUE_DAYS:
-            continue
-        role = owner_of(finding)
-        rows.append(
-            {
-                "what": finding.action,
-                "owner": ROLES[role],
-                "role": role,
-                "due": reviewed_on + timedelta(days=DUE_DAYS[finding.severity]),
-                "why": finding.text,
-                "severity": finding.severity,
-            }
-        )
-    return rows
+        if finding.severity in DUE_DAYS:
+            groups.setdefault(finding.action["zh"], []).append(finding)
+    return [_row(answered, reviewed_on) for answered in groups.values()]
+
+
+def _row(answered: list[Finding], reviewed_on: date) -> dict[str, Any]:
+    worst = answered[0]  # bad before warn: its team owns the action
+    role = owner_of(worst)
+    return {
+        "what": worst.action,
+        "owner": ROLES[role],
+        "role": role,
+        "due": reviewed_on + timedelta(days=DUE_DAYS[worst.severity]),
+        "why": tx(
+            "；".join(f.text["zh"] for f in answered), "; ".join(f.text["en"] for f in answered)
+        ),
+        "severity": worst.severity,
+        "findings": [f.id for f in answered],
+    }

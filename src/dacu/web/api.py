@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
 from dacu.warehouse.metadata.alerts import AlertFilter
 from dacu.web.auth import Principal, current_principal
-from dacu.web.batch import CampaignId
+from dacu.web.batch import CampaignId, CampaignQuery
 from dacu.web.problems import Problem
 
 router = APIRouter(prefix="/api")
@@ -72,6 +72,16 @@ class AlertOut(BaseModel):
     acked_at: datetime | None
     acked_by: str | None
     resolved_at: datetime | None
+    resolved_by: str | None = None
+    resolution_note: str | None = None
+
+
+class ResolveNote(BaseModel):
+    """The optional body of a resolve: what was done, for the log and the review."""
+
+    note: str | None = Field(
+        None, max_length=alerts.MAX_NOTE, description="what was done, e.g. 已补货 500 件"
+    )
 
 
 class ReportOut(BaseModel):
@@ -220,7 +230,7 @@ def post_plan(
 @router.get("/alerts", response_model=list[AlertOut], summary="The alert log, newest first")
 def list_alerts(
     request: Request,
-    campaign_id: str | None = Query(None, max_length=64),
+    campaign_id: CampaignQuery = None,
     status: Literal["open", "acked", "resolved"] | None = None,
     severity: Literal["red", "yellow", "green"] | None = None,
     limit: int = Query(200, ge=1, le=1000),
@@ -232,12 +242,16 @@ def list_alerts(
         ]
 
 
-def _change_alert(request: Request, alert_id: int, who: Principal, action: str) -> AlertOut:
+def _change_alert(
+    request: Request, alert_id: int, who: Principal, action: str, note: str | None = None
+) -> AlertOut:
     with _db(request).session() as s:
         if alerts.get(s, alert_id) is None:
             raise Problem(404, "not_found", f"no alert {alert_id}")
-        change = alerts.ack if action == "ack" else alerts.resolve
-        row = change(s, alert_id, actor=who.name)
+        if action == "ack":
+            row = alerts.ack(s, alert_id, actor=who.name)
+        else:
+            row = alerts.resolve(s, alert_id, actor=who.name, note=note)
         return AlertOut.model_validate(row, from_attributes=True)
 
 
@@ -254,15 +268,15 @@ def ack_alert(
 def resolve_alert(
     request: Request,
     alert_id: int = Path(..., ge=1, le=2**62),
+    body: ResolveNote | None = Body(None),
     who: Principal = Depends(current_principal),
 ) -> AlertOut:
-    return _change_alert(request, alert_id, who, "resolve")
+    """Resolve, optionally with a note of what was done: `{"note": "已补货 500 件"}`."""
+    return _change_alert(request, alert_id, who, "resolve", body.note if body else None)
 
 
 @router.get("/reports", response_model=list[ReportOut], summary="Generated review files")
-def list_reports(
-    request: Request, campaign_id: str | None = Query(None, max_length=64)
-) -> list[ReportOut]:
+def list_reports(request: Request, campaign_id: CampaignQuery = None) -> list[ReportOut]:
     with _db(request).session() as s:
         return [
             ReportOut.model_validate(r, from_attributes=True)

@@ -10,7 +10,8 @@ traffic). The one place for the bounds every batch shares and for the per-item v
 nothing applied). Otherwise each item is checked on its own: a bad item is named by its 0-based
 index and the reason (the first failing field with its value), the good ones go on. Types for the
 fields batches share (`Id`, `Text`, `Amount`, `Count`, `Moment`, `Instant`) carry the limits in
-docs/web.md ("Security"); route path parameters (`CampaignId`, `AlertId`) are typed here too.
+docs/web.md ("Security"); route parameters (`CampaignId`, `CampaignQuery`, `AlertId`) are typed
+here too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -143,6 +144,16 @@ CampaignId = Annotated[
     str,
     Path(
         pattern=f"^{SAFE_CAMPAIGN_ID.pattern}$",  # the campaign file's `id:` (dacu.config)
+        max_length=64,
+        description="campaign id: letters, digits, '-', '_' or '.', the first a letter or digit",
+    ),
+]
+# the same rule for a campaign id given in the query (`/api/events?campaign=…`); absent: the
+# route finds the campaign itself (the one being served, or the events' campaign_id)
+CampaignQuery = Annotated[
+    str | None,
+    Query(
+        pattern=f"^{SAFE_CAMPAIGN_ID.pattern}$",
         max_length=64,
         description="campaign id: letters, digits, '-', '_' or '.', the first a letter or digit",
     ),

@@ -1,5 +1,6 @@
-"""What each team sees first on its phone (我的待办): its plan tasks by due date and the open
-alerts it owns, routed by the alert's rule and where it fired.
+"""What each team sees first on its phone (我的待办): its tasks by due date (from the campaign
+file, where the desk assigns them and marks them done: `dacu.web.tasks`) and the open alerts it
+owns, routed by the alert's rule and where it fired (acknowledge, resolve with a note).
 
 Teams are the review's action-plan roles (`dacu.report.actions.ROLES`): 运营 ops, 投放 ads,
 客服 cs, 仓储 warehouse, 老板 boss (reads everything, owns the red alerts nobody acknowledged).
@@ -58,7 +59,8 @@ def desk(
     paid_channels: set[str],
     today: str,
 ) -> dict[str, Any]:
-    """The team's open alerts (red first) and its tasks not yet due first, then the past ones."""
+    """The team's open alerts (red first) and its open tasks not yet due first, then the past
+    ones, the done ones last."""
     mine = [
         a
         for a in alerts
@@ -70,13 +72,21 @@ def desk(
     ]
     mine.sort(key=lambda a: (a["severity"] != "red", a["status"] != "open"))
     todo = [t for t in tasks if team == "boss" or TASK_TEAM.get(t.get("team", "")) == team]
-    todo.sort(key=lambda t: (str(t.get("due", ""))[:10] < today, str(t.get("due", ""))))
+    todo.sort(
+        key=lambda t: (
+            t.get("status") == "done",
+            str(t.get("due", ""))[:10] < today,
+            str(t.get("due", "")),
+        )
+    )
     return {"alerts": mine, "tasks": todo}
 
 
-def desk_page(request: Request, campaign: Any, plan_body: dict | None, team: str) -> Response:
+def desk_page(request: Request, campaign: Any, team: str) -> Response:
+    from dacu.plan.timeline import TEAMS
     from dacu.warehouse.metadata import alerts
     from dacu.warehouse.metadata.alerts import AlertFilter
+    from dacu.web.tasks import STATUSES, campaign_tasks
 
     with request.app.state.db.session() as s:
         rows = alerts.list_alerts(s, AlertFilter(campaign_id=campaign.id, limit=1000))
@@ -92,7 +102,7 @@ def desk_page(request: Request, campaign: Any, plan_body: dict | None, team: str
             }
             for r in rows
         ]
-    tasks = ((plan_body or {}).get("timeline") or {}).get("tasks") or []
+    tasks = campaign_tasks(campaign)
     paid = {c.id for c in campaign.channels if c.is_paid}
     today = datetime.now(campaign.tz).date().isoformat()
     context = {
@@ -101,5 +111,7 @@ def desk_page(request: Request, campaign: Any, plan_body: dict | None, team: str
         "roles": ROLES,
         "desk": desk(team, tasks, found, paid, today),
         "today": today,
+        "statuses": STATUSES,
+        "team_names": TEAMS,
     }
     return render(request, "workbench/desk.html", context)

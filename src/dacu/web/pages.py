@@ -16,6 +16,7 @@ from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
 from dacu.warehouse.metadata.alerts import AlertFilter
 from dacu.web.access import app_routes
 from dacu.web.auth import forget_session, principal_of
+from dacu.web.batch import CampaignQuery
 from dacu.web.i18n import LANGS
 from dacu.web.problems import Problem
 from dacu.web.templating import render
@@ -205,7 +206,7 @@ def alerts_page(
     request: Request,
     status: str | None = Query(None),
     severity: str | None = Query(None),
-    campaign_id: str | None = Query(None, max_length=64),
+    campaign_id: CampaignQuery = None,
 ) -> Response:
     status = status if status in ("open", "acked", "resolved") else None
     severity = severity if severity in ("red", "yellow", "green") else None
@@ -227,13 +228,19 @@ def alerts_page(
     )
 
 
-def _alert_action(request: Request, alert_id: int, action: str) -> Response:
+def _alert_action(
+    request: Request, alert_id: int, action: str, note: str | None = None, back: str | None = None
+) -> Response:
     who = principal_of(request)
     with request.app.state.db.session() as s:
         if alerts.get(s, alert_id) is None:
             raise Problem(404, "not_found", f"no alert {alert_id}")
-        (alerts.ack if action == "ack" else alerts.resolve)(s, alert_id, actor=who.name)
-    return RedirectResponse(_safe_next(request.headers.get("x-next") or "/alerts"), status_code=303)
+        if action == "ack":
+            alerts.ack(s, alert_id, actor=who.name)
+        else:
+            alerts.resolve(s, alert_id, actor=who.name, note=note)
+    back = back or request.headers.get("x-next") or "/alerts"
+    return RedirectResponse(_safe_next(back), status_code=303)
 
 
 @router.post("/alerts/{alert_id}/ack")
@@ -242,8 +249,14 @@ def ack_form(request: Request, alert_id: int = Path(..., ge=1)) -> Response:
 
 
 @router.post("/alerts/{alert_id}/resolve")
-def resolve_form(request: Request, alert_id: int = Path(..., ge=1)) -> Response:
-    return _alert_action(request, alert_id, "resolve")
+def resolve_form(
+    request: Request,
+    alert_id: int = Path(..., ge=1),
+    note: str | None = Form(None, max_length=alerts.MAX_NOTE),
+    next: str | None = Form(None, max_length=200),
+) -> Response:
+    """Resolve with an optional note of what was done; back to `next` (a page of this site)."""
+    return _alert_action(request, alert_id, "resolve", note, next)
 
 
 @router.get("/reports")

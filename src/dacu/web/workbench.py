@@ -32,6 +32,7 @@ from dacu.web.auth import principal_of
 from dacu.web.jobs import Job, JobRunner
 from dacu.web.problems import Problem
 from dacu.web.templating import render
+from dacu.web.whatif import whatif_base
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 ID = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -53,6 +54,9 @@ def install(app: FastAPI) -> None:
     """Register the workbench on the app (routes, job runner, workspace folder)."""
     app.state.jobs = JobRunner()
     app.state.workspace = Path(os.environ.get("DACU_WORKSPACE", "dacu-workspace"))
+    from dacu.web.tasks import router as tasks_router
+
+    app.include_router(tasks_router)  # before the workbench's /{campaign_id} pages
     app.include_router(router)
 
 
@@ -85,7 +89,7 @@ def form_to_data(form: dict[str, str]) -> dict[str, Any]:
         if form.get(metric, "").strip()
     ]
     if form.get("budget_total", "").strip():
-        lines = _rows(form.get("budget_lines", ""), ("id", "channel", "amount"))
+        lines = _rows(form.get("budget_lines", ""), ("id", "channel", "amount", "gmv"))
         data["budget"] = {"total": form["budget_total"].strip(), "lines": lines}
     for key in LISTS:
         text = form.get(key, "").strip()
@@ -279,25 +283,6 @@ def workbench_page(request: Request, campaign_id: str) -> Response:
         "can_act": principal_of(request).role in ("operator", "admin"),
     }
     return render(request, "workbench/page.html", context)
-
-
-def whatif_base(body: dict[str, Any] | None) -> dict[str, Any] | None:
-    """UV, CVR, ASP of the plan's total and of each phase: what the page's sliders move."""
-    if not body or not isinstance(body.get("targets"), dict):
-        return None
-    top = body["targets"]
-
-    def cell(node: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "label": node.get("label") or node.get("key"),
-            "uv": node.get("uv", 0),
-            "cvr": node.get("cvr", 0.0),
-            "asp_fen": node.get("asp_fen", 0),
-            "gmv_fen": node.get("gmv_fen", 0),
-        }
-
-    phases = next((c for c in top.get("children", []) if c.get("key") == "phase"), {})
-    return {"total": cell(top), "phases": [cell(c) for c in phases.get("children", [])]}
 
 
 @router.get("/{campaign_id}/campaign.yaml")
@@ -524,6 +509,8 @@ def _alerts(db: Any, campaign_id: str) -> list[dict[str, Any]]:
                 "opened_at": _iso(r.opened_at),
                 "acked_at": _iso(r.acked_at),
                 "resolved_at": _iso(r.resolved_at),
+                "resolved_by": r.resolved_by,
+                "resolution_note": r.resolution_note,
             }
             for r in rows
         ]
@@ -590,13 +577,9 @@ def feed_peak_day(request: Request, campaign_id: str) -> Response:
 def team_desk(request: Request, campaign_id: str, team: str) -> Response:
     """我的待办: what one team (运营, 投放, 客服, 仓储, 老板) sees first on its phone."""
     from dacu.report.actions import ROLES
-    from dacu.warehouse.metadata import campaigns
     from dacu.web.desk import desk_page
 
     if team not in ROLES:
         raise Problem(404, "not_found", f"team: expected one of {', '.join(ROLES)}")
     _, campaign = _campaign(request, campaign_id)
-    with request.app.state.db.session() as s:
-        plan = campaigns.latest_plan(s, campaign_id)
-        body = plan.body if plan else None
-    return desk_page(request, campaign, body, team)
+    return desk_page(request, campaign, team)

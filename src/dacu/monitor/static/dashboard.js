@@ -35,8 +35,10 @@
     if (c === 0) return "–";
     return c > 0 ? `<span class="up">↑${c}</span>` : `<span class="down">↓${-c}</span>`;
   }
-  function post(path) {
-    return fetch(path, {method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": CSRF}})
+  function post(path, body) {
+    const headers = {"X-CSRF-Token": CSRF};
+    if (body) headers["Content-Type"] = "application/json";
+    return fetch(path, {method: "POST", credentials: "same-origin", headers, body: body ? JSON.stringify(body) : undefined})
       .then(r => r.ok ? r.json() : r.text().then(t => { throw new Error(t); }))
       .then(refresh).catch(e => window.alert(String(e.message || e).slice(0, 300)));
   }
@@ -61,6 +63,11 @@
     if (!button) return;
     const id = button.closest("article").dataset.id, act = button.dataset.act;
     const base = `/api/monitor/${encodeURIComponent(ID)}/alerts/${id}`;
+    if (act === "resolve") {  // with a note of what was done (null: the resolve was cancelled)
+      const note = window.prompt(T.resolve_note, "");
+      if (note !== null) post(`${base}/resolve`, {note: note.slice(0, 500)});
+      return;
+    }
     if (act !== "assign") { post(`${base}/${act}`); return; }
     const who = window.prompt(T.assign_to);
     if (who) post(`${base}/assign?to=${encodeURIComponent(who)}`);

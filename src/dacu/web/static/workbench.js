@@ -49,6 +49,25 @@ function initWhatIf() {
   }
   [uv, cvr, asp].forEach(function (el) { el.addEventListener("input", update); });
   update();
+  initBudget(base.budget);
+}
+
+// The budget slider: expected GMV at each step is the plan's own what-if (computed on the server
+// by dacu.plan.whatif for every step the slider offers), so nothing is re-derived here.
+function initBudget(steps) {
+  const slider = document.getElementById("wi-budget");
+  if (!slider || !steps) return;
+  const planned = steps.find(function (s) { return s.percent === 0; });
+  function update() {
+    const step = steps.find(function (s) { return s.percent === Number(slider.value); }) || planned;
+    const delta = step.gmv_fen - planned.gmv_fen;
+    document.getElementById("wi-budget-out").textContent = (step.percent >= 0 ? "+" : "") + step.percent + "%";
+    document.getElementById("wi-budget-spend").textContent = yuan(step.spend_fen);
+    document.getElementById("wi-budget-gmv").textContent = yuan(step.gmv_fen);
+    document.getElementById("wi-budget-delta").textContent = "(" + (delta >= 0 ? "+" : "-") + yuan(Math.abs(delta)) + ")";
+  }
+  slider.addEventListener("input", update);
+  update();
 }
 
 function pollJobs() {
