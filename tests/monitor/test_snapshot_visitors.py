@@ -43,11 +43,12 @@ def shop(tmp_path: Path):
                 "bounce_rate": "40%",
             },
             {"period": "2026-11-11 20:00", "grain": "hour", "source": "直通车", "uv": 300},
+            {"period": "2026-11-11 19:00", "grain": "hour", "source": "全店", "uv": 1000},
             {"period": "2026-11-11 20:00", "grain": "hour", "source": "手淘搜索", "uv": 700},
         ],
         tz="Asia/Shanghai",
     )
-    assert answer["accepted"] == 3
+    assert answer["accepted"] == 4
     orders = [  # 10 buyers ordering from 20:05 to 20:50, each paying a minute later
         {
             "tid": f"T{i}",
@@ -80,17 +81,18 @@ def test_uv_of_a_window_is_the_snapshots_pro_rata(shop: LiveMonitor) -> None:
 
 
 def test_cvr_rule_reads_snapshot_uv_and_the_tiles_show_it(shop: LiveMonitor) -> None:
-    # the orders' batch ticked at 20:51 (its latest pay): the window 19:51–20:51 holds 51/60 of
-    # the hour's 1,000 visitors (850) and 9 buyers (the pay at 20:51:00 ends the window): CVR
-    # 9/850 = 1.06% < 2%; from the order events alone it would be 9/9 = 100%. UV 850 ≥ 800:
-    # uv-low stays quiet
+    # rules tick on event time: at 20:05 (the first order) the window 19:05–20:05 holds 55/60 of
+    # the 19:00 hour's 1,000 visitors and 5/60 of the 20:00 hour's (1,000) and no buyer yet: CVR
+    # 0/1,000 < 2% opens; from the order events alone there would be no visitor to divide by.
+    # At the last tick (20:51) the window 19:51–20:51 holds 9/60 + 51/60 of 1,000 visitors and
+    # 9 buyers (the pay at 20:51:00 ends the window): 9/1,000. UV 1,000 ≥ 800: uv-low stays quiet
     opened = [(f["rule_id"], f["at"][:16]) for f in shop.feed if f["kind"] == "opened"]
-    assert opened == [("cvr-low", "2026-11-11T12:51")]
+    assert opened == [("cvr-low", "2026-11-11T12:05")]
     state = shop.engine.states[("cvr-low", "")]
-    assert state.last_value == pytest.approx(9 / 850)
+    assert state.last_value == pytest.approx(9 / 1000)
     board = snapshot(shop)  # today up to 20:52, the end of the latest event's minute
     funnel = {step["step"]: step["count"] for step in board["funnel"]}
-    assert (funnel["uv"], funnel["buyers"]) == (867, 10)  # 1,000 × 52/60 = 866.7
+    assert (funnel["uv"], funnel["buyers"]) == (1867, 10)  # 1,000 + 1,000 × 52/60 = 1,866.7
     assert board["bounce"]["rate"] == pytest.approx(0.40)
     tiles = {t["metric"]: t["actual"] for t in board["tiles"]}
-    assert tiles["uv"] == 867
+    assert tiles["uv"] == 1867

@@ -170,12 +170,15 @@ class TrafficSnapshots:
             "periods": periods,
         }
 
-    def by_source(self, start: datetime, end: datetime) -> dict[str, tuple[float, float]]:
-        """source → (visitors, bounced visitors) over [start, end); a period the window cuts counts
-        pro rata (an hour snapshot in a 30-minute window gives half its visitors)."""
+    def by_source(self, start: datetime, end: datetime) -> dict[str, tuple[float, float, float]]:
+        """source → (visitors, bounced visitors, visitors of the periods that report a bounce
+        rate) over [start, end); a period the window cuts counts pro rata (an hour snapshot in a
+        30-minute window gives half its visitors). A period without a bounce rate is left out of
+        the rate, not read as 0% bounce."""
         begin, finish = int(start.timestamp()), int(end.timestamp())
         rows = self._db.execute(
-            """SELECT source, sum(uv * share), sum(coalesce(bounce_rate, 0) * uv * share)
+            """SELECT source, sum(uv * share), sum(coalesce(bounce_rate, 0) * uv * share),
+                sum(CASE WHEN bounce_rate IS NULL THEN 0 ELSE uv * share END)
             FROM (SELECT source, uv, bounce_rate,
                     (min(?, p + len) - max(?, p)) * 1.0 / len AS share
                 FROM (SELECT *, CAST(strftime('%s', period) AS INTEGER) AS p,
@@ -189,7 +192,7 @@ class TrafficSnapshots:
                 end.astimezone(UTC).isoformat(),
             ),
         ).fetchall()
-        return {source: (uv, bounced) for source, uv, bounced in rows}
+        return {source: (uv, bounced, rated) for source, uv, bounced, rated in rows}
 
     def close(self) -> None:
         self._db.close()
@@ -212,7 +215,7 @@ def snapshot_visitors(
         picked = [found[""]] if "" in found else list(found.values())
     if not picked:
         return kpis
-    return replace(kpis, uv=round(sum(uv for uv, _ in picked)))
+    return replace(kpis, uv=round(sum(uv for uv, _, _ in picked)))
 
 
 def snapshots_of(monitor: Any) -> TrafficSnapshots:
@@ -233,8 +236,8 @@ def snapshot_bounce(monitor: Any, start: datetime, end: datetime) -> float | Non
         return None
     found = snapshots.by_source(start, end)
     picked = [found[""]] if "" in found else list(found.values())
-    uv = sum(v for v, _ in picked)
-    return sum(b for _, b in picked) / uv if uv else None
+    rated = sum(r for _, _, r in picked)
+    return sum(b for _, b, _ in picked) / rated if rated else None
 
 
 class VisitorStore:

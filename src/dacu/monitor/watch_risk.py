@@ -274,6 +274,9 @@ class LiveRisk:
         self.coupon_counts: dict[tuple[int, str], tuple[int, int]] = {}
         self.posts = 0
         self._model = None
+        # an order feed without a clickstream (a shop's order API) has no page views: the fraud
+        # features read "ordered without browsing" into every buyer, so fraud waits for them
+        self.browsing = False
 
     # posts
     def add_posts(self, items: Sequence[Any]) -> int:
@@ -313,6 +316,7 @@ class LiveRisk:
         if table.num_rows == 0:
             return
         at = pc.max(table["ts"]).as_py()
+        self.browsing = self.browsing or pc.any(pc.equal(table["event"], "pv")).as_py() is True
         self.events.append((at, table))
         self.latest = max(self.latest or at, at)
         cutoff = self.latest - timedelta(days=HISTORY_DAYS)
@@ -327,7 +331,7 @@ class LiveRisk:
         from dacu.analyze.fraud import score_customers
         from dacu.analyze.fraud.features import basket_links, customer_features
 
-        if not self.events:
+        if not self.events or not self.browsing:
             return []
         events = pa.concat_tables([t for _, t in self.events])
         events = events.filter(
