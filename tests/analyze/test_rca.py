@@ -54,7 +54,7 @@ def test_ratio_eps_add_up_to_one(rows: list[tuple[int, int, int, int]]) -> None:
         "d": {str(i): {"uv": u, "buyers": min(b, u)} for i, (u, b, _, _) in enumerate(rows)}
     }
     actual = {"d": {str(i): {"uv": u, "buyers": min(b, u)} for i, (_, _, u, b) in enumerate(rows)}}
-    from dacu.analyze.rca import _score
+    from dacu.analyze.rca.adtributor import element_scores as _score
 
     f_cvr = sum(v["buyers"] for v in forecast["d"].values()) / sum(
         v["uv"] for v in forecast["d"].values()
@@ -210,7 +210,7 @@ def test_traffic_drop_against_the_others_median() -> None:
 
 
 def test_dispersion_is_the_median_pearson_residual_over_chi2_median() -> None:
-    from dacu.analyze.rca import _Test
+    from dacu.analyze.rca.signals import CountTest as _Test
 
     # residuals² (A−E)²/E = 0, 1, 4, …, 49 over E = 100: κ = median of (r²/0.454936 − 1)/100,
     # of 8 values = ((9 + 16)/2/0.454936 − 1)/100; every value's φ = 1 + 100κ = 12.5/0.454936
@@ -220,7 +220,7 @@ def test_dispersion_is_the_median_pearson_residual_over_chi2_median() -> None:
 
 
 def test_dispersion_grows_with_the_count_so_a_swing_of_the_big_values_spares_the_small() -> None:
-    from dacu.analyze.rca import _Test
+    from dacu.analyze.rca.signals import CountTest as _Test
 
     # Eight values of 400 visitors swing ±10% (r² = 40²/400 = 4): κ = (4/0.454936 − 1)/400 =
     # 0.019482; a ninth of 20 visitors expects φ = 1 + 20κ = 1.3896, the big ones 1 + 400κ =
@@ -238,7 +238,7 @@ def test_others_drift_is_the_median_of_the_others(rows: list[tuple[float, float]
     # a second implementation: the plain median of the other values' A/F, over those expecting ≥ 5
     import statistics
 
-    from dacu.analyze.rca import MIN_COUNT, MIN_VALUES, others_drift
+    from dacu.analyze.rca.signals import MIN_COUNT, MIN_VALUES, others_drift
 
     cells = {str(i): {"f": {"orders": f}, "a": {"orders": a}} for i, (f, a) in enumerate(rows)}
     drift = others_drift(cells, "orders")
