@@ -751,6 +751,8 @@ class SimScore:
     per_kind: dict[str, list[int]] = field(default_factory=dict)  # kind → [hits, cases]
     buyers: list[float] = field(default_factory=list)  # buyers in each incident window
     visible: list[int] = field(default_factory=lambda: [0, 0])  # [hits, cases] of the visible
+    named: list[int] = field(default_factory=lambda: [0, 0])  # [right, wrong] culprits named
+    sureness: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, hit) a case
 
     @property
     def hits(self) -> int:
@@ -806,6 +808,10 @@ def evaluate_sim(
             score.visible[0] += hit
             score.visible[1] += 1
         score.buyers.append(sum(c.get("buyers", 0.0) for c in actual["channel"].values()))
+        if cause.named is not None:
+            score.named[0 if hit else 1] += 1
+        if cause.confidence is not None:
+            score.sureness.append((cause.confidence.probability, hit))
     return score
 
 

@@ -5,7 +5,8 @@
 - `factor_shares`, `main_factor` (factors.py): GMV = UV × CVR × ASP, which factor moved.
 - `signals_of` (signals.py): counts that broke away — payment failures, traffic and conversion
   drops, stock-outs, order spikes, repeat orders — as `Signal` dataclasses.
-- `explain` (explain.py): the candidates and the signals on one scale of evidence → `RootCause`.
+- `explain` (explain.py): the candidates and the signals on one scale of evidence → `RootCause`,
+  with a calibrated `Confidence` (confidence.py): below the evidence needed, no value is named.
 
 Pure: plain mappings in, dataclasses out.
 """
@@ -13,6 +14,7 @@ Pure: plain mappings in, dataclasses out.
 from __future__ import annotations
 
 from dacu.analyze.rca.adtributor import Element, Explanation, adtributor
+from dacu.analyze.rca.confidence import Confidence, Level
 from dacu.analyze.rca.cube import RATIOS, Cube, Measures
 from dacu.analyze.rca.explain import Rank, RootCause, candidate_score, explain
 from dacu.analyze.rca.factors import FACTORS, contrast, factor_shares, main_factor, significance
@@ -33,9 +35,11 @@ __all__ = [
     "SIGNAL_ALPHA",
     "SIGNAL_DIMS",
     "SUGGESTIVE_ALPHA",
+    "Confidence",
     "Cube",
     "Element",
     "Explanation",
+    "Level",
     "Measures",
     "Rank",
     "RootCause",

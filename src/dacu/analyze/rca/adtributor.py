@@ -52,6 +52,9 @@ class Explanation:
     elements: tuple[Element, ...]
     surprise: float
     explanatory_power: float
+    evidence: float | None = None
+    """Set by `explain`: −log10 of the corrected tail of its first value's evidence (a signal's
+    `score`, a candidate's `candidate_score`); None from `adtributor` alone or rank="surprise"."""
 
 
 def _js(p: float, q: float) -> float:

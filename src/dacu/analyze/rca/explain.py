@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from dacu.analyze.rca.adtributor import Element, Explanation, adtributor, element_scores
+from dacu.analyze.rca.confidence import Confidence, judge
 from dacu.analyze.rca.cube import Cube, Measures, total, totals, value_of
 from dacu.analyze.rca.factors import (
     FACTOR_Z,
@@ -41,18 +42,39 @@ class RootCause:
     signals: list[dict[str, Any]] = field(default_factory=list)
     culprit_factors: dict[str, float] = field(default_factory=dict)
     culprit_factor: str | None = None  # uv | cvr | asp_fen: what moved in the culprit's cell
+    confidence: Confidence | None = None  # how sure the first-ranked value is (rank="significance")
 
     @property
     def culprit(self) -> Element | None:
+        """The first-ranked value, whatever its evidence (see `named`)."""
         return self.explanations[0].elements[0] if self.explanations else None
 
+    @property
+    def named(self) -> Element | None:
+        """The culprit when the evidence supports naming it (把握 高 or 中), else None: 证据不足."""
+        if self.confidence is not None and not self.confidence.named:
+            return None
+        return self.culprit
+
+    def candidates(self, limit: int = 3) -> list[Element]:
+        """The first value of each ranked explanation, best first: what 证据不足 lists."""
+        return [x.elements[0] for x in self.explanations[:limit]]
+
     def as_dict(self) -> dict[str, Any]:
-        top = self.culprit
+        """JSON-ready; `culprit` only when named (None below the evidence needed), `candidates`
+        always, `confidence` with its level (high | medium | low), probability and evidence."""
+        top = self.named
         return {
             "metric": self.metric,
             "forecast": self.forecast,
             "actual": self.actual,
             "culprit": top.as_dict() if top else None,
+            "candidates": [
+                {**e.as_dict(), "evidence": x.evidence}
+                for x in self.explanations
+                for e in x.elements[:1]
+            ],
+            "confidence": self.confidence.as_dict() if self.confidence else None,
             "factors": self.factors,
             "culprit_factors": self.culprit_factors,
             "culprit_factor": self.culprit_factor,
@@ -194,10 +216,10 @@ def explain(
     searched = set(dims) if dims is not None else set(actual)
     f_cube = {d: v for d, v in forecast.items() if d in searched}
     a_cube = {d: v for d, v in actual.items() if d in searched}
-    scores: list[float] = []  # Adtributor's candidates' evidence, on the signals' scale
+    candidates: list[tuple[float, Explanation]]  # (merge key, explanation), best first
     if rank == "surprise":
         explanations = adtributor(metric, f_cube, a_cube, target_ep=target_ep, min_ep=min_ep)
-        scores = [math.inf] * len(explanations)  # the paper's order: signals first
+        candidates = [(math.inf, x) for x in explanations]  # the paper's order: signals first
     else:
         ranked = sorted(
             _candidates(metric, f_cube, a_cube, target_ep, min_ep),
@@ -205,8 +227,11 @@ def explain(
         )
         if ranked and ranked[0][1] != metric:
             result.metric = f"{metric}→{ranked[0][1]}"
-        explanations = [explanation for _, _, explanation in ranked]
-        scores = [candidate_score(z, len(a_cube.get(x.dimension, {}))) for z, _, x in ranked]
+        candidates = [
+            (score, replace(x, evidence=score))
+            for z, _, x in ranked
+            for score in [candidate_score(z, len(a_cube.get(x.dimension, {})))]
+        ]
     found = (
         signals_of(forecast, actual, sku_category=sku_category, alpha=SUGGESTIVE_ALPHA)
         if detect
@@ -228,13 +253,15 @@ def explain(
         ],
         key=lambda pair: -pair[0],
     )
+    leading = [(score, replace(x, evidence=score)) for score, x in leading]
     seen, result.explanations = set(), []
-    for explanation in _merge(leading, list(zip(scores, explanations, strict=True))):
+    for explanation in _merge(leading, candidates):
         key = (explanation.dimension, explanation.elements[0].value)
         if key not in seen:
             seen.add(key)
             result.explanations.append(explanation)
     result.explanations = result.explanations[:3]
+    result.confidence = judge([x.evidence for x in result.explanations])
     _add_factors(result, metric, forecast, actual, f_tot, a_tot)
     culprits = {(e.dimension, e.value) for x in result.explanations for e in x.elements}
     scored = [s.as_dict() for s in fired[:5]] + [dict(s) for s in given]
