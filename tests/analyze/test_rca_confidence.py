@@ -125,3 +125,14 @@ def test_the_fit_is_the_documented_logistic() -> None:
     # σ(−3.2201 + 1.6643·2 + 0.5487·1) = σ(0.6572) = 1/(1 + e^−0.6572) = 0.65863
     assert probability(2.0, 1.0) == pytest.approx(1 / (1 + math.exp(-0.6572)), abs=1e-9)
     assert probability(2.0, 1.0) == pytest.approx(0.65863, abs=1e-5)
+
+
+def test_the_alert_card_lists_candidates_by_name_when_none_is_named() -> None:
+    from dacu.monitor.cards import cause_line
+
+    cause = explain("orders", *tiny_cell_cubes()).as_dict()
+    assert cause_line({"channel": {"c": "淘宝客"}}, cause) == "证据不足：候选 渠道 淘宝客"
+    sure = explain("paid_gmv_fen", *CONFIDENT).as_dict()
+    assert cause_line({"channel": {"search_ads": "直通车"}}, sure) == (
+        "渠道 直通车：变化主要来自这里（把握 高）"
+    )
