@@ -131,7 +131,16 @@ def sim_rca_section(n: int = 50) -> str:
     stores = [float(s) for s in os.environ.get("DACU_BENCH_SIM_STORES", "0.36,1,4").split(",")]
     baselines = int(os.environ.get("DACU_BENCH_SIM_BASELINES", 3))
     seeds = [int(s) for s in os.environ.get("DACU_BENCH_SIM_SEEDS", "21,22,23,24,25").split(",")]
+    load = os.getloadavg()[0]
     runs = [_one_seed(seed, n, store, baselines) for store in stores for seed in seeds]
+    command = (
+        f"DACU_BENCH_MONITOR_ONLY=rca DACU_BENCH_SIM_SEEDS={','.join(map(str, seeds))} "
+        f"DACU_BENCH_SIM_STORES={','.join(f'{s:g}' for s in stores)} dacu bench monitor"
+    )
+    machine = (
+        f"`{command}`; load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+        f"end on {os.cpu_count()} cores (times are wall-clock on a shared machine)"
+    )
     kinds = "\n".join(f"- {r.score.store:g}×, seed {r.seed}: {r.kinds()}" for r in runs)
     return (
         f"On the simulator's incident cases (dacu.sim.incident_cases, {n} cases a seed; "
@@ -145,7 +154,7 @@ def sim_rca_section(n: int = 50) -> str:
         'looked at since); "held out": a seed never looked at. '
         '"Visible": the culprit\'s cell expected ≥ 5 orders (visitors for a traffic drop) in '
         "the window; below that a perfect analysis could not tell the incident from noise. "
-        "Culprit ranked first:\n\n"
+        f"Measured with {machine}. Culprit ranked first:\n\n"
         + _table(runs, seeds, stores)
         + "\n\nHow sure (`dacu.analyze.rca.confidence`, calibrated on the training seeds 2–6 at "
         "0.36× and 1×): a culprit is named when its confidence reaches 70% (把握 中; 高 from "
