@@ -248,6 +248,7 @@ def test_alert_text_names_the_culprit_and_its_signal() -> None:
 
     cause = {
         "culprit": {"dimension": "channel", "value": "search_ads", "ep": 0.8},
+        "confidence": {"level": "high", "level_zh": "高", "evidence": 3.2, "named": True},
         "signals": [
             {
                 "kind": "pay_failure",
@@ -277,7 +278,8 @@ def test_alert_text_names_the_culprit_and_its_signal() -> None:
     lines = body.splitlines()
     assert lines[0] == "- 指标 拍下付款率：当前 7.69%，参考(rest) 85.00%（9%）"
     assert "- 时间 2026-11-11 20:00（北京时间）" in lines
-    assert "- 根因 渠道=search_ads（解释力 80%）" in lines
+    # evidence 3.2: a corrected tail of 10^-3.2 ≈ 0.06%, shown as < 0.1%; no share of the change
+    assert "- 根因 渠道=search_ads（把握 高：随机波动下出现的可能 < 0.1%）" in lines
     assert "- 信号 拍下未付款激增：渠道=search_ads 支付订单 1，预期 11 (pay_failure)" in lines
 
 

@@ -45,8 +45,13 @@ def cause_line(names: Names, cause: Mapping | None) -> str:
     if not cause:
         return ""
     culprit = cause.get("culprit") or {}
-    if not culprit:
-        return ""
+    if not culprit:  # below the evidence needed: the candidates, none named
+        candidates = [
+            f"{DIM_ZH.get(c['dimension'], c['dimension'])} "
+            f"{name_of(names, c['dimension'], c.get('value'))}"
+            for c in cause.get("candidates") or []
+        ]
+        return f"证据不足：候选 {'、'.join(candidates)}" if candidates else ""
     dim = culprit.get("dimension", "")
     place = f"{DIM_ZH.get(dim, dim)} {name_of(names, dim, culprit.get('value'))}"
     signal = culprit.get("signal")
@@ -62,7 +67,8 @@ def cause_line(names: Names, cause: Mapping | None) -> str:
         signal = outside.get("kind") if outside else None
     if signal:
         return f"{place}：{SIGNAL_ZH.get(signal, signal)}"
-    return f"{place}：变化主要来自这里"
+    sure = (cause.get("confidence") or {}).get("level_zh")
+    return f"{place}：变化主要来自这里" + (f"（把握 {sure}）" if sure else "")
 
 
 def named_text(names: Names, text: str) -> str:

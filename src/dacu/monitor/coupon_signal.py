@@ -7,7 +7,7 @@ is tested against the same template's rate in the baseline window (the RCA's), a
 refusals broke away becomes a signal dict that `dacu.analyze.rca.explain` weighs against the other
 evidence (it carries its own `score`) and may name as the culprit: coupon=<template>.
 
-Conventions of `dacu.analyze.rca` (its `_fire`, `tail`, `Signal` are used, not copied):
+Conventions of `dacu.analyze.rca` (its `fire`, `tail`, `Signal` are used, not copied):
 - a trial is one customer trying one op (claim or redeem) on one template in the window, refused
   when none of their tries there succeeded: a customer retrying after 活动太火爆 five times is one
   refused customer, not five refusals, and one who got the coupon and clicked again (已达限领)
@@ -28,11 +28,12 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from dacu.analyze.rca import PRIOR_ORDERS, SIGNAL_ALPHA, SPIKE, _fire, _Test
+from dacu.analyze.rca.signals import PRIOR_ORDERS, SIGNAL_ALPHA, SPIKE, CountTest, fire
 
-KIND, DIMENSION, MEASURE = "coupon_refusal", "coupon", "refused"
+KIND: Final = "coupon_refusal"
+DIMENSION, MEASURE = "coupon", "refused"
 OPS = ("claim", "redeem")
 MIN_EXTRA = 10.0  # refused customers beyond the expected before a template is a signal (a few
 # refusals are everyday noise for a coupon; a pool that runs out refuses dozens)
@@ -122,12 +123,12 @@ def coupon_signals(
     for target in sorted(now):
         cell, base = now[target], before.get(target, Tally())
         rates[target] = (base.refused + prior * pooled) / (base.attempts + prior)
-        tests.append(_Test(target, cell.attempts * rates[target], cell.refused, cell.attempts))
+        tests.append(CountTest(target, cell.attempts * rates[target], cell.refused, cell.attempts))
     threshold = -math.log10(SIGNAL_ALPHA)
     redeemed = redeem_rate(entries, window[0])
     hours = (window[1] - window[0]) / 3_600_000
     out = []
-    for signal in _fire(KIND, DIMENSION, MEASURE, tests, lower=False, move=SPIKE):
+    for signal in fire(KIND, DIMENSION, MEASURE, tests, lower=False, move=SPIKE):
         extra = signal.actual - signal.expected
         if signal.score < threshold or extra < min_extra:
             continue

@@ -121,6 +121,44 @@ def _culprit_signal(root_cause: dict, culprit: dict) -> dict | None:
     )
 
 
+def chance(evidence: float) -> str:
+    """How likely noise alone shows such a break, from evidence = −log10 of the corrected tail."""
+    p = 10.0 ** (-evidence)
+    return "< 0.1%" if p < 0.001 else f"{min(p, 1.0):.1%}".replace(".0%", "%")
+
+
+def sureness(confidence: dict) -> str:
+    """'把握 高：随机波动下出现的可能 < 0.1%': how sure the root cause is, in words."""
+    return f"把握 {confidence['level_zh']}：随机波动下出现的可能 {chance(confidence['evidence'])}"
+
+
+def root_cause_line(root_cause: dict) -> str:
+    """The 根因 line: the named culprit with how sure it is and why, or 证据不足 with the
+    candidates when the evidence cannot single one out ('' without a root cause)."""
+    culprit, confidence = root_cause.get("culprit"), root_cause.get("confidence")
+    if not culprit:
+        candidates = root_cause.get("candidates") or []
+        if not candidates or not confidence:
+            return ""
+        names = "、".join(
+            f"{DIM_ZH.get(c['dimension'], c['dimension'])}={c['value']}" for c in candidates
+        )
+        return f"- 根因 证据不足（{sureness(confidence)}）：候选 {names}，尚不能确定是哪一个"
+    factor = root_cause.get("culprit_factor")
+    via = f"主要因 {METRIC_ZH.get(factor, factor)}" if factor else ""
+    signal = culprit.get("signal")
+    outside = None if signal else _culprit_signal(root_cause, culprit)
+    if outside is not None:  # e.g. 信号 领券被拒激增：已领完
+        why = f"：{outside['reason_zh']}" if outside.get("reason_zh") else ""
+        power = f"信号 {SIGNAL_ZH.get(outside['kind'], outside['kind'])}{why}"
+    elif signal:
+        power = f"信号 {SIGNAL_ZH.get(signal, signal)}"
+    else:
+        power = "，".join(x for x in (sureness(confidence) if confidence else "", via) if x)
+    where = f"{DIM_ZH.get(culprit['dimension'], culprit['dimension'])}={culprit['value']}"
+    return f"- 根因 {where}（{power}）" if power else f"- 根因 {where}"
+
+
 def alert_text(
     *,
     kind: str,
@@ -163,23 +201,9 @@ def alert_text(
         )
     )
     lines = [measure, f"- 时间 {at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（北京时间）"]
-    culprit = (root_cause or {}).get("culprit")
-    if culprit:
-        factor = (root_cause or {}).get("culprit_factor")
-        via = f"，主要因 {METRIC_ZH.get(factor, factor)}" if factor else ""
-        signal = culprit.get("signal")
-        outside = None if signal else _culprit_signal(root_cause or {}, culprit)
-        if outside is not None:  # e.g. 信号 领券被拒激增：已领完
-            why = f"：{outside['reason_zh']}" if outside.get("reason_zh") else ""
-            power = f"信号 {SIGNAL_ZH.get(outside['kind'], outside['kind'])}{why}"
-        elif signal:
-            power = f"信号 {SIGNAL_ZH.get(signal, signal)}"
-        else:
-            power = f"解释力 {format_pct(culprit['ep'], digits=0)}{via}"
-        lines.append(
-            f"- 根因 {DIM_ZH.get(culprit['dimension'], culprit['dimension'])}="
-            f"{culprit['value']}（{power}）"
-        )
+    cause_line = root_cause_line(root_cause or {})
+    if cause_line:
+        lines.append(cause_line)
     for signal in ((root_cause or {}).get("signals") or [])[:2]:
         lines.append(signal_line(signal))
     for action in (playbook or {}).get("actions", [])[:2]:
