@@ -180,6 +180,13 @@ class Campaign(_Model):
                 return window.phase
         return None
 
+    def display_names(self) -> dict[str, str]:
+        """id → the name an operator uses: channels, categories and phases (直通车, 美妆, 爆发期)."""
+        out = {c.id: c.name or c.id for c in self.channels}
+        out.update({c.id: c.name or c.id for c in self.categories})
+        out.update({p.phase.value: p.label or p.phase.label_zh for p in self.phases})
+        return out
+
     def target(
         self,
         metric: str,

@@ -576,6 +576,7 @@ class LiveMonitor:
             tz=self.campaign.timezone,
             deviations=rule.id.startswith("anomaly-"),
             bound=("<", rule.below) if rule.below is not None else (">", rule.above or 0.0),
+            names=self.campaign.display_names(),
         )
         if change.kind == "resolved":
             if change.alert_id is not None:
@@ -754,6 +755,7 @@ class LiveMonitor:
             coupon=coupon,
             coupon_id=culprit.get("value") if coupon else None,
             aov_fen=aov,
+            names=self.campaign.display_names(),
         )
 
     def acknowledge(self, alert_id: int, actor: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -72,7 +73,14 @@ SIGNAL_EN = {"coupon_refusal": "coupon refusals surged"}
 MEASURE_ZH = {"paid_orders": "支付订单", "orders": "订单", "uv": "访客", "refused": "被拒人数"}
 
 
-def signal_line(signal: dict) -> str:
+def cell(dim: str, value: object, names: Mapping[str, str] | None = None) -> str:
+    """'渠道=直通车': a dimension and its value as the operator names them (ids without a name
+    stay ids: a SKU code, a region)."""
+    shown = (names or {}).get(str(value), value)
+    return f"{DIM_ZH.get(dim, dim)}={shown}"
+
+
+def signal_line(signal: dict, names: Mapping[str, str] | None = None) -> str:
     """One associated signal of a root cause, e.g. '- 信号 疑似断货：SKU=SKU-SC-001 订单 0，预期 12';
     a coupon refusal says why the coupon was refused, e.g. '- 信号 领券被拒激增：优惠券=C-300-50
     被拒人数 93，预期 0.4，主因 已领完 (coupon refusals surged: coupons_gone)'."""
@@ -85,14 +93,14 @@ def signal_line(signal: dict) -> str:
         )
     if signal.get("hours_to_stockout") is not None:  # the stock watch's, on the SKU's category
         return (
-            f"- 信号 断货预警：{DIM_ZH.get(dim, dim)}={signal.get('value')} 的 "
+            f"- 信号 断货预警：{cell(dim, signal.get('value'), names)} 的 "
             f"{signal.get('sku_id')} 预计 {signal['hours_to_stockout']:.1f} 小时内断货 "
             "(stock watch)"
         )
     measure = MEASURE_ZH.get(signal.get("measure", ""), signal.get("measure", ""))
     expected = signal.get("expected", 0)
     line = (
-        f"- 信号 {SIGNAL_ZH.get(kind, kind)}：{DIM_ZH.get(dim, dim)}={signal.get('value')} "
+        f"- 信号 {SIGNAL_ZH.get(kind, kind)}：{cell(dim, signal.get('value'), names)} "
         f"{measure} {signal.get('actual', 0):,.0f}，预期 "
         + (f"{expected:.1f}" if kind == "coupon_refusal" and expected < 10 else f"{expected:,.0f}")
     )
@@ -132,7 +140,7 @@ def sureness(confidence: dict) -> str:
     return f"把握 {confidence['level_zh']}：随机波动下出现的可能 {chance(confidence['evidence'])}"
 
 
-def root_cause_line(root_cause: dict) -> str:
+def root_cause_line(root_cause: dict, names: Mapping[str, str] | None = None) -> str:
     """The 根因 line: the named culprit with how sure it is and why, or 证据不足 with the
     candidates when the evidence cannot single one out ('' without a root cause)."""
     culprit, confidence = root_cause.get("culprit"), root_cause.get("confidence")
@@ -140,10 +148,8 @@ def root_cause_line(root_cause: dict) -> str:
         candidates = root_cause.get("candidates") or []
         if not candidates or not confidence:
             return ""
-        names = "、".join(
-            f"{DIM_ZH.get(c['dimension'], c['dimension'])}={c['value']}" for c in candidates
-        )
-        return f"- 根因 证据不足（{sureness(confidence)}）：候选 {names}，尚不能确定是哪一个"
+        listed = "、".join(cell(c["dimension"], c["value"], names) for c in candidates)
+        return f"- 根因 证据不足（{sureness(confidence)}）：候选 {listed}，尚不能确定是哪一个"
     factor = root_cause.get("culprit_factor")
     via = f"主要因 {METRIC_ZH.get(factor, factor)}" if factor else ""
     signal = culprit.get("signal")
@@ -155,7 +161,7 @@ def root_cause_line(root_cause: dict) -> str:
         power = f"信号 {SIGNAL_ZH.get(signal, signal)}"
     else:
         power = "，".join(x for x in (sureness(confidence) if confidence else "", via) if x)
-    where = f"{DIM_ZH.get(culprit['dimension'], culprit['dimension'])}={culprit['value']}"
+    where = cell(culprit["dimension"], culprit["value"], names)
     return f"- 根因 {where}（{power}）" if power else f"- 根因 {where}"
 
 
@@ -176,6 +182,7 @@ def alert_text(
     tz: str = "Asia/Shanghai",
     deviations: bool = False,
     bound: tuple[str, float] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
     """(title, body) of one alert transition.
 
@@ -183,9 +190,11 @@ def alert_text(
 
     `deviations`: the value is a detector's score (robust deviations from comparable hours), not
     the KPI itself, so it is shown as σ rather than in the KPI's unit.
+
+    `names`: id → the operator's name (`Campaign.display_names`): 渠道=直通车, not search_ads.
     """
     label = SEVERITY_ZH["green"] if kind == "resolved" else SEVERITY_ZH.get(severity, severity)
-    where = f"{DIM_ZH.get(key_dim or 'all', key_dim)}={key}" if key else "全店"
+    where = cell(key_dim or "all", key, names) if key else "全店"
     title = f"{label}·{KIND_ZH[kind]}：{rule_name}（{where}）"
     ratio = (
         f"（{format_pct(value / reference, digits=0)}）" if value is not None and reference else ""
@@ -201,11 +210,11 @@ def alert_text(
         )
     )
     lines = [measure, f"- 时间 {at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（北京时间）"]
-    cause_line = root_cause_line(root_cause or {})
+    cause_line = root_cause_line(root_cause or {}, names)
     if cause_line:
         lines.append(cause_line)
     for signal in ((root_cause or {}).get("signals") or [])[:2]:
-        lines.append(signal_line(signal))
+        lines.append(signal_line(signal, names))
     for action in (playbook or {}).get("actions", [])[:2]:
         lines.append(
             f"- 建议 {action['zh']}"

@@ -79,6 +79,11 @@ class Context:
     advice: Mapping | None = None  # a coupon slot's advice (watches.coupon_advice)
     topic: str | None = None  # a negative-sentiment burst's topic
     fraud_kind: str | None = None  # brushing, coupon_bots or scalpers (watch_risk.fraud_kind)
+    names: Mapping[str, str] = field(default_factory=dict)  # id → 直通车 (Campaign.display_names)
+
+    def name(self, ident: str | None) -> str | None:
+        """The operator's name of a channel or category id (search_ads → 直通车)."""
+        return self.names.get(ident, ident) if ident else ident
 
 
 Builder = Callable[[Context], Playbook]  # an alert kind's playbook from the live facts

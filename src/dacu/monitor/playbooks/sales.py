@@ -15,10 +15,13 @@ def _roi(ctx: Context) -> Playbook:
         move = int(ctx.channel_remaining_fen.get(bad, 0) * 0.3)
         bad_roi = ctx.channel_roi.get(bad) or 0.0
         gain = int(move * (best[1] - bad_roi))
+        bad_name, best_name = ctx.name(bad), ctx.name(best[0])
         actions.append(
             Action(
-                f"把{bad}剩余预算的30%（{format_fen(move)}）转投ROI最高的{best[0]}（ROI {best[1]:.1f}）",
-                f"Move 30% of {bad}'s remaining budget ({format_fen(move, lang='en')}) to {best[0]} "
+                f"把{bad_name}剩余预算的30%（{format_fen(move)}）转投ROI最高的{best_name}"
+                f"（ROI {best[1]:.1f}）",
+                f"Move 30% of {bad_name}'s remaining budget ({format_fen(move, lang='en')}) to "
+                f"{best_name} "
                 f"(ROI {best[1]:.1f})",
                 f"预计GMV +{format_fen(max(gain, 0))}（按平均ROI估算，为上限）",
                 f"about +{format_fen(max(gain, 0), lang='en')} GMV (at average ROI: an upper bound)",
@@ -49,12 +52,12 @@ def _uv(ctx: Context) -> Playbook:
                 "about +10–15% clicks (CPC elasticity ≈ 1)",
             ),
             Action(
-                f"把钻展/引力魔方预算的20%挪到{target}",
-                f"Move 20% of the display budget to {target}",
+                f"把钻展/引力魔方预算的20%挪到{ctx.name(target)}",
+                f"Move 20% of the display budget to {ctx.name(target)}",
                 params={"to": target},
             ),
             Action(
-                f"排查{ctx.channel or '该渠道'}投放是否被暂停或超预算",
+                f"排查{ctx.name(ctx.channel) or '该渠道'}投放是否被暂停或超预算",
                 "Check whether the channel's ads were paused or ran out of budget",
             ),
         ),
@@ -62,7 +65,7 @@ def _uv(ctx: Context) -> Playbook:
 
 
 def _cvr(ctx: Context) -> Playbook:
-    where = ctx.channel or ctx.category or "全店"
+    where = ctx.name(ctx.channel) or ctx.name(ctx.category) or "全店"
     return simple(
         "cvr_drop",
         "转化率下滑",
@@ -82,7 +85,7 @@ def _cvr(ctx: Context) -> Playbook:
 
 
 def _payment(ctx: Context) -> Playbook:
-    where = ctx.channel or "全店"
+    where = ctx.name(ctx.channel) or "全店"
     return simple(
         "payment_failure",
         f"{where}拍下未付款激增",

@@ -22,10 +22,7 @@ KPI_COLS = [
 
 def names(campaign: Campaign) -> dict[str, str]:
     """id → display name for channels, categories, phases."""
-    out = {c.id: c.name or c.id for c in campaign.channels}
-    out.update({c.id: c.name or c.id for c in campaign.categories})
-    out.update({p.phase.value: p.label or p.phase.label_zh for p in campaign.phases})
-    return out
+    return campaign.display_names()
 
 
 def kpi_rows(rows: list[dict[str, Any]], dim: str, label: dict[str, str]) -> list[dict]:
