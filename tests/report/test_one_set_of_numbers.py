@@ -327,6 +327,9 @@ def test_incidents_carry_time_where_cause_loss_and_handling_minutes() -> None:
     (finding,) = incident_findings(rows)
     assert finding.severity == "bad"
     assert "11-11 20:04" in finding.text["zh"] and "¥1,234.56" in finding.text["zh"]
+    bots = {**alerts[0], "id": 8, "rule_id": "fraud-coupon_bots", "dimension": "kind=coupon_bots"}
+    (row,) = incident_rows([bots], campaign, {}, s1.names(campaign))
+    assert row["where"] == "风险类型=羊毛党/券机器人"  # named, not kind=coupon_bots
 
 
 def test_finding_counts_match_their_severities() -> None:

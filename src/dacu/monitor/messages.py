@@ -40,6 +40,7 @@ DIM_ZH = {
     "customer_type": "新老客",
     "sku_id": "SKU",
     "coupon": "优惠券",
+    "kind": "风险类型",
     "all": "全店",
 }
 
