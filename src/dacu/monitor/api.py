@@ -51,10 +51,8 @@ from dacu.monitor.live import LiveMonitor, recent_audit
 from dacu.web.api import ResolveNote
 from dacu.web.batch import (
     AlertId,
-    BatchRefused,
     CampaignId,
     CampaignQuery,
-    batch_of,
     is_safe_id,
     validate_items,
 )
@@ -339,7 +337,7 @@ def checked_accept(collector: Any, body: bytes) -> Any:
     checks; each refused event is named by its index, the good ones are stored. An empty batch
     or a body that is not JSON at all is refused as a whole (422)."""
     from dacu.monitor.collector import IngestResult, Rejection, parse_body
-    from dacu.web.batch import EventBounds, TooDeep, check_depth, validate_items
+    from dacu.web.batch import EventBounds, TooDeep, check_depth
 
     try:
         check_depth(body)  # the app's middleware checked it too; the owner's socket app has none
@@ -451,107 +449,6 @@ async def resolve(
     return await _on_monitor(request, campaign_id, work)
 
 
-@router.post("/api/monitor/{campaign_id}/spend")
-async def spend(request: Request, campaign_id: CampaignId, rows: list[Any] = Body(...)) -> Any:
-    """Ad spend rows `[{"hour": "2026-11-11T20:00+08:00", "channel": "search_ads", "spend_fen": 1200000}]`.
-
-    All or nothing: spend rows add up and carry no id, so storing the good rows of a refused batch
-    would count them twice when the corrected batch is sent again. A batch with any bad row is
-    refused (422) with every bad row's index and reason, and nothing is added."""
-    from dacu.monitor.feeds import SpendItem
-
-    try:
-        good, errors = validate_items(SpendItem, batch_of(rows))
-    except BatchRefused as exc:
-        good, errors = [], [{"index": -1, "reason": str(exc)}]
-    if errors:
-        from dacu.web.problems import Problem
-
-        detail = f"{len(errors)} bad row(s), nothing added: " + "; ".join(
-            f"rows[{e['index']}].{e['reason']}" for e in errors[:5]
-        )
-        raise Problem(422, "validation", detail, extra={"errors": errors})
-    monitor = await _serving(request, campaign_id)
-    if isinstance(monitor, Response):
-        return monitor
-    checked = [row.model_dump() for _, row in good]
-    added = await run_in_threadpool(monitor.add_spend, checked)
-    DOCUMENTS.forget(monitor)  # spend does not bump the version
-    return {"added": added}
-
-
-async def _feed(
-    request: Request, campaign_id: str, model: type, store: Callable[[LiveMonitor, list], int]
-) -> JSONResponse:
-    """Validate a POSTed JSON array item by item (`dacu.web.batch.validate_items`), store the
-    good items in the campaign's monitor, and answer {accepted, rejected: [{index, reason}]}; a
-    body that is not a non-empty array (at most `MAX_ITEMS`) is refused whole, nothing stored."""
-    from dacu.monitor.feeds import answer
-
-    try:
-        items = json.loads(await request.body())
-    except ValueError as exc:
-        raise HTTPException(400, f"body: not JSON ({exc})") from None
-    try:
-        good, bad = validate_items(model, batch_of(items))
-    except BatchRefused as exc:
-        body, status = answer(0, [{"index": -1, "reason": str(exc)}])
-        return JSONResponse(body, status_code=status)
-    monitor = await _serving(request, campaign_id)
-    if isinstance(monitor, Response):
-        return monitor  # type: ignore[return-value]
-    items = [item for _, item in good]
-    stored = await run_in_threadpool(store, monitor, items) if items else 0
-    DOCUMENTS.forget(monitor)
-    body, status = answer(stored, bad)
-    return JSONResponse(body, status_code=status)
-
-
-@router.post("/api/monitor/{campaign_id}/skus")
-async def skus(request: Request, campaign_id: CampaignId) -> JSONResponse:
-    """The SKU table (商品表), added or replaced by sku_id: `[{"sku_id": "SKU-SC-001", "name":
-    "澜序 精华 30ml", "category": "skincare", "price_fen": 23900, "stock": 870}]` (stock: units at
-    the campaign start). For the stock watch, its alerts and the top-SKU table."""
-    from dacu.monitor.feeds import SkuItem
-
-    return await _feed(request, campaign_id, SkuItem, lambda m, items: m.set_skus(_plain(items)))
-
-
-@router.post("/api/monitor/{campaign_id}/stock")
-async def stock(request: Request, campaign_id: CampaignId) -> JSONResponse:
-    """Stock levels (库存同步) `[{"sku_id": "SKU-SC-001", "stock": 412, "at":
-    "2026-11-11T20:00:00+08:00"}]`: units left at `at`; the units paid after it are taken off."""
-    from dacu.monitor.feeds import StockItem
-
-    return await _feed(request, campaign_id, StockItem, lambda m, items: m.set_stock(_plain(items)))
-
-
-@router.post("/api/monitor/{campaign_id}/posts")
-async def posts(request: Request, campaign_id: CampaignId) -> JSONResponse:
-    """Public-opinion posts (舆情) `[{"time": "2026-11-11T20:05:00+08:00", "text": "优惠券用不了",
-    "source": "微博", "author": "…"}]`, scored on arrival (or with their own `positive`
-    probability); the burst detector runs on the event clock and raises 负面舆情爆发."""
-    from dacu.monitor.feeds import PostItem
-
-    return await _feed(request, campaign_id, PostItem, lambda m, items: m.add_posts(items))
-
-
-@router.post("/api/monitor/{campaign_id}/coupons")
-async def coupons(request: Request, campaign_id: CampaignId) -> JSONResponse:
-    """Coupons issued and redeemed per hour `[{"hour": "2026-11-11T03:00+08:00", "coupon":
-    "C-300-50", "issued": 1200, "redeemed": 1056}]` (the platform's coupon report): the coupon
-    watch judges each slot's redemption rate against its bands and advises 增发 / 暂停 / 补发."""
-    from dacu.monitor.feeds import CouponItem
-
-    return await _feed(
-        request, campaign_id, CouponItem, lambda m, items: m.add_coupon_counts(items)
-    )
-
-
-def _plain(items: list) -> list[dict]:
-    return [item.model_dump(exclude_none=True) for item in items]
-
-
 @router.get("/api/monitor/{campaign_id}/rca")
 async def rca(
     request: Request,
@@ -582,7 +479,10 @@ def _root_cause(monitor: LiveMonitor, metric: str, minutes: int) -> dict:
     return cause.as_dict()
 
 
-# order records and traffic snapshots of shops without an event stream (own module)
+# order records and traffic snapshots of shops without an event stream, and the reference feeds
+# (spend, SKUs, stock, posts, coupon counts): their own modules
+from dacu.monitor.feeds_api import router as _feeds_router  # noqa: E402
 from dacu.monitor.intake_api import router as _intake_router  # noqa: E402
 
 router.include_router(_intake_router)
+router.include_router(_feeds_router)
