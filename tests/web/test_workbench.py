@@ -89,7 +89,7 @@ def test_a_wrong_form_says_what_dacu_check_says_next_to_the_field(world: World) 
     assert reply.text.count('class="field-error" data-key=') == 1
     assert 'value="2020-02-19T00:00"' in reply.text  # what was typed is kept
     # the very same words as `dacu check` on that file
-    from dacu.web.workbench import form_to_data, to_yaml
+    from dacu.web.campaign_form import form_to_data, to_yaml
 
     with pytest.raises(ConfigError, match=r"phases\[1\]\.end: before phases\[1\]\.start"):
         parse_campaign(to_yaml(form_to_data(bad)))

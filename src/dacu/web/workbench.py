@@ -25,10 +25,20 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from dacu.config import Campaign, parse_campaign
-from dacu.errors import ConfigError, DacuError
+from dacu.config import Campaign
+from dacu.errors import ConfigError
 from dacu.money import format_fen
 from dacu.web.auth import principal_of
+from dacu.web.campaign_form import (
+    LISTS,
+    PHASES,
+    TARGETS,
+    campaign_from_xlsx,
+    check_campaign,
+    form_to_data,
+    group_errors,
+    to_yaml,
+)
 from dacu.web.jobs import Job, JobRunner
 from dacu.web.problems import Problem
 from dacu.web.templating import render
@@ -36,16 +46,6 @@ from dacu.web.whatif import whatif_base
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 ID = r"^[A-Za-z0-9_.-]{1,64}$"
-PHASES = (("warmup", "预热期"), ("burst", "爆发期"), ("wrapup", "收尾期"), ("longtail", "长尾期"))
-TARGETS = (  # metric, label, example
-    ("gmv", "GMV 成交总额 (元)", "3000万"),
-    ("paid_gmv", "支付金额 paid (元)", "2700万"),
-    ("orders", "订单数 orders", "95000"),
-    ("uv", "访客 UV", "1800000"),
-    ("cvr", "转化率 CVR", "4.5%"),
-    ("asp", "客单价 ASP (元)", "330"),
-)
-LISTS = ("promotions", "coupons", "flash_sales", "alerts")  # written as YAML in the form
 MAPPINGS = Path(__file__).with_name("mappings")  # column mappings offered for uploads
 UPLOAD_LIMIT = 512 << 20  # bytes: a season of order exports
 
@@ -58,93 +58,6 @@ def install(app: FastAPI) -> None:
 
     app.include_router(tasks_router)  # before the workbench's /{campaign_id} pages
     app.include_router(router)
-
-
-# the campaign file from a form ------------------------------------------------------------------
-
-
-def form_to_data(form: dict[str, str]) -> dict[str, Any]:
-    """The campaign file's data from the form's fields (amounts stay as the operator wrote them,
-    in yuan: `3000万`, `¥1,200`; the campaign model parses them like the YAML file)."""
-    data: dict[str, Any] = {
-        "id": form.get("id", "").strip(),
-        "name": form.get("name", "").strip(),
-        "platform": form.get("platform", "tmall"),
-        "store": form.get("store", "").strip(),
-        "timezone": form.get("timezone", "").strip() or "Asia/Shanghai",
-        "phases": [],
-    }
-    for key, _label in PHASES:
-        start, end = form.get(f"{key}_start", "").strip(), form.get(f"{key}_end", "").strip()
-        if start or end:
-            phase = {"name": key, "start": start.replace("T", " "), "end": end.replace("T", " ")}
-            if form.get(f"{key}_label", "").strip():
-                phase["label"] = form[f"{key}_label"].strip()
-            data["phases"].append(phase)
-    data["channels"] = _rows(form.get("channels", ""), ("id", "name", "kind"))
-    data["categories"] = _rows(form.get("categories", ""), ("id", "name", "role"))
-    data["targets"] = [
-        {"metric": metric, "value": form[metric].strip()}
-        for metric, _label, _ex in TARGETS
-        if form.get(metric, "").strip()
-    ]
-    if form.get("budget_total", "").strip():
-        lines = _rows(form.get("budget_lines", ""), ("id", "channel", "amount", "gmv"))
-        data["budget"] = {"total": form["budget_total"].strip(), "lines": lines}
-    for key in LISTS:
-        text = form.get(key, "").strip()
-        if text:
-            data[key] = _yaml_list(key, text)
-    return data
-
-
-def _rows(text: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
-    """`id, 名称, kind` lines (comma or tab separated) → a list of mappings; blanks dropped."""
-    out = []
-    for line in text.splitlines():
-        cells = [c.strip() for c in re.split(r"[,，\t]", line)]
-        if any(cells):
-            out.append({k: v for k, v in zip(keys, cells, strict=False) if v})
-    return out
-
-
-def _yaml_list(key: str, text: str) -> list[Any]:
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} of the box" if mark else ""
-        raise ConfigError(f"<form>: {key}: not valid YAML{where}") from None
-    if not isinstance(value, list):
-        raise ConfigError(f"<form>: {key}: expected a list (lines starting with '- ')")
-    return value
-
-
-def to_yaml(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
-
-
-def check_campaign(text: str, source: str) -> tuple[Campaign | None, dict[str, list[str]]]:
-    """`dacu check`'s rules (and the promotion engine's), errors grouped by top-level key."""
-    try:
-        campaign = parse_campaign(text, source=source)
-        from dacu.promo import load_promotions
-
-        load_promotions(campaign)
-    except DacuError as exc:
-        return None, group_errors(str(exc))
-    return campaign, {}
-
-
-def group_errors(message: str) -> dict[str, list[str]]:
-    """`src: phases[1].end: before … (line 9)` lines → {"phases": [...]}; others under "_"."""
-    out: dict[str, list[str]] = {}
-    for line in message.splitlines():
-        match = re.match(r"^[^:]*: ([A-Za-z_]+)", line)
-        if line.startswith("<form>: "):  # the form has no file lines to point at
-            line = re.sub(r" \(line \d+\)$", "", line.removeprefix("<form>: "))
-        out.setdefault(match.group(1) if match else "_", []).append(line)
-    return out
 
 
 # pages ------------------------------------------------------------------------------------------
@@ -200,7 +113,7 @@ async def create_from_yaml(request: Request) -> Response:
         return _new(request, {}, {"_": ["请选择 YAML 文件 choose a YAML file"]}, 422, upload=True)
     raw = await upload.read()
     if upload.filename.lower().endswith(".xlsx"):  # the workbook of `dacu init --xlsx`
-        text, errors = _from_xlsx(raw, upload.filename)
+        text, errors = campaign_from_xlsx(raw, upload.filename)
         if errors:
             return _new(request, {}, errors, status=422, upload=True)
     else:
@@ -210,20 +123,6 @@ async def create_from_yaml(request: Request) -> Response:
         return _new(request, {}, errors, status=422, upload=True)
     _save(request, campaign, text, source=upload.filename)
     return RedirectResponse(f"/workbench/{campaign.id}", status_code=303)
-
-
-def _from_xlsx(raw: bytes, name: str) -> tuple[str, dict[str, list[str]]]:
-    import tempfile
-
-    from dacu.config_xlsx import load_campaign_xlsx
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(name).name
-        path.write_bytes(raw)
-        try:
-            return load_campaign_xlsx(path)[0], {}
-        except ConfigError as exc:
-            return "", {"_": str(exc).splitlines()}
 
 
 def _save(request: Request, campaign: Campaign, text: str, *, source: str) -> None:
