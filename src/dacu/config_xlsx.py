@@ -25,7 +25,7 @@ SHEETS: dict[str, tuple[str, tuple[str, ...]]] = {  # sheet → (campaign key, c
 }
 MAIN = "活动 campaign"
 MAIN_KEYS = ("id", "name", "platform", "store", "timezone")
-EXAMPLE = {
+EXAMPLE: dict[str, list[tuple[str, ...]]] = {
     MAIN: [
         ("id", "double11-2026"),
         ("name", "2026 双11 全店大促"),
@@ -85,7 +85,7 @@ def read_campaign_xlsx(path: Path) -> tuple[str, dict[tuple, str]]:
     for title, (key, columns) in SHEETS.items():
         if title not in book.sheetnames:
             continue
-        items = []
+        items: list[dict[str, str]] = []
         for n, row in enumerate(_rows(book[title]), start=2):
             if not any(row):
                 continue

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -166,7 +167,7 @@ def authenticate(session: Session, username: str, password: str) -> UserRow | No
     return user
 
 
-def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def check_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:
         raise DacuError(
@@ -175,9 +176,7 @@ def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(scopes))
 
 
-def create_key(
-    session: Session, name: str, scopes: list[str] | tuple[str, ...], *, actor: str = "cli"
-) -> NewKey:
+def create_key(session: Session, name: str, scopes: Sequence[str], *, actor: str = "cli") -> NewKey:
     """Create an API key; the returned token is the only time the secret is visible."""
     chosen = check_scopes(scopes)
     key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)

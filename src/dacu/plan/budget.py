@@ -288,7 +288,7 @@ def raise_channel_targets(
     room = sum(want[k] for k in donors)
     if not raised or extra > room:
         return
-    new = {**want, **raised}
+    new: dict[str, float] = {**want, **raised}
     for k in donors:
         new[k] = want[k] * (room - extra) / room
     ratio = {k: new[k] / want[k] if want[k] else 1.0 for k in want}

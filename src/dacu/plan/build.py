@@ -126,7 +126,9 @@ def build_plan(
     capacity = check_capacity([r.orders for r in hourly if r.channel is None], campaign.capacity)
     days = len(campaign.days())
     risks = [Risk(**r.__dict__) for r in risk_register(days, capacity)]
-    day_totals = [(r.day, r.gmv_fen) for r in daily if r.channel is None]
+    day_totals = [(r.day, r.gmv_fen) for r in daily if r.channel is None and r.day is not None]
+    reconciled = ctx.reconciled
+    assert reconciled is not None  # _top reconciled the targets
     return Plan(
         campaign_id=campaign.id,
         campaign_name=campaign.name,
@@ -152,8 +154,8 @@ def build_plan(
         ),
         notes=ctx.notes,
         reconciliation={
-            "source": ctx.reconciled.source,
-            "conflicts": [c.to_dict() for c in ctx.reconciled.conflicts],
+            "source": reconciled.source,
+            "conflicts": [c.to_dict() for c in reconciled.conflicts],
         },
         feasibility=ctx.feasibility,
         splits=_splits(root),
@@ -191,7 +193,7 @@ def _top(ctx: _Context) -> Values:
         if d["uv"].sum() and d["buyers"].sum():
             past["cvr"] = float(d["buyers"].sum() / d["uv"].sum())
             past["asp"] = float(d["gmv_fen"].sum() / d["buyers"].sum())
-        _forecast(ctx)
+        _forecast(ctx, history)
     proposal = ctx.forecast.get("proposal") or {}
     result = reconcile(
         given_targets(campaign, _last_year(ctx)),
@@ -212,7 +214,7 @@ def _top(ctx: _Context) -> Values:
             shown = format_pct(v.cvr) if metric == "cvr" else f"¥{v.asp_fen / 100:,.0f}"
             where = "历史 history" if src[metric] == "history" else "默认 defaults"
             ctx.notes.append(f"{metric.upper()} {shown} 来自{where}")
-    if proposal.get("expected") and past:
+    if proposal.get("expected") and past and history is not None:
         ctx.feasibility = feasibility(
             result.values,
             proposal["expected"],
@@ -246,8 +248,8 @@ def _paid_roi(daily: pd.DataFrame) -> float | None:
     return float(paid["gmv_fen"].sum() / daily["spend_fen"].sum())
 
 
-def _forecast(ctx: _Context) -> None:
-    section, by_day = plan_forecast(ctx.history.daily, ctx.campaign.days(), ctx.growth)
+def _forecast(ctx: _Context, history: PlanHistory) -> None:
+    section, by_day = plan_forecast(history.daily, ctx.campaign.days(), ctx.growth)
     ctx.forecast, ctx.baseline_by_day = section, by_day
 
 

@@ -172,6 +172,7 @@ def budget_optimize(
 
     if objective not in ("gmv", "profit"):
         raise InputError(f"--objective: expected gmv or profit, got {objective!r}")
+    goal: Literal["gmv", "profit"] = "profit" if objective == "profit" else "gmv"
     _, fit = _fit(weekly, date, target, channels, controls, seasonality, saturation)
     result = optimize_budget(
         [c.curve for c in fit.channels],
@@ -181,9 +182,9 @@ def budget_optimize(
         caps=_bounds(cap, "--cap"),
         emergency=parse_ratio(emergency),
         elastic=parse_ratio(elastic),
-        objective=objective,
+        objective=goal,
         margin=margin,
-    )  # type: ignore[arg-type]
+    )
     if _format(fmt) == "json":
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return

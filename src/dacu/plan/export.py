@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import date, datetime
 from pathlib import Path
 
@@ -19,8 +20,8 @@ def _sheet(
     name: str,
     header: list[str],
     rows: list[list],
-    money_cols: set[int] = frozenset(),
-    pct_cols: set[int] = frozenset(),
+    money_cols: Collection[int] = frozenset(),
+    pct_cols: Collection[int] = frozenset(),
 ):
     """A plain sheet: money cells (fen in the rows) in yuan as ¥#,##0.00, ratios as percent,
     ISO days and hours as real dates, the header frozen."""
@@ -267,7 +268,7 @@ def write_charts(plan: Plan, campaign, folder: Path) -> list[Path]:
     )
     hours = [r for r in plan.hourly if r.channel is None]
     hour_fig = go.Figure(
-        go.Bar(x=[r.hour[11:16] for r in hours], y=[r.gmv_fen / 100 for r in hours])
+        go.Bar(x=[(r.hour or "")[11:16] for r in hours], y=[r.gmv_fen / 100 for r in hours])
     )
     hour_fig.update_layout(title="爆发日分时GMV目标 peak-day hourly targets (¥)")
     paths = []

@@ -61,7 +61,7 @@ def _budget(plan: Plan, data: dict, source: str) -> list[str]:
         return []
     cites = "、".join(data.get("roi_lessons") or ["roi"])
     movable = [c for c in rows if rows[c].spend_fen > (rows[c].floor_fen or 0)]
-    open_ = [c for c in rows if rows[c].cap_fen is None or rows[c].cap_fen > rows[c].spend_fen]
+    open_ = [c for c in rows if (cap := rows[c].cap_fen) is None or cap > rows[c].spend_fen]
     worst = min(movable, key=lambda c: roi[c], default=None)
     best = max(open_, key=lambda c: roi[c], default=None)
     if worst is None or best is None or roi[best] <= roi[worst]:

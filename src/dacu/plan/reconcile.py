@@ -144,12 +144,13 @@ def given_targets(campaign: Campaign, last_year: Mapping[str, float] | None) -> 
         if target.relative:
             basis = _basis(campaign, target.of or "last_year", last_year, index)
             value = basis.get(key)
+            change = target.change or 0.0  # relative means change is set
             if value is None:
                 raise ConfigError(
                     f"targets[{index}]: {target.metric} {target.change:+.0%} of {target.of} — "
                     f"{target.of} has no {target.metric} (add it to past_campaigns)"
                 )
-            out.setdefault(key, value * (1 + target.change))
+            out.setdefault(key, value * (1 + change))
         else:
             out.setdefault(key, float(target.value))
     return out

@@ -21,7 +21,7 @@ import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -360,6 +360,8 @@ def _best_start(design: _Design, low: FloatArray, high: FloatArray) -> FloatArra
         )
         if result.cost < best_cost:
             best, best_cost = result.x, result.cost
+    if best is None:  # every start ended with a NaN cost
+        raise InputError("response curves: no starting point gave a finite fit (NaN in the data?)")
     return best
 
 
@@ -401,7 +403,11 @@ def _summarise(
             design.l_max,
             design.saturation,
         )
-        q = lambda v: tuple(float(x) for x in np.quantile(v, [tail, 1 - tail]))  # noqa: E731
+
+        def q(v: FloatArray) -> tuple[float, float]:
+            low, high = np.quantile(v, [tail, 1 - tail])
+            return float(low), float(high)
+
         intervals = {
             "alpha": q(d_alpha[:, c]),
             "half_sat": q(d_k[:, c] * design.x_scale[c]),
@@ -443,7 +449,7 @@ def _mape(y: FloatArray, fitted: FloatArray) -> float:
 
 def fit_dict(fit: BudgetFit) -> dict:
     """JSON-ready dict of a fit (floats rounded for reading)."""
-    return _round(fit.to_dict())
+    return cast(dict, _round(fit.to_dict()))
 
 
 def _round(value: object) -> object:

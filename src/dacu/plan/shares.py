@@ -181,7 +181,7 @@ def dimension_shares(
                 normalise({k: v * ratio[k] for k, v in grouped["buyers"].items()}),
             )
             history_uv = normalise(grouped["uv"].to_dict())
-            notes += _stretched(column, ratio, shares.uv, history_uv, names or {})
+            notes += _stretched(column, ratio, shares.uv or {}, history_uv, names or {})
             return shares
     notes.append(f"{column} 占比无历史，平均分配 no history by {column}: equal shares")
     return Shares(rebalance({k: 1.0 for k in keys}, overrides))

@@ -52,7 +52,7 @@ def _paid(wh: Any, start: datetime, end: datetime, dim: str | None, value: str |
     rows = wh.to_arrow(
         pays.mutate(mine=mine).group_by("mine").agg(fen=pays.amount_fen.sum())
     ).to_pylist()
-    out = {bool(r["mine"]): int(r["fen"] or 0) for r in rows}
+    out: dict[bool | str, int] = {bool(r["mine"]): int(r["fen"] or 0) for r in rows}
     out["uv"] = int(wh.to_arrow(ev.aggregate(uv=ev.user_id.nunique())).to_pylist()[0]["uv"] or 0)
     return out
 
@@ -227,11 +227,17 @@ def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
 
     flash = [str(f.get("sku_id")) for f in campaign.flash_sales if f.get("sku_id")]
     ev = wh.events()
-    span = {"start": campaign.start, "end": campaign.end, "exclude_skus": flash}
-    features = wh.to_arrow(customer_features(ev, **span)).to_pandas()
+    features = wh.to_arrow(
+        customer_features(ev, start=campaign.start, end=campaign.end, exclude_skus=flash)
+    ).to_pandas()
     if len(features) < 2:
         return []
-    links = [(r["user_id"], r["link"]) for r in wh.to_arrow(basket_links(ev, **span)).to_pylist()]
+    links = [
+        (r["user_id"], r["link"])
+        for r in wh.to_arrow(
+            basket_links(ev, start=campaign.start, end=campaign.end, exclude_skus=flash)
+        ).to_pylist()
+    ]
     result = score_customers(features, links=links, flash_skus=flash)
     flagged = result.flagged.set_index("user_id")
     firsts = _first_orders(wh, campaign, [u for g in result.clusters for u in g])

@@ -65,8 +65,8 @@ def open_warehouse(url: str | None = None) -> Warehouse:
         from dacu.warehouse.spark_store import SparkWarehouse
 
         master, _, query = rest.partition("?")  # not urlsplit: local[2] is no host name
-        path = parse_qs(query).get("path", [os.environ.get("DACU_SPARK_PATH", "dacu-spark")])
-        return SparkWarehouse(url, master or "local[2]", path[0])
+        paths = parse_qs(query).get("path", [os.environ.get("DACU_SPARK_PATH", "dacu-spark")])
+        return SparkWarehouse(url, master or "local[2]", paths[0])
     raise WarehouseError(
         f"unknown warehouse URL {url!r}: expected duckdb:///FILE.duckdb, duckdb://:memory: "
         "or pyspark://local[2]"

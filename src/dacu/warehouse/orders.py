@@ -187,7 +187,9 @@ def order_rules(chosen: dict[str, str], window: TimeWindow) -> list[Rule]:
     for name in ("order_amount", "paid_amount", "refund_amount", "quantity"):
         if name in chosen:
             rules.append((chosen[name], f"{name} < 0", f"'negative {name.replace('_', ' ')}'"))
-    times = {f: chosen[f] for f in ("order_ts", "pay_ts", "refund_ts") if f in chosen}
+    times: dict[str, str] = {
+        f: chosen[f] for f in ("order_ts", "pay_ts", "refund_ts") if f in chosen
+    }
     return rules + time_window_rules(times, window)
 
 

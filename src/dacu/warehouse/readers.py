@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import duckdb
 import pyarrow as pa
@@ -42,8 +42,10 @@ class Staged:
 
 
 def _open_bytes(path: Path) -> IO[bytes]:
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    return gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+    # closed by the caller; gzip.open owns its file (GzipFile(fileobj=...) would leave it open)
+    if path.suffix == ".gz":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return open(path, "rb")
 
 
 def detect_encoding(path: Path) -> str:
@@ -122,7 +124,7 @@ def stage_csv(
     encoding = encoding or detect_encoding(path)
     header = columns is None
     delimiter = sniff_delimiter(first_line(path, encoding))
-    names = read_header(path, encoding, delimiter) if header else list(columns)
+    names = read_header(path, encoding, delimiter) if columns is None else list(columns)
     _check_names(names, path)
     malformed_text: list[str] = []
 

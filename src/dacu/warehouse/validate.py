@@ -10,6 +10,7 @@ idempotent). Reference tables: required fields present, integers not negative.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ REJECTS = "_dacu_rejects"
 Rule = tuple[str, str, str]  # (column shown, SQL condition that breaks the rule, SQL reason)
 
 
-def _sql_list(values: object) -> str:
+def _sql_list(values: Iterable[object]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 

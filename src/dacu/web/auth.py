@@ -133,7 +133,8 @@ def csrf_token(request: Request) -> str:
 async def _check_csrf(request: Request) -> None:
     sent = request.headers.get("x-csrf-token")
     if not sent and "form" in request.headers.get("content-type", ""):
-        sent = (await request.form()).get("csrf_token")
+        field = (await request.form()).get("csrf_token")
+        sent = field if isinstance(field, str) else None  # an uploaded file is no token
     expected = request.session.get("csrf")
     if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
         raise Problem(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -217,7 +217,7 @@ def _is_tag(part: Any) -> bool:
     return isinstance(part, str) and ("-" in part or "[" in part or part in ("str", "int"))
 
 
-def _reason(loc: tuple, error: dict) -> str:
+def _reason(loc: tuple, error: Mapping[str, Any]) -> str:
     where = ".".join(str(part) for part in loc if not _is_tag(part)) or "item"
     value = error.get("input")
     shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "…"

@@ -9,6 +9,7 @@ import json
 from pathlib import Path as FsPath
 from typing import Any
 
+import plotly
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
@@ -22,7 +23,7 @@ from dacu.web.problems import Problem
 from dacu.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-PLOTLY_JS = FsPath(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_JS = FsPath(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def _safe_next(target: str | None) -> str:

@@ -111,7 +111,7 @@ def environment() -> Environment:
 
 def _session(request: Request) -> dict[str, Any]:
     """The session dict, or an empty one outside the session middleware (500 pages)."""
-    return request.scope.get("session") if "session" in request.scope else {}
+    return request.scope.get("session", {})
 
 
 def request_lang(request: Request) -> str:
