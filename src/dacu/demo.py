@@ -36,7 +36,8 @@ def run_demo(out: Path, *, scale: float = 1.0, campaign_file: Path = EXAMPLE) ->
     console.rule(f"[bold]dacu demo · {original.name} · {original.store}")
     written: dict[str, Path] = {}
     sim_dir = out / "sim"
-    with _step("1/6 模拟 simulate", f"dacu sim --campaign {campaign_file} --out {sim_dir}"):
+    sized = f" --scale {scale:g}" if scale != 1.0 else ""  # the sim's default is the demo's
+    with _step("1/6 模拟 simulate", f"dacu sim --campaign {campaign_file} --out {sim_dir}{sized}"):
         from dacu.sim import simulate
 
         result = simulate(original, out=sim_dir, scale=scale)
