@@ -1,6 +1,6 @@
 # dacu — two commands on a fresh machine with Python 3.11, pip and make:
 #   make demo   simulate a Double 11 campaign, load it, plan it, monitor it, write its review
-#   make test   run every test
+#   make test   run every test (two workers, the slowest files first: tests/conftest.py)
 #   make check  lint (ruff), types (mypy), then every test — what CI runs
 PYTHON ?= python3
 VENV   := .venv
@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/dacu demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -14,10 +14,11 @@ from dacu.demo import EXAMPLE, run_demo
 
 
 @pytest.mark.slow
-def test_demo_writes_every_stage(tmp_path: Path) -> None:
-    """`make demo` itself (the default scale, about a minute): every stage's files, and the peak
-    day's alerts checked against the simulator's truth."""
+def test_demo_writes_every_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make demo` itself (the default scale, about a minute): every stage's files, the commands
+    it prints, and the peak day's alerts checked against the simulator's truth."""
     written = run_demo(tmp_path)
+    _assert_the_printed_commands_are_dacus(capsys.readouterr().out, tmp_path)
     for name in (
         "campaign",
         "warehouse",
@@ -53,6 +54,28 @@ def test_demo_writes_every_stage(tmp_path: Path) -> None:
 
     _assert_the_injected_incidents_are_alerted(alerts, truth, tmp_path / "sim")
     _assert_planned_rushes_are_named(alerts, scaled)
+
+
+def _assert_the_printed_commands_are_dacus(output: str, out: Path) -> None:
+    """Each step's printed command parses with dacu's own options and names files the demo
+    wrote; the replay's feeds what the demo fed: the plan, the SKU table and the stock counts,
+    over the peak day only (issue #16)."""
+    import shlex
+
+    from tests.test_help_paths import all_commands
+
+    commands = dict(all_commands())
+    printed = [shlex.split(line.strip()[2:]) for line in output.splitlines() if "$ dacu " in line]
+    assert len(printed) == 6, output
+    for args in printed:
+        name = max((n for n in commands if args[: len(n.split())] == n.split()), key=len)
+        commands[name].make_context(name, args[len(name.split()) :])  # an unknown option raises
+        for arg in args:
+            if arg.startswith(str(out)):
+                assert Path(arg).exists(), (name, arg)
+    [replay] = [a for a in printed if a[:3] == ["dacu", "monitor", "replay"]]
+    assert replay[replay.index("--stock") + 1] == str(out / "sim" / "stock.csv")
+    assert {"--plan", "--skus", "--since", "--until"} <= set(replay)
 
 
 def _assert_planned_rushes_are_named(alerts: list[dict], campaign) -> None:

@@ -36,7 +36,8 @@ def run_demo(out: Path, *, scale: float = 1.0, campaign_file: Path = EXAMPLE) ->
     console.rule(f"[bold]dacu demo · {original.name} · {original.store}")
     written: dict[str, Path] = {}
     sim_dir = out / "sim"
-    with _step("1/6 模拟 simulate", f"dacu sim --campaign {campaign_file} --out {sim_dir}"):
+    sized = f" --scale {scale:g}" if scale != 1.0 else ""  # the sim's default is the demo's
+    with _step("1/6 模拟 simulate", f"dacu sim --campaign {campaign_file} --out {sim_dir}{sized}"):
         from dacu.sim import simulate
 
         result = simulate(original, out=sim_dir, scale=scale)
@@ -175,7 +176,7 @@ def _monitor_step(
     monitor_dir = out / "monitor"
     command = (
         f"dacu monitor replay -c {campaign_path} -e {sim_dir}/events.parquet "
-        f"--plan {out}/plan/plan.json --skus {sim_dir}/skus.parquet "
+        f"--plan {out}/plan/plan.json --skus {sim_dir}/skus.parquet --stock {sim_dir}/stock.csv "
         f"--since {_local(window.start, campaign)} --until {_local(window.end, campaign)} "
         f"--step {DEMO_STEP_TEXT} --out {monitor_dir}"
     )
@@ -229,7 +230,7 @@ def replay_window(
         skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
         step=DEMO_STEP,
     )
-    levels = stock_levels(sim_dir)
+    levels = stock_levels(sim_dir, campaign)
     feed = _feed_with_progress if show else _feed
     events = pq.read_table(sim_dir / "events.parquet")
     if lead is not None:
@@ -253,28 +254,20 @@ def replay_window(
     return path
 
 
-def stock_levels(sim_dir: Path) -> list[dict[str, Any]]:
-    """The shop's stock feed of the simulated world: each injected stock-out is its SKU
-    counted at 0 when it starts (the warehouse system knows before the orders stop)."""
-    from datetime import datetime
+def stock_levels(sim_dir: Path, campaign: Campaign) -> list[dict[str, Any]]:
+    """The shop's stock counts of the simulated world (stock.csv, `dacu monitor replay --stock`)."""
+    from dacu.monitor.commands import read_stock
 
-    truth = json.loads((sim_dir / "truth.json").read_text(encoding="utf-8"))
-    return [
-        {"sku_id": i["sku"], "stock": 0, "at": datetime.fromisoformat(i["start"])}
-        for i in truth["incidents"]
-        if i["kind"] == "stockout" and i.get("sku")
-    ]
+    return read_stock(sim_dir / "stock.csv", campaign.timezone)
 
 
 def _accept(monitor: Any, batch: Any, levels: list[dict[str, Any]]) -> None:
     """One slice of events, after the stock counts taken by its first event's time."""
-    import pyarrow.compute as pc
+    from dacu.monitor.commands import counts_due
 
-    first = pc.min(batch["ts"]).as_py()
-    due = [level for level in levels if first is not None and level["at"] <= first]
+    due = counts_due(levels, batch)
     if due:
         monitor.set_stock(due)
-        levels[:] = [level for level in levels if level not in due]
     monitor.collector.accept(_records(batch))
 
 

@@ -103,3 +103,75 @@ def test_positive_posts_never_change_the_bursts(negative_minutes, positive_minut
     negatives = [post(m, 0.1) for m in negative_minutes]
     positives = [post(m, 0.9) for m in positive_minutes]
     assert detect_bursts(negatives + positives) == detect_bursts(negatives)
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    """One compiled pipeline for every example, as the live watch keeps one for the day."""
+    from dacu.analyze.fraud.features import CompiledFeatures
+
+    pipeline = CompiledFeatures(_table([("u1", "s1", "pv", 0, "A", 0)]).schema, ["B"])
+    yield pipeline
+    pipeline.close()
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(row, min_size=1, max_size=25), st.integers(0, 5000), st.integers(0, 5000))
+def test_compiled_features_equal_the_expressions(compiled, rows, a, b):
+    """The live watch's compiled SQL on a window cut in Arrow gives exactly the frame and links
+    of `customer_features`/`basket_links` with start/end (history before the window included)."""
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    from dacu.analyze.fraud.features import basket_links
+
+    start, end = T0 + timedelta(seconds=min(a, b)), T0 + timedelta(seconds=max(a, b) + 1)
+    history = _table(rows)
+    ts = history["ts"]
+    window = history.filter(pc.and_(pc.greater_equal(ts, start), pc.less(ts, end)))
+    frame, links = compiled.run(history, window)
+    table = ibis.memtable(history)
+    want = customer_features(table, start=start, end=end, exclude_skus=["B"]).to_pandas()
+    pd.testing.assert_frame_equal(frame, want)
+    want_links = basket_links(table, start=start, end=end, exclude_skus=["B"]).to_pyarrow()
+    assert sorted(links) == sorted(zip(*want_links.to_pydict().values(), strict=True))
+
+
+features_row = st.fixed_dictionaries(
+    {
+        "orders": st.integers(1, 4),
+        "views": st.integers(0, 3),
+        "carts": st.integers(0, 2),
+        "refunds": st.integers(0, 3),
+        "orders_no_browse": st.integers(0, 2),
+        "distinct_skus": st.integers(1, 3),
+        "top_sku_orders": st.integers(1, 4),
+        "mean_pay_seconds": st.sampled_from([2.0, 60.0, float("nan")]),
+        "account_age_seconds": st.sampled_from([10.0, 5000.0]),
+        "observed_seconds": st.sampled_from([100.0, 200_000.0]),
+        "basket_peers": st.integers(0, 7),
+        "top_sku": st.sampled_from(["A", "F"]),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(features_row, min_size=1, max_size=40),
+    st.lists(st.tuples(st.integers(0, 39), st.integers(0, 3)), max_size=40),
+)
+def test_every_flagged_account_is_a_candidate(rows, pairs):
+    """`flag_candidates` (no forest) holds every account `score_customers` flags, whatever the
+    forest scores: the live watch may skip the forest when all of them were alerted."""
+    import pandas as pd
+
+    from dacu.analyze.fraud import flag_candidates, score_customers
+
+    features = pd.DataFrame(rows).assign(user_id=[f"c{i}" for i in range(len(rows))])
+    links = [(f"c{i}", f"device:{d}") for i, d in pairs if i < len(rows)]
+    scores = score_customers(features, links=links, flash_skus=["F"]).scores
+    candidates = set(flag_candidates(features, links=links, flash_skus=["F"]).user_id)
+    assert set(scores.user_id[scores.flagged]) <= candidates
+    # exactly the accounts within the anomaly rule's 1 point of the flag's 3
+    without_forest = scores.points - scores.anomaly
+    assert candidates == set(scores.user_id[without_forest >= 2])

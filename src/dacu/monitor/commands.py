@@ -92,6 +92,12 @@ def replay(
         "--coupons",
         help="Coupons per hour (CSV/JSON: hour, coupon, issued, redeemed): 分时段发券建议.",
     ),
+    stock: Path | None = typer.Option(
+        None,
+        "--stock",
+        help="Stock counts over time (CSV/JSON: sku_id, stock, at — the stock.csv `dacu sim` "
+        "writes), each fed when the replay reaches its time: 断货 from the count, not the orders.",
+    ),
     alerts_out: Path | None = typer.Option(
         None, "--alerts", help="Write the alert log here (JSON), e.g. for `dacu report review`."
     ),
@@ -103,7 +109,8 @@ def replay(
     replays it:
 
       dacu monitor replay -c examples/double11.yaml -e sim/events.parquet --plan plan.json \\
-          --skus sim/skus.parquet --since 2026-11-11T00:00 --until 2026-11-12T00:00 --step 10m
+          --skus sim/skus.parquet --stock sim/stock.csv \\
+          --since 2026-11-11T00:00 --until 2026-11-12T00:00 --step 10m
     """
     from dacu.config import load_campaign
     from dacu.monitor.live import LiveMonitor
@@ -128,6 +135,7 @@ def replay(
     )
     coupon_store = _open_coupons(store, config) if store else None  # a bad URL fails before --out
     loaded_plan = _checked_plan(plan, config.timezone) if plan else None
+    levels = read_stock(stock, config.timezone) if stock else []
     fresh_folder(out)
     monitor = LiveMonitor(
         config,
@@ -154,7 +162,7 @@ def replay(
         until=end,
         backfill=backfill,
         history=history,
-        feed=lambda m, t: _feed(m, t, batch=batch, speed=speed),
+        feed=lambda m, t: _feed(m, t, batch=batch, speed=speed, levels=levels),
     )
     if start and (backfill or history):
         console.print(
@@ -219,6 +227,34 @@ def read_items(path: Path, model: type) -> list:
     return [item for _, item in good]
 
 
+def read_stock(path: Path, tz: str) -> list[dict]:
+    """Stock counts of a CSV/JSON file ({sku_id, stock, at} in time order, as
+    `LiveMonitor.set_stock` takes them); a bad line is an error naming the file, line and field."""
+    from zoneinfo import ZoneInfo
+
+    from dacu.monitor.feeds import StockCount
+
+    zone = ZoneInfo(tz)
+    counts = [
+        {
+            "sku_id": c.sku_id,
+            "stock": c.stock,
+            "at": c.at if c.at.tzinfo else c.at.replace(tzinfo=zone),
+        }
+        for c in read_items(path, StockCount)
+    ]
+    return sorted(counts, key=lambda c: c["at"])
+
+
+def counts_due(levels: list[dict], batch: pa.Table) -> list[dict]:
+    """The stock counts taken by the time of the batch's first event, removed from `levels`:
+    a replay sets them before it accepts the batch, as the shop's stock feed would have."""
+    first = pc.min(batch["ts"]).as_py() if batch.num_rows else None
+    due = [level for level in levels if first is not None and level["at"] <= first]
+    levels[:] = [level for level in levels if level not in due]
+    return due
+
+
 def _checked_plan(path: Path, tz: str):
     """plan.json checked against its schema (key path of what is wrong), then read for pacing."""
     from dacu.monitor.pacing import load_plan
@@ -267,7 +303,7 @@ def _moment(text: str, tz: str, option: str = "--since") -> datetime:
     return parse_local_time(text, tz, option=option)
 
 
-def _feed(monitor, table: pa.Table, *, batch: int, speed: float) -> None:
+def _feed(monitor, table: pa.Table, *, batch: int, speed: float, levels: list[dict]) -> None:
     from rich.progress import Progress
 
     shown = 0
@@ -282,6 +318,9 @@ def _feed(monitor, table: pa.Table, *, batch: int, speed: float) -> None:
                 wait = (ts - first).total_seconds() / speed - (time.monotonic() - started)
                 if wait > 0:
                     time.sleep(wait)
+            due = counts_due(levels, chunk)
+            if due:
+                monitor.set_stock(due)
             result = monitor.collector.accept(_records(chunk))
             if result.rejected:
                 raise InputError(

@@ -43,6 +43,15 @@ class StockItem(_Item):
     at: Instant
 
 
+class StockCount(_Item):
+    """A line of a stock file (`dacu monitor replay --stock`): as `StockItem`, but a replay may be
+    of any date, so the time is not held to the live window, and a naive one is campaign time."""
+
+    sku_id: Id
+    stock: Count
+    at: datetime
+
+
 class SpendItem(BaseModel):
     """Ad spend of one channel in one hour (from the ad platform's report or API); a naive hour
     is read in the campaign's time zone. Spend rows add up and carry no id, so a batch of them is

@@ -12,7 +12,8 @@ from dacu.errors import ConfigError
 
 SIM_HELP = """模拟大促 — simulate a campaign world with known answers (truth.json).
 
-Writes events, spend, skus and customers (.parquet) and truth.json to --out:
+Writes events, spend, skus and customers (.parquet), truth.json and stock.csv
+(the shop's stock counts, for `dacu monitor replay --stock`) to --out:
 400 days of history (last year's Double 11 included) and the campaign, with
 repeat-buying customers (BG/NBD), channels that respond to spend (adstock +
 Hill), 满减 baskets, stock-outs, flash sales and injected incidents.

@@ -22,7 +22,7 @@ from dacu.sim.catalogue import sku_table
 from dacu.sim.customers import REGIONS, TIERS, tier_of
 from dacu.sim.day import SimState, generate_day, new_state
 from dacu.sim.incidents import Incident, demo_incidents, parse_incident, random_incidents
-from dacu.sim.truth import build_truth
+from dacu.sim.truth import STOCK_FILE, build_truth, write_stock_counts
 from dacu.sim.world import EVENTS_PER_SESSION, World, build_world
 
 ROW_GROUP = 500_000
@@ -148,6 +148,7 @@ def simulate(
     (out / "truth.json").write_text(
         json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8"
     )
+    write_stock_counts(truth, out / STOCK_FILE)
     return SimResult(out, events.total, seconds, truth)
 
 

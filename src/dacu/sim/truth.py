@@ -7,6 +7,7 @@ store); ratios are unaffected. Channel response parameters are in the units of s
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
@@ -55,6 +56,21 @@ def build_truth(
         "totals": _totals(world, state, events),
         "seconds": round(seconds, 2),
     }
+
+
+STOCK_FILE = "stock.csv"
+
+
+def write_stock_counts(truth: dict, path: Path) -> None:
+    """The shop's stock counts over time (库存同步: sku_id, stock, at), as the monitor's stock feed
+    and `dacu monitor replay --stock` take them: each injected stock-out is its SKU counted at 0
+    when it starts (the warehouse system knows before the orders stop)."""
+    lines = ["sku_id,stock,at"] + [
+        f"{i['sku']},0,{i['start']}"
+        for i in truth["incidents"]
+        if i["kind"] == "stockout" and i.get("sku")
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _calendar(world: World) -> dict:

@@ -196,6 +196,41 @@ def score_customers(
 ) -> FraudResult:
     """Rules + isolation forest + linked-account clusters → points, reasons and flags."""
     t = thresholds or Thresholds()
+    f, clusters = _linked(features, links, flash_skus)
+    f["anomaly_score"] = anomaly_scores(f, seed=seed)
+    cut = np.quantile(f["anomaly_score"], 1 - t.anomaly_share) if len(f) else 0.0
+    f["anomaly"] = (f["anomaly_score"] >= cut).astype(int) if len(f) > 1 else 0
+    hits = _hits(f, t)
+    f["points"] = (hits * np.array([r.points for r in RULES])).sum(axis=1).astype(int)
+    f["reasons_zh"], f["reasons_en"] = _reasons(hits)
+    f["flagged"] = f["points"] >= t.flag_points
+    flagged = set(f.loc[f.flagged, "user_id"])
+    groups = [g for g in clusters.groups(t.cluster_size) if flagged & set(g)]
+    return FraudResult(f, groups)
+
+
+def flag_candidates(
+    features: pd.DataFrame,
+    *,
+    links: Iterable[tuple[str, str]] = (),
+    flash_skus: Sequence[str] = (),
+    thresholds: Thresholds | None = None,
+) -> pd.DataFrame:
+    """The rows `score_customers` may flag, found without the isolation forest: those whose other
+    rules reach the flag less the anomaly rule's points. A watch that has already alerted every
+    one of them can skip the forest, the costly part of a scoring."""
+    t = thresholds or Thresholds()
+    f, _ = _linked(features, links, flash_skus)
+    f["anomaly"] = 0
+    points = (_hits(f, t) * np.array([r.points for r in RULES])).sum(axis=1)
+    anomaly_points = sum(r.points for r in RULES if r.id == "anomaly")
+    return f[points >= t.flag_points - anomaly_points]
+
+
+def _linked(
+    features: pd.DataFrame, links: Iterable[tuple[str, str]], flash_skus: Sequence[str]
+) -> tuple[pd.DataFrame, Any]:
+    """The features with `flash_only` and `cluster_size`, and the account clusters."""
     f = features.reset_index(drop=True).copy()
     f["flash_only"] = (
         ((f["distinct_skus"] == 1) & f["top_sku"].isin(list(flash_skus))).astype(int)
@@ -204,16 +239,11 @@ def score_customers(
     )
     clusters = link_clusters(f["user_id"].tolist(), links)
     f["cluster_size"] = clusters.size.astype(int) if len(f) else []
-    f["anomaly_score"] = anomaly_scores(f, seed=seed)
-    cut = np.quantile(f["anomaly_score"], 1 - t.anomaly_share) if len(f) else 0.0
-    f["anomaly"] = (f["anomaly_score"] >= cut).astype(int) if len(f) > 1 else 0
-    hits = np.column_stack([r.test(f, t) for r in RULES]) if len(f) else np.zeros((0, len(RULES)))
-    f["points"] = (hits * np.array([r.points for r in RULES])).sum(axis=1).astype(int)
-    f["reasons_zh"], f["reasons_en"] = _reasons(hits)
-    f["flagged"] = f["points"] >= t.flag_points
-    flagged = set(f.loc[f.flagged, "user_id"])
-    groups = [g for g in clusters.groups(t.cluster_size) if flagged & set(g)]
-    return FraudResult(f, groups)
+    return f, clusters
+
+
+def _hits(f: pd.DataFrame, t: Thresholds) -> np.ndarray:
+    return np.column_stack([r.test(f, t) for r in RULES]) if len(f) else np.zeros((0, len(RULES)))
 
 
 def _reasons(hits: np.ndarray) -> tuple[list[str], list[str]]:
