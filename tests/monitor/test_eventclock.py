@@ -255,3 +255,45 @@ def test_a_restart_reads_only_what_came_after_the_checkpoint(day: pa.Table, tmp_
     assert again.store.by_value("channel", *span) == whole.store.by_value("channel", *span)
     assert again.collector.accept(records(first.slice(0, 50))).duplicates == 50
     again.close()
+
+
+def test_a_crash_after_a_periodic_checkpoint_reads_only_what_came_after(
+    day: pa.Table, tmp_path: Path
+) -> None:
+    """Checkpoints every 30 minutes of event time; the process dies (no close: the store's open
+    transaction is lost). The restart reads only the segments after the last checkpoint and ends
+    with the tiles, the bounce-rate tally and the flagged bots of a monitor that never stopped."""
+    campaign = parse_campaign(CAMPAIGN + "monitor: {checkpoint_every: 30m}\n")
+    at = DAY + timedelta(hours=20, minutes=5)
+    bot = [  # 80 page views in one minute: flagged as a bot (BotFilter, > 60 a minute)
+        {
+            "event_id": f"bot{i}",
+            "ts": (at + timedelta(seconds=i / 2)).isoformat(),
+            "user_id": "bot-1",
+            "session_id": "bs",
+            "event": "pv",
+        }
+        for i in range(80)
+    ]
+    rows = sorted(bot + records(day), key=lambda r: r["ts"])
+    whole = LiveMonitor(campaign, tmp_path / "w", detectors=False)
+    dying = LiveMonitor(campaign, tmp_path / "m", detectors=False)
+    for monitor in (whole, dying):
+        for offset in range(0, len(rows), 500):
+            monitor.collector.accept(rows[offset : offset + 500])
+    dying.outbox.shutdown()
+    dying.collector.log.close()  # the process dies here: nothing more is written
+    dying.store.con.close()  # (DuckDB drops the transaction no checkpoint committed)
+    again = LiveMonitor(campaign, tmp_path / "m", detectors=False)
+    recovered = again.recover()
+    assert 0 < recovered <= len(rows) // 4  # 2 h of events, a checkpoint every 30 min
+    whole.collector.flush()
+    span = (0, 10**9)
+    assert again.store.totals(*span) == whole.store.totals(*span)
+    assert again.store.by_value("channel", *span) == whole.store.by_value("channel", *span)
+    end = DAY + timedelta(hours=21, minutes=59)
+    assert again.sessions.bounce(end) == whole.sessions.bounce(end)
+    assert again.bots.bots == whole.bots.bots == {"bot-1"}
+    assert again.collector.accept(rows[:50]).duplicates == 50
+    again.close()
+    whole.close()

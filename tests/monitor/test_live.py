@@ -148,7 +148,9 @@ def test_restart_recovers_every_acknowledged_event(tmp_path: Path) -> None:
     first.collector.flush()
     before = first.store.totals(*span)
     first.close()
-    (tmp_path / "m" / "rollups.duckdb").unlink()  # lose the rollups: the segments suffice
+    first.store.close()
+    for lost in (tmp_path / "m").glob("rollups.duckdb*"):  # lose the rollups (and their WAL):
+        lost.unlink()  # no checkpoint mark is left, and the segments and archives suffice
     second = LiveMonitor(campaign, tmp_path / "m", detectors=False)
     assert second.recover() == world.events.num_rows
     assert second.store.totals(*span) == before
@@ -235,7 +237,8 @@ def test_backfill_and_recovery_do_not_alert(tmp_path: Path) -> None:
     gmv = pc.sum(earlier.events.filter(pc.equal(earlier.events["event"], "order"))["amount_fen"])
     start = int((PEAK - timedelta(days=1)).timestamp() // 60)
     assert monitor.store.totals(start, start + 70).gmv_fen == gmv.as_py()
-    monitor.close()
+    monitor.outbox.shutdown()  # a crash: no checkpoint since the backfill, the store left open
+    monitor.collector.log.close()
     again = LiveMonitor(campaign, tmp_path / "mon", detectors=False)
     assert again.recover() == earlier.events.num_rows
     assert list(again.feed) == [] and again.store.totals(start, start + 70).gmv_fen == gmv.as_py()

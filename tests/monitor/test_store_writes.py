@@ -1,8 +1,8 @@
 """The store's write rule (dacu.monitor.store, "Writes"): an upsert is visible to queries at once,
 DuckDB gets the cells later (minute cells before a query reads their table, coarse cells of the
-sketch dims every `write_every` upserts, everything at checkpoint / close). A writer killed between
-two writes leaves a file behind the segments, and the replay of the segments recovers exactly the
-tiles of an uninterrupted run."""
+sketch dims every `write_every` upserts, everything at checkpoint / close). The file holds the state of the last checkpoint only: a writer
+killed after a checkpoint leaves the cells of that checkpoint, and the replay of the segments
+written after it recovers exactly the tiles of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from dacu.events import EVENT_SCHEMA
 from dacu.monitor.collector import Collector, SegmentLog
 from dacu.monitor.rollups import Rollups
 from dacu.monitor.store import RollupStore, to_minute
@@ -108,7 +109,10 @@ folder = sys.argv[1]
 events = pq.read_table(folder + "/events.parquet")
 collector = Collector(SegmentLog(folder + "/segments"), Rollups(),
                       RollupStore(folder + "/rollups.duckdb", write_every=WRITE_EVERY))
-feed(collector, events)
+half = events.num_rows // 2 // BATCH * BATCH
+feed(collector, events.slice(0, half))
+collector.checkpoint()
+feed(collector, events.slice(half))
 collector.store.totals(DAY, DAY + 1440)  # a query: the minute cells reach DuckDB
 assert collector.store._upserts % WRITE_EVERY, "the kill must fall between two coarse writes"
 os.kill(os.getpid(), signal.SIGKILL)
@@ -141,14 +145,43 @@ def test_a_writer_killed_between_two_writes_recovers_the_same_tiles(
     expected = tiles(uninterrupted.store)
     pvs = expected[1].pv
 
-    # the file is behind: its campaign-to-date cell was last written before the last few batches
-    behind = stored_total_pv(tmp_path / "rollups.duckdb")
-    assert behind is not None and 0 < behind < pvs
+    # the file holds the checkpoint: the first half's pvs, none of the cells written after it
+    half = world.events.num_rows // 2 // BATCH * BATCH
+    first = world.events.slice(0, half)
+    assert (
+        stored_total_pv(tmp_path / "rollups.duckdb")
+        == pc.sum(pc.equal(first["event"], "pv").cast(pa.int64())).as_py()
+    )
     again = Collector(
         SegmentLog(tmp_path / "segments"), Rollups(), RollupStore(tmp_path / "rollups.duckdb")
     )
-    assert again.recover() == world.events.num_rows
+    assert again.recover() == world.events.num_rows - half  # only what came after it
     assert tiles(again.store) == expected  # day / total UV, hourly UV, channels, SKUs, a window
     assert expected[0].uv > 0 and expected[1].buyers > 0
     again.store.close()
     assert stored_total_pv(tmp_path / "rollups.duckdb") == pvs  # recover() rewrote the file
+
+
+def test_old_hour_and_day_cells_leave_memory_and_still_answer(
+    tmp_path, world: simworld.World
+) -> None:
+    """keep_hours=0: at a checkpoint the coarse cells of the hours (and days) before the newest
+    hour leave `coarse` and are read from DuckDB — the same tiles, even after a late event lands
+    in a forgotten hour."""
+    every_time = Collector(SegmentLog(tmp_path / "a"), Rollups(), RollupStore(write_every=1))
+    bounded = Collector(
+        SegmentLog(tmp_path / "b"), Rollups(), RollupStore(tmp_path / "b.duckdb", keep_hours=0)
+    )
+    feed(every_time, world.events)
+    feed(bounded, world.events)
+    bounded.checkpoint()
+    newest = max(m for dim, m in bounded.store.coarse if dim.endswith("@h"))
+    assert {m for dim, m in bounded.store.coarse if not dim.endswith("@t")} == {newest}
+    assert tiles(bounded.store) == tiles(every_time.store)
+    late = world.events.filter(pc.equal(world.events["event"], "pv")).slice(0, 1)
+    late = late.set_column(0, "event_id", pa.array(["late-1"]))
+    late = late.set_column(2, "user_id", pa.array(["someone-new"])).cast(EVENT_SCHEMA)
+    for collector in (every_time, bounded):
+        collector._accept_table(late)
+        collector.flush()
+    assert tiles(bounded.store) == tiles(every_time.store)

@@ -13,11 +13,12 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -281,6 +282,7 @@ class SegmentLog:
         if archives:
             for path in sorted(self.folder.glob("archive-*.arrows")):
                 yield from _read_segment(path)
+            after = max(after, self._archived())  # a crash while compacting left both
         for path in self.segments():
             if self.number(path) <= after:
                 continue
@@ -298,6 +300,17 @@ def _read_segment(path: Path) -> Iterator[pa.Table]:
             return
 
 
+def _to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as out:
+        out.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_ipc(blob: bytes) -> pa.Table:
+    return pa.ipc.open_stream(blob).read_all()
+
+
 def _fsync_dir(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -307,8 +320,16 @@ def _fsync_dir(folder: Path) -> None:
 
 
 # -- the collector -----------------------------------------------------------------------------------
-CHECKPOINT = "checkpoint.json"
-RUNNING = "running"  # present while a collector runs: a restart that finds it follows a crash
+CHECKPOINT_EVERY = {"events": 1_000_000, "minutes": 60}
+"""A checkpoint after this many events taken, or this many minutes of event time, whichever first."""
+
+
+class Keeper(Protocol):
+    """A live tally kept across a restart: its state at each checkpoint, restored from it."""
+
+    def state(self) -> pa.Table: ...
+
+    def restore(self, table: pa.Table) -> None: ...
 
 
 class Collector:
@@ -321,6 +342,10 @@ class Collector:
     (`dacu.monitor.eventclock`) the events are folded in event-time order and `on_tick(moment)`
     judges the rules at each tick between them, whatever the batches were; events dated beyond
     the wall clock are quarantined. `dedup` holds the ids taken (bounded, `dacu.monitor.dedup`).
+    `keep` names the tallies fed by `inspect` and the listeners whose state a checkpoint saves
+    (bounce rate, bots). A checkpoint is taken at `close` and, with `checkpoint_every`
+    ({"events": n, "minutes": m}, the live monitor passes CHECKPOINT_EVERY or the campaign's),
+    after n events taken or m minutes of event time, whichever comes first.
     """
 
     def __init__(
@@ -336,6 +361,8 @@ class Collector:
         clock: EventClock | None = None,
         on_tick: Callable[[datetime], None] | None = None,
         dedup: Dedup | None = None,
+        keep: Mapping[str, Keeper] | None = None,
+        checkpoint_every: Mapping[str, int] | None = None,
     ) -> None:
         self.log, self.rollups, self.store = log, rollups, store
         self.tz = ZoneInfo(tz)
@@ -344,78 +371,93 @@ class Collector:
         self.inspect = inspect  # sees a batch before the rollups (bot flagging)
         self.clock, self.on_tick = clock, on_tick
         self.dedup = dedup if dedup is not None else Dedup()
+        self.keep = dict(keep or {})
+        self.every = dict(checkpoint_every) if checkpoint_every else None
         self.quiet = False  # backfill and recovery: fold, judge nothing
-        running = log.folder.parent / RUNNING
-        self.crashed = running.exists()  # the last collector here did not close
-        running.touch()
         self.rollups.loader = self.store.cell  # for cells evicted from memory (Rollups.evict)
         self.lock = threading.Lock()
         self.flush_every = 0.5  # seconds between upserts of changed rollup cells into the store
         self._flushed = 0.0
+        self._since: tuple[int, int | None] = (0, None)  # events and minute at the last checkpoint
 
     def recover(self) -> int:
-        """Rebuild the state after a restart: from the last checkpoint (rollups in the store,
-        ids in the dedup index) plus the segments written after it; without one, every
-        segment. Returns the events read."""
-        # after a crash the store may hold cells written after the checkpoint: replay everything
-        mark = None if self.crashed else self._read_checkpoint()
-        after = 0
+        """Rebuild the state after a restart, clean or not: from the last checkpoint (rollup
+        cells and marks committed together in the store, ids in the dedup index) plus the
+        segments written after it; without one (a new or lost store file), every segment and
+        archive. Ends with a checkpoint. Returns the events read."""
+        marks = self.store.marks()
+        mark = json.loads(marks["mark"]) if "mark" in marks else None
+        after, carried = 0, []
         if mark is not None:
             after = int(mark["segment"])
             self.dedup.resume()
             span = self.store.span()
             self.rollups.resume(self.store.cell, span[1] if span else None)
+            self.rollups.events = int(mark.get("events") or 0)
             if self.clock is not None and mark.get("latest_us") is not None:
                 self.clock.latest = int(mark["latest_us"])
+            for name, keeper in self.keep.items():
+                if f"keep:{name}" in marks:
+                    keeper.restore(_from_ipc(marks[f"keep:{name}"]))
+            if "pending" in marks:  # events taken before the checkpoint, waiting for their tick
+                carried = [_from_ipc(marks["pending"])]
         count = 0
         self.quiet = True
         try:
-            for table in self.log.replay(after=after, archives=mark is None):
-                self.dedup.add(table)
-                self._fold(table)
-                count += table.num_rows
+            for table in chain(carried, self.log.replay(after=after, archives=mark is None)):
+                if table.num_rows:
+                    self.dedup.add(table)
+                    self._fold(table)
+                    count += table.num_rows
         finally:
             self.quiet = False
-        self.flush()
-        self.store.checkpoint()  # every rebuilt cell, coarse ones too: the file equals the segments
-        return count
+        self.checkpoint(compact=True)  # the next restart, even after a crash, starts from here
+        return count - sum(t.num_rows for t in carried)
 
     def checkpoint(self, *, compact: bool = True) -> dict:
-        """Make a restart read only what comes after now: fold what waits for its tick, write
-        every rollup cell and every id, close the segment; then (`compact`) merge the segments
-        the checkpoint covers into one compressed archive."""
+        """Make a restart read only what comes after now: every rollup cell, the kept tallies,
+        the events waiting for their tick and the mark (segments covered) committed together in
+        the store, every id in the dedup index, the segment closed; then (`compact`) merge the
+        segments the checkpoint covers into one compressed archive."""
         with self.lock:
-            if self.clock is not None:
-                for part, _ in self.clock.drain():
-                    self._fold_part(part)
-            self.flush()
-            self.store.checkpoint()
-            self.dedup.checkpoint()
-            segment = self.log.roll()
-            mark = {
-                "segment": segment,
-                "latest_us": None if self.clock is None else self.clock.latest,
-                "events": self.rollups.events,
-            }
-            path = self.log.folder.parent / CHECKPOINT
-            tmp = path.with_name(f".{CHECKPOINT}.tmp")
-            tmp.write_text(json.dumps(mark), encoding="utf-8")
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            mark = self._checkpoint()
         if compact:
-            mark["compacted"] = self.log.compact(upto=segment)
+            mark["compacted"] = self.log.compact(upto=mark["segment"])
         return mark
 
-    def _read_checkpoint(self) -> dict | None:
-        path = self.log.folder.parent / CHECKPOINT
-        if not path.exists():
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
+    def _checkpoint(self) -> dict:
+        self.flush()
+        self.dedup.checkpoint()  # before the commit: a mark never covers an id not on disk
+        segment = self.log.roll()
+        mark = {
+            "segment": segment,
+            "latest_us": None if self.clock is None else self.clock.latest,
+            "events": self.rollups.events,
+        }
+        marks = {"mark": json.dumps(mark).encode()}
+        marks |= {f"keep:{name}": _to_ipc(k.state()) for name, k in self.keep.items()}
+        if self.clock is not None and self.clock.pending:
+            marks["pending"] = _to_ipc(pa.concat_tables(self.clock.pending))
+        else:
+            marks["pending"] = _to_ipc(EVENT_SCHEMA.empty_table())
+        self.store.checkpoint(marks)
+        self._since = (self.rollups.events, self.rollups.newest)
+        return mark
+
+    def _due(self) -> bool:
+        if self.every is None:
+            return False
+        events, minute = self._since
+        if minute is None:
+            self._since = (events, self.rollups.newest)
+            return False
+        return self.rollups.events - events >= self.every.get(
+            "events", 2**62
+        ) or self.rollups.newest - minute >= self.every.get("minutes", 2**62)
 
     def close(self) -> None:
-        """Close the segment log and write every pending cell to the store file (a clean shutdown)."""
-        self.checkpoint(compact=False)  # a clean shutdown: the next start reads from here
-        (self.log.folder.parent / RUNNING).unlink(missing_ok=True)
+        """A clean shutdown: a checkpoint (the next start reads from here), the segment closed."""
+        self.checkpoint(compact=False)
 
     def accept_body(self, body: bytes) -> IngestResult:
         items, unparsable = parse_body(body)
@@ -457,6 +499,8 @@ class Collector:
                 if self.sink is not None:
                     self.sink(table)
                 self._fold(table)
+                if not self.quiet and self._due():
+                    self._checkpoint()
         return IngestResult(table.num_rows, offered - table.num_rows, rejected, quarantined)
 
     def _fold(self, table: pa.Table) -> None:

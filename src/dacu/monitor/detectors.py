@@ -177,6 +177,31 @@ class BotFilter:
         self._forget(max(grouped["m"].to_pylist()) - 5)
         return new
 
+    def state(self) -> pa.Table:
+        """The flagged users (minute null) and the recent per-minute counts, for a checkpoint."""
+        users = [*self.bots, *(u for u, _ in self._counts)]
+        minutes = [None] * len(self.bots) + [m for _, m in self._counts]
+        counts = [0] * len(self.bots) + list(self._counts.values())
+        return pa.table(
+            {
+                "user_id": pa.array(users, pa.string()),
+                "minute": pa.array(minutes, pa.int64()),
+                "count": pa.array(counts, pa.int64()),
+            }
+        )
+
+    def restore(self, table: pa.Table) -> None:
+        """The state of a checkpoint (`state`); the set of bots is updated in place (the rollups
+        hold the same set)."""
+        self._counts.clear()
+        for user, minute, count in zip(
+            *(table[c].to_pylist() for c in table.column_names), strict=True
+        ):
+            if minute is None:
+                self.bots.add(user)
+            else:
+                self._counts[(user, minute)] = count
+
     def _forget(self, before: int) -> None:
         if len(self._counts) > 200_000:
             for key in [k for k in self._counts if k[1] < before]:

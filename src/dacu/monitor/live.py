@@ -64,6 +64,26 @@ _PLAN_KEY = {"paid_gmv_fen": "gmv_fen", "paid_orders": "orders"}
 CLOCK_DEFAULTS = {"lateness": timedelta(0), "skew": timedelta(minutes=5)}
 
 
+def checkpoint_settings(campaign: Campaign) -> dict[str, int]:
+    """How often the collector checkpoints: the campaign file's `monitor: {checkpoint_every: 60m,
+    checkpoint_events: 1000000}` (event time, events taken), else CHECKPOINT_EVERY."""
+    from dacu.monitor.collector import CHECKPOINT_EVERY
+    from dacu.monitor.rules import parse_duration
+
+    given = campaign.monitor or {}
+    out = dict(CHECKPOINT_EVERY)
+    try:
+        if given.get("checkpoint_every") is not None:
+            out["minutes"] = max(
+                1, int(parse_duration(given["checkpoint_every"]).total_seconds() // 60)
+            )
+        if given.get("checkpoint_events") is not None:
+            out["events"] = int(given["checkpoint_events"])
+    except ValueError as exc:
+        raise ConfigError(f"{campaign.id}: monitor.checkpoint_*: {exc}") from None
+    return out
+
+
 def clock_settings(
     campaign: Campaign, *, lateness: timedelta | None = None, skew: timedelta | None = None
 ) -> dict[str, int]:
@@ -246,6 +266,8 @@ class LiveMonitor:
             clock=self.clock,
             on_tick=self._on_tick,
             dedup=Dedup(folder / "event-ids.sqlite"),
+            keep={"sessions": self.sessions, "bots": self.bots},
+            checkpoint_every=checkpoint_settings(campaign),
         )
         rules = watched_rules(campaign, plan)
         self.engine = RuleEngine(rules + (anomaly_rules() if detectors else []))

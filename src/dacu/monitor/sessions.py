@@ -61,6 +61,27 @@ class SessionTally:
             for old in sorted(self.days)[:-KEEP_DAYS]:
                 del self.days[old]
 
+    def state(self) -> pa.Table:
+        """The tally as a table (day, session_id, seen) for a checkpoint (`restore`)."""
+        with self.lock:
+            rows = [(d, s, v) for d, day in self.days.items() for s, v in day.items()]
+        days, sessions, seen = zip(*rows, strict=True) if rows else ((), (), ())
+        return pa.table(
+            {
+                "day": pa.array(days, pa.date32()),
+                "session_id": pa.array(sessions, pa.string()),
+                "seen": pa.array(seen, pa.int8()),
+            }
+        )
+
+    def restore(self, table: pa.Table) -> None:
+        with self.lock:
+            self.days = {}
+            for day, session, seen in zip(
+                *(table[c].to_pylist() for c in table.column_names), strict=True
+            ):
+                self.days.setdefault(day, {})[session] = seen
+
     def bounce(self, moment: datetime) -> Bounce:
         """Sessions of the local day of `moment` and how many of them bounced."""
         with self.lock:

@@ -22,17 +22,23 @@ INSERT OR REPLACE (its fixed cost per statement, not the bytes, is what a flush 
   upserts only;
 * everything at `checkpoint()` and `close()`.
 
-So a query always sees every upserted cell, while the file left by a crash can be a few flushes
-behind (coarse rows more than minute rows). That is harmless: the file is never the source of
-truth, `Collector.recover()` replays the fsync'ed segments at open and rewrites every cell
-(tests/monitor/test_store_writes.py kills a writer between two writes and recovers the same tiles).
+Every write goes into one open DuckDB transaction, committed only by `checkpoint(marks)`, together
+with the checkpoint's marks (which segment it covers, the state of the other live tallies). So the
+file always holds the cells of exactly one checkpoint: a crash loses the transaction, not the
+agreement between the cells and the mark, and `Collector.recover()` replays only the fsync'ed
+segments written after that mark (tests/monitor/test_store_writes.py kills a writer between two
+checkpoints and recovers the same tiles). Queries on the connection see the open transaction.
+
+Memory: the coarse cells of the sketch dims are held in memory for the queries, but hour cells
+and day cells starting more than `keep_hours` back are dropped once committed (`_forget_hours`)
+and read from DuckDB when a query needs them; the running total cells stay.
 """
 
 from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -177,6 +183,8 @@ def _inside(start: int, end: int):
 MAIN_TABLE, SKU_TABLE = "monitor_rollup", "monitor_rollup_sku"
 WRITE_EVERY = 20
 """Upserts between two writes of everything pending to DuckDB (see the module doc)."""
+KEEP_HOURS = 26  # coarse hour/day cells kept in memory behind the newest hour (today's tiles, RCA)
+MARKS_TABLE = "monitor_checkpoint"
 _COARSE = f"^({'|'.join(SKETCH_DIMS)})@"
 """`dim` of a coarse cell of a sketch dim (hour, day, total)."""
 Coarse = tuple[tuple[int, ...], bytes | None, bytes | None]
@@ -201,7 +209,13 @@ class RollupStore:
     """DuckDB tables `monitor_rollup` and `monitor_rollup_sku` (ROLLUP_SCHEMA, key
     minute+dim+value); thread-safe."""
 
-    def __init__(self, path: str | Path = ":memory:", *, write_every: int = WRITE_EVERY) -> None:
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        write_every: int = WRITE_EVERY,
+        keep_hours: int = KEEP_HOURS,
+    ) -> None:
         self.con = duckdb.connect(str(path))
         self.lock = threading.Lock()
         self.extents = Extents()
@@ -209,6 +223,8 @@ class RollupStore:
         """The hour, day and total cells of the sketch dims, by (dim, minute) then value: counters
         and sketches. Queries read them here; DuckDB gets them every `write_every` upserts."""
         self.write_every = max(1, int(write_every))
+        self.keep_hours = keep_hours
+        self.forgotten = -(2**62)  # coarse hour cells before this minute are only in DuckDB
         self._pending: dict[str, list[pa.Table]] = {table: [] for table in TABLES}
         """Upserted minute / SKU / bot cells not yet in DuckDB, by table (later ones win)."""
         self._pending_coarse: set[tuple[str, int, str]] = set()  # (dim, minute, value)
@@ -219,7 +235,12 @@ class RollupStore:
                 f"CREATE TABLE IF NOT EXISTS {table} (minute BIGINT, dim VARCHAR, value VARCHAR,"
                 f" {columns}, uv_sketch BLOB, buyer_sketch BLOB, PRIMARY KEY (minute, dim, value))"
             ).fetchall()
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {MARKS_TABLE} (name VARCHAR PRIMARY KEY, state BLOB)"
+        ).fetchall()
         self._load_extents()
+        self._forget_hours()
+        self.con.execute("BEGIN TRANSACTION")  # committed by `checkpoint` only (the module doc)
 
     def _load_extents(self) -> None:
         """Extents and coarse cells of an existing store (a restart before the segments are
@@ -279,13 +300,39 @@ class RollupStore:
             if self._upserts % self.write_every == 0:
                 self._write_pending(coarse=True)
 
-    def checkpoint(self) -> None:
-        """Write every pending cell, the coarse ones too (DuckDB then equals memory)."""
+    def checkpoint(self, marks: Mapping[str, bytes] | None = None) -> None:
+        """Write every pending cell, the coarse ones too, and `marks` (name → bytes, read back by
+        `marks()`), and commit them in one transaction: the file holds this state or the one of
+        the checkpoint before, never a mix."""
         with self.lock:
             self._write_pending(coarse=True)
+            for name, state in (marks or {}).items():
+                self.con.execute(
+                    f"INSERT OR REPLACE INTO {MARKS_TABLE} VALUES (?, ?)", [name, state]
+                ).fetchall()
+            self.con.execute("COMMIT")
+            self.con.execute("BEGIN TRANSACTION")
+            self._forget_hours()
+
+    def marks(self) -> dict[str, bytes]:
+        """The marks of the last checkpoint (empty for a new or lost store file)."""
+        with self.lock:
+            rows = self.con.execute(f"SELECT name, state FROM {MARKS_TABLE}").fetchall()
+        return {name: bytes(state) for name, state in rows}
+
+    def _forget_hours(self) -> None:
+        """Bounded memory: drop the committed hour and day cells starting more than `keep_hours`
+        before the newest hour from `coarse` (queries read them from DuckDB; totals stay)."""
+        if not self.extents.hour_keys:
+            return
+        before = self.extents.hour_keys[-1] - 60 * self.keep_hours
+        old = [key for key in self.coarse if not key[0].endswith(TOTAL) and key[1] < before]
+        for key in old:
+            del self.coarse[key]
+        self.forgotten = max(self.forgotten, before)
 
     def close(self) -> None:
-        self.checkpoint()
+        """Close the file; what no checkpoint committed is dropped (`Collector.close` commits)."""
         with self.lock:
             self.con.close()
 
@@ -309,24 +356,16 @@ class RollupStore:
         return pa.table(columns, schema=ROLLUP_SCHEMA)
 
     def _write(self, parts: list[tuple[str, pa.Table]]) -> None:
-        """INSERT OR REPLACE each part, all in one transaction."""
-        parts = [(table, part) for table, part in parts if part.num_rows]
-        if not parts:
-            return
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            for table, part in parts:
+        """INSERT OR REPLACE each part (into the open transaction)."""
+        for table, part in parts:
+            if part.num_rows:
                 self.con.register("_cells", part)
                 self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _cells").fetchall()
                 self.con.unregister("_cells")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
 
     def rows(self) -> int:
-        self.checkpoint()
         with self.lock:
+            self._write_pending(coarse=True)
             return sum(
                 self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES
             )
@@ -386,24 +425,27 @@ class RollupStore:
         small query's).
 
         For the sketch dims, the minute cells are read from DuckDB (counters summed and sketches
-        listed) and the hour, day and total cells from memory (`self.coarse`)."""
+        listed) and the hour, day and total cells from memory (`self.coarse`), except the hour
+        and day cells older than `forgotten` (from DuckDB too)."""
         table, width = _table(dim), len(MEASURES)
         only, args = ("value = ? AND ", [value]) if value is not None else ("", [])
         found: list[dict] = [{} for _ in ranges]
         with self.lock:
             self._write_pending([table])
-            selects, select_args, covers = [], [], []
+            selects, select_args, covers, old = [], [], [], False
             for index, (start, end) in enumerate(ranges):
                 if dim not in SKETCH_DIMS:
                     where, cell_args = _cells(dim, start, end, hours=hours)
                     cover = Cover()
                 else:
-                    cover = (
+                    whole = (
                         self.extents.cover(start, end, running=running)
                         if hours
                         else Cover(minutes=((start, end),))
                     )
-                    where, cell_args = _covering(dim, Cover(minutes=cover.minutes))
+                    stored, cover = self._split(whole)
+                    old = old or bool(stored.days or stored.hours)
+                    where, cell_args = _covering(dim, stored)
                 covers.append(cover)
                 if where != "FALSE":
                     selects.append(
@@ -412,6 +454,8 @@ class RollupStore:
                         f"FROM {table} WHERE {only}{where} GROUP BY k"
                     )
                     select_args += [*args, *cell_args]
+            if old:  # late events may have changed an old coarse cell since the last write
+                self._write_pending([table], coarse=True)
             if selects:
                 for part, k, *row in self.con.execute(
                     " UNION ALL ".join(selects), select_args
@@ -423,6 +467,22 @@ class RollupStore:
             {k: _kpis((*sums, uvs, buyers)) for k, (sums, uvs, buyers) in one.items()}
             for one in found
         ]
+
+    def _split(self, cover: Cover) -> tuple[Cover, Cover]:
+        """(the cells to read from DuckDB: minutes and forgotten hours and days, the coarse cells
+        to read from memory)."""
+        cut = self.forgotten
+        stored = Cover(
+            days=tuple(d for d in cover.days if d < cut),
+            hours=tuple(h for h in cover.hours if h < cut),
+            minutes=cover.minutes,
+        )
+        kept = Cover(
+            total=cover.total,
+            days=tuple(d for d in cover.days if d >= cut),
+            hours=tuple(h for h in cover.hours if h >= cut),
+        )
+        return stored, kept
 
     def _add_coarse(self, found: dict, dim: str, cover: Cover, key_of, value: str | None) -> None:
         """Add the covering total, day and hour cells (from memory) to `found`."""
