@@ -1,6 +1,8 @@
 # dacu — two commands on a fresh machine with Python 3.11, pip and make:
 #   make demo   simulate a Double 11 campaign, load it, plan it, monitor it, write its review
-#   make test   run every test (two workers, the slowest files first: tests/conftest.py)
+#   make test   run every test: two workers, a file per worker (its fixtures built once), the
+#               slowest files first (tests/conftest.py). Not loadgroup: with pytest 9 xdist's
+#               xdist_group marks no longer reach the scheduler, the groups were split.
 #   make check  lint (ruff), types (mypy), then every test — what CI runs
 PYTHON ?= python3
 VENV   := .venv
@@ -21,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/dacu demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -47,24 +47,27 @@ def _workspace_outside_the_checkout(
     monkeypatch.setenv("DACU_WORKSPACE", str(tmp_path_factory.getbasetemp() / "workspace"))
 
 
-# The slowest test files, in seconds of one `make test` run on the shared 2-core machine (setup
-# included). They start first, heaviest first, then the other files with a `slow` test, then the
-# rest in collection order, filling the gaps: the two workers of `make test` never end with one
-# of them alone on a long file. A file's tests stay together (its module fixtures are built once
-# per worker). Re-measure (`--durations=0`) when a file gets slow.
+# The slowest test files, in seconds of wall time on the shared 2-core machine under load (setup
+# included; only their order matters). `make test` sends whole files to its two workers
+# (`--dist loadfile`: a file's module fixtures are built once) in this order: these first,
+# heaviest first, then the other files with a `slow` test, then the rest in collection order,
+# filling the gaps, so neither worker ends alone on a long file. Re-measure (`--durations=0`)
+# when a file gets slow.
 SLOWEST_FILES: dict[str, float] = {
-    "tests/monitor/test_served_like_replay.py": 240,
-    "tests/test_demo.py": 200,
+    "tests/monitor/test_served_like_replay.py": 520,
+    "tests/monitor/test_live.py": 505,
+    "tests/test_demo.py": 450,
+    "tests/monitor/test_coupon_signal.py": 135,
     "tests/monitor/test_dashboard_screens.py": 86,
     "tests/web/test_workbench_browser.py": 68,
     "tests/monitor/test_eventclock.py": 45,
     "tests/test_readme_tour.py": 38,
-    "tests/test_two_campaigns.py": 32,
+    "tests/test_two_campaigns.py": 30,
 }
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Heaviest files first (see SLOWEST_FILES); with `--no-loadscope-reorder` xdist keeps it."""
+    """Heaviest files first (SLOWEST_FILES); `--no-loadscope-reorder` makes xdist keep the order."""
     slow_files = {_file(item) for item in items if item.get_closest_marker("slow")}
     items.sort(
         key=lambda item: (-SLOWEST_FILES.get(_file(item), 0.0), _file(item) not in slow_files)

@@ -155,7 +155,7 @@ features_row = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(features_row, min_size=1, max_size=40),
     st.lists(st.tuples(st.integers(0, 39), st.integers(0, 3)), max_size=40),
@@ -175,3 +175,53 @@ def test_every_flagged_account_is_a_candidate(rows, pairs):
     # exactly the accounts within the anomaly rule's 1 point of the flag's 3
     without_forest = scores.points - scores.anomaly
     assert candidates == set(scores.user_id[without_forest >= 2])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 90), st.booleans()), max_size=150),
+    st.lists(st.integers(1, 4), min_size=1, max_size=40),
+)
+def test_the_streaming_watch_raises_what_a_full_look_each_tick_finds(posts, steps):
+    """`SentimentWatch.due` skips ticks with no post added and no bucket closed; it raises the
+    same bursts at the same ticks as detecting over every post before `now` at every tick."""
+    from dacu.analyze.sentiment.burst import ScoredPost, detect_bursts
+    from dacu.monitor.watch_risk import SentimentWatch
+
+    scored = [
+        (ScoredPost(T0 + timedelta(minutes=m), f"t{i}", "s", "a", 0.1, ("物流",)), late)
+        for i, (m, late) in enumerate(posts)
+    ]
+    watch, seen, sent, now = SentimentWatch(), set(), set(), T0
+
+    def send(late: bool) -> None:  # posts up to now; a "late" one only after the tick
+        fresh = [p for p, is_late in scored if p.time < now and is_late == late]
+        watch.add([p for p in fresh if p.text not in sent])
+        sent.update(p.text for p in fresh)
+
+    for step in steps:
+        now += timedelta(minutes=step)
+        send(late=False)
+        got = watch.due(now)
+        known = [p for p in watch.posts if p.time < now]
+        want = [
+            b
+            for b in detect_bursts(known)
+            if b.detected_at <= now and (b.topic, b.start) not in seen
+        ]
+        seen.update((b.topic, b.start) for b in want)
+        send(late=True)
+        assert got == want
+
+
+def test_posts_that_arrive_late_for_a_closed_bucket_are_looked_at_the_next_tick():
+    from dacu.analyze.sentiment.burst import ScoredPost
+    from dacu.monitor.watch_risk import SentimentWatch
+
+    watch = SentimentWatch()
+    assert watch.due(T0 + timedelta(minutes=6)) == []  # the 00–05 bucket closed, empty
+    watch.add(
+        [ScoredPost(T0 + timedelta(minutes=1), f"t{i}", "s", "a", 0.1, ("物流",)) for i in range(6)]
+    )
+    [burst] = watch.due(T0 + timedelta(minutes=8))  # the same bucket of `now` as at 00:06
+    assert (burst.start, burst.count) == (T0, 6)

@@ -27,8 +27,7 @@ from tests.monitor import peakday
 from tests.monitor.test_dashboard_browser import CHROMIUM, free_port
 from tests.web.conftest import PASSWORDS, _fast_argon2, make_world, sqlite_db  # noqa: F401
 
-# one worker: both tests share the module's simulated peak day and plan (built once, ~15 s)
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("dashboard-screens")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWPORTS = {"desktop": (1440, 900), "phone": (390, 844)}
 FEN_FRACTION = re.compile(r"¥-?[\d,]+\.\d{3}")  # ¥3,849.885: a fraction of a fen
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -102,6 +102,7 @@ class SentimentWatch:
         self.settings = settings or BurstSettings()
         self.posts: list[Any] = []
         self.seen: set[tuple[str, datetime]] = set()
+        self._looked: tuple[int, int] | None = None  # (posts, closed buckets) of the last look
 
     def add(self, posts: Iterable[Any]) -> None:
         self.posts.extend(posts)
@@ -110,6 +111,12 @@ class SentimentWatch:
         """New bursts whose bucket has closed by `now` (posts after `now` are not looked at)."""
         from dacu.analyze.sentiment.burst import detect_bursts
 
+        # a burst is judged on closed buckets only, each causal: with no post added and no
+        # bucket closed since the last look, there is nothing new (the monitor ticks each minute)
+        looked = (len(self.posts), int(now.timestamp()) // (self.settings.bucket_minutes * 60))
+        if looked == self._looked:
+            return []
+        self._looked = looked
         known = [p for p in self.posts if p.time < now]
         fresh = [
             b
