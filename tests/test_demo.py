@@ -79,8 +79,12 @@ def _assert_the_printed_commands_are_dacus(output: str, out: Path) -> None:
 
 
 def _assert_planned_rushes_are_named(alerts: list[dict], campaign) -> None:
-    """An order spike while a planned flash sale runs (the example's 20:00 lipstick sale) names
-    the sale and its playbook, not the channel that carried the rush nor "block bot accounts"."""
+    """A planned flash sale (the example's 20:00 lipstick sale) is never handled as an attack:
+    an alert that opens while it runs names the sale and its playbook, not the channel that
+    carried the rush nor "block bot accounts". Since the simulator sells a flash sale only its
+    stock allocation (issue 16's ledgers), the demo's rush (14 orders in its first 10 minutes at
+    scale 0.3) stays under the 3×-plan order-spike rule, so there may be no such alert at all;
+    the naming itself is tested on a rush in tests/monitor/test_rules.py."""
     from dacu.flash.loading import load_flash
 
     sessions = [
@@ -88,14 +92,16 @@ def _assert_planned_rushes_are_named(alerts: list[dict], campaign) -> None:
         for sale in load_flash(campaign).sales
         for session in sale.sessions
     ]
-    rushes = [
+    during = [
         (a, sku)
         for a in alerts
         for sku, start, end in sessions
-        if a["rule_id"] == "order-spike" and start <= datetime.fromisoformat(a["opened_at"]) < end
+        if start <= datetime.fromisoformat(a["opened_at"]) < end
     ]
-    assert rushes, [(a["rule_id"], a["opened_at"]) for a in alerts]
-    for alert, sku in rushes:
+    for alert, sku in during:
+        assert (alert.get("playbook") or {}).get("kind") != "bot_traffic", alert["message"]
+        if alert["rule_id"] != "order-spike":
+            continue
         culprit = alert["root_cause"]["culprit"]
         assert (culprit["dimension"], culprit["value"], culprit["signal"]) == (
             "sku_id",
