@@ -221,6 +221,7 @@ def test_dashboard_desktop_and_phone(served, peak: peakday.PeakDay, tmp_path: Pa
         page.locator(f'article.alert[data-id="{alert_id}"] .badge', has_text="王店长").wait_for(
             timeout=10_000
         )
+        page.once("dialog", lambda d: d.accept("已补货 500 件"))  # resolve asks what was done
         page.locator(f'article.alert[data-id="{alert_id}"] button[data-act="resolve"]').click()
         page.wait_for_selector(f'article.alert[data-id="{alert_id}"]', state="detached")
         b.close()

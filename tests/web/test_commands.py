@@ -90,7 +90,7 @@ def test_campaign_add_with_plan(cli, tmp_path: Path) -> None:
 
 def test_db_upgrade_reports_the_revision(cli) -> None:
     result = cli("db", "upgrade")
-    assert result.exit_code == 0 and "at revision 0002" in result.output
+    assert result.exit_code == 0 and "at revision 0003" in result.output
 
 
 def test_serve_refuses_a_public_address_without_https(cli) -> None:
