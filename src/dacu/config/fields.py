@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -120,7 +120,7 @@ class PhaseWindow(_Model):
         return self
 
 
-CHANNEL_KINDS = (
+ChannelKind = Literal[
     "search_ads",
     "display_ads",
     "affiliate",
@@ -133,7 +133,8 @@ CHANNEL_KINDS = (
     "organic",
     "direct",
     "other",
-)
+]
+CHANNEL_KINDS: tuple[str, ...] = get_args(ChannelKind)
 
 
 class Channel(_Model):
@@ -141,20 +142,7 @@ class Channel(_Model):
 
     id: str
     name: str | None = None
-    kind: Literal[
-        "search_ads",
-        "display_ads",
-        "affiliate",
-        "kol_live",
-        "content",
-        "private",
-        "sms",
-        "email",
-        "push",
-        "organic",
-        "direct",
-        "other",
-    ] = "other"
+    kind: ChannelKind = "other"
     paid: bool | None = None
 
     @property
