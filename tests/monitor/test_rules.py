@@ -392,9 +392,63 @@ def test_a_planned_flash_sale_is_the_culprit_of_a_rise_its_sku_spiked_in() -> No
         playbook=playbook("flash_sale_rush").as_dict(),
     )
     lines = body.splitlines()
-    assert "- 根因 SKU=SKU-MK-001（信号 计划内秒杀）" in lines
+    # how sure: the SKU's own order spike, 10^−61.7, with no rival value (the sale says why)
+    assert "- 根因 SKU=SKU-MK-001（信号 计划内秒杀，把握 高：随机波动下出现的可能 < 0.1%）" in lines
     assert lines[3].startswith("- 信号 计划内秒杀：20点口红秒杀")
     assert any(line.startswith("- 建议 核对秒杀库存") for line in lines)
+
+
+def test_a_cause_the_rule_located_says_how_sure_it_is() -> None:
+    # Issue 19 item 5: an alert on 直通车's pay rate whose own 拍下未付款激增 signal replaces the
+    # first-ranked value (a region ranked first, 证据不足) must still say how sure it is. The rule
+    # says where, the signal why: no rival value, so the runner-up's evidence counts 0 and the
+    # margin is the signal's own score. Score 3.2: σ(−3.2201 + (1.6643 + 0.5487)·3.2)
+    # = σ(3.8615) = 0.979 ≥ 0.95 → 高; score 2.1: σ(−3.2201 + 2.2130·2.1) = σ(1.4272) = 0.806
+    # → 中, a corrected tail of 10^−2.1 = 0.79%.
+    from dacu.monitor.cards import cause_line
+    from dacu.monitor.live import _own_signal_first
+    from dacu.monitor.messages import root_cause_line
+
+    rule = AlertRule.model_validate(
+        {"id": "unpaid", "metric": "pay_rate", "by": "channel", "compare": "rest", "below": "50%"}
+    )
+    unsure = {"level": "low", "level_zh": "低", "probability": 0.3, "evidence": 1.1, "named": False}
+
+    def cause(score: float) -> dict:
+        signal = {
+            "kind": "pay_failure",
+            "dimension": "channel",
+            "value": "search_ads",
+            "measure": "paid_orders",
+            "expected": 11.0,
+            "actual": 1,
+            "score": score,
+        }
+        region = {"dimension": "region", "value": "广东", "ep": 0.4}
+        return {
+            "culprit": None,
+            "candidates": [region],
+            "confidence": unsure,
+            "explanations": [{"dimension": "region", "elements": [region]}],
+            "signals": [signal],
+        }
+
+    sure = _own_signal_first(cause(3.2), rule, "search_ads")
+    assert sure["culprit"]["value"] == "search_ads" and sure["culprit"]["signal"] == "pay_failure"
+    assert sure["confidence"]["level_zh"] == "高"
+    assert sure["confidence"]["probability"] == pytest.approx(0.9794, abs=1e-4)
+    names = {"search_ads": "直通车"}
+    assert root_cause_line(sure, names) == (
+        "- 根因 渠道=直通车（信号 拍下未付款激增，把握 高：随机波动下出现的可能 < 0.1%）"
+    )
+    assert cause_line({"channel": names}, sure) == "渠道 直通车：拍下未付款激增（把握 高）"
+    medium = _own_signal_first(cause(2.1), rule, "search_ads")
+    assert medium["confidence"]["probability"] == pytest.approx(0.8065, abs=1e-4)
+    assert root_cause_line(medium, names) == (
+        "- 根因 渠道=直通车（信号 拍下未付款激增，把握 中：随机波动下出现的可能 0.8%）"
+    )
+    # another channel's signal does not replace the ranking: its own confidence stays
+    assert _own_signal_first(cause(3.2), rule, "organic")["confidence"] is unsure
 
 
 def test_a_proportion_is_tested_with_fisher_exact() -> None:

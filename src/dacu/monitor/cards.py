@@ -65,10 +65,11 @@ def cause_line(names: Names, cause: Mapping | None) -> str:
             None,
         )
         signal = outside.get("kind") if outside else None
-    if signal:
-        return f"{place}：{SIGNAL_ZH.get(signal, signal)}"
     sure = (cause.get("confidence") or {}).get("level_zh")
-    return f"{place}：变化主要来自这里" + (f"（把握 {sure}）" if sure else "")
+    how = f"（把握 {sure}）" if sure else ""
+    if signal:
+        return f"{place}：{SIGNAL_ZH.get(signal, signal)}{how}"
+    return f"{place}：变化主要来自这里{how}"
 
 
 def named_text(names: Names, text: str) -> str:

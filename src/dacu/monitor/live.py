@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dacu.analyze.rca import SIGNAL_ALPHA
+from dacu.analyze.rca.confidence import located
 from dacu.config import Campaign
 from dacu.errors import ConfigError, DacuError
 from dacu.monitor import coupon_signal, playbooks
@@ -189,7 +190,18 @@ def _own_signal_first(cause: dict, rule: AlertRule, key: str) -> dict:
         "signal": own[0]["kind"],
     }
     rest = [s for s in cause["signals"] if s is not own[0]]
-    return {**cause, "culprit": culprit, "signals": [own[0], *rest]}
+    return {
+        **cause,
+        "culprit": culprit,
+        "signals": [own[0], *rest],
+        "confidence": _sure_of(own[0]) or cause.get("confidence"),
+    }
+
+
+def _sure_of(signal: dict) -> dict | None:
+    """How sure a cause the rule located is, from its signal's evidence (`rca.located`)."""
+    sure = located(signal.get("score"))
+    return sure.as_dict() if sure else None
 
 
 def _planned_rush_first(cause: dict, rule: AlertRule, sales: list[dict]) -> dict:
@@ -203,7 +215,10 @@ def _planned_rush_first(cause: dict, rule: AlertRule, sales: list[dict]) -> dict
         return cause
     culprit = {"dimension": "sku_id", "value": sale["value"], "ep": None, "signal": "flash_sale"}
     rest = [s for s in cause["signals"] if s is not sale]
-    return {**cause, "culprit": culprit, "signals": [sale, *rest]}
+    spike = next(
+        s for s in rest if s.get("kind") == "order_spike" and s.get("value") == sale["value"]
+    )  # the sale's SKU's own spike: how sure the rush is the sale's
+    return {**cause, "culprit": culprit, "signals": [sale, *rest], "confidence": _sure_of(spike)}
 
 
 AUDIT_HOURS, AUDIT_LIMIT = 26, 500_000  # a day of coupon slots plus the root cause's baseline
@@ -669,6 +684,7 @@ class LiveMonitor:
                 "culprit": {"dimension": "sku_id", "value": key, "ep": None, "signal": "stock_out"},
                 "signals": [row.stalled],
                 "explanations": [],
+                "confidence": _sure_of(row.stalled),
             }
         end = to_minute(now) + (now.second > 0)  # the rule read the minute under way too
         width = int(rule.window.total_seconds() // 60) if rule.scope == "window" else 60

@@ -142,8 +142,9 @@ def sureness(confidence: dict) -> str:
 
 
 def root_cause_line(root_cause: dict, names: Mapping[str, str] | None = None) -> str:
-    """The 根因 line: the named culprit with how sure it is and why, or 证据不足 with the
-    candidates when the evidence cannot single one out ('' without a root cause)."""
+    """The 根因 line: the named culprit with why and how sure it is (a signal's culprit too:
+    '信号 拍下未付款激增，把握 高：…'), or 证据不足 with the candidates when the evidence cannot
+    single one out ('' without a root cause)."""
     culprit, confidence = root_cause.get("culprit"), root_cause.get("confidence")
     if not culprit:
         candidates = root_cause.get("candidates") or []
@@ -155,13 +156,16 @@ def root_cause_line(root_cause: dict, names: Mapping[str, str] | None = None) ->
     via = f"主要因 {METRIC_ZH.get(factor, factor)}" if factor else ""
     signal = culprit.get("signal")
     outside = None if signal else _culprit_signal(root_cause, culprit)
+    sure = sureness(confidence) if confidence else ""
     if outside is not None:  # e.g. 信号 领券被拒激增：已领完
         why = f"：{outside['reason_zh']}" if outside.get("reason_zh") else ""
-        power = f"信号 {SIGNAL_ZH.get(outside['kind'], outside['kind'])}{why}"
+        power = "，".join(
+            x for x in (f"信号 {SIGNAL_ZH.get(outside['kind'], outside['kind'])}{why}", sure) if x
+        )
     elif signal:
-        power = f"信号 {SIGNAL_ZH.get(signal, signal)}"
+        power = "，".join(x for x in (f"信号 {SIGNAL_ZH.get(signal, signal)}", sure) if x)
     else:
-        power = "，".join(x for x in (sureness(confidence) if confidence else "", via) if x)
+        power = "，".join(x for x in (sure, via) if x)
     where = cell(culprit["dimension"], culprit["value"], names)
     return f"- 根因 {where}（{power}）" if power else f"- 根因 {where}"
 

@@ -83,3 +83,11 @@ def judge(evidences: Sequence[float | None]) -> Confidence | None:
     runner_up = max((e for e in evidences[1:] if e is not None), default=0.0)
     margin = max(0.0, first - runner_up)
     return Confidence(probability(first, margin), first, margin)
+
+
+def located(score: float | None) -> Confidence | None:
+    """The confidence of a cause whose place the alert's own rule fixed (an alert on 直通车's pay
+    rate, with the 拍下未付款激增 signal on 直通车; a SKU's stalled orders; a planned sale's
+    SKU that spiked): the rule says where, the signal says why, so there is no rival value —
+    the runner-up counts 0 and the signal's evidence (its `score`) decides. None without one."""
+    return None if score is None else judge([float(score)])
