@@ -270,6 +270,7 @@ def soak(folder: Path, total: int) -> dict:
             busy += time.perf_counter() - began
             sizes = httpx.get(f"{base}/soak/sizes", timeout=60).json()
             days.append({"day": day + 1, "sent": sent, **status_kb(server.pid), **sizes})
+            print(f"soak: {days[-1]} after {busy:,.0f} s", file=sys.stderr, flush=True)
         server_cpu = cpu_seconds(server.pid) - cpu0
         before = totals(base)
         server.send_signal(signal.SIGKILL)

@@ -71,16 +71,21 @@ class SessionTally:
         )
         if table.num_rows == 0:
             return
+        table = table.sort_by("ts")  # the generations turn as event time passes
         days = self._local_days(table["ts"])
+        eras = pc.divide(
+            pc.cast(table["ts"], pa.int64()), US_PER_MINUTE * SESSION_TIMEOUT_MINUTES
+        ).to_pylist()
         with self.lock:
-            for key, kind in zip(
+            for key, kind, era in zip(
                 zip(days, table["session_id"].to_pylist(), strict=True),
                 table["event"].to_pylist(),
+                eras,
                 strict=True,
             ):
+                if era != self.era:
+                    self._rotate(era)
                 self._see(key, kind)
-            latest = pc.max(pc.cast(table["ts"], pa.int64())).as_py()
-            self._rotate(latest // US_PER_MINUTE // SESSION_TIMEOUT_MINUTES)
 
     def _see(self, key: tuple[date, str], kind: str) -> None:
         seen = self.open.get(key)
