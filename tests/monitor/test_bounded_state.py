@@ -85,7 +85,7 @@ def test_memory_does_not_grow_with_the_days(tmp_path) -> None:
         feed(taker, events)
         taker.checkpoint()  # the live monitor checkpoints at least hourly
         by_day.append(sizes(taker))
-    day1, day2, day3 = by_day
+    _, day2, day3 = by_day
     for name in day2:
         assert day3[name] <= day2[name] * 1.05 + 5, (name, by_day)
         assert day2[name] > 0, name
