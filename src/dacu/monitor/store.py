@@ -41,6 +41,7 @@ DuckDB statement and no write of the pending cells per tick (that cost 5 ms per 
 
 from __future__ import annotations
 
+import re
 import threading
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
@@ -555,6 +556,8 @@ class RollupStore:
             found = self.recent.get((dim, minute), {}).get(value)
         if found is not None:
             return found
+        if self._surely_absent(minute, dim):
+            return None  # a new hour's or day's cells: no DuckDB statement each
         table = _table(dim)
         with self.lock:
             self._write_pending([table])
@@ -565,6 +568,15 @@ class RollupStore:
         if row is None:
             return None
         return tuple(row[3 : 3 + len(MEASURES)]), row[-2], row[-1]
+
+    def _surely_absent(self, minute: int, dim: str) -> bool:
+        """A cell not in memory that cannot be in DuckDB either: a coarse cell of a sketch dim
+        from `forgotten` on (`coarse` holds all of those), or any cell starting after the last
+        hour with data."""
+        if re.match(_COARSE, dim) and (dim.endswith(TOTAL) or minute >= self.forgotten):
+            return True
+        keys = self.extents.hour_keys
+        return not keys or minute > keys[-1] + 59
 
     def span(self) -> tuple[int, int] | None:
         """First and last minute with data."""
