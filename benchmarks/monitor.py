@@ -12,9 +12,12 @@
 5. Root cause: culprit ranked first on 50 generated incidents (tests/monitor/simworld) and on
    50 of the simulator's incident cases against an honest forecast (same world, no incident).
    benchmarks/_monitor_rca.py.
+6. Soak: a compressed 26-day campaign of DACU_BENCH_SOAK_EVENTS events (default 2 million)
+   through `POST /api/events` of a server in its own process: events/s, RSS per campaign day,
+   the restart after a SIGKILL. benchmarks/_monitor_soak.py.
 
-DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca re-measures only those parts and replaces
-only their subsections of BENCHMARKS.md.
+DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca,soak re-measures only those parts and
+replaces only their subsections of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -299,6 +302,7 @@ PARTS = {
     "collector": "Collector throughput",
     "latency": "Incident → notification",
     "rca": "Root cause",
+    "soak": "A whole campaign: memory and restart",
 }
 
 
@@ -312,6 +316,10 @@ def measure(part: str, folder: Path) -> str:
         return collector_section(folder)
     if part == "latency":
         return latency_section(folder)
+    if part == "soak":
+        from _monitor_soak import soak_section
+
+        return soak_section(folder)
     return rca_section() + "\n\n" + sim_rca_section()
 
 
@@ -324,6 +332,8 @@ def replace_parts(bodies: dict[str, str]) -> None:
     section, tail = rest.split("<!-- /bench:monitor -->", 1)
     for part, body in bodies.items():
         title = f"### {PARTS[part]}"
+        if title not in section:  # a part measured for the first time: appended
+            section = f"{section.rstrip()}\n\n{title}\n"
         before, after = section.split(title, 1)
         nxt = after.find("\n### ")
         section = f"{before}{title}\n\n{body.strip()}\n" + (after[nxt:] if nxt >= 0 else "")
@@ -334,8 +344,8 @@ def replace_parts(bodies: dict[str, str]) -> None:
 
 
 def main() -> None:
-    """All parts, or DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca to re-measure some and
-    replace only their subsections."""
+    """All parts, or DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca,soak to re-measure some
+    and replace only their subsections."""
     only = [p for p in os.environ.get("DACU_BENCH_MONITOR_ONLY", "").split(",") if p]
     unknown = set(only) - set(PARTS)
     if unknown:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -146,12 +145,22 @@ def detect(
 
 
 class BotFilter:
-    """Flags users with more than `max_per_minute` events in one minute (and keeps them flagged)."""
+    """Flags users with more than `max_per_minute` events in one minute (and keeps them flagged).
+
+    Counts are kept per minute for the last KEEP_MINUTES minutes of event time only (a minute
+    older than that is dropped whole), so memory follows the traffic of a few minutes, not the
+    campaign's."""
+
+    KEEP_MINUTES = 5
 
     def __init__(self, *, max_per_minute: int = 60, bots: set[str] | None = None) -> None:
         self.max_per_minute = max_per_minute
         self.bots: set[str] = bots if bots is not None else set()
-        self._counts: dict[tuple[str, int], int] = defaultdict(int)
+        self._counts: dict[int, dict[str, int]] = {}  # minute → user → events
+
+    def __len__(self) -> int:
+        """(user, minute) counts held."""
+        return sum(map(len, self._counts.values()))
 
     def observe(self, events: pa.Table) -> set[str]:
         """Count a batch; return the users newly flagged as bots."""
@@ -160,28 +169,30 @@ class BotFilter:
         minute = pc.divide(pc.cast(events["ts"], pa.int64()), 60_000_000)
         grouped = (
             pa.table({"u": events["user_id"], "m": minute})
-            .group_by(["u", "m"])
+            .group_by(["u", "m"], use_threads=False)
             .aggregate([("u", "count")])
         )
         new = set()
+        minutes = grouped["m"].to_pylist()
         for user, moment, count in zip(
-            grouped["u"].to_pylist(),
-            grouped["m"].to_pylist(),
-            grouped["u_count"].to_pylist(),
-            strict=True,
+            grouped["u"].to_pylist(), minutes, grouped["u_count"].to_pylist(), strict=True
         ):
-            total = self._counts[(user, moment)] = self._counts[(user, moment)] + count
+            counts = self._counts.get(moment)
+            if counts is None:
+                counts = self._counts[moment] = {}
+            total = counts[user] = counts.get(user, 0) + count
             if total > self.max_per_minute and user not in self.bots:
                 new.add(user)
         self.bots.update(new)
-        self._forget(max(grouped["m"].to_pylist()) - 5)
+        self._forget(max(minutes) - self.KEEP_MINUTES)
         return new
 
     def state(self) -> pa.Table:
         """The flagged users (minute null) and the recent per-minute counts, for a checkpoint."""
-        users = [*self.bots, *(u for u, _ in self._counts)]
-        minutes = [None] * len(self.bots) + [m for _, m in self._counts]
-        counts = [0] * len(self.bots) + list(self._counts.values())
+        pairs = [(u, m, n) for m, counts in self._counts.items() for u, n in counts.items()]
+        users = [*self.bots, *(u for u, _, _ in pairs)]
+        minutes = [None] * len(self.bots) + [m for _, m, _ in pairs]
+        counts = [0] * len(self.bots) + [n for _, _, n in pairs]
         return pa.table(
             {
                 "user_id": pa.array(users, pa.string()),
@@ -200,9 +211,8 @@ class BotFilter:
             if minute is None:
                 self.bots.add(user)
             else:
-                self._counts[(user, minute)] = count
+                self._counts.setdefault(minute, {})[user] = count
 
     def _forget(self, before: int) -> None:
-        if len(self._counts) > 200_000:
-            for key in [k for k in self._counts if k[1] < before]:
-                del self._counts[key]
+        for minute in [m for m in self._counts if m < before]:
+            del self._counts[minute]

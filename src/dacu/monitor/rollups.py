@@ -27,7 +27,7 @@ Cells live in memory and the changed ones are upserted into DuckDB (`dacu.monito
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -101,6 +101,7 @@ class Cell:
 
 
 KEEP_MINUTES = 180  # minute and hour cells kept in memory behind the newest minute
+EVICT_EVERY = 10  # minutes of event time between two walks of the cells for old ones
 SESSION_HOURS = 6
 
 
@@ -183,6 +184,7 @@ class Rollups:
         self.newest = 0  # the newest minute ingested
         self.keep_minutes = KEEP_MINUTES
         self._days: dict[int, int | None] = {}
+        self._evicted = -(2**62)  # the newest minute at the last eviction
         self.events = 0
 
     # -- ingest -----------------------------------------------------------------------------------
@@ -193,10 +195,9 @@ class Rollups:
         table = self._prepare(events)
         bot_mask = self._bot_mask(table)
         if bot_mask is not None and pc.any(bot_mask).as_py():
-            self._add_counts(table.filter(bot_mask), "bot", None)
+            self._add_counts(table.filter(bot_mask), ["bot"])
             table = table.filter(pc.invert(bot_mask))
-        for dim in DIMS[:-1]:
-            self._add_counts(table, dim, None if dim == "all" else dim)
+        self._add_counts(table, DIMS[:-1])
         self._add_sketches(table)
         self.events += events.num_rows
         self.newest = max(self.newest, pc.max(table["minute"]).as_py() or 0)
@@ -305,19 +306,33 @@ class Rollups:
             out.append((0, dim + TOTAL, value))
         return out
 
-    def _add_counts(self, table: pa.Table, dim: str, column: str | None) -> None:
-        keys = ["minute"] if column is None else ["minute", column]
+    def _add_counts(self, table: pa.Table, dims: Sequence[str]) -> None:
+        """Sum the counters per (minute, dim, value) of each dim in one group-by (the dims'
+        rows stacked: a group-by's fixed cost, not its rows, is what a small batch pays);
+        `bot` and `all` have the one value ""."""
         distinct = {measure: f"{key}_count_distinct" for key, measure in _ORDER_MEASURE.items()}
-        grouped = table.group_by(keys).aggregate(
+        columns = ["minute", *(m for m in MEASURES if m not in distinct), *_ORDER_MEASURE]
+        empty = pa.repeat(pa.scalar(""), table.num_rows)
+        stacked = pa.concat_tables(
+            table.select(columns)
+            .append_column("dim", pa.repeat(pa.scalar(dim), table.num_rows))
+            .append_column("value", empty if dim in ("all", "bot") else table[dim])
+            for dim in dims
+        )
+        grouped = stacked.group_by(["minute", "dim", "value"], use_threads=False).aggregate(
             [(m, "sum") for m in MEASURES if m not in distinct]
             + [(key, "count_distinct") for key in _ORDER_MEASURE]
         )
-        minutes = grouped["minute"].to_pylist()
-        values = grouped[column].to_pylist() if column else [""] * len(minutes)
+        keys = zip(
+            grouped["minute"].to_pylist(),
+            grouped["dim"].to_pylist(),
+            grouped["value"].to_pylist(),
+            strict=True,
+        )
         sums = zip(
             *(grouped[distinct.get(m, f"{m}_sum")].to_pylist() for m in MEASURES), strict=True
         )
-        for minute, value, row in zip(minutes, values, sums, strict=True):
+        for (minute, dim, value), row in zip(keys, sums, strict=True):
             key = (minute, dim, value or "")
             for target in (key, *self.coarser(key)):
                 cell = self._cell(target)
@@ -333,24 +348,37 @@ class Rollups:
                 continue
             encoded = pc.dictionary_encode(rows["user_id"].combine_chunks())
             names = np.array(encoded.dictionary.to_pylist(), dtype=object)
-            codes = pa.table({"minute": rows["minute"], "user": encoded.indices})
-            touched: list[Key] = []
-            for dim in SKETCH_DIMS[1:]:
-                grouped = (
-                    codes.append_column("value", rows[dim])
-                    .group_by(["minute", "value"])
-                    .aggregate([("user", "distinct")])
+            n = rows.num_rows
+            stacked = pa.concat_tables(  # one group-by for every dim (see _add_counts)
+                pa.table(
+                    {
+                        "minute": rows["minute"],
+                        "dim": pa.repeat(pa.scalar(dim), n),
+                        "value": rows[dim],
+                        "user": encoded.indices,
+                    }
                 )
-                users = grouped["user_distinct"].combine_chunks()
-                offsets, flat = users.offsets.to_numpy(), users.values.to_numpy()
-                for row, (minute, value) in enumerate(
-                    zip(grouped["minute"].to_pylist(), grouped["value"].to_pylist(), strict=True)
-                ):
-                    key = (minute, dim, value or "")
-                    sketch = self._sketch(key, attr)
-                    ordered = np.sort(flat[offsets[row] : offsets[row + 1]])  # a fixed order (HIP)
-                    deque(map(sketch.update, names[ordered]), 0)
-                    touched.append(key)
+                for dim in SKETCH_DIMS[1:]
+            )
+            grouped = stacked.group_by(["minute", "dim", "value"], use_threads=False).aggregate(
+                [("user", "distinct")]
+            )
+            users = grouped["user_distinct"].combine_chunks()
+            offsets, flat = users.offsets.to_numpy(), users.values.to_numpy()
+            touched: list[Key] = []
+            for row, (minute, dim, value) in enumerate(
+                zip(
+                    grouped["minute"].to_pylist(),
+                    grouped["dim"].to_pylist(),
+                    grouped["value"].to_pylist(),
+                    strict=True,
+                )
+            ):
+                key = (minute, dim, value or "")
+                sketch = self._sketch(key, attr)
+                ordered = np.sort(flat[offsets[row] : offsets[row + 1]])  # a fixed order (HIP)
+                deque(map(sketch.update, names[ordered]), 0)
+                touched.append(key)
             alls = []
             for key in sorted(touched):
                 if key[1] == "channel":
@@ -391,8 +419,9 @@ class Rollups:
         """Bounded memory: forget the cells older than `keep_minutes` before the newest minute
         (minute and hour cells, and past days; not the running totals) once they are written
         (not dirty); they are read back from the store if an event touches them again."""
-        if self.loader is None:
-            return 0
+        if self.loader is None or self.newest < self._evicted + EVICT_EVERY:
+            return 0  # a walk over every cell: once per EVICT_EVERY minutes of event time
+        self._evicted = self.newest
         before = self.newest - self.keep_minutes
         old = [
             key

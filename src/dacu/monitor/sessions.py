@@ -4,10 +4,14 @@ Only events on the shop's pages count (page view, cart, favourite, order, pay): 
 or click before the landing page is not a page of the shop.
 
 Fed by the collector with each accepted batch (after de-duplication, so an event counts once), and
-again on recovery (the segments are folded through the same listeners). Per local day it keeps, per
-session, how many events it has and whether the one it has is a page view — two small integers per
-session of the last `KEEP_DAYS` days, no event ids. A session still on its first page counts as a
-bounce until its next event arrives, as in every live analytics tool.
+again on recovery (the segments are folded through the same listeners). Per local day it keeps two
+counters, sessions and bounces, updated as events arrive (a new session on a page view is a bounce
+until its next event); per session it keeps only whether it has had one event or more, and only
+while the session is open: a session with no event for SESSION_TIMEOUT_MINUTES (30, the usual web
+analytics rule) to twice that of event time is forgotten, and an event after that starts a new
+session. So memory follows the sessions of the last hour, not the campaign's (a peak day has
+millions). A session still on its first page counts as a bounce until its next event arrives, as
+in every live analytics tool.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from datetime import date, datetime, tzinfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-KEEP_DAYS = 2  # today and yesterday (the day boundary, late events of the day before)
+KEEP_DAYS = 31  # days whose counters are kept (two integers a day)
+SESSION_TIMEOUT_MINUTES = 30
 SITE_EVENTS = ("pv", "cart", "fav", "order", "pay")  # on the shop's pages (not ad impressions)
+US_PER_MINUTE = 60_000_000
 
 
 @dataclass(frozen=True)
@@ -33,13 +39,26 @@ class Bounce:
         return self.bounced / self.sessions if self.sessions else None
 
 
+Open = dict[tuple[date, str], int]
+"""(local day, session_id) → 1: one page view so far; 2: more than one event, or a first event
+that is not a view."""
+
+
 class SessionTally:
-    """{local day: {session_id: events seen (capped at 2) and whether the first was a page view}}."""
+    """{local day: [sessions, bounced]} and the open sessions (two generations, rotated every
+    SESSION_TIMEOUT_MINUTES of event time)."""
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
-        self.days: dict[date, dict[str, int]] = {}
+        self.totals: dict[date, list[int]] = {}
+        self.open: Open = {}
+        self.older: Open = {}
+        self.era: int | None = None
         self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Open sessions held."""
+        return len(self.open) + len(self.older)
 
     def observe(self, table: pa.Table) -> None:
         """A batch of accepted events (EVENT_SCHEMA); events without a session are ignored."""
@@ -50,40 +69,96 @@ class SessionTally:
                 pc.is_valid(table["session_id"]), pc.is_in(table["event"], pa.array(SITE_EVENTS))
             )
         )
-        sessions = table["session_id"].to_pylist()
-        kinds = table["event"].to_pylist()
-        stamps = table["ts"].to_pylist()
+        if table.num_rows == 0:
+            return
+        table = table.sort_by("ts")  # the generations turn as event time passes
+        days = self._local_days(table["ts"])
+        eras = pc.divide(
+            pc.cast(table["ts"], pa.int64()), US_PER_MINUTE * SESSION_TIMEOUT_MINUTES
+        ).to_pylist()
         with self.lock:
-            for session, kind, ts in zip(sessions, kinds, stamps, strict=True):
-                day = self.days.setdefault(ts.astimezone(self.tz).date(), {})
-                # 1: one page view so far; 2: more than one event, or a first event not a view
-                day[session] = 2 if session in day or kind != "pv" else 1
-            for old in sorted(self.days)[:-KEEP_DAYS]:
-                del self.days[old]
+            for key, kind, era in zip(
+                zip(days, table["session_id"].to_pylist(), strict=True),
+                table["event"].to_pylist(),
+                eras,
+                strict=True,
+            ):
+                if era != self.era:
+                    self._rotate(era)
+                self._see(key, kind)
+
+    def _see(self, key: tuple[date, str], kind: str) -> None:
+        seen = self.open.get(key)
+        if seen is None:
+            seen = self.older.pop(key, None)
+        counts = self.totals.get(key[0])
+        if counts is None:
+            counts = self.totals[key[0]] = [0, 0]
+        if seen is None:  # a new session: a bounce while its one event is a page view
+            counts[0] += 1
+            seen = 1 if kind == "pv" else 2
+            counts[1] += seen == 1
+        elif seen == 1:
+            seen = 2
+            counts[1] -= 1
+        self.open[key] = seen
+
+    def _rotate(self, era: int) -> None:
+        if self.era is None:
+            self.era = era
+        elif era > self.era:
+            self.older = self.open if era == self.era + 1 else {}
+            self.open = {}
+            self.era = era
+            for old in sorted(self.totals)[:-KEEP_DAYS]:
+                del self.totals[old]
+
+    def _local_days(self, ts: pa.ChunkedArray) -> list[date]:
+        zone = getattr(self.tz, "key", None)
+        if zone is None:
+            return [t.astimezone(self.tz).date() for t in ts.to_pylist()]
+        local = pc.local_timestamp(pc.cast(ts, pa.timestamp("us", tz=zone)))
+        return pc.cast(local, pa.date32()).to_pylist()
 
     def state(self) -> pa.Table:
-        """The tally as a table (day, session_id, seen) for a checkpoint (`restore`)."""
+        """The day counters (session_id null: `seen` = sessions, `bounced`) and the open sessions
+        (day, session_id, seen), for a checkpoint (`restore`)."""
         with self.lock:
-            rows = [(d, s, v) for d, day in self.days.items() for s, v in day.items()]
-        days, sessions, seen = zip(*rows, strict=True) if rows else ((), (), ())
+            rows: list[tuple[date, str | None, int, int | None]]
+            rows = [(d, None, n, b) for d, (n, b) in self.totals.items()]
+            rows += [(d, s, v, None) for (d, s), v in (self.older | self.open).items()]
+        days, sessions, seen, bounced = zip(*rows, strict=True) if rows else ((), (), (), ())
         return pa.table(
             {
                 "day": pa.array(days, pa.date32()),
                 "session_id": pa.array(sessions, pa.string()),
-                "seen": pa.array(seen, pa.int8()),
+                "seen": pa.array(seen, pa.int64()),
+                "bounced": pa.array(bounced, pa.int64()),
             }
         )
 
     def restore(self, table: pa.Table) -> None:
+        """A checkpoint's state; one written before the day counters (every session of the day,
+        no `bounced` column) has them counted from its sessions."""
+        columns = {c: table[c].to_pylist() for c in table.column_names}
+        bounced = columns.get("bounced", [None] * table.num_rows)
         with self.lock:
-            self.days = {}
-            for day, session, seen in zip(
-                *(table[c].to_pylist() for c in table.column_names), strict=True
+            self.totals, self.open, self.older, self.era = {}, {}, {}, None
+            for day, session, seen, bounces in zip(
+                columns["day"], columns["session_id"], columns["seen"], bounced, strict=True
             ):
-                self.days.setdefault(day, {})[session] = seen
+                if session is None:
+                    self.totals[day] = [seen, bounces or 0]
+                else:
+                    self.open[(day, session)] = seen
+            if "bounced" not in columns:
+                for (day, _), seen in self.open.items():
+                    counts = self.totals.setdefault(day, [0, 0])
+                    counts[0] += 1
+                    counts[1] += seen == 1
 
     def bounce(self, moment: datetime) -> Bounce:
         """Sessions of the local day of `moment` and how many of them bounced."""
         with self.lock:
-            day = self.days.get(moment.astimezone(self.tz).date(), {})
-            return Bounce(len(day), sum(1 for v in day.values() if v == 1))
+            sessions, bounced = self.totals.get(moment.astimezone(self.tz).date(), (0, 0))
+            return Bounce(sessions, bounced)
