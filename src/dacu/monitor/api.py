@@ -95,7 +95,7 @@ def _load_campaign(request: Request, campaign_id: str) -> tuple[Any, dict | None
     db = getattr(request.app.state, "db", None)
     if db is None:
         raise HTTPException(404, f"no live monitor for campaign {campaign_id!r}")
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     with db.session() as session:
         row = campaigns.get_campaign(session, campaign_id)
