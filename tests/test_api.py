@@ -44,6 +44,7 @@ ENTRY_POINTS = {
     "build_plan": "dacu.plan",
     "explain": "dacu.analyze",
     "adtributor": "dacu.analyze",
+    "score_events": "dacu.analyze",
     "open_store": "dacu.flash",
     "open_warehouse": "dacu.warehouse",
     "build_review": "dacu.report",
