@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dacu.money import format_fen
+
+if TYPE_CHECKING:
+    from dacu.analyze.fraud.features import CompiledFeatures
+    from dacu.analyze.sentiment import SentimentModel
 
 
 def sentiment_alerts(bursts: Sequence[Any]) -> list[dict]:
@@ -282,11 +286,12 @@ class LiveRisk:
         self.judged: set[tuple[int, str]] = set()
         self.coupon_counts: dict[tuple[int, str], tuple[int, int]] = {}
         self.posts = 0
-        self._model = None
+        self._model: SentimentModel | None = None
         # an order feed without a clickstream (a shop's order API) has no page views: the fraud
         # features read "ordered without browsing" into every buyer, so fraud waits for them
         self.browsing = False
-        self._features: Any = None  # the fraud features' compiled SQL, made at the first scoring
+        # the fraud features' compiled SQL, made at the first scoring
+        self._features: CompiledFeatures | None = None
 
     # posts
     def add_posts(self, items: Sequence[Any]) -> int:
@@ -297,12 +302,10 @@ class LiveRisk:
 
         topics = topic_keywords(self.campaign.watch_keywords)
         unscored = [p for p in items if p.positive is None]
-        if unscored and self._model is None:
-            from dacu.analyze.sentiment import default_model
-
-            self._model = default_model()
         proba = iter(
-            self._model.predict_proba([tokenize(p.text) for p in unscored]) if unscored else []
+            self._sentiment_model().predict_proba([tokenize(p.text) for p in unscored])
+            if unscored
+            else []
         )
         scored = [
             ScoredPost(
@@ -318,6 +321,14 @@ class LiveRisk:
         self.sentiment.add(scored)
         self.posts += len(scored)
         return len(scored)
+
+    def _sentiment_model(self) -> SentimentModel:
+        """The sentiment model, loaded at the first post that needs it."""
+        if self._model is None:
+            from dacu.analyze.sentiment import default_model
+
+            self._model = default_model()
+        return self._model
 
     # events for the fraud scores
     def observe(self, table: Any) -> None:
@@ -412,12 +423,16 @@ class LiveRisk:
 
         width = self.bands.slot_hours * 3_600_000
         now_ms = int(now.timestamp() * 1000)
-        rows = [
-            {"slot_ms": slot, "coupon": coupon, "issued": n[0], "redeemed": n[1]}
+        due = [
+            (slot, coupon, n)
             for (slot, coupon), n in sorted(self.slot_cells(audit).items())
             if slot + width <= now_ms and (slot, coupon) not in self.judged
         ]
-        self.judged.update((r["slot_ms"], r["coupon"]) for r in rows)
+        self.judged.update((slot, coupon) for slot, coupon, _ in due)
+        rows = [
+            {"slot_ms": slot, "coupon": coupon, "issued": n[0], "redeemed": n[1]}
+            for slot, coupon, n in due
+        ]
         return coupon_slot_alerts(
             coupon_advice(rows, self.bands), self.campaign.tz, self.bands.slot_hours
         )
