@@ -266,7 +266,7 @@ def simulator_and_build() -> str:
         + table(
             [
                 "channel",
-                "θ true / fit",
+                "decay true / fit",
                 "slope true / fit",
                 "K true / fit (fen)",
                 "vmax true / fit",
@@ -303,7 +303,9 @@ def simulator_and_build() -> str:
 def _sim_curves(truth: dict) -> list[list]:
     days = pd.date_range(truth["window"]["first_day"], truth["window"]["last_day"])
     rows = []
-    for ch in (c for c in truth["channels"] if c["paid"]):
+    from dacu.sim.truth import truth_channels
+
+    for ch in (c for c in truth_channels(truth) if c["paid"]):
         frame = pd.DataFrame(
             {"day": days, "v": ch["expected_visits"], "spend": np.asarray(ch["spend_fen"]) / 100}
         )
@@ -314,9 +316,9 @@ def _sim_curves(truth: dict) -> list[list]:
         rows.append(
             [
                 ch["id"],
-                f"{ch['theta']:.2f} / {curve.alpha:.2f}",
-                f"{ch['alpha']:.2f} / {curve.slope:.2f}",
-                f"{ch['k_fen']:,.0f} / {k_fit:,.0f}",
+                f"{ch['decay']:.2f} / {curve.alpha:.2f}",
+                f"{ch['slope']:.2f} / {curve.slope:.2f}",
+                f"{ch['half_sat_fen']:,.0f} / {k_fit:,.0f}",
                 f"{ch['vmax']:.0f} / {curve.beta:.0f}",
                 f"{fit.seconds:.2f}",
             ]
@@ -334,7 +336,7 @@ GRID = 2000  # steps of the free budget in the exact (grid) optimum
 
 
 def budget_backtest() -> str:
-    """The simulator's paid channels (adstock θ, Hill α and K, vmax: `dacu.sim.response`) turn
+    """The simulator's paid channels (adstock decay, Hill slope and K, vmax: `dacu.sim.response`) turn
     a two-year daily spend history — each channel's weekly level varied 0.3–1.7× its ordinary
     spend, ±25% a day, as a test-and-learn buyer's history — into sessions (Poisson) and GMV
     (× CVR × ASP of the campaign, plus an organic base). The plan fits its curves on the weekly
@@ -500,11 +502,11 @@ def _backtest_history(paid, spend_plan, value, rng):
 
 
 def _true_daily(model, spend_fen_per_day, value: float):
-    """Steady state of the simulator: A = s / (1 − θ); sessions = vmax·hill(A; K, α)."""
+    """Steady state of the simulator: A = s / (1 − decay); sessions = vmax·hill(A; K, slope)."""
     from dacu.sim.response import hill as sim_hill
 
-    adstock = np.asarray(spend_fen_per_day, dtype=float) / (1 - model.theta)
-    return model.vmax * np.asarray(sim_hill(adstock, model.k_fen, model.alpha)) * value
+    adstock = np.asarray(spend_fen_per_day, dtype=float) / (1 - model.decay)
+    return model.vmax * np.asarray(sim_hill(adstock, model.half_sat_fen, model.slope)) * value
 
 
 def _true_gmv(paid, split: dict, value: float) -> float:

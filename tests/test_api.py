@@ -44,6 +44,7 @@ ENTRY_POINTS = {
     "build_plan": "dacu.plan",
     "explain": "dacu.analyze",
     "adtributor": "dacu.analyze",
+    "score_events": "dacu.analyze",
     "open_store": "dacu.flash",
     "open_warehouse": "dacu.warehouse",
     "build_review": "dacu.report",
@@ -218,14 +219,44 @@ def test_moved_modules_keep_their_old_import_path(old: str, new: str) -> None:
 
 
 def test_the_metadata_package_keeps_its_old_path_for_one_release() -> None:
+    import importlib
+
     import dacu.metadata as new
-    import dacu.warehouse.metadata as old
-    from dacu.warehouse.metadata.models import AlertRow
+
+    with pytest.deprecated_call(match=r"import dacu\.metadata"):
+        # reloaded, so it warns even when an earlier test imported it
+        old = importlib.reload(importlib.import_module("dacu.warehouse.metadata"))
+        from dacu.warehouse.metadata.models import AlertRow
 
     assert old.__all__ == new.__all__
     for name in new.__all__:
         assert getattr(old, name) is getattr(new, name), name
     assert AlertRow is new.models.AlertRow  # one set of tables, not a copy
+
+
+def test_no_module_imports_the_old_metadata_path() -> None:
+    # the shim is for callers outside dacu: its own modules import dacu.metadata
+    shim = SRC / "dacu" / "warehouse" / "metadata"
+    old = []
+    for path in sorted((SRC / "dacu").rglob("*.py")):
+        if shim in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if isinstance(node, ast.ImportFrom) and node.module == "dacu.warehouse":
+                names += [f"dacu.warehouse.{a.name}" for a in node.names]
+            old += [
+                f"{path.relative_to(SRC)}:{node.lineno}"
+                for n in names
+                if n.startswith("dacu.warehouse.metadata")
+            ]
+    assert not old, old
 
 
 def test_one_hill_curve_for_the_simulator_and_the_planner() -> None:

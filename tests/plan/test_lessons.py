@@ -105,9 +105,9 @@ def test_the_last_review_of_the_same_store_is_found_in_the_metadata_db(
 ) -> None:
     """`dacu plan build` without --lessons learns from the newest registered review of another
     campaign of the same store; none when the DB does not exist (and it is not created)."""
+    from dacu.metadata.campaigns import add_report
+    from dacu.metadata.db import open_db, upgrade
     from dacu.plan.lessons import last_review_lessons
-    from dacu.warehouse.metadata.campaigns import add_report
-    from dacu.warehouse.metadata.db import open_db, upgrade
 
     db_file = tmp_path / "meta.sqlite"
     monkeypatch.setenv("DACU_DB", f"sqlite:///{db_file}")

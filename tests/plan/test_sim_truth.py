@@ -36,16 +36,17 @@ def _fit(truth: dict, channel: dict, column: str, l_max: int = 28):
 
 
 def test_curves_recovered_from_expected_visits(sim):
-    """Sim: A_d = s_d + θ A_{d−1}; visits = vmax · hill(A; K, α). Ours normalises the adstock
-    weights (Σ_{l<L} θ^l = (1 − θ^L)/(1 − θ)), so K_sim = K_ours · (1 − θ^L)/(1 − θ)."""
+    """Sim: A_d = s_d + θ A_{d−1}; visits = vmax · hill(A; K, s), θ = truth's `decay`. Ours
+    normalises the adstock weights (Σ_{l<L} θ^l = (1 − θ^L)/(1 − θ)), so
+    K_sim = K_ours · (1 − θ^L)/(1 − θ)."""
     _, _, truth = sim
     for channel in (c for c in truth["channels"] if c["paid"]):
         curve = _fit(truth, channel, "expected_visits")
         theta = curve.alpha
         k_sim = curve.half_sat * 100 * (1 - theta**28) / (1 - theta)
-        assert theta == pytest.approx(channel["theta"], abs=0.03), channel["id"]
-        assert curve.slope == pytest.approx(channel["alpha"], abs=0.15), channel["id"]
-        assert k_sim == pytest.approx(channel["k_fen"], rel=0.3), channel["id"]
+        assert theta == pytest.approx(channel["decay"], abs=0.03), channel["id"]
+        assert curve.slope == pytest.approx(channel["slope"], abs=0.15), channel["id"]
+        assert k_sim == pytest.approx(channel["half_sat_fen"], rel=0.3), channel["id"]
         assert curve.beta == pytest.approx(channel["vmax"], rel=0.3), channel["id"]
 
 
@@ -55,7 +56,7 @@ def test_carry_over_recovered_from_realised_sessions(sim):
     _, _, truth = sim
     for channel in (c for c in truth["channels"] if c["paid"]):
         curve = _fit(truth, channel, "realised_sessions")
-        assert curve.alpha == pytest.approx(channel["theta"], abs=0.12), channel["id"]
+        assert curve.alpha == pytest.approx(channel["decay"], abs=0.12), channel["id"]
 
 
 def test_plan_from_sim_folder(sim):

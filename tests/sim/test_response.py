@@ -41,12 +41,12 @@ def test_sessions_rise_with_spend_and_saturate_in_the_data(small_sim):
     search = next(c for c in truth["channels"] if c["id"] == "search_ads")
     spend = np.array(search["spend_fen"], dtype=float)
     sessions = np.array(search["realised_sessions"], dtype=float)
-    stock = adstock(spend, search["theta"])
+    stock = adstock(spend, search["decay"])
     assert spearmanr(stock, sessions).statistic > 0.4  # ≈ 14 Poisson sessions a day: noisy
     # binned by adstock (thirds, and the top 5 %), mean sessions rise monotonically, for
     # every paid channel
     for channel in (c for c in truth["channels"] if c["paid"]):
-        carried = adstock(np.array(channel["spend_fen"], dtype=float), channel["theta"])
+        carried = adstock(np.array(channel["spend_fen"], dtype=float), channel["decay"])
         realised = np.array(channel["realised_sessions"], dtype=float)
         edges = np.quantile(carried, [1 / 3, 2 / 3, 0.95])
         means = [realised[np.digitize(carried, edges) == q].mean() for q in range(4)]

@@ -157,7 +157,7 @@ def test_paid_channel_sessions_follow_the_response_curve(small_sim):
         spend = np.array(channel["spend_fen"], dtype=float)
         # recompute the curve independently from the documented formula
         expected = channel["vmax"] * hill(
-            adstock(spend, channel["theta"]), channel["k_fen"], channel["alpha"]
+            adstock(spend, channel["decay"]), channel["half_sat_fen"], channel["slope"]
         )
         realised = np.array(channel["realised_sessions"], dtype=float)
         assert np.allclose(expected, channel["expected_visits"], rtol=1e-6, atol=0.01)
@@ -170,6 +170,24 @@ def test_paid_channel_sessions_follow_the_response_curve(small_sim):
     by = dict(zip(spend["channel"].to_pylist(), spend["spend_fen_sum"].to_pylist(), strict=True))
     for channel in (c for c in truth["channels"] if c["paid"]):
         assert abs(by[channel["id"]] - sum(channel["spend_fen"])) <= 24 * len(channel["spend_fen"])
+
+
+def test_truth_channels_have_the_planners_names_and_old_files_still_read(small_sim):
+    import warnings
+
+    from dacu.sim.truth import truth_channels
+
+    truth = small_sim["truth"]
+    paid = [c for c in truth["channels"] if c["paid"]]
+    assert paid and all({"decay", "slope", "half_sat_fen"} <= set(c) for c in paid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a file of this release reads without a warning
+        assert truth_channels(truth) == truth["channels"]
+    # a truth.json of dacu 0.2 said theta / alpha / k_fen for the same numbers
+    renamed = {"decay": "theta", "slope": "alpha", "half_sat_fen": "k_fen"}
+    old = {"channels": [{renamed.get(k, k): v for k, v in c.items()} for c in paid]}
+    with pytest.deprecated_call(match="theta, alpha, k_fen"):
+        assert truth_channels(old) == paid
 
 
 def test_last_years_double11_and_campaign_spike_in_history(small_sim):

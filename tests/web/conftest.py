@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from dacu.warehouse.metadata import MetadataDB, accounts, alerts, campaigns, open_db, upgrade
+from dacu.metadata import MetadataDB, accounts, alerts, campaigns, open_db, upgrade
 from dacu.web.app import create_app
 from dacu.web.settings import Settings
 from tests.conftest import ROOT, need

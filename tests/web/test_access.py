@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from dacu.warehouse.metadata import open_db, upgrade
+from dacu.metadata import open_db, upgrade
 from dacu.web.access import ACCESS, ROLE_RANK, app_routes, rule_for
 from dacu.web.app import create_app
 from dacu.web.settings import Settings

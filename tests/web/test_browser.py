@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dacu.warehouse.metadata import campaigns
+from dacu.metadata import campaigns
 from tests.conftest import need
 from tests.web.conftest import PASSWORDS, make_world, sqlite_db
 from tests.web.test_pages import PLAN

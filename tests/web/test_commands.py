@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from dacu.errors import DacuError
-from dacu.warehouse.metadata import accounts, campaigns, open_db
+from dacu.metadata import accounts, campaigns, open_db
 from dacu.web.commands import register
 from tests.web.conftest import EXAMPLE
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dacu.config import parse_campaign
-from dacu.warehouse.metadata import alerts, audit, campaigns
+from dacu.metadata import alerts, audit, campaigns
 from dacu.web.desk import desk, team_of_alert
 from dacu.web.tasks import set_task
 from tests.web.conftest import EXAMPLE, World

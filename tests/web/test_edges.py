@@ -10,7 +10,7 @@ import pytest
 
 from dacu.errors import DacuError
 from dacu.flash.sqlite_store import SQLiteStore
-from dacu.warehouse.metadata import accounts, audit, open_db, upgrade
+from dacu.metadata import accounts, audit, open_db, upgrade
 from dacu.web.commands import trusted_proxies
 from tests.flash.helpers import make_config
 from tests.web.conftest import World, csrf_of, make_world, sqlite_db

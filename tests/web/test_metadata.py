@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from dacu.errors import ConfigError, DacuError
-from dacu.warehouse.metadata import (
+from dacu.metadata import (
     MetadataDB,
     accounts,
     alerts,
@@ -19,8 +19,8 @@ from dacu.warehouse.metadata import (
     open_db,
     upgrade,
 )
-from dacu.warehouse.metadata.alerts import AlertFilter
-from dacu.warehouse.metadata.db import table_names
+from dacu.metadata.alerts import AlertFilter
+from dacu.metadata.db import table_names
 from tests.web.conftest import EXAMPLE
 
 TABLES = [
@@ -57,7 +57,7 @@ def test_downgrade_then_upgrade_round_trips(any_db: MetadataDB) -> None:
     upgrade(any_db, "head")  # idempotent at head
     from alembic import command
 
-    from dacu.warehouse.metadata.db import alembic_config
+    from dacu.metadata.db import alembic_config
 
     command.downgrade(alembic_config(any_db), "base")
     assert table_names(any_db) == ["alembic_version"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dacu.warehouse.metadata import campaigns
+from dacu.metadata import campaigns
 from dacu.web import i18n
 from dacu.web.templating import environment, format_count, format_time
 from tests.web.conftest import World

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from dacu.errors import ConfigError
+from dacu.metadata import campaigns
 from dacu.plan.schema import Budget, BudgetRow, Plan, TargetTreeNode, check_plan
-from dacu.warehouse.metadata import campaigns
 from tests.web.conftest import World
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dacu.warehouse.metadata import MetadataDB
+from dacu.metadata import MetadataDB
 from tests.web.conftest import make_world
 
 pytestmark = pytest.mark.postgres

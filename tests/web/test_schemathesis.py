@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from dacu.warehouse.metadata import open_db, upgrade
+from dacu.metadata import open_db, upgrade
 from dacu.web.access import app_routes
 from dacu.web.app import create_app
 from dacu.web.settings import Settings
@@ -47,7 +47,7 @@ def api(tmp_path_factory: pytest.TempPathFactory):
     mp.setenv("DACU_STORE", f"sqlite:///{folder / 'flash.sqlite'}")
     from argon2 import PasswordHasher
 
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     mp.setattr(accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     world: World = make_world(sqlite_db(folder), Path(folder))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dacu.warehouse.metadata import accounts, audit
+from dacu.metadata import accounts, audit
 from dacu.web.ratelimit import TokenBuckets
 from tests.web.conftest import PASSWORDS, World, csrf_of, make_world, sqlite_db
 

@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from pptx import Presentation
 
-from dacu.warehouse.metadata import alerts, campaigns
+from dacu.metadata import alerts, campaigns
 from tests.web.conftest import PASSWORDS, make_world, sqlite_db
 from tests.web.test_browser import _free_port, browser  # noqa: F401 — the Chromium fixture
 from tests.web.test_workbench import FORM, SPEND, TMALL

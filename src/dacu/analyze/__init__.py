@@ -32,7 +32,14 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
     from dacu.analyze.bayesian import beta_binomial, gaussian_means
     from dacu.analyze.clv import BetaGeoNBD, CustomerSummary, GammaGamma
     from dacu.analyze.elasticity import fit_elasticity, markdown_plan
-    from dacu.analyze.fraud import FraudResult, Thresholds, score_customers
+    from dacu.analyze.fraud import (
+        FraudConfig,
+        FraudResult,
+        FraudScores,
+        Thresholds,
+        score_customers,
+        score_events,
+    )
     from dacu.analyze.funnel import Funnel, FunnelStep, read_funnel
     from dacu.analyze.markov import markov_model
     from dacu.analyze.pareto_nbd import ParetoNBD
@@ -70,7 +77,17 @@ _LAZY = {
     **dict.fromkeys(["beta_binomial", "gaussian_means"], "dacu.analyze.bayesian"),
     **dict.fromkeys(["BetaGeoNBD", "CustomerSummary", "GammaGamma"], "dacu.analyze.clv"),
     **dict.fromkeys(["fit_elasticity", "markdown_plan"], "dacu.analyze.elasticity"),
-    **dict.fromkeys(["FraudResult", "Thresholds", "score_customers"], "dacu.analyze.fraud"),
+    **dict.fromkeys(
+        [
+            "FraudConfig",
+            "FraudResult",
+            "FraudScores",
+            "Thresholds",
+            "score_customers",
+            "score_events",
+        ],
+        "dacu.analyze.fraud",
+    ),
     **dict.fromkeys(["Funnel", "FunnelStep", "read_funnel"], "dacu.analyze.funnel"),
     "markov_model": "dacu.analyze.markov",
     "ParetoNBD": "dacu.analyze.pareto_nbd",
@@ -99,7 +116,9 @@ __all__ = [
     "BetaGeoNBD",
     "CustomerSummary",
     "Explanation",
+    "FraudConfig",
     "FraudResult",
+    "FraudScores",
     "Funnel",
     "FunnelStep",
     "GammaGamma",
@@ -129,6 +148,7 @@ __all__ = [
     "sample_size_proportions",
     "schedule_sends",
     "score_customers",
+    "score_events",
     "score_posts",
     "shapley",
     "signals_of",

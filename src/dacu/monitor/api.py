@@ -95,7 +95,7 @@ def _load_campaign(request: Request, campaign_id: str) -> tuple[Any, dict | None
     db = getattr(request.app.state, "db", None)
     if db is None:
         raise HTTPException(404, f"no live monitor for campaign {campaign_id!r}")
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     with db.session() as session:
         row = campaigns.get_campaign(session, campaign_id)
@@ -195,7 +195,7 @@ def _owners(app: Any) -> owner.Owners | None:
             else _IN_PROCESS
         )
         app.state.monitor_owners = found
-    return None if found is _IN_PROCESS else found
+    return found if isinstance(found, owner.Owners) else None  # else _IN_PROCESS
 
 
 async def _serving(
@@ -270,7 +270,7 @@ class Document:
     @cached_property
     def json(self) -> bytes:
         """As FastAPI would answer it."""
-        return JSONResponse(jsonable_encoder(self.body)).body
+        return bytes(JSONResponse(jsonable_encoder(self.body)).body)
 
     @cached_property
     def event(self) -> str:
@@ -314,7 +314,7 @@ DOCUMENTS = Documents()
 
 # -- routes ---------------------------------------------------------------------------------------
 @router.post("/api/events")
-async def collect(request: Request, campaign: CampaignQuery = None) -> JSONResponse:
+async def collect(request: Request, campaign: CampaignQuery = None) -> Response:
     """Collector: a JSON array or JSON lines of events (contract: dacu.events.EVENT_SCHEMA).
 
     Answers once the accepted events are durable: `{"accepted": n, "duplicates": n, "rejected":

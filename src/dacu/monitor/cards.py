@@ -7,7 +7,7 @@ Pure: alert-log rows (`dacu.monitor.alertlog`) and a name map in, dicts out.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from dacu.monitor.messages import DIM_ZH, SIGNAL_ZH
@@ -105,7 +105,7 @@ def alert_card(row: Mapping, names: Names, tz: tzinfo) -> dict:
     }
 
 
-def alert_cards(rows: list[Mapping], names: Names, tz: tzinfo) -> list[dict]:
+def alert_cards(rows: Sequence[Mapping], names: Names, tz: tzinfo) -> list[dict]:
     """Open alerts first (red before yellow), then acked, then resolved; newest first within each
     (the log's order: the sort is stable)."""
     cards = [alert_card(r, names, tz) for r in rows]

@@ -7,6 +7,7 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +16,11 @@ import typer
 from rich.console import Console
 
 from dacu.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+Item = TypeVar("Item", bound="BaseModel")  # a feed's item model (dacu.monitor.feeds)
 
 console = Console()
 monitor_app = typer.Typer(
@@ -205,7 +211,7 @@ def read_post_items(path: Path, tz: str) -> list:
     ]
 
 
-def read_items(path: Path, model: type) -> list:
+def read_items(path: Path, model: type[Item]) -> list[Item]:
     """Items of a CSV or JSON file validated as a feed validates them; the first bad one is
     an error naming the file, line and field."""
     import csv
@@ -297,7 +303,7 @@ def _read_events(path: Path) -> pa.Table:
     return pq.read_table(path).sort_by("ts")
 
 
-def _moment(text: str, tz: str, option: str = "--since") -> datetime:
+def _moment(text: str, tz: str, option: str = "--since") -> datetime | None:
     from dacu.config import parse_local_time
 
     return parse_local_time(text, tz, option=option)

@@ -240,7 +240,7 @@ def snapshot(monitor: LiveMonitor, *, lang: str = "zh") -> dict[str, Any]:
     spend_today = monitor.spend_between(s, e)
     known = names(monitor)
     alerts = monitor.alert_log.recent(monitor.campaign.id, limit=30)
-    by_hour = {}
+    by_hour: dict[int, int] = {}
     for (minute, _), fen in monitor.spend.items():
         by_hour[minute] = by_hour.get(minute, 0) + fen
     return {

@@ -67,14 +67,16 @@ def seasonal_baseline(
     count: bool = False,
 ) -> Baseline | None:
     """Baseline of `read(start, end)` from the same window on previous days, else trailing windows."""
-    values = [
+    days_ago = (
         read(end - timedelta(days=d) - window, end - timedelta(days=d)) for d in range(1, days + 1)
-    ]
-    values = [v for v in values if v is not None]
+    )
+    values = [v for v in days_ago if v is not None]
     if len(values) >= min_days:
         return robust_baseline(values, count=count)
-    values = [read(end - (i + 1) * window, end - i * window) for i in range(1, trailing + 1)]
-    values = [v for v in values if v is not None]
+    trailing_windows = (
+        read(end - (i + 1) * window, end - i * window) for i in range(1, trailing + 1)
+    )
+    values = [v for v in trailing_windows if v is not None]
     return robust_baseline(values, count=count, source="trailing") if values else None
 
 

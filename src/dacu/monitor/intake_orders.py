@@ -137,8 +137,9 @@ def _amount(record: dict, field: str) -> int | str | None:
 def _normalise(item: Any) -> dict | str:
     if not isinstance(item, dict):
         return f"expected a JSON object (an order record), got {type(item).__name__}"
+    fields: dict[str, Any] = item  # a JSON object: its keys are strings
     record: dict[str, Any] = {}
-    for key, value in item.items():
+    for key, value in fields.items():
         name = ALIASES.get(key, key)
         if name not in FIELDS and not (name.endswith("_fen") and name[:-4] in FIELDS):
             known = ", ".join(sorted(FIELDS))

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from dacu.errors import ConfigError
@@ -210,8 +210,15 @@ def compare(actual: dict, plan_vals: dict, tolerance: float) -> list[PaceLine]:
     return lines
 
 
+class KpiTotals(Protocol):
+    """What `pace` reads: KPIs over a range of minutes (a `RollupStore`, or the dashboard's
+    `VisitorStore` over it)."""
+
+    def totals(self, start: int, end: int, *, dim: str = "all", value: str = "") -> Kpis: ...
+
+
 def pace(
-    store: RollupStore,
+    store: KpiTotals,
     plan: Plan,
     start: datetime,
     now: datetime,

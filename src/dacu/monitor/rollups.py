@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 import datasketches as ds
@@ -87,7 +88,7 @@ ROLLUP_SCHEMA = pa.schema(
 """`minute` is minutes since the Unix epoch (UTC); sketches are compact HLL bytes or null."""
 
 Key = tuple[int, str, str]
-Sketch = ds.hll_sketch | ds.hll_union
+Sketch: TypeAlias = ds.hll_sketch | ds.hll_union  # an alias for annotations, not a variable
 
 
 @dataclass

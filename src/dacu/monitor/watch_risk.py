@@ -5,15 +5,21 @@ of `dacu.analyze.sentiment.burst.detect_bursts` and `dacu.analyze.fraud.score_cu
 alert fields; `raise_risk_alerts` opens them (one open alert per rule and dimension; the log
 de-duplicates). Called by `LiveMonitor.risk(...)`. `SentimentWatch` is the streaming form: posts
 are added as they arrive and `due(now)` returns each burst once, as soon as its bucket has closed.
+`LiveRisk` scores fraud with `dacu.analyze.fraud.score_events`, the pipeline of `dacu analyze
+fraud score`, keeping only its events and the compiled SQL between scorings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dacu.money import format_fen
+
+if TYPE_CHECKING:
+    from dacu.analyze.fraud.features import CompiledFeatures
+    from dacu.analyze.sentiment import SentimentModel
 
 
 def sentiment_alerts(bursts: Sequence[Any]) -> list[dict]:
@@ -280,11 +286,12 @@ class LiveRisk:
         self.judged: set[tuple[int, str]] = set()
         self.coupon_counts: dict[tuple[int, str], tuple[int, int]] = {}
         self.posts = 0
-        self._model = None
+        self._model: SentimentModel | None = None
         # an order feed without a clickstream (a shop's order API) has no page views: the fraud
         # features read "ordered without browsing" into every buyer, so fraud waits for them
         self.browsing = False
-        self._features: Any = None  # the fraud features' compiled SQL, made at the first scoring
+        # the fraud features' compiled SQL, made at the first scoring
+        self._features: CompiledFeatures | None = None
 
     # posts
     def add_posts(self, items: Sequence[Any]) -> int:
@@ -295,12 +302,10 @@ class LiveRisk:
 
         topics = topic_keywords(self.campaign.watch_keywords)
         unscored = [p for p in items if p.positive is None]
-        if unscored and self._model is None:
-            from dacu.analyze.sentiment import default_model
-
-            self._model = default_model()
         proba = iter(
-            self._model.predict_proba([tokenize(p.text) for p in unscored]) if unscored else []
+            self._sentiment_model().predict_proba([tokenize(p.text) for p in unscored])
+            if unscored
+            else []
         )
         scored = [
             ScoredPost(
@@ -316,6 +321,14 @@ class LiveRisk:
         self.sentiment.add(scored)
         self.posts += len(scored)
         return len(scored)
+
+    def _sentiment_model(self) -> SentimentModel:
+        """The sentiment model, loaded at the first post that needs it."""
+        if self._model is None:
+            from dacu.analyze.sentiment import default_model
+
+            self._model = default_model()
+        return self._model
 
     # events for the fraud scores
     def observe(self, table: Any) -> None:
@@ -333,27 +346,24 @@ class LiveRisk:
 
     def _fraud(self, hour: datetime) -> list[dict]:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        from dacu.analyze.fraud import score_customers
+        from dacu.analyze.fraud import FraudConfig, score_events
         from dacu.analyze.fraud.features import CompiledFeatures
 
         if not self.events or not self.browsing:
             return []
         events = pa.concat_tables([t for _, t in self.events]).combine_chunks()
-        kind = events.schema.field("ts").type
-        events = events.filter(pc.less(events["ts"], pa.scalar(hour, kind)))
         local = hour.astimezone(self.campaign.tz)
         day = local.replace(hour=0, minute=0, second=0, microsecond=0)
         if local == day:  # midnight: score the day that just ended
             day = day - timedelta(days=1)
+        config = FraudConfig.from_campaign(self.campaign, start=day, end=hour)
         if self._features is None or self._features.schema != events.schema:
-            self._features = CompiledFeatures(events.schema, self.flash_skus)
-        span = events.filter(pc.greater_equal(events["ts"], pa.scalar(day, kind)))
-        frame, links = self._features.run(events, span)
-        if frame.empty or self._all_alerted(frame, links):
-            return []
-        result = score_customers(frame, links=links, flash_skus=self.flash_skus)
+            self._features = CompiledFeatures(events.schema, config.flash_skus)
+        scores = score_events(events, config=config, compiled=self._features)
+        if scores.features.empty or self._all_alerted(scores.candidates()):
+            return []  # no alert can be new: the isolation forest is not run
+        result = scores.result
         alerts = fraud_kind_alerts(result, self.flash_skus, hour, tz=self.campaign.tz)
         fresh = []  # an alert again only when a kind has accounts it did not have before
         for alert, users in zip(alerts, _users_by_kind(result, self.flash_skus), strict=True):
@@ -363,13 +373,11 @@ class LiveRisk:
                 fresh.append(alert)
         return fresh
 
-    def _all_alerted(self, frame: Any, links: list[tuple[str, str]]) -> bool:
-        """Was every account this scoring could flag already alerted under its kind? Then no
-        alert can be new and the scoring stops before the isolation forest (the same alerts for
-        a fraction of the time: the 15-minute cadence cost more than the hourly one did)."""
-        from dacu.analyze.fraud import flag_candidates
-
-        candidates = flag_candidates(frame, links=links, flash_skus=self.flash_skus)
+    def _all_alerted(self, candidates: Any) -> bool:
+        """Was every account this scoring could flag (`FraudScores.candidates()`) already
+        alerted under its kind? Then no alert can be new and the scoring stops before the
+        isolation forest (the same alerts for a fraction of the time: the 15-minute cadence
+        cost more than the hourly one did)."""
         return all(
             row.user_id in self.flagged.get(f"kind={fraud_kind(row, self.flash_skus)}", ())
             for row in candidates.itertuples()
@@ -415,12 +423,16 @@ class LiveRisk:
 
         width = self.bands.slot_hours * 3_600_000
         now_ms = int(now.timestamp() * 1000)
-        rows = [
-            {"slot_ms": slot, "coupon": coupon, "issued": n[0], "redeemed": n[1]}
+        due = [
+            (slot, coupon, n)
             for (slot, coupon), n in sorted(self.slot_cells(audit).items())
             if slot + width <= now_ms and (slot, coupon) not in self.judged
         ]
-        self.judged.update((r["slot_ms"], r["coupon"]) for r in rows)
+        self.judged.update((slot, coupon) for slot, coupon, _ in due)
+        rows = [
+            {"slot_ms": slot, "coupon": coupon, "issued": n[0], "redeemed": n[1]}
+            for slot, coupon, n in due
+        ]
         return coupon_slot_alerts(
             coupon_advice(rows, self.bands), self.campaign.tz, self.bands.slot_hours
         )

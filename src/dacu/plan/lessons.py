@@ -114,7 +114,7 @@ def _alerts(data: dict, source: str) -> list[str]:
 def metadata_db_if_any() -> Any:
     """The metadata DB (`DACU_DB`, else its default SQLite file) when there is one — a missing
     default file is not created — else None."""
-    from dacu.warehouse.metadata.db import db_url, open_db
+    from dacu.metadata.db import db_url, open_db
 
     url = db_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
@@ -129,7 +129,7 @@ def last_review_lessons(store: str, campaign_id: str) -> tuple[Path, dict[str, A
     from sqlalchemy.exc import SQLAlchemyError
 
     from dacu.errors import DacuError
-    from dacu.warehouse.metadata.campaigns import get_campaign, list_reports
+    from dacu.metadata.campaigns import get_campaign, list_reports
 
     try:
         db = metadata_db_if_any()

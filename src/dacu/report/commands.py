@@ -118,8 +118,8 @@ def _register(campaign_id: str, paths: list[Path]) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from dacu.errors import DacuError
+    from dacu.metadata.campaigns import REPORT_KINDS, add_report
     from dacu.plan.lessons import metadata_db_if_any
-    from dacu.warehouse.metadata.campaigns import REPORT_KINDS, add_report
 
     try:
         db = metadata_db_if_any()

@@ -222,23 +222,12 @@ def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
     """Rings of linked flagged accounts (刷单 / 羊毛党, `dacu.analyze.fraud`) in the campaign
     window as incident rows: their first order, size, reasons and paid GMV (the loss: fake or
     abused orders). Each ring of at least 3 accounts is one row."""
-    from dacu.analyze.fraud import score_customers
-    from dacu.analyze.fraud.features import basket_links, customer_features
+    from dacu.analyze.fraud import FraudConfig, score_events
 
-    flash = [str(f.get("sku_id")) for f in campaign.flash_sales if f.get("sku_id")]
-    ev = wh.events()
-    features = wh.to_arrow(
-        customer_features(ev, start=campaign.start, end=campaign.end, exclude_skus=flash)
-    ).to_pandas()
-    if len(features) < 2:
+    scores = score_events(wh, config=FraudConfig.from_campaign(campaign))
+    if len(scores.features) < 2:
         return []
-    links = [
-        (r["user_id"], r["link"])
-        for r in wh.to_arrow(
-            basket_links(ev, start=campaign.start, end=campaign.end, exclude_skus=flash)
-        ).to_pylist()
-    ]
-    result = score_customers(features, links=links, flash_skus=flash)
+    result = scores.result
     flagged = result.flagged.set_index("user_id")
     firsts = _first_orders(wh, campaign, [u for g in result.clusters for u in g])
     rows = []

@@ -1,12 +1,14 @@
 """How each channel's daily visits respond to spend: geometric adstock, then Hill saturation.
 
-    A_d      = s_d + θ · A_{d-1}                      (carry-over, θ = decay per day)
-    visits_d = v_max · A_d^α / (A_d^α + K^α)          (saturation, K = half-saturation spend)
+    A_d      = s_d + decay · A_{d-1}                  (carry-over per day)
+    visits_d = v_max · A_d^s / (A_d^s + K^s)          (saturation, K = half-saturation spend)
 
-The saturation is the planner's own Hill curve, `dacu.plan.response.hill(a, half_sat, slope)`:
-K is its `half_sat`, the exponent α its `slope`, so a fitted curve reads against this truth
-directly. θ is the decay the planner calls α (its adstock is normalised and truncated, this one
-runs from the steady state of the first day).
+The names are the planner's: the saturation is its own Hill curve,
+`dacu.plan.response.hill(a, half_sat, slope)`, so truth.json's `half_sat_fen` is K (in fen) and
+`slope` is s, and a fitted curve reads against this truth directly. `decay` is the geometric rate
+of carry-over, the one `dacu.plan.response.geometric_adstock` takes (as `alpha`, pymc-marketing's
+name); the planner's adstock is normalised and truncated, this one runs from the steady state of
+the first day.
 
 Spend and K are in fen of the simulated store (already × `store_fraction`), visits are expected
 sessions per day; the realised sessions are Poisson around them. Non-paid channels are not
@@ -23,7 +25,8 @@ import numpy as np
 from dacu.config import Campaign, Channel
 from dacu.plan.response import hill
 
-# kind → (θ, α, K as a multiple of the ordinary-day adstock, share of an ordinary day's visits)
+# kind → (decay, slope, K as a multiple of the ordinary-day adstock, share of an ordinary day's
+# visits)
 PAID_KINDS = {
     "search_ads": (0.30, 1.2, 15.0, 0.22),
     "display_ads": (0.50, 1.5, 18.0, 0.10),
@@ -54,17 +57,17 @@ class ChannelModel:
     kind: str
     paid: bool
     share: float  # share of an ordinary day's visits
-    theta: float = 0.0  # adstock decay per day
-    alpha: float = 1.0  # Hill exponent: `slope` of plan.response.hill
-    k_fen: float = 0.0  # half-saturation adstocked spend (fen per day): its `half_sat`
+    decay: float = 0.0  # adstock carry-over per day
+    slope: float = 1.0  # Hill exponent: `slope` of plan.response.hill
+    half_sat_fen: float = 0.0  # half-saturation adstocked spend (fen per day): its `half_sat`
     vmax: float = 0.0  # visits per day at saturation
 
     def truth(self) -> dict:
         out = asdict(self)
         out["formula"] = (
             (
-                "visits_d = vmax * A_d**alpha / (A_d**alpha + k_fen**alpha); "
-                "A_d = spend_d + theta * A_(d-1)"
+                "visits_d = vmax * A_d**slope / (A_d**slope + half_sat_fen**slope); "
+                "A_d = spend_d + decay * A_(d-1)"
             )
             if self.paid
             else "visits_d ∝ demand_d"
@@ -72,12 +75,12 @@ class ChannelModel:
         return out
 
 
-def adstock(spend: np.ndarray, theta: float) -> np.ndarray:
-    """Geometric carry-over A_d = s_d + θ A_{d−1}, started at the steady state of s_0."""
+def adstock(spend: np.ndarray, decay: float) -> np.ndarray:
+    """Geometric carry-over A_d = s_d + decay · A_{d−1}, started at the steady state of s_0."""
     out = np.empty(len(spend), dtype=float)
-    carry = spend[0] * theta / (1 - theta) if len(spend) else 0.0
+    carry = spend[0] * decay / (1 - decay) if len(spend) else 0.0
     for index, value in enumerate(spend):  # one value a day: a few hundred iterations
-        carry = value + theta * carry
+        carry = value + decay * carry
         out[index] = carry
     return out
 
@@ -141,14 +144,14 @@ def build_channels(
         if not channel.is_paid:
             out.append(ChannelModel(channel.id, kind, False, float(share)))
             continue
-        theta, alpha, k_mult, _ = PAID_KINDS[kind]
-        ordinary = float(np.median(adstock(spend[channel.id], theta)[: max(1, history_days)]))
-        k_fen = k_mult * ordinary
-        vmax = share * ordinary_visits / float(hill(ordinary, half_sat=k_fen, slope=alpha))
-        out.append(ChannelModel(channel.id, kind, True, float(share), theta, alpha, k_fen, vmax))
+        decay, slope, k_mult, _ = PAID_KINDS[kind]
+        ordinary = float(np.median(adstock(spend[channel.id], decay)[: max(1, history_days)]))
+        half_sat = k_mult * ordinary
+        vmax = share * ordinary_visits / float(hill(ordinary, half_sat=half_sat, slope=slope))
+        out.append(ChannelModel(channel.id, kind, True, float(share), decay, slope, half_sat, vmax))
     return out
 
 
 def expected_paid_visits(model: ChannelModel, spend: np.ndarray) -> np.ndarray:
-    visits = hill(adstock(spend, model.theta), half_sat=model.k_fen, slope=model.alpha)
+    visits = hill(adstock(spend, model.decay), half_sat=model.half_sat_fen, slope=model.slope)
     return model.vmax * visits

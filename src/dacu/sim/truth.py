@@ -6,6 +6,7 @@ store); ratios are unaffected. Channel response parameters are in the units of s
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -110,6 +111,40 @@ def _channels(world: World, state) -> list[dict]:
         if model.paid:
             item["spend_fen"] = np.round(world.spend[model.id]).astype(np.int64).tolist()
         out.append(item)
+    return out
+
+
+# truth.json of dacu ≤ 0.2 named the response parameters the simulator's own way
+OLD_CHANNEL_KEYS = {"theta": "decay", "alpha": "slope", "k_fen": "half_sat_fen"}
+
+
+def truth_channels(truth: dict) -> list[dict]:
+    """The channels of a truth.json with the planner's parameter names (`decay`, `slope`,
+    `half_sat_fen`). A file written before the rename (`theta`, `alpha`, `k_fen`) is read too,
+    with a DeprecationWarning; that reading is removed in the release after 0.2.
+
+    >>> new = {"channels": [{"id": "search_ads", "decay": 0.3, "slope": 1.2}]}
+    >>> truth_channels(new)[0]["slope"]
+    1.2
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     old = truth_channels({"channels": [{"id": "search_ads", "theta": 0.3, "k_fen": 9.0}]})
+    >>> old[0]["decay"], old[0]["half_sat_fen"], caught[0].category.__name__
+    (0.3, 9.0, 'DeprecationWarning')
+    """
+    out = []
+    for channel in truth.get("channels", []):
+        old = [k for k in OLD_CHANNEL_KEYS if k in channel]
+        if old:
+            warnings.warn(
+                f"truth.json channel {channel.get('id')!r} uses the old names "
+                f"{', '.join(old)}: read as {', '.join(OLD_CHANNEL_KEYS[k] for k in old)} "
+                "(run dacu sim again to write the new names)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        out.append({OLD_CHANNEL_KEYS.get(k, k): v for k, v in channel.items()})
     return out
 
 

@@ -171,7 +171,7 @@ def _expected_visits(
 def _shrink(model: ChannelModel, fraction: float) -> ChannelModel:
     from dataclasses import replace
 
-    return replace(model, k_fen=model.k_fen * fraction, vmax=model.vmax * fraction)
+    return replace(model, half_sat_fen=model.half_sat_fen * fraction, vmax=model.vmax * fraction)
 
 
 def _assemble(

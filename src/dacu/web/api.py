@@ -1,6 +1,6 @@
 """The web app's own JSON API: campaigns, plans, alerts, reports, users, API keys, audit.
 
-Handlers are thin: validate with pydantic, call `dacu.warehouse.metadata`, return typed models.
+Handlers are thin: validate with pydantic, call `dacu.metadata`, return typed models.
 Who may call what is in `access.ACCESS`, not here.
 """
 
@@ -12,8 +12,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
-from dacu.warehouse.metadata.alerts import AlertFilter
+from dacu.metadata import accounts, alerts, audit, campaigns
+from dacu.metadata.alerts import AlertFilter
 from dacu.web.auth import Principal, current_principal
 from dacu.web.batch import CampaignId, CampaignQuery
 from dacu.web.problems import Problem
@@ -142,7 +142,7 @@ def _db(request: Request):
 
 @router.get("/health", response_model=Health, summary="Liveness and schema check")
 def health(request: Request) -> Health:
-    from dacu.warehouse.metadata import is_current
+    from dacu.metadata import is_current
 
     db = _db(request)
     return Health(status="ok", database=db.engine.dialect.name, schema_current=is_current(db))

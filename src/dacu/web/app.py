@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
 from dacu import __version__
-from dacu.warehouse.metadata import MetadataDB, accounts, is_current, open_db
+from dacu.metadata import MetadataDB, accounts, is_current, open_db
 from dacu.web import api, openapi, pages, problems, workbench
 from dacu.web.auth import _TTLCache, enforce_access
 from dacu.web.middleware import BodyLimit, JsonDepthLimit, SecurityHeaders

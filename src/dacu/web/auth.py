@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from dacu.warehouse.metadata import accounts
+from dacu.metadata import accounts
 from dacu.web.access import Rule, rule_for
 from dacu.web.problems import Problem
 

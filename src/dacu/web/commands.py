@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _open():
-    from dacu.warehouse.metadata import open_db, upgrade
+    from dacu.metadata import open_db, upgrade
 
     db = open_db()
     upgrade(db)
@@ -67,7 +67,7 @@ def serve(
     """
     import uvicorn
 
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     db = _open()
     with db.session() as s:
@@ -141,7 +141,7 @@ def user_add(
     Example: `dacu user add admin --role admin`; in a script:
     `printf '%s\\n' "$PW" | dacu user add ops1 --role operator --password-stdin`.
     """
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     accounts.check_role(role)
     password = _read_password(password_stdin)
@@ -156,7 +156,7 @@ def user_passwd(
     password_stdin: bool = typer.Option(False, "--password-stdin"),
 ) -> None:
     """Set a new password for an account. Example: `dacu user passwd wang.li`."""
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     password = _read_password(password_stdin)
     with _open().session() as s:
@@ -170,7 +170,7 @@ def user_disable(
     enable: bool = typer.Option(False, "--enable", help="Re-enable instead."),
 ) -> None:
     """Disable an account (its sessions stop within 10 s). Example: `dacu user disable wang.li`."""
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     with _open().session() as s:
         accounts.set_active(s, username, enable, actor="cli")
@@ -180,7 +180,7 @@ def user_disable(
 @user_app.command("list")
 def user_list() -> None:
     """List accounts with their role. Example: `dacu user list`."""
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     with _open().session() as s:
         for u in accounts.list_users(s):
@@ -199,7 +199,7 @@ def key_create(
     Example: `dacu key create --name collector-1 --scope events:write`; clients send it as
     `Authorization: Bearer dacu_…`.
     """
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     with _open().session() as s:
         new = accounts.create_key(s, name, scope, actor="cli")
@@ -213,7 +213,7 @@ def key_create(
 @key_app.command("list")
 def key_list() -> None:
     """List API keys (id, name, scopes, revoked). Example: `dacu key list`."""
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     with _open().session() as s:
         for k in accounts.list_keys(s):
@@ -226,7 +226,7 @@ def key_revoke(
     key_id: str = typer.Argument(..., help="The 12-hex id shown by `dacu key list`."),
 ) -> None:
     """Revoke an API key (takes effect within 10 s on running servers)."""
-    from dacu.warehouse.metadata import accounts
+    from dacu.metadata import accounts
 
     with _open().session() as s:
         accounts.revoke_key(s, key_id, actor="cli")
@@ -239,7 +239,7 @@ def db_upgrade() -> None:
 
     Example: `DACU_DB=postgresql://dacu@db.internal/dacu dacu db upgrade`.
     """
-    from dacu.warehouse.metadata import current_revision
+    from dacu.metadata import current_revision
 
     db = _open()
     typer.echo(f"✓ {db.url} at revision {current_revision(db)}")
@@ -254,7 +254,7 @@ def campaign_add(
 
     Example: `dacu campaign add examples/double11.yaml --plan out/plan.json`.
     """
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     if not path.is_file():
         raise DacuError(f"{path}: no such campaign file")

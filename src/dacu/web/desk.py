@@ -83,9 +83,9 @@ def desk(
 
 
 def desk_page(request: Request, campaign: Any, team: str) -> Response:
+    from dacu.metadata import alerts
+    from dacu.metadata.alerts import AlertFilter
     from dacu.plan.timeline import TEAMS
-    from dacu.warehouse.metadata import alerts
-    from dacu.warehouse.metadata.alerts import AlertFilter
     from dacu.web.tasks import STATUSES, campaign_tasks
 
     with request.app.state.db.session() as s:

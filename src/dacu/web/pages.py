@@ -13,8 +13,8 @@ import plotly
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from dacu.warehouse.metadata import accounts, alerts, audit, campaigns
-from dacu.warehouse.metadata.alerts import AlertFilter
+from dacu.metadata import accounts, alerts, audit, campaigns
+from dacu.metadata.alerts import AlertFilter
 from dacu.web.access import app_routes
 from dacu.web.auth import forget_session, principal_of
 from dacu.web.batch import CampaignQuery
@@ -277,7 +277,7 @@ _MEDIA = {
 @router.get("/reports/{report_id}/file")
 def report_file(request: Request, report_id: int = Path(..., ge=1)) -> Response:
     """Serve a registered report by id (only paths registered by the report stage)."""
-    from dacu.warehouse.metadata.models import ReportRow
+    from dacu.metadata.models import ReportRow
 
     with request.app.state.db.session() as s:
         row = s.get(ReportRow, report_id)

@@ -128,7 +128,7 @@ def update_task(
 ) -> Response:
     """Assign a task (team, owner) or move its status (todo → doing → done); back to the desk."""
     from dacu.config import parse_campaign
-    from dacu.warehouse.metadata import audit, campaigns
+    from dacu.metadata import audit, campaigns
     from dacu.web.workbench import _campaign, _folder
 
     row, campaign = _campaign(request, campaign_id)

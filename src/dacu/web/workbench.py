@@ -126,7 +126,7 @@ async def create_from_yaml(request: Request) -> Response:
 
 
 def _save(request: Request, campaign: Campaign, text: str, *, source: str) -> None:
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     with request.app.state.db.session() as s:
         campaigns.save_campaign(s, text, actor=principal_of(request).name, source=source)
@@ -142,7 +142,7 @@ def _folder(request: Request, campaign_id: str) -> Path:
 
 
 def _campaign(request: Request, campaign_id: str) -> tuple[Any, Campaign]:
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     with request.app.state.db.session() as s:
         row = campaigns.get_campaign(s, campaign_id)
@@ -162,7 +162,7 @@ def job_status(request: Request, job_id: int) -> Response:
 
 @router.get("/{campaign_id}")
 def workbench_page(request: Request, campaign_id: str) -> Response:
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     row, campaign = _campaign(request, campaign_id)
     with request.app.state.db.session() as s:
@@ -327,7 +327,7 @@ class _Progress:
 
 @router.post("/{campaign_id}/plan")
 def build_plan(request: Request, campaign_id: str) -> Response:
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     _, campaign = _campaign(request, campaign_id)
     folder = _folder(request, campaign_id)
@@ -356,7 +356,7 @@ def build_plan(request: Request, campaign_id: str) -> Response:
 
 @router.post("/{campaign_id}/review")
 def generate_review(request: Request, campaign_id: str) -> Response:
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     _, campaign = _campaign(request, campaign_id)
     folder = _folder(request, campaign_id)
@@ -393,8 +393,8 @@ def generate_review(request: Request, campaign_id: str) -> Response:
 
 def _alerts(db: Any, campaign_id: str) -> list[dict[str, Any]]:
     """The campaign's alert log as the review reads it (times as ISO text)."""
-    from dacu.warehouse.metadata import alerts
-    from dacu.warehouse.metadata.alerts import AlertFilter
+    from dacu.metadata import alerts
+    from dacu.metadata.alerts import AlertFilter
 
     with db.session() as s:
         rows = alerts.list_alerts(s, AlertFilter(campaign_id=campaign_id, limit=10_000))
@@ -427,7 +427,7 @@ def _iso(value: Any) -> str | None:
 def feed_peak_day(request: Request, campaign_id: str) -> Response:
     """Replay the peak day's events from the campaign's warehouse through the live monitor, a
     minute at a time: alerts land in the alert log (the alerts page, on the phone)."""
-    from dacu.warehouse.metadata import campaigns
+    from dacu.metadata import campaigns
 
     _, campaign = _campaign(request, campaign_id)
     folder = _folder(request, campaign_id)

@@ -80,29 +80,17 @@ def fraud_score(
     --truth also precision, recall and the genuine customers that would be blocked (their GMV).
     Nothing is blocked here: review the CSV, then `dacu analyze fraud approve`.
     """
-    from dacu.analyze.fraud import evaluate, score_customers, truth_fraud_ids
-    from dacu.analyze.fraud.features import basket_links, customer_features
+    from dacu.analyze.fraud import FraudConfig, evaluate, score_events, truth_fraud_ids
 
-    start = end = None
-    flash: list[str] = []
+    config = FraudConfig()
     if campaign is not None:
         from dacu.config import load_campaign
 
-        camp = load_campaign(campaign)
-        start, end = camp.start, camp.end
-        flash = [str(f.get("sku_id")) for f in camp.flash_sales if f.get("sku_id")]
-    ev = _events(events, warehouse)
-    features = customer_features(ev, start=start, end=end, exclude_skus=flash).to_pandas()
-    links = [
-        (r["user_id"], r["link"])
-        for r in basket_links(ev, start=start, end=end, exclude_skus=flash).to_pyarrow().to_pylist()
-    ]
-    if audit_store is not None:
-        links += _audit_links(campaign, audit_store)
-    result = score_customers(features, links=links, flash_skus=flash)
-    flagged = result.flagged
+        config = FraudConfig.from_campaign(load_campaign(campaign))
+    links = _audit_links(campaign, audit_store) if audit_store is not None else []
+    scores = score_events(_events(events, warehouse), config=config, links=links)
     if out is not None:
-        flagged[
+        scores.flagged[
             [
                 "user_id",
                 "points",
@@ -116,13 +104,11 @@ def fraud_score(
             ]
         ].to_csv(out, index=False)
     report = (
-        asdict(evaluate(result, truth_fraud_ids(json.loads(truth.read_text()))))
+        asdict(evaluate(scores.result, truth_fraud_ids(json.loads(truth.read_text()))))
         if truth is not None
         else None
     )
-    from dacu.analyze.fraud import flagged_devices
-
-    _print_fraud(result, report, top, as_json, flagged_devices(result, links))
+    _print_fraud(scores.result, report, top, as_json, scores.devices())
 
 
 def _audit_links(campaign: Path | None, url: str) -> list[tuple[str, str]]:

@@ -3,11 +3,14 @@
 - `features`: per-customer features reduced in the engine (Ibis) and basket links.
 - `graph`: linked-account clusters (shared device, IP, address, identical basket).
 - `score`: readable rules + isolation forest → `FraudResult`; evaluation; `approve` (blocklist).
+- `pipeline`: `score_events(events, config=FraudConfig(...))`, events in, scores out — the
+  pipeline `dacu analyze fraud score` and the live fraud watch both run.
 
 The scoring names are here too (`from dacu.analyze.fraud import score_customers`). The old module
 paths `dacu.analyze.fraud_features` and `dacu.analyze.fraud_graph` still import (aliases).
 """
 
+from dacu.analyze.fraud.pipeline import FraudConfig, FraudScores, score_events
 from dacu.analyze.fraud.score import (
     DAY_SECONDS,
     MODEL_COLUMNS,
@@ -30,7 +33,9 @@ __all__ = [
     "MODEL_COLUMNS",
     "RULES",
     "Evaluation",
+    "FraudConfig",
     "FraudResult",
+    "FraudScores",
     "Rule",
     "Thresholds",
     "anomaly_scores",
@@ -39,5 +44,6 @@ __all__ = [
     "flag_candidates",
     "flagged_devices",
     "score_customers",
+    "score_events",
     "truth_fraud_ids",
 ]

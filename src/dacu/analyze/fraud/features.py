@@ -140,11 +140,12 @@ def customer_features(
     `account_age_seconds` counts from the customer's first event in the whole table (history
     included) to the first order in the window.
     """
-    return _features(events, _window(events, start, end), exclude_skus)
+    return window_features(events, _window(events, start, end), exclude_skus)
 
 
-def _features(events: ir.Table, ev: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
-    """`customer_features` of the window `ev`, `events` being the whole table (history)."""
+def window_features(events: ir.Table, ev: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
+    """`customer_features` of the window `ev` (events already cut to it), `events` being the
+    history (every event the account ages are counted from)."""
     orders = ev.filter(ev.event == "order")
     first_seen = events.group_by("user_id").agg(first_seen=events.ts.min())
     first_order = orders.group_by("user_id").agg(first_order=orders.ts.min())
@@ -183,10 +184,11 @@ def basket_links(
 ) -> ir.Table:
     """(user_id, link) pairs: a link is one identical basket — SKU, amount, hour, region and
     device type of an order. Accounts sharing a link are joined in the account graph."""
-    return _links(_window(events, start, end), exclude_skus)
+    return window_links(_window(events, start, end), exclude_skus)
 
 
-def _links(ev: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
+def window_links(ev: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
+    """`basket_links` of the window `ev` (events already cut to it)."""
     orders = ev.filter(ev.event == "order")
     if exclude_skus:
         orders = orders.filter(~orders.sku_id.isin(list(exclude_skus)))
@@ -214,11 +216,12 @@ class CompiledFeatures:
 
     def __init__(self, schema: pa.Schema, exclude_skus: Sequence[str] = ()) -> None:
         self.schema = schema
+        self.exclude_skus = tuple(exclude_skus)
         self._backend = ibis.duckdb.connect()  # ibis's session settings (UTC) for the same results
         history = ibis.table(ibis.schema(schema), name="history")
         window = ibis.table(ibis.schema(schema), name="span")
-        features = _features(history, window, exclude_skus)
-        links = _links(window, exclude_skus)
+        features = window_features(history, window, exclude_skus)
+        links = window_links(window, exclude_skus)
         self._features = (self._backend.compile(features), features)
         self._links = self._backend.compile(links)
 
