@@ -12,8 +12,10 @@
 5. Root cause: culprit ranked first on 50 generated incidents (tests/monitor/simworld) and on
    50 of the simulator's incident cases against an honest forecast (same world, no incident).
    benchmarks/_monitor_rca.py.
+6. False alerts per incident-free simulated day at 0.3×, 1× and 4× the example shop, by
+   severity and rule. benchmarks/_monitor_false.py.
 
-DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca re-measures only those parts and replaces
+DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca,false re-measures only those parts and replaces
 only their subsections of BENCHMARKS.md.
 """
 
@@ -299,13 +301,17 @@ PARTS = {
     "collector": "Collector throughput",
     "latency": "Incident → notification",
     "rca": "Root cause",
+    "false": "False alerts on incident-free days",
 }
 
 
 def measure(part: str, folder: Path) -> str:
+    from _monitor_false import false_section
     from _monitor_queries import queries_section
     from _monitor_rca import rca_section, sim_rca_section
 
+    if part == "false":
+        return false_section()
     if part == "queries":
         return queries_section(folder)
     if part == "collector":
@@ -324,6 +330,8 @@ def replace_parts(bodies: dict[str, str]) -> None:
     section, tail = rest.split("<!-- /bench:monitor -->", 1)
     for part, body in bodies.items():
         title = f"### {PARTS[part]}"
+        if title not in section:  # a part measured for the first time: appended
+            section = f"{section.rstrip()}\n\n{title}\n"
         before, after = section.split(title, 1)
         nxt = after.find("\n### ")
         section = f"{before}{title}\n\n{body.strip()}\n" + (after[nxt:] if nxt >= 0 else "")
@@ -334,7 +342,7 @@ def replace_parts(bodies: dict[str, str]) -> None:
 
 
 def main() -> None:
-    """All parts, or DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca to re-measure some and
+    """All parts, or DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca,false to re-measure some and
     replace only their subsections."""
     only = [p for p in os.environ.get("DACU_BENCH_MONITOR_ONLY", "").split(",") if p]
     unknown = set(only) - set(PARTS)
