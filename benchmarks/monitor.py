@@ -15,8 +15,10 @@
 6. Soak: a compressed 26-day campaign of DACU_BENCH_SOAK_EVENTS events (default 2 million)
    through `POST /api/events` of a server in its own process: events/s, RSS per campaign day,
    the restart after a SIGKILL. benchmarks/_monitor_soak.py.
+7. False alerts per incident-free simulated day at 0.3×, 1× and 4× the example shop, by
+   severity and rule. benchmarks/_monitor_false.py.
 
-DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca,soak re-measures only those parts and
+DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca,soak,false re-measures only those parts and
 replaces only their subsections of BENCHMARKS.md.
 """
 
@@ -303,13 +305,17 @@ PARTS = {
     "latency": "Incident → notification",
     "rca": "Root cause",
     "soak": "A whole campaign: memory and restart",
+    "false": "False alerts on incident-free days",
 }
 
 
 def measure(part: str, folder: Path) -> str:
+    from _monitor_false import false_section
     from _monitor_queries import queries_section
     from _monitor_rca import rca_section, sim_rca_section
 
+    if part == "false":
+        return false_section()
     if part == "queries":
         return queries_section(folder)
     if part == "collector":
@@ -344,7 +350,7 @@ def replace_parts(bodies: dict[str, str]) -> None:
 
 
 def main() -> None:
-    """All parts, or DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca,soak to re-measure some
+    """All parts, or DACU_BENCH_MONITOR_ONLY=queries,collector,latency,rca,soak,false to re-measure some
     and replace only their subsections."""
     only = [p for p in os.environ.get("DACU_BENCH_MONITOR_ONLY", "").split(",") if p]
     unknown = set(only) - set(PARTS)

@@ -296,6 +296,7 @@ SECTION_CHECKS: tuple[tuple[str, str, str | None], ...] = (
     ),  # promotions (and coupons as the engine sees them)
     ("dacu.monitor.rules", "load_rules", None),  # alerts
     ("dacu.monitor.notifiers", "load_targets", "notify"),
+    ("dacu.monitor.settings", "check_monitor", None),  # monitor: durations
 )
 
 

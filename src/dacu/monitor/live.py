@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +51,7 @@ from dacu.monitor.pacing import Plan, plan_values, planned
 from dacu.monitor.rollups import Rollups
 from dacu.monitor.rules import AD_METRICS, COUNTED, AlertRule, RuleEngine, Transition, load_rules
 from dacu.monitor.sessions import SessionTally
+from dacu.monitor.settings import pay_grace
 from dacu.monitor.sliding import window_by_value, window_totals
 from dacu.monitor.store import Kpis, RollupStore, to_minute
 from dacu.monitor.watch_risk import LiveRisk, raise_risk_alerts
@@ -285,6 +286,7 @@ class LiveMonitor:
             checkpoint_every=checkpoint_settings(campaign),
         )
         rules = watched_rules(campaign, plan)
+        self.pay_grace = pay_grace(campaign)  # orders younger than this are not yet unpaid
         self.engine = RuleEngine(rules + (anomaly_rules() if detectors else []))
         self.alert_log = alert_log or MemoryAlertLog()
         self.notifier, self.flash_audit = notifier, flash_audit
@@ -472,6 +474,7 @@ class LiveMonitor:
             else {"": window_totals(self.store, *sec, live=live)}
         )
         cells = {k: snapshot_visitors(self, v, rule.by, k, start, end) for k, v in cells.items()}
+        cells = {k: self._matured(rule, v, rule.by, k, start, end) for k, v in cells.items()}
         if rule.metric in AD_METRICS and rule.by == "channel":  # a channel may spend unvisited
             cells = {**dict.fromkeys(self.ads.channels(), Kpis()), **cells}
         if self._memo is not None:  # each value's window, read once for all values
@@ -498,10 +501,29 @@ class LiveMonitor:
     def _rest(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> Kpis:
         """The shop minus one dimension value over the window (counts subtract; UV and buyers are
         HLL estimates, so theirs is an estimate too)."""
-        whole, part = self._kpis(None, "", start, end), self._kpis(rule.by, key, start, end)
+        whole = self._matured(rule, self._kpis(None, "", start, end), None, "", start, end)
+        part = self._matured(rule, self._kpis(rule.by, key, start, end), rule.by, key, start, end)
         return Kpis(
             **{f.name: max(0, getattr(whole, f.name) - getattr(part, f.name)) for f in fields(Kpis)}
         )
+
+    def _matured(
+        self,
+        rule: AlertRule,
+        kpis: Kpis,
+        dim: str | None,
+        key: str,
+        start: datetime,
+        end: datetime,
+    ) -> Kpis:
+        """A payment rule counts as unpaid only orders older than `pay_grace`
+        (`dacu.monitor.settings`): the window's pays so far against its orders placed up to the
+        grace before its end. Other rules, and windows no longer than the grace, as they are."""
+        grace = self.pay_grace
+        if rule.metric != "pay_rate" or not grace or end - start <= grace:
+            return kpis
+        placed = self._kpis(dim, key, start, end - grace).orders
+        return replace(kpis, orders=placed)
 
     def _chance(
         self,

@@ -274,7 +274,7 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
             if day_node.key == campaign.peak_day.isoformat():
                 hourly = ctx.history.hourly if ctx.history else None
                 curve = sh.intraday_shares(hourly, ctx.notes, peak_day=campaign.peak_day)
-                grow(day_node, "hour", Shares(curve))
+                grow(day_node, "hour", curve)
     for dimension, keys, metric in (
         ("channel", [c.id for c in campaign.channels], "channel"),
         ("category", [c.id for c in campaign.categories], "category"),

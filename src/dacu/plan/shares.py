@@ -107,31 +107,48 @@ def intraday_shares(
     *,
     peak_day: date | None = None,
     prior_orders: float = 200.0,
-) -> dict[str, float]:
-    """Hour-of-day GMV shares of the peak day.
+) -> Shares:
+    """Hour-of-day shares of the peak day: GMV, and UV and buyers each on their own curve.
 
-    From last year's peak day (same date) when `hourly` (hour_of_day, gmv_fen [, day, orders])
-    has it, blended with the default peak-day curve by weight n / (n + `prior_orders`) where n is
-    that day's orders — a small store's single day is noisy; else the default curve.
+    From last year's peak day (same date) when `hourly` (hour_of_day, gmv_fen [, day, orders,
+    uv, buyers]) has it, blended with the default peak-day curve by weight n / (n +
+    `prior_orders`) where n is that day's orders — a small store's single day is noisy; else the
+    default curve. With its uv and buyers, UV and buyers follow their own curves (each blended
+    the same way), so the plan's hourly CVR follows last year's: lower at night, higher in the
+    00:00 rush; without them the three share one curve (a flat hourly CVR).
     """
     default = DEFAULT_INTRADAY / DEFAULT_INTRADAY.sum()
+    flat = Shares({f"{h:02d}": float(v) for h, v in enumerate(default)})
     if hourly is None or hourly.empty or peak_day is None or "day" not in hourly.columns:
         notes.append("分时曲线使用默认大促曲线 intraday curve is the default peak-day curve")
-        return {f"{h:02d}": float(v) for h, v in enumerate(default)}
+        return flat
     ago = pd.Timestamp(year_ago(peak_day))
     day = hourly[pd.to_datetime(hourly["day"]) == ago]
-    grouped = day.groupby("hour_of_day")["gmv_fen"].sum().reindex(range(24), fill_value=0)
+    grouped = _by_hour(day, "gmv_fen")
     if grouped.sum() <= 0:
         notes.append("分时曲线使用默认大促曲线 intraday curve is the default peak-day curve")
-        return {f"{h:02d}": float(v) for h, v in enumerate(default)}
+        return flat
     n = float(day["orders"].sum()) if "orders" in day.columns else prior_orders
     weight = n / (n + prior_orders)
-    curve = weight * grouped.to_numpy() / grouped.sum() + (1 - weight) * default
+
+    def blend(values: np.ndarray) -> dict[str, float]:
+        curve = weight * values / values.sum() + (1 - weight) * default
+        return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
+
+    counts = [_by_hour(day, c) for c in ("uv", "buyers") if c in day.columns]
+    own = len(counts) == 2 and all(c.sum() > 0 for c in counts)
     notes.append(
         f"分时曲线取自去年大促日 intraday curve from last year's peak day {ago:%Y-%m-%d} "
         f"({n:.0f} orders, weight {weight:.0%}; the rest the default curve)"
+        + ("; UV and buyers on their own curves (hourly CVR as last year's)" if own else "")
     )
-    return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
+    if not own:
+        return Shares(blend(grouped))
+    return Shares(blend(grouped), blend(counts[0]), blend(counts[1]))
+
+
+def _by_hour(day: pd.DataFrame, column: str) -> np.ndarray:
+    return day.groupby("hour_of_day")[column].sum().reindex(range(24), fill_value=0).to_numpy(float)
 
 
 STRETCH = 1.5  # a fixed GMV share this many times its history's is flagged in the notes

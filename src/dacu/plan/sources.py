@@ -150,7 +150,7 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
     if not by_day["pv"].any():  # a shop given as orders + traffic
         daily = _daily_from_traffic(wh, campaign, daily)
     daily["day"] = pd.to_datetime(daily["day"])
-    hourly = by_hour[["hour", "gmv_fen", "orders"]].copy()
+    hourly = by_hour[["hour", "gmv_fen", "orders", "uv", "buyers"]].copy()
     local = pd.to_datetime(hourly["hour"], utc=True).dt.tz_convert(campaign.timezone)
     hourly["hour_of_day"] = local.dt.hour
     hourly["day"] = local.dt.tz_localize(None).dt.normalize()
