@@ -359,6 +359,8 @@ class LiveRisk:
             day = day - timedelta(days=1)
         config = FraudConfig.from_campaign(self.campaign, start=day, end=hour)
         if self._features is None or self._features.schema != events.schema:
+            if self._features is not None:
+                self._features.close()  # its DuckDB connection
             self._features = CompiledFeatures(events.schema, config.flash_skus)
         scores = score_events(events, config=config, compiled=self._features)
         if scores.features.empty or self._all_alerted(scores.candidates()):

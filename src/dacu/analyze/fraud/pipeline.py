@@ -1,5 +1,5 @@
-"""`score_events`: events in, fraud scores out — the one pipeline of `dacu analyze fraud score`
-and the live monitor's fraud watch.
+"""`score_events`: events in, fraud scores out — the one pipeline of `dacu analyze fraud score`,
+the live monitor's fraud watch and the review's fraud incidents.
 
 events → per-buyer features and basket links (`dacu.analyze.fraud.features`, the same Ibis
 expressions on any engine, or compiled once to DuckDB SQL for Arrow tables) → rules, isolation
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from dacu.analyze.fraud.features import CompiledFeatures
+    from dacu.warehouse.base import Warehouse
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class FraudScores:
 
 
 def score_events(
-    events: ir.Table | pa.Table,
+    events: ir.Table | pa.Table | Warehouse,
     *,
     config: FraudConfig | None = None,
     links: Iterable[tuple[str, str]] = (),
