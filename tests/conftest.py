@@ -38,6 +38,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The workspace outside the checkout from the start: module- and session-scoped fixtures
+    that open the app run before any function fixture (`_workspace_outside_the_checkout`)."""
+    import tempfile
+
+    os.environ["DACU_WORKSPACE"] = tempfile.mkdtemp(prefix="dacu-workspace-")
+
+
 @pytest.fixture(autouse=True)
 def _workspace_outside_the_checkout(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
