@@ -127,6 +127,35 @@ def _cause(alert: dict, label: dict[str, str]) -> str:
     return line.removeprefix("- 根因 ").strip() or "未定位根因"
 
 
+NOT_HANDLED: dict[str, Any] = {
+    "ack_minutes": None,
+    "resolve_minutes": None,
+    "handled_by": None,
+    "resolved_at": None,
+    "note": None,
+}
+"""The handling keys of an incident row that no one acknowledged or resolved (found by the
+review off the alert log: fraud rings, stock stalls, coupon guards)."""
+MONITOR = "monitor"  # the actor of a resolution the monitor made itself (the value cleared)
+AUTO_RESOLVED = "监控自动恢复"
+
+
+def handling(alert: dict, campaign: Campaign) -> dict[str, Any]:
+    """Who handled the alert, when it resolved (local time), the resolution note, and the
+    minutes from opening to acknowledgement and to resolution."""
+    resolved = _moment(alert.get("resolved_at"))
+    who = alert.get("resolved_by") or alert.get("acked_by")
+    return {
+        "ack_minutes": _minutes(alert, "acked_at"),
+        "resolve_minutes": _minutes(alert, "resolved_at"),
+        "handled_by": AUTO_RESOLVED if who == MONITOR else who,
+        "resolved_at": resolved.astimezone(campaign.tz).isoformat(timespec="minutes")
+        if resolved
+        else None,
+        "note": str(alert.get("resolution_note") or "").strip() or None,
+    }
+
+
 def incident_rows(
     alerts: list[dict], campaign: Campaign, losses: dict[Any, int | None], label: dict[str, str]
 ) -> list[dict[str, Any]]:
@@ -147,8 +176,7 @@ def incident_rows(
                 "severity": alert.get("severity"),
                 "cause": _cause(alert, label),
                 "loss_fen": losses.get(alert.get("id")),
-                "ack_minutes": _minutes(alert, "acked_at"),
-                "resolve_minutes": _minutes(alert, "resolved_at"),
+                **handling(alert, campaign),
             }
         )
     return rows
@@ -167,6 +195,9 @@ def incidents_section(rows: list[dict[str, Any]], given: bool) -> Section:
             Column("loss_fen", tx("估计损失", "Est. loss"), "fen"),
             Column("ack_minutes", tx("响应（分钟）", "Minutes to ack"), "float"),
             Column("resolve_minutes", tx("解决（分钟）", "Minutes to resolve"), "float"),
+            Column("handled_by", tx("处理人", "Handled by")),
+            Column("resolved_at", tx("解决时间", "Resolved at")),
+            Column("note", tx("处理说明", "Resolution note")),
         ],
         rows,
     )
@@ -204,9 +235,9 @@ def incident_findings(rows: list[dict[str, Any]]) -> list[Finding]:
                 "bad" if r["severity"] == "red" else "warn",
                 tx(
                     f"{r['start'][5:16].replace('T', ' ')} {r['rule']}（{r['where']}）：根因 "
-                    f"{r['cause']}，估计损失 {loss_zh}",
+                    f"{r['cause']}，估计损失 {loss_zh}{handled_text(r, 'zh')}",
                     f"{r['start'][5:16].replace('T', ' ')} {r['rule']} ({r['where']}): cause "
-                    f"{r['cause']}, est. loss {loss_en}",
+                    f"{r['cause']}, est. loss {loss_en}{handled_text(r, 'en')}",
                 ),
                 f"incidents/incidents: start={r['start']} loss_fen={r['loss_fen']}",
                 tx(
@@ -216,6 +247,29 @@ def incident_findings(rows: list[dict[str, Any]]) -> list[Finding]:
             )
         )
     return out
+
+
+def handled_text(row: dict[str, Any], lang: str) -> str:
+    """'；响应 6 分钟，王五 11-11 21:01 解决（58 分钟），处理：重启支付通道' — the handling of an
+    incident row as the end of its finding ('' when no one acknowledged or resolved it)."""
+    zh = lang == "zh"
+    parts = []
+    if row.get("ack_minutes") is not None:
+        ack = row["ack_minutes"]
+        parts.append(f"响应 {ack:.0f} 分钟" if zh else f"acknowledged in {ack:.0f} min")
+    if row.get("resolved_at"):
+        at, took = row["resolved_at"][5:16].replace("T", " "), row.get("resolve_minutes") or 0
+        who = row.get("handled_by") or ""
+        if zh:
+            parts.append(f"{who + ' ' if who else ''}{at} 解决（{took:.0f} 分钟）")
+        else:
+            who = "the monitor (cleared)" if who == AUTO_RESOLVED else who
+            parts.append(f"resolved {at}{' by ' + who if who else ''} ({took:.0f} min)")
+    if row.get("note"):
+        parts.append(f"处理：{row['note']}" if zh else f"note: {row['note']}")
+    if not parts:
+        return ""
+    return "；" + "，".join(parts) if zh else "; " + ", ".join(parts)
 
 
 def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
@@ -258,8 +312,7 @@ def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
                 "severity": "red",
                 "cause": reasons,
                 "loss_fen": int(flagged.loc[members, "paid_fen"].fillna(0).sum()),
-                "ack_minutes": None,
-                "resolve_minutes": None,
+                **NOT_HANDLED,
             }
         )
     return rows

@@ -24,7 +24,7 @@ from typing import Any
 
 from dacu.config import Campaign
 from dacu.metrics.kpi import window
-from dacu.report.incidents import loss_between
+from dacu.report.incidents import NOT_HANDLED, loss_between
 
 STALL_BEFORE, STALL_HOURS, STALL_EXPECTED = 3, 6, 6.0
 SAME_INCIDENT = timedelta(hours=2)
@@ -47,8 +47,7 @@ def _row(
         "severity": "red",
         "cause": cause,
         "loss_fen": loss,
-        "ack_minutes": None,
-        "resolve_minutes": None,
+        **NOT_HANDLED,
     }
 
 
