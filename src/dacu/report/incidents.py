@@ -9,6 +9,9 @@ missing there:
   the day's rhythm: a peak hour does not read as a recovery);
 - on the whole shop: paid GMV per visitor in the 3 hours before × the incident's visitors, minus
   the actual.
+- an alert of the stock watch (hours to stock-out of a SKU): over the time the SKU was sold out,
+  from the stock-out it saw to its restock (the alert resolved) or the end of that day, at the
+  SKU's share (`stock_alert_loss`); 0 when the warning cleared before the stock ran out.
 Never negative (a spike has no loss); None where the warehouse cannot tell (no events, or a
 dimension not on the events such as new/returning).
 """
@@ -28,6 +31,7 @@ from dacu.report.model import Column, Finding, Section, Table, tx
 
 LEAD = timedelta(minutes=30)  # an alert opens after its incident began
 BEFORE = timedelta(hours=3)
+SKU_BEFORE = timedelta(hours=24)  # a SKU's share when it sold nothing in the 3 hours before
 OPEN_FOR = timedelta(hours=1)  # the span of an alert that never resolved
 EVENT_DIMS = frozenset({"channel", "category", "sku_id", "device", "region"})
 
@@ -63,7 +67,87 @@ def estimate_loss(wh: Any, campaign: Campaign, alert: dict) -> int | None:
     dim, _, value = str(alert.get("dimension") or "").partition("=")
     if span is None or (dim and dim not in EVENT_DIMS):
         return None
+    if alert.get("metric") == "stock_hours" and dim == "sku_id":
+        return stock_alert_loss(wh, campaign, alert, value)
     return loss_between(wh, *span, dim or None, value or None)
+
+
+def day_end(moment: datetime, campaign: Campaign) -> datetime:
+    """The end of `moment`'s day in the campaign's time zone (at most the campaign's end)."""
+    local = moment.astimezone(campaign.tz)
+    end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return min(end, campaign.end)
+
+
+def stock_alert_loss(wh: Any, campaign: Campaign, alert: dict, sku: str) -> int | None:
+    """Paid GMV (fen) a SKU missed while sold out, for an alert of the stock watch (`sku_loss`
+    from the stock-out to the alert's resolution — a restock — else to the end of that day).
+
+    The stock-out is the alert's opening when it saw 0 hours of stock left (a stock count of 0,
+    or the ledger run dry). A warning ahead of it (hours left > 0) is a stock-out only if the
+    SKU's ordered units then reached its stock (the skus table): from that moment; when they
+    never did the SKU could still be bought (a rush that faded, a bot's burst): loss 0. Without
+    a stock figure, at the moment the warning predicted."""
+    opened = _moment(alert.get("opened_at"))
+    if opened is None:
+        return None
+    hours = max(0.0, float(alert.get("value") or 0.0))
+    resolved = _moment(alert.get("resolved_at"))
+    out: datetime | None = opened
+    if hours > 0:
+        stock = _stock_of(wh, sku)
+        if stock is None:
+            out = opened + timedelta(hours=hours)
+        else:
+            out = _ran_out(wh, campaign, sku, stock, resolved or day_end(opened, campaign))
+    if out is None:
+        return 0
+    out = max(out, opened)
+    until = min(resolved or day_end(out, campaign), campaign.end)
+    return sku_loss(wh, out, until, sku) if until > out else 0
+
+
+def _stock_of(wh: Any, sku: str) -> int | None:
+    """The SKU's stock in the warehouse's skus table (None: no table, no SKU or no figure)."""
+    if not wh.has_table("skus"):
+        return None
+    skus = wh.table("skus")
+    rows = wh.to_arrow(skus.filter(skus.sku_id == sku).select("stock")).to_pylist()
+    return int(rows[0]["stock"]) if rows and rows[0]["stock"] is not None else None
+
+
+def _ran_out(wh: Any, campaign: Campaign, sku: str, stock: int, until: datetime) -> datetime | None:
+    """When the SKU's units ordered since the campaign start reached `stock` (before `until`)."""
+    ev = window(wh.events(), campaign.start, until)
+    orders = ev.filter((ev.event == "order") & (ev.sku_id == sku))
+    done = 0
+    for row in wh.to_arrow(orders.select("ts", "quantity").order_by("ts")).to_pylist():
+        done += int(row["quantity"] or 1)
+        if done >= stock:
+            return row["ts"]
+    return None
+
+
+def sku_loss(wh: Any, start: datetime, end: datetime, sku: str) -> int | None:
+    """Paid GMV (fen) a SKU missed over [start, end) (sold out or stalled): the rest of the
+    shop's paid GMV then × the SKU's share of it in the 3 hours before, minus what it sold. A
+    SKU without a sale in those 3 hours (a slow seller, a night) takes its share of the 24
+    hours before, so a sell-out after a quiet spell is not a loss of ¥0."""
+    now = _paid(wh, start, end, "sku_id", sku)
+    before = _paid(wh, start - BEFORE, start, "sku_id", sku)
+    if not before.get(True):
+        before = _paid(wh, start - SKU_BEFORE, start, "sku_id", sku)
+    return _share_loss(now, before)
+
+
+def _share_loss(now: dict, before: dict) -> int | None:
+    """Expected at the value's share of the rest before, minus the actual (≥ 0); None when the
+    rest of the shop sold nothing before."""
+    rest_before, mine_before = before.get(False, 0), before.get(True, 0)
+    if rest_before <= 0:
+        return None
+    expected = now.get(False, 0) * mine_before / rest_before
+    return max(0, round(expected - now.get(True, 0)))
 
 
 def loss_between(
@@ -73,17 +157,12 @@ def loss_between(
     now = _paid(wh, start, end, dim or None, value or None)
     before = _paid(wh, start - BEFORE, start, dim or None, value or None)
     if dim:
-        rest_before, mine_before = before.get(False, 0), before.get(True, 0)
-        if rest_before <= 0:
-            return None
-        expected = now.get(False, 0) * mine_before / rest_before
-        actual = now.get(True, 0)
-    else:
-        total_before = before.get(False, 0) + before.get(True, 0)
-        if before["uv"] <= 0:
-            return None
-        expected = total_before / before["uv"] * now["uv"]
-        actual = now.get(False, 0) + now.get(True, 0)
+        return _share_loss(now, before)
+    total_before = before.get(False, 0) + before.get(True, 0)
+    if before["uv"] <= 0:
+        return None
+    expected = total_before / before["uv"] * now["uv"]
+    actual = now.get(False, 0) + now.get(True, 0)
     return max(0, round(expected - actual))
 
 
