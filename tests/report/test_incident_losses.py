@@ -1,9 +1,13 @@
-"""The loss of a stock-watch alert is the sales the SKU missed while sold out (issue #16: sold-out
-SKU alerts showed ¥0.00 — the loss was measured from 30 minutes before the alert to an hour
-after it, while the SKU still sold). Hand-worked on a small shop:
+"""Estimated losses of the review's incidents that showed ¥0.00 for a real loss (issue #16): a
+stock-watch alert is the sales the SKU missed while sold out (it was measured from 30 minutes
+before the alert to an hour after it, while the SKU still sold); a payment failure is the
+orders it took that never paid (it was a share of the 3 hours before, nothing when the scope
+sold nothing then). Hand-worked on a small shop, all on 11-11 unless said:
 
-- SKU-A sells one unit (¥100) at 11:00, 12:00 and 13:00 on 11-11; SKU-B sells ¥900 at every
-  half hour from 10:30 to 23:30; SKU-C sold ¥450 once, at 20:00 the evening before.
+- SKU-A sells one unit (¥100) at 11:00, 12:00 and 13:00; SKU-B sells ¥900 at every half hour
+  from 10:30 to 23:30 (organic); SKU-C sold ¥450 once, at 20:00 the evening before;
+- 直播 (kol_live) takes three orders of ¥200 at 20:05, 20:15 and 20:25 that are never paid, and
+  organic one of ¥100 at 20:40, never paid either.
 """
 
 from __future__ import annotations
@@ -37,20 +41,23 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
 def _events() -> pa.Table:
     rows = []
 
-    def sale(sku: str, when: datetime, fen: int) -> None:
+    def sale(sku: str, when: datetime, fen: int, channel: str = "organic", paid: bool = True):
         n = len(rows)
         common = {"user_id": f"u{n}", "sku_id": sku, "quantity": 1, "amount_fen": fen}
-        common["order_id"] = f"o{n}"
+        common |= {"order_id": f"o{n}", "channel": channel}
         rows.append({**common, "event_id": f"e{n}o", "ts": when, "event": "order"})
-        rows.append(
-            {**common, "event_id": f"e{n}p", "ts": when + timedelta(seconds=1), "event": "pay"}
-        )
+        if paid:
+            pay = {"event_id": f"e{n}p", "ts": when + timedelta(seconds=1), "event": "pay"}
+            rows.append({**common, **pay})
 
     for hour in (11, 12, 13):
         sale("SKU-A", at(11, hour), 10_000)
     for hour in range(10, 24):
         sale("SKU-B", at(11, hour, 30), 90_000)
     sale("SKU-C", at(10, 20), 45_000)
+    for minute in (5, 15, 25):
+        sale("SKU-D", at(11, 20, minute), 20_000, channel="kol_live", paid=False)
+    sale("SKU-E", at(11, 20, 40), 10_000, paid=False)
     return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
 
 
@@ -104,3 +111,19 @@ def test_a_sku_without_a_sale_in_the_3_hours_before_takes_its_share_of_the_day(w
     # rest's ¥3,900 (A ¥300, B ¥3,600 from 10:30 to 13:30). From 14:00 to midnight the rest sold
     # ¥9,000 → ¥9,000 × 450 / 3,900 = ¥1,038.46 — not ¥0.00.
     assert estimate_loss(wh, CAMPAIGN, alert("SKU-C", at(11, 14), 0.0)) == 103_846
+
+
+def test_a_payment_failure_loses_the_orders_it_took_unpaid(wh) -> None:
+    # the unpaid alert on 直播 opened 20:30 and resolved 21:00: the incident is 20:00–21:00.
+    # 直播 placed ¥600 and paid nothing; the rest placed ¥1,000 (B ¥900, E ¥100) and paid ¥900
+    # (90%) → ¥600 × 0.9 = ¥540. 直播 sold nothing in the 3 hours before: its share said ¥0.
+    unpaid = {
+        "id": 2,
+        "rule_id": "unpaid",
+        "metric": "pay_rate",
+        "dimension": "channel=kol_live",
+        "value": 0.0,
+        "opened_at": at(11, 20, 30).isoformat(),
+        "resolved_at": at(11, 21).isoformat(),
+    }
+    assert estimate_loss(wh, CAMPAIGN, unpaid) == 54_000

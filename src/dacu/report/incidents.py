@@ -9,6 +9,8 @@ missing there:
   the day's rhythm: a peak hour does not read as a recovery);
 - on the whole shop: paid GMV per visitor in the 3 hours before × the incident's visitors, minus
   the actual.
+- a pay-rate alert on one value (a payment failure): its placed GMV × the rest's paid / placed
+  over the incident, minus its paid (`unpaid_loss`);
 - an alert of the stock watch (hours to stock-out of a SKU): over the time the SKU was sold out,
   from the stock-out it saw to its restock (the alert resolved) or the end of that day, at the
   SKU's share (`stock_alert_loss`); 0 when the warning cleared before the stock ran out.
@@ -69,7 +71,27 @@ def estimate_loss(wh: Any, campaign: Campaign, alert: dict) -> int | None:
         return None
     if alert.get("metric") == "stock_hours" and dim == "sku_id":
         return stock_alert_loss(wh, campaign, alert, value)
+    if alert.get("metric") == "pay_rate" and dim:
+        return unpaid_loss(wh, *span, dim, value)
     return loss_between(wh, *span, dim or None, value or None)
+
+
+def unpaid_loss(wh: Any, start: datetime, end: datetime, dim: str, value: str) -> int | None:
+    """Paid GMV (fen) a payment failure cost over [start, end) on `dim`=`value`: what it placed
+    × the rest of the shop's paid / placed then, minus what it paid (a pay-rate alert compares
+    with the rest: a shop quiet the evening before gives a scope no share to expect, but the
+    orders it took that never paid are the loss). None when the rest placed nothing."""
+    ev = window(wh.events(), start, end)
+    money = ev.filter(ev.event.isin(["order", "pay"]))
+    mine = (money[dim] == value).fill_null(False)
+    rows = wh.to_arrow(
+        money.mutate(mine=mine).group_by(["mine", "event"]).agg(fen=money.amount_fen.sum())
+    ).to_pylist()
+    fen = {(bool(r["mine"]), r["event"]): int(r["fen"] or 0) for r in rows}
+    if fen.get((False, "order"), 0) <= 0:
+        return None
+    rate = fen.get((False, "pay"), 0) / fen[(False, "order")]
+    return max(0, round(fen.get((True, "order"), 0) * rate - fen.get((True, "pay"), 0)))
 
 
 def day_end(moment: datetime, campaign: Campaign) -> datetime:
