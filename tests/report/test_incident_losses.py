@@ -83,6 +83,14 @@ def alert(sku: str, opened: datetime, hours_left: float, resolved: datetime | No
     }
 
 
+def test_a_stock_alert_names_its_cause() -> None:
+    from dacu.report.incidents import incident_rows
+
+    out, soon = alert("SKU-A", at(11, 14), 0.0), {**alert("SKU-B", at(11, 12), 0.25), "id": 2}
+    rows = incident_rows([out, soon], CAMPAIGN, {}, {})
+    assert [r["cause"] for r in rows] == ["按当前销速约 15 分钟后断货", "库存为 0：断货"]
+
+
 def test_a_sold_out_sku_loses_its_share_until_the_end_of_the_day(wh) -> None:
     # a stock count of 0 at 14:00 (0 hours left), never restocked. In the 3 hours before, A sold
     # ¥300 beside the rest's ¥2,700 (B at 11:30, 12:30, 13:30): 1/9. From 14:00 to midnight

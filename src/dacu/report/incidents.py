@@ -225,7 +225,15 @@ def _cause(alert: dict, label: dict[str, str]) -> str:
     line = next(
         (x for x in str(alert.get("message") or "").splitlines() if x.startswith("- 根因")), ""
     )
-    return line.removeprefix("- 根因 ").strip() or "未定位根因"
+    return line.removeprefix("- 根因 ").strip() or _stock_cause(alert) or "未定位根因"
+
+
+def _stock_cause(alert: dict) -> str | None:
+    """A stock-watch alert names its own cause: the stock left at the current pace."""
+    if alert.get("metric") != "stock_hours" or alert.get("value") is None:
+        return None
+    minutes = round(float(alert["value"]) * 60)
+    return "库存为 0：断货" if minutes <= 0 else f"按当前销速约 {minutes} 分钟后断货"
 
 
 NOT_HANDLED: dict[str, Any] = {
