@@ -220,21 +220,28 @@ def replay_window(
     import pyarrow.parquet as pq
 
     from dacu.monitor.live import LiveMonitor
-    from dacu.monitor.replay import between, fresh_folder, run_replay, write_alert_log
+    from dacu.monitor.replay import (
+        between,
+        fresh_folder,
+        replay_wall,
+        run_replay,
+        write_alert_log,
+    )
 
     fresh_folder(folder)
+    events = pq.read_table(sim_dir / "events.parquet")
+    if lead is not None:
+        events = between(events, since - lead, until)
     monitor = LiveMonitor(
         campaign,
         folder,
         plan=plan,
         skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
         step=DEMO_STEP,
+        wall=replay_wall(events),
     )
     levels = stock_levels(sim_dir, campaign)
     feed = _feed_with_progress if show else _feed
-    events = pq.read_table(sim_dir / "events.parquet")
-    if lead is not None:
-        events = between(events, since - lead, until)
     earlier, replayed = run_replay(
         monitor,
         events,

@@ -175,6 +175,34 @@ def test_an_event_from_the_future_is_quarantined_and_never_moves_the_clock(tmp_p
     again.close()
 
 
+def test_a_replay_of_days_after_today_is_not_from_the_future(tmp_path: Path) -> None:
+    """A replay's events are history or a simulation: its wall clock is the last event's time,
+    not the machine's (a Double 12 simulated and replayed before 12-12 was all quarantined, and
+    the replay raised no alert)."""
+    from dacu.monitor.replay import replay_wall
+
+    campaign = parse_campaign(CAMPAIGN)
+    today = (DAY - timedelta(days=5)).timestamp()  # the machine's date: 11-06
+    rows = [
+        {
+            "event_id": f"e{i}",
+            "ts": DAY + timedelta(hours=20, minutes=i),
+            "user_id": "u",
+            "event": "pv",
+        }
+        for i in range(3)
+    ]
+    events = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+    assert replay_wall(events)() == (DAY + timedelta(hours=20, minutes=2)).timestamp()
+    machine = LiveMonitor(campaign, tmp_path / "m", detectors=False, wall=lambda: today)
+    assert machine.collector.accept(records(events)).quarantined == 3
+    machine.close()
+    replay = LiveMonitor(campaign, tmp_path / "r", detectors=False, wall=replay_wall(events))
+    result = replay.collector.accept(records(events))
+    assert (result.accepted, result.quarantined) == (3, 0)
+    replay.close()
+
+
 def test_the_today_tiles_at_23_59_35_show_today(tmp_path: Path) -> None:
     monitor = LiveMonitor(parse_campaign(CAMPAIGN), tmp_path / "m", detectors=False)
     late = DAY + timedelta(hours=23, minutes=59, seconds=35)

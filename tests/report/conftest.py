@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 
+NOTE = "切换备用支付通道后恢复"  # the first alert's resolution note (test_outputs)
 RIVALS = "name,gmv,orders,asp,repurchase\n竞品A,12.5万,400,312.5,25%\n竞品B,30000,90,333.33,0.18\n"
 
 
@@ -38,7 +39,10 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "status": "resolved",
             "opened_at": "2026-11-11T20:00:00+08:00",
             "acked_at": "2026-11-11T20:04:00+08:00",
+            "acked_by": "王五",
             "resolved_at": "2026-11-11T20:30:00+08:00",
+            "resolved_by": "李四",
+            "resolution_note": NOTE,
         },
         {
             "severity": "red",

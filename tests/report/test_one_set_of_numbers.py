@@ -308,7 +308,10 @@ def test_incidents_carry_time_where_cause_loss_and_handling_minutes() -> None:
             },
             "opened_at": "2026-11-11T12:04:00+00:00",
             "acked_at": "2026-11-11T12:10:00+00:00",
+            "acked_by": "王五",
             "resolved_at": "2026-11-11T13:01:30+00:00",
+            "resolved_by": "李四",
+            "resolution_note": " 切换备用支付通道 ",
         }
     ]
     rows = incident_rows(alerts, campaign, {7: 123_456}, s1.names(campaign))
@@ -322,11 +325,24 @@ def test_incidents_carry_time_where_cause_loss_and_handling_minutes() -> None:
             "loss_fen": 123_456,
             "ack_minutes": 6.0,
             "resolve_minutes": 57.5,
+            "handled_by": "李四",  # who resolved it (王五 only acknowledged)
+            "resolved_at": "2026-11-11T21:01+08:00",
+            "note": "切换备用支付通道",
         }
     ]
     (finding,) = incident_findings(rows)
     assert finding.severity == "bad"
     assert "11-11 20:04" in finding.text["zh"] and "¥1,234.56" in finding.text["zh"]
+    assert finding.text["zh"].endswith(
+        "；响应 6 分钟，李四 11-11 21:01 解决（58 分钟），处理：切换备用支付通道"
+    ), finding.text["zh"]
+    assert "resolved 11-11 21:01 by 李四" in finding.text["en"]
+    # the monitor closing an alert itself (the value cleared) is named so, with no note
+    cleared = {**alerts[0], "acked_at": None, "resolved_by": "monitor", "resolution_note": None}
+    (row,) = incident_rows([cleared], campaign, {}, s1.names(campaign))
+    assert (row["handled_by"], row["note"], row["ack_minutes"]) == ("监控自动恢复", None, None)
+    (finding,) = incident_findings([row])
+    assert finding.text["zh"].endswith("；监控自动恢复 11-11 21:01 解决（58 分钟）")
     bots = {**alerts[0], "id": 8, "rule_id": "fraud-coupon_bots", "dimension": "kind=coupon_bots"}
     (row,) = incident_rows([bots], campaign, {}, s1.names(campaign))
     assert row["where"] == "风险类型=羊毛党/券机器人"  # named, not kind=coupon_bots

@@ -73,6 +73,38 @@ def test_pptx_native_charts_and_tables(reviewed: dict) -> None:
     assert values[0] == pytest.approx(2_700_000_000 / 100 / 10_000)  # the paid GMV target, 2700万
 
 
+def test_every_output_shows_who_resolved_an_incident_and_the_note(reviewed: dict) -> None:
+    """An alert resolved with a note (the dashboard asks for one): the review's incident row, its
+    finding, the Excel sheet, the incident slide and the HTML page say who resolved it, when,
+    and what was done."""
+    from tests.report.conftest import NOTE
+
+    review = _review(reviewed)
+    rows = next(
+        t["rows"] for s in review["sections"] for t in s["tables"] if t["id"] == "incidents"
+    )
+    (row,) = [r for r in rows if r["note"]]
+    assert (row["start"], row["handled_by"], row["resolved_at"], row["note"]) == (
+        "2026-11-11T20:00+08:00",
+        "李四",
+        "2026-11-11T20:30+08:00",
+        NOTE,
+    )
+    assert (row["ack_minutes"], row["resolve_minutes"]) == (4.0, 30.0)
+    assert any(
+        f["text"]["zh"].endswith(f"李四 11-11 20:30 解决（30 分钟），处理：{NOTE}")
+        for f in review["findings"]
+    )
+    book = openpyxl.load_workbook(reviewed["out"] / "review.xlsx")
+    cells = [c.value for sheet in book for line in sheet.iter_rows() for c in line]
+    assert NOTE in cells and "处理说明" in cells and "李四" in cells
+    deck = Presentation(str(reviewed["out"] / "review.pptx"))
+    texts = [sh.text_frame.text for s in deck.slides for sh in s.shapes if sh.has_text_frame]
+    assert any(f"处理说明：{NOTE}" in t and "处理人：李四（2026-11-11 20:30）" in t for t in texts)
+    html = (reviewed["out"] / "review.html").read_text(encoding="utf-8")
+    assert NOTE in html and "处理说明" in html
+
+
 def test_html_is_offline_and_has_contents(reviewed: dict) -> None:
     html = (reviewed["out"] / "review.html").read_text(encoding="utf-8")
     assert "<script src=" not in html and "cdn.plot.ly" not in html.split("</script>")[-1]

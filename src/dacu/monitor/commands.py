@@ -121,7 +121,7 @@ def replay(
     from dacu.config import load_campaign
     from dacu.monitor.live import LiveMonitor
     from dacu.monitor.notifiers import Notifier, load_targets
-    from dacu.monitor.replay import fresh_folder, run_replay, write_alert_log
+    from dacu.monitor.replay import fresh_folder, replay_wall, run_replay, write_alert_log
     from dacu.monitor.rules import parse_duration
 
     config = load_campaign(campaign)
@@ -150,6 +150,7 @@ def replay(
         skus=pq.read_table(skus).to_pylist() if skus else (),
         notifier=notifier,
         step=every,
+        wall=replay_wall(table),
     )
     if coupon_store is not None:
         from dacu.monitor.live import recent_audit

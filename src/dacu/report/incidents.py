@@ -9,6 +9,11 @@ missing there:
   the day's rhythm: a peak hour does not read as a recovery);
 - on the whole shop: paid GMV per visitor in the 3 hours before × the incident's visitors, minus
   the actual.
+- a pay-rate alert on one value (a payment failure): its placed GMV × the rest's paid / placed
+  over the incident, minus its paid (`unpaid_loss`);
+- an alert of the stock watch (hours to stock-out of a SKU): over the time the SKU was sold out,
+  from the stock-out it saw to its restock (the alert resolved) or the end of that day, at the
+  SKU's share (`stock_alert_loss`); 0 when the warning cleared before the stock ran out.
 Never negative (a spike has no loss); None where the warehouse cannot tell (no events, or a
 dimension not on the events such as new/returning).
 """
@@ -28,6 +33,7 @@ from dacu.report.model import Column, Finding, Section, Table, tx
 
 LEAD = timedelta(minutes=30)  # an alert opens after its incident began
 BEFORE = timedelta(hours=3)
+SKU_BEFORE = timedelta(hours=24)  # a SKU's share when it sold nothing in the 3 hours before
 OPEN_FOR = timedelta(hours=1)  # the span of an alert that never resolved
 EVENT_DIMS = frozenset({"channel", "category", "sku_id", "device", "region"})
 
@@ -63,7 +69,107 @@ def estimate_loss(wh: Any, campaign: Campaign, alert: dict) -> int | None:
     dim, _, value = str(alert.get("dimension") or "").partition("=")
     if span is None or (dim and dim not in EVENT_DIMS):
         return None
+    if alert.get("metric") == "stock_hours" and dim == "sku_id":
+        return stock_alert_loss(wh, campaign, alert, value)
+    if alert.get("metric") == "pay_rate" and dim:
+        return unpaid_loss(wh, *span, dim, value)
     return loss_between(wh, *span, dim or None, value or None)
+
+
+def unpaid_loss(wh: Any, start: datetime, end: datetime, dim: str, value: str) -> int | None:
+    """Paid GMV (fen) a payment failure cost over [start, end) on `dim`=`value`: what it placed
+    × the rest of the shop's paid / placed then, minus what it paid (a pay-rate alert compares
+    with the rest: a shop quiet the evening before gives a scope no share to expect, but the
+    orders it took that never paid are the loss). None when the rest placed nothing."""
+    ev = window(wh.events(), start, end)
+    money = ev.filter(ev.event.isin(["order", "pay"]))
+    mine = (money[dim] == value).fill_null(False)
+    rows = wh.to_arrow(
+        money.mutate(mine=mine).group_by(["mine", "event"]).agg(fen=money.amount_fen.sum())
+    ).to_pylist()
+    fen = {(bool(r["mine"]), r["event"]): int(r["fen"] or 0) for r in rows}
+    if fen.get((False, "order"), 0) <= 0:
+        return None
+    rate = fen.get((False, "pay"), 0) / fen[(False, "order")]
+    return max(0, round(fen.get((True, "order"), 0) * rate - fen.get((True, "pay"), 0)))
+
+
+def day_end(moment: datetime, campaign: Campaign) -> datetime:
+    """The end of `moment`'s day in the campaign's time zone (at most the campaign's end)."""
+    local = moment.astimezone(campaign.tz)
+    end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return min(end, campaign.end)
+
+
+def stock_alert_loss(wh: Any, campaign: Campaign, alert: dict, sku: str) -> int | None:
+    """Paid GMV (fen) a SKU missed while sold out, for an alert of the stock watch (`sku_loss`
+    from the stock-out to the alert's resolution — a restock — else to the end of that day).
+
+    The stock-out is the alert's opening when it saw 0 hours of stock left (a stock count of 0,
+    or the ledger run dry). A warning ahead of it (hours left > 0) is a stock-out only if the
+    SKU's ordered units then reached its stock (the skus table): from that moment; when they
+    never did the SKU could still be bought (a rush that faded, a bot's burst): loss 0. Without
+    a stock figure, at the moment the warning predicted."""
+    opened = _moment(alert.get("opened_at"))
+    if opened is None:
+        return None
+    hours = max(0.0, float(alert.get("value") or 0.0))
+    resolved = _moment(alert.get("resolved_at"))
+    out: datetime | None = opened
+    if hours > 0:
+        stock = _stock_of(wh, sku)
+        if stock is None:
+            out = opened + timedelta(hours=hours)
+        else:
+            out = _ran_out(wh, campaign, sku, stock, resolved or day_end(opened, campaign))
+    if out is None:
+        return 0
+    out = max(out, opened)
+    until = min(resolved or day_end(out, campaign), campaign.end)
+    return sku_loss(wh, out, until, sku) if until > out else 0
+
+
+def _stock_of(wh: Any, sku: str) -> int | None:
+    """The SKU's stock in the warehouse's skus table (None: no table, no SKU or no figure)."""
+    if not wh.has_table("skus"):
+        return None
+    skus = wh.table("skus")
+    rows = wh.to_arrow(skus.filter(skus.sku_id == sku).select("stock")).to_pylist()
+    return int(rows[0]["stock"]) if rows and rows[0]["stock"] is not None else None
+
+
+def _ran_out(wh: Any, campaign: Campaign, sku: str, stock: int, until: datetime) -> datetime | None:
+    """When the SKU's units ordered since the campaign start reached `stock` (before `until`)."""
+    ev = window(wh.events(), campaign.start, until)
+    orders = ev.filter((ev.event == "order") & (ev.sku_id == sku))
+    done = 0
+    for row in wh.to_arrow(orders.select("ts", "quantity").order_by("ts")).to_pylist():
+        done += int(row["quantity"] or 1)
+        if done >= stock:
+            return row["ts"]
+    return None
+
+
+def sku_loss(wh: Any, start: datetime, end: datetime, sku: str) -> int | None:
+    """Paid GMV (fen) a SKU missed over [start, end) (sold out or stalled): the rest of the
+    shop's paid GMV then × the SKU's share of it in the 3 hours before, minus what it sold. A
+    SKU without a sale in those 3 hours (a slow seller, a night) takes its share of the 24
+    hours before, so a sell-out after a quiet spell is not a loss of ¥0."""
+    now = _paid(wh, start, end, "sku_id", sku)
+    before = _paid(wh, start - BEFORE, start, "sku_id", sku)
+    if not before.get(True):
+        before = _paid(wh, start - SKU_BEFORE, start, "sku_id", sku)
+    return _share_loss(now, before)
+
+
+def _share_loss(now: dict, before: dict) -> int | None:
+    """Expected at the value's share of the rest before, minus the actual (≥ 0); None when the
+    rest of the shop sold nothing before."""
+    rest_before, mine_before = before.get(False, 0), before.get(True, 0)
+    if rest_before <= 0:
+        return None
+    expected = now.get(False, 0) * mine_before / rest_before
+    return max(0, round(expected - now.get(True, 0)))
 
 
 def loss_between(
@@ -73,17 +179,12 @@ def loss_between(
     now = _paid(wh, start, end, dim or None, value or None)
     before = _paid(wh, start - BEFORE, start, dim or None, value or None)
     if dim:
-        rest_before, mine_before = before.get(False, 0), before.get(True, 0)
-        if rest_before <= 0:
-            return None
-        expected = now.get(False, 0) * mine_before / rest_before
-        actual = now.get(True, 0)
-    else:
-        total_before = before.get(False, 0) + before.get(True, 0)
-        if before["uv"] <= 0:
-            return None
-        expected = total_before / before["uv"] * now["uv"]
-        actual = now.get(False, 0) + now.get(True, 0)
+        return _share_loss(now, before)
+    total_before = before.get(False, 0) + before.get(True, 0)
+    if before["uv"] <= 0:
+        return None
+    expected = total_before / before["uv"] * now["uv"]
+    actual = now.get(False, 0) + now.get(True, 0)
     return max(0, round(expected - actual))
 
 
@@ -124,7 +225,44 @@ def _cause(alert: dict, label: dict[str, str]) -> str:
     line = next(
         (x for x in str(alert.get("message") or "").splitlines() if x.startswith("- 根因")), ""
     )
-    return line.removeprefix("- 根因 ").strip() or "未定位根因"
+    return line.removeprefix("- 根因 ").strip() or _stock_cause(alert) or "未定位根因"
+
+
+def _stock_cause(alert: dict) -> str | None:
+    """A stock-watch alert names its own cause: the stock left at the current pace."""
+    if alert.get("metric") != "stock_hours" or alert.get("value") is None:
+        return None
+    minutes = round(float(alert["value"]) * 60)
+    return "库存为 0：断货" if minutes <= 0 else f"按当前销速约 {minutes} 分钟后断货"
+
+
+NOT_HANDLED: dict[str, Any] = {
+    "ack_minutes": None,
+    "resolve_minutes": None,
+    "handled_by": None,
+    "resolved_at": None,
+    "note": None,
+}
+"""The handling keys of an incident row that no one acknowledged or resolved (found by the
+review off the alert log: fraud rings, stock stalls, coupon guards)."""
+MONITOR = "monitor"  # the actor of a resolution the monitor made itself (the value cleared)
+AUTO_RESOLVED = "监控自动恢复"
+
+
+def handling(alert: dict, campaign: Campaign) -> dict[str, Any]:
+    """Who handled the alert, when it resolved (local time), the resolution note, and the
+    minutes from opening to acknowledgement and to resolution."""
+    resolved = _moment(alert.get("resolved_at"))
+    who = alert.get("resolved_by") or alert.get("acked_by")
+    return {
+        "ack_minutes": _minutes(alert, "acked_at"),
+        "resolve_minutes": _minutes(alert, "resolved_at"),
+        "handled_by": AUTO_RESOLVED if who == MONITOR else who,
+        "resolved_at": resolved.astimezone(campaign.tz).isoformat(timespec="minutes")
+        if resolved
+        else None,
+        "note": str(alert.get("resolution_note") or "").strip() or None,
+    }
 
 
 def incident_rows(
@@ -147,8 +285,7 @@ def incident_rows(
                 "severity": alert.get("severity"),
                 "cause": _cause(alert, label),
                 "loss_fen": losses.get(alert.get("id")),
-                "ack_minutes": _minutes(alert, "acked_at"),
-                "resolve_minutes": _minutes(alert, "resolved_at"),
+                **handling(alert, campaign),
             }
         )
     return rows
@@ -167,6 +304,9 @@ def incidents_section(rows: list[dict[str, Any]], given: bool) -> Section:
             Column("loss_fen", tx("估计损失", "Est. loss"), "fen"),
             Column("ack_minutes", tx("响应（分钟）", "Minutes to ack"), "float"),
             Column("resolve_minutes", tx("解决（分钟）", "Minutes to resolve"), "float"),
+            Column("handled_by", tx("处理人", "Handled by")),
+            Column("resolved_at", tx("解决时间", "Resolved at")),
+            Column("note", tx("处理说明", "Resolution note")),
         ],
         rows,
     )
@@ -204,9 +344,9 @@ def incident_findings(rows: list[dict[str, Any]]) -> list[Finding]:
                 "bad" if r["severity"] == "red" else "warn",
                 tx(
                     f"{r['start'][5:16].replace('T', ' ')} {r['rule']}（{r['where']}）：根因 "
-                    f"{r['cause']}，估计损失 {loss_zh}",
+                    f"{r['cause']}，估计损失 {loss_zh}{handled_text(r, 'zh')}",
                     f"{r['start'][5:16].replace('T', ' ')} {r['rule']} ({r['where']}): cause "
-                    f"{r['cause']}, est. loss {loss_en}",
+                    f"{r['cause']}, est. loss {loss_en}{handled_text(r, 'en')}",
                 ),
                 f"incidents/incidents: start={r['start']} loss_fen={r['loss_fen']}",
                 tx(
@@ -216,6 +356,29 @@ def incident_findings(rows: list[dict[str, Any]]) -> list[Finding]:
             )
         )
     return out
+
+
+def handled_text(row: dict[str, Any], lang: str) -> str:
+    """'；响应 6 分钟，王五 11-11 21:01 解决（58 分钟），处理：重启支付通道' — the handling of an
+    incident row as the end of its finding ('' when no one acknowledged or resolved it)."""
+    zh = lang == "zh"
+    parts = []
+    if row.get("ack_minutes") is not None:
+        ack = row["ack_minutes"]
+        parts.append(f"响应 {ack:.0f} 分钟" if zh else f"acknowledged in {ack:.0f} min")
+    if row.get("resolved_at"):
+        at, took = row["resolved_at"][5:16].replace("T", " "), row.get("resolve_minutes") or 0
+        who = row.get("handled_by") or ""
+        if zh:
+            parts.append(f"{who + ' ' if who else ''}{at} 解决（{took:.0f} 分钟）")
+        else:
+            who = "the monitor (cleared)" if who == AUTO_RESOLVED else who
+            parts.append(f"resolved {at}{' by ' + who if who else ''} ({took:.0f} min)")
+    if row.get("note"):
+        parts.append(f"处理：{row['note']}" if zh else f"note: {row['note']}")
+    if not parts:
+        return ""
+    return "；" + "，".join(parts) if zh else "; " + ", ".join(parts)
 
 
 def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
@@ -247,8 +410,7 @@ def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
                 "severity": "red",
                 "cause": reasons,
                 "loss_fen": int(flagged.loc[members, "paid_fen"].fillna(0).sum()),
-                "ack_minutes": None,
-                "resolve_minutes": None,
+                **NOT_HANDLED,
             }
         )
     return rows

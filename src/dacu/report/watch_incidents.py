@@ -11,8 +11,8 @@
 - 券风控 (coupon abuse): coupon claims or redemptions the store refused for its guards (rate
   limit, risk block: 羊毛党) per template, when the review is given the store (`--store`).
 
-Estimated loss (paid fen) of a stock row: `incidents.loss_between` on sku_id over the hours the
-SKU could not be bought, to the end of that day. A refused coupon cost nothing: loss 0.
+Estimated loss (paid fen) of a stock row: `incidents.sku_loss` over the hours the SKU could not
+be bought, to the end of that day. A refused coupon cost nothing: loss 0.
 An alert of the monitor on the same SKU within two hours is the same incident: no second row.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from dacu.config import Campaign
 from dacu.metrics.kpi import window
-from dacu.report.incidents import loss_between
+from dacu.report.incidents import NOT_HANDLED, day_end, sku_loss
 
 STALL_BEFORE, STALL_HOURS, STALL_EXPECTED = 3, 6, 6.0
 SAME_INCIDENT = timedelta(hours=2)
@@ -47,15 +47,8 @@ def _row(
         "severity": "red",
         "cause": cause,
         "loss_fen": loss,
-        "ack_minutes": None,
-        "resolve_minutes": None,
+        **NOT_HANDLED,
     }
-
-
-def _day_end(moment: datetime, campaign: Campaign) -> datetime:
-    local = moment.astimezone(campaign.tz)
-    end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    return min(end, campaign.end)
 
 
 def hourly_sku_counts(wh: Any, campaign: Campaign) -> dict[str, dict[datetime, list[int]]]:
@@ -103,7 +96,7 @@ def stock_incidents(
     for sku, at, what in found:
         if _alerted(sku, at, alerts):
             continue
-        loss = loss_between(wh, at, _day_end(at, campaign), "sku_id", sku)
+        loss = sku_loss(wh, at, day_end(at, campaign), sku)
         if what == "售罄":  # planned stock ran out: yellow; a stall nobody saw: red
             row = _row(at, "库存：SKU 售罄", f"SKU={sku}", "库存售完，未补货", loss, campaign)
             rows.append({**row, "severity": "yellow"})

@@ -122,6 +122,12 @@ def _incident_slides(deck: Deck, table: Table) -> None:
             ("响应", "Acknowledged in", _minutes(row.get("ack_minutes"), zh)),
             ("解决", "Resolved in", _minutes(row.get("resolve_minutes"), zh)),
         ]
+        if row.get("resolved_at") or row.get("handled_by"):
+            who = row.get("handled_by") or "—"
+            at = str(row.get("resolved_at") or "—")[:16].replace("T", " ")
+            facts.append(("处理人", "Handled by", f"{who}（{at}）" if zh else f"{who} ({at})"))
+        if row.get("note"):
+            facts.append(("处理说明", "Note", str(row["note"])))
         lines = [f"{zh_ if zh else en}：{value}" for zh_, en, value in facts]
         slide = deck.slide(title, [title, *lines])
         body(slide, lines, (LEFT, TOP, BODY_W, int(BOTTOM - TOP)), size=20)

@@ -87,6 +87,9 @@ def _cell(cell: Any, text: str, size: int, bold: bool = False) -> None:
     cell.text = text
     cell.margin_top = cell.margin_bottom = Pt(3)
     for para in cell.text_frame.paragraphs:
+        # no hanging punctuation: a renderer hangs a line-end "、" or "，" past the cell's margin
+        # (LibreOffice drew it outside the action plan's last column)
+        para._p.get_or_add_pPr().set("hangingPunct", "0")
         for run in para.runs:
             run.font.size = Pt(size)
             run.font.bold = bold
