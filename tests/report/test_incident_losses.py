@@ -135,3 +135,47 @@ def test_a_payment_failure_loses_the_orders_it_took_unpaid(wh) -> None:
         "resolved_at": at(11, 21).isoformat(),
     }
     assert estimate_loss(wh, CAMPAIGN, unpaid) == 54_000
+
+
+def _plan_rules(hours: list[dict]) -> dict:
+    """The rules by id as the review finds them (`incidents.watched`), with a hand-made plan."""
+    from dacu.monitor.pacing import parse_plan
+    from dacu.monitor.rules import AlertRule
+    from dacu.report.incidents import PLAN_KEY
+
+    def rule(rid: str, metric: str, **bound) -> AlertRule:
+        base = {"id": rid, "name": rid, "metric": metric, "compare": "plan", "window": "1h"}
+        return AlertRule.model_validate({**base, **bound})
+
+    rules = [
+        rule("orders-below-plan", "gmv_fen", below=0.6),
+        rule("cvr-drop", "cvr", below=0.8),
+        rule("orders-above-plan", "orders", above=3.0),
+    ]
+    return {**{r.id: r for r in rules}, PLAN_KEY: parse_plan({"hourly": hours}, tz="Asia/Shanghai")}
+
+
+def test_a_plan_alert_loses_what_the_plan_expected(wh) -> None:
+    # A shop-wide plan alert opened 20:30, resolved 21:00: the incident is 20:00–21:00, where
+    # the plan's hour row says ¥5,000 and 10 visitors. The shop placed ¥1,600 then (B ¥900,
+    # 直播 3 × ¥200, E ¥100) and paid ¥900: a paid share of 0.5625.
+    # - GMV below plan: (¥5,000 − ¥1,600) × 0.5625 = ¥1,912.50;
+    # - CVR below plan (a rate): the plan's ¥500 per visitor × the 5 visitors who came
+    #   (B's buyer, 直播's three, E's) = ¥2,500; (¥2,500 − ¥1,600) × 0.5625 = ¥506.25;
+    # - 直播's own plan row says ¥1,000: (¥1,000 − ¥600) × 0.5625 = ¥225 (the shop's paid
+    #   share: 直播's own is 0, its payments failed);
+    # - a rise above the plan has no loss to estimate (—, not ¥0.00).
+    # The 3 hours before (quiet: B ¥900 each half hour) would have said ¥0 for all of these.
+    hour = {"hour": at(11, 20).isoformat(), "gmv_fen": 500_000, "uv": 10}
+    kol = {**hour, "channel": "kol_live", "gmv_fen": 100_000, "uv": 3}
+    rules = _plan_rules([hour, kol])
+    opened = {"opened_at": at(11, 20, 30).isoformat(), "resolved_at": at(11, 21).isoformat()}
+
+    def loss(rule_id: str, dimension: str = "") -> int | None:
+        one = {"id": 9, "rule_id": rule_id, "dimension": dimension, **opened}
+        return estimate_loss(wh, CAMPAIGN, one, rules)
+
+    assert loss("orders-below-plan") == 191_250
+    assert loss("cvr-drop") == 50_625
+    assert loss("orders-below-plan", "channel=kol_live") == 22_500
+    assert loss("orders-above-plan") is None

@@ -96,7 +96,7 @@ def build_review(
     """
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
     store_facts = read_store(store, campaign) if store else None
-    losses = estimate_losses(warehouse, campaign, alerts or [])
+    losses = estimate_losses(warehouse, campaign, alerts or [], plan)
     rings = fraud_incidents(warehouse, campaign) + stock_incidents(
         warehouse, campaign, facts.sellouts, alerts or []
     )

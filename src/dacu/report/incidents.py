@@ -11,6 +11,11 @@ missing there:
   the actual.
 - a pay-rate alert on one value (a payment failure): its placed GMV × the rest's paid / placed
   over the incident, minus its paid (`unpaid_loss`);
+- an alert that compares with the plan (the plan's risk triggers, `compare: plan`): the plan's
+  GMV over the incident (a rate such as CVR: the plan's GMV per visitor × the actual visitors)
+  minus the actual, at the actual paid share of placed (`plan_shortfall`) — the evening before a
+  midnight rush is no measure of what the rush should bring, the plan is;
+- a rise (a rule with `above`: a spike, 3× the plan): no loss to estimate (None, shown "—");
 - an alert of the stock watch (hours to stock-out of a SKU): over the time the SKU was sold out,
   from the stock-out it saw to its restock (the alert resolved) or the end of that day, at the
   SKU's share (`stock_alert_loss`); 0 when the warning cleared before the stock ran out.
@@ -20,7 +25,7 @@ dimension not on the events such as new/returning).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,12 +68,20 @@ def _paid(wh: Any, start: datetime, end: datetime, dim: str | None, value: str |
     return out
 
 
-def estimate_loss(wh: Any, campaign: Campaign, alert: dict) -> int | None:
-    """Paid GMV (fen) missing during the alert's incident (see the module docstring)."""
+def estimate_loss(
+    wh: Any, campaign: Campaign, alert: dict, rules: Mapping[str, Any] | None = None
+) -> int | None:
+    """Paid GMV (fen) missing during the alert's incident (see the module docstring). `rules`:
+    the campaign's watched rules by id with the plan (`watched`), for plan-relative alerts."""
     span = _span(alert, campaign)
     dim, _, value = str(alert.get("dimension") or "").partition("=")
     if span is None or (dim and dim not in EVENT_DIMS):
         return None
+    rule = (rules or {}).get(str(alert.get("rule_id")))
+    if rule is not None and rule.above is not None:
+        return None
+    if rule is not None and rule.compare == "plan" and rules is not None:
+        return plan_shortfall(wh, rules[PLAN_KEY], *span, dim or None, value or None, rule.metric)
     if alert.get("metric") == "stock_hours" and dim == "sku_id":
         return stock_alert_loss(wh, campaign, alert, value)
     if alert.get("metric") == "pay_rate" and dim:
@@ -188,8 +201,70 @@ def loss_between(
     return max(0, round(expected - actual))
 
 
-def estimate_losses(wh: Any, campaign: Campaign, alerts: Iterable[dict]) -> dict[Any, int | None]:
-    return {a.get("id"): estimate_loss(wh, campaign, a) for a in alerts}
+PLAN_KEY = "\0plan"  # the pacing plan, beside the rules in `watched`'s mapping
+RATE_METRICS = frozenset({"cvr", "pay_rate", "order_rate", "cart_rate", "asp_fen", "roi"})
+
+
+def watched(campaign: Campaign, plan: Any) -> dict[str, Any]:
+    """The rules the monitor watched for this campaign (the file's and the plan's risk triggers)
+    by id, and the plan as the monitor reads it (under PLAN_KEY); {} without a plan."""
+    from dacu.monitor.live import watched_rules
+    from dacu.monitor.pacing import parse_plan
+
+    if plan is None:
+        return {}
+    data = plan.model_dump(mode="json") if hasattr(plan, "model_dump") else dict(plan)
+    pacing = parse_plan(data, tz=campaign.timezone)
+    return {**{r.id: r for r in watched_rules(campaign, pacing)}, PLAN_KEY: pacing}
+
+
+def plan_shortfall(
+    wh: Any,
+    plan: Any,
+    start: datetime,
+    end: datetime,
+    dim: str | None,
+    value: str | None,
+    metric: str,
+) -> int | None:
+    """Paid GMV (fen) below the plan over [start, end) on `dim`=`value` (None: the shop): the
+    plan's GMV there (for a rate, the plan's GMV per visitor × the actual visitors) minus the
+    actual placed GMV, at the shop's paid share of placed over the span (not the scope's: a
+    scope whose payments failed would lose nothing). None where the plan has nothing."""
+    from dacu.monitor.pacing import planned
+
+    scope = {d: value if d == dim else None for d in ("channel", "category")}
+    if dim not in (None, "channel", "category"):
+        return None
+    want = planned(plan, start, end, **scope)
+    ev = window(wh.events(), start, end)
+    money = ev.filter(ev.event.isin(["order", "pay"]))
+    mine = (money[dim] == value).fill_null(False) if dim else ibis.literal(True)
+    rows = wh.to_arrow(
+        money.mutate(mine=mine).group_by(["mine", "event"]).agg(fen=money.amount_fen.sum())
+    ).to_pylist()
+    fen = {(bool(r["mine"]), r["event"]): int(r["fen"] or 0) for r in rows}
+    if dim:
+        ev = ev.filter((ev[dim] == value).fill_null(False))
+    expected = want["gmv_fen"]
+    if metric in RATE_METRICS:
+        if not want["uv"]:
+            return None
+        uv = int(wh.to_arrow(ev.aggregate(uv=ev.user_id.nunique())).to_pylist()[0]["uv"] or 0)
+        expected = want["gmv_fen"] / want["uv"] * uv
+    if expected <= 0:
+        return None
+    shop_placed = fen.get((True, "order"), 0) + fen.get((False, "order"), 0)
+    shop_paid = fen.get((True, "pay"), 0) + fen.get((False, "pay"), 0)
+    paid_share = min(shop_paid / shop_placed, 1.0) if shop_placed else 1.0
+    return max(0, round((expected - fen.get((True, "order"), 0)) * paid_share))
+
+
+def estimate_losses(
+    wh: Any, campaign: Campaign, alerts: Iterable[dict], plan: Any = None
+) -> dict[Any, int | None]:
+    rules = watched(campaign, plan)
+    return {a.get("id"): estimate_loss(wh, campaign, a, rules) for a in alerts}
 
 
 def _minutes(alert: dict, field: str) -> float | None:
