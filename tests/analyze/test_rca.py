@@ -654,7 +654,7 @@ def test_true_culprit_first_in_at_least_90_percent_of_50_incidents() -> None:
 
 # --- the simulator's incident cases, against an honest forecast --------------------------------
 
-SIM_DIMS = ("channel", "category", "device", "region", "sku_id")
+SIM_DIMS = ("channel", "category", "entry_category", "device", "region", "sku_id")
 SIM_MEASURES = {
     "pv": [("uv", "user_id_count_distinct"), ("pv", "event_count")],
     "cart": [("cart", "event_count")],
@@ -669,11 +669,23 @@ SIM_MEASURES = {
 order ids (an order has one event per line)."""
 
 
+def with_entry_category(events):
+    """The events in time order with the category their session entered on, as the live
+    monitor's rollups tag them (`dacu.monitor.entries`, fed in event-time order)."""
+    from dacu.monitor.entries import SessionEntries
+
+    events = events.sort_by("ts")
+    _, entry = SessionEntries().tag(events)
+    return events.append_column("entry_category", entry)
+
+
 def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dict:
-    """{dimension: {value: measures}} of the events in [start, end) (exact counts), × weight."""
+    """{dimension: {value: measures}} of the events in [start, end) (exact counts), × weight;
+    `entry_category`: by the category of the session's entry, as the live rollups count it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    events = with_entry_category(events)
     ts = events["ts"]
     inside = pc.and_(
         pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type))
@@ -693,7 +705,7 @@ def sim_cube(events, start: datetime, end: datetime, weight: float = 1.0) -> dic
             ]
         )
         for row in rows.to_pylist():
-            if row[dim] is None:
+            if not row[dim]:
                 continue
             cell = cells.setdefault(row[dim], {})
             for name, column in SIM_MEASURES[row["event"]]:
