@@ -110,15 +110,22 @@ class SessionEntries:
 
     # -- a Keeper of the collector's checkpoints ----------------------------------------------------
     def state(self) -> pa.Table:
-        columns: dict[str, list] = {name: [] for name in STATE_SCHEMA.names}
+        parts = []
         for older, held in ((False, self.current), (True, self.older)):
-            for session, (channel, category) in held.items():
-                columns["session_id"].append(session)
-                columns["channel"].append(channel)
-                columns["category"].append(category)
-                columns["older"].append(older)
-        columns["era"] = [self.era] * len(columns["session_id"])
-        return pa.table(columns, schema=STATE_SCHEMA)
+            channels, categories = zip(*held.values(), strict=True) if held else ((), ())
+            parts.append(
+                pa.table(
+                    {
+                        "session_id": pa.array(list(held), pa.string()),
+                        "channel": pa.array(channels, pa.string()),
+                        "category": pa.array(categories, pa.string()),
+                        "older": pa.repeat(pa.scalar(older), len(held)),
+                        "era": pa.repeat(pa.scalar(self.era, pa.int64()), len(held)),
+                    },
+                    schema=STATE_SCHEMA,
+                )
+            )
+        return pa.concat_tables(parts)
 
     def restore(self, table: pa.Table) -> None:
         self.current, self.older, self._pairs = {}, {}, {}
