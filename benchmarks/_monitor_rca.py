@@ -145,8 +145,10 @@ def sim_rca_section(n: int = 50) -> str:
         f"coupon bots left out — no dimension value, the fraud watch's; forecast = mean of "
         f"{baselines} incident-free runs of the same world over the same window, independent "
         "noise; Adtributor over channel, category, device, region and the associated signals "
-        "over those and the SKUs — a stock-out against the rest of its category —, as in the "
-        "live monitor), by shop size: the example campaign's plan (examples/double11.yaml, "
+        "over those and the SKUs — a stock-out against the rest of its category, a category's "
+        "conversion drop on the orders and visitors of the shoppers who entered on it "
+        "(entry_category) —, as in the live monitor), by shop size: the example campaign's "
+        "plan (examples/double11.yaml, "
         f"¥{PLAN_GMV_WAN:,}万 GMV) scaled (`dacu.sim.scale_for_store`). The method was "
         f"developed on seeds {DEVELOPED_ON[0]}–{DEVELOPED_ON[-1]} (seeds 1 and 7–18 were "
         'looked at since); "held out": a seed never looked at. '

@@ -18,6 +18,7 @@ from dacu.monitor.store import Kpis, RollupStore
 
 RCA_DIMS = ("channel", "category", "device", "region", "customer_type")
 SKU_DIM = "sku_id"  # read for the signals (stock-out, order spike), not searched by Adtributor
+ENTRY_DIM = "entry_category"  # read for a category's conversion drop (signals.BY_ENTRY), idem
 _ADDITIVE = ("uv", "buyers", "paid_gmv_fen", "gmv_fen", "orders", "paid_orders", "pv", "cart")
 
 
@@ -71,12 +72,13 @@ def diagnose(
     """Explain `metric` in `window` against the `baseline` window (minutes) scaled by `scale`
     (the expected volume ratio, e.g. from the plan's curve; None: `robust_scale` from the channel
     mix, for a baseline at another time of day — it also absorbs a drop that hits every channel).
-    The SKU cells are read too, for the signals of `explain` (a stock-out names its SKU);
+    The SKU cells are read too, for the signals of `explain` (a stock-out names its SKU), and the
+    cells by entry category (a category's conversion drop: its own shoppers' orders per visitor);
     `sku_category` (SKU → category, e.g. from the catalogue; the rollups do not hold it) lets a
     stock-out be judged against the rest of its category."""
-    with_skus = (*dims, SKU_DIM) if SKU_DIM not in dims else tuple(dims)
-    actual = cube(store, *window, dims=with_skus)
-    forecast = cube(store, *baseline, dims=with_skus)
+    read = (*dims, *(d for d in (SKU_DIM, ENTRY_DIM) if d not in dims))
+    actual = cube(store, *window, dims=read)
+    forecast = cube(store, *baseline, dims=read)
     factor = robust_scale(forecast, actual) if scale is None else scale
     if factor != 1.0:
         forecast = {

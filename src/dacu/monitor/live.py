@@ -282,7 +282,7 @@ class LiveMonitor:
             clock=self.clock,
             on_tick=self._on_tick,
             dedup=Dedup(folder / "event-ids.sqlite"),
-            keep={"sessions": self.sessions, "bots": self.bots},
+            keep={"sessions": self.sessions, "bots": self.bots, "entries": self.rollups.entries},
             checkpoint_every=checkpoint_settings(campaign),
         )
         rules = watched_rules(campaign, plan)

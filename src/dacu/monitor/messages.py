@@ -71,7 +71,13 @@ SIGNAL_ZH = {
     "flash_sale": "计划内秒杀",
 }
 SIGNAL_EN = {"coupon_refusal": "coupon refusals surged"}
-MEASURE_ZH = {"paid_orders": "支付订单", "orders": "订单", "uv": "访客", "refused": "被拒人数"}
+MEASURE_ZH = {
+    "paid_orders": "支付订单",
+    "orders": "订单",
+    "entry_orders": "进店订单",  # orders of the shoppers who entered on the value (a category)
+    "uv": "访客",
+    "refused": "被拒人数",
+}
 
 
 def cell(dim: str, value: object, names: Mapping[str, str] | None = None) -> str:

@@ -1,9 +1,12 @@
 """Per-minute rollups (分钟级汇总): the live views read these, never the raw events.
 
 Each batch of events is reduced (Arrow group-by, in C++) into cells keyed by ``(minute, dim, value)``:
-``dim`` is ``all`` (value ``""``), ``channel``, ``category``, ``sku_id``, ``customer_type``
-(new/returning), ``device``, ``region`` or ``bot`` (traffic of flagged bots, kept apart so it does not
-pollute the KPIs). A cell holds additive counters (pv, orders, GMV in fen …) and, except for SKUs and
+``dim`` is ``all`` (value ``""``), ``channel``, ``category``, ``entry_category``, ``sku_id``,
+``customer_type`` (new/returning), ``device``, ``region`` or ``bot`` (traffic of flagged bots, kept apart so it does not
+pollute the KPIs). ``category`` counts an order in every category it has a line in (GMV by
+category); ``entry_category`` counts each event under the category its session entered on
+(`dacu.monitor.entries`), so an order once and its visitor once: the category conversion rate.
+A cell holds additive counters (pv, orders, GMV in fen …) and, except for SKUs and
 bots, two HyperLogLog sketches (Apache DataSketches, lg_k=14, ≈0.8% standard error): the visitors
 (UV: users with a pv) and the buyers (users with a pay). Sketches are mergeable, so UV over any range
 of minutes is the union of its cells' sketches — no rescan.
@@ -38,6 +41,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dacu.monitor.entries import SessionEntries
+
 LG_K = 14
 MEASURES: tuple[str, ...] = (
     "impressions",
@@ -53,7 +58,15 @@ MEASURES: tuple[str, ...] = (
     "refunds",
     "refund_fen",
 )
-SKETCH_DIMS: tuple[str, ...] = ("all", "channel", "category", "customer_type", "device", "region")
+SKETCH_DIMS: tuple[str, ...] = (
+    "all",
+    "channel",
+    "category",
+    "entry_category",
+    "customer_type",
+    "device",
+    "region",
+)
 DIMS: tuple[str, ...] = (*SKETCH_DIMS, "sku_id", "bot")
 _COUNT_OF = {
     "impression": "impressions",
@@ -103,7 +116,6 @@ class Cell:
 
 KEEP_MINUTES = 180  # minute and hour cells kept in memory behind the newest minute
 EVICT_EVERY = 10  # minutes of event time between two walks of the cells for old ones
-SESSION_HOURS = 6
 
 
 def _revive(blob: bytes | None, union: bool) -> Sketch | None:
@@ -160,7 +172,9 @@ class Rollups:
     `bots` are user ids flagged as bots (a live set: detectors add to it); their traffic is counted
     under dim ``bot`` only, so it stays out of the KPIs. `tz` is the campaign zone (its midnights
     start the day cells).
-    Channel of a visit = its session's entry channel (the first channel seen for a session).
+    Channel of a visit = its session's entry channel (the first channel seen for a session);
+    `entries` holds them and the entry categories (`dacu.monitor.entries`, bounded; a `Keeper`
+    of the collector's checkpoints).
     """
 
     def __init__(
@@ -176,9 +190,7 @@ class Rollups:
         self._returning_array = pa.array(sorted(self.returning), pa.string())
         self.bots: set[str] = bots if bots is not None else set()
         self._bots_array: tuple[int, pa.Array] = (-1, pa.array([], pa.string()))
-        self.session_channel: dict[str, str | None] = {}
-        self._older_sessions: dict[str, str | None] = {}
-        self._session_era = 0
+        self.entries = SessionEntries()
         self.tz = ZoneInfo(tz)
         self.loader: Callable[[Key], tuple | None] | None = None
         self.stored_until: int | None = None  # minute cells up to this one may be in the store
@@ -202,17 +214,19 @@ class Rollups:
         self._add_sketches(table)
         self.events += events.num_rows
         self.newest = max(self.newest, pc.max(table["minute"]).as_py() or 0)
-        self._rotate_sessions()
+        self.entries.rotate(self.newest)
 
     def _prepare(self, events: pa.Table) -> pa.Table:
         ts = pc.cast(events["ts"], pa.int64())
         minute = pc.divide(ts, US_PER_MINUTE)  # integer division; ts ≥ 0 after 1970
         kind = events["event"]
+        channel, entry_category = self.entries.tag(events)
         columns = {
             "minute": minute,
             "user_id": events["user_id"],
             "event": kind,
-            "channel": self._entry_channels(events),
+            "channel": channel,
+            "entry_category": entry_category,
             "customer_type": self._customer_types(events["user_id"]),
         }
         for name in ("category", "sku_id", "device", "region"):
@@ -233,42 +247,14 @@ class Rollups:
         columns["units"] = pc.if_else(pc.equal(kind, "pay"), quantity, 0)
         return pa.table(columns)
 
-    def _entry_channels(self, events: pa.Table) -> pa.ChunkedArray:
-        """Each event's session entry channel: one dictionary look-up per session of the batch
-        (not per event); events without a session keep their own channel."""
-        sessions = events.select(["session_id", "channel"]).combine_chunks()
-        firsts = sessions.group_by("session_id", use_threads=False).aggregate(
-            [("channel", "first", pc.ScalarAggregateOptions(skip_nulls=False))]
-        )
-        firsts = firsts.filter(pc.is_valid(firsts["session_id"]))
-        entry, older = self.session_channel, self._older_sessions
-        batch = dict(
-            zip(firsts["session_id"].to_pylist(), firsts["channel_first"].to_pylist(), strict=True)
-        )
-        # new sessions only; not `batch.keys() - entry.keys()`, which walks the whole (growing)
-        # dict of every session so far at each batch
-        entry.update(
-            {
-                session: older.get(session, channel)
-                for session, channel in batch.items()
-                if session not in entry
-            }
-        )
-        known = list(map(entry.__getitem__, batch))  # dict order = the order of `firsts`
-        where = pc.index_in(
-            sessions["session_id"], value_set=firsts["session_id"].combine_chunks(), skip_nulls=True
-        )
-        channel = pc.take(pa.array(known, pa.string()), where)
-        return pc.coalesce(channel, sessions["channel"], "")
+    @property
+    def session_channel(self) -> dict:
+        """The entry (channel, category) of the sessions of the current era (see `entries`)."""
+        return self.entries.current
 
-    def _rotate_sessions(self) -> None:
-        """Bounded memory: the entry channels of sessions seen in the last SESSION_HOURS to
-        2 × SESSION_HOURS of event time (a session quiet for longer starts over)."""
-        era = self.newest // (60 * SESSION_HOURS)
-        if era > self._session_era:
-            self._older_sessions = self.session_channel if era == self._session_era + 1 else {}
-            self.session_channel = {}
-            self._session_era = era
+    @property
+    def _older_sessions(self) -> dict:
+        return self.entries.older
 
     def _customer_types(self, users: pa.ChunkedArray) -> pa.Array:
         if not self.returning:

@@ -47,6 +47,14 @@ SIGNAL_DIMS: dict[SignalKind, tuple[str, ...]] = {
     "order_spike": ("sku_id",),
     "repeat_orders": ("sku_id",),
 }
+BY_ENTRY: dict[str, str] = {"category": "entry_category"}
+"""A conversion drop of a dimension is read in these cells where the cube has them: orders and
+visitors by the category the shopper's session entered on (`dacu.monitor.entries`). The
+`category` cells count an order in every category it has a line in, and 35–55% of a small
+category's orders are add-on lines (凑单) of shoppers who came for another category: a drop of
+its own shoppers' conversion hides in their noise. The signal keeps the dimension's name
+(`category`) and says `entry_orders`; Adtributor and the GMV/ASP questions keep the line-level
+cells (a category's GMV is its lines')."""
 MIN_VALUES = 5  # other values needed for their median drift (of three, two may share noise)
 DISPERSION_VALUES = 8  # values needed to estimate a dispersion (fewer: a median of noise)
 MIN_COUNT = 5.0  # expected count from which a Pearson residual is near normal (dispersion)
@@ -449,7 +457,8 @@ def signals_of(
     pay_failure (channel, device): orders placed, few paid;
     traffic_drop (channel, device, region): visitors fell;
     cvr_drop (channel, category, device, region): visitors came, orders fell — a category's
-    is left out when a stock-out of its SKU explains it (lost ≥ half its lost orders);
+    by the category its shoppers entered on where the cube has `entry_category` (`BY_ENTRY`),
+    and left out when a stock-out of its SKU explains it (lost ≥ half its lost orders);
     stock_out (sku_id): still viewed, orders stopped;
     order_spike (sku_id): far more orders than expected (刷单, a price error);
     repeat_orders (sku_id): paid orders beyond one per buyer (刷单: few users, many orders).
@@ -466,8 +475,13 @@ def signals_of(
         build, lower, move = _DETECTORS[kind]
         if kind == "stock_out" and rests:
             build = functools.partial(_stock_outs, groups=rests)
-        for dimension in (d for d in dims if d in actual):
-            measure, tests = build(_pair(forecast.get(dimension, {}), actual[dimension]))
+        for dimension in dims:
+            read = _cells_read(kind, dimension, actual)
+            if read not in actual:
+                continue
+            measure, tests = build(_pair(forecast.get(read, {}), actual[read]))
+            if read != dimension:
+                measure = f"entry_{measure}"
             found += fire(kind, dimension, measure, tests, lower=lower, move=move)
     found = [s for s in found if s.kind != "order_spike" or s.actual - s.expected >= SPIKE_ORDERS]
     threshold = -math.log10(alpha)
@@ -475,6 +489,12 @@ def signals_of(
         _nested((s for s in found if s.score >= threshold), sku_category),
         key=lambda s: (-s.score, s.kind, s.dimension, s.value),
     )
+
+
+def _cells_read(kind: SignalKind, dimension: str, actual: Cube) -> str:
+    """The cells a signal of `dimension` reads: by entry for a conversion drop (`BY_ENTRY`)."""
+    entry = BY_ENTRY.get(dimension)
+    return entry if kind == "cvr_drop" and entry is not None and entry in actual else dimension
 
 
 def _nested(fired: Iterable[Signal], sku_category: Mapping[str, str] | None) -> list[Signal]:
