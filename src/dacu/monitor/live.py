@@ -476,6 +476,9 @@ class LiveMonitor:
             cells = {**dict.fromkeys(self.ads.channels(), Kpis()), **cells}
         if self._memo is not None:  # each value's window, read once for all values
             self._memo.update({(rule.by or "all", key, *sec): kpis for key, kpis in cells.items()})
+            if rule.by and rule.compare in ("previous", "last_year"):  # and the one compared
+                shift = (end - start) if rule.compare == "previous" else rule.offset
+                self._remember(rule.by, start - shift, end - shift)
         out = {}
         for key, kpis in cells.items():
             if kpis.uv < rule.min_volume:
@@ -494,6 +497,18 @@ class LiveMonitor:
                 self._chance(rule, kpis, key, start, end, reference),
             )
         return out
+
+    def _remember(self, dim: str, start: datetime, end: datetime) -> None:
+        """Every value's window of `dim` in one store read, into this tick's memo (what `_kpis`
+        would read value by value: the "previous" window of each channel)."""
+        sec = (int(start.timestamp()), int(end.timestamp()))
+        done = (f"{dim}*", "", *sec)  # not a dimension: marks the window as read
+        if self._memo is None or done in self._memo:
+            return
+        found = window_by_value(self.store, dim, *sec, live=self._live())
+        for key, kpis in found.items():
+            self._memo[(dim, key, *sec)] = snapshot_visitors(self, kpis, dim, key, start, end)
+        self._memo[done] = Kpis()
 
     def _rest(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> Kpis:
         """The shop minus one dimension value over the window (counts subtract; UV and buyers are

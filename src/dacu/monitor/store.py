@@ -363,6 +363,7 @@ class RollupStore:
                     f"INSERT OR REPLACE INTO {MARKS_TABLE} VALUES (?, ?)", [name, state]
                 ).fetchall()
             self.con.execute("COMMIT")
+            self.con.execute("CHECKPOINT")  # the WAL's rows into the file: blocks it may evict
             self.con.execute("BEGIN TRANSACTION")
             self._forget_hours()
 
