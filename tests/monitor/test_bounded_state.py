@@ -174,3 +174,29 @@ def test_the_fraud_watch_keeps_two_days_of_events_in_few_tables(tmp_path) -> Non
         [("ts", "ascending"), ("event_id", "ascending")]
     )
     assert rows(by_tick).equals(rows(by_hour))
+
+
+def test_a_restart_with_nothing_to_replay_shows_the_campaign_so_far(tmp_path) -> None:
+    # after a checkpoint that covers every event, the restart replays nothing: the dashboard's
+    # clock must still stand at the latest event (it stood at the campaign start: ¥0 tiles)
+    from dacu.config import load_campaign
+    from dacu.monitor.dashboard import snapshot
+    from dacu.monitor.live import LiveMonitor
+    from tests.conftest import ROOT
+
+    campaign = load_campaign(ROOT / "examples" / "double11.yaml")
+    events = day_events(0).slice(0, 2_000)
+    events = events.set_column(
+        1, "ts", pc.add(events["ts"], pa.scalar(campaign.start - START, pa.duration("us")))
+    )
+    first = LiveMonitor(campaign, tmp_path, detectors=False)
+    first.backfill(events)
+    first.checkpoint()
+    before = snapshot(first)["campaign_tiles"]
+    first.store.con.close()  # a crash after the checkpoint
+    again = LiveMonitor(campaign, tmp_path, detectors=False)
+    assert again.recover() == 0
+    assert again.now == pc.max(events["ts"]).as_py()
+    assert snapshot(again)["campaign_tiles"] == before
+    orders = pc.sum(pc.equal(events["event"], "order").cast(pa.int64())).as_py()
+    assert orders > 0 and [t["actual"] for t in before if t["metric"] == "orders"] == [orders]

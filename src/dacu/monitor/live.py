@@ -302,9 +302,14 @@ class LiveMonitor:
 
     # -- intake ---------------------------------------------------------------------------------
     def recover(self) -> int:
-        """Rebuild the rollups from the segments after a restart (rules are not re-run on them)."""
+        """Rebuild the rollups from the segments after a restart (rules are not re-run on them).
+        The clock resumes at the checkpoint's latest event, so the dashboard shows the data
+        before the first event after the restart (it showed ¥0 until then)."""
         with self._quietly():
-            return self.collector.recover()
+            count = self.collector.recover()
+        if self.now is None and self.clock.latest is not None:
+            self.now = datetime.fromtimestamp(self.clock.latest / 1_000_000, UTC)
+        return count
 
     def backfill(self, events: pa.Table) -> int:
         """Take events from before the live start — the campaign's earlier days, from the warehouse
