@@ -130,3 +130,73 @@ def test_a_restart_after_a_crash_reads_only_the_segments_after_the_last_checkpoi
     # the events sent again after the crash are duplicates, whichever side of the mark they were
     assert again._accept_table(events.slice(0, BATCH)).accepted == 0
     assert again._accept_table(events.slice(events.num_rows - BATCH)).accepted == 0
+
+
+def ticks(events: pa.Table, seconds: int) -> list[pa.Table]:
+    """The events cut at every `seconds` of event time (the collector's fold parts)."""
+    slot = pc.divide(pc.cast(events["ts"], pa.int64()), seconds * 1_000_000)
+    bounds = np.flatnonzero(np.diff(slot.to_numpy())) + 1
+    return [
+        events.slice(a, b - a)
+        for a, b in zip([0, *bounds], [*bounds, events.num_rows], strict=True)
+    ]
+
+
+def test_the_fraud_watch_keeps_two_days_of_events_in_few_tables(tmp_path) -> None:
+    # the fraud features need the day scored and the day before (account age): what the watch
+    # holds is those two days' rows, whatever the number of days behind, merged into a few
+    # tables, and the same rows whether the collector handed them over per 10-s tick or per hour
+    from dacu.config import load_campaign
+    from dacu.monitor.watch_risk import HISTORY_DAYS, MERGE_PARTS, LiveRisk
+    from tests.conftest import ROOT
+
+    campaign = load_campaign(ROOT / "examples" / "double11.yaml")
+    by_tick, by_hour = LiveRisk(campaign), LiveRisk(campaign)
+    kept, tables = [], []
+    for day in range(4):
+        events = day_events(day)
+        parts = ticks(events, 10)
+        assert len(parts) > 20 * MERGE_PARTS  # a day is thousands of tiny fold parts
+        for part in parts:
+            by_tick.observe(part)
+        for part in ticks(events, 3600):
+            by_hour.observe(part)
+        kept.append(by_tick.kept_events())
+        tables.append(len(by_tick.events))
+    latest = pc.max(events["ts"]).as_py()
+    cutoff = latest.replace(minute=0, second=0, microsecond=0) - timedelta(days=HISTORY_DAYS)
+    every = pa.concat_tables([day_events(d) for d in range(4)])
+    expected = pc.sum(pc.greater_equal(every["ts"], pa.scalar(cutoff, every["ts"].type)))
+    assert kept[-1] == expected.as_py()  # two days and the hours of the cut's day after it
+    assert kept[3] == kept[2] < 3 * day_events(0).num_rows  # not growing with the days
+    assert tables[3] <= tables[2] and tables[3] < 2 * len(parts) / MERGE_PARTS + MERGE_PARTS
+    rows = lambda risk: pa.concat_tables([t for _, _, t in risk.events]).sort_by(  # noqa: E731
+        [("ts", "ascending"), ("event_id", "ascending")]
+    )
+    assert rows(by_tick).equals(rows(by_hour))
+
+
+def test_a_restart_with_nothing_to_replay_shows_the_campaign_so_far(tmp_path) -> None:
+    # after a checkpoint that covers every event, the restart replays nothing: the dashboard's
+    # clock must still stand at the latest event (it stood at the campaign start: ¥0 tiles)
+    from dacu.config import load_campaign
+    from dacu.monitor.dashboard import snapshot
+    from dacu.monitor.live import LiveMonitor
+    from tests.conftest import ROOT
+
+    campaign = load_campaign(ROOT / "examples" / "double11.yaml")
+    events = day_events(0).slice(0, 2_000)
+    events = events.set_column(
+        1, "ts", pc.add(events["ts"], pa.scalar(campaign.start - START, pa.duration("us")))
+    )
+    first = LiveMonitor(campaign, tmp_path, detectors=False)
+    first.backfill(events)
+    first.checkpoint()
+    before = snapshot(first)["campaign_tiles"]
+    first.store.con.close()  # a crash after the checkpoint
+    again = LiveMonitor(campaign, tmp_path, detectors=False)
+    assert again.recover() == 0
+    assert again.now == pc.max(events["ts"]).as_py()
+    assert snapshot(again)["campaign_tiles"] == before
+    orders = pc.sum(pc.equal(events["event"], "order").cast(pa.int64())).as_py()
+    assert orders > 0 and [t["actual"] for t in before if t["metric"] == "orders"] == [orders]

@@ -1,6 +1,7 @@
 """The store's write rule (dacu.monitor.store, "Writes"): an upsert is visible to queries at once,
-DuckDB gets the cells later (minute cells before a query reads their table, coarse cells of the
-sketch dims every `write_every` upserts, everything at checkpoint / close). The file holds the state of the last checkpoint only: a writer
+DuckDB gets the cells later (minute cells before a query reads their table and every
+`write_every` upserts, coarse cells of the sketch dims at checkpoint, everything at checkpoint /
+close). The file holds the state of the last checkpoint only: a writer
 killed after a checkpoint leaves the cells of that checkpoint, and the replay of the segments
 written after it recovers exactly the tiles of an uninterrupted run."""
 
@@ -64,7 +65,7 @@ def stored_total_pv(path: Path) -> int | None:
     return row[0][0] if row else None
 
 
-def test_queries_see_each_upsert_while_duckdb_gets_coarse_cells_every_n(
+def test_queries_see_each_upsert_while_duckdb_gets_coarse_cells_at_checkpoints(
     tmp_path, world: simworld.World
 ) -> None:
     pvs = pc.sum(pc.equal(world.events["event"], "pv").cast(pa.int64())).as_py()
@@ -85,6 +86,13 @@ def test_queries_see_each_upsert_while_duckdb_gets_coarse_cells_every_n(
     assert count("SELECT count(*) FROM monitor_rollup WHERE dim = 'all@t'") == 0
     assert count("SELECT count(*) FROM monitor_rollup WHERE dim = 'all'") == 0
     assert count("SELECT count(*) FROM monitor_rollup_sku WHERE units > 0") > 0
+    # writing at every upsert sends the minute cells, but the coarse cells (dense 16 KB
+    # sketches) wait for the checkpoint: they would fill the open transaction's undo buffers
+    eager = lambda sql: every_time.store.con.execute(sql).fetchall()[0][0]  # noqa: E731
+    assert eager("SELECT count(*) FROM monitor_rollup WHERE dim = 'all'") > 0
+    assert eager("SELECT count(*) FROM monitor_rollup WHERE dim LIKE '%@%'") == 0
+    every_time.checkpoint()
+    assert eager("SELECT count(*) FROM monitor_rollup WHERE dim = 'all@t'") == 1
     # a clean close writes everything: the file alone (no replay) gives the same tiles
     lazy.close()
     lazy.store.close()
@@ -182,3 +190,32 @@ def test_old_hour_and_day_cells_leave_memory_and_still_answer(
         collector._accept_table(late)
         collector.flush()
     assert tiles(bounded.store) == tiles(every_time.store)
+
+
+def test_reads_of_earlier_minutes_do_not_write_the_pending_cells(tmp_path, world) -> None:
+    # the rules read earlier windows at every tick (the baselines' previous days); each read used
+    # to write the pending cells first, ~600 INSERT OR REPLACE an hour into the one open
+    # transaction, whose replaced rows it kept (138 MB before a commit). Only a read that could
+    # see a pending cell writes them now, and its answer is the same
+    half = world.events.num_rows // 2
+    store = RollupStore(tmp_path / "r.duckdb", write_every=10**6, keep_minutes=20)
+    taker = Collector(SegmentLog(tmp_path / "s"), Rollups(), store)
+    feed(taker, world.events.slice(0, half))
+    taker.checkpoint()
+    first = to_minute(START)
+    early = (first, first + 10)  # the first 10 minutes: written at the checkpoint
+    before = store.by_value("channel", *early), store.totals(*early)
+    writes = []
+    real = store._write
+    store._write = lambda parts: (writes.append(parts), real(parts))[1]  # type: ignore[method-assign]
+    for offset in range(half, world.events.num_rows, BATCH):
+        taker._accept_table(world.events.slice(offset, BATCH))
+        taker.flush()
+        assert store.recent_from > early[1]  # so the early minutes are read in DuckDB
+        assert (store.by_value("channel", *early), store.totals(*early)) == before
+    assert writes == []  # none of those reads wrote (and no coarse cell before the checkpoint)
+    store.by_value("sku_id", first, first + 24 * 60)  # a read over the new minutes writes first
+    assert [table for parts in writes for table, _ in parts] == ["monitor_rollup_sku"]
+    uninterrupted = Collector(SegmentLog(tmp_path / "u"), Rollups(), RollupStore(write_every=1))
+    feed(uninterrupted, world.events)
+    assert tiles(store) == tiles(uninterrupted.store)

@@ -304,9 +304,14 @@ class LiveMonitor:
 
     # -- intake ---------------------------------------------------------------------------------
     def recover(self) -> int:
-        """Rebuild the rollups from the segments after a restart (rules are not re-run on them)."""
+        """Rebuild the rollups from the segments after a restart (rules are not re-run on them).
+        The clock resumes at the checkpoint's latest event, so the dashboard shows the data
+        before the first event after the restart (it showed ¥0 until then)."""
         with self._quietly():
-            return self.collector.recover()
+            count = self.collector.recover()
+        if self.now is None and self.clock.latest is not None:
+            self.now = datetime.fromtimestamp(self.clock.latest / 1_000_000, UTC)
+        return count
 
     def backfill(self, events: pa.Table) -> int:
         """Take events from before the live start — the campaign's earlier days, from the warehouse
@@ -479,6 +484,9 @@ class LiveMonitor:
             cells = {**dict.fromkeys(self.ads.channels(), Kpis()), **cells}
         if self._memo is not None:  # each value's window, read once for all values
             self._memo.update({(rule.by or "all", key, *sec): kpis for key, kpis in cells.items()})
+            if rule.by and rule.compare in ("previous", "last_year"):  # and the one compared
+                shift = (end - start) if rule.compare == "previous" else rule.offset
+                self._remember(rule.by, start - shift, end - shift)
         out = {}
         for key, kpis in cells.items():
             if kpis.uv < rule.min_volume:
@@ -497,6 +505,18 @@ class LiveMonitor:
                 self._chance(rule, kpis, key, start, end, reference),
             )
         return out
+
+    def _remember(self, dim: str, start: datetime, end: datetime) -> None:
+        """Every value's window of `dim` in one store read, into this tick's memo (what `_kpis`
+        would read value by value: the "previous" window of each channel)."""
+        sec = (int(start.timestamp()), int(end.timestamp()))
+        done = (f"{dim}*", "", *sec)  # not a dimension: marks the window as read
+        if self._memo is None or done in self._memo:
+            return
+        found = window_by_value(self.store, dim, *sec, live=self._live())
+        for key, kpis in found.items():
+            self._memo[(dim, key, *sec)] = snapshot_visitors(self, kpis, dim, key, start, end)
+        self._memo[done] = Kpis()
 
     def _rest(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> Kpis:
         """The shop minus one dimension value over the window (counts subtract; UV and buyers are

@@ -389,8 +389,8 @@ class Rollups:
         coarse = "@" in dim
         if self.loader is None or self.stored_until is None:
             return None
-        if not coarse and minute > self.stored_until:
-            return None
+        if minute > self.stored_until:  # a cell starting after every evicted or stored minute:
+            return None  # new (a new hour's cells cost a DuckDB statement each otherwise)
         found = self.loader(key)
         if found is None:
             return None

@@ -19,8 +19,10 @@ INSERT OR REPLACE (its fixed cost per statement, not the bytes, is what a flush 
 * minute, SKU and bot cells: just before a query reads their table in DuckDB (not when it reads
   the recent minute cells in memory, see Memory), and every `write_every` upserts;
 * coarse cells of the sketch dims (hour, day, total: dense 16 KB sketches rewritten by every batch):
-  queries read them from memory (`RollupStore.coarse`), so DuckDB gets them every `write_every`
-  upserts only;
+  queries read them from memory (`RollupStore.coarse`), so DuckDB gets them at `checkpoint()`
+  only (or just before a query reads hours already dropped from memory, which a late event may
+  have changed). Written every `write_every` upserts, each cell's 32 KB went into the open
+  transaction ~18 times an hour: its undo buffers grew past 120 MB within an hour of a small shop;
 * everything at `checkpoint()` and `close()`.
 
 Every write goes into one open DuckDB transaction, committed only by `checkpoint(marks)`, together
@@ -192,6 +194,12 @@ WRITE_EVERY = 20
 KEEP_HOURS = 26  # coarse hour/day cells kept in memory behind the newest hour (today's tiles, RCA)
 KEEP_MINUTES = 150  # minute cells of the sketch dims in memory: a 1 h window and the hour before
 MARKS_TABLE = "monitor_checkpoint"
+DUCKDB_CONFIG = {"threads": 1, "memory_limit": "128MB", "allocator_flush_threshold": "8MB"}
+"""The store's DuckDB: one thread (its statements are point and range reads of a few hundred
+cells and one INSERT OR REPLACE per write: worker threads only added per-thread malloc arenas that
+grew ~50 MB a campaign day), a buffer pool of 128 MB (the default, 80% of the machine's memory,
+kept every block of the file it had read: +20 MB a day; file blocks beyond the limit are simply
+dropped and read again) and freed memory handed back past 8 MB instead of 128 MB."""
 _COARSE = f"^({'|'.join(SKETCH_DIMS)})@"
 """`dim` of a coarse cell of a sketch dim (hour, day, total)."""
 Coarse = tuple[tuple[int, ...], bytes | None, bytes | None]
@@ -224,7 +232,7 @@ class RollupStore:
         keep_hours: int = KEEP_HOURS,
         keep_minutes: int = KEEP_MINUTES,
     ) -> None:
-        self.con = duckdb.connect(str(path))
+        self.con = duckdb.connect(str(path), config=DUCKDB_CONFIG)
         self.lock = threading.Lock()
         self.extents = Extents()
         self.coarse: dict[tuple[str, int], dict[str, Coarse]] = {}
@@ -239,6 +247,7 @@ class RollupStore:
         self.recent_from = -(2**62)  # minute cells before it are read from DuckDB
         self._pending: dict[str, list[pa.Table]] = {table: [] for table in TABLES}
         """Upserted minute / SKU / bot cells not yet in DuckDB, by table (later ones win)."""
+        self._pending_from: dict[str, int] = {}  # by table: the first minute of a pending cell
         self._pending_coarse: set[tuple[str, int, str]] = set()  # (dim, minute, value)
         self._upserts = 0
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
@@ -330,11 +339,18 @@ class RollupStore:
             self._note_extents(cells)
             self._note_coarse(cells.filter(is_coarse))
             self._note_recent(cells.filter(is_minute))
-            self._pending[SKU_TABLE].append(cells.filter(is_sku))
-            self._pending[MAIN_TABLE].append(cells.filter(pc.invert(pc.or_(is_sku, is_coarse))))
+            self._hold(SKU_TABLE, cells.filter(is_sku))
+            self._hold(MAIN_TABLE, cells.filter(pc.invert(pc.or_(is_sku, is_coarse))))
             self._upserts += 1
             if self._upserts % self.write_every == 0:
-                self._write_pending(coarse=True)
+                self._write_pending()  # coarse cells: at the checkpoint (the module doc)
+
+    def _hold(self, table: str, cells: pa.Table) -> None:
+        """Cells waiting for DuckDB (`_write_pending`), with the first minute they touch."""
+        if cells.num_rows:
+            self._pending[table].append(cells)
+            first = pc.min(cells["minute"]).as_py()
+            self._pending_from[table] = min(self._pending_from.get(table, first), first)
 
     def checkpoint(self, marks: Mapping[str, bytes] | None = None) -> None:
         """Write every pending cell, the coarse ones too, and `marks` (name → bytes, read back by
@@ -347,6 +363,7 @@ class RollupStore:
                     f"INSERT OR REPLACE INTO {MARKS_TABLE} VALUES (?, ?)", [name, state]
                 ).fetchall()
             self.con.execute("COMMIT")
+            self.con.execute("CHECKPOINT")  # the WAL's rows into the file: blocks it may evict
             self.con.execute("BEGIN TRANSACTION")
             self._forget_hours()
 
@@ -376,6 +393,7 @@ class RollupStore:
         parts = [(table, _latest(self._pending[table])) for table in tables if self._pending[table]]
         for table in tables:
             self._pending[table] = []
+            self._pending_from.pop(table, None)
         if coarse and self._pending_coarse:
             parts.append((MAIN_TABLE, self._take_coarse()))
         self._write(parts)
@@ -490,8 +508,11 @@ class RollupStore:
                         f"FROM {table} WHERE {only}{where} GROUP BY k"
                     )
                     select_args += [*args, *cell_args]
-            if selects:  # DuckDB is read: it gets the pending cells first
-                self._write_pending([table], coarse=old)  # (late events change old coarse cells)
+            if selects:  # DuckDB is read: it gets the pending cells it could read first
+                if max(end for _, end in ranges) > self._pending_from.get(table, 2**62):
+                    self._write_pending([table])
+                if old:  # (late events change old coarse cells)
+                    self._write_pending([], coarse=True)
                 for part, k, *row in self.con.execute(
                     " UNION ALL ".join(selects), select_args
                 ).fetchall():

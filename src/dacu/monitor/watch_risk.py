@@ -154,6 +154,7 @@ FRAUD_KINDS_ZH = {
     "other": "其他可疑账户",
 }
 HISTORY_DAYS = 2  # events kept for fraud features: the day scored and one day before (account age)
+MERGE_PARTS = 64  # a tick's events kept apart until this many, then merged into one table
 FRAUD_EVERY = 15  # minutes of event time between fraud scorings (hourly missed the half hour)
 
 
@@ -279,7 +280,9 @@ class LiveRisk:
         self.sentiment = SentimentWatch()
         self.bands = CouponBands.parse((campaign.monitor or {}).get("coupon_slots"))
         self.flash_skus = [str(f["sku_id"]) for f in campaign.flash_sales if f.get("sku_id")]
-        self.events: list[tuple[datetime, Any]] = []  # (latest ts, batch) of the last 2 days
+        self.events: list[tuple[datetime, datetime, Any]] = []  # (first ts, last ts, batch)
+        self._merged = 0  # self.events[:_merged] are merged tables, the rest a tick's parts each
+        self._cut: datetime | None = None  # the events before it are dropped (HISTORY_DAYS)
         self.latest: datetime | None = None
         self.scored_hour: datetime | None = None
         self.flagged: dict[str, set[str]] = {}  # accounts already alerted, per kind
@@ -332,17 +335,58 @@ class LiveRisk:
 
     # events for the fraud scores
     def observe(self, table: Any) -> None:
+        """Keep the events of the last HISTORY_DAYS (whole hours) for the fraud features. The
+        collector hands over the events of each 10-second tick apart: they are merged into one
+        table every MERGE_PARTS parts (thousands of tiny Arrow tables a day cost more memory than
+        their rows), and the hours older than the history are cut row by row, so what is kept
+        does not depend on how the events were batched."""
         import pyarrow.compute as pc
 
         if table.num_rows == 0:
             return
-        at = pc.max(table["ts"]).as_py()
+        span = pc.min_max(table["ts"])
+        first, at = span["min"].as_py(), span["max"].as_py()
         self.browsing = self.browsing or pc.any(pc.equal(table["event"], "pv")).as_py() is True
-        self.events.append((at, table))
+        self.events.append((first, at, table))
         self.latest = max(self.latest or at, at)
-        cutoff = self.latest - timedelta(days=HISTORY_DAYS)
-        if min(self.events[0][0], self.events[-1][0]) < cutoff:
-            self.events = [(at, t) for at, t in self.events if at >= cutoff]
+        if len(self.events) - self._merged >= MERGE_PARTS:
+            self._merge()
+        cutoff = self.latest.replace(minute=0, second=0, microsecond=0) - timedelta(
+            days=HISTORY_DAYS
+        )
+        if self.events[0][0] < cutoff and cutoff > (self._cut or cutoff - timedelta(hours=1)):
+            self._cut = cutoff
+            self._trim(cutoff)
+
+    def _merge(self) -> None:
+        import pyarrow as pa
+
+        parts, self.events = self.events[self._merged :], self.events[: self._merged]
+        merged = pa.concat_tables([t for _, _, t in parts]).combine_chunks()
+        self.events.append((min(p[0] for p in parts), max(p[1] for p in parts), merged))
+        self._merged = len(self.events)
+
+    def _trim(self, cutoff: datetime) -> None:
+        """Drop the events before `cutoff` (whole tables, and the rows of a table across it)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kept = []
+        for index, (first, last, table) in enumerate(self.events):
+            if last < cutoff:
+                self._merged -= index < self._merged
+                continue
+            if first < cutoff:
+                table = table.filter(
+                    pc.greater_equal(table["ts"], pa.scalar(cutoff, table["ts"].type))
+                )
+                first = cutoff
+            kept.append((first, last, table))
+        self.events = kept
+
+    def kept_events(self) -> int:
+        """Events held for the fraud features (the last HISTORY_DAYS)."""
+        return sum(t.num_rows for _, _, t in self.events)
 
     def _fraud(self, hour: datetime) -> list[dict]:
         import pyarrow as pa
@@ -352,7 +396,7 @@ class LiveRisk:
 
         if not self.events or not self.browsing:
             return []
-        events = pa.concat_tables([t for _, t in self.events]).combine_chunks()
+        events = pa.concat_tables([t for _, _, t in self.events]).combine_chunks()
         local = hour.astimezone(self.campaign.tz)
         day = local.replace(hour=0, minute=0, second=0, microsecond=0)
         if local == day:  # midnight: score the day that just ended
