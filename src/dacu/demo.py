@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,19 +229,21 @@ def replay_window(
     )
 
     fresh_folder(folder)
-    events = pq.read_table(sim_dir / "events.parquet")
-    if lead is not None:
-        events = between(events, since - lead, until)
     monitor = LiveMonitor(
         campaign,
         folder,
         plan=plan,
         skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
         step=DEMO_STEP,
-        wall=replay_wall(events),
+        wall=replay_wall(pq.read_table(sim_dir / "events.parquet", columns=["ts"])),
     )
     levels = stock_levels(sim_dir, campaign)
     feed = _feed_with_progress if show else _feed
+    first = since - lead if lead is not None else _first_needed(monitor, since, until)
+    # only the rows the replay uses: a world with a year of history does not fit in memory
+    events = pq.read_table(sim_dir / "events.parquet", filters=[("ts", ">=", first)])
+    if lead is not None:
+        events = between(events, since - lead, until)
     earlier, replayed = run_replay(
         monitor,
         events,
@@ -259,6 +261,15 @@ def replay_window(
         )
         console.print(f"{replayed:,} events replayed; {len(alerts)} alerts → {path}")
     return path
+
+
+def _first_needed(monitor: Any, since: datetime, until: datetime) -> datetime:
+    """The earliest moment a replay of [since, until) reads: the rules' reference spans before
+    the campaign (`monitor.replay.history_spans`) and the campaign's days before `since`."""
+    from dacu.monitor.replay import history_spans
+
+    spans = history_spans(monitor.engine.rules, since, until, monitor.campaign.start)
+    return min([a for a, _ in spans] + [min(since, monitor.campaign.start)])
 
 
 def stock_levels(sim_dir: Path, campaign: Campaign) -> list[dict[str, Any]]:

@@ -231,7 +231,7 @@ def test_five_orders_against_one_expected_do_not_page(tmp_path: Path) -> None:
     rule = AlertRule.model_validate(
         {"id": "x", "metric": "orders", "compare": "previous", "above": "300%", "window": "1h"}
     )
-    assert rule.min_expected == 5 and rule.confidence == 0.95
+    assert rule.min_expected == 5 and rule.confidence == 0.99
     assert (
         AlertRule.model_validate(
             {"id": "y", "metric": "orders", "below": 1, "min_expected": "off"}

@@ -201,7 +201,7 @@ def test_rate_tail_p_by_hand() -> None:
 
 
 def test_counted_metrics_test_significance_by_default() -> None:
-    assert rule().confidence == 0.95  # cvr vs baseline
+    assert rule().confidence == 0.99  # cvr vs baseline
     assert rule(confidence="99%").confidence == 0.99
     assert rule(confidence="off").confidence == 0.0
     money = AlertRule.model_validate({"id": "g", "metric": "gmv", "compare": "plan", "below": 0.7})

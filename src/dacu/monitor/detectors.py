@@ -121,6 +121,69 @@ def rate_tail_p(
     return float(stats.binom.cdf(x, total, share) if lower else stats.binom.sf(x - 1, total, share))
 
 
+# -- the built-in detectors' threshold (issue #19 item 2) --------------------------------------------
+# The robust deviation of one clock window over 7 days (1.4826 × MAD of 7 values) is too rough to
+# threshold on: under normal noise a new value is below −3 of it in 4.7% of windows (the MAD of 7
+# values is often small by chance: at 0.2% the quantile is −11), so 24 × 0.047 = 1.1 false alarms
+# a day per detector from 24 hourly windows (tests/monitor/test_anomaly_threshold.py). The
+# detectors therefore take the relative spread of the busier hours of the previous days (pooled:
+# 7 days × about 12 hours of deviations from each hour's median), floored by
+# the window's own sampling noise, and a threshold from the false alarms a day it allows.
+ANOMALY_FALSE_PER_DAY = 0.05  # per detector, on a day without an incident
+WINDOWS_PER_DAY = 24  # independent 1-hour windows a day (evaluations every 10 minutes overlap)
+ANOMALY_ALPHA = ANOMALY_FALSE_PER_DAY / WINDOWS_PER_DAY  # 0.0021 one-sided per window
+MAD_EFFICIENCY = 0.37  # Gaussian efficiency of the MAD: n residuals are worth 0.37·n for its spread
+
+
+def anomaly_threshold(days: int = 7, pooled: int = 7 * 12, alpha: float = ANOMALY_ALPHA) -> float:
+    """Robust deviations below the median that happen by chance with probability `alpha`.
+
+    Student's t at the spread's degrees of freedom (0.37 × the `pooled` deviations it is the MAD
+    of) times √(1 + π / (2·days)), the noise of a median of `days` values about the true centre.
+    With 7 days × the 12 busier hours and alpha 0.0021: t(30.7 df) = 3.10 × 1.106 = 3.43.
+    """
+    from scipy import stats
+
+    df = max(1.0, MAD_EFFICIENCY * (pooled - 1))
+    return float(stats.t.ppf(1 - alpha, df) * math.sqrt(1 + math.pi / (2 * days)))
+
+
+def pooled_relative_spread(grid: Sequence[Sequence[float | None]]) -> tuple[float, int] | None:
+    """1.4826 × MAD of (x − m_h) / m_h over the busier hours, m_h each hour's median.
+
+    `grid[h]` holds hour h's values on the previous days. Only the hours whose median is at least
+    the median of the hourly medians count (the busier half of the day): at night a small shop's
+    counts are mostly sampling noise, which the window's own floor (`sampling_sd`) covers.
+    Returns (spread, number of deviations it is the MAD of).
+    """
+    medians = {}
+    for hour, values in enumerate(grid):
+        clean = [v for v in values if v is not None and not math.isnan(v)]
+        if len(clean) >= 3:
+            medians[hour] = (statistics.median(clean), clean)
+    positive = [m for m, _ in medians.values() if m > 0]
+    if not positive:
+        return None
+    busy = statistics.median(positive)
+    residuals = [(v - m) / m for m, clean in medians.values() if m >= busy and m > 0 for v in clean]
+    if len(residuals) < 3:
+        return None
+    centre = statistics.median(residuals)
+    return 1.4826 * statistics.median([abs(r - centre) for r in residuals]), len(residuals)
+
+
+def sampling_sd(metric: str, median: float, *, uv: float = 0.0, aov_fen: float = 0.0) -> float:
+    """The sampling noise of a window's value if its true mean were `median`: √median for a count
+    (Poisson), √(p(1 − p) / UV) for CVR (binomial on this window's visitors), √(median · AOV) for
+    money (a Poisson number of orders of about AOV each: var = λ·AOV² with λ = median / AOV)."""
+    if metric in COUNT_METRICS:
+        return math.sqrt(max(median, 1.0))
+    if metric == "cvr":
+        p = min(max(median, 0.0), 1.0)
+        return math.sqrt(p * (1 - p) / uv) if uv > 0 else 0.0
+    return math.sqrt(max(median, 0.0) * max(aov_fen, 0.0))
+
+
 @dataclass(frozen=True)
 class Anomaly:
     metric: str

@@ -33,6 +33,7 @@ from dacu.errors import ConfigError, DacuError
 from dacu.monitor import coupon_signal, playbooks
 from dacu.monitor.ads import AD_RATES, AdCounts, AdLedger, ad_rate
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
+from dacu.monitor.anomaly import anomaly_reading, anomaly_rules
 from dacu.monitor.collector import Collector, SegmentLog
 from dacu.monitor.dedup import Dedup
 from dacu.monitor.detectors import (
@@ -57,7 +58,6 @@ from dacu.monitor.store import Kpis, RollupStore, to_minute
 from dacu.monitor.watch_risk import LiveRisk, raise_risk_alerts
 from dacu.monitor.watches import stalled_skus, stock_watch
 
-ANOMALY_METRICS = ("uv", "cvr", "paid_gmv_fen")
 STALL_HOURS = 3  # the hours before a stall's window that set a SKU's orders per cart
 STALL_WINDOWS = (15, 30, 60, 120)  # minutes looked back for a SKU whose orders stopped
 _PLAN_KEY = {"paid_gmv_fen": "gmv_fen", "paid_orders": "orders"}
@@ -123,26 +123,6 @@ def metric_value(
         return hits / trials if trials else None
     value = getattr(kpis, metric)
     return None if value is None else float(value)
-
-
-def anomaly_rules(metrics: Iterable[str] = ANOMALY_METRICS, *, k: float = 3.0) -> list[AlertRule]:
-    """Built-in detectors: the hourly KPI more than k robust deviations below comparable hours."""
-    return [
-        AlertRule.model_validate(
-            {
-                "id": f"anomaly-{m}",
-                "name": f"{m} 异常下降 anomaly",
-                "metric": m,
-                "compare": "absolute",
-                "below": -k,
-                "window": "1h",
-                "severity": "yellow",
-                "min_volume": 200,
-                "every": "10m",
-            }
-        )
-        for m in metrics
-    ]
 
 
 def watched_rules(campaign: Campaign, plan: Plan | None) -> list[AlertRule]:
@@ -301,6 +281,7 @@ class LiveMonitor:
         self.outbox = ThreadPoolExecutor(1, thread_name_prefix="dacu-notify")
         self.notifications: list[dict] = []
         self.stalls: dict[str, dict] = {}  # SKUs found stalled, until they are ordered again
+        self._spreads: dict = {}  # the detectors' pooled spreads, once a day (monitor/anomaly)
 
     # -- intake ---------------------------------------------------------------------------------
     def recover(self) -> int:
@@ -492,7 +473,7 @@ class LiveMonitor:
             if kpis.uv < rule.min_volume:
                 continue
             if rule.id.startswith("anomaly-"):
-                out[key] = (self._anomaly_z(rule, key, start, end), None)
+                out[key] = self._anomaly(rule, key, start, end)
                 continue
             spend = (
                 self.spend_between(s, e, key or None) if rule.by in (None, "channel") else None
@@ -618,13 +599,18 @@ class LiveMonitor:
         )
         return base.median if base else None
 
-    def _anomaly_z(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
-        read = lambda a, b: self._value(rule.metric, rule.by, key, a, b)  # noqa: E731
-        value = read(start, end)
-        base = seasonal_baseline(read, end, end - start, count=rule.metric in COUNT_METRICS)
-        if value is None or base is None or base.n < 3 or base.spread <= 0:
-            return None
-        return (value - base.median) / base.spread
+    def _anomaly(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> tuple:
+        """A built-in detector's reading (`dacu.monitor.anomaly`)."""
+        midnight = end.astimezone(self.campaign.tz).replace(hour=0, minute=0, second=0)
+        return anomaly_reading(
+            rule,
+            lambda a, b: self._value(rule.metric, rule.by, key, a, b),
+            lambda a, b: self._kpis(rule.by, key, a, b),
+            start,
+            end,
+            midnight=midnight.replace(microsecond=0),
+            spreads=self._spreads,
+        )
 
     # -- alerts ---------------------------------------------------------------------------------
     def _handle(self, change: Transition) -> None:

@@ -3,7 +3,9 @@
 The plan (`plan.json`, docs/contracts.md) has `hourly` and `daily` rows, each for all channels and
 categories (null) or one of them. The planned value of a window is the sum of the plan rows over it,
 pro rata to the overlap (an hour row half elapsed counts half); days that have hourly rows use
-those, other days their daily row.
+those, other days their daily row, spread over its hours by the plan's `ordinary_intraday` curve
+(schema_version 2: 03:00 of a warm-up day expects 03:00's usual trickle, not a 24th of the day;
+a version-1 plan without the curve spreads the day evenly).
 
 Status: the shortfall vs plan (for spend: the deviation either way, overspend is as bad as
 underspend) within `tolerance` → green; within twice the tolerance → yellow; beyond → red.
@@ -22,6 +24,17 @@ from dacu.errors import ConfigError
 from dacu.monitor.store import Kpis, RollupStore, to_minute
 
 PLAN_METRICS = ("gmv_fen", "uv", "orders", "buyers", "spend_fen")
+CURVE_OF = {
+    "gmv_fen": "gmv_fen",
+    "uv": "uv",
+    "orders": "buyers",
+    "buyers": "buyers",
+    "spend_fen": "gmv_fen",
+}
+"""The ordinary-day curve each planned metric follows (spend is spread like GMV, as the plan's
+peak-day hours spread it; orders like buyers, as the plan counts them)."""
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 PACED = ("gmv_fen", "orders", "uv", "cvr", "asp_fen", "spend_fen", "roi")
 LABELS = {
     "gmv_fen": "GMV",
@@ -51,6 +64,7 @@ class Plan:
     rows: tuple[PlanRow, ...]
     budget: dict[str, int]
     raw: dict
+    curve: dict[str, tuple[float, ...]] | None = None  # metric → 24 hour shares of a day row
 
 
 def load_plan(path: str | Path, *, tz: str = "Asia/Shanghai") -> Plan:
@@ -83,7 +97,33 @@ def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai
             f"{source}: tolerance: expected a fraction such as 0.15, got {tolerance!r}"
         )
     budget = _budget(data.get("budget"))
-    return Plan(str(data.get("campaign_id", "")), float(tolerance), tuple(rows), budget, data)
+    curve = _curve(data.get("ordinary_intraday"), f"{source}: ordinary_intraday")
+    return Plan(
+        str(data.get("campaign_id", "")), float(tolerance), tuple(rows), budget, data, curve
+    )
+
+
+def _curve(data: Any, where: str) -> dict[str, tuple[float, ...]] | None:
+    """The ordinary-day curve per planned metric (each normalised to sum 1), or None."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected {{gmv_fen, uv, buyers}} of 24 hour shares each")
+    shares = {}
+    for name in ("gmv_fen", "uv", "buyers"):
+        values = data.get(name)
+        if (
+            not isinstance(values, list)
+            or len(values) != 24
+            or not all(isinstance(v, int | float) and v >= 0 for v in values)
+            or not sum(values) > 0
+        ):
+            raise ConfigError(
+                f"{where}.{name}: expected 24 shares ≥ 0 (hours 00–23) summing to 1, got {values!r}"
+            )
+        total = float(sum(values))
+        shares[name] = tuple(float(v) / total for v in values)
+    return {metric: shares[name] for metric, name in CURVE_OF.items()}
 
 
 def _budget(data: Any) -> dict[str, int]:
@@ -131,7 +171,8 @@ def planned(
     channel: str | None = None,
     category: str | None = None,
 ) -> dict[str, float]:
-    """Planned totals over [start, end), pro rata to the overlap with each plan row."""
+    """Planned totals over [start, end), pro rata to the overlap with each plan row (a day row
+    by the plan's ordinary-day curve, hour by hour, when it has one)."""
     totals = dict.fromkeys(PLAN_METRICS, 0.0)
     for row in plan.rows:
         if row.channel != channel or row.category != category:
@@ -139,10 +180,28 @@ def planned(
         overlap = (min(end, row.end) - max(start, row.start)).total_seconds()
         if overlap <= 0:
             continue
+        if plan.curve is not None and row.end - row.start == DAY:
+            hours = _hour_overlaps(row.start, max(start, row.start), min(end, row.end))
+            for metric in PLAN_METRICS:
+                curve = plan.curve[metric]
+                share = sum(curve[h] * part for h, part in hours)
+                totals[metric] += row.values[metric] * share
+            continue
         share = overlap / (row.end - row.start).total_seconds()
         for metric in PLAN_METRICS:
             totals[metric] += row.values[metric] * share
     return totals
+
+
+def _hour_overlaps(day: datetime, start: datetime, end: datetime) -> list[tuple[int, float]]:
+    """(hour of the day, fraction of that hour inside [start, end)) for the hours touched."""
+    first = int((start - day) // HOUR)
+    last = min(23, int((end - day - timedelta(microseconds=1)) // HOUR))
+    out = []
+    for h in range(first, last + 1):
+        a, b = max(start, day + h * HOUR), min(end, day + (h + 1) * HOUR)
+        out.append((h, (b - a) / HOUR))
+    return out
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ history or a default that `Plan.notes` names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
@@ -21,7 +22,15 @@ from dacu.plan.forecast import plan_forecast
 from dacu.plan.pacing import pace_budget
 from dacu.plan.promo_sim import plan_promotions
 from dacu.plan.reconcile import Reconciled, feasibility, given_targets, reconcile
-from dacu.plan.schema import Budget, Milestone, Plan, PlanRow, Risk, TargetTreeNode
+from dacu.plan.schema import (
+    Budget,
+    IntradayCurve,
+    Milestone,
+    Plan,
+    PlanRow,
+    Risk,
+    TargetTreeNode,
+)
 from dacu.plan.spend_history import SpendHistory
 from dacu.plan.targets import Shares, TargetNode, Values, check_sums, grow, milestones
 from dacu.plan.timeline import timeline_dict
@@ -46,9 +55,14 @@ class PlanHistory:
     source: str = "history"
 
     def total_by_day(self) -> pd.Series:
+        return self.totals_by_day()["gmv_fen"]
+
+    def totals_by_day(self) -> pd.DataFrame:
+        """GMV, and UV and buyers when the history has them, per day (all channels)."""
         frame = self.daily.copy()
         frame["day"] = pd.to_datetime(frame["day"])
-        return frame.groupby("day")["gmv_fen"].sum().sort_index()
+        columns = [c for c in ("gmv_fen", "uv", "buyers") if c in frame.columns]
+        return frame.groupby("day")[columns].sum().sort_index()
 
 
 @dataclass
@@ -61,6 +75,7 @@ class _Context:
     baseline_by_day: dict[date, float] | None = None
     reconciled: Reconciled | None = None
     feasibility: dict = field(default_factory=dict)
+    ordinary: Shares | None = None  # the hour-of-day curve of the days without hourly rows
 
 
 def build_plan(
@@ -159,7 +174,20 @@ def build_plan(
         },
         feasibility=ctx.feasibility,
         splits=_splits(root),
+        ordinary_intraday=_curve(ctx.ordinary),
     )
+
+
+def _curve(shares: Shares | None) -> IntradayCurve | None:
+    """plan.json's ordinary_intraday: 24 hour shares each of GMV, UV and buyers."""
+    if shares is None:
+        return None
+    hours = [f"{h:02d}" for h in range(24)]
+
+    def of(part: Mapping[str, float] | None) -> list[float]:
+        return [round(float((part or shares.gmv)[h]), 6) for h in hours]
+
+    return IntradayCurve(gmv_fen=of(shares.gmv), uv=of(shares.uv), buyers=of(shares.buyers))
 
 
 def _budget(ctx: _Context, root: TargetNode) -> Budget:
@@ -262,17 +290,19 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
         for t in campaign.targets
         if t.metric == "gmv" and t.phase and not t.channel and not t.category
     }
-    total_series = ctx.history.total_by_day() if ctx.history else None
-    phase = sh.rebalance(sh.phase_shares(campaign, total_series, ctx.notes), overrides)
+    totals = ctx.history.totals_by_day() if ctx.history else None
+    history = sh.phase_shares(campaign, totals, ctx.notes)
+    phase = sh.keep_rates(history, sh.rebalance(history.gmv, overrides))
+    hourly = ctx.history.hourly if ctx.history else None
+    ctx.ordinary = sh.ordinary_intraday(hourly, ctx.notes)
     labels = {p.phase.value: f"{p.phase.label_zh} {p.label or ''}".strip() for p in campaign.phases}
     per_phase = sh.phase_days(campaign)
-    for node in grow(phase_view, "phase", Shares(phase), labels):
+    for node in grow(phase_view, "phase", phase, labels):
         day_nodes = grow(
             node, "day", Shares(sh.day_shares(per_phase[node.key], ctx.baseline_by_day))
         )
         for day_node in day_nodes:
             if day_node.key == campaign.peak_day.isoformat():
-                hourly = ctx.history.hourly if ctx.history else None
                 curve = sh.intraday_shares(hourly, ctx.notes, peak_day=campaign.peak_day)
                 grow(day_node, "hour", curve)
     for dimension, keys, metric in (

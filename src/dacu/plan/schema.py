@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: without `ordinary_intraday` (the monitor then spreads days evenly)
 
 
 class _Model(BaseModel):
@@ -47,6 +48,16 @@ class PlanRow(_Model):
     cvr: float
     asp_fen: float
     spend_fen: int = 0
+
+
+class IntradayCurve(_Model):
+    """An ordinary (non-peak) campaign day's shares by local hour 00–23 (each list sums to 1):
+    the monitor spreads a day without hourly rows over its hours by these (GMV and spend by
+    `gmv_fen`, UV by `uv`, buyers and orders by `buyers`)."""
+
+    gmv_fen: list[float] = Field(min_length=24, max_length=24)
+    uv: list[float] = Field(min_length=24, max_length=24)
+    buyers: list[float] = Field(min_length=24, max_length=24)
 
 
 class BudgetRow(_Model):
@@ -135,6 +146,8 @@ class Plan(_Model):
     reconciliation: dict[str, Any] = Field(default_factory=dict)
     feasibility: dict[str, Any] = Field(default_factory=dict)
     splits: dict[str, Any] = Field(default_factory=dict)
+    # added by schema_version 2 (#19): the hour-of-day curve of the days without hourly rows
+    ordinary_intraday: IntradayCurve | None = None
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)
@@ -153,7 +166,8 @@ def check_plan(body: Any, *, source: str = "plan.json") -> Plan:
     """Validate a plan.json body at the door (`dacu campaign add --plan`, the plan API, the
     monitor's and the review's files): a wrong plan is refused with its key path and what was
     expected, e.g. "plan.json: budget.channels.0.spend_fen: Input should be a valid integer,
-    got 'abc' (schema_version 1 of `dacu plan build`)"."""
+    got 'abc' (schema_version 2 of `dacu plan build`)". Version 1 (no ordinary-day
+    curve) is still read."""
     from pydantic import ValidationError
 
     from dacu.errors import ConfigError
@@ -161,10 +175,11 @@ def check_plan(body: Any, *, source: str = "plan.json") -> Plan:
     if not isinstance(body, dict):
         raise ConfigError(f"{source}: expected a JSON object (the plan.json of `dacu plan build`)")
     version = body.get("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ConfigError(
-            f"{source}: schema_version: {version!r} is not {SCHEMA_VERSION} (rebuild the plan "
-            "with this dacu: `dacu plan build`)"
+            f"{source}: schema_version: {version!r} is not one of "
+            f"{', '.join(map(str, READABLE_VERSIONS))} (rebuild the plan with this dacu: "
+            "`dacu plan build`)"
         )
     try:
         return Plan.model_validate(body)

@@ -52,6 +52,18 @@ DEFAULT_INTRADAY = np.array(
 )
 
 
+# An ordinary (non-promotion) day of an online shop: quiet 02:00–06:00, a climb to midday, the
+# evening peak 20:00–22:00 (after work, on the phone), no midnight rush. Shares of the day by hour.
+DEFAULT_ORDINARY = np.array(
+    [
+        *(2.2, 1.2, 0.6, 0.4, 0.3, 0.4, 0.9, 1.8, 2.8, 3.5, 3.9, 4.1),  # 00–11
+        *(4.2, 4.0, 3.8, 3.8, 3.9, 4.0, 4.3, 5.0, 6.0, 6.5, 6.0, 4.2),  # 12–23
+    ]
+)
+ORDINARY_DAYS = 28  # the ordinary days before the campaign the curve is taken from
+SPIKE = 2.0  # a day with more than SPIKE × the median day's GMV is a promotion day, not ordinary
+
+
 def year_ago(day: date) -> date:
     """The same calendar date a year earlier (big promotions are calendar dates: 11-11, 6-18)."""
     try:
@@ -76,22 +88,46 @@ def phase_days(campaign: Campaign) -> dict[str, list[date]]:
     return out
 
 
-def phase_shares(
-    campaign: Campaign, daily_total: pd.Series | None, notes: list[str]
-) -> dict[str, float]:
-    """GMV share per phase from the same calendar window a year earlier, else defaults."""
+def phase_shares(campaign: Campaign, daily_totals: pd.DataFrame | None, notes: list[str]) -> Shares:
+    """GMV, UV and buyers shares per phase from the same calendar window a year earlier, else
+    defaults (UV and buyers then share the GMV shares: the same CVR in every phase).
+
+    `daily_totals` is indexed by day with columns gmv_fen [, uv, buyers]. With UV and buyers the
+    phases keep last year's CVR: a warm-up day converts at its own rate (in the simulator and on
+    Tmall about 0.6× the peak day's, shoppers add to cart and wait), so the monitor's "CVR below
+    80% of plan" compares a warm-up hour with a warm-up plan, not with the campaign's average.
+    """
     days = phase_days(campaign)
-    if daily_total is not None:
+    if daily_totals is not None and not daily_totals.empty:
+        columns = [c for c in ("gmv_fen", "uv", "buyers") if c in daily_totals.columns]
         last_year = {
-            p: sum(float(daily_total.get(pd.Timestamp(year_ago(d)), 0.0)) for d in ds)
+            p: daily_totals.reindex([pd.Timestamp(year_ago(d)) for d in ds])[columns].sum()
             for p, ds in days.items()
         }
-        if all(v > 0 for v in last_year.values()):
+        if all(v["gmv_fen"] > 0 for v in last_year.values()):
             notes.append("阶段占比取自去年同期 phase shares from the same window a year earlier")
-            return normalise(last_year)
+            gmv = normalise({p: float(v["gmv_fen"]) for p, v in last_year.items()})
+            if len(columns) < 3 or not all(v["uv"] > 0 for v in last_year.values()):
+                return Shares(gmv)
+            return Shares(
+                gmv,
+                normalise({p: float(v["uv"]) for p, v in last_year.items()}),
+                normalise({p: float(v["buyers"]) for p, v in last_year.items()}),
+            )
     notes.append("阶段占比使用默认值 phase shares are defaults (no history a year back)")
-    return normalise(
-        {p: DEFAULT_PHASE_SHARES.get(Phase(p), 0.1) * len(ds) ** 0.0 for p, ds in days.items()}
+    return Shares(normalise({p: DEFAULT_PHASE_SHARES.get(Phase(p), 0.1) for p in days}))
+
+
+def keep_rates(history: Shares, gmv: Mapping[str, float]) -> Shares:
+    """`history`'s shares with the GMV shares moved to `gmv` (an operator's fixed target): a
+    child whose GMV share moved keeps its CVR and ASP, so its UV and buyers move with it."""
+    ratio = {k: gmv[k] / history.gmv[k] if history.gmv.get(k) else 1.0 for k in gmv}
+    if history.uv is None or history.buyers is None:
+        return Shares(dict(gmv))
+    return Shares(
+        dict(gmv),
+        normalise({k: history.uv.get(k, 0.0) * ratio[k] for k in gmv}),
+        normalise({k: history.buyers.get(k, 0.0) * ratio[k] for k in gmv}),
     )
 
 
@@ -145,6 +181,58 @@ def intraday_shares(
     if not own:
         return Shares(blend(grouped))
     return Shares(blend(grouped), blend(counts[0]), blend(counts[1]))
+
+
+def ordinary_intraday(
+    hourly: pd.DataFrame | None,
+    notes: list[str],
+    *,
+    prior_orders: float = 200.0,
+) -> Shares:
+    """Hour-of-day shares of an ordinary (non-peak) campaign day: GMV, UV and buyers.
+
+    The monitor spreads each day without hourly rows over its hours by these shares, so 03:00
+    of a warm-up day is paced against 03:00's usual trickle, not a 24th of the day. From the
+    last `ORDINARY_DAYS` days of `hourly` (hour_of_day, gmv_fen [, day, orders, uv, buyers])
+    that are not promotion days (day GMV ≤ `SPIKE` × the median day's), blended with
+    `DEFAULT_ORDINARY` by weight n / (n + `prior_orders`), n their orders (as the peak day's);
+    an hourly table without days is taken as it is (a shop's usual day); without one, the
+    default curve. UV and buyers follow their own curves when the table has them.
+    """
+    default = DEFAULT_ORDINARY / DEFAULT_ORDINARY.sum()
+    days = _ordinary_days(hourly)
+    grouped = _by_hour(days, "gmv_fen") if days is not None else np.zeros(24)
+    if days is None or grouped.sum() <= 0:
+        notes.append("平日分时曲线使用默认曲线 ordinary-day intraday curve is the default")
+        return Shares({f"{h:02d}": float(v) for h, v in enumerate(default)})
+    n = float(days["orders"].sum()) if "orders" in days.columns else prior_orders
+    weight = n / (n + prior_orders)
+
+    def blend(values: np.ndarray) -> dict[str, float]:
+        curve = weight * values / values.sum() + (1 - weight) * default
+        return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
+
+    counts = [_by_hour(days, c) for c in ("uv", "buyers") if c in days.columns]
+    count = days["day"].nunique() if "day" in days.columns else 1
+    notes.append(
+        f"平日分时曲线取自 {count} 个平日 ordinary-day intraday curve from {count} ordinary "
+        f"days ({n:.0f} orders, weight {weight:.0%}; the rest the default curve)"
+    )
+    if len(counts) < 2 or not all(c.sum() > 0 for c in counts):
+        return Shares(blend(grouped))
+    return Shares(blend(grouped), blend(counts[0]), blend(counts[1]))
+
+
+def _ordinary_days(hourly: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of `hourly` on its last ORDINARY_DAYS days that are not promotion days."""
+    if hourly is None or hourly.empty or "hour_of_day" not in hourly.columns:
+        return None
+    if "day" not in hourly.columns:
+        return hourly
+    day = pd.to_datetime(hourly["day"]).dt.normalize()
+    totals = hourly.groupby(day)["gmv_fen"].sum()
+    ordinary = totals[totals <= SPIKE * totals.median()].index.sort_values()[-ORDINARY_DAYS:]
+    return hourly[day.isin(ordinary)].assign(day=day)
 
 
 def _by_hour(day: pd.DataFrame, column: str) -> np.ndarray:

@@ -275,13 +275,15 @@ def _with_spend(wh, campaign, daily: pd.DataFrame, source: str):
 def read_sim_dir(folder: Path, campaign) -> PlanHistory:
     """A `dacu sim` output folder (events.parquet, spend.parquet): loaded into an in-memory
     warehouse and read like one."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from dacu.warehouse import open_warehouse
 
     wh = open_warehouse("duckdb://:memory:")
-    try:
-        wh.append_events(pq.read_table(folder / "events.parquet"))
+    try:  # in slices: a large world's events do not fit in memory as one Arrow table
+        for batch in pq.ParquetFile(folder / "events.parquet").iter_batches(batch_size=4_000_000):
+            wh.append_events(pa.Table.from_batches([batch]))
         for name in ("spend", "customers", "skus"):
             if (folder / f"{name}.parquet").exists():
                 wh.load_reference(name, pq.read_table(folder / f"{name}.parquet"))
