@@ -370,7 +370,7 @@ def test_a_window_never_pays_more_orders_than_it_takes() -> None:
     # 20:00–20:30 after a flash sale at 19:58: 11 orders placed in the window, 18 paid in it (7
     # placed before it). The pay rate is 100%, not 164% — a rate above 1 made the rest of the shop
     # look twice as good as a normal channel (a false 'pay rate below 50% of the rest' alarm).
-    from dacu.monitor.live import metric_value
+    from dacu.monitor.live_reading import metric_value
     from dacu.monitor.store import Kpis
 
     assert metric_value(Kpis(orders=11, paid_orders=18), "pay_rate") == 1.0

@@ -325,7 +325,7 @@ def test_a_planned_flash_sale_is_the_culprit_of_a_rise_its_sku_spiked_in() -> No
     # An order spike at 20:00 during the lipstick sale: the SKU's order spike is in the signals,
     # so the sale is named (not the channel Adtributor picked, nor its unpaid-order lag); a rule
     # on a fall, or a sale whose SKU did not spike, leaves the cause as it was.
-    from dacu.monitor.live import _planned_rush_first
+    from dacu.monitor.live_cause import _planned_rush_first
     from dacu.monitor.messages import alert_text
     from dacu.monitor.playbooks import playbook
 
@@ -406,7 +406,7 @@ def test_a_cause_the_rule_located_says_how_sure_it_is() -> None:
     # = σ(3.8615) = 0.979 ≥ 0.95 → 高; score 2.1: σ(−3.2201 + 2.2130·2.1) = σ(1.4272) = 0.806
     # → 中, a corrected tail of 10^−2.1 = 0.79%.
     from dacu.monitor.cards import cause_line
-    from dacu.monitor.live import _own_signal_first
+    from dacu.monitor.live_cause import _own_signal_first
     from dacu.monitor.messages import root_cause_line
 
     rule = AlertRule.model_validate(

@@ -208,7 +208,7 @@ RATE_METRICS = frozenset({"cvr", "pay_rate", "order_rate", "cart_rate", "asp_fen
 def watched(campaign: Campaign, plan: Any) -> dict[str, Any]:
     """The rules the monitor watched for this campaign (the file's and the plan's risk triggers)
     by id, and the plan as the monitor reads it (under PLAN_KEY); {} without a plan."""
-    from dacu.monitor.live import watched_rules
+    from dacu.monitor.live_settings import watched_rules
     from dacu.monitor.pacing import parse_plan
 
     if plan is None:

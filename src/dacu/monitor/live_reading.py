@@ -1,0 +1,248 @@
+"""How the live monitor reads a rule's value: its window on the event clock, the KPIs of a
+dimension value from the rollups, the reference it is compared with (plan, previous window,
+the rest of the shop, last year, the seasonal baseline) and the chance of the count by noise."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from datetime import datetime
+
+from dacu.monitor.ads import AD_RATES, AdCounts, ad_rate
+from dacu.monitor.anomaly import anomaly_reading
+from dacu.monitor.detectors import (
+    COUNT_METRICS,
+    RATE_COUNTS,
+    rate_tail_p,
+    seasonal_baseline,
+)
+from dacu.monitor.intake_traffic import snapshot_visitors
+from dacu.monitor.live_settings import (
+    _PLAN_KEY,
+)
+from dacu.monitor.pacing import plan_values, planned
+from dacu.monitor.rules import AD_METRICS, COUNTED, AlertRule
+from dacu.monitor.sliding import window_by_value, window_totals
+from dacu.monitor.store import Kpis, to_minute
+
+
+def metric_value(
+    kpis: Kpis, metric: str, spend_fen: int | None = None, ads: AdCounts | None = None
+) -> float | None:
+    if metric == "roi":
+        return kpis.gmv_fen / spend_fen if spend_fen else None
+    if metric == "spend_fen":
+        return spend_fen
+    if metric in AD_RATES:
+        return ad_rate(metric, ads)
+    if metric in RATE_COUNTS:
+        hits, trials = (getattr(kpis, name) for name in RATE_COUNTS[metric])
+        if metric == "pay_rate":  # a window's pays include orders placed just before it
+            hits = min(hits, trials)
+        return hits / trials if trials else None
+    value = getattr(kpis, metric)
+    return None if value is None else float(value)
+
+
+class RuleReading:
+    """LiveMonitor's reading part (a mixin: it uses the monitor's store, clock and plan)."""
+
+    def _window(self, rule: AlertRule, now: datetime) -> tuple[datetime, datetime] | None:
+        start = self.campaign.start
+        if rule.from_day is not None and (now - start).days + 1 < rule.from_day:
+            return None
+        if rule.scope == "campaign":
+            return (start, now) if now > start else None
+        if rule.scope == "day":
+            local = now.astimezone(self.campaign.tz)
+            return local.replace(hour=0, minute=0, second=0, microsecond=0), now
+        return now - rule.window, now
+
+    def _kpis(self, dim: str | None, key: str, start: datetime, end: datetime) -> Kpis:
+        where = (dim or "all", key, int(start.timestamp()), int(end.timestamp()))
+        if self._memo is not None and where in self._memo:
+            return self._memo[where]
+        kpis = window_totals(self.store, *where[2:], live=self._live(), dim=where[0], value=key)
+        kpis = snapshot_visitors(self, kpis, dim, key, start, end)  # a shop fed traffic snapshots
+        if self._memo is not None:
+            self._memo[where] = kpis
+        return kpis
+
+    def _value(
+        self, metric: str, dim: str | None, key: str, start: datetime, end: datetime
+    ) -> float | None:
+        spend = self.spend_between(
+            to_minute(start), to_minute(end), key if dim == "channel" else None
+        )
+        ads = self.ads.between(to_minute(start), to_minute(end), key if dim == "channel" else None)
+        return metric_value(self._kpis(dim, key, start, end), metric, spend, ads)
+
+    def _read(self, rule: AlertRule, now: datetime) -> dict[str, tuple[float | None, float | None]]:
+        window = self._window(rule, now)
+        if window is None:
+            return {}
+        if rule.metric == "stock_hours":
+            return {
+                row.sku_id: (row.hours_to_stockout, None)
+                for row in self.stock()
+                if row.hours_to_stockout is not None
+            }
+        start, end = window
+        s, e = to_minute(start), to_minute(end)
+        sec, live = (int(start.timestamp()), int(end.timestamp())), self._live()
+        cells = (
+            window_by_value(self.store, rule.by, *sec, live=live)
+            if rule.by
+            else {"": window_totals(self.store, *sec, live=live)}
+        )
+        cells = {k: snapshot_visitors(self, v, rule.by, k, start, end) for k, v in cells.items()}
+        cells = {k: self._matured(rule, v, rule.by, k, start, end) for k, v in cells.items()}
+        if rule.metric in AD_METRICS and rule.by == "channel":  # a channel may spend unvisited
+            cells = {**dict.fromkeys(self.ads.channels(), Kpis()), **cells}
+        if self._memo is not None:  # each value's window, read once for all values
+            self._memo.update({(rule.by or "all", key, *sec): kpis for key, kpis in cells.items()})
+            if rule.by and rule.compare in ("previous", "last_year"):  # and the one compared
+                shift = (end - start) if rule.compare == "previous" else rule.offset
+                self._remember(rule.by, start - shift, end - shift)
+        out = {}
+        for key, kpis in cells.items():
+            if kpis.uv < rule.min_volume:
+                continue
+            if rule.id.startswith("anomaly-"):
+                out[key] = self._anomaly(rule, key, start, end)
+                continue
+            spend = (
+                self.spend_between(s, e, key or None) if rule.by in (None, "channel") else None
+            )  # spend is known per channel, not per category or device
+            ads = self.ads.between(s, e, key or None) if spend is not None else None
+            reference = self._reference(rule, key, start, end)
+            out[key] = (
+                metric_value(kpis, rule.metric, spend, ads),
+                reference,
+                self._chance(rule, kpis, key, start, end, reference),
+            )
+        return out
+
+    def _remember(self, dim: str, start: datetime, end: datetime) -> None:
+        """Every value's window of `dim` in one store read, into this tick's memo (what `_kpis`
+        would read value by value: the "previous" window of each channel)."""
+        sec = (int(start.timestamp()), int(end.timestamp()))
+        done = (f"{dim}*", "", *sec)  # not a dimension: marks the window as read
+        if self._memo is None or done in self._memo:
+            return
+        found = window_by_value(self.store, dim, *sec, live=self._live())
+        for key, kpis in found.items():
+            self._memo[(dim, key, *sec)] = snapshot_visitors(self, kpis, dim, key, start, end)
+        self._memo[done] = Kpis()
+
+    def _rest(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> Kpis:
+        """The shop minus one dimension value over the window (counts subtract; UV and buyers are
+        HLL estimates, so theirs is an estimate too)."""
+        whole = self._matured(rule, self._kpis(None, "", start, end), None, "", start, end)
+        part = self._matured(rule, self._kpis(rule.by, key, start, end), rule.by, key, start, end)
+        return Kpis(
+            **{f.name: max(0, getattr(whole, f.name) - getattr(part, f.name)) for f in fields(Kpis)}
+        )
+
+    def _matured(
+        self,
+        rule: AlertRule,
+        kpis: Kpis,
+        dim: str | None,
+        key: str,
+        start: datetime,
+        end: datetime,
+    ) -> Kpis:
+        """A payment rule counts as unpaid only orders older than `pay_grace`
+        (`dacu.monitor.settings`): the window's pays so far against its orders placed up to the
+        grace before its end. Other rules, and windows no longer than the grace, as they are."""
+        grace = self.pay_grace
+        if rule.metric != "pay_rate" or not grace or end - start <= grace:
+            return kpis
+        placed = self._kpis(dim, key, start, end - grace).orders
+        return replace(kpis, orders=placed)
+
+    def _chance(
+        self,
+        rule: AlertRule,
+        kpis: Kpis,
+        key: str,
+        start: datetime,
+        end: datetime,
+        reference: float | None,
+    ) -> float | None:
+        """p-value of the deviation from sampling noise alone (None: no count model, or not
+        asked): against the reference window's own counts for `previous` / `last_year`, against
+        the reference as a known rate for `plan` / `baseline` (pooled over days)."""
+        if not rule.confidence or reference is None or rule.metric not in COUNTED:
+            return None
+        hits_name, trials_name = RATE_COUNTS.get(rule.metric, (rule.metric, None))
+
+        def count(cell: Kpis, name: str | None) -> float:
+            if name is None:
+                return 1.0
+            if rule.metric == "pay_rate" and name == "paid_orders":  # see metric_value
+                return float(min(cell.paid_orders, cell.orders))
+            return float(getattr(cell, name))
+
+        lower = rule.below is not None
+        if self._expected(rule, kpis, reference, count(kpis, trials_name)) < rule.min_expected:
+            return 1.0  # too few expected to tell: "5 orders vs 1" is not evidence of anything
+        if rule.compare in ("previous", "last_year", "rest"):
+            if rule.compare == "rest":
+                ref = self._rest(rule, key, start, end)
+            else:
+                shift = (end - start) if rule.compare == "previous" else rule.offset
+                ref = self._kpis(rule.by, key, start - shift, end - shift)
+            return rate_tail_p(
+                count(kpis, hits_name),
+                count(kpis, trials_name),
+                count(ref, hits_name),
+                count(ref, trials_name),
+                lower=lower,
+            )
+        return rate_tail_p(
+            count(kpis, hits_name), count(kpis, trials_name), 0.0, ref_rate=reference, lower=lower
+        )
+
+    @staticmethod
+    def _expected(rule: AlertRule, kpis: Kpis, reference: float, trials: float) -> float:
+        """Hits the reference expects in the window: the reference count itself for a count
+        (orders of the plan, of the window before …), rate × trials for a rate (buyers of this
+        window's UV at the reference CVR)."""
+        return reference * trials if rule.metric in RATE_COUNTS else reference
+
+    def _reference(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> float | None:
+        if rule.compare == "absolute":
+            return None
+        if rule.compare == "plan":
+            if self.plan is None:
+                return None
+            scope = {d: key if rule.by == d else None for d in ("channel", "category")}
+            values = plan_values(planned(self.plan, start, end, **scope))
+            return values.get(_PLAN_KEY.get(rule.metric, rule.metric))
+        if rule.compare == "previous":
+            return self._value(rule.metric, rule.by, key, start - (end - start), start)
+        if rule.compare == "rest":
+            return metric_value(self._rest(rule, key, start, end), rule.metric)
+        if rule.compare == "last_year":
+            return self._value(rule.metric, rule.by, key, start - rule.offset, end - rule.offset)
+        base = seasonal_baseline(
+            lambda a, b: self._value(rule.metric, rule.by, key, a, b),
+            end,
+            end - start,
+            count=rule.metric in COUNT_METRICS,
+        )
+        return base.median if base else None
+
+    def _anomaly(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> tuple:
+        """A built-in detector's reading (`dacu.monitor.anomaly`)."""
+        midnight = end.astimezone(self.campaign.tz).replace(hour=0, minute=0, second=0)
+        return anomaly_reading(
+            rule,
+            lambda a, b: self._value(rule.metric, rule.by, key, a, b),
+            lambda a, b: self._kpis(rule.by, key, a, b),
+            start,
+            end,
+            midnight=midnight.replace(microsecond=0),
+            spreads=self._spreads,
+        )

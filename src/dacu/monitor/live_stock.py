@@ -1,0 +1,119 @@
+"""The live stock watch: SKU table and stock levels fed to the monitor, stock left from the
+orders since each level was set, hours of cover, and SKUs whose orders stopped (stalled)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from dacu.analyze.rca import SIGNAL_ALPHA
+from dacu.monitor.diagnose import measures
+from dacu.monitor.live_settings import (
+    STALL_HOURS,
+    STALL_WINDOWS,
+)
+from dacu.monitor.store import Kpis, to_minute
+from dacu.monitor.watches import stalled_skus, stock_watch
+
+
+class StockWatching:
+    """LiveMonitor's stock part (a mixin: it uses the monitor's store, clock and plan)."""
+
+    def stock(self, top: int = 100) -> list:
+        if not self.skus or self.now is None:
+            return []
+        if self._memo is not None and ("stock", top) in self._memo:
+            return self._memo[("stock", top)]
+        now = to_minute(self.now)
+        # every SKU reading in one store query: stock sold so far, last hour's pace, the stalls
+        looks = [(now - m - 60 * STALL_HOURS, now - m) for m in STALL_WINDOWS]
+        looks += [(now - m, now) for m in STALL_WINDOWS]
+        sold, last_hour, *cells = self.store.by_value_many(
+            "sku_id", [(to_minute(self.campaign.start), now), (now - 60, now), *looks]
+        )
+        stalled = self._stalled(cells[: len(STALL_WINDOWS)], cells[len(STALL_WINDOWS) :])
+        quiet = cells[len(STALL_WINDOWS)]  # the shortest look: a stall ends with an order
+        self.stalls = {
+            **{k: v for k, v in self.stalls.items() if not (quiet.get(k) and quiet[k].orders)},
+            **stalled,
+        }
+        rows = stock_watch(
+            self.skus,
+            self._sold_since_count(now, sold),
+            {k: float(v.units) for k, v in last_hour.items()},
+            top=top,
+            stalled=self.stalls,
+        )
+        if self._memo is not None:
+            self._memo[("stock", top)] = rows
+        return rows
+
+    def set_skus(self, rows: Iterable[Mapping]) -> int:
+        """Add or replace SKUs of the SKU table by sku_id (name, category, price, stock…)."""
+        table = {s["sku_id"]: s for s in self.skus}
+        count = 0
+        for row in rows:
+            table[row["sku_id"]] = {**table.get(row["sku_id"], {}), **row}
+            count += 1
+        self.skus = list(table.values())
+        self._bump()
+        return count
+
+    def set_stock(self, rows: Iterable[Mapping]) -> int:
+        """Stock levels counted at a moment ({sku_id, stock, at}): the stock left is this count
+        less the units paid after it. A SKU not in the SKU table is added with only its stock."""
+        return self.set_skus(
+            {"sku_id": r["sku_id"], "stock": int(r["stock"]), "stock_at": to_minute(r["at"])}
+            for r in rows
+        )
+
+    def sku_category(self, sku_id: str) -> str | None:
+        return next((s.get("category") for s in self.skus if s["sku_id"] == sku_id), None)
+
+    def _sold_since_count(self, now: int, since_start: Mapping[str, Kpis]) -> dict[str, int]:
+        """Units paid per SKU since its stock was counted: since the campaign start for the SKU
+        table's stock, since `stock_at` (epoch minute) for a level from the stock feed."""
+        sold = {k: v.units for k, v in since_start.items()}
+        counted = sorted({s["stock_at"] for s in self.skus if s.get("stock_at") is not None})
+        if counted:
+            later = self.store.by_value_many("sku_id", [(m, max(m, now)) for m in counted])
+            by_minute = dict(zip(counted, later, strict=True))
+            for s in self.skus:
+                if s.get("stock_at") is not None:
+                    cell = by_minute[s["stock_at"]].get(s["sku_id"])
+                    sold[s["sku_id"]] = cell.units if cell else 0
+        return sold
+
+    def stock_left(self) -> dict[str, int]:
+        """Stock left per SKU of the SKU table (all of them, not only the fastest)."""
+        if not self.skus:
+            return {}
+        now = to_minute(self.now or self.campaign.start)
+        (since_start,) = self.store.by_value_many("sku_id", [(to_minute(self.campaign.start), now)])
+        sold = self._sold_since_count(now, since_start)
+        return {
+            s["sku_id"]: max(0, int(s.get("stock") or 0) - sold.get(s["sku_id"], 0))
+            for s in self.skus
+        }
+
+    @staticmethod
+    def _stalled(earlier: list[dict[str, Kpis]], recent: list[dict[str, Kpis]]) -> dict[str, dict]:
+        """SKUs still carted but no longer ordered over the last 15, 30, 60 or 120 minutes
+        (`recent`, STALL_WINDOWS; the shortest that shows it: a hit SKU stalls visibly in
+        minutes, a slow one in an hour), each against its own orders per cart in the STALL_HOURS
+        before (`earlier`) — the root cause's stock-out signal, its evidence corrected for the
+        four looks."""
+        out: dict[str, dict] = {}
+        for minutes, before, now in zip(STALL_WINDOWS, earlier, recent, strict=True):
+            if not before:
+                continue
+            stalled = stalled_skus(
+                {k: measures(v) for k, v in before.items() if k},
+                {k: measures(v) for k, v in now.items()},
+                scale=minutes / (60 * STALL_HOURS),
+            )
+            for sku, signal in stalled.items():
+                score = signal["score"] - math.log10(len(STALL_WINDOWS))
+                if sku not in out and score >= -math.log10(SIGNAL_ALPHA):
+                    out[sku] = {**signal, "score": score, "minutes": minutes}
+        return out
