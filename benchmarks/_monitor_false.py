@@ -5,7 +5,10 @@ Every alert on a day without an incident is false. A shop `size` × the example 
 before the campaign to its end; the campaign file is the example's with volumes × size (as `dacu
 demo` writes it); the plan is built by `dacu plan build` from the same world's days before the
 campaign (the shop's own history: a 0.1× world's history, as this part used first, is another
-shop — its customer base converts differently, 4.3% against 2.9% on warm-up days at 0.3×). Each chosen day is replayed through a
+shop — its customer base converts differently, 4.3% against 2.9% on warm-up days at 0.3×). At 1×
+and 4× that history does not fit in memory yet: `read_sim_dir` loads it into an in-memory DuckDB
+(21 GB at 1×, killed by the OOM killer on the 23 GB machine), so those sizes wait for a plan built
+from a warehouse file. Each chosen day is replayed through a
 fresh live monitor (`dacu.demo.replay_window`: the campaign's earlier days backfilled without
 alerts, then the day in event time, the campaign's rules, the plan's risk triggers and the built-in
 detectors) and its alert log is counted by severity and by rule.
