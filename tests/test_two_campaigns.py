@@ -33,7 +33,10 @@ D11_INCIDENTS = [  # the demo's: search_ads at 20:00, bot 03:00, ring 11-01 SC-0
     "brushing@2026-11-04T13:00+60m:SKU-MK-003",
 ]
 D12_INCIDENTS = [  # none of the demo's or the Double 11's targets and times
-    "pay_failure@2026-12-12T20:30:direct",  # after the 20:00 rush
+    # after the 20:00 rush (the D11's was at midnight). On 直接访问 it was not visible within 30
+    # minutes at this tenth of the demo's scale once rules wait 10 minutes for a pay (pay_grace)
+    # and ask 99% confidence: a handful of orders. 自然搜索 takes enough.
+    "pay_failure@2026-12-12T20:30:organic",
     "stockout@2026-12-12T10:00:SKU-SC-003",
     "coupon_bot@2026-12-09T22:00",
     "brushing@2026-12-07T15:00+60m:SKU-FR-001",
