@@ -285,15 +285,16 @@ def test_a_restart_reads_only_what_came_after_the_checkpoint(day: pa.Table, tmp_
     again.close()
 
 
-def test_a_crash_after_a_periodic_checkpoint_reads_only_what_came_after(
+def _crashed_beside_whole(
     day: pa.Table, tmp_path: Path
-) -> None:
-    """Checkpoints every 30 minutes of event time; the process dies (no close: the store's open
-    transaction is lost). The restart reads only the segments after the last checkpoint and ends
-    with the tiles, the bounce-rate tally and the flagged bots of a monitor that never stopped."""
+) -> tuple[list[dict], LiveMonitor, LiveMonitor]:
+    """The day plus a bot (80 page views in one minute at 20:05: flagged, > 60 a minute) fed in
+    batches of 500 to a monitor that never stops and to one that checkpoints every 30 minutes of
+    event time and then dies (no close: DuckDB drops the transaction no checkpoint committed);
+    returns the rows, the whole monitor and a new monitor on the dead one's folder."""
     campaign = parse_campaign(CAMPAIGN + "monitor: {checkpoint_every: 30m}\n")
     at = DAY + timedelta(hours=20, minutes=5)
-    bot = [  # 80 page views in one minute: flagged as a bot (BotFilter, > 60 a minute)
+    bot = [
         {
             "event_id": f"bot{i}",
             "ts": (at + timedelta(seconds=i / 2)).isoformat(),
@@ -311,8 +312,17 @@ def test_a_crash_after_a_periodic_checkpoint_reads_only_what_came_after(
             monitor.collector.accept(rows[offset : offset + 500])
     dying.outbox.shutdown()
     dying.collector.log.close()  # the process dies here: nothing more is written
-    dying.store.con.close()  # (DuckDB drops the transaction no checkpoint committed)
-    again = LiveMonitor(campaign, tmp_path / "m", detectors=False)
+    dying.store.con.close()
+    return rows, whole, LiveMonitor(campaign, tmp_path / "m", detectors=False)
+
+
+def test_a_crash_after_a_periodic_checkpoint_reads_only_what_came_after(
+    day: pa.Table, tmp_path: Path
+) -> None:
+    """Checkpoints every 30 minutes of event time; the process dies (no close: the store's open
+    transaction is lost). The restart reads only the segments after the last checkpoint and ends
+    with the tiles, the bounce-rate tally and the flagged bots of a monitor that never stopped."""
+    rows, whole, again = _crashed_beside_whole(day, tmp_path)
     recovered = again.recover()
     assert 0 < recovered <= len(rows) // 4  # 2 h of events, a checkpoint every 30 min
     whole.collector.flush()
@@ -335,28 +345,7 @@ def test_a_crash_after_a_periodic_checkpoint_reads_only_what_came_after(
 def test_a_crash_after_a_periodic_checkpoint_keeps_the_bounce_tally(
     day: pa.Table, tmp_path: Path
 ) -> None:
-    campaign = parse_campaign(CAMPAIGN + "monitor: {checkpoint_every: 30m}\n")
-    at = DAY + timedelta(hours=20, minutes=5)
-    bot = [  # without this bot the tallies agree: the bug is in how a flagged bot's session
-        {  # (or the sessions the bot filter touches) is restored
-            "event_id": f"bot{i}",
-            "ts": (at + timedelta(seconds=i / 2)).isoformat(),
-            "user_id": "bot-1",
-            "session_id": "bs",
-            "event": "pv",
-        }
-        for i in range(80)
-    ]
-    rows = sorted(bot + records(day), key=lambda r: r["ts"])
-    whole = LiveMonitor(campaign, tmp_path / "w", detectors=False)
-    dying = LiveMonitor(campaign, tmp_path / "m", detectors=False)
-    for monitor in (whole, dying):
-        for offset in range(0, len(rows), 500):
-            monitor.collector.accept(rows[offset : offset + 500])
-    dying.outbox.shutdown()
-    dying.collector.log.close()
-    dying.store.con.close()
-    again = LiveMonitor(campaign, tmp_path / "m", detectors=False)
+    _, whole, again = _crashed_beside_whole(day, tmp_path)  # without its bot they agree
     again.recover()
     whole.collector.flush()
     end = DAY + timedelta(hours=21, minutes=59)
