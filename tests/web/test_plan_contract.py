@@ -49,7 +49,7 @@ def test_a_wrong_plan_is_refused_with_its_key_path() -> None:
     message = str(caught.value)
     assert message.startswith("plan.json: budget.channels.0.spend_fen: ")
     assert "valid integer" in message and "got 'abc'" in message
-    with pytest.raises(ConfigError, match=r"schema_version: 7 is not one of 1, 2"):
+    with pytest.raises(ConfigError, match=r"schema_version: 7 is not one of 1, 2, 3"):
         check_plan({**valid_plan(), "schema_version": 7})
     assert check_plan(valid_plan()).budget.channels[0].spend_fen == 700
 

@@ -5,7 +5,10 @@ categories (null) or one of them. The planned value of a window is the sum of th
 pro rata to the overlap (an hour row half elapsed counts half); days that have hourly rows use
 those, other days their daily row, spread over its hours by the plan's `ordinary_intraday` curve
 (schema_version 2: 03:00 of a warm-up day expects 03:00's usual trickle, not a 24th of the day;
-a version-1 plan without the curve spreads the day evenly).
+a version-1 plan without the curve spreads the day evenly). UV and buyers are distinct counts:
+a window's planned UV is its rows' share times the ratio of visitors a window of its length counts
+to the row's UV, measured from the shop's history (schema_version 3's `distinct`,
+`dacu.plan.distinct`: an hour of the peak day counts 1.17× its share of the day's visitors).
 
 Status: the shortfall vs plan (for spend: the deviation either way, overspend is as bad as
 underspend) within `tolerance` → green; within twice the tolerance → yellow; beyond → red.
@@ -65,6 +68,23 @@ class Plan:
     budget: dict[str, int]
     raw: dict
     curve: dict[str, tuple[float, ...]] | None = None  # metric → 24 hour shares of a day row
+    distinct: dict[str, Any] | None = None  # plan.json's `distinct` (`dacu.plan.distinct`)
+
+    def distinct_ratio(self, row: PlanRow, metric: str, minutes: float) -> float:
+        """Visitors (UV) or buyers a window `minutes` long counts over `row`'s pro-rata share
+        (1 for the other metrics, and without the plan's measured ratios)."""
+        from dacu.plan.distinct import ratio_at, scope_key
+
+        if self.distinct is None or metric not in ("uv", "buyers"):
+            return 1.0
+        kind = self.distinct.get("peak" if row.end - row.start == HOUR else "ordinary")
+        if not kind:
+            return 1.0
+        curves = kind[metric]
+        key = scope_key(row.channel, row.category)
+        pooled = key.split(":")[0] + ":*" if key else ""
+        curve = curves.get(key) or curves.get(pooled)
+        return ratio_at(curve, minutes, self.distinct["minutes"]) if curve else 1.0
 
 
 def load_plan(path: str | Path, *, tz: str = "Asia/Shanghai") -> Plan:
@@ -98,9 +118,39 @@ def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai
         )
     budget = _budget(data.get("budget"))
     curve = _curve(data.get("ordinary_intraday"), f"{source}: ordinary_intraday")
+    distinct = _distinct(data.get("distinct"), f"{source}: distinct")
     return Plan(
-        str(data.get("campaign_id", "")), float(tolerance), tuple(rows), budget, data, curve
+        str(data.get("campaign_id", "")),
+        float(tolerance),
+        tuple(rows),
+        budget,
+        data,
+        curve,
+        distinct,
     )
+
+
+def _distinct(data: Any, where: str) -> dict[str, Any] | None:
+    """plan.json's window ratios, checked: a ratio > 0 per `minutes` for every scope."""
+    if data is None:
+        return None
+    minutes = data.get("minutes") if isinstance(data, dict) else None
+    if not isinstance(minutes, list) or not minutes or minutes != sorted(minutes):
+        raise ConfigError(f"{where}.minutes: expected ascending window lengths, got {minutes!r}")
+    for kind in ("peak", "ordinary"):
+        for metric in ("uv", "buyers"):
+            curves = (data.get(kind) or {}).get(metric, {})
+            for key, curve in curves.items():
+                if (
+                    not isinstance(curve, list)
+                    or len(curve) != len(minutes)
+                    or not all(isinstance(v, int | float) and v > 0 for v in curve)
+                ):
+                    raise ConfigError(
+                        f"{where}.{kind}.{metric}.{key or '(shop)'}: expected {len(minutes)} "
+                        f"ratios > 0, got {curve!r}"
+                    )
+    return data
 
 
 def _curve(data: Any, where: str) -> dict[str, tuple[float, ...]] | None:
@@ -174,6 +224,7 @@ def planned(
     """Planned totals over [start, end), pro rata to the overlap with each plan row (a day row
     by the plan's ordinary-day curve, hour by hour, when it has one)."""
     totals = dict.fromkeys(PLAN_METRICS, 0.0)
+    minutes = (end - start).total_seconds() / 60
     for row in plan.rows:
         if row.channel != channel or row.category != category:
             continue
@@ -185,11 +236,13 @@ def planned(
             for metric in PLAN_METRICS:
                 curve = plan.curve[metric]
                 share = sum(curve[h] * part for h, part in hours)
-                totals[metric] += row.values[metric] * share
+                ratio = plan.distinct_ratio(row, metric, minutes)
+                totals[metric] += row.values[metric] * share * ratio
             continue
         share = overlap / (row.end - row.start).total_seconds()
         for metric in PLAN_METRICS:
-            totals[metric] += row.values[metric] * share
+            ratio = plan.distinct_ratio(row, metric, minutes)
+            totals[metric] += row.values[metric] * share * ratio
     return totals
 
 

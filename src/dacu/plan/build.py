@@ -52,6 +52,7 @@ class PlanHistory:
     )
     customers: pd.DataFrame | None = None  # day, customer_type (new/returning), gmv_fen, uv, buyers
     skus: pd.DataFrame | None = None  # sku_id, cost_fen: gross margin of the promotion study
+    distinct: dict | None = None  # plan.json's `distinct` (`dacu.plan.distinct.day_kind_ratios`)
     source: str = "history"
 
     def total_by_day(self) -> pd.Series:
@@ -175,6 +176,7 @@ def build_plan(
         feasibility=ctx.feasibility,
         splits=_splits(root),
         ordinary_intraday=_curve(ctx.ordinary),
+        distinct=history.distinct if history else None,
     )
 
 

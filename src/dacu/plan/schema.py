@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 1: without `ordinary_intraday` (the monitor then spreads days evenly)
+SCHEMA_VERSION = 3
+# 1: without `ordinary_intraday` (the monitor then spreads days evenly); 2: without `distinct`
+# (the monitor then takes a window's UV as its pro-rata share of the rows')
+READABLE_VERSIONS = (1, 2, 3)
 
 
 class _Model(BaseModel):
@@ -58,6 +60,24 @@ class IntradayCurve(_Model):
     gmv_fen: list[float] = Field(min_length=24, max_length=24)
     uv: list[float] = Field(min_length=24, max_length=24)
     buyers: list[float] = Field(min_length=24, max_length=24)
+
+
+class DistinctKind(_Model):
+    """The window ratios of one kind of day (`dacu.plan.distinct`): per scope key ("" the shop,
+    "channel:ID", "category:ID", "channel:*" pooled), one ratio per `DistinctRatios.minutes`."""
+
+    days: list[str]
+    uv: dict[str, list[float]]
+    buyers: dict[str, list[float]]
+
+
+class DistinctRatios(_Model):
+    """Visitors a window counts over the plan row's UV, by window length: `peak` for the hourly
+    rows (from last year's peak day), `ordinary` for the daily rows (from ordinary days)."""
+
+    minutes: list[int]
+    peak: DistinctKind | None = None
+    ordinary: DistinctKind | None = None
 
 
 class BudgetRow(_Model):
@@ -148,6 +168,8 @@ class Plan(_Model):
     splits: dict[str, Any] = Field(default_factory=dict)
     # added by schema_version 2 (#19): the hour-of-day curve of the days without hourly rows
     ordinary_intraday: IntradayCurve | None = None
+    # added by schema_version 3 (#19): distinct visitors a window counts (`dacu.plan.distinct`)
+    distinct: DistinctRatios | None = None
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)

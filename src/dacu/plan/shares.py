@@ -235,6 +235,14 @@ def _ordinary_days(hourly: pd.DataFrame | None) -> pd.DataFrame | None:
     return hourly[day.isin(ordinary)].assign(day=day)
 
 
+def ordinary_days(hourly: pd.DataFrame | None) -> list[date]:
+    """The days the ordinary-day curve is read from (none without a `day` column)."""
+    days = _ordinary_days(hourly)
+    if days is None or "day" not in days.columns:
+        return []
+    return sorted({d.date() for d in days["day"]})
+
+
 def _by_hour(day: pd.DataFrame, column: str) -> np.ndarray:
     return day.groupby("hour_of_day")[column].sum().reindex(range(24), fill_value=0).to_numpy(float)
 

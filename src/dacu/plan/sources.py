@@ -10,6 +10,7 @@ promotion-cost simulation.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -165,8 +166,20 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
         orders=_order_lines(wh, events),
         customers=_customer_types(wh, events, campaign),
         skus=_sku_costs(wh),
+        distinct=_distinct(wh, events, campaign, hourly),
         source=source,
     )
+
+
+def _distinct(wh, events, campaign, hourly: pd.DataFrame) -> dict | None:
+    """The window ratios of last year's peak day and of the ordinary days the ordinary-day
+    curve is read from (`dacu.plan.distinct`)."""
+    from dacu.plan.distinct import day_kind_ratios
+    from dacu.plan.shares import ordinary_days, year_ago
+
+    offset = campaign.start.utcoffset() or timedelta(0)
+    kinds = {"peak": [year_ago(campaign.peak_day)], "ordinary": ordinary_days(hourly)}
+    return day_kind_ratios(wh, events, kinds, offset)
 
 
 def _daily_from_traffic(wh, campaign, orders: pd.DataFrame) -> pd.DataFrame:
