@@ -24,6 +24,7 @@ from dacu.plan.promo_sim import plan_promotions
 from dacu.plan.reconcile import Reconciled, feasibility, given_targets, reconcile
 from dacu.plan.schema import (
     Budget,
+    DistinctRatios,
     IntradayCurve,
     Milestone,
     Plan,
@@ -176,7 +177,9 @@ def build_plan(
         feasibility=ctx.feasibility,
         splits=_splits(root),
         ordinary_intraday=_curve(ctx.ordinary),
-        distinct=history.distinct if history else None,
+        distinct=DistinctRatios.model_validate(history.distinct)
+        if history and history.distinct
+        else None,
     )
 
 
