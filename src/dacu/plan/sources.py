@@ -286,14 +286,22 @@ def _with_spend(wh, campaign, daily: pd.DataFrame, source: str):
 
 
 def read_sim_dir(folder: Path, campaign) -> PlanHistory:
-    """A `dacu sim` output folder (events.parquet, spend.parquet): loaded into an in-memory
-    warehouse and read like one."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """A `dacu sim` output folder (events.parquet, spend.parquet): loaded into a scratch
+    warehouse file and read like one. A file, not an in-memory database: DuckDB spills a file's
+    work to disk, and 400 days of the example shop's events took 21 GB in memory."""
+    import tempfile
 
     from dacu.warehouse import open_warehouse
 
-    wh = open_warehouse("duckdb://:memory:")
+    with tempfile.TemporaryDirectory(prefix="dacu-sim-history-") as scratch:
+        wh = open_warehouse(f"duckdb:///{Path(scratch) / 'history.duckdb'}")
+        return _read_into(wh, folder, campaign)
+
+
+def _read_into(wh, folder: Path, campaign) -> PlanHistory:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:  # in slices: a large world's events do not fit in memory as one Arrow table
         for batch in pq.ParquetFile(folder / "events.parquet").iter_batches(batch_size=4_000_000):
             wh.append_events(pa.Table.from_batches([batch]))
