@@ -122,35 +122,45 @@ class SessionTally:
 
     def state(self) -> pa.Table:
         """The day counters (session_id null: `seen` = sessions, `bounced`) and the open sessions
-        (day, session_id, seen), for a checkpoint (`restore`)."""
+        (day, session_id, seen, `older`: of the previous generation), each row with the current
+        generation (`era`), for a checkpoint (`restore`)."""
         with self.lock:
-            rows: list[tuple[date, str | None, int, int | None]]
-            rows = [(d, None, n, b) for d, (n, b) in self.totals.items()]
-            rows += [(d, s, v, None) for (d, s), v in (self.older | self.open).items()]
-        days, sessions, seen, bounced = zip(*rows, strict=True) if rows else ((), (), (), ())
+            rows: list[tuple[date, str | None, int, int | None, bool]]
+            rows = [(d, None, n, b, False) for d, (n, b) in self.totals.items()]
+            rows += [(d, s, v, None, True) for (d, s), v in self.older.items()]
+            rows += [(d, s, v, None, False) for (d, s), v in self.open.items()]
+            era = self.era
+        days, sessions, seen, bounced, older = zip(*rows, strict=True) if rows else ([],) * 5
         return pa.table(
             {
                 "day": pa.array(days, pa.date32()),
                 "session_id": pa.array(sessions, pa.string()),
                 "seen": pa.array(seen, pa.int64()),
                 "bounced": pa.array(bounced, pa.int64()),
+                "older": pa.array(older, pa.bool_()),
+                "era": pa.repeat(pa.scalar(era, pa.int64()), len(rows)),
             }
         )
 
     def restore(self, table: pa.Table) -> None:
-        """A checkpoint's state; one written before the day counters (every session of the day,
-        no `bounced` column) has them counted from its sessions."""
+        """A checkpoint's state: the day counters, both generations and the era, so that the
+        events replayed after it turn the generations as they did before the crash (a late event
+        replayed first must not set the era back). A checkpoint written before the generations
+        were kept has its open sessions in the current one, the era set by the next event; one
+        written before the day counters (no `bounced`) has them counted from its sessions."""
         columns = {c: table[c].to_pylist() for c in table.column_names}
         bounced = columns.get("bounced", [None] * table.num_rows)
+        older = columns.get("older", [False] * table.num_rows)
         with self.lock:
-            self.totals, self.open, self.older, self.era = {}, {}, {}, None
-            for day, session, seen, bounces in zip(
-                columns["day"], columns["session_id"], columns["seen"], bounced, strict=True
+            self.totals, self.open, self.older = {}, {}, {}
+            self.era = columns["era"][0] if "era" in columns and table.num_rows else None
+            for day, session, seen, bounces, was_older in zip(
+                columns["day"], columns["session_id"], columns["seen"], bounced, older, strict=True
             ):
                 if session is None:
                     self.totals[day] = [seen, bounces or 0]
                 else:
-                    self.open[(day, session)] = seen
+                    (self.older if was_older else self.open)[(day, session)] = seen
             if "bounced" not in columns:
                 for (day, _), seen in self.open.items():
                     counts = self.totals.setdefault(day, [0, 0])
