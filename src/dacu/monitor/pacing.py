@@ -8,7 +8,9 @@ those, other days their daily row, spread over its hours by the plan's `ordinary
 a version-1 plan without the curve spreads the day evenly). UV and buyers are distinct counts:
 a window's planned UV is its rows' share times the ratio of visitors a window of its length counts
 to the row's UV, measured from the shop's history (schema_version 3's `distinct`,
-`dacu.plan.distinct`: an hour of the peak day counts 1.17× its share of the day's visitors).
+`dacu.plan.distinct`), and an hour row is spread over its six 10-minute slots by the shape of
+last year's peak day (`peak_slots`, `dacu.plan.slots`: 00:00's visitors come in its first
+minutes, its payments over the half hour after), else evenly.
 
 Status: the shortfall vs plan (for spend: the deviation either way, overspend is as bad as
 underspend) within `tolerance` → green; within twice the tolerance → yellow; beyond → red.
@@ -36,8 +38,12 @@ CURVE_OF = {
 }
 """The ordinary-day curve each planned metric follows (spend is spread like GMV, as the plan's
 peak-day hours spread it; orders like buyers, as the plan counts them)."""
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
+SLOT = timedelta(minutes=10)
+SLOT_CURVE_OF = {"gmv_fen": "gmv_fen", "uv": "uv", "orders": "orders", "buyers": "buyers"}
+"""The peak-day slot shape each planned metric follows (spend is spread evenly)."""
 PACED = ("gmv_fen", "orders", "uv", "cvr", "asp_fen", "spend_fen", "roi")
 LABELS = {
     "gmv_fen": "GMV",
@@ -69,6 +75,21 @@ class Plan:
     raw: dict
     curve: dict[str, tuple[float, ...]] | None = None  # metric → 24 hour shares of a day row
     distinct: dict[str, Any] | None = None  # plan.json's `distinct` (`dacu.plan.distinct`)
+    slots: dict[str, list[list[float]]] | None = None  # metric → 24 × 6 shares of an hour row
+    zone: ZoneInfo = SHANGHAI
+
+    def hour_share(self, row: PlanRow, metric: str, start: datetime, end: datetime) -> float:
+        """The share of hour row `row`'s `metric` planned in [start, end): by its 10-minute
+        slots' shares (the peak day's shape) where the plan has them, else pro rata."""
+        a, b = max(start, row.start), min(end, row.end)
+        shape = (self.slots or {}).get(SLOT_CURVE_OF.get(metric, ""))
+        if shape is None:
+            return (b - a) / HOUR
+        shares = shape[row.start.astimezone(self.zone).hour]
+        return sum(
+            shares[k] * _overlap(a, b, row.start + k * SLOT, row.start + (k + 1) * SLOT) / SLOT
+            for k in range(len(shares))
+        )
 
     def distinct_ratio(self, row: PlanRow, metric: str, minutes: float) -> float:
         """Visitors (UV) or buyers a window `minutes` long counts over `row`'s pro-rata share
@@ -119,6 +140,7 @@ def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai
     budget = _budget(data.get("budget"))
     curve = _curve(data.get("ordinary_intraday"), f"{source}: ordinary_intraday")
     distinct = _distinct(data.get("distinct"), f"{source}: distinct")
+    slots = _slots(data.get("peak_slots"), f"{source}: peak_slots")
     return Plan(
         str(data.get("campaign_id", "")),
         float(tolerance),
@@ -127,7 +149,35 @@ def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai
         data,
         curve,
         distinct,
+        slots,
+        zone,
     )
+
+
+def _slots(data: Any, where: str) -> dict[str, list[list[float]]] | None:
+    """plan.json's peak-day slot shapes, checked: 24 hours × 6 shares ≥ 0 per metric."""
+    if data is None:
+        return None
+    out = {}
+    for metric in SLOT_CURVE_OF.values():
+        hours = data.get(metric) if isinstance(data, dict) else None
+        if not (
+            isinstance(hours, list)
+            and len(hours) == 24
+            and all(
+                isinstance(h, list)
+                and len(h) == 6
+                and all(isinstance(v, int | float) and v >= 0 for v in h)
+                for h in hours
+            )
+        ):
+            raise ConfigError(f"{where}.{metric}: expected 24 hours of 6 shares ≥ 0 each")
+        out[metric] = hours
+    return out
+
+
+def _overlap(a: datetime, b: datetime, c: datetime, d: datetime) -> timedelta:
+    return max(min(b, d) - max(a, c), timedelta(0))
 
 
 def _distinct(data: Any, where: str) -> dict[str, Any] | None:
@@ -239,8 +289,11 @@ def planned(
                 ratio = plan.distinct_ratio(row, metric, minutes)
                 totals[metric] += row.values[metric] * share * ratio
             continue
-        share = overlap / (row.end - row.start).total_seconds()
         for metric in PLAN_METRICS:
+            if row.end - row.start == HOUR:
+                share = plan.hour_share(row, metric, start, end)
+            else:
+                share = overlap / (row.end - row.start).total_seconds()
             ratio = plan.distinct_ratio(row, metric, minutes)
             totals[metric] += row.values[metric] * share * ratio
     return totals

@@ -70,16 +70,18 @@ from dacu.monitor.rollups import (
 
 MAIN_TABLE, SKU_TABLE = "monitor_rollup", "monitor_rollup_sku"
 WRITE_EVERY = 20
+WRITE_ROWS = 20_000  # cells a statement upserts (DuckDB's memory limit below)
 """Upserts between two writes of everything pending to DuckDB (see the module doc)."""
 KEEP_HOURS = 26  # coarse hour/day cells kept in memory behind the newest hour (today's tiles, RCA)
 KEEP_MINUTES = 150  # minute cells of the sketch dims in memory: a 1 h window and the hour before
 MARKS_TABLE = "monitor_checkpoint"
-DUCKDB_CONFIG = {"threads": 1, "memory_limit": "128MB", "allocator_flush_threshold": "8MB"}
+DUCKDB_CONFIG = {"threads": 1, "memory_limit": "1GB", "allocator_flush_threshold": "8MB"}
 """The store's DuckDB: one thread (its statements are point and range reads of a few hundred
 cells and one INSERT OR REPLACE per write: worker threads only added per-thread malloc arenas that
-grew ~50 MB a campaign day), a buffer pool of 128 MB (the default, 80% of the machine's memory,
-kept every block of the file it had read: +20 MB a day; file blocks beyond the limit are simply
-dropped and read again) and freed memory handed back past 8 MB instead of 128 MB."""
+grew ~50 MB a campaign day), a memory limit of 1 GB (the default, 80% of the machine's memory,
+kept every block of the file it had read, +20 MB a day; 128 MB, tried next, failed the upserts of
+a shop a third the example's size within its first day: the open transaction's cells and the
+primary-key index count against it) and freed memory handed back past 8 MB instead of 128 MB."""
 _COARSE = f"^({'|'.join(SKETCH_DIMS)})@"
 """`dim` of a coarse cell of a sketch dim (hour, day, total)."""
 Coarse = tuple[tuple[int, ...], bytes | None, bytes | None]
@@ -290,10 +292,12 @@ class RollupStore:
         return pa.table(columns, schema=ROLLUP_SCHEMA)
 
     def _write(self, parts: list[tuple[str, pa.Table]]) -> None:
-        """INSERT OR REPLACE each part (into the open transaction)."""
+        """INSERT OR REPLACE each part (into the open transaction), WRITE_ROWS at a time: a
+        backfill's first checkpoint holds days of cells, more than one statement can upsert
+        within the store's memory limit."""
         for table, part in parts:
-            if part.num_rows:
-                self.con.register("_cells", part)
+            for offset in range(0, part.num_rows, WRITE_ROWS):
+                self.con.register("_cells", part.slice(offset, WRITE_ROWS))
                 self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _cells").fetchall()
                 self.con.unregister("_cells")
 

@@ -27,6 +27,7 @@ from dacu.plan.schema import (
     DistinctRatios,
     IntradayCurve,
     Milestone,
+    PeakSlots,
     Plan,
     PlanRow,
     Risk,
@@ -54,6 +55,7 @@ class PlanHistory:
     customers: pd.DataFrame | None = None  # day, customer_type (new/returning), gmv_fen, uv, buyers
     skus: pd.DataFrame | None = None  # sku_id, cost_fen: gross margin of the promotion study
     distinct: dict | None = None  # plan.json's `distinct` (`dacu.plan.distinct.day_kind_ratios`)
+    peak_slots: dict | None = None  # plan.json's `peak_slots` (`dacu.plan.slots.peak_slots`)
     source: str = "history"
 
     def total_by_day(self) -> pd.Series:
@@ -179,6 +181,9 @@ def build_plan(
         ordinary_intraday=_curve(ctx.ordinary),
         distinct=DistinctRatios.model_validate(history.distinct)
         if history and history.distinct
+        else None,
+        peak_slots=PeakSlots.model_validate(history.peak_slots)
+        if history and history.peak_slots
         else None,
     )
 

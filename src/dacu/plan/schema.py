@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 3
 # 1: without `ordinary_intraday` (the monitor then spreads days evenly); 2: without `distinct`
-# (the monitor then takes a window's UV as its pro-rata share of the rows')
+# and `peak_slots` (the monitor then takes a window's UV as its pro-rata share of the rows',
+# spread evenly over each hour)
 READABLE_VERSIONS = (1, 2, 3)
 
 
@@ -78,6 +79,17 @@ class DistinctRatios(_Model):
     minutes: list[int]
     peak: DistinctKind | None = None
     ordinary: DistinctKind | None = None
+
+
+class PeakSlots(_Model):
+    """Last year's peak day, each hour in 10-minute slots (`dacu.plan.slots`): per metric 24
+    hours × 6 shares summing to 1 an hour; the monitor spreads the hourly rows by them."""
+
+    day: str
+    uv: list[list[float]] = Field(min_length=24, max_length=24)
+    orders: list[list[float]] = Field(min_length=24, max_length=24)
+    gmv_fen: list[list[float]] = Field(min_length=24, max_length=24)
+    buyers: list[list[float]] = Field(min_length=24, max_length=24)
 
 
 class BudgetRow(_Model):
@@ -170,6 +182,8 @@ class Plan(_Model):
     ordinary_intraday: IntradayCurve | None = None
     # added by schema_version 3 (#19): distinct visitors a window counts (`dacu.plan.distinct`)
     distinct: DistinctRatios | None = None
+    # added by schema_version 3 (#19): the peak day's hours in 10-minute slots (`dacu.plan.slots`)
+    peak_slots: PeakSlots | None = None
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)

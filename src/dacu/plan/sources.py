@@ -167,8 +167,18 @@ def history_from_warehouse(wh, campaign, *, source: str = "warehouse") -> PlanHi
         customers=_customer_types(wh, events, campaign),
         skus=_sku_costs(wh),
         distinct=_distinct(wh, events, campaign, hourly),
+        peak_slots=_peak_slots(wh, events, campaign),
         source=source,
     )
+
+
+def _peak_slots(wh, events, campaign) -> dict | None:
+    """Last year's peak day's hours in 10-minute slots (`dacu.plan.slots`)."""
+    from dacu.plan.shares import year_ago
+    from dacu.plan.slots import peak_slots
+
+    offset = campaign.start.utcoffset() or timedelta(0)
+    return peak_slots(wh, events, year_ago(campaign.peak_day), offset)
 
 
 def _distinct(wh, events, campaign, hourly: pd.DataFrame) -> dict | None:
