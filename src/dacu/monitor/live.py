@@ -51,7 +51,7 @@ from dacu.monitor.messages import alert_text
 from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan
 from dacu.monitor.rollups import Rollups
-from dacu.monitor.rules import RuleEngine, Transition
+from dacu.monitor.rule_engine import RuleEngine, Transition
 from dacu.monitor.sessions import SessionTally
 from dacu.monitor.settings import pay_grace
 from dacu.monitor.store import RollupStore, to_minute
