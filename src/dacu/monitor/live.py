@@ -33,7 +33,7 @@ from dacu.monitor import playbooks
 from dacu.monitor.ads import AdLedger
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
 from dacu.monitor.anomaly import anomaly_rules
-from dacu.monitor.collector import Collector, SegmentLog
+from dacu.monitor.collector import Collector
 from dacu.monitor.dedup import Dedup
 from dacu.monitor.detectors import (
     BotFilter,
@@ -52,6 +52,7 @@ from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan
 from dacu.monitor.rollups import Rollups
 from dacu.monitor.rule_engine import RuleEngine, Transition
+from dacu.monitor.segments import SegmentLog
 from dacu.monitor.sessions import SessionTally
 from dacu.monitor.settings import pay_grace
 from dacu.monitor.store import RollupStore, to_minute
