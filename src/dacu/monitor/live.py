@@ -50,13 +50,14 @@ from dacu.monitor.live_stock import StockWatching
 from dacu.monitor.messages import alert_text
 from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan
+from dacu.monitor.risk_alerts import raise_risk_alerts
 from dacu.monitor.rollups import Rollups
 from dacu.monitor.rule_engine import RuleEngine, Transition
 from dacu.monitor.segments import SegmentLog
 from dacu.monitor.sessions import SessionTally
 from dacu.monitor.settings import pay_grace
 from dacu.monitor.store import RollupStore, to_minute
-from dacu.monitor.watch_risk import LiveRisk, raise_risk_alerts
+from dacu.monitor.watch_risk import LiveRisk
 
 AUDIT_HOURS, AUDIT_LIMIT = 26, 500_000  # a day of coupon slots plus the root cause's baseline
 
@@ -373,8 +374,8 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
     # -- the SKU table and stock levels (import, API, stock feed) ------------------------------
 
     def risk(self, bursts: Iterable = (), fraud: Any = None) -> list[int]:
-        """Open alerts for negative-sentiment bursts and flagged abuse (monitor/watch_risk.py)."""
-        from dacu.monitor.watch_risk import fraud_alerts, raise_risk_alerts, sentiment_alerts
+        """Open alerts for negative-sentiment bursts and flagged abuse (monitor/risk_alerts.py)."""
+        from dacu.monitor.risk_alerts import fraud_alerts, raise_risk_alerts, sentiment_alerts
 
         alerts = sentiment_alerts(list(bursts)) + (fraud_alerts(fraud) if fraud else [])
         ids = raise_risk_alerts(self.alert_log, self.campaign.id, alerts)
