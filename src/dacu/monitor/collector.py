@@ -242,7 +242,7 @@ class Collector:
         tz: str = "Asia/Shanghai",
         sink: Callable[[pa.Table], Any] | None = None,
         listeners: list[Callable[[pa.Table], None]] | None = None,
-        inspect: Callable[[pa.Table], None] | None = None,
+        inspect: Callable[[pa.Table], object] | None = None,  # its result is not used
         clock: EventClock | None = None,
         on_tick: Callable[[datetime], None] | None = None,
         dedup: Dedup | None = None,

@@ -332,10 +332,10 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
         if self.notifier is not None and not change.silenced:
             message = Message(title, body, change.severity)
             for target in change.notify:
-                self.outbox.submit(self._send, target, message, change.at)
+                self.outbox.submit(self._send, self.notifier, target, message, change.at)
 
-    def _send(self, target: str, message: Message, at: datetime) -> None:
-        result = self.notifier.send(target, message)
+    def _send(self, notifier: Notifier, target: str, message: Message, at: datetime) -> None:
+        result = notifier.send(target, message)
         self.notifications.append(
             {
                 "target": target,
