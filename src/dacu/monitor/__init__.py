@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
     from dacu.monitor.pacing import hourly_pace, pace
     from dacu.monitor.playbooks import playbook
     from dacu.monitor.rollups import Rollups
-    from dacu.monitor.rules import AlertRule, RuleEngine, load_rules
+    from dacu.monitor.rule_engine import RuleEngine
+    from dacu.monitor.rules import AlertRule, load_rules
     from dacu.monitor.store import RollupStore
     from dacu.monitor.watches import budget_watch, coupon_watch, flash_watch, stock_watch
 
@@ -39,7 +40,8 @@ _LAZY = {
     **dict.fromkeys(["hourly_pace", "pace"], "dacu.monitor.pacing"),
     "playbook": "dacu.monitor.playbooks",
     "Rollups": "dacu.monitor.rollups",
-    **dict.fromkeys(["AlertRule", "RuleEngine", "load_rules"], "dacu.monitor.rules"),
+    **dict.fromkeys(["AlertRule", "load_rules"], "dacu.monitor.rules"),
+    "RuleEngine": "dacu.monitor.rule_engine",
     "RollupStore": "dacu.monitor.store",
     **dict.fromkeys(
         ["budget_watch", "coupon_watch", "flash_watch", "stock_watch"], "dacu.monitor.watches"

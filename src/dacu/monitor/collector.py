@@ -5,19 +5,20 @@ event is rejected with its index and the reason; the good ones are kept. Events 
 `event_id`: a replayed event is counted as a duplicate and stored once. A batch is acknowledged
 only after its events are written to an append-only segment file and fsync'ed, so a restart loses
 no acknowledged event: `SegmentLog.replay()` feeds them back into the rollups.
+
+This module holds the validation of a batch and the `Collector`; the segment files are
+`dacu.monitor.segments` (`SegmentLog`, re-exported here).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
-from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -28,11 +29,13 @@ from dacu.events import EVENT_SCHEMA, EVENT_TYPES, MONEY_EVENTS, REQUIRED_FIELDS
 from dacu.monitor.dedup import Dedup
 from dacu.monitor.eventclock import EventClock
 from dacu.monitor.rollups import Rollups
+from dacu.monitor.segments import SEGMENT_BYTES as SEGMENT_BYTES
+from dacu.monitor.segments import SegmentLog as SegmentLog
+from dacu.monitor.segments import _read_segment as _read_segment
 from dacu.monitor.store import RollupStore
 
 _STRINGS = tuple(f.name for f in EVENT_SCHEMA if pa.types.is_string(f.type))
 _FIELDS = frozenset(EVENT_SCHEMA.names)
-SEGMENT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -190,116 +193,6 @@ def validate_batch(items: list[Any], *, tz: ZoneInfo) -> tuple[list[dict], list[
     return good, bad
 
 
-# -- durability --------------------------------------------------------------------------------------
-class SegmentLog:
-    """Append-only Arrow IPC segments in a folder, fsync'ed per batch.
-
-    A crash in the middle of a write leaves a truncated tail, which `replay` ignores: that batch was
-    never acknowledged.
-    """
-
-    def __init__(self, folder: Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.segment_bytes = segment_bytes
-        self.fsync = True  # off only where durability is not the point (tests, benchmarks)
-        self._file = None
-        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
-
-    def segments(self) -> list[Path]:
-        return sorted(self.folder.glob("segment-*.arrows"))
-
-    @staticmethod
-    def number(path: Path) -> int:
-        return int(path.stem.split("-")[1])
-
-    def append(self, table: pa.Table) -> None:
-        if self._writer is None or self._file.tell() >= self.segment_bytes:
-            self._open_next()
-        self._writer.write_table(table)
-        self._file.flush()
-        if self.fsync:
-            os.fsync(self._file.fileno())
-
-    def _open_next(self) -> None:
-        self.close()
-        segments = self.segments()
-        number = self.number(segments[-1]) + 1 if segments else self._archived() + 1
-        path = self.folder / f"segment-{number:06d}.arrows"
-        self._file = open(path, "ab")  # noqa: SIM115 - kept open across appends
-        self._writer = pa.ipc.new_stream(self._file, EVENT_SCHEMA)
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        _fsync_dir(self.folder)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._file.close()
-            self._writer = self._file = None
-
-    def roll(self) -> int:
-        """Close the open segment (the next append starts a new one); the number of the last
-        segment written, 0 for none."""
-        self.close()
-        segments = self.segments()
-        return self.number(segments[-1]) if segments else self._archived()
-
-    def _archived(self) -> int:
-        archives = sorted(self.folder.glob("archive-*.arrows"))
-        return int(archives[-1].stem.split("-")[-1]) if archives else 0
-
-    def compact(self, *, upto: int) -> int:
-        """Merge the closed segments numbered ≤ `upto` into one zstd-compressed archive
-        (`archive-FIRST-LAST.arrows`, kept for audit and re-loads; a restart after the
-        checkpoint never reads it) and remove them. Returns the segments merged."""
-        old = [p for p in self.segments() if self.number(p) <= upto]
-        if not old:
-            return 0
-        first, last = self.number(old[0]), self.number(old[-1])
-        path = self.folder / f"archive-{first:06d}-{last:06d}.arrows"
-        tmp = path.with_name(f".{path.name}.tmp")
-        options = pa.ipc.IpcWriteOptions(compression="zstd")
-        with (
-            open(tmp, "wb") as handle,
-            pa.ipc.new_stream(handle, EVENT_SCHEMA, options=options) as out,
-        ):
-            for source in old:
-                for table in _read_segment(source):
-                    out.write_table(table)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(self.folder)
-        for source in old:
-            source.unlink()
-        _fsync_dir(self.folder)
-        return len(old)
-
-    def replay(self, *, after: int = 0, archives: bool = False) -> Iterator[pa.Table]:
-        """Every durable batch of the segments numbered above `after`, in order (a truncated
-        tail is skipped)."""
-        if archives:
-            for path in sorted(self.folder.glob("archive-*.arrows")):
-                yield from _read_segment(path)
-            after = max(after, self._archived())  # a crash while compacting left both
-        for path in self.segments():
-            if self.number(path) <= after:
-                continue
-            yield from _read_segment(path)
-
-
-def _read_segment(path: Path) -> Iterator[pa.Table]:
-    """The batches of one segment file (a truncated tail ends it)."""
-    with open(path, "rb") as handle:
-        try:
-            reader = pa.ipc.open_stream(handle)
-            for batch in reader:
-                yield pa.Table.from_batches([batch])
-        except (pa.ArrowInvalid, OSError):
-            return
-
-
 def _to_ipc(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as out:
@@ -309,14 +202,6 @@ def _to_ipc(table: pa.Table) -> bytes:
 
 def _from_ipc(blob: bytes) -> pa.Table:
     return pa.ipc.open_stream(blob).read_all()
-
-
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 # -- the collector -----------------------------------------------------------------------------------
@@ -357,7 +242,7 @@ class Collector:
         tz: str = "Asia/Shanghai",
         sink: Callable[[pa.Table], Any] | None = None,
         listeners: list[Callable[[pa.Table], None]] | None = None,
-        inspect: Callable[[pa.Table], None] | None = None,
+        inspect: Callable[[pa.Table], object] | None = None,  # its result is not used
         clock: EventClock | None = None,
         on_tick: Callable[[datetime], None] | None = None,
         dedup: Dedup | None = None,

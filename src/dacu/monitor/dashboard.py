@@ -15,8 +15,8 @@ from dacu.monitor.cards import Names, alert_cards, name_of
 from dacu.monitor.intake_traffic import VisitorStore, snapshot_bounce
 from dacu.monitor.live import LiveMonitor
 from dacu.monitor.pacing import LABELS, Plan, compare, hourly_pace, pace, plan_values, planned
+from dacu.monitor.risk_alerts import FRAUD_KINDS_ZH
 from dacu.monitor.store import to_minute
-from dacu.monitor.watch_risk import FRAUD_KINDS_ZH
 from dacu.monitor.watches import budget_watch, coupon_watch, flash_watch
 
 EMPTY_PLAN = Plan("", 0.15, (), {}, {})

@@ -33,7 +33,7 @@ from dacu.monitor import playbooks
 from dacu.monitor.ads import AdLedger
 from dacu.monitor.alertlog import AlertLog, MemoryAlertLog
 from dacu.monitor.anomaly import anomaly_rules
-from dacu.monitor.collector import Collector, SegmentLog
+from dacu.monitor.collector import Collector
 from dacu.monitor.dedup import Dedup
 from dacu.monitor.detectors import (
     BotFilter,
@@ -50,12 +50,14 @@ from dacu.monitor.live_stock import StockWatching
 from dacu.monitor.messages import alert_text
 from dacu.monitor.notifiers import Message, Notifier
 from dacu.monitor.pacing import Plan
+from dacu.monitor.risk_alerts import raise_risk_alerts
 from dacu.monitor.rollups import Rollups
-from dacu.monitor.rules import RuleEngine, Transition
+from dacu.monitor.rule_engine import RuleEngine, Transition
+from dacu.monitor.segments import SegmentLog
 from dacu.monitor.sessions import SessionTally
 from dacu.monitor.settings import pay_grace
 from dacu.monitor.store import RollupStore, to_minute
-from dacu.monitor.watch_risk import LiveRisk, raise_risk_alerts
+from dacu.monitor.watch_risk import LiveRisk
 
 AUDIT_HOURS, AUDIT_LIMIT = 26, 500_000  # a day of coupon slots plus the root cause's baseline
 
@@ -330,10 +332,10 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
         if self.notifier is not None and not change.silenced:
             message = Message(title, body, change.severity)
             for target in change.notify:
-                self.outbox.submit(self._send, target, message, change.at)
+                self.outbox.submit(self._send, self.notifier, target, message, change.at)
 
-    def _send(self, target: str, message: Message, at: datetime) -> None:
-        result = self.notifier.send(target, message)
+    def _send(self, notifier: Notifier, target: str, message: Message, at: datetime) -> None:
+        result = notifier.send(target, message)
         self.notifications.append(
             {
                 "target": target,
@@ -372,8 +374,8 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
     # -- the SKU table and stock levels (import, API, stock feed) ------------------------------
 
     def risk(self, bursts: Iterable = (), fraud: Any = None) -> list[int]:
-        """Open alerts for negative-sentiment bursts and flagged abuse (monitor/watch_risk.py)."""
-        from dacu.monitor.watch_risk import fraud_alerts, raise_risk_alerts, sentiment_alerts
+        """Open alerts for negative-sentiment bursts and flagged abuse (monitor/risk_alerts.py)."""
+        from dacu.monitor.risk_alerts import fraud_alerts, raise_risk_alerts, sentiment_alerts
 
         alerts = sentiment_alerts(list(bursts)) + (fraud_alerts(fraud) if fraud else [])
         ids = raise_risk_alerts(self.alert_log, self.campaign.id, alerts)

@@ -11,6 +11,7 @@ from dacu.analyze.rca.confidence import located
 from dacu.errors import DacuError
 from dacu.monitor import coupon_signal, playbooks
 from dacu.monitor.diagnose import diagnose
+from dacu.monitor.live_host import LiveHost
 from dacu.monitor.pacing import planned
 from dacu.monitor.rules import AlertRule
 from dacu.monitor.store import to_minute
@@ -79,7 +80,7 @@ def _planned_rush_first(cause: dict, rule: AlertRule, sales: list[dict]) -> dict
     return {**cause, "culprit": culprit, "signals": [sale, *rest], "confidence": _sure_of(spike)}
 
 
-class CauseFinding:
+class CauseFinding(LiveHost):
     """LiveMonitor's cause part (a mixin: it uses the monitor's store, clock and plan)."""
 
     def root_cause(

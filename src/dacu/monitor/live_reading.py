@@ -16,6 +16,7 @@ from dacu.monitor.detectors import (
     seasonal_baseline,
 )
 from dacu.monitor.intake_traffic import snapshot_visitors
+from dacu.monitor.live_host import LiveHost
 from dacu.monitor.live_settings import (
     _PLAN_KEY,
 )
@@ -43,7 +44,7 @@ def metric_value(
     return None if value is None else float(value)
 
 
-class RuleReading:
+class RuleReading(LiveHost):
     """LiveMonitor's reading part (a mixin: it uses the monitor's store, clock and plan)."""
 
     def _window(self, rule: AlertRule, now: datetime) -> tuple[datetime, datetime] | None:

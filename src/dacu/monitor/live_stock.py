@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from dacu.analyze.rca import SIGNAL_ALPHA
 from dacu.monitor.diagnose import measures
+from dacu.monitor.live_host import LiveHost
 from dacu.monitor.live_settings import (
     STALL_HOURS,
     STALL_WINDOWS,
@@ -16,7 +17,7 @@ from dacu.monitor.store import Kpis, to_minute
 from dacu.monitor.watches import stalled_skus, stock_watch
 
 
-class StockWatching:
+class StockWatching(LiveHost):
     """LiveMonitor's stock part (a mixin: it uses the monitor's store, clock and plan)."""
 
     def stock(self, top: int = 100) -> list:

@@ -75,7 +75,11 @@ WRITE_ROWS = 20_000  # cells a statement upserts (DuckDB's memory limit below)
 KEEP_HOURS = 26  # coarse hour/day cells kept in memory behind the newest hour (today's tiles, RCA)
 KEEP_MINUTES = 150  # minute cells of the sketch dims in memory: a 1 h window and the hour before
 MARKS_TABLE = "monitor_checkpoint"
-DUCKDB_CONFIG = {"threads": 1, "memory_limit": "1GB", "allocator_flush_threshold": "8MB"}
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {  # duckdb.connect's config type
+    "threads": 1,
+    "memory_limit": "1GB",
+    "allocator_flush_threshold": "8MB",
+}
 """The store's DuckDB: one thread (its statements are point and range reads of a few hundred
 cells and one INSERT OR REPLACE per write: worker threads only added per-thread malloc arenas that
 grew ~50 MB a campaign day), a memory limit of 1 GB (the default, 80% of the machine's memory,
@@ -525,8 +529,9 @@ def _cells(dim: str, start: int, end: int, *, hours: bool = True) -> tuple[str, 
     )
 
 
-def _covering(dim: str, cover: Cover) -> tuple[str, list]:
-    parts, args = [], []
+def _covering(dim: str, cover: Cover) -> tuple[str, list[str | int]]:
+    parts: list[str] = []
+    args: list[str | int] = []
     if cover.total:
         parts.append("(dim = ? AND minute = 0)")
         args.append(dim + TOTAL)

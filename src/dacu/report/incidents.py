@@ -344,7 +344,7 @@ def incident_rows(
     alerts: list[dict], campaign: Campaign, losses: dict[Any, int | None], label: dict[str, str]
 ) -> list[dict[str, Any]]:
     """One row per alert, in time order (the keys of the agreed `incidents` table)."""
-    from dacu.monitor.watch_risk import FRAUD_KINDS_ZH
+    from dacu.monitor.risk_alerts import FRAUD_KINDS_ZH
 
     label = {**FRAUD_KINDS_ZH, **label}  # kind=coupon_bots → 风险类型=羊毛党/券机器人
     rows = []

@@ -108,7 +108,7 @@ def scan(
     from dacu.analyze.sentiment import default_model, score_posts, topic_keywords
     from dacu.analyze.sentiment.burst import BurstSettings, detect_bursts
     from dacu.analyze.sentiment.data import load_posts
-    from dacu.monitor.watch_risk import sentiment_alerts
+    from dacu.monitor.risk_alerts import sentiment_alerts
 
     words: list[str] = []
     if campaign is not None:
@@ -147,7 +147,7 @@ def _notify(campaign: Path | None, targets: list[str], alerts: list[dict[str, An
     from dacu.config import load_campaign
     from dacu.errors import ConfigError
     from dacu.monitor.notifiers import Notifier, load_targets
-    from dacu.monitor.watch_risk import notify_alerts
+    from dacu.monitor.risk_alerts import notify_alerts
 
     if campaign is None:
         raise ConfigError("--notify needs --campaign (its notify: section names the targets)")

@@ -78,7 +78,7 @@ class Context:
     aov_fen: int | None = None  # paid GMV per paid order over the last hour
     advice: Mapping | None = None  # a coupon slot's advice (watches.coupon_advice)
     topic: str | None = None  # a negative-sentiment burst's topic
-    fraud_kind: str | None = None  # brushing, coupon_bots or scalpers (watch_risk.fraud_kind)
+    fraud_kind: str | None = None  # brushing, coupon_bots or scalpers (risk_alerts.fraud_kind)
     names: Mapping[str, str] = field(default_factory=dict)  # id → 直通车 (Campaign.display_names)
 
     def name(self, ident: str | None) -> str | None:
