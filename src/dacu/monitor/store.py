@@ -58,15 +58,8 @@ from dacu.monitor.cells import Extents as Extents
 from dacu.monitor.cells import Kpis as Kpis
 from dacu.monitor.cells import _inside as _inside
 from dacu.monitor.cells import to_minute as to_minute
-from dacu.monitor.rollups import (
-    DAY,
-    HOUR,
-    MEASURES,
-    ROLLUP_SCHEMA,
-    SKETCH_DIMS,
-    TOTAL,
-    union_estimate,
-)
+from dacu.monitor.rollups import DAY, HOUR, MEASURES, ROLLUP_SCHEMA, SKETCH_DIMS, TOTAL
+from dacu.monitor.store_sql import SUMS, cells_clause, covering_clause, kpis_of
 
 MAIN_TABLE, SKU_TABLE = "monitor_rollup", "monitor_rollup_sku"
 WRITE_EVERY = 20
@@ -91,19 +84,6 @@ _COARSE = f"^({'|'.join(SKETCH_DIMS)})@"
 Coarse = tuple[tuple[int, ...], bytes | None, bytes | None]
 """A coarse cell in memory: the MEASURES counters, the UV sketch and the buyer sketch."""
 TABLES = (MAIN_TABLE, SKU_TABLE)  # SKU cells apart: they outnumber the rest ~20 to 1
-_SUMS = ", ".join(f"coalesce(sum({m}), 0)::BIGINT AS {m}" for m in MEASURES)
-_KPI_FIELDS = (
-    "gmv_fen",
-    "paid_gmv_fen",
-    "refund_fen",
-    "orders",
-    "paid_orders",
-    "pv",
-    "cart",
-    "units",
-    "clicks",
-    "impressions",
-)
 
 
 class RollupStore:
@@ -376,7 +356,7 @@ class RollupStore:
             selects, select_args, covers, old = [], [], [], False
             for index, (start, end) in enumerate(ranges):
                 if dim not in SKETCH_DIMS:
-                    where, cell_args = _cells(dim, start, end, hours=hours)
+                    where, cell_args = cells_clause(dim, start, end, hours=hours)
                     cover = Cover()
                 else:
                     whole = (
@@ -387,11 +367,11 @@ class RollupStore:
                     stored, cover = self._split(whole)
                     old = old or bool(stored.days or stored.hours)
                     stored, cover = self._split_recent(stored, cover)
-                    where, cell_args = _covering(dim, stored)
+                    where, cell_args = covering_clause(dim, stored)
                 covers.append(cover)
                 if where != "FALSE":
                     selects.append(
-                        f"SELECT {int(index)} AS part, {key_sql} AS k, {_SUMS}, "
+                        f"SELECT {int(index)} AS part, {key_sql} AS k, {SUMS}, "
                         f"list(uv_sketch) AS uv, list(buyer_sketch) AS buyers "
                         f"FROM {table} WHERE {only}{where} GROUP BY k"
                     )
@@ -408,7 +388,7 @@ class RollupStore:
             for one, cover in zip(found, covers, strict=True):
                 self._add_coarse(one, dim, cover, key_of, value)
         return [
-            {k: _kpis((*sums, uvs, buyers)) for k, (sums, uvs, buyers) in one.items()}
+            {k: kpis_of((*sums, uvs, buyers)) for k, (sums, uvs, buyers) in one.items()}
             for one in found
         ]
 
@@ -514,43 +494,3 @@ def _latest(tables: list[pa.Table]) -> pa.Table:
 
 def _table(dim: str) -> str:
     return SKU_TABLE if dim.startswith("sku_id") else MAIN_TABLE
-
-
-def _cells(dim: str, start: int, end: int, *, hours: bool = True) -> tuple[str, list]:
-    """WHERE clause for [start, end): hourly cells for the whole hours inside, minute cells for
-    the ragged ends (so a day reads ≤ 24 + 118 cells per value, not 1,440)."""
-    first, last = -(-start // 60) * 60, end // 60 * 60
-    if not hours or first >= last:
-        return "(dim = ? AND minute >= ? AND minute < ?)", [dim, start, end]
-    return (
-        "((dim = ? AND ((minute >= ? AND minute < ?) OR (minute >= ? AND minute < ?))) "
-        "OR (dim = ? AND minute >= ? AND minute < ?))",
-        [dim, start, first, last, end, dim + HOUR, first, last],
-    )
-
-
-def _covering(dim: str, cover: Cover) -> tuple[str, list[str | int]]:
-    parts: list[str] = []
-    args: list[str | int] = []
-    if cover.total:
-        parts.append("(dim = ? AND minute = 0)")
-        args.append(dim + TOTAL)
-    for suffix, firsts in ((DAY, cover.days), (HOUR, cover.hours)):
-        if firsts:
-            parts.append(f"(dim = ? AND minute IN ({', '.join(str(int(m)) for m in firsts)}))")
-            args.append(dim + suffix)
-    for a, b in cover.minutes:
-        parts.append("(dim = ? AND minute >= ? AND minute < ?)")
-        args += [dim, a, b]
-    return ("(" + " OR ".join(parts) + ")", args) if parts else ("FALSE", [])
-
-
-def _kpis(row: tuple) -> Kpis:
-    """Kpis from the sums of MEASURES, then the lists of UV and buyer sketches."""
-    sums = dict(zip(MEASURES, row[: len(MEASURES)], strict=True))
-    uv_blobs, buyer_blobs = row[len(MEASURES)], row[len(MEASURES) + 1]
-    return Kpis(
-        **{name: int(sums[name]) for name in _KPI_FIELDS},
-        uv=union_estimate(uv_blobs or ()),
-        buyers=union_estimate(buyer_blobs or ()),
-    )
