@@ -54,6 +54,16 @@ def test_demo_writes_every_stage(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
     _assert_the_injected_incidents_are_alerted(alerts, truth, tmp_path / "sim")
     _assert_planned_rushes_are_named(alerts, scaled)
+    _assert_no_red_before_the_first_incident(alerts, truth)
+
+
+def _assert_no_red_before_the_first_incident(alerts: list[dict], truth: dict) -> None:
+    """The midnight rush is the shop's busiest hour, not an incident: until the first injected
+    incident nothing pages the team red (issue #19: spread evenly over its hour, the plan read
+    00:00–00:10 as "CVR at 49% of plan", red)."""
+    first = min(datetime.fromisoformat(i["start"]) for i in truth["incidents"])
+    early = [a for a in alerts if datetime.fromisoformat(a["opened_at"]) < first]
+    assert not [a["message"] for a in early if a.get("severity") == "red"]
 
 
 def _assert_the_printed_commands_are_dacus(output: str, out: Path) -> None:
