@@ -1,0 +1,72 @@
+"""A `compare: previous` rule compares a window with the one before as the plan expects it to
+change (issue #19: across the midnight rush or a flash sale the window before is another regime;
+on a 0.3× shop's incident-free peak day four red "渠道转化率骤降" fired at 00:10, 01:10 and 20:40)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from dacu.config import parse_campaign
+from dacu.monitor.live import LiveMonitor
+from dacu.monitor.pacing import parse_plan
+from tests.monitor.test_eventclock import DAY
+
+CAMPAIGN = """
+id: shift-test
+name: 测试
+store: 测试店
+phases:
+  - {name: burst, start: 2026-11-11 00:00, end: 2026-11-12 00:00}
+alerts:
+  - {id: drop, name: 订单低于上一窗口40%, metric: orders, compare: previous, below: 40%,
+     window: 30m, every: 10m, severity: red}
+"""
+
+
+def orders(minutes: list[int]) -> list[dict]:
+    """One ¥100 order at each minute after 09:00."""
+    start = DAY + timedelta(hours=9)
+    return [
+        {
+            "event_id": f"o{i}",
+            "ts": (start + timedelta(minutes=m, seconds=5)).isoformat(),
+            "user_id": f"u{i}",
+            "event": "order",
+            "order_id": f"O{i}",
+            "amount_fen": 10_000,
+        }
+        for i, m in enumerate(minutes)
+    ]
+
+
+def drops(tmp_path: Path, plan: dict | None) -> list[str]:
+    """09:30–10:00: 40 orders; 10:00–10:30: 10 (25% of the half hour before); then 11:00."""
+    monitor = LiveMonitor(
+        parse_campaign(CAMPAIGN),
+        tmp_path,
+        plan=parse_plan(plan) if plan else None,
+        detectors=False,
+        step=timedelta(minutes=10),
+    )
+    try:
+        before = [30 + i * 30 / 40 for i in range(40)]
+        after = [60 + i * 3 for i in range(10)]
+        monitor.collector.accept(orders([round(m) for m in before + after] + [120]))
+        return [
+            a["opened_at"] for a in monitor.alert_log.recent("shift-test") if a["rule_id"] == "drop"
+        ]
+    finally:
+        monitor.close()
+
+
+def test_a_drop_the_plan_expects_does_not_page(tmp_path: Path) -> None:
+    # the plan: 80 orders in 09:00 and 20 in 10:00 — 40 and 10 a half hour, a quarter after 10:00
+    hours = [
+        {"hour": "2026-11-11T09:00", "orders": 80, "buyers": 80, "uv": 800},
+        {"hour": "2026-11-11T10:00", "orders": 20, "buyers": 20, "uv": 200},
+    ]
+    assert drops(tmp_path / "plan", {"campaign_id": "shift-test", "hourly": hours}) == []
+    # without a plan 10 orders against 40 is a drop to 25% (p ≈ 10⁻⁵): red at 10:30
+    opened = drops(tmp_path / "none", None)
+    assert [datetime.fromisoformat(a) for a in opened] == [DAY + timedelta(hours=10, minutes=30)]
