@@ -70,3 +70,25 @@ def test_a_drop_the_plan_expects_does_not_page(tmp_path: Path) -> None:
     # without a plan 10 orders against 40 is a drop to 25% (p ≈ 10⁻⁵): red at 10:30
     opened = drops(tmp_path / "none", None)
     assert [datetime.fromisoformat(a) for a in opened] == [DAY + timedelta(hours=10, minutes=30)]
+
+
+def test_a_rise_the_plan_expects_does_not_make_a_steady_window_a_drop(tmp_path: Path) -> None:
+    # the plan expects 09:00's 20 orders to become 80 at 10:00; 40 then 40 came: the plan's hours
+    # (one day of history) may excuse a drop, never page for one the window before does not show
+    hours = [
+        {"hour": "2026-11-11T09:00", "orders": 20, "buyers": 20, "uv": 200},
+        {"hour": "2026-11-11T10:00", "orders": 80, "buyers": 80, "uv": 800},
+    ]
+    monitor = LiveMonitor(
+        parse_campaign(CAMPAIGN),
+        tmp_path,
+        plan=parse_plan({"campaign_id": "shift-test", "hourly": hours}),
+        detectors=False,
+        step=timedelta(minutes=10),
+    )
+    try:
+        steady = [30 + i * 30 / 40 for i in range(40)] + [60 + i * 30 / 40 for i in range(40)]
+        monitor.collector.accept(orders([round(m) for m in steady] + [120]))
+        assert [a for a in monitor.alert_log.recent("shift-test") if a["rule_id"] == "drop"] == []
+    finally:
+        monitor.close()

@@ -210,14 +210,19 @@ class RuleReading(LiveHost):
         it (1 without a plan, or for a metric the plan has not): a `previous` comparison across
         the midnight rush or a flash sale is a comparison with what the plan expects of the rush,
         not with the quiet half hour before it (the rush's first minutes bring the visitors,
-        the payments follow: a 0.3× shop's channels read as CVR at 4–16% of the window before)."""
+        the payments follow: a 0.3× shop's channels read as CVR at 4–16% of the window before).
+        Only toward leniency: a drop rule's reference can only fall, a rise rule's only rise."""
         if self.plan is None:
             return 1.0
         scope = {d: key if rule.by == d else None for d in ("channel", "category")}
         name = _PLAN_KEY.get(rule.metric, rule.metric)
         now = plan_values(planned(self.plan, start, end, **scope)).get(name)
         before = plan_values(planned(self.plan, start - (end - start), start, **scope)).get(name)
-        return now / before if now and before else 1.0
+        if not now or not before:
+            return 1.0
+        # the plan may excuse a change it expects, never make the window before stricter: its
+        # hours and slots come from one day of history, too noisy to raise an alert on their own
+        return min(now / before, 1.0) if rule.below is not None else max(now / before, 1.0)
 
     @staticmethod
     def _expected(rule: AlertRule, kpis: Kpis, reference: float, trials: float) -> float:
