@@ -292,6 +292,15 @@ class Owners:
             self._held.clear()
 
     # -- forwarding --------------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the forwarding clients of the running loop: their pooled connections to the
+        owners' sockets (at the app's shutdown, on the loop that served it)."""
+        loop = asyncio.get_running_loop()
+        mine = [c for c, (client_loop, _) in self._clients.items() if client_loop is loop]
+        for campaign_id in mine:
+            _, client = self._clients.pop(campaign_id)
+            await client.aclose()
+
     def _client(self, campaign_id: str) -> httpx.AsyncClient:
         """A pooled client to the owner's socket, for the running event loop (a worker has one;
         test clients may start a loop per request, and pooled connections belong to a loop)."""

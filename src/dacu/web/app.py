@@ -7,6 +7,8 @@ access table, sessions, safety middleware, problem errors, static files and plot
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
         version=__version__,
         description=DESCRIPTION,
         dependencies=[Depends(enforce_access)],
+        lifespan=_lifespan,
     )
     _state(app, settings, db)
     app.include_router(api.router, responses=problems.PROBLEM_RESPONSES)
@@ -55,6 +58,15 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _middleware(app, settings, _secret(db))
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    if getattr(app.state, "monitor_owners", None) is not None:  # the monitor routes were used
+        from dacu.monitor.api import close_forwarding
+
+        await close_forwarding(app)
 
 
 def _state(app: FastAPI, settings: Settings, db: MetadataDB) -> None:
