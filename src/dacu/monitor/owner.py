@@ -153,9 +153,13 @@ class SocketServer:
             logger.addFilter(_QuietOwnerThreads())
         path.unlink(missing_ok=True)  # left by a dead owner
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(str(path))
-        os.chmod(path, 0o600)  # before listen(): until then a connect is refused
-        sock.listen(2048)
+        try:
+            sock.bind(str(path))
+            os.chmod(path, 0o600)  # before listen(): until then a connect is refused
+            sock.listen(2048)
+        except BaseException:
+            sock.close()
+            raise
         # log_config=None keeps the worker's logging; keep-alive longer than the clients' expiry so
         # the server never closes a connection a client is about to reuse
         config = uvicorn.Config(
