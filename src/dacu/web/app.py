@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
         title="dacu 大促",
         version=__version__,
         description=DESCRIPTION,
-        dependencies=[Depends(enforce_access)],
+        dependencies=[Depends(_closing_form), Depends(enforce_access)],
         lifespan=_lifespan,
     )
     _state(app, settings, db)
@@ -58,6 +58,13 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _middleware(app, settings, _secret(db))
     return app
+
+
+async def _closing_form(request: Request) -> AsyncIterator[None]:
+    """Close a form's uploaded files after the route (FastAPI closes the forms of Form()
+    parameters, not one read with `request.form()`, as the CSRF check and the uploads do)."""
+    yield
+    await request.close()
 
 
 @asynccontextmanager
