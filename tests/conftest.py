@@ -74,8 +74,20 @@ SLOWEST_FILES: dict[str, float] = {
 }
 
 
+# pyspark 4.0's util._load_from_socket (each collect/toArrow) leaves its socket to the garbage
+# collector, which warns; Spark 4.2 closes it (SPARK-54247). Ignored in the `spark` tests only.
+PYSPARK_SOCKET_LEAK = (
+    "ignore:unclosed <socket.socket:ResourceWarning",
+    "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Heaviest files first (SLOWEST_FILES); `--no-loadscope-reorder` makes xdist keep the order."""
+    for item in items:
+        if item.get_closest_marker("spark"):
+            for spec in PYSPARK_SOCKET_LEAK:
+                item.add_marker(pytest.mark.filterwarnings(spec))
     slow_files = {_file(item) for item in items if item.get_closest_marker("slow")}
     items.sort(
         key=lambda item: (-SLOWEST_FILES.get(_file(item), 0.0), _file(item) not in slow_files)

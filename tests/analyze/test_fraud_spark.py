@@ -12,6 +12,7 @@ from tests.conftest import need
 from tests.metrics.events_fixture import evening
 
 
+@pytest.mark.spark
 @pytest.mark.slow
 def test_fraud_features_on_spark_equal_duckdb(tmp_path):
     need(importlib.util.find_spec("pyspark") is not None, "pyspark is not installed")

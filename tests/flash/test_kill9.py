@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -23,23 +24,27 @@ def _one_redis_mode(backend):
         pytest.skip("redis cluster mode: covered by the functional tests")
 
 
-def _worker(url: str, config_path: str, first: int, last: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.flash.workers",
-            "chaos",
-            url,
-            config_path,
-            str(first),
-            str(last),
-            str(T0),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start chaos workers; at teardown each is killed if still running and its pipe closed."""
+    workers: list[subprocess.Popen] = []
+
+    def start(url: str, config_path: str, first: int, last: int) -> subprocess.Popen:
+        argv = ["chaos", url, config_path, str(first), str(last), str(T0)]
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.flash.workers", *argv],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        if worker.poll() is None:
+            worker.kill()
+        worker.communicate()  # reads what is left, closes the pipe, reaps the process
 
 
 def _kill_after(worker: subprocess.Popen, lines: int) -> int:
@@ -54,7 +59,13 @@ def _kill_after(worker: subprocess.Popen, lines: int) -> int:
     return done
 
 
-def test_kill9_mid_burst_then_restart(make_store, tmp_path):
+def _finish(worker: subprocess.Popen) -> int:
+    """Its exit code, its output drained (a full pipe would block it)."""
+    worker.communicate(timeout=120)
+    return worker.returncode
+
+
+def test_kill9_mid_burst_then_restart(make_store, spawn, tmp_path):
     # stock 3000 and 5000 coupons: every one of the 2000 customers gets a unit and a coupon
     config = make_config(stock=3000, coupons=5000, rate=0)
     store = make_store(config)
@@ -62,15 +73,15 @@ def test_kill9_mid_burst_then_restart(make_store, tmp_path):
     config_path.write_text(config.model_dump_json(), encoding="utf-8")
     url, half = _url_of(store), CUSTOMERS // 2
     victim, survivor = (
-        _worker(url, str(config_path), 0, half),
-        _worker(url, str(config_path), half, CUSTOMERS),
+        spawn(url, str(config_path), 0, half),
+        spawn(url, str(config_path), half, CUSTOMERS),
     )
     done = _kill_after(victim, 300)
     assert victim.returncode == -signal.SIGKILL and done < half
-    assert survivor.wait(timeout=120) == 0
+    assert _finish(survivor) == 0
     assert store.check() == []  # consistent right after the kill, before any restart
-    restarted = _worker(url, str(config_path), 0, half)
-    assert restarted.wait(timeout=120) == 0
+    restarted = spawn(url, str(config_path), 0, half)
+    assert _finish(restarted) == 0
 
     # i%3==0 confirmed: 0,3,…,1998 → 667 sold; i%3==1 cancelled: 667 back; i%3==2 held: 666
     stock = store.stock_counts("lipstick", "2000")

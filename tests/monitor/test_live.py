@@ -73,6 +73,7 @@ class Receiver:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()  # the listening socket
 
 
 def feed(monitor: LiveMonitor, table: pa.Table, batch: int = 1000) -> None:

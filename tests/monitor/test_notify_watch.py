@@ -66,6 +66,7 @@ def hook():
     yield make
     for h in made:
         h.server.shutdown()
+        h.server.server_close()  # the listening socket
 
 
 def notifier(items: list[dict], **kw) -> Notifier:
@@ -179,8 +180,11 @@ def test_email_through_a_local_smtp_server() -> None:
             }
         ]
     )
-    assert n.send("m", MSG).ok
-    server.shutdown()
+    try:
+        assert n.send("m", MSG).ok
+    finally:
+        server.shutdown()
+        server.server_close()
     mail = message_from_bytes(box.messages[0], policy=policy.default)
     assert mail["Subject"] == MSG.title and mail["To"] == "ops@example.com"
     assert "search_ads" in mail.get_content()

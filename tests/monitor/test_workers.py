@@ -300,7 +300,10 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Worl
         )
         assert owner_reply.status_code == 200, owner_reply.text
         assert "X-Dacu-Monitor" not in owner_reply.headers, "the first app must own the monitor"
-        yield world, TestClient(other, base_url="https://testserver")
+        # one event loop for all its requests: at exit the app's shutdown closes its forwarding
+        # connections on that loop (without `with`, each request's loop dies with them open)
+        with TestClient(other, base_url="https://testserver") as client:
+            yield world, client
     finally:
         world.app.state.monitor_owners.close()
         for monitor in world.app.state.monitors.values():
@@ -417,6 +420,7 @@ def first_asgi_event(app, path: str, headers: dict[str, str]) -> tuple[dict, boo
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        await app.state.monitor_owners.aclose()  # the forwarding client made on this loop
         text = b"".join(chunks).decode()
         return json.loads(text.split("data: ", 1)[1].split("\n\n", 1)[0]), relayed[0]
 

@@ -198,6 +198,13 @@ def _owners(app: Any) -> owner.Owners | None:
     return found if isinstance(found, owner.Owners) else None  # else _IN_PROCESS
 
 
+async def close_forwarding(app: Any) -> None:
+    """At the app's shutdown: this worker's connections to the other workers' monitor sockets."""
+    found = getattr(app.state, "monitor_owners", None)
+    if isinstance(found, owner.Owners):
+        await found.aclose()
+
+
 async def _serving(
     request: Request,
     campaign_id: str,

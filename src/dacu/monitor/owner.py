@@ -153,9 +153,13 @@ class SocketServer:
             logger.addFilter(_QuietOwnerThreads())
         path.unlink(missing_ok=True)  # left by a dead owner
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(str(path))
-        os.chmod(path, 0o600)  # before listen(): until then a connect is refused
-        sock.listen(2048)
+        try:
+            sock.bind(str(path))
+            os.chmod(path, 0o600)  # before listen(): until then a connect is refused
+            sock.listen(2048)
+        except BaseException:
+            sock.close()
+            raise
         # log_config=None keeps the worker's logging; keep-alive longer than the clients' expiry so
         # the server never closes a connection a client is about to reuse
         config = uvicorn.Config(
@@ -191,7 +195,8 @@ class Owners:
         self._app: Any = None
         self._held: dict[str, Ownership] = {}
         self._remote: set[str] = set()  # owned by another process, as far as we know
-        self._clients: dict[str, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+        # pooled connections belong to a loop: one client per campaign and loop
+        self._clients: dict[tuple[str, asyncio.AbstractEventLoop], httpx.AsyncClient] = {}
         self._lock = threading.Lock()
 
     def folder(self, campaign_id: str) -> Path:
@@ -292,13 +297,23 @@ class Owners:
             self._held.clear()
 
     # -- forwarding --------------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the forwarding clients of the running loop: their pooled connections to the
+        owners' sockets (at the app's shutdown, on the loop that served it)."""
+        loop = asyncio.get_running_loop()
+        for key in [k for k in self._clients if k[1] is loop]:
+            await self._clients.pop(key).aclose()
+
     def _client(self, campaign_id: str) -> httpx.AsyncClient:
         """A pooled client to the owner's socket, for the running event loop (a worker has one;
-        test clients may start a loop per request, and pooled connections belong to a loop)."""
+        a test may run several, each closing its clients with `aclose` before it ends)."""
         loop = asyncio.get_running_loop()
-        found = self._clients.get(campaign_id)
-        if found is not None and found[0] is loop:
-            return found[1]
+        found = self._clients.get((campaign_id, loop))
+        if found is not None:
+            return found
+        # clients of a loop closed without `aclose` are unusable (their sockets warn when collected)
+        for key in [k for k in self._clients if k[1].is_closed()]:
+            del self._clients[key]
         transport = httpx.AsyncHTTPTransport(
             uds=str(socket_path(self.folder(campaign_id))),
             limits=httpx.Limits(
@@ -310,7 +325,7 @@ class Owners:
             base_url="http://monitor",
             timeout=httpx.Timeout(120.0, connect=5.0),
         )
-        self._clients[campaign_id] = (loop, client)
+        self._clients[(campaign_id, loop)] = client
         return client
 
     async def forward(

@@ -9,6 +9,7 @@ collector that writes them is `dacu.monitor.collector`.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -34,6 +35,7 @@ class SegmentLog:
         self.fsync = True  # off only where durability is not the point (tests, benchmarks)
         self._file: BinaryIO | None = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self._closer: weakref.finalize | None = None
 
     def segments(self) -> list[Path]:
         return sorted(self.folder.glob("segment-*.arrows"))
@@ -61,19 +63,24 @@ class SegmentLog:
         number = self.number(segments[-1]) + 1 if segments else self._archived() + 1
         path = self.folder / f"segment-{number:06d}.arrows"
         file = open(path, "ab")  # noqa: SIM115 - kept open across appends
-        writer = pa.ipc.new_stream(file, EVENT_SCHEMA)
+        try:
+            writer = pa.ipc.new_stream(file, EVENT_SCHEMA)
+        except BaseException:
+            file.close()
+            raise
+        self._file, self._writer = file, writer
+        # an abandoned log (a crash simulated, a monitor never closed) still closes its file when
+        # collected; every appended batch is already fsync'ed, so nothing is lost by not closing
+        self._closer = weakref.finalize(self, _close_segment, file, writer)
         file.flush()
         os.fsync(file.fileno())
         _fsync_dir(self.folder)
-        self._file, self._writer = file, writer
         return file, writer
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        if self._file is not None:
-            self._file.close()
-        self._writer = self._file = None
+        if self._closer is not None:
+            self._closer()  # runs once: writer then file
+        self._writer = self._file = self._closer = None
 
     def roll(self) -> int:
         """Close the open segment (the next append starts a new one); the number of the last
@@ -124,6 +131,13 @@ class SegmentLog:
             if self.number(path) <= after:
                 continue
             yield from _read_segment(path)
+
+
+def _close_segment(file: BinaryIO, writer: pa.ipc.RecordBatchStreamWriter) -> None:
+    try:
+        writer.close()  # the end-of-stream marker
+    finally:
+        file.close()
 
 
 def _read_segment(path: Path) -> Iterator[pa.Table]:

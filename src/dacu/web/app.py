@@ -7,9 +7,11 @@ access table, sessions, safety middleware, problem errors, static files and plot
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -43,7 +45,8 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
         title="dacu 大促",
         version=__version__,
         description=DESCRIPTION,
-        dependencies=[Depends(enforce_access)],
+        dependencies=[Depends(_closing_form), Depends(enforce_access)],
+        lifespan=_lifespan,
     )
     _state(app, settings, db)
     app.include_router(api.router, responses=problems.PROBLEM_RESPONSES)
@@ -55,6 +58,22 @@ def create_app(settings: Settings | None = None, *, db: MetadataDB | None = None
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _middleware(app, settings, _secret(db))
     return app
+
+
+async def _closing_form(request: Request) -> AsyncIterator[None]:
+    """Close a form's uploaded files after the route (FastAPI closes the forms of Form()
+    parameters, not one read with `request.form()`, as the CSRF check and the uploads do)."""
+    yield
+    await request.close()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    if getattr(app.state, "monitor_owners", None) is not None:  # the monitor routes were used
+        from dacu.monitor.api import close_forwarding
+
+        await close_forwarding(app)
 
 
 def _state(app: FastAPI, settings: Settings, db: MetadataDB) -> None:
