@@ -88,3 +88,15 @@ def test_a_plan_stored_wrong_is_passed_over_by_the_monitor_and_the_page(world: W
     assert body["budget"]["channels"][0]["spend_fen"] == 700  # version 1, not the broken 2
     page = world.session_of("viewer").get(f"/campaigns/{world.campaign_id}")
     assert page.status_code == 200, page.text[:300]
+
+
+def test_schema_3s_distinct_ratios_and_peak_slots_are_checked_at_the_door() -> None:
+    shares = [[1 / 6] * 6] * 24
+    slots = {"day": "2025-11-11", "uv": shares[:23], "orders": shares, "gmv_fen": shares}
+    with pytest.raises(ConfigError, match=r"peak_slots\.uv: List should have at least 24 items"):
+        check_plan({**valid_plan(), "peak_slots": {**slots, "buyers": shares}})
+    distinct = {"minutes": [60], "peak": {"days": [], "uv": {"": ["x"]}, "buyers": {}}}
+    with pytest.raises(
+        ConfigError, match=r"distinct\.peak\.uv\.\.0: Input should be a valid number"
+    ):
+        check_plan({**valid_plan(), "distinct": distinct})

@@ -168,8 +168,7 @@ def intraday_shares(
     weight = n / (n + prior_orders)
 
     def blend(values: np.ndarray) -> dict[str, float]:
-        curve = weight * values / values.sum() + (1 - weight) * default
-        return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
+        return _blended(values, default, weight)
 
     counts = [_by_hour(day, c) for c in ("uv", "buyers") if c in day.columns]
     own = len(counts) == 2 and all(c.sum() > 0 for c in counts)
@@ -209,8 +208,7 @@ def ordinary_intraday(
     weight = n / (n + prior_orders)
 
     def blend(values: np.ndarray) -> dict[str, float]:
-        curve = weight * values / values.sum() + (1 - weight) * default
-        return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
+        return _blended(values, default, weight)
 
     counts = [_by_hour(days, c) for c in ("uv", "buyers") if c in days.columns]
     count = days["day"].nunique() if "day" in days.columns else 1
@@ -241,6 +239,12 @@ def ordinary_days(hourly: pd.DataFrame | None) -> list[date]:
     if days is None or "day" not in days.columns:
         return []
     return sorted({d.date() for d in days["day"]})
+
+
+def _blended(values: np.ndarray, default: np.ndarray, weight: float) -> dict[str, float]:
+    """24 hour shares: `weight` × the shape of `values` + the rest × the `default` curve."""
+    curve = weight * values / values.sum() + (1 - weight) * default
+    return normalise({f"{h:02d}": float(v) for h, v in enumerate(curve)})
 
 
 def _by_hour(day: pd.DataFrame, column: str) -> np.ndarray:
