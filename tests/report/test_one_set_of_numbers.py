@@ -328,6 +328,7 @@ def test_incidents_carry_time_where_cause_loss_and_handling_minutes() -> None:
             "handled_by": "李四",  # who resolved it (王五 only acknowledged)
             "resolved_at": "2026-11-11T21:01+08:00",
             "note": "切换备用支付通道",
+            "source": "监控告警",  # a row of the alert log (not found by the review after the fact)
         }
     ]
     (finding,) = incident_findings(rows)

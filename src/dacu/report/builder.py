@@ -12,12 +12,12 @@ from typing import Any
 from dacu.config import Campaign
 from dacu.plan.schema import Plan
 from dacu.report import sections
+from dacu.report.after_the_fact import after_the_fact_incidents
 from dacu.report.checks import check_findings, checks_table, cross_checks
 from dacu.report.competitors import Competitor
 from dacu.report.findings import derive_findings, findings_section
 from dacu.report.incidents import (
     estimate_losses,
-    fraud_incidents,
     incident_findings,
     incident_rows,
     incidents_section,
@@ -97,9 +97,9 @@ def build_review(
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
     store_facts = read_store(store, campaign) if store else None
     losses = estimate_losses(warehouse, campaign, alerts or [], plan)
-    rings = fraud_incidents(warehouse, campaign) + stock_incidents(
-        warehouse, campaign, facts.sellouts, alerts or []
-    )
+    rings = after_the_fact_incidents(
+        warehouse, campaign, alerts or [], sections.names(campaign)
+    ) + stock_incidents(warehouse, campaign, facts.sellouts, alerts or [])
     if store_facts is not None:
         rings += coupon_abuse_incidents(store_facts.guarded, campaign)
     return assemble(
@@ -127,8 +127,9 @@ def assemble(
 ) -> Review:
     """The sections in the order of a real review, then the findings drawn from them.
     `losses`: estimated loss per alert id (`incidents.estimate_losses`, needs the warehouse);
-    `fraud`: incident rows found off the alert log — rings of linked flagged accounts
-    (`incidents.fraud_incidents`), the stock watch and the coupon store (`watch_incidents`)."""
+    `fraud`: incident rows found off the alert log — payment failures and rings of linked
+    flagged accounts recomputed on the full events (`after_the_fact`), the stock watch and the
+    coupon store (`watch_incidents`)."""
     attainment, bridge = sections.attainment(campaign, plan, facts, store)
     actual = overall_actuals(facts, store, campaign)
     investment = sections.investment(campaign, plan, facts, store)

@@ -11,6 +11,7 @@ from typing import Any
 
 from dacu.money import format_fen, format_pct
 from dacu.report.bridge import Bridge
+from dacu.report.incidents import LIVE
 from dacu.report.model import Finding, Review, Section, Table, tx
 
 FACTOR_ACTION = {
@@ -350,7 +351,7 @@ def lesson_data(review: Review) -> dict[str, Any]:
     ]
     fired: dict[str, int] = {}
     for r in tables["incidents"].rows if "incidents" in tables else []:
-        if not str(r.get("rule", "")).startswith(NOT_ALERTS):
+        if r.get("source", LIVE) == LIVE and not str(r.get("rule", "")).startswith(NOT_ALERTS):
             fired[r["rule"]] = fired.get(r["rule"], 0) + 1
     ids = {f.id for f in review.findings}
     return {

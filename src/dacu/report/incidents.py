@@ -47,7 +47,7 @@ def _moment(text: Any) -> datetime | None:
     return datetime.fromisoformat(str(text)) if text else None
 
 
-def _span(alert: dict, campaign: Campaign) -> tuple[datetime, datetime] | None:
+def alert_span(alert: dict, campaign: Campaign) -> tuple[datetime, datetime] | None:
     opened = _moment(alert.get("opened_at"))
     if opened is None:
         return None
@@ -73,7 +73,7 @@ def estimate_loss(
 ) -> int | None:
     """Paid GMV (fen) missing during the alert's incident (see the module docstring). `rules`:
     the campaign's watched rules by id with the plan (`watched`), for plan-relative alerts."""
-    span = _span(alert, campaign)
+    span = alert_span(alert, campaign)
     dim, _, value = str(alert.get("dimension") or "").partition("=")
     if span is None or (dim and dim not in EVENT_DIMS):
         return None
@@ -104,7 +104,13 @@ def unpaid_loss(wh: Any, start: datetime, end: datetime, dim: str, value: str) -
     if fen.get((False, "order"), 0) <= 0:
         return None
     rate = fen.get((False, "pay"), 0) / fen[(False, "order")]
-    return max(0, round(fen.get((True, "order"), 0) * rate - fen.get((True, "pay"), 0)))
+    return unpaid_shortfall(fen.get((True, "order"), 0), fen.get((True, "pay"), 0), rate)
+
+
+def unpaid_shortfall(placed_fen: int, paid_fen: int, rate: float) -> int:
+    """Paid fen missing from orders placed for `placed_fen` that paid `paid_fen`, had they paid
+    at `rate` (paid / placed fen of a reference): never negative."""
+    return max(0, round(placed_fen * rate - paid_fen))
 
 
 def day_end(moment: datetime, campaign: Campaign) -> datetime:
@@ -320,6 +326,14 @@ NOT_HANDLED: dict[str, Any] = {
 }
 """The handling keys of an incident row that no one acknowledged or resolved (found by the
 review off the alert log: fraud rings, stock stalls, coupon guards)."""
+LIVE = "监控告警"  # the source of a row of the monitor's alert log
+FOUND_IN_REVIEW = "复盘发现，监控未报警"  # a row the review found off the alert log, after the fact
+GUARDED = "券风控已拦截"  # refusals of the coupon store's guards (stopped live, not alerted)
+SOURCE_EN = {
+    LIVE: "alerted live",
+    FOUND_IN_REVIEW: "found in review, not alerted live",
+    GUARDED: "blocked by the coupon guards",
+}
 MONITOR = "monitor"  # the actor of a resolution the monitor made itself (the value cleared)
 AUTO_RESOLVED = "监控自动恢复"
 
@@ -361,6 +375,7 @@ def incident_rows(
                 "cause": _cause(alert, label),
                 "loss_fen": losses.get(alert.get("id")),
                 **handling(alert, campaign),
+                "source": LIVE,
             }
         )
     return rows
@@ -382,15 +397,18 @@ def incidents_section(rows: list[dict[str, Any]], given: bool) -> Section:
             Column("handled_by", tx("处理人", "Handled by")),
             Column("resolved_at", tx("解决时间", "Resolved at")),
             Column("note", tx("处理说明", "Resolution note")),
+            Column("source", tx("来源", "Source")),
         ],
         rows,
     )
     loss = sum(r["loss_fen"] or 0 for r in rows)
     from dacu.money import format_fen
 
+    missed = sum(r.get("source") == FOUND_IN_REVIEW for r in rows)
     headline = tx(
-        f"{len(rows)} 起事件，估计损失 {format_fen(loss)}",
-        f"{len(rows)} incidents, est. loss {format_fen(loss, lang='en')}",
+        f"{len(rows)} 起事件（{missed} 起复盘发现、监控未报警），估计损失 {format_fen(loss)}",
+        f"{len(rows)} incidents ({missed} found in review, not alerted live), "
+        f"est. loss {format_fen(loss, lang='en')}",
     )
     notes = [
         tx(
@@ -398,7 +416,19 @@ def incidents_section(rows: list[dict[str, Any]], given: bool) -> Section:
             "Est. loss: paid GMV the scope should have had during the incident (30 minutes before "
             "the alert to its resolution) at its share of the 3 hours before, minus the actual; "
             "shop-wide alerts at paid GMV per visitor.",
-        )
+        ),
+        tx(
+            "来源「复盘发现，监控未报警」：复盘用全部数据重新计算——各渠道每60分钟拍下付款率对比当日其余时段"
+            "（精确检验，按检验窗口数做 Bonferroni 校正，总显著性 1%），刷单/羊毛党团伙用风控批量评分；"
+            "告警日志已有的同类、同范围、时间重叠的事件不重复列出。支付失败的损失 = 该时段拍下金额 × "
+            "该渠道当日其余时段付款比例 − 实际付款。",
+            "Source 'found in review, not alerted live': recomputed on all the data — each "
+            "channel's pay rate per 60 minutes against the rest of its day (exact test, Bonferroni "
+            "over the windows tested, 1% overall) and the batch fraud scoring for rings; an "
+            "incident the alert log has (same kind and scope, overlapping time) is not listed "
+            "twice. A payment failure's loss = its placed GMV × the channel's paid share over the "
+            "rest of the day − what it paid.",
+        ),
     ]
     if not given:
         notes.append(tx("未提供告警日志（--alerts）", "No alert log given (--alerts)"))
@@ -413,24 +443,37 @@ def incident_findings(rows: list[dict[str, Any]]) -> list[Finding]:
     for i, r in enumerate(rows):
         loss_zh = "—" if r["loss_fen"] is None else format_fen(r["loss_fen"])
         loss_en = "—" if r["loss_fen"] is None else format_fen(r["loss_fen"], lang="en")
+        missed = r.get("source") == FOUND_IN_REVIEW
+        zh, en = (
+            ("【复盘发现，监控未报警】", "[found in review, not alerted live] ")
+            if missed
+            else ("", "")
+        )
         out.append(
             Finding(
                 f"incident-{i + 1}",
                 "bad" if r["severity"] == "red" else "warn",
                 tx(
-                    f"{r['start'][5:16].replace('T', ' ')} {r['rule']}（{r['where']}）：根因 "
+                    f"{zh}{r['start'][5:16].replace('T', ' ')} {r['rule']}（{r['where']}）：根因 "
                     f"{r['cause']}，估计损失 {loss_zh}{handled_text(r, 'zh')}",
-                    f"{r['start'][5:16].replace('T', ' ')} {r['rule']} ({r['where']}): cause "
+                    f"{en}{r['start'][5:16].replace('T', ' ')} {r['rule']} ({r['where']}): cause "
                     f"{r['cause']}, est. loss {loss_en}{handled_text(r, 'en')}",
                 ),
                 f"incidents/incidents: start={r['start']} loss_fen={r['loss_fen']}",
-                tx(
-                    "把该告警的处置写入下次预案，并复核阈值",
-                    "Put this alert's handling into the next runbook and review its threshold",
-                ),
+                MISSED_ACTION if missed else ALERT_ACTION,
             )
         )
     return out
+
+
+ALERT_ACTION = tx(
+    "把该告警的处置写入下次预案，并复核阈值",
+    "Put this alert's handling into the next runbook and review its threshold",
+)
+MISSED_ACTION = tx(
+    "监控当时未报警：为此类事件补充监控规则或调整阈值与窗口，下次实时发现",
+    "The monitor did not alert it live: add a rule for it or adjust its threshold and window",
+)
 
 
 def handled_text(row: dict[str, Any], lang: str) -> str:
@@ -454,47 +497,3 @@ def handled_text(row: dict[str, Any], lang: str) -> str:
     if not parts:
         return ""
     return "；" + "，".join(parts) if zh else "; " + ", ".join(parts)
-
-
-def fraud_incidents(wh: Any, campaign: Campaign) -> list[dict[str, Any]]:
-    """Rings of linked flagged accounts (刷单 / 羊毛党, `dacu.analyze.fraud`) in the campaign
-    window as incident rows: their first order, size, reasons and paid GMV (the loss: fake or
-    abused orders). Each ring of at least 3 accounts is one row."""
-    from dacu.analyze.fraud import FraudConfig, score_events
-
-    scores = score_events(wh, config=FraudConfig.from_campaign(campaign))
-    if len(scores.features) < 2:
-        return []
-    result = scores.result
-    flagged = result.flagged.set_index("user_id")
-    firsts = _first_orders(wh, campaign, [u for g in result.clusters for u in g])
-    rows = []
-    for group in result.clusters:
-        members = [u for u in group if u in flagged.index]
-        if len(members) < 3:
-            continue
-        started = min((firsts[u] for u in members if u in firsts), default=None)
-        reasons = flagged.loc[members, "reasons_zh"].value_counts().index[0]
-        rows.append(
-            {
-                "start": started.astimezone(campaign.tz).isoformat(timespec="minutes")
-                if started
-                else None,
-                "rule": f"风控：关联账号团伙（{len(members)} 个账号）",
-                "where": "全店",
-                "severity": "red",
-                "cause": reasons,
-                "loss_fen": int(flagged.loc[members, "paid_fen"].fillna(0).sum()),
-                **NOT_HANDLED,
-            }
-        )
-    return rows
-
-
-def _first_orders(wh: Any, campaign: Campaign, users: list[str]) -> dict[str, datetime]:
-    if not users:
-        return {}
-    ev = window(wh.events(), campaign.start, campaign.end)
-    orders = ev.filter((ev.event == "order") & ev.user_id.isin(users))
-    rows = wh.to_arrow(orders.group_by("user_id").agg(first=orders.ts.min())).to_pylist()
-    return {r["user_id"]: r["first"] for r in rows}

@@ -24,7 +24,7 @@ from typing import Any
 
 from dacu.config import Campaign
 from dacu.metrics.kpi import window
-from dacu.report.incidents import NOT_HANDLED, day_end, sku_loss
+from dacu.report.incidents import FOUND_IN_REVIEW, GUARDED, NOT_HANDLED, day_end, sku_loss
 
 STALL_BEFORE, STALL_HOURS, STALL_EXPECTED = 3, 6, 6.0
 SAME_INCIDENT = timedelta(hours=2)
@@ -48,6 +48,7 @@ def _row(
         "cause": cause,
         "loss_fen": loss,
         **NOT_HANDLED,
+        "source": FOUND_IN_REVIEW,
     }
 
 
@@ -130,5 +131,6 @@ def coupon_abuse_incidents(entries: list[Any], campaign: Campaign) -> list[dict[
         first = datetime.fromtimestamp(min(e.ts_ms for e in hits) / 1000, campaign.tz)
         accounts = len({e.customer for e in hits if e.customer})
         cause = f"风控拦截 {len(hits)} 次（{accounts} 个账号）：羊毛党/券机器人"
-        rows.append(_row(first, "券风控：羊毛党拦截", f"券={template}", cause, 0, campaign))
+        row = _row(first, "券风控：羊毛党拦截", f"券={template}", cause, 0, campaign)
+        rows.append({**row, "source": GUARDED})
     return rows

@@ -12,6 +12,7 @@ from pptx.util import Inches, Pt
 
 from dacu.report.actions import action_plan
 from dacu.report.format import fen_short, messages
+from dacu.report.incidents import SOURCE_EN
 from dacu.report.model import Chart, Review, Section, Table, tx
 from dacu.report.pptx.charts import add_chart, chart_notes
 from dacu.report.pptx.deck import (
@@ -128,6 +129,9 @@ def _incident_slides(deck: Deck, table: Table) -> None:
             facts.append(("处理人", "Handled by", f"{who}（{at}）" if zh else f"{who} ({at})"))
         if row.get("note"):
             facts.append(("处理说明", "Note", str(row["note"])))
+        if row.get("source"):
+            source = str(row["source"])
+            facts.append(("来源", "Source", source if zh else SOURCE_EN.get(source, source)))
         lines = [f"{zh_ if zh else en}：{value}" for zh_, en, value in facts]
         slide = deck.slide(title, [title, *lines])
         body(slide, lines, (LEFT, TOP, BODY_W, int(BOTTOM - TOP)), size=20)
