@@ -222,7 +222,7 @@ def test_the_review_finds_what_the_monitor_missed_at_a_third_of_the_shop(tmp_pat
     assert row["rule"] == f"风控：刷单团伙（{len(ring['user_ids'])} 个账号）"
     start = datetime.fromisoformat(row["start"])
     assert datetime.fromisoformat(ring["start"]) <= start < datetime.fromisoformat(ring["end"])
-    assert any(f["text"]["zh"].startswith("【复盘发现，监控未报警】") for f in review["findings"])
+    assert any(f["text"]["zh"].startswith("【复盘发现，无对应告警】") for f in review["findings"])
     assert FOUND_IN_REVIEW in written["review.html"].read_text(encoding="utf-8")
     # the coupon bot the monitor alerted live is not listed a second time as a ring
     assert not [r for r in rows if r["source"] == FOUND_IN_REVIEW and "羊毛党" in r["rule"]]

@@ -301,23 +301,23 @@ def test_every_output_marks_an_incident_the_monitor_missed(tmp_path: Path) -> No
         "2026-11-11T20:00+08:00",
         "渠道=search_ads",  # the campaign names no channels: the id
         55_000,
-        "复盘发现，监控未报警",
+        "复盘发现，无对应告警",
     )
     (finding,) = [f for f in review["findings"] if "渠道支付失败" in f["text"]["zh"]]
-    assert finding["text"]["zh"].startswith("【复盘发现，监控未报警】11-11 20:00")
+    assert finding["text"]["zh"].startswith("【复盘发现，无对应告警】11-11 20:00")
     assert "¥550.00" in finding["text"]["zh"] and "监控当时未报警" in finding["action"]["zh"]
     incidents = next(s for s in review["sections"] if s["id"] == "incidents")
-    assert "1 起复盘发现、监控未报警" in incidents["headline"]["zh"]
+    assert "1 起复盘发现、无对应告警" in incidents["headline"]["zh"]
     book = openpyxl.load_workbook(tmp_path / "out" / "review.xlsx")
     cells = [c.value for sheet in book for line in sheet.iter_rows() for c in line]
-    assert "来源" in cells and "复盘发现，监控未报警" in cells and 550 in cells
+    assert "来源" in cells and "复盘发现，无对应告警" in cells and 550 in cells
     deck = Presentation(str(tmp_path / "out" / "review.pptx"))
     slides = [
         "\n".join(sh.text_frame.text for sh in s.shapes if sh.has_text_frame) for s in deck.slides
     ]
-    assert any("渠道支付失败" in t and "来源：复盘发现，监控未报警" in t for t in slides)
+    assert any("渠道支付失败" in t and "来源：复盘发现，无对应告警" in t for t in slides)
     html = (tmp_path / "out" / "review.html").read_text(encoding="utf-8")
-    assert "复盘发现，监控未报警" in html and "复盘：渠道支付失败" in html
+    assert "复盘发现，无对应告警" in html and "复盘：渠道支付失败" in html
 
 
 @pytest.mark.slow

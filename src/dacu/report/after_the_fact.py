@@ -2,7 +2,9 @@
 the monitor's alert log: what the monitor could not be sure of within its live window (99 %
 within 30 minutes) may be plain with the whole day in hand. A row found here that the alert log
 already has (same kind, same channel / SKU, overlapping time) is not listed twice; the others
-are marked `FOUND_IN_REVIEW` (复盘发现，监控未报警): the operator learns what the monitor missed.
+are marked `FOUND_IN_REVIEW` (复盘发现，无对应告警): the operator learns what the monitor missed
+— on the days it watched; the review cannot tell those from days it did not run (the demo replays
+only the peak day), so the mark says "no matching alert", not "missed".
 
 - 支付失败 (payment failure): per channel and campaign day, the orders placed in 30-minute buckets
   (orders older than the monitor's `pay_grace` at the end of the data, so each had its chance

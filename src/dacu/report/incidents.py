@@ -327,11 +327,11 @@ NOT_HANDLED: dict[str, Any] = {
 """The handling keys of an incident row that no one acknowledged or resolved (found by the
 review off the alert log: fraud rings, stock stalls, coupon guards)."""
 LIVE = "监控告警"  # the source of a row of the monitor's alert log
-FOUND_IN_REVIEW = "复盘发现，监控未报警"  # a row the review found off the alert log, after the fact
+FOUND_IN_REVIEW = "复盘发现，无对应告警"  # a row the review found off the alert log, after the fact
 GUARDED = "券风控已拦截"  # refusals of the coupon store's guards (stopped live, not alerted)
 SOURCE_EN = {
     LIVE: "alerted live",
-    FOUND_IN_REVIEW: "found in review, not alerted live",
+    FOUND_IN_REVIEW: "found in review, no matching alert",
     GUARDED: "blocked by the coupon guards",
 }
 MONITOR = "monitor"  # the actor of a resolution the monitor made itself (the value cleared)
@@ -406,8 +406,8 @@ def incidents_section(rows: list[dict[str, Any]], given: bool) -> Section:
 
     missed = sum(r.get("source") == FOUND_IN_REVIEW for r in rows)
     headline = tx(
-        f"{len(rows)} 起事件（{missed} 起复盘发现、监控未报警），估计损失 {format_fen(loss)}",
-        f"{len(rows)} incidents ({missed} found in review, not alerted live), "
+        f"{len(rows)} 起事件（{missed} 起复盘发现、无对应告警），估计损失 {format_fen(loss)}",
+        f"{len(rows)} incidents ({missed} found in review, no matching alert), "
         f"est. loss {format_fen(loss, lang='en')}",
     )
     notes = [
@@ -418,11 +418,11 @@ def incidents_section(rows: list[dict[str, Any]], given: bool) -> Section:
             "shop-wide alerts at paid GMV per visitor.",
         ),
         tx(
-            "来源「复盘发现，监控未报警」：复盘用全部数据重新计算——各渠道每60分钟拍下付款率对比当日其余时段"
+            "来源「复盘发现，无对应告警」：复盘用全部数据重新计算——各渠道每60分钟拍下付款率对比当日其余时段"
             "（精确检验，按检验窗口数做 Bonferroni 校正，总显著性 1%），刷单/羊毛党团伙用风控批量评分；"
             "告警日志已有的同类、同范围、时间重叠的事件不重复列出。支付失败的损失 = 该时段拍下金额 × "
             "该渠道当日其余时段付款比例 − 实际付款。",
-            "Source 'found in review, not alerted live': recomputed on all the data — each "
+            "Source 'found in review, no matching alert': recomputed on all the data — each "
             "channel's pay rate per 60 minutes against the rest of its day (exact test, Bonferroni "
             "over the windows tested, 1% overall) and the batch fraud scoring for rings; an "
             "incident the alert log has (same kind and scope, overlapping time) is not listed "
@@ -445,7 +445,7 @@ def incident_findings(rows: list[dict[str, Any]]) -> list[Finding]:
         loss_en = "—" if r["loss_fen"] is None else format_fen(r["loss_fen"], lang="en")
         missed = r.get("source") == FOUND_IN_REVIEW
         zh, en = (
-            ("【复盘发现，监控未报警】", "[found in review, not alerted live] ")
+            ("【复盘发现，无对应告警】", "[found in review, no matching alert] ")
             if missed
             else ("", "")
         )
