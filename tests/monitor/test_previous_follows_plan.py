@@ -92,3 +92,66 @@ def test_a_rise_the_plan_expects_does_not_make_a_steady_window_a_drop(tmp_path: 
         assert [a for a in monitor.alert_log.recent("shift-test") if a["rule_id"] == "drop"] == []
     finally:
         monitor.close()
+
+
+CVR_CAMPAIGN = CAMPAIGN.replace(
+    "id: drop, name: 订单低于上一窗口40%, metric: orders",
+    "id: drop, name: 渠道转化率骤降, metric: cvr, by: channel",
+)
+
+
+def rush(tmp_path: Path, plan: dict | None) -> list[str]:
+    """09:00–10:00: 400 visitors on 私域 of whom 80 pay; 10:00–10:30 the rush: 800 visitors come
+    at once and 10 have paid so far (1.25% against 20%)."""
+    start = DAY + timedelta(hours=9)
+    events = []
+    for i in range(1200):
+        minute = i * 60 / 400 if i < 400 else 60 + (i - 400) * 30 / 800
+        ts = (start + timedelta(minutes=minute, seconds=5)).isoformat()
+        base = {"user_id": f"u{i}", "channel": "private", "ts": ts}
+        events.append({**base, "event_id": f"v{i}", "event": "pv"})
+        if (i < 400 and i % 5 == 0) or (i >= 400 and i % 80 == 0):
+            events.append(
+                {
+                    **base,
+                    "event_id": f"p{i}",
+                    "event": "pay",
+                    "order_id": f"O{i}",
+                    "amount_fen": 10_000,
+                }
+            )
+    late = (DAY + timedelta(hours=11)).isoformat()
+    events.append({"event_id": "end", "ts": late, "user_id": "z", "event": "pv"})
+    monitor = LiveMonitor(
+        parse_campaign(CVR_CAMPAIGN),
+        tmp_path,
+        plan=parse_plan(plan) if plan else None,
+        detectors=False,
+        step=timedelta(minutes=10),
+    )
+    try:
+        monitor.collector.accept(events)
+        return [
+            a["opened_at"] for a in monitor.alert_log.recent("shift-test") if a["rule_id"] == "drop"
+        ]
+    finally:
+        monitor.close()
+
+
+def test_across_a_rush_the_plan_expects_the_window_before_is_no_reference(tmp_path: Path) -> None:
+    # the plan: 私域 brings 4× the visitors at 10:00 at the same CVR (its shop-wide shape cannot
+    # say that the rush's buyers pay over the next half hour): the window before is another regime
+    hours = [
+        {
+            "hour": f"2026-11-11T{h}:00",
+            "channel": "private",
+            "uv": uv,
+            "buyers": uv // 5,
+            "orders": uv // 5,
+        }
+        for h, uv in (("09", 400), ("10", 1600))
+    ]
+    assert rush(tmp_path / "plan", {"campaign_id": "shift-test", "hourly": hours}) == []
+    # without a plan 10 of 800 against 40 of 200 is a drop to 6% (p < 10⁻¹⁰): red by 10:30
+    # (and 10:10, when 09:40–10:10 holds a third of the rush at 7.5% against 20%)
+    assert rush(tmp_path / "none", None) != []

@@ -82,14 +82,16 @@ class RuleEngine:
         for rule in self.rules:
             if not self._due(rule, now):
                 continue
-            for key, (value, reference, *chance) in read(rule, now).items():
+            readings = read(rule, now)
+            for key, (value, reference, *chance) in readings.items():
                 state = self.states.setdefault((rule.id, key), AlertState(rule.id, key))
                 state.last_value, state.last_reference = value, reference
                 breached = rule.breached(value, reference)
                 # evidence opens an alert; only a value back past the threshold closes it (a few
                 # orders in a window are rarely "significant", and an incident is not over then)
                 bad = breached and (
-                    state.fired_at is not None or rule.significant(chance[0] if chance else None)
+                    state.fired_at is not None
+                    or rule.significant(chance[0] if chance else None, len(readings))
                 )
                 change = self._step(rule, state, now, bad)
                 if change is not None:

@@ -94,7 +94,7 @@ class LiveRisk:
         self._cut: datetime | None = None  # the events before it are dropped (HISTORY_DAYS)
         self.latest: datetime | None = None
         self.scored_hour: datetime | None = None
-        self.flagged: dict[str, set[str]] = {}  # accounts already alerted, per kind
+        self.flagged: dict[str, set[str]] = {}  # accounts flagged (alerted or queued), per kind
         self.judged: set[tuple[int, str]] = set()
         self.coupon_counts: dict[tuple[int, str], tuple[int, int]] = {}
         self.posts = 0
@@ -220,12 +220,13 @@ class LiveRisk:
             return []  # no alert can be new: the isolation forest is not run
         result = scores.result
         alerts = fraud_kind_alerts(result, self.flash_skus, hour, tz=self.campaign.tz)
-        fresh = []  # an alert again only when a kind has accounts it did not have before
-        for alert, users in zip(alerts, _users_by_kind(result, self.flash_skus), strict=True):
-            known = self.flagged.setdefault(alert["dimension"], set())
-            if users - known:
-                known |= users
-                fresh.append(alert)
+        seen = _users_by_kind(result, self.flash_skus)
+        # an alert again only when a kind has accounts not seen before (alerted or in the queue)
+        fresh = [
+            a for a in alerts if seen[a["dimension"]] - self.flagged.get(a["dimension"], set())
+        ]
+        for dimension, users in seen.items():
+            self.flagged.setdefault(dimension, set()).update(users)
         return fresh
 
     def _all_alerted(self, candidates: Any) -> bool:
