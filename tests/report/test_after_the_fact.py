@@ -31,6 +31,7 @@ from dacu.events import EVENT_SCHEMA
 from dacu.report.after_the_fact import (
     Cell,
     Ring,
+    alerted_ring_losses,
     find_pay_failures,
     merge_rings,
     pay_cells,
@@ -275,6 +276,8 @@ def test_a_brushing_ring_is_found_on_the_full_events_with_its_sku() -> None:
     }
     assert ring_rows([found], [live], CAMPAIGN) == []
     assert len(ring_rows([found], [{**live, "dimension": "kind=scalpers"}], CAMPAIGN)) == 1
+    # and the live alert's row carries the ring's loss, 12 × ¥88, in place of the ring's own
+    assert alerted_ring_losses([found], [{**live, "id": 7}], CAMPAIGN) == {7: 105_600}
 
 
 def test_every_output_marks_an_incident_the_monitor_missed(tmp_path: Path) -> None:

@@ -214,6 +214,26 @@ def pay_cells(wh: Any, campaign: Campaign, grace: timedelta) -> Cells:
     return out
 
 
+def covering(
+    alerts: list[dict[str, Any]],
+    campaign: Campaign,
+    metrics: tuple[str, ...],
+    dimension: str,
+    start: datetime,
+    end: datetime,
+) -> dict[str, Any] | None:
+    """The alert of the log of one of `metrics` on `dimension` over [start, end) — on that
+    dimension, or shop-wide naming it as the root cause (a fraud alert of the older form,
+    without a kind, covers every kind) — if there is one."""
+    for alert in alerts:
+        span = alert_span(alert, campaign)
+        if alert.get("metric") not in metrics or span is None:
+            continue
+        if _covers(alert, dimension) and span[0] < end and start < span[1]:
+            return alert
+    return None
+
+
 def alerted(
     alerts: list[dict[str, Any]],
     campaign: Campaign,
@@ -222,16 +242,8 @@ def alerted(
     start: datetime,
     end: datetime,
 ) -> bool:
-    """Has the alert log an alert of one of `metrics` on `dimension` over [start, end) — on
-    that dimension, or shop-wide naming it as the root cause (a fraud alert of the older form,
-    without a kind, covers every kind)?"""
-    for alert in alerts:
-        span = alert_span(alert, campaign)
-        if alert.get("metric") not in metrics or span is None:
-            continue
-        if _covers(alert, dimension) and span[0] < end and start < span[1]:
-            return True
-    return False
+    """Does an alert of the log cover it (`covering`)?"""
+    return covering(alerts, campaign, metrics, dimension, start, end) is not None
 
 
 def _covers(alert: dict[str, Any], dimension: str) -> bool:
@@ -406,13 +418,36 @@ def ring_rows(
     return rows
 
 
+def alerted_ring_losses(
+    rings: list[Ring], alerts: list[dict[str, Any]], campaign: Campaign
+) -> dict[Any, int]:
+    """{alert id: paid GMV of the rings it covers}: a live fraud alert's loss is what its ring
+    paid, as the ring's own row would have said (the alert itself carries no amount)."""
+    out: dict[Any, int] = {}
+    for r in rings:
+        end = max(r.end, r.start + timedelta(minutes=1))
+        alert = covering(alerts, campaign, ("flagged_customers",), f"kind={r.kind}", r.start, end)
+        if alert is not None:
+            out[alert.get("id")] = out.get(alert.get("id"), 0) + r.paid_fen
+    return out
+
+
+@dataclass(frozen=True)
+class AfterTheFact:
+    rows: list[dict[str, Any]]  # incidents the alert log lacks
+    losses: dict[Any, int]  # alert id → loss, for live fraud alerts (their rings' paid GMV)
+
+
 def after_the_fact_incidents(
     wh: Any, campaign: Campaign, alerts: list[dict[str, Any]], names: dict[str, str]
-) -> list[dict[str, Any]]:
-    """Payment failures and abuse rings found on the full events, not in the alert log."""
+) -> AfterTheFact:
+    """Payment failures and abuse rings found on the full events, not in the alert log, and the
+    losses of the live fraud alerts that cover a ring."""
     from dacu.monitor.settings import pay_grace
 
     failures = find_pay_failures(pay_cells(wh, campaign, pay_grace(campaign)), campaign.tz)
-    return pay_failure_rows(failures, alerts, campaign, names) + ring_rows(
-        fraud_rings(wh, campaign), alerts, campaign
+    rings = fraud_rings(wh, campaign)
+    return AfterTheFact(
+        pay_failure_rows(failures, alerts, campaign, names) + ring_rows(rings, alerts, campaign),
+        alerted_ring_losses(rings, alerts, campaign),
     )

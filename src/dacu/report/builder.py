@@ -97,9 +97,9 @@ def build_review(
     facts = read_facts(warehouse, campaign, with_journeys=with_attribution)
     store_facts = read_store(store, campaign) if store else None
     losses = estimate_losses(warehouse, campaign, alerts or [], plan)
-    rings = after_the_fact_incidents(
-        warehouse, campaign, alerts or [], sections.names(campaign)
-    ) + stock_incidents(warehouse, campaign, facts.sellouts, alerts or [])
+    found = after_the_fact_incidents(warehouse, campaign, alerts or [], sections.names(campaign))
+    losses |= {k: v for k, v in found.losses.items() if losses.get(k) is None}
+    rings = found.rows + stock_incidents(warehouse, campaign, facts.sellouts, alerts or [])
     if store_facts is not None:
         rings += coupon_abuse_incidents(store_facts.guarded, campaign)
     return assemble(
