@@ -40,11 +40,10 @@ from dacu.metrics.kpi import window
 from dacu.monitor.detectors import rate_tail_p
 from dacu.monitor.messages import cell
 from dacu.report.incidents import (
-    FOUND_IN_REVIEW,
-    NOT_HANDLED,
     alert_span,
     unpaid_shortfall,
 )
+from dacu.report.watch_incidents import _row
 
 BUCKET = timedelta(minutes=30)
 WINDOW_BUCKETS = 2  # a tested window: 60 minutes
@@ -286,21 +285,6 @@ def pay_failure_rows(
 
 def _share(c: Cell) -> str:
     return f"{c.paid / c.orders:.0%}" if c.orders else "—"
-
-
-def _row(
-    start: datetime, rule: str, where: str, cause: str, loss: int | None, campaign: Campaign
-) -> dict[str, Any]:
-    return {
-        "start": start.astimezone(campaign.tz).isoformat(timespec="minutes"),
-        "rule": rule,
-        "where": where,
-        "severity": "red",
-        "cause": cause,
-        "loss_fen": loss,
-        **NOT_HANDLED,
-        "source": FOUND_IN_REVIEW,
-    }
 
 
 @dataclass(frozen=True)
