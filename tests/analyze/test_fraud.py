@@ -95,9 +95,9 @@ def test_rules_flag_the_bots_with_readable_reasons():
     result = score_customers(f, links=links)
     s = result.scores.set_index("user_id")
     assert set(result.flagged.user_id) == {"b0", "b1", "b2"}
-    # no_browse 2 + instant_account 2 (the log starts 7 days earlier) + fast_pay 1
+    # no_browse 2 + instant_account 1 (the log starts 7 days earlier) + fast_pay 1
     # (+ anomaly 0/1); never_cart needs views, basket peers 3 < 5 and cluster 3 < 5 do not count
-    assert 5 <= s.loc["b0", "points"] <= 6
+    assert 4 <= s.loc["b0", "points"] <= 5
     assert "下单前无浏览" in s.loc["b0", "reasons_zh"] and "秒付" in s.loc["b0", "reasons_zh"]
     assert "orders but never browsed" in s.loc["b0", "reasons_en"]
     assert s.loc["g1", "points"] <= 1 and not s.loc["g1", "flagged"]
@@ -271,3 +271,50 @@ def test_flagged_devices_lists_subjects_shared_by_flagged_accounts():
     assert flagged_devices(result, links) == [
         {"subject": "device:farm", "accounts": 2, "customers": ["b0", "b1"]}
     ]
+
+
+def _crowd() -> list[tuple]:
+    """A peak hour: 200 accounts buy the bestseller SKU-A, spread evenly over 4 regions × 2
+    device types (25 to a cell); 8 accounts of 福建 on pc buy SKU-B, which 2 others buy too."""
+    regions, devices = ("广东", "江苏", "浙江", "山东"), ("ios", "android")
+    rows = []
+    for k in range(200):
+        r, d = regions[k % 4], devices[k // 4 % 2]
+        rows.append((f"a{k}", f"sa{k}", "order", 10 * k, "SKU-A", 5900, f"oa{k}", "", r, d))
+    for k in range(10):
+        r, d = ("福建", "pc") if k < 8 else ("广东", "ios")
+        rows.append((f"r{k}", f"sr{k}", "order", 60 * k, "SKU-B", 19900, f"or{k}", "", r, d))
+    return rows
+
+
+def _crowd_events() -> ibis.Table:
+    rows = _crowd()
+    table = _ev([r[:9] for r in rows]).to_pyarrow()
+    return ibis.memtable(table.set_column(9, "device", pa.array([r[9] for r in rows])))
+
+
+def test_a_shared_basket_counts_only_beyond_chance():
+    """25 accounts sharing a bestseller's basket in a peak hour is chance (25 expected); 8 of
+    10 SKU-B buyers in one province on one device type is not (0.38 expected)."""
+    import math
+
+    from dacu.analyze.fraud import Thresholds
+    from dacu.analyze.fraud.score import unusual_links
+
+    f = customer_features(_crowd_events()).to_pandas().set_index("user_id")
+    assert f.loc["a0", "basket_peers"] == 25
+    # SKU-A's 200 buyers × the share of a0's cell (广东/ios: 25 of SKU-A, 2 of SKU-B) in 210
+    assert f.loc["a0", "basket_expected"] == pytest.approx(200 * 27 / 210)
+    expected = 10 * 8 / 210  # SKU-B's 10 buyers × the share of 福建/pc in the hour's 210 orders
+    assert f.loc["r0", "basket_peers"] == 8
+    assert f.loc["r0", "basket_expected"] == pytest.approx(expected)
+    assert f.loc["r0", "baskets"] == 8 + 2  # SKU-A's 8 cells, SKU-B's 2
+    # P(Poisson(0.38) ≥ 8) by the series, against 1% shared by the 10 baskets
+    p = 1 - sum(math.exp(-expected) * expected**k / math.factorial(k) for k in range(8))
+    assert p < 0.01 / 10
+    scored = score_customers(f.reset_index()).scores.set_index("user_id")
+    assert "同款同价同时段多账户" in scored.loc["r0", "reasons_zh"]
+    assert "同款同价同时段多账户" not in scored.loc["a0", "reasons_zh"]
+    assert "同款同价同时段多账户" not in scored.loc["r9", "reasons_zh"]  # SKU-B, another cell
+    links = unusual_links(basket_links(_crowd_events()).to_pyarrow(), Thresholds())
+    assert sorted(user for user, _ in links) == [f"r{k}" for k in range(8)]

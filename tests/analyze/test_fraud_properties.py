@@ -134,7 +134,8 @@ def test_compiled_features_equal_the_expressions(compiled, rows, a, b):
     want = customer_features(table, start=start, end=end, exclude_skus=["B"]).to_pandas()
     pd.testing.assert_frame_equal(frame, want)
     want_links = basket_links(table, start=start, end=end, exclude_skus=["B"]).to_pyarrow()
-    assert sorted(links) == sorted(zip(*want_links.to_pydict().values(), strict=True))
+    rows_of = lambda t: sorted(zip(*t.to_pydict().values(), strict=True))  # noqa: E731
+    assert rows_of(links) == rows_of(want_links)
 
 
 features_row = st.fixed_dictionaries(

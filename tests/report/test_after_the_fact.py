@@ -202,14 +202,38 @@ def test_clusters_of_one_ring_are_merged_by_kind_and_sku() -> None:
     assert (rings[0].start, rings[0].end) == (at(10, day=1), at(13, day=1))
 
 
+def test_a_flagged_account_outside_the_clusters_joins_its_ring_and_makes_none() -> None:
+    """A ring spread over the day shares a basket beyond chance with only some of its accounts:
+    the flagged accounts of its kind and SKU within a day join it; alone they are no ring."""
+    rings = merge_rings(
+        [ring(at(10, day=1), "SKU-X", ("a", "b", "c"))],
+        joining=[
+            ring(at(15, day=1), "SKU-X", ("d",)),  # the same day: joins
+            ring(at(8, day=1), "SKU-X", ("e",)),  # before the ring's first order: joins
+            ring(at(15, day=1), "SKU-Y", ("f",)),  # another SKU
+            ring(at(15, day=1), "SKU-X", ("g",), kind="scalpers"),  # another kind
+            ring(at(16, day=1), "SKU-X", ("i",), kind="other"),  # no kind of its own: joins
+            ring(at(10, day=5), "SKU-X", ("h",)),  # four days later
+        ],
+    )
+    assert [(r.sku, r.accounts, r.paid_fen) for r in rings] == [
+        ("SKU-X", ("a", "b", "c", "d", "e", "i"), 4_000)
+    ]
+    assert (rings[0].start, rings[0].end) == (at(8, day=1), at(18, day=1))
+    assert merge_rings([], joining=[ring(at(10, day=1), "SKU-X", ("d",))]) == []
+
+
 def _brushing_shop() -> pa.Table:
     """Six accounts of one ring (福建, android) each order SKU-R (¥88) twice within 10:00–11:00
-    on 11-01 after a single view, paying within 5 seconds; fifteen customers browse, cart and
-    buy a SKU of their own, paying minutes later."""
+    on 11-01 after a single view, paying within 5 seconds; sixty customers of other provinces
+    browse, cart and buy a SKU of their own, paying minutes later (so that six of one province
+    and phone type sharing a basket is beyond chance: 1.0 expected, P(≥ 6) = 0.06%)."""
     rows: list[dict] = []
     t0 = at(10, day=1)
 
-    def event(user: str, kind: str, when: datetime, sku: str, order: str | None = None) -> None:
+    def event(
+        user: str, kind: str, when: datetime, sku: str, order: str | None = None, k: int = -1
+    ) -> None:
         rows.append(
             {
                 "event_id": f"{user}-{kind}-{len(rows)}",
@@ -222,8 +246,8 @@ def _brushing_shop() -> pa.Table:
                 "quantity": 1,
                 "amount_fen": 8_800 if kind in ("order", "pay") else None,
                 "order_id": order,
-                "device": "android",
-                "region": "福建",
+                "device": "android" if k < 0 else ("ios", "pc")[k % 2],
+                "region": "福建" if k < 0 else ("广东", "江苏", "浙江")[k % 3],
             }
         )
 
@@ -233,11 +257,11 @@ def _brushing_shop() -> pa.Table:
             event(f"r{k}", "pv", when, "SKU-R")
             event(f"r{k}", "order", when + timedelta(seconds=10), "SKU-R", f"or{k}{n}")
             event(f"r{k}", "pay", when + timedelta(seconds=15), "SKU-R", f"or{k}{n}")
-    for k in range(15):
-        when, sku = t0 + timedelta(minutes=17 * k), f"SKU-{k}"
+    for k in range(60):
+        when, sku = t0 + timedelta(minutes=13 * k), f"SKU-{k}"
         for kind, minutes in (("pv", 0), ("cart", 2), ("order", 4), ("pay", 9)):
             order = f"oc{k}" if kind in ("order", "pay") else None
-            event(f"c{k}", kind, when + timedelta(minutes=minutes), sku, order)
+            event(f"c{k}", kind, when + timedelta(minutes=minutes), sku, order, k)
     return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
 
 

@@ -21,7 +21,10 @@ only the peak day), so the mark says "no matching alert", not "missed".
   the pipeline of `dacu analyze fraud score`) over the campaign window; linked clusters of at
   least RING_MIN flagged accounts, named by their abuse kind (`monitor.risk_alerts.fraud_kind`,
   the live fraud watch's classes) and, when every account bought the same one SKU, that SKU;
-  clusters of one kind and SKU within a day of each other are one ring. Estimated loss: the
+  clusters of one kind and SKU within a day of each other are one ring, and a flagged account
+  of one SKU outside any cluster joins the ring of its kind (any, when it has none of its own)
+  and SKU within a day (a ring spread over hours shares a basket, beyond chance, with only some
+  of its accounts; an account of it that ordered once shows no kind). Estimated loss: the
   ring's paid GMV (fake or abused orders). A live fraud alert of that kind overlapping the
   ring's orders is the same incident.
 
@@ -31,7 +34,8 @@ Pure computation apart from `pay_cells`, `fraud_rings` (warehouse queries) and t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -312,10 +316,16 @@ def fraud_rings(wh: Any, campaign: Campaign) -> list[Ring]:
     flagged = result.flagged.set_index("user_id", drop=False)
     members = [[u for u in g if u in flagged.index] for g in result.clusters]
     members = [m for m in members if len(m) >= RING_MIN]
-    spans = _order_spans(wh, campaign, [u for m in members for u in m])
-    return merge_rings(
+    linked = {u for m in members for u in m}
+    # flagged accounts of one SKU outside the clusters: a ring spread over hours shares a basket
+    # with only some of its accounts, the rest join the ring they did what it did with
+    loners = [u for u in flagged.index if u not in linked and flagged.at[u, "distinct_skus"] == 1]
+    spans = _order_spans(wh, campaign, [*linked, *loners])
+    rings = merge_rings(
         [_ring(flagged.loc[m], spans, config.flash_skus, campaign) for m in members if m]
     )
+    alone = [_ring(flagged.loc[[u]], spans, config.flash_skus, campaign) for u in loners]
+    return merge_rings(rings, joining=alone)
 
 
 def _ring(
@@ -339,34 +349,49 @@ def _ring(
     )
 
 
-def merge_rings(rings: list[Ring]) -> list[Ring]:
-    """Rings of the same kind and SKU whose orders overlap or fall on the same day are one."""
+def merge_rings(rings: list[Ring], *, joining: Sequence[Ring] = ()) -> list[Ring]:
+    """Rings of the same kind and SKU whose orders overlap or fall on the same day are one; each
+    of `joining` (single accounts) is added to such a ring, and dropped when there is none."""
     out: list[Ring] = []
     for r in sorted(rings, key=lambda r: r.start):
-        same = next(
-            (
-                i
-                for i, o in enumerate(out)
-                if r.sku is not None
-                and (o.kind, o.sku) == (r.kind, r.sku)
-                and r.start <= o.end + timedelta(hours=24)
-            ),
-            None,
-        )
+        same = _same_ring(out, r)
         if same is None:
             out.append(r)
             continue
-        o = out[same]
-        out[same] = Ring(
-            o.kind,
-            o.sku,
-            tuple(sorted(o.accounts + r.accounts)),
-            min(o.start, r.start),
-            max(o.end, r.end),
-            o.reasons,
-            o.paid_fen + r.paid_fen,
-        )
+        out[same] = _merged(out[same], r)
+    for r in joining:  # an account with no kind of its own ("other") takes its ring's
+        same = _same_ring(out, r if r.kind != "other" else replace(r, kind=""))
+        if same is not None:
+            out[same] = _merged(out[same], r)
     return out
+
+
+def _same_ring(rings: list[Ring], r: Ring) -> int | None:
+    """The index of the ring of `r`'s kind and SKU whose orders are within a day of `r`'s."""
+    return next(
+        (
+            i
+            for i, o in enumerate(rings)
+            if r.sku is not None
+            and o.sku == r.sku
+            and r.kind in (o.kind, "")
+            and r.start <= o.end + timedelta(hours=24)
+            and o.start <= r.end + timedelta(hours=24)
+        ),
+        None,
+    )
+
+
+def _merged(o: Ring, r: Ring) -> Ring:
+    return Ring(
+        o.kind,
+        o.sku,
+        tuple(sorted(o.accounts + r.accounts)),
+        min(o.start, r.start),
+        max(o.end, r.end),
+        o.reasons,
+        o.paid_fen + r.paid_fen,
+    )
 
 
 def _order_spans(

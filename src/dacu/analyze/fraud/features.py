@@ -49,6 +49,8 @@ FEATURE_COLUMNS = (
     "account_age_seconds",
     "observed_seconds",
     "basket_peers",
+    "basket_expected",
+    "baskets",
     "device",
     "region",
     "top_sku",
@@ -116,16 +118,57 @@ def _pay_timing(orders: ir.Table, ev: ir.Table) -> ir.Table:
     )
 
 
-def _basket_peers(orders: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
-    """Per customer: the most accounts that shared one of its (SKU, amount, hour, region, device);
-    0 when all its orders are of `exclude_skus` (a flash sale makes identical baskets normal)."""
+BASKET = ("sku_id", "amount_fen", "hour", "region", "device")
+
+
+def _baskets(orders: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
+    """One row per (customer, basket): a basket is an order's SKU, amount, hour, region and
+    device type. With it, `peers` (the accounts that placed it), `expected` (the accounts
+    expected to, were the buyers of that SKU, amount and hour spread over regions and devices as
+    the window's orders are: on a peak day hundreds buy a bestseller in an hour, and dozens of
+    them share a province and a phone by chance) and `baskets` (how many were tested, for the
+    multiple-testing correction). Flash-sale SKUs are left out: identical baskets are their
+    nature."""
+    mix = orders.group_by(["region", "device"]).agg(n=orders.count())
+    mix = mix.mutate(share=mix.n.cast("float64") / mix.n.sum().over())
     if exclude_skus:
         orders = orders.filter(~orders.sku_id.isin(list(exclude_skus)))
     key = orders.mutate(hour=orders.ts.truncate("h"))
-    cols = ["sku_id", "amount_fen", "hour", "region", "device"]
-    peers = key.group_by(cols).agg(peers=key.user_id.nunique())
-    j = key.select("user_id", *cols).join(peers, cols)
-    return j.group_by("user_id").agg(basket_peers=j.peers.max().cast("int64"))
+    peers = key.group_by(list(BASKET)).agg(peers=key.user_id.nunique())
+    buyers = key.group_by(["sku_id", "amount_fen", "hour"]).agg(buyers=key.user_id.nunique())
+    peers = peers.join(buyers, ["sku_id", "amount_fen", "hour"]).join(mix, ["region", "device"])
+    peers = peers.select(
+        *BASKET,
+        peers=peers.peers.cast("int64"),
+        expected=peers.buyers.cast("float64") * peers.share,
+        baskets=peers.peers.count().over().cast("int64"),
+    )
+    mine = key.select("user_id", *BASKET).distinct()
+    return mine.join(peers, list(BASKET))
+
+
+def _basket_peers(orders: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
+    """Per customer: its most unusual basket (`_baskets`) — its `basket_peers`,
+    `basket_expected` and the window's `baskets`; the most unusual by the Poisson
+    log-likelihood ratio, the exact test being the rule's (`dacu.analyze.fraud.score`)."""
+    b = _baskets(orders, exclude_skus)
+    surprise = ibis.ifelse(
+        b.peers > b.expected,
+        b.peers * (b.peers / b.expected).ln() - (b.peers - b.expected),
+        0.0,
+    )
+    ranked = b.mutate(
+        rank=ibis.row_number().over(
+            group_by=b.user_id, order_by=[ibis.desc(surprise), ibis.desc(b.peers), b.sku_id]
+        )
+    )
+    top = ranked.filter(ranked["rank"] == 0)
+    return top.select(
+        "user_id",
+        basket_peers=top.peers,
+        basket_expected=top.expected,
+        baskets=top.baskets.cast("int64"),
+    )
 
 
 def customer_features(
@@ -134,23 +177,39 @@ def customer_features(
     start: datetime | None = None,
     end: datetime | None = None,
     exclude_skus: Sequence[str] = (),
+    known: ir.Table | None = None,
 ) -> ir.Table:
     """One row per customer with an order in [start, end): the columns of `FEATURE_COLUMNS`.
 
     `account_age_seconds` counts from the customer's first event in the whole table (history
-    included) to the first order in the window.
+    included), or its first sighting in `known` (user_id, first_seen: the shop's customer file,
+    a live watch's account ages) when earlier, to the first order in the window.
     """
-    return window_features(events, _window(events, start, end), exclude_skus)
+    return window_features(events, _window(events, start, end), exclude_skus, known)
 
 
-def window_features(events: ir.Table, ev: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
+def _first_seen(events: ir.Table, known: ir.Table | None) -> ir.Table:
+    seen = events.group_by("user_id").agg(first_seen=events.ts.min())
+    if known is None:
+        return seen
+    earlier = known.select(
+        user_id=known.user_id.cast(events.user_id.type()),
+        first_seen=known.first_seen.cast(events.ts.type()),
+    )
+    both = seen.union(earlier)
+    return both.group_by("user_id").agg(first_seen=both.first_seen.min())
+
+
+def window_features(
+    events: ir.Table, ev: ir.Table, exclude_skus: Sequence[str], known: ir.Table | None = None
+) -> ir.Table:
     """`customer_features` of the window `ev` (events already cut to it), `events` being the
-    history (every event the account ages are counted from)."""
+    history (every event the account ages are counted from) and `known` earlier sightings."""
     orders = ev.filter(ev.event == "order")
-    first_seen = events.group_by("user_id").agg(first_seen=events.ts.min())
+    first_seen = _first_seen(events, known)
     first_order = orders.group_by("user_id").agg(first_order=orders.ts.min())
     age = first_order.join(first_seen, "user_id")
-    age = age.cross_join(events.aggregate(origin=events.ts.min()))
+    age = age.cross_join(first_seen.aggregate(origin=first_seen.first_seen.min()))
     age = age.select(
         "user_id",
         account_age_seconds=(age.first_order.epoch_seconds() - age.first_seen.epoch_seconds()).cast(
@@ -169,7 +228,11 @@ def window_features(events: ir.Table, ev: ir.Table, exclude_skus: Sequence[str])
         ~ibis.selectors.endswith("_right")
     )
     return (
-        buyers.mutate(basket_peers=buyers.basket_peers.fill_null(0))
+        buyers.mutate(
+            basket_peers=buyers.basket_peers.fill_null(0),
+            basket_expected=buyers.basket_expected.fill_null(0.0),
+            baskets=buyers.baskets.fill_null(0),
+        )
         .select(*FEATURE_COLUMNS)
         .order_by("user_id")
     )
@@ -188,22 +251,30 @@ def basket_links(
 
 
 def window_links(ev: ir.Table, exclude_skus: Sequence[str]) -> ir.Table:
-    """`basket_links` of the window `ev` (events already cut to it)."""
-    orders = ev.filter(ev.event == "order")
-    if exclude_skus:
-        orders = orders.filter(~orders.sku_id.isin(list(exclude_skus)))
+    """`basket_links` of the window `ev` (events already cut to it): (user_id, link) with the
+    basket's `peers`, `expected` and the window's `baskets` (`_baskets`), so that only unusual
+    baskets join accounts (`dacu.analyze.fraud.score.unusual_links`)."""
+    b = _baskets(ev.filter(ev.event == "order"), exclude_skus)
     link = ibis.literal("basket:").concat(
-        orders.sku_id.fill_null(""),
+        b.sku_id.fill_null(""),
         "|",
-        orders.amount_fen.cast("string").fill_null(""),
+        b.amount_fen.cast("string").fill_null(""),
         "|",
-        orders.ts.truncate("h").epoch_seconds().cast("int64").cast("string"),
+        b.hour.epoch_seconds().cast("int64").cast("string"),
         "|",
-        orders.region.fill_null(""),
+        b.region.fill_null(""),
         "|",
-        orders.device.fill_null(""),
+        b.device.fill_null(""),
     )
-    return orders.select("user_id", link=link).distinct()
+    return b.select("user_id", link=link, peers=b.peers, expected=b.expected, baskets=b.baskets)
+
+
+def known_schema() -> pa.Schema:
+    """Account ages known beyond the events (`customer_features`' `known`): when the shop
+    first saw each account — its customer file's first purchase, a live watch's earlier days."""
+    import pyarrow as pa
+
+    return pa.schema([("user_id", pa.string()), ("first_seen", pa.timestamp("us", tz="UTC"))])
 
 
 class CompiledFeatures:
@@ -220,30 +291,32 @@ class CompiledFeatures:
         self._backend = ibis.duckdb.connect()  # ibis's session settings (UTC) for the same results
         history = ibis.table(ibis.schema(schema), name="history")
         window = ibis.table(ibis.schema(schema), name="span")
-        features = window_features(history, window, exclude_skus)
+        known = ibis.table(ibis.Schema.from_pyarrow(known_schema()), name="known")
+        features = window_features(history, window, exclude_skus, known)
         links = window_links(window, exclude_skus)
         self._features = (self._backend.compile(features), features)
         self._links = self._backend.compile(links)
 
     def run(
-        self, history: pa.Table, window: pa.Table
-    ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-        """(features as `customer_features(...).to_pandas()` gives them, (user_id, link) pairs)."""
+        self, history: pa.Table, window: pa.Table, known: pa.Table | None = None
+    ) -> tuple[pd.DataFrame, pa.Table]:
+        """(features as `customer_features(...).to_pandas()` gives them, the links as
+        `basket_links` gives them); `known`: earlier sightings of accounts (`known_schema`)."""
         from ibis.backends.duckdb.converter import DuckDBPandasData
 
         con = self._backend.con
         con.register("history", history)
         con.register("span", window)
+        con.register("known", known if known is not None else known_schema().empty_table())
         try:
             sql, expr = self._features
             table = con.sql(sql).to_arrow_table()
             links = con.sql(self._links).to_arrow_table()
         finally:
-            con.unregister("history")
-            con.unregister("span")
+            for name in ("history", "span", "known"):
+                con.unregister(name)
         frame = expr.__pandas_result__(DuckDBPandasData.convert_table(_frame(table), expr.schema()))
-        pairs = list(zip(links["user_id"].to_pylist(), links["link"].to_pylist(), strict=True))
-        return frame, pairs
+        return frame, links
 
     def close(self) -> None:
         self._backend.disconnect()

@@ -22,6 +22,7 @@ from dacu.analyze.fraud.score import (
     flag_candidates,
     flagged_devices,
     score_customers,
+    unusual_links,
 )
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def score_events(
     config: FraudConfig | None = None,
     links: Iterable[tuple[str, str]] = (),
     compiled: CompiledFeatures | None = None,
+    known: pa.Table | None = None,
 ) -> FraudScores:
     """Score every buyer of a window of events for abuse (刷单, 羊毛党, 黄牛).
 
@@ -130,6 +132,10 @@ def score_events(
     compiled
         For a pyarrow Table: the features compiled once (`CompiledFeatures` of the table's
         schema and the config's flash SKUs), for a caller that scores again and again.
+    known
+        When the shop first saw accounts beyond these events (`known_schema`: user_id,
+        first_seen), e.g. its customer file's first purchases: an account the events meet for
+        the first time but the shop has known for a year is not a new account.
 
     Returns
     -------
@@ -164,20 +170,21 @@ def score_events(
     [['bot0', 'bot1', 'bot2', 'bot3', 'bot4', 'bot5']]
     """
     config = config or FraudConfig()
-    features, found = _features(events, config, compiled)
+    features, found = _features(events, config, compiled, known)
     return FraudScores(features, found + list(links), config)
 
 
 def _features(
-    events: Any, config: FraudConfig, compiled: CompiledFeatures | None
+    events: Any, config: FraudConfig, compiled: CompiledFeatures | None, known: pa.Table | None
 ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    import ibis
     import pyarrow as pa
 
     from dacu.analyze.fraud.features import window_features, window_links
     from dacu.warehouse.base import Warehouse
 
     if isinstance(events, pa.Table):
-        return _arrow_features(events, config, compiled)
+        return _arrow_features(events, config, compiled, known)
     if compiled is not None:
         raise TypeError("score_events: `compiled` is for a pyarrow Table of events")
     wh = events if isinstance(events, Warehouse) else None
@@ -185,17 +192,18 @@ def _features(
         events = wh.events()
     history = events if config.end is None else events.filter(events.ts < config.end)
     window = history if config.start is None else history.filter(history.ts >= config.start)
-    features = window_features(history, window, config.flash_skus)
+    seen = None if known is None else ibis.memtable(known)
+    features = window_features(history, window, config.flash_skus, seen)
     pairs = window_links(window, config.flash_skus)
     if wh is not None:  # the warehouse runs them: its uniform Arrow types whatever the engine
         frame, links = wh.to_arrow(features).to_pandas(), wh.to_arrow(pairs)
     else:
         frame, links = features.to_pandas(), pairs.to_pyarrow()
-    return frame, list(zip(links["user_id"].to_pylist(), links["link"].to_pylist(), strict=True))
+    return frame, unusual_links(links, config.thresholds)
 
 
 def _arrow_features(
-    events: pa.Table, config: FraudConfig, compiled: CompiledFeatures | None
+    events: pa.Table, config: FraudConfig, compiled: CompiledFeatures | None, known: pa.Table | None
 ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -216,7 +224,8 @@ def _arrow_features(
     if config.start is not None:
         window = history.filter(pc.greater_equal(history["ts"], pa.scalar(config.start, kind)))
     try:
-        return pipeline.run(history, window)
+        frame, links = pipeline.run(history, window, known)
+        return frame, unusual_links(links, config.thresholds)
     finally:
         if compiled is None:
             pipeline.close()
