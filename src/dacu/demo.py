@@ -177,6 +177,7 @@ def _monitor_step(
     command = (
         f"dacu monitor replay -c {campaign_path} -e {sim_dir}/events.parquet "
         f"--plan {out}/plan/plan.json --skus {sim_dir}/skus.parquet --stock {sim_dir}/stock.csv "
+        f"--customers {sim_dir}/customers.parquet "
         f"--since {_local(window.start, campaign)} --until {_local(window.end, campaign)} "
         f"--step {DEMO_STEP_TEXT} --out {monitor_dir}"
     )
@@ -201,6 +202,9 @@ def replay_peak_day(campaign: Campaign, sim_dir: Path, plan_path: Path, folder: 
     window = campaign.phase_window(Phase.BURST) or campaign.phases[0]
     plan = load_plan(plan_path, tz=campaign.timezone)
     return replay_window(campaign, sim_dir, folder, window.start, window.end, plan=plan)
+
+
+CUSTOMER_COLUMNS = ["user_id", "first_purchase"]
 
 
 def replay_window(
@@ -237,6 +241,15 @@ def replay_window(
         step=DEMO_STEP,
         wall=replay_wall(pq.read_table(sim_dir / "events.parquet", columns=["ts"])),
     )
+    if (sim_dir / "customers.parquet").exists():  # the shop's customer file: account ages
+        customers = pq.read_table(sim_dir / "customers.parquet", columns=CUSTOMER_COLUMNS)
+        monitor.add_customers(
+            (user, first)
+            for user, first in zip(
+                *(customers[c].to_pylist() for c in CUSTOMER_COLUMNS), strict=True
+            )
+            if first is not None
+        )
     levels = stock_levels(sim_dir, campaign)
     feed = _feed_with_progress if show else _feed
     first = since - lead if lead is not None else _first_needed(monitor, since, until)

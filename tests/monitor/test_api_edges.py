@@ -207,6 +207,7 @@ MONITOR_ROUTES = [
     ("POST", "/api/monitor/{}/stock"),
     ("POST", "/api/monitor/{}/posts"),
     ("POST", "/api/monitor/{}/coupons"),
+    ("POST", "/api/monitor/{}/customers"),
     ("GET", "/api/monitor/{}/rca"),
 ]
 

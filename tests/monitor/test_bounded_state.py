@@ -142,12 +142,13 @@ def ticks(events: pa.Table, seconds: int) -> list[pa.Table]:
     ]
 
 
-def test_the_fraud_watch_keeps_two_days_of_events_in_few_tables(tmp_path) -> None:
-    # the fraud features need the day scored and the day before (account age): what the watch
-    # holds is those two days' rows, whatever the number of days behind, merged into a few
-    # tables, and the same rows whether the collector handed them over per 10-s tick or per hour
+def test_the_fraud_watch_keeps_the_day_it_scores_and_the_ages_of_the_days_before(tmp_path):
+    # the fraud features need the day scored and, for 新号, when each account was first seen:
+    # the watch holds that day's rows (the day before too until an hour past midnight, when the
+    # ended day is scored) and one row per earlier account, whatever the number of days behind,
+    # merged into a few tables, and the same whether handed over per 10-s tick or per hour
     from dacu.config import load_campaign
-    from dacu.monitor.watch_risk import HISTORY_DAYS, MERGE_PARTS, LiveRisk
+    from dacu.monitor.watch_risk import MERGE_PARTS, LiveRisk
     from tests.conftest import ROOT
 
     campaign = load_campaign(ROOT / "examples" / "double11.yaml")
@@ -163,17 +164,27 @@ def test_the_fraud_watch_keeps_two_days_of_events_in_few_tables(tmp_path) -> Non
             by_hour.observe(part)
         kept.append(by_tick.kept_events())
         tables.append(len(by_tick.events))
-    latest = pc.max(events["ts"]).as_py()
-    cutoff = latest.replace(minute=0, second=0, microsecond=0) - timedelta(days=HISTORY_DAYS)
-    every = pa.concat_tables([day_events(d) for d in range(4)])
-    expected = pc.sum(pc.greater_equal(every["ts"], pa.scalar(cutoff, every["ts"].type)))
-    assert kept[-1] == expected.as_py()  # two days and the hours of the cut's day after it
-    assert kept[3] == kept[2] < 3 * day_events(0).num_rows  # not growing with the days
-    assert tables[3] <= tables[2] and tables[3] < 2 * len(parts) / MERGE_PARTS + MERGE_PARTS
+    day3 = START + timedelta(days=3)
+    assert kept[-1] == day_events(3).num_rows  # the day under way, nothing before it
+    assert kept[3] == kept[2] == kept[1]  # not growing with the days
+    assert max(tables) < len(parts) / MERGE_PARTS + MERGE_PARTS  # a day merged, a tick's parts
     rows = lambda risk: pa.concat_tables([t for _, _, t in risk.events]).sort_by(  # noqa: E731
         [("ts", "ascending"), ("event_id", "ascending")]
     )
     assert rows(by_tick).equals(rows(by_hour))
+    # the ages: every account of days 0–2, once, at its first event (a second computation)
+    before = pa.concat_tables([day_events(d) for d in range(3)]).to_pandas()
+    want = before.groupby("user_id").ts.min().sort_index()
+    for risk in (by_tick, by_hour):
+        ages = risk.ages.table().to_pandas().set_index("user_id").first_seen.sort_index()
+        assert list(ages.index) == list(want.index)
+        assert (ages.dt.tz_convert("UTC") == want.dt.tz_convert("UTC")).all()
+        assert ages.max() < day3
+    # half an hour past midnight the day that just ended is still held (it is scored at 00:00)
+    late = LiveRisk(campaign)
+    for part in ticks(pa.concat_tables([day_events(2), day_events(3).slice(0, 50)]), 3600):
+        late.observe(part)
+    assert late.kept_events() == day_events(2).num_rows + 50
 
 
 def test_a_restart_with_nothing_to_replay_shows_the_campaign_so_far(tmp_path) -> None:

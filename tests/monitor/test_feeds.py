@@ -78,7 +78,7 @@ def test_skus_and_stock_feed_refuse_bad_items_one_by_one(fed) -> None:
     assert client.post(f"/api/monitor/{CID}/skus", content=b"{not json").status_code == 400
 
 
-FEEDS = ("skus", "stock", "posts", "coupons", "spend")
+FEEDS = ("skus", "stock", "posts", "coupons", "spend", "customers")
 
 
 def test_a_request_that_is_not_a_batch_is_refused_whole(fed) -> None:
@@ -309,8 +309,9 @@ def test_alert_card_names_not_ids() -> None:
 
 
 def test_skus_and_spend_from_the_warehouse(tmp_path: Path) -> None:
-    """`dacu import skus` / `dacu import spend` in the warehouse reach the monitor: the SKU
-    table, and the spend of this campaign (or of none) from its start, other campaigns' not."""
+    """`dacu import skus` / `dacu import spend` / `dacu import customers` in the warehouse reach
+    the monitor: the SKU table, the spend of this campaign (or of none) from its start, other
+    campaigns' not, and the customers' first purchases."""
     from dacu.monitor.feeds import from_warehouse
     from dacu.warehouse.connect import open_warehouse
 
@@ -339,9 +340,21 @@ def test_skus_and_spend_from_the_warehouse(tmp_path: Path) -> None:
             ]
         ),
     )
+    # `dacu import customers`: the customer file's first purchases age the fraud watch's accounts
+    warehouse.load_reference(
+        "customers",
+        pa.Table.from_pylist(
+            [
+                {"user_id": "c1", "first_purchase": datetime(2024, 3, 8, tzinfo=SHANGHAI)},
+                {"user_id": "c2", "first_purchase": None},  # never bought: nothing to age
+            ]
+        ),
+    )
     monitor = LiveMonitor(c, tmp_path / "live", detectors=False)
     try:
-        assert from_warehouse(monitor, warehouse) == {"skus": 1, "spend": 2}
+        assert from_warehouse(monitor, warehouse) == {"skus": 1, "spend": 2, "customers": 1}
+        ages = monitor.risk_feeds.ages.table().to_pylist()
+        assert ages == [{"user_id": "c1", "first_seen": datetime(2024, 3, 8, tzinfo=SHANGHAI)}]
         assert monitor.spend_between(0, 10**9) == 320
         assert monitor.skus[0]["name"] == "精华" and monitor.stock_left() == {"SKU-A": 50}
     finally:

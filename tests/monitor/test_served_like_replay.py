@@ -1,5 +1,5 @@
 """The served path raises the alerts of the replay: the demo's peak day fed to a running server
-(SKU table, public posts and the coupon report through their feed routes, events through POST
+(SKU table, customer file, public posts and the coupon report through their feed routes, events through POST
 /api/events in real batches) opens the same alerts — rule, place and opening time — as `dacu
 monitor replay` of the same files, stock, fraud, coupon-slot and public-opinion alerts included.
 
@@ -77,6 +77,8 @@ def replayed(peak: peakday.PeakDay, files: dict[str, Path], folder: Path) -> lis
             str(events),
             "--skus",
             str(peak.sim / "skus.parquet"),
+            "--customers",
+            str(peak.sim / "customers.parquet"),
             "--since",
             f"{peak.campaign.peak_day}T00:00",
             "--posts",
@@ -106,6 +108,15 @@ def served(peak: peakday.PeakDay, files: dict[str, Path], folder: Path) -> list[
             assert answer.status_code == 200 and not answer.json()["rejected"], answer.text[:300]
 
     post(f"/api/monitor/{cid}/skus", pq.read_table(peak.sim / "skus.parquet").to_pylist())
+    customers = pq.read_table(peak.sim / "customers.parquet").to_pylist()
+    post(
+        f"/api/monitor/{cid}/customers",
+        [
+            {"user_id": c["user_id"], "first_purchase": c["first_purchase"].isoformat()}
+            for c in customers
+            if c["first_purchase"] is not None
+        ],
+    )
     post(f"/api/monitor/{cid}/posts", csv_rows(files["posts"]))
     post(f"/api/monitor/{cid}/coupons", csv_rows(files["coupons"]))
     day = day_until(peak)

@@ -12,6 +12,7 @@
     POST /api/monitor/{campaign_id}/spend             spend rows [{hour, channel, spend_fen}]
     POST /api/monitor/{campaign_id}/posts             public posts [{time, text, source, author}]
     POST /api/monitor/{campaign_id}/coupons           coupons per hour [{hour, coupon, issued, redeemed}]
+    POST /api/monitor/{campaign_id}/customers         the customer file [{user_id, first_purchase}]
     GET  /api/monitor/{campaign_id}/rca?metric=cvr&minutes=60   root cause of the last window
 
 The live monitors live in `app.state.monitors` ({campaign id: LiveMonitor}). `install(app, m)` puts

@@ -104,6 +104,12 @@ def replay(
         help="Stock counts over time (CSV/JSON: sku_id, stock, at — the stock.csv `dacu sim` "
         "writes), each fed when the replay reaches its time: 断货 from the count, not the orders.",
     ),
+    customers: Path | None = typer.Option(
+        None,
+        "--customers",
+        help="The customer file (parquet/CSV/JSON: user_id, first_purchase — the customers.parquet "
+        "`dacu sim` writes): account ages for the fraud watch, so loyal customers are no 新号.",
+    ),
     alerts_out: Path | None = typer.Option(
         None, "--alerts", help="Write the alert log here (JSON), e.g. for `dacu report review`."
     ),
@@ -115,7 +121,7 @@ def replay(
     replays it:
 
       dacu monitor replay -c examples/double11.yaml -e sim/events.parquet --plan plan.json \\
-          --skus sim/skus.parquet --stock sim/stock.csv \\
+          --skus sim/skus.parquet --stock sim/stock.csv --customers sim/customers.parquet \\
           --since 2026-11-11T00:00 --until 2026-11-12T00:00 --step 10m
     """
     from dacu.config import load_campaign
@@ -156,6 +162,10 @@ def replay(
         from dacu.monitor.live import recent_audit
 
         monitor.flash_audit = recent_audit(coupon_store, monitor)
+    if customers is not None:
+        from dacu.monitor.feeds import CustomerItem, customer_rows
+
+        monitor.add_customers(customer_rows(read_items(customers, CustomerItem), config.tz))
     if posts is not None:
         monitor.add_posts(read_post_items(posts, config.timezone))
     if coupons is not None:
@@ -213,14 +223,20 @@ def read_post_items(path: Path, tz: str) -> list:
 
 
 def read_items(path: Path, model: type[Item]) -> list[Item]:
-    """Items of a CSV or JSON file validated as a feed validates them; the first bad one is
-    an error naming the file, line and field."""
+    """Items of a CSV, JSON or parquet file validated as a feed validates them; the first bad
+    one is an error naming the file, line (row of a parquet file) and field."""
     import csv
 
     from dacu.web.batch import validate_items
 
     if not path.exists():
         raise InputError("no such file", file=str(path))
+    if path.suffix.lower() == ".parquet":
+        good, bad = validate_items(model, pq.read_table(path).to_pylist())
+        if bad:
+            field, _, reason = bad[0]["reason"].partition(": ")
+            raise InputError(f"row {bad[0]['index'] + 1}: {reason}", file=str(path), column=field)
+        return [item for _, item in good]
     text = path.read_text(encoding="utf-8-sig")
     if path.suffix.lower() == ".json":
         rows, first_line = json.loads(text), 0

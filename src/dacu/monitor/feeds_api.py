@@ -123,5 +123,20 @@ async def coupons(request: Request, campaign_id: CampaignId) -> Response:
     )
 
 
+@router.post("/api/monitor/{campaign_id}/customers")
+async def customers(request: Request, campaign_id: CampaignId) -> Response:
+    """The customer file (会员/客户表) `[{"user_id": "c1024", "first_purchase":
+    "2024-03-08T21:14:00+08:00"}]`: when each customer first bought (a naive time is campaign
+    time). The fraud watch counts account ages (新号) from it as well as from the events."""
+    from dacu.monitor.feeds import CustomerItem, customer_rows
+
+    return await _feed(
+        request,
+        campaign_id,
+        CustomerItem,
+        lambda m, items: m.add_customers(customer_rows(items, m.campaign.tz)),
+    )
+
+
 def _plain(items: list) -> list[dict]:
     return [item.model_dump(exclude_none=True) for item in items]

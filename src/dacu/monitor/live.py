@@ -119,7 +119,12 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
             clock=self.clock,
             on_tick=self._on_tick,
             dedup=Dedup(folder / "event-ids.sqlite"),
-            keep={"sessions": self.sessions, "bots": self.bots, "entries": self.rollups.entries},
+            keep={
+                "sessions": self.sessions,
+                "bots": self.bots,
+                "entries": self.rollups.entries,
+                "accounts": self.risk_feeds.ages,
+            },
             checkpoint_every=checkpoint_settings(campaign),
         )
         rules = watched_rules(campaign, plan)
@@ -193,6 +198,13 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
     def add_posts(self, items: Iterable[Any]) -> int:
         """Public-opinion posts (`dacu.monitor.feeds.PostItem`) for the burst detector."""
         count = self.risk_feeds.add_posts(list(items))
+        self._bump()
+        return count
+
+    def add_customers(self, rows: Iterable[tuple[str, datetime]]) -> int:
+        """The shop's customer file, (user_id, first purchase) per account: the fraud watch
+        counts an account's age from it (`LiveRisk.add_customers`)."""
+        count = self.risk_feeds.add_customers(list(rows))
         self._bump()
         return count
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from dacu.monitor.account_ages import AccountAges
 from dacu.monitor.risk_alerts import FRAUD_KINDS_ZH as FRAUD_KINDS_ZH
 from dacu.monitor.risk_alerts import _users_by_kind as _users_by_kind
 from dacu.monitor.risk_alerts import burst_alerts as burst_alerts
@@ -65,7 +66,7 @@ class SentimentWatch:
 
 
 # -- the live risk feeds: posts, fraud scores and coupon slots on the event clock ----------------
-HISTORY_DAYS = 2  # events kept for fraud features: the day scored and one day before (account age)
+KEEP_PAST_MIDNIGHT = timedelta(hours=1)  # a day's events are kept this long after it ends
 MERGE_PARTS = 64  # a tick's events kept apart until this many, then merged into one table
 FRAUD_EVERY = 15  # minutes of event time between fraud scorings (hourly missed the half hour)
 
@@ -76,7 +77,9 @@ class LiveRisk:
     - posts (`add_posts`, scored on arrival) → the burst detector → a red alert per burst;
     - events (`observe`, the collector's listener) → fraud scores of the day so far, every
       FRAUD_EVERY minutes of event time → a yellow alert per abuse kind with the flagged accounts
-      (a bot that starts just after a check is alerted within the half hour: issue #16);
+      (a bot that starts just after a check is alerted within the half hour: issue #16). Only
+      the day being scored is kept; the account ages of every earlier day (and of the shop's
+      customer file, `add_customers`) are in `ages`, one row per account;
     - coupons issued and redeemed (the coupon store's audit trail, the platform's hourly report)
       → redemption rate per slot → advice once a slot has ended.
     Each is judged on data before a boundary of event time (the end of a post bucket, the hour,
@@ -91,7 +94,8 @@ class LiveRisk:
         self.flash_skus = [str(f["sku_id"]) for f in campaign.flash_sales if f.get("sku_id")]
         self.events: list[tuple[datetime, datetime, Any]] = []  # (first ts, last ts, batch)
         self._merged = 0  # self.events[:_merged] are merged tables, the rest a tick's parts each
-        self._cut: datetime | None = None  # the events before it are dropped (HISTORY_DAYS)
+        self._cut: datetime | None = None  # the events before it are folded into `ages`
+        self.ages = AccountAges()  # when each account was first seen: 新号 beyond the day kept
         self.latest: datetime | None = None
         self.scored_hour: datetime | None = None
         self.flagged: dict[str, set[str]] = {}  # accounts flagged (alerted or queued), per kind
@@ -104,6 +108,11 @@ class LiveRisk:
         self.browsing = False
         # the fraud features' compiled SQL, made at the first scoring
         self._features: CompiledFeatures | None = None
+
+    def add_customers(self, rows: Sequence[tuple[str, datetime]]) -> int:
+        """The shop's customer file: (user_id, first purchase) of accounts known before the
+        campaign, so that a loyal customer's first visit of the campaign is no 新号."""
+        return self.ages.add_known(list(rows))
 
     # posts
     def add_posts(self, items: Sequence[Any]) -> int:
@@ -144,11 +153,11 @@ class LiveRisk:
 
     # events for the fraud scores
     def observe(self, table: Any) -> None:
-        """Keep the events of the last HISTORY_DAYS (whole hours) for the fraud features. The
-        collector hands over the events of each 10-second tick apart: they are merged into one
-        table every MERGE_PARTS parts (thousands of tiny Arrow tables a day cost more memory than
-        their rows), and the hours older than the history are cut row by row, so what is kept
-        does not depend on how the events were batched."""
+        """Keep the events of the day being scored for the fraud features (`cutoff`), folding
+        older ones into the account ages. The collector hands over the events of each 10-second
+        tick apart: they are merged into one table every MERGE_PARTS parts (thousands of tiny
+        Arrow tables a day cost more memory than their rows), and the hours before the cutoff
+        are cut row by row, so what is kept does not depend on how the events were batched."""
         import pyarrow.compute as pc
 
         if table.num_rows == 0:
@@ -160,9 +169,7 @@ class LiveRisk:
         self.latest = max(self.latest or at, at)
         if len(self.events) - self._merged >= MERGE_PARTS:
             self._merge()
-        cutoff = self.latest.replace(minute=0, second=0, microsecond=0) - timedelta(
-            days=HISTORY_DAYS
-        )
+        cutoff = self.cutoff(self.latest)
         if self.events[0][0] < cutoff and cutoff > (self._cut or cutoff - timedelta(hours=1)):
             self._cut = cutoff
             self._trim(cutoff)
@@ -175,26 +182,34 @@ class LiveRisk:
         self.events.append((min(p[0] for p in parts), max(p[1] for p in parts), merged))
         self._merged = len(self.events)
 
+    def cutoff(self, latest: datetime) -> datetime:
+        """The start of the day being scored: the events before it are no longer needed (the
+        day that just ended is scored at midnight, so it is kept KEEP_PAST_MIDNIGHT longer)."""
+        day = (latest - KEEP_PAST_MIDNIGHT).astimezone(self.campaign.tz)
+        return day.replace(hour=0, minute=0, second=0, microsecond=0)
+
     def _trim(self, cutoff: datetime) -> None:
-        """Drop the events before `cutoff` (whole tables, and the rows of a table across it)."""
+        """Fold the events before `cutoff` into the account ages and drop them (whole tables,
+        and the rows of a table across it)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         kept = []
         for index, (first, last, table) in enumerate(self.events):
             if last < cutoff:
+                self.ages.fold(table)
                 self._merged -= index < self._merged
                 continue
             if first < cutoff:
-                table = table.filter(
-                    pc.greater_equal(table["ts"], pa.scalar(cutoff, table["ts"].type))
-                )
+                before = pc.less(table["ts"], pa.scalar(cutoff, table["ts"].type))
+                self.ages.fold(table.filter(before))
+                table = table.filter(pc.invert(before))
                 first = cutoff
             kept.append((first, last, table))
         self.events = kept
 
     def kept_events(self) -> int:
-        """Events held for the fraud features (the last HISTORY_DAYS)."""
+        """Events held for the fraud features (the day being scored)."""
         return sum(t.num_rows for _, _, t in self.events)
 
     def _fraud(self, hour: datetime) -> list[dict]:
@@ -215,7 +230,9 @@ class LiveRisk:
             if self._features is not None:
                 self._features.close()  # its DuckDB connection
             self._features = CompiledFeatures(events.schema, config.flash_skus)
-        scores = score_events(events, config=config, compiled=self._features)
+        scores = score_events(
+            events, config=config, compiled=self._features, known=self.ages.table()
+        )
         if scores.features.empty or self._all_alerted(scores.candidates()):
             return []  # no alert can be new: the isolation forest is not run
         result = scores.result

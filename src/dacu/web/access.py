@@ -104,6 +104,7 @@ ACCESS: tuple[tuple[str, str, Rule], ...] = (
     ("POST", "/api/monitor/{campaign_id}/spend", FEED),
     ("POST", "/api/monitor/{campaign_id}/posts", FEED),
     ("POST", "/api/monitor/{campaign_id}/coupons", FEED),
+    ("POST", "/api/monitor/{campaign_id}/customers", FEED),
     ("POST", "/api/monitor*", OPERATE),
     ("GET", "/api/plan*", VIEW_DATA),
     ("*", "/api/plan*", OPERATE),

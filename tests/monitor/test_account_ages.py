@@ -1,0 +1,161 @@
+"""新号 (a new account) is new to the shop, not new to the fraud watch's memory (issue #19, item 2).
+
+On the 0.3× example shop's peak day the live fraud watch, which remembered two days of events,
+flagged hundreds of returning customers who came straight to the flash sale as "new accounts".
+The watch now remembers when each account was first seen (its own earlier days, folded, and the
+shop's customer file), and the same customer is no 新号 however long ago she last came."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from dacu.analyze.fraud import FraudConfig, score_events
+from dacu.config import parse_campaign
+from dacu.events import EVENT_SCHEMA
+from dacu.monitor.account_ages import AccountAges
+from dacu.monitor.api import install
+from dacu.monitor.live import LiveMonitor
+from dacu.monitor.watch_risk import LiveRisk
+from tests.conftest import ROOT
+from tests.web.conftest import _fast_argon2, world  # noqa: F401
+
+SHANGHAI = timezone(timedelta(hours=8))
+PEAK = datetime(2026, 11, 11, tzinfo=SHANGHAI)
+FLASH = "SKU-MK-001"  # the example campaign's flash-sale SKU
+CID = "double11-2026"
+
+
+def campaign():
+    return parse_campaign((ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8"))
+
+
+def rush(user: str, at: datetime) -> list[dict]:
+    """A flash-sale buyer: one page, the cart, the order 20 s after arriving, paid 10 s later."""
+    steps = [("pv", 0), ("cart", 5), ("order", 20), ("pay", 30)]
+    return [
+        {
+            "event_id": f"{user}-{kind}-{at:%d%H%M}",
+            "ts": at + timedelta(seconds=s),
+            "user_id": user,
+            "session_id": f"{user}-{at:%d%H}",
+            "event": kind,
+            "sku_id": FLASH,
+            "amount_fen": 9900 if kind in ("order", "pay") else None,
+            "order_id": f"o-{user}-{at:%d%H}" if kind in ("order", "pay") else None,
+            "device": "ios",
+            "region": "浙江",
+        }
+        for kind, s in steps
+    ]
+
+
+def browse(user: str, at: datetime) -> list[dict]:
+    return [
+        {
+            "event_id": f"{user}-pv-{at:%d%H%M}",
+            "ts": at,
+            "user_id": user,
+            "session_id": f"{user}-{at:%d%H}",
+            "event": "pv",
+            "sku_id": "SKU-BC-001",
+            "device": "android",
+            "region": "广东",
+        }
+    ]
+
+
+def table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(sorted(rows, key=lambda r: r["ts"]), schema=EVENT_SCHEMA)
+
+
+def test_a_customer_of_the_customer_file_is_no_new_account() -> None:
+    # both buy the flash SKU at 20:00 within 20 s of arriving and pay 10 s later; the log
+    # starts two days before (someone else browsing), so 新号 can be judged.
+    rows = browse("x", PEAK - timedelta(days=2)) + rush("loyal", PEAK + timedelta(hours=20))
+    rows += rush("fresh", PEAK + timedelta(hours=20, minutes=1))
+    config = FraudConfig.from_campaign(campaign(), start=PEAK, end=PEAK + timedelta(days=1))
+    ages = AccountAges()
+    ages.add_known([("loyal", datetime(2024, 3, 8, 21, 14, tzinfo=SHANGHAI))])
+
+    blind = score_events(table(rows), config=config).scores.set_index("user_id")
+    known = score_events(table(rows), config=config, known=ages.table()).scores.set_index("user_id")
+    # without the file the two look alike: 新号即下单 1 + 秒付 1 + 新号只买秒杀品 1 = 3, flagged
+    for user in ("loyal", "fresh"):
+        assert blind.loc[user, "points"] == 3 and blind.loc[user, "flagged"]
+    assert known.loc["fresh", "points"] == 3 and known.loc["fresh", "flagged"]
+    # with it the loyal customer keeps only 秒付
+    assert known.loc["loyal", "points"] == 1 and not known.loc["loyal", "flagged"]
+    assert known.loc["loyal", "reasons_zh"] == "秒付"
+    assert known.loc["loyal", "account_age_seconds"] > 2.5 * 365 * 86400
+
+
+def test_the_live_watch_remembers_an_account_beyond_the_day_it_keeps() -> None:
+    # "back" browsed on Nov 8 and comes back for the flash sale on Nov 11; "fresh" first
+    # appears then. The watch keeps only the day it scores, but folded Nov 8 into its ages.
+    risk = LiveRisk(campaign())
+    days = [
+        browse("back", PEAK - timedelta(days=3, hours=-10)),
+        *(browse(f"x{d}", PEAK - timedelta(days=d)) for d in (3, 2, 1)),
+        rush("back", PEAK + timedelta(hours=20)),
+        rush("fresh", PEAK + timedelta(hours=20, minutes=1)),
+    ]
+    for rows in days:
+        risk.observe(table(rows))
+    assert risk.kept_events() == 8  # the peak day's two rushes, nothing before it
+    risk.tick(PEAK + timedelta(hours=20, minutes=5), None)  # the first tick: the clock starts
+    risk.tick(PEAK + timedelta(hours=20, minutes=15), None)  # scored at 20:15
+    flagged = set().union(*risk.flagged.values())
+    assert flagged == {"fresh"}
+
+
+def test_account_ages_keep_the_earliest_sighting_and_survive_a_checkpoint() -> None:
+    ages = AccountAges()
+    ages.fold(table(browse("a", PEAK) + browse("b", PEAK + timedelta(hours=2))))
+    ages.fold(table(browse("a", PEAK - timedelta(days=1))))  # a late event, earlier
+    ages.add_known([("b", PEAK + timedelta(days=1)), ("c", datetime(2025, 1, 1, tzinfo=SHANGHAI))])
+    first = {r["user_id"]: r["first_seen"] for r in ages.table().to_pylist()}
+    assert first == {
+        "a": PEAK - timedelta(days=1),
+        "b": PEAK + timedelta(hours=2),  # the file's later time does not replace the event's
+        "c": datetime(2025, 1, 1, tzinfo=SHANGHAI),
+    }
+    again = AccountAges()
+    again.restore(ages.state())
+    assert again.table().equals(ages.table()) and len(again) == 3
+
+
+@pytest.fixture
+def fed(world, tmp_path: Path):  # noqa: F811
+    monitor = LiveMonitor(campaign(), tmp_path / "live", detectors=False)
+    install(world.app, monitor)
+    yield world.key_client("events:write"), monitor
+    monitor.close()
+
+
+def test_the_customer_feed_takes_the_file_row_by_row(fed) -> None:
+    client, monitor = fed
+    answer = client.post(
+        f"/api/monitor/{CID}/customers",
+        json=[
+            {"user_id": "c1", "first_purchase": "2024-03-08T21:14:00+08:00"},
+            {"user_id": "c 2", "first_purchase": "2024-03-08T21:14:00+08:00"},  # a space
+            {"user_id": "c3", "first_purchase": "2025-06-18 10:00:00"},  # naive: campaign time
+            {"user_id": "c4", "first_purchase": "yesterday"},
+        ],
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["accepted"] == 2
+    assert [(r["index"], r["reason"].split(":")[0]) for r in body["rejected"]] == [
+        (1, "user_id"),
+        (3, "first_purchase"),
+    ]
+    first = {r["user_id"]: r["first_seen"] for r in monitor.risk_feeds.ages.table().to_pylist()}
+    assert first == {
+        "c1": datetime(2024, 3, 8, 21, 14, tzinfo=SHANGHAI),
+        "c3": datetime(2025, 6, 18, 10, tzinfo=SHANGHAI),
+    }
