@@ -145,25 +145,27 @@ def score_events(
 
     Examples
     --------
-    Six accounts order the same item within seconds of appearing, never browse, and pay in
-    two seconds; three customers browse, cart, order another item and pay minutes later:
+    Six accounts of one province on one phone type order the same item within seconds of
+    appearing, never browse, and pay in two seconds; sixty customers elsewhere browse, cart,
+    order an item each and pay minutes later. Six sharing a basket where 0.55 are expected by
+    chance is a ring:
 
     >>> from datetime import UTC, datetime, timedelta
     >>> import pyarrow as pa
     >>> from dacu.events import EVENT_SCHEMA
     >>> t0 = datetime(2026, 11, 11, 2, tzinfo=UTC)
-    >>> def event(user, kind, second, sku):
+    >>> def event(user, kind, second, sku, device="android", region="河南"):
     ...     return {"event_id": f"{user}-{kind}", "ts": t0 + timedelta(seconds=second),
     ...             "user_id": user, "session_id": user, "event": kind, "sku_id": sku,
-    ...             "amount_fen": 6900, "order_id": f"o-{user}", "device": "android",
-    ...             "region": "河南"}
+    ...             "amount_fen": 6900, "order_id": f"o-{user}", "device": device,
+    ...             "region": region}
     >>> rows = [event(f"bot{k}", kind, k + s, "SKU-A") for k in range(6)
     ...         for kind, s in [("order", 0), ("pay", 2)]]
-    >>> rows += [event(f"c{k}", kind, 600 * k + s, f"SKU-{k}") for k in range(3)
+    >>> rows += [event(f"c{k}", kind, 600 * k + s, f"SKU-{k}", "ios", "广东") for k in range(60)
     ...          for kind, s in [("pv", 0), ("cart", 60), ("order", 90), ("pay", 300)]]
     >>> scores = score_events(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
     >>> len(scores.features), scores.flagged.user_id.tolist()
-    (9, ['bot0', 'bot1', 'bot2', 'bot3', 'bot4', 'bot5'])
+    (66, ['bot0', 'bot1', 'bot2', 'bot3', 'bot4', 'bot5'])
     >>> print(scores.flagged.reasons_zh.iloc[0])
     下单前无浏览、秒付、同款同价同时段多账户、关联账户团伙...
     >>> scores.clusters
