@@ -8,29 +8,23 @@ shop's customer file), and the same customer is no 新号 however long ago she l
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from dacu.analyze.fraud import FraudConfig, score_events
-from dacu.config import parse_campaign
+from dacu.errors import InputError
 from dacu.events import EVENT_SCHEMA
 from dacu.monitor.account_ages import AccountAges
-from dacu.monitor.api import install
-from dacu.monitor.live import LiveMonitor
+from dacu.monitor.commands import read_items
+from dacu.monitor.feeds import CustomerItem
 from dacu.monitor.watch_risk import LiveRisk
-from tests.conftest import ROOT
+from tests.monitor.test_feeds import CID, campaign, fed  # noqa: F401
 from tests.web.conftest import _fast_argon2, world  # noqa: F401
 
 SHANGHAI = timezone(timedelta(hours=8))
 PEAK = datetime(2026, 11, 11, tzinfo=SHANGHAI)
 FLASH = "SKU-MK-001"  # the example campaign's flash-sale SKU
-CID = "double11-2026"
-
-
-def campaign():
-    return parse_campaign((ROOT / "examples" / "double11.yaml").read_text(encoding="utf-8"))
 
 
 def rush(user: str, at: datetime) -> list[dict]:
@@ -128,15 +122,7 @@ def test_account_ages_keep_the_earliest_sighting_and_survive_a_checkpoint() -> N
     assert again.table().equals(ages.table()) and len(again) == 3
 
 
-@pytest.fixture
-def fed(world, tmp_path: Path):  # noqa: F811
-    monitor = LiveMonitor(campaign(), tmp_path / "live", detectors=False)
-    install(world.app, monitor)
-    yield world.key_client("events:write"), monitor
-    monitor.close()
-
-
-def test_the_customer_feed_takes_the_file_row_by_row(fed) -> None:
+def test_the_customer_feed_takes_the_file_row_by_row(fed) -> None:  # noqa: F811
     client, monitor = fed
     answer = client.post(
         f"/api/monitor/{CID}/customers",
@@ -159,3 +145,17 @@ def test_the_customer_feed_takes_the_file_row_by_row(fed) -> None:
         "c1": datetime(2024, 3, 8, 21, 14, tzinfo=SHANGHAI),
         "c3": datetime(2025, 6, 18, 10, tzinfo=SHANGHAI),
     }
+
+
+def test_a_bad_row_of_a_customer_file_is_named_by_file_line_and_field(tmp_path) -> None:
+    # `dacu monitor replay --customers`: the first bad line stops the replay before it starts
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "user_id,first_purchase\nc1,2024-03-08 21:14:00\nc2,last spring\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError) as error:
+        read_items(path, CustomerItem)
+    message = str(error.value)
+    assert "customers.csv" in message and "3" in message and "first_purchase" in message
+    with pytest.raises(InputError, match="no such file"):
+        read_items(tmp_path / "missing.parquet", CustomerItem)
