@@ -7,12 +7,15 @@ shop's customer file), and the same customer is no 新号 however long ago she l
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dacu.analyze.fraud import FraudConfig, score_events
+from dacu.analyze.fraud.features import known_from_customers
 from dacu.errors import InputError
 from dacu.events import EVENT_SCHEMA
 from dacu.monitor.account_ages import AccountAges
@@ -159,3 +162,71 @@ def test_a_bad_row_of_a_customer_file_is_named_by_file_line_and_field(tmp_path) 
     assert "customers.csv" in message and "3" in message and "first_purchase" in message
     with pytest.raises(InputError, match="no such file"):
         read_items(tmp_path / "missing.parquet", CustomerItem)
+
+
+def _flagged_by_the_batch_score(args: list[str]) -> dict[str, str]:
+    from typer.testing import CliRunner
+
+    from dacu.cli import app
+    from tests.conftest import ROOT
+
+    campaign_file = ROOT / "examples" / "double11.yaml"
+    command = ["analyze", "fraud", "score", "-c", str(campaign_file), *args, "--json"]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    return {r["user_id"]: r["reasons_zh"] for r in json.loads(result.output)["top"]}
+
+
+def _peak_rush() -> pa.Table:
+    rows = browse("x", PEAK - timedelta(days=2)) + rush("loyal", PEAK + timedelta(hours=20))
+    return table(rows + rush("fresh", PEAK + timedelta(hours=20, minutes=1)))
+
+
+def test_the_batch_score_takes_the_customer_file(tmp_path) -> None:
+    # `dacu analyze fraud score --customers`: the same two flash-sale buyers as above; the file
+    # is a CSV export whose 首购时间 has no zone (campaign time)
+    events = tmp_path / "events.parquet"
+    pq.write_table(_peak_rush(), events)
+    customers = tmp_path / "customers.csv"
+    customers.write_text("user_id,first_purchase\nloyal,2024-03-08 21:14:00\n", encoding="utf-8")
+
+    blind = _flagged_by_the_batch_score(["-e", str(events)])
+    assert set(blind) == {"loyal", "fresh"}
+    known = _flagged_by_the_batch_score(["-e", str(events), "--customers", str(customers)])
+    assert set(known) == {"fresh"} and "新号即下单" in known["fresh"]
+
+
+def test_the_batch_score_of_the_warehouse_reads_its_customers_table(tmp_path) -> None:
+    # `dacu import customers` then `dacu analyze fraud score -w`: no file to pass
+    from dacu.warehouse.connect import open_warehouse
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    warehouse = open_warehouse(url)
+    try:
+        warehouse.append_events(_peak_rush())
+        assert set(_flagged_by_the_batch_score(["-w", url])) == {"loyal", "fresh"}
+        first = datetime(2024, 3, 8, 21, 14, tzinfo=SHANGHAI)
+        warehouse.load_reference(
+            "customers", pa.Table.from_pylist([{"user_id": "loyal", "first_purchase": first}])
+        )
+    finally:
+        warehouse.close()
+    assert set(_flagged_by_the_batch_score(["-w", url])) == {"fresh"}
+
+
+def test_a_customer_file_time_without_a_zone_is_campaign_time() -> None:
+    # 2026-11-11 00:30 in Shanghai is 2026-11-10 16:30 UTC; read as UTC it would be 8 h later
+    customers = pa.table(
+        {
+            "user_id": [1001, 1002, 1003],  # ids exported as numbers
+            "first_purchase": pa.array(
+                [datetime(2026, 11, 11, 0, 30), None, datetime(2025, 1, 1, 8, 0)],
+                pa.timestamp("us"),
+            ),
+        }
+    )
+    known = known_from_customers(customers, SHANGHAI).to_pylist()
+    assert known == [
+        {"user_id": "1001", "first_seen": datetime(2026, 11, 10, 16, 30, tzinfo=UTC)},
+        {"user_id": "1003", "first_seen": datetime(2025, 1, 1, 0, 0, tzinfo=UTC)},
+    ]

@@ -127,18 +127,16 @@ def from_warehouse(monitor: Any, warehouse: Any) -> dict[str, int]:
     left out; rows without a campaign are the shop's."""
     import pyarrow.compute as pc
 
+    from dacu.analyze.fraud.features import known_from_customers
+
     found = {"skus": 0, "spend": 0, "customers": 0}
     if warehouse.has_table("customers"):
-        customers = warehouse.to_arrow(warehouse.table("customers"))
-        if "first_purchase" in customers.column_names:
-            bought = customers.filter(pc.is_valid(customers["first_purchase"]))
-            found["customers"] = monitor.add_customers(
-                zip(
-                    bought["user_id"].cast("string").to_pylist(),
-                    bought["first_purchase"].to_pylist(),
-                    strict=True,
-                )
-            )
+        known = known_from_customers(
+            warehouse.to_arrow(warehouse.table("customers")), monitor.campaign.tz
+        )
+        found["customers"] = monitor.add_customers(
+            list(zip(known["user_id"].to_pylist(), known["first_seen"].to_pylist(), strict=True))
+        )
     if warehouse.has_table("skus"):
         rows = warehouse.to_arrow(warehouse.table("skus")).to_pylist()
         found["skus"] = monitor.set_skus(

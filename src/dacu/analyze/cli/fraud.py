@@ -30,13 +30,21 @@ WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="Warehouse URL (default
 CAMPAIGN = typer.Option(
     None, "--campaign", "-c", help="Campaign YAML: window, flash SKUs, watch_keywords."
 )
+CUSTOMERS = typer.Option(
+    None,
+    "--customers",
+    help="The customer file (parquet/CSV: user_id, first_purchase 首购时间; the customers.parquet "
+    "`dacu sim` writes): accounts the shop knew before the events are no 新号. Without it, "
+    "the warehouse's customers table (`dacu import customers`) when scoring the warehouse.",
+)
 
 
 def register(analyze_app: typer.Typer) -> None:
     analyze_app.add_typer(fraud_app, name="fraud")
 
 
-def _events(events: Path | None, warehouse: str | None) -> Any:
+def _events(events: Path | None, warehouse: str | None) -> tuple[Any, Any]:
+    """The events to score and, when they are the warehouse's, the warehouse."""
     if events is not None:
         if not events.exists():
             raise InputError(
@@ -44,10 +52,29 @@ def _events(events: Path | None, warehouse: str | None) -> Any:
             )
         import ibis
 
-        return ibis.duckdb.connect().read_parquet(str(events))
+        return ibis.duckdb.connect().read_parquet(str(events)), None
     from dacu.warehouse import open_warehouse
 
-    return open_warehouse(warehouse).events()
+    store = open_warehouse(warehouse)
+    return store.events(), store
+
+
+def _known(customers: Path | None, store: Any, tz: Any) -> Any:
+    """Account ages from the customer file, else from the warehouse's customers table."""
+    import pyarrow as pa
+
+    from dacu.analyze.fraud.features import known_from_customers
+
+    if customers is not None:
+        from dacu.monitor.commands import read_items
+        from dacu.monitor.feeds import CustomerItem, customer_rows
+
+        rows = customer_rows(read_items(customers, CustomerItem), tz)
+        table = pa.table({"user_id": [u for u, _ in rows], "first_purchase": [t for _, t in rows]})
+        return known_from_customers(table, tz)
+    if store is not None and store.has_table("customers"):
+        return known_from_customers(store.to_arrow(store.table("customers")), tz)
+    return None
 
 
 @fraud_app.command("score")
@@ -68,6 +95,7 @@ def fraud_score(
         "--audit-store",
         help="Flash store URL: link accounts by the devices and IPs of its audit trail (needs -c).",
     ),
+    customers: Path = CUSTOMERS,
     top: int = typer.Option(20, help="Rows to print."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -80,15 +108,19 @@ def fraud_score(
     --truth also precision, recall and the genuine customers that would be blocked (their GMV).
     Nothing is blocked here: review the CSV, then `dacu analyze fraud approve`.
     """
+    from zoneinfo import ZoneInfo
+
     from dacu.analyze.fraud import FraudConfig, evaluate, score_events, truth_fraud_ids
+    from dacu.config import DEFAULT_TZ, load_campaign
 
-    config = FraudConfig()
+    config, tz = FraudConfig(), ZoneInfo(DEFAULT_TZ)
     if campaign is not None:
-        from dacu.config import load_campaign
-
-        config = FraudConfig.from_campaign(load_campaign(campaign))
+        loaded = load_campaign(campaign)
+        config, tz = FraudConfig.from_campaign(loaded), loaded.tz
     links = _audit_links(campaign, audit_store) if audit_store is not None else []
-    scores = score_events(_events(events, warehouse), config=config, links=links)
+    table, store = _events(events, warehouse)
+    known = _known(customers, store, tz)
+    scores = score_events(table, config=config, links=links, known=known)
     if out is not None:
         scores.flagged[
             [

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -275,6 +275,40 @@ def known_schema() -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([("user_id", pa.string()), ("first_seen", pa.timestamp("us", tz="UTC"))])
+
+
+def known_from_customers(customers: pa.Table, tz: Any) -> pa.Table:
+    """The shop's customer file (user_id, first_purchase: 首购时间) as `known` account ages;
+    customers without a first purchase are left out, and a time without a zone (a CSV export's
+    "2025-03-01 12:00:00") is read in `tz`, the campaign's zone, not as UTC."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    schema = known_schema()
+    if "first_purchase" not in customers.column_names or customers.num_rows == 0:
+        return schema.empty_table()
+    bought = customers.filter(pc.is_valid(customers["first_purchase"]))
+    first = bought["first_purchase"]
+    if not pa.types.is_timestamp(first.type):
+        first = pc.cast(first, pa.timestamp("us"))
+    if first.type.tz is None:
+        first = pc.assume_timezone(first, timezone=_arrow_zone(tz))
+    return pa.table(
+        {
+            "user_id": pc.cast(bought["user_id"], pa.string()),
+            "first_seen": first.cast(schema.field("first_seen").type),
+        },
+        schema,
+    )
+
+
+def _arrow_zone(tz: Any) -> str:
+    """A zone as Arrow names it: the IANA key of a ZoneInfo, "+08:00" for a fixed offset."""
+    key = getattr(tz, "key", None)
+    if key:
+        return str(key)
+    minutes = int(tz.utcoffset(None).total_seconds() // 60)
+    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 class CompiledFeatures:
