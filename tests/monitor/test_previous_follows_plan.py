@@ -100,7 +100,7 @@ CVR_CAMPAIGN = CAMPAIGN.replace(
 )
 
 
-def rush(tmp_path: Path, plan: dict | None) -> list[str]:
+def rush(tmp_path: Path, plan: dict | None, campaign: str = CVR_CAMPAIGN) -> list[str]:
     """09:00–10:00: 400 visitors on 私域 of whom 80 pay; 10:00–10:30 the rush: 800 visitors come
     at once and 10 have paid so far (1.25% against 20%)."""
     start = DAY + timedelta(hours=9)
@@ -123,7 +123,7 @@ def rush(tmp_path: Path, plan: dict | None) -> list[str]:
     late = (DAY + timedelta(hours=11)).isoformat()
     events.append({"event_id": "end", "ts": late, "user_id": "z", "event": "pv"})
     monitor = LiveMonitor(
-        parse_campaign(CVR_CAMPAIGN),
+        parse_campaign(campaign),
         tmp_path,
         plan=parse_plan(plan) if plan else None,
         detectors=False,
@@ -154,4 +154,22 @@ def test_across_a_rush_the_plan_expects_the_window_before_is_no_reference(tmp_pa
     assert rush(tmp_path / "plan", {"campaign_id": "shift-test", "hourly": hours}) == []
     # without a plan 10 of 800 against 40 of 200 is a drop to 6% (p < 10⁻¹⁰): red by 10:30
     # (and 10:10, when 09:40–10:10 holds a third of the rush at 7.5% against 20%)
+    assert rush(tmp_path / "none", None) != []
+
+
+FLASH_CAMPAIGN = (
+    CVR_CAMPAIGN
+    + """
+flash_sales:
+  - {id: lipstick, name: 10点口红秒杀, sku_id: SKU-MK-001, price: 99, stock: 10, per_customer: 1,
+     start: 2026-11-11 10:00, end: 2026-11-11 10:30}
+"""
+)
+
+
+def test_across_a_flash_sale_opening_the_window_before_is_no_reference(tmp_path: Path) -> None:
+    # no plan, but the campaign's 10:00 flash sale: 私域's members come at its opening, its stock
+    # goes in the first minutes; the half hours on either side of the opening are not compared
+    assert rush(tmp_path / "flash", None, FLASH_CAMPAIGN) == []
+    # the same day without the sale pages red (above): the rule is the same, only the sale differs
     assert rush(tmp_path / "none", None) != []

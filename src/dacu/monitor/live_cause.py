@@ -154,6 +154,11 @@ class CauseFinding(LiveHost):
         return out
 
     @cached_property
+    def _flash_openings(self) -> tuple[datetime, ...]:
+        """When each flash-sale session of the campaign opens."""
+        return tuple(s.start for sale in self._campaign_flash_sales for s in sale.sessions)
+
+    @cached_property
     def _campaign_flash_sales(self) -> tuple:
         from dacu.flash.loading import load_flash
 
