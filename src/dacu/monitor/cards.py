@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
+from dacu.money import format_pct
 from dacu.monitor.messages import DIM_ZH, SIGNAL_ZH
 
 Names = Mapping[str, Mapping[str, str]]  # {dimension: {id: display name}}
@@ -44,6 +45,12 @@ def cause_line(names: Names, cause: Mapping | None) -> str:
     """The root cause in one line an operator reads: where, and the evidence in words."""
     if not cause:
         return ""
+    if cause.get("sold_out"):  # the sell-outs explain it (`CauseFinding.sold_out_cause`)
+        found = cause["sold_out"]
+        skus = "、".join(s.get("name") or s["sku_id"] for s in found["skus"][:2])
+        more = f"等{len(found['skus'])}款" if len(found["skus"]) > 2 else ""
+        share = format_pct(found["share_without"], digits=0)
+        return f"{skus}{more}已售罄：计入售罄流失后为参考的 {share}，售罄所致"
     culprit = cause.get("culprit") or {}
     if not culprit:  # below the evidence needed: the candidates, none named
         candidates = [

@@ -285,17 +285,23 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
         rule, state = change.rule, change.state
         dimension = f"{rule.by}={change.key}" if rule.by else ""
         cause = pb = None
+        severity = change.severity
         if change.kind == "opened":
-            cause = self.root_cause(
+            sold_out = self.sold_out_cause(
+                rule, change.key, change.value, change.reference, change.at
+            )
+            cause = sold_out or self.root_cause(
                 rule, change.at, key=change.key, onset=change.state.pending_since
             )
             kind = playbooks.kind_for(rule.metric, rule.playbook)
             if ((cause or {}).get("culprit") or {}).get("signal") == "flash_sale":
                 kind = "flash_sale_rush"
+            if sold_out is not None:  # a known cause with its own remedy: no page
+                kind, severity = "sold_out_shortfall", "yellow"
             pb = playbooks.playbook(kind, self._context(rule, change.key, cause)).as_dict()
         title, body = alert_text(
             kind=change.kind,
-            severity=change.severity,
+            severity=severity,
             rule_name=rule.name or rule.id,
             metric=rule.metric,
             key_dim=rule.by,
@@ -318,7 +324,7 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
             state.alert_id = self.alert_log.open(
                 campaign_id=self.campaign.id,
                 rule_id=rule.id,
-                severity=change.severity,
+                severity=severity,
                 message=f"{title}\n{body}",
                 metric=rule.metric,
                 dimension=dimension,
@@ -336,13 +342,13 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
                 "body": body,
                 "at": change.at.isoformat(),
                 "alert_id": state.alert_id or change.alert_id,
-                "severity": change.severity,
+                "severity": severity,
                 "root_cause": cause,
                 "playbook": pb,
             }
         )
         if self.notifier is not None and not change.silenced:
-            message = Message(title, body, change.severity)
+            message = Message(title, body, severity)
             for target in change.notify:
                 self.outbox.submit(self._send, self.notifier, target, message, change.at)
 

@@ -15,6 +15,11 @@ from dacu.monitor.live_host import LiveHost
 from dacu.monitor.pacing import planned
 from dacu.monitor.rules import AlertRule
 from dacu.monitor.store import to_minute
+from dacu.monitor.watches import LOST_MEASURE, sold_out_loss
+
+SOLD_OUT_LOOKBACK_HOURS = 6
+"""A sold-out SKU's pace (buyers per page view) is read over the hours before the rule's window:
+the hours it still sold in, and some after it sold out, which can only lower the estimate."""
 
 SIGNALS_OF = {
     "pay_rate": ("pay_failure",),
@@ -134,6 +139,68 @@ class CauseFinding(LiveHost):
             found["signals"] = [*found["signals"][:1], *sales, *found["signals"][1:]]
         return _planned_rush_first(found, rule, sales)
 
+    def sold_out_cause(
+        self, rule: AlertRule, key: str, value: float | None, reference: float | None, at: datetime
+    ) -> dict | None:
+        """A shortfall the shop's sold-out SKUs explain, as the alert's cause: had their shoppers
+        bought at the SKUs' pace before (`watches.sold_out_loss`), the rule would hold. On the
+        0.3× example shop's incident-free peak day the plan's 转化率低于计划80% paged red at
+        11:50 (72% of plan), after bestsellers SKU-BC-002 and BC-003 had sold out: a real
+        shortfall, with a cause the shop already knows (the stock watch forecast both) and a
+        remedy that is not the conversion playbook's (fix pages, offers, payment) but the
+        sell-out's (fill the slots with an in-stock substitute, stop promoting what cannot be
+        bought). None when they do not explain it (a drop beyond the sell-outs stays red)."""
+        if (
+            rule.below is None
+            or value is None
+            or not reference
+            or rule.by not in (None, "category")
+        ):
+            return None
+        window = self._window(rule, at)
+        sold = self.sold_out_now()
+        if rule.by == "category":
+            sold = {k for k in sold if self.sku_category(k) == key}
+        if window is None or not sold:
+            return None
+        start, end = window
+        first, last = to_minute(start), to_minute(end)
+        in_window, before = self.store.by_value_many(
+            "sku_id", [(first, last), (first - 60 * SOLD_OUT_LOOKBACK_HOURS, first)]
+        )
+        loss = sold_out_loss(
+            rule.metric, value, self._kpis(rule.by, key, start, end), in_window, before, sold
+        )
+        if loss is None or not loss.explains(rule.below, reference):
+            return None
+        names = {s["sku_id"]: s.get("name") for s in self.skus}
+        skus = [
+            {"sku_id": k, "name": names.get(k), "views": in_window[k].pv, "lost": round(x, 1)}
+            for k, x in sorted(loss.lost.items(), key=lambda kv: -kv[1])
+        ]
+        return {
+            "metric": rule.metric,
+            "culprit": {
+                "dimension": "sku_id",
+                "value": skus[0]["sku_id"],
+                "ep": None,
+                "signal": "sold_out",
+            },
+            "signals": [],
+            "explanations": [],
+            "confidence": None,
+            "sold_out": {
+                "skus": skus,
+                # a CVR's lost paid orders of a SKU are its lost buyers (one each)
+                "measure": "buyers"
+                if rule.metric in ("cvr", "buyers")
+                else LOST_MEASURE[rule.metric][0],
+                "lost": round(sum(loss.lost.values()), 1),
+                "share_without": loss.value_without / reference,
+                "bound": rule.below,
+            },
+        }
+
     def _flash_sales(self, window: tuple[int, int]) -> list[dict]:
         """The campaign's flash-sale sessions (秒杀场次) running in minutes [start, end) or ended
         within the last half hour, as notes for the root cause."""
@@ -211,7 +278,9 @@ class CauseFinding(LiveHost):
             aov = round(paid.paid_gmv_fen / paid.paid_orders) if paid.paid_orders else None
         return playbooks.Context(
             channel=channel,
-            sku_id=key if rule.by == "sku_id" else None,
+            sku_id=key
+            if rule.by == "sku_id"
+            else (culprit.get("value") if culprit.get("dimension") == "sku_id" else None),
             channel_roi=roi,
             skus=self.skus,
             velocity={r.sku_id: r.units_per_hour for r in self.stock()},

@@ -68,6 +68,12 @@ class StockWatching(LiveHost):
             for r in rows
         )
 
+    def sold_out_now(self) -> set[str]:
+        """SKUs that cannot be bought now: a counted stock level used up, or orders stalled."""
+        left = self.stock_left()
+        counted = {s["sku_id"] for s in self.skus if s.get("stock") is not None}
+        return {k for k in counted if left.get(k) == 0} | set(self.stalls)
+
     def sku_category(self, sku_id: str) -> str | None:
         return next((s.get("category") for s in self.skus if s["sku_id"] == sku_id), None)
 

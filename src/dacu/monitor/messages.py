@@ -69,6 +69,7 @@ SIGNAL_ZH = {
     "repeat_orders": "少数买家重复下单（疑似刷单）",
     "coupon_refusal": "领券被拒激增",
     "flash_sale": "计划内秒杀",
+    "sold_out": "已售罄",
 }
 SIGNAL_EN = {"coupon_refusal": "coupon refusals surged"}
 MEASURE_ZH = {
@@ -176,6 +177,30 @@ def root_cause_line(root_cause: dict, names: Mapping[str, str] | None = None) ->
     return f"- 根因 {where}（{power}）" if power else f"- 根因 {where}"
 
 
+LOST_ZH = {"buyers": "个买家", "orders": "笔订单", "paid_orders": "笔支付订单", "units": "件"}
+
+
+def sold_out_line(sold_out: Mapping) -> str:
+    """'- 售罄 SKU-BC-002、SKU-BC-003 已售罄，本窗口仍有 1,204 次浏览：按售罄前的转化少了约 37 个买家，
+    计入后为参考的 91%（阈值 80%）': what the sell-outs cost the window and that they explain
+    the shortfall."""
+    skus = sold_out["skus"]
+    shown = "、".join(s.get("name") or s["sku_id"] for s in skus[:3])
+    more = f"等{len(skus)}款" if len(skus) > 3 else ""
+    views = sum(s["views"] for s in skus)
+    measure = sold_out["measure"]
+    lost = (
+        format_fen(round(sold_out["lost"]))
+        if measure.endswith("_fen")
+        else f"{sold_out['lost']:,.0f} {LOST_ZH.get(measure, measure)}"
+    )
+    return (
+        f"- 售罄 {shown}{more} 已售罄，本窗口仍有 {views:,} 次浏览：按售罄前的转化少了约 {lost}，"
+        f"计入后为参考的 {format_pct(sold_out['share_without'], digits=0)}"
+        f"（阈值 {format_pct(sold_out['bound'], digits=0)}），售罄所致，降为黄色"
+    )
+
+
 def alert_text(
     *,
     kind: str,
@@ -224,6 +249,8 @@ def alert_text(
     cause_line = root_cause_line(root_cause or {}, names)
     if cause_line:
         lines.append(cause_line)
+    if sold_out := (root_cause or {}).get("sold_out"):
+        lines.append(sold_out_line(sold_out))
     for signal in ((root_cause or {}).get("signals") or [])[:2]:
         lines.append(signal_line(signal, names))
     for action in (playbook or {}).get("actions", [])[:2]:

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dacu.monitor.cells import Kpis
+
 STOCK_RED_HOURS = 2.0
 STOCK_YELLOW_HOURS = 6.0
 
@@ -102,6 +104,71 @@ def stalled_skus(
         for s in fired
         if s.kind == "stock_out" and now[s.value].get("cart", 0) >= 0.5 * forecast[s.value]["cart"]
     }
+
+
+LOST_MEASURE = {
+    "cvr": ("paid_orders", "uv"),
+    "order_rate": ("orders", "pv"),
+    "buyers": ("paid_orders", None),
+    "orders": ("orders", None),
+    "paid_orders": ("paid_orders", None),
+    "units": ("units", None),
+    "gmv_fen": ("gmv_fen", None),
+    "paid_gmv_fen": ("paid_gmv_fen", None),
+}
+"""What a sold-out SKU takes from a metric: (its measure the metric would have gained, the
+denominator of a rate it is gained over). SKU cells count, they keep no buyer sketch: a buyer
+lost to a sold-out SKU is its paid order lost (a shopper buys one of a SKU at a time)."""
+SOLD_OUT_MIN_VIEWS = 20  # page views a SKU needs before the window for a pace of its own
+
+
+@dataclass(frozen=True)
+class SoldOutLoss:
+    """What SKUs sold out cost a window of a rule: per SKU its page views in the window × the
+    rule's measure per page view before (the buyers it would have had), and the rule's value had
+    they come (`value_without`)."""
+
+    lost: Mapping[str, float]  # SKU → the measure it would have added to the window
+    value_without: float
+
+    def explains(self, below: float, reference: float) -> bool:
+        """The rule would hold with the sold-out SKUs' lost measure counted."""
+        return bool(self.lost) and self.value_without >= below * reference
+
+
+def sold_out_loss(
+    metric: str,
+    value: float,
+    window: Kpis,
+    in_window: Mapping[str, Kpis],
+    before: Mapping[str, Kpis],
+    sold_out: Iterable[str],
+) -> SoldOutLoss | None:
+    """The sold-out SKUs' share of a shortfall in `metric` (LOST_MEASURE), from Kpis: `window`
+    the rule's own cells (its denominator: the window's UV for a CVR), `in_window` and `before`
+    per SKU. A SKU converts its page views at its pace before it sold out; what its views in the
+    window would have brought at that pace, less what it still brought (the window may begin
+    before it sold out), is what its shoppers could not buy (the stock watch's stall signal reads
+    carts the same way). Two errors, opposite ways: a shopper who bought another SKU instead is
+    counted twice (as lost, and in the window), and views after the sell-out in the look back
+    lower the pace. None for a metric a sell-out does not move."""
+    if metric not in LOST_MEASURE:
+        return None
+    measure, per = LOST_MEASURE[metric]
+    lost = {}
+    for sku in sold_out:
+        earlier, now = before.get(sku), in_window.get(sku)
+        if earlier is None or now is None or earlier.pv < SOLD_OUT_MIN_VIEWS:
+            continue
+        # what its views would have brought, less what it still brought (before it sold out)
+        missing = getattr(earlier, measure) / earlier.pv * now.pv - getattr(now, measure)
+        if missing > 0:
+            lost[sku] = missing
+    total = sum(lost.values())
+    if per is None:
+        return SoldOutLoss(lost, value + total)
+    trials = getattr(window, per)
+    return SoldOutLoss(lost, value + total / trials) if trials else None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ KINDS = (
     "roi_below_floor",
     "spend_overpace",
     "stock_out_risk",
+    "sold_out_shortfall",
     "coupon_redemption_low",
     "coupon_redemption_high",
     "flash_refusals",

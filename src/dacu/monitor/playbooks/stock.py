@@ -54,8 +54,19 @@ def _stock(ctx: Context) -> Playbook:
     return Playbook("stock_out_risk", "爆款即将断货", "Hit SKU about to stock out", tuple(actions))
 
 
+def _sold_out(ctx: Context) -> Playbook:
+    """A shortfall the sold-out SKUs explain: the stock-out's remedies, not the conversion's."""
+    return Playbook(
+        "sold_out_shortfall",
+        "爆款售罄拖累转化",
+        "Sold-out hits hold conversion back",
+        _stock(ctx).actions,
+    )
+
+
 BUILDERS: dict[str, Builder] = {
     "stock_out_risk": _stock,
+    "sold_out_shortfall": _sold_out,
     "flash_refusals": lambda c: simple(
         "flash_refusals",
         "秒杀拒绝激增",
