@@ -58,6 +58,8 @@ phases:
 alerts:
   - {id: cvr-plan, name: 转化率低于计划80%, metric: cvr, compare: plan, below: 80%,
      window: 1h, every: 10m, severity: red}
+  - {id: stock-1h, name: 爆款预计1小时内断货, metric: stock_hours, by: sku_id, compare: absolute,
+     below: 1, every: 10m, severity: yellow}
 """
 PLAN = {
     "campaign_id": "sold-out",
@@ -69,7 +71,7 @@ PLAN = {
 VIEWS = 500  # an hour's viewers of each SKU
 
 
-def hour_of_visits(hour: int, buyers: dict[str, int]) -> list[dict]:
+def hour_of_visits(hour: int, buyers: dict[str, int], *, carts: bool = False) -> list[dict]:
     """1,000 visitors in the hour from `hour`:00, half viewing SKU-A, half SKU-B; `buyers[sku]`
     of each SKU's 500 viewers (every k-th, spread over the hour) buy one unit (¥100) and pay a
     second later."""
@@ -80,6 +82,8 @@ def hour_of_visits(hour: int, buyers: dict[str, int]) -> list[dict]:
         user = f"u{hour}-{i}"
         base = {"ts": ts.isoformat(), "user_id": user, "sku_id": sku}
         events.append({**base, "event_id": f"v{hour}-{i}", "event": "pv"})
+        if carts and i % 10 < 2:  # a fifth of the viewers cart what they look at
+            events.append({**base, "event_id": f"c{hour}-{i}", "event": "cart"})
         if buyers[sku] and (i // 2) % (VIEWS // buyers[sku]) == 0:
             later = (ts + timedelta(seconds=1)).isoformat()
             for kind in ("order", "pay"):
@@ -97,13 +101,23 @@ def hour_of_visits(hour: int, buyers: dict[str, int]) -> list[dict]:
     return events
 
 
-def alerts(tmp_path: Path, a: int, b: int, b_after: int, *, counted: bool = True) -> list[dict]:
+def alerts(
+    tmp_path: Path,
+    a: int,
+    b: int,
+    b_after: int,
+    *,
+    counted: bool = True,
+    stock: int | None = None,
+    carts: bool = False,
+) -> list[dict]:
     """04:00–10:00: SKU-A sells `a` an hour, SKU-B `b`. SKU-A's stock is six hours' worth: from
     10:00 its 500 viewers an hour buy nothing; SKU-B sells `b_after`. `counted`: the monitor
-    has SKU-A's stock level (else it cannot know SKU-A is gone)."""
+    has SKU-A's stock level (else it cannot know SKU-A is gone); `stock`: another level than six
+    hours' worth; `carts`: viewers cart too (what the stock watch's stall signal reads)."""
     skus = [{"sku_id": "SKU-A", "name": "精华 30ml", "category": "skincare", "price_fen": 10_000}]
     if counted:
-        skus[0]["stock"] = 6 * a
+        skus[0]["stock"] = 6 * a if stock is None else stock
     skus.append({"sku_id": "SKU-B", "category": "skincare", "price_fen": 10_000, "stock": 10**6})
     monitor = LiveMonitor(
         parse_campaign(CAMPAIGN),
@@ -115,9 +129,11 @@ def alerts(tmp_path: Path, a: int, b: int, b_after: int, *, counted: bool = True
     try:
         monitor.set_skus(skus)
         for hour in range(4, 10):
-            monitor.collector.accept(hour_of_visits(hour, {"SKU-A": a, "SKU-B": b}))
+            visits = hour_of_visits(hour, {"SKU-A": a, "SKU-B": b}, carts=carts)
+            monitor.collector.accept(visits)
         for hour in (10, 11):
-            monitor.collector.accept(hour_of_visits(hour, {"SKU-A": 0, "SKU-B": b_after}))
+            visits = hour_of_visits(hour, {"SKU-A": 0, "SKU-B": b_after}, carts=carts)
+            monitor.collector.accept(visits)
         late = (DAY + timedelta(hours=12, minutes=1)).isoformat()
         monitor.collector.accept([{"event_id": "end", "ts": late, "user_id": "z", "event": "pv"}])
         return [a for a in monitor.alert_log.recent("sold-out") if a["rule_id"] == "cvr-plan"]
@@ -160,3 +176,11 @@ def test_a_drop_beyond_the_sell_out_still_pages_red(tmp_path: Path) -> None:
     # and without a stock count the monitor cannot know SKU-A is gone: red as before
     (blind,) = alerts(tmp_path / "blind", 50, 50, 40, counted=False)
     assert blind["severity"] == "red"
+
+
+def test_a_stalled_sku_with_stock_left_excuses_nothing(tmp_path: Path) -> None:
+    # SKU-A stops selling at 10:00 with most of its stock left (a listing switched off): its
+    # shoppers still cart it, so the stock watch sees the stall — a failure to page for, not a
+    # sell-out that explains the drop
+    (alert,) = alerts(tmp_path, 50, 50, 40, stock=10_000, carts=True)
+    assert alert["severity"] == "red" and "sold_out" not in (alert["root_cause"] or {})

@@ -69,10 +69,12 @@ class StockWatching(LiveHost):
         )
 
     def sold_out_now(self) -> set[str]:
-        """SKUs that cannot be bought now: a counted stock level used up, or orders stalled."""
+        """SKUs sold out now: their counted stock used up. (A stalled SKU with stock left is not
+        sold out but broken — a listing switched off, a wrong count: an incident, not a cause
+        that excuses a drop.)"""
         left = self.stock_left()
         counted = {s["sku_id"] for s in self.skus if s.get("stock") is not None}
-        return {k for k in counted if left.get(k) == 0} | set(self.stalls)
+        return {k for k in counted if left.get(k) == 0}
 
     def sku_category(self, sku_id: str) -> str | None:
         return next((s.get("category") for s in self.skus if s["sku_id"] == sku_id), None)
