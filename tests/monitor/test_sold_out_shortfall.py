@@ -41,6 +41,19 @@ def test_the_lost_buyers_are_the_views_left_at_the_pace_before() -> None:
     # a window that began before the sell-out: 250 views held 9 paid orders; 15 − 9 = 6 lost
     partly = sold_out_loss("cvr", 0.030, window, {"A": Kpis(pv=250, paid_orders=9)}, before, ["A"])
     assert partly is not None and partly.lost == pytest.approx({"A": 6.0})
+    # the demo's 19:20: 26 orders against a plan of 44 (59%, bound 60%); a sold-out SKU's 2 lost
+    # orders lift it to 28 (64%), but the hour is 18 short of plan: 2 is not its main part
+    hour = Kpis(orders=26)
+    marginal = sold_out_loss(
+        "orders", 26, hour, {"A": Kpis(pv=100)}, {"A": Kpis(pv=500, orders=10)}, ["A"]
+    )
+    assert marginal is not None and marginal.value_without == pytest.approx(28)
+    assert 28 >= 0.6 * 44 and not marginal.explains(0.6, 44)
+    # 500 views at the same pace: 10 lost of the 18 short (more than half), 36 orders — explained
+    most = sold_out_loss(
+        "orders", 26, hour, {"A": Kpis(pv=500)}, {"A": Kpis(pv=500, orders=10)}, ["A"]
+    )
+    assert most is not None and most.value_without == pytest.approx(36) and most.explains(0.6, 44)
     # a count: GMV adds the SKU's GMV per view (¥36,000 over 600 views × 250 = ¥15,000)
     gmv = sold_out_loss(
         "gmv_fen", 1_000_000, window, in_window, {"A": Kpis(pv=600, gmv_fen=3_600_000)}, ["A"]
@@ -161,6 +174,7 @@ def test_a_shortfall_the_sell_out_explains_is_yellow_and_names_it(tmp_path: Path
     assert found["lost"] == pytest.approx(50 * m / 60, abs=1)
     buyers = 100 * (60 - m) / 60 + 40 * m / 60
     assert found["share_without"] == pytest.approx((buyers + 50 * m / 60) / 100, abs=0.02)
+    assert found["share_of_gap"] == pytest.approx((50 * m / 60) / (100 - buyers), abs=0.05)
     assert alert["playbook"]["kind"] == "sold_out_shortfall"
     assert "精华 30ml 已售罄" in alert["message"] and "售罄所致" in alert["message"]
     assert f"少了约 {found['lost']:,.0f} 个买家" in alert["message"]

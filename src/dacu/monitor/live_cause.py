@@ -197,6 +197,7 @@ class CauseFinding(LiveHost):
                 else LOST_MEASURE[rule.metric][0],
                 "lost": round(sum(loss.lost.values()), 1),
                 "share_without": loss.value_without / reference,
+                "share_of_gap": (loss.value_without - value) / (reference - value),
                 "bound": rule.below,
             },
         }

@@ -181,9 +181,9 @@ LOST_ZH = {"buyers": "个买家", "orders": "笔订单", "paid_orders": "笔支�
 
 
 def sold_out_line(sold_out: Mapping) -> str:
-    """'- 售罄 SKU-BC-002、SKU-BC-003 已售罄，本窗口仍有 1,204 次浏览：按售罄前的转化少了约 37 个买家，
-    计入后为参考的 91%（阈值 80%）': what the sell-outs cost the window and that they explain
-    the shortfall."""
+    """'- 售罄 SKU-BC-002、SKU-BC-003 已售罄，本窗口仍有 1,204 次浏览：按售罄前的转化少了约 37 个买家
+    （缺口的 80%），计入后为参考的 91%（阈值 80%）…': what the sell-outs cost the window, their
+    part of its shortfall from the reference, and that they explain it."""
     skus = sold_out["skus"]
     shown = "、".join(s.get("name") or s["sku_id"] for s in skus[:3])
     more = f"等{len(skus)}款" if len(skus) > 3 else ""
@@ -195,7 +195,8 @@ def sold_out_line(sold_out: Mapping) -> str:
         else f"{sold_out['lost']:,.0f} {LOST_ZH.get(measure, measure)}"
     )
     return (
-        f"- 售罄 {shown}{more} 已售罄，本窗口仍有 {views:,} 次浏览：按售罄前的转化少了约 {lost}，"
+        f"- 售罄 {shown}{more} 已售罄，本窗口仍有 {views:,} 次浏览：按售罄前的转化少了约 {lost}"
+        f"（缺口的 {format_pct(min(sold_out['share_of_gap'], 1.0), digits=0)}），"
         f"计入后为参考的 {format_pct(sold_out['share_without'], digits=0)}"
         f"（阈值 {format_pct(sold_out['bound'], digits=0)}），售罄所致，降为黄色"
     )
