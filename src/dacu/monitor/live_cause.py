@@ -154,7 +154,9 @@ class CauseFinding(LiveHost):
             rule.below is None
             or value is None
             or not reference
+            or rule.metric not in LOST_MEASURE
             or rule.by not in (None, "category")
+            or rule.id.startswith("anomaly-")  # its value is a deviation (σ), not the metric
         ):
             return None
         window = self._window(rule, at)
