@@ -156,8 +156,9 @@ class LiveRisk:
         """Keep the events of the day being scored for the fraud features (`cutoff`), folding
         older ones into the account ages. The collector hands over the events of each 10-second
         tick apart: they are merged into one table every MERGE_PARTS parts (thousands of tiny
-        Arrow tables a day cost more memory than their rows), and the hours before the cutoff
-        are cut row by row, so what is kept does not depend on how the events were batched."""
+        Arrow tables a day cost more memory than their rows), and every row before the cutoff is
+        let go, so what is kept — the rows from the cutoff on — does not depend on how the events
+        were batched."""
         import pyarrow.compute as pc
 
         if table.num_rows == 0:
@@ -165,14 +166,18 @@ class LiveRisk:
         span = pc.min_max(table["ts"])
         first, at = span["min"].as_py(), span["max"].as_py()
         self.browsing = self.browsing or pc.any(pc.equal(table["event"], "pv")).as_py() is True
-        self.events.append((first, at, table))
         self.latest = max(self.latest or at, at)
-        if len(self.events) - self._merged >= MERGE_PARTS:
-            self._merge()
         cutoff = self.cutoff(self.latest)
-        if self.events[0][0] < cutoff and cutoff > (self._cut or cutoff - timedelta(hours=1)):
+        if self._cut is None or cutoff > self._cut:
             self._cut = cutoff
             self._trim(cutoff)
+        if first < cutoff:  # a late event of a day let go: its account's age only
+            table, first = self._after(table, cutoff), cutoff
+            if table.num_rows == 0:
+                return
+        self.events.append((first, at, table))
+        if len(self.events) - self._merged >= MERGE_PARTS:
+            self._merge()
 
     def _merge(self) -> None:
         import pyarrow as pa
@@ -191,9 +196,6 @@ class LiveRisk:
     def _trim(self, cutoff: datetime) -> None:
         """Fold the events before `cutoff` into the account ages and drop them (whole tables,
         and the rows of a table across it)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         kept = []
         for index, (first, last, table) in enumerate(self.events):
             if last < cutoff:
@@ -201,12 +203,18 @@ class LiveRisk:
                 self._merged -= index < self._merged
                 continue
             if first < cutoff:
-                before = pc.less(table["ts"], pa.scalar(cutoff, table["ts"].type))
-                self.ages.fold(table.filter(before))
-                table = table.filter(pc.invert(before))
-                first = cutoff
+                table, first = self._after(table, cutoff), cutoff
             kept.append((first, last, table))
         self.events = kept
+
+    def _after(self, table: Any, cutoff: datetime) -> Any:
+        """The rows of `table` from `cutoff` on; those before it are folded into the ages."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        before = pc.less(table["ts"], pa.scalar(cutoff, table["ts"].type))
+        self.ages.fold(table.filter(before))
+        return table.filter(pc.invert(before))
 
     def kept_events(self) -> int:
         """Events held for the fraud features (the day being scored)."""
