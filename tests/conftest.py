@@ -71,6 +71,7 @@ SLOWEST_FILES: dict[str, float] = {
     "tests/monitor/test_eventclock.py": 45,
     "tests/test_readme_tour.py": 38,
     "tests/test_two_campaigns.py": 30,
+    "tests/monitor/test_fraud_watch_restart.py": 27,
 }
 
 

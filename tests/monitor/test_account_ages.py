@@ -109,6 +109,23 @@ def test_the_live_watch_remembers_an_account_beyond_the_day_it_keeps() -> None:
     assert flagged == {"fresh"}
 
 
+def test_a_late_event_of_a_day_let_go_only_ages_its_account() -> None:
+    # at 02:00 on the 11th the watch holds the 11th only (the 10th was scored at midnight); a
+    # page view of the 10th that comes then is not kept, whatever it arrives with, but its
+    # account is known from then on: what is kept is the rows from the cutoff, however batched
+    risk = LiveRisk(campaign())
+    risk.observe(table(browse("a", PEAK - timedelta(hours=2))))  # the 10th, 22:00
+    risk.observe(table(browse("b", PEAK + timedelta(hours=2))))  # the 11th, 02:00
+    assert risk.kept_events() == 1
+    late = browse("late", PEAK - timedelta(hours=1)) + browse(
+        "c", PEAK + timedelta(hours=2, minutes=5)
+    )
+    risk.observe(table(late))
+    assert risk.kept_events() == 2  # b and c
+    first = {r["user_id"]: r["first_seen"] for r in risk.ages.table().to_pylist()}
+    assert first == {"a": PEAK - timedelta(hours=2), "late": PEAK - timedelta(hours=1)}
+
+
 def test_account_ages_keep_the_earliest_sighting_and_survive_a_checkpoint() -> None:
     ages = AccountAges()
     ages.fold(table(browse("a", PEAK) + browse("b", PEAK + timedelta(hours=2))))

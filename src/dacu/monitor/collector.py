@@ -210,7 +210,11 @@ CHECKPOINT_EVERY = {"events": 1_000_000, "minutes": 60}
 
 
 class Keeper(Protocol):
-    """A live tally kept across a restart: its state at each checkpoint, restored from it."""
+    """A live tally kept across a restart: its state at each checkpoint, restored from it.
+
+    A keeper may also have `committed()`, called once the checkpoint holding its last `state()`
+    is committed (e.g. to delete files that state no longer names: `LiveRisk`'s day spill).
+    Keepers are restored in the order of `keep`."""
 
     def state(self) -> pa.Table: ...
 
@@ -326,6 +330,10 @@ class Collector:
         else:
             marks["pending"] = _to_ipc(EVENT_SCHEMA.empty_table())
         self.store.checkpoint(marks)
+        for keeper in self.keep.values():
+            committed = getattr(keeper, "committed", None)
+            if committed is not None:
+                committed()
         self._since = (self.rollups.events, self.rollups.newest)
         return mark
 

@@ -75,7 +75,8 @@ def recent_audit(store: Any, monitor: LiveMonitor) -> Callable[[], list]:
 
 
 class LiveMonitor(RuleReading, CauseFinding, StockWatching):
-    """Everything live for one campaign, in `folder` (segments/ and rollups.duckdb)."""
+    """Everything live for one campaign, in `folder` (segments/, rollups.duckdb, event-ids.sqlite
+    and fraud-day/, the fraud watch's day: `dacu.monitor.day_spill`)."""
 
     def __init__(
         self,
@@ -101,7 +102,8 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
         self.store = RollupStore(folder / "rollups.duckdb")
         self.bots = BotFilter()
         self.sessions = SessionTally(campaign.tz)  # live bounce rate
-        self.risk_feeds = LiveRisk(campaign)  # posts, fraud scores, coupon slots
+        # posts, fraud scores (the day scored kept in fraud-day/ too), coupon slots
+        self.risk_feeds = LiveRisk(campaign, spill=folder / "fraud-day")
         self.rollups = Rollups(
             returning_users=returning_users, bots=self.bots.bots, tz=campaign.timezone
         )
@@ -124,6 +126,7 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
                 "bots": self.bots,
                 "entries": self.rollups.entries,
                 "accounts": self.risk_feeds.ages,
+                "fraud": self.risk_feeds,  # after its ages: restoring the day folds into them
             },
             checkpoint_every=checkpoint_settings(campaign),
         )

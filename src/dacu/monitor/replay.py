@@ -47,9 +47,11 @@ def replay_wall(events: pa.Table) -> Callable[[], float]:
 
 
 def fresh_folder(folder: Path) -> None:
-    """Remove a previous replay's segments, rollups and alert log from `folder` (a replay into it
-    again would find every event a duplicate and raise nothing); other files are left alone."""
+    """Remove a previous replay's segments, rollups, fraud watch's day and alert log from
+    `folder` (a replay into it again would find every event a duplicate and raise nothing);
+    other files are left alone."""
     shutil.rmtree(folder / "segments", ignore_errors=True)
+    shutil.rmtree(folder / "fraud-day", ignore_errors=True)  # its files: no checkpoint names them
     for name in ("rollups.duckdb", "rollups.duckdb.wal", ALERT_LOG):
         (folder / name).unlink(missing_ok=True)
 

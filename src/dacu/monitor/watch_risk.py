@@ -10,8 +10,10 @@ say, and opening them in the alert log, is `dacu.monitor.risk_alerts` (re-export
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dacu.monitor.account_ages import AccountAges
@@ -79,13 +81,17 @@ class LiveRisk:
       FRAUD_EVERY minutes of event time → a yellow alert per abuse kind with the flagged accounts
       (a bot that starts just after a check is alerted within the half hour: issue #16). Only
       the day being scored is kept; the account ages of every earlier day (and of the shop's
-      customer file, `add_customers`) are in `ages`, one row per account;
+      customer file, `add_customers`) are in `ages`, one row per account. With `spill` (a
+      folder: the live monitor's fraud-day/) the day kept is on disk too, committed with each
+      checkpoint (the watch is a collector Keeper), so a restart gets the whole day back
+      (`dacu.monitor.day_spill`), and the flagged accounts and the last scoring with it;
     - coupons issued and redeemed (the coupon store's audit trail, the platform's hourly report)
       → redemption rate per slot → advice once a slot has ended.
     Each is judged on data before a boundary of event time (the end of a post bucket, the hour,
     the slot), so the same data gives the same alerts however it arrived."""
 
-    def __init__(self, campaign: Any) -> None:
+    def __init__(self, campaign: Any, *, spill: Path | None = None) -> None:
+        from dacu.monitor.day_spill import DaySpill
         from dacu.monitor.watches import CouponBands
 
         self.campaign = campaign
@@ -108,6 +114,8 @@ class LiveRisk:
         self.browsing = False
         # the fraud features' compiled SQL, made at the first scoring
         self._features: CompiledFeatures | None = None
+        # the kept events on disk too, so that a restart gets the day back (`state`/`restore`)
+        self.spill = None if spill is None else DaySpill(spill, campaign.tz)
 
     def add_customers(self, rows: Sequence[tuple[str, datetime]]) -> int:
         """The shop's customer file: (user_id, first purchase) of accounts known before the
@@ -156,8 +164,12 @@ class LiveRisk:
         """Keep the events of the day being scored for the fraud features (`cutoff`), folding
         older ones into the account ages. The collector hands over the events of each 10-second
         tick apart: they are merged into one table every MERGE_PARTS parts (thousands of tiny
-        Arrow tables a day cost more memory than their rows), and the hours before the cutoff
-        are cut row by row, so what is kept does not depend on how the events were batched."""
+        Arrow tables a day cost more memory than their rows), and every row before the cutoff is
+        let go, so what is kept — the rows from the cutoff on — does not depend on how the events
+        were batched. With a day spill (`spill`), what is kept is also written to disk."""
+        self._take(table, spill=True)
+
+    def _take(self, table: Any, *, spill: bool) -> None:
         import pyarrow.compute as pc
 
         if table.num_rows == 0:
@@ -165,14 +177,20 @@ class LiveRisk:
         span = pc.min_max(table["ts"])
         first, at = span["min"].as_py(), span["max"].as_py()
         self.browsing = self.browsing or pc.any(pc.equal(table["event"], "pv")).as_py() is True
-        self.events.append((first, at, table))
         self.latest = max(self.latest or at, at)
-        if len(self.events) - self._merged >= MERGE_PARTS:
-            self._merge()
         cutoff = self.cutoff(self.latest)
-        if self.events[0][0] < cutoff and cutoff > (self._cut or cutoff - timedelta(hours=1)):
+        if self._cut is None or cutoff > self._cut:
             self._cut = cutoff
             self._trim(cutoff)
+        if first < cutoff:  # a late event of a day let go: its account's age only
+            table, first = self._after(table, cutoff), cutoff
+            if table.num_rows == 0:
+                return
+        self.events.append((first, at, table))
+        if len(self.events) - self._merged >= MERGE_PARTS:
+            self._merge()
+        if spill and self.spill is not None:
+            self.spill.write(table, first, at)
 
     def _merge(self) -> None:
         import pyarrow as pa
@@ -191,9 +209,6 @@ class LiveRisk:
     def _trim(self, cutoff: datetime) -> None:
         """Fold the events before `cutoff` into the account ages and drop them (whole tables,
         and the rows of a table across it)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         kept = []
         for index, (first, last, table) in enumerate(self.events):
             if last < cutoff:
@@ -201,12 +216,55 @@ class LiveRisk:
                 self._merged -= index < self._merged
                 continue
             if first < cutoff:
-                before = pc.less(table["ts"], pa.scalar(cutoff, table["ts"].type))
-                self.ages.fold(table.filter(before))
-                table = table.filter(pc.invert(before))
-                first = cutoff
+                table, first = self._after(table, cutoff), cutoff
             kept.append((first, last, table))
         self.events = kept
+
+    def _after(self, table: Any, cutoff: datetime) -> Any:
+        """The rows of `table` from `cutoff` on; those before it are folded into the ages."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        before = pc.less(table["ts"], pa.scalar(cutoff, table["ts"].type))
+        self.ages.fold(table.filter(before))
+        return table.filter(pc.invert(before))
+
+    # a Keeper of the collector's checkpoints (after `ages`, which it folds into on restore)
+    def state(self) -> Any:
+        """The day spill's manifest (its open files closed and listed, the days before the
+        cutoff dropped: `DaySpill.roll`), with when fraud was last scored, whether the feed has
+        page views and the accounts flagged so far per kind in its metadata."""
+        from dacu.monitor.day_spill import MANIFEST
+
+        manifest = MANIFEST.empty_table() if self.spill is None else self.spill.roll(self._cut)
+        flagged = {kind: sorted(users) for kind, users in sorted(self.flagged.items())}
+        return manifest.replace_schema_metadata(
+            {
+                "scored_hour": "" if self.scored_hour is None else self.scored_hour.isoformat(),
+                "browsing": "1" if self.browsing else "",
+                "flagged": json.dumps(flagged, ensure_ascii=False),
+            }
+        )
+
+    def committed(self) -> None:
+        """The checkpoint holding the last `state()` is committed: the day files it no longer
+        names (days before the cutoff, leftovers of a crash) are deleted."""
+        if self.spill is not None:
+            self.spill.committed()
+
+    def restore(self, table: Any) -> None:
+        """Back to a checkpoint: the day's events from the files its manifest names (the
+        collector then replays the segments written after it), the flagged accounts and the
+        time of the last scoring."""
+        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+        if meta.get("scored_hour"):
+            self.scored_hour = datetime.fromisoformat(meta["scored_hour"])
+        self.browsing = self.browsing or bool(meta.get("browsing"))
+        for kind, users in json.loads(meta.get("flagged") or "{}").items():
+            self.flagged.setdefault(kind, set()).update(users)
+        if self.spill is not None:
+            for part in self.spill.restore(table):
+                self._take(part, spill=False)
 
     def kept_events(self) -> int:
         """Events held for the fraud features (the day being scored)."""
