@@ -45,8 +45,8 @@ def cause_line(names: Names, cause: Mapping | None) -> str:
     """The root cause in one line an operator reads: where, and the evidence in words."""
     if not cause:
         return ""
-    if cause.get("sold_out"):  # the sell-outs explain it (`CauseFinding.sold_out_cause`)
-        found = cause["sold_out"]
+    found = cause.get("sold_out")
+    if found and found.get("main", True):  # the sell-outs explain it (`sold_out_cause`)
         skus = "、".join(s.get("name") or s["sku_id"] for s in found["skus"][:2])
         more = f"等{len(found['skus'])}款" if len(found["skus"]) > 2 else ""
         share = format_pct(found["share_without"], digits=0)

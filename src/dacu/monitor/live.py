@@ -293,14 +293,23 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
             sold_out = self.sold_out_cause(
                 rule, change.key, change.value, change.reference, change.at
             )
-            cause = sold_out or self.root_cause(
-                rule, change.at, key=change.key, onset=change.state.pending_since
+            main = sold_out is not None and sold_out["sold_out"]["main"]
+            cause = (
+                sold_out
+                if main
+                else self.root_cause(
+                    rule, change.at, key=change.key, onset=change.state.pending_since
+                )
             )
+            if sold_out is not None and not main:  # they tipped it over: said beside the cause
+                cause = {**(cause or {}), "sold_out": sold_out["sold_out"]}
             kind = playbooks.kind_for(rule.metric, rule.playbook)
             if ((cause or {}).get("culprit") or {}).get("signal") == "flash_sale":
                 kind = "flash_sale_rush"
-            if sold_out is not None:  # a known cause with its own remedy: no page
-                kind, severity = "sold_out_shortfall", "yellow"
+            if sold_out is not None:  # but for a known sell-out it would not fire: no page
+                severity = "yellow"
+            if main:  # and it is the cause, with its own remedy
+                kind = "sold_out_shortfall"
             pb = playbooks.playbook(kind, self._context(rule, change.key, cause)).as_dict()
         title, body = alert_text(
             kind=change.kind,

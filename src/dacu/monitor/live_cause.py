@@ -149,7 +149,9 @@ class CauseFinding(LiveHost):
         shortfall, with a cause the shop already knows (the stock watch forecast both) and a
         remedy that is not the conversion playbook's (fix pages, offers, payment) but the
         sell-out's (fill the slots with an in-stock substitute, stop promoting what cannot be
-        bought). None when they do not explain it (a drop beyond the sell-outs stays red)."""
+        bought). None when the rule would fire without them too (a drop beyond the sell-outs
+        stays red). `sold_out.main`: they are the main part of the shortfall, its cause; else they
+        only tipped the window over the bound (the alert keeps its own cause, at yellow)."""
         if (
             rule.below is None
             or value is None
@@ -173,7 +175,7 @@ class CauseFinding(LiveHost):
         loss = sold_out_loss(
             rule.metric, value, self._kpis(rule.by, key, start, end), in_window, before, sold
         )
-        if loss is None or not loss.explains(rule.below, reference):
+        if loss is None or not loss.lifts(rule.below, reference):
             return None
         names = {s["sku_id"]: s.get("name") for s in self.skus}
         skus = [
@@ -200,6 +202,7 @@ class CauseFinding(LiveHost):
                 "lost": round(sum(loss.lost.values()), 1),
                 "share_without": loss.value_without / reference,
                 "share_of_gap": (loss.value_without - value) / (reference - value),
+                "main": loss.explains(rule.below, reference),  # the cause, not only the tipping
                 "bound": rule.below,
             },
         }
