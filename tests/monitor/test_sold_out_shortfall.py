@@ -226,6 +226,8 @@ def test_a_sell_out_that_only_tips_the_window_over_the_bound_says_so() -> None:
     line = sold_out_line(found)
     assert "缺口的 32%" in line and "未售罄则不会告警，降为黄色" in line and "售罄所致" not in line
     assert "售罄所致" in sold_out_line({**found, "main": True})
+    # a yellow rule (订单低于计划60%) is not "lowered to yellow"
+    assert sold_out_line({**found, "demoted": False}).endswith("未售罄则不会告警")
 
 
 def test_an_alert_the_sell_out_only_tipped_keeps_its_cause_at_yellow(

@@ -203,6 +203,7 @@ class CauseFinding(LiveHost):
                 "share_without": loss.value_without / reference,
                 "share_of_gap": (loss.value_without - value) / (reference - value),
                 "main": loss.explains(rule.below, reference),  # the cause, not only the tipping
+                "demoted": rule.severity == "red",
                 "bound": rule.below,
             },
         }

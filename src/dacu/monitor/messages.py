@@ -199,7 +199,8 @@ def sold_out_line(sold_out: Mapping) -> str:
         f"（缺口的 {format_pct(min(sold_out['share_of_gap'], 1.0), digits=0)}），"
         f"计入后为参考的 {format_pct(sold_out['share_without'], digits=0)}"
         f"（阈值 {format_pct(sold_out['bound'], digits=0)}），"
-        + ("售罄所致，降为黄色" if sold_out.get("main", True) else "未售罄则不会告警，降为黄色")
+        + ("售罄所致" if sold_out.get("main", True) else "未售罄则不会告警")
+        + ("，降为黄色" if sold_out.get("demoted", True) else "")
     )
 
 
