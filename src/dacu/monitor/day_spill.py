@@ -34,6 +34,8 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dacu.monitor.segments import _fsync_dir
+
 log = logging.getLogger("dacu.monitor")
 
 MANIFEST = pa.schema([("file", pa.string()), ("day", pa.date32()), ("rows", pa.int64())])
@@ -202,11 +204,3 @@ def _close_all(files: dict[date, _Open]) -> None:
         finally:
             spill.handle.close()
     files.clear()
-
-
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
