@@ -247,3 +247,21 @@ def test_a_customer_file_time_without_a_zone_is_campaign_time() -> None:
         {"user_id": "1001", "first_seen": datetime(2026, 11, 10, 16, 30, tzinfo=UTC)},
         {"user_id": "1003", "first_seen": datetime(2025, 1, 1, 0, 0, tzinfo=UTC)},
     ]
+
+
+def test_the_batch_score_names_a_bad_line_of_the_customer_file(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from dacu.cli import app
+    from tests.conftest import ROOT
+
+    events = tmp_path / "events.parquet"
+    pq.write_table(_peak_rush(), events)
+    customers = tmp_path / "customers.csv"
+    customers.write_text("user_id,first_purchase\nloyal,2024-03-08\nx,last spring\n", "utf-8")
+    campaign_file = str(ROOT / "examples" / "double11.yaml")
+    args = ["analyze", "fraud", "score", "-c", campaign_file, "-e", str(events)]
+    result = CliRunner().invoke(app, [*args, "--customers", str(customers)])
+    assert result.exit_code != 0 and isinstance(result.exception, InputError)
+    message = str(result.exception)  # the CLI prints it (dacu.cli's error handler)
+    assert "customers.csv, line 3" in message and "first_purchase" in message
