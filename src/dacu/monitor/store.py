@@ -98,7 +98,8 @@ class RollupStore:
         keep_hours: int = KEEP_HOURS,
         keep_minutes: int = KEEP_MINUTES,
     ) -> None:
-        self.con = duckdb.connect(str(path), config=DUCKDB_CONFIG)
+        self.path = str(path)
+        self.con = duckdb.connect(self.path, config=DUCKDB_CONFIG)
         self.lock = threading.Lock()
         self.extents = Extents()
         self.coarse: dict[tuple[str, int], dict[str, Coarse]] = {}
@@ -230,8 +231,20 @@ class RollupStore:
                 ).fetchall()
             self.con.execute("COMMIT")
             self.con.execute("CHECKPOINT")  # the WAL's rows into the file: blocks it may evict
+            self._reopen()
             self.con.execute("BEGIN TRANSACTION")
             self._forget_hours()
+
+    def _reopen(self) -> None:
+        """A file's connection closed and opened again after each checkpoint (~30 ms). DuckDB
+        keeps memory its INSERT OR REPLACE of the same keys used until the connection closes
+        (duckdb/duckdb#10223): in the soak's campaign, closing the store on day 5 gave back 57 MB
+        of RSS though `duckdb_memory()` counted 4.5 MB. Everything is committed here, so nothing
+        is lost; an in-memory store cannot be reopened."""
+        if self.path == ":memory:":
+            return
+        self.con.close()
+        self.con = duckdb.connect(self.path, config=DUCKDB_CONFIG)
 
     def marks(self) -> dict[str, bytes]:
         """The marks of the last checkpoint (empty for a new or lost store file)."""
