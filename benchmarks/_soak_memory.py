@@ -12,6 +12,7 @@ It prints one line a day; BENCHMARKS.md (monitor → A whole campaign) has what 
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import tempfile
 import time
@@ -42,7 +43,7 @@ def glibc_in_use_mb() -> int:
 
 
 def rss_mb() -> int:
-    return soak.status_kb(int(Path("/proc/self/stat").read_text().split()[0]))["VmRSS"] >> 10
+    return soak.status_kb(os.getpid())["VmRSS"] >> 10
 
 
 def main(total: int, folder: Path) -> None:
