@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from dacu.config import load_campaign
-from dacu.report.watch_incidents import coupon_abuse_incidents, first_stall
+from dacu.report.watch_incidents import _alerted, coupon_abuse_incidents, first_stall
 
 ROOT = Path(__file__).resolve().parents[2]
 H = timedelta(hours=1)
@@ -51,3 +51,23 @@ def test_guard_refusals_of_a_template_are_one_coupon_abuse_row() -> None:
     (row,) = rows
     assert row["start"] == "2026-11-11T03:05+08:00" and row["where"] == "券=newcomer-30"
     assert "12 次（4 个账号）" in row["cause"] and row["loss_fen"] == 0
+
+
+def test_a_sell_out_under_an_open_stock_alert_is_that_alert() -> None:
+    # the 0.3× demo's SKU-SC-002: warned at 18:00 (45 minutes left at that pace), still open when
+    # its last unit was ordered at 20:13 — 2 h 13 min later, beyond SAME_INCIDENT, yet the same
+    # incident; a warning resolved at 18:20 was not (the SKU sold again after it)
+    shanghai = timezone(timedelta(hours=8))
+    sold_out = datetime(2026, 11, 11, 20, 13, tzinfo=shanghai)
+    warned = {"dimension": "sku_id=SKU-SC-002", "opened_at": "2026-11-11T18:00:00+08:00"}
+    assert _alerted("SKU-SC-002", sold_out, [{**warned, "resolved_at": None}])
+    cleared = {**warned, "resolved_at": "2026-11-11T18:20:00+08:00"}
+    assert not _alerted("SKU-SC-002", sold_out, [cleared])
+    assert not _alerted("SKU-SC-001", sold_out, [{**warned, "resolved_at": None}])
+    # within two hours of the sell-out counts whether open or not (as before)
+    recent = {
+        **warned,
+        "opened_at": "2026-11-11T18:30:00+08:00",
+        "resolved_at": "2026-11-11T19:00+08:00",
+    }
+    assert _alerted("SKU-SC-002", sold_out, [recent])

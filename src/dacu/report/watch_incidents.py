@@ -1,7 +1,8 @@
 """Incidents of the stock watch and the coupon store, as rows of the review's `incidents` table
 (the keys of `incidents.incident_rows`), beside the alert log and the fraud rings.
 
-- 售罄 (sold out): the moment a SKU's paid units reached its stock (`queries._sellouts`).
+- 售罄 (sold out): the moment the units a SKU's orders (拍下减库存) or pays (付款减库存) took
+  reached its stock (`queries._sellouts`).
 - 断货 (stalled): a SKU that shoppers still cart but nobody can order — a stock-out the stock
   table does not show (a listing switched off, a warehouse sync gone wrong). Found hour by hour
   on the warehouse: its orders per cart over the STALL_BEFORE hours before × its carts in the
@@ -13,7 +14,8 @@
 
 Estimated loss (paid fen) of a stock row: `incidents.sku_loss` over the hours the SKU could not
 be bought, to the end of that day. A refused coupon cost nothing: loss 0.
-An alert of the monitor on the same SKU within two hours is the same incident: no second row.
+An alert of the monitor on the same SKU within two hours, or still open at the sell-out, is the
+same incident: no second row.
 """
 
 from __future__ import annotations
@@ -108,13 +110,18 @@ def stock_incidents(
 
 
 def _alerted(sku: str, at: datetime, alerts: list[dict[str, Any]]) -> bool:
-    """Did the monitor alert this SKU within SAME_INCIDENT of `at` (the same incident)?"""
-    return any(
-        alert.get("dimension") == f"sku_id={sku}"
-        and alert.get("opened_at")
-        and abs(datetime.fromisoformat(str(alert["opened_at"])) - at) <= SAME_INCIDENT
-        for alert in alerts
-    )
+    """Did the monitor alert this SKU for the same incident: an alert opened within
+    SAME_INCIDENT of `at`, or one still open at `at` (a forecast that came true later than
+    it said: 45 minutes predicted at 18:00, sold out at 20:13)?"""
+    for alert in alerts:
+        if alert.get("dimension") != f"sku_id={sku}" or not alert.get("opened_at"):
+            continue
+        opened = datetime.fromisoformat(str(alert["opened_at"]))
+        resolved = alert.get("resolved_at")
+        still_open = opened <= at and (not resolved or datetime.fromisoformat(resolved) >= at)
+        if still_open or abs(opened - at) <= SAME_INCIDENT:
+            return True
+    return False
 
 
 def coupon_abuse_incidents(entries: list[Any], campaign: Campaign) -> list[dict[str, Any]]:
