@@ -124,36 +124,61 @@ def test_feed_items_share_the_batch_bounds(fed) -> None:
     assert "plausible window" in coupons.json()["rejected"][0]["reason"]
 
 
-def test_stock_left_counts_units_paid_after_the_count(fed) -> None:
-    client, monitor = fed
+@pytest.mark.parametrize(
+    ("counting", "at_start", "after_count"),
+    [
+        # 拍下减库存: every unit ordered, paid or not: 100 − 2 − 3 − 4; 90 − 3 − 4 after 20:30
+        ("拍下减库存", 91, 83),
+        # 付款减库存: the units paid (the 20:35 order of 3 is never paid): 100 − 2 − 4; 90 − 4
+        ("pay", 94, 86),
+    ],
+)
+def test_stock_left_takes_the_units_the_shop_counting_takes(
+    world,  # noqa: F811
+    tmp_path: Path,
+    counting: str,
+    at_start: int,
+    after_count: int,
+) -> None:
+    base = campaign()
+    shop = base.model_copy(update={"monitor": {**base.monitor, "stock_counting": counting}})
+    monitor = LiveMonitor(shop, tmp_path / "live", detectors=False)
+    install(world.app, monitor)
+    client = world.key_client("events:write")
     client.post(
         f"/api/monitor/{CID}/skus",
         json=[{"sku_id": "SKU-A", "category": "skincare", "stock": 100}],
     )
-    # paid: 2 units at 20:05, 3 at 20:20, 4 at 20:40; the warehouse counts 90 at 20:30
-    pays = [(5, 2), (20, 3), (40, 4)]
-    rows = [
-        event(
-            i,
-            DAY + timedelta(hours=20, minutes=m),
-            "pay",
-            sku_id="SKU-A",
-            quantity=q,
-            amount_fen=1000 * q,
-            order_id=f"o{i}",
-        )
-        for i, (m, q) in enumerate(pays)
-    ]
+    # ordered: 2 units at 20:05 (paid 20:07), 3 at 20:35 (never paid), 4 at 20:40 (paid 20:45);
+    # the warehouse counts 90 at 20:30
+    rows = []
+    for n, (minute, units, paid) in enumerate([(5, 2, True), (35, 3, False), (40, 4, True)]):
+        line = {"sku_id": "SKU-A", "quantity": units, "amount_fen": 1000 * units}
+        at = DAY + timedelta(hours=20, minutes=minute)
+        rows.append(event(2 * n, at, "order", order_id=f"o{n}", user_id=f"u{n}", **line))
+        if paid:
+            pay_at = at + timedelta(minutes=2 + 3 * (n > 0))
+            rows.append(event(2 * n + 1, pay_at, "pay", order_id=f"o{n}", user_id=f"u{n}", **line))
     rows.append(event(9, DAY + timedelta(hours=20, minutes=50), "pv"))  # the clock to 20:50
-    assert client.post("/api/events", json=rows).json()["accepted"] == 4
-    assert monitor.stock_left() == {"SKU-A": 100 - 2 - 3 - 4}  # counted at the campaign start
+    assert client.post("/api/events", json=rows).json()["accepted"] == 6
+    assert monitor.stock_left() == {"SKU-A": at_start}  # counted at the campaign start
     answer = client.post(
         f"/api/monitor/{CID}/stock",
         json=[{"sku_id": "SKU-A", "stock": 90, "at": "2026-11-11T20:30:00+08:00"}],
     )
     assert answer.json() == {"accepted": 1, "rejected": []}
-    assert monitor.stock_left() == {"SKU-A": 90 - 4}  # only the 20:40 payment is after it
-    assert next(r for r in monitor.stock() if r.sku_id == "SKU-A").stock_left == 86
+    assert monitor.stock_left() == {"SKU-A": after_count}
+    assert next(r for r in monitor.stock() if r.sku_id == "SKU-A").stock_left == after_count
+    monitor.close()
+
+
+def test_a_stock_counting_the_platform_does_not_have_is_refused() -> None:
+    from dacu.monitor.settings import check_monitor
+
+    base = campaign()
+    shop = base.model_copy(update={"monitor": {**base.monitor, "stock_counting": "发货减库存"}})
+    with pytest.raises(ConfigError, match=r"monitor\.stock_counting: '发货减库存'.*拍下减库存"):
+        check_monitor(shop)
 
 
 def test_spend_feed_names_each_bad_row_and_adds_nothing(fed) -> None:

@@ -85,10 +85,12 @@ PLAN = {
 VIEWS = 500  # an hour's viewers of each SKU
 
 
-def hour_of_visits(hour: int, buyers: dict[str, int], *, carts: bool = False) -> list[dict]:
+def hour_of_visits(
+    hour: int, buyers: dict[str, int], *, carts: bool = False, unpaid: int = 0
+) -> list[dict]:
     """1,000 visitors in the hour from `hour`:00, half viewing SKU-A, half SKU-B; `buyers[sku]`
     of each SKU's 500 viewers (every k-th, spread over the hour) buy one unit (¥100) and pay a
-    second later."""
+    second later — but every `unpaid`-th order of SKU-A is never paid (0: all are)."""
     start, events = DAY + timedelta(hours=hour), []
     for i in range(2 * VIEWS):
         sku = "SKU-A" if i % 2 == 0 else "SKU-B"
@@ -100,7 +102,9 @@ def hour_of_visits(hour: int, buyers: dict[str, int], *, carts: bool = False) ->
             events.append({**base, "event_id": f"c{hour}-{i}", "event": "cart"})
         if buyers[sku] and (i // 2) % (VIEWS // buyers[sku]) == 0:
             later = (ts + timedelta(seconds=1)).isoformat()
-            for kind in ("order", "pay"):
+            nth = (i // 2) // (VIEWS // buyers[sku])
+            kinds = ("order",) if sku == "SKU-A" and unpaid and nth % unpaid == 0 else None
+            for kind in kinds or ("order", "pay"):
                 events.append(
                     {
                         **base,
@@ -124,17 +128,22 @@ def alerts(
     counted: bool = True,
     stock: int | None = None,
     carts: bool = False,
+    unpaid: int = 0,
+    counting: str | None = None,
 ) -> list[dict]:
-    """04:00–10:00: SKU-A sells `a` an hour, SKU-B `b`. SKU-A's stock is six hours' worth: from
-    10:00 its 500 viewers an hour buy nothing; SKU-B sells `b_after`. `counted`: the monitor
-    has SKU-A's stock level (else it cannot know SKU-A is gone); `stock`: another level than six
-    hours' worth; `carts`: viewers cart too (what the stock watch's stall signal reads)."""
+    """04:00–10:00: SKU-A sells `a` an hour, SKU-B `b`. SKU-A's stock is six hours' worth of
+    orders: from 10:00 its 500 viewers an hour buy nothing; SKU-B sells `b_after`. `counted`: the
+    monitor has SKU-A's stock level (else it cannot know SKU-A is gone); `stock`: another level
+    than six hours' worth; `carts`: viewers cart too (what the stock watch's stall signal reads);
+    `unpaid`: every n-th order of SKU-A is never paid; `counting`: the campaign's
+    `monitor.stock_counting` (default: none set)."""
     skus = [{"sku_id": "SKU-A", "name": "精华 30ml", "category": "skincare", "price_fen": 10_000}]
     if counted:
         skus[0]["stock"] = 6 * a if stock is None else stock
     skus.append({"sku_id": "SKU-B", "category": "skincare", "price_fen": 10_000, "stock": 10**6})
+    text = CAMPAIGN + (f"monitor: {{stock_counting: {counting}}}\n" if counting else "")
     monitor = LiveMonitor(
-        parse_campaign(CAMPAIGN),
+        parse_campaign(text),
         tmp_path,
         plan=parse_plan(PLAN),
         detectors=False,
@@ -143,7 +152,7 @@ def alerts(
     try:
         monitor.set_skus(skus)
         for hour in range(4, 10):
-            visits = hour_of_visits(hour, {"SKU-A": a, "SKU-B": b}, carts=carts)
+            visits = hour_of_visits(hour, {"SKU-A": a, "SKU-B": b}, carts=carts, unpaid=unpaid)
             monitor.collector.accept(visits)
         for hour in (10, 11):
             visits = hour_of_visits(hour, {"SKU-A": 0, "SKU-B": b_after}, carts=carts)
@@ -179,6 +188,18 @@ def test_a_shortfall_the_sell_out_explains_is_yellow_and_names_it(tmp_path: Path
     assert alert["playbook"]["kind"] == "sold_out_shortfall"
     assert "精华 30ml 已售罄" in alert["message"] and "售罄所致" in alert["message"]
     assert f"少了约 {found['lost']:,.0f} 个买家" in alert["message"]
+
+
+def test_a_sku_sold_out_by_unpaid_orders_is_sold_out_with_拍下减库存(tmp_path: Path) -> None:
+    # the 0.3× peak day's 11:50: the world takes stock at the order and a fifth of SKU-A's
+    # orders are never paid. Its 300 units of stock went to 300 orders by 10:00, 240 of them
+    # paid. Counted by order (the default, 拍下减库存) it is sold out: the drop is the sell-out's
+    (alert,) = alerts(tmp_path / "order", 50, 50, 40, unpaid=5)
+    assert alert["severity"] == "yellow"
+    assert alert["root_cause"]["sold_out"]["skus"][0]["sku_id"] == "SKU-A"
+    # counted by payment (付款减库存) 60 units are left, so nothing excuses the drop: red
+    (paid,) = alerts(tmp_path / "pay", 50, 50, 40, unpaid=5, counting="付款减库存")
+    assert paid["severity"] == "red" and "sold_out" not in (paid["root_cause"] or {})
 
 
 def test_a_drop_beyond_the_sell_out_still_pages_red(tmp_path: Path) -> None:

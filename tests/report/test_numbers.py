@@ -242,11 +242,11 @@ def test_lost_sales_estimate() -> None:
 
     tz = ZoneInfo("Asia/Shanghai")
     start, end = datetime(2026, 11, 1, tzinfo=tz), datetime(2026, 11, 11, tzinfo=tz)
-    sku = {"stock": 48, "units": 48, "paid_gmv_fen": 48 * 9_900}
+    sku = {"stock": 48, "taken": 48, "units": 48, "paid_gmv_fen": 48 * 9_900}
     # 48 units in the first 48 h → 1 unit/h; 192 h left → 192 units lost at ¥99 = 1,900,800 fen
     assert lost_sales(sku, start + timedelta(hours=48), start, end) == (192, 1_900_800)
     # 40 more units sold after a restock → 152 lost; average price still ¥99
-    restocked = {"stock": 48, "units": 88, "paid_gmv_fen": 88 * 9_900}
+    restocked = {"stock": 48, "taken": 88, "units": 88, "paid_gmv_fen": 88 * 9_900}
     assert lost_sales(restocked, start + timedelta(hours=48), start, end) == (152, 1_504_800)
     assert lost_sales(sku, None, start, end) == (None, None)
 

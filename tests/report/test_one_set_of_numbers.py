@@ -243,8 +243,8 @@ def test_cross_checks_flag_what_cannot_be() -> None:
             {"template": "c30", "redeemed": 10, "issued": None, "quantity": 69},
         ],
         skus=[
-            {"sku_id": "A", "stock": 49, "units": 164},
-            {"sku_id": "B", "stock": 49, "units": 60, "restocked": 20},
+            {"sku_id": "A", "stock": 49, "taken": 164},
+            {"sku_id": "B", "stock": 49, "taken": 60, "restocked": 20},
         ],
         total={
             "paid_gmv_fen": 5,
@@ -266,7 +266,7 @@ def test_cross_checks_flag_what_cannot_be() -> None:
     }
     texts = [f.text["zh"] for f in check_findings(rows)]
     assert "数据异常：券 c20 核销 393 > 领取 232" in texts
-    assert "数据异常：SKU A 售出件数 164 > 库存+补货 49" in texts
+    assert "数据异常：SKU A 已减库存件数 164 > 库存+补货 49" in texts
     assert all(f.severity == "bad" for f in check_findings(rows))
 
 
@@ -276,9 +276,9 @@ def test_checks_table_shows_failures_and_the_closest_pass_of_each_kind() -> None
     rows = cross_checks(
         coupons=[],
         skus=[
-            {"sku_id": "A", "stock": 20, "units": 10},  # 50% of stock
-            {"sku_id": "B", "stock": 50, "units": 45},  # 90%: the closest pass
-            {"sku_id": "C", "stock": 50, "units": 60},  # failed
+            {"sku_id": "A", "stock": 20, "taken": 10},  # 50% of stock
+            {"sku_id": "B", "stock": 50, "taken": 45},  # 90%: the closest pass
+            {"sku_id": "C", "stock": 50, "taken": 60},  # failed
         ],
         total={"uv": 10, "buyers": 4},
         cells={},

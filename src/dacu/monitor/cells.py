@@ -27,7 +27,8 @@ class Kpis:
     paid_orders: int = 0
     pv: int = 0
     cart: int = 0
-    units: int = 0
+    units: int = 0  # paid
+    ordered_units: int = 0
     uv: int = 0
     buyers: int = 0
     clicks: int = 0

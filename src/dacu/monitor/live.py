@@ -55,7 +55,7 @@ from dacu.monitor.rollups import Rollups
 from dacu.monitor.rule_engine import RuleEngine, Transition
 from dacu.monitor.segments import SegmentLog
 from dacu.monitor.sessions import SessionTally
-from dacu.monitor.settings import pay_grace
+from dacu.monitor.settings import pay_grace, stock_counting
 from dacu.monitor.store import RollupStore, to_minute
 from dacu.monitor.watch_risk import LiveRisk
 
@@ -132,6 +132,7 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
         )
         rules = watched_rules(campaign, plan)
         self.pay_grace = pay_grace(campaign)  # orders younger than this are not yet unpaid
+        self.stock_counting = stock_counting(campaign)  # 拍下减库存 or 付款减库存
         self.engine = RuleEngine(rules + (anomaly_rules() if detectors else []))
         self.alert_log = alert_log or MemoryAlertLog()
         self.notifier, self.flash_audit = notifier, flash_audit
@@ -146,6 +147,7 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
         self.outbox = ThreadPoolExecutor(1, thread_name_prefix="dacu-notify")
         self.notifications: list[dict] = []
         self.stalls: dict[str, dict] = {}  # SKUs found stalled, until they are ordered again
+        self.closed = False
         self._spreads: dict = {}  # the detectors' pooled spreads, once a day (monitor/anomaly)
 
     # -- intake ---------------------------------------------------------------------------------
@@ -413,7 +415,13 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
         return ids
 
     def close(self) -> None:
+        """Checkpoint and close the monitor's files (a second call does nothing)."""
+        if self.closed:
+            return
+        self.closed = True
         self.outbox.shutdown(wait=True)
         self.collector.close()  # segments closed, every pending cell written to the store file
+        self.collector.dedup.close()
+        self.store.close()  # the files it opened, closed: another monitor may open the folder
         if self.notifier is not None:
             self.notifier.close()

@@ -27,6 +27,7 @@ class LiveHost:
     now: datetime | None  # the event clock's latest tick
     ads: AdLedger
     pay_grace: timedelta
+    stock_counting: str  # the event that takes a unit from stock: "order" or "pay"
     flash_audit: Callable[[], list[Any]] | None
     stalls: dict[str, dict[str, Any]]
     _memo: dict[Any, Any] | None  # readings of the current tick (None outside a tick)

@@ -1,5 +1,6 @@
 """The live stock watch: SKU table and stock levels fed to the monitor, stock left from the
-orders since each level was set, hours of cover, and SKUs whose orders stopped (stalled)."""
+units taken since each level was set (ordered with 拍下减库存, paid with 付款减库存: the campaign's
+`monitor.stock_counting`), hours of cover, and SKUs whose orders stopped (stalled)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class StockWatching(LiveHost):
         rows = stock_watch(
             self.skus,
             self._sold_since_count(now, sold),
-            {k: float(v.units) for k, v in last_hour.items()},
+            {k: float(self._taken(v)) for k, v in last_hour.items()},
             top=top,
             stalled=self.stalls,
         )
@@ -62,7 +63,8 @@ class StockWatching(LiveHost):
 
     def set_stock(self, rows: Iterable[Mapping]) -> int:
         """Stock levels counted at a moment ({sku_id, stock, at}): the stock left is this count
-        less the units paid after it. A SKU not in the SKU table is added with only its stock."""
+        less the units taken after it (ordered or paid, `stock_counting`). A SKU not in the
+        SKU table is added with only its stock."""
         return self.set_skus(
             {"sku_id": r["sku_id"], "stock": int(r["stock"]), "stock_at": to_minute(r["at"])}
             for r in rows
@@ -79,10 +81,14 @@ class StockWatching(LiveHost):
     def sku_category(self, sku_id: str) -> str | None:
         return next((s.get("category") for s in self.skus if s["sku_id"] == sku_id), None)
 
+    def _taken(self, kpis: Kpis) -> int:
+        """Units a cell took from stock: ordered (拍下减库存) or paid (付款减库存)."""
+        return kpis.ordered_units if self.stock_counting == "order" else kpis.units
+
     def _sold_since_count(self, now: int, since_start: Mapping[str, Kpis]) -> dict[str, int]:
-        """Units paid per SKU since its stock was counted: since the campaign start for the SKU
+        """Units taken per SKU since its stock was counted: since the campaign start for the SKU
         table's stock, since `stock_at` (epoch minute) for a level from the stock feed."""
-        sold = {k: v.units for k, v in since_start.items()}
+        sold = {k: self._taken(v) for k, v in since_start.items()}
         counted = sorted({s["stock_at"] for s in self.skus if s.get("stock_at") is not None})
         if counted:
             later = self.store.by_value_many("sku_id", [(m, max(m, now)) for m in counted])
@@ -90,7 +96,7 @@ class StockWatching(LiveHost):
             for s in self.skus:
                 if s.get("stock_at") is not None:
                     cell = by_minute[s["stock_at"]].get(s["sku_id"])
-                    sold[s["sku_id"]] = cell.units if cell else 0
+                    sold[s["sku_id"]] = self._taken(cell) if cell else 0
         return sold
 
     def stock_left(self) -> dict[str, int]:

@@ -57,6 +57,7 @@ MEASURES: tuple[str, ...] = (
     "units",
     "refunds",
     "refund_fen",
+    "ordered_units",
 )
 SKETCH_DIMS: tuple[str, ...] = (
     "all",
@@ -245,6 +246,7 @@ class Rollups:
             columns[key] = pc.if_else(pc.equal(kind, kind_name), order_key, None)
         quantity = pc.cast(pc.fill_null(events["quantity"], 1), pa.int64())
         columns["units"] = pc.if_else(pc.equal(kind, "pay"), quantity, 0)
+        columns["ordered_units"] = pc.if_else(pc.equal(kind, "order"), quantity, 0)
         return pa.table(columns)
 
     @property

@@ -117,6 +117,7 @@ class RollupStore:
         self._pending_from: dict[str, int] = {}  # by table: the first minute of a pending cell
         self._pending_coarse: set[tuple[str, int, str]] = set()  # (dim, minute, value)
         self._upserts = 0
+        self._drop_if_older()
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
         for table in TABLES:
             self.con.execute(
@@ -131,6 +132,19 @@ class RollupStore:
         if self.extents.hour_keys:  # the file's minute cells are not in `recent`: read there
             self.recent_from = self.extents.hours[self.extents.hour_keys[-1]][1] + 1
         self.con.execute("BEGIN TRANSACTION")  # committed by `checkpoint` only (the module doc)
+
+    def _drop_if_older(self) -> None:
+        """A store file written by a dacu with other MEASURES (a measure added since) is dropped,
+        checkpoint marks too: with no mark, `Collector.recover()` rebuilds every cell from the
+        segments and archives, so no cell misses the new measure."""
+        found = self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
+            " ORDER BY ordinal_position",
+            [MAIN_TABLE],
+        ).fetchall()
+        if found and [c for (c,) in found] != ROLLUP_SCHEMA.names:
+            for table in (*TABLES, MARKS_TABLE):
+                self.con.execute(f"DROP TABLE IF EXISTS {table}").fetchall()
 
     def _load_extents(self) -> None:
         """Extents and coarse cells of an existing store (a restart before the segments are

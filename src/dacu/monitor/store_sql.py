@@ -16,6 +16,7 @@ KPI_FIELDS = (
     "pv",
     "cart",
     "units",
+    "ordered_units",
     "clicks",
     "impressions",
 )

@@ -90,12 +90,13 @@ def _stock(data: dict, source: str) -> list[str]:
     cite = data.get("sold_out_lesson") or "stockouts"
     out = []
     for sku in data.get("sold_out") or []:
-        need = math.ceil(((sku.get("units") or 0) + (sku.get("lost_units") or 0)) * STOCK_BUFFER)
+        taken = sku.get("taken", sku.get("units")) or 0  # lessons written before `taken`: paid
+        need = math.ceil((taken + (sku.get("lost_units") or 0)) * STOCK_BUFFER)
         if need <= (sku.get("stock") or 0):
             continue
         out.append(
             f"备货缓冲：{sku['sku_id']} 上次 {sku.get('sold_out_at') or ''} 售罄（库存 "
-            f"{sku.get('stock')}，售出 {sku.get('units')}，估计少卖 {sku.get('lost_units') or 0}）"
+            f"{sku.get('stock')}，已减库存 {taken}，估计少卖 {sku.get('lost_units') or 0}）"
             f"→ 本次备货不少于 {need} 件 — 依据 {source} 复盘经验 {cite} "
             f"(stock buffer for a SKU that sold out, lesson {cite})"
         )

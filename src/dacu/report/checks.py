@@ -35,8 +35,8 @@ def _check(
 
 
 def cross_checks(coupons: list[dict], skus: list[dict], total: dict, cells: dict) -> list[dict]:
-    """`coupons`: the review's coupon rows (redeemed, issued, quantity); `skus`: units sold and
-    stock (and `restocked` if known); `total`: the window's KPIs; `cells`: {dimension: KPI rows}."""
+    """`coupons`: the review's coupon rows (redeemed, issued, quantity); `skus`: units taken from
+    stock (ordered or paid, `queries._sku_sales`) and stock (and `restocked` if known); `total`: the window's KPIs; `cells`: {dimension: KPI rows}."""
     out = []
     for c in coupons:
         bound = c.get("issued") if c.get("issued") is not None else c.get("quantity")
@@ -60,10 +60,10 @@ def cross_checks(coupons: list[dict], skus: list[dict], total: dict, cells: dict
             _check(
                 "units_le_stock",
                 f"sku_id={s['sku_id']}",
-                s.get("units") or 0,
+                s.get("taken") or 0,
                 (s.get("stock") or 0) + (s.get("restocked") or 0),
-                f"SKU {s['sku_id']} 售出件数 ≤ 库存+补货",
-                f"SKU {s['sku_id']} units sold ≤ stock + restocks",
+                f"SKU {s['sku_id']} 已减库存件数 ≤ 库存+补货",
+                f"SKU {s['sku_id']} units off stock ≤ stock + restocks",
             )
         )
     pairs = (

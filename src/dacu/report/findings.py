@@ -346,7 +346,7 @@ def lesson_data(review: Review) -> dict[str, Any]:
         if r.get("roi") is not None and r.get("line")
     }
     sold = [
-        {k: r.get(k) for k in ("sku_id", "stock", "units", "sold_out_at", "lost_units")}
+        {k: r.get(k) for k in ("sku_id", "stock", "taken", "units", "sold_out_at", "lost_units")}
         for r in (tables["stockouts"].rows if "stockouts" in tables else [])
     ]
     fired: dict[str, int] = {}

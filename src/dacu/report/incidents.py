@@ -34,6 +34,7 @@ import ibis
 from dacu.config import Campaign
 from dacu.metrics.kpi import window
 from dacu.monitor.messages import DIM_ZH, SIGNAL_ZH
+from dacu.monitor.settings import stock_counting
 from dacu.report.model import Column, Finding, Section, Table, tx
 
 LEAD = timedelta(minutes=30)  # an alert opens after its incident began
@@ -126,7 +127,8 @@ def stock_alert_loss(wh: Any, campaign: Campaign, alert: dict, sku: str) -> int 
 
     The stock-out is the alert's opening when it saw 0 hours of stock left (a stock count of 0,
     or the ledger run dry). A warning ahead of it (hours left > 0) is a stock-out only if the
-    SKU's ordered units then reached its stock (the skus table): from that moment; when they
+    SKU's units taken then reached its stock (the skus table; ordered or paid, the campaign's
+    `monitor.stock_counting`): from that moment; when they
     never did the SKU could still be bought (a rush that faded, a bot's burst): loss 0. Without
     a stock figure, at the moment the warning predicted."""
     opened = _moment(alert.get("opened_at"))
@@ -158,9 +160,10 @@ def _stock_of(wh: Any, sku: str) -> int | None:
 
 
 def _ran_out(wh: Any, campaign: Campaign, sku: str, stock: int, until: datetime) -> datetime | None:
-    """When the SKU's units ordered since the campaign start reached `stock` (before `until`)."""
+    """When the SKU's units taken (ordered or paid: `stock_counting`) since the campaign start
+    reached `stock` (before `until`)."""
     ev = window(wh.events(), campaign.start, until)
-    orders = ev.filter((ev.event == "order") & (ev.sku_id == sku))
+    orders = ev.filter((ev.event == stock_counting(campaign)) & (ev.sku_id == sku))
     done = 0
     for row in wh.to_arrow(orders.select("ts", "quantity").order_by("ts")).to_pylist():
         done += int(row["quantity"] or 1)

@@ -16,6 +16,7 @@ import ibis
 from dacu.config import Campaign
 from dacu.errors import WarehouseError
 from dacu.metrics import kpis, window
+from dacu.monitor.settings import stock_counting
 
 
 @dataclass
@@ -35,10 +36,10 @@ class Facts:
     funnel: dict[str, Any]
     spend: dict[str, int]  # channel → spend fen in the window
     repeat_buyers: int  # buyers with ≥ 2 paid orders in the window
-    skus: list[dict[str, Any]] = field(default_factory=list)  # units sold vs stock
+    skus: list[dict[str, Any]] = field(default_factory=list)  # units sold and taken vs stock
     journeys: Any = None  # pandas frame for attribution, or None
     cohorts: list[dict[str, Any]] = field(default_factory=list)  # weekly cohort activity (long)
-    sellouts: dict[str, datetime] = field(default_factory=dict)  # sku → when units reached stock
+    sellouts: dict[str, datetime] = field(default_factory=dict)  # sku → when stock was used up
     rfm_before: Any = None  # per-customer R/F/M (pyarrow) at the campaign start …
     rfm_after: Any = None  # … and at its end
     clv_summary: Any = None  # per-customer purchase summary (days) up to the campaign end
@@ -147,7 +148,7 @@ def read_facts(
         funnel=_funnel(wh, win),
         spend=_spend(wh, start, end),
         repeat_buyers=_repeat_buyers(wh, win),
-        skus=_sku_sales(wh, win),
+        skus=_sku_sales(wh, win, stock_counting(campaign)),
         journeys=_journeys(wh, win) if with_journeys else None,
         cohorts=_cohorts(wh, events, start - timedelta(weeks=8), end),
     )
@@ -156,7 +157,7 @@ def read_facts(
 
         found = sourced_kpis(wh, by=("channel",), start=start, end=end, campaign=campaign)
         facts.sources, facts.source_notes = found.sources, found.notes
-    facts.sellouts = _sellouts(wh, win, facts.skus)
+    facts.sellouts = _sellouts(wh, win, facts.skus, stock_counting(campaign))
     facts.rfm_before, facts.rfm_after = _rfm_inputs(wh, events, start), _rfm_inputs(wh, events, end)
     from dacu.report.customer_value import clv_inputs
 
@@ -185,7 +186,9 @@ def _repeat_buyers(wh: Any, win: Any) -> int:
     return int(rows[0]["k"] or 0) if rows else 0
 
 
-def _sku_sales(wh: Any, win: Any) -> list[dict[str, Any]]:
+def _sku_sales(wh: Any, win: Any, counting: str) -> list[dict[str, Any]]:
+    """Per SKU of the skus table: units and GMV paid, units ordered, and `taken` — the units
+    that left its stock under the shop's stock counting (ordered or paid, `monitor.settings`)."""
     skus = _has(wh, "skus")
     if skus is None:
         return []
@@ -193,13 +196,20 @@ def _sku_sales(wh: Any, win: Any) -> list[dict[str, Any]]:
     sold = pays.group_by("sku_id").agg(
         units=pays.quantity.cast("int64").sum(), paid_gmv_fen=pays.amount_fen.sum()
     )
-    joined = skus.select("sku_id", "name", "category", "price_fen", "stock").left_join(
-        sold, "sku_id"
+    orders = win.filter(win.event == "order")
+    ordered = orders.group_by("sku_id").agg(
+        ordered_units=orders.quantity.fill_null(1).cast("int64").sum()
     )
-    return _rows(
-        wh,
-        joined.select("sku_id", "name", "category", "price_fen", "stock", "units", "paid_gmv_fen"),
+    columns = ("sku_id", "name", "category", "price_fen", "stock")
+    joined = (
+        skus.select(*columns)
+        .left_join(sold, "sku_id")
+        .select(*columns, "units", "paid_gmv_fen")
+        .left_join(ordered, "sku_id")
     )
+    rows = _rows(wh, joined.select(*columns, "units", "paid_gmv_fen", "ordered_units"))
+    taken = "ordered_units" if counting == "order" else "units"
+    return [{**r, "taken": r[taken] or 0} for r in rows]
 
 
 def _journeys(wh: Any, win: Any) -> Any:
@@ -238,23 +248,24 @@ def _cohorts(wh: Any, events: Any, since: datetime, end: datetime) -> list[dict[
 
 
 def sold_out(skus: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """SKUs whose units paid in the window reached their stock."""
-    return [s for s in skus if s["stock"] and (s["units"] or 0) >= s["stock"] > 0]
+    """SKUs whose units taken from stock in the window (`_sku_sales`) reached their stock."""
+    return [s for s in skus if s["stock"] and s["taken"] >= s["stock"] > 0]
 
 
-def _sellouts(wh: Any, win: Any, skus: list[dict[str, Any]]) -> dict[str, datetime]:
-    """The moment each sold-out SKU's cumulative paid units reached its stock."""
+def _sellouts(wh: Any, win: Any, skus: list[dict[str, Any]], counting: str) -> dict[str, datetime]:
+    """The moment each sold-out SKU's cumulative units taken (ordered or paid: `counting`)
+    reached its stock."""
     out = sold_out(skus)
     if not out:
         return {}
     stock = {s["sku_id"]: s["stock"] for s in out}
-    pays = win.filter((win.event == "pay") & win.sku_id.isin(list(stock)))
-    rows = _rows(wh, pays.select("sku_id", "ts", "quantity").order_by("ts"))
+    taking = win.filter((win.event == counting) & win.sku_id.isin(list(stock)))
+    rows = _rows(wh, taking.select("sku_id", "ts", "quantity").order_by("ts"))
     done: dict[str, datetime] = {}
     sold: dict[str, int] = {}
     for r in rows:
         sku = r["sku_id"]
-        sold[sku] = sold.get(sku, 0) + (r["quantity"] or 0)
+        sold[sku] = sold.get(sku, 0) + (1 if r["quantity"] is None else r["quantity"])
         if sku not in done and sold[sku] >= stock[sku]:
             done[sku] = r["ts"]
     return done

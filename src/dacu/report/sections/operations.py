@@ -16,15 +16,15 @@ from dacu.report.queries import Facts, sold_out
 def lost_sales(
     sku: dict[str, Any], sold_out_at: datetime | None, start: datetime, end: datetime
 ) -> tuple[int | None, int | None]:
-    """Naive run-rate estimate of the sales a stock-out cost: the SKU's paid units per hour from
-    the campaign start to the sell-out, times the hours left in the window, less the units sold
-    after the sell-out anyway (a restock), at its average paid price. (units, fen); None when the
-    sell-out time is unknown or at the very start."""
+    """Naive run-rate estimate of the sales a stock-out cost: the SKU's units taken from stock
+    per hour from the campaign start to the sell-out, times the hours left in the window, less
+    the units taken after the sell-out anyway (a restock), at its average paid price. (units,
+    fen); None when the sell-out time is unknown or at the very start."""
     if sold_out_at is None or sold_out_at <= start:
         return None, None
     hours_before = (sold_out_at - start).total_seconds() / 3600
     hours_left = max((end - sold_out_at).total_seconds() / 3600, 0.0)
-    after = max((sku["units"] or 0) - sku["stock"], 0)
+    after = max(sku["taken"] - sku["stock"], 0)
     units = max(round(sku["stock"] / hours_before * hours_left) - after, 0)
     price = (sku["paid_gmv_fen"] or 0) / max(sku["units"] or 1, 1)
     return units, round(units * price)
@@ -59,7 +59,8 @@ def operations(
             Column("sku_id", tx("SKU", "SKU")),
             Column("name", tx("名称", "Name")),
             Column("stock", tx("库存", "Stock"), "int"),
-            Column("units", tx("售出件数", "Units sold"), "int"),
+            Column("taken", tx("已减库存件数", "Units off stock"), "int"),
+            Column("units", tx("支付件数", "Units paid"), "int"),
             Column("paid_gmv_fen", tx("支付金额", "Paid GMV"), "fen"),
             Column("sold_out_at", tx("售罄时间", "Sold out at")),
             Column("lost_units", tx("估计损失件数", "Est. lost units"), "int"),
