@@ -16,6 +16,14 @@ A stock forecast ("爆款预计1小时内断货") on a SKU that the world itself
 `BORNE_OUT` of the alert is a true forecast, not a false alert: the simulated stock is finite, and
 bestsellers really run out on the peak day. Those are counted apart ("stock forecasts borne out")
 and not in the false alerts.
+
+Likewise an alert against the plan (the plan's risk triggers `cvr-drop` 转化率低于计划80% and
+`orders-below-plan` 订单低于计划60%, one-hour windows) is a true shortfall when the world's exact
+counts over its window — distinct buyers ÷ distinct visitors, distinct orders, from the
+simulated events, not the monitor's sketches — are below the same bound of the plan's figure
+for that window: the world really missed the plan by more than the rule allows (a plan is a
+forecast, and a day without an injected incident can still run under it). Counted apart
+("plan shortfalls the world confirms"), with their severity; every other alert is false.
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+_TZ = ZoneInfo("Asia/Shanghai")
 DEVELOPED_ON = (31,)  # the seed the fixes were looked at on
 HISTORY_DAYS = 400  # simulated before the campaign: the plan's history, the baseline days
 DEFAULT_DAYS = {  # the days replayed per size: a warm-up day, the peak day, a wrap-up day
@@ -38,6 +48,9 @@ DEFAULT_DAYS = {  # the days replayed per size: a warm-up day, the peak day, a w
 }
 BORNE_OUT = timedelta(hours=2)  # a stock forecast this close to the world's own sell-out is true
 STOCK_RULE = "stock-1h"
+PLAN_RULES = {"cvr-drop": ("cvr", 0.80), "orders-below-plan": ("orders", 0.60)}
+"""The plan rules checked against the world: rule id → (metric, bound of the plan), 1 h windows."""
+PLAN_WINDOW = timedelta(hours=1)
 
 
 @dataclass
@@ -49,6 +62,7 @@ class DayCount:
     seconds: float = 0.0
     alerts: list[dict] = field(default_factory=list)  # the false ones
     borne_out: list[dict] = field(default_factory=list)  # stock forecasts the world bore out
+    shortfalls: list[dict] = field(default_factory=list)  # plan shortfalls the world confirms
 
     @property
     def red(self) -> int:
@@ -71,6 +85,44 @@ def borne_out(alert: dict, sold_out: dict[str, datetime]) -> bool:
     opened = datetime.fromisoformat(str(alert["opened_at"]))
     out = sold_out.get(sku)
     return out is not None and out <= opened + BORNE_OUT
+
+
+def world_vs_plan(alert: dict, sim: Path, plan: Any) -> float | None:
+    """For an alert of a PLAN_RULES rule: the world's exact value over the alert's window ÷ the
+    plan's (`dacu.monitor.pacing.planned`, as the monitor reads the plan); None for others."""
+    import duckdb
+
+    from dacu.monitor.pacing import planned
+
+    if alert.get("rule_id") not in PLAN_RULES or alert.get("dimension"):
+        return None
+    metric, _ = PLAN_RULES[alert["rule_id"]]
+    end = datetime.fromisoformat(str(alert["opened_at"]))
+    start = end - PLAN_WINDOW
+    with duckdb.connect(config={"threads": 1}) as con:
+        uv, buyers, orders = con.execute(
+            "SELECT count(DISTINCT user_id) FILTER (WHERE event = 'pv'),"
+            " count(DISTINCT user_id) FILTER (WHERE event = 'pay'),"
+            " count(DISTINCT order_id) FILTER (WHERE event = 'order')"
+            " FROM read_parquet(?) WHERE ts >= ? AND ts < ?",
+            [str(sim / "events.parquet"), start, end],
+        ).fetchone()
+    plan_now = planned(plan, start, end)
+    if metric == "cvr":
+        want = plan_now["buyers"] / plan_now["uv"] if plan_now["uv"] else None
+        have = buyers / uv if uv else None
+    else:
+        want, have = plan_now["orders"], float(orders)
+    return None if not want or have is None else have / want
+
+
+def confirmed(alert: dict, sim: Path, plan: Any) -> bool:
+    """An alert against the plan whose window the world's exact counts put below the bound."""
+    ratio = world_vs_plan(alert, sim, plan)
+    if ratio is None:
+        return False
+    alert["world_vs_plan"] = round(ratio, 3)
+    return ratio < PLAN_RULES[alert["rule_id"]][1]
 
 
 def _severity(alert: dict) -> str:
@@ -135,14 +187,15 @@ def count_day(campaign: Any, plan: Any, sim: Path, day: date, folder: Path) -> D
     )
     alerts = json.loads(path.read_text(encoding="utf-8"))
     sold_out = sellouts(sim)
-    return DayCount(
-        0.0,
-        0,
-        day,
-        alerts=[a for a in alerts if not borne_out(a, sold_out)],
-        borne_out=[a for a in alerts if borne_out(a, sold_out)],
-        seconds=time.perf_counter() - began,
-    )
+    count = DayCount(0.0, 0, day, seconds=time.perf_counter() - began)
+    for alert in alerts:
+        if borne_out(alert, sold_out):
+            count.borne_out.append(alert)
+        elif confirmed(alert, sim, plan):
+            count.shortfalls.append(alert)
+        else:
+            count.alerts.append(alert)
+    return count
 
 
 def measure_size(size: float, seeds: list[int], days: list[date], folder: Path) -> list[DayCount]:
@@ -163,9 +216,21 @@ def _line(count: DayCount) -> str:
     rules = Counter(f"{a['rule_id']}:{_severity(a)}" for a in count.alerts)
     return (
         f"{count.size:g}× seed {count.seed} {count.day}: {len(count.alerts)} false alerts "
-        f"({count.red} red), {len(count.borne_out)} stock forecasts borne out, in "
+        f"({count.red} red), {len(count.borne_out)} stock forecasts borne out, "
+        f"{_shortfalls(count.shortfalls)} plan shortfalls the world confirms, in "
         f"{count.seconds:.0f} s — {dict(rules)}"
     )
+
+
+def _shortfalls(alerts: list[dict]) -> str:
+    """ "2 (1 red: cvr-drop 21:20 at 71% of plan)" — how many, how many red, each red one."""
+    red = [a for a in alerts if _severity(a) == "red"]
+    named = ", ".join(
+        f"{a['rule_id']} {datetime.fromisoformat(a['opened_at']).astimezone(_TZ):%H:%M} at "
+        f"{a['world_vs_plan']:.0%} of plan"
+        for a in red
+    )
+    return f"{len(alerts)} ({len(red)} red{': ' + named if named else ''})"
 
 
 def false_section() -> str:
@@ -203,8 +268,8 @@ def false_section() -> str:
         f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end on {os.cpu_count()} "
         "cores. Goal (issue #19): ≤ 1 false alert a day at 1×, no red at any size.\n\n"
         "| shop | days | false alerts a day | red | rules that fired (count) | stock forecasts "
-        "borne out | time |\n"
-        "|---|---|---|---|---|---|---|\n"
+        "borne out | plan shortfalls the world confirms | time |\n"
+        "|---|---|---|---|---|---|---|---|\n"
         + "\n".join(rows)
         + "\n\nPer day:\n\n"
         + "\n".join(f"- {_line(c)}" for c in counts)
@@ -218,7 +283,9 @@ def _row(size: float, counts: list[DayCount]) -> str:
     return (
         f"| {size:g}× (¥{size * 3000:,.0f}万 plan) | {len(counts)} | **{per_day:.1f}** | "
         f"{sum(c.red for c in counts)} | {', '.join(f'{r} {n}' for r, n in rules) or '—'} | "
-        f"{sum(len(c.borne_out) for c in counts)} | {sum(c.seconds for c in counts):.0f} s |"
+        f"{sum(len(c.borne_out) for c in counts)} | "
+        f"{_shortfalls([a for c in counts for a in c.shortfalls])} | "
+        f"{sum(c.seconds for c in counts):.0f} s |"
     )
 
 
