@@ -150,7 +150,8 @@ TOP_SKUS = 100
 
 
 def top_skus(monitor: LiveMonitor, now: datetime, known: Names, lang: str) -> list[dict]:
-    """The last hour's top SKUs by GMV (热销榜), each with its rank change against the hour
+    """The last hour's top SKUs by GMV (热销榜, placed: 拍下金额), each with its units ordered (as
+    the GMV counts them: an order not yet paid is in both), its rank change against the hour
     before (positive: up; None: new in the ranking) and its stock left."""
     end = to_minute(now)
     hour, before = monitor.store.by_value_many("sku_id", [(end - 60, end), (end - 120, end - 60)])
@@ -170,7 +171,7 @@ def top_skus(monitor: LiveMonitor, now: datetime, known: Names, lang: str) -> li
                 "category": name_of(known, "category", category) if category else "—",
                 "gmv_fen": kpis.gmv_fen,
                 "gmv_text": text("gmv_fen", kpis.gmv_fen, lang),
-                "units": kpis.units,
+                "units": kpis.ordered_units,
                 "rank_change": earlier[sku] - (i + 1) if sku in earlier else None,
                 "stock_left": left.get(sku),
             }
