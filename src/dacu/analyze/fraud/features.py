@@ -207,9 +207,12 @@ def window_features(
     history (every event the account ages are counted from) and `known` earlier sightings."""
     orders = ev.filter(ev.event == "order")
     first_seen = _first_seen(events, known)
+    # the origin as a window over all accounts, not a cross join with a one-row aggregate: on
+    # Arrow tables (no statistics) DuckDB ordered that join as buyers × accounts, then joined
+    # on user_id — 3.9×10⁸ rows and 12 s for a 200,000-event hour, growing with the square
+    first_seen = first_seen.mutate(origin=first_seen.first_seen.min().over(ibis.window()))
     first_order = orders.group_by("user_id").agg(first_order=orders.ts.min())
     age = first_order.join(first_seen, "user_id")
-    age = age.cross_join(first_seen.aggregate(origin=first_seen.first_seen.min()))
     age = age.select(
         "user_id",
         account_age_seconds=(age.first_order.epoch_seconds() - age.first_seen.epoch_seconds()).cast(
