@@ -43,3 +43,25 @@ def test_any_day_keeps_the_contract(double11, seed, scale, kinds):
     assert (df.quantity[df.event.isin(("order", "pay"))] >= 1).all()
     for item in day.truth["incidents"]:
         assert item["kind"] in KINDS
+
+
+def test_the_last_units_go_to_the_orders_that_fit() -> None:
+    # one SKU with 5 units; lines of 2, 2, 3, 1, 1 in time order: 2 + 2 served, the 3 refused
+    # (the first for want of stock: the sell-out's moment), the next 1 takes the last unit, the
+    # last 1 is refused. The world's ledger and its orders then agree (拍下减库存: 5 ordered)
+    from dacu.sim.baskets import Lines
+    from dacu.sim.orders import StockState, _serve
+
+    qty = np.array([2, 2, 3, 1, 1])
+    lines = Lines(np.arange(5), np.zeros(5, np.int64), qty)
+    ts = np.array([10, 20, 30, 40, 50]) * 1_000_000
+    stock = StockState(np.array([5]), {})
+    served = _serve(lines, ts, None, stock, [])
+    assert served.tolist() == [True, True, False, True, False]
+    assert qty[served].sum() == 5 and stock.remaining.tolist() == [0]
+    assert stock.sold_out_at == {0: 30_000_000}
+    # a later batch with 1 unit left after it took 4: a line of 1 still gets it
+    stock = StockState(np.array([5]), {})
+    assert _serve(
+        Lines(np.arange(3), np.zeros(3, np.int64), np.array([4, 2, 1])), ts[:3], None, stock, []
+    ).tolist() == [True, False, True]

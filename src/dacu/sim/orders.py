@@ -231,6 +231,26 @@ def check_stock(
     return Lines(lines.order[ok], lines.sku[ok], lines.qty[ok])
 
 
+def _serve_the_last_units(
+    ok: np.ndarray, sku: np.ndarray, qty: np.ndarray, blocked: np.ndarray, remaining: np.ndarray
+) -> None:
+    """After the first line a SKU's stock cannot serve (3 wanted, 2 left), later lines that fit
+    still take the last units, in time order (`ok`, sorted by SKU then time, is set in place):
+    as on the platform, where a shopper can still order the last 2. Without it the world lost
+    those units (refused every later order) while their stock still counted them."""
+    refused = ~ok & ~blocked
+    for k in np.unique(sku[refused]):
+        left = int(remaining[k] - qty[ok & (sku == k)].sum())
+        waiting = np.flatnonzero(refused & (sku == k))
+        while left > 0:
+            fits = waiting[qty[waiting] <= left]
+            if not len(fits):
+                break
+            ok[fits[0]] = True
+            left -= int(qty[fits[0]])
+            waiting = waiting[waiting > fits[0]]
+
+
 def _serve(
     lines: Lines, ts: np.ndarray, world: World, stock: StockState, incidents: list[Incident]
 ) -> np.ndarray:
@@ -249,6 +269,7 @@ def _serve(
     csum = np.cumsum(qty)
     before = np.repeat(np.r_[0, csum[starts[1:] - 1]], np.diff(np.r_[starts, len(sku)]))
     ok_sorted = (csum - before <= stock.remaining[sku]) & ~blocked[order]
+    _serve_the_last_units(ok_sorted, sku, qty, blocked[order], stock.remaining)
     ok = np.empty(len(ts), bool)
     ok[order] = ok_sorted
     used = np.bincount(lines.sku[ok], weights=lines.qty[ok], minlength=len(stock.remaining))
@@ -257,5 +278,4 @@ def _serve(
     for sku_index in np.unique(lines.sku[out]):
         first = ts[out & (lines.sku == sku_index)].min()
         stock.sold_out_at.setdefault(int(sku_index), int(first))
-        stock.remaining[sku_index] = 0
     return ok
