@@ -97,8 +97,12 @@ class World:
 
     @property
     def stock_from_us(self) -> int:
-        """Orders from an hour before the campaign draw stock (their payments fall inside it)."""
-        return int(self.campaign.start.timestamp() * 1_000_000) - 3_600_000_000
+        """Orders from the campaign start draw its stock: the SKU table's stock is the count at
+        the start (拍下减库存), as the monitor and the review read it. (It was an hour before,
+        so that pays inside the campaign of orders placed just before it stayed within the
+        stock when units paid were counted; then an order at 23:30 took a unit the monitor
+        never saw taken, and SKU-BC-002 of the 0.3× peak day refused orders with 2 left.)"""
+        return int(self.campaign.start.timestamp() * 1_000_000)
 
     def listed_stock(self) -> np.ndarray:
         """The SKU table's stock: the regular stock plus each flash sale's allocation (kept
