@@ -25,7 +25,9 @@ carry no order closing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from dacu.errors import ConfigError
@@ -68,22 +70,24 @@ takes a unit from stock."""
 def stock_counting(campaign: Any) -> str:
     """The event that takes a unit from stock: "order" (拍下减库存, default) or "pay" (付款减库存);
     another value is a ConfigError naming the key and the values it takes."""
-    text = (campaign.monitor or {}).get("stock_counting", "order")
-    if str(text).strip() not in STOCK_COUNTING:
+    text = str((campaign.monitor or {}).get("stock_counting", "order")).strip()
+    if text not in STOCK_COUNTING:
         raise ConfigError(
             f"{campaign.id}: monitor.stock_counting: {text!r} is not one of "
             "order (拍下减库存), pay (付款减库存)"
         )
-    return STOCK_COUNTING[str(text).strip()]
+    return STOCK_COUNTING[text]
 
 
 def check_monitor(campaign: Any) -> None:
     """`dacu check`: every duration of `monitor:` parses and the stock counting is known (one
     ConfigError with all problems)."""
+    checks: list[Callable[[], object]] = [partial(duration, campaign, n) for n in DURATIONS]
+    checks.append(partial(stock_counting, campaign))
     problems = []
-    for name in [*DURATIONS, "stock_counting"]:
+    for check in checks:
         try:
-            stock_counting(campaign) if name == "stock_counting" else duration(campaign, name)
+            check()
         except ConfigError as exc:
             problems.append(str(exc).split(": ", 1)[1])
     if problems:

@@ -40,9 +40,9 @@ def stock_watch(
 ) -> list[StockRow]:
     """Hours to stock-out = stock left ÷ recent units per hour, for the `top` fastest SKUs.
 
-    `sold`: units taken (ordered or paid) since the stock was counted; `velocity`: units per hour over the recent
-    window (e.g. the last hour from the rollups). `stalled`: SKUs whose orders stopped while
-    shoppers still cart them (`stalled_skus`) — out of stock in fact whatever the stock table
+    `sold`: units taken (ordered or paid) since the stock was counted; `velocity`: units per
+    hour over the recent window (e.g. the last hour from the rollups). `stalled`: SKUs whose
+    orders stopped while shoppers still cart them (`stalled_skus`) — out of stock in fact whatever the stock table
     says (a wrong count, a listing switched off, a warehouse sync gone wrong): 0 hours, red, and
     listed before the rest. Soonest stock-out first.
     """

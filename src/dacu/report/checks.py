@@ -36,7 +36,8 @@ def _check(
 
 def cross_checks(coupons: list[dict], skus: list[dict], total: dict, cells: dict) -> list[dict]:
     """`coupons`: the review's coupon rows (redeemed, issued, quantity); `skus`: units taken from
-    stock (ordered or paid, `queries._sku_sales`) and stock (and `restocked` if known); `total`: the window's KPIs; `cells`: {dimension: KPI rows}."""
+    stock (ordered or paid, `queries._sku_sales`) and stock (and `restocked` if known); `total`:
+    the window's KPIs; `cells`: {dimension: KPI rows}."""
     out = []
     for c in coupons:
         bound = c.get("issued") if c.get("issued") is not None else c.get("quantity")

@@ -112,6 +112,7 @@ def read_facts(
     events, customers = wh.events(), _has(wh, "customers")
     start, end = campaign.start, campaign.end
     win = window(events, start, end)
+    counting = stock_counting(campaign)  # which units leave stock: ordered or paid
 
     pvs = win.filter(win.event == "pv")
     shop = not _rows(wh, pvs.aggregate(n=pvs.event.count()))[0]["n"]  # orders + traffic
@@ -148,7 +149,7 @@ def read_facts(
         funnel=_funnel(wh, win),
         spend=_spend(wh, start, end),
         repeat_buyers=_repeat_buyers(wh, win),
-        skus=_sku_sales(wh, win, stock_counting(campaign)),
+        skus=_sku_sales(wh, win, counting),
         journeys=_journeys(wh, win) if with_journeys else None,
         cohorts=_cohorts(wh, events, start - timedelta(weeks=8), end),
     )
@@ -157,7 +158,7 @@ def read_facts(
 
         found = sourced_kpis(wh, by=("channel",), start=start, end=end, campaign=campaign)
         facts.sources, facts.source_notes = found.sources, found.notes
-    facts.sellouts = _sellouts(wh, win, facts.skus, stock_counting(campaign))
+    facts.sellouts = _sellouts(wh, win, facts.skus, counting)
     facts.rfm_before, facts.rfm_after = _rfm_inputs(wh, events, start), _rfm_inputs(wh, events, end)
     from dacu.report.customer_value import clv_inputs
 
