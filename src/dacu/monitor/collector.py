@@ -312,6 +312,9 @@ class Collector:
             mark = self._checkpoint()
         if compact:
             mark["compacted"] = self.log.compact(upto=mark["segment"])
+        # Arrow's allocator (mimalloc) keeps freed pages for reuse: over a campaign of uneven
+        # days that held 10–20 MB more RSS at each day's end than Arrow had allocated
+        pa.default_memory_pool().release_unused()
         return mark
 
     def _checkpoint(self) -> dict:

@@ -423,5 +423,6 @@ class LiveMonitor(RuleReading, CauseFinding, StockWatching):
         self.collector.close()  # segments closed, every pending cell written to the store file
         self.collector.dedup.close()
         self.store.close()  # the files it opened, closed: another monitor may open the folder
+        self.risk_feeds.close()
         if self.notifier is not None:
             self.notifier.close()
