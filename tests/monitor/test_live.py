@@ -259,6 +259,55 @@ alerts:
 """
 
 
+def test_the_substitute_a_stock_alert_names_has_stock_left(tmp_path: Path) -> None:
+    """A stock alert's playbook puts an in-stock SKU of the same category and price band in the
+    slot. A SKU sold out an hour ago has nothing left and sells nothing (no pace: "hours of
+    cover" unbounded); read against its table count it was named as the substitute — on the 1×
+    example shop's 11-12, SKU-MK-002 "（库存4773）" fifteen hours after it sold out. Here
+    SKU-bodycare (listed as a fragrance, 40 units) sells out in the first hour and can no longer
+    be ordered after it; SKU-fragrance-mini (30 units) has sold none."""
+    from dacu.monitor.playbooks.stock import substitute
+
+    rng = np.random.default_rng(21)
+    skus = [
+        {"sku_id": "SKU-fragrance", "category": "fragrance", "price_fen": 65_000, "stock": 5000},
+        {"sku_id": "SKU-bodycare", "category": "fragrance", "price_fen": 62_000, "stock": 40},
+        {"sku_id": "SKU-fragrance-mini", "category": "fragrance", "price_fen": 60_000, "stock": 30},
+    ]
+    monitor = LiveMonitor(parse_campaign(SKU_RULES), tmp_path / "mon", skus=skus, detectors=False)
+    first = simworld.events(rng, 8000, PEAK, minutes=60, prefix="n").events
+    out = simworld.Incident("stock_out", "category", "bodycare", 1.0)
+    second, third = (
+        simworld.events(rng, 8000, PEAK + timedelta(hours=h), prefix=f"x{h}", incident=out).events
+        for h in (1, 2)
+    )
+    for hour in (first, second, third):
+        feed(monitor, hour)
+
+    def ordered(table: pa.Table, sku: str) -> int:  # units ordered (拍下减库存), from the events
+        rows = table.filter(
+            pc.and_(pc.equal(table["event"], "order"), pc.equal(table["sku_id"], sku))
+        )
+        return int(pc.sum(rows["quantity"]).as_py() or 0)
+
+    assert ordered(first, "SKU-bodycare") > 40
+    assert ordered(second, "SKU-bodycare") == ordered(third, "SKU-bodycare") == 0
+    # the stock watch reads whole minutes: the units taken before the minute under way
+    minute = monitor.now.replace(second=0, microsecond=0)
+    done = pa.concat_tables([first, second, third])
+    done = done.filter(pc.less(done["ts"], pa.scalar(minute, done["ts"].type)))
+    now = {s["sku_id"]: s["stock"] for s in monitor.skus_now()}
+    assert now == {
+        "SKU-fragrance": 5000 - ordered(done, "SKU-fragrance"),
+        "SKU-bodycare": 0,
+        "SKU-fragrance-mini": 30,
+    }
+    rule = next(r for r in monitor.engine.rules if r.id == "stock-1h")
+    context = monitor._context(rule, "SKU-fragrance", None)
+    assert substitute(context, "SKU-fragrance")["sku_id"] == "SKU-fragrance-mini"
+    monitor.close()
+
+
 def test_orders_stop_on_one_sku_and_stock_running_out(tmp_path: Path) -> None:
     """From 20:00 makeup cannot be ordered (views and carts go on): `order_rate by sku_id` names
     SKU-makeup only. The stock watch: SKU-fragrance starts with 60 units and sells 48 in the first

@@ -289,7 +289,7 @@ class CauseFinding(LiveHost):
             if rule.by == "sku_id"
             else (culprit.get("value") if culprit.get("dimension") == "sku_id" else None),
             channel_roi=roi,
-            skus=self.skus,
+            skus=self.skus_now(),
             velocity={r.sku_id: r.units_per_hour for r in self.stock()},
             coupon=coupon,
             coupon_id=culprit.get("value") if coupon else None,

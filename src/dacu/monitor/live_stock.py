@@ -111,6 +111,16 @@ class StockWatching(LiveHost):
             for s in self.skus
         }
 
+    def skus_now(self) -> list[dict]:
+        """The SKU table with each counted SKU's stock as it is now (its stock left): what
+        advice reads — a substitute for a SKU about to sell out must have stock left, not a
+        count from the campaign start."""
+        left = self.stock_left()
+        return [
+            {**s, "stock": left[s["sku_id"]]} if s.get("stock") is not None else dict(s)
+            for s in self.skus
+        ]
+
     @staticmethod
     def _stalled(earlier: list[dict[str, Kpis]], recent: list[dict[str, Kpis]]) -> dict[str, dict]:
         """SKUs still carted but no longer ordered over the last 15, 30, 60 or 120 minutes
