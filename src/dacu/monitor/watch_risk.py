@@ -298,8 +298,7 @@ class LiveRisk:
         ):
             # a new connection each day: a DuckDB connection keeps what its queries allocated
             # until it closes (~5 MB a campaign day here, never handed back; duckdb/duckdb#10223)
-            if self._features is not None:
-                self._features.close()
+            self.close()
             self._features = CompiledFeatures(events.schema, config.flash_skus)
             self._features_day = day
         scores = score_events(
