@@ -67,12 +67,15 @@ def anomaly_reading(
     *,
     midnight: datetime,
     spreads: Spreads,
+    expect: float = 1.0,
 ) -> Reading:
     """(deviations from comparable hours, None, p-value of the count or None) of one window.
 
     `read(a, b)` is the rule's metric over [a, b), `kpis_of(a, b)` the window's counts, `midnight`
-    the local start of `end`'s day (the pooled spread is read once a day, cached in `spreads`).
-    Deviations are scaled to the 7-day threshold when fewer days or hours are comparable.
+    the local start of `end`'s day (the pooled spread is read once a day, cached in `spreads`),
+    `expect` how the plan expects this window to differ from the comparable ones (the
+    comparable median is scaled by it: `RuleReading._seasonal_shift`). Deviations are scaled
+    to the 7-day threshold when fewer days or hours are comparable.
     """
     value = read(start, end)
     base = seasonal_baseline(read, end, end - start, count=rule.metric in COUNT_METRICS)
@@ -82,17 +85,18 @@ def anomaly_reading(
     if key not in spreads:
         spreads[key] = _pooled(read, midnight, end - start)
     pooled = spreads[key]
+    median = base.median * expect
     kpis = kpis_of(start, end)
     day = kpis_of(end - DAY, end)
     aov = day.paid_gmv_fen / day.paid_orders if day.paid_orders else 0.0
-    floor = sampling_sd(rule.metric, base.median, uv=kpis.uv, aov_fen=aov)
-    relative = pooled[0] * abs(base.median) if pooled else 0.0
+    floor = sampling_sd(rule.metric, median, uv=kpis.uv, aov_fen=aov)
+    relative = pooled[0] * abs(median) if pooled else 0.0
     spread = max(relative, floor)
     if spread <= 0:
         return None, None, None
     k = anomaly_threshold(base.n, pooled[1]) if pooled else anomaly_threshold(base.n, base.n)
-    z = (value - base.median) / spread * ANOMALY_K / k
-    return z, None, _chance(rule, kpis, base.median)
+    z = (value - median) / spread * ANOMALY_K / k
+    return z, None, _chance(rule, kpis, median)
 
 
 def _pooled(
