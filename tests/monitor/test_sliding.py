@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from dacu.config import parse_campaign
 from dacu.monitor.live import LiveMonitor
 from dacu.monitor.rollups import Rollups
-from dacu.monitor.sliding import window_parts, window_totals
+from dacu.monitor.sliding import window_parts, window_totals, windows_totals
 from dacu.monitor.store import RollupStore
 from tests.monitor import simworld
 from tests.monitor.test_live import records
@@ -90,6 +90,11 @@ def test_window_totals_on_a_uniform_stream() -> None:
     assert (kpis.pv, kpis.uv) == (90, 90)
     # [70 s, 130 s) over complete minutes: 50/60 of minute 1 (60 pv) + 10/60 of minute 2 = 50 + 10.
     assert window_totals(store, T0 + 70, T0 + 130).pv == 60
+    # several windows in one read, each as the hand count above: a window inside one minute
+    # (20 s of minute 3), one of whole minutes, one past the data (nothing)
+    found = windows_totals(store, [(T0 + 15, T0 + 105), (T0 + 200, T0 + 220), (T0, T0 + 240)])
+    assert [(k.pv, k.uv) for k in found] == [(90, 90), (20, 20), (240, 240)]
+    assert windows_totals(store, [(T0 + 600, T0 + 660), (T0 + 70, T0 + 130)])[1].pv == 60
 
 
 CAMPAIGN = """

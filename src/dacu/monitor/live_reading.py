@@ -23,7 +23,7 @@ from dacu.monitor.live_settings import (
 )
 from dacu.monitor.pacing import plan_values, planned
 from dacu.monitor.rules import AD_METRICS, COUNTED, AlertRule
-from dacu.monitor.sliding import window_by_value, window_totals
+from dacu.monitor.sliding import window_by_value, window_totals, windows_totals
 from dacu.monitor.store import Kpis, to_minute
 
 REGIME_CHANGE = 1.5
@@ -139,6 +139,26 @@ class RuleReading(LiveHost):
         for key, kpis in found.items():
             self._memo[(dim, key, *sec)] = snapshot_visitors(self, kpis, dim, key, start, end)
         self._memo[done] = Kpis()
+
+    def _remember_days(self, dim: str | None, key: str, start: datetime, end: datetime) -> None:
+        """[start, end) on each of the BASELINE_DAYS before, in one store read, into this tick's
+        memo (what a seasonal baseline reads window by window: a query each)."""
+        if self._memo is None:
+            return
+        days = (timedelta(days=d) for d in range(1, BASELINE_DAYS + 1))
+        where = {
+            (dim or "all", key, int((start - d).timestamp()), int((end - d).timestamp())): d
+            for d in days
+        }
+        wanted = [w for w in where if w not in self._memo]
+        if not wanted:
+            return
+        found = windows_totals(
+            self.store, [w[2:] for w in wanted], live=self._live(), dim=dim or "all", value=key
+        )
+        for w, kpis in zip(wanted, found, strict=True):
+            d = where[w]
+            self._memo[w] = snapshot_visitors(self, kpis, dim, key, start - d, end - d)
 
     def _rest(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> Kpis:
         """The shop minus one dimension value over the window (counts subtract; UV and buyers are
@@ -326,6 +346,7 @@ class RuleReading(LiveHost):
             return metric_value(self._rest(rule, key, start, end), rule.metric)
         if rule.compare == "last_year":
             return self._value(rule.metric, rule.by, key, start - rule.offset, end - rule.offset)
+        self._remember_days(rule.by, key, start, end)
         base = seasonal_baseline(
             lambda a, b: self._value(rule.metric, rule.by, key, a, b),
             end,
@@ -337,6 +358,7 @@ class RuleReading(LiveHost):
     def _anomaly(self, rule: AlertRule, key: str, start: datetime, end: datetime) -> tuple:
         """A built-in detector's reading (`dacu.monitor.anomaly`)."""
         midnight = end.astimezone(self.campaign.tz).replace(hour=0, minute=0, second=0)
+        self._remember_days(rule.by, key, start, end)
         return anomaly_reading(
             rule,
             lambda a, b: self._value(rule.metric, rule.by, key, a, b),

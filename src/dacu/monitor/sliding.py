@@ -18,6 +18,7 @@ minute of visitors, so the overlap it double counts is small and the same on bot
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 
 from dacu.monitor.store import Kpis, RollupStore
@@ -66,10 +67,23 @@ def window_totals(
     value: str = "",
 ) -> Kpis:
     """KPIs of one dimension value over [start, end) in epoch seconds (one store query)."""
-    ranges, weights = _ranges(start, end, live)
-    if not ranges:
-        return combine([])
-    return combine(list(zip(store.totals_many(ranges, dim=dim, value=value), weights, strict=True)))
+    return windows_totals(store, [(start, end)], live=live, dim=dim, value=value)[0]
+
+
+def windows_totals(
+    store: RollupStore,
+    windows: Sequence[tuple[int, int]],
+    *,
+    live: int | None = None,
+    dim: str = "all",
+    value: str = "",
+) -> list[Kpis]:
+    """`window_totals` of each window (epoch seconds) in one store query: the same clock window
+    on the days before, as a seasonal baseline reads them."""
+    parts = [_ranges(start, end, live) for start, end in windows]
+    ranges = [one for found, _ in parts for one in found]
+    totals = iter(store.totals_many(ranges, dim=dim, value=value) if ranges else [])
+    return [combine([(next(totals), weight) for weight in weights]) for _, weights in parts]
 
 
 def window_by_value(
