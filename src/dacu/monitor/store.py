@@ -40,6 +40,13 @@ the sketch dims of the last `keep_minutes` are held in memory too (`recent`): th
 their windows (the last 30 minutes and the 30 before, every 10 s of event time) there, with no
 DuckDB statement and no write of the pending cells per tick (that cost 5 ms per read and made a
 26-day campaign a matter of ticks, not events). A read reaching further back goes to DuckDB.
+
+Readings kept: a window ending READ_BEHIND minutes before the newest minute written is read once
+and kept (`_read_many`, READ_CACHE readings of at most READ_VALUES values) until an upsert writes
+a minute inside it — a late event, a backfill. A window reads only cells inside it, so a write at
+minute m can change only readings of windows ending after m. The seasonal baselines read the same
+clock window on 7 days before at every tick: 4,511 DuckDB statements in one test's 3 days became
+769, and its rules' time a third.
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ WRITE_EVERY = 20
 WRITE_ROWS = 20_000  # cells a statement upserts (DuckDB's memory limit below)
 """Upserts between two writes of everything pending to DuckDB (see the module doc)."""
 KEEP_HOURS = 26  # coarse hour/day cells kept in memory behind the newest hour (today's tiles, RCA)
+READ_CACHE = 4096  # readings kept (`RollupStore._read_many`): a tick reads ~50 past windows
+READ_VALUES = 64  # readings of more values (a SKU table) are not kept: 4096 of them are memory
+READ_BEHIND = 10  # minutes: readings of windows ending this long before the newest minute are kept
 KEEP_MINUTES = 150  # minute cells of the sketch dims in memory: a 1 h window and the hour before
 MARKS_TABLE = "monitor_checkpoint"
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {  # duckdb.connect's config type
@@ -117,6 +127,12 @@ class RollupStore:
         self._pending_from: dict[str, int] = {}  # by table: the first minute of a pending cell
         self._pending_coarse: set[tuple[str, int, str]] = set()  # (dim, minute, value)
         self._upserts = 0
+        self._readings: dict[tuple, dict] = {}
+        """Readings of windows no upsert has touched since (`_read_many`), by (dim, grouping,
+        value, start, end): the same clock window on the days before, read at every tick."""
+        self._writes = 0  # upserts so far: a reading made across one is not kept
+        self._newest = -(2**62)  # the newest minute upserted
+        self._readings_end = -(2**62)  # the latest end of a kept reading
         self._drop_if_older()
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
         for table in TABLES:
@@ -217,6 +233,8 @@ class RollupStore:
         is_coarse = pc.match_substring_regex(dims, _COARSE)
         is_minute = pc.is_in(dims, value_set=pa.array(SKETCH_DIMS))
         with self.lock:
+            self._writes += 1
+            self._forget_readings(cells.filter(pc.invert(pc.match_substring(dims, "@"))))
             self._note_extents(cells)
             self._note_coarse(cells.filter(is_coarse))
             self._note_recent(cells.filter(is_minute))
@@ -225,6 +243,25 @@ class RollupStore:
             self._upserts += 1
             if self._upserts % self.write_every == 0:
                 self._write_pending()  # coarse cells: at the checkpoint (the module doc)
+
+    def _forget_readings(self, fine: pa.Table) -> None:
+        """Forget the readings these cells may change: a window reads only cells inside it, and
+        a cell holding minute m (its minute, hour, day or total cell) lies inside a window only
+        if the window ends after m, so the readings ending by the first minute written stay.
+        Hour, day and total cells (dims with "@", SKUs' too) change only with a minute cell
+        (`fine`) in the same upsert.
+        Only readings ending READ_BEHIND before the newest minute are kept (`_read_many`), so a
+        live upsert, whose first minute is about the newest, forgets none of them."""
+        if fine.num_rows == 0:
+            self._readings.clear()
+            self._readings_end = -(2**62)
+            return
+        span = pc.min_max(fine["minute"])
+        first, last = span["min"].as_py(), span["max"].as_py()
+        self._newest = max(self._newest, last)
+        if first < self._readings_end:  # a late event, a backfill: the readings after it go
+            self._readings = {key: v for key, v in self._readings.items() if key[-1] <= first}
+            self._readings_end = max((key[-1] for key in self._readings), default=-(2**62))
 
     def _hold(self, table: str, cells: pa.Table) -> None:
         """Cells waiting for DuckDB (`_write_pending`), with the first minute they touch."""
@@ -359,6 +396,50 @@ class RollupStore:
         return sorted(found[0].items())
 
     def _read_many(
+        self,
+        dim: str,
+        ranges: Sequence[tuple[int, int]],
+        key_sql: str,
+        key_of,
+        *,
+        value: str | None,
+        running: bool = True,
+        hours: bool = True,
+    ) -> list[dict]:
+        """`_query_many`, with the readings of windows no upsert has touched since kept: the
+        live loop reads the same clock window on each of 7 days before at every 10-second tick
+        (a seasonal baseline), which only late events or a backfill can change."""
+        keys = [(dim, key_sql, value, running, hours, start, end) for start, end in ranges]
+        with self.lock:
+            writes = self._writes
+            known = {key: self._readings[key] for key in keys if key in self._readings}
+        todo = [(key, one) for key, one in zip(keys, ranges, strict=True) if key not in known]
+        if todo:
+            found = self._query_many(
+                dim,
+                [r for _, r in todo],
+                key_sql,
+                key_of,
+                value=value,
+                running=running,
+                hours=hours,
+            )
+            fresh = dict(zip((key for key, _ in todo), found, strict=True))
+            known.update(fresh)
+            with self.lock:
+                settled = {
+                    k: v
+                    for k, v in fresh.items()
+                    if k[-1] <= self._newest - READ_BEHIND and len(v) <= READ_VALUES
+                }
+                if settled and self._writes == writes:  # else the store changed while read
+                    while self._readings and len(self._readings) + len(settled) > READ_CACHE:
+                        del self._readings[next(iter(self._readings))]
+                    self._readings.update(settled)
+                    self._readings_end = max(self._readings_end, *(k[-1] for k in settled))
+        return [known[key] for key in keys]
+
+    def _query_many(
         self,
         dim: str,
         ranges: Sequence[tuple[int, int]],
