@@ -61,17 +61,23 @@ def _workspace_outside_the_checkout(
 # heaviest first, then the other files with a `slow` test, then the rest in collection order,
 # filling the gaps, so neither worker ends alone on a long file. Re-measure (`--durations=0`)
 # when a file gets slow.
-SLOWEST_FILES: dict[str, float] = {
-    "tests/monitor/test_served_like_replay.py": 520,
-    "tests/monitor/test_live.py": 505,
-    "tests/test_demo.py": 450,
-    "tests/monitor/test_coupon_signal.py": 135,
-    "tests/monitor/test_dashboard_screens.py": 86,
-    "tests/web/test_workbench_browser.py": 68,
-    "tests/monitor/test_eventclock.py": 45,
-    "tests/test_readme_tour.py": 38,
-    "tests/test_two_campaigns.py": 30,
-    "tests/monitor/test_fraud_watch_restart.py": 27,
+SLOWEST_FILES: dict[str, float] = {  # `--durations` of a full run, 2026-12-07
+    "tests/analyze/test_rca_sim.py": 368,
+    "tests/monitor/test_live.py": 353,
+    "tests/test_demo.py": 304,
+    "tests/monitor/test_dashboard_screens.py": 189,
+    "tests/test_demo_third.py": 171,
+    "tests/analyze/test_rca.py": 160,
+    "tests/monitor/test_served_like_replay.py": 148,
+    "tests/monitor/test_eventclock.py": 130,
+    "tests/monitor/test_coupon_signal.py": 102,
+    "tests/monitor/test_sold_out_shortfall.py": 77,
+    "tests/monitor/test_fraud_watch_restart.py": 72,
+    "tests/test_two_campaigns.py": 48,
+    "tests/test_readme_tour.py": 47,
+    "tests/analyze/test_engine_parity.py": 42,
+    "tests/monitor/test_bounded_state.py": 41,
+    "tests/web/test_workbench_browser.py": 40,
 }
 
 
