@@ -73,7 +73,7 @@ WRITE_EVERY = 20
 WRITE_ROWS = 20_000  # cells a statement upserts (DuckDB's memory limit below)
 """Upserts between two writes of everything pending to DuckDB (see the module doc)."""
 KEEP_HOURS = 26  # coarse hour/day cells kept in memory behind the newest hour (today's tiles, RCA)
-READ_CACHE = 4096  # readings kept (`RollupStore._read_many`): a tick reads ~50 past windows
+READ_CACHE = 1024  # readings kept (`RollupStore._read_many`): a tick reads ~100 past ranges
 READ_VALUES = 64  # readings of more values (a SKU table) are not kept: 4096 of them are memory
 READ_BEHIND = 10  # minutes: readings of windows ending this long before the newest minute are kept
 KEEP_MINUTES = 150  # minute cells of the sketch dims in memory: a 1 h window and the hour before
