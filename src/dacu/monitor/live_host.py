@@ -55,3 +55,6 @@ class LiveHost:
 
         @property
         def _flash_openings(self) -> tuple[datetime, ...]: ...
+
+        @property
+        def _campaign_flash_sales(self) -> tuple[Any, ...]: ...

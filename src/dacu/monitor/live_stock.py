@@ -15,7 +15,7 @@ from dacu.monitor.live_settings import (
     STALL_WINDOWS,
 )
 from dacu.monitor.store import Kpis, to_minute
-from dacu.monitor.watches import stalled_skus, stock_watch
+from dacu.monitor.watches import flash_rush, stalled_skus, stock_watch
 
 
 class StockWatching(LiveHost):
@@ -39,16 +39,40 @@ class StockWatching(LiveHost):
             **{k: v for k, v in self.stalls.items() if not (quiet.get(k) and quiet[k].orders)},
             **stalled,
         }
+        rush, paces = self._flash_rush(now)
         rows = stock_watch(
             self.skus,
             self._sold_since_count(now, sold),
-            {k: float(self._taken(v)) for k, v in last_hour.items()},
+            {k: float(self._taken(v)) for k, v in last_hour.items()} | paces,
             top=top,
             stalled=self.stalls,
+            rush=rush,
         )
         if self._memo is not None:
             self._memo[("stock", top)] = rows
         return rows
+
+    def _flash_rush(self, now: int) -> tuple[dict[str, tuple[float, int]], dict[str, float]]:
+        """The campaign's flash-sale sessions within the last hour (`watches.flash_rush`),
+        their SKUs' units read in one store query."""
+        sessions = [
+            (sale.sku_id, to_minute(s.start), to_minute(s.end), s.stock)
+            for sale in self._campaign_flash_sales
+            for s in sale.sessions
+            if to_minute(s.start) < now and to_minute(s.end) > now - 60
+        ]
+        if not sessions:
+            return {}, {}
+        ranges = sorted(
+            {r for _, start, _, _ in sessions for r in ((start - 60, start), (start, now))}
+        )
+        found = dict(zip(ranges, self.store.by_value_many("sku_id", ranges), strict=True))
+
+        def taken(sku: str, start: int, end: int) -> int:
+            cell = found[(start, end)].get(sku)
+            return self._taken(cell) if cell else 0
+
+        return flash_rush(sessions, now, taken)
 
     def set_skus(self, rows: Iterable[Mapping]) -> int:
         """Add or replace SKUs of the SKU table by sku_id (name, category, price, stock…)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ def stock_watch(
     *,
     top: int = 100,
     stalled: Mapping[str, dict] | None = None,
+    rush: Mapping[str, tuple[float, int]] | None = None,
 ) -> list[StockRow]:
     """Hours to stock-out = stock left ÷ recent units per hour, for the `top` fastest SKUs.
 
@@ -44,15 +45,19 @@ def stock_watch(
     hour over the recent window (e.g. the last hour from the rollups). `stalled`: SKUs whose
     orders stopped while shoppers still cart them (`stalled_skus`) — out of stock in fact whatever the stock table
     says (a wrong count, a listing switched off, a warehouse sync gone wrong): 0 hours, red, and
-    listed before the rest. Soonest stock-out first.
+    listed before the rest. `rush`: SKUs in a flash-sale session (秒杀) — (hours until it ends,
+    units of its stock it has still to sell): those go first, by its end, and the rest of the
+    stock at `velocity`, which is then the pace outside the session (`flash_rush`). Soonest
+    stock-out first.
     """
     stalled = stalled or {}
+    rush = rush or {}
     rows = []
     for sku in skus:
         sku_id = sku["sku_id"]
         left = max(0, int(sku.get("stock") or 0) - int(sold.get(sku_id, 0)))
         rate = float(velocity.get(sku_id, 0.0))
-        hours = left / rate if rate > 0 else None
+        hours = _cover(left, rate, rush.get(sku_id))
         status = (
             "green"
             if hours is None or hours >= STOCK_YELLOW_HOURS
@@ -69,6 +74,41 @@ def stock_watch(
     return sorted(
         fastest, key=lambda r: (r.hours_to_stockout is None, r.hours_to_stockout or 0.0, r.sku_id)
     )
+
+
+def _cover(left: int, rate: float, rush: tuple[float, int] | None) -> float | None:
+    """Hours until `left` units are gone at `rate` an hour, after a flash session's `rush`."""
+    if rush is None:
+        return left / rate if rate > 0 else None
+    session_hours, session_units = rush
+    if left <= session_units:  # the session itself takes the rest
+        return session_hours * left / session_units if session_units else 0.0
+    after = left - session_units
+    return session_hours + after / rate if rate > 0 else None
+
+
+def flash_rush(
+    sessions: Sequence[tuple[str, int, int, int]],
+    now: int,
+    taken: Callable[[str, int, int], int],
+    window: int = 60,
+) -> tuple[dict[str, tuple[float, int]], dict[str, float]]:
+    """The flash-sale sessions (sku_id, start, end, stock; epoch minutes) that bend the stock
+    forecast at `now`: ({sku: (hours until the session ends, its stock still to sell)} for the
+    sessions under way, {sku: units per hour} to forecast with instead of the last `window`
+    minutes' pace for the SKUs whose session lies in that window — the `window` before the
+    session). A session's rush is bounded by its own stock: the 1× example shop's 20:00 lipstick
+    sale sold its 2,000 in ten minutes, and read as the hour's pace that was "sold out in 0.9
+    hours" for a SKU that lasted 20 more. `taken(sku, start, end)`: units taken in [start, end)."""
+    rushing: dict[str, tuple[float, int]] = {}
+    paces: dict[str, float] = {}
+    for sku, start, end, stock in sessions:
+        if not (start < now and end > now - window):
+            continue
+        paces[sku] = taken(sku, start - window, start) * 60 / window
+        if now < end:
+            rushing[sku] = ((end - now) / 60, max(0, stock - taken(sku, start, now)))
+    return rushing, paces
 
 
 STALL_MIN_COUNT = 5  # orders and carts a SKU needs in the earlier window for a rate of its own
