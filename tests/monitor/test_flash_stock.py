@@ -98,6 +98,14 @@ def test_a_sale_that_will_take_the_last_units_still_warns(tmp_path: Path) -> Non
     assert cover(tmp_path, 250, at, 200, CAMPAIGN + FLASH) == pytest.approx(29 / 60 * 90 / 100)
 
 
+def test_a_slow_sale_sells_at_its_own_pace_not_its_whole_stock(tmp_path: Path) -> None:
+    # 20:10: 30 of the sale's 200 taken in its first 10 minutes (the demo's sold 14 of 2,000):
+    # at that pace 60 more by 20:30, not 170; 1,000 − 60 − 30 = 910 left, 850 after the session
+    at = SALE + timedelta(minutes=10)
+    hours = cover(tmp_path, 1000, at, 30, CAMPAIGN + FLASH)
+    assert hours == pytest.approx(20 / 60 + 850 / 60)
+
+
 def test_flash_rush_by_hand() -> None:
     # a session 1200–1230 (epoch minutes) of 200 units; at 1210, 150 taken since 1200 and 60 in
     # the hour before it: (20 minutes left, 50 to sell) and a pace of 60 an hour

@@ -94,12 +94,14 @@ def flash_rush(
     window: int = 60,
 ) -> tuple[dict[str, tuple[float, int]], dict[str, float]]:
     """The flash-sale sessions (sku_id, start, end, stock; epoch minutes) that bend the stock
-    forecast at `now`: ({sku: (hours until the session ends, its stock still to sell)} for the
+    forecast at `now`: ({sku: (hours until the session ends, units it will still sell)} for the
     sessions under way, {sku: units per hour} to forecast with instead of the last `window`
     minutes' pace for the SKUs whose session lies in that window — the `window` before the
     session). A session's rush is bounded by its own stock: the 1× example shop's 20:00 lipstick
     sale sold its 2,000 in ten minutes, and read as the hour's pace that was "sold out in 0.9
-    hours" for a SKU that lasted 20 more. `taken(sku, start, end)`: units taken in [start, end)."""
+    hours" for a SKU that lasted 20 more. Until its end a session sells at its pace so far, up
+    to its stock (the demo's sold 14 of its 2,000 in ten minutes: not 1,986 more in twenty).
+    `taken(sku, start, end)`: units taken in [start, end)."""
     rushing: dict[str, tuple[float, int]] = {}
     paces: dict[str, float] = {}
     for sku, start, end, stock in sessions:
@@ -107,7 +109,9 @@ def flash_rush(
             continue
         paces[sku] = taken(sku, start - window, start) * 60 / window
         if now < end:
-            rushing[sku] = ((end - now) / 60, max(0, stock - taken(sku, start, now)))
+            sold = taken(sku, start, now)
+            to_come = min(max(0, stock - sold), math.ceil(sold * (end - now) / (now - start)))
+            rushing[sku] = ((end - now) / 60, to_come)
     return rushing, paces
 
 
