@@ -299,13 +299,14 @@ class RuleReading(LiveHost):
         """How the plan expects [start, end) to differ from the same clock window of the
         BASELINE_DAYS before it, which a seasonal baseline reads (`compare: baseline`, the
         built-in detectors): the median of those days' planned values against today's. The
-        days before are warm-up days; the plan's peak and wrap-up days are last year's own, and
-        they differ: the 1× example shop's world converts at 50–75% of the warm-up nights'
-        rate in the night after the midnight rush (01:00–05:00 of 11-11: the buyers bought at
-        00:00) and at about 60% all day on 11-12, which paged anomaly-cvr and cvr-3h 4–5 times a
-        day though the plan expected it. 1 without a plan or with fewer than half the days
-        planned (the campaign's first days: what came before is no plan's). Only toward
-        leniency, as `_plan_shift`."""
+        days before are warm-up days; the plan's peak day is last year's own hours, and they
+        differ: the 1× example shop's world converts at 50–75% of the warm-up nights' rate in
+        the night after the midnight rush (01:00–05:00 of 11-11: the buyers bought at 00:00),
+        which paged anomaly-cvr three times and cvr-3h once though the plan's hours expected a
+        dip. A day the plan has as a day row on the ordinary-day curve (11-12) is excused its
+        day's level only. 1 without a plan or with fewer than half the days planned (the
+        campaign's first days: what came before is no plan's). Only toward leniency, as
+        `_plan_shift`."""
         now = self._plan_value(rule, key, start, end)
         days = (timedelta(days=d) for d in range(1, BASELINE_DAYS + 1))
         before = [v for d in days if (v := self._plan_value(rule, key, start - d, end - d))]
