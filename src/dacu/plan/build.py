@@ -307,14 +307,19 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
     ctx.ordinary = sh.ordinary_intraday(hourly, ctx.notes)
     labels = {p.phase.value: f"{p.phase.label_zh} {p.label or ''}".strip() for p in campaign.phases}
     per_phase = sh.phase_days(campaign)
+    own_rates = False
     for node in grow(phase_view, "phase", phase, labels):
-        day_nodes = grow(
-            node, "day", Shares(sh.day_shares(per_phase[node.key], ctx.baseline_by_day))
-        )
+        days = sh.day_shares(per_phase[node.key], ctx.baseline_by_day, totals)
+        own_rates = own_rates or days.buyers is not None
+        day_nodes = grow(node, "day", days)
         for day_node in day_nodes:
             if day_node.key == campaign.peak_day.isoformat():
                 curve = sh.intraday_shares(hourly, ctx.notes, peak_day=campaign.peak_day)
                 grow(day_node, "hour", curve)
+    if own_rates:
+        ctx.notes.append(
+            "每日转化率与客单价取自去年同日 each day's CVR and ASP from its date a year earlier"
+        )
     for dimension, keys, metric in (
         ("channel", [c.id for c in campaign.channels], "channel"),
         ("category", [c.id for c in campaign.categories], "category"),

@@ -1,0 +1,80 @@
+"""Each day of a phase keeps its own CVR from the same date a year earlier (issue #19 item 2: the
+day after the peak converts at about 2.6% against the wrap-up's 3.0–3.8% later; planned at the
+phase's average, the monitor's baselines excused too little and paged all of 11-12)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from dacu.config import load_campaign
+from dacu.plan.build import PlanHistory, build_plan
+from dacu.plan.shares import day_shares
+from tests.conftest import ROOT
+
+DAYS = [date(2026, 11, 12), date(2026, 11, 13)]
+
+
+def last_year(buyers: tuple[int, int], uv: int = 10_000) -> pd.DataFrame:
+    """2025-11-12 and -13: `uv` visitors each, ¥3 of GMV a day, `buyers` buyers."""
+    return pd.DataFrame(
+        {"gmv_fen": [300, 300], "uv": [uv, uv], "buyers": list(buyers)},
+        index=pd.to_datetime(["2025-11-12", "2025-11-13"]),
+    )
+
+
+def test_a_day_keeps_last_years_cvr_of_its_date() -> None:
+    # no prior: the same GMV each day, so the same UV; the buyers split 260 : 380 as last year,
+    # and the day's CVR is its buyers' share over its UV's share of the phase's CVR
+    shares = day_shares(DAYS, None, last_year((260, 380)), prior_buyers=0)
+    assert shares.gmv == {"2026-11-12": 0.5, "2026-11-13": 0.5}
+    assert shares.uv == pytest.approx({"2026-11-12": 0.5, "2026-11-13": 0.5})
+    assert shares.buyers == pytest.approx({"2026-11-12": 260 / 640, "2026-11-13": 380 / 640})
+
+
+def test_a_small_stores_day_leans_on_the_phases_rate() -> None:
+    # 26 and 38 buyers against a prior of 200: each day's buyers per yuan is pulled most of the
+    # way to the phase's (64 / 600); the order of the days is kept
+    own = day_shares(DAYS, None, last_year((26, 38)), prior_buyers=0)
+    pulled = day_shares(DAYS, None, last_year((26, 38)))
+    assert own.buyers is not None and pulled.buyers is not None
+    assert own.buyers["2026-11-12"] < pulled.buyers["2026-11-12"] < 0.5
+    w = 26 / 226, 38 / 238
+    low = w[0] * 26 / 300 + (1 - w[0]) * 64 / 600
+    high = w[1] * 38 / 300 + (1 - w[1]) * 64 / 600
+    assert pulled.buyers["2026-11-12"] == pytest.approx(low / (low + high))
+
+
+def test_the_baseline_still_sets_the_gmv_and_without_rates_one_rate_is_kept() -> None:
+    baseline = {DAYS[0]: 3.0, DAYS[1]: 1.0}
+    shares = day_shares(DAYS, baseline, last_year((260, 380)), prior_buyers=0)
+    assert shares.gmv == {"2026-11-12": 0.75, "2026-11-13": 0.25}
+    # UV per yuan is the same both days, so UV follows the GMV
+    assert shares.uv == pytest.approx({"2026-11-12": 0.75, "2026-11-13": 0.25})
+    without = day_shares(DAYS, baseline, last_year((260, 380)).drop(columns=["buyers"]))
+    assert without.uv is None and without.buyers is None
+    missing = day_shares(DAYS, baseline, last_year((260, 380)).iloc[:1])
+    assert missing.uv is None
+
+
+def test_the_plans_day_after_the_peak_converts_as_it_did_last_year() -> None:
+    campaign = load_campaign(ROOT / "examples" / "double11.yaml")
+    days = pd.date_range("2025-10-27", "2025-11-21", freq="D")
+    # last year: 10,000 visitors and ¥30,000 a day; 3.5% buy, but 2.1% on 11-12 (the day after)
+    buyers = [210 if d == pd.Timestamp("2025-11-12") else 350 for d in days]
+    daily = pd.DataFrame({"day": days, "uv": 10_000, "buyers": buyers, "gmv_fen": 3_000_000})
+    plan = build_plan(campaign, PlanHistory(daily=daily))
+    rows = {r.day: r for r in plan.daily if r.channel is None}
+    wrapup = [rows[d].cvr for d in ("2026-11-12", "2026-11-13", "2026-11-14")]
+    # 11-12 converts at 210 / 350 = 60% of the wrap-up's other days, less the pull to the
+    # phase's rate (weight 210 / 410 against 350 / 550 on the other days)
+    phase = (210 + 350 + 350) / 3 / 10_000
+    expected = [
+        (210 / 410 * 0.021 + 200 / 410 * phase),
+        *[350 / 550 * 0.035 + 200 / 550 * phase] * 2,
+    ]
+    for got, want in zip(wrapup, expected, strict=True):
+        assert got / wrapup[1] == pytest.approx(want / expected[1], rel=0.01)
+    assert wrapup[0] / wrapup[1] < 0.8
