@@ -146,9 +146,9 @@ def test_the_fraud_watch_keeps_the_day_it_scores_and_the_ages_of_the_days_before
     # the fraud features need the day scored and, for 新号, when each account was first seen:
     # the watch holds that day's rows (the day before too until an hour past midnight, when the
     # ended day is scored) and one row per earlier account, whatever the number of days behind,
-    # merged into a few tables, and the same whether handed over per 10-s tick or per hour
+    # in one table per day, and the same whether handed over per 10-s tick or per hour
     from dacu.config import load_campaign
-    from dacu.monitor.watch_risk import MERGE_PARTS, LiveRisk
+    from dacu.monitor.watch_risk import LiveRisk
     from tests.conftest import ROOT
 
     campaign = load_campaign(ROOT / "examples" / "double11.yaml")
@@ -157,21 +157,24 @@ def test_the_fraud_watch_keeps_the_day_it_scores_and_the_ages_of_the_days_before
     for day in range(4):
         events = day_events(day)
         parts = ticks(events, 10)
-        assert len(parts) > 20 * MERGE_PARTS  # a day is thousands of tiny fold parts
+        assert len(parts) > 1000  # a day is thousands of tiny parts
         for part in parts:
             by_tick.observe(part)
         for part in ticks(events, 3600):
             by_hour.observe(part)
         kept.append(by_tick.kept_events())
-        tables.append(len(by_tick.events))
+        tables.append(len(by_tick.day.days))
     day3 = START + timedelta(days=3)
     assert kept[-1] == day_events(3).num_rows  # the day under way, nothing before it
     assert kept[3] == kept[2] == kept[1]  # not growing with the days
-    assert max(tables) < len(parts) / MERGE_PARTS + MERGE_PARTS  # a day merged, a tick's parts
-    rows = lambda risk: pa.concat_tables([t for _, _, t in risk.events]).sort_by(  # noqa: E731
+    assert tables == [1, 1, 1, 1]  # past 01:00 only the day under way
+    rows = lambda risk: risk.day.table().sort_by(  # noqa: E731
         [("ts", "ascending"), ("event_id", "ascending")]
     )
     assert rows(by_tick).equals(rows(by_hour))
+    assert rows(by_tick).equals(
+        day_events(3).sort_by([("ts", "ascending"), ("event_id", "ascending")])
+    )
     # the ages: every account of days 0–2, once, at its first event (a second computation)
     before = pa.concat_tables([day_events(d) for d in range(3)]).to_pandas()
     want = before.groupby("user_id").ts.min().sort_index()
@@ -185,6 +188,7 @@ def test_the_fraud_watch_keeps_the_day_it_scores_and_the_ages_of_the_days_before
     for part in ticks(pa.concat_tables([day_events(2), day_events(3).slice(0, 50)]), 3600):
         late.observe(part)
     assert late.kept_events() == day_events(2).num_rows + 50
+    assert len(late.day.days) == 2
 
 
 def test_a_restart_with_nothing_to_replay_shows_the_campaign_so_far(tmp_path) -> None:
@@ -215,7 +219,8 @@ def test_a_restart_with_nothing_to_replay_shows_the_campaign_so_far(tmp_path) ->
 
 def test_the_fraud_watch_scores_each_day_on_a_connection_of_its_own() -> None:
     # a DuckDB connection keeps what its queries allocated until it closes (RSS grew ~5 MB a
-    # campaign day on one connection): each day's scorings get a new one, the last one's closed
+    # campaign day on one connection): the day's connection is renewed when the day before is
+    # let go, the last one's closed, and the day's rows move with it
     import duckdb
     import pytest
 
@@ -232,10 +237,12 @@ def test_the_fraud_watch_scores_each_day_on_a_connection_of_its_own() -> None:
                 seconds=1
             )
             risk.tick(hour_end, None)
-            if risk._features is not None and risk._features not in used:
-                used.append(risk._features)
+            if risk.day.con is not None and risk.day.con not in used:
+                used.append(risk.day.con)
     assert len(used) == 2  # day 0 (midnight's scoring of the day that ended too), day 1
+    assert risk.kept_events() == day_events(1).num_rows
+    with pytest.raises(duckdb.ConnectionException):
+        used[0].execute("SELECT 1")
     risk.close()
-    for features in used:
-        with pytest.raises(duckdb.ConnectionException):
-            features._backend.con.execute("SELECT 1")
+    with pytest.raises(duckdb.ConnectionException):
+        used[1].execute("SELECT 1")

@@ -76,8 +76,7 @@ def peak_day() -> pa.Table:
 
 def kept_ids(monitor: LiveMonitor) -> list[str]:
     """The event ids the fraud watch holds, sorted (a duplicate shows twice)."""
-    events = monitor.risk_feeds.events
-    return sorted(i for _, _, t in events for i in t["event_id"].to_pylist())
+    return sorted(monitor.risk_feeds.day.table()["event_id"].to_pylist())
 
 
 def fraud_feed(*monitors: LiveMonitor) -> list[tuple]:
@@ -94,7 +93,7 @@ def day_scores(monitor: LiveMonitor) -> dict[str, tuple[int, str]]:
     """The whole day scored on what the watch holds: points and reasons per buyer."""
     risk = monitor.risk_feeds
     config = FraudConfig.from_campaign(risk.campaign, start=PEAK, end=PEAK + timedelta(days=1))
-    events = pa.concat_tables([t for _, _, t in risk.events])
+    events = risk.day.table()
     result = score_events(events, config=config, known=risk.ages.table()).result.scores
     return {r.user_id: (int(r.points), r.reasons_zh) for r in result.itertuples()}
 

@@ -69,7 +69,6 @@ class SentimentWatch:
 
 # -- the live risk feeds: posts, fraud scores and coupon slots on the event clock ----------------
 KEEP_PAST_MIDNIGHT = timedelta(hours=1)  # a day's events are kept this long after it ends
-MERGE_PARTS = 64  # a tick's events kept apart until this many, then merged into one table
 FRAUD_EVERY = 15  # minutes of event time between fraud scorings (hourly missed the half hour)
 
 
@@ -92,14 +91,15 @@ class LiveRisk:
 
     def __init__(self, campaign: Any, *, spill: Path | None = None) -> None:
         from dacu.monitor.day_spill import DaySpill
+        from dacu.monitor.fraud_day import FraudDay
         from dacu.monitor.watches import CouponBands
 
         self.campaign = campaign
         self.sentiment = SentimentWatch()
         self.bands = CouponBands.parse((campaign.monitor or {}).get("coupon_slots"))
         self.flash_skus = [str(f["sku_id"]) for f in campaign.flash_sales if f.get("sku_id")]
-        self.events: list[tuple[datetime, datetime, Any]] = []  # (first ts, last ts, batch)
-        self._merged = 0  # self.events[:_merged] are merged tables, the rest a tick's parts each
+        # the day scored (and the day before, past midnight) in a DuckDB that spills to disk
+        self.day = FraudDay(campaign.tz, None if spill is None else spill / "buffer")
         self._cut: datetime | None = None  # the events before it are folded into `ages`
         self.ages = AccountAges()  # when each account was first seen: 新号 beyond the day kept
         self.latest: datetime | None = None
@@ -114,7 +114,6 @@ class LiveRisk:
         self.browsing = False
         # the fraud features' compiled SQL, made at the first scoring
         self._features: CompiledFeatures | None = None
-        self._features_day: datetime | None = None  # the day scored on its connection
         # the kept events on disk too, so that a restart gets the day back (`state`/`restore`)
         self.spill = None if spill is None else DaySpill(spill, campaign.tz)
 
@@ -162,12 +161,10 @@ class LiveRisk:
 
     # events for the fraud scores
     def observe(self, table: Any) -> None:
-        """Keep the events of the day being scored for the fraud features (`cutoff`), folding
-        older ones into the account ages. The collector hands over the events of each 10-second
-        tick apart: they are merged into one table every MERGE_PARTS parts (thousands of tiny
-        Arrow tables a day cost more memory than their rows), and every row before the cutoff is
-        let go, so what is kept — the rows from the cutoff on — does not depend on how the events
-        were batched. With a day spill (`spill`), what is kept is also written to disk."""
+        """Keep the events of the day being scored for the fraud features (`cutoff`) in the
+        day's DuckDB (`dacu.monitor.fraud_day`), folding older ones into the account ages: what
+        is kept — the rows from the cutoff on — does not depend on how the events were batched.
+        With a day spill (`spill`), what is kept is also written to disk for restarts."""
         self._take(table, spill=True)
 
     def _take(self, table: Any, *, spill: bool) -> None:
@@ -187,19 +184,9 @@ class LiveRisk:
             table, first = self._after(table, cutoff), cutoff
             if table.num_rows == 0:
                 return
-        self.events.append((first, at, table))
-        if len(self.events) - self._merged >= MERGE_PARTS:
-            self._merge()
+        self.day.append(table, first, at)
         if spill and self.spill is not None:
             self.spill.write(table, first, at)
-
-    def _merge(self) -> None:
-        import pyarrow as pa
-
-        parts, self.events = self.events[self._merged :], self.events[: self._merged]
-        merged = pa.concat_tables([t for _, _, t in parts]).combine_chunks()
-        self.events.append((min(p[0] for p in parts), max(p[1] for p in parts), merged))
-        self._merged = len(self.events)
 
     def cutoff(self, latest: datetime) -> datetime:
         """The start of the day being scored: the events before it are no longer needed (the
@@ -208,18 +195,12 @@ class LiveRisk:
         return day.replace(hour=0, minute=0, second=0, microsecond=0)
 
     def _trim(self, cutoff: datetime) -> None:
-        """Fold the events before `cutoff` into the account ages and drop them (whole tables,
-        and the rows of a table across it)."""
-        kept = []
-        for index, (first, last, table) in enumerate(self.events):
-            if last < cutoff:
-                self.ages.fold(table)
-                self._merged -= index < self._merged
-                continue
-            if first < cutoff:
-                table, first = self._after(table, cutoff), cutoff
-            kept.append((first, last, table))
-        self.events = kept
+        """Fold the days before `cutoff` (a local midnight) into the account ages and drop them;
+        the day's connection is renewed then, when it holds least (`FraudDay.renew`)."""
+        gone = self.day.drop_before(cutoff)
+        if gone.num_rows:
+            self.ages.fold(gone)
+            self.day.renew()
 
     def _after(self, table: Any, cutoff: datetime) -> Any:
         """The rows of `table` from `cutoff` on; those before it are folded into the ages."""
@@ -268,42 +249,34 @@ class LiveRisk:
                 self._take(part, spill=False)
 
     def close(self) -> None:
-        """Close the fraud features' DuckDB connection (a later scoring opens another)."""
+        """Close the fraud features' and the kept day's DuckDB connections."""
         if self._features is not None:
             self._features.close()
-            self._features = self._features_day = None
+            self._features = None
+        self.day.close()
 
     def kept_events(self) -> int:
         """Events held for the fraud features (the day being scored)."""
-        return sum(t.num_rows for _, _, t in self.events)
+        return self.day.rows
 
     def _fraud(self, hour: datetime) -> list[dict]:
-        import pyarrow as pa
-
-        from dacu.analyze.fraud import FraudConfig, score_events
+        from dacu.analyze.fraud import FraudConfig
         from dacu.analyze.fraud.features import CompiledFeatures
+        from dacu.analyze.fraud.pipeline import FraudScores
+        from dacu.analyze.fraud.score import unusual_links
 
-        if not self.events or not self.browsing:
+        if not self.day.rows or not self.browsing:
             return []
-        events = pa.concat_tables([t for _, _, t in self.events]).combine_chunks()
         local = hour.astimezone(self.campaign.tz)
         day = local.replace(hour=0, minute=0, second=0, microsecond=0)
         if local == day:  # midnight: score the day that just ended
             day = day - timedelta(days=1)
         config = FraudConfig.from_campaign(self.campaign, start=day, end=hour)
-        if (
-            self._features is None
-            or self._features.schema != events.schema
-            or self._features_day != day
-        ):
-            # a new connection each day: a DuckDB connection keeps what its queries allocated
-            # until it closes (~5 MB a campaign day here, never handed back; duckdb/duckdb#10223)
-            self.close()
-            self._features = CompiledFeatures(events.schema, config.flash_skus)
-            self._features_day = day
-        scores = score_events(
-            events, config=config, compiled=self._features, known=self.ages.table()
-        )
+        if self._features is None or self._features.schema != self.day.schema:
+            # compiled once (Ibis → SQL); it runs on the day's own connection
+            self._features = CompiledFeatures(self.day.schema, config.flash_skus)
+        frame, links = self.day.features(self._features, day, hour, self.ages.table())
+        scores = FraudScores(frame, unusual_links(links, config.thresholds), config)
         if scores.features.empty or self._all_alerted(scores.candidates()):
             return []  # no alert can be new: the isolation forest is not run
         result = scores.result

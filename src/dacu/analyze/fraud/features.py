@@ -339,19 +339,25 @@ class CompiledFeatures:
     ) -> tuple[pd.DataFrame, pa.Table]:
         """(features as `customer_features(...).to_pandas()` gives them, the links as
         `basket_links` gives them); `known`: earlier sightings of accounts (`known_schema`)."""
-        from ibis.backends.duckdb.converter import DuckDBPandasData
-
         con = self._backend.con
         con.register("history", history)
         con.register("span", window)
         con.register("known", known if known is not None else known_schema().empty_table())
         try:
-            sql, expr = self._features
-            table = con.sql(sql).to_arrow_table()
-            links = con.sql(self._links).to_arrow_table()
+            return self.run_on(con)
         finally:
             for name in ("history", "span", "known"):
                 con.unregister(name)
+
+    def run_on(self, con: Any) -> tuple[pd.DataFrame, pa.Table]:
+        """`run` on a DuckDB connection (session time zone UTC, as Ibis's) where `history`,
+        `span` and `known` are already tables or views: the live fraud watch's day lies in a
+        database of its own (`dacu.monitor.fraud_day`), not in Arrow."""
+        from ibis.backends.duckdb.converter import DuckDBPandasData
+
+        sql, expr = self._features
+        table = con.sql(sql).to_arrow_table()
+        links = con.sql(self._links).to_arrow_table()
         frame = expr.__pandas_result__(DuckDBPandasData.convert_table(_frame(table), expr.schema()))
         return frame, links
 

@@ -1,0 +1,225 @@
+"""The fraud watch's day in DuckDB (风控当日事件): held by a database that spills, not by Python.
+
+`LiveRisk` scores the day so far every 15 minutes of event time, so it keeps the day's events. As
+a list of Arrow tables that day was most of a monitor's memory on a big shop's peak day (35× a
+warm-up day's traffic in the simulator), and each scoring concatenated it once more: peak RSS
+followed the biggest day, not the campaign's first (issue #19 item 6). Here the day is a table per
+local day in an in-memory DuckDB whose buffer pool is capped (`MEMORY_LIMIT`) and spills to a
+folder of its own, and the fraud features' compiled SQL runs where the rows lie, through the views
+`history` (the kept rows before the end of the window scored) and `span` (its window).
+
+Tables are whole local days so that letting a day go is a DROP (a DELETE would leave its blocks
+held): the watch keeps the day under way and, an hour past midnight, the day that just ended.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+    from dacu.analyze.fraud.features import CompiledFeatures
+
+MEMORY_LIMIT = "256MB"
+"""DuckDB's buffer pool for the day: rows beyond it and large query states go to the spill folder."""
+
+
+class FraudDay:
+    """The kept events, one table per local day (`tz`), in an in-memory DuckDB spilling to
+    `spill` (a folder of its own; a temporary one without)."""
+
+    def __init__(self, tz: tzinfo, spill: Path | None = None) -> None:
+        self.tz = tz
+        self._own_spill = spill is None
+        self.spill = Path(tempfile.mkdtemp(prefix="dacu-fraud-day-")) if spill is None else spill
+        self.schema: pa.Schema | None = None
+        self.days: dict[date, int] = {}  # local day → rows in its table
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self._closer = weakref.finalize(self, _release, [None], self.spill, self._own_spill)
+
+    # -- writing ----------------------------------------------------------------------------------
+    def append(self, table: pa.Table, first: datetime, last: datetime) -> None:
+        """Add `table` (ts between `first` and `last`), cut at local midnight when it spans two."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        con = self._connection(table.schema)
+        start, end = self.day(first), self.day(last)
+        day = start
+        while day <= end:
+            part = table
+            if start != end:
+                lo, hi = (self._midnight(d) for d in (day, day + timedelta(days=1)))
+                kind = table["ts"].type
+                part = table.filter(
+                    pc.and_(
+                        pc.greater_equal(table["ts"], pa.scalar(lo, kind)),
+                        pc.less(table["ts"], pa.scalar(hi, kind)),
+                    )
+                )
+            if part.num_rows:
+                self._insert(con, day, part)
+            day += timedelta(days=1)
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, day: date, part: pa.Table) -> None:
+        name = _table(day)
+        con.register("_part", part.cast(self.schema) if part.schema != self.schema else part)
+        try:
+            if day not in self.days:
+                con.execute(f"CREATE TABLE {name} AS SELECT * FROM _part LIMIT 0")
+                self.days[day] = 0
+                self._views(con)
+            con.execute(f"INSERT INTO {name} SELECT * FROM _part")
+        finally:
+            con.unregister("_part")
+        self.days[day] += part.num_rows
+
+    def drop_before(self, cutoff: datetime) -> pa.Table:
+        """Let the whole days before `cutoff` (a local midnight) go; (user_id, ts) of each of
+        their accounts' first event, for the account ages."""
+        import pyarrow as pa
+
+        gone = [d for d in self.days if self._midnight(d + timedelta(days=1)) <= cutoff]
+        if not gone or self.con is None:
+            return pa.table({"user_id": pa.array([], pa.string()), "ts": self._empty_ts()})
+        union = " UNION ALL ".join(f"SELECT user_id, ts FROM {_table(d)}" for d in gone)
+        first = self.con.execute(
+            f"SELECT user_id, min(ts) AS ts FROM ({union}) GROUP BY user_id"
+        ).to_arrow_table()
+        for day in gone:
+            self.con.execute(f"DROP TABLE {_table(day)}")
+            del self.days[day]
+        self._views(self.con)
+        return first
+
+    # -- reading ----------------------------------------------------------------------------------
+    @property
+    def rows(self) -> int:
+        return sum(self.days.values())
+
+    def table(self) -> pa.Table:
+        """Every kept row (Arrow; for tests and tools, not the scoring)."""
+        if self.con is None or not self.days:
+            import pyarrow as pa
+
+            return (self.schema or pa.schema([])).empty_table()
+        return self.con.execute("SELECT * FROM kept").to_arrow_table().cast(self.schema)
+
+    def features(
+        self,
+        compiled: CompiledFeatures,
+        start: datetime,
+        end: datetime,
+        known: pa.Table,
+    ) -> tuple[pd.DataFrame, pa.Table]:
+        """The fraud features and basket links of [start, end) on the kept rows, the rows before
+        `end` being the history the account ages count from (`CompiledFeatures.run_on`)."""
+        con = self._connection(compiled.schema)
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW history AS SELECT * FROM kept "
+            f"WHERE ts < {_literal(end)}"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW span AS SELECT * FROM history WHERE ts >= {_literal(start)}"
+        )
+        con.register("known", known)
+        try:
+            return compiled.run_on(con)
+        finally:
+            con.unregister("known")
+
+    # -- the connection ---------------------------------------------------------------------------
+    def renew(self) -> None:
+        """Move the kept rows to a new connection and close the old one: a DuckDB connection
+        keeps some of what its queries allocated until it closes (duckdb/duckdb#10223; ~5 MB a
+        campaign day of scorings), so the watch renews it once a day, when it is smallest."""
+        old, self.con = self.con, None
+        if old is None:
+            return
+        days, self.days = self.days, {}
+        if self.schema is not None:
+            con = self._connection(self.schema)
+            for day in sorted(days):
+                reader = old.execute(f"SELECT * FROM {_table(day)}").to_arrow_reader()
+                for batch in reader:
+                    if batch.num_rows:
+                        import pyarrow as pa
+
+                        self._insert(con, day, pa.Table.from_batches([batch]))
+        old.close()
+
+    def close(self) -> None:
+        """Close the connection and delete the spill folder if it was a temporary one."""
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        self.days = {}
+        self._closer()
+
+    def _connection(self, schema: pa.Schema) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        if self.schema is None:
+            self.schema = schema
+        if self.con is None:
+            self.spill.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(
+                config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(self.spill)}
+            )
+            self.con.execute("SET TimeZone = 'UTC'")  # as Ibis's sessions, its SQL's compiler
+            self._closer.detach()
+            self._closer = weakref.finalize(
+                self, _release, [self.con], self.spill, self._own_spill
+            )
+            self._views(self.con)
+        return self.con
+
+    def _views(self, con: duckdb.DuckDBPyConnection) -> None:
+        tables = [_table(d) for d in sorted(self.days)]
+        body = (
+            " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
+            if tables
+            else "SELECT * FROM _empty"
+        )
+        if not tables and self.schema is not None:
+            con.register("_empty", self.schema.empty_table())
+        con.execute(f"CREATE OR REPLACE TEMP VIEW kept AS {body}")
+
+    def day(self, moment: datetime) -> date:
+        return moment.astimezone(self.tz).date()
+
+    def _midnight(self, day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, tzinfo=self.tz)
+
+    def _empty_ts(self) -> pa.Array:
+        import pyarrow as pa
+
+        kind = self.schema.field("ts").type if self.schema is not None else pa.timestamp("us")
+        return pa.array([], kind)
+
+
+def _table(day: date) -> str:
+    return f"day_{day:%Y%m%d}"
+
+
+def _literal(moment: datetime) -> str:
+    """A TIMESTAMPTZ literal of an aware datetime (DuckDB's views take no parameters)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"a naive time has no place on the event clock: {moment}")
+    return f"TIMESTAMPTZ '{moment.isoformat()}'"
+
+
+def _release(cons: list, spill: Path, own: bool) -> None:
+    for con in cons:
+        if con is not None:
+            con.close()
+    if own:
+        shutil.rmtree(spill, ignore_errors=True)
