@@ -34,16 +34,19 @@ MEMORY_LIMIT = "256MB"
 
 class FraudDay:
     """The kept events, one table per local day (`tz`), in an in-memory DuckDB spilling to
-    `spill` (a folder of its own; a temporary one without)."""
+    `spill`, a folder of its own that nothing else reads (a temporary one without): what a crash
+    left there is deleted, and each connection spills to a subfolder of its own (two DuckDBs
+    spilling to one folder overwrite each other's files)."""
 
     def __init__(self, tz: tzinfo, spill: Path | None = None) -> None:
         self.tz = tz
-        self._own_spill = spill is None
         self.spill = Path(tempfile.mkdtemp(prefix="dacu-fraud-day-")) if spill is None else spill
+        shutil.rmtree(self.spill, ignore_errors=True)
         self.schema: pa.Schema | None = None
         self.days: dict[date, int] = {}  # local day → rows in its table
         self.con: duckdb.DuckDBPyConnection | None = None
-        self._closer = weakref.finalize(self, _release, [None], self.spill, self._own_spill)
+        self._generation = 0  # connections opened: the subfolder of the one open
+        self._closer = weakref.finalize(self, _release, None, self.spill)
 
     # -- writing ----------------------------------------------------------------------------------
     def append(self, table: pa.Table, first: datetime, last: datetime) -> None:
@@ -124,8 +127,7 @@ class FraudDay:
         `end` being the history the account ages count from (`CompiledFeatures.run_on`)."""
         con = self._connection(compiled.schema)
         con.execute(
-            "CREATE OR REPLACE TEMP VIEW history AS SELECT * FROM kept "
-            f"WHERE ts < {_literal(end)}"
+            f"CREATE OR REPLACE TEMP VIEW history AS SELECT * FROM kept WHERE ts < {_literal(end)}"
         )
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW span AS SELECT * FROM history WHERE ts >= {_literal(start)}"
@@ -144,23 +146,23 @@ class FraudDay:
         old, self.con = self.con, None
         if old is None:
             return
+        spilled = self.spill / str(self._generation - 1)
         days, self.days = self.days, {}
         if self.schema is not None:
+            import pyarrow as pa
+
             con = self._connection(self.schema)
             for day in sorted(days):
                 reader = old.execute(f"SELECT * FROM {_table(day)}").to_arrow_reader()
                 for batch in reader:
                     if batch.num_rows:
-                        import pyarrow as pa
-
                         self._insert(con, day, pa.Table.from_batches([batch]))
         old.close()
+        shutil.rmtree(spilled, ignore_errors=True)
 
     def close(self) -> None:
-        """Close the connection and delete the spill folder if it was a temporary one."""
-        if self.con is not None:
-            self.con.close()
-            self.con = None
+        """Close the connection and delete the spill folder."""
+        self.con = None
         self.days = {}
         self._closer()
 
@@ -170,15 +172,15 @@ class FraudDay:
         if self.schema is None:
             self.schema = schema
         if self.con is None:
-            self.spill.mkdir(parents=True, exist_ok=True)
+            folder = self.spill / str(self._generation)
+            self._generation += 1
+            folder.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(
-                config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(self.spill)}
+                config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(folder)}
             )
             self.con.execute("SET TimeZone = 'UTC'")  # as Ibis's sessions, its SQL's compiler
             self._closer.detach()
-            self._closer = weakref.finalize(
-                self, _release, [self.con], self.spill, self._own_spill
-            )
+            self._closer = weakref.finalize(self, _release, self.con, self.spill)
             self._views(self.con)
         return self.con
 
@@ -217,9 +219,7 @@ def _literal(moment: datetime) -> str:
     return f"TIMESTAMPTZ '{moment.isoformat()}'"
 
 
-def _release(cons: list, spill: Path, own: bool) -> None:
-    for con in cons:
-        if con is not None:
-            con.close()
-    if own:
-        shutil.rmtree(spill, ignore_errors=True)
+def _release(con: duckdb.DuckDBPyConnection | None, spill: Path) -> None:
+    if con is not None:
+        con.close()
+    shutil.rmtree(spill, ignore_errors=True)

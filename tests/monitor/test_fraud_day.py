@@ -1,0 +1,116 @@
+"""The fraud watch's day in DuckDB (`dacu.monitor.fraud_day`): rows cut at local midnight, days let
+go whole with their accounts' first events, memory beyond the cap on disk, the features the same as
+on Arrow tables (issue #19 item 6)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from dacu.analyze.fraud.features import CompiledFeatures, known_schema
+from dacu.monitor import fraud_day
+from dacu.monitor.fraud_day import FraudDay
+from tests.monitor import simworld
+from tests.monitor.test_bounded_state import SHANGHAI, START
+
+ORDER = [("ts", "ascending"), ("event_id", "ascending")]
+
+
+def hours(first: int, count: int, visitors: int = 300) -> pa.Table:
+    """`count` hours of simulated traffic from START + `first` hours."""
+    return pa.concat_tables(
+        simworld.events(
+            np.random.default_rng(hour),
+            visitors,
+            START + timedelta(hours=hour),
+            prefix=f"h{hour}",
+        ).events
+        for hour in range(first, first + count)
+    ).sort_by("ts")
+
+
+def span(table: pa.Table) -> tuple:
+    found = pc.min_max(table["ts"])
+    return found["min"].as_py(), found["max"].as_py()
+
+
+def test_a_batch_across_midnight_goes_to_both_days_and_a_day_is_let_go_whole(tmp_path) -> None:
+    day = FraudDay(SHANGHAI, tmp_path / "buffer")
+    events = hours(22, 4)  # 22:00–02:00 local: two days
+    day.append(events, *span(events))
+    midnight = START + timedelta(days=1)
+    before = events.filter(pc.less(events["ts"], pa.scalar(midnight, events["ts"].type)))
+    assert sorted(day.days.values()) == sorted([before.num_rows, events.num_rows - before.num_rows])
+    assert day.rows == events.num_rows
+    assert day.table().sort_by(ORDER).equals(events.sort_by(ORDER))
+    # letting the first day go returns each of its accounts at its first event
+    first = day.drop_before(midnight).to_pandas().set_index("user_id").ts.sort_index()
+    want = before.to_pandas().groupby("user_id").ts.min().sort_index()
+    assert list(first.index) == list(want.index)
+    assert (first.dt.tz_convert("UTC") == want.dt.tz_convert("UTC")).all()
+    assert day.rows == events.num_rows - before.num_rows
+    assert list(day.days) == [midnight.date()]
+    assert day.drop_before(midnight).num_rows == 0  # nothing more before it
+    day.close()
+    assert not (tmp_path / "buffer").exists()
+
+
+def test_rows_beyond_the_memory_cap_are_on_disk_and_read_back_whole(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(fraud_day, "MEMORY_LIMIT", "32MB")
+    day = FraudDay(SHANGHAI, tmp_path / "buffer")
+    events = hours(0, 24, visitors=16000)
+    assert events.nbytes > 3 * 32 << 20  # three times the cap
+    for batch in events.to_batches(max_chunksize=5000):
+        part = pa.Table.from_batches([batch])
+        day.append(part, *span(part))
+    spilled = [p for p in (tmp_path / "buffer").rglob("*") if p.is_file()]
+    assert spilled and sum(p.stat().st_size for p in spilled) > 32 << 20
+    assert day.table().sort_by(ORDER).equals(events.sort_by(ORDER))
+    day.close()
+
+
+def test_the_connection_is_renewed_with_the_rows_and_its_old_spill_deleted(tmp_path) -> None:
+    (tmp_path / "buffer" / "0").mkdir(parents=True)
+    (tmp_path / "buffer" / "0" / "duckdb_temp_storage-0.tmp").write_bytes(b"a crash's")
+    day = FraudDay(SHANGHAI, tmp_path / "buffer")
+    assert not (tmp_path / "buffer").exists()  # a crash's leftovers, never read
+    events = hours(0, 2)
+    day.append(events, *span(events))
+    old = day.con
+    day.renew()
+    assert day.con is not old and day.table().sort_by(ORDER).equals(events.sort_by(ORDER))
+    with pytest.raises(Exception, match="closed"):
+        old.execute("SELECT 1")
+    assert [p.name for p in (tmp_path / "buffer").iterdir()] == ["1"]
+    day.close()
+
+
+def test_the_features_on_the_day_are_those_on_arrow_tables(tmp_path) -> None:
+    events = hours(18, 6, visitors=1500)
+    day = FraudDay(SHANGHAI, tmp_path / "buffer")
+    day.append(events, *span(events))
+    compiled = CompiledFeatures(events.schema)
+    start, end = START + timedelta(hours=20), START + timedelta(hours=23)
+    kind = events["ts"].type
+    history = events.filter(pc.less(events["ts"], pa.scalar(end, kind)))
+    window = history.filter(pc.greater_equal(history["ts"], pa.scalar(start, kind)))
+    known = pa.table(
+        {"user_id": ["h20u0"], "first_seen": [START - timedelta(days=300)]}, known_schema()
+    )
+    frame, links = day.features(compiled, start, end, known)
+    want, want_links = compiled.run(history, window, known)
+    assert len(frame) > 100
+    key = ["user_id"]
+    pd.testing.assert_frame_equal(
+        frame.sort_values(key).reset_index(drop=True), want.sort_values(key).reset_index(drop=True)
+    )
+    assert links.sort_by([("user_id", "ascending"), ("link", "ascending")]).equals(
+        want_links.sort_by([("user_id", "ascending"), ("link", "ascending")])
+    )
+    compiled.close()
+    day.close()
