@@ -266,3 +266,40 @@ def test_a_past_window_read_again_sees_the_late_events_that_came_since(tmp_path,
     assert after[0].pv == before[0].pv + extra  # the whole late span is inside [0, 20)
     assert after[2] == before[2]  # [30, 40) untouched
     assert after[0].uv > before[0].uv
+
+
+def test_a_wide_reading_is_kept_only_when_asked_the_last_few_and_late_events_reach_it(
+    tmp_path, world, monkeypatch
+) -> None:
+    """Readings of many values (a SKU table) are kept only with `wide=True` (the stock watch's
+    SKUs to date, read at every tick), only the last READ_WIDE of them, and a late event inside
+    one is counted at the next reading as a store that never kept one counts it."""
+    from dacu.monitor import store as store_module
+
+    monkeypatch.setattr(store_module, "READ_VALUES", 1)  # a channel reading is "wide" here
+    events = world.events.sort_by("ts")
+    ts = events["ts"]
+    inside = pc.and_(
+        pc.greater_equal(ts, pa.scalar(START + timedelta(minutes=10), ts.type)),
+        pc.less(ts, pa.scalar(START + timedelta(minutes=30), ts.type)),
+    )
+    late = events.filter(pc.and_(inside, pc.equal(events["event"], "order"))).slice(0, 5)
+    late = late.set_column(
+        0, "event_id", pc.binary_join_element_wise(late["event_id"], "L", "")
+    ).cast(events.schema)
+    kept = Collector(SegmentLog(tmp_path / "kept"), Rollups(), RollupStore())
+    feed(kept, events)
+    m = to_minute(START)
+    kept.store.by_value_many("channel", [(m, m + 20)])
+    assert not kept.store._readings  # not asked: not kept
+    for shift in (0, 5, 10):
+        kept.store.by_value_many("channel", [(m + shift, m + 20 + shift)], wide=True)
+    assert sorted(key[-1] for key in kept.store._readings) == [m + 25, m + 30]
+    before = kept.store.by_value_many("channel", [(m + 10, m + 30)], wide=True)[0]
+    feed(kept, late)
+    after = kept.store.by_value_many("channel", [(m + 10, m + 30)], wide=True)[0]
+    fresh = Collector(SegmentLog(tmp_path / "fresh"), Rollups(), RollupStore())
+    feed(fresh, events)
+    feed(fresh, late)
+    assert after == fresh.store.by_value_many("channel", [(m + 10, m + 30)])[0]
+    assert sum(k.orders for k in after.values()) == sum(k.orders for k in before.values()) + 5

@@ -14,7 +14,8 @@ from dacu.monitor.live_settings import (
     STALL_HOURS,
     STALL_WINDOWS,
 )
-from dacu.monitor.store import Kpis, to_minute
+from dacu.monitor.sliding import combine
+from dacu.monitor.store import READ_BEHIND, Kpis, to_minute
 from dacu.monitor.watches import flash_rush, stalled_skus, stock_watch
 
 
@@ -27,12 +28,11 @@ class StockWatching(LiveHost):
         if self._memo is not None and ("stock", top) in self._memo:
             return self._memo[("stock", top)]
         now = to_minute(self.now)
-        # every SKU reading in one store query: stock sold so far, last hour's pace, the stalls
+        sold = self._sold_to_date(now)
+        # the other SKU readings in one store query: last hour's pace, the stalls
         looks = [(now - m - 60 * STALL_HOURS, now - m) for m in STALL_WINDOWS]
         looks += [(now - m, now) for m in STALL_WINDOWS]
-        sold, last_hour, *cells = self.store.by_value_many(
-            "sku_id", [(to_minute(self.campaign.start), now), (now - 60, now), *looks]
-        )
+        last_hour, *cells = self.store.by_value_many("sku_id", [(now - 60, now), *looks])
         stalled = self._stalled(cells[: len(STALL_WINDOWS)], cells[len(STALL_WINDOWS) :])
         quiet = cells[len(STALL_WINDOWS)]  # the shortest look: a stall ends with an order
         self.stalls = {
@@ -51,6 +51,20 @@ class StockWatching(LiveHost):
         if self._memo is not None:
             self._memo[("stock", top)] = rows
         return rows
+
+    def _sold_to_date(self, now: int) -> dict[str, Kpis]:
+        """Each SKU's cells from the campaign start to `now`: up to the last hour boundary at
+        least READ_BEHIND minutes back read once and kept by the store (until a late event
+        changes it), the rest read at every tick — the whole range read every 10 seconds was
+        the monitor's costliest reading on a long campaign."""
+        start = to_minute(self.campaign.start)
+        cut = min(max(start, (now - READ_BEHIND) // 60 * 60), now)
+        [before] = self.store.by_value_many("sku_id", [(start, cut)], wide=True)
+        [after] = self.store.by_value_many("sku_id", [(cut, now)])
+        return {
+            sku: combine([(part[sku], 1.0) for part in (before, after) if sku in part])
+            for sku in before.keys() | after.keys()
+        }
 
     def _flash_rush(self, now: int) -> tuple[dict[str, tuple[float, int]], dict[str, float]]:
         """The campaign's flash-sale sessions within the last hour (`watches.flash_rush`),

@@ -76,6 +76,7 @@ KEEP_HOURS = 26  # coarse hour/day cells kept in memory behind the newest hour (
 READ_CACHE = 1024  # readings kept (`RollupStore._read_many`): a tick reads ~100 past ranges
 READ_VALUES = 64  # readings of more values (a SKU table) are not kept: 4096 of them are memory
 READ_BEHIND = 10  # minutes: readings of windows ending this long before the newest minute are kept
+READ_WIDE = 2  # wider readings asked to be kept (`wide=True`: the stock watch's SKUs to date)
 KEEP_MINUTES = 150  # minute cells of the sketch dims in memory: a 1 h window and the hour before
 MARKS_TABLE = "monitor_checkpoint"
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {  # duckdb.connect's config type
@@ -372,9 +373,13 @@ class RollupStore:
         """KPIs per value of a dimension (channel table, category table, RCA input)."""
         return self.by_value_many(dim, [(start, end)])[0]
 
-    def by_value_many(self, dim: str, ranges: Sequence[tuple[int, int]]) -> list[dict[str, Kpis]]:
-        """`by_value` of several minute ranges in one query."""
-        found = self._read_many(dim, ranges, "value", lambda minute, v: v, value=None)
+    def by_value_many(
+        self, dim: str, ranges: Sequence[tuple[int, int]], *, wide: bool = False
+    ) -> list[dict[str, Kpis]]:
+        """`by_value` of several minute ranges in one query; `wide`: keep the readings however
+        many values they hold (the last READ_WIDE of them), for a caller that reads the same
+        long range of a dimension with many values at every tick."""
+        found = self._read_many(dim, ranges, "value", lambda minute, v: v, value=None, wide=wide)
         return [dict(sorted(one.items())) for one in found]
 
     def curve(
@@ -405,6 +410,7 @@ class RollupStore:
         value: str | None,
         running: bool = True,
         hours: bool = True,
+        wide: bool = False,
     ) -> list[dict]:
         """`_query_many`, with the readings of windows no upsert has touched since kept: the
         live loop reads the same clock window on each of 7 days before at every 10-second tick
@@ -430,11 +436,16 @@ class RollupStore:
                 settled = {
                     k: v
                     for k, v in fresh.items()
-                    if k[-1] <= self._newest - READ_BEHIND and len(v) <= READ_VALUES
+                    if k[-1] <= self._newest - READ_BEHIND and (wide or len(v) <= READ_VALUES)
                 }
                 if settled and self._writes == writes:  # else the store changed while read
                     while self._readings and len(self._readings) + len(settled) > READ_CACHE:
                         del self._readings[next(iter(self._readings))]
+                    wider = [k for k, v in self._readings.items() if len(v) > READ_VALUES]
+                    wider += [k for k, v in settled.items() if len(v) > READ_VALUES]
+                    for key in wider[: max(0, len(wider) - READ_WIDE)]:
+                        self._readings.pop(key, None)
+                        settled.pop(key, None)
                     self._readings.update(settled)
                     self._readings_end = max(self._readings_end, *(k[-1] for k in settled))
         return [known[key] for key in keys]
