@@ -78,3 +78,67 @@ def test_the_plans_day_after_the_peak_converts_as_it_did_last_year() -> None:
     for got, want in zip(wrapup, expected, strict=True):
         assert got / wrapup[1] == pytest.approx(want / expected[1], rel=0.01)
     assert wrapup[0] / wrapup[1] < 0.8
+
+
+def last_years_day_after(scale: int = 1) -> pd.DataFrame:
+    """2025-11-12 by hour: 100 × scale visitors an hour; at night (00–05) 2 × scale buyers an
+    hour, by day 5 × scale; ¥300 a buyer (the night after the peak is spent)."""
+    rows = []
+    for hour in range(24):
+        buyers = (2 if hour < 6 else 5) * scale
+        rows.append(
+            {
+                "day": pd.Timestamp("2025-11-12"),
+                "hour_of_day": hour,
+                "uv": 100 * scale,
+                "buyers": buyers,
+                "orders": buyers,
+                "gmv_fen": buyers * 30_000,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_the_day_after_the_peak_takes_its_hours_from_last_years_same_day() -> None:
+    from dacu.plan.shares import day_after_peak_shares
+    from dacu.plan.targets import Shares
+
+    flat = {f"{h:02d}": 1 / 24 for h in range(24)}
+    ordinary = Shares(flat, flat, flat)
+    # no prior: last year's own curves (6 × 2 + 18 × 5 = 102 buyers in the day)
+    shares = day_after_peak_shares(
+        last_years_day_after(), [], peak_day=date(2026, 11, 11), ordinary=ordinary, prior_orders=0
+    )
+    assert shares is not None and shares.uv is not None and shares.buyers is not None
+    assert shares.uv["03"] == pytest.approx(1 / 24)
+    assert shares.buyers["03"] == pytest.approx(2 / 102)
+    assert shares.buyers["15"] == pytest.approx(5 / 102)
+    # 102 orders against a prior of 200: a third last year's, two thirds the ordinary curve
+    blended = day_after_peak_shares(
+        last_years_day_after(), [], peak_day=date(2026, 11, 11), ordinary=ordinary
+    )
+    assert blended is not None and blended.buyers is not None
+    w = 102 / 302
+    assert blended.buyers["03"] == pytest.approx(w * 2 / 102 + (1 - w) / 24)
+    # no such day last year: None (the day keeps its day row)
+    other = last_years_day_after().assign(day=pd.Timestamp("2025-11-13"))
+    assert day_after_peak_shares(other, [], peak_day=date(2026, 11, 11), ordinary=ordinary) is None
+
+
+def test_the_plan_splits_the_day_after_the_peak_by_hour_with_a_spent_night() -> None:
+    campaign = load_campaign(ROOT / "examples" / "double11.yaml")
+    hourly = last_years_day_after(scale=100)  # 10,200 orders: weight 10,200 / 10,400
+    daily = hourly.groupby("day", as_index=False)[["gmv_fen", "uv", "buyers"]].sum()
+    plan = build_plan(campaign, PlanHistory(daily=daily, hourly=hourly))
+    hours = {
+        r.hour[11:13]: r for r in plan.hourly if r.channel is None and r.hour[:10] == "2026-11-12"
+    }
+    day = next(r for r in plan.daily if r.channel is None and r.day == "2026-11-12")
+    assert len(hours) == 24
+    for field in ("gmv_fen", "uv", "buyers"):  # exact integers, fen for GMV
+        assert sum(getattr(r, field) for r in hours.values()) == getattr(day, field)
+    # the night converts at about 2 / 5 of the day's hours, as last year (the ordinary curve's
+    # share of the blend pulls it a little toward the default's shape)
+    assert hours["03"].cvr / hours["15"].cvr == pytest.approx(0.4, rel=0.15)
+    peak_hours = {r.hour[:10] for r in plan.hourly}
+    assert peak_hours == {"2026-11-11", "2026-11-12"}

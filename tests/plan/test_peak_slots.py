@@ -113,3 +113,16 @@ def test_wrong_slots_are_refused_with_where() -> None:
     }
     with pytest.raises(ConfigError, match=r"peak_slots\.uv: expected 24 hours of 6 shares"):
         parse_plan(_plan(slots))
+
+
+def test_the_day_after_the_peak_is_spread_evenly_within_its_hours() -> None:
+    # the slots are the rush's shape: the day after has hour rows too, and its 00:00 is no rush
+    slots = {"day": "2025-11-11", **{m: _front() for m in ("uv", "orders", "gmv_fen", "buyers")}}
+    body = _plan(slots)
+    body["hourly"].append(
+        {"hour": "2026-11-12T00:00", "uv": 600, "buyers": 12, "orders": 12, "gmv_fen": 120_000}
+    )
+    plan = parse_plan(body)
+    peak, after = datetime(2026, 11, 11, tzinfo=TZ), datetime(2026, 11, 12, tzinfo=TZ)
+    assert planned(plan, peak, peak + timedelta(minutes=10))["uv"] == pytest.approx(600)
+    assert planned(plan, after, after + timedelta(minutes=10))["uv"] == pytest.approx(100)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -77,15 +77,17 @@ class Plan:
     distinct: dict[str, Any] | None = None  # plan.json's `distinct` (`dacu.plan.distinct`)
     slots: dict[str, list[list[float]]] | None = None  # metric → 24 × 6 shares of an hour row
     zone: ZoneInfo = SHANGHAI
+    slots_day: date | None = None  # the day whose hour rows the slots shape (the peak day)
 
     def hour_share(self, row: PlanRow, metric: str, start: datetime, end: datetime) -> float:
         """The share of hour row `row`'s `metric` planned in [start, end): by its 10-minute
         slots' shares (the peak day's shape) where the plan has them, else pro rata."""
         a, b = max(start, row.start), min(end, row.end)
         shape = (self.slots or {}).get(SLOT_CURVE_OF.get(metric, ""))
-        if shape is None:
+        local = row.start.astimezone(self.zone)
+        if shape is None or (self.slots_day is not None and local.date() != self.slots_day):
             return (b - a) / HOUR
-        shares = shape[row.start.astimezone(self.zone).hour]
+        shares = shape[local.hour]
         return sum(
             shares[k] * _overlap(a, b, row.start + k * SLOT, row.start + (k + 1) * SLOT) / SLOT
             for k in range(len(shares))
@@ -151,7 +153,25 @@ def parse_plan(data: Any, *, source: str = "plan.json", tz: str = "Asia/Shanghai
         distinct,
         slots,
         zone,
+        _slots_day(data.get("peak_slots")),
     )
+
+
+def _slots_day(data: Any) -> date | None:
+    """The campaign's peak day, whose hour rows the slots shape: a year after the day they were
+    measured on (`dacu.plan.slots`: last year's peak day; the day after the peak has hour rows
+    too, and its hours are not shaped like the rush's)."""
+    day = data.get("day") if isinstance(data, dict) else None
+    if not isinstance(day, str):
+        return None
+    try:
+        measured = date.fromisoformat(day)
+    except ValueError:
+        return None
+    try:
+        return measured.replace(year=measured.year + 1)
+    except ValueError:  # 29 February
+        return measured.replace(year=measured.year + 1, day=28)
 
 
 def _slots(data: Any, where: str) -> dict[str, list[list[float]]] | None:

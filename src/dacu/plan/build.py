@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 import pandas as pd
 
@@ -316,6 +316,12 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
             if day_node.key == campaign.peak_day.isoformat():
                 curve = sh.intraday_shares(hourly, ctx.notes, peak_day=campaign.peak_day)
                 grow(day_node, "hour", curve)
+            elif day_node.key == (campaign.peak_day + timedelta(days=1)).isoformat():
+                after = sh.day_after_peak_shares(
+                    hourly, ctx.notes, peak_day=campaign.peak_day, ordinary=ctx.ordinary
+                )
+                if after is not None:
+                    grow(day_node, "hour", after)
     if own_rates:
         ctx.notes.append(
             "每日转化率与客单价取自去年同日 each day's CVR and ASP from its date a year earlier"
@@ -441,7 +447,8 @@ def _row(
 def plan_rows(
     tz: tzinfo, root: TargetNode, spend_by_day: dict[str, list[int]]
 ) -> tuple[list[PlanRow], list[PlanRow]]:
-    """Daily and peak-day hourly rows (all channels, then each) of a target tree, with each
+    """Daily rows and the hourly rows of the days split by hour (the peak day and the day after
+    it; all channels, then each) of a target tree, with each
     channel's spend per day (`spend_by_day`) spread over the hours like its GMV."""
     from dacu.plan.targets import split
 
@@ -470,7 +477,8 @@ def plan_rows(
 def _hour_rows(
     tz: tzinfo, day: TargetNode, channel_shares: Shares | None, day_spend: dict[str, int]
 ) -> list[PlanRow]:
-    """Peak-day hours; each channel's spend of the day spread over the hours like its GMV."""
+    """A day's hours (the peak day's, the day after's); each channel's spend of the day spread
+    over the hours like its GMV."""
     from dacu.money import allocate
     from dacu.plan.targets import split
 

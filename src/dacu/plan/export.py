@@ -266,7 +266,8 @@ def write_charts(plan: Plan, campaign, folder: Path) -> list[Path]:
         title=f"{plan.campaign_name} 每日GMV目标 daily targets",
         yaxis2={"overlaying": "y", "side": "right"},
     )
-    hours = [r for r in plan.hourly if r.channel is None]
+    peak = campaign.peak_day.isoformat()
+    hours = [r for r in plan.hourly if r.channel is None and (r.hour or "").startswith(peak)]
     hour_fig = go.Figure(
         go.Bar(x=[(r.hour or "")[11:16] for r in hours], y=[r.gmv_fen / 100 for r in hours])
     )

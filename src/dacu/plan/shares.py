@@ -7,7 +7,7 @@ does not have the dimension, a documented default is used and a note says so.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -247,6 +247,50 @@ def ordinary_intraday(
     if len(counts) < 2 or not all(c.sum() > 0 for c in counts):
         return Shares(blend(grouped))
     return Shares(blend(grouped), blend(counts[0]), blend(counts[1]))
+
+
+def day_after_peak_shares(
+    hourly: pd.DataFrame | None,
+    notes: list[str],
+    *,
+    peak_day: date,
+    ordinary: Shares,
+    prior_orders: float = 200.0,
+) -> Shares | None:
+    """Hour-of-day shares of the day after the peak: GMV, and UV and buyers on their own curves.
+
+    That day is no ordinary day: its night is spent (the shoppers bought at midnight the night
+    before; in the simulator and last year's copy of it 11-12 converts at 03:00 at about half a
+    warm-up night's rate, while the whole day is at about two thirds), so spread by the ordinary
+    curve its night was planned too high. From last year's same date in `hourly` (day,
+    hour_of_day, gmv_fen [, orders, uv, buyers]), blended with the `ordinary` curve by weight n /
+    (n + `prior_orders`), n that day's orders; None without that day (the day keeps a day row,
+    spread by the ordinary curve).
+    """
+    if hourly is None or hourly.empty or "day" not in hourly.columns:
+        return None
+    ago = pd.Timestamp(year_ago(peak_day + timedelta(days=1)))
+    day = hourly[pd.to_datetime(hourly["day"]) == ago]
+    grouped = _by_hour(day, "gmv_fen")
+    if grouped.sum() <= 0:
+        return None
+    n = float(day["orders"].sum()) if "orders" in day.columns else prior_orders
+    weight = n / (n + prior_orders)
+
+    def blend(values: np.ndarray, curve: Mapping[str, float] | None) -> dict[str, float]:
+        shares = curve or ordinary.gmv
+        return _blended(values, np.array([shares[f"{h:02d}"] for h in range(24)]), weight)
+
+    counts = [_by_hour(day, c) for c in ("uv", "buyers") if c in day.columns]
+    notes.append(
+        f"爆发次日分时曲线取自去年同日 the day after the peak by hour from {ago:%Y-%m-%d} "
+        f"({n:.0f} orders, weight {weight:.0%}; the rest the ordinary-day curve)"
+    )
+    if len(counts) < 2 or not all(c.sum() > 0 for c in counts):
+        return Shares(blend(grouped, None))
+    return Shares(
+        blend(grouped, None), blend(counts[0], ordinary.uv), blend(counts[1], ordinary.buyers)
+    )
 
 
 def _ordinary_days(hourly: pd.DataFrame | None) -> pd.DataFrame | None:
