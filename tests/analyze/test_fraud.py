@@ -87,6 +87,23 @@ def test_features_are_what_the_events_say():
     assert g.account_age_seconds == pytest.approx(7 * 86400 + 200)
 
 
+def test_a_session_that_browsed_before_the_window_browsed():
+    # m1 browses at 23:56 and orders at 00:00:07; the window scored starts at midnight (the day
+    # after the peak, scored from 00:00): it browsed. s1 never browsed in that session.
+    midnight = -2 * 3600  # seconds after T0 (02:00)
+    rows = [
+        ("m1", "sm1", "pv", midnight - 240, "SKU-A", None, None, "", "河南"),
+        ("m1", "sm1", "cart", midnight - 100, "SKU-A", None, None, None, "河南"),
+        ("m1", "sm1", "order", midnight + 7, "SKU-A", 6900, "om1", None, "河南"),
+        ("s1", "ss0", "pv", midnight - 300, "SKU-A", None, None, None, "广东"),
+        ("s1", "ss1", "order", midnight + 9, "SKU-A", 6900, "os1", None, "广东"),
+    ]
+    f = customer_features(_ev(rows), start=T0 + timedelta(seconds=midnight)).to_pandas()
+    f = f.set_index("user_id")
+    assert (f.loc["m1"].views, f.loc["m1"].orders_no_browse) == (0, 0)
+    assert f.loc["s1"].orders_no_browse == 1
+
+
 def test_rules_flag_the_bots_with_readable_reasons():
     f = _features().reset_index()
     links = [

@@ -145,10 +145,11 @@ def ticks(events: pa.Table, seconds: int) -> list[pa.Table]:
 def test_the_fraud_watch_keeps_the_day_it_scores_and_the_ages_of_the_days_before(tmp_path):
     # the fraud features need the day scored and, for 新号, when each account was first seen:
     # the watch holds that day's rows (the day before too until an hour past midnight, when the
-    # ended day is scored) and one row per earlier account, whatever the number of days behind,
-    # in one table per day, and the same whether handed over per 10-s tick or per hour
+    # ended day is scored, then its last half hour: sessions that order after midnight start
+    # there) and one row per earlier account, whatever the number of days behind, in one table
+    # per day, and the same whether handed over per 10-s tick or per hour
     from dacu.config import load_campaign
-    from dacu.monitor.watch_risk import LiveRisk
+    from dacu.monitor.watch_risk import SESSION_LEAD, LiveRisk
     from tests.conftest import ROOT
 
     campaign = load_campaign(ROOT / "examples" / "double11.yaml")
@@ -165,24 +166,29 @@ def test_the_fraud_watch_keeps_the_day_it_scores_and_the_ages_of_the_days_before
         kept.append(by_tick.kept_events())
         tables.append(len(by_tick.day.days))
     day3 = START + timedelta(days=3)
-    assert kept[-1] == day_events(3).num_rows  # the day under way, nothing before it
+    cut = day3 - SESSION_LEAD
+
+    def since(table: pa.Table, moment) -> pa.Table:
+        return table.filter(pc.greater_equal(table["ts"], pa.scalar(moment, table["ts"].type)))
+
+    lead = since(day_events(2), cut)
+    assert 0 < lead.num_rows < day_events(2).num_rows / 24
+    assert kept[-1] == day_events(3).num_rows + lead.num_rows  # the day, the last half hour
     assert kept[3] == kept[2] == kept[1]  # not growing with the days
-    assert tables == [1, 1, 1, 1]  # past 01:00 only the day under way
-    rows = lambda risk: risk.day.table().sort_by(  # noqa: E731
-        [("ts", "ascending"), ("event_id", "ascending")]
-    )
+    assert tables == [1, 2, 2, 2]  # past 01:00 the day under way and the half hour before
+    order = [("ts", "ascending"), ("event_id", "ascending")]
+    rows = lambda risk: risk.day.table().sort_by(order)  # noqa: E731
     assert rows(by_tick).equals(rows(by_hour))
-    assert rows(by_tick).equals(
-        day_events(3).sort_by([("ts", "ascending"), ("event_id", "ascending")])
-    )
-    # the ages: every account of days 0–2, once, at its first event (a second computation)
-    before = pa.concat_tables([day_events(d) for d in range(3)]).to_pandas()
+    assert rows(by_tick).equals(pa.concat_tables([lead, day_events(3)]).sort_by(order))
+    # the ages: every account of the rows let go, once, at its first event (a second computation)
+    before = pa.concat_tables([day_events(d) for d in range(3)])
+    before = before.filter(pc.less(before["ts"], pa.scalar(cut, before["ts"].type))).to_pandas()
     want = before.groupby("user_id").ts.min().sort_index()
     for risk in (by_tick, by_hour):
         ages = risk.ages.table().to_pandas().set_index("user_id").first_seen.sort_index()
         assert list(ages.index) == list(want.index)
         assert (ages.dt.tz_convert("UTC") == want.dt.tz_convert("UTC")).all()
-        assert ages.max() < day3
+        assert ages.max() < cut
     # half an hour past midnight the day that just ended is still held (it is scored at 00:00)
     late = LiveRisk(campaign)
     for part in ticks(pa.concat_tables([day_events(2), day_events(3).slice(0, 50)]), 3600):
@@ -225,7 +231,7 @@ def test_the_fraud_watch_scores_each_day_on_a_connection_of_its_own() -> None:
     import pytest
 
     from dacu.config import load_campaign
-    from dacu.monitor.watch_risk import LiveRisk
+    from dacu.monitor.watch_risk import SESSION_LEAD, LiveRisk
     from tests.conftest import ROOT
 
     risk = LiveRisk(load_campaign(ROOT / "examples" / "double11.yaml"))
@@ -240,7 +246,13 @@ def test_the_fraud_watch_scores_each_day_on_a_connection_of_its_own() -> None:
             if risk.day.con is not None and risk.day.con not in used:
                 used.append(risk.day.con)
     assert len(used) == 2  # day 0 (midnight's scoring of the day that ended too), day 1
-    assert risk.kept_events() == day_events(1).num_rows
+    lead = day_events(0).filter(
+        pc.greater_equal(
+            day_events(0)["ts"],
+            pa.scalar(START + timedelta(days=1) - SESSION_LEAD, day_events(0)["ts"].type),
+        )
+    )
+    assert risk.kept_events() == day_events(1).num_rows + lead.num_rows
     with pytest.raises(duckdb.ConnectionException):
         used[0].execute("SELECT 1")
     risk.close()

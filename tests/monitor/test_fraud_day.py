@@ -114,3 +114,57 @@ def test_the_features_on_the_day_are_those_on_arrow_tables(tmp_path) -> None:
     )
     compiled.close()
     day.close()
+
+
+def test_a_shopper_who_browsed_before_midnight_is_no_script_the_morning_after() -> None:
+    # 11-12: six shoppers browse at 23:5x, order at 00:00 and pay within seconds; six scripts
+    # order and pay the same way without browsing at all. Scored at 09:15 — after the day
+    # before was let go at 01:00 — only the scripts ordered without browsing (下单前无浏览 2 +
+    # 秒付 1 = 3 points, flagged); the shoppers' sessions started in the half hour kept.
+    from dacu.monitor.watch_risk import LiveRisk
+    from tests.monitor.test_account_ages import PEAK, table
+    from tests.monitor.test_feeds import campaign
+
+    midnight = PEAK + timedelta(days=1)
+
+    def event(user: str, kind: str, at, session: str) -> dict:
+        return {
+            "event_id": f"{user}-{kind}",
+            "ts": at,
+            "user_id": user,
+            "session_id": session,
+            "event": kind,
+            "sku_id": "SKU-BC-001",
+            "amount_fen": 4900 if kind in ("order", "pay") else None,
+            "order_id": f"o-{user}" if kind in ("order", "pay") else None,
+            "device": "android",
+            "region": f"r{user}",
+        }
+
+    rows = []
+    for k in range(6):
+        rows += [
+            event(f"m{k}", "pv", midnight - timedelta(minutes=4, seconds=k), f"sm{k}"),
+            event(f"m{k}", "cart", midnight - timedelta(minutes=2, seconds=k), f"sm{k}"),
+            event(f"m{k}", "order", midnight + timedelta(seconds=7 + k), f"sm{k}"),
+            event(f"m{k}", "pay", midnight + timedelta(seconds=12 + k), f"sm{k}"),
+            event(f"s{k}", "order", midnight + timedelta(seconds=30 + k), f"ss{k}"),
+            event(f"s{k}", "pay", midnight + timedelta(seconds=33 + k), f"ss{k}"),
+        ]
+    for k in range(40):  # the morning's ordinary shoppers
+        at = midnight + timedelta(hours=8, minutes=k)
+        rows += [
+            event(f"c{k}", "pv", at, f"sc{k}"),
+            event(f"c{k}", "cart", at + timedelta(minutes=1), f"sc{k}"),
+            event(f"c{k}", "order", at + timedelta(minutes=2), f"sc{k}"),
+            event(f"c{k}", "pay", at + timedelta(minutes=6), f"sc{k}"),
+        ]
+    risk = LiveRisk(campaign())
+    events = table(rows)
+    risk.observe(events)
+    risk.tick(midnight + timedelta(hours=9), None)  # the first hour seen: scored from the next
+    risk.tick(midnight + timedelta(hours=9, minutes=15), None)
+    flagged = set().union(*risk.flagged.values())
+    assert {f"s{k}" for k in range(6)} <= flagged
+    assert not flagged & {f"m{k}" for k in range(6)}
+    risk.close()

@@ -229,12 +229,14 @@ def test_the_days_before_the_cutoff_leave_the_disk(tmp_path: Path) -> None:
             monitor.checkpoint()
             assert on_disk(tmp_path) == kept_ids(monitor), (day, h)
             sizes.append(sum(on_disk(tmp_path, days=True).values()))
-        # at 23:40 the day so far only: 24 hours × 2
-        assert on_disk(tmp_path, days=True) == {f"{day:%Y-%m-%d}": 48}
-    # never more than a day and the hour past midnight it is kept: 48 + 2 (00:10, 00:40)
-    assert max(sizes) == 50
+        # at 23:40 the day so far, 24 hours × 2, and the day before's last half hour (23:40)
+        before = day - timedelta(days=1)
+        assert on_disk(tmp_path, days=True) == {f"{before:%Y-%m-%d}": 1, f"{day:%Y-%m-%d}": 48}
+    # never more than a day, the hour past midnight it is kept (00:10, 00:40) and the last half
+    # hour of the day before it: 48 + 2 + 1
+    assert max(sizes) == 51
     monitor.close()
     again = LiveMonitor(campaign(), tmp_path, detectors=False)
     assert again.recover() == 0
-    assert kept_ids(again) == on_disk(tmp_path) and len(kept_ids(again)) == 48
+    assert kept_ids(again) == on_disk(tmp_path) and len(kept_ids(again)) == 49
     again.close()

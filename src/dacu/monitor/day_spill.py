@@ -16,8 +16,9 @@ events), never both: a file written after the last checkpoint, or renamed by a c
 never committed (a crash between the two), is deleted on restore and its events come back from the
 replay. Files of days before the watch's cutoff leave the manifest at the next checkpoint and are
 deleted once it is committed (`committed`), so the disk holds what memory holds: the day being
-scored, and the day before until it has been scored at midnight. A restart reads that, not the
-campaign.
+scored, and the day before until it has been scored at midnight, then that day's last half hour
+(the start of the sessions that ordered after midnight: its files rewritten as one, `_cut`). A
+restart reads that, not the campaign.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class DaySpill:
         self.files: list[tuple[str, date, int]] = []  # closed files: (name, day, rows)
         self._open: dict[date, _Open] = {}
         self._seq: int | None = None
+        self._clean: set[str] = set()  # files of the cutoff's day holding no row before it
+        self._clean_for: datetime | None = None  # … the cutoff they were checked against
         # an abandoned spill (a crash simulated, a monitor never closed) closes its open files
         # when collected; they are not in any committed manifest, so nothing reads them
         self._closer = weakref.finalize(self, _close_all, self._open)
@@ -140,7 +143,44 @@ class DaySpill:
         if cutoff is not None:
             first = self.day(cutoff)
             self.files = [f for f in self.files if f[1] >= first]
+            if cutoff > self._midnight(first):
+                self._cut(first, cutoff)
         return self.manifest()
+
+    def _cut(self, day: date, cutoff: datetime) -> None:
+        """The closed files of `day` that hold rows before `cutoff` (the day before the one
+        scored, of which the watch keeps the last minutes) rewritten as one file of their rows
+        from `cutoff` on, which takes their place in the manifest (they are deleted once it is
+        committed). Each file is read once per cutoff (`_clean`)."""
+        if self._clean_for != cutoff:
+            self._clean, self._clean_for = set(), cutoff
+        todo = [f for f in self.files if f[1] == day and f[0] not in self._clean]
+        if not todo:
+            return
+        kept = []
+        for name, _, _ in todo:
+            with open(self.folder / name, "rb") as handle:
+                table = pa.ipc.open_stream(handle).read_all()
+            kept.append(
+                table.filter(pc.greater_equal(table["ts"], pa.scalar(cutoff, table["ts"].type)))
+            )
+        if sum(t.num_rows for t in kept) == sum(rows for _, _, rows in todo):
+            self._clean.update(name for name, _, _ in todo)
+            return
+        rest = pa.concat_tables(kept)
+        names = {name for name, _, _ in todo}
+        self.files = [f for f in self.files if f[0] not in names]
+        if rest.num_rows:
+            spill = self._create(day, rest.schema)
+            spill.writer.write_table(rest)
+            spill.rows = rest.num_rows
+            _close(spill)
+            os.fsync(spill.handle.fileno())
+            spill.handle.close()
+            os.replace(self.folder / _temporary(spill.name), self.folder / spill.name)
+            _fsync_dir(self.folder)
+            self.files.insert(0, (spill.name, day, spill.rows))
+            self._clean.add(spill.name)
 
     def manifest(self) -> pa.Table:
         names, days, rows = zip(*self.files, strict=True) if self.files else ((), (), ())

@@ -9,7 +9,9 @@ folder of its own, and the fraud features' compiled SQL runs where the rows lie,
 `history` (the kept rows before the end of the window scored) and `span` (its window).
 
 Tables are whole local days so that letting a day go is a DROP (a DELETE would leave its blocks
-held): the watch keeps the day under way and, an hour past midnight, the day that just ended.
+held): the watch keeps the day under way and, an hour past midnight, the day that just ended;
+then only that day's last half hour (copied to a new table), the start of the sessions that
+ordered after midnight.
 """
 
 from __future__ import annotations
@@ -86,20 +88,32 @@ class FraudDay:
         self.days[day] += part.num_rows
 
     def drop_before(self, cutoff: datetime) -> pa.Table:
-        """Let the whole days before `cutoff` (a local midnight) go; (user_id, ts) of each of
-        their accounts' first event, for the account ages."""
+        """Let the rows before `cutoff` go: the days that end by it dropped, a day across it
+        copied from `cutoff` on to a new table; (user_id, ts) of each account's first event
+        among the rows let go, for the account ages."""
         import pyarrow as pa
 
-        gone = [d for d in self.days if self._midnight(d + timedelta(days=1)) <= cutoff]
-        if not gone or self.con is None:
+        touched = [d for d in sorted(self.days) if self._midnight(d) < cutoff]
+        if not touched or self.con is None:
             return pa.table({"user_id": pa.array([], pa.string()), "ts": self._empty_ts()})
-        union = " UNION ALL ".join(f"SELECT user_id, ts FROM {_table(d)}" for d in gone)
+        at = _literal(cutoff)
+        union = " UNION ALL ".join(
+            f"SELECT user_id, ts FROM {_table(d)} WHERE ts < {at}" for d in touched
+        )
         first = self.con.execute(
             f"SELECT user_id, min(ts) AS ts FROM ({union}) GROUP BY user_id"
         ).to_arrow_table()
-        for day in gone:
-            self.con.execute(f"DROP TABLE {_table(day)}")
-            del self.days[day]
+        for day in touched:
+            name = _table(day)
+            if self._midnight(day + timedelta(days=1)) <= cutoff:
+                self.con.execute(f"DROP TABLE {name}")
+                del self.days[day]
+                continue
+            self.con.execute(f"CREATE TABLE {name}_rest AS SELECT * FROM {name} WHERE ts >= {at}")
+            self.con.execute(f"DROP TABLE {name}")
+            self.con.execute(f"ALTER TABLE {name}_rest RENAME TO {name}")
+            [(rows,)] = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()
+            self.days[day] = int(rows)
         self._views(self.con)
         return first
 

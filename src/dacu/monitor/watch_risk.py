@@ -69,6 +69,7 @@ class SentimentWatch:
 
 # -- the live risk feeds: posts, fraud scores and coupon slots on the event clock ----------------
 KEEP_PAST_MIDNIGHT = timedelta(hours=1)  # a day's events are kept this long after it ends
+SESSION_LEAD = timedelta(minutes=30)  # … and its last minutes a day longer: a session's start
 FRAUD_EVERY = 15  # minutes of event time between fraud scorings (hourly missed the half hour)
 
 
@@ -189,14 +190,16 @@ class LiveRisk:
             self.spill.write(table, first, at)
 
     def cutoff(self, latest: datetime) -> datetime:
-        """The start of the day being scored: the events before it are no longer needed (the
-        day that just ended is scored at midnight, so it is kept KEEP_PAST_MIDNIGHT longer)."""
+        """SESSION_LEAD before the start of the day being scored: the events before it are no
+        longer needed (the day that just ended is scored at midnight, so it is kept
+        KEEP_PAST_MIDNIGHT longer; its last minutes are the start of the sessions that order
+        just after midnight, which browsed: `_no_browse` looks at them)."""
         day = (latest - KEEP_PAST_MIDNIGHT).astimezone(self.campaign.tz)
-        return day.replace(hour=0, minute=0, second=0, microsecond=0)
+        return day.replace(hour=0, minute=0, second=0, microsecond=0) - SESSION_LEAD
 
     def _trim(self, cutoff: datetime) -> None:
-        """Fold the days before `cutoff` (a local midnight) into the account ages and drop them;
-        the day's connection is renewed then, when it holds least (`FraudDay.renew`)."""
+        """Fold the events before `cutoff` into the account ages and drop them; the day's
+        connection is renewed then, when it holds least (`FraudDay.renew`)."""
         gone = self.day.drop_before(cutoff)
         if gone.num_rows:
             self.ages.fold(gone)

@@ -84,13 +84,27 @@ def _counts(ev: ir.Table) -> ir.Table:
     )
 
 
-def _no_browse(ev: ir.Table) -> ir.Table:
-    """Orders in sessions without any browsing event before or after."""
-    per = ev.group_by(["user_id", "session_id"]).agg(
-        browsed=ev.event.isin(BROWSE).any(), ordered=(ev.event == "order").sum()
+def _no_browse(ev: ir.Table, history: ir.Table) -> ir.Table:
+    """Orders of the window `ev` in sessions without any browsing event, before the window
+    (`history`) or in it: a session that browsed at 23:56 and ordered at 00:00 browsed, though
+    the day scored starts at midnight (on the day after the peak, every such shopper read as a
+    script)."""
+    session = ibis.coalesce(ev.session_id, "")
+    per = ev.group_by(["user_id", session.name("session")]).agg(
+        ordered=(ev.event == "order").sum()
     )
-    return per.group_by("user_id").agg(
-        orders_no_browse=ibis.ifelse(per.browsed, 0, per.ordered).sum().cast("int64")
+    per = per.filter(per.ordered > 0)
+    seen = history.filter(history.event.isin(BROWSE))
+    browsed = (
+        seen.select("user_id", session=ibis.coalesce(seen.session_id, ""))
+        .distinct()
+        .mutate(browsed=ibis.literal(True))
+    )
+    joined = per.left_join(browsed, ["user_id", "session"])
+    return joined.group_by("user_id").agg(
+        orders_no_browse=ibis.ifelse(joined.browsed.isnull(), joined.ordered, 0)
+        .sum()
+        .cast("int64")
     )
 
 
@@ -222,7 +236,7 @@ def window_features(
             "float64"
         ),
     )
-    buyers = age.join(_counts(ev), "user_id").join(_no_browse(ev), "user_id")
+    buyers = age.join(_counts(ev), "user_id").join(_no_browse(ev, events), "user_id")
     buyers = buyers.join(_skus(orders), "user_id")
     buyers = buyers.left_join(_basket_peers(orders, exclude_skus), "user_id").select(
         ~ibis.selectors.endswith("_right")
