@@ -1,6 +1,7 @@
-"""Each day of a phase keeps its own CVR from the same date a year earlier (issue #19 item 2: the
-day after the peak converts at about 2.6% against the wrap-up's 3.0–3.8% later; planned at the
-phase's average, the monitor's baselines excused too little and paged all of 11-12)."""
+"""Each day of the wrap-up keeps its own CVR from the same date a year earlier (issue #19 item 2:
+the day after the peak converts at about 2.6% against the wrap-up's 3.0–3.8% later; planned at
+the phase's average, the monitor's baselines excused too little and paged all of 11-12). Other
+phases keep one rate: a date a year ago was another weekday."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def test_the_plans_day_after_the_peak_converts_as_it_did_last_year() -> None:
     campaign = load_campaign(ROOT / "examples" / "double11.yaml")
     days = pd.date_range("2025-10-27", "2025-11-21", freq="D")
     # last year: 10,000 visitors and ¥30,000 a day; 3.5% buy, but 2.1% on 11-12 (the day after)
-    buyers = [210 if d == pd.Timestamp("2025-11-12") else 350 for d in days]
+    low = (pd.Timestamp("2025-11-12"), pd.Timestamp("2025-11-05"))  # 11-05: a weekday's dip
+    buyers = [210 if d in low else 350 for d in days]
     daily = pd.DataFrame({"day": days, "uv": 10_000, "buyers": buyers, "gmv_fen": 3_000_000})
     plan = build_plan(campaign, PlanHistory(daily=daily))
     rows = {r.day: r for r in plan.daily if r.channel is None}
@@ -78,6 +80,8 @@ def test_the_plans_day_after_the_peak_converts_as_it_did_last_year() -> None:
     for got, want in zip(wrapup, expected, strict=True):
         assert got / wrapup[1] == pytest.approx(want / expected[1], rel=0.01)
     assert wrapup[0] / wrapup[1] < 0.8
+    # a warm-up day keeps its phase's rate: a year ago its date was another weekday
+    assert rows["2026-11-05"].cvr == pytest.approx(rows["2026-11-06"].cvr, rel=1e-3)
 
 
 def last_years_day_after(scale: int = 1) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 import pandas as pd
 
-from dacu.config import Campaign
+from dacu.config import Campaign, Phase
 from dacu.money import format_pct
 from dacu.plan import shares as sh
 from dacu.plan.budget import bound_to_targets, plan_budget, raise_channel_targets
@@ -309,7 +309,10 @@ def _decompose(ctx: _Context, root: TargetNode) -> None:
     per_phase = sh.phase_days(campaign)
     own_rates = False
     for node in grow(phase_view, "phase", phase, labels):
-        days = sh.day_shares(per_phase[node.key], ctx.baseline_by_day, totals)
+        # a day's own rates where they follow from the peak (the days after it); elsewhere a
+        # date a year ago is another weekday, and its rate tells this year's day nothing
+        after_peak = totals if node.key == Phase.WRAPUP.value else None
+        days = sh.day_shares(per_phase[node.key], ctx.baseline_by_day, after_peak)
         own_rates = own_rates or days.buyers is not None
         day_nodes = grow(node, "day", days)
         for day_node in day_nodes:
