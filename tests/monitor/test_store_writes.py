@@ -268,15 +268,16 @@ def test_a_past_window_read_again_sees_the_late_events_that_came_since(tmp_path,
     assert after[0].uv > before[0].uv
 
 
-def test_a_wide_reading_is_kept_only_when_asked_the_last_few_and_late_events_reach_it(
+def test_a_wide_reading_is_kept_only_when_asked_the_last_used_and_late_events_reach_it(
     tmp_path, world, monkeypatch
 ) -> None:
-    """Readings of many values (a SKU table) are kept only with `wide=True` (the stock watch's
-    SKUs to date, read at every tick), only the last READ_WIDE of them, and a late event inside
-    one is counted at the next reading as a store that never kept one counts it."""
+    """Readings of many values (a SKU table) are kept only with `keep=True` (the stock watch's
+    SKU windows, read at every tick), only the READ_KEPT used last, and a late event inside one
+    is counted at the next reading as a store that never kept one counts it."""
     from dacu.monitor import store as store_module
 
     monkeypatch.setattr(store_module, "READ_VALUES", 1)  # a channel reading is "wide" here
+    monkeypatch.setattr(store_module, "READ_KEPT", 2)
     events = world.events.sort_by("ts")
     ts = events["ts"]
     inside = pc.and_(
@@ -292,12 +293,14 @@ def test_a_wide_reading_is_kept_only_when_asked_the_last_few_and_late_events_rea
     m = to_minute(START)
     kept.store.by_value_many("channel", [(m, m + 20)])
     assert not kept.store._readings  # not asked: not kept
-    for shift in (0, 5, 10):
-        kept.store.by_value_many("channel", [(m + shift, m + 20 + shift)], wide=True)
-    assert sorted(key[-1] for key in kept.store._readings) == [m + 25, m + 30]
-    before = kept.store.by_value_many("channel", [(m + 10, m + 30)], wide=True)[0]
+    for shift in (0, 5):
+        kept.store.by_value_many("channel", [(m + shift, m + 20 + shift)], keep=True)
+    kept.store.by_value_many("channel", [(m, m + 20)], keep=True)  # used again: kept longest
+    kept.store.by_value_many("channel", [(m + 10, m + 30)], keep=True)
+    assert sorted(key[-1] for key in kept.store._readings) == [m + 20, m + 30]
+    before = kept.store.by_value_many("channel", [(m + 10, m + 30)], keep=True)[0]
     feed(kept, late)
-    after = kept.store.by_value_many("channel", [(m + 10, m + 30)], wide=True)[0]
+    after = kept.store.by_value_many("channel", [(m + 10, m + 30)], keep=True)[0]
     fresh = Collector(SegmentLog(tmp_path / "fresh"), Rollups(), RollupStore())
     feed(fresh, events)
     feed(fresh, late)

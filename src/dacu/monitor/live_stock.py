@@ -32,7 +32,7 @@ class StockWatching(LiveHost):
         # the other SKU readings in one store query: last hour's pace, the stalls
         looks = [(now - m - 60 * STALL_HOURS, now - m) for m in STALL_WINDOWS]
         looks += [(now - m, now) for m in STALL_WINDOWS]
-        last_hour, *cells = self.store.by_value_many("sku_id", [(now - 60, now), *looks])
+        last_hour, *cells = self.store.by_value_many("sku_id", [(now - 60, now), *looks], keep=True)
         stalled = self._stalled(cells[: len(STALL_WINDOWS)], cells[len(STALL_WINDOWS) :])
         quiet = cells[len(STALL_WINDOWS)]  # the shortest look: a stall ends with an order
         self.stalls = {
@@ -54,13 +54,13 @@ class StockWatching(LiveHost):
 
     def _sold_to_date(self, now: int) -> dict[str, Kpis]:
         """Each SKU's cells from the campaign start to `now`: up to the last hour boundary at
-        least READ_BEHIND minutes back read once and kept by the store (until a late event
-        changes it), the rest read at every tick — the whole range read every 10 seconds was
-        the monitor's costliest reading on a long campaign."""
+        least READ_BEHIND minutes back read once an hour, the rest once a minute (the store
+        keeps both until a late event lands inside) — the whole range read every 10 seconds
+        was the monitor's costliest reading on a long campaign."""
         start = to_minute(self.campaign.start)
         cut = min(max(start, (now - READ_BEHIND) // 60 * 60), now)
-        [before] = self.store.by_value_many("sku_id", [(start, cut)], wide=True)
-        [after] = self.store.by_value_many("sku_id", [(cut, now)])
+        [before] = self.store.by_value_many("sku_id", [(start, cut)], keep=True)
+        [after] = self.store.by_value_many("sku_id", [(cut, now)], keep=True)
         return {
             sku: combine([(part[sku], 1.0) for part in (before, after) if sku in part])
             for sku in before.keys() | after.keys()

@@ -76,7 +76,7 @@ KEEP_HOURS = 26  # coarse hour/day cells kept in memory behind the newest hour (
 READ_CACHE = 1024  # readings kept (`RollupStore._read_many`): a tick reads ~100 past ranges
 READ_VALUES = 64  # readings of more values (a SKU table) are not kept: 4096 of them are memory
 READ_BEHIND = 10  # minutes: readings of windows ending this long before the newest minute are kept
-READ_WIDE = 2  # wider readings asked to be kept (`wide=True`: the stock watch's SKUs to date)
+READ_KEPT = 32  # readings asked to be kept (`keep=True`: the stock watch's SKU windows), LRU
 KEEP_MINUTES = 150  # minute cells of the sketch dims in memory: a 1 h window and the hour before
 MARKS_TABLE = "monitor_checkpoint"
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {  # duckdb.connect's config type
@@ -134,6 +134,7 @@ class RollupStore:
         self._writes = 0  # upserts so far: a reading made across one is not kept
         self._newest = -(2**62)  # the newest minute upserted
         self._readings_end = -(2**62)  # the latest end of a kept reading
+        self._asked: dict[tuple, None] = {}  # the readings kept on request, least recent first
         self._drop_if_older()
         columns = ", ".join(f"{m} BIGINT" for m in MEASURES)
         for table in TABLES:
@@ -374,12 +375,14 @@ class RollupStore:
         return self.by_value_many(dim, [(start, end)])[0]
 
     def by_value_many(
-        self, dim: str, ranges: Sequence[tuple[int, int]], *, wide: bool = False
+        self, dim: str, ranges: Sequence[tuple[int, int]], *, keep: bool = False
     ) -> list[dict[str, Kpis]]:
-        """`by_value` of several minute ranges in one query; `wide`: keep the readings however
-        many values they hold (the last READ_WIDE of them), for a caller that reads the same
-        long range of a dimension with many values at every tick."""
-        found = self._read_many(dim, ranges, "value", lambda minute, v: v, value=None, wide=wide)
+        """`by_value` of several minute ranges in one query; `keep`: keep the readings however
+        many values they hold and however recent they end (the READ_KEPT used last), for a
+        caller that reads the same ranges of a dimension with many values at every tick — the
+        stock watch's SKUs, whose windows end at the minute under way, which the 10-second
+        ticks of that minute read six times and only a late event can change."""
+        found = self._read_many(dim, ranges, "value", lambda minute, v: v, value=None, keep=keep)
         return [dict(sorted(one.items())) for one in found]
 
     def curve(
@@ -410,7 +413,7 @@ class RollupStore:
         value: str | None,
         running: bool = True,
         hours: bool = True,
-        wide: bool = False,
+        keep: bool = False,
     ) -> list[dict]:
         """`_query_many`, with the readings of windows no upsert has touched since kept: the
         live loop reads the same clock window on each of 7 days before at every 10-second tick
@@ -419,6 +422,9 @@ class RollupStore:
         with self.lock:
             writes = self._writes
             known = {key: self._readings[key] for key in keys if key in self._readings}
+            for key in known.keys() & self._asked.keys():  # used again: the least recent go first
+                del self._asked[key]
+                self._asked[key] = None
         todo = [(key, one) for key, one in zip(keys, ranges, strict=True) if key not in known]
         if todo:
             found = self._query_many(
@@ -436,19 +442,26 @@ class RollupStore:
                 settled = {
                     k: v
                     for k, v in fresh.items()
-                    if k[-1] <= self._newest - READ_BEHIND and (wide or len(v) <= READ_VALUES)
+                    if keep or (k[-1] <= self._newest - READ_BEHIND and len(v) <= READ_VALUES)
                 }
                 if settled and self._writes == writes:  # else the store changed while read
                     while self._readings and len(self._readings) + len(settled) > READ_CACHE:
                         del self._readings[next(iter(self._readings))]
-                    wider = [k for k, v in self._readings.items() if len(v) > READ_VALUES]
-                    wider += [k for k, v in settled.items() if len(v) > READ_VALUES]
-                    for key in wider[: max(0, len(wider) - READ_WIDE)]:
-                        self._readings.pop(key, None)
-                        settled.pop(key, None)
+                    if keep:
+                        self._ask(settled)
                     self._readings.update(settled)
                     self._readings_end = max(self._readings_end, *(k[-1] for k in settled))
         return [known[key] for key in keys]
+
+    def _ask(self, settled: dict[tuple, dict]) -> None:
+        """Note readings kept on request, forgetting the least recently used beyond READ_KEPT."""
+        self._asked = {k: None for k in self._asked if k in self._readings}
+        self._asked.update(dict.fromkeys(settled))
+        while len(self._asked) > READ_KEPT:
+            oldest = next(iter(self._asked))
+            del self._asked[oldest]
+            self._readings.pop(oldest, None)
+            settled.pop(oldest, None)
 
     def _query_many(
         self,
