@@ -111,19 +111,20 @@ def test_the_day_after_the_peak_takes_its_hours_from_last_years_same_day() -> No
     ordinary = Shares(flat, flat, flat)
     # no prior: last year's own curves (6 × 2 + 18 × 5 = 102 buyers in the day)
     shares = day_after_peak_shares(
-        last_years_day_after(), [], peak_day=date(2026, 11, 11), ordinary=ordinary, prior_orders=0
+        last_years_day_after(), [], peak_day=date(2026, 11, 11), ordinary=ordinary, prior_per_hour=0
     )
     assert shares is not None and shares.uv is not None and shares.buyers is not None
     assert shares.uv["03"] == pytest.approx(1 / 24)
     assert shares.buyers["03"] == pytest.approx(2 / 102)
     assert shares.buyers["15"] == pytest.approx(5 / 102)
-    # 102 orders against a prior of 200: a third last year's, two thirds the ordinary curve
+    # with 20 pseudo-buyers an hour: the flat curve expects 102 / 24 = 4.25 an hour, so a night
+    # hour keeps (2 + 20) / (4.25 + 20) of its flat share and a day hour (5 + 20) / (4.25 + 20)
     blended = day_after_peak_shares(
         last_years_day_after(), [], peak_day=date(2026, 11, 11), ordinary=ordinary
     )
     assert blended is not None and blended.buyers is not None
-    w = 102 / 302
-    assert blended.buyers["03"] == pytest.approx(w * 2 / 102 + (1 - w) / 24)
+    night, by_day = 22 / 24.25, 25 / 24.25
+    assert blended.buyers["03"] == pytest.approx(night / (6 * night + 18 * by_day))
     # no such day last year: None (the day keeps its day row)
     other = last_years_day_after().assign(day=pd.Timestamp("2025-11-13"))
     assert day_after_peak_shares(other, [], peak_day=date(2026, 11, 11), ordinary=ordinary) is None
@@ -131,7 +132,7 @@ def test_the_day_after_the_peak_takes_its_hours_from_last_years_same_day() -> No
 
 def test_the_plan_splits_the_day_after_the_peak_by_hour_with_a_spent_night() -> None:
     campaign = load_campaign(ROOT / "examples" / "double11.yaml")
-    hourly = last_years_day_after(scale=100)  # 10,200 orders: weight 10,200 / 10,400
+    hourly = last_years_day_after(scale=100)  # 200 and 500 buyers an hour: little pulled
     daily = hourly.groupby("day", as_index=False)[["gmv_fen", "uv", "buyers"]].sum()
     plan = build_plan(campaign, PlanHistory(daily=daily, hourly=hourly))
     hours = {

@@ -249,48 +249,56 @@ def ordinary_intraday(
     return Shares(blend(grouped), blend(counts[0]), blend(counts[1]))
 
 
+HOUR_PRIOR = 20.0
+"""Pseudo-counts an hour by which the day after the peak leans on the ordinary-day curve: an hour
+with a few orders a year ago (the night of a small shop) keeps about the ordinary shape; one
+with hundreds follows last year's."""
+
+
 def day_after_peak_shares(
     hourly: pd.DataFrame | None,
     notes: list[str],
     *,
     peak_day: date,
     ordinary: Shares,
-    prior_orders: float = 200.0,
+    prior_per_hour: float = HOUR_PRIOR,
 ) -> Shares | None:
-    """Hour-of-day shares of the day after the peak: GMV, and UV and buyers on their own curves.
+    """Hour-of-day shares of the day after the peak: GMV (as its orders), UV and buyers.
 
     That day is no ordinary day: its night is spent (the shoppers bought at midnight the night
     before; in the simulator and last year's copy of it 11-12 converts at 03:00 at about half a
     warm-up night's rate, while the whole day is at about two thirds), so spread by the ordinary
-    curve its night was planned too high. From last year's same date in `hourly` (day,
-    hour_of_day, gmv_fen [, orders, uv, buyers]), blended with the `ordinary` curve by weight n /
-    (n + `prior_orders`), n that day's orders; None without that day (the day keeps a day row,
-    spread by the ordinary curve).
+    curve its night was planned too high. Each hour is the `ordinary` curve's share times last
+    year's same day's count over the count the ordinary curve expected of it, both plus
+    `prior_per_hour` (so a count of a few, as a small shop's night has, says little: a single
+    noisy hour planned at a third of the ordinary share paged "orders 3× plan" at 05:30 on a
+    0.3× shop). From `hourly` (day, hour_of_day, orders [, uv, buyers]); None without that day
+    or its orders (the day keeps a day row, spread by the ordinary curve).
     """
-    if hourly is None or hourly.empty or "day" not in hourly.columns:
+    if hourly is None or hourly.empty or not {"day", "orders"} <= set(hourly.columns):
         return None
     ago = pd.Timestamp(year_ago(peak_day + timedelta(days=1)))
     day = hourly[pd.to_datetime(hourly["day"]) == ago]
-    grouped = _by_hour(day, "gmv_fen")
-    if grouped.sum() <= 0:
+    orders = _by_hour(day, "orders")
+    if orders.sum() <= 0:
         return None
-    n = float(day["orders"].sum()) if "orders" in day.columns else prior_orders
-    weight = n / (n + prior_orders)
 
-    def blend(values: np.ndarray, curve: Mapping[str, float] | None) -> dict[str, float]:
-        shares = curve or ordinary.gmv
-        return _blended(values, np.array([shares[f"{h:02d}"] for h in range(24)]), weight)
+    def reshaped(counts: np.ndarray, curve: Mapping[str, float] | None) -> dict[str, float]:
+        base = np.array([(curve or ordinary.gmv)[f"{h:02d}"] for h in range(24)])
+        expected = counts.sum() * base
+        ratio = (counts + prior_per_hour) / (expected + prior_per_hour)
+        return normalise({f"{h:02d}": float(v) for h, v in enumerate(base * ratio)})
 
     counts = [_by_hour(day, c) for c in ("uv", "buyers") if c in day.columns]
     notes.append(
         f"爆发次日分时曲线取自去年同日 the day after the peak by hour from {ago:%Y-%m-%d} "
-        f"({n:.0f} orders, weight {weight:.0%}; the rest the ordinary-day curve)"
+        f"({orders.sum():.0f} orders; each hour the ordinary-day curve's share × its count over "
+        f"the count that curve expected, both + {prior_per_hour:g})"
     )
+    gmv = reshaped(orders, ordinary.gmv)
     if len(counts) < 2 or not all(c.sum() > 0 for c in counts):
-        return Shares(blend(grouped, None))
-    return Shares(
-        blend(grouped, None), blend(counts[0], ordinary.uv), blend(counts[1], ordinary.buyers)
-    )
+        return Shares(gmv)
+    return Shares(gmv, reshaped(counts[0], ordinary.uv), reshaped(counts[1], ordinary.buyers))
 
 
 def _ordinary_days(hourly: pd.DataFrame | None) -> pd.DataFrame | None:
