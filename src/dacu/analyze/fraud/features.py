@@ -90,9 +90,7 @@ def _no_browse(ev: ir.Table, history: ir.Table) -> ir.Table:
     the day scored starts at midnight (on the day after the peak, every such shopper read as a
     script)."""
     session = ibis.coalesce(ev.session_id, "")
-    per = ev.group_by(["user_id", session.name("session")]).agg(
-        ordered=(ev.event == "order").sum()
-    )
+    per = ev.group_by(["user_id", session.name("session")]).agg(ordered=(ev.event == "order").sum())
     per = per.filter(per.ordered > 0)
     seen = history.filter(history.event.isin(BROWSE))
     browsed = (
@@ -102,9 +100,7 @@ def _no_browse(ev: ir.Table, history: ir.Table) -> ir.Table:
     )
     joined = per.left_join(browsed, ["user_id", "session"])
     return joined.group_by("user_id").agg(
-        orders_no_browse=ibis.ifelse(joined.browsed.isnull(), joined.ordered, 0)
-        .sum()
-        .cast("int64")
+        orders_no_browse=ibis.ifelse(joined.browsed.isnull(), joined.ordered, 0).sum().cast("int64")
     )
 
 
