@@ -14,6 +14,7 @@ from dacu.config import load_campaign
 from dacu.plan.build import PlanHistory, build_plan
 from dacu.plan.shares import day_shares
 from tests.conftest import ROOT
+from tests.plan.test_intraday_cvr import day_by_hour
 
 DAYS = [date(2026, 11, 12), date(2026, 11, 13)]
 
@@ -87,20 +88,7 @@ def test_the_plans_day_after_the_peak_converts_as_it_did_last_year() -> None:
 def last_years_day_after(scale: int = 1) -> pd.DataFrame:
     """2025-11-12 by hour: 100 × scale visitors an hour; at night (00–05) 2 × scale buyers an
     hour, by day 5 × scale; ¥300 a buyer (the night after the peak is spent)."""
-    rows = []
-    for hour in range(24):
-        buyers = (2 if hour < 6 else 5) * scale
-        rows.append(
-            {
-                "day": pd.Timestamp("2025-11-12"),
-                "hour_of_day": hour,
-                "uv": 100 * scale,
-                "buyers": buyers,
-                "orders": buyers,
-                "gmv_fen": buyers * 30_000,
-            }
-        )
-    return pd.DataFrame(rows)
+    return day_by_hour("2025-11-12", 2, 5, scale)
 
 
 def test_the_day_after_the_peak_takes_its_hours_from_last_years_same_day() -> None:

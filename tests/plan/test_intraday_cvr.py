@@ -15,15 +15,15 @@ from tests.conftest import ROOT
 NIGHT = range(6)  # 00–05: 1% of 100 visitors an hour buy; 06–23: 10%
 
 
-def last_years_peak(scale: int = 1) -> pd.DataFrame:
-    """2025-11-11 by hour: 100 × scale visitors every hour; 1 × scale buyer an hour at night and
-    10 × scale by day; ¥300 a buyer."""
+def day_by_hour(day: str, night: int, by_day: int, scale: int = 1) -> pd.DataFrame:
+    """`day` by hour: 100 × scale visitors every hour; `night` × scale buyers an hour at night
+    (NIGHT) and `by_day` × scale by day; one order and ¥300 a buyer."""
     rows = []
     for hour in range(24):
-        buyers = (1 if hour in NIGHT else 10) * scale
+        buyers = (night if hour in NIGHT else by_day) * scale
         rows.append(
             {
-                "day": pd.Timestamp("2025-11-11"),
+                "day": pd.Timestamp(day),
                 "hour_of_day": hour,
                 "uv": 100 * scale,
                 "buyers": buyers,
@@ -32,6 +32,11 @@ def last_years_peak(scale: int = 1) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def last_years_peak(scale: int = 1) -> pd.DataFrame:
+    """2025-11-11: 1 × scale buyer an hour at night, 10 × scale by day (`day_by_hour`)."""
+    return day_by_hour("2025-11-11", 1, 10, scale)
 
 
 def test_uv_and_buyers_follow_their_own_hours() -> None:
