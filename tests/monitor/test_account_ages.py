@@ -32,7 +32,15 @@ FLASH = "SKU-MK-001"  # the example campaign's flash-sale SKU
 
 def rush(user: str, at: datetime) -> list[dict]:
     """A flash-sale buyer: one page, the cart, the order 20 s after arriving, paid 10 s later."""
-    steps = [("pv", 0), ("cart", 5), ("order", 20), ("pay", 30)]
+    return _steps(user, at, [("pv", 0), ("cart", 5), ("order", 20), ("pay", 30)])
+
+
+def script(user: str, at: datetime) -> list[dict]:
+    """A scalper's script: the flash-sale order with no page seen, paid 10 s later."""
+    return _steps(user, at, [("order", 0), ("pay", 10)])
+
+
+def _steps(user: str, at: datetime, steps: list[tuple[str, int]]) -> list[dict]:
     return [
         {
             "event_id": f"{user}-{kind}-{at:%d%H%M}",
@@ -70,24 +78,39 @@ def table(rows: list[dict]) -> pa.Table:
 
 
 def test_a_customer_of_the_customer_file_is_no_new_account() -> None:
-    # both buy the flash SKU at 20:00 within 20 s of arriving and pay 10 s later; the log
+    # both order the flash SKU at 20:00 by script (no page seen) and pay 10 s later; the log
     # starts two days before (someone else browsing), so 新号 can be judged.
-    rows = browse("x", PEAK - timedelta(days=2)) + rush("loyal", PEAK + timedelta(hours=20))
-    rows += rush("fresh", PEAK + timedelta(hours=20, minutes=1))
+    rows = browse("x", PEAK - timedelta(days=2)) + script("loyal", PEAK + timedelta(hours=20))
+    rows += script("fresh", PEAK + timedelta(hours=20, minutes=1))
     config = FraudConfig.from_campaign(campaign(), start=PEAK, end=PEAK + timedelta(days=1))
     ages = AccountAges()
     ages.add_known([("loyal", datetime(2024, 3, 8, 21, 14, tzinfo=SHANGHAI))])
 
     blind = score_events(table(rows), config=config).scores.set_index("user_id")
     known = score_events(table(rows), config=config, known=ages.table()).scores.set_index("user_id")
-    # without the file the two look alike: 新号即下单 1 + 秒付 1 + 新号只买秒杀品 1 = 3, flagged
+    # without the file the two look alike: 下单前无浏览 2 + 新号只买秒杀品 1 = 3, flagged
     for user in ("loyal", "fresh"):
         assert blind.loc[user, "points"] == 3 and blind.loc[user, "flagged"]
     assert known.loc["fresh", "points"] == 3 and known.loc["fresh", "flagged"]
-    # with it the loyal customer keeps only 秒付
-    assert known.loc["loyal", "points"] == 1 and not known.loc["loyal", "flagged"]
-    assert known.loc["loyal", "reasons_zh"] == "秒付"
+    # with it the loyal customer keeps only 下单前无浏览
+    assert known.loc["loyal", "points"] == 2 and not known.loc["loyal", "flagged"]
+    assert known.loc["loyal", "reasons_zh"] == "下单前无浏览"
     assert known.loc["loyal", "account_age_seconds"] > 2.5 * 365 * 86400
+
+
+def test_a_new_shopper_racing_to_the_flash_sale_is_no_scalper() -> None:
+    # on the 1× example shop's peak day ten such buyers were queued as 黄牛: a new account that
+    # sees the flash SKU, carts it, orders 20 s after arriving and pays 10 s later is what a
+    # flash sale is for. 新号只买秒杀品 is its one point; 新号即下单 and 秒付 say nothing more of
+    # it. The same shopper buying an ordinary SKU is new and pays fast: 新号即下单 1 + 秒付 1.
+    ordinary = [dict(r, sku_id="SKU-BC-001") for r in rush("other", PEAK + timedelta(hours=21))]
+    rows = browse("x", PEAK - timedelta(days=2)) + rush("fresh", PEAK + timedelta(hours=20))
+    config = FraudConfig.from_campaign(campaign(), start=PEAK, end=PEAK + timedelta(days=1))
+    scores = score_events(table(rows + ordinary), config=config).scores.set_index("user_id")
+    assert scores.loc["fresh", "points"] == 1 and not scores.loc["fresh", "flagged"]
+    assert scores.loc["fresh", "reasons_zh"] == "新号只买秒杀品"
+    assert scores.loc["other", "points"] == 2
+    assert scores.loc["other", "reasons_zh"] == "新号即下单、秒付"
 
 
 def test_the_live_watch_remembers_an_account_beyond_the_day_it_keeps() -> None:
@@ -97,12 +120,12 @@ def test_the_live_watch_remembers_an_account_beyond_the_day_it_keeps() -> None:
     days = [
         browse("back", PEAK - timedelta(days=3, hours=-10)),
         *(browse(f"x{d}", PEAK - timedelta(days=d)) for d in (3, 2, 1)),
-        rush("back", PEAK + timedelta(hours=20)),
-        rush("fresh", PEAK + timedelta(hours=20, minutes=1)),
+        script("back", PEAK + timedelta(hours=20)),
+        script("fresh", PEAK + timedelta(hours=20, minutes=1)),
     ]
     for rows in days:
         risk.observe(table(rows))
-    assert risk.kept_events() == 8  # the peak day's two rushes, nothing before it
+    assert risk.kept_events() == 4  # the peak day's two scripts (order, pay), nothing before it
     risk.tick(PEAK + timedelta(hours=20, minutes=5), None)  # the first tick: the clock starts
     risk.tick(PEAK + timedelta(hours=20, minutes=15), None)  # scored at 20:15
     flagged = set().union(*risk.flagged.values())
@@ -195,8 +218,8 @@ def _flagged_by_the_batch_score(args: list[str]) -> dict[str, str]:
 
 
 def _peak_rush() -> pa.Table:
-    rows = browse("x", PEAK - timedelta(days=2)) + rush("loyal", PEAK + timedelta(hours=20))
-    return table(rows + rush("fresh", PEAK + timedelta(hours=20, minutes=1)))
+    rows = browse("x", PEAK - timedelta(days=2)) + script("loyal", PEAK + timedelta(hours=20))
+    return table(rows + script("fresh", PEAK + timedelta(hours=20, minutes=1)))
 
 
 def test_the_batch_score_takes_the_customer_file(tmp_path) -> None:
@@ -210,7 +233,7 @@ def test_the_batch_score_takes_the_customer_file(tmp_path) -> None:
     blind = _flagged_by_the_batch_score(["-e", str(events)])
     assert set(blind) == {"loyal", "fresh"}
     known = _flagged_by_the_batch_score(["-e", str(events), "--customers", str(customers)])
-    assert set(known) == {"fresh"} and "新号即下单" in known["fresh"]
+    assert set(known) == {"fresh"} and "新号只买秒杀品" in known["fresh"]
 
 
 def test_the_batch_score_of_the_warehouse_reads_its_customers_table(tmp_path) -> None:

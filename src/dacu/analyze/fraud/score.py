@@ -57,6 +57,11 @@ def _col(f: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
     )
 
 
+def _new_flash_only(f: pd.DataFrame) -> np.ndarray:
+    """A day-old account that bought only the flash-sale SKU."""
+    return (_col(f, "flash_only") > 0) & (_col(f, "account_age_seconds", np.inf) < DAY_SECONDS)
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "no_browse",
@@ -75,6 +80,7 @@ RULES: tuple[Rule, ...] = (
         lambda f, t: (
             (_col(f, "account_age_seconds", np.inf) < t.instant_account_seconds)
             & (_col(f, "observed_seconds", np.inf) >= t.history_seconds)
+            & ~_new_flash_only(f)  # 新号只买秒杀品 has counted its newness
         ),
     ),
     Rule(
@@ -82,7 +88,12 @@ RULES: tuple[Rule, ...] = (
         1,
         "秒付",
         "pays within seconds of ordering",
-        lambda f, t: _col(f, "mean_pay_seconds", np.inf) < t.fast_pay_seconds,
+        # a flash sale's checkout is a race every buyer of it runs (a quarter of the simulator's
+        # flash buyers pay within 33 s): no sign of a script there
+        lambda f, t: (
+            (_col(f, "mean_pay_seconds", np.inf) < t.fast_pay_seconds)
+            & (_col(f, "flash_only") == 0)
+        ),
     ),
     Rule(
         "identical_basket",
@@ -116,14 +127,15 @@ RULES: tuple[Rule, ...] = (
             (_col(f, "refunds") >= 2) & (_col(f, "refunds") >= t.refund_share * _col(f, "orders"))
         ),
     ),
+    # a new account racing to a flash-sale SKU is what a flash sale is for, so this is its one
+    # point (新号即下单 and 秒付 are silent for it); a 黄牛 also shows a script (下单前无浏览), a
+    # gang (关联账户团伙) or repeats (单品反复下单)
     Rule(
         "new_flash_only",
         1,
         "新号只买秒杀品",
         "new account buying only the flash-sale SKU",
-        lambda f, t: (
-            _col(f, "flash_only") * (_col(f, "account_age_seconds", np.inf) < DAY_SECONDS) > 0
-        ),
+        lambda f, t: _new_flash_only(f),
     ),
     Rule(
         "linked_cluster",
