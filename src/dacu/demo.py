@@ -225,7 +225,6 @@ def replay_window(
 
     from dacu.monitor.live import LiveMonitor
     from dacu.monitor.replay import (
-        between,
         fresh_folder,
         replay_wall,
         run_replay,
@@ -239,7 +238,7 @@ def replay_window(
         plan=plan,
         skus=pq.read_table(sim_dir / "skus.parquet").to_pylist(),
         step=DEMO_STEP,
-        wall=replay_wall(pq.read_table(sim_dir / "events.parquet", columns=["ts"])),
+        wall=replay_wall(_latest(sim_dir / "events.parquet")),
     )
     if (sim_dir / "customers.parquet").exists():  # the shop's customer file: account ages
         customers = pq.read_table(sim_dir / "customers.parquet", columns=CUSTOMER_COLUMNS)
@@ -252,11 +251,10 @@ def replay_window(
         )
     levels = stock_levels(sim_dir, campaign)
     feed = _feed_with_progress if show else _feed
-    first = since - lead if lead is not None else _first_needed(monitor, since, until)
-    # only the rows the replay uses: a world with a year of history does not fit in memory
-    events = pq.read_table(sim_dir / "events.parquet", filters=[("ts", ">=", first)])
-    if lead is not None:
-        events = between(events, since - lead, until)
+    spans = [(since - lead, until)] if lead is not None else _spans_needed(monitor, since, until)
+    # only the rows the replay uses: a world with a year of history does not fit in memory, and
+    # the rules' last-year span is a year before the day replayed, with nothing needed between
+    events = _read_spans(sim_dir / "events.parquet", spans)
     earlier, replayed = run_replay(
         monitor,
         events,
@@ -276,13 +274,48 @@ def replay_window(
     return path
 
 
-def _first_needed(monitor: Any, since: datetime, until: datetime) -> datetime:
-    """The earliest moment a replay of [since, until) reads: the rules' reference spans before
-    the campaign (`monitor.replay.history_spans`) and the campaign's days before `since`."""
+def _spans_needed(
+    monitor: Any, since: datetime, until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The spans of event time a replay of [since, until) reads: the rules' reference spans
+    before the campaign (`monitor.replay.history_spans`), and the campaign from its start (or
+    `since`, when earlier) to `until`."""
     from dacu.monitor.replay import history_spans
 
-    spans = history_spans(monitor.engine.rules, since, until, monitor.campaign.start)
-    return min([a for a, _ in spans] + [min(since, monitor.campaign.start)])
+    start = monitor.campaign.start
+    return [*history_spans(monitor.engine.rules, since, until, start), (min(since, start), until)]
+
+
+def _read_spans(path: Path, spans: list[tuple[datetime, datetime]]) -> Any:
+    """The events of `path` with a ≤ ts < b for some (a, b) of `spans`, each row once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    merged: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return pa.concat_tables(
+        [pq.read_table(path, filters=[("ts", ">=", a), ("ts", "<", b)]) for a, b in merged]
+    )
+
+
+def _latest(path: Path) -> Any:
+    """A one-row table of the latest event time of `path`, from its row groups' statistics
+    (reading the column when a row group has none): a year of a 1× world's times is 800 MB."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    column = meta.schema.names.index("ts")
+    stats = [meta.row_group(g).column(column).statistics for g in range(meta.num_row_groups)]
+    if not stats or any(s is None or not s.has_min_max for s in stats):
+        times = pq.read_table(path, columns=["ts"])["ts"]
+        return pa.table({"ts": times})
+    kind = pq.read_schema(path).field("ts").type
+    return pa.table({"ts": pa.array([max(s.max for s in stats)], kind)})
 
 
 def stock_levels(sim_dir: Path, campaign: Campaign) -> list[dict[str, Any]]:
