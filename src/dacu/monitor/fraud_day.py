@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 MEMORY_LIMIT = "256MB"
 """DuckDB's buffer pool for the day: rows beyond it and large query states go to the spill folder."""
 
+FLUSH_AT = "8MB"
+"""DuckDB's allocator gives its threads' freed memory back after a query that used more than
+this (its default, 128 MB, kept a scoring's working memory: on a 500,000-event day the peak was
++445 MB above the start, +373 MB with 8 MB, the scoring as fast; the rollup store does the same)."""
+
 
 class FraudDay:
     """The kept events, one table per local day (`tz`), in an in-memory DuckDB spilling to
@@ -190,7 +195,11 @@ class FraudDay:
             self._generation += 1
             folder.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(
-                config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(folder)}
+                config={
+                    "memory_limit": MEMORY_LIMIT,
+                    "temp_directory": str(folder),
+                    "allocator_flush_threshold": FLUSH_AT,
+                }
             )
             self.con.execute("SET TimeZone = 'UTC'")  # as Ibis's sessions, its SQL's compiler
             self._closer.detach()
