@@ -1,10 +1,12 @@
 """The fraud watch's memory on a peak day: `LiveRisk` alone, fed one day of the soak's campaign
 (`_monitor_soak.hour_events`, the 11-11 hours shaped as the soak's, rushes included) minute by
-minute as the collector hands it over, and scored every 15 minutes of event time as the live
-monitor does. Prints the process's RSS before the day and at its end, its peak (VmHWM), and the
-seconds spent scoring, so that two commits can be compared in one session on the same events:
+minute as the collector hands it over (or every SECONDS of event time: the served path's event
+clock hands over a 10-second tick at a time), and scored every 15 minutes of event time as the
+live monitor does. Prints the process's RSS before the day and at its end, its peak (VmHWM), and
+the seconds spent taking the events in and scoring, so that two commits can be compared in one
+session on the same events:
 
-    python benchmarks/_fraud_day_memory.py [EVENTS]        # default 1,000,000 events in the day
+    python benchmarks/_fraud_day_memory.py [EVENTS [SECONDS]]   # default 1,000,000 events, 60 s
 
 BENCHMARKS.md (monitor → A whole campaign) has what it showed.
 """
@@ -34,7 +36,7 @@ def status_mb() -> tuple[int, int]:
     return found["VmRSS"] >> 10, found["VmHWM"] >> 10
 
 
-def main(total: int) -> None:
+def main(total: int, seconds: int = 60) -> None:
     from dacu.config import parse_campaign
     from dacu.monitor.watch_risk import LiveRisk
 
@@ -46,32 +48,34 @@ def main(total: int) -> None:
     risk = LiveRisk(parse_campaign(soak.campaign_text()))
     soak.hour_events(PEAK, 0, 1000)  # the generator's imports, before the first reading
     before, _ = status_mb()
-    scoring = 0.0
+    scoring = observing = 0.0
+    step = timedelta(seconds=seconds)
     day_start = soak.START + timedelta(days=PEAK)
     for hour, count in enumerate(counts):
         events = soak.hour_events(PEAK, hour, int(count))
-        for minute in range(60):
-            start = day_start + timedelta(hours=hour, minutes=minute)
+        for k in range(3600 // seconds):
+            start = day_start + timedelta(hours=hour) + k * step
             part = events.filter(
                 pc.and_(
                     pc.greater_equal(events["ts"], pa.scalar(start, events["ts"].type)),
-                    pc.less(
-                        events["ts"], pa.scalar(start + timedelta(minutes=1), events["ts"].type)
-                    ),
+                    pc.less(events["ts"], pa.scalar(start + step, events["ts"].type)),
                 )
             )
-            risk.observe(part)
             began = time.perf_counter()
-            risk.tick(start + timedelta(minutes=1), None)
+            risk.observe(part)
+            observing += time.perf_counter() - began
+            began = time.perf_counter()
+            risk.tick(start + step, None)
             scoring += time.perf_counter() - began
     rss, peak = status_mb()
     print(
         f"{risk.kept_events():,} events kept; RSS before {before} MB, at the end {rss} MB "
-        f"(+{rss - before}), peak {peak} MB (+{peak - before}); scoring {scoring:.0f} s",
+        f"(+{rss - before}), peak {peak} MB (+{peak - before}); taking in {observing:.1f} s, "
+        f"scoring {scoring:.0f} s",
         flush=True,
     )
     risk.close()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    main(*(int(a) for a in sys.argv[1:3])) if len(sys.argv) > 1 else main(1_000_000)

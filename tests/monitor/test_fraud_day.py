@@ -60,6 +60,32 @@ def test_a_batch_across_midnight_goes_to_both_days_and_a_day_is_let_go_whole(tmp
     assert not (tmp_path / "buffer").exists()
 
 
+def test_ticks_are_held_until_a_buffer_fills_or_the_day_is_read(tmp_path, monkeypatch) -> None:
+    # the served path hands over a 10-second tick at a time: a few rows, an INSERT apiece was a
+    # quarter of the soak's time. Rows wait as Arrow until BUFFER_ROWS, or a read of the day.
+    monkeypatch.setattr(fraud_day, "BUFFER_ROWS", 500)
+    day = FraudDay(SHANGHAI, tmp_path / "buffer")
+    events = hours(23, 2)  # 23:00–01:00 local, across midnight
+    ticks = [events.slice(at, 7) for at in range(0, events.num_rows, 7)]
+    held = 0
+    for tick in ticks[:40]:  # 280 rows: below the buffer, nothing in DuckDB yet
+        day.append(tick, *span(tick))
+        held += tick.num_rows
+    assert day.con is None and day.rows == held
+    for tick in ticks[40:]:
+        day.append(tick, *span(tick))
+    assert day.rows == events.num_rows
+    # read: every row in its day's table, whatever was still held
+    midnight = START + timedelta(days=1)
+    before = events.filter(pc.less(events["ts"], pa.scalar(midnight, events["ts"].type)))
+    assert day.days == {
+        START.date(): before.num_rows,
+        midnight.date(): events.num_rows - before.num_rows,
+    }
+    assert day.table().sort_by(ORDER).equals(events.sort_by(ORDER))
+    day.close()
+
+
 def test_rows_beyond_the_memory_cap_are_on_disk_and_read_back_whole(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(fraud_day, "MEMORY_LIMIT", "32MB")
     day = FraudDay(SHANGHAI, tmp_path / "buffer")
@@ -81,6 +107,7 @@ def test_the_connection_is_renewed_with_the_rows_and_its_old_spill_deleted(tmp_p
     assert not (tmp_path / "buffer").exists()  # a crash's leftovers, never read
     events = hours(0, 2)
     day.append(events, *span(events))
+    assert day.days  # the rows appended are inserted when the day is read
     old = day.con
     day.renew()
     assert day.con is not old and day.table().sort_by(ORDER).equals(events.sort_by(ORDER))
