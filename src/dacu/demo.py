@@ -291,14 +291,13 @@ def _read_spans(path: Path, spans: list[tuple[datetime, datetime]]) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    merged: list[tuple[datetime, datetime]] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
+    from dacu.monitor.replay import merge_spans
+
     return pa.concat_tables(
-        [pq.read_table(path, filters=[("ts", ">=", a), ("ts", "<", b)]) for a, b in merged]
+        [
+            pq.read_table(path, filters=[("ts", ">=", a), ("ts", "<", b)])
+            for a, b in merge_spans(spans)
+        ]
     )
 
 

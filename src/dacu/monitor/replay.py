@@ -79,9 +79,13 @@ def history_spans(
             spans.append((start - rule.offset - rule.window, end - rule.offset))
         if rule.compare == "baseline" or rule.id.startswith("anomaly-"):
             spans.append((start - timedelta(days=BASELINE_DAYS) - rule.window, start))
-    clipped = sorted((a, min(b, campaign_start)) for a, b in spans if a < campaign_start)
+    return merge_spans((a, min(b, campaign_start)) for a, b in spans if a < campaign_start)
+
+
+def merge_spans(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The spans of time, overlapping or touching ones joined, in order."""
     merged: list[tuple[datetime, datetime]] = []
-    for a, b in clipped:
+    for a, b in sorted(spans):
         if merged and a <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
