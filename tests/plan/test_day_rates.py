@@ -105,27 +105,14 @@ def test_the_day_after_the_peak_takes_its_hours_from_last_years_same_day() -> No
     assert shares.uv["03"] == pytest.approx(1 / 24)
     assert shares.buyers["03"] == pytest.approx(2 / 102)
     assert shares.buyers["15"] == pytest.approx(5 / 102)
-    # with 20 pseudo-buyers an hour: the flat curve expects 102 / 24 = 4.25 an hour. Hour 03 and
-    # its neighbours 01–05 are night (5 × 2 = 10 buyers against 21.25): the neighbourhood keeps
-    # (10 + 20) / (21.25 + 20) of the flat share, and hour 03 (2 + 20 × that) / (4.25 + 20).
-    # Hour 15 among day hours: (25 + 20) / (21.25 + 20), then (5 + 20 × that) / (4.25 + 20).
+    # with 20 pseudo-buyers an hour: the flat curve expects 102 / 24 = 4.25 an hour, so a night
+    # hour keeps (2 + 20) / (4.25 + 20) of its flat share and a day hour (5 + 20) / (4.25 + 20)
     blended = day_after_peak_shares(
         last_years_day_after(), [], peak_day=date(2026, 11, 11), ordinary=ordinary
     )
     assert blended is not None and blended.buyers is not None
-    night = (2 + 20 * 30 / 41.25) / 24.25
-    by_day = (5 + 20 * 45 / 41.25) / 24.25
-    # (0.62 of a day hour's share, nearer last year's 2 / 5 than an hour alone gives: 22 / 25)
-    assert blended.buyers["03"] / blended.buyers["15"] == pytest.approx(night / by_day)
-    # every hour, by a loop over each hour's neighbours within the day
-    buyers = [2 if h in range(6) else 5 for h in range(24)]
-    kept = []
-    for h in range(24):
-        near = [buyers[j] for j in range(max(h - 2, 0), min(h + 2, 23) + 1)]
-        pooled = (sum(near) + 20) / (4.25 * len(near) + 20)
-        kept.append((buyers[h] + 20 * pooled) / (4.25 + 20))
-    for h in range(24):
-        assert blended.buyers[f"{h:02d}"] == pytest.approx(kept[h] / sum(kept))
+    night, by_day = 22 / 24.25, 25 / 24.25
+    assert blended.buyers["03"] == pytest.approx(night / (6 * night + 18 * by_day))
     # no such day last year: None (the day keeps its day row)
     other = last_years_day_after().assign(day=pd.Timestamp("2025-11-13"))
     assert day_after_peak_shares(other, [], peak_day=date(2026, 11, 11), ordinary=ordinary) is None

@@ -250,25 +250,9 @@ def ordinary_intraday(
 
 
 HOUR_PRIOR = 20.0
-"""Pseudo-counts an hour by which the day after the peak leans on the hours around it, and they on
-the ordinary-day curve: an hour with a few orders a year ago (the night of a small shop) takes
-about its neighbourhood's ratio to that curve; one with hundreds follows last year's."""
-
-NEAR_HOURS = 2
-"""An hour's neighbourhood: the hours this far either side of it, within the day."""
-
-
-def pooled_ratio(counts: np.ndarray, expected: np.ndarray, prior: float) -> np.ndarray:
-    """Each hour's count over its expected count, shrunk in two levels (empirical Bayes): the
-    hour by `prior` pseudo-counts toward the ratio of its neighbourhood (±`NEAR_HOURS`), and
-    that by as many toward 1. A spent night of 4 orders an hour against 10 expected is then
-    planned at about half the ordinary shape, where each hour alone (24 / 30) kept 80% of it."""
-    counts, expected = np.asarray(counts, dtype=float), np.asarray(expected, dtype=float)
-    window = np.ones(2 * NEAR_HOURS + 1)
-    near = (np.convolve(counts, window, "same") + prior) / (
-        np.convolve(expected, window, "same") + prior
-    )
-    return (counts + prior * near) / (expected + prior)
+"""Pseudo-counts an hour by which the day after the peak leans on the ordinary-day curve: an hour
+with a few orders a year ago (the night of a small shop) keeps about the ordinary shape; one
+with hundreds follows last year's."""
 
 
 def day_after_peak_shares(
@@ -285,11 +269,10 @@ def day_after_peak_shares(
     before; in the simulator and last year's copy of it 11-12 converts at 03:00 at about half a
     warm-up night's rate, while the whole day is at about two thirds), so spread by the ordinary
     curve its night was planned too high. Each hour is the `ordinary` curve's share times last
-    year's same day's count over the count the ordinary curve expected of it (`pooled_ratio`:
-    a count of a few, as a small shop's night has, says little alone, so its hour leans on the
-    hours around it; a single noisy hour planned at a third of the ordinary share paged "orders
-    3× plan" at 05:30 on a 0.3× shop, while leaning on the ordinary shape planned its spent night
-    at 2.3× what it converted). From `hourly` (day, hour_of_day, orders [, uv, buyers]); None without that day
+    year's same day's count over the count the ordinary curve expected of it, both plus
+    `prior_per_hour` (so a count of a few, as a small shop's night has, says little: a single
+    noisy hour planned at a third of the ordinary share paged "orders 3× plan" at 05:30 on a
+    0.3× shop). From `hourly` (day, hour_of_day, orders [, uv, buyers]); None without that day
     or its orders (the day keeps a day row, spread by the ordinary curve).
     """
     if hourly is None or hourly.empty or not {"day", "orders"} <= set(hourly.columns):
@@ -302,14 +285,15 @@ def day_after_peak_shares(
 
     def reshaped(counts: np.ndarray, curve: Mapping[str, float] | None) -> dict[str, float]:
         base = np.array([(curve or ordinary.gmv)[f"{h:02d}"] for h in range(24)])
-        ratio = pooled_ratio(counts, counts.sum() * base, prior_per_hour)
+        expected = counts.sum() * base
+        ratio = (counts + prior_per_hour) / (expected + prior_per_hour)
         return normalise({f"{h:02d}": float(v) for h, v in enumerate(base * ratio)})
 
     counts = [_by_hour(day, c) for c in ("uv", "buyers") if c in day.columns]
     notes.append(
         f"爆发次日分时曲线取自去年同日 the day after the peak by hour from {ago:%Y-%m-%d} "
         f"({orders.sum():.0f} orders; each hour the ordinary-day curve's share × its count over "
-        f"the count that curve expected, + {prior_per_hour:g} at the ratio of the hours around it)"
+        f"the count that curve expected, both + {prior_per_hour:g})"
     )
     gmv = reshaped(orders, ordinary.gmv)
     if len(counts) < 2 or not all(c.sum() > 0 for c in counts):
