@@ -293,8 +293,15 @@ def test_a_stock_watch_signal_reads_as_hours_to_stock_out() -> None:
         "sku_id": "SKU-MK-028",
         "hours_to_stockout": 0.04,
     }
+    # 0.04 h is 2.4 minutes: said in minutes, not "0.0 小时"; sold out, it says so
     assert signal_line(watch) == (
-        "- 信号 断货预警：品类=makeup 的 SKU-MK-028 预计 0.0 小时内断货 (stock watch)"
+        "- 信号 断货预警：品类=makeup 的 SKU-MK-028 预计 2 分钟内断货 (stock watch)"
+    )
+    assert signal_line(dict(watch, hours_to_stockout=2.54)).endswith(
+        "预计 2.5 小时内断货 (stock watch)"
+    )
+    assert signal_line(dict(watch, hours_to_stockout=0.0)).endswith(
+        "SKU-MK-028 已断货 (stock watch)"
     )
 
 

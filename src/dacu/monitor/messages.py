@@ -56,8 +56,13 @@ def show(metric: str, value: float | None) -> str:
     if metric == "roi":
         return f"{value:.2f}"
     if metric == "stock_hours":
-        return f"{value:.1f} 小时"
+        return "0（已断货）" if value <= 0 else hours_text(value)
     return f"{value:,.0f}"
+
+
+def hours_text(hours: float) -> str:
+    """Time to a sell-out as an operator says it: '2.5 小时', '24 分钟' (not '0.4 小时')."""
+    return f"{hours:.1f} 小时" if hours >= 1 else f"{max(hours * 60, 1):.0f} 分钟"
 
 
 SIGNAL_ZH = {
@@ -102,8 +107,13 @@ def signal_line(signal: dict, names: Mapping[str, str] | None = None) -> str:
     if signal.get("hours_to_stockout") is not None:  # the stock watch's, on the SKU's category
         return (
             f"- 信号 断货预警：{cell(dim, signal.get('value'), names)} 的 "
-            f"{signal.get('sku_id')} 预计 {signal['hours_to_stockout']:.1f} 小时内断货 "
-            "(stock watch)"
+            f"{signal.get('sku_id')} "
+            + (
+                f"预计 {hours_text(hours)}内断货 "
+                if (hours := signal["hours_to_stockout"]) > 0
+                else "已断货 "
+            )
+            + "(stock watch)"
         )
     measure = MEASURE_ZH.get(signal.get("measure", ""), signal.get("measure", ""))
     expected = signal.get("expected", 0)
