@@ -251,13 +251,11 @@ def replay_window(
         )
     levels = stock_levels(sim_dir, campaign)
     feed = _feed_with_progress if show else _feed
-    spans = [(since - lead, until)] if lead is not None else _spans_needed(monitor, since, until)
-    # only the rows the replay uses: a world with a year of history does not fit in memory, and
-    # the rules' last-year span is a year before the day replayed, with nothing needed between
-    events = _read_spans(sim_dir / "events.parquet", spans)
+    # read a span at a time: a 1× world's campaign before its peak is 11 million events
+    read = parquet_reader(sim_dir / "events.parquet")
     earlier, replayed = run_replay(
         monitor,
-        events,
+        read if lead is None else read(since - lead, until),
         since=since,
         until=until,
         feed=lambda m, events: feed(m, events, levels),
@@ -274,31 +272,17 @@ def replay_window(
     return path
 
 
-def _spans_needed(
-    monitor: Any, since: datetime, until: datetime
-) -> list[tuple[datetime, datetime]]:
-    """The spans of event time a replay of [since, until) reads: the rules' reference spans
-    before the campaign (`monitor.replay.history_spans`), and the campaign from its start (or
-    `since`, when earlier) to `until`."""
-    from dacu.monitor.replay import history_spans
-
-    start = monitor.campaign.start
-    return [*history_spans(monitor.engine.rules, since, until, start), (min(since, start), until)]
-
-
-def _read_spans(path: Path, spans: list[tuple[datetime, datetime]]) -> Any:
-    """The events of `path` with a ≤ ts < b for some (a, b) of `spans`, each row once."""
-    import pyarrow as pa
+def parquet_reader(path: Path) -> Callable[[datetime | None, datetime | None], Any]:
+    """The events of a parquet file with start ≤ ts < end (an open side when None), in time
+    order, read from the file each time (`monitor.replay.Reader`)."""
     import pyarrow.parquet as pq
 
-    from dacu.monitor.replay import merge_spans
+    def read(start: datetime | None, end: datetime | None) -> Any:
+        bounds = [(">=", start), ("<", end)]
+        filters = [("ts", op, moment) for op, moment in bounds if moment is not None]
+        return pq.read_table(path, filters=filters or None).sort_by("ts")
 
-    return pa.concat_tables(
-        [
-            pq.read_table(path, filters=[("ts", ">=", a), ("ts", "<", b)])
-            for a, b in merge_spans(spans)
-        ]
-    )
+    return read
 
 
 def _latest(path: Path) -> Any:

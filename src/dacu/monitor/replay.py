@@ -93,9 +93,13 @@ def merge_spans(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[dateti
     return merged
 
 
+Reader = Callable[[datetime | None, datetime | None], pa.Table]
+"""The events with start ≤ ts < end (an open side when None), in time order."""
+
+
 def run_replay(
     monitor: Any,
-    events: pa.Table,
+    events: pa.Table | Reader,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -106,19 +110,41 @@ def run_replay(
     """Backfill without alerts — the reference data of the rules from before the campaign
     (`history_spans`, when `history`) and the campaign's events before `since` (when
     `backfill`) — then `feed` [since, until) to the monitor. Returns (events backfilled,
-    events replayed)."""
+    events replayed). `events` is a table or a reader of spans of one (a file too big to
+    hold, `until` then given): the backfill takes a day at a time, so a 1× shop's 11 million
+    events before its day replayed are never all in memory, nor sorted and copied at once."""
+    table = None if callable(events) else events
+    read = events if callable(events) else (lambda a, b: between(events, a, b))
     earlier = []
     campaign_start = monitor.campaign.start
     if since is not None and history:
-        end = until or pc.max(events["ts"]).as_py() or since
-        for a, b in history_spans(monitor.engine.rules, since, end, campaign_start):
-            earlier.append(between(events, a, b))
+        last = pc.max(table["ts"]).as_py() if table is not None else None
+        earlier += history_spans(
+            monitor.engine.rules, since, until or last or since, campaign_start
+        )
     if since is not None and backfill:
-        earlier.append(between(events, campaign_start, since))
-    loaded = monitor.backfill(pa.concat_tables(earlier)) if earlier else 0
-    span = between(events, since, until)
+        earlier.append((campaign_start, since))
+    loaded = 0
+    for a, b in day_pieces(merge_spans(earlier), monitor.campaign.tz):
+        if (day := read(a, b)).num_rows:
+            loaded += monitor.backfill(day)
+    span = read(since, until)
     feed(monitor, span)
     return loaded, span.num_rows
+
+
+def day_pieces(
+    spans: Iterable[tuple[datetime, datetime]], tz: Any
+) -> list[tuple[datetime, datetime]]:
+    """The spans cut at each local midnight (`tz`), in order."""
+    pieces = []
+    for a, b in spans:
+        while a < b:
+            local = a.astimezone(tz)
+            midnight = datetime(local.year, local.month, local.day, tzinfo=tz) + timedelta(days=1)
+            pieces.append((a, min(b, midnight)))
+            a = min(b, midnight)
+    return pieces
 
 
 def backfill_history(monitor: Any, warehouse_url: str) -> int:
