@@ -373,3 +373,14 @@ def test_orders_are_distinct_order_ids_per_cell() -> None:
         for dim, value in (("all", ""), ("category", "a"), ("category", "b"))
     }
     assert got == {("all", ""): (3, 1), ("category", "a"): (2, 1), ("category", "b"): (2, 1)}
+
+
+@given(st.lists(st.lists(st.integers(-(10**7), 10**7), max_size=20), max_size=8))
+def test_the_extents_first_and_last_minute_are_those_of_every_hour(batches) -> None:
+    # kept as minutes arrive (a cover asks for them at every read), equal to a scan of the hours
+    extents = Extents()
+    for minutes in batches:
+        extents.add_minutes(minutes)
+    every = [m for minutes in batches for m in minutes]
+    assert (extents.first, extents.last) == ((min(every), max(every)) if every else (None, None))
+    assert extents.span(-(2**62), 2**62) == ((min(every), max(every)) if every else None)

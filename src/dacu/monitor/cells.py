@@ -68,8 +68,14 @@ class Extents:
     hour_keys: list[int] = field(default_factory=list)
     days: list[int] = field(default_factory=list)
     total: bool = False
+    first: int | None = None  # the first and last minute with data: every read asks
+    last: int | None = None
 
     def add_minutes(self, minutes: list[int]) -> None:
+        if minutes:
+            low, high = min(minutes), max(minutes)
+            self.first = low if self.first is None else min(self.first, low)
+            self.last = high if self.last is None else max(self.last, high)
         for minute in minutes:
             hour = minute // 60 * 60
             span = self.hours.get(hour)
@@ -96,7 +102,7 @@ class Extents:
     def cover(self, start: int, end: int, *, running: bool = True) -> Cover:
         """The cells to read for minutes [start, end); `running` allows total and day cells."""
         inside = _inside(start, end)
-        everything = self.span(-(2**62), 2**62)
+        everything = None if self.first is None or self.last is None else (self.first, self.last)
         if running and self.total and everything and inside(everything):
             return Cover(total=True)
         days, skipped = self._days(start, end, inside) if running else ([], [])
