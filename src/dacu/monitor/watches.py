@@ -38,6 +38,7 @@ def stock_watch(
     top: int = 100,
     stalled: Mapping[str, dict] | None = None,
     rush: Mapping[str, tuple[float, int]] | None = None,
+    ahead: float = 1.0,
 ) -> list[StockRow]:
     """Hours to stock-out = stock left ÷ recent units per hour, for the `top` fastest SKUs.
 
@@ -47,8 +48,10 @@ def stock_watch(
     says (a wrong count, a listing switched off, a warehouse sync gone wrong): 0 hours, red, and
     listed before the rest. `rush`: SKUs in a flash-sale session (秒杀) — (hours until it ends,
     units of its stock it has still to sell): those go first, by its end, and the rest of the
-    stock at `velocity`, which is then the pace outside the session (`flash_rush`). Soonest
-    stock-out first.
+    stock at `velocity`, which is then the pace outside the session (`flash_rush`). `ahead`:
+    the pace expected in the hours ahead against the recent one (`StockWatching._pace_ahead`:
+    after the midnight rush the plan's next hour is a fraction of the last). Soonest stock-out
+    first.
     """
     stalled = stalled or {}
     rush = rush or {}
@@ -57,7 +60,7 @@ def stock_watch(
         sku_id = sku["sku_id"]
         left = max(0, int(sku.get("stock") or 0) - int(sold.get(sku_id, 0)))
         rate = float(velocity.get(sku_id, 0.0))
-        hours = _cover(left, rate, rush.get(sku_id))
+        hours = _cover(left, rate * ahead, rush.get(sku_id))
         status = (
             "green"
             if hours is None or hours >= STOCK_YELLOW_HOURS
