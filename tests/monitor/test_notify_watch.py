@@ -218,6 +218,43 @@ def test_stock_watch_hours_to_stockout() -> None:
     assert stock_watch(skus, sold={}, velocity={"C": 100.0}, top=1)[0].status == "red"  # 0.5 h
 
 
+def test_the_pace_is_read_forward_by_the_plans_hour_ahead() -> None:
+    # 00:20 after the midnight rush: the plan has 300 orders in 00:00–01:00 and 100 in 01:00–02:00
+    # (23:00–24:00 the night before: 60). Hour behind 23:20–00:20 = 60·40/60 + 300·20/60 = 140;
+    # ahead 00:20–01:20 = 300·40/60 + 100·20/60 = 233.3: more ahead, so 1 (only toward later).
+    # At 00:40: behind 60·20/60 + 300·40/60 = 220, ahead 300·20/60 + 100·40/60 = 166.7 → 0.758.
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from dacu.monitor.live_stock import StockWatching
+    from dacu.monitor.pacing import Plan, PlanRow
+
+    tz = timezone(timedelta(hours=8))
+    midnight = datetime(2026, 11, 11, tzinfo=tz)
+    hour = timedelta(hours=1)
+    rows = tuple(
+        PlanRow(
+            midnight + k * hour,
+            midnight + (k + 1) * hour,
+            None,
+            None,
+            {"gmv_fen": 100.0 * n, "uv": 10.0 * n, "orders": n, "buyers": n, "spend_fen": 0.0},
+        )
+        for k, n in ((-1, 60), (0, 300), (1, 100))
+    )
+    plan = Plan("c", 0.1, rows, {}, {})
+    host = SimpleNamespace(plan=plan)
+    at = midnight + timedelta(minutes=20)
+    assert StockWatching._pace_ahead(host, at) == 1.0
+    later = StockWatching._pace_ahead(host, midnight + timedelta(minutes=40))
+    assert later == pytest.approx((500 / 3) / 220)
+    assert StockWatching._pace_ahead(SimpleNamespace(plan=None), at) == 1.0
+    # 100 units left at 100 an hour: 1 h; read forward at 0.758, 1.32 h — past the alert's hour
+    [row] = stock_watch([{"sku_id": "A", "stock": 100}], {}, {"A": 100.0}, ahead=later)
+    assert row.hours_to_stockout == pytest.approx(100 / (100 * later))
+    assert row.units_per_hour == 100.0  # the table shows the pace as it is
+
+
 def test_a_sku_still_carted_but_no_longer_ordered_is_out_of_stock_now() -> None:
     # Three earlier hours: X sold 36 orders per 60 carts; at a third (scale 1/3, one hour) that is
     # 12 per 20. Now 20 carts, no order: expected 12 · 20/20 = 12, P(0) = e^−12; X alone is
