@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from dacu.analyze.rca import SIGNAL_ALPHA
 from dacu.monitor.diagnose import measures
@@ -23,6 +23,8 @@ from dacu.monitor.watches import flash_rush, stalled_skus, stock_watch
 
 class StockWatching(LiveHost):
     """LiveMonitor's stock part (a mixin: it uses the monitor's store, clock and plan)."""
+
+    _ahead_kept: tuple[int, object, float] | None = None  # (minute, plan, `_pace_ahead`)
 
     def stock(self, top: int = 100) -> list:
         if not self.skus or self.now is None:
@@ -49,11 +51,20 @@ class StockWatching(LiveHost):
             top=top,
             stalled=self.stalls,
             rush=rush,
-            ahead=self._pace_ahead(self.now),
+            ahead=self._pace_ahead_at(now),
         )
         if self._memo is not None:
             self._memo[("stock", top)] = rows
         return rows
+
+    def _pace_ahead_at(self, minute: int) -> float:
+        """`_pace_ahead` at the start of `minute`, worked out once a minute: the plan's totals
+        take 3–4 ms a reading on the example's 648 rows, and the rules read stock every tick."""
+        kept = self._ahead_kept
+        if kept is None or kept[0] != minute or kept[1] is not self.plan:
+            at = datetime.fromtimestamp(minute * 60, UTC)
+            kept = self._ahead_kept = (minute, self.plan, self._pace_ahead(at))
+        return kept[2]
 
     def _pace_ahead(self, now: datetime) -> float:
         """The shop's orders the plan expects in the hour ahead over those of the hour behind,
